@@ -1,0 +1,186 @@
+/**
+ * Every error aiida-ts throws is an {@link AiidaError}, named after aiida-core's exception with an `Error`
+ * suffix. Codes are stable strings for code that crosses a process boundary. Add new classes here (one
+ * file per package); keep them grouped by layer.
+ */
+export const AiidaErrorCode = {
+  AIIDA: 'AIIDA',
+  NOT_EXISTENT: 'NOT_EXISTENT',
+  MULTIPLE_OBJECTS: 'MULTIPLE_OBJECTS',
+  MODIFICATION_NOT_ALLOWED: 'MODIFICATION_NOT_ALLOWED',
+  STORING_NOT_ALLOWED: 'STORING_NOT_ALLOWED',
+  VALIDATION: 'VALIDATION',
+  INPUT_VALIDATION: 'INPUT_VALIDATION',
+  UNIQUENESS: 'UNIQUENESS',
+  INTEGRITY: 'INTEGRITY',
+  CONFIGURATION: 'CONFIGURATION',
+  MISSING_CONFIGURATION: 'MISSING_CONFIGURATION',
+  PROFILE_CONFIGURATION: 'PROFILE_CONFIGURATION',
+  CORRUPT_STORAGE: 'CORRUPT_STORAGE',
+  INCOMPATIBLE_STORAGE_SCHEMA: 'INCOMPATIBLE_STORAGE_SCHEMA',
+  STORAGE_MIGRATION: 'STORAGE_MIGRATION',
+  LOCKED_PROFILE: 'LOCKED_PROFILE',
+  REPOSITORY: 'REPOSITORY',
+  MISSING_ENTRY_POINT: 'MISSING_ENTRY_POINT',
+  INVALID_OPERATION: 'INVALID_OPERATION',
+  QUERY: 'QUERY',
+  TRANSPORT: 'TRANSPORT',
+  SCHEDULER: 'SCHEDULER',
+  SCHEDULER_PARSING: 'SCHEDULER_PARSING',
+  FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
+} as const;
+export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
+
+const brand = Symbol.for('aiida-ts.AiidaError');
+
+/** Root of every aiida-ts error. */
+export class AiidaError extends Error {
+  readonly code: AiidaErrorCode = AiidaErrorCode.AIIDA;
+  readonly [brand] = true;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** True for any aiida-ts error, also one from another copy of the package. */
+export function isAiidaError(value: unknown): value is AiidaError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
+/** One failing path of a value checked against a schema. */
+export interface ValidationIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+// --- entities and storage -------------------------------------------------------------------------------
+
+/** No entity matches the identifier given. */
+export class NotExistentError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.NOT_EXISTENT;
+}
+
+/** An identifier that must name one entity names several (an ambiguous uuid prefix, say). */
+export class MultipleObjectsError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.MULTIPLE_OBJECTS;
+}
+
+/** A stored entity's immutable part (attributes, repository, links) was changed. */
+export class ModificationNotAllowedError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.MODIFICATION_NOT_ALLOWED;
+}
+
+/** An entity cannot be stored as it is (an unstored dependency, an abstract class, …). */
+export class StoringNotAllowedError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.STORING_NOT_ALLOWED;
+}
+
+/** A value failed validation; lists every failing path. */
+export class ValidationError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.VALIDATION;
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(message: string, issues: readonly ValidationIssue[] = [], options?: ErrorOptions) {
+    super(
+      issues.length === 0 ? message : `${message}: ${issues.map((i) => `${i.path || '<root>'}: ${i.message}`).join('; ')}`,
+      options,
+    );
+    this.issues = issues;
+  }
+}
+
+/** Inputs given to a process or calculation do not match its spec. */
+export class InputValidationError extends ValidationError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.INPUT_VALIDATION;
+}
+
+/** A uniqueness constraint would be violated (a label already taken, say). */
+export class UniquenessError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.UNIQUENESS;
+}
+
+/** The database refused a write because of a constraint. */
+export class IntegrityError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.INTEGRITY;
+}
+
+/** The operation is not valid in the current state. */
+export class InvalidOperationError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.INVALID_OPERATION;
+}
+
+/** A QueryBuilder specification is wrong: an unknown operator, field, tag or relationship. */
+export class QueryError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.QUERY;
+}
+
+/** A plugin entry point (node type, transport, scheduler, …) is not registered. */
+export class MissingEntryPointError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.MISSING_ENTRY_POINT;
+}
+
+// --- configuration and profiles -------------------------------------------------------------------------
+
+/** The configuration is invalid; the message names the key. */
+export class ConfigurationError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.CONFIGURATION;
+}
+
+/** There is no configuration (or no profile) where one is needed. */
+export class MissingConfigurationError extends ConfigurationError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.MISSING_CONFIGURATION;
+}
+
+/** A profile is misconfigured or does not exist. */
+export class ProfileConfigurationError extends ConfigurationError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PROFILE_CONFIGURATION;
+}
+
+/** The storage is not in a state the code can read. */
+export class CorruptStorageError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.CORRUPT_STORAGE;
+}
+
+/** The storage schema is older (or newer) than the code; the message says how to migrate. */
+export class IncompatibleStorageSchemaError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.INCOMPATIBLE_STORAGE_SCHEMA;
+}
+
+/** A storage migration failed. */
+export class StorageMigrationError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.STORAGE_MIGRATION;
+}
+
+/** The profile is locked by another operation (a migration or maintenance). */
+export class LockedProfileError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.LOCKED_PROFILE;
+}
+
+/** The file repository failed (a missing object, a corrupt pack). */
+export class RepositoryError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.REPOSITORY;
+}
+
+// --- transports and schedulers --------------------------------------------------------------------------
+
+/** A transport operation failed; the message names the path or command. */
+export class TransportError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.TRANSPORT;
+}
+
+/** A scheduler command failed. */
+export class SchedulerError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.SCHEDULER;
+}
+
+/** A scheduler's output could not be parsed; never read as a finished job. */
+export class SchedulerParsingError extends SchedulerError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.SCHEDULER_PARSING;
+}
+
+/** The scheduler or transport does not offer this feature. */
+export class FeatureNotAvailableError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.FEATURE_NOT_AVAILABLE;
+}
