@@ -1,0 +1,54 @@
+import type { Readable } from 'node:stream';
+
+/** Options of {@link RepositoryBackend.maintain}, as `verdi storage maintain` passes them. */
+export interface MaintainOptions {
+  /** Full maintenance (pack loose objects, repack, vacuum) is allowed only when nothing else uses the storage. */
+  readonly live: boolean;
+  /** Report what would be done, change nothing. */
+  readonly dryRun?: boolean;
+  /** Also recompress and repack existing packs (full maintenance only). */
+  readonly repack?: boolean;
+}
+
+/** What a maintenance run did, or would do with `dryRun`. */
+export interface MaintainReport {
+  readonly looseObjectsPacked: number;
+  readonly objectsDeleted: number;
+  readonly bytesFreed: number;
+  readonly actions: readonly string[];
+}
+
+/**
+ * The object store behind a profile's file repository: content-addressed (sha256 hex keys), write-once.
+ * The disk-objectstore implementation keeps aiida-core's container layout (loose objects, packs, the pack
+ * index); a sandbox implementation keeps objects in memory for temporary profiles and unstored nodes.
+ */
+export interface RepositoryBackend {
+  /** The container's uuid, stable for the life of the repository (null before initialisation). */
+  readonly uuid: string | null;
+  /** Always `sha256`, as aiida-core's `key_format`. */
+  readonly keyFormat: 'sha256';
+  /** Creates the container if needed; idempotent. */
+  initialise(): Promise<void>;
+  isInitialised(): Promise<boolean>;
+  /** Streams `source` into the store without holding it whole in memory; resolves to its sha256 key. */
+  putObjectFromStream(source: Readable): Promise<string>;
+  putObjectFromBuffer(content: Uint8Array): Promise<string>;
+  hasObject(key: string): Promise<boolean>;
+  /** For each key, whether it is present, in the same order. */
+  hasObjects(keys: readonly string[]): Promise<boolean[]>;
+  /** A readable stream of the object; rejects with `RepositoryError` naming the key if it is absent. */
+  openStream(key: string): Promise<Readable>;
+  getObjectContent(key: string): Promise<Buffer>;
+  getObjectSize(key: string): Promise<number>;
+  /** Deletes the objects; unknown keys reject with `RepositoryError` and nothing is deleted. */
+  deleteObjects(keys: readonly string[]): Promise<void>;
+  /** Every key in the store, streamed. */
+  listObjects(): AsyncIterable<string>;
+  maintain(options: MaintainOptions): Promise<MaintainReport>;
+  /** Counts and sizes for `verdi storage info`. */
+  getInfo(options?: { readonly detailed?: boolean }): Promise<Record<string, unknown>>;
+  /** Removes every object and the container itself. */
+  erase(): Promise<void>;
+  close(): Promise<void>;
+}
