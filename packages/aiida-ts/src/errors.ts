@@ -25,6 +25,9 @@ export const AiidaErrorCode = {
   INVALID_OPERATION: 'INVALID_OPERATION',
   QUERY: 'QUERY',
   TRANSPORT: 'TRANSPORT',
+  TRANSPORT_INTERNAL: 'TRANSPORT_INTERNAL',
+  TRANSPORT_AUTHENTICATION: 'TRANSPORT_AUTHENTICATION',
+  TRANSPORT_HOST_KEY: 'TRANSPORT_HOST_KEY',
   SCHEDULER: 'SCHEDULER',
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
@@ -168,6 +171,28 @@ export class RepositoryError extends AiidaError {
 /** A transport operation failed; the message names the path or command. */
 export class TransportError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.TRANSPORT;
+  /** POSIX reason when the failure maps to one (`ENOENT`, `EEXIST`, `ENOTEMPTY`, `ETIMEDOUT`, …). */
+  readonly errno: string | undefined;
+
+  constructor(message: string, options?: ErrorOptions & { readonly errno?: string }) {
+    super(message, options);
+    this.errno = options?.errno;
+  }
+}
+
+/** A transport was used while closed, or its internal state is broken (aiida's `TransportInternalError`). */
+export class TransportInternalError extends TransportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.TRANSPORT_INTERNAL;
+}
+
+/** The remote host refused every credential offered (wrong key, missing passphrase, no agent). */
+export class TransportAuthenticationError extends TransportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.TRANSPORT_AUTHENTICATION;
+}
+
+/** The remote host key is unknown (and the key policy refuses it), changed, or revoked. */
+export class HostKeyError extends TransportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.TRANSPORT_HOST_KEY;
 }
 
 /** A scheduler command failed. */

@@ -1,0 +1,27 @@
+/**
+ * `aiida-ts/transports`: the {@link Transport} interface, its `core.local` and `core.ssh` implementations,
+ * the pool that shares one open transport per computer, and the registry by entry point name.
+ */
+export type {
+  CommandExit,
+  CompressOptions,
+  CopyFileOptions,
+  CopyOptions,
+  ExecCommandWaitOptions,
+  ExecCommandWaitTextOptions,
+  ExecOptions,
+  ExecResult,
+  ExecStdin,
+  ExtractOptions,
+  FileAttribute,
+  FileTransferOptions,
+  ListdirEntry,
+  MakedirsOptions,
+  RunningCommand,
+  Transport,
+  TransportPath,
+  TransferOptions,
+  TreeTransferOptions,
+} from './transports/transport.js';
+export { CompressionFormat } from './transports/transport.js';
+export { escapeForBash, hasMagic } from './transports/escaping.js';
