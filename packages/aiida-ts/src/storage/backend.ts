@@ -1,0 +1,142 @@
+import type { Insertable, Kysely } from 'kysely';
+import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
+import type { SqlDialect } from './dialect.js';
+import type { Database, TableName } from './schema.js';
+
+/** The storage plugins aiida-ts ships, by aiida-core's entry point name (the profile's `storage.backend`). */
+export const StorageEntryPoint = {
+  SQLITE_DOS: 'core.sqlite_dos',
+  PSQL_DOS: 'core.psql_dos',
+  SQLITE_TEMP: 'core.sqlite_temp',
+} as const;
+export type StorageEntryPoint = (typeof StorageEntryPoint)[keyof typeof StorageEntryPoint];
+
+/** Options of {@link StorageBackend.transaction}. */
+export interface TransactionOptions {
+  /**
+   * How many times the whole transaction is re-run when the database reports a transient conflict (SQLite
+   * `SQLITE_BUSY` after the busy timeout, PostgreSQL serialization failure or deadlock). Default 8.
+   */
+  readonly retries?: number;
+}
+
+/** Counts and facts for `verdi storage info`. */
+export interface StorageInfo {
+  readonly entryPoint: StorageEntryPoint;
+  /** Where the data lives, without any password (a folder, or `postgresql://user@host:port/db`). */
+  readonly location: string;
+  readonly schemaVersion: string | null;
+  readonly schemaVersionHead: string;
+  readonly entities: {
+    readonly Users: { readonly count: number };
+    readonly Computers: { readonly count: number };
+    readonly Nodes: { readonly count: number; readonly first_created?: string; readonly last_created?: string };
+    readonly Groups: { readonly count: number };
+    readonly Comments: { readonly count: number };
+    readonly Logs: { readonly count: number };
+    readonly Links: { readonly count: number };
+    /** With `detailed`: node counts per `node_type`. */
+    readonly node_types?: Readonly<Record<string, number>>;
+  };
+  readonly repository: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * One open profile storage: a relational database (Kysely over SQLite or PostgreSQL) plus a file repository.
+ * Every ORM and QueryBuilder call goes through one of these. All methods are safe to call from many concurrent
+ * async tasks of one event loop; writes from several OS processes to one SQLite profile are serialised by SQLite
+ * (WAL, busy timeout) and retried by {@link transaction}.
+ */
+export interface StorageBackend extends AsyncDisposable {
+  readonly entryPoint: StorageEntryPoint;
+  readonly dialect: SqlDialect;
+  /** The content-addressed object store holding node files (`repository_metadata` keys point into it). */
+  readonly repository: RepositoryBackend;
+  readonly isClosed: boolean;
+  /** The email of the profile's default user (`default_user_email`); new entities belong to this user. */
+  defaultUserEmail: string | null;
+
+  /**
+   * The database handle to use now: the transaction open in the current async context when there is one (so
+   * nested calls join it and never wait on their own connection), else the shared handle.
+   */
+  executor(): Kysely<Database>;
+  /** Whether the current async context is inside a {@link transaction} of this backend. */
+  inTransaction(): boolean;
+  /**
+   * Runs `fn` inside one database transaction and commits, or rolls back everything when it throws. A call made
+   * inside another transaction of this backend becomes a savepoint of it. On a transient conflict the whole
+   * outermost transaction is run again (so `fn` must have no effects outside the database, or idempotent ones).
+   * On SQLite the transaction takes the write lock at its start (`BEGIN IMMEDIATE`): keep `fn` short.
+   */
+  transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * Inserts many rows of one table with the fastest statement the dialect has and resolves to their new ids in
+   * row order. Runs inside the current transaction, or its own one.
+   */
+  bulkInsert<T extends Exclude<TableName, 'alembic_version'>>(
+    table: T,
+    rows: readonly Insertable<Database[T]>[],
+  ): Promise<number[]>;
+
+  /** The value stored under `key` in `db_dbsetting`, or `undefined`. */
+  getGlobalVariable(key: string): Promise<unknown>;
+  setGlobalVariable(key: string, value: unknown, description?: string): Promise<void>;
+  /** The schema version the database is stamped with (`alembic_version`). */
+  schemaVersion(): Promise<string | null>;
+  getInfo(options?: { readonly detailed?: boolean }): Promise<StorageInfo>;
+  /** Maintenance of the repository (`verdi storage maintain`); `live: false` needs exclusive use. */
+  maintain(options: MaintainOptions): Promise<MaintainReport>;
+  /**
+   * Deletes the nodes with every link touching them, their group memberships, comments and logs. Does not
+   * follow provenance (see `deleteNodes` in the ORM for that) and does not delete repository objects.
+   */
+  deleteNodesAndConnections(pks: readonly number[]): Promise<void>;
+  /** Closes the database handles and the repository. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link StoragePlugin.initialise}. */
+export interface InitialiseOptions {
+  /** Create the schema at this (older) version instead of the head: for tests of `migrate()`. */
+  readonly schemaVersion?: string;
+}
+
+/** Options of {@link StoragePlugin.open}. */
+export interface OpenOptions {
+  readonly defaultUserEmail?: string | null;
+}
+
+/** What {@link StoragePlugin.migrate} did. */
+export interface MigrationReport {
+  readonly from: string | null;
+  readonly to: string;
+  readonly applied: readonly string[];
+}
+
+/**
+ * The static side of a storage plugin, keyed by entry point name in the storage factory. `Config` is the
+ * profile's `storage.config` after validation by `configSchema`.
+ */
+export interface StoragePlugin<Config = unknown> {
+  readonly entryPoint: StorageEntryPoint;
+  /** Validates a profile's `storage.config` (aiida-core's keys); errors name the key. */
+  parseConfig(config: unknown): Config;
+  /** Creates an empty storage (schema at head, repository container, `repository|uuid` setting). */
+  initialise(config: Config, options?: InitialiseOptions): Promise<void>;
+  isInitialised(config: Config): Promise<boolean>;
+  /** The schema version this code writes (`main_0002`, as aiida-core's head). */
+  versionHead(): string;
+  /** The schema version the profile's database is stamped with, or null when it has none. */
+  versionProfile(config: Config): Promise<string | null>;
+  /** Brings the profile's schema to the head version (`verdi storage migrate`). */
+  migrate(config: Config): Promise<MigrationReport>;
+  /**
+   * Opens the storage. Rejects with `IncompatibleStorageSchemaError` ("run `verdi storage migrate`") when the
+   * schema is older or newer than the code, and `CorruptStorageError` when the database and repository do not
+   * belong together.
+   */
+  open(config: Config, options?: OpenOptions): Promise<StorageBackend>;
+  /** Deletes the whole storage: database and repository. */
+  destroy(config: Config): Promise<void>;
+}
