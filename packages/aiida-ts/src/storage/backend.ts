@@ -105,6 +105,8 @@ export interface InitialiseOptions {
 /** Options of {@link StoragePlugin.open}. */
 export interface OpenOptions {
   readonly defaultUserEmail?: string | null;
+  /** The profile's name, for messages such as "run `verdi -p <name> storage migrate`". */
+  readonly profileName?: string;
 }
 
 /** What {@link StoragePlugin.migrate} did. */

@@ -1,0 +1,251 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql, type Insertable, type Kysely } from 'kysely';
+import { InvalidOperationError } from '../errors.js';
+import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
+import type { StorageBackend, StorageEntryPoint, StorageInfo, TransactionOptions } from './backend.js';
+import type { SqlDialect } from './dialect.js';
+import { readSchemaVersion, SCHEMA_VERSION_HEAD } from './migrations.js';
+import type { Database, TableName } from './schema.js';
+
+/** Everything a concrete SQL backend hands to {@link SqlStorageBackend}. */
+export interface SqlStorageBackendOptions {
+  readonly entryPoint: StorageEntryPoint;
+  readonly dialect: SqlDialect;
+  readonly db: Kysely<Database>;
+  readonly repository: RepositoryBackend;
+  /** Where the data lives, for messages and `verdi storage info` (no password). */
+  readonly location: string;
+  readonly defaultUserEmail?: string | null;
+}
+
+interface TransactionScope {
+  readonly trx: Kysely<Database>;
+  savepoints: number;
+}
+
+const DEFAULT_RETRIES = 8;
+
+export type BulkTable = Exclude<TableName, 'alembic_version'>;
+
+/**
+ * What the SQLite and PostgreSQL backends share: the transaction scope carried by `AsyncLocalStorage` (so nested
+ * calls join the open transaction instead of waiting for a connection they hold themselves), retries of transient
+ * conflicts, settings, info and node deletion. Subclasses say how a transaction begins, which errors are
+ * transient, and how to insert many rows fast.
+ */
+export abstract class SqlStorageBackend implements StorageBackend {
+  readonly entryPoint: StorageEntryPoint;
+  readonly dialect: SqlDialect;
+  readonly repository: RepositoryBackend;
+  readonly location: string;
+  defaultUserEmail: string | null;
+  protected readonly db: Kysely<Database>;
+  readonly #scope = new AsyncLocalStorage<TransactionScope>();
+  #closed = false;
+
+  protected constructor(options: SqlStorageBackendOptions) {
+    this.entryPoint = options.entryPoint;
+    this.dialect = options.dialect;
+    this.db = options.db;
+    this.repository = options.repository;
+    this.location = options.location;
+    this.defaultUserEmail = options.defaultUserEmail ?? null;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** The statement opening a transaction (SQLite takes the write lock at once). */
+  protected abstract beginStatement(): string;
+  /** Whether `error` is a conflict that goes away when the transaction is run again. */
+  protected abstract isTransient(error: unknown): boolean;
+  protected abstract closeDatabase(): Promise<void>;
+  /** Inserts `rows` (already encoded) with the current executor; resolves to their ids in row order. */
+  protected abstract insertMany(
+    executor: Kysely<Database>,
+    table: BulkTable,
+    rows: readonly Record<string, unknown>[],
+  ): Promise<number[]>;
+
+  protected assertOpen(): void {
+    if (this.#closed) throw new InvalidOperationError(`the storage ${this.location} is closed`);
+  }
+
+  executor(): Kysely<Database> {
+    this.assertOpen();
+    return this.#scope.getStore()?.trx ?? this.db;
+  }
+
+  inTransaction(): boolean {
+    return this.#scope.getStore() !== undefined;
+  }
+
+  async transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    this.assertOpen();
+    const scope = this.#scope.getStore();
+    if (scope !== undefined) return this.#savepoint(scope, fn);
+    const retries = options.retries ?? DEFAULT_RETRIES;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.db.connection().execute(async (connection) => {
+          await sql.raw(this.beginStatement()).execute(connection);
+          let result: T;
+          try {
+            result = await this.#scope.run({ trx: connection, savepoints: 0 }, () => fn(connection));
+          } catch (error) {
+            await sql.raw('ROLLBACK').execute(connection).catch(() => undefined);
+            throw error;
+          }
+          try {
+            await sql.raw('COMMIT').execute(connection);
+          } catch (error) {
+            await sql.raw('ROLLBACK').execute(connection).catch(() => undefined);
+            throw error;
+          }
+          return result;
+        });
+      } catch (error) {
+        if (attempt >= retries || !this.isTransient(error)) throw error;
+        // jittered exponential backoff so competing processes do not retry in lock step
+        await sleep(Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  async #savepoint<T>(scope: TransactionScope, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    scope.savepoints += 1;
+    const name = `aiida_sp_${scope.savepoints}`;
+    await sql.raw(`SAVEPOINT ${name}`).execute(scope.trx);
+    try {
+      const result = await fn(scope.trx);
+      await sql.raw(`RELEASE SAVEPOINT ${name}`).execute(scope.trx);
+      return result;
+    } catch (error) {
+      await sql.raw(`ROLLBACK TO SAVEPOINT ${name}`).execute(scope.trx);
+      await sql.raw(`RELEASE SAVEPOINT ${name}`).execute(scope.trx);
+      throw error;
+    }
+  }
+
+  async bulkInsert<T extends BulkTable>(table: T, rows: readonly Insertable<Database[T]>[]): Promise<number[]> {
+    if (rows.length === 0) return [];
+    const records = rows as readonly Record<string, unknown>[];
+    if (this.inTransaction()) return this.insertMany(this.executor(), table, records);
+    return this.transaction((trx) => this.insertMany(trx, table, records));
+  }
+
+  async getGlobalVariable(key: string): Promise<unknown> {
+    const row = await this.executor().selectFrom('db_dbsetting').select('val').where('key', '=', key).executeTakeFirst();
+    return row === undefined ? undefined : this.dialect.decodeJson(row.val);
+  }
+
+  async setGlobalVariable(key: string, value: unknown, description?: string): Promise<void> {
+    const now = this.dialect.encodeTimestamp(new Date());
+    const val = this.dialect.encodeJson(value);
+    await this.transaction(async (trx) => {
+      const existing = await trx.selectFrom('db_dbsetting').select('id').where('key', '=', key).executeTakeFirst();
+      if (existing === undefined) {
+        await trx
+          .insertInto('db_dbsetting')
+          .values({ key, val, description: description ?? '', time: now })
+          .execute();
+      } else {
+        await trx
+          .updateTable('db_dbsetting')
+          .set(description === undefined ? { val, time: now } : { val, time: now, description })
+          .where('id', '=', existing.id)
+          .execute();
+      }
+    });
+  }
+
+  async schemaVersion(): Promise<string | null> {
+    return readSchemaVersion(this.executor(), this.dialect);
+  }
+
+  async getInfo(options: { readonly detailed?: boolean } = {}): Promise<StorageInfo> {
+    const db = this.executor();
+    const count = async (table: BulkTable): Promise<number> => {
+      const row = await db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow();
+      return this.dialect.decodeInteger(row.n);
+    };
+    const nodes = await db
+      .selectFrom('db_dbnode')
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.min('ctime').as('first'), eb.fn.max('ctime').as('last')])
+      .executeTakeFirstOrThrow();
+    const nodeCount = this.dialect.decodeInteger(nodes.n);
+    let nodeTypes: Record<string, number> | undefined;
+    if (options.detailed === true) {
+      const rows = await db
+        .selectFrom('db_dbnode')
+        .select((eb) => ['node_type', eb.fn.countAll().as('n')])
+        .groupBy('node_type')
+        .orderBy('node_type')
+        .execute();
+      nodeTypes = Object.fromEntries(rows.map((r) => [r.node_type, this.dialect.decodeInteger(r.n)]));
+    }
+    return {
+      entryPoint: this.entryPoint,
+      location: this.location,
+      schemaVersion: await this.schemaVersion(),
+      schemaVersionHead: SCHEMA_VERSION_HEAD,
+      entities: {
+        Users: { count: await count('db_dbuser') },
+        Computers: { count: await count('db_dbcomputer') },
+        Nodes:
+          nodeCount === 0
+            ? { count: 0 }
+            : {
+                count: nodeCount,
+                first_created: this.dialect.decodeTimestamp(nodes.first),
+                last_created: this.dialect.decodeTimestamp(nodes.last),
+              },
+        Groups: { count: await count('db_dbgroup') },
+        Comments: { count: await count('db_dbcomment') },
+        Logs: { count: await count('db_dblog') },
+        Links: { count: await count('db_dblink') },
+        ...(nodeTypes === undefined ? {} : { node_types: nodeTypes }),
+      },
+      repository: await this.repository.getInfo({ detailed: options.detailed ?? false }),
+    };
+  }
+
+  async maintain(options: MaintainOptions): Promise<MaintainReport> {
+    this.assertOpen();
+    return this.repository.maintain(options);
+  }
+
+  async deleteNodesAndConnections(pks: readonly number[]): Promise<void> {
+    if (pks.length === 0) return;
+    await this.transaction(async (trx) => {
+      // chunks keep PostgreSQL under its bound-parameter limit and SQLite under its variable limit
+      for (let start = 0; start < pks.length; start += 10_000) {
+        const chunk = pks.slice(start, start + 10_000);
+        await trx.deleteFrom('db_dblink').where((eb) => eb.or([eb('input_id', 'in', chunk), eb('output_id', 'in', chunk)])).execute();
+        await trx.deleteFrom('db_dbgroup_dbnodes').where('dbnode_id', 'in', chunk).execute();
+        await trx.deleteFrom('db_dbcomment').where('dbnode_id', 'in', chunk).execute();
+        await trx.deleteFrom('db_dblog').where('dbnode_id', 'in', chunk).execute();
+        await trx.deleteFrom('db_dbnode').where('id', 'in', chunk).execute();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.closeDatabase();
+    } finally {
+      await this.repository.close();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
