@@ -25,3 +25,13 @@ export type {
 } from './transports/transport.js';
 export { CompressionFormat } from './transports/transport.js';
 export { escapeForBash, hasMagic } from './transports/escaping.js';
+export { LocalTransport, type LocalTransportOptions } from './transports/local-transport.js';
+export { BaseTransport, type BaseTransportOptions } from './transports/base-transport.js';
+export {
+  KeyPolicy,
+  LocalAuthParams,
+  SshAuthParams,
+  type AuthOptionMeta,
+  type LocalAuthParamsInput,
+  type SshAuthParamsInput,
+} from './transports/auth-params.js';

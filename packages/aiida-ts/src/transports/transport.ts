@@ -35,11 +35,13 @@ export type ExecStdin = string | Uint8Array | Readable | AsyncIterable<string | 
 export interface ExecOptions {
   /** Directory the command runs in; it must exist. Defaults to the remote home directory. */
   readonly workdir?: TransportPath;
+  /** Data for the command's stdin, after which stdin is closed. Without it stdin is closed at once. */
+  readonly stdin?: ExecStdin;
   /**
-   * Data for the command's stdin, after which stdin is closed. Without it stdin is closed at once, unless
-   * `'pipe'` is given: then {@link RunningCommand.stdin} stays open and the caller must end it.
+   * Leave {@link RunningCommand.stdin} open for the caller to write (and end) instead of closing it;
+   * only with no `stdin` data.
    */
-  readonly stdin?: ExecStdin | 'pipe';
+  readonly keepStdinOpen?: boolean;
   /** Kill the command and fail with a `TransportError` (errno `ETIMEDOUT`) after this many milliseconds. */
   readonly timeoutMs?: number;
   /** Aborting kills the command; {@link RunningCommand.done} then rejects with the abort reason. */
@@ -47,9 +49,7 @@ export interface ExecOptions {
 }
 
 /** Options of {@link Transport.execCommandWait} and {@link Transport.execCommandWaitBytes}. */
-export interface ExecCommandWaitOptions extends Omit<ExecOptions, 'stdin'> {
-  readonly stdin?: ExecStdin;
-}
+export type ExecCommandWaitOptions = Omit<ExecOptions, 'keepStdinOpen'>;
 
 /** Options of {@link Transport.execCommandWait}. */
 export interface ExecCommandWaitTextOptions extends ExecCommandWaitOptions {
@@ -79,7 +79,7 @@ export interface CommandExit {
 
 /** A command started by {@link Transport.exec}; read its output as it comes. */
 export interface RunningCommand {
-  /** Open only when {@link ExecOptions.stdin} was `'pipe'`; otherwise already ended. */
+  /** Open only with {@link ExecOptions.keepStdinOpen}; otherwise already ended. */
   readonly stdin: Writable;
   readonly stdout: Readable;
   readonly stderr: Readable;
