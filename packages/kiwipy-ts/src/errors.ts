@@ -17,6 +17,7 @@ export const KiwiErrorCode = {
   CONNECTION_LOST: 'CONNECTION_LOST',
   DECODE: 'DECODE',
   VALIDATION: 'VALIDATION',
+  INVALID_STATE: 'INVALID_STATE',
 } as const;
 export type KiwiErrorCode = (typeof KiwiErrorCode)[keyof typeof KiwiErrorCode];
 
@@ -104,6 +105,11 @@ export class CancelledError extends KiwiError {
 /** The connection to the broker was lost and could not be restored in the time allowed. */
 export class ConnectionLostError extends KiwiError {
   override readonly code: KiwiErrorCode = KiwiErrorCode.CONNECTION_LOST;
+}
+
+/** An object was used in a way its state does not allow, e.g. a task processed twice (kiwipy's `InvalidStateError`). */
+export class InvalidStateError extends KiwiError {
+  override readonly code: KiwiErrorCode = KiwiErrorCode.INVALID_STATE;
 }
 
 /** A message body could not be decoded by the codec. */

@@ -154,7 +154,7 @@ export class LocalCommunicator implements Communicator {
     try {
       return Promise.resolve(fn());
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
