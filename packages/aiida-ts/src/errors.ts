@@ -166,6 +166,18 @@ export class RepositoryError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.REPOSITORY;
 }
 
+/** A repository path is not a relative POSIX path (absolute, a `..` part, an empty name). */
+export class RepositoryPathError extends RepositoryError {}
+
+/** No repository object exists at the path or under the key (Python's `FileNotFoundError` in aiida-core). */
+export class FileNotFoundError extends RepositoryError {}
+
+/** A repository path names a file where a directory is needed. */
+export class NotADirectoryError extends RepositoryError {}
+
+/** A repository path names a directory where a file is needed. */
+export class IsADirectoryError extends RepositoryError {}
+
 // --- transports and schedulers --------------------------------------------------------------------------
 
 /** A transport operation failed; the message names the path or command. */

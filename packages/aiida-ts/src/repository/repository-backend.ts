@@ -6,8 +6,18 @@ export interface MaintainOptions {
   readonly live: boolean;
   /** Report what would be done, change nothing. */
   readonly dryRun?: boolean;
-  /** Also recompress and repack existing packs (full maintenance only). */
+  /** Also recompress and repack existing packs (full maintenance only; defaults to `!live`). */
   readonly repack?: boolean;
+  /** Pack loose objects (default true); safe while the storage is in use. */
+  readonly packLoose?: boolean;
+  /** Remove loose copies of packed objects and stale duplicates (default true). */
+  readonly cleanStorage?: boolean;
+  /** VACUUM the pack index (full maintenance only; defaults to `!live`). */
+  readonly vacuum?: boolean;
+  /** Compress objects while packing, where it pays (disk-objectstore's `CompressMode.AUTO`, as aiida's `compress`). */
+  readonly compress?: boolean;
+  /** Keys to delete first, typically the unreferenced ones the storage found (full maintenance only). */
+  readonly deleteObjects?: readonly string[];
 }
 
 /** What a maintenance run did, or would do with `dryRun`. */

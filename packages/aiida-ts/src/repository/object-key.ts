@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { FileNotFoundError, RepositoryError } from '../errors.js';
+
+/** A sha256 key: 64 lower-case hex characters, the only key format both backends use. */
+export const SHA256_KEY_PATTERN = /^[0-9a-f]{64}$/;
+
+/** The sha256 key of empty content. */
+export const EMPTY_OBJECT_KEY = createHash('sha256').digest('hex');
+
+/** True when `key` can name an object at all (checked before any key reaches a file path). */
+export function isValidObjectKey(key: unknown): key is string {
+  return typeof key === 'string' && SHA256_KEY_PATTERN.test(key);
+}
+
+/** Throws a `RepositoryError` naming the key when it is not a sha256 hex digest. */
+export function assertValidObjectKey(key: unknown): asserts key is string {
+  if (!isValidObjectKey(key)) {
+    throw new RepositoryError(
+      `invalid object key ${JSON.stringify(key)}: expected 64 lower-case hex characters (sha256)`,
+    );
+  }
+}
+
+/** The error every backend raises for a key it does not hold. */
+export function objectNotFound(key: string): FileNotFoundError {
+  return new FileNotFoundError(`object with key \`${key}\` does not exist.`);
+}
+
+/** The sha256 hex digest of a buffer. */
+export function sha256Hex(content: Uint8Array): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/** Chunks of a byte source as Buffers; rejects text chunks, which would be hashed in an unknown encoding. */
+export async function* byteChunks(source: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    if (Buffer.isBuffer(chunk)) {
+      yield chunk;
+    } else if (chunk instanceof Uint8Array) {
+      yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    } else {
+      throw new RepositoryError(
+        `the stream yielded a ${typeof chunk === 'string' ? 'string' : typeof chunk} chunk; a repository object must be written from a byte stream`,
+      );
+    }
+  }
+}
+
+/** An async iterator over items already in memory (a snapshot: later changes to the source are not seen). */
+export function asyncIterableOf<T>(items: Iterable<T>): AsyncIterableIterator<T> {
+  const iterator = [...items][Symbol.iterator]();
+  return {
+    next: () => Promise.resolve(iterator.next()),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+/** Runs `fn` and turns its result or exception into a settled promise (for methods with nothing to await). */
+export function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}

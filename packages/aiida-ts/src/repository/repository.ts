@@ -1,0 +1,517 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  FileNotFoundError,
+  IsADirectoryError,
+  ModificationNotAllowedError,
+  NotADirectoryError,
+  RepositoryError,
+  RepositoryPathError,
+} from '../errors.js';
+import { File, FileType, RepositoryMetadataSchema, mutableObjects } from './file.js';
+import type { RepositoryMetadata, SerializedFile } from './file.js';
+import { makeHash } from './make-hash.js';
+import { asyncIterableOf } from './object-key.js';
+import type { Hashable } from './make-hash.js';
+import type { RepositoryBackend } from './repository-backend.js';
+import { childPath, joinRepositoryPath, splitRepositoryPath } from './repository-path.js';
+import { SandboxRepositoryBackend } from './sandbox-backend.js';
+
+/** Options of the {@link Repository} constructor. */
+export interface RepositoryOptions {
+  /** Where file content goes; a fresh in-memory {@link SandboxRepositoryBackend} by default. */
+  readonly backend?: RepositoryBackend;
+  /** Start read-only (a stored node's repository). */
+  readonly frozen?: boolean;
+}
+
+/** Options of {@link Repository.deleteObject}. */
+export interface DeleteObjectOptions {
+  /** Also delete the content from the backend (by default only the entry goes: other nodes may share it). */
+  readonly hardDelete?: boolean;
+}
+
+/** One step of {@link Repository.walk}, like a tuple of Python's `os.walk`. */
+export interface WalkEntry {
+  /** Path of the directory relative to the repository root (`.` for the root). */
+  readonly path: string;
+  readonly dirnames: readonly string[];
+  readonly filenames: readonly string[];
+}
+
+/** Byte sources {@link Repository.putObjectFromStream} accepts. */
+export type ByteStream = Readable | AsyncIterable<Uint8Array>;
+
+/**
+ * A node's virtual folder, as aiida-core's `aiida.repository.Repository`: a hierarchy of named files and
+ * directories whose content lives, content-addressed, in a {@link RepositoryBackend}, and which serialises to
+ * aiida's `repository_metadata` JSON. Deleting an entry is soft by default, because with deduplication other
+ * nodes may reference the same content. Once frozen (a stored node), every change throws
+ * `ModificationNotAllowedError`.
+ */
+export class Repository {
+  readonly #backend: RepositoryBackend;
+  #root: File = new File();
+  #frozen: boolean;
+
+  constructor(options: RepositoryOptions = {}) {
+    this.#backend = options.backend ?? new SandboxRepositoryBackend();
+    this.#frozen = options.frozen ?? false;
+  }
+
+  /**
+   * A repository whose hierarchy is read from `repository_metadata` (validated: bad metadata throws a
+   * `RepositoryError` naming the offending path).
+   */
+  static fromSerialized(
+    backend: RepositoryBackend,
+    serialized: unknown,
+    options: { readonly frozen?: boolean } = {},
+  ): Repository {
+    const parsed = RepositoryMetadataSchema.safeParse(serialized ?? {});
+    if (!parsed.success) {
+      throw new RepositoryError(
+        `invalid repository metadata: ${parsed.error.issues
+          .map((issue) => `${issue.path.join('.') || '<root>'}: ${issue.message}`)
+          .join('; ')}`,
+      );
+    }
+    const repository = new Repository({ backend, frozen: options.frozen ?? false });
+    repository.#root = File.fromSerialized(parsed.data);
+    return repository;
+  }
+
+  /**
+   * Flattens metadata into `{path: key}` for files and `{'dir/': null}` for every directory (aiida's `flatten`).
+   */
+  static flatten(
+    serialized: RepositoryMetadata | null | undefined,
+    delimiter = '/',
+  ): Record<string, string | null> {
+    const items: Record<string, string | null> = {};
+    if (serialized === null || serialized === undefined) return items;
+    const stack: [string, SerializedFile][] = [['', serialized]];
+    while (stack.length > 0) {
+      const [path, entry] = stack.pop() as [string, SerializedFile];
+      if ('k' in entry) continue;
+      for (const [name, child] of Object.entries(entry.o ?? {})) {
+        const sub = path === '' ? name : `${path}${delimiter}${name}`;
+        if ('k' in child) {
+          items[sub] = child.k;
+        } else {
+          items[`${sub}${delimiter}`] = null;
+          stack.push([sub, child]);
+        }
+      }
+    }
+    return items;
+  }
+
+  get backend(): RepositoryBackend {
+    return this.#backend;
+  }
+
+  /** The backend's uuid (null for the sandbox backend). */
+  get uuid(): string | null {
+    return this.#backend.uuid;
+  }
+
+  isInitialised(): Promise<boolean> {
+    return this.#backend.isInitialised();
+  }
+
+  initialise(): Promise<void> {
+    return this.#backend.initialise();
+  }
+
+  toString(): string {
+    return `Repository<${this.#backend.uuid ?? 'no uuid'}>`;
+  }
+
+  // --- immutability ----------------------------------------------------------------------------------------------
+
+  /** Whether the repository is read-only. */
+  get isFrozen(): boolean {
+    return this.#frozen;
+  }
+
+  /** Makes the repository read-only for good (what storing a node does). */
+  freeze(): void {
+    this.#frozen = true;
+  }
+
+  #assertMutable(action: string): void {
+    if (this.#frozen) {
+      throw new ModificationNotAllowedError(
+        `cannot ${action}: the repository is frozen (the node is stored)`,
+      );
+    }
+  }
+
+  // --- the hierarchy ----------------------------------------------------------------------------------------------
+
+  /** The hierarchy in aiida's `repository_metadata` format (a fresh object). */
+  serialize(): RepositoryMetadata {
+    return this.#root.serialize() as RepositoryMetadata;
+  }
+
+  /** Forgets the whole hierarchy (the backend content stays). */
+  reset(): void {
+    this.#assertMutable('reset the repository');
+    this.#root = new File();
+  }
+
+  isEmpty(): boolean {
+    return this.#root.objects.size === 0;
+  }
+
+  /** Keys of every file, in walk order (a key appears once per file that uses it). */
+  getFileKeys(): string[] {
+    const keys: string[] = [];
+    const visit = (directory: File): void => {
+      for (const child of directory.objects.values()) {
+        if (child.isFile()) keys.push(child.key as string);
+        else visit(child);
+      }
+    };
+    visit(this.#root);
+    return keys;
+  }
+
+  /** The entry at `path` (the root for no path); `FileNotFoundError` if there is none. */
+  getObject(path?: string): File {
+    const parts = splitRepositoryPath(path);
+    let current = this.#root;
+    for (const part of parts) {
+      const next = current.isDir() ? current.objects.get(part) : undefined;
+      if (next === undefined)
+        throw new FileNotFoundError(`object with path \`${joinRepositoryPath(parts)}\` does not exist.`);
+      current = next;
+    }
+    return current;
+  }
+
+  /** The directory at `path`; `NotADirectoryError` if it is a file. */
+  getDirectory(path?: string): File {
+    const entry = this.getObject(path);
+    if (!entry.isDir())
+      throw new NotADirectoryError(`object with path \`${path ?? '.'}\` is not a directory.`);
+    return entry;
+  }
+
+  /** The file at `path`; `IsADirectoryError` if it is a directory. */
+  getFile(path: string): File {
+    if (path === undefined || path === null)
+      throw new RepositoryPathError('path cannot be undefined for getFile');
+    const entry = this.getObject(path);
+    if (!entry.isFile()) throw new IsADirectoryError(`object with path \`${path}\` is not a file.`);
+    return entry;
+  }
+
+  hasObject(path: string): boolean {
+    try {
+      this.getObject(path);
+      return true;
+    } catch (error) {
+      if (error instanceof FileNotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /** Entries of the directory at `path`, sorted by name. */
+  listObjects(path?: string): File[] {
+    return [...this.getDirectory(path).objects.values()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
+  }
+
+  /** Names in the directory at `path`, sorted. */
+  listObjectNames(path?: string): string[] {
+    return this.listObjects(path).map((entry) => entry.name);
+  }
+
+  /** Creates the directory and any missing parents; returns it. `NotADirectoryError` if a part is a file. */
+  createDirectory(path: string): File {
+    if (path === undefined || path === null)
+      throw new RepositoryPathError('path cannot be undefined for createDirectory');
+    this.#assertMutable(`create directory \`${path}\``);
+    return this.#ensureDirectory(splitRepositoryPath(path));
+  }
+
+  #ensureDirectory(parts: readonly string[]): File {
+    let current = this.#root;
+    for (const [i, part] of parts.entries()) {
+      const entries = mutableObjects(current);
+      let next = entries.get(part);
+      if (next === undefined) {
+        next = new File({ name: part });
+        entries.set(part, next);
+      } else if (next.isFile()) {
+        throw new NotADirectoryError(
+          `object with path \`${joinRepositoryPath(parts.slice(0, i + 1))}\` is a file, not a directory.`,
+        );
+      }
+      current = next;
+    }
+    return current;
+  }
+
+  /** Validates a file path for writing and returns its parent parts and name. */
+  #fileTarget(path: string): { parents: string[]; name: string } {
+    const parts = splitRepositoryPath(path);
+    const name = parts.pop();
+    if (name === undefined)
+      throw new RepositoryPathError(`path \`${String(path)}\` names the root, not a file`);
+    return { parents: parts, name };
+  }
+
+  #insertFile(parents: readonly string[], name: string, key: string): void {
+    const directory = this.#ensureDirectory(parents);
+    const existing = directory.objects.get(name);
+    if (existing?.isDir() === true) {
+      throw new IsADirectoryError(
+        `object with path \`${joinRepositoryPath([...parents, name])}\` is a directory.`,
+      );
+    }
+    mutableObjects(directory).set(name, new File({ name, fileType: FileType.FILE, key }));
+  }
+
+  /** Checks that a file may go to `path` before its content is written (no orphan content on a bad path). */
+  #checkFileTarget(path: string): { parents: string[]; name: string } {
+    const target = this.#fileTarget(path);
+    let current: File | undefined = this.#root;
+    for (const [i, part] of target.parents.entries()) {
+      current = current.objects.get(part);
+      if (current === undefined) break;
+      if (current.isFile()) {
+        throw new NotADirectoryError(
+          `object with path \`${joinRepositoryPath(target.parents.slice(0, i + 1))}\` is a file, not a directory.`,
+        );
+      }
+    }
+    if (current?.objects.get(target.name)?.isDir() === true) {
+      throw new IsADirectoryError(
+        `object with path \`${joinRepositoryPath([...target.parents, target.name])}\` is a directory.`,
+      );
+    }
+    return target;
+  }
+
+  // --- writing ---------------------------------------------------------------------------------------------------
+
+  /** Stores `content` (bytes, or a string written as UTF-8) at `path`, replacing a file already there. */
+  async putObjectFromBuffer(path: string, content: Uint8Array | string): Promise<void> {
+    this.#assertMutable(`put object \`${path}\``);
+    const target = this.#checkFileTarget(path);
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    if (!(bytes instanceof Uint8Array)) {
+      throw new RepositoryError(`content for \`${path}\` must be bytes or a string, got ${typeof content}`);
+    }
+    const key = await this.#backend.putObjectFromBuffer(bytes);
+    this.#insertFile(target.parents, target.name, key);
+  }
+
+  /** Streams a byte stream to `path` without holding it in memory (with a disk backend). */
+  async putObjectFromStream(path: string, stream: ByteStream): Promise<void> {
+    this.#assertMutable(`put object \`${path}\``);
+    const target = this.#checkFileTarget(path);
+    const key = await this.#backend.putObjectFromStream(stream as Readable);
+    this.#insertFile(target.parents, target.name, key);
+  }
+
+  /** Stores the local file `filepath` at `path`. */
+  async putObjectFromFile(path: string, filepath: string): Promise<void> {
+    this.#assertMutable(`put object \`${path}\``);
+    const target = this.#checkFileTarget(path);
+    let info;
+    try {
+      info = await stat(filepath);
+    } catch (error) {
+      throw new FileNotFoundError(`local file \`${filepath}\` cannot be read: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    if (!info.isFile()) throw new IsADirectoryError(`local path \`${filepath}\` is not a file`);
+    const key = await this.#backend.putObjectFromStream(createReadStream(filepath));
+    this.#insertFile(target.parents, target.name, key);
+  }
+
+  /**
+   * Copies the local directory `localDir` (absolute) with everything below it, empty folders included, into the
+   * repository under `path` (the root by default). Entries are added in name order, so the result is the same on
+   * every file system.
+   */
+  async putObjectFromTree(localDir: string, path?: string): Promise<void> {
+    this.#assertMutable(`put tree \`${localDir}\``);
+    if (typeof localDir !== 'string' || !isAbsolute(localDir)) {
+      throw new RepositoryPathError(`filepath \`${String(localDir)}\` is not an absolute path.`);
+    }
+    const info = await stat(localDir).catch((error: unknown) => {
+      throw new FileNotFoundError(
+        `local directory \`${localDir}\` cannot be read: ${(error as Error).message}`,
+        { cause: error },
+      );
+    });
+    if (!info.isDirectory()) throw new NotADirectoryError(`local path \`${localDir}\` is not a directory`);
+    const base = splitRepositoryPath(path);
+    if (base.length > 0) this.#ensureDirectory(base);
+    const copy = async (local: string, parts: readonly string[]): Promise<void> => {
+      const entries = (await readdir(local, { withFileTypes: true })).sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      );
+      for (const entry of entries) {
+        const source = join(local, entry.name);
+        const childParts = [...parts, entry.name];
+        // Like os.walk: symlinks count as what they point to, and a linked directory is listed but not entered.
+        const isDirectory =
+          entry.isDirectory() || (entry.isSymbolicLink() && (await stat(source)).isDirectory());
+        if (isDirectory) {
+          this.#ensureDirectory(childParts);
+          if (!entry.isSymbolicLink()) await copy(source, childParts);
+        } else {
+          const key = await this.#backend.putObjectFromStream(createReadStream(source));
+          this.#insertFile(parts, entry.name, key);
+        }
+      }
+    };
+    await copy(localDir, base);
+  }
+
+  // --- reading ---------------------------------------------------------------------------------------------------
+
+  /** A stream of the file's content. */
+  async open(path: string): Promise<Readable> {
+    return this.#backend.openStream(this.getFile(path).key as string);
+  }
+
+  /** The file's content as bytes, or decoded when an encoding is given. */
+  getObjectContent(path: string): Promise<Buffer>;
+  getObjectContent(path: string, encoding: BufferEncoding): Promise<string>;
+  async getObjectContent(path: string, encoding?: BufferEncoding): Promise<Buffer | string> {
+    const content = await this.#backend.getObjectContent(this.getFile(path).key as string);
+    return encoding === undefined ? content : content.toString(encoding);
+  }
+
+  /** Size in bytes of the file at `path`. */
+  async getObjectSize(path: string): Promise<number> {
+    return this.#backend.getObjectSize(this.getFile(path).key as string);
+  }
+
+  /**
+   * Walks the hierarchy below `path` like `os.walk` bottom-up: each directory after its sub-directories, with the
+   * names of its sub-directories and files in insertion order.
+   */
+  walk(path?: string): AsyncIterableIterator<WalkEntry> {
+    const parts = splitRepositoryPath(path);
+    // A snapshot taken now, so changing the repository while walking cannot derail the walk.
+    return asyncIterableOf([...this.#walk(joinRepositoryPath(parts), this.getDirectory(path))]);
+  }
+
+  *#walk(path: string, directory: File): Generator<WalkEntry> {
+    const dirnames: string[] = [];
+    const filenames: string[] = [];
+    for (const child of directory.objects.values()) (child.isDir() ? dirnames : filenames).push(child.name);
+    for (const name of dirnames)
+      yield* this.#walk(childPath(path, name), directory.objects.get(name) as File);
+    yield { path, dirnames, filenames };
+  }
+
+  /**
+   * Writes the files below `path` (the whole repository by default) into the local directory `target` (absolute),
+   * creating folders as needed; the contents of `path` land directly in `target`.
+   */
+  async copyTree(target: string, path?: string): Promise<void> {
+    if (typeof target !== 'string' || !isAbsolute(target)) {
+      throw new RepositoryPathError(`provided target \`${String(target)}\` is not an absolute path.`);
+    }
+    const entry = this.getObject(path);
+    if (!entry.isDir())
+      throw new NotADirectoryError(`object with path \`${path ?? '.'}\` is not a directory.`);
+    const copy = async (directory: File, local: string): Promise<void> => {
+      await mkdir(local, { recursive: true });
+      for (const child of directory.objects.values()) {
+        const destination = join(local, child.name);
+        if (child.isDir()) {
+          await copy(child, destination);
+        } else {
+          await pipeline(await this.#backend.openStream(child.key as string), createWriteStream(destination));
+        }
+      }
+    };
+    await copy(entry, target);
+  }
+
+  /**
+   * A stable hash of the content tree, aiida's `Repository.hash`: `make_hash` of `{path: sha256 of content}` for
+   * every file plus the root's directory names, so it is the same in aiida-core for the same files, whatever the
+   * backend, and unchanged when the node is stored.
+   */
+  async hash(): Promise<string> {
+    const objects: Record<string, Hashable> = {};
+    for await (const { path, dirnames, filenames } of this.walk()) {
+      // aiida overwrites this on every step; the root comes last, so its directory names are what count.
+      objects['__dirnames__'] = [...dirnames];
+      for (const name of filenames) {
+        const filePath = childPath(path, name);
+        // Keys are sha256 of the content in both backends, which is the object hash aiida uses.
+        objects[filePath] = this.getFile(filePath).key;
+      }
+    }
+    return makeHash(objects);
+  }
+
+  // --- deleting and copying --------------------------------------------------------------------------------------
+
+  /** Removes the file at `path` (directories cannot be deleted this way); content stays unless `hardDelete`. */
+  async deleteObject(path: string, options: DeleteObjectOptions = {}): Promise<void> {
+    this.#assertMutable(`delete object \`${path}\``);
+    const parts = splitRepositoryPath(path);
+    const entry = this.getObject(path);
+    if (entry.isDir())
+      throw new IsADirectoryError(`object with path \`${joinRepositoryPath(parts)}\` is a directory.`);
+    if (options.hardDelete === true) await this.#backend.deleteObjects([entry.key as string]);
+    const name = parts.pop() as string;
+    mutableObjects(this.getDirectory(joinRepositoryPath(parts))).delete(name);
+  }
+
+  /**
+   * Deletes every file's content from the backend and empties the hierarchy. Like aiida, this hard-deletes: meant
+   * for an unstored node's own sandbox, never for a repository whose backend other nodes share.
+   */
+  async erase(): Promise<void> {
+    this.#assertMutable('erase the repository');
+    const keys = [...new Set(this.getFileKeys())];
+    const present = await this.#backend.hasObjects(keys);
+    const toDelete = keys.filter((_, i) => present[i]);
+    if (toDelete.length > 0) await this.#backend.deleteObjects(toDelete);
+    this.#root = new File();
+  }
+
+  /**
+   * Copies the hierarchy of `source`, empty directories included, into this repository. Content is streamed from
+   * the source backend, or just referenced when both share one backend.
+   */
+  async clone(source: Repository): Promise<void> {
+    if (!(source instanceof Repository)) throw new RepositoryError('source is not a Repository');
+    this.#assertMutable('clone into the repository');
+    const sameBackend = source.backend === this.#backend;
+    const copy = async (directory: File, parts: readonly string[]): Promise<void> => {
+      for (const child of directory.objects.values()) {
+        const childParts = [...parts, child.name];
+        if (child.isDir()) {
+          this.#ensureDirectory(childParts);
+          await copy(child, childParts);
+        } else {
+          const key = sameBackend
+            ? (child.key as string)
+            : await this.#backend.putObjectFromStream(await source.backend.openStream(child.key as string));
+          this.#insertFile(parts, child.name, key);
+        }
+      }
+    };
+    await copy(source.getDirectory(), []);
+  }
+}
