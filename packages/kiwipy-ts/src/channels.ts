@@ -146,7 +146,7 @@ export function defineBroadcast<B extends z.ZodType>(name: string, options: Broa
   return {
     name,
     body: schema,
-    send(communicator, body, sendOptions = {}) {
+    async send(communicator, body, sendOptions = {}) {
       const message = check(schema, body, `broadcast '${name}'`);
       return communicator.broadcastSend(message, {
         subject: sendOptions.subject ?? name,
