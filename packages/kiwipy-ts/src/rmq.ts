@@ -36,6 +36,7 @@ export {
 } from './rmq/defaults.js';
 export {
   ResponseKey,
+  applyResponse,
   describeError,
   encodeBroadcast,
   encodeTaskBody,
