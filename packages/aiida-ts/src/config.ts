@@ -69,3 +69,10 @@ export {
   setConfigDir,
   type LoadProfileOptions,
 } from './config/manager.js';
+export { loadProfile, openProfileStorage, unloadProfile } from './config/load-profile.js';
+export {
+  createProfile,
+  deleteProfile,
+  type CreateProfileOptions,
+  type DefaultUserInit,
+} from './config/create-profile.js';
