@@ -1,0 +1,80 @@
+import { SchedulerError } from '../errors.js';
+import { quoteForBash } from './bash-quoting.js';
+import type { SchedulerExitCode } from './exit-codes.js';
+import type { JobInfo } from './job-info.js';
+import {
+  BaseScheduler,
+  validateJobId,
+  validateUser,
+  type CommandOutput,
+  type GetJobsOptions,
+} from './scheduler.js';
+
+/** Options of {@link BashCliScheduler.getJoblistCommand}. */
+export interface JoblistQuery {
+  readonly jobs?: readonly string[];
+  readonly user?: string;
+}
+
+/**
+ * A scheduler driven by command-line tools through bash (aiida's `BashCliScheduler`): each plugin says which
+ * command submits, lists and kills jobs and how to read what the command prints; this class runs them
+ * through the transport. The builders and parsers are public so recorded outputs can be checked directly.
+ */
+export abstract class BashCliScheduler extends BaseScheduler {
+  /** The command that submits `submitScript` (already quoted for bash), run in the job's directory. */
+  abstract getSubmitCommand(submitScript: string): string;
+  /** The job id from the submit command's output, or an exit code the job should end with. */
+  abstract parseSubmitOutput(output: CommandOutput): string | SchedulerExitCode;
+  /** The command listing the active jobs (ids and user are already validated). */
+  abstract getJoblistCommand(query: JoblistQuery): string;
+  /** Every job in the listing; unreadable output fails with `SchedulerParsingError`. */
+  abstract parseJoblistOutput(output: CommandOutput): JobInfo[];
+  /** The command killing a job (the id is already validated). */
+  abstract getKillCommand(jobId: string): string;
+  /** Whether the kill command was accepted. */
+  abstract parseKillOutput(output: CommandOutput): boolean;
+
+  async submitJob(workdir: string, filename: string): Promise<string | SchedulerExitCode> {
+    if (!filename) throw new SchedulerError('submitJob: the submission script name is empty');
+    const output = await this.exec(this.getSubmitCommand(quoteForBash(filename)), workdir);
+    return this.parseSubmitOutput(output);
+  }
+
+  getJobs(options?: GetJobsOptions & { readonly asDict?: false }): Promise<JobInfo[]>;
+  getJobs(options: GetJobsOptions & { readonly asDict: true }): Promise<Record<string, JobInfo>>;
+  getJobs(options?: GetJobsOptions): Promise<JobInfo[] | Record<string, JobInfo>>;
+  async getJobs(options: GetJobsOptions = {}): Promise<JobInfo[] | Record<string, JobInfo>> {
+    const jobs = options.jobs?.map(validateJobId);
+    const user = options.user === undefined ? undefined : validateUser(options.user);
+    const output = await this.exec(
+      this.getJoblistCommand({ ...(jobs ? { jobs } : {}), ...(user === undefined ? {} : { user }) }),
+    );
+    const list = this.completeJobList(this.parseJoblistOutput(output), jobs);
+    if (!options.asDict) return list;
+    const byId: Record<string, JobInfo> = {};
+    for (const job of list) byId[job.jobId] = job;
+    return byId;
+  }
+
+  /** A hook for plugins that know more about jobs missing from the listing (the direct scheduler). */
+  protected completeJobList(list: JobInfo[], _requested: readonly string[] | undefined): JobInfo[] {
+    return list;
+  }
+
+  async killJob(jobId: string): Promise<boolean> {
+    const output = await this.exec(this.getKillCommand(validateJobId(jobId)));
+    return this.parseKillOutput(output);
+  }
+
+  /** aiida's common kill-output check: success is exit status 0; text on either stream is only logged. */
+  protected checkKillOutput(output: CommandOutput): boolean {
+    if (output.retval !== 0) {
+      this.logger.error({ ...output }, `Error in parseKillOutput: retval=${output.retval}`);
+      return false;
+    }
+    if (output.stderr.trim()) this.logger.warn({ stderr: output.stderr }, 'kill command wrote to stderr');
+    if (output.stdout.trim()) this.logger.warn({ stdout: output.stdout }, 'kill command wrote to stdout');
+    return true;
+  }
+}

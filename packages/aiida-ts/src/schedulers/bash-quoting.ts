@@ -1,0 +1,14 @@
+import { escapeForBash } from '../transports/escaping.js';
+
+/**
+ * Quote a value so bash reads it back as one word (aiida's `escape_for_bash`). With `doubleQuotes` the value
+ * is wrapped in double quotes instead, so `$VAR` and `$(…)` inside it still expand when the script runs (the
+ * `environment_variables_double_quotes` and `use_double_quotes` options); a `"` inside is written `"'"'"`
+ * exactly as aiida does. Numbers and booleans are written as their string form.
+ */
+export function quoteForBash(value: string | number | boolean, doubleQuotes = false): string {
+  const text = String(value);
+  if (!doubleQuotes) return escapeForBash(text);
+  if (text.includes('\0')) throw new TypeError('a shell argument cannot contain a NUL character');
+  return `"${text.replaceAll('"', `"'"'"`)}"`;
+}
