@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { QueryError } from '../errors.js';
+import type { Database } from '../storage/schema.js';
+import type { QueryBackend } from './results.js';
+import type { CompiledPlan } from './sql/compile.js';
+
+type Row = Record<string, unknown>;
+
+/** Runs a statement on the backend's current executor, wrapping database errors in {@link QueryError}. */
+export async function runQuery(db: Kysely<Database>, query: RawBuilder<Row>): Promise<Row[]> {
+  try {
+    return (await query.execute(db)).rows;
+  } catch (error) {
+    throw wrapDatabaseError(error);
+  }
+}
+
+/** A database error as a QueryError keeping the driver's message (and the original as `cause`). */
+export function wrapDatabaseError(error: unknown): unknown {
+  if (error instanceof QueryError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new QueryError(`The database rejected the query: ${message}`, { cause: error });
+}
+
+/**
+ * Reads the result in batches of `batchSize` rows without holding the whole result in memory.
+ * - PostgreSQL: a server-side cursor (`DECLARE … CURSOR` / `FETCH`). Inside a transaction of the backend it
+ *   lives in that transaction, so the loop body can run statements in the same transaction between fetches;
+ *   outside one it gets a connection of its own, in a read transaction kept until the iteration ends.
+ * - SQLite: one statement per batch, so the single connection is free between batches (the loop body may write):
+ *   keyset pagination on the ids of the joined rows where the query allows it, else LIMIT/OFFSET over a total
+ *   order.
+ */
+export async function* fetchBatches(
+  backend: QueryBackend,
+  plan: CompiledPlan,
+  batchSize: number,
+): AsyncGenerator<Row[]> {
+  if (backend.dialect.name === 'postgres') {
+    yield* postgresCursor(backend, plan.select, batchSize);
+  } else if (plan.keyset !== undefined) {
+    yield* keysetBatches(backend, plan, batchSize);
+  } else {
+    yield* offsetBatches(backend, plan, batchSize);
+  }
+}
+
+async function* postgresCursor(
+  backend: QueryBackend,
+  select: RawBuilder<Row>,
+  batchSize: number,
+): AsyncGenerator<Row[]> {
+  const name = sql.id(`qb_cursor_${randomBytes(6).toString('hex')}`);
+  const declare = sql`declare ${name} no scroll cursor for ${select}`;
+  const fetch = sql<Row>`fetch forward ${sql.raw(String(batchSize))} from ${name}`;
+  if (backend.inTransaction()) {
+    const db = backend.executor();
+    await runQuery(db, declare as RawBuilder<Row>);
+    try {
+      for (;;) {
+        const rows = await runQuery(db, fetch);
+        if (rows.length > 0) yield rows;
+        if (rows.length < batchSize) break;
+      }
+    } finally {
+      await sql`close ${name}`.execute(db).catch(() => undefined);
+    }
+    return;
+  }
+  // hold one pooled connection for the whole iteration: a cursor lives on its connection
+  const held = holdConnection(backend.executor());
+  const db = await held.connection;
+  let committed = false;
+  try {
+    await runQuery(db, sql`begin read only`);
+    await runQuery(db, declare as RawBuilder<Row>);
+    for (;;) {
+      const rows = await runQuery(db, fetch);
+      if (rows.length > 0) yield rows;
+      if (rows.length < batchSize) break;
+    }
+    await runQuery(db, sql`commit`);
+    committed = true;
+  } finally {
+    if (!committed) await sql`rollback`.execute(db).catch(() => undefined);
+    await held.release();
+  }
+}
+
+/** Borrows one connection of `db` until `release()`, for statements that must share a session. */
+function holdConnection(db: Kysely<Database>): {
+  connection: Promise<Kysely<Database>>;
+  release: () => Promise<void>;
+} {
+  let releaseCallback!: () => void;
+  const released = new Promise<void>((resolve) => (releaseCallback = resolve));
+  let gotConnection!: (connection: Kysely<Database>) => void;
+  const got = new Promise<Kysely<Database>>((resolve) => (gotConnection = resolve));
+  const done = db.connection().execute(async (connection) => {
+    gotConnection(connection);
+    await released;
+  });
+  // a failure to connect rejects `done` before `got` resolves
+  const connection = Promise.race([got, done.then(() => got)]);
+  return {
+    connection,
+    release: async () => {
+      releaseCallback();
+      await done;
+    },
+  };
+}
+
+async function* keysetBatches(
+  backend: QueryBackend,
+  plan: CompiledPlan,
+  batchSize: number,
+): AsyncGenerator<Row[]> {
+  const keys = plan.keyset!;
+  let last: unknown[] | undefined;
+  for (;;) {
+    const after =
+      last === undefined
+        ? undefined
+        : sql`(${sql.join(keys.map((k) => k.expr))}) > (${sql.join(last.map((value) => sql`${value}`))})`;
+    const query = plan.build({
+      where: after,
+      orderBy: keys.map((k) => k.expr),
+      limit: batchSize,
+      offset: null,
+      withKeyset: true,
+    });
+    const rows = await runQuery(backend.executor(), query);
+    if (rows.length > 0) {
+      const final = rows[rows.length - 1]!;
+      last = keys.map((k) => final[k.sqlAlias]);
+      yield rows;
+    }
+    if (rows.length < batchSize) return;
+  }
+}
+
+async function* offsetBatches(
+  backend: QueryBackend,
+  plan: CompiledPlan,
+  batchSize: number,
+): AsyncGenerator<Row[]> {
+  let position = 0;
+  const limit = plan.limitOffset.limit;
+  const start = plan.limitOffset.offset ?? 0;
+  for (;;) {
+    const remaining = limit === null ? batchSize : Math.min(batchSize, limit - position);
+    if (remaining <= 0) return;
+    const query = plan.build({
+      orderBy: plan.batchOrder,
+      limit: remaining,
+      offset: start + position,
+    });
+    const rows = await runQuery(backend.executor(), query);
+    if (rows.length > 0) yield rows;
+    position += rows.length;
+    if (rows.length < remaining) return;
+  }
+}

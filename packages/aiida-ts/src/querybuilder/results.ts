@@ -1,0 +1,147 @@
+import type { Kysely } from 'kysely';
+import type { SqlDialect } from '../storage/dialect.js';
+import type { Database } from '../storage/schema.js';
+import type { ColumnKind, OrmBase } from './entities.js';
+import type { ProjectionPlan, ValueDecoder } from './sql/compile.js';
+import type { JsonAccess } from './sql/json-access.js';
+
+/** The storage a QueryBuilder runs on: a `StorageBackend` fits (only these members are used). */
+export interface QueryBackend {
+  readonly dialect: SqlDialect;
+  /** The database handle for now: the open transaction of the current async context, else the shared one. */
+  executor(): Kysely<Database>;
+  inTransaction(): boolean;
+}
+
+/**
+ * Builds the ORM object of an entity from its database row, exactly as the driver returns a row of that table
+ * (`db_dbnode` columns with their raw values: JSON text on SQLite, parsed JSON on PostgreSQL, timestamps as text).
+ */
+export type EntityRowLoader = (backend: QueryBackend, row: Record<string, unknown>) => unknown;
+
+const loaders = new Map<OrmBase, EntityRowLoader>();
+
+/**
+ * Registers how `'*'` projections of one entity kind become ORM objects (the ORM registers `Node`, `User`,
+ * `Computer`, `Group`, `Comment`, `Log`, `AuthInfo` loaders). Without a loader, `'*'` gives the decoded row
+ * (see {@link decodeEntityRow}). Returns a function that removes the registration.
+ */
+export function registerEntityLoader(ormBase: OrmBase, loader: EntityRowLoader): () => void {
+  loaders.set(ormBase, loader);
+  return () => {
+    if (loaders.get(ormBase) === loader) loaders.delete(ormBase);
+  };
+}
+
+/** The loader registered for `ormBase`, if any. */
+export function getEntityLoader(ormBase: OrmBase): EntityRowLoader | undefined {
+  return loaders.get(ormBase);
+}
+
+function decodeDate(dialect: SqlDialect, raw: unknown): Date | null {
+  if (raw === null || raw === undefined) return null;
+  return new Date(dialect.decodeTimestamp(raw));
+}
+
+/** A column value as a JS value: numbers, strings, booleans, Dates (timestamps), parsed JSON. */
+export function decodeColumn(dialect: SqlDialect, kind: ColumnKind, raw: unknown): unknown {
+  if (raw === null || raw === undefined) return null;
+  switch (kind) {
+    case 'integer':
+      return dialect.decodeInteger(raw);
+    case 'timestamp':
+      return decodeDate(dialect, raw);
+    case 'boolean':
+      return dialect.decodeBool(raw);
+    case 'json':
+      return dialect.decodeJson(raw);
+    case 'idpath': {
+      const list = typeof raw === 'string' ? (JSON.parse(raw) as unknown[]) : (raw as unknown[]);
+      return list.map((id) => dialect.decodeInteger(id));
+    }
+    default:
+      return raw;
+  }
+}
+
+/**
+ * The plain object `'*'` gives for an entity without a registered loader: every column by name, decoded as
+ * {@link decodeColumn} does.
+ */
+export function decodeEntityRow(
+  dialect: SqlDialect,
+  columns: readonly { readonly column: string; readonly kind: ColumnKind }[],
+  raw: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { column, kind } of columns) out[column] = decodeColumn(dialect, kind, raw[column]);
+  return out;
+}
+
+function decodeValue(dialect: SqlDialect, json: JsonAccess, decoder: ValueDecoder, raw: unknown): unknown {
+  switch (decoder.kind) {
+    case 'column':
+      return decodeColumn(dialect, decoder.columnKind, raw);
+    case 'count':
+      return raw === null || raw === undefined ? 0 : dialect.decodeInteger(raw);
+    case 'json':
+      return json.decodeJsonValue(raw);
+    case 'cast': {
+      if (raw === null || raw === undefined) return null;
+      switch (decoder.cast) {
+        case 'f':
+          return Number(raw);
+        case 'i':
+          return typeof raw === 'string' ? Number(raw) : dialect.decodeInteger(raw);
+        case 'b':
+          return dialect.decodeBool(raw);
+        case 't':
+          return typeof raw === 'string' ? raw : JSON.stringify(raw);
+        case 'j':
+          return json.decodeJsonValue(raw);
+        case 'd': {
+          const date = new Date(typeof raw === 'string' ? raw : Number(raw));
+          return Number.isNaN(date.getTime()) ? null : date;
+        }
+      }
+    }
+  }
+}
+
+/** Turns raw result rows into QueryBuilder results, following the compiled projections. */
+export class RowDecoder {
+  readonly #backend: QueryBackend;
+  readonly #json: JsonAccess;
+  readonly #projections: readonly ProjectionPlan[];
+
+  constructor(backend: QueryBackend, json: JsonAccess, projections: readonly ProjectionPlan[]) {
+    this.#backend = backend;
+    this.#json = json;
+    this.#projections = projections;
+  }
+
+  #item(plan: ProjectionPlan, row: Readonly<Record<string, unknown>>): unknown {
+    const dialect = this.#backend.dialect;
+    if (plan.kind === 'value') return decodeValue(dialect, this.#json, plan.decoder, row[plan.sqlAlias]);
+    const raw: Record<string, unknown> = {};
+    for (const column of plan.columns) raw[column.column] = row[column.sqlAlias];
+    // an outer join that found nothing gives a row of NULLs: no entity
+    if (raw.id === null || raw.id === undefined) return null;
+    const loader = plan.ormBase === undefined ? undefined : loaders.get(plan.ormBase);
+    return loader === undefined ? decodeEntityRow(dialect, plan.columns, raw) : loader(this.#backend, raw);
+  }
+
+  /** One result row as a list, in projection order. */
+  list(row: Readonly<Record<string, unknown>>): unknown[] {
+    return this.#projections.map((plan) => this.#item(plan, row));
+  }
+
+  /** One result row as `{tag: {key: value}}`. */
+  dict(row: Readonly<Record<string, unknown>>): Record<string, Record<string, unknown>> {
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const plan of this.#projections) {
+      (out[plan.tag] ??= {})[plan.key] = this.#item(plan, row);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,616 @@
+import { sql, type RawBuilder } from 'kysely';
+import { QueryError } from '../../errors.js';
+import type { DialectName, SqlDialect } from '../../storage/dialect.js';
+import {
+  ENTITY_TABLES,
+  GROUP_NODES_TABLE,
+  RECURSIVE_EDGE_TABLE,
+  describeColumns,
+  resolveColumn,
+  type ColumnKind,
+  type OrmBase,
+  type TableModel,
+} from '../entities.js';
+import { parseFilterSpec, type FieldCondition, type FilterNode } from '../filters.js';
+import type { PathItem, ProjectionModifiers, QueryDict } from '../query-dict.js';
+import { RELATIONSHIPS, type JoinSpec, type RelationshipKeyword } from '../relationships.js';
+import { ColumnFilterCompiler } from './column-filters.js';
+import { createSqliteJson, postgresJson, type JsonAccess, type JsonCast } from './json-access.js';
+
+/** The link types a recursive walk follows: aiida-core's data provenance (`create` and `input_calc`). */
+export const RECURSIVE_LINK_TYPES = ['create', 'input_calc'] as const;
+
+/** How the value in one result column becomes a JS value. */
+export type ValueDecoder =
+  | { readonly kind: 'column'; readonly columnKind: ColumnKind }
+  | { readonly kind: 'json' }
+  | { readonly kind: 'cast'; readonly cast: JsonCast }
+  | { readonly kind: 'count' };
+
+/** One projected entry of a result row (what `all()` returns one element for). */
+export type ProjectionPlan =
+  | {
+      readonly kind: 'value';
+      readonly tag: string;
+      readonly key: string;
+      readonly sqlAlias: string;
+      readonly decoder: ValueDecoder;
+    }
+  | {
+      readonly kind: 'entity';
+      readonly tag: string;
+      readonly key: '*';
+      /** The kind of entity, or `undefined` for an edge row (a link or a group membership). */
+      readonly ormBase: OrmBase | undefined;
+      readonly columns: readonly {
+        readonly column: string;
+        readonly sqlAlias: string;
+        readonly kind: ColumnKind;
+      }[];
+    };
+
+/** What the compiler makes of a query: the statement and how to read its rows. */
+export interface CompiledPlan {
+  /** The full SELECT statement. */
+  readonly select: RawBuilder<Record<string, unknown>>;
+  /** The same statement without ORDER BY/LIMIT/OFFSET and with only what `count` needs. */
+  readonly countSelect: RawBuilder<Record<string, unknown>>;
+  readonly projections: readonly ProjectionPlan[];
+  /**
+   * For batched reading: the expressions that order rows totally (ids of every joined row) when the query has
+   * neither ordering, distinct, aggregates nor outer/recursive joins (keyset pagination), else `undefined`.
+   */
+  readonly keyset: readonly { readonly expr: RawBuilder<unknown>; readonly sqlAlias: string }[] | undefined;
+  /** Builds the statement with other ORDER BY/LIMIT/OFFSET/extra WHERE for batched reading. */
+  readonly build: (options: BuildOptions) => RawBuilder<Record<string, unknown>>;
+  /** The ORDER BY of offset batches: the query's own order, then terms that make the order total. */
+  readonly batchOrder: readonly RawBuilder<unknown>[];
+  readonly limitOffset: { readonly limit: number | null; readonly offset: number | null };
+}
+
+/** Overrides for {@link CompiledPlan.build}. */
+export interface BuildOptions {
+  readonly where?: RawBuilder<unknown> | undefined;
+  readonly orderBy?: readonly RawBuilder<unknown>[];
+  readonly limit?: number | null;
+  readonly offset?: number | null;
+  /** Also select the keyset columns. */
+  readonly withKeyset?: boolean;
+}
+
+interface Target {
+  readonly alias: string;
+  readonly model: TableModel;
+  readonly what: string;
+}
+
+interface VertexState extends Target {
+  readonly item: PathItem;
+}
+
+interface EdgeState extends Target {
+  readonly join: JoinSpec;
+}
+
+/** The join spec of a path item (after the first), checked against the joined vertex. */
+export function joinSpecOf(item: PathItem, joinedBase: OrmBase | undefined): JoinSpec {
+  const keyword = item.joining_keyword;
+  const spec = keyword === null ? undefined : RELATIONSHIPS[item.orm_base][keyword as RelationshipKeyword];
+  if (spec === undefined) {
+    const valid = Object.keys(RELATIONSHIPS[item.orm_base]);
+    throw new QueryError(
+      `'${String(keyword)}' is not a valid relationship for a ${item.orm_base} (tag '${item.tag}'). ` +
+        `Valid: ${valid.length === 0 ? `none (a ${item.orm_base} cannot be joined)` : valid.join(', ')}`,
+    );
+  }
+  if (joinedBase !== undefined && joinedBase !== spec.joined) {
+    throw new QueryError(
+      `${item.orm_base} '${item.tag}' ${String(keyword)} '${String(item.joining_value)}' needs a ${spec.joined}, ` +
+        `but '${String(item.joining_value)}' is a ${joinedBase}`,
+    );
+  }
+  return spec;
+}
+
+/** The table model of the edge a join creates, or `undefined` when the join has no edge table. */
+export function edgeModelOf(join: JoinSpec): TableModel | undefined {
+  switch (join.kind) {
+    case 'link':
+      return ENTITY_TABLES.link;
+    case 'group-nodes':
+      return GROUP_NODES_TABLE;
+    case 'recursive':
+      return RECURSIVE_EDGE_TABLE;
+    default:
+      return undefined;
+  }
+}
+
+const ref = (alias: string, column: string): RawBuilder<unknown> => sql.ref(`${alias}.${column}`);
+
+/** Compiles a {@link QueryDict} into SQL for one dialect. Every value and JSON key is a bound parameter. */
+export class QueryCompiler {
+  readonly #dialect: SqlDialect;
+  readonly #json: JsonAccess;
+  readonly #columns: ColumnFilterCompiler;
+  #aliasCount = 0;
+
+  constructor(dialect: SqlDialect) {
+    this.#dialect = dialect;
+    const alias = (prefix: string): string => `${prefix}${++this.#aliasCount}`;
+    this.#json = dialect.name === 'postgres' ? postgresJson : createSqliteJson(alias);
+    this.#columns = new ColumnFilterCompiler(dialect.name, (v) => dialect.encodeTimestamp(v));
+  }
+
+  get dialectName(): DialectName {
+    return this.#dialect.name;
+  }
+
+  get json(): JsonAccess {
+    return this.#json;
+  }
+
+  compile(data: QueryDict): CompiledPlan {
+    if (data.path.length === 0) throw new QueryError('The query has no path: append() at least one entity');
+    const vertices = new Map<string, VertexState>();
+    const edges = new Map<string, EdgeState>();
+    const ctes: RawBuilder<unknown>[] = [];
+    const joins: RawBuilder<unknown>[] = [];
+
+    data.path.forEach((item, index) => {
+      const vertex: VertexState = {
+        item,
+        alias: `t${index}`,
+        model: ENTITY_TABLES[item.orm_base],
+        what: `${item.orm_base} '${item.tag}'`,
+      };
+      if (index === 0) {
+        vertices.set(item.tag, vertex);
+        return;
+      }
+      const joined = vertices.get(item.joining_value ?? '');
+      if (joined === undefined) {
+        throw new QueryError(
+          `Tag '${item.tag}' joins to unknown tag '${String(item.joining_value)}'. Known tags: ${[...vertices.keys()].join(', ')}`,
+        );
+      }
+      const join = joinSpecOf(item, joined.item.orm_base);
+      const edgeModel = edgeModelOf(join);
+      const edgeAlias = `e${index}`;
+      const kind = item.outerjoin ? sql`left join` : sql`inner join`;
+      const table = sql.table(vertex.model.table);
+      const x = vertex.alias;
+      const t = joined.alias;
+      switch (join.kind) {
+        case 'column':
+          joins.push(
+            sql`${kind} ${table} as ${sql.id(x)} on ${ref(x, join.appendedColumn)} = ${ref(t, join.joinedColumn)}`,
+          );
+          break;
+        case 'link': {
+          const [from, to] =
+            join.direction === 'outputs' ? ['input_id', 'output_id'] : ['output_id', 'input_id'];
+          joins.push(
+            sql`${kind} db_dblink as ${sql.id(edgeAlias)} on ${ref(edgeAlias, from)} = ${ref(t, 'id')}`,
+          );
+          joins.push(sql`${kind} ${table} as ${sql.id(x)} on ${ref(x, 'id')} = ${ref(edgeAlias, to)}`);
+          break;
+        }
+        case 'group-nodes': {
+          const [from, to] =
+            join.appended === 'node' ? ['dbgroup_id', 'dbnode_id'] : ['dbnode_id', 'dbgroup_id'];
+          joins.push(
+            sql`${kind} db_dbgroup_dbnodes as ${sql.id(edgeAlias)} on ${ref(edgeAlias, from)} = ${ref(t, 'id')}`,
+          );
+          joins.push(sql`${kind} ${table} as ${sql.id(x)} on ${ref(x, 'id')} = ${ref(edgeAlias, to)}`);
+          break;
+        }
+        case 'recursive': {
+          const cteName = `walk${index}`;
+          const withPath = (data.project[item.edge_tag ?? ''] ?? []).some((p) => Object.hasOwn(p, 'path'));
+          ctes.push(
+            this.#recursiveCte(
+              cteName,
+              join.direction,
+              data.filters[joined.item.tag] ?? {},
+              joined.what,
+              withPath,
+            ),
+          );
+          const [from, to] =
+            join.direction === 'descendants'
+              ? ['ancestor_id', 'descendant_id']
+              : ['descendant_id', 'ancestor_id'];
+          joins.push(
+            sql`${kind} ${sql.table(cteName)} as ${sql.id(edgeAlias)} on ${ref(edgeAlias, from)} = ${ref(t, 'id')}`,
+          );
+          joins.push(sql`${kind} ${table} as ${sql.id(x)} on ${ref(x, 'id')} = ${ref(edgeAlias, to)}`);
+          break;
+        }
+      }
+      vertices.set(item.tag, vertex);
+      if (edgeModel !== undefined && item.edge_tag !== null) {
+        edges.set(item.edge_tag, {
+          join,
+          alias: edgeAlias,
+          model: edgeModel,
+          what: `edge '${item.edge_tag}'`,
+        });
+      }
+    });
+
+    const targetOf = (tag: string, purpose: string): Target => {
+      const target = vertices.get(tag) ?? edges.get(tag);
+      if (target !== undefined) return target;
+      const edgeTags = data.path.flatMap((p) => (p.edge_tag === null ? [] : [p.edge_tag]));
+      if (edgeTags.includes(tag)) {
+        throw new QueryError(
+          `The edge '${tag}' joins through no table (a foreign key), so it has nothing for ${purpose}`,
+        );
+      }
+      throw new QueryError(
+        `Unknown tag '${tag}' in ${purpose}. Known tags: ${[...vertices.keys(), ...edges.keys()].join(', ')}`,
+      );
+    };
+
+    // filters
+    const where: RawBuilder<unknown>[] = [];
+    for (const [tag, spec] of Object.entries(data.filters)) {
+      if (Object.keys(spec).length === 0) continue;
+      const target = targetOf(tag, 'filters');
+      const compiled = this.compileFilter(parseFilterSpec(target.model, spec, target.what), target.alias);
+      if (compiled !== undefined) where.push(compiled);
+    }
+
+    // projections: every tag in path order, then edges; nothing projected means the last vertex's entity
+    const projections: ProjectionPlan[] = [];
+    const selectList: RawBuilder<unknown>[] = [];
+    let hasAggregate = false;
+    const addProjections = (tag: string, items: readonly Record<string, ProjectionModifiers>[]): void => {
+      if (items.length === 0) return;
+      const target = targetOf(tag, 'projections');
+      const seen = new Set<string>();
+      for (const item of items) {
+        for (const [field, modifiers] of Object.entries(item)) {
+          const fields =
+            field === '**'
+              ? Object.keys(target.model.columns).filter((c) => target.model.columns[c] !== 'idpath')
+              : [field];
+          for (const name of fields) {
+            const key = data.project_map[tag]?.[name] ?? name;
+            if (seen.has(key)) throw new QueryError(`'${name}' is projected more than once for tag '${tag}'`);
+            seen.add(key);
+            const plan = this.#projection(target, tag, name, key, modifiers, selectList.length);
+            if (plan.kind === 'entity') {
+              for (const column of plan.columns)
+                selectList.push(
+                  sql`${this.#selectColumn(target.alias, column.column, column.kind)} as ${sql.id(column.sqlAlias)}`,
+                );
+            } else {
+              selectList.push(
+                sql`${this.#valueExpression(target, name, modifiers)} as ${sql.id(plan.sqlAlias)}`,
+              );
+              if (modifiers.func !== undefined) hasAggregate = true;
+            }
+            projections.push(plan);
+          }
+        }
+      }
+    };
+    const anyProjection = Object.values(data.project).some((items) => items.length > 0);
+    if (!anyProjection) {
+      addProjections(data.path[data.path.length - 1]!.tag, [{ '*': {} }]);
+    } else {
+      for (const tag of Object.keys(data.project)) targetOf(tag, 'projections');
+      for (const item of data.path) addProjections(item.tag, data.project[item.tag] ?? []);
+      for (const item of data.path.slice(1)) {
+        if (item.edge_tag !== null) addProjections(item.edge_tag, data.project[item.edge_tag] ?? []);
+      }
+    }
+    if (hasAggregate && projections.some((p) => p.kind === 'entity')) {
+      throw new QueryError("An aggregate ('func') cannot be combined with projecting entities ('*')");
+    }
+
+    // ordering
+    const orderBy: RawBuilder<unknown>[] = [];
+    for (const entry of data.order_by) {
+      for (const [tag, fields] of Object.entries(entry)) {
+        const target = targetOf(tag, 'order_by');
+        for (const spec of fields) {
+          for (const [field, { order, cast }] of Object.entries(spec)) {
+            orderBy.push(this.#orderTerm(target, field, order, cast));
+          }
+        }
+      }
+    }
+
+    // a total order over the joined rows, for keyset pagination and deterministic batches
+    const idTerms: { expr: RawBuilder<unknown>; sqlAlias: string }[] = [];
+    const tieBreakers: RawBuilder<unknown>[] = [];
+    let keysetPossible = !data.distinct && !hasAggregate && data.order_by.length === 0;
+    data.path.forEach((item, index) => {
+      if (index > 0) {
+        const join = joinSpecOf(item, undefined);
+        if (item.outerjoin || join.kind === 'recursive') keysetPossible = false;
+        if (join.kind === 'recursive') {
+          for (const column of ['ancestor_id', 'descendant_id', 'depth'])
+            tieBreakers.push(ref(`e${index}`, column));
+        } else if (join.kind === 'link' || join.kind === 'group-nodes') {
+          idTerms.push({ expr: ref(`e${index}`, 'id'), sqlAlias: `k_e${index}` });
+        }
+      }
+      idTerms.push({ expr: ref(`t${index}`, 'id'), sqlAlias: `k_t${index}` });
+    });
+    tieBreakers.unshift(...idTerms.map((t) => t.expr));
+
+    const distinct = data.distinct;
+    const withClause = ctes.length === 0 ? sql`` : sql`with recursive ${sql.join(ctes)} `;
+    const fromClause = sql`from ${sql.table(vertices.get(data.path[0]!.tag)!.model.table)} as ${sql.id('t0')} ${sql.join(joins, sql` `)}`;
+
+    const build = (options: BuildOptions): RawBuilder<Record<string, unknown>> => {
+      const conditions = options.where === undefined ? where : [...where, options.where];
+      const whereClause = conditions.length === 0 ? sql`` : sql` where ${sql.join(conditions, sql` and `)}`;
+      const list =
+        options.withKeyset === true
+          ? [...selectList, ...idTerms.map((t) => sql`${t.expr} as ${sql.id(t.sqlAlias)}`)]
+          : selectList;
+      const order = options.orderBy ?? orderBy;
+      const orderClause = order.length === 0 ? sql`` : sql` order by ${sql.join(order)}`;
+      const limit = options.limit === undefined ? data.limit : options.limit;
+      const offset = options.offset === undefined ? data.offset : options.offset;
+      return sql<
+        Record<string, unknown>
+      >`${withClause}select ${distinct ? sql`distinct ` : sql``}${sql.join(list)} ${fromClause}${whereClause}${orderClause}${this.#limitClause(limit, offset)}`;
+    };
+
+    const select = build({});
+    const countSource =
+      distinct || hasAggregate
+        ? select
+        : sql`${withClause}select 1 as one ${fromClause}${where.length === 0 ? sql`` : sql` where ${sql.join(where, sql` and `)}`}${this.#limitClause(data.limit, data.offset)}`;
+    const countSelect = sql<
+      Record<string, unknown>
+    >`select count(*) as ${sql.id('count')} from (${countSource}) as ${sql.id('qb_count')}`;
+
+    return {
+      select,
+      countSelect,
+      projections,
+      keyset: keysetPossible && data.limit === null && data.offset === null ? idTerms : undefined,
+      build,
+      batchOrder: [
+        ...orderBy,
+        // DISTINCT allows ordering only by what is selected: order by every selected column
+        ...(distinct ? selectList.map((_, i) => sql.raw(String(i + 1))) : tieBreakers),
+      ],
+      limitOffset: { limit: data.limit, offset: data.offset },
+    };
+  }
+
+  #limitClause(limit: number | null, offset: number | null): RawBuilder<unknown> {
+    const parts: RawBuilder<unknown>[] = [];
+    if (limit !== null) parts.push(sql` limit ${limit}`);
+    else if (offset !== null && this.#dialect.name === 'sqlite') parts.push(sql` limit -1`);
+    if (offset !== null) parts.push(sql` offset ${offset}`);
+    return sql.join(parts, sql``);
+  }
+
+  /** Compiles a parsed filter against the table aliased `alias`; `undefined` when it holds no condition. */
+  compileFilter(node: FilterNode, alias: string): RawBuilder<unknown> | undefined {
+    if (node.kind === 'condition') return this.#condition(node, alias);
+    const children = node.children.flatMap((child) => {
+      const compiled = this.compileFilter(child, alias);
+      return compiled === undefined ? [] : [compiled];
+    });
+    if (children.length === 0) return undefined;
+    const joined = sql`(${sql.join(children, node.kind === 'and' ? sql` and ` : sql` or `)})`;
+    return node.negated ? sql`(not ${joined})` : joined;
+  }
+
+  #condition(node: FieldCondition, alias: string): RawBuilder<unknown> {
+    const expr =
+      node.columnKind === 'json'
+        ? this.#jsonCondition(node, alias)
+        : this.#columns.compile(
+            ref(alias, node.column),
+            node.columnKind,
+            node.operator,
+            node.value,
+            [node.column, ...node.jsonPath].join('.'),
+          );
+    return node.negated ? sql`(not ${expr})` : expr;
+  }
+
+  #jsonCondition(node: FieldCondition, alias: string): RawBuilder<unknown> {
+    const target = { doc: ref(alias, node.column), keys: node.jsonPath };
+    const json = this.#json;
+    const value = node.value;
+    switch (node.operator) {
+      case '==':
+        return json.equals(target, value);
+      case '>':
+      case '<':
+      case '>=':
+      case '<=':
+        return json.compare(target, node.operator, value as number | string | boolean);
+      case 'like':
+      case 'ilike':
+        return json.like(target, value as string, node.operator === 'ilike');
+      case 'in':
+        return json.in(target, value as (number | string | boolean)[]);
+      case 'contains':
+        return json.contains(target, value);
+      case 'has_key':
+        return json.hasKey(target, value as string);
+      case 'of_length':
+        return json.arrayLength(target, '==', value as number);
+      case 'longer':
+        return json.arrayLength(target, '>', value as number);
+      case 'shorter':
+        return json.arrayLength(target, '<', value as number);
+      case 'of_type':
+        return json.ofType(target, value as 'null');
+    }
+  }
+
+  #recursiveCte(
+    name: string,
+    direction: 'descendants' | 'ancestors',
+    startFilters: Record<string, unknown>,
+    startWhat: string,
+    withPath: boolean,
+  ): RawBuilder<unknown> {
+    const pg = this.#dialect.name === 'postgres';
+    const types = sql.join(RECURSIVE_LINK_TYPES.map((t) => sql`${t}`));
+    // the start vertex's filters go into the anchor too, so the walk starts only from matching nodes
+    const seedFilter = this.compileFilter(parseFilterSpec(ENTITY_TABLES.node, startFilters, startWhat), 'n');
+    const seedWhere = seedFilter === undefined ? sql`` : sql` and ${seedFilter}`;
+    const columns = withPath
+      ? sql`ancestor_id, descendant_id, depth, path`
+      : sql`ancestor_id, descendant_id, depth`;
+    const walk = sql.table(name);
+    if (direction === 'descendants') {
+      const initPath = pg
+        ? sql`, array[l.input_id, l.output_id]`
+        : sql`, json_array(l.input_id, l.output_id)`;
+      const stepPath = pg ? sql`, w.path || l.output_id` : sql`, json_insert(w.path, '$[#]', l.output_id)`;
+      return sql`${walk}(${columns}) as (select l.input_id, l.output_id, 0${withPath ? initPath : sql``} from db_dblink as l inner join db_dbnode as n on l.input_id = n.id where l.type in (${types})${seedWhere} union all select w.ancestor_id, l.output_id, w.depth + 1${withPath ? stepPath : sql``} from ${walk} as w inner join db_dblink as l on l.input_id = w.descendant_id where l.type in (${types}))`;
+    }
+    const initPath = pg ? sql`, array[l.output_id, l.input_id]` : sql`, json_array(l.output_id, l.input_id)`;
+    const stepPath = pg ? sql`, w.path || l.input_id` : sql`, json_insert(w.path, '$[#]', l.input_id)`;
+    return sql`${walk}(${columns}) as (select l.input_id, l.output_id, 0${withPath ? initPath : sql``} from db_dblink as l inner join db_dbnode as n on l.output_id = n.id where l.type in (${types})${seedWhere} union all select l.input_id, w.descendant_id, w.depth + 1${withPath ? stepPath : sql``} from ${walk} as w inner join db_dblink as l on l.output_id = w.ancestor_id where l.type in (${types}))`;
+  }
+
+  /** A column as selected: timestamps as text on PostgreSQL, so microseconds survive the driver's Date. */
+  #selectColumn(alias: string, column: string, kind: ColumnKind): RawBuilder<unknown> {
+    if (kind === 'timestamp' && this.#dialect.name === 'postgres') return sql`(${ref(alias, column)})::text`;
+    return ref(alias, column);
+  }
+
+  #field(
+    target: Target,
+    field: string,
+    purpose: string,
+  ): { column: string; kind: ColumnKind; path: string[] } {
+    const [first = '', ...path] = field.split('.');
+    const column = resolveColumn(target.model, first);
+    if (column === undefined) {
+      throw new QueryError(
+        `Unknown field '${first}' in ${purpose} of ${target.what}. Valid fields: ${describeColumns(target.model)}`,
+      );
+    }
+    const kind = target.model.columns[column]!;
+    if (path.length > 0 && kind !== 'json')
+      throw new QueryError(
+        `Field '${first}' of ${target.what} is not a JSON column, so '${field}' cannot reach into it`,
+      );
+    if (path.some((p) => p === ''))
+      throw new QueryError(`Empty key in the JSON path '${field}' of ${target.what}`);
+    return { column, kind, path };
+  }
+
+  #projection(
+    target: Target,
+    tag: string,
+    field: string,
+    key: string,
+    modifiers: ProjectionModifiers,
+    index: number,
+  ): ProjectionPlan {
+    if (field === '*') {
+      if (modifiers.func !== undefined)
+        throw new QueryError(
+          `An aggregate ('func') cannot be applied to '*' (tag '${tag}'); apply it to a column`,
+        );
+      const vertexBase = 'item' in target ? (target as VertexState).item.orm_base : undefined;
+      if (target.model === RECURSIVE_EDGE_TABLE) {
+        throw new QueryError(
+          `The recursive edge '${tag}' has no entity to project; project ancestor_id, descendant_id, depth or path`,
+        );
+      }
+      return {
+        kind: 'entity',
+        tag,
+        key: '*',
+        ormBase: vertexBase,
+        columns: Object.entries(target.model.columns).map(([column, kind], i) => ({
+          column,
+          kind,
+          sqlAlias: `c${index}_${i}`,
+        })),
+      };
+    }
+    const { kind, path } = this.#field(target, field, 'projections');
+    let decoder: ValueDecoder;
+    if (modifiers.func === 'count') decoder = { kind: 'count' };
+    else if (kind === 'json' && modifiers.cast !== undefined)
+      decoder = { kind: 'cast', cast: modifiers.cast };
+    else if (kind === 'json' || path.length > 0) decoder = { kind: 'json' };
+    else decoder = { kind: 'column', columnKind: kind };
+    return { kind: 'value', tag, key, sqlAlias: `c${index}`, decoder };
+  }
+
+  #valueExpression(target: Target, field: string, modifiers: ProjectionModifiers): RawBuilder<unknown> {
+    const { column, kind, path } = this.#field(target, field, 'projections');
+    let expr: RawBuilder<unknown>;
+    if (kind === 'json') {
+      const jsonRef = { doc: ref(target.alias, column), keys: path };
+      expr =
+        modifiers.cast === undefined
+          ? this.#json.value(jsonRef)
+          : this.#json.cast(jsonRef, modifiers.cast, false);
+    } else if (kind === 'idpath') {
+      expr = ref(target.alias, column);
+    } else {
+      expr = this.#selectColumn(target.alias, column, kind);
+      if (modifiers.func !== undefined && kind === 'timestamp') expr = ref(target.alias, column);
+    }
+    switch (modifiers.func) {
+      case 'count':
+        return sql`count(${expr})`;
+      case 'max':
+      case 'min': {
+        const aggregated = modifiers.func === 'max' ? sql`max(${expr})` : sql`min(${expr})`;
+        if (kind === 'timestamp' && this.#dialect.name === 'postgres') return sql`(${aggregated})::text`;
+        return aggregated;
+      }
+      default:
+        return expr;
+    }
+  }
+
+  #orderTerm(
+    target: Target,
+    field: string,
+    order: 'asc' | 'desc',
+    cast: JsonCast | undefined,
+  ): RawBuilder<unknown> {
+    const { column, kind, path } = this.#field(target, field, 'order_by');
+    const direction = order === 'desc' ? sql`desc` : sql`asc`;
+    if (kind === 'json') {
+      if (cast === undefined) {
+        throw new QueryError(
+          `To order by '${field}' of ${target.what} the value has to be cast: give 'cast' (one of f, i, t, b, j, d)`,
+        );
+      }
+      if (cast === 'j')
+        throw new QueryError(`Cannot order by '${field}' cast to JSON ('j'): use f, i, t, b or d`);
+      const expr = this.#json.cast({ doc: ref(target.alias, column), keys: path }, cast, true);
+      return this.#nulls(expr, direction, order);
+    }
+    if (kind === 'idpath') throw new QueryError(`Cannot order by the recursive 'path' of ${target.what}`);
+    const expr = ref(target.alias, column);
+    return target.model.nullable.includes(column)
+      ? this.#nulls(expr, direction, order)
+      : sql`${expr} ${direction}`;
+  }
+
+  /** PostgreSQL's NULL placement (last when ascending, first when descending), stated so SQLite agrees. */
+  #nulls(
+    expr: RawBuilder<unknown>,
+    direction: RawBuilder<unknown>,
+    order: 'asc' | 'desc',
+  ): RawBuilder<unknown> {
+    return order === 'asc' ? sql`${expr} ${direction} nulls last` : sql`${expr} ${direction} nulls first`;
+  }
+}
