@@ -106,7 +106,7 @@ function toInteger(value: unknown): number | undefined {
 const CONFIGURATION = { configuration: true } as const;
 
 function optionalInteger(name: string, message = `\`${name}\` must be an integer when specified`) {
-  return z.unknown().transform((value, ctx): number | null => {
+  return z.unknown().optional().transform((value, ctx): number | null => {
     if (value === undefined || value === null) return null;
     const n = toInteger(value);
     if (n === undefined) {
@@ -252,7 +252,7 @@ const parEnvSchema = z
         z.strictObject(
           {
             parallel_env: z.string({ error: '`parallel_env` must be specified and must be a string' }),
-            tot_num_mpiprocs: z.unknown().transform((value, ctx) => {
+            tot_num_mpiprocs: z.unknown().optional().transform((value, ctx) => {
               const n = toInteger(value);
               if (n === undefined) {
                 ctx.addIssue({ code: 'custom', message: '`tot_num_mpiprocs` must be specified and must be an integer' });
