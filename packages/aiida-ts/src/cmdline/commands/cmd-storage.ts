@@ -1,0 +1,140 @@
+import { Command } from 'commander';
+import type { Profile } from '../../config/profile.js';
+import { defineCommandGroup, type Cli } from '../cli.js';
+
+async function pluginOf(profile: Profile) {
+  const { ensureContainerRepositoryFactory } = await import('../../config/repository-wiring.js');
+  ensureContainerRepositoryFactory();
+  const { getStoragePlugin } = await import('../../storage/factory.js');
+  const plugin = getStoragePlugin(profile.storageBackend);
+  return { plugin, config: plugin.parseConfig(profile.storageConfig) as unknown };
+}
+
+export default defineCommandGroup({
+  name: 'storage',
+  description: 'Inspect and manage the storage of a profile.',
+  build(cli: Cli) {
+    const group = new Command('storage');
+
+    group
+      .command('version')
+      .description('Print the schema version this code writes and the one of the profile storage.')
+      .option('--json', 'Print {head, profile} as JSON.')
+      .action(async (opts: { json?: boolean }) => {
+        cli.out.json = opts.json === true;
+        const profile = await cli.profile();
+        const { plugin, config } = await pluginOf(profile);
+        const head = plugin.versionHead();
+        const current = await plugin.versionProfile(config);
+        if (opts.json === true) {
+          cli.out.printJson({ profile: profile.name, head, version: current });
+          return;
+        }
+        cli.out.echo(`Latest storage schema version: '${head}'`);
+        cli.out.echo(`Storage schema version of '${profile.name}': '${current ?? 'none'}'`);
+      });
+
+    group
+      .command('migrate')
+      .description('Migrate the storage of the profile to the schema version of this code. Not reversible.')
+      .option('-f, --force', 'Do not ask for confirmation.')
+      .action(async (opts: { force?: boolean }) => {
+        const profile = await cli.profile();
+        const { plugin, config } = await pluginOf(profile);
+        const current = await plugin.versionProfile(config);
+        const head = plugin.versionHead();
+        if (current === head) {
+          cli.out.success(`storage of \`${profile.name}\` is already at the latest schema version '${head}'`);
+          return;
+        }
+        if (opts.force !== true) {
+          cli.out.warning('Migrating your storage might take a while and is not reversible.');
+          cli.out.warning(
+            'Before continuing, make sure the daemon is stopped and you have a backup of your data.',
+          );
+          if (!(await cli.prompt.confirm('Are you sure you want to migrate the storage?', false))) {
+            cli.out.critical('Migration cancelled.');
+          }
+        }
+        const report = await plugin.migrate(config);
+        cli.out.report(`applied: ${report.applied.length === 0 ? 'nothing' : report.applied.join(', ')}`);
+        cli.out.success(`Migration completed: '${report.from ?? 'none'}' -> '${report.to}'.`);
+      });
+
+    group
+      .command('info')
+      .description('Summarise the contents of the storage: entity counts, repository, location.')
+      .option('--detailed', 'Also count nodes per type and describe the repository in detail.')
+      .option('--json', 'Print the summary as JSON.')
+      .action(async (opts: { detailed?: boolean; json?: boolean }) => {
+        cli.out.json = opts.json === true;
+        const storage = await cli.storage();
+        const info = await storage.getInfo({ detailed: opts.detailed === true });
+        if (opts.json === true) cli.out.printJson(info);
+        else cli.out.printYaml(info);
+      });
+
+    group
+      .command('maintain')
+      .description(
+        'Perform maintenance on the storage (pack loose objects, clean up). By default only operations that are ' +
+          'safe while the profile is in use; `--full` also repacks and vacuums, and needs that nothing else uses it.',
+      )
+      .option(
+        '--full',
+        'Perform all maintenance, including operations that need exclusive use of the storage.',
+      )
+      .option('--no-repack', 'With --full, do not repack the existing packs.')
+      .option('--compress', 'Compress objects while packing, where it pays.')
+      .option('--dry-run', 'Only report what would be done.')
+      .option('-f, --force', 'Do not ask for confirmation.')
+      .option('--json', 'Print the report as JSON.')
+      .action(
+        async (opts: {
+          full?: boolean;
+          repack: boolean;
+          compress?: boolean;
+          dryRun?: boolean;
+          force?: boolean;
+          json?: boolean;
+        }) => {
+          cli.out.json = opts.json === true;
+          const full = opts.full === true;
+          if (full) {
+            cli.out.warning(
+              'Full maintenance needs exclusive use of the storage: stop the daemon and every other process using the profile.',
+            );
+          } else {
+            cli.out.report(
+              'This command will perform all maintenance operations on the internal storage that can be safely executed ' +
+                'while still running AiiDA. `--full` performs all of them but needs exclusive use.',
+            );
+          }
+          if (opts.force !== true && opts.dryRun !== true) {
+            if (!(await cli.prompt.confirm('Are you sure you want continue in this mode?', false))) {
+              cli.out.critical('Maintenance cancelled.');
+            }
+          }
+          const storage = await cli.storage();
+          const report = await storage.maintain({
+            live: !full,
+            dryRun: opts.dryRun === true,
+            ...(full ? { repack: opts.repack } : {}),
+            compress: opts.compress === true,
+          });
+          if (opts.json === true) {
+            cli.out.printJson(report);
+            return;
+          }
+          for (const action of report.actions) cli.out.report(action);
+          const verb = opts.dryRun === true ? 'would be' : 'were';
+          cli.out.success(
+            `${report.looseObjectsPacked} loose objects ${verb} packed, ${report.objectsDeleted} objects ${verb} deleted ` +
+              `(${report.bytesFreed} bytes).`,
+          );
+        },
+      );
+
+    return group;
+  },
+});
