@@ -10,26 +10,46 @@ const ObjectNameSchema = z.string().refine(isValidObjectName, {
   message: 'an object name must be non-empty, without `/` or NUL, and not `.` or `..`',
 });
 
-/** One serialised entry: a file `{k: key}` or a directory `{o: {...}}` (`{}` when empty). */
-export type SerializedFile =
-  { readonly k: string } | { readonly o?: Readonly<Record<string, SerializedFile>> | undefined };
-
 /**
- * aiida's `repository_metadata` format: the root directory serialised as `{}` (no files) or
- * `{"o": {name: {"k": key} | {"o": {...}} | {}}}`.
+ * One serialised entry: a file `{k: key}` or a directory `{o: {...}}` (`{}` when empty). aiida's
+ * `repository_metadata` is the root directory in this form.
  */
+export interface SerializedFile {
+  readonly k?: string | undefined;
+  readonly o?: Readonly<Record<string, SerializedFile>> | undefined;
+}
+
+/** Validates one serialised entry; error paths lead to the offending name (`o.sub.o.name.k`). */
 export const SerializedFileSchema: z.ZodType<SerializedFile> = z.lazy(() =>
-  z.union([
-    z.strictObject({ k: z.string().min(1, 'a file key cannot be empty') }),
-    z.strictObject({ o: z.record(ObjectNameSchema, SerializedFileSchema).optional() }),
-  ]),
+  z
+    .strictObject({
+      k: z.string().min(1, 'a file key cannot be empty').optional(),
+      o: z.record(ObjectNameSchema, SerializedFileSchema).optional(),
+    })
+    .refine((entry) => entry.k === undefined || entry.o === undefined, {
+      message: 'an entry is either a file {k} or a directory {o}, not both',
+    }),
 );
 
-/** The `repository_metadata` of a node: the serialised root directory. */
+/** The `repository_metadata` of a node: the serialised root directory (never a file). */
 export const RepositoryMetadataSchema = z.strictObject({
   o: z.record(ObjectNameSchema, SerializedFileSchema).optional(),
 });
 export type RepositoryMetadata = z.infer<typeof RepositoryMetadataSchema>;
+
+/** Throws a `RepositoryError` listing every problem of `serialized`, or returns it typed. */
+export function validateSerialized<T>(schema: z.ZodType<T>, serialized: unknown): T {
+  const parsed = schema.safeParse(serialized);
+  if (!parsed.success) {
+    throw new RepositoryError(
+      `invalid repository metadata: ${parsed.error.issues
+        .map((issue) => `${issue.path.map(String).join('.') || '<root>'}: ${issue.message}`)
+        .join('; ')}`,
+    );
+  }
+  // The input itself, not zod's copy: the copy loses a name like `__proto__`, and the order of names matters.
+  return serialized as T;
+}
 
 /** Options of the {@link File} constructor. */
 export interface FileOptions {
@@ -112,17 +132,9 @@ export class File {
     return { o };
   }
 
-  /** Rebuilds an entry from its serialised form; validates it (a `ValidationError`-style message on bad input). */
+  /** Rebuilds an entry from its serialised form, validated (a `RepositoryError` naming the bad path). */
   static fromSerialized(serialized: unknown, name = ''): File {
-    const parsed = SerializedFileSchema.safeParse(serialized);
-    if (!parsed.success) {
-      throw new RepositoryError(
-        `invalid repository metadata: ${parsed.error.issues
-          .map((issue) => `${issue.path.join('.') || '<root>'}: ${issue.message}`)
-          .join('; ')}`,
-      );
-    }
-    return build(parsed.data, name);
+    return build(validateSerialized(SerializedFileSchema, serialized), name);
   }
 
   /** Structural equality: same name, type, key and children, whatever their order. */
@@ -143,7 +155,7 @@ export class File {
 }
 
 function build(serialized: SerializedFile, name: string): File {
-  if ('k' in serialized) return new File({ name, fileType: FileType.FILE, key: serialized.k });
+  if (serialized.k !== undefined) return new File({ name, fileType: FileType.FILE, key: serialized.k });
   const objects = new Map<string, File>();
   for (const [child, value] of Object.entries(serialized.o ?? {})) objects.set(child, build(value, child));
   return new File({ name, fileType: FileType.DIRECTORY, objects });

@@ -11,7 +11,7 @@ import {
   RepositoryError,
   RepositoryPathError,
 } from '../errors.js';
-import { File, FileType, RepositoryMetadataSchema, mutableObjects } from './file.js';
+import { File, FileType, RepositoryMetadataSchema, mutableObjects, validateSerialized } from './file.js';
 import type { RepositoryMetadata, SerializedFile } from './file.js';
 import { makeHash } from './make-hash.js';
 import { asyncIterableOf } from './object-key.js';
@@ -71,16 +71,9 @@ export class Repository {
     serialized: unknown,
     options: { readonly frozen?: boolean } = {},
   ): Repository {
-    const parsed = RepositoryMetadataSchema.safeParse(serialized ?? {});
-    if (!parsed.success) {
-      throw new RepositoryError(
-        `invalid repository metadata: ${parsed.error.issues
-          .map((issue) => `${issue.path.join('.') || '<root>'}: ${issue.message}`)
-          .join('; ')}`,
-      );
-    }
+    const metadata = validateSerialized(RepositoryMetadataSchema, serialized ?? {});
     const repository = new Repository({ backend, frozen: options.frozen ?? false });
-    repository.#root = File.fromSerialized(parsed.data);
+    repository.#root = File.fromSerialized(metadata);
     return repository;
   }
 
@@ -96,10 +89,9 @@ export class Repository {
     const stack: [string, SerializedFile][] = [['', serialized]];
     while (stack.length > 0) {
       const [path, entry] = stack.pop() as [string, SerializedFile];
-      if ('k' in entry) continue;
       for (const [name, child] of Object.entries(entry.o ?? {})) {
         const sub = path === '' ? name : `${path}${delimiter}${name}`;
-        if ('k' in child) {
+        if (child.k !== undefined) {
           items[sub] = child.k;
         } else {
           items[`${sub}${delimiter}`] = null;
@@ -155,7 +147,7 @@ export class Repository {
 
   /** The hierarchy in aiida's `repository_metadata` format (a fresh object). */
   serialize(): RepositoryMetadata {
-    return this.#root.serialize() as RepositoryMetadata;
+    return this.#root.serialize();
   }
 
   /** Forgets the whole hierarchy (the backend content stays). */

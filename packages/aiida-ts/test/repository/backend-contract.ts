@@ -44,7 +44,8 @@ export function generatedStream(size: number): { stream: Readable; sha256: () =>
       }
       const length = Math.min(chunkSize, size - produced);
       const chunk = Buffer.alloc(length, counter % 251);
-      for (let offset = 0; offset + 4 <= length; offset += 4096) chunk.writeUInt32LE((counter * 7919 + offset) >>> 0, offset);
+      for (let offset = 0; offset + 4 <= length; offset += 4096)
+        chunk.writeUInt32LE((counter * 7919 + offset) >>> 0, offset);
       counter += 1;
       produced += length;
       hasher.update(chunk);
@@ -120,10 +121,12 @@ export function describeRepositoryBackendContract(name: string, options: Backend
     });
 
     it('rejects a stream of strings and non-byte input', async () => {
-      await expect(backend.putObjectFromStream(Readable.from(['text'], { objectMode: true }))).rejects.toThrow(
-        /byte stream/,
+      await expect(
+        backend.putObjectFromStream(Readable.from(['text'], { objectMode: true })),
+      ).rejects.toThrow(/byte stream/);
+      await expect(backend.putObjectFromBuffer('text' as unknown as Uint8Array)).rejects.toBeInstanceOf(
+        RepositoryError,
       );
-      await expect(backend.putObjectFromBuffer('text' as unknown as Uint8Array)).rejects.toBeInstanceOf(RepositoryError);
     });
 
     it('deduplicates equal content', async () => {
@@ -136,7 +139,12 @@ export function describeRepositoryBackendContract(name: string, options: Backend
     it('answers hasObjects in order, false for unknown and malformed keys', async () => {
       const key = await backend.putObjectFromBuffer(Buffer.from('content'));
       const unknown = 'a'.repeat(64);
-      expect(await backend.hasObjects([unknown, key, '../../etc/passwd', key])).toEqual([false, true, false, true]);
+      expect(await backend.hasObjects([unknown, key, '../../etc/passwd', key])).toEqual([
+        false,
+        true,
+        false,
+        true,
+      ]);
       expect(await backend.hasObject(unknown)).toBe(false);
     });
 
@@ -169,7 +177,9 @@ export function describeRepositoryBackendContract(name: string, options: Backend
     });
 
     it('lists every key once', async () => {
-      const keys = await Promise.all(['x', 'y', 'z', 'x'].map((text) => backend.putObjectFromBuffer(Buffer.from(text))));
+      const keys = await Promise.all(
+        ['x', 'y', 'z', 'x'].map((text) => backend.putObjectFromBuffer(Buffer.from(text))),
+      );
       expect((await collect(backend.listObjects())).sort()).toEqual([...new Set(keys)].sort());
     });
 
@@ -194,7 +204,9 @@ export function describeRepositoryBackendContract(name: string, options: Backend
       const drop = await backend.putObjectFromBuffer(Buffer.from('drop'));
       const live = await backend.maintain({ live: true });
       expect(live.objectsDeleted).toBe(0);
-      await expect(backend.maintain({ live: true, deleteObjects: [drop] })).rejects.toBeInstanceOf(RepositoryError);
+      await expect(backend.maintain({ live: true, deleteObjects: [drop] })).rejects.toBeInstanceOf(
+        RepositoryError,
+      );
       const dry = await backend.maintain({ live: false, dryRun: true, deleteObjects: [drop] });
       expect(dry.objectsDeleted).toBe(1);
       expect(await backend.hasObject(drop)).toBe(true);

@@ -61,10 +61,21 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     return backend;
   }
 
-  function indexRows(folder: string): { hashkey: string; compressed: number; size: number; offset: number; length: number; pack_id: number }[] {
+  function indexRows(
+    folder: string,
+  ): {
+    hashkey: string;
+    compressed: number;
+    size: number;
+    offset: number;
+    length: number;
+    pack_id: number;
+  }[] {
     const db = new Database(join(folder, 'packs.idx'), { readonly: true });
     try {
-      return db.prepare('SELECT hashkey, compressed, size, "offset", length, pack_id FROM db_object ORDER BY id').all() as never;
+      return db
+        .prepare('SELECT hashkey, compressed, size, "offset", length, pack_id FROM db_object ORDER BY id')
+        .all() as never;
     } finally {
       db.close();
     }
@@ -73,8 +84,13 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
   it('creates disk-objectstore’s layout and config', async () => {
     const backend = await container();
     const entries = (await readdir(backend.folder)).sort();
-    expect(entries).toEqual(expect.arrayContaining(['config.json', 'duplicates', 'loose', 'packs', 'packs.idx', 'sandbox']));
-    const config = JSON.parse(await readFile(join(backend.folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(entries).toEqual(
+      expect.arrayContaining(['config.json', 'duplicates', 'loose', 'packs', 'packs.idx', 'sandbox']),
+    );
+    const config = JSON.parse(await readFile(join(backend.folder, 'config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     expect(config).toEqual({
       container_version: 1,
       loose_prefix_len: 2,
@@ -87,36 +103,63 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     expect(String(backend)).toContain(backend.uuid);
     const db = new Database(join(backend.folder, 'packs.idx'), { readonly: true });
     const columns = db.prepare('PRAGMA table_info(db_object)').all() as { name: string }[];
-    const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index'").all() as { name: string; sql: string }[];
+    const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index'").all() as {
+      name: string;
+      sql: string;
+    }[];
     db.close();
-    expect(columns.map((c) => c.name)).toEqual(['id', 'hashkey', 'compressed', 'size', 'offset', 'length', 'pack_id']);
+    expect(columns.map((c) => c.name)).toEqual([
+      'id',
+      'hashkey',
+      'compressed',
+      'size',
+      'offset',
+      'length',
+      'pack_id',
+    ]);
     expect(indexes.map((i) => i.name)).toContain('ix_db_object_hashkey');
   });
 
   it('writes loose objects to loose/<2 hex>/<62 hex> through the sandbox', async () => {
     const backend = await container();
     const key = await backend.putObjectFromStream(Readable.from([Buffer.from('loose content')]));
-    expect(await readFile(join(backend.folder, 'loose', key.slice(0, 2), key.slice(2)), 'utf8')).toBe('loose content');
+    expect(await readFile(join(backend.folder, 'loose', key.slice(0, 2), key.slice(2)), 'utf8')).toBe(
+      'loose content',
+    );
     expect(await readdir(join(backend.folder, 'sandbox'))).toEqual([]);
     expect(await backend.countObjects()).toEqual({ packed: 0, loose: 1, pack_files: 0 });
   });
 
   it('honours a flat loose layout (loose_prefix_len 0) and custom settings', async () => {
-    const backend = await container({ loosePrefixLen: 0, packSizeTarget: 1000, compressionAlgorithm: 'zlib+9' });
+    const backend = await container({
+      loosePrefixLen: 0,
+      packSizeTarget: 1000,
+      compressionAlgorithm: 'zlib+9',
+    });
     const key = await backend.putObjectFromBuffer(Buffer.from('flat'));
     expect(await readFile(join(backend.folder, 'loose', key), 'utf8')).toBe('flat');
-    expect(backend.config).toMatchObject({ loose_prefix_len: 0, pack_size_target: 1000, compression_algorithm: 'zlib+9' });
+    expect(backend.config).toMatchObject({
+      loose_prefix_len: 0,
+      pack_size_target: 1000,
+      compression_algorithm: 'zlib+9',
+    });
     expect(await collect(backend.listObjects())).toEqual([key]);
   });
 
   it('refuses bad settings and use before initialise, naming the problem', async () => {
-    expect(() => new DiskObjectStoreRepositoryBackend({ folder: '/x', compressionAlgorithm: 'lzma' })).toThrow(/zlib/);
-    expect(() => new DiskObjectStoreRepositoryBackend({ folder: '/x', packSizeTarget: 0 })).toThrow(/packSizeTarget/);
+    expect(
+      () => new DiskObjectStoreRepositoryBackend({ folder: '/x', compressionAlgorithm: 'lzma' }),
+    ).toThrow(/zlib/);
+    expect(() => new DiskObjectStoreRepositoryBackend({ folder: '/x', packSizeTarget: 0 })).toThrow(
+      /packSizeTarget/,
+    );
     const folder = join(await tempDir(), 'nothing-yet');
     const backend = new DiskObjectStoreRepositoryBackend({ folder });
     expect(backend.uuid).toBeNull();
     expect(await backend.isInitialised()).toBe(false);
-    await expect(backend.putObjectFromBuffer(Buffer.from('x'))).rejects.toThrow(/not initialised; call initialise/);
+    await expect(backend.putObjectFromBuffer(Buffer.from('x'))).rejects.toThrow(
+      /not initialised; call initialise/,
+    );
     const occupied = await tempDir();
     await writeFile(join(occupied, 'thesis.tex'), 'mine');
     await expect(new DiskObjectStoreRepositoryBackend({ folder: occupied }).initialise()).rejects.toThrow(
@@ -126,7 +169,10 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
 
   it('reports a corrupt config.json clearly', async () => {
     const backend = await container();
-    await writeFile(join(backend.folder, 'config.json'), JSON.stringify({ container_version: 1, hash_type: 'md5' }));
+    await writeFile(
+      join(backend.folder, 'config.json'),
+      JSON.stringify({ container_version: 1, hash_type: 'md5' }),
+    );
     const fresh = new DiskObjectStoreRepositoryBackend({ folder: backend.folder });
     expect(() => fresh.config).toThrow(CorruptStorageError);
     expect(() => fresh.config).toThrow(/hash_type/);
@@ -136,14 +182,19 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     const folder = join(await tempDir(), 'dos');
     await cp(join(here, 'fixtures', 'dos-container'), folder, { recursive: true });
     // git keeps no empty folders
-    for (const sub of ['duplicates', 'sandbox', 'packs', 'loose']) await mkdir(join(folder, sub), { recursive: true });
+    for (const sub of ['duplicates', 'sandbox', 'packs', 'loose'])
+      await mkdir(join(folder, sub), { recursive: true });
     const backend = new DiskObjectStoreRepositoryBackend({ folder });
     cleanups.push(() => backend.close());
     expect(await backend.isInitialised()).toBe(true);
     expect(backend.uuid).toBe('a12c48224a0f43a4b62e896d0af1eac0');
     const expected = new Map<string, string>();
     for (let i = 0; i < 6; i++) {
-      for (const text of [`loose-${i}`.repeat(i + 1), `packed-${i}`.repeat(50), `compressed-${i}`.repeat(80)]) {
+      for (const text of [
+        `loose-${i}`.repeat(i + 1),
+        `packed-${i}`.repeat(50),
+        `compressed-${i}`.repeat(80),
+      ]) {
         expected.set(sha(text), text);
       }
     }
@@ -166,7 +217,10 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
   it('adds objects straight to a pack in order, without writing duplicates', async () => {
     const backend = await container();
     const items = ['alpha', 'beta', 'alpha', 'gamma'].map((text) => Buffer.from(text));
-    const keys = await backend.addObjectsToPack([...items, Readable.from([Buffer.from('be'), Buffer.from('ta')])]);
+    const keys = await backend.addObjectsToPack([
+      ...items,
+      Readable.from([Buffer.from('be'), Buffer.from('ta')]),
+    ]);
     expect(keys).toEqual([...items.map(sha), sha('beta')]);
     const rows = indexRows(backend.folder);
     expect(rows.map((row) => row.hashkey)).toEqual([sha('alpha'), sha('beta'), sha('gamma')]);
@@ -220,7 +274,9 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     const compressible = Buffer.from('aiida '.repeat(2000));
     const incompressible = randomBytes(4000);
     const large = Buffer.from('large object '.repeat(200_000));
-    const keys = await Promise.all([compressible, incompressible, large].map((b) => backend.putObjectFromBuffer(b)));
+    const keys = await Promise.all(
+      [compressible, incompressible, large].map((b) => backend.putObjectFromBuffer(b)),
+    );
     const report = await backend.maintain({ live: true, compress: true });
     expect(report.looseObjectsPacked).toBe(3);
     expect(report.actions[0]).toMatch(/^Packing all loose files \(3 files occupying [\d.]+ MB\) \.\.\.$/);
@@ -249,7 +305,9 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     await backend.deleteObjects([keys[1] as string]);
     expect((await stat(join(backend.folder, 'packs', '0'))).size).toBe(before);
     const dry = await backend.maintain({ live: false, dryRun: true });
-    expect(dry.actions.some((action) => action.startsWith('Re-packing all pack files (2 files in packs'))).toBe(true);
+    expect(
+      dry.actions.some((action) => action.startsWith('Re-packing all pack files (2 files in packs')),
+    ).toBe(true);
     expect((await stat(join(backend.folder, 'packs', '0'))).size).toBe(before);
     const report = await backend.maintain({ live: false });
     expect(report.bytesFreed).toBeGreaterThanOrEqual(texts[1]?.length as number);
@@ -288,7 +346,10 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     const key = await backend.putObjectFromBuffer(Buffer.from('precious'));
     const loose = join(backend.folder, 'loose', key.slice(0, 2), key.slice(2));
     await writeFile(loose, 'garbage!');
-    await writeFile(join(backend.folder, 'duplicates', `${key}.${randomUUID().replaceAll('-', '')}`), 'precious');
+    await writeFile(
+      join(backend.folder, 'duplicates', `${key}.${randomUUID().replaceAll('-', '')}`),
+      'precious',
+    );
     await backend.cleanStorage();
     expect(await readFile(loose, 'utf8')).toBe('precious');
     expect(await readdir(join(backend.folder, 'duplicates'))).toEqual([]);
@@ -315,7 +376,9 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     const backend = await container();
     const [key] = await backend.addObjectsToPack([Buffer.from('vanishing')]);
     await rm(join(backend.folder, 'packs', '0'));
-    await expect(backend.getObjectContent(key as string)).rejects.toThrow(/pack 0 holding object .* is missing/);
+    await expect(backend.getObjectContent(key as string)).rejects.toThrow(
+      /pack 0 holding object .* is missing/,
+    );
   });
 
   it('gives aiida’s info dictionary', async () => {
@@ -340,8 +403,9 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     it('waits for a live packer’s lock and gives up with LockedProfileError', async () => {
       const backend = await container({ lockTimeoutMs: 300 });
       const sleeper = spawn('sleep', ['30']);
-      cleanups.push(async () => {
+      cleanups.push(() => {
         sleeper.kill();
+        return Promise.resolve();
       });
       await writeFile(join(backend.folder, 'packs', '0.lock'), String(sleeper.pid));
       const error = await backend.addObjectsToPack([Buffer.from('x')]).catch((e: unknown) => e);
@@ -381,14 +445,17 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
         maxBuffer: 16 * 1024 * 1024,
       }).then(({ stdout }) => stdout);
     const outputs = await Promise.all([
-      ...Array.from({ length: workers }, (_, worker) => run(['write', backend.folder, String(worker), String(count)])),
+      ...Array.from({ length: workers }, (_, worker) =>
+        run(['write', backend.folder, String(worker), String(count)]),
+      ),
       run(['pack', backend.folder, '4']),
       run(['pack', backend.folder, '4']),
     ]);
     const expected = new Map<string, string>();
     for (let i = 0; i < count; i++) {
       expected.set(sha(sharedContent(i)), sharedContent(i));
-      for (let worker = 0; worker < workers; worker++) expected.set(sha(privateContent(worker, i)), privateContent(worker, i));
+      for (let worker = 0; worker < workers; worker++)
+        expected.set(sha(privateContent(worker, i)), privateContent(worker, i));
     }
     for (let worker = 0; worker < workers; worker++) {
       const keys = JSON.parse(outputs[worker] as string) as string[];
@@ -398,7 +465,9 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     expect((await collect(backend.listObjects())).sort()).toEqual([...expected.keys()].sort());
     for (const [key, text] of expected) expect((await backend.getObjectContent(key)).toString()).toBe(text);
     expect(await readdir(join(backend.folder, 'sandbox'))).toEqual([]);
-    expect((await readdir(join(backend.folder, 'packs'))).filter((name) => name.endsWith('.lock'))).toEqual([]);
+    expect((await readdir(join(backend.folder, 'packs'))).filter((name) => name.endsWith('.lock'))).toEqual(
+      [],
+    );
     await backend.maintain({ live: false });
     expect(await backend.countObjects()).toEqual({ packed: expected.size, loose: 0, pack_files: 1 });
     const rows = indexRows(backend.folder);
@@ -408,9 +477,9 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
 
   it('rejects an unknown item in addObjectsToPack and leaves the index untouched', async () => {
     const backend = await container();
-    await expect(backend.addObjectsToPack([Buffer.from('ok'), 42 as unknown as Buffer])).rejects.toBeInstanceOf(
-      RepositoryError,
-    );
+    await expect(
+      backend.addObjectsToPack([Buffer.from('ok'), 42 as unknown as Buffer]),
+    ).rejects.toBeInstanceOf(RepositoryError);
     expect(await backend.countObjects()).toMatchObject({ packed: 0 });
     // The pack stays usable afterwards.
     const [key] = await backend.addObjectsToPack([Buffer.from('next')]);
