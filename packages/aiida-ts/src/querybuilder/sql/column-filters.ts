@@ -73,9 +73,7 @@ export class ColumnFilterCompiler {
       case 'boolean':
         return this.#pg ? sql`${value}::boolean` : sql`${value ? 1 : 0}`;
       case 'integer':
-        return this.#pg && !Number.isInteger(value)
-          ? sql`${value}::double precision`
-          : sql`${value}`;
+        return this.#pg && !Number.isInteger(value) ? sql`${value}::double precision` : sql`${value}`;
       default:
         return sql`${value}`;
     }

@@ -301,7 +301,8 @@ export class QueryCompiler {
     if (!anyProjection) {
       addProjections(data.path[data.path.length - 1]!.tag, [{ '*': {} }]);
     } else {
-      for (const tag of Object.keys(data.project)) targetOf(tag, 'projections');
+      for (const [tag, items] of Object.entries(data.project))
+        if (items.length > 0) targetOf(tag, 'projections');
       for (const item of data.path) addProjections(item.tag, data.project[item.tag] ?? []);
       for (const item of data.path.slice(1)) {
         if (item.edge_tag !== null) addProjections(item.edge_tag, data.project[item.edge_tag] ?? []);

@@ -145,7 +145,8 @@ export async function loadArchives(backend: StorageBackend, names: readonly Arch
           const encoded = rows.map((row) => {
             const out: Record<string, unknown> = { ...row };
             for (const column of JSON_COLUMNS[table] ?? []) {
-              out[column] = row[column] === null ? null : dialect.encodeJson(JSON.parse(row[column] as string));
+              out[column] =
+                row[column] === null ? null : dialect.encodeJson(JSON.parse(row[column] as string));
             }
             for (const column of TIMESTAMP_COLUMNS[table] ?? [])
               out[column] = dialect.encodeTimestamp(String(row[column]));
@@ -153,10 +154,7 @@ export async function loadArchives(backend: StorageBackend, names: readonly Arch
             if (table === 'db_dblink') delete out.id;
             return out;
           });
-          await db
-            .insertInto(table)
-            .values(encoded)
-            .execute();
+          await db.insertInto(table).values(encoded).execute();
         }
       } finally {
         source.close();
