@@ -35,3 +35,33 @@ export {
   type LocalAuthParamsInput,
   type SshAuthParamsInput,
 } from './transports/auth-params.js';
+export { SshTransport, parseProxyJump, type SshTransportOptions } from './transports/ssh/ssh-transport.js';
+export {
+  appendKnownHost,
+  formatKnownHostsLine,
+  knownHostsName,
+  loadKnownHosts,
+  parseKnownHosts,
+  verifyHostKey,
+  type HostKeyVerdict,
+  type KnownHostEntry,
+} from './transports/ssh/known-hosts.js';
+export {
+  TransportPool,
+  type RequestTransportOptions,
+  type TransportFactory,
+  type TransportKey,
+  type TransportLease,
+  type TransportPoolOptions,
+} from './transports/transport-pool.js';
+export {
+  createTransport,
+  getTransportAuthOptions,
+  getTransportClass,
+  registerTransport,
+  transportEntryPoints,
+  type CreateTransportOptions,
+  type TransportAuthOption,
+  type TransportPlugin,
+} from './transports/registry.js';
+export { fnmatch, filterNames } from './transports/fnmatch.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ValidationError } from '../errors.js';
 
 /**
  * Prompt metadata of one auth parameter, for `verdi computer configure` (aiida's `auth_options`): read it
@@ -212,3 +213,19 @@ export type SshAuthParams = z.infer<typeof SshAuthParams>;
 /** What a caller may store: every key optional, defaults filled in on parse. */
 export type SshAuthParamsInput = z.input<typeof SshAuthParams>;
 export type LocalAuthParamsInput = z.input<typeof LocalAuthParams>;
+
+/** Validate stored auth params of transport `name`, failing with a `ValidationError` that lists every bad key. */
+export function parseAuthParams<S extends z.ZodType>(schema: S, name: string, value: unknown): z.output<S> {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  throw new ValidationError(
+    `invalid auth params for ${name}`,
+    result.error.issues.map((issue) => ({
+      path: issue.path.map(String).join('.'),
+      message:
+        issue.code === 'unrecognized_keys'
+          ? `${issue.message} (not an auth param of ${name})`
+          : issue.message,
+    })),
+  );
+}

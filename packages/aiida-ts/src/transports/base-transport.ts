@@ -967,9 +967,16 @@ export abstract class BaseTransport implements Transport {
     options.signal?.throwIfAborted();
     const proc = await this.startProcess(this.commandScript(command, options.workdir));
     let failure: Error | undefined;
+    let failed: (error: Error) => void = () => undefined;
+    const failedPromise = new Promise<never>((_resolve, reject) => {
+      failed = reject;
+    });
+    failedPromise.catch(() => undefined);
     const stop = (error: Error): void => {
       failure ??= error;
       proc.kill('KILL');
+      // Do not wait for the command's end: a descendant holding its output open could delay it.
+      failed(failure);
     };
     const timer =
       options.timeoutMs === undefined
@@ -1006,8 +1013,8 @@ export abstract class BaseTransport implements Transport {
           : feedStdin(proc.stdin, options.stdin).catch(() => undefined);
     const done = (async (): Promise<CommandExit> => {
       try {
-        const exit = await proc.done;
-        await stdinDone;
+        const exit = await Promise.race([proc.done, failedPromise]);
+        await Promise.race([stdinDone, failedPromise]);
         if (failure) throw failure;
         return exit;
       } catch (error) {

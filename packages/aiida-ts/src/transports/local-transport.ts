@@ -5,7 +5,12 @@ import * as fsp from 'node:fs/promises';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { ValidationError } from '../errors.js';
-import { LocalAuthParams, LOCAL_DEFAULT_SAFE_INTERVAL, type LocalAuthParamsInput } from './auth-params.js';
+import {
+  LocalAuthParams,
+  LOCAL_DEFAULT_SAFE_INTERVAL,
+  parseAuthParams,
+  type LocalAuthParamsInput,
+} from './auth-params.js';
 import {
   BaseTransport,
   retvalForSignal,
@@ -61,7 +66,7 @@ export class LocalTransport extends BaseTransport {
 
   /** Build a transport from stored auth params (validated; unknown keys are refused). */
   static fromAuthParams(machine: string, authParams: LocalAuthParamsInput = {}): LocalTransport {
-    const params = LocalAuthParams.parse(authParams);
+    const params = parseAuthParams(LocalAuthParams, LocalTransport.entryPoint, authParams);
     return new LocalTransport({
       machine,
       useLoginShell: params.use_login_shell,
