@@ -17,7 +17,7 @@ export {
   type SchedulerOptions,
   type SchedulerTransport,
 } from './schedulers/scheduler.js';
-export { BashCliScheduler, type JoblistQuery } from './schedulers/bash-cli-scheduler.js';
+export { BashCliScheduler, shellUser, type JoblistQuery } from './schedulers/bash-cli-scheduler.js';
 export { JobState, jobStateSchema } from './schedulers/job-state.js';
 export {
   CalcJobSchedulerExitCodes,

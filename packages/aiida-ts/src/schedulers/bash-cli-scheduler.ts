@@ -12,8 +12,19 @@ import {
 
 /** Options of {@link BashCliScheduler.getJoblistCommand}. */
 export interface JoblistQuery {
+  /** Validated job ids. */
   readonly jobs?: readonly string[];
+  /** The user as one shell word, already quoted (see {@link shellUser}). */
   readonly user?: string;
+}
+
+/**
+ * A validated user name as one shell word: quoted, except `$USER`, which expands on the computer (aiida's
+ * job manager asks for `$USER`) and falls back to `id -un` where the variable is not set (non-login
+ * shells of some daemons).
+ */
+export function shellUser(user: string): string {
+  return user === '$USER' || user === '${USER}' ? '"${USER:-$(id -un)}"' : quoteForBash(user);
 }
 
 /**
@@ -46,7 +57,7 @@ export abstract class BashCliScheduler extends BaseScheduler {
   getJobs(options?: GetJobsOptions): Promise<JobInfo[] | Record<string, JobInfo>>;
   async getJobs(options: GetJobsOptions = {}): Promise<JobInfo[] | Record<string, JobInfo>> {
     const jobs = options.jobs?.map(validateJobId);
-    const user = options.user === undefined ? undefined : validateUser(options.user);
+    const user = options.user === undefined ? undefined : shellUser(validateUser(options.user));
     const output = await this.exec(
       this.getJoblistCommand({ ...(jobs ? { jobs } : {}), ...(user === undefined ? {} : { user }) }),
     );

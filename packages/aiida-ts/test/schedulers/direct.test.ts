@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError, ValidationError } from '../../src/errors.js';
-import { DirectScheduler, JobState, type JobTemplateInput } from '../../src/schedulers.js';
+import { DirectScheduler, JobState, shellUser, type JobTemplateInput } from '../../src/schedulers.js';
 import { fixture, recordingLogger } from './fixtures.js';
 
 const ok = (stdout: string, stderr = '') => ({ retval: 0, stdout, stderr });
@@ -44,7 +44,8 @@ describe('ps parsing', () => {
 
   it('lists by process id, by user, or the own processes', () => {
     expect(scheduler.getJoblistCommand({ jobs: ['12', '34'] })).toBe('ps -o pid,stat,user,time -p 12,34');
-    expect(scheduler.getJoblistCommand({ user: '$USER' })).toBe('ps -o pid,stat,user,time -U $USER');
+    expect(scheduler.getJoblistCommand({ user: shellUser('$USER') })).toBe('ps -o pid,stat,user,time -U "${USER:-$(id -un)}"');
+    expect(scheduler.getJoblistCommand({ user: shellUser('alice') })).toBe("ps -o pid,stat,user,time -U 'alice'");
     expect(scheduler.getJoblistCommand({})).toBe('ps -o pid,stat,user,time -U "$(id -u)"');
     expect(() => scheduler.getJoblistCommand({ jobs: ['12.cluster'] })).toThrow(ValidationError);
   });

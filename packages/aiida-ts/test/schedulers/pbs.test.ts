@@ -5,6 +5,7 @@ import {
   JobState,
   PbsproScheduler,
   TorqueScheduler,
+  shellUser,
   type JobInfo,
   type JobTemplateInput,
 } from '../../src/schedulers.js';
@@ -129,7 +130,7 @@ describe('PBS commands', () => {
   const scheduler = new PbsproScheduler();
   it('builds qstat, qsub, qdel and tracejob commands', () => {
     expect(scheduler.getJoblistCommand({ jobs: ['1.srv', '2.srv'] })).toBe("qstat -f '1.srv' '2.srv'");
-    expect(scheduler.getJoblistCommand({ user: '$USER' })).toBe('qstat -f -u$USER');
+    expect(scheduler.getJoblistCommand({ user: shellUser('$USER') })).toBe('qstat -f -u"${USER:-$(id -un)}"');
     expect(() => scheduler.getJoblistCommand({ user: 'a', jobs: ['1'] })).toThrow(FeatureNotAvailableError);
     expect(scheduler.getSubmitCommand("'_aiidasubmit.sh'")).toBe("qsub '_aiidasubmit.sh'");
     expect(scheduler.getKillCommand('1.srv')).toBe("qdel '1.srv'");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError } from '../../src/errors.js';
-import { JobState, SgeScheduler, parseJobTemplate, type JobTemplateInput } from '../../src/schedulers.js';
+import { JobState, SgeScheduler, parseJobTemplate, shellUser, type JobTemplateInput } from '../../src/schedulers.js';
 import { fixture } from './fixtures.js';
 
 const ok = (stdout: string, stderr = '') => ({ retval: 0, stdout, stderr });
@@ -60,8 +60,8 @@ describe('SGE commands', () => {
   const scheduler = new SgeScheduler();
 
   it('lists by user only', () => {
-    const own = scheduler.getJoblistCommand({ user: 'ExamplUsr' });
-    expect(own).toBe('qstat -ext -urg -xml -u ExamplUsr');
+    const own = scheduler.getJoblistCommand({ user: shellUser('ExamplUsr') });
+    expect(own).toBe("qstat -ext -urg -xml -u 'ExamplUsr'");
     expect(scheduler.getJoblistCommand({})).toBe("qstat -ext -urg -xml -u '*'");
     expect(() => scheduler.getJoblistCommand({ jobs: ['1'] })).toThrow(FeatureNotAvailableError);
     expect(scheduler.getFeature('can_query_by_user')).toBe(true);

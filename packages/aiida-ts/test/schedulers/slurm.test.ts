@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError, ValidationError } from '../../src/errors.js';
-import { CalcJobSchedulerExitCodes, JobState, SlurmScheduler, type JobTemplateInput } from '../../src/schedulers.js';
+import { CalcJobSchedulerExitCodes, JobState, SlurmScheduler, shellUser, type JobTemplateInput } from '../../src/schedulers.js';
 import { parseSlurmDuration } from '../../src/schedulers/time-formats.js';
 import { fixture, recordingLogger } from './fixtures.js';
 
@@ -122,7 +122,7 @@ describe('slurm commands', () => {
     expect(multi).toContain('--jobs=123,456');
     expect(multi).not.toContain('456,456');
     expect(multi).toMatch(/^SLURM_TIME_FORMAT='standard' squeue -o '%i\^\^\^%t\^\^\^/);
-    expect(scheduler.getJoblistCommand({ user: '$USER' })).toContain('-u$USER');
+    expect(scheduler.getJoblistCommand({ user: shellUser('$USER') })).toContain('-u"${USER:-$(id -un)}"');
     expect(() => scheduler.getJoblistCommand({ user: 'a', jobs: ['1'] })).toThrow(FeatureNotAvailableError);
   });
 
@@ -291,7 +291,7 @@ describe('slurm output parsing', () => {
     expect(scheduler.parseOutput(null, '', 'all fine')).toBeUndefined();
   });
 
-  it.each([
+  it.each<[unknown, string]>([
     ['string', 'a string'],
     [{ stderr: '' }, 'no stdout'],
     [{ stdout: null }, 'stdout not a string'],

@@ -1,0 +1,179 @@
+/**
+ * `core.direct` end to end: jobs really run on this machine, submitted, listed and killed through the
+ * `core.local` transport and through `core.ssh` to a private sshd on loopback.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DirectScheduler, JobState, type JobInfo, type JobTemplateInput } from '../../src/schedulers.js';
+import { LocalTransport, SshTransport, type Transport } from '../../src/transports.js';
+import { startPrivateSshd, type PrivateSshd } from '../transports/private-sshd.js';
+
+let sshd: PrivateSshd;
+const workRoot = mkdtempSync(path.join(tmpdir(), 'aiida-ts-direct-'));
+
+beforeAll(async () => {
+  sshd = await startPrivateSshd();
+});
+
+afterAll(async () => {
+  await sshd.dispose();
+  rmSync(workRoot, { recursive: true, force: true });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const transports: [string, () => Transport][] = [
+  ['core.local', () => new LocalTransport()],
+  [
+    'core.ssh',
+    () =>
+      SshTransport.fromAuthParams(
+        sshd.host,
+        { port: sshd.port, key_filename: sshd.clientKey, look_for_keys: false, load_system_host_keys: false, safe_interval: 0 },
+        { knownHostsFiles: [sshd.knownHostsFile] },
+      ),
+  ],
+];
+
+describe.each(transports)('core.direct through %s', (name, createTransport) => {
+  let transport: Transport;
+  let scheduler: DirectScheduler;
+
+  beforeAll(async () => {
+    transport = createTransport();
+    await transport.open();
+    scheduler = new DirectScheduler({ transport });
+  });
+
+  afterAll(async () => {
+    await transport.close();
+  });
+
+  function writeJob(label: string, template: Partial<JobTemplateInput>): string {
+    const workdir = mkdtempSync(path.join(workRoot, `${name}-${label}-`));
+    const script = scheduler.getSubmitScript({
+      jobResource: scheduler.createJobResource({ num_machines: 1, num_mpiprocs_per_machine: 1 }),
+      codesRunMode: 'serial',
+      schedOutputPath: '_scheduler-stdout.txt',
+      schedErrorPath: '_scheduler-stderr.txt',
+      ...template,
+    });
+    writeFileSync(path.join(workdir, '_aiidasubmit.sh'), script);
+    return workdir;
+  }
+
+  it('submits without waiting, shows the job running, then done, with its output', async () => {
+    const workdir = writeJob('run', {
+      jobEnvironment: { GREETING: "it's $HOME" },
+      prependText: 'sleep 2',
+      codesInfo: [
+        { cmdlineParams: ['bash', '-c', 'echo "$GREETING"; echo $((6 * 7)); echo oops >&2'], stdoutName: 'out.txt', stderrName: 'err.txt' },
+      ],
+      appendText: 'echo appended',
+    });
+    const started = Date.now();
+    const jobId = await scheduler.submitJob(workdir, '_aiidasubmit.sh');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(jobId).toMatch(/^\d+$/);
+
+    const running = await scheduler.getJobs({ jobs: [jobId as string], asDict: true });
+    expect(running[jobId as string]).toMatchObject({ jobId, jobState: JobState.RUNNING });
+    expect(running[jobId as string]!.jobOwner).toBe(execFileSync('id', ['-un']).toString().trim());
+    const mine = await scheduler.getJobs({ user: '$USER' });
+    expect(mine.map((job) => job.jobId)).toContain(jobId);
+
+    const done = await until('the job to finish', async () => {
+      const [job] = await scheduler.getJobs({ jobs: [jobId as string] });
+      return job?.jobState === JobState.DONE ? job : undefined;
+    });
+    // A finished process is gone, or a zombie until its parent reaps it; both are done.
+    expect(done).toMatchObject({ jobId, jobState: JobState.DONE });
+    // The single-quoted value is not expanded, and the environment was cleared before the job ran.
+    expect(readFileSync(path.join(workdir, 'out.txt'), 'utf8')).toBe("it's $HOME\n42\n");
+    expect(readFileSync(path.join(workdir, 'err.txt'), 'utf8')).toBe('oops\n');
+    expect(readFileSync(path.join(workdir, '_scheduler-stdout.txt'), 'utf8')).toBe('appended\n');
+  });
+
+  it('runs parallel codes together and waits for both', async () => {
+    const workdir = writeJob('parallel', {
+      codesRunMode: 'parallel',
+      codesInfo: [
+        { cmdlineParams: ['bash', '-c', 'sleep 1; echo a'], stdoutName: 'a.txt' },
+        { cmdlineParams: ['bash', '-c', 'sleep 1; echo b'], stdoutName: 'b.txt' },
+      ],
+      appendText: 'cat a.txt b.txt > both.txt',
+    });
+    const started = Date.now();
+    const jobId = (await scheduler.submitJob(workdir, '_aiidasubmit.sh')) as string;
+    await until('the parallel job to finish', async () => {
+      const jobs = await scheduler.getJobs({ jobs: [jobId] });
+      return jobs[0]?.jobState === JobState.DONE ? true : undefined;
+    });
+    // Both sleeps ran at once: well under the 2 s they would take one after the other (plus polling).
+    expect(Date.now() - started).toBeLessThan(3500);
+    expect(readFileSync(path.join(workdir, 'both.txt'), 'utf8')).toBe('a\nb\n');
+  });
+
+  it('kills the job and every process it started', async () => {
+    const workdir = writeJob('kill', { codesInfo: [{ cmdlineParams: ['sleep', '60'] }] });
+    const jobId = (await scheduler.submitJob(workdir, '_aiidasubmit.sh')) as string;
+    const child = await until('the job to start its sleep', () => {
+      try {
+        const out = execFileSync('pgrep', ['-P', jobId, '-x', 'sleep']).toString().trim();
+        return out ? Number(out.split('\n')[0]) : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    expect(isAlive(child)).toBe(true);
+    expect(await scheduler.killJob(jobId)).toBe(true);
+    await until('the job to go', async () => {
+      const [job] = await scheduler.getJobs({ jobs: [jobId] });
+      return job?.jobState === JobState.DONE ? true : undefined;
+    });
+    await until('the sleep to go', () => (isAlive(child) ? undefined : true));
+    // Killing a process that is gone is reported, not thrown.
+    expect(await scheduler.killJob(jobId)).toBe(false);
+  });
+
+  it('reports a stopped job as suspended', async () => {
+    const workdir = writeJob('stop', { codesInfo: [{ cmdlineParams: ['sleep', '30'] }] });
+    const jobId = (await scheduler.submitJob(workdir, '_aiidasubmit.sh')) as string;
+    process.kill(Number(jobId), 'SIGSTOP');
+    try {
+      const [job] = await scheduler.getJobs({ jobs: [jobId] });
+      expect((job as JobInfo).jobState).toBe(JobState.SUSPENDED);
+    } finally {
+      process.kill(Number(jobId), 'SIGCONT');
+      expect(await scheduler.killJob(jobId)).toBe(true);
+    }
+  });
+
+  it('fails clearly when the script is missing or the directory does not exist', async () => {
+    await expect(scheduler.submitJob(path.join(workRoot, 'no-such-dir'), '_aiidasubmit.sh')).rejects.toThrow();
+  });
+});
