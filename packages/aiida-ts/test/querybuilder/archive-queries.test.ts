@@ -613,9 +613,7 @@ describe.each(DIALECTS)('QueryBuilder over the fixture archives on %s', (dialect
       .append('link', { filters: { type: 'return' }, project: ['type', 'label'] })
       .all();
     expect(rows).toHaveLength(linkTypeCounts.get('return')!);
-    expect(() => qb().append('link').append('link')).toThrow(
-      /not a relationship of a link/,
-    );
+    expect(() => qb().append('link').append('link')).toThrow(/not a relationship of a link/);
   });
 
   it('explains its plan and shows its SQL', async () => {

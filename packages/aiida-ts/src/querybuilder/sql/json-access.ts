@@ -137,11 +137,13 @@ function sqlitePath(ref: JsonRef): RawBuilder<unknown> {
   let literal = '$';
   let expr: RawBuilder<unknown> | undefined;
   for (const key of ref.keys) {
-    if (/^\d{1,9}$/.test(key)) {
-      // PostgreSQL's `#>` reads a numeric key as an index into an array and as a key of an object; SQLite's
-      // paths need to say which, so look at the container's type first
+    const index = pgArrayIndex(key);
+    if (index !== undefined) {
+      // PostgreSQL's `#>` reads such a key as an index into an array and as a key of an object; SQLite's paths
+      // need to say which, so look at the container's type first
       const prefix = expr ?? sql`${literal}`;
-      expr = sql`(case when json_type(${ref.doc}, ${prefix}) = 'array' then ${prefix} || ${`[${key}]`} else ${prefix} || ${sqliteJsonPath([key]).slice(1)} end)`;
+      const step = index < 0 ? `[#${index}]` : `[${index}]`;
+      expr = sql`(case when json_type(${ref.doc}, ${prefix}) = 'array' then ${prefix} || ${step} else ${prefix} || ${sqliteJsonPath([key]).slice(1)} end)`;
     } else {
       const segment = sqliteJsonPath([key]).slice(1);
       if (expr === undefined) literal += segment;
@@ -149,6 +151,16 @@ function sqlitePath(ref: JsonRef): RawBuilder<unknown> {
     }
   }
   return expr ?? sql`${literal}`;
+}
+
+/**
+ * The array index PostgreSQL reads from a path element (C `strtol`: leading white space, a sign, digits, a
+ * 32-bit value; negative counts from the end), or `undefined` when it reads none.
+ */
+export function pgArrayIndex(key: string): number | undefined {
+  if (!/^[ \t\n\v\f\r]*[+-]?\d+$/.test(key)) return undefined;
+  const value = Number.parseInt(key.trim(), 10);
+  return value >= -(2 ** 31) && value < 2 ** 31 ? value : undefined;
 }
 
 /** A position inside a JSON document of SQLite: the document and a path expression. */
@@ -188,9 +200,10 @@ export type AliasAllocator = (prefix: string) => string;
 function sEquals(p: SqlitePos, value: unknown, alias: AliasAllocator): RawBuilder<unknown> {
   if (value === null) return sql`(${sType(p)} = 'null')`;
   if (typeof value === 'boolean') return sql`(${sType(p)} = ${value ? 'true' : 'false'})`;
-  if (typeof value === 'number' || typeof value === 'string') {
-    return sql`(${sTyped(p, typeof value as 'number' | 'string')} = ${value})`;
-  }
+  // `type and value` (not a CASE): false, never NULL, when the type differs, so a containing OR/NOT decides
+  if (typeof value === 'number')
+    return sql`(${sType(p)} in ('integer', 'real') and ${sExtract(p)} = ${value})`;
+  if (typeof value === 'string') return sql`(${sType(p)} = 'text' and ${sExtract(p)} = ${value})`;
   if (Array.isArray(value)) {
     const parts = [sql`${sType(p)} = 'array'`, sql`json_array_length(${p.doc}, ${p.path}) = ${value.length}`];
     value.forEach((item, index) => parts.push(sEquals(sIndex(p, index), item, alias)));

@@ -45,7 +45,11 @@ export interface ArchiveExpectation {
     readonly content: string;
   }[];
   readonly logs: readonly { readonly uuid: string; readonly node_uuid: string; readonly message: string }[];
-  readonly computers: readonly { readonly uuid: string; readonly label: string }[];
+  readonly computers: readonly {
+    readonly uuid: string;
+    readonly label: string;
+    readonly metadata: Record<string, unknown>;
+  }[];
 }
 
 export function readExpectation(name: ArchiveName): ArchiveExpectation {
