@@ -108,11 +108,6 @@ export class PsqlDosStorage implements StoragePlugin<PsqlDosConfig> {
 
   #repository(config: PsqlDosConfig): RepositoryBackend {
     const factory = this.#options.createRepository ?? getContainerRepositoryFactory();
-    if (factory === undefined) {
-      throw new ConfigurationError(
-        'no disk-objectstore repository backend is installed for core.psql_dos (setContainerRepositoryFactory)',
-      );
-    }
     return factory(psqlDosContainerFolder(config));
   }
 

@@ -74,11 +74,6 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
 
   #repository(config: SqliteDosConfig): RepositoryBackend {
     const factory = this.#options.createRepository ?? getContainerRepositoryFactory();
-    if (factory === undefined) {
-      throw new ConfigurationError(
-        'no disk-objectstore repository backend is installed for core.sqlite_dos (setContainerRepositoryFactory)',
-      );
-    }
     return factory(path.join(config.filepath, SQLITE_DOS_CONTAINER_FOLDER));
   }
 

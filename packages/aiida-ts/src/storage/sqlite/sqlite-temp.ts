@@ -80,7 +80,8 @@ export class SqliteTempStorage implements StoragePlugin<SqliteTempConfig> {
       native,
       repository,
       location: ':memory:',
-      defaultUserEmail: options.defaultUserEmail ?? null,
+      // aiida-core's temporary profiles default to this user
+      defaultUserEmail: options.defaultUserEmail === undefined ? 'test@localhost' : options.defaultUserEmail,
     });
   }
 

@@ -1,0 +1,165 @@
+import type { Readable } from 'node:stream';
+import type { File } from '../../repository/file.js';
+import type { RepositoryBackend } from '../../repository/repository-backend.js';
+import { Repository, type ByteStream, type DeleteObjectOptions, type WalkEntry } from '../../repository/repository.js';
+
+/** The serialised virtual hierarchy kept in `db_dbnode.repository_metadata` (aiida-core's layout). */
+export type RepositoryMetadata = { readonly o?: Record<string, RepositoryMetadata>; readonly k?: string };
+
+/** What a {@link NodeRepository} needs from the node that owns it. */
+export interface RepositoryHost {
+  isStored(): boolean;
+  /** Throws `ModificationNotAllowedError` when the files may no longer change. */
+  assertMutable(): void;
+  /** The object store of the node's storage (stored nodes). */
+  backend(): RepositoryBackend | undefined;
+  /** The stored serialised hierarchy. */
+  metadata(): RepositoryMetadata;
+  /** Saves a new hierarchy of a stored node whose files may still change (an unsealed process node). */
+  persistMetadata(metadata: RepositoryMetadata): Promise<void>;
+}
+
+/**
+ * The files of one node (`node.base.repository`): a {@link Repository} virtual folder whose content sits in an
+ * in-memory sandbox until the node is stored and in the profile's object store afterwards. Changes are refused
+ * once the node is stored (process nodes: once sealed); storing copies the content into the object store by
+ * content key before the database transaction, and the hierarchy goes to `repository_metadata`.
+ */
+export class NodeRepository {
+  readonly #host: RepositoryHost;
+  #repository: Repository | undefined;
+  #pending: Repository | undefined;
+
+  constructor(host: RepositoryHost) {
+    this.#host = host;
+  }
+
+  /** The underlying virtual folder (read-only use; changes must go through this class). */
+  get repository(): Repository {
+    if (this.#repository === undefined) {
+      const backend = this.#host.backend();
+      this.#repository =
+        this.#host.isStored() && backend !== undefined
+          ? Repository.fromSerialized(backend, this.#host.metadata())
+          : new Repository();
+    }
+    return this.#repository;
+  }
+
+  async #mutate(action: (repository: Repository) => Promise<unknown>): Promise<void> {
+    this.#host.assertMutable();
+    await action(this.repository);
+    if (this.#host.isStored()) await this.#host.persistMetadata(this.repository.serialize() as RepositoryMetadata);
+  }
+
+  // --- reading -----------------------------------------------------------------------------------------------
+
+  serialize(): RepositoryMetadata {
+    return this.repository.serialize() as RepositoryMetadata;
+  }
+  isEmpty(): boolean {
+    return this.repository.isEmpty();
+  }
+  getFileKeys(): string[] {
+    return this.repository.getFileKeys();
+  }
+  getObject(path?: string): File {
+    return this.repository.getObject(path);
+  }
+  hasObject(path: string): boolean {
+    return this.repository.hasObject(path);
+  }
+  listObjects(path?: string): File[] {
+    return this.repository.listObjects(path);
+  }
+  listObjectNames(path?: string): string[] {
+    return this.repository.listObjectNames(path);
+  }
+  open(path: string): Promise<Readable> {
+    return this.repository.open(path);
+  }
+  getObjectContent(path: string): Promise<Buffer>;
+  getObjectContent(path: string, encoding: BufferEncoding): Promise<string>;
+  getObjectContent(path: string, encoding?: BufferEncoding): Promise<Buffer | string> {
+    return encoding === undefined ? this.repository.getObjectContent(path) : this.repository.getObjectContent(path, encoding);
+  }
+  getObjectSize(path: string): Promise<number> {
+    return this.repository.getObjectSize(path);
+  }
+  walk(path?: string): AsyncIterableIterator<WalkEntry> {
+    return this.repository.walk(path);
+  }
+  copyTree(target: string, path?: string): Promise<void> {
+    return this.repository.copyTree(target, path);
+  }
+  /** aiida-core's repository hash (unchanged by storing). */
+  hash(): Promise<string> {
+    return this.repository.hash();
+  }
+  /** Every file path, `/`-separated, sorted. */
+  async listFilePaths(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const { path, filenames } of this.repository.walk()) {
+      for (const name of filenames) out.push(path === '' || path === '.' ? name : `${path}/${name}`);
+    }
+    return out.sort();
+  }
+
+  // --- writing (unstored nodes, unsealed process nodes) --------------------------------------------------------
+
+  /** Writes bytes (or a string as UTF-8) at `path`, creating parent directories. */
+  async putObjectFromBuffer(path: string, content: Uint8Array | string): Promise<void> {
+    await this.#mutate((repository) => repository.putObjectFromBuffer(path, content));
+  }
+  async putObjectFromStream(path: string, stream: ByteStream): Promise<void> {
+    await this.#mutate((repository) => repository.putObjectFromStream(path, stream));
+  }
+  async putObjectFromFile(path: string, filepath: string): Promise<void> {
+    await this.#mutate((repository) => repository.putObjectFromFile(path, filepath));
+  }
+  /** Copies a local absolute folder (empty folders included) under `path`. */
+  async putObjectFromTree(localDir: string, path?: string): Promise<void> {
+    await this.#mutate((repository) => repository.putObjectFromTree(localDir, path));
+  }
+  async createDirectory(path: string): Promise<void> {
+    await this.#mutate(async (repository) => repository.createDirectory(path));
+  }
+  async deleteObject(path: string, options: DeleteObjectOptions = {}): Promise<void> {
+    await this.#mutate((repository) => repository.deleteObject(path, options));
+  }
+  /** Removes every file. */
+  async erase(): Promise<void> {
+    this.#host.assertMutable();
+    if (this.#host.isStored()) {
+      // never hard-delete content of a stored node: other nodes may share it
+      this.repository.reset();
+      await this.#host.persistMetadata({});
+      return;
+    }
+    await this.repository.erase();
+  }
+  /** Copies every file and directory of another node's repository into this one. */
+  async cloneFrom(source: NodeRepository): Promise<void> {
+    await this.#mutate((repository) => repository.clone(source.repository));
+  }
+
+  // --- storing -----------------------------------------------------------------------------------------------
+
+  /**
+   * Copies the content into `backend` (by content key: writing twice, or leaving objects behind when the database
+   * transaction then fails, is harmless) and returns the hierarchy to store. Call {@link markStored} once the
+   * transaction committed.
+   */
+  async flush(backend: RepositoryBackend): Promise<RepositoryMetadata> {
+    const target = new Repository({ backend });
+    if (this.#repository !== undefined) await target.clone(this.#repository);
+    this.#pending = target;
+    return target.serialize() as RepositoryMetadata;
+  }
+
+  /** Switches to the copy in the object store. */
+  markStored(): void {
+    if (this.#pending !== undefined) this.#repository = this.#pending;
+    this.#pending = undefined;
+  }
+}
