@@ -32,7 +32,11 @@ export interface RpcDefinition<Req extends z.ZodType, Res extends z.ZodType> {
   readonly request: Req;
   readonly response: Res;
   /** Sends a request; rejects with {@link ValidationError} before sending if it does not match. */
-  send(communicator: Communicator, request: z.input<Req>, options?: { readonly recipient?: string }): Promise<z.output<Res>>;
+  send(
+    communicator: Communicator,
+    request: z.input<Req>,
+    options?: { readonly recipient?: string },
+  ): Promise<z.output<Res>>;
   /** Adds a subscriber that receives validated requests; returns its identifier. */
   subscribe(
     communicator: Communicator,
@@ -109,7 +113,11 @@ export function defineTask<T extends z.ZodType, R extends z.ZodType>(
       return communicator.addTaskSubscriber(async (message) => {
         const parsed = task.safeParse(message);
         if (!parsed.success) {
-          throw new TaskRejectedError(`not a '${name}' task: ${toIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+          throw new TaskRejectedError(
+            `not a '${name}' task: ${toIssues(parsed.error)
+              .map((i) => `${i.path}: ${i.message}`)
+              .join('; ')}`,
+          );
         }
         return check(result, await handler(parsed.data), `result of task '${name}'`);
       }, subOptions.identifier);
@@ -141,7 +149,10 @@ export interface BroadcastDefinition<B extends z.ZodType> {
   ): Promise<string>;
 }
 
-export function defineBroadcast<B extends z.ZodType>(name: string, options: BroadcastDefinitionOptions<B>): BroadcastDefinition<B> {
+export function defineBroadcast<B extends z.ZodType>(
+  name: string,
+  options: BroadcastDefinitionOptions<B>,
+): BroadcastDefinition<B> {
   const { body: schema } = options;
   return {
     name,
@@ -157,7 +168,10 @@ export function defineBroadcast<B extends z.ZodType>(name: string, options: Broa
     subscribe(communicator, handler, subOptions = {}) {
       const filter = new BroadcastFilter(
         (message) => handler(check(schema, message.body, `broadcast '${name}'`), message),
-        { subject: subOptions.subject ?? name, ...(subOptions.sender === undefined ? {} : { sender: subOptions.sender }) },
+        {
+          subject: subOptions.subject ?? name,
+          ...(subOptions.sender === undefined ? {} : { sender: subOptions.sender }),
+        },
       );
       return communicator.addBroadcastSubscriber(filter, subOptions.identifier);
     },

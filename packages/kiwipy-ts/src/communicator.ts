@@ -57,7 +57,10 @@ export interface Communicator extends AsyncDisposable {
   addTaskSubscriber(subscriber: TaskSubscriber, identifier?: string): Promise<string>;
   removeTaskSubscriber(identifier: string): Promise<void>;
   /** Adds a broadcast subscriber (a function or a {@link BroadcastFilter}) and returns its identifier. */
-  addBroadcastSubscriber(subscriber: BroadcastSubscriber | BroadcastFilter, identifier?: string): Promise<string>;
+  addBroadcastSubscriber(
+    subscriber: BroadcastSubscriber | BroadcastFilter,
+    identifier?: string,
+  ): Promise<string>;
   removeBroadcastSubscriber(identifier: string): Promise<void>;
 
   /**

@@ -129,7 +129,10 @@ export class ValidationError extends KiwiError {
   readonly issues: readonly ValidationIssue[];
 
   constructor(what: string, issues: readonly ValidationIssue[], options?: ErrorOptions) {
-    super(`${what} is invalid: ${issues.map((i) => `${i.path || '<root>'}: ${i.message}`).join('; ')}`, options);
+    super(
+      `${what} is invalid: ${issues.map((i) => `${i.path || '<root>'}: ${i.message}`).join('; ')}`,
+      options,
+    );
     this.issues = issues;
   }
 }

@@ -10,11 +10,22 @@ export type {
   TaskSubscriber,
 } from './communicator.js';
 export { Reply, deferred, isPromiseLike, type Deferred } from './reply.js';
-export { BroadcastFilter, wildcardToRegExp, type BroadcastFilterOptions, type FilterValue } from './broadcast-filter.js';
+export {
+  BroadcastFilter,
+  wildcardToRegExp,
+  type BroadcastFilterOptions,
+  type FilterValue,
+} from './broadcast-filter.js';
 export { LocalCommunicator, toRemoteError, type LocalCommunicatorOptions } from './local-communicator.js';
 export { jsonCodec, type Codec } from './codec.js';
 export { silentLogger, stderrLogger, type Logger } from './logger.js';
-export { SubscriberSet, generateIdentifier, runTask, fireBroadcast, type TaskOutcome } from './subscriber-registry.js';
+export {
+  SubscriberSet,
+  generateIdentifier,
+  runTask,
+  fireBroadcast,
+  type TaskOutcome,
+} from './subscriber-registry.js';
 export {
   defineRpc,
   defineTask,

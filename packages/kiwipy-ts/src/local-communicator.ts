@@ -64,7 +64,10 @@ export class LocalCommunicator implements Communicator {
     return this.#guard(() => void this.#tasks.remove(identifier));
   }
 
-  addBroadcastSubscriber(subscriber: BroadcastSubscriber | BroadcastFilter, identifier?: string): Promise<string> {
+  addBroadcastSubscriber(
+    subscriber: BroadcastSubscriber | BroadcastFilter,
+    identifier?: string,
+  ): Promise<string> {
     return this.#guard(() => this.#broadcasts.add(subscriber, identifier));
   }
 
@@ -99,7 +102,8 @@ export class LocalCommunicator implements Communicator {
   taskSend(task: unknown, options: TaskSendOptions & { readonly noReply: true }): Promise<null>;
   taskSend(task: unknown, options: TaskSendOptions = {}): Reply<unknown> | Promise<null> {
     if (options.noReply === true) {
-      if (this.#closed) return Promise.reject(new CommunicatorClosedError('cannot send a task: the communicator is closed'));
+      if (this.#closed)
+        return Promise.reject(new CommunicatorClosedError('cannot send a task: the communicator is closed'));
       this.#queue.push({ body: task, reply: undefined });
       this.#scheduleDrain();
       return Promise.resolve(null);
@@ -115,7 +119,8 @@ export class LocalCommunicator implements Communicator {
   }
 
   broadcastSend(body: unknown, options: BroadcastSendOptions = {}): Promise<boolean> {
-    if (this.#closed) return Promise.reject(new CommunicatorClosedError('cannot broadcast: the communicator is closed'));
+    if (this.#closed)
+      return Promise.reject(new CommunicatorClosedError('cannot broadcast: the communicator is closed'));
     const message = {
       body,
       sender: options.sender ?? null,
@@ -183,14 +188,17 @@ export class LocalCommunicator implements Communicator {
   }
 
   async #deliver(task: QueuedTask): Promise<void> {
-    const outcome = await runTask(this.#tasks.values(), task.body, this.#context, () => task.reply?.markAccepted());
+    const outcome = await runTask(this.#tasks.values(), task.body, this.#context, () =>
+      task.reply?.markAccepted(),
+    );
     if (this.#closed) return;
     switch (outcome.kind) {
       case 'done':
         task.reply?.resolve(outcome.value);
         return;
       case 'failed':
-        if (task.reply === undefined) this.#logger.error({ error: outcome.error }, 'task failed (no reply was asked for)');
+        if (task.reply === undefined)
+          this.#logger.error({ error: outcome.error }, 'task failed (no reply was asked for)');
         task.reply?.reject(toRemoteError(outcome.error));
         return;
       case 'rejected':
@@ -203,7 +211,8 @@ export class LocalCommunicator implements Communicator {
 /** Turns whatever a subscriber threw into the {@link RemoteError} the sender sees. */
 export function toRemoteError(error: unknown): RemoteError {
   if (error instanceof RemoteError) return error;
-  if (error instanceof Error) return new RemoteError(`${error.name}: ${error.message}`, error.stack, { cause: error });
+  if (error instanceof Error)
+    return new RemoteError(`${error.name}: ${error.message}`, error.stack, { cause: error });
   return new RemoteError(String(error));
 }
 

@@ -26,7 +26,9 @@ export const stderrLogger: Logger = {
 };
 
 function write(level: string, fields: object, message: string): void {
-  process.stderr.write(`${JSON.stringify({ level, name: 'kiwipy-ts', msg: message, ...describe(fields) })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level, name: 'kiwipy-ts', msg: message, ...describe(fields) })}\n`,
+  );
 }
 
 function describe(fields: object): object {

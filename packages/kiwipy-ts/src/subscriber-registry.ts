@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { BroadcastFilter } from './broadcast-filter.js';
-import type { BroadcastMessage, BroadcastSubscriber, SubscriberContext, TaskSubscriber } from './communicator.js';
+import type {
+  BroadcastMessage,
+  BroadcastSubscriber,
+  SubscriberContext,
+  TaskSubscriber,
+} from './communicator.js';
 import { DuplicateSubscriberIdentifierError, TaskRejectedError, UnknownSubscriberError } from './errors.js';
 import type { Logger } from './logger.js';
 import { isPromiseLike } from './reply.js';
@@ -24,7 +29,9 @@ export class SubscriberSet<S> {
 
   add(subscriber: S, identifier: string = generateIdentifier()): string {
     if (this.#subscribers.has(identifier)) {
-      throw new DuplicateSubscriberIdentifierError(`${this.#kind} subscriber '${identifier}' is already added`);
+      throw new DuplicateSubscriberIdentifierError(
+        `${this.#kind} subscriber '${identifier}' is already added`,
+      );
     }
     this.#subscribers.set(identifier, subscriber);
     return identifier;
@@ -94,7 +101,6 @@ export async function runTask(
   return { kind: 'rejected' };
 }
 
-
 /** Calls every broadcast subscriber; an error in one is logged and does not stop the others. */
 export function fireBroadcast(
   subscribers: readonly (BroadcastSubscriber | BroadcastFilter)[],
@@ -104,13 +110,17 @@ export function fireBroadcast(
 ): void {
   for (const subscriber of subscribers) {
     try {
-      const result = subscriber instanceof BroadcastFilter ? subscriber.deliver(message, context) : subscriber(message, context);
+      const result =
+        subscriber instanceof BroadcastFilter
+          ? subscriber.deliver(message, context)
+          : subscriber(message, context);
       if (isPromiseLike(result)) {
-        Promise.resolve(result).catch((error: unknown) => logger.error({ error, subject: message.subject }, 'broadcast subscriber failed'));
+        Promise.resolve(result).catch((error: unknown) =>
+          logger.error({ error, subject: message.subject }, 'broadcast subscriber failed'),
+        );
       }
     } catch (error) {
       logger.error({ error, subject: message.subject }, 'broadcast subscriber failed');
     }
   }
 }
-

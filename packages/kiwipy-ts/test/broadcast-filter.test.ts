@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { BroadcastFilter, LocalCommunicator, wildcardToRegExp, type BroadcastMessage, type SubscriberContext } from 'kiwipy-ts';
+import {
+  BroadcastFilter,
+  LocalCommunicator,
+  wildcardToRegExp,
+  type BroadcastMessage,
+  type SubscriberContext,
+} from 'kiwipy-ts';
 import { describe, expect, it } from 'vitest';
 
 const context: SubscriberContext = { communicator: new LocalCommunicator() };
@@ -39,10 +45,16 @@ describe('BroadcastFilter', () => {
 
   it('treats `*` as any run of characters and every other character literally', () => {
     fc.assert(
-      fc.property(literal, literal, fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), (head, tail, middle, rest) => {
-        const filter = new BroadcastFilter(() => undefined, { subject: `${head}*${tail}` });
-        expect(passes(filter, null, `${head}${middle}${tail}${rest}`)).toBe(true);
-      }),
+      fc.property(
+        literal,
+        literal,
+        fc.string({ maxLength: 8 }),
+        fc.string({ maxLength: 8 }),
+        (head, tail, middle, rest) => {
+          const filter = new BroadcastFilter(() => undefined, { subject: `${head}*${tail}` });
+          expect(passes(filter, null, `${head}${middle}${tail}${rest}`)).toBe(true);
+        },
+      ),
     );
     const dots = new BroadcastFilter(() => undefined, { subject: 'purchase.*' });
     expect(passes(dots, null, 'purchase.car')).toBe(true);
@@ -109,10 +121,13 @@ describe('BroadcastFilter', () => {
 
   it('calls its subscriber with the message and context only when the broadcast passes', () => {
     const seen: [BroadcastMessage, SubscriberContext][] = [];
-    const filter = new BroadcastFilter((m, c) => {
-      seen.push([m, c]);
-      return 'delivered';
-    }, { subject: 'state_changed.*' });
+    const filter = new BroadcastFilter(
+      (m, c) => {
+        seen.push([m, c]);
+        return 'delivered';
+      },
+      { subject: 'state_changed.*' },
+    );
     const ok = message({ subject: 'state_changed.running', body: 1 });
     expect(filter.deliver(ok, context)).toBe('delivered');
     expect(filter.deliver(message({ subject: 'other' }), context)).toBeUndefined();

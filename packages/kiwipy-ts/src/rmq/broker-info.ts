@@ -41,7 +41,7 @@ function atLeast(v: readonly [number, number, number], major: number, minor: num
 
 /** Reads the server properties of a fresh connection. */
 export function brokerInfo(serverProperties: Readonly<Record<string, unknown>>): BrokerInfo {
-  const text = (key: string) => (typeof serverProperties[key] === 'string' ? (serverProperties[key]) : '');
+  const text = (key: string) => (typeof serverProperties[key] === 'string' ? serverProperties[key] : '');
   const product = text('product');
   const version = text('version');
   const semver = parseVersion(version);

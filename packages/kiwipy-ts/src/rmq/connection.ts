@@ -81,9 +81,12 @@ export class RobustConnection {
       this.#state = 'open';
       return model;
     } catch (error) {
-      if (this.#state === 'closed') throw new CommunicatorClosedError('the communicator was closed while connecting', { cause: error });
+      if (this.#state === 'closed')
+        throw new CommunicatorClosedError('the communicator was closed while connecting', { cause: error });
       this.#state = 'failed';
-      throw new ConnectionLostError(`cannot connect to ${this.#options.displayUrl}: ${messageOf(error)}`, { cause: error });
+      throw new ConnectionLostError(`cannot connect to ${this.#options.displayUrl}: ${messageOf(error)}`, {
+        cause: error,
+      });
     }
   }
 
@@ -94,7 +97,8 @@ export class RobustConnection {
    */
   ready(): Promise<ChannelModel> {
     if (this.#state === 'open' && this.#model !== undefined) return Promise.resolve(this.#model);
-    if (this.#state === 'closed') return Promise.reject(new CommunicatorClosedError('the communicator is closed'));
+    if (this.#state === 'closed')
+      return Promise.reject(new CommunicatorClosedError('the communicator is closed'));
     if (this.#state === 'failed' || this.#timedOut) return Promise.reject(this.#lostError());
     return new Promise((resolve, reject) => this.#waiters.add({ resolve, reject }));
   }
@@ -126,7 +130,10 @@ export class RobustConnection {
     });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no connection within ${connectTimeout} ms`)), connectTimeout);
+      timer = setTimeout(
+        () => reject(new Error(`no connection within ${connectTimeout} ms`)),
+        connectTimeout,
+      );
     });
     let model: ChannelModel;
     try {
@@ -144,11 +151,14 @@ export class RobustConnection {
     }
     const generation = ++this.#generation;
     this.#model = model;
+    batchSocketWrites(model);
     model.on('error', (error: Error) => {
       this.#lastError = error;
       this.#options.logger.debug({ error }, 'broker connection error');
     });
-    model.on('blocked', (reason: string) => this.#options.logger.warn({ reason }, 'the broker blocked the connection (resource alarm)'));
+    model.on('blocked', (reason: string) =>
+      this.#options.logger.warn({ reason }, 'the broker blocked the connection (resource alarm)'),
+    );
     model.on('unblocked', () => this.#options.logger.info({}, 'the broker unblocked the connection'));
     model.on('close', (error?: Error) => this.#onClose(model, error));
     try {
@@ -229,7 +239,10 @@ export class RobustConnection {
   #giveUp(reason: Error): void {
     this.#state = 'failed';
     this.#clearTimers();
-    const lost = new ConnectionLostError(`gave up reconnecting to ${this.#options.displayUrl}: ${reason.message}`, { cause: reason });
+    const lost = new ConnectionLostError(
+      `gave up reconnecting to ${this.#options.displayUrl}: ${reason.message}`,
+      { cause: reason },
+    );
     this.#lastError = lost;
     this.#rejectWaiters(lost);
     this.#options.onGaveUp(lost);
@@ -274,8 +287,35 @@ export async function closeModel(model: ChannelModel, timeoutMs: number): Promis
   destroySocket(model);
 }
 
+/**
+ * amqplib hands every frame to the socket with its own `write`, and on loopback each becomes a system call.
+ * Corking the socket while amqplib drains its channel buffers (one pass per tick) turns a tick's frames
+ * into one `writev`: pipelined publishing gets several times cheaper. Skipped if amqplib's internals differ.
+ */
+function batchSocketWrites(model: ChannelModel): void {
+  interface Mux {
+    _readIncoming?: () => void;
+    out?: { cork?: () => void; uncork?: () => void };
+  }
+  const mux = (model.connection as unknown as { muxer?: Mux }).muxer;
+  const out = mux?.out;
+  const drain = mux?._readIncoming;
+  if (mux === undefined || out?.cork === undefined || out.uncork === undefined || drain === undefined) return;
+  const cork = out.cork.bind(out);
+  const uncork = out.uncork.bind(out);
+  mux._readIncoming = function batched(this: Mux) {
+    cork();
+    try {
+      drain.call(this);
+    } finally {
+      uncork();
+    }
+  };
+}
+
 function destroySocket(model: ChannelModel): void {
-  const stream = (model.connection as unknown as { stream?: { destroyed?: boolean; destroy?: () => void } }).stream;
+  const stream = (model.connection as unknown as { stream?: { destroyed?: boolean; destroy?: () => void } })
+    .stream;
   if (stream?.destroyed === false) stream.destroy?.();
 }
 

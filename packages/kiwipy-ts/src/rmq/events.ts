@@ -29,7 +29,11 @@ export interface RmqCommunicatorEvents {
    * subscribers consume again; the listed tasks are still being worked on here, but the broker has put
    * them back in the queue: see `taskRedelivered`.
    */
-  consumerTimeout: { readonly queue: string; readonly message: string; readonly tasks: readonly AffectedTask[] };
+  consumerTimeout: {
+    readonly queue: string;
+    readonly message: string;
+    readonly tasks: readonly AffectedTask[];
+  };
   /**
    * A task whose delivery the broker took back (consumer timeout or lost connection) came back to this
    * communicator while its first run was still going (or had just finished). It was attached to that run
@@ -37,11 +41,18 @@ export interface RmqCommunicatorEvents {
    */
   taskRedelivered: AffectedTask & { readonly alreadyFinished: boolean };
   /** A message was malformed: logged, answered with an error where a reply was asked for, dead-lettered if a task. */
-  malformedMessage: { readonly routingKey: string; readonly exchange: string; readonly error: Error; readonly deadLettered: boolean };
+  malformedMessage: {
+    readonly routingKey: string;
+    readonly exchange: string;
+    readonly error: Error;
+    readonly deadLettered: boolean;
+  };
 }
 
 export type RmqCommunicatorEventName = keyof RmqCommunicatorEvents;
-export type RmqCommunicatorListener<E extends RmqCommunicatorEventName> = (event: RmqCommunicatorEvents[E]) => void;
+export type RmqCommunicatorListener<E extends RmqCommunicatorEventName> = (
+  event: RmqCommunicatorEvents[E],
+) => void;
 
 /**
  * A small typed event emitter. A listener that throws is logged and does not stop the others or the

@@ -12,7 +12,9 @@ export type TaskState = (typeof TaskState)[keyof typeof TaskState];
 /** What an incoming task needs from its queue. Not public API. */
 export interface TaskSettler {
   /** Acknowledges and, unless the sender asked for none, replies with the result or the error. */
-  finish(outcome: { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown }): Promise<void>;
+  finish(
+    outcome: { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown },
+  ): Promise<void>;
   /** Puts the task back in the queue. */
   requeue(): Promise<void>;
 }
@@ -57,7 +59,8 @@ export class RmqIncomingTask<T = unknown> implements AsyncDisposable {
     this.#expect([TaskState.PENDING], 'process');
     this.#state = TaskState.PROCESSING;
     const settleOnce = (fn: () => Promise<void>): Promise<void> => {
-      if (this.#state !== TaskState.PROCESSING) return Promise.reject(new InvalidStateError(`the task is already ${this.#state}`));
+      if (this.#state !== TaskState.PROCESSING)
+        return Promise.reject(new InvalidStateError(`the task is already ${this.#state}`));
       return fn();
     };
     return {
@@ -109,6 +112,7 @@ export class RmqIncomingTask<T = unknown> implements AsyncDisposable {
   }
 
   #expect(states: readonly TaskState[], action: string): void {
-    if (!states.includes(this.#state)) throw new InvalidStateError(`cannot ${action} a task that is ${this.#state}`);
+    if (!states.includes(this.#state))
+      throw new InvalidStateError(`cannot ${action} a task that is ${this.#state}`);
   }
 }

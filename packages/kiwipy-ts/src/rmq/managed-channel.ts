@@ -94,7 +94,11 @@ export class ManagedChannel<C extends Channel = Channel> {
         return await operation(channel, generation);
       } catch (error) {
         if (this.#closed) throw new CommunicatorClosedError('the communicator is closed', { cause: error });
-        if (isOperationError(error) || (this.#current?.channel === channel && generation === this.#generation)) throw error;
+        if (
+          isOperationError(error) ||
+          (this.#current?.channel === channel && generation === this.#generation)
+        )
+          throw error;
       }
     }
   }
@@ -152,9 +156,15 @@ export class ManagedChannel<C extends Channel = Channel> {
   #afterClose(generation: number, error: Error | undefined, model: ChannelModel): void {
     if (this.#closed) return;
     const connectionAlive = this.#options.connection.model === model;
-    this.#options.onClosed?.(connectionAlive ? (error ?? new Error('channel closed')) : undefined, generation);
+    this.#options.onClosed?.(
+      connectionAlive ? (error ?? new Error('channel closed')) : undefined,
+      generation,
+    );
     if (!connectionAlive) return; // the connection's setup opens a new one
-    this.#options.logger.warn({ error, channel: this.#options.name }, 'the broker closed a channel; reopening it');
+    this.#options.logger.warn(
+      { error, channel: this.#options.name },
+      'the broker closed a channel; reopening it',
+    );
     // Back off when a channel keeps dying, so a persistent fault does not become a busy loop.
     const delay = this.#reopenDelay;
     this.#reopenDelay = Math.min(2_000, Math.max(50, delay * 2));
@@ -183,7 +193,9 @@ export class ManagedChannel<C extends Channel = Channel> {
       (reopenError: unknown) => {
         if (this.#opening === reopen) this.#opening = undefined;
         if (this.#closed || this.#options.connection.model !== model) return;
-        this.#options.connection.destroy(reopenError instanceof Error ? reopenError : new Error(String(reopenError)));
+        this.#options.connection.destroy(
+          reopenError instanceof Error ? reopenError : new Error(String(reopenError)),
+        );
       },
     );
   }

@@ -20,7 +20,13 @@ interface Binding {
 }
 
 function newBinding(): Binding {
-  return { generation: -1, declared: Promise.resolve(), queue: undefined, consumerTag: undefined, removed: false };
+  return {
+    generation: -1,
+    declared: Promise.resolve(),
+    queue: undefined,
+    consumerTag: undefined,
+    removed: false,
+  };
 }
 
 /**
@@ -73,7 +79,10 @@ export class MessageSubscribers {
     if (binding !== undefined) await this.#release(binding);
   }
 
-  async addBroadcastSubscriber(subscriber: BroadcastSubscriber | BroadcastFilter, identifier?: string): Promise<string> {
+  async addBroadcastSubscriber(
+    subscriber: BroadcastSubscriber | BroadcastFilter,
+    identifier?: string,
+  ): Promise<string> {
     const id = this.broadcasts.add(subscriber, identifier);
     try {
       await this.#serialBroadcast(async () => {
@@ -114,8 +123,10 @@ export class MessageSubscribers {
 
   async #declareAll(channel: Channel, generation: number): Promise<void> {
     const work: Promise<void>[] = [];
-    for (const [id, binding] of this.#rpcBindings) work.push(this.#ensureRpc(id, binding, channel, generation));
-    if (this.#broadcastBinding !== undefined) work.push(this.#ensureBroadcast(this.#broadcastBinding, channel, generation));
+    for (const [id, binding] of this.#rpcBindings)
+      work.push(this.#ensureRpc(id, binding, channel, generation));
+    if (this.#broadcastBinding !== undefined)
+      work.push(this.#ensureBroadcast(this.#broadcastBinding, channel, generation));
     await Promise.all(work);
   }
 
@@ -129,7 +140,11 @@ export class MessageSubscribers {
         arguments: { 'x-message-ttl': MESSAGE_TTL, 'x-expires': QUEUE_EXPIRES },
       });
       await channel.bindQueue(queue, this.#internals.options.messageExchange, rpcRoutingKey(identifier));
-      const { consumerTag } = await channel.consume(queue, (message) => this.#onRpc(identifier, binding, message), { noAck: true });
+      const { consumerTag } = await channel.consume(
+        queue,
+        (message) => this.#onRpc(identifier, binding, message),
+        { noAck: true },
+      );
       binding.queue = queue;
       binding.consumerTag = consumerTag;
     })();
@@ -146,9 +161,13 @@ export class MessageSubscribers {
         arguments: { 'x-message-ttl': MESSAGE_TTL },
       });
       await channel.bindQueue(this.broadcastQueue, this.#internals.options.messageExchange, BROADCAST_TOPIC);
-      const { consumerTag } = await channel.consume(this.broadcastQueue, (message) => this.#onBroadcast(binding, message), {
-        noAck: true,
-      });
+      const { consumerTag } = await channel.consume(
+        this.broadcastQueue,
+        (message) => this.#onBroadcast(binding, message),
+        {
+          noAck: true,
+        },
+      );
       binding.queue = this.broadcastQueue;
       binding.consumerTag = consumerTag;
     })();
@@ -166,23 +185,34 @@ export class MessageSubscribers {
       if (binding.queue !== undefined) await open.channel.deleteQueue(binding.queue);
     } catch (error) {
       // The queue is exclusive: it goes with the channel's connection whatever happens here.
-      this.#internals.options.logger.debug({ error, queue: binding.queue }, 'could not delete a subscriber queue');
+      this.#internals.options.logger.debug(
+        { error, queue: binding.queue },
+        'could not delete a subscriber queue',
+      );
     }
   }
 
   /** The broker cancelled a consumer (its queue was deleted under it): declare it again. */
   #onCancelled(binding: Binding, redeclare: (channel: Channel, generation: number) => Promise<void>): void {
     if (binding.removed) return;
-    this.#internals.options.logger.warn({ queue: binding.queue }, 'the broker cancelled a subscriber consumer; declaring it again');
+    this.#internals.options.logger.warn(
+      { queue: binding.queue },
+      'the broker cancelled a subscriber consumer; declaring it again',
+    );
     binding.generation = -1;
     this.channel.run(redeclare).catch((error: unknown) => {
-      this.#internals.options.logger.error({ error, queue: binding.queue }, 'could not declare a subscriber queue again');
+      this.#internals.options.logger.error(
+        { error, queue: binding.queue },
+        'could not declare a subscriber queue again',
+      );
     });
   }
 
   #onRpc(identifier: string, binding: Binding, message: ConsumeMessage | null): void {
     if (message === null) {
-      this.#onCancelled(binding, (channel, generation) => this.#ensureRpc(identifier, binding, channel, generation));
+      this.#onCancelled(binding, (channel, generation) =>
+        this.#ensureRpc(identifier, binding, channel, generation),
+      );
       return;
     }
     const internals = this.#internals;
@@ -191,14 +221,23 @@ export class MessageSubscribers {
     try {
       body = internals.options.codec.decode(message.content);
     } catch (error) {
-      const decodeError = error instanceof DecodeError ? error : new DecodeError(String(error), { cause: error });
+      const decodeError =
+        error instanceof DecodeError ? error : new DecodeError(String(error), { cause: error });
       internals.reportMalformed(message, decodeError, false);
-      internals.respond(exchange, message, exceptionResponse(new DecodeError(`the RPC message could not be decoded: ${decodeError.message}`)));
+      internals.respond(
+        exchange,
+        message,
+        exceptionResponse(new DecodeError(`the RPC message could not be decoded: ${decodeError.message}`)),
+      );
       return;
     }
     const subscriber = this.rpc.get(identifier);
     if (subscriber === undefined) {
-      internals.respond(exchange, message, exceptionResponse(new Error(`no RPC subscriber '${identifier}' here any more`)));
+      internals.respond(
+        exchange,
+        message,
+        exceptionResponse(new Error(`no RPC subscriber '${identifier}' here any more`)),
+      );
       return;
     }
     let value: unknown;
@@ -221,7 +260,9 @@ export class MessageSubscribers {
 
   #onBroadcast(binding: Binding, message: ConsumeMessage | null): void {
     if (message === null) {
-      this.#onCancelled(binding, (channel, generation) => this.#ensureBroadcast(binding, channel, generation));
+      this.#onCancelled(binding, (channel, generation) =>
+        this.#ensureBroadcast(binding, channel, generation),
+      );
       return;
     }
     const internals = this.#internals;
@@ -229,7 +270,8 @@ export class MessageSubscribers {
     try {
       broadcast = parseBroadcast(internals.options.codec.decode(message.content));
     } catch (error) {
-      const decodeError = error instanceof DecodeError ? error : new DecodeError(String(error), { cause: error });
+      const decodeError =
+        error instanceof DecodeError ? error : new DecodeError(String(error), { cause: error });
       internals.reportMalformed(message, decodeError, false);
       return;
     }

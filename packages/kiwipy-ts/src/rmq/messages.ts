@@ -88,6 +88,15 @@ export function parseResponse(value: unknown): Response {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new DecodeError(`a response must be a mapping, got ${describeType(value)}`);
   }
+  // The common case first, without allocating: exactly one key, `result`.
+  if (
+    Object.hasOwn(value, 'result') &&
+    !Object.hasOwn(value, 'exception') &&
+    !Object.hasOwn(value, 'pending') &&
+    !Object.hasOwn(value, 'cancelled')
+  ) {
+    return { kind: 'result', value: (value as Record<string, unknown>).result };
+  }
   const present = responseKeys.filter((key) => Object.hasOwn(value, key));
   if (present.length !== 1) {
     throw new DecodeError(
@@ -99,7 +108,10 @@ export function parseResponse(value: unknown): Response {
     case 'result':
       return { kind: 'result', value: record.result };
     case 'exception':
-      return { kind: 'exception', message: typeof record.exception === 'string' ? record.exception : JSON.stringify(record.exception) };
+      return {
+        kind: 'exception',
+        message: typeof record.exception === 'string' ? record.exception : JSON.stringify(record.exception),
+      };
     case 'cancelled':
       return { kind: 'cancelled', message: record.cancelled };
     default:
@@ -121,7 +133,9 @@ export function applyResponse(response: Response, reply: Reply<unknown>): boolea
       return true;
     case 'cancelled':
       reply.reject(
-        new CancelledError(`the recipient cancelled the request${response.message == null ? '' : `: ${JSON.stringify(response.message)}`}`),
+        new CancelledError(
+          `the recipient cancelled the request${response.message == null ? '' : `: ${JSON.stringify(response.message)}`}`,
+        ),
       );
       return true;
   }
@@ -140,6 +154,9 @@ export function encodeTaskBody(task: unknown, noReply: boolean): unknown[] {
 }
 
 export function parseTaskBody(value: unknown): TaskBody {
+  if (Array.isArray(value) && value.length === 2 && typeof value[1] === 'boolean') {
+    return { task: value[0] as unknown, noReply: value[1] };
+  }
   const parsed = taskBodySchema.safeParse(value);
   if (!parsed.success) {
     throw new DecodeError(
@@ -169,6 +186,18 @@ export function encodeBroadcast(message: BroadcastMessage): Record<string, unkno
 }
 
 export function parseBroadcast(value: unknown): BroadcastMessage {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const record = value as Record<string, unknown>;
+    const subject = record.subject;
+    if ((subject === null || typeof subject === 'string') && Object.hasOwn(record, 'body')) {
+      return {
+        body: record.body,
+        sender: record.sender ?? null,
+        subject,
+        correlationId: record.correlation_id ?? null,
+      };
+    }
+  }
   const parsed = broadcastBodySchema.safeParse(value);
   if (!parsed.success) {
     throw new DecodeError(

@@ -3,7 +3,13 @@ import { type Codec, jsonCodec } from '../codec.js';
 import { ValidationError } from '../errors.js';
 import { type Logger, stderrLogger } from '../logger.js';
 import { toIssues } from '../channels.js';
-import { DEFAULT_HEARTBEAT_SECONDS, DEFAULT_PREFIX, DEFAULT_URL, TASK_MESSAGE_TTL, topologyNames } from './defaults.js';
+import {
+  DEFAULT_HEARTBEAT_SECONDS,
+  DEFAULT_PREFIX,
+  DEFAULT_URL,
+  TASK_MESSAGE_TTL,
+  topologyNames,
+} from './defaults.js';
 
 const codecSchema = z.custom<Codec>(
   (value) =>
@@ -19,7 +25,9 @@ const loggerSchema = z.custom<Logger>(
   (value) =>
     typeof value === 'object' &&
     value !== null &&
-    ['debug', 'info', 'warn', 'error'].every((level) => typeof (value as Record<string, unknown>)[level] === 'function'),
+    ['debug', 'info', 'warn', 'error'].every(
+      (level) => typeof (value as Record<string, unknown>)[level] === 'function',
+    ),
   { message: 'expected a logger with debug(), info(), warn() and error()' },
 );
 

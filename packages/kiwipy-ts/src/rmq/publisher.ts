@@ -4,7 +4,7 @@ import type { Codec } from '../codec.js';
 import { ConnectionLostError, DecodeError, DeliveryFailedError, UnroutableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Reply } from '../reply.js';
-import type { RobustConnection } from './connection.js';
+import { messageOf, type RobustConnection } from './connection.js';
 import { QUEUE_EXPIRES, REPLY_QUEUE_EXPIRES, TEST_QUEUE_EXPIRES } from './defaults.js';
 import { ManagedChannel } from './managed-channel.js';
 import { applyResponse, parseResponse } from './messages.js';
@@ -22,9 +22,11 @@ export interface PublishRequest {
   readonly exchange: string;
   readonly routingKey: string;
   readonly content: Buffer;
+  /**
+   * AMQP properties. With `mandatory`, a message no queue takes is returned and the publish rejects with
+   * {@link UnroutableError} (needs a correlation id).
+   */
   readonly properties: Options.Publish;
-  /** Return unroutable messages, and reject the publish with {@link UnroutableError}. Needs a correlation id. */
-  readonly mandatory?: boolean;
 }
 
 type Settle = (error: unknown) => void;
@@ -69,25 +71,31 @@ export class Publisher {
   }
 
   /** Publishes and resolves once the broker has the message (confirm), or rejects saying why not. */
-  async publish(request: PublishRequest): Promise<void> {
-    let open = this.channel.current;
-    if (open === undefined || this.#connection.model === undefined) open = await this.channel.get();
-    const { channel } = open;
+  publish(request: PublishRequest): Promise<void> {
+    const open = this.channel.current;
     const model = this.#connection.model;
-    const mandatory = request.mandatory === true;
+    if (open === undefined || model === undefined) {
+      return this.channel.get().then(() => this.publish(request));
+    }
+    const { channel } = open;
+    const mandatory = request.properties.mandatory === true;
     const key = request.properties.correlationId;
     return new Promise<void>((resolve, reject) => {
       const settle: Settle = (error) => {
         if (error === null || error === undefined) {
-          if (mandatory && key !== undefined && this.#returned.delete(key)) {
-            reject(new UnroutableError(`no queue is bound for routing key '${request.routingKey}' on exchange '${request.exchange}'`));
+          if (mandatory && key !== undefined && this.#returned.size > 0 && this.#returned.delete(key)) {
+            reject(
+              new UnroutableError(
+                `no queue is bound for routing key '${request.routingKey}' on exchange '${request.exchange}'`,
+              ),
+            );
           } else {
             resolve();
           }
           return;
         }
         if (mandatory && key !== undefined) this.#returned.delete(key);
-        if (model === undefined || this.#connection.model !== model) {
+        if (this.#connection.model !== model) {
           reject(
             new ConnectionLostError(
               `the channel closed before the broker confirmed the message to '${request.routingKey}'; it may or may not have been queued`,
@@ -95,11 +103,16 @@ export class Publisher {
             ),
           );
         } else {
-          reject(new DeliveryFailedError(`the broker refused the message to '${request.routingKey}': ${String((error as Error).message ?? error)}`, { cause: error }));
+          reject(
+            new DeliveryFailedError(
+              `the broker refused the message to '${request.routingKey}': ${messageOf(error)}`,
+              { cause: error },
+            ),
+          );
         }
       };
       try {
-        channel.publish(request.exchange, request.routingKey, request.content, { ...request.properties, mandatory }, settle);
+        channel.publish(request.exchange, request.routingKey, request.content, request.properties, settle);
       } catch (error) {
         settle(error ?? new Error('publish failed'));
       }
@@ -155,12 +168,18 @@ export class Publisher {
       channel.bindQueue(this.replyQueue, o.messageExchange, this.replyQueue),
       channel.bindQueue(this.replyQueue, o.taskExchange, this.replyQueue),
     ]);
-    await channel.consume(this.replyQueue, (message) => this.#onReply(message), { noAck: true, exclusive: true });
+    await channel.consume(this.replyQueue, (message) => this.#onReply(message), {
+      noAck: true,
+      exclusive: true,
+    });
   }
 
   #onReply(message: ConsumeMessage | null): void {
     if (message === null) {
-      this.#logger.warn({ queue: this.replyQueue }, 'the broker cancelled the reply consumer; reopening the channel');
+      this.#logger.warn(
+        { queue: this.replyQueue },
+        'the broker cancelled the reply consumer; reopening the channel',
+      );
       return;
     }
     const correlationId = message.properties.correlationId as string | undefined;
@@ -177,7 +196,9 @@ export class Publisher {
       final = applyResponse(parseResponse(this.#codec.decode(message.content)), reply);
     } catch (error) {
       const decodeError =
-        error instanceof DecodeError ? error : new DecodeError(`the reply could not be decoded: ${String(error)}`, { cause: error });
+        error instanceof DecodeError
+          ? error
+          : new DecodeError(`the reply could not be decoded: ${String(error)}`, { cause: error });
       reply.reject(decodeError);
       this.#awaiting.delete(correlationId as string);
       this.#onMalformedReply(message, decodeError);

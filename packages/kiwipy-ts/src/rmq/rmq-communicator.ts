@@ -26,7 +26,13 @@ import {
 import type { RmqInternals } from './internals.js';
 import { MessageSubscribers } from './message-subscribers.js';
 import { describeError, encodeBroadcast, exceptionResponse } from './messages.js';
-import { connectionUrl, redactUrl, type ResolvedRmqOptions, resolveOptions, type RmqConnectOptions } from './options.js';
+import {
+  connectionUrl,
+  redactUrl,
+  type ResolvedRmqOptions,
+  resolveOptions,
+  type RmqConnectOptions,
+} from './options.js';
 import { Publisher } from './publisher.js';
 import { RmqTaskQueue, type TaskQueueOptions } from './task-queue.js';
 
@@ -79,7 +85,8 @@ export class RmqCommunicator implements Communicator {
       connectionName: options.connectionName,
       setup: (model) => this.#setup(model),
       onLost: (error) => this.#events.emit('disconnected', { error, inFlightTasks: this.#inFlightTasks() }),
-      onAttemptFailed: (attempt, delayMs, error) => this.#events.emit('reconnectAttemptFailed', { attempt, delayMs, error }),
+      onAttemptFailed: (attempt, delayMs, error) =>
+        this.#events.emit('reconnectAttemptFailed', { attempt, delayMs, error }),
       onRestored: (attempts, downtimeMs) => {
         this.#logger.info({ attempts, downtimeMs }, 'reconnected to the broker');
         this.#events.emit('reconnected', { attempts, downtimeMs, broker: this.#broker });
@@ -207,7 +214,10 @@ export class RmqCommunicator implements Communicator {
     return this.#guard(() => this.#defaultQueue.removeTaskSubscriber(identifier));
   }
 
-  addBroadcastSubscriber(subscriber: BroadcastSubscriber | BroadcastFilter, identifier?: string): Promise<string> {
+  addBroadcastSubscriber(
+    subscriber: BroadcastSubscriber | BroadcastFilter,
+    identifier?: string,
+  ): Promise<string> {
     return this.#guard(() => this.#messages.addBroadcastSubscriber(subscriber, identifier));
   }
 
@@ -226,7 +236,9 @@ export class RmqCommunicator implements Communicator {
     try {
       content = o.codec.encode(message === undefined ? null : message);
     } catch (error) {
-      reply.reject(new DeliveryFailedError(`the RPC message could not be encoded: ${String(error)}`, { cause: error }));
+      reply.reject(
+        new DeliveryFailedError(`the RPC message could not be encoded: ${String(error)}`, { cause: error }),
+      );
       return reply;
     }
     const correlationId = randomUUID();
@@ -236,12 +248,18 @@ export class RmqCommunicator implements Communicator {
         exchange: o.messageExchange,
         routingKey: rpcRoutingKey(recipientId),
         content,
-        properties: { correlationId, replyTo: this.#publisher.replyQueue, contentType: o.codec.contentType },
-        mandatory: true,
+        properties: {
+          correlationId,
+          replyTo: this.#publisher.replyQueue,
+          contentType: o.codec.contentType,
+          mandatory: true,
+        },
       })
       .catch((error: unknown) => {
         reply.reject(
-          error instanceof UnroutableError ? new UnroutableError(`no RPC subscriber with identifier '${recipientId}'`, { cause: error }) : error,
+          error instanceof UnroutableError
+            ? new UnroutableError(`no RPC subscriber with identifier '${recipientId}'`, { cause: error })
+            : error,
         );
       });
     return reply;
@@ -260,7 +278,12 @@ export class RmqCommunicator implements Communicator {
     let content: Buffer;
     try {
       content = o.codec.encode(
-        encodeBroadcast({ body, sender: options.sender ?? null, subject: options.subject ?? null, correlationId: options.correlationId ?? null }),
+        encodeBroadcast({
+          body,
+          sender: options.sender ?? null,
+          subject: options.subject ?? null,
+          correlationId: options.correlationId ?? null,
+        }),
       );
     } catch (error) {
       throw new DeliveryFailedError(`the broadcast could not be encoded: ${String(error)}`, { cause: error });
@@ -282,7 +305,9 @@ export class RmqCommunicator implements Communicator {
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
     this.#closed = true;
-    this.#publisher.rejectAwaiting(new CommunicatorClosedError('the communicator was closed before a reply arrived'));
+    this.#publisher.rejectAwaiting(
+      new CommunicatorClosedError('the communicator was closed before a reply arrived'),
+    );
     this.#publisher.channel.detach();
     this.#messages.detach();
     for (const queue of this.#queues.values()) queue.detach();
@@ -299,7 +324,7 @@ export class RmqCommunicator implements Communicator {
   }
 
   async #setup(model: ChannelModel): Promise<void> {
-    this.#broker = brokerInfo((model.connection.serverProperties ?? {}));
+    this.#broker = brokerInfo(model.connection.serverProperties ?? {});
     if (!this.#broker.perQueueConsumerTimeout && this.#broker.defaultConsumerTimeoutMs !== null) {
       this.#logger.info(
         { version: this.#broker.version, defaultConsumerTimeoutMs: this.#broker.defaultConsumerTimeoutMs },
@@ -307,7 +332,10 @@ export class RmqCommunicator implements Communicator {
       );
     }
     await this.#publisher.channel.open(model);
-    await Promise.all([this.#messages.channel.open(model), ...[...this.#queues.values()].map((queue) => queue.channel.open(model))]);
+    await Promise.all([
+      this.#messages.channel.open(model),
+      ...[...this.#queues.values()].map((queue) => queue.channel.open(model)),
+    ]);
   }
 
   #respond(exchange: string, message: Message, body: Record<string, unknown>): void {
@@ -318,7 +346,9 @@ export class RmqCommunicator implements Communicator {
     try {
       content = codec.encode(body);
     } catch (error) {
-      const fallback = exceptionResponse(new DeliveryFailedError(`the reply could not be encoded: ${describeError(error)}`));
+      const fallback = exceptionResponse(
+        new DeliveryFailedError(`the reply could not be encoded: ${describeError(error)}`),
+      );
       if (body.host !== undefined) fallback.host = body.host;
       content = codec.encode(fallback);
     }
@@ -327,7 +357,10 @@ export class RmqCommunicator implements Communicator {
         exchange,
         routingKey: replyTo,
         content,
-        properties: { correlationId: (message.properties.correlationId as string | undefined) ?? '', contentType: codec.contentType },
+        properties: {
+          correlationId: (message.properties.correlationId as string | undefined) ?? '',
+          contentType: codec.contentType,
+        },
       })
       .catch((error: unknown) => {
         if (!this.#closed) this.#logger.warn({ error, replyTo }, 'could not send a reply');

@@ -6,11 +6,23 @@ import { Reply } from '../reply.js';
 import { runTask, SubscriberSet } from '../subscriber-registry.js';
 import type { AffectedTask } from './events.js';
 import { isConsumerTimeout } from './broker-info.js';
-import { TASK_FETCH_TIMEOUT, TASK_ITERATE_TIMEOUT, TASK_MESSAGE_TTL, TEST_QUEUE_EXPIRES } from './defaults.js';
+import {
+  TASK_FETCH_TIMEOUT,
+  TASK_ITERATE_TIMEOUT,
+  TASK_MESSAGE_TTL,
+  TEST_QUEUE_EXPIRES,
+} from './defaults.js';
 import { RmqIncomingTask, TaskState, type TaskSettler } from './incoming-task.js';
 import type { RmqInternals } from './internals.js';
 import { isOperationError, ManagedChannel } from './managed-channel.js';
-import { encodeTaskBody, exceptionResponse, hostInfo, parseTaskBody, pendingResponse, resultResponse } from './messages.js';
+import {
+  encodeTaskBody,
+  exceptionResponse,
+  hostInfo,
+  parseTaskBody,
+  pendingResponse,
+  resultResponse,
+} from './messages.js';
 
 /** Options of `communicator.taskQueue(name, options)`. */
 export interface TaskQueueOptions {
@@ -159,7 +171,9 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
     try {
       content = o.codec.encode(encodeTaskBody(task, noReply));
     } catch (error) {
-      const failure = new DeliveryFailedError(`the task could not be encoded: ${String(error)}`, { cause: error });
+      const failure = new DeliveryFailedError(`the task could not be encoded: ${String(error)}`, {
+        cause: error,
+      });
       if (reply === undefined) return Promise.reject(failure);
       reply.reject(failure);
       return reply;
@@ -168,8 +182,13 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
       exchange: o.taskExchange,
       routingKey: this.name,
       content,
-      properties: { correlationId, replyTo: publisher.replyQueue, persistent: true, contentType: o.codec.contentType },
-      mandatory: true,
+      properties: {
+        correlationId,
+        replyTo: publisher.replyQueue,
+        persistent: true,
+        contentType: o.codec.contentType,
+        mandatory: true,
+      },
     });
     if (reply === undefined) return published.then(() => null);
     const pending = reply;
@@ -193,7 +212,12 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
         return message === false ? undefined : { message, channel, generation };
       });
       if (got !== undefined) {
-        const entry = this.#accept(got.message, { channel: got.channel, generation: got.generation, message: got.message, noAck });
+        const entry = this.#accept(got.message, {
+          channel: got.channel,
+          generation: got.generation,
+          message: got.message,
+          noAck,
+        });
         if (entry !== undefined) return this.#incoming(entry);
         continue;
       }
@@ -209,7 +233,9 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
    * Takes tasks until the queue stays empty for `timeout` (default 1 s). Tasks handed out but neither
    * processed nor requeued when the iteration ends are put back in the queue.
    */
-  async *iterate(options: { readonly timeout?: number } = {}): AsyncGenerator<RmqIncomingTask, void, undefined> {
+  async *iterate(
+    options: { readonly timeout?: number } = {},
+  ): AsyncGenerator<RmqIncomingTask, void, undefined> {
     const handed: RmqIncomingTask[] = [];
     try {
       for (;;) {
@@ -284,7 +310,10 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
       await scratch.close();
     } catch (error) {
       if (!isOperationError(error) || (error as { code?: number }).code !== 406) throw error;
-      o.logger.warn({ error, queue: this.name }, 'the task queue exists with other arguments; using it as it is');
+      o.logger.warn(
+        { error, queue: this.name },
+        'the task queue exists with other arguments; using it as it is',
+      );
     }
   }
 
@@ -292,9 +321,13 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
     if (consumer.removed || consumer.generation === generation) return consumer.declared;
     consumer.generation = generation;
     consumer.declared = (async () => {
-      const { consumerTag } = await channel.consume(this.name, (message) => this.#onDelivery(message, channel, generation), {
-        noAck: false,
-      });
+      const { consumerTag } = await channel.consume(
+        this.name,
+        (message) => this.#onDelivery(message, channel, generation),
+        {
+          noAck: false,
+        },
+      );
       consumer.tag = consumerTag;
     })();
     return consumer.declared;
@@ -305,7 +338,10 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
       // The broker cancelled the consumer (the queue was deleted): declare everything again.
       const consumer = this.#consumer;
       if (consumer === undefined || consumer.removed) return;
-      this.#internals.options.logger.warn({ queue: this.name }, 'the broker cancelled the task consumer; declaring the queue again');
+      this.#internals.options.logger.warn(
+        { queue: this.name },
+        'the broker cancelled the task consumer; declaring the queue again',
+      );
       consumer.generation = -1;
       this.channel
         .run(async (current, currentGeneration) => {
@@ -314,7 +350,12 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
           await current.bindQueue(this.name, this.#internals.options.taskExchange, this.name);
           await this.#ensureConsumer(consumer, current, currentGeneration);
         })
-        .catch((error: unknown) => this.#internals.options.logger.error({ error, queue: this.name }, 'could not consume the task queue again'));
+        .catch((error: unknown) =>
+          this.#internals.options.logger.error(
+            { error, queue: this.name },
+            'could not consume the task queue again',
+          ),
+        );
       return;
     }
     const entry = this.#accept(message, { channel, generation, message, noAck: false });
@@ -339,7 +380,10 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
       const running = this.#byCorrelation.get(correlationId);
       if (running !== undefined && !this.#isHeld(running.delivery)) {
         running.delivery = delivery;
-        this.#internals.events.emit('taskRedelivered', { ...this.#describe(running), alreadyFinished: false });
+        this.#internals.events.emit('taskRedelivered', {
+          ...this.#describe(running),
+          alreadyFinished: false,
+        });
         return undefined;
       }
       this.#forgetOldOrphans();
@@ -361,7 +405,8 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
       message,
       delivery,
     };
-    if (correlationId !== undefined && !this.#byCorrelation.has(correlationId)) this.#byCorrelation.set(correlationId, entry);
+    if (correlationId !== undefined && !this.#byCorrelation.has(correlationId))
+      this.#byCorrelation.set(correlationId, entry);
     else this.#anonymous.add(entry);
     return entry;
   }
@@ -375,7 +420,10 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
         this.#finish(entry, resultResponse(outcome.value));
         return;
       case 'failed':
-        this.#internals.options.logger.error({ error: outcome.error, queue: this.name, correlationId: entry.correlationId }, 'task failed');
+        this.#internals.options.logger.error(
+          { error: outcome.error, queue: this.name, correlationId: entry.correlationId },
+          'task failed',
+        );
         this.#finish(entry, exceptionResponse(outcome.error));
         return;
       case 'rejected': {
@@ -422,8 +470,7 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
           exchange: this.#internals.options.taskExchange,
           routingKey: this.name,
           content: delivery.message.content,
-          properties: { ...delivery.message.properties, persistent: true },
-          mandatory: true,
+          properties: { ...delivery.message.properties, persistent: true, mandatory: true },
         });
       },
     };
@@ -440,7 +487,11 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
     if (delivery === undefined) return false;
     if (delivery.noAck) return true;
     const current = this.channel.current;
-    return current !== undefined && current.channel === delivery.channel && current.generation === delivery.generation;
+    return (
+      current !== undefined &&
+      current.channel === delivery.channel &&
+      current.generation === delivery.generation
+    );
   }
 
   #ack(delivery: Delivery): void {
@@ -448,7 +499,10 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
     try {
       delivery.channel.ack(delivery.message);
     } catch (error) {
-      this.#internals.options.logger.debug({ error, queue: this.name }, 'could not acknowledge a task; the broker will redeliver it');
+      this.#internals.options.logger.debug(
+        { error, queue: this.name },
+        'could not acknowledge a task; the broker will redeliver it',
+      );
     }
   }
 
@@ -457,7 +511,10 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
     try {
       delivery.channel.nack(delivery.message, false, true);
     } catch (error) {
-      this.#internals.options.logger.debug({ error, queue: this.name }, 'could not requeue a task; the broker will redeliver it');
+      this.#internals.options.logger.debug(
+        { error, queue: this.name },
+        'could not requeue a task; the broker will redeliver it',
+      );
     }
   }
 
@@ -507,7 +564,10 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
       deadLettered = true;
       this.#ack(delivery);
     } catch (publishError) {
-      o.logger.error({ error: publishError, queue: this.name }, 'could not dead-letter a malformed task; it stays in the queue');
+      o.logger.error(
+        { error: publishError, queue: this.name },
+        'could not dead-letter a malformed task; it stays in the queue',
+      );
       if (this.#isHeld(delivery)) {
         await sleep(1_000);
         this.#nack(delivery);
@@ -535,7 +595,11 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
         { queue: this.name, tasks: affected.length, error },
         'the broker took back tasks held longer than its consumer_timeout; reopening the channel',
       );
-      this.#internals.events.emit('consumerTimeout', { queue: this.name, message: error.message, tasks: affected });
+      this.#internals.events.emit('consumerTimeout', {
+        queue: this.name,
+        message: error.message,
+        tasks: affected,
+      });
     }
   }
 }

@@ -30,7 +30,11 @@ export interface CommunicatorContractOptions {
  * and more): closing, RPC, tasks, broadcasts and their filters, subscriber bookkeeping, typed channels.
  * Call it at the top level of a test file with a factory for the implementation under test.
  */
-export function communicatorContract(name: string, factory: CommunicatorFactory, options: CommunicatorContractOptions = {}): void {
+export function communicatorContract(
+  name: string,
+  factory: CommunicatorFactory,
+  options: CommunicatorContractOptions = {},
+): void {
   const quiet = options.quietPeriod ?? 250;
   const wait = options.waitTimeout ?? 5_000;
 
@@ -51,12 +55,22 @@ export function communicatorContract(name: string, factory: CommunicatorFactory,
         await communicator.close();
         expect(communicator.isClosed()).toBe(true);
         await communicator.close(); // idempotent
-        await expect(communicator.addRpcSubscriber(() => null, 'rpc')).rejects.toBeInstanceOf(CommunicatorClosedError);
-        await expect(communicator.rpcSend('rpc', null).result).rejects.toBeInstanceOf(CommunicatorClosedError);
-        await expect(communicator.addTaskSubscriber(() => null)).rejects.toBeInstanceOf(CommunicatorClosedError);
+        await expect(communicator.addRpcSubscriber(() => null, 'rpc')).rejects.toBeInstanceOf(
+          CommunicatorClosedError,
+        );
+        await expect(communicator.rpcSend('rpc', null).result).rejects.toBeInstanceOf(
+          CommunicatorClosedError,
+        );
+        await expect(communicator.addTaskSubscriber(() => null)).rejects.toBeInstanceOf(
+          CommunicatorClosedError,
+        );
         await expect(communicator.taskSend(null).result).rejects.toBeInstanceOf(CommunicatorClosedError);
-        await expect(communicator.taskSend(null, { noReply: true })).rejects.toBeInstanceOf(CommunicatorClosedError);
-        await expect(communicator.addBroadcastSubscriber(() => null)).rejects.toBeInstanceOf(CommunicatorClosedError);
+        await expect(communicator.taskSend(null, { noReply: true })).rejects.toBeInstanceOf(
+          CommunicatorClosedError,
+        );
+        await expect(communicator.addBroadcastSubscriber(() => null)).rejects.toBeInstanceOf(
+          CommunicatorClosedError,
+        );
         await expect(communicator.broadcastSend(null)).rejects.toBeInstanceOf(CommunicatorClosedError);
       });
 
@@ -159,7 +173,9 @@ export function communicatorContract(name: string, factory: CommunicatorFactory,
       });
 
       it('rejects with UnroutableError when nobody has the identifier', async () => {
-        await expect(within(communicator.rpcSend('noone', 'nothing'), wait)).rejects.toBeInstanceOf(UnroutableError);
+        await expect(within(communicator.rpcSend('noone', 'nothing'), wait)).rejects.toBeInstanceOf(
+          UnroutableError,
+        );
       });
     });
 
@@ -250,7 +266,10 @@ export function communicatorContract(name: string, factory: CommunicatorFactory,
           counts.set(n, (counts.get(n) ?? 0) + 1);
           return n * n;
         });
-        const results = await within(Promise.all(Array.from({ length: 50 }, (_, n) => communicator.taskSend<number>(n).result)), wait);
+        const results = await within(
+          Promise.all(Array.from({ length: 50 }, (_, n) => communicator.taskSend<number>(n).result)),
+          wait,
+        );
         expect(results).toEqual(Array.from({ length: 50 }, (_, n) => n * n));
         expect([...counts.values()].every((count) => count === 1)).toBe(true);
         expect(counts.size).toBe(50);
@@ -259,18 +278,30 @@ export function communicatorContract(name: string, factory: CommunicatorFactory,
 
     describe('subscriber bookkeeping', () => {
       it('rejects removing an unknown subscriber with UnknownSubscriberError', async () => {
-        await expect(communicator.removeRpcSubscriber('unknown')).rejects.toBeInstanceOf(UnknownSubscriberError);
-        await expect(communicator.removeTaskSubscriber('unknown')).rejects.toBeInstanceOf(UnknownSubscriberError);
-        await expect(communicator.removeBroadcastSubscriber('unknown')).rejects.toBeInstanceOf(UnknownSubscriberError);
+        await expect(communicator.removeRpcSubscriber('unknown')).rejects.toBeInstanceOf(
+          UnknownSubscriberError,
+        );
+        await expect(communicator.removeTaskSubscriber('unknown')).rejects.toBeInstanceOf(
+          UnknownSubscriberError,
+        );
+        await expect(communicator.removeBroadcastSubscriber('unknown')).rejects.toBeInstanceOf(
+          UnknownSubscriberError,
+        );
       });
 
       it('rejects a duplicate identifier with DuplicateSubscriberIdentifierError', async () => {
         await communicator.addRpcSubscriber(() => 1, 'same');
-        await expect(communicator.addRpcSubscriber(() => 2, 'same')).rejects.toBeInstanceOf(DuplicateSubscriberIdentifierError);
+        await expect(communicator.addRpcSubscriber(() => 2, 'same')).rejects.toBeInstanceOf(
+          DuplicateSubscriberIdentifierError,
+        );
         await communicator.addTaskSubscriber(() => 1, 'same');
-        await expect(communicator.addTaskSubscriber(() => 2, 'same')).rejects.toBeInstanceOf(DuplicateSubscriberIdentifierError);
+        await expect(communicator.addTaskSubscriber(() => 2, 'same')).rejects.toBeInstanceOf(
+          DuplicateSubscriberIdentifierError,
+        );
         await communicator.addBroadcastSubscriber(() => 1, 'same');
-        await expect(communicator.addBroadcastSubscriber(() => 2, 'same')).rejects.toBeInstanceOf(DuplicateSubscriberIdentifierError);
+        await expect(communicator.addBroadcastSubscriber(() => 2, 'same')).rejects.toBeInstanceOf(
+          DuplicateSubscriberIdentifierError,
+        );
         // The first subscriber is still the one that answers.
         expect(await within(communicator.rpcSend('same', null), wait)).toBe(1);
       });
@@ -291,7 +322,10 @@ export function communicatorContract(name: string, factory: CommunicatorFactory,
       it('carries a correlation id and structured bodies', async () => {
         const got = deferred<BroadcastMessage>();
         await communicator.addBroadcastSubscriber((message) => got.resolve(message));
-        await communicator.broadcastSend({ state: 'running', pk: 7 }, { subject: 'state_changed.created.running', sender: 7, correlationId: 'abc' });
+        await communicator.broadcastSend(
+          { state: 'running', pk: 7 },
+          { subject: 'state_changed.created.running', sender: 7, correlationId: 'abc' },
+        );
         expect(await within(got.promise, wait)).toEqual({
           body: { state: 'running', pk: 7 },
           subject: 'state_changed.created.running',
@@ -301,20 +335,32 @@ export function communicatorContract(name: string, factory: CommunicatorFactory,
       });
 
       it('filters on subject with a wildcard', async () => {
-        const subjects = await collect(communicator, new BroadcastFilterSpec({ subject: 'purchase.*' }), wait, async () => {
-          for (const subject of ['purchase.car', 'purchase.piano', 'sell.guitar', 'sell.house']) {
-            await communicator.broadcastSend(null, { subject });
-          }
-        }, { subject: 'purchase.sentinel' });
+        const subjects = await collect(
+          communicator,
+          new BroadcastFilterSpec({ subject: 'purchase.*' }),
+          wait,
+          async () => {
+            for (const subject of ['purchase.car', 'purchase.piano', 'sell.guitar', 'sell.house']) {
+              await communicator.broadcastSend(null, { subject });
+            }
+          },
+          { subject: 'purchase.sentinel' },
+        );
         expect(subjects.map((m) => m.subject)).toEqual(['purchase.car', 'purchase.piano']);
       });
 
       it('filters on sender with a wildcard', async () => {
-        const messages = await collect(communicator, new BroadcastFilterSpec({ sender: '*.jones' }), wait, async () => {
-          for (const sender of ['bob.jones', 'bob.smith', 'martin.uhrin', 'alice.jones']) {
-            await communicator.broadcastSend(null, { sender });
-          }
-        }, { sender: 'sentinel.jones' });
+        const messages = await collect(
+          communicator,
+          new BroadcastFilterSpec({ sender: '*.jones' }),
+          wait,
+          async () => {
+            for (const sender of ['bob.jones', 'bob.smith', 'martin.uhrin', 'alice.jones']) {
+              await communicator.broadcastSend(null, { sender });
+            }
+          },
+          { sender: 'sentinel.jones' },
+        );
         expect(messages.map((m) => m.sender)).toEqual(['bob.jones', 'alice.jones']);
       });
 
@@ -333,7 +379,12 @@ export function communicatorContract(name: string, factory: CommunicatorFactory,
           { sender: 'sentinel.jones', subject: 'purchase.sentinel' },
         );
         expect(new Set(messages.map((m) => `${String(m.sender)}|${String(m.subject)}`))).toEqual(
-          new Set(['bob.jones|purchase.car', 'bob.jones|purchase.piano', 'alice.jones|purchase.car', 'alice.jones|purchase.piano']),
+          new Set([
+            'bob.jones|purchase.car',
+            'bob.jones|purchase.piano',
+            'alice.jones|purchase.car',
+            'alice.jones|purchase.piano',
+          ]),
         );
       });
 
@@ -360,23 +411,41 @@ export function communicatorContract(name: string, factory: CommunicatorFactory,
       });
 
       it('matches an exact filter value, and a pk by equality', async () => {
-        const messages = await collect(communicator, new BroadcastFilterSpec({ sender: 'alice.jones' }), wait, async () => {
-          for (const sender of ['bob.jones', 'bob.smith', 'martin.uhrin', 'alice.jones']) {
-            await communicator.broadcastSend(null, { sender });
-          }
-        }, { sender: 'alice.jones' });
+        const messages = await collect(
+          communicator,
+          new BroadcastFilterSpec({ sender: 'alice.jones' }),
+          wait,
+          async () => {
+            for (const sender of ['bob.jones', 'bob.smith', 'martin.uhrin', 'alice.jones']) {
+              await communicator.broadcastSend(null, { sender });
+            }
+          },
+          { sender: 'alice.jones' },
+        );
         expect(messages.map((m) => m.sender)).toEqual(['alice.jones']);
-        const byPk = await collect(communicator, new BroadcastFilterSpec({ sender: 12 }), wait, async () => {
-          for (const sender of [11, 12, 13, '12']) await communicator.broadcastSend(null, { sender });
-        }, { sender: 12 });
+        const byPk = await collect(
+          communicator,
+          new BroadcastFilterSpec({ sender: 12 }),
+          wait,
+          async () => {
+            for (const sender of [11, 12, 13, '12']) await communicator.broadcastSend(null, { sender });
+          },
+          { sender: 12 },
+        );
         expect(byPk.map((m) => m.sender)).toEqual([12]);
       });
 
       it('never filters out a broadcast without subject or sender', async () => {
-        const messages = await collect(communicator, new BroadcastFilterSpec({ subject: 'only.*', sender: 'only.*' }), wait, async () => {
-          await communicator.broadcastSend('no subject or sender');
-          await communicator.broadcastSend('wrong sender', { sender: 'other', subject: 'only.this' });
-        }, { subject: 'only.sentinel', sender: 'only.me' });
+        const messages = await collect(
+          communicator,
+          new BroadcastFilterSpec({ subject: 'only.*', sender: 'only.*' }),
+          wait,
+          async () => {
+            await communicator.broadcastSend('no subject or sender');
+            await communicator.broadcastSend('wrong sender', { sender: 'other', subject: 'only.this' });
+          },
+          { subject: 'only.sentinel', sender: 'only.me' },
+        );
         expect(messages.map((m) => m.body)).toEqual(['no subject or sender']);
       });
 
@@ -416,14 +485,19 @@ export function communicatorContract(name: string, factory: CommunicatorFactory,
 
     describe('typed channels', () => {
       it('validates RPC requests before sending and responses at the subscriber', async () => {
-        const add = defineRpc('contract.add', { request: z.object({ a: z.number(), b: z.number() }), response: z.number() });
+        const add = defineRpc('contract.add', {
+          request: z.object({ a: z.number(), b: z.number() }),
+          response: z.number(),
+        });
         const seen: unknown[] = [];
         await add.subscribe(communicator, ({ a, b }) => {
           seen.push([a, b]);
           return a === 0 ? ('zero' as unknown as number) : a + b;
         });
         expect(await within(add.send(communicator, { a: 1, b: 2 }), wait)).toBe(3);
-        await expect(add.send(communicator, { a: 1, b: 'two' } as unknown as { a: number; b: number })).rejects.toBeInstanceOf(ValidationError);
+        await expect(
+          add.send(communicator, { a: 1, b: 'two' } as unknown as { a: number; b: number }),
+        ).rejects.toBeInstanceOf(ValidationError);
         // A raw message that skips the sender's check is refused by the subscriber's.
         const raw = await rejectionOf(communicator.rpcSend('contract.add', { a: 'x' }), wait);
         expect(raw).toBeInstanceOf(RemoteError);
@@ -445,10 +519,15 @@ export function communicatorContract(name: string, factory: CommunicatorFactory,
       });
 
       it('validates tasks at both ends, passing on tasks of another type', async () => {
-        const square = defineTask('contract.square', { task: z.object({ n: z.number() }), result: z.number() });
+        const square = defineTask('contract.square', {
+          task: z.object({ n: z.number() }),
+          result: z.number(),
+        });
         await square.subscribe(communicator, ({ n }) => n * n);
         expect(await within(square.send(communicator, { n: 7 }), wait)).toBe(49);
-        await expect(square.send(communicator, { n: 'seven' } as unknown as { n: number })).rejects.toBeInstanceOf(ValidationError);
+        await expect(
+          square.send(communicator, { n: 'seven' } as unknown as { n: number }),
+        ).rejects.toBeInstanceOf(ValidationError);
         // A task of another shape is rejected by the typed worker and waits for one that takes it.
         const other = communicator.taskSend({ m: 1 });
         expect(await settledWithin(other.result, quiet)).toBe(false);
@@ -461,7 +540,9 @@ export function communicatorContract(name: string, factory: CommunicatorFactory,
         const progress = defineBroadcast('contract.progress', { body: z.object({ done: z.number() }) });
         const bodies: unknown[] = [];
         await progress.subscribe(communicator, (body) => void bodies.push(body.done));
-        await expect(progress.send(communicator, { done: 'x' } as unknown as { done: number })).rejects.toBeInstanceOf(ValidationError);
+        await expect(
+          progress.send(communicator, { done: 'x' } as unknown as { done: number }),
+        ).rejects.toBeInstanceOf(ValidationError);
         await communicator.broadcastSend({ done: 99 }, { subject: 'contract.other' });
         await communicator.broadcastSend({ done: 'bad' }, { subject: 'contract.progress' });
         await progress.send(communicator, { done: 1 });

@@ -83,7 +83,12 @@ describe('malformed messages (shared broker)', () => {
     expect(entry?.level).toBe('error');
     expect(entry?.fields.routingKey).toBe(`${prefix}.process.queue`);
     expect(malformed).toEqual([
-      { routingKey: `${prefix}.process.queue`, exchange: `${prefix}.tasks`, error: expect.any(DecodeError) as unknown, deadLettered: true },
+      {
+        routingKey: `${prefix}.process.queue`,
+        exchange: `${prefix}.tasks`,
+        error: expect.any(DecodeError) as unknown,
+        deadLettered: true,
+      },
     ]);
     expect(seen).toEqual([]);
     const check = await raw.channel.checkQueue(`${prefix}.process.queue`);
@@ -101,7 +106,12 @@ describe('malformed messages (shared broker)', () => {
 
   it('dead-letters a JSON task that is not a [task, no_reply] pair', async () => {
     await worker.addTaskSubscriber(() => 'ok');
-    raw.channel.publish(`${prefix}.tasks`, `${prefix}.process.queue`, Buffer.from(JSON.stringify({ task: 1 })), { persistent: true });
+    raw.channel.publish(
+      `${prefix}.tasks`,
+      `${prefix}.process.queue`,
+      Buffer.from(JSON.stringify({ task: 1 })),
+      { persistent: true },
+    );
     await eventually(() => malformed.length === 1, 5_000, 'a malformed report');
     expect(malformed[0]!.deadLettered).toBe(true);
     expect(malformed[0]!.error.message).toContain('[task, no_reply]');
@@ -127,15 +137,23 @@ describe('malformed messages (shared broker)', () => {
       seen.push(message);
       return 'pong';
     }, 'svc');
-    raw.channel.publish(`${prefix}.messages`, '[rpc].svc', Buffer.from('<<garbage>>'), { correlationId: 'rpc-bad', replyTo: raw.replyQueue });
+    raw.channel.publish(`${prefix}.messages`, '[rpc].svc', Buffer.from('<<garbage>>'), {
+      correlationId: 'rpc-bad',
+      replyTo: raw.replyQueue,
+    });
     await eventually(() => raw.replies.length === 1, 5_000, 'an error reply');
     const reply = JSON.parse(raw.replies[0]!.content.toString()) as Record<string, unknown>;
     expect(Object.keys(reply)).toEqual(['exception']);
     expect(String(reply.exception)).toContain('DecodeError');
     expect(raw.replies[0]!.properties.correlationId).toBe('rpc-bad');
     expect(malformed[0]?.routingKey).toBe('[rpc].svc');
-    expect(log.entries.some((e) => e.message === 'malformed message' && e.fields.routingKey === '[rpc].svc')).toBe(true);
-    raw.channel.publish(`${prefix}.messages`, '[rpc].svc', Buffer.from('"ping"'), { correlationId: 'rpc-good', replyTo: raw.replyQueue });
+    expect(
+      log.entries.some((e) => e.message === 'malformed message' && e.fields.routingKey === '[rpc].svc'),
+    ).toBe(true);
+    raw.channel.publish(`${prefix}.messages`, '[rpc].svc', Buffer.from('"ping"'), {
+      correlationId: 'rpc-good',
+      replyTo: raw.replyQueue,
+    });
     await eventually(() => raw.replies.length === 2, 5_000, 'a good reply');
     expect(JSON.parse(raw.replies[1]!.content.toString())).toEqual({ result: 'pong' });
     expect(seen).toEqual(['ping']);
@@ -145,13 +163,21 @@ describe('malformed messages (shared broker)', () => {
     const heard: unknown[] = [];
     await worker.addBroadcastSubscriber((message) => void heard.push(message.body));
     raw.channel.publish(`${prefix}.messages`, '[broadcast]', Buffer.from('nope'));
-    raw.channel.publish(`${prefix}.messages`, '[broadcast]', Buffer.from(JSON.stringify({ body: 1, subject: 42 })));
+    raw.channel.publish(
+      `${prefix}.messages`,
+      '[broadcast]',
+      Buffer.from(JSON.stringify({ body: 1, subject: 42 })),
+    );
     raw.channel.publish(
       `${prefix}.messages`,
       '[broadcast]',
       Buffer.from(JSON.stringify({ body: 'good', sender: null, subject: null, correlation_id: null })),
     );
-    await eventually(() => heard.length === 1 && malformed.length === 2, 5_000, 'one good broadcast, two bad');
+    await eventually(
+      () => heard.length === 1 && malformed.length === 2,
+      5_000,
+      'one good broadcast, two bad',
+    );
     expect(heard).toEqual(['good']);
     expect(malformed.map((m) => [m.routingKey, m.deadLettered])).toEqual([
       ['[broadcast]', false],
@@ -168,21 +194,38 @@ describe('malformed messages (shared broker)', () => {
     let answered = 0;
     await raw.channel.consume(`${prefix}.process.queue`, (m) => {
       if (m === null) return;
-      const body = answered++ === 0 ? Buffer.from('}{') : Buffer.from(JSON.stringify({ host: { hostname: 'x', pid: 1 } }));
-      raw.channel.publish(`${prefix}.tasks`, m.properties.replyTo as string, body, { correlationId: m.properties.correlationId as string });
+      const body =
+        answered++ === 0
+          ? Buffer.from('}{')
+          : Buffer.from(JSON.stringify({ host: { hostname: 'x', pid: 1 } }));
+      raw.channel.publish(`${prefix}.tasks`, m.properties.replyTo as string, body, {
+        correlationId: m.properties.correlationId as string,
+      });
       raw.channel.ack(m);
     });
-    const garbage = await within(worker.taskSend('x').result.catch((e: unknown) => e), 5_000);
+    const garbage = await within(
+      worker.taskSend('x').result.catch((e: unknown) => e),
+      5_000,
+    );
     expect(garbage).toBeInstanceOf(DecodeError);
-    const empty = await within(worker.taskSend('y').result.catch((e: unknown) => e), 5_000);
+    const empty = await within(
+      worker.taskSend('y').result.catch((e: unknown) => e),
+      5_000,
+    );
     expect(empty).toBeInstanceOf(DecodeError);
     expect((empty as Error).message).toContain('exactly one of');
     expect(malformed).toHaveLength(2);
   });
 
   it('logs a reply for an unknown request without failing', async () => {
-    raw.channel.publish(`${prefix}.messages`, worker.replyQueue, Buffer.from('{"result":1}'), { correlationId: 'who-asked' });
-    await eventually(() => log.entries.some((e) => e.fields.correlationId === 'who-asked'), 5_000, 'a warning');
+    raw.channel.publish(`${prefix}.messages`, worker.replyQueue, Buffer.from('{"result":1}'), {
+      correlationId: 'who-asked',
+    });
+    await eventually(
+      () => log.entries.some((e) => e.fields.correlationId === 'who-asked'),
+      5_000,
+      'a warning',
+    );
     // Still working afterwards.
     await worker.addRpcSubscriber(() => 'alive', 'alive');
     expect(await within(worker.rpcSend('alive', null), 5_000)).toBe('alive');
@@ -190,7 +233,10 @@ describe('malformed messages (shared broker)', () => {
 
   it('answers with an error when a result cannot be encoded', async () => {
     await worker.addRpcSubscriber(() => ({ big: 10n }), 'bigint');
-    const error = await within(worker.rpcSend('bigint', null).result.catch((e: unknown) => e), 5_000);
+    const error = await within(
+      worker.rpcSend('bigint', null).result.catch((e: unknown) => e),
+      5_000,
+    );
     expect(error).toBeInstanceOf(RemoteError);
     expect((error as RemoteError).remoteMessage).toContain('could not be encoded');
     const pending = deferred<void>();
@@ -198,7 +244,10 @@ describe('malformed messages (shared broker)', () => {
       pending.resolve();
       return { big: 1n };
     });
-    const taskError = await within(worker.taskSend(null).result.catch((e: unknown) => e), 5_000);
+    const taskError = await within(
+      worker.taskSend(null).result.catch((e: unknown) => e),
+      5_000,
+    );
     expect(taskError).toBeInstanceOf(RemoteError);
   });
 });

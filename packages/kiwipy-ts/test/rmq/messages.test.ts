@@ -61,7 +61,10 @@ describe('kiwipy wire format', () => {
     expect(() => parseResponse([1])).toThrow(/mapping/);
     expect(() => parseResponse('result')).toThrow(DecodeError);
     // Extra keys such as kiwipy's task `host` are fine.
-    expect(parseResponse({ result: 1, host: { hostname: 'h', pid: 1 } })).toEqual({ kind: 'result', value: 1 });
+    expect(parseResponse({ result: 1, host: { hostname: 'h', pid: 1 } })).toEqual({
+      kind: 'result',
+      value: 1,
+    });
     expect(parseResponse({ pending: null })).toEqual({ kind: 'pending' });
   });
 
@@ -109,7 +112,12 @@ describe('kiwipy wire format', () => {
 
   it('encodes broadcasts with kiwipy keys and decodes them back', () => {
     const message = { body: { a: 1 }, sender: 5, subject: 'state_changed.x', correlationId: 'c' };
-    expect(encodeBroadcast(message)).toEqual({ body: { a: 1 }, sender: 5, subject: 'state_changed.x', correlation_id: 'c' });
+    expect(encodeBroadcast(message)).toEqual({
+      body: { a: 1 },
+      sender: 5,
+      subject: 'state_changed.x',
+      correlation_id: 'c',
+    });
     expect(parseBroadcast(wire(encodeBroadcast(message)))).toEqual(message);
     expect(() => parseBroadcast({ body: 1, subject: 3 })).toThrow(DecodeError);
     expect(() => parseBroadcast('hello')).toThrow(/body, sender, subject, correlation_id/);
@@ -129,7 +137,13 @@ describe('options and broker info', () => {
   it('names every wrong option', () => {
     const error = (() => {
       try {
-        resolveOptions({ url: 'http://x', taskPrefetchCount: -1, heartbeat: 1.5, codec: {} as never, reconnect: { factor: 0.5 } });
+        resolveOptions({
+          url: 'http://x',
+          taskPrefetchCount: -1,
+          heartbeat: 1.5,
+          codec: {} as never,
+          reconnect: { factor: 0.5 },
+        });
       } catch (e) {
         return e;
       }
@@ -151,7 +165,13 @@ describe('options and broker info', () => {
     expect(brokerInfo({ product: 'RabbitMQ', version: '3.12.0' }).perQueueConsumerTimeout).toBe(true);
     expect(brokerInfo({ product: 'RabbitMQ', version: '4.1.2' }).perQueueConsumerTimeout).toBe(true);
     expect(brokerInfo({}).semver).toBeNull();
-    expect(isConsumerTimeout(new Error('Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - delivery acknowledgement on channel 2 timed out. Timeout value used: 5000 ms."'))).toBe(true);
+    expect(
+      isConsumerTimeout(
+        new Error(
+          'Channel closed by server: 406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - delivery acknowledgement on channel 2 timed out. Timeout value used: 5000 ms."',
+        ),
+      ),
+    ).toBe(true);
     expect(isConsumerTimeout(new Error('Channel closed by server: 404 (NOT-FOUND)'))).toBe(false);
   });
 });

@@ -61,7 +61,9 @@ let exitHookInstalled = false;
 /** Starts a private RabbitMQ node (a few seconds). Run as root, it runs as the `rabbitmq` user. */
 export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Promise<PrivateBroker> {
   const binDir = rabbitBinDir();
-  const [port, distPort] = await freePorts(2);
+  const ports = await freePorts(2);
+  const port = ports[0]!;
+  const distPort = ports[1]!;
   const id = Math.random().toString(36).slice(2, 10);
   const nodeName = `kiwipy-test-${id}@localhost`;
   const dir = await mkdtemp(join(tmpdir(), 'kiwipy-rmq-'));
@@ -72,9 +74,22 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
   await writeFile(join(dir, 'enabled_plugins'), '[].\n');
   // Our own config file, so the machine's /etc/rabbitmq (the shared broker's listener) is not read.
   await writeFile(join(dir, 'rabbitmq.conf'), 'loopback_users = none\n');
-  await writeFile(join(dir, 'advanced.config'), `[{rabbit, [${Object.entries(options.rabbitEnv ?? {}).map(([k, v]) => `{${k}, ${erlangTerm(v)}}`).join(', ')}]}].\n`);
+  await writeFile(
+    join(dir, 'advanced.config'),
+    `[{rabbit, [${Object.entries(options.rabbitEnv ?? {})
+      .map(([k, v]) => `{${k}, ${erlangTerm(v)}}`)
+      .join(', ')}]}].\n`,
+  );
   if (runAs.uid !== undefined && runAs.gid !== undefined) {
-    for (const path of ['', 'mnesia', 'log', 'rabbitmq-env.conf', 'enabled_plugins', 'rabbitmq.conf', 'advanced.config']) {
+    for (const path of [
+      '',
+      'mnesia',
+      'log',
+      'rabbitmq-env.conf',
+      'enabled_plugins',
+      'rabbitmq.conf',
+      'advanced.config',
+    ]) {
       await chown(join(dir, path), runAs.uid, runAs.gid);
     }
   }
@@ -96,16 +111,25 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
     RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
     ERL_EPMD_ADDRESS: '127.0.0.1',
   };
-  const spawnOptions = { cwd: dir, env, ...(runAs.uid === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }) };
+  const spawnOptions = {
+    cwd: dir,
+    env,
+    ...(runAs.uid === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }),
+  };
   await new Promise<void>((resolve, reject) => {
     const child = spawn(join(binDir, 'rabbitmq-server'), ['-detached'], { ...spawnOptions, stdio: 'ignore' });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`rabbitmq-server -detached exited with ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`rabbitmq-server -detached exited with ${code}`)),
+    );
   });
 
   const url = `amqp://guest:guest@127.0.0.1:${port}/`;
   const ctl = async (...args: string[]): Promise<string> => {
-    const { stdout } = await run(join(binDir, 'rabbitmqctl'), ['-n', nodeName, ...args], { ...spawnOptions, timeout: 60_000 });
+    const { stdout } = await run(join(binDir, 'rabbitmqctl'), ['-n', nodeName, ...args], {
+      ...spawnOptions,
+      timeout: 60_000,
+    });
     return stdout;
   };
   const waitReady = async (timeoutMs = options.startTimeout ?? 60_000): Promise<void> => {
@@ -123,7 +147,9 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
         await sleep(200);
       }
     }
-    throw new Error(`private RabbitMQ node ${nodeName} not ready within ${timeoutMs} ms: ${String(last)}; logs in ${dir}/log`);
+    throw new Error(
+      `private RabbitMQ node ${nodeName} not ready within ${timeoutMs} ms: ${String(last)}; logs in ${dir}/log`,
+    );
   };
 
   let pid = 0;
@@ -145,7 +171,8 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
   try {
     const deadline = Date.now() + (options.startTimeout ?? 60_000);
     while (!existsSync(pidFile)) {
-      if (Date.now() > deadline) throw new Error(`private RabbitMQ node ${nodeName} wrote no pid file; logs in ${dir}/log`);
+      if (Date.now() > deadline)
+        throw new Error(`private RabbitMQ node ${nodeName} wrote no pid file; logs in ${dir}/log`);
       await sleep(100);
     }
     pid = Number((await readFile(pidFile, 'utf8')).trim());

@@ -1,5 +1,10 @@
 import { CommunicatorClosedError, ConnectionLostError, deferred, type Deferred } from 'kiwipy-ts';
-import { connect, type RmqCommunicator, type RmqCommunicatorEvents, type RmqConnectOptions } from 'kiwipy-ts/rmq';
+import {
+  connect,
+  type RmqCommunicator,
+  type RmqCommunicatorEvents,
+  type RmqConnectOptions,
+} from 'kiwipy-ts/rmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, memoryLogger, sleep, uniquePrefix, within } from './helpers.js';
 import { type PrivateBroker, startPrivateBroker } from './private-broker.js';
@@ -13,7 +18,9 @@ describe('RmqCommunicator resilience (private RabbitMQ node)', () => {
   const opened: RmqCommunicator[] = [];
 
   beforeAll(async () => {
-    broker = await startPrivateBroker({ rabbitEnv: { consumer_timeout: 5_000, channel_tick_interval: 1_000 } });
+    broker = await startPrivateBroker({
+      rabbitEnv: { consumer_timeout: 5_000, channel_tick_interval: 1_000 },
+    });
   }, 90_000);
 
   afterAll(async () => {
@@ -74,7 +81,11 @@ describe('RmqCommunicator resilience (private RabbitMQ node)', () => {
     expect(timeouts[0]!.queue).toBe(`${prefix}.process.queue`);
     expect(timeouts[0]!.message).toMatch(/delivery acknowledgement on channel \d+ timed out/);
     expect(timeouts[0]!.tasks.map((t) => t.task)).toEqual(['long job']);
-    expect(redelivered[0]).toMatchObject({ queue: `${prefix}.process.queue`, task: 'long job', alreadyFinished: false });
+    expect(redelivered[0]).toMatchObject({
+      queue: `${prefix}.process.queue`,
+      task: 'long job',
+      alreadyFinished: false,
+    });
 
     release.resolve();
     expect(await within(reply, 5_000, 'the result')).toBe('finished long job');
@@ -132,7 +143,9 @@ describe('RmqCommunicator resilience (private RabbitMQ node)', () => {
     await eventually(() => heard.includes('after'), 5_000, 'a broadcast after reconnection');
     expect(await within(sender.taskSend('again'), 5_000, 'a task after reconnection')).toBe('done again');
     const senderCustom = await sender.taskQueue(`${prefix}.custom`);
-    expect(await within(senderCustom.taskSend('c'), 5_000, 'a custom-queue task after reconnection')).toBe('custom c');
+    expect(await within(senderCustom.taskSend('c'), 5_000, 'a custom-queue task after reconnection')).toBe(
+      'custom c',
+    );
   }, 40_000);
 
   it('comes back after the broker is stopped and started; durable tasks sent before survive', async () => {
@@ -166,7 +179,9 @@ describe('RmqCommunicator resilience (private RabbitMQ node)', () => {
   it('rejects pending requests with ConnectionLostError when the connection does not come back in time, and closes promptly', async () => {
     const prefix = uniquePrefix('lost');
     const worker = await communicator(prefix);
-    const sender = await communicator(prefix, { reconnect: { initialDelay: 50, maxDelay: 300, timeout: 1_500 } });
+    const sender = await communicator(prefix, {
+      reconnect: { initialDelay: 50, maxDelay: 300, timeout: 1_500 },
+    });
     await worker.addRpcSubscriber(() => new Promise(() => undefined), 'never');
     const pending = sender.rpcSend('never', null);
     await within(pending.accepted, 5_000, 'the pending reply');
@@ -175,13 +190,19 @@ describe('RmqCommunicator resilience (private RabbitMQ node)', () => {
     await broker.stopApp();
     try {
       const started = Date.now();
-      const error = await within(pending.result.catch((e: unknown) => e), 10_000, 'the pending rpc to fail');
+      const error = await within(
+        pending.result.catch((e: unknown) => e),
+        10_000,
+        'the pending rpc to fail',
+      );
       expect(error).toBeInstanceOf(ConnectionLostError);
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
       await within(timedOut, 1_000, 'the reconnectTimedOut event');
       // Still down: new requests fail at once instead of hanging.
       await expect(within(sender.rpcSend('never', null), 1_000)).rejects.toBeInstanceOf(ConnectionLostError);
-      await expect(within(sender.taskSend('x', { noReply: true }), 1_000)).rejects.toBeInstanceOf(ConnectionLostError);
+      await expect(within(sender.taskSend('x', { noReply: true }), 1_000)).rejects.toBeInstanceOf(
+        ConnectionLostError,
+      );
 
       // close() returns promptly while reconnecting.
       const closing = Date.now();
@@ -200,11 +221,13 @@ describe('RmqCommunicator resilience (private RabbitMQ node)', () => {
   }, 60_000);
 
   it('fails to connect with ConnectionLostError when no broker listens, and gives up after maxAttempts', async () => {
-    await expect(connect({ url: 'amqp://guest:guest@127.0.0.1:1/', connectTimeout: 2_000, logger: memoryLogger() })).rejects.toBeInstanceOf(
-      ConnectionLostError,
-    );
+    await expect(
+      connect({ url: 'amqp://guest:guest@127.0.0.1:1/', connectTimeout: 2_000, logger: memoryLogger() }),
+    ).rejects.toBeInstanceOf(ConnectionLostError);
     const prefix = uniquePrefix('giveup');
-    const comm = await communicator(prefix, { reconnect: { initialDelay: 50, maxDelay: 100, maxAttempts: 3 } });
+    const comm = await communicator(prefix, {
+      reconnect: { initialDelay: 50, maxDelay: 100, maxAttempts: 3 },
+    });
     const failed = comm.nextEvent('reconnectFailed');
     await broker.stopApp();
     try {

@@ -1,5 +1,12 @@
 import * as amqp from 'amqplib';
-import { deferred, InvalidStateError, QueueEmptyError, RemoteError, silentLogger, UnroutableError } from 'kiwipy-ts';
+import {
+  deferred,
+  InvalidStateError,
+  QueueEmptyError,
+  RemoteError,
+  silentLogger,
+  UnroutableError,
+} from 'kiwipy-ts';
 import { connect, type RmqCommunicator, TaskState } from 'kiwipy-ts/rmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, RMQ_URL, sleep, uniquePrefix, within } from './helpers.js';
@@ -36,7 +43,9 @@ describe('RmqCommunicator task queues (shared broker)', () => {
       await channel.checkExchange(`${prefix}.tasks`);
       await channel.checkExchange(`${prefix}.tasks.dead-letter`);
       expect((await channel.checkQueue(`${prefix}.process.queue`)).queue).toBe(`${prefix}.process.queue`);
-      expect((await channel.checkQueue(`${prefix}.tasks.dead-letter`)).queue).toBe(`${prefix}.tasks.dead-letter`);
+      expect((await channel.checkQueue(`${prefix}.tasks.dead-letter`)).queue).toBe(
+        `${prefix}.tasks.dead-letter`,
+      );
     } finally {
       await raw.close();
     }
@@ -157,7 +166,9 @@ describe('RmqCommunicator task queues (shared broker)', () => {
     for await (const task of queue.iterate({ timeout: 300 })) {
       await task.settle(() => (task.body as number) * 10);
     }
-    expect(await within(Promise.all(replies.map((r) => r.result)), 5_000)).toEqual(Array.from({ length: 10 }, (_, i) => i * 10));
+    expect(await within(Promise.all(replies.map((r) => r.result)), 5_000)).toEqual(
+      Array.from({ length: 10 }, (_, i) => i * 10),
+    );
     for await (const task of queue.iterate({ timeout: 200 })) {
       throw new Error(`the queue should be empty, got ${JSON.stringify(task.body)}`);
     }
@@ -170,11 +181,15 @@ describe('RmqCommunicator task queues (shared broker)', () => {
     for await (const task of queue.iterate({ timeout: 300 })) {
       if ((task.body as number) < 5) await task.settle((task.body as number) * 10);
     }
-    expect(await within(Promise.all(replies.slice(0, 5).map((r) => r.result)), 5_000)).toEqual([0, 10, 20, 30, 40]);
+    expect(await within(Promise.all(replies.slice(0, 5).map((r) => r.result)), 5_000)).toEqual([
+      0, 10, 20, 30, 40,
+    ]);
     for await (const task of queue) {
       await task.settle((task.body as number) * 10);
     }
-    expect(await within(Promise.all(replies.map((r) => r.result)), 5_000)).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    expect(await within(Promise.all(replies.map((r) => r.result)), 5_000)).toEqual([
+      0, 10, 20, 30, 40, 50, 60, 70, 80, 90,
+    ]);
   });
 
   it('puts back a task that is disposed unprocessed, or abandoned', async () => {
@@ -205,7 +220,10 @@ describe('RmqCommunicator task queues (shared broker)', () => {
         throw new Error('Cannae do it captain!');
       }),
     ).rejects.toThrow('Cannae do it captain!');
-    const error = await within(reply.result.catch((e: unknown) => e), 5_000);
+    const error = await within(
+      reply.result.catch((e: unknown) => e),
+      5_000,
+    );
     expect(error).toBeInstanceOf(RemoteError);
     expect((error as RemoteError).remoteMessage).toBe('Error: Cannae do it captain!');
     await expect(queue.next({ timeout: 300 })).rejects.toBeInstanceOf(QueueEmptyError);
@@ -275,7 +293,10 @@ describe('RmqCommunicator task queues (shared broker)', () => {
         return task;
       });
     }
-    const results = await within(Promise.all(Array.from({ length: 60 }, (_, i) => sender.taskSend<number>(i).result)), 10_000);
+    const results = await within(
+      Promise.all(Array.from({ length: 60 }, (_, i) => sender.taskSend<number>(i).result)),
+      10_000,
+    );
     expect(results).toEqual(Array.from({ length: 60 }, (_, i) => i));
     expect(runs.size).toBe(60);
     expect([...runs.values()].every((count) => count === 1)).toBe(true);
@@ -289,6 +310,11 @@ describe('RmqCommunicator task queues (shared broker)', () => {
     const heard = deferred<unknown>();
     await b.addBroadcastSubscriber((message) => heard.resolve(message));
     await a.broadcastSend('hello', { sender: 'a', subject: 'greeting', correlationId: 7 });
-    expect(await within(heard.promise, 5_000)).toEqual({ body: 'hello', sender: 'a', subject: 'greeting', correlationId: 7 });
+    expect(await within(heard.promise, 5_000)).toEqual({
+      body: 'hello',
+      sender: 'a',
+      subject: 'greeting',
+      correlationId: 7,
+    });
   });
 });

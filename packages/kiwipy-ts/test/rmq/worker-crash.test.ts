@@ -8,7 +8,10 @@ import { RMQ_URL, uniquePrefix, within } from './helpers.js';
 const workerScript = fileURLToPath(new URL('./fixtures/holding-worker.ts', import.meta.url));
 
 /** Starts the worker script in its own Node process (through tsx) and reads its stdout lines. */
-function startWorker(prefix: string): { child: ChildProcess; line: (predicate: (line: string) => boolean) => Promise<string> } {
+function startWorker(prefix: string): {
+  child: ChildProcess;
+  line: (predicate: (line: string) => boolean) => Promise<string>;
+} {
   const child = spawn(process.execPath, ['--import', 'tsx', workerScript], {
     env: { ...process.env, KIWIPY_TEST_RMQ_URL: RMQ_URL, KIWIPY_TEST_PREFIX: prefix },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -40,7 +43,9 @@ function startWorker(prefix: string): { child: ChildProcess; line: (predicate: (
         return;
       }
       waiting.add({ predicate, resolve });
-      child.once('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before the expected line`)));
+      child.once('exit', (code, signal) =>
+        reject(new Error(`worker exited (${code ?? signal}) before the expected line`)),
+      );
     });
   return { child, line };
 }
@@ -60,10 +65,20 @@ describe('a worker process killed while holding a task (shared broker)', () => {
     opened.push(sender);
     const worker = startWorker(prefix);
     child = worker.child;
-    await within(worker.line((l) => l === 'READY'), 30_000, 'the worker process to start');
+    await within(
+      worker.line((l) => l === 'READY'),
+      30_000,
+      'the worker process to start',
+    );
 
     const reply = sender.taskSend<string>({ job: 'important' });
-    expect(await within(worker.line((l) => l.startsWith('TASK ')), 10_000, 'the worker to take the task')).toBe('TASK {"job":"important"}');
+    expect(
+      await within(
+        worker.line((l) => l.startsWith('TASK ')),
+        10_000,
+        'the worker to take the task',
+      ),
+    ).toBe('TASK {"job":"important"}');
     await within(reply.accepted, 5_000, 'the pending reply'); // the worker said it holds the task
 
     const exited = new Promise((resolve) => child?.once('exit', resolve));
