@@ -163,7 +163,7 @@ export const sqliteDialect: SqlDialect = {
   decodeInteger,
   jsonExtract: (json, path) => sql`(${json} -> ${sqliteJsonPath(path)})`,
   jsonExtractText: (json, path) =>
-    sql<string | null>`(case when json_type(${json}, ${sqliteJsonPath(path)}) = 'null' then null else (${json} ->> ${sqliteJsonPath(path)}) end)`,
+    sql<string | null>`(case json_type(${json}, ${sqliteJsonPath(path)}) when 'null' then null when 'text' then (${json} ->> ${sqliteJsonPath(path)}) else (${json} -> ${sqliteJsonPath(path)}) end)`,
   jsonExtractNumber: (json, path) =>
     sql<number | null>`(case when json_type(${json}, ${sqliteJsonPath(path)}) in ('integer', 'real') then cast(${json} ->> ${sqliteJsonPath(path)} as real) end)`,
   jsonExtractBoolean: (json, path) =>

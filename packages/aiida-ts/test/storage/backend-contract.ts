@@ -1,0 +1,333 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IntegrityError, InvalidOperationError } from '../../src/errors.js';
+import type { StorageBackend } from '../../src/storage/backend.js';
+import { SCHEMA_VERSION_HEAD } from '../../src/storage/migrations.js';
+import { REPOSITORY_UUID_KEY, type NewDbNode } from '../../src/storage/schema.js';
+import type { TestStorage } from './helpers.js';
+
+async function newUser(storage: StorageBackend, email = `${randomUUID()}@test`): Promise<number> {
+  const row = await storage
+    .executor()
+    .insertInto('db_dbuser')
+    .values({ email, first_name: '', last_name: '', institution: '' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+function nodeRow(storage: StorageBackend, userId: number, attributes: unknown = {}, extra: Partial<NewDbNode> = {}): NewDbNode {
+  const now = storage.dialect.encodeTimestamp(new Date());
+  return {
+    uuid: randomUUID(),
+    node_type: 'data.core.dict.Dict.',
+    process_type: null,
+    label: '',
+    description: '',
+    ctime: now,
+    mtime: now,
+    attributes: storage.dialect.encodeJson(attributes),
+    extras: storage.dialect.encodeJson({}),
+    repository_metadata: storage.dialect.encodeJson({}),
+    dbcomputer_id: null,
+    user_id: userId,
+    ...extra,
+  };
+}
+
+async function countRows(storage: StorageBackend, table: 'db_dbuser' | 'db_dbnode' | 'db_dblink' | 'db_dbcomment' | 'db_dblog' | 'db_dbgroup_dbnodes'): Promise<number> {
+  const row = await storage
+    .executor()
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirstOrThrow();
+  return storage.dialect.decodeInteger(row.n);
+}
+
+/**
+ * The behaviour every `StorageBackend` must show, whatever the database: schema, transactions (nesting,
+ * rollback, concurrency), bulk inserts, JSON/timestamp encoding, the dialect's JSON helpers against the real
+ * database, settings, deletion, info and closing.
+ */
+export function describeBackendContract(name: string, open: () => Promise<TestStorage>): void {
+  describe(`StorageBackend contract: ${name}`, () => {
+    let handle: TestStorage;
+    let storage: StorageBackend;
+
+    beforeEach(async () => {
+      handle = await open();
+      storage = handle.storage;
+    });
+
+    afterEach(async () => {
+      await handle.cleanup();
+    });
+
+    it('starts empty at the head schema version, tied to its repository', async () => {
+      expect(storage.entryPoint).toBe(name);
+      expect(await storage.schemaVersion()).toBe(SCHEMA_VERSION_HEAD);
+      const info = await storage.getInfo();
+      expect(info.entities.Nodes.count).toBe(0);
+      expect(info.entities.Links.count).toBe(0);
+      expect(info.schemaVersionHead).toBe(SCHEMA_VERSION_HEAD);
+      expect(await storage.getGlobalVariable(REPOSITORY_UUID_KEY)).toBe(storage.repository.uuid);
+    });
+
+    it('commits a transaction and rolls back everything when it throws', async () => {
+      await storage.transaction(async (trx) => {
+        await trx.insertInto('db_dbuser').values({ email: 'a@x', first_name: '', last_name: '', institution: '' }).execute();
+      });
+      await expect(
+        storage.transaction(async (trx) => {
+          await trx.insertInto('db_dbuser').values({ email: 'b@x', first_name: '', last_name: '', institution: '' }).execute();
+          expect(storage.inTransaction()).toBe(true);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      const emails = (await storage.executor().selectFrom('db_dbuser').select('email').execute()).map((r) => r.email);
+      expect(emails).toEqual(['a@x']);
+      expect(storage.inTransaction()).toBe(false);
+    });
+
+    it('turns a nested transaction into a savepoint: its failure keeps the outer work', async () => {
+      await storage.transaction(async (trx) => {
+        await trx.insertInto('db_dbuser').values({ email: 'outer@x', first_name: '', last_name: '', institution: '' }).execute();
+        await expect(
+          storage.transaction(async (inner) => {
+            await inner.insertInto('db_dbuser').values({ email: 'inner@x', first_name: '', last_name: '', institution: '' }).execute();
+            throw new Error('inner failure');
+          }),
+        ).rejects.toThrow('inner failure');
+        // calls that do not pass the handle join the open transaction instead of waiting for it
+        await storage.executor().insertInto('db_dbuser').values({ email: 'joined@x', first_name: '', last_name: '', institution: '' }).execute();
+      });
+      const emails = (await storage.executor().selectFrom('db_dbuser').select('email').orderBy('email').execute()).map((r) => r.email);
+      expect(emails).toEqual(['joined@x', 'outer@x']);
+    });
+
+    it('runs many concurrent transactions of one event loop without losing any', async () => {
+      await Promise.all(
+        Array.from({ length: 25 }, (_, i) =>
+          storage.transaction(async (trx) => {
+            await trx.insertInto('db_dbuser').values({ email: `c${i}@x`, first_name: '', last_name: '', institution: '' }).execute();
+            await new Promise((resolve) => setTimeout(resolve, i % 3));
+            await trx.updateTable('db_dbuser').set({ first_name: 'done' }).where('email', '=', `c${i}@x`).execute();
+          }),
+        ),
+      );
+      const rows = await storage.executor().selectFrom('db_dbuser').select('first_name').execute();
+      expect(rows).toHaveLength(25);
+      expect(rows.every((r) => r.first_name === 'done')).toBe(true);
+    });
+
+    it('bulk-inserts rows and returns their ids in row order', async () => {
+      const userId = await newUser(storage);
+      const rows = Array.from({ length: 1234 }, (_, i) => nodeRow(storage, userId, { i }, { label: `n${i}` }));
+      const ids = await storage.bulkInsert('db_dbnode', rows);
+      expect(ids).toHaveLength(1234);
+      const stored = await storage.executor().selectFrom('db_dbnode').select(['id', 'label']).execute();
+      const labelOf = new Map(stored.map((r) => [r.id, r.label]));
+      ids.forEach((id, i) => expect(labelOf.get(id)).toBe(`n${i}`));
+      const links = await storage.bulkInsert(
+        'db_dblink',
+        ids.slice(1).map((id, i) => ({ input_id: ids[i]!, output_id: id, label: `l${i}`, type: 'input_calc' })),
+      );
+      expect(links).toHaveLength(1233);
+      expect(await countRows(storage, 'db_dblink')).toBe(1233);
+    });
+
+    it('rolls back a bulk insert made in a failed transaction and reports duplicates as IntegrityError', async () => {
+      const userId = await newUser(storage);
+      await expect(
+        storage.transaction(async () => {
+          await storage.bulkInsert('db_dbnode', [nodeRow(storage, userId), nodeRow(storage, userId)]);
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      expect(await countRows(storage, 'db_dbnode')).toBe(0);
+      const row = nodeRow(storage, userId);
+      await expect(storage.bulkInsert('db_dbnode', [row, { ...row }])).rejects.toBeInstanceOf(IntegrityError);
+      expect(await countRows(storage, 'db_dbnode')).toBe(0);
+    });
+
+    it('round-trips JSON columns and microsecond timestamps exactly', async () => {
+      const userId = await newUser(storage);
+      const value = {
+        'array|matrix': [2, 3],
+        nested: { list: [1, [2, [3]]], empty: {}, none: null, t: true, f: false },
+        unicode: 'héllo wörld Ω ✓',
+        float: -0.1,
+        big: 4611686018427387904,
+        empty_list: [],
+      };
+      const ctime = '2026-11-25T05:48:30.463475+00:00';
+      const [id] = await storage.bulkInsert('db_dbnode', [nodeRow(storage, userId, value, { ctime: storage.dialect.encodeTimestamp(ctime) })]);
+      const row = await storage.executor().selectFrom('db_dbnode').selectAll().where('id', '=', id!).executeTakeFirstOrThrow();
+      expect(storage.dialect.decodeJson(row.attributes)).toEqual(value);
+      expect(storage.dialect.decodeTimestamp(row.ctime)).toBe(ctime);
+      expect(row.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    });
+
+    it('evaluates the dialect JSON helpers in the database with the same results', async () => {
+      const userId = await newUser(storage);
+      const docs = [
+        { s: 'abc', n: 1.5, i: 7, b: true, z: null, a: [1, 2, 3], o: { k: 'v', 'x|y': 2 } },
+        { s: 'ABD', n: '1.5', i: 8, b: false, a: [], o: {} },
+      ];
+      const ids = await storage.bulkInsert('db_dbnode', docs.map((d) => nodeRow(storage, userId, d)));
+      const d = storage.dialect;
+      const attrs = sql.ref('attributes');
+      const result = await storage
+        .executor()
+        .selectFrom('db_dbnode')
+        .select([
+          'id',
+          d.jsonExtractText(attrs, ['s']).as('s'),
+          d.jsonExtractNumber(attrs, ['n']).as('n'),
+          d.jsonExtractBoolean(attrs, ['b']).as('b'),
+          d.jsonTypeOf(attrs, ['z']).as('tz'),
+          d.jsonTypeOf(attrs, ['missing']).as('tm'),
+          d.jsonTypeOf(attrs, ['a']).as('ta'),
+          d.jsonTypeOf(attrs, ['o']).as('to'),
+          d.jsonTypeOf(attrs, ['s']).as('ts'),
+          d.jsonTypeOf(attrs, ['i']).as('ti'),
+          d.jsonTypeOf(attrs, ['b']).as('tb'),
+          d.jsonArrayLength(attrs, ['a']).as('len'),
+          d.jsonHasKey(attrs, ['o'], 'x|y').as('has'),
+          d.jsonContains(attrs, ['a'], [2, 3]).as('contains'),
+          d.jsonContains(attrs, ['o'], { k: 'v' }).as('containsObject'),
+          d.jsonEquals(attrs, ['i'], 7).as('eq7'),
+          d.jsonExtractText(attrs, ['o', 'x|y']).as('deep'),
+          d.jsonExtractText(attrs, ['a', 1]).as('second'),
+          d.ilike(d.jsonExtractText(attrs, ['s']), 'ab%').as('ilike'),
+        ])
+        .orderBy('id')
+        .execute();
+      const [first, second] = result;
+      expect(first!.id).toBe(ids[0]);
+      expect(first!.s).toBe('abc');
+      expect(Number(first!.n)).toBe(1.5);
+      expect(second!.n).toBeNull();
+      expect(d.decodeBool(first!.b)).toBe(true);
+      expect(d.decodeBool(second!.b)).toBe(false);
+      expect([first!.tz, first!.tm, first!.ta, first!.to, first!.ts, first!.ti, first!.tb]).toEqual([
+        'null',
+        null,
+        'array',
+        'object',
+        'string',
+        'number',
+        'boolean',
+      ]);
+      expect(Number(first!.len)).toBe(3);
+      expect(Number(second!.len)).toBe(0);
+      expect(d.decodeBool(first!.has)).toBe(true);
+      expect(d.decodeBool(second!.has)).toBe(false);
+      expect(d.decodeBool(first!.contains)).toBe(true);
+      expect(d.decodeBool(second!.contains)).toBe(false);
+      expect(d.decodeBool(first!.containsObject)).toBe(true);
+      expect(d.decodeBool(first!.eq7)).toBe(true);
+      expect(d.decodeBool(second!.eq7)).toBe(false);
+      expect(first!.deep).toBe('2');
+      expect(first!.second).toBe('2');
+      expect(d.decodeBool(first!.ilike)).toBe(true);
+      expect(d.decodeBool(second!.ilike)).toBe(true);
+    });
+
+    it('finds nodes by uuid prefix through uuidText and walks a cyclic graph with the path helpers', async () => {
+      const userId = await newUser(storage);
+      const ids = await storage.bulkInsert('db_dbnode', [0, 1, 2].map(() => nodeRow(storage, userId)));
+      const [a, b, c] = ids as [number, number, number];
+      await storage.bulkInsert('db_dblink', [
+        { input_id: a, output_id: b, label: 'x', type: 'input_calc' },
+        { input_id: b, output_id: c, label: 'x', type: 'create' },
+        { input_id: c, output_id: a, label: 'x', type: 'input_calc' },
+      ]);
+      const uuid = (await storage.executor().selectFrom('db_dbnode').select('uuid').where('id', '=', a).executeTakeFirstOrThrow()).uuid;
+      const found = await storage
+        .executor()
+        .selectFrom('db_dbnode')
+        .select('id')
+        .where(storage.dialect.uuidText(sql.ref('uuid')), 'like', `${uuid.slice(0, 13)}%`)
+        .execute();
+      expect(found.map((r) => r.id)).toEqual([a]);
+      const d = storage.dialect;
+      const walk = await sql<{ id: number }>`
+        WITH RECURSIVE walk(id, path) AS (
+          SELECT output_id, ${d.pathAppend(d.pathInit(sql.lit(a)), sql.ref('output_id'))} FROM db_dblink WHERE input_id = ${a}
+          UNION ALL
+          SELECT l.output_id, ${d.pathAppend(sql.ref('w.path'), sql.ref('l.output_id'))}
+          FROM db_dblink l JOIN walk w ON l.input_id = w.id
+          WHERE ${d.pathExcludes(sql.ref('w.path'), sql.ref('l.output_id'))}
+        )
+        SELECT id FROM walk`.execute(storage.executor());
+      expect(walk.rows.map((r) => r.id).sort()).toEqual([b, c].sort());
+    });
+
+    it('stores and updates global variables', async () => {
+      expect(await storage.getGlobalVariable('process|state_change|work')).toBeUndefined();
+      await storage.setGlobalVariable('process|state_change|work', '2026-11-25T00:00:00', 'last change');
+      await storage.setGlobalVariable('process|state_change|work', { when: 2 });
+      expect(await storage.getGlobalVariable('process|state_change|work')).toEqual({ when: 2 });
+    });
+
+    it('deletes nodes with their links, group memberships, comments and logs', async () => {
+      const userId = await newUser(storage);
+      const [keep, gone] = (await storage.bulkInsert('db_dbnode', [nodeRow(storage, userId), nodeRow(storage, userId)])) as [number, number];
+      await storage.bulkInsert('db_dblink', [{ input_id: keep, output_id: gone, label: 'x', type: 'input_calc' }]);
+      const now = storage.dialect.encodeTimestamp(new Date());
+      const [group] = await storage.bulkInsert('db_dbgroup', [
+        { uuid: randomUUID(), label: 'g', type_string: 'core', time: now, description: '', extras: '{}', user_id: userId },
+      ]);
+      await storage.bulkInsert('db_dbgroup_dbnodes', [
+        { dbgroup_id: group!, dbnode_id: gone },
+        { dbgroup_id: group!, dbnode_id: keep },
+      ]);
+      await storage.bulkInsert('db_dbcomment', [{ uuid: randomUUID(), dbnode_id: gone, ctime: now, mtime: now, user_id: userId, content: 'c' }]);
+      await storage.bulkInsert('db_dblog', [
+        { uuid: randomUUID(), time: now, loggername: 'l', levelname: 'REPORT', dbnode_id: gone, message: 'm', metadata: '{}' },
+        { uuid: randomUUID(), time: now, loggername: 'l', levelname: 'REPORT', dbnode_id: keep, message: 'm', metadata: '{}' },
+      ]);
+      await storage.deleteNodesAndConnections([gone]);
+      expect((await storage.executor().selectFrom('db_dbnode').select('id').execute()).map((r) => r.id)).toEqual([keep]);
+      expect(await countRows(storage, 'db_dblink')).toBe(0);
+      expect(await countRows(storage, 'db_dbgroup_dbnodes')).toBe(1);
+      expect(await countRows(storage, 'db_dbcomment')).toBe(0);
+      expect(await countRows(storage, 'db_dblog')).toBe(1);
+    });
+
+    it('reports entity counts, first/last creation and node types for `verdi storage info`', async () => {
+      const userId = await newUser(storage);
+      await storage.bulkInsert('db_dbnode', [
+        nodeRow(storage, userId, {}, { ctime: storage.dialect.encodeTimestamp('2020-01-01T00:00:00.000001+00:00') }),
+        nodeRow(storage, userId, {}, { node_type: 'data.core.int.Int.', ctime: storage.dialect.encodeTimestamp('2021-01-01T00:00:00+00:00') }),
+      ]);
+      const info = await storage.getInfo({ detailed: true });
+      expect(info.entities.Users.count).toBe(1);
+      expect(info.entities.Nodes).toEqual({
+        count: 2,
+        first_created: '2020-01-01T00:00:00.000001+00:00',
+        last_created: '2021-01-01T00:00:00.000000+00:00',
+      });
+      expect(info.entities.node_types).toEqual({ 'data.core.dict.Dict.': 1, 'data.core.int.Int.': 1 });
+      expect(info.location).not.toContain('password');
+      expect(typeof info.repository).toBe('object');
+    });
+
+    it('stores repository objects by content key', async () => {
+      const key = await storage.repository.putObjectFromBuffer(Buffer.from('content'));
+      expect(key).toBe('ed7002b439e9ac845f22357d822bac1444730fbdb6016d3ec9432297b9ec9f73');
+      expect((await storage.repository.getObjectContent(key)).toString()).toBe('content');
+      const report = await storage.maintain({ live: true, dryRun: true });
+      expect(Array.isArray(report.actions)).toBe(true);
+    });
+
+    it('closes once and refuses work afterwards', async () => {
+      await storage.close();
+      await storage.close();
+      expect(storage.isClosed).toBe(true);
+      expect(() => storage.executor()).toThrow(InvalidOperationError);
+    });
+  });
+}
