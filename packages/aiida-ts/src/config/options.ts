@@ -294,9 +294,13 @@ function closest(name: string): string[] {
     }
     return row[b.length] ?? 0;
   };
+  const tail = name.split('.').at(-1) ?? name;
   return getOptionNames()
     .map((candidate) => ({ candidate, score: distance(name, candidate) }))
-    .filter(({ score }) => score <= Math.max(3, Math.floor(name.length / 3)))
+    .filter(
+      ({ candidate, score }) =>
+        score <= Math.max(3, Math.floor(name.length / 3)) || (tail.length >= 4 && candidate.includes(tail)),
+    )
     .sort((a, b) => a.score - b.score)
     .slice(0, 3)
     .map(({ candidate }) => candidate);

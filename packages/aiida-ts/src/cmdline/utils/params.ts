@@ -25,6 +25,8 @@ export interface ParamSpec {
   readonly default?: (resolved: Readonly<Record<string, unknown>>) => unknown;
   /** Check (and transform) a value; throw an Error whose message says what is wrong. */
   readonly validate?: (value: unknown) => unknown;
+  /** Whether to prompt for it at all, given the parameters resolved before it (default: always). */
+  readonly askIf?: (resolved: Readonly<Record<string, unknown>>) => boolean;
   /** Boolean parameters get `--x/--no-x`. */
   readonly negatable?: boolean;
 }
@@ -181,7 +183,12 @@ export async function resolveParams(
       continue;
     }
     const fallback = spec.default?.(result);
-    if (options.interactive && options.prompter !== undefined && spec.prompt !== undefined) {
+    if (
+      options.interactive &&
+      options.prompter !== undefined &&
+      spec.prompt !== undefined &&
+      (spec.askIf?.(result) ?? true)
+    ) {
       const prompter = options.prompter;
       if (spec.kind === 'boolean') {
         value = await prompter.confirm(spec.prompt, fallback === true);

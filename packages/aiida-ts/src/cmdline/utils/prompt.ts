@@ -66,7 +66,7 @@ export class Prompter {
     this.output.write(text);
     const line = await this.#readLine();
     if (line === undefined) {
-      this.output.write('\n');
+      this.output.write('\nAborted!\n');
       throw new CliExit(ExitCode.CRITICAL, 'Aborted!');
     }
     if (!this.interactive) this.output.write('\n');

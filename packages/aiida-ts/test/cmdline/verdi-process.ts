@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** What one run of the real `verdi` executable gave. */
+export interface VerdiResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout parsed as JSON (throws with the output when it is not JSON). */
+  json<T = unknown>(): T;
+}
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Written to stdin, then stdin is closed. */
+  readonly input?: string;
+  readonly env?: Record<string, string | undefined>;
+  readonly timeoutMs?: number;
+}
+
+const PACKAGE_ROOT = join(import.meta.dirname, '..', '..');
+/** The executable, run from source through tsx (the built `dist/cmdline/verdi.js` behaves the same). */
+export const VERDI_SOURCE = join(PACKAGE_ROOT, 'src', 'cmdline', 'verdi.ts');
+
+/** Run `verdi` with `args` in a child process, with the configuration folder under `base` (AIIDA_TS_PATH). */
+export function runVerdi(
+  base: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<VerdiResult> {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    AIIDA_TS_PATH: base,
+    FORCE_COLOR: undefined,
+    ...options.env,
+  };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', VERDI_SOURCE, ...args], {
+      cwd: PACKAGE_ROOT,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`verdi ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        stdout,
+        stderr,
+        json<T>(): T {
+          try {
+            return JSON.parse(stdout) as T;
+          } catch {
+            throw new Error(`stdout of verdi ${args.join(' ')} is not JSON:\n${stdout}\nstderr:\n${stderr}`);
+          }
+        },
+      });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** A fresh configuration base folder for one test file, and a `verdi` bound to it. */
+export function verdiSandbox(prefix = 'aiida-ts-verdi-'): {
+  readonly base: string;
+  readonly configDir: string;
+  verdi(args: readonly string[], options?: RunOptions): Promise<VerdiResult>;
+  cleanup(): void;
+} {
+  const base = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    base,
+    configDir: join(base, '.aiida-ts'),
+    verdi: (args, options) => runVerdi(base, args, options),
+    cleanup: () => rmSync(base, { recursive: true, force: true }),
+  };
+}
+
+/** Assert-friendly summary of a result for failure messages. */
+export function describeResult(result: VerdiResult): string {
+  return `exit ${String(result.code)}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+}
