@@ -140,14 +140,20 @@ export class User {
   /** The stored user with the email, stored now (with the other fields) if missing. */
   static async getOrCreate(init: UserInit, options: StorageOption = {}): Promise<{ user: User; created: boolean }> {
     const storage = getStorage(options);
-    return storage.transaction(async () => {
-      try {
-        return { user: await User.get(init.email, { storage }), created: false };
-      } catch (error) {
-        if (!(error instanceof NotExistentError)) throw error;
-        return { user: await new User(init, { storage }).store(), created: true };
-      }
-    });
+    try {
+      return await storage.transaction(async () => {
+        try {
+          return { user: await User.get(init.email, { storage }), created: false };
+        } catch (error) {
+          if (!(error instanceof NotExistentError)) throw error;
+          return { user: await new User(init, { storage }).store(), created: true };
+        }
+      });
+    } catch (error) {
+      // another process created it between our read and our insert (PostgreSQL's read committed)
+      if (error instanceof IntegrityError) return { user: await User.get(init.email, { storage }), created: false };
+      throw error;
+    }
   }
 
   /** Every stored user, by pk. */
