@@ -61,9 +61,7 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     return backend;
   }
 
-  function indexRows(
-    folder: string,
-  ): {
+  function indexRows(folder: string): {
     hashkey: string;
     compressed: number;
     size: number;

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createInflate, deflateSync, inflate } from 'node:zlib';
@@ -23,7 +24,7 @@ import {
   zlibLevel,
 } from './container-config.js';
 import type { ContainerConfig } from './container-config.js';
-import { PackAppender } from './pack-appender.js';
+import { PackAppender, deflateOptions } from './pack-appender.js';
 import type { AppendedObject } from './pack-appender.js';
 import { PackIndex } from './pack-index.js';
 import type { PackedObjectRow } from './pack-index.js';
@@ -140,7 +141,7 @@ function mb(bytes: number): number {
 function worthCompressing(content: Buffer, level: number): boolean {
   if (content.length === 0) return false;
   const sample = content.length > 65536 ? content.subarray(0, 65536) : content;
-  return deflateSync(sample, { level }).length / sample.length < 0.9;
+  return deflateSync(sample, deflateOptions(sample.length, level)).length / sample.length < 0.9;
 }
 
 function resolveCompressMode(compress: CompressMode | boolean | undefined): CompressMode {
@@ -176,6 +177,8 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
   #knownShards = new Set<string>();
   #currentPackId = 0;
   #packQueue: Promise<unknown> = Promise.resolve();
+  /** Open pack files for small reads, with the number of reads using each. */
+  #packHandles = new Map<number, { handle: FileHandle; users: number }>();
 
   constructor(options: DiskObjectStoreRepositoryBackendOptions) {
     if (options.compressionAlgorithm !== undefined)
@@ -358,6 +361,7 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
 
   async close(): Promise<void> {
     await this.#packQueue;
+    await this.#closePackHandles();
     this.#index?.close();
     this.#index = undefined;
   }
@@ -383,7 +387,8 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
     return this.#wrap('writing an object', async () => {
       const buffer = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
       const key = sha256Hex(buffer);
-      if (await this.#isStored(key)) return key;
+      // Already packed: nothing to write. (A loose duplicate is simply renamed over, which costs less than a stat.)
+      if (this.#requireIndex().has(key)) return key;
       const temporary = this.#path('sandbox', randomUUID().replaceAll('-', ''));
       const handle = await open(temporary, 'wx');
       try {
@@ -393,7 +398,7 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
         } finally {
           await handle.close();
         }
-        await this.#publishLoose(temporary, key, buffer.length);
+        await this.#publishLoose(temporary, key);
       } catch (error) {
         await unlink(temporary).catch(() => undefined);
         throw error;
@@ -411,12 +416,10 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
       const temporary = this.#path('sandbox', randomUUID().replaceAll('-', ''));
       const handle = await open(temporary, 'wx');
       const hasher = createHash('sha256');
-      let size = 0;
       try {
         try {
           for await (const chunk of byteChunks(source)) {
             hasher.update(chunk);
-            size += chunk.length;
             let written = 0;
             while (written < chunk.length) {
               const { bytesWritten } = await handle.write(chunk, written, chunk.length - written);
@@ -428,7 +431,7 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
           await handle.close();
         }
         const key = hasher.digest('hex');
-        await this.#publishLoose(temporary, key, size);
+        await this.#publishLoose(temporary, key);
         return key;
       } catch (error) {
         await unlink(temporary).catch(() => undefined);
@@ -437,27 +440,9 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
     });
   }
 
-  /** Whether the object is already stored, checked without reading it (loose first, then the index). */
-  async #isStored(key: string): Promise<boolean> {
-    try {
-      await stat(this.#loosePath(key));
-      return true;
-    } catch (error) {
-      if (!isErrno(error, 'ENOENT')) throw error;
-    }
-    return this.#requireIndex().has(key);
-  }
-
-  /** Moves a finished sandbox file to its loose place, or drops it when the content is already stored. */
-  async #publishLoose(temporary: string, key: string, size: number): Promise<void> {
-    const destination = this.#loosePath(key);
-    let existing: number | undefined;
-    try {
-      existing = (await stat(destination)).size;
-    } catch (error) {
-      if (!isErrno(error, 'ENOENT')) throw error;
-    }
-    if (existing === size || (existing === undefined && this.#requireIndex().has(key))) {
+  /** Moves a finished sandbox file to its loose place, or drops it when the content is packed already. */
+  async #publishLoose(temporary: string, key: string): Promise<void> {
+    if (this.#requireIndex().has(key)) {
       await unlink(temporary);
       return;
     }
@@ -468,8 +453,8 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
       this.#knownShards.add(shard);
     }
     // rename() replaces atomically: a concurrent writer of the same content leaves identical bytes, and a corrupt
-    // existing file (wrong size) is replaced by the good one.
-    await rename(temporary, destination);
+    // existing copy is replaced by the good one. Readers holding the old file keep reading it.
+    await rename(temporary, this.#loosePath(key));
     if (this.#fsync) {
       const directory = await open(shard, 'r');
       try {
@@ -576,22 +561,58 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
   }
 
   async #readPackedBytes(row: PackedObjectRow): Promise<Buffer> {
-    const handle = await this.#openPackHandle(row);
-    try {
+    return this.#withPackHandle(row, async (handle) => {
       const buffer = Buffer.allocUnsafe(row.length);
       let read = 0;
       while (read < row.length) {
         const { bytesRead } = await handle.read(buffer, read, row.length - read, row.offset + read);
         if (bytesRead === 0) {
-          throw new CorruptStorageError(
-            `pack ${row.pack_id} is truncated: object ${row.hashkey} ends past its end`,
-          );
+          throw new CorruptStorageError(`pack ${row.pack_id} is truncated: object ${row.hashkey} ends past its end`);
         }
         read += bytesRead;
       }
       return buffer;
+    });
+  }
+
+  /**
+   * Runs `fn` with an open handle of the row's pack, kept open for the next small read (opening and closing the
+   * pack per object would double the cost). A handle whose file was replaced by a repack (no links left) is
+   * reopened.
+   */
+  async #withPackHandle<T>(row: PackedObjectRow, fn: (handle: FileHandle) => Promise<T>): Promise<T> {
+    let entry = this.#packHandles.get(row.pack_id);
+    if (entry !== undefined && entry.users === 0 && fstatSync(entry.handle.fd).nlink === 0) {
+      this.#packHandles.delete(row.pack_id);
+      await entry.handle.close();
+      entry = undefined;
+    }
+    if (entry === undefined) {
+      const handle = await this.#openPackHandle(row);
+      entry = this.#packHandles.get(row.pack_id);
+      if (entry === undefined) {
+        entry = { handle, users: 0 };
+        this.#packHandles.set(row.pack_id, entry);
+      } else {
+        // Another read opened it meanwhile.
+        await handle.close();
+      }
+    }
+    entry.users += 1;
+    try {
+      return await fn(entry.handle);
     } finally {
-      await handle.close();
+      entry.users -= 1;
+      if (this.#packHandles.size > 32) await this.#closePackHandles(true);
+    }
+  }
+
+  /** Closes cached pack handles (only idle ones with `idleOnly`). */
+  async #closePackHandles(idleOnly = false): Promise<void> {
+    for (const [packId, entry] of [...this.#packHandles]) {
+      if (idleOnly && entry.users > 0) continue;
+      this.#packHandles.delete(packId);
+      await entry.handle.close();
     }
   }
 
@@ -969,6 +990,7 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
       this.#wrap('repacking', async () => {
         const index = this.#requireIndex();
         let freed = 0;
+        await this.#closePackHandles(true);
         for (const packId of await this.#listPackIds()) {
           const packPath = this.#packPath(packId);
           const fileSize = (await stat(packPath)).size;
