@@ -24,8 +24,8 @@ interface PluginCase {
 }
 
 const CASES: PluginCase[] = [
-  { name: 'core.sqlite_dos', plugin: new SqliteDosStorage() as StoragePlugin<never>, config: sqliteDosConfig as PluginCase['config'] },
-  { name: 'core.psql_dos', plugin: new PsqlDosStorage() as StoragePlugin<never>, config: psqlDosConfig as PluginCase['config'] },
+  { name: 'core.sqlite_dos', plugin: new SqliteDosStorage() as unknown as StoragePlugin<never>, config: sqliteDosConfig as PluginCase['config'] },
+  { name: 'core.psql_dos', plugin: new PsqlDosStorage() as unknown as StoragePlugin<never>, config: psqlDosConfig as PluginCase['config'] },
 ];
 
 describe.each(CASES)('storage plugin $name', ({ name, plugin, config: makeConfig }) => {
