@@ -1,4 +1,4 @@
-import { stringify as toYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { CliExit, ExitCode } from '../exit-codes.js';
 import { colorEnabled, makeColors, type Colors } from './colors.js';
 import { renderTable, type TableOptions } from './table.js';
@@ -6,6 +6,11 @@ import { renderTable, type TableOptions } from './table.js';
 /** Verbosity levels of `verdi -v`, AiiDA's log levels; messages below the level are not printed. */
 export const VERBOSITY_LEVELS = ['CRITICAL', 'ERROR', 'WARNING', 'REPORT', 'INFO', 'DEBUG'] as const;
 export type Verbosity = (typeof VERBOSITY_LEVELS)[number];
+
+// Loaded on first use: most commands never print YAML, and `verdi --version` must not pay for the parser.
+const require = createRequire(import.meta.url);
+const toYaml = (value: unknown): string =>
+  (require('yaml') as typeof import('yaml')).stringify(value, { sortMapEntries: false });
 
 const RANK: Record<Verbosity, number> = {
   CRITICAL: 50,
@@ -70,7 +75,7 @@ export class Output {
 
   /** Print a value as YAML (what `verdi profile show` and friends print). */
   printYaml(value: unknown): void {
-    this.stdout.write(toYaml(value, { sortMapEntries: false }));
+    this.stdout.write(toYaml(value));
   }
 
   /** Print a table with a header row. */

@@ -1,4 +1,5 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableConstructor from 'cli-table3';
 import type { Colors } from './colors.js';
 
 /** Options of {@link renderTable}. */
@@ -7,6 +8,9 @@ export interface TableOptions {
   /** Indices of columns to align right (numbers). */
   readonly alignRight?: readonly number[];
 }
+
+// Loaded on first use, to keep the start-up of commands that print no table short.
+const require = createRequire(import.meta.url);
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '';
@@ -27,6 +31,7 @@ export function renderTable(
   rows: readonly (readonly unknown[])[],
   options: TableOptions = {},
 ): string {
+  const Table = require('cli-table3') as typeof TableConstructor;
   const table = new Table({
     head: headers.map((header) => (options.colors ? options.colors.bold(header) : header)),
     chars: {
