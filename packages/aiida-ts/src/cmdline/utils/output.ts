@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import { CliExit, ExitCode } from '../exit-codes.js';
 import { colorEnabled, makeColors, type Colors } from './colors.js';
 import { renderTable, type TableOptions } from './table.js';
@@ -10,7 +11,7 @@ export type Verbosity = (typeof VERBOSITY_LEVELS)[number];
 // Loaded on first use: most commands never print YAML, and `verdi --version` must not pay for the parser.
 const require = createRequire(import.meta.url);
 const toYaml = (value: unknown): string =>
-  (require('yaml') as typeof import('yaml')).stringify(value, { sortMapEntries: false });
+  (require('yaml') as typeof Yaml).stringify(value, { sortMapEntries: false });
 
 const RANK: Record<Verbosity, number> = {
   CRITICAL: 50,
