@@ -149,7 +149,7 @@ export class Publisher {
     await Promise.all([
       channel.assertExchange(o.messageExchange, 'topic', exchangeOptions),
       channel.assertExchange(o.taskExchange, 'topic', exchangeOptions),
-      channel.assertExchange(o.deadLetterExchange, 'topic', { durable: true, autoDelete: false }),
+      channel.assertExchange(o.deadLetterExchange, 'topic', exchangeOptions),
     ]);
     // Dead-lettered tasks wait here for a person (or `verdi`-like tooling) to look at them.
     await channel.assertQueue(o.deadLetterQueue, {
