@@ -87,7 +87,7 @@ export function getTransportAuthOptions(name: string): TransportAuthOption[] {
         ? {}
         : { nonInteractiveDefault: meta.nonInteractiveDefault }),
       ...(meta.switch === undefined ? {} : { switch: meta.switch }),
-      default: defaults.success ? (defaults.data)[key] : undefined,
+      default: defaults.success ? defaults.data[key] : undefined,
       schema: field,
     };
   });

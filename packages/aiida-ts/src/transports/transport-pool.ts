@@ -120,7 +120,8 @@ export class TransportPool implements AsyncDisposable {
     fn: (t: Transport) => Promise<T>,
   ): Promise<T> {
     await using lease = await this.requestTransport(key, create);
-    return fn(lease.transport);
+    // `return await`: the lease must outlive fn's promise, not just its creation.
+    return await fn(lease.transport);
   }
 
   async #open(entry: PoolEntry, create: TransportFactory): Promise<Transport> {

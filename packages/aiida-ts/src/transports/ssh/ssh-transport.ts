@@ -178,6 +178,11 @@ interface Connection {
   alive: boolean;
   /** Why the connection ended, once it has. */
   lostReason: string | undefined;
+  /**
+   * Rejects when the connection is lost. ssh2 leaves some requests (fastPut, fastGet) pending forever
+   * when the socket dies, so every request races against this.
+   */
+  readonly lost: Promise<never>;
 }
 
 /**
@@ -331,6 +336,9 @@ export class SshTransport extends BaseTransport {
     const preferred = known.flatMap(algorithmsForKeyType);
     const serverHostKey = [...new Set([...preferred, ...DEFAULT_HOST_KEY_ALGORITHMS])];
     const client = new Client();
+    // ssh2 can emit several errors for one failure (a timeout, then "lost before handshake"); the first one
+    // decides the outcome below, later ones must not crash the process.
+    client.on('error', () => undefined);
     const config: ConnectConfig = {
       host,
       port,
@@ -522,12 +530,31 @@ export class SshTransport extends BaseTransport {
           }
         });
       });
-      const connection: Connection = { client, sftp, hops, proxyProcess, alive: true, lostReason: undefined };
+      let rejectLost: (error: Error) => void = () => undefined;
+      const lostPromise = new Promise<never>((_resolve, reject) => {
+        rejectLost = reject;
+      });
+      lostPromise.catch(() => undefined);
+      const connection: Connection = {
+        client,
+        sftp,
+        hops,
+        proxyProcess,
+        alive: true,
+        lostReason: undefined,
+        lost: lostPromise,
+      };
       const lost = (reason: string): void => {
         if (!connection.alive) return;
         connection.alive = false;
         connection.lostReason = reason;
+        rejectLost(
+          new TransportError(`the connection to ${this.hostname} was lost (${reason})`, {
+            errno: 'ECONNRESET',
+          }),
+        );
       };
+      for (const hop of hops) hop.on('close', () => lost('a jump host connection was closed'));
       client.on('error', (error: Error) => lost(error.message));
       client.on('close', () => lost('the connection was closed'));
       sftp.on('close', () => lost('the SFTP session was closed'));
@@ -543,7 +570,10 @@ export class SshTransport extends BaseTransport {
     const connection = this.#connection;
     if (connection === undefined) return;
     this.#connection = undefined;
-    connection.alive = false;
+    if (connection.alive) {
+      connection.alive = false;
+      connection.lostReason = 'the transport was closed';
+    }
     connection.client.end();
     for (const hop of connection.hops.reverse()) hop.end();
     connection.proxyProcess?.kill();
@@ -585,15 +615,22 @@ export class SshTransport extends BaseTransport {
     fn: (sftp: SFTPWrapper, done: (error: Error | null | undefined, value?: T) => void) => void,
   ): Promise<T> {
     const sftp = this.#sftp(what);
+    const connection = this.#connection as Connection;
     try {
-      return await sftpCall(sftp, fn);
+      return await Promise.race([sftpCall(sftp, fn), connection.lost]);
     } catch (error) {
       throw this.#wrap(what, error);
     }
   }
 
   #wrap(what: string, error: unknown): TransportError {
-    if (error instanceof TransportError) return error;
+    if (error instanceof TransportError) {
+      if (error.message.startsWith(what)) return error;
+      return new TransportError(
+        `${what}: ${error.message}`,
+        error.errno === undefined ? { cause: error } : { cause: error, errno: error.errno },
+      );
+    }
     const connection = this.#connection;
     if (connection === undefined || !connection.alive) {
       return new TransportError(
@@ -767,7 +804,10 @@ export class SshTransport extends BaseTransport {
   protected async startProcess(script: string): Promise<StartedProcess> {
     const connection = this.#connection;
     if (connection === undefined || !connection.alive) {
-      throw new TransportError(`exec: the connection to ${this.hostname} was lost`, { errno: 'ECONNRESET' });
+      throw new TransportError(
+        `exec: the connection to ${this.hostname} was lost (${connection?.lostReason ?? 'closed'})`,
+        { errno: 'ECONNRESET' },
+      );
     }
     const commandLine = `${this.bashCommand} -c ${escapeForBash(script)}`;
     const channel = await new Promise<ClientChannel>((resolve, reject) => {
@@ -797,6 +837,8 @@ export class SshTransport extends BaseTransport {
           );
       });
     });
+    const settled = Promise.race([done, connection.lost]);
+    settled.catch(() => undefined);
     // stdin gets its own Writable so that ending it sends EOF without touching the output side.
     const stdin = new Writable({
       write(chunk: Buffer, _encoding, callback) {
@@ -812,7 +854,7 @@ export class SshTransport extends BaseTransport {
       stdin,
       stdout: channel,
       stderr: channel.stderr,
-      done,
+      done: settled,
       kill: (signal: string) => {
         const name = signal.replace(/^SIG/u, '');
         sendSignal(channel, name);
