@@ -35,6 +35,7 @@ export { RELATIONSHIPS, type JoinSpec, type RelationshipKeyword } from './queryb
 export {
   escapeForSqlLike,
   isValidNodeTypeString,
+  type AnyClass,
   type AppendTarget,
   type Classifier,
   type EntityClassLike,

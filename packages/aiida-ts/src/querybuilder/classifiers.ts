@@ -18,8 +18,11 @@ export interface EntityClassLike {
   readonly name?: string;
 }
 
+/** Any class: ORM classes without static type properties are recognised by their (base) class name. */
+export type AnyClass = abstract new (...args: never[]) => unknown;
+
 /** A class or an entity type string naming what a vertex stands for. */
-export type AppendTarget = string | EntityClassLike;
+export type AppendTarget = string | EntityClassLike | AnyClass;
 
 /** The type strings of one appended class (aiida-core's `Classifier`). */
 export interface Classifier {
@@ -80,21 +83,24 @@ function className(target: object): string {
   return typeof name === 'string' && name !== '' ? name : Object.prototype.toString.call(target);
 }
 
-function fromClass(target: EntityClassLike): { ormBase: OrmBase; classifier: Classifier } {
-  if (typeof target.nodeType === 'string') {
-    if (!isValidNodeTypeString(target.nodeType)) {
+function fromClass(target: EntityClassLike | AnyClass): { ormBase: OrmBase; classifier: Classifier } {
+  const described = target as EntityClassLike;
+  if (typeof described.nodeType === 'string') {
+    if (!isValidNodeTypeString(described.nodeType)) {
       throw new QueryError(
-        `The class ${className(target)} has an invalid node type '${target.nodeType}': ${VALID_TYPE_HELP}`,
+        `The class ${className(target)} has an invalid node type '${described.nodeType}': ${VALID_TYPE_HELP}`,
       );
     }
     const processType =
-      typeof target.processType === 'string' && target.processType !== '' ? target.processType : null;
+      typeof described.processType === 'string' && described.processType !== ''
+        ? described.processType
+        : null;
     return {
       ormBase: 'node',
-      classifier: { ormclassTypeString: target.nodeType, processTypeString: processType },
+      classifier: { ormclassTypeString: described.nodeType, processTypeString: processType },
     };
   }
-  if (typeof target.entityType === 'string') return fromString(target.entityType);
+  if (typeof described.entityType === 'string') return fromString(described.entityType);
   // walk the class hierarchy for one of the entity base classes
   for (
     let cls: unknown = target;

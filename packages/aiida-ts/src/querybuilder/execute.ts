@@ -3,7 +3,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { QueryError } from '../errors.js';
 import type { Database } from '../storage/schema.js';
 import type { QueryBackend } from './results.js';
-import type { CompiledPlan } from './sql/compile.js';
+import type { CompiledPlan, TableBounds } from './sql/compile.js';
 
 type Row = Record<string, unknown>;
 
@@ -30,7 +30,9 @@ export function wrapDatabaseError(error: unknown): unknown {
  *   outside one it gets a connection of its own, in a read transaction kept until the iteration ends.
  * - SQLite: one statement per batch, so the single connection is free between batches (the loop body may write):
  *   keyset pagination on the ids of the joined rows where the query allows it, else LIMIT/OFFSET over a total
- *   order.
+ *   order. Every batch leaves out rows added after the iteration began (ids above each table's highest id at
+ *   the start), so storing nodes in the loop body neither repeats nor prolongs the iteration, as a cursor's
+ *   snapshot would.
  */
 export async function* fetchBatches(
   backend: QueryBackend,
@@ -39,11 +41,20 @@ export async function* fetchBatches(
 ): AsyncGenerator<Row[]> {
   if (backend.dialect.name === 'postgres') {
     yield* postgresCursor(backend, plan.select, batchSize);
-  } else if (plan.keyset !== undefined) {
-    yield* keysetBatches(backend, plan, batchSize);
   } else {
-    yield* offsetBatches(backend, plan, batchSize);
+    const bounds = await tableBounds(backend.executor(), plan.tables);
+    if (plan.keyset !== undefined) yield* keysetBatches(backend, plan, batchSize, bounds);
+    else yield* offsetBatches(backend, plan, batchSize, bounds);
   }
+}
+
+/** The highest id of each table now. */
+async function tableBounds(db: Kysely<Database>, tables: readonly string[]): Promise<TableBounds> {
+  const columns = tables.map(
+    (table) => sql`(select coalesce(max(id), 0) from ${sql.table(table)}) as ${sql.id(table)}`,
+  );
+  const [row] = await runQuery(db, sql<Row>`select ${sql.join(columns)}`);
+  return Object.fromEntries(tables.map((table) => [table, Number(row?.[table] ?? 0)]));
 }
 
 async function* postgresCursor(
@@ -116,6 +127,7 @@ async function* keysetBatches(
   backend: QueryBackend,
   plan: CompiledPlan,
   batchSize: number,
+  bounds: TableBounds,
 ): AsyncGenerator<Row[]> {
   const keys = plan.keyset!;
   let last: unknown[] | undefined;
@@ -130,6 +142,7 @@ async function* keysetBatches(
       limit: batchSize,
       offset: null,
       withKeyset: true,
+      bounds,
     });
     const rows = await runQuery(backend.executor(), query);
     if (rows.length > 0) {
@@ -145,6 +158,7 @@ async function* offsetBatches(
   backend: QueryBackend,
   plan: CompiledPlan,
   batchSize: number,
+  bounds: TableBounds,
 ): AsyncGenerator<Row[]> {
   let position = 0;
   const limit = plan.limitOffset.limit;
@@ -156,6 +170,7 @@ async function* offsetBatches(
       orderBy: plan.batchOrder,
       limit: remaining,
       offset: start + position,
+      bounds,
     });
     const rows = await runQuery(backend.executor(), query);
     if (rows.length > 0) yield rows;

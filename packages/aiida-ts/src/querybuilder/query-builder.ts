@@ -8,6 +8,7 @@ import {
   pathEntityType,
   tagBase,
   typeFilters,
+  type AnyClass,
   type AppendTarget,
   type EntityClassLike,
   type ResolvedTarget,
@@ -31,7 +32,7 @@ import { QueryCompiler, edgeModelOf, joinSpecOf, type CompiledPlan } from './sql
 import { renderSql } from './sql/render.js';
 
 /** A tag, or a class appended once (which then stands for its tag, as in aiida-core). */
-export type TagReference = string | EntityClassLike;
+export type TagReference = string | EntityClassLike | AnyClass;
 
 /** What a projection may be given as: a field, `{field: modifiers}`, or a list of those. */
 export type ProjectionInput = string | ProjectionItem | readonly (string | ProjectionItem)[];

@@ -66,6 +66,23 @@ export interface CompiledPlan {
   /** The ORDER BY of offset batches: the query's own order, then terms that make the order total. */
   readonly batchOrder: readonly RawBuilder<unknown>[];
   readonly limitOffset: { readonly limit: number | null; readonly offset: number | null };
+  /** The tables the statement reads (for {@link BuildOptions.bounds}). */
+  readonly tables: readonly string[];
+}
+
+/** The highest id of each table when a batched read began; rows added later stay out of the batches. */
+export type TableBounds = Readonly<Record<string, number>>;
+
+/** `alias.id <= bound` when `bounds` has one for `table`, prefixed by `prefix` (empty SQL otherwise). */
+function boundCondition(
+  bounds: TableBounds | undefined,
+  table: string,
+  alias: string,
+  prefix: string,
+): RawBuilder<unknown> {
+  const bound = bounds?.[table];
+  if (bound === undefined) return sql``;
+  return sql`${sql.raw(prefix)}${ref(alias, 'id')} <= ${bound}`;
 }
 
 /** Overrides for {@link CompiledPlan.build}. */
@@ -76,6 +93,8 @@ export interface BuildOptions {
   readonly offset?: number | null;
   /** Also select the keyset columns. */
   readonly withKeyset?: boolean;
+  /** Leave out rows whose ids are above these (inserted after a batched read began). */
+  readonly bounds?: TableBounds | undefined;
 }
 
 interface Target {
@@ -154,8 +173,11 @@ export class QueryCompiler {
     if (data.path.length === 0) throw new QueryError('The query has no path: append() at least one entity');
     const vertices = new Map<string, VertexState>();
     const edges = new Map<string, EdgeState>();
-    const ctes: RawBuilder<unknown>[] = [];
-    const joins: RawBuilder<unknown>[] = [];
+    // joins and CTEs are rendered per statement: batched reading on SQLite bounds every table's ids
+    type Render = (bounds: TableBounds | undefined) => RawBuilder<unknown>;
+    const ctes: Render[] = [];
+    const joins: Render[] = [];
+    const tables = new Set<string>([ENTITY_TABLES[data.path[0]!.orm_base].table]);
 
     data.path.forEach((item, index) => {
       const vertex: VertexState = {
@@ -178,53 +200,54 @@ export class QueryCompiler {
       const edgeModel = edgeModelOf(join);
       const edgeAlias = `e${index}`;
       const kind = item.outerjoin ? sql`left join` : sql`inner join`;
-      const table = sql.table(vertex.model.table);
+      const vertexTable = vertex.model.table;
       const x = vertex.alias;
       const t = joined.alias;
+      tables.add(vertexTable);
+      // `alias` joins `table` on `condition`, limited to the ids that existed when a batched read began
+      const joinTo = (table: string, alias: string, condition: RawBuilder<unknown>): Render => {
+        return (bounds) =>
+          sql`${kind} ${sql.table(table)} as ${sql.id(alias)} on ${condition}${boundCondition(bounds, table, alias, ' and ')}`;
+      };
       switch (join.kind) {
         case 'column':
           joins.push(
-            sql`${kind} ${table} as ${sql.id(x)} on ${ref(x, join.appendedColumn)} = ${ref(t, join.joinedColumn)}`,
+            joinTo(vertexTable, x, sql`${ref(x, join.appendedColumn)} = ${ref(t, join.joinedColumn)}`),
           );
           break;
         case 'link': {
           const [from, to] =
             join.direction === 'outputs' ? ['input_id', 'output_id'] : ['output_id', 'input_id'];
-          joins.push(
-            sql`${kind} db_dblink as ${sql.id(edgeAlias)} on ${ref(edgeAlias, from)} = ${ref(t, 'id')}`,
-          );
-          joins.push(sql`${kind} ${table} as ${sql.id(x)} on ${ref(x, 'id')} = ${ref(edgeAlias, to)}`);
+          tables.add('db_dblink');
+          joins.push(joinTo('db_dblink', edgeAlias, sql`${ref(edgeAlias, from)} = ${ref(t, 'id')}`));
+          joins.push(joinTo(vertexTable, x, sql`${ref(x, 'id')} = ${ref(edgeAlias, to)}`));
           break;
         }
         case 'group-nodes': {
           const [from, to] =
             join.appended === 'node' ? ['dbgroup_id', 'dbnode_id'] : ['dbnode_id', 'dbgroup_id'];
-          joins.push(
-            sql`${kind} db_dbgroup_dbnodes as ${sql.id(edgeAlias)} on ${ref(edgeAlias, from)} = ${ref(t, 'id')}`,
-          );
-          joins.push(sql`${kind} ${table} as ${sql.id(x)} on ${ref(x, 'id')} = ${ref(edgeAlias, to)}`);
+          tables.add('db_dbgroup_dbnodes');
+          joins.push(joinTo('db_dbgroup_dbnodes', edgeAlias, sql`${ref(edgeAlias, from)} = ${ref(t, 'id')}`));
+          joins.push(joinTo(vertexTable, x, sql`${ref(x, 'id')} = ${ref(edgeAlias, to)}`));
           break;
         }
         case 'recursive': {
           const cteName = `walk${index}`;
           const withPath = (data.project[item.edge_tag ?? ''] ?? []).some((p) => Object.hasOwn(p, 'path'));
-          ctes.push(
-            this.#recursiveCte(
-              cteName,
-              join.direction,
-              data.filters[joined.item.tag] ?? {},
-              joined.what,
-              withPath,
-            ),
+          tables.add('db_dblink');
+          const seedFilters = data.filters[joined.item.tag] ?? {};
+          ctes.push((bounds) =>
+            this.#recursiveCte(cteName, join.direction, seedFilters, joined.what, withPath, bounds),
           );
           const [from, to] =
             join.direction === 'descendants'
               ? ['ancestor_id', 'descendant_id']
               : ['descendant_id', 'ancestor_id'];
           joins.push(
-            sql`${kind} ${sql.table(cteName)} as ${sql.id(edgeAlias)} on ${ref(edgeAlias, from)} = ${ref(t, 'id')}`,
+            () =>
+              sql`${kind} ${sql.table(cteName)} as ${sql.id(edgeAlias)} on ${ref(edgeAlias, from)} = ${ref(t, 'id')}`,
           );
-          joins.push(sql`${kind} ${table} as ${sql.id(x)} on ${ref(x, 'id')} = ${ref(edgeAlias, to)}`);
+          joins.push(joinTo(vertexTable, x, sql`${ref(x, 'id')} = ${ref(edgeAlias, to)}`));
           break;
         }
       }
@@ -345,11 +368,23 @@ export class QueryCompiler {
     tieBreakers.unshift(...idTerms.map((t) => t.expr));
 
     const distinct = data.distinct;
-    const withClause = ctes.length === 0 ? sql`` : sql`with recursive ${sql.join(ctes)} `;
-    const fromClause = sql`from ${sql.table(vertices.get(data.path[0]!.tag)!.model.table)} as ${sql.id('t0')} ${sql.join(joins, sql` `)}`;
+    const firstTable = vertices.get(data.path[0]!.tag)!.model.table;
+    const withClause = (bounds: TableBounds | undefined): RawBuilder<unknown> =>
+      ctes.length === 0 ? sql`` : sql`with recursive ${sql.join(ctes.map((render) => render(bounds)))} `;
+    const fromClause = (bounds: TableBounds | undefined): RawBuilder<unknown> =>
+      sql`from ${sql.table(firstTable)} as ${sql.id('t0')} ${sql.join(
+        joins.map((render) => render(bounds)),
+        sql` `,
+      )}`;
 
     const build = (options: BuildOptions): RawBuilder<Record<string, unknown>> => {
-      const conditions = options.where === undefined ? where : [...where, options.where];
+      const bounds = options.bounds;
+      const firstBound = boundCondition(bounds, firstTable, 't0', '');
+      const conditions = [
+        ...where,
+        ...(options.where === undefined ? [] : [options.where]),
+        ...(bounds === undefined ? [] : [firstBound]),
+      ];
       const whereClause = conditions.length === 0 ? sql`` : sql` where ${sql.join(conditions, sql` and `)}`;
       const list =
         options.withKeyset === true
@@ -361,14 +396,14 @@ export class QueryCompiler {
       const offset = options.offset === undefined ? data.offset : options.offset;
       return sql<
         Record<string, unknown>
-      >`${withClause}select ${distinct ? sql`distinct ` : sql``}${sql.join(list)} ${fromClause}${whereClause}${orderClause}${this.#limitClause(limit, offset)}`;
+      >`${withClause(bounds)}select ${distinct ? sql`distinct ` : sql``}${sql.join(list)} ${fromClause(bounds)}${whereClause}${orderClause}${this.#limitClause(limit, offset)}`;
     };
 
     const select = build({});
     const countSource =
       distinct || hasAggregate
         ? select
-        : sql`${withClause}select 1 as one ${fromClause}${where.length === 0 ? sql`` : sql` where ${sql.join(where, sql` and `)}`}${this.#limitClause(data.limit, data.offset)}`;
+        : sql`${withClause(undefined)}select 1 as one ${fromClause(undefined)}${where.length === 0 ? sql`` : sql` where ${sql.join(where, sql` and `)}`}${this.#limitClause(data.limit, data.offset)}`;
     const countSelect = sql<
       Record<string, unknown>
     >`select count(*) as ${sql.id('count')} from (${countSource}) as ${sql.id('qb_count')}`;
@@ -385,6 +420,7 @@ export class QueryCompiler {
         ...(distinct ? selectList.map((_, i) => sql.raw(String(i + 1))) : tieBreakers),
       ],
       limitOffset: { limit: data.limit, offset: data.offset },
+      tables: [...tables],
     };
   }
 
@@ -460,12 +496,14 @@ export class QueryCompiler {
     startFilters: Record<string, unknown>,
     startWhat: string,
     withPath: boolean,
+    bounds: TableBounds | undefined,
   ): RawBuilder<unknown> {
     const pg = this.#dialect.name === 'postgres';
     const types = sql.join(RECURSIVE_LINK_TYPES.map((t) => sql`${t}`));
     // the start vertex's filters go into the anchor too, so the walk starts only from matching nodes
     const seedFilter = this.compileFilter(parseFilterSpec(ENTITY_TABLES.node, startFilters, startWhat), 'n');
-    const seedWhere = seedFilter === undefined ? sql`` : sql` and ${seedFilter}`;
+    const seedWhere = sql`${seedFilter === undefined ? sql`` : sql` and ${seedFilter}`}${boundCondition(bounds, 'db_dblink', 'l', ' and ')}${boundCondition(bounds, 'db_dbnode', 'n', ' and ')}`;
+    const stepWhere = boundCondition(bounds, 'db_dblink', 'l', ' and ');
     const columns = withPath
       ? sql`ancestor_id, descendant_id, depth, path`
       : sql`ancestor_id, descendant_id, depth`;
@@ -475,11 +513,11 @@ export class QueryCompiler {
         ? sql`, array[l.input_id, l.output_id]`
         : sql`, json_array(l.input_id, l.output_id)`;
       const stepPath = pg ? sql`, w.path || l.output_id` : sql`, json_insert(w.path, '$[#]', l.output_id)`;
-      return sql`${walk}(${columns}) as (select l.input_id, l.output_id, 0${withPath ? initPath : sql``} from db_dblink as l inner join db_dbnode as n on l.input_id = n.id where l.type in (${types})${seedWhere} union all select w.ancestor_id, l.output_id, w.depth + 1${withPath ? stepPath : sql``} from ${walk} as w inner join db_dblink as l on l.input_id = w.descendant_id where l.type in (${types}))`;
+      return sql`${walk}(${columns}) as (select l.input_id, l.output_id, 0${withPath ? initPath : sql``} from db_dblink as l inner join db_dbnode as n on l.input_id = n.id where l.type in (${types})${seedWhere} union all select w.ancestor_id, l.output_id, w.depth + 1${withPath ? stepPath : sql``} from ${walk} as w inner join db_dblink as l on l.input_id = w.descendant_id where l.type in (${types})${stepWhere})`;
     }
     const initPath = pg ? sql`, array[l.output_id, l.input_id]` : sql`, json_array(l.output_id, l.input_id)`;
     const stepPath = pg ? sql`, w.path || l.input_id` : sql`, json_insert(w.path, '$[#]', l.input_id)`;
-    return sql`${walk}(${columns}) as (select l.input_id, l.output_id, 0${withPath ? initPath : sql``} from db_dblink as l inner join db_dbnode as n on l.output_id = n.id where l.type in (${types})${seedWhere} union all select l.input_id, w.descendant_id, w.depth + 1${withPath ? stepPath : sql``} from ${walk} as w inner join db_dblink as l on l.output_id = w.ancestor_id where l.type in (${types}))`;
+    return sql`${walk}(${columns}) as (select l.input_id, l.output_id, 0${withPath ? initPath : sql``} from db_dblink as l inner join db_dbnode as n on l.output_id = n.id where l.type in (${types})${seedWhere} union all select l.input_id, w.descendant_id, w.depth + 1${withPath ? stepPath : sql``} from ${walk} as w inner join db_dblink as l on l.output_id = w.ancestor_id where l.type in (${types})${stepWhere})`;
   }
 
   /** A column as selected: timestamps as text on PostgreSQL, so microseconds survive the driver's Date. */
