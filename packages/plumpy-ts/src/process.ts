@@ -53,7 +53,6 @@ import {
 } from './process-states.js';
 import { NAMESPACE_SEPARATOR, PortNamespace, UNSPECIFIED, type Port } from './ports.js';
 import type {
-  EmptySpec,
   NamespaceIn,
   NamespaceOut,
   OutPath,
@@ -222,8 +221,11 @@ const specs = new WeakMap<object, ProcessSpec<SpecTypes>>();
  * step. Subclasses keep the single-argument constructor.
  */
 export class Process {
-  /** Phantom: the type-level spec of the class. */
-  declare static readonly '~plumpySpec'?: EmptySpec;
+  /**
+   * Phantom: the type-level spec of the class (declared as the widest spec so that every defined class is
+   * a `typeof Process`; `SpecOf` reads it as the empty spec).
+   */
+  declare static readonly '~plumpySpec'?: SpecTypes;
 
   /** The state classes of processes of this class (override to swap one, as plumpy's `get_state_classes`). */
   static get stateClasses(): StateClasses {
@@ -337,7 +339,7 @@ export class Process {
    * Checks a checkpoint that passed the schema against this class: the methods it names must exist.
    * Subclasses add their own checks (a work chain checks its stepper against its outline).
    */
-  protected static validateCheckpoint(checkpoint: Checkpoint): ValidationIssue[] {
+  static validateCheckpoint(checkpoint: Checkpoint): ValidationIssue[] {
     const issues: ValidationIssue[] = [];
     const state = checkpoint['state'] as Record<string, unknown>;
     const stateClass = this.stateClasses[state['label'] as ProcessState];

@@ -239,7 +239,13 @@ export type ConfigureNamespace<NS extends AnyNamespace, DynIn, DynOut, Req exten
 export type SpecTypesKey = '~plumpySpec';
 
 /** The spec types of a process class (those of `Process` for a class not made with `define`). */
-export type SpecOf<C> = C extends { readonly '~plumpySpec'?: infer S } ? (NonNullable<S> extends SpecTypes ? NonNullable<S> : EmptySpec) : EmptySpec;
+export type SpecOf<C> = C extends { readonly '~plumpySpec'?: infer S }
+  ? NonNullable<S> extends SpecTypes
+    ? SpecTypes extends NonNullable<S>
+      ? EmptySpec
+      : NonNullable<S>
+    : EmptySpec
+  : EmptySpec;
 
 /** The inputs a process class accepts when made. */
 export type InputsOf<C> = NamespaceIn<SpecOf<C>['inputs']>;

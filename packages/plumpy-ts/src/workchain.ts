@@ -221,7 +221,7 @@ export class WorkChain extends Process {
     return findOutline(this);
   }
 
-  protected static override validateCheckpoint(checkpoint: Checkpoint): ValidationIssue[] {
+  static override validateCheckpoint(checkpoint: Checkpoint): ValidationIssue[] {
     const issues = super.validateCheckpoint(checkpoint);
     const saved = checkpoint['stepper_state'] as StepperState | undefined;
     if (saved !== undefined) {
