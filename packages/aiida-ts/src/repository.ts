@@ -13,18 +13,19 @@ export type {
 export { File, FileType, RepositoryMetadataSchema, SerializedFileSchema } from './repository/file.js';
 export type { FileOptions, RepositoryMetadata, SerializedFile } from './repository/file.js';
 export { SandboxRepositoryBackend } from './repository/sandbox-backend.js';
-export {
-  CompressMode,
-  DiskObjectStoreRepositoryBackend,
-} from './repository/disk-object-store/disk-object-store-backend.js';
+export { DiskObjectStoreRepositoryBackend } from './repository/disk-object-store/disk-object-store-backend.js';
+export type { DiskObjectStoreRepositoryBackendOptions } from './repository/disk-object-store/disk-object-store-backend.js';
+export { CompressMode } from './repository/disk-object-store/pack-writer.js';
 export type {
   AddObjectsToPackOptions,
-  DiskObjectStoreRepositoryBackendOptions,
-  ObjectCount,
   PackAllLooseOptions,
   PackSource,
+} from './repository/disk-object-store/pack-writer.js';
+export type {
+  CleanStorageOptions,
+  ObjectCount,
   TotalSize,
-} from './repository/disk-object-store/disk-object-store-backend.js';
+} from './repository/disk-object-store/container-maintenance.js';
 export { ContainerConfigSchema } from './repository/disk-object-store/container-config.js';
 export type { ContainerConfig } from './repository/disk-object-store/container-config.js';
 export { EMPTY_OBJECT_KEY, isValidObjectKey } from './repository/object-key.js';

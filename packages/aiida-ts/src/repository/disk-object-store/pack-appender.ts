@@ -16,7 +16,10 @@ const FLUSH_THRESHOLD = 4 * 1024 * 1024;
  * setting up the compressor for a small object costs half as much. Any zlib reader (disk-objectstore's included)
  * inflates it with its default window.
  */
-export function deflateOptions(size: number, level: number): { level: number; windowBits: number; memLevel: number } {
+export function deflateOptions(
+  size: number,
+  level: number,
+): { level: number; windowBits: number; memLevel: number } {
   const windowBits = Math.min(15, Math.max(9, Math.ceil(Math.log2(Math.max(size, 1)))));
   return { level, windowBits, memLevel: Math.min(8, Math.max(2, windowBits - 7)) };
 }
