@@ -82,6 +82,13 @@ export class Comment {
   get mtime(): Date | null {
     return this.#mtime === null ? null : new Date(this.#mtime);
   }
+  /** Creation and modification times as stored: ISO 8601 with microseconds. */
+  get ctimeIso(): string {
+    return this.#ctime;
+  }
+  get mtimeIso(): string | null {
+    return this.#mtime;
+  }
   get isStored(): boolean {
     return this.#pk !== null;
   }

@@ -113,6 +113,10 @@ export class Group {
   get time(): Date {
     return new Date(this.#time);
   }
+  /** Creation time as stored: ISO 8601 with microseconds. */
+  get timeIso(): string {
+    return this.#time;
+  }
   get userId(): number | null {
     return this.#userId;
   }

@@ -664,11 +664,12 @@ export class Node {
 
   /**
    * An unstored copy: same class, attributes, label, description, computer, process type and files; a new uuid;
-   * no extras and no links.
+   * no extras and no links. Bound to `options.storage` when given (to copy into another storage).
    */
-  async clone(): Promise<this> {
+  async clone(options: StorageOption = {}): Promise<this> {
     const cls = this.constructor as NodeClass<this>;
-    const copy = new cls(undefined, this.#state.storage === undefined ? {} : { storage: this.#state.storage });
+    const storage = options.storage ?? this.#state.storage;
+    const copy = new cls(undefined, storage === undefined ? {} : { storage });
     const state = copy.#state;
     state.nodeType = this.#state.nodeType;
     state.processType = this.#state.processType;
