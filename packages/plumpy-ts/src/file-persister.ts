@@ -53,7 +53,11 @@ export class FilePersister implements Persister {
   }
 
   #ensureDirectory(): Promise<unknown> {
-    this.#made ??= mkdir(this.directory, { recursive: true });
+    this.#made ??= mkdir(this.directory, { recursive: true }).catch((error: unknown) => {
+      // Try again next time (the directory may become writable).
+      this.#made = undefined;
+      throw error;
+    });
     return this.#made;
   }
 

@@ -591,6 +591,8 @@ export class Process {
    */
   protected onEntered(fromState: ProcessStateObject | undefined): void {
     const label = this.#machine.label as ProcessState;
+    // Checkpoint first, so that listeners (which may act on the process) see it saved as it entered.
+    this.#checkpoint();
     switch (label) {
       case ProcessState.RUNNING:
         this.#callHook('onRunning');
@@ -611,7 +613,6 @@ export class Process {
         break;
     }
     this.#broadcastStateChange(fromState?.label ?? null, label);
-    this.#checkpoint();
   }
 
   /** Dispatches the exiting hook of the current state (override to intercept; call super). */
@@ -756,6 +757,7 @@ export class Process {
     this.#paused = deferred();
     this.#prePausedStatus = this.#status;
     if (message !== null) this.#status = message;
+    this.#checkpoint();
     this.#fire('onProcessPaused');
   }
 
@@ -1207,7 +1209,6 @@ export class Process {
       if (next !== undefined) this.#machine.transitionTo(next);
       this.#callHook('onPausing', message);
       this.#callHook('onPaused', message);
-      this.#checkpoint();
     } finally {
       this.#pausing = undefined;
     }
@@ -1432,12 +1433,12 @@ export class Process {
    * Handles JSON values and {@link ExitCode}s; override to encode other classes (and {@link decodeValue}).
    */
   protected encodeValue(value: unknown): JsonValue {
-    return encodeJson(value, '');
+    return encodeJson(value, (item) => this.encodeValue(item));
   }
 
-  /** The inverse of {@link encodeValue}. */
+  /** The inverse of {@link encodeValue} (nested values come back through this method too). */
   protected decodeValue(json: JsonValue): unknown {
-    return decodeJson(json);
+    return decodeJson(json, (item) => this.decodeValue(item));
   }
 
   // ---- remote control --------------------------------------------------------------------------------
@@ -1507,33 +1508,36 @@ const schemaHost: StateHost = {
   decode: (json) => json,
 };
 
-function encodeJson(value: unknown, path: string): JsonValue {
+/** One level of the default encoding; nested values go through `recurse` (the process's `encodeValue`). */
+function encodeJson(value: unknown, recurse: (value: unknown) => JsonValue): JsonValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new PersistenceError(`cannot encode the non-finite number at '${path || '<root>'}'`);
+    if (!Number.isFinite(value)) throw new PersistenceError(`cannot encode the non-finite number ${value}`);
     return value;
   }
+  if (value === undefined) return { '!undefined': true };
   if (value instanceof ExitCode) return value.toJSON();
-  if (Array.isArray(value)) return value.map((item, i) => encodeJson(item === undefined ? null : item, `${path}[${i}]`));
+  if (Array.isArray(value)) return value.map((item) => recurse(item));
   if (isPlainObject(value)) {
     const out: Record<string, JsonValue> = {};
-    for (const [key, sub] of Object.entries(value)) if (sub !== undefined) out[key] = encodeJson(sub, path === '' ? key : `${path}.${key}`);
+    for (const [key, sub] of Object.entries(value)) if (sub !== undefined) out[key] = recurse(sub);
     return out;
   }
   const kind = typeof value === 'object' ? ((value).constructor?.name ?? 'object') : typeof value;
-  throw new PersistenceError(`cannot encode a value of type ${kind} at '${path || '<root>'}' (override encodeValue/decodeValue to support it)`);
+  throw new PersistenceError(`cannot encode a value of type ${kind} in a checkpoint (override encodeValue/decodeValue to support it)`);
 }
 
-function decodeJson(json: JsonValue): unknown {
+function decodeJson(json: JsonValue, recurse: (json: JsonValue) => unknown): unknown {
   if (json === null || typeof json !== 'object') return json;
-  if (Array.isArray(json)) return (json as JsonValue[]).map(decodeJson);
+  if (Array.isArray(json)) return (json as JsonValue[]).map((item) => recurse(item));
   const record = json as Record<string, JsonValue>;
+  if (record['!undefined'] === true && Object.keys(record).length === 1) return undefined;
   if ('!exit_code' in record) {
     const parsed = exitCodeJsonSchema.safeParse(record);
     if (parsed.success) return ExitCode.fromJSON(parsed.data);
   }
   const out: Record<string, unknown> = {};
-  for (const [key, sub] of Object.entries(record)) out[key] = decodeJson(sub);
+  for (const [key, sub] of Object.entries(record)) out[key] = recurse(sub);
   return out;
 }
 
