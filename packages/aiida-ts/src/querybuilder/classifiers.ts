@@ -1,15 +1,18 @@
 import { QueryError } from '../errors.js';
+import { getNodeClassInfo } from '../orm/nodes/registry.js';
 import { GROUP_ENTITY_TYPE_PREFIX, SIMPLE_ENTITY_TYPES, type OrmBase } from './entities.js';
 import type { FilterSpec } from './query-dict.js';
 
 /**
  * What `append` accepts to say which entities a vertex stands for, besides an entity type string: an ORM class
- * (or any object) that names its type with a static property.
- * - Node classes: `nodeType` (`data.core.int.Int.`); process classes add `processType`
+ * (or any object) that names its type.
+ * - Node classes registered with the ORM (`Int`, `Dict`, `CalcJobNode`, … and plugin classes): their `node_type`;
+ *   an unregistered subclass stands for its nearest registered ancestor.
+ * - Objects or classes with a static `nodeType` (`data.core.int.Int.`); process classes add `processType`
  *   (`aiida.calculations:core.arithmetic.add`), which adds a filter on `process_type` as aiida-core does.
- * - Other entities: `entityType`, an entity type string (`group.core.auto`, `user`, `computer`, …).
- * - Failing both, a class named (or derived from one named) `Group`, `User`, `Computer`, `AuthInfo`, `Comment` or
- *   `Log` stands for that entity.
+ * - Group classes (`Group`, `AutoGroup`, …): `group.<typeString>`.
+ * - `User`, `Computer`, `AuthInfo`, `Comment`, `Log` (by class name), or any object with `entityType`, an
+ *   entity type string (`group.core.auto`, `user`, `computer`, …).
  */
 export interface EntityClassLike {
   readonly nodeType?: string;
@@ -18,8 +21,11 @@ export interface EntityClassLike {
   readonly name?: string;
 }
 
-/** Any class: ORM classes without static type properties are recognised by their (base) class name. */
-export type AnyClass = abstract new (...args: never[]) => unknown;
+/**
+ * Any class (also one with a private constructor): ORM classes are recognised by their registration or by their
+ * (base) class name.
+ */
+export type AnyClass = { readonly prototype: unknown };
 
 /** A class or an entity type string naming what a vertex stands for. */
 export type AppendTarget = string | EntityClassLike | AnyClass;
@@ -83,6 +89,17 @@ function className(target: object): string {
   return typeof name === 'string' && name !== '' ? name : Object.prototype.toString.call(target);
 }
 
+function isGroupClass(target: unknown): boolean {
+  for (
+    let cls: unknown = target;
+    typeof cls === 'function' && cls !== Function.prototype;
+    cls = Object.getPrototypeOf(cls)
+  ) {
+    if ((cls as { name: string }).name === 'Group') return true;
+  }
+  return false;
+}
+
 function fromClass(target: EntityClassLike | AnyClass): { ormBase: OrmBase; classifier: Classifier } {
   const described = target as EntityClassLike;
   if (typeof described.nodeType === 'string') {
@@ -101,6 +118,21 @@ function fromClass(target: EntityClassLike | AnyClass): { ormBase: OrmBase; clas
     };
   }
   if (typeof described.entityType === 'string') return fromString(described.entityType);
+  // an ORM node class: the registered class itself or its nearest registered ancestor
+  for (
+    let cls: unknown = target;
+    typeof cls === 'function' && cls !== Function.prototype;
+    cls = Object.getPrototypeOf(cls)
+  ) {
+    const info = getNodeClassInfo(cls);
+    if (info !== undefined)
+      return { ormBase: 'node', classifier: { ormclassTypeString: info.nodeType, processTypeString: null } };
+  }
+  // a group class names its type string
+  const typeString = (target as { typeString?: unknown }).typeString;
+  if (typeof typeString === 'string' && typeString !== '' && isGroupClass(target)) {
+    return fromString(`${GROUP_ENTITY_TYPE_PREFIX}${typeString}`);
+  }
   // walk the class hierarchy for one of the entity base classes
   for (
     let cls: unknown = target;

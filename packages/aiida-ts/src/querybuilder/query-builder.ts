@@ -39,7 +39,7 @@ export type ProjectionInput = string | ProjectionItem | readonly (string | Proje
 
 const TagReferenceSchema = z.union([
   z.string(),
-  z.custom<EntityClassLike>(
+  z.custom<EntityClassLike | AnyClass>(
     (v) => (typeof v === 'function' || typeof v === 'object') && v !== null,
     'a tag or a class',
   ),
@@ -744,14 +744,14 @@ export class QueryBuilder {
   async all(options?: BatchOptions & { readonly flat?: false }): Promise<unknown[][]>;
   async all(options: BatchOptions & { readonly flat?: boolean } = {}): Promise<unknown[] | unknown[][]> {
     const { decoder } = this.#prepare();
-    const rows = (await this.#rows(options)).map((row) => decoder.list(row));
+    const rows = await decoder.lists(await this.#rows(options));
     return options.flat === true ? rows.flat(1) : rows;
   }
 
   /** Every row as `{tag: {key: value}}`. */
   async dict(options: BatchOptions = {}): Promise<QueryDictRow[]> {
     const { decoder } = this.#prepare();
-    return (await this.#rows(options)).map((row) => decoder.dict(row));
+    return decoder.dicts(await this.#rows(options));
   }
 
   /**
@@ -764,7 +764,7 @@ export class QueryBuilder {
     const { backend, plan, decoder } = this.#prepare();
     const rows = await runQuery(backend.executor(), plan.build({ limit: 1 }));
     if (rows.length === 0) return null;
-    const row = decoder.list(rows[0]!);
+    const row = await decoder.list(rows[0]!);
     return options.flat === true && row.length === 1 ? row[0] : row;
   }
 
@@ -777,7 +777,7 @@ export class QueryBuilder {
     const rows = await runQuery(backend.executor(), plan.build({ limit: 2 }));
     if (rows.length === 0) throw new NotExistentError('No result was found');
     if (rows.length > 1) throw new MultipleObjectsError('More than one result was found');
-    return decoder.list(rows[0]!);
+    return await decoder.list(rows[0]!);
   }
 
   /**
@@ -792,7 +792,7 @@ export class QueryBuilder {
       plan,
       checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE),
     )) {
-      for (const row of batch) yield decoder.list(row);
+      for (const row of await decoder.lists(batch)) yield row;
     }
   }
 
@@ -804,7 +804,7 @@ export class QueryBuilder {
       plan,
       checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE),
     )) {
-      for (const row of batch) yield decoder.dict(row);
+      for (const row of await decoder.dicts(batch)) yield row;
     }
   }
 }

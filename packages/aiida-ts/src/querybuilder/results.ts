@@ -1,30 +1,26 @@
-import type { Kysely } from 'kysely';
+import type { StorageBackend } from '../storage/backend.js';
 import type { SqlDialect } from '../storage/dialect.js';
-import type { Database } from '../storage/schema.js';
 import type { ColumnKind, OrmBase } from './entities.js';
 import type { ProjectionPlan, ValueDecoder } from './sql/compile.js';
+import { ORM_LOADERS } from './orm-loaders.js';
 import type { JsonAccess } from './sql/json-access.js';
 
-/** The storage a QueryBuilder runs on: a `StorageBackend` fits (only these members are used). */
-export interface QueryBackend {
-  readonly dialect: SqlDialect;
-  /** The database handle for now: the open transaction of the current async context, else the shared one. */
-  executor(): Kysely<Database>;
-  inTransaction(): boolean;
-}
+/** The storage a QueryBuilder runs on (a profile's `StorageBackend`). */
+export type QueryBackend = StorageBackend;
 
 /**
- * Builds the ORM object of an entity from its database row, exactly as the driver returns a row of that table
- * (`db_dbnode` columns with their raw values: JSON text on SQLite, parsed JSON on PostgreSQL, timestamps as text).
+ * Builds the object of an entity from its database row, exactly as the driver returns a row of that table
+ * (`db_dbnode` columns with their raw values: JSON text on SQLite, parsed JSON on PostgreSQL, timestamps as
+ * text). May return a promise.
  */
 export type EntityRowLoader = (backend: QueryBackend, row: Record<string, unknown>) => unknown;
 
 const loaders = new Map<OrmBase, EntityRowLoader>();
 
 /**
- * Registers how `'*'` projections of one entity kind become ORM objects (the ORM registers `Node`, `User`,
- * `Computer`, `Group`, `Comment`, `Log`, `AuthInfo` loaders). Without a loader, `'*'` gives the decoded row
- * (see {@link decodeEntityRow}). Returns a function that removes the registration.
+ * Overrides how `'*'` projections of one entity kind become objects. By default they are the ORM's classes
+ * (`Node` subclasses, `User`, `Computer`, `Group`, `Comment`, `Log`, `AuthInfo`); links and edges are decoded rows
+ * (see {@link decodeEntityRow}). Returns a function that removes the override.
  */
 export function registerEntityLoader(ormBase: OrmBase, loader: EntityRowLoader): () => void {
   loaders.set(ormBase, loader);
@@ -33,9 +29,9 @@ export function registerEntityLoader(ormBase: OrmBase, loader: EntityRowLoader):
   };
 }
 
-/** The loader registered for `ormBase`, if any. */
+/** The loader in effect for `ormBase`: an override, else the ORM's, else none (decoded rows). */
 export function getEntityLoader(ormBase: OrmBase): EntityRowLoader | undefined {
-  return loaders.get(ormBase);
+  return loaders.get(ormBase) ?? ORM_LOADERS[ormBase];
 }
 
 function decodeDate(dialect: SqlDialect, raw: unknown): Date | null {
@@ -108,6 +104,10 @@ function decodeValue(dialect: SqlDialect, json: JsonAccess, decoder: ValueDecode
   }
 }
 
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
 /** Turns raw result rows into QueryBuilder results, following the compiled projections. */
 export class RowDecoder {
   readonly #backend: QueryBackend;
@@ -127,21 +127,42 @@ export class RowDecoder {
     for (const column of plan.columns) raw[column.column] = row[column.sqlAlias];
     // an outer join that found nothing gives a row of NULLs: no entity
     if (raw.id === null || raw.id === undefined) return null;
-    const loader = plan.ormBase === undefined ? undefined : loaders.get(plan.ormBase);
+    const loader = plan.ormBase === undefined ? undefined : getEntityLoader(plan.ormBase);
     return loader === undefined ? decodeEntityRow(dialect, plan.columns, raw) : loader(this.#backend, raw);
   }
 
-  /** One result row as a list, in projection order. */
-  list(row: Readonly<Record<string, unknown>>): unknown[] {
-    return this.#projections.map((plan) => this.#item(plan, row));
+  /** One result row as a list, in projection order (a promise when an entity loader is asynchronous). */
+  list(row: Readonly<Record<string, unknown>>): unknown[] | Promise<unknown[]> {
+    const items = this.#projections.map((plan) => this.#item(plan, row));
+    return items.some(isPromise) ? Promise.all(items) : items;
   }
 
-  /** One result row as `{tag: {key: value}}`. */
-  dict(row: Readonly<Record<string, unknown>>): Record<string, Record<string, unknown>> {
-    const out: Record<string, Record<string, unknown>> = {};
-    for (const plan of this.#projections) {
-      (out[plan.tag] ??= {})[plan.key] = this.#item(plan, row);
-    }
-    return out;
+  /** One result row as `{tag: {key: value}}` (a promise when an entity loader is asynchronous). */
+  dict(
+    row: Readonly<Record<string, unknown>>,
+  ): Record<string, Record<string, unknown>> | Promise<Record<string, Record<string, unknown>>> {
+    const items = this.#projections.map((plan) => this.#item(plan, row));
+    const build = (values: readonly unknown[]): Record<string, Record<string, unknown>> => {
+      const out: Record<string, Record<string, unknown>> = {};
+      this.#projections.forEach((plan, i) => ((out[plan.tag] ??= {})[plan.key] = values[i]));
+      return out;
+    };
+    return items.some(isPromise) ? Promise.all(items).then(build) : build(items);
+  }
+
+  /** Many rows as lists. */
+  async lists(rows: readonly Readonly<Record<string, unknown>>[]): Promise<unknown[][]> {
+    const out = rows.map((row) => this.list(row));
+    return out.some(isPromise) ? Promise.all(out.map(async (row) => row)) : (out as unknown[][]);
+  }
+
+  /** Many rows as dictionaries. */
+  async dicts(
+    rows: readonly Readonly<Record<string, unknown>>[],
+  ): Promise<Record<string, Record<string, unknown>>[]> {
+    const out = rows.map((row) => this.dict(row));
+    return out.some(isPromise)
+      ? Promise.all(out.map(async (row) => row))
+      : (out as Record<string, Record<string, unknown>>[]);
   }
 }

@@ -1,6 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MultipleObjectsError, NotExistentError, QueryError } from '../../src/errors.js';
-import { QueryBuilder } from '../../src/querybuilder.js';
+import {
+  CalcFunctionNode,
+  CalcJobNode,
+  Comment,
+  Computer,
+  Data,
+  Dict,
+  Group,
+  Int,
+  Log,
+  Node,
+  ProcessNode,
+  User,
+  WorkChainNode,
+} from '../../src/orm.js';
+import { QueryBuilder, registerEntityLoader } from '../../src/querybuilder.js';
 import { ARCHIVES, loadArchives, readExpectation, type ArchiveExpectation } from './support/archives.js';
 import { DIALECTS, openTestStorage, type TestStorage } from './support/backends.js';
 
@@ -333,13 +348,12 @@ describe.each(DIALECTS)('QueryBuilder over the fixture archives on %s', (dialect
     }
     const [entity] = (await qb()
       .append('', { filters: { uuid: ints[0]!.uuid }, project: '*' })
-      .one()) as [Record<string, unknown>];
-    expect(entity).toMatchObject({
-      uuid: ints[0]!.uuid,
-      node_type: 'data.core.int.Int.',
-      attributes: ints[0]!.attributes,
-    });
-    expect(entity.ctime).toBeInstanceOf(Date);
+      .one()) as [Int];
+    expect(entity).toBeInstanceOf(Int);
+    expect(entity.uuid).toBe(ints[0]!.uuid);
+    expect(entity.nodeType).toBe('data.core.int.Int.');
+    expect(entity.value).toBe(ints[0]!.attributes.value);
+    expect(entity.ctimeIso).toBe(ints[0]!.ctime);
     const [all] = await qb().append('computer', { tag: 'c', project: '**' }).dict();
     expect(Object.keys(all!.c!).sort()).toEqual([
       'description',
@@ -356,8 +370,8 @@ describe.each(DIALECTS)('QueryBuilder over the fixture archives on %s', (dialect
     const [pk, user] = (await qb()
       .append('', { filters: { uuid: ints[0]!.uuid }, project: ['pk', 'user'] })
       .one()) as [number, number];
-    expect(pk).toBe(entity.id);
-    expect(user).toBe(entity.user_id);
+    expect(pk).toBe(entity.pk);
+    expect(user).toBe(entity.userId);
     // aggregates
     const [[max, min, count]] = (await qb()
       .append('data.core.int.Int.', {
@@ -371,6 +385,61 @@ describe.each(DIALECTS)('QueryBuilder over the fixture archives on %s', (dialect
     expect(count).toBe(ints.length);
     expect(min).toBe(Math.min(...ints.map((n) => n.attributes.value as number)));
     expect(max).toBeGreaterThan(0);
+  });
+
+  it('takes ORM classes and gives ORM entities for every kind', async () => {
+    const count = (prefix: string): number => nodes.filter((n) => n.node_type.startsWith(prefix)).length;
+    expect(await qb().append(Int).count()).toBe(nodeTypeCounts.get('data.core.int.Int.'));
+    expect(await qb().append(Dict, { subclassing: false }).count()).toBe(
+      nodeTypeCounts.get('data.core.dict.Dict.'),
+    );
+    expect(await qb().append(Data).count()).toBe(count('data.'));
+    expect(await qb().append(Node).count()).toBe(nodes.length);
+    expect(await qb().append(Node, { subclassing: false }).count()).toBe(0);
+    expect(await qb().append(ProcessNode).count()).toBe(count('process.'));
+    expect(await qb().append([CalcJobNode, WorkChainNode]).count()).toBe(
+      count('process.calculation.calcjob.') + count('process.workflow.workchain.'),
+    );
+    // an unregistered subclass stands for its registered ancestor
+    class MyInt extends Int {}
+    expect(await qb().append(MyInt).count()).toBe(nodeTypeCounts.get('data.core.int.Int.'));
+
+    const calcs = (await qb()
+      .append(CalcFunctionNode, { project: '*' })
+      .all({ flat: true })) as CalcFunctionNode[];
+    expect(calcs).toHaveLength(nodeTypeCounts.get('process.calculation.calcfunction.CalcFunctionNode.')!);
+    expect(calcs.every((c) => c instanceof CalcFunctionNode)).toBe(true);
+    const [user] = (await qb().append(User, { project: '*' }).one()) as [User];
+    expect(user).toBeInstanceOf(User);
+    expect(user.email).toBe('fixtures@aiida.localhost');
+    const [computer] = (await qb().append(Computer, { project: '*' }).one()) as [Computer];
+    expect(computer).toBeInstanceOf(Computer);
+    expect(computer.label).toBe('localhost');
+    const groupObjects = (await qb().append(Group, { project: '*' }).all({ flat: true })) as Group[];
+    expect(groupObjects.map((g) => g.label).sort()).toEqual(groups.map((g) => g.label).sort());
+    expect(groupObjects.every((g) => g instanceof Group)).toBe(true);
+    const commentObjects = (await qb()
+      .append(Comment, { project: ['*', 'content'] })
+      .all()) as [Comment, string][];
+    expect(commentObjects.every(([c, content]) => c instanceof Comment && c.content === content)).toBe(true);
+    const logObjects = (await qb().append(Log, { project: '*' }).all({ flat: true })) as Log[];
+    expect(logObjects).toHaveLength(logs.length);
+    expect(logObjects.every((l) => l instanceof Log)).toBe(true);
+    // joins written with classes, and the class standing for its tag
+    const owned = await qb().append(User, { tag: 'u' }).append(Int, { withUser: User }).count();
+    expect(owned).toBe(nodeTypeCounts.get('data.core.int.Int.'));
+    // links and edges stay rows; an override of the loader applies
+    const [link] = (await qb().append('link', { project: '*' }).first()) as [Record<string, unknown>];
+    expect(Object.keys(link).sort()).toEqual(['id', 'input_id', 'label', 'output_id', 'type']);
+    const restore = registerEntityLoader('user', (_backend, row) => ({ overridden: row.email }));
+    try {
+      expect(await qb().append(User, { project: '*' }).first({ flat: true })).toEqual({
+        overridden: 'fixtures@aiida.localhost',
+      });
+    } finally {
+      restore();
+    }
+    expect(await qb().append(User, { project: '*' }).first({ flat: true })).toBeInstanceOf(User);
   });
 
   it('returns the same rows through all, dict, iterall, iterdict, first and count', async () => {
