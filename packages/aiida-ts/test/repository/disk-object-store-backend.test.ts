@@ -473,6 +473,14 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     for (const [key, text] of expected) expect((await backend.getObjectContent(key)).toString()).toBe(text);
   }, 90_000);
 
+  it('completes thousands of writes and reads started at once without running out of file descriptors', async () => {
+    const backend = await container({ fsync: false });
+    const texts = Array.from({ length: 3000 }, (_, i) => `parallel ${i}`);
+    const keys = await Promise.all(texts.map((text) => backend.putObjectFromBuffer(Buffer.from(text))));
+    const contents = await Promise.all(keys.map((key) => backend.getObjectContent(key)));
+    expect(contents.map(String)).toEqual(texts);
+  });
+
   it('rejects an unknown item in addObjectsToPack and leaves the index untouched', async () => {
     const backend = await container();
     await expect(

@@ -1,4 +1,5 @@
 import { link, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import pLimit from 'p-limit';
 import { CorruptStorageError, FileNotFoundError } from '../../errors.js';
 import { sha256Hex } from '../object-key.js';
 import { isErrno } from './container.js';
@@ -205,9 +206,12 @@ export async function cleanStorage(
   const index = container.index;
   if (options.vacuum === true) index.vacuum();
   let freed = await reconcileDuplicates(container, hashOfStored);
+  const limit = pLimit(32);
+  const removals: Promise<number>[] = [];
   for await (const key of container.listLoose()) {
-    if (index.has(key)) freed += await removeFile(container.loosePath(key));
+    if (index.has(key)) removals.push(limit(() => removeFile(container.loosePath(key))));
   }
+  for (const size of await Promise.all(removals)) freed += size;
   if (options.live === false) {
     for (const name of await readdir(container.path('sandbox'))) {
       const path = container.path('sandbox', name);

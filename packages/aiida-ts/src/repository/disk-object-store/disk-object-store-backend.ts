@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import pLimit from 'p-limit';
 import { FileNotFoundError, RepositoryError, isAiidaError } from '../../errors.js';
 import {
   assertValidObjectKey,
@@ -20,6 +21,8 @@ import { CompressMode, addObjectsToPack, packAllLoose } from './pack-writer.js';
 import type { AddObjectsToPackOptions, PackAllLooseOptions, PackSource } from './pack-writer.js';
 
 const BYTES_PER_MB = 1024 * 1024;
+/** Loose writes and whole-object reads this backend runs at once. */
+const FILE_OPERATIONS_IN_FLIGHT = 64;
 
 function mb(bytes: number): number {
   return Number((bytes / BYTES_PER_MB).toFixed(2));
@@ -93,6 +96,11 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
   readonly #container: Container;
   /** Packing and maintenance of this instance, one at a time (other processes are kept out by pack locks). */
   #queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Caps the file operations in flight, so a caller starting thousands of writes or reads at once gets them all
+   * done instead of running out of file descriptors (EMFILE).
+   */
+  readonly #files = pLimit(FILE_OPERATIONS_IN_FLIGHT);
 
   constructor(options: DiskObjectStoreRepositoryBackendOptions) {
     validateOptions(options);
@@ -181,59 +189,63 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
     if (!(content instanceof Uint8Array)) {
       throw new RepositoryError(`putObjectFromBuffer expects bytes (Uint8Array), got ${typeof content}`);
     }
-    return this.#wrap('writing an object', async () => {
-      const buffer = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-      const key = sha256Hex(buffer);
-      // Already packed: nothing to write. (A loose duplicate is simply renamed over, which costs less than a stat.)
-      if (this.#container.index.has(key)) return key;
-      const temporary = this.#sandboxPath();
-      try {
-        const handle = await open(temporary, 'wx');
+    return this.#wrap('writing an object', () =>
+      this.#files(async () => {
+        const buffer = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+        const key = sha256Hex(buffer);
+        // Already packed: nothing to write. (A loose duplicate is simply renamed over, which costs less than a stat.)
+        if (this.#container.index.has(key)) return key;
+        const temporary = this.#sandboxPath();
         try {
-          await handle.writeFile(buffer);
-          if (this.#container.fsync) await handle.datasync();
-        } finally {
-          await handle.close();
+          const handle = await open(temporary, 'wx');
+          try {
+            await handle.writeFile(buffer);
+            if (this.#container.fsync) await handle.datasync();
+          } finally {
+            await handle.close();
+          }
+          await this.#publishLoose(temporary, key);
+        } catch (error) {
+          await unlink(temporary).catch(() => undefined);
+          throw error;
         }
-        await this.#publishLoose(temporary, key);
-      } catch (error) {
-        await unlink(temporary).catch(() => undefined);
-        throw error;
-      }
-      return key;
-    });
+        return key;
+      }),
+    );
   }
 
   async putObjectFromStream(source: Readable | AsyncIterable<unknown>): Promise<string> {
     if (source === null || typeof source !== 'object' || !(Symbol.asyncIterator in source)) {
       throw new RepositoryError('putObjectFromStream expects a readable byte stream');
     }
-    return this.#wrap('writing an object', async () => {
-      const temporary = this.#sandboxPath();
-      const hasher = createHash('sha256');
-      try {
-        const handle = await open(temporary, 'wx');
+    return this.#wrap('writing an object', () =>
+      this.#files(async () => {
+        const temporary = this.#sandboxPath();
+        const hasher = createHash('sha256');
         try {
-          for await (const chunk of byteChunks(source)) {
-            hasher.update(chunk);
-            let written = 0;
-            while (written < chunk.length) {
-              const { bytesWritten } = await handle.write(chunk, written, chunk.length - written);
-              written += bytesWritten;
+          const handle = await open(temporary, 'wx');
+          try {
+            for await (const chunk of byteChunks(source)) {
+              hasher.update(chunk);
+              let written = 0;
+              while (written < chunk.length) {
+                const { bytesWritten } = await handle.write(chunk, written, chunk.length - written);
+                written += bytesWritten;
+              }
             }
+            if (this.#container.fsync) await handle.datasync();
+          } finally {
+            await handle.close();
           }
-          if (this.#container.fsync) await handle.datasync();
-        } finally {
-          await handle.close();
+          const key = hasher.digest('hex');
+          await this.#publishLoose(temporary, key);
+          return key;
+        } catch (error) {
+          await unlink(temporary).catch(() => undefined);
+          throw error;
         }
-        const key = hasher.digest('hex');
-        await this.#publishLoose(temporary, key);
-        return key;
-      } catch (error) {
-        await unlink(temporary).catch(() => undefined);
-        throw error;
-      }
-    });
+      }),
+    );
   }
 
   #sandboxPath(): string {
@@ -325,16 +337,18 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
 
   async getObjectContent(key: string): Promise<Buffer> {
     assertValidObjectKey(key);
-    return this.#wrap(`reading object ${key}`, async () => {
-      try {
-        return await readFile(this.#container.loosePath(key));
-      } catch (error) {
-        if (!isErrno(error, 'ENOENT')) throw error;
-      }
-      const row = this.#container.index.get(key);
-      if (row === undefined) throw objectNotFound(key);
-      return readPackedObject(this.#container, row);
-    });
+    return this.#wrap(`reading object ${key}`, () =>
+      this.#files(async () => {
+        try {
+          return await readFile(this.#container.loosePath(key));
+        } catch (error) {
+          if (!isErrno(error, 'ENOENT')) throw error;
+        }
+        const row = this.#container.index.get(key);
+        if (row === undefined) throw objectNotFound(key);
+        return readPackedObject(this.#container, row);
+      }),
+    );
   }
 
   async getObjectSize(key: string): Promise<number> {

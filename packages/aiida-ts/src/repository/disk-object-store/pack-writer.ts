@@ -1,5 +1,6 @@
 import { open, stat, unlink } from 'node:fs/promises';
 import { deflateSync } from 'node:zlib';
+import pLimit from 'p-limit';
 import { CorruptStorageError, RepositoryError } from '../../errors.js';
 import { sha256Hex } from '../object-key.js';
 import { zlibLevel } from './container-config.js';
@@ -231,7 +232,13 @@ export async function packAllLoose(container: Container, options: PackAllLooseOp
     await commitPackSession(container, current);
     packed += current.rows.length;
     if (cleanLoose) {
-      for (const row of current.rows) await unlink(container.loosePath(row.hashkey)).catch(() => undefined);
+      // A loose file may already be gone (another cleaner); either way the object is packed now.
+      const limit = pLimit(32);
+      await Promise.all(
+        current.rows.map((row) =>
+          limit(() => unlink(container.loosePath(row.hashkey)).catch(() => undefined)),
+        ),
+      );
     }
   };
   let session: PackSession | undefined = await openPackSession(container);
