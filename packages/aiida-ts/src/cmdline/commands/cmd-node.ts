@@ -38,10 +38,6 @@ async function loadNodes(cli: Cli, identifiers: readonly string[]): Promise<Node
   return nodes;
 }
 
-function iso(date: Date | null): string | null {
-  return date === null ? null : date.toISOString();
-}
-
 function printDictionary(cli: Cli, value: unknown, format: DictFormat): void {
   if (format === 'json+date') {
     cli.out.echo(
@@ -138,24 +134,33 @@ function addDictCommand(cli: Cli, group: Command, which: 'attributes' | 'extras'
         const nodes = await loadNodes(cli, identifiers);
         const idName = opts.identifier === 'pk' ? 'PK' : 'UUID';
         const entries = nodes.map((node) => {
+          const id = opts.identifier === 'pk' ? String(node.pk) : node.uuid;
           let values = which === 'attributes' ? node.attributes.all() : node.extras.all();
           if (opts.keys !== undefined) {
             const keys = opts.keys;
             values = Object.fromEntries(Object.entries(values).filter(([key]) => keys.includes(key)));
           }
-          return { [idName]: opts.identifier === 'pk' ? node.pk : node.uuid, [which]: values };
+          return {
+            id,
+            document: { [idName]: opts.identifier === 'pk' ? node.pk : node.uuid, [which]: values },
+            values,
+          };
         });
         if (opts.json === true) {
-          cli.out.printJson(entries);
+          cli.out.printJson(entries.map((entry) => entry.document));
           return;
         }
         if (opts.raw === true) {
-          printDictionary(cli, entries, opts.format);
+          printDictionary(
+            cli,
+            entries.map((entry) => entry.document),
+            opts.format,
+          );
           return;
         }
         for (const entry of entries) {
-          cli.out.echo(cli.out.colors.bold(`${idName}: ${String(entry[idName])}`));
-          printDictionary(cli, entry[which], opts.format);
+          cli.out.echo(cli.out.colors.bold(`${idName}: ${entry.id}`));
+          printDictionary(cli, entry.values, opts.format);
         }
       },
     );
