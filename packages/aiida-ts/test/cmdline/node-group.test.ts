@@ -20,8 +20,8 @@ beforeAll(async () => {
     const params = new Dict({ a: 1, nested: { b: [1, 2] } });
     params.label = 'params';
     params.description = 'the parameters';
-    params.extras.set('tag', 'hello');
-    params.extras.set('other', 2);
+    await params.extras.set('tag', 'hello');
+    await params.extras.set('other', 2);
     await params.store();
     const calc = new CalcFunctionNode();
     await calc.links.addIncoming(x, LinkType.INPUT_CALC, 'x');
