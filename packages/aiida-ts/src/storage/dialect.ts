@@ -105,7 +105,11 @@ function pad(value: number, width: number): string {
   return String(value).padStart(width, '0');
 }
 
+const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$/;
+
 function utcFields(value: Date | string): string {
+  // fast path for the canonical form nodes keep their times in
+  if (typeof value === 'string' && value.length === 32 && CANONICAL.test(value)) return `${value.slice(0, 10)} ${value.slice(11, 26)}`;
   const { date, micros } = parseTimestamp(value);
   return (
     `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1, 2)}-${pad(date.getUTCDate(), 2)} ` +
@@ -115,6 +119,11 @@ function utcFields(value: Date | string): string {
 
 /** The canonical form of a timestamp: `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (UTC, microseconds). */
 export function canonicalTimestamp(value: Date | string): string {
+  if (value instanceof Date) {
+    // toISOString is UTC with milliseconds: `…T05:48:30.463Z` → `…T05:48:30.463000+00:00`
+    const iso = value.toISOString();
+    if (iso.length === 24) return `${iso.slice(0, 23)}000+00:00`;
+  }
   return `${utcFields(value).replace(' ', 'T')}+00:00`;
 }
 

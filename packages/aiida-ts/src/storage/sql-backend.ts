@@ -57,6 +57,11 @@ export abstract class SqlStorageBackend implements StorageBackend {
     return this.#closed;
   }
 
+  /** Runs a transaction-control statement (BEGIN, COMMIT, ROLLBACK) on the transaction's connection. */
+  protected async runControl(connection: Kysely<Database>, statement: string): Promise<void> {
+    await sql.raw(statement).execute(connection);
+  }
+
   /** The statement opening a transaction (SQLite takes the write lock at once). */
   protected abstract beginStatement(): string;
   /** Whether `error` is a conflict that goes away when the transaction is run again. */
@@ -90,18 +95,18 @@ export abstract class SqlStorageBackend implements StorageBackend {
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await this.db.connection().execute(async (connection) => {
-          await sql.raw(this.beginStatement()).execute(connection);
+          await this.runControl(connection, this.beginStatement());
           let result: T;
           try {
             result = await this.#scope.run({ trx: connection, savepoints: 0 }, () => fn(connection));
           } catch (error) {
-            await sql.raw('ROLLBACK').execute(connection).catch(() => undefined);
+            await this.runControl(connection, 'ROLLBACK').catch(() => undefined);
             throw error;
           }
           try {
-            await sql.raw('COMMIT').execute(connection);
+            await this.runControl(connection, 'COMMIT');
           } catch (error) {
-            await sql.raw('ROLLBACK').execute(connection).catch(() => undefined);
+            await this.runControl(connection, 'ROLLBACK').catch(() => undefined);
             throw error;
           }
           return result;

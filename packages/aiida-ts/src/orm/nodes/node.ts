@@ -547,7 +547,7 @@ export class Node {
     const dialect = storage.dialect;
 
     // validate and serialise everything before touching the storage
-    const prepared: { node: Node; attributes: string; extras: string }[] = [];
+    const prepared: { node: Node; attributes: string; extras: string; cleaned: Record<string, JsonValue> }[] = [];
     for (const node of nodes) {
       const cls = node.constructor as typeof Node;
       if (!cls.storable) throw new StoringNotAllowedError(cls.unstorableMessage);
@@ -565,7 +565,7 @@ export class Node {
       }
       const attributes: Record<string, JsonValue> = {};
       for (const [key, value] of Object.entries(node.#state.attributes)) attributes[key] = cleanValue(value, `attributes.${key}`);
-      prepared.push({ node, attributes: dialect.encodeJson(attributes), extras: dialect.encodeJson(node.#state.extras) });
+      prepared.push({ node, attributes: dialect.encodeJson(attributes), extras: dialect.encodeJson(node.#state.extras), cleaned: attributes });
       const computer = node.#state.computer;
       if (computer !== null && !computer.isStored) {
         throw new StoringNotAllowedError(`the computer \`${computer.label}\` of the node is not stored`);
@@ -636,7 +636,8 @@ export class Node {
       state.mtime = mtime;
       state.userId = rows[i]!.user_id;
       state.computerId = rows[i]!.dbcomputer_id ?? null;
-      state.attributes = JSON.parse(prepared[i]!.attributes) as Record<string, unknown>;
+      // the cleaned copy: later changes to objects the caller still holds do not leak into the stored node
+      state.attributes = prepared[i]!.cleaned;
       state.repositoryMetadata = metadata[i]!;
       node.#repository?.markStored();
       for (const link of state.incoming) {
@@ -972,20 +973,47 @@ export class NodeLinks {
 
 /** The managers of one node, as aiida-core's `node.base`. */
 export class NodeBase {
-  readonly attributes: NodeAttributes;
-  readonly extras: EntityExtras;
-  readonly links: NodeLinks;
-  readonly comments: NodeComments;
-  readonly logs: NodeLogs;
+  readonly #node: Node;
+  readonly #state: NodeState;
   readonly #repository: () => NodeRepository;
+  // managers are made on first use: batches of nodes mostly touch the attributes only
+  #attributes: NodeAttributes | undefined;
+  #extras: EntityExtras | undefined;
+  #links: NodeLinks | undefined;
+  #comments: NodeComments | undefined;
+  #logs: NodeLogs | undefined;
 
   constructor(node: Node, state: NodeState, repository: () => NodeRepository) {
-    this.comments = new NodeComments(node);
-    this.logs = new NodeLogs(node);
-    this.attributes = new NodeAttributes(node, state, (keys) => (node as unknown as NodeInternals).assertAttributesMutable(keys));
-    this.links = new NodeLinks(node, state);
+    this.#node = node;
+    this.#state = state;
     this.#repository = repository;
-    this.extras = new EntityExtras({
+  }
+
+  get attributes(): NodeAttributes {
+    const node = this.#node;
+    this.#attributes ??= new NodeAttributes(node, this.#state, (keys) => (node as unknown as NodeInternals).assertAttributesMutable(keys));
+    return this.#attributes;
+  }
+
+  get links(): NodeLinks {
+    this.#links ??= new NodeLinks(this.#node, this.#state);
+    return this.#links;
+  }
+
+  get comments(): NodeComments {
+    this.#comments ??= new NodeComments(this.#node);
+    return this.#comments;
+  }
+
+  get logs(): NodeLogs {
+    this.#logs ??= new NodeLogs(this.#node);
+    return this.#logs;
+  }
+
+  get extras(): EntityExtras {
+    const node = this.#node;
+    const state = this.#state;
+    this.#extras ??= new EntityExtras({
       isStored: () => node.isStored,
       values: () => state.extras,
       persist: async ({ set, remove, reset }) => {
@@ -1003,6 +1031,7 @@ export class NodeBase {
         state.mtime = canonicalTimestamp(mtime);
       },
     });
+    return this.#extras;
   }
 
   get repository(): NodeRepository {

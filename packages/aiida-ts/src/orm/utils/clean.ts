@@ -48,6 +48,9 @@ export function validateKey(key: unknown, what = 'key'): asserts key is string {
  * replaced by their values; safe bigints become numbers.
  */
 export function cleanValue(value: unknown, rootPath = ''): JsonValue {
+  // the common case of a scalar needs no bookkeeping
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
   const issues: ValidationIssue[] = [];
   const ancestors = new Set<object>();
 

@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { IntegrityError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
@@ -52,6 +52,33 @@ export interface PostgresStorageBackendOptions {
   readonly defaultUserEmail?: string | null;
 }
 
+/** The PostgreSQL type of each column name of the schema, for the arrays of a bulk insert. */
+const COLUMN_TYPES: Readonly<Record<string, string>> = {
+  uuid: 'uuid',
+  ctime: 'timestamptz',
+  mtime: 'timestamptz',
+  time: 'timestamptz',
+  attributes: 'jsonb',
+  extras: 'jsonb',
+  repository_metadata: 'jsonb',
+  metadata: 'jsonb',
+  auth_params: 'jsonb',
+  val: 'jsonb',
+  enabled: 'boolean',
+  id: 'integer',
+  user_id: 'integer',
+  dbcomputer_id: 'integer',
+  aiidauser_id: 'integer',
+  dbnode_id: 'integer',
+  dbgroup_id: 'integer',
+  input_id: 'integer',
+  output_id: 'integer',
+};
+
+function columnType(column: string): string {
+  return COLUMN_TYPES[column] ?? 'text';
+}
+
 const TABLES_WITH_UUID = new Set<BulkTable>(['db_dbnode', 'db_dbcomputer', 'db_dbgroup', 'db_dbcomment', 'db_dblog']);
 
 function pgCode(error: unknown): string {
@@ -91,25 +118,24 @@ export class PostgresStorageBackend extends SqlStorageBackend {
     table: BulkTable,
     rows: readonly Record<string, unknown>[],
   ): Promise<number[]> {
-    const width = Object.keys(rows[0]!).length;
-    // PostgreSQL binds at most 65535 parameters per statement
-    const chunkSize = Math.max(1, Math.min(2000, Math.floor(60_000 / width)));
+    const columns = Object.keys(rows[0]!);
     const withUuid = TABLES_WITH_UUID.has(table);
     const ids: number[] = [];
+    // one array parameter per column, unnested into rows: the statement stays small whatever the batch size, so
+    // PostgreSQL parses it once per chunk and no 65535-parameter limit applies
+    const chunkSize = 10_000;
     try {
       for (let start = 0; start < rows.length; start += chunkSize) {
         const chunk = rows.slice(start, start + chunkSize);
-        // the table is chosen at run time, so the typed builder cannot check the row shape here
-        const query = executor.insertInto(table).values(chunk as never);
+        const arrays = columns.map((column) => chunk.map((row) => row[column] ?? null));
+        const casts = columns.map((column) => sql`${arrays[columns.indexOf(column)]}::${sql.raw(columnType(column))}[]`);
+        const query = sql<{ id: number; uuid?: string }>`INSERT INTO ${sql.table(table)} (${sql.join(columns.map((c) => sql.ref(c)))})
+          SELECT * FROM unnest(${sql.join(casts)}) RETURNING id${withUuid ? sql`, uuid::text AS uuid` : sql``}`;
+        const returned = (await query.execute(executor)).rows;
         if (withUuid) {
-          const returned = (await query.returning(['id', 'uuid' as 'id']).execute()) as unknown as {
-            id: number;
-            uuid: string;
-          }[];
           const byUuid = new Map(returned.map((r) => [r.uuid, r.id]));
-          ids.push(...chunk.map((row) => byUuid.get(String(row['uuid']))!));
+          for (const row of chunk) ids.push(byUuid.get(String(row['uuid']))!);
         } else {
-          const returned = await query.returning('id').execute();
           // serial ids of one insert are drawn in row order; RETURNING's own order is unspecified
           ids.push(...returned.map((r) => r.id).sort((a, b) => a - b));
         }

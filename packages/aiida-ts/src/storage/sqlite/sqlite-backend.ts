@@ -122,6 +122,16 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     return 'BEGIN IMMEDIATE';
   }
 
+  protected override runControl(_connection: Kysely<Database>, statement: string): Promise<void> {
+    // the caller holds Kysely's only connection: run the cached native statement without compiling a query
+    try {
+      this.#statements.statement(statement).run();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return Promise.resolve();
+  }
+
   protected isTransient(error: unknown): boolean {
     const code = sqliteCode(error);
     return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
@@ -146,9 +156,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     try {
       for (let start = 0; start < rows.length; start += chunkSize) {
         const chunk = rows.slice(start, start + chunkSize);
-        const statement = this.#statements.statement(
-          `${head}${Array.from({ length: chunk.length }, () => placeholder).join(', ')} RETURNING "id"`,
-        );
+        const statement = this.#statements.statement(`${head}${Array.from({ length: chunk.length }, () => placeholder).join(', ')}`);
         const values: unknown[] = [];
         for (const row of chunk) {
           for (const column of columns) {
@@ -156,9 +164,12 @@ export class SqliteStorageBackend extends SqlStorageBackend {
             values.push(value === undefined ? null : typeof value === 'boolean' ? (value ? 1 : 0) : value);
           }
         }
-        const returned = statement.all(values) as { id: number }[];
-        // rowids of one multi-row insert are allocated in row order; RETURNING's own order is unspecified
-        ids.push(...returned.map((r) => r.id).sort((a, b) => a - b));
+        const { lastInsertRowid, changes } = statement.run(values);
+        if (changes !== chunk.length) throw new IntegrityError(`insert into ${table} wrote ${changes} of ${chunk.length} rows`);
+        // an INTEGER PRIMARY KEY takes max(rowid)+1 for each row in turn, and we hold the write lock: the rows of
+        // one statement get consecutive ids ending at the last one
+        const last = Number(lastInsertRowid);
+        for (let k = chunk.length - 1; k >= 0; k -= 1) ids.push(last - k);
       }
     } catch (error) {
       if (sqliteCode(error).startsWith('SQLITE_CONSTRAINT')) {
