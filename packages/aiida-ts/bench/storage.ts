@@ -56,14 +56,42 @@ interface Row {
 
 const rows: Row[] = [];
 
-function report(what: string, oursMs: number, baselineMs: number, oursText: string, baselineText: string, aiida: string): void {
-  rows.push({ what, ours: oursText, baseline: baselineText, ratio: `${fmt(oursMs / baselineMs, 2)}x`, aiida });
-  console.log(`${what}: ours ${oursText} | raw SQL ${baselineText} | ratio ${fmt(oursMs / baselineMs, 2)}x | ${aiida}`);
+function report(
+  what: string,
+  oursMs: number,
+  baselineMs: number,
+  oursText: string,
+  baselineText: string,
+  aiida: string,
+): void {
+  rows.push({
+    what,
+    ours: oursText,
+    baseline: baselineText,
+    ratio: `${fmt(oursMs / baselineMs, 2)}x`,
+    aiida,
+  });
+  console.log(
+    `${what}: ours ${oursText} | raw SQL ${baselineText} | ratio ${fmt(oursMs / baselineMs, 2)}x | ${aiida}`,
+  );
 }
 
 /** A node row as the ORM writes it, for the raw baselines. */
 function rawRow(userId: number, value: number, now: string): unknown[] {
-  return [randomUUID(), 'data.core.int.Int.', null, '', '', now, now, JSON.stringify({ value }), '{}', '{}', null, userId];
+  return [
+    randomUUID(),
+    'data.core.int.Int.',
+    null,
+    '',
+    '',
+    now,
+    now,
+    JSON.stringify({ value }),
+    '{}',
+    '{}',
+    null,
+    userId,
+  ];
 }
 
 const INSERT_SQL =
@@ -79,7 +107,9 @@ async function ormStoreOneByOne(count: number): Promise<number> {
 async function ormStoreMany(count: number): Promise<number> {
   const { ms } = await time(async () => {
     for (let start = 0; start < count; start += 10_000) {
-      await Node.storeMany(Array.from({ length: Math.min(10_000, count - start) }, (_, i) => new Int(start + i)));
+      await Node.storeMany(
+        Array.from({ length: Math.min(10_000, count - start) }, (_, i) => new Int(start + i)),
+      );
     }
   });
   return ms;
@@ -114,7 +144,11 @@ async function benchSqlite(): Promise<void> {
     const raw = new BetterSqlite3(path.join(rawConfig.filepath, 'database.sqlite'));
     raw.pragma('journal_mode = WAL');
     raw.pragma('synchronous = NORMAL');
-    raw.prepare(`INSERT INTO db_dbuser (email, first_name, last_name, institution) VALUES ('bench@x', '', '', '')`).run();
+    raw
+      .prepare(
+        `INSERT INTO db_dbuser (email, first_name, last_name, institution) VALUES ('bench@x', '', '', '')`,
+      )
+      .run();
     const rawUser = 1;
     const now = new Date().toISOString().replace('T', ' ').replace('Z', '000');
     const insertOne = raw.prepare(`${INSERT_SQL} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`);
@@ -173,7 +207,7 @@ async function benchSqlite(): Promise<void> {
       rawCountMs / runs,
       `${fmt(ours.ms, 2)} ms`,
       `${fmt(rawCountMs / runs, 2)} ms`,
-      `aiida-core ${AIIDA_COUNT_10K_MS} ms per 10,000 nodes → ours ${fmt((ours.ms / (COUNT / 10_000)), 2)} ms per 10,000`,
+      `aiida-core ${AIIDA_COUNT_10K_MS} ms per 10,000 nodes → ours ${fmt(ours.ms / (COUNT / 10_000), 2)} ms per 10,000`,
     );
     sameDb.close();
     raw.close();
@@ -212,11 +246,23 @@ async function benchPostgres(): Promise<void> {
     const storage = await plugin.open(ormConfig, { defaultUserEmail: 'bench@aiida.localhost' });
     setDefaultStorage(storage);
     await defaultUserId(storage);
-    const raw = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: rawConfig.database_name });
+    const raw = new pg.Client({
+      host: '127.0.0.1',
+      port: 5432,
+      user: 'postgres',
+      database: rawConfig.database_name,
+    });
     await raw.connect();
-    const rawUser = (await raw.query(`INSERT INTO db_dbuser (email, first_name, last_name, institution) VALUES ('bench@x', '', '', '') RETURNING id`)).rows[0].id as number;
+    const rawUser = (
+      await raw.query(
+        `INSERT INTO db_dbuser (email, first_name, last_name, institution) VALUES ('bench@x', '', '', '') RETURNING id`,
+      )
+    ).rows[0].id as number;
     const now = new Date().toISOString();
-    const insertOne = { name: 'insert_node', text: `${INSERT_SQL} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id` };
+    const insertOne = {
+      name: 'insert_node',
+      text: `${INSERT_SQL} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+    };
 
     console.log(`\n== PostgreSQL (core.psql_dos on 127.0.0.1:5432) ==`);
     const oursSingle = await ormStoreOneByOne(SINGLE);
@@ -254,7 +300,12 @@ async function benchPostgres(): Promise<void> {
     await topUp(COUNT + SINGLE + BATCH);
     await sql`ANALYZE`.execute(storage.executor());
     // the baseline counts in the same database as the ORM, so both see the same rows
-    const sameDb = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: ormConfig.database_name });
+    const sameDb = new pg.Client({
+      host: '127.0.0.1',
+      port: 5432,
+      user: 'postgres',
+      database: ormConfig.database_name,
+    });
     await sameDb.connect();
     const threshold = Math.floor(COUNT / 2);
     const ours = await ormCount(threshold);
@@ -266,7 +317,8 @@ async function benchPostgres(): Promise<void> {
     const runs = 5;
     let rawN = 0;
     const { ms: rawCountMs } = await time(async () => {
-      for (let i = 0; i < runs; i += 1) rawN = (await sameDb.query({ ...countQuery, values: [threshold] })).rows[0].n as number;
+      for (let i = 0; i < runs; i += 1)
+        rawN = (await sameDb.query({ ...countQuery, values: [threshold] })).rows[0].n as number;
     });
     report(
       `count Int with attributes.value >= ${threshold} over ${(await storage.getInfo()).entities.Nodes.count} nodes → ${ours.n} (raw ${rawN})`,

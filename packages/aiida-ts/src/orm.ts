@@ -18,7 +18,19 @@ export {
   type RegisterNodeClassOptions,
 } from './orm/nodes/registry.js';
 export { Data } from './orm/nodes/data/data.js';
-export { BaseType, Bool, Dict, EnumData, Float, Int, JsonableData, List, NumericType, Str, type EnumMember } from './orm/nodes/data/base.js';
+export {
+  BaseType,
+  Bool,
+  Dict,
+  EnumData,
+  Float,
+  Int,
+  JsonableData,
+  List,
+  NumericType,
+  Str,
+  type EnumMember,
+} from './orm/nodes/data/base.js';
 export { NdArray, NpyDtype, readNpy, writeNpy, type NestedArray } from './orm/nodes/data/array/npy.js';
 export { ArrayData } from './orm/nodes/data/array/array.js';
 export { XyData, type XyArray, type XyInput } from './orm/nodes/data/array/xy.js';
@@ -47,7 +59,12 @@ export {
   WorkFunctionNode,
   type ExitCode,
 } from './orm/nodes/process/process.js';
-export { CalcJobAttribute, CalcJobNode, CalcJobState, type RetrieveListItem } from './orm/nodes/process/calcjob.js';
+export {
+  CalcJobAttribute,
+  CalcJobNode,
+  CalcJobState,
+  type RetrieveListItem,
+} from './orm/nodes/process/calcjob.js';
 export { User, type UserInit } from './orm/entities/user.js';
 export {
   AuthInfo,
@@ -73,7 +90,15 @@ export { GroupPath, type GroupPathOptions } from './orm/entities/group-path.js';
 export { Comment, NodeComments, type CommentInit } from './orm/entities/comment.js';
 export { Log, LogLevel, NodeLogs, type LogInit, type LogLevelName } from './orm/entities/log.js';
 export { EntityExtras } from './orm/entities/extras.js';
-export { isLinkType, LINK_RULES, LinkType, PORT_NAMESPACE_SEPARATOR, validateLinkLabel, type LinkDegree, type NodeFamily } from './orm/links.js';
+export {
+  isLinkType,
+  LINK_RULES,
+  LinkType,
+  PORT_NAMESPACE_SEPARATOR,
+  validateLinkLabel,
+  type LinkDegree,
+  type NodeFamily,
+} from './orm/links.js';
 export { loadNode, loadNodeByPk, normaliseUuidPrefix, type LoadNodeOptions } from './orm/loaders.js';
 export {
   deleteGroupNodes,

@@ -34,8 +34,19 @@ export {
   schemaDdl,
   type SchemaMigration,
 } from './storage/migrations.js';
-export { getDefaultStorage, getStorage, setDefaultStorage, withStorage, type StorageOption } from './storage/context.js';
-export { getStoragePlugin, listStoragePlugins, openStorage, registerStoragePlugin } from './storage/factory.js';
+export {
+  getDefaultStorage,
+  getStorage,
+  setDefaultStorage,
+  withStorage,
+  type StorageOption,
+} from './storage/context.js';
+export {
+  getStoragePlugin,
+  listStoragePlugins,
+  openStorage,
+  registerStoragePlugin,
+} from './storage/factory.js';
 export {
   getContainerRepositoryFactory,
   setContainerRepositoryFactory,
@@ -43,7 +54,11 @@ export {
 } from './storage/container-repository.js';
 export { MemoryRepositoryBackend } from './storage/memory-repository.js';
 export { SqlStorageBackend } from './storage/sql-backend.js';
-export { openSqliteDatabase, SqliteStorageBackend, type SqliteConnectionOptions } from './storage/sqlite/sqlite-backend.js';
+export {
+  openSqliteDatabase,
+  SqliteStorageBackend,
+  type SqliteConnectionOptions,
+} from './storage/sqlite/sqlite-backend.js';
 export { jsonContains, jsonEquals, registerSqliteFunctions } from './storage/sqlite/functions.js';
 export {
   SQLITE_DOS_CONTAINER_FOLDER,
@@ -53,8 +68,16 @@ export {
   type SqliteDosConfig,
   type SqliteDosStorageOptions,
 } from './storage/sqlite/sqlite-dos.js';
-export { SqliteTempConfigSchema, SqliteTempStorage, type SqliteTempConfig } from './storage/sqlite/sqlite-temp.js';
-export { createPostgresPool, PostgresStorageBackend, type PostgresConnectionOptions } from './storage/postgres/postgres-backend.js';
+export {
+  SqliteTempConfigSchema,
+  SqliteTempStorage,
+  type SqliteTempConfig,
+} from './storage/sqlite/sqlite-temp.js';
+export {
+  createPostgresPool,
+  PostgresStorageBackend,
+  type PostgresConnectionOptions,
+} from './storage/postgres/postgres-backend.js';
 export {
   createPostgresDatabase,
   dropPostgresDatabase,

@@ -11,7 +11,12 @@ export interface GraphTraversalRule {
   readonly default: boolean;
 }
 
-const rule = (linkType: LinkType, direction: 'forward' | 'backward', toggleable: boolean, defaultValue: boolean): GraphTraversalRule => ({
+const rule = (
+  linkType: LinkType,
+  direction: 'forward' | 'backward',
+  toggleable: boolean,
+  defaultValue: boolean,
+): GraphTraversalRule => ({
   linkType,
   direction,
   toggleable,
@@ -62,12 +67,14 @@ export function resolveTraversalRules(
   values: TraversalRuleValues = {},
 ): Record<TraversalRuleName, boolean> {
   const out = {} as Record<TraversalRuleName, boolean>;
-  for (const [name, spec] of Object.entries(rules) as [TraversalRuleName, GraphTraversalRule][]) out[name] = spec.default;
+  for (const [name, spec] of Object.entries(rules) as [TraversalRuleName, GraphTraversalRule][])
+    out[name] = spec.default;
   for (const [name, value] of Object.entries(values) as [TraversalRuleName, boolean | undefined][]) {
     if (value === undefined) continue;
     const spec = rules[name];
     if (spec === undefined) throw new ValidationError(`unknown traversal rule \`${name}\``);
-    if (!spec.toggleable && value !== spec.default) throw new ValidationError(`traversal rule \`${name}\` is not toggleable`);
+    if (!spec.toggleable && value !== spec.default)
+      throw new ValidationError(`traversal rule \`${name}\` is not toggleable`);
     out[name] = value;
   }
   return out;
@@ -87,14 +94,21 @@ export async function traverseGraph(
   const backward: LinkType[] = [];
   for (const [name, enabled] of Object.entries(rules) as [TraversalRuleName, boolean][]) {
     if (!enabled) continue;
-    const [type, direction] = [name.slice(0, name.lastIndexOf('_')) as LinkType, name.slice(name.lastIndexOf('_') + 1)];
+    const [type, direction] = [
+      name.slice(0, name.lastIndexOf('_')) as LinkType,
+      name.slice(name.lastIndexOf('_') + 1),
+    ];
     (direction === 'forward' ? forward : backward).push(type);
   }
   const db = storage.executor();
   const unique = [...new Set(start)];
   const existing = new Set<number>();
   for (let i = 0; i < unique.length; i += 10_000) {
-    const rows = await db.selectFrom('db_dbnode').select('id').where('id', 'in', unique.slice(i, i + 10_000)).execute();
+    const rows = await db
+      .selectFrom('db_dbnode')
+      .select('id')
+      .where('id', 'in', unique.slice(i, i + 10_000))
+      .execute();
     for (const row of rows) existing.add(row.id);
   }
   const missing = unique.filter((pk) => !existing.has(pk));
@@ -107,12 +121,30 @@ export async function traverseGraph(
     for (let i = 0; i < frontier.length; i += 10_000) {
       const chunk = frontier.slice(i, i + 10_000);
       if (forward.length > 0) {
-        const rows = await db.selectFrom('db_dblink').select('output_id as id').where('input_id', 'in', chunk).where('type', 'in', forward).execute();
-        for (const { id } of rows) if (!visited.has(id)) (visited.add(id), next.push(id));
+        const rows = await db
+          .selectFrom('db_dblink')
+          .select('output_id as id')
+          .where('input_id', 'in', chunk)
+          .where('type', 'in', forward)
+          .execute();
+        for (const { id } of rows) {
+          if (visited.has(id)) continue;
+          visited.add(id);
+          next.push(id);
+        }
       }
       if (backward.length > 0) {
-        const rows = await db.selectFrom('db_dblink').select('input_id as id').where('output_id', 'in', chunk).where('type', 'in', backward).execute();
-        for (const { id } of rows) if (!visited.has(id)) (visited.add(id), next.push(id));
+        const rows = await db
+          .selectFrom('db_dblink')
+          .select('input_id as id')
+          .where('output_id', 'in', chunk)
+          .where('type', 'in', backward)
+          .execute();
+        for (const { id } of rows) {
+          if (visited.has(id)) continue;
+          visited.add(id);
+          next.push(id);
+        }
       }
     }
     frontier = next;
@@ -145,11 +177,14 @@ export interface DeleteNodesResult {
  * `create_forward`, `call_calc_forward`, `call_work_forward` to keep more. Comments, logs, links and group
  * memberships of deleted nodes go too, in one transaction; repository objects stay until maintenance.
  */
-export async function deleteNodes(pks: Iterable<number>, options: DeleteNodesOptions = {}): Promise<DeleteNodesResult> {
+export async function deleteNodes(
+  pks: Iterable<number>,
+  options: DeleteNodesOptions = {},
+): Promise<DeleteNodesResult> {
   const storage = getStorage(options);
   const { dryRun = true, onMissing, storage: _storage, ...values } = options;
   void _storage;
-  const rules = resolveTraversalRules(GraphTraversalRules.DELETE, values as TraversalRuleValues);
+  const rules = resolveTraversalRules(GraphTraversalRules.DELETE, values);
   const set = await traverseGraph(storage, [...pks], rules, onMissing);
   const sorted = [...set].sort((a, b) => a - b);
   if (dryRun === true) return { pks: sorted, deleted: false };
@@ -160,10 +195,21 @@ export async function deleteNodes(pks: Iterable<number>, options: DeleteNodesOpt
 }
 
 /** Deletes every node of the given groups (and what must go with them), as {@link deleteNodes}. */
-export async function deleteGroupNodes(groupPks: Iterable<number>, options: DeleteNodesOptions = {}): Promise<DeleteNodesResult> {
+export async function deleteGroupNodes(
+  groupPks: Iterable<number>,
+  options: DeleteNodesOptions = {},
+): Promise<DeleteNodesResult> {
   const storage = getStorage(options);
   const ids = [...groupPks];
-  const rows = ids.length === 0 ? [] : await storage.executor().selectFrom('db_dbgroup_dbnodes').select('dbnode_id').where('dbgroup_id', 'in', ids).execute();
+  const rows =
+    ids.length === 0
+      ? []
+      : await storage
+          .executor()
+          .selectFrom('db_dbgroup_dbnodes')
+          .select('dbnode_id')
+          .where('dbgroup_id', 'in', ids)
+          .execute();
   return deleteNodes(
     rows.map((r) => r.dbnode_id),
     { ...options, storage },

@@ -51,7 +51,9 @@ export const PORT_NAMESPACE_SEPARATOR = '__';
  */
 export function validateLinkLabel(label: unknown): asserts label is string {
   if (typeof label !== 'string') {
-    throw new ValidationError(`invalid link label \`${String(label)}\`: should be string type but is ${typeof label}`);
+    throw new ValidationError(
+      `invalid link label \`${String(label)}\`: should be string type but is ${typeof label}`,
+    );
   }
   const fail = (reason: string): never => {
     throw new ValidationError(`invalid link label \`${label}\`: ${reason}`);

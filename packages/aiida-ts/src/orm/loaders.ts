@@ -46,7 +46,8 @@ async function rowsByUuidPrefix(storage: StorageBackend, prefix: string): Promis
 
 function pick(rows: readonly DbNodeRow[], what: string): DbNodeRow {
   if (rows.length === 0) throw new NotExistentError(`no node found with ${what}`);
-  if (rows.length > 1) throw new MultipleObjectsError(`more than one node found with ${what}: be more specific`);
+  if (rows.length > 1)
+    throw new MultipleObjectsError(`more than one node found with ${what}: be more specific`);
   return rows[0]!;
 }
 
@@ -55,7 +56,10 @@ function pick(rows: readonly DbNodeRow[], what: string): DbNodeRow {
  * or label. `NotExistentError` when nothing matches (or the node is not of `subClasses`), `MultipleObjectsError`
  * when a prefix or label is ambiguous. The node comes back as the class its type string is registered for.
  */
-export async function loadNode<T extends Node = Node>(identifier: number | string, options: LoadNodeOptions = {}): Promise<T> {
+export async function loadNode<T extends Node = Node>(
+  identifier: number | string,
+  options: LoadNodeOptions = {},
+): Promise<T> {
   const storage = getStorage(options);
   let row: DbNodeRow;
   if (typeof identifier === 'number' || /^\d+$/.test(identifier)) {
@@ -72,19 +76,43 @@ export async function loadNode<T extends Node = Node>(identifier: number | strin
   } else if (UUID_PREFIX.test(identifier)) {
     const byUuid = await rowsByUuidPrefix(storage, identifier);
     if (byUuid.length > 0) row = pick(byUuid, `uuid starting with \`${identifier}\``);
-    else row = pick(await storage.executor().selectFrom('db_dbnode').selectAll().where('label', '=', identifier).limit(2).execute(), `label \`${identifier}\``);
+    else
+      row = pick(
+        await storage
+          .executor()
+          .selectFrom('db_dbnode')
+          .selectAll()
+          .where('label', '=', identifier)
+          .limit(2)
+          .execute(),
+        `label \`${identifier}\``,
+      );
   } else {
-    row = pick(await storage.executor().selectFrom('db_dbnode').selectAll().where('label', '=', identifier).limit(2).execute(), `label \`${identifier}\``);
+    row = pick(
+      await storage
+        .executor()
+        .selectFrom('db_dbnode')
+        .selectAll()
+        .where('label', '=', identifier)
+        .limit(2)
+        .execute(),
+      `label \`${identifier}\``,
+    );
   }
   const node = Node.fromRow(storage, row);
   const classes = options.subClasses;
   if (classes !== undefined && !classes.some((cls) => node instanceof cls)) {
-    throw new NotExistentError(`node<${row.id}> is a ${node.constructor.name}, not one of ${classes.map((c) => c.name).join(', ')}`);
+    throw new NotExistentError(
+      `node<${row.id}> is a ${node.constructor.name}, not one of ${classes.map((c) => c.name).join(', ')}`,
+    );
   }
   return node as T;
 }
 
 /** Loads a stored node by pk. */
-export async function loadNodeByPk<T extends Node = Node>(pk: number, options: StorageOption = {}): Promise<T> {
+export async function loadNodeByPk<T extends Node = Node>(
+  pk: number,
+  options: StorageOption = {},
+): Promise<T> {
   return loadNode<T>(pk, options);
 }

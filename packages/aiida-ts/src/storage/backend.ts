@@ -30,7 +30,11 @@ export interface StorageInfo {
   readonly entities: {
     readonly Users: { readonly count: number };
     readonly Computers: { readonly count: number };
-    readonly Nodes: { readonly count: number; readonly first_created?: string; readonly last_created?: string };
+    readonly Nodes: {
+      readonly count: number;
+      readonly first_created?: string;
+      readonly last_created?: string;
+    };
     readonly Groups: { readonly count: number };
     readonly Comments: { readonly count: number };
     readonly Logs: { readonly count: number };

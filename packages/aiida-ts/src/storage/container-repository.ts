@@ -4,7 +4,8 @@ import type { RepositoryBackend } from '../repository/repository-backend.js';
 /** Makes the repository backend of a `*_dos` profile from its disk-objectstore container folder. */
 export type ContainerRepositoryFactory = (containerFolder: string) => RepositoryBackend;
 
-const diskObjectStore: ContainerRepositoryFactory = (folder) => new DiskObjectStoreRepositoryBackend({ folder });
+const diskObjectStore: ContainerRepositoryFactory = (folder) =>
+  new DiskObjectStoreRepositoryBackend({ folder });
 
 let factory: ContainerRepositoryFactory = diskObjectStore;
 

@@ -30,7 +30,9 @@ export function getDefaultStorage(): StorageBackend | null {
 export function getStorage(options: StorageOption = {}): StorageBackend {
   const storage = options.storage ?? scopedStorage.getStore() ?? defaultStorage;
   if (storage === null) {
-    throw new MissingConfigurationError('no storage is loaded: call loadProfile() or setDefaultStorage(storage) first');
+    throw new MissingConfigurationError(
+      'no storage is loaded: call loadProfile() or setDefaultStorage(storage) first',
+    );
   }
   if (storage.isClosed) throw new MissingConfigurationError(`the storage ${storage.entryPoint} is closed`);
   return storage;

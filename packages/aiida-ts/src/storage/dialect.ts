@@ -96,7 +96,15 @@ export function parseTimestamp(value: Date | string): { readonly date: Date; rea
     offsetMinutes = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0'));
   }
   const utc =
-    Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Math.floor(micros / 1000)) -
+    Date.UTC(
+      Number(y),
+      Number(mo) - 1,
+      Number(d),
+      Number(h),
+      Number(mi),
+      Number(s),
+      Math.floor(micros / 1000),
+    ) -
     offsetMinutes * 60_000;
   return { date: new Date(utc), micros };
 }
@@ -109,7 +117,8 @@ const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$/;
 
 function utcFields(value: Date | string): string {
   // fast path for the canonical form nodes keep their times in
-  if (typeof value === 'string' && value.length === 32 && CANONICAL.test(value)) return `${value.slice(0, 10)} ${value.slice(11, 26)}`;
+  if (typeof value === 'string' && value.length === 32 && CANONICAL.test(value))
+    return `${value.slice(0, 10)} ${value.slice(11, 26)}`;
   const { date, micros } = parseTimestamp(value);
   return (
     `${pad(date.getUTCFullYear(), 4)}-${pad(date.getUTCMonth() + 1, 2)}-${pad(date.getUTCDate(), 2)} ` +
@@ -158,8 +167,8 @@ export const sqliteDialect: SqlDialect = {
   encodeJson: checkedJsonText,
   decodeJson(raw) {
     if (raw === null || raw === undefined) return null;
-    if (typeof raw === 'string') return JSON.parse(raw);
-    if (Buffer.isBuffer(raw)) return JSON.parse(raw.toString('utf8'));
+    if (typeof raw === 'string') return JSON.parse(raw) as unknown;
+    if (Buffer.isBuffer(raw)) return JSON.parse(raw.toString('utf8')) as unknown;
     return raw;
   },
   encodeTimestamp: utcFields,
@@ -172,15 +181,23 @@ export const sqliteDialect: SqlDialect = {
   decodeInteger,
   jsonExtract: (json, path) => sql`(${json} -> ${sqliteJsonPath(path)})`,
   jsonExtractText: (json, path) =>
-    sql<string | null>`(case json_type(${json}, ${sqliteJsonPath(path)}) when 'null' then null when 'text' then (${json} ->> ${sqliteJsonPath(path)}) else (${json} -> ${sqliteJsonPath(path)}) end)`,
+    sql<
+      string | null
+    >`(case json_type(${json}, ${sqliteJsonPath(path)}) when 'null' then null when 'text' then (${json} ->> ${sqliteJsonPath(path)}) else (${json} -> ${sqliteJsonPath(path)}) end)`,
   jsonExtractNumber: (json, path) =>
-    sql<number | null>`(case when json_type(${json}, ${sqliteJsonPath(path)}) in ('integer', 'real') then cast(${json} ->> ${sqliteJsonPath(path)} as real) end)`,
+    sql<
+      number | null
+    >`(case when json_type(${json}, ${sqliteJsonPath(path)}) in ('integer', 'real') then cast(${json} ->> ${sqliteJsonPath(path)} as real) end)`,
   jsonExtractBoolean: (json, path) =>
-    sql<number | null>`(case json_type(${json}, ${sqliteJsonPath(path)}) when 'true' then 1 when 'false' then 0 end)`,
+    sql<
+      number | null
+    >`(case json_type(${json}, ${sqliteJsonPath(path)}) when 'true' then 1 when 'false' then 0 end)`,
   jsonTypeOf: (json, path) =>
     sql<JsonTypeName | null>`(case json_type(${json}, ${sqliteJsonPath(path)}) when 'text' then 'string' when 'integer' then 'number' when 'real' then 'number' when 'true' then 'boolean' when 'false' then 'boolean' else json_type(${json}, ${sqliteJsonPath(path)}) end)`,
   jsonArrayLength: (json, path) =>
-    sql<number | null>`(case when json_type(${json}, ${sqliteJsonPath(path)}) = 'array' then json_array_length(${json}, ${sqliteJsonPath(path)}) end)`,
+    sql<
+      number | null
+    >`(case when json_type(${json}, ${sqliteJsonPath(path)}) = 'array' then json_array_length(${json}, ${sqliteJsonPath(path)}) end)`,
   jsonHasKey: (json, path, key) =>
     sql<number>`(json_type(${json}, ${sqliteJsonPath(path)}) = 'object' and json_type(${json}, ${sqliteJsonPath([...path, key])}) is not null)`,
   // json_contains is registered on every connection by the SQLite backends (see sqlite/functions.ts)
@@ -216,12 +233,18 @@ export const postgresDialect: SqlDialect = {
   jsonExtract: (json, path) => sql`(${json} #> ${pgPath(path)}::text[])`,
   jsonExtractText: (json, path) => sql<string | null>`(${json} #>> ${pgPath(path)}::text[])`,
   jsonExtractNumber: (json, path) =>
-    sql<number | null>`(case when jsonb_typeof(${json} #> ${pgPath(path)}::text[]) = 'number' then (${json} #>> ${pgPath(path)}::text[])::double precision end)`,
+    sql<
+      number | null
+    >`(case when jsonb_typeof(${json} #> ${pgPath(path)}::text[]) = 'number' then (${json} #>> ${pgPath(path)}::text[])::double precision end)`,
   jsonExtractBoolean: (json, path) =>
-    sql<boolean | null>`(case when jsonb_typeof(${json} #> ${pgPath(path)}::text[]) = 'boolean' then (${json} #>> ${pgPath(path)}::text[])::boolean end)`,
+    sql<
+      boolean | null
+    >`(case when jsonb_typeof(${json} #> ${pgPath(path)}::text[]) = 'boolean' then (${json} #>> ${pgPath(path)}::text[])::boolean end)`,
   jsonTypeOf: (json, path) => sql<JsonTypeName | null>`jsonb_typeof(${json} #> ${pgPath(path)}::text[])`,
   jsonArrayLength: (json, path) =>
-    sql<number | null>`(case when jsonb_typeof(${json} #> ${pgPath(path)}::text[]) = 'array' then jsonb_array_length(${json} #> ${pgPath(path)}::text[]) end)`,
+    sql<
+      number | null
+    >`(case when jsonb_typeof(${json} #> ${pgPath(path)}::text[]) = 'array' then jsonb_array_length(${json} #> ${pgPath(path)}::text[]) end)`,
   jsonHasKey: (json, path, key) =>
     sql<boolean>`coalesce(jsonb_typeof(${json} #> ${pgPath(path)}::text[]) = 'object' and jsonb_exists(${json} #> ${pgPath(path)}::text[], ${key}), false)`,
   jsonContains: (json, path, value) =>

@@ -34,7 +34,11 @@ export function listStoragePlugins(): string[] {
  * Opens the storage of a profile from its `storage.backend` and `storage.config`: validates the config with
  * the plugin's schema, then opens (refusing an outdated schema with `IncompatibleStorageSchemaError`).
  */
-export async function openStorage(backend: string, config: unknown, options: OpenOptions = {}): Promise<StorageBackend> {
+export async function openStorage(
+  backend: string,
+  config: unknown,
+  options: OpenOptions = {},
+): Promise<StorageBackend> {
   const plugin = getStoragePlugin(backend);
   return plugin.open(plugin.parseConfig(config), options);
 }

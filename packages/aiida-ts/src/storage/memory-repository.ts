@@ -57,7 +57,8 @@ export class MemoryRepositoryBackend implements RepositoryBackend {
 
   getObjectContent(key: string): Promise<Buffer> {
     const content = this.#objects.get(key);
-    if (content === undefined) return Promise.reject(new RepositoryError(`object with key \`${key}\` does not exist.`));
+    if (content === undefined)
+      return Promise.reject(new RepositoryError(`object with key \`${key}\` does not exist.`));
     return Promise.resolve(Buffer.from(content));
   }
 
@@ -68,7 +69,9 @@ export class MemoryRepositoryBackend implements RepositoryBackend {
   deleteObjects(keys: readonly string[]): Promise<void> {
     const missing = keys.filter((key) => !this.#objects.has(key));
     if (missing.length > 0) {
-      return Promise.reject(new RepositoryError(`objects with keys ${missing.map((k) => `\`${k}\``).join(', ')} do not exist.`));
+      return Promise.reject(
+        new RepositoryError(`objects with keys ${missing.map((k) => `\`${k}\``).join(', ')} do not exist.`),
+      );
     }
     for (const key of keys) this.#objects.delete(key);
     return Promise.resolve();

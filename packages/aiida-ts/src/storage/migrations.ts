@@ -8,7 +8,8 @@ import type { Database } from './schema.js';
  * `alembic_version` stamp means the same in both implementations.
  */
 
-type ColumnKind = 'pk' | 'uuid' | 'text' | 'timestamp' | 'json' | 'int' | 'bool' | { readonly varchar: number };
+type ColumnKind =
+  'pk' | 'uuid' | 'text' | 'timestamp' | 'json' | 'int' | 'bool' | { readonly varchar: number };
 
 interface ColumnSpec {
   readonly name: string;
@@ -209,7 +210,9 @@ const q = (name: string): string => `"${name}"`;
 function tableDdl(table: TableSpec, dialect: DialectName): string[] {
   const lines: string[] = [];
   for (const column of table.columns) {
-    lines.push(`${q(column.name)} ${columnType(column.kind, dialect)}${column.nullable === true ? '' : ' NOT NULL'}`);
+    lines.push(
+      `${q(column.name)} ${columnType(column.kind, dialect)}${column.nullable === true ? '' : ' NOT NULL'}`,
+    );
   }
   lines.push(`CONSTRAINT ${q(`${table.name}_pkey`)} PRIMARY KEY (${q('id')})`);
   for (const column of table.columns) {
@@ -218,7 +221,9 @@ function tableDdl(table: TableSpec, dialect: DialectName): string[] {
     }
   }
   for (const columns of table.uniques ?? []) {
-    lines.push(`CONSTRAINT ${q(`uq_${table.name}_${columns.join('_')}`)} UNIQUE (${columns.map(q).join(', ')})`);
+    lines.push(
+      `CONSTRAINT ${q(`uq_${table.name}_${columns.join('_')}`)} UNIQUE (${columns.map(q).join(', ')})`,
+    );
   }
   for (const fk of table.foreignKeys ?? []) {
     const onDelete = fk.onDelete === undefined ? '' : ` ON DELETE ${fk.onDelete}`;
@@ -261,7 +266,11 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   {
     version: 'main_0001',
     description: 'Initial main branch schema',
-    up: async (db, dialect) => runStatements(db, TABLES.flatMap((table) => tableDdl(table, dialect.name))),
+    up: async (db, dialect) =>
+      runStatements(
+        db,
+        TABLES.flatMap((table) => tableDdl(table, dialect.name)),
+      ),
   },
   {
     version: 'main_0002',
@@ -285,7 +294,10 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
 export const SCHEMA_VERSION_HEAD: string = SCHEMA_MIGRATIONS[SCHEMA_MIGRATIONS.length - 1]!.version;
 
 /** The template of aiida-core's message for an outdated schema, with our command. */
-export function incompatibleSchemaError(database: string | null, profileName: string): IncompatibleStorageSchemaError {
+export function incompatibleSchemaError(
+  database: string | null,
+  profileName: string,
+): IncompatibleStorageSchemaError {
   return new IncompatibleStorageSchemaError(
     `Database schema version \`${String(database)}\` is incompatible with the required schema version ` +
       `\`${SCHEMA_VERSION_HEAD}\`.\nTo migrate the database schema version to the current one, run the following ` +
@@ -297,10 +309,14 @@ export function incompatibleSchemaError(database: string | null, profileName: st
 export async function readSchemaVersion(db: Kysely<Database>, dialect: SqlDialect): Promise<string | null> {
   const exists =
     dialect.name === DialectName.POSTGRES
-      ? await sql<{ n: number }>`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'alembic_version'`.execute(
+      ? await sql<{
+          n: number;
+        }>`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'alembic_version'`.execute(
           db,
         )
-      : await sql<{ n: number }>`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'`.execute(
+      : await sql<{
+          n: number;
+        }>`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'`.execute(
           db,
         );
   if ((exists.rows[0]?.n ?? 0) === 0) return null;
@@ -317,7 +333,11 @@ async function stamp(db: Kysely<Database>, version: string): Promise<void> {
  * Creates the schema of a fresh database in one go (not step by step, as aiida-core does) at `version`, and
  * stamps it. Run inside a transaction.
  */
-export async function createSchema(db: Kysely<Database>, dialect: SqlDialect, version = SCHEMA_VERSION_HEAD): Promise<void> {
+export async function createSchema(
+  db: Kysely<Database>,
+  dialect: SqlDialect,
+  version = SCHEMA_VERSION_HEAD,
+): Promise<void> {
   const index = SCHEMA_MIGRATIONS.findIndex((m) => m.version === version);
   if (index < 0) throw new StorageMigrationError(`Unknown schema version '${version}'`);
   await sql
@@ -360,4 +380,3 @@ export async function migrateSchema(
 export function schemaDdl(dialect: DialectName): string[] {
   return TABLES.flatMap((table) => tableDdl(table, dialect));
 }
-

@@ -87,7 +87,10 @@ export abstract class SqlStorageBackend implements StorageBackend {
     return this.#scope.getStore() !== undefined;
   }
 
-  async transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  async transaction<T>(
+    fn: (trx: Kysely<Database>) => Promise<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
     this.assertOpen();
     const scope = this.#scope.getStore();
     if (scope !== undefined) return this.#savepoint(scope, fn);
@@ -134,7 +137,10 @@ export abstract class SqlStorageBackend implements StorageBackend {
     }
   }
 
-  async bulkInsert<T extends BulkTable>(table: T, rows: readonly Insertable<Database[T]>[]): Promise<number[]> {
+  async bulkInsert<T extends BulkTable>(
+    table: T,
+    rows: readonly Insertable<Database[T]>[],
+  ): Promise<number[]> {
     if (rows.length === 0) return [];
     const records = rows as readonly Record<string, unknown>[];
     if (this.inTransaction()) return this.insertMany(this.executor(), table, records);
@@ -142,7 +148,11 @@ export abstract class SqlStorageBackend implements StorageBackend {
   }
 
   async getGlobalVariable(key: string): Promise<unknown> {
-    const row = await this.executor().selectFrom('db_dbsetting').select('val').where('key', '=', key).executeTakeFirst();
+    const row = await this.executor()
+      .selectFrom('db_dbsetting')
+      .select('val')
+      .where('key', '=', key)
+      .executeTakeFirst();
     return row === undefined ? undefined : this.dialect.decodeJson(row.val);
   }
 
@@ -150,7 +160,11 @@ export abstract class SqlStorageBackend implements StorageBackend {
     const now = this.dialect.encodeTimestamp(new Date());
     const val = this.dialect.encodeJson(value);
     await this.transaction(async (trx) => {
-      const existing = await trx.selectFrom('db_dbsetting').select('id').where('key', '=', key).executeTakeFirst();
+      const existing = await trx
+        .selectFrom('db_dbsetting')
+        .select('id')
+        .where('key', '=', key)
+        .executeTakeFirst();
       if (existing === undefined) {
         await trx
           .insertInto('db_dbsetting')
@@ -181,7 +195,11 @@ export abstract class SqlStorageBackend implements StorageBackend {
     };
     const nodes = await db
       .selectFrom('db_dbnode')
-      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.min('ctime').as('first'), eb.fn.max('ctime').as('last')])
+      .select((eb) => [
+        eb.fn.countAll().as('n'),
+        eb.fn.min('ctime').as('first'),
+        eb.fn.max('ctime').as('last'),
+      ])
       .executeTakeFirstOrThrow();
     const nodeCount = this.dialect.decodeInteger(nodes.n);
     let nodeTypes: Record<string, number> | undefined;
@@ -231,7 +249,10 @@ export abstract class SqlStorageBackend implements StorageBackend {
       // chunks keep PostgreSQL under its bound-parameter limit and SQLite under its variable limit
       for (let start = 0; start < pks.length; start += 10_000) {
         const chunk = pks.slice(start, start + 10_000);
-        await trx.deleteFrom('db_dblink').where((eb) => eb.or([eb('input_id', 'in', chunk), eb('output_id', 'in', chunk)])).execute();
+        await trx
+          .deleteFrom('db_dblink')
+          .where((eb) => eb.or([eb('input_id', 'in', chunk), eb('output_id', 'in', chunk)]))
+          .execute();
         await trx.deleteFrom('db_dbgroup_dbnodes').where('dbnode_id', 'in', chunk).execute();
         await trx.deleteFrom('db_dbcomment').where('dbnode_id', 'in', chunk).execute();
         await trx.deleteFrom('db_dblog').where('dbnode_id', 'in', chunk).execute();

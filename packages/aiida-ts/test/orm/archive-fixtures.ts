@@ -13,7 +13,9 @@ export const FIXTURES = '/work/shared/fixtures/aiida-archives';
 /** Every entry of a zip file, as buffers by name. */
 export async function readZip(file: string): Promise<Map<string, Buffer>> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true }, (error, handle) => (error === null ? resolve(handle) : reject(error))),
+    yauzl.open(file, { lazyEntries: true }, (error, handle) =>
+      error === null ? resolve(handle) : reject(error),
+    ),
   );
   const entries = new Map<string, Buffer>();
   await new Promise<void>((resolve, reject) => {
@@ -68,7 +70,8 @@ export async function openArchive(name: string): Promise<ArchiveStorage> {
     if (!entryName.startsWith('repo/')) continue;
     const key = entryName.slice('repo/'.length);
     const stored = await repository.putObjectFromBuffer(content);
-    if (stored !== key || createHash('sha256').update(content).digest('hex') !== key) throw new Error(`${name}: bad repository key ${key}`);
+    if (stored !== key || createHash('sha256').update(content).digest('hex') !== key)
+      throw new Error(`${name}: bad repository key ${key}`);
     objects.set(key, content);
   }
   const native = openSqliteDatabase({ filepath: path.join(folder, 'db.sqlite3') });
@@ -94,7 +97,15 @@ export async function openArchive(name: string): Promise<ArchiveStorage> {
 export interface ExpectedArchive {
   readonly entity_counts: Record<string, number>;
   readonly users: { email: string; first_name: string; last_name: string; institution: string }[];
-  readonly computers: { uuid: string; label: string; hostname: string; description: string; transport_type: string; scheduler_type: string; metadata: Record<string, unknown> }[];
+  readonly computers: {
+    uuid: string;
+    label: string;
+    hostname: string;
+    description: string;
+    transport_type: string;
+    scheduler_type: string;
+    metadata: Record<string, unknown>;
+  }[];
   readonly nodes: {
     uuid: string;
     node_type: string;
@@ -121,9 +132,33 @@ export interface ExpectedArchive {
     inputs: { label: string; type: string; uuid: string }[];
     outputs: { label: string; type: string; uuid: string }[];
   }[];
-  readonly groups: { uuid: string; label: string; type_string: string; description: string; user_email: string; time: string; extras: Record<string, unknown>; node_uuids: string[] }[];
-  readonly comments: { uuid: string; node_uuid: string; content: string; ctime: string; mtime: string; user_email: string }[];
-  readonly logs: { uuid: string; node_uuid: string; time: string; loggername: string; levelname: string; message: string; metadata: Record<string, unknown> }[];
+  readonly groups: {
+    uuid: string;
+    label: string;
+    type_string: string;
+    description: string;
+    user_email: string;
+    time: string;
+    extras: Record<string, unknown>;
+    node_uuids: string[];
+  }[];
+  readonly comments: {
+    uuid: string;
+    node_uuid: string;
+    content: string;
+    ctime: string;
+    mtime: string;
+    user_email: string;
+  }[];
+  readonly logs: {
+    uuid: string;
+    node_uuid: string;
+    time: string;
+    loggername: string;
+    levelname: string;
+    message: string;
+    metadata: Record<string, unknown>;
+  }[];
 }
 
 export async function readExpected(name: string): Promise<ExpectedArchive> {

@@ -51,8 +51,29 @@ describe('npy files', () => {
   });
 
   it('round-trips every dtype, scalars and empty arrays', () => {
-    for (const dtype of ['float64', 'float32', 'int64', 'int32', 'int16', 'int8', 'uint64', 'uint32', 'uint16', 'uint8', 'bool'] as const) {
-      const source = dtype === 'bool' ? [[true, false], [false, true]] : [[1, 2], [3, 4]];
+    for (const dtype of [
+      'float64',
+      'float32',
+      'int64',
+      'int32',
+      'int16',
+      'int8',
+      'uint64',
+      'uint32',
+      'uint16',
+      'uint8',
+      'bool',
+    ] as const) {
+      const source =
+        dtype === 'bool'
+          ? [
+              [true, false],
+              [false, true],
+            ]
+          : [
+              [1, 2],
+              [3, 4],
+            ];
       const array = NdArray.from(source, dtype);
       const back = readNpy(writeNpy(array));
       expect(back.dtype).toBe(dtype);
@@ -94,12 +115,22 @@ describe('data types on core.sqlite_temp', () => {
   useStorage(openSqliteTemp);
 
   it('base types have defaults, values and value equality, and round-trip', async () => {
-    expect([new Int().value, new Float().value, new Str().value, new Bool().value]).toEqual([0, 0, '', false]);
+    expect([new Int().value, new Float().value, new Str().value, new Bool().value]).toEqual([
+      0,
+      0,
+      '',
+      false,
+    ]);
     const nodes = [new Int(2 ** 40), new Float(-0.1), new Str('héllo wörld'), new Bool(true)];
     for (const node of nodes) await node.store();
     const loaded = await Promise.all(nodes.map((n) => loadNode(n.pk!)));
     expect(loaded.map((n) => (n as Int).value)).toEqual([2 ** 40, -0.1, 'héllo wörld', true]);
-    expect(loaded.map((n) => n.nodeType)).toEqual(['data.core.int.Int.', 'data.core.float.Float.', 'data.core.str.Str.', 'data.core.bool.Bool.']);
+    expect(loaded.map((n) => n.nodeType)).toEqual([
+      'data.core.int.Int.',
+      'data.core.float.Float.',
+      'data.core.str.Str.',
+      'data.core.bool.Bool.',
+    ]);
     expect(new Int(5).equals(5)).toBe(true);
     expect(new Int(5).equals(new Int(5))).toBe(true);
     expect(new Int(5).equals(new Float(5))).toBe(false);
@@ -140,7 +171,15 @@ describe('data types on core.sqlite_temp', () => {
     expect(() => mixed.sort()).toThrow(TypeError);
     expect(() => new List().get(0)).toThrow(RangeError);
     await list.store();
-    for (const mutate of [() => list.append(1), () => list.extend([1]), () => list.insert(0, 1), () => list.pop(), () => list.sort(), () => list.reverse(), () => list.remove(0)]) {
+    for (const mutate of [
+      () => list.append(1),
+      () => list.extend([1]),
+      () => list.insert(0, 1),
+      () => list.pop(),
+      () => list.sort(),
+      () => list.reverse(),
+      () => list.remove(0),
+    ]) {
       expect(mutate).toThrow(ModificationNotAllowedError);
     }
     expect((await loadNode<List>(list.pk!)).getList()).toEqual([4, 3, 2, 1, 0]);
@@ -151,14 +190,26 @@ describe('data types on core.sqlite_temp', () => {
     const node = EnumData.fromObject(LinkType, 'CALL_CALC', 'aiida.common.links:LinkType');
     await node.store();
     const loaded = await loadNode<EnumData>(node.pk!);
-    expect(loaded.getMember()).toEqual({ name: 'CALL_CALC', value: 'call_calc', identifier: 'aiida.common.links:LinkType' });
-    expect(loaded.attributes.all()).toEqual({ name: 'CALL_CALC', value: 'call_calc', identifier: 'aiida.common.links:LinkType' });
+    expect(loaded.getMember()).toEqual({
+      name: 'CALL_CALC',
+      value: 'call_calc',
+      identifier: 'aiida.common.links:LinkType',
+    });
+    expect(loaded.attributes.all()).toEqual({
+      name: 'CALL_CALC',
+      value: 'call_calc',
+      identifier: 'aiida.common.links:LinkType',
+    });
     expect(loaded.equals(node)).toBe(true);
     expect(() => EnumData.fromObject(LinkType, 'NOPE', 'x:Y')).toThrow(ValidationError);
   });
 
   it('JsonableData keeps the fields with @class and @module', async () => {
-    const node = new JsonableData({ fields: { label: 'Gamma', coords: [0, 0, 0] }, className: 'LatticePoint', module: 'fixture_defs' });
+    const node = new JsonableData({
+      fields: { label: 'Gamma', coords: [0, 0, 0] },
+      className: 'LatticePoint',
+      module: 'fixture_defs',
+    });
     await node.store();
     const loaded = await loadNode<JsonableData>(node.pk!);
     expect(loaded.getFields()).toEqual({ label: 'Gamma', coords: [0, 0, 0] });
@@ -167,7 +218,13 @@ describe('data types on core.sqlite_temp', () => {
 
   it('ArrayData stores each array as <name>.npy with its shape attribute', async () => {
     const node = new ArrayData({
-      matrix: NdArray.from([[1.5, 2.5, 3.5], [4.5, 5.5, 6.5]], 'float64'),
+      matrix: NdArray.from(
+        [
+          [1.5, 2.5, 3.5],
+          [4.5, 5.5, 6.5],
+        ],
+        'float64',
+      ),
       indices: NdArray.from([1, 2, 3, 4], 'int32'),
     });
     expect(node.getArrayNames()).toEqual(['matrix', 'indices']);
@@ -176,7 +233,10 @@ describe('data types on core.sqlite_temp', () => {
     expect(node.attributes.all()).toEqual({ 'array|matrix': [2, 3], 'array|indices': [4] });
     expect(node.repository.listObjectNames()).toEqual(['indices.npy', 'matrix.npy']);
     const loaded = await loadNode<ArrayData>(node.pk!);
-    expect((await loaded.getArray('matrix')).toNested()).toEqual([[1.5, 2.5, 3.5], [4.5, 5.5, 6.5]]);
+    expect((await loaded.getArray('matrix')).toNested()).toEqual([
+      [1.5, 2.5, 3.5],
+      [4.5, 5.5, 6.5],
+    ]);
     expect((await loaded.getArray('indices')).dtype).toBe('int32');
     await expect(loaded.getArray('nope')).rejects.toBeInstanceOf(NotExistentError);
     expect(() => loaded.setArray('x', [1])).toThrow(ModificationNotAllowedError);
@@ -217,7 +277,9 @@ describe('data types on core.sqlite_temp', () => {
     });
     structure.appendAtom({ position: [0, 0, 0], symbols: 'Si' });
     structure.appendAtom({ position: [1.3575, 1.3575, 1.3575], symbols: 'Si' });
-    expect(() => structure.appendAtom({ position: [0, 0, 0], symbols: 'Si', mass: 30 })).toThrow(/different kind/);
+    expect(() => structure.appendAtom({ position: [0, 0, 0], symbols: 'Si', mass: 30 })).toThrow(
+      /different kind/,
+    );
     expect(() => structure.appendAtom({ position: [0, 0, 0], symbols: 'Xx' })).toThrow(/not a valid element/);
     await structure.store();
     expect(structure.attributes.all()).toEqual({
@@ -239,9 +301,12 @@ describe('data types on core.sqlite_temp', () => {
     expect(loaded.getFormula()).toBe('Si2');
     expect(loaded.getFormula('hill_compact')).toBe('Si');
     expect(loaded.getCellVolume()).toBeCloseTo(40.0258, 3);
-    expect(() => loaded.appendAtom({ position: [0, 0, 0], symbols: 'Si' })).toThrow(ModificationNotAllowedError);
+    expect(() => loaded.appendAtom({ position: [0, 0, 0], symbols: 'Si' })).toThrow(
+      ModificationNotAllowedError,
+    );
     const organic = new StructureData();
-    for (const symbol of ['O', 'H', 'C', 'H', 'H', 'H']) organic.appendAtom({ position: [0, 0, 0], symbols: symbol });
+    for (const symbol of ['O', 'H', 'C', 'H', 'H', 'H'])
+      organic.appendAtom({ position: [0, 0, 0], symbols: symbol });
     expect(organic.getFormula()).toBe('CH4O');
     expect(organic.getFormula('count')).toBe('OHCH3');
   });
@@ -250,7 +315,10 @@ describe('data types on core.sqlite_temp', () => {
     const mesh = new KpointsData();
     mesh.setKpointsMesh([4, 4, 2], [0.5, 0.5, 0]);
     await mesh.store();
-    expect((await loadNode<KpointsData>(mesh.pk!)).getKpointsMesh()).toEqual({ mesh: [4, 4, 2], offset: [0.5, 0.5, 0] });
+    expect((await loadNode<KpointsData>(mesh.pk!)).getKpointsMesh()).toEqual({
+      mesh: [4, 4, 2],
+      offset: [0.5, 0.5, 0],
+    });
     expect(() => new KpointsData().setKpointsMesh([0, 1, 1])).toThrow(ValidationError);
 
     const list = new KpointsData();
@@ -259,11 +327,22 @@ describe('data types on core.sqlite_temp', () => {
       [2.715, 0, 2.715],
       [2.715, 2.715, 0],
     ]);
-    list.setKpoints([[0, 0, 0], [0.5, 0, 0], [0.5, 0.5, 0]], { weights: [0.25, 0.5, 0.25] });
+    list.setKpoints(
+      [
+        [0, 0, 0],
+        [0.5, 0, 0],
+        [0.5, 0.5, 0],
+      ],
+      { weights: [0.25, 0.5, 0.25] },
+    );
     await list.store();
     const loaded = await loadNode<KpointsData>(list.pk!);
     expect(loaded.attributes.get('array|kpoints')).toEqual([3, 3]);
-    expect(await loaded.getKpoints()).toEqual([[0, 0, 0], [0.5, 0, 0], [0.5, 0.5, 0]]);
+    expect(await loaded.getKpoints()).toEqual([
+      [0, 0, 0],
+      [0.5, 0, 0],
+      [0.5, 0.5, 0],
+    ]);
     expect(await loaded.getWeights()).toEqual([0.25, 0.5, 0.25]);
     const cartesian = await loaded.getKpoints({ cartesian: true });
     const rec = loaded.reciprocalCell;
@@ -278,7 +357,7 @@ describe('data types on core.sqlite_temp', () => {
     }
     const back = new KpointsData();
     back.setCell(cell);
-    back.setKpoints(cartesian as [number, number, number][], { cartesian: true });
+    back.setKpoints(cartesian, { cartesian: true });
     const crystal = await back.getKpoints();
     crystal.flat().forEach((v, i) => expect(v).toBeCloseTo([0, 0, 0, 0.5, 0, 0, 0.5, 0.5, 0][i]!, 12));
   });
@@ -318,22 +397,35 @@ describe('data types on core.sqlite_temp', () => {
       await node.store();
       const loaded = await loadNode<FolderData>(node.pk!);
       expect(loaded.repository.listObjectNames()).toEqual(['README.txt', 'empty_dir', 'sub']);
-      expect(await loaded.repository.listFilePaths()).toEqual(['README.txt', 'sub/deeper/same1.txt', 'sub/deeper/same2.txt']);
+      expect(await loaded.repository.listFilePaths()).toEqual([
+        'README.txt',
+        'sub/deeper/same1.txt',
+        'sub/deeper/same2.txt',
+      ]);
       const meta = loaded.repositoryMetadata as { o: Record<string, { o?: Record<string, unknown> }> };
       expect(meta.o['empty_dir']).toEqual({});
       const keys = loaded.repository.getFileKeys();
       expect(new Set(keys).size).toBe(2);
-      await expect(loaded.repository.putObjectFromBuffer('new.txt', 'x')).rejects.toBeInstanceOf(ModificationNotAllowedError);
+      await expect(loaded.repository.putObjectFromBuffer('new.txt', 'x')).rejects.toBeInstanceOf(
+        ModificationNotAllowedError,
+      );
       const out = path.join(folder, 'copy');
       await loaded.repository.copyTree(out);
-      expect(await readFile(path.join(out, 'sub', 'deeper', 'same2.txt'), 'utf8')).toBe('identical content\n');
+      expect(await readFile(path.join(out, 'sub', 'deeper', 'same2.txt'), 'utf8')).toBe(
+        'identical content\n',
+      );
     } finally {
       await cleanup();
     }
   });
 
   it('RemoteData needs a computer and an absolute path', async () => {
-    const computer = await new Computer({ label: `remote-host-${Date.now()}`, hostname: 'localhost', transportType: 'core.local', schedulerType: 'core.direct' }).store();
+    const computer = await new Computer({
+      label: `remote-host-${Date.now()}`,
+      hostname: 'localhost',
+      transportType: 'core.local',
+      schedulerType: 'core.direct',
+    }).store();
     const node = new RemoteData({ computer, remotePath: '/scratch/root/aiida_run/ab/cd/ef' });
     await node.store();
     const loaded = await loadNode<RemoteData>(node.pk!);

@@ -1,6 +1,15 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
-import { CalcFunctionNode, deleteGroupNodes, deleteNodes, Group, Int, LinkType, Node, WorkflowNode } from '../../src/orm.js';
+import type { Node } from '../../src/orm.js';
+import {
+  CalcFunctionNode,
+  deleteGroupNodes,
+  deleteNodes,
+  Group,
+  Int,
+  LinkType,
+  WorkflowNode,
+} from '../../src/orm.js';
 import { BACKENDS } from '../storage/helpers.js';
 import { useStorage } from './setup.js';
 
@@ -65,7 +74,12 @@ describe.each(BACKENDS)('deleteNodes on $name', ({ open }) => {
     const result = await deleteNodes([graph.wn1.pk!]);
     expect(result.deleted).toBe(false);
     expect(labels(graph, result.pks)).toEqual(['cn1', 'cn2', 'dm', 'do', 'wn1', 'wn2']);
-    const still = await storage().executor().selectFrom('db_dbnode').select('id').where('id', 'in', result.pks).execute();
+    const still = await storage()
+      .executor()
+      .selectFrom('db_dbnode')
+      .select('id')
+      .where('id', 'in', result.pks)
+      .execute();
     expect(still).toHaveLength(6);
   });
 
@@ -79,7 +93,11 @@ describe.each(BACKENDS)('deleteNodes on $name', ({ open }) => {
         .executor()
         .selectFrom('db_dbnode')
         .select('id')
-        .where('id', 'in', Object.values(graph).map((n: Node) => n.pk!))
+        .where(
+          'id',
+          'in',
+          Object.values(graph).map((n: Node) => n.pk!),
+        )
         .execute();
       expect(left.map((r) => r.id)).toEqual([graph.di.pk]);
     },
@@ -109,7 +127,9 @@ describe.each(BACKENDS)('deleteNodes on $name', ({ open }) => {
   });
 
   it('refuses to switch a rule that is not toggleable', async () => {
-    await expect(deleteNodes([graph.wn1.pk!], { input_calc_forward: false })).rejects.toBeInstanceOf(ValidationError);
+    await expect(deleteNodes([graph.wn1.pk!], { input_calc_forward: false })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
   });
 
   it('asks a callback first and skips unknown pks', async () => {
@@ -138,9 +158,19 @@ describe.each(BACKENDS)('deleteNodes on $name', ({ open }) => {
     await graph.wn2.logs.report('gone soon');
     await deleteNodes([graph.wn2.pk!], { dryRun: false });
     expect((await group.nodes()).map((n) => n.uuid)).toEqual([graph.di.uuid]);
-    const comments = await storage().executor().selectFrom('db_dbcomment').select('id').where('dbnode_id', '=', graph.do.pk!).execute();
+    const comments = await storage()
+      .executor()
+      .selectFrom('db_dbcomment')
+      .select('id')
+      .where('dbnode_id', '=', graph.do.pk!)
+      .execute();
     expect(comments).toEqual([]);
-    const logs = await storage().executor().selectFrom('db_dblog').select('id').where('dbnode_id', '=', graph.wn2.pk!).execute();
+    const logs = await storage()
+      .executor()
+      .selectFrom('db_dblog')
+      .select('id')
+      .where('dbnode_id', '=', graph.wn2.pk!)
+      .execute();
     expect(logs).toEqual([]);
   });
 

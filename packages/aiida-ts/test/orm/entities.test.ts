@@ -36,7 +36,12 @@ class UnregisteredGroup extends Group {
 }
 
 function localComputer(label = unique('computer')): Computer {
-  return new Computer({ label, hostname: 'localhost', transportType: 'core.local', schedulerType: 'core.direct' });
+  return new Computer({
+    label,
+    hostname: 'localhost',
+    transportType: 'core.local',
+    schedulerType: 'core.direct',
+  });
 }
 
 describe.each(BACKENDS)('entities on $name', ({ open }) => {
@@ -47,7 +52,11 @@ describe.each(BACKENDS)('entities on $name', ({ open }) => {
       const me = await User.getDefault();
       expect(me.email).toBe(storage().defaultUserEmail);
       expect(me.isDefault()).toBe(true);
-      const other = await new User({ email: unique('other') + '@Example.COM', firstName: 'Ada', lastName: 'L' }).store();
+      const other = await new User({
+        email: unique('other') + '@Example.COM',
+        firstName: 'Ada',
+        lastName: 'L',
+      }).store();
       expect(other.email.endsWith('@example.com')).toBe(true);
       expect(other.isDefault()).toBe(false);
       expect(other.getShortName()).toBe('Ada L');
@@ -71,14 +80,27 @@ describe.each(BACKENDS)('entities on $name', ({ open }) => {
       await computer.store();
       await computer.setProperties({ workdir: '/tmp/{username}/work/' });
       const loaded = await Computer.get({ uuid: computer.uuid });
-      expect(loaded.metadata).toEqual({ minimum_scheduler_poll_interval: 0, default_mpiprocs_per_machine: 1, workdir: '/tmp/{username}/work/' });
+      expect(loaded.metadata).toEqual({
+        minimum_scheduler_poll_interval: 0,
+        default_mpiprocs_per_machine: 1,
+        workdir: '/tmp/{username}/work/',
+      });
       expect(loaded.getMinimumJobPollInterval()).toBe(0);
       await expect(loaded.setProperties({ workdir: 'relative/path' })).rejects.toThrow(/absolute/);
-      await expect(loaded.setProperties({ workdir: '/x/{unknown}/' })).rejects.toThrow(/unknown replacement field/);
+      await expect(loaded.setProperties({ workdir: '/x/{unknown}/' })).rejects.toThrow(
+        /unknown replacement field/,
+      );
       await expect(loaded.setProperties({ mpirun_command: 'mpirun' })).rejects.toThrow(/list of strings/);
       await expect(loaded.setProperties({ shebang: 'bash' })).rejects.toThrow(/#!/);
       await expect(localComputer(computer.label).store()).rejects.toBeInstanceOf(IntegrityError);
-      await expect(new Computer({ label: 'x', hostname: '', transportType: 'core.local', schedulerType: 'core.direct' }).store()).rejects.toThrow(ValidationError);
+      await expect(
+        new Computer({
+          label: 'x',
+          hostname: '',
+          transportType: 'core.local',
+          schedulerType: 'core.direct',
+        }).store(),
+      ).rejects.toThrow(ValidationError);
       await loaded.update({ description: 'changed' });
       expect((await Computer.get({ label: computer.label })).description).toBe('changed');
     });
@@ -129,7 +151,9 @@ describe.each(BACKENDS)('entities on $name', ({ open }) => {
       const nodes = await Int.storeMany(Array.from({ length: 100 }, (_, i) => new Int(i)));
       await group.addNodes(nodes);
       expect(await group.count()).toBe(100);
-      expect((await group.nodes({ limit: 10, offset: 5 })).map((n) => (n as Int).value)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+      expect((await group.nodes({ limit: 10, offset: 5 })).map((n) => (n as Int).value)).toEqual([
+        5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+      ]);
       await group.removeNodes(nodes.slice(0, 50));
       await group.removeNodes(nodes.slice(0, 10));
       expect(await group.count()).toBe(50);
@@ -163,7 +187,9 @@ describe.each(BACKENDS)('entities on $name', ({ open }) => {
       expect(await loadGroup(imported.label)).toBeInstanceOf(ImportGroup);
       expect((await AutoGroup.getOrCreate({ label: auto.label })).group).toBeInstanceOf(AutoGroup);
       expect((await AutoGroup.all()).every((g) => g instanceof AutoGroup)).toBe(true);
-      await expect(new UnregisteredGroup({ label: 'x' }).store()).rejects.toBeInstanceOf(StoringNotAllowedError);
+      await expect(new UnregisteredGroup({ label: 'x' }).store()).rejects.toBeInstanceOf(
+        StoringNotAllowedError,
+      );
       await expect(loadGroup('no-such-group-anywhere')).rejects.toBeInstanceOf(NotExistentError);
     });
 
@@ -229,11 +255,18 @@ describe.each(BACKENDS)('entities on $name', ({ open }) => {
   describe('logs', () => {
     it('are stored at once, found per node, and deleted', async () => {
       const node = await new Bool(true).store();
-      const log = await Log.create({ node, message: 'hello', levelname: 'WARNING', metadata: { fn: () => 1, ok: 1 } });
+      const log = await Log.create({
+        node,
+        message: 'hello',
+        levelname: 'WARNING',
+        metadata: { fn: () => 1, ok: 1 },
+      });
       expect(log.metadata).toEqual({ ok: 1 });
       await Log.create({ node, message: 'later', time: new Date(Date.now() + 1000) });
       expect((await Log.find({ nodeId: node.pk! })).map((l) => l.message)).toEqual(['hello', 'later']);
-      expect((await Log.find({ nodeId: node.pk!, order: 'desc', limit: 1 })).map((l) => l.message)).toEqual(['later']);
+      expect((await Log.find({ nodeId: node.pk!, order: 'desc', limit: 1 })).map((l) => l.message)).toEqual([
+        'later',
+      ]);
       await expect(Log.create({ node: new Int(1), message: 'x' })).rejects.toBeInstanceOf(ValidationError);
       await expect(Log.create({ node, message: 'x', metadata: 'text' as never })).rejects.toThrow(TypeError);
       await Log.delete(log.pk);

@@ -27,7 +27,17 @@ async function count(storage: StorageBackend, table: 'db_dbnode' | 'db_dblink'):
 }
 
 describe('link labels', () => {
-  it.each(['_leading', 'trailing_', 'with space', 'dash-ed', 'dot.ted', 'per%cent', 'émoji✓', '1starts_with_digit', ''])('refuses `%s`', (label) => {
+  it.each([
+    '_leading',
+    'trailing_',
+    'with space',
+    'dash-ed',
+    'dot.ted',
+    'per%cent',
+    'émoji✓',
+    '1starts_with_digit',
+    '',
+  ])('refuses `%s`', (label) => {
     expect(() => validateLinkLabel(label)).toThrow(ValidationError);
   });
   it.each(['x', 'inner__sum', 'CamelCase', 'a1_b2'])('accepts `%s`', (label) => {
@@ -43,11 +53,15 @@ describe.each(BACKENDS)('links on $name', ({ open }) => {
     const other = await new Data().store();
     const calc = new CalculationNode();
     await expect(calc.links.addIncoming(calc, LinkType.INPUT_CALC, 'x')).rejects.toThrow(ValidationError);
-    await expect(other.links.addIncoming(data, LinkType.INPUT_CALC, 'x')).rejects.toThrow(/cannot add a input_calc link/);
+    await expect(other.links.addIncoming(data, LinkType.INPUT_CALC, 'x')).rejects.toThrow(
+      /cannot add a input_calc link/,
+    );
     const calc2 = await new CalculationNode().store();
     await expect(calc.links.addIncoming(calc2, LinkType.INPUT_CALC, 'x')).rejects.toThrow(ValidationError);
     await expect(calc.links.addIncoming(data, 'not_a_type' as LinkType, 'x')).rejects.toThrow(TypeError);
-    await expect(calc.links.addIncoming(data, LinkType.INPUT_CALC, '_bad')).rejects.toThrow(/invalid link label/);
+    await expect(calc.links.addIncoming(data, LinkType.INPUT_CALC, '_bad')).rejects.toThrow(
+      /invalid link label/,
+    );
   });
 
   it('lets a data node have one creator only, whatever the label', async () => {
@@ -55,7 +69,9 @@ describe.each(BACKENDS)('links on $name', ({ open }) => {
     const calcB = await new CalculationNode().store();
     const output = new Data();
     await output.links.addIncoming(calcA, LinkType.CREATE, 'result');
-    await expect(output.links.addIncoming(calcB, LinkType.CREATE, 'other')).rejects.toThrow(/already has an incoming create link/);
+    await expect(output.links.addIncoming(calcB, LinkType.CREATE, 'other')).rejects.toThrow(
+      /already has an incoming create link/,
+    );
   });
 
   it('lets a process have one caller only', async () => {
@@ -63,7 +79,9 @@ describe.each(BACKENDS)('links on $name', ({ open }) => {
     const workB = await new WorkflowNode().store();
     const child = new CalcFunctionNode();
     await child.links.addIncoming(workA, LinkType.CALL_CALC, 'call');
-    await expect(child.links.addIncoming(workB, LinkType.CALL_CALC, 'call2')).rejects.toThrow(/incoming call_calc link/);
+    await expect(child.links.addIncoming(workB, LinkType.CALL_CALC, 'call2')).rejects.toThrow(
+      /incoming call_calc link/,
+    );
     const sub = new WorkChainNode();
     await sub.links.addIncoming(workA, LinkType.CALL_WORK, 'sub');
     await expect(sub.links.addIncoming(workB, LinkType.CALL_WORK, 'sub')).rejects.toThrow(ValidationError);
@@ -103,12 +121,16 @@ describe.each(BACKENDS)('links on $name', ({ open }) => {
     await data.links.addIncoming(w2, LinkType.RETURN, 'result');
     await expect(data.links.addIncoming(w1, LinkType.RETURN, 'result')).rejects.toThrow(ValidationError);
     const other = await new Int(4).store();
-    await expect(other.links.addIncoming(w1, LinkType.RETURN, 'result')).rejects.toThrow(/outgoing return link with label "result"/);
+    await expect(other.links.addIncoming(w1, LinkType.RETURN, 'result')).rejects.toThrow(
+      /outgoing return link with label "result"/,
+    );
   });
 
   it('refuses a workflow returning unstored data', async () => {
     const work = await new WorkflowNode().store();
-    await expect(new Int(1).links.addIncoming(work, LinkType.RETURN, 'result')).rejects.toThrow(/calcfunction/);
+    await expect(new Int(1).links.addIncoming(work, LinkType.RETURN, 'result')).rejects.toThrow(
+      /calcfunction/,
+    );
   });
 
   it('refuses links that would close a cycle of data provenance', async () => {
@@ -208,7 +230,9 @@ describe.each(BACKENDS)('links on $name', ({ open }) => {
     const calc = await new CalcJobNode().store();
     await expect(calc.links.addIncoming(x, LinkType.INPUT_CALC, 'x')).rejects.toThrow(/already stored/);
     await calc.seal();
-    await expect(new Int(2).links.addIncoming(calc, LinkType.CREATE, 'late')).rejects.toBeInstanceOf(ModificationNotAllowedError);
+    await expect(new Int(2).links.addIncoming(calc, LinkType.CREATE, 'late')).rejects.toBeInstanceOf(
+      ModificationNotAllowedError,
+    );
   });
 
   it('leaves nothing stored when storeAll fails in the database half-way', async () => {
@@ -216,7 +240,8 @@ describe.each(BACKENDS)('links on $name', ({ open }) => {
     const parentA = new Int(10);
     const parentB = new Int(11);
     // parentB gets the uuid of a stored node: the insert of the batch violates the unique uuid
-    (Node as unknown as { internalState(n: Node): { uuid: string } }).internalState(parentB).uuid = existing.uuid;
+    (Node as unknown as { internalState(n: Node): { uuid: string } }).internalState(parentB).uuid =
+      existing.uuid;
     await parentA.repository.putObjectFromBuffer('blob.bin', Buffer.from('written before the transaction'));
     const calc = new CalcFunctionNode();
     await calc.links.addIncoming(parentA, LinkType.INPUT_CALC, 'a');
@@ -229,7 +254,14 @@ describe.each(BACKENDS)('links on $name', ({ open }) => {
     expect([parentA.isStored, parentB.isStored, calc.isStored]).toEqual([false, false, false]);
     expect(calc.links.incomingCache).toHaveLength(2);
     // the repository object is there but unreferenced: harmless, removed by maintenance
-    expect(await storage().repository.hasObject((await import('node:crypto')).createHash('sha256').update('written before the transaction').digest('hex'))).toBe(true);
+    expect(
+      await storage().repository.hasObject(
+        (await import('node:crypto'))
+          .createHash('sha256')
+          .update('written before the transaction')
+          .digest('hex'),
+      ),
+    ).toBe(true);
   });
 
   it('leaves nothing stored when one node of a batch cannot be stored', async () => {

@@ -114,6 +114,7 @@ describe.each(BACKENDS)('Node on $name', ({ open }) => {
       ['Infinity', Number.POSITIVE_INFINITY, 'attributes.bad'],
       ['-Infinity nested', { deep: [1, Number.NEGATIVE_INFINITY] }, 'attributes.bad.deep[1]'],
       ['undefined in an array', [1, undefined, 3], 'attributes.bad[1]'],
+      // eslint-disable-next-line no-sparse-arrays -- the hole is the point of this case
       ['a hole in an array', [1, , 3], 'attributes.bad[1]'],
       ['undefined as an object value', { x: undefined }, 'attributes.bad.x'],
       ['a symbol', Symbol('s'), 'attributes.bad'],
@@ -123,15 +124,18 @@ describe.each(BACKENDS)('Node on $name', ({ open }) => {
       ['a nested key with a dot', { 'a.b': 1 }, 'attributes.bad.a.b'],
     ];
 
-    it.each(cases)('rejects %s at store time, naming the path, and stores nothing', async (_label, value, path) => {
-      const node = new Data();
-      node.attributes.set('bad', value);
-      const error = await node.store().catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(ValidationError);
-      expect((error as ValidationError).issues.map((i) => i.path)).toContain(path);
-      expect(node.isStored).toBe(false);
-      expect(node.pk).toBeNull();
-    });
+    it.each(cases)(
+      'rejects %s at store time, naming the path, and stores nothing',
+      async (_label, value, path) => {
+        const node = new Data();
+        node.attributes.set('bad', value);
+        const error = await node.store().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).issues.map((i) => i.path)).toContain(path);
+        expect(node.isStored).toBe(false);
+        expect(node.pk).toBeNull();
+      },
+    );
 
     it('rejects a reference cycle', async () => {
       const cyclic: Record<string, unknown> = { a: 1 };
@@ -228,7 +232,12 @@ describe.each(BACKENDS)('Node on $name', ({ open }) => {
 
     it('refuses a second node with the same uuid (IntegrityError) and stores nothing', async () => {
       const first = await new Int(1).store();
-      const row = await storage().executor().selectFrom('db_dbnode').selectAll().where('id', '=', first.pk!).executeTakeFirstOrThrow();
+      const row = await storage()
+        .executor()
+        .selectFrom('db_dbnode')
+        .selectAll()
+        .where('id', '=', first.pk!)
+        .executeTakeFirstOrThrow();
       const clone = Node.fromRow(storage(), { ...row });
       // a node built from a row is stored; make an unstored twin with the same uuid through clone's state
       const twin = await clone.clone();
@@ -277,7 +286,12 @@ describe.each(BACKENDS)('Node on $name', ({ open }) => {
     });
 
     it('refuses an unstored computer', async () => {
-      const computer = new Computer({ label: 'unstored', hostname: 'h', transportType: 'core.local', schedulerType: 'core.direct' });
+      const computer = new Computer({
+        label: 'unstored',
+        hostname: 'h',
+        transportType: 'core.local',
+        schedulerType: 'core.direct',
+      });
       await expect(new Data(undefined, { computer }).store()).rejects.toBeInstanceOf(StoringNotAllowedError);
     });
   });
@@ -285,7 +299,14 @@ describe.each(BACKENDS)('Node on $name', ({ open }) => {
   describe('loadNode', () => {
     it('loads by pk, numeric string, full uuid, uuid prefix with or without dashes, and label', async () => {
       const node = await new Int(7, { label: `unique-label-${Date.now()}` }).store();
-      for (const identifier of [node.pk!, String(node.pk), node.uuid, node.uuid.slice(0, 13), node.uuid.replaceAll('-', '').slice(0, 12), node.label]) {
+      for (const identifier of [
+        node.pk!,
+        String(node.pk),
+        node.uuid,
+        node.uuid.slice(0, 13),
+        node.uuid.replaceAll('-', '').slice(0, 12),
+        node.label,
+      ]) {
         const loaded = await loadNode<Int>(identifier);
         expect(loaded).toBeInstanceOf(Int);
         expect(loaded.uuid).toBe(node.uuid);

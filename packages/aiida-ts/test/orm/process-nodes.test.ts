@@ -20,14 +20,14 @@ describe.each(BACKENDS)('process nodes on $name', ({ open }) => {
 
   it('start with no state and every predicate false', () => {
     const node = new CalculationNode();
-    expect([node.isTerminated, node.isExcepted, node.isKilled, node.isFinished, node.isFinishedOk, node.isFailed]).toEqual([
-      false,
-      false,
-      false,
-      false,
-      false,
-      false,
-    ]);
+    expect([
+      node.isTerminated,
+      node.isExcepted,
+      node.isKilled,
+      node.isFinished,
+      node.isFinishedOk,
+      node.isFailed,
+    ]).toEqual([false, false, false, false, false, false]);
     expect(node.processState).toBeNull();
     expect(node.exitCode).toBeNull();
   });
@@ -44,7 +44,9 @@ describe.each(BACKENDS)('process nodes on $name', ({ open }) => {
     await node.setJobId(15381);
     await node.setCheckpoint('{"checkpoint": 1}');
     await node.pause();
-    await expect(node.setAttribute('resources', { num_machines: 2 })).rejects.toBeInstanceOf(ModificationNotAllowedError);
+    await expect(node.setAttribute('resources', { num_machines: 2 })).rejects.toBeInstanceOf(
+      ModificationNotAllowedError,
+    );
     expect(() => node.attributes.set('process_state', 'finished')).toThrow(ModificationNotAllowedError);
     await node.unpause();
     await node.setProcessStatus(null);
@@ -53,7 +55,9 @@ describe.each(BACKENDS)('process nodes on $name', ({ open }) => {
     await node.setExitStatus(0);
     await node.seal();
     await expect(node.setProcessState(ProcessState.KILLED)).rejects.toThrow(/sealed/);
-    await expect(node.repository.putObjectFromBuffer('late.txt', 'x')).rejects.toBeInstanceOf(ModificationNotAllowedError);
+    await expect(node.repository.putObjectFromBuffer('late.txt', 'x')).rejects.toBeInstanceOf(
+      ModificationNotAllowedError,
+    );
 
     const loaded = await loadNode<CalcJobNode>(node.pk!);
     expect(loaded).toBeInstanceOf(CalcJobNode);
@@ -66,13 +70,13 @@ describe.each(BACKENDS)('process nodes on $name', ({ open }) => {
       exit_status: 0,
       sealed: true,
     });
-    expect([loaded.isSealed, loaded.isFinishedOk, loaded.isFailed, loaded.paused, loaded.processType]).toEqual([
-      true,
-      true,
-      false,
-      false,
-      'aiida.calculations:core.arithmetic.add',
-    ]);
+    expect([
+      loaded.isSealed,
+      loaded.isFinishedOk,
+      loaded.isFailed,
+      loaded.paused,
+      loaded.processType,
+    ]).toEqual([true, true, false, false, 'aiida.calculations:core.arithmetic.add']);
   });
 
   it('keep the repository writable while stored and unsealed, saving its metadata', async () => {
@@ -90,7 +94,10 @@ describe.each(BACKENDS)('process nodes on $name', ({ open }) => {
     await failed.setExitStatus(410);
     await failed.setExitMessage('the inner workchain failed with exit status 400');
     expect([failed.isFailed, failed.isFinishedOk]).toEqual([true, false]);
-    expect(failed.exitCode).toEqual({ status: 410, message: 'the inner workchain failed with exit status 400' });
+    expect(failed.exitCode).toEqual({
+      status: 410,
+      message: 'the inner workchain failed with exit status 400',
+    });
     const excepted = await new WorkFunctionNode().store();
     expect(excepted.exception).toBeNull();
     await excepted.setProcessState(ProcessState.EXCEPTED);
@@ -134,7 +141,7 @@ describe.each(BACKENDS)('process nodes on $name', ({ open }) => {
     await add.store();
     expect((await outer.getCalledDescendants()).map((n) => n.uuid)).toEqual([inner.uuid, add.uuid]);
     expect((await add.getCaller())!.uuid).toBe(inner.uuid);
-    expect((await (await inner.getCaller())!.getCaller())).toBeNull();
+    expect(await (await inner.getCaller())!.getCaller()).toBeNull();
   });
 
   it('log reports only for stored nodes, in order', async () => {
@@ -146,8 +153,16 @@ describe.each(BACKENDS)('process nodes on $name', ({ open }) => {
     expect(await node.logs.info('below REPORT: dropped')).toBeNull();
     const logs = await node.logs.all();
     expect(logs.map((l) => [l.levelname, l.message, l.loggername])).toEqual([
-      ['REPORT', '[1|OuterWorkChain|setup]: starting', 'aiida.orm.nodes.process.workflow.workchain.WorkChainNode'],
-      ['REPORT', '[1|OuterWorkChain|finalize]: done', 'aiida.orm.nodes.process.workflow.workchain.WorkChainNode'],
+      [
+        'REPORT',
+        '[1|OuterWorkChain|setup]: starting',
+        'aiida.orm.nodes.process.workflow.workchain.WorkChainNode',
+      ],
+      [
+        'REPORT',
+        '[1|OuterWorkChain|finalize]: done',
+        'aiida.orm.nodes.process.workflow.workchain.WorkChainNode',
+      ],
     ]);
     expect(logs[0]!.metadata['levelno']).toBe(23);
   });

@@ -17,7 +17,12 @@ async function newUser(storage: StorageBackend, email = `${randomUUID()}@test`):
   return row.id;
 }
 
-function nodeRow(storage: StorageBackend, userId: number, attributes: unknown = {}, extra: Partial<NewDbNode> = {}): NewDbNode {
+function nodeRow(
+  storage: StorageBackend,
+  userId: number,
+  attributes: unknown = {},
+  extra: Partial<NewDbNode> = {},
+): NewDbNode {
   const now = storage.dialect.encodeTimestamp(new Date());
   return {
     uuid: randomUUID(),
@@ -36,7 +41,10 @@ function nodeRow(storage: StorageBackend, userId: number, attributes: unknown = 
   };
 }
 
-async function countRows(storage: StorageBackend, table: 'db_dbuser' | 'db_dbnode' | 'db_dblink' | 'db_dbcomment' | 'db_dblog' | 'db_dbgroup_dbnodes'): Promise<number> {
+async function countRows(
+  storage: StorageBackend,
+  table: 'db_dbuser' | 'db_dbnode' | 'db_dblink' | 'db_dbcomment' | 'db_dblog' | 'db_dbgroup_dbnodes',
+): Promise<number> {
   const row = await storage
     .executor()
     .selectFrom(table)
@@ -76,33 +84,53 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
 
     it('commits a transaction and rolls back everything when it throws', async () => {
       await storage.transaction(async (trx) => {
-        await trx.insertInto('db_dbuser').values({ email: 'a@x', first_name: '', last_name: '', institution: '' }).execute();
+        await trx
+          .insertInto('db_dbuser')
+          .values({ email: 'a@x', first_name: '', last_name: '', institution: '' })
+          .execute();
       });
       await expect(
         storage.transaction(async (trx) => {
-          await trx.insertInto('db_dbuser').values({ email: 'b@x', first_name: '', last_name: '', institution: '' }).execute();
+          await trx
+            .insertInto('db_dbuser')
+            .values({ email: 'b@x', first_name: '', last_name: '', institution: '' })
+            .execute();
           expect(storage.inTransaction()).toBe(true);
           throw new Error('boom');
         }),
       ).rejects.toThrow('boom');
-      const emails = (await storage.executor().selectFrom('db_dbuser').select('email').execute()).map((r) => r.email);
+      const emails = (await storage.executor().selectFrom('db_dbuser').select('email').execute()).map(
+        (r) => r.email,
+      );
       expect(emails).toEqual(['a@x']);
       expect(storage.inTransaction()).toBe(false);
     });
 
     it('turns a nested transaction into a savepoint: its failure keeps the outer work', async () => {
       await storage.transaction(async (trx) => {
-        await trx.insertInto('db_dbuser').values({ email: 'outer@x', first_name: '', last_name: '', institution: '' }).execute();
+        await trx
+          .insertInto('db_dbuser')
+          .values({ email: 'outer@x', first_name: '', last_name: '', institution: '' })
+          .execute();
         await expect(
           storage.transaction(async (inner) => {
-            await inner.insertInto('db_dbuser').values({ email: 'inner@x', first_name: '', last_name: '', institution: '' }).execute();
+            await inner
+              .insertInto('db_dbuser')
+              .values({ email: 'inner@x', first_name: '', last_name: '', institution: '' })
+              .execute();
             throw new Error('inner failure');
           }),
         ).rejects.toThrow('inner failure');
         // calls that do not pass the handle join the open transaction instead of waiting for it
-        await storage.executor().insertInto('db_dbuser').values({ email: 'joined@x', first_name: '', last_name: '', institution: '' }).execute();
+        await storage
+          .executor()
+          .insertInto('db_dbuser')
+          .values({ email: 'joined@x', first_name: '', last_name: '', institution: '' })
+          .execute();
       });
-      const emails = (await storage.executor().selectFrom('db_dbuser').select('email').orderBy('email').execute()).map((r) => r.email);
+      const emails = (
+        await storage.executor().selectFrom('db_dbuser').select('email').orderBy('email').execute()
+      ).map((r) => r.email);
       expect(emails).toEqual(['joined@x', 'outer@x']);
     });
 
@@ -110,9 +138,16 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       await Promise.all(
         Array.from({ length: 25 }, (_, i) =>
           storage.transaction(async (trx) => {
-            await trx.insertInto('db_dbuser').values({ email: `c${i}@x`, first_name: '', last_name: '', institution: '' }).execute();
+            await trx
+              .insertInto('db_dbuser')
+              .values({ email: `c${i}@x`, first_name: '', last_name: '', institution: '' })
+              .execute();
             await new Promise((resolve) => setTimeout(resolve, i % 3));
-            await trx.updateTable('db_dbuser').set({ first_name: 'done' }).where('email', '=', `c${i}@x`).execute();
+            await trx
+              .updateTable('db_dbuser')
+              .set({ first_name: 'done' })
+              .where('email', '=', `c${i}@x`)
+              .execute();
           }),
         ),
       );
@@ -123,7 +158,9 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
 
     it('bulk-inserts rows and returns their ids in row order', async () => {
       const userId = await newUser(storage);
-      const rows = Array.from({ length: 1234 }, (_, i) => nodeRow(storage, userId, { i }, { label: `n${i}` }));
+      const rows = Array.from({ length: 1234 }, (_, i) =>
+        nodeRow(storage, userId, { i }, { label: `n${i}` }),
+      );
       const ids = await storage.bulkInsert('db_dbnode', rows);
       expect(ids).toHaveLength(1234);
       const stored = await storage.executor().selectFrom('db_dbnode').select(['id', 'label']).execute();
@@ -131,7 +168,9 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       ids.forEach((id, i) => expect(labelOf.get(id)).toBe(`n${i}`));
       const links = await storage.bulkInsert(
         'db_dblink',
-        ids.slice(1).map((id, i) => ({ input_id: ids[i]!, output_id: id, label: `l${i}`, type: 'input_calc' })),
+        ids
+          .slice(1)
+          .map((id, i) => ({ input_id: ids[i]!, output_id: id, label: `l${i}`, type: 'input_calc' })),
       );
       expect(links).toHaveLength(1233);
       expect(await countRows(storage, 'db_dblink')).toBe(1233);
@@ -162,8 +201,15 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
         empty_list: [],
       };
       const ctime = '2026-11-25T05:48:30.463475+00:00';
-      const [id] = await storage.bulkInsert('db_dbnode', [nodeRow(storage, userId, value, { ctime: storage.dialect.encodeTimestamp(ctime) })]);
-      const row = await storage.executor().selectFrom('db_dbnode').selectAll().where('id', '=', id!).executeTakeFirstOrThrow();
+      const [id] = await storage.bulkInsert('db_dbnode', [
+        nodeRow(storage, userId, value, { ctime: storage.dialect.encodeTimestamp(ctime) }),
+      ]);
+      const row = await storage
+        .executor()
+        .selectFrom('db_dbnode')
+        .selectAll()
+        .where('id', '=', id!)
+        .executeTakeFirstOrThrow();
       expect(storage.dialect.decodeJson(row.attributes)).toEqual(value);
       expect(storage.dialect.decodeTimestamp(row.ctime)).toBe(ctime);
       expect(row.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -175,7 +221,10 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
         { s: 'abc', n: 1.5, i: 7, b: true, z: null, a: [1, 2, 3], o: { k: 'v', 'x|y': 2 } },
         { s: 'ABD', n: '1.5', i: 8, b: false, a: [], o: {} },
       ];
-      const ids = await storage.bulkInsert('db_dbnode', docs.map((d) => nodeRow(storage, userId, d)));
+      const ids = await storage.bulkInsert(
+        'db_dbnode',
+        docs.map((d) => nodeRow(storage, userId, d)),
+      );
       const d = storage.dialect;
       const attrs = sql.ref('attributes');
       const result = await storage
@@ -237,14 +286,24 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
 
     it('finds nodes by uuid prefix through uuidText and walks a cyclic graph with the path helpers', async () => {
       const userId = await newUser(storage);
-      const ids = await storage.bulkInsert('db_dbnode', [0, 1, 2].map(() => nodeRow(storage, userId)));
+      const ids = await storage.bulkInsert(
+        'db_dbnode',
+        [0, 1, 2].map(() => nodeRow(storage, userId)),
+      );
       const [a, b, c] = ids as [number, number, number];
       await storage.bulkInsert('db_dblink', [
         { input_id: a, output_id: b, label: 'x', type: 'input_calc' },
         { input_id: b, output_id: c, label: 'x', type: 'create' },
         { input_id: c, output_id: a, label: 'x', type: 'input_calc' },
       ]);
-      const uuid = (await storage.executor().selectFrom('db_dbnode').select('uuid').where('id', '=', a).executeTakeFirstOrThrow()).uuid;
+      const uuid = (
+        await storage
+          .executor()
+          .selectFrom('db_dbnode')
+          .select('uuid')
+          .where('id', '=', a)
+          .executeTakeFirstOrThrow()
+      ).uuid;
       const found = await storage
         .executor()
         .selectFrom('db_dbnode')
@@ -274,23 +333,56 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
 
     it('deletes nodes with their links, group memberships, comments and logs', async () => {
       const userId = await newUser(storage);
-      const [keep, gone] = (await storage.bulkInsert('db_dbnode', [nodeRow(storage, userId), nodeRow(storage, userId)])) as [number, number];
-      await storage.bulkInsert('db_dblink', [{ input_id: keep, output_id: gone, label: 'x', type: 'input_calc' }]);
+      const [keep, gone] = (await storage.bulkInsert('db_dbnode', [
+        nodeRow(storage, userId),
+        nodeRow(storage, userId),
+      ])) as [number, number];
+      await storage.bulkInsert('db_dblink', [
+        { input_id: keep, output_id: gone, label: 'x', type: 'input_calc' },
+      ]);
       const now = storage.dialect.encodeTimestamp(new Date());
       const [group] = await storage.bulkInsert('db_dbgroup', [
-        { uuid: randomUUID(), label: 'g', type_string: 'core', time: now, description: '', extras: '{}', user_id: userId },
+        {
+          uuid: randomUUID(),
+          label: 'g',
+          type_string: 'core',
+          time: now,
+          description: '',
+          extras: '{}',
+          user_id: userId,
+        },
       ]);
       await storage.bulkInsert('db_dbgroup_dbnodes', [
         { dbgroup_id: group!, dbnode_id: gone },
         { dbgroup_id: group!, dbnode_id: keep },
       ]);
-      await storage.bulkInsert('db_dbcomment', [{ uuid: randomUUID(), dbnode_id: gone, ctime: now, mtime: now, user_id: userId, content: 'c' }]);
+      await storage.bulkInsert('db_dbcomment', [
+        { uuid: randomUUID(), dbnode_id: gone, ctime: now, mtime: now, user_id: userId, content: 'c' },
+      ]);
       await storage.bulkInsert('db_dblog', [
-        { uuid: randomUUID(), time: now, loggername: 'l', levelname: 'REPORT', dbnode_id: gone, message: 'm', metadata: '{}' },
-        { uuid: randomUUID(), time: now, loggername: 'l', levelname: 'REPORT', dbnode_id: keep, message: 'm', metadata: '{}' },
+        {
+          uuid: randomUUID(),
+          time: now,
+          loggername: 'l',
+          levelname: 'REPORT',
+          dbnode_id: gone,
+          message: 'm',
+          metadata: '{}',
+        },
+        {
+          uuid: randomUUID(),
+          time: now,
+          loggername: 'l',
+          levelname: 'REPORT',
+          dbnode_id: keep,
+          message: 'm',
+          metadata: '{}',
+        },
       ]);
       await storage.deleteNodesAndConnections([gone]);
-      expect((await storage.executor().selectFrom('db_dbnode').select('id').execute()).map((r) => r.id)).toEqual([keep]);
+      expect(
+        (await storage.executor().selectFrom('db_dbnode').select('id').execute()).map((r) => r.id),
+      ).toEqual([keep]);
       expect(await countRows(storage, 'db_dblink')).toBe(0);
       expect(await countRows(storage, 'db_dbgroup_dbnodes')).toBe(1);
       expect(await countRows(storage, 'db_dbcomment')).toBe(0);
@@ -300,8 +392,21 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
     it('reports entity counts, first/last creation and node types for `verdi storage info`', async () => {
       const userId = await newUser(storage);
       await storage.bulkInsert('db_dbnode', [
-        nodeRow(storage, userId, {}, { ctime: storage.dialect.encodeTimestamp('2020-01-01T00:00:00.000001+00:00') }),
-        nodeRow(storage, userId, {}, { node_type: 'data.core.int.Int.', ctime: storage.dialect.encodeTimestamp('2021-01-01T00:00:00+00:00') }),
+        nodeRow(
+          storage,
+          userId,
+          {},
+          { ctime: storage.dialect.encodeTimestamp('2020-01-01T00:00:00.000001+00:00') },
+        ),
+        nodeRow(
+          storage,
+          userId,
+          {},
+          {
+            node_type: 'data.core.int.Int.',
+            ctime: storage.dialect.encodeTimestamp('2021-01-01T00:00:00+00:00'),
+          },
+        ),
       ]);
       const info = await storage.getInfo({ detailed: true });
       expect(info.entities.Users.count).toBe(1);

@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { StorageBackend } from '../../src/storage/backend.js';
-import { dropPostgresDatabase, PsqlDosStorage, type PsqlDosConfig } from '../../src/storage/postgres/psql-dos.js';
+import {
+  dropPostgresDatabase,
+  PsqlDosStorage,
+  type PsqlDosConfig,
+} from '../../src/storage/postgres/psql-dos.js';
 import { SqliteDosStorage, type SqliteDosConfig } from '../../src/storage/sqlite/sqlite-dos.js';
 import { SqliteTempStorage } from '../../src/storage/sqlite/sqlite-temp.js';
 
@@ -17,7 +21,9 @@ export interface TestStorage {
 export const TEST_USER_EMAIL = 'tester@aiida.localhost';
 
 /** A fresh temporary folder. */
-export async function tempFolder(prefix = 'aiida-ts-storage-'): Promise<{ folder: string; cleanup: () => Promise<void> }> {
+export async function tempFolder(
+  prefix = 'aiida-ts-storage-',
+): Promise<{ folder: string; cleanup: () => Promise<void> }> {
   const folder = await mkdtemp(path.join(tmpdir(), prefix));
   return { folder, cleanup: () => rm(folder, { recursive: true, force: true }) };
 }

@@ -11,15 +11,28 @@ const tsxLoader = createRequire(import.meta.url).resolve('tsx');
 
 function runWriter(filepath: string, id: number, count: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', tsxLoader, path.join(here, 'scripts', 'concurrent-writer.ts'), filepath, String(id), String(count)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        tsxLoader,
+        path.join(here, 'scripts', 'concurrent-writer.ts'),
+        filepath,
+        String(id),
+        String(count),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`writer ${id} exited with ${code}: ${err}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`writer ${id} exited with ${code}: ${err}`)),
+    );
   });
 }
 
@@ -31,7 +44,9 @@ describe('core.sqlite_dos shared by several OS processes', () => {
       await plugin.initialise(config);
       const writers = 4;
       const perWriter = 150;
-      const outputs = await Promise.all(Array.from({ length: writers }, (_, id) => runWriter(config.filepath, id, perWriter)));
+      const outputs = await Promise.all(
+        Array.from({ length: writers }, (_, id) => runWriter(config.filepath, id, perWriter)),
+      );
       outputs.forEach((out, id) => expect(out).toContain(`writer ${id} done`));
 
       const storage = await plugin.open(config);
@@ -54,7 +69,9 @@ describe('core.sqlite_dos shared by several OS processes', () => {
       expect(links.filter((l) => l.type === 'input_calc')).toHaveLength(writers * graphs);
       expect(links.filter((l) => l.type === 'create')).toHaveLength(writers * graphs);
       // every writer's default user is the same row
-      expect(await storage.executor().selectFrom('db_dbuser').select('email').execute()).toEqual([{ email: 'writer@aiida.localhost' }]);
+      expect(await storage.executor().selectFrom('db_dbuser').select('email').execute()).toEqual([
+        { email: 'writer@aiida.localhost' },
+      ]);
       await storage.close();
     } finally {
       await cleanup();

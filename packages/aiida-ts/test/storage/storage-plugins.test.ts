@@ -13,7 +13,11 @@ import type { StoragePlugin } from '../../src/storage/backend.js';
 import { getStoragePlugin, listStoragePlugins, openStorage } from '../../src/storage/factory.js';
 import { SCHEMA_MIGRATIONS, SCHEMA_VERSION_HEAD } from '../../src/storage/migrations.js';
 import { PsqlDosStorage } from '../../src/storage/postgres/psql-dos.js';
-import { SQLITE_DOS_CONTAINER_FOLDER, SQLITE_DOS_DATABASE_FILENAME, SqliteDosStorage } from '../../src/storage/sqlite/sqlite-dos.js';
+import {
+  SQLITE_DOS_CONTAINER_FOLDER,
+  SQLITE_DOS_DATABASE_FILENAME,
+  SqliteDosStorage,
+} from '../../src/storage/sqlite/sqlite-dos.js';
 import { SqliteTempStorage } from '../../src/storage/sqlite/sqlite-temp.js';
 import { psqlDosConfig, sqliteDosConfig, TEST_USER_EMAIL } from './helpers.js';
 
@@ -24,8 +28,16 @@ interface PluginCase {
 }
 
 const CASES: PluginCase[] = [
-  { name: 'core.sqlite_dos', plugin: new SqliteDosStorage() as unknown as StoragePlugin<never>, config: sqliteDosConfig as PluginCase['config'] },
-  { name: 'core.psql_dos', plugin: new PsqlDosStorage() as unknown as StoragePlugin<never>, config: psqlDosConfig as PluginCase['config'] },
+  {
+    name: 'core.sqlite_dos',
+    plugin: new SqliteDosStorage() as unknown as StoragePlugin<never>,
+    config: sqliteDosConfig as PluginCase['config'],
+  },
+  {
+    name: 'core.psql_dos',
+    plugin: new PsqlDosStorage() as unknown as StoragePlugin<never>,
+    config: psqlDosConfig as PluginCase['config'],
+  },
 ];
 
 describe.each(CASES)('storage plugin $name', ({ name, plugin, config: makeConfig }) => {
@@ -39,10 +51,16 @@ describe.each(CASES)('storage plugin $name', ({ name, plugin, config: makeConfig
       expect(await plugin.versionProfile(config)).toBe(SCHEMA_VERSION_HEAD);
       const first = await plugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
       expect(first.entryPoint).toBe(name);
-      await first.executor().insertInto('db_dbuser').values({ email: 'kept@x', first_name: '', last_name: '', institution: '' }).execute();
+      await first
+        .executor()
+        .insertInto('db_dbuser')
+        .values({ email: 'kept@x', first_name: '', last_name: '', institution: '' })
+        .execute();
       await first.close();
       const second = await plugin.open(config);
-      const emails = (await second.executor().selectFrom('db_dbuser').select('email').execute()).map((r) => r.email);
+      const emails = (await second.executor().selectFrom('db_dbuser').select('email').execute()).map(
+        (r) => r.email,
+      );
       expect(emails).toEqual(['kept@x']);
       await second.close();
     } finally {
@@ -60,7 +78,11 @@ describe.each(CASES)('storage plugin $name', ({ name, plugin, config: makeConfig
       expect((error as Error).message).toContain('verdi -p myprofile storage migrate');
       expect((error as Error).message).toContain('main_0001');
       const report = await plugin.migrate(config);
-      expect(report).toEqual({ from: 'main_0001', to: SCHEMA_VERSION_HEAD, applied: SCHEMA_MIGRATIONS.slice(1).map((m) => m.version) });
+      expect(report).toEqual({
+        from: 'main_0001',
+        to: SCHEMA_VERSION_HEAD,
+        applied: SCHEMA_MIGRATIONS.slice(1).map((m) => m.version),
+      });
       expect(await plugin.versionProfile(config)).toBe(SCHEMA_VERSION_HEAD);
       expect((await plugin.migrate(config)).applied).toEqual([]);
       const storage = await plugin.open(config);
@@ -80,20 +102,53 @@ describe.each(CASES)('storage plugin $name', ({ name, plugin, config: makeConfig
       const storage = await plugin.open(config);
       const d = storage.dialect;
       const userId = (
-        await storage.executor().insertInto('db_dbuser').values({ email: 'u@x', first_name: '', last_name: '', institution: '' }).returning('id').executeTakeFirstOrThrow()
+        await storage
+          .executor()
+          .insertInto('db_dbuser')
+          .values({ email: 'u@x', first_name: '', last_name: '', institution: '' })
+          .returning('id')
+          .executeTakeFirstOrThrow()
       ).id;
       const now = d.encodeTimestamp(new Date());
-      const base = { process_type: null, label: '', description: '', ctime: now, mtime: now, attributes: '{}', repository_metadata: '{}', dbcomputer_id: null, user_id: userId };
+      const base = {
+        process_type: null,
+        label: '',
+        description: '',
+        ctime: now,
+        mtime: now,
+        attributes: '{}',
+        repository_metadata: '{}',
+        dbcomputer_id: null,
+        user_id: userId,
+      };
       await storage.bulkInsert('db_dbnode', [
-        { ...base, uuid: crypto.randomUUID(), node_type: 'process.calculation.calcjob.CalcJobNode.', extras: d.encodeJson({ _aiida_hash: 'h', keep: 1 }) },
-        { ...base, uuid: crypto.randomUUID(), node_type: 'process.workflow.workchain.WorkChainNode.', extras: d.encodeJson({ _aiida_hash: 'h' }) },
+        {
+          ...base,
+          uuid: crypto.randomUUID(),
+          node_type: 'process.calculation.calcjob.CalcJobNode.',
+          extras: d.encodeJson({ _aiida_hash: 'h', keep: 1 }),
+        },
+        {
+          ...base,
+          uuid: crypto.randomUUID(),
+          node_type: 'process.workflow.workchain.WorkChainNode.',
+          extras: d.encodeJson({ _aiida_hash: 'h' }),
+        },
       ]);
       await storage.executor().updateTable('alembic_version').set({ version_num: 'main_0001' }).execute();
       await storage.close();
       await plugin.migrate(config);
       const reopened = await plugin.open(config);
-      const rows = await reopened.executor().selectFrom('db_dbnode').select(['node_type', 'extras']).orderBy('id').execute();
-      expect(rows.map((r) => reopened.dialect.decodeJson(r.extras))).toEqual([{ keep: 1 }, { _aiida_hash: 'h' }]);
+      const rows = await reopened
+        .executor()
+        .selectFrom('db_dbnode')
+        .select(['node_type', 'extras'])
+        .orderBy('id')
+        .execute();
+      expect(rows.map((r) => reopened.dialect.decodeJson(r.extras))).toEqual([
+        { keep: 1 },
+        { _aiida_hash: 'h' },
+      ]);
       await reopened.close();
     } finally {
       await cleanup();
@@ -185,7 +240,9 @@ describe('core.sqlite_dos specifics', () => {
 
 describe('storage factory', () => {
   it('knows the three plugins by entry point and opens one from a profile config', async () => {
-    expect(listStoragePlugins()).toEqual(expect.arrayContaining(['core.psql_dos', 'core.sqlite_dos', 'core.sqlite_temp']));
+    expect(listStoragePlugins()).toEqual(
+      expect.arrayContaining(['core.psql_dos', 'core.sqlite_dos', 'core.sqlite_temp']),
+    );
     expect(getStoragePlugin('core.sqlite_temp')).toBeInstanceOf(SqliteTempStorage);
     expect(() => getStoragePlugin('core.nope')).toThrow(MissingEntryPointError);
     const storage = await openStorage('core.sqlite_temp', {}, { defaultUserEmail: 'x@y' });
@@ -206,7 +263,11 @@ describe('storage factory', () => {
     const plugin = new SqliteTempStorage();
     const a = await plugin.open();
     const b = await plugin.open();
-    await a.executor().insertInto('db_dbuser').values({ email: 'only-a@x', first_name: '', last_name: '', institution: '' }).execute();
+    await a
+      .executor()
+      .insertInto('db_dbuser')
+      .values({ email: 'only-a@x', first_name: '', last_name: '', institution: '' })
+      .execute();
     expect(await b.executor().selectFrom('db_dbuser').selectAll().execute()).toEqual([]);
     expect(a.defaultUserEmail).toBe('test@localhost');
     await a.close();

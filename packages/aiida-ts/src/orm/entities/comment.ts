@@ -30,7 +30,10 @@ export class Comment {
   #mtime: string | null;
 
   /** A new, unstored comment on a stored node; `ModificationNotAllowedError` for an unstored node. */
-  constructor(init: CommentInit | { readonly [FROM_ROW]: { readonly storage: StorageBackend; readonly row: DbCommentRow } }) {
+  constructor(
+    init:
+      CommentInit | { readonly [FROM_ROW]: { readonly storage: StorageBackend; readonly row: DbCommentRow } },
+  ) {
     if (FROM_ROW in init) {
       const { storage, row } = init[FROM_ROW];
       this.#storage = storage;
@@ -46,7 +49,8 @@ export class Comment {
     if (!init.node.isStored || init.node.storage === undefined) {
       throw new ModificationNotAllowedError('comments can only be added to stored nodes');
     }
-    if (typeof init.content !== 'string') throw new ValidationError('the content of a comment must be a string');
+    if (typeof init.content !== 'string')
+      throw new ValidationError('the content of a comment must be a string');
     this.#storage = init.node.storage;
     this.#uuid = randomUUID();
     this.#nodeId = init.node.pk!;
@@ -94,7 +98,9 @@ export class Comment {
   }
 
   async getUser(): Promise<User> {
-    return this.#userId === null ? User.getDefault({ storage: this.#storage }) : User.getByPk(this.#userId, { storage: this.#storage });
+    return this.#userId === null
+      ? User.getDefault({ storage: this.#storage })
+      : User.getByPk(this.#userId, { storage: this.#storage });
   }
 
   async store(): Promise<this> {
@@ -127,13 +133,23 @@ export class Comment {
     this.#content = content;
     if (this.#pk === null) return;
     const now = this.#storage.dialect.encodeTimestamp(new Date());
-    await this.#storage.executor().updateTable('db_dbcomment').set({ content, mtime: now }).where('id', '=', this.#pk).execute();
+    await this.#storage
+      .executor()
+      .updateTable('db_dbcomment')
+      .set({ content, mtime: now })
+      .where('id', '=', this.#pk)
+      .execute();
     this.#mtime = canonicalTimestamp(now);
   }
 
   static async get(pk: number, options: StorageOption = {}): Promise<Comment> {
     const storage = getStorage(options);
-    const row = await storage.executor().selectFrom('db_dbcomment').selectAll().where('id', '=', pk).executeTakeFirst();
+    const row = await storage
+      .executor()
+      .selectFrom('db_dbcomment')
+      .selectAll()
+      .where('id', '=', pk)
+      .executeTakeFirst();
     if (row === undefined) throw new NotExistentError(`Comment with id '${pk}' not found`);
     return Comment.fromRow(storage, row);
   }
@@ -155,7 +171,11 @@ export class Comment {
 
   static async delete(pk: number, options: StorageOption = {}): Promise<void> {
     const storage = getStorage(options);
-    const result = await storage.executor().deleteFrom('db_dbcomment').where('id', '=', pk).executeTakeFirst();
+    const result = await storage
+      .executor()
+      .deleteFrom('db_dbcomment')
+      .where('id', '=', pk)
+      .executeTakeFirst();
     if (result.numDeletedRows === 0n) throw new NotExistentError(`Comment with id '${pk}' not found`);
   }
 
@@ -163,14 +183,19 @@ export class Comment {
    * Deletes the comments matching every given filter and returns their ids; refuses an empty filter (which would
    * delete everything: use {@link deleteAll}).
    */
-  static async deleteMany(filters: { readonly ids?: readonly number[]; readonly nodeId?: number; readonly userId?: number }, options: StorageOption = {}): Promise<number[]> {
+  static async deleteMany(
+    filters: { readonly ids?: readonly number[]; readonly nodeId?: number; readonly userId?: number },
+    options: StorageOption = {},
+  ): Promise<number[]> {
     if (filters.ids === undefined && filters.nodeId === undefined && filters.userId === undefined) {
       throw new ValidationError('filters must not be empty: use deleteAll() to delete every comment');
     }
     const storage = getStorage(options);
     return storage.transaction(async (trx) => {
       let query = trx.selectFrom('db_dbcomment').select('id');
-      if (filters.ids !== undefined) query = filters.ids.length === 0 ? query.where('id', '=', -1) : query.where('id', 'in', [...filters.ids]);
+      if (filters.ids !== undefined)
+        query =
+          filters.ids.length === 0 ? query.where('id', '=', -1) : query.where('id', 'in', [...filters.ids]);
       if (filters.nodeId !== undefined) query = query.where('dbnode_id', '=', filters.nodeId);
       if (filters.userId !== undefined) query = query.where('user_id', '=', filters.userId);
       const ids = (await query.execute()).map((r) => r.id);
@@ -200,7 +225,8 @@ export class NodeComments {
   /** The comment `pk` of this node; `NotExistentError` otherwise. */
   async get(pk: number): Promise<Comment> {
     const comment = await Comment.get(pk, { storage: this.#node.storage! });
-    if (comment.nodeId !== this.#node.pk) throw new NotExistentError(`Comment with id '${pk}' not found on node<${String(this.#node.pk)}>`);
+    if (comment.nodeId !== this.#node.pk)
+      throw new NotExistentError(`Comment with id '${pk}' not found on node<${String(this.#node.pk)}>`);
     return comment;
   }
 

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { ConfigurationError, IntegrityError, InvalidOperationError, NotExistentError, ValidationError } from '../../errors.js';
+import {
+  ConfigurationError,
+  IntegrityError,
+  InvalidOperationError,
+  NotExistentError,
+  ValidationError,
+} from '../../errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbAuthInfoRow, DbComputerRow } from '../../storage/schema.js';
@@ -141,7 +147,8 @@ export class Computer {
   getProperty(name: string, defaultValue?: unknown): unknown {
     if (Object.hasOwn(this.#metadata, name)) return cloneJson(this.#metadata[name]);
     if (defaultValue !== undefined) return defaultValue;
-    if (Object.hasOwn(COMPUTER_DEFAULTS, name)) return cloneJson(COMPUTER_DEFAULTS[name as keyof typeof COMPUTER_DEFAULTS] as JsonValue);
+    if (Object.hasOwn(COMPUTER_DEFAULTS, name))
+      return cloneJson(COMPUTER_DEFAULTS[name as keyof typeof COMPUTER_DEFAULTS] as JsonValue);
     throw new NotExistentError(`'${name}' property not found`);
   }
 
@@ -197,12 +204,18 @@ export class Computer {
       this.#label = previous.label;
       this.#hostname = previous.hostname;
       this.#description = previous.description;
-      if (isUniqueViolation(error)) throw new IntegrityError(`a computer labelled \`${fields.label}\` already exists`, { cause: error });
+      if (isUniqueViolation(error))
+        throw new IntegrityError(`a computer labelled \`${fields.label}\` already exists`, { cause: error });
       throw error;
     }
   }
 
-  async #save(set: { label?: string; hostname?: string; description?: string; metadata?: string }): Promise<void> {
+  async #save(set: {
+    label?: string;
+    hostname?: string;
+    description?: string;
+    metadata?: string;
+  }): Promise<void> {
     if (this.#pk === null || this.#storage === undefined) throw new NotStoredYet();
     await this.#storage.executor().updateTable('db_dbcomputer').set(set).where('id', '=', this.#pk).execute();
   }
@@ -212,24 +225,29 @@ export class Computer {
     if (workdir !== undefined) {
       if (typeof workdir !== 'string' || workdir === '') throw new ValidationError('No workdir specified');
       const unknown = [...workdir.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((f) => f !== 'username');
-      if (unknown.length > 0) throw new ValidationError(`In workdir there is an unknown replacement field ${unknown[0]}`);
+      if (unknown.length > 0)
+        throw new ValidationError(`In workdir there is an unknown replacement field ${unknown[0]}`);
       if (!path.posix.isAbsolute(workdir.replaceAll('{username}', 'user'))) {
         throw new ValidationError('The workdir must be an absolute path');
       }
     }
     const mpirun = metadata[ComputerProperty.MPIRUN_COMMAND];
-    if (mpirun !== undefined && (!Array.isArray(mpirun) || !mpirun.every((item) => typeof item === 'string'))) {
+    if (
+      mpirun !== undefined &&
+      (!Array.isArray(mpirun) || !mpirun.every((item) => typeof item === 'string'))
+    ) {
       throw new ValidationError('the mpirun_command must be a list of strings');
     }
     const shebang = metadata[ComputerProperty.SHEBANG];
     if (shebang !== undefined && (typeof shebang !== 'string' || !shebang.startsWith('#!'))) {
-      throw new ValidationError(`${String(shebang)} is invalid. A shebang line has to start with #!`);
+      throw new ValidationError(`${JSON.stringify(shebang)} is invalid. A shebang line has to start with #!`);
     }
   }
 
   /** Throws a `ValidationError` when the computer cannot be stored. */
   validate(): void {
-    if (typeof this.#label !== 'string' || this.#label.trim() === '') throw new ValidationError('No label specified');
+    if (typeof this.#label !== 'string' || this.#label.trim() === '')
+      throw new ValidationError('No label specified');
     if (this.#hostname.trim() === '') throw new ValidationError('No hostname specified');
     if (this.#transportType === '') throw new ValidationError('No transport type specified');
     if (this.#schedulerType === '') throw new ValidationError('No scheduler type specified');
@@ -260,7 +278,10 @@ export class Computer {
       this.#storage = storage;
     } catch (error) {
       if (isUniqueViolation(error)) {
-        throw new IntegrityError(`a computer labelled \`${this.#label}\` (or with uuid ${this.#uuid}) already exists`, { cause: error });
+        throw new IntegrityError(
+          `a computer labelled \`${this.#label}\` (or with uuid ${this.#uuid}) already exists`,
+          { cause: error },
+        );
       }
       throw error;
     }
@@ -326,7 +347,9 @@ export class Computer {
     if (valid !== undefined) {
       const invalid = Object.keys(authParams).filter((key) => !valid.includes(key));
       if (invalid.length > 0) {
-        throw new ValidationError(`${this.#transportType}: received invalid authentication parameter(s) ${JSON.stringify(invalid)}`);
+        throw new ValidationError(
+          `${this.#transportType}: received invalid authentication parameter(s) ${JSON.stringify(invalid)}`,
+        );
       }
     }
     let authInfo: AuthInfo;
@@ -348,13 +371,18 @@ export class Computer {
   /** A scheduler instance of this computer's type, from the scheduler module. */
   getScheduler<T = unknown>(): T {
     if (hooks.createScheduler === undefined) {
-      throw new ConfigurationError(`No scheduler found for ${this.#label} [type ${this.#schedulerType}]: no scheduler module is loaded`);
+      throw new ConfigurationError(
+        `No scheduler found for ${this.#label} [type ${this.#schedulerType}]: no scheduler module is loaded`,
+      );
     }
     return hooks.createScheduler({ computer: this }) as T;
   }
 
   /** The stored computer with this label, pk or uuid. */
-  static async get(identifier: { label: string } | { pk: number } | { uuid: string }, options: StorageOption = {}): Promise<Computer> {
+  static async get(
+    identifier: { label: string } | { pk: number } | { uuid: string },
+    options: StorageOption = {},
+  ): Promise<Computer> {
     const storage = getStorage(options);
     let query = storage.executor().selectFrom('db_dbcomputer').selectAll();
     if ('label' in identifier) query = query.where('label', '=', identifier.label);
@@ -366,7 +394,10 @@ export class Computer {
   }
 
   /** The stored computer with this label, or a new stored one made from `init`. */
-  static async getOrCreate(init: ComputerInit, options: StorageOption = {}): Promise<{ computer: Computer; created: boolean }> {
+  static async getOrCreate(
+    init: ComputerInit,
+    options: StorageOption = {},
+  ): Promise<{ computer: Computer; created: boolean }> {
     const storage = getStorage(options);
     return storage.transaction(async () => {
       try {
@@ -388,7 +419,12 @@ export class Computer {
   static async delete(pk: number, options: StorageOption = {}): Promise<void> {
     const storage = getStorage(options);
     await storage.transaction(async (trx) => {
-      const used = await trx.selectFrom('db_dbnode').select('id').where('dbcomputer_id', '=', pk).limit(1).execute();
+      const used = await trx
+        .selectFrom('db_dbnode')
+        .select('id')
+        .where('dbcomputer_id', '=', pk)
+        .limit(1)
+        .execute();
       if (used.length > 0) throw new InvalidOperationError(`computer ${pk} cannot be deleted: nodes use it`);
       await trx.deleteFrom('db_dbauthinfo').where('dbcomputer_id', '=', pk).execute();
       const result = await trx.deleteFrom('db_dbcomputer').where('id', '=', pk).executeTakeFirst();
@@ -498,7 +534,8 @@ export class AuthInfo {
 
   async store(options: StorageOption = {}): Promise<this> {
     if (this.isStored) return this;
-    if (!this.#computer.isStored) throw new InvalidOperationError('the computer of an AuthInfo must be stored first');
+    if (!this.#computer.isStored)
+      throw new InvalidOperationError('the computer of an AuthInfo must be stored first');
     if (!this.#user.isStored) throw new InvalidOperationError('the user of an AuthInfo must be stored first');
     const storage = this.#storage ?? getStorage(options);
     const dialect = storage.dialect;
@@ -519,7 +556,10 @@ export class AuthInfo {
       this.#storage = storage;
     } catch (error) {
       if (isUniqueViolation(error) || isForeignKeyViolation(error)) {
-        throw new IntegrityError(`computer \`${this.#computer.label}\` is already configured for ${this.#user.email}`, { cause: error });
+        throw new IntegrityError(
+          `computer \`${this.#computer.label}\` is already configured for ${this.#user.email}`,
+          { cause: error },
+        );
       }
       throw error;
     }
@@ -539,7 +579,11 @@ export class AuthInfo {
   /** Deletes an AuthInfo; `NotExistentError` when there is none with this pk. */
   static async delete(pk: number, options: StorageOption = {}): Promise<void> {
     const storage = getStorage(options);
-    const result = await storage.executor().deleteFrom('db_dbauthinfo').where('id', '=', pk).executeTakeFirst();
+    const result = await storage
+      .executor()
+      .deleteFrom('db_dbauthinfo')
+      .where('id', '=', pk)
+      .executeTakeFirst();
     if (result.numDeletedRows === 0n) throw new NotExistentError(`AuthInfo with id '${pk}' not found`);
   }
 }

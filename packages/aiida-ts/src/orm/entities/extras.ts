@@ -7,7 +7,11 @@ export interface ExtrasHost {
   /** The live extras object of the entity. */
   values(): Record<string, JsonValue>;
   /** Persists a change of a stored entity: keys written, keys removed, or (with `reset`) the whole object. */
-  persist(change: { readonly set: Record<string, JsonValue>; readonly remove: readonly string[]; readonly reset?: Record<string, JsonValue> }): Promise<void>;
+  persist(change: {
+    readonly set: Record<string, JsonValue>;
+    readonly remove: readonly string[];
+    readonly reset?: Record<string, JsonValue>;
+  }): Promise<void>;
 }
 
 /**

@@ -62,7 +62,8 @@ export class GroupPath {
   /** The group of the path, created (type `core` only) when missing. */
   async getOrCreateGroup(): Promise<Group> {
     if (this.path === '') throw new ValidationError('the root path has no group');
-    if (this.typeString !== 'core') throw new ValidationError('only `core` groups can be created from a path');
+    if (this.typeString !== 'core')
+      throw new ValidationError('only `core` groups can be created from a path');
     return (await Group.getOrCreate({ label: this.path }, { storage: this.#storage })).group;
   }
 
@@ -80,7 +81,8 @@ export class GroupPath {
       const rest = label.slice(prefix.length);
       const segment = rest.split('/')[0];
       // labels that would form invalid paths (`a//b`, `a/`) are not part of the hierarchy
-      if (segment !== undefined && segment !== '' && !label.endsWith('/') && !label.includes('//')) next.add(segment);
+      if (segment !== undefined && segment !== '' && !label.endsWith('/') && !label.includes('//'))
+        next.add(segment);
     }
     return [...next].sort().map((segment) => this.get(segment));
   }

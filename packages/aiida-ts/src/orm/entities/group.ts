@@ -60,7 +60,10 @@ export class Group {
   readonly #extras: Record<string, JsonValue>;
   #extrasManager: EntityExtras | undefined;
 
-  constructor(init: GroupInit | { readonly [FROM_ROW]: { readonly storage: StorageBackend; readonly row: DbGroupRow } }, options: StorageOption = {}) {
+  constructor(
+    init: GroupInit | { readonly [FROM_ROW]: { readonly storage: StorageBackend; readonly row: DbGroupRow } },
+    options: StorageOption = {},
+  ) {
     if (FROM_ROW in init) {
       const { storage, row } = init[FROM_ROW];
       this.#storage = storage;
@@ -78,7 +81,7 @@ export class Group {
     this.#storage = options.storage;
     this.#uuid = randomUUID();
     this.#label = init.label;
-    this.#typeString = (new.target as typeof Group).typeString;
+    this.#typeString = new.target.typeString;
     this.#description = init.description ?? '';
     this.#time = canonicalTimestamp(new Date());
     this.#userId = init.user?.pk ?? null;
@@ -86,7 +89,8 @@ export class Group {
   }
 
   static #checkLabel(label: unknown): asserts label is string {
-    if (typeof label !== 'string' || label.trim() === '') throw new ValidationError('a group needs a non-empty label');
+    if (typeof label !== 'string' || label.trim() === '')
+      throw new ValidationError('a group needs a non-empty label');
   }
 
   /** @internal A stored group as the class of its type string (plain `Group` for unknown types). */
@@ -141,7 +145,12 @@ export class Group {
         await storage
           .executor()
           .updateTable('db_dbgroup')
-          .set({ extras: reset === undefined ? patchedJsonColumn(storage, 'extras', set, remove) : storage.dialect.encodeJson(reset) })
+          .set({
+            extras:
+              reset === undefined
+                ? patchedJsonColumn(storage, 'extras', set, remove)
+                : storage.dialect.encodeJson(reset),
+          })
           .where('id', '=', this.#pk!)
           .execute();
       },
@@ -159,10 +168,17 @@ export class Group {
     Group.#checkLabel(label);
     if (this.#pk !== null) {
       try {
-        await this.#storage!.executor().updateTable('db_dbgroup').set({ label }).where('id', '=', this.#pk).execute();
+        await this.#storage!.executor()
+          .updateTable('db_dbgroup')
+          .set({ label })
+          .where('id', '=', this.#pk)
+          .execute();
       } catch (error) {
         if (isUniqueViolation(error)) {
-          throw new IntegrityError(`a group labelled \`${label}\` of type \`${this.#typeString}\` already exists`, { cause: error });
+          throw new IntegrityError(
+            `a group labelled \`${label}\` of type \`${this.#typeString}\` already exists`,
+            { cause: error },
+          );
         }
         throw error;
       }
@@ -172,7 +188,11 @@ export class Group {
 
   async setDescription(description: string): Promise<void> {
     if (this.#pk !== null) {
-      await this.#storage!.executor().updateTable('db_dbgroup').set({ description }).where('id', '=', this.#pk).execute();
+      await this.#storage!.executor()
+        .updateTable('db_dbgroup')
+        .set({ description })
+        .where('id', '=', this.#pk)
+        .execute();
     }
     this.#description = description;
   }
@@ -182,7 +202,9 @@ export class Group {
     if (this.isStored) return this;
     const cls = this.constructor as typeof Group;
     if (groupClasses.get(cls.typeString) !== cls) {
-      throw new StoringNotAllowedError(`class \`${cls.name}\` has no registered group type string and cannot be stored`);
+      throw new StoringNotAllowedError(
+        `class \`${cls.name}\` has no registered group type string and cannot be stored`,
+      );
     }
     const storage = this.#storage ?? getStorage(options);
     const userId = this.#userId ?? (await User.getDefaultId(storage));
@@ -206,7 +228,10 @@ export class Group {
       this.#userId = userId;
     } catch (error) {
       if (isUniqueViolation(error)) {
-        throw new IntegrityError(`a group labelled \`${this.#label}\` of type \`${this.#typeString}\` already exists`, { cause: error });
+        throw new IntegrityError(
+          `a group labelled \`${this.#label}\` of type \`${this.#typeString}\` already exists`,
+          { cause: error },
+        );
       }
       throw error;
     }
@@ -224,8 +249,10 @@ export class Group {
     const list = nodes instanceof Node ? [nodes] : nodes;
     return list.map((node) => {
       if (!(node instanceof Node)) throw new TypeError('only nodes can be added to a group');
-      if (!node.isStored) throw new ValidationError(`node ${node.uuid} is not stored: only stored nodes can be group members`);
-      if (node.storage !== storage) throw new ValidationError('the node belongs to another storage than the group');
+      if (!node.isStored)
+        throw new ValidationError(`node ${node.uuid} is not stored: only stored nodes can be group members`);
+      if (node.storage !== storage)
+        throw new ValidationError('the node belongs to another storage than the group');
       return node.pk!;
     });
   }
@@ -268,8 +295,7 @@ export class Group {
 
   async count(): Promise<number> {
     if (this.#pk === null) return 0;
-    const row = await this.#storage!
-      .executor()
+    const row = await this.#storage!.executor()
       .selectFrom('db_dbgroup_dbnodes')
       .select((eb) => eb.fn.countAll().as('n'))
       .where('dbgroup_id', '=', this.#pk)
@@ -293,19 +319,25 @@ export class Group {
       .where('db_dbgroup_dbnodes.dbgroup_id', '=', this.#pk)
       .orderBy('db_dbnode.id');
     if (options.limit !== undefined) query = query.limit(options.limit);
-    if (options.offset !== undefined) query = (options.limit === undefined ? query.limit(-1) : query).offset(options.offset);
+    if (options.offset !== undefined)
+      query = (options.limit === undefined ? query.limit(-1) : query).offset(options.offset);
     return (await query.execute()).map((row) => Node.fromRow(storage, row));
   }
 
   /** The stored group with this label (of this class's type unless `typeString` is given), pk or uuid. */
   static async get(
-    identifier: { readonly label: string; readonly typeString?: string } | { readonly pk: number } | { readonly uuid: string },
+    identifier:
+      | { readonly label: string; readonly typeString?: string }
+      | { readonly pk: number }
+      | { readonly uuid: string },
     options: StorageOption = {},
   ): Promise<Group> {
     const storage = getStorage(options);
     let query = storage.executor().selectFrom('db_dbgroup').selectAll();
     if ('label' in identifier) {
-      query = query.where('label', '=', identifier.label).where('type_string', '=', identifier.typeString ?? this.typeString);
+      query = query
+        .where('label', '=', identifier.label)
+        .where('type_string', '=', identifier.typeString ?? this.typeString);
     } else if ('pk' in identifier) {
       query = query.where('id', '=', identifier.pk);
     } else {
@@ -313,7 +345,8 @@ export class Group {
     }
     const rows = await query.limit(2).execute();
     if (rows.length === 0) throw new NotExistentError(`no group found with ${JSON.stringify(identifier)}`);
-    if (rows.length > 1) throw new MultipleObjectsError(`more than one group found with ${JSON.stringify(identifier)}`);
+    if (rows.length > 1)
+      throw new MultipleObjectsError(`more than one group found with ${JSON.stringify(identifier)}`);
     return Group.fromRow(storage, rows[0]!);
   }
 
@@ -335,7 +368,10 @@ export class Group {
   }
 
   /** Every stored group, of one type string or of all (`typeString: null`), by pk. */
-  static async all(filter: { readonly typeString?: string | null } = {}, options: StorageOption = {}): Promise<Group[]> {
+  static async all(
+    filter: { readonly typeString?: string | null } = {},
+    options: StorageOption = {},
+  ): Promise<Group[]> {
     const storage = getStorage(options);
     let query = storage.executor().selectFrom('db_dbgroup').selectAll().orderBy('id');
     const typeString = filter.typeString === undefined ? this.typeString : filter.typeString;
@@ -354,7 +390,11 @@ export class Group {
   }
 
   /** Labels of stored groups of a type that start with `prefix` (for group paths and auto-group labels). */
-  static async labelsStartingWith(prefix: string, typeString: string, options: StorageOption = {}): Promise<string[]> {
+  static async labelsStartingWith(
+    prefix: string,
+    typeString: string,
+    options: StorageOption = {},
+  ): Promise<string[]> {
     const storage = getStorage(options);
     const escaped = prefix.replaceAll('\\', '\\\\').replaceAll('%', '\\%').replaceAll('_', '\\_');
     const rows = await storage
@@ -394,7 +434,8 @@ registerGroupClass(UpfFamily, 'core.upf');
 /** Loads a stored group by pk (number or digits), uuid (or uuid prefix) or label. */
 export async function loadGroup(identifier: number | string, options: StorageOption = {}): Promise<Group> {
   const storage = getStorage(options);
-  if (typeof identifier === 'number' || /^\d+$/.test(identifier)) return Group.get({ pk: Number(identifier) }, { storage });
+  if (typeof identifier === 'number' || /^\d+$/.test(identifier))
+    return Group.get({ pk: Number(identifier) }, { storage });
   const executor = storage.executor();
   if (/^[0-9a-f-]{8,}$/i.test(identifier)) {
     const rows = await executor
@@ -404,10 +445,18 @@ export async function loadGroup(identifier: number | string, options: StorageOpt
       .limit(2)
       .execute();
     if (rows.length === 1) return Group.fromRow(storage, rows[0]!);
-    if (rows.length > 1) throw new MultipleObjectsError(`more than one group has a uuid starting with \`${identifier}\``);
+    if (rows.length > 1)
+      throw new MultipleObjectsError(`more than one group has a uuid starting with \`${identifier}\``);
   }
-  const rows = await executor.selectFrom('db_dbgroup').selectAll().where('label', '=', identifier).limit(2).execute();
-  if (rows.length === 0) throw new NotExistentError(`no group found with label, uuid or pk \`${identifier}\``);
-  if (rows.length > 1) throw new MultipleObjectsError(`more than one group is labelled \`${identifier}\`: use the pk or uuid`);
+  const rows = await executor
+    .selectFrom('db_dbgroup')
+    .selectAll()
+    .where('label', '=', identifier)
+    .limit(2)
+    .execute();
+  if (rows.length === 0)
+    throw new NotExistentError(`no group found with label, uuid or pk \`${identifier}\``);
+  if (rows.length > 1)
+    throw new MultipleObjectsError(`more than one group is labelled \`${identifier}\`: use the pk or uuid`);
   return Group.fromRow(storage, rows[0]!);
 }

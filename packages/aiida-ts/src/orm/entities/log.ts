@@ -77,14 +77,19 @@ export class Log {
   /** Stores a record for a stored node. `ValidationError` for an unstored node or non-object metadata. */
   static async create(init: LogInit): Promise<Log> {
     const { node } = init;
-    if (!node.isStored || node.storage === undefined) throw new ValidationError('logs can only be attached to stored nodes');
-    if (init.metadata !== undefined && (typeof init.metadata !== 'object' || init.metadata === null || Array.isArray(init.metadata))) {
+    if (!node.isStored || node.storage === undefined)
+      throw new ValidationError('logs can only be attached to stored nodes');
+    if (
+      init.metadata !== undefined &&
+      (typeof init.metadata !== 'object' || init.metadata === null || Array.isArray(init.metadata))
+    ) {
       throw new TypeError('the metadata of a log must be an object');
     }
     const storage = node.storage;
     const dialect = storage.dialect;
     const levelname = init.levelname ?? 'REPORT';
-    if (!Object.hasOwn(LogLevel, levelname)) throw new ValidationError(`unknown log level \`${String(levelname)}\``);
+    if (!Object.hasOwn(LogLevel, levelname))
+      throw new ValidationError(`unknown log level \`${String(levelname)}\``);
     const row = await storage
       .executor()
       .insertInto('db_dblog')
@@ -104,13 +109,21 @@ export class Log {
 
   static async get(pk: number, options: StorageOption = {}): Promise<Log> {
     const storage = getStorage(options);
-    const row = await storage.executor().selectFrom('db_dblog').selectAll().where('id', '=', pk).executeTakeFirst();
+    const row = await storage
+      .executor()
+      .selectFrom('db_dblog')
+      .selectAll()
+      .where('id', '=', pk)
+      .executeTakeFirst();
     if (row === undefined) throw new NotExistentError(`Log with id '${pk}' not found`);
     return new Log(storage, row);
   }
 
   /** Records of a node (all nodes when `nodeId` is omitted), by time then id. */
-  static async find(filter: { readonly nodeId?: number; readonly order?: 'asc' | 'desc'; readonly limit?: number } = {}, options: StorageOption = {}): Promise<Log[]> {
+  static async find(
+    filter: { readonly nodeId?: number; readonly order?: 'asc' | 'desc'; readonly limit?: number } = {},
+    options: StorageOption = {},
+  ): Promise<Log[]> {
     const storage = getStorage(options);
     let query = storage.executor().selectFrom('db_dblog').selectAll();
     if (filter.nodeId !== undefined) query = query.where('dbnode_id', '=', filter.nodeId);
@@ -126,14 +139,19 @@ export class Log {
   }
 
   /** Deletes the records matching every given filter; refuses an empty filter. Returns the deleted ids. */
-  static async deleteMany(filters: { readonly ids?: readonly number[]; readonly nodeId?: number }, options: StorageOption = {}): Promise<number[]> {
+  static async deleteMany(
+    filters: { readonly ids?: readonly number[]; readonly nodeId?: number },
+    options: StorageOption = {},
+  ): Promise<number[]> {
     if (filters.ids === undefined && filters.nodeId === undefined) {
       throw new ValidationError('filters must not be empty: use deleteAll() to delete every log');
     }
     const storage = getStorage(options);
     return storage.transaction(async (trx) => {
       let query = trx.selectFrom('db_dblog').select('id');
-      if (filters.ids !== undefined) query = filters.ids.length === 0 ? query.where('id', '=', -1) : query.where('id', 'in', [...filters.ids]);
+      if (filters.ids !== undefined)
+        query =
+          filters.ids.length === 0 ? query.where('id', '=', -1) : query.where('id', 'in', [...filters.ids]);
       if (filters.nodeId !== undefined) query = query.where('dbnode_id', '=', filters.nodeId);
       const ids = (await query.execute()).map((r) => r.id);
       if (ids.length > 0) await trx.deleteFrom('db_dblog').where('id', 'in', ids).execute();
@@ -160,9 +178,18 @@ export class NodeLogs {
    * Stores a record when the node is stored and the level is high enough; resolves to it, or to null when
    * dropped (an unstored node keeps no log, as in aiida-core).
    */
-  async log(levelname: LogLevelName, message: string, metadata: Record<string, unknown> = {}): Promise<Log | null> {
+  async log(
+    levelname: LogLevelName,
+    message: string,
+    metadata: Record<string, unknown> = {},
+  ): Promise<Log | null> {
     if (!this.#node.isStored || LogLevel[levelname] < LogLevel[this.minimumLevel]) return null;
-    return Log.create({ node: this.#node, message, levelname, metadata: { ...metadata, levelname, levelno: LogLevel[levelname] } });
+    return Log.create({
+      node: this.#node,
+      message,
+      levelname,
+      metadata: { ...metadata, levelname, levelno: LogLevel[levelname] },
+    });
   }
 
   report(message: string, metadata: Record<string, unknown> = {}): Promise<Log | null> {

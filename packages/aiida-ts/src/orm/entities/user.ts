@@ -1,4 +1,10 @@
-import { ConfigurationError, IntegrityError, ModificationNotAllowedError, NotExistentError, ValidationError } from '../../errors.js';
+import {
+  ConfigurationError,
+  IntegrityError,
+  ModificationNotAllowedError,
+  NotExistentError,
+  ValidationError,
+} from '../../errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbUserRow } from '../../storage/schema.js';
@@ -24,7 +30,8 @@ export class User {
   #institution: string;
 
   constructor(init: UserInit, options: StorageOption = {}) {
-    if (typeof init.email !== 'string' || init.email.trim() === '') throw new ValidationError('a user needs a non-empty email');
+    if (typeof init.email !== 'string' || init.email.trim() === '')
+      throw new ValidationError('a user needs a non-empty email');
     this.#email = User.normalizeEmail(init.email);
     this.#firstName = init.firstName ?? '';
     this.#lastName = init.lastName ?? '';
@@ -35,7 +42,12 @@ export class User {
   /** Lower-cases the domain part, as aiida-core does. */
   static normalizeEmail(email: string): string {
     const at = email.lastIndexOf('@');
-    return at < 0 ? email.trim() : `${email.slice(0, at).trim()}@${email.slice(at + 1).trim().toLowerCase()}`;
+    return at < 0
+      ? email.trim()
+      : `${email.slice(0, at).trim()}@${email
+          .slice(at + 1)
+          .trim()
+          .toLowerCase()}`;
   }
 
   /** @internal A stored user from its row. */
@@ -90,13 +102,19 @@ export class User {
       const row = await storage
         .executor()
         .insertInto('db_dbuser')
-        .values({ email: this.#email, first_name: this.#firstName, last_name: this.#lastName, institution: this.#institution })
+        .values({
+          email: this.#email,
+          first_name: this.#firstName,
+          last_name: this.#lastName,
+          institution: this.#institution,
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
       this.#pk = row.id;
       this.#storage = storage;
     } catch (error) {
-      if (isUniqueViolation(error)) throw new IntegrityError(`a user with email \`${this.#email}\` already exists`, { cause: error });
+      if (isUniqueViolation(error))
+        throw new IntegrityError(`a user with email \`${this.#email}\` already exists`, { cause: error });
       throw error;
     }
     return this;
@@ -132,13 +150,21 @@ export class User {
   /** The stored user with this pk; `NotExistentError` when there is none. */
   static async getByPk(pk: number, options: StorageOption = {}): Promise<User> {
     const storage = getStorage(options);
-    const row = await storage.executor().selectFrom('db_dbuser').selectAll().where('id', '=', pk).executeTakeFirst();
+    const row = await storage
+      .executor()
+      .selectFrom('db_dbuser')
+      .selectAll()
+      .where('id', '=', pk)
+      .executeTakeFirst();
     if (row === undefined) throw new NotExistentError(`no user with pk ${pk}`);
     return User.fromRow(storage, row);
   }
 
   /** The stored user with the email, stored now (with the other fields) if missing. */
-  static async getOrCreate(init: UserInit, options: StorageOption = {}): Promise<{ user: User; created: boolean }> {
+  static async getOrCreate(
+    init: UserInit,
+    options: StorageOption = {},
+  ): Promise<{ user: User; created: boolean }> {
     const storage = getStorage(options);
     try {
       return await storage.transaction(async () => {
@@ -151,7 +177,8 @@ export class User {
       });
     } catch (error) {
       // another process created it between our read and our insert (PostgreSQL's read committed)
-      if (error instanceof IntegrityError) return { user: await User.get(init.email, { storage }), created: false };
+      if (error instanceof IntegrityError)
+        return { user: await User.get(init.email, { storage }), created: false };
       throw error;
     }
   }
@@ -170,7 +197,8 @@ export class User {
   static async getDefault(options: StorageOption = {}): Promise<User> {
     const storage = getStorage(options);
     const email = storage.defaultUserEmail;
-    if (email === null) throw new ConfigurationError('the profile has no default user (default_user_email is not set)');
+    if (email === null)
+      throw new ConfigurationError('the profile has no default user (default_user_email is not set)');
     const { user } = await User.getOrCreate({ email }, { storage });
     return user;
   }

@@ -1,7 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { File } from '../../repository/file.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
-import { Repository, type ByteStream, type DeleteObjectOptions, type WalkEntry } from '../../repository/repository.js';
+import {
+  Repository,
+  type ByteStream,
+  type DeleteObjectOptions,
+  type WalkEntry,
+} from '../../repository/repository.js';
 
 /** The serialised virtual hierarchy kept in `db_dbnode.repository_metadata` (aiida-core's layout). */
 export type RepositoryMetadata = { readonly o?: Record<string, RepositoryMetadata>; readonly k?: string };
@@ -49,7 +54,8 @@ export class NodeRepository {
   async #mutate(action: (repository: Repository) => Promise<unknown>): Promise<void> {
     this.#host.assertMutable();
     await action(this.repository);
-    if (this.#host.isStored()) await this.#host.persistMetadata(this.repository.serialize() as RepositoryMetadata);
+    if (this.#host.isStored())
+      await this.#host.persistMetadata(this.repository.serialize() as RepositoryMetadata);
   }
 
   // --- reading -----------------------------------------------------------------------------------------------
@@ -81,7 +87,9 @@ export class NodeRepository {
   getObjectContent(path: string): Promise<Buffer>;
   getObjectContent(path: string, encoding: BufferEncoding): Promise<string>;
   getObjectContent(path: string, encoding?: BufferEncoding): Promise<Buffer | string> {
-    return encoding === undefined ? this.repository.getObjectContent(path) : this.repository.getObjectContent(path, encoding);
+    return encoding === undefined
+      ? this.repository.getObjectContent(path)
+      : this.repository.getObjectContent(path, encoding);
   }
   getObjectSize(path: string): Promise<number> {
     return this.repository.getObjectSize(path);
@@ -122,7 +130,7 @@ export class NodeRepository {
     await this.#mutate((repository) => repository.putObjectFromTree(localDir, path));
   }
   async createDirectory(path: string): Promise<void> {
-    await this.#mutate(async (repository) => repository.createDirectory(path));
+    await this.#mutate((repository) => Promise.resolve(repository.createDirectory(path)));
   }
   async deleteObject(path: string, options: DeleteObjectOptions = {}): Promise<void> {
     await this.#mutate((repository) => repository.deleteObject(path, options));

@@ -16,7 +16,14 @@ import { Computer } from '../entities/computer.js';
 import { EntityExtras } from '../entities/extras.js';
 import { NodeLogs } from '../entities/log.js';
 import { User } from '../entities/user.js';
-import { isLinkType, LINK_RULES, LinkType, validateLinkLabel, type LinkDegree, type NodeFamily } from '../links.js';
+import {
+  isLinkType,
+  LINK_RULES,
+  LinkType,
+  validateLinkLabel,
+  type LinkDegree,
+  type NodeFamily,
+} from '../links.js';
 import { cleanValue, cloneJson, validateKey, type JsonValue } from '../utils/clean.js';
 import { isUniqueViolation } from '../utils/db-errors.js';
 import { patchedJsonColumn } from '../utils/json-column.js';
@@ -38,7 +45,8 @@ export interface NodeOptions extends StorageOption {
 }
 
 /** A node class as the registry and loaders use it: constructible with no init. */
-export type NodeClass<T extends Node = Node> = (new (init?: undefined, options?: NodeOptions) => T) & typeof Node;
+export type NodeClass<T extends Node = Node> = (new (init?: undefined, options?: NodeOptions) => T) &
+  typeof Node;
 
 /** One link seen from one of its ends: the node at the other end, the link type and label. */
 export interface LinkTriple<N extends Node = Node> {
@@ -87,14 +95,18 @@ interface NodeState {
 }
 
 function likeToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll('%', '.*').replaceAll('_', '.');
+  const escaped = pattern
+    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('%', '.*')
+    .replaceAll('_', '.');
   return new RegExp(`^${escaped}$`, 's');
 }
 
 function linkTypes(filter: LinkFilter): readonly LinkType[] | undefined {
   if (filter.linkType === undefined) return undefined;
   const types = typeof filter.linkType === 'string' ? [filter.linkType] : filter.linkType;
-  for (const type of types) if (!isLinkType(type)) throw new TypeError(`link_type should be a LinkType but got: ${String(type)}`);
+  for (const type of types)
+    if (!isLinkType(type)) throw new TypeError(`link_type should be a LinkType but got: ${String(type)}`);
   return types;
 }
 
@@ -133,7 +145,8 @@ export class LinkManager<N extends Node = Node> {
   /** The only triple; `NotExistentError` when there is none, `ValidationError` when there are several. */
   one(): LinkTriple<N> {
     if (this.#triples.length === 0) throw new NotExistentError('no link found');
-    if (this.#triples.length > 1) throw new ValidationError(`expected one link but found ${this.#triples.length}`);
+    if (this.#triples.length > 1)
+      throw new ValidationError(`expected one link but found ${this.#triples.length}`);
     return this.#triples[0]!;
   }
 
@@ -141,7 +154,8 @@ export class LinkManager<N extends Node = Node> {
   getNodeByLabel(label: string): N {
     const matches = this.#triples.filter((t) => t.linkLabel === label);
     if (matches.length === 0) throw new NotExistentError(`no neighbor with the label \`${label}\` found`);
-    if (matches.length > 1) throw new ValidationError(`more than one neighbor with the label \`${label}\` found`);
+    if (matches.length > 1)
+      throw new ValidationError(`more than one neighbor with the label \`${label}\` found`);
     return matches[0]!.node;
   }
 }
@@ -158,7 +172,8 @@ export class LinkManager<N extends Node = Node> {
 export class Node {
   /** Whether instances may be stored (false for `Node` and `ProcessNode`, as in aiida-core). */
   static readonly storable: boolean = false;
-  static readonly unstorableMessage: string = 'only Data, WorkflowNode, CalculationNode or their subclasses can be stored';
+  static readonly unstorableMessage: string =
+    'only Data, WorkflowNode, CalculationNode or their subclasses can be stored';
   /** The family link rules check (`data`, `calculation`, `workflow`). */
   static readonly nodeFamily: NodeFamily | null = null;
   /** Attributes a stored but unsealed process node may still change. */
@@ -189,7 +204,7 @@ export class Node {
         computer: null,
         attributes: (dialect.decodeJson(row.attributes) ?? {}) as Record<string, unknown>,
         extras: (dialect.decodeJson(row.extras) ?? {}) as Record<string, JsonValue>,
-        repositoryMetadata: (dialect.decodeJson(row.repository_metadata) ?? {}) as RepositoryMetadata,
+        repositoryMetadata: dialect.decodeJson(row.repository_metadata) ?? {},
         incoming: [],
         outgoing: [],
       };
@@ -287,7 +302,12 @@ export class Node {
     const { pk, storage } = this.#state;
     if (pk === null || storage === undefined) return;
     const mtime = storage.dialect.encodeTimestamp(new Date());
-    await storage.executor().updateTable('db_dbnode').set({ ...set, mtime }).where('id', '=', pk).execute();
+    await storage
+      .executor()
+      .updateTable('db_dbnode')
+      .set({ ...set, mtime })
+      .where('id', '=', pk)
+      .execute();
     this.#state.mtime = canonicalTimestamp(mtime);
   }
 
@@ -315,7 +335,10 @@ export class Node {
   async getUser(): Promise<User> {
     if (this.#state.user !== null) return this.#state.user;
     const storage = this.#storageOrCurrent();
-    const user = this.#state.userId === null ? await User.getDefault({ storage }) : await User.getByPk(this.#state.userId, { storage });
+    const user =
+      this.#state.userId === null
+        ? await User.getDefault({ storage })
+        : await User.getByPk(this.#state.userId, { storage });
     this.#state.user = user;
     return user;
   }
@@ -333,13 +356,17 @@ export class Node {
   async getComputer(): Promise<Computer | null> {
     if (this.#state.computer !== null) return this.#state.computer;
     if (this.#state.computerId === null) return null;
-    const computer = await Computer.get({ pk: this.#state.computerId }, { storage: this.#storageOrCurrent() });
+    const computer = await Computer.get(
+      { pk: this.#state.computerId },
+      { storage: this.#storageOrCurrent() },
+    );
     this.#state.computer = computer;
     return computer;
   }
   /** Sets the computer of an unstored node. */
   set computer(computer: Computer | null) {
-    if (this.isStored) throw new ModificationNotAllowedError('the computer of a stored node cannot be changed');
+    if (this.isStored)
+      throw new ModificationNotAllowedError('the computer of a stored node cannot be changed');
     this.#state.computer = computer;
     this.#state.computerId = computer?.pk ?? null;
   }
@@ -411,12 +438,16 @@ export class Node {
   /** Throws unless the attributes `keys` may change now. Overridden by sealable process nodes. */
   protected assertAttributesMutable(keys: readonly string[]): void {
     void keys;
-    if (this.isStored) throw new ModificationNotAllowedError(`the attributes of stored node<${String(this.pk)}> are immutable`);
+    if (this.isStored)
+      throw new ModificationNotAllowedError(
+        `the attributes of stored node<${String(this.pk)}> are immutable`,
+      );
   }
 
   /** Throws unless the repository may change now. */
   protected assertRepositoryMutable(): void {
-    if (this.isStored) throw new ModificationNotAllowedError(`the repository of stored node<${String(this.pk)}> is immutable`);
+    if (this.isStored)
+      throw new ModificationNotAllowedError(`the repository of stored node<${String(this.pk)}> is immutable`);
   }
 
   /**
@@ -539,7 +570,8 @@ export class Node {
   static async #storeNodes(nodes: readonly Node[], options: StorageOption): Promise<void> {
     // one storage for the whole batch
     const bound = new Set(nodes.map((n) => n.#state.storage).filter((s) => s !== undefined));
-    if (bound.size > 1) throw new StoringNotAllowedError('nodes bound to different storages cannot be stored together');
+    if (bound.size > 1)
+      throw new StoringNotAllowedError('nodes bound to different storages cannot be stored together');
     const storage = [...bound][0] ?? getStorage(options);
     if (options.storage !== undefined && options.storage !== storage) {
       throw new StoringNotAllowedError('the node is bound to another storage than the one given');
@@ -547,7 +579,8 @@ export class Node {
     const dialect = storage.dialect;
 
     // validate and serialise everything before touching the storage
-    const prepared: { node: Node; attributes: string; extras: string; cleaned: Record<string, JsonValue> }[] = [];
+    const prepared: { node: Node; attributes: string; extras: string; cleaned: Record<string, JsonValue> }[] =
+      [];
     for (const node of nodes) {
       const cls = node.constructor as typeof Node;
       if (!cls.storable) throw new StoringNotAllowedError(cls.unstorableMessage);
@@ -564,21 +597,33 @@ export class Node {
         }
       }
       const attributes: Record<string, JsonValue> = {};
-      for (const [key, value] of Object.entries(node.#state.attributes)) attributes[key] = cleanValue(value, `attributes.${key}`);
-      prepared.push({ node, attributes: dialect.encodeJson(attributes), extras: dialect.encodeJson(node.#state.extras), cleaned: attributes });
+      for (const [key, value] of Object.entries(node.#state.attributes))
+        attributes[key] = cleanValue(value, `attributes.${key}`);
+      prepared.push({
+        node,
+        attributes: dialect.encodeJson(attributes),
+        extras: dialect.encodeJson(node.#state.extras),
+        cleaned: attributes,
+      });
       const computer = node.#state.computer;
       if (computer !== null && !computer.isStored) {
         throw new StoringNotAllowedError(`the computer \`${computer.label}\` of the node is not stored`);
       }
-      if (computer !== null && computer.storage !== storage) throw new StoringNotAllowedError('the computer belongs to another storage');
+      if (computer !== null && computer.storage !== storage)
+        throw new StoringNotAllowedError('the computer belongs to another storage');
       const user = node.#state.user;
-      if (user !== null && !user.isStored) throw new StoringNotAllowedError(`the user \`${user.email}\` of the node is not stored`);
+      if (user !== null && !user.isStored)
+        throw new StoringNotAllowedError(`the user \`${user.email}\` of the node is not stored`);
     }
 
     // repository objects first, by content key: a failed transaction leaves only unreferenced objects
     const metadata: RepositoryMetadata[] = [];
     for (const { node } of prepared) {
-      metadata.push(node.#repository === undefined ? node.#state.repositoryMetadata : await node.#repository.flush(storage.repository));
+      metadata.push(
+        node.#repository === undefined
+          ? node.#state.repositoryMetadata
+          : await node.#repository.flush(storage.repository),
+      );
     }
 
     const defaultUserId = nodes.some((n) => n.#state.user === null && n.#state.userId === null)
@@ -621,9 +666,12 @@ export class Node {
       });
     } catch (error) {
       if (error instanceof IntegrityError && isUniqueViolation(error.cause)) {
-        throw new IntegrityError(`a node with one of these uuids already exists: ${error.message}`, { cause: error });
+        throw new IntegrityError(`a node with one of these uuids already exists: ${error.message}`, {
+          cause: error,
+        });
       }
-      if (isUniqueViolation(error)) throw new IntegrityError('a node with this uuid already exists', { cause: error });
+      if (isUniqueViolation(error))
+        throw new IntegrityError('a node with this uuid already exists', { cause: error });
       throw error;
     }
 
@@ -642,7 +690,9 @@ export class Node {
       node.#repository?.markStored();
       for (const link of state.incoming) {
         const outgoing = link.source.#state.outgoing;
-        const at = outgoing.findIndex((o) => o.target === node && o.linkType === link.linkType && o.linkLabel === link.linkLabel);
+        const at = outgoing.findIndex(
+          (o) => o.target === node && o.linkType === link.linkType && o.linkLabel === link.linkLabel,
+        );
         if (at >= 0) outgoing.splice(at, 1);
       }
       state.incoming = [];
@@ -653,7 +703,12 @@ export class Node {
   async refresh(): Promise<void> {
     const { pk, storage } = this.#state;
     if (pk === null || storage === undefined) return;
-    const row = await storage.executor().selectFrom('db_dbnode').selectAll().where('id', '=', pk).executeTakeFirst();
+    const row = await storage
+      .executor()
+      .selectFrom('db_dbnode')
+      .selectAll()
+      .where('id', '=', pk)
+      .executeTakeFirst();
     if (row === undefined) throw new NotExistentError(`node<${pk}> no longer exists`);
     const dialect = storage.dialect;
     this.#state.label = row.label;
@@ -678,7 +733,7 @@ export class Node {
     state.description = this.#state.description;
     state.computer = this.#state.computer;
     state.computerId = this.#state.computerId;
-    state.attributes = cloneJson(cleanValue(this.#state.attributes, 'attributes') as JsonValue) as Record<string, unknown>;
+    state.attributes = cloneJson(cleanValue(this.#state.attributes, 'attributes')) as Record<string, unknown>;
     state.repositoryMetadata = {};
     copy.#repository = undefined;
     if (!this.repository.isEmpty()) await copy.repository.cloneFrom(this.repository);
@@ -691,7 +746,8 @@ export class Node {
   }
 
   toString(): string {
-    const name = this.#state.nodeType === '' ? 'Node' : (this.#state.nodeType.slice(0, -1).split('.').at(-1) ?? 'Node');
+    const name =
+      this.#state.nodeType === '' ? 'Node' : (this.#state.nodeType.slice(0, -1).split('.').at(-1) ?? 'Node');
     const label = this.#state.label === '' ? '' : `: ${this.#state.label}`;
     return `uuid: ${this.uuid} (${this.pk === null ? 'unstored' : `pk: ${this.pk}`})${name === '' ? '' : ` ${name}`}${label}`;
   }
@@ -710,7 +766,13 @@ export class Node {
   }
 }
 
-registerNodeClass(Node, { group: 'aiida.node', name: 'node', className: 'Node', nodeType: '', fallback: true });
+registerNodeClass(Node, {
+  group: 'aiida.node',
+  name: 'node',
+  className: 'Node',
+  nodeType: '',
+  fallback: true,
+});
 
 /** A node's attributes: the content of data nodes and the state of process nodes. */
 export class NodeAttributes {
@@ -812,7 +874,11 @@ export class NodeLinks {
 
   /** The links into this node that are not stored yet. */
   get incomingCache(): LinkTriple[] {
-    return this.#state.incoming.map((l) => ({ node: l.source, linkType: l.linkType, linkLabel: l.linkLabel }));
+    return this.#state.incoming.map((l) => ({
+      node: l.source,
+      linkType: l.linkType,
+      linkLabel: l.linkLabel,
+    }));
   }
 
   /**
@@ -839,8 +905,10 @@ export class NodeLinks {
   /** Checks the link `source → this` without adding it (all of aiida-core's `validate_link` rules). */
   async validateIncoming(source: Node, linkType: LinkType, linkLabel: string): Promise<void> {
     const target = this.#node;
-    if (!(source instanceof Node)) throw new TypeError(`source should be a \`Node\` but got: ${typeof source}`);
-    if (!isLinkType(linkType)) throw new TypeError(`link_type should be a LinkType but got: ${String(linkType)}`);
+    if (!(source instanceof Node))
+      throw new TypeError(`source should be a \`Node\` but got: ${typeof source}`);
+    if (!isLinkType(linkType))
+      throw new TypeError(`link_type should be a LinkType but got: ${String(linkType)}`);
     Node.checkNodeRules(source, target, linkType, linkLabel);
     if (source.storage !== undefined && target.storage !== undefined && source.storage !== target.storage) {
       throw new ValidationError('source and target nodes must be stored in the same storage');
@@ -848,8 +916,12 @@ export class NodeLinks {
     if (source.uuid === target.uuid) throw new ValidationError('cannot add a link to oneself');
     validateLinkLabel(linkLabel);
 
-    const rule: { readonly source: NodeFamily; readonly target: NodeFamily; readonly outdegree: LinkDegree; readonly indegree: LinkDegree } =
-      LINK_RULES[linkType];
+    const rule: {
+      readonly source: NodeFamily;
+      readonly target: NodeFamily;
+      readonly outdegree: LinkDegree;
+      readonly indegree: LinkDegree;
+    } = LINK_RULES[linkType];
     const sourceFamily = (source.constructor as typeof Node).nodeFamily;
     const targetFamily = (target.constructor as typeof Node).nodeFamily;
     if (sourceFamily !== rule.source || targetFamily !== rule.target) {
@@ -867,7 +939,9 @@ export class NodeLinks {
     if (rule.outdegree === 'unique' && outgoing.length > 0) {
       throw new ValidationError(`node<${source.uuid}> already has an outgoing ${linkType} link`);
     } else if (rule.outdegree === 'unique_pair' && outgoing.all().some((t) => t.linkLabel === linkLabel)) {
-      throw new ValidationError(`node<${source.uuid}> already has an outgoing ${linkType} link with label "${linkLabel}"`);
+      throw new ValidationError(
+        `node<${source.uuid}> already has an outgoing ${linkType} link with label "${linkLabel}"`,
+      );
     } else if (rule.outdegree === 'unique_triple' && duplicateTriple) {
       throw new ValidationError(
         `node<${source.uuid}> already has an outgoing ${linkType} link with label "${linkLabel}" to node<${target.uuid}>`,
@@ -876,16 +950,24 @@ export class NodeLinks {
     if (rule.indegree === 'unique' && incoming.length > 0) {
       throw new ValidationError(`node<${target.uuid}> already has an incoming ${linkType} link`);
     } else if (rule.indegree === 'unique_pair' && incoming.all().some((t) => t.linkLabel === linkLabel)) {
-      throw new ValidationError(`node<${target.uuid}> already has an incoming ${linkType} link with label "${linkLabel}"`);
+      throw new ValidationError(
+        `node<${target.uuid}> already has an incoming ${linkType} link with label "${linkLabel}"`,
+      );
     } else if (rule.indegree === 'unique_triple' && duplicateTriple) {
       throw new ValidationError(
         `node<${target.uuid}> already has an incoming ${linkType} link with label "${linkLabel}" from node<${source.uuid}>`,
       );
     }
 
-    if (linkType === LinkType.CREATE || linkType === LinkType.INPUT_CALC || linkType === LinkType.INPUT_WORK) {
+    if (
+      linkType === LinkType.CREATE ||
+      linkType === LinkType.INPUT_CALC ||
+      linkType === LinkType.INPUT_WORK
+    ) {
       if (await this.#reaches(target, source)) {
-        throw new ValidationError('the link you are attempting to create would generate a cycle in the graph');
+        throw new ValidationError(
+          'the link you are attempting to create would generate a cycle in the graph',
+        );
       }
     }
   }
@@ -922,7 +1004,8 @@ export class NodeLinks {
     const { pk, storage } = this.#state;
     if (pk === null || storage === undefined) return [];
     const types = linkTypes(filter);
-    const [near, far] = direction === 'incoming' ? (['output_id', 'input_id'] as const) : (['input_id', 'output_id'] as const);
+    const [near, far] =
+      direction === 'incoming' ? (['output_id', 'input_id'] as const) : (['input_id', 'output_id'] as const);
     let query = storage
       .executor()
       .selectFrom('db_dblink')
@@ -931,7 +1014,8 @@ export class NodeLinks {
       .select(['db_dblink.type as link_type', 'db_dblink.label as link_label', 'db_dblink.id as link_id'])
       .where(`db_dblink.${near}`, '=', pk);
     if (types !== undefined) query = query.where('db_dblink.type', 'in', [...types]);
-    if (filter.linkLabelFilter !== undefined) query = query.where('db_dblink.label', 'like', filter.linkLabelFilter);
+    if (filter.linkLabelFilter !== undefined)
+      query = query.where('db_dblink.label', 'like', filter.linkLabelFilter);
     const rows = await query.orderBy('db_dblink.id').execute();
     return rows.map((row) => ({
       node: Node.fromRow(storage, row),
@@ -950,9 +1034,13 @@ export class NodeLinks {
     const types = linkTypes(filter);
     const pattern = filter.linkLabelFilter === undefined ? undefined : likeToRegExp(filter.linkLabelFilter);
     const cached = this.incomingCache.filter(
-      (t) => (types === undefined || types.includes(t.linkType)) && (pattern === undefined || pattern.test(t.linkLabel)),
+      (t) =>
+        (types === undefined || types.includes(t.linkType)) &&
+        (pattern === undefined || pattern.test(t.linkLabel)),
     );
-    return new LinkManager(this.#filterNodes([...(await this.#stored('incoming', filter)), ...cached], filter));
+    return new LinkManager(
+      this.#filterNodes([...(await this.#stored('incoming', filter)), ...cached], filter),
+    );
   }
 
   /** Stored links out of this node (plus cached ones to unstored targets). */
@@ -960,13 +1048,21 @@ export class NodeLinks {
     const types = linkTypes(filter);
     const pattern = filter.linkLabelFilter === undefined ? undefined : likeToRegExp(filter.linkLabelFilter);
     const cached = this.#state.outgoing
-      .filter((o) => (types === undefined || types.includes(o.linkType)) && (pattern === undefined || pattern.test(o.linkLabel)))
+      .filter(
+        (o) =>
+          (types === undefined || types.includes(o.linkType)) &&
+          (pattern === undefined || pattern.test(o.linkLabel)),
+      )
       .map((o) => ({ node: o.target, linkType: o.linkType, linkLabel: o.linkLabel }));
-    return new LinkManager(this.#filterNodes([...(await this.#stored('outgoing', filter)), ...cached], filter));
+    return new LinkManager(
+      this.#filterNodes([...(await this.#stored('outgoing', filter)), ...cached], filter),
+    );
   }
 
   /** Stored links only, in one direction. */
-  async getStoredLinkTriples(options: { direction?: 'incoming' | 'outgoing' } & LinkFilter = {}): Promise<LinkTriple[]> {
+  async getStoredLinkTriples(
+    options: { direction?: 'incoming' | 'outgoing' } & LinkFilter = {},
+  ): Promise<LinkTriple[]> {
     return this.#filterNodes(await this.#stored(options.direction ?? 'incoming', options), options);
   }
 }
@@ -991,7 +1087,9 @@ export class NodeBase {
 
   get attributes(): NodeAttributes {
     const node = this.#node;
-    this.#attributes ??= new NodeAttributes(node, this.#state, (keys) => (node as unknown as NodeInternals).assertAttributesMutable(keys));
+    this.#attributes ??= new NodeAttributes(node, this.#state, (keys) =>
+      (node as unknown as NodeInternals).assertAttributesMutable(keys),
+    );
     return this.#attributes;
   }
 
@@ -1023,7 +1121,10 @@ export class NodeBase {
           .executor()
           .updateTable('db_dbnode')
           .set({
-            extras: reset === undefined ? patchedJsonColumn(storage, 'extras', set, remove) : storage.dialect.encodeJson(reset),
+            extras:
+              reset === undefined
+                ? patchedJsonColumn(storage, 'extras', set, remove)
+                : storage.dialect.encodeJson(reset),
             mtime,
           })
           .where('id', '=', state.pk!)
@@ -1048,7 +1149,12 @@ interface NodeInternals {
 export async function loadNodesByPk(pks: readonly number[], options: StorageOption = {}): Promise<Node[]> {
   const storage = getStorage(options);
   if (pks.length === 0) return [];
-  const rows = await storage.executor().selectFrom('db_dbnode').selectAll().where('id', 'in', [...pks]).execute();
+  const rows = await storage
+    .executor()
+    .selectFrom('db_dbnode')
+    .selectAll()
+    .where('id', 'in', [...pks])
+    .execute();
   const byId = new Map(rows.map((row) => [row.id, row]));
   return pks.map((pk) => {
     const row = byId.get(pk);
@@ -1056,4 +1162,3 @@ export async function loadNodesByPk(pks: readonly number[], options: StorageOpti
     return Node.fromRow(storage, row);
   });
 }
-

@@ -43,9 +43,13 @@ export function nodeTypeFor(group: NodeEntryPointGroup, name: string, className:
  * Registers a node class under an entry point, as a plugin package's `aiida.data`/`aiida.node` entry point
  * would: only registered classes can be stored, and loading a node finds its class from `node_type`.
  */
-export function registerNodeClass(cls: abstract new (...args: never[]) => unknown, options: RegisterNodeClassOptions): NodeClassInfo {
+export function registerNodeClass(
+  cls: abstract new (...args: never[]) => unknown,
+  options: RegisterNodeClassOptions,
+): NodeClassInfo {
   const nodeType = options.nodeType ?? nodeTypeFor(options.group, options.name, options.className);
-  if (nodeType !== '' && !isValidNodeType(nodeType)) throw new ValidationError(`invalid node type string \`${nodeType}\``);
+  if (nodeType !== '' && !isValidNodeType(nodeType))
+    throw new ValidationError(`invalid node type string \`${nodeType}\``);
   const existing = byType.get(nodeType);
   if (existing !== undefined && existing.cls !== cls) {
     throw new ValidationError(`node type \`${nodeType}\` is already registered for another class`);
@@ -80,7 +84,8 @@ export function getNodeClassByEntryPoint(entryPoint: string): NodeClassInfo {
     byEntryPoint.get(entryPoint) ??
     byEntryPoint.get(`${NodeEntryPointGroup.DATA}:${entryPoint}`) ??
     byEntryPoint.get(`${NodeEntryPointGroup.NODE}:${entryPoint}`);
-  if (info === undefined) throw new MissingEntryPointError(`no node class is registered for entry point \`${entryPoint}\``);
+  if (info === undefined)
+    throw new MissingEntryPointError(`no node class is registered for entry point \`${entryPoint}\``);
   return info;
 }
 
@@ -101,7 +106,8 @@ export function resolveNodeClass(nodeType: string): NodeClassInfo {
     if (prefix !== '' && nodeType.startsWith(prefix)) return info;
   }
   const root = fallbacks.find((f) => f.prefix === '');
-  if (root === undefined) throw new MissingEntryPointError(`no node class can load node type \`${nodeType}\``);
+  if (root === undefined)
+    throw new MissingEntryPointError(`no node class can load node type \`${nodeType}\``);
   return root.info;
 }
 

@@ -37,7 +37,9 @@ function childPath(path: string, key: string | number): string {
 export function validateKey(key: unknown, what = 'key'): asserts key is string {
   if (typeof key !== 'string') throw new ValidationError(`${what} must be a string, got ${typeof key}`);
   if (key.includes(KEY_SEPARATOR)) {
-    throw new ValidationError(`invalid ${what} \`${key}\`: cannot contain the separator \`${KEY_SEPARATOR}\``);
+    throw new ValidationError(
+      `invalid ${what} \`${key}\`: cannot contain the separator \`${KEY_SEPARATOR}\``,
+    );
   }
 }
 
@@ -64,7 +66,8 @@ export function cleanValue(value: unknown, rootPath = ''): JsonValue {
       return current;
     }
     if (typeof current === 'bigint') {
-      if (current <= BigInt(Number.MAX_SAFE_INTEGER) && current >= BigInt(Number.MIN_SAFE_INTEGER)) return Number(current);
+      if (current <= BigInt(Number.MAX_SAFE_INTEGER) && current >= BigInt(Number.MIN_SAFE_INTEGER))
+        return Number(current);
       issues.push({ path, message: `${describe(current)} cannot be stored exactly` });
       return null;
     }
@@ -95,7 +98,10 @@ export function cleanValue(value: unknown, rootPath = ''): JsonValue {
       }
       const proto = Object.getPrototypeOf(current) as unknown;
       if (proto !== Object.prototype && proto !== null) {
-        issues.push({ path, message: `${describe(current)} cannot be stored (only plain objects and arrays)` });
+        issues.push({
+          path,
+          message: `${describe(current)} cannot be stored (only plain objects and arrays)`,
+        });
         return null;
       }
       const out: Record<string, JsonValue> = {};
@@ -106,11 +112,17 @@ export function cleanValue(value: unknown, rootPath = ''): JsonValue {
         }
         const child = (current as Record<string, unknown>)[key];
         if (key.includes(KEY_SEPARATOR)) {
-          issues.push({ path: childPath(path, key), message: `key cannot contain the separator \`${KEY_SEPARATOR}\`` });
+          issues.push({
+            path: childPath(path, key),
+            message: `key cannot contain the separator \`${KEY_SEPARATOR}\``,
+          });
           continue;
         }
         if (child === undefined) {
-          issues.push({ path: childPath(path, key), message: 'undefined cannot be stored (use null or delete the key)' });
+          issues.push({
+            path: childPath(path, key),
+            message: 'undefined cannot be stored (use null or delete the key)',
+          });
           continue;
         }
         out[key] = visit(child, childPath(path, key));

@@ -24,9 +24,12 @@ export function patchedJsonColumn(
   let expr = sql`coalesce(${ref}, '{}')`;
   const entries = Object.entries(set);
   if (entries.length > 0) {
-    const args = entries.map(([key, value]) => sql`${sqliteJsonPath([key])}, json(${dialect.encodeJson(value)})`);
+    const args = entries.map(
+      ([key, value]) => sql`${sqliteJsonPath([key])}, json(${dialect.encodeJson(value)})`,
+    );
     expr = sql`json_set(${expr}, ${sql.join(args)})`;
   }
-  if (remove.length > 0) expr = sql`json_remove(${expr}, ${sql.join(remove.map((key) => sqliteJsonPath([key])))})`;
+  if (remove.length > 0)
+    expr = sql`json_remove(${expr}, ${sql.join(remove.map((key) => sqliteJsonPath([key])))})`;
   return sql<string>`${expr}`;
 }

@@ -34,8 +34,10 @@ export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool 
     max: options.max ?? 10,
     options: '-c timezone=UTC',
     types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        TIMESTAMP_OIDS.has(oid) ? (value: string) => value : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
+        TIMESTAMP_OIDS.has(oid)
+          ? (value: string) => value
+          : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
     },
   });
   // an idle client losing its connection must not crash the process; the next query reconnects
@@ -79,7 +81,13 @@ function columnType(column: string): string {
   return COLUMN_TYPES[column] ?? 'text';
 }
 
-const TABLES_WITH_UUID = new Set<BulkTable>(['db_dbnode', 'db_dbcomputer', 'db_dbgroup', 'db_dbcomment', 'db_dblog']);
+const TABLES_WITH_UUID = new Set<BulkTable>([
+  'db_dbnode',
+  'db_dbcomputer',
+  'db_dbgroup',
+  'db_dbcomment',
+  'db_dblog',
+]);
 
 function pgCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
@@ -128,8 +136,13 @@ export class PostgresStorageBackend extends SqlStorageBackend {
       for (let start = 0; start < rows.length; start += chunkSize) {
         const chunk = rows.slice(start, start + chunkSize);
         const arrays = columns.map((column) => chunk.map((row) => row[column] ?? null));
-        const casts = columns.map((column) => sql`${arrays[columns.indexOf(column)]}::${sql.raw(columnType(column))}[]`);
-        const query = sql<{ id: number; uuid?: string }>`INSERT INTO ${sql.table(table)} (${sql.join(columns.map((c) => sql.ref(c)))})
+        const casts = columns.map(
+          (column) => sql`${arrays[columns.indexOf(column)]}::${sql.raw(columnType(column))}[]`,
+        );
+        const query = sql<{
+          id: number;
+          uuid?: string;
+        }>`INSERT INTO ${sql.table(table)} (${sql.join(columns.map((c) => sql.ref(c)))})
           SELECT * FROM unnest(${sql.join(casts)}) RETURNING id${withUuid ? sql`, uuid::text AS uuid` : sql``}`;
         const returned = (await query.execute(executor)).rows;
         if (withUuid) {
@@ -142,7 +155,9 @@ export class PostgresStorageBackend extends SqlStorageBackend {
       }
     } catch (error) {
       if (pgCode(error).startsWith('23')) {
-        throw new IntegrityError(`insert into ${table} violates a constraint: ${(error as Error).message}`, { cause: error });
+        throw new IntegrityError(`insert into ${table} violates a constraint: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
       throw error;
     }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { z } from 'zod';
-import { ConfigurationError, CorruptStorageError, IncompatibleStorageSchemaError, StorageMigrationError } from '../../errors.js';
+import { CorruptStorageError, IncompatibleStorageSchemaError, StorageMigrationError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import {
   StorageEntryPoint,
@@ -15,7 +15,13 @@ import {
 } from '../backend.js';
 import { getContainerRepositoryFactory, type ContainerRepositoryFactory } from '../container-repository.js';
 import { postgresDialect } from '../dialect.js';
-import { createSchema, incompatibleSchemaError, migrateSchema, readSchemaVersion, SCHEMA_VERSION_HEAD } from '../migrations.js';
+import {
+  createSchema,
+  incompatibleSchemaError,
+  migrateSchema,
+  readSchemaVersion,
+  SCHEMA_VERSION_HEAD,
+} from '../migrations.js';
 import { REPOSITORY_UUID_KEY, type Database } from '../schema.js';
 import { parseStorageConfig } from '../storage-config.js';
 import { createPostgresPool, PostgresStorageBackend } from './postgres-backend.js';
@@ -32,7 +38,10 @@ export const PsqlDosConfigSchema = z.object({
   repository_uri: z
     .string()
     .refine((value) => value.startsWith('file://'), 'must start with `file://`')
-    .refine((value) => value.startsWith('file://') && path.isAbsolute(fileURLToPath(value)), 'must be an absolute path'),
+    .refine(
+      (value) => value.startsWith('file://') && path.isAbsolute(fileURLToPath(value)),
+      'must be an absolute path',
+    ),
 });
 export type PsqlDosConfig = z.infer<typeof PsqlDosConfigSchema>;
 
@@ -63,7 +72,11 @@ function quoteIdentifier(name: string): string {
 }
 
 /** Runs `fn` on a short-lived connection to `database` of the server (not pooled). */
-async function withClient<T>(config: PsqlDosConfig, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  config: PsqlDosConfig,
+  database: string,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client(connectionOptions(config, database));
   await client.connect();
   try {
@@ -78,7 +91,9 @@ export async function createPostgresDatabase(config: PsqlDosConfig): Promise<voi
   await withClient(config, 'postgres', async (client) => {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [config.database_name]);
     if (found.rowCount === 0) {
-      await client.query(`CREATE DATABASE ${quoteIdentifier(config.database_name)} ENCODING 'UTF8' TEMPLATE template0`);
+      await client.query(
+        `CREATE DATABASE ${quoteIdentifier(config.database_name)} ENCODING 'UTF8' TEMPLATE template0`,
+      );
     }
   });
 }
@@ -86,9 +101,10 @@ export async function createPostgresDatabase(config: PsqlDosConfig): Promise<voi
 /** Drops the profile's database, ending other sessions on it first. */
 export async function dropPostgresDatabase(config: PsqlDosConfig): Promise<void> {
   await withClient(config, 'postgres', async (client) => {
-    await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
-      config.database_name,
-    ]);
+    await client.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [config.database_name],
+    );
     await client.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(config.database_name)}`);
   });
 }
@@ -172,9 +188,12 @@ export class PsqlDosStorage implements StoragePlugin<PsqlDosConfig> {
       return { from, to: SCHEMA_VERSION_HEAD, applied };
     }).catch((error: unknown) => {
       if (error instanceof StorageMigrationError) throw error;
-      throw new StorageMigrationError(`migration of ${config.database_name} failed: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new StorageMigrationError(
+        `migration of ${config.database_name} failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     });
   }
 
@@ -185,10 +204,15 @@ export class PsqlDosStorage implements StoragePlugin<PsqlDosConfig> {
       const probe = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
       const version = await readSchemaVersion(probe, postgresDialect);
       if (version === null) throw new IncompatibleStorageSchemaError('The database has no known version.');
-      if (version !== SCHEMA_VERSION_HEAD) throw incompatibleSchemaError(version, options.profileName ?? '<profile>');
+      if (version !== SCHEMA_VERSION_HEAD)
+        throw incompatibleSchemaError(version, options.profileName ?? '<profile>');
       repository = this.#repository(config);
       await repository.initialise();
-      const row = await probe.selectFrom('db_dbsetting').select('val').where('key', '=', REPOSITORY_UUID_KEY).executeTakeFirst();
+      const row = await probe
+        .selectFrom('db_dbsetting')
+        .select('val')
+        .where('key', '=', REPOSITORY_UUID_KEY)
+        .executeTakeFirst();
       if (row === undefined) throw new CorruptStorageError('The database has no repository UUID set.');
       const expected = postgresDialect.decodeJson(row.val);
       if (expected !== repository.uuid) {

@@ -22,7 +22,9 @@ export function jsonContains(lhs: unknown, rhs: unknown): boolean {
   if (typeof lhs === 'object' && lhs !== null) {
     if (typeof rhs !== 'object' || rhs === null || Array.isArray(rhs)) return false;
     const left = lhs as Record<string, unknown>;
-    return Object.entries(rhs).every(([key, value]) => Object.hasOwn(left, key) && jsonContains(left[key], value));
+    return Object.entries(rhs).every(
+      ([key, value]) => Object.hasOwn(left, key) && jsonContains(left[key], value),
+    );
   }
   return jsonEquals(lhs, rhs);
 }
@@ -30,7 +32,9 @@ export function jsonContains(lhs: unknown, rhs: unknown): boolean {
 /** Structural JSON equality: key order does not matter, `1` equals `1.0`, `1` does not equal `"1"`. */
 export function jsonEquals(lhs: unknown, rhs: unknown): boolean {
   if (Array.isArray(lhs)) {
-    return Array.isArray(rhs) && lhs.length === rhs.length && lhs.every((item, i) => jsonEquals(item, rhs[i]));
+    return (
+      Array.isArray(rhs) && lhs.length === rhs.length && lhs.every((item, i) => jsonEquals(item, rhs[i]))
+    );
   }
   if (typeof lhs === 'object' && lhs !== null) {
     if (typeof rhs !== 'object' || rhs === null || Array.isArray(rhs)) return false;
@@ -38,7 +42,9 @@ export function jsonEquals(lhs: unknown, rhs: unknown): boolean {
     const right = rhs as Record<string, unknown>;
     return (
       left.length === Object.keys(right).length &&
-      left.every((key) => Object.hasOwn(right, key) && jsonEquals((lhs as Record<string, unknown>)[key], right[key]))
+      left.every(
+        (key) => Object.hasOwn(right, key) && jsonEquals((lhs as Record<string, unknown>)[key], right[key]),
+      )
     );
   }
   return lhs === rhs;

@@ -55,7 +55,7 @@ class CachingSqliteDatabase implements SqliteDatabase {
   }
 
   prepare(text: string): SqliteStatement {
-    return this.statement(text) as unknown as SqliteStatement;
+    return this.statement(text);
   }
 
   statement(text: string): BetterSqlite3.Statement {
@@ -127,7 +127,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     try {
       this.#statements.statement(statement).run();
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     return Promise.resolve();
   }
@@ -156,7 +156,9 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     try {
       for (let start = 0; start < rows.length; start += chunkSize) {
         const chunk = rows.slice(start, start + chunkSize);
-        const statement = this.#statements.statement(`${head}${Array.from({ length: chunk.length }, () => placeholder).join(', ')}`);
+        const statement = this.#statements.statement(
+          `${head}${Array.from({ length: chunk.length }, () => placeholder).join(', ')}`,
+        );
         const values: unknown[] = [];
         for (const row of chunk) {
           for (const column of columns) {
@@ -165,7 +167,8 @@ export class SqliteStorageBackend extends SqlStorageBackend {
           }
         }
         const { lastInsertRowid, changes } = statement.run(values);
-        if (changes !== chunk.length) throw new IntegrityError(`insert into ${table} wrote ${changes} of ${chunk.length} rows`);
+        if (changes !== chunk.length)
+          throw new IntegrityError(`insert into ${table} wrote ${changes} of ${chunk.length} rows`);
         // an INTEGER PRIMARY KEY takes max(rowid)+1 for each row in turn, and we hold the write lock: the rows of
         // one statement get consecutive ids ending at the last one
         const last = Number(lastInsertRowid);
@@ -173,9 +176,13 @@ export class SqliteStorageBackend extends SqlStorageBackend {
       }
     } catch (error) {
       if (sqliteCode(error).startsWith('SQLITE_CONSTRAINT')) {
-        return Promise.reject(new IntegrityError(`insert into ${table} violates a constraint: ${(error as Error).message}`, { cause: error }));
+        return Promise.reject(
+          new IntegrityError(`insert into ${table} violates a constraint: ${(error as Error).message}`, {
+            cause: error,
+          }),
+        );
       }
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     return Promise.resolve(ids);
   }

@@ -3,7 +3,12 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Kysely, SqliteDialect } from 'kysely';
 import { z } from 'zod';
-import { ConfigurationError, CorruptStorageError, IncompatibleStorageSchemaError, StorageMigrationError } from '../../errors.js';
+import {
+  ConfigurationError,
+  CorruptStorageError,
+  IncompatibleStorageSchemaError,
+  StorageMigrationError,
+} from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import {
   StorageEntryPoint,
@@ -14,7 +19,13 @@ import {
 } from '../backend.js';
 import { getContainerRepositoryFactory, type ContainerRepositoryFactory } from '../container-repository.js';
 import { sqliteDialect } from '../dialect.js';
-import { createSchema, incompatibleSchemaError, migrateSchema, readSchemaVersion, SCHEMA_VERSION_HEAD } from '../migrations.js';
+import {
+  createSchema,
+  incompatibleSchemaError,
+  migrateSchema,
+  readSchemaVersion,
+  SCHEMA_VERSION_HEAD,
+} from '../migrations.js';
 import { REPOSITORY_UUID_KEY, type Database } from '../schema.js';
 import { parseStorageConfig } from '../storage-config.js';
 import { openSqliteDatabase, SqliteStorageBackend } from './sqlite-backend.js';
@@ -81,7 +92,9 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
     try {
       await mkdir(config.filepath, { recursive: true });
     } catch (error) {
-      throw new ConfigurationError(`\`${config.filepath}\` cannot be used for a core.sqlite_dos storage`, { cause: error });
+      throw new ConfigurationError(`\`${config.filepath}\` cannot be used for a core.sqlite_dos storage`, {
+        cause: error,
+      });
     }
     if ((await readdir(config.filepath)).length > 0) {
       throw new ConfigurationError(
@@ -127,7 +140,9 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
 
   async migrate(config: SqliteDosConfig): Promise<MigrationReport> {
     if (!existsSync(this.#databasePath(config))) {
-      throw new StorageMigrationError(`storage is uninitialised, cannot migrate: no database at ${this.#databasePath(config)}`);
+      throw new StorageMigrationError(
+        `storage is uninitialised, cannot migrate: no database at ${this.#databasePath(config)}`,
+      );
     }
     return withDatabase(this.#databasePath(config), async (db) => {
       const { from, applied } = await db.transaction().execute((trx) => migrateSchema(trx, sqliteDialect));
@@ -138,14 +153,20 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
   async open(config: SqliteDosConfig, options: OpenOptions = {}): Promise<SqliteStorageBackend> {
     const databasePath = this.#databasePath(config);
     if (!existsSync(databasePath)) {
-      throw new CorruptStorageError(`no core.sqlite_dos database at ${databasePath}: initialise the storage first`);
+      throw new CorruptStorageError(
+        `no core.sqlite_dos database at ${databasePath}: initialise the storage first`,
+      );
     }
-    const native = openSqliteDatabase({ filepath: databasePath, busyTimeoutMs: this.#options.busyTimeoutMs ?? 5000 });
+    const native = openSqliteDatabase({
+      filepath: databasePath,
+      busyTimeoutMs: this.#options.busyTimeoutMs ?? 5000,
+    });
     let repository: RepositoryBackend | undefined;
     try {
       const version = await withNative(native, (db) => readSchemaVersion(db, sqliteDialect));
       if (version === null) throw new IncompatibleStorageSchemaError('The database has no known version.');
-      if (version !== SCHEMA_VERSION_HEAD) throw incompatibleSchemaError(version, options.profileName ?? '<profile>');
+      if (version !== SCHEMA_VERSION_HEAD)
+        throw incompatibleSchemaError(version, options.profileName ?? '<profile>');
       repository = this.#repository(config);
       await checkRepositoryUuid(native, repository);
     } catch (error) {
@@ -177,11 +198,13 @@ async function withNative<T>(
 }
 
 /** Refuses a database and a container that do not belong together (aiida-core's `repository|uuid` check). */
-async function checkRepositoryUuid(native: ReturnType<typeof openSqliteDatabase>, repository: RepositoryBackend): Promise<void> {
+async function checkRepositoryUuid(
+  native: ReturnType<typeof openSqliteDatabase>,
+  repository: RepositoryBackend,
+): Promise<void> {
   await repository.initialise();
   const row = native.prepare(`SELECT val FROM db_dbsetting WHERE key = ?`).get(REPOSITORY_UUID_KEY) as
-    | { val: string | null }
-    | undefined;
+    { val: string | null } | undefined;
   if (row === undefined) throw new CorruptStorageError('The database has no repository UUID set.');
   const expected = sqliteDialect.decodeJson(row.val);
   if (expected !== repository.uuid) {

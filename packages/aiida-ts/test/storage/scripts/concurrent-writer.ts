@@ -8,9 +8,12 @@ import { setDefaultStorage } from '../../../src/storage/context.js';
 import { SqliteDosStorage } from '../../../src/storage/sqlite/sqlite-dos.js';
 
 const [filepath, writerId, countText] = process.argv.slice(2);
-if (filepath === undefined || writerId === undefined || countText === undefined) throw new Error('usage: <filepath> <id> <count>');
+if (filepath === undefined || writerId === undefined || countText === undefined)
+  throw new Error('usage: <filepath> <id> <count>');
 const plugin = new SqliteDosStorage();
-const storage = await plugin.open(plugin.parseConfig({ filepath }), { defaultUserEmail: 'writer@aiida.localhost' });
+const storage = await plugin.open(plugin.parseConfig({ filepath }), {
+  defaultUserEmail: 'writer@aiida.localhost',
+});
 setDefaultStorage(storage);
 const count = Number(countText);
 for (let i = 0; i < count; i += 1) {

@@ -30,7 +30,8 @@ export abstract class BaseType<T> extends Data {
 
   /** Equality of values with a plain value or another node of the same class. */
   override equals(other: unknown): boolean {
-    if (other instanceof BaseType) return other.constructor === this.constructor && other.value === this.value;
+    if (other instanceof BaseType)
+      return other.constructor === this.constructor && other.value === this.value;
     return other === this.value;
   }
 
@@ -53,7 +54,8 @@ export class Int extends NumericType {
   }
   protected coerce(value: unknown): number {
     const number = typeof value === 'bigint' ? Number(value) : value;
-    if (typeof number !== 'number' || !Number.isInteger(number)) throw new ValidationError(`Int needs an integer, got ${String(value)}`);
+    if (typeof number !== 'number' || !Number.isInteger(number))
+      throw new ValidationError(`Int needs an integer, got ${String(value)}`);
     return number;
   }
 }
@@ -65,7 +67,8 @@ export class Float extends NumericType {
     super(value, 0, options);
   }
   protected coerce(value: unknown): number {
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw new ValidationError(`Float needs a finite number, got ${String(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new ValidationError(`Float needs a finite number, got ${String(value)}`);
     return value;
   }
 }
@@ -156,7 +159,11 @@ registerNodeClass(Dict, { group: 'aiida.data', name: 'core.dict', className: 'Di
 function sortKeys(value: JsonValue): JsonValue {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys(value[k]!)]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys(value[k]!)]),
+    );
   }
   return value;
 }
@@ -298,8 +305,14 @@ export class EnumData extends Data {
   }
 
   /** A member of an `as const` object used as enumeration, e.g. `EnumData.fromObject(LinkType, 'CALL_CALC', 'aiida.common.links:LinkType')`. */
-  static fromObject(values: Readonly<Record<string, string | number | boolean | null>>, name: string, identifier: string, options: NodeOptions = {}): EnumData {
-    if (!Object.hasOwn(values, name)) throw new ValidationError(`\`${name}\` is not a member of ${identifier}`);
+  static fromObject(
+    values: Readonly<Record<string, string | number | boolean | null>>,
+    name: string,
+    identifier: string,
+    options: NodeOptions = {},
+  ): EnumData {
+    if (!Object.hasOwn(values, name))
+      throw new ValidationError(`\`${name}\` is not a member of ${identifier}`);
     return new EnumData({ name, value: values[name]!, identifier }, options);
   }
 
@@ -316,10 +329,13 @@ export class EnumData extends Data {
     return { name: this.name, value: this.value, identifier: this.identifier };
   }
   override equals(other: unknown): boolean {
-    if (other instanceof EnumData) return other.identifier === this.identifier && other.name === this.name && other.value === this.value;
+    if (other instanceof EnumData)
+      return other.identifier === this.identifier && other.name === this.name && other.value === this.value;
     if (typeof other === 'object' && other !== null && 'identifier' in other && 'name' in other) {
       const member = other as EnumMember;
-      return member.identifier === this.identifier && member.name === this.name && member.value === this.value;
+      return (
+        member.identifier === this.identifier && member.name === this.name && member.value === this.value
+      );
     }
     return false;
   }
@@ -331,7 +347,14 @@ registerNodeClass(EnumData, { group: 'aiida.data', name: 'core.enum', className:
  * `@module` naming the (Python) class, kept so archives round-trip.
  */
 export class JsonableData extends Data {
-  constructor(init?: { readonly fields: Readonly<Record<string, unknown>>; readonly className: string; readonly module: string }, options: NodeOptions = {}) {
+  constructor(
+    init?: {
+      readonly fields: Readonly<Record<string, unknown>>;
+      readonly className: string;
+      readonly module: string;
+    },
+    options: NodeOptions = {},
+  ) {
     super(undefined, options);
     if (this.isStored || init === undefined) return;
     this.base.attributes.reset({ ...init.fields, '@class': init.className, '@module': init.module });

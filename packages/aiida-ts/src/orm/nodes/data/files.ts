@@ -9,8 +9,16 @@ import { Data } from './data.js';
 export const SINGLEFILE_DEFAULT_FILENAME = 'file.txt';
 
 function checkFilename(filename: string): string {
-  if (typeof filename !== 'string' || filename === '' || filename.includes('/') || filename === '.' || filename === '..') {
-    throw new ValidationError(`invalid file name \`${String(filename)}\`: a plain name without \`/\` is needed`);
+  if (
+    typeof filename !== 'string' ||
+    filename === '' ||
+    filename.includes('/') ||
+    filename === '.' ||
+    filename === '..'
+  ) {
+    throw new ValidationError(
+      `invalid file name \`${String(filename)}\`: a plain name without \`/\` is needed`,
+    );
   }
   return filename;
 }
@@ -25,19 +33,31 @@ export class SinglefileData extends Data {
   }
 
   /** A node holding `content` as `filename`. */
-  static async fromBytes(content: Uint8Array, filename = SINGLEFILE_DEFAULT_FILENAME, options: NodeOptions = {}): Promise<SinglefileData> {
+  static async fromBytes(
+    content: Uint8Array,
+    filename = SINGLEFILE_DEFAULT_FILENAME,
+    options: NodeOptions = {},
+  ): Promise<SinglefileData> {
     const node = new this(undefined, options);
     await node.setFile(content, filename);
     return node;
   }
 
   /** A node holding `text` (UTF-8) as `filename`. */
-  static async fromString(text: string, filename = SINGLEFILE_DEFAULT_FILENAME, options: NodeOptions = {}): Promise<SinglefileData> {
+  static async fromString(
+    text: string,
+    filename = SINGLEFILE_DEFAULT_FILENAME,
+    options: NodeOptions = {},
+  ): Promise<SinglefileData> {
     return this.fromBytes(Buffer.from(text, 'utf8'), filename, options);
   }
 
   /** A node holding a copy of a local file, named as the file unless `filename` is given. */
-  static async fromFile(filepath: string, filename?: string, options: NodeOptions = {}): Promise<SinglefileData> {
+  static async fromFile(
+    filepath: string,
+    filename?: string,
+    options: NodeOptions = {},
+  ): Promise<SinglefileData> {
     return this.fromBytes(await readFile(filepath), filename ?? path.basename(filepath), options);
   }
 
@@ -68,11 +88,17 @@ export class SinglefileData extends Data {
     if (!this.base.attributes.has('filename')) throw new ValidationError('no file has been set');
     const names = this.repository.listObjectNames();
     if (names.length !== 1 || names[0] !== this.filename) {
-      throw new ValidationError(`the repository must hold exactly the file \`${this.filename}\`, found [${names.join(', ')}]`);
+      throw new ValidationError(
+        `the repository must hold exactly the file \`${this.filename}\`, found [${names.join(', ')}]`,
+      );
     }
   }
 }
-registerNodeClass(SinglefileData, { group: 'aiida.data', name: 'core.singlefile', className: 'SinglefileData' });
+registerNodeClass(SinglefileData, {
+  group: 'aiida.data',
+  name: 'core.singlefile',
+  className: 'SinglefileData',
+});
 
 /** A folder of files and subfolders (`data.core.folder.FolderData.`), all in the node's repository. */
 export class FolderData extends Data {

@@ -9,7 +9,10 @@ import { Data } from './data.js';
  * Reading the folder goes through the computer's transport (`computer.getTransport()`).
  */
 export class RemoteData extends Data {
-  constructor(init?: { readonly computer: Computer; readonly remotePath: string }, options: NodeOptions = {}) {
+  constructor(
+    init?: { readonly computer: Computer; readonly remotePath: string },
+    options: NodeOptions = {},
+  ) {
     super(undefined, init === undefined ? options : { ...options, computer: init.computer });
     if (this.isStored || init === undefined) return;
     this.setRemotePath(init.remotePath);
@@ -31,7 +34,8 @@ export class RemoteData extends Data {
     if (this.computerId === null && (await this.getComputer()) === null) {
       throw new ValidationError('a RemoteData needs a computer');
     }
-    if (!this.base.attributes.has('remote_path')) throw new ValidationError('a RemoteData needs a remote_path');
+    if (!this.base.attributes.has('remote_path'))
+      throw new ValidationError('a RemoteData needs a remote_path');
   }
 }
 registerNodeClass(RemoteData, { group: 'aiida.data', name: 'core.remote', className: 'RemoteData' });

@@ -40,7 +40,11 @@ const DEFAULT_CELL: Cell = [
 ];
 
 function checkVector(value: unknown, what: string): Vector3 {
-  if (!Array.isArray(value) || value.length !== 3 || !value.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+  if (
+    !Array.isArray(value) ||
+    value.length !== 3 ||
+    !value.every((x) => typeof x === 'number' && Number.isFinite(x))
+  ) {
     throw new ValidationError(`${what} must be three finite numbers`);
   }
   return [value[0] as number, value[1] as number, value[2] as number];
@@ -48,7 +52,11 @@ function checkVector(value: unknown, what: string): Vector3 {
 
 function checkCell(cell: unknown): Cell {
   if (!Array.isArray(cell) || cell.length !== 3) throw new ValidationError('the cell must be a 3x3 matrix');
-  return [checkVector(cell[0], 'cell vector 1'), checkVector(cell[1], 'cell vector 2'), checkVector(cell[2], 'cell vector 3')];
+  return [
+    checkVector(cell[0], 'cell vector 1'),
+    checkVector(cell[1], 'cell vector 2'),
+    checkVector(cell[2], 'cell vector 3'),
+  ];
 }
 
 /** Determinant of a 3×3 matrix. */
@@ -93,7 +101,14 @@ export class StructureData extends Data {
   }
 
   get kinds(): Kind[] {
-    return (this.base.attributes.get('kinds', []) as { name: string; symbols: string[]; weights: number[]; mass: number }[]).map((k) => ({
+    return (
+      this.base.attributes.get('kinds', []) as {
+        name: string;
+        symbols: string[];
+        weights: number[];
+        mass: number;
+      }[]
+    ).map((k) => ({
       name: k.name,
       symbols: [...k.symbols],
       weights: [...k.weights],
@@ -116,9 +131,12 @@ export class StructureData extends Data {
   }
 
   /** Adds a kind; `ValidationError` when the name is taken or the kind is invalid. */
-  appendKind(kind: Omit<Kind, 'mass' | 'weights'> & { readonly weights?: readonly number[]; readonly mass?: number }): void {
+  appendKind(
+    kind: Omit<Kind, 'mass' | 'weights'> & { readonly weights?: readonly number[]; readonly mass?: number },
+  ): void {
     const full = StructureData.makeKind(kind);
-    if (this.kinds.some((k) => k.name === full.name)) throw new ValidationError(`a kind named \`${full.name}\` already exists`);
+    if (this.kinds.some((k) => k.name === full.name))
+      throw new ValidationError(`a kind named \`${full.name}\` already exists`);
     this.#writeKinds([...this.kinds, full]);
   }
 
@@ -152,7 +170,9 @@ export class StructureData extends Data {
       existing.symbols.join() !== kind.symbols.join() ||
       existing.weights.join() !== kind.weights.join()
     ) {
-      throw new ValidationError(`a different kind named \`${kind.name}\` already exists: give the atom another name`);
+      throw new ValidationError(
+        `a different kind named \`${kind.name}\` already exists: give the atom another name`,
+      );
     }
     this.appendSite({ kindName: kind.name, position: atom.position });
   }
@@ -173,11 +193,18 @@ export class StructureData extends Data {
   }
 
   /** A validated kind with aiida's defaults: weight 1 for one symbol, mass from the symbols' weighted masses. */
-  static makeKind(kind: { readonly name: string; readonly symbols: readonly string[]; readonly weights?: readonly number[]; readonly mass?: number }): Kind {
+  static makeKind(kind: {
+    readonly name: string;
+    readonly symbols: readonly string[];
+    readonly weights?: readonly number[];
+    readonly mass?: number;
+  }): Kind {
     if (typeof kind.name !== 'string' || kind.name === '') throw new ValidationError('a kind needs a name');
-    if (kind.symbols.length === 0) throw new ValidationError(`kind \`${kind.name}\` needs at least one symbol`);
+    if (kind.symbols.length === 0)
+      throw new ValidationError(`kind \`${kind.name}\` needs at least one symbol`);
     for (const symbol of kind.symbols) {
-      if (!isElementSymbol(symbol)) throw new ValidationError(`kind \`${kind.name}\`: \`${symbol}\` is not a valid element symbol`);
+      if (!isElementSymbol(symbol))
+        throw new ValidationError(`kind \`${kind.name}\`: \`${symbol}\` is not a valid element symbol`);
     }
     const weights = kind.weights ?? (kind.symbols.length === 1 ? [1.0] : undefined);
     if (weights === undefined || weights.length !== kind.symbols.length) {
@@ -188,7 +215,8 @@ export class StructureData extends Data {
       throw new ValidationError(`kind \`${kind.name}\`: weights must be in [0, 1] and sum to at most 1`);
     }
     const mass =
-      kind.mass ?? kind.symbols.reduce((sum, symbol, i) => sum + ATOMIC_MASSES.get(symbol)! * weights[i]!, 0) / total;
+      kind.mass ??
+      kind.symbols.reduce((sum, symbol, i) => sum + ATOMIC_MASSES.get(symbol)! * weights[i]!, 0) / total;
     return { name: kind.name, symbols: [...kind.symbols], weights: [...weights], mass };
   }
 
@@ -213,7 +241,7 @@ export class StructureData extends Data {
     });
     if (mode === 'count') {
       const parts: string[] = [];
-      for (let i = 0; i < symbols.length; ) {
+      for (let i = 0; i < symbols.length;) {
         let j = i;
         while (j < symbols.length && symbols[j] === symbols[i]) j += 1;
         parts.push(`${symbols[i]}${j - i === 1 ? '' : j - i}`);
@@ -224,10 +252,15 @@ export class StructureData extends Data {
     const counts = new Map<string, number>();
     for (const symbol of symbols) counts.set(symbol, (counts.get(symbol) ?? 0) + 1);
     let divisor = 1;
-    if (mode === 'hill_compact') divisor = [...counts.values()].reduce((a, b) => greatestCommonDivisor(a, b), 0) || 1;
+    if (mode === 'hill_compact')
+      divisor = [...counts.values()].reduce((a, b) => greatestCommonDivisor(a, b), 0) || 1;
     const order = [...counts.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const ordered = counts.has('C') ? ['C', ...(counts.has('H') ? ['H'] : []), ...order.filter((s) => s !== 'C' && s !== 'H')] : order;
-    return ordered.map((s) => `${s}${counts.get(s)! / divisor === 1 ? '' : counts.get(s)! / divisor}`).join('');
+    const ordered = counts.has('C')
+      ? ['C', ...(counts.has('H') ? ['H'] : []), ...order.filter((s) => s !== 'C' && s !== 'H')]
+      : order;
+    return ordered
+      .map((s) => `${s}${counts.get(s)! / divisor === 1 ? '' : counts.get(s)! / divisor}`)
+      .join('');
   }
 
   protected override validateBeforeStore(): void | Promise<void> {
@@ -239,7 +272,8 @@ export class StructureData extends Data {
       names.add(kind.name);
     }
     for (const site of this.sites) {
-      if (!names.has(site.kindName)) throw new ValidationError(`site refers to the unknown kind \`${site.kindName}\``);
+      if (!names.has(site.kindName))
+        throw new ValidationError(`site refers to the unknown kind \`${site.kindName}\``);
     }
     return super.validateBeforeStore();
   }

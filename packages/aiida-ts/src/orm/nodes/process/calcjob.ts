@@ -40,11 +40,15 @@ function validateRetrieveList(list: unknown): RetrieveListItem[] {
   return list.map((item: unknown, i) => {
     if (typeof item === 'string') return item;
     if (!Array.isArray(item) || item.length !== 3) {
-      throw new ValidationError(`retrieve list item ${i} should be a string or a list of length 3 [remote, local, depth]`);
+      throw new ValidationError(
+        `retrieve list item ${i} should be a string or a list of length 3 [remote, local, depth]`,
+      );
     }
     const [remote, local, depth] = item as unknown[];
-    if (typeof remote !== 'string') throw new ValidationError(`retrieve list item ${i}: the remote path should be a string`);
-    if (typeof local !== 'string') throw new ValidationError(`retrieve list item ${i}: the local path should be a string`);
+    if (typeof remote !== 'string')
+      throw new ValidationError(`retrieve list item ${i}: the remote path should be a string`);
+    if (typeof local !== 'string')
+      throw new ValidationError(`retrieve list item ${i}: the local path should be a string`);
     if (depth !== null && !Number.isInteger(depth)) {
       throw new ValidationError(`retrieve list item ${i}: the depth should be an integer or null`);
     }
@@ -65,7 +69,8 @@ export class CalcJobNode extends CalculationNode {
     return typeof state === 'string' && CALC_JOB_STATES.has(state) ? (state as CalcJobState) : null;
   }
   async setState(state: CalcJobState): Promise<void> {
-    if (!CALC_JOB_STATES.has(state)) throw new ValidationError(`${String(state)} is not a valid CalcJobState`);
+    if (!CALC_JOB_STATES.has(state))
+      throw new ValidationError(`${String(state)} is not a valid CalcJobState`);
     await this.setAttribute(CalcJobAttribute.STATE, state);
   }
   async deleteState(): Promise<void> {
@@ -86,7 +91,8 @@ export class CalcJobNode extends CalculationNode {
     await this.setAttribute(CalcJobAttribute.RETRIEVE_LIST, validateRetrieveList(list));
   }
   getRetrieveTemporaryList(): RetrieveListItem[] | null {
-    return this.base.attributes.get(CalcJobAttribute.RETRIEVE_TEMPORARY_LIST, null) as RetrieveListItem[] | null;
+    return this.base.attributes.get(CalcJobAttribute.RETRIEVE_TEMPORARY_LIST, null) as
+      RetrieveListItem[] | null;
   }
   async setRetrieveTemporaryList(list: readonly RetrieveListItem[]): Promise<void> {
     await this.setAttribute(CalcJobAttribute.RETRIEVE_TEMPORARY_LIST, validateRetrieveList(list));
@@ -94,7 +100,7 @@ export class CalcJobNode extends CalculationNode {
 
   getJobId(): string | null {
     const id = this.base.attributes.get(CalcJobAttribute.JOB_ID, null);
-    return id === null ? null : String(id);
+    return id === null ? null : typeof id === 'string' ? id : JSON.stringify(id);
   }
   async setJobId(jobId: string | number): Promise<void> {
     await this.setAttribute(CalcJobAttribute.JOB_ID, String(jobId));
@@ -116,13 +122,19 @@ export class CalcJobNode extends CalculationNode {
   }
 
   getLastJobInfo(): Record<string, unknown> | null {
-    return this.base.attributes.get(CalcJobAttribute.SCHEDULER_LAST_JOB_INFO, null) as Record<string, unknown> | null;
+    return this.base.attributes.get(CalcJobAttribute.SCHEDULER_LAST_JOB_INFO, null) as Record<
+      string,
+      unknown
+    > | null;
   }
   async setLastJobInfo(info: Record<string, unknown>): Promise<void> {
     await this.setAttribute(CalcJobAttribute.SCHEDULER_LAST_JOB_INFO, info);
   }
   getDetailedJobInfo(): Record<string, unknown> | null {
-    return this.base.attributes.get(CalcJobAttribute.SCHEDULER_DETAILED_JOB_INFO, null) as Record<string, unknown> | null;
+    return this.base.attributes.get(CalcJobAttribute.SCHEDULER_DETAILED_JOB_INFO, null) as Record<
+      string,
+      unknown
+    > | null;
   }
   async setDetailedJobInfo(info: Record<string, unknown> | null): Promise<void> {
     await this.setAttribute(CalcJobAttribute.SCHEDULER_DETAILED_JOB_INFO, info);
@@ -137,18 +149,26 @@ export class CalcJobNode extends CalculationNode {
     this.base.attributes.set(name, value);
   }
   getOptions(names: readonly string[]): Record<string, unknown> {
-    return Object.fromEntries(names.filter((n) => this.base.attributes.has(n)).map((n) => [n, this.base.attributes.get(n)]));
+    return Object.fromEntries(
+      names.filter((n) => this.base.attributes.has(n)).map((n) => [n, this.base.attributes.get(n)]),
+    );
   }
 
   /** The job's `retrieved` output folder, or null. */
   async getRetrievedNode(): Promise<Node | null> {
-    const links = await this.base.links.getOutgoing({ linkType: LinkType.CREATE, linkLabelFilter: 'retrieved' });
+    const links = await this.base.links.getOutgoing({
+      linkType: LinkType.CREATE,
+      linkLabelFilter: 'retrieved',
+    });
     return links.first()?.node ?? null;
   }
 
   /** The job's `remote_folder` output, or null. */
   async getRemoteFolder(): Promise<Node | null> {
-    const links = await this.base.links.getOutgoing({ linkType: LinkType.CREATE, linkLabelFilter: 'remote_folder' });
+    const links = await this.base.links.getOutgoing({
+      linkType: LinkType.CREATE,
+      linkLabelFilter: 'remote_folder',
+    });
     return links.first()?.node ?? null;
   }
 

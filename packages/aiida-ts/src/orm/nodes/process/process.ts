@@ -44,7 +44,8 @@ export const ProcessAttribute = {
  */
 export class ProcessNode extends Node {
   static override readonly storable: boolean = false;
-  static override readonly unstorableMessage: string = 'only Data, WorkflowNode, CalculationNode or their subclasses can be stored';
+  static override readonly unstorableMessage: string =
+    'only Data, WorkflowNode, CalculationNode or their subclasses can be stored';
   static override readonly updatableAttributes: readonly string[] = [
     ProcessAttribute.SEALED,
     ProcessAttribute.PAUSED,
@@ -169,7 +170,8 @@ export class ProcessNode extends Node {
   /** Sets the exit status (null means 0, as in aiida-core). */
   async setExitStatus(status: number | null): Promise<void> {
     const value = status ?? 0;
-    if (!Number.isInteger(value)) throw new ValidationError(`exit status has to be an integer, got ${String(status)}`);
+    if (!Number.isInteger(value))
+      throw new ValidationError(`exit status has to be an integer, got ${String(status)}`);
     await this.setAttribute(ProcessAttribute.EXIT_STATUS, value);
   }
 
@@ -179,7 +181,8 @@ export class ProcessNode extends Node {
   /** Sets the exit message; null does nothing. */
   async setExitMessage(message: string | null): Promise<void> {
     if (message === null) return;
-    if (typeof message !== 'string') throw new ValidationError(`exit message has to be a string type, got ${typeof message}`);
+    if (typeof message !== 'string')
+      throw new ValidationError(`exit message has to be a string type, got ${typeof message}`);
     await this.setAttribute(ProcessAttribute.EXIT_MESSAGE, message);
   }
 
@@ -268,7 +271,8 @@ export class ProcessNode extends Node {
 
   protected override validateIncomingLink(source: Node, linkType: LinkType, linkLabel: string): void {
     if (this.isSealed) throw new ModificationNotAllowedError('Cannot add a link to a sealed node');
-    if (this.isStored) throw new ValidationError('attempted to add an input link after the process node was already stored.');
+    if (this.isStored)
+      throw new ValidationError('attempted to add an input link after the process node was already stored.');
     super.validateIncomingLink(source, linkType, linkLabel);
   }
 
@@ -282,7 +286,12 @@ export class ProcessNode extends Node {
     return this.processType === null ? base : `${base} (${this.processType})`;
   }
 }
-registerNodeClass(ProcessNode, { group: 'aiida.node', name: 'process', className: 'ProcessNode', fallback: true });
+registerNodeClass(ProcessNode, {
+  group: 'aiida.node',
+  name: 'process',
+  className: 'ProcessNode',
+  fallback: true,
+});
 
 /** A process that creates data (calcfunction or calcjob): may not call other processes. */
 export class CalculationNode extends ProcessNode {
@@ -290,7 +299,12 @@ export class CalculationNode extends ProcessNode {
   static override readonly unstorableMessage: string = 'storing for this node has been disabled';
   static override readonly nodeFamily = 'calculation' as const;
 }
-registerNodeClass(CalculationNode, { group: 'aiida.node', name: 'process.calculation', className: 'CalculationNode', fallback: true });
+registerNodeClass(CalculationNode, {
+  group: 'aiida.node',
+  name: 'process.calculation',
+  className: 'CalculationNode',
+  fallback: true,
+});
 
 /** The record of a calcfunction run. */
 export class CalcFunctionNode extends CalculationNode {}
@@ -318,7 +332,12 @@ export class WorkflowNode extends ProcessNode {
     }
   }
 }
-registerNodeClass(WorkflowNode, { group: 'aiida.node', name: 'process.workflow', className: 'WorkflowNode', fallback: true });
+registerNodeClass(WorkflowNode, {
+  group: 'aiida.node',
+  name: 'process.workflow',
+  className: 'WorkflowNode',
+  fallback: true,
+});
 
 /** The record of a workchain run; `stepper_state_info` tells the outline step it is at. */
 export class WorkChainNode extends WorkflowNode {

@@ -26,7 +26,9 @@ export class ArrayData extends Data {
   /** Sets (or replaces) the array `name`; unstored nodes only. */
   setArray(name: string, array: NdArray | NestedArray): void {
     if (typeof name !== 'string' || !ARRAY_NAME.test(name)) {
-      throw new ValidationError(`invalid array name \`${String(name)}\`: use letters, digits and underscores`);
+      throw new ValidationError(
+        `invalid array name \`${String(name)}\`: use letters, digits and underscores`,
+      );
     }
     const value = array instanceof NdArray ? array : NdArray.from(array);
     this.base.attributes.set(`${ARRAY_PREFIX}${name}`, [...value.shape]);
@@ -56,11 +58,14 @@ export class ArrayData extends Data {
     if (key === undefined) {
       const names = this.getArrayNames();
       if (names.length !== 1) {
-        throw new ValidationError(`a name is required when the node holds ${names.length} arrays (${names.join(', ')})`);
+        throw new ValidationError(
+          `a name is required when the node holds ${names.length} arrays (${names.join(', ')})`,
+        );
       }
       key = names[0]!;
     }
-    if (!this.base.attributes.has(`${ARRAY_PREFIX}${key}`)) throw new NotExistentError(`array \`${key}\` does not exist`);
+    if (!this.base.attributes.has(`${ARRAY_PREFIX}${key}`))
+      throw new NotExistentError(`array \`${key}\` does not exist`);
     const cached = this.#cache.get(key);
     if (cached !== undefined) return cached;
     const array = readNpy(await this.repository.getObjectContent(`${key}.npy`));
@@ -77,7 +82,8 @@ export class ArrayData extends Data {
 
   /** Removes the array `name` (unstored nodes only). */
   async deleteArray(name: string): Promise<void> {
-    if (!this.base.attributes.has(`${ARRAY_PREFIX}${name}`)) throw new NotExistentError(`array \`${name}\` does not exist`);
+    if (!this.base.attributes.has(`${ARRAY_PREFIX}${name}`))
+      throw new NotExistentError(`array \`${name}\` does not exist`);
     this.base.attributes.delete(`${ARRAY_PREFIX}${name}`);
     this.#cache.delete(name);
     this.#pending.delete(name);
@@ -96,7 +102,8 @@ export class ArrayData extends Data {
     await super.validateBeforeStore();
     await this.flushArrays();
     for (const name of this.getArrayNames()) {
-      if (!this.repository.hasObject(`${name}.npy`)) throw new ValidationError(`array \`${name}\` has no \`${name}.npy\` file`);
+      if (!this.repository.hasObject(`${name}.npy`))
+        throw new ValidationError(`array \`${name}\` has no \`${name}.npy\` file`);
     }
   }
 }

@@ -31,7 +31,8 @@ export class KpointsData extends ArrayData {
 
   setCell(cell: Cell, pbc: Pbc = [true, true, true]): void {
     const rows = cell.map((row) => {
-      if (row.length !== 3 || !row.every((x) => Number.isFinite(x))) throw new ValidationError('the cell must be a 3x3 matrix');
+      if (row.length !== 3 || !row.every((x) => Number.isFinite(x)))
+        throw new ValidationError('the cell must be a 3x3 matrix');
       return [...row];
     });
     if (rows.length !== 3) throw new ValidationError('the cell must be a 3x3 matrix');
@@ -80,12 +81,17 @@ export class KpointsData extends ArrayData {
    * An explicit list of k-points, in crystal coordinates or (with `cartesian`, needing the cell) in Å⁻¹, with
    * optional weights (one per point).
    */
-  setKpoints(kpoints: readonly Vector3[], options: { readonly weights?: readonly number[]; readonly cartesian?: boolean } = {}): void {
+  setKpoints(
+    kpoints: readonly Vector3[],
+    options: { readonly weights?: readonly number[]; readonly cartesian?: boolean } = {},
+  ): void {
     const points = kpoints.map((k, i) => {
-      if (k.length !== 3 || !k.every((x) => Number.isFinite(x))) throw new ValidationError(`k-point ${i} must be three numbers`);
+      if (k.length !== 3 || !k.every((x) => Number.isFinite(x)))
+        throw new ValidationError(`k-point ${i} must be three numbers`);
       return [...k] as [number, number, number];
     });
-    const crystal = options.cartesian === true ? points.map((k) => toCrystal(k, this.reciprocalCell)) : points;
+    const crystal =
+      options.cartesian === true ? points.map((k) => toCrystal(k, this.reciprocalCell)) : points;
     this.setArray('kpoints', NdArray.from(crystal, 'float64'));
     if (options.weights !== undefined) {
       if (options.weights.length !== points.length) throw new ValidationError('give one weight per k-point');
@@ -99,7 +105,14 @@ export class KpointsData extends ArrayData {
     const points = array.toNested() as [number, number, number][];
     if (options.cartesian !== true) return points;
     const rec = this.reciprocalCell;
-    return points.map((k) => [0, 1, 2].map((j) => k[0] * rec[0][j]! + k[1] * rec[1][j]! + k[2] * rec[2][j]!) as [number, number, number]);
+    return points.map(
+      (k) =>
+        [0, 1, 2].map((j) => k[0] * rec[0][j]! + k[1] * rec[1][j]! + k[2] * rec[2][j]!) as [
+          number,
+          number,
+          number,
+        ],
+    );
   }
 
   /** The weights of the explicit k-points, or null. */
@@ -113,5 +126,7 @@ registerNodeClass(KpointsData, { group: 'aiida.data', name: 'core.array.kpoints'
 function toCrystal(k: Vector3, rec: Cell): [number, number, number] {
   // solve x · rec = k for x (rows of rec are the reciprocal vectors)
   const inverse = reciprocalCell(rec);
-  return [0, 1, 2].map((j) => (k[0] * inverse[j]![0] + k[1] * inverse[j]![1] + k[2] * inverse[j]![2]) / (2 * Math.PI)) as [number, number, number];
+  return [0, 1, 2].map(
+    (j) => (k[0] * inverse[j]![0] + k[1] * inverse[j]![1] + k[2] * inverse[j]![2]) / (2 * Math.PI),
+  ) as [number, number, number];
 }

@@ -77,10 +77,13 @@ export class NdArray {
   constructor(data: TypedArray, shape: readonly number[], dtype?: NpyDtype) {
     const size = shape.reduce((a, b) => a * b, 1);
     for (const dim of shape) {
-      if (!Number.isInteger(dim) || dim < 0) throw new ValidationError(`invalid array shape (${shape.join(', ')})`);
+      if (!Number.isInteger(dim) || dim < 0)
+        throw new ValidationError(`invalid array shape (${shape.join(', ')})`);
     }
     if (data.length !== size) {
-      throw new ValidationError(`array data has ${data.length} elements but the shape (${shape.join(', ')}) needs ${size}`);
+      throw new ValidationError(
+        `array data has ${data.length} elements but the shape (${shape.join(', ')}) needs ${size}`,
+      );
     }
     this.dtype = dtype ?? NdArray.#dtypeOf(data);
     this.shape = [...shape];
@@ -119,7 +122,8 @@ export class NdArray {
         flat.push(value as number | bigint | boolean);
         return;
       }
-      if (!Array.isArray(value) || value.length !== shape[depth]) throw new ValidationError(`ragged nested array at ${path}`);
+      if (!Array.isArray(value) || value.length !== shape[depth])
+        throw new ValidationError(`ragged nested array at ${path}`);
       (value as readonly NestedArray[]).forEach((item, i) => walk(item, depth + 1, `${path}[${i}]`));
     };
     walk(nested, 0, 'array');
@@ -137,10 +141,11 @@ export class NdArray {
         if (typeof value === 'number' && !Number.isInteger(value)) {
           throw new ValidationError(`element ${i} (${value}) is not an integer for dtype ${kind}`);
         }
-        data[i] = BigInt(value as number | bigint | boolean);
+        data[i] = BigInt(value);
       } else {
         const numeric = typeof value === 'bigint' ? Number(value) : Number(value);
-        if (Number.isNaN(numeric) && typeof value !== 'number') throw new ValidationError(`element ${i} is not numeric`);
+        if (Number.isNaN(numeric) && typeof value !== 'number')
+          throw new ValidationError(`element ${i} is not numeric`);
         data[i] = numeric;
       }
     });
@@ -162,11 +167,13 @@ export class NdArray {
 
   /** The element at a multi-index. */
   get(...index: number[]): number | bigint | boolean {
-    if (index.length !== this.shape.length) throw new RangeError(`expected ${this.shape.length} indices, got ${index.length}`);
+    if (index.length !== this.shape.length)
+      throw new RangeError(`expected ${this.shape.length} indices, got ${index.length}`);
     let flat = 0;
     index.forEach((i, axis) => {
       const dim = this.shape[axis]!;
-      if (!Number.isInteger(i) || i < 0 || i >= dim) throw new RangeError(`index ${i} out of range for axis ${axis} of size ${dim}`);
+      if (!Number.isInteger(i) || i < 0 || i >= dim)
+        throw new RangeError(`index ${i} out of range for axis ${axis} of size ${dim}`);
       flat = flat * dim + i;
     });
     return this.#element(flat);
@@ -178,7 +185,9 @@ export class NdArray {
     const build = (depth: number): NestedArray => {
       if (depth === this.shape.length) {
         const value = this.#element(offset++);
-        return typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+        return typeof value === 'bigint' &&
+          value <= BigInt(Number.MAX_SAFE_INTEGER) &&
+          value >= BigInt(Number.MIN_SAFE_INTEGER)
           ? Number(value)
           : value;
       }
@@ -194,7 +203,8 @@ export class NdArray {
     for (let i = 0; i < this.data.length; i += 1) {
       const a = this.data[i]!;
       const b = other.data[i]!;
-      if (a !== b && !(typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b))) return false;
+      if (a !== b && !(typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b)))
+        return false;
     }
     return true;
   }
@@ -292,7 +302,8 @@ function parseHeader(text: string): { descr: string; fortranOrder: boolean; shap
 /** Reads `.npy` bytes (format 1.0–3.0, either byte order, C or Fortran order) into a C-order array. */
 export function readNpy(content: Uint8Array): NdArray {
   const buffer = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-  if (buffer.length < 10 || !buffer.subarray(0, 6).equals(MAGIC)) throw new ValidationError('not a .npy file (bad magic)');
+  if (buffer.length < 10 || !buffer.subarray(0, 6).equals(MAGIC))
+    throw new ValidationError('not a .npy file (bad magic)');
   const major = buffer[6]!;
   let headerLength: number;
   let start: number;
@@ -305,7 +316,9 @@ export function readNpy(content: Uint8Array): NdArray {
   } else {
     throw new ValidationError(`unsupported .npy format version ${major}`);
   }
-  const header = parseHeader(buffer.subarray(start, start + headerLength).toString(major === 3 ? 'utf8' : 'latin1'));
+  const header = parseHeader(
+    buffer.subarray(start, start + headerLength).toString(major === 3 ? 'utf8' : 'latin1'),
+  );
   const byteOrder = header.descr[0]!;
   const dtype = KIND_TO_DTYPE[header.descr.slice(1)];
   if (dtype === undefined) throw new ValidationError(`unsupported .npy dtype ${header.descr}`);

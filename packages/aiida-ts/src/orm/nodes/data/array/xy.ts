@@ -35,12 +35,15 @@ export class XyData extends ArrayData {
 
   /** Sets the y arrays; each must have the shape of x. */
   setY(ys: readonly XyInput[]): void {
-    if (!this.base.attributes.has('array|x_array')) throw new ValidationError('set the x array before the y arrays');
+    if (!this.base.attributes.has('array|x_array'))
+      throw new ValidationError('set the x array before the y arrays');
     const xShape = this.getShape('x_array');
     const arrays = ys.map((y) => asArray(y.array));
     arrays.forEach((array, i) => {
       if (array.shape[0] !== xShape[0]) {
-        throw new ValidationError(`y array ${i} has shape (${array.shape.join(', ')}) but x has (${xShape.join(', ')})`);
+        throw new ValidationError(
+          `y array ${i} has shape (${array.shape.join(', ')}) but x has (${xShape.join(', ')})`,
+        );
       }
     });
     arrays.forEach((array, i) => this.setArray(`y_array_${i}`, array));
@@ -61,7 +64,8 @@ export class XyData extends ArrayData {
     const names = this.base.attributes.get('y_names') as string[];
     const units = this.base.attributes.get('y_units') as string[];
     const out: XyArray[] = [];
-    for (let i = 0; i < names.length; i += 1) out.push({ name: names[i]!, units: units[i]!, array: await this.getArray(`y_array_${i}`) });
+    for (let i = 0; i < names.length; i += 1)
+      out.push({ name: names[i]!, units: units[i]!, array: await this.getArray(`y_array_${i}`) });
     return out;
   }
 }
