@@ -198,7 +198,7 @@ export async function resolveParams(
             ? {}
             : { default: String(fallback as string | number) }),
           allowEmpty: spec.required !== true,
-          parse: (answer) => finish(answer === '' ? undefined : answer, ''),
+          parse: (answer) => finish(answer === '' ? fallback : answer, ''),
         });
       }
       result[spec.key] = value;
