@@ -134,8 +134,9 @@ function reportError(error: unknown, cli: Cli): number {
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version')
       return ExitCode.SUCCESS;
-    // A group called without a subcommand prints its help on stderr: a usage error, as in click 8.2.
-    if (error.code === 'commander.help') return ExitCode.USAGE_ERROR;
+    // `verdi help <group>` exits 0; a group called without a subcommand prints its help on stderr with a non-zero
+    // code, which is a usage error (as in click 8.2).
+    if (error.code === 'commander.help') return error.exitCode === 0 ? ExitCode.SUCCESS : ExitCode.USAGE_ERROR;
     return USAGE_ERROR_CODES.has(error.code) ? ExitCode.USAGE_ERROR : error.exitCode;
   }
   if (error instanceof UsageError) {
