@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeResult, verdiSandbox } from './verdi-process.js';
+import { loadProfile, setConfigDir, unloadProfile } from '../../src/config.js';
+import { Int, Node } from '../../src/orm.js';
+import { describeResult, VERDI_SOURCE, verdiSandbox } from './verdi-process.js';
 
 const sandbox = verdiSandbox();
 afterAll(() => sandbox.cleanup());
@@ -94,6 +97,38 @@ describe('verdi', () => {
     const disabled = await verdi(['config', 'list'], { env: { FORCE_COLOR: '1', NO_COLOR: '1' } });
     expect(disabled.stdout).not.toMatch(ANSI);
     expect(disabled.stderr).not.toMatch(ANSI);
+  });
+
+  it('ends quietly with exit code 0 when its reader closes the pipe early (`verdi node list | head -1`)', async () => {
+    const piped = verdiSandbox();
+    try {
+      expect((await piped.verdi(['presto'])).code).toBe(0);
+      // Enough nodes that the listing overflows the pipe buffer: verdi is still writing when the reader goes.
+      setConfigDir(piped.configDir);
+      try {
+        await loadProfile();
+        await Node.storeMany(Array.from({ length: 3000 }, (_, index) => new Int(index)));
+      } finally {
+        await unloadProfile();
+        setConfigDir(undefined);
+      }
+      const child = spawn(
+        process.execPath,
+        ['--conditions=source', '--import', 'tsx', VERDI_SOURCE, 'node', 'list'],
+        {
+          cwd: join(import.meta.dirname, '..', '..'),
+          env: { ...process.env, AIIDA_TS_PATH: piped.base },
+        },
+      );
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.stdout.once('data', () => child.stdout.destroy());
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(stderr).not.toContain('EPIPE');
+      expect(code).toBe(0);
+    } finally {
+      piped.cleanup();
+    }
   });
 
   it('reports a broken configuration file naming the key, with exit code 1', async () => {
