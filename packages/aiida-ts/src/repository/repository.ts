@@ -358,8 +358,18 @@ export class Repository {
         const source = join(local, entry.name);
         const childParts = [...parts, entry.name];
         // Like os.walk: symlinks count as what they point to, and a linked directory is listed but not entered.
-        const isDirectory =
-          entry.isDirectory() || (entry.isSymbolicLink() && (await stat(source)).isDirectory());
+        let isDirectory = entry.isDirectory();
+        if (entry.isSymbolicLink()) {
+          const target = await stat(source).catch((error: unknown) => {
+            throw new FileNotFoundError(
+              `local symlink \`${source}\` points nowhere: ${(error as Error).message}`,
+              {
+                cause: error,
+              },
+            );
+          });
+          isDirectory = target.isDirectory();
+        }
         if (isDirectory) {
           this.#ensureDirectory(childParts);
           if (!entry.isSymbolicLink()) await copy(source, childParts);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -157,6 +157,11 @@ describe.each(backends)('Repository over %s', (_, makeBackend) => {
     await repository.putObjectFromTree(tree, 'prefix/here');
     expect(repository.listObjectNames('prefix/here')).toEqual(['empty', 'sub', 'top.txt']);
     await expect(repository.putObjectFromTree('relative/dir')).rejects.toThrow(/is not an absolute path/);
+    await symlink(join(tree, 'top.txt'), join(tree, 'link.txt'));
+    await repository.putObjectFromTree(tree, 'with-link');
+    expect(await repository.getObjectContent('with-link/link.txt', 'utf8')).toBe('top');
+    await symlink(join(dir, 'absent'), join(tree, 'broken'));
+    await expect(repository.putObjectFromTree(tree, 'broken-link')).rejects.toThrow(/points nowhere/);
     const empty = join(dir, 'nothing');
     await mkdir(empty);
     await repository.putObjectFromTree(empty, 'only-dir');

@@ -31,6 +31,7 @@ const CONTAINER_ENTRIES = new Set([
 /** Cached open pack files beyond which idle ones are closed. */
 const MAX_OPEN_PACKS = 32;
 
+/** Whether a Node fs error carries this errno code (`ENOENT`, `EEXIST`, …). */
 export function isErrno(error: unknown, code: string): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === code;
 }
