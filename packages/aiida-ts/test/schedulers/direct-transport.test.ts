@@ -46,14 +46,23 @@ async function until<T>(
   }
 }
 
+// Plain shells (use_login_shell off): a login shell reads this machine's profile, whose side effects
+// (a version manager waiting up to a minute for its lock) have nothing to do with the scheduler.
 const transports: [string, () => Transport][] = [
-  ['core.local', () => new LocalTransport()],
+  ['core.local', () => new LocalTransport({ useLoginShell: false })],
   [
     'core.ssh',
     () =>
       SshTransport.fromAuthParams(
         sshd.host,
-        { port: sshd.port, key_filename: sshd.clientKey, look_for_keys: false, load_system_host_keys: false, safe_interval: 0 },
+        {
+          port: sshd.port,
+          key_filename: sshd.clientKey,
+          look_for_keys: false,
+          load_system_host_keys: false,
+          safe_interval: 0,
+          use_login_shell: false,
+        },
         { knownHostsFiles: [sshd.knownHostsFile] },
       ),
   ],

@@ -20,7 +20,8 @@ beforeAll(async () => {
   slurm = await startPrivateSlurm({ minJobAge: 2 });
   // Commands run by the transport inherit this process's environment.
   process.env['SLURM_CONF'] = slurm.conf;
-  transport = new LocalTransport();
+  // A plain shell: the login profile of this machine's user has nothing to do with the scheduler.
+  transport = new LocalTransport({ useLoginShell: false });
   await transport.open();
   scheduler = new SlurmScheduler({ transport });
 });
@@ -57,7 +58,6 @@ function submitDir(label: string, template: Partial<JobTemplateInput>): string {
     codesRunMode: 'serial',
     schedOutputPath: '_scheduler-stdout.txt',
     schedErrorPath: '_scheduler-stderr.txt',
-    importSysEnvironment: true,
     ...template,
   });
   writeFileSync(path.join(workdir, '_aiidasubmit.sh'), script);
