@@ -1,3 +1,4 @@
+import type { Logger } from 'kiwipy-ts';
 import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError, ValidationError } from '../../errors.js';
 import { BashCliScheduler, type JoblistQuery } from '../bash-cli-scheduler.js';
 import { quoteForBash } from '../bash-quoting.js';
@@ -68,6 +69,62 @@ function parseExecHost(execHost: string): MachineInfo[] {
     }
     return { name, jobIndex: Number(/^\d+/.exec(slots)![0]), numCpus: count };
   });
+}
+
+/** True for a line of only spaces and tabs, without allocating (qstat -f has tens of thousands of lines). */
+function isBlank(line: string): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 13) return false;
+  }
+  return true;
+}
+
+/** The lower-cased key before `=` with the indentation and padding cut, in one slice. */
+function fieldName(line: string, eq: number): string {
+  let start = 0;
+  while (start < eq && line.charCodeAt(start) <= 32) start++;
+  let end = eq;
+  while (end > start && line.charCodeAt(end - 1) <= 32) end--;
+  return line.slice(start, end).toLowerCase();
+}
+
+/** The value after `=` without its leading padding. */
+function fieldValue(line: string, eq: number): string {
+  let start = eq + 1;
+  while (start < line.length && (line.charCodeAt(start) === 32 || line.charCodeAt(start) === 9)) start++;
+  return line.slice(start);
+}
+
+function text(raw: Record<string, string | string[]>, key: string): string | undefined {
+  const value = raw[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function integer(raw: Record<string, string | string[]>, key: string, jobId: string, logger: Logger): number | undefined {
+  const value = text(raw, key);
+  if (value === undefined) return undefined;
+  if (!/^\s*-?\d+\s*$/.test(value)) {
+    logger.warn({ jobId, key, value }, `'${key}' is not an integer (${value}) for job id ${jobId}!`);
+    return undefined;
+  }
+  return Number(value);
+}
+
+function duration(raw: Record<string, string | string[]>, key: string, jobId: string, logger: Logger): number | undefined {
+  const value = text(raw, key);
+  if (value === undefined) return undefined;
+  const seconds = parseHms(value);
+  if (seconds === undefined) logger.warn({ jobId, key, value }, `Error parsing '${key}' for job id ${jobId}`);
+  return seconds;
+}
+
+function date(raw: Record<string, string | string[]>, key: string, jobId: string, logger: Logger): Date | undefined {
+  const value = text(raw, key);
+  if (value === undefined) return undefined;
+  const parsed = parseCtime(value);
+  if (parsed === undefined) logger.warn({ jobId, key, value }, `Error parsing '${key}' for job id ${jobId}`);
+  return parsed;
 }
 
 /**
@@ -194,7 +251,7 @@ export abstract class PbsBaseScheduler extends BashCliScheduler {
         jobs.push(current);
         continue;
       }
-      if (line.trim() === '') continue;
+      if (isBlank(line)) continue;
       if (current === undefined) {
         throw new SchedulerParsingError(
           `qstat -f output does not start with 'Job Id:': line ${n + 1} is ${JSON.stringify(line)}`,
@@ -229,90 +286,77 @@ export abstract class PbsBaseScheduler extends BashCliScheduler {
   private interpretJob(rawJob: RawPbsJob): JobInfo {
     const jobId = rawJob.id;
     if (!jobId) throw new SchedulerParsingError("qstat -f has a 'Job Id:' line without an id");
-    const raw: Record<string, unknown> = {};
+    const raw: Record<string, string | string[]> = {};
     for (const line of rawJob.lines) {
       const eq = line.indexOf('=');
       if (eq < 0) throw new SchedulerParsingError(`There are lines without equals sign: ${JSON.stringify(line)}`);
-      raw[line.slice(0, eq).trim().toLowerCase()] = line.slice(eq + 1).trimStart();
+      raw[fieldName(line, eq)] = fieldValue(line, eq);
     }
     if (rawJob.warningLines.size > 0) {
-      raw['warning_fields_with_newlines'] = [...rawJob.warningLines].map((index) =>
-        rawJob.lines[index]!.slice(0, rawJob.lines[index]!.indexOf('=')).trim().toLowerCase(),
-      );
+      raw['warning_fields_with_newlines'] = [...rawJob.warningLines].map((index) => {
+        const line = rawJob.lines[index]!;
+        return fieldName(line, line.indexOf('='));
+      });
     }
-    const text = (key: string): string | undefined => raw[key] as string | undefined;
-    const integer = (key: string): number | undefined => {
-      const value = text(key);
-      if (value === undefined) return undefined;
-      if (!/^-?\d+$/.test(value.trim())) {
-        this.logger.warn({ jobId, key, value }, `'${key}' is not an integer (${value}) for job id ${jobId}!`);
-        return undefined;
-      }
-      return Number(value);
-    };
-    const stateLetter = text('job_state');
+    const { logger } = this;
+    const stateLetter = text(raw, 'job_state');
     let jobState: JobState = JobState.UNDETERMINED;
     if (stateLetter !== undefined) {
       const mapped = PBS_STATES[stateLetter.trim()];
       if (mapped === undefined) {
-        this.logger.warn({ jobId, stateLetter }, `Unrecognized job_state '${stateLetter}' for job id ${jobId}`);
+        logger.warn({ jobId, stateLetter }, `Unrecognized job_state '${stateLetter}' for job id ${jobId}`);
       } else jobState = mapped;
     }
     const job: JobInfo = { jobId, jobState, rawData: raw };
-    const set = <K extends keyof JobInfo>(key: K, value: JobInfo[K] | undefined): void => {
-      if (value !== undefined) job[key] = value;
-    };
-    set('title', text('job_name'));
-    set('annotation', text('comment'));
-    set('jobSubstate', text('substate'));
-    set('jobOwner', text('job_owner')?.split('@')[0]);
-    set('queueName', text('queue'));
-    set('account', text('account_name'));
-    set('numCpus', integer('resource_list.ncpus'));
-    set('numMpiprocs', integer('resource_list.mpiprocs'));
-    set('numMachines', integer('resource_list.nodect'));
-    const execHost = text('exec_host');
+    const title = text(raw, 'job_name');
+    if (title !== undefined) job.title = title;
+    const comment = text(raw, 'comment');
+    if (comment !== undefined) job.annotation = comment;
+    const substate = text(raw, 'substate');
+    if (substate !== undefined) job.jobSubstate = substate;
+    const owner = text(raw, 'job_owner');
+    if (owner !== undefined) job.jobOwner = owner.split('@')[0]!;
+    const queue = text(raw, 'queue');
+    if (queue !== undefined) job.queueName = queue;
+    const account = text(raw, 'account_name');
+    if (account !== undefined) job.account = account;
+    const numCpus = integer(raw, 'resource_list.ncpus', jobId, logger);
+    if (numCpus !== undefined) job.numCpus = numCpus;
+    const numMpiprocs = integer(raw, 'resource_list.mpiprocs', jobId, logger);
+    if (numMpiprocs !== undefined) job.numMpiprocs = numMpiprocs;
+    const numMachines = integer(raw, 'resource_list.nodect', jobId, logger);
+    if (numMachines !== undefined) job.numMachines = numMachines;
+    const execHost = text(raw, 'exec_host');
     if (execHost !== undefined) {
       try {
         job.allocatedMachines = parseExecHost(execHost);
       } catch (error) {
-        this.logger.debug({ jobId, execHost, error }, 'Problem parsing the node names');
+        logger.debug({ jobId, execHost, error }, 'Problem parsing the node names');
       }
     }
     if (job.allocatedMachines && job.numMachines !== undefined) {
       const names = new Set(job.allocatedMachines.map((m) => m.name));
       if (names.size !== job.numMachines) {
-        this.logger.error(
+        logger.error(
           { jobId },
           `The length of the list of allocated nodes (${names.size}) is different from the expected number of nodes (${job.numMachines})!`,
         );
       }
     }
-    const duration = (key: string): number | undefined => {
-      const value = text(key);
-      if (value === undefined) return undefined;
-      const seconds = parseHms(value);
-      if (seconds === undefined) this.logger.warn({ jobId, key, value }, `Error parsing '${key}' for job id ${jobId}`);
-      return seconds;
-    };
-    set('requestedWallclockTimeSeconds', duration('resource_list.walltime'));
-    set('wallclockTimeSeconds', duration('resources_used.walltime'));
-    set('cpuTime', duration('resources_used.cput'));
-    const date = (...keys: string[]): Date | undefined => {
-      for (const key of keys) {
-        const value = text(key);
-        if (value === undefined) continue;
-        const parsed = parseCtime(value);
-        if (parsed === undefined) this.logger.warn({ jobId, key, value }, `Error parsing '${key}' for job id ${jobId}`);
-        return parsed;
-      }
-      return undefined;
-    };
-    set('submissionTime', date('ctime'));
+    const requested = duration(raw, 'resource_list.walltime', jobId, logger);
+    if (requested !== undefined) job.requestedWallclockTimeSeconds = requested;
+    const wallclock = duration(raw, 'resources_used.walltime', jobId, logger);
+    if (wallclock !== undefined) job.wallclockTimeSeconds = wallclock;
+    const cpuTime = duration(raw, 'resources_used.cput', jobId, logger);
+    if (cpuTime !== undefined) job.cpuTime = cpuTime;
+    const submitted = date(raw, 'ctime', jobId, logger);
+    if (submitted !== undefined) job.submissionTime = submitted;
     // PBSPro says `stime`, Torque `start_time`.
-    set('dispatchTime', date('stime', 'start_time'));
-    set('finishTime', date('obittime', 'comp_time'));
-    const exitStatus = integer('exit_status');
+    const dispatched = date(raw, 'stime', jobId, logger) ?? date(raw, 'start_time', jobId, logger);
+    if (dispatched !== undefined) job.dispatchTime = dispatched;
+    const finished = date(raw, 'obittime', jobId, logger) ?? date(raw, 'comp_time', jobId, logger);
+    if (finished !== undefined) job.finishTime = finished;
+    const exitStatus = integer(raw, 'exit_status', jobId, logger);
     if (exitStatus !== undefined) {
       job.exitStatus = exitStatus;
       // PBS reports a job killed by signal N as 256 + N.
