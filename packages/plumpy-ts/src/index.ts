@@ -145,6 +145,10 @@ export type {
   ProcessOutputsOf,
   DynamicValue,
   Exposed,
+  ExplicitOutPath,
+  ExplicitOutValues,
+  DynamicOutPath,
+  DynamicOutValue,
 } from './spec-types.js';
 export { ExitCode, ExitCodes, exitCodeJsonSchema, type ExitCodeOptions, type ExitCodeJson, type LabelledExitCode } from './exit-code.js';
 export { CancellableAction } from './cancellable-action.js';
@@ -177,8 +181,7 @@ export {
   type ProcessOptions,
   type LoadContext,
   type ProcessClass,
-  type ProcessSurface,
-  type SurfaceOf,
+  type SpecPhantoms,
   type DefinedProcessClass,
   type ProcessConstructorArgs,
   type HookResult,
@@ -207,7 +210,7 @@ export {
   type StepperState,
 } from './outline.js';
 export { WorkChain, WorkChainWaiting, ToContext, assign_, append_, workChainCheckpointSchema } from './workchain.js';
-export type { Awaitable, ContextAction, ContextAwaitable, ContextEntry, ContextEntries, WorkChainSurface } from './workchain-types.js';
+export type { Awaitable, ContextAction, ContextAwaitable, ContextEntry, ContextEntries } from './workchain-types.js';
 export {
   RemoteProcessController,
   type KillProcessOptions,

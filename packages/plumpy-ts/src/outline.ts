@@ -57,7 +57,7 @@ function refName(ref: MethodRef): string {
 /** An element of an outline. */
 export abstract class Instruction<W = unknown> {
   /** Phantom: the work chain class this instruction is typed for. */
-  declare readonly '~workChain'?: W;
+  declare readonly '~workChainType'?: W;
   abstract createStepper(host: OutlineHost): Stepper;
   /** Recreates a stepper from its saved state; throws {@link OutlineError} if the state does not fit. */
   abstract recreateStepper(saved: StepperState, host: OutlineHost): Stepper;
@@ -66,7 +66,16 @@ export abstract class Instruction<W = unknown> {
   abstract check(prototype: object, className: string): void;
 }
 
+/** Names of the methods of the work chain base class: a step or predicate with one of them would shadow it. */
+let reservedNames: ReadonlySet<string> = new Set();
+
+/** Sets the names {@link Instruction.check} refuses (the methods of `WorkChain`, set by it). */
+export function setReservedStepNames(names: Iterable<string>): void {
+  reservedNames = new Set(names);
+}
+
 function checkMethod(prototype: object, className: string, name: string, what: 'step' | 'predicate'): void {
+  if (reservedNames.has(name)) throw new OutlineError(`'${name}' is a method of WorkChain and cannot be a step or predicate of ${className}`);
   const value = (prototype as Record<string, unknown>)[name];
   if (typeof value !== 'function') throw new OutlineError(`the ${what} '${name}' is not a method of ${className}`);
   if (value.length !== 0) throw new OutlineError(`the ${what} '${name}' of ${className} must take no arguments (it takes ${value.length})`);
@@ -432,13 +441,13 @@ export class Return<W = unknown> extends Instruction<W> {
 
 /** Names of the public step methods of `W` (methods without parameters, not those of `WorkChain` itself). */
 export type StepName<W> = {
-  [K in keyof W]-?: K extends '~workChain' | WorkChainReservedName ? never : W[K] extends () => unknown ? K : never;
+  [K in keyof W]-?: K extends `~${string}` | WorkChainReservedName ? never : W[K] extends () => unknown ? K : never;
 }[keyof W] &
   string;
 
 /** Names of the public predicate methods of `W` (returning a boolean). */
 export type PredicateName<W> = {
-  [K in keyof W]-?: K extends '~workChain' | WorkChainReservedName ? never : W[K] extends () => boolean | null | undefined ? K : never;
+  [K in keyof W]-?: K extends `~${string}` | WorkChainReservedName ? never : W[K] extends () => boolean | null | undefined ? K : never;
 }[keyof W] &
   string;
 

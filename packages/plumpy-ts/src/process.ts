@@ -53,17 +53,18 @@ import {
 } from './process-states.js';
 import { NAMESPACE_SEPARATOR, PortNamespace, UNSPECIFIED, type Port } from './ports.js';
 import type {
+  DynamicOutPath,
+  DynamicOutValue,
+  ExplicitOutValues,
   NamespaceIn,
   NamespaceOut,
-  OutPath,
-  OutValueAt,
   OutputsOf,
   SpecOf,
   SpecTypes,
 } from './spec-types.js';
+import type { ContextEntries } from './workchain-types.js';
 import { StateMachine, StateEntryFailed } from './state-machine.js';
 import { copyMappings, freezeMappings, isPlainObject, jsonValueSchema, type JsonValue } from './values.js';
-import type { WorkChainSurface } from './workchain-types.js';
 
 /** Options of a process. Subclasses keep this one-argument constructor: checkpoints are loaded through it. */
 export interface ProcessOptions<I = Readonly<Record<string, unknown>>> {
@@ -173,23 +174,20 @@ export const processCheckpointSchema = checkpointEnvelopeSchema.extend({
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ProcessClass<P extends Process = Process> = (new (...args: any[]) => P) & Omit<typeof Process, 'prototype' | '~plumpySpec' | 'exitCodes'>;
 
-/** The members of a process whose types come from its spec. */
-export interface ProcessSurface<S extends SpecTypes> {
-  /** The parsed inputs: defaults filled in, values converted by their schemas, read-only. */
-  readonly inputs: NamespaceOut<S['inputs']>;
-  /** The outputs emitted so far. */
-  readonly outputs: Partial<OutputsOf<S['outputs']>>;
-  /** Records an output; the value is checked against its port (or the dynamic namespace). */
-  out<P extends OutPath<S['outputs']>>(port: P, value: OutValueAt<S['outputs'], P>): void;
-  /** Runs the process to its end; resolves to its outputs, rejects with its error or {@link KilledError}. */
-  execute(): Promise<OutputsOf<S['outputs']>>;
-  /** Settles when the process terminates, as {@link Process.execute} does, without running it. */
-  future(): Promise<OutputsOf<S['outputs']>>;
+/**
+ * The phantom members through which an instance of a class made by `define` carries its spec's types.
+ * Members such as `inputs`, `out` and `execute` read them through `this`, so they are typed in the class
+ * body and outside it alike.
+ */
+export interface SpecPhantoms<S extends SpecTypes> {
+  readonly '~inputs': NamespaceOut<S['inputs']>;
+  readonly '~outputs': OutputsOf<S['outputs']>;
+  readonly '~outValues': ExplicitOutValues<S['outputs']>;
+  readonly '~dynamicOutPaths': DynamicOutPath<S['outputs']>;
+  readonly '~dynamicOutValue': DynamicOutValue<S['outputs']>;
+  readonly '~context': Partial<S['context']>;
+  readonly '~contextEntries': ContextEntries<S['context']>;
 }
-
-/** The typed members a class made by `define` adds to its base's instances. */
-export type SurfaceOf<C extends ProcessClass, S extends SpecTypes> =
-  InstanceType<C> extends { readonly '~workChain': true } ? WorkChainSurface<S> : ProcessSurface<S>;
 
 /** The constructor arguments of a process class with spec `S`: the options, required when inputs are. */
 export type ProcessConstructorArgs<S extends SpecTypes> =
@@ -200,7 +198,7 @@ export type ProcessConstructorArgs<S extends SpecTypes> =
 /** The class `Base.define(build)` returns: `Base` with the spec `S` and the types that come with it. */
 export type DefinedProcessClass<Base extends ProcessClass, S extends SpecTypes> = (new (
   ...args: ProcessConstructorArgs<S>
-) => SurfaceOf<Base, S> & InstanceType<Base>) & {
+) => InstanceType<Base> & SpecPhantoms<S>) & {
   [K in keyof Base as K extends 'prototype' | '~plumpySpec' | 'exitCodes' ? never : K]: Base[K];
 } & {
   readonly '~plumpySpec'?: S;
@@ -221,6 +219,16 @@ const specs = new WeakMap<object, ProcessSpec<SpecTypes>>();
  * step. Subclasses keep the single-argument constructor.
  */
 export class Process {
+  // Phantoms read by the typed members; classes made by `define` narrow them (see SpecPhantoms). They
+  // are as wide as possible here, so that the narrowing intersection is exactly the defined type.
+  declare readonly '~inputs': Readonly<Record<never, never>>;
+  declare readonly '~outputs': Readonly<Record<string, unknown>>;
+  declare readonly '~outValues': Readonly<Record<never, never>>;
+  declare readonly '~dynamicOutPaths': unknown;
+  declare readonly '~dynamicOutValue': unknown;
+  declare readonly '~context': object;
+  declare readonly '~contextEntries': unknown;
+
   /**
    * Phantom: the type-level spec of the class (declared as the widest spec so that every defined class is
    * a `typeof Process`; `SpecOf` reads it as the empty spec).
@@ -261,13 +269,13 @@ export class Process {
   static define<C extends ProcessClass, S extends SpecTypes>(
     this: C,
     build: (spec: ProcessSpec<SpecOf<C>>) => ProcessSpec<S>,
-  ): DefinedProcessClass<C, S> {
+  ): DefinedProcessClass<C, [S] extends [never] ? SpecOf<C> : S> {
     const Defined = class extends (this as unknown as typeof Process) {};
     Object.defineProperty(Defined, 'name', { value: `${this.name}Definition` });
     const spec = this.spec().clone() as unknown as ProcessSpec<SpecOf<C>>;
     const built = build(spec) as unknown as ProcessSpec<SpecTypes>;
     specs.set(Defined, built);
-    return Defined as unknown as DefinedProcessClass<C, S>;
+    return Defined as unknown as DefinedProcessClass<C, [S] extends [never] ? SpecOf<C> : S>;
   }
 
   /** The exit codes of this class's spec, by label. */
@@ -917,11 +925,13 @@ export class Process {
     return this.#rawInputs;
   }
 
-  get inputs(): Readonly<Record<never, never>> {
+  /** The parsed inputs: defaults filled in, values converted by their schemas, read-only. */
+  get inputs(): this['~inputs'] {
     return this.#parsedInputs;
   }
 
-  get outputs(): Readonly<Record<string, unknown>> {
+  /** The outputs emitted so far. */
+  get outputs(): Partial<this['~outputs']> {
     return this.#outputs;
   }
 
@@ -1029,7 +1039,7 @@ export class Process {
   }
 
   /** Settles when the process terminates: outputs, or the error / {@link KilledError}. */
-  future(): Promise<Readonly<Record<string, unknown>>> {
+  future(): Promise<this['~outputs']> {
     this.#boot();
     return this.#future.promise;
   }
@@ -1105,7 +1115,7 @@ export class Process {
    * error or a {@link KilledError}. Works from inside another process's step (nested processes share the
    * event loop). A closed process throws {@link ClosedError}.
    */
-  async execute(): Promise<Readonly<Record<string, unknown>>> {
+  async execute(): Promise<this['~outputs']> {
     this.#boot();
     this.#ensureNotClosed('execute');
     await this.stepUntilTerminated();
@@ -1343,7 +1353,13 @@ export class Process {
 
   // ---- outputs ---------------------------------------------------------------------------------------
 
-  out(port: never, value: never): void;
+  /**
+   * Records an output; the value is checked against its port (or the dynamic namespace), at compile time
+   * for the ports of the spec and at run time always ({@link ValidationError} if invalid).
+   */
+  out<P extends keyof this['~outValues'] & string>(port: P, value: this['~outValues'][P]): void;
+  /** Records an output under a dynamic namespace. */
+  out<P extends this['~dynamicOutPaths'] & string>(port: P, value: this['~dynamicOutValue']): void;
   out(port: string, value: unknown): void {
     this.writeOutput(port, value);
   }

@@ -158,6 +158,26 @@ export type OutValueAt<NS extends AnyNamespace, P extends string> = P extends ke
       : DynamicValue<NS['dynIn']>
     : DynamicValue<NS['dynIn']>;
 
+/** The dotted paths of explicit output ports and namespaces. */
+export type ExplicitOutPath<NS extends AnyNamespace> = {
+  [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace ? K | `${K}.${ExplicitOutPath<NS['ports'][K]>}` : K;
+}[keyof NS['ports'] & string];
+
+/** The value `out()` accepts at each explicit path. */
+export type ExplicitOutValues<NS extends AnyNamespace> = { readonly [P in ExplicitOutPath<NS>]: OutValueAt<NS, P> };
+
+/** Patterns of the paths under dynamic namespaces (`ns.${string}`; `string` for a dynamic root). */
+export type DynamicOutPath<NS extends AnyNamespace, Prefix extends string = ''> =
+  | (IsNever<NS['dynIn']> extends true ? never : `${Prefix}${string}`)
+  | {
+      [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace ? DynamicOutPath<NS['ports'][K], `${Prefix}${K}.`> : never;
+    }[keyof NS['ports'] & string];
+
+/** The values dynamic namespaces accept (a union over all of them). */
+export type DynamicOutValue<NS extends AnyNamespace> =
+  | (IsNever<NS['dynIn']> extends true ? never : DynamicValue<NS['dynIn']>)
+  | { [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace ? DynamicOutValue<NS['ports'][K]> : never }[keyof NS['ports'] & string];
+
 // ---- building ----------------------------------------------------------------------------------------
 
 type SetKey<P, K extends string, D> = { readonly [X in keyof P | K]: X extends K ? D : P[X & keyof P] };

@@ -1,6 +1,3 @@
-import type { ProcessSurface } from './process.js';
-import type { SpecTypes } from './spec-types.js';
-
 /** Something a work chain can wait for: a Promise of the value, or a process whose outputs are the value. */
 export type Awaitable<V> = PromiseLike<V> | { future(): PromiseLike<V> };
 
@@ -21,11 +18,3 @@ export type ContextEntry<V> =
 
 /** The argument of `toContext`: awaitables by context key. */
 export type ContextEntries<C> = { readonly [K in keyof C]?: ContextEntry<C[K]> };
-
-/** The members of a work chain whose types come from its spec. */
-export interface WorkChainSurface<S extends SpecTypes> extends ProcessSurface<S> {
-  /** The context: values kept between steps (and in checkpoints). */
-  readonly ctx: Partial<S['context']>;
-  /** Waits, before the next step, for each awaitable and puts its value in the context under its key. */
-  toContext(entries: ContextEntries<S['context']>): void;
-}

@@ -5,6 +5,7 @@ import {
   Block,
   PropagateReturn,
   outlineDsl,
+  setReservedStepNames,
   stepperStateSchema,
   type OutlineDsl,
   type OutlineHost,
@@ -166,6 +167,21 @@ export const workChainCheckpointSchema = processCheckpointSchema.extend({
 
 const outlines = new WeakMap<object, Block>();
 
+/** What `WorkChain.outline` is called on: a work chain class. */
+interface OutlineTarget<W> {
+  readonly prototype: W;
+  readonly name: string;
+  spec(): ProcessSpec<SpecTypes>;
+}
+
+function methodNames(prototype: object | null): string[] {
+  const names: string[] = [];
+  for (let p = prototype; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    for (const name of Object.getOwnPropertyNames(p)) if (name !== 'constructor') names.push(name);
+  }
+  return names;
+}
+
 /**
  * A process whose steps follow an outline (plumpy's `WorkChain`): steps, `if_`/`elif_`/`else_`,
  * `while_` and `return_`, nested at will. Define the spec with `WorkChain.define(...)` and the outline in a
@@ -177,8 +193,9 @@ const outlines = new WeakMap<object, Block>();
  * `doStep` drive the outline and must not be overridden.
  */
 export class WorkChain extends Process {
-  /** Marks work chain instances for the type of `define`. */
-  declare readonly '~workChain': true;
+  static {
+    setReservedStepNames(methodNames(WorkChain.prototype));
+  }
 
   static override get stateClasses(): StateClasses {
     return WORKCHAIN_STATE_CLASSES;
@@ -194,9 +211,11 @@ export class WorkChain extends Process {
    * callback that gets the DSL typed for this class (`({ if_, while_, return_ }) => [...]`).
    */
   static outline<W extends WorkChain>(
-    this: { readonly prototype: W; readonly name: string; spec(): ProcessSpec<SpecTypes> },
-    ...items: OutlineItem<NoInfer<W>>[] | [(dsl: OutlineDsl<NoInfer<W>>) => OutlineItem<NoInfer<W>>[]]
-  ): void {
+    this: OutlineTarget<W>,
+    build: (dsl: OutlineDsl<NoInfer<W>>) => OutlineItem<NoInfer<W>>[],
+  ): void;
+  static outline<W extends WorkChain>(this: OutlineTarget<W>, ...items: OutlineItem<NoInfer<W>>[]): void;
+  static outline<W extends WorkChain>(this: OutlineTarget<W>, ...items: unknown[]): void {
     const [first] = items;
     const list =
       items.length === 1 && typeof first === 'function' && !isMethodOf(this.prototype, first)
@@ -256,7 +275,7 @@ export class WorkChain extends Process {
   };
 
   /** The context: values kept between steps and in checkpoints. */
-  get ctx(): object {
+  get ctx(): this['~context'] {
     return this.#ctx;
   }
 
@@ -305,10 +324,9 @@ export class WorkChain extends Process {
     return value;
   }
 
-  toContext(entries: never): void;
   /** Waits, before the next step, for each awaitable, and puts its value in the context under its key. */
-  toContext(entries: Readonly<Record<string, unknown>>): void {
-    this.#addAwaitables(entries);
+  toContext(entries: this['~contextEntries']): void {
+    this.#addAwaitables(entries as Readonly<Record<string, unknown>>);
   }
 
   #addAwaitables(entries: Readonly<Record<string, unknown>>): void {
