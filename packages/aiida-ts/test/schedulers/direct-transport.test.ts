@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DirectScheduler, JobState, type JobInfo, type JobTemplateInput } from '../../src/schedulers.js';
 import { LocalTransport, SshTransport, type Transport } from '../../src/transports.js';
 import { startPrivateSshd, type PrivateSshd } from '../transports/private-sshd.js';
+import { describeSchedulerContract, until } from './scheduler-contract.js';
 
 let sshd: PrivateSshd;
 const workRoot = mkdtempSync(path.join(tmpdir(), 'aiida-ts-direct-'));
@@ -32,19 +33,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 // Plain shells (use_login_shell off): a login shell reads this machine's profile, whose side effects
 // (a version manager waiting up to a minute for its lock) have nothing to do with the scheduler.
@@ -80,6 +68,13 @@ describe.each(transports)('core.direct through %s', (name, createTransport) => {
 
   afterAll(async () => {
     await transport.close();
+  });
+
+  describeSchedulerContract(`core.direct through ${name}`, {
+    scheduler: () => scheduler,
+    workRoot: () => workRoot,
+    resources: { num_machines: 1, num_mpiprocs_per_machine: 1 },
+    supportsHold: false,
   });
 
   function writeJob(label: string, template: Partial<JobTemplateInput>): string {

@@ -9,6 +9,7 @@ import { FeatureNotAvailableError } from '../../src/errors.js';
 import { JobState, SgeScheduler, type JobInfo, type JobTemplateInput } from '../../src/schedulers.js';
 import { LocalTransport } from '../../src/transports.js';
 import { startPrivateSge, type PrivateSge } from './private-sge.js';
+import { describeSchedulerContract, until } from './scheduler-contract.js';
 
 let sge: PrivateSge;
 let transport: LocalTransport;
@@ -37,15 +38,6 @@ afterAll(async () => {
   }
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /** The job as qstat lists it, or `null` once it is no longer listed (finished). */
 async function current(jobId: string): Promise<JobInfo | null> {
@@ -79,6 +71,14 @@ async function accounting(jobId: string): Promise<JobInfo> {
     return info.retval === 0 ? scheduler.parseDetailedJobInfo(jobId, info) : undefined;
   });
 }
+
+describeSchedulerContract('core.sge', {
+  scheduler: () => scheduler,
+  workRoot: () => sge.workRoot,
+  resources: { parallel_env: 'smp', tot_num_mpiprocs: 1 },
+  template: { queueName: 'all.q' },
+  supportsHold: true,
+});
 
 describe('core.sge on a real Grid Engine', () => {
   it('submits a job, sees it queued or running, then finished with its output and accounting', async () => {

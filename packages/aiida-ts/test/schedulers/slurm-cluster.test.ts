@@ -9,6 +9,7 @@ import { FeatureNotAvailableError, SchedulerError } from '../../src/errors.js';
 import { JobState, SlurmScheduler, type JobInfo, type JobTemplateInput } from '../../src/schedulers.js';
 import { LocalTransport } from '../../src/transports.js';
 import { startPrivateSlurm, type PrivateSlurm } from './private-slurm.js';
+import { describeSchedulerContract, until } from './scheduler-contract.js';
 
 let slurm: PrivateSlurm;
 let transport: LocalTransport;
@@ -33,15 +34,6 @@ afterAll(async () => {
   else process.env['SLURM_CONF'] = previousConf;
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /** The job as squeue lists it, or `null` once squeue no longer lists it (finished). */
 async function current(jobId: string): Promise<JobInfo | null> {
@@ -70,6 +62,13 @@ async function submit(label: string, template: Partial<JobTemplateInput>): Promi
   if (typeof jobId !== 'string') throw new Error(`submission refused with exit code ${jobId.status}`);
   return { jobId, workdir };
 }
+
+describeSchedulerContract('core.slurm', {
+  scheduler: () => scheduler,
+  workRoot: () => slurm.workRoot,
+  resources: { num_machines: 1, num_mpiprocs_per_machine: 1 },
+  supportsHold: true,
+});
 
 describe('core.slurm on a real cluster', () => {
   it('submits a job, sees it queued or running, then finished with its output', async () => {
@@ -131,19 +130,12 @@ describe('core.slurm on a real cluster', () => {
     expect(readFileSync(slurm.jobcompFile, 'utf8')).toContain(`JobId=${jobId} `);
   }, 60_000);
 
-  it('shows a job submitted on hold as queued held', async () => {
-    const { jobId } = await submit('held', { submitAsHold: true, codesInfo: [{ cmdlineParams: ['true'] }] });
-    const held = await current(jobId);
-    expect(held).toMatchObject({ jobState: JobState.QUEUED_HELD, annotation: 'JobHeldUser', jobSubstate: 'PD' });
-    expect(await scheduler.killJob(jobId)).toBe(true);
-    await until('the held job to go', async () => ((await current(jobId)) === null ? true : undefined));
-  });
-
-  it('lists several jobs, and none once they are gone', async () => {
+  it('lists several jobs with slurm’s hold reason, and none once they are gone', async () => {
     const a = await submit('list-a', { submitAsHold: true, codesInfo: [{ cmdlineParams: ['true'] }] });
     const b = await submit('list-b', { submitAsHold: true, codesInfo: [{ cmdlineParams: ['true'] }] });
     const jobs = await scheduler.getJobs({ jobs: [a.jobId, b.jobId] });
     expect(jobs.map((job) => job.jobId).sort()).toEqual([a.jobId, b.jobId].sort());
+    for (const job of jobs) expect(job).toMatchObject({ jobState: JobState.QUEUED_HELD, annotation: 'JobHeldUser', jobSubstate: 'PD' });
     expect(await scheduler.killJob(a.jobId)).toBe(true);
     expect(await scheduler.killJob(b.jobId)).toBe(true);
     await until('both jobs to go', async () => ((await scheduler.getJobs({ jobs: [a.jobId, b.jobId] })).length === 0 ? true : undefined));
