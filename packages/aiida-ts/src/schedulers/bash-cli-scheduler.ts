@@ -1,4 +1,4 @@
-import { SchedulerError } from '../errors.js';
+import { SchedulerError, SchedulerParsingError } from '../errors.js';
 import { quoteForBash } from './bash-quoting.js';
 import type { SchedulerExitCode } from './exit-codes.js';
 import type { JobInfo } from './job-info.js';
@@ -58,9 +58,16 @@ export abstract class BashCliScheduler extends BaseScheduler {
   async getJobs(options: GetJobsOptions = {}): Promise<JobInfo[] | Record<string, JobInfo>> {
     const jobs = options.jobs?.map(validateJobId);
     const user = options.user === undefined ? undefined : shellUser(validateUser(options.user));
-    const output = await this.exec(
-      this.getJoblistCommand({ ...(jobs ? { jobs } : {}), ...(user === undefined ? {} : { user }) }),
-    );
+    const command = this.getJoblistCommand({ ...(jobs ? { jobs } : {}), ...(user === undefined ? {} : { user }) });
+    const output = await this.exec(command);
+    // Every job-list command says something about jobs it was asked for, even finished ones (a header, a
+    // record, or "unknown job" on stderr); silence on both streams is a broken reply, and reading it as an
+    // empty list would mark every job done.
+    if (jobs && jobs.length > 0 && !output.stdout.trim() && !output.stderr.trim()) {
+      throw new SchedulerParsingError(
+        `the job list command printed nothing at all for jobs ${jobs.join(', ')} (exit status ${output.retval}): ${command}`,
+      );
+    }
     const list = this.completeJobList(this.parseJoblistOutput(output), jobs);
     if (!options.asDict) return list;
     const byId: Record<string, JobInfo> = {};
