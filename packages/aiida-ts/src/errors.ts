@@ -31,6 +31,7 @@ export const AiidaErrorCode = {
   SCHEDULER: 'SCHEDULER',
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
+  PROCESS_FAILED: 'PROCESS_FAILED',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -220,4 +221,28 @@ export class SchedulerParsingError extends SchedulerError {
 /** The scheduler or transport does not offer this feature. */
 export class FeatureNotAvailableError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.FEATURE_NOT_AVAILABLE;
+}
+
+// --- engine ---------------------------------------------------------------------------------------------------
+
+/**
+ * A process finished with a non-zero exit status where its caller needed its result (calling a process function
+ * directly); carries the process node's pk and the exit code. `runGetNode` reports such processes without throwing.
+ */
+export class ProcessFailedError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PROCESS_FAILED;
+  readonly pk: number | null;
+  readonly exitStatus: number;
+  readonly exitMessage: string | null;
+
+  constructor(
+    message: string,
+    details: { readonly pk: number | null; readonly exitStatus: number; readonly exitMessage: string | null },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.pk = details.pk;
+    this.exitStatus = details.exitStatus;
+    this.exitMessage = details.exitMessage;
+  }
 }

@@ -1,0 +1,59 @@
+import type { ProcessSpec, SpecTypes } from 'plumpy-ts';
+import { z } from 'zod';
+
+/** The name of the input namespace holding the settings of a process run (never linked in the graph). */
+export const METADATA_KEY = 'metadata';
+
+/** The label of a `call_calc`/`call_work` link when the caller gives none. */
+export const DEFAULT_CALL_LINK_LABEL = 'CALL';
+
+/** The output label of a process that returns a single node (aiida's `SINGLE_OUTPUT_LINKNAME`). */
+export const SINGLE_OUTPUT_LINKNAME = 'result';
+
+/**
+ * Adds what every aiida-ts process has (aiida's `Process.define`): the `metadata` namespace (`store_provenance`,
+ * `label`, `description`, `call_link_label`, `disable_cache`) and the base exit codes 1, 2, 10 and 11.
+ */
+export function defineProcessBase<S extends SpecTypes>(spec: ProcessSpec<S>) {
+  return spec
+    .inputNamespace(METADATA_KEY, { required: false, help: 'Settings of the process run; not stored as links.' })
+    .input(`${METADATA_KEY}.store_provenance`, {
+      valueType: z.boolean(),
+      default: true,
+      help: 'If set to `false` provenance will not be stored in the database.',
+    })
+    .input(`${METADATA_KEY}.description`, {
+      valueType: z.string(),
+      required: false,
+      help: 'Description to set on the process node.',
+    })
+    .input(`${METADATA_KEY}.label`, {
+      valueType: z.string(),
+      required: false,
+      help: 'Label to set on the process node.',
+    })
+    .input(`${METADATA_KEY}.call_link_label`, {
+      valueType: z.string(),
+      default: DEFAULT_CALL_LINK_LABEL,
+      help: 'The label to use for the `CALL` link if the process is called by another process.',
+    })
+    .input(`${METADATA_KEY}.disable_cache`, {
+      valueType: z.boolean(),
+      required: false,
+      help: 'Do not consider the cache for this process, ignoring all other caching configuration rules.',
+    })
+    .exitCode(1, 'ERROR_UNSPECIFIED', 'The process has failed with an unspecified error.', { invalidatesCache: true })
+    .exitCode(2, 'ERROR_LEGACY_FAILURE', 'The process failed with legacy failure mode.', { invalidatesCache: true })
+    .exitCode(10, 'ERROR_INVALID_OUTPUT', 'The process returned an invalid output.', { invalidatesCache: true })
+    .exitCode(11, 'ERROR_MISSING_OUTPUT', 'The process did not register a required output.', { invalidatesCache: true });
+}
+
+/** The parsed `metadata` namespace as the engine reads it. */
+export interface ProcessMetadata {
+  readonly store_provenance?: boolean;
+  readonly description?: string;
+  readonly label?: string;
+  readonly call_link_label?: string;
+  readonly disable_cache?: boolean;
+  readonly [key: string]: unknown;
+}
