@@ -172,7 +172,10 @@ export const processCheckpointSchema = checkpointEnvelopeSchema.extend({
 
 /** A process class (any subclass of {@link Process}). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type ProcessClass<P extends Process = Process> = (new (...args: any[]) => P) & Omit<typeof Process, 'prototype' | '~plumpySpec' | 'exitCodes'>;
+export type ProcessClass<P extends Process = Process> = (new (...args: any[]) => P) & {
+  readonly name: string;
+  spec(): ProcessSpec<SpecTypes>;
+};
 
 /**
  * The phantom members through which an instance of a class made by `define` carries its spec's types.
@@ -221,12 +224,12 @@ const specs = new WeakMap<object, ProcessSpec<SpecTypes>>();
 export class Process {
   // Phantoms read by the typed members; classes made by `define` narrow them (see SpecPhantoms). They
   // are as wide as possible here, so that the narrowing intersection is exactly the defined type.
-  declare readonly '~inputs': Readonly<Record<never, never>>;
-  declare readonly '~outputs': Readonly<Record<string, unknown>>;
-  declare readonly '~outValues': Readonly<Record<never, never>>;
+  declare readonly '~inputs': unknown;
+  declare readonly '~outputs': unknown;
+  declare readonly '~outValues': unknown;
   declare readonly '~dynamicOutPaths': unknown;
   declare readonly '~dynamicOutValue': unknown;
-  declare readonly '~context': object;
+  declare readonly '~context': unknown;
   declare readonly '~contextEntries': unknown;
 
   /**

@@ -60,9 +60,17 @@ export type AnyNamespace = NamespaceDesc<any, any, any, any>;
 export type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
 /** A value of a dynamic namespace: a leaf, or a mapping of such values at any depth. */
-export type DynamicValue<V> = V | { readonly [key: string]: DynamicValue<V> };
+export type DynamicValue<V> = V | DynamicMapping<V>;
+
+/** A mapping in a dynamic namespace (an interface, so that the compiler compares it cheaply). */
+export interface DynamicMapping<V> {
+  readonly [key: string]: DynamicValue<V>;
+}
 
 type IsNever<T> = [T] extends [never] ? true : false;
+/** True for `any`: recursive types stop there instead of unfolding forever. */
+type IsAny<T> = 0 extends 1 & T ? true : false;
+type AnyPorts<NS extends AnyNamespace> = IsAny<NS['ports']>;
 
 // ---- inputs given to a process ------------------------------------------------------------------------
 
@@ -91,7 +99,9 @@ type DynamicPartIn<NS extends AnyNamespace> =
     : { readonly [key: string]: DynamicValue<NS['dynIn']> | ValueIn<NS['ports'][keyof NS['ports']]> | undefined };
 
 /** The mapping a namespace accepts: required ports as required keys, the rest optional. */
-export type NamespaceIn<NS extends AnyNamespace> = Simplify<
+export type NamespaceIn<NS extends AnyNamespace> = AnyPorts<NS> extends true ? Readonly<Record<string, unknown>> : NamespaceInOf<NS>;
+
+type NamespaceInOf<NS extends AnyNamespace> = Simplify<
   { readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? K : never]: ValueIn<NS['ports'][K]> } & {
     readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? never : K]?: ValueIn<NS['ports'][K]>;
   }
@@ -123,7 +133,9 @@ type DynamicPartOut<NS extends AnyNamespace> =
     : { readonly [key: string]: DynamicValue<NS['dynOut']> | ValueOut<NS['ports'][keyof NS['ports']]> | undefined };
 
 /** A parsed namespace: defaults filled in, values converted by their schemas, read-only. */
-export type NamespaceOut<NS extends AnyNamespace> = Simplify<
+export type NamespaceOut<NS extends AnyNamespace> = AnyPorts<NS> extends true ? Readonly<Record<string, unknown>> : NamespaceOutOf<NS>;
+
+type NamespaceOutOf<NS extends AnyNamespace> = Simplify<
   { readonly [K in keyof NS['ports'] as IsPresentOut<NS['ports'][K]> extends true ? K : never]: ValueOut<NS['ports'][K]> } & {
     readonly [K in keyof NS['ports'] as IsPresentOut<NS['ports'][K]> extends true ? never : K]?: ValueOut<NS['ports'][K]>;
   }
@@ -131,7 +143,9 @@ export type NamespaceOut<NS extends AnyNamespace> = Simplify<
   DynamicPartOut<NS>;
 
 /** Outputs of a finished process: required ports present, the others optional. */
-export type OutputsOf<NS extends AnyNamespace> = Simplify<
+export type OutputsOf<NS extends AnyNamespace> = AnyPorts<NS> extends true ? Readonly<Record<string, unknown>> : OutputsOfNamespace<NS>;
+
+type OutputsOfNamespace<NS extends AnyNamespace> = Simplify<
   { readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? K : never]: ValueOut<NS['ports'][K]> } & {
     readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? never : K]?: ValueOut<NS['ports'][K]>;
   }
@@ -141,14 +155,18 @@ export type OutputsOf<NS extends AnyNamespace> = Simplify<
 // ---- output paths ------------------------------------------------------------------------------------
 
 /** Every dotted path `out()` accepts: explicit ports, namespaces, and any name under a dynamic namespace. */
-export type OutPath<NS extends AnyNamespace> =
+export type OutPath<NS extends AnyNamespace> = AnyPorts<NS> extends true ? string : OutPathOf<NS>;
+
+type OutPathOf<NS extends AnyNamespace> =
   | {
       [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace ? K | `${K}.${OutPath<NS['ports'][K]>}` : K;
     }[keyof NS['ports'] & string]
   | (IsNever<NS['dynIn']> extends true ? never : string);
 
 /** The value `out()` accepts at `P`. */
-export type OutValueAt<NS extends AnyNamespace, P extends string> = P extends keyof NS['ports']
+export type OutValueAt<NS extends AnyNamespace, P extends string> = AnyPorts<NS> extends true
+  ? unknown
+  : P extends keyof NS['ports']
   ? ValueIn<NS['ports'][P]>
   : P extends `${infer H}.${infer R}`
     ? H extends keyof NS['ports']
@@ -159,7 +177,9 @@ export type OutValueAt<NS extends AnyNamespace, P extends string> = P extends ke
     : DynamicValue<NS['dynIn']>;
 
 /** The dotted paths of explicit output ports and namespaces. */
-export type ExplicitOutPath<NS extends AnyNamespace> = {
+export type ExplicitOutPath<NS extends AnyNamespace> = AnyPorts<NS> extends true ? string : ExplicitOutPathOf<NS>;
+
+type ExplicitOutPathOf<NS extends AnyNamespace> = {
   [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace ? K | `${K}.${ExplicitOutPath<NS['ports'][K]>}` : K;
 }[keyof NS['ports'] & string];
 
@@ -167,14 +187,18 @@ export type ExplicitOutPath<NS extends AnyNamespace> = {
 export type ExplicitOutValues<NS extends AnyNamespace> = { readonly [P in ExplicitOutPath<NS>]: OutValueAt<NS, P> };
 
 /** Patterns of the paths under dynamic namespaces (`ns.${string}`; `string` for a dynamic root). */
-export type DynamicOutPath<NS extends AnyNamespace, Prefix extends string = ''> =
+export type DynamicOutPath<NS extends AnyNamespace, Prefix extends string = ''> = AnyPorts<NS> extends true ? `${Prefix}${string}` : DynamicOutPathOf<NS, Prefix>;
+
+type DynamicOutPathOf<NS extends AnyNamespace, Prefix extends string> =
   | (IsNever<NS['dynIn']> extends true ? never : `${Prefix}${string}`)
   | {
       [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace ? DynamicOutPath<NS['ports'][K], `${Prefix}${K}.`> : never;
     }[keyof NS['ports'] & string];
 
 /** The values dynamic namespaces accept (a union over all of them). */
-export type DynamicOutValue<NS extends AnyNamespace> =
+export type DynamicOutValue<NS extends AnyNamespace> = AnyPorts<NS> extends true ? unknown : DynamicOutValueOf<NS>;
+
+type DynamicOutValueOf<NS extends AnyNamespace> =
   | (IsNever<NS['dynIn']> extends true ? never : DynamicValue<NS['dynIn']>)
   | { [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace ? DynamicOutValue<NS['ports'][K]> : never }[keyof NS['ports'] & string];
 

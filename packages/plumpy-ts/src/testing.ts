@@ -118,12 +118,15 @@ export class ThreeStepsThenException extends ThreeSteps {
   }
 }
 
+/** A test process class that knows the outputs it finishes with. */
+export type TestProcessClass = typeof Process & { readonly EXPECTED_OUTPUTS: Readonly<Record<string, unknown>> };
+
 /** plumpy's `TEST_PROCESSES`: they finish, with `EXPECTED_OUTPUTS`. */
-export const TEST_PROCESSES = [DummyProcess, DummyProcessWithOutput, DummyProcessWithDynamicOutput, ThreeSteps] as const;
+export const TEST_PROCESSES: readonly TestProcessClass[] = [DummyProcess, DummyProcessWithOutput, DummyProcessWithDynamicOutput, ThreeSteps];
 /** plumpy's `TEST_WAITING_PROCESSES`. */
-export const TEST_WAITING_PROCESSES = [ProcessWithCheckpoint, TwoCheckpointNoFinish, ExceptionProcess, ProcessEventsTester, ThreeStepsThenException] as const;
+export const TEST_WAITING_PROCESSES: readonly (typeof Process)[] = [ProcessWithCheckpoint, TwoCheckpointNoFinish, ExceptionProcess, ProcessEventsTester, ThreeStepsThenException];
 /** plumpy's `TEST_EXCEPTION_PROCESSES`. */
-export const TEST_EXCEPTION_PROCESSES = [ExceptionProcess, ThreeStepsThenException, MissingOutputProcess] as const;
+export const TEST_EXCEPTION_PROCESSES: readonly (typeof Process)[] = [ExceptionProcess, ThreeStepsThenException, MissingOutputProcess];
 
 /** Records which listener events a process fired. */
 export class EventRecorder implements ProcessListener {

@@ -105,7 +105,7 @@ describe('Process definition and inputs', () => {
 
   it('fails where the class is defined if its definition throws', () => {
     const define = (): unknown =>
-      class Broken extends Process.define((spec): typeof spec => {
+      class Broken extends Process.define((_spec): typeof _spec => {
         throw new Error('broken define');
       }) {};
     expect(define).toThrow('broken define');

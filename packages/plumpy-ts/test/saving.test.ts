@@ -135,18 +135,18 @@ describe('checkpointing', () => {
 
 describe('reloading from every checkpoint reaches the same end', () => {
   it.each(TEST_PROCESSES.map((c) => [c.name, c] as const))('%s', async (_name, cls) => {
-    const { outcome, checkpoints } = await checkEveryCheckpoint(cls as typeof Process);
+    const { outcome, checkpoints } = await checkEveryCheckpoint(cls);
     expect(outcome.state).toBe(ProcessState.FINISHED);
     expect(outcome.outputs).toEqual(cls.EXPECTED_OUTPUTS);
     expect(checkpoints.length).toBeGreaterThanOrEqual(3);
   });
 
   it.each(TEST_WAITING_PROCESSES.map((c) => [c.name, c] as const))('%s', async (_name, cls) => {
-    await checkEveryCheckpoint(cls as typeof Process, { drive: resumeOrPlay });
+    await checkEveryCheckpoint(cls, { drive: resumeOrPlay });
   });
 
   it.each(TEST_EXCEPTION_PROCESSES.map((c) => [c.name, c] as const))('%s', async (_name, cls) => {
-    const { outcome } = await checkEveryCheckpoint(cls as typeof Process, { options: { logger: silentLogger } });
+    const { outcome } = await checkEveryCheckpoint(cls, { options: { logger: silentLogger } });
     expect(outcome.state === ProcessState.EXCEPTED || outcome.successful === false).toBe(true);
   });
 
@@ -162,7 +162,7 @@ describe('reloading from every checkpoint reaches the same end', () => {
   });
 
   it('with listener snapshots, compared backwards (plumpy check_process_against_snapshots)', async () => {
-    for (const cls of [...TEST_PROCESSES, ...TEST_WAITING_PROCESSES] as (typeof Process)[]) {
+    for (const cls of [...TEST_PROCESSES, ...TEST_WAITING_PROCESSES]) {
       const process = new cls({ logger: silentLogger });
       const saver = new ProcessSaver(process);
       await saver.capture();
