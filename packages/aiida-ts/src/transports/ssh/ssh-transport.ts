@@ -3,15 +3,18 @@ import * as fsp from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import { Duplex, Writable, type Readable } from 'node:stream';
-import {
-  Client,
-  utils,
+// ssh2 is CommonJS whose named exports Node's ESM loader cannot see: take them from the default export.
+import ssh2, {
+  type Client as SshClient,
   type AnyAuthMethod,
   type ClientChannel,
   type ConnectConfig,
   type ServerHostKeyAlgorithm,
   type SFTPWrapper,
 } from 'ssh2';
+
+const { Client, utils } = ssh2;
+type Client = SshClient;
 import {
   FeatureNotAvailableError,
   HostKeyError,
