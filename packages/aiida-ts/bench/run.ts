@@ -1,0 +1,27 @@
+/**
+ * Runs every aiida-ts benchmark, one after another so they do not compete for the machine's cores. Each
+ * prints its own figures and its ratio against the baseline it measures in the same run. Pass names to
+ * run only some: `pnpm --filter aiida-ts bench storage querybuilder`.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+const here = import.meta.dirname;
+const wanted = process.argv.slice(2);
+const benches = readdirSync(here)
+  .filter((file) => file.endsWith('.ts') && file !== 'run.ts')
+  .map((file) => basename(file, '.ts'))
+  .filter((name) => wanted.length === 0 || wanted.includes(name))
+  .sort();
+
+let failed = 0;
+for (const name of benches) {
+  process.stdout.write(`\n### aiida-ts bench: ${name}\n`);
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(here, `${name}.ts`)], { stdio: 'inherit' });
+  if (result.status !== 0) {
+    failed += 1;
+    process.stdout.write(`### ${name} failed (exit ${String(result.status ?? result.signal)})\n`);
+  }
+}
+process.exitCode = failed === 0 ? 0 : 1;
