@@ -19,7 +19,8 @@ function sourceFiles(dir: string): string[] {
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const specs: string[] = [];
-  for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g)) specs.push(match[1]!);
+  for (const match of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g))
+    specs.push(match[1]!);
   return specs;
 }
 
@@ -73,7 +74,10 @@ describe('package manifests', () => {
       expect(manifest.exports?.['./internal/*']).toBeNull();
       for (const [key, target] of Object.entries(manifest.exports ?? {})) {
         if (key === './internal/*' || key === './package.json') continue;
-        expect(target, key).toMatchObject({ types: expect.stringMatching(/\.d\.ts$/), default: expect.stringMatching(/\.js$/) });
+        expect(target, key).toMatchObject({
+          types: expect.stringMatching(/\.d\.ts$/),
+          default: expect.stringMatching(/\.js$/),
+        });
       }
       expect(manifest.scripts).toHaveProperty('test');
       expect(manifest.scripts).toHaveProperty('bench');

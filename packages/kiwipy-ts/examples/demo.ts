@@ -9,7 +9,10 @@ import { type Communicator, defineBroadcast, defineRpc, defineTask, LocalCommuni
 
 // One definition per channel, shared by both ends: payloads are validated and their types inferred.
 const square = defineTask('square', { task: z.object({ n: z.number() }), result: z.number() });
-const status = defineRpc('worker.status', { request: z.object({ verbose: z.boolean() }), response: z.object({ done: z.number() }) });
+const status = defineRpc('worker.status', {
+  request: z.object({ verbose: z.boolean() }),
+  response: z.object({ done: z.number() }),
+});
 const progress = defineBroadcast('progress', { body: z.object({ worker: z.string(), done: z.number() }) });
 
 async function startWorker(communicator: Communicator, name: string): Promise<void> {
@@ -36,7 +39,9 @@ async function runClient(communicator: Communicator, label: string): Promise<voi
   console.log(`[${label}] rpc     worker.status -> ${done} tasks done`);
 
   await new Promise((resolve) => setTimeout(resolve, 50)); // let the last broadcasts arrive
-  console.log(`[${label}] bcast   heard ${heard.length} progress broadcasts (${heard.slice(0, 3).join(', ')}, …)`);
+  console.log(
+    `[${label}] bcast   heard ${heard.length} progress broadcasts (${heard.slice(0, 3).join(', ')}, …)`,
+  );
 
   try {
     await communicator.rpcSend('nobody-home', {});
