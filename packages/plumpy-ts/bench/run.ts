@@ -4,6 +4,7 @@
  * resumed at once. Each is compared with bare async functions doing the same work in the same run, and
  * the overhead ratio is printed. Run with `pnpm --filter plumpy-ts bench` (or `npx tsx bench/run.ts`).
  */
+/* eslint-disable @typescript-eslint/require-await -- the baselines are async functions that do not await, like synchronous steps */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
