@@ -48,3 +48,4 @@ export {
   type QueryBackend,
 } from './querybuilder/results.js';
 export { RECURSIVE_LINK_TYPES } from './querybuilder/sql/compile.js';
+export { RowStream } from './querybuilder/row-stream.js';

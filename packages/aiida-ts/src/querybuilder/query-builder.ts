@@ -28,6 +28,7 @@ import {
 } from './query-dict.js';
 import { RELATIONSHIPS, camelKeyword, snakeKeyword, type RelationshipKeyword } from './relationships.js';
 import { RowDecoder, type QueryBackend } from './results.js';
+import { RowStream } from './row-stream.js';
 import { QueryCompiler, edgeModelOf, joinSpecOf, type CompiledPlan } from './sql/compile.js';
 import { renderSql } from './sql/render.js';
 
@@ -785,28 +786,29 @@ export class QueryBuilder {
    * cursor on PostgreSQL, one statement per batch on SQLite (so the loop body may use the database). To make the
    * loop body's writes atomic with the reading, run the loop inside `backend.transaction(...)`.
    */
-  async *iterall(options: BatchOptions = {}): AsyncGenerator<unknown[], void, undefined> {
+  iterall(options: BatchOptions = {}): RowStream<unknown[]> {
     const { backend, plan, decoder } = this.#prepare();
-    for await (const batch of fetchBatches(
-      backend,
-      plan,
-      checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE),
-    )) {
-      for (const row of await decoder.lists(batch)) yield row;
-    }
+    const batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
+    return new RowStream(
+      decodedBatches(fetchBatches(backend, plan, batchSize), (rows) => decoder.lists(rows)),
+    );
   }
 
   /** Streams the rows as `{tag: {key: value}}`, as {@link iterall} does. */
-  async *iterdict(options: BatchOptions = {}): AsyncGenerator<QueryDictRow, void, undefined> {
+  iterdict(options: BatchOptions = {}): RowStream<QueryDictRow> {
     const { backend, plan, decoder } = this.#prepare();
-    for await (const batch of fetchBatches(
-      backend,
-      plan,
-      checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE),
-    )) {
-      for (const row of await decoder.dicts(batch)) yield row;
-    }
+    const batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
+    return new RowStream(
+      decodedBatches(fetchBatches(backend, plan, batchSize), (rows) => decoder.dicts(rows)),
+    );
   }
+}
+
+async function* decodedBatches<T>(
+  batches: AsyncGenerator<Record<string, unknown>[]>,
+  decode: (rows: readonly Record<string, unknown>[]) => Promise<T[]>,
+): AsyncGenerator<T[]> {
+  for await (const batch of batches) yield await decode(batch);
 }
 
 function checkBatchSize(batchSize: number): number {

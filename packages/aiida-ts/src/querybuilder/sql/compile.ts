@@ -500,6 +500,9 @@ export class QueryCompiler {
   ): RawBuilder<unknown> {
     const pg = this.#dialect.name === 'postgres';
     const types = sql.join(RECURSIVE_LINK_TYPES.map((t) => sql`${t}`));
+    // without statistics SQLite walks by the index on `type` (every create/input_calc link per step) instead of
+    // the one on input_id/output_id; a unary `+` keeps `type` out of its index choice
+    const linkType = pg ? sql`l.type` : sql`+l.type`;
     // the start vertex's filters go into the anchor too, so the walk starts only from matching nodes
     const seedFilter = this.compileFilter(parseFilterSpec(ENTITY_TABLES.node, startFilters, startWhat), 'n');
     const seedWhere = sql`${seedFilter === undefined ? sql`` : sql` and ${seedFilter}`}${boundCondition(bounds, 'db_dblink', 'l', ' and ')}${boundCondition(bounds, 'db_dbnode', 'n', ' and ')}`;
@@ -513,11 +516,11 @@ export class QueryCompiler {
         ? sql`, array[l.input_id, l.output_id]`
         : sql`, json_array(l.input_id, l.output_id)`;
       const stepPath = pg ? sql`, w.path || l.output_id` : sql`, json_insert(w.path, '$[#]', l.output_id)`;
-      return sql`${walk}(${columns}) as (select l.input_id, l.output_id, 0${withPath ? initPath : sql``} from db_dblink as l inner join db_dbnode as n on l.input_id = n.id where l.type in (${types})${seedWhere} union all select w.ancestor_id, l.output_id, w.depth + 1${withPath ? stepPath : sql``} from ${walk} as w inner join db_dblink as l on l.input_id = w.descendant_id where l.type in (${types})${stepWhere})`;
+      return sql`${walk}(${columns}) as (select l.input_id, l.output_id, 0${withPath ? initPath : sql``} from db_dblink as l inner join db_dbnode as n on l.input_id = n.id where ${linkType} in (${types})${seedWhere} union all select w.ancestor_id, l.output_id, w.depth + 1${withPath ? stepPath : sql``} from ${walk} as w inner join db_dblink as l on l.input_id = w.descendant_id where ${linkType} in (${types})${stepWhere})`;
     }
     const initPath = pg ? sql`, array[l.output_id, l.input_id]` : sql`, json_array(l.output_id, l.input_id)`;
     const stepPath = pg ? sql`, w.path || l.input_id` : sql`, json_insert(w.path, '$[#]', l.input_id)`;
-    return sql`${walk}(${columns}) as (select l.input_id, l.output_id, 0${withPath ? initPath : sql``} from db_dblink as l inner join db_dbnode as n on l.output_id = n.id where l.type in (${types})${seedWhere} union all select l.input_id, w.descendant_id, w.depth + 1${withPath ? stepPath : sql``} from ${walk} as w inner join db_dblink as l on l.output_id = w.ancestor_id where l.type in (${types})${stepWhere})`;
+    return sql`${walk}(${columns}) as (select l.input_id, l.output_id, 0${withPath ? initPath : sql``} from db_dblink as l inner join db_dbnode as n on l.output_id = n.id where ${linkType} in (${types})${seedWhere} union all select l.input_id, w.descendant_id, w.depth + 1${withPath ? stepPath : sql``} from ${walk} as w inner join db_dblink as l on l.output_id = w.ancestor_id where ${linkType} in (${types})${stepWhere})`;
   }
 
   /** A column as selected: timestamps as text on PostgreSQL, so microseconds survive the driver's Date. */

@@ -44,9 +44,23 @@ export interface JsonAccess {
 
 // ---- PostgreSQL ---------------------------------------------------------------------------------------------
 
-const pgRef = (ref: JsonRef): RawBuilder<unknown> =>
-  ref.keys.length === 0 ? sql`${ref.doc}` : sql`(${ref.doc} #> ${[...ref.keys]}::text[])`;
-const pgText = (ref: JsonRef): RawBuilder<unknown> => sql`(${ref.doc} #>> ${[...ref.keys]}::text[])`;
+// one plain key (the common `attributes.value`) uses `->`/`->>`, a little cheaper than a path; keys PostgreSQL
+// would read as array indices keep `#>`, which also indexes arrays
+const singleKey = (ref: JsonRef): string | undefined =>
+  ref.keys.length === 1 && pgArrayIndex(ref.keys[0]!) === undefined ? ref.keys[0] : undefined;
+const pgRef = (ref: JsonRef): RawBuilder<unknown> => {
+  if (ref.keys.length === 0) return sql`${ref.doc}`;
+  const key = singleKey(ref);
+  return key === undefined
+    ? sql`(${ref.doc} #> ${[...ref.keys]}::text[])`
+    : sql`(${ref.doc} -> ${key}::text)`;
+};
+const pgText = (ref: JsonRef): RawBuilder<unknown> => {
+  const key = singleKey(ref);
+  return key === undefined
+    ? sql`(${ref.doc} #>> ${[...ref.keys]}::text[])`
+    : sql`(${ref.doc} ->> ${key}::text)`;
+};
 const pgTypeOf = (ref: JsonRef): RawBuilder<unknown> => sql`jsonb_typeof(${pgRef(ref)})`;
 
 const pgOps: Record<CompareOperator, RawBuilder<unknown>> = {
