@@ -13,7 +13,12 @@ import { FilePersister, InMemoryPersister, Process, Wait, WorkChain, type Persis
 
 class Trivial extends Process {}
 
-class FourSteps extends WorkChain.define((spec) => spec.input('n', { valueType: z.number() }).context<{ total: number }>().output('total', { valueType: z.number() })) {
+class FourSteps extends WorkChain.define((spec) =>
+  spec
+    .input('n', { valueType: z.number() })
+    .context<{ total: number }>()
+    .output('total', { valueType: z.number() }),
+) {
   static {
     this.outline('one', 'two', 'three', 'four');
   }
@@ -142,26 +147,53 @@ async function main(): Promise<void> {
 
     const trivialBase = await best(5, 20_000, trivialBaseline);
     const trivial = await best(5, 20_000, () => new Trivial().execute());
-    report('trivial process (in memory)', trivial, trivialBase, trivial.perSecond >= 20_000 ? '   [target ≥20,000/s met]' : '   [target ≥20,000/s MISSED]');
+    report(
+      'trivial process (in memory)',
+      trivial,
+      trivialBase,
+      trivial.perSecond >= 20_000 ? '   [target ≥20,000/s met]' : '   [target ≥20,000/s MISSED]',
+    );
 
     const chainBase = await best(5, 5_000, () => fourStepsBaseline(1));
     const chain = await best(5, 5_000, () => new FourSteps({ inputs: { n: 1 } }).execute());
     // A 4-step work chain goes through 5 state changes (created, 4 × running, finished): per step is the
     // extra time divided by the 4 steps.
     const perStep = (chain.microsEach - chainBase.microsEach) / 4;
-    report('4-step work chain, no checkpoints', chain, chainBase, `   per-step overhead ${fmt(perStep, 1)} µs ${perStep < 50 ? '[target <50 µs met]' : '[target <50 µs MISSED]'}`);
+    report(
+      '4-step work chain, no checkpoints',
+      chain,
+      chainBase,
+      `   per-step overhead ${fmt(perStep, 1)} µs ${perStep < 50 ? '[target <50 µs met]' : '[target <50 µs MISSED]'}`,
+    );
 
     const memory: Persister = new InMemoryPersister();
-    const inMemory = await best(5, 2_000, () => new FourSteps({ inputs: { n: 1 }, persister: memory }).execute());
-    report('4-step work chain, InMemoryPersister', inMemory, chainBase, `   (${fmt(inMemory.microsEach / 6, 1)} µs per checkpoint)`);
+    const inMemory = await best(5, 2_000, () =>
+      new FourSteps({ inputs: { n: 1 }, persister: memory }).execute(),
+    );
+    report(
+      '4-step work chain, InMemoryPersister',
+      inMemory,
+      chainBase,
+      `   (${fmt(inMemory.microsEach / 6, 1)} µs per checkpoint)`,
+    );
 
     const files: Persister = new FilePersister({ directory: join(directory, 'nosync'), fsync: false });
     const filed = await best(3, 300, () => new FourSteps({ inputs: { n: 1 }, persister: files }).execute());
-    report('4-step work chain, FilePersister (no fsync)', filed, chainBase, `   (${fmt(filed.microsEach / 6, 1)} µs per checkpoint)`);
+    report(
+      '4-step work chain, FilePersister (no fsync)',
+      filed,
+      chainBase,
+      `   (${fmt(filed.microsEach / 6, 1)} µs per checkpoint)`,
+    );
 
     const durable: Persister = new FilePersister({ directory: join(directory, 'fsync') });
     const synced = await best(3, 30, () => new FourSteps({ inputs: { n: 1 }, persister: durable }).execute());
-    report('4-step work chain, FilePersister (fsync)', synced, chainBase, `   (${fmt(synced.microsEach / 6, 1)} µs per checkpoint)`);
+    report(
+      '4-step work chain, FilePersister (fsync)',
+      synced,
+      chainBase,
+      `   (${fmt(synced.microsEach / 6, 1)} µs per checkpoint)`,
+    );
 
     await waitingProcesses(1_000);
     await waitingBaseline(1_000);

@@ -52,7 +52,10 @@ export class TransitionFailedError extends PlumpyError {
   readonly to: string;
 
   constructor(from: string | undefined, to: string, detail?: string, options?: ErrorOptions) {
-    super(`cannot transition from '${from ?? 'None'}' to '${to}'${detail === undefined ? '' : `: ${detail}`}`, options);
+    super(
+      `cannot transition from '${from ?? 'None'}' to '${to}'${detail === undefined ? '' : `: ${detail}`}`,
+      options,
+    );
     this.from = from;
     this.to = to;
   }

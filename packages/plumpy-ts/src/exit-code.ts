@@ -18,7 +18,8 @@ export class ExitCode {
   readonly invalidatesCache: boolean;
 
   constructor(status = 0, options: ExitCodeOptions = {}) {
-    if (!Number.isInteger(status)) throw new SpecError(`an exit status must be an integer, got ${String(status)}`);
+    if (!Number.isInteger(status))
+      throw new SpecError(`an exit status must be an integer, got ${String(status)}`);
     if (status < 0) throw new SpecError(`an exit status cannot be negative, got ${status}`);
     this.status = status;
     this.message = options.message ?? null;
@@ -30,7 +31,8 @@ export class ExitCode {
   format(params: Readonly<Record<string, unknown>>): ExitCode {
     const template = this.message ?? '';
     const message = template.replace(/\{(\w+)\}/g, (_, name: string) => {
-      if (!(name in params)) throw new SpecError(`the exit message '${template}' needs the parameter '${name}'`);
+      if (!(name in params))
+        throw new SpecError(`the exit message '${template}' needs the parameter '${name}'`);
       return String(params[name]);
     });
     return new ExitCode(this.status, { message, invalidatesCache: this.invalidatesCache });
@@ -46,7 +48,9 @@ export class ExitCode {
   }
 
   toJSON(): ExitCodeJson {
-    return { '!exit_code': { status: this.status, message: this.message, invalidates_cache: this.invalidatesCache } };
+    return {
+      '!exit_code': { status: this.status, message: this.message, invalidates_cache: this.invalidatesCache },
+    };
   }
 
   /** Recreates a code from {@link ExitCode.toJSON}'s output. */
@@ -57,7 +61,11 @@ export class ExitCode {
 }
 
 export const exitCodeJsonSchema = z.object({
-  '!exit_code': z.object({ status: z.number().int().nonnegative(), message: z.string().nullable(), invalidates_cache: z.boolean() }),
+  '!exit_code': z.object({
+    status: z.number().int().nonnegative(),
+    message: z.string().nullable(),
+    invalidates_cache: z.boolean(),
+  }),
 });
 export type ExitCodeJson = z.infer<typeof exitCodeJsonSchema>;
 
@@ -72,9 +80,15 @@ export class ExitCodes<L extends string = string> {
 
   /** Adds a code; labels and statuses must be unique. */
   add(status: number, label: string, message: string, options: Omit<ExitCodeOptions, 'message'> = {}): void {
-    if (typeof label !== 'string' || label === '') throw new SpecError('an exit code label must be a non-empty string');
-    if (typeof message !== 'string') throw new SpecError(`the message of exit code '${label}' must be a string`);
-    const code = Object.assign(Object.create(ExitCode.prototype) as object, new ExitCode(status, { ...options, message }), { label });
+    if (typeof label !== 'string' || label === '')
+      throw new SpecError('an exit code label must be a non-empty string');
+    if (typeof message !== 'string')
+      throw new SpecError(`the message of exit code '${label}' must be a string`);
+    const code = Object.assign(
+      Object.create(ExitCode.prototype) as object,
+      new ExitCode(status, { ...options, message }),
+      { label },
+    );
     Object.freeze(code);
     this.#byLabel.set(label, code);
   }

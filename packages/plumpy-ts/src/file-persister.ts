@@ -3,7 +3,13 @@ import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises
 import { join } from 'node:path';
 import { PersistenceError } from './errors.js';
 import type { Pid } from './messages.js';
-import { parseCheckpointText, type Checkpoint, type CheckpointSource, type PersistedCheckpoint, type Persister } from './persistence.js';
+import {
+  parseCheckpointText,
+  type Checkpoint,
+  type CheckpointSource,
+  type PersistedCheckpoint,
+  type Persister,
+} from './persistence.js';
 
 /** Options of {@link FilePersister}. */
 export interface FilePersisterOptions {
@@ -95,7 +101,9 @@ export class FilePersister implements Persister {
     } catch (error) {
       const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
       throw new PersistenceError(
-        missing ? `no checkpoint${tag === null ? '' : ` with tag '${tag}'`} (${path})` : `cannot read the checkpoint file ${path}`,
+        missing
+          ? `no checkpoint${tag === null ? '' : ` with tag '${tag}'`} (${path})`
+          : `cannot read the checkpoint file ${path}`,
         pid,
         { cause: error },
       );
@@ -109,7 +117,9 @@ export class FilePersister implements Persister {
       names = await readdir(this.directory);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new PersistenceError(`cannot list the checkpoint directory ${this.directory}`, undefined, { cause: error });
+      throw new PersistenceError(`cannot list the checkpoint directory ${this.directory}`, undefined, {
+        cause: error,
+      });
     }
     return names.map(parseFileName).filter((c): c is PersistedCheckpoint => c !== undefined);
   }
@@ -129,6 +139,7 @@ export class FilePersister implements Persister {
   }
 
   async deleteProcessCheckpoints(pid: Pid): Promise<void> {
-    for (const checkpoint of await this.getProcessCheckpoints(pid)) await this.deleteCheckpoint(pid, checkpoint.tag);
+    for (const checkpoint of await this.getProcessCheckpoints(pid))
+      await this.deleteCheckpoint(pid, checkpoint.tag);
   }
 }

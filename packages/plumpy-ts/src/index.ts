@@ -150,7 +150,14 @@ export type {
   DynamicOutPath,
   DynamicOutValue,
 } from './spec-types.js';
-export { ExitCode, ExitCodes, exitCodeJsonSchema, type ExitCodeOptions, type ExitCodeJson, type LabelledExitCode } from './exit-code.js';
+export {
+  ExitCode,
+  ExitCodes,
+  exitCodeJsonSchema,
+  type ExitCodeOptions,
+  type ExitCodeJson,
+  type LabelledExitCode,
+} from './exit-code.js';
 export { CancellableAction } from './cancellable-action.js';
 export type { ProcessListener, ProcessListenerEvent } from './process-listener.js';
 export {
@@ -209,8 +216,21 @@ export {
   type Stepper,
   type StepperState,
 } from './outline.js';
-export { WorkChain, WorkChainWaiting, ToContext, assign_, append_, workChainCheckpointSchema } from './workchain.js';
-export type { Awaitable, ContextAction, ContextAwaitable, ContextEntry, ContextEntries } from './workchain-types.js';
+export {
+  WorkChain,
+  WorkChainWaiting,
+  ToContext,
+  assign_,
+  append_,
+  workChainCheckpointSchema,
+} from './workchain.js';
+export type {
+  Awaitable,
+  ContextAction,
+  ContextAwaitable,
+  ContextEntry,
+  ContextEntries,
+} from './workchain-types.js';
 export {
   RemoteProcessController,
   type KillProcessOptions,

@@ -92,6 +92,7 @@ export function setObjectLoader(loader: ObjectLoader): ObjectLoader {
 /** Registers `cls` with the default loader, which must be a {@link ClassRegistry}. Returns the identifier. */
 export function registerProcessClass(cls: LoadableClass, options: RegisterOptions = {}): string {
   const loader = defaultLoader;
-  if (!(loader instanceof ClassRegistry)) throw new SpecError('the default object loader is not a ClassRegistry');
+  if (!(loader instanceof ClassRegistry))
+    throw new SpecError('the default object loader is not a ClassRegistry');
   return loader.register(cls, options);
 }

@@ -118,7 +118,11 @@ export const createTaskSchema = z.object({
   }),
 });
 /** Any task body the launcher accepts. */
-export const processTaskSchema = z.discriminatedUnion('task', [launchTaskSchema, continueTaskSchema, createTaskSchema]);
+export const processTaskSchema = z.discriminatedUnion('task', [
+  launchTaskSchema,
+  continueTaskSchema,
+  createTaskSchema,
+]);
 export type LaunchTask = z.input<typeof launchTaskSchema>;
 export type ContinueTask = z.input<typeof continueTaskSchema>;
 export type CreateTask = z.input<typeof createTaskSchema>;
@@ -140,25 +144,34 @@ export function createLaunchBody(processClass: string, options: LaunchBodyOption
       persist: options.persist ?? false,
       nowait: options.nowait ?? true,
       init_args: (options.initArgs ?? null) as LaunchTask['args']['init_args'],
-      init_kwargs: (options.initKwargs ?? null),
+      init_kwargs: options.initKwargs ?? null,
     },
   };
 }
 
 /** `{task: 'continue', args: {pid, nowait, tag}}`. */
-export function createContinueBody(pid: Pid, options: { readonly tag?: string | null; readonly nowait?: boolean } = {}): ContinueTask {
-  return { task: TaskType.CONTINUE, args: { pid, nowait: options.nowait ?? false, tag: options.tag ?? null } };
+export function createContinueBody(
+  pid: Pid,
+  options: { readonly tag?: string | null; readonly nowait?: boolean } = {},
+): ContinueTask {
+  return {
+    task: TaskType.CONTINUE,
+    args: { pid, nowait: options.nowait ?? false, tag: options.tag ?? null },
+  };
 }
 
 /** `{task: 'create', args: {process_class, persist, init_args, init_kwargs}}`. */
-export function createCreateBody(processClass: string, options: Omit<LaunchBodyOptions, 'nowait'> = {}): CreateTask {
+export function createCreateBody(
+  processClass: string,
+  options: Omit<LaunchBodyOptions, 'nowait'> = {},
+): CreateTask {
   return {
     task: TaskType.CREATE,
     args: {
       process_class: processClass,
       persist: options.persist ?? false,
       init_args: (options.initArgs ?? null) as CreateTask['args']['init_args'],
-      init_kwargs: (options.initKwargs ?? null),
+      init_kwargs: options.initKwargs ?? null,
     },
   };
 }

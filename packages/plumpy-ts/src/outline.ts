@@ -50,8 +50,11 @@ export type MethodRef = string | ((...args: any[]) => unknown);
 
 function refName(ref: MethodRef): string {
   if (typeof ref === 'string') return ref;
-  if (typeof ref === 'function') return ref.name.startsWith('bound ') ? ref.name.slice('bound '.length) : ref.name;
-  throw new OutlineError(`a step must be a method or a method name, got ${ref === null ? 'null' : typeof ref}`);
+  if (typeof ref === 'function')
+    return ref.name.startsWith('bound ') ? ref.name.slice('bound '.length) : ref.name;
+  throw new OutlineError(
+    `a step must be a method or a method name, got ${ref === null ? 'null' : typeof ref}`,
+  );
 }
 
 /** An element of an outline. */
@@ -75,10 +78,17 @@ export function setReservedStepNames(names: Iterable<string>): void {
 }
 
 function checkMethod(prototype: object, className: string, name: string, what: 'step' | 'predicate'): void {
-  if (reservedNames.has(name)) throw new OutlineError(`'${name}' is a method of WorkChain and cannot be a step or predicate of ${className}`);
+  if (reservedNames.has(name))
+    throw new OutlineError(
+      `'${name}' is a method of WorkChain and cannot be a step or predicate of ${className}`,
+    );
   const value = (prototype as Record<string, unknown>)[name];
-  if (typeof value !== 'function') throw new OutlineError(`the ${what} '${name}' is not a method of ${className}`);
-  if (value.length !== 0) throw new OutlineError(`the ${what} '${name}' of ${className} must take no arguments (it takes ${value.length})`);
+  if (typeof value !== 'function')
+    throw new OutlineError(`the ${what} '${name}' is not a method of ${className}`);
+  if (value.length !== 0)
+    throw new OutlineError(
+      `the ${what} '${name}' of ${className} must take no arguments (it takes ${value.length})`,
+    );
 }
 
 /** A call of one step method. */
@@ -148,10 +158,15 @@ export class Block<W = unknown> extends Instruction<W> {
 
   recreateStepper(saved: StepperState, host: OutlineHost): Stepper {
     const pos = saved._pos ?? 0;
-    if (pos > this.instructions.length) throw new OutlineError(`the saved block position ${pos} is past the block's ${this.instructions.length} instructions`);
+    if (pos > this.instructions.length)
+      throw new OutlineError(
+        `the saved block position ${pos} is past the block's ${this.instructions.length} instructions`,
+      );
     const instruction = this.instructions[pos];
     const child =
-      saved.stepper_state === undefined || instruction === undefined ? undefined : instruction.recreateStepper(saved.stepper_state, host);
+      saved.stepper_state === undefined || instruction === undefined
+        ? undefined
+        : instruction.recreateStepper(saved.stepper_state, host);
     return new BlockStepper(this, host, pos, child);
   }
 
@@ -194,7 +209,9 @@ class BlockStepper implements Stepper {
   }
 
   toJSON(): StepperState {
-    return this.#child === undefined ? { _pos: this.#pos } : { _pos: this.#pos, stepper_state: this.#child.toJSON() };
+    return this.#child === undefined
+      ? { _pos: this.#pos }
+      : { _pos: this.#pos, stepper_state: this.#child.toJSON() };
   }
 
   toString(): string {
@@ -209,8 +226,10 @@ export class Conditional<W = unknown> {
   #body: Block<W> | undefined;
 
   constructor(predicate: MethodRef | (() => true), label: string) {
-    this.predicate = typeof predicate === 'function' && predicate === ALWAYS ? '' : refName(predicate as MethodRef);
-    if (label !== 'else_' && this.predicate === '') throw new OutlineError(`the predicate of ${label} must be a named method`);
+    this.predicate =
+      typeof predicate === 'function' && predicate === ALWAYS ? '' : refName(predicate as MethodRef);
+    if (label !== 'else_' && this.predicate === '')
+      throw new OutlineError(`the predicate of ${label} must be a named method`);
     this.label = label;
   }
 
@@ -253,7 +272,8 @@ export class If<W = unknown> extends Instruction<W> {
   elif_(predicate: PredicateRef<W>): (...body: OutlineItem<W>[]) => If<W> {
     if (this.#sealed) throw new OutlineError('no elif_ can follow an else_');
     const last = this.conditionals[this.conditionals.length - 1];
-    if (last !== undefined && !last.hasBody) throw new OutlineError(`${last.toString()} has no body before elif_`);
+    if (last !== undefined && !last.hasBody)
+      throw new OutlineError(`${last.toString()} has no body before elif_`);
     const conditional = new Conditional<W>(predicate as MethodRef, 'elif_');
     this.conditionals.push(conditional);
     return (...body) => {
@@ -278,16 +298,25 @@ export class If<W = unknown> extends Instruction<W> {
 
   recreateStepper(saved: StepperState, host: OutlineHost): Stepper {
     const pos = saved._pos ?? 0;
-    if (pos > this.conditionals.length) throw new OutlineError(`the saved branch ${pos} is past the if_'s ${this.conditionals.length} branches`);
+    if (pos > this.conditionals.length)
+      throw new OutlineError(
+        `the saved branch ${pos} is past the if_'s ${this.conditionals.length} branches`,
+      );
     const conditional = this.conditionals[pos];
-    const child = saved.stepper_state === undefined || conditional === undefined ? undefined : conditional.body.recreateStepper(saved.stepper_state, host);
+    const child =
+      saved.stepper_state === undefined || conditional === undefined
+        ? undefined
+        : conditional.body.recreateStepper(saved.stepper_state, host);
     return new IfStepper(this as If<unknown>, host, pos, child);
   }
 
   getDescription(): Record<string, unknown> {
     const description: Record<string, unknown> = {};
     for (const conditional of this.conditionals) {
-      const key = conditional.label === 'else_' ? 'else' : `${conditional.label === 'if_' ? 'if' : 'elif'}(${conditional.predicate})`;
+      const key =
+        conditional.label === 'else_'
+          ? 'else'
+          : `${conditional.label === 'if_' ? 'if' : 'elif'}(${conditional.predicate})`;
       description[key] = conditional.body.getDescription();
     }
     return description;
@@ -337,7 +366,9 @@ class IfStepper implements Stepper {
   }
 
   toJSON(): StepperState {
-    return this.#child === undefined ? { _pos: this.#pos } : { _pos: this.#pos, stepper_state: this.#child.toJSON() };
+    return this.#child === undefined
+      ? { _pos: this.#pos }
+      : { _pos: this.#pos, stepper_state: this.#child.toJSON() };
   }
 
   toString(): string {
@@ -361,7 +392,10 @@ export class While<W = unknown> extends Instruction<W> {
   }
 
   recreateStepper(saved: StepperState, host: OutlineHost): Stepper {
-    const child = saved.stepper_state === undefined ? undefined : this.conditional.body.recreateStepper(saved.stepper_state, host);
+    const child =
+      saved.stepper_state === undefined
+        ? undefined
+        : this.conditional.body.recreateStepper(saved.stepper_state, host);
     return new WhileStepper(this as While<unknown>, host, child);
   }
 
@@ -441,13 +475,21 @@ export class Return<W = unknown> extends Instruction<W> {
 
 /** Names of the public step methods of `W` (methods without parameters, not those of `WorkChain` itself). */
 export type StepName<W> = {
-  [K in keyof W]-?: K extends `~${string}` | WorkChainReservedName ? never : W[K] extends () => unknown ? K : never;
+  [K in keyof W]-?: K extends `~${string}` | WorkChainReservedName
+    ? never
+    : W[K] extends () => unknown
+      ? K
+      : never;
 }[keyof W] &
   string;
 
 /** Names of the public predicate methods of `W` (returning a boolean). */
 export type PredicateName<W> = {
-  [K in keyof W]-?: K extends `~${string}` | WorkChainReservedName ? never : W[K] extends () => boolean | null | undefined ? K : never;
+  [K in keyof W]-?: K extends `~${string}` | WorkChainReservedName
+    ? never
+    : W[K] extends () => boolean | null | undefined
+      ? K
+      : never;
 }[keyof W] &
   string;
 
@@ -485,7 +527,7 @@ export type WorkChainReservedName =
   | 'setStatus';
 
 /** A step of `W`: a method name (checked by the compiler), or the method itself. */
- 
+
 export type StepRefOf<W> = [unknown] extends [W] ? MethodRef : StepName<W> | ((this: W) => unknown);
 /** A predicate of `W`. */
 export type PredicateRef<W> = [unknown] extends [W] ? MethodRef : PredicateName<W> | ((this: W) => boolean);
@@ -497,12 +539,16 @@ export interface ReturnInstruction {
 }
 
 /** One element of an outline. */
-export type OutlineItem<W = unknown> = StepRefOf<W> | Instruction<W> | Instruction<unknown> | ReturnInstruction;
+export type OutlineItem<W = unknown> =
+  StepRefOf<W> | Instruction<W> | Instruction<unknown> | ReturnInstruction;
 
 const BARE_RETURN = new Return();
 
 /** `return_` ends the outline; `return_(code)` ends it with an exit code (a number or an {@link ExitCode}). */
-export const return_: ReturnInstruction = Object.assign((exitCode: number | ExitCode) => new Return(exitCode), { '~return': true as const });
+export const return_: ReturnInstruction = Object.assign(
+  (exitCode: number | ExitCode) => new Return(exitCode),
+  { '~return': true as const },
+);
 
 /**
  * Runs the body when the predicate holds; chain `.elif_(q)(...)` and `.else_(...)`. Names are checked when
@@ -540,5 +586,7 @@ export function toInstruction<W>(item: OutlineItem<W>): Instruction<W> {
   if (item instanceof Instruction) return item as Instruction<W>;
   if (item === return_) return BARE_RETURN as Return<W>;
   if (typeof item === 'string' || typeof item === 'function') return new FunctionCall<W>(item as MethodRef);
-  throw new OutlineError(`an outline item must be a step, if_, while_ or return_, got ${item === null ? 'null' : typeof item}`);
+  throw new OutlineError(
+    `an outline item must be a step, if_, while_ or return_, got ${item === null ? 'null' : typeof item}`,
+  );
 }

@@ -54,7 +54,8 @@ export function parseCheckpointText(text: string, pid: Pid): Checkpoint {
   } catch (error) {
     throw new PersistenceError('the checkpoint is not valid JSON', pid, { cause: error });
   }
-  if (!checkpointJsonSchema.safeParse(value).success) throw new PersistenceError('the checkpoint is not a JSON object', pid);
+  if (!checkpointJsonSchema.safeParse(value).success)
+    throw new PersistenceError('the checkpoint is not a JSON object', pid);
   return value as Checkpoint;
 }
 
@@ -75,7 +76,9 @@ export class InMemoryPersister implements Persister {
     try {
       text = JSON.stringify(process.save());
     } catch (error) {
-      return Promise.reject(new PersistenceError('the checkpoint cannot be written as JSON', pid, { cause: error }));
+      return Promise.reject(
+        new PersistenceError('the checkpoint cannot be written as JSON', pid, { cause: error }),
+      );
     }
     let entry = this.#store.get(key(pid));
     if (entry === undefined) {
@@ -89,7 +92,8 @@ export class InMemoryPersister implements Persister {
   async loadCheckpoint(pid: Pid, tag: string | null = null): Promise<Checkpoint> {
     await Promise.resolve();
     const text = this.#store.get(key(pid))?.tags.get(tag);
-    if (text === undefined) throw new PersistenceError(`no checkpoint${tag === null ? '' : ` with tag '${tag}'`}`, pid);
+    if (text === undefined)
+      throw new PersistenceError(`no checkpoint${tag === null ? '' : ` with tag '${tag}'`}`, pid);
     return parseCheckpointText(text, pid);
   }
 

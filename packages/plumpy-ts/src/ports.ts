@@ -19,7 +19,8 @@ export type Validator<V = unknown, P extends Port = Port> = {
 }['bivarianceHack'];
 
 /** What parsing a value against a port gives: the converted value, or every problem found. */
-export type ParseResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issues: ValidationIssue[] };
+export type ParseResult =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issues: ValidationIssue[] };
 
 const OK_UNSPECIFIED: ParseResult = { ok: true, value: UNSPECIFIED };
 
@@ -49,7 +50,8 @@ function describeType(schema: z.ZodType | undefined): string | undefined {
 }
 
 function checkPortName(name: string): void {
-  if (name.includes(NAMESPACE_SEPARATOR)) throw new SpecError(`port name '${name}' must not contain '${NAMESPACE_SEPARATOR}'`);
+  if (name.includes(NAMESPACE_SEPARATOR))
+    throw new SpecError(`port name '${name}' must not contain '${NAMESPACE_SEPARATOR}'`);
 }
 
 /**
@@ -83,7 +85,10 @@ export class Port {
 
   /** A human-readable description of the port (plumpy's `get_description`). */
   getDescription(): Record<string, unknown> {
-    const description: Record<string, unknown> = { name: this.name, required: this.required ? 'True' : 'False' };
+    const description: Record<string, unknown> = {
+      name: this.name,
+      required: this.required ? 'True' : 'False',
+    };
     const type = describeType(this.valueType);
     if (type !== undefined) description['valid_type'] = type;
     if (this.help !== undefined) description['help'] = this.help.trim();
@@ -105,7 +110,15 @@ export class Port {
   parse(value: unknown, breadcrumbs: readonly string[] = []): ParseResult {
     if (value === UNSPECIFIED || value === undefined) {
       return this.required
-        ? { ok: false, issues: [{ path: joinPath([...breadcrumbs, this.name]), message: `required value was not provided for '${this.name}'` }] }
+        ? {
+            ok: false,
+            issues: [
+              {
+                path: joinPath([...breadcrumbs, this.name]),
+                message: `required value was not provided for '${this.name}'`,
+              },
+            ],
+          }
         : OK_UNSPECIFIED;
     }
     const parsed = this.parseValue(value);
@@ -121,7 +134,8 @@ export class Port {
     }
     if (this.validator !== undefined) {
       const message = callValidator(this.validator, parsed.data, this);
-      if (typeof message === 'string') return { ok: false, issues: [{ path: joinPath([...breadcrumbs, this.name]), message }] };
+      if (typeof message === 'string')
+        return { ok: false, issues: [{ path: joinPath([...breadcrumbs, this.name]), message }] };
     }
     return { ok: true, value: parsed.data };
   }
@@ -138,7 +152,12 @@ export class Port {
    */
   clone(): Port {
     const Ctor = this.constructor as new (name: string, options: PortOptions) => Port;
-    const copy = new Ctor(this.name, { valueType: this.valueType, help: this.help, required: this.required, validator: this.validator });
+    const copy = new Ctor(this.name, {
+      valueType: this.valueType,
+      help: this.help,
+      required: this.required,
+      validator: this.validator,
+    });
     return Object.assign(copy, this);
   }
 }
@@ -164,7 +183,10 @@ export class InputPort extends Port {
     if (hasDefault) {
       if (typeof options.default !== 'function') {
         const result = this.parse(options.default);
-        if (!result.ok) throw new SpecError(`invalid default value for port '${name}': ${result.issues.map((i) => i.message).join('; ')}`);
+        if (!result.ok)
+          throw new SpecError(
+            `invalid default value for port '${name}': ${result.issues.map((i) => i.message).join('; ')}`,
+          );
       }
       this.#default = options.default;
     }
@@ -192,7 +214,8 @@ export class InputPort extends Port {
 
   override getDescription(): Record<string, unknown> {
     const description = super.getDescription();
-    if (this.hasDefault()) description['default'] = typeof this.#default === 'function' ? '<callable>' : String(this.#default);
+    if (this.hasDefault())
+      description['default'] = typeof this.#default === 'function' ? '<callable>' : String(this.#default);
     return description;
   }
 
@@ -227,7 +250,15 @@ export interface PortNamespaceOptions {
 }
 
 /** The properties {@link PortNamespace.absorb} copies and `namespaceOptions` may override. */
-export const MUTABLE_NAMESPACE_PROPERTIES = ['help', 'required', 'validator', 'valueType', 'default', 'dynamic', 'populateDefaults'] as const;
+export const MUTABLE_NAMESPACE_PROPERTIES = [
+  'help',
+  'required',
+  'validator',
+  'valueType',
+  'default',
+  'dynamic',
+  'populateDefaults',
+] as const;
 export type MutableNamespaceProperty = (typeof MUTABLE_NAMESPACE_PROPERTIES)[number];
 
 /** Options of {@link PortNamespace.absorb}. */
@@ -251,7 +282,12 @@ export class PortNamespace extends Port {
   populateDefaults: boolean;
 
   constructor(name = '', options: PortNamespaceOptions = {}) {
-    super(name, { help: options.help, required: options.required, validator: options.validator, valueType: options.valueType });
+    super(name, {
+      help: options.help,
+      required: options.required,
+      validator: options.validator,
+      valueType: options.valueType,
+    });
     this.default = options.default === undefined || options.default === null ? UNSPECIFIED : options.default;
     this.populateDefaults = options.populateDefaults ?? true;
     this.#dynamic = options.valueType !== undefined ? true : (options.dynamic ?? false);
@@ -344,7 +380,8 @@ export class PortNamespace extends Port {
       this.#ports.set(first, port);
     }
     if (rest.length === 0) return port;
-    if (!(port instanceof PortNamespace)) throw new SpecError(`'${first}' in '${this.name}' is a port, not a namespace`);
+    if (!(port instanceof PortNamespace))
+      throw new SpecError(`'${first}' in '${this.name}' is a port, not a namespace`);
     return port.getPort(rest.join(NAMESPACE_SEPARATOR), options);
   }
 
@@ -376,7 +413,8 @@ export class PortNamespace extends Port {
    * last one `options`. Throws {@link SpecError} when a part of the path is taken by a port.
    */
   createPortNamespace(path: string, options: PortNamespaceOptions = {}): PortNamespace {
-    if (typeof path !== 'string') throw new SpecError(`a port namespace name must be a string, got ${typeof path}`);
+    if (typeof path !== 'string')
+      throw new SpecError(`a port namespace name must be a string, got ${typeof path}`);
     if (path === '') throw new SpecError('a port namespace name cannot be empty');
     const [first, ...rest] = path.split(NAMESPACE_SEPARATOR) as [string, ...string[]];
     const existing = this.#ports.get(first);
@@ -389,7 +427,9 @@ export class PortNamespace extends Port {
       namespace = rest.length > 0 ? new Ctor(first) : new Ctor(first, options);
       this.#ports.set(first, namespace);
     }
-    return rest.length > 0 ? namespace.createPortNamespace(rest.join(NAMESPACE_SEPARATOR), options) : namespace;
+    return rest.length > 0
+      ? namespace.createPortNamespace(rest.join(NAMESPACE_SEPARATOR), options)
+      : namespace;
   }
 
   /**
@@ -399,7 +439,8 @@ export class PortNamespace extends Port {
   absorb(source: PortNamespace, options: AbsorbOptions = {}): string[] {
     if (!(source instanceof PortNamespace)) throw new SpecError('only a PortNamespace can be absorbed');
     const { exclude, include } = options;
-    if (exclude !== undefined && include !== undefined) throw new SpecError('exclude and include are mutually exclusive');
+    if (exclude !== undefined && include !== undefined)
+      throw new SpecError('exclude and include are mutually exclusive');
     const overrides: Record<string, unknown> = { ...(options.namespaceOptions ?? {}) };
     for (const key of Object.keys(overrides)) {
       if (!(MUTABLE_NAMESPACE_PROPERTIES as readonly string[]).includes(key)) {
@@ -412,7 +453,12 @@ export class PortNamespace extends Port {
     for (const [name, port] of source.#ports) {
       if (exclude?.includes(name) === true) continue;
       if (port instanceof PortNamespace) {
-        if (include !== undefined && include.length > 0 && !include.some((rule) => rule === name || rule.startsWith(`${name}${NAMESPACE_SEPARATOR}`))) continue;
+        if (
+          include !== undefined &&
+          include.length > 0 &&
+          !include.some((rule) => rule === name || rule.startsWith(`${name}${NAMESPACE_SEPARATOR}`))
+        )
+          continue;
         const Ctor = port.constructor as new (name: string) => PortNamespace;
         const copy = new Ctor(name);
         copy.absorb(port, {
@@ -430,7 +476,8 @@ export class PortNamespace extends Port {
   }
 
   #copyProperties(source: PortNamespace, overrides: Record<string, unknown>): void {
-    const pick = (key: MutableNamespaceProperty): unknown => (key in overrides ? overrides[key] : source[key]);
+    const pick = (key: MutableNamespaceProperty): unknown =>
+      key in overrides ? overrides[key] : source[key];
     this.help = pick('help') as string | undefined;
     this.required = (pick('required') as boolean | undefined) ?? true;
     this.validator = pick('validator') as Validator<never> | undefined;
@@ -467,7 +514,8 @@ export class PortNamespace extends Port {
       if (given === undefined) {
         if (port instanceof PortNamespace && !port.populateDefaults) continue;
         if (port instanceof InputPort && port.hasDefault()) value = port.resolveDefault();
-        else if (port instanceof PortNamespace && port.hasDefault()) value = typeof port.default === 'function' ? (port.default as () => unknown)() : port.default;
+        else if (port instanceof PortNamespace && port.hasDefault())
+          value = typeof port.default === 'function' ? (port.default as () => unknown)() : port.default;
         else if (port instanceof PortNamespace && port.size > 0) value = {};
         else continue;
       } else {
@@ -490,7 +538,12 @@ export class PortNamespace extends Port {
     if (!isPlainObject(mapping)) {
       return {
         ok: false,
-        issues: [{ path: joinPath(local), message: `specified value is of type ${typeName(mapping)} which is not a mapping` }],
+        issues: [
+          {
+            path: joinPath(local),
+            message: `specified value is of type ${typeName(mapping)} which is not a mapping`,
+          },
+        ],
       };
     }
     const keys = Object.keys(mapping).filter((k) => mapping[k] !== undefined);
@@ -506,7 +559,10 @@ export class PortNamespace extends Port {
     const leftover = keys.filter((k) => !this.#ports.has(k));
     if (leftover.length > 0) {
       if (!this.dynamic) {
-        issues.push({ path: joinPath(local), message: `Unexpected ports ${JSON.stringify(leftover)}, for a non dynamic namespace` });
+        issues.push({
+          path: joinPath(local),
+          message: `Unexpected ports ${JSON.stringify(leftover)}, for a non dynamic namespace`,
+        });
       } else {
         for (const key of leftover) {
           const result = this.#parseDynamic(mapping[key], [...local, key]);
@@ -527,11 +583,22 @@ export class PortNamespace extends Port {
    * Parses `values` that have no port here against the dynamic properties of the namespace: the converted
    * mapping, or every issue (a non-dynamic namespace accepts none).
    */
-  parseDynamicValues(values: Readonly<Record<string, unknown>>, breadcrumbs: readonly string[] = []): ParseResult {
+  parseDynamicValues(
+    values: Readonly<Record<string, unknown>>,
+    breadcrumbs: readonly string[] = [],
+  ): ParseResult {
     const local = [...breadcrumbs, this.name];
     const keys = Object.keys(values).filter((k) => values[k] !== undefined);
     if (keys.length > 0 && !this.dynamic) {
-      return { ok: false, issues: [{ path: joinPath(local), message: `Unexpected ports ${JSON.stringify(keys)}, for a non dynamic namespace` }] };
+      return {
+        ok: false,
+        issues: [
+          {
+            path: joinPath(local),
+            message: `Unexpected ports ${JSON.stringify(keys)}, for a non dynamic namespace`,
+          },
+        ],
+      };
     }
     const issues: ValidationIssue[] = [];
     const out: Record<string, unknown> = {};
@@ -544,11 +611,19 @@ export class PortNamespace extends Port {
   }
 
   /** Every issue with `values` against the dynamic properties of the namespace (names with no port). */
-  validateDynamicPorts(values: Readonly<Record<string, unknown>>, breadcrumbs: readonly string[] = []): ValidationIssue[] {
+  validateDynamicPorts(
+    values: Readonly<Record<string, unknown>>,
+    breadcrumbs: readonly string[] = [],
+  ): ValidationIssue[] {
     const local = [...breadcrumbs, this.name];
     const keys = Object.keys(values).filter((k) => values[k] !== undefined);
     if (keys.length > 0 && !this.dynamic) {
-      return [{ path: joinPath(local), message: `Unexpected ports ${JSON.stringify(keys)}, for a non dynamic namespace` }];
+      return [
+        {
+          path: joinPath(local),
+          message: `Unexpected ports ${JSON.stringify(keys)}, for a non dynamic namespace`,
+        },
+      ];
     }
     const issues: ValidationIssue[] = [];
     for (const key of keys) {
@@ -599,7 +674,7 @@ export class PortNamespace extends Port {
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
-  if (typeof value === 'object') return (value).constructor?.name ?? 'object';
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
   return typeof value;
 }
 

@@ -1,4 +1,10 @@
-import { TaskRejectedError, stderrLogger, type Communicator, type Logger, type SubscriberContext } from 'kiwipy-ts';
+import {
+  TaskRejectedError,
+  stderrLogger,
+  type Communicator,
+  type Logger,
+  type SubscriberContext,
+} from 'kiwipy-ts';
 import type { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { getObjectLoader, type ObjectLoader } from './loaders.js';
@@ -42,7 +48,10 @@ export class ProcessLauncher {
 
   /** Adds this launcher as a task subscriber of `communicator`; returns the subscriber identifier. */
   async subscribe(communicator: Communicator, identifier?: string): Promise<string> {
-    const id = await communicator.addTaskSubscriber((task, context) => this.handle(task, context), identifier);
+    const id = await communicator.addTaskSubscriber(
+      (task, context) => this.handle(task, context),
+      identifier,
+    );
     this.#subscriptions.push({ communicator, identifier: id });
     return id;
   }
@@ -56,7 +65,10 @@ export class ProcessLauncher {
     const parsed = processTaskSchema.safeParse(task);
     if (!parsed.success) {
       return Promise.reject(
-        new ValidationError(`the ${kind} task`, parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }))),
+        new ValidationError(
+          `the ${kind} task`,
+          parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+        ),
       );
     }
     const communicator = this.#communicator ?? context?.communicator;
@@ -78,7 +90,8 @@ export class ProcessLauncher {
       }
       case TaskType.CONTINUE: {
         const persister = this.#persister;
-        if (persister === undefined) throw new TaskRejectedError(`cannot continue process ${String(task.args.pid)}: no persister`);
+        if (persister === undefined)
+          throw new TaskRejectedError(`cannot continue process ${String(task.args.pid)}: no persister`);
         const checkpoint = await persister.loadCheckpoint(task.args.pid, task.args.tag ?? null);
         const process = Process.load(checkpoint, {
           loader: this.#loader,
@@ -92,18 +105,29 @@ export class ProcessLauncher {
   }
 
   async #make(
-    args: { process_class: string; persist: boolean; init_args?: unknown[] | null | undefined; init_kwargs?: Record<string, unknown> | null | undefined },
+    args: {
+      process_class: string;
+      persist: boolean;
+      init_args?: unknown[] | null | undefined;
+      init_kwargs?: Record<string, unknown> | null | undefined;
+    },
     communicator: Communicator | undefined,
   ): Promise<Process> {
-    if (args.persist && this.#persister === undefined) throw new TaskRejectedError('cannot persist the process: no persister');
+    if (args.persist && this.#persister === undefined)
+      throw new TaskRejectedError('cannot persist the process: no persister');
     if (args.init_args !== undefined && args.init_args !== null && args.init_args.length > 0) {
       throw new ValidationError('the launch task', [
-        { path: 'args.init_args', message: 'positional arguments are not supported: give the process options in init_kwargs' },
+        {
+          path: 'args.init_args',
+          message: 'positional arguments are not supported: give the process options in init_kwargs',
+        },
       ]);
     }
     const cls = this.#loader.loadObject(args.process_class);
     if (typeof cls !== 'function' || !(cls.prototype instanceof Process)) {
-      throw new ValidationError('the launch task', [{ path: 'args.process_class', message: `'${args.process_class}' is not a process class` }]);
+      throw new ValidationError('the launch task', [
+        { path: 'args.process_class', message: `'${args.process_class}' is not a process class` },
+      ]);
     }
     const options: ProcessOptions = {
       ...(args.init_kwargs ?? {}),
@@ -119,7 +143,9 @@ export class ProcessLauncher {
 
   async #run(process: Process, nowait: boolean): Promise<unknown> {
     const loop = process.stepUntilTerminated();
-    const tracked = loop.catch((error: unknown) => this.#logger.error({ error, pid: process.pid }, 'a launched process failed to run'));
+    const tracked = loop.catch((error: unknown) =>
+      this.#logger.error({ error, pid: process.pid }, 'a launched process failed to run'),
+    );
     this.#running.add(tracked);
     void tracked.finally(() => this.#running.delete(tracked));
     if (nowait) {

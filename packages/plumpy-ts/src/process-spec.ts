@@ -79,9 +79,18 @@ type InputDesc<S extends Schema, R extends boolean, D> = PortDesc<
 >;
 type DynIn<S, Dyn> = S extends Schema ? z.input<S> : Dyn extends true ? unknown : never;
 type DynOut<S, Dyn> = S extends Schema ? z.output<S> : Dyn extends true ? unknown : never;
-type NsDesc<S, Dyn, R extends boolean> = NamespaceDesc<Record<never, never>, DynIn<S, Dyn>, DynOut<S, Dyn>, R>;
+type NsDesc<S, Dyn, R extends boolean> = NamespaceDesc<
+  Record<never, never>,
+  DynIn<S, Dyn>,
+  DynOut<S, Dyn>,
+  R
+>;
 
-type With<T extends SpecTypes, K extends keyof SpecTypes, V> = Omit<T, K> & { readonly [P in K]: V } extends infer X extends SpecTypes ? { [P in keyof X]: X[P] } : never;
+type With<T extends SpecTypes, K extends keyof SpecTypes, V> = Omit<T, K> & {
+  readonly [P in K]: V;
+} extends infer X extends SpecTypes
+  ? { [P in keyof X]: X[P] }
+  : never;
 
 /** Anything with a spec: a process class. */
 export interface HasSpec {
@@ -146,7 +155,11 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
     if (this.#sealed) throw new SpecError(`cannot ${what}: the spec is sealed`);
   }
 
-  #place(root: PortNamespace, name: string, make: (portName: string) => InputPort | OutputPort | PortNamespace): void {
+  #place(
+    root: PortNamespace,
+    name: string,
+    make: (portName: string) => InputPort | OutputPort | PortNamespace,
+  ): void {
     const parts = name.split(NAMESPACE_SEPARATOR);
     const portName = parts.pop() as string;
     const namespace = parts.length > 0 ? root.createPortNamespace(parts.join(NAMESPACE_SEPARATOR)) : root;
@@ -154,7 +167,12 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
   }
 
   /** Adds an input port; a dotted name makes the intermediate namespaces. */
-  input<const N extends string, S extends Schema = z.ZodType<unknown>, const R extends boolean = true, const D extends PortDefault<z.input<S>> | undefined = undefined>(
+  input<
+    const N extends string,
+    S extends Schema = z.ZodType<unknown>,
+    const R extends boolean = true,
+    const D extends PortDefault<z.input<S>> | undefined = undefined,
+  >(
     name: N,
     options: InputOptions<S, R, D> = {},
   ): ProcessSpec<With<T, 'inputs', SetAt<T['inputs'], N, InputDesc<S, R, D>>>> {
@@ -174,29 +192,49 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
   }
 
   /** Adds (or replaces) an input namespace; a dotted name makes the intermediate namespaces. */
-  inputNamespace<const N extends string, S extends Schema | undefined = undefined, const Dyn extends boolean = false, const R extends boolean = true>(
+  inputNamespace<
+    const N extends string,
+    S extends Schema | undefined = undefined,
+    const Dyn extends boolean = false,
+    const R extends boolean = true,
+  >(
     name: N,
     options: NamespaceOptions<S, Dyn, R> = {},
   ): ProcessSpec<With<T, 'inputs', SetAt<T['inputs'], N, NsDesc<S, Dyn, R>>>> {
     this.#ensureOpen(`add the input namespace '${name}'`);
-    const Ctor = this.inputs.constructor as new (name: string, options: PortNamespaceOptions) => PortNamespace;
+    const Ctor = this.inputs.constructor as new (
+      name: string,
+      options: PortNamespaceOptions,
+    ) => PortNamespace;
     this.#place(this.inputs, name, (portName) => new Ctor(portName, options));
     return this as never;
   }
 
   /** Adds (or replaces) an output namespace; a dotted name makes the intermediate namespaces. */
-  outputNamespace<const N extends string, S extends Schema | undefined = undefined, const Dyn extends boolean = false, const R extends boolean = true>(
+  outputNamespace<
+    const N extends string,
+    S extends Schema | undefined = undefined,
+    const Dyn extends boolean = false,
+    const R extends boolean = true,
+  >(
     name: N,
     options: NamespaceOptions<S, Dyn, R> = {},
   ): ProcessSpec<With<T, 'outputs', SetAt<T['outputs'], N, NsDesc<S, Dyn, R>>>> {
     this.#ensureOpen(`add the output namespace '${name}'`);
-    const Ctor = this.outputs.constructor as new (name: string, options: PortNamespaceOptions) => PortNamespace;
+    const Ctor = this.outputs.constructor as new (
+      name: string,
+      options: PortNamespaceOptions,
+    ) => PortNamespace;
     this.#place(this.outputs, name, (portName) => new Ctor(portName, options));
     return this as never;
   }
 
   /** Sets properties of the top-level input namespace (plumpy's `spec.inputs.dynamic = True` and friends). */
-  configureInputs<S extends Schema | undefined = undefined, const Dyn extends boolean = false, const R extends boolean = true>(
+  configureInputs<
+    S extends Schema | undefined = undefined,
+    const Dyn extends boolean = false,
+    const R extends boolean = true,
+  >(
     options: NamespaceOptions<S, Dyn, R>,
   ): ProcessSpec<With<T, 'inputs', ConfigureNamespace<T['inputs'], DynIn<S, Dyn>, DynOut<S, Dyn>, R>>> {
     this.#ensureOpen('configure the inputs');
@@ -205,7 +243,11 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
   }
 
   /** Sets properties of the top-level output namespace. */
-  configureOutputs<S extends Schema | undefined = undefined, const Dyn extends boolean = false, const R extends boolean = true>(
+  configureOutputs<
+    S extends Schema | undefined = undefined,
+    const Dyn extends boolean = false,
+    const R extends boolean = true,
+  >(
     options: NamespaceOptions<S, Dyn, R>,
   ): ProcessSpec<With<T, 'outputs', ConfigureNamespace<T['outputs'], DynIn<S, Dyn>, DynOut<S, Dyn>, R>>> {
     this.#ensureOpen('configure the outputs');
@@ -217,7 +259,12 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
    * Adds the inputs of another process class (deep copies), at the top level or in `namespace`, filtered by
    * `include` or `exclude`; the namespace takes the exposed namespace's properties unless overridden.
    */
-  exposeInputs<C extends HasSpec, const N extends string = never, const I extends string = never, const E extends string = never>(
+  exposeInputs<
+    C extends HasSpec,
+    const N extends string = never,
+    const I extends string = never,
+    const E extends string = never,
+  >(
     processClass: C,
     options: ExposeOptions<N, I, E> = {},
   ): ProcessSpec<
@@ -226,7 +273,11 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
       'inputs',
       [N] extends [never]
         ? MergeNamespaces<T['inputs'], Exposed<SpecOf<C>['inputs'], I, E>>
-        : SetAt<T['inputs'], N, MergeNamespaces<NamespaceAt<T['inputs'], N>, Exposed<SpecOf<C>['inputs'], I, E>>>
+        : SetAt<
+            T['inputs'],
+            N,
+            MergeNamespaces<NamespaceAt<T['inputs'], N>, Exposed<SpecOf<C>['inputs'], I, E>>
+          >
     >
   > {
     this.#ensureOpen('expose inputs');
@@ -235,7 +286,12 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
   }
 
   /** Adds the outputs of another process class, like {@link exposeInputs}. */
-  exposeOutputs<C extends HasSpec, const N extends string = never, const I extends string = never, const E extends string = never>(
+  exposeOutputs<
+    C extends HasSpec,
+    const N extends string = never,
+    const I extends string = never,
+    const E extends string = never,
+  >(
     processClass: C,
     options: ExposeOptions<N, I, E> = {},
   ): ProcessSpec<
@@ -244,7 +300,11 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
       'outputs',
       [N] extends [never]
         ? MergeNamespaces<T['outputs'], Exposed<SpecOf<C>['outputs'], I, E>>
-        : SetAt<T['outputs'], N, MergeNamespaces<NamespaceAt<T['outputs'], N>, Exposed<SpecOf<C>['outputs'], I, E>>>
+        : SetAt<
+            T['outputs'],
+            N,
+            MergeNamespaces<NamespaceAt<T['outputs'], N>, Exposed<SpecOf<C>['outputs'], I, E>>
+          >
     >
   > {
     this.#ensureOpen('expose outputs');
@@ -279,7 +339,10 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
 
   /** `{inputs, outputs[, outline]}` descriptions (plumpy's `get_description`). */
   getDescription(): Record<string, unknown> {
-    const description: Record<string, unknown> = { inputs: this.inputs.getDescription(), outputs: this.outputs.getDescription() };
+    const description: Record<string, unknown> = {
+      inputs: this.inputs.getDescription(),
+      outputs: this.outputs.getDescription(),
+    };
     if (this.outline !== undefined) description['outline'] = this.outline.getDescription();
     return description;
   }
@@ -302,7 +365,10 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
   }
 }
 
-function configure(namespace: PortNamespace, options: NamespaceOptions<Schema | undefined, boolean, boolean>): void {
+function configure(
+  namespace: PortNamespace,
+  options: NamespaceOptions<Schema | undefined, boolean, boolean>,
+): void {
   if (options.help !== undefined) namespace.help = options.help;
   if (options.required !== undefined) namespace.required = options.required;
   if (options.validator !== undefined) namespace.validator = options.validator;
@@ -323,7 +389,8 @@ function expose(
     throw new SpecError('exclude and include are mutually exclusive');
   }
   const namespace = options.namespace;
-  const target = namespace === undefined || namespace === '' ? destination : destination.createPortNamespace(namespace);
+  const target =
+    namespace === undefined || namespace === '' ? destination : destination.createPortNamespace(namespace);
   const absorbed = target.absorb(source, {
     exclude: options.exclude,
     include: options.include,

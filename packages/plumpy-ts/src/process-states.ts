@@ -284,7 +284,11 @@ export class Running extends ProcessStateObject {
 
   protected actionCommand(command: Command): ProcessStateObject {
     if (command instanceof Kill) return this.host.createState(ProcessState.KILLED, { msg: command.msg });
-    if (command instanceof Stop) return this.host.createState(ProcessState.FINISHED, { result: command.result, successful: command.successful });
+    if (command instanceof Stop)
+      return this.host.createState(ProcessState.FINISHED, {
+        result: command.result,
+        successful: command.successful,
+      });
     if (command instanceof Wait) {
       return this.host.createState(ProcessState.WAITING, {
         doneCallback: command.step === null ? null : this.host.stepName(command.step),
@@ -293,9 +297,12 @@ export class Running extends ProcessStateObject {
       });
     }
     if (command instanceof Continue) {
-      return this.host.createState(ProcessState.RUNNING, { runFn: this.host.stepName(command.step), args: command.args });
+      return this.host.createState(ProcessState.RUNNING, {
+        runFn: this.host.stepName(command.step),
+        args: command.args,
+      });
     }
-    throw new InvalidStateError(`unrecognised command ${(command).constructor.name}`);
+    throw new InvalidStateError(`unrecognised command ${command.constructor.name}`);
   }
 
   toJSON(): StateJson {
@@ -378,8 +385,12 @@ export class Waiting extends ProcessStateObject {
   override execute(): Promise<ProcessStateObject> {
     return this.#gate.promise.then(
       (value) => {
-        if (this.doneCallback === null) throw new InvalidStateError('the waiting state has no callback to continue with');
-        return this.host.createState(ProcessState.RUNNING, { runFn: this.doneCallback, args: value === NULL ? [] : [value] });
+        if (this.doneCallback === null)
+          throw new InvalidStateError('the waiting state has no callback to continue with');
+        return this.host.createState(ProcessState.RUNNING, {
+          runFn: this.doneCallback,
+          args: value === NULL ? [] : [value],
+        });
       },
       (error: unknown) => {
         // Re-arm, so that the wait can be executed again after a pause.
@@ -390,7 +401,12 @@ export class Waiting extends ProcessStateObject {
   }
 
   toJSON(): StateJson {
-    return { label: this.label, done_callback: this.doneCallback, msg: this.msg, data: this.host.encode(this.data) };
+    return {
+      label: this.label,
+      done_callback: this.doneCallback,
+      msg: this.msg,
+      data: this.host.encode(this.data),
+    };
   }
 
   override toString(): string {
@@ -399,11 +415,19 @@ export class Waiting extends ProcessStateObject {
 
   static fromJSON(host: StateHost, json: StateJson): Waiting {
     const data = savedWaitingSchema.parse(json);
-    return new Waiting(host, { doneCallback: data.done_callback, msg: data.msg, data: host.decode(data.data ?? null) });
+    return new Waiting(host, {
+      doneCallback: data.done_callback,
+      msg: data.msg,
+      data: host.decode(data.data ?? null),
+    });
   }
 }
 
-const savedWaitingSchema = z.looseObject({ done_callback: z.string().nullable(), msg: z.string().nullable(), data: jsonValueSchema.optional() });
+const savedWaitingSchema = z.looseObject({
+  done_callback: z.string().nullable(),
+  msg: z.string().nullable(),
+  data: jsonValueSchema.optional(),
+});
 
 /** The process finished; `successful` is false for an unsuccessful result or invalid outputs. */
 export class Finished extends ProcessStateObject {
@@ -428,7 +452,11 @@ export class Finished extends ProcessStateObject {
 }
 
 /** A saved error: enough to show what went wrong after a reload. */
-export const savedErrorSchema = z.object({ name: z.string(), message: z.string(), stack: z.string().nullable() });
+export const savedErrorSchema = z.object({
+  name: z.string(),
+  message: z.string(),
+  stack: z.string().nullable(),
+});
 
 /** Recreates an error from its saved form (its class is not restored: it is a plain `Error` with the name). */
 export function restoreError(saved: z.infer<typeof savedErrorSchema>): Error {

@@ -1,6 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { BroadcastFilter, stderrLogger, type BroadcastMessage, type Communicator, type Logger } from 'kiwipy-ts';
+import {
+  BroadcastFilter,
+  stderrLogger,
+  type BroadcastMessage,
+  type Communicator,
+  type Logger,
+} from 'kiwipy-ts';
 import { z } from 'zod';
 import { CancellableAction } from './cancellable-action.js';
 import {
@@ -27,7 +33,12 @@ import {
   type Pid,
   type StatusInfo,
 } from './messages.js';
-import { CHECKPOINT_VERSION, checkpointEnvelopeSchema, type Checkpoint, type Persister } from './persistence.js';
+import {
+  CHECKPOINT_VERSION,
+  checkpointEnvelopeSchema,
+  type Checkpoint,
+  type Persister,
+} from './persistence.js';
 import type { ProcessListener, ProcessListenerEvent } from './process-listener.js';
 import { ProcessSpec } from './process-spec.js';
 import {
@@ -313,23 +324,30 @@ export class Process {
       throw new PersistenceError(`corrupt checkpoint: ${formatIssues(zodIssues(envelope.error))}`, pid);
     }
     if (envelope.data.version !== CHECKPOINT_VERSION) {
-      throw new PersistenceError(`incompatible checkpoint version ${envelope.data.version} (this package reads version ${CHECKPOINT_VERSION})`, pid);
+      throw new PersistenceError(
+        `incompatible checkpoint version ${envelope.data.version} (this package reads version ${CHECKPOINT_VERSION})`,
+        pid,
+      );
     }
     const loader = context.loader ?? getObjectLoader();
     let cls: unknown;
     try {
       cls = loader.loadObject(envelope.data.class_name);
     } catch (error) {
-      throw new PersistenceError(`cannot load the process class '${envelope.data.class_name}'`, pid, { cause: error });
+      throw new PersistenceError(`cannot load the process class '${envelope.data.class_name}'`, pid, {
+        cause: error,
+      });
     }
     if (typeof cls !== 'function' || !(cls.prototype instanceof Process || cls === Process)) {
       throw new PersistenceError(`'${envelope.data.class_name}' is not a process class`, pid);
     }
     const processClass = cls as typeof Process;
     const parsed = processClass.checkpointSchema.safeParse(checkpoint);
-    if (!parsed.success) throw new PersistenceError(`corrupt checkpoint: ${formatIssues(zodIssues(parsed.error))}`, pid);
+    if (!parsed.success)
+      throw new PersistenceError(`corrupt checkpoint: ${formatIssues(zodIssues(parsed.error))}`, pid);
     const issues = processClass.validateCheckpoint(parsed.data);
-    if (issues.length > 0) throw new PersistenceError(`incompatible checkpoint: ${formatIssues(issues)}`, pid);
+    if (issues.length > 0)
+      throw new PersistenceError(`incompatible checkpoint: ${formatIssues(issues)}`, pid);
     const options: InternalOptions = {
       [LOAD]: parsed.data,
       ...(context.communicator === undefined ? {} : { communicator: context.communicator }),
@@ -357,12 +375,18 @@ export class Process {
     try {
       stateClass.fromJSON(schemaHost, state as StateJson);
     } catch (error) {
-      issues.push({ path: 'state', message: error instanceof z.ZodError ? formatIssues(zodIssues(error)) : String(error) });
+      issues.push({
+        path: 'state',
+        message: error instanceof z.ZodError ? formatIssues(zodIssues(error)) : String(error),
+      });
       return issues;
     }
     for (const key of ['run_fn', 'done_callback'] as const) {
       const name = state[key];
-      if (typeof name === 'string' && typeof (this.prototype as unknown as Record<string, unknown>)[name] !== 'function') {
+      if (
+        typeof name === 'string' &&
+        typeof (this.prototype as unknown as Record<string, unknown>)[name] !== 'function'
+      ) {
         issues.push({ path: `state.${key}`, message: `'${name}' is not a method of ${this.name}` });
       }
     }
@@ -461,8 +485,11 @@ export class Process {
       process: this,
       runStep: (name, args) => {
         const method = (this as unknown as Record<string, unknown>)[name];
-        if (typeof method !== 'function') throw new InvalidStateError(`'${name}' is not a method of ${this.constructor.name}`);
-        return processScope.run(this, () => (method as (...a: unknown[]) => unknown).apply(this, args as unknown[]));
+        if (typeof method !== 'function')
+          throw new InvalidStateError(`'${name}' is not a method of ${this.constructor.name}`);
+        return processScope.run(this, () =>
+          (method as (...a: unknown[]) => unknown).apply(this, args as unknown[]),
+        );
       },
       stepName: (step) => this.#stepName(step),
       createState: (label, data) => this.#createState(label, data),
@@ -474,7 +501,8 @@ export class Process {
   #stepName(step: StepRef): string {
     const self = this as unknown as Record<string, unknown>;
     if (typeof step === 'string') {
-      if (typeof self[step] !== 'function') throw new InvalidStateError(`'${step}' is not a method of ${this.constructor.name}`);
+      if (typeof self[step] !== 'function')
+        throw new InvalidStateError(`'${step}' is not a method of ${this.constructor.name}`);
       return step;
     }
     const name = step.name.startsWith('bound ') ? step.name.slice('bound '.length) : step.name;
@@ -523,8 +551,10 @@ export class Process {
     this.#creationTime = (data['creation_time'] as number | null) ?? undefined;
     this.#status = data['status'] as string | null;
     this.#prePausedStatus = data['pre_paused_status'] as string | null;
-    if ('INPUTS_RAW' in data) this.#rawInputs = freezeMappings(this.decodeValue(data['INPUTS_RAW']) as Record<string, unknown>);
-    if ('INPUTS_PARSED' in data) this.#parsedInputs = freezeMappings(this.decodeValue(data['INPUTS_PARSED']) as Record<string, unknown>);
+    if ('INPUTS_RAW' in data)
+      this.#rawInputs = freezeMappings(this.decodeValue(data['INPUTS_RAW']) as Record<string, unknown>);
+    if ('INPUTS_PARSED' in data)
+      this.#parsedInputs = freezeMappings(this.decodeValue(data['INPUTS_PARSED']) as Record<string, unknown>);
     this.#outputs = 'OUTPUTS' in data ? (this.decodeValue(data['OUTPUTS']) as Record<string, unknown>) : {};
     const saved = data['state'] as StateJson;
     const state = (this.constructor as typeof Process).stateClasses[saved.label].fromJSON(this.#host, saved);
@@ -548,7 +578,9 @@ export class Process {
     this.#reached.delete(hook);
     const result = (this[hook] as (...a: unknown[]) => unknown).apply(this, args);
     if (!this.#reached.has(hook)) {
-      throw new MissingSuperCallError(`${this.constructor.name}.${hook}() did not call super.${hook}(); every override of a lifecycle hook must`);
+      throw new MissingSuperCallError(
+        `${this.constructor.name}.${hook}() did not call super.${hook}(); every override of a lifecycle hook must`,
+      );
     }
     if (isThenable(result)) this.#trackEffect(result);
   }
@@ -557,7 +589,10 @@ export class Process {
     this.#effects.push(
       Promise.resolve(work).catch((error: unknown) => {
         if (this.#machine.isTerminated()) {
-          this.#logger.error({ error, pid: this.#pid }, 'an asynchronous hook failed after the process terminated');
+          this.#logger.error(
+            { error, pid: this.#pid },
+            'an asynchronous hook failed after the process terminated',
+          );
         } else {
           this.#fail(error);
         }
@@ -639,7 +674,11 @@ export class Process {
     const communicator = this.#communicator;
     if (communicator === undefined) return;
     const identifier = String(this.pid);
-    const subscribe = async (add: () => Promise<string>, remove: (id: string) => Promise<void>, what: string): Promise<void> => {
+    const subscribe = async (
+      add: () => Promise<string>,
+      remove: (id: string) => Promise<void>,
+      what: string,
+    ): Promise<void> => {
       try {
         const id = await add();
         if (this.#closed) await remove(id);
@@ -657,7 +696,9 @@ export class Process {
       subscribe(
         () =>
           communicator.addBroadcastSubscriber(
-            new BroadcastFilter((message) => this.broadcastReceive(message), { subject: /^(?!state_changed).*/ }),
+            new BroadcastFilter((message) => this.broadcastReceive(message), {
+              subject: /^(?!state_changed).*/,
+            }),
             identifier,
           ),
         (id) => communicator.removeBroadcastSubscriber(id),
@@ -715,7 +756,10 @@ export class Process {
     if (successful) {
       const check = this.#spec.outputs.parse(this.#outputs, []);
       if (!check.ok) {
-        this.#logger.warn({ pid: this.#pid, issues: check.issues }, `the outputs are invalid: ${formatIssues(check.issues)}`);
+        this.#logger.warn(
+          { pid: this.#pid, issues: check.issues },
+          `the outputs are invalid: ${formatIssues(check.issues)}`,
+        );
         throw new StateEntryFailed(this.#createState(ProcessState.FINISHED, { result, successful: false }));
       }
     }
@@ -814,7 +858,13 @@ export class Process {
     this.#immediates.clear();
     this.#paused?.resolve(false);
     if (pending.length > 0) {
-      return Promise.all(pending.map((p) => p.catch((error: unknown) => this.#logger.error({ error, pid: this.#pid }, 'a process cleanup failed'))));
+      return Promise.all(
+        pending.map((p) =>
+          p.catch((error: unknown) =>
+            this.#logger.error({ error, pid: this.#pid }, 'a process cleanup failed'),
+          ),
+        ),
+      );
     }
   }
 
@@ -869,17 +919,28 @@ export class Process {
     // Writes of one process are chained, so an older checkpoint can never overwrite a newer one.
     this.#checkpoints = this.#checkpoints.then(() =>
       persister.saveCheckpoint(source).catch((error: unknown) => {
-        if (this.#machine.isTerminated()) this.#logger.error({ error, pid: this.#pid }, 'a checkpoint could not be saved');
+        if (this.#machine.isTerminated())
+          this.#logger.error({ error, pid: this.#pid }, 'a checkpoint could not be saved');
         else this.#fail(error);
       }),
     );
   }
 
-  #transitionFailed(error: unknown, from: ProcessStateObject | undefined, to: ProcessStateObject): ProcessStateObject {
+  #transitionFailed(
+    error: unknown,
+    from: ProcessStateObject | undefined,
+    to: ProcessStateObject,
+  ): ProcessStateObject {
     // A failure to be created is a failure to construct: it propagates (as in plumpy).
     if (to.label === ProcessState.CREATED) throw error;
     // An illegal request on a terminated process is a programming error for its caller.
-    if (error instanceof Error && error.name === 'TransitionFailedError' && from !== undefined && from.isTerminal) throw error;
+    if (
+      error instanceof Error &&
+      error.name === 'TransitionFailedError' &&
+      from !== undefined &&
+      from.isTerminal
+    )
+      throw error;
     return this.#createState(ProcessState.EXCEPTED, { error });
   }
 
@@ -1202,7 +1263,10 @@ export class Process {
 
   #createInterruptAction(interruption: Interruption): CancellableAction {
     if (interruption instanceof PauseInterruption) {
-      return new CancellableAction<unknown>((next) => this.#doPause(interruption.msg.message, next as ProcessStateObject | undefined), interruption);
+      return new CancellableAction<unknown>(
+        (next) => this.#doPause(interruption.msg.message, next as ProcessStateObject | undefined),
+        interruption,
+      );
     }
     if (interruption instanceof KillInterruption) {
       return new CancellableAction<unknown>(() => {
@@ -1268,14 +1332,19 @@ export class Process {
    * terminated. `forceKill` kills at once, whatever runs; otherwise a running step completes first (a
    * {@link CancellableAction} is returned), while a waiting or paused process is killed at once.
    */
-  kill(message: string | null = null, options: { readonly forceKill?: boolean } = {}): boolean | CancellableAction {
+  kill(
+    message: string | null = null,
+    options: { readonly forceKill?: boolean } = {},
+  ): boolean | CancellableAction {
     this.#boot();
     const forceKill = options.forceKill ?? false;
     if (this.#machine.label === ProcessState.KILLED) return true;
     if (this.#machine.isTerminated()) return false;
     this.#killing?.cancel();
     if (forceKill) {
-      this.#machine.transitionTo(this.#createState(ProcessState.KILLED, { msg: MessageBuilder.kill(message, true) }));
+      this.#machine.transitionTo(
+        this.#createState(ProcessState.KILLED, { msg: MessageBuilder.kill(message, true) }),
+      );
       return true;
     }
     if (this.#stepping) {
@@ -1285,7 +1354,9 @@ export class Process {
       (this.#machine.state as ProcessStateObject).interrupt(interruption);
       return this.#interruptAction as CancellableAction;
     }
-    this.#machine.transitionTo(this.#createState(ProcessState.KILLED, { msg: MessageBuilder.kill(message, forceKill) }));
+    this.#machine.transitionTo(
+      this.#createState(ProcessState.KILLED, { msg: MessageBuilder.kill(message, forceKill) }),
+    );
     return true;
   }
 
@@ -1299,7 +1370,8 @@ export class Process {
   /** Fails the process with `error` (to `excepted`); {@link InvalidStateError} if it has terminated. */
   fail(error: unknown): void {
     this.#boot();
-    if (this.#machine.isTerminated()) throw new InvalidStateError(`cannot fail a process in state '${this.#machine.label}'`);
+    if (this.#machine.isTerminated())
+      throw new InvalidStateError(`cannot fail a process in state '${this.#machine.label}'`);
     this.#fail(error);
   }
 
@@ -1311,7 +1383,8 @@ export class Process {
       Promise.resolve()
         .then(() => processScope.run(this, callback))
         .catch((error: unknown) => {
-          if (this.#machine.isTerminated()) this.#logger.error({ error, pid: this.#pid }, 'a scheduled callback failed');
+          if (this.#machine.isTerminated())
+            this.#logger.error({ error, pid: this.#pid }, 'a scheduled callback failed');
           else this.#fail(error);
         });
     });
@@ -1332,7 +1405,11 @@ export class Process {
       loader: this.#loader,
       ...given,
     }) as InstanceType<C>;
-    child.stepUntilTerminated().catch((error: unknown) => this.#logger.error({ error, pid: child.pid }, 'a launched process failed to run'));
+    child
+      .stepUntilTerminated()
+      .catch((error: unknown) =>
+        this.#logger.error({ error, pid: child.pid }, 'a launched process failed to run'),
+      );
     return child;
   }
 
@@ -1340,13 +1417,20 @@ export class Process {
    * The inputs of this process that were exposed from `processClass` (in `namespace`), ready to pass to
    * it (aiida's `exposed_inputs`).
    */
-  exposedInputs<C extends ProcessClass>(processClass: C, namespace?: string): NamespaceIn<SpecOf<C>['inputs']> {
+  exposedInputs<C extends ProcessClass>(
+    processClass: C,
+    namespace?: string,
+  ): NamespaceIn<SpecOf<C>['inputs']> {
     const byClass = this.#spec.exposedInputs.get(namespace ?? null);
     const names = byClass?.get(processClass);
-    if (names === undefined) throw new InvalidStateError(`no inputs of ${processClass.name} were exposed${namespace === undefined ? '' : ` in '${namespace}'`}`);
+    if (names === undefined)
+      throw new InvalidStateError(
+        `no inputs of ${processClass.name} were exposed${namespace === undefined ? '' : ` in '${namespace}'`}`,
+      );
     let values: unknown = this.#parsedInputs;
     if (namespace !== undefined) {
-      for (const part of namespace.split(NAMESPACE_SEPARATOR)) values = isPlainObject(values) ? values[part] : undefined;
+      for (const part of namespace.split(NAMESPACE_SEPARATOR))
+        values = isPlainObject(values) ? values[part] : undefined;
     }
     const source = isPlainObject(values) ? values : {};
     const out: Record<string, unknown> = {};
@@ -1386,7 +1470,10 @@ export class Process {
         namespace = next;
         continue;
       }
-      if (next !== undefined) throw new ValidationError(`output '${port}'`, [{ path: [...crumbs, part].join('.'), message: `'${part}' is a port, not a namespace` }]);
+      if (next !== undefined)
+        throw new ValidationError(`output '${port}'`, [
+          { path: [...crumbs, part].join('.'), message: `'${part}' is a port, not a namespace` },
+        ]);
       dynamicPath = parts.slice(parts.indexOf(part));
       break;
     }
@@ -1468,7 +1555,8 @@ export class Process {
    */
   protected messageReceive(message: unknown): unknown {
     const parsed = controlMessageSchema.safeParse(message);
-    if (!parsed.success) throw new UnknownIntentError(`not a control message: ${formatIssues(zodIssues(parsed.error))}`);
+    if (!parsed.success)
+      throw new UnknownIntentError(`not a control message: ${formatIssues(zodIssues(parsed.error))}`);
     const { intent } = parsed.data;
     const text = parsed.data.message ?? null;
     switch (intent) {
@@ -1542,8 +1630,10 @@ function encodeJson(value: unknown, recurse: (value: unknown) => JsonValue): Jso
     for (const [key, sub] of Object.entries(value)) if (sub !== undefined) out[key] = recurse(sub);
     return out;
   }
-  const kind = typeof value === 'object' ? ((value).constructor?.name ?? 'object') : typeof value;
-  throw new PersistenceError(`cannot encode a value of type ${kind} in a checkpoint (override encodeValue/decodeValue to support it)`);
+  const kind = typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
+  throw new PersistenceError(
+    `cannot encode a value of type ${kind} in a checkpoint (override encodeValue/decodeValue to support it)`,
+  );
 }
 
 function decodeJson(json: JsonValue, recurse: (json: JsonValue) => unknown): unknown {

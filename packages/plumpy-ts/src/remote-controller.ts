@@ -62,7 +62,10 @@ export class RemoteProcessController {
     const reply: unknown = await this.communicator.rpcSend(String(pid), MessageBuilder.status());
     const parsed = statusInfoSchema.safeParse(reply);
     if (!parsed.success) {
-      throw new ValidationError(`the status reply of process ${String(pid)}`, parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })));
+      throw new ValidationError(
+        `the status reply of process ${String(pid)}`,
+        parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      );
     }
     return parsed.data;
   }
@@ -79,7 +82,12 @@ export class RemoteProcessController {
 
   /** Kills a process; resolves when the kill took effect (true), or false if it had terminated otherwise. */
   killProcess(pid: Pid, options: KillProcessOptions = {}): Promise<unknown> {
-    return Promise.resolve(this.communicator.rpcSend(String(pid), MessageBuilder.kill(options.message ?? null, options.forceKill ?? false)));
+    return Promise.resolve(
+      this.communicator.rpcSend(
+        String(pid),
+        MessageBuilder.kill(options.message ?? null, options.forceKill ?? false),
+      ),
+    );
   }
 
   /** Asks a launcher to continue a process from its checkpoint. */
@@ -93,7 +101,10 @@ export class RemoteProcessController {
   }
 
   /** Asks a launcher to make and run a process; resolves to its outputs (or its pid with `nowait`). */
-  async launchProcess<C extends ProcessClass>(processClass: C | string, options: LaunchProcessOptions<InputsOf<C>> = {}): Promise<unknown> {
+  async launchProcess<C extends ProcessClass>(
+    processClass: C | string,
+    options: LaunchProcessOptions<InputsOf<C>> = {},
+  ): Promise<unknown> {
     const body = createLaunchBody(this.#identify(processClass, options.loader), {
       initKwargs: initKwargs(options),
       persist: options.persist ?? false,
@@ -114,9 +125,15 @@ export class RemoteProcessController {
     processClass: C | string,
     options: Omit<LaunchProcessOptions<InputsOf<C>>, 'persist'> = {},
   ): Promise<unknown> {
-    const create = createCreateBody(this.#identify(processClass, options.loader), { initKwargs: initKwargs(options), persist: true });
+    const create = createCreateBody(this.#identify(processClass, options.loader), {
+      initKwargs: initKwargs(options),
+      persist: true,
+    });
     const pid: unknown = await this.communicator.taskSend(create);
-    if (typeof pid !== 'string' && typeof pid !== 'number') throw new ValidationError('the create task reply', [{ path: '', message: `expected a pid, got ${JSON.stringify(pid)}` }]);
+    if (typeof pid !== 'string' && typeof pid !== 'number')
+      throw new ValidationError('the create task reply', [
+        { path: '', message: `expected a pid, got ${JSON.stringify(pid)}` },
+      ]);
     return this.continueProcess(pid, { nowait: options.nowait ?? false, noReply: options.noReply ?? false });
   }
 
@@ -136,7 +153,9 @@ export class RemoteProcessController {
   }
 
   #identify(processClass: ProcessClass | string, loader: ObjectLoader | undefined): string {
-    return typeof processClass === 'string' ? processClass : (loader ?? getObjectLoader()).identifyObject(processClass);
+    return typeof processClass === 'string'
+      ? processClass
+      : (loader ?? getObjectLoader()).identifyObject(processClass);
   }
 }
 

@@ -5,7 +5,12 @@
  */
 
 /** A port as the type system sees it: the value it accepts, the value the process sees, and its presence. */
-export interface PortDesc<In = unknown, Out = unknown, Req extends boolean = boolean, Def extends boolean = boolean> {
+export interface PortDesc<
+  In = unknown,
+  Out = unknown,
+  Req extends boolean = boolean,
+  Def extends boolean = boolean,
+> {
   readonly kind: 'port';
   readonly in: In;
   readonly out: Out;
@@ -20,7 +25,12 @@ export type PortMap = { readonly [name: string]: PortDesc | NamespaceDesc };
  * A namespace as the type system sees it. `DynIn`/`DynOut` are the types of values under names with no
  * port (`never` when the namespace is not dynamic).
  */
-export interface NamespaceDesc<P = PortMap, DynIn = unknown, DynOut = unknown, Req extends boolean = boolean> {
+export interface NamespaceDesc<
+  P = PortMap,
+  DynIn = unknown,
+  DynOut = unknown,
+  Req extends boolean = boolean,
+> {
   readonly kind: 'namespace';
   readonly ports: P;
   readonly dynIn: DynIn;
@@ -96,14 +106,24 @@ export type ValueIn<D> = D extends PortDesc<infer In> ? In : D extends AnyNamesp
 type DynamicPartIn<NS extends AnyNamespace> =
   IsNever<NS['dynIn']> extends true
     ? unknown
-    : { readonly [key: string]: DynamicValue<NS['dynIn']> | ValueIn<NS['ports'][keyof NS['ports']]> | undefined };
+    : {
+        readonly [key: string]:
+          DynamicValue<NS['dynIn']> | ValueIn<NS['ports'][keyof NS['ports']]> | undefined;
+      };
 
 /** The mapping a namespace accepts: required ports as required keys, the rest optional. */
-export type NamespaceIn<NS extends AnyNamespace> = AnyPorts<NS> extends true ? Readonly<Record<string, unknown>> : NamespaceInOf<NS>;
+export type NamespaceIn<NS extends AnyNamespace> =
+  AnyPorts<NS> extends true ? Readonly<Record<string, unknown>> : NamespaceInOf<NS>;
 
 type NamespaceInOf<NS extends AnyNamespace> = Simplify<
-  { readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? K : never]: ValueIn<NS['ports'][K]> } & {
-    readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? never : K]?: ValueIn<NS['ports'][K]>;
+  {
+    readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? K : never]: ValueIn<
+      NS['ports'][K]
+    >;
+  } & {
+    readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? never : K]?: ValueIn<
+      NS['ports'][K]
+    >;
   }
 > &
   DynamicPartIn<NS>;
@@ -125,29 +145,47 @@ export type IsPresentOut<D> =
       : false;
 
 /** The value the process sees for a port or namespace (each schema's output). */
-export type ValueOut<D> = D extends PortDesc<unknown, infer Out> ? Out : D extends AnyNamespace ? NamespaceOut<D> : never;
+export type ValueOut<D> =
+  D extends PortDesc<unknown, infer Out> ? Out : D extends AnyNamespace ? NamespaceOut<D> : never;
 
 type DynamicPartOut<NS extends AnyNamespace> =
   IsNever<NS['dynOut']> extends true
     ? unknown
-    : { readonly [key: string]: DynamicValue<NS['dynOut']> | ValueOut<NS['ports'][keyof NS['ports']]> | undefined };
+    : {
+        readonly [key: string]:
+          DynamicValue<NS['dynOut']> | ValueOut<NS['ports'][keyof NS['ports']]> | undefined;
+      };
 
 /** A parsed namespace: defaults filled in, values converted by their schemas, read-only. */
-export type NamespaceOut<NS extends AnyNamespace> = AnyPorts<NS> extends true ? Readonly<Record<string, unknown>> : NamespaceOutOf<NS>;
+export type NamespaceOut<NS extends AnyNamespace> =
+  AnyPorts<NS> extends true ? Readonly<Record<string, unknown>> : NamespaceOutOf<NS>;
 
 type NamespaceOutOf<NS extends AnyNamespace> = Simplify<
-  { readonly [K in keyof NS['ports'] as IsPresentOut<NS['ports'][K]> extends true ? K : never]: ValueOut<NS['ports'][K]> } & {
-    readonly [K in keyof NS['ports'] as IsPresentOut<NS['ports'][K]> extends true ? never : K]?: ValueOut<NS['ports'][K]>;
+  {
+    readonly [K in keyof NS['ports'] as IsPresentOut<NS['ports'][K]> extends true ? K : never]: ValueOut<
+      NS['ports'][K]
+    >;
+  } & {
+    readonly [K in keyof NS['ports'] as IsPresentOut<NS['ports'][K]> extends true ? never : K]?: ValueOut<
+      NS['ports'][K]
+    >;
   }
 > &
   DynamicPartOut<NS>;
 
 /** Outputs of a finished process: required ports present, the others optional. */
-export type OutputsOf<NS extends AnyNamespace> = AnyPorts<NS> extends true ? Readonly<Record<string, unknown>> : OutputsOfNamespace<NS>;
+export type OutputsOf<NS extends AnyNamespace> =
+  AnyPorts<NS> extends true ? Readonly<Record<string, unknown>> : OutputsOfNamespace<NS>;
 
 type OutputsOfNamespace<NS extends AnyNamespace> = Simplify<
-  { readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? K : never]: ValueOut<NS['ports'][K]> } & {
-    readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? never : K]?: ValueOut<NS['ports'][K]>;
+  {
+    readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? K : never]: ValueOut<
+      NS['ports'][K]
+    >;
+  } & {
+    readonly [K in keyof NS['ports'] as IsRequiredIn<NS['ports'][K]> extends true ? never : K]?: ValueOut<
+      NS['ports'][K]
+    >;
   }
 > &
   DynamicPartOut<NS>;
@@ -159,48 +197,64 @@ export type OutPath<NS extends AnyNamespace> = AnyPorts<NS> extends true ? strin
 
 type OutPathOf<NS extends AnyNamespace> =
   | {
-      [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace ? K | `${K}.${OutPath<NS['ports'][K]>}` : K;
+      [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace
+        ? K | `${K}.${OutPath<NS['ports'][K]>}`
+        : K;
     }[keyof NS['ports'] & string]
   | (IsNever<NS['dynIn']> extends true ? never : string);
 
 /** The value `out()` accepts at `P`. */
-export type OutValueAt<NS extends AnyNamespace, P extends string> = AnyPorts<NS> extends true
-  ? unknown
-  : P extends keyof NS['ports']
-  ? ValueIn<NS['ports'][P]>
-  : P extends `${infer H}.${infer R}`
-    ? H extends keyof NS['ports']
-      ? NS['ports'][H] extends AnyNamespace
-        ? OutValueAt<NS['ports'][H], R>
-        : never
-      : DynamicValue<NS['dynIn']>
-    : DynamicValue<NS['dynIn']>;
+export type OutValueAt<NS extends AnyNamespace, P extends string> =
+  AnyPorts<NS> extends true
+    ? unknown
+    : P extends keyof NS['ports']
+      ? ValueIn<NS['ports'][P]>
+      : P extends `${infer H}.${infer R}`
+        ? H extends keyof NS['ports']
+          ? NS['ports'][H] extends AnyNamespace
+            ? OutValueAt<NS['ports'][H], R>
+            : never
+          : DynamicValue<NS['dynIn']>
+        : DynamicValue<NS['dynIn']>;
 
 /** The dotted paths of explicit output ports and namespaces. */
-export type ExplicitOutPath<NS extends AnyNamespace> = AnyPorts<NS> extends true ? string : ExplicitOutPathOf<NS>;
+export type ExplicitOutPath<NS extends AnyNamespace> =
+  AnyPorts<NS> extends true ? string : ExplicitOutPathOf<NS>;
 
 type ExplicitOutPathOf<NS extends AnyNamespace> = {
-  [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace ? K | `${K}.${ExplicitOutPath<NS['ports'][K]>}` : K;
+  [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace
+    ? K | `${K}.${ExplicitOutPath<NS['ports'][K]>}`
+    : K;
 }[keyof NS['ports'] & string];
 
 /** The value `out()` accepts at each explicit path. */
-export type ExplicitOutValues<NS extends AnyNamespace> = { readonly [P in ExplicitOutPath<NS>]: OutValueAt<NS, P> };
+export type ExplicitOutValues<NS extends AnyNamespace> = {
+  readonly [P in ExplicitOutPath<NS>]: OutValueAt<NS, P>;
+};
 
 /** Patterns of the paths under dynamic namespaces (`ns.${string}`; `string` for a dynamic root). */
-export type DynamicOutPath<NS extends AnyNamespace, Prefix extends string = ''> = AnyPorts<NS> extends true ? `${Prefix}${string}` : DynamicOutPathOf<NS, Prefix>;
+export type DynamicOutPath<NS extends AnyNamespace, Prefix extends string = ''> =
+  AnyPorts<NS> extends true ? `${Prefix}${string}` : DynamicOutPathOf<NS, Prefix>;
 
 type DynamicOutPathOf<NS extends AnyNamespace, Prefix extends string> =
   | (IsNever<NS['dynIn']> extends true ? never : `${Prefix}${string}`)
   | {
-      [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace ? DynamicOutPath<NS['ports'][K], `${Prefix}${K}.`> : never;
+      [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace
+        ? DynamicOutPath<NS['ports'][K], `${Prefix}${K}.`>
+        : never;
     }[keyof NS['ports'] & string];
 
 /** The values dynamic namespaces accept (a union over all of them). */
-export type DynamicOutValue<NS extends AnyNamespace> = AnyPorts<NS> extends true ? unknown : DynamicOutValueOf<NS>;
+export type DynamicOutValue<NS extends AnyNamespace> =
+  AnyPorts<NS> extends true ? unknown : DynamicOutValueOf<NS>;
 
 type DynamicOutValueOf<NS extends AnyNamespace> =
   | (IsNever<NS['dynIn']> extends true ? never : DynamicValue<NS['dynIn']>)
-  | { [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace ? DynamicOutValue<NS['ports'][K]> : never }[keyof NS['ports'] & string];
+  | {
+      [K in keyof NS['ports'] & string]: NS['ports'][K] extends AnyNamespace
+        ? DynamicOutValue<NS['ports'][K]>
+        : never;
+    }[keyof NS['ports'] & string];
 
 // ---- building ----------------------------------------------------------------------------------------
 
@@ -214,7 +268,12 @@ type Child<NS extends AnyNamespace, K extends string> = K extends keyof NS['port
 
 /** `NS` with descriptor `D` at the dotted `Path`; intermediate namespaces are made as needed. */
 export type SetAt<NS extends AnyNamespace, Path extends string, D> = Path extends `${infer H}.${infer R}`
-  ? NamespaceDesc<SetKey<NS['ports'], H, SetAt<Child<NS, H>, R, D>>, NS['dynIn'], NS['dynOut'], NS['required']>
+  ? NamespaceDesc<
+      SetKey<NS['ports'], H, SetAt<Child<NS, H>, R, D>>,
+      NS['dynIn'],
+      NS['dynOut'],
+      NS['required']
+    >
   : NamespaceDesc<SetKey<NS['ports'], Path, D>, NS['dynIn'], NS['dynOut'], NS['required']>;
 
 /** The namespace at the dotted `Path` (an empty one if there is none). */
@@ -224,7 +283,11 @@ export type NamespaceAt<NS extends AnyNamespace, Path extends string> = Path ext
 
 /** `NS` with the ports of `Other` added (Other's ports win) and Other's namespace properties. */
 export type MergeNamespaces<NS extends AnyNamespace, Other extends AnyNamespace> = NamespaceDesc<
-  { readonly [X in keyof NS['ports'] | keyof Other['ports']]: X extends keyof Other['ports'] ? Other['ports'][X] : NS['ports'][X & keyof NS['ports']] },
+  {
+    readonly [X in keyof NS['ports'] | keyof Other['ports']]: X extends keyof Other['ports']
+      ? Other['ports'][X]
+      : NS['ports'][X & keyof NS['ports']];
+  },
   Other['dynIn'],
   Other['dynOut'],
   Other['required']
@@ -251,15 +314,17 @@ export type ExcludePorts<NS extends AnyNamespace, Rules extends string> = Namesp
 /** `NS` with only the ports named by the dotted `Rules` (a namespace named whole keeps all its ports). */
 export type IncludePorts<NS extends AnyNamespace, Rules extends string> = NamespaceDesc<
   {
-    readonly [K in keyof NS['ports'] as K extends Rules
-      ? K
-      : NS['ports'][K] extends AnyNamespace
-        ? K extends string
-          ? IsNever<StripPrefix<Rules, K>> extends true
-            ? never
-            : K
+    readonly [
+      K in keyof NS['ports'] as K extends Rules
+        ? K
+        : NS['ports'][K] extends AnyNamespace
+          ? K extends string
+            ? IsNever<StripPrefix<Rules, K>> extends true
+              ? never
+              : K
+            : never
           : never
-        : never]: K extends Rules
+    ]: K extends Rules
       ? NS['ports'][K]
       : NS['ports'][K] extends AnyNamespace
         ? IncludePorts<NS['ports'][K], StripPrefix<Rules, K & string>>
@@ -272,10 +337,19 @@ export type IncludePorts<NS extends AnyNamespace, Rules extends string> = Namesp
 
 /** The ports `exposeInputs`/`exposeOutputs` takes from `NS` with these include/exclude rules. */
 export type Exposed<NS extends AnyNamespace, Include extends string, Exclude extends string> =
-  IsNever<Include> extends true ? (IsNever<Exclude> extends true ? NS : ExcludePorts<NS, Exclude>) : IncludePorts<NS, Include>;
+  IsNever<Include> extends true
+    ? IsNever<Exclude> extends true
+      ? NS
+      : ExcludePorts<NS, Exclude>
+    : IncludePorts<NS, Include>;
 
 /** `NS` with its own (dynamic, required) properties replaced. */
-export type ConfigureNamespace<NS extends AnyNamespace, DynIn, DynOut, Req extends boolean> = NamespaceDesc<NS['ports'], DynIn, DynOut, Req>;
+export type ConfigureNamespace<NS extends AnyNamespace, DynIn, DynOut, Req extends boolean> = NamespaceDesc<
+  NS['ports'],
+  DynIn,
+  DynOut,
+  Req
+>;
 
 // ---- spec types of a class ---------------------------------------------------------------------------
 

@@ -41,7 +41,9 @@ export function transition<L extends string>(
       : { ok: false, error: new TransitionFailedError(from, to, `the initial state must be '${initial}'`) };
   }
   if (allowed[from].includes(to)) return { ok: true, from, to };
-  const detail = isTerminal(allowed, from) ? `'${from}' is terminal` : `'${from}' allows only ${allowed[from].map((l) => `'${l}'`).join(', ')}`;
+  const detail = isTerminal(allowed, from)
+    ? `'${from}' is terminal`
+    : `'${from}' allows only ${allowed[from].map((l) => `'${l}'`).join(', ')}`;
   return { ok: false, error: new TransitionFailedError(from, to, detail) };
 }
 
@@ -133,7 +135,8 @@ export class StateMachine<L extends string, S extends MachineState<L>> {
     if (this.#draining) return;
     this.#draining = true;
     try {
-      for (let state = this.#queue.shift(); state !== undefined; state = this.#queue.shift()) this.#apply(state);
+      for (let state = this.#queue.shift(); state !== undefined; state = this.#queue.shift())
+        this.#apply(state);
     } catch (error) {
       this.#queue.length = 0;
       throw error;
@@ -147,7 +150,12 @@ export class StateMachine<L extends string, S extends MachineState<L>> {
    * Throws {@link TransitionFailedError} if the machine already has a state.
    */
   restore(state: S): void {
-    if (this.#state !== undefined) throw new TransitionFailedError(this.#state.label, state.label, 'only a machine without a state can be restored');
+    if (this.#state !== undefined)
+      throw new TransitionFailedError(
+        this.#state.label,
+        state.label,
+        'only a machine without a state can be restored',
+      );
     this.#state = state;
   }
 

@@ -13,13 +13,20 @@ import { Continue, Kill, ProcessState, Wait } from './process-states.js';
 
 /** A process with no inputs or outputs that does nothing. */
 export class DummyProcess extends Process {
-  static readonly EXPECTED_STATE_SEQUENCE: readonly ProcessState[] = [ProcessState.CREATED, ProcessState.RUNNING, ProcessState.FINISHED];
+  static readonly EXPECTED_STATE_SEQUENCE: readonly ProcessState[] = [
+    ProcessState.CREATED,
+    ProcessState.RUNNING,
+    ProcessState.FINISHED,
+  ];
   static readonly EXPECTED_OUTPUTS: Readonly<Record<string, unknown>> = {};
 }
 
 /** Accepts any inputs and emits `default: 5`. */
 export class DummyProcessWithOutput extends Process.define((spec) =>
-  spec.configureInputs({ dynamic: true }).configureOutputs({ dynamic: true }).output('default', { valueType: z.number().int() }),
+  spec
+    .configureInputs({ dynamic: true })
+    .configureOutputs({ dynamic: true })
+    .output('default', { valueType: z.number().int() }),
 ) {
   static readonly EXPECTED_OUTPUTS: Readonly<Record<string, unknown>> = { default: 5 };
 
@@ -58,14 +65,18 @@ export class WaitForSignalProcess extends Process {
 }
 
 /** Kills itself from `run` with the message `killed`. */
-export class KillProcess extends Process.define((spec) => spec.input('forceKill', { valueType: z.boolean(), default: false })) {
+export class KillProcess extends Process.define((spec) =>
+  spec.input('forceKill', { valueType: z.boolean(), default: false }),
+) {
   override run(): Kill {
     return new Kill(MessageBuilder.kill('killed', this.inputs.forceKill));
   }
 }
 
 /** Declares a required output it never emits: it finishes unsuccessfully. */
-export class MissingOutputProcess extends Process.define((spec) => spec.output('default', { required: true })) {}
+export class MissingOutputProcess extends Process.define((spec) =>
+  spec.output('default', { required: true }),
+) {}
 
 /** Emits `test: 5` in `run`. */
 export class ProcessEventsTester extends Process.define((spec) => spec.configureOutputs({ dynamic: true })) {
@@ -119,14 +130,31 @@ export class ThreeStepsThenException extends ThreeSteps {
 }
 
 /** A test process class that knows the outputs it finishes with. */
-export type TestProcessClass = typeof Process & { readonly EXPECTED_OUTPUTS: Readonly<Record<string, unknown>> };
+export type TestProcessClass = typeof Process & {
+  readonly EXPECTED_OUTPUTS: Readonly<Record<string, unknown>>;
+};
 
 /** plumpy's `TEST_PROCESSES`: they finish, with `EXPECTED_OUTPUTS`. */
-export const TEST_PROCESSES: readonly TestProcessClass[] = [DummyProcess, DummyProcessWithOutput, DummyProcessWithDynamicOutput, ThreeSteps];
+export const TEST_PROCESSES: readonly TestProcessClass[] = [
+  DummyProcess,
+  DummyProcessWithOutput,
+  DummyProcessWithDynamicOutput,
+  ThreeSteps,
+];
 /** plumpy's `TEST_WAITING_PROCESSES`. */
-export const TEST_WAITING_PROCESSES: readonly (typeof Process)[] = [ProcessWithCheckpoint, TwoCheckpointNoFinish, ExceptionProcess, ProcessEventsTester, ThreeStepsThenException];
+export const TEST_WAITING_PROCESSES: readonly (typeof Process)[] = [
+  ProcessWithCheckpoint,
+  TwoCheckpointNoFinish,
+  ExceptionProcess,
+  ProcessEventsTester,
+  ThreeStepsThenException,
+];
 /** plumpy's `TEST_EXCEPTION_PROCESSES`. */
-export const TEST_EXCEPTION_PROCESSES: readonly (typeof Process)[] = [ExceptionProcess, ThreeStepsThenException, MissingOutputProcess];
+export const TEST_EXCEPTION_PROCESSES: readonly (typeof Process)[] = [
+  ExceptionProcess,
+  ThreeStepsThenException,
+  MissingOutputProcess,
+];
 
 /** Records which listener events a process fired. */
 export class EventRecorder implements ProcessListener {
@@ -187,7 +215,11 @@ export class ProcessSaver implements ProcessListener {
   }
 
   #save(process: Process): void {
-    this.snapshots.push({ state: process.state, checkpoint: process.save(), outputs: structuredClone(process.outputs) });
+    this.snapshots.push({
+      state: process.state,
+      checkpoint: process.save(),
+      outputs: structuredClone(process.outputs),
+    });
   }
 
   /** Saves the current state, then runs the process to its end (ignoring its failure). */
@@ -220,7 +252,12 @@ export class ProcessSaver implements ProcessListener {
 const VOLATILE_KEYS = new Set(['exception']);
 
 /** Compares two JSON values, ignoring `exclude` keys at any depth; returns the first difference's path. */
-export function diffJson(a: unknown, b: unknown, exclude: ReadonlySet<string> = VOLATILE_KEYS, path = ''): string | undefined {
+export function diffJson(
+  a: unknown,
+  b: unknown,
+  exclude: ReadonlySet<string> = VOLATILE_KEYS,
+  path = '',
+): string | undefined {
   if (Array.isArray(a) && Array.isArray(b)) {
     if (a.length !== b.length) return `${path || '<root>'}: ${a.length} items vs ${b.length}`;
     for (let i = 0; i < a.length; i += 1) {
@@ -229,19 +266,33 @@ export function diffJson(a: unknown, b: unknown, exclude: ReadonlySet<string> = 
     }
     return undefined;
   }
-  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && !Array.isArray(a) && !Array.isArray(b)) {
+  if (
+    typeof a === 'object' &&
+    a !== null &&
+    typeof b === 'object' &&
+    b !== null &&
+    !Array.isArray(a) &&
+    !Array.isArray(b)
+  ) {
     const ka = Object.keys(a).filter((k) => !exclude.has(k));
     const kb = Object.keys(b).filter((k) => !exclude.has(k));
     for (const key of new Set([...ka, ...kb])) {
       const sub = path === '' ? key : `${path}.${key}`;
       if (!(key in a)) return `${sub}: missing on the left`;
       if (!(key in b)) return `${sub}: missing on the right`;
-      const d = diffJson((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], exclude, sub);
+      const d = diffJson(
+        (a as Record<string, unknown>)[key],
+        (b as Record<string, unknown>)[key],
+        exclude,
+        sub,
+      );
       if (d !== undefined) return d;
     }
     return undefined;
   }
-  return isDeepStrictEqual(a, b) ? undefined : `${path || '<root>'}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`;
+  return isDeepStrictEqual(a, b)
+    ? undefined
+    : `${path || '<root>'}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`;
 }
 
 /**
@@ -254,7 +305,8 @@ export function checkRoundTrip(process: Process, context: LoadContext = {}): Pro
   const second = loaded.save();
   const difference = diffJson(first, second);
   if (difference !== undefined) throw new Error(`the reloaded process saves differently at ${difference}`);
-  if (loaded.pid !== process.pid) throw new Error(`the reloaded process has pid ${String(loaded.pid)}, not ${String(process.pid)}`);
+  if (loaded.pid !== process.pid)
+    throw new Error(`the reloaded process has pid ${String(loaded.pid)}, not ${String(process.pid)}`);
   return loaded;
 }
 
@@ -359,7 +411,10 @@ export async function checkEveryCheckpoint<C extends ProcessClass>(
  * and checks that its snapshots match the original ones from the end backwards (plumpy's
  * `check_process_against_snapshots`). Throws on a difference.
  */
-export async function checkProcessAgainstSnapshots(snapshots: readonly Snapshot[], context: LoadContext = {}): Promise<void> {
+export async function checkProcessAgainstSnapshots(
+  snapshots: readonly Snapshot[],
+  context: LoadContext = {},
+): Promise<void> {
   for (const [index, snapshot] of snapshots.entries()) {
     const loaded = Process.load(snapshot.checkpoint, context);
     const saver = new ProcessSaver(loaded);
@@ -369,7 +424,8 @@ export async function checkProcessAgainstSnapshots(snapshots: readonly Snapshot[
       const original = snapshots[snapshots.length - j] as Snapshot;
       const replayed = saver.snapshots[saver.snapshots.length - j] as Snapshot;
       const difference = diffJson(original.checkpoint, replayed.checkpoint);
-      if (difference !== undefined) throw new Error(`reloaded from snapshot ${index}, snapshot -${j} differs: ${difference}`);
+      if (difference !== undefined)
+        throw new Error(`reloaded from snapshot ${index}, snapshot -${j} differs: ${difference}`);
     }
   }
 }
@@ -384,7 +440,11 @@ export function runUntilPaused(process: Process): Promise<void> {
   return untilEvent(process, () => process.paused, 'onProcessPaused');
 }
 
-function untilEvent(process: Process, already: () => boolean, event: 'onProcessWaiting' | 'onProcessPaused'): Promise<void> {
+function untilEvent(
+  process: Process,
+  already: () => boolean,
+  event: 'onProcessWaiting' | 'onProcessPaused',
+): Promise<void> {
   if (already()) return Promise.resolve();
   return new Promise((resolve) => {
     const listener: ProcessListener = {
@@ -398,7 +458,10 @@ function untilEvent(process: Process, already: () => boolean, event: 'onProcessW
 }
 
 /** Polls `condition` every `intervalMs` until it holds or `timeoutMs` passes (then rejects). */
-export async function waitUntil(condition: () => boolean, options: { readonly intervalMs?: number; readonly timeoutMs?: number } = {}): Promise<void> {
+export async function waitUntil(
+  condition: () => boolean,
+  options: { readonly intervalMs?: number; readonly timeoutMs?: number } = {},
+): Promise<void> {
   const interval = options.intervalMs ?? 10;
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   while (!condition()) {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { InvalidStateError, OutlineError, PersistenceError, SpecError, type ValidationIssue } from './errors.js';
+import {
+  InvalidStateError,
+  OutlineError,
+  PersistenceError,
+  SpecError,
+  type ValidationIssue,
+} from './errors.js';
 import type { KillMessage, Pid } from './messages.js';
 import {
   Block,
@@ -138,7 +144,12 @@ export class WorkChainWaiting extends Waiting {
   static override fromJSON(host: StateHost, json: StateJson): WorkChainWaiting {
     const base = Waiting.fromJSON(host, json);
     const awaiting = (json as Record<string, unknown>)['awaiting'];
-    if (awaiting === undefined) return new WorkChainWaiting(host, { doneCallback: base.doneCallback, msg: base.msg, data: base.data }, []);
+    if (awaiting === undefined)
+      return new WorkChainWaiting(
+        host,
+        { doneCallback: base.doneCallback, msg: base.msg, data: base.data },
+        [],
+      );
     const saved = z.array(savedAwaitableSchema).parse(awaiting);
     const workChain = host.process;
     const pending = saved.map((a) => ({
@@ -147,7 +158,11 @@ export class WorkChainWaiting extends Waiting {
       pid: a.pid ?? undefined,
       promise: workChain instanceof WorkChain ? workChain[RESOLVE_SAVED](a) : Promise.resolve(undefined),
     }));
-    const state = new WorkChainWaiting(host, { doneCallback: base.doneCallback, msg: base.msg, data: base.data }, pending);
+    const state = new WorkChainWaiting(
+      host,
+      { doneCallback: base.doneCallback, msg: base.msg, data: base.data },
+      pending,
+    );
     state.#arm();
     // Every awaitable had arrived before the checkpoint (the work chain was paused): go on at once.
     if ('awaiting' in json && pending.length === 0) state.resume();
@@ -176,7 +191,11 @@ interface OutlineTarget<W> {
 
 function methodNames(prototype: object | null): string[] {
   const names: string[] = [];
-  for (let p = prototype; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+  for (
+    let p = prototype;
+    p !== null && p !== Object.prototype;
+    p = Object.getPrototypeOf(p) as object | null
+  ) {
     for (const name of Object.getOwnPropertyNames(p)) if (name !== 'constructor') names.push(name);
   }
   return names;
@@ -221,10 +240,16 @@ export class WorkChain extends Process {
       items.length === 1 && typeof first === 'function' && !isMethodOf(this.prototype, first)
         ? (first as (dsl: OutlineDsl<W>) => OutlineItem<W>[])(outlineDsl as OutlineDsl<W>)
         : (items as OutlineItem<W>[]);
-    if (!Array.isArray(list) || list.length === 0) throw new OutlineError(`the outline of ${this.name} is empty`);
+    if (!Array.isArray(list) || list.length === 0)
+      throw new OutlineError(`the outline of ${this.name} is empty`);
     for (const name of ['run', 'doStep'] as const) {
-      if ((this.prototype as unknown as Record<string, unknown>)[name] !== (WorkChain.prototype as unknown as Record<string, unknown>)[name]) {
-        throw new OutlineError(`the method \`${name}\` is protected and cannot be overridden (in ${this.name})`);
+      if (
+        (this.prototype as unknown as Record<string, unknown>)[name] !==
+        (WorkChain.prototype as unknown as Record<string, unknown>)[name]
+      ) {
+        throw new OutlineError(
+          `the method \`${name}\` is protected and cannot be overridden (in ${this.name})`,
+        );
       }
     }
     const block = new Block<W>(list);
@@ -245,12 +270,16 @@ export class WorkChain extends Process {
     const saved = checkpoint['stepper_state'] as StepperState | undefined;
     if (saved !== undefined) {
       const outline = this.getOutline();
-      if (outline === undefined) issues.push({ path: 'stepper_state', message: `${this.name} has no outline` });
+      if (outline === undefined)
+        issues.push({ path: 'stepper_state', message: `${this.name} has no outline` });
       else {
         try {
           outline.recreateStepper(saved, noHost);
         } catch (error) {
-          issues.push({ path: 'stepper_state', message: error instanceof Error ? error.message : String(error) });
+          issues.push({
+            path: 'stepper_state',
+            message: error instanceof Error ? error.message : String(error),
+          });
         }
       }
     }
@@ -287,7 +316,10 @@ export class WorkChain extends Process {
   protected override onCreate(): HookResult {
     const result = super.onCreate();
     const outline = (this.constructor as typeof WorkChain).getOutline();
-    if (outline === undefined) throw new OutlineError(`${this.constructor.name} has no outline (set one with \`static { this.outline(...) }\`)`);
+    if (outline === undefined)
+      throw new OutlineError(
+        `${this.constructor.name} has no outline (set one with \`static { this.outline(...) }\`)`,
+      );
     this.#stepper = outline.createStepper(this.#host);
     return result;
   }
@@ -309,7 +341,11 @@ export class WorkChain extends Process {
       if (!(error instanceof PropagateReturn)) throw error;
       return error.exitCode;
     }
-    if (value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function') {
+    if (
+      value !== null &&
+      typeof value === 'object' &&
+      typeof (value as { then?: unknown }).then === 'function'
+    ) {
       return Promise.resolve(value).then((resolved) => this.#afterStep(finished, resolved));
     }
     return this.#afterStep(finished, value);
@@ -332,7 +368,10 @@ export class WorkChain extends Process {
   #addAwaitables(entries: Readonly<Record<string, unknown>>): void {
     for (const [key, entry] of Object.entries(entries)) {
       if (entry === undefined) continue;
-      const explicit = isPlainObject(entry) && (entry['action'] === 'assign' || entry['action'] === 'append') && 'awaitable' in entry;
+      const explicit =
+        isPlainObject(entry) &&
+        (entry['action'] === 'assign' || entry['action'] === 'append') &&
+        'awaitable' in entry;
       const action: ContextAction = explicit ? (entry['action'] as ContextAction) : 'assign';
       const target = explicit ? entry['awaitable'] : entry;
       this.#awaitables.push(this.#pendingFor(key, action, target));
@@ -343,10 +382,16 @@ export class WorkChain extends Process {
     if (target instanceof Process) {
       return { key, action, pid: target.pid, promise: this.resolveAwaitable(target) };
     }
-    if (target !== null && typeof target === 'object' && typeof (target as { then?: unknown }).then === 'function') {
+    if (
+      target !== null &&
+      typeof target === 'object' &&
+      typeof (target as { then?: unknown }).then === 'function'
+    ) {
       return { key, action, pid: undefined, promise: target as PromiseLike<unknown> };
     }
-    throw new InvalidStateError(`the context entry '${key}' must be a process or a Promise, got ${target === null ? 'null' : typeof target}`);
+    throw new InvalidStateError(
+      `the context entry '${key}' must be a process or a Promise, got ${target === null ? 'null' : typeof target}`,
+    );
   }
 
   /** What the context gets for an awaited process: its outputs (override to put something else there). */
@@ -361,7 +406,12 @@ export class WorkChain extends Process {
   protected awaitProcess(pid: Pid): PromiseLike<unknown> {
     const live = findLiveProcess(pid);
     if (live === undefined) {
-      return Promise.reject(new PersistenceError(`the awaited process ${String(pid)} is not running in this JS process`, this.pid));
+      return Promise.reject(
+        new PersistenceError(
+          `the awaited process ${String(pid)} is not running in this JS process`,
+          this.pid,
+        ),
+      );
     }
     return this.resolveAwaitable(live);
   }
@@ -374,7 +424,12 @@ export class WorkChain extends Process {
 
   [RESOLVE_SAVED](saved: z.infer<typeof savedAwaitableSchema>): PromiseLike<unknown> {
     if (saved.target === 'promise' || saved.pid === null) {
-      return Promise.reject(new PersistenceError(`the Promise awaited for '${saved.key}' before the checkpoint cannot be restored`, this.pid));
+      return Promise.reject(
+        new PersistenceError(
+          `the Promise awaited for '${saved.key}' before the checkpoint cannot be restored`,
+          this.pid,
+        ),
+      );
     }
     return this.awaitProcess(saved.pid);
   }
@@ -387,7 +442,8 @@ export class WorkChain extends Process {
     const list = this.#ctx[awaitable.key];
     if (list === undefined) this.#ctx[awaitable.key] = [value];
     else if (Array.isArray(list)) list.push(value);
-    else throw new InvalidStateError(`cannot append to the context entry '${awaitable.key}': it is not a list`);
+    else
+      throw new InvalidStateError(`cannot append to the context entry '${awaitable.key}': it is not a list`);
   }
 
   /** Killing a work chain also kills the processes it waits for (as aiida does). */
@@ -398,7 +454,8 @@ export class WorkChain extends Process {
       for (const awaitable of state.pending) {
         if (awaitable.pid === undefined) continue;
         const child = findLiveProcess(awaitable.pid);
-        if (child !== undefined && !child.hasTerminated()) child.kill(msg?.message ?? 'Killed by parent', { forceKill: msg?.force_kill ?? false });
+        if (child !== undefined && !child.hasTerminated())
+          child.kill(msg?.message ?? 'Killed by parent', { forceKill: msg?.force_kill ?? false });
       }
     }
     return result;
@@ -416,7 +473,8 @@ export class WorkChain extends Process {
     this.#ctx = context === undefined ? {} : (this.decodeValue(context) as Record<string, unknown>);
     const stepper = saved['stepper_state'] as StepperState | undefined;
     const outline = (this.constructor as typeof WorkChain).getOutline();
-    if (stepper !== undefined && outline !== undefined) this.#stepper = outline.recreateStepper(stepper, this.#host);
+    if (stepper !== undefined && outline !== undefined)
+      this.#stepper = outline.recreateStepper(stepper, this.#host);
   }
 }
 

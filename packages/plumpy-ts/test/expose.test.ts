@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { InputPort} from '../src/index.js';
+import type { InputPort } from '../src/index.js';
 import { Process, PortNamespace, ProcessSpec, SpecError } from '../src/index.js';
 
 const validatorFunction = (): undefined => undefined;
 
 class BaseNamespaceProcess extends Process.define((spec) =>
-  spec
-    .input('top')
-    .input('namespace.sub_one')
-    .input('namespace.sub_two')
-    .configureInputs({}),
+  spec.input('top').input('namespace.sub_one').input('namespace.sub_two').configureInputs({}),
 ) {
   static {
     const ns = this.spec().inputs.get('namespace') as PortNamespace;
@@ -35,13 +31,22 @@ class ExposeProcess extends Process.define((spec) =>
 ) {}
 
 function portNames(cls: typeof Process, namespace?: string): string[] {
-  const ns = namespace === undefined ? cls.spec().inputs : (cls.spec().inputs.getPort(namespace) as PortNamespace);
+  const ns =
+    namespace === undefined ? cls.spec().inputs : (cls.spec().inputs.getPort(namespace) as PortNamespace);
   return [...ns.keys()].sort();
 }
 
 function namespaceProperties(cls: typeof Process, namespace: string): Record<string, unknown> {
   const ns = cls.spec().inputs.getPort(namespace) as PortNamespace;
-  return { help: ns.help, required: ns.required, validator: ns.validator, valueType: ns.valueType, dynamic: ns.dynamic, populateDefaults: ns.populateDefaults, hasDefault: ns.hasDefault() };
+  return {
+    help: ns.help,
+    required: ns.required,
+    validator: ns.validator,
+    valueType: ns.valueType,
+    dynamic: ns.dynamic,
+    populateDefaults: ns.populateDefaults,
+    hasDefault: ns.hasDefault(),
+  };
 }
 
 describe('exposeInputs', () => {
@@ -85,23 +90,42 @@ describe('exposeInputs', () => {
   });
 
   it('excludes and includes ports', () => {
-    class Exclude extends Process.define((spec) => spec.exposeInputs(BaseProcess, { exclude: ['a'] }).input('c', { default: 1 }).input('d', { default: 2 })) {}
+    class Exclude extends Process.define((spec) =>
+      spec
+        .exposeInputs(BaseProcess, { exclude: ['a'] })
+        .input('c', { default: 1 })
+        .input('d', { default: 2 }),
+    ) {}
     expect(portNames(Exclude)).toEqual(['b', 'c', 'd']);
-    class Include extends Process.define((spec) => spec.exposeInputs(BaseProcess, { include: ['b'] }).input('c', { default: 1 }).input('d', { default: 2 })) {}
+    class Include extends Process.define((spec) =>
+      spec
+        .exposeInputs(BaseProcess, { include: ['b'] })
+        .input('c', { default: 1 })
+        .input('d', { default: 2 }),
+    ) {}
     expect(portNames(Include)).toEqual(['b', 'c', 'd']);
   });
 
   it('refuses exclude and include together', () => {
     expect(() => {
-      class Both extends Process.define((spec) => spec.exposeInputs(BaseProcess, { exclude: ['a'], include: ['b'] })) {}
+      class Both extends Process.define((spec) =>
+        spec.exposeInputs(BaseProcess, { exclude: ['a'], include: ['b'] }),
+      ) {}
       return Both;
     }).toThrow(SpecError);
   });
 
   it('overrides the top-level namespace properties with the exposed ones', () => {
-    const child = new ProcessSpec().input('a', { valueType: z.number() }).input('b', { valueType: z.string() });
+    const child = new ProcessSpec()
+      .input('a', { valueType: z.number() })
+      .input('b', { valueType: z.string() });
     const boolType = z.boolean();
-    Object.assign(child.inputs, { validator: validatorFunction, required: false, default: true, help: 'testing' });
+    Object.assign(child.inputs, {
+      validator: validatorFunction,
+      required: false,
+      default: true,
+      help: 'testing',
+    });
     child.inputs.valueType = boolType;
     const parent = new ProcessSpec().input('c', { valueType: z.number() });
     parent.inputs.absorb(child.inputs, { exclude: [] });
@@ -115,13 +139,27 @@ describe('exposeInputs', () => {
   });
 
   it('lets namespaceOptions override the exposed properties', () => {
-    const child = new ProcessSpec().input('a', { valueType: z.number() }).input('b', { valueType: z.string() });
-    Object.assign(child.inputs, { validator: validatorFunction, required: false, default: true, help: 'testing' });
+    const child = new ProcessSpec()
+      .input('a', { valueType: z.number() })
+      .input('b', { valueType: z.string() });
+    Object.assign(child.inputs, {
+      validator: validatorFunction,
+      required: false,
+      default: true,
+      help: 'testing',
+    });
     child.inputs.valueType = z.boolean();
     const parent = new ProcessSpec().input('c', { valueType: z.number() });
     parent.inputs.absorb(child.inputs, {
       exclude: [],
-      namespaceOptions: { validator: undefined, valueType: undefined, required: true, dynamic: false, default: undefined, help: undefined },
+      namespaceOptions: {
+        validator: undefined,
+        valueType: undefined,
+        required: true,
+        dynamic: false,
+        default: undefined,
+        help: undefined,
+      },
     });
     expect([...parent.inputs.keys()].sort()).toEqual(['a', 'b', 'c']);
     expect(parent.inputs.validator).toBeUndefined();
@@ -133,8 +171,15 @@ describe('exposeInputs', () => {
   });
 
   it('copies properties onto a new namespace', () => {
-    const child = new ProcessSpec().input('a', { valueType: z.number() }).input('b', { valueType: z.string() });
-    Object.assign(child.inputs, { validator: validatorFunction, required: false, default: true, help: 'testing' });
+    const child = new ProcessSpec()
+      .input('a', { valueType: z.number() })
+      .input('b', { valueType: z.string() });
+    Object.assign(child.inputs, {
+      validator: validatorFunction,
+      required: false,
+      default: true,
+      help: 'testing',
+    });
     child.inputs.valueType = z.boolean();
     const parent = new ProcessSpec().input('c', { valueType: z.number() });
     parent.inputs.createPortNamespace('namespace').absorb(child.inputs, { exclude: [] });
@@ -149,23 +194,35 @@ describe('exposeInputs', () => {
 
   it('rejects unknown namespace options', () => {
     const parent = new ProcessSpec();
-    expect(() => parent.inputs.absorb(new ProcessSpec().inputs, { namespaceOptions: { non_existent: null } as never })).toThrow(SpecError);
+    expect(() =>
+      parent.inputs.absorb(new ProcessSpec().inputs, { namespaceOptions: { non_existent: null } as never }),
+    ).toThrow(SpecError);
   });
 
   it('unwraps nested include rules', () => {
-    class Top extends Process.define((spec) => spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', include: ['top'] })) {}
+    class Top extends Process.define((spec) =>
+      spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', include: ['top'] }),
+    ) {}
     expect(portNames(Top)).toEqual(['base']);
     expect(portNames(Top, 'base')).toEqual(['top']);
 
-    class Ns extends Process.define((spec) => spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', include: ['namespace'] })) {}
+    class Ns extends Process.define((spec) =>
+      spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', include: ['namespace'] }),
+    ) {}
     expect(portNames(Ns, 'base')).toEqual(['namespace']);
     expect(portNames(Ns, 'base.namespace')).toEqual(['sub_one', 'sub_two']);
-    expect(namespaceProperties(Ns, 'base.namespace')).toEqual(namespaceProperties(BaseNamespaceProcess, 'namespace'));
+    expect(namespaceProperties(Ns, 'base.namespace')).toEqual(
+      namespaceProperties(BaseNamespaceProcess, 'namespace'),
+    );
 
-    class Sub extends Process.define((spec) => spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', include: ['namespace.sub_two'] })) {}
+    class Sub extends Process.define((spec) =>
+      spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', include: ['namespace.sub_two'] }),
+    ) {}
     expect(portNames(Sub, 'base')).toEqual(['namespace']);
     expect(portNames(Sub, 'base.namespace')).toEqual(['sub_two']);
-    expect(namespaceProperties(Sub, 'base.namespace')).toEqual(namespaceProperties(BaseNamespaceProcess, 'namespace'));
+    expect(namespaceProperties(Sub, 'base.namespace')).toEqual(
+      namespaceProperties(BaseNamespaceProcess, 'namespace'),
+    );
 
     class Combination extends Process.define((spec) =>
       spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', include: ['namespace.sub_two', 'top'] }),
@@ -175,15 +232,23 @@ describe('exposeInputs', () => {
   });
 
   it('unwraps nested exclude rules', () => {
-    class Top extends Process.define((spec) => spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', exclude: ['top'] })) {}
+    class Top extends Process.define((spec) =>
+      spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', exclude: ['top'] }),
+    ) {}
     expect(portNames(Top, 'base')).toEqual(['namespace']);
     expect(portNames(Top, 'base.namespace')).toEqual(['sub_one', 'sub_two']);
-    expect(namespaceProperties(Top, 'base.namespace')).toEqual(namespaceProperties(BaseNamespaceProcess, 'namespace'));
+    expect(namespaceProperties(Top, 'base.namespace')).toEqual(
+      namespaceProperties(BaseNamespaceProcess, 'namespace'),
+    );
 
-    class Ns extends Process.define((spec) => spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', exclude: ['namespace'] })) {}
+    class Ns extends Process.define((spec) =>
+      spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', exclude: ['namespace'] }),
+    ) {}
     expect(portNames(Ns, 'base')).toEqual(['top']);
 
-    class Sub extends Process.define((spec) => spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', exclude: ['namespace.sub_two'] })) {}
+    class Sub extends Process.define((spec) =>
+      spec.exposeInputs(BaseNamespaceProcess, { namespace: 'base', exclude: ['namespace.sub_two'] }),
+    ) {}
     expect(portNames(Sub, 'base')).toEqual(['namespace', 'top']);
     expect(portNames(Sub, 'base.namespace')).toEqual(['sub_one']);
 
@@ -200,21 +265,32 @@ describe('exposeInputs', () => {
         dynamic: true,
         validator: (value, port) => {
           if (port.findPort('a') === undefined) return undefined;
-          return typeof value['a'] === 'string' ? undefined : `value for input \`a\` should be a str, but got: ${typeof value['a']}`;
+          return typeof value['a'] === 'string'
+            ? undefined
+            : `value for input \`a\` should be a str, but got: ${typeof value['a']}`;
         },
       }),
     ) {}
-    class Exposing extends Process.define((spec) => spec.exposeInputs(Base, { namespace: 'base', exclude: ['a'] })) {}
+    class Exposing extends Process.define((spec) =>
+      spec.exposeInputs(Base, { namespace: 'base', exclude: ['a'] }),
+    ) {}
     expect(Exposing.spec().inputs.validate({})).toEqual([]);
   });
 
   it('records what was exposed and gives the inputs back for the child', async () => {
-    class Child extends Process.define((spec) => spec.input('x', { valueType: z.number() }).input('y', { valueType: z.number(), default: 2 }).output('sum', { valueType: z.number() })) {
+    class Child extends Process.define((spec) =>
+      spec
+        .input('x', { valueType: z.number() })
+        .input('y', { valueType: z.number(), default: 2 })
+        .output('sum', { valueType: z.number() }),
+    ) {
       override run(): void {
         this.out('sum', this.inputs.x + this.inputs.y);
       }
     }
-    class Parent extends Process.define((spec) => spec.exposeInputs(Child, { namespace: 'child' }).output('sum', { valueType: z.number() })) {
+    class Parent extends Process.define((spec) =>
+      spec.exposeInputs(Child, { namespace: 'child' }).output('sum', { valueType: z.number() }),
+    ) {
       override async run(): Promise<void> {
         const outputs = await new Child({ inputs: this.exposedInputs(Child, 'child') }).execute();
         this.out('sum', outputs.sum);
@@ -225,8 +301,12 @@ describe('exposeInputs', () => {
   });
 
   it('exposes outputs', () => {
-    class Child extends Process.define((spec) => spec.output('a', { valueType: z.number() }).output('n.b', { valueType: z.string() })) {}
-    class Parent extends Process.define((spec) => spec.exposeOutputs(Child, { namespace: 'child', exclude: ['n'] })) {}
+    class Child extends Process.define((spec) =>
+      spec.output('a', { valueType: z.number() }).output('n.b', { valueType: z.string() }),
+    ) {}
+    class Parent extends Process.define((spec) =>
+      spec.exposeOutputs(Child, { namespace: 'child', exclude: ['n'] }),
+    ) {}
     expect([...(Parent.spec().outputs.getPort('child') as PortNamespace).keys()]).toEqual(['a']);
   });
 });

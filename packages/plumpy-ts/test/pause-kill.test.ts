@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { CancellableAction, CancelledError, Continue, KilledError, Process, ProcessState, Wait } from '../src/index.js';
+import {
+  CancellableAction,
+  CancelledError,
+  Continue,
+  KilledError,
+  Process,
+  ProcessState,
+  Wait,
+} from '../src/index.js';
 import { DummyProcess, WaitForSignalProcess, runUntilPaused, runUntilWaiting } from '../src/testing.js';
 
 /** A process whose run step blocks until released, so tests can act while it is stepping. */

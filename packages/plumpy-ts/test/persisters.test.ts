@@ -2,7 +2,14 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FilePersister, InMemoryPersister, PersistenceError, type Checkpoint, type Persister, type Pid } from '../src/index.js';
+import {
+  FilePersister,
+  InMemoryPersister,
+  PersistenceError,
+  type Checkpoint,
+  type Persister,
+  type Pid,
+} from '../src/index.js';
 import { ProcessWithCheckpoint } from '../src/testing.js';
 
 const dirs: string[] = [];
@@ -10,7 +17,10 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function fileSetup(): Promise<{ persister: Persister; corrupt: (pid: Pid, text: string) => Promise<void> }> {
+async function fileSetup(): Promise<{
+  persister: Persister;
+  corrupt: (pid: Pid, text: string) => Promise<void>;
+}> {
   const directory = await mkdtemp(join(tmpdir(), 'plumpy-ts-persister-'));
   dirs.push(directory);
   const persister = new FilePersister({ directory: join(directory, 'checkpoints') });
@@ -18,13 +28,20 @@ async function fileSetup(): Promise<{ persister: Persister; corrupt: (pid: Pid, 
     persister,
     corrupt: async (pid, text) => {
       const names = await readdir(join(directory, 'checkpoints'));
-      const name = names.find((n) => n.startsWith(`${typeof pid === 'number' ? 'n' : 's'}${encodeURIComponent(String(pid)).replace(/\./g, '%2E')}`));
+      const name = names.find((n) =>
+        n.startsWith(
+          `${typeof pid === 'number' ? 'n' : 's'}${encodeURIComponent(String(pid)).replace(/\./g, '%2E')}`,
+        ),
+      );
       await writeFile(join(directory, 'checkpoints', name ?? 'missing'), text);
     },
   };
 }
 
-function memorySetup(): Promise<{ persister: Persister; corrupt: (pid: Pid, text: string) => Promise<void> }> {
+function memorySetup(): Promise<{
+  persister: Persister;
+  corrupt: (pid: Pid, text: string) => Promise<void>;
+}> {
   const persister = new InMemoryPersister();
   return Promise.resolve({
     persister,
@@ -35,7 +52,8 @@ function memorySetup(): Promise<{ persister: Persister; corrupt: (pid: Pid, text
   });
 }
 
-const sort = (list: readonly { pid: Pid; tag: string | null }[]): string[] => list.map((c) => `${String(c.pid)}|${c.tag ?? ''}`).sort();
+const sort = (list: readonly { pid: Pid; tag: string | null }[]): string[] =>
+  list.map((c) => `${String(c.pid)}|${c.tag ?? ''}`).sort();
 
 describe.each([
   ['InMemoryPersister', memorySetup],
@@ -58,12 +76,14 @@ describe.each([
     await persister.saveCheckpoint(b);
     await persister.saveCheckpoint(a, 'tag_a');
     await persister.saveCheckpoint(b, 'tag_b');
-    expect(sort(await persister.getCheckpoints())).toEqual(sort([
-      { pid: a.pid, tag: null },
-      { pid: b.pid, tag: null },
-      { pid: a.pid, tag: 'tag_a' },
-      { pid: b.pid, tag: 'tag_b' },
-    ]));
+    expect(sort(await persister.getCheckpoints())).toEqual(
+      sort([
+        { pid: a.pid, tag: null },
+        { pid: b.pid, tag: null },
+        { pid: a.pid, tag: 'tag_a' },
+        { pid: b.pid, tag: 'tag_b' },
+      ]),
+    );
   });
 
   it('lists and deletes the checkpoints of one process', async () => {
@@ -71,7 +91,12 @@ describe.each([
     const a = new ProcessWithCheckpoint();
     const b = new ProcessWithCheckpoint();
     for (const p of [a, b]) for (const tag of ['1', '2']) await persister.saveCheckpoint(p, tag);
-    expect(sort(await persister.getProcessCheckpoints(a.pid))).toEqual(sort([{ pid: a.pid, tag: '1' }, { pid: a.pid, tag: '2' }]));
+    expect(sort(await persister.getProcessCheckpoints(a.pid))).toEqual(
+      sort([
+        { pid: a.pid, tag: '1' },
+        { pid: a.pid, tag: '2' },
+      ]),
+    );
     await persister.deleteProcessCheckpoints(a.pid);
     expect(await persister.getProcessCheckpoints(a.pid)).toEqual([]);
     expect(await persister.getProcessCheckpoints(b.pid)).toHaveLength(2);
@@ -83,16 +108,30 @@ describe.each([
     const b = new ProcessWithCheckpoint();
     for (const p of [a, b]) for (const tag of ['1', '2']) await persister.saveCheckpoint(p, tag);
     await persister.deleteCheckpoint(a.pid, '2');
-    expect(sort(await persister.getCheckpoints())).toEqual(sort([{ pid: a.pid, tag: '1' }, { pid: b.pid, tag: '1' }, { pid: b.pid, tag: '2' }]));
+    expect(sort(await persister.getCheckpoints())).toEqual(
+      sort([
+        { pid: a.pid, tag: '1' },
+        { pid: b.pid, tag: '1' },
+        { pid: b.pid, tag: '2' },
+      ]),
+    );
     await persister.deleteCheckpoint(b.pid, '1');
-    expect(sort(await persister.getCheckpoints())).toEqual(sort([{ pid: a.pid, tag: '1' }, { pid: b.pid, tag: '2' }]));
+    expect(sort(await persister.getCheckpoints())).toEqual(
+      sort([
+        { pid: a.pid, tag: '1' },
+        { pid: b.pid, tag: '2' },
+      ]),
+    );
     await persister.deleteCheckpoint('nobody');
     await persister.deleteCheckpoint(a.pid, 'never');
   });
 
   it('keeps pid types and odd characters apart', async () => {
     const { persister } = await setup();
-    const source = (pid: Pid, value: number) => ({ pid, save: (): Checkpoint => ({ version: 1, class_name: 'X', pid, value }) });
+    const source = (pid: Pid, value: number) => ({
+      pid,
+      save: (): Checkpoint => ({ version: 1, class_name: 'X', pid, value }),
+    });
     await persister.saveCheckpoint(source(5, 1));
     await persister.saveCheckpoint(source('5', 2));
     await persister.saveCheckpoint(source('a/b.c', 3), 'x.y');
@@ -100,13 +139,19 @@ describe.each([
     expect((await persister.loadCheckpoint('5'))['value']).toBe(2);
     expect((await persister.loadCheckpoint('a/b.c', 'x.y'))['value']).toBe(3);
     expect(sort(await persister.getCheckpoints())).toEqual(['5|', '5|', 'a/b.c|x.y']);
-    expect((await persister.getCheckpoints()).map((c) => typeof c.pid).sort()).toEqual(['number', 'string', 'string']);
+    expect((await persister.getCheckpoints()).map((c) => typeof c.pid).sort()).toEqual([
+      'number',
+      'string',
+      'string',
+    ]);
   });
 
   it('names the pid when there is no checkpoint', async () => {
     const { persister } = await setup();
     await expect(persister.loadCheckpoint('missing-pid')).rejects.toThrow(PersistenceError);
-    const error = (await persister.loadCheckpoint('missing-pid').catch((e: unknown) => e)) as PersistenceError;
+    const error = (await persister
+      .loadCheckpoint('missing-pid')
+      .catch((e: unknown) => e)) as PersistenceError;
     expect(error.pid).toBe('missing-pid');
     expect(error.message).toContain('missing-pid');
   });
@@ -127,7 +172,9 @@ describe.each([
     const { persister } = await setup();
     const cyclic: Record<string, unknown> = {};
     cyclic['self'] = cyclic;
-    await expect(persister.saveCheckpoint({ pid: 'c', save: () => cyclic as Checkpoint })).rejects.toThrow(PersistenceError);
+    await expect(persister.saveCheckpoint({ pid: 'c', save: () => cyclic as Checkpoint })).rejects.toThrow(
+      PersistenceError,
+    );
   });
 });
 
@@ -137,7 +184,11 @@ describe('FilePersister', () => {
     dirs.push(directory);
     const persister = new FilePersister({ directory });
     const process = new ProcessWithCheckpoint();
-    await Promise.all(Array.from({ length: 20 }, (_, i) => persister.saveCheckpoint({ pid: process.pid, save: () => ({ ...process.save(), n: i }) })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        persister.saveCheckpoint({ pid: process.pid, save: () => ({ ...process.save(), n: i }) }),
+      ),
+    );
     await persister.saveCheckpoint(process, 'tag');
     const names = await readdir(directory);
     expect(names.sort()).toEqual([`s${process.pid}.json`, `s${process.pid}.tag.json`].sort());
@@ -146,7 +197,10 @@ describe('FilePersister', () => {
   });
 
   it('lists nothing for a directory that does not exist yet', async () => {
-    const persister = new FilePersister({ directory: join(tmpdir(), `plumpy-ts-none-${Date.now()}`), fsync: false });
+    const persister = new FilePersister({
+      directory: join(tmpdir(), `plumpy-ts-none-${Date.now()}`),
+      fsync: false,
+    });
     expect(await persister.getCheckpoints()).toEqual([]);
   });
 

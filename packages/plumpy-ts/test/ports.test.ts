@@ -6,7 +6,10 @@ describe('Port', () => {
   it('requires a value when required', () => {
     const port = new Port('required_value', { required: true });
     expect(port.validate(UNSPECIFIED)).toHaveLength(1);
-    expect(port.validate(UNSPECIFIED)[0]).toEqual({ path: 'required_value', message: "required value was not provided for 'required_value'" });
+    expect(port.validate(UNSPECIFIED)[0]).toEqual({
+      path: 'required_value',
+      message: "required value was not provided for 'required_value'",
+    });
     expect(port.validate(5)).toEqual([]);
   });
 
@@ -59,14 +62,18 @@ describe('InputPort', () => {
   });
 
   it('validates with its validator', () => {
-    const port = new InputPort('test', { validator: (value: number) => (value < 0 ? 'Only positive integers allowed' : undefined) });
+    const port = new InputPort('test', {
+      validator: (value: number) => (value < 0 ? 'Only positive integers allowed' : undefined),
+    });
     expect(port.validate(5)).toEqual([]);
     expect(port.validate(-5)).toHaveLength(1);
   });
 
   it('evaluates a function default lazily', () => {
     // Not evaluated at construction, so a wrong type does not fail here.
-    expect(() => new InputPort('lambda_default', { default: () => 'string', valueType: z.number() })).not.toThrow();
+    expect(
+      () => new InputPort('lambda_default', { default: () => 'string', valueType: z.number() }),
+    ).not.toThrow();
     let calls = 0;
     const port = new InputPort('test', {
       default: () => {
@@ -89,12 +96,22 @@ describe('InputPort', () => {
 describe('OutputPort', () => {
   it('keeps its properties', () => {
     const validator = (): undefined => undefined;
-    const port = new OutputPort('output', { valueType: z.number(), help: 'Help string', required: false, validator });
+    const port = new OutputPort('output', {
+      valueType: z.number(),
+      help: 'Help string',
+      required: false,
+      validator,
+    });
     expect(port.name).toBe('output');
     expect(port.help).toBe('Help string');
     expect(port.required).toBe(false);
     expect(port.validator).toBe(validator);
-    expect(port.getDescription()).toEqual({ name: 'output', required: 'False', valid_type: 'number', help: 'Help string' });
+    expect(port.getDescription()).toEqual({
+      name: 'output',
+      required: 'False',
+      valid_type: 'number',
+      help: 'Help string',
+    });
   });
 });
 
@@ -131,7 +148,9 @@ describe('PortNamespace', () => {
     const received: unknown[] = [];
     namespace.validator = (values: Record<string, number>, port) => {
       received.push(values, port);
-      return (values['explicit'] ?? 0) < 0 || (values['dynamic'] ?? 0) < 0 ? 'Only positive integers allowed' : undefined;
+      return (values['explicit'] ?? 0) < 0 || (values['dynamic'] ?? 0) < 0
+        ? 'Only positive integers allowed'
+        : undefined;
     };
     namespace.valueType = z.number();
     expect(namespace.validate({ explicit: 1, dynamic: 5 })).toEqual([]);
@@ -204,7 +223,10 @@ describe('PortNamespace', () => {
   it('requires its required ports', () => {
     const namespace = new PortNamespace(name);
     namespace.createPortNamespace('sub.space').valueType = z.number();
-    namespace.set('required_port', new OutputPort('required_port', { valueType: z.number(), required: true }));
+    namespace.set(
+      'required_port',
+      new OutputPort('required_port', { valueType: z.number(), required: true }),
+    );
     expect(namespace.validate({})).toHaveLength(1);
     expect(namespace.validate({ sub: { space: { output: 5 } } })).toHaveLength(1);
     expect(namespace.validate({ sub: { space: { output: 5 } }, required_port: 1 })).toEqual([]);
@@ -230,7 +252,10 @@ describe('PortNamespace', () => {
 
   it('evaluates function defaults in preProcess, but not function values', () => {
     const namespace = new PortNamespace('base');
-    namespace.set('lambda_default', new InputPort('lambda_default', { default: () => 1, valueType: z.union([z.function(), z.number()]) }));
+    namespace.set(
+      'lambda_default',
+      new InputPort('lambda_default', { default: () => 1, valueType: z.union([z.function(), z.number()]) }),
+    );
     let inputs = namespace.preProcess({});
     expect(inputs['lambda_default']).toBe(1);
     expect(namespace.validate(inputs)).toEqual([]);

@@ -25,9 +25,13 @@ describe('ProcessSpec', () => {
 
   it('describes itself', () => {
     expect(new ProcessSpec().input('test').getDescription()).not.toEqual({});
-    const description = new ProcessSpec().output('test').getDescription() as { outputs: Record<string, unknown> };
+    const description = new ProcessSpec().output('test').getDescription() as {
+      outputs: Record<string, unknown>;
+    };
     expect(description.outputs['test']).toEqual({ name: 'test', required: 'True' });
-    expect(typeof new ProcessSpec().input('x', { valueType: z.number(), default: 1 }).toString()).toBe('string');
+    expect(typeof new ProcessSpec().input('x', { valueType: z.number(), default: 1 }).toString()).toBe(
+      'string',
+    );
   });
 
   it('makes namespaces for dotted names', () => {
@@ -41,7 +45,8 @@ describe('ProcessSpec', () => {
   it('validates a port with a default through its validator', () => {
     const spec = new ProcessSpec().input('dict', {
       default: { key: 'value' },
-      validator: (value: unknown) => ((value as { key?: string }).key !== 'value' ? 'Invalid dictionary' : undefined),
+      validator: (value: unknown) =>
+        (value as { key?: string }).key !== 'value' ? 'Invalid dictionary' : undefined,
     });
     expect(spec.inputs.preProcess({})).toEqual({ dict: { key: 'value' } });
     expect(spec.inputs.validate(spec.inputs.preProcess({}))).toEqual([]);
@@ -52,7 +57,9 @@ describe('ProcessSpec', () => {
     const spec = new ProcessSpec()
       .input('a', { required: false })
       .input('b', { required: false })
-      .configureInputs({ validator: (inputs) => (('a' in inputs) !== ('b' in inputs) ? undefined : 'Must have a OR b in inputs') });
+      .configureInputs({
+        validator: (inputs) => ('a' in inputs !== 'b' in inputs ? undefined : 'Must have a OR b in inputs'),
+      });
     expect(spec.inputs.validate(spec.inputs.preProcess({ a: 'a' }))).toEqual([]);
     expect(spec.inputs.validate(spec.inputs.preProcess({ b: 'b' }))).toEqual([]);
     expect(spec.inputs.validate({})).toHaveLength(1);

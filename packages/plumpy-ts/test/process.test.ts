@@ -50,7 +50,10 @@ describe('Process definition and inputs', () => {
 
   it('lists every failing input path in one ValidationError', () => {
     class Strict extends Process.define((spec) =>
-      spec.input('a', { valueType: z.number() }).input('b', { valueType: z.string() }).input('n.c', { valueType: z.boolean() }),
+      spec
+        .input('a', { valueType: z.number() })
+        .input('b', { valueType: z.string() })
+        .input('n.c', { valueType: z.boolean() }),
     ) {}
     let error: unknown;
     try {
@@ -59,12 +62,18 @@ describe('Process definition and inputs', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).issues.map((i) => i.path)).toEqual(['inputs.a', 'inputs.b', 'inputs.n.c']);
+    expect((error as ValidationError).issues.map((i) => i.path)).toEqual([
+      'inputs.a',
+      'inputs.b',
+      'inputs.n.c',
+    ]);
     expect((error as Error).message).toContain('inputs.n.c');
   });
 
   it('keeps the raw inputs, unmodified and without defaults', () => {
-    class Proc extends Process.define((spec) => spec.input('a').input('nested.a').input('nested.b', { default: 'default-value' })) {}
+    class Proc extends Process.define((spec) =>
+      spec.input('a').input('nested.a').input('nested.b', { default: 'default-value' }),
+    ) {}
     const inputs = { a: 5, nested: { a: 'value' } };
     const process = new Proc({ inputs });
     expect(process.rawInputs).toEqual({ a: 5, nested: { a: 'value' } });
@@ -86,20 +95,26 @@ describe('Process definition and inputs', () => {
   });
 
   it('leaves out an optional namespace that was not given', () => {
-    class SomeProcess extends Process.define((spec) => spec.inputNamespace('namespace', { required: false, valueType: z.number(), dynamic: true })) {}
+    class SomeProcess extends Process.define((spec) =>
+      spec.inputNamespace('namespace', { required: false, valueType: z.number(), dynamic: true }),
+    ) {}
     const given = new SomeProcess({ inputs: { namespace: { a: 1 } } });
     expect(given.inputs.namespace?.['a']).toBe(1);
     expect('namespace' in new SomeProcess().inputs).toBe(false);
     expect('namespace' in new SomeProcess({ inputs: { namespace: {} } }).inputs).toBe(true);
 
     class SomeDefaultProcess extends Process.define((spec) =>
-      spec.inputNamespace('namespace', { required: false, valueType: z.number(), dynamic: true }).input('namespace.b', { default: 5 }),
+      spec
+        .inputNamespace('namespace', { required: false, valueType: z.number(), dynamic: true })
+        .input('namespace.b', { default: 5 }),
     ) {}
     expect(new SomeDefaultProcess().inputs.namespace?.b).toBe(5);
   });
 
   it('fills in defaults of nested namespaces that were not given', () => {
-    class SomeProcess extends Process.define((spec) => spec.inputNamespace('namespace', { required: false }).input('namespace.sub', { default: true })) {}
+    class SomeProcess extends Process.define((spec) =>
+      spec.inputNamespace('namespace', { required: false }).input('namespace.sub', { default: true }),
+    ) {}
     expect(new SomeProcess().inputs.namespace?.sub).toBe(true);
   });
 
@@ -141,7 +156,9 @@ describe('Process definition and inputs', () => {
   });
 
   it('accepts any names in a dynamic nested namespace', () => {
-    class Dynamic extends Process.define((spec) => spec.inputNamespace('name.space', { dynamic: true, valueType: z.number() })) {}
+    class Dynamic extends Process.define((spec) =>
+      spec.inputNamespace('name.space', { dynamic: true, valueType: z.number() }),
+    ) {}
     const process = new Dynamic({ inputs: { name: { space: { '1': 1, '2': 2, '3': 3 } } } });
     expect(process.inputs.name.space).toEqual({ '1': 1, '2': 2, '3': 3 });
   });
@@ -385,7 +402,10 @@ describe('Process execution', () => {
 
   it('logs reports through its logger', async () => {
     const lines: string[] = [];
-    const logger: Logger = { ...silentLogger, info: (fields, message) => lines.push(`${String((fields as { pid?: unknown }).pid)} ${message}`) };
+    const logger: Logger = {
+      ...silentLogger,
+      info: (fields, message) => lines.push(`${String((fields as { pid?: unknown }).pid)} ${message}`),
+    };
     class Reporter extends Process {
       override run(): void {
         this.report('Test');
@@ -411,7 +431,9 @@ describe('Process execution', () => {
 });
 
 describe('lifecycle hooks must chain to super', () => {
-  class ForgetToCallParent extends Process.define((spec) => spec.input('forgetOn', { valueType: z.string() })) {
+  class ForgetToCallParent extends Process.define((spec) =>
+    spec.input('forgetOn', { valueType: z.string() }),
+  ) {
     protected override onCreate(): void {
       if (this.inputs.forgetOn !== 'create') void super.onCreate();
     }
@@ -432,7 +454,9 @@ describe('lifecycle hooks must chain to super', () => {
   it('fails creation when onCreate does not call super', async () => {
     const process = new ForgetToCallParent({ ...quiet, inputs: { forgetOn: 'create' } });
     await expect(process.execute()).rejects.toThrow(MissingSuperCallError);
-    await expect(process.execute()).rejects.toThrow('ForgetToCallParent.onCreate() did not call super.onCreate()');
+    await expect(process.execute()).rejects.toThrow(
+      'ForgetToCallParent.onCreate() did not call super.onCreate()',
+    );
   });
 
   it('fails the process when onRun or onFinish does not call super', async () => {
@@ -500,7 +524,11 @@ describe('listeners and events', () => {
     const process = new DummyProcess({ communicator });
     await process.execute();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(messages.map((m) => m.subject)).toEqual(['state_changed.None.created', 'state_changed.created.running', 'state_changed.running.finished']);
+    expect(messages.map((m) => m.subject)).toEqual([
+      'state_changed.None.created',
+      'state_changed.created.running',
+      'state_changed.running.finished',
+    ]);
     expect(messages.every((m) => m.sender === process.pid && m.body === null)).toBe(true);
     await communicator.close();
   });
@@ -539,7 +567,9 @@ describe('nested processes share one event loop', () => {
 
   it('runs a child with a plain await inside a parent step, at any depth', async () => {
     const seen: boolean[] = [];
-    class Leaf extends Process.define((spec) => spec.input('depth', { valueType: z.number() }).output('depth', { valueType: z.number() })) {
+    class Leaf extends Process.define((spec) =>
+      spec.input('depth', { valueType: z.number() }).output('depth', { valueType: z.number() }),
+    ) {
       override async run(): Promise<void> {
         seen.push(Process.current() === this);
         if (this.inputs.depth > 0) {

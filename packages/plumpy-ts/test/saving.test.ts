@@ -90,7 +90,9 @@ describe('checkpointing', () => {
     process.play();
     process.resume();
     await loop;
-    const labels = persister.checkpoints.map((c) => `${(c['state'] as { label: string }).label}${c['paused'] === true ? '+paused' : ''}`);
+    const labels = persister.checkpoints.map(
+      (c) => `${(c['state'] as { label: string }).label}${c['paused'] === true ? '+paused' : ''}`,
+    );
     expect(labels).toEqual(['created', 'running', 'waiting', 'waiting+paused', 'running', 'finished']);
     // The last one is kept by the persister.
     expect((await persister.loadCheckpoint(process.pid))['state']).toMatchObject({ label: 'finished' });
@@ -129,7 +131,14 @@ describe('checkpointing', () => {
       }
     }
     await new Steps({ persister: slow }).execute();
-    expect(order).toEqual(['saved created', 'saved running', 'run', 'saved running', 'next', 'saved finished']);
+    expect(order).toEqual([
+      'saved created',
+      'saved running',
+      'run',
+      'saved running',
+      'next',
+      'saved finished',
+    ]);
   });
 });
 
@@ -151,7 +160,9 @@ describe('reloading from every checkpoint reaches the same end', () => {
   });
 
   it('a waiting process (resumed each time)', async () => {
-    const { outcome, checkpoints } = await checkEveryCheckpoint(WaitForSignalProcess, { drive: resumeOrPlay });
+    const { outcome, checkpoints } = await checkEveryCheckpoint(WaitForSignalProcess, {
+      drive: resumeOrPlay,
+    });
     expect(outcome.state).toBe(ProcessState.FINISHED);
     expect(checkpoints.some((c) => (c['state'] as { label: string }).label === 'waiting')).toBe(true);
   });
@@ -297,7 +308,9 @@ describe('restarting', () => {
         this.y = y;
       }
     }
-    class WithPoints extends Process.define((spec) => spec.input('p', { valueType: z.instanceof(Point) }).output('q', { valueType: z.instanceof(Point) })) {
+    class WithPoints extends Process.define((spec) =>
+      spec.input('p', { valueType: z.instanceof(Point) }).output('q', { valueType: z.instanceof(Point) }),
+    ) {
       override run(): Continue {
         return new Continue('move', new Point(1, 1));
       }
@@ -316,12 +329,16 @@ describe('restarting', () => {
         return super.decodeValue(json);
       }
     }
-    const { outcome } = await checkEveryCheckpoint(WithPoints, { options: { inputs: { p: new Point(2, 3) } } });
+    const { outcome } = await checkEveryCheckpoint(WithPoints, {
+      options: { inputs: { p: new Point(2, 3) } },
+    });
     expect(outcome.outputs).toEqual({ q: new Point(3, 4) });
     // Without the hooks a class instance cannot be checkpointed: the process cannot be created persisted.
     class Plain extends Process.define((spec) => spec.input('p')) {}
     const persister = new InMemoryPersister();
-    await expect(new Plain({ inputs: { p: new Point(0, 0) }, persister, logger: silentLogger }).execute()).rejects.toThrow(PersistenceError);
+    await expect(
+      new Plain({ inputs: { p: new Point(0, 0) }, persister, logger: silentLogger }).execute(),
+    ).rejects.toThrow(PersistenceError);
   });
 
   it('detects a saveInstanceState override that does not call super', () => {
@@ -364,7 +381,9 @@ describe('bad checkpoints', () => {
     const checkpoint = good();
     expect(loadError({ ...checkpoint, state: { label: 'flying' } }).message).toContain('state.label');
     expect(loadError({ ...checkpoint, paused: 'yes' }).message).toContain('paused');
-    expect(loadError({ ...checkpoint, state: { label: 'running', run_fn: 3, args: [] } }).message).toContain('state: run_fn');
+    expect(loadError({ ...checkpoint, state: { label: 'running', run_fn: 3, args: [] } }).message).toContain(
+      'state: run_fn',
+    );
     expect(loadError({ not: 'a checkpoint' }).pid).toBeUndefined();
     expect(loadError(null)).toBeInstanceOf(PersistenceError);
   });

@@ -1,6 +1,13 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { Process, ProcessSpec, type InputsOf, type LabelledExitCode, type ParsedInputsOf, type ProcessOutputsOf } from '../src/index.js';
+import {
+  Process,
+  ProcessSpec,
+  type InputsOf,
+  type LabelledExitCode,
+  type ParsedInputsOf,
+  type ProcessOutputsOf,
+} from '../src/index.js';
 
 // Statements marked @ts-expect-error sit in functions that are never called: they must not compile, and
 // must not run either.
@@ -63,12 +70,16 @@ describe('process types from the spec', () => {
   });
 
   it('makes wiring an output into an input of the wrong type a compile error', async () => {
-    class Shout extends Process.define((spec) => spec.input('text', { valueType: z.string() }).output('loud', { valueType: z.string() })) {
+    class Shout extends Process.define((spec) =>
+      spec.input('text', { valueType: z.string() }).output('loud', { valueType: z.string() }),
+    ) {
       override run(): void {
         this.out('loud', this.inputs.text.toUpperCase());
       }
     }
-    class Pipeline extends Process.define((spec) => spec.output('sum', { valueType: z.number() }).output('loud', { valueType: z.string() })) {
+    class Pipeline extends Process.define((spec) =>
+      spec.output('sum', { valueType: z.number() }).output('loud', { valueType: z.string() }),
+    ) {
       override async run(): Promise<void> {
         const added = await new Add({ inputs: { x: 1, nested: { flag: true } } }).execute();
         const shouted = await new Shout({ inputs: { text: 'hi' } }).execute();
@@ -89,7 +100,9 @@ describe('process types from the spec', () => {
   });
 
   it('separates the accepted and the parsed types of converting schemas', () => {
-    class Parse extends Process.define((spec) => spec.input('n', { valueType: z.union([z.number(), z.string().transform(Number)]) })) {}
+    class Parse extends Process.define((spec) =>
+      spec.input('n', { valueType: z.union([z.number(), z.string().transform(Number)]) }),
+    ) {}
     expectTypeOf<InputsOf<typeof Parse>['n']>().toEqualTypeOf<string | number>();
     expectTypeOf<ParsedInputsOf<typeof Parse>['n']>().toEqualTypeOf<number>();
     const parse = new Parse({ inputs: { n: '42' } });
@@ -109,7 +122,10 @@ describe('process types from the spec', () => {
 
   it('types dynamic namespaces', async () => {
     class Dynamic extends Process.define((spec) =>
-      spec.inputNamespace('extra', { valueType: z.number() }).outputNamespace('parts', { valueType: z.string() }).output('count', { valueType: z.number() }),
+      spec
+        .inputNamespace('extra', { valueType: z.number() })
+        .outputNamespace('parts', { valueType: z.string() })
+        .output('count', { valueType: z.number() }),
     ) {
       override run(): void {
         const extra: number | object | undefined = this.inputs.extra?.['a'];
@@ -125,7 +141,10 @@ describe('process types from the spec', () => {
         this.out('other.a', 'x');
       }
     }
-    expect(await new Dynamic({ inputs: { extra: { a: 1, b: { c: 2 } } } }).execute()).toEqual({ parts: { a: 'x', deep: { b: 'y' } }, count: 2 });
+    expect(await new Dynamic({ inputs: { extra: { a: 1, b: { c: 2 } } } }).execute()).toEqual({
+      parts: { a: 'x', deep: { b: 'y' } },
+      count: 2,
+    });
     const typeErrors = (): void => {
       // @ts-expect-error: extra holds numbers
       new Dynamic({ inputs: { extra: { a: 'one' } } });
@@ -134,7 +153,9 @@ describe('process types from the spec', () => {
   });
 
   it('extends a defined class with more ports', async () => {
-    class AddMore extends Add.define((spec) => spec.input('z', { valueType: z.number(), default: 0 }).output('product', { valueType: z.number() })) {
+    class AddMore extends Add.define((spec) =>
+      spec.input('z', { valueType: z.number(), default: 0 }).output('product', { valueType: z.number() }),
+    ) {
       override run(): void {
         super.run();
         expectTypeOf(this.inputs.z).toEqualTypeOf<number>();
@@ -170,7 +191,9 @@ describe('process types from the spec', () => {
         this.out('add.sum', 'x');
       }
     }
-    expect(await new Exposing({ inputs: { add: { x: 1, nested: { flag: true } }, only: { x: 2 } } }).execute()).toEqual({ add: { sum: 2 } });
+    expect(
+      await new Exposing({ inputs: { add: { x: 1, nested: { flag: true } }, only: { x: 2 } } }).execute(),
+    ).toEqual({ add: { sum: 2 } });
     const typeErrors = (): void => {
       // @ts-expect-error: add.x is required
       new Exposing({ inputs: { add: { nested: { flag: true } }, only: { x: 2 } } });

@@ -46,7 +46,8 @@ class CdPlayer {
     hooks: {
       exiting: (current, next) => this.log.push(`exiting ${current.label} for ${next.label}`),
       entering: (next) => this.log.push(`entering ${next.label}`),
-      entered: (previous, current) => this.log.push(`entered ${current.label} from ${previous?.label ?? 'None'}`),
+      entered: (previous, current) =>
+        this.log.push(`entered ${current.label} from ${previous?.label ?? 'None'}`),
     },
   });
 
@@ -102,7 +103,13 @@ describe('StateMachine', () => {
   it('fires hooks in plumpy order', () => {
     const player = new CdPlayer();
     player.play('a');
-    expect(player.log).toEqual(['entering stopped', 'entered stopped from None', 'exiting stopped for playing', 'entering playing', 'entered playing from stopped']);
+    expect(player.log).toEqual([
+      'entering stopped',
+      'entered stopped from None',
+      'exiting stopped for playing',
+      'entering playing',
+      'entered playing from stopped',
+    ]);
   });
 
   it('refuses a transition the table forbids and names both states', () => {
@@ -146,7 +153,13 @@ describe('StateMachine', () => {
     });
     machine.transitionTo(new Stopped());
     machine.transitionTo(new Playing('x'));
-    expect(order).toEqual(['entered stopped', 'entered playing', 'still playing', 'entered paused', 'entered stopped']);
+    expect(order).toEqual([
+      'entered stopped',
+      'entered playing',
+      'still playing',
+      'entered paused',
+      'entered stopped',
+    ]);
     expect(machine.transitioning).toBe(false);
   });
 
@@ -189,7 +202,11 @@ describe('StateMachine', () => {
 
   it('restores a state without hooks, only once', () => {
     const log: string[] = [];
-    const machine = new StateMachine<Label, PlayerState>({ allowed: PLAYER_ALLOWED, initial: 'stopped', hooks: { entered: () => log.push('entered') } });
+    const machine = new StateMachine<Label, PlayerState>({
+      allowed: PLAYER_ALLOWED,
+      initial: 'stopped',
+      hooks: { entered: () => log.push('entered') },
+    });
     machine.restore(new Paused(new Playing('x')));
     expect(machine.label).toBe('paused');
     expect(log).toEqual([]);
@@ -206,7 +223,10 @@ describe('transition (pure)', () => {
     expect(transition(ALLOWED, 'created', 'waiting', 'finished').ok).toBe(true);
     const verdict = transition(ALLOWED, 'created', 'finished', 'running');
     expect(verdict.ok).toBe(false);
-    if (!verdict.ok) expect(verdict.error.message).toBe("cannot transition from 'finished' to 'running': 'finished' is terminal");
+    if (!verdict.ok)
+      expect(verdict.error.message).toBe(
+        "cannot transition from 'finished' to 'running': 'finished' is terminal",
+      );
   });
 
   it("has plumpy's process table", () => {

@@ -19,7 +19,13 @@ import {
   return_,
   while_,
 } from '../src/index.js';
-import { ExceptionProcess, checkEveryCheckpoint, checkRoundTrip, runUntilPaused, runUntilWaiting } from '../src/testing.js';
+import {
+  ExceptionProcess,
+  checkEveryCheckpoint,
+  checkRoundTrip,
+  runUntilPaused,
+  runUntilWaiting,
+} from '../src/testing.js';
 
 /** plumpy's `Wf`: records the steps it visits in its context and emits them at the end. */
 class Wf extends WorkChain.define((spec) =>
@@ -102,16 +108,24 @@ describe('WorkChain context', () => {
 });
 
 describe('WorkChain outline', () => {
-  it.each(Object.entries(EXPECTED))('runs if_/elif_/else_ and while_ for value %s', async (value, expected) => {
-    const outputs = await new Wf({ inputs: { value, n: 3 } }).execute();
-    expect(outputs).toEqual({ visited: expected, counter: 3 });
-  });
+  it.each(Object.entries(EXPECTED))(
+    'runs if_/elif_/else_ and while_ for value %s',
+    async (value, expected) => {
+      const outputs = await new Wf({ inputs: { value, n: 3 } }).execute();
+      expect(outputs).toEqual({ visited: expected, counter: 3 });
+    },
+  );
 
-  it.each(Object.entries(EXPECTED))('continues from every checkpoint for value %s (plumpy test_checkpointing)', async (value, expected) => {
-    const { outcome, checkpoints } = await checkEveryCheckpoint(Wf, { options: { inputs: { value, n: 3 } } });
-    expect(outcome.outputs).toEqual({ visited: expected, counter: 3 });
-    expect(checkpoints.map((c) => c['stepper_state']).filter(Boolean).length).toBeGreaterThan(5);
-  });
+  it.each(Object.entries(EXPECTED))(
+    'continues from every checkpoint for value %s (plumpy test_checkpointing)',
+    async (value, expected) => {
+      const { outcome, checkpoints } = await checkEveryCheckpoint(Wf, {
+        options: { inputs: { value, n: 3 } },
+      });
+      expect(outcome.outputs).toEqual({ visited: expected, counter: 3 });
+      expect(checkpoints.map((c) => c['stepper_state']).filter(Boolean).length).toBeGreaterThan(5);
+    },
+  );
 
   it('rejects a malformed outline where the class is defined', () => {
     expect(() => {
@@ -181,11 +195,15 @@ describe('WorkChain outline', () => {
   });
 
   it('cannot instantiate a work chain without an outline', async () => {
-    await expect(new WorkChain({ logger: silentLogger }).execute()).rejects.toThrow('WorkChain has no outline');
+    await expect(new WorkChain({ logger: silentLogger }).execute()).rejects.toThrow(
+      'WorkChain has no outline',
+    );
   });
 
   it('takes the typed DSL in the callback form', async () => {
-    class Typed extends WorkChain.define((spec) => spec.input('go', { valueType: z.boolean() }).output('went', { valueType: z.boolean() })) {
+    class Typed extends WorkChain.define((spec) =>
+      spec.input('go', { valueType: z.boolean() }).output('went', { valueType: z.boolean() }),
+    ) {
       static {
         this.outline(({ if_: when }) => [when('shouldGo')('go').else_('stay')]);
       }
@@ -216,7 +234,9 @@ describe('WorkChain outline', () => {
   });
 
   it('passes the same value to two inputs (plumpy test_same_input_node)', async () => {
-    class Same extends WorkChain.define((spec) => spec.input('a', { valueType: z.number() }).input('b', { valueType: z.number() })) {
+    class Same extends WorkChain.define((spec) =>
+      spec.input('a', { valueType: z.number() }).input('b', { valueType: z.number() }),
+    ) {
       static {
         this.outline('check');
       }
@@ -229,7 +249,9 @@ describe('WorkChain outline', () => {
   });
 
   it('supports nested outputs (plumpy test_output_namespace)', async () => {
-    class Nested extends WorkChain.define((spec) => spec.output('x.y', { required: true, valueType: z.number() })) {
+    class Nested extends WorkChain.define((spec) =>
+      spec.output('x.y', { required: true, valueType: z.number() }),
+    ) {
       static {
         this.outline('doRun');
       }
@@ -241,9 +263,15 @@ describe('WorkChain outline', () => {
   });
 
   it('reports its position in the outline (plumpy test_stepper_info)', async () => {
-    class Info extends WorkChain.define((spec) => spec.input('N', { valueType: z.number() }).context<{ doStep: number }>()) {
+    class Info extends WorkChain.define((spec) =>
+      spec.input('N', { valueType: z.number() }).context<{ doStep: number }>(),
+    ) {
       static {
-        this.outline('checkN', while_('doStepp')('chill', 'chill'), if_('doStepp')('chill').elif_('doStepp')('chill').else_('chill'));
+        this.outline(
+          'checkN',
+          while_('doStepp')('chill', 'chill'),
+          if_('doStepp')('chill').elif_('doStepp')('chill').else_('chill'),
+        );
       }
       checkN(): void {
         expect('N' in this.inputs).toBe(true);
@@ -284,12 +312,17 @@ describe('WorkChain outline', () => {
       doIt(): void {}
     }
     await new Odd({ logger }).execute();
-    expect(warnings).toEqual(["The conditional predicate `truthy` returned `true` which is not boolean-like. The return value should be `true` or `false`."]);
+    expect(warnings).toEqual([
+      'The conditional predicate `truthy` returned `true` which is not boolean-like. The return value should be `true` or `false`.',
+    ]);
   });
 
   it('keeps the inputs immutable inside steps', async () => {
     class Immutable extends WorkChain.define((spec) =>
-      spec.input('a', { valueType: z.number() }).input('b', { valueType: z.number() }).inputNamespace('subspace', { dynamic: true }),
+      spec
+        .input('a', { valueType: z.number() })
+        .input('b', { valueType: z.number() })
+        .inputNamespace('subspace', { dynamic: true }),
     ) {
       static {
         this.outline('stepOne', 'stepTwo');
@@ -315,11 +348,16 @@ describe('WorkChain outline', () => {
 
 describe('return_ and return values', () => {
   class WcWithReturn extends WorkChain.define((spec) =>
-    spec.input('success', { valueType: z.boolean(), required: false }).exitCode(401, 'ERROR_FAILED', 'It failed'),
+    spec
+      .input('success', { valueType: z.boolean(), required: false })
+      .exitCode(401, 'ERROR_FAILED', 'It failed'),
   ) {
     static readonly FAILED_CODE = 1;
     static {
-      this.outline('stepOne', if_('doSuccess')(return_).elif_('doFailed')(return_(this.FAILED_CODE)).else_('default'));
+      this.outline(
+        'stepOne',
+        if_('doSuccess')(return_).elif_('doFailed')(return_(this.FAILED_CODE)).else_('default'),
+      );
     }
     stepOne(): void {}
     doSuccess(): boolean {
@@ -363,7 +401,9 @@ describe('return_ and return values', () => {
   });
 
   it('ends the outline when a step returns a value (plumpy test_return_in_step)', async () => {
-    class StepReturn extends WorkChain.define((spec) => spec.input('success', { valueType: z.boolean(), required: false })) {
+    class StepReturn extends WorkChain.define((spec) =>
+      spec.input('success', { valueType: z.boolean(), required: false }),
+    ) {
       static {
         this.outline('stepOne', 'after');
       }
@@ -399,7 +439,9 @@ class ReturnB extends Process.define((spec) => spec.output('res', { valueType: z
 
 describe('toContext', () => {
   it('waits for launched processes and puts their outputs in the context (plumpy test_context)', async () => {
-    class Ctx extends WorkChain.define((spec) => spec.context<{ r1: { res: string }; r2: { res: string } }>()) {
+    class Ctx extends WorkChain.define((spec) =>
+      spec.context<{ r1: { res: string }; r2: { res: string } }>(),
+    ) {
       static {
         this.outline('s1', 's2', 's3');
       }
@@ -420,7 +462,11 @@ describe('toContext', () => {
   });
 
   it('combines toContext calls and a returned ToContext (plumpy test_to_context)', async () => {
-    class Both extends WorkChain.define((spec) => spec.context<{ resultA: { res: string }; resultB: { res: string } }>().output('both', { valueType: z.string() })) {
+    class Both extends WorkChain.define((spec) =>
+      spec
+        .context<{ resultA: { res: string }; resultB: { res: string } }>()
+        .output('both', { valueType: z.string() }),
+    ) {
       static {
         this.outline('begin', 'check');
       }
@@ -460,7 +506,10 @@ describe('toContext', () => {
 
   it('appends in order and assigns explicitly, from processes and Promises', async () => {
     class Collect extends WorkChain.define((spec) =>
-      spec.context<{ all: { res: string }[]; one: number }>().output('all', { valueType: z.array(z.string()) }).output('one', { valueType: z.number() }),
+      spec
+        .context<{ all: { res: string }[]; one: number }>()
+        .output('all', { valueType: z.array(z.string()) })
+        .output('one', { valueType: z.number() }),
     ) {
       static {
         this.outline('spawn', 'check');
@@ -470,7 +519,10 @@ describe('toContext', () => {
         this.toContext({ all: append_(this.launch(ReturnB)), one: assign_(Promise.resolve(1)) });
       }
       check(): void {
-        this.out('all', (this.ctx.all ?? []).map((r) => r.res));
+        this.out(
+          'all',
+          (this.ctx.all ?? []).map((r) => r.res),
+        );
         this.out('one', this.ctx.one ?? 0);
       }
     }
@@ -535,7 +587,9 @@ describe('toContext', () => {
         this.out('res', 'slow');
       }
     }
-    class Parent extends WorkChain.define((spec) => spec.context<{ c: { res: string } }>().output('res', { valueType: z.string() })) {
+    class Parent extends WorkChain.define((spec) =>
+      spec.context<{ c: { res: string } }>().output('res', { valueType: z.string() }),
+    ) {
       static {
         this.outline('spawn', 'after');
       }
@@ -550,7 +604,10 @@ describe('toContext', () => {
     const loop = original.stepUntilTerminated();
     await runUntilWaiting(original);
     const checkpoint = original.save();
-    expect(checkpoint['state']).toMatchObject({ label: 'waiting', awaiting: [{ key: 'c', action: 'assign', target: 'process' }] });
+    expect(checkpoint['state']).toMatchObject({
+      label: 'waiting',
+      awaiting: [{ key: 'c', action: 'assign', target: 'process' }],
+    });
     const loaded = loadProcess(checkpoint, { logger: silentLogger });
     const result = loaded.execute();
     release();
@@ -576,8 +633,14 @@ describe('toContext', () => {
     await loop;
     const loaded = loadProcess(checkpoint);
     await expect(loaded.execute()).rejects.toThrow(PersistenceError);
-    const lost = JSON.parse(JSON.stringify(checkpoint).replace('"target":"promise"', '"target":"process"').replace('"pid":null', '"pid":"gone"')) as typeof checkpoint;
-    await expect(loadProcess(lost).execute()).rejects.toThrow('the awaited process gone is not running in this JS process');
+    const lost = JSON.parse(
+      JSON.stringify(checkpoint)
+        .replace('"target":"promise"', '"target":"process"')
+        .replace('"pid":null', '"pid":"gone"'),
+    ) as typeof checkpoint;
+    await expect(loadProcess(lost).execute()).rejects.toThrow(
+      'the awaited process gone is not running in this JS process',
+    );
   });
 });
 
@@ -648,6 +711,14 @@ describe('persistence of the outline position', () => {
     const wc = new IfTest();
     const checkpoint = wc.save();
     expect(() => loadProcess({ ...checkpoint, stepper_state: { _pos: 7 } })).toThrow('stepper_state');
-    expect(() => loadProcess({ ...checkpoint, stepper_state: { _pos: 0, stepper_state: { _pos: 0, stepper_state: { _pos: 0, stepper_state: { _fn: 'other' } } } } })).toThrow(PersistenceError);
+    expect(() =>
+      loadProcess({
+        ...checkpoint,
+        stepper_state: {
+          _pos: 0,
+          stepper_state: { _pos: 0, stepper_state: { _pos: 0, stepper_state: { _fn: 'other' } } },
+        },
+      }),
+    ).toThrow(PersistenceError);
   });
 });

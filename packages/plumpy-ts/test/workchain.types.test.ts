@@ -2,7 +2,9 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { Process, WorkChain, append_, assign_, if_, while_ } from '../src/index.js';
 
-class Square extends Process.define((spec) => spec.input('n', { valueType: z.number() }).output('square', { valueType: z.number() })) {
+class Square extends Process.define((spec) =>
+  spec.input('n', { valueType: z.number() }).output('square', { valueType: z.number() }),
+) {
   override run(): void {
     this.out('square', this.inputs.n ** 2);
   }
@@ -24,7 +26,11 @@ class SumOfSquares extends WorkChain.define((spec) =>
     this.outline('setup', while_('more')('launchNext'), 'total');
     // The untyped DSL functions accept any name (checked when the outline is set).
     this.outline('setup', while_('more')('launchNext'), if_('more')('total'));
-    this.outline(({ if_: when, while_: loop }) => ['setup', loop('more')('launchNext'), when('more')('total').else_('total')]);
+    this.outline(({ if_: when, while_: loop }) => [
+      'setup',
+      loop('more')('launchNext'),
+      when('more')('total').else_('total'),
+    ]);
     const typeErrors = (): void => {
       // @ts-expect-error: no such step
       this.outline('setup', 'noSuchStep');

@@ -1,7 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RemoteError, UnroutableError, silentLogger, type BroadcastMessage, type Communicator } from 'kiwipy-ts';
+import {
+  RemoteError,
+  UnroutableError,
+  silentLogger,
+  type BroadcastMessage,
+  type Communicator,
+} from 'kiwipy-ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -19,7 +25,13 @@ import {
   findLiveProcess,
   type Persister,
 } from '../../src/index.js';
-import { DummyProcess, DummyProcessWithOutput, WaitForSignalProcess, runUntilWaiting, waitUntil } from '../../src/testing.js';
+import {
+  DummyProcess,
+  DummyProcessWithOutput,
+  WaitForSignalProcess,
+  runUntilWaiting,
+  waitUntil,
+} from '../../src/testing.js';
 
 /** A broker namespace: each call to `connect` is a new communicator on the same namespace. */
 export interface RemoteSetup {
@@ -30,7 +42,10 @@ export interface RemoteSetup {
 
 /** Adds numbers; registered under a fixed name so launch tasks can name it. */
 export class RemoteAdd extends Process.define((spec) =>
-  spec.input('x', { valueType: z.number() }).input('y', { valueType: z.number(), default: 1 }).output('sum', { valueType: z.number() }),
+  spec
+    .input('x', { valueType: z.number() })
+    .input('y', { valueType: z.number(), default: 1 })
+    .output('sum', { valueType: z.number() }),
 ) {
   override run(): Continue {
     return new Continue('finish');
@@ -178,10 +193,14 @@ export function describeRemoteControl(name: string, setup: () => RemoteSetup): v
       const comm = await communicator(s);
       const process = await started(new WaitForSignalProcess({ communicator: comm }));
       await runUntilWaiting(process);
-      const error = await Promise.resolve(comm.rpcSend(String(process.pid), { intent: 'dance' })).catch((e: unknown) => e);
+      const error = await Promise.resolve(comm.rpcSend(String(process.pid), { intent: 'dance' })).catch(
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(RemoteError);
       expect((error as RemoteError).remoteMessage).toContain("Unknown intent 'dance'");
-      const malformed = await Promise.resolve(comm.rpcSend(String(process.pid), 'not a message')).catch((e: unknown) => e);
+      const malformed = await Promise.resolve(comm.rpcSend(String(process.pid), 'not a message')).catch(
+        (e: unknown) => e,
+      );
       expect(malformed).toBeInstanceOf(RemoteError);
       expect(process.state).toBe(ProcessState.WAITING);
       process.resume();
@@ -205,12 +224,17 @@ export function describeRemoteControl(name: string, setup: () => RemoteSetup): v
       const comm = await communicator(s);
       const messages: BroadcastMessage[] = [];
       await comm.addBroadcastSubscriber((message) => {
-        if (typeof message.subject === 'string' && message.subject.startsWith('state_changed')) messages.push(message);
+        if (typeof message.subject === 'string' && message.subject.startsWith('state_changed'))
+          messages.push(message);
       });
       const process = new DummyProcess({ communicator: comm });
       await process.execute();
       await waitUntil(() => messages.length === 3);
-      expect(messages.map((m) => m.subject)).toEqual(['state_changed.None.created', 'state_changed.created.running', 'state_changed.running.finished']);
+      expect(messages.map((m) => m.subject)).toEqual([
+        'state_changed.None.created',
+        'state_changed.created.running',
+        'state_changed.running.finished',
+      ]);
       expect(messages.map((m) => m.sender)).toEqual([process.pid, process.pid, process.pid]);
     });
 
@@ -218,7 +242,9 @@ export function describeRemoteControl(name: string, setup: () => RemoteSetup): v
       const s = setup();
       const comm = await communicator(s);
       const controller = new RemoteProcessController(comm);
-      const processes = await Promise.all(Array.from({ length: 10 }, () => started(new WaitForSignalProcess({ communicator: comm }))));
+      const processes = await Promise.all(
+        Array.from({ length: 10 }, () => started(new WaitForSignalProcess({ communicator: comm }))),
+      );
       await controller.pauseAll("Slow yo' roll");
       await waitUntil(() => processes.every((p) => p.paused));
       expect(processes.every((p) => p.status === "Slow yo' roll")).toBe(true);
@@ -239,7 +265,9 @@ export function describeRemoteControl(name: string, setup: () => RemoteSetup): v
       const controller = new RemoteProcessController(client);
       expect(await controller.launchProcess(DummyProcess)).toEqual({});
       expect(await controller.launchProcess(RemoteAdd, { inputs: { x: 2, y: 3 } })).toEqual({ sum: 5 });
-      const pids = await Promise.all(Array.from({ length: 10 }, () => controller.launchProcess(DummyProcessWithOutput, { nowait: true })));
+      const pids = await Promise.all(
+        Array.from({ length: 10 }, () => controller.launchProcess(DummyProcessWithOutput, { nowait: true })),
+      );
       for (const pid of pids) expect(pid).toMatch(/^[0-9a-f-]{36}$/);
       await launcher.whenIdle();
     });
@@ -268,8 +296,17 @@ export function describeRemoteControl(name: string, setup: () => RemoteSetup): v
       cleanups.push(() => launcher.close());
       const controller = new RemoteProcessController(comm);
       await expect(controller.launchProcess('NoSuchProcessClass')).rejects.toThrow(RemoteError);
-      await expect(controller.launchProcess(RemoteAdd, { inputs: { x: 'one' } as never })).rejects.toThrow('ValidationError');
-      await expect(Promise.resolve(comm.taskSend({ ...createLaunchBody('RemoteAdd'), args: { process_class: 'RemoteAdd', init_args: [1] } }))).rejects.toThrow('positional arguments are not supported');
+      await expect(controller.launchProcess(RemoteAdd, { inputs: { x: 'one' } as never })).rejects.toThrow(
+        'ValidationError',
+      );
+      await expect(
+        Promise.resolve(
+          comm.taskSend({
+            ...createLaunchBody('RemoteAdd'),
+            args: { process_class: 'RemoteAdd', init_args: [1] },
+          }),
+        ),
+      ).rejects.toThrow('positional arguments are not supported');
     });
 
     it('creates, then continues a process from its checkpoint (execute)', async () => {
@@ -332,7 +369,9 @@ export function describeRemoteControl(name: string, setup: () => RemoteSetup): v
       const launcher = new ProcessLauncher({ logger: silentLogger });
       await expect(launcher.handle({ task: 'dance' })).rejects.toThrow('not a process task');
       await expect(launcher.handle({ task: 'continue', args: { pid: 'x' } })).rejects.toThrow('no persister');
-      await expect(launcher.handle(createLaunchBody('RemoteAdd', { persist: true }))).rejects.toThrow('no persister');
+      await expect(launcher.handle(createLaunchBody('RemoteAdd', { persist: true }))).rejects.toThrow(
+        'no persister',
+      );
       await expect(launcher.handle({ task: 'launch', args: {} })).rejects.toThrow(ValidationError);
     });
   });
