@@ -17,7 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { QueryBuilder } from '../src/querybuilder.js';
 import {
@@ -215,6 +215,10 @@ async function load(backend: StorageBackend): Promise<number> {
     levels.push(ids);
   }
   await backend.bulkInsert('db_dblink', links);
+  // the statistics a live database has (autovacuum on PostgreSQL; `PRAGMA optimize` on SQLite)
+  await sql
+    .raw(backend.dialect.name === 'postgres' ? 'vacuum analyze' : 'analyze')
+    .execute(backend.executor());
   return levels[0]![0]!;
 }
 

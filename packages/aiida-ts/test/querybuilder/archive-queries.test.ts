@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MultipleObjectsError, NotExistentError, QueryError } from '../../src/errors.js';
 import {
+  AuthInfo,
   CalcFunctionNode,
   CalcJobNode,
   Comment,
@@ -440,6 +441,43 @@ describe.each(DIALECTS)('QueryBuilder over the fixture archives on %s', (dialect
       restore();
     }
     expect(await qb().append(User, { project: '*' }).first({ flat: true })).toBeInstanceOf(User);
+  });
+
+  it('joins auth infos to computers and users (withComputer, withUser, withAuthinfo)', async () => {
+    const db = storage.backend.executor();
+    const d = storage.backend.dialect;
+    const computer = await db.selectFrom('db_dbcomputer').select('id').executeTakeFirstOrThrow();
+    const user = await db.selectFrom('db_dbuser').select('id').executeTakeFirstOrThrow();
+    await db
+      .insertInto('db_dbauthinfo')
+      .values({
+        aiidauser_id: user.id,
+        dbcomputer_id: computer.id,
+        metadata: d.encodeJson({}),
+        auth_params: d.encodeJson({ safe_interval: 0.5 }),
+        enabled: d.encodeBool(true),
+      })
+      .execute();
+    try {
+      expect(
+        await qb().append('computer', { tag: 'c' }).append('authinfo', { withComputer: 'c' }).count(),
+      ).toBe(1);
+      expect(await qb().append('user', { tag: 'u' }).append('authinfo', { withUser: 'u' }).count()).toBe(1);
+      const [enabled, interval, email] = await qb()
+        .append('authinfo', { tag: 'a', project: ['enabled', 'auth_params.safe_interval'] })
+        .append('user', { withAuthinfo: 'a', project: 'email' })
+        .one();
+      expect([enabled, interval, email]).toEqual([true, 0.5, 'fixtures@aiida.localhost']);
+      const [info] = (await qb().append('authinfo', { project: '*' }).one()) as [AuthInfo];
+      expect(info).toBeInstanceOf(AuthInfo);
+      expect(
+        await qb()
+          .append('authinfo', { filters: { enabled: false } })
+          .count(),
+      ).toBe(0);
+    } finally {
+      await db.deleteFrom('db_dbauthinfo').execute();
+    }
   });
 
   it('returns the same rows through all, dict, iterall, iterdict, first and count', async () => {
