@@ -5,10 +5,10 @@ import {
   type Logger,
   type SubscriberContext,
 } from 'kiwipy-ts';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { getObjectLoader, type ObjectLoader } from './loaders.js';
-import { TaskType, processTaskSchema, type Pid } from './messages.js';
+import { TaskType, pidSchema, processTaskSchema, type Pid } from './messages.js';
 import type { Persister } from './persistence.js';
 import { Process, type ProcessOptions } from './process.js';
 
@@ -24,6 +24,12 @@ export interface ProcessLauncherOptions {
 }
 
 type Task = z.output<typeof processTaskSchema>;
+
+// Only what can cross the wire as JSON: services (communicator, persister, ...) are the launcher's.
+const initKwargsSchema = z.strictObject({
+  inputs: z.record(z.string(), z.unknown()).optional(),
+  pid: pidSchema.optional(),
+});
 const OUR_TASKS: readonly string[] = Object.values(TaskType);
 
 /**
@@ -129,8 +135,19 @@ export class ProcessLauncher {
         { path: 'args.process_class', message: `'${args.process_class}' is not a process class` },
       ]);
     }
+    const kwargs = initKwargsSchema.safeParse(args.init_kwargs ?? {});
+    if (!kwargs.success) {
+      throw new ValidationError(
+        'the init_kwargs of the task',
+        kwargs.error.issues.map((i) => ({
+          path: ['args', 'init_kwargs', ...i.path.map(String)].join('.'),
+          message: i.message,
+        })),
+      );
+    }
     const options: ProcessOptions = {
-      ...(args.init_kwargs ?? {}),
+      ...(kwargs.data.inputs === undefined ? {} : { inputs: kwargs.data.inputs }),
+      ...(kwargs.data.pid === undefined ? {} : { pid: kwargs.data.pid }),
       loader: this.#loader,
       logger: this.#logger,
       ...(communicator === undefined ? {} : { communicator }),

@@ -6,8 +6,10 @@ import {
   NAMESPACE_SEPARATOR,
   OutputPort,
   PortNamespace,
+  type InputPortOptions,
   type PortDefault,
   type PortNamespaceOptions,
+  type PortOptions,
   type Validator,
 } from './ports.js';
 import type {
@@ -122,10 +124,34 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
   #sealed = false;
 
   constructor() {
-    this.ports = new PortNamespace();
-    this.ports.createPortNamespace(ProcessSpec.NAME_INPUTS_PORT_NAMESPACE);
-    this.ports.createPortNamespace(ProcessSpec.NAME_OUTPUTS_PORT_NAMESPACE);
+    this.ports = this.makeNamespace('', {});
+    this.ports.set(
+      ProcessSpec.NAME_INPUTS_PORT_NAMESPACE,
+      this.makeNamespace(ProcessSpec.NAME_INPUTS_PORT_NAMESPACE, {}),
+    );
+    this.ports.set(
+      ProcessSpec.NAME_OUTPUTS_PORT_NAMESPACE,
+      this.makeNamespace(ProcessSpec.NAME_OUTPUTS_PORT_NAMESPACE, {}),
+    );
     this.exitCodes = new ExitCodes();
+  }
+
+  /**
+   * Makes the ports of `input` (override in a subclass to use another port class). Called from the
+   * constructor of the spec too: do not rely on the subclass's fields.
+   */
+  protected makeInputPort(name: string, options: InputPortOptions): InputPort {
+    return new InputPort(name, options);
+  }
+
+  /** Makes the ports of `output`. */
+  protected makeOutputPort(name: string, options: PortOptions): OutputPort {
+    return new OutputPort(name, options);
+  }
+
+  /** Makes the namespaces of `inputNamespace`/`outputNamespace`, and the top-level ones. */
+  protected makeNamespace(name: string, options: PortNamespaceOptions): PortNamespace {
+    return new PortNamespace(name, options);
   }
 
   get namespaceSeparator(): string {
@@ -177,7 +203,7 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
     options: InputOptions<S, R, D> = {},
   ): ProcessSpec<With<T, 'inputs', SetAt<T['inputs'], N, InputDesc<S, R, D>>>> {
     this.#ensureOpen(`add the input '${name}'`);
-    this.#place(this.inputs, name, (portName) => new InputPort(portName, options));
+    this.#place(this.inputs, name, (portName) => this.makeInputPort(portName, options));
     return this as never;
   }
 
@@ -187,7 +213,7 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
     options: OutputOptions<S, R> = {},
   ): ProcessSpec<With<T, 'outputs', SetAt<T['outputs'], N, PortDesc<z.input<S>, z.output<S>, R, false>>>> {
     this.#ensureOpen(`add the output '${name}'`);
-    this.#place(this.outputs, name, (portName) => new OutputPort(portName, options));
+    this.#place(this.outputs, name, (portName) => this.makeOutputPort(portName, options));
     return this as never;
   }
 
@@ -202,11 +228,7 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
     options: NamespaceOptions<S, Dyn, R> = {},
   ): ProcessSpec<With<T, 'inputs', SetAt<T['inputs'], N, NsDesc<S, Dyn, R>>>> {
     this.#ensureOpen(`add the input namespace '${name}'`);
-    const Ctor = this.inputs.constructor as new (
-      name: string,
-      options: PortNamespaceOptions,
-    ) => PortNamespace;
-    this.#place(this.inputs, name, (portName) => new Ctor(portName, options));
+    this.#place(this.inputs, name, (portName) => this.makeNamespace(portName, options));
     return this as never;
   }
 
@@ -221,11 +243,7 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
     options: NamespaceOptions<S, Dyn, R> = {},
   ): ProcessSpec<With<T, 'outputs', SetAt<T['outputs'], N, NsDesc<S, Dyn, R>>>> {
     this.#ensureOpen(`add the output namespace '${name}'`);
-    const Ctor = this.outputs.constructor as new (
-      name: string,
-      options: PortNamespaceOptions,
-    ) => PortNamespace;
-    this.#place(this.outputs, name, (portName) => new Ctor(portName, options));
+    this.#place(this.outputs, name, (portName) => this.makeNamespace(portName, options));
     return this as never;
   }
 
@@ -351,10 +369,14 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
     return JSON.stringify(this.getDescription(), null, 4);
   }
 
-  /** An unsealed deep copy (ports copied; schemas, validators and the outline shared). */
-  clone(): ProcessSpec<T> {
-    const Ctor = this.constructor as new () => ProcessSpec<T>;
-    const copy = new Ctor();
+  /**
+   * An unsealed deep copy (ports copied; schemas, validators and the outline shared), of this spec's class
+   * or of `Ctor`.
+   */
+  clone(
+    Ctor: new () => ProcessSpec<SpecTypes> = this.constructor as new () => ProcessSpec<SpecTypes>,
+  ): ProcessSpec<T> {
+    const copy = new Ctor() as unknown as ProcessSpec<T>;
     copy.ports.set(ProcessSpec.NAME_INPUTS_PORT_NAMESPACE, this.inputs.clone());
     copy.ports.set(ProcessSpec.NAME_OUTPUTS_PORT_NAMESPACE, this.outputs.clone());
     (copy as { exitCodes: ExitCodes<T['exitCodes']> }).exitCodes = this.exitCodes.clone();

@@ -1,12 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import {
-  BroadcastFilter,
-  stderrLogger,
-  type BroadcastMessage,
-  type Communicator,
-  type Logger,
-} from 'kiwipy-ts';
+import { BroadcastFilter, type BroadcastMessage, type Communicator, type Logger } from 'kiwipy-ts';
 import { z } from 'zod';
 import { CancellableAction } from './cancellable-action.js';
 import {
@@ -23,6 +17,7 @@ import {
 } from './errors.js';
 import { ExitCode, exitCodeJsonSchema, type LabelledExitCode } from './exit-code.js';
 import { getObjectLoader, type ObjectLoader } from './loaders.js';
+import { defaultLogger } from './logger.js';
 import {
   Intent,
   MessageBuilder,
@@ -107,6 +102,10 @@ interface InternalOptions extends ProcessOptions {
 
 const processScope = new AsyncLocalStorage<Process>();
 const liveProcesses = new Map<string, WeakRef<Process>>();
+// A process dropped without being closed leaves its entry behind; forget it once it is collected.
+const forgetCollected = new FinalizationRegistry<string>((key) => {
+  if (liveProcesses.get(key)?.deref() === undefined) liveProcesses.delete(key);
+});
 
 /** The live (not closed) process with this pid in this JS process, if any. */
 export function findLiveProcess(pid: Pid): Process | undefined {
@@ -264,12 +263,24 @@ export class Process {
     return processScope.getStore();
   }
 
+  /**
+   * The class of this class's spec (override with a subclass of {@link ProcessSpec} to make other port
+   * classes: aiida-ts's ports with serializers, say). A class whose parent has another spec class gets a
+   * copy of the parent's ports in a spec of its own class.
+   */
+  static get specClass(): new () => ProcessSpec<SpecTypes> {
+    return ProcessSpec;
+  }
+
   /** The spec of this class; each class has its own (a copy of its parent's, grown by `define`). */
   static spec(): ProcessSpec<SpecTypes> {
     let spec = specs.get(this);
     if (spec === undefined) {
       const parent = Object.getPrototypeOf(this) as typeof Process;
-      spec = parent === Function.prototype || !('spec' in parent) ? new ProcessSpec() : parent.spec().clone();
+      spec =
+        parent === Function.prototype || !('spec' in parent)
+          ? new this.specClass()
+          : parent.spec().clone(this.specClass);
       specs.set(this, spec);
     }
     return spec;
@@ -437,7 +448,7 @@ export class Process {
     this.#communicator = options.communicator;
     this.#persister = options.persister;
     this.#loader = options.loader ?? getObjectLoader();
-    this.#logger = options.logger ?? stderrLogger;
+    this.#logger = options.logger ?? defaultLogger;
     this.#host = this.#makeHost();
     this.#machine = new StateMachine<ProcessState, ProcessStateObject>({
       allowed: ALLOWED,
@@ -534,7 +545,9 @@ export class Process {
       }
       if (!this.#closed) {
         this.#callHook('init');
-        liveProcesses.set(`${typeof this.pid}:${String(this.pid)}`, new WeakRef(this));
+        const key = `${typeof this.pid}:${String(this.pid)}`;
+        liveProcesses.set(key, new WeakRef(this));
+        forgetCollected.register(this, key);
       }
       this.#bootState = 'done';
     } catch (error) {

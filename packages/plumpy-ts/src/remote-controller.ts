@@ -12,7 +12,7 @@ import {
   type StatusInfo,
 } from './messages.js';
 import type { ProcessClass } from './process.js';
-import type { InputsOf } from './spec-types.js';
+import type { InputsOf, ProcessOutputsOf } from './spec-types.js';
 
 /** Options of {@link RemoteProcessController.killProcess}. */
 export interface KillProcessOptions {
@@ -101,6 +101,18 @@ export class RemoteProcessController {
   }
 
   /** Asks a launcher to make and run a process; resolves to its outputs (or its pid with `nowait`). */
+  launchProcess<C extends ProcessClass>(
+    processClass: C | string,
+    options: LaunchProcessOptions<InputsOf<C>> & { readonly nowait: true; readonly noReply?: false },
+  ): Promise<Pid>;
+  launchProcess<C extends ProcessClass>(
+    processClass: C,
+    options?: LaunchProcessOptions<InputsOf<C>> & { readonly nowait?: false; readonly noReply?: false },
+  ): Promise<ProcessOutputsOf<C>>;
+  launchProcess<C extends ProcessClass>(
+    processClass: C | string,
+    options?: LaunchProcessOptions<InputsOf<C>>,
+  ): Promise<unknown>;
   async launchProcess<C extends ProcessClass>(
     processClass: C | string,
     options: LaunchProcessOptions<InputsOf<C>> = {},

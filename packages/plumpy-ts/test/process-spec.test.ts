@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ExitCode, InputPort, PortNamespace, ProcessSpec, SpecError } from '../src/index.js';
+import {
+  ExitCode,
+  InputPort,
+  PortNamespace,
+  Process,
+  ProcessSpec,
+  SpecError,
+  ValidationError,
+} from '../src/index.js';
 
 describe('ProcessSpec', () => {
   it('has input and output namespaces', () => {
@@ -102,5 +110,56 @@ describe('ProcessSpec', () => {
     expect(spec.hasInput('b')).toBe(false);
     (copy.inputs.get('a') as InputPort).default = 2;
     expect((spec.inputs.get('a') as InputPort).default).toBe(1);
+  });
+});
+
+describe('custom port classes (the hooks aiida-ts builds on)', () => {
+  /** An input port that also takes numbers written as strings (as aiida's serializers convert values). */
+  class LenientPort extends InputPort {
+    override parseValue(
+      value: unknown,
+    ): { success: true; data: unknown } | ReturnType<InputPort['parseValue']> {
+      return super.parseValue(typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value);
+    }
+  }
+  class LenientSpec extends ProcessSpec {
+    protected override makeInputPort(
+      name: string,
+      options: ConstructorParameters<typeof InputPort>[1],
+    ): InputPort {
+      return new LenientPort(name, options);
+    }
+  }
+  class LenientProcess extends Process {
+    static override get specClass(): typeof LenientSpec {
+      return LenientSpec;
+    }
+  }
+
+  it('makes ports of the spec class of the process class, also in subclasses', async () => {
+    class Sum extends LenientProcess.define((spec) =>
+      spec.input('a', { valueType: z.number() }).output('a', { valueType: z.number() }),
+    ) {
+      override run(): void {
+        this.out('a', this.inputs.a);
+      }
+    }
+    expect(LenientProcess.spec()).toBeInstanceOf(LenientSpec);
+    expect(Sum.spec()).toBeInstanceOf(LenientSpec);
+    expect(Sum.spec().inputs.get('a')).toBeInstanceOf(LenientPort);
+    expect(await new Sum({ inputs: { a: '42' as unknown as number } }).execute()).toEqual({ a: 42 });
+    expect(() => new Sum({ inputs: { a: 'x' as unknown as number } })).toThrow(ValidationError);
+  });
+
+  it('copies the ports of a parent with another spec class', () => {
+    class Plain extends Process.define((spec) => spec.input('p', { default: 1 })) {}
+    class Converted extends Plain {
+      static override get specClass(): typeof LenientSpec {
+        return LenientSpec;
+      }
+    }
+    expect(Converted.spec()).toBeInstanceOf(LenientSpec);
+    expect(Converted.spec().inputs.has('p')).toBe(true);
+    expect(Plain.spec()).not.toBeInstanceOf(LenientSpec);
   });
 });

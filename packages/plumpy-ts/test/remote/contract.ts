@@ -373,6 +373,11 @@ export function describeRemoteControl(name: string, setup: () => RemoteSetup): v
         'no persister',
       );
       await expect(launcher.handle({ task: 'launch', args: {} })).rejects.toThrow(ValidationError);
+      await expect(
+        launcher.handle(
+          createLaunchBody('RemoteAdd', { initKwargs: { inputs: { x: 1 }, communicator: {} } }),
+        ),
+      ).rejects.toThrow('args.init_kwargs');
     });
   });
 }
