@@ -15,9 +15,9 @@ class Trivial extends Process {}
 
 class FourSteps extends WorkChain.define((spec) =>
   spec
-    .input('n', { valueType: z.number() })
+    .input('n', { validType: z.number() })
     .context<{ total: number }>()
-    .output('total', { valueType: z.number() }),
+    .output('total', { validType: z.number() }),
 ) {
   static {
     this.outline('one', 'two', 'three', 'four');

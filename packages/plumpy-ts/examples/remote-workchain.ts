@@ -18,11 +18,11 @@ import {
   append_,
   registerProcessClass,
   while_,
-} from 'plumpy-ts';
+} from '../src/index.js'; // in an application: from 'plumpy-ts'
 
 /** Squares a number, taking its time about it. */
 class Square extends Process.define((spec) =>
-  spec.input('n', { valueType: z.number() }).output('square', { valueType: z.number() }),
+  spec.input('n', { validType: z.number() }).output('square', { validType: z.number() }),
 ) {
   override async run(): Promise<void> {
     await sleep(50);
@@ -33,9 +33,9 @@ class Square extends Process.define((spec) =>
 /** Sums the squares of its inputs, one child process per value. */
 class SumOfSquares extends WorkChain.define((spec) =>
   spec
-    .input('values', { valueType: z.array(z.number()) })
+    .input('values', { validType: z.array(z.number()) })
     .context<{ index: number; squares: { square: number }[] }>()
-    .output('sum', { valueType: z.number() }),
+    .output('sum', { validType: z.number() }),
 ) {
   static {
     this.outline('setup', while_('more')('launchNext'), 'total');

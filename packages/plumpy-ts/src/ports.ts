@@ -27,7 +27,7 @@ const OK_UNSPECIFIED: ParseResult = { ok: true, value: UNSPECIFIED };
 /** Options shared by all ports. */
 export interface PortOptions {
   /** The values the port accepts, and how they are converted (its output is what the process sees). */
-  readonly valueType?: z.ZodType | undefined;
+  readonly validType?: z.ZodType | undefined;
   readonly help?: string | undefined;
   /** Whether a value must be given (default true). */
   readonly required?: boolean | undefined;
@@ -63,24 +63,24 @@ export class Port {
   help: string | undefined;
   required: boolean;
   validator: Validator<never> | undefined;
-  #valueType: z.ZodType | undefined;
+  #validType: z.ZodType | undefined;
 
   constructor(name: string, options: PortOptions = {}) {
     checkPortName(name);
     this.name = name;
-    this.#valueType = options.valueType;
+    this.#validType = options.validType;
     this.help = options.help;
     this.required = options.required ?? true;
     this.validator = options.validator;
   }
 
   /** The schema values of this port must pass (undefined: anything). */
-  get valueType(): z.ZodType | undefined {
-    return this.#valueType;
+  get validType(): z.ZodType | undefined {
+    return this.#validType;
   }
 
-  set valueType(schema: z.ZodType | undefined) {
-    this.#valueType = schema;
+  set validType(schema: z.ZodType | undefined) {
+    this.#validType = schema;
   }
 
   /** A human-readable description of the port (plumpy's `get_description`). */
@@ -89,7 +89,7 @@ export class Port {
       name: this.name,
       required: this.required ? 'True' : 'False',
     };
-    const type = describeType(this.valueType);
+    const type = describeType(this.validType);
     if (type !== undefined) description['valid_type'] = type;
     if (this.help !== undefined) description['help'] = this.help.trim();
     return description;
@@ -100,7 +100,7 @@ export class Port {
    * raw values the schema does not (aiida-ts turns plain numbers into nodes here, say).
    */
   parseValue(value: unknown): z.ZodSafeParseResult<unknown> | { success: true; data: unknown } {
-    return this.valueType === undefined ? { success: true, data: value } : this.valueType.safeParse(value);
+    return this.validType === undefined ? { success: true, data: value } : this.validType.safeParse(value);
   }
 
   /**
@@ -153,7 +153,7 @@ export class Port {
   clone(): Port {
     const Ctor = this.constructor as new (name: string, options: PortOptions) => Port;
     const copy = new Ctor(this.name, {
-      valueType: this.valueType,
+      validType: this.validType,
       help: this.help,
       required: this.required,
       validator: this.validator,
@@ -237,7 +237,7 @@ export interface PortNamespaceOptions {
   /** Checks the whole mapping of the namespace after its ports passed. */
   readonly validator?: Validator<never, PortNamespace> | undefined;
   /** The type of values accepted under names with no port; setting it makes the namespace dynamic. */
-  readonly valueType?: z.ZodType | undefined;
+  readonly validType?: z.ZodType | undefined;
   /** Used when no value is given for the namespace at all. */
   readonly default?: unknown;
   /** Accept values under names that have no port (default false). */
@@ -254,7 +254,7 @@ export const MUTABLE_NAMESPACE_PROPERTIES = [
   'help',
   'required',
   'validator',
-  'valueType',
+  'validType',
   'default',
   'dynamic',
   'populateDefaults',
@@ -273,7 +273,7 @@ export interface AbsorbOptions {
 
 /**
  * A mapping of ports and nested namespaces. Validation reports every failing path; a dynamic namespace
- * accepts values under any name (of `valueType`, if set, at any depth of nested mappings).
+ * accepts values under any name (of `validType`, if set, at any depth of nested mappings).
  */
 export class PortNamespace extends Port {
   readonly #ports = new Map<string, Port>();
@@ -286,20 +286,20 @@ export class PortNamespace extends Port {
       help: options.help,
       required: options.required,
       validator: options.validator,
-      valueType: options.valueType,
+      validType: options.validType,
     });
     this.default = options.default === undefined || options.default === null ? UNSPECIFIED : options.default;
     this.populateDefaults = options.populateDefaults ?? true;
-    this.#dynamic = options.valueType !== undefined ? true : (options.dynamic ?? false);
+    this.#dynamic = options.validType !== undefined ? true : (options.dynamic ?? false);
   }
 
   /** Setting a value type makes the namespace dynamic; clearing it leaves `dynamic` as it is (as plumpy). */
-  override get valueType(): z.ZodType | undefined {
-    return super.valueType;
+  override get validType(): z.ZodType | undefined {
+    return super.validType;
   }
 
-  override set valueType(schema: z.ZodType | undefined) {
-    super.valueType = schema;
+  override set validType(schema: z.ZodType | undefined) {
+    super.validType = schema;
     if (schema !== undefined) this.#dynamic = true;
   }
 
@@ -354,7 +354,7 @@ export class PortNamespace extends Port {
       _attrs: {
         default: this.hasDefault() ? this.default : null,
         dynamic: this.dynamic,
-        valid_type: describeType(this.valueType) ?? 'None',
+        valid_type: describeType(this.validType) ?? 'None',
         required: this.required ? 'True' : 'False',
         help: this.help ?? null,
       },
@@ -401,7 +401,7 @@ export class PortNamespace extends Port {
     return new Ctor(name, {
       required: this.required,
       validator: this.validator,
-      valueType: this.valueType,
+      validType: this.validType,
       default: this.hasDefault() ? this.default : undefined,
       dynamic: this.dynamic,
       populateDefaults: this.populateDefaults,
@@ -484,10 +484,10 @@ export class PortNamespace extends Port {
     const def = pick('default');
     this.default = def === undefined || def === null ? UNSPECIFIED : def;
     this.populateDefaults = (pick('populateDefaults') as boolean | undefined) ?? true;
-    // Set `dynamic` after `valueType`: the latter's setter turns dynamic on, an explicit override wins.
-    super.valueType = pick('valueType') as z.ZodType | undefined;
+    // Set `dynamic` after `validType`: the latter's setter turns dynamic on, an explicit override wins.
+    super.validType = pick('validType') as z.ZodType | undefined;
     this.#dynamic = (pick('dynamic') as boolean | undefined) ?? false;
-    if (super.valueType !== undefined && !('dynamic' in overrides)) this.#dynamic = true;
+    if (super.validType !== undefined && !('dynamic' in overrides)) this.#dynamic = true;
   }
 
   /** The part of `values` whose keys are ports of this namespace, recursively. */
@@ -633,9 +633,9 @@ export class PortNamespace extends Port {
     return issues;
   }
 
-  /** Parses a value under a name with no port: nested mappings are walked, leaves checked against `valueType`. */
+  /** Parses a value under a name with no port: nested mappings are walked, leaves checked against `validType`. */
   #parseDynamic(value: unknown, crumbs: readonly string[]): ParseResult {
-    if (this.valueType === undefined) return { ok: true, value };
+    if (this.validType === undefined) return { ok: true, value };
     if (isPlainObject(value)) {
       const issues: ValidationIssue[] = [];
       const out: Record<string, unknown> = {};
@@ -647,7 +647,7 @@ export class PortNamespace extends Port {
       }
       return issues.length > 0 ? { ok: false, issues } : { ok: true, value: out };
     }
-    const parsed = this.valueType.safeParse(value);
+    const parsed = this.validType.safeParse(value);
     if (parsed.success) return { ok: true, value: parsed.data };
     return {
       ok: false,

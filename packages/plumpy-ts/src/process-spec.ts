@@ -31,7 +31,7 @@ type Schema = z.ZodType;
 /** Options of {@link ProcessSpec.input}. */
 export interface InputOptions<S extends Schema, R extends boolean, D> {
   /** The values accepted (a zod schema); the process sees the schema's output. */
-  readonly valueType?: S;
+  readonly validType?: S;
   readonly help?: string;
   /** Default true; a port with a default is never required. */
   readonly required?: R;
@@ -42,7 +42,7 @@ export interface InputOptions<S extends Schema, R extends boolean, D> {
 
 /** Options of {@link ProcessSpec.output}. */
 export interface OutputOptions<S extends Schema, R extends boolean> {
-  readonly valueType?: S;
+  readonly validType?: S;
   readonly help?: string;
   readonly required?: R;
   readonly validator?: Validator<z.output<S>, OutputPort>;
@@ -55,7 +55,7 @@ export interface NamespaceOptions<S extends Schema | undefined, Dyn extends bool
   /** Accept values under names without a port. */
   readonly dynamic?: Dyn;
   /** The type of values under names without a port (makes the namespace dynamic). */
-  readonly valueType?: S;
+  readonly validType?: S;
   readonly validator?: Validator<Readonly<Record<string, unknown>>, PortNamespace>;
   readonly populateDefaults?: boolean;
   readonly default?: unknown;
@@ -397,7 +397,7 @@ function configure(
   if (options.populateDefaults !== undefined) namespace.populateDefaults = options.populateDefaults;
   if (options.default !== undefined) namespace.default = options.default;
   if (options.dynamic !== undefined) namespace.dynamic = options.dynamic;
-  if (options.valueType !== undefined) namespace.valueType = options.valueType;
+  if (options.validType !== undefined) namespace.validType = options.validType;
 }
 
 function expose(

@@ -26,7 +26,7 @@ export class DummyProcessWithOutput extends Process.define((spec) =>
   spec
     .configureInputs({ dynamic: true })
     .configureOutputs({ dynamic: true })
-    .output('default', { valueType: z.number().int() }),
+    .output('default', { validType: z.number().int() }),
 ) {
   static readonly EXPECTED_OUTPUTS: Readonly<Record<string, unknown>> = { default: 5 };
 
@@ -66,7 +66,7 @@ export class WaitForSignalProcess extends Process {
 
 /** Kills itself from `run` with the message `killed`. */
 export class KillProcess extends Process.define((spec) =>
-  spec.input('forceKill', { valueType: z.boolean(), default: false }),
+  spec.input('forceKill', { validType: z.boolean(), default: false }),
 ) {
   override run(): Kill {
     return new Kill(MessageBuilder.kill('killed', this.inputs.forceKill));

@@ -10,24 +10,24 @@ class BaseNamespaceProcess extends Process.define((spec) =>
 ) {
   static {
     const ns = this.spec().inputs.get('namespace') as PortNamespace;
-    ns.valueType = z.union([z.number().int(), z.number()]);
+    ns.validType = z.union([z.number().int(), z.number()]);
     ns.validator = validatorFunction;
   }
 }
 
 class BaseProcess extends Process.define((spec) =>
   spec
-    .input('a', { valueType: z.string(), default: 'a' })
-    .input('b', { valueType: z.string(), default: 'b' })
-    .configureInputs({ dynamic: true, valueType: z.string() }),
+    .input('a', { validType: z.string(), default: 'a' })
+    .input('b', { validType: z.string(), default: 'b' })
+    .configureInputs({ dynamic: true, validType: z.string() }),
 ) {}
 
 class ExposeProcess extends Process.define((spec) =>
   spec
     .exposeInputs(BaseProcess, { namespace: 'base.name.space' })
-    .input('c', { valueType: z.number(), default: 1 })
-    .input('d', { valueType: z.number(), default: 2 })
-    .configureInputs({ dynamic: true, valueType: z.number() }),
+    .input('c', { validType: z.number(), default: 1 })
+    .input('d', { validType: z.number(), default: 2 })
+    .configureInputs({ dynamic: true, validType: z.number() }),
 ) {}
 
 function portNames(cls: typeof Process, namespace?: string): string[] {
@@ -42,7 +42,7 @@ function namespaceProperties(cls: typeof Process, namespace: string): Record<str
     help: ns.help,
     required: ns.required,
     validator: ns.validator,
-    valueType: ns.valueType,
+    validType: ns.validType,
     dynamic: ns.dynamic,
     populateDefaults: ns.populateDefaults,
     hasDefault: ns.hasDefault(),
@@ -80,13 +80,13 @@ describe('exposeInputs', () => {
   it('copies the namespace properties, independently', () => {
     const inputs = ExposeProcess.spec().inputs;
     const exposed = inputs.getPort('base.name.space') as PortNamespace;
-    const baseType = BaseProcess.spec().inputs.valueType;
-    expect(exposed.valueType).toBe(baseType);
-    expect(inputs.valueType).not.toBe(baseType);
+    const baseType = BaseProcess.spec().inputs.validType;
+    expect(exposed.validType).toBe(baseType);
+    expect(inputs.validType).not.toBe(baseType);
     const replacement = z.number();
-    BaseProcess.spec().inputs.valueType = replacement;
-    expect(exposed.valueType).toBe(baseType);
-    BaseProcess.spec().inputs.valueType = baseType;
+    BaseProcess.spec().inputs.validType = replacement;
+    expect(exposed.validType).toBe(baseType);
+    BaseProcess.spec().inputs.validType = baseType;
   });
 
   it('excludes and includes ports', () => {
@@ -117,8 +117,8 @@ describe('exposeInputs', () => {
 
   it('overrides the top-level namespace properties with the exposed ones', () => {
     const child = new ProcessSpec()
-      .input('a', { valueType: z.number() })
-      .input('b', { valueType: z.string() });
+      .input('a', { validType: z.number() })
+      .input('b', { validType: z.string() });
     const boolType = z.boolean();
     Object.assign(child.inputs, {
       validator: validatorFunction,
@@ -126,12 +126,12 @@ describe('exposeInputs', () => {
       default: true,
       help: 'testing',
     });
-    child.inputs.valueType = boolType;
-    const parent = new ProcessSpec().input('c', { valueType: z.number() });
+    child.inputs.validType = boolType;
+    const parent = new ProcessSpec().input('c', { validType: z.number() });
     parent.inputs.absorb(child.inputs, { exclude: [] });
     expect([...parent.inputs.keys()].sort()).toEqual(['a', 'b', 'c']);
     expect(parent.inputs.validator).toBe(validatorFunction);
-    expect(parent.inputs.valueType).toBe(boolType);
+    expect(parent.inputs.validType).toBe(boolType);
     expect(parent.inputs.required).toBe(false);
     expect(parent.inputs.dynamic).toBe(true);
     expect(parent.inputs.default).toBe(true);
@@ -140,21 +140,21 @@ describe('exposeInputs', () => {
 
   it('lets namespaceOptions override the exposed properties', () => {
     const child = new ProcessSpec()
-      .input('a', { valueType: z.number() })
-      .input('b', { valueType: z.string() });
+      .input('a', { validType: z.number() })
+      .input('b', { validType: z.string() });
     Object.assign(child.inputs, {
       validator: validatorFunction,
       required: false,
       default: true,
       help: 'testing',
     });
-    child.inputs.valueType = z.boolean();
-    const parent = new ProcessSpec().input('c', { valueType: z.number() });
+    child.inputs.validType = z.boolean();
+    const parent = new ProcessSpec().input('c', { validType: z.number() });
     parent.inputs.absorb(child.inputs, {
       exclude: [],
       namespaceOptions: {
         validator: undefined,
-        valueType: undefined,
+        validType: undefined,
         required: true,
         dynamic: false,
         default: undefined,
@@ -163,7 +163,7 @@ describe('exposeInputs', () => {
     });
     expect([...parent.inputs.keys()].sort()).toEqual(['a', 'b', 'c']);
     expect(parent.inputs.validator).toBeUndefined();
-    expect(parent.inputs.valueType).toBeUndefined();
+    expect(parent.inputs.validType).toBeUndefined();
     expect(parent.inputs.required).toBe(true);
     expect(parent.inputs.dynamic).toBe(false);
     expect(parent.inputs.hasDefault()).toBe(false);
@@ -172,16 +172,16 @@ describe('exposeInputs', () => {
 
   it('copies properties onto a new namespace', () => {
     const child = new ProcessSpec()
-      .input('a', { valueType: z.number() })
-      .input('b', { valueType: z.string() });
+      .input('a', { validType: z.number() })
+      .input('b', { validType: z.string() });
     Object.assign(child.inputs, {
       validator: validatorFunction,
       required: false,
       default: true,
       help: 'testing',
     });
-    child.inputs.valueType = z.boolean();
-    const parent = new ProcessSpec().input('c', { valueType: z.number() });
+    child.inputs.validType = z.boolean();
+    const parent = new ProcessSpec().input('c', { validType: z.number() });
     parent.inputs.createPortNamespace('namespace').absorb(child.inputs, { exclude: [] });
     const ns = parent.inputs.get('namespace') as PortNamespace;
     expect([...ns.keys()].sort()).toEqual(['a', 'b']);
@@ -280,16 +280,16 @@ describe('exposeInputs', () => {
   it('records what was exposed and gives the inputs back for the child', async () => {
     class Child extends Process.define((spec) =>
       spec
-        .input('x', { valueType: z.number() })
-        .input('y', { valueType: z.number(), default: 2 })
-        .output('sum', { valueType: z.number() }),
+        .input('x', { validType: z.number() })
+        .input('y', { validType: z.number(), default: 2 })
+        .output('sum', { validType: z.number() }),
     ) {
       override run(): void {
         this.out('sum', this.inputs.x + this.inputs.y);
       }
     }
     class Parent extends Process.define((spec) =>
-      spec.exposeInputs(Child, { namespace: 'child' }).output('sum', { valueType: z.number() }),
+      spec.exposeInputs(Child, { namespace: 'child' }).output('sum', { validType: z.number() }),
     ) {
       override async run(): Promise<void> {
         const outputs = await new Child({ inputs: this.exposedInputs(Child, 'child') }).execute();
@@ -302,7 +302,7 @@ describe('exposeInputs', () => {
 
   it('exposes outputs', () => {
     class Child extends Process.define((spec) =>
-      spec.output('a', { valueType: z.number() }).output('n.b', { valueType: z.string() }),
+      spec.output('a', { validType: z.number() }).output('n.b', { validType: z.string() }),
     ) {}
     class Parent extends Process.define((spec) =>
       spec.exposeOutputs(Child, { namespace: 'child', exclude: ['n'] }),

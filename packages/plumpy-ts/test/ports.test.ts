@@ -14,7 +14,7 @@ describe('Port', () => {
   });
 
   it('checks the value type', () => {
-    const port = new Port('required_value', { valueType: z.number().int() });
+    const port = new Port('required_value', { validType: z.number().int() });
     expect(port.validate(5)).toEqual([]);
     expect(port.validate('a')).toHaveLength(1);
   });
@@ -44,7 +44,7 @@ describe('Port', () => {
   });
 
   it('returns the schema output (conversion)', () => {
-    const port = new Port('n', { valueType: z.union([z.number(), z.string().transform((s) => Number(s))]) });
+    const port = new Port('n', { validType: z.union([z.number(), z.string().transform((s) => Number(s))]) });
     expect(port.parse('42')).toEqual({ ok: true, value: 42 });
   });
 
@@ -58,7 +58,7 @@ describe('InputPort', () => {
     const port = new InputPort('test', { default: 5 });
     expect(port.default).toBe(5);
     expect(port.required).toBe(false);
-    expect(() => new InputPort('test', { default: 4, valueType: z.string() })).toThrow(SpecError);
+    expect(() => new InputPort('test', { default: 4, validType: z.string() })).toThrow(SpecError);
   });
 
   it('validates with its validator', () => {
@@ -72,7 +72,7 @@ describe('InputPort', () => {
   it('evaluates a function default lazily', () => {
     // Not evaluated at construction, so a wrong type does not fail here.
     expect(
-      () => new InputPort('lambda_default', { default: () => 'string', valueType: z.number() }),
+      () => new InputPort('lambda_default', { default: () => 'string', validType: z.number() }),
     ).not.toThrow();
     let calls = 0;
     const port = new InputPort('test', {
@@ -87,7 +87,7 @@ describe('InputPort', () => {
     expect(port.resolveDefault()).toBe(5);
     expect(calls).toBe(1);
     // A function can also be a plain value of the port.
-    const fnPort = new InputPort('f', { valueType: z.union([z.function(), z.number()]), default: () => 5 });
+    const fnPort = new InputPort('f', { validType: z.union([z.function(), z.number()]), default: () => 5 });
     const someFunction = (): string => 'string';
     expect(fnPort.validate(someFunction)).toEqual([]);
   });
@@ -97,7 +97,7 @@ describe('OutputPort', () => {
   it('keeps its properties', () => {
     const validator = (): undefined => undefined;
     const port = new OutputPort('output', {
-      valueType: z.number(),
+      validType: z.number(),
       help: 'Help string',
       required: false,
       validator,
@@ -127,24 +127,24 @@ describe('PortNamespace', () => {
   });
 
   it('becomes dynamic with a value type', () => {
-    expect(new PortNamespace('', { dynamic: true }).valueType).toBeUndefined();
+    expect(new PortNamespace('', { dynamic: true }).validType).toBeUndefined();
     expect(new PortNamespace('', { dynamic: true }).dynamic).toBe(true);
-    const typed = new PortNamespace('', { valueType: z.number() });
+    const typed = new PortNamespace('', { validType: z.number() });
     expect(typed.dynamic).toBe(true);
     // `dynamic: false` is ignored when a value type is given (as plumpy).
-    expect(new PortNamespace('', { dynamic: false, valueType: z.number() }).dynamic).toBe(true);
+    expect(new PortNamespace('', { dynamic: false, validType: z.number() }).dynamic).toBe(true);
     const namespace = new PortNamespace(name);
     expect(namespace.dynamic).toBe(false);
-    namespace.valueType = z.union([z.string(), z.number()]);
+    namespace.validType = z.union([z.string(), z.number()]);
     expect(namespace.dynamic).toBe(true);
-    namespace.valueType = undefined;
+    namespace.validType = undefined;
     // Clearing the type leaves `dynamic` alone.
     expect(namespace.dynamic).toBe(true);
   });
 
   it('validates explicit ports first, then the namespace validator with every value', () => {
     const namespace = new PortNamespace(name);
-    namespace.set('explicit', new InputPort('explicit', { valueType: z.number() }));
+    namespace.set('explicit', new InputPort('explicit', { validType: z.number() }));
     const received: unknown[] = [];
     namespace.validator = (values: Record<string, number>, port) => {
       received.push(values, port);
@@ -152,7 +152,7 @@ describe('PortNamespace', () => {
         ? 'Only positive integers allowed'
         : undefined;
     };
-    namespace.valueType = z.number();
+    namespace.validType = z.number();
     expect(namespace.validate({ explicit: 1, dynamic: 5 })).toEqual([]);
     expect(received[0]).toEqual({ explicit: 1, dynamic: 5 });
     expect(received[1]).toBe(namespace);
@@ -200,7 +200,7 @@ describe('PortNamespace', () => {
   it('validates nested dynamic values and names the failing path', () => {
     const namespace = new PortNamespace(name);
     const sub = namespace.createPortNamespace('sub.space');
-    sub.valueType = z.number().int();
+    sub.validType = z.number().int();
     expect(sub.dynamic).toBe(true);
     expect(namespace.validate(5)).toHaveLength(1);
     expect(namespace.validate({ sub: { space: { output: 5 } } })).toEqual([]);
@@ -213,8 +213,8 @@ describe('PortNamespace', () => {
 
   it('lists every failing path', () => {
     const namespace = new PortNamespace('inputs');
-    namespace.set('a', new InputPort('a', { valueType: z.number() }));
-    namespace.set('b', new InputPort('b', { valueType: z.string() }));
+    namespace.set('a', new InputPort('a', { validType: z.number() }));
+    namespace.set('b', new InputPort('b', { validType: z.string() }));
     namespace.createPortNamespace('c').set('d', new InputPort('d'));
     const issues = namespace.validate({ a: 'x', b: 1, e: 3 });
     expect(issues.map((i) => i.path)).toEqual(['inputs.a', 'inputs.b', 'inputs.c.d', 'inputs']);
@@ -222,10 +222,10 @@ describe('PortNamespace', () => {
 
   it('requires its required ports', () => {
     const namespace = new PortNamespace(name);
-    namespace.createPortNamespace('sub.space').valueType = z.number();
+    namespace.createPortNamespace('sub.space').validType = z.number();
     namespace.set(
       'required_port',
-      new OutputPort('required_port', { valueType: z.number(), required: true }),
+      new OutputPort('required_port', { validType: z.number(), required: true }),
     );
     expect(namespace.validate({})).toHaveLength(1);
     expect(namespace.validate({ sub: { space: { output: 5 } } })).toHaveLength(1);
@@ -236,15 +236,15 @@ describe('PortNamespace', () => {
   it('does not populate defaults of a lazy namespace that is not given', () => {
     const base = new PortNamespace('base');
     const normal = base.createPortNamespace('normal', { populateDefaults: true });
-    normal.set('with_default', new InputPort('with_default', { default: 1, valueType: z.number() }));
-    normal.set('without_default', new InputPort('without_default', { valueType: z.number() }));
+    normal.set('with_default', new InputPort('with_default', { default: 1, validType: z.number() }));
+    normal.set('without_default', new InputPort('without_default', { validType: z.number() }));
     const processed = base.preProcess({});
     expect(processed['normal']).toEqual({ with_default: 1 });
 
     const lazyBase = new PortNamespace('base');
     const lazy = lazyBase.createPortNamespace('lazy', { populateDefaults: false, required: false });
-    lazy.set('with_default', new InputPort('with_default', { default: 1, valueType: z.number() }));
-    lazy.set('without_default', new InputPort('without_default', { valueType: z.number() }));
+    lazy.set('with_default', new InputPort('with_default', { default: 1, validType: z.number() }));
+    lazy.set('without_default', new InputPort('without_default', { validType: z.number() }));
     expect(lazyBase.preProcess({})).toEqual({});
     // Once given (even empty), defaults are filled in.
     expect(lazyBase.preProcess({ lazy: {} })).toEqual({ lazy: { with_default: 1 } });
@@ -254,7 +254,7 @@ describe('PortNamespace', () => {
     const namespace = new PortNamespace('base');
     namespace.set(
       'lambda_default',
-      new InputPort('lambda_default', { default: () => 1, valueType: z.union([z.function(), z.number()]) }),
+      new InputPort('lambda_default', { default: () => 1, validType: z.union([z.function(), z.number()]) }),
     );
     let inputs = namespace.preProcess({});
     expect(inputs['lambda_default']).toBe(1);

@@ -20,13 +20,13 @@ describe('ProcessSpec', () => {
   it('supports dynamic outputs with a value type', () => {
     const spec = new ProcessSpec();
     spec.outputs.dynamic = true;
-    spec.outputs.valueType = z.string();
+    spec.outputs.validType = z.string();
     expect(spec.outputs.validate({ dummy: 'foo' })).toEqual([]);
     expect(spec.outputs.validate({ dummy: 5 })).toHaveLength(1);
     spec.outputs.dynamic = false;
-    spec.outputs.valueType = undefined;
+    spec.outputs.validType = undefined;
     expect(spec.outputs.validate({ dummy: 'foo' })).toHaveLength(1);
-    spec.configureOutputs({ dynamic: true, valueType: z.string() });
+    spec.configureOutputs({ dynamic: true, validType: z.string() });
     expect(spec.outputs.validate({ dummy: 'foo' })).toEqual([]);
     expect(spec.outputs.validate({ dummy: 5 })).toHaveLength(1);
   });
@@ -37,13 +37,13 @@ describe('ProcessSpec', () => {
       outputs: Record<string, unknown>;
     };
     expect(description.outputs['test']).toEqual({ name: 'test', required: 'True' });
-    expect(typeof new ProcessSpec().input('x', { valueType: z.number(), default: 1 }).toString()).toBe(
+    expect(typeof new ProcessSpec().input('x', { validType: z.number(), default: 1 }).toString()).toBe(
       'string',
     );
   });
 
   it('makes namespaces for dotted names', () => {
-    const spec = new ProcessSpec().input('some.name.space.a', { valueType: z.number() });
+    const spec = new ProcessSpec().input('some.name.space.a', { validType: z.number() });
     expect(spec.inputs.getPort('some')).toBeInstanceOf(PortNamespace);
     expect(spec.inputs.getPort('some.name')).toBeInstanceOf(PortNamespace);
     expect(spec.inputs.getPort('some.name.space')).toBeInstanceOf(PortNamespace);
@@ -138,7 +138,7 @@ describe('custom port classes (the hooks aiida-ts builds on)', () => {
 
   it('makes ports of the spec class of the process class, also in subclasses', async () => {
     class Sum extends LenientProcess.define((spec) =>
-      spec.input('a', { valueType: z.number() }).output('a', { valueType: z.number() }),
+      spec.input('a', { validType: z.number() }).output('a', { validType: z.number() }),
     ) {
       override run(): void {
         this.out('a', this.inputs.a);

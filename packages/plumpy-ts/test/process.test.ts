@@ -51,9 +51,9 @@ describe('Process definition and inputs', () => {
   it('lists every failing input path in one ValidationError', () => {
     class Strict extends Process.define((spec) =>
       spec
-        .input('a', { valueType: z.number() })
-        .input('b', { valueType: z.string() })
-        .input('n.c', { valueType: z.boolean() }),
+        .input('a', { validType: z.number() })
+        .input('b', { validType: z.string() })
+        .input('n.c', { validType: z.boolean() }),
     ) {}
     let error: unknown;
     try {
@@ -96,7 +96,7 @@ describe('Process definition and inputs', () => {
 
   it('leaves out an optional namespace that was not given', () => {
     class SomeProcess extends Process.define((spec) =>
-      spec.inputNamespace('namespace', { required: false, valueType: z.number(), dynamic: true }),
+      spec.inputNamespace('namespace', { required: false, validType: z.number(), dynamic: true }),
     ) {}
     const given = new SomeProcess({ inputs: { namespace: { a: 1 } } });
     expect(given.inputs.namespace?.['a']).toBe(1);
@@ -105,7 +105,7 @@ describe('Process definition and inputs', () => {
 
     class SomeDefaultProcess extends Process.define((spec) =>
       spec
-        .inputNamespace('namespace', { required: false, valueType: z.number(), dynamic: true })
+        .inputNamespace('namespace', { required: false, validType: z.number(), dynamic: true })
         .input('namespace.b', { default: 5 }),
     ) {}
     expect(new SomeDefaultProcess().inputs.namespace?.b).toBe(5);
@@ -142,10 +142,10 @@ describe('Process definition and inputs', () => {
   it('builds nested frozen input namespaces', () => {
     class NameSpaced extends Process.define((spec) =>
       spec
-        .input('some.name.space.a', { valueType: z.number() })
-        .input('test', { valueType: z.number(), default: 6 })
-        .input('label', { valueType: z.string(), required: false })
-        .input('store_provenance', { valueType: z.boolean(), default: true }),
+        .input('some.name.space.a', { validType: z.number() })
+        .input('test', { validType: z.number(), default: 6 })
+        .input('label', { validType: z.string(), required: false })
+        .input('store_provenance', { validType: z.boolean(), default: true }),
     ) {}
     const process = new NameSpaced({ inputs: { some: { name: { space: { a: 5 } } } } });
     expect(process.inputs.some.name.space.a).toBe(5);
@@ -157,7 +157,7 @@ describe('Process definition and inputs', () => {
 
   it('accepts any names in a dynamic nested namespace', () => {
     class Dynamic extends Process.define((spec) =>
-      spec.inputNamespace('name.space', { dynamic: true, valueType: z.number() }),
+      spec.inputNamespace('name.space', { dynamic: true, validType: z.number() }),
     ) {}
     const process = new Dynamic({ inputs: { name: { space: { '1': 1, '2': 2, '3': 3 } } } });
     expect(process.inputs.name.space).toEqual({ '1': 1, '2': 2, '3': 3 });
@@ -273,7 +273,7 @@ describe('Process execution', () => {
   });
 
   it('rejects outputs of the wrong type', async () => {
-    class WrongType extends Process.define((spec) => spec.output('n', { valueType: z.number() })) {
+    class WrongType extends Process.define((spec) => spec.output('n', { validType: z.number() })) {
       override run(): void {
         this.writeOutput('n', 'five');
       }
@@ -293,9 +293,9 @@ describe('Process execution', () => {
     const modes = ['none', 'dynamic', 'single', 'both'] as const;
     class Outputs extends Process.define((spec) =>
       spec
-        .input('mode', { valueType: z.enum(modes), default: 'none' })
-        .output('required_bool', { valueType: z.boolean() })
-        .outputNamespace('integer', { valueType: z.number().int(), dynamic: true }),
+        .input('mode', { validType: z.enum(modes), default: 'none' })
+        .output('required_bool', { validType: z.boolean() })
+        .outputNamespace('integer', { validType: z.number().int(), dynamic: true }),
     ) {
       override run(): void {
         const mode = this.inputs.mode;
@@ -378,7 +378,7 @@ describe('Process execution', () => {
   });
 
   it('awaits asynchronous steps', async () => {
-    class Slow extends Process.define((spec) => spec.output('x', { valueType: z.number() })) {
+    class Slow extends Process.define((spec) => spec.output('x', { validType: z.number() })) {
       override async run(): Promise<Continue> {
         await new Promise((resolve) => setTimeout(resolve, 5));
         return new Continue('second', 7);
@@ -432,7 +432,7 @@ describe('Process execution', () => {
 
 describe('lifecycle hooks must chain to super', () => {
   class ForgetToCallParent extends Process.define((spec) =>
-    spec.input('forgetOn', { valueType: z.string() }),
+    spec.input('forgetOn', { validType: z.string() }),
   ) {
     protected override onCreate(): void {
       if (this.inputs.forgetOn !== 'create') void super.onCreate();
@@ -568,7 +568,7 @@ describe('nested processes share one event loop', () => {
   it('runs a child with a plain await inside a parent step, at any depth', async () => {
     const seen: boolean[] = [];
     class Leaf extends Process.define((spec) =>
-      spec.input('depth', { valueType: z.number() }).output('depth', { valueType: z.number() }),
+      spec.input('depth', { validType: z.number() }).output('depth', { validType: z.number() }),
     ) {
       override async run(): Promise<void> {
         seen.push(Process.current() === this);
@@ -606,12 +606,12 @@ describe('nested processes share one event loop', () => {
   });
 
   it('launches a child that runs beside the parent', async () => {
-    class Child extends Process.define((spec) => spec.output('v', { valueType: z.number() })) {
+    class Child extends Process.define((spec) => spec.output('v', { validType: z.number() })) {
       override run(): void {
         this.out('v', 1);
       }
     }
-    class Parent extends Process.define((spec) => spec.output('v', { valueType: z.number() })) {
+    class Parent extends Process.define((spec) => spec.output('v', { validType: z.number() })) {
       override async run(): Promise<void> {
         const child = this.launch(Child);
         const outputs = await child.future();

@@ -309,7 +309,7 @@ describe('restarting', () => {
       }
     }
     class WithPoints extends Process.define((spec) =>
-      spec.input('p', { valueType: z.instanceof(Point) }).output('q', { valueType: z.instanceof(Point) }),
+      spec.input('p', { validType: z.instanceof(Point) }).output('q', { validType: z.instanceof(Point) }),
     ) {
       override run(): Continue {
         return new Continue('move', new Point(1, 1));

@@ -14,12 +14,12 @@ import {
 
 class Add extends Process.define((spec) =>
   spec
-    .input('x', { valueType: z.number() })
-    .input('y', { valueType: z.number(), default: 1 })
-    .input('label', { valueType: z.string(), required: false })
-    .input('nested.flag', { valueType: z.boolean() })
-    .output('sum', { valueType: z.number() })
-    .output('note', { valueType: z.string(), required: false })
+    .input('x', { validType: z.number() })
+    .input('y', { validType: z.number(), default: 1 })
+    .input('label', { validType: z.string(), required: false })
+    .input('nested.flag', { validType: z.boolean() })
+    .output('sum', { validType: z.number() })
+    .output('note', { validType: z.string(), required: false })
     .exitCode(400, 'ERROR_NEGATIVE', 'the sum is negative'),
 ) {
   override run(): void {
@@ -71,14 +71,14 @@ describe('process types from the spec', () => {
 
   it('makes wiring an output into an input of the wrong type a compile error', async () => {
     class Shout extends Process.define((spec) =>
-      spec.input('text', { valueType: z.string() }).output('loud', { valueType: z.string() }),
+      spec.input('text', { validType: z.string() }).output('loud', { validType: z.string() }),
     ) {
       override run(): void {
         this.out('loud', this.inputs.text.toUpperCase());
       }
     }
     class Pipeline extends Process.define((spec) =>
-      spec.output('sum', { valueType: z.number() }).output('loud', { valueType: z.string() }),
+      spec.output('sum', { validType: z.number() }).output('loud', { validType: z.string() }),
     ) {
       override async run(): Promise<void> {
         const added = await new Add({ inputs: { x: 1, nested: { flag: true } } }).execute();
@@ -101,7 +101,7 @@ describe('process types from the spec', () => {
 
   it('separates the accepted and the parsed types of converting schemas', () => {
     class Parse extends Process.define((spec) =>
-      spec.input('n', { valueType: z.union([z.number(), z.string().transform(Number)]) }),
+      spec.input('n', { validType: z.union([z.number(), z.string().transform(Number)]) }),
     ) {}
     expectTypeOf<InputsOf<typeof Parse>['n']>().toEqualTypeOf<string | number>();
     expectTypeOf<ParsedInputsOf<typeof Parse>['n']>().toEqualTypeOf<number>();
@@ -111,11 +111,11 @@ describe('process types from the spec', () => {
   });
 
   it('checks defaults against the schema', () => {
-    new ProcessSpec().input('n', { valueType: z.number(), default: 1 });
-    new ProcessSpec().input('n', { valueType: z.number(), default: () => 1 });
+    new ProcessSpec().input('n', { validType: z.number(), default: 1 });
+    new ProcessSpec().input('n', { validType: z.number(), default: () => 1 });
     const typeErrors = (): void => {
       // @ts-expect-error: the default must be a number
-      new ProcessSpec().input('n', { valueType: z.number(), default: 'one' });
+      new ProcessSpec().input('n', { validType: z.number(), default: 'one' });
     };
     expect(typeof typeErrors).toBe('function');
   });
@@ -123,9 +123,9 @@ describe('process types from the spec', () => {
   it('types dynamic namespaces', async () => {
     class Dynamic extends Process.define((spec) =>
       spec
-        .inputNamespace('extra', { valueType: z.number() })
-        .outputNamespace('parts', { valueType: z.string() })
-        .output('count', { valueType: z.number() }),
+        .inputNamespace('extra', { validType: z.number() })
+        .outputNamespace('parts', { validType: z.string() })
+        .output('count', { validType: z.number() }),
     ) {
       override run(): void {
         const extra: number | object | undefined = this.inputs.extra?.['a'];
@@ -154,7 +154,7 @@ describe('process types from the spec', () => {
 
   it('extends a defined class with more ports', async () => {
     class AddMore extends Add.define((spec) =>
-      spec.input('z', { valueType: z.number(), default: 0 }).output('product', { valueType: z.number() }),
+      spec.input('z', { validType: z.number(), default: 0 }).output('product', { validType: z.number() }),
     ) {
       override run(): void {
         super.run();

@@ -30,11 +30,11 @@ import {
 /** plumpy's `Wf`: records the steps it visits in its context and emits them at the end. */
 class Wf extends WorkChain.define((spec) =>
   spec
-    .input('value', { valueType: z.string(), default: 'A' })
-    .input('n', { valueType: z.number().int(), default: 3 })
+    .input('value', { validType: z.string(), default: 'A' })
+    .input('n', { validType: z.number().int(), default: 3 })
     .context<{ counter: number; visited: string[] }>()
-    .output('visited', { valueType: z.array(z.string()) })
-    .output('counter', { valueType: z.number() }),
+    .output('visited', { validType: z.array(z.string()) })
+    .output('counter', { validType: z.number() }),
 ) {
   static {
     this.outline('s1', if_('isA')('s2').elif_('isB')('s3').else_('s4'), 's5', while_('ltN')('s6'), 'results');
@@ -202,7 +202,7 @@ describe('WorkChain outline', () => {
 
   it('takes the typed DSL in the callback form', async () => {
     class Typed extends WorkChain.define((spec) =>
-      spec.input('go', { valueType: z.boolean() }).output('went', { valueType: z.boolean() }),
+      spec.input('go', { validType: z.boolean() }).output('went', { validType: z.boolean() }),
     ) {
       static {
         this.outline(({ if_: when }) => [when('shouldGo')('go').else_('stay')]);
@@ -235,7 +235,7 @@ describe('WorkChain outline', () => {
 
   it('passes the same value to two inputs (plumpy test_same_input_node)', async () => {
     class Same extends WorkChain.define((spec) =>
-      spec.input('a', { valueType: z.number() }).input('b', { valueType: z.number() }),
+      spec.input('a', { validType: z.number() }).input('b', { validType: z.number() }),
     ) {
       static {
         this.outline('check');
@@ -250,7 +250,7 @@ describe('WorkChain outline', () => {
 
   it('supports nested outputs (plumpy test_output_namespace)', async () => {
     class Nested extends WorkChain.define((spec) =>
-      spec.output('x.y', { required: true, valueType: z.number() }),
+      spec.output('x.y', { required: true, validType: z.number() }),
     ) {
       static {
         this.outline('doRun');
@@ -264,7 +264,7 @@ describe('WorkChain outline', () => {
 
   it('reports its position in the outline (plumpy test_stepper_info)', async () => {
     class Info extends WorkChain.define((spec) =>
-      spec.input('N', { valueType: z.number() }).context<{ doStep: number }>(),
+      spec.input('N', { validType: z.number() }).context<{ doStep: number }>(),
     ) {
       static {
         this.outline(
@@ -320,8 +320,8 @@ describe('WorkChain outline', () => {
   it('keeps the inputs immutable inside steps', async () => {
     class Immutable extends WorkChain.define((spec) =>
       spec
-        .input('a', { valueType: z.number() })
-        .input('b', { valueType: z.number() })
+        .input('a', { validType: z.number() })
+        .input('b', { validType: z.number() })
         .inputNamespace('subspace', { dynamic: true }),
     ) {
       static {
@@ -349,7 +349,7 @@ describe('WorkChain outline', () => {
 describe('return_ and return values', () => {
   class WcWithReturn extends WorkChain.define((spec) =>
     spec
-      .input('success', { valueType: z.boolean(), required: false })
+      .input('success', { validType: z.boolean(), required: false })
       .exitCode(401, 'ERROR_FAILED', 'It failed'),
   ) {
     static readonly FAILED_CODE = 1;
@@ -402,7 +402,7 @@ describe('return_ and return values', () => {
 
   it('ends the outline when a step returns a value (plumpy test_return_in_step)', async () => {
     class StepReturn extends WorkChain.define((spec) =>
-      spec.input('success', { valueType: z.boolean(), required: false }),
+      spec.input('success', { validType: z.boolean(), required: false }),
     ) {
       static {
         this.outline('stepOne', 'after');
@@ -426,12 +426,12 @@ describe('return_ and return values', () => {
   });
 });
 
-class ReturnA extends Process.define((spec) => spec.output('res', { valueType: z.string() })) {
+class ReturnA extends Process.define((spec) => spec.output('res', { validType: z.string() })) {
   override run(): void {
     this.out('res', 'a');
   }
 }
-class ReturnB extends Process.define((spec) => spec.output('res', { valueType: z.string() })) {
+class ReturnB extends Process.define((spec) => spec.output('res', { validType: z.string() })) {
   override run(): void {
     this.out('res', 'b');
   }
@@ -465,7 +465,7 @@ describe('toContext', () => {
     class Both extends WorkChain.define((spec) =>
       spec
         .context<{ resultA: { res: string }; resultB: { res: string } }>()
-        .output('both', { valueType: z.string() }),
+        .output('both', { validType: z.string() }),
     ) {
       static {
         this.outline('begin', 'check');
@@ -482,7 +482,7 @@ describe('toContext', () => {
   });
 
   it('runs a child work chain (plumpy test_tocontext_schedule_workchain)', async () => {
-    class Sub extends WorkChain.define((spec) => spec.output('value', { valueType: z.number() })) {
+    class Sub extends WorkChain.define((spec) => spec.output('value', { validType: z.number() })) {
       static {
         this.outline('doRun');
       }
@@ -508,8 +508,8 @@ describe('toContext', () => {
     class Collect extends WorkChain.define((spec) =>
       spec
         .context<{ all: { res: string }[]; one: number }>()
-        .output('all', { valueType: z.array(z.string()) })
-        .output('one', { valueType: z.number() }),
+        .output('all', { validType: z.array(z.string()) })
+        .output('one', { validType: z.number() }),
     ) {
       static {
         this.outline('spawn', 'check');
@@ -581,14 +581,14 @@ describe('toContext', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    class SlowChild extends Process.define((spec) => spec.output('res', { valueType: z.string() })) {
+    class SlowChild extends Process.define((spec) => spec.output('res', { validType: z.string() })) {
       override async run(): Promise<void> {
         await gate;
         this.out('res', 'slow');
       }
     }
     class Parent extends WorkChain.define((spec) =>
-      spec.context<{ c: { res: string } }>().output('res', { valueType: z.string() }),
+      spec.context<{ c: { res: string } }>().output('res', { validType: z.string() }),
     ) {
       static {
         this.outline('spawn', 'after');

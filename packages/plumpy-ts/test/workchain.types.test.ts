@@ -3,14 +3,14 @@ import { z } from 'zod';
 import { Process, WorkChain, append_, assign_, if_, while_ } from '../src/index.js';
 
 class Square extends Process.define((spec) =>
-  spec.input('n', { valueType: z.number() }).output('square', { valueType: z.number() }),
+  spec.input('n', { validType: z.number() }).output('square', { validType: z.number() }),
 ) {
   override run(): void {
     this.out('square', this.inputs.n ** 2);
   }
 }
 
-class Words extends Process.define((spec) => spec.output('words', { valueType: z.array(z.string()) })) {
+class Words extends Process.define((spec) => spec.output('words', { validType: z.array(z.string()) })) {
   override run(): void {
     this.out('words', ['a']);
   }
@@ -18,9 +18,9 @@ class Words extends Process.define((spec) => spec.output('words', { valueType: z
 
 class SumOfSquares extends WorkChain.define((spec) =>
   spec
-    .input('values', { valueType: z.array(z.number()) })
+    .input('values', { validType: z.array(z.number()) })
     .context<{ squares: { square: number }[]; index: number; one: { square: number } }>()
-    .output('sum', { valueType: z.number() }),
+    .output('sum', { validType: z.number() }),
 ) {
   static {
     this.outline('setup', while_('more')('launchNext'), 'total');

@@ -43,9 +43,9 @@ export interface RemoteSetup {
 /** Adds numbers; registered under a fixed name so launch tasks can name it. */
 export class RemoteAdd extends Process.define((spec) =>
   spec
-    .input('x', { valueType: z.number() })
-    .input('y', { valueType: z.number(), default: 1 })
-    .output('sum', { valueType: z.number() }),
+    .input('x', { validType: z.number() })
+    .input('y', { validType: z.number(), default: 1 })
+    .output('sum', { validType: z.number() }),
 ) {
   override run(): Continue {
     return new Continue('finish');
@@ -56,7 +56,7 @@ export class RemoteAdd extends Process.define((spec) =>
 }
 
 /** Waits for `resume()`, then emits `done`. */
-export class RemoteWaiter extends Process.define((spec) => spec.output('done', { valueType: z.boolean() })) {
+export class RemoteWaiter extends Process.define((spec) => spec.output('done', { validType: z.boolean() })) {
   override run(): Wait {
     return new Wait('finish');
   }
