@@ -49,6 +49,26 @@ export { ATOMIC_MASSES, isElementSymbol } from './orm/nodes/data/elements.js';
 export { FolderData, SINGLEFILE_DEFAULT_FILENAME, SinglefileData } from './orm/nodes/data/files.js';
 export { RemoteData } from './orm/nodes/data/remote.js';
 export {
+  AbstractCode,
+  CODE_HIDDEN_EXTRA,
+  CodeAttribute,
+  validateCodeLabel,
+  type AbstractCodeInit,
+} from './orm/nodes/data/code/abstract.js';
+export { InstalledCode, type InstalledCodeInit } from './orm/nodes/data/code/installed.js';
+export {
+  PortableCode,
+  type PortableCodeFromFilesInit,
+  type PortableCodeInit,
+} from './orm/nodes/data/code/portable.js';
+export {
+  codeNodeTypes,
+  listCodes,
+  loadCode,
+  type ListCodesOptions,
+  type LoadCodeOptions,
+} from './orm/nodes/data/code/load-code.js';
+export {
   CalcFunctionNode,
   CalculationNode,
   ProcessAttribute,
@@ -71,6 +91,8 @@ export {
   Computer,
   COMPUTER_DEFAULTS,
   ComputerProperty,
+  loadComputer,
+  resetComputerPluginHooks,
   setComputerPluginHooks,
   type AuthInfoInit,
   type ComputerInit,

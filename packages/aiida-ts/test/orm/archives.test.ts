@@ -7,7 +7,7 @@ import {
   CalcJobNode,
   Comment,
   Computer,
-  Data,
+  InstalledCode,
   Dict,
   EnumData,
   Float,
@@ -51,8 +51,7 @@ const CLASS_OF: Record<string, abstract new (...args: never[]) => Node> = {
   'data.core.singlefile.SinglefileData.': SinglefileData,
   'data.core.folder.FolderData.': FolderData,
   'data.core.remote.RemoteData.': RemoteData,
-  // codes are not modelled here: they load as plain data
-  'data.core.code.installed.InstalledCode.': Data,
+  'data.core.code.installed.InstalledCode.': InstalledCode,
   'process.calculation.calcfunction.CalcFunctionNode.': CalcFunctionNode,
   'process.calculation.calcjob.CalcJobNode.': CalcJobNode,
   'process.workflow.workchain.WorkChainNode.': WorkChainNode,

@@ -118,8 +118,11 @@ describe.each(BACKENDS)('entities on $name', ({ open }) => {
       expect(await computer.isUserEnabled()).toBe(true);
       await (await computer.getAuthInfo()).setEnabled(false);
       expect(await computer.isUserEnabled()).toBe(false);
-      await computer.configure({ username: 'me' });
-      expect((await computer.getAuthInfo()).getAuthParams()).toEqual({ safe_interval: 100, username: 'me' });
+      await computer.configure({ use_login_shell: false });
+      expect((await computer.getAuthInfo()).getAuthParams()).toEqual({
+        safe_interval: 100,
+        use_login_shell: false,
+      });
       await Computer.delete(computer.pk!);
       await expect(Computer.get({ pk: computer.pk! })).rejects.toBeInstanceOf(NotExistentError);
       await expect(AuthInfo.delete(info.pk!)).rejects.toBeInstanceOf(NotExistentError);

@@ -1,15 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { sql } from 'kysely';
 import {
   ConfigurationError,
   IntegrityError,
   InvalidOperationError,
+  MultipleObjectsError,
   NotExistentError,
   ValidationError,
 } from '../../errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
+import type { Scheduler } from '../../schedulers/scheduler.js';
 import type { DbAuthInfoRow, DbComputerRow } from '../../storage/schema.js';
+import type { Transport } from '../../transports/transport.js';
 import { cleanValue, cloneJson, type JsonValue } from '../utils/clean.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../utils/db-errors.js';
 import { User } from './user.js';
@@ -39,20 +43,48 @@ export const COMPUTER_DEFAULTS = {
 } as const;
 
 /**
- * How computers reach the transport and scheduler plugins, installed by those modules (the ORM does not depend
- * on them): valid authentication parameters of a transport type, and factories.
+ * How computers reach the transport and scheduler plugins. By default the ORM loads
+ * `src/computers/plugin-hooks.ts` (the transport and scheduler registries) on first use, so importing the ORM
+ * never loads ssh2 or the scheduler plugins; {@link setComputerPluginHooks} replaces single hooks (a plugin
+ * package, a test double).
  */
 export interface ComputerPluginHooks {
-  validAuthParams?(transportType: string): readonly string[] | undefined;
-  createTransport?(options: { readonly computer: Computer; readonly authInfo: AuthInfo }): unknown;
-  createScheduler?(options: { readonly computer: Computer }): unknown;
+  /**
+   * Checks the auth params of a transport type; throws a `ValidationError` naming every unknown key and every
+   * bad value. Returns nothing: the params are stored as given.
+   */
+  validateAuthParams?(transportType: string, authParams: Readonly<Record<string, unknown>>): void;
+  /** The `safe_interval` (seconds between openings) that applies with these auth params. */
+  safeOpenInterval?(transportType: string, authParams: Readonly<Record<string, unknown>>): number;
+  /** A new, closed transport to the computer, configured with the AuthInfo's auth params. */
+  createTransport?(options: {
+    readonly computer: Computer;
+    readonly authInfo: AuthInfo;
+  }): Transport | Promise<Transport>;
+  /** A new scheduler of the computer's type, with `transport` attached when one is given. */
+  createScheduler?(options: {
+    readonly computer: Computer;
+    readonly transport?: Transport;
+  }): Scheduler | Promise<Scheduler>;
 }
 
-let hooks: ComputerPluginHooks = {};
+let installedHooks: ComputerPluginHooks = {};
+let defaultHooks: Promise<ComputerPluginHooks> | undefined;
 
-/** Installs the transport/scheduler hooks (merged with the ones already installed). */
+/** Installs transport/scheduler hooks, merged over the ones installed before (and over the defaults). */
 export function setComputerPluginHooks(next: ComputerPluginHooks): void {
-  hooks = { ...hooks, ...next };
+  installedHooks = { ...installedHooks, ...next };
+}
+
+/** Drops every hook installed with {@link setComputerPluginHooks}: the registries apply again. */
+export function resetComputerPluginHooks(): void {
+  installedHooks = {};
+}
+
+/** The hooks in force: the installed ones over the defaults, which are imported on first use. */
+async function pluginHooks(): Promise<ComputerPluginHooks> {
+  defaultHooks ??= import('../../computers/plugin-hooks.js').then((m) => m.defaultComputerPluginHooks);
+  return { ...(await defaultHooks), ...installedHooks };
 }
 
 /** The fields of a new {@link Computer}. */
@@ -181,6 +213,37 @@ export class Computer {
     return this.getProperty(ComputerProperty.MINIMUM_SCHEDULER_POLL_INTERVAL) as number;
   }
 
+  setWorkdir(workdir: string): Promise<void> {
+    return this.setProperties({ [ComputerProperty.WORKDIR]: workdir });
+  }
+  setShebang(shebang: string): Promise<void> {
+    return this.setProperties({ [ComputerProperty.SHEBANG]: shebang });
+  }
+  setMpirunCommand(command: readonly string[]): Promise<void> {
+    return this.setProperties({ [ComputerProperty.MPIRUN_COMMAND]: [...command] });
+  }
+  /** A positive integer, or null for no default. */
+  setDefaultMpiprocsPerMachine(value: number | null): Promise<void> {
+    return this.setProperties({ [ComputerProperty.DEFAULT_MPIPROCS_PER_MACHINE]: value });
+  }
+  /** A positive integer (kB), or null for no default. */
+  setDefaultMemoryPerMachine(value: number | null): Promise<void> {
+    return this.setProperties({ [ComputerProperty.DEFAULT_MEMORY_PER_MACHINE]: value });
+  }
+  setPrependText(text: string): Promise<void> {
+    return this.setProperties({ [ComputerProperty.PREPEND_TEXT]: text });
+  }
+  setAppendText(text: string): Promise<void> {
+    return this.setProperties({ [ComputerProperty.APPEND_TEXT]: text });
+  }
+  setUseDoubleQuotes(value: boolean): Promise<void> {
+    return this.setProperties({ [ComputerProperty.USE_DOUBLE_QUOTES]: value });
+  }
+  /** Seconds between two scheduler polls of this computer. */
+  setMinimumJobPollInterval(seconds: number): Promise<void> {
+    return this.setProperties({ [ComputerProperty.MINIMUM_SCHEDULER_POLL_INTERVAL]: seconds });
+  }
+
   /** Sets metadata properties (validated) and, for a stored computer, saves them. */
   async setProperties(values: Record<string, unknown>): Promise<void> {
     const next = { ...this.#metadata, ...(cleanValue(values, 'metadata') as Record<string, JsonValue>) };
@@ -241,6 +304,33 @@ export class Computer {
     const shebang = metadata[ComputerProperty.SHEBANG];
     if (shebang !== undefined && (typeof shebang !== 'string' || !shebang.startsWith('#!'))) {
       throw new ValidationError(`${JSON.stringify(shebang)} is invalid. A shebang line has to start with #!`);
+    }
+    for (const key of [
+      ComputerProperty.DEFAULT_MPIPROCS_PER_MACHINE,
+      ComputerProperty.DEFAULT_MEMORY_PER_MACHINE,
+    ]) {
+      const value = metadata[key];
+      if (value !== undefined && value !== null && !(Number.isInteger(value) && (value as number) > 0)) {
+        throw new ValidationError(
+          `Invalid value for ${key}: ${JSON.stringify(value)}; it must be a positive integer (or null for no default)`,
+        );
+      }
+    }
+    const interval = metadata[ComputerProperty.MINIMUM_SCHEDULER_POLL_INTERVAL];
+    if (interval !== undefined && (typeof interval !== 'number' || !Number.isFinite(interval))) {
+      throw new ValidationError(
+        `Invalid value for minimum_scheduler_poll_interval: ${JSON.stringify(interval)}; it must be a number of seconds`,
+      );
+    }
+    const quotes = metadata[ComputerProperty.USE_DOUBLE_QUOTES];
+    if (quotes !== undefined && typeof quotes !== 'boolean') {
+      throw new ValidationError(`Invalid value for use_double_quotes: ${JSON.stringify(quotes)}; it must be a boolean`);
+    }
+    for (const key of [ComputerProperty.PREPEND_TEXT, ComputerProperty.APPEND_TEXT]) {
+      const text = metadata[key];
+      if (text !== undefined && typeof text !== 'string') {
+        throw new ValidationError(`Invalid value for ${key}: ${JSON.stringify(text)}; it must be a string`);
+      }
     }
   }
 
@@ -336,22 +426,32 @@ export class Computer {
     }
   }
 
+  /** Whether the computer is configured for the default user (aiida's `is_configured`). */
+  async isConfigured(): Promise<boolean> {
+    return this.isUserConfigured();
+  }
+
+  /** Enables the computer for `user` (default user); `NotExistentError` when it is not configured for them. */
+  async enable(user?: User): Promise<void> {
+    await (await this.getAuthInfo(user)).setEnabled(true);
+  }
+
   /**
-   * Configures the computer for `user` (default user): creates or updates its AuthInfo with `authParams`, which
-   * must be valid parameters of the transport type when the transport module says which are.
+   * Disables the computer for `user` (default user), e.g. during maintenance: the engine does not submit to a
+   * disabled computer. `NotExistentError` when it is not configured for them.
+   */
+  async disable(user?: User): Promise<void> {
+    await (await this.getAuthInfo(user)).setEnabled(false);
+  }
+
+  /**
+   * Configures the computer for `user` (default user): creates or updates its AuthInfo, merging `authParams` into
+   * the parameters stored before. The merged parameters must pass the transport type's schema: a
+   * `ValidationError` names every unknown key and every bad value, and nothing is stored.
    */
   async configure(authParams: Record<string, unknown> = {}, user?: User): Promise<AuthInfo> {
     const { storage } = this.#stored();
     const who = user ?? (await User.getDefault({ storage }));
-    const valid = hooks.validAuthParams?.(this.#transportType);
-    if (valid !== undefined) {
-      const invalid = Object.keys(authParams).filter((key) => !valid.includes(key));
-      if (invalid.length > 0) {
-        throw new ValidationError(
-          `${this.#transportType}: received invalid authentication parameter(s) ${JSON.stringify(invalid)}`,
-        );
-      }
-    }
     let authInfo: AuthInfo;
     try {
       authInfo = await this.getAuthInfo(who);
@@ -359,23 +459,70 @@ export class Computer {
       if (!(error instanceof NotExistentError)) throw error;
       authInfo = new AuthInfo({ computer: this, user: who });
     }
-    await authInfo.setAuthParams({ ...authInfo.getAuthParams(), ...authParams });
+    const merged = { ...authInfo.getAuthParams(), ...authParams };
+    const hooks = await pluginHooks();
+    hooks.validateAuthParams?.(this.#transportType, merged);
+    await authInfo.setAuthParams(merged);
     return authInfo.store();
   }
 
-  /** A (closed) transport for the default user (or `user`), from the transport module. */
-  async getTransport<T = unknown>(user?: User): Promise<T> {
-    return (await this.getAuthInfo(user)).getTransport<T>();
+  /** The stored auth params of `user` (default user), or `{}` when not configured (aiida's `get_configuration`). */
+  async getConfiguration(user?: User): Promise<Record<string, JsonValue>> {
+    try {
+      return (await this.getAuthInfo(user)).getAuthParams();
+    } catch (error) {
+      if (error instanceof NotExistentError) return {};
+      throw error;
+    }
   }
 
-  /** A scheduler instance of this computer's type, from the scheduler module. */
-  getScheduler<T = unknown>(): T {
+  /**
+   * A new, closed transport for the default user (or `user`), built by the transport registry from the user's
+   * auth params; open it (and close it) yourself, or use {@link openTransport}. `NotExistentError` when the
+   * computer is not configured for the user.
+   */
+  async getTransport(user?: User): Promise<Transport> {
+    return (await this.getAuthInfo(user)).getTransport();
+  }
+
+  /** Like {@link getTransport} but already open; close it (or `await using` it) when done. */
+  async openTransport(user?: User): Promise<Transport> {
+    const transport = await this.getTransport(user);
+    await transport.open();
+    return transport;
+  }
+
+  /**
+   * A new scheduler of this computer's type from the scheduler registry, with `options.transport` attached (it
+   * must be open before the scheduler runs commands). `ConfigurationError` for an unknown scheduler type.
+   */
+  async getScheduler(options: { readonly transport?: Transport } = {}): Promise<Scheduler> {
+    const hooks = await pluginHooks();
     if (hooks.createScheduler === undefined) {
       throw new ConfigurationError(
         `No scheduler found for ${this.#label} [type ${this.#schedulerType}]: no scheduler module is loaded`,
       );
     }
-    return hooks.createScheduler({ computer: this }) as T;
+    return hooks.createScheduler({
+      computer: this,
+      ...(options.transport === undefined ? {} : { transport: options.transport }),
+    });
+  }
+
+  /**
+   * Opens a transport for `user` (default user), gives it with a scheduler attached to `action`, and closes the
+   * transport afterwards, also when `action` fails.
+   */
+  async withTransport<T>(
+    action: (connection: { readonly transport: Transport; readonly scheduler: Scheduler }) => Promise<T>,
+    user?: User,
+  ): Promise<T> {
+    const transport = await this.openTransport(user);
+    try {
+      return await action({ transport, scheduler: await this.getScheduler({ transport }) });
+    } finally {
+      await transport.close();
+    }
   }
 
   /** The stored computer with this label, pk or uuid. */
@@ -438,6 +585,52 @@ export class Computer {
 }
 
 class NotStoredYet extends Error {}
+
+/**
+ * The stored computer an identifier names, as aiida's `load_computer`: a number or digits is a pk, hex digits
+ * with dashes a uuid (or a prefix of one), anything else a label; a trailing `!` forces a label. When a pk or
+ * uuid reading finds nothing the identifier is tried as a label. `NotExistentError` when nothing matches,
+ * `MultipleObjectsError` for an ambiguous uuid prefix.
+ */
+export async function loadComputer(identifier: string | number, options: StorageOption = {}): Promise<Computer> {
+  const storage = getStorage(options);
+  const text = String(identifier);
+  if (text === '') throw new ValidationError('the identifier of a computer cannot be empty');
+  if (text.endsWith('!')) return Computer.get({ label: text.replace(/!+$/u, '') }, { storage });
+  const attempt = async (): Promise<Computer | undefined> => {
+    if (/^\d+$/u.test(text)) {
+      const row = await storage
+        .executor()
+        .selectFrom('db_dbcomputer')
+        .selectAll()
+        .where('id', '=', Number(text))
+        .executeTakeFirst();
+      return row === undefined ? undefined : Computer.fromRow(storage, row);
+    }
+    if (/^[0-9a-f-]+$/iu.test(text) && text.replaceAll('-', '').length <= 32) {
+      const rows = await storage
+        .executor()
+        .selectFrom('db_dbcomputer')
+        .selectAll()
+        .where(storage.dialect.uuidText(sql.ref('uuid')), 'like', `${text.toLowerCase()}%`)
+        .limit(2)
+        .execute();
+      if (rows.length > 1)
+        throw new MultipleObjectsError(`more than one computer has a uuid starting with \`${text}\``);
+      return rows[0] === undefined ? undefined : Computer.fromRow(storage, rows[0]);
+    }
+    return undefined;
+  };
+  const found = await attempt();
+  if (found !== undefined) return found;
+  try {
+    return await Computer.get({ label: text }, { storage });
+  } catch (error) {
+    if (error instanceof NotExistentError)
+      throw new NotExistentError(`no computer found with label, pk or uuid \`${text}\``, { cause: error });
+    throw error;
+  }
+}
 
 /** The fields of a new {@link AuthInfo}. */
 export interface AuthInfoInit {
@@ -566,14 +759,31 @@ export class AuthInfo {
     return this;
   }
 
-  /** A (closed) transport configured with these parameters, from the transport module. */
-  getTransport<T = unknown>(): T {
+  /** A new, closed transport configured with these parameters, from the transport registry. */
+  async getTransport(): Promise<Transport> {
+    const hooks = await pluginHooks();
     if (hooks.createTransport === undefined) {
       throw new ConfigurationError(
         `No transport found for ${this.#computer.label} [type ${this.#computer.transportType}]: no transport module is loaded`,
       );
     }
-    return hooks.createTransport({ computer: this.#computer, authInfo: this }) as T;
+    return hooks.createTransport({ computer: this.#computer, authInfo: this });
+  }
+
+  /**
+   * Seconds to leave between two openings of a transport with these parameters: the stored `safe_interval`, else
+   * the transport type's default (0 for `core.local`, 15 for `core.ssh`).
+   */
+  async getSafeOpenInterval(): Promise<number> {
+    const hooks = await pluginHooks();
+    const given = this.#authParams['safe_interval'];
+    if (hooks.safeOpenInterval === undefined) return typeof given === 'number' ? given : 0;
+    return hooks.safeOpenInterval(this.#computer.transportType, this.#authParams);
+  }
+
+  /** The computer's work directory template (`{username}` not yet filled in). */
+  getWorkdir(): string {
+    return this.#computer.getWorkdir();
   }
 
   /** Deletes an AuthInfo; `NotExistentError` when there is none with this pk. */
