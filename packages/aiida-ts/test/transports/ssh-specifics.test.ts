@@ -291,6 +291,26 @@ describe('timeouts and lost connections', () => {
     }
   });
 
+  it('notices a silently frozen server through keepalives', async () => {
+    const before = new Set(sshd.connectionPids());
+    const t = makeTransport({}, { keepaliveIntervalMs: 200, keepaliveCountMax: 2 });
+    await t.open();
+    const mine = sshd.connectionPids().filter((pid) => !before.has(pid));
+    expect(mine).toHaveLength(1);
+    const frozen = [mine[0] as number];
+    try {
+      // Freeze the server side of this connection: the socket stays up but nothing answers.
+      for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+      const started = Date.now();
+      await waitFor(() => !t.isOpen, 'keepalives to give up', 5000);
+      expect(Date.now() - started).toBeLessThan(5000);
+      await expect(t.execCommandWait('true')).rejects.toMatchObject({ errno: 'ECONNRESET' });
+    } finally {
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+      await t.close();
+    }
+  });
+
   it('fails a transfer cleanly when the server stops mid-way, and reconnects once it is back', async () => {
     const big = path.join(work, 'big.bin');
     const handle = await fsp.open(big, 'w');
