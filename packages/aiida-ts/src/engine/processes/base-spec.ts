@@ -18,27 +18,27 @@ export function defineProcessBase<S extends SpecTypes>(spec: ProcessSpec<S>) {
   return spec
     .inputNamespace(METADATA_KEY, { required: false, help: 'Settings of the process run; not stored as links.' })
     .input(`${METADATA_KEY}.store_provenance`, {
-      valueType: z.boolean(),
+      validType: z.boolean(),
       default: true,
       help: 'If set to `false` provenance will not be stored in the database.',
     })
     .input(`${METADATA_KEY}.description`, {
-      valueType: z.string(),
+      validType: z.string(),
       required: false,
       help: 'Description to set on the process node.',
     })
     .input(`${METADATA_KEY}.label`, {
-      valueType: z.string(),
+      validType: z.string(),
       required: false,
       help: 'Label to set on the process node.',
     })
     .input(`${METADATA_KEY}.call_link_label`, {
-      valueType: z.string(),
+      validType: z.string(),
       default: DEFAULT_CALL_LINK_LABEL,
       help: 'The label to use for the `CALL` link if the process is called by another process.',
     })
     .input(`${METADATA_KEY}.disable_cache`, {
-      valueType: z.boolean(),
+      validType: z.boolean(),
       required: false,
       help: 'Do not consider the cache for this process, ignoring all other caching configuration rules.',
     })

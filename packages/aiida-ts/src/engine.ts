@@ -1,0 +1,105 @@
+/**
+ * `aiida-ts/engine`: processes that record their provenance — process functions (`calcfunction`, `workfunction`),
+ * `Process`, `WorkChain` and `BaseRestartWorkChain` — and how to launch them (`run`, `runGetNode`, `runGetPk`,
+ * `submit`, builders), wait for them (`ProcessFuture`, `awaitProcesses`), cache them and log from them.
+ */
+export {
+  ExitCode,
+  ToContext,
+  if_,
+  while_,
+  return_,
+  KilledError,
+  type ExitCodeOptions,
+  type InputsOf,
+  type ProcessOutputsOf,
+  type SpecOf,
+} from 'plumpy-ts';
+export {
+  DEFAULT_CALL_LINK_LABEL,
+  METADATA_KEY,
+  SINGLE_OUTPUT_LINKNAME,
+  defineProcessBase,
+  type ProcessMetadata,
+} from './engine/processes/base-spec.js';
+export {
+  anyData,
+  isNonDb,
+  nodeClassesOf,
+  nodeType,
+  nonDb,
+  type NodeClassLike,
+  type NodeSchema,
+  type NodeTypeOptions,
+  type RawValueOf,
+} from './engine/processes/ports.js';
+export { Process, defaultProcessType, definitionOf } from './engine/processes/process.js';
+export { WorkChain } from './engine/processes/workchains/workchain.js';
+export { append_, assign_, type NodeOf } from './engine/processes/workchains/context.js';
+export {
+  FunctionProcess,
+  calcfunction,
+  isProcessFunction,
+  workfunction,
+  type DeclIn,
+  type DeclOut,
+  type FunctionArguments,
+  type FunctionInputs,
+  type FunctionResult,
+  type InputDecl,
+  type InputDeclOptions,
+  type OutputDecl,
+  type PortDecl,
+  type ProcessFunction,
+  type ProcessFunctionOptions,
+  type VariadicDecl,
+} from './engine/processes/functions.js';
+export {
+  createBuilder,
+  getBuilderRestart,
+  type BuilderNamespace,
+  type BuilderNamespaceMethods,
+  type ProcessBuilder,
+} from './engine/processes/builder.js';
+export type { ExposedOptions } from './engine/processes/engine-hooks.js';
+export {
+  currentEngineProcess,
+  instantiateProcess,
+  parseProcessInputs,
+  type EngineProcessClass,
+  type EngineProcessInstance,
+  type InstantiateOptions,
+} from './engine/processes/instantiate.js';
+export { ProcessClassRegistry, processClassRegistry, type SourceLocation } from './engine/processes/process-type.js';
+export { Runner, type RunResult, type RunnerOptions } from './engine/runner.js';
+export { Manager, getManager, brokerUrlOf, type ManagerOptions } from './engine/manager.js';
+export {
+  awaitProcesses,
+  run,
+  runGetNode,
+  runGetPk,
+  submit,
+  type AwaitProcessesOptions,
+  type SubmitOptions,
+} from './engine/launch.js';
+export { ProcessFuture, type ProcessFutureOptions } from './engine/futures.js';
+export { AiidaPersister } from './engine/persistence.js';
+export {
+  CACHED_FROM_KEY,
+  HASH_EXTRA_KEY,
+  VALID_CACHE_KEY,
+  computeNodeHash,
+  nodeHash,
+  objectsToHash,
+  pythonClassPath,
+  rehashNode,
+} from './engine/caching/hash.js';
+export { cachingOptions, disableCaching, enableCaching, getUseCache, type CachingScopeOptions } from './engine/caching/config.js';
+export {
+  LOGGER_OPTIONS,
+  configureLogging,
+  getLogger,
+  setLogSink,
+  type EngineLogger,
+  type EngineLoggerName,
+} from './engine/logging.js';

@@ -1,0 +1,161 @@
+import {
+  PersistenceError,
+  parseCheckpointText,
+  type Checkpoint,
+  type CheckpointSource,
+  type JsonValue,
+  type PersistedCheckpoint,
+  type Persister,
+  type Pid,
+} from 'plumpy-ts';
+import { NotExistentError } from '../errors.js';
+import { loadNode } from '../orm/loaders.js';
+import type { Node } from '../orm/nodes/node.js';
+import { ProcessAttribute, ProcessNode } from '../orm/nodes/process/process.js';
+import type { StorageBackend } from '../storage/backend.js';
+import type { NodeWriter } from './processes/node-writer.js';
+
+/** The key under which a checkpoint refers to a stored node (by uuid). */
+export const NODE_REF_KEY = '!node';
+
+/** A node inside a checkpoint: `{"!node": uuid}`; the node must be stored. */
+export function encodeNodeRef(node: Node): JsonValue {
+  if (!node.isStored) {
+    throw new PersistenceError(`cannot checkpoint the unstored node ${node.uuid}: store it first`);
+  }
+  return { [NODE_REF_KEY]: node.uuid };
+}
+
+/** The uuid of a node reference, or undefined for any other JSON value. */
+export function nodeRefUuid(json: JsonValue): string | undefined {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  const record = json as Readonly<Record<string, JsonValue>>;
+  const uuid = record[NODE_REF_KEY];
+  return typeof uuid === 'string' && Object.keys(record).length === 1 ? uuid : undefined;
+}
+
+function collectRefs(json: JsonValue, into: Set<string>): void {
+  const uuid = nodeRefUuid(json);
+  if (uuid !== undefined) {
+    into.add(uuid);
+    return;
+  }
+  if (json === null || typeof json !== 'object') return;
+  for (const value of Array.isArray(json) ? json : Object.values(json)) collectRefs(value as JsonValue, into);
+}
+
+// Checkpoints are decoded synchronously (plumpy's load), nodes are loaded asynchronously: the persister loads every
+// node a checkpoint refers to before handing it out, and the process reads them from here while it is being loaded.
+const preloaded = new Map<string, { process: ProcessNode; nodes: Map<string, Node> }>();
+
+/** The nodes preloaded for the process `pid` (its own node and every node its checkpoint refers to). */
+export function preloadedFor(pid: Pid): { process: ProcessNode; nodes: Map<string, Node> } | undefined {
+  return preloaded.get(String(pid));
+}
+
+/** Forgets the preloaded nodes of `pid` (once the process is loaded). */
+export function releasePreloaded(pid: Pid): void {
+  preloaded.delete(String(pid));
+}
+
+/**
+ * Keeps process checkpoints on their process node, in the `checkpoints` attribute, as aiida's `AiiDAPersister` does
+ * (JSON text instead of aiida's YAML). Checkpoints of aiida-ts processes are written together with the node's state
+ * change (one UPDATE per transition); tags are not supported, and a checkpoint is deleted when its process ends.
+ */
+export class AiidaPersister implements Persister {
+  readonly #storage: () => StorageBackend;
+  readonly #writerOf: (pid: Pid) => NodeWriter | undefined;
+
+  /**
+   * `storage` gives the storage the process nodes live in; `writerOf` the attribute writer of a process running
+   * here, so that its checkpoint is written with its state change.
+   */
+  constructor(storage: () => StorageBackend, writerOf: (pid: Pid) => NodeWriter | undefined = () => undefined) {
+    this.#storage = storage;
+    this.#writerOf = writerOf;
+  }
+
+  /** Writes the checkpoint of a process that has not terminated (a terminated process keeps none). */
+  saveCheckpoint(process: CheckpointSource, tag: string | null = null): Promise<void> {
+    if (tag !== null) return Promise.reject(new PersistenceError('checkpoint tags are not supported', process.pid));
+    let text: string;
+    try {
+      const snapshot = process.save();
+      const label = (snapshot['state'] as { label?: unknown } | undefined)?.label;
+      if (label === 'finished' || label === 'excepted' || label === 'killed') return Promise.resolve();
+      text = JSON.stringify(snapshot);
+    } catch (error) {
+      return Promise.reject(new PersistenceError('the checkpoint cannot be written as JSON', process.pid, { cause: error }));
+    }
+    const writer = this.#writerOf(process.pid);
+    if (writer !== undefined) {
+      writer.set({ [ProcessAttribute.CHECKPOINT]: text });
+      return writer.flush();
+    }
+    return this.#writeDirectly(process.pid, text);
+  }
+
+  async #writeDirectly(pid: Pid, text: string): Promise<void> {
+    const node = await this.#processNode(pid);
+    await node.setCheckpoint(text);
+  }
+
+  async #processNode(pid: Pid): Promise<ProcessNode> {
+    let node: Node;
+    try {
+      node = await loadNode(pid, { storage: this.#storage() });
+    } catch (error) {
+      throw new PersistenceError(`no process node with pk ${String(pid)}`, pid, { cause: error });
+    }
+    if (!(node instanceof ProcessNode)) throw new PersistenceError(`node ${String(pid)} is not a process node`, pid);
+    return node;
+  }
+
+  /**
+   * The checkpoint stored on the process node `pid`; every node it refers to is loaded first. A
+   * {@link PersistenceError} when the node does not exist, has no checkpoint, or the checkpoint is unreadable.
+   */
+  async loadCheckpoint(pid: Pid, tag: string | null = null): Promise<Checkpoint> {
+    if (tag !== null) throw new PersistenceError('checkpoint tags are not supported', pid);
+    const node = await this.#processNode(pid);
+    const text = node.checkpoint;
+    if (text === null) throw new PersistenceError(`process node ${String(pid)} has no checkpoint`, pid);
+    const checkpoint = parseCheckpointText(text, pid);
+    const uuids = new Set<string>();
+    collectRefs(checkpoint as JsonValue, uuids);
+    const nodes = new Map<string, Node>();
+    for (const uuid of uuids) {
+      try {
+        nodes.set(uuid, await loadNode(uuid, { storage: this.#storage() }));
+      } catch (error) {
+        if (error instanceof NotExistentError) {
+          throw new PersistenceError(`the checkpoint refers to the node ${uuid}, which does not exist`, pid, { cause: error });
+        }
+        throw error;
+      }
+    }
+    preloaded.set(String(pid), { process: node, nodes });
+    return checkpoint;
+  }
+
+  /** Not available: checkpoints live on the nodes of the processes that are running (as in aiida). */
+  getCheckpoints(): Promise<PersistedCheckpoint[]> {
+    return Promise.reject(new PersistenceError('listing every checkpoint is not supported; query the process nodes'));
+  }
+
+  async getProcessCheckpoints(pid: Pid): Promise<PersistedCheckpoint[]> {
+    const node = await this.#processNode(pid);
+    return node.checkpoint === null ? [] : [{ pid, tag: null }];
+  }
+
+  async deleteCheckpoint(pid: Pid, tag: string | null = null): Promise<void> {
+    if (tag !== null) throw new PersistenceError('checkpoint tags are not supported', pid);
+    const node = await this.#processNode(pid);
+    if (node.base.attributes.has(ProcessAttribute.CHECKPOINT) && !node.isSealed) await node.deleteCheckpoint();
+  }
+
+  async deleteProcessCheckpoints(pid: Pid): Promise<void> {
+    await this.deleteCheckpoint(pid);
+  }
+}

@@ -1,0 +1,214 @@
+import {
+  Port,
+  PortNamespace,
+  Process as PlumpyProcess,
+  UNSPECIFIED,
+  isPlainObject,
+  type ProcessOptions,
+  type ProcessSpec,
+  type SpecTypes,
+} from 'plumpy-ts';
+import { InputValidationError, InvalidOperationError, type ValidationIssue } from '../../errors.js';
+import { LinkType } from '../../orm/links.js';
+import { Node, type NodeOptions } from '../../orm/nodes/node.js';
+import { CalculationNode, ProcessNode, WorkflowNode } from '../../orm/nodes/process/process.js';
+import { cleanValue } from '../../orm/utils/clean.js';
+import { findCacheSource, copyFromCache, cloneCachedOutputs } from '../caching/cache-source.js';
+import { getUseCache } from '../caching/config.js';
+import { computeNodeHash, hashBeforeStore, HASH_EXTRA_KEY, nodeHash } from '../caching/hash.js';
+import { getLogger } from '../logging.js';
+import type { Runner } from '../runner.js';
+import { coreVersion } from '../version.js';
+import { METADATA_KEY, type ProcessMetadata } from './base-spec.js';
+import { withCreationTicket } from './creation.js';
+import { isNonDb } from './ports.js';
+import { flattenValues, type ProcessProvenance } from './provenance.js';
+
+/** The members of an engine process the engine itself uses. */
+export interface EngineProcessInstance extends PlumpyProcess {
+  readonly node: ProcessNode;
+  readonly runner: Runner;
+  readonly pk: number | null;
+  readonly provenance: ProcessProvenance;
+}
+
+/** The static side of an engine process class, as the engine uses it. */
+export interface EngineProcessClass {
+  new (options?: ProcessOptions): EngineProcessInstance;
+  readonly name: string;
+  spec(): ProcessSpec<SpecTypes>;
+  /** The node class recording runs of this class. */
+  readonly nodeClass: new (init?: undefined, options?: NodeOptions) => ProcessNode;
+  /** The node's `process_type`: an entry point string or `<module>.<name>`. */
+  buildProcessType(): string;
+  /** The node's `process_label`. */
+  buildProcessLabel(): string;
+  /** The node label when `metadata.label` is not given. */
+  defaultNodeLabel(): string;
+  /** Sets class-specific attributes and files on a new node (a process function's source code). */
+  setupNode(node: ProcessNode): Promise<void>;
+  /** Whether runs of this class can be checkpointed (process functions cannot). */
+  readonly persistable: boolean;
+  /** Whether a finished node of this class may serve as a cache source. */
+  isValidCache(node: ProcessNode): boolean;
+  /** Abstract classes (the engine's `Process`, `WorkChain`, …) cannot be run. */
+  isAbstract(): boolean;
+}
+
+/** Options of {@link instantiateProcess}. */
+export interface InstantiateOptions {
+  /** The calling process; by default the process running the current step, if any. */
+  readonly parent?: EngineProcessInstance | null;
+}
+
+function freezeDeep<T>(value: T): T {
+  if (!isPlainObject(value) || Object.isFrozen(value)) return value;
+  for (const sub of Object.values(value)) freezeDeep(sub);
+  return Object.freeze(value);
+}
+
+/** Whether a port (or a value with no port) belongs to the `metadata` side: never linked. */
+function isMetadataOrNonDb(port: unknown, name: string): boolean {
+  if (name === METADATA_KEY && (port === undefined || port instanceof PortNamespace)) return true;
+  return port instanceof Port && !(port instanceof PortNamespace) && isNonDb(port.validType);
+}
+
+/** The engine process running the current step on this async path, if any. */
+export function currentEngineProcess(): EngineProcessInstance | undefined {
+  const current = PlumpyProcess.current();
+  return current !== undefined && 'provenance' in current ? (current as EngineProcessInstance) : undefined;
+}
+
+/**
+ * Parses and checks inputs against a class's spec: defaults filled in, plain values converted to nodes. Throws an
+ * {@link InputValidationError} naming every failing port; nothing is stored.
+ */
+export function parseProcessInputs(
+  cls: EngineProcessClass,
+  inputs: Readonly<Record<string, unknown>>,
+): Readonly<Record<string, unknown>> {
+  if (!isPlainObject(inputs)) throw new InputValidationError(`the inputs of ${cls.name} must be a mapping`);
+  const namespace = cls.spec().inputs;
+  const result = namespace.parse(namespace.preProcess(inputs));
+  if (!result.ok) {
+    throw new InputValidationError(`invalid inputs for ${cls.name}`, result.issues as ValidationIssue[]);
+  }
+  const parsed = (result.value === UNSPECIFIED ? {} : result.value) as Record<string, unknown>;
+  const issues: ValidationIssue[] = [];
+  for (const [label, value] of flattenValues(namespace, parsed, '', isMetadataOrNonDb)) {
+    if (!(value instanceof Node)) {
+      issues.push({
+        path: label.replaceAll('__', '.'),
+        message: `only data nodes can be inputs of a process (got ${typeof value}); declare the port with nonDb() to pass other values`,
+      });
+    }
+  }
+  if (issues.length > 0) throw new InputValidationError(`invalid inputs for ${cls.name}`, issues);
+  return freezeDeep(parsed);
+}
+
+/** The metadata inputs aiida keeps on the node (`metadata_inputs`): those given explicitly, JSON only, pruned. */
+function metadataInputs(raw: Readonly<Record<string, unknown>>): unknown {
+  const given = raw[METADATA_KEY];
+  if (!isPlainObject(given)) return null;
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(given)) {
+    // label and description live in the node's columns, not in `metadata_inputs` (as in the aiida-core archives)
+    if (key === 'label' || key === 'description' || value === undefined) continue;
+    try {
+      kept[key] = cleanValue(value);
+    } catch {
+      // values that cannot be stored as JSON are left out (aiida's `_filter_serializable_metadata`)
+    }
+  }
+  return Object.keys(kept).length === 0 ? null : { [METADATA_KEY]: kept };
+}
+
+/**
+ * Makes a process of `cls` the way aiida's `Process.__init__`/`on_create` does: checks the inputs (nothing is stored
+ * when they are invalid), creates its node with the inputs linked (`input_calc`/`input_work`) and the caller linked
+ * (`call_calc`/`call_work` labelled `metadata.call_link_label`), hashes it, takes it from the cache when caching is
+ * enabled for its type and an equivalent finished node exists, stores it with its unstored inputs in one
+ * transaction, and constructs the process with the node's pk as pid.
+ */
+export async function instantiateProcess(
+  runner: Runner,
+  cls: EngineProcessClass,
+  inputs: Readonly<Record<string, unknown>> = {},
+  options: InstantiateOptions = {},
+): Promise<EngineProcessInstance> {
+  if (typeof cls !== 'function' || !(cls.prototype instanceof PlumpyProcess) || typeof cls.isAbstract !== 'function') {
+    throw new InvalidOperationError(`${String((cls as { name?: unknown } | null)?.name ?? cls)} is not a process class of the aiida-ts engine`);
+  }
+  if (cls.isAbstract()) throw new InvalidOperationError(`cannot run the abstract process class ${cls.name}: define a subclass`);
+  const parsed = parseProcessInputs(cls, inputs);
+  const metadata = (parsed[METADATA_KEY] ?? {}) as ProcessMetadata;
+  const storeProvenance = metadata.store_provenance !== false;
+  const parent = options.parent === undefined ? currentEngineProcess() : (options.parent ?? undefined);
+
+  const node = new cls.nodeClass(undefined, { storage: runner.storage });
+  node.processType = cls.buildProcessType();
+  node.label = metadata.label ?? cls.defaultNodeLabel();
+  node.description = metadata.description ?? '';
+  node.base.attributes.setMany({
+    process_state: 'created',
+    process_label: cls.buildProcessLabel(),
+    metadata_inputs: metadataInputs(inputs),
+    version: { core: coreVersion() },
+  });
+  await cls.setupNode(node);
+
+  if (parent !== undefined && storeProvenance && parent.provenance.storeProvenance) {
+    if (parent.node instanceof CalculationNode) {
+      throw new InvalidOperationError('calling processes from a calculation type process is forbidden.');
+    }
+  }
+
+  const flat = flattenValues(cls.spec().inputs, parsed, '', isMetadataOrNonDb) as [string, Node][];
+  let cachedFrom: ProcessNode | undefined;
+  if (storeProvenance) {
+    const inputType = node instanceof CalculationNode ? LinkType.INPUT_CALC : LinkType.INPUT_WORK;
+    const inputHashes: Record<string, string> = {};
+    for (const [label, input] of flat) {
+      if (!input.isStored && !input.base.extras.has(HASH_EXTRA_KEY)) await hashBeforeStore(input);
+      inputHashes[label] = await nodeHash(input);
+      await node.base.links.addIncoming(input, inputType, label);
+    }
+    if (parent !== undefined && parent.provenance.storeProvenance && parent.node.isStored) {
+      const callType = node instanceof CalculationNode ? LinkType.CALL_CALC : LinkType.CALL_WORK;
+      await node.base.links.addIncoming(parent.node, callType, metadata.call_link_label ?? 'CALL');
+    }
+    const hash = await computeNodeHash(node, { inputHashes });
+    // Workflows are never cached (they only return what others made); calculations are when configured.
+    if (!(node instanceof WorkflowNode) && metadata.disable_cache !== true && getUseCache(node.processType)) {
+      cachedFrom = await findCacheSource(node, hash, (candidate) => cls.isValidCache(candidate), runner.storage);
+      if (cachedFrom !== undefined) {
+        await copyFromCache(node, cachedFrom);
+        node.base.attributes.set('process_state', 'created');
+        getLogger('aiida').info({ pk: cachedFrom.pk, processType: node.processType }, 'using the cache');
+      }
+    }
+    await node.base.extras.set(HASH_EXTRA_KEY, hash);
+    await node.storeAll();
+    if (cachedFrom !== undefined) await cloneCachedOutputs(node, cachedFrom);
+  }
+
+  const persist = storeProvenance && cls.persistable;
+  const process = withCreationTicket(
+    {
+      parsedInputs: parsed,
+      provenance: { node, runner, storeProvenance, cachedFrom },
+    },
+    () =>
+      new cls({
+        inputs,
+        pid: node.pk ?? node.uuid,
+        communicator: runner.processCommunicator,
+        logger: getLogger('plumpy'),
+        loader: runner.loader,
+        ...(persist ? { persister: runner.persister } : {}),
+      }),
+  );
+  if (parent !== undefined) parent.provenance.children.add(process);
+  return process;
+}

@@ -1,0 +1,131 @@
+import { PortNamespace, isPlainObject, type ProcessSpec, type SpecTypes } from 'plumpy-ts';
+import { ValidationError } from '../../errors.js';
+import { LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
+import { Node } from '../../orm/nodes/node.js';
+import { CalculationNode, type ProcessNode } from '../../orm/nodes/process/process.js';
+import { hashBeforeStore } from '../caching/hash.js';
+import type { Runner } from '../runner.js';
+import { NodeWriter } from './node-writer.js';
+
+/** What the engine keeps beside a plumpy process to record it in the provenance graph. */
+export interface ProvenanceInit {
+  readonly node: ProcessNode;
+  readonly runner: Runner;
+  /** False when `metadata.store_provenance` is false: the node and everything linked to it stay unstored. */
+  readonly storeProvenance: boolean;
+  /** The node was cloned from this cached node: the process replays its outcome instead of running. */
+  readonly cachedFrom?: ProcessNode | undefined;
+  /** Output link labels already on the node (a reloaded process). */
+  readonly linkedOutputs?: Iterable<string>;
+}
+
+/**
+ * The provenance side of one running process: its node, the writer of the node's changing attributes, and which
+ * outputs are already linked. Shared by the engine's `Process` and `WorkChain` classes.
+ */
+export class ProcessProvenance {
+  readonly node: ProcessNode;
+  readonly runner: Runner;
+  readonly writer: NodeWriter;
+  readonly storeProvenance: boolean;
+  readonly linkedOutputs: Set<string>;
+  /** Processes this one started that may still run in this JS process (killed with it). */
+  readonly children = new Set<{ kill(message?: string | null): unknown; hasTerminated(): boolean }>();
+  cachedFrom: ProcessNode | undefined;
+
+  constructor(init: ProvenanceInit) {
+    this.node = init.node;
+    this.runner = init.runner;
+    this.storeProvenance = init.storeProvenance;
+    this.cachedFrom = init.cachedFrom;
+    this.writer = new NodeWriter(init.node);
+    this.linkedOutputs = new Set(init.linkedOutputs ?? []);
+  }
+
+  /**
+   * Links the outputs emitted since the last call (`create` for calculations, `return` for workflows) and stores the
+   * new ones, as aiida's `update_outputs`. Validation errors of the links (a workflow returning data it did not get
+   * from a calculation, a calculation returning its input) are thrown.
+   */
+  async linkOutputs(spec: ProcessSpec<SpecTypes>, outputs: Readonly<Record<string, unknown>>): Promise<void> {
+    const flat = flattenValues(spec.outputs, outputs);
+    const fresh = flat.filter(([label]) => !this.linkedOutputs.has(label));
+    if (fresh.length === 0) return;
+    for (const [label, value] of fresh) {
+      if (!(value instanceof Node)) {
+        throw new ValidationError(`processes can only return data nodes as outputs, got ${describe(value)} for \`${label}\``);
+      }
+    }
+    if (!this.storeProvenance) {
+      for (const [label] of fresh) this.linkedOutputs.add(label);
+      return;
+    }
+    const node = this.node;
+    const linkType = node instanceof CalculationNode ? LinkType.CREATE : LinkType.RETURN;
+    const unstored: Node[] = [];
+    for (const [label, value] of fresh) {
+      const output = value as Node;
+      if (!output.isStored && !unstored.includes(output)) {
+        await hashBeforeStore(output);
+        unstored.push(output);
+      }
+      await output.base.links.addIncoming(node, linkType, label);
+      this.linkedOutputs.add(label);
+    }
+    if (unstored.length > 0) await Node.storeMany(unstored);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  return typeof value;
+}
+
+/**
+ * `[link label, value]` pairs of a (nested) mapping of port values, with namespaces joined by `__` (aiida's
+ * `_flatten_inputs`/`_flatten_outputs`). Values under a nested port are leaves even when they are mappings; values
+ * under a dynamic name are leaves unless they are plain objects.
+ */
+export function flattenValues(
+  namespace: PortNamespace | undefined,
+  values: unknown,
+  prefix = '',
+  skip: (port: unknown, name: string) => boolean = () => false,
+): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  if (!isPlainObject(values)) return out;
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined || value === null) continue;
+    const port = namespace?.get(name);
+    if (skip(port, name)) continue;
+    const label = prefix === '' ? name : `${prefix}${PORT_NAMESPACE_SEPARATOR}${name}`;
+    if (port instanceof PortNamespace || (port === undefined && isPlainObject(value))) {
+      out.push(...flattenValues(port instanceof PortNamespace ? port : undefined, value, label, skip));
+    } else {
+      out.push([label, value]);
+    }
+  }
+  return out;
+}
+
+/** The nested mapping back from `__`-joined link labels (`inner__sum` → `{inner: {sum}}`). */
+export function nestByLabel<V>(entries: Iterable<readonly [string, V]>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [label, value] of entries) {
+    const parts = label.split(PORT_NAMESPACE_SEPARATOR);
+    const last = parts.pop()!;
+    let target = out;
+    for (const part of parts) {
+      const next = target[part];
+      if (isPlainObject(next)) target = next;
+      else {
+        const created: Record<string, unknown> = {};
+        target[part] = created;
+        target = created;
+      }
+    }
+    target[last] = value;
+  }
+  return out;
+}

@@ -1,0 +1,393 @@
+import { LocalCommunicator, type Communicator } from 'kiwipy-ts';
+import {
+  Process as PlumpyProcess,
+  RemoteProcessController,
+  type ObjectLoader,
+  type Persister,
+  type Pid,
+  type ProcessClass,
+} from 'plumpy-ts';
+import { getConfigOption } from '../config/manager.js';
+import { InvalidOperationError, NotExistentError } from '../errors.js';
+import { loadNode } from '../orm/loaders.js';
+import { ProcessNode } from '../orm/nodes/process/process.js';
+import type { StorageBackend } from '../storage/backend.js';
+import { getStorage, withStorage } from '../storage/context.js';
+import { ProcessFuture } from './futures.js';
+import { getLogger } from './logging.js';
+import { AiidaPersister } from './persistence.js';
+import { outputsOfNode } from './processes/engine-hooks.js';
+import {
+  currentEngineProcess,
+  instantiateProcess,
+  type EngineProcessClass,
+  type EngineProcessInstance,
+  type InstantiateOptions,
+} from './processes/instantiate.js';
+import { resolveLaunchable, type LaunchRequest } from './processes/launchable.js';
+import type { NodeWriter } from './processes/node-writer.js';
+import { processClassRegistry } from './processes/process-type.js';
+import { linkPersister } from './processes/runner-link.js';
+import { ProvenanceCommunicator } from './provenance-communicator.js';
+
+/** Options of {@link Runner}. */
+export interface RunnerOptions {
+  /** The storage processes record themselves in (default: the current storage). */
+  readonly storage?: StorageBackend;
+  /** Remote control of the processes and their state broadcasts (default: a new `LocalCommunicator`). */
+  readonly communicator?: Communicator;
+  /** Close the communicator when the runner closes (default: true when the runner made it). */
+  readonly ownsCommunicator?: boolean;
+  /** Checkpoints of the processes (default: an {@link AiidaPersister}, on the process nodes). */
+  readonly persister?: Persister;
+  /** Seconds between reads of a node awaited by a `ProcessFuture` (default: the `runner.poll.interval` option). */
+  readonly pollInterval?: number;
+  /**
+   * `submit` hands processes to the daemon as `continue` tasks over the communicator (a broker is configured),
+   * instead of running them in this JS process (default false).
+   */
+  readonly brokerSubmit?: boolean;
+  /** Identifies process classes in checkpoints (default: the engine's process class registry). */
+  readonly loader?: ObjectLoader;
+  /**
+   * On SIGINT/SIGTERM during a foreground `run`, kill the processes running here (default true). A second signal
+   * kills them at once, even in the middle of a step.
+   */
+  readonly handleSignals?: boolean;
+}
+
+interface LiveEntry {
+  readonly process: EngineProcessInstance;
+  readonly terminated: Promise<void>;
+  readonly markTerminated: () => void;
+}
+
+/** What {@link Runner.runGetNode} resolves to. */
+export interface RunResult<R> {
+  readonly result: R;
+  readonly node: ProcessNode;
+}
+
+/**
+ * Runs processes in this JS process (aiida's `Runner`): it holds the storage they record themselves in, the
+ * communicator that controls them, the persister of their checkpoints and a process controller. `run` runs one to
+ * its end; `submit` starts one in the background (or hands it to the daemon when the runner submits over a broker);
+ * `callOnProcessFinish` and `getProcessFuture` wait for any process by pk.
+ */
+export class Runner implements AsyncDisposable {
+  readonly storage: StorageBackend;
+  /** The communicator as given (futures and the controller use it directly). */
+  readonly communicator: Communicator;
+  /** The communicator handed to processes: their state broadcasts wait for the node writes. */
+  readonly processCommunicator: Communicator;
+  readonly persister: Persister;
+  readonly controller: RemoteProcessController;
+  readonly loader: ObjectLoader;
+  readonly pollInterval: number;
+  readonly brokerSubmit: boolean;
+  readonly #ownsCommunicator: boolean;
+  readonly #handleSignals: boolean;
+  readonly #live = new Map<string, LiveEntry>();
+  readonly #background = new Set<Promise<void>>();
+  #signalDepth = 0;
+  #closed = false;
+
+  constructor(options: RunnerOptions = {}) {
+    this.storage = options.storage ?? getStorage();
+    this.communicator = options.communicator ?? new LocalCommunicator();
+    this.#ownsCommunicator = options.ownsCommunicator ?? options.communicator === undefined;
+    this.processCommunicator = new ProvenanceCommunicator(this.communicator, (pid) => this.#writerOf(pid)?.flush());
+    this.persister = options.persister ?? new AiidaPersister(() => this.storage, (pid) => this.#writerOf(pid));
+    linkPersister(this.persister, this);
+    this.controller = new RemoteProcessController(this.communicator);
+    this.loader = options.loader ?? processClassRegistry;
+    const configured = getConfigOption('runner.poll.interval');
+    this.pollInterval = options.pollInterval ?? (typeof configured === 'number' ? configured : 60);
+    this.brokerSubmit = options.brokerSubmit ?? false;
+    this.#handleSignals = options.handleSignals ?? true;
+  }
+
+  #key(pid: unknown): string {
+    return String(pid);
+  }
+
+  #writerOf(pid: unknown): NodeWriter | undefined {
+    return this.#live.get(this.#key(pid))?.process.provenance.writer;
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw new InvalidOperationError('the runner is closed');
+  }
+
+  /** The processes currently running (or made and not yet ended) in this runner. */
+  get liveProcesses(): EngineProcessInstance[] {
+    return [...this.#live.values()].map((entry) => entry.process);
+  }
+
+  /** The live process with this pid, if it runs here. */
+  getLiveProcess(pid: Pid): EngineProcessInstance | undefined {
+    return this.#live.get(this.#key(pid))?.process;
+  }
+
+  #register(process: EngineProcessInstance): void {
+    let markTerminated!: () => void;
+    const terminated = new Promise<void>((resolve) => {
+      markTerminated = resolve;
+    });
+    this.#live.set(this.#key(process.pid), { process, terminated, markTerminated });
+  }
+
+  /** Called by a process entering a terminal state: forgets it once its node writes are done. */
+  processTerminated(process: EngineProcessInstance): void {
+    const key = this.#key(process.pid);
+    const entry = this.#live.get(key);
+    if (entry?.process !== process) return;
+    void process.provenance.writer.flush().catch(() => undefined).finally(() => {
+      if (this.#live.get(key) === entry) this.#live.delete(key);
+      entry.markTerminated();
+    });
+  }
+
+  /**
+   * Makes a process of `processClass` with `inputs` (checked, its node stored, see `instantiateProcess`) without
+   * running it. It runs with `process.execute()`, or in the background with {@link schedule}.
+   */
+  async instantiate<C extends ProcessClass>(
+    processClass: C,
+    inputs: Readonly<Record<string, unknown>> = {},
+    options: InstantiateOptions = {},
+  ): Promise<InstanceType<C>> {
+    this.#ensureOpen();
+    const process = await withStorage(this.storage, () =>
+      instantiateProcess(this, processClass as unknown as EngineProcessClass, inputs, options),
+    );
+    this.#register(process);
+    return process as unknown as InstanceType<C>;
+  }
+
+  /** Runs a made process in the background (errors are logged); resolves when it has terminated. */
+  schedule(process: EngineProcessInstance): Promise<void> {
+    const loop = withStorage(this.storage, () => process.stepUntilTerminated()).catch((error: unknown) => {
+      getLogger('aiida').error({ err: error, pk: (process as { pk?: unknown }).pk, process: process.constructor.name }, 'a process failed to run');
+    });
+    this.#background.add(loop);
+    void loop.finally(() => this.#background.delete(loop));
+    return loop;
+  }
+
+  async #launch(request: LaunchRequest, options: InstantiateOptions = {}): Promise<EngineProcessInstance> {
+    return (await this.instantiate(request.processClass as unknown as ProcessClass, request.inputs, options)) as unknown as EngineProcessInstance;
+  }
+
+  async #execute(target: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
+    const foreground = this.#handleSignals && this.#signalDepth === 0 && currentEngineProcess() === undefined;
+    if (!foreground) return (await withStorage(this.storage, () => target.execute())) as Readonly<Record<string, unknown>>;
+    this.#signalDepth += 1;
+    let signals = 0;
+    // The first Ctrl-C kills the processes once their running steps return; a second one kills them at once.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals += 1;
+      const forceKill = signals > 1;
+      getLogger('aiida').warn({ signal }, forceKill ? 'killing the processes at once' : 'killing the running processes');
+      for (const live of this.liveProcesses) {
+        if (!live.hasTerminated() && !live.isClosed) live.kill(`Killed by ${signal}`, { forceKill });
+      }
+    };
+    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+    try {
+      return (await withStorage(this.storage, () => target.execute())) as Readonly<Record<string, unknown>>;
+    } finally {
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      this.#signalDepth -= 1;
+    }
+  }
+
+  /**
+   * Runs a process class, builder or process function with `inputs` to its end and resolves to its outputs (for a
+   * process function returning one node, that node). Rejects with the error of an excepted process, or plumpy's
+   * `KilledError` for a killed one; a process that finished with a non-zero exit status resolves to its outputs.
+   */
+  async run(target: unknown, inputs?: Readonly<Record<string, unknown>>): Promise<unknown> {
+    return (await this.runGetNode(target, inputs)).result;
+  }
+
+  /** Like {@link run}, and also gives the process node. */
+  async runGetNode(target: unknown, inputs?: Readonly<Record<string, unknown>>): Promise<RunResult<unknown>> {
+    const request = resolveLaunchable(target, inputs);
+    const process = await this.#launch(request);
+    const outputs = await this.#executeProcess(process);
+    const result = request.isFunction && Object.keys(outputs).length === 1 && 'result' in outputs ? outputs['result'] : outputs;
+    return { result, node: process.node };
+  }
+
+  /** Runs a made process to its end in the foreground (Ctrl-C kills it); resolves to its outputs. */
+  executeProcess(process: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
+    return this.#executeProcess(process);
+  }
+
+  #executeProcess(target: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
+    return this.#execute(target);
+  }
+
+  /**
+   * Submits a process class or builder: the process is made (its node stored) and then runs in the background of
+   * this runner, or, with `brokerSubmit`, is checkpointed and handed to the daemon as a `continue` task. Resolves to
+   * the process node at once. Refused inside a process step (use `this.submit`) and without provenance.
+   */
+  async submit(target: unknown, inputs?: Readonly<Record<string, unknown>>): Promise<ProcessNode> {
+    const request = resolveLaunchable(target, inputs);
+    const current = currentEngineProcess();
+    if (current !== undefined && !current.node.nodeType.startsWith('process.workflow.workfunction.')) {
+      throw new InvalidOperationError('Cannot use top-level `submit` from within another process, use `this.submit` instead');
+    }
+    if (request.isFunction && this.brokerSubmit) {
+      throw new InvalidOperationError('process functions cannot be submitted to the daemon: call or run them instead');
+    }
+    const process = await this.#launch(request);
+    await this.#dispatch(process);
+    return process.node;
+  }
+
+  /** `this.submit` of a process: launches `processClass` as a child of `parent` and returns the child process. */
+  async submitChild(
+    parent: EngineProcessInstance,
+    processClass: ProcessClass,
+    inputs: Readonly<Record<string, unknown>>,
+  ): Promise<EngineProcessInstance> {
+    const process = await this.#launch(resolveLaunchable(processClass, inputs), { parent });
+    await this.#dispatch(process);
+    return process;
+  }
+
+  /**
+   * Submits a process class or builder to the daemon: the process is made, checkpointed on its node and handed over
+   * as a persistent `continue` task (plumpy's body `{task: 'continue', args: {pid, nowait, tag}}`). Resolves to
+   * the process node. Refused for process functions and processes without provenance.
+   */
+  async submitToDaemon(target: unknown, inputs?: Readonly<Record<string, unknown>>): Promise<ProcessNode> {
+    const request = resolveLaunchable(target, inputs);
+    if (request.isFunction) throw new InvalidOperationError('process functions cannot be submitted to the daemon: call or run them instead');
+    const process = await this.#launch(request);
+    await this.#handToDaemon(process);
+    return process.node;
+  }
+
+  async #dispatch(process: EngineProcessInstance): Promise<void> {
+    if (!this.brokerSubmit) {
+      void this.schedule(process);
+      return;
+    }
+    await this.#handToDaemon(process);
+  }
+
+  async #handToDaemon(process: EngineProcessInstance): Promise<void> {
+    if (!process.provenance.storeProvenance) {
+      throw new InvalidOperationError('cannot submit a process with `store_provenance=False`');
+    }
+    if (!(process.constructor as unknown as EngineProcessClass).persistable) {
+      throw new InvalidOperationError(`${process.constructor.name} cannot be checkpointed, so it cannot be submitted to the daemon`);
+    }
+    // The created state's checkpoint is on the node once the process is ready; then the daemon takes over.
+    await process.ready();
+    await process.provenance.writer.flush();
+    await process.close();
+    const entry = this.#live.get(this.#key(process.pid));
+    if (entry !== undefined) {
+      this.#live.delete(this.#key(process.pid));
+      entry.markTerminated();
+    }
+    await this.controller.continueProcess(process.pid, { nowait: false, noReply: true });
+  }
+
+  /** Resolves when every process submitted to run in this runner has terminated. */
+  async awaitIdle(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all([...this.#background]);
+  }
+
+  /**
+   * A future resolving with the node of process `pk` once it has terminated: from its state broadcasts, the node
+   * polled every `pollInterval`, and, for a process running here, its own end.
+   */
+  getProcessFuture(pk: number): ProcessFuture {
+    return new ProcessFuture(pk, {
+      storage: this.storage,
+      communicator: this.communicator.isClosed() ? undefined : this.communicator,
+      pollInterval: this.pollInterval,
+      whenLocal: this.#live.get(this.#key(pk))?.terminated,
+    });
+  }
+
+  /**
+   * Calls `callback` with the node once process `pk` has terminated, exactly once (aiida's
+   * `call_on_process_finish`). Returns a function that cancels the wait.
+   */
+  callOnProcessFinish(pk: number, callback: (node: ProcessNode) => unknown): () => void {
+    const future = this.getProcessFuture(pk);
+    future.then(
+      (node) => {
+        try {
+          const result = callback(node);
+          if (result instanceof Promise) result.catch((error: unknown) => getLogger('aiida').error({ err: error, pk }, 'a process-finish callback failed'));
+        } catch (error) {
+          getLogger('aiida').error({ err: error, pk }, 'a process-finish callback failed');
+        }
+      },
+      (error: unknown) => getLogger('aiida').error({ err: error, pk }, 'cannot wait for the process'),
+    );
+    return () => future.cancel();
+  }
+
+  /**
+   * Loads the process `pk` from the checkpoint on its node into this runner (not yet running). `NotExistentError`
+   * for a missing node; `InvalidOperationError` for a terminated process; a `PersistenceError` for a missing or
+   * unreadable checkpoint or a class that is not registered (import the module defining it first).
+   */
+  async loadProcess(pk: number): Promise<EngineProcessInstance> {
+    this.#ensureOpen();
+    const node = await loadNode(pk, { storage: this.storage });
+    if (!(node instanceof ProcessNode)) throw new NotExistentError(`node<${pk}> is not a process node`);
+    if (node.isTerminated) throw new InvalidOperationError(`process<${pk}> has already terminated (${String(node.processState)})`);
+    const live = this.getLiveProcess(pk);
+    if (live !== undefined && !live.isClosed) return live;
+    const checkpoint = await this.persister.loadCheckpoint(pk);
+    const process = withStorage(this.storage, () =>
+      PlumpyProcess.load(checkpoint, {
+        loader: this.loader,
+        communicator: this.processCommunicator,
+        persister: this.persister,
+        logger: getLogger('plumpy'),
+      }),
+    ) as unknown as EngineProcessInstance;
+    this.#register(process);
+    return process;
+  }
+
+  /**
+   * Continues process `pk` from its checkpoint in this runner and resolves to its outputs when it ends (what a
+   * daemon worker does with a `continue` task). A process that already terminated resolves to its recorded outputs.
+   */
+  async continueProcess(pk: number): Promise<Readonly<Record<string, unknown>>> {
+    const node = await loadNode(pk, { storage: this.storage });
+    if (node instanceof ProcessNode && node.isTerminated) return outputsOfNode(node);
+    const process = await this.loadProcess(pk);
+    return (await withStorage(this.storage, () => process.execute())) as Readonly<Record<string, unknown>>;
+  }
+
+  /** Kills the processes still running here, waits for them, and closes the communicator if the runner owns it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const live of this.liveProcesses) if (!live.hasTerminated() && !live.isClosed) live.kill('the runner was closed');
+    await Promise.all([...this.#live.values()].map((entry) => (entry.process.isClosed ? undefined : entry.terminated)));
+    await this.awaitIdle();
+    if (this.#ownsCommunicator) await this.communicator.close();
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
