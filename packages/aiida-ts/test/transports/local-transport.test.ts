@@ -3,7 +3,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { LocalTransport } from '../../src/transports.js';
 import { describeTransportContract } from './transport-contract.js';
 
@@ -50,7 +50,9 @@ describe('core.local specifics', () => {
   it('kills the whole process group on timeout', async () => {
     await using t = new LocalTransport();
     await t.open();
-    const marker = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'aiida-ts-kill-')), 'pid');
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'aiida-ts-kill-'));
+    onTestFinished(() => fsp.rm(dir, { recursive: true, force: true }));
+    const marker = path.join(dir, 'pid');
     await expect(
       t.execCommandWait(`sleep 30 & echo $! > '${marker}'; wait`, { timeoutMs: 300 }),
     ).rejects.toMatchObject({ errno: 'ETIMEDOUT' });
