@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { LocalCommunicator } from 'kiwipy-ts';
-import { Runner } from '../../src/engine.js';
+import { getManager, Runner } from '../../src/engine.js';
 import { LinkType } from '../../src/orm/links.js';
 import type { Node } from '../../src/orm/nodes/node.js';
 import type { StorageBackend } from '../../src/storage/backend.js';
@@ -33,6 +33,8 @@ export function useEngine(open: () => Promise<TestStorage>): () => EngineFixture
       communicator,
       runner: new Runner({ storage: handle.storage, communicator, pollInterval: 0.05 }),
     };
+    // Process functions called directly (outside a process) and the launch API use the manager's runner.
+    getManager().setRunner(fixture.runner);
   });
   afterAll(async () => {
     await fixture?.runner.close();

@@ -127,7 +127,7 @@ export function recordException(
 ): void {
   const text = exceptionText(error);
   provenance.writer.set({ [ProcessAttribute.EXCEPTION]: text });
-  writeReport(process, provenance, text, { functionName: 'on_except', file: '', line: 0 }, 'ERROR');
+  writeReport(process, provenance, text, { functionName: 'on_except', file: '', line: 0 });
 }
 
 /** Records the kill message as the status. */

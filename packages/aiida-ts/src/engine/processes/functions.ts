@@ -194,6 +194,11 @@ export class FunctionProcess extends Process {
     return false;
   }
 
+  /** Spreads the variadic array (`{args: [a, b]}`) into `args_0`, `args_1`. */
+  static override normaliseInputs(inputs: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+    return expandVariadic(inputs, definitionsByClass.get(this)?.variadic);
+  }
+
   static override buildProcessType(): string {
     const definition = definitionsByClass.get(this);
     return definition === undefined ? super.buildProcessType() : `${moduleNameOf(definition.location)}.${definition.name}`;
@@ -344,7 +349,7 @@ function makeFunction(
 
   const runGetNode = async (inputs: Record<string, unknown>): Promise<RunResult<unknown>> => {
     const runner = currentEngineProcess()?.runner ?? (await (await import('../manager.js')).getManager().getRunner());
-    return runner.runGetNode(fn, expandVariadic(inputs, variadic));
+    return runner.runGetNode(fn, inputs);
   };
   const resultOf = async (inputs: Record<string, unknown>): Promise<unknown> => {
     const { result, node } = await runGetNode(inputs);

@@ -53,6 +53,8 @@ export interface EngineProcessClass {
   isValidCache(node: ProcessNode): boolean;
   /** Abstract classes (the engine's `Process`, `WorkChain`, …) cannot be run. */
   isAbstract(): boolean;
+  /** The inputs as the spec reads them (a process function spreads its variadic array into `args_0`, …). */
+  normaliseInputs(inputs: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>>;
 }
 
 /** Options of {@link instantiateProcess}. */
@@ -141,6 +143,7 @@ export async function instantiateProcess(
     throw new InvalidOperationError(`${String((cls as { name?: unknown } | null)?.name ?? cls)} is not a process class of the aiida-ts engine`);
   }
   if (cls.isAbstract()) throw new InvalidOperationError(`cannot run the abstract process class ${cls.name}: define a subclass`);
+  inputs = cls.normaliseInputs(inputs);
   const parsed = parseProcessInputs(cls, inputs);
   const metadata = (parsed[METADATA_KEY] ?? {}) as ProcessMetadata;
   const storeProvenance = metadata.store_provenance !== false;

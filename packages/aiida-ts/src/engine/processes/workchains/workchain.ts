@@ -138,6 +138,11 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
     return createBuilder(this);
   }
 
+  /** The inputs as the spec reads them; as given by default. */
+  static normaliseInputs(inputs: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+    return inputs;
+  }
+
   static getExitStatuses(labels: readonly string[]): number[] {
     const codes = this.spec().exitCodes;
     return labels.map((label) => {
