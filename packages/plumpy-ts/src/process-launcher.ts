@@ -1,16 +1,11 @@
-import {
-  TaskRejectedError,
-  stderrLogger,
-  type Communicator,
-  type Logger,
-  type SubscriberContext,
-} from 'kiwipy-ts';
+import { TaskRejectedError, type Communicator, type Logger, type SubscriberContext } from 'kiwipy-ts';
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { getObjectLoader, type ObjectLoader } from './loaders.js';
 import { TaskType, pidSchema, processTaskSchema, type Pid } from './messages.js';
 import type { Persister } from './persistence.js';
-import { Process, type ProcessOptions } from './process.js';
+import { defaultLogger } from './logger.js';
+import { Process, type LoadContext, type ProcessOptions } from './process.js';
 
 /** Options of {@link ProcessLauncher}. */
 export interface ProcessLauncherOptions {
@@ -21,6 +16,11 @@ export interface ProcessLauncherOptions {
   /** The communicator given to the processes (default: the one the task came through). */
   readonly communicator?: Communicator;
   readonly logger?: Logger;
+  /**
+   * Services for processes loaded from checkpoints (plumpy's `load_context`); what it leaves out comes
+   * from the launcher (its loader, persister, logger, and the communicator of the task).
+   */
+  readonly loadContext?: LoadContext;
 }
 
 type Task = z.output<typeof processTaskSchema>;
@@ -42,6 +42,7 @@ export class ProcessLauncher {
   readonly #loader: ObjectLoader;
   readonly #communicator: Communicator | undefined;
   readonly #logger: Logger;
+  readonly #loadContext: LoadContext;
   readonly #running = new Set<Promise<void>>();
   readonly #subscriptions: { communicator: Communicator; identifier: string }[] = [];
 
@@ -49,7 +50,8 @@ export class ProcessLauncher {
     this.#persister = options.persister;
     this.#loader = options.loader ?? getObjectLoader();
     this.#communicator = options.communicator;
-    this.#logger = options.logger ?? stderrLogger;
+    this.#logger = options.logger ?? defaultLogger;
+    this.#loadContext = options.loadContext ?? {};
   }
 
   /** Adds this launcher as a task subscriber of `communicator`; returns the subscriber identifier. */
@@ -104,6 +106,7 @@ export class ProcessLauncher {
           persister,
           logger: this.#logger,
           ...(communicator === undefined ? {} : { communicator }),
+          ...this.#loadContext,
         });
         return this.#run(process, task.args.nowait);
       }

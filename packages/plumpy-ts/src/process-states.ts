@@ -364,22 +364,43 @@ export class Waiting extends ProcessStateObject {
   }
 
   override interrupt(reason: Interruption): void {
-    if (!this.#gate.done) this.#gate.reject(reason);
+    if (this.#gate.done) return;
+    // The interruption stays in the gate until a step executes the state again (a kill asked for from a
+    // listener is acted on by the next step, as in plumpy); the gate is re-armed then.
+    this.#interrupted = true;
+    this.#gate.reject(reason);
   }
 
-  /** Ends the wait with `value` (none: NULL); a second call is ignored. */
+  /**
+   * Ends the wait with `value` (none: NULL); a second call is ignored. A resume that arrives while the
+   * wait is interrupted (being paused) is kept for when it is executed again.
+   */
   resume(value: unknown = NULL): void {
     if (!this.#gate.done) this.#gate.resolve(value);
+    else if (this.#interrupted) this.#pending ??= { ok: true, value };
   }
 
   /** Fails the wait with `error`: the process goes to `excepted` (used by subclasses waiting on work). */
   protected fail(error: unknown): void {
     if (!this.#gate.done) this.#gate.reject(error);
+    else if (this.#interrupted && this.#pending?.ok !== false) this.#pending = { ok: false, error };
   }
 
-  /** True once resumed (or failed, or interrupted, until re-armed). */
+  /** True once resumed or failed (an interrupted wait is not settled). */
   protected get settled(): boolean {
-    return this.#gate.done;
+    return this.#gate.done && !this.#interrupted;
+  }
+
+  #interrupted = false;
+  #pending: { ok: true; value: unknown } | { ok: false; error: unknown } | undefined;
+
+  #rearm(): void {
+    this.#gate = gate();
+    this.#interrupted = false;
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending?.ok === true) this.#gate.resolve(pending.value);
+    else if (pending?.ok === false) this.#gate.reject(pending.error);
   }
 
   override execute(): Promise<ProcessStateObject> {
@@ -394,7 +415,7 @@ export class Waiting extends ProcessStateObject {
       },
       (error: unknown) => {
         // Re-arm, so that the wait can be executed again after a pause.
-        if (error instanceof Interruption) this.#gate = gate();
+        if (error instanceof Interruption && !(error instanceof StateExited)) this.#rearm();
         throw error;
       },
     );

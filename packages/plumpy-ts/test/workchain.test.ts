@@ -722,3 +722,61 @@ describe('persistence of the outline position', () => {
     ).toThrow(PersistenceError);
   });
 });
+
+describe('waiting across a pause', () => {
+  it('keeps a child result that arrives right as the work chain is paused', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    class Child extends Process.define((spec) => spec.output('v', { validType: z.number() })) {
+      override async run(): Promise<void> {
+        await gate;
+        this.out('v', 7);
+      }
+    }
+    class Parent extends WorkChain.define((spec) =>
+      spec.context<{ c: { v: number } }>().output('v', { validType: z.number() }),
+    ) {
+      static {
+        this.outline('spawn', 'after');
+      }
+      spawn(): void {
+        this.toContext({ c: this.launch(Child) });
+      }
+      after(): void {
+        this.out('v', this.ctx.c?.v ?? -1);
+      }
+    }
+    const parent = new Parent();
+    const loop = parent.stepUntilTerminated();
+    await runUntilWaiting(parent);
+    // Release the child and pause in the same tick: the child's result lands between the two.
+    release();
+    const paused = parent.pause();
+    expect(await paused).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(parent.ctx.c?.v).toBe(7);
+    parent.play();
+    await loop;
+    expect(parent.outputs).toEqual({ v: 7 });
+  });
+
+  it('takes a resume that arrives while paused and a pause that interrupts the wait', async () => {
+    class Resumable extends Process {
+      override run(): Wait {
+        return new Wait('done');
+      }
+      done(): void {}
+    }
+    const process = new Resumable();
+    const loop = process.stepUntilTerminated();
+    await runUntilWaiting(process);
+    const pausing = process.pause();
+    process.resume();
+    expect(await pausing).toBe(true);
+    process.play();
+    await loop;
+    expect(process.state).toBe(ProcessState.FINISHED);
+  });
+});
