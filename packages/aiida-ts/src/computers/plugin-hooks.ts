@@ -1,5 +1,9 @@
-import type { z } from 'zod';
-import { ConfigurationError, MissingEntryPointError, ValidationError, type ValidationIssue } from '../errors.js';
+import {
+  ConfigurationError,
+  MissingEntryPointError,
+  ValidationError,
+  type ValidationIssue,
+} from '../errors.js';
 import type { ComputerPluginHooks } from '../orm/entities/computer.js';
 import { loadScheduler } from '../schedulers/registry.js';
 import { getTransportClass, type TransportPlugin } from '../transports/registry.js';
@@ -26,7 +30,7 @@ export function authParamIssues(
   authParams: Readonly<Record<string, unknown>>,
 ): ValidationIssue[] {
   const schema = transportPlugin(transportType).authParamsSchema;
-  const known = Object.keys(schema.shape as Record<string, z.ZodType>);
+  const known = Object.keys(schema.shape);
   const issues: ValidationIssue[] = [];
   const knownParams: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(authParams)) {
@@ -46,7 +50,10 @@ export function authParamIssues(
 }
 
 /** `ValidationError` listing every bad key of `authParams` (see {@link authParamIssues}). */
-export function validateAuthParams(transportType: string, authParams: Readonly<Record<string, unknown>>): void {
+export function validateAuthParams(
+  transportType: string,
+  authParams: Readonly<Record<string, unknown>>,
+): void {
   const issues = authParamIssues(transportType, authParams);
   if (issues.length > 0)
     throw new ValidationError(`invalid authentication parameters for ${transportType}`, issues);

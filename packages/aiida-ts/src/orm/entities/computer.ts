@@ -324,7 +324,9 @@ export class Computer {
     }
     const quotes = metadata[ComputerProperty.USE_DOUBLE_QUOTES];
     if (quotes !== undefined && typeof quotes !== 'boolean') {
-      throw new ValidationError(`Invalid value for use_double_quotes: ${JSON.stringify(quotes)}; it must be a boolean`);
+      throw new ValidationError(
+        `Invalid value for use_double_quotes: ${JSON.stringify(quotes)}; it must be a boolean`,
+      );
     }
     for (const key of [ComputerProperty.PREPEND_TEXT, ComputerProperty.APPEND_TEXT]) {
       const text = metadata[key];
@@ -592,7 +594,10 @@ class NotStoredYet extends Error {}
  * uuid reading finds nothing the identifier is tried as a label. `NotExistentError` when nothing matches,
  * `MultipleObjectsError` for an ambiguous uuid prefix.
  */
-export async function loadComputer(identifier: string | number, options: StorageOption = {}): Promise<Computer> {
+export async function loadComputer(
+  identifier: string | number,
+  options: StorageOption = {},
+): Promise<Computer> {
   const storage = getStorage(options);
   const text = String(identifier);
   if (text === '') throw new ValidationError('the identifier of a computer cannot be empty');

@@ -37,7 +37,8 @@ export interface AbstractCodeInit {
 
 /** A code label may not contain `@`, which separates it from the computer in a full label. */
 export function validateCodeLabel(label: unknown): string {
-  if (typeof label !== 'string') throw new ValidationError(`a code label must be a string, got ${typeof label}`);
+  if (typeof label !== 'string')
+    throw new ValidationError(`a code label must be a string, got ${typeof label}`);
   if (label.includes('@'))
     throw new ValidationError(`The label \`${label}\` contains a \`@\` symbol, which is not allowed.`);
   return label;
@@ -173,8 +174,8 @@ export abstract class AbstractCode extends Data {
   abstract get fullLabel(): string;
 
   /** {@link fullLabel}, loading the computer first when needed. */
-  async getFullLabel(): Promise<string> {
-    return this.fullLabel;
+  getFullLabel(): Promise<string> {
+    return Promise.resolve(this.fullLabel);
   }
 
   /** The executable followed by the command line parameters a `CalcJob` plugin gives. */

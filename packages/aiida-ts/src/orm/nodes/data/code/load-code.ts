@@ -20,10 +20,15 @@ export function codeNodeTypes(): string[] {
 }
 
 /** Builds the code of a row and attaches its computer, so `fullLabel` works at once. */
-async function codeFromRow(storage: StorageBackend, row: DbNodeRow, computers?: Map<number, Computer>): Promise<AbstractCode> {
+async function codeFromRow(
+  storage: StorageBackend,
+  row: DbNodeRow,
+  computers?: Map<number, Computer>,
+): Promise<AbstractCode> {
   const code = Node.fromRow(storage, row) as AbstractCode;
   if (row.dbcomputer_id !== null) {
-    const computer = computers?.get(row.dbcomputer_id) ?? (await Computer.get({ pk: row.dbcomputer_id }, { storage }));
+    const computer =
+      computers?.get(row.dbcomputer_id) ?? (await Computer.get({ pk: row.dbcomputer_id }, { storage }));
     Node.internalState(code).computer = computer;
   }
   return code;
@@ -31,7 +36,8 @@ async function codeFromRow(storage: StorageBackend, row: DbNodeRow, computers?: 
 
 function pick(rows: readonly DbNodeRow[], what: string): DbNodeRow {
   if (rows.length === 0) throw new NotExistentError(`no code found with ${what}`);
-  if (rows.length > 1) throw new MultipleObjectsError(`multiple codes found with ${what}: use the pk or uuid`);
+  if (rows.length > 1)
+    throw new MultipleObjectsError(`multiple codes found with ${what}: use the pk or uuid`);
   return rows[0]!;
 }
 
@@ -55,7 +61,8 @@ export async function loadCode<T extends AbstractCode = AbstractCode>(
   const types = codeNodeTypes();
   const text = String(identifier);
   if (text === '') throw new ValidationError('the identifier of a code cannot be empty');
-  const codes = () => storage.executor().selectFrom('db_dbnode').selectAll('db_dbnode').where('node_type', 'in', types);
+  const codes = () =>
+    storage.executor().selectFrom('db_dbnode').selectAll('db_dbnode').where('node_type', 'in', types);
 
   const byLabel = async (fullLabel: string): Promise<DbNodeRow> => {
     const at = fullLabel.indexOf('@');
@@ -81,7 +88,8 @@ export async function loadCode<T extends AbstractCode = AbstractCode>(
         .where(storage.dialect.uuidText(sql.ref('uuid')), 'like', `${text.toLowerCase()}%`)
         .limit(2)
         .execute();
-      if (rows.length > 1) throw new MultipleObjectsError(`multiple codes have a uuid starting with \`${text}\``);
+      if (rows.length > 1)
+        throw new MultipleObjectsError(`multiple codes have a uuid starting with \`${text}\``);
       row = rows[0];
     }
     row ??= await byLabel(text);
@@ -111,7 +119,11 @@ export interface ListCodesOptions extends StorageOption {
 /** The stored codes, ordered by pk, with their computers loaded. */
 export async function listCodes(options: ListCodesOptions = {}): Promise<AbstractCode[]> {
   const storage = getStorage(options);
-  let query = storage.executor().selectFrom('db_dbnode').selectAll().where('node_type', 'in', codeNodeTypes());
+  let query = storage
+    .executor()
+    .selectFrom('db_dbnode')
+    .selectAll()
+    .where('node_type', 'in', codeNodeTypes());
   if (options.computer !== undefined) query = query.where('dbcomputer_id', '=', options.computer.pk);
   const user = options.user === undefined ? await User.getDefault({ storage }) : options.user;
   if (user !== null) query = query.where('user_id', '=', user.pk);
@@ -121,7 +133,10 @@ export async function listCodes(options: ListCodesOptions = {}): Promise<Abstrac
   for (const row of rows) {
     const code = await codeFromRow(storage, row, computers);
     if (options.includeHidden !== true && code.base.extras.get(CODE_HIDDEN_EXTRA, false) === true) continue;
-    if (options.defaultCalcJobPlugin !== undefined && code.defaultCalcJobPlugin !== options.defaultCalcJobPlugin)
+    if (
+      options.defaultCalcJobPlugin !== undefined &&
+      code.defaultCalcJobPlugin !== options.defaultCalcJobPlugin
+    )
       continue;
     codes.push(code);
   }

@@ -69,7 +69,8 @@ export class PortableCode extends AbstractCode {
         `the \`filepath_executable\` must be a relative file path, got ${JSON.stringify(value)}`,
       );
     }
-    if (path.posix.isAbsolute(value)) throw new ValidationError('The `filepath_executable` should not be absolute.');
+    if (path.posix.isAbsolute(value))
+      throw new ValidationError('The `filepath_executable` should not be absolute.');
     this.base.attributes.set(CodeAttribute.FILEPATH_EXECUTABLE, value);
   }
 
