@@ -239,3 +239,4 @@ export {
 } from './remote-controller.js';
 export { ProcessLauncher, type ProcessLauncherOptions } from './process-launcher.js';
 export { jsonValueSchema, isPlainObject, type JsonValue } from './values.js';
+export { defaultLogger } from './logger.js';

@@ -193,4 +193,8 @@ export class ProcessLauncher {
     }
     await this.whenIdle();
   }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

@@ -1176,6 +1176,11 @@ export class Process {
     return Promise.all(pending).then(() => undefined);
   }
 
+  /** Closes the process (`await using process = new P(...)`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   #ensureNotClosed(what: string): void {
     if (this.#closed) throw new ClosedError(`cannot ${what}: the process is closed`);
   }
