@@ -338,14 +338,14 @@ export class Process extends ProcessBase implements EngineStepHost {
 
   /** Kills the process and the processes it called (aiida's `Process.kill`). */
   override kill(message: string | null = null, options: { readonly forceKill?: boolean } = {}): boolean | CancellableAction {
-    const wasTerminated = this.#provenance === undefined || this.hasTerminated();
+    if (this.#provenance === undefined || this.hasTerminated()) return super.kill(message, options);
+    // A kill already on its way is not replaced (its message stays: children get "Killed by parent<pk>").
+    if (this.isKilling && options.forceKill !== true) return true;
+    const provenance = this.provenance;
+    // Children first, with aiida's message, before the kill of this process reaches them with its own.
+    const done = killChildren(provenance, `Killed by parent<${String(provenance.node.pk)}>`, options.forceKill ?? false);
     const result = super.kill(message, options);
-    if (result !== false && !wasTerminated) {
-      const provenance = this.provenance;
-      const done = killChildren(provenance, `Killed by parent<${String(provenance.node.pk)}>`, options.forceKill ?? false);
-      if (this.hasTerminated()) void done;
-      else this.defer(done);
-    }
+    if (!this.hasTerminated()) this.defer(done);
     return result;
   }
 

@@ -294,24 +294,23 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
     return decodeEngineValue(json, this.pid, (item) => super.decodeValue(item));
   }
 
-  /** Children put in the context resolve to their node once they terminated (whatever their outcome). */
+  /**
+   * Children put in the context resolve to their node once they have terminated (whatever their outcome) and the
+   * node records it; a child handed to another worker is waited for through its state broadcasts and the node.
+   */
   protected override resolveAwaitable(process: PlumpyProcess): PromiseLike<unknown> {
     const child = process as PlumpyProcess & { provenance?: ProcessProvenance };
     const provenance = child.provenance;
     if (provenance === undefined) return super.resolveAwaitable(process);
-    if (process.isClosed && !process.hasTerminated()) {
-      // Handed to another worker (submitted over the broker): wait for its node to terminate.
-      return this.runner.getProcessFuture(provenance.node.pk!);
-    }
-    return process.future().then(
-      () => provenance.node,
-      () => provenance.node,
-    );
+    const pk = provenance.node.pk;
+    if (pk === null) return process.future().then(() => provenance.node, () => provenance.node);
+    return this.runner.getProcessFuture(pk);
   }
 
   /** After a reload, a child awaited before the checkpoint resolves to its node when it terminates. */
   protected override awaitProcess(pid: Pid): PromiseLike<unknown> {
-    return this.runner.getProcessFuture(Number(pid));
+    // Called while the checkpoint is being restored, before this process knows its runner: wait a tick.
+    return Promise.resolve().then(() => this.runner.getProcessFuture(Number(pid)));
   }
 
   async [AFTER_STEP](): Promise<void> {
@@ -334,13 +333,14 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
   }
 
   override kill(message: string | null = null, options: { readonly forceKill?: boolean } = {}): boolean | CancellableAction {
-    const wasTerminated = this.#provenance === undefined || this.hasTerminated();
+    if (this.#provenance === undefined || this.hasTerminated()) return super.kill(message, options);
+    // A kill already on its way is not replaced (its message stays: children get "Killed by parent<pk>").
+    if (this.isKilling && options.forceKill !== true) return true;
+    const provenance = this.provenance;
+    // Children first, with aiida's message, before the kill of this process reaches them with its own.
+    const done = killChildren(provenance, `Killed by parent<${String(provenance.node.pk)}>`, options.forceKill ?? false);
     const result = super.kill(message, options);
-    if (result !== false && !wasTerminated) {
-      const provenance = this.provenance;
-      const done = killChildren(provenance, `Killed by parent<${String(provenance.node.pk)}>`, options.forceKill ?? false);
-      if (!this.hasTerminated()) this.defer(done);
-    }
+    if (!this.hasTerminated()) this.defer(done);
     return result;
   }
 
