@@ -352,12 +352,22 @@ export class WorkChain extends Process {
   }
 
   #afterStep(finished: boolean, value: unknown): unknown {
-    if (!finished && (value === undefined || value === null || value instanceof ToContext)) {
+    if (!finished && (value instanceof ToContext || this.continuesAfter(value))) {
       if (value instanceof ToContext) this.#addAwaitables(value.entries);
       if (this.#awaitables.length > 0) return new Wait('doStep', { msg: WAITING_MESSAGE });
       return new Continue('doStep');
     }
-    return value;
+    // The outline ended: a value that would have gone on is no result.
+    return finished && this.continuesAfter(value) ? undefined : value;
+  }
+
+  /**
+   * Whether the outline goes on after a step returned `value` (a `ToContext` always goes on). plumpy's
+   * rule: only nothing (`undefined` or `null`) goes on, any other value ends the work chain with it as the
+   * result. aiida-ts overrides this to go on after exit status 0 as well.
+   */
+  protected continuesAfter(value: unknown): boolean {
+    return value === undefined || value === null;
   }
 
   /** Waits, before the next step, for each awaitable, and puts its value in the context under its key. */

@@ -780,3 +780,32 @@ describe('waiting across a pause', () => {
     expect(process.state).toBe(ProcessState.FINISHED);
   });
 });
+
+describe('continuesAfter', () => {
+  it('lets a subclass decide which step results end the outline (aiida: exit status 0 goes on)', async () => {
+    class AiidaLike extends WorkChain.define((spec) =>
+      spec.input('fail', { validType: z.boolean() }).output('reached', { validType: z.boolean() }),
+    ) {
+      static {
+        this.outline('first', 'second');
+      }
+      protected override continuesAfter(value: unknown): boolean {
+        return (
+          super.continuesAfter(value) || value === 0 || (value instanceof ExitCode && value.status === 0)
+        );
+      }
+      first(): unknown {
+        return this.inputs.fail ? new ExitCode(300, { message: 'failed' }) : 0;
+      }
+      second(): void {
+        this.out('reached', true);
+      }
+    }
+    const ok = new AiidaLike({ inputs: { fail: false } });
+    expect(await ok.execute()).toEqual({ reached: true });
+    const failing = new AiidaLike({ inputs: { fail: true } });
+    await failing.execute();
+    expect(failing.exitCode?.status).toBe(300);
+    expect(failing.outputs).toEqual({});
+  });
+});
