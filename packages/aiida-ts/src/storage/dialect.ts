@@ -15,10 +15,14 @@ export type JsonTypeName = 'object' | 'array' | 'string' | 'number' | 'boolean' 
  * timestamps and booleans are encoded, how to reach into a JSON column, and how to track visited nodes in a
  * recursive CTE. Each helper returns a Kysely expression usable in `select`, `where` and `orderBy`.
  *
- * Semantics shared by both dialects (tests in test/storage/dialect.test.ts hold both to them):
+ * Semantics shared by both dialects (the storage contract suite, test/storage/backend-contract.ts, holds both to
+ * them):
  * - a missing JSON path gives SQL NULL (never an error), JSON `null` gives the JSON null (`jsonTypeOf` = 'null');
  * - `jsonExtractText` gives strings unquoted and other scalars as their JSON text (`true`, `1.5`);
- * - `jsonExtractNumber` gives NULL unless the value is a JSON number; `jsonExtractBoolean` likewise for booleans.
+ * - `jsonExtractNumber` gives NULL unless the value is a JSON number; `jsonExtractBoolean` likewise for booleans;
+ * - `jsonContains` and `jsonHasKey` give NULL when the path is missing, as PostgreSQL's `@>` and `?` (and so
+ *   aiida-core and the QueryBuilder's `contains`/`has_key`) do: neither they nor their `NOT` match a row without
+ *   the key. `jsonEquals` gives false there (never NULL), so its `NOT` does match such a row.
  */
 export interface SqlDialect {
   readonly name: DialectName;
@@ -47,11 +51,18 @@ export interface SqlDialect {
   jsonTypeOf(json: Expression<unknown>, path: JsonPath): RawBuilder<JsonTypeName | null>;
   /** The length of the array at `path`, or NULL when it is not an array. */
   jsonArrayLength(json: Expression<unknown>, path: JsonPath): RawBuilder<number | null>;
-  /** Whether the object at `path` has `key`. */
-  jsonHasKey(json: Expression<unknown>, path: JsonPath, key: string): RawBuilder<boolean | number>;
-  /** Whether the value at `path` contains `value` as PostgreSQL's `@>` defines it (sub-object / sub-array). */
-  jsonContains(json: Expression<unknown>, path: JsonPath, value: unknown): RawBuilder<boolean | number>;
-  /** Whether the JSON value at `path` equals `value` (compared as JSON, so `1` ≠ `"1"`). */
+  /** Whether the object at `path` has `key` (false when the value there is not an object, NULL when missing). */
+  jsonHasKey(json: Expression<unknown>, path: JsonPath, key: string): RawBuilder<boolean | number | null>;
+  /**
+   * Whether the value at `path` contains `value` as PostgreSQL's `@>` defines it (sub-object / sub-array, a scalar
+   * in a top-level array); NULL when the path is missing.
+   */
+  jsonContains(
+    json: Expression<unknown>,
+    path: JsonPath,
+    value: unknown,
+  ): RawBuilder<boolean | number | null>;
+  /** Whether the JSON value at `path` equals `value` (compared as JSON, so `1` ≠ `"1"`); false when missing. */
   jsonEquals(json: Expression<unknown>, path: JsonPath, value: unknown): RawBuilder<boolean | number>;
 
   /** A uuid column as text (PostgreSQL `uuid` → `text`), for `LIKE 'prefix%'`. */
@@ -198,11 +209,15 @@ export const sqliteDialect: SqlDialect = {
     sql<
       number | null
     >`(case when json_type(${json}, ${sqliteJsonPath(path)}) = 'array' then json_array_length(${json}, ${sqliteJsonPath(path)}) end)`,
+  // `json_type` of a missing path is NULL, so `= 'object'` is NULL there and `case` keeps it NULL
   jsonHasKey: (json, path, key) =>
-    sql<number>`(json_type(${json}, ${sqliteJsonPath(path)}) = 'object' and json_type(${json}, ${sqliteJsonPath([...path, key])}) is not null)`,
-  // json_contains is registered on every connection by the SQLite backends (see sqlite/functions.ts)
+    sql<
+      number | null
+    >`(case json_type(${json}, ${sqliteJsonPath(path)}) = 'object' when 1 then json_type(${json}, ${sqliteJsonPath([...path, key])}) is not null when 0 then 0 end)`,
+  // json_contains is registered on every connection by the SQLite backends (see sqlite/functions.ts); it returns
+  // NULL for a NULL argument, i.e. a missing path, as `@>` does
   jsonContains: (json, path, value) =>
-    sql<number>`coalesce(json_contains((${json} -> ${sqliteJsonPath(path)}), ${checkedJsonText(value)}), 0)`,
+    sql<number | null>`json_contains((${json} -> ${sqliteJsonPath(path)}), ${checkedJsonText(value)})`,
   jsonEquals: (json, path, value) =>
     sql<number>`coalesce(json_equals((${json} -> ${sqliteJsonPath(path)}), ${checkedJsonText(value)}), 0)`,
   uuidText: (column) => sql<string>`${column}`,
@@ -245,10 +260,13 @@ export const postgresDialect: SqlDialect = {
     sql<
       number | null
     >`(case when jsonb_typeof(${json} #> ${pgPath(path)}::text[]) = 'array' then jsonb_array_length(${json} #> ${pgPath(path)}::text[]) end)`,
+  // `?` alone would also find `key` among the strings of an array; the type check keeps it to objects
   jsonHasKey: (json, path, key) =>
-    sql<boolean>`coalesce(jsonb_typeof(${json} #> ${pgPath(path)}::text[]) = 'object' and jsonb_exists(${json} #> ${pgPath(path)}::text[], ${key}), false)`,
+    sql<
+      boolean | null
+    >`(case jsonb_typeof(${json} #> ${pgPath(path)}::text[]) = 'object' when true then jsonb_exists(${json} #> ${pgPath(path)}::text[], ${key}) when false then false end)`,
   jsonContains: (json, path, value) =>
-    sql<boolean>`coalesce((${json} #> ${pgPath(path)}::text[]) @> ${checkedJsonText(value)}::jsonb, false)`,
+    sql<boolean | null>`((${json} #> ${pgPath(path)}::text[]) @> ${checkedJsonText(value)}::jsonb)`,
   jsonEquals: (json, path, value) =>
     sql<boolean>`coalesce((${json} #> ${pgPath(path)}::text[]) = ${checkedJsonText(value)}::jsonb, false)`,
   uuidText: (column) => sql<string>`(${column})::text`,

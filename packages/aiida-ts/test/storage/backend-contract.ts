@@ -284,6 +284,75 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       expect(d.decodeBool(second!.ilike)).toBe(true);
     });
 
+    it('gives NULL for contains and has-key on a missing path (as `@>` and `?`), false for equality', async () => {
+      const userId = await newUser(storage);
+      const docs = [{ a: [1, 2], o: { k: 1 }, z: null, s: 'x' }, {}];
+      const ids = await storage.bulkInsert(
+        'db_dbnode',
+        docs.map((doc) => nodeRow(storage, userId, doc)),
+      );
+      const d = storage.dialect;
+      const attrs = sql.ref('attributes');
+      const rows = await storage
+        .executor()
+        .selectFrom('db_dbnode')
+        .select([
+          'id',
+          d.jsonContains(attrs, ['a'], [1]).as('contains'),
+          d.jsonContains(attrs, ['a'], 2).as('containsScalar'),
+          d.jsonContains(attrs, ['o'], { k: 1 }).as('containsObject'),
+          d.jsonContains(attrs, ['z'], [1]).as('nullContains'),
+          d.jsonHasKey(attrs, ['o'], 'k').as('hasKey'),
+          d.jsonHasKey(attrs, ['s'], 'x').as('stringHasKey'),
+          d.jsonHasKey(attrs, ['a'], '1').as('arrayHasKey'),
+          d.jsonEquals(attrs, ['s'], 'x').as('equals'),
+        ])
+        .where('id', 'in', ids)
+        .orderBy('id')
+        .execute();
+      const decode = (raw: unknown): boolean | null => (raw === null ? null : d.decodeBool(raw));
+      const present = rows[0]!;
+      const missing = rows[1]!;
+      expect(
+        [
+          present.contains,
+          present.containsScalar,
+          present.containsObject,
+          present.nullContains,
+          present.hasKey,
+          present.stringHasKey,
+          present.arrayHasKey,
+          present.equals,
+        ].map(decode),
+      ).toEqual([true, true, true, false, true, false, false, true]);
+      expect(
+        [missing.contains, missing.containsObject, missing.hasKey, missing.stringHasKey, missing.equals].map(
+          decode,
+        ),
+      ).toEqual([null, null, null, null, false]);
+
+      // three-valued logic: neither a predicate nor its negation selects a node without the key
+      const matching = async (
+        predicate: (not: boolean) => ReturnType<typeof d.jsonContains>,
+      ): Promise<number[][]> => {
+        const select = async (not: boolean): Promise<number[]> =>
+          (
+            await storage
+              .executor()
+              .selectFrom('db_dbnode')
+              .select('id')
+              .where('id', 'in', ids)
+              .where(not ? sql<boolean>`not ${predicate(not)}` : sql<boolean>`${predicate(not)}`)
+              .orderBy('id')
+              .execute()
+          ).map((row) => row.id);
+        return [await select(false), await select(true)];
+      };
+      expect(await matching(() => d.jsonContains(attrs, ['a'], [2]))).toEqual([[ids[0]], []]);
+      expect(await matching(() => d.jsonHasKey(attrs, ['o'], 'k'))).toEqual([[ids[0]], []]);
+      expect(await matching(() => d.jsonEquals(attrs, ['s'], 'y'))).toEqual([[], ids]);
+    });
+
     it('finds nodes by uuid prefix through uuidText and walks a cyclic graph with the path helpers', async () => {
       const userId = await newUser(storage);
       const ids = await storage.bulkInsert(

@@ -12,18 +12,25 @@ function parse(value: unknown): { ok: true; value: unknown } | { ok: false } {
   return { ok: true, value };
 }
 
-/** PostgreSQL's `jsonb @>`: objects contain sub-objects, arrays contain every element of the other array. */
+/**
+ * PostgreSQL's `jsonb @>`: objects contain sub-objects, arrays contain every element of the other array, and a
+ * top-level array contains a scalar it holds (only at the top level: `{"a": [1]} @> {"a": 1}` is false).
+ */
 export function jsonContains(lhs: unknown, rhs: unknown): boolean {
+  return contains(lhs, rhs, true);
+}
+
+function contains(lhs: unknown, rhs: unknown, topLevel: boolean): boolean {
   if (Array.isArray(lhs)) {
-    if (Array.isArray(rhs)) return rhs.every((item) => lhs.some((element) => jsonContains(element, item)));
-    // a scalar is contained in an array holding it (PostgreSQL's special case for top-level scalars)
-    return typeof rhs !== 'object' || rhs === null ? lhs.some((element) => jsonEquals(element, rhs)) : false;
+    if (Array.isArray(rhs)) return rhs.every((item) => lhs.some((element) => contains(element, item, false)));
+    const scalar = typeof rhs !== 'object' || rhs === null;
+    return topLevel && scalar && lhs.some((element) => jsonEquals(element, rhs));
   }
   if (typeof lhs === 'object' && lhs !== null) {
     if (typeof rhs !== 'object' || rhs === null || Array.isArray(rhs)) return false;
     const left = lhs as Record<string, unknown>;
     return Object.entries(rhs).every(
-      ([key, value]) => Object.hasOwn(left, key) && jsonContains(left[key], value),
+      ([key, value]) => Object.hasOwn(left, key) && contains(left[key], value, false),
     );
   }
   return jsonEquals(lhs, rhs);
