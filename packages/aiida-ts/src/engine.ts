@@ -37,6 +37,13 @@ export { Process, defaultProcessType, definitionOf } from './engine/processes/pr
 export { WorkChain } from './engine/processes/workchains/workchain.js';
 export { append_, assign_, type NodeOf } from './engine/processes/workchains/context.js';
 export {
+  BaseRestartWorkChain,
+  ProcessHandlerReport,
+  type ProcessHandler,
+  type ProcessHandlerOptions,
+  type RestartContext,
+} from './engine/processes/workchains/restart.js';
+export {
   FunctionProcess,
   calcfunction,
   isProcessFunction,

@@ -27,7 +27,7 @@ import { FIXTURES } from '../orm/archive-fixtures.js';
 import { InnerWorkChain, OuterWorkChain } from './fixture-workchains.js';
 import { BACKENDS, linkSummary, useEngine } from './helpers.js';
 
-const record = calcfunction({ inputs: { steps: List } }, function record({ steps }) {
+const record = calcfunction({ inputs: { steps: List }, outputs: List }, function record({ steps }) {
   return new List([...steps.getList()]);
 });
 

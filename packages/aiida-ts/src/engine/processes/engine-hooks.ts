@@ -150,12 +150,8 @@ export function writeReport(
   if (level === 'REPORT') logReport(text, { pk, process: className });
   else getLogger('aiida').error({ pk, process: className }, text);
   if (!provenance.storeProvenance) return;
-  const stored = storeLogRecord({ node: provenance.node, message: text, levelname: level, site });
-  if (process.hasTerminated()) {
-    stored.catch((error: unknown) => getLogger('aiida').error({ err: error, pk }, 'a report could not be stored'));
-  } else {
-    process.deferWork(stored);
-  }
+  // Tracked also after the end: the run resolves once the report is stored (a failure then is only logged).
+  process.deferWork(storeLogRecord({ node: provenance.node, message: text, levelname: level, site }));
 }
 
 /** The call site of the function that called `report` (two frames above this helper's caller). */

@@ -53,6 +53,8 @@ export interface EngineProcessClass {
   isValidCache(node: ProcessNode): boolean;
   /** Abstract classes (the engine's `Process`, `WorkChain`, …) cannot be run. */
   isAbstract(): boolean;
+  /** Issues with the parsed inputs beyond their ports (a restart work chain checks its handler overrides). */
+  validateInputs(inputs: Readonly<Record<string, unknown>>): ValidationIssue[];
   /** The inputs as the spec reads them (a process function spreads its variadic array into `args_0`, …). */
   normaliseInputs(inputs: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>>;
 }
@@ -105,6 +107,7 @@ export function parseProcessInputs(
       });
     }
   }
+  issues.push(...cls.validateInputs(parsed));
   if (issues.length > 0) throw new InputValidationError(`invalid inputs for ${cls.name}`, issues);
   return freezeDeep(parsed);
 }

@@ -19,7 +19,7 @@ import {
   type StateClasses,
 } from 'plumpy-ts';
 import { createBuilder, type ProcessBuilder } from './builder.js';
-import { InvalidOperationError } from '../../errors.js';
+import { InvalidOperationError, type ValidationIssue } from '../../errors.js';
 import { ProcessAttribute, ProcessNode } from '../../orm/nodes/process/process.js';
 import type { Runner } from '../runner.js';
 import { defineProcessBase } from './base-spec.js';
@@ -155,6 +155,11 @@ export class Process extends ProcessBase implements EngineStepHost {
   static getBuilder<C extends ProcessClass>(this: C): ProcessBuilder<C> {
     processClassRegistry.identifyObject(this);
     return createBuilder(this);
+  }
+
+  /** Checks parsed inputs beyond their ports (before anything is stored); no issues by default. */
+  static validateInputs(_inputs: Readonly<Record<string, unknown>>): ValidationIssue[] {
+    return [];
   }
 
   /** The inputs as the spec reads them; as given by default. */

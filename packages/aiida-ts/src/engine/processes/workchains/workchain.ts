@@ -11,8 +11,6 @@ import {
   type JsonValue,
   type KillMessage,
   type LoadableClass,
-  type OutlineDsl,
-  type OutlineItem,
   type NamespaceIn,
   type Pid,
   type ProcessClass,
@@ -24,7 +22,7 @@ import {
   type StateClasses,
 } from 'plumpy-ts';
 import { createBuilder, type ProcessBuilder } from '../builder.js';
-import { InvalidOperationError } from '../../../errors.js';
+import { InvalidOperationError, type ValidationIssue } from '../../../errors.js';
 import { Node } from '../../../orm/nodes/node.js';
 import { ProcessAttribute, WorkChainNode, type ProcessNode } from '../../../orm/nodes/process/process.js';
 import type { Runner } from '../../runner.js';
@@ -86,17 +84,6 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
   }
 
 
-  /** Sets the outline (see plumpy-ts's `WorkChain.outline`) and registers the class under its process type. */
-  static override outline<W extends PlumpyWorkChain>(
-    this: { readonly prototype: W; readonly name: string; spec(): ProcessSpec<SpecTypes> },
-    ...items: OutlineItem<NoInfer<W>>[] | [(dsl: OutlineDsl<NoInfer<W>>) => OutlineItem<NoInfer<W>>[]]
-  ): void {
-    (PlumpyWorkChain.outline as (...args: unknown[]) => void).apply(this, items);
-    const outline = (this as unknown as typeof PlumpyWorkChain).getOutline();
-    if (outline !== undefined) normaliseReturns(outline);
-    processClassRegistry.identifyObject(this as unknown as LoadableClass);
-  }
-
   static get nodeClass(): typeof WorkChainNode {
     return WorkChainNode;
   }
@@ -136,6 +123,11 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
   static getBuilder<C extends ProcessClass>(this: C): ProcessBuilder<C> {
     processClassRegistry.identifyObject(this);
     return createBuilder(this);
+  }
+
+  /** Checks parsed inputs beyond their ports (before anything is stored); no issues by default. */
+  static validateInputs(_inputs: Readonly<Record<string, unknown>>): ValidationIssue[] {
+    return [];
   }
 
   /** The inputs as the spec reads them; as given by default. */
@@ -374,3 +366,19 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
 }
 
 recordDefinitionsOf(WorkChain);
+
+// `outline` keeps plumpy-ts's typing; at run time it also normalises `return_(0)` and registers the class under its
+// process type (so that a node's class is found by `getBuilderRestart` and checkpoints as soon as it is defined).
+{
+  const original = PlumpyWorkChain.outline as unknown as (this: unknown, ...items: unknown[]) => void;
+  Object.defineProperty(WorkChain, 'outline', {
+    configurable: true,
+    writable: true,
+    value: function outline(this: typeof PlumpyWorkChain, ...items: unknown[]): void {
+      original.apply(this, items);
+      const block = this.getOutline();
+      if (block !== undefined) normaliseReturns(block);
+      processClassRegistry.identifyObject(this as unknown as LoadableClass);
+    },
+  });
+}
