@@ -91,6 +91,7 @@ export {
 } from './engine/launch.js';
 export { ProcessFuture, type ProcessFutureOptions } from './engine/futures.js';
 export { AiidaPersister } from './engine/persistence.js';
+export { AiidaProcessLauncher, type ContinueResult } from './engine/launcher.js';
 export {
   CACHED_FROM_KEY,
   HASH_EXTRA_KEY,

@@ -93,14 +93,16 @@ class NamespaceState {
       child.update(value);
       return;
     }
+    // The value is kept as the port converts it (a plain 3 for an Int port becomes an Int), as aiida serializes.
     if (port instanceof Port) {
       const result = port.parse(value, this.path === '' ? [] : this.path.split('.'));
       if (!result.ok) throw new ValidationError(`invalid value for \`${where}\``, result.issues);
+      this.values.set(name, result.value);
     } else {
       const result = this.port.parseDynamicValues({ [name]: value }, this.path === '' ? [] : this.path.split('.').slice(0, -1));
       if (!result.ok) throw new ValidationError(`invalid value for \`${where}\``, result.issues);
+      this.values.set(name, (result.value as Record<string, unknown>)[name]);
     }
-    this.values.set(name, value);
   }
 
   update(values: Readonly<Record<string, unknown>>): void {
@@ -160,6 +162,7 @@ function proxyOf(state: NamespaceState, extra: Record<PropertyKey, unknown> = {}
       return true;
     },
     has(_target, key) {
+      if (key in methods) return true;
       return typeof key === 'string' && (state.port.has(key) || state.values.has(key));
     },
     ownKeys() {
