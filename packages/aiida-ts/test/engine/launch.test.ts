@@ -76,7 +76,7 @@ describe.each(BACKENDS)('launching on %s', (_name, open) => {
     expect(Object.keys(builder.inner._inputs())).toEqual(['x', 'y']);
     expect(builder._inputs({ prune: false })).toMatchObject({ inner: { x: expect.any(Int) as Int, y: expect.any(Int) as Int } });
     expect('inner' in builder).toBe(true);
-    expect((builder.inner.x as Int).value).toBe(3);
+    expect((builder.inner.x as unknown as Int).value).toBe(3);
   });
 
   it('rebuilds the inputs of a finished process with getBuilderRestart and runs it again', async () => {
