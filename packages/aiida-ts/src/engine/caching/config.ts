@@ -64,10 +64,11 @@ function stringList(name: string): string[] {
 /** The caching configuration in force: the profile's options with the overrides of the current scope. */
 export function cachingOptions(): { readonly defaultEnabled: boolean; readonly enabled: string[]; readonly disabled: string[] } {
   const overrides = scope.getStore() ?? NONE;
-  if (overrides.all === 'disable') return { defaultEnabled: false, enabled: [], disabled: [] };
-  if (overrides.all === 'enable') return { defaultEnabled: true, enabled: [], disabled: [] };
-  let enabled = stringList('caching.enabled_for');
-  let disabled = stringList('caching.disabled_for');
+  // Enabling or disabling everything replaces the configuration (as aiida); identifiers given in scopes nested
+  // inside still apply.
+  const replaced = overrides.all !== undefined;
+  let enabled = replaced ? [] : stringList('caching.enabled_for');
+  let disabled = replaced ? [] : stringList('caching.disabled_for');
   for (const id of overrides.disable) {
     disabled.push(id);
     enabled = enabled.filter((item) => item !== id);
@@ -80,7 +81,8 @@ export function cachingOptions(): { readonly defaultEnabled: boolean; readonly e
     const problem = checkIdentifierPattern(pattern);
     if (problem !== undefined) throw new ConfigurationError(`Invalid identifier pattern in enable or disable list: ${problem}`);
   }
-  return { defaultEnabled: getConfigOption('caching.default_enabled') === true, enabled, disabled };
+  const defaultEnabled = replaced ? overrides.all === 'enable' : getConfigOption('caching.default_enabled') === true;
+  return { defaultEnabled, enabled, disabled };
 }
 
 /**
