@@ -1,0 +1,200 @@
+import { Command, Option } from 'commander';
+import { defineCommandGroup, type Cli } from '../cli.js';
+import { UsageError } from '../exit-codes.js';
+import {
+  DEFAULT_PROCESS_PROJECTIONS,
+  PROCESS_PROJECTIONS,
+  PROCESS_STATE_CHOICES,
+  type ProcessProjection,
+} from '../process/projections.js';
+
+/** The URL aiida-core points to when a profile has no broker (and so no daemon). */
+const URL_NO_BROKER =
+  'https://aiida-core.readthedocs.io/en/stable/installation/guide_quick.html#quick-install-limitations';
+
+function parseInteger(what: string, value: string, minimum = Number.NEGATIVE_INFINITY): number {
+  if (!/^[-+]?\d+$/.test(value.trim()) || Number(value) < minimum) {
+    throw new UsageError(
+      `invalid value for ${what}: \`${value}\` is not ${minimum === 0 ? 'a non-negative' : 'an'} integer`,
+    );
+  }
+  return Number.parseInt(value, 10);
+}
+
+interface ListOptions {
+  all?: boolean;
+  processState?: string[];
+  paused?: boolean;
+  exitStatus?: string;
+  F?: string;
+  failed?: boolean;
+  pastDays?: string;
+  processLabel?: string;
+  group?: string;
+  limit?: string;
+  orderBy: 'id' | 'ctime';
+  orderDirection: 'asc' | 'desc';
+  orderDir?: 'asc' | 'desc';
+  project: ProcessProjection[];
+  raw?: boolean;
+  json?: boolean;
+}
+
+async function processList(cli: Cli, opts: ListOptions): Promise<void> {
+  cli.out.json = opts.json === true;
+  const exitStatusText = opts.exitStatus ?? opts.F;
+  const exitStatus = exitStatusText === undefined ? undefined : parseInteger('--exit-status', exitStatusText);
+  const pastDays = opts.pastDays === undefined ? undefined : parseInteger('--past-days', opts.pastDays, 0);
+  const limit = opts.limit === undefined ? undefined : parseInteger('--limit', opts.limit, 0);
+  const storage = await cli.storage();
+  let groupPk: number | undefined;
+  if (opts.group !== undefined) {
+    const { loadGroup } = await import('../../orm/entities/group.js');
+    try {
+      groupPk = (await loadGroup(opts.group, { storage })).pk!;
+    } catch (error) {
+      const name = (error as { name?: string }).name;
+      if (name === 'NotExistentError' || name === 'MultipleObjectsError')
+        cli.out.critical(`invalid value for --group: ${(error as Error).message}`);
+      throw error;
+    }
+  }
+  const { queryProcesses, lastStateChange } = await import('../process/list-query.js');
+  const { formatProjection, jsonProjection, projectionLabel } = await import('../process/projections.js');
+  const rows = await queryProcesses({
+    storage,
+    ...(opts.all === true ? { all: true } : {}),
+    ...(opts.processState === undefined ? {} : { processStates: opts.processState }),
+    ...(opts.processLabel === undefined ? {} : { processLabel: opts.processLabel }),
+    ...(opts.paused === true ? { paused: true } : {}),
+    ...(exitStatus === undefined ? {} : { exitStatus }),
+    ...(opts.failed === true ? { failed: true } : {}),
+    ...(pastDays === undefined ? {} : { pastDays }),
+    ...(groupPk === undefined ? {} : { groupPk }),
+    ...(limit === undefined ? {} : { limit }),
+    orderBy: opts.orderBy,
+    orderDirection: opts.orderDir ?? opts.orderDirection,
+  });
+  const projections = opts.project;
+  if (opts.json === true) {
+    cli.out.printJson(
+      rows.map((row) => Object.fromEntries(projections.map((p) => [p, jsonProjection(p, row)]))),
+    );
+    return;
+  }
+  const now = new Date();
+  const cells = rows.map((row) => projections.map((p) => formatProjection(p, row, now)));
+  const numeric = projections.flatMap((p, index) => (p === 'pk' || p === 'exit_status' ? [index] : []));
+  if (opts.raw === true) {
+    const { renderTable } = await import('../utils/table.js');
+    const text = renderTable(
+      projections.map(() => ''),
+      cells,
+      { alignRight: numeric },
+    );
+    // A plain table: the (empty) header and its rule are dropped.
+    for (const line of text.split('\n').slice(2)) cli.out.echo(line);
+    return;
+  }
+  cli.out.table(
+    projections.map((p) => projectionLabel(p)),
+    cells,
+    { alignRight: numeric },
+  );
+  cli.out.echo();
+  cli.out.echo(`Total results: ${rows.length}`);
+  cli.out.echo();
+  if (projections.includes('cached')) {
+    cli.out.report('\u267b Processes marked with check-mark were not run but taken from the cache.');
+    cli.out.report('Add the option `-P pk cached_from` to the command to display cache source.');
+  }
+  const changed = await lastStateChange(storage);
+  if (changed === null) {
+    cli.out.report('Last time an entry changed state: never');
+  } else {
+    const { formatAtTime, formatRelativeTime } = await import('../process/formatting.js');
+    cli.out.report(
+      `Last time an entry changed state: ${formatRelativeTime(changed, now)} (${formatAtTime(changed)})`,
+    );
+  }
+  const profile = await cli.profile();
+  if (profile.processControlBackend === null) {
+    cli.out.warning(`This profile does not have a broker and so it has no daemon. See ${URL_NO_BROKER}`);
+  } else {
+    // aiida-ts has no daemon yet: with a broker configured, no worker can be running.
+    cli.out.warning('The daemon is not running');
+  }
+}
+
+async function processCallRoot(cli: Cli, identifiers: string[], opts: { json?: boolean }): Promise<void> {
+  cli.out.json = opts.json === true;
+  const { resolveProcesses, callRoot } = await import('../process/load-processes.js');
+  const processes = await resolveProcesses(cli, identifiers, { command: 'verdi process call-root' });
+  const documents: { pk: number; root: number | null }[] = [];
+  for (const process of processes) {
+    const root = await callRoot(process);
+    documents.push({ pk: process.pk!, root: root?.pk ?? null });
+    if (opts.json === true) continue;
+    if (root === null) cli.out.echo(`No callers found for Process<${String(process.pk)}>`);
+    else cli.out.echo(String(root.pk));
+  }
+  if (opts.json === true) cli.out.printJson(documents);
+}
+
+export default defineCommandGroup({
+  name: 'process',
+  description: 'Inspect and manage processes.',
+  build(cli: Cli) {
+    const group = new Command('process');
+
+    group
+      .command('list')
+      .description(
+        'Show a list of processes. By default only processes that are still active are shown; options select ' +
+          'finished ones too.',
+      )
+      .addOption(
+        new Option('-P, --project <projections...>', 'Select the list of entity attributes to project.')
+          .choices(PROCESS_PROJECTIONS)
+          .default([...DEFAULT_PROCESS_PROJECTIONS]),
+      )
+      .addOption(
+        new Option('-O, --order-by <field>', 'Order the entries by this attribute.')
+          .choices(['id', 'ctime'])
+          .default('ctime'),
+      )
+      .addOption(
+        new Option('-D, --order-direction <direction>', 'List the entries in ascending or descending order.')
+          .choices(['asc', 'desc'])
+          .default('asc'),
+      )
+      .addOption(new Option('--order-dir <direction>').choices(['asc', 'desc']).hideHelp())
+      .option('-G, --group <group>', 'Only include entries that are a member of this group.')
+      .option('-a, --all', 'Show all entries, regardless of their process state.')
+      .addOption(
+        new Option(
+          '-S, --process-state <states...>',
+          'Only include entries with this process state.',
+        ).choices(PROCESS_STATE_CHOICES),
+      )
+      .option('-L, --process-label <label>', 'Only include entries whose process label matches this filter.')
+      .option('--paused', 'Only include entries that are paused.')
+      .option('-E, --exit-status <status>', 'Only include entries with this exit status.')
+      .addOption(new Option('-F <status>').hideHelp())
+      .option('-X, --failed', 'Only include entries that have failed.')
+      .option('-p, --past-days <days>', 'Only include entries created in the last PAST_DAYS number of days.')
+      .option('-l, --limit <n>', 'Limit the number of entries to display.')
+      .option('-r, --raw', 'Display only raw query results, without any headers or footers.')
+      .option('--json', 'Print the processes as a JSON list of objects keyed by projection.')
+      .action((opts: ListOptions) => processList(cli, opts));
+
+    group
+      .command('call-root')
+      .description('Show the root process of the call stack of one or more processes.')
+      .argument('[processes...]', 'Pks, uuids (or prefixes) or labels of the processes.')
+      .option('--json', 'Print [{pk, root}] as JSON (root is null for a process nothing called).')
+      .action((identifiers: string[], opts: { json?: boolean }) => processCallRoot(cli, identifiers, opts));
+
+    return group;
+  },
+});
