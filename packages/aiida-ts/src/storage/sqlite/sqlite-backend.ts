@@ -2,7 +2,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import { IntegrityError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
-import type { StorageEntryPoint } from '../backend.js';
+import type { StorageEntryPoint, TransactionOptions } from '../backend.js';
 import { sqliteDialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { SqlStorageBackend, type BulkTable } from '../sql-backend.js';
@@ -18,9 +18,61 @@ export interface SqliteConnectionOptions {
 }
 
 /**
+ * How many index entries `ANALYZE` reads per index when `PRAGMA optimize` refreshes the planner's statistics
+ * (`PRAGMA analysis_limit`; SQLite's documentation suggests 100 to 1000). It keeps a refresh to about a millisecond
+ * whatever the size of the database, at the price of approximate counts, which is all the planner needs.
+ */
+export const SQLITE_ANALYSIS_LIMIT = 1000;
+
+/**
+ * `PRAGMA optimize` mask: run ANALYZE where it helps (0x02) on every table, not only the tables this connection
+ * has queried (0x10000), as SQLite recommends when a connection opens and after large changes.
+ */
+const OPTIMIZE_ALL_TABLES = 0x10002;
+
+/** How long `PRAGMA optimize` waits for another process's write lock before skipping this round (ms). */
+const OPTIMIZE_BUSY_TIMEOUT_MS = 100;
+
+/** Options of {@link optimizeSqliteDatabase}. */
+export interface OptimizeSqliteOptions {
+  /**
+   * Check every table (after opening, initialising, migrating or a large batch), not only the tables this
+   * connection queried (enough before closing). Default false.
+   */
+  readonly allTables?: boolean;
+}
+
+/**
+ * Runs `PRAGMA optimize`: SQLite analyses the tables whose statistics are missing or no longer match their size
+ * (a tenfold change) and otherwise does nothing (microseconds). Without statistics the planner can pick a poor
+ * index, e.g. `db_dblink.type` instead of `input_id` when walking links. Never throws and never waits long:
+ * statistics only guide the planner, so a connection busy with a query, a read-only one, or a database another
+ * process is writing just skips this round. Resolves to whether it ran.
+ */
+export function optimizeSqliteDatabase(
+  db: BetterSqlite3.Database,
+  options: OptimizeSqliteOptions = {},
+): boolean {
+  if (!db.open || db.readonly) return false;
+  let busyTimeout: unknown;
+  try {
+    busyTimeout = db.pragma('busy_timeout', { simple: true });
+    db.pragma(`busy_timeout = ${OPTIMIZE_BUSY_TIMEOUT_MS}`);
+    db.pragma(options.allTables === true ? `optimize = ${OPTIMIZE_ALL_TABLES}` : 'optimize');
+    return true;
+  } catch {
+    // SQLITE_BUSY from another process's write lock, or a statement of ours still iterating: try next time
+    return false;
+  } finally {
+    if (typeof busyTimeout === 'number') db.pragma(`busy_timeout = ${busyTimeout}`);
+  }
+}
+
+/**
  * Opens a better-sqlite3 handle configured as every aiida-ts SQLite profile needs: WAL journal (readers never
  * block the writer, so daemon workers can share the file), `synchronous=NORMAL` (durable at checkpoints, fast
- * commits), a busy timeout, foreign keys on, case-sensitive LIKE (as aiida-core) and the JSON helper functions.
+ * commits), a busy timeout, foreign keys on, case-sensitive LIKE (as aiida-core), a bounded `analysis_limit`
+ * for {@link optimizeSqliteDatabase}, and the JSON helper functions.
  */
 export function openSqliteDatabase(options: SqliteConnectionOptions): BetterSqlite3.Database {
   const db = new BetterSqlite3(options.filepath, {
@@ -32,6 +84,7 @@ export function openSqliteDatabase(options: SqliteConnectionOptions): BetterSqli
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('case_sensitive_like = ON');
+    db.pragma(`analysis_limit = ${SQLITE_ANALYSIS_LIMIT}`);
     registerSqliteFunctions(db);
   } catch (error) {
     db.close();
@@ -92,15 +145,27 @@ export interface SqliteStorageBackendOptions {
   readonly defaultUserEmail?: string | null;
 }
 
+/**
+ * Rows written by {@link SqliteStorageBackend.bulkInsert} after which the statistics are refreshed: a large batch
+ * at once, or the same number of single stores over a long-lived connection (SQLite's advice is to optimize
+ * periodically there). A refresh that finds nothing to do costs microseconds.
+ */
+export const SQLITE_OPTIMIZE_AFTER_ROWS = 1000;
+
 function sqliteCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : '';
 }
 
-/** A profile storage on one SQLite database (file or in memory) and a repository. */
+/**
+ * A profile storage on one SQLite database (file or in memory) and a repository. It keeps the query planner's
+ * statistics current with `PRAGMA optimize` (see {@link optimizeSqliteDatabase}): when it opens, after every
+ * {@link SQLITE_OPTIMIZE_AFTER_ROWS} rows of bulk inserts (so after every large `storeMany`) and when it closes.
+ */
 export class SqliteStorageBackend extends SqlStorageBackend {
   readonly #statements: CachingSqliteDatabase;
   readonly #native: BetterSqlite3.Database;
+  #rowsSinceOptimize = 0;
 
   constructor(options: SqliteStorageBackendOptions) {
     const statements = new CachingSqliteDatabase(options.native);
@@ -114,6 +179,31 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     });
     this.#statements = statements;
     this.#native = options.native;
+    // a long-lived connection starts with current statistics (SQLite's advice for connections that stay open)
+    optimizeSqliteDatabase(this.#native, { allTables: true });
+  }
+
+  override async transaction<T>(
+    fn: (trx: Kysely<Database>) => Promise<T>,
+    options: TransactionOptions = {},
+  ): Promise<T> {
+    const outermost = !this.inTransaction();
+    const result = await super.transaction(fn, options);
+    if (outermost && this.#rowsSinceOptimize >= SQLITE_OPTIMIZE_AFTER_ROWS) await this.optimize();
+    return result;
+  }
+
+  /**
+   * Refreshes the planner's statistics now (`PRAGMA optimize` over every table), once the connection is free of
+   * other work. Resolves to whether it ran; it never fails (see {@link optimizeSqliteDatabase}).
+   */
+  async optimize(): Promise<boolean> {
+    this.assertOpen();
+    this.#rowsSinceOptimize = 0;
+    // through Kysely's connection, so it waits for a transaction of another async task to finish first
+    return this.db
+      .connection()
+      .execute(() => Promise.resolve(optimizeSqliteDatabase(this.#native, { allTables: true })));
   }
 
   protected beginStatement(): string {
@@ -138,6 +228,8 @@ export class SqliteStorageBackend extends SqlStorageBackend {
   }
 
   protected async closeDatabase(): Promise<void> {
+    // SQLite's advice for every connection: optimize just before closing (it analyses what this session used)
+    await this.db.connection().execute(() => Promise.resolve(optimizeSqliteDatabase(this.#native)));
     await this.db.destroy();
   }
 
@@ -153,6 +245,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     const placeholder = `(${columns.map(() => '?').join(', ')})`;
     const head = `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES `;
     const ids: number[] = [];
+    this.#rowsSinceOptimize += rows.length;
     try {
       for (let start = 0; start < rows.length; start += chunkSize) {
         const chunk = rows.slice(start, start + chunkSize);

@@ -28,7 +28,7 @@ import {
 } from '../migrations.js';
 import { REPOSITORY_UUID_KEY, type Database } from '../schema.js';
 import { parseStorageConfig } from '../storage-config.js';
-import { openSqliteDatabase, SqliteStorageBackend } from './sqlite-backend.js';
+import { openSqliteDatabase, optimizeSqliteDatabase, SqliteStorageBackend } from './sqlite-backend.js';
 
 /** The database file inside a `core.sqlite_dos` folder (aiida-core's `FILENAME_DATABASE`). */
 export const SQLITE_DOS_DATABASE_FILENAME = 'database.sqlite';
@@ -52,12 +52,21 @@ export interface SqliteDosStorageOptions {
   readonly busyTimeoutMs?: number;
 }
 
-/** Runs `fn` on a short-lived Kysely handle of the profile's database (for migrations and version checks). */
-async function withDatabase<T>(filepath: string, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` on a short-lived Kysely handle of the profile's database (for migrations and version checks). With
+ * `optimize`, refreshes the planner's statistics after `fn` succeeded (after creating or migrating the schema).
+ */
+async function withDatabase<T>(
+  filepath: string,
+  fn: (db: Kysely<Database>) => Promise<T>,
+  options: { readonly optimize?: boolean } = {},
+): Promise<T> {
   const native = openSqliteDatabase({ filepath });
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) });
   try {
-    return await fn(db);
+    const result = await fn(db);
+    if (options.optimize === true) optimizeSqliteDatabase(native, { allTables: true });
+    return result;
   } finally {
     await db.destroy();
   }
@@ -105,20 +114,24 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
     try {
       await repository.initialise();
       const uuid = repository.uuid;
-      await withDatabase(this.#databasePath(config), async (db) => {
-        await db.transaction().execute(async (trx) => {
-          await createSchema(trx, sqliteDialect, options.schemaVersion);
-          await trx
-            .insertInto('db_dbsetting')
-            .values({
-              key: REPOSITORY_UUID_KEY,
-              val: sqliteDialect.encodeJson(uuid),
-              description: 'Repository UUID',
-              time: sqliteDialect.encodeTimestamp(new Date()),
-            })
-            .execute();
-        });
-      });
+      await withDatabase(
+        this.#databasePath(config),
+        async (db) => {
+          await db.transaction().execute(async (trx) => {
+            await createSchema(trx, sqliteDialect, options.schemaVersion);
+            await trx
+              .insertInto('db_dbsetting')
+              .values({
+                key: REPOSITORY_UUID_KEY,
+                val: sqliteDialect.encodeJson(uuid),
+                description: 'Repository UUID',
+                time: sqliteDialect.encodeTimestamp(new Date()),
+              })
+              .execute();
+          });
+        },
+        { optimize: true },
+      );
     } finally {
       await repository.close();
     }
@@ -144,10 +157,14 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
         `storage is uninitialised, cannot migrate: no database at ${this.#databasePath(config)}`,
       );
     }
-    return withDatabase(this.#databasePath(config), async (db) => {
-      const { from, applied } = await db.transaction().execute((trx) => migrateSchema(trx, sqliteDialect));
-      return { from, to: SCHEMA_VERSION_HEAD, applied };
-    });
+    return withDatabase(
+      this.#databasePath(config),
+      async (db) => {
+        const { from, applied } = await db.transaction().execute((trx) => migrateSchema(trx, sqliteDialect));
+        return { from, to: SCHEMA_VERSION_HEAD, applied };
+      },
+      { optimize: true },
+    );
   }
 
   async open(config: SqliteDosConfig, options: OpenOptions = {}): Promise<SqliteStorageBackend> {
