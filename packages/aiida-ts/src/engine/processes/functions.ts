@@ -398,8 +398,9 @@ function expandVariadic(inputs: Readonly<Record<string, unknown>>, variadic: str
 }
 
 type Impl<I, O, V, Dy> = FunctionImplementation<FunctionArguments<I, V, Dy>, FunctionReturn<O>>;
-type Made<I, O, A, V, Dy> = FunctionCall<I, O, A extends readonly unknown[] ? A : undefined, V, Dy> &
-  ProcessFunction<FunctionInputs<I, V, Dy>, FunctionResult<O>>;
+// The typed call signature comes last, so that `Parameters<typeof fn>` reads it.
+type Made<I, O, A, V, Dy> = ProcessFunction<FunctionInputs<I, V, Dy>, FunctionResult<O>> &
+  FunctionCall<I, O, A extends readonly unknown[] ? A : undefined, V, Dy>;
 
 /**
  * Makes a calcfunction (aiida's `@calcfunction`): a process function whose outputs are new data it creates, linked
