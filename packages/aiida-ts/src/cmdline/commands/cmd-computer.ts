@@ -3,6 +3,7 @@ import type { Computer } from '../../orm/entities/computer.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
 import { addParamOptions, readConfigSource, resolveParams, type ParamSpec } from '../utils/params.js';
+import { addComputerSubcommands } from '../computer/subcommands.js';
 
 /** Placeholders an mpirun command may use (the scheduler fills them in). */
 const MPIRUN_FIELDS = new Set([
@@ -408,6 +409,14 @@ export default defineCommandGroup({
         }
         cli.out.success(`Computer '${computer.label}' deleted.`);
       });
+
+    addComputerSubcommands(group, cli, {
+      options: () => computerParams(noPlugins),
+      load: async () => {
+        const plugins = await loadPlugins();
+        return { specs: computerParams(() => plugins), plugins };
+      },
+    });
 
     return group;
   },
