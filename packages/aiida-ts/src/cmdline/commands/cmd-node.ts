@@ -321,23 +321,47 @@ export default defineCommandGroup({
         const nodes = await loadNodes(cli, identifiers);
         const documents: Record<string, unknown>[] = [];
         for (const node of nodes) {
-          const summary = await nodeSummary(node);
+          let summary = await nodeSummary(node);
           const incoming = await links(node, 'incoming');
           const outgoing = await links(node, 'outgoing');
           const groups = opts.printGroups === true ? await groupsOf(cli, node) : undefined;
+          // Process nodes get aiida's layout: their state, inputs and outputs by namespace, caller, called, logs.
+          const processInfo = await import('../process/node-info.js');
+          const { ProcessNode } = await import('../../orm/nodes/process/process.js');
+          const process = node instanceof ProcessNode ? node : undefined;
+          if (process !== undefined) {
+            // aiida shows a process's label as its type, with its state right below.
+            const state = processInfo.summaryState(process);
+            const { type, ...rest } = summary;
+            summary = { type: process.processLabel ?? type, ...(state === null ? {} : { state }), ...rest };
+          }
           if (opts.json === true) {
-            documents.push({ ...summary, incoming, outgoing, ...(groups === undefined ? {} : { groups }) });
+            const relations = process === undefined ? {} : await processInfo.processRelations(process);
+            documents.push({
+              ...summary,
+              incoming,
+              outgoing,
+              ...relations,
+              ...(groups === undefined ? {} : { groups }),
+            });
             continue;
           }
           cli.out.table(['Property', 'Value'], Object.entries(summary));
-          if (incoming.length > 0) {
+          if (process !== undefined) {
+            const sections = await processInfo.formatLinkSections(process, {
+              linkTypes: true,
+              colors: cli.out.colors,
+            });
+            if (sections !== '') cli.out.echo(sections.slice(1));
+          }
+          if (process === undefined && incoming.length > 0) {
             cli.out.echo();
             cli.out.table(
               ['Inputs', 'PK', 'Type', 'Link type'],
               incoming.map((link) => [link.link_label, link.pk, link.type, link.link_type]),
             );
           }
-          if (outgoing.length > 0) {
+          if (process === undefined && outgoing.length > 0) {
             cli.out.echo();
             cli.out.table(
               ['Outputs', 'PK', 'Type', 'Link type'],

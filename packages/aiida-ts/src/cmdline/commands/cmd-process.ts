@@ -7,6 +7,19 @@ import {
   PROCESS_STATE_CHOICES,
   type ProcessProjection,
 } from '../process/projections.js';
+import type { ReportLevel } from '../process/reports.js';
+
+// The levels of `verdi process report -l` (aiida-core's LOG_LEVELS); repeated here so that building the command
+// line does not import the ORM.
+const REPORT_LEVEL_NAMES: Record<ReportLevel, number> = {
+  NOTSET: 0,
+  DEBUG: 10,
+  INFO: 20,
+  REPORT: 23,
+  WARNING: 30,
+  ERROR: 40,
+  CRITICAL: 50,
+};
 
 /** The URL aiida-core points to when a profile has no broker (and so no daemon). */
 const URL_NO_BROKER =
@@ -141,6 +154,82 @@ async function processCallRoot(cli: Cli, identifiers: string[], opts: { json?: b
   if (opts.json === true) cli.out.printJson(documents);
 }
 
+async function processShow(
+  cli: Cli,
+  identifiers: string[],
+  opts: { mostRecentNode?: boolean; json?: boolean },
+): Promise<void> {
+  cli.out.json = opts.json === true;
+  const { resolveProcesses } = await import('../process/load-processes.js');
+  const processes = await resolveProcesses(cli, identifiers, {
+    command: 'verdi process show',
+    mostRecent: opts.mostRecentNode === true,
+  });
+  const { formatNodeInfo, processDocument } = await import('../process/node-info.js');
+  if (opts.json === true) {
+    const documents = [];
+    for (const process of processes) documents.push(await processDocument(process));
+    cli.out.printJson(documents);
+    return;
+  }
+  for (const process of processes) cli.out.echo(await formatNodeInfo(process, { colors: cli.out.colors }));
+}
+
+async function processReportCommand(
+  cli: Cli,
+  identifiers: string[],
+  opts: {
+    mostRecentNode?: boolean;
+    indentSize: string;
+    levelname: string;
+    maxDepth?: string;
+    json?: boolean;
+  },
+): Promise<void> {
+  cli.out.json = opts.json === true;
+  const indentSize = parseInteger('--indent-size', opts.indentSize, 0);
+  const maxDepth = opts.maxDepth === undefined ? undefined : parseInteger('--max-depth', opts.maxDepth);
+  const { resolveProcesses } = await import('../process/load-processes.js');
+  const processes = await resolveProcesses(cli, identifiers, {
+    command: 'verdi process report',
+    mostRecent: opts.mostRecentNode === true,
+  });
+  const { processReport } = await import('../process/reports.js');
+  const documents: Record<string, unknown>[] = [];
+  for (const process of processes) {
+    const report = await processReport(process, {
+      levelname: opts.levelname as ReportLevel,
+      indentSize,
+      maxDepth,
+    });
+    if (opts.json === true) documents.push(report.document);
+    else cli.out.echo(report.text);
+  }
+  if (opts.json === true) cli.out.printJson(documents);
+}
+
+async function processStatus(
+  cli: Cli,
+  identifiers: string[],
+  opts: { mostRecentNode?: boolean; callLinkLabel?: boolean; maxDepth?: string; json?: boolean },
+): Promise<void> {
+  cli.out.json = opts.json === true;
+  const maxDepth = opts.maxDepth === undefined ? undefined : parseInteger('--max-depth', opts.maxDepth, 0);
+  const { resolveProcesses } = await import('../process/load-processes.js');
+  const processes = await resolveProcesses(cli, identifiers, {
+    command: 'verdi process status',
+    mostRecent: opts.mostRecentNode === true,
+  });
+  const { buildCallTree, callTreeDocument, formatCallTree } = await import('../process/call-graph.js');
+  const documents: (Record<string, unknown> | null)[] = [];
+  for (const process of processes) {
+    const tree = await buildCallTree(process, { maxDepth, callLinkLabel: opts.callLinkLabel === true });
+    if (opts.json === true) documents.push(tree === null ? null : callTreeDocument(tree));
+    else cli.out.echo(formatCallTree(tree));
+  }
+  if (opts.json === true) cli.out.printJson(documents);
+}
+
 export default defineCommandGroup({
   name: 'process',
   description: 'Inspect and manage processes.',
@@ -187,6 +276,63 @@ export default defineCommandGroup({
       .option('-r, --raw', 'Display only raw query results, without any headers or footers.')
       .option('--json', 'Print the processes as a JSON list of objects keyed by projection.')
       .action((opts: ListOptions) => processList(cli, opts));
+
+    group
+      .command('show')
+      .description(
+        'Show details of one or more processes: properties, inputs, outputs, caller, called, logs.',
+      )
+      .argument('[processes...]', 'Pks, uuids (or prefixes) or labels of the processes.')
+      .option('-M, --most-recent-node', 'Select the most recently created node.')
+      .option('--json', 'Print the processes as a JSON list of objects.')
+      .action((identifiers: string[], opts: { mostRecentNode?: boolean; json?: boolean }) =>
+        processShow(cli, identifiers, opts),
+      );
+
+    group
+      .command('report')
+      .description(
+        'Show the log report of one or more processes: for a work chain the records of it and the work chains it ' +
+          'called, indented by depth; for a process function its records; for a calculation job its scheduler ' +
+          'output and records.',
+      )
+      .argument('[processes...]', 'Pks, uuids (or prefixes) or labels of the processes.')
+      .option('-M, --most-recent-node', 'Select the most recently created node.')
+      .option('-i, --indent-size <n>', 'Set the number of spaces to indent each level by.', '2')
+      .addOption(
+        new Option('-l, --levelname <level>', 'Filter the results by name of the log level.')
+          .choices(Object.keys(REPORT_LEVEL_NAMES))
+          .default('REPORT'),
+      )
+      .option('-m, --max-depth <n>', 'Limit the number of levels to be printed.')
+      .option('--json', 'Print [{pk, kind, logs: [...]}] as JSON.')
+      .action(
+        (
+          identifiers: string[],
+          opts: {
+            mostRecentNode?: boolean;
+            indentSize: string;
+            levelname: string;
+            maxDepth?: string;
+            json?: boolean;
+          },
+        ) => processReportCommand(cli, identifiers, opts),
+      );
+
+    group
+      .command('status')
+      .description('Show the call tree of one or more processes with the state of each process.')
+      .argument('[processes...]', 'Pks, uuids (or prefixes) or labels of the processes.')
+      .option('-M, --most-recent-node', 'Select the most recently created node.')
+      .option('-c, --call-link-label', 'Include the call link label if set.')
+      .option('-m, --max-depth <n>', 'Limit the number of levels to be printed.')
+      .option('--json', 'Print each call tree as a nested JSON object.')
+      .action(
+        (
+          identifiers: string[],
+          opts: { mostRecentNode?: boolean; callLinkLabel?: boolean; maxDepth?: string; json?: boolean },
+        ) => processStatus(cli, identifiers, opts),
+      );
 
     group
       .command('call-root')

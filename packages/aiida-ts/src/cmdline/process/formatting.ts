@@ -87,11 +87,11 @@ export function formatAtTime(time: Date): string {
 }
 
 /**
- * A timestamp as Python prints an aware `datetime` in UTC (`2024-01-02 03:04:05.123000+00:00`), which is how
- * aiida-core's node summary shows `ctime` and `mtime`.
+ * A timestamp as Python prints an aware `datetime` (`2024-01-02 03:04:05.123456+00:00`, without the fraction when it
+ * is zero), which is how aiida-core's node summary shows `ctime` and `mtime`. Takes the storage's canonical ISO text
+ * (`2024-01-02T03:04:05.123456+00:00`), which keeps the microseconds a `Date` would lose.
  */
-export function formatPythonDatetime(time: Date | null | undefined): string {
-  if (time === null || time === undefined) return 'None';
-  const iso = time.toISOString(); // 2024-01-02T03:04:05.123Z
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${iso.slice(20, 23)}000+00:00`;
+export function formatPythonDatetime(iso: string | null | undefined): string {
+  if (iso === null || iso === undefined) return 'None';
+  return iso.replace('T', ' ').replace(/\.0{6}(?=[+-]\d\d:\d\d$)/, '');
 }

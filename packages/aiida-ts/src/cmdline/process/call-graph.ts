@@ -1,0 +1,128 @@
+import { LinkType } from '../../orm/links.js';
+import { ProcessNode, WorkChainNode } from '../../orm/nodes/process/process.js';
+import { formatProcessState } from './formatting.js';
+
+const TREE_MIDDLE = '\u251c\u2500\u2500 ';
+const TREE_LAST = '\u2514\u2500\u2500 ';
+const TREE_PIPE = '\u2502   ';
+const TREE_SPACE = '    ';
+const CALL_TYPES = [LinkType.CALL_CALC, LinkType.CALL_WORK];
+
+/** One process of a call tree, with the processes it called (oldest first). */
+export interface CallTree {
+  readonly pk: number;
+  readonly processLabel: string | null;
+  readonly processState: string | null;
+  readonly exitStatus: number | null;
+  readonly stepperStateInfo: string | null;
+  /** The label of the call link from the caller (null for the root or when not asked for). */
+  readonly callLinkLabel: string | null;
+  readonly called: readonly CallTree[];
+}
+
+/** Options of {@link buildCallTree}. */
+export interface CallTreeOptions {
+  /** Levels to include: 1 is the process alone; undefined is everything. Must not be negative. */
+  readonly maxDepth?: number | undefined;
+  /** Look up the call link label of each called process. */
+  readonly callLinkLabel?: boolean;
+}
+
+/**
+ * The call tree below a process, as `verdi process status` draws it. `maxDepth` 0 gives null (nothing to draw).
+ *
+ * @throws RangeError for a negative `maxDepth`.
+ */
+export async function buildCallTree(
+  process: ProcessNode,
+  options: CallTreeOptions = {},
+): Promise<CallTree | null> {
+  const { maxDepth } = options;
+  if (maxDepth !== undefined && maxDepth < 0) throw new RangeError('max_depth must be >= 0');
+  if (maxDepth === 0) return null;
+  const visit = async (
+    node: ProcessNode,
+    depthLeft: number | undefined,
+    link: string | null,
+    seen: ReadonlySet<number>,
+  ): Promise<CallTree> => {
+    const called: CallTree[] = [];
+    if (depthLeft !== 1 && !seen.has(node.pk!)) {
+      const triples = (await node.base.links.getOutgoing({ linkType: CALL_TYPES }))
+        .all()
+        .filter((t) => t.node instanceof ProcessNode)
+        .sort((a, b) => a.node.ctime.getTime() - b.node.ctime.getTime() || a.node.pk! - b.node.pk!);
+      const below = new Set(seen).add(node.pk!);
+      for (const triple of triples) {
+        called.push(
+          await visit(
+            triple.node as ProcessNode,
+            depthLeft === undefined ? undefined : depthLeft - 1,
+            options.callLinkLabel === true ? triple.linkLabel : null,
+            below,
+          ),
+        );
+      }
+    }
+    return {
+      pk: node.pk!,
+      processLabel: node.processLabel,
+      processState: node.processState,
+      exitStatus: node.exitStatus,
+      stepperStateInfo: node instanceof WorkChainNode ? node.stepperStateInfo : null,
+      callLinkLabel: link,
+      called,
+    };
+  };
+  let rootLink: string | null = null;
+  if (options.callLinkLabel === true) {
+    const incoming = (await process.base.links.getIncoming({ linkType: CALL_TYPES })).first();
+    rootLink = incoming?.linkLabel ?? null;
+  }
+  return visit(process, maxDepth, rootLink, new Set());
+}
+
+/**
+ * One line of the tree: `Label<pk> State`, with ` | link` inside the brackets when the call link label is not the
+ * default `CALL`, the exit status and a work chain's stepper state in brackets.
+ */
+export function callTreeLine(tree: CallTree): string {
+  const label = tree.processLabel ?? 'None';
+  const state = formatProcessState(tree.processState);
+  let line =
+    tree.callLinkLabel !== null && tree.callLinkLabel !== 'CALL'
+      ? `${label}<${tree.pk} | ${tree.callLinkLabel}> ${state}`
+      : `${label}<${tree.pk}> ${state}`;
+  if (tree.exitStatus !== null) line += ` [${tree.exitStatus}]`;
+  if (tree.stepperStateInfo) line += ` [${tree.stepperStateInfo}]`;
+  return line;
+}
+
+/** Draw a call tree like the POSIX `tree` command, with `├──`, `└──` and `│` connectors. */
+export function formatCallTree(tree: CallTree | null): string {
+  if (tree === null) return '';
+  const lines: string[] = [callTreeLine(tree)];
+  const walk = (node: CallTree, prefix: string): void => {
+    node.called.forEach((child, index) => {
+      const last = index === node.called.length - 1;
+      lines.push(`${prefix}${last ? TREE_LAST : TREE_MIDDLE}${callTreeLine(child)}`);
+      walk(child, `${prefix}${last ? TREE_SPACE : TREE_PIPE}`);
+    });
+  };
+  // aiida-core indents the root's children by four spaces too.
+  walk(tree, TREE_SPACE);
+  return lines.join('\n');
+}
+
+/** The `--json` form of a call tree (snake_case keys, as aiida's attribute names). */
+export function callTreeDocument(tree: CallTree): Record<string, unknown> {
+  return {
+    pk: tree.pk,
+    process_label: tree.processLabel,
+    process_state: tree.processState,
+    exit_status: tree.exitStatus,
+    stepper_state_info: tree.stepperStateInfo,
+    call_link_label: tree.callLinkLabel,
+    called: tree.called.map(callTreeDocument),
+  };
+}

@@ -1,0 +1,255 @@
+import { LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
+import type { LinkTriple, Node } from '../../orm/nodes/node.js';
+import { ProcessNode } from '../../orm/nodes/process/process.js';
+import { renderTable, type TableOptions } from '../utils/table.js';
+import { formatProcessState, formatPythonDatetime } from './formatting.js';
+
+const CALL_TYPES = [LinkType.CALL_CALC, LinkType.CALL_WORK];
+const INPUT_TYPES = [LinkType.INPUT_CALC, LinkType.INPUT_WORK];
+const OUTPUT_TYPES = [LinkType.CREATE, LinkType.RETURN];
+const NESTED_INDENT = 4;
+
+/** The links of a process node that `verdi process show` lists, each group in display order. */
+export interface ProcessLinks {
+  readonly inputs: readonly LinkTriple[];
+  readonly outputs: readonly LinkTriple[];
+  /** Oldest first. */
+  readonly callers: readonly LinkTriple[];
+  /** Oldest first. */
+  readonly called: readonly LinkTriple[];
+}
+
+const byCtime = (a: LinkTriple, b: LinkTriple): number =>
+  a.node.ctime.getTime() - b.node.ctime.getTime() || (a.node.pk ?? 0) - (b.node.pk ?? 0);
+
+/** The inputs, outputs, callers and called processes of a node (any node: data has only some of them). */
+export async function processLinks(node: Node): Promise<ProcessLinks> {
+  const links = node.base.links;
+  const [inputs, outputs, callers, called] = await Promise.all([
+    links.getIncoming({ linkType: INPUT_TYPES }),
+    links.getOutgoing({ linkType: OUTPUT_TYPES }),
+    links.getIncoming({ linkType: CALL_TYPES }),
+    links.getOutgoing({ linkType: CALL_TYPES }),
+  ]);
+  return {
+    inputs: inputs.all(),
+    outputs: outputs.all(),
+    callers: callers.all().sort(byCtime),
+    called: called.all().sort(byCtime),
+  };
+}
+
+/** The `state` row of a process summary: `Finished [0]`, `Finished [410] <message>`, `Excepted <exception>`. */
+export function summaryState(process: ProcessNode): string | null {
+  const state = process.processState;
+  if (state === null) return null;
+  const text = formatProcessState(state);
+  if (state === 'finished') {
+    const message = process.exitMessage;
+    return message
+      ? `${text} [${String(process.exitStatus)}] ${message}`
+      : `${text} [${String(process.exitStatus)}]`;
+  }
+  if (state === 'excepted') return `${text} <${process.exception ?? ''}>`;
+  return text;
+}
+
+/**
+ * The Property/Value rows of aiida-core's node summary: for a process its label as `type` and its state, then pk,
+ * uuid, label, description, ctime, mtime and the computer when it has one.
+ */
+export async function nodeSummaryRows(node: Node): Promise<[string, string][]> {
+  const rows: [string, string][] = [];
+  if (node instanceof ProcessNode) {
+    rows.push(['type', node.processLabel ?? 'None']);
+    const state = summaryState(node);
+    if (state !== null) rows.push(['state', state]);
+  } else {
+    rows.push(['type', node.constructor.name]);
+  }
+  rows.push(
+    ['pk', String(node.pk)],
+    ['uuid', node.uuid],
+    ['label', node.label],
+    ['description', node.description],
+    ['ctime', formatPythonDatetime(node.ctimeIso)],
+    ['mtime', formatPythonDatetime(node.mtimeIso)],
+  );
+  const computer = await node.getComputer();
+  if (computer !== null) rows.push(['computer', `[${String(computer.pk)}] ${computer.label}`]);
+  return rows;
+}
+
+type Nested = Map<string, Nested | LinkTriple>;
+
+/** Rebuild the port namespaces from flat link labels (`inner__x` → `inner` › `x`): namespaces first, then by name. */
+export function nestLinks(triples: readonly LinkTriple[]): Nested {
+  const root: Nested = new Map();
+  for (const triple of triples) {
+    const parts = triple.linkLabel.split(PORT_NAMESPACE_SEPARATOR);
+    const leaf = parts.pop() ?? triple.linkLabel;
+    let current = root;
+    for (const part of parts) {
+      let next = current.get(part);
+      if (next === undefined || !(next instanceof Map)) {
+        next = new Map();
+        current.set(part, next);
+      }
+      current = next;
+    }
+    current.set(leaf, triple);
+  }
+  return root;
+}
+
+function sortedEntries(nested: Nested): [string, Nested | LinkTriple][] {
+  return [...nested.entries()].sort(([a, va], [b, vb]) => {
+    const nsA = va instanceof Map ? 0 : 1;
+    const nsB = vb instanceof Map ? 0 : 1;
+    return nsA - nsB || (a < b ? -1 : a > b ? 1 : 0);
+  });
+}
+
+/** Rows `[indented label, pk, class name, link type]` of a nested link table; a namespace row has only its name. */
+export function nestedRows(nested: Nested, depth = 0): [string, number | null, string, string][] {
+  const rows: [string, number | null, string, string][] = [];
+  for (const [label, value] of sortedEntries(nested)) {
+    const indent = ' '.repeat(depth * NESTED_INDENT);
+    if (value instanceof Map) {
+      rows.push([`${indent}${label}`, null, '', '']);
+      rows.push(...nestedRows(value, depth + 1));
+    } else {
+      rows.push([`${indent}${label}`, value.node.pk, value.node.constructor.name, value.linkType]);
+    }
+  }
+  return rows;
+}
+
+/** Options of {@link formatNodeInfo} and {@link formatLinkSections}. */
+export interface FormatNodeInfoOptions {
+  /** Bold headers etc.; none by default. */
+  readonly colors?: TableOptions['colors'];
+  /** Add a `Link type` column to the Inputs and Outputs tables (what `verdi node show` prints). */
+  readonly linkTypes?: boolean;
+}
+
+/**
+ * The sections after the summary in aiida-core's `get_node_info`, each preceded by a blank line: Inputs and Outputs
+ * (nested by namespace), the Caller and Called processes (with their process labels), and how many log messages
+ * the node has. Empty string when there is none.
+ */
+export async function formatLinkSections(node: Node, options: FormatNodeInfoOptions = {}): Promise<string> {
+  const base: TableOptions = options.colors === undefined ? {} : { colors: options.colors };
+  const numbered: TableOptions = { ...base, alignRight: [1] };
+  const links = await processLinks(node);
+  const withType = options.linkTypes === true;
+  const nestedTable = (heading: string, triples: readonly LinkTriple[]) => {
+    const rows = nestedRows(nestLinks(triples));
+    return withType
+      ? renderTable([heading, 'PK', 'Type', 'Link type'], rows, numbered)
+      : renderTable(
+          [heading, 'PK', 'Type'],
+          rows.map((row) => row.slice(0, 3)),
+          numbered,
+        );
+  };
+  const flat = (triples: readonly LinkTriple[]) =>
+    triples.map((t) => [t.linkLabel, t.node.pk, t.node.base.attributes.get('process_label', '')]);
+  let result = '';
+  if (links.inputs.length > 0) result += `\n\n${nestedTable('Inputs', links.inputs)}`;
+  if (links.outputs.length > 0) result += `\n\n${nestedTable('Outputs', links.outputs)}`;
+  if (links.callers.length > 0)
+    result += `\n\n${renderTable(['Caller', 'PK', 'Type'], flat(links.callers), numbered)}`;
+  if (links.called.length > 0)
+    result += `\n\n${renderTable(['Called', 'PK', 'Type'], flat(links.called), numbered)}`;
+  const logs = await node.base.logs.all();
+  if (logs.length > 0) {
+    const rows = [
+      [`There are ${logs.length} log messages for this calculation`],
+      [`Run 'verdi process report ${String(node.pk)}' to see them`],
+    ];
+    result += `\n\n${renderTable(['Log messages'], rows, base)}`;
+  }
+  return result;
+}
+
+/**
+ * aiida-core's `get_node_info`: the Property/Value summary table followed by {@link formatLinkSections}.
+ */
+export async function formatNodeInfo(node: Node, options: FormatNodeInfoOptions = {}): Promise<string> {
+  const base: TableOptions = options.colors === undefined ? {} : { colors: options.colors };
+  const summary = renderTable(['Property', 'Value'], await nodeSummaryRows(node), base);
+  return `${summary}${await formatLinkSections(node, options)}`;
+}
+
+/** The caller, called processes and number of log messages of a process, for `--json` documents. */
+export async function processRelations(process: ProcessNode): Promise<{
+  caller: LinkDocument | null;
+  called: LinkDocument[];
+  log_messages: number;
+}> {
+  const links = await processLinks(process);
+  const logs = await process.base.logs.all();
+  return {
+    caller: links.callers[0] === undefined ? null : linkDocument(links.callers[0], true),
+    called: links.called.map((t) => linkDocument(t, true)),
+    log_messages: logs.length,
+  };
+}
+
+/** One link as `--json` shows it. */
+export interface LinkDocument {
+  readonly link_label: string;
+  readonly link_type: string;
+  readonly pk: number | null;
+  readonly uuid: string;
+  readonly type: string;
+  readonly process_label?: string | null;
+}
+
+function linkDocument(triple: LinkTriple, withProcessLabel: boolean): LinkDocument {
+  return {
+    link_label: triple.linkLabel,
+    link_type: triple.linkType,
+    pk: triple.node.pk,
+    uuid: triple.node.uuid,
+    type: triple.node.constructor.name,
+    ...(withProcessLabel
+      ? { process_label: (triple.node.base.attributes.get('process_label', null) as string | null) ?? null }
+      : {}),
+  };
+}
+
+/** The `--json` document of `verdi process show` for one process. */
+export async function processDocument(process: ProcessNode): Promise<Record<string, unknown>> {
+  const links = await processLinks(process);
+  const computer = await process.getComputer();
+  const logs = await process.base.logs.all();
+  const byLabel = (a: LinkTriple, b: LinkTriple) =>
+    a.linkLabel < b.linkLabel ? -1 : a.linkLabel > b.linkLabel ? 1 : 0;
+  return {
+    pk: process.pk,
+    uuid: process.uuid,
+    type: process.constructor.name,
+    node_type: process.nodeType,
+    process_type: process.processType,
+    process_label: process.processLabel,
+    process_state: process.processState,
+    process_status: process.processStatus,
+    exit_status: process.exitStatus,
+    exit_message: process.exitMessage,
+    exception: process.exception,
+    paused: process.paused,
+    sealed: process.isSealed,
+    label: process.label,
+    description: process.description,
+    ctime: process.ctimeIso,
+    mtime: process.mtimeIso,
+    computer: computer === null ? null : { pk: computer.pk, label: computer.label },
+    inputs: [...links.inputs].sort(byLabel).map((t) => linkDocument(t, false)),
+    outputs: [...links.outputs].sort(byLabel).map((t) => linkDocument(t, false)),
+    caller: links.callers[0] === undefined ? null : linkDocument(links.callers[0], true),
+    called: links.called.map((t) => linkDocument(t, true)),
+    log_messages: logs.length,
+  };
+}
