@@ -77,7 +77,11 @@ export {
   type EngineProcessInstance,
   type InstantiateOptions,
 } from './engine/processes/instantiate.js';
-export { ProcessClassRegistry, processClassRegistry, type SourceLocation } from './engine/processes/process-type.js';
+export {
+  ProcessClassRegistry,
+  processClassRegistry,
+  type SourceLocation,
+} from './engine/processes/process-type.js';
 export { Runner, type RunResult, type RunnerOptions } from './engine/runner.js';
 export { Manager, getManager, brokerUrlOf, type ManagerOptions } from './engine/manager.js';
 export {
@@ -102,7 +106,13 @@ export {
   pythonClassPath,
   rehashNode,
 } from './engine/caching/hash.js';
-export { cachingOptions, disableCaching, enableCaching, getUseCache, type CachingScopeOptions } from './engine/caching/config.js';
+export {
+  cachingOptions,
+  disableCaching,
+  enableCaching,
+  getUseCache,
+  type CachingScopeOptions,
+} from './engine/caching/config.js';
 export {
   LOGGER_OPTIONS,
   configureLogging,

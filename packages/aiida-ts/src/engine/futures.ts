@@ -39,8 +39,14 @@ export class ProcessFuture implements PromiseLike<ProcessNode> {
   readonly #options: ProcessFutureOptions;
 
   constructor(pk: number, options: ProcessFutureOptions) {
-    if (options.communicator === undefined && options.pollInterval === undefined && options.whenLocal === undefined) {
-      throw new TypeError('a ProcessFuture needs a communicator, a poll interval or a local process to wait on');
+    if (
+      options.communicator === undefined &&
+      options.pollInterval === undefined &&
+      options.whenLocal === undefined
+    ) {
+      throw new TypeError(
+        'a ProcessFuture needs a communicator, a poll interval or a local process to wait on',
+      );
     }
     this.pk = pk;
     this.#options = options;
@@ -76,10 +82,13 @@ export class ProcessFuture implements PromiseLike<ProcessNode> {
     // Once the local process ended, its node is about to say so: look again soon even without polling.
     const interval = this.#options.pollInterval ?? (this.#localDone ? 0.02 : undefined);
     if (this.#settled || interval === undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#check();
-    }, Math.max(interval * 1000, 20));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#check();
+      },
+      Math.max(interval * 1000, 20),
+    );
   }
 
   #check(): void {
@@ -93,7 +102,8 @@ export class ProcessFuture implements PromiseLike<ProcessNode> {
     this.#timer = undefined;
     loadNode(this.pk, { storage: this.#options.storage })
       .then((node) => {
-        if (!(node instanceof ProcessNode)) throw new NotExistentError(`node<${this.pk}> is not a process node`);
+        if (!(node instanceof ProcessNode))
+          throw new NotExistentError(`node<${this.pk}> is not a process node`);
         if (node.isTerminated) this.#settle(() => this.#resolve(node));
       })
       .catch((error: unknown) => {
@@ -126,7 +136,8 @@ export class ProcessFuture implements PromiseLike<ProcessNode> {
     const communicator = this.#options.communicator;
     if (subscription === undefined || communicator === undefined) return;
     void subscription.then(async (id) => {
-      if (id !== undefined && !communicator.isClosed()) await communicator.removeBroadcastSubscriber(id).catch(() => undefined);
+      if (id !== undefined && !communicator.isClosed())
+        await communicator.removeBroadcastSubscriber(id).catch(() => undefined);
     });
   }
 

@@ -24,7 +24,10 @@ type FunctionInputs<F> = F extends ProcessFunction<infer I, infer _R> ? I : neve
  * the current one. Rejects with the error of an excepted process (or `KilledError`); a process finishing with a
  * non-zero exit status resolves to the outputs it emitted.
  */
-export function run<C extends ProcessClass>(processClass: C, inputs?: InputsOf<C>): Promise<ProcessOutputsOf<C>>;
+export function run<C extends ProcessClass>(
+  processClass: C,
+  inputs?: InputsOf<C>,
+): Promise<ProcessOutputsOf<C>>;
 export function run<F extends ProcessFunction>(fn: F, inputs: FunctionInputs<F>): Promise<FunctionResult<F>>;
 export function run<C extends ProcessClass>(builder: ProcessBuilder<C>): Promise<ProcessOutputsOf<C>>;
 export async function run(target: unknown, inputs?: unknown): Promise<unknown> {
@@ -32,19 +35,40 @@ export async function run(target: unknown, inputs?: unknown): Promise<unknown> {
 }
 
 /** Like {@link run}, and also gives the process node. */
-export function runGetNode<C extends ProcessClass>(processClass: C, inputs?: InputsOf<C>): Promise<RunResult<ProcessOutputsOf<C>>>;
-export function runGetNode<F extends ProcessFunction>(fn: F, inputs: FunctionInputs<F>): Promise<RunResult<FunctionResult<F>>>;
-export function runGetNode<C extends ProcessClass>(builder: ProcessBuilder<C>): Promise<RunResult<ProcessOutputsOf<C>>>;
+export function runGetNode<C extends ProcessClass>(
+  processClass: C,
+  inputs?: InputsOf<C>,
+): Promise<RunResult<ProcessOutputsOf<C>>>;
+export function runGetNode<F extends ProcessFunction>(
+  fn: F,
+  inputs: FunctionInputs<F>,
+): Promise<RunResult<FunctionResult<F>>>;
+export function runGetNode<C extends ProcessClass>(
+  builder: ProcessBuilder<C>,
+): Promise<RunResult<ProcessOutputsOf<C>>>;
 export async function runGetNode(target: unknown, inputs?: unknown): Promise<RunResult<unknown>> {
   return (await currentRunner()).runGetNode(target, inputs as Readonly<Record<string, unknown>> | undefined);
 }
 
 /** Like {@link run}, and also gives the pk of the process node. */
-export function runGetPk<C extends ProcessClass>(processClass: C, inputs?: InputsOf<C>): Promise<{ readonly result: ProcessOutputsOf<C>; readonly pk: number }>;
-export function runGetPk<F extends ProcessFunction>(fn: F, inputs: FunctionInputs<F>): Promise<{ readonly result: FunctionResult<F>; readonly pk: number }>;
-export function runGetPk<C extends ProcessClass>(builder: ProcessBuilder<C>): Promise<{ readonly result: ProcessOutputsOf<C>; readonly pk: number }>;
-export async function runGetPk(target: unknown, inputs?: unknown): Promise<{ readonly result: unknown; readonly pk: number }> {
-  const { result, node } = await (await currentRunner()).runGetNode(target, inputs as Readonly<Record<string, unknown>> | undefined);
+export function runGetPk<C extends ProcessClass>(
+  processClass: C,
+  inputs?: InputsOf<C>,
+): Promise<{ readonly result: ProcessOutputsOf<C>; readonly pk: number }>;
+export function runGetPk<F extends ProcessFunction>(
+  fn: F,
+  inputs: FunctionInputs<F>,
+): Promise<{ readonly result: FunctionResult<F>; readonly pk: number }>;
+export function runGetPk<C extends ProcessClass>(
+  builder: ProcessBuilder<C>,
+): Promise<{ readonly result: ProcessOutputsOf<C>; readonly pk: number }>;
+export async function runGetPk(
+  target: unknown,
+  inputs?: unknown,
+): Promise<{ readonly result: unknown; readonly pk: number }> {
+  const { result, node } = await (
+    await currentRunner()
+  ).runGetNode(target, inputs as Readonly<Record<string, unknown>> | undefined);
   if (node.pk === null) throw new InvalidOperationError('the process did not store provenance: it has no pk');
   return { result, pk: node.pk };
 }
@@ -63,15 +87,31 @@ export interface SubmitOptions {
  * process (`awaitProcesses`, or `verdi run`, which waits for it). Refused inside a process step (use `this.submit`),
  * for process functions sent to a daemon and without provenance.
  */
-export function submit<C extends ProcessClass>(processClass: C, inputs?: InputsOf<C>, options?: SubmitOptions): Promise<ProcessNode>;
-export function submit<C extends ProcessClass>(builder: ProcessBuilder<C>, inputs?: undefined, options?: SubmitOptions): Promise<ProcessNode>;
-export async function submit(target: unknown, inputs?: Readonly<Record<string, unknown>>, options: SubmitOptions = {}): Promise<ProcessNode> {
+export function submit<C extends ProcessClass>(
+  processClass: C,
+  inputs?: InputsOf<C>,
+  options?: SubmitOptions,
+): Promise<ProcessNode>;
+export function submit<C extends ProcessClass>(
+  builder: ProcessBuilder<C>,
+  inputs?: undefined,
+  options?: SubmitOptions,
+): Promise<ProcessNode>;
+export async function submit(
+  target: unknown,
+  inputs?: Readonly<Record<string, unknown>>,
+  options: SubmitOptions = {},
+): Promise<ProcessNode> {
   const request = resolveLaunchable(target, inputs);
   const metadata = request.inputs['metadata'] as { store_provenance?: unknown } | undefined;
-  if (metadata?.store_provenance === false) throw new InvalidOperationError('cannot submit a process with `store_provenance=False`');
+  if (metadata?.store_provenance === false)
+    throw new InvalidOperationError('cannot submit a process with `store_provenance=False`');
   const manager = getManager();
   const runner = await currentRunner();
-  const node = manager.hasBroker && runner === (await manager.getRunner()) ? await runner.submitToDaemon(target, inputs) : await runner.submit(target, inputs);
+  const node =
+    manager.hasBroker && runner === (await manager.getRunner())
+      ? await runner.submitToDaemon(target, inputs)
+      : await runner.submit(target, inputs);
   if (options.wait === true) await awaitProcesses([node], { waitInterval: options.waitInterval ?? 5 });
   return node;
 }
@@ -86,26 +126,32 @@ export interface AwaitProcessesOptions {
  * Waits until every process node in `nodes` has terminated (aiida's `await_processes`), logging how many have.
  * A `TypeError` for anything but a list of process nodes.
  */
-export async function awaitProcesses(nodes: readonly ProcessNode[], options: AwaitProcessesOptions = {}): Promise<void> {
+export async function awaitProcesses(
+  nodes: readonly ProcessNode[],
+  options: AwaitProcessesOptions = {},
+): Promise<void> {
   if (!Array.isArray(nodes)) throw new TypeError('`nodes` should be a list of process nodes');
   for (const node of nodes) {
-    if (!(node instanceof ProcessNode) || node.pk === null) throw new TypeError(`${String(node)} is not a stored process node`);
+    if (!(node instanceof ProcessNode) || node.pk === null)
+      throw new TypeError(`${String(node)} is not a stored process node`);
   }
   const runner = await currentRunner();
   const interval = options.waitInterval ?? 1;
   let done = 0;
-  await Promise.all(
-    nodes.map(async (node) => {
-      const future = runner.getProcessFuture(node.pk!);
-      const timer = setInterval(() => getLogger('aiida').report({}, `${done} out of ${nodes.length} processes terminated.`), interval * 1000);
-      try {
-        await future;
-        await node.refresh();
-      } finally {
-        clearInterval(timer);
-      }
-      done += 1;
-    }),
+  const timer = setInterval(
+    () => getLogger('aiida').report({}, `${done} out of ${nodes.length} processes terminated.`),
+    interval * 1000,
   );
+  try {
+    await Promise.all(
+      nodes.map(async (node: ProcessNode) => {
+        await runner.getProcessFuture(node.pk!);
+        await node.refresh();
+        done += 1;
+      }),
+    );
+  } finally {
+    clearInterval(timer);
+  }
   getLogger('aiida').report({}, `${done} out of ${nodes.length} processes terminated.`);
 }

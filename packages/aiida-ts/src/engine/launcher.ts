@@ -50,7 +50,8 @@ export class AiidaProcessLauncher {
   /** Handles one task; resolves to the process's outcome, or false for a task that was dropped. */
   async handle(task: unknown): Promise<ContinueResult | false> {
     const kind = (task as { task?: unknown } | null)?.task;
-    if (kind !== TaskType.CONTINUE) throw new TaskRejectedError(`not a continue task: ${JSON.stringify(kind ?? null)}`);
+    if (kind !== TaskType.CONTINUE)
+      throw new TaskRejectedError(`not a continue task: ${JSON.stringify(kind ?? null)}`);
     const parsed = continueTaskSchema.safeParse(task);
     if (!parsed.success) throw new TaskRejectedError(`malformed continue task: ${parsed.error.message}`);
     const pk = Number(parsed.data.args.pid);
@@ -69,7 +70,10 @@ export class AiidaProcessLauncher {
     }
     if (node.isTerminated) return summary(node);
     if (runner.getLiveProcess(pk) !== undefined && !runner.getLiveProcess(pk)!.isClosed) {
-      getLogger('aiida').warn({ pk }, `process<${pk}> already runs in this worker: dropping the duplicate task`);
+      getLogger('aiida').warn(
+        { pk },
+        `process<${pk}> already runs in this worker: dropping the duplicate task`,
+      );
       return false;
     }
     let process;
@@ -90,7 +94,8 @@ export class AiidaProcessLauncher {
       return summary(node);
     }
     await runner.schedule(process);
-    return summary((await loadNode(pk, { storage: runner.storage })) as ProcessNode);
+    const ended = await loadNode<ProcessNode>(pk, { storage: runner.storage });
+    return summary(ended);
   }
 
   /** Removes the subscriptions (processes already taken run on). */

@@ -20,7 +20,14 @@ const PINO_LEVEL: Record<LogLevel, string> = {
   ERROR: 'error',
   CRITICAL: 'fatal',
 };
-const LEVEL_VALUE: Record<LogLevel, number> = { DEBUG: 20, INFO: 30, REPORT: 35, WARNING: 40, ERROR: 50, CRITICAL: 60 };
+const LEVEL_VALUE: Record<LogLevel, number> = {
+  DEBUG: 20,
+  INFO: 30,
+  REPORT: 35,
+  WARNING: 40,
+  ERROR: 50,
+  CRITICAL: 60,
+};
 const LEVEL_NAME = new Map<number, string>(Object.entries(LEVEL_VALUE).map(([name, value]) => [value, name]));
 
 /** An engine logger: pino's, with aiida's `report` level. */
@@ -45,9 +52,13 @@ function humanLine(line: string): string {
   const time = typeof record['time'] === 'number' ? new Date(record['time']).toISOString() : '';
   const level = LEVEL_NAME.get(record['level'] as number) ?? String(record['level']);
   const name = typeof record['name'] === 'string' ? record['name'] : 'aiida';
-  let text = `${time} [${level}] ${name}: ${String(record['msg'] ?? '')}\n`;
+  let text = `${time} [${level}] ${name}: ${typeof record['msg'] === 'string' ? record['msg'] : JSON.stringify(record['msg'] ?? '')}\n`;
   const error = record['err'] ?? record['error'];
-  if (typeof error === 'object' && error !== null && typeof (error as { stack?: unknown }).stack === 'string') {
+  if (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { stack?: unknown }).stack === 'string'
+  ) {
     text += `${(error as { stack: string }).stack}\n`;
   }
   return text;
@@ -55,7 +66,9 @@ function humanLine(line: string): string {
 
 let sink: Sink = {
   write(line) {
-    const pretty = process.env['AIIDA_TS_LOG_FORMAT'] === 'pretty' || (process.env['AIIDA_TS_LOG_FORMAT'] !== 'json' && process.stderr.isTTY);
+    const pretty =
+      process.env['AIIDA_TS_LOG_FORMAT'] === 'pretty' ||
+      (process.env['AIIDA_TS_LOG_FORMAT'] !== 'json' && process.stderr.isTTY);
     process.stderr.write(pretty ? humanLine(line) : line);
   },
 };
@@ -89,7 +102,7 @@ export function configuredLevel(name: EngineLoggerName): LogLevel {
 export function getLogger(name: EngineLoggerName): EngineLogger {
   let logger = children.get(name);
   if (logger === undefined) {
-    logger = rootLogger().child({ name }) as EngineLogger;
+    logger = rootLogger().child({ name });
     logger.level = PINO_LEVEL[configuredLevel(name)];
     children.set(name, logger);
   }

@@ -66,7 +66,8 @@ export class Manager {
   }
 
   async #communicator(profile: Profile | undefined, options: ManagerOptions): Promise<Communicator> {
-    if (profile === undefined || profile.processControlBackend !== 'core.rabbitmq') return new LocalCommunicator();
+    if (profile === undefined || profile.processControlBackend !== 'core.rabbitmq')
+      return new LocalCommunicator();
     try {
       const { connect } = await import('kiwipy-ts/rmq');
       const timeout = options.brokerTimeout ?? 2_000;

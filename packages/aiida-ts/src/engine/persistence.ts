@@ -71,14 +71,18 @@ export class AiidaPersister implements Persister {
    * `storage` gives the storage the process nodes live in; `writerOf` the attribute writer of a process running
    * here, so that its checkpoint is written with its state change.
    */
-  constructor(storage: () => StorageBackend, writerOf: (pid: Pid) => NodeWriter | undefined = () => undefined) {
+  constructor(
+    storage: () => StorageBackend,
+    writerOf: (pid: Pid) => NodeWriter | undefined = () => undefined,
+  ) {
     this.#storage = storage;
     this.#writerOf = writerOf;
   }
 
   /** Writes the checkpoint of a process that has not terminated (a terminated process keeps none). */
   saveCheckpoint(process: CheckpointSource, tag: string | null = null): Promise<void> {
-    if (tag !== null) return Promise.reject(new PersistenceError('checkpoint tags are not supported', process.pid));
+    if (tag !== null)
+      return Promise.reject(new PersistenceError('checkpoint tags are not supported', process.pid));
     let text: string;
     try {
       const snapshot = process.save();
@@ -86,7 +90,9 @@ export class AiidaPersister implements Persister {
       if (label === 'finished' || label === 'excepted' || label === 'killed') return Promise.resolve();
       text = JSON.stringify(snapshot);
     } catch (error) {
-      return Promise.reject(new PersistenceError('the checkpoint cannot be written as JSON', process.pid, { cause: error }));
+      return Promise.reject(
+        new PersistenceError('the checkpoint cannot be written as JSON', process.pid, { cause: error }),
+      );
     }
     const writer = this.#writerOf(process.pid);
     if (writer !== undefined) {
@@ -108,7 +114,8 @@ export class AiidaPersister implements Persister {
     } catch (error) {
       throw new PersistenceError(`no process node with pk ${String(pid)}`, pid, { cause: error });
     }
-    if (!(node instanceof ProcessNode)) throw new PersistenceError(`node ${String(pid)} is not a process node`, pid);
+    if (!(node instanceof ProcessNode))
+      throw new PersistenceError(`node ${String(pid)} is not a process node`, pid);
     return node;
   }
 
@@ -123,14 +130,16 @@ export class AiidaPersister implements Persister {
     if (text === null) throw new PersistenceError(`process node ${String(pid)} has no checkpoint`, pid);
     const checkpoint = parseCheckpointText(text, pid);
     const uuids = new Set<string>();
-    collectRefs(checkpoint as JsonValue, uuids);
+    collectRefs(checkpoint, uuids);
     const nodes = new Map<string, Node>();
     for (const uuid of uuids) {
       try {
         nodes.set(uuid, await loadNode(uuid, { storage: this.#storage() }));
       } catch (error) {
         if (error instanceof NotExistentError) {
-          throw new PersistenceError(`the checkpoint refers to the node ${uuid}, which does not exist`, pid, { cause: error });
+          throw new PersistenceError(`the checkpoint refers to the node ${uuid}, which does not exist`, pid, {
+            cause: error,
+          });
         }
         throw error;
       }
@@ -141,7 +150,9 @@ export class AiidaPersister implements Persister {
 
   /** Not available: checkpoints live on the nodes of the processes that are running (as in aiida). */
   getCheckpoints(): Promise<PersistedCheckpoint[]> {
-    return Promise.reject(new PersistenceError('listing every checkpoint is not supported; query the process nodes'));
+    return Promise.reject(
+      new PersistenceError('listing every checkpoint is not supported; query the process nodes'),
+    );
   }
 
   async getProcessCheckpoints(pid: Pid): Promise<PersistedCheckpoint[]> {
@@ -152,7 +163,8 @@ export class AiidaPersister implements Persister {
   async deleteCheckpoint(pid: Pid, tag: string | null = null): Promise<void> {
     if (tag !== null) throw new PersistenceError('checkpoint tags are not supported', pid);
     const node = await this.#processNode(pid);
-    if (node.base.attributes.has(ProcessAttribute.CHECKPOINT) && !node.isSealed) await node.deleteCheckpoint();
+    if (node.base.attributes.has(ProcessAttribute.CHECKPOINT) && !node.isSealed)
+      await node.deleteCheckpoint();
   }
 
   async deleteProcessCheckpoints(pid: Pid): Promise<void> {

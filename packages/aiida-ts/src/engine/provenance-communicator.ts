@@ -45,7 +45,10 @@ export class ProvenanceCommunicator implements Communicator {
     return this.#inner.removeTaskSubscriber(identifier);
   }
 
-  addBroadcastSubscriber(subscriber: BroadcastSubscriber | BroadcastFilter, identifier?: string): Promise<string> {
+  addBroadcastSubscriber(
+    subscriber: BroadcastSubscriber | BroadcastFilter,
+    identifier?: string,
+  ): Promise<string> {
     return this.#inner.addBroadcastSubscriber(subscriber, identifier);
   }
 

@@ -96,8 +96,15 @@ export class Runner implements AsyncDisposable {
     this.storage = options.storage ?? getStorage();
     this.communicator = options.communicator ?? new LocalCommunicator();
     this.#ownsCommunicator = options.ownsCommunicator ?? options.communicator === undefined;
-    this.processCommunicator = new ProvenanceCommunicator(this.communicator, (pid) => this.#writerOf(pid)?.flush());
-    this.persister = options.persister ?? new AiidaPersister(() => this.storage, (pid) => this.#writerOf(pid));
+    this.processCommunicator = new ProvenanceCommunicator(this.communicator, (pid) =>
+      this.#writerOf(pid)?.flush(),
+    );
+    this.persister =
+      options.persister ??
+      new AiidaPersister(
+        () => this.storage,
+        (pid) => this.#writerOf(pid),
+      );
     linkPersister(this.persister, this);
     this.controller = new RemoteProcessController(this.communicator);
     this.loader = options.loader ?? processClassRegistry;
@@ -142,10 +149,13 @@ export class Runner implements AsyncDisposable {
     const key = this.#key(process.pid);
     const entry = this.#live.get(key);
     if (entry?.process !== process) return;
-    void process.provenance.writer.flush().catch(() => undefined).finally(() => {
-      if (this.#live.get(key) === entry) this.#live.delete(key);
-      entry.markTerminated();
-    });
+    void process.provenance.writer
+      .flush()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#live.get(key) === entry) this.#live.delete(key);
+        entry.markTerminated();
+      });
   }
 
   /**
@@ -168,7 +178,10 @@ export class Runner implements AsyncDisposable {
   /** Runs a made process in the background (errors are logged); resolves when it has terminated. */
   schedule(process: EngineProcessInstance): Promise<void> {
     const loop = withStorage(this.storage, () => process.stepUntilTerminated()).catch((error: unknown) => {
-      getLogger('aiida').error({ err: error, pk: (process as { pk?: unknown }).pk, process: process.constructor.name }, 'a process failed to run');
+      getLogger('aiida').error(
+        { err: error, pk: (process as { pk?: unknown }).pk, process: process.constructor.name },
+        'a process failed to run',
+      );
     });
     this.#background.add(loop);
     void loop.finally(() => this.#background.delete(loop));
@@ -176,19 +189,23 @@ export class Runner implements AsyncDisposable {
   }
 
   async #launch(request: LaunchRequest, options: InstantiateOptions = {}): Promise<EngineProcessInstance> {
-    return (await this.instantiate(request.processClass as unknown as ProcessClass, request.inputs, options)) as unknown as EngineProcessInstance;
+    return await this.instantiate(request.processClass, request.inputs, options);
   }
 
   async #execute(target: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
     const foreground = this.#handleSignals && this.#signalDepth === 0 && currentEngineProcess() === undefined;
-    if (!foreground) return (await withStorage(this.storage, () => target.execute())) as Readonly<Record<string, unknown>>;
+    if (!foreground)
+      return (await withStorage(this.storage, () => target.execute())) as Readonly<Record<string, unknown>>;
     this.#signalDepth += 1;
     let signals = 0;
     // The first Ctrl-C kills the processes once their running steps return; a second one kills them at once.
     const onSignal = (signal: NodeJS.Signals): void => {
       signals += 1;
       const forceKill = signals > 1;
-      getLogger('aiida').warn({ signal }, forceKill ? 'killing the processes at once' : 'killing the running processes');
+      getLogger('aiida').warn(
+        { signal },
+        forceKill ? 'killing the processes at once' : 'killing the running processes',
+      );
       for (const live of this.liveProcesses) {
         if (!live.hasTerminated() && !live.isClosed) live.kill(`Killed by ${signal}`, { forceKill });
       }
@@ -216,7 +233,10 @@ export class Runner implements AsyncDisposable {
     const request = resolveLaunchable(target, inputs);
     const process = await this.#launch(request);
     const outputs = await this.#executeProcess(process);
-    const result = request.isFunction && Object.keys(outputs).length === 1 && 'result' in outputs ? outputs['result'] : outputs;
+    const result =
+      request.isFunction && Object.keys(outputs).length === 1 && 'result' in outputs
+        ? outputs['result']
+        : outputs;
     return { result, node: process.node };
   }
 
@@ -238,10 +258,14 @@ export class Runner implements AsyncDisposable {
     const request = resolveLaunchable(target, inputs);
     const current = currentEngineProcess();
     if (current !== undefined && !current.node.nodeType.startsWith('process.workflow.workfunction.')) {
-      throw new InvalidOperationError('Cannot use top-level `submit` from within another process, use `this.submit` instead');
+      throw new InvalidOperationError(
+        'Cannot use top-level `submit` from within another process, use `this.submit` instead',
+      );
     }
     if (request.isFunction && this.brokerSubmit) {
-      throw new InvalidOperationError('process functions cannot be submitted to the daemon: call or run them instead');
+      throw new InvalidOperationError(
+        'process functions cannot be submitted to the daemon: call or run them instead',
+      );
     }
     const process = await this.#launch(request);
     await this.#dispatch(process);
@@ -266,7 +290,10 @@ export class Runner implements AsyncDisposable {
    */
   async submitToDaemon(target: unknown, inputs?: Readonly<Record<string, unknown>>): Promise<ProcessNode> {
     const request = resolveLaunchable(target, inputs);
-    if (request.isFunction) throw new InvalidOperationError('process functions cannot be submitted to the daemon: call or run them instead');
+    if (request.isFunction)
+      throw new InvalidOperationError(
+        'process functions cannot be submitted to the daemon: call or run them instead',
+      );
     const process = await this.#launch(request);
     await this.#handToDaemon(process);
     return process.node;
@@ -285,7 +312,9 @@ export class Runner implements AsyncDisposable {
       throw new InvalidOperationError('cannot submit a process with `store_provenance=False`');
     }
     if (!(process.constructor as unknown as EngineProcessClass).persistable) {
-      throw new InvalidOperationError(`${process.constructor.name} cannot be checkpointed, so it cannot be submitted to the daemon`);
+      throw new InvalidOperationError(
+        `${process.constructor.name} cannot be checkpointed, so it cannot be submitted to the daemon`,
+      );
     }
     // The created state's checkpoint is on the node once the process is ready; then the daemon takes over.
     await process.ready();
@@ -327,7 +356,10 @@ export class Runner implements AsyncDisposable {
       (node) => {
         try {
           const result = callback(node);
-          if (result instanceof Promise) result.catch((error: unknown) => getLogger('aiida').error({ err: error, pk }, 'a process-finish callback failed'));
+          if (result instanceof Promise)
+            result.catch((error: unknown) =>
+              getLogger('aiida').error({ err: error, pk }, 'a process-finish callback failed'),
+            );
         } catch (error) {
           getLogger('aiida').error({ err: error, pk }, 'a process-finish callback failed');
         }
@@ -346,7 +378,8 @@ export class Runner implements AsyncDisposable {
     this.#ensureOpen();
     const node = await loadNode(pk, { storage: this.storage });
     if (!(node instanceof ProcessNode)) throw new NotExistentError(`node<${pk}> is not a process node`);
-    if (node.isTerminated) throw new InvalidOperationError(`process<${pk}> has already terminated (${String(node.processState)})`);
+    if (node.isTerminated)
+      throw new InvalidOperationError(`process<${pk}> has already terminated (${String(node.processState)})`);
     const live = this.getLiveProcess(pk);
     if (live !== undefined && !live.isClosed) return live;
     const checkpoint = await this.persister.loadCheckpoint(pk);
@@ -377,8 +410,11 @@ export class Runner implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const live of this.liveProcesses) if (!live.hasTerminated() && !live.isClosed) live.kill('the runner was closed');
-    await Promise.all([...this.#live.values()].map((entry) => (entry.process.isClosed ? undefined : entry.terminated)));
+    for (const live of this.liveProcesses)
+      if (!live.hasTerminated() && !live.isClosed) live.kill('the runner was closed');
+    await Promise.all(
+      [...this.#live.values()].filter((entry) => !entry.process.isClosed).map((entry) => entry.terminated),
+    );
     await this.awaitIdle();
     if (this.#ownsCommunicator) await this.communicator.close();
   }

@@ -18,10 +18,13 @@ import { CalculationNode, type ProcessNode } from '../../src/orm/nodes/process/p
 import { BACKENDS, linked, linkSummary, LinkType, useEngine } from './helpers.js';
 
 let executions = 0;
-const cachedAdd = calcfunction({ inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] }, function cachedAdd({ x, y }) {
-  executions += 1;
-  return new Int(x.value + y.value);
-});
+const cachedAdd = calcfunction(
+  { inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] },
+  function cachedAdd({ x, y }) {
+    executions += 1;
+    return new Int(x.value + y.value);
+  },
+);
 
 const nestedOutputs = calcfunction({ inputs: { x: Int } }, function nestedOutputs({ x }) {
   executions += 1;
@@ -58,7 +61,9 @@ describe('caching configuration', () => {
   it('is off by default and scoped by enableCaching / disableCaching', async () => {
     expect(getUseCache('caching_test.cachedAdd')).toBe(false);
     expect(enableCaching({}, () => getUseCache('caching_test.cachedAdd'))).toBe(true);
-    expect(enableCaching({ identifier: 'caching_test.*' }, () => getUseCache('caching_test.cachedAdd'))).toBe(true);
+    expect(enableCaching({ identifier: 'caching_test.*' }, () => getUseCache('caching_test.cachedAdd'))).toBe(
+      true,
+    );
     expect(enableCaching({ identifier: 'caching_test.*' }, () => getUseCache('other.cachedAdd'))).toBe(false);
     const inside = enableCaching({}, async () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -66,22 +71,34 @@ describe('caching configuration', () => {
     });
     expect(getUseCache('x.y')).toBe(false);
     expect(await inside).toBe(true);
-    expect(enableCaching({}, () => disableCaching({ identifier: 'x.y' }, () => getUseCache('x.y')))).toBe(false);
+    expect(enableCaching({}, () => disableCaching({ identifier: 'x.y' }, () => getUseCache('x.y')))).toBe(
+      false,
+    );
   });
 
   it('lets the most specific pattern win, and refuses equally specific conflicting ones', () => {
     const add = 'aiida.calculations:core.arithmetic.add';
     expect(
-      disableCaching({ identifier: 'aiida.calculations:*' }, () => enableCaching({ identifier: 'aiida.calculations:core.ar*thmetic.add' }, () => getUseCache(add))),
+      disableCaching({ identifier: 'aiida.calculations:*' }, () =>
+        enableCaching({ identifier: 'aiida.calculations:core.ar*thmetic.add' }, () => getUseCache(add)),
+      ),
     ).toBe(true);
     expect(
-      enableCaching({ identifier: 'aiida.calculations:*' }, () => disableCaching({ identifier: 'aiida.calculations:core.ar*thmetic.add' }, () => getUseCache(add))),
+      enableCaching({ identifier: 'aiida.calculations:*' }, () =>
+        disableCaching({ identifier: 'aiida.calculations:core.ar*thmetic.add' }, () => getUseCache(add)),
+      ),
     ).toBe(false);
     expect(getUseCache('aiida.calculations:core.arithmetic.ADD')).toBe(false);
     expect(() =>
-      enableCaching({ identifier: 'aiida.calculations:core.*' }, () => disableCaching({ identifier: 'aiida.calculations:*.add' }, () => getUseCache('aiida.calculations:core.add'))),
+      enableCaching({ identifier: 'aiida.calculations:core.*' }, () =>
+        disableCaching({ identifier: 'aiida.calculations:*.add' }, () =>
+          getUseCache('aiida.calculations:core.add'),
+        ),
+      ),
     ).toThrow(ConfigurationError);
-    expect(() => enableCaching({ identifier: 'aiida.calculations:a:b' }, () => undefined)).toThrow(ValidationError);
+    expect(() => enableCaching({ identifier: 'aiida.calculations:a:b' }, () => undefined)).toThrow(
+      ValidationError,
+    );
     expect(() => enableCaching({ identifier: 'not.a.class' }, () => undefined)).toThrow(ValidationError);
   });
 });
@@ -93,7 +110,9 @@ describe.each(BACKENDS)('caching on %s', (_name, open) => {
     const { runner } = engine();
     const first = await runner.runGetNode(cachedAdd, { x: 40, y: 2 });
     const before = executions;
-    const second = await enableCaching({ identifier: 'caching_test.cachedAdd' }, () => runner.runGetNode(cachedAdd, { x: 40, y: 2 }));
+    const second = await enableCaching({ identifier: 'caching_test.cachedAdd' }, () =>
+      runner.runGetNode(cachedAdd, { x: 40, y: 2 }),
+    );
     expect(executions).toBe(before);
     const node = second.node;
     expect(node.isFinishedOk).toBe(true);
@@ -120,7 +139,9 @@ describe.each(BACKENDS)('caching on %s', (_name, open) => {
     await enableCaching({}, () => runner.run(cachedAdd, { x: 1, y: 3000 }));
     expect(executions).toBe(before + 1);
     before = executions;
-    const disabled = await enableCaching({}, () => runner.runGetNode(cachedAdd, { x: 1, y: 2, metadata: { disable_cache: true } }));
+    const disabled = await enableCaching({}, () =>
+      runner.runGetNode(cachedAdd, { x: 1, y: 2, metadata: { disable_cache: true } }),
+    );
     expect(executions).toBe(before + 1);
     expect(disabled.node.base.extras.has(CACHED_FROM_KEY)).toBe(false);
     const workBefore = workExecutions;
@@ -160,7 +181,7 @@ describe.each(BACKENDS)('caching on %s', (_name, open) => {
     const before = executions;
     const { node, result } = await enableCaching({}, () => runner.runGetNode(nestedOutputs, { x: 10 }));
     expect(executions).toBe(before);
-    expect(((result as { nested: { a: Int } }).nested.a).value).toBe(10);
+    expect((result as { nested: { a: Int } }).nested.a.value).toBe(10);
     expect(await linkSummary(node, 'outgoing')).toEqual(['create nested__a Int', 'create nested__b Int']);
   });
 

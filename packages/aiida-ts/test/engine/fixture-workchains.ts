@@ -1,16 +1,32 @@
-import { append_, calcfunction, ExitCode, if_, nodeType, nonDb, ToContext, while_, WorkChain } from '../../src/engine.js';
+import type { ExitCode } from '../../src/engine.js';
+import {
+  append_,
+  calcfunction,
+  if_,
+  nodeType,
+  nonDb,
+  ToContext,
+  while_,
+  WorkChain,
+} from '../../src/engine.js';
 import { Bool, Int } from '../../src/orm/nodes/data/base.js';
 import type { WorkChainNode } from '../../src/orm/nodes/process/process.js';
 import { z } from 'zod';
 
 /** The processes of aiida-core's `workchains` fixture archive (`fixture_defs.py`), written for aiida-ts. */
-export const add = calcfunction({ inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] }, function add({ x, y }) {
-  return new Int(x.value + y.value);
-});
+export const add = calcfunction(
+  { inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] },
+  function add({ x, y }) {
+    return new Int(x.value + y.value);
+  },
+);
 
-export const multiply = calcfunction({ inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] }, function multiply({ x, y }) {
-  return new Int(x.value * y.value);
-});
+export const multiply = calcfunction(
+  { inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] },
+  function multiply({ x, y }) {
+    return new Int(x.value * y.value);
+  },
+);
 
 /** Add two integers; fail with exit code 400 if the sum is negative. */
 export class InnerWorkChain extends WorkChain.define((spec) =>
@@ -111,7 +127,9 @@ export class OuterWorkChain extends WorkChain.define((spec) =>
   }
 
   async finalize(): Promise<void> {
-    this.outMany(await this.exposedOutputs(this.ctx.children!.at(-1)!, InnerWorkChain, { namespace: 'inner' }));
+    this.outMany(
+      await this.exposedOutputs(this.ctx.children!.at(-1)!, InnerWorkChain, { namespace: 'inner' }),
+    );
     this.out('total', this.ctx.total!);
     this.report(`done after ${this.ctx.iteration} iterations, total=${this.ctx.total!.value}`);
   }

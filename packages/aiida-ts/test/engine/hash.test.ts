@@ -1,10 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeNodeHash, HASH_EXTRA_KEY, objectsToHash, pythonClassPath } from '../../src/engine/caching/hash.js';
+import {
+  computeNodeHash,
+  HASH_EXTRA_KEY,
+  objectsToHash,
+  pythonClassPath,
+} from '../../src/engine/caching/hash.js';
 import { HashFloat, makeHash, type Hashable } from '../../src/repository/make-hash.js';
 import { loadNode } from '../../src/orm/loaders.js';
-import { FIXTURES, openArchive, readExpected, type ArchiveStorage, type ExpectedArchive } from '../orm/archive-fixtures.js';
+import {
+  FIXTURES,
+  openArchive,
+  readExpected,
+  type ArchiveStorage,
+  type ExpectedArchive,
+} from '../orm/archive-fixtures.js';
 
 /**
  * The attributes of every node of an expected file with Python's floats kept as floats: JSON parsed in JS loses
@@ -13,11 +24,14 @@ import { FIXTURES, openArchive, readExpected, type ArchiveStorage, type Expected
  */
 async function attributesWithFloats(name: string): Promise<Map<string, Hashable>> {
   const text = await readFile(path.join(FIXTURES, `${name}.expected.json`), 'utf8');
-  const marked = text.replace(/(?<=[:[,]\s*)(-?\d+(?:\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+))(?=\s*[,\]}])/g, (number: string) =>
-    number.includes('.') || /e/i.test(number) ? `{"$float":"${number}"}` : number,
+  const marked = text.replace(
+    /(?<=[:[,]\s*)(-?\d+(?:\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+))(?=\s*[,\]}])/g,
+    (number: string) => (number.includes('.') || /e/i.test(number) ? `{"$float":"${number}"}` : number),
   );
   const parsed = JSON.parse(marked, (_key, value: unknown) =>
-    typeof value === 'object' && value !== null && '$float' in value ? new HashFloat(Number((value as { $float: string }).$float)) : value,
+    typeof value === 'object' && value !== null && '$float' in value
+      ? new HashFloat(Number((value as { $float: string }).$float))
+      : value,
   ) as { nodes: { uuid: string; attributes: Hashable }[] };
   return new Map(parsed.nodes.map((node) => [node.uuid, node.attributes]));
 }
@@ -25,7 +39,8 @@ async function attributesWithFloats(name: string): Promise<Map<string, Hashable>
 function hasIntegralFloat(value: Hashable): boolean {
   if (value instanceof HashFloat) return Number.isInteger(value.value);
   if (Array.isArray(value)) return value.some((item) => hasIntegralFloat(item as Hashable));
-  if (typeof value === 'object' && value !== null) return Object.values(value).some((item) => hasIntegralFloat(item as Hashable));
+  if (typeof value === 'object' && value !== null)
+    return Object.values(value).some((item) => hasIntegralFloat(item as Hashable));
   return false;
 }
 
@@ -33,7 +48,9 @@ describe('pythonClassPath', () => {
   it('names aiida-core classes as str(node.__class__) does', () => {
     expect(pythonClassPath('data.core.int.Int.')).toBe('aiida.orm.nodes.data.int.Int');
     expect(pythonClassPath('data.core.array.ArrayData.')).toBe('aiida.orm.nodes.data.array.array.ArrayData');
-    expect(pythonClassPath('data.core.array.kpoints.KpointsData.')).toBe('aiida.orm.nodes.data.array.kpoints.KpointsData');
+    expect(pythonClassPath('data.core.array.kpoints.KpointsData.')).toBe(
+      'aiida.orm.nodes.data.array.kpoints.KpointsData',
+    );
     expect(pythonClassPath('process.workflow.workchain.WorkChainNode.')).toBe(
       'aiida.orm.nodes.process.workflow.workchain.WorkChainNode',
     );

@@ -50,7 +50,8 @@ export function useEngine(open: () => Promise<TestStorage>): () => EngineFixture
 
 /** The links of a node in one direction as sorted `type label class` strings (for link-by-link checks). */
 export async function linkSummary(node: Node, direction: 'incoming' | 'outgoing'): Promise<string[]> {
-  const links = direction === 'incoming' ? await node.base.links.getIncoming() : await node.base.links.getOutgoing();
+  const links =
+    direction === 'incoming' ? await node.base.links.getIncoming() : await node.base.links.getOutgoing();
   return links
     .all()
     .map((link) => `${link.linkType} ${link.linkLabel} ${link.node.constructor.name}`)
@@ -58,8 +59,16 @@ export async function linkSummary(node: Node, direction: 'incoming' | 'outgoing'
 }
 
 /** The node at the other end of the only link with this type and label. */
-export async function linked(node: Node, direction: 'incoming' | 'outgoing', type: LinkType, label: string): Promise<Node> {
-  const links = direction === 'incoming' ? await node.base.links.getIncoming({ linkType: type }) : await node.base.links.getOutgoing({ linkType: type });
+export async function linked(
+  node: Node,
+  direction: 'incoming' | 'outgoing',
+  type: LinkType,
+  label: string,
+): Promise<Node> {
+  const links =
+    direction === 'incoming'
+      ? await node.base.links.getIncoming({ linkType: type })
+      : await node.base.links.getOutgoing({ linkType: type });
   return links.getNodeByLabel(label);
 }
 

@@ -25,7 +25,10 @@ import { BACKENDS, linkSummary, useEngine } from './helpers.js';
 
 /** A plain process (a `run` method) recorded as a calculation. */
 class Adder extends Process.define((spec) =>
-  spec.input('x', { validType: nodeType(Int) }).input('y', { validType: nodeType(Int), default: () => new Int(1) }).output('sum', { validType: nodeType(Int) }),
+  spec
+    .input('x', { validType: nodeType(Int) })
+    .input('y', { validType: nodeType(Int), default: () => new Int(1) })
+    .output('sum', { validType: nodeType(Int) }),
 ) {
   static override get nodeClass(): typeof CalculationNode {
     return CalculationNode;
@@ -51,7 +54,7 @@ describe.each(BACKENDS)('launching on %s', (_name, open) => {
     expect(node).toBeInstanceOf(CalculationNode);
     expect(await linkSummary(node, 'outgoing')).toEqual(['create sum Int']);
     const { pk } = await runGetPk(double, { x: 4 });
-    expect(((await loadNode(pk)) as ProcessNode).isFinishedOk).toBe(true);
+    expect((await loadNode<ProcessNode>(pk)).isFinishedOk).toBe(true);
     expect((await run(double, { x: 4 })).value).toBe(8);
 
     const builder = Adder.getBuilder();
@@ -74,18 +77,24 @@ describe.each(BACKENDS)('launching on %s', (_name, open) => {
     }).toThrow(NotExistentError);
     builder.inner._update({ y: 4 });
     expect(Object.keys(builder.inner._inputs())).toEqual(['x', 'y']);
-    expect(builder._inputs({ prune: false })).toMatchObject({ inner: { x: expect.any(Int) as Int, y: expect.any(Int) as Int } });
+    expect(builder._inputs({ prune: false })).toMatchObject({
+      inner: { x: expect.any(Int) as Int, y: expect.any(Int) as Int },
+    });
     expect('inner' in builder).toBe(true);
     expect((builder.inner.x as unknown as Int).value).toBe(3);
   });
 
   it('rebuilds the inputs of a finished process with getBuilderRestart and runs it again', async () => {
-    const { node } = await runGetNode(OuterWorkChain, { inner: { x: 1, y: 2 }, iterations: 1, metadata: { description: 'first' } });
+    const { node } = await runGetNode(OuterWorkChain, {
+      inner: { x: 1, y: 2 },
+      iterations: 1,
+      metadata: { description: 'first' },
+    });
     const builder = await getBuilderRestart(node);
     expect(builder.processClass).toBe(OuterWorkChain);
     const again = await runGetNode(builder);
     expect(await linkSummary(again.node, 'incoming')).toEqual(await linkSummary(node, 'incoming'));
-    expect(((again.result as { total: Int }).total).value).toBe(3);
+    expect((again.result as { total: Int }).total.value).toBe(3);
   });
 
   it('submits in-process without a broker; awaitProcesses waits for the nodes', async () => {
@@ -95,7 +104,9 @@ describe.each(BACKENDS)('launching on %s', (_name, open) => {
     expect(node.isFinishedOk).toBe(true);
     await expect(awaitProcesses(node as never)).rejects.toThrow(TypeError);
     await expect(awaitProcesses([new Int(1) as never])).rejects.toThrow(TypeError);
-    await expect(submit(Adder, { x: 1, metadata: { store_provenance: false } })).rejects.toThrow(InvalidOperationError);
+    await expect(submit(Adder, { x: 1, metadata: { store_provenance: false } })).rejects.toThrow(
+      InvalidOperationError,
+    );
   });
 
   it('resolves a ProcessFuture from broadcasts alone, from polling alone, and calls back exactly once', async () => {
@@ -103,7 +114,7 @@ describe.each(BACKENDS)('launching on %s', (_name, open) => {
     const byBroadcast = await runner.instantiate(Adder, { x: 1 });
     const listening = new ProcessFuture(byBroadcast.pk!, { storage, communicator });
     void runner.schedule(byBroadcast);
-    expect(((await listening) as ProcessNode).isFinishedOk).toBe(true);
+    expect((await listening).isFinishedOk).toBe(true);
 
     const polled = await runner.instantiate(Adder, { x: 1 });
     const polling = new ProcessFuture(polled.pk!, { storage, pollInterval: 0.02 });
@@ -121,7 +132,9 @@ describe.each(BACKENDS)('launching on %s', (_name, open) => {
     const late: number[] = [];
     runner.callOnProcessFinish(again.pk!, (node) => late.push(node.pk!));
     await expect.poll(() => late).toEqual([again.pk]);
-    await expect(new ProcessFuture(999_999_999, { storage, pollInterval: 0.02 })).rejects.toThrow(NotExistentError);
+    await expect(new ProcessFuture(999_999_999, { storage, pollInterval: 0.02 })).rejects.toThrow(
+      NotExistentError,
+    );
   });
 
   it('broadcasts a terminal state only once the node records it with its outputs', async () => {
@@ -131,7 +144,7 @@ describe.each(BACKENDS)('launching on %s', (_name, open) => {
       void communicator.addBroadcastSubscriber(
         new BroadcastFilter(
           async () => {
-            const node = (await loadNode(process.pk!)) as ProcessNode;
+            const node = await loadNode<ProcessNode>(process.pk!);
             resolve({ state: node.processState, outputs: await linkSummary(node, 'outgoing') });
           },
           { sender: process.pk, subject: 'state_changed.*.finished' },
@@ -159,7 +172,9 @@ describe('submitting to the daemon over RabbitMQ', () => {
       await node.refresh();
       expect(node.processState).toBe('created');
       expect(JSON.parse(node.checkpoint!)).toMatchObject({ pid: node.pk, state: { label: 'created' } });
-      await expect(submitter.submitToDaemon(Adder, { x: 1, metadata: { store_provenance: false } })).rejects.toThrow(InvalidOperationError);
+      await expect(
+        submitter.submitToDaemon(Adder, { x: 1, metadata: { store_provenance: false } }),
+      ).rejects.toThrow(InvalidOperationError);
       await expect(submitter.submitToDaemon(double, { x: 1 })).rejects.toThrow(/cannot be submitted/);
 
       const tasks: unknown[] = [];
@@ -181,9 +196,14 @@ describe('submitting to the daemon over RabbitMQ', () => {
         'return total Int',
       ]);
       // A task for a finished process answers its outcome; one for a missing node is dropped.
-      const outcome = await launcher.handle({ task: 'continue', args: { pid: node.pk, nowait: false, tag: null } });
+      const outcome = await launcher.handle({
+        task: 'continue',
+        args: { pid: node.pk, nowait: false, tag: null },
+      });
       expect(outcome).toMatchObject({ pk: node.pk, process_state: 'finished', exit_status: 0 });
-      expect(await launcher.handle({ task: 'continue', args: { pid: 999_999_999, nowait: false } })).toBe(false);
+      expect(await launcher.handle({ task: 'continue', args: { pid: 999_999_999, nowait: false } })).toBe(
+        false,
+      );
       await expect(launcher.handle({ task: 'launch', args: {} })).rejects.toThrow(/not a continue task/);
       expect(InnerWorkChain.name).toBe('InnerWorkChain');
     } finally {

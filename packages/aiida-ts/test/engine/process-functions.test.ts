@@ -1,19 +1,38 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { calcfunction, ExitCode, HASH_EXTRA_KEY, nodeType, run, runGetNode, workfunction } from '../../src/engine.js';
-import { InputValidationError, InvalidOperationError, ProcessFailedError, ValidationError } from '../../src/errors.js';
+import {
+  calcfunction,
+  ExitCode,
+  HASH_EXTRA_KEY,
+  nodeType,
+  run,
+  runGetNode,
+  workfunction,
+} from '../../src/engine.js';
+import {
+  InputValidationError,
+  InvalidOperationError,
+  ProcessFailedError,
+  ValidationError,
+} from '../../src/errors.js';
 import { Log } from '../../src/orm/entities/log.js';
 import { Bool, Dict, Float, Int, List, Str } from '../../src/orm/nodes/data/base.js';
 import { CalcFunctionNode, WorkFunctionNode, type ProcessNode } from '../../src/orm/nodes/process/process.js';
 import type { StorageBackend } from '../../src/storage/backend.js';
 import { BACKENDS, linked, linkSummary, LinkType, useEngine } from './helpers.js';
 
-const add = calcfunction({ inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] }, function add({ x, y }) {
-  return new Int(x.value + y.value);
-});
-const mul = calcfunction({ inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] }, function mul({ x, y }) {
-  return new Int(x.value * y.value);
-});
+const add = calcfunction(
+  { inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] },
+  function add({ x, y }) {
+    return new Int(x.value + y.value);
+  },
+);
+const mul = calcfunction(
+  { inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] },
+  function mul({ x, y }) {
+    return new Int(x.value * y.value);
+  },
+);
 const addMulWf = workfunction(
   { name: 'addMulWf', inputs: { x: Int, y: Int, z: Int }, outputs: Int, args: ['x', 'y', 'z'] },
   async function addMulWf({ x, y, z }) {
@@ -88,17 +107,22 @@ const returnsInput = calcfunction({ inputs: { x: Int } }, function returnsInput(
   return x;
 });
 
-const callsAnother = calcfunction({ inputs: { x: Int, quiet: Bool } }, async function callsAnother({ x, quiet }) {
-  const inner = await add.run({ x, y: 1, metadata: { store_provenance: !quiet.value } });
-  return new Int(inner.value);
-});
+const callsAnother = calcfunction(
+  { inputs: { x: Int, quiet: Bool } },
+  async function callsAnother({ x, quiet }) {
+    const inner = await add.run({ x, y: 1, metadata: { store_provenance: !quiet.value } });
+    return new Int(inner.value);
+  },
+);
 
 const labelled = workfunction({ inputs: { x: Int }, outputs: Int }, async function labelled({ x }) {
   return add.run({ x, y: 2, metadata: { call_link_label: 'first_addition' } });
 });
 
 async function nodeCount(storage: StorageBackend): Promise<number> {
-  const result = await sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM db_dbnode`.execute(storage.executor());
+  const result = await sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM db_dbnode`.execute(
+    storage.executor(),
+  );
   return Number(result.rows[0]!.n);
 }
 
@@ -112,23 +136,42 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
     expect(node).toBeInstanceOf(WorkFunctionNode);
     expect(node.isFinishedOk).toBe(true);
     expect(node.isSealed).toBe(true);
-    expect(await linkSummary(node, 'incoming')).toEqual(['input_work x Int', 'input_work y Int', 'input_work z Int']);
+    expect(await linkSummary(node, 'incoming')).toEqual([
+      'input_work x Int',
+      'input_work y Int',
+      'input_work z Int',
+    ]);
     expect(await linkSummary(node, 'outgoing')).toEqual([
       'call_calc CALL CalcFunctionNode',
       'call_calc CALL CalcFunctionNode',
       'return result Int',
     ]);
-    const [first, second] = (await node.getCalled()).sort((a, b) => a.pk! - b.pk!) as [ProcessNode, ProcessNode];
+    const [first, second] = (await node.getCalled()).sort((a, b) => a.pk! - b.pk!) as [
+      ProcessNode,
+      ProcessNode,
+    ];
     expect(first.processLabel).toBe('add');
     expect(second.processLabel).toBe('mul');
-    expect(await linkSummary(first, 'incoming')).toEqual(['call_calc CALL WorkFunctionNode', 'input_calc x Int', 'input_calc y Int']);
+    expect(await linkSummary(first, 'incoming')).toEqual([
+      'call_calc CALL WorkFunctionNode',
+      'input_calc x Int',
+      'input_calc y Int',
+    ]);
     expect(await linkSummary(first, 'outgoing')).toEqual(['create result Int']);
-    expect(await linkSummary(second, 'incoming')).toEqual(['call_calc CALL WorkFunctionNode', 'input_calc x Int', 'input_calc y Int']);
+    expect(await linkSummary(second, 'incoming')).toEqual([
+      'call_calc CALL WorkFunctionNode',
+      'input_calc x Int',
+      'input_calc y Int',
+    ]);
     // The inputs of the workfunction are the inputs of the calcfunctions; the sum feeds the product.
-    expect((await linked(first, 'incoming', LinkType.INPUT_CALC, 'x')).uuid).toBe((await linked(node, 'incoming', LinkType.INPUT_WORK, 'x')).uuid);
+    expect((await linked(first, 'incoming', LinkType.INPUT_CALC, 'x')).uuid).toBe(
+      (await linked(node, 'incoming', LinkType.INPUT_WORK, 'x')).uuid,
+    );
     const sum = await linked(first, 'outgoing', LinkType.CREATE, 'result');
     expect((await linked(second, 'incoming', LinkType.INPUT_CALC, 'x')).uuid).toBe(sum.uuid);
-    expect((await linked(second, 'incoming', LinkType.INPUT_CALC, 'y')).uuid).toBe((await linked(node, 'incoming', LinkType.INPUT_WORK, 'z')).uuid);
+    expect((await linked(second, 'incoming', LinkType.INPUT_CALC, 'y')).uuid).toBe(
+      (await linked(node, 'incoming', LinkType.INPUT_WORK, 'z')).uuid,
+    );
     const product = await linked(second, 'outgoing', LinkType.CREATE, 'result');
     expect((await linked(node, 'outgoing', LinkType.RETURN, 'result')).uuid).toBe(product.uuid);
     expect((await first.getCaller())?.uuid).toBe(node.uuid);
@@ -162,11 +205,18 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
 
   it('takes label and description from metadata, and the call link label', async () => {
     const { runner } = engine();
-    const { node } = await runner.runGetNode(add, { x: 1, y: 2, metadata: { label: 'my-add', description: 'adds' } });
+    const { node } = await runner.runGetNode(add, {
+      x: 1,
+      y: 2,
+      metadata: { label: 'my-add', description: 'adds' },
+    });
     expect(node.label).toBe('my-add');
     expect(node.description).toBe('adds');
     const outer = await runner.runGetNode(labelled, { x: 1 });
-    expect(await linkSummary(outer.node, 'outgoing')).toEqual(['call_calc first_addition CalcFunctionNode', 'return result Int']);
+    expect(await linkSummary(outer.node, 'outgoing')).toEqual([
+      'call_calc first_addition CalcFunctionNode',
+      'return result Int',
+    ]);
     const child = (await outer.node.getCalled())[0]!;
     expect(child.metadataInputs).toEqual({ metadata: { call_link_label: 'first_addition' } });
   });
@@ -175,7 +225,11 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
     const { runner } = engine();
     const plain = await runner.runGetNode(withDefaults, { a: 1 });
     expect((plain.result as Int).value).toBe(111);
-    expect(await linkSummary(plain.node, 'incoming')).toEqual(['input_calc a Int', 'input_calc b Int', 'input_calc c Int']);
+    expect(await linkSummary(plain.node, 'incoming')).toEqual([
+      'input_calc a Int',
+      'input_calc b Int',
+      'input_calc c Int',
+    ]);
     const given = await runner.run(withDefaults, { a: new Int(1), b: 2, c: 3, d: 'four' });
     expect((given as Int).value).toBe(10);
   });
@@ -184,11 +238,17 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
     const { runner } = engine();
     expect((await sumAll(1, 2, 3, 4)).value).toBe(10);
     const { node } = await runner.runGetNode(sumAll, { first: 1, args: [new Int(2), new Int(3)] });
-    expect(await linkSummary(node, 'incoming')).toEqual(['input_calc args_0 Int', 'input_calc args_1 Int', 'input_calc first Int']);
+    expect(await linkSummary(node, 'incoming')).toEqual([
+      'input_calc args_0 Int',
+      'input_calc args_1 Int',
+      'input_calc first Int',
+    ]);
     const kw = await runner.runGetNode(keywords, { alpha: new Int(1), beta: new Int(2) });
-    expect(((kw.result as { count: Int }).count).value).toBe(2);
+    expect((kw.result as { count: Int }).count.value).toBe(2);
     expect(await linkSummary(kw.node, 'incoming')).toEqual(['input_calc alpha Int', 'input_calc beta Int']);
-    await expect(runner.run(keywords, { gamma: new Str('not an int') })).rejects.toThrow(InputValidationError);
+    await expect(runner.run(keywords, { gamma: new Str('not an int') })).rejects.toThrow(
+      InputValidationError,
+    );
   });
 
   it('returns single, namespaced and nested outputs', async () => {
@@ -197,7 +257,7 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
     expect(result.quotient.value).toBe(3);
     expect(result.remainder.value).toBe(2);
     const { node, result: out } = await runner.runGetNode(nested, { x: 4 });
-    expect(((out as { nested: { output: Int } }).nested.output).value).toBe(8);
+    expect((out as { nested: { output: Int } }).nested.output.value).toBe(8);
     expect(await linkSummary(node, 'outgoing')).toEqual(['create nested__output Int', 'create plain Str']);
   });
 
@@ -252,13 +312,15 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
       .where('process_type', '=', 'process_functions_test.explode')
       .execute()) as [{ id: number }];
     const { loadNode } = await import('../../src/orm/loaders.js');
-    const excepted = (await loadNode(node.id)) as ProcessNode;
+    const excepted = await loadNode<ProcessNode>(node.id);
     expect(excepted.isExcepted).toBe(true);
     expect(excepted.isSealed).toBe(true);
     expect(excepted.exception).toContain('RangeError: cannot handle 7');
     expect(excepted.exception).toContain('process-functions.test.ts');
     const logs = await Log.find({ nodeId: excepted.pk! });
-    expect(logs.some((log) => log.levelname === 'REPORT' && log.message.includes('RangeError: cannot handle 7'))).toBe(true);
+    expect(
+      logs.some((log) => log.levelname === 'REPORT' && log.message.includes('RangeError: cannot handle 7')),
+    ).toBe(true);
   });
 
   it('refuses a workfunction that returns data it created (use a calcfunction)', async () => {
@@ -277,7 +339,11 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
   it('stores nothing with store_provenance false', async () => {
     const { runner, storage } = engine();
     const before = await nodeCount(storage);
-    const { result, node } = await runner.runGetNode(add, { x: 20, y: 22, metadata: { store_provenance: false } });
+    const { result, node } = await runner.runGetNode(add, {
+      x: 20,
+      y: 22,
+      metadata: { store_provenance: false },
+    });
     expect((result as Int).value).toBe(42);
     expect(node.isStored).toBe(false);
     expect((result as Int).isStored).toBe(false);
@@ -287,12 +353,14 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
   it('rejects bad inputs before storing anything, naming every failing port', async () => {
     const { runner, storage } = engine();
     const before = await nodeCount(storage);
-    const error = await runner.run(add, { x: 'one' as never, metadata: { label: 5 as never } }).catch((caught: unknown) => caught);
+    const error = await runner
+      .run(add, { x: 'one', metadata: { label: 5 as never } })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(InputValidationError);
     const paths = (error as InputValidationError).issues.map((issue) => issue.path).sort();
     expect(paths).toEqual(['inputs.metadata.label', 'inputs.x', 'inputs.y']);
     expect(await nodeCount(storage)).toBe(before);
-    await expect(runner.run(add, { x: 1, y: 2, z: 3 } as never)).rejects.toThrow(/Unexpected ports \["z"\]/);
+    await expect(runner.run(add, { x: 1, y: 2, z: 3 })).rejects.toThrow(/Unexpected ports \["z"\]/);
   });
 
   it('hashes equal runs equally and different inputs differently', async () => {
@@ -307,11 +375,11 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
   it('runs many processes concurrently; one that excepts does not stop the others', async () => {
     const results = await Promise.allSettled([add(1, 1), explode({ x: 1 }), mul(3, 3), addMulWf(1, 1, 2)]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
-    expect(((results[3] as PromiseFulfilledResult<Int>).value).value).toBe(4);
+    expect((results[3] as PromiseFulfilledResult<Int>).value.value).toBe(4);
   });
 
   it('runs through the launch API with the manager’s runner', async () => {
-    expect(((await run(add, { x: 5, y: 6 })) as Int).value).toBe(11);
+    expect((await run(add, { x: 5, y: 6 })).value).toBe(11);
     const { node } = await runGetNode(add, { x: 5, y: 6 });
     expect(node.isFinishedOk).toBe(true);
   });
@@ -319,11 +387,17 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
 
 describe('process function declarations', () => {
   it('accept explicit schemas and need a name', () => {
-    const identity = calcfunction({ name: 'identity', inputs: { x: nodeType(Int, Float) }, outputs: nodeType(Int, Float) }, ({ x }) => x);
+    const identity = calcfunction(
+      { name: 'identity', inputs: { x: nodeType(Int, Float) }, outputs: nodeType(Int, Float) },
+      ({ x }) => x,
+    );
     expect(identity.processClass.spec().inputs.has('x')).toBe(true);
     expect(() => calcfunction({ inputs: { x: Int } }, ({ x }) => x)).toThrow(/needs a name/);
-    expect(() => calcfunction({ name: 'clash', inputs: { args_0: Int }, variadic: { name: 'args', type: Int } }, () => undefined)).toThrow(
-      /already the name of an input/,
-    );
+    expect(() =>
+      calcfunction(
+        { name: 'clash', inputs: { args_0: Int }, variadic: { name: 'args', type: Int } },
+        () => undefined,
+      ),
+    ).toThrow(/already the name of an input/);
   });
 });

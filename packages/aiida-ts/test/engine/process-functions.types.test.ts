@@ -1,37 +1,68 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { calcfunction, ExitCode, nodeType, nonDb, workfunction, type ProcessFunction } from '../../src/engine.js';
+import {
+  calcfunction,
+  ExitCode,
+  nodeType,
+  nonDb,
+  workfunction,
+  type ProcessFunction,
+} from '../../src/engine.js';
 import { Bool, Dict, Float, Int, List, Str } from '../../src/orm/nodes/data/base.js';
 import type { Data } from '../../src/orm/nodes/data/data.js';
 
 // Compile-time checks: every `@ts-expect-error` below must be an error, or `tsc` fails on this file.
 
-const add = calcfunction({ inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] }, function add({ x, y }) {
-  expectTypeOf(x).toEqualTypeOf<Int>();
-  expectTypeOf(y).toEqualTypeOf<Int>();
-  return new Int(x.value + y.value);
-});
+const add = calcfunction(
+  { inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] },
+  function add({ x, y }) {
+    expectTypeOf(x).toEqualTypeOf<Int>();
+    expectTypeOf(y).toEqualTypeOf<Int>();
+    return new Int(x.value + y.value);
+  },
+);
 
-const concat = calcfunction({ name: 'concat', inputs: { a: Str, b: { type: Str, default: '!' } }, outputs: Str }, ({ a, b }) => {
-  expectTypeOf(b).toEqualTypeOf<Str>();
-  return new Str(a.value + b.value);
-});
+const concat = calcfunction(
+  { name: 'concat', inputs: { a: Str, b: { type: Str, default: '!' } }, outputs: Str },
+  ({ a, b }) => {
+    expectTypeOf(b).toEqualTypeOf<Str>();
+    return new Str(a.value + b.value);
+  },
+);
 
 const split = calcfunction(
-  { name: 'split', inputs: { x: Int, y: { type: Int, required: false } }, outputs: { quotient: Int, rest: { type: Int, required: false } }, args: ['x', 'y'] },
+  {
+    name: 'split',
+    inputs: { x: Int, y: { type: Int, required: false } },
+    outputs: { quotient: Int, rest: { type: Int, required: false } },
+    args: ['x', 'y'],
+  },
   ({ x, y }) => {
     expectTypeOf(y).toEqualTypeOf<Int | undefined>();
     return { quotient: new Int(Math.floor(x.value / (y?.value ?? 1))) };
   },
 );
 
-const variadic = calcfunction({ name: 'variadic', inputs: { first: Float }, args: ['first'], variadic: { name: 'rest', type: Float }, outputs: Float }, ({ first, rest }) => {
-  expectTypeOf(rest).toEqualTypeOf<Float[]>();
-  return new Float(rest.reduce((total, item) => total + item.value, first.value));
-});
+const variadic = calcfunction(
+  {
+    name: 'variadic',
+    inputs: { first: Float },
+    args: ['first'],
+    variadic: { name: 'rest', type: Float },
+    outputs: Float,
+  },
+  ({ first, rest }) => {
+    expectTypeOf(rest).toEqualTypeOf<Float[]>();
+    return new Float(rest.reduce((total, item) => total + item.value, first.value));
+  },
+);
 
 const schemaPorts = calcfunction(
-  { name: 'schemaPorts', inputs: { n: nodeType(Int, Float), tag: nonDb(z.string()) }, outputs: nodeType(Bool) },
+  {
+    name: 'schemaPorts',
+    inputs: { n: nodeType(Int, Float), tag: nonDb(z.string()) },
+    outputs: nodeType(Bool),
+  },
   ({ n, tag }) => {
     expectTypeOf(n).toEqualTypeOf<Int | Float>();
     expectTypeOf(tag).toEqualTypeOf<string>();
@@ -45,23 +76,33 @@ const untyped = calcfunction({ name: 'untyped', inputs: { d: Dict, l: List } }, 
   return new ExitCode(0);
 });
 
-const wf = workfunction({ name: 'wf', inputs: { x: Int, y: Int, z: Int }, outputs: Int, args: ['x', 'y', 'z'] }, async ({ x, y, z }) => {
-  const sum = await add(x, y);
-  expectTypeOf(sum).toEqualTypeOf<Int>();
-  return add(sum, z);
-});
+const wf = workfunction(
+  { name: 'wf', inputs: { x: Int, y: Int, z: Int }, outputs: Int, args: ['x', 'y', 'z'] },
+  async ({ x, y, z }) => {
+    const sum = await add(x, y);
+    expectTypeOf(sum).toEqualTypeOf<Int>();
+    return add(sum, z);
+  },
+);
 
 describe('process function types', () => {
   it('type positional and keyword calls and their results', () => {
     const positional: (x: Int | number | bigint, y: Int | number | bigint) => Promise<Int> = add;
     expectTypeOf(positional).toBeFunction();
     expectTypeOf(() => add(1, 2)).returns.resolves.toEqualTypeOf<Int>();
-    expectTypeOf(() => add.run({ x: 1, y: new Int(2), metadata: { label: 'l' } })).returns.resolves.toEqualTypeOf<Int>();
+    expectTypeOf(() =>
+      add.run({ x: 1, y: new Int(2), metadata: { label: 'l' } }),
+    ).returns.resolves.toEqualTypeOf<Int>();
     expectTypeOf(() => concat({ a: 'x' })).returns.resolves.toEqualTypeOf<Str>();
-    expectTypeOf(() => split(7, 2)).returns.resolves.toEqualTypeOf<{ readonly quotient: Int; readonly rest?: Int }>();
+    expectTypeOf(() => split(7, 2)).returns.resolves.toEqualTypeOf<{
+      readonly quotient: Int;
+      readonly rest?: Int;
+    }>();
     expectTypeOf(() => variadic(1, 2, 3)).returns.resolves.toEqualTypeOf<Float>();
     expectTypeOf(() => schemaPorts({ n: new Float(1), tag: 't' })).returns.resolves.toEqualTypeOf<Bool>();
-    expectTypeOf(() => untyped({ d: { a: 1 }, l: [1] })).returns.resolves.toEqualTypeOf<Data | { readonly [key: string]: unknown }>();
+    expectTypeOf(() => untyped({ d: { a: 1 }, l: [1] })).returns.resolves.toEqualTypeOf<
+      Data | { readonly [key: string]: unknown }
+    >();
     expectTypeOf(() => wf(1, 2, 3)).returns.resolves.toEqualTypeOf<Int>();
     expectTypeOf(add).toMatchTypeOf<ProcessFunction>();
   });
@@ -85,7 +126,7 @@ describe('process function types', () => {
       // @ts-expect-error a Bool is not an Int
       void split(new Bool(true), 2);
       // @ts-expect-error a Float cannot go where the Int of a result is expected
-      void add((null as unknown as Float), 1);
+      void add(null as unknown as Float, 1);
       // @ts-expect-error variadic Floats only
       void variadic(1, 'x');
     };

@@ -58,7 +58,10 @@ class Restart extends BaseRestartWorkChain.define((spec) =>
   }
 
   fatal(_node: ProcessNode): ProcessHandlerReport {
-    return new ProcessHandlerReport({ doBreak: true, exitCode: new ExitCode(418, { message: 'I am a teapot' }) });
+    return new ProcessHandlerReport({
+      doBreak: true,
+      exitCode: new ExitCode(418, { message: 'I am a teapot' }),
+    });
   }
 }
 
@@ -69,7 +72,7 @@ describe.each(BACKENDS)('BaseRestartWorkChain on %s', (_name, open) => {
     const { runner } = engine();
     const { node, result } = await runner.runGetNode(Restart, { child: { x: 1 } });
     expect(node.isFinishedOk).toBe(true);
-    expect(((result as { value: Int }).value).value).toBe(30);
+    expect((result as { value: Int }).value.value).toBe(30);
     expect(await linkSummary(node, 'outgoing')).toEqual([
       'call_calc iteration_01 CalcFunctionNode',
       'call_calc iteration_02 CalcFunctionNode',
@@ -78,14 +81,31 @@ describe.each(BACKENDS)('BaseRestartWorkChain on %s', (_name, open) => {
     ]);
     // Handlers by priority; `neverCalled` is filtered by exit code, `fatal` is disabled.
     expect(node.base.extras.get('considered_handlers')).toEqual([
-      [['observe', null], ['handleTooSmall', { do_break: false, exit_status: 0 }], ['neverCalled', null]],
-      [['observe', null], ['handleTooSmall', { do_break: false, exit_status: 0 }], ['neverCalled', null]],
-      [['observe', null], ['handleTooSmall', null], ['neverCalled', null]],
+      [
+        ['observe', null],
+        ['handleTooSmall', { do_break: false, exit_status: 0 }],
+        ['neverCalled', null],
+      ],
+      [
+        ['observe', null],
+        ['handleTooSmall', { do_break: false, exit_status: 0 }],
+        ['neverCalled', null],
+      ],
+      [
+        ['observe', null],
+        ['handleTooSmall', null],
+        ['neverCalled', null],
+      ],
     ]);
-    const messages = (await Log.find({ nodeId: node.pk! })).map((log) => log.message.replace(/^\[\d+\|Restart\|\w+\]: /, ''));
+    const messages = (await Log.find({ nodeId: node.pk! })).map((log) =>
+      log.message.replace(/^\[\d+\|Restart\|\w+\]: /, ''),
+    );
     expect(messages[0]).toMatch(/^launching flaky<\d+> iteration #1$/);
     expect(messages[1]).toMatch(/^flaky<\d+> failed but a handler dealt with the problem, restarting$/);
-    expect(messages.slice(-2)).toEqual(['work chain completed after 3 iterations', 'remote folders will not be cleaned']);
+    expect(messages.slice(-2)).toEqual([
+      'work chain completed after 3 iterations',
+      'remote folders will not be cleaned',
+    ]);
   });
 
   it('stops with 401 when the iterations run out', async () => {
@@ -102,7 +122,10 @@ describe.each(BACKENDS)('BaseRestartWorkChain on %s', (_name, open) => {
     expect(abort.node.exitStatus).toBe(402);
     expect(abort.node.exitMessage).toBe('The process failed with an unhandled failure.');
     expect((await abort.node.getCalled()).length).toBe(1);
-    const once = await runner.runGetNode(Restart, { child: { x: 5, mode: 'other' }, on_unhandled_failure: 'restart_once' });
+    const once = await runner.runGetNode(Restart, {
+      child: { x: 5, mode: 'other' },
+      on_unhandled_failure: 'restart_once',
+    });
     expect(once.node.exitStatus).toBe(402);
     expect(once.node.exitMessage).toBe('The process failed for an unknown reason, twice in a row.');
     expect((await once.node.getCalled()).length).toBe(2);
@@ -123,23 +146,34 @@ describe.each(BACKENDS)('BaseRestartWorkChain on %s', (_name, open) => {
     });
     expect(node.exitStatus).toBe(418);
     expect(node.exitMessage).toBe('I am a teapot');
-    expect(node.base.extras.get('considered_handlers')).toEqual([[['fatal', { do_break: true, exit_status: 418 }]]]);
-    await expect(runner.run(Restart, { child: { x: 1 }, handler_overrides: { unknown: { enabled: true } } })).rejects.toThrow(
-      InputValidationError,
+    expect(node.base.extras.get('considered_handlers')).toEqual([
+      [['fatal', { do_break: true, exit_status: 418 }]],
+    ]);
+    await expect(
+      runner.run(Restart, { child: { x: 1 }, handler_overrides: { unknown: { enabled: true } } }),
+    ).rejects.toThrow(InputValidationError);
+    await expect(runner.run(Restart, { child: { x: 1 }, on_unhandled_failure: 'shrug' })).rejects.toThrow(
+      /Must be one of/,
     );
-    await expect(runner.run(Restart, { child: { x: 1 }, on_unhandled_failure: 'shrug' })).rejects.toThrow(/Must be one of/);
   });
 
   it('pauses for inspection on an unhandled failure with on_unhandled_failure pause', async () => {
     const { runner } = engine();
-    const process = await runner.instantiate(Restart, { child: { x: 5, mode: 'other' }, on_unhandled_failure: 'pause' });
+    const process = await runner.instantiate(Restart, {
+      child: { x: 5, mode: 'other' },
+      on_unhandled_failure: 'pause',
+    });
     const done = runner.executeProcess(process).catch((error: unknown) => error);
     await expect.poll(() => process.paused).toBe(true);
-    await expect.poll(async () => {
-      await process.node.refresh();
-      return process.node.paused;
-    }).toBe(true);
-    expect(process.node.processStatus).toBe(`Paused for user inspection, see: 'verdi process report ${String(process.pk)}'`);
+    await expect
+      .poll(async () => {
+        await process.node.refresh();
+        return process.node.paused;
+      })
+      .toBe(true);
+    expect(process.node.processStatus).toBe(
+      `Paused for user inspection, see: 'verdi process report ${String(process.pk)}'`,
+    );
     process.kill('inspected');
     expect(((await done) as Error).name).toBe('KilledError');
     await process.node.refresh();
@@ -147,7 +181,12 @@ describe.each(BACKENDS)('BaseRestartWorkChain on %s', (_name, open) => {
   });
 
   it('lists and checks its process handlers', () => {
-    expect(Restart.getProcessHandlers().map((handler) => handler.name)).toEqual(['observe', 'handleTooSmall', 'neverCalled', 'fatal']);
+    expect(Restart.getProcessHandlers().map((handler) => handler.name)).toEqual([
+      'observe',
+      'handleTooSmall',
+      'neverCalled',
+      'fatal',
+    ]);
     expect(Restart.isProcessHandler('observe')).toBe(true);
     expect(Restart.isProcessHandler('setup')).toBe(false);
     expect(() => Restart.processHandler('missing')).toThrow(TypeError);

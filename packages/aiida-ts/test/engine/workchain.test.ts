@@ -15,14 +15,14 @@ import {
   Runner,
   submit,
   ToContext,
-  while_,
   WorkChain,
 } from '../../src/engine.js';
 import { InvalidOperationError } from '../../src/errors.js';
 import { Log } from '../../src/orm/entities/log.js';
 import { loadNode } from '../../src/orm/loaders.js';
 import { Int, List, Str } from '../../src/orm/nodes/data/base.js';
-import { WorkChainNode, type ProcessNode } from '../../src/orm/nodes/process/process.js';
+import type { WorkChainNode } from '../../src/orm/nodes/process/process.js';
+import { type ProcessNode } from '../../src/orm/nodes/process/process.js';
 import { FIXTURES } from '../orm/archive-fixtures.js';
 import { InnerWorkChain, OuterWorkChain } from './fixture-workchains.js';
 import { BACKENDS, linkSummary, useEngine } from './helpers.js';
@@ -75,7 +75,7 @@ class ControlFlow extends WorkChain.define((spec) =>
     this.ctx.steps!.push(`increment${this.ctx.counter}`);
   }
   async results(): Promise<void> {
-    this.out('steps', await record({ steps: new List(this.ctx.steps!) }));
+    this.out('steps', await record({ steps: new List(this.ctx.steps) }));
   }
 }
 
@@ -88,7 +88,12 @@ class Exits extends WorkChain.define((spec) =>
     .exitCode(419, 'ERROR_RETURNED', 'returned from the outline'),
 ) {
   static {
-    this.outline('first', if_('returnsEarly')(return_), if_('returnsCode')(return_(Exits.exitCodes.ERROR_RETURNED)), 'last');
+    this.outline(
+      'first',
+      if_('returnsEarly')(return_),
+      if_('returnsCode')(return_(Exits.exitCodes.ERROR_RETURNED)),
+      'last',
+    );
   }
 
   first(): number | ExitCode | undefined {
@@ -133,7 +138,11 @@ function gate(name: string): { promise: Promise<void>; open: () => void } {
 }
 
 /** A child that waits, inside its step, for a gate the test opens. */
-class Gated extends WorkChain.define((spec) => spec.input('gate', { validType: nonDb(z.string()) }).output('value', { validType: nodeType(Int), required: false })) {
+class Gated extends WorkChain.define((spec) =>
+  spec
+    .input('gate', { validType: nonDb(z.string()) })
+    .output('value', { validType: nodeType(Int), required: false }),
+) {
   static {
     this.outline('wait');
   }
@@ -154,8 +163,14 @@ class Parent extends WorkChain.define((spec) =>
     this.outline('launchChildren', 'collect');
   }
   async launchChildren(): Promise<ToContext> {
-    const first = await this.submit(Gated, { gate: `${this.inputs.prefix}-1`, metadata: { call_link_label: 'first' } });
-    const second = await this.submit(Gated, { gate: `${this.inputs.prefix}-2`, metadata: { call_link_label: 'second' } });
+    const first = await this.submit(Gated, {
+      gate: `${this.inputs.prefix}-1`,
+      metadata: { call_link_label: 'first' },
+    });
+    const second = await this.submit(Gated, {
+      gate: `${this.inputs.prefix}-2`,
+      metadata: { call_link_label: 'second' },
+    });
     this.ctx.unstored = new Int(7);
     this.toContext({ first: assign_(first) });
     return new ToContext({ others: append_(second) });
@@ -194,7 +209,10 @@ class WrongSubmit extends WorkChain.define((spec) => spec) {
 
 /** Three steps and a child: checkpointed at every transition. */
 class Checkpointed extends WorkChain.define((spec) =>
-  spec.input('x', { validType: nodeType(Int) }).output('result', { validType: nodeType(Int) }).context<{ child: WorkChainNode; value: Int }>(),
+  spec
+    .input('x', { validType: nodeType(Int) })
+    .output('result', { validType: nodeType(Int) })
+    .context<{ child: WorkChainNode; value: Int }>(),
 ) {
   static {
     this.outline('first', 'second', 'third');
@@ -207,7 +225,9 @@ class Checkpointed extends WorkChain.define((spec) =>
     return new ToContext({ child });
   }
   async third(): Promise<void> {
-    const sum = (await this.ctx.child!.base.links.getOutgoing({ linkType: 'return' })).getNodeByLabel('sum') as Int;
+    const sum = (await this.ctx.child!.base.links.getOutgoing({ linkType: 'return' })).getNodeByLabel(
+      'sum',
+    ) as Int;
     this.out('result', sum);
   }
 }
@@ -268,7 +288,11 @@ describe.each(BACKENDS)('work chains on %s', (_name, open) => {
     const logs = await Log.find({ nodeId: node.pk! });
     expect(logs.map((log) => log.message)).toEqual([
       `[${node.pk}|OuterWorkChain|setup]: starting outer workchain`,
-      expect.stringMatching(new RegExp(`^\\[${node.pk}\\|OuterWorkChain\\|runInner\\]: launched InnerWorkChain<\\d+> for iteration 1$`)),
+      expect.stringMatching(
+        new RegExp(
+          `^\\[${node.pk}\\|OuterWorkChain\\|runInner\\]: launched InnerWorkChain<\\d+> for iteration 1$`,
+        ),
+      ),
       `[${node.pk}|OuterWorkChain|finalize]: done after 1 iterations, total=7`,
     ]);
     const [first] = logs as [Log];
@@ -289,7 +313,11 @@ describe.each(BACKENDS)('work chains on %s', (_name, open) => {
 
   it('runs conditionals and loops exactly as the outline says', async () => {
     const { runner } = engine();
-    for (const [value, n, branch] of [['A', 3, 'stepA'], ['B', 1, 'stepB'], ['C', 0, 'stepC']] as const) {
+    for (const [value, n, branch] of [
+      ['A', 3, 'stepA'],
+      ['B', 1, 'stepB'],
+      ['C', 0, 'stepC'],
+    ] as const) {
       const result = (await runner.run(ControlFlow, { value, n })) as { steps: List };
       const increments = Array.from({ length: n }, (_, i) => `increment${i + 1}`);
       expect(result.steps.getList()).toEqual(['start', branch, ...increments]);
@@ -330,7 +358,11 @@ describe.each(BACKENDS)('work chains on %s', (_name, open) => {
     const outputs = (await done) as { value: Int };
     expect(outputs.value.value).toBe(42);
     expect(process.node.processStatus).toBeNull();
-    expect(await links(process.node, 'outgoing')).toEqual(['call_work first', 'call_work second', 'return value']);
+    expect(await links(process.node, 'outgoing')).toEqual([
+      'call_work first',
+      'call_work second',
+      'return value',
+    ]);
   });
 
   it('kills the children of a killed parent; none is left running', async () => {
@@ -340,12 +372,12 @@ describe.each(BACKENDS)('work chains on %s', (_name, open) => {
     await expect.poll(() => process.state).toBe('waiting');
     const children = await process.node.getCalled();
     process.kill('enough');
-    expect((await done as Error).name).toBe('KilledError');
+    expect(((await done) as Error).name).toBe('KilledError');
     gate(`${_name}-kill-1`).open();
     gate(`${_name}-kill-2`).open();
     for (const child of children) {
       await runner.getProcessFuture(child.pk!);
-      const node = (await loadNode(child.pk!)) as ProcessNode;
+      const node = await loadNode<ProcessNode>(child.pk!);
       expect(node.processState).toBe('killed');
       expect(node.processStatus).toBe(`Killed by parent<${String(process.pk)}>`);
       expect(node.isSealed).toBe(true);
@@ -358,24 +390,29 @@ describe.each(BACKENDS)('work chains on %s', (_name, open) => {
 
   it('leaves a workchain whose step throws excepted with the error, stack and a report; others carry on', async () => {
     const { runner } = engine();
-    const [failed, ok] = await Promise.allSettled([runner.runGetNode(Failing), runner.runGetNode(ControlFlow, { value: 'A', n: 2 })]);
+    const [failed, ok] = await Promise.allSettled([
+      runner.runGetNode(Failing),
+      runner.runGetNode(ControlFlow, { value: 'A', n: 2 }),
+    ]);
     expect(failed.status).toBe('rejected');
     expect(((failed as PromiseRejectedResult).reason as Error).message).toBe('step exploded');
     expect(ok.status).toBe('fulfilled');
-    const node = (await runner.storage
+    const node = await runner.storage
       .executor()
       .selectFrom('db_dbnode')
       .select('id')
       .where('process_type', '=', 'workchain_test.Failing')
       .orderBy('id', 'desc')
-      .executeTakeFirstOrThrow()) as { id: number };
-    const excepted = (await loadNode(node.id)) as WorkChainNode;
+      .executeTakeFirstOrThrow();
+    const excepted = await loadNode<WorkChainNode>(node.id);
     expect(excepted.processState).toBe('excepted');
     expect(excepted.isSealed).toBe(true);
     expect(excepted.exception).toMatch(/^TypeError: step exploded\n\s+at Failing.broken/);
     const messages = (await Log.find({ nodeId: excepted.pk! })).map((log) => log.message);
     expect(messages[0]).toBe(`[${excepted.pk}|Failing|ok]: all good so far`);
-    expect(messages[1]).toMatch(new RegExp(`^\\[${excepted.pk}\\|Failing\\|on_except\\]: TypeError: step exploded`));
+    expect(messages[1]).toMatch(
+      new RegExp(`^\\[${excepted.pk}\\|Failing\\|on_except\\]: TypeError: step exploded`),
+    );
   });
 
   it('refuses to run the base WorkChain and the top-level submit inside a step', async () => {
@@ -391,11 +428,13 @@ describe.each(BACKENDS)('work chains on %s', (_name, open) => {
     const process = await runner.instantiate(Checkpointed, { x: 1 });
     const seen: string[] = [];
     const checkpoint = async (): Promise<Record<string, unknown>> => {
-      const node = (await loadNode(process.pk!)) as ProcessNode;
+      const node = await loadNode<ProcessNode>(process.pk!);
       return JSON.parse(node.checkpoint!) as Record<string, unknown>;
     };
     await process.ready();
-    seen.push(`${(await checkpoint())['state'] !== undefined ? ((await checkpoint())['state'] as { label: string }).label : ''}`);
+    seen.push(
+      `${(await checkpoint())['state'] !== undefined ? ((await checkpoint())['state'] as { label: string }).label : ''}`,
+    );
     for (let i = 0; i < 3; i += 1) {
       await process.step();
       const saved = await checkpoint();
@@ -409,7 +448,7 @@ describe.each(BACKENDS)('work chains on %s', (_name, open) => {
     ]);
     // The worker dies here: the process is dropped without terminating.
     await process.close();
-    const node = (await loadNode(process.pk!)) as ProcessNode;
+    const node = await loadNode<ProcessNode>(process.pk!);
     expect(node.processState).toBe('waiting');
     expect(node.isSealed).toBe(false);
 
@@ -422,20 +461,28 @@ describe.each(BACKENDS)('work chains on %s', (_name, open) => {
       await fresh.close();
       await communicator.close();
     }
-    const finished = (await loadNode(process.pk!)) as ProcessNode;
+    const finished = await loadNode<ProcessNode>(process.pk!);
     expect(finished.isFinishedOk).toBe(true);
     expect(finished.isSealed).toBe(true);
     expect(finished.checkpoint).toBeNull();
     expect(await links(finished, 'incoming')).toEqual(await links(reference, 'incoming'));
     expect(await links(finished, 'outgoing')).toEqual(await links(reference, 'outgoing'));
-    const [child] = (await finished.getCalled()).filter((called) => called.processLabel === 'InnerWorkChain') as [ProcessNode];
-    const [referenceChild] = (await reference.getCalled()).filter((called) => called.processLabel === 'InnerWorkChain') as [ProcessNode];
+    const [child] = (await finished.getCalled()).filter(
+      (called) => called.processLabel === 'InnerWorkChain',
+    ) as [ProcessNode];
+    const [referenceChild] = (await reference.getCalled()).filter(
+      (called) => called.processLabel === 'InnerWorkChain',
+    ) as [ProcessNode];
     expect(await links(child, 'outgoing')).toEqual(await links(referenceChild, 'outgoing'));
   });
 
   it('exposes inputs and outputs of a child in a namespace and reads them back', async () => {
     const { runner } = engine();
-    const { node, result } = await runner.runGetNode(OuterWorkChain, { inner: { x: 2, y: 2 }, iterations: 1, do_extra: false });
+    const { node, result } = await runner.runGetNode(OuterWorkChain, {
+      inner: { x: 2, y: 2 },
+      iterations: 1,
+      do_extra: false,
+    });
     const outputs = result as { inner: { sum: Int; doubled: Int }; total: Int };
     expect(outputs.inner.sum.value).toBe(4);
     expect(outputs.inner.doubled.value).toBe(8);

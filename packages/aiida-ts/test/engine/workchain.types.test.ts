@@ -8,11 +8,24 @@ import { InnerWorkChain, OuterWorkChain } from './fixture-workchains.js';
 
 describe('work chain types', () => {
   it('type the inputs and outputs of launches', () => {
-    expectTypeOf<InputsOf<typeof InnerWorkChain>>().toMatchTypeOf<{ readonly x: Int | number | bigint; readonly y: Int | number | bigint }>();
-    expectTypeOf(() => run(InnerWorkChain, { x: 1, y: new Int(2) })).returns.resolves.toMatchTypeOf<{ readonly sum: Int; readonly doubled?: Int }>();
-    expectTypeOf<ProcessOutputsOf<typeof OuterWorkChain>>().toMatchTypeOf<{ readonly total: Int; readonly extra?: Int }>();
-    expectTypeOf(() => runGetNode(OuterWorkChain, { inner: { x: 1, y: 2 } })).returns.resolves.toMatchTypeOf<{ readonly node: ProcessNode }>();
-    expectTypeOf(() => submit(OuterWorkChain, { inner: { x: 1, y: 2 }, do_extra: true })).returns.resolves.toEqualTypeOf<ProcessNode>();
+    expectTypeOf<InputsOf<typeof InnerWorkChain>>().toMatchTypeOf<{
+      readonly x: Int | number | bigint;
+      readonly y: Int | number | bigint;
+    }>();
+    expectTypeOf(() => run(InnerWorkChain, { x: 1, y: new Int(2) })).returns.resolves.toMatchTypeOf<{
+      readonly sum: Int;
+      readonly doubled?: Int;
+    }>();
+    expectTypeOf<ProcessOutputsOf<typeof OuterWorkChain>>().toMatchTypeOf<{
+      readonly total: Int;
+      readonly extra?: Int;
+    }>();
+    expectTypeOf(() => runGetNode(OuterWorkChain, { inner: { x: 1, y: 2 } })).returns.resolves.toMatchTypeOf<{
+      readonly node: ProcessNode;
+    }>();
+    expectTypeOf(() =>
+      submit(OuterWorkChain, { inner: { x: 1, y: 2 }, do_extra: true }),
+    ).returns.resolves.toEqualTypeOf<ProcessNode>();
   });
 
   it('type builders by namespace', () => {

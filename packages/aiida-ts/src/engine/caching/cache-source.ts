@@ -19,7 +19,7 @@ export async function findCacheSource(
   isValidCache: CacheValidator,
   storage: StorageBackend,
 ): Promise<ProcessNode | undefined> {
-  const builder = new QueryBuilder({ backend: storage }).append(node.constructor as typeof ProcessNode, {
+  const builder = new QueryBuilder({ backend: storage }).append(node.constructor, {
     filters: { [`extras.${HASH_EXTRA_KEY}`]: hash },
     subclassing: false,
   });
@@ -52,7 +52,10 @@ export async function copyFromCache(target: ProcessNode, source: ProcessNode): P
  * Gives the stored `target` clones of the outputs of `source`, under the same link types and labels (aiida's
  * `_add_outputs_from_cache`), stored in one transaction. Resolves to the clones by link label.
  */
-export async function cloneCachedOutputs(target: ProcessNode, source: ProcessNode): Promise<Map<string, Node>> {
+export async function cloneCachedOutputs(
+  target: ProcessNode,
+  source: ProcessNode,
+): Promise<Map<string, Node>> {
   const links = await source.base.links.getOutgoing({ linkType: [LinkType.CREATE, LinkType.RETURN] });
   const clones = new Map<string, Node>();
   const unstored: Node[] = [];

@@ -36,9 +36,17 @@ function withOverride<T>(options: CachingScopeOptions, action: 'enable' | 'disab
   let next: CachingOverrides;
   if (identifier === undefined) next = { all: action, enable: [], disable: [] };
   else if (action === 'enable') {
-    next = { all: current.all, enable: [...current.enable, identifier], disable: current.disable.filter((id) => id !== identifier) };
+    next = {
+      all: current.all,
+      enable: [...current.enable, identifier],
+      disable: current.disable.filter((id) => id !== identifier),
+    };
   } else {
-    next = { all: current.all, enable: current.enable.filter((id) => id !== identifier), disable: [...current.disable, identifier] };
+    next = {
+      all: current.all,
+      enable: current.enable.filter((id) => id !== identifier),
+      disable: [...current.disable, identifier],
+    };
   }
   return scope.run(next, fn);
 }
@@ -62,7 +70,11 @@ function stringList(name: string): string[] {
 }
 
 /** The caching configuration in force: the profile's options with the overrides of the current scope. */
-export function cachingOptions(): { readonly defaultEnabled: boolean; readonly enabled: string[]; readonly disabled: string[] } {
+export function cachingOptions(): {
+  readonly defaultEnabled: boolean;
+  readonly enabled: string[];
+  readonly disabled: string[];
+} {
   const overrides = scope.getStore() ?? NONE;
   // Enabling or disabling everything replaces the configuration (as aiida); identifiers given in scopes nested
   // inside still apply.
@@ -79,9 +91,12 @@ export function cachingOptions(): { readonly defaultEnabled: boolean; readonly e
   }
   for (const pattern of [...enabled, ...disabled]) {
     const problem = checkIdentifierPattern(pattern);
-    if (problem !== undefined) throw new ConfigurationError(`Invalid identifier pattern in enable or disable list: ${problem}`);
+    if (problem !== undefined)
+      throw new ConfigurationError(`Invalid identifier pattern in enable or disable list: ${problem}`);
   }
-  const defaultEnabled = replaced ? overrides.all === 'enable' : getConfigOption('caching.default_enabled') === true;
+  const defaultEnabled = replaced
+    ? overrides.all === 'enable'
+    : getConfigOption('caching.default_enabled') === true;
   return { defaultEnabled, enabled, disabled };
 }
 
@@ -100,8 +115,12 @@ export function getUseCache(identifier: string | null | undefined): boolean {
   if (enableMatches.length > 0 && disableMatches.length > 0) {
     const all = [...enableMatches, ...disableMatches];
     const mostSpecific = [
-      ...enableMatches.filter((p) => all.every((other) => matchWildcard(p, other))).map((pattern) => ({ pattern, use: true })),
-      ...disableMatches.filter((p) => all.every((other) => matchWildcard(p, other))).map((pattern) => ({ pattern, use: false })),
+      ...enableMatches
+        .filter((p) => all.every((other) => matchWildcard(p, other)))
+        .map((pattern) => ({ pattern, use: true })),
+      ...disableMatches
+        .filter((p) => all.every((other) => matchWildcard(p, other)))
+        .map((pattern) => ({ pattern, use: false })),
     ];
     if (mostSpecific.length > 1) {
       throw new ConfigurationError(

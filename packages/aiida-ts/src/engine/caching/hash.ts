@@ -16,7 +16,15 @@ export const VALID_CACHE_KEY = '_aiida_valid_cache';
 /** Attributes left out of every process node's hash (aiida's `_hash_ignored_attributes`). */
 const PROCESS_HASH_IGNORED = ['metadata_inputs'];
 /** Scheduler settings and the version do not change what a calculation job computes. */
-const CALCJOB_HASH_IGNORED = ['queue_name', 'account', 'qos', 'priority', 'max_wallclock_seconds', 'max_memory_kb', 'version'];
+const CALCJOB_HASH_IGNORED = [
+  'queue_name',
+  'account',
+  'qos',
+  'priority',
+  'max_wallclock_seconds',
+  'max_memory_kb',
+  'version',
+];
 
 // aiida-core's module of each core class whose path is not `aiida.orm.nodes.data.<name>`.
 const DATA_MODULES: Record<string, string> = {
@@ -67,10 +75,11 @@ export async function objectsToHash(node: Node, options: HashObjectsOptions = {}
   const attributes: Record<string, Hashable> = {};
   for (const [key, value] of Object.entries(node.base.attributes.all())) {
     if (ignored.has(key)) continue;
-    attributes[key] = cleanValue(value, `attributes.${key}`) as Hashable;
+    attributes[key] = cleanValue(value, `attributes.${key}`);
   }
   // A Float's value is a Python float even when integral: hash it as one.
-  if (node instanceof Float && typeof attributes['value'] === 'number') attributes['value'] = new HashFloat(attributes['value']);
+  if (node instanceof Float && typeof attributes['value'] === 'number')
+    attributes['value'] = new HashFloat(attributes['value']);
   const computer = await node.getComputer();
   const objects: Record<string, Hashable> = {
     class: `<class '${pythonClassPath(node.nodeType)}'>`,
@@ -108,7 +117,8 @@ export async function nodeHash(node: Node): Promise<string> {
 
 /** Recomputes the hash of a stored node and saves it as its `_aiida_hash` extra (aiida's `rehash`). */
 export async function rehashNode(node: Node): Promise<string> {
-  if (!node.isStored) throw new InvalidOperationError('You can get the hash only after having stored the node');
+  if (!node.isStored)
+    throw new InvalidOperationError('You can get the hash only after having stored the node');
   const hash = await computeNodeHash(node);
   await node.base.extras.set(HASH_EXTRA_KEY, hash);
   return hash;

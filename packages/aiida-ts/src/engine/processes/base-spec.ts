@@ -16,7 +16,10 @@ export const SINGLE_OUTPUT_LINKNAME = 'result';
  */
 export function defineProcessBase<S extends SpecTypes>(spec: ProcessSpec<S>) {
   return spec
-    .inputNamespace(METADATA_KEY, { required: false, help: 'Settings of the process run; not stored as links.' })
+    .inputNamespace(METADATA_KEY, {
+      required: false,
+      help: 'Settings of the process run; not stored as links.',
+    })
     .input(`${METADATA_KEY}.store_provenance`, {
       validType: z.boolean(),
       default: true,
@@ -42,10 +45,18 @@ export function defineProcessBase<S extends SpecTypes>(spec: ProcessSpec<S>) {
       required: false,
       help: 'Do not consider the cache for this process, ignoring all other caching configuration rules.',
     })
-    .exitCode(1, 'ERROR_UNSPECIFIED', 'The process has failed with an unspecified error.', { invalidatesCache: true })
-    .exitCode(2, 'ERROR_LEGACY_FAILURE', 'The process failed with legacy failure mode.', { invalidatesCache: true })
-    .exitCode(10, 'ERROR_INVALID_OUTPUT', 'The process returned an invalid output.', { invalidatesCache: true })
-    .exitCode(11, 'ERROR_MISSING_OUTPUT', 'The process did not register a required output.', { invalidatesCache: true });
+    .exitCode(1, 'ERROR_UNSPECIFIED', 'The process has failed with an unspecified error.', {
+      invalidatesCache: true,
+    })
+    .exitCode(2, 'ERROR_LEGACY_FAILURE', 'The process failed with legacy failure mode.', {
+      invalidatesCache: true,
+    })
+    .exitCode(10, 'ERROR_INVALID_OUTPUT', 'The process returned an invalid output.', {
+      invalidatesCache: true,
+    })
+    .exitCode(11, 'ERROR_MISSING_OUTPUT', 'The process did not register a required output.', {
+      invalidatesCache: true,
+    });
 }
 
 /** The parsed `metadata` namespace as the engine reads it. */

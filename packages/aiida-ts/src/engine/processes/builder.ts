@@ -80,7 +80,9 @@ class NamespaceState {
     const port = this.port.get(name);
     const where = this.path === '' ? name : `${this.path}.${name}`;
     if (port === undefined && !this.port.dynamic) {
-      throw new NotExistentError(`\`${where}\` is not a port of the namespace${this.path === '' ? '' : ` \`${this.path}\``}`);
+      throw new NotExistentError(
+        `\`${where}\` is not a port of the namespace${this.path === '' ? '' : ` \`${this.path}\``}`,
+      );
     }
     if (value === undefined) {
       this.values.delete(name);
@@ -99,7 +101,10 @@ class NamespaceState {
       if (!result.ok) throw new ValidationError(`invalid value for \`${where}\``, result.issues);
       this.values.set(name, result.value);
     } else {
-      const result = this.port.parseDynamicValues({ [name]: value }, this.path === '' ? [] : this.path.split('.').slice(0, -1));
+      const result = this.port.parseDynamicValues(
+        { [name]: value },
+        this.path === '' ? [] : this.path.split('.').slice(0, -1),
+      );
       if (!result.ok) throw new ValidationError(`invalid value for \`${where}\``, result.issues);
       this.values.set(name, (result.value as Record<string, unknown>)[name]);
     }
@@ -192,11 +197,14 @@ export function createBuilder<C extends ProcessClass>(processClass: C): ProcessB
  * type (the module defining it must have been imported).
  */
 export async function getBuilderRestart(node: ProcessNode): Promise<ProcessBuilder> {
-  if (!(node instanceof ProcessNode)) throw new InvalidOperationError('only process nodes have a restart builder');
+  if (!(node instanceof ProcessNode))
+    throw new InvalidOperationError('only process nodes have a restart builder');
   const processType = node.processType;
   const cls = processType === null ? undefined : processClassRegistry.find(processType);
   if (cls === undefined) {
-    throw new NotExistentError(`no process class is registered as \`${String(processType)}\`: import the module defining it first`);
+    throw new NotExistentError(
+      `no process class is registered as \`${String(processType)}\`: import the module defining it first`,
+    );
   }
   const links = await node.base.links.getIncoming({ linkType: [LinkType.INPUT_CALC, LinkType.INPUT_WORK] });
   const inputs = nestByLabel(links.all().map((link) => [link.linkLabel, link.node] as const));
@@ -204,7 +212,7 @@ export async function getBuilderRestart(node: ProcessNode): Promise<ProcessBuild
   if (isPlainObject(metadata)) mergeInto(inputs, metadata);
   const builder = createBuilder(cls as unknown as EngineProcessClass & ProcessClass);
   builder._update(inputs);
-  return builder as unknown as ProcessBuilder;
+  return builder;
 }
 
 function mergeInto(target: Record<string, unknown>, source: Readonly<Record<string, unknown>>): void {

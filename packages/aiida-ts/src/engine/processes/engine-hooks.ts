@@ -8,7 +8,6 @@ import {
   type JsonValue,
   type KillMessage,
   type Pid,
-  type Process as PlumpyProcess,
   type ProcessClass,
   type ProcessSpec,
   type SpecTypes,
@@ -59,7 +58,12 @@ export function provenanceFromCheckpoint(
     throw new PersistenceError('the process node was not loaded: continue processes through the runner', pid);
   }
   const linked = flattenValues(spec.outputs, outputs).map(([label]) => label);
-  return new ProcessProvenance({ node: preloaded.process, runner, storeProvenance: true, linkedOutputs: linked });
+  return new ProcessProvenance({
+    node: preloaded.process,
+    runner,
+    storeProvenance: true,
+    linkedOutputs: linked,
+  });
 }
 
 /** A value for a checkpoint: nodes as references to their uuid. */
@@ -69,11 +73,16 @@ export function encodeEngineValue(value: unknown, fallback: (value: unknown) => 
 }
 
 /** The inverse of {@link encodeEngineValue}: references become the nodes preloaded for the process. */
-export function decodeEngineValue(json: JsonValue, pid: Pid, fallback: (json: JsonValue) => unknown): unknown {
+export function decodeEngineValue(
+  json: JsonValue,
+  pid: Pid,
+  fallback: (json: JsonValue) => unknown,
+): unknown {
   const uuid = nodeRefUuid(json);
   if (uuid === undefined) return fallback(json);
   const node = preloadedFor(pid)?.nodes.get(uuid);
-  if (node === undefined) throw new PersistenceError(`the checkpoint refers to the node ${uuid}, which was not loaded`, pid);
+  if (node === undefined)
+    throw new PersistenceError(`the checkpoint refers to the node ${uuid}, which was not loaded`, pid);
   return node;
 }
 
@@ -97,13 +106,26 @@ export function recordStatus(host: EngineHost, provenance: ProcessProvenance, st
 }
 
 /** The exit status and message of a finished process from its result (aiida's `on_finish`). */
-export function exitCodeOf(result: unknown, successful: boolean, exitCodes: Readonly<Record<string, ExitCode>>): ExitCode {
+export function exitCodeOf(
+  result: unknown,
+  successful: boolean,
+  exitCodes: Readonly<Record<string, ExitCode>>,
+): ExitCode {
   if (result instanceof ExitCode) return result;
   if (typeof result === 'number' && Number.isInteger(result)) return new ExitCode(result);
   if (result === undefined || result === null) {
     return successful ? new ExitCode(0) : (exitCodes['ERROR_MISSING_OUTPUT'] ?? new ExitCode(11));
   }
-  throw new InvalidOperationError(`the result should be an integer, ExitCode or nothing, got ${String(result)}`);
+  throw new InvalidOperationError(
+    `the result should be an integer, ExitCode or nothing, got ${describeValue(result)}`,
+  );
+}
+
+/** A value in an error message. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null) return value.constructor.name;
+  return typeof value === 'function' ? 'a function' : String(value);
 }
 
 /** Records a finished process's exit code on the node. */
@@ -120,11 +142,7 @@ export function exceptionText(error: unknown): string {
 }
 
 /** Records an excepted process's error on the node and in its report (aiida's `on_except`). */
-export function recordException(
-  process: EngineHost,
-  provenance: ProcessProvenance,
-  error: unknown,
-): void {
+export function recordException(process: EngineHost, provenance: ProcessProvenance, error: unknown): void {
   const text = exceptionText(error);
   provenance.writer.set({ [ProcessAttribute.EXCEPTION]: text });
   writeReport(process, provenance, text, { functionName: 'on_except', file: '', line: 0 });
@@ -146,7 +164,10 @@ export function writeReport(
 ): void {
   const pk = provenance.node.pk;
   const className = processLabelOf(process);
-  const text = level === 'REPORT' ? `[${String(pk ?? provenance.node.uuid)}|${className}|${site.functionName}]: ${message}` : message;
+  const text =
+    level === 'REPORT'
+      ? `[${String(pk ?? provenance.node.uuid)}|${className}|${site.functionName}]: ${message}`
+      : message;
   if (level === 'REPORT') logReport(text, { pk, process: className });
   else getLogger('aiida').error({ pk, process: className }, text);
   if (!provenance.storeProvenance) return;
@@ -155,7 +176,11 @@ export function writeReport(
 }
 
 /** The call site of the function that called `report` (two frames above this helper's caller). */
-export function reportSite(): { readonly functionName: string; readonly file: string; readonly line: number } {
+export function reportSite(): {
+  readonly functionName: string;
+  readonly file: string;
+  readonly line: number;
+} {
   return callSite(2);
 }
 
@@ -168,7 +193,11 @@ function processLabelOf(process: object): string {
  * Kills the processes this one called (aiida's `Process.kill`): those running in this JS process at once, the
  * others through the process controller (RPC by pk). Failures are logged.
  */
-export function killChildren(provenance: ProcessProvenance, message: string, forceKill: boolean): Promise<void> {
+export function killChildren(
+  provenance: ProcessProvenance,
+  message: string,
+  forceKill: boolean,
+): Promise<void> {
   const live = [...provenance.children];
   for (const child of live) {
     if (!child.hasTerminated()) child.kill(message);
@@ -183,11 +212,16 @@ export function killChildren(provenance: ProcessProvenance, message: string, for
       try {
         await provenance.runner.controller.killProcess(child.pk!, { message, forceKill });
       } catch (error) {
-        getLogger('aiida').info({ err: error, pk: child.pk }, `the kill signal could not reach child<${String(child.pk)}>`);
+        getLogger('aiida').info(
+          { err: error, pk: child.pk },
+          `the kill signal could not reach child<${String(child.pk)}>`,
+        );
       }
     }
   };
-  return remote().catch((error: unknown) => getLogger('aiida').error({ err: error, pk: node.pk }, 'could not kill the children'));
+  return remote().catch((error: unknown) =>
+    getLogger('aiida').error({ err: error, pk: node.pk }, 'could not kill the children'),
+  );
 }
 
 function namespaceList(namespace: string | undefined, agglomerate: boolean): (string | null)[] {

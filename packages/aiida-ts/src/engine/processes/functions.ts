@@ -2,9 +2,9 @@ import { ExitCode, isPlainObject, type ProcessSpec, type SpecTypes } from 'plump
 import type { z } from 'zod';
 import { InvalidOperationError, ProcessFailedError, ValidationError } from '../../errors.js';
 import { Data } from '../../orm/nodes/data/data.js';
+import type { ProcessNode } from '../../orm/nodes/process/process.js';
 import {
   CalcFunctionNode,
-  ProcessNode,
   WorkFunctionNode,
   type CalculationNode,
   type WorkflowNode,
@@ -44,7 +44,11 @@ export type DeclIn<D> = z.input<DeclSchema<D>>;
 /** What the function receives for a declared input. */
 export type DeclOut<D> = z.output<DeclSchema<D>>;
 
-type IsOptional<D> = D extends { readonly default: unknown } ? true : D extends { readonly required: false } ? true : false;
+type IsOptional<D> = D extends { readonly default: unknown }
+  ? true
+  : D extends { readonly required: false }
+    ? true
+    : false;
 type HasDefault<D> = D extends { readonly default: unknown } ? true : false;
 
 /** The metadata a process function accepts (`label`, `description`, `call_link_label`, …). */
@@ -64,10 +68,20 @@ export interface VariadicDecl<N extends string = string, D extends PortDecl = Po
   readonly type: D;
 }
 
-type VariadicIn<V> = V extends VariadicDecl<infer N, infer D> ? { readonly [K in N]?: readonly DeclIn<D>[] } : unknown;
-type VariadicOut<V> = V extends VariadicDecl<infer N, infer D> ? { readonly [K in N]: DeclOut<D>[] } : unknown;
-type DynamicIn<Dy> = [Dy] extends [undefined] ? unknown : Dy extends PortDecl ? { readonly [key: string]: unknown } : unknown;
-type DynamicOut<Dy> = [Dy] extends [undefined] ? unknown : Dy extends PortDecl ? { readonly [key: string]: unknown } : unknown;
+type VariadicIn<V> =
+  V extends VariadicDecl<infer N, infer D> ? { readonly [K in N]?: readonly DeclIn<D>[] } : unknown;
+type VariadicOut<V> =
+  V extends VariadicDecl<infer N, infer D> ? { readonly [K in N]: DeclOut<D>[] } : unknown;
+type DynamicIn<Dy> = [Dy] extends [undefined]
+  ? unknown
+  : Dy extends PortDecl
+    ? { readonly [key: string]: unknown }
+    : unknown;
+type DynamicOut<Dy> = [Dy] extends [undefined]
+  ? unknown
+  : Dy extends PortDecl
+    ? { readonly [key: string]: unknown }
+    : unknown;
 
 /** The inputs a process function is run with (keyword form): the declared ones, and `metadata`. */
 export type FunctionInputs<I, V = undefined, Dy = undefined> = Simplify<
@@ -80,17 +94,30 @@ export type FunctionInputs<I, V = undefined, Dy = undefined> = Simplify<
 
 /** What the implementation receives: the parsed inputs (nodes). */
 export type FunctionArguments<I, V = undefined, Dy = undefined> = Simplify<
-  { readonly [K in keyof I as IsOptional<I[K]> extends true ? (HasDefault<I[K]> extends true ? K : never) : K]: DeclOut<I[K]> } & {
-    readonly [K in keyof I as IsOptional<I[K]> extends true ? (HasDefault<I[K]> extends true ? never : K) : never]?: DeclOut<I[K]>;
+  {
+    readonly [
+      K in keyof I as IsOptional<I[K]> extends true ? (HasDefault<I[K]> extends true ? K : never) : K
+    ]: DeclOut<I[K]>;
+  } & {
+    readonly [
+      K in keyof I as IsOptional<I[K]> extends true ? (HasDefault<I[K]> extends true ? never : K) : never
+    ]?: DeclOut<I[K]>;
   }
 > &
   VariadicOut<V> &
   DynamicOut<Dy>;
 
 /** Output declarations: one node type (output `result`), a mapping of them (namespaced outputs), or none (any data). */
-export type OutputDecl = PortDecl | { readonly [name: string]: PortDecl | { readonly type: PortDecl; readonly required?: boolean } } | undefined;
+export type OutputDecl =
+  | PortDecl
+  | { readonly [name: string]: PortDecl | { readonly type: PortDecl; readonly required?: boolean } }
+  | undefined;
 
-type OutputOfEntry<E> = E extends PortDecl ? DeclOut<E> : E extends { readonly type: infer T } ? DeclOut<T> : never;
+type OutputOfEntry<E> = E extends PortDecl
+  ? DeclOut<E>
+  : E extends { readonly type: infer T }
+    ? DeclOut<T>
+    : never;
 type OptionalOutput<E> = E extends { readonly required: false } ? true : false;
 
 /** What a process function's call resolves to. */
@@ -132,7 +159,13 @@ export interface ProcessFunctionOptions<
 }
 
 type PositionalArgs<I, A extends readonly unknown[], V> = [
-  ...{ [K in keyof A]: A[K] extends keyof I ? (IsOptional<I[A[K]]> extends true ? DeclIn<I[A[K]]> | undefined : DeclIn<I[A[K]]>) : never },
+  ...{
+    [K in keyof A]: A[K] extends keyof I
+      ? IsOptional<I[A[K]]> extends true
+        ? DeclIn<I[A[K]]> | undefined
+        : DeclIn<I[A[K]]>
+      : never;
+  },
   ...(V extends VariadicDecl<string, infer D> ? DeclIn<D>[] : []),
 ];
 
@@ -155,7 +188,9 @@ export type ProcessFunction<In = never, R = unknown> = ((...args: never[]) => Pr
   run(inputs: In): Promise<R>;
   /** Runs and resolves to the result and the process node (a failed run is reported, not thrown). */
   runGetNode(inputs: In): Promise<RunResult<R | Readonly<Record<string, unknown>>>>;
-  runGetPk(inputs: In): Promise<{ readonly result: R | Readonly<Record<string, unknown>>; readonly pk: number }>;
+  runGetPk(
+    inputs: In,
+  ): Promise<{ readonly result: R | Readonly<Record<string, unknown>>; readonly pk: number }>;
   spec(): ProcessSpec<SpecTypes>;
 };
 
@@ -173,7 +208,7 @@ interface FunctionDefinition {
 const definitionsByClass = new WeakMap<object, FunctionDefinition>();
 
 function schemaOf(decl: PortDecl): z.ZodType {
-  if (typeof decl === 'function') return nodeType(decl as NodeClassLike);
+  if (typeof decl === 'function') return nodeType(decl);
   return decl;
 }
 
@@ -195,13 +230,17 @@ export class FunctionProcess extends Process {
   }
 
   /** Spreads the variadic array (`{args: [a, b]}`) into `args_0`, `args_1`. */
-  static override normaliseInputs(inputs: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  static override normaliseInputs(
+    inputs: Readonly<Record<string, unknown>>,
+  ): Readonly<Record<string, unknown>> {
     return expandVariadic(inputs, definitionsByClass.get(this)?.variadic);
   }
 
   static override buildProcessType(): string {
     const definition = definitionsByClass.get(this);
-    return definition === undefined ? super.buildProcessType() : `${moduleNameOf(definition.location)}.${definition.name}`;
+    return definition === undefined
+      ? super.buildProcessType()
+      : `${moduleNameOf(definition.location)}.${definition.name}`;
   }
 
   static override buildProcessLabel(): string {
@@ -220,7 +259,9 @@ export class FunctionProcess extends Process {
     node.base.attributes.setMany({
       function_name: definition.name,
       function_namespace: moduleNameOf(definition.location),
-      ...(definition.location === undefined ? {} : { function_starting_line_number: definition.location.line }),
+      ...(definition.location === undefined
+        ? {}
+        : { function_starting_line_number: definition.location.line }),
       function_number_of_lines: source.split('\n').length,
     });
     await node.repository.putObjectFromBuffer('source_file', source);
@@ -229,7 +270,8 @@ export class FunctionProcess extends Process {
   /** Runs the function with the inputs, and records its return value as outputs. */
   override async run(): Promise<unknown> {
     const definition = definitionsByClass.get(this.constructor);
-    if (definition === undefined) throw new InvalidOperationError(`${this.constructor.name} wraps no function`);
+    if (definition === undefined)
+      throw new InvalidOperationError(`${this.constructor.name} wraps no function`);
     const inputs = { ...(this.inputs as Readonly<Record<string, unknown>>) };
     delete inputs[METADATA_KEY];
     if (definition.variadic !== undefined) {
@@ -287,7 +329,8 @@ function buildSpec(
     spec.output(SINGLE_OUTPUT_LINKNAME, { validType: schemaOf(outputs as PortDecl) });
   } else {
     for (const [port, decl] of Object.entries(outputs)) {
-      if (isDeclOptions(decl)) spec.output(port, { validType: schemaOf(decl.type), required: decl.required ?? true });
+      if (isDeclOptions(decl))
+        spec.output(port, { validType: schemaOf(decl.type), required: decl.required ?? true });
       else spec.output(port, { validType: schemaOf(decl as PortDecl) });
     }
   }
@@ -302,7 +345,9 @@ function makeFunction(
 ): ProcessFunction<Record<string, unknown>, unknown> {
   const name = options.name ?? implementation.name;
   if (name === '' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-    throw new ValidationError(`a process function needs a name that is an identifier (got '${name}'): pass \`name\``);
+    throw new ValidationError(
+      `a process function needs a name that is an identifier (got '${name}'): pass \`name\``,
+    );
   }
   const variadic = options.variadic?.name;
   if (variadic !== undefined) {
@@ -314,7 +359,9 @@ function makeFunction(
       }
     }
   }
-  const Defined = FunctionProcess.define((spec) => buildSpec(spec as unknown as ProcessSpec<SpecTypes>, options, name) as never);
+  const Defined = FunctionProcess.define(
+    (spec) => buildSpec(spec as unknown as ProcessSpec<SpecTypes>, options, name) as never,
+  );
   recordDefinition(Defined, location);
   const cls = {
     [name]: class extends (Defined as unknown as typeof FunctionProcess) {
@@ -323,7 +370,9 @@ function makeFunction(
       }
     },
   }[name]!;
-  const single = options.outputs !== undefined && (typeof options.outputs === 'function' || 'safeParse' in options.outputs);
+  const single =
+    options.outputs !== undefined &&
+    (typeof options.outputs === 'function' || 'safeParse' in options.outputs);
   definitionsByClass.set(cls, { name, implementation, location, variadic, single });
 
   const positional = options.args;
@@ -336,7 +385,9 @@ function makeFunction(
     }
     const inputs: Record<string, unknown> = {};
     if (args.length > positional.length && variadic === undefined) {
-      throw new TypeError(`${name}() takes ${positional.length} positional arguments but ${args.length} were given`);
+      throw new TypeError(
+        `${name}() takes ${positional.length} positional arguments but ${args.length} were given`,
+      );
     }
     positional.forEach((port, index) => {
       if (index < args.length && args[index] !== undefined) inputs[port] = args[index];
@@ -348,7 +399,8 @@ function makeFunction(
   };
 
   const runGetNode = async (inputs: Record<string, unknown>): Promise<RunResult<unknown>> => {
-    const runner = currentEngineProcess()?.runner ?? (await (await import('../manager.js')).getManager().getRunner());
+    const runner =
+      currentEngineProcess()?.runner ?? (await (await import('../manager.js')).getManager().getRunner());
     return runner.runGetNode(fn, inputs);
   };
   const resultOf = async (inputs: Record<string, unknown>): Promise<unknown> => {
@@ -369,16 +421,20 @@ function makeFunction(
     runGetNode,
     runGetPk: async (inputs: Record<string, unknown>) => {
       const { result, node } = await runGetNode(inputs);
-      if (node.pk === null) throw new InvalidOperationError('the process did not store provenance: it has no pk');
+      if (node.pk === null)
+        throw new InvalidOperationError('the process did not store provenance: it has no pk');
       return { result, pk: node.pk };
     },
     spec: () => cls.spec(),
   });
   Object.defineProperty(fn, 'name', { value: name });
-  return fn as unknown as ProcessFunction<Record<string, unknown>, unknown>;
+  return fn;
 }
 
-function expandVariadic(inputs: Readonly<Record<string, unknown>>, variadic: string | undefined): Record<string, unknown> {
+function expandVariadic(
+  inputs: Readonly<Record<string, unknown>>,
+  variadic: string | undefined,
+): Record<string, unknown> {
   const out = { ...inputs };
   if (variadic === undefined) return out;
   const values = out[variadic];
@@ -419,8 +475,16 @@ export function calcfunction<
   const A extends readonly (keyof I & string)[] | undefined = undefined,
   const V extends VariadicDecl | undefined = undefined,
   const Dy extends PortDecl | undefined = undefined,
->(options: ProcessFunctionOptions<I, O, NonNullable<A>, V, Dy> & { readonly args?: A }, implementation: Impl<I, O, V, Dy>): Made<I, O, A, V, Dy> {
-  return makeFunction(CalcFunctionNode, options as ProcessFunctionOptions, implementation as never, callerLocation()) as unknown as Made<I, O, A, V, Dy>;
+>(
+  options: ProcessFunctionOptions<I, O, NonNullable<A>, V, Dy> & { readonly args?: A },
+  implementation: Impl<I, O, V, Dy>,
+): Made<I, O, A, V, Dy> {
+  return makeFunction(
+    CalcFunctionNode,
+    options,
+    implementation as never,
+    callerLocation(),
+  ) as unknown as Made<I, O, A, V, Dy>;
 }
 
 /**
@@ -434,8 +498,16 @@ export function workfunction<
   const A extends readonly (keyof I & string)[] | undefined = undefined,
   const V extends VariadicDecl | undefined = undefined,
   const Dy extends PortDecl | undefined = undefined,
->(options: ProcessFunctionOptions<I, O, NonNullable<A>, V, Dy> & { readonly args?: A }, implementation: Impl<I, O, V, Dy>): Made<I, O, A, V, Dy> {
-  return makeFunction(WorkFunctionNode, options as ProcessFunctionOptions, implementation as never, callerLocation()) as unknown as Made<I, O, A, V, Dy>;
+>(
+  options: ProcessFunctionOptions<I, O, NonNullable<A>, V, Dy> & { readonly args?: A },
+  implementation: Impl<I, O, V, Dy>,
+): Made<I, O, A, V, Dy> {
+  return makeFunction(
+    WorkFunctionNode,
+    options,
+    implementation as never,
+    callerLocation(),
+  ) as unknown as Made<I, O, A, V, Dy>;
 }
 
 /** Whether `value` is a process function. */

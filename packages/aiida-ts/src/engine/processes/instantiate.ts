@@ -11,7 +11,8 @@ import {
 import { InputValidationError, InvalidOperationError, type ValidationIssue } from '../../errors.js';
 import { LinkType } from '../../orm/links.js';
 import { Node, type NodeOptions } from '../../orm/nodes/node.js';
-import { CalculationNode, ProcessNode, WorkflowNode } from '../../orm/nodes/process/process.js';
+import type { ProcessNode } from '../../orm/nodes/process/process.js';
+import { CalculationNode, WorkflowNode } from '../../orm/nodes/process/process.js';
 import { cleanValue } from '../../orm/utils/clean.js';
 import { findCacheSource, copyFromCache, cloneCachedOutputs } from '../caching/cache-source.js';
 import { getUseCache } from '../caching/config.js';
@@ -95,7 +96,7 @@ export function parseProcessInputs(
   const namespace = cls.spec().inputs;
   const result = namespace.parse(namespace.preProcess(inputs));
   if (!result.ok) {
-    throw new InputValidationError(`invalid inputs for ${cls.name}`, result.issues as ValidationIssue[]);
+    throw new InputValidationError(`invalid inputs for ${cls.name}`, result.issues);
   }
   const parsed = (result.value === UNSPECIFIED ? {} : result.value) as Record<string, unknown>;
   const issues: ValidationIssue[] = [];
@@ -142,10 +143,17 @@ export async function instantiateProcess(
   inputs: Readonly<Record<string, unknown>> = {},
   options: InstantiateOptions = {},
 ): Promise<EngineProcessInstance> {
-  if (typeof cls !== 'function' || !(cls.prototype instanceof PlumpyProcess) || typeof cls.isAbstract !== 'function') {
-    throw new InvalidOperationError(`${String((cls as { name?: unknown } | null)?.name ?? cls)} is not a process class of the aiida-ts engine`);
+  if (
+    typeof cls !== 'function' ||
+    !(cls.prototype instanceof PlumpyProcess) ||
+    typeof cls.isAbstract !== 'function'
+  ) {
+    throw new InvalidOperationError(
+      `${typeof cls === 'function' ? cls.name : typeof cls} is not a process class of the aiida-ts engine`,
+    );
   }
-  if (cls.isAbstract()) throw new InvalidOperationError(`cannot run the abstract process class ${cls.name}: define a subclass`);
+  if (cls.isAbstract())
+    throw new InvalidOperationError(`cannot run the abstract process class ${cls.name}: define a subclass`);
   inputs = cls.normaliseInputs(inputs);
   const parsed = parseProcessInputs(cls, inputs);
   const metadata = (parsed[METADATA_KEY] ?? {}) as ProcessMetadata;
@@ -187,7 +195,12 @@ export async function instantiateProcess(
     const hash = await computeNodeHash(node, { inputHashes });
     // Workflows are never cached (they only return what others made); calculations are when configured.
     if (!(node instanceof WorkflowNode) && metadata.disable_cache !== true && getUseCache(node.processType)) {
-      cachedFrom = await findCacheSource(node, hash, (candidate) => cls.isValidCache(candidate), runner.storage);
+      cachedFrom = await findCacheSource(
+        node,
+        hash,
+        (candidate) => cls.isValidCache(candidate),
+        runner.storage,
+      );
       if (cachedFrom !== undefined) {
         await copyFromCache(node, cachedFrom);
         node.base.attributes.set('process_state', 'created');

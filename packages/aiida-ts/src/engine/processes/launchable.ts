@@ -26,17 +26,34 @@ export interface LaunchRequest {
 }
 
 /** Resolves a process class, process builder or process function (and its inputs) to what is launched. */
-export function resolveLaunchable(target: unknown, inputs: Readonly<Record<string, unknown>> | undefined): LaunchRequest {
-  if (inputs !== undefined && !isPlainObject(inputs)) throw new InvalidOperationError('the inputs must be a plain object');
+export function resolveLaunchable(
+  target: unknown,
+  inputs: Readonly<Record<string, unknown>> | undefined,
+): LaunchRequest {
+  if (inputs !== undefined && !isPlainObject(inputs))
+    throw new InvalidOperationError('the inputs must be a plain object');
   if (typeof target === 'object' && target !== null && BUILDER_INPUTS in target) {
     const builder = target as BuilderLike;
-    return { processClass: builder.processClass, inputs: { ...builder[BUILDER_INPUTS](), ...(inputs ?? {}) }, isFunction: false };
+    return {
+      processClass: builder.processClass,
+      inputs: { ...builder[BUILDER_INPUTS](), ...(inputs ?? {}) },
+      isFunction: false,
+    };
   }
-  if (typeof target === 'function' && (target as unknown as Partial<ProcessFunctionLike>).isProcessFunction === true) {
-    return { processClass: (target as unknown as ProcessFunctionLike).processClass, inputs: { ...(inputs ?? {}) }, isFunction: true };
+  if (
+    typeof target === 'function' &&
+    (target as unknown as Partial<ProcessFunctionLike>).isProcessFunction === true
+  ) {
+    return {
+      processClass: (target as unknown as ProcessFunctionLike).processClass,
+      inputs: { ...(inputs ?? {}) },
+      isFunction: true,
+    };
   }
   if (typeof target === 'function' && target.prototype instanceof PlumpyProcess) {
     return { processClass: target as EngineProcessClass, inputs: { ...(inputs ?? {}) }, isFunction: false };
   }
-  throw new InvalidOperationError(`cannot launch ${String(target)}: give a process class, a process builder or a process function`);
+  throw new InvalidOperationError(
+    `cannot launch ${String(target)}: give a process class, a process builder or a process function`,
+  );
 }

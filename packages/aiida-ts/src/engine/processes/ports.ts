@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { Bool, Dict, Float, Int, List, Str } from '../../orm/nodes/data/base.js';
+import type { Bool, Dict, List, Str } from '../../orm/nodes/data/base.js';
+import { Float, Int } from '../../orm/nodes/data/base.js';
 import { Data } from '../../orm/nodes/data/data.js';
 import type { Node } from '../../orm/nodes/node.js';
 import { toAiidaType } from '../../orm/to-aiida-type.js';
@@ -13,23 +14,24 @@ export type NodeClassLike<N extends Node = Node> = abstract new (...args: any[])
  * numbers for `Int`/`Float`, strings for `Str`, booleans for `Bool`, plain objects for `Dict`, arrays for `List`,
  * any of those for `Data` itself. Other classes take nodes only.
  */
-export type RawValueOf<C> = C extends NodeClassLike<infer N>
-  ? Data extends N
-    ? number | bigint | string | boolean | Readonly<Record<string, unknown>> | readonly unknown[]
-    : N extends Int
-      ? number | bigint
-      : N extends Float
-        ? number
-        : N extends Str
-          ? string
-          : N extends Bool
-            ? boolean
-            : N extends Dict
-              ? Readonly<Record<string, unknown>>
-              : N extends List
-                ? readonly unknown[]
-                : never
-  : never;
+export type RawValueOf<C> =
+  C extends NodeClassLike<infer N>
+    ? Data extends N
+      ? number | bigint | string | boolean | Readonly<Record<string, unknown>> | readonly unknown[]
+      : N extends Int
+        ? number | bigint
+        : N extends Float
+          ? number
+          : N extends Str
+            ? string
+            : N extends Bool
+              ? boolean
+              : N extends Dict
+                ? Readonly<Record<string, unknown>>
+                : N extends List
+                  ? readonly unknown[]
+                  : never
+    : never;
 
 /** A zod schema whose input is a node of one of `Cs` (or a plain value it converts) and whose output is the node. */
 export type NodeSchema<N extends Node, Raw> = z.ZodType<N, N | Raw>;
@@ -49,7 +51,7 @@ const nonDbSchemas = new WeakSet<z.ZodType>();
 function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
   return typeof value;
 }
 
@@ -58,7 +60,10 @@ function convert(value: unknown, classes: readonly NodeClassLike[]): Node | unde
   for (const cls of classes) {
     // A plain number for a Float port is a Float even when integral (JS has no 1.0).
     if (cls === Float && typeof value === 'number' && Number.isFinite(value)) return new Float(value);
-    if (cls === Int && (typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value)))) {
+    if (
+      cls === Int &&
+      (typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value)))
+    ) {
       return new Int(value);
     }
   }
@@ -84,7 +89,8 @@ export function nodeType<const Cs extends readonly [NodeClassLike, ...NodeClassL
 ): NodeSchema<InstanceType<Cs[number]>, RawValueOf<Cs[number]>>;
 export function nodeType(...args: unknown[]): z.ZodType {
   const last = args.at(-1);
-  const options: NodeTypeOptions = typeof last === 'function' ? {} : ((args.pop() as NodeTypeOptions | undefined) ?? {});
+  const options: NodeTypeOptions =
+    typeof last === 'function' ? {} : ((args.pop() as NodeTypeOptions | undefined) ?? {});
   const classes = args as NodeClassLike[];
   if (classes.length === 0 || classes.some((cls) => typeof cls !== 'function')) {
     throw new TypeError('nodeType() needs at least one node class');

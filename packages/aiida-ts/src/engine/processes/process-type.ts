@@ -86,8 +86,8 @@ export class ProcessClassRegistry implements ObjectLoader {
   }
 
   #typeOf(cls: LoadableClass): string {
-    const build = (cls as unknown as TypedClass).buildProcessType;
-    return typeof build === 'function' ? build.call(cls) : cls.name;
+    const typed = cls as unknown as TypedClass;
+    return typeof typed.buildProcessType === 'function' ? typed.buildProcessType() : cls.name;
   }
 
   identifyObject(cls: LoadableClass): string {

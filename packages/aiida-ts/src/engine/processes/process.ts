@@ -1,21 +1,18 @@
+import type { ProcessState } from 'plumpy-ts';
 import {
   DEFAULT_STATE_CLASSES,
   ExitCode,
   Process as PlumpyProcess,
-  ProcessState,
   type CancellableAction,
   type Checkpoint,
-  type DefinedProcessClass,
   type HookResult,
   type JsonValue,
   type KillMessage,
   type NamespaceIn,
   type ProcessClass,
   type ProcessOptions,
-  type ProcessSpec,
   type ProcessStateObject,
   type SpecOf,
-  type SpecTypes,
   type StateClasses,
 } from 'plumpy-ts';
 import { createBuilder, type ProcessBuilder } from './builder.js';
@@ -71,7 +68,7 @@ export function definitionOf(cls: object): SourceLocation | undefined {
  * classes defined that way. Installed as an own static property so that plumpy's typing of `define` is kept as is.
  */
 export function recordDefinitionsOf(cls: object): void {
-  const original = PlumpyProcess.define as unknown as (this: unknown, build: unknown) => object;
+  const original = Reflect.get(PlumpyProcess, 'define') as (this: unknown, build: unknown) => object;
   Object.defineProperty(cls, 'define', {
     configurable: true,
     writable: true,
@@ -106,7 +103,6 @@ export class Process extends ProcessBase implements EngineStepHost {
   static override get stateClasses(): StateClasses {
     return ENGINE_STATES;
   }
-
 
   /** The class of the node recording runs of this class (aiida's `_node_class`). */
   static get nodeClass(): typeof ProcessNode {
@@ -196,7 +192,9 @@ export class Process extends ProcessBase implements EngineStepHost {
   /** The provenance of this process (its node, writer, children). */
   get provenance(): ProcessProvenance {
     if (this.#provenance === undefined) {
-      throw new InvalidOperationError(`${this.constructor.name} was not created by the engine: it has no node`);
+      throw new InvalidOperationError(
+        `${this.constructor.name} was not created by the engine: it has no node`,
+      );
     }
     return this.#provenance;
   }
@@ -236,7 +234,9 @@ export class Process extends ProcessBase implements EngineStepHost {
   protected override onCreate(): HookResult {
     const result = super.onCreate();
     if (this.#provenance === undefined) {
-      throw new InvalidOperationError(`${this.constructor.name} must be created by the engine: use run() or submit()`);
+      throw new InvalidOperationError(
+        `${this.constructor.name} must be created by the engine: use run() or submit()`,
+      );
     }
     return result;
   }
@@ -249,7 +249,8 @@ export class Process extends ProcessBase implements EngineStepHost {
   protected override onFinish(result: unknown, successful: boolean): HookResult {
     const hook = super.onFinish(result, successful);
     let code = exitCodeOf(result, successful, (this.constructor as typeof Process).exitCodes);
-    if (!successful && code.status === 0) code = (this.constructor as typeof Process).exitCodes['ERROR_MISSING_OUTPUT'] ?? code;
+    if (!successful && code.status === 0)
+      code = (this.constructor as typeof Process).exitCodes['ERROR_MISSING_OUTPUT'] ?? code;
     recordFinish(this.provenance, code);
     return hook;
   }
@@ -301,7 +302,12 @@ export class Process extends ProcessBase implements EngineStepHost {
 
   protected override loadInstanceState(saved: Checkpoint): void {
     super.loadInstanceState(saved);
-    this.#provenance = provenanceFromCheckpoint(saved, runnerOfPersister(this.persister, saved), this.spec(), this.outputs);
+    this.#provenance = provenanceFromCheckpoint(
+      saved,
+      runnerOfPersister(this.persister, saved),
+      this.spec(),
+      this.outputs,
+    );
   }
 
   protected override encodeValue(value: unknown): JsonValue {
@@ -342,13 +348,20 @@ export class Process extends ProcessBase implements EngineStepHost {
   }
 
   /** Kills the process and the processes it called (aiida's `Process.kill`). */
-  override kill(message: string | null = null, options: { readonly forceKill?: boolean } = {}): boolean | CancellableAction {
+  override kill(
+    message: string | null = null,
+    options: { readonly forceKill?: boolean } = {},
+  ): boolean | CancellableAction {
     if (this.#provenance === undefined || this.hasTerminated()) return super.kill(message, options);
     // A kill already on its way is not replaced (its message stays: children get "Killed by parent<pk>").
     if (this.isKilling && options.forceKill !== true) return true;
     const provenance = this.provenance;
     // Children first, with aiida's message, before the kill of this process reaches them with its own.
-    const done = killChildren(provenance, `Killed by parent<${String(provenance.node.pk)}>`, options.forceKill ?? false);
+    const done = killChildren(
+      provenance,
+      `Killed by parent<${String(provenance.node.pk)}>`,
+      options.forceKill ?? false,
+    );
     const result = super.kill(message, options);
     if (!this.hasTerminated()) this.defer(done);
     return result;
@@ -365,20 +378,27 @@ export class Process extends ProcessBase implements EngineStepHost {
     namespace?: string,
     options: Omit<ExposedOptions, 'namespace'> = {},
   ): NamespaceIn<SpecOf<C>['inputs']> {
-    return exposedInputsOf(this.spec(), this.inputs as Readonly<Record<string, unknown>>, processClass, {
+    return exposedInputsOf(this.spec(), this.inputs, processClass, {
       ...options,
       ...(namespace === undefined ? {} : { namespace }),
     }) as NamespaceIn<SpecOf<C>['inputs']>;
   }
 
   /** The outputs of `node` exposed from `processClass`, by their names here, ready for {@link outMany}. */
-  exposedOutputs(node: ProcessNode, processClass: ProcessClass, options: ExposedOptions = {}): Promise<Record<string, Node>> {
+  exposedOutputs(
+    node: ProcessNode,
+    processClass: ProcessClass,
+    options: ExposedOptions = {},
+  ): Promise<Record<string, Node>> {
     return exposedOutputsOf(this.spec(), node, processClass, options) as Promise<Record<string, Node>>;
   }
 
   /** Launches `processClass` as a child of this process and returns it (runs in this runner; see `Runner.submit`). */
-  submit<C extends ProcessClass>(processClass: C, inputs?: NamespaceIn<SpecOf<C>['inputs']>): Promise<InstanceType<C>> {
-    return this.runner.submitChild(this, processClass, (inputs ?? {}) as Readonly<Record<string, unknown>>) as Promise<InstanceType<C>>;
+  submit<C extends ProcessClass>(
+    processClass: C,
+    inputs?: NamespaceIn<SpecOf<C>['inputs']>,
+  ): Promise<InstanceType<C>> {
+    return this.runner.submitChild(this, processClass, inputs ?? {}) as Promise<InstanceType<C>>;
   }
 
   /** `state` of the node as recorded, for tests and tools. */

@@ -53,7 +53,9 @@ export class ProcessProvenance {
     if (fresh.length === 0) return;
     for (const [label, value] of fresh) {
       if (!(value instanceof Node)) {
-        throw new ValidationError(`processes can only return data nodes as outputs, got ${describe(value)} for \`${label}\``);
+        throw new ValidationError(
+          `processes can only return data nodes as outputs, got ${describe(value)} for \`${label}\``,
+        );
       }
     }
     if (!this.storeProvenance) {
@@ -78,7 +80,7 @@ export class ProcessProvenance {
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
   return typeof value;
 }
 

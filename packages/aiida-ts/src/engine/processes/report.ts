@@ -23,7 +23,11 @@ export function callSite(depth: number): CallSite {
   const match = FRAME.exec(lines[depth + 1] ?? '');
   if (match === null) return { functionName: '<module>', file: '', line: 0 };
   const qualified = match[1] ?? '<module>';
-  const functionName = qualified.split('.').at(-1)?.replace(/^<anonymous>$/, '<lambda>') ?? '<module>';
+  const functionName =
+    qualified
+      .split('.')
+      .at(-1)
+      ?.replace(/^<anonymous>$/, '<lambda>') ?? '<module>';
   let file = match[2] ?? '';
   if (file.startsWith('file://')) {
     try {
@@ -88,6 +92,9 @@ export async function storeLogRecord(record: ProcessLogRecord): Promise<Log | nu
 }
 
 /** Writes a process's report to the terminal log (`aiida` logger at REPORT level), with the process's pk and class. */
-export function logReport(message: string, fields: { readonly pk: number | null; readonly process: string }): void {
+export function logReport(
+  message: string,
+  fields: { readonly pk: number | null; readonly process: string },
+): void {
   getLogger('aiida').report({ pk: fields.pk, process: fields.process }, message);
 }

@@ -12,7 +12,10 @@ export function linkPersister(persister: Persister, runner: Runner): void {
 export function runnerOfPersister(persister: Persister | undefined, saved: Checkpoint): Runner {
   const runner = persister === undefined ? undefined : runners.get(persister);
   if (runner === undefined) {
-    throw new PersistenceError('processes are continued through a runner (runner.continueProcess)', saved['pid'] as Pid);
+    throw new PersistenceError(
+      'processes are continued through a runner (runner.continueProcess)',
+      saved['pid'] as Pid,
+    );
   }
   return runner;
 }

@@ -10,6 +10,7 @@ import {
   type StateHost,
 } from 'plumpy-ts';
 import { ValidationError } from '../../errors.js';
+import { describeValue } from './engine-hooks.js';
 
 /** Internal hooks the engine's process classes give their states. */
 export const AFTER_STEP = Symbol('aiida-ts.afterStep');
@@ -41,7 +42,8 @@ export class EngineRunning extends Running {
     const replay = engineHost(this.host)[REPLAY_CACHE]();
     if (replay !== undefined) {
       return replay.then(
-        (code) => this.host.createState(ProcessState.FINISHED, { result: code, successful: code.status === 0 }),
+        (code) =>
+          this.host.createState(ProcessState.FINISHED, { result: code, successful: code.status === 0 }),
         (error: unknown) => this.host.createState(ProcessState.EXCEPTED, { error }),
       );
     }
@@ -64,7 +66,9 @@ export class EngineRunning extends Running {
       return super.actionResult(new ExitCode(result));
     }
     return this.host.createState(ProcessState.EXCEPTED, {
-      error: new ValidationError(`the result should be an integer, ExitCode or nothing, got ${String(result)}`),
+      error: new ValidationError(
+        `the result should be an integer, ExitCode or nothing, got ${describeValue(result)}`,
+      ),
     });
   }
 }

@@ -12,18 +12,26 @@ import {
 import type { ProcessNode } from '../../../orm/nodes/process/process.js';
 
 /** The node a child process put in the context resolves to. */
-export type NodeOf<P> = P extends { readonly node: infer N } ? (N extends ProcessNode ? N : ProcessNode) : ProcessNode;
+export type NodeOf<P> = P extends { readonly node: infer N }
+  ? N extends ProcessNode
+    ? N
+    : ProcessNode
+  : ProcessNode;
 
 /**
  * Puts the node of a child process (from `this.submit`) in the context under the key once it has terminated, whatever
  * its outcome (aiida's `assign_`; the default action of `ToContext`).
  */
-export function assign_<P extends { readonly node: ProcessNode }>(child: P): ContextAwaitable<NodeOf<P>, 'assign'> {
+export function assign_<P extends { readonly node: ProcessNode }>(
+  child: P,
+): ContextAwaitable<NodeOf<P>, 'assign'> {
   return plumpyAssign(child as never) as unknown as ContextAwaitable<NodeOf<P>, 'assign'>;
 }
 
 /** Appends the node of a child process to the list under the context key once it has terminated (aiida's `append_`). */
-export function append_<P extends { readonly node: ProcessNode }>(child: P): ContextAwaitable<NodeOf<P>, 'append'> {
+export function append_<P extends { readonly node: ProcessNode }>(
+  child: P,
+): ContextAwaitable<NodeOf<P>, 'append'> {
   return plumpyAppend(child as never) as unknown as ContextAwaitable<NodeOf<P>, 'append'>;
 }
 

@@ -45,6 +45,14 @@ export interface ProcessHandler {
 
 const handlersByClass = new WeakMap<object, Map<string, ProcessHandler>>();
 
+/** `cls` and the classes it extends, the base first. */
+function classChain(cls: object): object[] {
+  const chain: object[] = [];
+  for (let current: unknown = cls; typeof current === 'function'; current = Object.getPrototypeOf(current))
+    chain.unshift(current);
+  return chain;
+}
+
 const UNHANDLED_FAILURE_ACTIONS = ['abort', 'pause', 'restart_once', 'restart_and_pause'] as const;
 
 /** The context a restart work chain keeps. */
@@ -106,7 +114,11 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
     .exitCode(302, 'ERROR_SUB_PROCESS_KILLED', 'The sub process was killed.')
     .exitCode(401, 'ERROR_MAXIMUM_ITERATIONS_EXCEEDED', 'The maximum number of iterations was exceeded.')
     .exitCode(402, 'ERROR_UNHANDLED_FAILURE', 'The process failed with an unhandled failure.')
-    .exitCode(402, 'ERROR_SECOND_CONSECUTIVE_UNHANDLED_FAILURE', 'The process failed for an unknown reason, twice in a row.')
+    .exitCode(
+      402,
+      'ERROR_SECOND_CONSECUTIVE_UNHANDLED_FAILURE',
+      'The process failed for an unknown reason, twice in a row.',
+    )
     .context<RestartContext>(),
 ) {
   /** The class of the process run in the loop (aiida's `_process_class`); set it in subclasses. */
@@ -116,31 +128,48 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
    * Registers the method `name` of this class as a process handler (aiida's `@process_handler`). `TypeError` for
    * a name that is not a method taking the node, or bad options.
    */
-  static processHandler(this: typeof BaseRestartWorkChain, name: string, options: ProcessHandlerOptions = {}): void {
+  static processHandler(
+    this: typeof BaseRestartWorkChain,
+    name: string,
+    options: ProcessHandlerOptions = {},
+  ): void {
     const method = (this.prototype as unknown as Record<string, unknown>)[name];
-    if (typeof method !== 'function') throw new TypeError(`process handler \`${name}\` is not a method of ${this.name}`);
-    if (method.length !== 1) throw new TypeError(`process handler \`${name}\` has invalid signature: should be (node)`);
+    if (typeof method !== 'function')
+      throw new TypeError(`process handler \`${name}\` is not a method of ${this.name}`);
+    if (method.length !== 1)
+      throw new TypeError(`process handler \`${name}\` has invalid signature: should be (node)`);
     const priority = options.priority ?? 0;
     if (!Number.isInteger(priority)) throw new TypeError('the `priority` keyword should be an integer.');
-    const codes = options.exitCodes === undefined ? undefined : Array.isArray(options.exitCodes) ? options.exitCodes : [options.exitCodes];
+    const codes =
+      options.exitCodes === undefined
+        ? undefined
+        : Array.isArray(options.exitCodes)
+          ? options.exitCodes
+          : [options.exitCodes];
     if (codes !== undefined && codes.some((code) => !(code instanceof ExitCode))) {
       throw new TypeError('`exitCodes` should be an instance of `ExitCode` or a list thereof.');
     }
-    if (options.enabled !== undefined && typeof options.enabled !== 'boolean') throw new TypeError('the `enabled` keyword should be a boolean.');
+    if (options.enabled !== undefined && typeof options.enabled !== 'boolean')
+      throw new TypeError('the `enabled` keyword should be a boolean.');
     let own = handlersByClass.get(this);
     if (own === undefined) {
       own = new Map();
       handlersByClass.set(this, own);
     }
-    own.set(name, { name, priority, exitCodes: codes as readonly ExitCode[] | undefined, enabled: options.enabled ?? true });
+    own.set(name, {
+      name,
+      priority,
+      exitCodes: codes as readonly ExitCode[] | undefined,
+      enabled: options.enabled ?? true,
+    });
   }
 
   /** The process handlers of this class and the classes it extends, in definition order. */
   static getProcessHandlers(): ProcessHandler[] {
-    const chain: object[] = [];
-    for (let cls: unknown = this; typeof cls === 'function'; cls = Object.getPrototypeOf(cls)) chain.unshift(cls);
+    const chain = classChain(this);
     const out = new Map<string, ProcessHandler>();
-    for (const cls of chain) for (const [name, handler] of handlersByClass.get(cls) ?? []) out.set(name, handler);
+    for (const cls of chain)
+      for (const [name, handler] of handlersByClass.get(cls) ?? []) out.set(name, handler);
     return [...out.values()];
   }
 
@@ -156,20 +185,36 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
   /** Checks `handler_overrides` against the handlers of the class, before anything is stored. */
   static override validateInputs(inputs: Readonly<Record<string, unknown>>): ValidationIssue[] {
     const issues = super.validateInputs(inputs);
-    if (this.processClass === undefined) issues.push({ path: 'inputs', message: `no process class is set on ${this.name} (static processClass)` });
+    if (this.processClass === undefined)
+      issues.push({
+        path: 'inputs',
+        message: `no process class is set on ${this.name} (static processClass)`,
+      });
     const overrides = inputs['handler_overrides'];
     if (!(overrides instanceof Dict)) return issues;
     for (const [handler, value] of Object.entries(overrides.getDict())) {
       if (!this.isProcessHandler(handler)) {
-        issues.push({ path: 'inputs.handler_overrides', message: `The key \`${handler}\` is not a process handler of ${this.name}` });
+        issues.push({
+          path: 'inputs.handler_overrides',
+          message: `The key \`${handler}\` is not a process handler of ${this.name}`,
+        });
       } else if (typeof value === 'boolean') {
-        getLogger('aiida').warn({}, `Setting a boolean as value for \`handler_overrides\` is deprecated. Use {'${handler}': {'enabled': ${value}}} instead.`);
+        getLogger('aiida').warn(
+          {},
+          `Setting a boolean as value for \`handler_overrides\` is deprecated. Use {'${handler}': {'enabled': ${value}}} instead.`,
+        );
       } else if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        issues.push({ path: 'inputs.handler_overrides', message: `The value of key \`${handler}\` is not a boolean or dictionary.` });
+        issues.push({
+          path: 'inputs.handler_overrides',
+          message: `The value of key \`${handler}\` is not a boolean or dictionary.`,
+        });
       } else {
         for (const key of Object.keys(value)) {
           if (key !== 'enabled' && key !== 'priority') {
-            issues.push({ path: 'inputs.handler_overrides', message: `The value of key \`${handler}\` contain keys \`${key}\` which is not supported.` });
+            issues.push({
+              path: 'inputs.handler_overrides',
+              message: `The value of key \`${handler}\` contain keys \`${key}\` which is not supported.`,
+            });
           }
         }
       }
@@ -180,7 +225,8 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
   /** The process class run in the loop. */
   get processClass(): ProcessClass {
     const cls = (this.constructor as typeof BaseRestartWorkChain).processClass;
-    if (cls === undefined) throw new InvalidOperationError('no valid Process class defined for `processClass`');
+    if (cls === undefined)
+      throw new InvalidOperationError('no valid Process class defined for `processClass`');
     return cls;
   }
 
@@ -205,13 +251,19 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
     const iteration = (this.ctx.iteration ?? 0) + 1;
     this.ctx.iteration = iteration;
     const unwrapped = this.ctx.inputs;
-    if (unwrapped === undefined) throw new InvalidOperationError('no process input dictionary was defined in `this.ctx.inputs`');
-    const metadata = { ...((unwrapped[METADATA_KEY] as Record<string, unknown> | undefined) ?? {}), call_link_label: `iteration_${String(iteration).padStart(2, '0')}` };
-    const child = await this.submit(this.processClass, { ...unwrapped, [METADATA_KEY]: metadata } as never);
+    if (unwrapped === undefined)
+      throw new InvalidOperationError('no process input dictionary was defined in `this.ctx.inputs`');
+    const metadata = {
+      ...((unwrapped[METADATA_KEY] as Record<string, unknown> | undefined) ?? {}),
+      call_link_label: `iteration_${String(iteration).padStart(2, '0')}`,
+    };
+    const child = await this.submit(this.processClass, { ...unwrapped, [METADATA_KEY]: metadata });
     const considered = (this.node.base.extras.get(CONSIDERED_HANDLERS_EXTRA, []) as unknown[][]).slice();
     considered.push([]);
     await this.node.base.extras.set(CONSIDERED_HANDLERS_EXTRA, considered);
-    this.report(`launching ${this.ctx.process_name ?? ''}<${String((child as { pk?: unknown }).pk)}> iteration #${iteration}`);
+    this.report(
+      `launching ${this.ctx.process_name ?? ''}<${String((child as { pk?: unknown }).pk)}> iteration #${iteration}`,
+    );
     return new ToContext({ children: append_(child as never) });
   }
 
@@ -235,23 +287,33 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
 
   async #callHandler(handler: ProcessHandler, node: ProcessNode): Promise<ProcessHandlerReport | undefined> {
     let result: unknown;
-    if (handler.exitCodes !== undefined && !handler.exitCodes.some((code) => code.status === node.exitStatus)) {
+    if (
+      handler.exitCodes !== undefined &&
+      !handler.exitCodes.some((code) => code.status === node.exitStatus)
+    ) {
       result = undefined;
     } else {
       const method = (this as unknown as Record<string, (node: ProcessNode) => unknown>)[handler.name]!;
       result = await method.call(this, node);
     }
     if (result !== undefined && result !== null && !(result instanceof ProcessHandlerReport)) {
-      throw new ValidationError(`handler \`${handler.name}\` returned a value that is not a ProcessHandlerReport`);
+      throw new ValidationError(
+        `handler \`${handler.name}\` returned a value that is not a ProcessHandlerReport`,
+      );
     }
     const considered = (this.node.base.extras.get(CONSIDERED_HANDLERS_EXTRA, []) as unknown[][]).slice();
     const current = considered.at(-1);
     if (current !== undefined) {
       const report = result as ProcessHandlerReport | undefined;
-      current.push([handler.name, report === undefined || report === null ? null : { do_break: report.doBreak, exit_status: report.exitCode.status }]);
+      current.push([
+        handler.name,
+        report === undefined || report === null
+          ? null
+          : { do_break: report.doBreak, exit_status: report.exitCode.status },
+      ]);
       await this.node.base.extras.set(CONSIDERED_HANDLERS_EXTRA, considered);
     }
-    return (result as ProcessHandlerReport | null | undefined) ?? undefined;
+    return result ?? undefined;
   }
 
   /** Looks at the last child and calls the handlers (aiida's `inspect_process`); see the class documentation. */
@@ -284,10 +346,14 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
       }
       if (this.ctx.unhandled_failure === true) {
         if (action === 'restart_once') {
-          this.report(`${name}<${String(node.pk)}> failed with an unhandled failure for the second consecutive time, aborting`);
+          this.report(
+            `${name}<${String(node.pk)}> failed with an unhandled failure for the second consecutive time, aborting`,
+          );
           return codes.ERROR_SECOND_CONSECUTIVE_UNHANDLED_FAILURE;
         }
-        this.report(`${name}<${String(node.pk)}> failed with an unhandled failure for the second consecutive time, pausing for inspection`);
+        this.report(
+          `${name}<${String(node.pk)}> failed with an unhandled failure for the second consecutive time, pausing for inspection`,
+        );
         this.report(replay);
         this.ctx.unhandled_failure = false;
         this.pause(pauseMessage);
@@ -355,7 +421,9 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
       const value = outputs[name];
       if (value === undefined) {
         if (port.required) {
-          this.report(`required output \`${name}\` was not an output of ${this.ctx.process_name ?? ''}<${String(node.pk)}> (or an incorrect class/output is being exposed).`);
+          this.report(
+            `required output \`${name}\` was not an output of ${this.ctx.process_name ?? ''}<${String(node.pk)}> (or an incorrect class/output is being exposed).`,
+          );
         }
       } else if (!existing.has(name)) {
         this.outMany({ [name]: value });
@@ -375,7 +443,10 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
       const cleaned: string[] = [];
       for (const descendant of await this.node.getCalledDescendants()) {
         if (!(descendant instanceof CalcJobNode)) continue;
-        const links = await descendant.base.links.getOutgoing({ linkType: 'create', linkLabelFilter: 'remote_folder' });
+        const links = await descendant.base.links.getOutgoing({
+          linkType: 'create',
+          linkLabelFilter: 'remote_folder',
+        });
         const folder = links.first()?.node;
         if (!(folder instanceof RemoteData)) continue;
         const computer = await folder.getComputer();
@@ -394,7 +465,12 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
       }
       if (cleaned.length > 0) this.report(`cleaned remote folders of calculations: ${cleaned.join(' ')}`);
     };
-    return Promise.all([hook, clean().catch((error: unknown) => getLogger('aiida').error({ err: error, pk: this.pk }, 'cleaning the work directories failed'))]);
+    return Promise.all([
+      hook,
+      clean().catch((error: unknown) =>
+        getLogger('aiida').error({ err: error, pk: this.pk }, 'cleaning the work directories failed'),
+      ),
+    ]);
   }
 }
 

@@ -1,24 +1,19 @@
+import type { ExitCode, Process as PlumpyProcess } from 'plumpy-ts';
 import {
-  ExitCode,
-  Process as PlumpyProcess,
   ProcessState,
   WorkChain as PlumpyWorkChain,
   WorkChainWaiting,
   type CancellableAction,
   type Checkpoint,
-  type DefinedProcessClass,
   type HookResult,
   type JsonValue,
   type KillMessage,
-  type LoadableClass,
   type NamespaceIn,
   type Pid,
   type ProcessClass,
   type ProcessOptions,
-  type ProcessSpec,
   type ProcessStateObject,
   type SpecOf,
-  type SpecTypes,
   type StateClasses,
 } from 'plumpy-ts';
 import { createBuilder, type ProcessBuilder } from '../builder.js';
@@ -48,7 +43,7 @@ import {
   type ExposedOptions,
 } from '../engine-hooks.js';
 import { defaultProcessType, recordDefinitionsOf } from '../process.js';
-import { callerLocation, processClassRegistry } from '../process-type.js';
+import { processClassRegistry } from '../process-type.js';
 import type { ProcessProvenance } from '../provenance.js';
 import { runnerOfPersister } from '../runner-link.js';
 import { normaliseReturns } from './context.js';
@@ -67,7 +62,8 @@ function unstoredNodes(value: unknown, into: Set<Node>, seen = new Set<unknown>(
     return;
   }
   if (Array.isArray(value)) for (const item of value) unstoredNodes(item, into, seen);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const item of Object.values(value)) unstoredNodes(item, into, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype)
+    for (const item of Object.values(value)) unstoredNodes(item, into, seen);
 }
 
 /**
@@ -82,7 +78,6 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
     engineStates ??= { ...PlumpyWorkChain.stateClasses, running: EngineWorkChainRunning };
     return engineStates;
   }
-
 
   static get nodeClass(): typeof WorkChainNode {
     return WorkChainNode;
@@ -149,7 +144,9 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
     super(options);
     this.#provenance = provenanceFromTicket();
     if (this.#provenance === undefined && options.inputs !== undefined) {
-      throw new InvalidOperationError(`${new.target.name} must be created by the engine: use run(), submit() or runner.instantiate()`);
+      throw new InvalidOperationError(
+        `${new.target.name} must be created by the engine: use run(), submit() or runner.instantiate()`,
+      );
     }
     if (this.#provenance !== undefined) processClassRegistry.identifyObject(new.target);
   }
@@ -160,7 +157,9 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
 
   get provenance(): ProcessProvenance {
     if (this.#provenance === undefined) {
-      throw new InvalidOperationError(`${this.constructor.name} was not created by the engine: it has no node`);
+      throw new InvalidOperationError(
+        `${this.constructor.name} was not created by the engine: it has no node`,
+      );
     }
     return this.#provenance;
   }
@@ -196,7 +195,9 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
   protected override onCreate(): HookResult {
     const result = super.onCreate();
     if (this.#provenance === undefined) {
-      throw new InvalidOperationError(`${this.constructor.name} must be created by the engine: use run() or submit()`);
+      throw new InvalidOperationError(
+        `${this.constructor.name} must be created by the engine: use run() or submit()`,
+      );
     }
     return result;
   }
@@ -212,9 +213,16 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
     recordState(this, this.provenance, state);
     if (state === ProcessState.WAITING) {
       const waiting = this.stateObject;
-      const pids = waiting instanceof WorkChainWaiting ? waiting.pending.flatMap((a) => (a.pid === undefined ? [] : [a.pid])) : [];
+      const pids =
+        waiting instanceof WorkChainWaiting
+          ? waiting.pending.flatMap((a) => (a.pid === undefined ? [] : [a.pid]))
+          : [];
       if (pids.length > 0) this.setStatus(`Waiting for child processes: ${pids.join(', ')}`);
-    } else if (state === ProcessState.RUNNING && from?.label === ProcessState.WAITING && this.status?.startsWith('Waiting for child processes') === true) {
+    } else if (
+      state === ProcessState.RUNNING &&
+      from?.label === ProcessState.WAITING &&
+      this.status?.startsWith('Waiting for child processes') === true
+    ) {
       this.setStatus(null);
     }
     super.onEntered(from);
@@ -223,7 +231,8 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
   protected override onFinish(result: unknown, successful: boolean): HookResult {
     const hook = super.onFinish(result, successful);
     let code = exitCodeOf(result, successful, (this.constructor as typeof WorkChain).exitCodes);
-    if (!successful && code.status === 0) code = (this.constructor as typeof WorkChain).exitCodes['ERROR_MISSING_OUTPUT'] ?? code;
+    if (!successful && code.status === 0)
+      code = (this.constructor as typeof WorkChain).exitCodes['ERROR_MISSING_OUTPUT'] ?? code;
     recordFinish(this.provenance, code);
     return hook;
   }
@@ -275,7 +284,12 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
 
   protected override loadInstanceState(saved: Checkpoint): void {
     super.loadInstanceState(saved);
-    this.#provenance = provenanceFromCheckpoint(saved, runnerOfPersister(this.persister, saved), this.spec(), this.outputs);
+    this.#provenance = provenanceFromCheckpoint(
+      saved,
+      runnerOfPersister(this.persister, saved),
+      this.spec(),
+      this.outputs,
+    );
   }
 
   protected override encodeValue(value: unknown): JsonValue {
@@ -295,7 +309,11 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
     const provenance = child.provenance;
     if (provenance === undefined) return super.resolveAwaitable(process);
     const pk = provenance.node.pk;
-    if (pk === null) return process.future().then(() => provenance.node, () => provenance.node);
+    if (pk === null)
+      return process.future().then(
+        () => provenance.node,
+        () => provenance.node,
+      );
     return this.runner.getProcessFuture(pk);
   }
 
@@ -324,13 +342,20 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
     writeReport(this, this.provenance, message, reportSite());
   }
 
-  override kill(message: string | null = null, options: { readonly forceKill?: boolean } = {}): boolean | CancellableAction {
+  override kill(
+    message: string | null = null,
+    options: { readonly forceKill?: boolean } = {},
+  ): boolean | CancellableAction {
     if (this.#provenance === undefined || this.hasTerminated()) return super.kill(message, options);
     // A kill already on its way is not replaced (its message stays: children get "Killed by parent<pk>").
     if (this.isKilling && options.forceKill !== true) return true;
     const provenance = this.provenance;
     // Children first, with aiida's message, before the kill of this process reaches them with its own.
-    const done = killChildren(provenance, `Killed by parent<${String(provenance.node.pk)}>`, options.forceKill ?? false);
+    const done = killChildren(
+      provenance,
+      `Killed by parent<${String(provenance.node.pk)}>`,
+      options.forceKill ?? false,
+    );
     const result = super.kill(message, options);
     if (!this.hasTerminated()) this.defer(done);
     return result;
@@ -346,13 +371,17 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
     namespace?: string,
     options: Omit<ExposedOptions, 'namespace'> = {},
   ): NamespaceIn<SpecOf<C>['inputs']> {
-    return exposedInputsOf(this.spec(), this.inputs as Readonly<Record<string, unknown>>, processClass, {
+    return exposedInputsOf(this.spec(), this.inputs, processClass, {
       ...options,
       ...(namespace === undefined ? {} : { namespace }),
     }) as NamespaceIn<SpecOf<C>['inputs']>;
   }
 
-  exposedOutputs(node: ProcessNode, processClass: ProcessClass, options: ExposedOptions = {}): Promise<Record<string, Node>> {
+  exposedOutputs(
+    node: ProcessNode,
+    processClass: ProcessClass,
+    options: ExposedOptions = {},
+  ): Promise<Record<string, Node>> {
     return exposedOutputsOf(this.spec(), node, processClass, options) as Promise<Record<string, Node>>;
   }
 
@@ -360,8 +389,11 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
    * Launches `processClass` as a child of this work chain and returns it; put it in the context (`ToContext`,
    * `toContext`) to wait for it. Without a broker it runs in this runner; with one it goes to the daemon.
    */
-  submit<C extends ProcessClass>(processClass: C, inputs?: NamespaceIn<SpecOf<C>['inputs']>): Promise<InstanceType<C>> {
-    return this.runner.submitChild(this, processClass, (inputs ?? {}) as Readonly<Record<string, unknown>>) as Promise<InstanceType<C>>;
+  submit<C extends ProcessClass>(
+    processClass: C,
+    inputs?: NamespaceIn<SpecOf<C>['inputs']>,
+  ): Promise<InstanceType<C>> {
+    return this.runner.submitChild(this, processClass, inputs ?? {}) as Promise<InstanceType<C>>;
   }
 }
 
@@ -370,7 +402,7 @@ recordDefinitionsOf(WorkChain);
 // `outline` keeps plumpy-ts's typing; at run time it also normalises `return_(0)` and registers the class under its
 // process type (so that a node's class is found by `getBuilderRestart` and checkpoints as soon as it is defined).
 {
-  const original = PlumpyWorkChain.outline as unknown as (this: unknown, ...items: unknown[]) => void;
+  const original = Reflect.get(PlumpyWorkChain, 'outline') as (this: unknown, ...items: unknown[]) => void;
   Object.defineProperty(WorkChain, 'outline', {
     configurable: true,
     writable: true,
@@ -378,7 +410,7 @@ recordDefinitionsOf(WorkChain);
       original.apply(this, items);
       const block = this.getOutline();
       if (block !== undefined) normaliseReturns(block);
-      processClassRegistry.identifyObject(this as unknown as LoadableClass);
+      processClassRegistry.identifyObject(this);
     },
   });
 }
