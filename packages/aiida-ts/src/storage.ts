@@ -4,6 +4,7 @@
  */
 export {
   StorageEntryPoint,
+  type BatchLink,
   type InitialiseOptions,
   type MigrationReport,
   type OpenOptions,
@@ -56,7 +57,11 @@ export { MemoryRepositoryBackend } from './storage/memory-repository.js';
 export { SqlStorageBackend } from './storage/sql-backend.js';
 export {
   openSqliteDatabase,
+  optimizeSqliteDatabase,
+  SQLITE_ANALYSIS_LIMIT,
+  SQLITE_OPTIMIZE_AFTER_ROWS,
   SqliteStorageBackend,
+  type OptimizeSqliteOptions,
   type SqliteConnectionOptions,
 } from './storage/sqlite/sqlite-backend.js';
 export { jsonContains, jsonEquals, registerSqliteFunctions } from './storage/sqlite/functions.js';

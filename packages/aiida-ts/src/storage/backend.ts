@@ -1,7 +1,7 @@
 import type { Insertable, Kysely } from 'kysely';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
 import type { SqlDialect } from './dialect.js';
-import type { Database, TableName } from './schema.js';
+import type { Database, NewDbNode, TableName } from './schema.js';
 
 /** The storage plugins aiida-ts ships, by aiida-core's entry point name (the profile's `storage.backend`). */
 export const StorageEntryPoint = {
@@ -18,6 +18,21 @@ export interface TransactionOptions {
    * `SQLITE_BUSY` after the busy timeout, PostgreSQL serialization failure or deadlock). Default 8.
    */
   readonly retries?: number;
+}
+
+/**
+ * A link to store with {@link StorageBackend.insertNodes}: its target (and possibly its source) is a node of the
+ * same batch, named by its index in the batch's rows.
+ */
+export interface BatchLink {
+  /** The pk of a stored source node; or give {@link inputIndex}. */
+  readonly inputId?: number;
+  /** The index in the batch of the source node, when it is stored in the same batch. */
+  readonly inputIndex?: number;
+  /** The index in the batch of the target node. */
+  readonly outputIndex: number;
+  readonly label: string;
+  readonly type: string;
 }
 
 /** Counts and facts for `verdi storage info`. */
@@ -82,6 +97,14 @@ export interface StorageBackend extends AsyncDisposable {
     table: T,
     rows: readonly Insertable<Database[T]>[],
   ): Promise<number[]>;
+
+  /**
+   * Stores node rows and the links into them, all or nothing, and resolves to the nodes' new ids in row order:
+   * what `Node.store()`, `storeAll()` and `Node.storeMany()` write. Runs inside the current transaction, or in as
+   * few round trips as the database allows (on PostgreSQL one statement, committed durably before resolving).
+   * `IntegrityError` (with the driver's error as `cause`) when a row breaks a constraint, e.g. a duplicate uuid.
+   */
+  insertNodes(nodes: readonly NewDbNode[], links: readonly BatchLink[]): Promise<number[]>;
 
   /** The value stored under `key` in `db_dbsetting`, or `undefined`. */
   getGlobalVariable(key: string): Promise<unknown>;

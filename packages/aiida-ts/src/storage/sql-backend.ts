@@ -1,12 +1,18 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Insertable, type Kysely } from 'kysely';
-import { InvalidOperationError } from '../errors.js';
+import { IntegrityError, InvalidOperationError } from '../errors.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
-import type { StorageBackend, StorageEntryPoint, StorageInfo, TransactionOptions } from './backend.js';
+import type {
+  BatchLink,
+  StorageBackend,
+  StorageEntryPoint,
+  StorageInfo,
+  TransactionOptions,
+} from './backend.js';
 import type { SqlDialect } from './dialect.js';
 import { readSchemaVersion, SCHEMA_VERSION_HEAD } from './migrations.js';
-import type { Database, TableName } from './schema.js';
+import type { Database, NewDbLink, NewDbNode, TableName } from './schema.js';
 
 /** Everything a concrete SQL backend hands to {@link SqlStorageBackend}. */
 export interface SqlStorageBackendOptions {
@@ -27,6 +33,20 @@ interface TransactionScope {
 const DEFAULT_RETRIES = 8;
 
 export type BulkTable = Exclude<TableName, 'alembic_version'>;
+
+/** The link rows of a batch, once its nodes have their ids (`ids`, in row order). */
+export function resolveBatchLinks(links: readonly BatchLink[], ids: readonly number[]): NewDbLink[] {
+  return links.map((link) => {
+    const input = link.inputIndex === undefined ? link.inputId : ids[link.inputIndex];
+    const output = ids[link.outputIndex];
+    if (input === undefined || output === undefined) {
+      throw new IntegrityError(
+        `link '${link.label}' names no stored source or no node of the batch (${ids.length} nodes)`,
+      );
+    }
+    return { input_id: input, output_id: output, label: link.label, type: link.type };
+  });
+}
 
 /**
  * What the SQLite and PostgreSQL backends share: the transaction scope carried by `AsyncLocalStorage` (so nested
@@ -66,6 +86,8 @@ export abstract class SqlStorageBackend implements StorageBackend {
   protected abstract beginStatement(): string;
   /** Whether `error` is a conflict that goes away when the transaction is run again. */
   protected abstract isTransient(error: unknown): boolean;
+  /** Whether `error` is the database refusing a row (unique, foreign key, not null, check). */
+  protected abstract isConstraintViolation(error: unknown): boolean;
   protected abstract closeDatabase(): Promise<void>;
   /** Inserts `rows` (already encoded) with the current executor; resolves to their ids in row order. */
   protected abstract insertMany(
@@ -145,6 +167,26 @@ export abstract class SqlStorageBackend implements StorageBackend {
     const records = rows as readonly Record<string, unknown>[];
     if (this.inTransaction()) return this.insertMany(this.executor(), table, records);
     return this.transaction((trx) => this.insertMany(trx, table, records));
+  }
+
+  async insertNodes(nodes: readonly NewDbNode[], links: readonly BatchLink[]): Promise<number[]> {
+    if (nodes.length === 0) return [];
+    try {
+      return await this.transaction(async () => {
+        const ids = await this.bulkInsert('db_dbnode', nodes);
+        if (links.length > 0) await this.bulkInsert('db_dblink', resolveBatchLinks(links, ids));
+        return ids;
+      });
+    } catch (error) {
+      // deferred foreign keys fail at COMMIT, outside bulkInsert's own wrapping
+      if (!(error instanceof IntegrityError) && this.isConstraintViolation(error)) {
+        throw new IntegrityError(
+          `storing ${nodes.length} node(s) violates a constraint: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   }
 
   async getGlobalVariable(key: string): Promise<unknown> {

@@ -190,6 +190,69 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       expect(await countRows(storage, 'db_dbnode')).toBe(0);
     });
 
+    it('stores nodes with links inside the batch and from stored nodes, ids in row order', async () => {
+      const userId = await newUser(storage);
+      const [stored] = await storage.bulkInsert('db_dbnode', [nodeRow(storage, userId)]);
+      const rows = Array.from({ length: 5 }, (_, i) => nodeRow(storage, userId, { i }, { label: `n${i}` }));
+      const ids = await storage.insertNodes(rows, [
+        { inputId: stored!, outputIndex: 0, label: 'from_stored', type: 'input_calc' },
+        { inputIndex: 0, outputIndex: 3, label: 'in_batch', type: 'create' },
+        { inputIndex: 4, outputIndex: 1, label: 'backwards', type: 'create' },
+      ]);
+      expect(ids).toHaveLength(5);
+      const labels = await storage.executor().selectFrom('db_dbnode').select(['id', 'label']).execute();
+      const labelOf = new Map(labels.map((r) => [r.id, r.label]));
+      expect(ids.map((id) => labelOf.get(id))).toEqual(['n0', 'n1', 'n2', 'n3', 'n4']);
+      const links = await storage
+        .executor()
+        .selectFrom('db_dblink')
+        .select(['input_id', 'output_id', 'label', 'type'])
+        .orderBy('label')
+        .execute();
+      expect(links).toEqual([
+        { input_id: ids[4], output_id: ids[1], label: 'backwards', type: 'create' },
+        { input_id: stored, output_id: ids[0], label: 'from_stored', type: 'input_calc' },
+        { input_id: ids[0], output_id: ids[3], label: 'in_batch', type: 'create' },
+      ]);
+      expect(await storage.insertNodes([], [])).toEqual([]);
+    });
+
+    it('stores all of a node batch or nothing (duplicate uuid, unknown source, rolled back transaction)', async () => {
+      const userId = await newUser(storage);
+      const existing = nodeRow(storage, userId);
+      await storage.insertNodes([existing], []);
+      const before = await countRows(storage, 'db_dbnode');
+
+      const duplicate = storage.insertNodes(
+        [nodeRow(storage, userId), { ...nodeRow(storage, userId), uuid: existing.uuid }],
+        [{ inputIndex: 0, outputIndex: 1, label: 'x', type: 'create' }],
+      );
+      await expect(duplicate).rejects.toBeInstanceOf(IntegrityError);
+      await expect(duplicate).rejects.toSatisfy((error: IntegrityError) =>
+        ['23505', 'SQLITE_CONSTRAINT_UNIQUE'].includes(String((error.cause as { code?: unknown }).code)),
+      );
+      await expect(
+        storage.insertNodes(
+          [nodeRow(storage, userId)],
+          [{ inputId: 987_654_321, outputIndex: 0, label: 'x', type: 'create' }],
+        ),
+      ).rejects.toBeInstanceOf(IntegrityError);
+      await expect(
+        storage.insertNodes(
+          [nodeRow(storage, userId)],
+          [{ inputIndex: 3, outputIndex: 0, label: 'x', type: 'create' }],
+        ),
+      ).rejects.toThrow(/no node of the batch/);
+      await expect(
+        storage.transaction(async () => {
+          await storage.insertNodes([nodeRow(storage, userId), nodeRow(storage, userId)], []);
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      expect(await countRows(storage, 'db_dbnode')).toBe(before);
+      expect(await countRows(storage, 'db_dblink')).toBe(0);
+    });
+
     it('round-trips JSON columns and microsecond timestamps exactly', async () => {
       const userId = await newUser(storage);
       const value = {

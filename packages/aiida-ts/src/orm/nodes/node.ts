@@ -7,10 +7,10 @@ import {
   StoringNotAllowedError,
   ValidationError,
 } from '../../errors.js';
-import type { StorageBackend } from '../../storage/backend.js';
+import type { BatchLink, StorageBackend } from '../../storage/backend.js';
 import { canonicalTimestamp } from '../../storage/dialect.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
-import type { DbNodeRow, NewDbLink, NewDbNode } from '../../storage/schema.js';
+import type { DbNodeRow, NewDbNode } from '../../storage/schema.js';
 import { NodeComments } from '../entities/comment.js';
 import { Computer } from '../entities/computer.js';
 import { EntityExtras } from '../entities/extras.js';
@@ -645,25 +645,27 @@ export class Node {
       user_id: node.#state.user?.pk ?? node.#state.userId ?? defaultUserId!,
     }));
 
+    // links by position in the batch: the storage writes nodes and links together (one statement on PostgreSQL)
+    const indexOf = new Map<Node, number>(nodes.map((node, i) => [node, i]));
+    const links: BatchLink[] = [];
+    nodes.forEach((node, outputIndex) => {
+      for (const link of node.#state.incoming) {
+        const sourcePk = link.source.#state.pk;
+        links.push(
+          sourcePk === null
+            ? {
+                inputIndex: indexOf.get(link.source)!,
+                outputIndex,
+                label: link.linkLabel,
+                type: link.linkType,
+              }
+            : { inputId: sourcePk, outputIndex, label: link.linkLabel, type: link.linkType },
+        );
+      }
+    });
     let ids: number[];
     try {
-      ids = await storage.transaction(async () => {
-        const newIds = await storage.bulkInsert('db_dbnode', rows);
-        const pkOf = new Map<Node, number>(nodes.map((node, i) => [node, newIds[i]!]));
-        const links: NewDbLink[] = [];
-        for (const node of nodes) {
-          for (const link of node.#state.incoming) {
-            links.push({
-              input_id: link.source.#state.pk ?? pkOf.get(link.source)!,
-              output_id: pkOf.get(node)!,
-              label: link.linkLabel,
-              type: link.linkType,
-            });
-          }
-        }
-        if (links.length > 0) await storage.bulkInsert('db_dblink', links);
-        return newIds;
-      });
+      ids = await storage.insertNodes(rows, links);
     } catch (error) {
       if (error instanceof IntegrityError && isUniqueViolation(error.cause)) {
         throw new IntegrityError(`a node with one of these uuids already exists: ${error.message}`, {

@@ -1,10 +1,11 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { IntegrityError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
-import type { StorageEntryPoint } from '../backend.js';
+import type { BatchLink, StorageEntryPoint } from '../backend.js';
 import { postgresDialect } from '../dialect.js';
-import type { Database } from '../schema.js';
+import type { Database, NewDbNode } from '../schema.js';
 import { SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 
 /** How to reach a PostgreSQL database (aiida-core's `database_*` keys, already validated). */
@@ -89,6 +90,55 @@ const TABLES_WITH_UUID = new Set<BulkTable>([
   'db_dblog',
 ]);
 
+/** The node columns {@link INSERT_NODES} writes, in its parameter order. */
+const NODE_COLUMNS = [
+  'uuid',
+  'node_type',
+  'process_type',
+  'label',
+  'description',
+  'ctime',
+  'mtime',
+  'attributes',
+  'extras',
+  'repository_metadata',
+  'dbcomputer_id',
+  'user_id',
+] as const satisfies readonly (keyof NewDbNode)[];
+const NODE_COLUMN_SET: ReadonlySet<string> = new Set(NODE_COLUMNS);
+
+/** Batches up to this many nodes go in one statement; larger ones in a transaction of chunked inserts. */
+const SINGLE_STATEMENT_NODES = 10_000;
+
+/**
+ * Nodes and the links into them in one statement: one round trip and one commit per `store()`, instead of
+ * BEGIN, INSERT, INSERT and COMMIT. Prepared once per connection (a named statement), with one array parameter per
+ * column so its text never changes. Positions (1-based, `WITH ORDINALITY`) tie each link to the nodes of the
+ * batch; the returned ids are matched back to positions through the unique uuids.
+ */
+const INSERT_NODES = {
+  name: 'aiida_ts_insert_nodes_v1',
+  text: `WITH batch AS (
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+    $7::timestamptz[], $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::integer[], $12::integer[])
+    WITH ORDINALITY AS b(${NODE_COLUMNS.join(', ')}, position)
+), inserted AS (
+  INSERT INTO db_dbnode (${NODE_COLUMNS.join(', ')})
+  SELECT ${NODE_COLUMNS.join(', ')} FROM batch ORDER BY position
+  RETURNING id, uuid
+), numbered AS (
+  SELECT inserted.id, batch.position FROM inserted JOIN batch ON batch.uuid = inserted.uuid
+), links AS (
+  INSERT INTO db_dblink (input_id, output_id, label, type)
+  SELECT coalesce(source.id, l.input_id), target.id, l.label, l.type
+  FROM unnest($13::integer[], $14::bigint[], $15::bigint[], $16::text[], $17::text[])
+    AS l(input_id, input_position, output_position, label, type)
+  JOIN numbered AS target ON target.position = l.output_position
+  LEFT JOIN numbered AS source ON source.position = l.input_position
+)
+SELECT id, position::integer AS position FROM numbered`,
+} as const;
+
 function pgCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : '';
@@ -96,6 +146,8 @@ function pgCode(error: unknown): string {
 
 /** A profile storage on a PostgreSQL database and a repository. */
 export class PostgresStorageBackend extends SqlStorageBackend {
+  readonly #pool: pg.Pool;
+
   constructor(options: PostgresStorageBackendOptions) {
     super({
       entryPoint: options.entryPoint,
@@ -105,16 +157,77 @@ export class PostgresStorageBackend extends SqlStorageBackend {
       location: options.location,
       defaultUserEmail: options.defaultUserEmail ?? null,
     });
+    this.#pool = options.pool;
   }
 
   protected beginStatement(): string {
     return 'BEGIN';
   }
 
+  override async insertNodes(nodes: readonly NewDbNode[], links: readonly BatchLink[]): Promise<number[]> {
+    if (
+      this.inTransaction() ||
+      nodes.length === 0 ||
+      nodes.length > SINGLE_STATEMENT_NODES ||
+      nodes.some((row) => Object.keys(row).some((key) => !NODE_COLUMN_SET.has(key)))
+    ) {
+      return super.insertNodes(nodes, links);
+    }
+    this.assertOpen();
+    for (const link of links) {
+      const inBatch = (index: number | undefined): boolean =>
+        index !== undefined && Number.isInteger(index) && index >= 0 && index < nodes.length;
+      if (
+        !inBatch(link.outputIndex) ||
+        (link.inputIndex === undefined ? link.inputId === undefined : !inBatch(link.inputIndex))
+      ) {
+        throw new IntegrityError(
+          `link '${link.label}' names no stored source or no node of the batch (${nodes.length} nodes)`,
+        );
+      }
+    }
+    const values: unknown[] = NODE_COLUMNS.map((column) => nodes.map((row) => row[column] ?? null));
+    values.push(
+      links.map((link) => (link.inputIndex === undefined ? (link.inputId ?? null) : null)),
+      links.map((link) => (link.inputIndex === undefined ? null : link.inputIndex + 1)),
+      links.map((link) => link.outputIndex + 1),
+      links.map((link) => link.label),
+      links.map((link) => link.type),
+    );
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        // autocommit: the statement is its own transaction, committed (durably, by the server's settings) on return
+        const { rows } = await this.#pool.query<{ id: number; position: number }>({
+          ...INSERT_NODES,
+          values,
+        });
+        const ids = new Array<number>(nodes.length);
+        for (const row of rows) ids[row.position - 1] = row.id;
+        return ids;
+      } catch (error) {
+        if (this.isConstraintViolation(error)) {
+          throw new IntegrityError(
+            `insert into db_dbnode violates a constraint: ${(error as Error).message}`,
+            {
+              cause: error,
+            },
+          );
+        }
+        if (attempt >= 8 || !this.isTransient(error)) throw error;
+        await sleep(Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random()));
+      }
+    }
+  }
+
   protected isTransient(error: unknown): boolean {
     const code = pgCode(error);
     // serialization_failure, deadlock_detected
     return code === '40001' || code === '40P01';
+  }
+
+  protected isConstraintViolation(error: unknown): boolean {
+    // class 23: integrity_constraint_violation
+    return pgCode(error).startsWith('23');
   }
 
   protected async closeDatabase(): Promise<void> {

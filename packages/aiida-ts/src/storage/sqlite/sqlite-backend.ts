@@ -227,6 +227,10 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
   }
 
+  protected isConstraintViolation(error: unknown): boolean {
+    return sqliteCode(error).startsWith('SQLITE_CONSTRAINT');
+  }
+
   protected async closeDatabase(): Promise<void> {
     // SQLite's advice for every connection: optimize just before closing (it analyses what this session used)
     await this.db.connection().execute(() => Promise.resolve(optimizeSqliteDatabase(this.#native)));
