@@ -507,9 +507,12 @@ export class Repository {
           this.#ensureDirectory(childParts);
           await copy(child, childParts);
         } else {
+          // Sandbox content is in memory already: hand it over as a buffer (no temporary file on the way).
           const key = sameBackend
             ? (child.key as string)
-            : await this.#backend.putObjectFromStream(await source.backend.openStream(child.key as string));
+            : source.backend instanceof SandboxRepositoryBackend
+              ? await this.#backend.putObjectFromBuffer(await source.backend.getObjectContent(child.key as string))
+              : await this.#backend.putObjectFromStream(await source.backend.openStream(child.key as string));
           this.#insertFile(parts, child.name, key);
         }
       }

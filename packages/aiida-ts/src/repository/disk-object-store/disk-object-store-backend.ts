@@ -101,6 +101,8 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
    * done instead of running out of file descriptors (EMFILE).
    */
   readonly #files = pLimit(FILE_OPERATIONS_IN_FLIGHT);
+  /** Loose objects this instance wrote: writing the same content again (a function's source) is skipped. */
+  readonly #written = new Set<string>();
 
   constructor(options: DiskObjectStoreRepositoryBackendOptions) {
     validateOptions(options);
@@ -178,6 +180,7 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
   }
 
   async erase(): Promise<void> {
+    this.#written.clear();
     await this.close();
     await rm(this.folder, { recursive: true, force: true });
     this.#container.forget();
@@ -194,7 +197,7 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
         const buffer = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
         const key = sha256Hex(buffer);
         // Already packed: nothing to write. (A loose duplicate is simply renamed over, which costs less than a stat.)
-        if (this.#container.index.has(key)) return key;
+        if (this.#container.index.has(key) || this.#written.has(key)) return key;
         const temporary = this.#sandboxPath();
         try {
           const handle = await open(temporary, 'wx');
@@ -205,6 +208,8 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
             await handle.close();
           }
           await this.#publishLoose(temporary, key);
+          if (this.#written.size >= 10_000) this.#written.clear();
+          this.#written.add(key);
         } catch (error) {
           await unlink(temporary).catch(() => undefined);
           throw error;
@@ -396,6 +401,7 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
   }
 
   async #deleteObjects(keys: readonly string[]): Promise<number> {
+    this.#written.clear();
     const unique = [...new Set(keys)];
     const present = await this.hasObjects(unique);
     const missing = unique.filter((_, i) => !present[i]);
