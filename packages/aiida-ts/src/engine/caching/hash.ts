@@ -52,6 +52,12 @@ export function pythonClassPath(nodeType: string): string {
   return nodeType.slice(0, -1);
 }
 
+let emptyHash: string | undefined;
+function emptyRepositoryHash(): string {
+  emptyHash ??= makeHash({ __dirnames__: [] });
+  return emptyHash;
+}
+
 function ignoredAttributes(node: Node): Set<string> {
   const cls = node.constructor as typeof Node;
   const ignored = new Set<string>(cls.updatableAttributes);
@@ -80,11 +86,12 @@ export async function objectsToHash(node: Node, options: HashObjectsOptions = {}
   // A Float's value is a Python float even when integral: hash it as one.
   if (node instanceof Float && typeof attributes['value'] === 'number')
     attributes['value'] = new HashFloat(attributes['value']);
-  const computer = await node.getComputer();
+  const computer = node.computerId === null ? null : await node.getComputer();
   const objects: Record<string, Hashable> = {
     class: `<class '${pythonClassPath(node.nodeType)}'>`,
     attributes,
-    repository_hash: await node.repository.hash(),
+    // Most nodes have no files: their repository hash is the hash of an empty mapping, computed once.
+    repository_hash: node.repository.isEmpty() ? emptyRepositoryHash() : await node.repository.hash(),
     computer_uuid: computer?.uuid ?? null,
   };
   if (node instanceof ProcessNode) {
