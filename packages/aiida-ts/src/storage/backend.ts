@@ -112,8 +112,13 @@ export interface StorageBackend extends AsyncDisposable {
   /** The schema version the database is stamped with (`alembic_version`). */
   schemaVersion(): Promise<string | null>;
   getInfo(options?: { readonly detailed?: boolean }): Promise<StorageInfo>;
-  /** Maintenance of the repository (`verdi storage maintain`); `live: false` needs exclusive use. */
+  /**
+   * Maintenance of the repository (`verdi storage maintain`). `live: false` needs exclusive use of the profile and
+   * also deletes the objects no node refers to ({@link unreferencedObjectKeys}).
+   */
   maintain(options: MaintainOptions): Promise<MaintainReport>;
+  /** The keys of repository objects that no node's `repository_metadata` names (left by deleted nodes). */
+  unreferencedObjectKeys(): Promise<string[]>;
   /**
    * Deletes the nodes with every link touching them, their group memberships, comments and logs. Does not
    * follow provenance (see `deleteNodes` in the ORM for that) and does not delete repository objects.

@@ -34,6 +34,16 @@ const DEFAULT_RETRIES = 8;
 
 export type BulkTable = Exclude<TableName, 'alembic_version'>;
 
+/** Adds the object keys of aiida's `repository_metadata` (`{o: {name: {k: key} | {o: {…}}}}`) to `keys`. */
+function collectObjectKeys(metadata: unknown, keys: Set<string>): void {
+  if (typeof metadata !== 'object' || metadata === null) return;
+  const entry = metadata as { k?: unknown; o?: unknown };
+  if (typeof entry.k === 'string') keys.add(entry.k);
+  if (typeof entry.o === 'object' && entry.o !== null) {
+    for (const child of Object.values(entry.o)) collectObjectKeys(child, keys);
+  }
+}
+
 /** The link rows of a batch, once its nodes have their ids (`ids`, in row order). */
 export function resolveBatchLinks(links: readonly BatchLink[], ids: readonly number[]): NewDbLink[] {
   return links.map((link) => {
@@ -280,9 +290,40 @@ export abstract class SqlStorageBackend implements StorageBackend {
     };
   }
 
+  /**
+   * Repository maintenance (`verdi storage maintain`). Full maintenance (`live: false`, which needs exclusive use
+   * of the profile) first deletes the objects no node refers to any more (left by deleted nodes and by stores that
+   * failed after writing their files), as aiida-core does. Live maintenance leaves them: a process storing a node
+   * at the same time writes its files before its database row, so they look unreferenced for a moment.
+   */
   async maintain(options: MaintainOptions): Promise<MaintainReport> {
     this.assertOpen();
-    return this.repository.maintain(options);
+    if (options.live || options.deleteObjects !== undefined) return this.repository.maintain(options);
+    return this.repository.maintain({ ...options, deleteObjects: await this.unreferencedObjectKeys() });
+  }
+
+  /** The keys of repository objects that no node's `repository_metadata` names, in the repository's order. */
+  async unreferencedObjectKeys(): Promise<string[]> {
+    this.assertOpen();
+    const referenced = new Set<string>();
+    const empty = this.dialect.encodeJson({});
+    // keyset pagination: bounded memory on large profiles, and no cursor held open across the whole table
+    for (let after = 0; ;) {
+      const rows = await this.executor()
+        .selectFrom('db_dbnode')
+        .select(['id', 'repository_metadata'])
+        .where('id', '>', after)
+        .where('repository_metadata', '!=', empty)
+        .orderBy('id')
+        .limit(10_000)
+        .execute();
+      for (const row of rows) collectObjectKeys(this.dialect.decodeJson(row.repository_metadata), referenced);
+      if (rows.length < 10_000) break;
+      after = rows[rows.length - 1]!.id;
+    }
+    const unreferenced: string[] = [];
+    for await (const key of this.repository.listObjects()) if (!referenced.has(key)) unreferenced.push(key);
+    return unreferenced;
   }
 
   async deleteNodesAndConnections(pks: readonly number[]): Promise<void> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import {
   StorageMigrationError,
   ValidationError,
 } from '../../src/errors.js';
+import { Data, deleteNodes } from '../../src/orm.js';
 import type { StoragePlugin } from '../../src/storage/backend.js';
 import { getStoragePlugin, listStoragePlugins, openStorage } from '../../src/storage/factory.js';
 import { SCHEMA_MIGRATIONS, SCHEMA_VERSION_HEAD } from '../../src/storage/migrations.js';
@@ -184,6 +186,45 @@ describe.each(CASES)('storage plugin $name', ({ name, plugin, config: makeConfig
     } catch (error) {
       expect((error as ValidationError).issues.length).toBeGreaterThan(0);
       expect((error as ValidationError).issues[0]!.path.startsWith('storage.config.')).toBe(true);
+    }
+  });
+
+  it('deletes objects no node refers to in full maintenance only', async () => {
+    const { config, cleanup } = await makeConfig();
+    try {
+      await plugin.initialise(config);
+      const storage = await plugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
+      try {
+        const kept = new Data();
+        await kept.base.repository.putObjectFromBuffer('shared.txt', 'used by both');
+        await kept.base.repository.putObjectFromBuffer('nested/kept.txt', 'only the kept node');
+        await kept.store({ storage });
+        const doomed = new Data();
+        await doomed.base.repository.putObjectFromBuffer('shared.txt', 'used by both');
+        await doomed.base.repository.putObjectFromBuffer('gone.txt', 'only the deleted node');
+        await doomed.store({ storage });
+        const gone = createHash('sha256').update('only the deleted node').digest('hex');
+        await deleteNodes([doomed.pk!], { storage, dryRun: false });
+        expect(await storage.unreferencedObjectKeys()).toEqual([gone]);
+
+        // live maintenance never deletes: a concurrent store writes its files before its row
+        expect((await storage.maintain({ live: true })).objectsDeleted).toBe(0);
+        const dry = await storage.maintain({ live: false, dryRun: true });
+        expect(dry.objectsDeleted).toBe(1);
+        expect(await storage.repository.hasObject(gone)).toBe(true);
+        const full = await storage.maintain({ live: false });
+        expect(full.objectsDeleted).toBe(1);
+        expect(await storage.repository.hasObject(gone)).toBe(false);
+        expect(await storage.unreferencedObjectKeys()).toEqual([]);
+        expect(await kept.base.repository.getObjectContent('shared.txt', 'utf8')).toBe('used by both');
+        expect(await kept.base.repository.getObjectContent('nested/kept.txt', 'utf8')).toBe(
+          'only the kept node',
+        );
+      } finally {
+        await storage.close();
+      }
+    } finally {
+      await cleanup();
     }
   });
 
