@@ -75,7 +75,9 @@ export async function queryProcesses(options: QueryProcessesOptions): Promise<Pr
   if (options.groupPk !== undefined) {
     qb.append(Group, { tag: 'group', filters: { id: options.groupPk }, withNode: 'process' });
   }
-  qb.orderBy({ process: { [options.orderBy ?? 'ctime']: options.orderDirection ?? 'asc' } });
+  const direction = options.orderDirection ?? 'asc';
+  // The pk breaks ties of equal creation times, so the order is the same on every run.
+  qb.orderBy({ process: [{ [options.orderBy ?? 'ctime']: direction }, { id: direction }] });
   if (options.limit !== undefined) qb.limit(options.limit);
   const rows = await qb.dict();
   return rows.map((row) => row.process ?? {});
