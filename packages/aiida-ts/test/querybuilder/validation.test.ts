@@ -206,6 +206,30 @@ describe('QueryBuilder input checks', () => {
     );
   });
 
+  it('asks for a cast to take the max or min of a JSON value (PostgreSQL has none for jsonb)', () => {
+    for (const func of ['max', 'min'] as const) {
+      expect(
+        error(() =>
+          qb()
+            .append('', { project: [{ 'attributes.value': { func } }] })
+            .asSql(),
+        ).message,
+      ).toBe(
+        `To aggregate 'attributes.value' of node 'node_1' with '${func}' the value has to be cast: give 'cast' (one of f, i, t, b, d)`,
+      );
+      expect(() =>
+        qb()
+          .append('', { project: [{ 'attributes.value': { func, cast: 'f' } }, { id: { func } }] })
+          .asSql(),
+      ).not.toThrow();
+    }
+    expect(() =>
+      qb()
+        .append('', { project: [{ 'attributes.value': { func: 'count' } }] })
+        .asSql(),
+    ).not.toThrow();
+  });
+
   it('leaves no trace of a failed append (the tag is free again)', () => {
     const query = qb().append('', { tag: 'a' });
     expect(() => query.append('', { tag: 'b', filters: { nope: 1 } })).toThrow(QueryError);

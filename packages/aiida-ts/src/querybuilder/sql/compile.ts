@@ -583,6 +583,17 @@ export class QueryCompiler {
       };
     }
     const { kind, path } = this.#field(target, field, 'projections');
+    if (
+      (modifiers.func === 'max' || modifiers.func === 'min') &&
+      kind === 'json' &&
+      modifiers.cast === undefined
+    ) {
+      // PostgreSQL has no max/min of jsonb, and SQLite would compare JSON text ('50' > '300'): as for ordering,
+      // the caller says what the values are
+      throw new QueryError(
+        `To aggregate '${field}' of ${target.what} with '${modifiers.func}' the value has to be cast: give 'cast' (one of f, i, t, b, d)`,
+      );
+    }
     let decoder: ValueDecoder;
     if (modifiers.func === 'count') decoder = { kind: 'count' };
     else if (kind === 'json' && modifiers.cast !== undefined)
