@@ -1,4 +1,4 @@
-import type { ProcessSpec, SpecTypes } from 'plumpy-ts';
+import type { NamespaceDesc, PortDesc, ProcessSpec, SpecTypes } from 'plumpy-ts';
 import { z } from 'zod';
 
 /** The name of the input namespace holding the settings of a process run (never linked in the graph). */
@@ -10,12 +10,46 @@ export const DEFAULT_CALL_LINK_LABEL = 'CALL';
 /** The output label of a process that returns a single node (aiida's `SINGLE_OUTPUT_LINKNAME`). */
 export const SINGLE_OUTPUT_LINKNAME = 'result';
 
+/** The `metadata` namespace as the type system sees it (ports: value in, value out, required, has default). */
+export type MetadataNamespaceDesc = NamespaceDesc<
+  {
+    readonly store_provenance: PortDesc<boolean, boolean, false, true>;
+    readonly description: PortDesc<string, string, false, false>;
+    readonly label: PortDesc<string, string, false, false>;
+    readonly call_link_label: PortDesc<string, string, false, true>;
+    readonly disable_cache: PortDesc<boolean, boolean, false, false>;
+  },
+  never,
+  never,
+  false
+>;
+
+/** The labels of the exit codes every process has. */
+export type BaseExitCodeLabel = 'ERROR_UNSPECIFIED' | 'ERROR_LEGACY_FAILURE' | 'ERROR_INVALID_OUTPUT' | 'ERROR_MISSING_OUTPUT';
+
+/**
+ * `S` with the `metadata` namespace and the base exit codes. Spelled out because the type inferred from the
+ * builder chain is too long for the compiler to write into a declaration file.
+ */
+export type ProcessBaseSpecTypes<S extends SpecTypes> = {
+  readonly [K in keyof S]: K extends 'inputs'
+    ? NamespaceDesc<
+        { readonly [P in keyof S['inputs']['ports'] | 'metadata']: P extends 'metadata' ? MetadataNamespaceDesc : S['inputs']['ports'][P] },
+        S['inputs']['dynIn'],
+        S['inputs']['dynOut'],
+        S['inputs']['required']
+      >
+    : K extends 'exitCodes'
+      ? S['exitCodes'] | BaseExitCodeLabel
+      : S[K];
+};
+
 /**
  * Adds what every aiida-ts process has (aiida's `Process.define`): the `metadata` namespace (`store_provenance`,
  * `label`, `description`, `call_link_label`, `disable_cache`) and the base exit codes 1, 2, 10 and 11.
  */
-export function defineProcessBase<S extends SpecTypes>(spec: ProcessSpec<S>) {
-  return spec
+export function defineProcessBase<S extends SpecTypes>(spec: ProcessSpec<S>): ProcessSpec<ProcessBaseSpecTypes<S>> {
+  const built = spec
     .inputNamespace(METADATA_KEY, {
       required: false,
       help: 'Settings of the process run; not stored as links.',
@@ -57,6 +91,7 @@ export function defineProcessBase<S extends SpecTypes>(spec: ProcessSpec<S>) {
     .exitCode(11, 'ERROR_MISSING_OUTPUT', 'The process did not register a required output.', {
       invalidatesCache: true,
     });
+  return built as unknown as ProcessSpec<ProcessBaseSpecTypes<S>>;
 }
 
 /** The parsed `metadata` namespace as the engine reads it. */
