@@ -122,6 +122,26 @@ describe('README examples', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('reads marked blocks only, with their expected lines, and compares up to white space and `…`', () => {
+    const markdown = [
+      '```ts',
+      'console.log(1); // → 1',
+      '```',
+      '```ts',
+      '// example: demo',
+      'console.log([1, 2]); // → [ 1, 2 ]',
+      "console.log('x'); // → x…z",
+      '```',
+    ].join('\n');
+    const [only, ...rest] = extractExamples(markdown);
+    expect(rest).toEqual([]);
+    expect(only).toMatchObject({ name: 'demo', line: 4, expected: ['[ 1, 2 ]', 'x…z'] });
+    expect(matches('[\n  1,\n  2\n]', '[ 1, 2 ]')).toBe(true);
+    expect(matches('xyyz', 'x…z')).toBe(true);
+    expect(matches('x.z', 'x.y')).toBe(false);
+    expect(matches('true 6', 'true 5')).toBe(false);
+  });
+
   it('finds the examples, each with a unique name', () => {
     expect(examples.length).toBeGreaterThanOrEqual(20);
     const names = examples.map((example) => example.name);
