@@ -12,3 +12,14 @@ export function quoteForBash(value: string | number | boolean, doubleQuotes = fa
   if (text.includes('\0')) throw new TypeError('a shell argument cannot contain a NUL character');
   return `"${text.replaceAll('"', `"'"'"`)}"`;
 }
+
+/** Characters a bash word may hold unquoted without changing its meaning. */
+const SAFE_WORD = /^[\w./@%+=:,-]+$/;
+
+/**
+ * A word as aiida writes it: bare when bash reads it literally (so ordinary scripts match aiida-core's byte
+ * for byte), quoted otherwise (spaces, `$`, quotes, globs — where aiida's bare word would break).
+ */
+export function quoteIfNeeded(value: string): string {
+  return SAFE_WORD.test(value) ? value : quoteForBash(value);
+}

@@ -101,7 +101,12 @@ describe('direct submission script', () => {
     const script = scheduler.getSubmitScript(
       template(scheduler, { schedOutputPath: '_scheduler-stdout.txt', schedErrorPath: '_scheduler-stderr.txt' }),
     );
-    expect(script).toContain("exec > '_scheduler-stdout.txt'\nexec 2> '_scheduler-stderr.txt'");
+    // Bare, as aiida-core writes them, when bash reads the names literally; quoted when it would not.
+    expect(script).toContain('exec > _scheduler-stdout.txt\nexec 2> _scheduler-stderr.txt');
+    const odd = scheduler.getSubmitScript(
+      template(scheduler, { schedOutputPath: 'out $1.txt', schedErrorPath: "it's.err" }),
+    );
+    expect(odd).toContain(`exec > 'out $1.txt'\nexec 2> 'it'"'"'s.err'`);
     expect(script).toContain('exec env --ignore-environment');
     const kept = scheduler.getSubmitScript(template(scheduler, { importSysEnvironment: true, schedJoinFiles: true }));
     expect(kept).not.toContain('--ignore-environment');

@@ -1,6 +1,6 @@
 import { SchedulerError, SchedulerParsingError, ValidationError } from '../../errors.js';
 import { BashCliScheduler, type JoblistQuery } from '../bash-cli-scheduler.js';
-import { quoteForBash } from '../bash-quoting.js';
+import { quoteForBash, quoteIfNeeded } from '../bash-quoting.js';
 import type { JobInfo } from '../job-info.js';
 import { DirectJobResourceClass, type NodeNumberJobResource } from '../job-resource.js';
 import { JobState } from '../job-state.js';
@@ -45,13 +45,13 @@ export class DirectScheduler extends BashCliScheduler {
           'HOME="${HOME-}" USER="${USER-}" LOGNAME="${LOGNAME-}" /bin/bash "$0"',
       );
     }
-    if (template.schedOutputPath) lines.push(`exec > ${quoteForBash(template.schedOutputPath)}`);
+    if (template.schedOutputPath) lines.push(`exec > ${quoteIfNeeded(template.schedOutputPath)}`);
     if (template.schedJoinFiles) {
       if (template.schedErrorPath) {
         this.logger.info({}, 'sched_join_files is True, but sched_error_path is set; ignoring sched_error_path');
       }
     } else if (template.schedErrorPath) {
-      lines.push(`exec 2> ${quoteForBash(template.schedErrorPath)}`);
+      lines.push(`exec 2> ${quoteIfNeeded(template.schedErrorPath)}`);
     } else {
       lines.push('exec 2>&1');
     }
