@@ -230,7 +230,7 @@ describe('verdi process list', () => {
     const result = await verdi(['process', 'list']);
     expect(result.code, describeResult(result)).toBe(0);
     expect(result.stdout.split('\n')[0]).toMatch(
-      /^\s*PK {2}Created {2}Process label\s+Process State\s+Process status$/,
+      /^ {2}PK {2}Created {4}Process label +Process State {4}Process status$/,
     );
     const lines = tableLines(result.stdout);
     expect(firstColumn(lines)).toEqual([pk.main, pk.paused, pk.created, pk.running, pk.calcjob]);
@@ -269,7 +269,7 @@ describe('verdi process list', () => {
       pk.calcjob,
     ]);
     const row = (id: number) => lines.find((line) => line.trim().startsWith(`${id} `)) ?? '';
-    expect(row(pk.ancient)).toMatch(/^\s*\d+ {2}10D ago {2}ancient\s+⏹ Finished \[0\]$/);
+    expect(row(pk.ancient)).toMatch(/^\s*\d+ {2}10D ago +ancient\s+⏹ Finished \[0\]$/);
     expect(row(pk.failed)).toMatch(/FailingWorkChain\s+⏹ Finished \[400\]$/);
     expect(row(pk.excepted)).toMatch(/broken\s+⨯ Excepted$/);
     expect(row(pk.killed)).toMatch(/KilledWorkChain\s+☠ Killed\s+Killed through `verdi process kill`$/);
@@ -394,7 +394,7 @@ describe('verdi process list', () => {
       'exception',
     ]);
     expect(table.code, describeResult(table)).toBe(0);
-    expect(table.stdout.split('\n')[0]).toMatch(/^\s*PK {2}Process state {2}Sealed {2}Paused {2}Exception$/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ {2}PK {2}Process state {4}Sealed {4}Paused {4}Exception$/);
     expect(tableLines(table.stdout)[0]).toMatch(
       new RegExp(`^\\s*${pk.excepted} {2}Excepted\\s+True\\s+Traceback`),
     );
@@ -716,7 +716,7 @@ describe('verdi node show on process nodes', () => {
     expect(out).toMatch(/^type +SubWorkChain\nstate +Finished \[0\]\npk /m);
     expect(out).toMatch(
       new RegExp(
-        `^Inputs +PK {2}Type {2}Link type\\n-+ {2}-+ {2}-+ {2}-+\\nx +${pk.x} {2}Int +input_work$`,
+        `^Inputs +PK {2}Type {4}Link type\\n-+ {2}-+ {2}-+ {2}-+\\nx +${pk.x} {2}Int +input_work$`,
         'm',
       ),
     );

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type { Node } from '../../orm/nodes/node.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
+import { nodeRehashCommand } from '../engine-commands.js';
 
 const PROJECTIONS = [
   'id',
@@ -348,10 +349,7 @@ export default defineCommandGroup({
           }
           cli.out.table(['Property', 'Value'], Object.entries(summary));
           if (process !== undefined) {
-            const sections = await processInfo.formatLinkSections(process, {
-              linkTypes: true,
-              colors: cli.out.colors,
-            });
+            const sections = await processInfo.formatLinkSections(process, { linkTypes: true });
             if (sections !== '') cli.out.echo(sections.slice(1));
           }
           if (process === undefined && incoming.length > 0) {
@@ -465,6 +463,8 @@ export default defineCommandGroup({
           cli.out.success('Finished deletion.');
         },
       );
+
+    group.addCommand(nodeRehashCommand(cli));
 
     return group;
   },

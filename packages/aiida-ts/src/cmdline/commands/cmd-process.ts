@@ -97,23 +97,13 @@ async function processList(cli: Cli, opts: ListOptions): Promise<void> {
   }
   const now = new Date();
   const cells = rows.map((row) => projections.map((p) => formatProjection(p, row, now)));
-  const numeric = projections.flatMap((p, index) => (p === 'pk' || p === 'exit_status' ? [index] : []));
+  const { tabulate } = await import('../process/tabulate.js');
   if (opts.raw === true) {
-    const { renderTable } = await import('../utils/table.js');
-    const text = renderTable(
-      projections.map(() => ''),
-      cells,
-      { alignRight: numeric },
-    );
-    // A plain table: the (empty) header and its rule are dropped.
-    for (const line of text.split('\n').slice(2)) cli.out.echo(line);
+    const text = tabulate(cells);
+    if (text !== '') cli.out.echo(text);
     return;
   }
-  cli.out.table(
-    projections.map((p) => projectionLabel(p)),
-    cells,
-    { alignRight: numeric },
-  );
+  cli.out.echo(tabulate(cells, { headers: projections.map((p) => projectionLabel(p)) }));
   cli.out.echo();
   cli.out.echo(`Total results: ${rows.length}`);
   cli.out.echo();
@@ -172,7 +162,7 @@ async function processShow(
     cli.out.printJson(documents);
     return;
   }
-  for (const process of processes) cli.out.echo(await formatNodeInfo(process, { colors: cli.out.colors }));
+  for (const process of processes) cli.out.echo(await formatNodeInfo(process));
 }
 
 async function processReportCommand(

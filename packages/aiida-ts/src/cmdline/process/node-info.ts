@@ -1,8 +1,8 @@
 import { LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import type { LinkTriple, Node } from '../../orm/nodes/node.js';
 import { ProcessNode } from '../../orm/nodes/process/process.js';
-import { renderTable, type TableOptions } from '../utils/table.js';
 import { formatProcessState, formatPythonDatetime } from './formatting.js';
+import { tabulate, type Cell } from './tabulate.js';
 
 const CALL_TYPES = [LinkType.CALL_CALC, LinkType.CALL_WORK];
 const INPUT_TYPES = [LinkType.INPUT_CALC, LinkType.INPUT_WORK];
@@ -127,8 +127,6 @@ export function nestedRows(nested: Nested, depth = 0): [string, number | null, s
 
 /** Options of {@link formatNodeInfo} and {@link formatLinkSections}. */
 export interface FormatNodeInfoOptions {
-  /** Bold headers etc.; none by default. */
-  readonly colors?: TableOptions['colors'];
   /** Add a `Link type` column to the Inputs and Outputs tables (what `verdi node show` prints). */
   readonly linkTypes?: boolean;
 }
@@ -139,36 +137,32 @@ export interface FormatNodeInfoOptions {
  * the node has. Empty string when there is none.
  */
 export async function formatLinkSections(node: Node, options: FormatNodeInfoOptions = {}): Promise<string> {
-  const base: TableOptions = options.colors === undefined ? {} : { colors: options.colors };
-  const numbered: TableOptions = { ...base, alignRight: [1] };
   const links = await processLinks(node);
-  const withType = options.linkTypes === true;
   const nestedTable = (heading: string, triples: readonly LinkTriple[]) => {
     const rows = nestedRows(nestLinks(triples));
-    return withType
-      ? renderTable([heading, 'PK', 'Type', 'Link type'], rows, numbered)
-      : renderTable(
-          [heading, 'PK', 'Type'],
+    return options.linkTypes === true
+      ? tabulate(rows, { headers: [heading, 'PK', 'Type', 'Link type'] })
+      : tabulate(
           rows.map((row) => row.slice(0, 3)),
-          numbered,
+          { headers: [heading, 'PK', 'Type'] },
         );
   };
-  const flat = (triples: readonly LinkTriple[]) =>
-    triples.map((t) => [t.linkLabel, t.node.pk, t.node.base.attributes.get('process_label', '')]);
+  const flat = (triples: readonly LinkTriple[]): Cell[][] =>
+    triples.map((t) => [t.linkLabel, t.node.pk, t.node.base.attributes.get('process_label', '') as Cell]);
   let result = '';
   if (links.inputs.length > 0) result += `\n\n${nestedTable('Inputs', links.inputs)}`;
   if (links.outputs.length > 0) result += `\n\n${nestedTable('Outputs', links.outputs)}`;
   if (links.callers.length > 0)
-    result += `\n\n${renderTable(['Caller', 'PK', 'Type'], flat(links.callers), numbered)}`;
+    result += `\n\n${tabulate(flat(links.callers), { headers: ['Caller', 'PK', 'Type'] })}`;
   if (links.called.length > 0)
-    result += `\n\n${renderTable(['Called', 'PK', 'Type'], flat(links.called), numbered)}`;
+    result += `\n\n${tabulate(flat(links.called), { headers: ['Called', 'PK', 'Type'] })}`;
   const logs = await node.base.logs.all();
   if (logs.length > 0) {
     const rows = [
       [`There are ${logs.length} log messages for this calculation`],
       [`Run 'verdi process report ${String(node.pk)}' to see them`],
     ];
-    result += `\n\n${renderTable(['Log messages'], rows, base)}`;
+    result += `\n\n${tabulate(rows, { headers: ['Log messages'] })}`;
   }
   return result;
 }
@@ -177,8 +171,7 @@ export async function formatLinkSections(node: Node, options: FormatNodeInfoOpti
  * aiida-core's `get_node_info`: the Property/Value summary table followed by {@link formatLinkSections}.
  */
 export async function formatNodeInfo(node: Node, options: FormatNodeInfoOptions = {}): Promise<string> {
-  const base: TableOptions = options.colors === undefined ? {} : { colors: options.colors };
-  const summary = renderTable(['Property', 'Value'], await nodeSummaryRows(node), base);
+  const summary = tabulate(await nodeSummaryRows(node), { headers: ['Property', 'Value'] });
   return `${summary}${await formatLinkSections(node, options)}`;
 }
 

@@ -1,4 +1,5 @@
 import { formatPythonBool, formatProcessState, formatRelativeTime, formatState } from './formatting.js';
+import type { Cell } from './tabulate.js';
 
 /**
  * The projections `verdi process list -P` accepts: aiida-core's `CalculationQueryBuilder.valid_projections`.
@@ -111,7 +112,7 @@ const asString = (value: unknown): string | null => (typeof value === 'string' ?
 const asNumber = (value: unknown): number | null => (typeof value === 'number' ? value : null);
 
 /** The text of one cell of `verdi process list`, as aiida-core formats it. */
-export function formatProjection(projection: ProcessProjection, row: ProcessRow, now: Date): unknown {
+export function formatProjection(projection: ProcessProjection, row: ProcessRow, now: Date): Cell {
   switch (projection) {
     case 'state':
       return formatState(
@@ -133,8 +134,16 @@ export function formatProjection(projection: ProcessProjection, row: ProcessRow,
       return paused === null || paused === undefined ? null : formatPythonBool(paused);
     }
     default:
-      return row[PROJECTION_FIELDS[projection]];
+      return toCell(row[PROJECTION_FIELDS[projection]]);
   }
+}
+
+/** A queried value as a table cell: primitives as they are, a Date as ISO text, anything else as JSON. */
+function toCell(value: unknown): Cell {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (value instanceof Date) return value.toISOString();
+  return JSON.stringify(value);
 }
 
 /**

@@ -1,0 +1,63 @@
+/**
+ * Tables as aiida-core prints them through Python's `tabulate`: the `simple` format with headers (a dashed rule under
+ * them, columns two spaces apart, each at least two wider than its header) and the `plain` format without. Numeric
+ * columns are right-aligned, header included; text columns left-aligned; multi-line cells span several lines; empty
+ * cells (null, undefined, '') do not change a column's type. Trailing blanks are not printed, as tabulate does not.
+ */
+
+/** One cell: anything printable; null and undefined print as nothing. */
+export type Cell = string | number | boolean | null | undefined;
+
+const MIN_PADDING = 2;
+const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+
+function text(cell: Cell): string {
+  if (cell === null || cell === undefined) return '';
+  if (typeof cell === 'boolean') return cell ? 'True' : 'False';
+  return String(cell);
+}
+
+function isNumeric(cell: Cell): boolean {
+  if (typeof cell === 'number') return Number.isFinite(cell);
+  return typeof cell === 'string' && NUMBER.test(cell.trim());
+}
+
+const isEmpty = (cell: Cell): boolean => cell === null || cell === undefined || cell === '';
+
+/** Options of {@link tabulate}. */
+export interface TabulateOptions {
+  /** Column headers; without them the `plain` format is used. */
+  readonly headers?: readonly string[];
+}
+
+/** Render rows as tabulate's `simple` (with headers) or `plain` (without) format. */
+export function tabulate(rows: readonly (readonly Cell[])[], options: TabulateOptions = {}): string {
+  const headers = options.headers;
+  const columns = Math.max(headers?.length ?? 0, ...rows.map((row) => row.length));
+  const numeric: boolean[] = [];
+  const widths: number[] = [];
+  const cells = rows.map((row) =>
+    Array.from({ length: columns }, (_, index) => text(row[index]).split('\n')),
+  );
+  for (let column = 0; column < columns; column++) {
+    const values = rows.map((row) => row[column]).filter((cell) => !isEmpty(cell));
+    numeric.push(values.length > 0 && values.every(isNumeric));
+    const data = Math.max(0, ...cells.map((row) => Math.max(...row[column]!.map((line) => line.length))));
+    const header = headers === undefined ? 0 : (headers[column]?.length ?? 0) + MIN_PADDING;
+    widths.push(Math.max(data, header));
+  }
+  const align = (value: string, column: number): string =>
+    numeric[column] ? value.padStart(widths[column]!) : value.padEnd(widths[column]!);
+  const lines: string[] = [];
+  if (headers !== undefined) {
+    lines.push(headers.map((header, column) => align(header, column)).join('  '));
+    lines.push(widths.map((width) => '-'.repeat(width)).join('  '));
+  }
+  for (const row of cells) {
+    const height = Math.max(1, ...row.map((parts) => parts.length));
+    for (let line = 0; line < height; line++) {
+      lines.push(row.map((parts, column) => align(parts[line] ?? '', column)).join('  '));
+    }
+  }
+  return lines.map((line) => line.trimEnd()).join('\n');
+}
