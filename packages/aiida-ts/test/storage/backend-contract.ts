@@ -215,6 +215,26 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
         { input_id: ids[0], output_id: ids[3], label: 'in_batch', type: 'create' },
       ]);
       expect(await storage.insertNodes([], [])).toEqual([]);
+
+      // one node with links from stored nodes (what `store()` of a calculation's output writes)
+      const [single] = await storage.insertNodes(
+        [nodeRow(storage, userId, {}, { label: 'single' })],
+        [
+          { inputId: ids[2]!, outputIndex: 0, label: 'first', type: 'create' },
+          { inputId: stored!, outputIndex: 0, label: 'second', type: 'input_calc' },
+        ],
+      );
+      const singleLinks = await storage
+        .executor()
+        .selectFrom('db_dblink')
+        .select(['input_id', 'label'])
+        .where('output_id', '=', single!)
+        .orderBy('label')
+        .execute();
+      expect(singleLinks).toEqual([
+        { input_id: ids[2], label: 'first' },
+        { input_id: stored, label: 'second' },
+      ]);
     });
 
     it('stores all of a node batch or nothing (duplicate uuid, unknown source, rolled back transaction)', async () => {

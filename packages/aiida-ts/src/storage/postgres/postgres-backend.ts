@@ -111,10 +111,36 @@ const NODE_COLUMN_SET: ReadonlySet<string> = new Set(NODE_COLUMNS);
 const SINGLE_STATEMENT_NODES = 10_000;
 
 /**
- * Nodes and the links into them in one statement: one round trip and one commit per `store()`, instead of
- * BEGIN, INSERT, INSERT and COMMIT. Prepared once per connection (a named statement), with one array parameter per
- * column so its text never changes. Positions (1-based, `WITH ORDINALITY`) tie each link to the nodes of the
- * batch; the returned ids are matched back to positions through the unique uuids.
+ * The statements that store nodes with their links in one round trip and one commit, instead of BEGIN, INSERT,
+ * INSERT and COMMIT. Each is prepared once per connection (a named statement, so its text never changes) and runs
+ * in autocommit: the statement is the transaction. The simplest one that fits is used, since the server's work
+ * grows with the statement (measured on loopback: a plain insert ~290 µs, the general form ~370 µs, the
+ * BEGIN/INSERT/COMMIT it replaces ~510 µs).
+ */
+const VALUES = NODE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
+
+/** One node and no link: a plain insert. */
+const INSERT_NODE = {
+  name: 'aiida_ts_insert_node_v1',
+  text: `INSERT INTO db_dbnode (${NODE_COLUMNS.join(', ')}) VALUES (${VALUES}) RETURNING id`,
+} as const;
+
+/** One node and links from stored nodes (a calculation's inputs, a created output): node and links together. */
+const INSERT_NODE_WITH_LINKS = {
+  name: 'aiida_ts_insert_node_links_v1',
+  text: `WITH node AS (
+  INSERT INTO db_dbnode (${NODE_COLUMNS.join(', ')}) VALUES (${VALUES}) RETURNING id
+), links AS (
+  INSERT INTO db_dblink (input_id, output_id, label, type)
+  SELECT l.input_id, node.id, l.label, l.type
+  FROM node, unnest($13::integer[], $14::text[], $15::text[]) AS l(input_id, label, type)
+)
+SELECT id FROM node`,
+} as const;
+
+/**
+ * Any batch: one array parameter per column; positions (1-based, `WITH ORDINALITY`) tie each link to the nodes of
+ * the batch, and the returned ids are matched back to positions through the unique uuids.
  */
 const INSERT_NODES = {
   name: 'aiida_ts_insert_nodes_v1',
@@ -186,23 +212,40 @@ export class PostgresStorageBackend extends SqlStorageBackend {
         );
       }
     }
-    const values: unknown[] = NODE_COLUMNS.map((column) => nodes.map((row) => row[column] ?? null));
-    values.push(
-      links.map((link) => (link.inputIndex === undefined ? (link.inputId ?? null) : null)),
-      links.map((link) => (link.inputIndex === undefined ? null : link.inputIndex + 1)),
-      links.map((link) => link.outputIndex + 1),
-      links.map((link) => link.label),
-      links.map((link) => link.type),
-    );
+    const single = nodes.length === 1 && links.every((link) => link.inputIndex === undefined);
+    let statement: { readonly name: string; readonly text: string };
+    let values: unknown[];
+    if (single) {
+      const row = nodes[0]!;
+      values = NODE_COLUMNS.map((column) => row[column] ?? null);
+      if (links.length === 0) {
+        statement = INSERT_NODE;
+      } else {
+        statement = INSERT_NODE_WITH_LINKS;
+        values.push(
+          links.map((link) => link.inputId),
+          links.map((link) => link.label),
+          links.map((link) => link.type),
+        );
+      }
+    } else {
+      statement = INSERT_NODES;
+      values = NODE_COLUMNS.map((column) => nodes.map((row) => row[column] ?? null));
+      values.push(
+        links.map((link) => (link.inputIndex === undefined ? (link.inputId ?? null) : null)),
+        links.map((link) => (link.inputIndex === undefined ? null : link.inputIndex + 1)),
+        links.map((link) => link.outputIndex + 1),
+        links.map((link) => link.label),
+        links.map((link) => link.type),
+      );
+    }
     for (let attempt = 0; ; attempt += 1) {
       try {
         // autocommit: the statement is its own transaction, committed (durably, by the server's settings) on return
-        const { rows } = await this.#pool.query<{ id: number; position: number }>({
-          ...INSERT_NODES,
-          values,
-        });
+        const { rows } = await this.#pool.query<{ id: number; position?: number }>({ ...statement, values });
+        if (single) return [rows[0]!.id];
         const ids = new Array<number>(nodes.length);
-        for (const row of rows) ids[row.position - 1] = row.id;
+        for (const row of rows) ids[row.position! - 1] = row.id;
         return ids;
       } catch (error) {
         if (this.isConstraintViolation(error)) {
