@@ -8,19 +8,33 @@
  *
  * The last line printed is the pk of the `SumOfSquares` process.
  */
-import { append_, calcfunction, nodeType, runGetNode, ToContext, WorkChain, type ExitCode } from 'aiida-ts/engine';
+import {
+  append_,
+  calcfunction,
+  nodeType,
+  runGetNode,
+  ToContext,
+  WorkChain,
+  type ExitCode,
+} from 'aiida-ts/engine';
 import { Int } from 'aiida-ts/orm';
 import type { WorkChainNode } from 'aiida-ts/orm';
 
 /** x + y */
-const add = calcfunction({ inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] }, function add({ x, y }) {
-  return new Int(x.value + y.value);
-});
+const add = calcfunction(
+  { inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] },
+  function add({ x, y }) {
+    return new Int(x.value + y.value);
+  },
+);
 
 /** x * y */
-const multiply = calcfunction({ inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] }, function multiply({ x, y }) {
-  return new Int(x.value * y.value);
-});
+const multiply = calcfunction(
+  { inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] },
+  function multiply({ x, y }) {
+    return new Int(x.value * y.value);
+  },
+);
 
 /** x / 2, for even x */
 const halve = calcfunction({ inputs: { x: Int }, outputs: Int, args: ['x'] }, function halve({ x }) {
@@ -47,7 +61,11 @@ class SumOfSquares extends WorkChain.define((spec) =>
   spec
     .input('n', { validType: nodeType(Int), help: 'how many numbers to square' })
     .output('total', { validType: nodeType(Int), help: '1² + 2² + … + n²' })
-    .output('halved', { validType: nodeType(Int), required: false, help: 'the total divided by two, when even' })
+    .output('halved', {
+      validType: nodeType(Int),
+      required: false,
+      help: 'the total divided by two, when even',
+    })
     .exitCode(300, 'ERROR_SQUARE_FAILED', 'the square of {value} could not be computed')
     .context<{ current: number; total: Int; squares: WorkChainNode[] }>(),
 ) {
@@ -72,15 +90,21 @@ class SumOfSquares extends WorkChain.define((spec) =>
 
   async squareNext(): Promise<ToContext> {
     this.ctx.current = this.ctx.current! + 1;
-    const child = await this.submit(Square, { x: this.ctx.current, metadata: { call_link_label: `square_${this.ctx.current}` } });
+    const child = await this.submit(Square, {
+      x: this.ctx.current,
+      metadata: { call_link_label: `square_${this.ctx.current}` },
+    });
     this.report(`launched Square<${String(child.pk)}> for ${this.ctx.current}`);
     return new ToContext({ squares: append_(child) });
   }
 
   async accumulate(): Promise<ExitCode | undefined> {
     const child = this.ctx.squares!.at(-1)!;
-    if (!child.isFinishedOk) return SumOfSquares.exitCodes.ERROR_SQUARE_FAILED.format({ value: this.ctx.current });
-    const square = (await child.base.links.getOutgoing({ linkType: 'return' })).getNodeByLabel('square') as Int;
+    if (!child.isFinishedOk)
+      return SumOfSquares.exitCodes.ERROR_SQUARE_FAILED.format({ value: this.ctx.current });
+    const square = (await child.base.links.getOutgoing({ linkType: 'return' })).getNodeByLabel(
+      'square',
+    ) as Int;
     this.ctx.total = await add(this.ctx.total!, square);
     return undefined;
   }
@@ -105,6 +129,10 @@ class SumOfSquares extends WorkChain.define((spec) =>
 
 const n = Number(process.argv[2] ?? 4);
 const { node, result } = await runGetNode(SumOfSquares, { n, metadata: { label: `sum of squares 1..${n}` } });
-console.log(`SumOfSquares<${String(node.pk)}> ${String(node.processState)} with exit status ${String(node.exitStatus)}`);
-console.log(`total: ${result.total.value}${result.halved === undefined ? '' : `, halved: ${result.halved.value}`}`);
+console.log(
+  `SumOfSquares<${String(node.pk)}> ${String(node.processState)} with exit status ${String(node.exitStatus)}`,
+);
+console.log(
+  `total: ${result.total.value}${result.halved === undefined ? '' : `, halved: ${result.halved.value}`}`,
+);
 console.log(String(node.pk));

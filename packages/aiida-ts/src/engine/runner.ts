@@ -177,7 +177,8 @@ export class Runner implements AsyncDisposable {
 
   /** Runs a made process in the background (errors are logged); resolves when it has terminated. */
   schedule(process: EngineProcessInstance): Promise<void> {
-    const loop = withStorage(this.storage, () => process.stepUntilTerminated()).catch((error: unknown) => {
+    const stepping = withStorage(this.storage, () => process.stepUntilTerminated());
+    const loop = this.#untilEnded(process, stepping).catch((error: unknown) => {
       getLogger('aiida').error(
         { err: error, pk: (process as { pk?: unknown }).pk, process: process.constructor.name },
         'a process failed to run',
@@ -194,8 +195,7 @@ export class Runner implements AsyncDisposable {
 
   async #execute(target: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
     const foreground = this.#handleSignals && this.#signalDepth === 0 && currentEngineProcess() === undefined;
-    if (!foreground)
-      return (await withStorage(this.storage, () => target.execute())) as Readonly<Record<string, unknown>>;
+    if (!foreground) return await this.#settled(target);
     this.#signalDepth += 1;
     let signals = 0;
     // The first Ctrl-C kills the processes once their running steps return; a second one kills them at once.
@@ -212,7 +212,7 @@ export class Runner implements AsyncDisposable {
     };
     process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
     try {
-      return (await withStorage(this.storage, () => target.execute())) as Readonly<Record<string, unknown>>;
+      return await this.#settled(target);
     } finally {
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       this.#signalDepth -= 1;
@@ -243,6 +243,26 @@ export class Runner implements AsyncDisposable {
   /** Runs a made process to its end in the foreground (Ctrl-C kills it); resolves to its outputs. */
   executeProcess(process: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
     return this.#executeProcess(process);
+  }
+
+  /** Runs the process to its end; settles when it terminates (a forced kill does not wait for its step). */
+  async #settled(target: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
+    const running = withStorage(this.storage, () => target.execute());
+    return (await this.#untilEnded(target, running)) as Readonly<Record<string, unknown>>;
+  }
+
+  /**
+   * `work` (the step loop of `process`), except that a process killed at once in the middle of a step has ended as
+   * soon as its node says so, although the promise of its step still runs.
+   */
+  #untilEnded<T>(process: EngineProcessInstance, work: Promise<T>): Promise<T> {
+    const entry = this.#live.get(this.#key(process.pid));
+    if (entry === undefined) return work;
+    const forced = entry.terminated.then(() => {
+      const killedAtOnce = process.state === 'killed' && process.killedMsg()?.force_kill === true;
+      return killedAtOnce ? (process.future() as Promise<T>) : work;
+    });
+    return Promise.race([work, forced]);
   }
 
   #executeProcess(target: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
+import { configCachingCommand } from '../engine-commands.js';
 
 function display(value: unknown): string {
   if (typeof value === 'string') return value;
@@ -149,6 +150,8 @@ export default defineCommandGroup({
         if (option.requiresDaemonRestart)
           cli.out.report('Run `verdi daemon restart` for this change to take effect.');
       });
+
+    group.addCommand(configCachingCommand(cli));
 
     return group;
   },

@@ -18,7 +18,12 @@ export async function resolve(specifier, context, nextResolve) {
   if (PACKAGES.some((name) => specifier === name || specifier.startsWith(name + '/'))) {
     return nextResolve(specifier, { ...context, parentURL: PARENT });
   }
-  return nextResolve(specifier, context);
+  const resolved = await nextResolve(specifier, context);
+  // Scripts are ES modules (top-level await), also outside a package whose package.json says so.
+  if (/\\.tsx?$/.test(resolved.url) && resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/') && resolved.format !== 'module') {
+    return { ...resolved, format: 'module' };
+  }
+  return resolved;
 }`;
   return `data:text/javascript,${encodeURIComponent(code)}`;
 }
@@ -27,11 +32,16 @@ interface RunOptions {
   readonly waitSeconds?: string;
 }
 
-async function runScript(cli: Cli, scriptName: string, args: readonly string[], _options: RunOptions): Promise<void> {
-  const { resolve: resolvePath } = await import('node:path');
+async function runScript(
+  cli: Cli,
+  scriptName: string,
+  args: readonly string[],
+  _options: RunOptions,
+): Promise<void> {
+  const path = await import('node:path');
   const { existsSync } = await import('node:fs');
   const { pathToFileURL } = await import('node:url');
-  const script = resolvePath(scriptName);
+  const script = path.resolve(scriptName);
   if (!existsSync(script)) {
     cli.out.critical(`the script \`${scriptName}\` does not exist`);
   }
@@ -61,7 +71,10 @@ async function runScript(cli: Cli, scriptName: string, args: readonly string[], 
   const onSignal = (signal: NodeJS.Signals): void => {
     const force = interrupted;
     interrupted = true;
-    getLogger('aiida').warn({ signal }, force ? 'killing the running processes at once' : 'killing the running processes');
+    getLogger('aiida').warn(
+      { signal },
+      force ? 'killing the running processes at once' : 'killing the running processes',
+    );
     void killAll(force, signal).catch(() => undefined);
     escalation ??= setTimeout(() => void killAll(true, signal).catch(() => undefined), 2_000);
   };
@@ -94,7 +107,9 @@ async function runScript(cli: Cli, scriptName: string, args: readonly string[], 
   }
   if (failure !== undefined) {
     const error = failure as { name?: string; message?: string; stack?: string };
-    cli.out.stderr.write(`${error.stack ?? `${error.name ?? 'Error'}: ${error.message ?? String(failure)}`}\n`);
+    cli.out.stderr.write(
+      `${error.stack ?? `${error.name ?? 'Error'}: ${error.message ?? JSON.stringify(failure)}`}\n`,
+    );
     throw new CliExit(ExitCode.CRITICAL);
   }
 }

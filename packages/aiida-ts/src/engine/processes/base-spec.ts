@@ -25,7 +25,8 @@ export type MetadataNamespaceDesc = NamespaceDesc<
 >;
 
 /** The labels of the exit codes every process has. */
-export type BaseExitCodeLabel = 'ERROR_UNSPECIFIED' | 'ERROR_LEGACY_FAILURE' | 'ERROR_INVALID_OUTPUT' | 'ERROR_MISSING_OUTPUT';
+export type BaseExitCodeLabel =
+  'ERROR_UNSPECIFIED' | 'ERROR_LEGACY_FAILURE' | 'ERROR_INVALID_OUTPUT' | 'ERROR_MISSING_OUTPUT';
 
 /**
  * `S` with the `metadata` namespace and the base exit codes. Spelled out because the type inferred from the
@@ -34,7 +35,11 @@ export type BaseExitCodeLabel = 'ERROR_UNSPECIFIED' | 'ERROR_LEGACY_FAILURE' | '
 export type ProcessBaseSpecTypes<S extends SpecTypes> = {
   readonly [K in keyof S]: K extends 'inputs'
     ? NamespaceDesc<
-        { readonly [P in keyof S['inputs']['ports'] | 'metadata']: P extends 'metadata' ? MetadataNamespaceDesc : S['inputs']['ports'][P] },
+        {
+          readonly [P in keyof S['inputs']['ports'] | 'metadata']: P extends 'metadata'
+            ? MetadataNamespaceDesc
+            : S['inputs']['ports'][P];
+        },
         S['inputs']['dynIn'],
         S['inputs']['dynOut'],
         S['inputs']['required']
@@ -48,7 +53,9 @@ export type ProcessBaseSpecTypes<S extends SpecTypes> = {
  * Adds what every aiida-ts process has (aiida's `Process.define`): the `metadata` namespace (`store_provenance`,
  * `label`, `description`, `call_link_label`, `disable_cache`) and the base exit codes 1, 2, 10 and 11.
  */
-export function defineProcessBase<S extends SpecTypes>(spec: ProcessSpec<S>): ProcessSpec<ProcessBaseSpecTypes<S>> {
+export function defineProcessBase<S extends SpecTypes>(
+  spec: ProcessSpec<S>,
+): ProcessSpec<ProcessBaseSpecTypes<S>> {
   const built = spec
     .inputNamespace(METADATA_KEY, {
       required: false,
