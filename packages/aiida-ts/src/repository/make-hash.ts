@@ -41,8 +41,24 @@ export type Hashable =
 const TREE: Omit<Blake2bParams, 'nodeDepth'> = { fanout: 0, depth: 2, digestSize: 32, innerSize: 64 };
 const encoder = new TextEncoder();
 
-function singleDigest(type: string, bytes: Uint8Array = new Uint8Array(0)): Uint8Array {
+function computeDigest(type: string, bytes: Uint8Array): Uint8Array {
   return new Blake2b({ ...TREE, nodeDepth: 0, person: encoder.encode(type) }).update(bytes).digest();
+}
+
+// Leaves repeat a lot (dictionary keys, class names, small numbers): their digests are kept, up to a bound.
+const SHORT_LEAF = 96;
+const leafDigests = new Map<string, Uint8Array>();
+
+function singleDigest(type: string, bytes: Uint8Array = new Uint8Array(0)): Uint8Array {
+  if (bytes.length > SHORT_LEAF) return computeDigest(type, bytes);
+  const key = `${type}\u0000${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')}`;
+  let digest = leafDigests.get(key);
+  if (digest === undefined) {
+    digest = computeDigest(type, bytes);
+    if (leafDigests.size >= 8192) leafDigests.clear();
+    leafDigests.set(key, digest);
+  }
+  return digest;
 }
 
 const END_DIGEST = singleDigest(')');
