@@ -1,6 +1,6 @@
 import { SchedulerError, SchedulerParsingError, ValidationError } from '../../errors.js';
 import { BashCliScheduler, type JoblistQuery } from '../bash-cli-scheduler.js';
-import { quoteForBash, quoteIfNeeded } from '../bash-quoting.js';
+import { quoteIfNeeded } from '../bash-quoting.js';
 import type { JobInfo } from '../job-info.js';
 import { DirectJobResourceClass, type NodeNumberJobResource } from '../job-resource.js';
 import { JobState } from '../job-state.js';
