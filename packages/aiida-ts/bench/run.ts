@@ -18,7 +18,9 @@ const benches = readdirSync(here)
 let failed = 0;
 for (const name of benches) {
   process.stdout.write(`\n### aiida-ts bench: ${name}\n`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(here, `${name}.ts`)], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(here, `${name}.ts`)], {
+    stdio: 'inherit',
+  });
   if (result.status !== 0) {
     failed += 1;
     process.stdout.write(`### ${name} failed (exit ${String(result.status ?? result.signal)})\n`);

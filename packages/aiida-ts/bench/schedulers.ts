@@ -13,7 +13,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PbsproScheduler, SlurmScheduler, type Scheduler, type SchedulerTransport } from '../src/schedulers.js';
+import {
+  PbsproScheduler,
+  SlurmScheduler,
+  type Scheduler,
+  type SchedulerTransport,
+} from '../src/schedulers.js';
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -24,7 +29,10 @@ const JOBS = argument('jobs', 1000);
 const ROUNDS = argument('rounds', 200);
 
 function fixture(relativePath: string): string {
-  return readFileSync(fileURLToPath(new URL(`../test/schedulers/fixtures/${relativePath}`, import.meta.url)), 'utf8');
+  return readFileSync(
+    fileURLToPath(new URL(`../test/schedulers/fixtures/${relativePath}`, import.meta.url)),
+    'utf8',
+  );
 }
 
 /** squeue output for `count` jobs, cycling through the recorded lines with fresh ids. */
@@ -64,7 +72,22 @@ function cannedTransport(stdout: string): SchedulerTransport {
 
 /** The naive reading of squeue output: split lines, split fields, name them. */
 function naiveSqueue(stdout: string): Record<string, string>[] {
-  const names = ['job_id', 'state', 'reason', 'host', 'user', 'nodes', 'cpus', 'nodelist', 'partition', 'limit', 'used', 'start', 'name', 'submit'];
+  const names = [
+    'job_id',
+    'state',
+    'reason',
+    'host',
+    'user',
+    'nodes',
+    'cpus',
+    'nodelist',
+    'partition',
+    'limit',
+    'used',
+    'start',
+    'name',
+    'submit',
+  ];
   const jobs: Record<string, string>[] = [];
   const lines = stdout.split('\n');
   for (let i = 1; i < lines.length; i++) {
@@ -142,5 +165,17 @@ async function compare(
 
 const slurm = squeueOutput(JOBS);
 const pbs = qstatOutput(JOBS);
-await compare('core.slurm', new SlurmScheduler({ transport: cannedTransport(slurm.stdout) }), slurm.ids, slurm.stdout, naiveSqueue);
-await compare('core.pbspro', new PbsproScheduler({ transport: cannedTransport(pbs.stdout) }), pbs.ids, pbs.stdout, naiveQstat);
+await compare(
+  'core.slurm',
+  new SlurmScheduler({ transport: cannedTransport(slurm.stdout) }),
+  slurm.ids,
+  slurm.stdout,
+  naiveSqueue,
+);
+await compare(
+  'core.pbspro',
+  new PbsproScheduler({ transport: cannedTransport(pbs.stdout) }),
+  pbs.ids,
+  pbs.stdout,
+  naiveQstat,
+);

@@ -88,7 +88,9 @@ export class ValidationError extends AiidaError {
 
   constructor(message: string, issues: readonly ValidationIssue[] = [], options?: ErrorOptions) {
     super(
-      issues.length === 0 ? message : `${message}: ${issues.map((i) => `${i.path || '<root>'}: ${i.message}`).join('; ')}`,
+      issues.length === 0
+        ? message
+        : `${message}: ${issues.map((i) => `${i.path || '<root>'}: ${i.message}`).join('; ')}`,
       options,
     );
     this.issues = issues;

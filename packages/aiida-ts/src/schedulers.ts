@@ -79,7 +79,12 @@ export {
 export { quoteForBash } from './schedulers/bash-quoting.js';
 export { sanitizeJobName, type SanitizeJobNameOptions } from './schedulers/script-values.js';
 export { DirectScheduler } from './schedulers/plugins/direct.js';
-export { SlurmScheduler, SQUEUE_FIELDS, SQUEUE_SEPARATOR, parseSlurmKeyValues } from './schedulers/plugins/slurm.js';
+export {
+  SlurmScheduler,
+  SQUEUE_FIELDS,
+  SQUEUE_SEPARATOR,
+  parseSlurmKeyValues,
+} from './schedulers/plugins/slurm.js';
 export { PbsBaseScheduler, type PbsResourceRequest } from './schedulers/plugins/pbs-base.js';
 export { PbsproScheduler } from './schedulers/plugins/pbspro.js';
 export { TorqueScheduler } from './schedulers/plugins/torque.js';

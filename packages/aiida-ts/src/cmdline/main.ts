@@ -136,7 +136,8 @@ function reportError(error: unknown, cli: Cli): number {
       return ExitCode.SUCCESS;
     // `verdi help <group>` exits 0; a group called without a subcommand prints its help on stderr with a non-zero
     // code, which is a usage error (as in click 8.2).
-    if (error.code === 'commander.help') return error.exitCode === 0 ? ExitCode.SUCCESS : ExitCode.USAGE_ERROR;
+    if (error.code === 'commander.help')
+      return error.exitCode === 0 ? ExitCode.SUCCESS : ExitCode.USAGE_ERROR;
     return USAGE_ERROR_CODES.has(error.code) ? ExitCode.USAGE_ERROR : error.exitCode;
   }
   if (error instanceof UsageError) {

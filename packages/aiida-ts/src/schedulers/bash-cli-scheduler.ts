@@ -58,7 +58,10 @@ export abstract class BashCliScheduler extends BaseScheduler {
   async getJobs(options: GetJobsOptions = {}): Promise<JobInfo[] | Record<string, JobInfo>> {
     const jobs = options.jobs?.map(validateJobId);
     const user = options.user === undefined ? undefined : shellUser(validateUser(options.user));
-    const command = this.getJoblistCommand({ ...(jobs ? { jobs } : {}), ...(user === undefined ? {} : { user }) });
+    const command = this.getJoblistCommand({
+      ...(jobs ? { jobs } : {}),
+      ...(user === undefined ? {} : { user }),
+    });
     const output = await this.exec(command);
     // Every job-list command says something about jobs it was asked for, even finished ones (a header, a
     // record, or "unknown job" on stderr); silence on both streams is a broken reply, and reading it as an

@@ -118,7 +118,14 @@ function zoneOffset(instant: number, timeZone: string): number {
 export function dateFromAiida(value: AiidaDate): Date {
   const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/.exec(value.date);
   if (!match) throw new ValidationError(`invalid serialised date '${value.date}'`);
-  const [y, mo, d, h, mi, s] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [y, mo, d, h, mi, s] = match.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const ms = Math.floor(Number((match[7] ?? '0').padEnd(6, '0')) / 1000);
   if (value.timezone === null) return new Date(y, mo - 1, d, h, mi, s, ms);
   const wallAsUtc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
@@ -129,7 +136,9 @@ export function dateFromAiida(value: AiidaDate): Date {
     instant = wallAsUtc - zoneOffset(instant, value.timezone);
     return new Date(instant);
   } catch (error) {
-    throw new ValidationError(`unknown time zone '${value.timezone}' in serialised date`, [], { cause: error });
+    throw new ValidationError(`unknown time zone '${value.timezone}' in serialised date`, [], {
+      cause: error,
+    });
   }
 }
 
@@ -195,7 +204,10 @@ export function jobInfoFromAiidaDict(data: unknown): JobInfo {
   if (!result.success) {
     throw new ValidationError(
       'invalid serialised JobInfo',
-      result.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })),
+      result.error.issues.map((issue) => ({
+        path: issue.path.map(String).join('.'),
+        message: issue.message,
+      })),
     );
   }
   const d = result.data;

@@ -106,15 +106,18 @@ function toInteger(value: unknown): number | undefined {
 const CONFIGURATION = { configuration: true } as const;
 
 function optionalInteger(name: string, message = `\`${name}\` must be an integer when specified`) {
-  return z.unknown().optional().transform((value, ctx): number | null => {
-    if (value === undefined || value === null) return null;
-    const n = toInteger(value);
-    if (n === undefined) {
-      ctx.addIssue({ code: 'custom', message });
-      return z.NEVER;
-    }
-    return n;
-  });
+  return z
+    .unknown()
+    .optional()
+    .transform((value, ctx): number | null => {
+      if (value === undefined || value === null) return null;
+      const n = toInteger(value);
+      if (n === undefined) {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+      return n;
+    });
 }
 
 const unrecognized = {
@@ -209,7 +212,10 @@ const slurmSchema = nodeNumberSchema
       }
     } else if (perMachine !== null) {
       if (perMachine < 1) {
-        ctx.addIssue({ code: 'custom', message: 'num_cores_per_machine must be greater than or equal to one.' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'num_cores_per_machine must be greater than or equal to one.',
+        });
         return z.NEVER;
       }
       if (perMachine % r.numMpiprocsPerMachine !== 0) {
@@ -233,7 +239,10 @@ const pbsSchema = nodeNumberSchema
       }
     } else if (perProc !== null) {
       if (perProc < 1) {
-        ctx.addIssue({ code: 'custom', message: 'num_cores_per_mpiproc must be greater than or equal to one.' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'num_cores_per_mpiproc must be greater than or equal to one.',
+        });
         return z.NEVER;
       }
       return { ...r, numCoresPerMachine: perProc * r.numMpiprocsPerMachine };
@@ -252,14 +261,20 @@ const parEnvSchema = z
         z.strictObject(
           {
             parallel_env: z.string({ error: '`parallel_env` must be specified and must be a string' }),
-            tot_num_mpiprocs: z.unknown().optional().transform((value, ctx) => {
-              const n = toInteger(value);
-              if (n === undefined) {
-                ctx.addIssue({ code: 'custom', message: '`tot_num_mpiprocs` must be specified and must be an integer' });
-                return z.NEVER;
-              }
-              return n;
-            }),
+            tot_num_mpiprocs: z
+              .unknown()
+              .optional()
+              .transform((value, ctx) => {
+                const n = toInteger(value);
+                if (n === undefined) {
+                  ctx.addIssue({
+                    code: 'custom',
+                    message: '`tot_num_mpiprocs` must be specified and must be an integer',
+                  });
+                  return z.NEVER;
+                }
+                return n;
+              }),
           },
           unrecognized,
         ),
@@ -310,7 +325,8 @@ const lsfSchema = z
     if (useNumMachines && r.num_machines === null) {
       return fail('must set `num_machines` when `use_num_machines` is `True`.', CONFIGURATION);
     }
-    if (r.tot_num_mpiprocs === null) return fail('`tot_num_mpiprocs` must be specified and must be an integer');
+    if (r.tot_num_mpiprocs === null)
+      return fail('`tot_num_mpiprocs` must be specified and must be an integer');
     if (r.tot_num_mpiprocs <= 0) return fail('tot_num_mpiprocs must be >= 1');
     return {
       kind: 'lsf',
@@ -331,7 +347,8 @@ function runSchema<R>(schema: z.ZodType<R>, className: string, resources: JobRes
   }));
   const message = `invalid resources for ${className}`;
   const isConfiguration = result.error.issues.some(
-    (issue) => issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.configuration,
+    (issue) =>
+      issue.code === 'custom' && (issue.params as Record<string, unknown> | undefined)?.configuration,
   );
   if (isConfiguration) {
     throw new ConfigurationError(`${message}: ${issues.map((i) => i.message).join('; ')}`);
@@ -422,7 +439,9 @@ export function getTotNumMpiprocs(resource: JobResource): number {
 }
 
 /** The resource as aiida's dictionary, with aiida's keys (what `dict(job_resource)` gives in Python). */
-export function jobResourceToAiidaDict(resource: JobResource): Record<string, string | number | boolean | null> {
+export function jobResourceToAiidaDict(
+  resource: JobResource,
+): Record<string, string | number | boolean | null> {
   switch (resource.kind) {
     case 'node-number':
       return {

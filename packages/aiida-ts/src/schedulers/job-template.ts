@@ -20,7 +20,10 @@ const optionalIntegerish = (name: string) =>
     .transform((value, ctx) => {
       const n = typeof value === 'number' ? value : /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : NaN;
       if (!Number.isInteger(n)) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be an integer, it is instead '${String(value)}'` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be an integer, it is instead '${String(value)}'`,
+        });
         return z.NEVER;
       }
       return n;

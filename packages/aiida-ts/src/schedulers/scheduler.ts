@@ -49,7 +49,9 @@ export type DetailedJobInfo = z.infer<typeof detailedJobInfoSchema>;
  */
 export const parseOutputDetailedJobInfoSchema = z.object({
   retval: z.number().int().optional(),
-  stdout: z.string({ error: 'the `detailed_job_info` does not contain the required key `stdout` as a string.' }),
+  stdout: z.string({
+    error: 'the `detailed_job_info` does not contain the required key `stdout` as a string.',
+  }),
   stderr: z.string().optional(),
 });
 
@@ -99,7 +101,10 @@ export interface Scheduler {
   /** Throw the validation error of {@link Scheduler.createJobResource}, if any. */
   validateResources(resources: JobResourceInput): void;
   /** Fill in the computer's `default_mpiprocs_per_machine` where aiida would (a new object). */
-  preprocessResources(resources: JobResourceInput, defaultMpiprocsPerMachine?: number | null): Record<string, unknown>;
+  preprocessResources(
+    resources: JobResourceInput,
+    defaultMpiprocsPerMachine?: number | null,
+  ): Record<string, unknown>;
   /** The submission script for a job template; a bad template fails with a `ValidationError`. */
   getSubmitScript(template: JobTemplateInput): string;
   /**
@@ -124,7 +129,11 @@ export interface Scheduler {
    * an exit code (out of memory 110, out of walltime 120, node failure 140) or `undefined` when nothing
    * is known to be wrong. Throws `FeatureNotAvailableError` for plugins without output parsing.
    */
-  parseOutput(detailedJobInfo?: unknown, stdout?: string | null, stderr?: string | null): SchedulerExitCode | undefined;
+  parseOutput(
+    detailedJobInfo?: unknown,
+    stdout?: string | null,
+    stderr?: string | null,
+  ): SchedulerExitCode | undefined;
   /**
    * Read the detailed job info of a finished job into a {@link JobInfo}: its final state, exit status,
    * terminating signal and times. Throws `FeatureNotAvailableError` when the plugin's accounting output
@@ -237,7 +246,9 @@ export abstract class BaseScheduler implements Scheduler {
   getRunLine(codesInfo: readonly JobTemplateCodeInfo[], runMode: CodeRunMode): string {
     const runLines = codesInfo.map((info) => {
       const [computerDoubleQuotes, codeDoubleQuotes] = info.useDoubleQuotes;
-      const prepend = info.prependCmdlineParams.map((arg) => quoteForBash(arg, computerDoubleQuotes)).join(' ');
+      const prepend = info.prependCmdlineParams
+        .map((arg) => quoteForBash(arg, computerDoubleQuotes))
+        .join(' ');
       const words = info.cmdlineParams.map((arg) => quoteForBash(arg, codeDoubleQuotes));
       if (info.stdinName) words.push(`< ${quoteForBash(info.stdinName, computerDoubleQuotes)}`);
       if (info.stdoutName) words.push(`> ${quoteForBash(info.stdoutName, computerDoubleQuotes)}`);
@@ -288,7 +299,9 @@ export abstract class BaseScheduler implements Scheduler {
   }
 
   parseDetailedJobInfo(_jobId: string, _detailedJobInfo: DetailedJobInfo): JobInfo {
-    throw new FeatureNotAvailableError(`reading the detailed job info is not available for \`${this.entryPoint}\``);
+    throw new FeatureNotAvailableError(
+      `reading the detailed job info is not available for \`${this.entryPoint}\``,
+    );
   }
 }
 
@@ -315,12 +328,17 @@ export function validateUser(user: string): string {
  * Parse the `detailed_job_info` argument of `parseOutput` as aiida does (only `stdout` is required); a value
  * of the wrong shape fails with a `ValidationError`.
  */
-export function readDetailedJobInfoArgument(value: unknown): z.infer<typeof parseOutputDetailedJobInfoSchema> {
+export function readDetailedJobInfoArgument(
+  value: unknown,
+): z.infer<typeof parseOutputDetailedJobInfoSchema> {
   const result = parseOutputDetailedJobInfoSchema.safeParse(value);
   if (!result.success) {
     throw new ValidationError(
       'invalid detailed_job_info',
-      result.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })),
+      result.error.issues.map((issue) => ({
+        path: issue.path.map(String).join('.'),
+        message: issue.message,
+      })),
     );
   }
   return result.data;

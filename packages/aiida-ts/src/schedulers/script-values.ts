@@ -32,7 +32,9 @@ export function positiveWallclockSeconds(value: number): number {
 /** aiida's check of `max_memory_kb` for schedulers where 0 means "no limit" (slurm). */
 export function nonNegativeMemoryKb(value: number): number {
   if (!Number.isInteger(value) || value < 0) {
-    throw new ValidationError(`max_memory_kb must be a non-negative integer (in kB)! It is instead \`${String(value)}\``);
+    throw new ValidationError(
+      `max_memory_kb must be a non-negative integer (in kB)! It is instead \`${String(value)}\``,
+    );
   }
   return value;
 }
@@ -40,7 +42,9 @@ export function nonNegativeMemoryKb(value: number): number {
 /** aiida's check of `max_memory_kb` for PBS and LSF. */
 export function positiveMemoryKb(value: number): number {
   if (!Number.isInteger(value) || value <= 0) {
-    throw new ValidationError(`max_memory_kb must be a positive integer (in kB)! It is instead \`${String(value)}\``);
+    throw new ValidationError(
+      `max_memory_kb must be a positive integer (in kB)! It is instead \`${String(value)}\``,
+    );
   }
   return value;
 }
@@ -52,7 +56,9 @@ export function positiveMemoryKb(value: number): number {
 export function directiveValue(field: string, value: string | number): string {
   const text = String(value);
   if (/[\r\n]/.test(text)) {
-    throw new ValidationError(`invalid job template: ${field}: a scheduler directive cannot contain a newline`);
+    throw new ValidationError(
+      `invalid job template: ${field}: a scheduler directive cannot contain a newline`,
+    );
   }
   return text;
 }

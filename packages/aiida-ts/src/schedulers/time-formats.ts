@@ -37,7 +37,9 @@ export function parseIsoLocal(text: string): Date | undefined {
 
 /** `Tue Apr  9 15:01:47 2013` (PBS's `qstat -f`, SGE's `qacct`) in local time. */
 export function parseCtime(text: string): Date | undefined {
-  const m = /^\s*[A-Za-z]{3}\s+([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\d{4})\s*$/.exec(text);
+  const m = /^\s*[A-Za-z]{3}\s+([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\d{4})\s*$/.exec(
+    text,
+  );
   if (!m) return undefined;
   const month = MONTHS[m[1]!.toLowerCase()];
   if (month === undefined) return undefined;

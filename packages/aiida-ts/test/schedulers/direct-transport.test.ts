@@ -33,7 +33,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-
 // Plain shells (use_login_shell off): a login shell reads this machine's profile, whose side effects
 // (a version manager waiting up to a minute for its lock) have nothing to do with the scheduler.
 const transports: [string, () => Transport][] = [
@@ -95,7 +94,11 @@ describe.each(transports)('core.direct through %s', (name, createTransport) => {
       jobEnvironment: { GREETING: "it's $HOME" },
       prependText: 'sleep 2',
       codesInfo: [
-        { cmdlineParams: ['bash', '-c', 'echo "$GREETING"; echo $((6 * 7)); echo oops >&2'], stdoutName: 'out.txt', stderrName: 'err.txt' },
+        {
+          cmdlineParams: ['bash', '-c', 'echo "$GREETING"; echo $((6 * 7)); echo oops >&2'],
+          stdoutName: 'out.txt',
+          stderrName: 'err.txt',
+        },
       ],
       appendText: 'echo appended',
     });
@@ -178,6 +181,8 @@ describe.each(transports)('core.direct through %s', (name, createTransport) => {
   });
 
   it('fails clearly when the script is missing or the directory does not exist', async () => {
-    await expect(scheduler.submitJob(path.join(workRoot, 'no-such-dir'), '_aiidasubmit.sh')).rejects.toThrow();
+    await expect(
+      scheduler.submitJob(path.join(workRoot, 'no-such-dir'), '_aiidasubmit.sh'),
+    ).rejects.toThrow();
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError, ValidationError } from '../../src/errors.js';
+import {
+  FeatureNotAvailableError,
+  SchedulerError,
+  SchedulerParsingError,
+  ValidationError,
+} from '../../src/errors.js';
 import { DirectScheduler, JobState, shellUser, type JobTemplateInput } from '../../src/schedulers.js';
 import { fixture, recordingLogger } from './fixtures.js';
 
@@ -17,14 +22,16 @@ describe('ps parsing', () => {
   });
 
   it('reads macOS output, blank lines and long times', () => {
-    const mac = '  PID STAT USER      TIME\n21259 S+   broeder   0:00.04\n\n87619 R+   broeder   1:02.44\n87634 ?    broeder   0:00.01\n';
+    const mac =
+      '  PID STAT USER      TIME\n21259 S+   broeder   0:00.04\n\n87619 R+   broeder   1:02.44\n87634 ?    broeder   0:00.01\n';
     const jobs = scheduler.parseJoblistOutput(ok(mac));
     expect(jobs.map((j) => [j.jobId, j.jobState, j.cpuTime])).toEqual([
       ['21259', JobState.RUNNING, 0],
       ['87619', JobState.RUNNING, 62],
       ['87634', JobState.UNDETERMINED, 0],
     ]);
-    const linux = '    PID STAT USER         TIME\n  11354 Ss   aiida    1-02:03:04\n  11355 Z    aiida    00:00:00\n';
+    const linux =
+      '    PID STAT USER         TIME\n  11354 Ss   aiida    1-02:03:04\n  11355 Z    aiida    00:00:00\n';
     expect(scheduler.parseJoblistOutput(ok(linux)).map((j) => [j.jobState, j.cpuTime])).toEqual([
       [JobState.RUNNING, 93784],
       [JobState.DONE, 0],
@@ -32,20 +39,28 @@ describe('ps parsing', () => {
   });
 
   it('reads a header with no process as no jobs (ps exits 1 then)', () => {
-    expect(scheduler.parseJoblistOutput({ retval: 1, stdout: '    PID STAT USER         TIME\n', stderr: '' })).toEqual([]);
+    expect(
+      scheduler.parseJoblistOutput({ retval: 1, stdout: '    PID STAT USER         TIME\n', stderr: '' }),
+    ).toEqual([]);
   });
 
   it('refuses garbage and empty output rather than calling every job done', () => {
     expect(() => scheduler.parseJoblistOutput(ok('aaa'))).toThrow(SchedulerError);
     expect(() => scheduler.parseJoblistOutput(ok(''))).toThrow(SchedulerParsingError);
     expect(() => scheduler.parseJoblistOutput(ok('  PID STAT USER TIME\naaa\n'))).toThrow('not a ps line');
-    expect(() => scheduler.parseJoblistOutput({ retval: 1, stdout: '', stderr: 'ps: bad option' })).toThrow(SchedulerError);
+    expect(() => scheduler.parseJoblistOutput({ retval: 1, stdout: '', stderr: 'ps: bad option' })).toThrow(
+      SchedulerError,
+    );
   });
 
   it('lists by process id, by user, or the own processes', () => {
     expect(scheduler.getJoblistCommand({ jobs: ['12', '34'] })).toBe('ps -o pid,stat,user,time -p 12,34');
-    expect(scheduler.getJoblistCommand({ user: shellUser('$USER') })).toBe('ps -o pid,stat,user,time -U "${USER:-$(id -un)}"');
-    expect(scheduler.getJoblistCommand({ user: shellUser('alice') })).toBe("ps -o pid,stat,user,time -U 'alice'");
+    expect(scheduler.getJoblistCommand({ user: shellUser('$USER') })).toBe(
+      'ps -o pid,stat,user,time -U "${USER:-$(id -un)}"',
+    );
+    expect(scheduler.getJoblistCommand({ user: shellUser('alice') })).toBe(
+      "ps -o pid,stat,user,time -U 'alice'",
+    );
     expect(scheduler.getJoblistCommand({})).toBe('ps -o pid,stat,user,time -U "$(id -u)"');
     expect(() => scheduler.getJoblistCommand({ jobs: ['12.cluster'] })).toThrow(ValidationError);
   });
@@ -55,7 +70,9 @@ describe('direct submission', () => {
   const scheduler = new DirectScheduler();
 
   it('backgrounds the script and reads its pid', () => {
-    expect(scheduler.getSubmitCommand("'_aiidasubmit.sh'")).toBe("(bash '_aiidasubmit.sh' > /dev/null 2>&1 & echo $!) &");
+    expect(scheduler.getSubmitCommand("'_aiidasubmit.sh'")).toBe(
+      "(bash '_aiidasubmit.sh' > /dev/null 2>&1 & echo $!) &",
+    );
     expect(scheduler.parseSubmitOutput(ok('4242\n'))).toBe('4242');
     expect(() => scheduler.parseSubmitOutput(ok(''))).toThrow('Unable to get the PID');
     expect(() => scheduler.parseSubmitOutput(ok('not a pid'))).toThrow(SchedulerParsingError);
@@ -66,12 +83,16 @@ describe('direct submission', () => {
     expect(scheduler.getKillCommand('4242')).toContain('pids=4242;');
     expect(() => scheduler.getKillCommand('$(id)')).toThrow(ValidationError);
     expect(scheduler.parseKillOutput(ok(''))).toBe(true);
-    expect(scheduler.parseKillOutput({ retval: 1, stdout: '', stderr: 'kill: (4242) - No such process' })).toBe(false);
+    expect(
+      scheduler.parseKillOutput({ retval: 1, stdout: '', stderr: 'kill: (4242) - No such process' }),
+    ).toBe(false);
   });
 
   it('has no detailed job info and no output parsing, as in aiida', async () => {
     await expect(scheduler.getDetailedJobInfo('1')).rejects.toThrow(FeatureNotAvailableError);
-    expect(() => scheduler.parseOutput({ stdout: '' })).toThrow('output parsing is not available for `core.direct`');
+    expect(() => scheduler.parseOutput({ stdout: '' })).toThrow(
+      'output parsing is not available for `core.direct`',
+    );
   });
 });
 
@@ -87,19 +108,30 @@ describe('direct submission script', () => {
     const logger = recordingLogger();
     const scheduler = new DirectScheduler({ logger });
     scheduler.getSubmitScript(template(scheduler, { rerunnable: true }));
-    expect(logger.messages.some((m) => m.message.includes('rerunnable') && m.message.includes('has no effect'))).toBe(true);
+    expect(
+      logger.messages.some((m) => m.message.includes('rerunnable') && m.message.includes('has no effect')),
+    ).toBe(true);
   });
 
   it('sets OMP_NUM_THREADS from the cores per process', () => {
     const scheduler = new DirectScheduler();
-    const resource = scheduler.createJobResource({ num_machines: 1, tot_num_mpiprocs: 1, num_cores_per_mpiproc: 24 });
-    expect(scheduler.getSubmitScript(template(scheduler, { jobResource: resource }))).toContain('export OMP_NUM_THREADS=24');
+    const resource = scheduler.createJobResource({
+      num_machines: 1,
+      tot_num_mpiprocs: 1,
+      num_cores_per_mpiproc: 24,
+    });
+    expect(scheduler.getSubmitScript(template(scheduler, { jobResource: resource }))).toContain(
+      'export OMP_NUM_THREADS=24',
+    );
   });
 
   it('redirects the script’s own output and clears the environment unless imported', () => {
     const scheduler = new DirectScheduler();
     const script = scheduler.getSubmitScript(
-      template(scheduler, { schedOutputPath: '_scheduler-stdout.txt', schedErrorPath: '_scheduler-stderr.txt' }),
+      template(scheduler, {
+        schedOutputPath: '_scheduler-stdout.txt',
+        schedErrorPath: '_scheduler-stderr.txt',
+      }),
     );
     // Bare, as aiida-core writes them, when bash reads the names literally; quoted when it would not.
     expect(script).toContain('exec > _scheduler-stdout.txt\nexec 2> _scheduler-stderr.txt');
@@ -108,7 +140,9 @@ describe('direct submission script', () => {
     );
     expect(odd).toContain(`exec > 'out $1.txt'\nexec 2> 'it'"'"'s.err'`);
     expect(script).toContain('exec env --ignore-environment');
-    const kept = scheduler.getSubmitScript(template(scheduler, { importSysEnvironment: true, schedJoinFiles: true }));
+    const kept = scheduler.getSubmitScript(
+      template(scheduler, { importSysEnvironment: true, schedJoinFiles: true }),
+    );
     expect(kept).not.toContain('--ignore-environment');
     expect(kept).not.toContain('exec 2>');
     expect(scheduler.getSubmitScript(template(scheduler))).toContain('exec 2>&1');
@@ -118,6 +152,8 @@ describe('direct submission script', () => {
     const logger = recordingLogger();
     const scheduler = new DirectScheduler({ logger });
     scheduler.getSubmitScript(template(scheduler, { maxMemoryKb: 1024 }));
-    expect(logger.messages.map((m) => m.message)).toContain('Physical memory limiting is not supported by the direct scheduler.');
+    expect(logger.messages.map((m) => m.message)).toContain(
+      'Physical memory limiting is not supported by the direct scheduler.',
+    );
   });
 });

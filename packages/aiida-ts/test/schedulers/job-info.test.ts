@@ -52,17 +52,19 @@ describe('JobInfo serialisation', () => {
   });
 
   it('reads dates aiida wrote naive (local), in UTC, or in a named zone', () => {
-    expect(dateFromAiida({ date: '2013-05-23T11:44:11.000000', timezone: null })).toEqual(new Date(2013, 4, 23, 11, 44, 11));
+    expect(dateFromAiida({ date: '2013-05-23T11:44:11.000000', timezone: null })).toEqual(
+      new Date(2013, 4, 23, 11, 44, 11),
+    );
     expect(dateFromAiida({ date: '2013-05-23T11:44:11.250000', timezone: 'UTC' }).toISOString()).toBe(
       '2013-05-23T11:44:11.250Z',
     );
     // Zurich is UTC+2 in summer and UTC+1 in winter.
-    expect(dateFromAiida({ date: '2024-07-01T12:00:00.000000', timezone: 'Europe/Zurich' }).toISOString()).toBe(
-      '2024-07-01T10:00:00.000Z',
-    );
-    expect(dateFromAiida({ date: '2024-01-01T12:00:00.000000', timezone: 'Europe/Zurich' }).toISOString()).toBe(
-      '2024-01-01T11:00:00.000Z',
-    );
+    expect(
+      dateFromAiida({ date: '2024-07-01T12:00:00.000000', timezone: 'Europe/Zurich' }).toISOString(),
+    ).toBe('2024-07-01T10:00:00.000Z');
+    expect(
+      dateFromAiida({ date: '2024-01-01T12:00:00.000000', timezone: 'Europe/Zurich' }).toISOString(),
+    ).toBe('2024-01-01T11:00:00.000Z');
     expect(dateToAiida(new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6)))).toEqual({
       date: '2024-01-02T03:04:05.006000',
       timezone: 'UTC',

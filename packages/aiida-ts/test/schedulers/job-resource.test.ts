@@ -64,7 +64,9 @@ describe('NodeNumberJobResource', () => {
     expect(() => validate({ num_machines: 1, num_mpiprocs_per_machine: 1, foo: 1, bar: 2 })).toThrow(
       'these parameters were not recognized: foo, bar',
     );
-    expect(() => validate({ num_machines: 1, numMachines: 1, num_mpiprocs_per_machine: 1 })).toThrow('given twice');
+    expect(() => validate({ num_machines: 1, numMachines: 1, num_mpiprocs_per_machine: 1 })).toThrow(
+      'given twice',
+    );
   });
 
   it('serialises to aiida’s dictionary', () => {
@@ -82,15 +84,16 @@ describe('SlurmJobResource', () => {
   const validate = (input: Record<string, unknown>) => SlurmJobResourceClass.validate(input);
 
   it('derives cores per process from cores per machine', () => {
-    expect(validate({ num_machines: 1, num_mpiprocs_per_machine: 2, num_cores_per_machine: 24 }).numCoresPerMpiproc).toBe(
-      12,
-    );
+    expect(
+      validate({ num_machines: 1, num_mpiprocs_per_machine: 2, num_cores_per_machine: 24 })
+        .numCoresPerMpiproc,
+    ).toBe(12);
   });
 
   it('refuses inconsistent core counts with aiida’s messages', () => {
-    expect(() => validate({ num_cores_per_machine: 1, tot_num_mpiprocs: 1, num_mpiprocs_per_machine: 2 })).toThrow(
-      '`tot_num_mpiprocs` is not equal to `num_mpiprocs_per_machine * num_machines`.',
-    );
+    expect(() =>
+      validate({ num_cores_per_machine: 1, tot_num_mpiprocs: 1, num_mpiprocs_per_machine: 2 }),
+    ).toThrow('`tot_num_mpiprocs` is not equal to `num_mpiprocs_per_machine * num_machines`.');
     expect(() => validate({ num_machines: 1, tot_num_mpiprocs: 1, num_cores_per_machine: 0 })).toThrow(
       'num_cores_per_machine must be greater than or equal to one.',
     );
@@ -98,14 +101,23 @@ describe('SlurmJobResource', () => {
       '`num_cores_per_machine` must be equal to `num_cores_per_mpiproc * num_mpiprocs_per_machine`',
     );
     expect(() =>
-      validate({ num_machines: 1, num_mpiprocs_per_machine: 1, num_cores_per_machine: 24, num_cores_per_mpiproc: 23 }),
+      validate({
+        num_machines: 1,
+        num_mpiprocs_per_machine: 1,
+        num_cores_per_machine: 24,
+        num_cores_per_mpiproc: 23,
+      }),
     ).toThrow('`num_cores_per_machine` must be equal to');
   });
 });
 
 describe('PbsJobResource', () => {
   it('derives cores per machine from cores per process', () => {
-    const r = PbsJobResourceClass.validate({ num_machines: 1, num_mpiprocs_per_machine: 2, num_cores_per_mpiproc: 3 });
+    const r = PbsJobResourceClass.validate({
+      num_machines: 1,
+      num_mpiprocs_per_machine: 2,
+      num_cores_per_mpiproc: 3,
+    });
     expect(r.numCoresPerMachine).toBe(6);
   });
   it('refuses an inconsistent pair', () => {
@@ -128,9 +140,15 @@ describe('ParEnvJobResource', () => {
       parallelEnv: 'mpi8',
       totNumMpiprocs: 16,
     });
-    expect(() => validate({ tot_num_mpiprocs: 16 })).toThrow('`parallel_env` must be specified and must be a string');
-    expect(() => validate({ parallel_env: 3, tot_num_mpiprocs: 16 })).toThrow('`parallel_env` must be specified');
-    expect(() => validate({ parallel_env: 'mpi' })).toThrow('`tot_num_mpiprocs` must be specified and must be an integer');
+    expect(() => validate({ tot_num_mpiprocs: 16 })).toThrow(
+      '`parallel_env` must be specified and must be a string',
+    );
+    expect(() => validate({ parallel_env: 3, tot_num_mpiprocs: 16 })).toThrow(
+      '`parallel_env` must be specified',
+    );
+    expect(() => validate({ parallel_env: 'mpi' })).toThrow(
+      '`tot_num_mpiprocs` must be specified and must be an integer',
+    );
     expect(() => validate({ parallel_env: 'mpi', tot_num_mpiprocs: 0 })).toThrow(
       '`tot_num_mpiprocs` must be greater than or equal to one.',
     );
@@ -143,20 +161,42 @@ describe('ParEnvJobResource', () => {
 describe('LsfJobResource', () => {
   const validate = (input: Record<string, unknown>) => LsfJobResourceClass.validate(input);
   it.each([
-    [{ tot_num_mpiprocs: 'Not-a-Number' }, ValidationError, '`tot_num_mpiprocs` must be specified and must be an integer'],
+    [
+      { tot_num_mpiprocs: 'Not-a-Number' },
+      ValidationError,
+      '`tot_num_mpiprocs` must be specified and must be an integer',
+    ],
     [{ parallel_env: 0, tot_num_mpiprocs: 1 }, ValidationError, '`parallel_env` must be a string'],
-    [{ num_machines: 1, tot_num_mpiprocs: 1 }, ConfigurationError, '`num_machines` cannot be set unless `use_num_machines` is `True`.'],
-    [{ use_num_machines: true, tot_num_mpiprocs: 1 }, ConfigurationError, 'must set `num_machines` when `use_num_machines` is `True`.'],
-    [{ num_machines: 'string', use_num_machines: true, tot_num_mpiprocs: 1 }, ValidationError, '`num_machines` must be an integer'],
+    [
+      { num_machines: 1, tot_num_mpiprocs: 1 },
+      ConfigurationError,
+      '`num_machines` cannot be set unless `use_num_machines` is `True`.',
+    ],
+    [
+      { use_num_machines: true, tot_num_mpiprocs: 1 },
+      ConfigurationError,
+      'must set `num_machines` when `use_num_machines` is `True`.',
+    ],
+    [
+      { num_machines: 'string', use_num_machines: true, tot_num_mpiprocs: 1 },
+      ValidationError,
+      '`num_machines` must be an integer',
+    ],
     [{}, ValidationError, '`tot_num_mpiprocs` must be specified and must be an integer'],
     [{ tot_num_mpiprocs: 0 }, ValidationError, 'tot_num_mpiprocs must be >= 1'],
-    [{ default_mpiprocs_per_machine: 1, tot_num_mpiprocs: 1 }, ConfigurationError, '`default_mpiprocs_per_machine` cannot be set.'],
+    [
+      { default_mpiprocs_per_machine: 1, tot_num_mpiprocs: 1 },
+      ConfigurationError,
+      '`default_mpiprocs_per_machine` cannot be set.',
+    ],
   ])('refuses %j', (input, errorClass, message) => {
     expect(() => validate(input)).toThrow(errorClass);
     expect(() => validate(input)).toThrow(message);
   });
   it('accepts a host selection and a node count', () => {
-    expect(validate({ tot_num_mpiprocs: 2, parallel_env: 'hostA', use_num_machines: true, num_machines: 2 })).toEqual({
+    expect(
+      validate({ tot_num_mpiprocs: 2, parallel_env: 'hostA', use_num_machines: true, num_machines: 2 }),
+    ).toEqual({
       kind: 'lsf',
       parallelEnv: 'hostA',
       totNumMpiprocs: 2,
@@ -168,21 +208,28 @@ describe('LsfJobResource', () => {
 
 describe('scheduler resource helpers', () => {
   it('createJobResource uses the plugin’s class', () => {
-    expect(new SgeScheduler().createJobResource({ parallel_env: 'smp', tot_num_mpiprocs: 2 }).kind).toBe('par-env');
-    expect(() => new SlurmScheduler().createJobResource({ parallel_env: 'smp', tot_num_mpiprocs: 2 })).toThrow(
-      'these parameters were not recognized: parallel_env',
+    expect(new SgeScheduler().createJobResource({ parallel_env: 'smp', tot_num_mpiprocs: 2 }).kind).toBe(
+      'par-env',
     );
+    expect(() =>
+      new SlurmScheduler().createJobResource({ parallel_env: 'smp', tot_num_mpiprocs: 2 }),
+    ).toThrow('these parameters were not recognized: parallel_env');
   });
 
   it('preprocessResources fills the computer default only where aiida does', () => {
     const direct = new DirectScheduler();
-    expect(direct.preprocessResources({ num_machines: 2 }, 4)).toEqual({ num_machines: 2, num_mpiprocs_per_machine: 4 });
+    expect(direct.preprocessResources({ num_machines: 2 }, 4)).toEqual({
+      num_machines: 2,
+      num_mpiprocs_per_machine: 4,
+    });
     // Two counts already fix the third: the default is not used.
     expect(direct.preprocessResources({ num_machines: 2, tot_num_mpiprocs: 6 }, 4)).toEqual({
       num_machines: 2,
       tot_num_mpiprocs: 6,
     });
-    expect(direct.createJobResource(direct.preprocessResources({ numMachines: 2 }, 4)).totNumMpiprocs).toBe(8);
+    expect(direct.createJobResource(direct.preprocessResources({ numMachines: 2 }, 4)).totNumMpiprocs).toBe(
+      8,
+    );
     // SGE's resources take no per-machine count.
     expect(preprocessResources(new SgeScheduler().jobResourceClass, { parallel_env: 'smp' }, 4)).toEqual({
       parallel_env: 'smp',

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError, ValidationError } from '../../src/errors.js';
-import { CalcJobSchedulerExitCodes, JobState, LsfScheduler, type JobInfo, type JobTemplateInput } from '../../src/schedulers.js';
+import {
+  FeatureNotAvailableError,
+  SchedulerError,
+  SchedulerParsingError,
+  ValidationError,
+} from '../../src/errors.js';
+import {
+  CalcJobSchedulerExitCodes,
+  JobState,
+  LsfScheduler,
+  type JobInfo,
+  type JobTemplateInput,
+} from '../../src/schedulers.js';
 import { fixture } from './fixtures.js';
 
 const ok = (stdout: string, stderr = '') => ({ retval: 0, stdout, stderr });
@@ -13,7 +24,11 @@ describe('bjobs parsing', () => {
 
   it('refuses a failed bjobs', () => {
     expect(() =>
-      scheduler.parseJoblistOutput({ retval: 255, stdout: fixture('lsf/bjobs.stdout'), stderr: 'Job <864220165> is not found' }),
+      scheduler.parseJoblistOutput({
+        retval: 255,
+        stdout: fixture('lsf/bjobs.stdout'),
+        stderr: 'Job <864220165> is not found',
+      }),
     ).toThrow(SchedulerError);
   });
 
@@ -22,7 +37,10 @@ describe('bjobs parsing', () => {
     expect(inState(jobs, JobState.QUEUED).map((j) => j.queueName)).toEqual(['8nh', 'normal']);
     const done = inState(jobs, JobState.DONE);
     expect(done.map((j) => j.title)).toEqual(['aiida-5001', 'bands']);
-    expect(done.map((j) => j.annotation)).toEqual(['TERM_RUNLIMIT: job killed after reaching LSF run time limit', '-']);
+    expect(done.map((j) => j.annotation)).toEqual([
+      'TERM_RUNLIMIT: job killed after reaching LSF run time limit',
+      '-',
+    ]);
     const running = inState(jobs, JobState.RUNNING);
     expect(running.map((j) => [j.jobId, j.jobOwner, j.numMachines, j.allocatedMachinesRaw])).toEqual([
       ['5501004', 'fiona', 1, 'hostB'],
@@ -49,7 +67,9 @@ describe('bjobs parsing', () => {
 
   it('refuses lines it cannot read instead of skipping them', () => {
     expect(() => scheduler.parseJoblistOutput(ok('5501002|PEND|-|-|fiona\n'))).toThrow(SchedulerParsingError);
-    expect(() => scheduler.parseJoblistOutput(ok('No unfinished job found\n'))).toThrow(SchedulerParsingError);
+    expect(() => scheduler.parseJoblistOutput(ok('No unfinished job found\n'))).toThrow(
+      SchedulerParsingError,
+    );
     expect(scheduler.parseJoblistOutput(ok('', 'No unfinished job found'))).toEqual([]);
   });
 });
@@ -69,16 +89,18 @@ describe('LSF commands', () => {
     expect(scheduler.parseSubmitOutput(ok(fixture('lsf/bsub.stdout')))).toBe('5501004');
     expect(() => scheduler.parseSubmitOutput(ok('Bad-Output-String'))).toThrow('`Bad-Output-String`');
     expect(scheduler.parseKillOutput(ok(fixture('lsf/bkill.stdout')))).toBe(true);
-    expect(scheduler.parseKillOutput({ retval: 255, stdout: '', stderr: 'Job has already finished' })).toBe(false);
+    expect(scheduler.parseKillOutput({ retval: 255, stdout: '', stderr: 'Job has already finished' })).toBe(
+      false,
+    );
   });
 
   it('reads LSF’s termination reasons', () => {
-    expect(scheduler.parseOutput({ retval: 0, stdout: fixture('lsf/bjobs-l-runlimit.stdout'), stderr: '' })).toBe(
-      CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_WALLTIME,
-    );
-    expect(scheduler.parseOutput(null, '', 'TERM_MEMLIMIT: job killed after reaching LSF memory usage limit')).toBe(
-      CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_MEMORY,
-    );
+    expect(
+      scheduler.parseOutput({ retval: 0, stdout: fixture('lsf/bjobs-l-runlimit.stdout'), stderr: '' }),
+    ).toBe(CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_WALLTIME);
+    expect(
+      scheduler.parseOutput(null, '', 'TERM_MEMLIMIT: job killed after reaching LSF memory usage limit'),
+    ).toBe(CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_MEMORY);
     expect(scheduler.parseOutput(null, '', '')).toBeUndefined();
   });
 });
@@ -98,7 +120,13 @@ describe('LSF submission script', () => {
   it('writes aiida’s directives and the LSB_OUTDIR copies', () => {
     const script = scheduler.getSubmitScript(template());
     expect(script.startsWith('#!/bin/bash')).toBe(true);
-    for (const text of ['#BSUB -rn', '#BSUB -n 2', '#BSUB -m "b681e480bd.cern.ch"', '#BSUB -W 24:00', '#BSUB -G account_id']) {
+    for (const text of [
+      '#BSUB -rn',
+      '#BSUB -n 2',
+      '#BSUB -m "b681e480bd.cern.ch"',
+      '#BSUB -W 24:00',
+      '#BSUB -G account_id',
+    ]) {
       expect(script).toContain(text);
     }
     expect(script).toContain("'mpirun' '-np' '2' 'pw.x' '-npool' '1' < 'aiida.in'");
@@ -109,10 +137,16 @@ describe('LSF submission script', () => {
 
   it('uses -r, -nnodes, -M and sends stderr next to stdout when asked to join', () => {
     expect(scheduler.getSubmitScript(template({ rerunnable: true }))).toContain('#BSUB -r\n');
-    const nodes = scheduler.createJobResource({ tot_num_mpiprocs: 4, use_num_machines: true, num_machines: 2 });
+    const nodes = scheduler.createJobResource({
+      tot_num_mpiprocs: 4,
+      use_num_machines: true,
+      num_machines: 2,
+    });
     expect(scheduler.getSubmitScript(template({ jobResource: nodes }))).toContain('#BSUB -nnodes 2');
     expect(scheduler.getSubmitScript(template({ maxMemoryKb: 2048 }))).toContain('#BSUB -M 2048');
-    const joined = scheduler.getSubmitScript(template({ schedOutputPath: 'out.txt', schedErrorPath: 'err.txt', schedJoinFiles: true }));
+    const joined = scheduler.getSubmitScript(
+      template({ schedOutputPath: 'out.txt', schedErrorPath: 'err.txt', schedJoinFiles: true }),
+    );
     expect(joined).toContain('#BSUB -o out.txt');
     expect(joined).toContain('#BSUB -e out.txt_');
     expect(joined).not.toContain('err.txt');
@@ -120,9 +154,15 @@ describe('LSF submission script', () => {
 
   it('refuses what aiida refuses', () => {
     expect(() => scheduler.getSubmitScript(template({ jobResource: null }))).toThrow(ValidationError);
-    expect(() => scheduler.getSubmitScript(template({ maxWallclockSeconds: 'Not-a-Number' }))).toThrow(ValidationError);
-    expect(() => scheduler.getSubmitScript(template({ maxMemoryKb: 'Not-a-Number' }))).toThrow(ValidationError);
-    expect(() => scheduler.getSubmitScript(template({ maxMemoryKb: -5 }))).toThrow('max_memory_kb must be a positive integer');
+    expect(() => scheduler.getSubmitScript(template({ maxWallclockSeconds: 'Not-a-Number' }))).toThrow(
+      ValidationError,
+    );
+    expect(() => scheduler.getSubmitScript(template({ maxMemoryKb: 'Not-a-Number' }))).toThrow(
+      ValidationError,
+    );
+    expect(() => scheduler.getSubmitScript(template({ maxMemoryKb: -5 }))).toThrow(
+      'max_memory_kb must be a positive integer',
+    );
     const { codesRunMode: _unused, ...withoutMode } = template();
     expect(() => scheduler.getSubmitScript(withoutMode as JobTemplateInput)).toThrow('codesRunMode');
   });

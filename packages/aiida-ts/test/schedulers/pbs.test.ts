@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError, ValidationError } from '../../src/errors.js';
+import {
+  FeatureNotAvailableError,
+  SchedulerError,
+  SchedulerParsingError,
+  ValidationError,
+} from '../../src/errors.js';
 import {
   CalcJobSchedulerExitCodes,
   JobState,
@@ -66,9 +71,27 @@ describe('qstat -f parsing (PBSPro format)', () => {
   });
 
   it.each([
-    ['tab continuation', 'Job Id: 1.c\n    Resource_List.select = 1:ncpus=1:j\n\tobfs=104857600\n', 'resource_list.select', '1:ncpus=1:jobfs=104857600', undefined],
-    ['space without =', 'Job Id: 1.c\n    Variable_List = f=() {  echo hi\n echo bye; }\n    queue = normal\n', 'variable_list', 'f=() {  echo hi\n echo bye; }', ['variable_list']],
-    ['no indentation', 'Job Id: 1.c\n    comment = line one\nline two\n', 'comment', 'line one\nline two', ['comment']],
+    [
+      'tab continuation',
+      'Job Id: 1.c\n    Resource_List.select = 1:ncpus=1:j\n\tobfs=104857600\n',
+      'resource_list.select',
+      '1:ncpus=1:jobfs=104857600',
+      undefined,
+    ],
+    [
+      'space without =',
+      'Job Id: 1.c\n    Variable_List = f=() {  echo hi\n echo bye; }\n    queue = normal\n',
+      'variable_list',
+      'f=() {  echo hi\n echo bye; }',
+      ['variable_list'],
+    ],
+    [
+      'no indentation',
+      'Job Id: 1.c\n    comment = line one\nline two\n',
+      'comment',
+      'line one\nline two',
+      ['comment'],
+    ],
   ])('folds a %s into the previous field', (_name, stdout, field, value, warned) => {
     const [job] = new PbsproScheduler().parseJoblistOutput(ok(stdout));
     const raw = job!.rawData as Record<string, unknown>;
@@ -79,7 +102,11 @@ describe('qstat -f parsing (PBSPro format)', () => {
   it('reads an empty reply as an empty queue and tolerates finished jobs on stderr', () => {
     expect(new PbsproScheduler().parseJoblistOutput(ok(''))).toEqual([]);
     expect(
-      new PbsproScheduler().parseJoblistOutput({ retval: 153, stdout: '', stderr: 'qstat: Unknown Job Id 4099.pbs-head\n' }),
+      new PbsproScheduler().parseJoblistOutput({
+        retval: 153,
+        stdout: '',
+        stderr: 'qstat: Unknown Job Id 4099.pbs-head\n',
+      }),
     ).toEqual([]);
   });
 
@@ -87,13 +114,19 @@ describe('qstat -f parsing (PBSPro format)', () => {
     const scheduler = new PbsproScheduler();
     expect(() => scheduler.parseJoblistOutput(ok('    job_state = R\n'))).toThrow(SchedulerParsingError);
     expect(() => scheduler.parseJoblistOutput(ok('garbage\n'))).toThrow("does not start with 'Job Id:'");
-    expect(() => scheduler.parseJoblistOutput(ok('Job Id: 1\n\tstarts with a tab\n'))).toThrow('starts with a TAB');
-    expect(() => scheduler.parseJoblistOutput(ok('Job Id: 1\n    no equals sign here\n'))).toThrow('without equals sign');
-    expect(() => scheduler.parseJoblistOutput(ok('Job Id: \n    job_state = R\n'))).toThrow('without an id');
-    expect(() => scheduler.parseJoblistOutput({ retval: 2, stdout: '', stderr: 'qstat: cannot connect to server' })).toThrow(
-      SchedulerError,
+    expect(() => scheduler.parseJoblistOutput(ok('Job Id: 1\n\tstarts with a tab\n'))).toThrow(
+      'starts with a TAB',
     );
-    expect(() => scheduler.parseJoblistOutput({ retval: 1, stdout: '', stderr: '' })).toThrow('without a message');
+    expect(() => scheduler.parseJoblistOutput(ok('Job Id: 1\n    no equals sign here\n'))).toThrow(
+      'without equals sign',
+    );
+    expect(() => scheduler.parseJoblistOutput(ok('Job Id: \n    job_state = R\n'))).toThrow('without an id');
+    expect(() =>
+      scheduler.parseJoblistOutput({ retval: 2, stdout: '', stderr: 'qstat: cannot connect to server' }),
+    ).toThrow(SchedulerError);
+    expect(() => scheduler.parseJoblistOutput({ retval: 1, stdout: '', stderr: '' })).toThrow(
+      'without a message',
+    );
   });
 });
 
@@ -140,25 +173,33 @@ describe('PBS commands', () => {
   it('reads qsub’s job id and refuses anything else', () => {
     expect(scheduler.parseSubmitOutput(ok('4103.pbs-head\n'))).toBe('4103.pbs-head');
     expect(() => scheduler.parseSubmitOutput(ok(''))).toThrow(SchedulerParsingError);
-    expect(() => scheduler.parseSubmitOutput(ok('qsub: would you like fries with that'))).toThrow(SchedulerParsingError);
-    expect(() => scheduler.parseSubmitOutput({ retval: 38, stdout: '', stderr: 'qsub: Bad UID for job execution' })).toThrow(
-      /retval=38/,
+    expect(() => scheduler.parseSubmitOutput(ok('qsub: would you like fries with that'))).toThrow(
+      SchedulerParsingError,
     );
+    expect(() =>
+      scheduler.parseSubmitOutput({ retval: 38, stdout: '', stderr: 'qsub: Bad UID for job execution' }),
+    ).toThrow(/retval=38/);
   });
 
   it('reads PBS’s job-killed messages', () => {
     expect(scheduler.parseOutput(null, '', '=>> PBS: job killed: walltime 3650 exceeded limit 3600')).toBe(
       CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_WALLTIME,
     );
-    expect(scheduler.parseOutput(null, '', '=>> PBS: job killed: mem 2100000kb exceeded limit 2000000kb')).toBe(
-      CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_MEMORY,
-    );
-    expect(scheduler.parseOutput({ retval: 0, stdout: 'Job: 1.srv\nexit status 0', stderr: '' })).toBeUndefined();
+    expect(
+      scheduler.parseOutput(null, '', '=>> PBS: job killed: mem 2100000kb exceeded limit 2000000kb'),
+    ).toBe(CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_MEMORY);
+    expect(
+      scheduler.parseOutput({ retval: 0, stdout: 'Job: 1.srv\nexit status 0', stderr: '' }),
+    ).toBeUndefined();
   });
 });
 
 describe('PBS submission scripts', () => {
-  const template = (scheduler: PbsproScheduler | TorqueScheduler, resources: Record<string, number>, extra: Partial<JobTemplateInput> = {}): JobTemplateInput => ({
+  const template = (
+    scheduler: PbsproScheduler | TorqueScheduler,
+    resources: Record<string, number>,
+    extra: Partial<JobTemplateInput> = {},
+  ): JobTemplateInput => ({
     shebang: '#!/bin/bash -l',
     jobResource: scheduler.createJobResource(resources),
     maxWallclockSeconds: 24 * 3600,
@@ -175,18 +216,22 @@ describe('PBS submission scripts', () => {
     expect(script).toContain('#PBS -l select=1:mpiprocs=1\n');
     expect(script).toContain('cd "$PBS_O_WORKDIR"');
     expect(script).toContain("'mpirun' '-np' '23' 'pw.x' '-npool' '1' < 'aiida.in'");
-    expect(s.getSubmitScript(template(s, { num_machines: 1, num_mpiprocs_per_machine: 2, num_cores_per_machine: 24 }))).toContain(
-      '#PBS -l select=1:mpiprocs=2:ncpus=24',
-    );
-    expect(s.getSubmitScript(template(s, { num_machines: 1, num_mpiprocs_per_machine: 1, num_cores_per_mpiproc: 24 }))).toContain(
-      '#PBS -l select=1:mpiprocs=1:ncpus=24',
-    );
-    expect(s.getSubmitScript(template(s, { num_machines: 2, num_mpiprocs_per_machine: 1 }, { maxMemoryKb: 1000 }))).toContain(
-      '#PBS -l select=2:mpiprocs=1:mem=1000kb',
-    );
-    expect(() => s.getSubmitScript(template(s, { num_machines: 1, num_mpiprocs_per_machine: 1 }, { maxMemoryKb: -1 }))).toThrow(
-      'max_memory_kb must be a positive integer',
-    );
+    expect(
+      s.getSubmitScript(
+        template(s, { num_machines: 1, num_mpiprocs_per_machine: 2, num_cores_per_machine: 24 }),
+      ),
+    ).toContain('#PBS -l select=1:mpiprocs=2:ncpus=24');
+    expect(
+      s.getSubmitScript(
+        template(s, { num_machines: 1, num_mpiprocs_per_machine: 1, num_cores_per_mpiproc: 24 }),
+      ),
+    ).toContain('#PBS -l select=1:mpiprocs=1:ncpus=24');
+    expect(
+      s.getSubmitScript(template(s, { num_machines: 2, num_mpiprocs_per_machine: 1 }, { maxMemoryKb: 1000 })),
+    ).toContain('#PBS -l select=2:mpiprocs=1:mem=1000kb');
+    expect(() =>
+      s.getSubmitScript(template(s, { num_machines: 1, num_mpiprocs_per_machine: 1 }, { maxMemoryKb: -1 })),
+    ).toThrow('max_memory_kb must be a positive integer');
   });
 
   it('Torque asks with one nodes statement', () => {
@@ -194,37 +239,61 @@ describe('PBS submission scripts', () => {
     expect(s.getSubmitScript(template(s, { num_machines: 1, num_mpiprocs_per_machine: 1 }))).toContain(
       '#PBS -l nodes=1:ppn=1,walltime=24:00:00',
     );
-    expect(s.getSubmitScript(template(s, { num_machines: 1, num_mpiprocs_per_machine: 2, num_cores_per_machine: 24 }))).toContain(
-      '#PBS -l nodes=1:ppn=24,walltime=24:00:00',
-    );
     expect(
-      s.getSubmitScript(template(s, { num_machines: 1, num_mpiprocs_per_machine: 1 }, { maxMemoryKb: 512, maxWallclockSeconds: 90 })),
+      s.getSubmitScript(
+        template(s, { num_machines: 1, num_mpiprocs_per_machine: 2, num_cores_per_machine: 24 }),
+      ),
+    ).toContain('#PBS -l nodes=1:ppn=24,walltime=24:00:00');
+    expect(
+      s.getSubmitScript(
+        template(
+          s,
+          { num_machines: 1, num_mpiprocs_per_machine: 1 },
+          { maxMemoryKb: 512, maxWallclockSeconds: 90 },
+        ),
+      ),
     ).toContain('#PBS -l nodes=1:ppn=1,walltime=00:01:30,mem=512kb');
   });
 
   it('writes the common PBS options', () => {
     const s = new PbsproScheduler();
     const script = s.getSubmitScript(
-      template(s, { num_machines: 1, num_mpiprocs_per_machine: 1 }, {
-        rerunnable: true,
-        submitAsHold: true,
-        email: 'me@example.org',
-        emailOnStarted: true,
-        emailOnTerminated: true,
-        jobName: 'a-very-long-job-name-indeed',
-        importSysEnvironment: true,
-        schedOutputPath: 'out.txt',
-        schedJoinFiles: true,
-        queueName: 'workq',
-        account: 'proj',
-        priority: 10,
-      }),
+      template(
+        s,
+        { num_machines: 1, num_mpiprocs_per_machine: 1 },
+        {
+          rerunnable: true,
+          submitAsHold: true,
+          email: 'me@example.org',
+          emailOnStarted: true,
+          emailOnTerminated: true,
+          jobName: 'a-very-long-job-name-indeed',
+          importSysEnvironment: true,
+          schedOutputPath: 'out.txt',
+          schedJoinFiles: true,
+          queueName: 'workq',
+          account: 'proj',
+          priority: 10,
+        },
+      ),
     );
-    for (const line of ['#PBS -h', '#PBS -r y', '#PBS -M me@example.org', '#PBS -m bea', '#PBS -N a-very-long-job', '#PBS -V', '#PBS -o out.txt', '#PBS -j oe', '#PBS -q workq', '#PBS -A proj', '#PBS -p 10']) {
+    for (const line of [
+      '#PBS -h',
+      '#PBS -r y',
+      '#PBS -M me@example.org',
+      '#PBS -m bea',
+      '#PBS -N a-very-long-job',
+      '#PBS -V',
+      '#PBS -o out.txt',
+      '#PBS -j oe',
+      '#PBS -q workq',
+      '#PBS -A proj',
+      '#PBS -p 10',
+    ]) {
       expect(script.split('\n')).toContain(line);
     }
-    expect(() => s.getSubmitScript(template(s, { num_machines: 1, num_mpiprocs_per_machine: 1 }, { jobResource: null }))).toThrow(
-      ValidationError,
-    );
+    expect(() =>
+      s.getSubmitScript(template(s, { num_machines: 1, num_mpiprocs_per_machine: 1 }, { jobResource: null })),
+    ).toThrow(ValidationError);
   });
 });

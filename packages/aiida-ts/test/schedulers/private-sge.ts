@@ -25,7 +25,13 @@ const run = promisify(execFile);
 
 const DEBIAN_ROOT = '/var/lib/gridengine';
 const LIBEXEC = '/usr/lib/gridengine';
-const BINARIES = ['/usr/sbin/sge_qmaster', '/usr/sbin/sge_execd', `${LIBEXEC}/spoolinit`, `${LIBEXEC}/qconf`, '/usr/bin/qsub'];
+const BINARIES = [
+  '/usr/sbin/sge_qmaster',
+  '/usr/sbin/sge_execd',
+  `${LIBEXEC}/spoolinit`,
+  `${LIBEXEC}/qconf`,
+  '/usr/bin/qsub',
+];
 
 export interface PrivateSge {
   readonly root: string;
@@ -55,7 +61,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitFor(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`private SGE: timed out waiting for ${what}`);
@@ -109,7 +119,8 @@ export async function startPrivateSge(): Promise<PrivateSge> {
   const user = userInfo().username;
   const spool = path.join(root, 'spool');
   const workRoot = path.join(root, 'work');
-  for (const sub of ['bin', 'lib', 'util', 'utilbin']) symlinkSync(path.join(DEBIAN_ROOT, sub), path.join(root, sub));
+  for (const sub of ['bin', 'lib', 'util', 'utilbin'])
+    symlinkSync(path.join(DEBIAN_ROOT, sub), path.join(root, sub));
   mkdirSync(path.join(root, cell, 'common'), { recursive: true });
   for (const sub of ['db', 'qmaster', 'execd']) mkdirSync(path.join(spool, sub), { recursive: true });
   mkdirSync(workRoot, { mode: 0o777 });
@@ -254,7 +265,10 @@ export async function startPrivateSge(): Promise<PrivateSge> {
       'the execution host to report',
       async () => {
         try {
-          const { stdout } = await run(`${LIBEXEC}/qstat`, ['-f', '-q', 'all.q'], { env: childEnv, timeout: 5_000 });
+          const { stdout } = await run(`${LIBEXEC}/qstat`, ['-f', '-q', 'all.q'], {
+            env: childEnv,
+            timeout: 5_000,
+          });
           // Ready when the queue instance has no state letter (`u` until its host reports, `a`, `E`, …).
           const line = stdout.split('\n').find((l) => l.startsWith('all.q@'));
           return line !== undefined && line.trim().split(/\s+/).length === 5;

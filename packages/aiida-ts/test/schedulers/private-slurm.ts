@@ -14,7 +14,13 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-const BINARIES = ['/usr/sbin/munged', '/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/bin/sbatch', '/usr/bin/squeue'];
+const BINARIES = [
+  '/usr/sbin/munged',
+  '/usr/sbin/slurmctld',
+  '/usr/sbin/slurmd',
+  '/usr/bin/sbatch',
+  '/usr/bin/squeue',
+];
 
 export interface PrivateSlurmOptions {
   /** Seconds slurmctld keeps a finished job for `scontrol show job` (slurm's `MinJobAge`, default 300). */
@@ -49,7 +55,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitFor(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`private slurm: timed out waiting for ${what}`);

@@ -38,7 +38,9 @@ describe('scheduler registry', () => {
       'core.sge': true,
       'core.lsf': false,
     });
-    expect(() => loadScheduler('core.slurm').getFeature('can_fly')).toThrow('Feature can_fly not implemented');
+    expect(() => loadScheduler('core.slurm').getFeature('can_fly')).toThrow(
+      'Feature can_fly not implemented',
+    );
   });
 
   it('names the known entry points when one is missing', () => {
@@ -50,7 +52,9 @@ describe('scheduler registry', () => {
     registerScheduler('test.my_slurm', (options) => new SlurmScheduler(options));
     expect(listSchedulerEntryPoints()).toContain('test.my_slurm');
     expect(loadScheduler('test.my_slurm')).toBeInstanceOf(SlurmScheduler);
-    expect(() => registerScheduler('core.slurm', (o) => new SlurmScheduler(o))).toThrow(InvalidOperationError);
+    expect(() => registerScheduler('core.slurm', (o) => new SlurmScheduler(o))).toThrow(
+      InvalidOperationError,
+    );
     expect(() => registerScheduler('bad name!', (o) => new SlurmScheduler(o))).toThrow(ValidationError);
   });
 
@@ -65,7 +69,10 @@ describe('job listing through a transport', () => {
   });
 
   it('refuses a reply that says nothing at all about the jobs asked for', async () => {
-    for (const scheduler of [new PbsproScheduler({ transport: canned('') }), new LsfScheduler({ transport: canned('') })]) {
+    for (const scheduler of [
+      new PbsproScheduler({ transport: canned('') }),
+      new LsfScheduler({ transport: canned('') }),
+    ]) {
       await expect(scheduler.getJobs({ jobs: ['1'] })).rejects.toThrow('printed nothing at all for jobs 1');
     }
   });
@@ -75,12 +82,16 @@ describe('job listing through a transport', () => {
     await expect(pbs.getJobs({ jobs: ['1.srv'] })).resolves.toEqual([]);
     const lsf = new LsfScheduler({ transport: canned('', 'Job <5> is not found\n') });
     await expect(lsf.getJobs({ jobs: ['5'] })).resolves.toEqual([]);
-    await expect(new PbsproScheduler({ transport: canned('') }).getJobs({ user: 'alice' })).resolves.toEqual([]);
+    await expect(new PbsproScheduler({ transport: canned('') }).getJobs({ user: 'alice' })).resolves.toEqual(
+      [],
+    );
   });
 
   it('returns a record keyed by job id', async () => {
-    const header = 'JOBID^^^ST^^^REASON^^^EXEC_HOST^^^USER^^^NODES^^^CPUS^^^NODELIST(REASON)^^^PARTITION^^^TIME_LIMIT^^^TIME^^^START_TIME^^^NAME^^^SUBMIT_TIME';
-    const line = '42^^^PD^^^Priority^^^n/a^^^u^^^1^^^1^^^(Priority)^^^debug^^^10:00^^^0:00^^^N/A^^^t^^^2026-01-01T00:00:00';
+    const header =
+      'JOBID^^^ST^^^REASON^^^EXEC_HOST^^^USER^^^NODES^^^CPUS^^^NODELIST(REASON)^^^PARTITION^^^TIME_LIMIT^^^TIME^^^START_TIME^^^NAME^^^SUBMIT_TIME';
+    const line =
+      '42^^^PD^^^Priority^^^n/a^^^u^^^1^^^1^^^(Priority)^^^debug^^^10:00^^^0:00^^^N/A^^^t^^^2026-01-01T00:00:00';
     const slurm = new SlurmScheduler({ transport: canned(`${header}\n${line}\n`) });
     const byId = await slurm.getJobs({ jobs: ['42'], asDict: true });
     expect(Object.keys(byId)).toEqual(['42']);

@@ -53,7 +53,10 @@ export async function finished(scheduler: Scheduler, jobId: string): Promise<boo
 
 export function describeSchedulerContract(label: string, setup: SchedulerContractSetup): void {
   describe(`${label}: scheduler contract`, () => {
-    async function submit(name: string, template: Partial<JobTemplateInput>): Promise<{ jobId: string; workdir: string }> {
+    async function submit(
+      name: string,
+      template: Partial<JobTemplateInput>,
+    ): Promise<{ jobId: string; workdir: string }> {
       const scheduler = setup.scheduler();
       const workdir = mkdtempSync(path.join(setup.workRoot(), `${name}-`));
       const script = scheduler.getSubmitScript({
@@ -68,7 +71,8 @@ export function describeSchedulerContract(label: string, setup: SchedulerContrac
       });
       writeFileSync(path.join(workdir, '_aiidasubmit.sh'), script);
       const jobId = await scheduler.submitJob(workdir, '_aiidasubmit.sh');
-      if (typeof jobId !== 'string') throw new Error(`${label} refused the job with exit code ${jobId.status}`);
+      if (typeof jobId !== 'string')
+        throw new Error(`${label} refused the job with exit code ${jobId.status}`);
       return { jobId, workdir };
     }
 
@@ -76,7 +80,9 @@ export function describeSchedulerContract(label: string, setup: SchedulerContrac
       const scheduler = setup.scheduler();
       const { jobId, workdir } = await submit('contract-run', {
         jobEnvironment: { CONTRACT: 'yes' },
-        codesInfo: [{ cmdlineParams: ['bash', '-c', 'sleep 1; echo "contract=$CONTRACT"'], stdoutName: 'out.txt' }],
+        codesInfo: [
+          { cmdlineParams: ['bash', '-c', 'sleep 1; echo "contract=$CONTRACT"'], stdoutName: 'out.txt' },
+        ],
       });
       const job = await listed(scheduler, jobId);
       expect(job).not.toBeNull();
@@ -92,17 +98,24 @@ export function describeSchedulerContract(label: string, setup: SchedulerContrac
       });
       await until('the job to start', () => (existsSync(path.join(workdir, 'started')) ? true : undefined));
       expect(await scheduler.killJob(jobId)).toBe(true);
-      await until('the killed job to finish', async () => ((await finished(scheduler, jobId)) ? true : undefined));
+      await until('the killed job to finish', async () =>
+        (await finished(scheduler, jobId)) ? true : undefined,
+      );
       expect(existsSync(path.join(workdir, 'ended'))).toBe(false);
     });
 
     if (setup.supportsHold) {
       it('reports a job submitted on hold as held until it is killed', async () => {
         const scheduler = setup.scheduler();
-        const { jobId } = await submit('contract-held', { submitAsHold: true, codesInfo: [{ cmdlineParams: ['true'] }] });
+        const { jobId } = await submit('contract-held', {
+          submitAsHold: true,
+          codesInfo: [{ cmdlineParams: ['true'] }],
+        });
         expect((await listed(scheduler, jobId))?.jobState).toBe(JobState.QUEUED_HELD);
         expect(await scheduler.killJob(jobId)).toBe(true);
-        await until('the held job to go', async () => ((await finished(scheduler, jobId)) ? true : undefined));
+        await until('the held job to go', async () =>
+          (await finished(scheduler, jobId)) ? true : undefined,
+        );
       });
     }
 

@@ -38,14 +38,16 @@ afterAll(async () => {
   }
 });
 
-
 /** The job as qstat lists it, or `null` once it is no longer listed (finished). */
 async function current(jobId: string): Promise<JobInfo | null> {
   const jobs = await scheduler.getJobs({ user: '$USER', asDict: true });
   return jobs[jobId] ?? null;
 }
 
-async function submit(label: string, template: Partial<JobTemplateInput>): Promise<{ jobId: string; workdir: string }> {
+async function submit(
+  label: string,
+  template: Partial<JobTemplateInput>,
+): Promise<{ jobId: string; workdir: string }> {
   const workdir = mkdtempSync(path.join(sge.workRoot, `${label}-`));
   const script = scheduler.getSubmitScript({
     jobName: `aiida-${label}`,
@@ -98,18 +100,28 @@ describe('core.sge on a real Grid Engine', () => {
     expect(running.dispatchTime).toBeInstanceOf(Date);
     await until('the job to finish', async () => ((await current(jobId)) === null ? true : undefined));
     expect(readFileSync(path.join(workdir, 'out.txt'), 'utf8')).toBe('answer=42\n');
-    expect(await accounting(jobId)).toMatchObject({ jobState: JobState.DONE, exitStatus: 0, title: 'aiida-ok' });
+    expect(await accounting(jobId)).toMatchObject({
+      jobState: JobState.DONE,
+      exitStatus: 0,
+      title: 'aiida-ok',
+    });
   });
 
   it('reads a failed job’s exit status from qacct', async () => {
     const { jobId } = await submit('fail', { codesInfo: [{ cmdlineParams: ['bash', '-c', 'exit 3'] }] });
     await until('the job to finish', async () => ((await current(jobId)) === null ? true : undefined));
-    expect(await accounting(jobId)).toMatchObject({ jobState: JobState.DONE, exitStatus: 3, title: 'aiida-fail' });
+    expect(await accounting(jobId)).toMatchObject({
+      jobState: JobState.DONE,
+      exitStatus: 3,
+      title: 'aiida-fail',
+    });
   });
 
   it('kills a running job', async () => {
     const { jobId } = await submit('kill', { codesInfo: [{ cmdlineParams: ['sleep', '120'] }] });
-    await until('the job to run', async () => ((await current(jobId))?.jobState === JobState.RUNNING ? true : undefined));
+    await until('the job to run', async () =>
+      (await current(jobId))?.jobState === JobState.RUNNING ? true : undefined,
+    );
     expect(await scheduler.killJob(jobId)).toBe(true);
     await until('the job to go', async () => ((await current(jobId)) === null ? true : undefined));
     expect(await accounting(jobId)).toMatchObject({ exitStatus: 137, terminatingSignal: 9 });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError } from '../../src/errors.js';
-import { JobState, SgeScheduler, parseJobTemplate, shellUser, type JobTemplateInput } from '../../src/schedulers.js';
+import {
+  JobState,
+  SgeScheduler,
+  parseJobTemplate,
+  shellUser,
+  type JobTemplateInput,
+} from '../../src/schedulers.js';
 import { fixture } from './fixtures.js';
 
 const ok = (stdout: string, stderr = '') => ({ retval: 0, stdout, stderr });
@@ -20,7 +26,13 @@ describe('qstat -xml parsing (recorded from gridengine 8.1.9)', () => {
   });
 
   it('reads owners, names, queues, slots and times', () => {
-    expect(byId['5']).toMatchObject({ jobOwner: 'root', title: 'long', queueName: 'all.q@vm', numMpiprocs: 1, jobSubstate: 'r' });
+    expect(byId['5']).toMatchObject({
+      jobOwner: 'root',
+      title: 'long',
+      queueName: 'all.q@vm',
+      numMpiprocs: 1,
+      jobSubstate: 'r',
+    });
     expect(byId['5']!.dispatchTime).toEqual(new Date(2026, 10, 25, 6, 28, 12));
     expect(byId['8']!.title).toBe('aiida-42');
     expect(byId['6']).toMatchObject({ numMpiprocs: 2, jobSubstate: 'qw' });
@@ -50,9 +62,9 @@ describe('qstat -xml parsing (recorded from gridengine 8.1.9)', () => {
     expect(() => scheduler.parseJoblistOutput(ok(noQueueInfo))).toThrow(SchedulerError);
     const noId = `<?xml version='1.0'?>\n<job_info><queue_info></queue_info><job_info><job_list state="running"><JB_job_number></JB_job_number><state>qw</state></job_list></job_info></job_info>`;
     expect(() => scheduler.parseJoblistOutput(ok(noId))).toThrow('no job id is given');
-    expect(() => scheduler.parseJoblistOutput({ retval: 1, stdout: '', stderr: 'error: commlib error' })).toThrow(
-      'Error during joblist retrieval, retval=1',
-    );
+    expect(() =>
+      scheduler.parseJoblistOutput({ retval: 1, stdout: '', stderr: 'error: commlib error' }),
+    ).toThrow('Error during joblist retrieval, retval=1');
   });
 });
 
@@ -75,13 +87,17 @@ describe('SGE commands', () => {
     expect(() => scheduler.parseSubmitOutput({ retval: 1, stdout: '', stderr: '' })).toThrow(
       /^Error during submission, retval=1/,
     );
-    expect(() => scheduler.parseSubmitOutput(ok('Your job 12 ("x") has been submitted'))).toThrow(SchedulerParsingError);
+    expect(() => scheduler.parseSubmitOutput(ok('Your job 12 ("x") has been submitted'))).toThrow(
+      SchedulerParsingError,
+    );
   });
 
   it('kills with qdel and accounts with qacct', () => {
     expect(scheduler.getKillCommand('5')).toBe("qdel '5'");
     expect(scheduler.parseKillOutput(ok(fixture('sge/qdel.stdout')))).toBe(true);
-    expect(scheduler.parseKillOutput({ retval: 1, stdout: '', stderr: 'denied: job "999" does not exist' })).toBe(false);
+    expect(
+      scheduler.parseKillOutput({ retval: 1, stdout: '', stderr: 'denied: job "999" does not exist' }),
+    ).toBe(false);
     expect(scheduler.getDetailedJobInfoCommand('123456')).toBe("qacct -j '123456'");
   });
 });
@@ -91,7 +107,15 @@ describe('qacct parsing', () => {
 
   it('reads a failed job’s exit status', () => {
     const job = scheduler.parseDetailedJobInfo('4', ok(fixture('sge/qacct-exit-3.stdout')));
-    expect(job).toMatchObject({ jobId: '4', jobState: JobState.DONE, exitStatus: 3, title: 'failjob', jobOwner: 'root', queueName: 'all.q', numMpiprocs: 1 });
+    expect(job).toMatchObject({
+      jobId: '4',
+      jobState: JobState.DONE,
+      exitStatus: 3,
+      title: 'failjob',
+      jobOwner: 'root',
+      queueName: 'all.q',
+      numMpiprocs: 1,
+    });
     expect(job.terminatingSignal).toBeUndefined();
     expect(job.annotation).toBeUndefined();
     expect(job.finishTime).toEqual(new Date(2026, 10, 25, 6, 27, 49));
@@ -99,19 +123,31 @@ describe('qacct parsing', () => {
 
   it('reads a killed job’s signal and failure note', () => {
     const job = scheduler.parseDetailedJobInfo('5', ok(fixture('sge/qacct-killed.stdout')));
-    expect(job).toMatchObject({ exitStatus: 137, terminatingSignal: 9, annotation: '100 : assumedly after job' });
+    expect(job).toMatchObject({
+      exitStatus: 137,
+      terminatingSignal: 9,
+      annotation: '100 : assumedly after job',
+    });
   });
 
   it('refuses a job qacct does not know or output about another job', () => {
     expect(() =>
-      scheduler.parseDetailedJobInfo('12345', { retval: 1, stdout: '', stderr: fixture('sge/qacct-unknown.stderr') }),
+      scheduler.parseDetailedJobInfo('12345', {
+        retval: 1,
+        stdout: '',
+        stderr: fixture('sge/qacct-unknown.stderr'),
+      }),
     ).toThrow('qacct knows no job 12345');
-    expect(() => scheduler.parseDetailedJobInfo('9', ok(fixture('sge/qacct-exit-3.stdout')))).toThrow('not about job 9');
+    expect(() => scheduler.parseDetailedJobInfo('9', ok(fixture('sge/qacct-exit-3.stdout')))).toThrow(
+      'not about job 9',
+    );
     expect(() => scheduler.parseDetailedJobInfo('9', ok(''))).toThrow(SchedulerParsingError);
   });
 
   it('has no output parsing, as in aiida', () => {
-    expect(() => scheduler.parseOutput({ retval: 0, stdout: '', stderr: '' })).toThrow(FeatureNotAvailableError);
+    expect(() => scheduler.parseOutput({ retval: 0, stdout: '', stderr: '' })).toThrow(
+      FeatureNotAvailableError,
+    );
   });
 });
 
@@ -150,14 +186,36 @@ describe('SGE submission script', () => {
 
   it('writes the remaining options', () => {
     const script = scheduler.getSubmitScript(
-      template({ rerunnable: true, submitAsHold: true, schedOutputPath: 'o', schedJoinFiles: true, account: 'p', priority: -5, emailOnTerminated: true }),
+      template({
+        rerunnable: true,
+        submitAsHold: true,
+        schedOutputPath: 'o',
+        schedJoinFiles: true,
+        account: 'p',
+        priority: -5,
+        emailOnTerminated: true,
+      }),
     );
-    for (const line of ['#$ -cwd', '#$ -r yes', '#$ -h', '#$ -o o', '#$ -j y', '#$ -P p', '#$ -p -5', '#$ -m ea']) {
+    for (const line of [
+      '#$ -cwd',
+      '#$ -r yes',
+      '#$ -h',
+      '#$ -o o',
+      '#$ -j y',
+      '#$ -P p',
+      '#$ -p -5',
+      '#$ -m ea',
+    ]) {
       expect(script.split('\n')).toContain(line);
     }
-    expect(() => scheduler.getSubmitScript(template({ jobResource: scheduler.createJobResource({ parallel_env: 'x', tot_num_mpiprocs: 1 }), maxWallclockSeconds: -1 }))).toThrow(
-      'max_wallclock_seconds must be a positive integer',
-    );
+    expect(() =>
+      scheduler.getSubmitScript(
+        template({
+          jobResource: scheduler.createJobResource({ parallel_env: 'x', tot_num_mpiprocs: 1 }),
+          maxWallclockSeconds: -1,
+        }),
+      ),
+    ).toThrow('max_wallclock_seconds must be a positive integer');
   });
 
   it('strips characters SGE refuses from the job name', () => {

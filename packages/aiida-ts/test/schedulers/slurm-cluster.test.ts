@@ -34,7 +34,6 @@ afterAll(async () => {
   else process.env['SLURM_CONF'] = previousConf;
 });
 
-
 /** The job as squeue lists it, or `null` once squeue no longer lists it (finished). */
 async function current(jobId: string): Promise<JobInfo | null> {
   const jobs = await scheduler.getJobs({ jobs: [jobId], asDict: true });
@@ -56,7 +55,10 @@ function submitDir(label: string, template: Partial<JobTemplateInput>): string {
   return workdir;
 }
 
-async function submit(label: string, template: Partial<JobTemplateInput>): Promise<{ jobId: string; workdir: string }> {
+async function submit(
+  label: string,
+  template: Partial<JobTemplateInput>,
+): Promise<{ jobId: string; workdir: string }> {
   const workdir = submitDir(label, template);
   const jobId = await scheduler.submitJob(workdir, '_aiidasubmit.sh');
   if (typeof jobId !== 'string') throw new Error(`submission refused with exit code ${jobId.status}`);
@@ -79,7 +81,12 @@ describe('core.slurm on a real cluster', () => {
     expect(jobId).toMatch(/^\d+$/);
     const first = await current(jobId);
     expect([JobState.QUEUED, JobState.RUNNING]).toContain(first?.jobState);
-    expect(first).toMatchObject({ jobId, title: 'aiida-ok', queueName: 'debug', requestedWallclockTimeSeconds: 600 });
+    expect(first).toMatchObject({
+      jobId,
+      title: 'aiida-ok',
+      queueName: 'debug',
+      requestedWallclockTimeSeconds: 600,
+    });
     const running = await until('the job to run', async () => {
       const job = await current(jobId);
       return job?.jobState === JobState.RUNNING ? job : undefined;
@@ -91,13 +98,22 @@ describe('core.slurm on a real cluster', () => {
 
     const info = await scheduler.getDetailedJobInfo(jobId);
     const done = scheduler.parseDetailedJobInfo(jobId, info);
-    expect(done).toMatchObject({ jobState: JobState.DONE, jobSubstate: 'COMPLETED', exitStatus: 0, title: 'aiida-ok' });
-    expect(scheduler.parseOutput(info, '', readFileSync(path.join(workdir, '_scheduler-stderr.txt'), 'utf8'))).toBeUndefined();
+    expect(done).toMatchObject({
+      jobState: JobState.DONE,
+      jobSubstate: 'COMPLETED',
+      exitStatus: 0,
+      title: 'aiida-ok',
+    });
+    expect(
+      scheduler.parseOutput(info, '', readFileSync(path.join(workdir, '_scheduler-stderr.txt'), 'utf8')),
+    ).toBeUndefined();
   });
 
   it('cancels a running job', async () => {
     const { jobId } = await submit('cancel', { codesInfo: [{ cmdlineParams: ['sleep', '120'] }] });
-    await until('the job to run', async () => ((await current(jobId))?.jobState === JobState.RUNNING ? true : undefined));
+    await until('the job to run', async () =>
+      (await current(jobId))?.jobState === JobState.RUNNING ? true : undefined,
+    );
     expect(await scheduler.killJob(jobId)).toBe(true);
     await until('the job to go', async () => ((await current(jobId)) === null ? true : undefined));
     const job = scheduler.parseDetailedJobInfo(jobId, await scheduler.getDetailedJobInfo(jobId));
@@ -126,7 +142,10 @@ describe('core.slurm on a real cluster', () => {
       },
       40_000,
     );
-    expect(scheduler.parseDetailedJobInfo(jobId, fromJobcomp)).toMatchObject({ jobSubstate: 'FAILED', exitStatus: 3 });
+    expect(scheduler.parseDetailedJobInfo(jobId, fromJobcomp)).toMatchObject({
+      jobSubstate: 'FAILED',
+      exitStatus: 3,
+    });
     expect(readFileSync(slurm.jobcompFile, 'utf8')).toContain(`JobId=${jobId} `);
   }, 60_000);
 
@@ -135,19 +154,33 @@ describe('core.slurm on a real cluster', () => {
     const b = await submit('list-b', { submitAsHold: true, codesInfo: [{ cmdlineParams: ['true'] }] });
     const jobs = await scheduler.getJobs({ jobs: [a.jobId, b.jobId] });
     expect(jobs.map((job) => job.jobId).sort()).toEqual([a.jobId, b.jobId].sort());
-    for (const job of jobs) expect(job).toMatchObject({ jobState: JobState.QUEUED_HELD, annotation: 'JobHeldUser', jobSubstate: 'PD' });
+    for (const job of jobs)
+      expect(job).toMatchObject({
+        jobState: JobState.QUEUED_HELD,
+        annotation: 'JobHeldUser',
+        jobSubstate: 'PD',
+      });
     expect(await scheduler.killJob(a.jobId)).toBe(true);
     expect(await scheduler.killJob(b.jobId)).toBe(true);
-    await until('both jobs to go', async () => ((await scheduler.getJobs({ jobs: [a.jobId, b.jobId] })).length === 0 ? true : undefined));
+    await until('both jobs to go', async () =>
+      (await scheduler.getJobs({ jobs: [a.jobId, b.jobId] })).length === 0 ? true : undefined,
+    );
     // A single finished id: squeue would exit 1 for it alone, the duplicated id keeps this an empty list.
     expect(await scheduler.getJobs({ jobs: [a.jobId] })).toEqual([]);
     await expect(scheduler.getJobs({ user: '$USER' })).resolves.toEqual([]);
-    await expect(scheduler.getJobs({ user: '$USER', jobs: [a.jobId] })).rejects.toThrow(FeatureNotAvailableError);
+    await expect(scheduler.getJobs({ user: '$USER', jobs: [a.jobId] })).rejects.toThrow(
+      FeatureNotAvailableError,
+    );
   });
 
   it('reports sbatch’s refusal', async () => {
-    const workdir = submitDir('bad-partition', { queueName: 'nopart', codesInfo: [{ cmdlineParams: ['true'] }] });
+    const workdir = submitDir('bad-partition', {
+      queueName: 'nopart',
+      codesInfo: [{ cmdlineParams: ['true'] }],
+    });
     await expect(scheduler.submitJob(workdir, '_aiidasubmit.sh')).rejects.toThrow(SchedulerError);
-    await expect(scheduler.submitJob(workdir, '_aiidasubmit.sh')).rejects.toThrow(/Invalid partition name specified/);
+    await expect(scheduler.submitJob(workdir, '_aiidasubmit.sh')).rejects.toThrow(
+      /Invalid partition name specified/,
+    );
   });
 });

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError, ValidationError } from '../../src/errors.js';
-import { CalcJobSchedulerExitCodes, JobState, SlurmScheduler, shellUser, type JobTemplateInput } from '../../src/schedulers.js';
+import {
+  FeatureNotAvailableError,
+  SchedulerError,
+  SchedulerParsingError,
+  ValidationError,
+} from '../../src/errors.js';
+import {
+  CalcJobSchedulerExitCodes,
+  JobState,
+  SlurmScheduler,
+  shellUser,
+  type JobTemplateInput,
+} from '../../src/schedulers.js';
 import { parseSlurmDuration } from '../../src/schedulers/time-formats.js';
 import { fixture, recordingLogger } from './fixtures.js';
 
@@ -63,30 +74,41 @@ describe('squeue parsing (recorded from slurm 22.05)', () => {
     expect(() => scheduler.parseJoblistOutput(ok(lines.slice(1).join('\n')))).toThrow(SchedulerParsingError);
     const truncated = [lines[0], lines[1]!.slice(0, 40)].join('\n');
     expect(() => scheduler.parseJoblistOutput(ok(truncated))).toThrow(/has \d+ fields instead of 14/);
-    expect(() => scheduler.parseJoblistOutput(ok(`${lines[0]!}\nslurm_load_jobs error: Socket timed out`))).toThrow(
-      SchedulerParsingError,
-    );
     expect(() =>
-      scheduler.parseJoblistOutput({ retval: 1, stdout: '', stderr: 'slurm_load_jobs error: Invalid job id specified' }),
+      scheduler.parseJoblistOutput(ok(`${lines[0]!}\nslurm_load_jobs error: Socket timed out`)),
+    ).toThrow(SchedulerParsingError);
+    expect(() =>
+      scheduler.parseJoblistOutput({
+        retval: 1,
+        stdout: '',
+        stderr: 'slurm_load_jobs error: Invalid job id specified',
+      }),
     ).toThrow(/squeue returned exit code 1/);
     expect(() => scheduler.parseJoblistOutput({ retval: 1, stdout: '', stderr: '' })).toThrow(SchedulerError);
   });
 
   it('only logs text on stderr when squeue succeeded', () => {
     const logger = recordingLogger();
-    const jobs = new SlurmScheduler({ logger }).parseJoblistOutput(ok(fixture('slurm/squeue-mixed.stdout'), 'a warning'));
+    const jobs = new SlurmScheduler({ logger }).parseJoblistOutput(
+      ok(fixture('slurm/squeue-mixed.stdout'), 'a warning'),
+    );
     expect(jobs).toHaveLength(6);
-    expect(logger.messages.some((m) => m.level === 'warn' && m.message.includes('non-empty stderr'))).toBe(true);
+    expect(logger.messages.some((m) => m.level === 'warn' && m.message.includes('non-empty stderr'))).toBe(
+      true,
+    );
   });
 
   it('warns about unknown states and unreadable numbers without dropping the job', () => {
     const logger = recordingLogger();
     const header = fixture('slurm/squeue-mixed.stdout').split('\n')[0]!;
-    const line = '99^^^XX^^^None^^^n/a^^^u^^^n/a^^^?^^^(None)^^^p^^^bogus^^^0:00^^^N/A^^^t^^^2026-11-25T06:28:38';
+    const line =
+      '99^^^XX^^^None^^^n/a^^^u^^^n/a^^^?^^^(None)^^^p^^^bogus^^^0:00^^^N/A^^^t^^^2026-11-25T06:28:38';
     const [job] = new SlurmScheduler({ logger }).parseJoblistOutput(ok(`${header}\n${line}\n`));
     expect(job).toMatchObject({ jobId: '99', jobState: JobState.UNDETERMINED, title: 't' });
     expect(job!.numMachines).toBeUndefined();
-    expect(logger.messages.map((m) => m.message).join('\n')).toMatch(/Unrecognized job_state 'XX'[\s\S]*not an integer/);
+    expect(logger.messages.map((m) => m.message).join('\n')).toMatch(
+      /Unrecognized job_state 'XX'[\s\S]*not an integer/,
+    );
   });
 });
 
@@ -138,12 +160,17 @@ describe('slurm commands', () => {
     expect(scheduler.parseSubmitOutput(ok('salloc: Granted job allocation 65537\n'))).toBe('65537');
     expect(() => scheduler.parseSubmitOutput(ok('nothing useful'))).toThrow(SchedulerParsingError);
     expect(() =>
-      scheduler.parseSubmitOutput({ retval: 1, stdout: '', stderr: fixture('slurm/sbatch-invalid-partition.stderr') }),
+      scheduler.parseSubmitOutput({
+        retval: 1,
+        stdout: '',
+        stderr: fixture('slurm/sbatch-invalid-partition.stderr'),
+      }),
     ).toThrow(/Error during submission, retval=1[\s\S]*Invalid partition name/);
   });
 
   it('turns an invalid account into exit code 131 instead of an error', () => {
-    const stderr = 'sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified';
+    const stderr =
+      'sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified';
     expect(scheduler.parseSubmitOutput({ retval: 1, stdout: '', stderr })).toBe(
       CalcJobSchedulerExitCodes.ERROR_SCHEDULER_INVALID_ACCOUNT,
     );
@@ -151,7 +178,9 @@ describe('slurm commands', () => {
 
   it('accepts scancel’s silent success', () => {
     expect(scheduler.parseKillOutput(ok(fixture('slurm/scancel.stdout')))).toBe(true);
-    expect(scheduler.parseKillOutput({ retval: 1, stdout: '', stderr: 'scancel: error: Invalid job id' })).toBe(false);
+    expect(
+      scheduler.parseKillOutput({ retval: 1, stdout: '', stderr: 'scancel: error: Invalid job id' }),
+    ).toBe(false);
   });
 });
 
@@ -174,16 +203,28 @@ describe('slurm submission script', () => {
     expect(script).toContain('#SBATCH --ntasks-per-node=1');
     expect(script).toContain('#SBATCH --error=slurm-%j.err');
     expect(script).toContain("'mpirun' '-np' '23' 'pw.x' '-npool' '1' < 'aiida.in'");
-    expect(scheduler.getSubmitScript(template({ maxWallclockSeconds: 3723 }))).toContain('#SBATCH --time=01:02:03');
+    expect(scheduler.getSubmitScript(template({ maxWallclockSeconds: 3723 }))).toContain(
+      '#SBATCH --time=01:02:03',
+    );
   });
 
   it('asks for cores per task from either core count', () => {
-    const fromMachine = scheduler.createJobResource({ num_machines: 1, num_mpiprocs_per_machine: 2, num_cores_per_machine: 24 });
+    const fromMachine = scheduler.createJobResource({
+      num_machines: 1,
+      num_mpiprocs_per_machine: 2,
+      num_cores_per_machine: 24,
+    });
     const script = scheduler.getSubmitScript(template({ jobResource: fromMachine }));
     expect(script).toContain('#SBATCH --ntasks-per-node=2');
     expect(script).toContain('#SBATCH --cpus-per-task=12');
-    const fromProc = scheduler.createJobResource({ num_machines: 1, num_mpiprocs_per_machine: 1, num_cores_per_mpiproc: 24 });
-    expect(scheduler.getSubmitScript(template({ jobResource: fromProc }))).toContain('#SBATCH --cpus-per-task=24');
+    const fromProc = scheduler.createJobResource({
+      num_machines: 1,
+      num_mpiprocs_per_machine: 1,
+      num_cores_per_mpiproc: 24,
+    });
+    expect(scheduler.getSubmitScript(template({ jobResource: fromProc }))).toContain(
+      '#SBATCH --cpus-per-task=24',
+    );
   });
 
   it('writes memory in MB and refuses negative memory or walltime', () => {
@@ -234,13 +275,17 @@ describe('slurm submission script', () => {
       expect(script.split('\n')).toContain(line);
     }
     expect(script).not.toContain('--no-requeue');
-    const joined = scheduler.getSubmitScript(template({ schedOutputPath: 'out', schedErrorPath: 'err', schedJoinFiles: true }));
+    const joined = scheduler.getSubmitScript(
+      template({ schedOutputPath: 'out', schedErrorPath: 'err', schedJoinFiles: true }),
+    );
     expect(joined).not.toContain('--error');
   });
 
   it('refuses resources of another kind and directive values with newlines', () => {
     expect(() =>
-      scheduler.getSubmitScript(template({ jobResource: { kind: 'par-env', parallelEnv: 'x', totNumMpiprocs: 1 } })),
+      scheduler.getSubmitScript(
+        template({ jobResource: { kind: 'par-env', parallelEnv: 'x', totNumMpiprocs: 1 } }),
+      ),
     ).toThrow('node-number');
     expect(() => scheduler.getSubmitScript(template({ jobResource: null }))).toThrow('Job resources');
     expect(() => scheduler.getSubmitScript(template({ queueName: 'debug\nrm -rf ~' }))).toThrow('newline');
@@ -273,20 +318,28 @@ describe('slurm output parsing', () => {
     expect(scheduler.parseOutput(info(failed.replace('JobState=FAILED', 'JobState=TIMEOUT')))).toBe(
       CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_WALLTIME,
     );
-    const jobcompLine = fixture('slurm/jobcomp.log').split('\n').find((l) => l.startsWith('JobId=3 '))!;
-    expect(scheduler.parseOutput(info(jobcompLine.replace('JobState=FAILED', 'JobState=OUT_OF_MEMORY')))).toBe(
-      CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_MEMORY,
-    );
+    const jobcompLine = fixture('slurm/jobcomp.log')
+      .split('\n')
+      .find((l) => l.startsWith('JobId=3 '))!;
+    expect(
+      scheduler.parseOutput(info(jobcompLine.replace('JobState=FAILED', 'JobState=OUT_OF_MEMORY'))),
+    ).toBe(CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_MEMORY);
   });
 
   it('finds slurm’s messages on any line of the job’s stderr', () => {
     const stderr = 'line one\nslurmstepd: error: Job 5 exceeded memory limit (2048 > 1024), being killed\n';
-    expect(scheduler.parseOutput(undefined, '', stderr)).toBe(CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_MEMORY);
-    expect(scheduler.parseOutput(null, '', 'slurmstepd: error: Detected 1 oom-kill event(s) in StepId=5.batch')).toBe(
+    expect(scheduler.parseOutput(undefined, '', stderr)).toBe(
       CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_MEMORY,
     );
     expect(
-      scheduler.parseOutput(null, '', 'slurmstepd: error: *** JOB 5 ON n1 CANCELLED AT 2024-01-01T00:00:00 DUE TO TIME LIMIT ***'),
+      scheduler.parseOutput(null, '', 'slurmstepd: error: Detected 1 oom-kill event(s) in StepId=5.batch'),
+    ).toBe(CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_MEMORY);
+    expect(
+      scheduler.parseOutput(
+        null,
+        '',
+        'slurmstepd: error: *** JOB 5 ON n1 CANCELLED AT 2024-01-01T00:00:00 DUE TO TIME LIMIT ***',
+      ),
     ).toBe(CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_WALLTIME);
     expect(scheduler.parseOutput(null, '', 'all fine')).toBeUndefined();
   });
@@ -328,7 +381,9 @@ describe('slurm detailed job info', () => {
   });
 
   it('reads completed and cancelled jobs', () => {
-    expect(scheduler.parseDetailedJobInfo('1', info(fixture('slurm/scontrol-completed.stdout')))).toMatchObject({
+    expect(
+      scheduler.parseDetailedJobInfo('1', info(fixture('slurm/scontrol-completed.stdout'))),
+    ).toMatchObject({
       jobSubstate: 'COMPLETED',
       exitStatus: 0,
       wallclockTimeSeconds: 4,
@@ -340,17 +395,27 @@ describe('slurm detailed job info', () => {
 
   it('reads the jobcomp line, whose time limit is in minutes', () => {
     const log = fixture('slurm/jobcomp.log');
-    const job = scheduler.parseDetailedJobInfo('3', info(log.split('\n').find((l) => l.startsWith('JobId=3 '))!));
+    const job = scheduler.parseDetailedJobInfo(
+      '3',
+      info(log.split('\n').find((l) => l.startsWith('JobId=3 '))!),
+    );
     expect(job).toMatchObject({ exitStatus: 3, jobSubstate: 'FAILED', numCpus: 1, wallclockTimeSeconds: 0 });
-    const limited = scheduler.parseDetailedJobInfo('8', info(log.split('\n').find((l) => l.startsWith('JobId=8 '))!));
+    const limited = scheduler.parseDetailedJobInfo(
+      '8',
+      info(log.split('\n').find((l) => l.startsWith('JobId=8 '))!),
+    );
     expect(limited.requestedWallclockTimeSeconds).toBe(600);
     expect(limited.title).toBe('aiida-101');
-    const spaced = scheduler.parseDetailedJobInfo('11', info(log.split('\n').find((l) => l.startsWith('JobId=11 '))!));
+    const spaced = scheduler.parseDetailedJobInfo(
+      '11',
+      info(log.split('\n').find((l) => l.startsWith('JobId=11 '))!),
+    );
     expect(spaced.title).toBe('title with ^^^ sep');
   });
 
   it('reads sacct’s allocation line and the signal of ExitCode', () => {
-    const sacct = 'JobID|JobName|State|ExitCode|Elapsed|Partition|User|NNodes|NCPUS|\n' +
+    const sacct =
+      'JobID|JobName|State|ExitCode|Elapsed|Partition|User|NNodes|NCPUS|\n' +
       '77|aiida-9|CANCELLED by 0|0:15|00:01:05|debug|alice|2|8|\n77.batch|batch|CANCELLED|0:15|00:01:05||||8|\n';
     expect(scheduler.parseDetailedJobInfo('77', info(sacct))).toMatchObject({
       jobSubstate: 'CANCELLED',
@@ -364,12 +429,16 @@ describe('slurm detailed job info', () => {
   });
 
   it('refuses output about nothing or about another job', () => {
-    expect(() => scheduler.parseDetailedJobInfo('4242', { retval: 1, stdout: '', stderr: fixture('slurm/scontrol-unknown.stderr') })).toThrow(
-      SchedulerParsingError,
-    );
-    expect(() => scheduler.parseDetailedJobInfo('4', info(fixture('slurm/scontrol-failed-exit-3.stdout')))).toThrow(
-      'not 4',
-    );
+    expect(() =>
+      scheduler.parseDetailedJobInfo('4242', {
+        retval: 1,
+        stdout: '',
+        stderr: fixture('slurm/scontrol-unknown.stderr'),
+      }),
+    ).toThrow(SchedulerParsingError);
+    expect(() =>
+      scheduler.parseDetailedJobInfo('4', info(fixture('slurm/scontrol-failed-exit-3.stdout'))),
+    ).toThrow('not 4');
   });
 
   it('falls back from sacct to scontrol to the jobcomp file', () => {

@@ -41,7 +41,9 @@ describe.each(ALL)('%s submission script', (entryPoint) => {
     expect(single).toContain("export SOME_STRING='value'");
     expect(single).toContain("export SOME_INTEGER='1'");
     expect(single).toContain(`export WITH_QUOTE='it'"'"'s "x"'`);
-    const double = scheduler.getSubmitScript(base({ jobEnvironment: env, environmentVariablesDoubleQuotes: true }));
+    const double = scheduler.getSubmitScript(
+      base({ jobEnvironment: env, environmentVariablesDoubleQuotes: true }),
+    );
     expect(double).toContain('export SOME_STRING="value"');
     expect(double).toContain('export SOME_INTEGER="1"');
     expect(double).toContain(`export WITH_QUOTE="it's "'"'"x"'"'""`);
@@ -52,12 +54,18 @@ describe.each(ALL)('%s submission script', (entryPoint) => {
     expect(scheduler.getSubmitScript(base()).split('\n')[0]).toBe('#!/bin/bash');
     expect(scheduler.getSubmitScript(base({ shebang: null })).split('\n')[0]).toBe('#!/bin/bash');
     expect(scheduler.getSubmitScript(base({ shebang: '' })).split('\n')[0]).toBe('');
-    expect(scheduler.getSubmitScript(base({ shebang: '#!/bin/bash -l' })).split('\n')[0]).toBe('#!/bin/bash -l');
+    expect(scheduler.getSubmitScript(base({ shebang: '#!/bin/bash -l' })).split('\n')[0]).toBe(
+      '#!/bin/bash -l',
+    );
   });
 
   it('places prepend text, the run line, append text and custom commands in aiida’s order', () => {
     const script = scheduler.getSubmitScript(
-      base({ prependText: 'module load qe', appendText: 'echo finished', customSchedulerCommands: '# CUSTOM-LINE' }),
+      base({
+        prependText: 'module load qe',
+        appendText: 'echo finished',
+        customSchedulerCommands: '# CUSTOM-LINE',
+      }),
     );
     const at = (text: string) => script.indexOf(text);
     expect(at("'pw.x' '-npool' '1' < 'aiida.in' > 'aiida.out'")).toBeGreaterThan(at('module load qe'));
@@ -90,7 +98,12 @@ describe('run lines', () => {
       jobResource: resource,
       codesRunMode: 'serial',
       codesInfo: [
-        { prependCmdlineParams: ['mpirun', '-np', '4'], cmdlineParams: ['a.x'], stdinName: 'in', stderrName: 'err' },
+        {
+          prependCmdlineParams: ['mpirun', '-np', '4'],
+          cmdlineParams: ['a.x'],
+          stdinName: 'in',
+          stderrName: 'err',
+        },
         { cmdlineParams: ['b.x'], stdoutName: 'out', joinFiles: true, stderrName: 'ignored' },
       ],
     });
@@ -121,7 +134,9 @@ describe('run lines', () => {
       ],
     });
     // One word for the container's shell: `"pw.x" "$HOME/in" < 'aiida.in'` ($HOME expands in the job).
-    expect(script).toContain(`'docker' 'run' 'img' 'sh' '-c' ""'"'"pw.x"'"'" "'"'"$HOME/in"'"'" < 'aiida.in'"`);
+    expect(script).toContain(
+      `'docker' 'run' 'img' 'sh' '-c' ""'"'"pw.x"'"'" "'"'"$HOME/in"'"'" < 'aiida.in'"`,
+    );
   });
 });
 
@@ -129,10 +144,15 @@ describe('codes info with MPI', () => {
   const resource = new DirectScheduler().createJobResource({ num_machines: 2, num_mpiprocs_per_machine: 4 });
 
   it('fills the mpirun placeholders from the resources', () => {
-    expect(formatMpirunCommand(['mpirun', '-np', '{tot_num_mpiprocs}', '--map-by', 'ppr:{num_mpiprocs_per_machine}:node', '{{x}}'], resource)).toEqual(
-      ['mpirun', '-np', '8', '--map-by', 'ppr:4:node', '{x}'],
+    expect(
+      formatMpirunCommand(
+        ['mpirun', '-np', '{tot_num_mpiprocs}', '--map-by', 'ppr:{num_mpiprocs_per_machine}:node', '{{x}}'],
+        resource,
+      ),
+    ).toEqual(['mpirun', '-np', '8', '--map-by', 'ppr:4:node', '{x}']);
+    expect(() => formatMpirunCommand(['srun', '-n', '{nprocs}'], resource)).toThrow(
+      "unknown placeholder '{nprocs}'",
     );
-    expect(() => formatMpirunCommand(['srun', '-n', '{nprocs}'], resource)).toThrow("unknown placeholder '{nprocs}'");
   });
 
   it('puts the mpirun command before the executable only with withmpi', () => {
@@ -149,8 +169,8 @@ describe('codes info with MPI', () => {
     expect(parallel.cmdlineParams).toEqual(['/opt/qe/bin/pw.x', '-in', 'aiida.in']);
     const serial = buildJobTemplateCodeInfo({ withmpi: false, jobResource: resource, executable: 'pw.x' });
     expect(serial.prependCmdlineParams).toEqual([]);
-    expect(() => buildJobTemplateCodeInfo({ withmpi: true, jobResource: resource, executable: 'pw.x' })).toThrow(
-      'no mpirun command',
-    );
+    expect(() =>
+      buildJobTemplateCodeInfo({ withmpi: true, jobResource: resource, executable: 'pw.x' }),
+    ).toThrow('no mpirun command');
   });
 });

@@ -48,7 +48,10 @@ export class DirectScheduler extends BashCliScheduler {
     if (template.schedOutputPath) lines.push(`exec > ${quoteIfNeeded(template.schedOutputPath)}`);
     if (template.schedJoinFiles) {
       if (template.schedErrorPath) {
-        this.logger.info({}, 'sched_join_files is True, but sched_error_path is set; ignoring sched_error_path');
+        this.logger.info(
+          {},
+          'sched_join_files is True, but sched_error_path is set; ignoring sched_error_path',
+        );
       }
     } else if (template.schedErrorPath) {
       lines.push(`exec 2> ${quoteIfNeeded(template.schedErrorPath)}`);
@@ -81,12 +84,16 @@ export class DirectScheduler extends BashCliScheduler {
   parseSubmitOutput(output: CommandOutput): string {
     const { retval, stdout, stderr } = output;
     if (retval !== 0) {
-      throw new SchedulerError(`Error during submission, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`);
+      throw new SchedulerError(
+        `Error during submission, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`,
+      );
     }
     if (stderr.trim()) this.logger.warn({ stderr }, 'the submit command wrote to stderr');
     const pid = stdout.trim();
-    if (!pid) throw new SchedulerError(`Unable to get the PID: retval=${retval}; stdout=${stdout}; stderr=${stderr}`);
-    if (!/^\d+$/.test(pid)) throw new SchedulerParsingError(`Unable to read a PID from the submit output '${pid}'`);
+    if (!pid)
+      throw new SchedulerError(`Unable to get the PID: retval=${retval}; stdout=${stdout}; stderr=${stderr}`);
+    if (!/^\d+$/.test(pid))
+      throw new SchedulerParsingError(`Unable to read a PID from the submit output '${pid}'`);
     return pid;
   }
 
@@ -95,7 +102,8 @@ export class DirectScheduler extends BashCliScheduler {
     const command = 'ps -o pid,stat,user,time';
     if (query.jobs && query.jobs.length > 0) {
       for (const job of query.jobs) {
-        if (!/^\d+$/.test(job)) throw new ValidationError(`invalid process id for the direct scheduler: '${job}'`);
+        if (!/^\d+$/.test(job))
+          throw new ValidationError(`invalid process id for the direct scheduler: '${job}'`);
       }
       return `${command} -p ${query.jobs.join(',')}`;
     }
@@ -160,7 +168,8 @@ export class DirectScheduler extends BashCliScheduler {
   }
 
   getKillCommand(jobId: string): string {
-    if (!/^\d+$/.test(jobId)) throw new ValidationError(`invalid process id for the direct scheduler: '${jobId}'`);
+    if (!/^\d+$/.test(jobId))
+      throw new ValidationError(`invalid process id for the direct scheduler: '${jobId}'`);
     // Stop each generation before listing its children so nothing forks away between listing and
     // killing, then TERM the whole tree and let the stopped processes run to receive it.
     return (

@@ -1,4 +1,9 @@
-import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError, ValidationError } from '../../errors.js';
+import {
+  FeatureNotAvailableError,
+  SchedulerError,
+  SchedulerParsingError,
+  ValidationError,
+} from '../../errors.js';
 import { BashCliScheduler, type JoblistQuery } from '../bash-cli-scheduler.js';
 import { quoteForBash } from '../bash-quoting.js';
 import { CalcJobSchedulerExitCodes, type SchedulerExitCode } from '../exit-codes.js';
@@ -7,7 +12,12 @@ import { LsfJobResourceClass } from '../job-resource.js';
 import { JobState } from '../job-state.js';
 import type { JobTemplate } from '../job-template.js';
 import { readDetailedJobInfoArgument, type CommandOutput } from '../scheduler.js';
-import { directiveValue, positiveMemoryKb, positiveWallclockSeconds, sanitizeJobName } from '../script-values.js';
+import {
+  directiveValue,
+  positiveMemoryKb,
+  positiveWallclockSeconds,
+  sanitizeJobName,
+} from '../script-values.js';
 import { parseMonthDayTime } from '../time-formats.js';
 
 /** LSF's `STAT` values → job state (aiida's map). */
@@ -70,8 +80,10 @@ export class LsfScheduler extends BashCliScheduler {
     if (template.emailOnStarted) lines.push('#BSUB -B');
     if (template.emailOnTerminated) lines.push('#BSUB -N');
     if (template.jobName) lines.push(`#BSUB -J "${sanitizeJobName(template.jobName, { maxLength: 128 })}"`);
-    if (!template.importSysEnvironment) this.logger.warn({}, 'LSF scheduler cannot ignore the user environment');
-    if (template.schedOutputPath) lines.push(`#BSUB -o ${directiveValue('schedOutputPath', template.schedOutputPath)}`);
+    if (!template.importSysEnvironment)
+      this.logger.warn({}, 'LSF scheduler cannot ignore the user environment');
+    if (template.schedOutputPath)
+      lines.push(`#BSUB -o ${directiveValue('schedOutputPath', template.schedOutputPath)}`);
     let errorPath = template.schedErrorPath ?? null;
     if (template.schedJoinFiles) {
       // LSF cannot join the two streams; stderr goes next to stdout instead. (aiida computes this name but
@@ -87,7 +99,9 @@ export class LsfScheduler extends BashCliScheduler {
     }
     const resource = template.jobResource;
     if (!resource) {
-      throw new ValidationError('Job resources (as the tot_num_mpiprocs) are required for the LSF scheduler plugin');
+      throw new ValidationError(
+        'Job resources (as the tot_num_mpiprocs) are required for the LSF scheduler plugin',
+      );
     }
     if (resource.kind !== 'lsf') {
       throw new ValidationError(`the LSF scheduler plugin needs LSF job resources, not '${resource.kind}'`);
@@ -119,7 +133,9 @@ export class LsfScheduler extends BashCliScheduler {
   parseSubmitOutput(output: CommandOutput): string {
     const { retval, stdout, stderr } = output;
     if (retval !== 0) {
-      throw new SchedulerError(`Error during submission, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`);
+      throw new SchedulerError(
+        `Error during submission, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`,
+      );
     }
     if (stderr.trim()) this.logger.warn({ stderr }, 'bsub wrote to stderr');
     const match = /Job <([^>]+)>/.exec(stdout);
@@ -128,17 +144,21 @@ export class LsfScheduler extends BashCliScheduler {
   }
 
   getJoblistCommand(query: JoblistQuery): string {
-    if (query.user && query.jobs) throw new FeatureNotAvailableError('Cannot query by user and job(s) in LSF');
+    if (query.user && query.jobs)
+      throw new FeatureNotAvailableError('Cannot query by user and job(s) in LSF');
     const command = ['bjobs', '-noheader', `-o '${BJOBS_FIELDS.join(' ')} delimiter="${SEPARATOR}"'`];
     if (query.user) command.push(`-u${query.user}`);
-    if (query.jobs && query.jobs.length > 0) command.push(query.jobs.map((job) => quoteForBash(job)).join(' '));
+    if (query.jobs && query.jobs.length > 0)
+      command.push(query.jobs.map((job) => quoteForBash(job)).join(' '));
     return command.join(' ');
   }
 
   parseJoblistOutput(output: CommandOutput): JobInfo[] {
     const { retval, stdout, stderr } = output;
     if (retval !== 0) {
-      throw new SchedulerError(`Error during parsing joblist output, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`);
+      throw new SchedulerError(
+        `Error during parsing joblist output, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`,
+      );
     }
     const jobs: JobInfo[] = [];
     for (const line of stdout.split('\n')) {
@@ -152,14 +172,47 @@ export class LsfScheduler extends BashCliScheduler {
   parseBjobsLine(line: string): JobInfo {
     let fields = line.split(SEPARATOR);
     if (fields.length < NUM_FIELDS) {
-      throw new SchedulerParsingError(`bjobs line has ${fields.length} fields instead of ${NUM_FIELDS}: ${JSON.stringify(line)}`);
+      throw new SchedulerParsingError(
+        `bjobs line has ${fields.length} fields instead of ${NUM_FIELDS}: ${JSON.stringify(line)}`,
+      );
     }
     // The job name is last and may itself contain the separator.
-    if (fields.length > NUM_FIELDS) fields = [...fields.slice(0, NUM_FIELDS - 1), fields.slice(NUM_FIELDS - 1).join(SEPARATOR)];
+    if (fields.length > NUM_FIELDS)
+      fields = [...fields.slice(0, NUM_FIELDS - 1), fields.slice(NUM_FIELDS - 1).join(SEPARATOR)];
     fields = fields.map((f) => f.trim());
-    const [jobId, stat, exitReason, , user, slots, maxReqProc, execHost, queue, finish, start, complete, submit, name] =
-      fields as [string, string, string, string, string, string, string, string, string, string, string, string, string, string];
-    if (!/^\d/.test(jobId)) throw new SchedulerParsingError(`bjobs line has no job id: ${JSON.stringify(line)}`);
+    const [
+      jobId,
+      stat,
+      exitReason,
+      ,
+      user,
+      slots,
+      maxReqProc,
+      execHost,
+      queue,
+      finish,
+      start,
+      complete,
+      submit,
+      name,
+    ] = fields as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    if (!/^\d/.test(jobId))
+      throw new SchedulerParsingError(`bjobs line has no job id: ${JSON.stringify(line)}`);
     let jobState = LSF_STATES[stat];
     if (jobState === undefined) {
       this.logger.warn({ jobId, stat }, `Unrecognized job_state '${stat}' for job id ${jobId}`);
@@ -176,9 +229,17 @@ export class LsfScheduler extends BashCliScheduler {
       rawData: fields,
     };
     if (/^\d+$/.test(slots)) job.numMachines = Number(slots);
-    else this.logger.warn({ jobId, slots }, `The number of allocated nodes is not an integer (${slots}) for job id ${jobId}!`);
+    else
+      this.logger.warn(
+        { jobId, slots },
+        `The number of allocated nodes is not an integer (${slots}) for job id ${jobId}!`,
+      );
     if (/^\d+$/.test(maxReqProc)) job.numMpiprocs = Number(maxReqProc);
-    else this.logger.warn({ jobId, maxReqProc }, `The number of allocated cores is not an integer (${maxReqProc}) for job id ${jobId}!`);
+    else
+      this.logger.warn(
+        { jobId, maxReqProc },
+        `The number of allocated cores is not an integer (${maxReqProc}) for job id ${jobId}!`,
+      );
     const year = this.currentYear();
     if (jobState === JobState.RUNNING) {
       job.allocatedMachinesRaw = execHost;

@@ -1,5 +1,10 @@
 import type { Logger } from 'kiwipy-ts';
-import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError, ValidationError } from '../../errors.js';
+import {
+  FeatureNotAvailableError,
+  SchedulerError,
+  SchedulerParsingError,
+  ValidationError,
+} from '../../errors.js';
 import { BashCliScheduler, type JoblistQuery } from '../bash-cli-scheduler.js';
 import { quoteForBash } from '../bash-quoting.js';
 import { CalcJobSchedulerExitCodes, type SchedulerExitCode } from '../exit-codes.js';
@@ -101,7 +106,12 @@ function text(raw: Record<string, string | string[]>, key: string): string | und
   return typeof value === 'string' ? value : undefined;
 }
 
-function integer(raw: Record<string, string | string[]>, key: string, jobId: string, logger: Logger): number | undefined {
+function integer(
+  raw: Record<string, string | string[]>,
+  key: string,
+  jobId: string,
+  logger: Logger,
+): number | undefined {
   const value = text(raw, key);
   if (value === undefined) return undefined;
   if (!/^\s*-?\d+\s*$/.test(value)) {
@@ -111,7 +121,12 @@ function integer(raw: Record<string, string | string[]>, key: string, jobId: str
   return Number(value);
 }
 
-function duration(raw: Record<string, string | string[]>, key: string, jobId: string, logger: Logger): number | undefined {
+function duration(
+  raw: Record<string, string | string[]>,
+  key: string,
+  jobId: string,
+  logger: Logger,
+): number | undefined {
   const value = text(raw, key);
   if (value === undefined) return undefined;
   const seconds = parseHms(value);
@@ -119,7 +134,12 @@ function duration(raw: Record<string, string | string[]>, key: string, jobId: st
   return seconds;
 }
 
-function date(raw: Record<string, string | string[]>, key: string, jobId: string, logger: Logger): Date | undefined {
+function date(
+  raw: Record<string, string | string[]>,
+  key: string,
+  jobId: string,
+  logger: Logger,
+): Date | undefined {
   const value = text(raw, key);
   if (value === undefined) return undefined;
   const parsed = parseCtime(value);
@@ -156,11 +176,15 @@ export abstract class PbsBaseScheduler extends BashCliScheduler {
     }
     if (template.jobName) lines.push(`#PBS -N ${sanitizeJobName(template.jobName, { maxLength: 15 })}`);
     if (template.importSysEnvironment) lines.push('#PBS -V');
-    if (template.schedOutputPath) lines.push(`#PBS -o ${directiveValue('schedOutputPath', template.schedOutputPath)}`);
+    if (template.schedOutputPath)
+      lines.push(`#PBS -o ${directiveValue('schedOutputPath', template.schedOutputPath)}`);
     if (template.schedJoinFiles) {
       lines.push('#PBS -j oe');
       if (template.schedErrorPath) {
-        this.logger.info({}, 'sched_join_files is True, but sched_error_path is set in PBS script; ignoring it');
+        this.logger.info(
+          {},
+          'sched_join_files is True, but sched_error_path is set in PBS script; ignoring it',
+        );
       }
     } else if (template.schedErrorPath) {
       lines.push(`#PBS -e ${directiveValue('schedErrorPath', template.schedErrorPath)}`);
@@ -172,10 +196,14 @@ export abstract class PbsBaseScheduler extends BashCliScheduler {
     }
     const resource = template.jobResource;
     if (!resource) {
-      throw new ValidationError('Job resources (as the num_machines) are required for the PBSPro scheduler plugin');
+      throw new ValidationError(
+        'Job resources (as the num_machines) are required for the PBSPro scheduler plugin',
+      );
     }
     if (resource.kind !== 'node-number') {
-      throw new ValidationError(`the PBS scheduler plugins need node-number job resources, not '${resource.kind}'`);
+      throw new ValidationError(
+        `the PBS scheduler plugins need node-number job resources, not '${resource.kind}'`,
+      );
     }
     lines.push(
       ...this.getResourceLines({
@@ -199,7 +227,9 @@ export abstract class PbsBaseScheduler extends BashCliScheduler {
   parseSubmitOutput(output: CommandOutput): string {
     const { retval, stdout, stderr } = output;
     if (retval !== 0) {
-      throw new SchedulerError(`Error during submission, retval=${retval}; stdout=${stdout}; stderr=${stderr}`);
+      throw new SchedulerError(
+        `Error during submission, retval=${retval}; stdout=${stdout}; stderr=${stderr}`,
+      );
     }
     if (stderr.trim()) this.logger.warn({ stderr }, 'qsub wrote to stderr');
     const jobId = stdout.trim();
@@ -210,10 +240,12 @@ export abstract class PbsBaseScheduler extends BashCliScheduler {
   }
 
   getJoblistCommand(query: JoblistQuery): string {
-    if (query.user && query.jobs) throw new FeatureNotAvailableError('Cannot query by user and job(s) in PBS');
+    if (query.user && query.jobs)
+      throw new FeatureNotAvailableError('Cannot query by user and job(s) in PBS');
     const command = ['qstat', '-f'];
     if (query.user) command.push(`-u${query.user}`);
-    if (query.jobs && query.jobs.length > 0) command.push(query.jobs.map((job) => quoteForBash(job)).join(' '));
+    if (query.jobs && query.jobs.length > 0)
+      command.push(query.jobs.map((job) => quoteForBash(job)).join(' '));
     return command.join(' ');
   }
 
@@ -227,7 +259,9 @@ export abstract class PbsBaseScheduler extends BashCliScheduler {
     if (filteredStderr.trim()) {
       this.logger.warn({ stderr: filteredStderr }, 'qstat wrote to stderr');
       if (retval !== 0) {
-        throw new SchedulerError(`Error during qstat parsing, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`);
+        throw new SchedulerError(
+          `Error during qstat parsing, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`,
+        );
       }
     } else if (retval !== 0 && !stderr.trim()) {
       throw new SchedulerError(`qstat failed without a message, retval=${retval}\nstdout=${stdout}`);
@@ -274,7 +308,9 @@ export abstract class PbsBaseScheduler extends BashCliScheduler {
         current.lines[last] += line.slice(1);
       } else {
         if (last < 0) {
-          throw new SchedulerParsingError(`Line ${n + 1} of qstat -f is not indented: ${JSON.stringify(line)}`);
+          throw new SchedulerParsingError(
+            `Line ${n + 1} of qstat -f is not indented: ${JSON.stringify(line)}`,
+          );
         }
         current.lines[last] += `\n${line}`;
         current.warningLines.add(last);
@@ -289,7 +325,8 @@ export abstract class PbsBaseScheduler extends BashCliScheduler {
     const raw: Record<string, string | string[]> = {};
     for (const line of rawJob.lines) {
       const eq = line.indexOf('=');
-      if (eq < 0) throw new SchedulerParsingError(`There are lines without equals sign: ${JSON.stringify(line)}`);
+      if (eq < 0)
+        throw new SchedulerParsingError(`There are lines without equals sign: ${JSON.stringify(line)}`);
       raw[fieldName(line, eq)] = fieldValue(line, eq);
     }
     if (rawJob.warningLines.size > 0) {

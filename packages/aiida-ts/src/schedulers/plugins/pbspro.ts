@@ -17,7 +17,8 @@ export class PbsproScheduler extends PbsBaseScheduler {
     if (request.maxWallclockSeconds !== null) {
       lines.push(`#PBS -l walltime=${formatHms(positiveWallclockSeconds(request.maxWallclockSeconds))}`);
     }
-    if (request.maxMemoryKb !== null && request.maxMemoryKb !== 0) select += `:mem=${positiveMemoryKb(request.maxMemoryKb)}kb`;
+    if (request.maxMemoryKb !== null && request.maxMemoryKb !== 0)
+      select += `:mem=${positiveMemoryKb(request.maxMemoryKb)}kb`;
     lines.push(`#PBS -l ${select}`);
     return lines;
   }

@@ -1,5 +1,10 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError, ValidationError } from '../../errors.js';
+import {
+  FeatureNotAvailableError,
+  SchedulerError,
+  SchedulerParsingError,
+  ValidationError,
+} from '../../errors.js';
 import { BashCliScheduler, type JoblistQuery } from '../bash-cli-scheduler.js';
 import { quoteForBash } from '../bash-quoting.js';
 import type { JobInfo } from '../job-info.js';
@@ -52,7 +57,9 @@ export class SgeScheduler extends BashCliScheduler {
   getSubmitScriptHeader(template: JobTemplate): string {
     const lines: string[] = [];
     lines.push(
-      template.workingDirectory ? `#$ -wd ${directiveValue('workingDirectory', template.workingDirectory)}` : '#$ -cwd',
+      template.workingDirectory
+        ? `#$ -wd ${directiveValue('workingDirectory', template.workingDirectory)}`
+        : '#$ -cwd',
     );
     lines.push('#$ -S /bin/bash');
     // aiida writes `-h True`; qsub's option takes no value.
@@ -64,17 +71,23 @@ export class SgeScheduler extends BashCliScheduler {
     if (template.emailOnTerminated) emailEvents += 'ea';
     if (emailEvents) {
       lines.push(`#$ -m ${emailEvents}`);
-      if (!template.email) this.logger.info({}, 'Email triggers set but no email address: SGE mails the job owner');
+      if (!template.email)
+        this.logger.info({}, 'Email triggers set but no email address: SGE mails the job owner');
     } else {
       lines.push('#$ -m n');
     }
-    if (template.jobName) lines.push(`#$ -N ${sanitizeJobName(template.jobName, { mustStartWithLetter: true })}`);
+    if (template.jobName)
+      lines.push(`#$ -N ${sanitizeJobName(template.jobName, { mustStartWithLetter: true })}`);
     if (template.importSysEnvironment) lines.push('#$ -V');
-    if (template.schedOutputPath) lines.push(`#$ -o ${directiveValue('schedOutputPath', template.schedOutputPath)}`);
+    if (template.schedOutputPath)
+      lines.push(`#$ -o ${directiveValue('schedOutputPath', template.schedOutputPath)}`);
     if (template.schedJoinFiles) {
       lines.push('#$ -j y');
       if (template.schedErrorPath) {
-        this.logger.info({}, 'sched_join_files is True, but sched_error_path is set in SGE script; ignoring it');
+        this.logger.info(
+          {},
+          'sched_join_files is True, but sched_error_path is set in SGE script; ignoring it',
+        );
       }
     } else if (template.schedErrorPath) {
       lines.push(`#$ -e ${directiveValue('schedErrorPath', template.schedErrorPath)}`);
@@ -86,10 +99,14 @@ export class SgeScheduler extends BashCliScheduler {
     }
     const resource = template.jobResource;
     if (!resource) {
-      throw new ValidationError('Job resources (as the tot_num_mpiprocs) are required for the SGE scheduler plugin');
+      throw new ValidationError(
+        'Job resources (as the tot_num_mpiprocs) are required for the SGE scheduler plugin',
+      );
     }
     if (resource.kind !== 'par-env') {
-      throw new ValidationError(`the SGE scheduler plugin needs parallel-environment resources, not '${resource.kind}'`);
+      throw new ValidationError(
+        `the SGE scheduler plugin needs parallel-environment resources, not '${resource.kind}'`,
+      );
     }
     lines.push(`#$ -pe ${directiveValue('parallelEnv', resource.parallelEnv)} ${resource.totNumMpiprocs}`);
     if (template.maxWallclockSeconds !== null && template.maxWallclockSeconds !== undefined) {
@@ -109,24 +126,30 @@ export class SgeScheduler extends BashCliScheduler {
   parseSubmitOutput(output: CommandOutput): string {
     const { retval, stdout, stderr } = output;
     if (retval !== 0) {
-      throw new SchedulerError(`Error during submission, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`);
+      throw new SchedulerError(
+        `Error during submission, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`,
+      );
     }
     if (stderr.trim()) this.logger.warn({ stderr }, 'qsub wrote to stderr');
     // `-terse` prints the id, or `id.first-last:step` for an array job.
     const match = /^(\d+)(?:\.\d+-\d+:\d+)?$/.exec(stdout.trim());
-    if (!match) throw new SchedulerParsingError(`Cannot read a job id from the qsub output: ${JSON.stringify(stdout)}`);
+    if (!match)
+      throw new SchedulerParsingError(`Cannot read a job id from the qsub output: ${JSON.stringify(stdout)}`);
     return match[1]!;
   }
 
   getJoblistCommand(query: JoblistQuery): string {
-    if (query.jobs && query.jobs.length > 0) throw new FeatureNotAvailableError('Cannot query by jobid in SGE');
+    if (query.jobs && query.jobs.length > 0)
+      throw new FeatureNotAvailableError('Cannot query by jobid in SGE');
     return `qstat -ext -urg -xml -u ${query.user ?? "'*'"}`;
   }
 
   parseJoblistOutput(output: CommandOutput): JobInfo[] {
     const { retval, stdout, stderr } = output;
     if (retval !== 0) {
-      throw new SchedulerError(`Error during joblist retrieval, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`);
+      throw new SchedulerError(
+        `Error during joblist retrieval, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`,
+      );
     }
     if (stderr.trim()) this.logger.warn({ stderr }, 'qstat wrote to stderr');
     if (!stdout.trim()) {
@@ -160,7 +183,8 @@ export class SgeScheduler extends BashCliScheduler {
       return typeof value === 'string' || typeof value === 'number' ? String(value).trim() : undefined;
     };
     const jobId = text('JB_job_number');
-    if (!jobId) throw new SchedulerParsingError(`Error in sge._parse_joblist_output: no job id is given in ${xml}`);
+    if (!jobId)
+      throw new SchedulerParsingError(`Error in sge._parse_joblist_output: no job id is given in ${xml}`);
     const stateText = text('state');
     let jobState: JobState = JobState.UNDETERMINED;
     if (stateText === undefined) this.logger.warn({ jobId }, `No 'job_state' field for job id ${jobId}`);
@@ -221,7 +245,9 @@ export class SgeScheduler extends BashCliScheduler {
       if (m) fields[m[1]!] = m[2]!;
     }
     if (fields['jobnumber'] !== jobId) {
-      throw new SchedulerParsingError(`qacct output is not about job ${jobId}: ${JSON.stringify(last.slice(0, 200))}`);
+      throw new SchedulerParsingError(
+        `qacct output is not about job ${jobId}: ${JSON.stringify(last.slice(0, 200))}`,
+      );
     }
     const job: JobInfo = { jobId, jobState: JobState.DONE, rawData: fields };
     const leadingInt = (value: string | undefined): number | undefined => {

@@ -1,4 +1,9 @@
-import { FeatureNotAvailableError, SchedulerError, SchedulerParsingError, ValidationError } from '../../errors.js';
+import {
+  FeatureNotAvailableError,
+  SchedulerError,
+  SchedulerParsingError,
+  ValidationError,
+} from '../../errors.js';
 import { BashCliScheduler, type JoblistQuery } from '../bash-cli-scheduler.js';
 import { quoteForBash } from '../bash-quoting.js';
 import { CalcJobSchedulerExitCodes, type SchedulerExitCode } from '../exit-codes.js';
@@ -6,12 +11,13 @@ import type { JobInfo } from '../job-info.js';
 import { SlurmJobResourceClass } from '../job-resource.js';
 import { JobState } from '../job-state.js';
 import type { JobTemplate } from '../job-template.js';
+import { readDetailedJobInfoArgument, type CommandOutput, type DetailedJobInfo } from '../scheduler.js';
 import {
-  readDetailedJobInfoArgument,
-  type CommandOutput,
-  type DetailedJobInfo,
-} from '../scheduler.js';
-import { directiveValue, nonNegativeMemoryKb, positiveWallclockSeconds, sanitizeJobName } from '../script-values.js';
+  directiveValue,
+  nonNegativeMemoryKb,
+  positiveWallclockSeconds,
+  sanitizeJobName,
+} from '../script-values.js';
 import { formatSlurmTime, parseIsoLocal, parseSlurmDuration } from '../time-formats.js';
 
 /** squeue's compact state codes (`man squeue`) → job state. */
@@ -135,7 +141,10 @@ export class SlurmScheduler extends BashCliScheduler {
     }
     if (template.schedJoinFiles) {
       if (template.schedErrorPath) {
-        this.logger.info({}, 'sched_join_files is True, but sched_error_path is set in SLURM script; ignoring it');
+        this.logger.info(
+          {},
+          'sched_join_files is True, but sched_error_path is set in SLURM script; ignoring it',
+        );
       }
     } else if (template.schedErrorPath) {
       lines.push(`#SBATCH --error=${directiveValue('schedErrorPath', template.schedErrorPath)}`);
@@ -143,7 +152,8 @@ export class SlurmScheduler extends BashCliScheduler {
       // Without it slurm joins stderr into stdout.
       lines.push('#SBATCH --error=slurm-%j.err');
     }
-    if (template.queueName) lines.push(`#SBATCH --partition=${directiveValue('queueName', template.queueName)}`);
+    if (template.queueName)
+      lines.push(`#SBATCH --partition=${directiveValue('queueName', template.queueName)}`);
     if (template.account) lines.push(`#SBATCH --account=${directiveValue('account', template.account)}`);
     if (template.qos) lines.push(`#SBATCH --qos=${directiveValue('qos', template.qos)}`);
     if (template.priority !== null && template.priority !== undefined && template.priority !== '') {
@@ -151,12 +161,18 @@ export class SlurmScheduler extends BashCliScheduler {
       lines.push(`#SBATCH --nice=${directiveValue('priority', template.priority)}`);
     }
     const resource = template.jobResource;
-    if (!resource) throw new ValidationError('Job resources (as the num_machines) are required for the SLURM scheduler plugin');
+    if (!resource)
+      throw new ValidationError(
+        'Job resources (as the num_machines) are required for the SLURM scheduler plugin',
+      );
     if (resource.kind !== 'node-number') {
-      throw new ValidationError(`the SLURM scheduler plugin needs node-number job resources, not '${resource.kind}'`);
+      throw new ValidationError(
+        `the SLURM scheduler plugin needs node-number job resources, not '${resource.kind}'`,
+      );
     }
     lines.push(`#SBATCH --nodes=${resource.numMachines}`);
-    if (resource.numMpiprocsPerMachine) lines.push(`#SBATCH --ntasks-per-node=${resource.numMpiprocsPerMachine}`);
+    if (resource.numMpiprocsPerMachine)
+      lines.push(`#SBATCH --ntasks-per-node=${resource.numMpiprocsPerMachine}`);
     if (resource.numCoresPerMpiproc) lines.push(`#SBATCH --cpus-per-task=${resource.numCoresPerMpiproc}`);
     if (template.maxWallclockSeconds !== null && template.maxWallclockSeconds !== undefined) {
       lines.push(`#SBATCH --time=${formatSlurmTime(positiveWallclockSeconds(template.maxWallclockSeconds))}`);
@@ -177,8 +193,11 @@ export class SlurmScheduler extends BashCliScheduler {
     const { retval, stdout, stderr } = output;
     if (retval !== 0) {
       this.logger.error({ retval, stdout, stderr }, 'sbatch failed');
-      if (stderr.includes('Invalid account')) return CalcJobSchedulerExitCodes.ERROR_SCHEDULER_INVALID_ACCOUNT;
-      throw new SchedulerError(`Error during submission, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`);
+      if (stderr.includes('Invalid account'))
+        return CalcJobSchedulerExitCodes.ERROR_SCHEDULER_INVALID_ACCOUNT;
+      throw new SchedulerError(
+        `Error during submission, retval=${retval}\nstdout=${stdout}\nstderr=${stderr}`,
+      );
     }
     if (stderr.trim()) this.logger.warn({ stderr }, 'sbatch wrote to stderr');
     for (const line of stdout.split('\n')) {
@@ -191,7 +210,8 @@ export class SlurmScheduler extends BashCliScheduler {
   }
 
   getJoblistCommand(query: JoblistQuery): string {
-    if (query.user && query.jobs) throw new FeatureNotAvailableError('Cannot query by user and job(s) in SLURM');
+    if (query.user && query.jobs)
+      throw new FeatureNotAvailableError('Cannot query by user and job(s) in SLURM');
     // SLURM_TIME_FORMAT=standard gives ISO times whatever the site configured; the header line stays so
     // that an empty reply can be told apart from an empty queue.
     const format = SQUEUE_FIELDS.map(([code]) => code).join(SQUEUE_SEPARATOR);
@@ -252,9 +272,39 @@ export class SlurmScheduler extends BashCliScheduler {
         ...fields.slice(NAME_INDEX + extra + 1),
       ];
     }
-    const [jobId, stateRaw, annotation, , username, nodes, cpus, machines, partition, limit, used, dispatch, name, submit] =
-      fields as [string, string, string, string, string, string, string, string, string, string, string, string, string, string];
-    if (!/^\d/.test(jobId)) throw new SchedulerParsingError(`squeue line has no job id: ${JSON.stringify(line)}`);
+    const [
+      jobId,
+      stateRaw,
+      annotation,
+      ,
+      username,
+      nodes,
+      cpus,
+      machines,
+      partition,
+      limit,
+      used,
+      dispatch,
+      name,
+      submit,
+    ] = fields as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    if (!/^\d/.test(jobId))
+      throw new SchedulerParsingError(`squeue line has no job id: ${JSON.stringify(line)}`);
     let jobState = SLURM_STATES[stateRaw];
     if (jobState === undefined) {
       this.logger.warn({ jobId, stateRaw }, `Unrecognized job_state '${stateRaw}' for job id ${jobId}`);
@@ -274,12 +324,21 @@ export class SlurmScheduler extends BashCliScheduler {
     };
     const numMachines = Number(nodes);
     if (Number.isInteger(numMachines) && nodes !== '') job.numMachines = numMachines;
-    else this.logger.warn({ jobId, nodes }, `The number of allocated nodes is not an integer (${nodes}) for job id ${jobId}!`);
+    else
+      this.logger.warn(
+        { jobId, nodes },
+        `The number of allocated nodes is not an integer (${nodes}) for job id ${jobId}!`,
+      );
     const numCpus = Number(cpus);
     if (Number.isInteger(numCpus) && cpus !== '') job.numMpiprocs = numCpus;
-    else this.logger.warn({ jobId, cpus }, `The number of allocated cores is not an integer (${cpus}) for job id ${jobId}!`);
+    else
+      this.logger.warn(
+        { jobId, cpus },
+        `The number of allocated cores is not an integer (${cpus}) for job id ${jobId}!`,
+      );
     const requested = parseSlurmDuration(limit);
-    if (requested === undefined) this.logger.warn({ jobId, limit }, `Error parsing the time limit for job id ${jobId}`);
+    if (requested === undefined)
+      this.logger.warn({ jobId, limit }, `Error parsing the time limit for job id ${jobId}`);
     else job.requestedWallclockTimeSeconds = requested;
     if (jobState === JobState.RUNNING) {
       job.allocatedMachinesRaw = machines;
@@ -326,15 +385,19 @@ export class SlurmScheduler extends BashCliScheduler {
     const lines = stdout.split('\n').filter((line) => line.trim() !== '');
     if (lines.length === 0) throw new ValidationError('the `detailed_job_info.stdout` is empty.');
     if (lines[0]!.startsWith('JobId=')) {
-      const wanted = jobId === undefined ? undefined : lines.filter((l) => l.startsWith(`JobId=${jobId} `)).pop();
+      const wanted =
+        jobId === undefined ? undefined : lines.filter((l) => l.startsWith(`JobId=${jobId} `)).pop();
       return { source: 'key-value', fields: parseSlurmKeyValues(wanted ?? lines[lines.length - 1]!) };
     }
-    if (lines.length < 2) throw new ValidationError('the `detailed_job_info.stdout` contained less than two lines.');
+    if (lines.length < 2)
+      throw new ValidationError('the `detailed_job_info.stdout` contained less than two lines.');
     const header = lines[0]!.split('|');
     // The first record is the allocation itself; further lines are its steps (batch, extern, …).
     const rows = lines.slice(1).map((line) => line.split('|'));
     const jobIdColumn = header.indexOf('JobID');
-    const row = (jobId !== undefined && jobIdColumn >= 0 ? rows.find((r) => r[jobIdColumn] === jobId) : undefined) ?? rows[0]!;
+    const row =
+      (jobId !== undefined && jobIdColumn >= 0 ? rows.find((r) => r[jobIdColumn] === jobId) : undefined) ??
+      rows[0]!;
     if (row.length !== header.length) {
       throw new ValidationError(
         `first and second line in \`detailed_job_info.stdout\` differ in length: ${header.length} vs ${row.length}`,
@@ -394,7 +457,13 @@ export class SlurmScheduler extends BashCliScheduler {
     const pick = (...keys: string[]): string | undefined => {
       for (const key of keys) {
         const value = f[key];
-        if (value !== undefined && value !== '' && value !== '(null)' && value !== 'Unknown' && value !== 'None') {
+        if (
+          value !== undefined &&
+          value !== '' &&
+          value !== '(null)' &&
+          value !== 'Unknown' &&
+          value !== 'None'
+        ) {
           return value;
         }
       }
@@ -406,7 +475,9 @@ export class SlurmScheduler extends BashCliScheduler {
     }
     const rawState = pick('JobState', 'State')?.split(/\s+/)[0];
     if (rawState === undefined) {
-      throw new SchedulerParsingError(`the detailed job info of job ${jobId} has no state: ${JSON.stringify(f)}`);
+      throw new SchedulerParsingError(
+        `the detailed job info of job ${jobId} has no state: ${JSON.stringify(f)}`,
+      );
     }
     const job: JobInfo = {
       jobId,

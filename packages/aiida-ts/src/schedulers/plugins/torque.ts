@@ -16,7 +16,8 @@ export class TorqueScheduler extends PbsBaseScheduler {
     if (request.maxWallclockSeconds !== null) {
       select += `,walltime=${formatHms(positiveWallclockSeconds(request.maxWallclockSeconds))}`;
     }
-    if (request.maxMemoryKb !== null && request.maxMemoryKb !== 0) select += `,mem=${positiveMemoryKb(request.maxMemoryKb)}kb`;
+    if (request.maxMemoryKb !== null && request.maxMemoryKb !== 0)
+      select += `,mem=${positiveMemoryKb(request.maxMemoryKb)}kb`;
     return [`#PBS -l ${select}`];
   }
 }
