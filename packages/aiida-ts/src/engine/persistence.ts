@@ -96,8 +96,9 @@ export class AiidaPersister implements Persister {
     }
     const writer = this.#writerOf(process.pid);
     if (writer !== undefined) {
+      // Written with the state it belongs to, when the process's writer next writes (see `recordState`).
       writer.set({ [ProcessAttribute.CHECKPOINT]: text });
-      return writer.flush();
+      return Promise.resolve();
     }
     return this.#writeDirectly(process.pid, text);
   }

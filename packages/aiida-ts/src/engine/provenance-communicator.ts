@@ -12,11 +12,11 @@ import type {
 /** Finds what must be written before a process's state change may be announced. */
 export type PendingWrites = (pid: unknown) => Promise<void> | undefined;
 
-const STATE_CHANGED = /^state_changed\./;
+const TERMINAL_STATE_CHANGED = /^state_changed\.[^.]+\.(finished|excepted|killed)$/;
 
 /**
  * The communicator processes of a runner talk through: the runner's communicator, except that a process's
- * `state_changed.<from>.<to>` broadcast waits until the node records the new state. Whoever acts on the broadcast
+ * `state_changed.<from>.<terminal state>` broadcast waits until the node records its end. Whoever acts on the broadcast
  * (a `ProcessFuture`, `verdi process watch`) then finds the state, outputs and exit code stored (aiida's guarantee).
  * Closing it does not close the communicator it wraps.
  */
@@ -68,7 +68,7 @@ export class ProvenanceCommunicator implements Communicator {
   }
 
   async broadcastSend(body: unknown, options: BroadcastSendOptions = {}): Promise<boolean> {
-    if (typeof options.subject === 'string' && STATE_CHANGED.test(options.subject)) {
+    if (typeof options.subject === 'string' && TERMINAL_STATE_CHANGED.test(options.subject)) {
       // The hooks of the transition finish in this tick: look for their writes in the next one.
       await Promise.resolve();
       await this.#pending(options.sender)?.catch(() => undefined);

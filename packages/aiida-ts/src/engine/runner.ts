@@ -144,6 +144,11 @@ export class Runner implements AsyncDisposable {
     this.#live.set(this.#key(process.pid), { process, terminated, markTerminated });
   }
 
+  /** Resolves when the process `pid` running here has terminated and its node says so; undefined if not here. */
+  whenTerminated(pid: Pid): Promise<void> | undefined {
+    return this.#live.get(this.#key(pid))?.terminated;
+  }
+
   /** Called by a process entering a terminal state: forgets it once its node writes are done. */
   processTerminated(process: EngineProcessInstance): void {
     const key = this.#key(process.pid);

@@ -432,16 +432,13 @@ describe.each(BACKENDS)('work chains on %s', (_name, open) => {
       return JSON.parse(node.checkpoint!) as Record<string, unknown>;
     };
     await process.ready();
-    seen.push(
-      `${(await checkpoint())['state'] !== undefined ? ((await checkpoint())['state'] as { label: string }).label : ''}`,
-    );
+    // The `created` checkpoint is written with the first step's (a process submitted to a daemon writes it at once).
     for (let i = 0; i < 3; i += 1) {
       await process.step();
       const saved = await checkpoint();
       seen.push(`${(saved['state'] as { label: string }).label}:${JSON.stringify(saved['stepper_state'])}`);
     }
     expect(seen).toEqual([
-      'created',
       'running:{"_pos":0,"stepper_state":{"_fn":"first"}}',
       'running:{"_pos":1,"stepper_state":{"_fn":"second"}}',
       'waiting:{"_pos":2,"stepper_state":{"_fn":"third"}}',

@@ -63,6 +63,7 @@ export function provenanceFromCheckpoint(
     runner,
     storeProvenance: true,
     linkedOutputs: linked,
+    persisted: true,
   });
 }
 
@@ -93,9 +94,12 @@ export function loaded(pid: Pid): void {
 
 /** Records the state just entered on the node (with the status for the states that have one). */
 export function recordState(host: EngineHost, provenance: ProcessProvenance, label: ProcessState): void {
-  const values: Record<string, unknown> = { [ProcessAttribute.PROCESS_STATE]: label };
-  provenance.writer.set(values);
-  host.deferWork(provenance.writer.flush());
+  provenance.writer.set({ [ProcessAttribute.PROCESS_STATE]: label });
+  // A checkpointed process writes each state with its checkpoint before its next step (a reload then repeats at most
+  // the step that was running). Its `created` checkpoint, and every state of a process function (not checkpointed),
+  // are written with what comes next, at the latest after a moment: a quick process reaches the database in few
+  // writes. The end is written before the run resolves (`onTerminated`).
+  if (provenance.persisted && label !== ProcessState.CREATED) host.deferWork(provenance.writer.flush());
 }
 
 /** Mirrors the process status on the node (`process_status`; removed when null). */
@@ -171,8 +175,13 @@ export function writeReport(
   if (level === 'REPORT') logReport(text, { pk, process: className });
   else getLogger('aiida').error({ pk, process: className }, text);
   if (!provenance.storeProvenance) return;
-  // Tracked also after the end: the run resolves once the report is stored (a failure then is only logged).
-  process.deferWork(storeLogRecord({ node: provenance.node, message: text, levelname: level, site }));
+  // Written with the node's next write; tracked also after the end: the run resolves once the report is stored.
+  const record = { node: provenance.node, message: text, levelname: level, site } as const;
+  process.deferWork(
+    provenance.node.isStored
+      ? provenance.writer.enqueue(() => storeLogRecord(record))
+      : storeLogRecord(record),
+  );
 }
 
 /** The call site of the function that called `report` (two frames above this helper's caller). */

@@ -178,6 +178,8 @@ export async function instantiateProcess(
     }
   }
 
+  // The caller's checkpoint must be stored before its child exists (a reload must not launch it again).
+  if (parent !== undefined && parent.provenance.storeProvenance) await parent.provenance.writer.flush();
   const flat = flattenValues(cls.spec().inputs, parsed, '', isMetadataOrNonDb) as [string, Node][];
   let cachedFrom: ProcessNode | undefined;
   if (storeProvenance) {
@@ -216,7 +218,7 @@ export async function instantiateProcess(
   const process = withCreationTicket(
     {
       parsedInputs: parsed,
-      provenance: { node, runner, storeProvenance, cachedFrom },
+      provenance: { node, runner, storeProvenance, cachedFrom, persisted: persist },
     },
     () =>
       new cls({

@@ -1,18 +1,43 @@
+import { Node } from '../../orm/nodes/node.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
+import type { NewDbLink } from '../../storage/schema.js';
+
+/** How long a change may wait for more to join it before it is written anyway (ms). */
+export const LAZY_WRITE_MS = 100;
+
+/** A database write done with the next flush (a log record). */
+export type PendingWrite = () => Promise<unknown>;
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  return (
+    a !== null &&
+    b !== null &&
+    typeof a === 'object' &&
+    typeof b === 'object' &&
+    JSON.stringify(a) === JSON.stringify(b)
+  );
+}
 
 /**
- * Writes the changing attributes of a process node (state, status, exit code, checkpoint, paused, sealed), coalescing
- * every change made in one turn of the event loop into one UPDATE: a state transition sets the state, the checkpoint
- * and maybe the status, and these reach the database together. Writes of one node are strictly ordered, and
- * {@link flush} resolves once everything asked for so far is stored. An unstored node (`store_provenance: false`)
- * only changes in memory.
+ * Writes what changes on a process node — its updatable attributes (state, status, exit code, checkpoint, paused,
+ * sealed), the outputs to store with their links, its log records — coalescing everything asked for in one turn of
+ * the event loop into one transaction: a state transition sets the state, the checkpoint and maybe the status, and
+ * they reach the database together, with one commit. A value equal to the one already on the node is not written
+ * again. Writes of one node are strictly ordered, and {@link flush} resolves once everything asked for so far is
+ * stored. An unstored node (`store_provenance: false`) only changes in memory.
  */
 export class NodeWriter {
   readonly #node: ProcessNode;
   #set: Record<string, unknown> = {};
   #remove = new Set<string>();
   #seal = false;
+  #nodes: Node[] = [];
+  #links: NewDbLink[] = [];
+  #writes: PendingWrite[] = [];
   #scheduled: Promise<void> | undefined;
+  #dirty = false;
+  #timer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   #failure: unknown;
 
@@ -20,22 +45,35 @@ export class NodeWriter {
     this.#node = node;
   }
 
-  /** Sets attributes (at the next write). */
+  /** The value an attribute will have once the pending changes are written. */
+  #effective(key: string): unknown {
+    if (Object.hasOwn(this.#set, key)) return this.#set[key];
+    if (this.#remove.has(key)) return undefined;
+    return this.#node.base.attributes.get(key, undefined);
+  }
+
+  /** Sets attributes (at the next write); values equal to the current ones are left out. */
   set(values: Readonly<Record<string, unknown>>): void {
+    let changed = false;
     for (const [key, value] of Object.entries(values)) {
+      if (sameValue(this.#effective(key), value)) continue;
       this.#set[key] = value;
       this.#remove.delete(key);
+      changed = true;
     }
-    this.#schedule();
+    if (changed) this.#schedule();
   }
 
   /** Removes attributes if present (at the next write). */
   remove(...keys: string[]): void {
+    let changed = false;
     for (const key of keys) {
+      if (this.#effective(key) === undefined) continue;
       delete this.#set[key];
       this.#remove.add(key);
+      changed = true;
     }
-    this.#schedule();
+    if (changed) this.#schedule();
   }
 
   /** Seals the node after the pending changes (nothing may change afterwards). */
@@ -44,25 +82,42 @@ export class NodeWriter {
     this.#schedule();
   }
 
-  /** Resolves when every change asked for so far is written; rejects with the first write failure. */
+  /** Stores these unstored nodes (with their cached incoming links) in the next write. */
+  storeNodes(nodes: readonly Node[]): void {
+    if (nodes.length === 0) return;
+    for (const node of nodes) if (!this.#nodes.includes(node)) this.#nodes.push(node);
+    this.#schedule();
+  }
+
+  /** Inserts these links (between stored nodes, already validated) in the next write. */
+  insertLinks(links: readonly NewDbLink[]): void {
+    if (links.length === 0) return;
+    this.#links.push(...links);
+    this.#schedule();
+  }
+
+  /** Runs this database write (a log record) with the next write of the node; resolves once it is done. */
+  enqueue(write: PendingWrite): Promise<void> {
+    this.#writes.push(write);
+    this.#schedule();
+    return this.flush();
+  }
+
+  /**
+   * Writes every change asked for so far (one macrotask later, so that what the same transition still adds joins
+   * in) and resolves when it is stored; rejects with the failure of that write.
+   */
   flush(): Promise<void> {
-    return this.#scheduled ?? this.#chain;
-  }
-
-  /** Whether a write is pending or running. */
-  get busy(): boolean {
-    return this.#scheduled !== undefined;
-  }
-
-  #schedule(): void {
-    if (this.#scheduled !== undefined) return;
-    // One macrotask later: the hooks of a transition and the checkpoint the persister takes after them (in a
-    // microtask) all land in the same write.
+    if (!this.#dirty) return this.#scheduled ?? this.#chain;
+    if (this.#scheduled !== undefined) return this.#scheduled;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     const next = this.#chain.then(
       () =>
         new Promise<void>((resolve, reject) => {
           setImmediate(() => {
             this.#scheduled = undefined;
+            this.#dirty = false;
             this.#write().then(resolve, reject);
           });
         }),
@@ -71,6 +126,12 @@ export class NodeWriter {
     this.#chain = next.catch((error: unknown) => {
       this.#failure ??= error;
     });
+    return next;
+  }
+
+  /** Whether changes wait to be written. */
+  get busy(): boolean {
+    return this.#dirty || this.#scheduled !== undefined;
   }
 
   /** The first write failure, if any write failed. */
@@ -78,17 +139,43 @@ export class NodeWriter {
     return this.#failure;
   }
 
+  /**
+   * Marks changes to write: at the latest after {@link LAZY_WRITE_MS} (short-lived states of a process that ends
+   * sooner are then written together with its end), or at the next {@link flush}.
+   */
+  #schedule(): void {
+    if (this.#dirty) return;
+    this.#dirty = true;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.flush().catch(() => undefined);
+    }, LAZY_WRITE_MS);
+  }
+
   async #write(): Promise<void> {
     const set = this.#set;
-    const remove = [...this.#remove].filter((key) => this.#node.base.attributes.has(key));
+    const removed = [...this.#remove];
     const seal = this.#seal;
+    const nodes = this.#nodes;
+    const links = this.#links;
+    const writes = this.#writes;
     this.#set = {};
     this.#remove = new Set();
     this.#seal = false;
+    this.#nodes = [];
+    this.#links = [];
+    this.#writes = [];
     const node = this.#node;
     if (node.isSealed) return;
-    for (const key of remove) await node.deleteAttribute(key);
+    const remove = removed.filter((key) => node.base.attributes.has(key));
     if (seal) set[ProcessAttribute.SEALED] = true;
-    if (Object.keys(set).length > 0) await node.setAttributes(set);
+    const storage = node.storage;
+    // One statement after the other, each committing on its own: fewer round trips than a transaction around them
+    // (PostgreSQL), and the order keeps the graph consistent at every point (outputs, then their links, then the
+    // state that says the process has them).
+    if (nodes.length > 0) await Node.storeMany(nodes);
+    if (links.length > 0 && storage !== undefined) await storage.bulkInsert('db_dblink', links);
+    for (const write of writes) await write();
+    if (Object.keys(set).length > 0 || remove.length > 0) await node.updateAttributes(set, remove);
   }
 }

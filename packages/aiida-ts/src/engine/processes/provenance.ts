@@ -3,6 +3,9 @@ import { ValidationError } from '../../errors.js';
 import { LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
 import { CalculationNode, type ProcessNode } from '../../orm/nodes/process/process.js';
+import { Data } from '../../orm/nodes/data/data.js';
+import { validateLinkLabel } from '../../orm/links.js';
+import type { NewDbLink } from '../../storage/schema.js';
 import { hashBeforeStore } from '../caching/hash.js';
 import type { Runner } from '../runner.js';
 import { NodeWriter } from './node-writer.js';
@@ -17,6 +20,11 @@ export interface ProvenanceInit {
   readonly cachedFrom?: ProcessNode | undefined;
   /** Output link labels already on the node (a reloaded process). */
   readonly linkedOutputs?: Iterable<string>;
+  /**
+   * The process is checkpointed: what a step produced is stored before its next state is entered (a checkpoint
+   * refers to stored nodes only). Otherwise outputs are stored with the next write of the node.
+   */
+  readonly persisted?: boolean;
 }
 
 /**
@@ -29,6 +37,7 @@ export class ProcessProvenance {
   readonly writer: NodeWriter;
   readonly storeProvenance: boolean;
   readonly linkedOutputs: Set<string>;
+  readonly persisted: boolean;
   /** Processes this one started that may still run in this JS process (killed with it). */
   readonly children = new Set<{ kill(message?: string | null): unknown; hasTerminated(): boolean }>();
   cachedFrom: ProcessNode | undefined;
@@ -40,6 +49,7 @@ export class ProcessProvenance {
     this.cachedFrom = init.cachedFrom;
     this.writer = new NodeWriter(init.node);
     this.linkedOutputs = new Set(init.linkedOutputs ?? []);
+    this.persisted = init.persisted ?? false;
   }
 
   /**
@@ -63,18 +73,31 @@ export class ProcessProvenance {
       return;
     }
     const node = this.node;
-    const linkType = node instanceof CalculationNode ? LinkType.CREATE : LinkType.RETURN;
+    const calculation = node instanceof CalculationNode;
+    const linkType = calculation ? LinkType.CREATE : LinkType.RETURN;
     const unstored: Node[] = [];
+    const links: NewDbLink[] = [];
     for (const [label, value] of fresh) {
       const output = value as Node;
       if (!output.isStored && !unstored.includes(output)) {
         await hashBeforeStore(output);
         unstored.push(output);
       }
-      await output.base.links.addIncoming(node, linkType, label);
+      if (!calculation && output.isStored && node.isStored && output instanceof Data) {
+        // A workflow returning stored data it was given or got from a child: every rule of a `return` link holds
+        // by construction (a new label of this node, data target, no cycle possible), so the row is written with
+        // the node's next write instead of being checked against the database first.
+        validateLinkLabel(label);
+        links.push({ input_id: node.pk!, output_id: output.pk!, label, type: linkType });
+      } else {
+        await output.base.links.addIncoming(node, linkType, label);
+      }
       this.linkedOutputs.add(label);
     }
-    if (unstored.length > 0) await Node.storeMany(unstored);
+    this.writer.insertLinks(links);
+    this.writer.storeNodes(unstored);
+    // A checkpointed process refers to its outputs in the checkpoint of its next state: store them now.
+    if (this.persisted) await this.writer.flush();
   }
 }
 

@@ -314,6 +314,9 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
         () => provenance.node,
         () => provenance.node,
       );
+    // A child running here: its node (kept current in memory) once its end is written, without reading it back.
+    const local = this.runner.whenTerminated(pk);
+    if (local !== undefined && !process.isClosed) return local.then(() => provenance.node);
     return this.runner.getProcessFuture(pk);
   }
 

@@ -104,6 +104,22 @@ export class ProcessNode extends Node {
     await this.persistAttributes(values, []);
   }
 
+  /**
+   * Sets some attributes and deletes others (those present) in one write (see {@link setAttribute} for when that is
+   * allowed): the engine records a process's end and drops its checkpoint with one UPDATE.
+   */
+  async updateAttributes(set: Readonly<Record<string, unknown>>, remove: readonly string[] = []): Promise<void> {
+    const present = remove.filter((key) => this.base.attributes.has(key) && !Object.hasOwn(set, key));
+    if (!this.isStored) {
+      this.base.attributes.setMany(set);
+      for (const key of present) this.base.attributes.delete(key);
+      return;
+    }
+    for (const key of Object.keys(set)) validateKey(key, 'attribute key');
+    this.#assertUpdatable([...Object.keys(set), ...present]);
+    await this.persistAttributes({ ...set }, present);
+  }
+
   /** Deletes an attribute if present (see {@link setAttribute} for when that is allowed). */
   async deleteAttribute(key: string): Promise<void> {
     if (!this.base.attributes.has(key)) return;
