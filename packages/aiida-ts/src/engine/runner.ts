@@ -30,6 +30,9 @@ import { processClassRegistry } from './processes/process-type.js';
 import { linkPersister } from './processes/runner-link.js';
 import { ProvenanceCommunicator } from './provenance-communicator.js';
 
+/** How long `close()` lets the running steps of killed processes return before killing them at once. */
+const CLOSE_GRACE_MS = 2000;
+
 /** Options of {@link Runner}. */
 export interface RunnerOptions {
   /** The storage processes record themselves in (default: the current storage). */
@@ -437,9 +440,20 @@ export class Runner implements AsyncDisposable {
     this.#closed = true;
     for (const live of this.liveProcesses)
       if (!live.hasTerminated() && !live.isClosed) live.kill('the runner was closed');
-    await Promise.all(
+    const ended = Promise.all(
       [...this.#live.values()].filter((entry) => !entry.process.isClosed).map((entry) => entry.terminated),
     );
+    // A step that does not return within the grace period is abandoned: its process is killed at once.
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), CLOSE_GRACE_MS);
+    });
+    if ((await Promise.race([ended, grace])) === 'late') {
+      for (const live of this.liveProcesses)
+        if (!live.hasTerminated() && !live.isClosed) live.kill('the runner was closed', { forceKill: true });
+      await ended;
+    }
+    clearTimeout(timer);
     await this.awaitIdle();
     if (this.#ownsCommunicator) await this.communicator.close();
   }

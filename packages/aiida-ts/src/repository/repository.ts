@@ -511,7 +511,9 @@ export class Repository {
           const key = sameBackend
             ? (child.key as string)
             : source.backend instanceof SandboxRepositoryBackend
-              ? await this.#backend.putObjectFromBuffer(await source.backend.getObjectContent(child.key as string))
+              ? await this.#backend.putObjectFromBuffer(
+                  await source.backend.getObjectContent(child.key as string),
+                )
               : await this.#backend.putObjectFromStream(await source.backend.openStream(child.key as string));
           this.#insertFile(parts, child.name, key);
         }

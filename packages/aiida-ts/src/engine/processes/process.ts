@@ -367,6 +367,19 @@ export class Process extends ProcessBase implements EngineStepHost {
     return result;
   }
 
+  /** A pause, play or kill by RPC is answered once the node records it (`paused`, status, state). */
+  protected override messageReceive(message: unknown): unknown {
+    const answer = super.messageReceive(message);
+    const intent = (message as { intent?: unknown } | null)?.intent;
+    if (this.#provenance === undefined || (intent !== 'pause' && intent !== 'play' && intent !== 'kill'))
+      return answer;
+    const writer = this.#provenance.writer;
+    return Promise.resolve(answer).then(async (result) => {
+      await writer.flush();
+      return result;
+    });
+  }
+
   /** Records several outputs (`{port: value}`, dotted ports reach into namespaces), as aiida's `out_many`. */
   outMany(values: Readonly<Record<string, unknown>>): void {
     for (const [port, value] of Object.entries(values)) this.writeOutput(port, value);
