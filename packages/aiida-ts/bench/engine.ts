@@ -25,7 +25,11 @@ import { Node } from '../src/orm/nodes/node.js';
 import { CalcFunctionNode, WorkChainNode } from '../src/orm/nodes/process/process.js';
 import type { StorageBackend } from '../src/storage/backend.js';
 import { setDefaultStorage } from '../src/storage/context.js';
-import { dropPostgresDatabase, PsqlDosStorage, type PsqlDosConfig } from '../src/storage/postgres/psql-dos.js';
+import {
+  dropPostgresDatabase,
+  PsqlDosStorage,
+  type PsqlDosConfig,
+} from '../src/storage/postgres/psql-dos.js';
 import { SqliteDosStorage } from '../src/storage/sqlite/sqlite-dos.js';
 
 function argument(name: string, fallback: number): number {
@@ -38,9 +42,12 @@ const WORKCHAINS = argument('workchains', 200);
 const NESTED = argument('nested', 100);
 const SKIP_POSTGRES = process.argv.includes('--skip-postgres');
 
-const add = calcfunction({ inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] }, function add({ x, y }) {
-  return new Int(x.value + y.value);
-});
+const add = calcfunction(
+  { inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] },
+  function add({ x, y }) {
+    return new Int(x.value + y.value);
+  },
+);
 
 class FourSteps extends WorkChain.define((spec) => spec) {
   static {
@@ -78,7 +85,9 @@ class FourChildren extends WorkChain.define((spec) => spec) {
   done(): void {}
 }
 
-class TwoCalcs extends WorkChain.define((spec) => spec.input('x', { validType: nodeType(Int) }).output('result', { validType: nodeType(Int) })) {
+class TwoCalcs extends WorkChain.define((spec) =>
+  spec.input('x', { validType: nodeType(Int) }).output('result', { validType: nodeType(Int) }),
+) {
   static {
     this.outline('compute');
   }
@@ -95,7 +104,12 @@ async function plainAdd(storage: StorageBackend, a: number, b: number): Promise<
   const calc = new CalcFunctionNode(undefined, { storage });
   calc.processType = 'engine.add';
   calc.label = 'add';
-  calc.base.attributes.setMany({ process_state: 'finished', process_label: 'add', exit_status: 0, function_name: 'add' });
+  calc.base.attributes.setMany({
+    process_state: 'finished',
+    process_label: 'add',
+    exit_status: 0,
+    function_name: 'add',
+  });
   await calc.base.links.addIncoming(x, LinkType.INPUT_CALC, 'x');
   await calc.base.links.addIncoming(y, LinkType.INPUT_CALC, 'y');
   const result = new Int(x.value + y.value, { storage });
@@ -110,7 +124,13 @@ async function plainFourSteps(storage: StorageBackend): Promise<void> {
   for (const step of steps) step();
   const node = new WorkChainNode(undefined, { storage });
   node.processType = 'engine.FourSteps';
-  node.base.attributes.setMany({ process_state: 'finished', process_label: 'FourSteps', exit_status: 0, sealed: true, stepper_state_info: '3:four' });
+  node.base.attributes.setMany({
+    process_state: 'finished',
+    process_label: 'FourSteps',
+    exit_status: 0,
+    sealed: true,
+    stepper_state_info: '3:four',
+  });
   await node.store();
 }
 
@@ -118,7 +138,11 @@ async function plainFourSteps(storage: StorageBackend): Promise<void> {
 async function plainFourChildren(storage: StorageBackend): Promise<void> {
   const parent = new WorkChainNode(undefined, { storage });
   parent.processType = 'engine.FourChildren';
-  parent.base.attributes.setMany({ process_state: 'finished', process_label: 'FourChildren', exit_status: 0 });
+  parent.base.attributes.setMany({
+    process_state: 'finished',
+    process_label: 'FourChildren',
+    exit_status: 0,
+  });
   await parent.store();
   const children: Node[] = [];
   for (let i = 0; i < 4; i += 1) {
@@ -145,7 +169,8 @@ interface Figure {
 const figures: Figure[] = [];
 
 async function measure(count: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < Math.min(20, count); i += 1) await fn(i);
+  // Warm up first: the figures are for a runner that has been running for a while (compiled code, cached statements).
+  for (let i = 0; i < Math.min(100, count); i += 1) await fn(i);
   const start = performance.now();
   for (let i = 0; i < count; i += 1) await fn(i);
   return (performance.now() - start) / count;
@@ -158,15 +183,36 @@ async function benchBackend(backend: string, storage: StorageBackend): Promise<v
   try {
     const calc = await measure(CALCFUNCTIONS, (i) => runner.run(add, { x: i, y: 1 }));
     const calcBase = await measure(CALCFUNCTIONS, (i) => plainAdd(storage, i, 1));
-    figures.push({ backend, what: 'calcfunction add(Int, Int)', msEach: calc, baselineMsEach: calcBase, aiida: '156 ms', target: '< 2 ms' });
+    figures.push({
+      backend,
+      what: 'calcfunction add(Int, Int)',
+      msEach: calc,
+      baselineMsEach: calcBase,
+      aiida: '156 ms',
+      target: '< 2 ms',
+    });
 
     const four = await measure(WORKCHAINS, () => runner.run(FourSteps));
     const fourBase = await measure(WORKCHAINS, () => plainFourSteps(storage));
-    figures.push({ backend, what: 'WorkChain, 4 empty steps', msEach: four, baselineMsEach: fourBase, aiida: '270–490 ms', target: '< 5 ms' });
+    figures.push({
+      backend,
+      what: 'WorkChain, 4 empty steps',
+      msEach: four,
+      baselineMsEach: fourBase,
+      aiida: '270–490 ms',
+      target: '< 5 ms',
+    });
 
     const nested = await measure(NESTED, () => runner.run(FourChildren));
     const nestedBase = await measure(NESTED, () => plainFourChildren(storage));
-    figures.push({ backend, what: 'WorkChain, 4 child WorkChains in series', msEach: nested, baselineMsEach: nestedBase, aiida: '1.3–2.2 s', target: '< 20 ms' });
+    figures.push({
+      backend,
+      what: 'WorkChain, 4 child WorkChains in series',
+      msEach: nested,
+      baselineMsEach: nestedBase,
+      aiida: '1.3–2.2 s',
+      target: '< 20 ms',
+    });
 
     const two = await measure(NESTED, (i) => runner.run(TwoCalcs, { x: i }));
     const twoBase = await measure(NESTED, async (i) => {
@@ -174,7 +220,14 @@ async function benchBackend(backend: string, storage: StorageBackend): Promise<v
       await plainAdd(storage, i + 1, 2);
       await plainFourSteps(storage);
     });
-    figures.push({ backend, what: 'WorkChain calling two calcfunctions', msEach: two, baselineMsEach: twoBase, aiida: '449 ms', target: '' });
+    figures.push({
+      backend,
+      what: 'WorkChain calling two calcfunctions',
+      msEach: two,
+      baselineMsEach: twoBase,
+      aiida: '449 ms',
+      target: '',
+    });
   } finally {
     await runner.close();
     await communicator.close();

@@ -107,6 +107,14 @@ const returnsInput = calcfunction({ inputs: { x: Int } }, function returnsInput(
   return x;
 });
 
+const createsTwice = calcfunction(
+  { inputs: { x: Int }, outputs: { first: Int, second: Int } },
+  function createsTwice({ x }) {
+    const twice = new Int(x.value * 2);
+    return { first: twice, second: twice };
+  },
+);
+
 const callsAnother = calcfunction(
   { inputs: { x: Int, quiet: Bool } },
   async function callsAnother({ x, quiet }) {
@@ -326,6 +334,10 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
   it('refuses a workfunction that returns data it created (use a calcfunction)', async () => {
     await expect(returnsNew({ x: 1 })).rejects.toThrow(/use a `calcfunction`/);
     await expect(returnsInput({ x: 1 })).rejects.toThrow(ValidationError);
+  });
+
+  it('refuses a calcfunction creating one node under two labels (a node has one creator)', async () => {
+    await expect(createsTwice({ x: 1 })).rejects.toThrow(/already has an incoming create link/);
   });
 
   it('refuses a calcfunction calling another process, unless that one stores no provenance', async () => {

@@ -23,7 +23,7 @@ import { coreVersion } from '../version.js';
 import { METADATA_KEY, type ProcessMetadata } from './base-spec.js';
 import { withCreationTicket } from './creation.js';
 import { isNonDb } from './ports.js';
-import { flattenValues, type ProcessProvenance } from './provenance.js';
+import { flattenValues, linkToNewNode, type ProcessProvenance } from './provenance.js';
 
 /** The members of an engine process the engine itself uses. */
 export interface EngineProcessInstance extends PlumpyProcess {
@@ -188,11 +188,12 @@ export async function instantiateProcess(
     for (const [label, input] of flat) {
       if (!input.isStored && !input.base.extras.has(HASH_EXTRA_KEY)) await hashBeforeStore(input);
       inputHashes[label] = await nodeHash(input);
-      await node.base.links.addIncoming(input, inputType, label);
+      // The node is new: its links are checked in memory (labels of one flattened mapping are unique).
+      linkToNewNode(input, node, inputType, label);
     }
     if (parent !== undefined && parent.provenance.storeProvenance && parent.node.isStored) {
       const callType = node instanceof CalculationNode ? LinkType.CALL_CALC : LinkType.CALL_WORK;
-      await node.base.links.addIncoming(parent.node, callType, metadata.call_link_label ?? 'CALL');
+      linkToNewNode(parent.node, node, callType, metadata.call_link_label ?? 'CALL');
     }
     const hash = await computeNodeHash(node, { inputHashes });
     // Workflows are never cached (they only return what others made); calculations are when configured.

@@ -1,9 +1,13 @@
 import { Node } from '../../orm/nodes/node.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
+import { DialectName } from '../../storage/dialect.js';
 import type { NewDbLink } from '../../storage/schema.js';
 
 /** How long a change may wait for more to join it before it is written anyway (ms). */
 export const LAZY_WRITE_MS = 100;
+
+/** Up to this many links are inserted with a plain statement, more with the storage's bulk insert. */
+const SMALL_INSERT = 50;
 
 /** A database write done with the next flush (a log record). */
 export type PendingWrite = () => Promise<unknown>;
@@ -170,12 +174,22 @@ export class NodeWriter {
     const remove = removed.filter((key) => node.base.attributes.has(key));
     if (seal) set[ProcessAttribute.SEALED] = true;
     const storage = node.storage;
-    // One statement after the other, each committing on its own: fewer round trips than a transaction around them
-    // (PostgreSQL), and the order keeps the graph consistent at every point (outputs, then their links, then the
-    // state that says the process has them).
-    if (nodes.length > 0) await Node.storeMany(nodes);
-    if (links.length > 0 && storage !== undefined) await storage.bulkInsert('db_dblink', links);
-    for (const write of writes) await write();
-    if (Object.keys(set).length > 0 || remove.length > 0) await node.updateAttributes(set, remove);
+    const write = async (): Promise<void> => {
+      if (nodes.length > 0) await Node.storeMany(nodes);
+      if (links.length > 0 && storage !== undefined) {
+        // A few rows go in one plain statement (no transaction of their own on PostgreSQL).
+        if (links.length > SMALL_INSERT) await storage.bulkInsert('db_dblink', links);
+        else await storage.executor().insertInto('db_dblink').values(links).execute();
+      }
+      for (const pending of writes) await pending();
+      if (Object.keys(set).length > 0 || remove.length > 0) await node.updateAttributes(set, remove);
+    };
+    // The order keeps the graph consistent at every point: outputs, then their links, then the state that says the
+    // process has them. On PostgreSQL each statement commits on its own (fewer round trips than a transaction around
+    // them); on SQLite, where a statement costs no round trip but a commit does, they share one transaction.
+    const statements = (nodes.length > 0 ? 1 : 0) + (links.length > 0 ? 1 : 0) + writes.length;
+    if (storage?.dialect.name === DialectName.SQLITE && statements > 0 && !storage.inTransaction())
+      await storage.transaction(write);
+    else await write();
   }
 }

@@ -1,6 +1,6 @@
 import { PortNamespace, isPlainObject, type ProcessSpec, type SpecTypes } from 'plumpy-ts';
-import { ValidationError } from '../../errors.js';
-import { LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
+import { InvalidOperationError, ValidationError } from '../../errors.js';
+import { LINK_RULES, LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
 import { CalculationNode, type ProcessNode } from '../../orm/nodes/process/process.js';
 import { Data } from '../../orm/nodes/data/data.js';
@@ -83,7 +83,18 @@ export class ProcessProvenance {
         await hashBeforeStore(output);
         unstored.push(output);
       }
-      if (!calculation && output.isStored && node.isStored && output instanceof Data) {
+      if (
+        calculation &&
+        node.isStored &&
+        !output.isStored &&
+        output instanceof Data &&
+        output.base.links.incomingCache.length === 0
+      ) {
+        // A calculation creating new data: the data has no link yet and nothing stored can reach it (no cycle), and
+        // the label is new for this node (`linkedOutputs`); so the rules are checked in memory, not against the
+        // database, and the link is stored with the data in one statement.
+        linkToNewNode(node, output, linkType, label);
+      } else if (!calculation && output.isStored && node.isStored && output instanceof Data) {
         // A workflow returning stored data it was given or got from a child: every rule of a `return` link holds
         // by construction (a new label of this node, data target, no cycle possible), so the row is written with
         // the node's next write instead of being checked against the database first.
@@ -99,6 +110,31 @@ export class ProcessProvenance {
     // A checkpointed process refers to its outputs in the checkpoint of its next state: store them now.
     if (this.persisted) await this.writer.flush();
   }
+}
+
+/**
+ * Adds the link `source → target` in memory (stored with `target`), when `target` is a node this engine just made
+ * and has not stored, with no links but the ones added here with unique labels. Then every rule aiida-core checks
+ * against the database holds by construction — no stored link can have `target` at either end, so no taken label,
+ * second creator or caller, or cycle — and only the rules of the node classes, the link label and the storage are
+ * checked, as `addIncoming` would, without its queries.
+ */
+export function linkToNewNode(source: Node, target: Node, linkType: LinkType, label: string): void {
+  if (target.isStored) throw new InvalidOperationError('linkToNewNode needs an unstored target');
+  validateLinkLabel(label);
+  const rule = LINK_RULES[linkType];
+  const sourceFamily = (source.constructor as typeof Node).nodeFamily;
+  const targetFamily = (target.constructor as typeof Node).nodeFamily;
+  if (sourceFamily !== rule.source || targetFamily !== rule.target) {
+    throw new ValidationError(
+      `cannot add a ${linkType} link from ${source.constructor.name} to ${target.constructor.name}`,
+    );
+  }
+  if (source.storage !== undefined && target.storage !== undefined && source.storage !== target.storage)
+    throw new ValidationError('source and target nodes must be stored in the same storage');
+  Node.checkNodeRules(source, target, linkType, label);
+  Node.internalState(target).incoming.push({ source, linkType, linkLabel: label });
+  Node.internalState(source).outgoing.push({ target, linkType, linkLabel: label });
 }
 
 function describe(value: unknown): string {
