@@ -108,7 +108,10 @@ export class ProcessNode extends Node {
    * Sets some attributes and deletes others (those present) in one write (see {@link setAttribute} for when that is
    * allowed): the engine records a process's end and drops its checkpoint with one UPDATE.
    */
-  async updateAttributes(set: Readonly<Record<string, unknown>>, remove: readonly string[] = []): Promise<void> {
+  async updateAttributes(
+    set: Readonly<Record<string, unknown>>,
+    remove: readonly string[] = [],
+  ): Promise<void> {
     const present = remove.filter((key) => this.base.attributes.has(key) && !Object.hasOwn(set, key));
     if (!this.isStored) {
       this.base.attributes.setMany(set);
