@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProfile, setConfigDir, unloadProfile } from '../../src/config.js';
 import { Computer, RemoteData } from '../../src/orm.js';
-import { describeResult, VERDI_SOURCE, verdiSandbox } from './verdi-process.js';
+import { runOnTerminal } from '../computers/terminal.js';
+import { describeResult, verdiSandbox } from './verdi-process.js';
 
 const sandbox = verdiSandbox();
 const { verdi, base, configDir } = sandbox;
@@ -29,53 +29,6 @@ interface ComputerJson {
   use_double_quotes: boolean;
   prepend_text: string;
   append_text: string;
-}
-
-/**
- * Run `verdi` on a pseudo-terminal (util-linux `script`), answering each prompt when it appears, as a person
- * would: the command sees a terminal on stdin and stderr, so it asks for what is missing.
- */
-function runOnTerminal(
-  args: readonly string[],
-  answers: readonly (readonly [RegExp, string])[],
-): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, '--conditions=source', '--import', 'tsx', VERDI_SOURCE, ...args]
-    .map((word) => `'${word.replaceAll("'", "'\\''")}'`)
-    .join(' ');
-  return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qefc', command, '/dev/null'], {
-      cwd: join(import.meta.dirname, '..', '..'),
-      env: { ...process.env, AIIDA_TS_PATH: base, NO_COLOR: '1', TERM: 'dumb' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let output = '';
-    let next = 0;
-    let seen = 0;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(`timed out waiting for prompt ${String(answers[next]?.[0])}; output so far:\n${output}`),
-      );
-    }, 60_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-      // Answer each prompt once, in order, when it shows up after the previous answer.
-      while (next < answers.length) {
-        const [prompt, answer] = answers[next]!;
-        const match = prompt.exec(output.slice(seen));
-        if (match === null) break;
-        seen += match.index + match[0].length;
-        child.stdin.write(`${answer}\r`);
-        next += 1;
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      child.stdin.end();
-      resolve({ code, output });
-    });
-  });
 }
 
 describe('verdi computer', () => {
@@ -233,6 +186,7 @@ describe('verdi computer', () => {
 
   it('setup asks for what is missing when a person is at the terminal', async () => {
     const { code, output } = await runOnTerminal(
+      base,
       ['computer', 'setup', '--label', 'asked'],
       [
         [/Hostname: /, 'asked.example.org'],
