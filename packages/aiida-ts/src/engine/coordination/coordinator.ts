@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import { InvalidOperationError, ValidationError } from '../../errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
@@ -30,6 +31,7 @@ import {
 import {
   dropOwner,
   enqueueRequest,
+  claimSweep,
   expireDeadOwners,
   grantWaiting,
   heartbeatOwner,
@@ -252,6 +254,8 @@ class SqlCoordinator implements Coordinator {
   readonly #unhook: () => void;
   #loop: Promise<void> | undefined;
   #lastSweep = 0;
+  /** When this coordinator last renewed its lease (its own clock: only the interval matters). */
+  #heartbeatAt = -Infinity;
   #polls = 0;
   #closed: Promise<void> | undefined;
 
@@ -259,6 +263,8 @@ class SqlCoordinator implements Coordinator {
     this.#backend = backend;
     this.#options = options;
     this.#owner = { id: newOwnerId(), identity: currentProcessIdentity() };
+    // every wait of this coordinator listens to it: many at once is normal, not a leak
+    setMaxListeners(Infinity, this.#closing.signal);
     this.#unhook = backend.onClose(() => this.close());
   }
 
@@ -354,12 +360,15 @@ class SqlCoordinator implements Coordinator {
     const signal = this.#waitSignal('acquireSlots', options.signal);
     await ensureAiidaTsSchema(this.#backend);
     const request = await this.#slotTransaction(async (tx) => {
-      await heartbeatOwner(tx, this.#owner, this.#options.leaseMs);
+      // the owner row must exist before the request, or a grant pass would take the request for an orphan
+      if (Date.now() - this.#heartbeatAt >= this.#options.leaseMs / 3) {
+        await heartbeatOwner(tx.db, tx.dialect, this.#owner, this.#options.leaseMs);
+        this.#heartbeatAt = Date.now();
+      }
       const row = await enqueueRequest(tx, holder, wanted, this.#owner);
       if (row.state === SlotRequestState.GRANTED) return row;
-      await expireDeadOwners(tx);
-      await grantWaiting(tx);
-      return (await readRequest(tx.db, holder)) ?? row;
+      const granted = (await grantWaiting(tx)).some((request) => request.id === row.id);
+      return granted ? { ...row, state: SlotRequestState.GRANTED, grantedAt: tx.now, owner: null } : row;
     });
     if (request.state === SlotRequestState.GRANTED) return toGrant(request);
     return this.#wait(holder, request.pools, options.onWait, signal);
@@ -497,19 +506,27 @@ class SqlCoordinator implements Coordinator {
   }
 
   /**
-   * Renews this process's lease, drops requests of dead processes, re-queues requests of this process that were
-   * dropped (its lease ran out, e.g. a long pause of the machine) and grants what fits.
+   * Renews this process's lease when due, re-queues requests of this process that were dropped (its lease ran
+   * out, e.g. the machine paused), and — at most once per `sweepIntervalMs` across all processes, claimed through
+   * a marker row — sweeps the queue: forgets dead owners and reclaims the slots of ended holders.
    */
   async #sweep(lost: readonly number[]): Promise<void> {
     this.#lastSweep = Date.now();
+    const db = withAiidaTsTables(this.#backend.executor());
+    if (Date.now() - this.#heartbeatAt >= this.#options.leaseMs / 3) {
+      await heartbeatOwner(db, this.#backend.dialect, this.#owner, this.#options.leaseMs);
+      this.#heartbeatAt = Date.now();
+    }
+    const due = await claimSweep(db, this.#backend.dialect, this.#options.sweepIntervalMs);
+    if (!due && lost.length === 0) return;
     await this.#slotTransaction(async (tx) => {
-      await heartbeatOwner(tx, this.#owner, this.#options.leaseMs);
-      await expireDeadOwners(tx);
       for (const holder of lost) {
         const waiter = this.#waiters.get(holder)?.[0];
         if (waiter !== undefined) await enqueueRequest(tx, holder, waiter.pools, this.#owner);
       }
-      await grantWaiting(tx);
+      // the owners of processes that ended without closing (their requests go with any grant pass)
+      if (due) await expireDeadOwners(tx);
+      await grantWaiting(tx, { reclaim: due });
     });
   }
 
@@ -519,7 +536,6 @@ class SqlCoordinator implements Coordinator {
     if (!(await aiidaTsTablesReadable(this.#backend))) return null;
     return this.#slotTransaction(async (tx) => {
       const had = await removeHolder(tx, holder);
-      await expireDeadOwners(tx);
       await grantWaiting(tx);
       return had ? new Date(tx.now) : null;
     });

@@ -70,10 +70,14 @@ export async function openSlotTransaction(
   trx: Kysely<Database>,
   dialect: SqlDialect,
 ): Promise<SlotTransaction> {
-  if (dialect.name === DialectName.POSTGRES) {
-    await sql`SELECT pg_advisory_xact_lock(${SLOT_LOCK_KEY.toString()}::bigint)`.execute(trx);
-  }
-  const { rows } = await sql<{ now: number | string }>`SELECT ${dbNowMs(dialect)} AS now`.execute(trx);
+  // one round trip: the clock is read per row of the subquery, so after the lock is granted and never before
+  const { rows } =
+    dialect.name === DialectName.POSTGRES
+      ? await sql<{ now: number | string }>`SELECT ${dbNowMs(dialect)} AS now
+          FROM (SELECT pg_advisory_xact_lock(${SLOT_LOCK_KEY.toString()}::bigint)::text AS locked) AS lock`.execute(
+          trx,
+        )
+      : await sql<{ now: number | string }>`SELECT ${dbNowMs(dialect)} AS now`.execute(trx);
   return { db: withAiidaTsTables(trx), dialect, now: epochMs(rows[0]!.now) };
 }
 
@@ -94,10 +98,18 @@ export function decodePools(text: string, holder: number): string[] {
   }
 }
 
-/** Keeps the owner alive for `leaseMs` more (and records it the first time). */
-export async function heartbeatOwner(tx: SlotTransaction, owner: SlotOwner, leaseMs: number): Promise<void> {
-  const expires = tx.now + leaseMs;
-  await tx.db
+/**
+ * Keeps the owner alive for `leaseMs` more (and records it the first time). One statement that needs no lock of the
+ * queue: run it in or out of a slot transaction.
+ */
+export async function heartbeatOwner(
+  db: AiidaTsKysely,
+  dialect: SqlDialect,
+  owner: SlotOwner,
+  leaseMs: number,
+): Promise<void> {
+  const expires = sql<number>`${dbNowMs(dialect)} + ${leaseMs}`;
+  await db
     .insertInto('aiida_ts_owner')
     .values({
       id: owner.id,
@@ -108,6 +120,30 @@ export async function heartbeatOwner(tx: SlotTransaction, owner: SlotOwner, leas
     })
     .onConflict((oc) => oc.column('id').doUpdateSet({ expires_at: expires }))
     .execute();
+}
+
+/** The marker row (in `aiida_ts_throttle`) that spaces the sweeps of the queue, whichever process runs them. */
+const SWEEP_KEY = 'aiida-ts:slot-queue-sweep';
+
+/**
+ * Claims the next sweep of the queue when the last one (by any process) is at least `intervalMs` old: a read,
+ * and one conditional write only when due. Resolves to whether this caller sweeps.
+ */
+export async function claimSweep(
+  db: AiidaTsKysely,
+  dialect: SqlDialect,
+  intervalMs: number,
+): Promise<boolean> {
+  const { rows } = await sql<{ due: number | boolean }>`SELECT CASE WHEN max(last_used) IS NULL
+      OR max(last_used) <= ${dbNowMs(dialect)} - ${intervalMs} THEN 1 ELSE 0 END AS due
+    FROM aiida_ts_throttle WHERE key = ${SWEEP_KEY}`.execute(db);
+  if (Number(rows[0]?.due ?? 0) !== 1) return false;
+  const claimed =
+    await sql`INSERT INTO aiida_ts_throttle (key, last_used) VALUES (${SWEEP_KEY}, ${dbNowMs(dialect)})
+    ON CONFLICT (key) DO UPDATE SET last_used = excluded.last_used
+    WHERE aiida_ts_throttle.last_used <= excluded.last_used - ${intervalMs}
+    RETURNING last_used`.execute(db);
+  return claimed.rows.length > 0;
 }
 
 /** Forgets the owner and withdraws its waiting requests (its coordinator closed). */
@@ -193,6 +229,7 @@ export async function readRequests(db: AiidaTsKysely, holders: readonly number[]
 /**
  * Queues a request of `holder` for `pools`, or finds the one it has: a granted request is returned as it is
  * (idempotent: a restarted process finds its grant), a waiting one is adopted by `owner` and keeps its place.
+ * One statement.
  */
 export async function enqueueRequest(
   tx: SlotTransaction,
@@ -200,34 +237,43 @@ export async function enqueueRequest(
   pools: readonly string[],
   owner: SlotOwner,
 ): Promise<SlotRequestRow> {
-  const existing = await readRequest(tx.db, holder);
-  if (existing?.state === SlotRequestState.GRANTED) return existing;
-  if (existing !== undefined) {
-    await tx.db
-      .updateTable('aiida_ts_slot_request')
-      .set({ owner: owner.id, pools: JSON.stringify(pools) })
-      .where('id', '=', existing.id)
-      .execute();
-    return { ...existing, owner: owner.id, pools };
-  }
-  await tx.db
+  const text = JSON.stringify(pools);
+  const waiting = SlotRequestState.WAITING;
+  const row = await tx.db
     .insertInto('aiida_ts_slot_request')
-    .values({
-      holder,
-      pools: JSON.stringify(pools),
-      state: SlotRequestState.WAITING,
-      owner: owner.id,
-      requested_at: tx.now,
-      granted_at: null,
-    })
-    .execute();
-  const inserted = await readRequest(tx.db, holder);
-  if (inserted === undefined) throw new CorruptStorageError(`the slot request of holder ${holder} vanished`);
-  return inserted;
+    .values({ holder, pools: text, state: waiting, owner: owner.id, requested_at: tx.now, granted_at: null })
+    .onConflict((oc) =>
+      oc.column('holder').doUpdateSet((eb) => ({
+        owner: eb
+          .case()
+          .when('aiida_ts_slot_request.state', '=', waiting)
+          .then(owner.id)
+          .else(eb.ref('aiida_ts_slot_request.owner'))
+          .end(),
+        pools: eb
+          .case()
+          .when('aiida_ts_slot_request.state', '=', waiting)
+          .then(text)
+          .else(eb.ref('aiida_ts_slot_request.pools'))
+          .end(),
+      })),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toRequest(row);
 }
 
 /** Removes the holder's request and slots; resolves to whether it had any. */
 export async function removeHolder(tx: SlotTransaction, holder: number): Promise<boolean> {
+  if (tx.dialect.name === DialectName.POSTGRES) {
+    // one round trip on the server that has them
+    const { rows } = await sql<{ n: number | string }>`WITH slots AS (
+        DELETE FROM aiida_ts_slot WHERE holder = ${holder} RETURNING holder
+      ), requests AS (
+        DELETE FROM aiida_ts_slot_request WHERE holder = ${holder} RETURNING holder
+      ) SELECT (SELECT count(*) FROM slots) + (SELECT count(*) FROM requests) AS n`.execute(tx.db);
+    return Number(rows[0]?.n ?? 0) > 0;
+  }
   const slots = await tx.db.deleteFrom('aiida_ts_slot').where('holder', '=', holder).executeTakeFirst();
   const requests = await tx.db
     .deleteFrom('aiida_ts_slot_request')
@@ -236,17 +282,34 @@ export async function removeHolder(tx: SlotTransaction, holder: number): Promise
   return slots.numDeletedRows > 0n || requests.numDeletedRows > 0n;
 }
 
-async function limitsOf(db: AiidaTsKysely, pools: readonly string[]): Promise<Map<string, number | null>> {
+/** The limits of the limited pools among `pools`, with their slots in use: one query per chunk. */
+async function limitedPools(
+  tx: { readonly db: AiidaTsKysely; readonly dialect: SqlDialect },
+  pools: readonly string[],
+): Promise<{ limits: Map<string, number | null>; used: Map<string, number> }> {
   const limits = new Map<string, number | null>();
+  const used = new Map<string, number>();
   for (const part of chunks(pools)) {
-    const rows = await db
+    const rows = await tx.db
       .selectFrom('aiida_ts_pool')
-      .select(['name', 'max_jobs'])
+      .select((eb) => [
+        'name',
+        'max_jobs',
+        eb
+          .selectFrom('aiida_ts_slot')
+          .select((inner) => inner.fn.countAll().as('n'))
+          .whereRef('aiida_ts_slot.pool', '=', 'aiida_ts_pool.name')
+          .as('used'),
+      ])
       .where('name', 'in', part)
+      .where('max_jobs', 'is not', null)
       .execute();
-    for (const row of rows) limits.set(row.name, row.max_jobs);
+    for (const row of rows) {
+      limits.set(row.name, row.max_jobs);
+      used.set(row.name, tx.dialect.decodeInteger(row.used ?? 0));
+    }
   }
-  return limits;
+  return { limits, used };
 }
 
 async function usedIn(
@@ -275,6 +338,54 @@ async function waitingRequests(db: AiidaTsKysely): Promise<WaitingRequest[]> {
     .orderBy('id')
     .execute();
   return rows.map((row) => ({ id: row.id, holder: row.holder, pools: decodePools(row.pools, row.holder) }));
+}
+
+/**
+ * The waiting requests whose process lives, oldest first. Requests of dead processes (lease run out, process gone
+ * from this machine, owner unknown) are deleted on the way, so they are never granted nor block anyone: one query
+ * (the owners come with the requests) unless there is something to delete.
+ */
+async function liveWaitingRequests(tx: SlotTransaction): Promise<WaitingRequest[]> {
+  const rows = await tx.db
+    .selectFrom('aiida_ts_slot_request as r')
+    .leftJoin('aiida_ts_owner as o', 'o.id', 'r.owner')
+    .select([
+      'r.id',
+      'r.holder',
+      'r.pools',
+      'o.id as ownerId',
+      'o.host',
+      'o.pid',
+      'o.process_start',
+      'o.expires_at',
+    ])
+    .where('r.state', '=', SlotRequestState.WAITING)
+    .orderBy('r.id')
+    .execute();
+  const verdicts = new Map<string, boolean>();
+  const isDead = (row: (typeof rows)[number]): boolean => {
+    if (row.ownerId === null || row.expires_at === null || row.host === null || row.pid === null) return true;
+    let dead = verdicts.get(row.ownerId);
+    if (dead === undefined) {
+      dead =
+        epochMs(row.expires_at) < tx.now ||
+        isProcessGone({ host: row.host, pid: row.pid, start: row.process_start ?? '' });
+      verdicts.set(row.ownerId, dead);
+    }
+    return dead;
+  };
+  const live: WaitingRequest[] = [];
+  const dead: number[] = [];
+  for (const row of rows) {
+    if (isDead(row)) dead.push(row.id);
+    else live.push({ id: row.id, holder: row.holder, pools: decodePools(row.pools, row.holder) });
+  }
+  const deadOwners = [...verdicts].filter(([, gone]) => gone).map(([id]) => id);
+  for (const part of chunks(dead))
+    await tx.db.deleteFrom('aiida_ts_slot_request').where('id', 'in', part).execute();
+  for (const part of chunks(deadOwners))
+    await tx.db.deleteFrom('aiida_ts_owner').where('id', 'in', part).execute();
+  return live;
 }
 
 /**
@@ -309,38 +420,46 @@ export async function reclaimEndedHolders(tx: SlotTransaction, pools: readonly s
 }
 
 /**
- * Grants every waiting request that can be served now, oldest first (see {@link planGrants}); when a request stays
- * blocked by a full pool, first reclaims the slots of ended holders there. Resolves to the holders granted.
+ * Grants every waiting request of a live process that can be served now, oldest first (see {@link planGrants}).
+ * With `reclaim` (the periodic sweep: it costs two more queries), when some request stays blocked by a full pool,
+ * first reclaims the slots of ended holders there and plans again. Resolves to the requests granted (with `tx.now` as their
+ * grant time).
  */
-export async function grantWaiting(tx: SlotTransaction): Promise<number[]> {
-  const waiting = await waitingRequests(tx.db);
+export async function grantWaiting(
+  tx: SlotTransaction,
+  options: { readonly reclaim?: boolean } = {},
+): Promise<WaitingRequest[]> {
+  const waiting = await liveWaitingRequests(tx);
   if (waiting.length === 0) return [];
   const pools = [...new Set(waiting.flatMap((request) => request.pools))];
-  const limits = await limitsOf(tx.db, pools);
-  let plan = planGrants(waiting, limits, await usedIn(tx.db, tx.dialect, pools));
-  if (plan.granted.length < waiting.length) {
-    const full = [...plan.blocked].filter(
-      (pool) => (plan.used.get(pool) ?? 0) >= (limits.get(pool) ?? Infinity),
-    );
+  let { limits, used } = await limitedPools(tx, pools);
+  let plan = planGrants(waiting, limits, used);
+  if (options.reclaim === true && plan.granted.length < waiting.length) {
+    const full = [...plan.blocked].filter((pool) => (used.get(pool) ?? 0) >= (limits.get(pool) ?? Infinity));
+    // reclaimed holders were granted ones: the waiting requests stay as they are, only the usage drops
     if (full.length > 0 && (await reclaimEndedHolders(tx, full)).length > 0) {
-      // the reclaimed holders may have been waiting themselves: their requests are gone too
-      const still = await waitingRequests(tx.db);
-      plan = planGrants(still, limits, await usedIn(tx.db, tx.dialect, pools));
+      ({ limits, used } = await limitedPools(tx, pools));
+      plan = planGrants(waiting, limits, used);
     }
   }
-  for (const request of plan.granted) {
+  // two statements per chunk, however many requests are granted
+  for (const part of chunks(plan.granted)) {
     await tx.db
       .updateTable('aiida_ts_slot_request')
       .set({ state: SlotRequestState.GRANTED, granted_at: tx.now, owner: null })
-      .where('id', '=', request.id)
+      .where(
+        'id',
+        'in',
+        part.map((request) => request.id),
+      )
       .execute();
     await tx.db
       .insertInto('aiida_ts_slot')
-      .values(request.pools.map((pool) => ({ pool, holder: request.holder })))
+      .values(part.flatMap((request) => request.pools.map((pool) => ({ pool, holder: request.holder }))))
       .onConflict((oc) => oc.columns(['pool', 'holder']).doNothing())
       .execute();
   }
-  return plan.granted.map((request) => request.holder);
+  return [...plan.granted];
 }
 
 /** The usage of each of `pools` (reads only; works in or out of a transaction). */
@@ -351,7 +470,15 @@ export async function readUsage(
 ): Promise<SlotUsage[]> {
   const unique = [...new Set(pools)];
   if (unique.length === 0) return [];
-  const limits = await limitsOf(db, unique);
+  const limits = new Map<string, number | null>();
+  for (const part of chunks(unique)) {
+    const rows = await db
+      .selectFrom('aiida_ts_pool')
+      .select(['name', 'max_jobs'])
+      .where('name', 'in', part)
+      .execute();
+    for (const row of rows) limits.set(row.name, row.max_jobs);
+  }
   const used = await usedIn(db, dialect, unique);
   const waiting = new Map<string, number>();
   for (const request of await waitingRequests(db)) {
