@@ -3,11 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import yazl from 'yazl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CorruptStorageError,
-  ImportValidationError,
-  UnsafeArchiveError,
-} from '../../src/errors.js';
+import { CorruptStorageError, ImportValidationError, UnsafeArchiveError } from '../../src/errors.js';
 import { SqliteDosStorage } from '../../src/storage/sqlite/sqlite-dos.js';
 import { importArchive } from '../../src/tools/archive/import.js';
 import { readZip } from '../orm/archive-fixtures.js';
@@ -39,7 +35,11 @@ function patchName(buffer: Buffer, from: string, to: string): Buffer {
 /** Sets the uncompressed size the central directory declares for the entry `name`. */
 function declareSize(buffer: Buffer, name: string, size: number): Buffer {
   const out = Buffer.from(buffer);
-  for (let at = out.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])); at >= 0; at = out.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), at + 4)) {
+  for (
+    let at = out.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    at >= 0;
+    at = out.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), at + 4)
+  ) {
     const length = out.readUInt16LE(at + 28);
     if (out.toString('utf8', at + 46, at + 46 + length) === name) {
       out.writeUInt32LE(size, at + 24);
@@ -64,7 +64,10 @@ describe('hostile archives are refused with a clear error and leave the profile 
     storage = await plugin.open(made.config, { defaultUserEmail: TEST_USER_EMAIL });
     await importArchive(fixture('calcfunctions'), { storage });
     ({ folder, cleanup: removeFolder } = await tempFolder('aiida-ts-hostile-'));
-    entries = [...(await readZip(fixture('calcjob'))).entries()].map(([name, content]) => ({ name, content }));
+    entries = [...(await readZip(fixture('calcjob'))).entries()].map(([name, content]) => ({
+      name,
+      content,
+    }));
   });
   afterAll(async () => {
     await storage.close();
@@ -75,13 +78,23 @@ describe('hostile archives are refused with a clear error and leave the profile 
   const cases: readonly [string, () => Promise<Buffer>, new (...args: never[]) => Error, RegExp][] = [
     [
       'a zip-slip entry',
-      async () => patchName(await zipOf([...entries, { name: 'QQ/evil.txt', content: Buffer.from('x') }]), 'QQ/evil.txt', '../evil.txt'),
+      async () =>
+        patchName(
+          await zipOf([...entries, { name: 'QQ/evil.txt', content: Buffer.from('x') }]),
+          'QQ/evil.txt',
+          '../evil.txt',
+        ),
       UnsafeArchiveError,
       /refused archive .*\.\.\/evil\.txt/,
     ],
     [
       'an absolute path',
-      async () => patchName(await zipOf([...entries, { name: 'Qtmp/evil.txt', content: Buffer.from('x') }]), 'Qtmp/evil.txt', '/tmp/evil.txt'),
+      async () =>
+        patchName(
+          await zipOf([...entries, { name: 'Qtmp/evil.txt', content: Buffer.from('x') }]),
+          'Qtmp/evil.txt',
+          '/tmp/evil.txt',
+        ),
       UnsafeArchiveError,
       /refused archive .*absolute path/,
     ],
@@ -116,7 +129,9 @@ describe('hostile archives are refused with a clear error and leave the profile 
     [
       'an entry declaring 2 GB',
       async () => {
-        const name = entries.find((entry) => entry.name.startsWith('repo/') && entry.content.length > 100)!.name;
+        const name = entries.find(
+          (entry) => entry.name.startsWith('repo/') && entry.content.length > 100,
+        )!.name;
         return declareSize(await zipOf(entries), name, 2 ** 31);
       },
       UnsafeArchiveError,
@@ -150,12 +165,21 @@ describe('an import killed with SIGKILL midway', () => {
       await storage.close();
       const child = spawn(
         process.execPath,
-        ['--conditions=source', '--import', 'tsx', path.join(import.meta.dirname, 'support', 'import-and-hang.ts'), config.filepath, fixture('data_types')],
+        [
+          '--conditions=source',
+          '--import',
+          'tsx',
+          path.join(import.meta.dirname, 'support', 'import-and-hang.ts'),
+          config.filepath,
+          fixture('data_types'),
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child.on('exit', (_code, signal) => resolve(signal)),
+      );
       await new Promise<void>((resolve, reject) => {
         child.stdout.on('data', (chunk: Buffer) => {
           if (chunk.toString().includes('MIDWAY')) resolve();

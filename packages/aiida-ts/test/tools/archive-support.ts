@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { parse as parseLossless } from 'lossless-json';
 import { sql } from 'kysely';
 import { expect } from 'vitest';
@@ -61,7 +61,14 @@ export interface Expected {
     extras: Record<string, unknown>;
     node_uuids: string[];
   }[];
-  comments: { uuid: string; node_uuid: string; content: string; ctime: string; mtime: string; user_email: string }[];
+  comments: {
+    uuid: string;
+    node_uuid: string;
+    content: string;
+    ctime: string;
+    mtime: string;
+    user_email: string;
+  }[];
   logs: {
     uuid: string;
     node_uuid: string;
@@ -85,7 +92,9 @@ const withoutPrivateExtras = (extras: Record<string, unknown>): Record<string, u
   Object.fromEntries(Object.entries(extras).filter(([key]) => !key.startsWith('_aiida_')));
 
 /** Every row of a profile as the archive encodes it (JSON as text), by table. */
-export async function dumpProfile(storage: StorageBackend): Promise<Record<string, Record<string, unknown>[]>> {
+export async function dumpProfile(
+  storage: StorageBackend,
+): Promise<Record<string, Record<string, unknown>[]>> {
   const out: Record<string, Record<string, unknown>[]> = {};
   for (const table of [
     'db_dbuser',
@@ -159,7 +168,9 @@ export async function expectProfileHolds(storage: StorageBackend, expected: Expe
       for (const part of file.path.split('/')) entry = (entry as { o: Record<string, unknown> }).o[part];
       const key = (entry as { k: string }).k;
       const content = await storage.repository.getObjectContent(key);
-      expect(createHash('sha256').update(content).digest('hex'), `${node.uuid}/${file.path}`).toBe(file.sha256);
+      expect(createHash('sha256').update(content).digest('hex'), `${node.uuid}/${file.path}`).toBe(
+        file.sha256,
+      );
     }
   }
   const links = dump['db_dblink']!.map((row) => ({
@@ -220,23 +231,37 @@ export async function archiveContent(file: string): Promise<{
   try {
     const db: BetterSqlite3.Database = await reader.database();
     const nodeUuid = new Map(
-      (db.prepare('SELECT id, uuid FROM db_dbnode').all() as { id: number; uuid: string }[]).map((r) => [r.id, r.uuid]),
+      (db.prepare('SELECT id, uuid FROM db_dbnode').all() as { id: number; uuid: string }[]).map((r) => [
+        r.id,
+        r.uuid,
+      ]),
     );
     const groupUuid = new Map(
-      (db.prepare('SELECT id, uuid FROM db_dbgroup').all() as { id: number; uuid: string }[]).map((r) => [r.id, r.uuid]),
+      (db.prepare('SELECT id, uuid FROM db_dbgroup').all() as { id: number; uuid: string }[]).map((r) => [
+        r.id,
+        r.uuid,
+      ]),
     );
     const userEmail = new Map(
-      (db.prepare('SELECT id, email FROM db_dbuser').all() as { id: number; email: string }[]).map((r) => [r.id, r.email]),
+      (db.prepare('SELECT id, email FROM db_dbuser').all() as { id: number; email: string }[]).map((r) => [
+        r.id,
+        r.email,
+      ]),
     );
     const computerUuid = new Map(
-      (db.prepare('SELECT id, uuid FROM db_dbcomputer').all() as { id: number; uuid: string }[]).map((r) => [r.id, r.uuid]),
+      (db.prepare('SELECT id, uuid FROM db_dbcomputer').all() as { id: number; uuid: string }[]).map((r) => [
+        r.id,
+        r.uuid,
+      ]),
     );
-    const json = (value: unknown): unknown => (value === null ? null : lossless(String(value)));
+    const json = (value: unknown): unknown => (typeof value === 'string' ? lossless(value) : null);
     const rows: Record<string, unknown[]> = {
-      users: db.prepare('SELECT email, first_name, last_name, institution FROM db_dbuser ORDER BY email').all(),
-      computers: (db.prepare('SELECT * FROM db_dbcomputer ORDER BY uuid').all() as Record<string, unknown>[]).map(
-        ({ id: _id, metadata, ...rest }) => ({ ...rest, metadata: json(metadata) }),
-      ),
+      users: db
+        .prepare('SELECT email, first_name, last_name, institution FROM db_dbuser ORDER BY email')
+        .all(),
+      computers: (
+        db.prepare('SELECT * FROM db_dbcomputer ORDER BY uuid').all() as Record<string, unknown>[]
+      ).map(({ id: _id, metadata, ...rest }) => ({ ...rest, metadata: json(metadata) })),
       nodes: (db.prepare('SELECT * FROM db_dbnode ORDER BY uuid').all() as Record<string, unknown>[]).map(
         ({ id: _id, attributes, extras, repository_metadata, user_id, dbcomputer_id, ...rest }) => ({
           ...rest,
@@ -247,24 +272,39 @@ export async function archiveContent(file: string): Promise<{
           computer: dbcomputer_id === null ? null : computerUuid.get(dbcomputer_id as number),
         }),
       ),
-      links: (db.prepare('SELECT input_id, output_id, label, type FROM db_dblink').all() as Record<string, number>[])
-        .map((row) => `${nodeUuid.get(row['input_id']!)} ${row['type']} ${row['label']} ${nodeUuid.get(row['output_id']!)}`)
+      links: (
+        db.prepare('SELECT input_id, output_id, label, type FROM db_dblink').all() as Record<string, number>[]
+      )
+        .map(
+          (row) =>
+            `${nodeUuid.get(row['input_id']!)} ${row['type']} ${row['label']} ${nodeUuid.get(row['output_id']!)}`,
+        )
         .sort(),
       groups: (db.prepare('SELECT * FROM db_dbgroup ORDER BY uuid').all() as Record<string, unknown>[]).map(
-        ({ id: _id, extras, user_id, ...rest }) => ({ ...rest, extras: json(extras), user: userEmail.get(user_id as number) }),
-      ),
-      members: (db.prepare('SELECT dbgroup_id, dbnode_id FROM db_dbgroup_dbnodes').all() as Record<string, number>[])
-        .map((row) => `${groupUuid.get(row['dbgroup_id']!)} ${nodeUuid.get(row['dbnode_id']!)}`)
-        .sort(),
-      comments: (db.prepare('SELECT * FROM db_dbcomment ORDER BY uuid').all() as Record<string, unknown>[]).map(
-        ({ id: _id, dbnode_id, user_id, ...rest }) => ({
+        ({ id: _id, extras, user_id, ...rest }) => ({
           ...rest,
-          node: nodeUuid.get(dbnode_id as number),
+          extras: json(extras),
           user: userEmail.get(user_id as number),
         }),
       ),
+      members: (
+        db.prepare('SELECT dbgroup_id, dbnode_id FROM db_dbgroup_dbnodes').all() as Record<string, number>[]
+      )
+        .map((row) => `${groupUuid.get(row['dbgroup_id']!)} ${nodeUuid.get(row['dbnode_id']!)}`)
+        .sort(),
+      comments: (
+        db.prepare('SELECT * FROM db_dbcomment ORDER BY uuid').all() as Record<string, unknown>[]
+      ).map(({ id: _id, dbnode_id, user_id, ...rest }) => ({
+        ...rest,
+        node: nodeUuid.get(dbnode_id as number),
+        user: userEmail.get(user_id as number),
+      })),
       logs: (db.prepare('SELECT * FROM db_dblog ORDER BY uuid').all() as Record<string, unknown>[]).map(
-        ({ id: _id, dbnode_id, metadata, ...rest }) => ({ ...rest, node: nodeUuid.get(dbnode_id as number), metadata: json(metadata) }),
+        ({ id: _id, dbnode_id, metadata, ...rest }) => ({
+          ...rest,
+          node: nodeUuid.get(dbnode_id as number),
+          metadata: json(metadata),
+        }),
       ),
     };
     const objects = new Map<string, string>();
@@ -282,12 +322,24 @@ export async function archiveContent(file: string): Promise<{
 /** Row counts of every table and the sorted uuids of every node: what must not change when an import fails. */
 export async function snapshot(storage: StorageBackend): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
-  for (const table of ['db_dbuser', 'db_dbcomputer', 'db_dbnode', 'db_dblink', 'db_dbgroup', 'db_dbgroup_dbnodes', 'db_dbcomment', 'db_dblog']) {
-    const result = await sql<{ n: unknown }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(storage.executor());
+  for (const table of [
+    'db_dbuser',
+    'db_dbcomputer',
+    'db_dbnode',
+    'db_dblink',
+    'db_dbgroup',
+    'db_dbgroup_dbnodes',
+    'db_dbcomment',
+    'db_dblog',
+  ]) {
+    const result = await sql<{ n: unknown }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(
+      storage.executor(),
+    );
     out[table] = Number(result.rows[0]!.n);
   }
   return out;
 }
 
 export const fixture = (name: string): string => path.join(FIXTURES, `${name}.aiida`);
-export const legacyFixture = (version: string): string => path.join(FIXTURES, 'legacy', `export_${version}_simple.aiida`);
+export const legacyFixture = (version: string): string =>
+  path.join(FIXTURES, 'legacy', `export_${version}_simple.aiida`);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { ARCHIVE_SCHEMA_STATEMENTS } from '../../src/tools/archive/archive-schema.js';
 import { ArchiveReader } from '../../src/tools/archive/archive-reader.js';
@@ -40,7 +40,10 @@ describe('the archive database schema', () => {
     const reader = await ArchiveReader.open(fixture('calcjob'));
     try {
       const db = await reader.database();
-      const statements = (db.prepare('SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid').pluck().all() as string[]);
+      const statements = db
+        .prepare('SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid')
+        .pluck()
+        .all() as string[];
       expect(statements).toEqual(ARCHIVE_SCHEMA_STATEMENTS);
     } finally {
       await reader.close();
@@ -57,18 +60,21 @@ describe.each(BACKENDS)('importing the aiida-core 2.8 fixture archives on %s', (
     await handle.cleanup();
   });
 
-  it.each(FIXTURE_NAMES)('%s: every field as aiida-core read it, then a second import changes nothing', async (name) => {
-    const result = await importArchive(fixture(name), { storage: handle.storage });
-    expect(result.importGroup?.label).toMatch(/^\d{8}-\d{6}/);
-    const expected = readExpected(path.join(FIXTURES, `${name}.expected.json`));
-    await expectProfileHolds(handle.storage, expected);
-    expect(result.counts.node).toEqual({ new: expected.nodes.length, existing: 0 });
-    const before = await snapshot(handle.storage);
-    const again = await importArchive(fixture(name), { storage: handle.storage });
-    expect(again.importGroup).toBeNull();
-    expect(again.counts.node).toEqual({ new: 0, existing: expected.nodes.length });
-    expect(await snapshot(handle.storage)).toEqual(before);
-  });
+  it.each(FIXTURE_NAMES)(
+    '%s: every field as aiida-core read it, then a second import changes nothing',
+    async (name) => {
+      const result = await importArchive(fixture(name), { storage: handle.storage });
+      expect(result.importGroup?.label).toMatch(/^\d{8}-\d{6}/);
+      const expected = readExpected(path.join(FIXTURES, `${name}.expected.json`));
+      await expectProfileHolds(handle.storage, expected);
+      expect(result.counts.node).toEqual({ new: expected.nodes.length, existing: 0 });
+      const before = await snapshot(handle.storage);
+      const again = await importArchive(fixture(name), { storage: handle.storage });
+      expect(again.importGroup).toBeNull();
+      expect(again.counts.node).toEqual({ new: 0, existing: expected.nodes.length });
+      expect(await snapshot(handle.storage)).toEqual(before);
+    },
+  );
 
   it('exports what it imported with the same rows and objects as the originals', async () => {
     for (const name of FIXTURE_NAMES) {
@@ -131,9 +137,9 @@ describe('archives are written for aiida-core', () => {
         ) as { archive: { metadata_json: Record<string, unknown> } };
         expect(Object.keys(reader.metadata)).toEqual(Object.keys(original.archive.metadata_json));
         const db: BetterSqlite3.Database = await reader.database();
-        expect(db.prepare('SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid').pluck().all()).toEqual(
-          ARCHIVE_SCHEMA_STATEMENTS,
-        );
+        expect(
+          db.prepare('SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid').pluck().all(),
+        ).toEqual(ARCHIVE_SCHEMA_STATEMENTS);
       } finally {
         await reader.close();
       }

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
+import type { ImportArchiveOptions } from '../../tools/archive/import.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
 
@@ -13,7 +14,11 @@ const TOGGLES = [
   ['input_work_forward', false, 'Follow INPUT_WORK links forwards (to the workflows a node is input of).'],
   ['create_backward', true, 'Follow CREATE links backwards (to the calculation that created a node).'],
   ['return_backward', false, 'Follow RETURN links backwards (to the workflows that returned a node).'],
-  ['call_calc_backward', true, 'Follow CALL_CALC links backwards (to the workflow that called a calculation).'],
+  [
+    'call_calc_backward',
+    true,
+    'Follow CALL_CALC links backwards (to the workflow that called a calculation).',
+  ],
   ['call_work_backward', true, 'Follow CALL_WORK links backwards (to the workflow that called a workflow).'],
 ] as const;
 
@@ -60,7 +65,11 @@ async function resolveEntities(cli: Cli, opts: CreateOptions) {
   const { loadGroup } = await import('../../orm/entities/group.js');
   const { loadComputer } = await import('../../orm/entities/computer.js');
   const { loadCode } = await import('../../orm/nodes/data/code/load-code.js');
-  const load = async <T>(what: string, ids: string[] | undefined, loader: (id: string) => Promise<T>): Promise<T[]> => {
+  const load = async <T>(
+    what: string,
+    ids: string[] | undefined,
+    loader: (id: string) => Promise<T>,
+  ): Promise<T[]> => {
     const out: T[] = [];
     for (const id of ids ?? []) {
       try {
@@ -91,18 +100,27 @@ function addCreate(cli: Cli, group: Command): void {
     .argument('<output_file>', 'The archive file to write.')
     .option('-a, --all', 'Include all entries, disregards all other identifier options.')
     .option('-X, --codes <codes...>', 'One or multiple codes identified by their ID, UUID or label.')
-    .option('-Y, --computers <computers...>', 'One or multiple computers identified by their ID, UUID or label.')
+    .option(
+      '-Y, --computers <computers...>',
+      'One or multiple computers identified by their ID, UUID or label.',
+    )
     .option('-G, --groups <groups...>', 'One or multiple groups identified by their ID, UUID or label.')
     .option('-N, --nodes <nodes...>', 'One or multiple nodes identified by their ID, UUID or label.')
     .option('-f, --force', 'Overwrite output file if it already exists.');
   for (const [name, defaultValue, help] of TOGGLES) {
     command.option(`--${flag(name)}`, `${help}${defaultValue ? ' [default]' : ''}`);
-    command.option(`--no-${flag(name)}`, `Do not ${help.charAt(0).toLowerCase()}${help.slice(1)}${defaultValue ? '' : ' [default]'}`);
+    command.option(
+      `--no-${flag(name)}`,
+      `Do not ${help.charAt(0).toLowerCase()}${help.slice(1)}${defaultValue ? '' : ' [default]'}`,
+    );
   }
   command
     .option('--include-logs', 'Include logs for node(s) in export. [default]')
     .option('--exclude-logs', 'Exclude logs for node(s) in export.')
-    .option('--include-comments', 'Include comments for node(s) in export (and the users who commented). [default]')
+    .option(
+      '--include-comments',
+      'Include comments for node(s) in export (and the users who commented). [default]',
+    )
     .option('--exclude-comments', 'Exclude comments for node(s) in export.')
     .option('--include-authinfos', 'Include authentication information for computer(s) in export.')
     .option('--exclude-authinfos', 'Exclude authentication information for computer(s) in export. [default]')
@@ -149,7 +167,9 @@ function addCreate(cli: Cli, group: Command): void {
           .filter(([, count]) => count > 0)
           .map(([name, count]) => `${`${name}s`.padEnd(20)}${count}`);
         if (dryRun) {
-          cli.out.report(`Archive would be created with:\n${[...rows, `${'Repository Files'.padEnd(20)}${result.repositoryObjects}`].join('\n')}`);
+          cli.out.report(
+            `Archive would be created with:\n${[...rows, `${'Repository Files'.padEnd(20)}${result.repositoryObjects}`].join('\n')}`,
+          );
         } else {
           cli.out.success(`wrote the export archive file to ${outputFile}`);
         }
@@ -174,20 +194,26 @@ function addImport(cli: Cli, group: Command): void {
       'Discover all URL targets pointing to files with the .aiida extension for these HTTP addresses; they are ' +
         'downloaded and imported too.',
     )
-    .option('--import-group', 'Add all imported nodes to the specified group, or an automatically created one. [default]', true)
+    .option(
+      '--import-group',
+      'Add all imported nodes to the specified group, or an automatically created one. [default]',
+      true,
+    )
     .option('--no-import-group', 'Do not add the imported nodes to a group.')
     .option('-G, --group <group>', 'Group to which all imported nodes are added (created when missing).')
     .addOption(
       new Option(
         '-e, --extras-mode-existing <mode>',
         'Extras of nodes already in the profile: none (do not import), keep_existing (import new keys, keep ' +
-          'existing values), update_existing (import and overwrite), mirror (replace with the archive\'s).',
+          "existing values), update_existing (import and overwrite), mirror (replace with the archive's).",
       )
         .choices(EXTRAS_MODE_EXISTING)
         .default('none'),
     )
     .addOption(
-      new Option('--extras-mode-new <mode>', 'Extras of new nodes: import or none.').choices(EXTRAS_MODE_NEW).default('import'),
+      new Option('--extras-mode-new <mode>', 'Extras of new nodes: import or none.')
+        .choices(EXTRAS_MODE_NEW)
+        .default('import'),
     )
     .addOption(
       new Option(
@@ -211,14 +237,19 @@ function addImport(cli: Cli, group: Command): void {
         dryRun = true;
       }
       const { isArchiveUrl, discoverArchiveLinks } = await import('../../tools/archive/download.js');
-      const all: { archive: string; web: boolean }[] = archives.map((archive) => ({ archive, web: isArchiveUrl(archive) }));
+      const all: { archive: string; web: boolean }[] = archives.map((archive) => ({
+        archive,
+        web: isArchiveUrl(archive),
+      }));
       for (const webpage of opts.webpages ?? []) {
         cli.out.report(`retrieving archive URLS from ${webpage}`);
         let urls: string[];
         try {
           urls = await discoverArchiveLinks(webpage);
         } catch (error) {
-          cli.out.critical(`an exception occurred while trying to discover archives at URL ${webpage}:\n${(error as Error).message}`);
+          cli.out.critical(
+            `an exception occurred while trying to discover archives at URL ${webpage}:\n${(error as Error).message}`,
+          );
         }
         cli.out.success(`${urls.length} archive URLs discovered and added`);
         all.push(...urls.map((archive) => ({ archive, web: true })));
@@ -243,17 +274,23 @@ function addImport(cli: Cli, group: Command): void {
       }
       const { EXTRAS_MODE_EXISTING: modes } = await import('../../tools/archive/import.js');
       for (const entry of all) {
-        await importOne(cli, entry.archive, entry.web, {
-          importNewExtras: opts.extrasModeNew === 'import',
-          mergeExtras: [...modes[opts.extrasModeExisting]],
-          mergeComments: opts.commentMode,
-          includeAuthinfos: opts.includeAuthinfos === true && opts.excludeAuthinfos !== true,
-          batchSize: integer(opts.batchSize, '--batch-size'),
-          createGroup: opts.importGroup,
-          ...(target === undefined ? {} : { group: target }),
-          dryRun,
-          storage,
-        }, opts.migration);
+        await importOne(
+          cli,
+          entry.archive,
+          entry.web,
+          {
+            importNewExtras: opts.extrasModeNew === 'import',
+            mergeExtras: [...modes[opts.extrasModeExisting]],
+            mergeComments: opts.commentMode,
+            includeAuthinfos: opts.includeAuthinfos === true && opts.excludeAuthinfos !== true,
+            batchSize: integer(opts.batchSize, '--batch-size'),
+            createGroup: opts.importGroup,
+            ...(target === undefined ? {} : { group: target }),
+            dryRun,
+            storage,
+          },
+          opts.migration,
+        );
       }
     });
 }
@@ -262,7 +299,7 @@ async function importOne(
   cli: Cli,
   archive: string,
   web: boolean,
-  options: import('../../tools/archive/import.js').ImportArchiveOptions,
+  options: ImportArchiveOptions,
   tryMigration: boolean,
 ): Promise<void> {
   const { mkdtemp, rm } = await import('node:fs/promises');
@@ -295,7 +332,8 @@ async function importOne(
     try {
       await importArchive(file, { ...options, ...listener });
     } catch (error) {
-      if (!(error instanceof IncompatibleStorageSchemaError)) fail(`an exception occurred while trying to import the archive ${archive}`, error);
+      if (!(error instanceof IncompatibleStorageSchemaError))
+        fail(`an exception occurred while trying to import the archive ${archive}`, error);
       if (!tryMigration) fail(`an exception occurred while trying to import the archive ${archive}`, error);
       cli.out.report(`incompatible version detected for ${archive}, trying migration`);
       const migrated = path.join(sandbox, 'migrated_archive.aiida');
@@ -366,7 +404,10 @@ export default defineCommandGroup({
         } else {
           // as PyYAML prints it for aiida-core: YAML 1.1 (so timestamp-like strings are quoted), flush sequences
           const { stringify } = await import('yaml');
-          cli.out.stdout.write(stringify(info, { version: '1.1', indentSeq: false, sortMapEntries: false, singleQuote: true }) + '\n');
+          cli.out.stdout.write(
+            stringify(info, { version: '1.1', indentSeq: false, sortMapEntries: false, singleQuote: true }) +
+              '\n',
+          );
         }
       });
 
@@ -379,7 +420,11 @@ export default defineCommandGroup({
       .option('-i, --in-place', 'Migrate the archive in place, overwriting the original file.')
       .option('--version <version>', 'Archive format version to migrate to (defaults to latest version).')
       .action(
-        async (input: string, output: string | undefined, opts: { force?: boolean; inPlace?: boolean; version?: string }) => {
+        async (
+          input: string,
+          output: string | undefined,
+          opts: { force?: boolean; inPlace?: boolean; version?: string },
+        ) => {
           let target = output;
           let force = opts.force === true;
           if (opts.inPlace === true) {
@@ -387,7 +432,9 @@ export default defineCommandGroup({
             target = input;
             force = true;
           } else if (target === undefined) {
-            cli.out.critical('no output file specified. Please add --in-place flag if you would like to migrate in place.');
+            cli.out.critical(
+              'no output file specified. Please add --in-place flag if you would like to migrate in place.',
+            );
           }
           const { migrateArchive } = await import('../../tools/archive/migrate.js');
           const { ARCHIVE_VERSION_HEAD } = await import('../../tools/archive/format.js');

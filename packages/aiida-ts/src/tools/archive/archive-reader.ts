@@ -137,9 +137,12 @@ export class ArchiveReader {
       checkArchiveDatabase(db, this.path);
     } catch (error) {
       if (error instanceof CorruptStorageError) throw error;
-      throw new CorruptStorageError(`database of \`${this.path}\` could not be read: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new CorruptStorageError(
+        `database of \`${this.path}\` could not be read: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     this.#db = db;
     return db;

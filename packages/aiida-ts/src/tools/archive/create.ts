@@ -6,12 +6,7 @@ import { finished } from 'node:stream/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import yazl from 'yazl';
-import {
-  ArchiveExportError,
-  ExportValidationError,
-  LicensingError,
-  ValidationError,
-} from '../../errors.js';
+import { ArchiveExportError, ExportValidationError, LicensingError, ValidationError } from '../../errors.js';
 import {
   GraphTraversalRules,
   resolveTraversalRules,
@@ -164,12 +159,15 @@ async function collectRequired(
   }
   const nodes = sorted(await traverseGraph(storage, [...startNodes], rules));
   const computers = new Set(pksOf(entities.computers, 'computer'));
-  for (const id of await relatedIds(storage, 'db_dbnode', 'dbcomputer_id', 'id', nodes, size)) computers.add(id);
+  for (const id of await relatedIds(storage, 'db_dbnode', 'dbcomputer_id', 'id', nodes, size))
+    computers.add(id);
   const computerList = sorted(computers);
   const authinfos = options.includeAuthinfos
     ? sorted(await relatedIds(storage, 'db_dbauthinfo', 'id', 'dbcomputer_id', computerList, size))
     : [];
-  const logs = options.includeLogs ? sorted(await relatedIds(storage, 'db_dblog', 'id', 'dbnode_id', nodes, size)) : [];
+  const logs = options.includeLogs
+    ? sorted(await relatedIds(storage, 'db_dblog', 'id', 'dbnode_id', nodes, size))
+    : [];
   const comments = options.includeComments
     ? sorted(await relatedIds(storage, 'db_dbcomment', 'id', 'dbnode_id', nodes, size))
     : [];
@@ -202,7 +200,9 @@ async function checkSealed(storage: StorageBackend, nodes: readonly number[], si
       .select(['id'])
       .where('id', 'in', batch)
       .where('node_type', 'like', 'process.%')
-      .where(sql<boolean>`coalesce(${sealed}, ${storage.dialect.encodeBool(false)}) = ${storage.dialect.encodeBool(false)}`)
+      .where(
+        sql<boolean>`coalesce(${sealed}, ${storage.dialect.encodeBool(false)}) = ${storage.dialect.encodeBool(false)}`,
+      )
       .orderBy('id')
       .execute();
     unsealed.push(...rows.map((row) => row.id));
@@ -215,7 +215,10 @@ async function checkSealed(storage: StorageBackend, nodes: readonly number[], si
   }
 }
 
-function licenceCheck(rule: LicenceRule | undefined, which: 'allowed' | 'forbidden'): (name: string) => boolean {
+function licenceCheck(
+  rule: LicenceRule | undefined,
+  which: 'allowed' | 'forbidden',
+): (name: string) => boolean {
   if (rule === undefined) return () => which === 'allowed';
   if (typeof rule === 'function') {
     return (name) => {
@@ -240,7 +243,10 @@ async function checkLicences(
   const forbidden = licenceCheck(options.forbiddenLicenses, 'forbidden');
   const licence = storage.dialect.jsonExtractText(sql.ref('attributes'), ['source', 'license']);
   for (const batch of chunks(nodes, size)) {
-    const rows = await sql<{ id: number; licence: string | null }>`SELECT id, ${licence} AS licence FROM db_dbnode WHERE id IN (${sql.join(batch)})`.execute(
+    const rows = await sql<{
+      id: number;
+      licence: string | null;
+    }>`SELECT id, ${licence} AS licence FROM db_dbnode WHERE id IN (${sql.join(batch)})`.execute(
       storage.executor(),
     );
     for (const { id, licence: name } of rows.rows) {
@@ -281,7 +287,10 @@ function archiveInserter(db: BetterSqlite3.Database, table: ArchiveTable, column
  * objects one at a time from the profile's repository) and renamed into place at the end, so a failure never leaves
  * a half-written archive and memory stays bounded whatever the size of the export.
  */
-export async function createArchive(filename: string, options: CreateArchiveOptions = {}): Promise<CreateArchiveResult> {
+export async function createArchive(
+  filename: string,
+  options: CreateArchiveOptions = {},
+): Promise<CreateArchiveResult> {
   const storage = getStorage(options);
   const target = path.resolve(filename);
   const includeComments = options.includeComments ?? true;
@@ -360,7 +369,8 @@ export async function createArchive(filename: string, options: CreateArchiveOpti
       compression,
       ctime: localIsoNow(),
       creation_parameters: {
-        entities_starting_set: entities === null ? null : startingSet(entities, await uuidsOf(storage, entities)),
+        entities_starting_set:
+          entities === null ? null : startingSet(entities, await uuidsOf(storage, entities)),
         include_authinfos: includeAuthinfos,
         include_comments: includeComments,
         include_logs: includeLogs,
@@ -386,13 +396,18 @@ interface StartingUuids {
 }
 
 async function uuidsOf(storage: StorageBackend, entities: ExportEntities): Promise<StartingUuids> {
-  const lookup = async (table: 'db_dbnode' | 'db_dbgroup' | 'db_dbcomputer', pks: number[]): Promise<string[]> => {
+  const lookup = async (
+    table: 'db_dbnode' | 'db_dbgroup' | 'db_dbcomputer',
+    pks: number[],
+  ): Promise<string[]> => {
     if (pks.length === 0) return [];
     const out: string[] = [];
     for (const batch of chunks(sorted(pks), 1000)) {
-      const rows = await sql<{ uuid: string }>`SELECT ${
-        storage.dialect.uuidText(sql.ref('uuid'))
-      } AS uuid FROM ${sql.table(table)} WHERE id IN (${sql.join(batch)}) ORDER BY id`.execute(storage.executor());
+      const rows = await sql<{ uuid: string }>`SELECT ${storage.dialect.uuidText(
+        sql.ref('uuid'),
+      )} AS uuid FROM ${sql.table(table)} WHERE id IN (${sql.join(batch)}) ORDER BY id`.execute(
+        storage.executor(),
+      );
       out.push(...rows.rows.map((row) => row.uuid));
     }
     return out;
@@ -402,7 +417,12 @@ async function uuidsOf(storage: StorageBackend, entities: ExportEntities): Promi
     userPks.length === 0
       ? []
       : (
-          await storage.executor().selectFrom('db_dbuser').select('email').where('id', 'in', userPks).execute()
+          await storage
+            .executor()
+            .selectFrom('db_dbuser')
+            .select('email')
+            .where('id', 'in', userPks)
+            .execute()
         ).map((row) => row.email);
   return {
     node: await lookup('db_dbnode', pksOf(entities.nodes, 'node')),
@@ -415,7 +435,8 @@ async function uuidsOf(storage: StorageBackend, entities: ExportEntities): Promi
 /** aiida's `entities_starting_set`: uuids (emails for users) by entity name, only the non-empty ones. */
 function startingSet(_entities: ExportEntities, uuids: StartingUuids): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const name of ['user', 'computer', 'group', 'node'] as const) if (uuids[name].length > 0) out[name] = uuids[name];
+  for (const name of ['user', 'computer', 'group', 'node'] as const)
+    if (uuids[name].length > 0) out[name] = uuids[name];
   return out;
 }
 
@@ -472,7 +493,10 @@ async function writeDatabase(
   const linkRows =
     collected.groupNodes === 'all'
       ? selectAllProfileRows(storage, 'db_dblink', batchSize * 10, ['id', ...linkColumns])
-      : selectProfileRows(storage, 'db_dblink', 'input_id', collected.nodes, batchSize, ['id', ...linkColumns]);
+      : selectProfileRows(storage, 'db_dblink', 'input_id', collected.nodes, batchSize, [
+          'id',
+          ...linkColumns,
+        ]);
   for await (const rows of linkRows) {
     const kept = rows.filter((row) => nodeSet.has(Number(row['output_id'])));
     insertLink(kept);

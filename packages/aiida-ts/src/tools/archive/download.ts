@@ -28,10 +28,14 @@ export async function downloadArchive(url: string, file: string): Promise<void> 
   try {
     response = await fetch(parsed, { redirect: 'follow' });
   } catch (error) {
-    throw new ArchiveImportError(`downloading archive ${url} failed: ${(error as Error).message}`, { cause: error });
+    throw new ArchiveImportError(`downloading archive ${url} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (!response.ok || response.body === null)
-    throw new ArchiveImportError(`downloading archive ${url} failed: HTTP ${response.status} ${response.statusText}`);
+    throw new ArchiveImportError(
+      `downloading archive ${url} failed: HTTP ${response.status} ${response.statusText}`,
+    );
   await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(file));
 }
 

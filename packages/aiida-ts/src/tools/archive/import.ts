@@ -5,12 +5,9 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import {
   ArchiveImportError,
-  CorruptStorageError,
   ImportUniquenessError,
   ImportValidationError,
-  IncompatibleStorageSchemaError,
   isAiidaError,
-  UnsafeArchiveError,
 } from '../../errors.js';
 import { User } from '../../orm/entities/user.js';
 import { RepositoryMetadataSchema } from '../../repository/file.js';
@@ -116,7 +113,7 @@ function pages(db: BetterSqlite3.Database, query: string, size: number): Iterabl
   const statement = db.prepare(`${query} WHERE id > ? ORDER BY id LIMIT ${size}`);
   return {
     *[Symbol.iterator]() {
-      for (let after = -1; ; ) {
+      for (let after = -1; ;) {
         const rows = statement.all(after) as Row[];
         if (rows.length > 0) yield rows;
         if (rows.length < size) return;
@@ -162,7 +159,9 @@ function validateArchive(reader: ArchiveReader, db: BetterSqlite3.Database, batc
   for (const table of ['db_dbnode', 'db_dbcomputer', 'db_dbgroup', 'db_dbcomment', 'db_dblog'] as const) {
     for (const row of db.prepare(`SELECT id, uuid FROM ${table}`).iterate() as Iterable<Row>) {
       if (typeof row['uuid'] !== 'string' || !UUID.test(row['uuid']))
-        throw new ImportValidationError(`Archive ${table} row ${row['id']} has an invalid uuid \`${row['uuid']}\``);
+        throw new ImportValidationError(
+          `Archive ${table} row ${row['id']} has an invalid uuid \`${row['uuid']}\``,
+        );
     }
   }
   const keys = new Set<string>();
@@ -211,10 +210,17 @@ function prepareNodeColumns(db: BetterSqlite3.Database, importNewExtras: boolean
         )
         .all() as { key: string }[]
     ).map((row) => row.key);
-    const paths = keys.map((key) => `'$."${key.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll("'", "''")}"'`);
-    const stripped = paths.length === 0 ? `coalesce(extras, '{}')` : `json_remove(coalesce(extras, '{}'), ${paths.join(', ')})`;
+    const paths = keys.map(
+      (key) => `'$."${key.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll("'", "''")}"'`,
+    );
+    const stripped =
+      paths.length === 0
+        ? `coalesce(extras, '{}')`
+        : `json_remove(coalesce(extras, '{}'), ${paths.join(', ')})`;
     db.exec(`UPDATE db_dbnode SET import_extras = ${stripped}`);
-    db.exec(`UPDATE db_dbnode SET import_extras = json_remove(import_extras, '$.hidden') WHERE node_type LIKE '%code.Code.'`);
+    db.exec(
+      `UPDATE db_dbnode SET import_extras = json_remove(import_extras, '$.hidden') WHERE node_type LIKE '%code.Code.'`,
+    );
   } else {
     db.exec(`UPDATE db_dbnode SET import_extras = '{}'`);
   }
@@ -246,9 +252,12 @@ async function existingByKey(
       column === 'uuid' && ctx.storage.dialect.name === 'postgres'
         ? sql.join(batch.map((value) => sql`${value}::uuid`))
         : sql.join(batch);
-    const result = await sql<{ id: number; key: string }>`SELECT id, ${text} AS key FROM ${sql.table(table)} WHERE ${sql.ref(
-      column,
-    )} IN (${params})`.execute(ctx.storage.executor());
+    const result = await sql<{
+      id: number;
+      key: string;
+    }>`SELECT id, ${text} AS key FROM ${sql.table(table)} WHERE ${sql.ref(column)} IN (${params})`.execute(
+      ctx.storage.executor(),
+    );
     for (const row of result.rows) out.set(String(row.key).toLowerCase(), Number(row.id));
   }
   return out;
@@ -257,25 +266,46 @@ async function existingByKey(
 /** Inserts `rows` (profile encoding) in batches; resolves to the new ids in row order. */
 async function insertRows(
   ctx: Context,
-  table: 'db_dbuser' | 'db_dbcomputer' | 'db_dbauthinfo' | 'db_dbnode' | 'db_dbgroup' | 'db_dbgroup_dbnodes' | 'db_dblink' | 'db_dbcomment' | 'db_dblog',
+  table:
+    | 'db_dbuser'
+    | 'db_dbcomputer'
+    | 'db_dbauthinfo'
+    | 'db_dbnode'
+    | 'db_dbgroup'
+    | 'db_dbgroup_dbnodes'
+    | 'db_dblink'
+    | 'db_dbcomment'
+    | 'db_dblog',
   rows: readonly Record<string, unknown>[],
 ): Promise<number[]> {
   if (rows.length === 0) return [];
   // the row objects are built to the table's columns; bulkInsert's type is per table
-  return ctx.storage.bulkInsert(table, rows as never);
+  return ctx.storage.bulkInsert(table, rows);
 }
 
 function timestamp(ctx: Context, value: unknown, what: string): string {
   try {
     return ctx.storage.dialect.encodeTimestamp(String(value));
   } catch (error) {
-    throw new ImportValidationError(`${what} has an invalid timestamp \`${String(value)}\``, { cause: error });
+    throw new ImportValidationError(`${what} has an invalid timestamp \`${String(value)}\``, {
+      cause: error,
+    });
   }
 }
 
-async function importUsers(ctx: Context, counts: Record<string, { new: number; existing: number }>): Promise<Map<number, number>> {
-  const rows = ctx.db.prepare('SELECT id, email, first_name, last_name, institution FROM db_dbuser ORDER BY id').all() as Row[];
-  const existing = await existingByKey(ctx, 'db_dbuser', 'email', rows.map((row) => String(row['email']).toLowerCase()));
+async function importUsers(
+  ctx: Context,
+  counts: Record<string, { new: number; existing: number }>,
+): Promise<Map<number, number>> {
+  const rows = ctx.db
+    .prepare('SELECT id, email, first_name, last_name, institution FROM db_dbuser ORDER BY id')
+    .all() as Row[];
+  const existing = await existingByKey(
+    ctx,
+    'db_dbuser',
+    'email',
+    rows.map((row) => String(row['email']).toLowerCase()),
+  );
   const map = new Map<number, number>();
   const fresh = rows.filter((row) => !existing.has(String(row['email']).toLowerCase()));
   if (existing.size > 0) ctx.report(`Skipping ${existing.size} existing User(s)`);
@@ -298,15 +328,25 @@ async function importUsers(ctx: Context, counts: Record<string, { new: number; e
   return map;
 }
 
-async function importComputers(ctx: Context, counts: Record<string, { new: number; existing: number }>): Promise<Map<number, number>> {
+async function importComputers(
+  ctx: Context,
+  counts: Record<string, { new: number; existing: number }>,
+): Promise<Map<number, number>> {
   const rows = ctx.db.prepare('SELECT * FROM db_dbcomputer ORDER BY id').all() as Row[];
-  const existing = await existingByKey(ctx, 'db_dbcomputer', 'uuid', rows.map((row) => String(row['uuid']).toLowerCase()));
+  const existing = await existingByKey(
+    ctx,
+    'db_dbcomputer',
+    'uuid',
+    rows.map((row) => String(row['uuid']).toLowerCase()),
+  );
   const fresh = rows.filter((row) => !existing.has(String(row['uuid']).toLowerCase()));
   if (existing.size > 0) ctx.report(`Skipping ${existing.size} existing Computer(s)`);
   if (fresh.length > 0) {
     ctx.report(`Adding ${fresh.length} new computer(s)`);
     const labels = new Set(
-      (await ctx.storage.executor().selectFrom('db_dbcomputer').select('label').execute()).map((row) => row.label),
+      (await ctx.storage.executor().selectFrom('db_dbcomputer').select('label').execute()).map(
+        (row) => row.label,
+      ),
     );
     let relabelled = 0;
     const progress = progressTicker(ctx.listener, 'Adding new computer(s)', fresh.length);
@@ -355,13 +395,22 @@ async function importAuthinfos(
       .executor()
       .selectFrom('db_dbauthinfo')
       .select(['aiidauser_id', 'dbcomputer_id'])
-      .where('aiidauser_id', 'in', batch.map((m) => m.user))
-      .where('dbcomputer_id', 'in', batch.map((m) => m.computer))
+      .where(
+        'aiidauser_id',
+        'in',
+        batch.map((m) => m.user),
+      )
+      .where(
+        'dbcomputer_id',
+        'in',
+        batch.map((m) => m.computer),
+      )
       .execute();
     for (const row of found) present.add(`${row.aiidauser_id}:${row.dbcomputer_id}`);
   }
   const fresh = mapped.filter((m) => !present.has(`${m.user}:${m.computer}`));
-  if (rows.length - fresh.length > 0) ctx.report(`Skipping ${rows.length - fresh.length} existing AuthInfo(s)`);
+  if (rows.length - fresh.length > 0)
+    ctx.report(`Skipping ${rows.length - fresh.length} existing AuthInfo(s)`);
   if (fresh.length > 0) ctx.report(`Adding ${fresh.length} new authinfo(s)`);
   await insertRows(
     ctx,
@@ -378,7 +427,11 @@ async function importAuthinfos(
 }
 
 /** The merged extras of a node already in the profile (aiida's `_merge_node_extras`). */
-function mergeExtras(mode: MergeExtras, archive: Record<string, unknown>, profile: Record<string, unknown>): Record<string, unknown> {
+function mergeExtras(
+  mode: MergeExtras,
+  archive: Record<string, unknown>,
+  profile: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const set = (key: string, value: unknown): void => {
     Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
@@ -406,8 +459,16 @@ async function importNodes(
   counts: Record<string, { new: number; existing: number }>,
 ): Promise<{ map: Map<number, number>; fresh: Set<number> }> {
   ctx.report('Collecting Node(s) ...');
-  const all = ctx.db.prepare('SELECT id, uuid FROM db_dbnode ORDER BY id').all() as { id: number; uuid: string }[];
-  const existing = await existingByKey(ctx, 'db_dbnode', 'uuid', all.map((row) => row.uuid.toLowerCase()));
+  const all = ctx.db.prepare('SELECT id, uuid FROM db_dbnode ORDER BY id').all() as {
+    id: number;
+    uuid: string;
+  }[];
+  const existing = await existingByKey(
+    ctx,
+    'db_dbnode',
+    'uuid',
+    all.map((row) => row.uuid.toLowerCase()),
+  );
   const map = new Map<number, number>();
   const fresh = new Set<number>();
   for (const row of all) {
@@ -419,7 +480,9 @@ async function importNodes(
     if (mode.join('') === 'knl') {
       ctx.report(`Skipping ${existing.size} existing Node(s)`);
     } else {
-      ctx.report(`${mode.join('') === 'ncu' ? 'Replacing' : 'Merging'} ${existing.size} existing Node extras`);
+      ctx.report(
+        `${mode.join('') === 'ncu' ? 'Replacing' : 'Merging'} ${existing.size} existing Node extras`,
+      );
       const progress = progressTicker(ctx.listener, 'Merging extras', existing.size);
       const archiveIds = [...map.keys()];
       for (const batch of chunks(archiveIds, ctx.batchSize)) {
@@ -433,7 +496,9 @@ async function importNodes(
           .select(['id', 'extras'])
           .where('id', 'in', profileIds)
           .execute();
-        const profileExtras = new Map(profileRows.map((row) => [row.id, ctx.storage.dialect.decodeJson(row.extras)]));
+        const profileExtras = new Map(
+          profileRows.map((row) => [row.id, ctx.storage.dialect.decodeJson(row.extras)]),
+        );
         for (const row of archiveRows) {
           const target = map.get(Number(row['id']))!;
           const theirs = JSON.parse(String(row['extras'] ?? '{}')) as Record<string, unknown>;
@@ -461,12 +526,15 @@ async function importNodes(
       const batch = rows.filter((row) => fresh.has(Number(row['id'])));
       const values = batch.map((row) => {
         const user = users.get(Number(row['user_id']));
-        if (user === undefined) throw new ImportValidationError(`Archive Node ${row['id']} has unknown User: ${row['user_id']}`);
+        if (user === undefined)
+          throw new ImportValidationError(`Archive Node ${row['id']} has unknown User: ${row['user_id']}`);
         let computer: number | null = null;
         if (row['dbcomputer_id'] !== null) {
           const mapped = computers.get(Number(row['dbcomputer_id']));
           if (mapped === undefined)
-            throw new ImportValidationError(`Archive Node ${row['id']} has unknown Computer: ${row['dbcomputer_id']}`);
+            throw new ImportValidationError(
+              `Archive Node ${row['id']} has unknown Computer: ${row['dbcomputer_id']}`,
+            );
           computer = mapped;
         }
         return {
@@ -494,9 +562,21 @@ async function importNodes(
   return { map, fresh };
 }
 
-async function importLogs(ctx: Context, nodes: Map<number, number>, counts: Record<string, { new: number; existing: number }>): Promise<void> {
-  const all = ctx.db.prepare('SELECT id, uuid FROM db_dblog ORDER BY id').all() as { id: number; uuid: string }[];
-  const existing = await existingByKey(ctx, 'db_dblog', 'uuid', all.map((row) => row.uuid.toLowerCase()));
+async function importLogs(
+  ctx: Context,
+  nodes: Map<number, number>,
+  counts: Record<string, { new: number; existing: number }>,
+): Promise<void> {
+  const all = ctx.db.prepare('SELECT id, uuid FROM db_dblog ORDER BY id').all() as {
+    id: number;
+    uuid: string;
+  }[];
+  const existing = await existingByKey(
+    ctx,
+    'db_dblog',
+    'uuid',
+    all.map((row) => row.uuid.toLowerCase()),
+  );
   const freshCount = all.length - existing.size;
   if (existing.size > 0) ctx.report(`Skipping ${existing.size} existing Log(s)`);
   if (freshCount > 0) {
@@ -506,7 +586,8 @@ async function importLogs(ctx: Context, nodes: Map<number, number>, counts: Reco
         .filter((row) => !existing.has(String(row['uuid']).toLowerCase()))
         .map((row) => {
           const node = nodes.get(Number(row['dbnode_id']));
-          if (node === undefined) throw new ImportValidationError(`Archive Log ${row['id']} has unknown Node: ${row['dbnode_id']}`);
+          if (node === undefined)
+            throw new ImportValidationError(`Archive Log ${row['id']} has unknown Node: ${row['dbnode_id']}`);
           return {
             uuid: String(row['uuid']).toLowerCase(),
             time: timestamp(ctx, row['time'], `Archive Log ${row['id']}`),
@@ -530,14 +611,24 @@ async function importComments(
   mode: MergeComments,
   counts: Record<string, { new: number; existing: number }>,
 ): Promise<void> {
-  const all = ctx.db.prepare('SELECT id, uuid FROM db_dbcomment ORDER BY id').all() as { id: number; uuid: string }[];
-  const existing = await existingByKey(ctx, 'db_dbcomment', 'uuid', all.map((row) => row.uuid.toLowerCase()));
+  const all = ctx.db.prepare('SELECT id, uuid FROM db_dbcomment ORDER BY id').all() as {
+    id: number;
+    uuid: string;
+  }[];
+  const existing = await existingByKey(
+    ctx,
+    'db_dbcomment',
+    'uuid',
+    all.map((row) => row.uuid.toLowerCase()),
+  );
   if (existing.size > 0) {
     if (mode === 'leave') {
       ctx.report(`Skipping ${existing.size} existing Comment(s)`);
     } else {
       ctx.report(`${mode === 'overwrite' ? 'Overwriting' : 'Updating'} ${existing.size} existing Comment(s)`);
-      for (const row of ctx.db.prepare('SELECT id, uuid, mtime, content FROM db_dbcomment').iterate() as Iterable<Row>) {
+      for (const row of ctx.db
+        .prepare('SELECT id, uuid, mtime, content FROM db_dbcomment')
+        .iterate() as Iterable<Row>) {
         const target = existing.get(String(row['uuid']).toLowerCase());
         if (target === undefined) continue;
         const mtime = timestamp(ctx, row['mtime'], `Archive Comment ${row['id']}`);
@@ -569,9 +660,15 @@ async function importComments(
         .filter((row) => !existing.has(String(row['uuid']).toLowerCase()))
         .map((row) => {
           const user = users.get(Number(row['user_id']));
-          if (user === undefined) throw new ImportValidationError(`Archive Comment ${row['id']} has unknown User: ${row['user_id']}`);
+          if (user === undefined)
+            throw new ImportValidationError(
+              `Archive Comment ${row['id']} has unknown User: ${row['user_id']}`,
+            );
           const node = nodes.get(Number(row['dbnode_id']));
-          if (node === undefined) throw new ImportValidationError(`Archive Comment ${row['id']} has unknown Node: ${row['dbnode_id']}`);
+          if (node === undefined)
+            throw new ImportValidationError(
+              `Archive Comment ${row['id']} has unknown Node: ${row['dbnode_id']}`,
+            );
           return {
             uuid: String(row['uuid']).toLowerCase(),
             dbnode_id: node,
@@ -602,12 +699,23 @@ async function importLinks(
       'LEFT JOIN db_dbnode i ON i.id = l.input_id LEFT JOIN db_dbnode o ON o.id = l.output_id WHERE l.type = ? ORDER BY l.id',
   );
   const unknown = ctx.db
-    .prepare(`SELECT DISTINCT type FROM db_dblink WHERE type NOT IN (${Object.keys(LINK_RULES).map((t) => `'${t}'`).join(', ')})`)
+    .prepare(
+      `SELECT DISTINCT type FROM db_dblink WHERE type NOT IN (${Object.keys(LINK_RULES)
+        .map((t) => `'${t}'`)
+        .join(', ')})`,
+    )
     .all() as { type: string }[];
   if (unknown.length > 0)
-    throw new ImportValidationError(`Archive has links of unknown type(s): ${unknown.map((u) => u.type).join(', ')}`);
-  for (const [type, rule] of Object.entries(LINK_RULES) as [LinkTypeName, (typeof LINK_RULES)[LinkTypeName]][]) {
-    const total = (ctx.db.prepare('SELECT count(*) AS n FROM db_dblink WHERE type = ?').get(type) as { n: number }).n;
+    throw new ImportValidationError(
+      `Archive has links of unknown type(s): ${unknown.map((u) => u.type).join(', ')}`,
+    );
+  for (const [type, rule] of Object.entries(LINK_RULES) as [
+    LinkTypeName,
+    (typeof LINK_RULES)[LinkTypeName],
+  ][]) {
+    const total = (
+      ctx.db.prepare('SELECT count(*) AS n FROM db_dblink WHERE type = ?').get(type) as { n: number }
+    ).n;
     if (total === 0) continue;
     ctx.report(`Gathering existing '${type}' Link(s)`);
     const existing = new Set<string>();
@@ -639,10 +747,14 @@ async function importLinks(
       progress.tick();
       const input = nodes.get(Number(row['input_id']));
       if (input === undefined)
-        throw new ImportValidationError(`Archive Link ${row['id']} has unknown input Node: ${row['input_id']}`);
+        throw new ImportValidationError(
+          `Archive Link ${row['id']} has unknown input Node: ${row['input_id']}`,
+        );
       const output = nodes.get(Number(row['output_id']));
       if (output === undefined)
-        throw new ImportValidationError(`Archive Link ${row['id']} has unknown output Node: ${row['output_id']}`);
+        throw new ImportValidationError(
+          `Archive Link ${row['id']} has unknown output Node: ${row['output_id']}`,
+        );
       const label = String(row['label']);
       if (existing.has(`${input}\u0000${output}\u0000${label}`)) {
         existingCount += 1;
@@ -650,15 +762,23 @@ async function importLinks(
       }
       if (input === output) throw new ImportValidationError(`Cannot add a link to oneself: ${input}`);
       if (!String(row['in_type']).startsWith(rule.from))
-        throw new ImportValidationError(`Cannot add a '${type}' link from ${String(row['in_type'])} (link ${row['id']})`);
+        throw new ImportValidationError(
+          `Cannot add a '${type}' link from ${String(row['in_type'])} (link ${row['id']})`,
+        );
       if (!String(row['out_type']).startsWith(rule.to))
-        throw new ImportValidationError(`Cannot add a '${type}' link to ${String(row['out_type'])} (link ${row['id']})`);
+        throw new ImportValidationError(
+          `Cannot add a '${type}' link to ${String(row['out_type'])} (link ${row['id']})`,
+        );
       if (unique.includes('in_id_label') && inLabel.has(`${input}\u0000${label}`))
-        throw new ImportUniquenessError(`Node ${input} already has an outgoing '${type}' link with label '${label}'`);
+        throw new ImportUniquenessError(
+          `Node ${input} already has an outgoing '${type}' link with label '${label}'`,
+        );
       if (unique.includes('out_id') && outId.has(output))
         throw new ImportUniquenessError(`Node ${output} already has an incoming '${type}' link`);
       if (unique.includes('out_id_label') && outLabel.has(`${output}\u0000${label}`))
-        throw new ImportUniquenessError(`Node ${output} already has an incoming '${type}' link with label '${label}'`);
+        throw new ImportUniquenessError(
+          `Node ${output} already has an incoming '${type}' link with label '${label}'`,
+        );
       remember(input, output, label);
       pending.push({ input_id: input, output_id: output, label, type });
       newCount += 1;
@@ -684,7 +804,12 @@ async function importGroups(
   counts: Record<string, { new: number; existing: number }>,
 ): Promise<Set<string>> {
   const all = ctx.db.prepare('SELECT * FROM db_dbgroup ORDER BY id').all() as Row[];
-  const existing = await existingByKey(ctx, 'db_dbgroup', 'uuid', all.map((row) => String(row['uuid']).toLowerCase()));
+  const existing = await existingByKey(
+    ctx,
+    'db_dbgroup',
+    'uuid',
+    all.map((row) => String(row['uuid']).toLowerCase()),
+  );
   const labels = new Set(
     (await ctx.storage.executor().selectFrom('db_dbgroup').select('label').execute()).map((row) => row.label),
   );
@@ -699,7 +824,8 @@ async function importGroups(
       'db_dbgroup',
       fresh.map((row) => {
         const user = users.get(Number(row['user_id']));
-        if (user === undefined) throw new ImportValidationError(`Archive Group ${row['id']} has unknown User: ${row['user_id']}`);
+        if (user === undefined)
+          throw new ImportValidationError(`Archive Group ${row['id']} has unknown User: ${row['user_id']}`);
         const free = freeLabel(String(row['label']), labels, `Archive Group ${row['id']}`);
         if (free.relabelled) relabelled += 1;
         return {
@@ -723,11 +849,14 @@ async function importGroups(
       .map((row) => {
         const node = nodes.get(row.dbnode_id);
         if (node === undefined)
-          throw new ImportValidationError(`Archive Group ${row.dbgroup_id} has unknown Node: ${row.dbnode_id}`);
+          throw new ImportValidationError(
+            `Archive Group ${row.dbgroup_id} has unknown Node: ${row.dbnode_id}`,
+          );
         return { dbgroup_id: groupIds.get(row.dbgroup_id)!, dbnode_id: node };
       });
     if (values.length > 0) ctx.report(`Adding ${values.length} Node(s) to new Group(s)`);
-    for (const batch of chunks(values, ctx.batchSize * 10)) await insertRows(ctx, 'db_dbgroup_dbnodes', batch);
+    for (const batch of chunks(values, ctx.batchSize * 10))
+      await insertRows(ctx, 'db_dbgroup_dbnodes', batch);
     members = values.length;
   }
   counts['group'] = { new: fresh.length, existing: all.length - fresh.length };
@@ -838,16 +967,24 @@ async function missingObjects(storage: StorageBackend, keys: readonly string[]):
  * anything fails, including when the process is killed (the objects written before then are referenced by no node,
  * and `verdi storage maintain --full` removes them). Importing the same archive again changes nothing.
  */
-export async function importArchive(filepath: string, options: ImportArchiveOptions = {}): Promise<ImportArchiveResult> {
+export async function importArchive(
+  filepath: string,
+  options: ImportArchiveOptions = {},
+): Promise<ImportArchiveResult> {
   const storage = getStorage(options);
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ArchiveImportError('batch size must be a positive integer');
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new ArchiveImportError('batch size must be a positive integer');
   const mergeExtrasMode = MergeExtrasSchema.safeParse(options.mergeExtras ?? ['k', 'n', 'l']);
   if (!mergeExtrasMode.success)
-    throw new ArchiveImportError(`invalid mergeExtras ${JSON.stringify(options.mergeExtras)}: expected [k|n, c|n, l|u|d]`);
+    throw new ArchiveImportError(
+      `invalid mergeExtras ${JSON.stringify(options.mergeExtras)}: expected [k|n, c|n, l|u|d]`,
+    );
   const mergeComments = MergeCommentsSchema.safeParse(options.mergeComments ?? 'leave');
   if (!mergeComments.success)
-    throw new ArchiveImportError(`invalid mergeComments ${JSON.stringify(options.mergeComments)}: expected leave|newest|overwrite`);
+    throw new ArchiveImportError(
+      `invalid mergeComments ${JSON.stringify(options.mergeComments)}: expected leave|newest|overwrite`,
+    );
   const report = options.onReport ?? (() => undefined);
   const importNewExtras = options.importNewExtras ?? true;
   const reader = await ArchiveReader.open(filepath, options);
@@ -875,7 +1012,8 @@ export async function importArchive(filepath: string, options: ImportArchiveOpti
     report('Checking keys against repository ...');
     const allKeys = [...keys].sort();
     const missing = await missingObjects(storage, allKeys);
-    if (allKeys.length - missing.length > 0) report(`Skipping ${allKeys.length - missing.length} existing repository files`);
+    if (allKeys.length - missing.length > 0)
+      report(`Skipping ${allKeys.length - missing.length} existing repository files`);
     if (missing.length > 0) report(`Adding ${missing.length} new repository files`);
     if (options.dryRun !== true) await addObjects(ctx, reader, missing);
 
@@ -916,9 +1054,10 @@ export async function importArchive(filepath: string, options: ImportArchiveOpti
     };
   } catch (error) {
     if (isAiidaError(error)) throw error;
-    throw new ArchiveImportError(`importing \`${filepath}\` failed: ${(error as Error).message}`, { cause: error });
+    throw new ArchiveImportError(`importing \`${filepath}\` failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     await reader.close();
   }
 }
-

@@ -13,7 +13,7 @@ export interface ArchiveInfo {
 const MAX_STARTING_SET = 5;
 
 function column(db: BetterSqlite3.Database, query: string): string[] {
-  return (db.prepare(query).pluck().all() as unknown[]).map(String);
+  return db.prepare(query).pluck().all().map(String);
 }
 
 /**
@@ -21,7 +21,10 @@ function column(db: BetterSqlite3.Database, query: string): string[] {
  * entries per type unless `detailed`), and with `detailed` the counts of each entity (user emails, computer labels,
  * node and process types, group types) and of repository objects.
  */
-export async function getArchiveInfo(filepath: string, options: { readonly detailed?: boolean } = {}): Promise<ArchiveInfo> {
+export async function getArchiveInfo(
+  filepath: string,
+  options: { readonly detailed?: boolean } = {},
+): Promise<ArchiveInfo> {
   const reader = await ArchiveReader.open(filepath);
   try {
     reader.assertHeadVersion();
@@ -38,7 +41,8 @@ export async function getArchiveInfo(filepath: string, options: { readonly detai
     }
     if (options.detailed !== true) return { metadata };
     const db = await reader.database();
-    const count = (table: string): number => Number(db.prepare(`SELECT count(*) FROM ${table}`).pluck().get());
+    const count = (table: string): number =>
+      Number(db.prepare(`SELECT count(*) FROM ${table}`).pluck().get());
     const nodes = count('db_dbnode');
     const range = db.prepare('SELECT min(ctime) AS first, max(ctime) AS last FROM db_dbnode').get() as {
       first: string | null;
@@ -48,7 +52,10 @@ export async function getArchiveInfo(filepath: string, options: { readonly detai
     return {
       metadata,
       entities: {
-        Users: { count: count('db_dbuser'), emails: column(db, 'SELECT DISTINCT email FROM db_dbuser ORDER BY email') },
+        Users: {
+          count: count('db_dbuser'),
+          emails: column(db, 'SELECT DISTINCT email FROM db_dbuser ORDER BY email'),
+        },
         Computers: {
           count: count('db_dbcomputer'),
           labels: column(db, 'SELECT DISTINCT label FROM db_dbcomputer ORDER BY label'),

@@ -11,7 +11,8 @@ import { FINAL_LEGACY_VERSION } from './format.js';
 export type LegacyJson = Record<string, unknown>;
 
 type Dict = Record<string, unknown>;
-const isDict = (value: unknown): value is Dict => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isDict = (value: unknown): value is Dict =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 const dict = (value: unknown): Dict => (isDict(value) ? value : {});
 
 /** Appends `Converted from version A to B with <writer>` to `conversion_info` and sets the version. */
@@ -25,14 +26,20 @@ export function updateMetadataVersion(metadata: LegacyJson, version: string, wri
 }
 
 function verifyVersion(metadata: LegacyJson, version: string): void {
-  if (!('export_version' in metadata)) throw new StorageMigrationError("metadata is missing the 'export_version' key");
+  if (!('export_version' in metadata))
+    throw new StorageMigrationError("metadata is missing the 'export_version' key");
   if (metadata['export_version'] !== version)
     throw new StorageMigrationError(
       `expected archive file with version ${version} but found version ${String(metadata['export_version'])}`,
     );
 }
 
-function removeFields(metadata: LegacyJson, data: LegacyJson, entity: string, fields: readonly string[]): void {
+function removeFields(
+  metadata: LegacyJson,
+  data: LegacyJson,
+  entity: string,
+  fields: readonly string[],
+): void {
   for (const content of Object.values(dict(dict(data['export_data'])[entity]))) {
     for (const field of fields) delete dict(content)[field];
   }
@@ -44,19 +51,24 @@ function removeFields(metadata: LegacyJson, data: LegacyJson, entity: string, fi
 function reattachTimezone(value: unknown, conversion: unknown): unknown {
   if (isDict(value)) {
     const out: Dict = {};
-    for (const [key, child] of Object.entries(value)) out[key] = reattachTimezone(child, isDict(conversion) ? conversion[key] : undefined);
+    for (const [key, child] of Object.entries(value))
+      out[key] = reattachTimezone(child, isDict(conversion) ? conversion[key] : undefined);
     return out;
   }
   if (Array.isArray(value)) {
-    return value.map((child, index) => reattachTimezone(child, Array.isArray(conversion) ? conversion[index] : undefined));
+    return value.map((child, index) =>
+      reattachTimezone(child, Array.isArray(conversion) ? conversion[index] : undefined),
+    );
   }
   if (conversion === undefined || conversion === null) return value;
   if (conversion === 'date') return `${String(value)}+00:00`;
-  throw new StorageMigrationError(`Unknown convert_type '${String(conversion)}'`);
+  throw new StorageMigrationError(`Unknown convert_type '${JSON.stringify(conversion)}'`);
 }
 
 /** Legacy `JobCalculation` states mapped to process attributes (aiida's `STATE_MAPPING`). */
-const JOB_STATES: Readonly<Record<string, { processState: string; exitStatus: number | null; status: string | null }>> = {
+const JOB_STATES: Readonly<
+  Record<string, { processState: string; exitStatus: number | null; status: string | null }>
+> = {
   NEW: { processState: 'killed', exitStatus: null, status: 'NEW' },
   TOSUBMIT: { processState: 'killed', exitStatus: null, status: 'TOSUBMIT' },
   SUBMITTING: { processState: 'killed', exitStatus: null, status: 'SUBMITTING' },
@@ -95,7 +107,8 @@ function v5ToV6(_metadata: LegacyJson, data: LegacyJson): void {
     const mapped = JOB_STATES[state]!;
     if (mapped.exitStatus !== null) attributes['exit_status'] = mapped.exitStatus;
     attributes['process_state'] = mapped.processState;
-    if (mapped.status !== null) attributes['process_status'] = `Legacy \`JobCalculation\` with state \`${mapped.status}\``;
+    if (mapped.status !== null)
+      attributes['process_status'] = `Legacy \`JobCalculation\` with state \`${mapped.status}\``;
     attributes['process_label'] = 'Legacy JobCalculation';
   }
 }
@@ -105,12 +118,13 @@ function v6ToV7(metadata: LegacyJson, data: LegacyJson): void {
   const illegal: string[] = [];
   for (const [pk, content] of Object.entries(dict(data['node_attributes']))) {
     const node = nodes[pk];
-    if (!isDict(node)) throw new CorruptStorageError(`Your export archive is corrupt! Org. exception: '${pk}'`);
+    if (!isDict(node))
+      throw new CorruptStorageError(`Your export archive is corrupt! Org. exception: '${pk}'`);
     if (!String(node['node_type']).startsWith('process.')) continue;
     const attributes = dict(content);
     const state = attributes['process_state'];
     if (state === 'created' || state === 'running' || state === 'waiting') {
-      illegal.push(`${String(node['uuid'] ?? pk)} (${state})`);
+      illegal.push(`${typeof node['uuid'] === 'string' ? node['uuid'] : pk} (${state})`);
       continue;
     }
     attributes['sealed'] = true;
@@ -220,7 +234,8 @@ function v11ToV12(_metadata: LegacyJson, data: LegacyJson): void {
   for (const node of Object.values(dict(exportData['Node']))) {
     const values = dict(node);
     const nodeType = values['node_type'];
-    if (typeof nodeType === 'string' && DATA_TYPES.has(nodeType)) values['node_type'] = DATA_TYPES.get(nodeType);
+    if (typeof nodeType === 'string' && DATA_TYPES.has(nodeType))
+      values['node_type'] = DATA_TYPES.get(nodeType);
     const processType = values['process_type'];
     if (typeof processType === 'string' && PROCESS_TYPES.has(processType))
       values['process_type'] = PROCESS_TYPES.get(processType);
@@ -235,7 +250,8 @@ function v11ToV12(_metadata: LegacyJson, data: LegacyJson): void {
   for (const computer of Object.values(dict(exportData['Computer']))) {
     const values = dict(computer);
     const scheduler = values['scheduler_type'];
-    if (typeof scheduler === 'string' && SCHEDULERS.has(scheduler)) values['scheduler_type'] = SCHEDULERS.get(scheduler);
+    if (typeof scheduler === 'string' && SCHEDULERS.has(scheduler))
+      values['scheduler_type'] = SCHEDULERS.get(scheduler);
   }
 }
 
@@ -243,23 +259,26 @@ function v12ToV13(_metadata: LegacyJson, data: LegacyJson): void {
   for (const computer of Object.values(dict(dict(data['export_data'])['Computer']))) {
     const values = dict(computer);
     const transport = values['transport_type'];
-    if (typeof transport === 'string' && TRANSPORTS.has(transport)) values['transport_type'] = TRANSPORTS.get(transport);
+    if (typeof transport === 'string' && TRANSPORTS.has(transport))
+      values['transport_type'] = TRANSPORTS.get(transport);
   }
 }
 
 /** Each legacy version, the version it migrates to, and how. */
-export const LEGACY_MIGRATIONS: ReadonlyMap<string, readonly [string, (metadata: LegacyJson, data: LegacyJson) => void]> =
-  new Map([
-    ['0.4', ['0.5', v4ToV5]],
-    ['0.5', ['0.6', v5ToV6]],
-    ['0.6', ['0.7', v6ToV7]],
-    ['0.7', ['0.8', v7ToV8]],
-    ['0.8', ['0.9', v8ToV9]],
-    ['0.9', ['0.10', (metadata) => v9ToV10(metadata)]],
-    ['0.10', ['0.11', v10ToV11]],
-    ['0.11', ['0.12', v11ToV12]],
-    ['0.12', ['0.13', v12ToV13]],
-  ]);
+export const LEGACY_MIGRATIONS: ReadonlyMap<
+  string,
+  readonly [string, (metadata: LegacyJson, data: LegacyJson) => void]
+> = new Map([
+  ['0.4', ['0.5', v4ToV5]],
+  ['0.5', ['0.6', v5ToV6]],
+  ['0.6', ['0.7', v6ToV7]],
+  ['0.7', ['0.8', v7ToV8]],
+  ['0.8', ['0.9', v8ToV9]],
+  ['0.9', ['0.10', (metadata) => v9ToV10(metadata)]],
+  ['0.10', ['0.11', v10ToV11]],
+  ['0.11', ['0.12', v11ToV12]],
+  ['0.12', ['0.13', v12ToV13]],
+]);
 
 /**
  * Runs the legacy migrations from `current` up to `target` (at most {@link FINAL_LEGACY_VERSION}) on the parsed
@@ -275,7 +294,7 @@ export function performLegacyMigrations(
   onStep?: (from: string, to: string, index: number, total: number) => void,
 ): string {
   const pathway: string[] = [];
-  for (let version = current; version !== target; ) {
+  for (let version = current; version !== target;) {
     const step = LEGACY_MIGRATIONS.get(version);
     if (step === undefined)
       throw new StorageMigrationError(`No migration pathway available for '${current}' to '${target}'`);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import BetterSqlite3 from 'better-sqlite3';
-import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
+import { isLosslessNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import yazl from 'yazl';
 import { CorruptStorageError, StorageMigrationError } from '../../errors.js';
 import { coreVersion } from '../../engine/version.js';
@@ -45,7 +45,8 @@ const dict = (value: unknown): Dict =>
 function legacyTimestamp(value: unknown): string {
   if (typeof value !== 'string') return nowTimestamp();
   const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?/.exec(value);
-  if (match === null) throw new StorageMigrationError(`invalid datetime \`${value}\` in ${LEGACY_DATA_FILENAME}`);
+  if (match === null)
+    throw new StorageMigrationError(`invalid datetime \`${value}\` in ${LEGACY_DATA_FILENAME}`);
   return `${match[1]} ${match[2]}.${(match[3] ?? '').padEnd(6, '0')}`;
 }
 
@@ -53,9 +54,17 @@ function nowTimestamp(): string {
   return new Date().toISOString().replace('T', ' ').replace('Z', '000');
 }
 
-const json = (value: unknown, fallback = '{}'): string => (value === undefined || value === null ? fallback : stringifyLossless(value) ?? fallback);
-const text = (value: unknown): string => (value === undefined || value === null ? '' : String(value));
-const nullableText = (value: unknown): string | null => (value === undefined || value === null ? null : String(value));
+const json = (value: unknown, fallback = '{}'): string =>
+  value === undefined || value === null ? fallback : (stringifyLossless(value) ?? fallback);
+/** A scalar of `data.json` as text (numbers as written). */
+function scalar(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (isLosslessNumber(value)) return value.toString();
+  return JSON.stringify(value);
+}
+const text = (value: unknown): string => (value === undefined || value === null ? '' : scalar(value));
+const nullableText = (value: unknown): string | null =>
+  value === undefined || value === null ? null : scalar(value);
 
 /**
  * Migrates an archive to another format version (aiida-core's `verdi archive migrate`): the legacy JSON formats
@@ -63,21 +72,28 @@ const nullableText = (value: unknown): string | null => (value === undefined || 
  * formats (`0.1`–`0.3`) are refused as aiida-core 2 refuses them. The new archive is written to a temporary file
  * beside `outpath` and renamed into place, streaming repository files from the old zip to the new one.
  */
-export async function migrateArchive(inpath: string, outpath: string, options: MigrateArchiveOptions = {}): Promise<void> {
+export async function migrateArchive(
+  inpath: string,
+  outpath: string,
+  options: MigrateArchiveOptions = {},
+): Promise<void> {
   const target = options.version ?? ARCHIVE_VERSION_HEAD;
   const compression = options.compression ?? 6;
   const report = options.onReport ?? (() => undefined);
   const source = path.resolve(inpath);
   const destination = path.resolve(outpath);
   const existing = await stat(destination).catch(() => undefined);
-  if (existing !== undefined && !existing.isFile()) throw new StorageMigrationError('Existing output path is not a file');
+  if (existing !== undefined && !existing.isFile())
+    throw new StorageMigrationError('Existing output path is not a file');
   if (existing !== undefined && options.force !== true && source !== destination)
     throw new StorageMigrationError('Output path already exists and force=False');
   const zip = await SafeZipReader.open(source);
   try {
-    if (!zip.has(META_FILENAME)) throw new CorruptStorageError(`Could not find metadata file in \`${source}\``);
+    if (!zip.has(META_FILENAME))
+      throw new CorruptStorageError(`Could not find metadata file in \`${source}\``);
     const metadata = parseLossless((await zip.readBuffer(META_FILENAME)).toString('utf8')) as LegacyJson;
-    if (typeof metadata !== 'object' || metadata === null) throw new CorruptStorageError('Metadata is not a dictionary');
+    if (typeof metadata !== 'object' || metadata === null)
+      throw new CorruptStorageError('Metadata is not a dictionary');
     if (!('export_version' in metadata)) throw new CorruptStorageError('No export_version found in metadata');
     let current = String(metadata['export_version']);
     validateArchiveVersions(current, target);
@@ -85,15 +101,21 @@ export async function migrateArchive(inpath: string, outpath: string, options: M
       if (source !== destination) await copyFile(source, destination);
       return;
     }
-    if (target !== ARCHIVE_VERSION_HEAD && !(LEGACY_VERSIONS as readonly string[]).concat(FINAL_LEGACY_VERSION).includes(target))
-      throw new StorageMigrationError(`aiida-ts migrates archives to a legacy version or to ${ARCHIVE_VERSION_HEAD} only, not to '${target}'`);
+    if (
+      target !== ARCHIVE_VERSION_HEAD &&
+      !(LEGACY_VERSIONS as readonly string[]).concat(FINAL_LEGACY_VERSION).includes(target)
+    )
+      throw new StorageMigrationError(
+        `aiida-ts migrates archives to a legacy version or to ${ARCHIVE_VERSION_HEAD} only, not to '${target}'`,
+      );
     metadata['mtime'] = localIsoNow();
     metadata['compression'] = compression;
     const work = await mkdtemp(path.join(tmpdir(), 'aiida-migrate-'));
     const temporary = `${destination}.${process.pid}.${Date.now()}.partial`;
     try {
       let data: LegacyJson | undefined;
-      const isLegacy = current === FINAL_LEGACY_VERSION || (LEGACY_VERSIONS as readonly string[]).includes(current);
+      const isLegacy =
+        current === FINAL_LEGACY_VERSION || (LEGACY_VERSIONS as readonly string[]).includes(current);
       if (isLegacy && current !== FINAL_LEGACY_VERSION) {
         report('Legacy migrations required from zip format');
         report('Extracting data.json ...');
@@ -129,10 +151,19 @@ export async function migrateArchive(inpath: string, outpath: string, options: M
         report('- main_0000b -> main_0001');
         updateMetadataVersion(metadata, ARCHIVE_VERSION_HEAD, writer());
         report('Finalising the migration ...');
-        await writeMainZip(temporary, metadata, dbPath, [...objects.sources].map(([key, entry]) => [`${REPO_FOLDER}/${key}`, entry]), zip, compression, options);
+        await writeMainZip(
+          temporary,
+          metadata,
+          dbPath,
+          [...objects.sources].map(([key, entry]) => [`${REPO_FOLDER}/${key}`, entry]),
+          zip,
+          compression,
+          options,
+        );
       } else {
         // main_0000 … main_0000b: bring the SQLite schema to main_0001 (nulls replaced, columns NOT NULL)
-        if (!zip.has(DB_FILENAME)) throw new CorruptStorageError(`database could not be read: no ${DB_FILENAME}`);
+        if (!zip.has(DB_FILENAME))
+          throw new CorruptStorageError(`database could not be read: no ${DB_FILENAME}`);
         const oldDb = path.join(work, 'old.sqlite3');
         await zip.extractTo(DB_FILENAME, oldDb);
         const dbPath = path.join(work, DB_FILENAME);
@@ -142,7 +173,9 @@ export async function migrateArchive(inpath: string, outpath: string, options: M
           report(`- ${versions[index]} -> ${versions[index + 1]}`);
         migrateMainDatabase(oldDb, dbPath);
         updateMetadataVersion(metadata, ARCHIVE_VERSION_HEAD, writer());
-        const repo = [...zip.files()].filter((entry) => entry.name.startsWith(`${REPO_FOLDER}/`)).map((entry) => [entry.name, entry.name] as [string, string]);
+        const repo = [...zip.files()]
+          .filter((entry) => entry.name.startsWith(`${REPO_FOLDER}/`))
+          .map((entry) => [entry.name, entry.name] as [string, string]);
         report('Finalising the migration ...');
         await writeMainZip(temporary, metadata, dbPath, repo, zip, compression, options);
       }
@@ -157,7 +190,8 @@ export async function migrateArchive(inpath: string, outpath: string, options: M
 }
 
 async function readLegacyData(zip: SafeZipReader): Promise<LegacyJson> {
-  if (!zip.has(LEGACY_DATA_FILENAME)) throw new CorruptStorageError(`the legacy archive has no ${LEGACY_DATA_FILENAME}`);
+  if (!zip.has(LEGACY_DATA_FILENAME))
+    throw new CorruptStorageError(`the legacy archive has no ${LEGACY_DATA_FILENAME}`);
   const parsed = parseLossless((await zip.readBuffer(LEGACY_DATA_FILENAME, 2 ** 31 - 1)).toString('utf8'));
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new CorruptStorageError(`${LEGACY_DATA_FILENAME} is not a dictionary`);
@@ -179,7 +213,8 @@ async function hashLegacyRepository(
   for (const name of names) {
     progress.tick();
     const parts = name.replace(/\/$/, '').split('/');
-    if (parts.length < 6 || parts[0] !== 'nodes' || (parts[4] !== 'raw_input' && parts[4] !== 'path')) continue;
+    if (parts.length < 6 || parts[0] !== 'nodes' || (parts[4] !== 'raw_input' && parts[4] !== 'path'))
+      continue;
     const uuid = parts.slice(1, 4).join('');
     const relative = parts.slice(5).join('/');
     let key: string | null = null;
@@ -260,27 +295,55 @@ function legacyJsonToSqlite(
         return [pk, row];
       });
     db.transaction(() => {
-      const insertUser = db.prepare('INSERT INTO db_dbuser (id, email, first_name, last_name, institution) VALUES (?, ?, ?, ?, ?)');
+      const insertUser = db.prepare(
+        'INSERT INTO db_dbuser (id, email, first_name, last_name, institution) VALUES (?, ?, ?, ?, ?)',
+      );
       for (const [pk, row] of entities('User'))
-        insertUser.run(Number(pk), text(row['email']), text(row['first_name']), text(row['last_name']), text(row['institution']));
+        insertUser.run(
+          Number(pk),
+          text(row['email']),
+          text(row['first_name']),
+          text(row['last_name']),
+          text(row['institution']),
+        );
       const insertComputer = db.prepare(
         'INSERT INTO db_dbcomputer (id, uuid, label, hostname, description, scheduler_type, transport_type, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       );
       for (const [pk, row] of entities('Computer'))
-        insertComputer.run(Number(pk), text(row['uuid']), text(row['label']), text(row['hostname']), text(row['description']), text(row['scheduler_type']), text(row['transport_type']), json(row['metadata']));
+        insertComputer.run(
+          Number(pk),
+          text(row['uuid']),
+          text(row['label']),
+          text(row['hostname']),
+          text(row['description']),
+          text(row['scheduler_type']),
+          text(row['transport_type']),
+          json(row['metadata']),
+        );
       const insertGroup = db.prepare(
         'INSERT INTO db_dbgroup (id, uuid, label, type_string, time, description, extras, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       );
       for (const [pk, row] of entities('Group'))
-        insertGroup.run(Number(pk), text(row['uuid']), text(row['label']), row['type_string'] === undefined || row['type_string'] === null ? 'core' : text(row['type_string']), legacyTimestamp(row['time']), text(row['description']), json(row['extras']), Number(row['user_id']));
+        insertGroup.run(
+          Number(pk),
+          text(row['uuid']),
+          text(row['label']),
+          row['type_string'] === undefined || row['type_string'] === null ? 'core' : text(row['type_string']),
+          legacyTimestamp(row['time']),
+          text(row['description']),
+          json(row['extras']),
+          Number(row['user_id']),
+        );
       const attributes = dict(data['node_attributes']);
       const extras = dict(data['node_extras']);
       const insertNode = db.prepare(
         'INSERT INTO db_dbnode (id, uuid, node_type, process_type, label, description, ctime, mtime, attributes, extras, repository_metadata, dbcomputer_id, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
       for (const [pk, row] of entities('Node')) {
-        if (!(pk in attributes)) throw new CorruptStorageError(`Unable to find attributes info for Node with Pk=${pk}`);
-        if (!(pk in extras)) throw new CorruptStorageError(`Unable to find extra info for Node with Pk=${pk}`);
+        if (!(pk in attributes))
+          throw new CorruptStorageError(`Unable to find attributes info for Node with Pk=${pk}`);
+        if (!(pk in extras))
+          throw new CorruptStorageError(`Unable to find extra info for Node with Pk=${pk}`);
         const uuid = text(row['uuid']);
         const files = nodeFiles.get(uuid);
         insertNode.run(
@@ -295,7 +358,9 @@ function legacyJsonToSqlite(
           json(attributes[pk], 'null'),
           json(extras[pk], 'null'),
           JSON.stringify(files === undefined ? {} : repositoryMetadata(files)),
-          row['dbcomputer_id'] === undefined || row['dbcomputer_id'] === null ? null : Number(row['dbcomputer_id']),
+          row['dbcomputer_id'] === undefined || row['dbcomputer_id'] === null
+            ? null
+            : Number(row['dbcomputer_id']),
           Number(row['user_id']),
         );
       }
@@ -303,28 +368,65 @@ function legacyJsonToSqlite(
         'INSERT INTO db_dblog (id, uuid, time, loggername, levelname, dbnode_id, message, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       );
       for (const [pk, row] of entities('Log'))
-        insertLog.run(Number(pk), text(row['uuid']), legacyTimestamp(row['time']), text(row['loggername']), text(row['levelname']), Number(row['dbnode_id']), text(row['message']), json(row['metadata']));
+        insertLog.run(
+          Number(pk),
+          text(row['uuid']),
+          legacyTimestamp(row['time']),
+          text(row['loggername']),
+          text(row['levelname']),
+          Number(row['dbnode_id']),
+          text(row['message']),
+          json(row['metadata']),
+        );
       const insertComment = db.prepare(
         'INSERT INTO db_dbcomment (id, uuid, dbnode_id, ctime, mtime, user_id, content) VALUES (?, ?, ?, ?, ?, ?, ?)',
       );
       for (const [pk, row] of entities('Comment')) {
-        if (row['dbnode_id'] === null || row['dbnode_id'] === undefined || row['user_id'] === null || row['user_id'] === undefined) continue;
-        insertComment.run(Number(pk), text(row['uuid']), Number(row['dbnode_id']), legacyTimestamp(row['ctime']), legacyTimestamp(row['mtime']), Number(row['user_id']), text(row['content']));
+        if (
+          row['dbnode_id'] === null ||
+          row['dbnode_id'] === undefined ||
+          row['user_id'] === null ||
+          row['user_id'] === undefined
+        )
+          continue;
+        insertComment.run(
+          Number(pk),
+          text(row['uuid']),
+          Number(row['dbnode_id']),
+          legacyTimestamp(row['ctime']),
+          legacyTimestamp(row['mtime']),
+          Number(row['user_id']),
+          text(row['content']),
+        );
       }
       const nodeIds = new Map(
-        (db.prepare('SELECT uuid, id FROM db_dbnode').all() as { uuid: string; id: number }[]).map((r) => [r.uuid, r.id]),
+        (db.prepare('SELECT uuid, id FROM db_dbnode').all() as { uuid: string; id: number }[]).map((r) => [
+          r.uuid,
+          r.id,
+        ]),
       );
-      const insertLink = db.prepare('INSERT INTO db_dblink (input_id, output_id, label, type) VALUES (?, ?, ?, ?)');
+      const insertLink = db.prepare(
+        'INSERT INTO db_dblink (input_id, output_id, label, type) VALUES (?, ?, ?, ?)',
+      );
       for (const link of Array.isArray(data['links_uuid']) ? data['links_uuid'] : []) {
         const fields = dict(link);
         const input = nodeIds.get(text(fields['input']));
         const output = nodeIds.get(text(fields['output']));
-        if (input === undefined) throw new StorageMigrationError(`Database contains link with unknown input node: ${JSON.stringify(stringifyLossless(fields))}`);
-        if (output === undefined) throw new StorageMigrationError(`Database contains link with unknown output node: ${JSON.stringify(stringifyLossless(fields))}`);
+        if (input === undefined)
+          throw new StorageMigrationError(
+            `Database contains link with unknown input node: ${JSON.stringify(stringifyLossless(fields))}`,
+          );
+        if (output === undefined)
+          throw new StorageMigrationError(
+            `Database contains link with unknown output node: ${JSON.stringify(stringifyLossless(fields))}`,
+          );
         insertLink.run(input, output, text(fields['label']), text(fields['type']));
       }
       const groupIds = new Map(
-        (db.prepare('SELECT uuid, id FROM db_dbgroup').all() as { uuid: string; id: number }[]).map((r) => [r.uuid, r.id]),
+        (db.prepare('SELECT uuid, id FROM db_dbgroup').all() as { uuid: string; id: number }[]).map((r) => [
+          r.uuid,
+          r.id,
+        ]),
       );
       const insertMember = db.prepare('INSERT INTO db_dbgroup_dbnodes (dbnode_id, dbgroup_id) VALUES (?, ?)');
       const dropped: string[] = [];
@@ -340,7 +442,8 @@ function legacyJsonToSqlite(
       if (dropped.length > 0) report(`Dropped unknown nodes in groups: ${dropped.join(', ')}`);
     })();
     const violations = db.pragma('foreign_key_check') as unknown[];
-    if (violations.length > 0) throw new StorageMigrationError(`Database integrity error: ${JSON.stringify(violations.slice(0, 5))}`);
+    if (violations.length > 0)
+      throw new StorageMigrationError(`Database integrity error: ${JSON.stringify(violations.slice(0, 5))}`);
   } finally {
     db.close();
   }
@@ -425,7 +528,13 @@ async function writeMainZip(
 }
 
 /** Writes a legacy archive at a newer legacy version: every entry copied, `metadata.json` and `data.json` replaced. */
-async function writeLegacyZip(source: SafeZipReader, file: string, metadata: LegacyJson, data: LegacyJson, compression: number): Promise<void> {
+async function writeLegacyZip(
+  source: SafeZipReader,
+  file: string,
+  metadata: LegacyJson,
+  data: LegacyJson,
+  compression: number,
+): Promise<void> {
   const zip = new yazl.ZipFile();
   const output = createWriteStream(file, { flags: 'wx' });
   const failed = new Promise<never>((_resolve, reject) => {
@@ -433,8 +542,12 @@ async function writeLegacyZip(source: SafeZipReader, file: string, metadata: Leg
     output.on('error', reject);
   });
   zip.outputStream.pipe(output);
-  zip.addBuffer(Buffer.from(stringifyLossless(metadata) ?? '{}'), META_FILENAME, { compressionLevel: compression });
-  zip.addBuffer(Buffer.from(stringifyLossless(data) ?? '{}'), LEGACY_DATA_FILENAME, { compressionLevel: compression });
+  zip.addBuffer(Buffer.from(stringifyLossless(metadata) ?? '{}'), META_FILENAME, {
+    compressionLevel: compression,
+  });
+  zip.addBuffer(Buffer.from(stringifyLossless(data) ?? '{}'), LEGACY_DATA_FILENAME, {
+    compressionLevel: compression,
+  });
   for (const name of source.names()) {
     if (name === META_FILENAME || name === LEGACY_DATA_FILENAME) continue;
     if (name.endsWith('/')) zip.addEmptyDirectory(name);

@@ -15,7 +15,11 @@ export type ArchiveRow = Record<string, string | number | null>;
  * The select list of `table` that reads a profile's row in the archive's encoding: JSON columns as their stored
  * text (PostgreSQL `jsonb::text`, which keeps `2.0` as written), uuids as text.
  */
-function selectList(storage: StorageBackend, table: ArchiveTable, columns: readonly string[]): RawBuilder<unknown> {
+function selectList(
+  storage: StorageBackend,
+  table: ArchiveTable,
+  columns: readonly string[],
+): RawBuilder<unknown> {
   const json = new Set(ARCHIVE_JSON_COLUMNS[table] ?? []);
   const postgres = storage.dialect.name === DialectName.POSTGRES;
   return sql.join(
@@ -28,7 +32,11 @@ function selectList(storage: StorageBackend, table: ArchiveTable, columns: reado
 }
 
 /** Converts the driver's values of one row to the archive's encoding, in place. */
-function toArchiveEncoding(storage: StorageBackend, table: ArchiveTable, row: Record<string, unknown>): ArchiveRow {
+function toArchiveEncoding(
+  storage: StorageBackend,
+  table: ArchiveTable,
+  row: Record<string, unknown>,
+): ArchiveRow {
   if (storage.dialect.name === DialectName.POSTGRES) {
     for (const column of ARCHIVE_TIMESTAMP_COLUMNS[table] ?? []) {
       const value = row[column];
@@ -69,7 +77,7 @@ export async function* selectAllProfileRows(
   columns: readonly string[] = ARCHIVE_COLUMNS[table],
 ): AsyncIterable<ArchiveRow[]> {
   const list = selectList(storage, table, columns);
-  for (let after = -1; ; ) {
+  for (let after = -1; ;) {
     const result = await sql<Record<string, unknown>>`SELECT ${list} FROM ${sql.table(
       table,
     )} WHERE id > ${after} ORDER BY id LIMIT ${pageSize}`.execute(storage.executor());

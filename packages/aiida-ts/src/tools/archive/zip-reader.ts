@@ -96,7 +96,7 @@ export class SafeZipReader {
             entries.set(entry.fileName, entry);
             zip.readEntry();
           } catch (error) {
-            reject(error as Error);
+            reject(error instanceof Error ? error : new Error(String(error)));
           }
         });
         zip.on('end', () => resolve());
@@ -151,7 +151,9 @@ export class SafeZipReader {
         `a declared size of ${entry.uncompressedSize} bytes that ${entry.compressedSize} compressed bytes cannot hold (a zip bomb)`,
       );
     if (options.maxEntrySize !== undefined && entry.uncompressedSize > options.maxEntrySize)
-      refuse(`a declared size of ${entry.uncompressedSize} bytes, above the limit of ${options.maxEntrySize}`);
+      refuse(
+        `a declared size of ${entry.uncompressedSize} bytes, above the limit of ${options.maxEntrySize}`,
+      );
   }
 
   /** Every entry name, in central-directory order. */
@@ -192,7 +194,8 @@ export class SafeZipReader {
 
   #entry(name: string): yauzl.Entry {
     const entry = this.#entries.get(name);
-    if (entry === undefined) throw new CorruptStorageError(`the archive \`${this.path}\` has no entry \`${name}\``);
+    if (entry === undefined)
+      throw new CorruptStorageError(`the archive \`${this.path}\` has no entry \`${name}\``);
     return entry;
   }
 

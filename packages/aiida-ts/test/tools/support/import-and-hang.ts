@@ -6,9 +6,12 @@ import { SqliteDosStorage } from '../../../src/storage/sqlite/sqlite-dos.js';
 import { importArchive } from '../../../src/tools/archive/import.js';
 
 const [filepath, archive] = process.argv.slice(2);
-if (filepath === undefined || archive === undefined) throw new Error('usage: import-and-hang <storage> <archive>');
+if (filepath === undefined || archive === undefined)
+  throw new Error('usage: import-and-hang <storage> <archive>');
 const plugin = new SqliteDosStorage();
-const storage = await plugin.open(plugin.parseConfig({ filepath }), { defaultUserEmail: 'tester@aiida.localhost' });
+const storage = await plugin.open(plugin.parseConfig({ filepath }), {
+  defaultUserEmail: 'tester@aiida.localhost',
+});
 await importArchive(archive, {
   storage,
   afterNodes: async () => {
