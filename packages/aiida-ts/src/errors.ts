@@ -32,6 +32,14 @@ export const AiidaErrorCode = {
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
   PROCESS_FAILED: 'PROCESS_FAILED',
+  ARCHIVE: 'ARCHIVE',
+  ARCHIVE_EXPORT: 'ARCHIVE_EXPORT',
+  EXPORT_VALIDATION: 'EXPORT_VALIDATION',
+  ARCHIVE_IMPORT: 'ARCHIVE_IMPORT',
+  IMPORT_VALIDATION: 'IMPORT_VALIDATION',
+  IMPORT_UNIQUENESS: 'IMPORT_UNIQUENESS',
+  UNSAFE_ARCHIVE: 'UNSAFE_ARCHIVE',
+  LICENSING: 'LICENSING',
   INTERNAL: 'INTERNAL',
   HASHING: 'HASHING',
   INDEX: 'INDEX',
@@ -267,4 +275,49 @@ export class ProcessFailedError extends AiidaError {
     this.exitStatus = details.exitStatus;
     this.exitMessage = details.exitMessage;
   }
+}
+
+// --- archives -------------------------------------------------------------------------------------------------
+
+/** Base of the errors of archive export, import and migration (`aiida.tools.archive.exceptions`). */
+export class ArchiveError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.ARCHIVE;
+}
+
+/** Writing an archive failed (the output file exists, a bad option, an entity that cannot be exported). */
+export class ArchiveExportError extends ArchiveError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.ARCHIVE_EXPORT;
+}
+
+/** The entities to export are not valid for export (an unsealed process node, say). */
+export class ExportValidationError extends ArchiveExportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.EXPORT_VALIDATION;
+}
+
+/** Importing an archive failed; the profile is left as it was. */
+export class ArchiveImportError extends ArchiveError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.ARCHIVE_IMPORT;
+}
+
+/** The archive holds an entity that cannot be imported (a link to an unknown node, a wrong object hash, …). */
+export class ImportValidationError extends ArchiveImportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.IMPORT_VALIDATION;
+}
+
+/** An imported entity would break a uniqueness rule of the profile (a second incoming `create` link, …). */
+export class ImportUniquenessError extends ArchiveImportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.IMPORT_UNIQUENESS;
+}
+
+/**
+ * The archive is refused before anything is extracted: an entry path that leaves the archive (`../`, absolute),
+ * a symbolic link, an encrypted entry, or sizes that cannot be true (a "zip bomb").
+ */
+export class UnsafeArchiveError extends ArchiveImportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.UNSAFE_ARCHIVE;
+}
+
+/** A node to export carries a licence the export does not allow (aiida's `LicensingException`). */
+export class LicensingError extends ArchiveExportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.LICENSING;
 }
