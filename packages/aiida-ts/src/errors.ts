@@ -32,6 +32,7 @@ export const AiidaErrorCode = {
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
   PROCESS_FAILED: 'PROCESS_FAILED',
+  PROVENANCE_WRITE: 'PROVENANCE_WRITE',
   INTERNAL: 'INTERNAL',
   HASHING: 'HASHING',
   INDEX: 'INDEX',
@@ -266,5 +267,27 @@ export class ProcessFailedError extends AiidaError {
     this.pk = details.pk;
     this.exitStatus = details.exitStatus;
     this.exitMessage = details.exitMessage;
+  }
+}
+
+/**
+ * A process ended, but the storage refused the write that records its end (its outputs, terminal state, reports,
+ * seal): the node does not say what happened. The launch (`run`, `runGetNode`, `execute`) rejects with it, the write
+ * failure as its `cause`. `markedExcepted` says whether the node could then be marked `excepted` and sealed; when it
+ * could not, the runner keeps trying while it is open, so the node says so once the storage is reachable again.
+ */
+export class ProvenanceWriteError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PROVENANCE_WRITE;
+  readonly pk: number | null;
+  readonly markedExcepted: boolean;
+
+  constructor(
+    message: string,
+    details: { readonly pk: number | null; readonly markedExcepted: boolean },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.pk = details.pk;
+    this.markedExcepted = details.markedExcepted;
   }
 }
