@@ -40,6 +40,7 @@ export const AiidaErrorCode = {
   IMPORT_UNIQUENESS: 'IMPORT_UNIQUENESS',
   UNSAFE_ARCHIVE: 'UNSAFE_ARCHIVE',
   LICENSING: 'LICENSING',
+  PROVENANCE_WRITE: 'PROVENANCE_WRITE',
   INTERNAL: 'INTERNAL',
   HASHING: 'HASHING',
   INDEX: 'INDEX',
@@ -320,4 +321,24 @@ export class UnsafeArchiveError extends ArchiveImportError {
 /** A node to export carries a licence the export does not allow (aiida's `LicensingException`). */
 export class LicensingError extends ArchiveExportError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.LICENSING;
+/**
+ * A process ended, but the storage refused the write that records its end (its outputs, terminal state, reports,
+ * seal): the node does not say what happened. The launch (`run`, `runGetNode`, `execute`) rejects with it, the write
+ * failure as its `cause`. `markedExcepted` says whether the node could then be marked `excepted` and sealed; when it
+ * could not, the runner keeps trying while it is open, so the node says so once the storage is reachable again.
+ */
+export class ProvenanceWriteError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PROVENANCE_WRITE;
+  readonly pk: number | null;
+  readonly markedExcepted: boolean;
+
+  constructor(
+    message: string,
+    details: { readonly pk: number | null; readonly markedExcepted: boolean },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.pk = details.pk;
+    this.markedExcepted = details.markedExcepted;
+  }
 }
