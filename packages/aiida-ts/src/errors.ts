@@ -32,6 +32,11 @@ export const AiidaErrorCode = {
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
   PROCESS_FAILED: 'PROCESS_FAILED',
+  TRANSPORT_TASK: 'TRANSPORT_TASK',
+  PRE_SUBMIT: 'PRE_SUBMIT',
+  STASHING: 'STASHING',
+  PLUGIN_INTERNAL: 'PLUGIN_INTERNAL',
+  REMOTE_OPERATION: 'REMOTE_OPERATION',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -247,4 +252,34 @@ export class ProcessFailedError extends AiidaError {
     this.exitStatus = details.exitStatus;
     this.exitMessage = details.exitMessage;
   }
+}
+
+// --- calculation jobs -------------------------------------------------------------------------------------------
+
+/**
+ * A transport task of a calculation job (upload, submit, update, stash, retrieve, kill) failed on every attempt of the
+ * exponential backoff (aiida's `TransportTaskException`); the job is paused and `play` retries the same task.
+ */
+export class TransportTaskError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.TRANSPORT_TASK;
+}
+
+/** `prepareForSubmission` or `presubmit` of a calculation job threw: not retried, the job excepts (aiida's `PreSubmitException`). */
+export class PreSubmitError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PRE_SUBMIT;
+}
+
+/** Stashing the files of a finished job failed (aiida's `StashingError`): the job fails with exit code 160. */
+export class StashingError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.STASHING;
+}
+
+/** A calculation plugin returned something the engine cannot use (aiida's `PluginInternalError`). */
+export class PluginInternalError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PLUGIN_INTERNAL;
+}
+
+/** An operation on the remote computer did not have the effect asked for (aiida's `RemoteOperationError`). */
+export class RemoteOperationError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.REMOTE_OPERATION;
 }
