@@ -37,6 +37,11 @@ export const AiidaErrorCode = {
   STASHING: 'STASHING',
   PLUGIN_INTERNAL: 'PLUGIN_INTERNAL',
   REMOTE_OPERATION: 'REMOTE_OPERATION',
+  INTERNAL: 'INTERNAL',
+  HASHING: 'HASHING',
+  INDEX: 'INDEX',
+  USAGE: 'USAGE',
+  EXIT: 'EXIT',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -125,6 +130,21 @@ export class InvalidOperationError extends AiidaError {
 /** A QueryBuilder specification is wrong: an unknown operator, field, tag or relationship. */
 export class QueryError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.QUERY;
+}
+
+/** An index is outside a sequence (a `List` item, an array element): Python's `IndexError` in aiida-core. */
+export class IndexError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.INDEX;
+}
+
+/** A value cannot be hashed (a symbol, a function, an invalid date), as aiida-core's `HashingError`. */
+export class HashingError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.HASHING;
+}
+
+/** An invariant of aiida-ts itself broke: a bug to report, never the user's input (aiida-core's `InternalError`). */
+export class InternalError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.INTERNAL;
 }
 
 /** A plugin entry point (node type, transport, scheduler, …) is not registered. */
