@@ -87,12 +87,13 @@ export class TransferCalculation extends CalcJob.define((spec) =>
     .input('metadata.options.resources', {
       validType: z.record(z.string(), z.unknown()),
       default: (): Record<string, unknown> => ({ num_machines: 1, num_mpiprocs_per_machine: 1 }),
-    })
-    .configureInputs({ validator: (value) => validateTransferInputs(value) }),
+    }),
 ) {
   static {
-    // The transfer runs no code (aiida pops the port).
-    this.spec().inputs.delete('code');
+    const inputs = this.spec().inputs;
+    // The transfer runs no code (aiida pops the port); the whole inputs are checked together.
+    inputs.delete('code');
+    inputs.validator = (value: Readonly<Record<string, unknown>>) => validateTransferInputs(value);
   }
 
   override prepareForSubmission(): CalcInfoInput {

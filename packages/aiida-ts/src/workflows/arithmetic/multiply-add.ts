@@ -1,3 +1,4 @@
+import { InternalError, NotExistentError } from '../../errors.js';
 import { Int } from '../../orm/nodes/data/base.js';
 import { AbstractCode } from '../../orm/nodes/data/code/abstract.js';
 import type { CalcJobNode } from '../../orm/nodes/process/calcjob.js';
@@ -48,7 +49,7 @@ export class MultiplyAddWorkChain extends WorkChain.define((spec) =>
   /** Adds the product and `z` with the `ArithmeticAddCalculation` job. */
   async add(): Promise<ToContext> {
     const product = this.ctx.product;
-    if (product === undefined) throw new Error('unreachable: multiply ran before add');
+    if (product === undefined) throw new InternalError('the product is missing: multiply ran before add');
     const future = await this.submit(ArithmeticAddCalculation, {
       x: product,
       y: this.inputs.z,
@@ -73,11 +74,11 @@ export class MultiplyAddWorkChain extends WorkChain.define((spec) =>
 
   async #sum(): Promise<Int> {
     const addition = this.ctx.addition;
-    if (addition === undefined) throw new Error('unreachable: the addition ran before');
+    if (addition === undefined) throw new InternalError('the addition is missing from the context');
     const links = await addition.base.links.getOutgoing({ linkLabelFilter: 'sum' });
     const sum = links.first()?.node;
     if (!(sum instanceof Int))
-      throw new Error(`the ArithmeticAddCalculation<${String(addition.pk)}> has no sum`);
+      throw new NotExistentError(`the ArithmeticAddCalculation<${String(addition.pk)}> has no sum`);
     return sum;
   }
 }
