@@ -41,6 +41,11 @@ export const AiidaErrorCode = {
   UNSAFE_ARCHIVE: 'UNSAFE_ARCHIVE',
   LICENSING: 'LICENSING',
   PROVENANCE_WRITE: 'PROVENANCE_WRITE',
+  TRANSPORT_TASK: 'TRANSPORT_TASK',
+  PRE_SUBMIT: 'PRE_SUBMIT',
+  STASHING: 'STASHING',
+  PLUGIN_INTERNAL: 'PLUGIN_INTERNAL',
+  REMOTE_OPERATION: 'REMOTE_OPERATION',
   INTERNAL: 'INTERNAL',
   HASHING: 'HASHING',
   INDEX: 'INDEX',
@@ -341,4 +346,32 @@ export class ProvenanceWriteError extends AiidaError {
     this.pk = details.pk;
     this.markedExcepted = details.markedExcepted;
   }
+// --- calculation jobs -------------------------------------------------------------------------------------------
+
+/**
+ * A transport task of a calculation job (upload, submit, update, stash, retrieve, kill) failed on every attempt of the
+ * exponential backoff (aiida's `TransportTaskException`); the job is paused and `play` retries the same task.
+ */
+export class TransportTaskError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.TRANSPORT_TASK;
+}
+
+/** `prepareForSubmission` or `presubmit` of a calculation job threw: not retried, the job excepts (aiida's `PreSubmitException`). */
+export class PreSubmitError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PRE_SUBMIT;
+}
+
+/** Stashing the files of a finished job failed (aiida's `StashingError`): the job fails with exit code 160. */
+export class StashingError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.STASHING;
+}
+
+/** A calculation plugin returned something the engine cannot use (aiida's `PluginInternalError`). */
+export class PluginInternalError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PLUGIN_INTERNAL;
+}
+
+/** An operation on the remote computer did not have the effect asked for (aiida's `RemoteOperationError`). */
+export class RemoteOperationError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.REMOTE_OPERATION;
 }
