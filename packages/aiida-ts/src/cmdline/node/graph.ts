@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import type { LinkType } from '../../orm/links.js';
 import type { Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
 
@@ -105,11 +106,7 @@ export function nodeGraphCommand(cli: Cli): Command {
         cli.out.info(`Initiating graphviz engine: ${opts.engine}`);
         const graph = new Graph({ storage, nodeIdType: opts.identifier, engine: opts.engine });
         const linkTypes = LINK_TYPE_SETS[opts.linkTypes];
-        const { LinkType } = await import('../../orm/links.js');
-        const types =
-          linkTypes.length === 0
-            ? undefined
-            : linkTypes.map((type) => type as (typeof LinkType)[keyof typeof LinkType]);
+        const types = linkTypes.length === 0 ? undefined : linkTypes.map((type) => type as LinkType);
         for (const root of roots) {
           cli.out.info(
             `Recursing ancestors of <${root.constructor.name}: uuid: ${root.uuid} (pk: ${root.pk})>, max depth=${ancestorDepth ?? 'None'}`,

@@ -169,13 +169,13 @@ export async function defaultNodeSublabel(node: Node): Promise<string> {
     case 'data.core.bool.Bool.':
       return pythonValue(attributes['value']);
     case 'data.core.singlefile.SinglefileData.':
-      return String(attributes['filename'] ?? '');
+      return pythonValue(attributes['filename']);
     case 'data.core.remote.RemoteData.': {
       const computer = await node.getComputer();
       return computer === null ? '@?' : `@${computer.label}`;
     }
     case 'data.core.upf.UpfData.':
-      return String(attributes['element'] ?? '');
+      return pythonValue(attributes['element']);
     default:
       break;
   }
@@ -196,7 +196,9 @@ function pythonValue(value: unknown): string {
   if (value === true) return 'True';
   if (value === false) return 'False';
   if (value === null || value === undefined) return '';
-  return String(value);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  return JSON.stringify(value);
 }
 
 function idLabel(node: Node, types: readonly NodeIdType[]): string {
@@ -426,7 +428,7 @@ export class Graph {
         found.edges.push(edge);
       }
     }
-    await this.#draw(origin.pk!, found, options);
+    await this.#draw(origin.pk, found, options);
   }
 
   /** Adds `origin` (drawn red) and everything that led to it, `depth` links deep. */
@@ -443,7 +445,7 @@ export class Graph {
         found.edges.push(edge);
       }
     }
-    await this.#draw(origin.pk!, found, options);
+    await this.#draw(origin.pk, found, options);
   }
 
   /**
