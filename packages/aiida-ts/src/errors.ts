@@ -40,6 +40,12 @@ export const AiidaErrorCode = {
   IMPORT_UNIQUENESS: 'IMPORT_UNIQUENESS',
   UNSAFE_ARCHIVE: 'UNSAFE_ARCHIVE',
   LICENSING: 'LICENSING',
+  PROVENANCE_WRITE: 'PROVENANCE_WRITE',
+  TRANSPORT_TASK: 'TRANSPORT_TASK',
+  PRE_SUBMIT: 'PRE_SUBMIT',
+  STASHING: 'STASHING',
+  PLUGIN_INTERNAL: 'PLUGIN_INTERNAL',
+  REMOTE_OPERATION: 'REMOTE_OPERATION',
   INTERNAL: 'INTERNAL',
   HASHING: 'HASHING',
   INDEX: 'INDEX',
@@ -320,4 +326,52 @@ export class UnsafeArchiveError extends ArchiveImportError {
 /** A node to export carries a licence the export does not allow (aiida's `LicensingException`). */
 export class LicensingError extends ArchiveExportError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.LICENSING;
+/**
+ * A process ended, but the storage refused the write that records its end (its outputs, terminal state, reports,
+ * seal): the node does not say what happened. The launch (`run`, `runGetNode`, `execute`) rejects with it, the write
+ * failure as its `cause`. `markedExcepted` says whether the node could then be marked `excepted` and sealed; when it
+ * could not, the runner keeps trying while it is open, so the node says so once the storage is reachable again.
+ */
+export class ProvenanceWriteError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PROVENANCE_WRITE;
+  readonly pk: number | null;
+  readonly markedExcepted: boolean;
+
+  constructor(
+    message: string,
+    details: { readonly pk: number | null; readonly markedExcepted: boolean },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.pk = details.pk;
+    this.markedExcepted = details.markedExcepted;
+  }
+// --- calculation jobs -------------------------------------------------------------------------------------------
+
+/**
+ * A transport task of a calculation job (upload, submit, update, stash, retrieve, kill) failed on every attempt of the
+ * exponential backoff (aiida's `TransportTaskException`); the job is paused and `play` retries the same task.
+ */
+export class TransportTaskError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.TRANSPORT_TASK;
+}
+
+/** `prepareForSubmission` or `presubmit` of a calculation job threw: not retried, the job excepts (aiida's `PreSubmitException`). */
+export class PreSubmitError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PRE_SUBMIT;
+}
+
+/** Stashing the files of a finished job failed (aiida's `StashingError`): the job fails with exit code 160. */
+export class StashingError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.STASHING;
+}
+
+/** A calculation plugin returned something the engine cannot use (aiida's `PluginInternalError`). */
+export class PluginInternalError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PLUGIN_INTERNAL;
+}
+
+/** An operation on the remote computer did not have the effect asked for (aiida's `RemoteOperationError`). */
+export class RemoteOperationError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.REMOTE_OPERATION;
 }
