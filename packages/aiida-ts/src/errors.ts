@@ -326,6 +326,8 @@ export class UnsafeArchiveError extends ArchiveImportError {
 /** A node to export carries a licence the export does not allow (aiida's `LicensingException`). */
 export class LicensingError extends ArchiveExportError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.LICENSING;
+}
+
 /**
  * A process ended, but the storage refused the write that records its end (its outputs, terminal state, reports,
  * seal): the node does not say what happened. The launch (`run`, `runGetNode`, `execute`) rejects with it, the write
@@ -346,6 +348,8 @@ export class ProvenanceWriteError extends AiidaError {
     this.pk = details.pk;
     this.markedExcepted = details.markedExcepted;
   }
+}
+
 // --- calculation jobs -------------------------------------------------------------------------------------------
 
 /**
