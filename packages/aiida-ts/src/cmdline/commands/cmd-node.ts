@@ -3,6 +3,7 @@ import type { Node } from '../../orm/nodes/node.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
 import { nodeRehashCommand } from '../engine-commands.js';
+import { nodeGraphCommand } from '../node/graph.js';
 
 const PROJECTIONS = [
   'id',
@@ -31,7 +32,9 @@ async function loadNodes(cli: Cli, identifiers: readonly string[]): Promise<Node
     } catch (error) {
       const name = (error as { name?: string }).name;
       if (name === 'NotExistentError' || name === 'MultipleObjectsError') {
-        throw new UsageError(`invalid value for NODES: ${(error as Error).message}`);
+        throw new UsageError(`invalid value for NODES: ${(error as Error).message}`, undefined, {
+          cause: error,
+        });
       }
       throw error;
     }
@@ -274,7 +277,11 @@ export default defineCommandGroup({
             try {
               nodeType = orm.getNodeClassByEntryPoint(opts.entryPoint).nodeType;
             } catch (error) {
-              throw new UsageError(`invalid value for --entry-point: ${(error as Error).message}`);
+              throw new UsageError(
+                `invalid value for --entry-point: ${(error as Error).message}`,
+                undefined,
+                { cause: error },
+              );
             }
           }
           const filters: Record<string, unknown> = {};
@@ -465,6 +472,7 @@ export default defineCommandGroup({
       );
 
     group.addCommand(nodeRehashCommand(cli));
+    group.addCommand(nodeGraphCommand(cli));
 
     return group;
   },

@@ -9,7 +9,7 @@ import {
   getPoolLimit,
   listPools,
   parsePool,
-  poolsOfComputer,
+  poolsForComputer,
   removeComputerFromQuota,
   setPoolLimit,
   type CreateQuotaOptions,
@@ -156,7 +156,7 @@ export interface Coordinator extends AsyncDisposable {
 
   /**
    * Resolves once `holder` (a process node's pk) has a slot in every one of `pools` (`computer:<uuid>`,
-   * `quota:<name>`; see `poolsOfComputer`): all or nothing, oldest request first per pool, across processes, so
+   * `quota:<name>`; see `poolsForComputer`): all or nothing, oldest request first per pool, across processes, so
    * no younger request overtakes an older one. A pool without a limit is unlimited. Asking again with the same
    * holder is idempotent: a granted holder gets its grant at once, a waiting one keeps its place (a restarted
    * process finds its request). A waiting request lives as long as its process: if the process dies, it stops
@@ -186,7 +186,7 @@ export interface Coordinator extends AsyncDisposable {
   addToQuota(quota: string, computerUuid: string): Promise<void>;
   removeFromQuota(quota: string, computerUuid: string): Promise<void>;
   /** The pools a job on the computer counts against: `computer:<uuid>` and `quota:<name>` of each quota. */
-  poolsOfComputer(computerUuid: string): Promise<string[]>;
+  poolsForComputer(computerUuid: string): Promise<string[]>;
 
   /**
    * Stops: pending waits reject, this process's waiting requests are withdrawn (granted slots stay), no timer is
@@ -596,8 +596,8 @@ class SqlCoordinator implements Coordinator {
     return removeComputerFromQuota(this.#backend, quota, computerUuid);
   }
 
-  poolsOfComputer(computerUuid: string): Promise<string[]> {
-    return poolsOfComputer(this.#backend, computerUuid);
+  poolsForComputer(computerUuid: string): Promise<string[]> {
+    return poolsForComputer(this.#backend, computerUuid);
   }
 
   /** Grants what a changed limit lets through, at once rather than at the waiters' next sweep. */

@@ -210,7 +210,7 @@ describe.each(BACKENDS)('Coordinator on $name', ({ open }) => {
   it('limits: quotas with computers, listed; bad input named', async () => {
     const computer = computerPoolName().slice('computer:'.length);
     await one.createQuota('gpu-licence', { limit: 4, description: 'two clusters', computers: [computer] });
-    expect(await one.poolsOfComputer(computer)).toEqual([`computer:${computer}`, 'quota:gpu-licence']);
+    expect(await one.poolsForComputer(computer)).toEqual([`computer:${computer}`, 'quota:gpu-licence']);
     await one.setLimit(`computer:${computer}`, 10);
     expect(await two.getLimit(`computer:${computer}`)).toBe(10);
     const pools = await two.listPools();
@@ -221,7 +221,7 @@ describe.each(BACKENDS)('Coordinator on $name', ({ open }) => {
       computers: [computer],
     });
     await one.removeFromQuota('gpu-licence', computer);
-    expect(await one.poolsOfComputer(computer)).toEqual([`computer:${computer}`]);
+    expect(await one.poolsForComputer(computer)).toEqual([`computer:${computer}`]);
     await one.setLimit(`computer:${computer}`, null);
     expect(await one.getLimit(`computer:${computer}`)).toBeNull();
     await one.deleteQuota('gpu-licence');
