@@ -3,6 +3,7 @@ import { open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { FileNotFoundError, RepositoryError, isAiidaError } from '../../errors.js';
+import { processTag } from '../../utils/process-identity.js';
 import {
   assertValidObjectKey,
   byteChunks,
@@ -255,7 +256,8 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
 
   #sandboxPath(): string {
     void this.#container.config;
-    return this.#container.path('sandbox', randomUUID().replaceAll('-', ''));
+    // named after this process, so that full maintenance in another process leaves a live writer's file alone
+    return this.#container.path('sandbox', `${processTag()}${randomUUID().replaceAll('-', '')}`);
   }
 
   /** Moves a finished sandbox file to its loose place, or drops it when the content is packed already. */
@@ -306,7 +308,11 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
       for (let start = 0; start < keys.length; start += batch) {
         await Promise.all(
           keys.slice(start, start + batch).map(async (key, offset) => {
-            if (isValidObjectKey(key)) result[start + offset] = await this.#isStored(key);
+            if (!isValidObjectKey(key)) return;
+            const stored = await this.#isStored(key);
+            result[start + offset] = stored;
+            // another process may have deleted what this one wrote (full maintenance): write it again next time
+            if (!stored) this.#written.delete(key);
           }),
         );
       }
