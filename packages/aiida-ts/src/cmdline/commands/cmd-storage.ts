@@ -56,6 +56,12 @@ export default defineCommandGroup({
             cli.out.critical('Migration cancelled.');
           }
         }
+        // as aiida-core: migrating needs the profile alone (refused while a daemon or a script uses it)
+        const { ProfileAccessManager } = await import('../../config/profile-access.js');
+        const { getConfigDir } = await import('../../config/manager.js');
+        using _lock = new ProfileAccessManager(profile.name, { configDir: getConfigDir() }).lock(
+          'verdi storage migrate',
+        );
         const report = await plugin.migrate(config);
         cli.out.report(`applied: ${report.applied.length === 0 ? 'nothing' : report.applied.join(', ')}`);
         cli.out.success(`Migration completed: '${report.from ?? 'none'}' -> '${report.to}'.`);
