@@ -150,6 +150,27 @@ export class CorruptStorageError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.CORRUPT_STORAGE;
 }
 
+/**
+ * An integrity check found data lost or corrupt, and the operation that needed sound storage (full maintenance)
+ * changed nothing. `problems` lists what was found (`verdi storage integrity` prints the same).
+ */
+export class StorageIntegrityError extends CorruptStorageError {
+  readonly problems: readonly {
+    readonly kind: string;
+    readonly severity: string;
+    readonly message: string;
+  }[];
+
+  constructor(
+    message: string,
+    problems: readonly { readonly kind: string; readonly severity: string; readonly message: string }[],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.problems = problems;
+  }
+}
+
 /** The storage schema is older (or newer) than the code; the message says how to migrate. */
 export class IncompatibleStorageSchemaError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.INCOMPATIBLE_STORAGE_SCHEMA;

@@ -1,6 +1,8 @@
 import type { Insertable, Kysely } from 'kysely';
+import type { IntegrityCheckOptions } from '../repository/integrity.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
 import type { SqlDialect } from './dialect.js';
+import type { StorageIntegrityReport } from './integrity.js';
 import type { Database, NewDbNode, TableName } from './schema.js';
 
 /** The storage plugins aiida-ts ships, by aiida-core's entry point name (the profile's `storage.backend`). */
@@ -117,6 +119,8 @@ export interface StorageBackend extends AsyncDisposable {
    * takes the profile's lock when the storage was opened for a profile, and refuses while other processes use it)
    * and also deletes the objects no node refers to ({@link unreferencedObjectKeys}). The deletion runs while no node
    * can be written (see {@link referenceObjects}), so it never deletes an object a node being stored refers to.
+   * Full maintenance first checks the storage ({@link checkIntegrity}, with hashes unless `verify` is false) and
+   * changes nothing when data is missing or corrupt: `StorageIntegrityError` lists the problems.
    */
   maintain(options: MaintainOptions): Promise<MaintainReport>;
   /**
@@ -126,6 +130,12 @@ export interface StorageBackend extends AsyncDisposable {
    * `MissingObjectsError` (the write rolled back) names the keys that are gone; put them again and retry.
    */
   referenceObjects<T>(keys: Iterable<string>, write: () => Promise<T>): Promise<T>;
+  /**
+   * Checks the storage (`verdi storage integrity`): every object's content against its key (unless `hashes` is
+   * false), objects nodes refer to but the repository lacks, objects no node refers to, the repository's own
+   * structure, links and other rows naming rows that do not exist, uuids used twice. Reads only.
+   */
+  checkIntegrity(options?: IntegrityCheckOptions): Promise<StorageIntegrityReport>;
   /** The keys of repository objects that no node's `repository_metadata` names (left by deleted nodes). */
   unreferencedObjectKeys(): Promise<string[]>;
   /**

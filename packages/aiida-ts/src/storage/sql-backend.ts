@@ -1,7 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Insertable, type Kysely } from 'kysely';
-import { IntegrityError, InvalidOperationError, MissingObjectsError } from '../errors.js';
+import {
+  IntegrityError,
+  InvalidOperationError,
+  MissingObjectsError,
+  StorageIntegrityError,
+} from '../errors.js';
+import type { IntegrityCheckOptions } from '../repository/integrity.js';
 import { collectObjectKeys } from '../repository/object-key.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
 import type {
@@ -13,6 +19,7 @@ import type {
   TransactionOptions,
 } from './backend.js';
 import type { SqlDialect } from './dialect.js';
+import { checkStorageIntegrity, type StorageIntegrityReport } from './integrity.js';
 import { readSchemaVersion, SCHEMA_VERSION_HEAD } from './migrations.js';
 import type { Database, NewDbLink, NewDbNode, TableName } from './schema.js';
 
@@ -353,6 +360,18 @@ export abstract class SqlStorageBackend implements StorageBackend {
         ? undefined
         : this.#profileAccess?.lockExclusive('verdi storage maintain --full');
     try {
+      if (options.verify !== false) {
+        const report = await this.checkIntegrity({ hashes: true });
+        const errors = report.problems.filter((problem) => problem.severity === 'error');
+        if (errors.length > 0) {
+          throw new StorageIntegrityError(
+            `the storage at ${this.location} has ${errors.length} integrity problem(s); full maintenance changed nothing. ` +
+              'Restore the lost data from a backup (`verdi storage backup`) or remove the affected nodes, then run it again:\n' +
+              errors.map((problem) => `  - ${problem.message}`).join('\n'),
+            report.problems,
+          );
+        }
+      }
       const deletion = await this.transaction(async (trx) => {
         if (options.dryRun !== true) await this.lockOutNodeWrites(trx);
         let keys = await this.unreferencedObjectKeys();
@@ -380,6 +399,11 @@ export abstract class SqlStorageBackend implements StorageBackend {
     } finally {
       hold?.release();
     }
+  }
+
+  checkIntegrity(options: IntegrityCheckOptions = {}): Promise<StorageIntegrityReport> {
+    this.assertOpen();
+    return checkStorageIntegrity(this, options);
   }
 
   /** The keys of repository objects that no node's `repository_metadata` names, in the repository's order. */
