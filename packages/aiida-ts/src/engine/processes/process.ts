@@ -16,7 +16,7 @@ import {
   type StateClasses,
 } from 'plumpy-ts';
 import { createBuilder, type ProcessBuilder } from './builder.js';
-import { InvalidOperationError, type ValidationIssue } from '../../errors.js';
+import { InvalidOperationError, NotExistentError, type ValidationIssue } from '../../errors.js';
 import { ProcessAttribute, ProcessNode } from '../../orm/nodes/process/process.js';
 import type { Runner } from '../runner.js';
 import { defineProcessBase } from './base-spec.js';
@@ -166,7 +166,7 @@ export class Process extends ProcessBase implements EngineStepHost {
   static getExitStatuses(labels: readonly string[]): number[] {
     const codes = this.spec().exitCodes;
     return labels.map((label) => {
-      if (!codes.has(label)) throw new RangeError(`no exit code with label '${label}'`);
+      if (!codes.has(label)) throw new NotExistentError(`no exit code with label '${label}'`);
       return codes.get(label).status;
     });
   }
@@ -284,10 +284,17 @@ export class Process extends ProcessBase implements EngineStepHost {
   protected override onTerminated(): HookResult {
     const hook = super.onTerminated();
     const provenance = this.provenance;
-    provenance.writer.remove(ProcessAttribute.CHECKPOINT);
-    provenance.writer.seal();
+    // Never rejects (a failure is kept as `endFailure`): plumpy-ts only logs a hook failing after the end.
+    const ended = provenance.recordEnd(this.state);
     provenance.runner.processTerminated(this);
-    return Promise.all([hook, provenance.writer.flush()]);
+    return Promise.all([hook, ended]);
+  }
+
+  /** Steps to the end; rejects with a `ProvenanceWriteError` when the storage refused the write of the end. */
+  override async stepUntilTerminated(): Promise<void> {
+    await super.stepUntilTerminated();
+    const failure = this.#provenance?.endFailure;
+    if (failure !== undefined) throw failure;
   }
 
   override setStatus(status: string | null): void {
