@@ -143,6 +143,11 @@ export interface StorageBackend extends AsyncDisposable {
    * follow provenance (see `deleteNodes` in the ORM for that) and does not delete repository objects.
    */
   deleteNodesAndConnections(pks: readonly number[]): Promise<void>;
+  /**
+   * Runs `hook` when the storage closes, before the database does (for resources tied to the storage, such as the
+   * engine's cross-process coordinator); the returned function unregisters it. Hooks may not reject the close.
+   */
+  onClose(hook: () => Promise<void>): () => void;
   /** Closes the database handles and the repository. Idempotent. */
   close(): Promise<void>;
 }

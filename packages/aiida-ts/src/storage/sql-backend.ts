@@ -89,6 +89,8 @@ export abstract class SqlStorageBackend implements StorageBackend {
   protected readonly db: Kysely<Database>;
   readonly #scope = new AsyncLocalStorage<TransactionScope>();
   readonly #profileAccess: ProfileAccessPort | undefined;
+  readonly #closeHooks = new Set<() => Promise<void>>();
+  #closing: Promise<void> | undefined;
   #closed = false;
 
   protected constructor(options: SqlStorageBackendOptions) {
@@ -448,8 +450,23 @@ export abstract class SqlStorageBackend implements StorageBackend {
     });
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  onClose(hook: () => Promise<void>): () => void {
+    this.#closeHooks.add(hook);
+    return () => {
+      this.#closeHooks.delete(hook);
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    // hooks first, while the database is still open (a coordinator withdraws its waiting requests)
+    const hooks = [...this.#closeHooks];
+    this.#closeHooks.clear();
+    await Promise.allSettled(hooks.map((hook) => hook()));
     this.#closed = true;
     try {
       await this.closeDatabase();
