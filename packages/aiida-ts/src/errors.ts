@@ -32,6 +32,11 @@ export const AiidaErrorCode = {
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
   PROCESS_FAILED: 'PROCESS_FAILED',
+  INTERNAL: 'INTERNAL',
+  HASHING: 'HASHING',
+  INDEX: 'INDEX',
+  USAGE: 'USAGE',
+  EXIT: 'EXIT',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -120,6 +125,21 @@ export class InvalidOperationError extends AiidaError {
 /** A QueryBuilder specification is wrong: an unknown operator, field, tag or relationship. */
 export class QueryError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.QUERY;
+}
+
+/** An index is outside a sequence (a `List` item, an array element): Python's `IndexError` in aiida-core. */
+export class IndexError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.INDEX;
+}
+
+/** A value cannot be hashed (a symbol, a function, an invalid date), as aiida-core's `HashingError`. */
+export class HashingError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.HASHING;
+}
+
+/** An invariant of aiida-ts itself broke: a bug to report, never the user's input (aiida-core's `InternalError`). */
+export class InternalError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.INTERNAL;
 }
 
 /** A plugin entry point (node type, transport, scheduler, …) is not registered. */

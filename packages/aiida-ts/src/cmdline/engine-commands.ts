@@ -57,7 +57,9 @@ export function nodeRehashCommand(cli: Cli): Command {
       try {
         cls = getNodeClassByEntryPoint(opts.entryPoint).cls;
       } catch (error) {
-        throw new UsageError(`invalid value for --entry-point: ${(error as Error).message}`);
+        throw new UsageError(`invalid value for --entry-point: ${(error as Error).message}`, undefined, {
+          cause: error,
+        });
       }
       const pks: number[] = [];
       if (identifiers.length > 0) {
@@ -69,7 +71,9 @@ export function nodeRehashCommand(cli: Cli): Command {
             pks.push(node.pk!);
           } catch (error) {
             if (error instanceof UsageError) throw error;
-            throw new UsageError(`invalid value for NODES: ${(error as Error).message}`);
+            throw new UsageError(`invalid value for NODES: ${(error as Error).message}`, undefined, {
+              cause: error,
+            });
           }
         }
       } else {

@@ -1,3 +1,5 @@
+import { AiidaError, AiidaErrorCode } from '../errors.js';
+
 /**
  * Exit codes of `verdi`, as AiiDA's `ExitCode` plus the usage-error code click uses (2). Scripts can rely on them.
  */
@@ -15,23 +17,23 @@ export const ExitCode = {
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Thrown by command code to end `verdi` with an exit code after its message was printed. */
-export class CliExit extends Error {
+export class CliExit extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.EXIT;
   readonly exitCode: ExitCode;
 
   constructor(exitCode: ExitCode, message = `exit ${exitCode}`) {
     super(message);
-    this.name = 'CliExit';
     this.exitCode = exitCode;
   }
 }
 
 /** Thrown for a wrong command line found after parsing (a bad combination of options, a missing value). */
-export class UsageError extends Error {
+export class UsageError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.USAGE;
   readonly hint: string | undefined;
 
-  constructor(message: string, hint?: string) {
-    super(message);
-    this.name = 'UsageError';
+  constructor(message: string, hint?: string, options?: ErrorOptions) {
+    super(message, options);
     this.hint = hint;
   }
 }

@@ -1,3 +1,4 @@
+import { InternalError } from '../errors.js';
 import { readdirSync } from 'node:fs';
 import type { CommandGroupModule } from './cli.js';
 
@@ -33,7 +34,9 @@ export function discoverCommandGroups(
         const module = (await import(new URL(file, folder).href)) as { default?: CommandGroupModule };
         const group = module.default;
         if (group?.name !== name) {
-          throw new Error(`command module ${file} must export default a command group named \`${name}\``);
+          throw new InternalError(
+            `command module ${file} must export default a command group named \`${name}\``,
+          );
         }
         return group;
       },

@@ -1,5 +1,5 @@
 import { BroadcastFilter, type Communicator } from 'kiwipy-ts';
-import { NotExistentError } from '../errors.js';
+import { NotExistentError, ValidationError } from '../errors.js';
 import { loadNode } from '../orm/loaders.js';
 import { ProcessNode } from '../orm/nodes/process/process.js';
 import type { StorageBackend } from '../storage/backend.js';
@@ -44,7 +44,7 @@ export class ProcessFuture implements PromiseLike<ProcessNode> {
       options.pollInterval === undefined &&
       options.whenLocal === undefined
     ) {
-      throw new TypeError(
+      throw new ValidationError(
         'a ProcessFuture needs a communicator, a poll interval or a local process to wait on',
       );
     }

@@ -1,5 +1,5 @@
 import type { InputsOf, ProcessClass, ProcessOutputsOf } from 'plumpy-ts';
-import { InvalidOperationError } from '../errors.js';
+import { InvalidOperationError, ValidationError } from '../errors.js';
 import { ProcessNode } from '../orm/nodes/process/process.js';
 import { getLogger } from './logging.js';
 import { getManager } from './manager.js';
@@ -130,10 +130,10 @@ export async function awaitProcesses(
   nodes: readonly ProcessNode[],
   options: AwaitProcessesOptions = {},
 ): Promise<void> {
-  if (!Array.isArray(nodes)) throw new TypeError('`nodes` should be a list of process nodes');
+  if (!Array.isArray(nodes)) throw new ValidationError('`nodes` should be a list of process nodes');
   for (const node of nodes) {
     if (!(node instanceof ProcessNode) || node.pk === null)
-      throw new TypeError(`${String(node)} is not a stored process node`);
+      throw new ValidationError(`${String(node)} is not a stored process node`);
   }
   const runner = await currentRunner();
   const interval = options.waitInterval ?? 1;

@@ -72,7 +72,7 @@ export async function loadNode<T extends Node = Node>(
       row = pick(found, `pk ${pk}`);
     }
   } else if (typeof identifier !== 'string') {
-    throw new TypeError(`a node identifier must be a pk or a string, got ${typeof identifier}`);
+    throw new ValidationError(`a node identifier must be a pk or a string, got ${typeof identifier}`);
   } else if (UUID_PREFIX.test(identifier)) {
     const byUuid = await rowsByUuidPrefix(storage, identifier);
     if (byUuid.length > 0) row = pick(byUuid, `uuid starting with \`${identifier}\``);

@@ -1,3 +1,4 @@
+import { InvalidOperationError, ValidationError } from '../errors.js';
 /**
  * BLAKE2b (RFC 7693) with the full parameter block (fanout, depth, node depth, inner length, personalisation, last
  * node flag), which Node's `crypto` does not expose and aiida-core's `make_hash` needs for its tree-mode hashing.
@@ -63,7 +64,7 @@ export class Blake2b {
   constructor(params: Blake2bParams) {
     const { digestSize } = params;
     if (!Number.isInteger(digestSize) || digestSize < 1 || digestSize > 64) {
-      throw new RangeError(`BLAKE2b digest size must be 1 to 64 bytes, got ${digestSize}`);
+      throw new ValidationError(`BLAKE2b digest size must be 1 to 64 bytes, got ${digestSize}`);
     }
     const block = new Uint8Array(64);
     const view = new DataView(block.buffer);
@@ -82,7 +83,8 @@ export class Blake2b {
       [params.person, 48],
     ] as const) {
       if (field === undefined) continue;
-      if (field.length > 16) throw new RangeError('BLAKE2b salt and personalisation are at most 16 bytes');
+      if (field.length > 16)
+        throw new ValidationError('BLAKE2b salt and personalisation are at most 16 bytes');
       block.set(field, offset);
     }
     for (let i = 0; i < 16; i++) this.#h[i] = (IV[i] as number) ^ view.getUint32(i * 4, true);
@@ -91,7 +93,7 @@ export class Blake2b {
   }
 
   update(data: Uint8Array): this {
-    if (this.#finished) throw new Error('BLAKE2b: update after digest');
+    if (this.#finished) throw new InvalidOperationError('BLAKE2b: update after digest');
     let offset = 0;
     while (offset < data.length) {
       // Compress a full block only once more data follows: the final block must carry the finalisation flag.

@@ -1,3 +1,4 @@
+import { HashingError } from '../errors.js';
 import { Blake2b } from './blake2b.js';
 import type { Blake2bParams } from './blake2b.js';
 
@@ -135,7 +136,7 @@ function digests(value: Hashable): Uint8Array[] {
   if (value instanceof Uint8Array) return [singleDigest('str', value)];
   if (value instanceof Date) {
     const time = value.getTime();
-    if (Number.isNaN(time)) throw new TypeError('cannot hash an invalid Date');
+    if (Number.isNaN(time)) throw new HashingError('cannot hash an invalid Date');
     return [singleDigest('datetime', encoder.encode(floatToText(time / 1000)))];
   }
   if (Array.isArray(value)) {
@@ -150,7 +151,7 @@ function digests(value: Hashable): Uint8Array[] {
   }
   if (value instanceof Map) return hashMapping((value as ReadonlyMap<Hashable, Hashable>).entries());
   if (typeof value === 'object' && isPlainObject(value)) return hashMapping(Object.entries(value));
-  throw new TypeError(`value of type ${Object.prototype.toString.call(value)} cannot be hashed`);
+  throw new HashingError(`value of type ${Object.prototype.toString.call(value)} cannot be hashed`);
 }
 
 /**

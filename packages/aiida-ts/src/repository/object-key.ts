@@ -62,6 +62,8 @@ export function settle<T>(fn: () => T): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    return Promise.reject(
+      error instanceof Error ? error : new RepositoryError(String(error), { cause: error }),
+    );
   }
 }

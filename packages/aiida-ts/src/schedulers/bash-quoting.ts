@@ -1,3 +1,4 @@
+import { ValidationError } from '../errors.js';
 import { escapeForBash } from '../transports/escaping.js';
 
 /**
@@ -9,7 +10,7 @@ import { escapeForBash } from '../transports/escaping.js';
 export function quoteForBash(value: string | number | boolean, doubleQuotes = false): string {
   const text = String(value);
   if (!doubleQuotes) return escapeForBash(text);
-  if (text.includes('\0')) throw new TypeError('a shell argument cannot contain a NUL character');
+  if (text.includes('\0')) throw new ValidationError('a shell argument cannot contain a NUL character');
   return `"${text.replaceAll('"', `"'"'"`)}"`;
 }
 

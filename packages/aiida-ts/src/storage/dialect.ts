@@ -1,3 +1,4 @@
+import { CorruptStorageError, ValidationError } from '../errors.js';
 import { sql, type Expression, type RawBuilder } from 'kysely';
 
 /** The SQL dialects a profile's database can speak. */
@@ -80,7 +81,7 @@ export interface SqlDialect {
 
 function checkedJsonText(value: unknown): string {
   const text = JSON.stringify(value);
-  if (text === undefined) throw new TypeError(`value of type ${typeof value} cannot be stored as JSON`);
+  if (text === undefined) throw new ValidationError(`value of type ${typeof value} cannot be stored as JSON`);
   return text;
 }
 
@@ -93,11 +94,11 @@ const timestampPattern =
  */
 export function parseTimestamp(value: Date | string): { readonly date: Date; readonly micros: number } {
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw new TypeError('invalid Date');
+    if (Number.isNaN(value.getTime())) throw new ValidationError('invalid Date');
     return { date: value, micros: value.getUTCMilliseconds() * 1000 };
   }
   const match = timestampPattern.exec(value.trim());
-  if (match === null) throw new TypeError(`not an ISO 8601 timestamp: '${value}'`);
+  if (match === null) throw new ValidationError(`not an ISO 8601 timestamp: '${value}'`);
   const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = match;
   const micros = Number(frac.padEnd(6, '0').slice(0, 6));
   let offsetMinutes = 0;
@@ -152,7 +153,7 @@ export function sqliteJsonPath(path: JsonPath): string {
   let out = '$';
   for (const part of path) {
     if (typeof part === 'number') {
-      if (!Number.isInteger(part) || part < 0) throw new TypeError(`invalid JSON array index ${part}`);
+      if (!Number.isInteger(part) || part < 0) throw new ValidationError(`invalid JSON array index ${part}`);
       out += `[${part}]`;
     } else {
       out += `."${part.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
@@ -169,7 +170,7 @@ function decodeInteger(raw: unknown): number {
   if (typeof raw === 'number') return raw;
   if (typeof raw === 'bigint') return Number(raw);
   if (typeof raw === 'string' && /^-?\d+$/.test(raw)) return Number(raw);
-  throw new TypeError(`not an integer from the database: ${String(raw)}`);
+  throw new CorruptStorageError(`not an integer from the database: ${String(raw)}`);
 }
 
 /** The dialect of SQLite databases (better-sqlite3). */
@@ -184,7 +185,7 @@ export const sqliteDialect: SqlDialect = {
   },
   encodeTimestamp: utcFields,
   decodeTimestamp(raw) {
-    if (typeof raw !== 'string') throw new TypeError(`not a timestamp from SQLite: ${String(raw)}`);
+    if (typeof raw !== 'string') throw new CorruptStorageError(`not a timestamp from SQLite: ${String(raw)}`);
     return canonicalTimestamp(raw);
   },
   encodeBool: (value) => (value ? 1 : 0),
@@ -239,7 +240,8 @@ export const postgresDialect: SqlDialect = {
   encodeTimestamp: (value) => `${utcFields(value)}+00`,
   decodeTimestamp(raw) {
     if (raw instanceof Date) return canonicalTimestamp(raw);
-    if (typeof raw !== 'string') throw new TypeError(`not a timestamp from PostgreSQL: ${String(raw)}`);
+    if (typeof raw !== 'string')
+      throw new CorruptStorageError(`not a timestamp from PostgreSQL: ${String(raw)}`);
     return canonicalTimestamp(raw);
   },
   encodeBool: (value) => value,

@@ -953,7 +953,11 @@ export abstract class BaseTransport implements Transport {
           try {
             running = await this.startCommand(command, options);
           } catch (error) {
-            reject(error instanceof Error ? error : new TransportError(`exec ${command}: ${String(error)}`));
+            reject(
+              error instanceof Error
+                ? error
+                : new TransportError(`exec ${command}: ${String(error)}`, { cause: error }),
+            );
             return;
           }
           resolve(running);

@@ -1,3 +1,4 @@
+import { ValidationError } from '../errors.js';
 /**
  * Quote a string so that bash reads it back as exactly one word with exactly these characters (aiida's
  * `escape_for_bash`): wrap it in single quotes, and write each `'` inside as `'"'"'`. Nothing inside
@@ -6,7 +7,7 @@
  */
 export function escapeForBash(value: string): string {
   if (value.includes('\0')) {
-    throw new TypeError('a shell argument cannot contain a NUL character');
+    throw new ValidationError('a shell argument cannot contain a NUL character');
   }
   return `'${value.replaceAll("'", `'"'"'`)}'`;
 }

@@ -102,8 +102,8 @@ describe.each(BACKENDS)('launching on %s', (_name, open) => {
     expect(node.isStored).toBe(true);
     await awaitProcesses([node], { waitInterval: 0.05 });
     expect(node.isFinishedOk).toBe(true);
-    await expect(awaitProcesses(node as never)).rejects.toThrow(TypeError);
-    await expect(awaitProcesses([new Int(1) as never])).rejects.toThrow(TypeError);
+    await expect(awaitProcesses(node as never)).rejects.toThrow(ValidationError);
+    await expect(awaitProcesses([new Int(1) as never])).rejects.toThrow(ValidationError);
     await expect(submit(Adder, { x: 1, metadata: { store_provenance: false } })).rejects.toThrow(
       InvalidOperationError,
     );

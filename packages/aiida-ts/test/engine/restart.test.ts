@@ -6,7 +6,7 @@ import {
   ProcessHandlerReport,
   while_,
 } from '../../src/engine.js';
-import { InputValidationError } from '../../src/errors.js';
+import { InputValidationError, ValidationError } from '../../src/errors.js';
 import { Log } from '../../src/orm/entities/log.js';
 import { Int, Str } from '../../src/orm/nodes/data/base.js';
 import type { ProcessNode } from '../../src/orm/nodes/process/process.js';
@@ -189,8 +189,8 @@ describe.each(BACKENDS)('BaseRestartWorkChain on %s', (_name, open) => {
     ]);
     expect(Restart.isProcessHandler('observe')).toBe(true);
     expect(Restart.isProcessHandler('setup')).toBe(false);
-    expect(() => Restart.processHandler('missing')).toThrow(TypeError);
-    expect(() => Restart.processHandler('observe', { priority: 1.5 })).toThrow(TypeError);
+    expect(() => Restart.processHandler('missing')).toThrow(ValidationError);
+    expect(() => Restart.processHandler('observe', { priority: 1.5 })).toThrow(ValidationError);
     expect(Restart.exitCodes.ERROR_MAXIMUM_ITERATIONS_EXCEEDED.status).toBe(401);
     expect(Restart.exitCodes.ERROR_SUB_PROCESS_KILLED.status).toBe(302);
   });

@@ -1,7 +1,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModificationNotAllowedError, NotExistentError, ValidationError } from '../../src/errors.js';
+import {
+  IndexError,
+  ModificationNotAllowedError,
+  NotExistentError,
+  ValidationError,
+} from '../../src/errors.js';
 import {
   ArrayData,
   Bool,
@@ -168,8 +173,8 @@ describe('data types on core.sqlite_temp', () => {
     list.reverse();
     expect([list.index(4), list.count(1), list.length, list.get(-1)]).toEqual([0, 1, 5, 0]);
     const mixed = new List([1, 'a']);
-    expect(() => mixed.sort()).toThrow(TypeError);
-    expect(() => new List().get(0)).toThrow(RangeError);
+    expect(() => mixed.sort()).toThrow(ValidationError);
+    expect(() => new List().get(0)).toThrow(IndexError);
     await list.store();
     for (const mutate of [
       () => list.append(1),

@@ -113,7 +113,7 @@ describe.each(BACKENDS)('process nodes on $name', ({ open }) => {
 
   it('validate calcjob retrieve lists and read scheduler output from the retrieved folder', async () => {
     const job = new CalcJobNode();
-    await expect(job.setRetrieveList('aiida.out' as never)).rejects.toThrow(TypeError);
+    await expect(job.setRetrieveList('aiida.out' as never)).rejects.toThrow(ValidationError);
     await expect(job.setRetrieveList([['remote', 'local']] as never)).rejects.toThrow(ValidationError);
     await job.setRetrieveList(['aiida.out', ['sub/*', '.', 2]]);
     job.setOption('scheduler_stdout', '_scheduler-stdout.txt');

@@ -1,3 +1,4 @@
+import { HashingError } from '../../src/errors.js';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Blake2b } from '../../src/repository/blake2b.js';
@@ -62,7 +63,7 @@ describe('makeHash (aiida-core make_hash)', () => {
   });
 
   it('refuses values it cannot hash', () => {
-    expect(() => makeHash(Symbol('x') as unknown as Hashable)).toThrow(TypeError);
+    expect(() => makeHash(Symbol('x') as unknown as Hashable)).toThrow(HashingError);
     expect(() => makeHash(new (class Custom {})() as unknown as Hashable)).toThrow(/cannot be hashed/);
   });
 

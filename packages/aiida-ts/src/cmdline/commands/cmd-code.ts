@@ -1,3 +1,4 @@
+import { ValidationError } from '../../errors.js';
 import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,8 +17,8 @@ const CODE_TYPES = {
 type CodeType = keyof typeof CODE_TYPES;
 
 const labelCheck = (value: unknown): unknown => {
-  if (String(value).includes('@')) throw new Error('the label may not contain `@`');
-  if (String(value).trim() === '') throw new Error('the label may not be empty');
+  if (String(value).includes('@')) throw new ValidationError('the label may not contain `@`');
+  if (String(value).trim() === '') throw new ValidationError('the label may not be empty');
   return value;
 };
 
@@ -52,7 +53,8 @@ function codeParams(type: CodeType): ParamSpec[] {
             prompt: 'Relative filepath executable',
             required: true,
             validate: (value) => {
-              if (String(value).startsWith('/')) throw new Error('the executable must be a relative path');
+              if (String(value).startsWith('/'))
+                throw new ValidationError('the executable must be a relative path');
               return value;
             },
           },

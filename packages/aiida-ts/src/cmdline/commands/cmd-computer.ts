@@ -1,3 +1,4 @@
+import { InternalError, ValidationError } from '../../errors.js';
 import { Command } from 'commander';
 import type { Computer } from '../../orm/entities/computer.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
@@ -39,12 +40,12 @@ function computerParams(plugins: () => Plugins): ParamSpec[] {
   const oneOf = (what: string, known: () => readonly string[]) => (value: unknown) => {
     const name = String(value);
     if (!known().includes(name))
-      throw new Error(`unknown ${what} \`${name}\` (known: ${known().join(', ')})`);
+      throw new ValidationError(`unknown ${what} \`${name}\` (known: ${known().join(', ')})`);
     return name;
   };
   const positive = (value: unknown) => {
     if (typeof value !== 'number' || value < 1)
-      throw new Error(`must be a positive integer, got ${String(value)}`);
+      throw new ValidationError(`must be a positive integer, got ${String(value)}`);
     return value;
   };
   return [
@@ -98,7 +99,8 @@ function computerParams(plugins: () => Plugins): ParamSpec[] {
       prompt: 'Shebang line (first line of each script, starting with #!)',
       default: () => '#!/bin/bash',
       validate: (value) => {
-        if (!String(value).startsWith('#!')) throw new Error('the shebang line has to start with #!');
+        if (!String(value).startsWith('#!'))
+          throw new ValidationError('the shebang line has to start with #!');
         return value;
       },
     },
@@ -123,7 +125,7 @@ function computerParams(plugins: () => Plugins): ParamSpec[] {
           .map((m) => m[1] ?? '')
           .filter((f) => !MPIRUN_FIELDS.has(f));
         if (unknown.length > 0) {
-          throw new Error(
+          throw new ValidationError(
             `unknown replacement field \`{${unknown[0]}}\` (known: ${[...MPIRUN_FIELDS].join(', ')})`,
           );
         }
@@ -171,7 +173,7 @@ function computerParams(plugins: () => Plugins): ParamSpec[] {
 }
 
 const noPlugins = (): Plugins => {
-  throw new Error('the plugins are only loaded when the command runs');
+  throw new InternalError('the plugins are only loaded when the command runs');
 };
 
 /** The stored computer with this label, else this pk (digits) or uuid. */

@@ -14,7 +14,9 @@ async function loadGroupArg(cli: Cli, identifier: string, what = 'GROUP'): Promi
   } catch (error) {
     const name = (error as { name?: string }).name;
     if (name === 'NotExistentError' || name === 'MultipleObjectsError') {
-      throw new UsageError(`invalid value for ${what}: ${(error as Error).message}`);
+      throw new UsageError(`invalid value for ${what}: ${(error as Error).message}`, undefined, {
+        cause: error,
+      });
     }
     throw error;
   }
@@ -30,7 +32,9 @@ async function loadNodeArgs(cli: Cli, identifiers: readonly string[]): Promise<N
     } catch (error) {
       const name = (error as { name?: string }).name;
       if (name === 'NotExistentError' || name === 'MultipleObjectsError') {
-        throw new UsageError(`invalid value for NODES: ${(error as Error).message}`);
+        throw new UsageError(`invalid value for NODES: ${(error as Error).message}`, undefined, {
+          cause: error,
+        });
       }
       throw error;
     }

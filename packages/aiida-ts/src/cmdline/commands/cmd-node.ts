@@ -31,7 +31,9 @@ async function loadNodes(cli: Cli, identifiers: readonly string[]): Promise<Node
     } catch (error) {
       const name = (error as { name?: string }).name;
       if (name === 'NotExistentError' || name === 'MultipleObjectsError') {
-        throw new UsageError(`invalid value for NODES: ${(error as Error).message}`);
+        throw new UsageError(`invalid value for NODES: ${(error as Error).message}`, undefined, {
+          cause: error,
+        });
       }
       throw error;
     }
@@ -274,7 +276,11 @@ export default defineCommandGroup({
             try {
               nodeType = orm.getNodeClassByEntryPoint(opts.entryPoint).nodeType;
             } catch (error) {
-              throw new UsageError(`invalid value for --entry-point: ${(error as Error).message}`);
+              throw new UsageError(
+                `invalid value for --entry-point: ${(error as Error).message}`,
+                undefined,
+                { cause: error },
+              );
             }
           }
           const filters: Record<string, unknown> = {};

@@ -1,3 +1,4 @@
+import { InternalError } from '../../errors.js';
 import { Command } from 'commander';
 import type { Config } from '../../config/config.js';
 import type { Profile } from '../../config/profile.js';
@@ -26,7 +27,7 @@ function text(value: unknown): string {
 }
 
 const notYetLoaded = (): Config => {
-  throw new Error('the configuration is only read when the command runs');
+  throw new InternalError('the configuration is only read when the command runs');
 };
 
 async function runSetup(

@@ -1,3 +1,4 @@
+import { ValidationError } from '../../errors.js';
 import { Option, type Command } from 'commander';
 import type { Computer } from '../../orm/entities/computer.js';
 import type { User } from '../../orm/entities/user.js';
@@ -61,14 +62,15 @@ function parseAuthValue(option: TransportAuthOption, raw: unknown): unknown {
       case 'boolean':
         if (['true', 'yes', 'y', '1', 'on'].includes(text.toLowerCase())) value = true;
         else if (['false', 'no', 'n', '0', 'off'].includes(text.toLowerCase())) value = false;
-        else throw new Error(`\`${raw}\` is not a boolean`);
+        else throw new ValidationError(`\`${raw}\` is not a boolean`);
         break;
       case 'integer':
-        if (!/^[-+]?\d+$/.test(text)) throw new Error(`\`${raw}\` is not an integer`);
+        if (!/^[-+]?\d+$/.test(text)) throw new ValidationError(`\`${raw}\` is not an integer`);
         value = Number.parseInt(text, 10);
         break;
       case 'number':
-        if (text === '' || !Number.isFinite(Number(text))) throw new Error(`\`${raw}\` is not a number`);
+        if (text === '' || !Number.isFinite(Number(text)))
+          throw new ValidationError(`\`${raw}\` is not a number`);
         value = Number(text);
         break;
       default:
@@ -76,7 +78,8 @@ function parseAuthValue(option: TransportAuthOption, raw: unknown): unknown {
     }
   }
   const parsed = option.schema.safeParse(value);
-  if (!parsed.success) throw new Error(parsed.error.issues.map((issue) => issue.message).join('; '));
+  if (!parsed.success)
+    throw new ValidationError(parsed.error.issues.map((issue) => issue.message).join('; '));
   return value;
 }
 
@@ -125,7 +128,9 @@ async function resolveAuthParams(options: ResolveAuthOptions): Promise<Record<st
       try {
         return parseAuthValue(option, value);
       } catch (error) {
-        throw new UsageError(`invalid value for ${where}${source}: ${(error as Error).message}`);
+        throw new UsageError(`invalid value for ${where}${source}: ${(error as Error).message}`, undefined, {
+          cause: error,
+        });
       }
     };
     const given = options.given[camel(option.name)];
@@ -175,7 +180,8 @@ async function userByEmail(cli: Cli, email: string | undefined): Promise<User> {
   try {
     return await User.get(email, { storage });
   } catch (error) {
-    if (error instanceof NotExistentError) throw new UsageError(`no user with the email \`${email}\``);
+    if (error instanceof NotExistentError)
+      throw new UsageError(`no user with the email \`${email}\``, undefined, { cause: error });
     throw error;
   }
 }

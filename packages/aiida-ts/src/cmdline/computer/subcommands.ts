@@ -36,7 +36,8 @@ async function userOf(cli: Cli, email: string | undefined): Promise<User> {
   try {
     return await User.get(email, { storage });
   } catch (error) {
-    if (error instanceof NotExistentError) throw new UsageError(`no user with the email \`${email}\``);
+    if (error instanceof NotExistentError)
+      throw new UsageError(`no user with the email \`${email}\``, undefined, { cause: error });
     throw error;
   }
 }

@@ -1,3 +1,4 @@
+import { ValidationError } from '../../errors.js';
 import { LinkType } from '../../orm/links.js';
 import { ProcessNode, WorkChainNode } from '../../orm/nodes/process/process.js';
 import { formatProcessState } from './formatting.js';
@@ -38,7 +39,7 @@ export async function buildCallTree(
   options: CallTreeOptions = {},
 ): Promise<CallTree | null> {
   const { maxDepth } = options;
-  if (maxDepth !== undefined && maxDepth < 0) throw new RangeError('max_depth must be >= 0');
+  if (maxDepth !== undefined && maxDepth < 0) throw new ValidationError('max_depth must be >= 0');
   if (maxDepth === 0) return null;
   const visit = async (
     node: ProcessNode,

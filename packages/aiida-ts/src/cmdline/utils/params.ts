@@ -1,3 +1,4 @@
+import { ValidationError } from '../../errors.js';
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -68,20 +69,20 @@ function parseText(spec: ParamSpec, value: unknown): unknown {
     case 'integer': {
       if (typeof value === 'number' && Number.isInteger(value)) return value;
       if (typeof value === 'string' && /^[-+]?\d+$/.test(value.trim())) return Number.parseInt(value, 10);
-      throw new Error(`\`${show(value)}\` is not an integer`);
+      throw new ValidationError(`\`${show(value)}\` is not an integer`);
     }
     case 'boolean': {
       if (typeof value === 'boolean') return value;
       const word = show(value).trim().toLowerCase();
       if (['true', 'yes', 'y', '1', 'on'].includes(word)) return true;
       if (['false', 'no', 'n', '0', 'off'].includes(word)) return false;
-      throw new Error(`\`${show(value)}\` is not a boolean`);
+      throw new ValidationError(`\`${show(value)}\` is not a boolean`);
     }
     case 'string':
     case 'text':
       if (typeof value === 'string') return value;
       if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-      throw new Error(`expected a string, got ${JSON.stringify(value)}`);
+      throw new ValidationError(`expected a string, got ${JSON.stringify(value)}`);
   }
 }
 
@@ -98,7 +99,11 @@ export async function readConfigSource(source: string): Promise<Record<string, u
     try {
       response = await fetch(source, { signal: AbortSignal.timeout(30_000) });
     } catch (error) {
-      throw new UsageError(`could not fetch the configuration from ${source}: ${(error as Error).message}`);
+      throw new UsageError(
+        `could not fetch the configuration from ${source}: ${(error as Error).message}`,
+        undefined,
+        { cause: error },
+      );
     }
     if (!response.ok)
       throw new UsageError(`could not fetch the configuration from ${source}: HTTP ${response.status}`);
@@ -107,14 +112,20 @@ export async function readConfigSource(source: string): Promise<Record<string, u
     try {
       text = await readFile(source, 'utf8');
     } catch (error) {
-      throw new UsageError(`could not read the configuration file ${source}: ${(error as Error).message}`);
+      throw new UsageError(
+        `could not read the configuration file ${source}: ${(error as Error).message}`,
+        undefined,
+        { cause: error },
+      );
     }
   }
   let parsed: unknown;
   try {
     parsed = parseYaml(text);
   } catch (error) {
-    throw new UsageError(`invalid YAML in ${source}: ${(error as Error).message}`);
+    throw new UsageError(`invalid YAML in ${source}: ${(error as Error).message}`, undefined, {
+      cause: error,
+    });
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -170,7 +181,9 @@ export async function resolveParams(
         const parsed = parseText(spec, value);
         return spec.validate === undefined || parsed === undefined ? parsed : spec.validate(parsed);
       } catch (error) {
-        throw new UsageError(`invalid value for ${where}${source}: ${(error as Error).message}`);
+        throw new UsageError(`invalid value for ${where}${source}: ${(error as Error).message}`, undefined, {
+          cause: error,
+        });
       }
     };
     let value: unknown = options.given[camel(spec.key)];

@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../../errors.js';
 import { randomBytes } from 'node:crypto';
 
 /** How to reach a PostgreSQL server as a user allowed to create roles and databases. */
@@ -45,7 +46,7 @@ export async function createPostgresRoleAndDatabase(
   try {
     await client.connect();
   } catch (error) {
-    throw new Error(
+    throw new ConfigurationError(
       `failed to connect to the PostgreSQL server at ${admin.hostname}:${admin.port} as \`${admin.username}\`: ${(error as Error).message}`,
       { cause: error },
     );
@@ -72,9 +73,12 @@ export async function createPostgresRoleAndDatabase(
       database_name: name,
     };
   } catch (error) {
-    throw new Error(`unable to create the PostgreSQL role and database: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new ConfigurationError(
+      `unable to create the PostgreSQL role and database: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   } finally {
     await client.end();
   }

@@ -1,3 +1,4 @@
+import { UniquenessError, ValidationError } from '../../errors.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -43,9 +44,11 @@ export function profileParams(config: () => Config): ParamSpec[] {
       validate: (value) => {
         const name = String(value);
         if (!/^[A-Za-z0-9_][A-Za-z0-9_.@+-]*$/.test(name)) {
-          throw new Error(`\`${name}\` is not a valid profile name (letters, digits and \`_.@+-\` only)`);
+          throw new ValidationError(
+            `\`${name}\` is not a valid profile name (letters, digits and \`_.@+-\` only)`,
+          );
         }
-        if (config().hasProfile(name)) throw new Error(`the profile \`${name}\` already exists`);
+        if (config().hasProfile(name)) throw new UniquenessError(`the profile \`${name}\` already exists`);
         return name;
       },
     },
@@ -66,7 +69,7 @@ export function profileParams(config: () => Config): ParamSpec[] {
       default: () => autofill(config, 'autofill.user.email'),
       validate: (value) => {
         const email = String(value).trim();
-        if (!email.includes('@')) throw new Error(`\`${email}\` is not an email address`);
+        if (!email.includes('@')) throw new ValidationError(`\`${email}\` is not an email address`);
         return email;
       },
     },
@@ -114,7 +117,7 @@ export function brokerParams(): ParamSpec[] {
   const port = (value: unknown) => {
     const number = Number(value);
     if (!Number.isInteger(number) || number < 1 || number > 65_535)
-      throw new Error(`${String(value)} is not a port`);
+      throw new ValidationError(`${String(value)} is not a port`);
     return number;
   };
   return [
@@ -124,7 +127,7 @@ export function brokerParams(): ParamSpec[] {
       description: 'Protocol to connect to the broker: amqp or amqps.',
       default: () => 'amqp',
       validate: (value) => {
-        if (value !== 'amqp' && value !== 'amqps') throw new Error('must be `amqp` or `amqps`');
+        if (value !== 'amqp' && value !== 'amqps') throw new ValidationError('must be `amqp` or `amqps`');
         return value;
       },
     },

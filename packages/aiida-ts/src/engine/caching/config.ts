@@ -24,7 +24,7 @@ export interface CachingScopeOptions {
 
 function checked(identifier: string | undefined): string | undefined {
   if (identifier === undefined) return undefined;
-  if (typeof identifier !== 'string') throw new TypeError('the caching identifier must be a string');
+  if (typeof identifier !== 'string') throw new ValidationError('the caching identifier must be a string');
   const problem = checkIdentifierPattern(identifier);
   if (problem !== undefined) throw new ValidationError(problem);
   return identifier;
@@ -109,7 +109,7 @@ export function cachingOptions(): {
 export function getUseCache(identifier: string | null | undefined): boolean {
   const { defaultEnabled, enabled, disabled } = cachingOptions();
   if (identifier === null || identifier === undefined) return defaultEnabled;
-  if (typeof identifier !== 'string') throw new TypeError('the caching identifier must be a string');
+  if (typeof identifier !== 'string') throw new ValidationError('the caching identifier must be a string');
   const enableMatches = enabled.filter((pattern) => matchWildcard(identifier, pattern));
   const disableMatches = disabled.filter((pattern) => matchWildcard(identifier, pattern));
   if (enableMatches.length > 0 && disableMatches.length > 0) {

@@ -1,6 +1,11 @@
 import { ExitCode, isPlainObject, type ProcessSpec, type SpecTypes } from 'plumpy-ts';
 import type { z } from 'zod';
-import { InvalidOperationError, ProcessFailedError, ValidationError } from '../../errors.js';
+import {
+  InputValidationError,
+  InvalidOperationError,
+  ProcessFailedError,
+  ValidationError,
+} from '../../errors.js';
 import { Data } from '../../orm/nodes/data/data.js';
 import type { ProcessNode } from '../../orm/nodes/process/process.js';
 import {
@@ -378,14 +383,14 @@ function makeFunction(
   const positional = options.args;
   const toInputs = (args: readonly unknown[]): Record<string, unknown> => {
     if (positional === undefined) {
-      if (args.length > 1) throw new TypeError(`${name}() takes its inputs as one object`);
+      if (args.length > 1) throw new InputValidationError(`${name}() takes its inputs as one object`);
       const given = args[0] ?? {};
-      if (!isPlainObject(given)) throw new TypeError(`${name}() takes its inputs as one object`);
+      if (!isPlainObject(given)) throw new InputValidationError(`${name}() takes its inputs as one object`);
       return expandVariadic(given, variadic);
     }
     const inputs: Record<string, unknown> = {};
     if (args.length > positional.length && variadic === undefined) {
-      throw new TypeError(
+      throw new InputValidationError(
         `${name}() takes ${positional.length} positional arguments but ${args.length} were given`,
       );
     }
@@ -439,7 +444,8 @@ function expandVariadic(
   if (variadic === undefined) return out;
   const values = out[variadic];
   if (values === undefined) return out;
-  if (!Array.isArray(values)) throw new TypeError(`the variadic input \`${variadic}\` must be an array`);
+  if (!Array.isArray(values))
+    throw new InputValidationError(`the variadic input \`${variadic}\` must be an array`);
   delete out[variadic];
   values.forEach((value: unknown, index) => {
     const label = `${variadic}_${index}`;

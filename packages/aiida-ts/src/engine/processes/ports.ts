@@ -1,3 +1,4 @@
+import { ValidationError } from '../../errors.js';
 import { z } from 'zod';
 import type { Bool, Dict, List, Str } from '../../orm/nodes/data/base.js';
 import { Float, Int } from '../../orm/nodes/data/base.js';
@@ -93,7 +94,7 @@ export function nodeType(...args: unknown[]): z.ZodType {
     typeof last === 'function' ? {} : ((args.pop() as NodeTypeOptions | undefined) ?? {});
   const classes = args as NodeClassLike[];
   if (classes.length === 0 || classes.some((cls) => typeof cls !== 'function')) {
-    throw new TypeError('nodeType() needs at least one node class');
+    throw new ValidationError('nodeType() needs at least one node class');
   }
   const serialize = options.serialize ?? true;
   const names = classes.map((cls) => cls.name).join(' | ');

@@ -279,7 +279,8 @@ export class Computer {
     description?: string;
     metadata?: string;
   }): Promise<void> {
-    if (this.#pk === null || this.#storage === undefined) throw new NotStoredYet();
+    if (this.#pk === null || this.#storage === undefined)
+      throw new NotStoredYet('the computer is not stored');
     await this.#storage.executor().updateTable('db_dbcomputer').set(set).where('id', '=', this.#pk).execute();
   }
 
@@ -586,7 +587,8 @@ export class Computer {
   }
 }
 
-class NotStoredYet extends Error {}
+/** Internal signal: the computer is not stored yet, so there is nothing to write through. */
+class NotStoredYet extends InvalidOperationError {}
 
 /**
  * The stored computer an identifier names, as aiida's `load_computer`: a number or digits is a pk, hex digits

@@ -248,7 +248,7 @@ export class Group {
   #memberIds(nodes: Node | readonly Node[], storage: StorageBackend): number[] {
     const list = nodes instanceof Node ? [nodes] : nodes;
     return list.map((node) => {
-      if (!(node instanceof Node)) throw new TypeError('only nodes can be added to a group');
+      if (!(node instanceof Node)) throw new ValidationError('only nodes can be added to a group');
       if (!node.isStored)
         throw new ValidationError(`node ${node.uuid} is not stored: only stored nodes can be group members`);
       if (node.storage !== storage)

@@ -83,7 +83,7 @@ export class Log {
       init.metadata !== undefined &&
       (typeof init.metadata !== 'object' || init.metadata === null || Array.isArray(init.metadata))
     ) {
-      throw new TypeError('the metadata of a log must be an object');
+      throw new ValidationError('the metadata of a log must be an object');
     }
     const storage = node.storage;
     const dialect = storage.dialect;

@@ -106,7 +106,8 @@ function linkTypes(filter: LinkFilter): readonly LinkType[] | undefined {
   if (filter.linkType === undefined) return undefined;
   const types = typeof filter.linkType === 'string' ? [filter.linkType] : filter.linkType;
   for (const type of types)
-    if (!isLinkType(type)) throw new TypeError(`link_type should be a LinkType but got: ${String(type)}`);
+    if (!isLinkType(type))
+      throw new ValidationError(`link_type should be a LinkType but got: ${String(type)}`);
   return types;
 }
 
@@ -908,9 +909,9 @@ export class NodeLinks {
   async validateIncoming(source: Node, linkType: LinkType, linkLabel: string): Promise<void> {
     const target = this.#node;
     if (!(source instanceof Node))
-      throw new TypeError(`source should be a \`Node\` but got: ${typeof source}`);
+      throw new ValidationError(`source should be a \`Node\` but got: ${typeof source}`);
     if (!isLinkType(linkType))
-      throw new TypeError(`link_type should be a LinkType but got: ${String(linkType)}`);
+      throw new ValidationError(`link_type should be a LinkType but got: ${String(linkType)}`);
     Node.checkNodeRules(source, target, linkType, linkLabel);
     if (source.storage !== undefined && target.storage !== undefined && source.storage !== target.storage) {
       throw new ValidationError('source and target nodes must be stored in the same storage');

@@ -277,6 +277,7 @@ export class Container {
       if (isErrno(error, 'ENOENT')) {
         throw new CorruptStorageError(
           `pack ${row.pack_id} holding object ${row.hashkey} is missing from ${this.folder}`,
+          { cause: error },
         );
       }
       throw error;

@@ -58,18 +58,20 @@ interface RawPbsJob {
 function parseExecHost(execHost: string): MachineInfo[] {
   return execHost.split('+').map((entry) => {
     const slash = entry.indexOf('/');
-    if (slash <= 0) throw new Error(`no '/' in '${entry}'`);
+    if (slash <= 0) throw new SchedulerParsingError(`no '/' in '${entry}'`);
     const name = entry.slice(0, slash);
     const [slots, cpus, ...rest] = entry.slice(slash + 1).split('*');
-    if (slots === undefined || rest.length > 0) throw new Error(`wrong number of pieces in '${entry}'`);
+    if (slots === undefined || rest.length > 0)
+      throw new SchedulerParsingError(`wrong number of pieces in '${entry}'`);
     if (/^\d+$/.test(slots)) {
-      if (cpus !== undefined && !/^\d+$/.test(cpus)) throw new Error(`bad cpu count in '${entry}'`);
+      if (cpus !== undefined && !/^\d+$/.test(cpus))
+        throw new SchedulerParsingError(`bad cpu count in '${entry}'`);
       return { name, jobIndex: Number(slots), numCpus: cpus === undefined ? 1 : Number(cpus) };
     }
     let count = 0;
     for (const part of slots.split(',')) {
       const m = /^(\d+)-(\d+)$/.exec(part) ?? /^(\d+)()$/.exec(part);
-      if (!m) throw new Error(`bad slot list in '${entry}'`);
+      if (!m) throw new SchedulerParsingError(`bad slot list in '${entry}'`);
       count += m[2] === '' ? 1 : Number(m[2]) - Number(m[1]) + 1;
     }
     return { name, jobIndex: Number(/^\d+/.exec(slots)![0]), numCpus: count };

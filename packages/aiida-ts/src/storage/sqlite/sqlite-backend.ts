@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
-import { IntegrityError } from '../../errors.js';
+import { AiidaError, IntegrityError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import type { StorageEntryPoint, TransactionOptions } from '../backend.js';
 import { sqliteDialect } from '../dialect.js';
@@ -217,7 +217,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     try {
       this.#statements.statement(statement).run();
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(error instanceof Error ? error : new AiidaError(String(error), { cause: error }));
     }
     return Promise.resolve();
   }
@@ -279,7 +279,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
           }),
         );
       }
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(error instanceof Error ? error : new AiidaError(String(error), { cause: error }));
     }
     return Promise.resolve(ids);
   }

@@ -450,7 +450,9 @@ export class SshTransport extends BaseTransport {
         client.connect(config);
       } catch (error) {
         reject(
-          new TransportError(`core.ssh: cannot connect to ${host}:${port}: ${(error as Error).message}`),
+          new TransportError(`core.ssh: cannot connect to ${host}:${port}: ${(error as Error).message}`, {
+            cause: error,
+          }),
         );
       }
     });

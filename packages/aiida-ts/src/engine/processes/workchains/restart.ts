@@ -135,11 +135,12 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
   ): void {
     const method = (this.prototype as unknown as Record<string, unknown>)[name];
     if (typeof method !== 'function')
-      throw new TypeError(`process handler \`${name}\` is not a method of ${this.name}`);
+      throw new ValidationError(`process handler \`${name}\` is not a method of ${this.name}`);
     if (method.length !== 1)
-      throw new TypeError(`process handler \`${name}\` has invalid signature: should be (node)`);
+      throw new ValidationError(`process handler \`${name}\` has invalid signature: should be (node)`);
     const priority = options.priority ?? 0;
-    if (!Number.isInteger(priority)) throw new TypeError('the `priority` keyword should be an integer.');
+    if (!Number.isInteger(priority))
+      throw new ValidationError('the `priority` keyword should be an integer.');
     const codes =
       options.exitCodes === undefined
         ? undefined
@@ -147,10 +148,10 @@ export class BaseRestartWorkChain extends WorkChain.define((spec) =>
           ? options.exitCodes
           : [options.exitCodes];
     if (codes !== undefined && codes.some((code) => !(code instanceof ExitCode))) {
-      throw new TypeError('`exitCodes` should be an instance of `ExitCode` or a list thereof.');
+      throw new ValidationError('`exitCodes` should be an instance of `ExitCode` or a list thereof.');
     }
     if (options.enabled !== undefined && typeof options.enabled !== 'boolean')
-      throw new TypeError('the `enabled` keyword should be a boolean.');
+      throw new ValidationError('the `enabled` keyword should be a boolean.');
     let own = handlersByClass.get(this);
     if (own === undefined) {
       own = new Map();

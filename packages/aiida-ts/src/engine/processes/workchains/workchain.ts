@@ -17,7 +17,7 @@ import {
   type StateClasses,
 } from 'plumpy-ts';
 import { createBuilder, type ProcessBuilder } from '../builder.js';
-import { InvalidOperationError, type ValidationIssue } from '../../../errors.js';
+import { InvalidOperationError, NotExistentError, type ValidationIssue } from '../../../errors.js';
 import { Node } from '../../../orm/nodes/node.js';
 import { ProcessAttribute, WorkChainNode, type ProcessNode } from '../../../orm/nodes/process/process.js';
 import type { Runner } from '../../runner.js';
@@ -133,7 +133,7 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
   static getExitStatuses(labels: readonly string[]): number[] {
     const codes = this.spec().exitCodes;
     return labels.map((label) => {
-      if (!codes.has(label)) throw new RangeError(`no exit code with label '${label}'`);
+      if (!codes.has(label)) throw new NotExistentError(`no exit code with label '${label}'`);
       return codes.get(label).status;
     });
   }

@@ -1,4 +1,4 @@
-import { ModificationNotAllowedError, ValidationError } from '../../../errors.js';
+import { IndexError, ModificationNotAllowedError, ValidationError } from '../../../errors.js';
 import type { JsonValue } from '../../utils/clean.js';
 import { cleanValue, cloneJson } from '../../utils/clean.js';
 import type { NodeOptions } from '../node.js';
@@ -199,13 +199,13 @@ export class List extends Data {
   get(index: number): unknown {
     const list = this.#list();
     const at = index < 0 ? list.length + index : index;
-    if (at < 0 || at >= list.length) throw new RangeError('list index out of range');
+    if (at < 0 || at >= list.length) throw new IndexError('list index out of range');
     return list[at];
   }
   set(index: number, value: unknown): void {
     this.#mutate((list) => {
       const at = index < 0 ? list.length + index : index;
-      if (at < 0 || at >= list.length) throw new RangeError('list assignment index out of range');
+      if (at < 0 || at >= list.length) throw new IndexError('list assignment index out of range');
       list[at] = value;
     });
   }
@@ -213,7 +213,7 @@ export class List extends Data {
   deleteAt(index: number): void {
     this.#mutate((list) => {
       const at = index < 0 ? list.length + index : index;
-      if (at < 0 || at >= list.length) throw new RangeError('list assignment index out of range');
+      if (at < 0 || at >= list.length) throw new IndexError('list assignment index out of range');
       list.splice(at, 1);
     });
   }
@@ -238,7 +238,7 @@ export class List extends Data {
   pop(index = -1): unknown {
     return this.#mutate((list) => {
       const at = index < 0 ? list.length + index : index;
-      if (at < 0 || at >= list.length) throw new RangeError('pop index out of range');
+      if (at < 0 || at >= list.length) throw new IndexError('pop index out of range');
       return list.splice(at, 1)[0];
     });
   }
@@ -255,7 +255,8 @@ export class List extends Data {
     this.#mutate((list) => {
       if (compare === undefined) {
         const kinds = new Set(list.map((item) => typeof item));
-        if (kinds.size > 1) throw new TypeError(`'<' not supported between ${[...kinds].join(' and ')}`);
+        if (kinds.size > 1)
+          throw new ValidationError(`'<' not supported between ${[...kinds].join(' and ')}`);
         list.sort((a, b) => ((a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0));
       } else {
         list.sort(compare);

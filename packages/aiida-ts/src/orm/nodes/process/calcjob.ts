@@ -36,7 +36,7 @@ export const CalcJobAttribute = {
 } as const;
 
 function validateRetrieveList(list: unknown): RetrieveListItem[] {
-  if (!Array.isArray(list)) throw new TypeError('file retrieve list has to be a list or tuple');
+  if (!Array.isArray(list)) throw new ValidationError('file retrieve list has to be a list or tuple');
   return list.map((item: unknown, i) => {
     if (typeof item === 'string') return item;
     if (!Array.isArray(item) || item.length !== 3) {

@@ -179,7 +179,7 @@ export class ProcessNode extends Node {
       await this.deleteAttribute(ProcessAttribute.PROCESS_STATUS);
       return;
     }
-    if (typeof status !== 'string') throw new TypeError('process status should be a string');
+    if (typeof status !== 'string') throw new ValidationError('process status should be a string');
     await this.setAttribute(ProcessAttribute.PROCESS_STATUS, status);
   }
 

@@ -1,4 +1,4 @@
-import { ValidationError } from '../../../../errors.js';
+import { IndexError, ValidationError } from '../../../../errors.js';
 
 /** The element types an {@link NdArray} can hold (numpy's names). */
 export const NpyDtype = {
@@ -168,12 +168,12 @@ export class NdArray {
   /** The element at a multi-index. */
   get(...index: number[]): number | bigint | boolean {
     if (index.length !== this.shape.length)
-      throw new RangeError(`expected ${this.shape.length} indices, got ${index.length}`);
+      throw new IndexError(`expected ${this.shape.length} indices, got ${index.length}`);
     let flat = 0;
     index.forEach((i, axis) => {
       const dim = this.shape[axis]!;
       if (!Number.isInteger(i) || i < 0 || i >= dim)
-        throw new RangeError(`index ${i} out of range for axis ${axis} of size ${dim}`);
+        throw new IndexError(`index ${i} out of range for axis ${axis} of size ${dim}`);
       flat = flat * dim + i;
     });
     return this.#element(flat);
