@@ -32,6 +32,7 @@ export const AiidaErrorCode = {
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
   PROCESS_FAILED: 'PROCESS_FAILED',
+  PROCESS_STALLED: 'PROCESS_STALLED',
   INTERNAL: 'INTERNAL',
   HASHING: 'HASHING',
   INDEX: 'INDEX',
@@ -267,4 +268,12 @@ export class ProcessFailedError extends AiidaError {
     this.exitStatus = details.exitStatus;
     this.exitMessage = details.exitMessage;
   }
+}
+
+/**
+ * A process was still active when the JS event loop had nothing left to run: a step awaits a promise that can
+ * never settle (nothing can wake it). `verdi run` marks such processes excepted with this error.
+ */
+export class ProcessStalledError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PROCESS_STALLED;
 }
