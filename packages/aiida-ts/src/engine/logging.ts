@@ -59,14 +59,17 @@ export type LogFormat = z.infer<typeof LogFormat>;
 /** The environment variable choosing the {@link LogFormat} when no format was set in code or with `--log-format`. */
 export const LOG_FORMAT_ENV = 'AIIDA_TS_LOG_FORMAT';
 
+/** Colours always on: whether to use them is decided per line ({@link colorsOnStderr}), not at import. */
+const colors = pc.createColors(true);
+
 /** aiida-core's colours of the level names (`aiida.cmdline.utils.echo.COLORS`). */
 const LEVEL_COLOR: Record<LogLevel, (text: string) => string> = {
-  DEBUG: pc.white,
-  INFO: pc.blue,
-  REPORT: pc.blue,
-  WARNING: pc.yellowBright,
-  ERROR: pc.red,
-  CRITICAL: pc.red,
+  DEBUG: colors.white,
+  INFO: colors.blue,
+  REPORT: colors.blue,
+  WARNING: colors.yellowBright,
+  ERROR: colors.red,
+  CRITICAL: colors.red,
 };
 
 let chosenFormat: LogFormat | undefined;
@@ -144,7 +147,7 @@ export function formatLogRecord(
   const level = LEVEL_NAME.get(record['level'] as number);
   const levelName = level ?? String(record['level']);
   const paint = (text: string): string =>
-    options.color === true && level !== undefined ? pc.bold(LEVEL_COLOR[level](text)) : text;
+    options.color === true && level !== undefined ? colors.bold(LEVEL_COLOR[level](text)) : text;
   const msg = record['msg'];
   const message = typeof msg === 'string' ? msg : JSON.stringify(msg ?? '');
   let text: string;

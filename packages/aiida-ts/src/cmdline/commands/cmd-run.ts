@@ -123,6 +123,20 @@ async function runScript(
   if (options.exclude !== undefined && options.include !== undefined)
     throw new UsageError('-e/--exclude and -i/--include cannot be given together');
 
+  const { AutogroupManager } = await import('../../orm/autogroup.js');
+  try {
+    AutogroupManager.validate(options.exclude);
+    AutogroupManager.validate(options.include);
+  } catch (error) {
+    if (error instanceof ValidationError)
+      throw new UsageError(
+        error.message,
+        'end the list of -e/-i values with `--` before the script: verdi run -i aiida.data:core.int -- script.ts',
+        { cause: error },
+      );
+    throw error;
+  }
+
   const script = path.resolve(scriptName);
   if (!existsSync(script)) {
     cli.out.critical(`the script \`${scriptName}\` does not exist`);
@@ -133,19 +147,9 @@ async function runScript(
   if (options.autoGroup === true) {
     const { getAutogroupManager } = await import('../../orm/autogroup.js');
     const autogroup = getAutogroupManager(storage);
-    try {
-      autogroup.setGroupLabelPrefix(options.autoGroupLabelPrefix);
-      autogroup.setExclude(options.exclude);
-      autogroup.setInclude(options.include);
-    } catch (error) {
-      if (error instanceof ValidationError)
-        throw new UsageError(
-          error.message,
-          'end the list of -e/-i values with `--` before the script: verdi run -i aiida.data:core.int -- script.ts',
-          { cause: error },
-        );
-      throw error;
-    }
+    autogroup.setGroupLabelPrefix(options.autoGroupLabelPrefix);
+    autogroup.setExclude(options.exclude);
+    autogroup.setInclude(options.include);
     autogroup.enable();
     cli.defer(() => {
       autogroup.disable();
