@@ -33,6 +33,7 @@ export const AiidaErrorCode = {
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
   PROCESS_FAILED: 'PROCESS_FAILED',
+  PROCESS_STALLED: 'PROCESS_STALLED',
   ARCHIVE: 'ARCHIVE',
   ARCHIVE_EXPORT: 'ARCHIVE_EXPORT',
   EXPORT_VALIDATION: 'EXPORT_VALIDATION',
@@ -428,4 +429,12 @@ export class PluginInternalError extends AiidaError {
 /** An operation on the remote computer did not have the effect asked for (aiida's `RemoteOperationError`). */
 export class RemoteOperationError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.REMOTE_OPERATION;
+}
+
+/**
+ * A process was still active when the JS event loop had nothing left to run: a step awaits a promise that can
+ * never settle (nothing can wake it). `verdi run` marks such processes excepted with this error.
+ */
+export class ProcessStalledError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PROCESS_STALLED;
 }
