@@ -115,12 +115,19 @@ export {
   type CachingScopeOptions,
 } from './engine/caching/config.js';
 export {
+  LOG_FORMAT_ENV,
   LOGGER_OPTIONS,
+  LogFormat,
   configureLogging,
+  formatLogRecord,
+  getLogFormat,
   getLogger,
+  parseLogFormat,
+  setLogFormat,
   setLogSink,
   type EngineLogger,
   type EngineLoggerName,
+  type FormatLogRecordOptions,
 } from './engine/logging.js';
 export {
   CoordinatorOptionsSchema,
