@@ -70,14 +70,15 @@ export async function openSlotTransaction(
   trx: Kysely<Database>,
   dialect: SqlDialect,
 ): Promise<SlotTransaction> {
+  if (dialect.name !== DialectName.POSTGRES) {
+    // SQLite's clock is this machine's (`julianday('now')`): no statement needed, the write lock is already held
+    return { db: withAiidaTsTables(trx), dialect, now: Date.now() };
+  }
   // one round trip: the clock is read per row of the subquery, so after the lock is granted and never before
-  const { rows } =
-    dialect.name === DialectName.POSTGRES
-      ? await sql<{ now: number | string }>`SELECT ${dbNowMs(dialect)} AS now
-          FROM (SELECT pg_advisory_xact_lock(${SLOT_LOCK_KEY.toString()}::bigint)::text AS locked) AS lock`.execute(
-          trx,
-        )
-      : await sql<{ now: number | string }>`SELECT ${dbNowMs(dialect)} AS now`.execute(trx);
+  const { rows } = await sql<{ now: number | string }>`SELECT ${dbNowMs(dialect)} AS now
+    FROM (SELECT pg_advisory_xact_lock(${SLOT_LOCK_KEY.toString()}::bigint)::text AS locked) AS lock`.execute(
+    trx,
+  );
   return { db: withAiidaTsTables(trx), dialect, now: epochMs(rows[0]!.now) };
 }
 

@@ -124,8 +124,11 @@ export interface AiidaTsDatabase {
 /** A handle that reaches aiida-core's tables and aiida-ts's. */
 export type AiidaTsKysely = Kysely<Database & AiidaTsDatabase>;
 
-/** The same handle typed with the aiida-ts tables too (no query runs). */
+/**
+ * The same handle typed with the aiida-ts tables too. Only the type changes (what Kysely's `withTables` does),
+ * without the copy `withTables` makes: a copy starts with empty caches, and this runs once per coordination
+ * transaction.
+ */
 export function withAiidaTsTables(db: Kysely<Database>): AiidaTsKysely {
-  // a mapped copy: `withTables` wants an index signature, which an interface does not have
-  return db.withTables<{ [Table in keyof AiidaTsDatabase]: AiidaTsDatabase[Table] }>();
+  return db as unknown as AiidaTsKysely;
 }
