@@ -92,7 +92,7 @@ describe.each(SHARED_BACKENDS)('aiida-ts tables of a $name profile shared by pro
   it('several processes using them first at once create them exactly once', { timeout: 60_000 }, async () => {
     const { config, cleanup, open } = await make();
     try {
-      const children = Array.from({ length: 4 }, () =>
+      const children = Array.from({ length: 3 }, () =>
         forkTestChild(ensureScript, [name, JSON.stringify(config)]),
       );
       const outputs = await Promise.all(children.map((child) => child.done));

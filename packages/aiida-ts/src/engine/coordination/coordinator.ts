@@ -513,7 +513,8 @@ class SqlCoordinator implements Coordinator {
   async #sweep(lost: readonly number[]): Promise<void> {
     this.#lastSweep = Date.now();
     const db = withAiidaTsTables(this.#backend.executor());
-    if (Date.now() - this.#heartbeatAt >= this.#options.leaseMs / 3) {
+    // a lost request means the owner row may be gone too (it expired): renew it before queueing again
+    if (lost.length > 0 || Date.now() - this.#heartbeatAt >= this.#options.leaseMs / 3) {
       await heartbeatOwner(db, this.#backend.dialect, this.#owner, this.#options.leaseMs);
       this.#heartbeatAt = Date.now();
     }

@@ -207,6 +207,25 @@ describe.each(BACKENDS)('Coordinator on $name', ({ open }) => {
     await one.releaseSlots(h2!);
   });
 
+  it('slots: a waiting request dropped while its process was paused past its lease is queued again', async () => {
+    const [h1, h2] = await makeHolders(storage, 2);
+    const A = computerPoolName();
+    await one.setLimit(A, 1);
+    await one.acquireSlots(h1!, [A]);
+    const w2 = two.acquireSlots(h2!, [A]);
+    await eventually(async () => (await one.usage(A)).waiting === 1, 'h2 queued');
+    const before = (await one.slotRequest(h2!))!.requestId;
+    // what another process's sweep does to the requests of an owner whose lease ran out
+    const db = withAiidaTsTables(storage.executor());
+    await db.deleteFrom('aiida_ts_slot_request').where('holder', '=', h2!).execute();
+    await db.deleteFrom('aiida_ts_owner').execute();
+    await eventually(async () => (await one.slotRequest(h2!)) !== null, 'h2 queued again');
+    expect((await one.slotRequest(h2!))!.requestId).toBeGreaterThan(before);
+    await one.releaseSlots(h1!);
+    expect((await w2).holder).toBe(h2);
+    await one.releaseSlots(h2!);
+  });
+
   it('limits: quotas with computers, listed; bad input named', async () => {
     const computer = computerPoolName().slice('computer:'.length);
     await one.createQuota('gpu-licence', { limit: 4, description: 'two clusters', computers: [computer] });
