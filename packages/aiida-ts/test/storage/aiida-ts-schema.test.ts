@@ -95,6 +95,11 @@ describe.each(SHARED_BACKENDS)('aiida-ts tables of a $name profile shared by pro
       const children = Array.from({ length: 3 }, () =>
         forkTestChild(ensureScript, [name, JSON.stringify(config)]),
       );
+      // all open the profile first, then go at once
+      await Promise.all(
+        children.map((child) => new Promise((resolve) => child.process.once('message', resolve))),
+      );
+      for (const child of children) child.process.send('go');
       const outputs = await Promise.all(children.map((child) => child.done));
       for (const out of outputs) {
         expect(JSON.parse(out)).toEqual({ version: AIIDA_TS_SCHEMA_HEAD, head: AIIDA_TS_SCHEMA_HEAD });

@@ -1,6 +1,6 @@
 /**
- * Child process of the aiida-ts schema test: opens a profile storage and creates the aiida-ts tables at the same
- * moment as its siblings, then prints the version it sees.
+ * Child process of the aiida-ts schema test: opens a profile storage, says `ready`, and on `go` creates the
+ * aiida-ts tables at the same moment as its siblings, then prints the version it sees.
  * Usage: ensure-aiida-ts-schema.ts <entry point> <storage config as JSON>
  */
 import {
@@ -11,10 +11,15 @@ import { openTestStorage } from './open-storage.js';
 
 const [entryPoint, configText] = process.argv.slice(2);
 const storage = await openTestStorage(entryPoint, configText);
+await new Promise<void>((resolve) => {
+  process.once('message', () => resolve());
+  process.send?.('ready');
+});
 try {
   await ensureAiidaTsSchema(storage);
   const status = await aiidaTsSchemaStatus(storage);
   process.stdout.write(`${JSON.stringify(status)}\n`);
 } finally {
   await storage.close();
+  process.disconnect();
 }
