@@ -74,3 +74,59 @@ export class Sleeper extends WorkChain.define((spec) =>
     this.out('result', await addOne(this.inputs.x));
   }
 }
+
+const gates = new Map<string, { promise: Promise<void>; open: () => void }>();
+
+/** A gate steps wait on until the test opens it (in-process workers only). */
+export function gate(name: string): { promise: Promise<void>; open: () => void } {
+  let entry = gates.get(name);
+  if (entry === undefined) {
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    entry = { promise, open };
+    gates.set(name, entry);
+  }
+  return entry;
+}
+
+/** Waits at its gate in its first step, then returns x + 1 in the second. */
+export class Gated extends WorkChain.define((spec) =>
+  spec
+    .input('gate', { validType: nonDb(z.string()) })
+    .input('x', { validType: nodeType(Int) })
+    .output('result', { validType: nodeType(Int) }),
+) {
+  static {
+    this.outline('hold', 'after');
+  }
+
+  async hold(): Promise<void> {
+    await gate(this.inputs.gate).promise;
+  }
+
+  async after(): Promise<void> {
+    this.out('result', await addOne(this.inputs.x));
+  }
+}
+
+/** Submits a `Gated` child and waits for it. */
+export class GatedParent extends WorkChain.define((spec) =>
+  spec
+    .input('gate', { validType: nonDb(z.string()) })
+    .input('x', { validType: nodeType(Int) })
+    .context<{ child: WorkChainNode }>(),
+) {
+  static {
+    this.outline('start', 'end');
+  }
+
+  async start(): Promise<ToContext> {
+    return new ToContext({ child: await this.submit(Gated, { gate: this.inputs.gate, x: this.inputs.x }) });
+  }
+
+  end(): void {
+    this.report('the child is done');
+  }
+}

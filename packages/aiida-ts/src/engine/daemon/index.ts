@@ -15,3 +15,5 @@ export { RunnerOwnership, type RunnerOwnershipOptions } from './runner-ownership
 export { listWorkers, type WorkerInfo, type ListWorkersOptions } from './worker-registry.js';
 export { ControlIntent, type ControlRequest } from './control-table.js';
 export { PARK_UNTIL, type ParkableProcess, type ParkCondition } from './park.js';
+export { requestControl, awaitControl, type ControlOptions, type AwaitControlOptions } from './control.js';
+export { ownershipOf, slotUsage, type Ownership, type OwnershipOptions, type SlotUsage } from './ownership.js';

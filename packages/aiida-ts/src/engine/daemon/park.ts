@@ -29,6 +29,14 @@ function isParkable(process: object): process is ParkableProcess {
   return typeof (process as Partial<ParkableProcess>)[PARK_UNTIL] === 'function';
 }
 
+/** The pks of the child processes a work chain waits for now (none for other processes). */
+export function awaitedBy(process: EngineProcessInstance): number[] {
+  if (process.hasTerminated() || process.state !== ProcessState.WAITING) return [];
+  const state = process.stateObject;
+  if (!(state instanceof WorkChainWaiting)) return [];
+  return state.pending.map((awaitable) => Number(awaitable.pid)).filter((pk) => Number.isInteger(pk));
+}
+
 /**
  * Whether the process can be parked now, and on what: a paused process; a work chain waiting for child processes
  * only (when at least one of them is still running: otherwise it is about to go on); a process that says when it

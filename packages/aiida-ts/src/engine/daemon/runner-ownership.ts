@@ -8,9 +8,14 @@ import { getLogger } from '../logging.js';
 import type { EngineProcessInstance } from '../processes/instantiate.js';
 import type { ProcessOwnership, ReplayedChild } from '../process-ownership.js';
 import type { GuardedWrite, WriteGuard } from '../write-guard.js';
+import { ControlState } from '../../storage/aiida-ts-schema/daemon-tables.js';
+import { pendingRequests, settleRequests, type ControlRequest } from './control-table.js';
 import { DaemonPresence, handOverProcess } from './hand-over.js';
 import { finishTask, insertTask } from './task-table.js';
 import { WorkerRegistration, newWorkerId } from './worker-registry.js';
+
+/** How often a runner looks for control requests of its processes (ms). */
+const CONTROL_POLL_MS = 250;
 
 /** Options of {@link RunnerOwnership}. */
 export interface RunnerOwnershipOptions {
@@ -28,9 +33,11 @@ export interface RunnerOwnershipOptions {
  */
 class LocalLease implements WriteGuard {
   readonly #storage: StorageBackend;
+  readonly #ended: () => void;
 
-  constructor(storage: StorageBackend) {
+  constructor(storage: StorageBackend, ended: () => void) {
     this.#storage = storage;
+    this.#ended = ended;
   }
 
   transactional(write: GuardedWrite): boolean {
@@ -46,8 +53,8 @@ class LocalLease implements WriteGuard {
     if (write.terminal) await finishTask(db, this.#storage, write.pk);
   }
 
-  committed(): void {
-    // nothing waits for it
+  committed(write: GuardedWrite): void {
+    if (write.terminal) this.#ended();
   }
 
   inherited(): WriteGuard {
@@ -79,6 +86,9 @@ export class RunnerOwnership implements ProcessOwnership {
   readonly #presence: DaemonPresence;
   #registered: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #controlTimer: NodeJS.Timeout | undefined;
+  readonly #processes = new Map<number, EngineProcessInstance>();
+  readonly #applying = new Set<number>();
   #closed = false;
 
   constructor(storage: StorageBackend, options: RunnerOwnershipOptions = {}) {
@@ -108,8 +118,10 @@ export class RunnerOwnership implements ProcessOwnership {
   #register(): Promise<void> {
     this.#registered ??= this.#registration.register().then(() => {
       this.#timer = setInterval(() => this.#beat(), Math.max(100, Math.floor(this.#ttlMs / 3)));
-      // a heartbeat never keeps a script alive
+      // neither a heartbeat nor a look for control requests keeps a script alive
       this.#timer.unref();
+      this.#controlTimer = setInterval(() => void this.#pollRequests(), CONTROL_POLL_MS);
+      this.#controlTimer.unref();
     });
     return this.#registered;
   }
@@ -131,7 +143,47 @@ export class RunnerOwnership implements ProcessOwnership {
       mode: TaskMode.LOCAL,
       owner: this.#registration.id,
     });
-    process.provenance.writer.guard = new LocalLease(this.#storage);
+    this.#processes.set(pk, process);
+    process.provenance.writer.guard = new LocalLease(this.#storage, () => this.#processes.delete(pk));
+  }
+
+  /** Applies the pause, play and kill requests recorded for the processes running here (no broker needed). */
+  async #pollRequests(): Promise<void> {
+    if (this.#processes.size === 0 || this.#storage.isClosed) return;
+    try {
+      const { requests } = await pendingRequests(this.#storage.executor(), [...this.#processes.keys()]);
+      for (const request of requests) {
+        if (this.#applying.has(request.id)) continue;
+        this.#applying.add(request.id);
+        void this.#apply(request).finally(() => this.#applying.delete(request.id));
+      }
+    } catch (error) {
+      getLogger('aiida').warn({ err: error }, 'the runner could not look for control requests');
+    }
+  }
+
+  async #apply(request: ControlRequest): Promise<void> {
+    const process = this.#processes.get(request.pk);
+    if (process === undefined) return;
+    const settle = (state: typeof ControlState.DONE | typeof ControlState.FAILED, result: string): Promise<void> =>
+      settleRequests(this.#storage, [request.id], state, result);
+    try {
+      if (request.intent === 'play') {
+        process.play();
+        await settle(ControlState.DONE, 'played');
+      } else if (request.intent === 'pause') {
+        const outcome = await Promise.resolve(process.pause(request.message));
+        await settle(outcome === false ? ControlState.FAILED : ControlState.DONE, outcome === false ? 'not paused' : 'paused');
+      } else {
+        await Promise.resolve(process.kill(request.message, { forceKill: request.force }));
+        await process.future().catch(() => undefined);
+        await process.provenance.writer.flush().catch(() => undefined);
+        const killed = process.state === 'killed';
+        await settle(killed ? ControlState.DONE : ControlState.FAILED, killed ? 'killed' : `process<${request.pk}> ${process.state}`);
+      }
+    } catch (error) {
+      await settle(ControlState.FAILED, error instanceof Error ? error.message : String(error)).catch(() => undefined);
+    }
   }
 
   handOver(process: EngineProcessInstance, parent: EngineProcessInstance | undefined): Promise<void> {
@@ -147,6 +199,7 @@ export class RunnerOwnership implements ProcessOwnership {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#controlTimer !== undefined) clearInterval(this.#controlTimer);
     if (this.#registered === undefined || this.#storage.isClosed) return;
     try {
       await this.#registered;

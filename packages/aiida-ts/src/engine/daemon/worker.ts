@@ -16,8 +16,9 @@ import { pendingRequests, settleRequests, type ControlRequest } from './control-
 import { exceptUnderLease, importProcessModule } from './bad-input.js';
 import { handOverProcess, moduleOf, publishContinue } from './hand-over.js';
 import { DaemonLease } from './lease.js';
-import { parkConditionOf, type ParkCondition } from './park.js';
+import { awaitedBy, parkConditionOf, type ParkCondition } from './park.js';
 import { StepJournal } from './step-journal.js';
+import { StorageControlCommunicator } from './storage-control-communicator.js';
 import {
   claimTask,
   claimTasks,
@@ -69,6 +70,8 @@ export interface WorkerStats {
   readonly claimed: number;
   /** Parks since the start. */
   readonly parked: number;
+  /** Control requests being applied (their ids). */
+  readonly applying: readonly number[];
   readonly broker: boolean;
 }
 
@@ -80,6 +83,8 @@ interface Held {
   /** Requests being applied (their ids), settled when their effect shows. */
   readonly applying: Map<number, ControlRequest>;
   inStep: boolean;
+  /** The children it was seen waiting for. */
+  readonly awaited: Set<number>;
   /** Set when the process must be dropped without another write (lease lost, stop bound, heartbeat lost). */
   dropped: 'lost' | 'stop' | undefined;
   done: Promise<void>;
@@ -152,8 +157,11 @@ export class DaemonWorker implements AsyncDisposable {
     });
     this.runner = new Runner({
       storage: this.storage,
-      communicator: this.broker ?? new LocalCommunicator(),
-      ownsCommunicator: this.broker === undefined,
+      // control messages to processes out of reach become requests in the storage
+      communicator: new StorageControlCommunicator(this.broker ?? new LocalCommunicator(), this.storage, {
+        ownsInner: this.broker === undefined,
+      }),
+      ownsCommunicator: true,
       handleSignals: false,
       pollInterval: settings.poll.maxMs / 1000,
       ownership: this.#ownership(),
@@ -210,6 +218,7 @@ export class DaemonWorker implements AsyncDisposable {
       loaded: [...this.#held.keys()],
       claimed: this.#claimed,
       parked: this.#parked,
+      applying: [...this.#held.values()].flatMap((held) => [...held.applying.keys()]),
       broker: this.broker !== undefined,
     };
   }
@@ -262,6 +271,7 @@ export class DaemonWorker implements AsyncDisposable {
       }),
       process: undefined,
       applying: new Map(),
+      awaited: new Set(claim.waitingFor ?? []),
       inStep: false,
       dropped: undefined,
       done: Promise.resolve(),
@@ -273,6 +283,8 @@ export class DaemonWorker implements AsyncDisposable {
         else log().error({ err: error, pk: claim.pk, workerId: this.id }, `daemon worker: process<${claim.pk}> failed to run`);
       })
       .finally(() => {
+        // the futures its children were awaited with are of no use once the process is not here any more
+        this.runner.cancelProcessFutures([...held.awaited]);
         if (this.#held.get(claim.pk) === held) this.#held.delete(claim.pk);
         this.#journals.delete(claim.pk);
         this.#sleep.poke();
@@ -418,6 +430,7 @@ export class DaemonWorker implements AsyncDisposable {
     while (!process.hasTerminated()) {
       if (held.dropped !== undefined) return this.#drop(held);
       const park = await parkConditionOf(process, this.storage);
+      for (const pk of awaitedBy(process)) held.awaited.add(pk);
       if (park !== undefined) return await this.#park(held, process, park);
       if (this.#stopping) return await this.#unloadAtStop(held, process);
       held.inStep = true;
