@@ -17,10 +17,20 @@ import { LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
 import { getLogger } from '../logging.js';
-import { encodeNodeRef, nodeRefUuid, preloadedFor, releasePreloaded } from '../persistence.js';
+import {
+  computerRefUuid,
+  encodeComputerRef,
+  encodeNodeRef,
+  nodeRefUuid,
+  preloadedFor,
+  releasePreloaded,
+} from '../persistence.js';
+import { Computer } from '../../orm/entities/computer.js';
 import type { Runner } from '../runner.js';
 import { currentCreationTicket } from './creation.js';
-import { flattenValues, nestByLabel, ProcessProvenance } from './provenance.js';
+import { exceptionText, flattenValues, nestByLabel, ProcessProvenance } from './provenance.js';
+
+export { exceptionText };
 import { callSite, logReport, storeLogRecord } from './report.js';
 
 /** The engine's process classes keep their provenance under this key. */
@@ -70,6 +80,7 @@ export function provenanceFromCheckpoint(
 /** A value for a checkpoint: nodes as references to their uuid. */
 export function encodeEngineValue(value: unknown, fallback: (value: unknown) => JsonValue): JsonValue {
   if (value instanceof Node) return encodeNodeRef(value);
+  if (value instanceof Computer) return encodeComputerRef(value);
   return fallback(value);
 }
 
@@ -79,6 +90,16 @@ export function decodeEngineValue(
   pid: Pid,
   fallback: (json: JsonValue) => unknown,
 ): unknown {
+  const computerUuid = computerRefUuid(json);
+  if (computerUuid !== undefined) {
+    const computer = preloadedFor(pid)?.computers.get(computerUuid);
+    if (computer === undefined)
+      throw new PersistenceError(
+        `the checkpoint refers to the computer ${computerUuid}, which was not loaded`,
+        pid,
+      );
+    return computer;
+  }
   const uuid = nodeRefUuid(json);
   if (uuid === undefined) return fallback(json);
   const node = preloadedFor(pid)?.nodes.get(uuid);
@@ -92,14 +113,21 @@ export function loaded(pid: Pid): void {
   releasePreloaded(pid);
 }
 
+const TERMINAL: ReadonlySet<ProcessState> = new Set([
+  ProcessState.FINISHED,
+  ProcessState.EXCEPTED,
+  ProcessState.KILLED,
+]);
+
 /** Records the state just entered on the node (with the status for the states that have one). */
 export function recordState(host: EngineHost, provenance: ProcessProvenance, label: ProcessState): void {
   provenance.writer.set({ [ProcessAttribute.PROCESS_STATE]: label });
   // A checkpointed process writes each state with its checkpoint before its next step (a reload then repeats at most
   // the step that was running). Its `created` checkpoint, and every state of a process function (not checkpointed),
   // are written with what comes next, at the latest after a moment: a quick process reaches the database in few
-  // writes. The end is written before the run resolves (`onTerminated`).
-  if (provenance.persisted && label !== ProcessState.CREATED) host.deferWork(provenance.writer.flush());
+  // writes. The end is written before the run resolves, and its failure reported, by `onTerminated`.
+  if (provenance.persisted && label !== ProcessState.CREATED && !TERMINAL.has(label))
+    host.deferWork(provenance.writer.flush());
 }
 
 /** Mirrors the process status on the node (`process_status`; removed when null). */
@@ -137,12 +165,6 @@ export function recordFinish(provenance: ProcessProvenance, code: ExitCode): voi
   const values: Record<string, unknown> = { [ProcessAttribute.EXIT_STATUS]: code.status };
   if (code.message !== null) values[ProcessAttribute.EXIT_MESSAGE] = code.message;
   provenance.writer.set(values);
-}
-
-/** The text aiida keeps for an exception: the error with its stack. */
-export function exceptionText(error: unknown): string {
-  if (error instanceof Error) return (error.stack ?? `${error.name}: ${error.message}`).trimEnd();
-  return String(error);
 }
 
 /** Records an excepted process's error on the node and in its report (aiida's `on_except`). */
@@ -319,5 +341,5 @@ export function labelToPath(label: string): string {
 /** The terminal state of a node as the engine reads it. */
 export function isTerminalNode(node: ProcessNode): boolean {
   const state = node.processState;
-  return state === ProcessState.FINISHED || state === ProcessState.EXCEPTED || state === ProcessState.KILLED;
+  return state !== null && TERMINAL.has(state);
 }
