@@ -293,7 +293,10 @@ export class Runner implements AsyncDisposable {
     return loop;
   }
 
-  async #launch(request: LaunchRequest, options: RunnerInstantiateOptions = {}): Promise<EngineProcessInstance> {
+  async #launch(
+    request: LaunchRequest,
+    options: RunnerInstantiateOptions = {},
+  ): Promise<EngineProcessInstance> {
     return await this.instantiate(request.processClass, request.inputs, options);
   }
 
@@ -336,7 +339,9 @@ export class Runner implements AsyncDisposable {
   async runGetNode(target: unknown, inputs?: Readonly<Record<string, unknown>>): Promise<RunResult<unknown>> {
     const request = resolveLaunchable(target, inputs);
     const unwrap = (outputs: Readonly<Record<string, unknown>>): unknown =>
-      request.isFunction && Object.keys(outputs).length === 1 && 'result' in outputs ? outputs['result'] : outputs;
+      request.isFunction && Object.keys(outputs).length === 1 && 'result' in outputs
+        ? outputs['result']
+        : outputs;
     const replayed = await this.#replayed(request, currentEngineProcess(), false);
     if (replayed !== undefined) {
       if (replayed.isFinished) return { result: unwrap(await outputsOfNode(replayed)), node: replayed };
@@ -415,17 +420,22 @@ export class Runner implements AsyncDisposable {
     };
     preloadProcessNode(pk, node);
     try {
-      return withStorage(this.storage, () =>
-        PlumpyProcess.load(checkpoint, {
-          loader: this.loader,
-          communicator: this.processCommunicator,
-          persister: this.persister,
-          logger: getLogger('plumpy'),
-        }),
-      ) as unknown as EngineProcessInstance;
+      return this.#loadFrom(checkpoint);
     } finally {
       releasePreloaded(pk);
     }
+  }
+
+  /** A process of this runner from a checkpoint whose nodes the persister preloaded. */
+  #loadFrom(checkpoint: Readonly<Record<string, unknown>>): EngineProcessInstance {
+    return withStorage(this.storage, () =>
+      PlumpyProcess.load(checkpoint, {
+        loader: this.loader,
+        communicator: this.processCommunicator,
+        persister: this.persister,
+        logger: getLogger('plumpy'),
+      }),
+    ) as unknown as EngineProcessInstance;
   }
 
   /** Runs a made process to its end in the foreground (Ctrl-C kills it); resolves to its outputs. */
@@ -514,7 +524,10 @@ export class Runner implements AsyncDisposable {
     return process.node;
   }
 
-  async #handToDaemon(process: EngineProcessInstance, parent: EngineProcessInstance | undefined): Promise<void> {
+  async #handToDaemon(
+    process: EngineProcessInstance,
+    parent: EngineProcessInstance | undefined,
+  ): Promise<void> {
     if (!process.provenance.storeProvenance) {
       throw new InvalidOperationError('cannot submit a process with `store_provenance=False`');
     }
@@ -601,15 +614,7 @@ export class Runner implements AsyncDisposable {
       throw new InvalidOperationError(`process<${pk}> has already terminated (${String(node.processState)})`);
     const live = this.getLiveProcess(pk);
     if (live !== undefined && !live.isClosed) return live;
-    const checkpoint = await this.persister.loadCheckpoint(pk);
-    const process = withStorage(this.storage, () =>
-      PlumpyProcess.load(checkpoint, {
-        loader: this.loader,
-        communicator: this.processCommunicator,
-        persister: this.persister,
-        logger: getLogger('plumpy'),
-      }),
-    ) as unknown as EngineProcessInstance;
+    const process = this.#loadFrom(await this.persister.loadCheckpoint(pk));
     this.#register(process);
     return process;
   }

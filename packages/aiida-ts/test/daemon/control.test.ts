@@ -25,12 +25,17 @@ describe.each(BACKENDS)('process control through the storage on %s', (name, open
   let handle: TestStorage;
   let runner: Runner;
   let worker: DaemonWorkerHandle | undefined;
-  const options = () => ({ storage: handle.storage, communicator: null, slots: 4, leaseTtlMs: 2_000 }) as const;
+  const options = () =>
+    ({ storage: handle.storage, communicator: null, slots: 4, leaseTtlMs: 2_000 }) as const;
 
   beforeAll(async () => {
     handle = await open();
     setDefaultStorage(handle.storage);
-    runner = new Runner({ storage: handle.storage, pollInterval: 0.05, ownership: new RunnerOwnership(handle.storage) });
+    runner = new Runner({
+      storage: handle.storage,
+      pollInterval: 0.05,
+      ownership: new RunnerOwnership(handle.storage),
+    });
   });
   afterAll(async () => {
     await worker?.stop();
@@ -57,7 +62,10 @@ describe.each(BACKENDS)('process control through the storage on %s', (name, open
     expect(current.processState).toBe('killed');
     expect(current.processStatus).toBe('Killed through the test');
     expect(current.isSealed).toBe(true);
-    const rows = await withAiidaTsTables(handle.storage.executor()).selectFrom('aiida_ts_task').selectAll().execute();
+    const rows = await withAiidaTsTables(handle.storage.executor())
+      .selectFrom('aiida_ts_task')
+      .selectAll()
+      .execute();
     expect(rows).toEqual([]);
   });
 
@@ -67,7 +75,10 @@ describe.each(BACKENDS)('process control through the storage on %s', (name, open
     const done = await runner.submitToDaemon(Gated, { gate: `${name}-done`, x: new Int(1) });
     await requestControl(done.pk!, 'kill');
     const [again] = await requestControl(done.pk!, 'pause');
-    expect(again).toMatchObject({ state: 'failed', result: `process<${done.pk}> has already terminated (killed)` });
+    expect(again).toMatchObject({
+      state: 'failed',
+      result: `process<${done.pk}> has already terminated (killed)`,
+    });
   });
 
   it('pauses a running process after its step, parks it, plays it and kills a parked parent with its child', async () => {
@@ -101,6 +112,8 @@ describe.each(BACKENDS)('process control through the storage on %s', (name, open
     gate(`${name}-never`).open();
     await expect.poll(async () => (await fresh(child!.pk!)).processState, { timeout: 20_000 }).toBe('killed');
     // (in one JS process plumpy's work chain also kills the live child with its own message, so either shows)
-    expect((await fresh(child!.pk!)).processStatus).toMatch(/^Killed (by parent<\d+>|through `verdi process kill`)$/);
+    expect((await fresh(child!.pk!)).processStatus).toMatch(
+      /^Killed (by parent<\d+>|through `verdi process kill`)$/,
+    );
   });
 });

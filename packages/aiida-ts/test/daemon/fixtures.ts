@@ -4,19 +4,13 @@ import { Int } from '../../src/orm/nodes/data/base.js';
 import type { WorkChainNode } from '../../src/orm/nodes/process/process.js';
 
 /** The daemon tests' processes: imported by the in-process workers and by the worker scripts. */
-export const addOne = calcfunction(
-  { inputs: { x: Int }, outputs: Int, args: ['x'] },
-  function addOne({ x }) {
-    return new Int(x.value + 1);
-  },
-);
+export const addOne = calcfunction({ inputs: { x: Int }, outputs: Int, args: ['x'] }, function addOne({ x }) {
+  return new Int(x.value + 1);
+});
 
-export const double = calcfunction(
-  { inputs: { x: Int }, outputs: Int, args: ['x'] },
-  function double({ x }) {
-    return new Int(x.value * 2);
-  },
-);
+export const double = calcfunction({ inputs: { x: Int }, outputs: Int, args: ['x'] }, function double({ x }) {
+  return new Int(x.value * 2);
+});
 
 /** Two calcfunctions in two steps (the benchmark's work chain). */
 export class TwoSteps extends WorkChain.define((spec) =>
@@ -63,7 +57,10 @@ export class Parent extends WorkChain.define((spec) =>
 
 /** Sleeps `ms` in its only step (slow steps for the lease and broker tests). */
 export class Sleeper extends WorkChain.define((spec) =>
-  spec.input('ms', { validType: nonDb(z.number()) }).input('x', { validType: nodeType(Int) }).output('result', { validType: nodeType(Int) }),
+  spec
+    .input('ms', { validType: nonDb(z.number()) })
+    .input('x', { validType: nodeType(Int) })
+    .output('result', { validType: nodeType(Int) }),
 ) {
   static {
     this.outline('sleep');

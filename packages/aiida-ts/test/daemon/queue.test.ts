@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runner } from '../../src/engine.js';
-import { RunnerOwnership, startDaemonWorker, type DaemonWorkerHandle } from '../../src/engine/daemon/index.js';
+import {
+  RunnerOwnership,
+  startDaemonWorker,
+  type DaemonWorkerHandle,
+} from '../../src/engine/daemon/index.js';
 import { Int } from '../../src/orm/nodes/data/base.js';
 import type { ProcessNode } from '../../src/orm/nodes/process/process.js';
 import { loadNode } from '../../src/orm/loaders.js';
@@ -20,7 +24,11 @@ describe.each(BACKENDS)('the storage-only daemon queue on %s', (_name, open) => 
     setDefaultStorage(handle.storage);
     const options = { storage: handle.storage, communicator: null, slots: 4, leaseTtlMs: 2_000 } as const;
     workers = [await startDaemonWorker(undefined, options), await startDaemonWorker(undefined, options)];
-    runner = new Runner({ storage: handle.storage, pollInterval: 0.05, ownership: new RunnerOwnership(handle.storage) });
+    runner = new Runner({
+      storage: handle.storage,
+      pollInterval: 0.05,
+      ownership: new RunnerOwnership(handle.storage),
+    });
   });
   afterAll(async () => {
     await runner?.close();
@@ -38,10 +46,15 @@ describe.each(BACKENDS)('the storage-only daemon queue on %s', (_name, open) => 
       const done = await loadNode<ProcessNode>(node.pk!);
       expect(done.processState).toBe('finished');
       expect(done.exitStatus).toBe(0);
-      const result = (await done.base.links.getOutgoing({ linkType: 'return' })).getNodeByLabel('result') as Int;
+      const result = (await done.base.links.getOutgoing({ linkType: 'return' })).getNodeByLabel(
+        'result',
+      ) as Int;
       expect(result.value).toBe(i < 6 ? (i + 1) * 2 + 1 : 22);
     }
-    const rows = await withAiidaTsTables(handle.storage.executor()).selectFrom('aiida_ts_task').selectAll().execute();
+    const rows = await withAiidaTsTables(handle.storage.executor())
+      .selectFrom('aiida_ts_task')
+      .selectAll()
+      .execute();
     expect(rows).toEqual([]);
     const stats = workers.map((worker) => worker.stats());
     expect(stats.reduce((total, s) => total + s.claimed, 0)).toBeGreaterThanOrEqual(13);

@@ -5,7 +5,7 @@ import type { StorageBackend } from '../../storage/backend.js';
 import type { Database } from '../../storage/schema.js';
 import { ControlState } from '../../storage/aiida-ts-schema/daemon-tables.js';
 import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
-import { dateOf, dbNowMs, epochMs } from './db-time.js';
+import { dateOf, dbNowValue, epochMs } from './db-time.js';
 
 /** What a control request asks (aiida's intents). */
 export const ControlIntent = { PAUSE: 'pause', PLAY: 'play', KILL: 'kill' } as const;
@@ -40,7 +40,9 @@ const rowSchema = z.object({
 });
 
 /** A row as a request, or the reason it is malformed. */
-export function requestOf(row: unknown): { ok: true; request: ControlRequest } | { ok: false; id: number | null; reason: string } {
+export function requestOf(
+  row: unknown,
+): { ok: true; request: ControlRequest } | { ok: false; id: number | null; reason: string } {
   const parsed = rowSchema.safeParse(row);
   if (!parsed.success) {
     const id = (row as { id?: unknown } | null)?.id;
@@ -72,9 +74,14 @@ export async function insertRequest(
   storage: StorageBackend,
   pk: number,
   intent: ControlIntent,
-  options: { readonly message: string | null; readonly force: boolean; readonly state?: ControlState; readonly result?: string | null },
+  options: {
+    readonly message: string | null;
+    readonly force: boolean;
+    readonly state?: ControlState;
+    readonly result?: string | null;
+  },
 ): Promise<ControlRequest> {
-  const now = dbNowMs(storage.dialect);
+  const now = dbNowValue(storage.dialect);
   const row = await withAiidaTsTables(storage.executor())
     .insertInto('aiida_ts_control')
     .values({
@@ -84,8 +91,8 @@ export async function insertRequest(
       force: options.force ? 1 : 0,
       state: options.state ?? ControlState.PENDING,
       result: options.result ?? null,
-      requested_at: now as unknown as number,
-      done_at: options.state === undefined || options.state === ControlState.PENDING ? null : (now as unknown as number),
+      requested_at: now,
+      done_at: options.state === undefined || options.state === ControlState.PENDING ? null : now,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -98,7 +105,10 @@ export async function insertRequest(
 export async function pendingRequests(
   db: Kysely<Database>,
   pks?: readonly number[],
-): Promise<{ readonly requests: ControlRequest[]; readonly malformed: { id: number | null; reason: string }[] }> {
+): Promise<{
+  readonly requests: ControlRequest[];
+  readonly malformed: { id: number | null; reason: string }[];
+}> {
   if (pks !== undefined && pks.length === 0) return { requests: [], malformed: [] };
   let query = withAiidaTsTables(db)
     .selectFrom('aiida_ts_control')
@@ -119,7 +129,11 @@ export async function pendingRequests(
 /** Reads requests by id. */
 export async function readRequests(db: Kysely<Database>, ids: readonly number[]): Promise<ControlRequest[]> {
   if (ids.length === 0) return [];
-  const rows = await withAiidaTsTables(db).selectFrom('aiida_ts_control').selectAll().where('id', 'in', [...ids]).execute();
+  const rows = await withAiidaTsTables(db)
+    .selectFrom('aiida_ts_control')
+    .selectAll()
+    .where('id', 'in', [...ids])
+    .execute();
   return rows.flatMap((row) => {
     const parsed = requestOf(row);
     return parsed.ok ? [parsed.request] : [];
@@ -137,7 +151,7 @@ export async function settleRequests(
   if (ids.length === 0) return;
   await withAiidaTsTables(db)
     .updateTable('aiida_ts_control')
-    .set({ state, result, done_at: dbNowMs(storage.dialect) as unknown as number })
+    .set({ state, result, done_at: dbNowValue(storage.dialect) })
     .where('id', 'in', [...ids])
     .where('state', '=', ControlState.PENDING)
     .execute();

@@ -7,7 +7,12 @@ import { ProcessAttribute, ProcessNode } from '../../orm/nodes/process/process.j
 import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage } from '../../storage/context.js';
 import type { Database } from '../../storage/schema.js';
-import { ControlState, TaskMode, TaskState, WorkerKind } from '../../storage/aiida-ts-schema/daemon-tables.js';
+import {
+  ControlState,
+  TaskMode,
+  TaskState,
+  WorkerKind,
+} from '../../storage/aiida-ts-schema/daemon-tables.js';
 import { ensureAiidaTsSchema } from '../../storage/aiida-ts-schema/schema-state.js';
 import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
 import { getLogger } from '../logging.js';
@@ -81,7 +86,10 @@ export async function requestControl(
   };
   const requests: ControlRequest[] = [];
   for (const pk of pks) requests.push(await requestOne(context, pk, intent));
-  return await readRequests(storage.executor(), requests.map((request) => request.id));
+  return await readRequests(
+    storage.executor(),
+    requests.map((request) => request.id),
+  );
 }
 
 interface RouteContext {
@@ -101,10 +109,18 @@ async function requestOne(context: RouteContext, pk: number, intent: ControlInte
     node = await loadNode(pk, { storage });
   } catch (error) {
     if (!(error instanceof NotExistentError)) throw error;
-    return await insertRequest(storage, pk, intent, { ...fields, state: ControlState.FAILED, result: `no process with pk ${pk}` });
+    return await insertRequest(storage, pk, intent, {
+      ...fields,
+      state: ControlState.FAILED,
+      result: `no process with pk ${pk}`,
+    });
   }
   if (!(node instanceof ProcessNode))
-    return await insertRequest(storage, pk, intent, { ...fields, state: ControlState.FAILED, result: `node<${pk}> is not a process` });
+    return await insertRequest(storage, pk, intent, {
+      ...fields,
+      state: ControlState.FAILED,
+      result: `node<${pk}> is not a process`,
+    });
   if (node.isTerminated) {
     return await insertRequest(storage, pk, intent, {
       ...fields,
@@ -116,7 +132,10 @@ async function requestOne(context: RouteContext, pk: number, intent: ControlInte
   try {
     await route(context, request, node);
   } catch (error) {
-    getLogger('aiida').warn({ err: error, pk }, `the ${intent} request of process<${pk}> is left to its owner`);
+    getLogger('aiida').warn(
+      { err: error, pk },
+      `the ${intent} request of process<${pk}> is left to its owner`,
+    );
   }
   return request;
 }
@@ -125,7 +144,8 @@ async function route(context: RouteContext, request: ControlRequest, node: Proce
   const { storage } = context;
   const pk = request.pk;
   const row = await readTask(storage.executor(), pk);
-  const owner = row?.owner === null || row === undefined ? undefined : context.workers.find((w) => w.id === row.owner);
+  const owner =
+    row?.owner === null || row === undefined ? undefined : context.workers.find((w) => w.id === row.owner);
   const daemonAlive = context.workers.some((w) => w.kind === WorkerKind.DAEMON && w.alive && !w.stopping);
   if (row?.state === TaskState.RUNNING && owner?.alive === true) {
     await tryRpc(context, request);
@@ -142,7 +162,8 @@ async function route(context: RouteContext, request: ControlRequest, node: Proce
       await publishContinue(context.communicator, pk);
       return;
     }
-    if (node.nodeType.startsWith(CALCJOB_NODE_TYPE) && node.base.attributes.get('job_id', null) !== null) return;
+    if (node.nodeType.startsWith(CALCJOB_NODE_TYPE) && node.base.attributes.get('job_id', null) !== null)
+      return;
     await killInPlace(context, request, node);
     return;
   }
@@ -166,11 +187,20 @@ async function tryRpc(context: RouteContext, request: ControlRequest): Promise<b
     const answer = await Promise.race([
       Promise.resolve(communicator.rpcSend(String(request.pk), message)),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new InvalidOperationError('no answer in time')), context.rpcTimeoutMs);
+        timer = setTimeout(
+          () => reject(new InvalidOperationError('no answer in time')),
+          context.rpcTimeoutMs,
+        );
       }),
     ]);
-    const result = answer === false ? `the process did not ${request.intent}` : `${request.intent} done by RPC`;
-    await settleRequests(context.storage, [request.id], answer === false ? ControlState.FAILED : ControlState.DONE, result);
+    const result =
+      answer === false ? `the process did not ${request.intent}` : `${request.intent} done by RPC`;
+    await settleRequests(
+      context.storage,
+      [request.id],
+      answer === false ? ControlState.FAILED : ControlState.DONE,
+      result,
+    );
     return true;
   } catch {
     return false;
@@ -212,7 +242,10 @@ function liveOwners(context: RouteContext): Set<string> {
 }
 
 /** The checkpoint of `node` with `change` applied to its JSON (undefined when it has none or it is unreadable). */
-function editedCheckpoint(node: ProcessNode, change: (checkpoint: Record<string, unknown>) => void): string | undefined {
+function editedCheckpoint(
+  node: ProcessNode,
+  change: (checkpoint: Record<string, unknown>) => void,
+): string | undefined {
   const text = node.checkpoint;
   if (text === null) return undefined;
   try {
@@ -224,14 +257,24 @@ function editedCheckpoint(node: ProcessNode, change: (checkpoint: Record<string,
   }
 }
 
-async function pauseInPlace(context: RouteContext, request: ControlRequest, node: ProcessNode): Promise<void> {
+async function pauseInPlace(
+  context: RouteContext,
+  request: ControlRequest,
+  node: ProcessNode,
+): Promise<void> {
   const { storage } = context;
   const pk = request.pk;
   await storage.transaction(async (trx) => {
     if (!(await takeRecord(trx, pk, liveOwners(context)))) return;
     await node.refresh();
     if (node.isTerminated || node.paused) {
-      await settleRequests(storage, [request.id], ControlState.DONE, node.isTerminated ? 'terminated' : 'paused', trx);
+      await settleRequests(
+        storage,
+        [request.id],
+        ControlState.DONE,
+        node.isTerminated ? 'terminated' : 'paused',
+        trx,
+      );
       return;
     }
     const status = node.processStatus;
@@ -262,7 +305,13 @@ async function playInPlace(context: RouteContext, request: ControlRequest, node:
     if (!(await takeRecord(trx, pk, liveOwners(context)))) return;
     await node.refresh();
     if (node.isTerminated || !node.paused) {
-      await settleRequests(storage, [request.id], ControlState.DONE, node.isTerminated ? 'terminated' : 'not paused', trx);
+      await settleRequests(
+        storage,
+        [request.id],
+        ControlState.DONE,
+        node.isTerminated ? 'terminated' : 'not paused',
+        trx,
+      );
       return;
     }
     let previous: unknown = null;
@@ -298,7 +347,13 @@ async function killInPlace(context: RouteContext, request: ControlRequest, node:
     if (!(await takeRecord(trx, pk, liveOwners(context)))) return;
     await node.refresh();
     if (node.isTerminated) {
-      await settleRequests(storage, [request.id], ControlState.FAILED, `process<${pk}> ${String(node.processState)}`, trx);
+      await settleRequests(
+        storage,
+        [request.id],
+        ControlState.FAILED,
+        `process<${pk}> ${String(node.processState)}`,
+        trx,
+      );
       return;
     }
     const set: Record<string, unknown> = {
@@ -321,7 +376,10 @@ async function killInPlace(context: RouteContext, request: ControlRequest, node:
     try {
       await requestOne({ ...context, message: `Killed by parent<${pk}>` }, child, ControlIntent.KILL);
     } catch (error) {
-      getLogger('aiida').warn({ err: error, pk: child }, `could not kill child<${child}>: ${messageOf(error)}`);
+      getLogger('aiida').warn(
+        { err: error, pk: child },
+        `could not kill child<${child}>: ${messageOf(error)}`,
+      );
     }
   }
 }
@@ -346,11 +404,15 @@ export async function awaitControl(
   const deadline = Date.now() + (options.timeoutMs ?? 2_000);
   let delay = 20;
   for (;;) {
-    const current = await readRequests(storage.executor(), requests.map((request) => request.id));
+    const current = await readRequests(
+      storage.executor(),
+      requests.map((request) => request.id),
+    );
     const done: ControlRequest[] = [];
     const pending: ControlRequest[] = [];
     for (const request of current) ((await shows(storage, request)) ? done : pending).push(request);
-    if (pending.length === 0 || Date.now() >= deadline || options.signal?.aborted === true) return { done, pending };
+    if (pending.length === 0 || Date.now() >= deadline || options.signal?.aborted === true)
+      return { done, pending };
     await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(0, deadline - Date.now()))));
     delay = Math.min(500, delay * 2);
   }

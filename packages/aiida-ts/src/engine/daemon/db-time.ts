@@ -21,3 +21,13 @@ export function epochMs(raw: number | string | bigint): number {
 export function dateOf(raw: number | string | bigint | null): Date | null {
   return raw === null ? null : new Date(epochMs(raw));
 }
+
+/** {@link dbNowMs} typed as the number it is written as (a column of epoch milliseconds). */
+export function dbNowValue(dialect: SqlDialect): RawBuilder<number> {
+  return dbNowMs(dialect) as RawBuilder<number>;
+}
+
+/** `dbNow + ms` as a value to write. */
+export function dbLaterValue(dialect: SqlDialect, ms: number): RawBuilder<number> {
+  return sql<number>`${dbNowMs(dialect)} + ${ms}`;
+}

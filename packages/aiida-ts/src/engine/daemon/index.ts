@@ -16,4 +16,10 @@ export { listWorkers, type WorkerInfo, type ListWorkersOptions } from './worker-
 export { ControlIntent, type ControlRequest } from './control-table.js';
 export { PARK_UNTIL, type ParkableProcess, type ParkCondition } from './park.js';
 export { requestControl, awaitControl, type ControlOptions, type AwaitControlOptions } from './control.js';
-export { ownershipOf, slotUsage, type Ownership, type OwnershipOptions, type SlotUsage } from './ownership.js';
+export {
+  ownershipOf,
+  slotUsage,
+  type Ownership,
+  type OwnershipOptions,
+  type SlotUsage,
+} from './ownership.js';

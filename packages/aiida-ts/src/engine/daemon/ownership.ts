@@ -44,7 +44,9 @@ export async function ownershipOf(
   if (wanted.length === 0) return result;
   const readable = await aiidaTsTablesReadable(storage, DAEMON_SCHEMA_VERSION);
   const workers = new Map((readable ? await listWorkers(storage) : []).map((worker) => [worker.id, worker]));
-  const rows = new Map((readable ? await readTasks(storage.executor(), wanted) : []).map((row) => [row.pk, row]));
+  const rows = new Map(
+    (readable ? await readTasks(storage.executor(), wanted) : []).map((row) => [row.pk, row]),
+  );
   const judge = (row: TaskRow): { owner: WorkerInfo | null; orphaned: boolean } => {
     const owner = row.owner === null ? null : (workers.get(row.owner) ?? null);
     return { owner, orphaned: row.state === TaskState.RUNNING && (owner === null || !owner.alive) };
@@ -78,7 +80,14 @@ export async function ownershipOf(
     const root = rootOf.get(pk);
     const rootRow = root === undefined || root === pk ? undefined : rows.get(root);
     const judged = rootRow === undefined ? { owner: null, orphaned: false } : judge(rootRow);
-    result.set(pk, { pk, state: 'none', mode: null, owner: judged.owner, orphaned: judged.orphaned, epoch: 0 });
+    result.set(pk, {
+      pk,
+      state: 'none',
+      mode: null,
+      owner: judged.owner,
+      orphaned: judged.orphaned,
+      epoch: 0,
+    });
   }
   return result;
 }

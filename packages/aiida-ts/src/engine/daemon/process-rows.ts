@@ -37,14 +37,17 @@ export async function activeProcesses(
       pk: Number(row.id),
       nodeType: row.node_type,
       processType: row.process_type ?? null,
-      state: (row.state as string | null) ?? null,
+      state: row.state ?? null,
       paused: row.paused === true || row.paused === 1,
     }))
     .filter((row) => options.pausedOnly !== true || row.paused);
 }
 
 /** The caller of each of these processes (its `call_calc`/`call_work` link), by pk. */
-export async function callersOf(storage: StorageBackend, pks: readonly number[]): Promise<Map<number, number>> {
+export async function callersOf(
+  storage: StorageBackend,
+  pks: readonly number[],
+): Promise<Map<number, number>> {
   const callers = new Map<number, number>();
   if (pks.length === 0) return callers;
   const rows = await storage

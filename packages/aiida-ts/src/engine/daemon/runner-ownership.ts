@@ -130,7 +130,9 @@ export class RunnerOwnership implements ProcessOwnership {
     this.#registration
       .heartbeat()
       .then((present) => (present || this.#closed ? undefined : this.#registration.register()))
-      .catch((error: unknown) => getLogger('aiida').warn({ err: error }, 'the runner could not renew its record'));
+      .catch((error: unknown) =>
+        getLogger('aiida').warn({ err: error }, 'the runner could not renew its record'),
+      );
   }
 
   async adopt(process: EngineProcessInstance): Promise<void> {
@@ -165,24 +167,34 @@ export class RunnerOwnership implements ProcessOwnership {
   async #apply(request: ControlRequest): Promise<void> {
     const process = this.#processes.get(request.pk);
     if (process === undefined) return;
-    const settle = (state: typeof ControlState.DONE | typeof ControlState.FAILED, result: string): Promise<void> =>
-      settleRequests(this.#storage, [request.id], state, result);
+    const settle = (
+      state: typeof ControlState.DONE | typeof ControlState.FAILED,
+      result: string,
+    ): Promise<void> => settleRequests(this.#storage, [request.id], state, result);
     try {
       if (request.intent === 'play') {
         process.play();
         await settle(ControlState.DONE, 'played');
       } else if (request.intent === 'pause') {
         const outcome = await Promise.resolve(process.pause(request.message));
-        await settle(outcome === false ? ControlState.FAILED : ControlState.DONE, outcome === false ? 'not paused' : 'paused');
+        await settle(
+          outcome === false ? ControlState.FAILED : ControlState.DONE,
+          outcome === false ? 'not paused' : 'paused',
+        );
       } else {
         await Promise.resolve(process.kill(request.message, { forceKill: request.force }));
         await process.future().catch(() => undefined);
         await process.provenance.writer.flush().catch(() => undefined);
         const killed = process.state === 'killed';
-        await settle(killed ? ControlState.DONE : ControlState.FAILED, killed ? 'killed' : `process<${request.pk}> ${process.state}`);
+        await settle(
+          killed ? ControlState.DONE : ControlState.FAILED,
+          killed ? 'killed' : `process<${request.pk}> ${process.state}`,
+        );
       }
     } catch (error) {
-      await settle(ControlState.FAILED, error instanceof Error ? error.message : String(error)).catch(() => undefined);
+      await settle(ControlState.FAILED, error instanceof Error ? error.message : String(error)).catch(
+        () => undefined,
+      );
     }
   }
 

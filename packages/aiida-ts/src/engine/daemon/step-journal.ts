@@ -31,7 +31,12 @@ export class StepJournal {
       WHERE l.input_id = ${parent} AND l.type IN ('call_calc', 'call_work') AND l.output_id > ${mark}
       ORDER BY n.id`.execute(storage.executor());
     return new StepJournal(
-      rows.rows.map((row) => ({ pk: Number(row.id), processType: row.process_type, label: row.label, taken: false })),
+      rows.rows.map((row) => ({
+        pk: Number(row.id),
+        processType: row.process_type,
+        label: row.label,
+        taken: false,
+      })),
     );
   }
 

@@ -1,16 +1,7 @@
-import {
-  Reply,
-  UnroutableError,
-  type BroadcastFilter,
-  type BroadcastSendOptions,
-  type BroadcastSubscriber,
-  type Communicator,
-  type RpcSubscriber,
-  type TaskSendOptions,
-  type TaskSubscriber,
-} from 'kiwipy-ts';
+import { Reply, UnroutableError, type Communicator } from 'kiwipy-ts';
 import { controlMessageSchema } from 'plumpy-ts';
 import type { StorageBackend } from '../../storage/backend.js';
+import { ForwardingCommunicator } from '../forwarding-communicator.js';
 import { controlIntentSchema } from './control-table.js';
 import { requestControl } from './control.js';
 
@@ -20,47 +11,22 @@ import { requestControl } from './control.js';
  * next: a work chain killed in one worker kills its children in the others. Everything else goes to the wrapped
  * communicator, which it closes when it owns it.
  */
-export class StorageControlCommunicator implements Communicator {
-  readonly #inner: Communicator;
+export class StorageControlCommunicator extends ForwardingCommunicator {
   readonly #storage: StorageBackend;
   readonly #owns: boolean;
 
   constructor(inner: Communicator, storage: StorageBackend, options: { readonly ownsInner?: boolean } = {}) {
-    this.#inner = inner;
+    super(inner);
     this.#storage = storage;
     this.#owns = options.ownsInner ?? false;
   }
 
-  addRpcSubscriber(subscriber: RpcSubscriber, identifier?: string): Promise<string> {
-    return this.#inner.addRpcSubscriber(subscriber, identifier);
-  }
-
-  removeRpcSubscriber(identifier: string): Promise<void> {
-    return this.#inner.removeRpcSubscriber(identifier);
-  }
-
-  addTaskSubscriber(subscriber: TaskSubscriber, identifier?: string): Promise<string> {
-    return this.#inner.addTaskSubscriber(subscriber, identifier);
-  }
-
-  removeTaskSubscriber(identifier: string): Promise<void> {
-    return this.#inner.removeTaskSubscriber(identifier);
-  }
-
-  addBroadcastSubscriber(subscriber: BroadcastSubscriber | BroadcastFilter, identifier?: string): Promise<string> {
-    return this.#inner.addBroadcastSubscriber(subscriber, identifier);
-  }
-
-  removeBroadcastSubscriber(identifier: string): Promise<void> {
-    return this.#inner.removeBroadcastSubscriber(identifier);
-  }
-
-  rpcSend<R = unknown>(recipientId: string, message: unknown): Reply<R> {
+  override rpcSend<R = unknown>(recipientId: string, message: unknown): Reply<R> {
     const reply = new Reply<R>();
     const pk = Number(recipientId);
     const control = controlMessageSchema.safeParse(message);
     const intent = control.success ? controlIntentSchema.safeParse(control.data.intent) : undefined;
-    this.#inner.rpcSend<R>(recipientId, message).then(
+    this.inner.rpcSend<R>(recipientId, message).then(
       (value) => reply.resolve(value),
       (error: unknown) => {
         if (!(error instanceof UnroutableError) || intent?.success !== true || !Number.isInteger(pk)) {
@@ -81,26 +47,7 @@ export class StorageControlCommunicator implements Communicator {
     return reply;
   }
 
-  taskSend<R = unknown>(task: unknown, options?: TaskSendOptions & { readonly noReply?: false }): Reply<R>;
-  taskSend(task: unknown, options: TaskSendOptions & { readonly noReply: true }): Promise<null>;
-  taskSend(task: unknown, options?: TaskSendOptions): Reply<unknown> | Promise<null>;
-  taskSend(task: unknown, options?: TaskSendOptions): Reply<unknown> | Promise<null> {
-    return this.#inner.taskSend(task, options);
-  }
-
-  broadcastSend(body: unknown, options?: BroadcastSendOptions): Promise<boolean> {
-    return this.#inner.broadcastSend(body, options);
-  }
-
-  async close(): Promise<void> {
-    if (this.#owns) await this.#inner.close();
-  }
-
-  isClosed(): boolean {
-    return this.#inner.isClosed();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+  override async close(): Promise<void> {
+    if (this.#owns) await this.inner.close();
   }
 }

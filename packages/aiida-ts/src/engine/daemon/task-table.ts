@@ -3,13 +3,9 @@ import { z } from 'zod';
 import type { StorageBackend } from '../../storage/backend.js';
 import { DialectName } from '../../storage/dialect.js';
 import type { Database } from '../../storage/schema.js';
-import {
-  TaskMode,
-  TaskState,
-  type AiidaTsTaskTable,
-} from '../../storage/aiida-ts-schema/daemon-tables.js';
+import { TaskMode, TaskState, type AiidaTsTaskTable } from '../../storage/aiida-ts-schema/daemon-tables.js';
 import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
-import { dbNowMs } from './db-time.js';
+import { dbNowMs, dbNowValue } from './db-time.js';
 
 /** The process states after which a process has nothing left to run (aiida's terminal states). */
 export const TERMINAL_STATES = ['finished', 'excepted', 'killed'] as const;
@@ -103,8 +99,12 @@ export interface InsertTaskOptions {
  * Writes the row of a process (in the current transaction, if any): a new row, or an existing one made `runnable`
  * again (a process submitted once more, e.g. by `repair`) unless it is running. Resolves to the row's epoch.
  */
-export async function insertTask(db: Kysely<Database>, storage: StorageBackend, options: InsertTaskOptions): Promise<void> {
-  const now = dbNowMs(storage.dialect);
+export async function insertTask(
+  db: Kysely<Database>,
+  storage: StorageBackend,
+  options: InsertTaskOptions,
+): Promise<void> {
+  const now = dbNowValue(storage.dialect);
   const values = {
     process_id: options.pk,
     state: options.state,
@@ -117,8 +117,8 @@ export async function insertTask(db: Kysely<Database>, storage: StorageBackend, 
     paused: 0,
     step_mark: null,
     module: options.module ?? null,
-    enqueued_at: now as unknown as number,
-    claimed_at: options.state === TaskState.RUNNING ? (now as unknown as number) : null,
+    enqueued_at: now,
+    claimed_at: options.state === TaskState.RUNNING ? now : null,
   } satisfies Record<keyof AiidaTsTaskTable, unknown>;
   await tables(db)
     .insertInto('aiida_ts_task')
@@ -136,7 +136,11 @@ export async function insertTask(db: Kysely<Database>, storage: StorageBackend, 
 
 /** The row of process `pk`, if any. */
 export async function readTask(db: Kysely<Database>, pk: number): Promise<TaskRow | undefined> {
-  const row = await tables(db).selectFrom('aiida_ts_task').selectAll().where('process_id', '=', pk).executeTakeFirst();
+  const row = await tables(db)
+    .selectFrom('aiida_ts_task')
+    .selectAll()
+    .where('process_id', '=', pk)
+    .executeTakeFirst();
   return row === undefined ? undefined : taskRowOf(row);
 }
 
@@ -149,7 +153,7 @@ export async function readTasks(db: Kysely<Database>, pks?: readonly number[]): 
 }
 
 /** What may be claimed: runnable daemon rows, and parked ones whose timer has run out. */
-function claimableCondition(now: ReturnType<typeof dbNowMs>): ReturnType<typeof sql> {
+function claimableCondition(now: ReturnType<typeof dbNowValue>): ReturnType<typeof sql> {
   return sql`mode = ${TaskMode.DAEMON} AND (state = ${TaskState.RUNNABLE} OR (state = ${TaskState.PARKED} AND paused = 0 AND wake_at IS NOT NULL AND wake_at <= ${now}))`;
 }
 
@@ -177,7 +181,7 @@ function claimOf(row: ClaimedRaw): Claim {
  */
 export async function claimTasks(storage: StorageBackend, owner: string, limit: number): Promise<Claim[]> {
   if (limit <= 0) return [];
-  const now = dbNowMs(storage.dialect);
+  const now = dbNowValue(storage.dialect);
   const lock = storage.dialect.name === DialectName.POSTGRES ? sql`FOR UPDATE SKIP LOCKED` : sql``;
   const result = await sql<ClaimedRaw>`
     UPDATE aiida_ts_task
@@ -191,8 +195,12 @@ export async function claimTasks(storage: StorageBackend, owner: string, limit: 
 }
 
 /** Claims the row of process `pk` if it is claimable (a broker delivery names it); undefined otherwise. */
-export async function claimTask(storage: StorageBackend, owner: string, pk: number): Promise<Claim | undefined> {
-  const now = dbNowMs(storage.dialect);
+export async function claimTask(
+  storage: StorageBackend,
+  owner: string,
+  pk: number,
+): Promise<Claim | undefined> {
+  const now = dbNowValue(storage.dialect);
   const result = await sql<ClaimedRaw>`
     UPDATE aiida_ts_task
     SET state = ${TaskState.RUNNING}, owner = ${owner}, epoch = epoch + 1, claimed_at = ${now}, wake_at = NULL
@@ -234,7 +242,7 @@ export async function releaseTask(
       waiting_for: waiting === null ? null : JSON.stringify(waiting),
       wake_at: options.wakeAt ?? null,
       paused: options.paused === true ? 1 : 0,
-      enqueued_at: dbNowMs(storage.dialect) as unknown as number,
+      enqueued_at: dbNowValue(storage.dialect),
     })
     .where('process_id', '=', pk)
     .where('owner', '=', owner)
@@ -256,12 +264,18 @@ export async function releaseTask(
 }
 
 /** The `process_state` attribute of `db_dbnode` rows, as text. */
-export function processStateColumn(storage: StorageBackend): ReturnType<StorageBackend['dialect']['jsonExtractText']> {
+export function processStateColumn(
+  storage: StorageBackend,
+): ReturnType<StorageBackend['dialect']['jsonExtractText']> {
   return storage.dialect.jsonExtractText(sql.ref('attributes'), ['process_state']);
 }
 
 /** How many of these process nodes are not terminated (a missing node counts as terminated). */
-export async function countActive(db: Kysely<Database>, storage: StorageBackend, pks: readonly number[]): Promise<number> {
+export async function countActive(
+  db: Kysely<Database>,
+  storage: StorageBackend,
+  pks: readonly number[],
+): Promise<number> {
   if (pks.length === 0) return 0;
   const state = processStateColumn(storage);
   const row = await db
@@ -295,14 +309,16 @@ export async function finishTask(
     const lock = storage.dialect.name === DialectName.POSTGRES ? sql`FOR UPDATE` : sql``;
     const parent = (
       await sql<{ state: string; paused: number | string; waiting_for: string | null }>`
-        SELECT state, paused, waiting_for FROM aiida_ts_task WHERE process_id = ${parentId} ${lock}`.execute(db)
+        SELECT state, paused, waiting_for FROM aiida_ts_task WHERE process_id = ${parentId} ${lock}`.execute(
+        db,
+      )
     ).rows[0];
     if (parent !== undefined && parent.state === TaskState.PARKED && Number(parent.paused) === 0) {
       const others = (parsePkList(parent.waiting_for) ?? []).filter((other) => other !== pk);
       if ((await countActive(db, storage, others)) === 0) {
         await tables(db)
           .updateTable('aiida_ts_task')
-          .set({ state: TaskState.RUNNABLE, enqueued_at: dbNowMs(storage.dialect) as unknown as number })
+          .set({ state: TaskState.RUNNABLE, enqueued_at: dbNowValue(storage.dialect) })
           .where('process_id', '=', parentId)
           .where('state', '=', TaskState.PARKED)
           .execute();
@@ -349,7 +365,7 @@ export async function wakeSatisfied(storage: StorageBackend, limit = 500): Promi
     if (waiting !== null && (await countActive(db, storage, waiting)) > 0) continue;
     const updated = await tables(db)
       .updateTable('aiida_ts_task')
-      .set({ state: TaskState.RUNNABLE, enqueued_at: dbNowMs(storage.dialect) as unknown as number })
+      .set({ state: TaskState.RUNNABLE, enqueued_at: dbNowValue(storage.dialect) })
       .where('process_id', '=', row.process_id)
       .where('state', '=', TaskState.PARKED)
       .where('paused', '=', 0)

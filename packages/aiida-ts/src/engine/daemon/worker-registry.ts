@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { sql } from 'kysely';
 import type { StorageBackend } from '../../storage/backend.js';
 import { WorkerKind, type AiidaTsWorkerTable } from '../../storage/aiida-ts-schema/daemon-tables.js';
 import { aiidaTsTablesReadable, ensureAiidaTsSchema } from '../../storage/aiida-ts-schema/schema-state.js';
 import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
-import { dbNowMs, epochMs } from './db-time.js';
+import { dbLaterValue, dbNowMs, dbNowValue, epochMs } from './db-time.js';
 import { currentHostIdentity, isProcessGone } from './host-identity.js';
 
 /** The aiida-ts schema version that has the daemon's tables. */
@@ -69,8 +68,8 @@ export class WorkerRegistration {
     const storage = this.#storage;
     await ensureAiidaTsSchema(storage);
     const identity = currentHostIdentity();
-    const now = dbNowMs(storage.dialect);
-    const expires = sql<number>`${now} + ${this.#options.ttlMs}`;
+    const now = dbNowValue(storage.dialect);
+    const expires = dbLaterValue(storage.dialect, this.#options.ttlMs);
     const row = {
       id: this.id,
       kind: this.kind,
@@ -80,15 +79,17 @@ export class WorkerRegistration {
       slots: this.#options.slots,
       broker: this.#options.broker ? 1 : 0,
       stopping: 0,
-      started_at: now as unknown as number,
-      heartbeat_at: now as unknown as number,
-      expires_at: expires as unknown as number,
+      started_at: now,
+      heartbeat_at: now,
+      expires_at: expires,
     } satisfies Record<keyof AiidaTsWorkerTable, unknown>;
     await withAiidaTsTables(storage.executor())
       .insertInto('aiida_ts_worker')
       .values(row)
       .onConflict((conflict) =>
-        conflict.column('id').doUpdateSet({ heartbeat_at: row.heartbeat_at, expires_at: row.expires_at, stopping: 0 }),
+        conflict
+          .column('id')
+          .doUpdateSet({ heartbeat_at: row.heartbeat_at, expires_at: row.expires_at, stopping: 0 }),
       )
       .execute();
   }
@@ -99,12 +100,12 @@ export class WorkerRegistration {
    */
   async heartbeat(): Promise<boolean> {
     const storage = this.#storage;
-    const now = dbNowMs(storage.dialect);
+    const now = dbNowValue(storage.dialect);
     const updated = await withAiidaTsTables(storage.executor())
       .updateTable('aiida_ts_worker')
       .set({
-        heartbeat_at: now as unknown as number,
-        expires_at: sql<number>`${now} + ${this.#options.ttlMs}` as unknown as number,
+        heartbeat_at: now,
+        expires_at: dbLaterValue(storage.dialect, this.#options.ttlMs),
       })
       .where('id', '=', this.id)
       .executeTakeFirst();
@@ -138,7 +139,10 @@ export interface ListWorkersOptions {
  * Every registered worker and runner with its liveness and the number of processes it holds. Reads only: a profile
  * without the daemon's tables has none.
  */
-export async function listWorkers(storage: StorageBackend, options: ListWorkersOptions = {}): Promise<WorkerInfo[]> {
+export async function listWorkers(
+  storage: StorageBackend,
+  options: ListWorkersOptions = {},
+): Promise<WorkerInfo[]> {
   if (!(await aiidaTsTablesReadable(storage, DAEMON_SCHEMA_VERSION))) return [];
   const db = withAiidaTsTables(storage.executor());
   let query = db
@@ -183,7 +187,9 @@ export async function listWorkers(storage: StorageBackend, options: ListWorkersO
  * The ids of the workers and runners that are dead: their row expired by the database's clock, or they ran on this
  * machine and their OS process is gone (then at once, without waiting for the expiry).
  */
-export async function deadWorkerIds(storage: StorageBackend): Promise<{ readonly daemon: string[]; readonly runner: string[] }> {
+export async function deadWorkerIds(
+  storage: StorageBackend,
+): Promise<{ readonly daemon: string[]; readonly runner: string[] }> {
   const dead = { daemon: [] as string[], runner: [] as string[] };
   for (const worker of await listWorkers(storage)) {
     if (worker.alive) continue;
@@ -199,7 +205,16 @@ export async function forgetDeadWorkers(storage: StorageBackend, ids: readonly s
   const removed = await db
     .deleteFrom('aiida_ts_worker')
     .where('id', 'in', [...ids])
-    .where((eb) => eb.not(eb.exists(eb.selectFrom('aiida_ts_task').select('process_id').whereRef('aiida_ts_task.owner', '=', 'aiida_ts_worker.id'))))
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('aiida_ts_task')
+            .select('process_id')
+            .whereRef('aiida_ts_task.owner', '=', 'aiida_ts_worker.id'),
+        ),
+      ),
+    )
     .returning('id')
     .execute();
   return removed.map((row) => row.id);

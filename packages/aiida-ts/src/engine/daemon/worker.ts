@@ -6,7 +6,12 @@ import { loadNode } from '../../orm/loaders.js';
 import { ProcessNode } from '../../orm/nodes/process/process.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { withStorage } from '../../storage/context.js';
-import { ControlState, TaskMode, TaskState, WorkerKind } from '../../storage/aiida-ts-schema/daemon-tables.js';
+import {
+  ControlState,
+  TaskMode,
+  TaskState,
+  WorkerKind,
+} from '../../storage/aiida-ts-schema/daemon-tables.js';
 import { getLogger } from '../logging.js';
 import type { EngineProcessClass, EngineProcessInstance } from '../processes/instantiate.js';
 import { processClassRegistry } from '../processes/process-type.js';
@@ -187,7 +192,8 @@ export class DaemonWorker implements AsyncDisposable {
         await handOverProcess(this.storage, this.broker, process, parent);
         this.#sleep.poke();
       },
-      replayChild: (parent, processClass, label, options) => this.#replayChild(parent, processClass, label, options),
+      replayChild: (parent, processClass, label, options) =>
+        this.#replayChild(parent, processClass, label, options),
       close: () => Promise.resolve(),
     };
   }
@@ -280,7 +286,11 @@ export class DaemonWorker implements AsyncDisposable {
     held.done = withStorage(this.storage, () => this.#drive(held, claim))
       .catch((error: unknown) => {
         if (error instanceof LeaseLostError || held.dropped !== undefined) this.#drop(held);
-        else log().error({ err: error, pk: claim.pk, workerId: this.id }, `daemon worker: process<${claim.pk}> failed to run`);
+        else
+          log().error(
+            { err: error, pk: claim.pk, workerId: this.id },
+            `daemon worker: process<${claim.pk}> failed to run`,
+          );
       })
       .finally(() => {
         // the futures its children were awaited with are of no use once the process is not here any more
@@ -405,10 +415,18 @@ export class DaemonWorker implements AsyncDisposable {
     const journal = pk === null ? undefined : this.#journals.get(pk);
     if (journal === undefined) return undefined;
     const child = await journal.take(processClass.buildProcessType(), label);
-    if (child !== undefined && options.submitted && (await readTask(this.storage.executor(), child.pk)) === undefined) {
+    if (
+      child !== undefined &&
+      options.submitted &&
+      (await readTask(this.storage.executor(), child.pk)) === undefined
+    ) {
       // the step was lost between making the child and handing it over: hand it over now, under the parent's lease
       await this.storage.transaction(async (trx) => {
-        await parent.provenance.writer.guard?.before(trx, { pk: pk ?? 0, terminal: false, checkpoint: false });
+        await parent.provenance.writer.guard?.before(trx, {
+          pk: pk ?? 0,
+          terminal: false,
+          checkpoint: false,
+        });
         const state = (await countActive(trx, this.storage, [child.pk])) > 0 ? TaskState.RUNNABLE : undefined;
         if (state !== undefined)
           await insertTask(trx, this.storage, {
@@ -422,7 +440,8 @@ export class DaemonWorker implements AsyncDisposable {
       this.#sleep.poke();
       void publishContinue(this.broker, child.pk);
     }
-    if (child !== undefined) log().info({ pk, child: child.pk }, `process<${String(pk)}>: replayed step reuses child<${child.pk}>`);
+    if (child !== undefined)
+      log().info({ pk, child: child.pk }, `process<${String(pk)}>: replayed step reuses child<${child.pk}>`);
     return child;
   }
 
@@ -470,10 +489,7 @@ export class DaemonWorker implements AsyncDisposable {
   }
 
   /** Gives the lease back; resolves to the state the row is left in. */
-  async #release(
-    held: Held,
-    options: Parameters<typeof releaseTask>[5],
-  ): Promise<TaskState> {
+  async #release(held: Held, options: Parameters<typeof releaseTask>[5]): Promise<TaskState> {
     const result = await this.storage.transaction((trx) =>
       releaseTask(trx, this.storage, held.pk, this.id, held.lease.epoch, options),
     );
@@ -522,7 +538,9 @@ export class DaemonWorker implements AsyncDisposable {
         void this.#settleKind(held, 'play', 'played');
         break;
       case 'kill':
-        void Promise.resolve(process.kill(request.message, { forceKill: request.force })).catch(() => undefined);
+        void Promise.resolve(process.kill(request.message, { forceKill: request.force })).catch(
+          () => undefined,
+        );
         break;
     }
   }
@@ -541,7 +559,12 @@ export class DaemonWorker implements AsyncDisposable {
     const others = requests.filter((request) => request.intent !== 'kill').map((request) => request.id);
     if (state === ProcessState.KILLED) await settleRequests(this.storage, kills, ControlState.DONE, 'killed');
     else await settleRequests(this.storage, kills, ControlState.FAILED, `process<${held.pk}> ${state}`);
-    await settleRequests(this.storage, others, ControlState.FAILED, `process<${held.pk}> has terminated (${state})`);
+    await settleRequests(
+      this.storage,
+      others,
+      ControlState.FAILED,
+      `process<${held.pk}> has terminated (${state})`,
+    );
     held.applying.clear();
   }
 
@@ -582,7 +605,11 @@ export class DaemonWorker implements AsyncDisposable {
     if (!(node instanceof ProcessNode) || node.isTerminated) return 'drop';
     const type = node.processType;
     if (type === null || processClassRegistry.find(type) === undefined) return 'reject';
-    await insertTask(this.storage.executor(), this.storage, { pk, state: TaskState.RUNNABLE, mode: TaskMode.DAEMON });
+    await insertTask(this.storage.executor(), this.storage, {
+      pk,
+      state: TaskState.RUNNABLE,
+      mode: TaskMode.DAEMON,
+    });
     return 'adopted';
   }
 
@@ -594,7 +621,10 @@ export class DaemonWorker implements AsyncDisposable {
       const present = await this.#registration.heartbeat();
       if (!present) {
         // Judged dead while cut off: every lease is gone. Drop the processes and come back as a new worker.
-        log().warn({ workerId: this.id }, `daemon worker ${this.id} was presumed dead: its processes are dropped`);
+        log().warn(
+          { workerId: this.id },
+          `daemon worker ${this.id} was presumed dead: its processes are dropped`,
+        );
         this.#dropAll();
         if (!this.#stopping) await this.#registration.register();
       }
@@ -651,7 +681,9 @@ export class DaemonWorker implements AsyncDisposable {
    * step finish it first, up to the stop bound (or at once with `force`), after which they are left to the other
    * workers (this worker's record is removed, so they are taken over at once). Never waits longer than the bound.
    */
-  stop(options: { readonly force?: boolean; readonly reason?: WorkerExit['reason'] } = {}): Promise<WorkerExit> {
+  stop(
+    options: { readonly force?: boolean; readonly reason?: WorkerExit['reason'] } = {},
+  ): Promise<WorkerExit> {
     if (options.force === true) {
       this.#stopForced = true;
       this.#stopRequested?.(true);

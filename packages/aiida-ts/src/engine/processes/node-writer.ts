@@ -199,7 +199,11 @@ export class NodeWriter {
     const statements = (nodes.length > 0 ? 1 : 0) + (links.length > 0 ? 1 : 0) + writes.length;
     // A guard (the daemon's lease of the process) checks and completes the write in its transaction.
     const guard = storage === undefined || node.pk === null ? undefined : this.guard;
-    const guarded = { pk: node.pk ?? 0, terminal: seal, checkpoint: Object.hasOwn(set, ProcessAttribute.CHECKPOINT) };
+    const guarded = {
+      pk: node.pk ?? 0,
+      terminal: seal,
+      checkpoint: Object.hasOwn(set, ProcessAttribute.CHECKPOINT),
+    };
     const run =
       guard === undefined || storage === undefined
         ? write
@@ -209,7 +213,8 @@ export class NodeWriter {
             await guard.after(storage.executor(), guarded);
           };
     const batch = storage?.dialect.name === DialectName.SQLITE && statements > 0 && !storage.inTransaction();
-    if (storage !== undefined && (batch || guard?.transactional(guarded) === true)) await storage.transaction(run);
+    if (storage !== undefined && (batch || guard?.transactional(guarded) === true))
+      await storage.transaction(run);
     else await run();
     guard?.committed(guarded);
   }

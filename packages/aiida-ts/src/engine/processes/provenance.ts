@@ -1,5 +1,10 @@
 import { PortNamespace, ProcessState, isPlainObject, type ProcessSpec, type SpecTypes } from 'plumpy-ts';
-import { InvalidOperationError, LeaseLostError, ProvenanceWriteError, ValidationError } from '../../errors.js';
+import {
+  InvalidOperationError,
+  LeaseLostError,
+  ProvenanceWriteError,
+  ValidationError,
+} from '../../errors.js';
 import { LINK_RULES, LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
 import { CalculationNode, ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
