@@ -31,19 +31,7 @@ import {
   prepareCalls,
 } from './fixture-calcjobs.js';
 import { setupComputer, type CodeFixture } from './helpers.js';
-
-/** Polls `probe` until it is true (a generous deadline, never a fixed sleep). */
-export async function until(
-  what: string,
-  probe: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { until } from './until.js';
 
 /** Whether a process runs (and is not a zombie). */
 function alive(pid: number): boolean {
