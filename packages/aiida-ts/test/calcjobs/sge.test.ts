@@ -46,7 +46,7 @@ describe('core.arithmetic.add on core.sge', () => {
       },
     });
     expect(node.exitStatus).toBe(0);
-    expect(((result as { sum: Int }).sum).value).toBe(42);
+    expect((result as { sum: Int }).sum.value).toBe(42);
     expect((node as CalcJobNode).getJobId()).toMatch(/^\d+$/);
     expect(await linkSummary(node, 'outgoing')).toEqual([
       'create remote_folder RemoteData',
