@@ -71,6 +71,19 @@ export {
 } from './config/manager.js';
 export { loadProfile, openProfileStorage, unloadProfile } from './config/load-profile.js';
 export {
+  AccessKind,
+  AccessRecordSchema,
+  ProcessLiveness,
+  ProfileAccessManager,
+  ProfileLock,
+  acquireProfileAccess,
+  describeAccessEntry,
+  type AccessEntry,
+  type AccessRecord,
+  type ProfileAccessHandle,
+  type ProfileAccessOptions,
+} from './config/profile-access.js';
+export {
   createProfile,
   deleteProfile,
   type CreateProfileOptions,

@@ -20,6 +20,7 @@ export const AiidaErrorCode = {
   INCOMPATIBLE_STORAGE_SCHEMA: 'INCOMPATIBLE_STORAGE_SCHEMA',
   STORAGE_MIGRATION: 'STORAGE_MIGRATION',
   LOCKED_PROFILE: 'LOCKED_PROFILE',
+  LOCKING_PROFILE: 'LOCKING_PROFILE',
   REPOSITORY: 'REPOSITORY',
   MISSING_ENTRY_POINT: 'MISSING_ENTRY_POINT',
   INVALID_OPERATION: 'INVALID_OPERATION',
@@ -32,6 +33,16 @@ export const AiidaErrorCode = {
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
   PROCESS_FAILED: 'PROCESS_FAILED',
+  PROCESS_STALLED: 'PROCESS_STALLED',
+  ARCHIVE: 'ARCHIVE',
+  ARCHIVE_EXPORT: 'ARCHIVE_EXPORT',
+  EXPORT_VALIDATION: 'EXPORT_VALIDATION',
+  ARCHIVE_IMPORT: 'ARCHIVE_IMPORT',
+  IMPORT_VALIDATION: 'IMPORT_VALIDATION',
+  IMPORT_UNIQUENESS: 'IMPORT_UNIQUENESS',
+  UNSAFE_ARCHIVE: 'UNSAFE_ARCHIVE',
+  LICENSING: 'LICENSING',
+  PROVENANCE_WRITE: 'PROVENANCE_WRITE',
   TRANSPORT_TASK: 'TRANSPORT_TASK',
   PRE_SUBMIT: 'PRE_SUBMIT',
   STASHING: 'STASHING',
@@ -174,6 +185,27 @@ export class CorruptStorageError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.CORRUPT_STORAGE;
 }
 
+/**
+ * An integrity check found data lost or corrupt, and the operation that needed sound storage (full maintenance)
+ * changed nothing. `problems` lists what was found (`verdi storage integrity` prints the same).
+ */
+export class StorageIntegrityError extends CorruptStorageError {
+  readonly problems: readonly {
+    readonly kind: string;
+    readonly severity: string;
+    readonly message: string;
+  }[];
+
+  constructor(
+    message: string,
+    problems: readonly { readonly kind: string; readonly severity: string; readonly message: string }[],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.problems = problems;
+  }
+}
+
 /** The storage schema is older (or newer) than the code; the message says how to migrate. */
 export class IncompatibleStorageSchemaError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.INCOMPATIBLE_STORAGE_SCHEMA;
@@ -189,6 +221,11 @@ export class LockedProfileError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.LOCKED_PROFILE;
 }
 
+/** A profile cannot be locked for exclusive use because other processes are using it (aiida's `LockingProfileError`). */
+export class LockingProfileError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.LOCKING_PROFILE;
+}
+
 /** The file repository failed (a missing object, a corrupt pack). */
 export class RepositoryError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.REPOSITORY;
@@ -199,6 +236,29 @@ export class RepositoryPathError extends RepositoryError {}
 
 /** No repository object exists at the path or under the key (Python's `FileNotFoundError` in aiida-core). */
 export class FileNotFoundError extends RepositoryError {}
+
+/**
+ * Objects a database write was about to reference are not in the repository (full maintenance deleted them after
+ * they were written): the write was rolled back. Carries the keys, so the writer can put them again and retry.
+ */
+export class MissingObjectsError extends FileNotFoundError {
+  readonly keys: readonly string[];
+
+  constructor(message: string, keys: readonly string[], options?: ErrorOptions) {
+    super(message, options);
+    this.keys = keys;
+  }
+}
+
+/** A repository object's content does not hash to its key: the stored copy is corrupt. */
+export class CorruptObjectError extends RepositoryError {
+  readonly key: string;
+
+  constructor(message: string, key: string, options?: ErrorOptions) {
+    super(message, options);
+    this.key = key;
+  }
+}
 
 /** A repository path names a file where a directory is needed. */
 export class NotADirectoryError extends RepositoryError {}
@@ -274,6 +334,73 @@ export class ProcessFailedError extends AiidaError {
   }
 }
 
+// --- archives -------------------------------------------------------------------------------------------------
+
+/** Base of the errors of archive export, import and migration (`aiida.tools.archive.exceptions`). */
+export class ArchiveError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.ARCHIVE;
+}
+
+/** Writing an archive failed (the output file exists, a bad option, an entity that cannot be exported). */
+export class ArchiveExportError extends ArchiveError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.ARCHIVE_EXPORT;
+}
+
+/** The entities to export are not valid for export (an unsealed process node, say). */
+export class ExportValidationError extends ArchiveExportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.EXPORT_VALIDATION;
+}
+
+/** Importing an archive failed; the profile is left as it was. */
+export class ArchiveImportError extends ArchiveError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.ARCHIVE_IMPORT;
+}
+
+/** The archive holds an entity that cannot be imported (a link to an unknown node, a wrong object hash, …). */
+export class ImportValidationError extends ArchiveImportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.IMPORT_VALIDATION;
+}
+
+/** An imported entity would break a uniqueness rule of the profile (a second incoming `create` link, …). */
+export class ImportUniquenessError extends ArchiveImportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.IMPORT_UNIQUENESS;
+}
+
+/**
+ * The archive is refused before anything is extracted: an entry path that leaves the archive (`../`, absolute),
+ * a symbolic link, an encrypted entry, or sizes that cannot be true (a "zip bomb").
+ */
+export class UnsafeArchiveError extends ArchiveImportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.UNSAFE_ARCHIVE;
+}
+
+/** A node to export carries a licence the export does not allow (aiida's `LicensingException`). */
+export class LicensingError extends ArchiveExportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.LICENSING;
+}
+
+/**
+ * A process ended, but the storage refused the write that records its end (its outputs, terminal state, reports,
+ * seal): the node does not say what happened. The launch (`run`, `runGetNode`, `execute`) rejects with it, the write
+ * failure as its `cause`. `markedExcepted` says whether the node could then be marked `excepted` and sealed; when it
+ * could not, the runner keeps trying while it is open, so the node says so once the storage is reachable again.
+ */
+export class ProvenanceWriteError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PROVENANCE_WRITE;
+  readonly pk: number | null;
+  readonly markedExcepted: boolean;
+
+  constructor(
+    message: string,
+    details: { readonly pk: number | null; readonly markedExcepted: boolean },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.pk = details.pk;
+    this.markedExcepted = details.markedExcepted;
+  }
+}
+
 // --- calculation jobs -------------------------------------------------------------------------------------------
 
 /**
@@ -302,4 +429,12 @@ export class PluginInternalError extends AiidaError {
 /** An operation on the remote computer did not have the effect asked for (aiida's `RemoteOperationError`). */
 export class RemoteOperationError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.REMOTE_OPERATION;
+}
+
+/**
+ * A process was still active when the JS event loop had nothing left to run: a step awaits a promise that can
+ * never settle (nothing can wake it). `verdi run` marks such processes excepted with this error.
+ */
+export class ProcessStalledError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PROCESS_STALLED;
 }

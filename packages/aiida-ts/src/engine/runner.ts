@@ -26,6 +26,7 @@ import {
 } from './processes/instantiate.js';
 import { resolveLaunchable, type LaunchRequest } from './processes/launchable.js';
 import type { NodeWriter } from './processes/node-writer.js';
+import type { ProcessProvenance } from './processes/provenance.js';
 import { processClassRegistry } from './processes/process-type.js';
 import { linkPersister } from './processes/runner-link.js';
 import { ProvenanceCommunicator } from './provenance-communicator.js';
@@ -57,6 +58,13 @@ export interface RunnerOptions {
    * kills them at once, even in the middle of a step.
    */
   readonly handleSignals?: boolean;
+}
+
+/** A process whose end the storage refused: its node is marked excepted once the storage takes writes again. */
+interface UnrecordedEnd {
+  readonly failure: unknown;
+  timer: NodeJS.Timeout;
+  attempt: Promise<void> | undefined;
 }
 
 interface LiveEntry {
@@ -92,6 +100,7 @@ export class Runner implements AsyncDisposable {
   readonly #handleSignals: boolean;
   readonly #live = new Map<string, LiveEntry>();
   readonly #background = new Set<Promise<void>>();
+  readonly #unrecorded = new Map<ProcessProvenance, UnrecordedEnd>();
   #signalDepth = 0;
   #closed = false;
 
@@ -100,7 +109,7 @@ export class Runner implements AsyncDisposable {
     this.communicator = options.communicator ?? new LocalCommunicator();
     this.#ownsCommunicator = options.ownsCommunicator ?? options.communicator === undefined;
     this.processCommunicator = new ProvenanceCommunicator(this.communicator, (pid) =>
-      this.#writerOf(pid)?.flush(),
+      this.#live.get(this.#key(pid))?.process.provenance.whenWritten(),
     );
     this.persister =
       options.persister ??
@@ -152,13 +161,59 @@ export class Runner implements AsyncDisposable {
     return this.#live.get(this.#key(pid))?.terminated;
   }
 
+  /**
+   * Keeps trying, every poll interval while the runner is open, to mark excepted the node of a process whose end the
+   * storage refused to record (`ProcessProvenance.recordEnd`), so that the node says so once the storage is back.
+   */
+  markExceptedLater(provenance: ProcessProvenance, failure: unknown): void {
+    if (this.#closed || this.#unrecorded.has(provenance)) return;
+    const attempt = (): void => {
+      const entry = this.#unrecorded.get(provenance);
+      if (entry === undefined) return;
+      entry.attempt = provenance.markExcepted(failure).then(
+        () => {
+          this.#unrecorded.delete(provenance);
+        },
+        () => {
+          entry.attempt = undefined;
+          if (!this.#closed) entry.timer = setTimeout(attempt, this.pollInterval * 1000).unref();
+        },
+      );
+    };
+    this.#unrecorded.set(provenance, {
+      failure,
+      timer: setTimeout(attempt, this.pollInterval * 1000).unref(),
+      attempt: undefined,
+    });
+  }
+
+  /** One last attempt (on close) to mark the nodes excepted whose end could not be written; failures are logged. */
+  async #lastMarkExcepted(): Promise<void> {
+    const entries = [...this.#unrecorded];
+    this.#unrecorded.clear();
+    await Promise.all(
+      entries.map(async ([provenance, entry]) => {
+        clearTimeout(entry.timer);
+        try {
+          await entry.attempt;
+          await provenance.markExcepted(entry.failure);
+        } catch (error) {
+          getLogger('aiida').error(
+            { err: error, pk: provenance.node.pk },
+            `process<${String(provenance.node.pk)}> ended but its node could not be marked excepted: it still says ${String(provenance.node.processState)}`,
+          );
+        }
+      }),
+    );
+  }
+
   /** Called by a process entering a terminal state: forgets it once its node writes are done. */
   processTerminated(process: EngineProcessInstance): void {
     const key = this.#key(process.pid);
     const entry = this.#live.get(key);
     if (entry?.process !== process) return;
-    void process.provenance.writer
-      .flush()
+    void process.provenance
+      .whenWritten()
       .catch(() => undefined)
       .finally(() => {
         if (this.#live.get(key) === entry) this.#live.delete(key);
@@ -455,6 +510,7 @@ export class Runner implements AsyncDisposable {
     }
     clearTimeout(timer);
     await this.awaitIdle();
+    await this.#lastMarkExcepted();
     if (this.#ownsCommunicator) await this.communicator.close();
   }
 

@@ -350,9 +350,12 @@ describe.each(BACKENDS)('work chains on %s', (_name, open) => {
     await expect.poll(() => process.state).toBe('waiting');
     const children = (await process.node.getCalled()).map((child) => child.pk).sort((a, b) => a! - b!);
     expect(children).toHaveLength(2);
-    await process.node.refresh();
-    expect(process.node.processStatus).toBe(`Waiting for child processes: ${children.join(', ')}`);
-    expect(process.node.processState).toBe('waiting');
+    // the state is in memory first; the node says so once the writer wrote it
+    const stored = async () => loadNode<ProcessNode>(process.node.pk!);
+    await expect
+      .poll(async () => (await stored()).processStatus)
+      .toBe(`Waiting for child processes: ${children.join(', ')}`);
+    expect((await stored()).processState).toBe('waiting');
     gate(`${_name}-ctx-1`).open();
     gate(`${_name}-ctx-2`).open();
     const outputs = (await done) as { value: Int };

@@ -13,6 +13,7 @@ import {
   type SpecTypes,
 } from 'plumpy-ts';
 import { InvalidOperationError, NotExistentError } from '../../errors.js';
+import { Log } from '../../orm/entities/log.js';
 import { LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
@@ -28,7 +29,9 @@ import {
 import { Computer } from '../../orm/entities/computer.js';
 import type { Runner } from '../runner.js';
 import { currentCreationTicket } from './creation.js';
-import { flattenValues, nestByLabel, ProcessProvenance } from './provenance.js';
+import { exceptionText, flattenValues, nestByLabel, ProcessProvenance } from './provenance.js';
+
+export { exceptionText };
 import { callSite, logReport, storeLogRecord } from './report.js';
 
 /** The engine's process classes keep their provenance under this key. */
@@ -111,14 +114,21 @@ export function loaded(pid: Pid): void {
   releasePreloaded(pid);
 }
 
+const TERMINAL: ReadonlySet<ProcessState> = new Set([
+  ProcessState.FINISHED,
+  ProcessState.EXCEPTED,
+  ProcessState.KILLED,
+]);
+
 /** Records the state just entered on the node (with the status for the states that have one). */
 export function recordState(host: EngineHost, provenance: ProcessProvenance, label: ProcessState): void {
   provenance.writer.set({ [ProcessAttribute.PROCESS_STATE]: label });
   // A checkpointed process writes each state with its checkpoint before its next step (a reload then repeats at most
   // the step that was running). Its `created` checkpoint, and every state of a process function (not checkpointed),
   // are written with what comes next, at the latest after a moment: a quick process reaches the database in few
-  // writes. The end is written before the run resolves (`onTerminated`).
-  if (provenance.persisted && label !== ProcessState.CREATED) host.deferWork(provenance.writer.flush());
+  // writes. The end is written before the run resolves, and its failure reported, by `onTerminated`.
+  if (provenance.persisted && label !== ProcessState.CREATED && !TERMINAL.has(label))
+    host.deferWork(provenance.writer.flush());
 }
 
 /** Mirrors the process status on the node (`process_status`; removed when null). */
@@ -158,12 +168,6 @@ export function recordFinish(provenance: ProcessProvenance, code: ExitCode): voi
   provenance.writer.set(values);
 }
 
-/** The text aiida keeps for an exception: the error with its stack. */
-export function exceptionText(error: unknown): string {
-  if (error instanceof Error) return (error.stack ?? `${error.name}: ${error.message}`).trimEnd();
-  return String(error);
-}
-
 /** Records an excepted process's error on the node and in its report (aiida's `on_except`). */
 export function recordException(process: EngineHost, provenance: ProcessProvenance, error: unknown): void {
   const text = exceptionText(error);
@@ -191,8 +195,9 @@ export function writeReport(
     level === 'REPORT'
       ? `[${String(pk ?? provenance.node.uuid)}|${className}|${site.functionName}]: ${message}`
       : message;
-  if (level === 'REPORT') logReport(text, { pk, process: className });
-  else getLogger('aiida').error({ pk, process: className }, text);
+  const fields = { pk, process: className, logger: Log.loggerNameFor(provenance.node) };
+  if (level === 'REPORT') logReport(text, fields);
+  else getLogger('aiida').error(fields, text);
   if (!provenance.storeProvenance) return;
   // Written with the node's next write; tracked also after the end: the run resolves once the report is stored.
   const record = { node: provenance.node, message: text, levelname: level, site } as const;
@@ -338,5 +343,5 @@ export function labelToPath(label: string): string {
 /** The terminal state of a node as the engine reads it. */
 export function isTerminalNode(node: ProcessNode): boolean {
   const state = node.processState;
-  return state === ProcessState.FINISHED || state === ProcessState.EXCEPTED || state === ProcessState.KILLED;
+  return state !== null && TERMINAL.has(state);
 }

@@ -1,3 +1,4 @@
+import { AiidaError } from '../../errors.js';
 import { Node } from '../../orm/nodes/node.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
 import { DialectName } from '../../storage/dialect.js';
@@ -30,6 +31,10 @@ function sameValue(a: unknown, b: unknown): boolean {
  * they reach the database together, with one commit. A value equal to the one already on the node is not written
  * again. Writes of one node are strictly ordered, and {@link flush} resolves once everything asked for so far is
  * stored. An unstored node (`store_provenance: false`) only changes in memory.
+ *
+ * A failed write is not retried (what it carried may be half written on PostgreSQL), and after one the node is never
+ * sealed by this writer: the write that would seal it rejects with the first failure instead, so that a node whose
+ * record is incomplete never looks complete (the engine then marks it excepted, see `ProcessProvenance.recordEnd`).
  */
 export class NodeWriter {
   readonly #node: ProcessNode;
@@ -43,7 +48,7 @@ export class NodeWriter {
   #dirty = false;
   #timer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
-  #failure: unknown;
+  #failure: Error | undefined;
 
   constructor(node: ProcessNode) {
     this.#node = node;
@@ -128,7 +133,7 @@ export class NodeWriter {
     );
     this.#scheduled = next;
     this.#chain = next.catch((error: unknown) => {
-      this.#failure ??= error;
+      this.#failure ??= error instanceof Error ? error : new AiidaError(String(error), { cause: error });
     });
     return next;
   }
@@ -138,8 +143,8 @@ export class NodeWriter {
     return this.#dirty || this.#scheduled !== undefined;
   }
 
-  /** The first write failure, if any write failed. */
-  get failure(): unknown {
+  /** The first write failure, if any write failed (a later write that seals the node rejects with it). */
+  get failure(): Error | undefined {
     return this.#failure;
   }
 
@@ -171,6 +176,7 @@ export class NodeWriter {
     this.#writes = [];
     const node = this.#node;
     if (node.isSealed) return;
+    if (seal && this.#failure !== undefined) throw this.#failure;
     const remove = removed.filter((key) => node.base.attributes.has(key));
     if (seal) set[ProcessAttribute.SEALED] = true;
     const storage = node.storage;

@@ -1,8 +1,8 @@
-import { PortNamespace, isPlainObject, type ProcessSpec, type SpecTypes } from 'plumpy-ts';
-import { InvalidOperationError, ValidationError } from '../../errors.js';
+import { PortNamespace, ProcessState, isPlainObject, type ProcessSpec, type SpecTypes } from 'plumpy-ts';
+import { InvalidOperationError, ProvenanceWriteError, ValidationError } from '../../errors.js';
 import { LINK_RULES, LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
-import { CalculationNode, type ProcessNode } from '../../orm/nodes/process/process.js';
+import { CalculationNode, ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
 import { Data } from '../../orm/nodes/data/data.js';
 import { validateLinkLabel } from '../../orm/links.js';
 import type { NewDbLink } from '../../storage/schema.js';
@@ -41,6 +41,8 @@ export class ProcessProvenance {
   /** Processes this one started that may still run in this JS process (killed with it). */
   readonly children = new Set<{ kill(message?: string | null): unknown; hasTerminated(): boolean }>();
   cachedFrom: ProcessNode | undefined;
+  #ended: Promise<void> | undefined;
+  #endFailure: ProvenanceWriteError | undefined;
 
   constructor(init: ProvenanceInit) {
     this.node = init.node;
@@ -50,6 +52,76 @@ export class ProcessProvenance {
     this.writer = new NodeWriter(init.node);
     this.linkedOutputs = new Set(init.linkedOutputs ?? []);
     this.persisted = init.persisted ?? false;
+  }
+
+  /**
+   * Writes the end of the terminated process (`outcome` is its terminal state): what is pending (outputs, state, exit
+   * code, reports), the checkpoint removed, the node sealed. Never rejects: when the storage refuses that write, the
+   * node is marked excepted instead (at once, or by the runner once the storage takes writes again) and
+   * {@link endFailure} holds the error the launch rejects with.
+   */
+  recordEnd(outcome: ProcessState): Promise<void> {
+    if (this.#ended === undefined) {
+      this.writer.remove(ProcessAttribute.CHECKPOINT);
+      this.writer.seal();
+      this.#ended = this.#writeEnd(outcome);
+    }
+    return this.#ended;
+  }
+
+  /** Settles when the end is written or known to have failed; before the end, when the pending writes are done. */
+  whenWritten(): Promise<void> {
+    return this.#ended ?? this.writer.flush();
+  }
+
+  /** Why the end of the process is not on its node, once {@link recordEnd} found out; else undefined. */
+  get endFailure(): ProvenanceWriteError | undefined {
+    return this.#endFailure;
+  }
+
+  async #writeEnd(outcome: ProcessState): Promise<void> {
+    let failure: unknown;
+    try {
+      await this.writer.flush();
+      return;
+    } catch (error) {
+      failure = error;
+    }
+    let markedExcepted = false;
+    let why = '';
+    try {
+      await this.markExcepted(failure);
+      markedExcepted = true;
+    } catch (error) {
+      why = ` (${messageOf(error)})`;
+    }
+    const pk = this.node.pk;
+    this.#endFailure = new ProvenanceWriteError(
+      `process<${String(pk)}> ${outcome}, but the storage refused the write of its end: ${messageOf(failure)}; ` +
+        (markedExcepted
+          ? 'its node was marked excepted'
+          : `its node could not be marked excepted either${why}, which the runner retries while it is open`),
+      { pk, markedExcepted },
+      { cause: failure },
+    );
+    if (!markedExcepted) this.runner.markExceptedLater(this, failure);
+  }
+
+  /**
+   * Marks the node excepted and sealed with `failure` as its exception (aiida's record of a process that failed): what
+   * the node says once the write of its real end failed. Nothing to do when the node is sealed already.
+   */
+  async markExcepted(failure: unknown): Promise<void> {
+    const node = this.node;
+    if (node.isSealed) return;
+    await node.updateAttributes(
+      {
+        [ProcessAttribute.PROCESS_STATE]: ProcessState.EXCEPTED,
+        [ProcessAttribute.EXCEPTION]: exceptionText(failure),
+        [ProcessAttribute.SEALED]: true,
+      },
+      [ProcessAttribute.CHECKPOINT, ProcessAttribute.EXIT_STATUS, ProcessAttribute.EXIT_MESSAGE],
+    );
   }
 
   /**
@@ -135,6 +207,16 @@ export function linkToNewNode(source: Node, target: Node, linkType: LinkType, la
   Node.checkNodeRules(source, target, linkType, label);
   Node.internalState(target).incoming.push({ source, linkType, linkLabel: label });
   Node.internalState(source).outgoing.push({ target, linkType, linkLabel: label });
+}
+
+/** The text aiida keeps for an exception: the error with its stack. */
+export function exceptionText(error: unknown): string {
+  if (error instanceof Error) return (error.stack ?? `${error.name}: ${error.message}`).trimEnd();
+  return String(error);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function describe(value: unknown): string {

@@ -266,10 +266,17 @@ export class WorkChain extends WorkChainBase implements EngineStepHost {
   protected override onTerminated(): HookResult {
     const hook = super.onTerminated();
     const provenance = this.provenance;
-    provenance.writer.remove(ProcessAttribute.CHECKPOINT);
-    provenance.writer.seal();
+    // Never rejects (a failure is kept as `endFailure`): plumpy-ts only logs a hook failing after the end.
+    const ended = provenance.recordEnd(this.state);
     provenance.runner.processTerminated(this);
-    return Promise.all([hook, provenance.writer.flush()]);
+    return Promise.all([hook, ended]);
+  }
+
+  /** Steps to the end; rejects with a `ProvenanceWriteError` when the storage refused the write of the end. */
+  override async stepUntilTerminated(): Promise<void> {
+    await super.stepUntilTerminated();
+    const failure = this.#provenance?.endFailure;
+    if (failure !== undefined) throw failure;
   }
 
   override setStatus(status: string | null): void {
