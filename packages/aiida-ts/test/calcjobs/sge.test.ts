@@ -1,9 +1,9 @@
 /** `core.arithmetic.add` on `core.local` + `core.sge`, against a private Grid Engine cell this file starts. */
+import { startPrivateSge, type PrivateSge } from '@aiida-ts/test-services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArithmeticAddCalculation, runGetNode } from '../../src/engine.js';
 import type { CalcJobNode, Int } from '../../src/orm.js';
 import { linkSummary, useEngine } from '../engine/helpers.js';
-import { startPrivateSge, type PrivateSge } from '../schedulers/private-sge.js';
 import { openSqliteDos } from '../storage/helpers.js';
 import { setupComputer, type CodeFixture } from './helpers.js';
 

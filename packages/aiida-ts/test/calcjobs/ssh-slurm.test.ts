@@ -8,6 +8,12 @@ import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
+import {
+  startPrivateSlurm,
+  startPrivateSshd,
+  type PrivateSlurm,
+  type PrivateSshd,
+} from '@aiida-ts/test-services';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getConfig, resetConfig, setConfigDir } from '../../src/config/manager.js';
 import { ArithmeticAddCalculation, runGetNode } from '../../src/engine.js';
@@ -15,8 +21,6 @@ import { loadNode } from '../../src/orm/loaders.js';
 import type { CalcJobNode, Int } from '../../src/orm.js';
 import { linkSummary, useEngine } from '../engine/helpers.js';
 import { openSqliteDos } from '../storage/helpers.js';
-import { startPrivateSlurm, type PrivateSlurm } from '../schedulers/private-slurm.js';
-import { startPrivateSshd, type PrivateSshd } from '../transports/private-sshd.js';
 import { setupComputer, type CodeFixture } from './helpers.js';
 import { until } from './until.js';
 

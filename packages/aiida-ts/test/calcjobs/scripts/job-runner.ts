@@ -31,7 +31,7 @@ if (mode === 'submit') {
   });
   say({ pk: node.pk });
   const done = await runner.getProcessFuture(node.pk!);
-  say({ done: (done).exitStatus });
+  say({ done: done.exitStatus });
 } else {
   const pk = Number(rest[0]);
   await runner.continueProcess(pk);
