@@ -619,7 +619,8 @@ class SqlCoordinator implements Coordinator {
     this.#closing.abort(new InvalidOperationError('the coordinator was closed'));
     await this.#loop;
     await Promise.allSettled([...this.#pending]);
-    if (!this.#backend.isClosed && (await aiidaTsTablesReadable(this.#backend).catch(() => false))) {
+    // only a coordinator that ever waited has an owner row to remove (a profile only read is never written)
+    if (this.#heartbeatAt !== -Infinity && !this.#backend.isClosed) {
       await this.#slotTransaction((tx) => dropOwner(tx, this.#owner.id), true).catch(() => undefined);
     }
     if (coordinators.get(this.#backend) === this) coordinators.delete(this.#backend);

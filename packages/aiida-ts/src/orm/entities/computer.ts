@@ -12,6 +12,15 @@ import {
 import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { Scheduler } from '../../schedulers/scheduler.js';
+import {
+  addComputerToQuota,
+  computerPool,
+  deleteComputerLimits,
+  getPoolLimit,
+  quotasOfComputer,
+  removeComputerFromQuota,
+  setPoolLimit,
+} from '../../storage/aiida-ts-schema/job-limits.js';
 import type { DbAuthInfoRow, DbComputerRow } from '../../storage/schema.js';
 import type { Transport } from '../../transports/transport.js';
 import { cleanValue, cloneJson, type JsonValue } from '../utils/clean.js';
@@ -242,6 +251,38 @@ export class Computer {
   /** Seconds between two scheduler polls of this computer. */
   setMinimumJobPollInterval(seconds: number): Promise<void> {
     return this.setProperties({ [ComputerProperty.MINIMUM_SCHEDULER_POLL_INTERVAL]: seconds });
+  }
+
+  /**
+   * The most jobs this computer may have with its scheduler at once, counted across every process of the profile
+   * (null: no limit). Kept in the aiida-ts tables, not in `metadata`, so aiida-core sees nothing new.
+   */
+  async getJobLimit(): Promise<number | null> {
+    const { storage } = this.#stored();
+    return getPoolLimit(storage, computerPool(this.#uuid));
+  }
+  /**
+   * Sets the cap on queued jobs (null removes it). Jobs waiting for a slot see the new limit within a second;
+   * `getCoordinator(storage).setLimit(...)` (aiida-ts/engine) also grants what now fits at once.
+   */
+  async setJobLimit(limit: number | null): Promise<void> {
+    const { storage } = this.#stored();
+    await setPoolLimit(storage, computerPool(this.#uuid), limit);
+  }
+  /** The names of the quotas (shared by several computers) that jobs on this computer count against. */
+  async getQuotas(): Promise<string[]> {
+    const { storage } = this.#stored();
+    return quotasOfComputer(storage, this.#uuid);
+  }
+  /** Makes jobs on this computer count against the quota `name` (which must exist). */
+  async addToQuota(name: string): Promise<void> {
+    const { storage } = this.#stored();
+    await addComputerToQuota(storage, name, this.#uuid);
+  }
+  /** Stops jobs on this computer counting against the quota `name`. */
+  async removeFromQuota(name: string): Promise<void> {
+    const { storage } = this.#stored();
+    await removeComputerFromQuota(storage, name, this.#uuid);
   }
 
   /** Sets metadata properties (validated) and, for a stored computer, saves them. */
@@ -568,7 +609,7 @@ export class Computer {
   /** Deletes a computer with its AuthInfos; `InvalidOperationError` while nodes use it. */
   static async delete(pk: number, options: StorageOption = {}): Promise<void> {
     const storage = getStorage(options);
-    await storage.transaction(async (trx) => {
+    const uuid = await storage.transaction(async (trx) => {
       const used = await trx
         .selectFrom('db_dbnode')
         .select('id')
@@ -577,9 +618,16 @@ export class Computer {
         .execute();
       if (used.length > 0) throw new InvalidOperationError(`computer ${pk} cannot be deleted: nodes use it`);
       await trx.deleteFrom('db_dbauthinfo').where('dbcomputer_id', '=', pk).execute();
-      const result = await trx.deleteFrom('db_dbcomputer').where('id', '=', pk).executeTakeFirst();
-      if (result.numDeletedRows === 0n) throw new NotExistentError(`Computer with id '${pk}' not found`);
+      const row = await trx
+        .deleteFrom('db_dbcomputer')
+        .where('id', '=', pk)
+        .returning('uuid')
+        .executeTakeFirst();
+      if (row === undefined) throw new NotExistentError(`Computer with id '${pk}' not found`);
+      return row.uuid;
     });
+    // its cap on queued jobs and quota memberships go with it
+    await deleteComputerLimits(storage, uuid);
   }
 
   toString(): string {
