@@ -34,6 +34,7 @@ export const AiidaErrorCode = {
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
   PROCESS_FAILED: 'PROCESS_FAILED',
   PROCESS_STALLED: 'PROCESS_STALLED',
+  LEASE_LOST: 'LEASE_LOST',
   ARCHIVE: 'ARCHIVE',
   ARCHIVE_EXPORT: 'ARCHIVE_EXPORT',
   EXPORT_VALIDATION: 'EXPORT_VALIDATION',
@@ -331,6 +332,21 @@ export class ProcessFailedError extends AiidaError {
     this.pk = details.pk;
     this.exitStatus = details.exitStatus;
     this.exitMessage = details.exitMessage;
+  }
+}
+
+/**
+ * A write of a process was refused because this runner no longer holds the process's lease (another worker took it
+ * over after this one was presumed dead: a pause, a partition, a lost database). Nothing of the write was stored;
+ * the process must be dropped here without writing anything else (its new owner continues it).
+ */
+export class LeaseLostError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.LEASE_LOST;
+  readonly pk: number;
+
+  constructor(message: string, pk: number, options?: ErrorOptions) {
+    super(message, options);
+    this.pk = pk;
   }
 }
 

@@ -214,7 +214,16 @@ export async function instantiateProcess(
       }
     }
     await node.base.extras.set(HASH_EXTRA_KEY, hash);
-    await node.storeAll();
+    // A child made in a step of a leased process is stored only while the lease holds (the daemon's fence).
+    const guard = parent?.provenance.storeProvenance === true ? parent.provenance.writer.guard : undefined;
+    const parentPk = parent?.node.pk ?? null;
+    const check = { pk: parentPk ?? 0, terminal: false, checkpoint: false };
+    if (guard?.transactional(check) === true && parentPk !== null) {
+      await runner.storage.transaction(async (trx) => {
+        await guard.before(trx, check);
+        await node.storeAll();
+      });
+    } else await node.storeAll();
     if (cachedFrom !== undefined) await cloneCachedOutputs(node, cachedFrom);
   }
 

@@ -1,5 +1,10 @@
 import { PortNamespace, ProcessState, isPlainObject, type ProcessSpec, type SpecTypes } from 'plumpy-ts';
-import { InvalidOperationError, ProvenanceWriteError, ValidationError } from '../../errors.js';
+import {
+  InvalidOperationError,
+  LeaseLostError,
+  ProvenanceWriteError,
+  ValidationError,
+} from '../../errors.js';
 import { LINK_RULES, LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
 import { CalculationNode, ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
@@ -87,6 +92,16 @@ export class ProcessProvenance {
     } catch (error) {
       failure = error;
     }
+    const pk = this.node.pk;
+    if (failure instanceof LeaseLostError) {
+      // The daemon's fence refused the end: the process is another worker's now, its node is not ours to mark.
+      this.#endFailure = new ProvenanceWriteError(
+        `process<${String(pk)}> ${outcome} here, but this runner lost its lease: another worker continues it`,
+        { pk, markedExcepted: false },
+        { cause: failure },
+      );
+      return;
+    }
     let markedExcepted = false;
     let why = '';
     try {
@@ -95,7 +110,6 @@ export class ProcessProvenance {
     } catch (error) {
       why = ` (${messageOf(error)})`;
     }
-    const pk = this.node.pk;
     this.#endFailure = new ProvenanceWriteError(
       `process<${String(pk)}> ${outcome}, but the storage refused the write of its end: ${messageOf(failure)}; ` +
         (markedExcepted
@@ -114,14 +128,26 @@ export class ProcessProvenance {
   async markExcepted(failure: unknown): Promise<void> {
     const node = this.node;
     if (node.isSealed) return;
-    await node.updateAttributes(
-      {
-        [ProcessAttribute.PROCESS_STATE]: ProcessState.EXCEPTED,
-        [ProcessAttribute.EXCEPTION]: exceptionText(failure),
-        [ProcessAttribute.SEALED]: true,
-      },
-      [ProcessAttribute.CHECKPOINT, ProcessAttribute.EXIT_STATUS, ProcessAttribute.EXIT_MESSAGE],
-    );
+    const write = (): Promise<void> =>
+      node.updateAttributes(
+        {
+          [ProcessAttribute.PROCESS_STATE]: ProcessState.EXCEPTED,
+          [ProcessAttribute.EXCEPTION]: exceptionText(failure),
+          [ProcessAttribute.SEALED]: true,
+        },
+        [ProcessAttribute.CHECKPOINT, ProcessAttribute.EXIT_STATUS, ProcessAttribute.EXIT_MESSAGE],
+      );
+    // Under the process's lease (the daemon's fence), which this terminal write releases.
+    const guard = this.writer.guard;
+    const storage = node.storage;
+    if (guard === undefined || storage === undefined || node.pk === null) return await write();
+    const end = { pk: node.pk, terminal: true, checkpoint: false };
+    await storage.transaction(async (trx) => {
+      await guard.before(trx, end);
+      await write();
+      await guard.after(trx, end);
+    });
+    guard.committed(end);
   }
 
   /**
