@@ -29,25 +29,5 @@ export class WakeableSleep {
   }
 }
 
-/** A pause that starts short and doubles up to a ceiling, back to short when something happened. */
-export class AdaptiveDelay {
-  readonly #min: number;
-  readonly #max: number;
-  #current: number;
-
-  constructor(min: number, max: number) {
-    this.#min = min;
-    this.#max = Math.max(min, max);
-    this.#current = min;
-  }
-
-  next(): number {
-    const value = this.#current;
-    this.#current = Math.min(this.#max, this.#current * 2);
-    return value;
-  }
-
-  reset(): void {
-    this.#current = this.#min;
-  }
-}
+/** The coordinator's adaptive pause: short, doubling to a ceiling while nothing happens. */
+export { AdaptiveDelay } from '../coordination/abortable-sleep.js';
