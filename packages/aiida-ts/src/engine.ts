@@ -121,3 +121,73 @@ export {
   type EngineLogger,
   type EngineLoggerName,
 } from './engine/logging.js';
+export { CalcJob, getDryRunInfo, type DryRunInfo } from './engine/processes/calcjobs/calcjob.js';
+export { defineCalcJob, type CalcJobOptions } from './engine/processes/calcjobs/calcjob-spec.js';
+export {
+  COMPRESS_STASH_MODES,
+  DEFAULT_FILE_COPY_OPERATION_ORDER,
+  FileCopyOperation,
+  StashMode,
+  UnstashTargetMode,
+  calcInfoSchema,
+  codeInfoSchema,
+  parseCalcInfo,
+  retrieveListItemSchema,
+  type CalcInfo,
+  type CalcInfoInput,
+  type CodeInfo,
+  type CodeInfoInput,
+  type RetrieveListItem,
+} from './engine/processes/calcjobs/calc-info.js';
+export { Folder, SandboxFolder } from './engine/processes/calcjobs/folder.js';
+export {
+  CalcJobMonitorAction,
+  CalcJobMonitors,
+  calcJobMonitorResult,
+  loadMonitor,
+  registerMonitor,
+  validateMonitor,
+  type CalcJobMonitor,
+  type CalcJobMonitorFunction,
+  type CalcJobMonitorResult,
+  type CalcJobMonitorResultInput,
+  type MonitorPlugin,
+} from './engine/processes/calcjobs/monitors.js';
+export { CalcJobCommand, CalcJobWaiting } from './engine/processes/calcjobs/waiting.js';
+export {
+  exponentialBackoffRetry,
+  interruptible,
+  type BackoffOptions,
+} from './engine/processes/calcjobs/backoff.js';
+export {
+  InProcessCoordinator,
+  computerPool,
+  jobCoordinatorFor,
+  setJobCoordinatorProvider,
+  type JobCoordinator,
+  type SlotUsage,
+} from './engine/processes/calcjobs/coordination.js';
+export { TransportQueue, type TransportRequest } from './engine/processes/calcjobs/transport-queue.js';
+export { JobManager } from './engine/processes/calcjobs/job-manager.js';
+export { calcJobServices, type CalcJobServices } from './engine/processes/calcjobs/runner-services.js';
+export { CalcJobImporter } from './engine/processes/calcjobs/importer.js';
+export { Parser, type ParseResult, type ParserInputs } from './parsers/parser.js';
+export { ParserFactory, registerParser, type ParserClass } from './parsers/registry.js';
+export { ArithmeticAddParser, SimpleArithmeticAddParser } from './parsers/plugins/arithmetic-add.js';
+export { TemplatereplacerParser } from './parsers/plugins/templatereplacer.js';
+export { CalculationFactory, registerCalculation, type CalcJobClass } from './calculations/registry.js';
+export { ArithmeticAddCalculation } from './calculations/arithmetic/add.js';
+export { TemplatereplacerCalculation } from './calculations/templatereplacer.js';
+export { TransferCalculation } from './calculations/transfer.js';
+export { StashCalculation } from './calculations/stash.js';
+export { UnstashCalculation } from './calculations/unstash.js';
+export { ArithmeticAddCalculationImporter } from './calculations/importers/arithmetic-add.js';
+export { addMultiply } from './workflows/arithmetic/add-multiply.js';
+export { MultiplyAddWorkChain } from './workflows/arithmetic/multiply-add.js';
+export { WorkflowFactory } from './workflows/registry.js';
+export {
+  EntryPointGroup,
+  listEntryPoints,
+  loadEntryPoint,
+  registerEntryPoint,
+} from './plugins/entry-points.js';

@@ -32,7 +32,20 @@ export const AiidaErrorCode = {
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
   PROCESS_FAILED: 'PROCESS_FAILED',
+  ARCHIVE: 'ARCHIVE',
+  ARCHIVE_EXPORT: 'ARCHIVE_EXPORT',
+  EXPORT_VALIDATION: 'EXPORT_VALIDATION',
+  ARCHIVE_IMPORT: 'ARCHIVE_IMPORT',
+  IMPORT_VALIDATION: 'IMPORT_VALIDATION',
+  IMPORT_UNIQUENESS: 'IMPORT_UNIQUENESS',
+  UNSAFE_ARCHIVE: 'UNSAFE_ARCHIVE',
+  LICENSING: 'LICENSING',
   PROVENANCE_WRITE: 'PROVENANCE_WRITE',
+  TRANSPORT_TASK: 'TRANSPORT_TASK',
+  PRE_SUBMIT: 'PRE_SUBMIT',
+  STASHING: 'STASHING',
+  PLUGIN_INTERNAL: 'PLUGIN_INTERNAL',
+  REMOTE_OPERATION: 'REMOTE_OPERATION',
   INTERNAL: 'INTERNAL',
   HASHING: 'HASHING',
   INDEX: 'INDEX',
@@ -270,6 +283,51 @@ export class ProcessFailedError extends AiidaError {
   }
 }
 
+// --- archives -------------------------------------------------------------------------------------------------
+
+/** Base of the errors of archive export, import and migration (`aiida.tools.archive.exceptions`). */
+export class ArchiveError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.ARCHIVE;
+}
+
+/** Writing an archive failed (the output file exists, a bad option, an entity that cannot be exported). */
+export class ArchiveExportError extends ArchiveError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.ARCHIVE_EXPORT;
+}
+
+/** The entities to export are not valid for export (an unsealed process node, say). */
+export class ExportValidationError extends ArchiveExportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.EXPORT_VALIDATION;
+}
+
+/** Importing an archive failed; the profile is left as it was. */
+export class ArchiveImportError extends ArchiveError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.ARCHIVE_IMPORT;
+}
+
+/** The archive holds an entity that cannot be imported (a link to an unknown node, a wrong object hash, …). */
+export class ImportValidationError extends ArchiveImportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.IMPORT_VALIDATION;
+}
+
+/** An imported entity would break a uniqueness rule of the profile (a second incoming `create` link, …). */
+export class ImportUniquenessError extends ArchiveImportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.IMPORT_UNIQUENESS;
+}
+
+/**
+ * The archive is refused before anything is extracted: an entry path that leaves the archive (`../`, absolute),
+ * a symbolic link, an encrypted entry, or sizes that cannot be true (a "zip bomb").
+ */
+export class UnsafeArchiveError extends ArchiveImportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.UNSAFE_ARCHIVE;
+}
+
+/** A node to export carries a licence the export does not allow (aiida's `LicensingException`). */
+export class LicensingError extends ArchiveExportError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.LICENSING;
+}
+
 /**
  * A process ended, but the storage refused the write that records its end (its outputs, terminal state, reports,
  * seal): the node does not say what happened. The launch (`run`, `runGetNode`, `execute`) rejects with it, the write
@@ -290,4 +348,34 @@ export class ProvenanceWriteError extends AiidaError {
     this.pk = details.pk;
     this.markedExcepted = details.markedExcepted;
   }
+}
+
+// --- calculation jobs -------------------------------------------------------------------------------------------
+
+/**
+ * A transport task of a calculation job (upload, submit, update, stash, retrieve, kill) failed on every attempt of the
+ * exponential backoff (aiida's `TransportTaskException`); the job is paused and `play` retries the same task.
+ */
+export class TransportTaskError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.TRANSPORT_TASK;
+}
+
+/** `prepareForSubmission` or `presubmit` of a calculation job threw: not retried, the job excepts (aiida's `PreSubmitException`). */
+export class PreSubmitError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PRE_SUBMIT;
+}
+
+/** Stashing the files of a finished job failed (aiida's `StashingError`): the job fails with exit code 160. */
+export class StashingError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.STASHING;
+}
+
+/** A calculation plugin returned something the engine cannot use (aiida's `PluginInternalError`). */
+export class PluginInternalError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PLUGIN_INTERNAL;
+}
+
+/** An operation on the remote computer did not have the effect asked for (aiida's `RemoteOperationError`). */
+export class RemoteOperationError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.REMOTE_OPERATION;
 }

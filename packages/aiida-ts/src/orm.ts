@@ -49,6 +49,13 @@ export { ATOMIC_MASSES, isElementSymbol } from './orm/nodes/data/elements.js';
 export { FolderData, SINGLEFILE_DEFAULT_FILENAME, SinglefileData } from './orm/nodes/data/files.js';
 export { RemoteData } from './orm/nodes/data/remote.js';
 export {
+  RemoteStashCompressedData,
+  RemoteStashCustomData,
+  RemoteStashData,
+  RemoteStashFolderData,
+  type RemoteStashInit,
+} from './orm/nodes/data/remote-stash.js';
+export {
   AbstractCode,
   CODE_HIDDEN_EXTRA,
   CodeAttribute,

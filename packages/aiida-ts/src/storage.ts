@@ -36,6 +36,42 @@ export {
   type SchemaMigration,
 } from './storage/migrations.js';
 export {
+  AIIDA_TS_MIGRATIONS,
+  AIIDA_TS_SCHEMA_HEAD,
+  aiidaTsColumnTypes,
+  type AiidaTsColumnTypes,
+  type AiidaTsMigration,
+} from './storage/aiida-ts-schema/migrations.js';
+export {
+  aiidaTsSchemaStatus,
+  aiidaTsTablesReadable,
+  ensureAiidaTsSchema,
+  readAiidaTsSchemaVersion,
+  type AiidaTsSchemaStatus,
+} from './storage/aiida-ts-schema/schema-state.js';
+export * from './storage/aiida-ts-schema/schema.js';
+export {
+  addComputerToQuota,
+  computerPool,
+  createQuota,
+  deleteQuota,
+  getPoolLimit,
+  getQuota,
+  JobLimitSchema,
+  listPools,
+  parseJobLimit,
+  parsePool,
+  poolsOfComputer,
+  QuotaNameSchema,
+  quotaPool,
+  quotasOfComputer,
+  removeComputerFromQuota,
+  setPoolLimit,
+  type CreateQuotaOptions,
+  type PoolConfig,
+  type PoolRef,
+} from './storage/aiida-ts-schema/job-limits.js';
+export {
   getDefaultStorage,
   getStorage,
   setDefaultStorage,

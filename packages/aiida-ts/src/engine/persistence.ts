@@ -9,6 +9,7 @@ import {
   type Pid,
 } from 'plumpy-ts';
 import { NotExistentError } from '../errors.js';
+import { Computer } from '../orm/entities/computer.js';
 import { loadNode } from '../orm/loaders.js';
 import type { Node } from '../orm/nodes/node.js';
 import { ProcessAttribute, ProcessNode } from '../orm/nodes/process/process.js';
@@ -26,6 +27,25 @@ export function encodeNodeRef(node: Node): JsonValue {
   return { [NODE_REF_KEY]: node.uuid };
 }
 
+/** The key under which a checkpoint refers to a stored computer (by uuid): `metadata.computer` of calculation jobs. */
+export const COMPUTER_REF_KEY = '!computer';
+
+/** A computer inside a checkpoint: `{"!computer": uuid}`; the computer must be stored. */
+export function encodeComputerRef(computer: Computer): JsonValue {
+  if (!computer.isStored) {
+    throw new PersistenceError(`cannot checkpoint the unstored computer ${computer.label}: store it first`);
+  }
+  return { [COMPUTER_REF_KEY]: computer.uuid };
+}
+
+/** The uuid of a computer reference, or undefined for any other JSON value. */
+export function computerRefUuid(json: JsonValue): string | undefined {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  const record = json as Readonly<Record<string, JsonValue>>;
+  const uuid = record[COMPUTER_REF_KEY];
+  return typeof uuid === 'string' && Object.keys(record).length === 1 ? uuid : undefined;
+}
+
 /** The uuid of a node reference, or undefined for any other JSON value. */
 export function nodeRefUuid(json: JsonValue): string | undefined {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
@@ -34,22 +54,33 @@ export function nodeRefUuid(json: JsonValue): string | undefined {
   return typeof uuid === 'string' && Object.keys(record).length === 1 ? uuid : undefined;
 }
 
-function collectRefs(json: JsonValue, into: Set<string>): void {
+function collectRefs(json: JsonValue, into: Set<string>, computers: Set<string>): void {
   const uuid = nodeRefUuid(json);
   if (uuid !== undefined) {
     into.add(uuid);
     return;
   }
+  const computer = computerRefUuid(json);
+  if (computer !== undefined) {
+    computers.add(computer);
+    return;
+  }
   if (json === null || typeof json !== 'object') return;
-  for (const value of Array.isArray(json) ? json : Object.values(json)) collectRefs(value as JsonValue, into);
+  for (const value of Array.isArray(json) ? json : Object.values(json))
+    collectRefs(value as JsonValue, into, computers);
 }
 
 // Checkpoints are decoded synchronously (plumpy's load), nodes are loaded asynchronously: the persister loads every
 // node a checkpoint refers to before handing it out, and the process reads them from here while it is being loaded.
-const preloaded = new Map<string, { process: ProcessNode; nodes: Map<string, Node> }>();
+const preloaded = new Map<
+  string,
+  { process: ProcessNode; nodes: Map<string, Node>; computers: Map<string, Computer> }
+>();
 
-/** The nodes preloaded for the process `pid` (its own node and every node its checkpoint refers to). */
-export function preloadedFor(pid: Pid): { process: ProcessNode; nodes: Map<string, Node> } | undefined {
+/** The nodes preloaded for the process `pid` (its own node and every node and computer its checkpoint refers to). */
+export function preloadedFor(
+  pid: Pid,
+): { process: ProcessNode; nodes: Map<string, Node>; computers: Map<string, Computer> } | undefined {
   return preloaded.get(String(pid));
 }
 
@@ -131,7 +162,22 @@ export class AiidaPersister implements Persister {
     if (text === null) throw new PersistenceError(`process node ${String(pid)} has no checkpoint`, pid);
     const checkpoint = parseCheckpointText(text, pid);
     const uuids = new Set<string>();
-    collectRefs(checkpoint, uuids);
+    const computerUuids = new Set<string>();
+    collectRefs(checkpoint, uuids, computerUuids);
+    const computers = new Map<string, Computer>();
+    for (const uuid of computerUuids) {
+      try {
+        computers.set(uuid, await Computer.get({ uuid }, { storage: this.#storage() }));
+      } catch (error) {
+        throw new PersistenceError(
+          `the checkpoint refers to the computer ${uuid}, which does not exist`,
+          pid,
+          {
+            cause: error,
+          },
+        );
+      }
+    }
     const nodes = new Map<string, Node>();
     for (const uuid of uuids) {
       try {
@@ -145,7 +191,7 @@ export class AiidaPersister implements Persister {
         throw error;
       }
     }
-    preloaded.set(String(pid), { process: node, nodes });
+    preloaded.set(String(pid), { process: node, nodes, computers });
     return checkpoint;
   }
 

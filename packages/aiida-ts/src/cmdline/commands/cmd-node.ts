@@ -3,6 +3,7 @@ import type { Node } from '../../orm/nodes/node.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
 import { nodeRehashCommand } from '../engine-commands.js';
+import { nodeGraphCommand } from '../node/graph.js';
 
 const PROJECTIONS = [
   'id',
@@ -471,6 +472,7 @@ export default defineCommandGroup({
       );
 
     group.addCommand(nodeRehashCommand(cli));
+    group.addCommand(nodeGraphCommand(cli));
 
     return group;
   },

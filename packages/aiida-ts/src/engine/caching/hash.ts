@@ -94,6 +94,8 @@ export async function objectsToHash(node: Node, options: HashObjectsOptions = {}
     repository_hash: node.repository.isEmpty() ? emptyRepositoryHash() : await node.repository.hash(),
     computer_uuid: computer?.uuid ?? null,
   };
+  // A calculation job is hashed when it is stored, before its input files exist (aiida's `CalcJobNodeCaching`).
+  if (node instanceof CalcJobNode) delete objects['repository_hash'];
   if (node instanceof ProcessNode) {
     objects['inputs'] = options.inputHashes ?? (await inputHashes(node));
   }

@@ -17,7 +17,15 @@ import { LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
 import { getLogger } from '../logging.js';
-import { encodeNodeRef, nodeRefUuid, preloadedFor, releasePreloaded } from '../persistence.js';
+import {
+  computerRefUuid,
+  encodeComputerRef,
+  encodeNodeRef,
+  nodeRefUuid,
+  preloadedFor,
+  releasePreloaded,
+} from '../persistence.js';
+import { Computer } from '../../orm/entities/computer.js';
 import type { Runner } from '../runner.js';
 import { currentCreationTicket } from './creation.js';
 import { exceptionText, flattenValues, nestByLabel, ProcessProvenance } from './provenance.js';
@@ -72,6 +80,7 @@ export function provenanceFromCheckpoint(
 /** A value for a checkpoint: nodes as references to their uuid. */
 export function encodeEngineValue(value: unknown, fallback: (value: unknown) => JsonValue): JsonValue {
   if (value instanceof Node) return encodeNodeRef(value);
+  if (value instanceof Computer) return encodeComputerRef(value);
   return fallback(value);
 }
 
@@ -81,6 +90,16 @@ export function decodeEngineValue(
   pid: Pid,
   fallback: (json: JsonValue) => unknown,
 ): unknown {
+  const computerUuid = computerRefUuid(json);
+  if (computerUuid !== undefined) {
+    const computer = preloadedFor(pid)?.computers.get(computerUuid);
+    if (computer === undefined)
+      throw new PersistenceError(
+        `the checkpoint refers to the computer ${computerUuid}, which was not loaded`,
+        pid,
+      );
+    return computer;
+  }
   const uuid = nodeRefUuid(json);
   if (uuid === undefined) return fallback(json);
   const node = preloadedFor(pid)?.nodes.get(uuid);

@@ -46,8 +46,11 @@ export interface EngineProcessClass {
   buildProcessLabel(): string;
   /** The node label when `metadata.label` is not given. */
   defaultNodeLabel(): string;
-  /** Sets class-specific attributes and files on a new node (a process function's source code). */
-  setupNode(node: ProcessNode): Promise<void>;
+  /**
+   * Sets class-specific attributes and files on a new node (a process function's source code; a calculation job's
+   * computer and options), from the parsed inputs.
+   */
+  setupNode(node: ProcessNode, inputs: Readonly<Record<string, unknown>>): Promise<void>;
   /** Whether runs of this class can be checkpointed (process functions cannot). */
   readonly persistable: boolean;
   /** Whether a finished node of this class may serve as a cache source. */
@@ -170,7 +173,7 @@ export async function instantiateProcess(
     metadata_inputs: metadataInputs(inputs),
     version: { core: coreVersion() },
   });
-  await cls.setupNode(node);
+  await cls.setupNode(node, parsed);
 
   if (parent !== undefined && storeProvenance && parent.provenance.storeProvenance) {
     if (parent.node instanceof CalculationNode) {

@@ -1,0 +1,633 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  ConfigurationError,
+  IsADirectoryError,
+  NotExistentError,
+  PluginInternalError,
+  RemoteOperationError,
+  StashingError,
+} from '../../../errors.js';
+import type { Computer } from '../../../orm/entities/computer.js';
+import { PortableCode } from '../../../orm/nodes/data/code/portable.js';
+import { FolderData } from '../../../orm/nodes/data/files.js';
+import { RemoteData } from '../../../orm/nodes/data/remote.js';
+import {
+  RemoteStashCompressedData,
+  RemoteStashCustomData,
+  RemoteStashFolderData,
+  type RemoteStashData,
+} from '../../../orm/nodes/data/remote-stash.js';
+import { loadNode } from '../../../orm/loaders.js';
+import { Node } from '../../../orm/nodes/node.js';
+import type { CalcJobNode } from '../../../orm/nodes/process/calcjob.js';
+import type { AbstractCode } from '../../../orm/nodes/data/code/abstract.js';
+import { JobState } from '../../../schedulers/job-state.js';
+import type { Scheduler } from '../../../schedulers/scheduler.js';
+import type { SchedulerExitCode } from '../../../schedulers/exit-codes.js';
+import type { CompressionFormat, Transport } from '../../../transports/transport.js';
+import { hasMagic } from '../../../transports/escaping.js';
+import { getLogger } from '../../logging.js';
+import type { CalcInfo } from './calc-info.js';
+import { COMPRESS_STASH_MODES, StashMode } from './calc-info.js';
+import { faultPoint } from './faults.js';
+import type { Folder } from './folder.js';
+import { SandboxFolder } from './folder.js';
+import { joinInside } from './paths.js';
+
+/** The folder of the computer's work directory where a stale working directory would be moved (aiida's). */
+export const REMOTE_WORK_DIRECTORY_LOST_FOUND = 'lost+found';
+
+const log = () => getLogger('aiida');
+const whoamiCache = new WeakMap<Transport, Promise<string>>();
+
+/** The remote user name, asked once per open transport. */
+export function remoteUser(transport: Transport): Promise<string> {
+  let user = whoamiCache.get(transport);
+  if (user === undefined) {
+    user = transport.whoami();
+    whoamiCache.set(transport, user);
+    user.catch(() => whoamiCache.delete(transport));
+  }
+  return user;
+}
+
+/** The computer's work directory with `{username}` filled in for the remote user. */
+export async function remoteWorkBase(computer: Computer, transport: Transport): Promise<string> {
+  const template = computer.getWorkdir();
+  const base = template.includes('{username}')
+    ? template.replaceAll('{username}', await remoteUser(transport))
+    : template;
+  if (base.trim() === '')
+    throw new ConfigurationError(
+      `no remote working directory is configured for computer '${computer.label}'`,
+    );
+  return base;
+}
+
+/** The sharded working directory of the job with this uuid under `base` (aiida's layout `ab/cd/ef…`). */
+export function jobWorkdir(base: string, uuid: string): string {
+  return path.posix.join(base, uuid.slice(0, 2), uuid.slice(2, 4), uuid.slice(4));
+}
+
+/** Every file of the local `dir` merged into `remoteDir` (folders made as needed, files replaced). */
+async function putTree(
+  transport: Transport,
+  dir: string,
+  remoteDir: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  await transport.makedirs(remoteDir, { ignoreExisting: true });
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    signal?.throwIfAborted();
+    const local = path.join(dir, entry.name);
+    const remote = path.posix.join(remoteDir, entry.name);
+    if (entry.isDirectory()) await putTree(transport, local, remote, signal);
+    else await transport.putfile(local, remote);
+  }
+}
+
+/** What {@link uploadCalculation} needs besides the node. */
+export interface UploadOptions {
+  readonly computer: Computer;
+  readonly transport: Transport;
+  readonly calcInfo: CalcInfo;
+  /** The folder the plugin wrote its files into. */
+  readonly folder: Folder;
+  /** The process inputs, to find nodes of the `local_copy_list` that are not stored (dry runs). */
+  readonly inputs?: Readonly<Record<string, unknown>>;
+  /** Upload into `folder` itself, with nothing submitted and no remote copies made. */
+  readonly dryRun?: boolean;
+  readonly signal?: AbortSignal;
+  /** Records the working directory on the node before anything is copied there. */
+  readonly setRemoteWorkdir?: (workdir: string) => Promise<void>;
+}
+
+function findInputNode(inputs: unknown, uuid: string): Node | undefined {
+  if (inputs instanceof Node) return inputs.uuid === uuid ? inputs : undefined;
+  if (inputs === null || typeof inputs !== 'object') return undefined;
+  for (const value of Object.values(inputs)) {
+    const found = findInputNode(value, uuid);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Creates the working directory of a job and fills it (aiida's `upload_calculation`): the files of portable codes,
+ * then the sandbox, local copies and remote copies in the plugin's order; stores the sandbox files (but those of the
+ * `provenance_exclude_list`) in the node's repository. Repeating it after an interruption is safe: the working
+ * directory is the same (it is named after the node's uuid) and every file is written again. Resolves to the
+ * `RemoteData` of the working directory (null for a dry run).
+ */
+export async function uploadCalculation(
+  node: CalcJobNode,
+  options: UploadOptions,
+): Promise<RemoteData | null> {
+  const { computer, transport, calcInfo, folder, signal } = options;
+  const dryRun = options.dryRun === true;
+  let workdir: string;
+  if (dryRun) {
+    workdir = folder.abspath;
+  } else {
+    const base = await remoteWorkBase(computer, transport);
+    if (!(await transport.pathExists(base))) {
+      try {
+        await transport.makedirs(base, { ignoreExisting: true });
+      } catch (error) {
+        throw new ConfigurationError(
+          `unable to create the remote directory ${base} on computer '${computer.label}': ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+    }
+    workdir = jobWorkdir(base, node.uuid);
+    await transport.makedirs(workdir, { ignoreExisting: true });
+    await options.setRemoteWorkdir?.(workdir);
+  }
+  signal?.throwIfAborted();
+
+  const codes: AbstractCode[] = [];
+  for (const info of calcInfo.codesInfo) {
+    const code = findInputNode(options.inputs, info.codeUuid) ?? (await loadNode(info.codeUuid));
+    codes.push(code as AbstractCode);
+  }
+  for (const code of codes) {
+    if (code instanceof PortableCode && !dryRun) await code.uploadFiles(transport, workdir);
+    else if (code instanceof PortableCode) await code.exportFiles(workdir);
+  }
+
+  for (const operation of calcInfo.fileCopyOperationOrder) {
+    signal?.throwIfAborted();
+    if (operation === 'local')
+      await copyLocalFiles(node, transport, options.inputs, calcInfo, workdir, dryRun, signal);
+    else if (operation === 'remote' && !dryRun)
+      await copyRemoteFiles(computer, transport, calcInfo, workdir, signal);
+    else if (operation === 'sandbox' && !dryRun) {
+      for (const name of await folder.getContentList()) {
+        signal?.throwIfAborted();
+        const local = folder.getAbsPath(name);
+        const entries = await readdir(local, { withFileTypes: true }).catch(() => undefined);
+        if (entries === undefined) await transport.putfile(local, path.posix.join(workdir, name));
+        else await putTree(transport, local, path.posix.join(workdir, name), signal);
+        faultPoint('upload:file');
+      }
+    }
+  }
+
+  if (dryRun) {
+    if (calcInfo.remoteCopyList.length > 0) {
+      const lines = calcInfo.remoteCopyList.map(
+        ([, source, target]) =>
+          `would have copied ${source} to ${target} in working directory on remote ${computer.label}`,
+      );
+      await writeFile(path.join(workdir, '_aiida_remote_copy_list.txt'), lines.join(''));
+    }
+    if (calcInfo.remoteSymlinkList.length > 0) {
+      const lines = calcInfo.remoteSymlinkList.map(
+        ([, source, target]) =>
+          `would have created symlinks from ${source} to ${target} in working directory on remote ${computer.label}`,
+      );
+      await writeFile(path.join(workdir, '_aiida_remote_symlink_list.txt'), lines.join(''));
+    }
+  }
+
+  await storeSandboxInRepository(node, folder, calcInfo.provenanceExcludeList);
+  return dryRun ? null : new RemoteData({ computer, remotePath: workdir });
+}
+
+/**
+ * Copies the sandbox into the node's repository, leaving out the `provenance_exclude_list` (and everything under an
+ * excluded folder). A node whose repository already holds the files (an upload repeated after an interruption) is
+ * left as it is.
+ */
+async function storeSandboxInRepository(
+  node: CalcJobNode,
+  folder: Folder,
+  exclude: readonly string[],
+): Promise<void> {
+  if (!node.repository.isEmpty()) return;
+  const files = await folder.listFiles();
+  const kept = files.filter((file) => {
+    const parts = file.split('/');
+    return !parts.some((_, i) => exclude.includes(parts.slice(0, i + 1).join('/')));
+  });
+  if (kept.length === 0) return;
+  if (kept.length === files.length) {
+    await node.repository.putObjectFromTree(folder.abspath);
+    return;
+  }
+  const staging = await mkdtemp(path.join(tmpdir(), 'aiida-ts-repo-'));
+  try {
+    for (const file of kept) {
+      const target = path.join(staging, ...file.split('/'));
+      await mkdir(path.dirname(target), { recursive: true });
+      await writeFile(target, await folder.readFileBytes(file));
+    }
+    await node.repository.putObjectFromTree(staging);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function copyLocalFiles(
+  node: CalcJobNode,
+  transport: Transport,
+  inputs: Readonly<Record<string, unknown>> | undefined,
+  calcInfo: CalcInfo,
+  workdir: string,
+  dryRun: boolean,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  for (const [uuid, filename, target] of calcInfo.localCopyList) {
+    signal?.throwIfAborted();
+    let source: Node | undefined = findInputNode(inputs, uuid);
+    if (source === undefined) {
+      try {
+        source = await loadNode(uuid);
+      } catch (error) {
+        if (!(error instanceof NotExistentError)) throw error;
+        log().warn(
+          { pk: node.pk, uuid },
+          `failed to load Node<${uuid}> specified in the \`local_copy_list\``,
+        );
+        continue;
+      }
+    }
+    const sourcePath = filename === undefined || filename === null || filename === '' ? '.' : filename;
+    const object = source.repository.getObject(sourcePath === '.' ? undefined : sourcePath);
+    const targetPath = joinInside(workdir, target, 'the destination of a local_copy_list entry');
+    const write = async (scratch: string): Promise<void> => {
+      if (object.isFile()) {
+        // A file copied onto an existing folder is an error (aiida keeps its v2.5 behaviour).
+        if (target !== '.' && (await isDir(transport, targetPath, dryRun)))
+          throw new IsADirectoryError(
+            `cannot copy the file ${sourcePath} of node ${uuid} onto the folder ${target}`,
+          );
+        const destination =
+          target === '.' ? path.posix.join(workdir, path.posix.basename(sourcePath)) : targetPath;
+        const local = path.join(scratch, 'file');
+        await writeFile(local, await source.repository.getObjectContent(sourcePath));
+        if (dryRun) {
+          await mkdir(path.dirname(destination), { recursive: true });
+          await writeFile(destination, await source.repository.getObjectContent(sourcePath));
+        } else {
+          await transport.makedirs(path.posix.dirname(destination), { ignoreExisting: true });
+          await transport.putfile(local, destination);
+        }
+      } else {
+        const local = path.join(scratch, 'tree');
+        await source.repository.copyTree(local, sourcePath === '.' ? undefined : sourcePath);
+        if (dryRun) await copyLocalTree(local, targetPath);
+        else await putTree(transport, local, targetPath, signal);
+      }
+    };
+    const scratch = await mkdtemp(path.join(tmpdir(), 'aiida-ts-copy-'));
+    try {
+      await write(scratch);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+}
+
+async function isDir(transport: Transport, remote: string, dryRun: boolean): Promise<boolean> {
+  if (!dryRun) return transport.isdir(remote);
+  const { stat } = await import('node:fs/promises');
+  return (await stat(remote).catch(() => undefined))?.isDirectory() === true;
+}
+
+async function copyLocalTree(source: string, target: string): Promise<void> {
+  const { cp } = await import('node:fs/promises');
+  await mkdir(target, { recursive: true });
+  await cp(source, target, { recursive: true, force: true });
+}
+
+async function copyRemoteFiles(
+  computer: Computer,
+  transport: Transport,
+  calcInfo: CalcInfo,
+  workdir: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  for (const [computerUuid, source, target] of calcInfo.remoteCopyList) {
+    signal?.throwIfAborted();
+    if (computerUuid !== computer.uuid) {
+      throw new PluginInternalError('remote copy between two different machines is not implemented yet');
+    }
+    const destination = joinInside(workdir, target, 'the destination of a remote_copy_list entry');
+    if (!(await transport.pathExists(source)) && !hasMagic(source)) {
+      log().warn(
+        { source, target },
+        `unable to copy remote resource from ${source} to ${target}: it does not exist`,
+      );
+      continue;
+    }
+    await transport.copy(source, destination);
+  }
+  for (const [computerUuid, source, target] of calcInfo.remoteSymlinkList) {
+    signal?.throwIfAborted();
+    if (computerUuid !== computer.uuid) {
+      throw new PluginInternalError('it is not possible to create a symlink between two different machines');
+    }
+    const link = joinInside(workdir, target, 'the destination of a remote_symlink_list entry');
+    await transport.makedirs(path.posix.dirname(link), { ignoreExisting: true });
+    // Uploading again after an interruption finds the link already there.
+    if (await transport.pathExists(link)) await transport.remove(link).catch(() => undefined);
+    await transport.symlink(source, link);
+  }
+}
+
+/**
+ * Submits the job script of an uploaded job to the scheduler (aiida's `submit_calculation`): resolves to the job id,
+ * or to the exit code of a submission the scheduler refused for good.
+ */
+export async function submitCalculation(
+  node: CalcJobNode,
+  scheduler: Scheduler,
+  workdir: string,
+): Promise<string | SchedulerExitCode> {
+  const existing = node.getJobId();
+  if (existing !== null) return existing;
+  const filename = node.getOption('submit_script_filename');
+  return scheduler.submitJob(workdir, typeof filename === 'string' ? filename : '_aiidasubmit.sh');
+}
+
+/**
+ * Kills the job with the scheduler (aiida's `kill_calculation`). A kill the scheduler refuses is an error only when
+ * the job is still listed and not done.
+ */
+export async function killCalculation(node: CalcJobNode, scheduler: Scheduler): Promise<void> {
+  const jobId = node.getJobId();
+  if (jobId === null) return;
+  if (await scheduler.killJob(jobId)) return;
+  const jobs = await scheduler.getJobs({ jobs: [jobId], asDict: true });
+  const job = jobs[jobId];
+  if (job !== undefined && job.jobState !== JobState.DONE)
+    throw new RemoteOperationError(`scheduler.killJob(${jobId}) was unsuccessful`);
+  log().warn({ jobId }, `the scheduler refused to kill job ${jobId}, but it is not running any more`);
+}
+
+/**
+ * Copies the files named by a retrieve list from the working directory into the local `folder` (aiida's
+ * `retrieve_files_from_list`): a plain path keeps its base name; a `[remote, local, depth]` entry puts the matches
+ * of `remote` under `local`, keeping their last `depth` path components (all of them when null). Missing files are
+ * skipped.
+ */
+export async function retrieveFilesFromList(
+  transport: Transport,
+  workdir: string,
+  folder: string,
+  retrieveList: readonly (string | readonly [string, string, number | null])[],
+  signal?: AbortSignal,
+): Promise<void> {
+  for (const item of retrieveList) {
+    signal?.throwIfAborted();
+    let remoteNames: string[];
+    let localNames: string[];
+    if (typeof item === 'string') {
+      const absolute = path.posix.join(workdir, item);
+      remoteNames = hasMagic(absolute) ? await transport.glob(absolute) : [absolute];
+      localNames = remoteNames.map((name) => path.posix.basename(name));
+    } else {
+      const [remote, local, depth] = item;
+      const keep = (relative: string): string[] => {
+        const parts = relative.split('/');
+        if (depth === null) return parts;
+        return depth > 0 ? parts.slice(-depth) : [];
+      };
+      if (hasMagic(remote)) {
+        remoteNames = await transport.glob(path.posix.join(workdir, remote));
+        localNames = remoteNames.map((name) =>
+          [local, ...keep(path.posix.relative(workdir, name))].filter((p) => p !== '.').join('/'),
+        );
+      } else {
+        remoteNames = [path.posix.join(workdir, remote)];
+        const parts = depth === null ? remote.split('/') : keep(remote);
+        localNames = [[local, ...parts].filter((p) => p !== '.').join('/')];
+      }
+    }
+    for (const [index, remote] of remoteNames.entries()) {
+      const local = localNames[index] ?? path.posix.basename(remote);
+      const target = path.join(folder, ...local.split('/').filter((p) => p !== ''));
+      if (!target.startsWith(folder)) continue;
+      await mkdir(path.dirname(target), { recursive: true });
+      await transport.get(remote, target, { ignoreNonexisting: true });
+    }
+  }
+}
+
+/**
+ * Retrieves the files of a finished job (aiida's `retrieve_calculation`): those of the retrieve list into a new
+ * `FolderData` (returned unstored, null when the node already has its `retrieved` output), those of the temporary
+ * retrieve list into `temporaryFolder`.
+ */
+export async function retrieveCalculation(
+  node: CalcJobNode,
+  transport: Transport,
+  workdir: string,
+  temporaryFolder: string,
+  signal?: AbortSignal,
+): Promise<FolderData | null> {
+  if ((await node.getRetrievedNode()) !== null) return null;
+  await using sandbox = new SandboxFolder('aiida-ts-retrieve-');
+  await retrieveFilesFromList(transport, workdir, sandbox.abspath, node.getRetrieveList() ?? [], signal);
+  faultPoint('retrieve:files');
+  const retrieved = new FolderData();
+  await retrieved.repository.putObjectFromTree(sandbox.abspath);
+  const temporary = node.getRetrieveTemporaryList() ?? [];
+  if (temporary.length > 0)
+    await retrieveFilesFromList(transport, workdir, temporaryFolder, temporary, signal);
+  return retrieved;
+}
+
+/** What {@link stashCalculation} needs. */
+export interface StashOptions {
+  readonly computer: Computer;
+  readonly transport: Transport;
+  /** The folder the files are stashed from. */
+  readonly sourceBasepath: string;
+  /** The uuid naming the stash (the job's, or the stashed node's for `core.stash`). */
+  readonly uuid: string;
+  /** The `stash` option of the job. */
+  readonly stash: {
+    readonly target_base: string;
+    readonly source_list: readonly string[];
+    readonly stash_mode: string;
+    readonly dereference?: boolean;
+    readonly fail_on_missing?: boolean;
+  };
+  /** Whether the job is a `core.stash` job (the only one that may stash with a custom code). */
+  readonly isStashCalculation: boolean;
+  /**
+   * The folder archive paths are relative to (compress modes): the computer's work directory, so that an archive holds
+   * `ab/cd/ef…/file` as aiida's do.
+   */
+  readonly archiveRoot: string;
+}
+
+/**
+ * Stashes files of the working directory of a finished job (aiida's `stash_calculation`): copies them into
+ * `<target_base>/ab/cd/ef…` (mode `copy`) or into the archive `<target_base>/<uuid>.<format>` (compress modes).
+ * Resolves to the unstored stash node, or null when nothing was stashed. A copy that fails is a `StashingError`.
+ */
+export async function stashCalculation(options: StashOptions): Promise<RemoteStashData | null> {
+  const { transport, computer, sourceBasepath, uuid, stash } = options;
+  const mode = stash.stash_mode;
+  const sourceList = [...stash.source_list];
+  const failOnMissing = stash.fail_on_missing ?? false;
+  if (sourceList.length === 0) {
+    log().warn({ uuid }, 'the stash source_list is empty: nothing stashed');
+    return null;
+  }
+  if (mode === StashMode.SUBMIT_CUSTOM_CODE) {
+    if (!options.isStashCalculation) {
+      log().warn({ uuid }, `stashing as ${mode} is only possible through a core.stash job: nothing stashed`);
+      return null;
+    }
+    return new RemoteStashCustomData({
+      computer,
+      stashMode: mode,
+      targetBasepath: stash.target_base,
+      sourceList,
+    });
+  }
+  if (mode === StashMode.COPY) {
+    const target = jobWorkdir(stash.target_base, uuid);
+    const instructions: [string, string][] = [];
+    for (const source of sourceList) {
+      const absolute = joinInside(sourceBasepath, source, 'a stash source_list entry');
+      if (hasMagic(source)) {
+        for (const match of await transport.glob(absolute))
+          instructions.push([match, path.posix.join(target, path.posix.relative(sourceBasepath, match))]);
+      } else instructions.push([absolute, path.posix.join(target, source)]);
+    }
+    try {
+      for (const [from, to] of instructions) {
+        await transport.makedirs(path.posix.dirname(to), { ignoreExisting: true });
+        if (!(await transport.pathExists(from))) {
+          if (!failOnMissing) {
+            log().warn({ from }, `file not found ${from}: skipped, because fail_on_missing is false`);
+            continue;
+          }
+          throw new StashingError(`File ${from} does not exist. Stashing failed.`);
+        }
+        try {
+          await transport.copy(from, to);
+        } catch (error) {
+          throw new StashingError(`Failed to copy ${from} to ${to}: ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
+      }
+    } catch (error) {
+      await transport.rmtree(path.posix.join(stash.target_base, uuid.slice(0, 2))).catch(() => undefined);
+      throw error;
+    }
+    return new RemoteStashFolderData({
+      computer,
+      stashMode: mode,
+      targetBasepath: target,
+      sourceList,
+      failOnMissing,
+    });
+  }
+  if ((COMPRESS_STASH_MODES as readonly string[]).includes(mode)) {
+    const destination = `${path.posix.join(stash.target_base, uuid)}.${mode}`;
+    const sources = sourceList.map((source) =>
+      joinInside(sourceBasepath, source, 'a stash source_list entry'),
+    );
+    if (failOnMissing) {
+      for (const source of sources) {
+        if (hasMagic(source))
+          throw new StashingError(
+            'Stashing with glob patterns is not supported when fail_on_missing is True. Stashing failed.',
+          );
+        if (!(await transport.pathExists(source)))
+          throw new StashingError(
+            `File ${source} does not exist and fail_on_missing is True. Stashing failed.`,
+          );
+      }
+    }
+    try {
+      await transport.compress({
+        format: mode as CompressionFormat,
+        sources,
+        destination,
+        rootDir: options.archiveRoot,
+        overwrite: true,
+        dereference: stash.dereference ?? false,
+      });
+    } catch (error) {
+      // aiida only logs a failed compression (its issue #6789); the job goes on without a stash.
+      log().warn({ err: error, destination }, `failed to stash ${sourceList.join(', ')} to ${destination}`);
+      return null;
+    }
+    return new RemoteStashCompressedData({
+      computer,
+      stashMode: mode,
+      targetBasepath: destination,
+      sourceList,
+      dereference: stash.dereference ?? false,
+      failOnMissing,
+    });
+  }
+  log().warn({ mode }, `the stash mode ${mode} is not supported: nothing stashed`);
+  return null;
+}
+
+/** What {@link unstashCalculation} needs. */
+export interface UnstashOptions {
+  readonly transport: Transport;
+  readonly source: RemoteStashData;
+  /** The folder the files go to. */
+  readonly targetBasepath: string;
+  readonly sourceList: readonly string[];
+}
+
+/**
+ * Puts stashed files back (aiida's `unstash_calculation`): copies them (mode `copy`) or extracts the archive
+ * (compress modes) into `targetBasepath`. Failures are logged, as aiida does.
+ */
+export async function unstashCalculation(options: UnstashOptions): Promise<void> {
+  const { transport, source, targetBasepath } = options;
+  const mode = source.stashMode;
+  if (mode === StashMode.SUBMIT_CUSTOM_CODE) return;
+  const sourceBase = source.targetBasepath;
+  if (mode === StashMode.COPY) {
+    for (const entry of options.sourceList) {
+      const absolute = joinInside(sourceBase, entry, 'an unstash source_list entry');
+      const pairs: [string, string][] = hasMagic(entry)
+        ? (await transport.glob(absolute)).map((match) => [
+            match,
+            path.posix.join(targetBasepath, path.posix.relative(sourceBase, match)),
+          ])
+        : [[absolute, path.posix.join(targetBasepath, entry)]];
+      for (const [from, to] of pairs) {
+        await transport.makedirs(path.posix.dirname(to), { ignoreExisting: true });
+        try {
+          await transport.copy(from, to);
+        } catch (error) {
+          log().error({ err: error }, `failed to unstash ${from} to ${to}`);
+        }
+      }
+    }
+    return;
+  }
+  if ([...options.sourceList].sort().join('\0') !== source.sourceList.sort().join('\0')) {
+    log().error({}, `when the stash mode is ${mode}, the source_list has to be exactly the stashed one`);
+    return;
+  }
+  try {
+    // The archive holds `ab/cd/ef…/<file>` (aiida's layout): the three folders of the shard are dropped.
+    await transport.extract({
+      source: sourceBase,
+      destination: targetBasepath,
+      overwrite: true,
+      stripComponents: 3,
+    });
+  } catch (error) {
+    log().error({ err: error }, `failed to unstash ${sourceBase} to ${targetBasepath}`);
+  }
+}

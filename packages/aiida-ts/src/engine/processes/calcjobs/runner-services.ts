@@ -1,0 +1,25 @@
+import type { Runner } from '../../runner.js';
+import { jobCoordinatorFor, type JobCoordinator } from './coordination.js';
+import { JobManager } from './job-manager.js';
+import { TransportQueue } from './transport-queue.js';
+
+/** What the calculation jobs of one runner share (aiida's `runner.transport` and `runner.job_manager`). */
+export interface CalcJobServices {
+  readonly coordinator: JobCoordinator;
+  readonly transports: TransportQueue;
+  readonly jobManager: JobManager;
+}
+
+const services = new WeakMap<Runner, CalcJobServices>();
+
+/** The transport queue, job manager and coordinator of `runner`'s calculation jobs (made on first use). */
+export function calcJobServices(runner: Runner): CalcJobServices {
+  let found = services.get(runner);
+  if (found === undefined) {
+    const coordinator = jobCoordinatorFor(runner.storage);
+    const transports = new TransportQueue({ coordinator });
+    found = { coordinator, transports, jobManager: new JobManager(coordinator, transports) };
+    services.set(runner, found);
+  }
+  return found;
+}
