@@ -3,7 +3,7 @@ import { getDefaultStorage, setDefaultStorage } from '../storage/context.js';
 import { openStorage } from '../storage/factory.js';
 import { clearProfile, getProfile, selectProfile, type LoadProfileOptions } from './manager.js';
 import type { Profile } from './profile.js';
-import { ensureContainerRepositoryFactory } from './repository-wiring.js';
+import { wirePlugins } from './plugin-wiring.js';
 
 let openedFor: { profile: Profile; storage: StorageBackend } | undefined;
 
@@ -15,7 +15,7 @@ let openedFor: { profile: Profile; storage: StorageBackend } | undefined;
  *   the database and repository do not belong together, ValidationError naming a bad `storage.config` key.
  */
 export async function openProfileStorage(profile: Profile): Promise<StorageBackend> {
-  ensureContainerRepositoryFactory();
+  wirePlugins();
   return openStorage(profile.storageBackend, profile.storageConfig, {
     defaultUserEmail: profile.defaultUserEmail,
     profileName: profile.name,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { LocalCommunicator } from 'kiwipy-ts';
+import { wirePlugins } from '../../src/config.js';
 import { getManager, Runner } from '../../src/engine.js';
 import { LinkType } from '../../src/orm/links.js';
 import type { Node } from '../../src/orm/nodes/node.js';
@@ -25,6 +26,8 @@ export function useEngine(open: () => Promise<TestStorage>): () => EngineFixture
   let handle: TestStorage | undefined;
   let fixture: EngineFixture | undefined;
   beforeAll(async () => {
+    // what loadProfile wires: computers reach the transport and scheduler registries, the built-in plugins load
+    wirePlugins();
     handle = await open();
     setDefaultStorage(handle.storage);
     const communicator = new LocalCommunicator();

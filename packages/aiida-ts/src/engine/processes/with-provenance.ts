@@ -14,7 +14,7 @@ import {
 import { InvalidOperationError, NotExistentError, type ValidationIssue } from '../../errors.js';
 import type { Node } from '../../orm/nodes/node.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
-import type { Runner } from '../runner.js';
+import type { ProcessRunner } from './process-runner.js';
 import { createBuilder, type ProcessBuilder } from './builder.js';
 import {
   decodeEngineValue,
@@ -51,7 +51,7 @@ export interface ProvenanceMembers extends EngineStepHost {
   /** The pk of the node (the pid), or null when provenance is not stored. */
   readonly pk: number | null;
   /** The runner this process runs in. */
-  readonly runner: Runner;
+  readonly runner: ProcessRunner;
   /** Tracks asynchronous work: the process awaits it before its next step and fails if it fails. */
   deferWork(work: PromiseLike<unknown>): void;
   /**
@@ -117,8 +117,8 @@ type PlumpyBase = new (options?: ProcessOptions) => PlumpyProcess;
  * (one construct signature taking `...args: any[]`), so TypeScript gives its instances both sides; the lifecycle
  * overrides exist at run time but stay protected members of plumpy-ts's classes for the type checker.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the mixin constructor shape TypeScript requires
 export type WithProvenance<B extends PlumpyBase> = B &
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the mixin constructor shape TypeScript requires
   (new (...args: any[]) => ProvenanceMembers) &
   ProvenanceStatics;
 
@@ -219,7 +219,7 @@ export function withProvenance<B extends PlumpyBase>(Base: B): WithProvenance<B>
       return this.provenance.node.pk;
     }
 
-    get runner(): Runner {
+    get runner(): ProcessRunner {
       return this.provenance.runner;
     }
 
