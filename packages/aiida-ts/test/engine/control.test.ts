@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { nonDb, Runner, ToContext, WorkChain } from '../../src/engine.js';
-import { loadNode } from '../../src/orm/loaders.js';
-import type { ProcessNode } from '../../src/orm/nodes/process/process.js';
+import { nonDb, Runner, ToContext, WorkChain } from 'aiida-ts/engine';
+import { loadNode, type ProcessNode } from 'aiida-ts/orm';
 import { BACKENDS, useEngine } from './helpers.js';
 
 /** Named gates a step waits at; a test opens one whether or not a step reached it yet. */
