@@ -72,6 +72,19 @@ export {
 export { loadProfile, openProfileStorage, unloadProfile } from './config/load-profile.js';
 export { wirePlugins } from './config/plugin-wiring.js';
 export {
+  AccessKind,
+  AccessRecordSchema,
+  ProcessLiveness,
+  ProfileAccessManager,
+  ProfileLock,
+  acquireProfileAccess,
+  describeAccessEntry,
+  type AccessEntry,
+  type AccessRecord,
+  type ProfileAccessHandle,
+  type ProfileAccessOptions,
+} from './config/profile-access.js';
+export {
   createProfile,
   deleteProfile,
   type CreateProfileOptions,

@@ -20,6 +20,7 @@ export const AiidaErrorCode = {
   INCOMPATIBLE_STORAGE_SCHEMA: 'INCOMPATIBLE_STORAGE_SCHEMA',
   STORAGE_MIGRATION: 'STORAGE_MIGRATION',
   LOCKED_PROFILE: 'LOCKED_PROFILE',
+  LOCKING_PROFILE: 'LOCKING_PROFILE',
   REPOSITORY: 'REPOSITORY',
   MISSING_ENTRY_POINT: 'MISSING_ENTRY_POINT',
   INVALID_OPERATION: 'INVALID_OPERATION',
@@ -32,6 +33,7 @@ export const AiidaErrorCode = {
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
   PROCESS_FAILED: 'PROCESS_FAILED',
+  PROCESS_STALLED: 'PROCESS_STALLED',
   ARCHIVE: 'ARCHIVE',
   ARCHIVE_EXPORT: 'ARCHIVE_EXPORT',
   EXPORT_VALIDATION: 'EXPORT_VALIDATION',
@@ -183,6 +185,27 @@ export class CorruptStorageError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.CORRUPT_STORAGE;
 }
 
+/**
+ * An integrity check found data lost or corrupt, and the operation that needed sound storage (full maintenance)
+ * changed nothing. `problems` lists what was found (`verdi storage integrity` prints the same).
+ */
+export class StorageIntegrityError extends CorruptStorageError {
+  readonly problems: readonly {
+    readonly kind: string;
+    readonly severity: string;
+    readonly message: string;
+  }[];
+
+  constructor(
+    message: string,
+    problems: readonly { readonly kind: string; readonly severity: string; readonly message: string }[],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.problems = problems;
+  }
+}
+
 /** The storage schema is older (or newer) than the code; the message says how to migrate. */
 export class IncompatibleStorageSchemaError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.INCOMPATIBLE_STORAGE_SCHEMA;
@@ -198,6 +221,11 @@ export class LockedProfileError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.LOCKED_PROFILE;
 }
 
+/** A profile cannot be locked for exclusive use because other processes are using it (aiida's `LockingProfileError`). */
+export class LockingProfileError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.LOCKING_PROFILE;
+}
+
 /** The file repository failed (a missing object, a corrupt pack). */
 export class RepositoryError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.REPOSITORY;
@@ -208,6 +236,29 @@ export class RepositoryPathError extends RepositoryError {}
 
 /** No repository object exists at the path or under the key (Python's `FileNotFoundError` in aiida-core). */
 export class FileNotFoundError extends RepositoryError {}
+
+/**
+ * Objects a database write was about to reference are not in the repository (full maintenance deleted them after
+ * they were written): the write was rolled back. Carries the keys, so the writer can put them again and retry.
+ */
+export class MissingObjectsError extends FileNotFoundError {
+  readonly keys: readonly string[];
+
+  constructor(message: string, keys: readonly string[], options?: ErrorOptions) {
+    super(message, options);
+    this.keys = keys;
+  }
+}
+
+/** A repository object's content does not hash to its key: the stored copy is corrupt. */
+export class CorruptObjectError extends RepositoryError {
+  readonly key: string;
+
+  constructor(message: string, key: string, options?: ErrorOptions) {
+    super(message, options);
+    this.key = key;
+  }
+}
 
 /** A repository path names a file where a directory is needed. */
 export class NotADirectoryError extends RepositoryError {}
@@ -378,4 +429,12 @@ export class PluginInternalError extends AiidaError {
 /** An operation on the remote computer did not have the effect asked for (aiida's `RemoteOperationError`). */
 export class RemoteOperationError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.REMOTE_OPERATION;
+}
+
+/**
+ * A process was still active when the JS event loop had nothing left to run: a step awaits a promise that can
+ * never settle (nothing can wake it). `verdi run` marks such processes excepted with this error.
+ */
+export class ProcessStalledError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PROCESS_STALLED;
 }

@@ -117,6 +117,7 @@ export {
   UpfFamily,
   type GroupInit,
 } from './orm/entities/group.js';
+export { AutogroupManager, getAutogroupManager } from './orm/autogroup.js';
 export { GroupPath, type GroupPathOptions } from './orm/entities/group-path.js';
 export { Comment, NodeComments, type CommentInit } from './orm/entities/comment.js';
 export { Log, LogLevel, NodeLogs, type LogInit, type LogLevelName } from './orm/entities/log.js';

@@ -1,7 +1,8 @@
 import type { StorageBackend } from '../storage/backend.js';
 import { getDefaultStorage, setDefaultStorage } from '../storage/context.js';
 import { openStorage } from '../storage/factory.js';
-import { clearProfile, getProfile, selectProfile, type LoadProfileOptions } from './manager.js';
+import { clearProfile, getConfigDir, getProfile, selectProfile, type LoadProfileOptions } from './manager.js';
+import { acquireProfileAccess } from './profile-access.js';
 import type { Profile } from './profile.js';
 import { wirePlugins } from './plugin-wiring.js';
 
@@ -9,17 +10,29 @@ let openedFor: { profile: Profile; storage: StorageBackend } | undefined;
 
 /**
  * Open a profile's storage (validating its `storage.config` with the backend's schema). The caller owns it and must
- * close it.
+ * close it. This process is registered as a user of the profile (aiida-core's `ProfileAccessManager`, a record in
+ * `<config>/access/<profile>/`) until the storage closes, so that full maintenance refuses to run meanwhile.
  *
- * @throws IncompatibleStorageSchemaError when the schema needs `verdi storage migrate`, CorruptStorageError when
- *   the database and repository do not belong together, ValidationError naming a bad `storage.config` key.
+ * @throws LockedProfileError when another process holds the profile exclusively (full maintenance),
+ *   IncompatibleStorageSchemaError when the schema needs `verdi storage migrate`, CorruptStorageError when the
+ *   database and repository do not belong together, ValidationError naming a bad `storage.config` key.
  */
 export async function openProfileStorage(profile: Profile): Promise<StorageBackend> {
   wirePlugins();
-  return openStorage(profile.storageBackend, profile.storageConfig, {
-    defaultUserEmail: profile.defaultUserEmail,
-    profileName: profile.name,
-  });
+  const access = acquireProfileAccess(profile.name, { configDir: getConfigDir() });
+  try {
+    return await openStorage(profile.storageBackend, profile.storageConfig, {
+      defaultUserEmail: profile.defaultUserEmail,
+      profileName: profile.name,
+      profileAccess: {
+        lockExclusive: (purpose) => access.manager.lock(purpose),
+        release: () => access.release(),
+      },
+    });
+  } catch (error) {
+    access.release();
+    throw error;
+  }
 }
 
 /**

@@ -22,6 +22,11 @@ export function brokerUrlOf(config: BrokerConfig): string {
 export interface ManagerOptions {
   /** How long to try to reach the profile's broker before running without it (ms, default 2000). */
   readonly brokerTimeout?: number;
+  /**
+   * Whether a foreground `run` handles Ctrl-C itself (default true); false where the caller does, as `verdi run`
+   * does for every process of its script.
+   */
+  readonly handleSignals?: boolean;
 }
 
 /**
@@ -60,6 +65,7 @@ export class Manager {
       storage,
       communicator,
       ownsCommunicator: true,
+      ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
       ...(profile?.isTestProfile === true ? { pollInterval: 0 } : {}),
     };
     return new Runner(runnerOptions);

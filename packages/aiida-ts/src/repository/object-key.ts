@@ -12,6 +12,20 @@ export function isValidObjectKey(key: unknown): key is string {
   return typeof key === 'string' && SHA256_KEY_PATTERN.test(key);
 }
 
+/**
+ * Adds to `keys` the object keys a node's `repository_metadata` (aiida's `{o: {name: {k: key} | {o: {…}}}}`)
+ * refers to; anything else in the value is ignored.
+ */
+export function collectObjectKeys(metadata: unknown, keys: Set<string> = new Set()): Set<string> {
+  if (typeof metadata !== 'object' || metadata === null) return keys;
+  const entry = metadata as { k?: unknown; o?: unknown };
+  if (typeof entry.k === 'string') keys.add(entry.k);
+  if (typeof entry.o === 'object' && entry.o !== null) {
+    for (const child of Object.values(entry.o)) collectObjectKeys(child, keys);
+  }
+  return keys;
+}
+
 /** Throws a `RepositoryError` naming the key when it is not a sha256 hex digest. */
 export function assertValidObjectKey(key: unknown): asserts key is string {
   if (!isValidObjectKey(key)) {

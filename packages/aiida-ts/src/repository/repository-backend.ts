@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { IntegrityCheckOptions, RepositoryIntegrityReport } from './integrity.js';
 
 /** Options of {@link RepositoryBackend.maintain}, as `verdi storage maintain` passes them. */
 export interface MaintainOptions {
@@ -16,6 +17,11 @@ export interface MaintainOptions {
   readonly vacuum?: boolean;
   /** Compress objects while packing, where it pays (disk-objectstore's `CompressMode.AUTO`, as aiida's `compress`). */
   readonly compress?: boolean;
+  /**
+   * Before full maintenance changes anything, check the storage and stop when data is missing or corrupt (default
+   * true; false skips reading every object). Used by the storage's `maintain`, not by repository backends.
+   */
+  readonly verify?: boolean;
   /** Keys to delete first, typically the unreferenced ones the storage found (full maintenance only). */
   readonly deleteObjects?: readonly string[];
 }
@@ -56,6 +62,11 @@ export interface RepositoryBackend {
   /** Every key in the store, streamed. */
   listObjects(): AsyncIterable<string>;
   maintain(options: MaintainOptions): Promise<MaintainReport>;
+  /**
+   * Checks the store: its structure (for a disk-objectstore container, the pack index against the pack files) and,
+   * with `hashes` (default), every object's content against its key. Reads only. Problems are reported, not thrown.
+   */
+  checkIntegrity(options?: IntegrityCheckOptions): Promise<RepositoryIntegrityReport>;
   /** Counts and sizes for `verdi storage info`. */
   getInfo(options?: { readonly detailed?: boolean }): Promise<Record<string, unknown>>;
   /** Removes every object and the container itself. */

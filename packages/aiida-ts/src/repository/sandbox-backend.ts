@@ -10,6 +10,11 @@ import {
   settle,
   sha256Hex,
 } from './object-key.js';
+import {
+  checkObjectHashes,
+  type IntegrityCheckOptions,
+  type RepositoryIntegrityReport,
+} from './integrity.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from './repository-backend.js';
 
 const BYTES_PER_MB = 1024 * 1024;
@@ -155,6 +160,10 @@ export class SandboxRepositoryBackend implements RepositoryBackend {
     }
     // Nothing is loose or packed in memory: there is nothing else to maintain.
     return { looseObjectsPacked: 0, objectsDeleted: toDelete.length, bytesFreed, actions };
+  }
+
+  checkIntegrity(options: IntegrityCheckOptions = {}): Promise<RepositoryIntegrityReport> {
+    return checkObjectHashes(this, options);
   }
 
   getInfo(options: { readonly detailed?: boolean } = {}): Promise<Record<string, unknown>> {

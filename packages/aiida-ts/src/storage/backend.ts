@@ -1,6 +1,8 @@
 import type { Insertable, Kysely } from 'kysely';
+import type { IntegrityCheckOptions } from '../repository/integrity.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
 import type { SqlDialect } from './dialect.js';
+import type { StorageIntegrityReport } from './integrity.js';
 import type { Database, NewDbNode, TableName } from './schema.js';
 
 /** The storage plugins aiida-ts ships, by aiida-core's entry point name (the profile's `storage.backend`). */
@@ -113,10 +115,27 @@ export interface StorageBackend extends AsyncDisposable {
   schemaVersion(): Promise<string | null>;
   getInfo(options?: { readonly detailed?: boolean }): Promise<StorageInfo>;
   /**
-   * Maintenance of the repository (`verdi storage maintain`). `live: false` needs exclusive use of the profile and
-   * also deletes the objects no node refers to ({@link unreferencedObjectKeys}).
+   * Maintenance of the repository (`verdi storage maintain`). `live: false` needs exclusive use of the profile (it
+   * takes the profile's lock when the storage was opened for a profile, and refuses while other processes use it)
+   * and also deletes the objects no node refers to ({@link unreferencedObjectKeys}). The deletion runs while no node
+   * can be written (see {@link referenceObjects}), so it never deletes an object a node being stored refers to.
+   * Full maintenance first checks the storage ({@link checkIntegrity}, with hashes unless `verify` is false) and
+   * changes nothing when data is missing or corrupt: `StorageIntegrityError` lists the problems.
    */
   maintain(options: MaintainOptions): Promise<MaintainReport>;
+  /**
+   * Runs `write`, a database write that makes rows refer to the repository objects `keys`, in one transaction that
+   * checks, after `write`, that every key is in the repository. Full maintenance deletes unreferenced objects under a
+   * lock that excludes such transactions, so a row can never be committed pointing at an object it deleted:
+   * `MissingObjectsError` (the write rolled back) names the keys that are gone; put them again and retry.
+   */
+  referenceObjects<T>(keys: Iterable<string>, write: () => Promise<T>): Promise<T>;
+  /**
+   * Checks the storage (`verdi storage integrity`): every object's content against its key (unless `hashes` is
+   * false), objects nodes refer to but the repository lacks, objects no node refers to, the repository's own
+   * structure, links and other rows naming rows that do not exist, uuids used twice. Reads only.
+   */
+  checkIntegrity(options?: IntegrityCheckOptions): Promise<StorageIntegrityReport>;
   /** The keys of repository objects that no node's `repository_metadata` names (left by deleted nodes). */
   unreferencedObjectKeys(): Promise<string[]>;
   /**
@@ -124,8 +143,28 @@ export interface StorageBackend extends AsyncDisposable {
    * follow provenance (see `deleteNodes` in the ORM for that) and does not delete repository objects.
    */
   deleteNodesAndConnections(pks: readonly number[]): Promise<void>;
+  /**
+   * Runs `hook` when the storage closes, before the database does (for resources tied to the storage, such as the
+   * engine's cross-process coordinator); the returned function unregisters it. Hooks may not reject the close.
+   */
+  onClose(hook: () => Promise<void>): () => void;
   /** Closes the database handles and the repository. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * What a storage opened for a profile knows of the profile-level access control (the config layer's
+ * `ProfileAccessManager`): a way to take the profile for this process alone, and the registration of this process as
+ * a user of the profile, given back when the storage closes.
+ */
+export interface ProfileAccessPort {
+  /**
+   * Takes the profile for this process alone, or throws `LockingProfileError` naming the other processes using it
+   * (`LockedProfileError` when another process holds it). `release()` gives it back.
+   */
+  lockExclusive(purpose: string): { release(): void };
+  /** Gives back the registration this storage holds (called once, when the storage closes). */
+  release(): void;
 }
 
 /** Options of {@link StoragePlugin.initialise}. */
@@ -139,6 +178,11 @@ export interface OpenOptions {
   readonly defaultUserEmail?: string | null;
   /** The profile's name, for messages such as "run `verdi -p <name> storage migrate`". */
   readonly profileName?: string;
+  /**
+   * The profile's access control: full maintenance takes the profile exclusively through it (and refuses while other
+   * processes use the profile), and the storage gives back its registration when it closes.
+   */
+  readonly profileAccess?: ProfileAccessPort;
 }
 
 /** What {@link StoragePlugin.migrate} did. */

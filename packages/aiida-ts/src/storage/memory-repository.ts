@@ -1,6 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { RepositoryError } from '../errors.js';
+import {
+  checkObjectHashes,
+  type IntegrityCheckOptions,
+  type RepositoryIntegrityReport,
+} from '../repository/integrity.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
 
 /**
@@ -84,6 +89,10 @@ export class MemoryRepositoryBackend implements RepositoryBackend {
   maintain(options: MaintainOptions): Promise<MaintainReport> {
     void options;
     return Promise.resolve({ looseObjectsPacked: 0, objectsDeleted: 0, bytesFreed: 0, actions: [] });
+  }
+
+  checkIntegrity(options: IntegrityCheckOptions = {}): Promise<RepositoryIntegrityReport> {
+    return checkObjectHashes(this, options);
   }
 
   getInfo(): Promise<Record<string, unknown>> {

@@ -1,16 +1,25 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Insertable, type Kysely } from 'kysely';
-import { IntegrityError, InvalidOperationError } from '../errors.js';
+import {
+  IntegrityError,
+  InvalidOperationError,
+  MissingObjectsError,
+  StorageIntegrityError,
+} from '../errors.js';
+import type { IntegrityCheckOptions } from '../repository/integrity.js';
+import { collectObjectKeys } from '../repository/object-key.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
 import type {
   BatchLink,
+  ProfileAccessPort,
   StorageBackend,
   StorageEntryPoint,
   StorageInfo,
   TransactionOptions,
 } from './backend.js';
 import type { SqlDialect } from './dialect.js';
+import { checkStorageIntegrity, type StorageIntegrityReport } from './integrity.js';
 import { readSchemaVersion, SCHEMA_VERSION_HEAD } from './migrations.js';
 import type { Database, NewDbLink, NewDbNode, TableName } from './schema.js';
 
@@ -23,6 +32,8 @@ export interface SqlStorageBackendOptions {
   /** Where the data lives, for messages and `verdi storage info` (no password). */
   readonly location: string;
   readonly defaultUserEmail?: string | null;
+  /** The profile's access control (see `OpenOptions.profileAccess`). */
+  readonly profileAccess?: ProfileAccessPort | undefined;
 }
 
 interface TransactionScope {
@@ -34,14 +45,19 @@ const DEFAULT_RETRIES = 8;
 
 export type BulkTable = Exclude<TableName, 'alembic_version'>;
 
-/** Adds the object keys of aiida's `repository_metadata` (`{o: {name: {k: key} | {o: {…}}}}`) to `keys`. */
-function collectObjectKeys(metadata: unknown, keys: Set<string>): void {
-  if (typeof metadata !== 'object' || metadata === null) return;
-  const entry = metadata as { k?: unknown; o?: unknown };
-  if (typeof entry.k === 'string') keys.add(entry.k);
-  if (typeof entry.o === 'object' && entry.o !== null) {
-    for (const child of Object.values(entry.o)) collectObjectKeys(child, keys);
+/** The object keys the `repository_metadata` of node rows about to be written refer to. */
+export function objectKeysOfRows(rows: readonly NewDbNode[]): Set<string> {
+  const keys = new Set<string>();
+  for (const row of rows) {
+    const metadata: unknown = row.repository_metadata;
+    // encoded JSON text (both dialects encode before inserting); a row without a file has no `"k"` anywhere
+    if (typeof metadata === 'string') {
+      if (metadata.includes('"k"')) collectObjectKeys(JSON.parse(metadata), keys);
+    } else {
+      collectObjectKeys(metadata, keys);
+    }
   }
+  return keys;
 }
 
 /** The link rows of a batch, once its nodes have their ids (`ids`, in row order). */
@@ -72,6 +88,9 @@ export abstract class SqlStorageBackend implements StorageBackend {
   defaultUserEmail: string | null;
   protected readonly db: Kysely<Database>;
   readonly #scope = new AsyncLocalStorage<TransactionScope>();
+  readonly #profileAccess: ProfileAccessPort | undefined;
+  readonly #closeHooks = new Set<() => Promise<void>>();
+  #closing: Promise<void> | undefined;
   #closed = false;
 
   protected constructor(options: SqlStorageBackendOptions) {
@@ -81,6 +100,7 @@ export abstract class SqlStorageBackend implements StorageBackend {
     this.repository = options.repository;
     this.location = options.location;
     this.defaultUserEmail = options.defaultUserEmail ?? null;
+    this.#profileAccess = options.profileAccess;
   }
 
   get isClosed(): boolean {
@@ -99,6 +119,11 @@ export abstract class SqlStorageBackend implements StorageBackend {
   /** Whether `error` is the database refusing a row (unique, foreign key, not null, check). */
   protected abstract isConstraintViolation(error: unknown): boolean;
   protected abstract closeDatabase(): Promise<void>;
+  /**
+   * Inside a transaction, keeps every other writer of `db_dbnode` out until it ends (and waits for those in
+   * flight): what full maintenance holds while it decides which objects are unreferenced and deletes them.
+   */
+  protected abstract lockOutNodeWrites(trx: Kysely<Database>): Promise<void>;
   /** Inserts `rows` (already encoded) with the current executor; resolves to their ids in row order. */
   protected abstract insertMany(
     executor: Kysely<Database>,
@@ -181,10 +206,13 @@ export abstract class SqlStorageBackend implements StorageBackend {
 
   async insertNodes(nodes: readonly NewDbNode[], links: readonly BatchLink[]): Promise<number[]> {
     if (nodes.length === 0) return [];
+    const keys = objectKeysOfRows(nodes);
     try {
       return await this.transaction(async () => {
         const ids = await this.bulkInsert('db_dbnode', nodes);
         if (links.length > 0) await this.bulkInsert('db_dblink', resolveBatchLinks(links, ids));
+        // after the insert: on PostgreSQL its lock on db_dbnode is what keeps full maintenance out until we commit
+        if (keys.size > 0) await this.#assertObjectsPresent(keys);
         return ids;
       });
     } catch (error) {
@@ -197,6 +225,28 @@ export abstract class SqlStorageBackend implements StorageBackend {
       }
       throw error;
     }
+  }
+
+  async referenceObjects<T>(keys: Iterable<string>, write: () => Promise<T>): Promise<T> {
+    const wanted = new Set(keys);
+    if (wanted.size === 0) return write();
+    return this.transaction(async () => {
+      const result = await write();
+      await this.#assertObjectsPresent(wanted);
+      return result;
+    });
+  }
+
+  async #assertObjectsPresent(keys: ReadonlySet<string>): Promise<void> {
+    const list = [...keys];
+    const present = await this.repository.hasObjects(list);
+    const missing = list.filter((_, index) => present[index] !== true);
+    if (missing.length === 0) return;
+    throw new MissingObjectsError(
+      `${missing.length} repository object(s) to be referenced are gone (deleted by a full maintenance run meanwhile?): ` +
+        `${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}; nothing was written`,
+      missing,
+    );
   }
 
   async getGlobalVariable(key: string): Promise<unknown> {
@@ -291,15 +341,71 @@ export abstract class SqlStorageBackend implements StorageBackend {
   }
 
   /**
-   * Repository maintenance (`verdi storage maintain`). Full maintenance (`live: false`, which needs exclusive use
-   * of the profile) first deletes the objects no node refers to any more (left by deleted nodes and by stores that
-   * failed after writing their files), as aiida-core does. Live maintenance leaves them: a process storing a node
-   * at the same time writes its files before its database row, so they look unreferenced for a moment.
+   * Repository maintenance (`verdi storage maintain`). Full maintenance (`live: false`) takes the profile for this
+   * process alone (refusing while other processes use it, see `OpenOptions.profileAccess`), then deletes the objects
+   * no node refers to any more (left by deleted nodes and by stores that failed after writing their files), as
+   * aiida-core does, and packs, repacks and cleans. Live maintenance leaves unreferenced objects: a process storing a
+   * node writes its files before its database row, so they look unreferenced for a moment.
+   *
+   * Deletion is safe even beside a writer the profile lock cannot see (another configuration folder on the same
+   * storage, another host on the same PostgreSQL database): it runs in a transaction that keeps node writes out, and
+   * every write that refers to objects checks them inside its own transaction ({@link referenceObjects}). A write
+   * either committed before the deletion looked (its objects are referenced and kept) or checks after it deleted
+   * (it finds its objects gone, rolls back and puts them again). `deleteObjects`, when given, only narrows the
+   * deletion: a referenced key is never deleted.
    */
   async maintain(options: MaintainOptions): Promise<MaintainReport> {
     this.assertOpen();
-    if (options.live || options.deleteObjects !== undefined) return this.repository.maintain(options);
-    return this.repository.maintain({ ...options, deleteObjects: await this.unreferencedObjectKeys() });
+    if (options.live) return this.repository.maintain(options);
+    const hold =
+      options.dryRun === true
+        ? undefined
+        : this.#profileAccess?.lockExclusive('verdi storage maintain --full');
+    try {
+      if (options.verify !== false) {
+        const report = await this.checkIntegrity({ hashes: true });
+        const errors = report.problems.filter((problem) => problem.severity === 'error');
+        if (errors.length > 0) {
+          throw new StorageIntegrityError(
+            `the storage at ${this.location} has ${errors.length} integrity problem(s); full maintenance changed nothing. ` +
+              'Restore the lost data from a backup (`verdi storage backup`) or remove the affected nodes, then run it again:\n' +
+              errors.map((problem) => `  - ${problem.message}`).join('\n'),
+            report.problems,
+          );
+        }
+      }
+      const deletion = await this.transaction(async (trx) => {
+        if (options.dryRun !== true) await this.lockOutNodeWrites(trx);
+        let keys = await this.unreferencedObjectKeys();
+        if (options.deleteObjects !== undefined) {
+          const allowed = new Set(options.deleteObjects);
+          keys = keys.filter((key) => allowed.has(key));
+        }
+        return this.repository.maintain({
+          live: false,
+          dryRun: options.dryRun ?? false,
+          deleteObjects: keys,
+          packLoose: false,
+          repack: false,
+          vacuum: false,
+          cleanStorage: false,
+        });
+      });
+      const rest = await this.repository.maintain({ ...options, deleteObjects: [] });
+      return {
+        looseObjectsPacked: rest.looseObjectsPacked,
+        objectsDeleted: deletion.objectsDeleted,
+        bytesFreed: deletion.bytesFreed + rest.bytesFreed,
+        actions: [...deletion.actions, ...rest.actions],
+      };
+    } finally {
+      hold?.release();
+    }
+  }
+
+  checkIntegrity(options: IntegrityCheckOptions = {}): Promise<StorageIntegrityReport> {
+    this.assertOpen();
+    return checkStorageIntegrity(this, options);
   }
 
   /** The keys of repository objects that no node's `repository_metadata` names, in the repository's order. */
@@ -344,13 +450,32 @@ export abstract class SqlStorageBackend implements StorageBackend {
     });
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  onClose(hook: () => Promise<void>): () => void {
+    this.#closeHooks.add(hook);
+    return () => {
+      this.#closeHooks.delete(hook);
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    // hooks first, while the database is still open (a coordinator withdraws its waiting requests)
+    const hooks = [...this.#closeHooks];
+    this.#closeHooks.clear();
+    await Promise.allSettled(hooks.map((hook) => hook()));
     this.#closed = true;
     try {
       await this.closeDatabase();
     } finally {
-      await this.repository.close();
+      try {
+        await this.repository.close();
+      } finally {
+        this.#profileAccess?.release();
+      }
     }
   }
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Config, Profile } from '../../src/config.js';
@@ -61,6 +62,31 @@ describe('verdi storage', () => {
     expect(info.stderr).toMatch(
       /Critical: Database schema version `main_0001` is incompatible.*verdi -p old storage migrate/s,
     );
+  });
+
+  it('migrate refuses while another process uses the profile', async () => {
+    const holder = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(import.meta.dirname, '..', 'config', 'fixtures', 'hold-profile.ts'),
+        configDir,
+        'old',
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      const refused = await verdi(['-p', 'old', 'storage', 'migrate', '--force']);
+      expect(refused.code, describeResult(refused)).toBe(1);
+      expect(refused.stderr).toContain('cannot lock profile `old` because other processes are using it');
+      expect(refused.stderr).toContain(`pid ${holder.pid}`);
+      const version = await verdi(['-p', 'old', 'storage', 'version', '--json']);
+      expect(version.json()).toMatchObject({ version: 'main_0001' });
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 
   it('migrate asks first, stops when refused, and migrates when confirmed', async () => {

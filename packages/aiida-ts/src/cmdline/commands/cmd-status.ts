@@ -56,11 +56,24 @@ async function collect(
     const storage = await openProfileStorage(profile);
     try {
       const info = await storage.getInfo();
-      add({
-        service: 'storage',
-        status: ServiceStatus.UP,
-        message: `${info.entryPoint} at ${info.location}, schema version ${info.schemaVersion ?? 'none'} (head ${info.schemaVersionHead})`,
-      });
+      const where = `${info.entryPoint} at ${info.location}, schema version ${info.schemaVersion ?? 'none'} (head ${info.schemaVersionHead})`;
+      // no hashing (that is `verdi storage integrity`): files lost from the repository, packs gone or cut short
+      const integrity = await storage.checkIntegrity({ hashes: false });
+      const errors = integrity.problems.filter((problem) => problem.severity === 'error');
+      if (errors.length === 0) {
+        add({ service: 'storage', status: ServiceStatus.UP, message: where });
+      } else {
+        exitCode = ExitCode.CRITICAL;
+        lines.push({
+          service: 'storage',
+          status: ServiceStatus.ERROR,
+          message: `${where}\n${errors.length} integrity problem(s); run \`verdi storage integrity\` for the full list`,
+          error: errors
+            .slice(0, 5)
+            .map((problem) => problem.message)
+            .join('\n'),
+        });
+      }
     } finally {
       await storage.close();
     }

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import type { Profile } from '../../config/profile.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
+import { CliExit, ExitCode } from '../exit-codes.js';
+import { printIntegrityProblems, storageIntegrityCommand } from '../storage/integrity.js';
 
 async function pluginOf(profile: Profile) {
   const { ensureContainerRepositoryFactory } = await import('../../config/repository-wiring.js');
@@ -56,6 +58,12 @@ export default defineCommandGroup({
             cli.out.critical('Migration cancelled.');
           }
         }
+        // as aiida-core: migrating needs the profile alone (refused while a daemon or a script uses it)
+        const { ProfileAccessManager } = await import('../../config/profile-access.js');
+        const { getConfigDir } = await import('../../config/manager.js');
+        using _lock = new ProfileAccessManager(profile.name, { configDir: getConfigDir() }).lock(
+          'verdi storage migrate',
+        );
         const report = await plugin.migrate(config);
         cli.out.report(`applied: ${report.applied.length === 0 ? 'nothing' : report.applied.join(', ')}`);
         cli.out.success(`Migration completed: '${report.from ?? 'none'}' -> '${report.to}'.`);
@@ -70,8 +78,14 @@ export default defineCommandGroup({
         cli.out.json = opts.json === true;
         const storage = await cli.storage();
         const info = await storage.getInfo({ detailed: opts.detailed === true });
-        if (opts.json === true) cli.out.printJson(info);
+        // the structure and the objects nodes refer to (no hashing): a lost file or pack is reported here too
+        const integrity = await storage.checkIntegrity({ hashes: false });
+        if (opts.json === true)
+          cli.out.printJson({ ...info, integrity: { ok: integrity.ok, problems: integrity.problems } });
         else cli.out.printYaml(info);
+        if (opts.json !== true && printIntegrityProblems(cli, integrity))
+          cli.out.report('run `verdi storage integrity` for a full check, hashes included');
+        if (!integrity.ok) throw new CliExit(ExitCode.CRITICAL);
       });
 
     group
@@ -87,6 +101,10 @@ export default defineCommandGroup({
       .option('--no-repack', 'With --full, do not repack the existing packs.')
       .option('--compress', 'Compress objects while packing, where it pays.')
       .option('--dry-run', 'Only report what would be done.')
+      .option(
+        '--no-verify',
+        'With --full, do not check every object before changing anything (by default a missing or corrupt object stops it).',
+      )
       .option('-f, --force', 'Do not ask for confirmation.')
       .option('--json', 'Print the report as JSON.')
       .action(
@@ -94,6 +112,7 @@ export default defineCommandGroup({
           full?: boolean;
           repack: boolean;
           compress?: boolean;
+          verify: boolean;
           dryRun?: boolean;
           force?: boolean;
           json?: boolean;
@@ -119,7 +138,7 @@ export default defineCommandGroup({
           const report = await storage.maintain({
             live: !full,
             dryRun: opts.dryRun === true,
-            ...(full ? { repack: opts.repack } : {}),
+            ...(full ? { repack: opts.repack, verify: opts.verify } : {}),
             compress: opts.compress === true,
           });
           if (opts.json === true) {
@@ -135,6 +154,7 @@ export default defineCommandGroup({
         },
       );
 
+    group.addCommand(storageIntegrityCommand(cli));
     return group;
   },
 });

@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import {
   IntegrityError,
+  MissingObjectsError,
   ModificationNotAllowedError,
   NotExistentError,
   StoringNotAllowedError,
   ValidationError,
 } from '../../errors.js';
+import { collectObjectKeys } from '../../repository/object-key.js';
 import type { BatchLink, StorageBackend } from '../../storage/backend.js';
 import { canonicalTimestamp } from '../../storage/dialect.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
@@ -29,6 +31,7 @@ import { isUniqueViolation } from '../utils/db-errors.js';
 import { patchedJsonColumn } from '../utils/json-column.js';
 import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
+import { runNodesStoredHooks } from './store-hooks.js';
 
 /** @internal The option key through which loaders build a node from its database row. */
 export const FROM_ROW: unique symbol = Symbol('aiida-ts.node.fromRow');
@@ -160,6 +163,12 @@ export class LinkManager<N extends Node = Node> {
     return matches[0]!.node;
   }
 }
+
+/**
+ * How many times a store puts its files again when full maintenance deleted them before the insert (each attempt
+ * needs another maintenance run to land in the same moment, so more than one retry is already unlikely).
+ */
+const MAX_STORE_ATTEMPTS = 5;
 
 /**
  * A node of the provenance graph (`db_dbnode`): data or the record of a process execution. Attributes and files
@@ -419,12 +428,15 @@ export class Node {
         const { pk, storage } = this.#state;
         if (pk === null || storage === undefined) return;
         const mtime = storage.dialect.encodeTimestamp(new Date());
-        await storage
-          .executor()
-          .updateTable('db_dbnode')
-          .set({ repository_metadata: storage.dialect.encodeJson(metadata), mtime })
-          .where('id', '=', pk)
-          .execute();
+        // checked inside the update's transaction: full maintenance cannot delete a file between write and reference
+        await storage.referenceObjects(collectObjectKeys(metadata), () =>
+          storage
+            .executor()
+            .updateTable('db_dbnode')
+            .set({ repository_metadata: storage.dialect.encodeJson(metadata), mtime })
+            .where('id', '=', pk)
+            .execute(),
+        );
         this.#state.repositoryMetadata = metadata;
         this.#state.mtime = canonicalTimestamp(mtime);
       },
@@ -618,14 +630,18 @@ export class Node {
     }
 
     // repository objects first, by content key: a failed transaction leaves only unreferenced objects
-    const metadata: RepositoryMetadata[] = [];
-    for (const { node } of prepared) {
-      metadata.push(
-        node.#repository === undefined
-          ? node.#state.repositoryMetadata
-          : await node.#repository.flush(storage.repository),
-      );
-    }
+    const flush = async (): Promise<RepositoryMetadata[]> => {
+      const metadata: RepositoryMetadata[] = [];
+      for (const { node } of prepared) {
+        metadata.push(
+          node.#repository === undefined
+            ? node.#state.repositoryMetadata
+            : await node.#repository.flush(storage.repository),
+        );
+      }
+      return metadata;
+    };
+    let metadata = await flush();
 
     const defaultUserId = nodes.some((n) => n.#state.user === null && n.#state.userId === null)
       ? await User.getDefaultId(storage)
@@ -666,7 +682,18 @@ export class Node {
     });
     let ids: number[];
     try {
-      ids = await storage.insertNodes(rows, links);
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          ids = await storage.insertNodes(rows, links);
+          break;
+        } catch (error) {
+          // full maintenance deleted objects between our writing them and the insert (which checks and rolls back):
+          // put them again from the node's own copy and retry
+          if (!(error instanceof MissingObjectsError) || attempt >= MAX_STORE_ATTEMPTS) throw error;
+          metadata = await flush();
+          rows.forEach((row, i) => (row.repository_metadata = dialect.encodeJson(metadata[i])));
+        }
+      }
     } catch (error) {
       if (error instanceof IntegrityError && isUniqueViolation(error.cause)) {
         throw new IntegrityError(`a node with one of these uuids already exists: ${error.message}`, {
@@ -700,6 +727,7 @@ export class Node {
       }
       state.incoming = [];
     });
+    await runNodesStoredHooks(storage, nodes);
   }
 
   /** Reloads label, description, attributes, extras and times from the database (changes by other processes). */

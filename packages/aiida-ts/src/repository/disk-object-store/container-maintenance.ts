@@ -1,6 +1,7 @@
 import { link, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { CorruptStorageError, FileNotFoundError } from '../../errors.js';
+import { livenessOfTagged, ProcessLiveness } from '../../utils/process-identity.js';
 import { sha256Hex } from '../object-key.js';
 import { isErrno } from './container.js';
 import type { Container } from './container.js';
@@ -189,7 +190,10 @@ async function repackPack(
 export interface CleanStorageOptions {
   /** VACUUM the index first (full maintenance). */
   readonly vacuum?: boolean;
-  /** When false (nobody else uses the container), files crashed writers left in the sandbox are removed too. */
+  /**
+   * When false (nobody else should use the container), files crashed writers left in the sandbox are removed too:
+   * those whose name tags a dead process (see `processTag`) or has no tag; a live writer's file is kept.
+   */
   readonly live?: boolean;
 }
 
@@ -215,6 +219,8 @@ export async function cleanStorage(
   if (options.live === false) {
     for (const name of await readdir(container.path('sandbox'))) {
       const path = container.path('sandbox', name);
+      // a file a live writer (this process or another) has in flight; the untagged ones are aiida-core's or crashed
+      if (livenessOfTagged(name) !== ProcessLiveness.DEAD) continue;
       freed += (await stat(path)).size;
       await rm(path, { recursive: true, force: true });
     }

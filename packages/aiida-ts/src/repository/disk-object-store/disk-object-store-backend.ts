@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
-import { FileNotFoundError, RepositoryError, isAiidaError } from '../../errors.js';
+import { CorruptObjectError, FileNotFoundError, RepositoryError, isAiidaError } from '../../errors.js';
+import { processTag } from '../../utils/process-identity.js';
 import {
   assertValidObjectKey,
   byteChunks,
@@ -11,11 +12,15 @@ import {
   sha256Hex,
 } from '../object-key.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository-backend.js';
+import type { IntegrityCheckOptions, RepositoryIntegrityReport } from '../integrity.js';
+import { decodingError, verifyContent, verifyingStream } from '../verified-read.js';
+import { checkContainerIntegrity } from './container-integrity.js';
 import { CompressionAlgorithmSchema } from './container-config.js';
 import type { ContainerConfig } from './container-config.js';
 import { cleanStorage, countObjects, deleteObjects, getTotalSize, repack } from './container-maintenance.js';
 import type { CleanStorageOptions, ObjectCount, TotalSize } from './container-maintenance.js';
 import { Container, isErrno } from './container.js';
+import type { PackedObjectRow } from './pack-index.js';
 import { openPackedStream, readPackedObject } from './pack-reader.js';
 import { CompressMode, addObjectsToPack, packAllLoose } from './pack-writer.js';
 import type { AddObjectsToPackOptions, PackAllLooseOptions, PackSource } from './pack-writer.js';
@@ -255,7 +260,8 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
 
   #sandboxPath(): string {
     void this.#container.config;
-    return this.#container.path('sandbox', randomUUID().replaceAll('-', ''));
+    // named after this process, so that full maintenance in another process leaves a live writer's file alone
+    return this.#container.path('sandbox', `${processTag()}${randomUUID().replaceAll('-', '')}`);
   }
 
   /** Moves a finished sandbox file to its loose place, or drops it when the content is packed already. */
@@ -306,7 +312,11 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
       for (let start = 0; start < keys.length; start += batch) {
         await Promise.all(
           keys.slice(start, start + batch).map(async (key, offset) => {
-            if (isValidObjectKey(key)) result[start + offset] = await this.#isStored(key);
+            if (!isValidObjectKey(key)) return;
+            const stored = await this.#isStored(key);
+            result[start + offset] = stored;
+            // another process may have deleted what this one wrote (full maintenance): write it again next time
+            if (!stored) this.#written.delete(key);
           }),
         );
       }
@@ -325,33 +335,66 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
     return this.#container.index.has(key);
   }
 
+  /**
+   * A stream of the object that fails with `CorruptObjectError` at its end when the content does not hash to the
+   * key (a flipped byte, a truncated pack, a damaged compressed stream), instead of ending normally.
+   */
   async openStream(key: string): Promise<Readable> {
+    const { stream, where } = await this.#openRawStream(key);
+    return verifyingStream(stream, key, where);
+  }
+
+  /** The stream as stored, unchecked (maintenance hashes it itself), with where it comes from. */
+  async #openRawStream(key: string): Promise<{ stream: Readable; where: string }> {
     assertValidObjectKey(key);
     return this.#wrap(`opening object ${key}`, async () => {
+      const loose = this.#container.loosePath(key);
       try {
-        const handle = await open(this.#container.loosePath(key), 'r');
-        return handle.createReadStream({ highWaterMark: 1024 * 1024 });
+        const handle = await open(loose, 'r');
+        return {
+          stream: handle.createReadStream({ highWaterMark: 1024 * 1024 }),
+          where: `loose file ${loose}`,
+        };
       } catch (error) {
         if (!isErrno(error, 'ENOENT')) throw error;
       }
       const row = this.#container.index.get(key);
       if (row === undefined) throw objectNotFound(key);
-      return openPackedStream(this.#container, row);
+      return { stream: await openPackedStream(this.#container, row), where: this.#packedWhere(row) };
     });
   }
 
+  #packedWhere(row: PackedObjectRow): string {
+    return `pack ${this.#container.packPath(row.pack_id)} at offset ${row.offset}${row.compressed ? ', compressed' : ''}`;
+  }
+
+  /**
+   * The whole object, checked against its key: `CorruptObjectError` naming the key and where it lies when the
+   * content does not hash to it. A corrupt loose copy of an object that is also packed is passed over for the
+   * packed copy when that one is good.
+   */
   async getObjectContent(key: string): Promise<Buffer> {
     assertValidObjectKey(key);
     return this.#wrap(`reading object ${key}`, () =>
       this.#files(async () => {
+        const loose = this.#container.loosePath(key);
+        let looseError: CorruptObjectError | undefined;
         try {
-          return await readFile(this.#container.loosePath(key));
+          return verifyContent(key, await readFile(loose), `loose file ${loose}`);
         } catch (error) {
-          if (!isErrno(error, 'ENOENT')) throw error;
+          if (!isErrno(error, 'ENOENT') && !(error instanceof CorruptObjectError)) throw error;
+          if (error instanceof CorruptObjectError) looseError = error;
         }
         const row = this.#container.index.get(key);
-        if (row === undefined) throw objectNotFound(key);
-        return readPackedObject(this.#container, row);
+        if (row === undefined) throw looseError ?? objectNotFound(key);
+        const where = this.#packedWhere(row);
+        let content: Buffer;
+        try {
+          content = await readPackedObject(this.#container, row);
+        } catch (error) {
+          throw decodingError(error, key, where);
+        }
+        return verifyContent(key, content, where);
       }),
     );
   }
@@ -445,7 +488,7 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
     return this.#exclusive('cleaning the storage', () =>
       cleanStorage(this.#container, options, async (key) => {
         const hasher = createHash('sha256');
-        for await (const chunk of await this.openStream(key)) hasher.update(chunk as Buffer);
+        for await (const chunk of (await this.#openRawStream(key)).stream) hasher.update(chunk as Buffer);
         return hasher.digest('hex');
       }),
     );
@@ -518,6 +561,14 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
       if (!dryRun) bytesFreed += await this.cleanStorage({ vacuum: vacuum && !doRepack, live });
     }
     return { looseObjectsPacked, objectsDeleted, bytesFreed, actions };
+  }
+
+  /**
+   * Checks the container (see `checkContainerIntegrity`): pack index against pack files, stray files, pending
+   * duplicates, and with `hashes` (default) every copy of every object against its key. Reads only.
+   */
+  checkIntegrity(options: IntegrityCheckOptions = {}): Promise<RepositoryIntegrityReport> {
+    return this.#wrap('checking the integrity', () => checkContainerIntegrity(this.#container, options));
   }
 
   /** Numbers of loose objects, packed objects and pack files (disk-objectstore's `count_objects`). */

@@ -207,6 +207,54 @@ export class PackIndex {
     return row ?? { size: 0, length: 0 };
   }
 
+  /** Full rows in id order, `pageSize` at a time (for checks that read every packed object). */
+  pageRows(afterId: number, pageSize: number): (PackedObjectRow & { id: number })[] {
+    return this.#db
+      .prepare<[number, number], RawRow & { id: number }>(
+        'SELECT id, hashkey, compressed, size, "offset", length, pack_id FROM db_object WHERE id > ? ORDER BY id LIMIT ?',
+      )
+      .all(afterId, pageSize)
+      .map((raw) => ({ ...toRow(raw, this.path), id: raw.id }));
+  }
+
+  /** Each pack the index places objects in: how many, and where the last one ends. */
+  packSummaries(): { packId: number; objects: number; end: number }[] {
+    return this.#db
+      .prepare<[], { packId: number; objects: number; end: number }>(
+        'SELECT pack_id AS packId, count(*) AS objects, max("offset" + length) AS "end" FROM db_object GROUP BY pack_id ORDER BY pack_id',
+      )
+      .all();
+  }
+
+  /** Up to `limit` keys of a pack, and of those ending past `size` bytes when given. */
+  keysOfPack(packId: number, limit: number, pastEnd?: number): string[] {
+    return this.#db
+      .prepare<[number, number, number], { hashkey: string }>(
+        'SELECT hashkey FROM db_object WHERE pack_id = ? AND "offset" + length > ? ORDER BY "offset" LIMIT ?',
+      )
+      .all(packId, pastEnd ?? -1, limit)
+      .map((row) => row.hashkey);
+  }
+
+  /** Objects that start before the previous object of their pack ends. */
+  overlaps(limit: number): { hashkey: string; packId: number; offset: number; previousEnd: number }[] {
+    return this.#db
+      .prepare<[number], { hashkey: string; packId: number; offset: number; previousEnd: number }>(
+        `SELECT hashkey, pack_id AS packId, "offset", previous_end AS previousEnd FROM (
+           SELECT hashkey, pack_id, "offset",
+             max("offset" + length) OVER (PARTITION BY pack_id ORDER BY "offset", id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_end
+           FROM db_object)
+         WHERE previous_end > "offset" LIMIT ?`,
+      )
+      .all(limit);
+  }
+
+  /** SQLite's own check of the index file (`PRAGMA quick_check`): `['ok']` when sound. */
+  quickCheck(): string[] {
+    const rows = this.#db.pragma('quick_check', { simple: false }) as Record<string, unknown>[];
+    return rows.map((row) => String(Object.values(row)[0]));
+  }
+
   vacuum(): void {
     this.#db.exec('VACUUM');
   }

@@ -240,7 +240,7 @@ export async function quotasOfComputer(backend: StorageBackend, computerUuid: st
 /**
  * The pools a job on the computer counts against: its own (`computer:<uuid>`) and those of its quotas. Only reads.
  */
-export async function poolsOfComputer(backend: StorageBackend, computerUuid: string): Promise<string[]> {
+export async function poolsForComputer(backend: StorageBackend, computerUuid: string): Promise<string[]> {
   const quotas = await quotasOfComputer(backend, computerUuid);
   return [computerPool(computerUuid), ...quotas.map((name) => `quota:${name}`)];
 }

@@ -88,6 +88,7 @@ export const AIIDA_TS_MIGRATIONS: readonly AiidaTsMigration[] = [
           id ${t.name} NOT NULL PRIMARY KEY,
           host ${t.name} NOT NULL,
           pid ${t.integer} NOT NULL,
+          process_start ${t.name} NOT NULL,
           expires_at ${t.bigint} NOT NULL
         )`,
         `CREATE TABLE aiida_ts_slot_request (

@@ -78,6 +78,8 @@ export interface AiidaTsOwnerTable {
   /** The machine (hostname, boot id and pid namespace) the process runs on. */
   host: string;
   pid: number;
+  /** When the process started, as the OS tells it (so a reused pid is not taken for the same process). */
+  process_start: string;
   expires_at: EpochMsColumn;
 }
 

@@ -3,10 +3,10 @@ import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IntegrityError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
-import type { BatchLink, StorageEntryPoint } from '../backend.js';
+import type { BatchLink, ProfileAccessPort, StorageEntryPoint } from '../backend.js';
 import { postgresDialect } from '../dialect.js';
 import type { Database, NewDbNode } from '../schema.js';
-import { SqlStorageBackend, type BulkTable } from '../sql-backend.js';
+import { objectKeysOfRows, SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 
 /** How to reach a PostgreSQL database (aiida-core's `database_*` keys, already validated). */
 export interface PostgresConnectionOptions {
@@ -53,6 +53,7 @@ export interface PostgresStorageBackendOptions {
   readonly repository: RepositoryBackend;
   readonly location: string;
   readonly defaultUserEmail?: string | null;
+  readonly profileAccess?: ProfileAccessPort | undefined;
 }
 
 /** The PostgreSQL type of each column name of the schema, for the arrays of a bulk insert. */
@@ -182,6 +183,7 @@ export class PostgresStorageBackend extends SqlStorageBackend {
       repository: options.repository,
       location: options.location,
       defaultUserEmail: options.defaultUserEmail ?? null,
+      profileAccess: options.profileAccess,
     });
     this.#pool = options.pool;
   }
@@ -195,7 +197,9 @@ export class PostgresStorageBackend extends SqlStorageBackend {
       this.inTransaction() ||
       nodes.length === 0 ||
       nodes.length > SINGLE_STATEMENT_NODES ||
-      nodes.some((row) => Object.keys(row).some((key) => !NODE_COLUMN_SET.has(key)))
+      nodes.some((row) => Object.keys(row).some((key) => !NODE_COLUMN_SET.has(key))) ||
+      // nodes with files take a transaction, which checks their objects before it commits (see referenceObjects)
+      objectKeysOfRows(nodes).size > 0
     ) {
       return super.insertNodes(nodes, links);
     }
@@ -260,6 +264,12 @@ export class PostgresStorageBackend extends SqlStorageBackend {
         await sleep(Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random()));
       }
     }
+  }
+
+  protected async lockOutNodeWrites(trx: Kysely<Database>): Promise<void> {
+    // SHARE conflicts with the ROW EXCLUSIVE lock every INSERT/UPDATE/DELETE takes: it waits for writers in flight
+    // to commit and holds new ones until this transaction ends; readers are not affected
+    await sql`LOCK TABLE db_dbnode IN SHARE MODE`.execute(trx);
   }
 
   protected isTransient(error: unknown): boolean {

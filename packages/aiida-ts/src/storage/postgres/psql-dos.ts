@@ -231,6 +231,7 @@ export class PsqlDosStorage implements StoragePlugin<PsqlDosConfig> {
       repository,
       location: `postgresql://${config.database_username}@${config.database_hostname}:${config.database_port}/${config.database_name}`,
       defaultUserEmail: options.defaultUserEmail ?? null,
+      profileAccess: options.profileAccess,
     });
   }
 

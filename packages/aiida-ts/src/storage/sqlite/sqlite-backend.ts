@@ -2,7 +2,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import { AiidaError, IntegrityError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
-import type { StorageEntryPoint, TransactionOptions } from '../backend.js';
+import type { ProfileAccessPort, StorageEntryPoint, TransactionOptions } from '../backend.js';
 import { sqliteDialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { SqlStorageBackend, type BulkTable } from '../sql-backend.js';
@@ -143,6 +143,7 @@ export interface SqliteStorageBackendOptions {
   readonly repository: RepositoryBackend;
   readonly location: string;
   readonly defaultUserEmail?: string | null;
+  readonly profileAccess?: ProfileAccessPort | undefined;
 }
 
 /**
@@ -176,6 +177,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
       repository: options.repository,
       location: options.location,
       defaultUserEmail: options.defaultUserEmail ?? null,
+      profileAccess: options.profileAccess,
     });
     this.#statements = statements;
     this.#native = options.native;
@@ -219,6 +221,11 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new AiidaError(String(error), { cause: error }));
     }
+    return Promise.resolve();
+  }
+
+  protected lockOutNodeWrites(): Promise<void> {
+    // every transaction here begins IMMEDIATE: holding one is holding SQLite's only write lock
     return Promise.resolve();
   }
 

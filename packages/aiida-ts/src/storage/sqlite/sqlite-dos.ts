@@ -197,6 +197,7 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
       repository,
       location: config.filepath,
       defaultUserEmail: options.defaultUserEmail ?? null,
+      profileAccess: options.profileAccess,
     });
   }
 

@@ -82,6 +82,7 @@ export class SqliteTempStorage implements StoragePlugin<SqliteTempConfig> {
       location: ':memory:',
       // aiida-core's temporary profiles default to this user
       defaultUserEmail: options.defaultUserEmail === undefined ? 'test@localhost' : options.defaultUserEmail,
+      profileAccess: options.profileAccess,
     });
   }
 
