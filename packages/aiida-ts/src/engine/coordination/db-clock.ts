@@ -1,3 +1,4 @@
+import { CorruptStorageError } from '../../errors.js';
 import { sql, type RawBuilder } from 'kysely';
 import { DialectName, type SqlDialect } from '../../storage/dialect.js';
 
@@ -16,6 +17,7 @@ export function dbNowMs(dialect: SqlDialect): RawBuilder<number | string> {
 /** An epoch-milliseconds value as the driver returned it (PostgreSQL gives `BIGINT` as a string). */
 export function epochMs(raw: number | string | bigint): number {
   const value = typeof raw === 'number' ? raw : Number(raw);
-  if (!Number.isFinite(value)) throw new TypeError(`not a time in epoch milliseconds: ${String(raw)}`);
+  if (!Number.isFinite(value))
+    throw new CorruptStorageError(`not a time in epoch milliseconds: ${String(raw)}`);
   return value;
 }
