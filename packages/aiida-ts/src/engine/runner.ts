@@ -29,7 +29,7 @@ import {
 import { resolveLaunchable, type LaunchRequest } from './processes/launchable.js';
 import type { NodeWriter } from './processes/node-writer.js';
 import type { ProcessOwnership } from './process-ownership.js';
-import type { ProcessProvenance } from './processes/provenance.js';
+import type { ProcessRunner, RunResult, UnrecordedEnd } from './processes/process-runner.js';
 import { processClassRegistry } from './processes/process-type.js';
 import { linkPersister } from './processes/runner-link.js';
 import { ProvenanceCommunicator } from './provenance-communicator.js';
@@ -75,7 +75,7 @@ export interface RunnerInstantiateOptions extends InstantiateOptions {
 }
 
 /** A process whose end the storage refused: its node is marked excepted once the storage takes writes again. */
-interface UnrecordedEnd {
+interface PendingMark {
   readonly failure: unknown;
   timer: NodeJS.Timeout;
   attempt: Promise<void> | undefined;
@@ -87,11 +87,7 @@ interface LiveEntry {
   readonly markTerminated: () => void;
 }
 
-/** What {@link Runner.runGetNode} resolves to. */
-export interface RunResult<R> {
-  readonly result: R;
-  readonly node: ProcessNode;
-}
+export type { RunResult } from './processes/process-runner.js';
 
 /**
  * Runs processes in this JS process (aiida's `Runner`): it holds the storage they record themselves in, the
@@ -99,7 +95,7 @@ export interface RunResult<R> {
  * its end; `submit` starts one in the background (or hands it to the daemon when the runner submits over a broker);
  * `callOnProcessFinish` and `getProcessFuture` wait for any process by pk.
  */
-export class Runner implements AsyncDisposable {
+export class Runner implements ProcessRunner, AsyncDisposable {
   readonly storage: StorageBackend;
   /** The communicator as given (futures and the controller use it directly). */
   readonly communicator: Communicator;
@@ -116,7 +112,7 @@ export class Runner implements AsyncDisposable {
   readonly #live = new Map<string, LiveEntry>();
   readonly #background = new Set<Promise<void>>();
   readonly #futures = new Map<number, Set<ProcessFuture>>();
-  readonly #unrecorded = new Map<ProcessProvenance, UnrecordedEnd>();
+  readonly #unrecorded = new Map<UnrecordedEnd, PendingMark>();
   #signalDepth = 0;
   #closed = false;
 
@@ -182,7 +178,7 @@ export class Runner implements AsyncDisposable {
    * Keeps trying, every poll interval while the runner is open, to mark excepted the node of a process whose end the
    * storage refused to record (`ProcessProvenance.recordEnd`), so that the node says so once the storage is back.
    */
-  markExceptedLater(provenance: ProcessProvenance, failure: unknown): void {
+  markExceptedLater(provenance: UnrecordedEnd, failure: unknown): void {
     if (this.#closed || this.#unrecorded.has(provenance)) return;
     const attempt = (): void => {
       const entry = this.#unrecorded.get(provenance);

@@ -91,7 +91,9 @@ export function nodeGraphCommand(cli: Cli): Command {
           try {
             roots.push(await loadNode(identifier, { storage }));
           } catch (error) {
-            throw new UsageError(`invalid value for ROOT_NODES: ${(error as Error).message}`);
+            throw new UsageError(`invalid value for ROOT_NODES: ${(error as Error).message}`, undefined, {
+              cause: error,
+            });
           }
         }
         const { Graph } = await import('../../tools/visualization/graph.js');

@@ -27,7 +27,7 @@ import {
   releasePreloaded,
 } from '../persistence.js';
 import { Computer } from '../../orm/entities/computer.js';
-import type { Runner } from '../runner.js';
+import type { ProcessRunner } from './process-runner.js';
 import { currentCreationTicket } from './creation.js';
 import { exceptionText, flattenValues, nestByLabel, ProcessProvenance } from './provenance.js';
 
@@ -59,7 +59,7 @@ export function inputsFromTicket(): Readonly<Record<string, unknown>> | undefine
 /** The provenance of a process being loaded from a checkpoint: its node was preloaded by the persister. */
 export function provenanceFromCheckpoint(
   saved: Checkpoint,
-  runner: Runner,
+  runner: ProcessRunner,
   spec: ProcessSpec<SpecTypes>,
   outputs: Readonly<Record<string, unknown>>,
 ): ProcessProvenance {

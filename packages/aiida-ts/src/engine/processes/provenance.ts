@@ -12,13 +12,13 @@ import { Data } from '../../orm/nodes/data/data.js';
 import { validateLinkLabel } from '../../orm/links.js';
 import type { NewDbLink } from '../../storage/schema.js';
 import { hashBeforeStore } from '../caching/hash.js';
-import type { Runner } from '../runner.js';
+import type { ProcessRunner } from './process-runner.js';
 import { NodeWriter } from './node-writer.js';
 
 /** What the engine keeps beside a plumpy process to record it in the provenance graph. */
 export interface ProvenanceInit {
   readonly node: ProcessNode;
-  readonly runner: Runner;
+  readonly runner: ProcessRunner;
   /** False when `metadata.store_provenance` is false: the node and everything linked to it stay unstored. */
   readonly storeProvenance: boolean;
   /** The node was cloned from this cached node: the process replays its outcome instead of running. */
@@ -38,7 +38,7 @@ export interface ProvenanceInit {
  */
 export class ProcessProvenance {
   readonly node: ProcessNode;
-  readonly runner: Runner;
+  readonly runner: ProcessRunner;
   readonly writer: NodeWriter;
   readonly storeProvenance: boolean;
   readonly linkedOutputs: Set<string>;

@@ -52,19 +52,26 @@ export const COMPUTER_DEFAULTS = {
 } as const;
 
 /**
- * How computers reach the transport and scheduler plugins. By default the ORM loads
- * `src/computers/plugin-hooks.ts` (the transport and scheduler registries) on first use, so importing the ORM
- * never loads ssh2 or the scheduler plugins; {@link setComputerPluginHooks} replaces single hooks (a plugin
- * package, a test double).
+ * How computers reach the transport and scheduler plugins. The ORM knows no plugin itself: the code that wires a
+ * profile together (`loadProfile`, `aiida-ts/testing`, the engine's `Runner`; see `wirePlugins` in `aiida-ts/config`)
+ * installs the transport and scheduler registries as the default hooks, loaded on first use, so importing the ORM
+ * never loads ssh2 or the scheduler plugins; {@link setComputerPluginHooks} replaces single hooks (a plugin package,
+ * a test double). A hook may answer with a Promise.
  */
 export interface ComputerPluginHooks {
   /**
    * Checks the auth params of a transport type; throws a `ValidationError` naming every unknown key and every
    * bad value. Returns nothing: the params are stored as given.
    */
-  validateAuthParams?(transportType: string, authParams: Readonly<Record<string, unknown>>): void;
+  validateAuthParams?(
+    transportType: string,
+    authParams: Readonly<Record<string, unknown>>,
+  ): void | Promise<void>;
   /** The `safe_interval` (seconds between openings) that applies with these auth params. */
-  safeOpenInterval?(transportType: string, authParams: Readonly<Record<string, unknown>>): number;
+  safeOpenInterval?(
+    transportType: string,
+    authParams: Readonly<Record<string, unknown>>,
+  ): number | Promise<number>;
   /** A new, closed transport to the computer, configured with the AuthInfo's auth params. */
   createTransport?(options: {
     readonly computer: Computer;
@@ -78,22 +85,41 @@ export interface ComputerPluginHooks {
 }
 
 let installedHooks: ComputerPluginHooks = {};
-let defaultHooks: Promise<ComputerPluginHooks> | undefined;
+let defaultHooks: ComputerPluginHooks | undefined;
 
 /** Installs transport/scheduler hooks, merged over the ones installed before (and over the defaults). */
 export function setComputerPluginHooks(next: ComputerPluginHooks): void {
   installedHooks = { ...installedHooks, ...next };
 }
 
-/** Drops every hook installed with {@link setComputerPluginHooks}: the registries apply again. */
+/** Drops every hook installed with {@link setComputerPluginHooks}: the defaults apply again. */
 export function resetComputerPluginHooks(): void {
   installedHooks = {};
 }
 
-/** The hooks in force: the installed ones over the defaults, which are imported on first use. */
-async function pluginHooks(): Promise<ComputerPluginHooks> {
-  defaultHooks ??= import('../../computers/plugin-hooks.js').then((m) => m.defaultComputerPluginHooks);
-  return { ...(await defaultHooks), ...installedHooks };
+/**
+ * Installs the hooks that apply where {@link setComputerPluginHooks} set none: the wiring of a profile installs the
+ * transport and scheduler registries here (once; later calls replace them).
+ */
+export function setDefaultComputerPluginHooks(hooks: ComputerPluginHooks): void {
+  defaultHooks = hooks;
+}
+
+/** Whether default hooks are installed (the wiring installs them once). */
+export function hasDefaultComputerPluginHooks(): boolean {
+  return defaultHooks !== undefined;
+}
+
+/** The hooks in force: the installed ones over the defaults. */
+function pluginHooks(): ComputerPluginHooks {
+  return { ...defaultHooks, ...installedHooks };
+}
+
+/** The `ConfigurationError` for a hook nobody installed: a storage opened without wiring its plugins. */
+function notWired(what: string): ConfigurationError {
+  return new ConfigurationError(
+    `${what}: no transport and scheduler plugins are wired (load a profile with loadProfile(), or call wirePlugins() from aiida-ts/config after opening a storage yourself)`,
+  );
 }
 
 /** The fields of a new {@link Computer}. */
@@ -504,8 +530,10 @@ export class Computer {
       authInfo = new AuthInfo({ computer: this, user: who });
     }
     const merged = { ...authInfo.getAuthParams(), ...authParams };
-    const hooks = await pluginHooks();
-    hooks.validateAuthParams?.(this.#transportType, merged);
+    const hooks = pluginHooks();
+    if (hooks.validateAuthParams === undefined)
+      throw notWired(`cannot check the auth params of ${this.#label} [type ${this.#transportType}]`);
+    await hooks.validateAuthParams(this.#transportType, merged);
     await authInfo.setAuthParams(merged);
     return authInfo.store();
   }
@@ -541,12 +569,9 @@ export class Computer {
    * must be open before the scheduler runs commands). `ConfigurationError` for an unknown scheduler type.
    */
   async getScheduler(options: { readonly transport?: Transport } = {}): Promise<Scheduler> {
-    const hooks = await pluginHooks();
-    if (hooks.createScheduler === undefined) {
-      throw new ConfigurationError(
-        `No scheduler found for ${this.#label} [type ${this.#schedulerType}]: no scheduler module is loaded`,
-      );
-    }
+    const hooks = pluginHooks();
+    if (hooks.createScheduler === undefined)
+      throw notWired(`No scheduler found for ${this.#label} [type ${this.#schedulerType}]`);
     return hooks.createScheduler({
       computer: this,
       ...(options.transport === undefined ? {} : { transport: options.transport }),
@@ -816,12 +841,9 @@ export class AuthInfo {
 
   /** A new, closed transport configured with these parameters, from the transport registry. */
   async getTransport(): Promise<Transport> {
-    const hooks = await pluginHooks();
-    if (hooks.createTransport === undefined) {
-      throw new ConfigurationError(
-        `No transport found for ${this.#computer.label} [type ${this.#computer.transportType}]: no transport module is loaded`,
-      );
-    }
+    const hooks = pluginHooks();
+    if (hooks.createTransport === undefined)
+      throw notWired(`No transport found for ${this.#computer.label} [type ${this.#computer.transportType}]`);
     return hooks.createTransport({ computer: this.#computer, authInfo: this });
   }
 
@@ -830,7 +852,7 @@ export class AuthInfo {
    * the transport type's default (0 for `core.local`, 15 for `core.ssh`).
    */
   async getSafeOpenInterval(): Promise<number> {
-    const hooks = await pluginHooks();
+    const hooks = pluginHooks();
     const given = this.#authParams['safe_interval'];
     if (hooks.safeOpenInterval === undefined) return typeof given === 'number' ? given : 0;
     return hooks.safeOpenInterval(this.#computer.transportType, this.#authParams);

@@ -7,6 +7,7 @@ import {
   ArchiveImportError,
   ImportUniquenessError,
   ImportValidationError,
+  InternalError,
   isAiidaError,
 } from '../../errors.js';
 import { User } from '../../orm/entities/user.js';
@@ -90,7 +91,8 @@ export interface ImportArchiveResult {
   readonly nodePks: ReadonlyMap<number, number>;
 }
 
-class DryRunRollback extends Error {}
+/** Internal signal: rolls back the transaction of a dry run. */
+class DryRunRollback extends InternalError {}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DUPLICATE_LABEL_MAX = 100;
@@ -1064,7 +1066,7 @@ export async function importArchive(
             importGroup = await makeImportGroup(ctx, options.group, labels, nodes.map);
           else report('Nothing new to import: no import group created');
         }
-        if (options.dryRun === true) throw new DryRunRollback();
+        if (options.dryRun === true) throw new DryRunRollback('dry run: nothing is imported');
         report('Committing transaction to database...');
       });
     } catch (error) {
