@@ -69,7 +69,7 @@ export class EntityExtras {
     const cleaned: Record<string, JsonValue> = {};
     for (const [key, value] of Object.entries(values)) {
       validateKey(key, 'extra key');
-      cleaned[key] = cleanValue(value, `extras.${key}`);
+      cleaned[key] = cleanValue(value, `extras.${key}`, { depth: 1 });
     }
     if (this.#host.isStored()) await this.#host.persist({ set: cleaned, remove: [] });
     Object.assign(this.#host.values(), cleaned);
@@ -80,7 +80,7 @@ export class EntityExtras {
     const cleaned: Record<string, JsonValue> = {};
     for (const [key, value] of Object.entries(values)) {
       validateKey(key, 'extra key');
-      cleaned[key] = cleanValue(value, `extras.${key}`);
+      cleaned[key] = cleanValue(value, `extras.${key}`, { depth: 1 });
     }
     if (this.#host.isStored()) await this.#host.persist({ set: {}, remove: [], reset: cleaned });
     const live = this.#host.values();

@@ -7,6 +7,7 @@ import {
   NotExistentError,
   StoringNotAllowedError,
   ValidationError,
+  type ValidationIssue,
 } from '../../errors.js';
 import { collectObjectKeys } from '../../repository/object-key.js';
 import type { BatchLink, StorageBackend } from '../../storage/backend.js';
@@ -26,7 +27,14 @@ import {
   type LinkDegree,
   type NodeFamily,
 } from '../links.js';
-import { cleanValue, cloneJson, validateKey, type JsonValue } from '../utils/clean.js';
+import {
+  cleanValue,
+  cloneJson,
+  unstorableTextReason,
+  validateKey,
+  validateText,
+  type JsonValue,
+} from '../utils/clean.js';
 import { isUniqueViolation } from '../utils/db-errors.js';
 import { patchedJsonColumn } from '../utils/json-column.js';
 import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
@@ -284,7 +292,7 @@ export class Node {
   /** Only on unstored nodes; use {@link setLabel} on stored ones. */
   set label(value: string) {
     this.assertUnstored('label', 'setLabel()');
-    this.#state.label = String(value);
+    this.#state.label = validateText(String(value), 'label');
   }
   get description(): string {
     return this.#state.description;
@@ -292,19 +300,21 @@ export class Node {
   /** Only on unstored nodes; use {@link setDescription} on stored ones. */
   set description(value: string) {
     this.assertUnstored('description', 'setDescription()');
-    this.#state.description = String(value);
+    this.#state.description = validateText(String(value), 'description');
   }
 
   /** Sets the label, saving it when the node is stored (labels stay mutable). */
   async setLabel(value: string): Promise<void> {
-    await this.#updateColumns({ label: String(value) });
-    this.#state.label = String(value);
+    const label = validateText(String(value), 'label');
+    await this.#updateColumns({ label });
+    this.#state.label = label;
   }
 
   /** Sets the description, saving it when the node is stored. */
   async setDescription(value: string): Promise<void> {
-    await this.#updateColumns({ description: String(value) });
-    this.#state.description = String(value);
+    const description = validateText(String(value), 'description');
+    await this.#updateColumns({ description });
+    this.#state.description = description;
   }
 
   async #updateColumns(set: { label?: string; description?: string }): Promise<void> {
@@ -470,7 +480,7 @@ export class Node {
     const cleaned: Record<string, JsonValue> = {};
     for (const [key, value] of Object.entries(set)) {
       validateKey(key, 'attribute key');
-      cleaned[key] = cleanValue(value, `attributes.${key}`);
+      cleaned[key] = cleanValue(value, `attributes.${key}`, { depth: 1 });
     }
     const { pk, storage } = this.#state;
     if (pk !== null && storage !== undefined) {
@@ -608,9 +618,7 @@ export class Node {
           throw new StoringNotAllowedError('source and target nodes must be stored in the same storage');
         }
       }
-      const attributes: Record<string, JsonValue> = {};
-      for (const [key, value] of Object.entries(node.#state.attributes))
-        attributes[key] = cleanValue(value, `attributes.${key}`);
+      const attributes = node.#cleanAttributesForStore();
       prepared.push({
         node,
         attributes: dialect.encodeJson(attributes),
@@ -726,6 +734,31 @@ export class Node {
       }
       state.incoming = [];
     });
+  }
+
+  /**
+   * The attributes as they will be stored, checked for what both backends and aiida-core can hold (see
+   * `cleanValue`), with the label and description: one `ValidationError` naming the node and every failing path.
+   */
+  #cleanAttributesForStore(): Record<string, JsonValue> {
+    const issues: ValidationIssue[] = [];
+    const attributes: Record<string, JsonValue> = {};
+    for (const [key, value] of Object.entries(this.#state.attributes)) {
+      try {
+        attributes[key] = cleanValue(value, `attributes.${key}`, { depth: 1 });
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        issues.push(...error.issues);
+      }
+    }
+    for (const column of ['label', 'description'] as const) {
+      const reason = unstorableTextReason(this.#state[column]);
+      if (reason !== undefined) issues.push({ path: column, message: `the string ${reason}` });
+    }
+    if (issues.length > 0) {
+      throw new ValidationError(`${this.constructor.name} node ${this.uuid} cannot be stored`, issues);
+    }
+    return attributes;
   }
 
   /** Reloads label, description, attributes, extras and times from the database (changes by other processes). */
