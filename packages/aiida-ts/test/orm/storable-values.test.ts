@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
+import { Group } from '../../src/orm/entities/group.js';
 import { Dict, Int, Str } from '../../src/orm/nodes/data/base.js';
 import { loadNode } from '../../src/orm/loaders.js';
 import { MAX_JSON_DEPTH } from '../../src/orm/utils/clean.js';
@@ -190,6 +191,9 @@ describe('values at store(): refused or kept identically on SQLite and PostgreSQ
       const stored = await new Str('x', { storage }).store();
       await expect(stored.setDescription('nul \0')).rejects.toThrow(/NUL character \(U\+0000\) at index 4/);
       expect((await loadNode(stored.pk!, { storage })).description).toBe('');
+      // and their relatives: group labels and descriptions, comments
+      expect(() => new Group({ label: 'g\0' }, { storage })).toThrow(/invalid group label/);
+      await expect(stored.base.comments.add('half \udc00')).rejects.toThrow(/invalid comment content/);
     }
   });
 });
