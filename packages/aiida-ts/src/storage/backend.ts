@@ -143,7 +143,14 @@ export interface StorageBackend extends AsyncDisposable {
    * follow provenance (see `deleteNodes` in the ORM for that) and does not delete repository objects.
    */
   deleteNodesAndConnections(pks: readonly number[]): Promise<void>;
-  /** Closes the database handles and the repository. Idempotent. */
+  /**
+   * Runs `write` (a write a caller may forget to await, such as `node.extras.set()` on a stored node) as a tracked
+   * write: {@link close} waits for every tracked write still running, and says so with an `UnawaitedWriteWarning`
+   * process warning naming them, instead of closing under them and losing them. `what` names the write
+   * (`extras of node<5>`). Resolves or rejects as `write` does.
+   */
+  trackWrite<T>(what: string, write: () => Promise<T>): Promise<T>;
+  /** Closes the database handles and the repository, after the tracked writes still running. Idempotent. */
   close(): Promise<void>;
 }
 

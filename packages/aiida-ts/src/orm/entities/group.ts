@@ -141,19 +141,21 @@ export class Group {
     this.#extrasManager ??= new EntityExtras({
       isStored: () => this.isStored,
       values: () => this.#extras,
-      persist: async ({ set, remove, reset }) => {
+      persist: ({ set, remove, reset }) => {
         const storage = this.#storage!;
-        await storage
-          .executor()
-          .updateTable('db_dbgroup')
-          .set({
-            extras:
-              reset === undefined
-                ? patchedJsonColumn(storage, 'extras', set, remove)
-                : storage.dialect.encodeJson(reset),
-          })
-          .where('id', '=', this.#pk!)
-          .execute();
+        return storage.trackWrite(`extras of group<${String(this.#pk)}>`, async () => {
+          await storage
+            .executor()
+            .updateTable('db_dbgroup')
+            .set({
+              extras:
+                reset === undefined
+                  ? patchedJsonColumn(storage, 'extras', set, remove)
+                  : storage.dialect.encodeJson(reset),
+            })
+            .where('id', '=', this.#pk!)
+            .execute();
+        });
       },
     });
     return this.#extrasManager;

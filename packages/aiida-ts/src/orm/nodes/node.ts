@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import {
   IntegrityError,
+  InvalidOperationError,
   MissingObjectsError,
   ModificationNotAllowedError,
   NotExistentError,
@@ -303,31 +304,44 @@ export class Node {
     this.#state.description = validateText(String(value), 'description');
   }
 
-  /** Sets the label, saving it when the node is stored (labels stay mutable). */
-  async setLabel(value: string): Promise<void> {
-    const label = validateText(String(value), 'label');
-    await this.#updateColumns({ label });
-    this.#state.label = label;
+  /**
+   * Sets the label, saving it when the node is stored (labels stay mutable). Checked and changed in memory at once;
+   * on a stored node await the result (see `EntityExtras` for why a forgotten await loses nothing).
+   */
+  setLabel(value: string): Promise<void> {
+    return this.#updateColumn('label', validateText(String(value), 'label'));
   }
 
-  /** Sets the description, saving it when the node is stored. */
-  async setDescription(value: string): Promise<void> {
-    const description = validateText(String(value), 'description');
-    await this.#updateColumns({ description });
-    this.#state.description = description;
+  /** Sets the description, saving it when the node is stored (as {@link setLabel}). */
+  setDescription(value: string): Promise<void> {
+    return this.#updateColumn('description', validateText(String(value), 'description'));
   }
 
-  async #updateColumns(set: { label?: string; description?: string }): Promise<void> {
-    const { pk, storage } = this.#state;
-    if (pk === null || storage === undefined) return;
-    const mtime = storage.dialect.encodeTimestamp(new Date());
-    await storage
-      .executor()
-      .updateTable('db_dbnode')
-      .set({ ...set, mtime })
-      .where('id', '=', pk)
-      .execute();
-    this.#state.mtime = canonicalTimestamp(mtime);
+  #updateColumn(column: 'label' | 'description', value: string): Promise<void> {
+    const state = this.#state;
+    const before = state[column];
+    state[column] = value;
+    const { pk, storage } = state;
+    if (pk === null || storage === undefined) return Promise.resolve();
+    if (storage.isClosed) {
+      state[column] = before;
+      throw new InvalidOperationError(`the storage of node<${pk}> is closed: its ${column} cannot be saved`);
+    }
+    return storage
+      .trackWrite(`${column} of node<${pk}>`, async () => {
+        const mtime = storage.dialect.encodeTimestamp(new Date());
+        await storage
+          .executor()
+          .updateTable('db_dbnode')
+          .set({ [column]: value, mtime })
+          .where('id', '=', pk)
+          .execute();
+        state.mtime = canonicalTimestamp(mtime);
+      })
+      .catch((error: unknown) => {
+        if (state[column] === value) state[column] = before;
+        throw error;
+      });
   }
 
   /** Creation time. */
@@ -484,14 +498,16 @@ export class Node {
     }
     const { pk, storage } = this.#state;
     if (pk !== null && storage !== undefined) {
-      const mtime = storage.dialect.encodeTimestamp(new Date());
-      await storage
-        .executor()
-        .updateTable('db_dbnode')
-        .set({ attributes: patchedJsonColumn(storage, 'attributes', cleaned, remove), mtime })
-        .where('id', '=', pk)
-        .execute();
-      this.#state.mtime = canonicalTimestamp(mtime);
+      await storage.trackWrite(`attributes of node<${pk}>`, async () => {
+        const mtime = storage.dialect.encodeTimestamp(new Date());
+        await storage
+          .executor()
+          .updateTable('db_dbnode')
+          .set({ attributes: patchedJsonColumn(storage, 'attributes', cleaned, remove), mtime })
+          .where('id', '=', pk)
+          .execute();
+        this.#state.mtime = canonicalTimestamp(mtime);
+      });
     }
     Object.assign(this.#state.attributes, cleaned);
     for (const key of remove) delete this.#state.attributes[key];
@@ -1176,22 +1192,24 @@ export class NodeBase {
     this.#extras ??= new EntityExtras({
       isStored: () => node.isStored,
       values: () => state.extras,
-      persist: async ({ set, remove, reset }) => {
+      persist: ({ set, remove, reset }) => {
         const storage = state.storage!;
-        const mtime = storage.dialect.encodeTimestamp(new Date());
-        await storage
-          .executor()
-          .updateTable('db_dbnode')
-          .set({
-            extras:
-              reset === undefined
-                ? patchedJsonColumn(storage, 'extras', set, remove)
-                : storage.dialect.encodeJson(reset),
-            mtime,
-          })
-          .where('id', '=', state.pk!)
-          .execute();
-        state.mtime = canonicalTimestamp(mtime);
+        return storage.trackWrite(`extras of node<${String(state.pk)}>`, async () => {
+          const mtime = storage.dialect.encodeTimestamp(new Date());
+          await storage
+            .executor()
+            .updateTable('db_dbnode')
+            .set({
+              extras:
+                reset === undefined
+                  ? patchedJsonColumn(storage, 'extras', set, remove)
+                  : storage.dialect.encodeJson(reset),
+              mtime,
+            })
+            .where('id', '=', state.pk!)
+            .execute();
+          state.mtime = canonicalTimestamp(mtime);
+        });
       },
     });
     return this.#extras;
