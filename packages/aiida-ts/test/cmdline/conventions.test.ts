@@ -1,34 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProfile, setConfigDir, unloadProfile } from '../../src/config.js';
-import { runVerdi } from '../../src/cmdline/main.js';
 import { printable } from '../../src/cmdline/utils/printable.js';
 import { CalcFunctionNode, Group, Str } from '../../src/orm.js';
+import { verdiInProcess } from './verdi-in-process.js';
 
 const base = mkdtempSync(join(tmpdir(), 'aiida-ts-conventions-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-/** Runs `verdi` in this process with captured output (and colour forced on, to check that only ours passes). */
-async function verdi(
-  args: readonly string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await runVerdi(args, {
-    stdout: stdout as unknown as NodeJS.WriteStream,
-    stderr: stderr as unknown as NodeJS.WriteStream,
-    env,
-  });
-  return { code, stdout: out, stderr: err };
-}
+const verdi = verdiInProcess;
 
 // a label that would clear the screen, set the window title and reorder the text after it
 const EVIL = 'evil\u001b[2J\u001b]0;pwned\u0007\u202eroot\r\u009b31m';
