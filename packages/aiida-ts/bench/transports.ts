@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { SshTransport } from '../src/transports.js';
-import { startPrivateSshd, type PrivateSshd } from '../test/transports/private-sshd.js';
+import { startPrivateSshd, type PrivateSshd } from '@aiida-ts/test-services';
 
 const run = promisify(execFile);
 const SMALL_FILES = Number(process.env.BENCH_SMALL_FILES ?? 1000);

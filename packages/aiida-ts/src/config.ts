@@ -70,6 +70,7 @@ export {
   type LoadProfileOptions,
 } from './config/manager.js';
 export { loadProfile, openProfileStorage, unloadProfile } from './config/load-profile.js';
+export { wirePlugins } from './config/plugin-wiring.js';
 export {
   AccessKind,
   AccessRecordSchema,

@@ -1,7 +1,8 @@
 /**
  * `aiida-ts/engine`: processes that record their provenance — process functions (`calcfunction`, `workfunction`),
  * `Process`, `WorkChain` and `BaseRestartWorkChain` — and how to launch them (`run`, `runGetNode`, `runGetPk`,
- * `submit`, builders), wait for them (`ProcessFuture`, `awaitProcesses`), cache them and log from them.
+ * `submit`, builders), wait for them (`ProcessFuture`, `awaitProcesses`), cache them and log from them, and
+ * coordinate limits across OS processes (`getCoordinator`: throttles, shared polls, job slots).
  */
 export {
   ExitCode,
@@ -114,13 +115,35 @@ export {
   type CachingScopeOptions,
 } from './engine/caching/config.js';
 export {
+  LOG_FORMAT_ENV,
   LOGGER_OPTIONS,
+  LogFormat,
   configureLogging,
+  formatLogRecord,
+  getLogFormat,
   getLogger,
+  parseLogFormat,
+  setLogFormat,
   setLogSink,
   type EngineLogger,
   type EngineLoggerName,
+  type FormatLogRecordOptions,
 } from './engine/logging.js';
+export {
+  CoordinatorOptionsSchema,
+  createCoordinator,
+  getCoordinator,
+  type AcquireSlotsOptions,
+  type Coordinator,
+  type CoordinatorOptions,
+  type SharedPollOptions,
+  type SharedPollResult,
+  type SlotGrant,
+  type SlotRequestInfo,
+  type SlotUsage,
+  type ThrottleOptions,
+} from './engine/coordination/coordinator.js';
+export { planGrants, type GrantPlan, type WaitingRequest } from './engine/coordination/grant-plan.js';
 export { CalcJob, getDryRunInfo, type DryRunInfo } from './engine/processes/calcjobs/calcjob.js';
 export { defineCalcJob, type CalcJobOptions } from './engine/processes/calcjobs/calcjob-spec.js';
 export {
@@ -165,7 +188,6 @@ export {
   jobCoordinatorFor,
   setJobCoordinatorProvider,
   type JobCoordinator,
-  type SlotUsage,
 } from './engine/processes/calcjobs/coordination.js';
 export { TransportQueue, type TransportRequest } from './engine/processes/calcjobs/transport-queue.js';
 export { JobManager } from './engine/processes/calcjobs/job-manager.js';

@@ -33,6 +33,8 @@ export const AiidaErrorCode = {
   SCHEDULER_PARSING: 'SCHEDULER_PARSING',
   FEATURE_NOT_AVAILABLE: 'FEATURE_NOT_AVAILABLE',
   PROCESS_FAILED: 'PROCESS_FAILED',
+  PROCESS_STALLED: 'PROCESS_STALLED',
+  LEASE_LOST: 'LEASE_LOST',
   ARCHIVE: 'ARCHIVE',
   ARCHIVE_EXPORT: 'ARCHIVE_EXPORT',
   EXPORT_VALIDATION: 'EXPORT_VALIDATION',
@@ -333,6 +335,21 @@ export class ProcessFailedError extends AiidaError {
   }
 }
 
+/**
+ * A write of a process was refused because this runner no longer holds the process's lease (another worker took it
+ * over after this one was presumed dead: a pause, a partition, a lost database). Nothing of the write was stored;
+ * the process must be dropped here without writing anything else (its new owner continues it).
+ */
+export class LeaseLostError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.LEASE_LOST;
+  readonly pk: number;
+
+  constructor(message: string, pk: number, options?: ErrorOptions) {
+    super(message, options);
+    this.pk = pk;
+  }
+}
+
 // --- archives -------------------------------------------------------------------------------------------------
 
 /** Base of the errors of archive export, import and migration (`aiida.tools.archive.exceptions`). */
@@ -428,4 +445,12 @@ export class PluginInternalError extends AiidaError {
 /** An operation on the remote computer did not have the effect asked for (aiida's `RemoteOperationError`). */
 export class RemoteOperationError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.REMOTE_OPERATION;
+}
+
+/**
+ * A process was still active when the JS event loop had nothing left to run: a step awaits a promise that can
+ * never settle (nothing can wake it). `verdi run` marks such processes excepted with this error.
+ */
+export class ProcessStalledError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.PROCESS_STALLED;
 }

@@ -99,7 +99,9 @@ export {
   COMPUTER_DEFAULTS,
   ComputerProperty,
   loadComputer,
+  hasDefaultComputerPluginHooks,
   resetComputerPluginHooks,
+  setDefaultComputerPluginHooks,
   setComputerPluginHooks,
   type AuthInfoInit,
   type ComputerInit,
@@ -115,6 +117,7 @@ export {
   UpfFamily,
   type GroupInit,
 } from './orm/entities/group.js';
+export { AutogroupManager, getAutogroupManager } from './orm/autogroup.js';
 export { GroupPath, type GroupPathOptions } from './orm/entities/group-path.js';
 export { Comment, NodeComments, type CommentInit } from './orm/entities/comment.js';
 export { Log, LogLevel, NodeLogs, type LogInit, type LogLevelName } from './orm/entities/log.js';

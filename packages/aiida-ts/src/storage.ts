@@ -61,7 +61,7 @@ export {
   listPools,
   parseJobLimit,
   parsePool,
-  poolsOfComputer,
+  poolsForComputer,
   QuotaNameSchema,
   quotaPool,
   quotasOfComputer,

@@ -3,6 +3,7 @@
  * throwaway in-memory profile storage (`core.sqlite_temp`: SQLite in memory and an in-memory file
  * repository), so a test stores and queries real nodes without touching any profile on the machine.
  */
+import { wirePlugins } from './config/plugin-wiring.js';
 import type { StorageBackend } from './storage/backend.js';
 import { withStorage } from './storage/context.js';
 import { openStorage } from './storage/factory.js';
@@ -15,6 +16,7 @@ export interface TemporaryStorageOptions {
 
 /** Opens a fresh in-memory storage; close it (or `await using` it) when done. */
 export function createTemporaryStorage(options: TemporaryStorageOptions = {}): Promise<StorageBackend> {
+  wirePlugins();
   return openStorage(
     'core.sqlite_temp',
     {},

@@ -4,7 +4,7 @@ import { openStorage } from '../storage/factory.js';
 import { clearProfile, getConfigDir, getProfile, selectProfile, type LoadProfileOptions } from './manager.js';
 import { acquireProfileAccess } from './profile-access.js';
 import type { Profile } from './profile.js';
-import { ensureContainerRepositoryFactory } from './repository-wiring.js';
+import { wirePlugins } from './plugin-wiring.js';
 
 let openedFor: { profile: Profile; storage: StorageBackend } | undefined;
 
@@ -18,7 +18,7 @@ let openedFor: { profile: Profile; storage: StorageBackend } | undefined;
  *   database and repository do not belong together, ValidationError naming a bad `storage.config` key.
  */
 export async function openProfileStorage(profile: Profile): Promise<StorageBackend> {
-  ensureContainerRepositoryFactory();
+  wirePlugins();
   const access = acquireProfileAccess(profile.name, { configDir: getConfigDir() });
   try {
     return await openStorage(profile.storageBackend, profile.storageConfig, {

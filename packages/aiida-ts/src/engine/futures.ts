@@ -107,7 +107,9 @@ export class ProcessFuture implements PromiseLike<ProcessNode> {
         if (node.isTerminated) this.#settle(() => this.#resolve(node));
       })
       .catch((error: unknown) => {
-        if (error instanceof NotExistentError) this.#settle(() => this.#reject(error));
+        // A closed storage will never say: stop waiting with its error.
+        if (error instanceof NotExistentError || this.#options.storage.isClosed)
+          this.#settle(() => this.#reject(error));
         else getLogger('aiida').warn({ err: error, pk: this.pk }, 'could not read the process node');
       })
       .finally(() => {

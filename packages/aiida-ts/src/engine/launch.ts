@@ -7,10 +7,10 @@ import type { ProcessBuilder } from './processes/builder.js';
 import type { ProcessFunction } from './processes/functions.js';
 import { currentEngineProcess } from './processes/instantiate.js';
 import { resolveLaunchable } from './processes/launchable.js';
-import type { Runner, RunResult } from './runner.js';
+import type { ProcessRunner, RunResult } from './processes/process-runner.js';
 
 /** The runner launches use: the one of the process running the current step, else the manager's. */
-async function currentRunner(): Promise<Runner> {
+async function currentRunner(): Promise<ProcessRunner> {
   return currentEngineProcess()?.runner ?? (await getManager().getRunner());
 }
 
@@ -108,9 +108,10 @@ export async function submit(
     throw new InvalidOperationError('cannot submit a process with `store_provenance=False`');
   const manager = getManager();
   const runner = await currentRunner();
+  const managed = manager.hasBroker ? await manager.getRunner() : undefined;
   const node =
-    manager.hasBroker && runner === (await manager.getRunner())
-      ? await runner.submitToDaemon(target, inputs)
+    managed !== undefined && runner === managed
+      ? await managed.submitToDaemon(target, inputs)
       : await runner.submit(target, inputs);
   if (options.wait === true) await awaitProcesses([node], { waitInterval: options.waitInterval ?? 5 });
   return node;

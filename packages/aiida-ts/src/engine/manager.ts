@@ -3,6 +3,7 @@ import { getProfile } from '../config/manager.js';
 import type { Profile } from '../config/profile.js';
 import type { BrokerConfig } from '../config/schema.js';
 import { getStorage } from '../storage/context.js';
+import { RunnerOwnership } from './daemon/runner-ownership.js';
 import { getLogger } from './logging.js';
 import { Runner, type RunnerOptions } from './runner.js';
 
@@ -18,10 +19,43 @@ export function brokerUrlOf(config: BrokerConfig): string {
   );
 }
 
+/** Options of {@link connectProfileBroker}. */
+export interface ProfileBrokerOptions {
+  /** How long to try to reach the broker (ms, default 2000). */
+  readonly timeout?: number;
+  /** Most unacknowledged tasks a consumer holds (AiiDA: the worker slots); 0 = no limit. */
+  readonly taskPrefetchCount?: number;
+}
+
+/**
+ * Connects to the RabbitMQ broker of `profile` (aiida-core's topology, prefix `aiida-<profile uuid>`), reconnecting
+ * when the connection drops; undefined when the profile has no broker. Rejects when it cannot be reached in time.
+ */
+export async function connectProfileBroker(
+  profile: Profile,
+  options: ProfileBrokerOptions = {},
+): Promise<Communicator | undefined> {
+  if (profile.processControlBackend !== 'core.rabbitmq') return undefined;
+  const { connect } = await import('kiwipy-ts/rmq');
+  return await connect({
+    url: brokerUrlOf(profile.processControlConfig),
+    prefix: `aiida-${profile.uuid}`,
+    testingMode: profile.isTestProfile,
+    connectTimeout: options.timeout ?? 2_000,
+    taskPrefetchCount: options.taskPrefetchCount ?? 0,
+    reconnect: { enabled: true, timeout: 30_000 },
+  });
+}
+
 /** Options of {@link Manager.getRunner}. */
 export interface ManagerOptions {
   /** How long to try to reach the profile's broker before running without it (ms, default 2000). */
   readonly brokerTimeout?: number;
+  /**
+   * Whether a foreground `run` handles Ctrl-C itself (default true); false where the caller does, as `verdi run`
+   * does for every process of its script.
+   */
+  readonly handleSignals?: boolean;
 }
 
 /**
@@ -60,6 +94,9 @@ export class Manager {
       storage,
       communicator,
       ownsCommunicator: true,
+      ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
+      // A profile's runner records who runs its processes (and hands submissions to a running daemon).
+      ...(profile === undefined ? {} : { ownership: new RunnerOwnership(storage, { broker: this.#broker }) }),
       ...(profile?.isTestProfile === true ? { pollInterval: 0 } : {}),
     };
     return new Runner(runnerOptions);
@@ -69,15 +106,8 @@ export class Manager {
     if (profile === undefined || profile.processControlBackend !== 'core.rabbitmq')
       return new LocalCommunicator();
     try {
-      const { connect } = await import('kiwipy-ts/rmq');
-      const timeout = options.brokerTimeout ?? 2_000;
-      const broker = await connect({
-        url: brokerUrlOf(profile.processControlConfig),
-        prefix: `aiida-${profile.uuid}`,
-        testingMode: profile.isTestProfile,
-        connectTimeout: timeout,
-        reconnect: { enabled: true, timeout: 30_000 },
-      });
+      const broker = await connectProfileBroker(profile, { timeout: options.brokerTimeout ?? 2_000 });
+      if (broker === undefined) return new LocalCommunicator();
       this.#broker = broker;
       return broker;
     } catch (error) {

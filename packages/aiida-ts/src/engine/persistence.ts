@@ -84,6 +84,11 @@ export function preloadedFor(
   return preloaded.get(String(pid));
 }
 
+/** Makes `process` (with no other node) the preloaded node of `pid`: to load a handle on a process from its node. */
+export function preloadProcessNode(pid: Pid, process: ProcessNode): void {
+  preloaded.set(String(pid), { process, nodes: new Map(), computers: new Map() });
+}
+
 /** Forgets the preloaded nodes of `pid` (once the process is loaded). */
 export function releasePreloaded(pid: Pid): void {
   preloaded.delete(String(pid));

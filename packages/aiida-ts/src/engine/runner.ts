@@ -1,5 +1,6 @@
 import { LocalCommunicator, type Communicator } from 'kiwipy-ts';
 import {
+  CHECKPOINT_VERSION,
   Process as PlumpyProcess,
   RemoteProcessController,
   type ObjectLoader,
@@ -15,8 +16,9 @@ import type { StorageBackend } from '../storage/backend.js';
 import { getStorage, withStorage } from '../storage/context.js';
 import { ProcessFuture } from './futures.js';
 import { getLogger } from './logging.js';
-import { AiidaPersister } from './persistence.js';
-import { outputsOfNode } from './processes/engine-hooks.js';
+import { AiidaPersister, preloadProcessNode, releasePreloaded } from './persistence.js';
+import { exceptionText, outputsOfNode } from './processes/engine-hooks.js';
+import { ProcessAttribute } from '../orm/nodes/process/process.js';
 import {
   currentEngineProcess,
   instantiateProcess,
@@ -26,7 +28,8 @@ import {
 } from './processes/instantiate.js';
 import { resolveLaunchable, type LaunchRequest } from './processes/launchable.js';
 import type { NodeWriter } from './processes/node-writer.js';
-import type { ProcessProvenance } from './processes/provenance.js';
+import type { ProcessOwnership } from './process-ownership.js';
+import type { ProcessRunner, RunResult, UnrecordedEnd } from './processes/process-runner.js';
 import { processClassRegistry } from './processes/process-type.js';
 import { linkPersister } from './processes/runner-link.js';
 import { ProvenanceCommunicator } from './provenance-communicator.js';
@@ -58,10 +61,21 @@ export interface RunnerOptions {
    * kills them at once, even in the middle of a step.
    */
   readonly handleSignals?: boolean;
+  /**
+   * Leases of the processes run here and hand-over of submitted ones to the daemon (see `ProcessOwnership`). The
+   * manager's runner has one on a stored profile; without one, processes leave no record of who runs them.
+   */
+  readonly ownership?: ProcessOwnership;
+}
+
+/** Options of {@link Runner.instantiate}. */
+export interface RunnerInstantiateOptions extends InstantiateOptions {
+  /** The process is made to be handed to the daemon: it is not leased here. */
+  readonly forDaemon?: boolean;
 }
 
 /** A process whose end the storage refused: its node is marked excepted once the storage takes writes again. */
-interface UnrecordedEnd {
+interface PendingMark {
   readonly failure: unknown;
   timer: NodeJS.Timeout;
   attempt: Promise<void> | undefined;
@@ -73,11 +87,7 @@ interface LiveEntry {
   readonly markTerminated: () => void;
 }
 
-/** What {@link Runner.runGetNode} resolves to. */
-export interface RunResult<R> {
-  readonly result: R;
-  readonly node: ProcessNode;
-}
+export type { RunResult } from './processes/process-runner.js';
 
 /**
  * Runs processes in this JS process (aiida's `Runner`): it holds the storage they record themselves in, the
@@ -85,7 +95,7 @@ export interface RunResult<R> {
  * its end; `submit` starts one in the background (or hands it to the daemon when the runner submits over a broker);
  * `callOnProcessFinish` and `getProcessFuture` wait for any process by pk.
  */
-export class Runner implements AsyncDisposable {
+export class Runner implements ProcessRunner, AsyncDisposable {
   readonly storage: StorageBackend;
   /** The communicator as given (futures and the controller use it directly). */
   readonly communicator: Communicator;
@@ -96,11 +106,13 @@ export class Runner implements AsyncDisposable {
   readonly loader: ObjectLoader;
   readonly pollInterval: number;
   readonly brokerSubmit: boolean;
+  readonly ownership: ProcessOwnership | undefined;
   readonly #ownsCommunicator: boolean;
   readonly #handleSignals: boolean;
   readonly #live = new Map<string, LiveEntry>();
   readonly #background = new Set<Promise<void>>();
-  readonly #unrecorded = new Map<ProcessProvenance, UnrecordedEnd>();
+  readonly #futures = new Map<number, Set<ProcessFuture>>();
+  readonly #unrecorded = new Map<UnrecordedEnd, PendingMark>();
   #signalDepth = 0;
   #closed = false;
 
@@ -124,6 +136,7 @@ export class Runner implements AsyncDisposable {
     this.pollInterval = options.pollInterval ?? (typeof configured === 'number' ? configured : 60);
     this.brokerSubmit = options.brokerSubmit ?? false;
     this.#handleSignals = options.handleSignals ?? true;
+    this.ownership = options.ownership;
   }
 
   #key(pid: unknown): string {
@@ -165,7 +178,7 @@ export class Runner implements AsyncDisposable {
    * Keeps trying, every poll interval while the runner is open, to mark excepted the node of a process whose end the
    * storage refused to record (`ProcessProvenance.recordEnd`), so that the node says so once the storage is back.
    */
-  markExceptedLater(provenance: ProcessProvenance, failure: unknown): void {
+  markExceptedLater(provenance: UnrecordedEnd, failure: unknown): void {
     if (this.#closed || this.#unrecorded.has(provenance)) return;
     const attempt = (): void => {
       const entry = this.#unrecorded.get(provenance);
@@ -228,14 +241,38 @@ export class Runner implements AsyncDisposable {
   async instantiate<C extends ProcessClass>(
     processClass: C,
     inputs: Readonly<Record<string, unknown>> = {},
-    options: InstantiateOptions = {},
+    options: RunnerInstantiateOptions = {},
   ): Promise<InstanceType<C>> {
     this.#ensureOpen();
     const process = await withStorage(this.storage, () =>
       instantiateProcess(this, processClass as unknown as EngineProcessClass, inputs, options),
     );
     this.#register(process);
+    if (options.forDaemon !== true && process.node.isStored) {
+      // A process run in a step of a leased one shares its lease; any other is leased here.
+      const parent = options.parent === undefined ? currentEngineProcess() : (options.parent ?? undefined);
+      const guard = parent?.provenance.writer.guard;
+      if (guard !== undefined) process.provenance.writer.guard = guard.inherited();
+      else await this.ownership?.adopt(process);
+    }
     return process as unknown as InstanceType<C>;
+  }
+
+  /**
+   * Forgets a process that is no longer run here without it having ended (parked or handed to another runner): its
+   * pending futures are not settled.
+   */
+  unload(process: EngineProcessInstance): void {
+    const key = this.#key(process.pid);
+    if (this.#live.get(key)?.process === process) this.#live.delete(key);
+  }
+
+  /** Stops the futures waiting here for these processes (a parked parent no longer needs them). */
+  cancelProcessFutures(pks: readonly number[]): void {
+    for (const pk of pks) {
+      for (const future of this.#futures.get(pk) ?? []) future.cancel();
+      this.#futures.delete(pk);
+    }
   }
 
   /** Runs a made process in the background (errors are logged); resolves when it has terminated. */
@@ -252,7 +289,10 @@ export class Runner implements AsyncDisposable {
     return loop;
   }
 
-  async #launch(request: LaunchRequest, options: InstantiateOptions = {}): Promise<EngineProcessInstance> {
+  async #launch(
+    request: LaunchRequest,
+    options: RunnerInstantiateOptions = {},
+  ): Promise<EngineProcessInstance> {
     return await this.instantiate(request.processClass, request.inputs, options);
   }
 
@@ -294,13 +334,104 @@ export class Runner implements AsyncDisposable {
   /** Like {@link run}, and also gives the process node. */
   async runGetNode(target: unknown, inputs?: Readonly<Record<string, unknown>>): Promise<RunResult<unknown>> {
     const request = resolveLaunchable(target, inputs);
-    const process = await this.#launch(request);
-    const outputs = await this.#executeProcess(process);
-    const result =
+    const unwrap = (outputs: Readonly<Record<string, unknown>>): unknown =>
       request.isFunction && Object.keys(outputs).length === 1 && 'result' in outputs
         ? outputs['result']
         : outputs;
-    return { result, node: process.node };
+    const replayed = await this.#replayed(request, currentEngineProcess(), false);
+    if (replayed !== undefined) {
+      if (replayed.isFinished) return { result: unwrap(await outputsOfNode(replayed)), node: replayed };
+      // A persistable child that the interrupted step was running: it goes on from its checkpoint, here.
+      const process = await this.loadProcess(replayed.pk!);
+      const guard = currentEngineProcess()?.provenance.writer.guard;
+      if (guard !== undefined) process.provenance.writer.guard = guard.inherited();
+      return { result: unwrap(await this.#executeProcess(process)), node: process.node };
+    }
+    const process = await this.#launch(request);
+    const outputs = await this.#executeProcess(process);
+    return { result: unwrap(outputs), node: process.node };
+  }
+
+  /**
+   * The child that an interrupted earlier run of the current step of `parent` made for this launch (a daemon worker
+   * that took the parent over runs the step again): a finished child, or a persistable one that did not end, is used
+   * as it is. Any other (a process function cut off in the middle, a failed child) is marked excepted if it is still
+   * active, and a new one is made.
+   */
+  async #replayed(
+    request: LaunchRequest,
+    parent: EngineProcessInstance | undefined,
+    submitted: boolean,
+  ): Promise<ProcessNode | undefined> {
+    if (this.ownership === undefined || parent === undefined || parent.node.pk === null) return undefined;
+    const metadata = request.inputs['metadata'] as { call_link_label?: unknown } | undefined;
+    const label = typeof metadata?.call_link_label === 'string' ? metadata.call_link_label : 'CALL';
+    const child = await this.ownership.replayChild(parent, request.processClass, label, { submitted });
+    if (child === undefined) return undefined;
+    const node = await loadNode(child.pk, { storage: this.storage });
+    if (!(node instanceof ProcessNode)) return undefined;
+    if (node.isFinished) return node;
+    const persistable = request.processClass.persistable && node.checkpoint !== null;
+    if (!node.isTerminated && persistable) return node;
+    if (!node.isTerminated) await this.#exceptInterrupted(node, parent);
+    return undefined;
+  }
+
+  /** Marks a child left active by an interrupted step excepted, under the parent's lease. */
+  async #exceptInterrupted(node: ProcessNode, parent: EngineProcessInstance): Promise<void> {
+    const guard = parent.provenance.writer.guard;
+    const parentPk = parent.node.pk ?? 0;
+    const error = new InvalidOperationError(
+      `process<${String(node.pk)}> was interrupted: the step of its caller process<${parentPk}> that launched it was run again after its worker was lost`,
+    );
+    await this.storage.transaction(async (trx) => {
+      await guard?.before(trx, { pk: parentPk, terminal: false, checkpoint: false });
+      await node.updateAttributes(
+        {
+          [ProcessAttribute.PROCESS_STATE]: 'excepted',
+          [ProcessAttribute.EXCEPTION]: exceptionText(error),
+          [ProcessAttribute.SEALED]: true,
+        },
+        [ProcessAttribute.CHECKPOINT],
+      );
+    });
+  }
+
+  /**
+   * A closed process standing for the stored process `node` (a child found again by a replayed step): put in a work
+   * chain's context, it is awaited through its node like any child handed to the daemon.
+   */
+  #handleOf(node: ProcessNode): EngineProcessInstance {
+    const pk = node.pk!;
+    const checkpoint = {
+      version: CHECKPOINT_VERSION,
+      class_name: node.processType ?? '',
+      pid: pk,
+      uuid: node.uuid,
+      creation_time: null,
+      paused: false,
+      status: null,
+      pre_paused_status: null,
+      state: { label: 'finished', result: null, successful: true },
+    };
+    preloadProcessNode(pk, node);
+    try {
+      return this.#loadFrom(checkpoint);
+    } finally {
+      releasePreloaded(pk);
+    }
+  }
+
+  /** A process of this runner from a checkpoint whose nodes the persister preloaded. */
+  #loadFrom(checkpoint: Readonly<Record<string, unknown>>): EngineProcessInstance {
+    return withStorage(this.storage, () =>
+      PlumpyProcess.load(checkpoint, {
+        loader: this.loader,
+        communicator: this.processCommunicator,
+        persister: this.persister,
+        logger: getLogger('plumpy'),
+      }),
+    ) as unknown as EngineProcessInstance;
   }
 
   /** Runs a made process to its end in the foreground (Ctrl-C kills it); resolves to its outputs. */
@@ -345,13 +476,15 @@ export class Runner implements AsyncDisposable {
         'Cannot use top-level `submit` from within another process, use `this.submit` instead',
       );
     }
-    if (request.isFunction && this.brokerSubmit) {
+    const toDaemon = this.brokerSubmit || ((await this.ownership?.submitsToDaemon()) ?? false);
+    if (request.isFunction && toDaemon) {
       throw new InvalidOperationError(
         'process functions cannot be submitted to the daemon: call or run them instead',
       );
     }
-    const process = await this.#launch(request);
-    await this.#dispatch(process);
+    const process = await this.#launch(request, { forDaemon: toDaemon });
+    if (toDaemon) await this.#handToDaemon(process, undefined);
+    else void this.schedule(process);
     return process.node;
   }
 
@@ -361,8 +494,13 @@ export class Runner implements AsyncDisposable {
     processClass: ProcessClass,
     inputs: Readonly<Record<string, unknown>>,
   ): Promise<EngineProcessInstance> {
-    const process = await this.#launch(resolveLaunchable(processClass, inputs), { parent });
-    await this.#dispatch(process);
+    const toDaemon = this.brokerSubmit || this.ownership?.childrenToDaemon === true;
+    const request = resolveLaunchable(processClass, inputs);
+    const replayed = await this.#replayed(request, parent, toDaemon);
+    if (replayed !== undefined) return this.#handleOf(replayed);
+    const process = await this.#launch(request, { parent, forDaemon: toDaemon });
+    if (toDaemon) await this.#handToDaemon(process, parent);
+    else void this.schedule(process);
     return process;
   }
 
@@ -377,20 +515,15 @@ export class Runner implements AsyncDisposable {
       throw new InvalidOperationError(
         'process functions cannot be submitted to the daemon: call or run them instead',
       );
-    const process = await this.#launch(request);
-    await this.#handToDaemon(process);
+    const process = await this.#launch(request, { forDaemon: true });
+    await this.#handToDaemon(process, undefined);
     return process.node;
   }
 
-  async #dispatch(process: EngineProcessInstance): Promise<void> {
-    if (!this.brokerSubmit) {
-      void this.schedule(process);
-      return;
-    }
-    await this.#handToDaemon(process);
-  }
-
-  async #handToDaemon(process: EngineProcessInstance): Promise<void> {
+  async #handToDaemon(
+    process: EngineProcessInstance,
+    parent: EngineProcessInstance | undefined,
+  ): Promise<void> {
     if (!process.provenance.storeProvenance) {
       throw new InvalidOperationError('cannot submit a process with `store_provenance=False`');
     }
@@ -408,7 +541,8 @@ export class Runner implements AsyncDisposable {
       this.#live.delete(this.#key(process.pid));
       entry.markTerminated();
     }
-    await this.controller.continueProcess(process.pid, { nowait: false, noReply: true });
+    if (this.ownership !== undefined) await this.ownership.handOver(process, parent);
+    else await this.controller.continueProcess(process.pid, { nowait: false, noReply: true });
   }
 
   /** Resolves when every process submitted to run in this runner has terminated. */
@@ -421,12 +555,23 @@ export class Runner implements AsyncDisposable {
    * polled every `pollInterval`, and, for a process running here, its own end.
    */
   getProcessFuture(pk: number): ProcessFuture {
-    return new ProcessFuture(pk, {
+    const future = new ProcessFuture(pk, {
       storage: this.storage,
       communicator: this.communicator.isClosed() ? undefined : this.communicator,
       pollInterval: this.pollInterval,
       whenLocal: this.#live.get(this.#key(pk))?.terminated,
     });
+    if (!future.done) {
+      let waiting = this.#futures.get(pk);
+      if (waiting === undefined) this.#futures.set(pk, (waiting = new Set()));
+      waiting.add(future);
+      const forget = (): void => {
+        waiting.delete(future);
+        if (waiting.size === 0 && this.#futures.get(pk) === waiting) this.#futures.delete(pk);
+      };
+      future.then(forget, forget);
+    }
+    return future;
   }
 
   /**
@@ -465,15 +610,7 @@ export class Runner implements AsyncDisposable {
       throw new InvalidOperationError(`process<${pk}> has already terminated (${String(node.processState)})`);
     const live = this.getLiveProcess(pk);
     if (live !== undefined && !live.isClosed) return live;
-    const checkpoint = await this.persister.loadCheckpoint(pk);
-    const process = withStorage(this.storage, () =>
-      PlumpyProcess.load(checkpoint, {
-        loader: this.loader,
-        communicator: this.processCommunicator,
-        persister: this.persister,
-        logger: getLogger('plumpy'),
-      }),
-    ) as unknown as EngineProcessInstance;
+    const process = this.#loadFrom(await this.persister.loadCheckpoint(pk));
     this.#register(process);
     return process;
   }
@@ -511,6 +648,7 @@ export class Runner implements AsyncDisposable {
     clearTimeout(timer);
     await this.awaitIdle();
     await this.#lastMarkExcepted();
+    await this.ownership?.close();
     if (this.#ownsCommunicator) await this.communicator.close();
   }
 

@@ -1,5 +1,4 @@
 import { MissingEntryPointError, ValidationError } from '../errors.js';
-import { registerCoreEntryPoints } from './core-entry-points.js';
 
 /** The entry point groups of the engine's plugins, with aiida's names. */
 export const EntryPointGroup = {
@@ -19,13 +18,9 @@ interface Entry {
 const groups = new Map<EntryPointGroup, Map<string, Entry>>();
 const names = new Map<unknown, { group: EntryPointGroup; name: string }>();
 
-let coreRegistered = false;
-
+// aiida-core's built-in entry points are registered by the wiring of a profile (`wirePlugins` in `aiida-ts/config`):
+// the modules they name register themselves here, so this registry may not import them back.
 function groupOf(group: EntryPointGroup): Map<string, Entry> {
-  if (!coreRegistered) {
-    coreRegistered = true;
-    registerCoreEntryPoints(registerEntryPoint);
-  }
   let entries = groups.get(group);
   if (entries === undefined) groups.set(group, (entries = new Map<string, Entry>()));
   return entries;
@@ -67,7 +62,9 @@ export async function loadEntryPoint(group: EntryPointGroup, name: string): Prom
   if (entry === undefined) {
     throw new MissingEntryPointError(
       `Entry point '${name}' not found in group '${group}'` +
-        (groupOf(group).size > 0 ? `; known: ${listEntryPoints(group).join(', ')}` : ''),
+        (groupOf(group).size > 0
+          ? `; known: ${listEntryPoints(group).join(', ')}`
+          : ' (none is registered: load a profile, or call wirePlugins() from aiida-ts/config)'),
     );
   }
   if (entry.value !== undefined) return entry.value;

@@ -150,6 +150,11 @@ export interface StorageBackend extends AsyncDisposable {
    * (`extras of node<5>`). Resolves or rejects as `write` does.
    */
   trackWrite<T>(what: string, write: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `hook` when the storage closes, before the database does (for resources tied to the storage, such as the
+   * engine's cross-process coordinator); the returned function unregisters it. Hooks may not reject the close.
+   */
+  onClose(hook: () => Promise<void>): () => void;
   /** Closes the database handles and the repository, after the tracked writes still running. Idempotent. */
   close(): Promise<void>;
 }

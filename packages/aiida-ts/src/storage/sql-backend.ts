@@ -91,6 +91,8 @@ export abstract class SqlStorageBackend implements StorageBackend {
   readonly #profileAccess: ProfileAccessPort | undefined;
   /** Tracked writes still running, by what they write (see trackWrite). */
   readonly #writes = new Map<Promise<unknown>, string>();
+  readonly #closeHooks = new Set<() => Promise<void>>();
+  #closing: Promise<void> | undefined;
   #closed = false;
 
   protected constructor(options: SqlStorageBackendOptions) {
@@ -468,8 +470,19 @@ export abstract class SqlStorageBackend implements StorageBackend {
     return running;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  onClose(hook: () => Promise<void>): () => void {
+    this.#closeHooks.add(hook);
+    return () => {
+      this.#closeHooks.delete(hook);
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     if (this.#writes.size > 0) {
       // nobody waited for these (a `node.extras.set()` without await, say): finish them rather than lose them
       const names = [...new Set(this.#writes.values())];
@@ -481,6 +494,10 @@ export abstract class SqlStorageBackend implements StorageBackend {
       );
       await Promise.all(this.#writes.keys());
     }
+    // hooks first, while the database is still open (a coordinator withdraws its waiting requests)
+    const hooks = [...this.#closeHooks];
+    this.#closeHooks.clear();
+    await Promise.allSettled(hooks.map((hook) => hook()));
     this.#closed = true;
     try {
       await this.closeDatabase();

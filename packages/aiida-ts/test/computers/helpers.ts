@@ -2,7 +2,7 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Computer, type ComputerInit } from '../../src/orm.js';
-import { startPrivateSshd, type PrivateSshd } from '../transports/private-sshd.js';
+import { startPrivateSshd, type PrivateSshd } from '@aiida-ts/test-services';
 
 let counter = 0;
 /** A label no other test (or parallel run) uses. */

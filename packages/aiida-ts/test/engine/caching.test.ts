@@ -11,10 +11,9 @@ import {
   rehashNode,
   VALID_CACHE_KEY,
   workfunction,
-} from '../../src/engine.js';
-import { ConfigurationError, ValidationError } from '../../src/errors.js';
-import { Int } from '../../src/orm/nodes/data/base.js';
-import { CalculationNode, type ProcessNode } from '../../src/orm/nodes/process/process.js';
+} from 'aiida-ts/engine';
+import { ConfigurationError, ValidationError } from 'aiida-ts';
+import { CalculationNode, Int, type ProcessNode } from 'aiida-ts/orm';
 import { BACKENDS, linked, linkSummary, LinkType, useEngine } from './helpers.js';
 
 let executions = 0;

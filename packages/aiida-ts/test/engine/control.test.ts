@@ -1,20 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { nonDb, Runner, ToContext, WorkChain } from '../../src/engine.js';
-import { loadNode } from '../../src/orm/loaders.js';
-import type { ProcessNode } from '../../src/orm/nodes/process/process.js';
+import { nonDb, Runner, ToContext, WorkChain } from 'aiida-ts/engine';
+import { loadNode, type ProcessNode } from 'aiida-ts/orm';
 import { BACKENDS, useEngine } from './helpers.js';
 
-const gates = new Map<string, () => void>();
-const opened = new Map<string, Promise<void>>();
-function gate(name: string): Promise<void> {
-  let promise = opened.get(name);
-  if (promise === undefined) {
-    promise = new Promise<void>((resolve) => gates.set(name, resolve));
-    opened.set(name, promise);
+/** Named gates a step waits at; a test opens one whether or not a step reached it yet. */
+const gates = new Map<string, { readonly promise: Promise<void>; readonly resolve: () => void }>();
+function gateNamed(name: string): { readonly promise: Promise<void>; readonly resolve: () => void } {
+  let entry = gates.get(name);
+  if (entry === undefined) {
+    let resolve = (): void => undefined;
+    const promise = new Promise<void>((done) => {
+      resolve = done;
+    });
+    entry = { promise, resolve };
+    gates.set(name, entry);
   }
-  return promise;
+  return entry;
 }
+const gate = (name: string): Promise<void> => gateNamed(name).promise;
+const openGate = (name: string): void => gateNamed(name).resolve();
 
 class Waiter extends WorkChain.define((spec) => spec.input('gate', { validType: nonDb(z.string()) })) {
   static {
@@ -58,7 +63,7 @@ describe.each(BACKENDS)('remote control by pk on %s', (_name, open) => {
     const status = await runner.controller.getStatus(pk);
     expect(status).toMatchObject({ paused: true, state: 'ProcessState.WAITING' });
     // The child ends while the parent is paused: the parent does not move on until played.
-    gates.get(name)!();
+    openGate(name);
     await expect
       .poll(async () => (await fresh((await process.node.getCalled())[0]!.pk!)).processState)
       .toBe('finished');
@@ -75,7 +80,7 @@ describe.each(BACKENDS)('remote control by pk on %s', (_name, open) => {
     await expect.poll(() => second.state).toBe('waiting');
     expect(await runner.controller.killProcess(second.pk!, { message: 'stop it' })).toBe(true);
     expect(((await killed) as Error).name).toBe('KilledError');
-    gates.get(`${name}-2`)!();
+    openGate(`${name}-2`);
     const child = (await second.node.getCalled())[0]!;
     await runner.getProcessFuture(child.pk!);
     expect((await fresh(second.pk!)).processStatus).toBe('stop it');
@@ -95,6 +100,6 @@ describe.each(BACKENDS)('remote control by pk on %s', (_name, open) => {
     const node = await fresh(process.pk!);
     expect(node.processState).toBe('killed');
     expect(node.isSealed).toBe(true);
-    gates.get(name)!();
+    openGate(name);
   });
 });

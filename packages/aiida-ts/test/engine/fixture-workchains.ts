@@ -1,16 +1,15 @@
-import type { ExitCode } from '../../src/engine.js';
 import {
   append_,
   calcfunction,
+  type ExitCode,
   if_,
   nodeType,
   nonDb,
   ToContext,
   while_,
   WorkChain,
-} from '../../src/engine.js';
-import { Bool, Int } from '../../src/orm/nodes/data/base.js';
-import type { WorkChainNode } from '../../src/orm/nodes/process/process.js';
+} from 'aiida-ts/engine';
+import { Bool, Int, type WorkChainNode } from 'aiida-ts/orm';
 import { z } from 'zod';
 
 /** The processes of aiida-core's `workchains` fixture archive (`fixture_defs.py`), written for aiida-ts. */

@@ -1,14 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  computeNodeHash,
-  HASH_EXTRA_KEY,
-  objectsToHash,
-  pythonClassPath,
-} from '../../src/engine/caching/hash.js';
-import { HashFloat, makeHash, type Hashable } from '../../src/repository/make-hash.js';
-import { loadNode } from '../../src/orm/loaders.js';
+import { computeNodeHash, HASH_EXTRA_KEY, objectsToHash, pythonClassPath } from 'aiida-ts/engine';
+import { HashFloat, makeHash, type Hashable } from 'aiida-ts/repository';
+import { loadNode } from 'aiida-ts/orm';
 import {
   FIXTURES,
   openArchive,

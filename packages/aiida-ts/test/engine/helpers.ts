@@ -1,10 +1,9 @@
 import { afterAll, beforeAll } from 'vitest';
 import { LocalCommunicator } from 'kiwipy-ts';
-import { getManager, Runner } from '../../src/engine.js';
-import { LinkType } from '../../src/orm/links.js';
-import type { Node } from '../../src/orm/nodes/node.js';
-import type { StorageBackend } from '../../src/storage/backend.js';
-import { setDefaultStorage } from '../../src/storage/context.js';
+import { wirePlugins } from 'aiida-ts/config';
+import { getManager, Runner } from 'aiida-ts/engine';
+import { LinkType, type Node, setDefaultStorage } from 'aiida-ts/orm';
+import type { StorageBackend } from 'aiida-ts/storage';
 import { openPsqlDos, openSqliteDos, type TestStorage } from '../storage/helpers.js';
 
 /** The two profile storages every engine test runs on. */
@@ -25,6 +24,8 @@ export function useEngine(open: () => Promise<TestStorage>): () => EngineFixture
   let handle: TestStorage | undefined;
   let fixture: EngineFixture | undefined;
   beforeAll(async () => {
+    // what loadProfile wires: computers reach the transport and scheduler registries, the built-in plugins load
+    wirePlugins();
     handle = await open();
     setDefaultStorage(handle.storage);
     const communicator = new LocalCommunicator();

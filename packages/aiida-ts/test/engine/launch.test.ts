@@ -3,6 +3,7 @@ import { BroadcastFilter, LocalCommunicator } from 'kiwipy-ts';
 import { connect } from 'kiwipy-ts/rmq';
 import { describe, expect, it } from 'vitest';
 import {
+  AiidaProcessLauncher,
   awaitProcesses,
   calcfunction,
   getBuilderRestart,
@@ -14,12 +15,9 @@ import {
   runGetPk,
   Runner,
   submit,
-} from '../../src/engine.js';
-import { AiidaProcessLauncher } from '../../src/engine/launcher.js';
-import { InvalidOperationError, NotExistentError, ValidationError } from '../../src/errors.js';
-import { loadNode } from '../../src/orm/loaders.js';
-import { Int } from '../../src/orm/nodes/data/base.js';
-import { CalculationNode, type ProcessNode } from '../../src/orm/nodes/process/process.js';
+} from 'aiida-ts/engine';
+import { InvalidOperationError, NotExistentError, ValidationError } from 'aiida-ts';
+import { CalculationNode, Int, loadNode, type ProcessNode } from 'aiida-ts/orm';
 import { InnerWorkChain, OuterWorkChain } from './fixture-workchains.js';
 import { BACKENDS, linkSummary, useEngine } from './helpers.js';
 

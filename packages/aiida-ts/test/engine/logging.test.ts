@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { getConfig, setConfigDir } from '../../src/config/manager.js';
-import { configureLogging, getLogger, setLogSink, WorkChain } from '../../src/engine.js';
-import { Log } from '../../src/orm/entities/log.js';
+import { getConfig, setConfigDir } from 'aiida-ts/config';
+import { configureLogging, getLogger, setLogSink, WorkChain } from 'aiida-ts/engine';
+import { Log } from 'aiida-ts/orm';
 import { BACKENDS, useEngine } from './helpers.js';
 
 class Chatty extends WorkChain.define((spec) => spec) {

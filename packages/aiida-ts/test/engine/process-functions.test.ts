@@ -8,17 +8,21 @@ import {
   run,
   runGetNode,
   workfunction,
-} from '../../src/engine.js';
+} from 'aiida-ts/engine';
+import { InputValidationError, InvalidOperationError, ProcessFailedError, ValidationError } from 'aiida-ts';
 import {
-  InputValidationError,
-  InvalidOperationError,
-  ProcessFailedError,
-  ValidationError,
-} from '../../src/errors.js';
-import { Log } from '../../src/orm/entities/log.js';
-import { Bool, Dict, Float, Int, List, Str } from '../../src/orm/nodes/data/base.js';
-import { CalcFunctionNode, WorkFunctionNode, type ProcessNode } from '../../src/orm/nodes/process/process.js';
-import type { StorageBackend } from '../../src/storage/backend.js';
+  Bool,
+  CalcFunctionNode,
+  Dict,
+  Float,
+  Int,
+  List,
+  Log,
+  type ProcessNode,
+  Str,
+  WorkFunctionNode,
+} from 'aiida-ts/orm';
+import type { StorageBackend } from 'aiida-ts/storage';
 import { BACKENDS, linked, linkSummary, LinkType, useEngine } from './helpers.js';
 
 const add = calcfunction(

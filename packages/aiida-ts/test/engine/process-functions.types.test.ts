@@ -1,15 +1,7 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import {
-  calcfunction,
-  ExitCode,
-  nodeType,
-  nonDb,
-  workfunction,
-  type ProcessFunction,
-} from '../../src/engine.js';
-import { Bool, Dict, Float, Int, List, Str } from '../../src/orm/nodes/data/base.js';
-import type { Data } from '../../src/orm/nodes/data/data.js';
+import { calcfunction, ExitCode, nodeType, nonDb, workfunction, type ProcessFunction } from 'aiida-ts/engine';
+import { Bool, type Data, Dict, Float, Int, List, Str } from 'aiida-ts/orm';
 
 // Compile-time checks: every `@ts-expect-error` below must be an error, or `tsc` fails on this file.
 

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  BaseRestartWorkChain,
-  calcfunction,
-  ExitCode,
-  ProcessHandlerReport,
-  while_,
-} from '../../src/engine.js';
-import { InputValidationError, ValidationError } from '../../src/errors.js';
-import { Log } from '../../src/orm/entities/log.js';
-import { Int, Str } from '../../src/orm/nodes/data/base.js';
-import type { ProcessNode } from '../../src/orm/nodes/process/process.js';
+import { BaseRestartWorkChain, calcfunction, ExitCode, ProcessHandlerReport, while_ } from 'aiida-ts/engine';
+import { InputValidationError, ValidationError } from 'aiida-ts';
+import { Int, Log, type ProcessNode, Str } from 'aiida-ts/orm';
 import { BACKENDS, linkSummary, useEngine } from './helpers.js';
 
 /** Fails with 100 while `x` is below 3, with 200 in mode `other`, raises in mode `raise`. */

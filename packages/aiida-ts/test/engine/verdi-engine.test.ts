@@ -129,7 +129,9 @@ describe('verdi run and the engine commands, through the executable', () => {
     child.kill('SIGINT');
     const code = await exited;
     expect(code, `stdout: ${stdout}\nstderr: ${stderr}`).toBe(130);
-    expect(stderr).toContain('the running processes were killed');
+    expect(stderr).toMatch(
+      /Interrupted by SIGINT: (Parent|Sleeper)<\d+> and (Parent|Sleeper)<\d+> were killed\./,
+    );
     const list = await verdi(['process', 'list', '-a', '-P', 'pk', 'process_label', 'process_state']);
     expect(list.code, describeResult(list)).toBe(0);
     const rows = list.stdout.split('\n').filter((line) => /Parent|Sleeper/.test(line));

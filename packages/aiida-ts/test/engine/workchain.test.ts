@@ -16,13 +16,9 @@ import {
   submit,
   ToContext,
   WorkChain,
-} from '../../src/engine.js';
-import { InvalidOperationError } from '../../src/errors.js';
-import { Log } from '../../src/orm/entities/log.js';
-import { loadNode } from '../../src/orm/loaders.js';
-import { Int, List, Str } from '../../src/orm/nodes/data/base.js';
-import type { WorkChainNode } from '../../src/orm/nodes/process/process.js';
-import { type ProcessNode } from '../../src/orm/nodes/process/process.js';
+} from 'aiida-ts/engine';
+import { InvalidOperationError } from 'aiida-ts';
+import { Int, List, loadNode, Log, type ProcessNode, Str, type WorkChainNode } from 'aiida-ts/orm';
 import { FIXTURES } from '../orm/archive-fixtures.js';
 import { InnerWorkChain, OuterWorkChain } from './fixture-workchains.js';
 import { BACKENDS, linkSummary, useEngine } from './helpers.js';

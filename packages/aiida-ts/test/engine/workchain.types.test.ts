@@ -1,7 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import { run, runGetNode, submit, type InputsOf, type ProcessOutputsOf } from '../../src/engine.js';
-import { Bool, Int, Str } from '../../src/orm/nodes/data/base.js';
-import type { ProcessNode } from '../../src/orm/nodes/process/process.js';
+import { run, runGetNode, submit, type InputsOf, type ProcessOutputsOf } from 'aiida-ts/engine';
+import { Bool, Int, type ProcessNode, Str } from 'aiida-ts/orm';
 import { InnerWorkChain, OuterWorkChain } from './fixture-workchains.js';
 
 // Compile-time checks of the spec types flowing into launches, builders and processes.

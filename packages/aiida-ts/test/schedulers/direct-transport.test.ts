@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DirectScheduler, JobState, type JobInfo, type JobTemplateInput } from '../../src/schedulers.js';
 import { LocalTransport, SshTransport, type Transport } from '../../src/transports.js';
-import { startPrivateSshd, type PrivateSshd } from '../transports/private-sshd.js';
+import { isAlive, startPrivateSshd, type PrivateSshd } from '@aiida-ts/test-services';
 import { describeSchedulerContract, until } from './scheduler-contract.js';
 
 let sshd: PrivateSshd;
@@ -23,15 +23,6 @@ afterAll(async () => {
   await sshd.dispose();
   rmSync(workRoot, { recursive: true, force: true });
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // Plain shells (use_login_shell off): a login shell reads this machine's profile, whose side effects
 // (a version manager waiting up to a minute for its lock) have nothing to do with the scheduler.

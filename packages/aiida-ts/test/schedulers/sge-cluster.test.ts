@@ -1,6 +1,6 @@
 /**
  * `core.sge` end to end against a real Grid Engine cell (Debian's gridengine 8.1.9, started once for this
- * file by `private-sge.ts`), through the `core.local` transport.
+ * file by `@aiida-ts/test-services`), through the `core.local` transport.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FeatureNotAvailableError } from '../../src/errors.js';
 import { JobState, SgeScheduler, type JobInfo, type JobTemplateInput } from '../../src/schedulers.js';
 import { LocalTransport } from '../../src/transports.js';
-import { startPrivateSge, type PrivateSge } from './private-sge.js';
+import { startPrivateSge, type PrivateSge } from '@aiida-ts/test-services';
 import { describeSchedulerContract, until } from './scheduler-contract.js';
 
 let sge: PrivateSge;

@@ -1,6 +1,6 @@
 /**
  * `core.slurm` end to end against a real single-node slurm cluster (started once for this file by
- * `private-slurm.ts`), through the `core.local` transport.
+ * `@aiida-ts/test-services`), through the `core.local` transport.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FeatureNotAvailableError, SchedulerError } from '../../src/errors.js';
 import { JobState, SlurmScheduler, type JobInfo, type JobTemplateInput } from '../../src/schedulers.js';
 import { LocalTransport } from '../../src/transports.js';
-import { startPrivateSlurm, type PrivateSlurm } from './private-slurm.js';
+import { startPrivateSlurm, type PrivateSlurm } from '@aiida-ts/test-services';
 import { describeSchedulerContract, until } from './scheduler-contract.js';
 
 let slurm: PrivateSlurm;

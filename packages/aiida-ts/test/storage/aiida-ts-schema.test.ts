@@ -11,10 +11,9 @@ import {
   aiidaTsTablesReadable,
   ensureAiidaTsSchema,
 } from '../../src/storage/aiida-ts-schema/schema-state.js';
-import { PsqlDosStorage } from '../../src/storage/postgres/psql-dos.js';
-import { SqliteDosStorage } from '../../src/storage/sqlite/sqlite-dos.js';
 import { forkTestChild } from './child-process.js';
-import { BACKENDS, psqlDosConfig, sqliteDosConfig, TEST_USER_EMAIL } from './helpers.js';
+import { BACKENDS } from './helpers.js';
+import { SHARED_BACKENDS } from './shared-profile.js';
 
 const ensureScript = path.join(import.meta.dirname, 'scripts', 'ensure-aiida-ts-schema.ts');
 
@@ -89,28 +88,7 @@ describe.each(BACKENDS)('aiida-ts tables on $name', ({ open }) => {
   });
 });
 
-const PERSISTENT = [
-  {
-    name: 'core.sqlite_dos',
-    async make() {
-      const plugin = new SqliteDosStorage();
-      const { config, cleanup } = await sqliteDosConfig();
-      await plugin.initialise(config);
-      return { config, cleanup, open: () => plugin.open(config, { defaultUserEmail: TEST_USER_EMAIL }) };
-    },
-  },
-  {
-    name: 'core.psql_dos',
-    async make() {
-      const plugin = new PsqlDosStorage({ poolSize: 2 });
-      const { config, cleanup } = await psqlDosConfig();
-      await plugin.initialise(config);
-      return { config, cleanup, open: () => plugin.open(config, { defaultUserEmail: TEST_USER_EMAIL }) };
-    },
-  },
-] as const;
-
-describe.each(PERSISTENT)('aiida-ts tables of a $name profile shared by processes', ({ name, make }) => {
+describe.each(SHARED_BACKENDS)('aiida-ts tables of a $name profile shared by processes', ({ name, make }) => {
   it('several processes using them first at once create them exactly once', { timeout: 60_000 }, async () => {
     const { config, cleanup, open } = await make();
     try {

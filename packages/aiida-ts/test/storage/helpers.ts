@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { wirePlugins } from '../../src/config/plugin-wiring.js';
 import type { StorageBackend } from '../../src/storage/backend.js';
 import {
   dropPostgresDatabase,
@@ -55,6 +56,7 @@ export async function psqlDosConfig(): Promise<{ config: PsqlDosConfig; cleanup:
 }
 
 export async function openSqliteDos(): Promise<TestStorage> {
+  wirePlugins(); // as loadProfile does: computers reach the plugin registries, built-in plugins load
   const plugin = new SqliteDosStorage();
   const { config, cleanup } = await sqliteDosConfig();
   await plugin.initialise(config);
@@ -69,6 +71,7 @@ export async function openSqliteDos(): Promise<TestStorage> {
 }
 
 export async function openPsqlDos(): Promise<TestStorage> {
+  wirePlugins(); // as loadProfile does: computers reach the plugin registries, built-in plugins load
   const plugin = new PsqlDosStorage();
   const { config, cleanup } = await psqlDosConfig();
   await plugin.initialise(config);
@@ -83,6 +86,7 @@ export async function openPsqlDos(): Promise<TestStorage> {
 }
 
 export async function openSqliteTemp(): Promise<TestStorage> {
+  wirePlugins(); // as loadProfile does: computers reach the plugin registries, built-in plugins load
   const storage = await new SqliteTempStorage().open({}, { defaultUserEmail: TEST_USER_EMAIL });
   return { storage, cleanup: () => storage.close() };
 }

@@ -25,7 +25,10 @@ import {
   type SshAuthParamsInput,
   type SshTransportOptions,
 } from '../../src/transports.js';
-import { CLIENT_KEY_PASSPHRASE, startPrivateSshd, type PrivateSshd } from './private-sshd.js';
+import { CLIENT_KEY_PASSPHRASE, startPrivateSshd, waitFor, type PrivateSshd } from '@aiida-ts/test-services';
+
+/** Poll often: these waits watch transfers and connections that change within milliseconds. */
+const FAST = { intervalMs: 20, timeoutMs: 10_000 };
 
 const run = promisify(execFile);
 
@@ -65,18 +68,6 @@ function makeTransport(
     },
     { knownHostsFiles: [sshd.knownHostsFile], ...extra },
   );
-}
-
-async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('authentication', () => {
@@ -122,7 +113,7 @@ describe('authentication', () => {
     const socket = path.join(work, 'agent.sock');
     const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
     try {
-      await waitFor(() => fs.existsSync(socket), 'the agent socket');
+      await waitFor('the agent socket', () => fs.existsSync(socket), FAST);
       await run('ssh-add', [sshd.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
       const t = SshTransport.fromAuthParams(
         sshd.host,
@@ -302,7 +293,7 @@ describe('timeouts and lost connections', () => {
       // Freeze the server side of this connection: the socket stays up but nothing answers.
       for (const pid of frozen) process.kill(pid, 'SIGSTOP');
       const started = Date.now();
-      await waitFor(() => !t.isOpen, 'keepalives to give up', 5000);
+      await waitFor('keepalives to give up', () => !t.isOpen, FAST);
       expect(Date.now() - started).toBeLessThan(5000);
       await expect(t.execCommandWait('true')).rejects.toMatchObject({ errno: 'ECONNRESET' });
     } finally {
@@ -328,13 +319,14 @@ describe('timeouts and lost connections', () => {
       upload.catch(() => undefined);
       // Stop the server once a good part of the file has arrived under its temporary name.
       await waitFor(
+        'the upload to start',
         () =>
           fs
             .readdirSync(remoteDir)
             .some(
               (name) => name.includes('aiida-part') && fs.statSync(path.join(remoteDir, name)).size > 4 << 20,
             ),
-        'the upload to start',
+        FAST,
       );
       await sshd.stop();
       const error = (await upload.then(
@@ -346,7 +338,7 @@ describe('timeouts and lost connections', () => {
       expect(error.errno).toBe('ECONNRESET');
       // Nothing is reported complete under the real name.
       expect(fs.existsSync(target)).toBe(false);
-      await waitFor(() => !t.isOpen, 'the transport to notice');
+      await waitFor('the transport to notice', () => !t.isOpen, FAST);
       await expect(t.listdir(remoteDir)).rejects.toMatchObject({ errno: 'ECONNRESET' });
       await expect(t.open()).rejects.toBeInstanceOf(TransportError);
 
@@ -363,8 +355,9 @@ describe('timeouts and lost connections', () => {
       const download = t.getfile(target, local);
       download.catch(() => undefined);
       await waitFor(
-        () => fs.readdirSync(work).some((name) => name.includes('aiida-part')),
         'the download to start',
+        () => fs.readdirSync(work).some((name) => name.includes('aiida-part')),
+        FAST,
       );
       await sshd.stop();
       await expect(download).rejects.toMatchObject({ errno: 'ECONNRESET' });
@@ -456,7 +449,7 @@ describe('concurrency and pooling', () => {
     expect(firstTransport.isOpen).toBe(true);
     await sshd.stop();
     await sshd.start();
-    await waitFor(() => !firstTransport.isOpen, 'the lost connection to be noticed');
+    await waitFor('the lost connection to be noticed', () => !firstTransport.isOpen, FAST);
     const second = await pool.requestTransport('authinfo-3', () => makeTransport());
     expect(second.transport).not.toBe(firstTransport);
     expect((await second.transport.execCommandWait('echo back')).stdout).toBe('back\n');

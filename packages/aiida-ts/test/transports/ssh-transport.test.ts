@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { SshTransport } from '../../src/transports.js';
-import { startPrivateSshd, type PrivateSshd } from './private-sshd.js';
+import { startPrivateSshd, type PrivateSshd } from '@aiida-ts/test-services';
 import { describeTransportContract } from './transport-contract.js';
 
 let sshd: PrivateSshd;

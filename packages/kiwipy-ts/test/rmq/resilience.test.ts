@@ -7,7 +7,7 @@ import {
 } from 'kiwipy-ts/rmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, memoryLogger, sleep, uniquePrefix, within } from './helpers.js';
-import { type PrivateBroker, startPrivateBroker } from './private-broker.js';
+import { type PrivateBroker, startPrivateBroker } from '@aiida-ts/test-services';
 
 /**
  * Everything that disturbs the broker runs on a private node started once for this file: a consumer

@@ -75,7 +75,9 @@ async function resolveEntities(cli: Cli, opts: CreateOptions) {
       try {
         out.push(await loader(id));
       } catch (error) {
-        throw new UsageError(`invalid value for ${what}: ${(error as Error).message}`);
+        throw new UsageError(`invalid value for ${what}: ${(error as Error).message}`, undefined, {
+          cause: error,
+        });
       }
     }
     return out;

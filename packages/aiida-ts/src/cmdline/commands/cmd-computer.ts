@@ -5,6 +5,7 @@ import { defineCommandGroup, type Cli } from '../cli.js';
 import { resolveArgument } from '../utils/arguments.js';
 import { UsageError } from '../exit-codes.js';
 import { addParamOptions, readConfigSource, resolveParams, type ParamSpec } from '../utils/params.js';
+import { addSetLimitsCommand, describeComputerLimits } from '../computer/limits.js';
 import { addComputerSubcommands } from '../computer/subcommands.js';
 
 /** Placeholders an mpirun command may use (the scheduler fills them in). */
@@ -234,6 +235,8 @@ const SHOW_LABELS: Record<string, string> = {
   use_double_quotes: 'Use double quotes',
   prepend_text: 'Prepend text',
   append_text: 'Append text',
+  max_queued_jobs: 'Max queued jobs',
+  queued_jobs: 'Queued jobs',
 };
 
 export default defineCommandGroup({
@@ -360,14 +363,25 @@ export default defineCommandGroup({
       .option('--json', 'Print the computer as JSON.')
       .action(async (identifier: string, opts: { json?: boolean }) => {
         cli.out.json = opts.json === true;
-        const details = describeComputer(await loadComputer(cli, identifier));
+        const computer = await loadComputer(cli, identifier);
+        const details = {
+          ...describeComputer(computer),
+          ...(await describeComputerLimits(await cli.storage(), computer)),
+        };
         if (opts.json === true) {
           cli.out.printJson(details);
           return;
         }
+        const { quotas, ...properties } = details;
         cli.out.table(
           ['Property', 'Value'],
-          Object.entries(details).map(([key, value]) => [SHOW_LABELS[key] ?? key, value]),
+          [
+            ...Object.entries(properties).map(([key, value]) => [
+              SHOW_LABELS[key] ?? key,
+              key === 'max_queued_jobs' && value === null ? 'unlimited' : value,
+            ]),
+            ['Quotas', quotas.map((quota) => `${quota.name} (${quota.usage})`).join(', ')],
+          ],
         );
       });
 
@@ -416,6 +430,7 @@ export default defineCommandGroup({
         cli.out.success(`Computer '${computer.label}' deleted.`);
       });
 
+    addSetLimitsCommand(group, cli);
     addComputerSubcommands(group, cli, {
       options: () => computerParams(noPlugins),
       load: async () => {

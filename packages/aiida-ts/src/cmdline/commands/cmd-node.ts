@@ -4,6 +4,7 @@ import { defineCommandGroup, type Cli } from '../cli.js';
 import { resolveArgument } from '../utils/arguments.js';
 import { UsageError } from '../exit-codes.js';
 import { nodeRehashCommand } from '../engine-commands.js';
+import { nodeGraphCommand } from '../node/graph.js';
 
 const PROJECTIONS = [
   'id',
@@ -462,6 +463,7 @@ export default defineCommandGroup({
       );
 
     group.addCommand(nodeRehashCommand(cli));
+    group.addCommand(nodeGraphCommand(cli));
 
     return group;
   },

@@ -26,7 +26,10 @@ export function storageIntegrityCommand(cli: Cli): Command {
         'refers to, the pack index against the pack files, links and other rows naming missing nodes, duplicate uuids.',
     )
     .option('--no-hashes', 'Check the structure only; do not read every object (much faster).')
-    .option('--json', 'Print the report as JSON: {ok, hashes, checked, problems: [{kind, severity, message, …}]}.')
+    .option(
+      '--json',
+      'Print the report as JSON: {ok, hashes, checked, problems: [{kind, severity, message, …}]}.',
+    )
     .action(async (opts: { hashes: boolean; json?: boolean }) => {
       cli.out.json = opts.json === true;
       const storage = await cli.storage();
@@ -49,8 +52,6 @@ export function storageIntegrityCommand(cli: Cli): Command {
             'restore it from a backup (`verdi storage backup`) or remove the affected nodes',
         );
       }
-      cli.out.success(
-        report.problems.length === 0 ? 'no problems found.' : 'no data is missing or corrupt.',
-      );
+      cli.out.success(report.problems.length === 0 ? 'no problems found.' : 'no data is missing or corrupt.');
     });
 }

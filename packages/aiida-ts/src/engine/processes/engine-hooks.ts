@@ -13,6 +13,7 @@ import {
   type SpecTypes,
 } from 'plumpy-ts';
 import { InvalidOperationError, NotExistentError } from '../../errors.js';
+import { Log } from '../../orm/entities/log.js';
 import { LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
@@ -26,7 +27,7 @@ import {
   releasePreloaded,
 } from '../persistence.js';
 import { Computer } from '../../orm/entities/computer.js';
-import type { Runner } from '../runner.js';
+import type { ProcessRunner } from './process-runner.js';
 import { currentCreationTicket } from './creation.js';
 import { exceptionText, flattenValues, nestByLabel, ProcessProvenance } from './provenance.js';
 
@@ -58,7 +59,7 @@ export function inputsFromTicket(): Readonly<Record<string, unknown>> | undefine
 /** The provenance of a process being loaded from a checkpoint: its node was preloaded by the persister. */
 export function provenanceFromCheckpoint(
   saved: Checkpoint,
-  runner: Runner,
+  runner: ProcessRunner,
   spec: ProcessSpec<SpecTypes>,
   outputs: Readonly<Record<string, unknown>>,
 ): ProcessProvenance {
@@ -194,8 +195,9 @@ export function writeReport(
     level === 'REPORT'
       ? `[${String(pk ?? provenance.node.uuid)}|${className}|${site.functionName}]: ${message}`
       : message;
-  if (level === 'REPORT') logReport(text, { pk, process: className });
-  else getLogger('aiida').error({ pk, process: className }, text);
+  const fields = { pk, process: className, logger: Log.loggerNameFor(provenance.node) };
+  if (level === 'REPORT') logReport(text, fields);
+  else getLogger('aiida').error(fields, text);
   if (!provenance.storeProvenance) return;
   // Written with the node's next write; tracked also after the end: the run resolves once the report is stored.
   const record = { node: provenance.node, message: text, levelname: level, site } as const;

@@ -14,7 +14,8 @@ import {
   type CalculationNode,
   type WorkflowNode,
 } from '../../orm/nodes/process/process.js';
-import type { RunResult } from '../runner.js';
+import { getManager } from '../manager.js';
+import type { RunResult } from './process-runner.js';
 import { METADATA_KEY, SINGLE_OUTPUT_LINKNAME } from './base-spec.js';
 import { currentEngineProcess } from './instantiate.js';
 import { moduleNameOf, callerLocation, type SourceLocation } from './process-type.js';
@@ -404,8 +405,7 @@ function makeFunction(
   };
 
   const runGetNode = async (inputs: Record<string, unknown>): Promise<RunResult<unknown>> => {
-    const runner =
-      currentEngineProcess()?.runner ?? (await (await import('../manager.js')).getManager().getRunner());
+    const runner = currentEngineProcess()?.runner ?? (await getManager().getRunner());
     return runner.runGetNode(fn, inputs);
   };
   const resultOf = async (inputs: Record<string, unknown>): Promise<unknown> => {

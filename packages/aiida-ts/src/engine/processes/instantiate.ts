@@ -18,7 +18,7 @@ import { findCacheSource, copyFromCache, cloneCachedOutputs } from '../caching/c
 import { getUseCache } from '../caching/config.js';
 import { computeNodeHash, hashBeforeStore, HASH_EXTRA_KEY, nodeHash } from '../caching/hash.js';
 import { getLogger } from '../logging.js';
-import type { Runner } from '../runner.js';
+import type { ProcessRunner } from './process-runner.js';
 import { coreVersion } from '../version.js';
 import { METADATA_KEY, type ProcessMetadata } from './base-spec.js';
 import { withCreationTicket } from './creation.js';
@@ -28,7 +28,7 @@ import { flattenValues, linkToNewNode, type ProcessProvenance } from './provenan
 /** The members of an engine process the engine itself uses. */
 export interface EngineProcessInstance extends PlumpyProcess {
   readonly node: ProcessNode;
-  readonly runner: Runner;
+  readonly runner: ProcessRunner;
   readonly pk: number | null;
   readonly provenance: ProcessProvenance;
 }
@@ -141,7 +141,7 @@ function metadataInputs(raw: Readonly<Record<string, unknown>>): unknown {
  * transaction, and constructs the process with the node's pk as pid.
  */
 export async function instantiateProcess(
-  runner: Runner,
+  runner: ProcessRunner,
   cls: EngineProcessClass,
   inputs: Readonly<Record<string, unknown>> = {},
   options: InstantiateOptions = {},
@@ -214,7 +214,16 @@ export async function instantiateProcess(
       }
     }
     await node.base.extras.set(HASH_EXTRA_KEY, hash);
-    await node.storeAll();
+    // A child made in a step of a leased process is stored only while the lease holds (the daemon's fence).
+    const guard = parent?.provenance.storeProvenance === true ? parent.provenance.writer.guard : undefined;
+    const parentPk = parent?.node.pk ?? null;
+    const check = { pk: parentPk ?? 0, terminal: false, checkpoint: false };
+    if (guard?.transactional(check) === true && parentPk !== null) {
+      await runner.storage.transaction(async (trx) => {
+        await guard.before(trx, check);
+        await node.storeAll();
+      });
+    } else await node.storeAll();
     if (cachedFrom !== undefined) await cloneCachedOutputs(node, cachedFrom);
   }
 

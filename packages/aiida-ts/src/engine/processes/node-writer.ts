@@ -3,6 +3,7 @@ import { Node } from '../../orm/nodes/node.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
 import { DialectName } from '../../storage/dialect.js';
 import type { NewDbLink } from '../../storage/schema.js';
+import type { WriteGuard } from '../write-guard.js';
 
 /** How long a change may wait for more to join it before it is written anyway (ms). */
 export const LAZY_WRITE_MS = 100;
@@ -49,6 +50,8 @@ export class NodeWriter {
   #timer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   #failure: Error | undefined;
+  /** Checks and completes every write of the node in its transaction (the daemon's lease of the process). */
+  guard: WriteGuard | undefined;
 
   constructor(node: ProcessNode) {
     this.#node = node;
@@ -194,8 +197,25 @@ export class NodeWriter {
     // process has them. On PostgreSQL each statement commits on its own (fewer round trips than a transaction around
     // them); on SQLite, where a statement costs no round trip but a commit does, they share one transaction.
     const statements = (nodes.length > 0 ? 1 : 0) + (links.length > 0 ? 1 : 0) + writes.length;
-    if (storage?.dialect.name === DialectName.SQLITE && statements > 0 && !storage.inTransaction())
-      await storage.transaction(write);
-    else await write();
+    // A guard (the daemon's lease of the process) checks and completes the write in its transaction.
+    const guard = storage === undefined || node.pk === null ? undefined : this.guard;
+    const guarded = {
+      pk: node.pk ?? 0,
+      terminal: seal,
+      checkpoint: Object.hasOwn(set, ProcessAttribute.CHECKPOINT),
+    };
+    const run =
+      guard === undefined || storage === undefined
+        ? write
+        : async (): Promise<void> => {
+            await guard.before(storage.executor(), guarded);
+            await write();
+            await guard.after(storage.executor(), guarded);
+          };
+    const batch = storage?.dialect.name === DialectName.SQLITE && statements > 0 && !storage.inTransaction();
+    if (storage !== undefined && (batch || guard?.transactional(guarded) === true))
+      await storage.transaction(run);
+    else await run();
+    guard?.committed(guarded);
   }
 }

@@ -1,6 +1,11 @@
 import { basename, dirname, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ClassNotFoundError, type LoadableClass, type ObjectLoader } from 'plumpy-ts';
+import {
+  ClassNotFoundError,
+  Process as PlumpyProcess,
+  type LoadableClass,
+  type ObjectLoader,
+} from 'plumpy-ts';
 
 /** Where a process class or function was defined. */
 export interface SourceLocation {
@@ -62,6 +67,44 @@ export function moduleNameOf(location: SourceLocation | undefined): string {
   // `foo.test.ts` → `foo_test`: a dotted process type has its module and name split at the last dot only.
   name = name.replace(/[^A-Za-z0-9_]/g, '_');
   return /^[0-9]/.test(name) ? `_${name}` : name;
+}
+
+const definitions = new WeakMap<object, SourceLocation | undefined>();
+
+/** Remembers where a process class (or function) was defined: its module names its process type. */
+export function recordDefinition(cls: object, location: SourceLocation | undefined): void {
+  definitions.set(cls, location);
+}
+
+/** Where `cls` or the nearest class it extends was defined (by `define`). */
+export function definitionOf(cls: object): SourceLocation | undefined {
+  for (let current: unknown = cls; typeof current === 'function'; current = Object.getPrototypeOf(current)) {
+    if (definitions.has(current)) return definitions.get(current);
+  }
+  return undefined;
+}
+
+/**
+ * Makes `cls.define(...)` (plumpy-ts's) also remember the module of the caller, which names the process types of the
+ * classes defined that way. Installed as an own static property so that plumpy's typing of `define` is kept as is.
+ */
+export function recordDefinitionsOf(cls: object): void {
+  const original = Reflect.get(PlumpyProcess, 'define') as (this: unknown, build: unknown) => object;
+  Object.defineProperty(cls, 'define', {
+    configurable: true,
+    writable: true,
+    value: function define(this: unknown, build: unknown): object {
+      const location = callerLocation();
+      const defined = original.call(this, build);
+      recordDefinition(defined, location);
+      return defined;
+    },
+  });
+}
+
+/** The `<module>.<ClassName>` process type of a class (aiida's `build_process_type` without entry point). */
+export function defaultProcessType(cls: { readonly name: string }): string {
+  return `${moduleNameOf(definitionOf(cls))}.${cls.name}`;
 }
 
 /** A class the registry can identify: aiida-ts process classes know their own process type. */

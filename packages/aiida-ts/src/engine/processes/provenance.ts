@@ -1,5 +1,10 @@
 import { PortNamespace, ProcessState, isPlainObject, type ProcessSpec, type SpecTypes } from 'plumpy-ts';
-import { InvalidOperationError, ProvenanceWriteError, ValidationError } from '../../errors.js';
+import {
+  InvalidOperationError,
+  LeaseLostError,
+  ProvenanceWriteError,
+  ValidationError,
+} from '../../errors.js';
 import { LINK_RULES, LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
 import { CalculationNode, ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
@@ -7,13 +12,13 @@ import { Data } from '../../orm/nodes/data/data.js';
 import { validateLinkLabel } from '../../orm/links.js';
 import type { NewDbLink } from '../../storage/schema.js';
 import { hashBeforeStore } from '../caching/hash.js';
-import type { Runner } from '../runner.js';
+import type { ProcessRunner } from './process-runner.js';
 import { NodeWriter } from './node-writer.js';
 
 /** What the engine keeps beside a plumpy process to record it in the provenance graph. */
 export interface ProvenanceInit {
   readonly node: ProcessNode;
-  readonly runner: Runner;
+  readonly runner: ProcessRunner;
   /** False when `metadata.store_provenance` is false: the node and everything linked to it stay unstored. */
   readonly storeProvenance: boolean;
   /** The node was cloned from this cached node: the process replays its outcome instead of running. */
@@ -33,7 +38,7 @@ export interface ProvenanceInit {
  */
 export class ProcessProvenance {
   readonly node: ProcessNode;
-  readonly runner: Runner;
+  readonly runner: ProcessRunner;
   readonly writer: NodeWriter;
   readonly storeProvenance: boolean;
   readonly linkedOutputs: Set<string>;
@@ -87,6 +92,16 @@ export class ProcessProvenance {
     } catch (error) {
       failure = error;
     }
+    const pk = this.node.pk;
+    if (failure instanceof LeaseLostError) {
+      // The daemon's fence refused the end: the process is another worker's now, its node is not ours to mark.
+      this.#endFailure = new ProvenanceWriteError(
+        `process<${String(pk)}> ${outcome} here, but this runner lost its lease: another worker continues it`,
+        { pk, markedExcepted: false },
+        { cause: failure },
+      );
+      return;
+    }
     let markedExcepted = false;
     let why = '';
     try {
@@ -95,7 +110,6 @@ export class ProcessProvenance {
     } catch (error) {
       why = ` (${messageOf(error)})`;
     }
-    const pk = this.node.pk;
     this.#endFailure = new ProvenanceWriteError(
       `process<${String(pk)}> ${outcome}, but the storage refused the write of its end: ${messageOf(failure)}; ` +
         (markedExcepted
@@ -114,14 +128,26 @@ export class ProcessProvenance {
   async markExcepted(failure: unknown): Promise<void> {
     const node = this.node;
     if (node.isSealed) return;
-    await node.updateAttributes(
-      {
-        [ProcessAttribute.PROCESS_STATE]: ProcessState.EXCEPTED,
-        [ProcessAttribute.EXCEPTION]: exceptionText(failure),
-        [ProcessAttribute.SEALED]: true,
-      },
-      [ProcessAttribute.CHECKPOINT, ProcessAttribute.EXIT_STATUS, ProcessAttribute.EXIT_MESSAGE],
-    );
+    const write = (): Promise<void> =>
+      node.updateAttributes(
+        {
+          [ProcessAttribute.PROCESS_STATE]: ProcessState.EXCEPTED,
+          [ProcessAttribute.EXCEPTION]: exceptionText(failure),
+          [ProcessAttribute.SEALED]: true,
+        },
+        [ProcessAttribute.CHECKPOINT, ProcessAttribute.EXIT_STATUS, ProcessAttribute.EXIT_MESSAGE],
+      );
+    // Under the process's lease (the daemon's fence), which this terminal write releases.
+    const guard = this.writer.guard;
+    const storage = node.storage;
+    if (guard === undefined || storage === undefined || node.pk === null) return await write();
+    const end = { pk: node.pk, terminal: true, checkpoint: false };
+    await storage.transaction(async (trx) => {
+      await guard.before(trx, end);
+      await write();
+      await guard.after(trx, end);
+    });
+    guard.committed(end);
   }
 
   /**

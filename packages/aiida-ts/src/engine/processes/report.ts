@@ -91,10 +91,15 @@ export async function storeLogRecord(record: ProcessLogRecord): Promise<Log | nu
   });
 }
 
+/** The fields of a process's record on the terminal log. */
+export interface ProcessLogFields {
+  readonly pk: number | null;
+  readonly process: string;
+  /** The node's logger name (`aiida.orm.nodes.process.workflow.workchain.WorkChainNode`), as aiida-core prints it. */
+  readonly logger?: string;
+}
+
 /** Writes a process's report to the terminal log (`aiida` logger at REPORT level), with the process's pk and class. */
-export function logReport(
-  message: string,
-  fields: { readonly pk: number | null; readonly process: string },
-): void {
-  getLogger('aiida').report({ pk: fields.pk, process: fields.process }, message);
+export function logReport(message: string, fields: ProcessLogFields): void {
+  getLogger('aiida').report(fields, message);
 }

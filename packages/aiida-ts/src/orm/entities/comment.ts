@@ -5,7 +5,7 @@ import type { StorageBackend } from '../../storage/backend.js';
 import { canonicalTimestamp } from '../../storage/dialect.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbCommentRow } from '../../storage/schema.js';
-import type { Node } from '../nodes/node.js';
+import type { NodeRef } from './node-ref.js';
 import { User } from './user.js';
 
 /** A user's comment on a stored node (`db_dbcomment`). */
@@ -13,7 +13,7 @@ const FROM_ROW = Symbol('aiida-ts.comment.fromRow');
 
 /** What {@link Comment}'s constructor takes. */
 export interface CommentInit {
-  readonly node: Node;
+  readonly node: NodeRef;
   readonly content: string;
   /** The author; default: the profile's default user. */
   readonly user?: User;
@@ -158,7 +158,7 @@ export class Comment {
   }
 
   /** The comments of a node, oldest first. */
-  static async forNode(node: Node): Promise<Comment[]> {
+  static async forNode(node: NodeRef): Promise<Comment[]> {
     if (!node.isStored || node.storage === undefined) return [];
     const storage = node.storage;
     const rows = await storage
@@ -214,9 +214,9 @@ export class Comment {
 
 /** The comments of one node (`node.base.comments`). */
 export class NodeComments {
-  readonly #node: Node;
+  readonly #node: NodeRef;
 
-  constructor(node: Node) {
+  constructor(node: NodeRef) {
     this.#node = node;
   }
 

@@ -12,6 +12,15 @@ import {
 import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { Scheduler } from '../../schedulers/scheduler.js';
+import {
+  addComputerToQuota,
+  computerPool,
+  deleteComputerLimits,
+  getPoolLimit,
+  quotasOfComputer,
+  removeComputerFromQuota,
+  setPoolLimit,
+} from '../../storage/aiida-ts-schema/job-limits.js';
 import type { DbAuthInfoRow, DbComputerRow } from '../../storage/schema.js';
 import type { Transport } from '../../transports/transport.js';
 import { cleanValue, cloneJson, type JsonValue } from '../utils/clean.js';
@@ -43,19 +52,26 @@ export const COMPUTER_DEFAULTS = {
 } as const;
 
 /**
- * How computers reach the transport and scheduler plugins. By default the ORM loads
- * `src/computers/plugin-hooks.ts` (the transport and scheduler registries) on first use, so importing the ORM
- * never loads ssh2 or the scheduler plugins; {@link setComputerPluginHooks} replaces single hooks (a plugin
- * package, a test double).
+ * How computers reach the transport and scheduler plugins. The ORM knows no plugin itself: the code that wires a
+ * profile together (`loadProfile`, `aiida-ts/testing`, the engine's `Runner`; see `wirePlugins` in `aiida-ts/config`)
+ * installs the transport and scheduler registries as the default hooks, loaded on first use, so importing the ORM
+ * never loads ssh2 or the scheduler plugins; {@link setComputerPluginHooks} replaces single hooks (a plugin package,
+ * a test double). A hook may answer with a Promise.
  */
 export interface ComputerPluginHooks {
   /**
    * Checks the auth params of a transport type; throws a `ValidationError` naming every unknown key and every
    * bad value. Returns nothing: the params are stored as given.
    */
-  validateAuthParams?(transportType: string, authParams: Readonly<Record<string, unknown>>): void;
+  validateAuthParams?(
+    transportType: string,
+    authParams: Readonly<Record<string, unknown>>,
+  ): void | Promise<void>;
   /** The `safe_interval` (seconds between openings) that applies with these auth params. */
-  safeOpenInterval?(transportType: string, authParams: Readonly<Record<string, unknown>>): number;
+  safeOpenInterval?(
+    transportType: string,
+    authParams: Readonly<Record<string, unknown>>,
+  ): number | Promise<number>;
   /** A new, closed transport to the computer, configured with the AuthInfo's auth params. */
   createTransport?(options: {
     readonly computer: Computer;
@@ -69,22 +85,41 @@ export interface ComputerPluginHooks {
 }
 
 let installedHooks: ComputerPluginHooks = {};
-let defaultHooks: Promise<ComputerPluginHooks> | undefined;
+let defaultHooks: ComputerPluginHooks | undefined;
 
 /** Installs transport/scheduler hooks, merged over the ones installed before (and over the defaults). */
 export function setComputerPluginHooks(next: ComputerPluginHooks): void {
   installedHooks = { ...installedHooks, ...next };
 }
 
-/** Drops every hook installed with {@link setComputerPluginHooks}: the registries apply again. */
+/** Drops every hook installed with {@link setComputerPluginHooks}: the defaults apply again. */
 export function resetComputerPluginHooks(): void {
   installedHooks = {};
 }
 
-/** The hooks in force: the installed ones over the defaults, which are imported on first use. */
-async function pluginHooks(): Promise<ComputerPluginHooks> {
-  defaultHooks ??= import('../../computers/plugin-hooks.js').then((m) => m.defaultComputerPluginHooks);
-  return { ...(await defaultHooks), ...installedHooks };
+/**
+ * Installs the hooks that apply where {@link setComputerPluginHooks} set none: the wiring of a profile installs the
+ * transport and scheduler registries here (once; later calls replace them).
+ */
+export function setDefaultComputerPluginHooks(hooks: ComputerPluginHooks): void {
+  defaultHooks = hooks;
+}
+
+/** Whether default hooks are installed (the wiring installs them once). */
+export function hasDefaultComputerPluginHooks(): boolean {
+  return defaultHooks !== undefined;
+}
+
+/** The hooks in force: the installed ones over the defaults. */
+function pluginHooks(): ComputerPluginHooks {
+  return { ...defaultHooks, ...installedHooks };
+}
+
+/** The `ConfigurationError` for a hook nobody installed: a storage opened without wiring its plugins. */
+function notWired(what: string): ConfigurationError {
+  return new ConfigurationError(
+    `${what}: no transport and scheduler plugins are wired (load a profile with loadProfile(), or call wirePlugins() from aiida-ts/config after opening a storage yourself)`,
+  );
 }
 
 /** The fields of a new {@link Computer}. */
@@ -242,6 +277,38 @@ export class Computer {
   /** Seconds between two scheduler polls of this computer. */
   setMinimumJobPollInterval(seconds: number): Promise<void> {
     return this.setProperties({ [ComputerProperty.MINIMUM_SCHEDULER_POLL_INTERVAL]: seconds });
+  }
+
+  /**
+   * The most jobs this computer may have with its scheduler at once, counted across every process of the profile
+   * (null: no limit). Kept in the aiida-ts tables, not in `metadata`, so aiida-core sees nothing new.
+   */
+  async getJobLimit(): Promise<number | null> {
+    const { storage } = this.#stored();
+    return getPoolLimit(storage, computerPool(this.#uuid));
+  }
+  /**
+   * Sets the cap on queued jobs (null removes it). Jobs waiting for a slot see the new limit within a second;
+   * `getCoordinator(storage).setLimit(...)` (aiida-ts/engine) also grants what now fits at once.
+   */
+  async setJobLimit(limit: number | null): Promise<void> {
+    const { storage } = this.#stored();
+    await setPoolLimit(storage, computerPool(this.#uuid), limit);
+  }
+  /** The names of the quotas (shared by several computers) that jobs on this computer count against. */
+  async getQuotas(): Promise<string[]> {
+    const { storage } = this.#stored();
+    return quotasOfComputer(storage, this.#uuid);
+  }
+  /** Makes jobs on this computer count against the quota `name` (which must exist). */
+  async addToQuota(name: string): Promise<void> {
+    const { storage } = this.#stored();
+    await addComputerToQuota(storage, name, this.#uuid);
+  }
+  /** Stops jobs on this computer counting against the quota `name`. */
+  async removeFromQuota(name: string): Promise<void> {
+    const { storage } = this.#stored();
+    await removeComputerFromQuota(storage, name, this.#uuid);
   }
 
   /** Sets metadata properties (validated) and, for a stored computer, saves them. */
@@ -463,8 +530,10 @@ export class Computer {
       authInfo = new AuthInfo({ computer: this, user: who });
     }
     const merged = { ...authInfo.getAuthParams(), ...authParams };
-    const hooks = await pluginHooks();
-    hooks.validateAuthParams?.(this.#transportType, merged);
+    const hooks = pluginHooks();
+    if (hooks.validateAuthParams === undefined)
+      throw notWired(`cannot check the auth params of ${this.#label} [type ${this.#transportType}]`);
+    await hooks.validateAuthParams(this.#transportType, merged);
     await authInfo.setAuthParams(merged);
     return authInfo.store();
   }
@@ -500,12 +569,9 @@ export class Computer {
    * must be open before the scheduler runs commands). `ConfigurationError` for an unknown scheduler type.
    */
   async getScheduler(options: { readonly transport?: Transport } = {}): Promise<Scheduler> {
-    const hooks = await pluginHooks();
-    if (hooks.createScheduler === undefined) {
-      throw new ConfigurationError(
-        `No scheduler found for ${this.#label} [type ${this.#schedulerType}]: no scheduler module is loaded`,
-      );
-    }
+    const hooks = pluginHooks();
+    if (hooks.createScheduler === undefined)
+      throw notWired(`No scheduler found for ${this.#label} [type ${this.#schedulerType}]`);
     return hooks.createScheduler({
       computer: this,
       ...(options.transport === undefined ? {} : { transport: options.transport }),
@@ -568,7 +634,7 @@ export class Computer {
   /** Deletes a computer with its AuthInfos; `InvalidOperationError` while nodes use it. */
   static async delete(pk: number, options: StorageOption = {}): Promise<void> {
     const storage = getStorage(options);
-    await storage.transaction(async (trx) => {
+    const uuid = await storage.transaction(async (trx) => {
       const used = await trx
         .selectFrom('db_dbnode')
         .select('id')
@@ -577,9 +643,16 @@ export class Computer {
         .execute();
       if (used.length > 0) throw new InvalidOperationError(`computer ${pk} cannot be deleted: nodes use it`);
       await trx.deleteFrom('db_dbauthinfo').where('dbcomputer_id', '=', pk).execute();
-      const result = await trx.deleteFrom('db_dbcomputer').where('id', '=', pk).executeTakeFirst();
-      if (result.numDeletedRows === 0n) throw new NotExistentError(`Computer with id '${pk}' not found`);
+      const row = await trx
+        .deleteFrom('db_dbcomputer')
+        .where('id', '=', pk)
+        .returning('uuid')
+        .executeTakeFirst();
+      if (row === undefined) throw new NotExistentError(`Computer with id '${pk}' not found`);
+      return row.uuid;
     });
+    // its cap on queued jobs and quota memberships go with it
+    await deleteComputerLimits(storage, uuid);
   }
 
   toString(): string {
@@ -768,12 +841,9 @@ export class AuthInfo {
 
   /** A new, closed transport configured with these parameters, from the transport registry. */
   async getTransport(): Promise<Transport> {
-    const hooks = await pluginHooks();
-    if (hooks.createTransport === undefined) {
-      throw new ConfigurationError(
-        `No transport found for ${this.#computer.label} [type ${this.#computer.transportType}]: no transport module is loaded`,
-      );
-    }
+    const hooks = pluginHooks();
+    if (hooks.createTransport === undefined)
+      throw notWired(`No transport found for ${this.#computer.label} [type ${this.#computer.transportType}]`);
     return hooks.createTransport({ computer: this.#computer, authInfo: this });
   }
 
@@ -782,7 +852,7 @@ export class AuthInfo {
    * the transport type's default (0 for `core.local`, 15 for `core.ssh`).
    */
   async getSafeOpenInterval(): Promise<number> {
-    const hooks = await pluginHooks();
+    const hooks = pluginHooks();
     const given = this.#authParams['safe_interval'];
     if (hooks.safeOpenInterval === undefined) return typeof given === 'number' ? given : 0;
     return hooks.safeOpenInterval(this.#computer.transportType, this.#authParams);

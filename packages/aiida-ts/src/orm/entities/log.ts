@@ -3,7 +3,7 @@ import { NotExistentError, ValidationError } from '../../errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbLogRow } from '../../storage/schema.js';
-import type { Node } from '../nodes/node.js';
+import type { NodeRef } from './node-ref.js';
 import { cleanValue, storableText, type JsonValue } from '../utils/clean.js';
 
 /** Log levels with Python's numbers plus aiida's `REPORT` (23). */
@@ -19,7 +19,7 @@ export type LogLevelName = keyof typeof LogLevel;
 
 /** What {@link Log.create} takes. */
 export interface LogInit {
-  readonly node: Node;
+  readonly node: NodeRef;
   readonly message: string;
   readonly levelname?: LogLevelName;
   readonly loggername?: string;
@@ -70,7 +70,7 @@ export class Log {
   }
 
   /** The logger name aiida-core uses for a node's records: `aiida.orm.nodes.<type path>`. */
-  static loggerNameFor(node: Node): string {
+  static loggerNameFor(node: NodeRef): string {
     return node.nodeType === '' ? 'aiida.orm.nodes.Node' : `aiida.orm.nodes.${node.nodeType.slice(0, -1)}`;
   }
 
@@ -167,11 +167,11 @@ export class Log {
 
 /** The log of one node (`node.base.logs`): records at or above `minimumLevel` are stored. */
 export class NodeLogs {
-  readonly #node: Node;
+  readonly #node: NodeRef;
   /** Records below this level are dropped (aiida's `logging.db_loglevel`, REPORT by default). */
   minimumLevel: LogLevelName = 'REPORT';
 
-  constructor(node: Node) {
+  constructor(node: NodeRef) {
     this.#node = node;
   }
 

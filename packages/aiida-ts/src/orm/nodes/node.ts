@@ -40,6 +40,7 @@ import { isUniqueViolation } from '../utils/db-errors.js';
 import { patchedJsonColumn } from '../utils/json-column.js';
 import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
+import { runNodesStoredHooks } from './store-hooks.js';
 
 /** @internal The option key through which loaders build a node from its database row. */
 export const FROM_ROW: unique symbol = Symbol('aiida-ts.node.fromRow');
@@ -750,6 +751,7 @@ export class Node {
       }
       state.incoming = [];
     });
+    await runNodesStoredHooks(storage, nodes);
   }
 
   /**

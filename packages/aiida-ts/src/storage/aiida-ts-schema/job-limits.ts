@@ -160,9 +160,28 @@ export async function createQuota(
   });
 }
 
-async function requireQuota(db: AiidaTsKysely, name: string, pool: string): Promise<void> {
-  const row = await db.selectFrom('aiida_ts_pool').select('name').where('name', '=', pool).executeTakeFirst();
-  if (row === undefined) throw new NotExistentError(`no quota named \`${name}\``);
+/**
+ * Runs `fn` in a transaction on the existing quota `name` (its pool); `NotExistentError` when there is no such quota
+ * (without creating the tables when there are none).
+ */
+async function onQuota(
+  backend: StorageBackend,
+  name: string,
+  fn: (db: AiidaTsKysely, pool: string) => Promise<void>,
+): Promise<void> {
+  const pool = quotaPool(name);
+  const missing = () => new NotExistentError(`no quota named \`${name}\``);
+  if ((await readable(backend)) === null) throw missing();
+  await backend.transaction(async (trx) => {
+    const db = withAiidaTsTables(trx);
+    const row = await db
+      .selectFrom('aiida_ts_pool')
+      .select('name')
+      .where('name', '=', pool)
+      .executeTakeFirst();
+    if (row === undefined) throw missing();
+    await fn(db, pool);
+  });
 }
 
 /**
@@ -170,11 +189,7 @@ async function requireQuota(db: AiidaTsKysely, name: string, pool: string): Prom
  * in it stay with their holders until released, but no longer limit anything.
  */
 export async function deleteQuota(backend: StorageBackend, name: string): Promise<void> {
-  const pool = quotaPool(name);
-  if ((await readable(backend)) === null) throw new NotExistentError(`no quota named \`${name}\``);
-  await backend.transaction(async (trx) => {
-    const db = withAiidaTsTables(trx);
-    await requireQuota(db, name, pool);
+  await onQuota(backend, name, async (db, pool) => {
     await db.deleteFrom('aiida_ts_quota_member').where('quota', '=', pool).execute();
     await db.deleteFrom('aiida_ts_pool').where('name', '=', pool).execute();
   });
@@ -186,12 +201,8 @@ export async function addComputerToQuota(
   name: string,
   computerUuid: string,
 ): Promise<void> {
-  const pool = quotaPool(name);
   const uuid = parseOrThrow(UuidSchema, computerUuid, 'computer uuid');
-  if ((await readable(backend)) === null) throw new NotExistentError(`no quota named \`${name}\``);
-  await backend.transaction(async (trx) => {
-    const db = withAiidaTsTables(trx);
-    await requireQuota(db, name, pool);
+  await onQuota(backend, name, async (db, pool) => {
     await db
       .insertInto('aiida_ts_quota_member')
       .values({ quota: pool, computer_uuid: uuid })
@@ -206,12 +217,8 @@ export async function removeComputerFromQuota(
   name: string,
   computerUuid: string,
 ): Promise<void> {
-  const pool = quotaPool(name);
   const uuid = parseOrThrow(UuidSchema, computerUuid, 'computer uuid');
-  if ((await readable(backend)) === null) throw new NotExistentError(`no quota named \`${name}\``);
-  await backend.transaction(async (trx) => {
-    const db = withAiidaTsTables(trx);
-    await requireQuota(db, name, pool);
+  await onQuota(backend, name, async (db, pool) => {
     const result = await db
       .deleteFrom('aiida_ts_quota_member')
       .where('quota', '=', pool)
@@ -240,7 +247,7 @@ export async function quotasOfComputer(backend: StorageBackend, computerUuid: st
 /**
  * The pools a job on the computer counts against: its own (`computer:<uuid>`) and those of its quotas. Only reads.
  */
-export async function poolsOfComputer(backend: StorageBackend, computerUuid: string): Promise<string[]> {
+export async function poolsForComputer(backend: StorageBackend, computerUuid: string): Promise<string[]> {
   const quotas = await quotasOfComputer(backend, computerUuid);
   return [computerPool(computerUuid), ...quotas.map((name) => `quota:${name}`)];
 }

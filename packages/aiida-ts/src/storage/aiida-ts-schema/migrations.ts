@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { DialectName, type SqlDialect } from '../dialect.js';
 import type { Database } from '../schema.js';
+import { createDaemonTables } from './daemon-tables.js';
 
 /** The physical column types of the aiida-ts tables in one dialect. */
 export interface AiidaTsColumnTypes {
@@ -88,6 +89,7 @@ export const AIIDA_TS_MIGRATIONS: readonly AiidaTsMigration[] = [
           id ${t.name} NOT NULL PRIMARY KEY,
           host ${t.name} NOT NULL,
           pid ${t.integer} NOT NULL,
+          process_start ${t.name} NOT NULL,
           expires_at ${t.bigint} NOT NULL
         )`,
         `CREATE TABLE aiida_ts_slot_request (
@@ -108,6 +110,12 @@ export const AIIDA_TS_MIGRATIONS: readonly AiidaTsMigration[] = [
         `CREATE INDEX ix_aiida_ts_slot_holder ON aiida_ts_slot (holder)`,
       ]);
     },
+  },
+  {
+    version: 'aiida_ts_0002',
+    description:
+      'The daemon: workers and runners (aiida_ts_worker), process leases and runnable records (aiida_ts_task), control requests (aiida_ts_control)',
+    up: (db, dialect) => createDaemonTables(db, aiidaTsColumnTypes(dialect)),
   },
 ];
 

@@ -1,5 +1,6 @@
 import type { ColumnType, Generated, Kysely } from 'kysely';
 import type { Database } from '../schema.js';
+import type { AiidaTsControlTable, AiidaTsTaskTable, AiidaTsWorkerTable } from './daemon-tables.js';
 
 /**
  * The tables aiida-ts keeps beside aiida-core's in a profile's database, all named `aiida_ts_*`. They carry their
@@ -78,6 +79,8 @@ export interface AiidaTsOwnerTable {
   /** The machine (hostname, boot id and pid namespace) the process runs on. */
   host: string;
   pid: number;
+  /** When the process started, as the OS tells it (so a reused pid is not taken for the same process). */
+  process_start: string;
   expires_at: EpochMsColumn;
 }
 
@@ -117,6 +120,9 @@ export interface AiidaTsDatabase {
   aiida_ts_owner: AiidaTsOwnerTable;
   aiida_ts_slot_request: AiidaTsSlotRequestTable;
   aiida_ts_slot: AiidaTsSlotTable;
+  aiida_ts_worker: AiidaTsWorkerTable;
+  aiida_ts_task: AiidaTsTaskTable;
+  aiida_ts_control: AiidaTsControlTable;
 }
 
 /** A handle that reaches aiida-core's tables and aiida-ts's. */

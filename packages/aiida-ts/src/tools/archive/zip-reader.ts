@@ -96,7 +96,7 @@ export class SafeZipReader {
             entries.set(entry.fileName, entry);
             zip.readEntry();
           } catch (error) {
-            reject(error instanceof Error ? error : new Error(String(error)));
+            reject(error instanceof Error ? error : new CorruptStorageError(String(error), { cause: error }));
           }
         });
         zip.on('end', () => resolve());

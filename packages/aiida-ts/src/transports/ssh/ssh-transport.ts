@@ -591,7 +591,14 @@ export class SshTransport extends BaseTransport {
       if (!connection.alive) resolve();
       connection.client.once('close', () => resolve());
     });
-    connection.sftp.end();
+    if (connection.alive) {
+      // Channels (the SFTP session, a command's streams) must finish closing before the client ends: with
+      // compression, a channel closed after the end writes to a finished zlib stream and throws (ssh2).
+      const sftpClosed = new Promise<void>((resolve) => connection.sftp.once('close', () => resolve()));
+      connection.sftp.end();
+      await Promise.race([sftpClosed, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    } else connection.sftp.end();
     this.#dropConnection();
     // A dead peer never answers the disconnect; do not hang on it.
     await Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);

@@ -15,8 +15,8 @@ export async function openTestStorage(
     return plugin.open(plugin.parseConfig(config), options);
   }
   if (entryPoint === 'core.psql_dos') {
-    // one connection is all a child needs; the shared server has a connection limit
-    const plugin = new PsqlDosStorage({ poolSize: 2 });
+    // a few connections are all a child needs; the shared server has a connection limit
+    const plugin = new PsqlDosStorage({ poolSize: 4 });
     return plugin.open(plugin.parseConfig(config), options);
   }
   throw new TypeError(`a child process cannot open a \`${String(entryPoint)}\` storage`);

@@ -70,14 +70,24 @@ const relativeOrDot = (what: string) =>
  * where the files matching `remote` go under `local` keeping their last `depth` path components (all of them when
  * null). Paths that leave the working directory are refused.
  */
-export const retrieveListItemSchema = z.union([
-  relative('a retrieve list entry'),
-  z.tuple([
-    relative('the remote path of a retrieve list entry'),
-    relativeOrDot('the local path of a retrieve list entry'),
-    z.number().int().min(0).nullable(),
-  ]),
-]);
+export const retrieveListItemSchema = z
+  .union([z.string(), z.tuple([z.string(), z.string().nullish(), z.number().int().min(0).nullable()])], {
+    error: 'a retrieve list entry is a path or a list [remote, local, depth]',
+  })
+  .transform((item, ctx): string | [string, string, number | null] => {
+    try {
+      if (typeof item === 'string') return safeRelativePath(item, 'a retrieve list entry');
+      const [remote, local, depth] = item;
+      return [
+        safeRelativePath(remote, 'the remote path of a retrieve list entry'),
+        safeRelativePath(local ?? '.', 'the local path of a retrieve list entry', { allowDot: true }),
+        depth,
+      ];
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
 export type RetrieveListItem = z.output<typeof retrieveListItemSchema>;
 
 /** One code run by a job (aiida's `CodeInfo`). */

@@ -725,7 +725,7 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
       this.node.getJobId() === null
     )
       return super.kill(message, options);
-    const action = new CancellableAction<boolean | CancellableAction>((ok) => {
+    const action = new CancellableAction<unknown>((ok) => {
       if (ok !== true) return false;
       return super.kill(message, options);
     }, this);

@@ -1,15 +1,9 @@
 import type { z } from 'zod';
 import type { StorageBackend } from '../../../storage/backend.js';
+import { getCoordinator, type SlotUsage } from '../../coordination/coordinator.js';
 import { abortReason, interruptible, sleep } from './backoff.js';
 
-/** The usage of one pool of job slots. */
-export interface SlotUsage {
-  readonly pool: string;
-  /** The configured limit, or null for no limit. */
-  readonly limit: number | null;
-  readonly used: number;
-  readonly waiting: number;
-}
+export type { SlotUsage } from '../../coordination/coordinator.js';
 
 /**
  * What calculation jobs need to share with every other process of the profile (the contract in
@@ -19,7 +13,7 @@ export interface SlotUsage {
  */
 export interface JobCoordinator {
   /** Resolves when `key` may be used (at most once per `intervalMs`); records the use. */
-  throttle(key: string, intervalMs: number, options?: { signal?: AbortSignal }): Promise<void>;
+  throttle(key: string, intervalMs: number, options?: { signal?: AbortSignal }): Promise<unknown>;
   /**
    * A poll shared by every caller: a stored result younger than `intervalMs`, or one caller runs `poll()` (throttled
    * by `key`) and everyone gets its result.
@@ -35,9 +29,9 @@ export interface JobCoordinator {
     holder: number,
     pools: readonly string[],
     options?: { signal?: AbortSignal; onWait?: (usage: readonly SlotUsage[]) => void },
-  ): Promise<void>;
+  ): Promise<unknown>;
   /** Gives back every slot of `holder`. */
-  releaseSlots(holder: number): Promise<void>;
+  releaseSlots(holder: number): Promise<unknown>;
   usage(pool: string): Promise<SlotUsage>;
   /** Sets (or, with null, removes) the limit of a pool. */
   setLimit(pool: string, limit: number | null): Promise<void>;
@@ -214,12 +208,8 @@ export class InProcessCoordinator implements JobCoordinator {
 
 type CoordinatorProvider = (storage: StorageBackend) => JobCoordinator;
 
-const inProcess = new WeakMap<StorageBackend, InProcessCoordinator>();
-let provider: CoordinatorProvider = (storage) => {
-  let coordinator = inProcess.get(storage);
-  if (coordinator === undefined) inProcess.set(storage, (coordinator = new InProcessCoordinator()));
-  return coordinator;
-};
+// the storage-backed coordinator (src/engine/coordination/): limits hold across every process of the profile
+let provider: CoordinatorProvider = (storage) => getCoordinator(storage);
 
 /** The coordinator calculation jobs on `storage` share (one per storage). */
 export function jobCoordinatorFor(storage: StorageBackend): JobCoordinator {

@@ -1,4 +1,4 @@
-import type { Runner } from '../../runner.js';
+import type { ProcessRunner } from '../process-runner.js';
 import { jobCoordinatorFor, type JobCoordinator } from './coordination.js';
 import { JobManager } from './job-manager.js';
 import { TransportQueue } from './transport-queue.js';
@@ -10,10 +10,10 @@ export interface CalcJobServices {
   readonly jobManager: JobManager;
 }
 
-const services = new WeakMap<Runner, CalcJobServices>();
+const services = new WeakMap<ProcessRunner, CalcJobServices>();
 
 /** The transport queue, job manager and coordinator of `runner`'s calculation jobs (made on first use). */
-export function calcJobServices(runner: Runner): CalcJobServices {
+export function calcJobServices(runner: ProcessRunner): CalcJobServices {
   let found = services.get(runner);
   if (found === undefined) {
     const coordinator = jobCoordinatorFor(runner.storage);

@@ -18,7 +18,7 @@ import type { SchedulerExitCode } from '../../../schedulers/exit-codes.js';
 import { SchedulerFeature, type Scheduler } from '../../../schedulers/scheduler.js';
 import { escapeForBash } from '../../../transports/escaping.js';
 import type { Transport } from '../../../transports/transport.js';
-import type { Runner } from '../../runner.js';
+import type { ProcessRunner } from '../process-runner.js';
 import { backoffSettings, exponentialBackoffRetry } from './backoff.js';
 import type { CalcInfo } from './calc-info.js';
 import { UnstashTargetMode } from './calc-info.js';
@@ -42,7 +42,7 @@ import { calcJobServices } from './runner-services.js';
 export interface CalcJobTaskHost {
   readonly node: CalcJobNode;
   readonly pk: number | null;
-  readonly runner: Runner;
+  readonly runner: ProcessRunner;
   readonly inputs: Readonly<Record<string, unknown>>;
   readonly outputs: Readonly<Record<string, unknown>>;
   /** True when the process was continued from a checkpoint (its earlier steps may have left traces). */

@@ -1,29 +1,32 @@
 /**
- * A private OpenSSH server on 127.0.0.1 for the `core.ssh` tests: its own host key, client keys (one
- * plain, one passphrase-protected), authorized_keys and config in a temporary folder, on a free port.
- * Needs `/usr/sbin/sshd` (Debian: `apt-get install -y --no-install-recommends openssh-server`). Only the
- * processes this helper starts are ever signalled, by pid.
+ * A private OpenSSH server on 127.0.0.1: its own host key, client keys (one plain, one passphrase-protected),
+ * authorized_keys and config in a temporary folder, on a free port. Needs `/usr/sbin/sshd` (Debian's
+ * `openssh-server`). Only the processes this helper starts are ever signalled, by pid.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
+import { ServiceError } from './errors.js';
+import { freePort } from './ports.js';
+import { childPids, descendantPids, signal } from './processes.js';
+import { requireBinaries, run } from './system.js';
+import { waitFor } from './wait.js';
 
-const run = promisify(execFile);
-
+/** The sshd binary the private server runs. */
 export const SSHD_BINARY = '/usr/sbin/sshd';
+/** The passphrase of {@link PrivateSshd.passphraseKey}. */
 export const CLIENT_KEY_PASSPHRASE = 'correct horse battery staple';
 
-export interface PrivateSshd {
+/** A running private sshd and the keys that log in to it. */
+export interface PrivateSshd extends AsyncDisposable {
   readonly host: '127.0.0.1';
   readonly port: number;
   readonly dir: string;
   /** Private key accepted by the server. */
   readonly clientKey: string;
-  /** Passphrase-protected private key accepted by the server. */
+  /** Passphrase-protected private key accepted by the server ({@link CLIENT_KEY_PASSPHRASE}). */
   readonly passphraseKey: string;
   /** A key the server does not accept. */
   readonly strangerKey: string;
@@ -47,81 +50,33 @@ export interface PrivateSshd {
   dispose(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
 async function keygen(file: string, passphrase = ''): Promise<void> {
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', path.basename(file), '-f', file]);
 }
 
-/** Parent pid of each live process, read from /proc. */
-function parentMap(): Map<number, number> {
-  const parents = new Map<number, number>();
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/u.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parents.set(Number(name), Number(fields[1]));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return parents;
-}
-
-/** Every descendant of `root`, deepest last. */
-function descendants(root: number): number[] {
-  const parents = parentMap();
-  const out: number[] = [];
-  const walk = (pid: number): void => {
-    for (const [child, parent] of parents) {
-      if (parent === pid) {
-        out.push(child);
-        walk(child);
-      }
-    }
-  };
-  walk(root);
-  return out;
-}
-
-async function waitForBanner(port: number, deadline: number): Promise<void> {
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.setTimeout(1000);
-      socket.once('data', (data) => {
-        socket.destroy();
-        resolve(data.toString().startsWith('SSH-2.0'));
-      });
-      socket.once('error', () => resolve(false));
-      socket.once('timeout', () => {
-        socket.destroy();
-        resolve(false);
-      });
+/** Whether the server on `port` answers with an SSH banner (a bare open port is not enough). */
+function answersBanner(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setTimeout(1000);
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('SSH-2.0'));
     });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`private sshd did not accept connections on port ${port}`);
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
 }
 
-/** Start a private sshd; call `dispose()` when done. */
+/**
+ * Starts a private sshd; `extraConfig` lines come first in its `sshd_config` (sshd takes the first value of
+ * a keyword). Call `dispose()` when done.
+ */
 export async function startPrivateSshd(extraConfig: readonly string[] = []): Promise<PrivateSshd> {
-  if (!fs.existsSync(SSHD_BINARY)) {
-    throw new Error(
-      `${SSHD_BINARY} is missing: apt-get install -y --no-install-recommends openssh-server (the core.ssh tests need it)`,
-    );
-  }
+  requireBinaries('sshd', [SSHD_BINARY], 'openssh-server');
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'aiida-ts-sshd-'));
   const hostKey = path.join(dir, 'host_ed25519');
   const clientKey = path.join(dir, 'client_ed25519');
@@ -154,7 +109,6 @@ export async function startPrivateSshd(extraConfig: readonly string[] = []): Pro
   await fsp.writeFile(
     config,
     [
-      // sshd takes the first value of a keyword, so the caller's lines come first.
       ...extraConfig,
       `Port ${port}`,
       'ListenAddress 127.0.0.1',
@@ -188,11 +142,15 @@ export async function startPrivateSshd(extraConfig: readonly string[] = []): Pro
     exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     child = proc;
     try {
-      await waitForBanner(port, Date.now() + 10_000);
+      await waitFor(`an SSH banner on port ${port}`, () => answersBanner(port), {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+        service: 'sshd',
+      });
     } catch (error) {
       proc.kill('SIGKILL');
       child = undefined;
-      throw new Error(`${(error as Error).message}\n${stderr.join('')}`, { cause: error });
+      throw new ServiceError('sshd', `did not start:\n${stderr.join('')}`, { cause: error });
     }
   };
 
@@ -200,15 +158,15 @@ export async function startPrivateSshd(extraConfig: readonly string[] = []): Pro
     const proc = child;
     if (proc?.pid === undefined) return;
     child = undefined;
-    for (const pid of descendants(proc.pid).reverse()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    // The sessions sshd forked hold client connections open; end them first, deepest last.
+    for (const pid of descendantPids(proc.pid).reverse()) signal(pid, 'SIGKILL');
     proc.kill('SIGTERM');
     await exited;
+  };
+
+  const dispose = async (): Promise<void> => {
+    await stop();
+    await fsp.rm(dir, { recursive: true, force: true });
   };
 
   await start();
@@ -228,14 +186,8 @@ export async function startPrivateSshd(extraConfig: readonly string[] = []): Pro
     stop,
     start,
     log: () => stderr.join(''),
-    connectionPids: () => {
-      const root = child?.pid;
-      if (root === undefined) return [];
-      return [...parentMap()].filter(([, parent]) => parent === root).map(([pid]) => pid);
-    },
-    dispose: async () => {
-      await stop();
-      await fsp.rm(dir, { recursive: true, force: true });
-    },
+    connectionPids: () => (child?.pid === undefined ? [] : childPids(child.pid)),
+    dispose,
+    [Symbol.asyncDispose]: dispose,
   };
 }

@@ -1,13 +1,21 @@
-import { execFile, spawn } from 'node:child_process';
+/**
+ * A private RabbitMQ node on free ports, for tests that stop, restart, partition or reconfigure the broker
+ * (the shared one on 5672 is never touched). As root the node runs as the `rabbitmq` user with that user's
+ * Erlang cookie. Only the node this helper starts is signalled, by its pid.
+ */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as amqp from 'amqplib';
+import { ServiceError, ServiceMissingError } from './errors.js';
+import { freePorts } from './ports.js';
+import { forgetOnExit, killOnExit, terminate } from './processes.js';
+import { run, systemUserWhenRoot } from './system.js';
+import { waitFor } from './wait.js';
 
-const run = promisify(execFile);
+const SERVICE = 'rabbitmq';
 
 /** Options of {@link startPrivateBroker}. */
 export interface PrivateBrokerOptions {
@@ -18,9 +26,11 @@ export interface PrivateBrokerOptions {
   readonly rabbitEnv?: Readonly<Record<string, number | string | boolean>>;
   /** How long to wait for the node to accept AMQP connections (ms). Default 60 s. */
   readonly startTimeout?: number;
+  /** Prefix of the Erlang node name (`<prefix>-<random>@localhost`). Default `aiida-ts-test`. */
+  readonly namePrefix?: string;
 }
 
-/** A RabbitMQ node of our own, on free ports, for tests that stop, restart or reconfigure the broker. */
+/** A RabbitMQ node of our own, on free ports. */
 export interface PrivateBroker extends AsyncDisposable {
   readonly nodeName: string;
   readonly port: number;
@@ -49,25 +59,33 @@ export interface PrivateBroker extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-interface RunAs {
-  readonly uid?: number;
-  readonly gid?: number;
-  readonly home: string;
+function erlangTerm(value: number | string | boolean): string {
+  if (typeof value === 'string') return `<<"${value.replace(/["\\]/g, '\\$&')}">>`;
+  return String(value);
 }
 
-const live = new Set<number>();
-let exitHookInstalled = false;
+function rabbitBinDir(): string {
+  const configured = process.env['RABBITMQ_BIN_DIR'];
+  if (configured !== undefined) return configured;
+  // Debian's /usr/sbin wrappers switch user and drop our environment; call the real scripts.
+  for (const candidate of ['/usr/lib/rabbitmq/bin', '/usr/local/lib/rabbitmq/bin', '/opt/rabbitmq/sbin']) {
+    if (existsSync(join(candidate, 'rabbitmq-server'))) return candidate;
+  }
+  throw new ServiceMissingError(
+    SERVICE,
+    'rabbitmq-server not found (apt-get install -y rabbitmq-server, or set RABBITMQ_BIN_DIR)',
+  );
+}
 
-/** Starts a private RabbitMQ node (a few seconds). Run as root, it runs as the `rabbitmq` user. */
+/** Starts a private RabbitMQ node (a few seconds). */
 export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Promise<PrivateBroker> {
   const binDir = rabbitBinDir();
-  const ports = await freePorts(2);
-  const port = ports[0]!;
-  const distPort = ports[1]!;
+  const [port = 0, distPort = 0] = await freePorts(2);
   const id = Math.random().toString(36).slice(2, 10);
-  const nodeName = `kiwipy-test-${id}@localhost`;
-  const dir = await mkdtemp(join(tmpdir(), 'kiwipy-rmq-'));
-  const runAs = await identity(dir);
+  const nodeName = `${options.namePrefix ?? 'aiida-ts-test'}-${id}@localhost`;
+  const dir = await mkdtemp(join(tmpdir(), 'aiida-ts-rmq-'));
+  const owner = await systemUserWhenRoot('rabbitmq');
+  const home = owner === undefined ? dir : '/var/lib/rabbitmq';
   await mkdir(join(dir, 'mnesia'));
   await mkdir(join(dir, 'log'));
   await writeFile(join(dir, 'rabbitmq-env.conf'), '');
@@ -80,8 +98,8 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
       .map(([k, v]) => `{${k}, ${erlangTerm(v)}}`)
       .join(', ')}]}].\n`,
   );
-  if (runAs.uid !== undefined && runAs.gid !== undefined) {
-    for (const path of [
+  if (owner !== undefined) {
+    for (const file of [
       '',
       'mnesia',
       'log',
@@ -90,13 +108,13 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
       'rabbitmq.conf',
       'advanced.config',
     ]) {
-      await chown(join(dir, path), runAs.uid, runAs.gid);
+      await chown(join(dir, file), owner.uid, owner.gid);
     }
   }
   const pidFile = join(dir, 'rabbitmq.pid');
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: runAs.home,
+    PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: home,
     LANG: 'C.UTF-8',
     RABBITMQ_CONF_ENV_FILE: join(dir, 'rabbitmq-env.conf'),
     RABBITMQ_NODENAME: nodeName,
@@ -111,16 +129,14 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
     RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
     ERL_EPMD_ADDRESS: '127.0.0.1',
   };
-  const spawnOptions = {
-    cwd: dir,
-    env,
-    ...(runAs.uid === undefined ? {} : { uid: runAs.uid, gid: runAs.gid }),
-  };
+  const spawnOptions = { cwd: dir, env, ...(owner ?? {}) };
   await new Promise<void>((resolve, reject) => {
     const child = spawn(join(binDir, 'rabbitmq-server'), ['-detached'], { ...spawnOptions, stdio: 'ignore' });
     child.on('error', reject);
     child.on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`rabbitmq-server -detached exited with ${code}`)),
+      code === 0
+        ? resolve()
+        : reject(new ServiceError(SERVICE, `rabbitmq-server -detached exited with ${code}`)),
     );
   });
 
@@ -133,22 +149,16 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
     return stdout;
   };
   const waitReady = async (timeoutMs = options.startTimeout ?? 60_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    while (Date.now() < deadline) {
-      try {
+    await waitFor(
+      `node ${nodeName} to accept AMQP connections (logs in ${dir}/log)`,
+      async () => {
         // A real AMQP handshake, never a bare TCP probe: 3.10 can leave the port unusable for its next
         // start_app after a client that hangs up before the protocol header.
         const connection = await amqp.connect(url, { timeout: 2_000 });
         await connection.close();
-        return;
-      } catch (error) {
-        last = error;
-        await sleep(200);
-      }
-    }
-    throw new Error(
-      `private RabbitMQ node ${nodeName} not ready within ${timeoutMs} ms: ${String(last)}; logs in ${dir}/log`,
+        return true;
+      },
+      { timeoutMs, intervalMs: 200, service: SERVICE },
     );
   };
 
@@ -158,33 +168,28 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
     if (stopped) return;
     stopped = true;
     if (pid > 0) {
-      signal(pid, 'SIGTERM');
-      const deadline = Date.now() + 20_000;
-      while (alive(pid) && Date.now() < deadline) await sleep(100);
-      if (alive(pid)) signal(pid, 'SIGKILL');
-      while (alive(pid)) await sleep(50);
-      live.delete(pid);
+      await terminate(pid, { graceMs: 20_000, service: SERVICE });
+      forgetOnExit(pid);
     }
     await rm(dir, { recursive: true, force: true });
   };
 
   try {
     const deadline = Date.now() + (options.startTimeout ?? 60_000);
-    while (!existsSync(pidFile)) {
-      if (Date.now() > deadline)
-        throw new Error(`private RabbitMQ node ${nodeName} wrote no pid file; logs in ${dir}/log`);
-      await sleep(100);
-    }
+    await waitFor(`node ${nodeName} to write its pid file (logs in ${dir}/log)`, () => existsSync(pidFile), {
+      timeoutMs: options.startTimeout ?? 60_000,
+      service: SERVICE,
+    });
     pid = Number((await readFile(pidFile, 'utf8')).trim());
-    live.add(pid);
-    installExitHook();
+    // The node is detached: a test run that dies before its afterAll must not leave it behind.
+    killOnExit(pid);
     await waitReady(Math.max(1_000, deadline - Date.now()));
   } catch (error) {
     await stop();
     throw error;
   }
 
-  const broker: PrivateBroker = {
+  return {
     nodeName,
     port,
     distPort,
@@ -212,79 +217,4 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
     stop,
     [Symbol.asyncDispose]: stop,
   };
-  return broker;
-}
-
-function erlangTerm(value: number | string | boolean): string {
-  if (typeof value === 'string') return `<<"${value.replace(/["\\]/g, '\\$&')}">>`;
-  return String(value);
-}
-
-function rabbitBinDir(): string {
-  const configured = process.env.RABBITMQ_BIN_DIR;
-  if (configured !== undefined) return configured;
-  // Debian's /usr/sbin wrappers switch user and drop our environment; call the real scripts.
-  for (const candidate of ['/usr/lib/rabbitmq/bin', '/usr/local/lib/rabbitmq/bin', '/opt/rabbitmq/sbin']) {
-    if (existsSync(join(candidate, 'rabbitmq-server'))) return candidate;
-  }
-  throw new Error('rabbitmq-server not found (set RABBITMQ_BIN_DIR)');
-}
-
-/** As root, the node runs as `rabbitmq` with that user's Erlang cookie; otherwise as us, with a cookie in `dir`. */
-async function identity(dir: string): Promise<RunAs> {
-  if (process.getuid?.() !== 0) return { home: dir };
-  const { stdout: uid } = await run('id', ['-u', 'rabbitmq']);
-  const { stdout: gid } = await run('id', ['-g', 'rabbitmq']);
-  return { uid: Number(uid.trim()), gid: Number(gid.trim()), home: '/var/lib/rabbitmq' };
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.on('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    return address.port;
-  });
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // already gone
-  }
-}
-
-/** A test run that dies before its afterAll must not leave a node behind. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const pid of live) signal(pid, 'SIGKILL');
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,19 +1,20 @@
 /**
- * A private single-node slurm cluster for the `core.slurm` tests: its own munge key and socket, its own
- * `slurm.conf`, state and spool folders in a temporary directory, and free ports, so it never touches a
- * system slurm or munge. Needs Debian's `slurm-wlm slurmctld slurmd slurm-client munge`. Only the daemons
- * this helper starts are signalled, by the pids they wrote.
+ * A private single-node Slurm cluster: its own munge key and socket, its own `slurm.conf`, state and spool
+ * folders in a temporary directory, and free ports, so it never touches a system Slurm or munge. Needs
+ * Debian's `slurm-wlm slurmctld slurmd slurm-client munge`. Only the daemons this helper starts are
+ * signalled, by the pids they wrote.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { ServiceError } from './errors.js';
+import { freePorts } from './ports.js';
+import { readPidFile, terminate } from './processes.js';
+import { requireBinaries, run } from './system.js';
+import { waitFor } from './wait.js';
 
-const run = promisify(execFile);
-
+const SERVICE = 'slurm';
 const BINARIES = [
   '/usr/sbin/munged',
   '/usr/sbin/slurmctld',
@@ -22,19 +23,21 @@ const BINARIES = [
   '/usr/bin/squeue',
 ];
 
+/** Options of {@link startPrivateSlurm}. */
 export interface PrivateSlurmOptions {
-  /** Seconds slurmctld keeps a finished job for `scontrol show job` (slurm's `MinJobAge`, default 300). */
+  /** Seconds slurmctld keeps a finished job for `scontrol show job` (Slurm's `MinJobAge`, default 300). */
   readonly minJobAge?: number;
 }
 
-export interface PrivateSlurm {
+/** A running private Slurm cluster. */
+export interface PrivateSlurm extends AsyncDisposable {
   /** The temporary folder holding everything. */
   readonly dir: string;
   /** The `slurm.conf`; commands find the cluster through `SLURM_CONF`. */
   readonly conf: string;
-  /** The environment the slurm commands need (`SLURM_CONF`). */
+  /** The environment the Slurm commands need (`SLURM_CONF`). */
   readonly env: { readonly SLURM_CONF: string };
-  /** The jobcomp file slurm appends every finished job to. */
+  /** The jobcomp file Slurm appends every finished job to. */
   readonly jobcompFile: string;
   /** The only partition, which is the default. */
   readonly partition: 'debug';
@@ -44,63 +47,9 @@ export interface PrivateSlurm {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-async function waitFor(
-  what: string,
-  probe: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`private slurm: timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function readPid(file: string): number | undefined {
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-async function terminate(pid: number | undefined): Promise<void> {
-  if (pid === undefined || !isAlive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  try {
-    await waitFor(`pid ${pid} to exit`, () => !isAlive(pid), 10_000);
-  } catch {
-    process.kill(pid, 'SIGKILL');
-  }
-}
-
-/** Start munged, slurmctld and slurmd; resolves once the node is idle and takes jobs. */
+/** Starts munged, slurmctld and slurmd; resolves once the node is idle and takes jobs. */
 export async function startPrivateSlurm(options: PrivateSlurmOptions = {}): Promise<PrivateSlurm> {
-  const missing = BINARIES.filter((binary) => !existsSync(binary));
-  if (missing.length > 0) {
-    throw new Error(
-      `private slurm needs ${missing.join(', ')}: apt-get install -y --no-install-recommends ` +
-        'slurm-wlm slurmctld slurmd slurm-client munge',
-    );
-  }
+  requireBinaries(SERVICE, BINARIES, 'slurm-wlm slurmctld slurmd slurm-client munge');
   const dir = mkdtempSync(path.join(tmpdir(), 'aiida-ts-slurm-'));
   // munged refuses a socket folder that others cannot traverse and a key others can read.
   chmodSync(dir, 0o755);
@@ -119,8 +68,10 @@ export async function startPrivateSlurm(options: PrivateSlurmOptions = {}): Prom
   const jobcompFile = path.join(dir, 'jobcomp.log');
   const env = { SLURM_CONF: conf };
   const childEnv = { ...process.env, ...env };
+  const wait = (what: string, probe: () => boolean | Promise<boolean>, timeoutMs: number) =>
+    waitFor(what, probe, { timeoutMs, service: SERVICE });
 
-  const stopAll = async (): Promise<void> => {
+  const stop = async (): Promise<void> => {
     if (existsSync(conf)) {
       try {
         const { stdout } = await run('squeue', ['-h', '-o', '%i'], { env: childEnv, timeout: 10_000 });
@@ -130,9 +81,9 @@ export async function startPrivateSlurm(options: PrivateSlurmOptions = {}): Prom
         // The controller may already be down; the daemons are stopped below either way.
       }
     }
-    await terminate(readPid(path.join(dir, 'slurmd.pid')));
-    await terminate(readPid(path.join(dir, 'slurmctld.pid')));
-    await terminate(readPid(mungePidFile));
+    for (const pidFile of [path.join(dir, 'slurmd.pid'), path.join(dir, 'slurmctld.pid'), mungePidFile]) {
+      await terminate(readPidFile(pidFile), { service: SERVICE });
+    }
     rmSync(dir, { recursive: true, force: true });
   };
 
@@ -148,9 +99,9 @@ export async function startPrivateSlurm(options: PrivateSlurmOptions = {}): Prom
       ],
       { timeout: 10_000 },
     );
-    await waitFor('munged', () => existsSync(mungeSocket) && readPid(mungePidFile) !== undefined, 10_000);
+    await wait('munged', () => existsSync(mungeSocket) && readPidFile(mungePidFile) !== undefined, 10_000);
 
-    const [ctldPort, slurmdPort] = [await freePort(), await freePort()];
+    const [ctldPort, slurmdPort] = await freePorts(2);
     writeFileSync(
       conf,
       [
@@ -187,18 +138,14 @@ export async function startPrivateSlurm(options: PrivateSlurmOptions = {}): Prom
       ].join('\n'),
     );
     await run('/usr/sbin/slurmctld', [], { env: childEnv, timeout: 20_000 });
-    await waitFor('slurmctld', () => readPid(path.join(dir, 'slurmctld.pid')) !== undefined, 10_000);
+    await wait('slurmctld', () => readPidFile(path.join(dir, 'slurmctld.pid')) !== undefined, 10_000);
     // The host's name is not `localhost`, so slurmd is told which node it is.
     await run('/usr/sbin/slurmd', ['-N', 'localhost'], { env: childEnv, timeout: 20_000 });
-    await waitFor(
+    await wait(
       'the node to be idle',
       async () => {
-        try {
-          const { stdout } = await run('sinfo', ['-h', '-o', '%T'], { env: childEnv, timeout: 5_000 });
-          return stdout.trim() === 'idle';
-        } catch {
-          return false;
-        }
+        const { stdout } = await run('sinfo', ['-h', '-o', '%T'], { env: childEnv, timeout: 5_000 });
+        return stdout.trim() === 'idle';
       },
       30_000,
     );
@@ -208,9 +155,9 @@ export async function startPrivateSlurm(options: PrivateSlurmOptions = {}): Prom
       .filter((file) => existsSync(file))
       .map((file) => `--- ${path.basename(file)}\n${readFileSync(file, 'utf8').slice(-2000)}`)
       .join('\n');
-    await stopAll();
-    throw new Error(`private slurm did not start: ${String(error)}\n${logs}`, { cause: error });
+    await stop();
+    throw new ServiceError(SERVICE, `did not start: ${String(error)}\n${logs}`, { cause: error });
   }
 
-  return { dir, conf, env, jobcompFile, partition: 'debug', workRoot, stop: stopAll };
+  return { dir, conf, env, jobcompFile, partition: 'debug', workRoot, stop, [Symbol.asyncDispose]: stop };
 }

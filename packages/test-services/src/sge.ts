@@ -1,10 +1,9 @@
 /**
- * A private Grid Engine cell for the `core.sge` tests: its own SGE_ROOT (linking Debian's binaries), cell,
- * berkeleydb spool, queue `all.q`, parallel environment `smp` and free ports, all in a temporary folder, so
- * it never touches a system gridengine. Needs Debian's `gridengine-master gridengine-exec gridengine-client`.
- * Only the daemons this helper starts are signalled, by the pids they wrote.
+ * A private Grid Engine cell: its own SGE_ROOT (linking Debian's binaries), cell, berkeleydb spool, queue
+ * `all.q`, parallel environment `smp` and free ports, all in a temporary folder, so it never touches a system
+ * gridengine. Needs Debian's `gridengine-master gridengine-exec gridengine-client`. Only the daemons this
+ * helper starts are signalled, by the pids they wrote.
  */
-import { execFile } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -16,13 +15,15 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import * as net from 'node:net';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { ServiceError } from './errors.js';
+import { freePorts } from './ports.js';
+import { readPidFile, terminate } from './processes.js';
+import { requireBinaries, run } from './system.js';
+import { waitFor } from './wait.js';
 
-const run = promisify(execFile);
-
+const SERVICE = 'sge';
 const DEBIAN_ROOT = '/var/lib/gridengine';
 const LIBEXEC = '/usr/lib/gridengine';
 const BINARIES = [
@@ -33,7 +34,8 @@ const BINARIES = [
   '/usr/bin/qsub',
 ];
 
-export interface PrivateSge {
+/** A running private Grid Engine cell. */
+export interface PrivateSge extends AsyncDisposable {
   readonly root: string;
   /** The environment the Grid Engine commands need. */
   readonly env: {
@@ -50,68 +52,9 @@ export interface PrivateSge {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-async function waitFor(
-  what: string,
-  probe: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`private SGE: timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function readPid(file: string): number | undefined {
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-/**
- * SIGTERM, then SIGKILL after a short grace: sge_qmaster's controlled shutdown takes ~10 s, and this cell's
- * spool is thrown away anyway.
- */
-async function terminate(pid: number | undefined): Promise<void> {
-  if (pid === undefined || !isAlive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  try {
-    await waitFor(`pid ${pid} to exit`, () => !isAlive(pid), 3_000);
-  } catch {
-    if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await waitFor(`pid ${pid} to be killed`, () => !isAlive(pid), 5_000);
-  }
-}
-
-/** Start sge_qmaster and sge_execd; resolves once the queue takes jobs. */
+/** Starts sge_qmaster and sge_execd; resolves once the queue takes jobs. */
 export async function startPrivateSge(): Promise<PrivateSge> {
-  const missing = BINARIES.filter((binary) => !existsSync(binary));
-  if (missing.length > 0) {
-    throw new Error(
-      `private SGE needs ${missing.join(', ')}: apt-get install -y --no-install-recommends ` +
-        'gridengine-master gridengine-exec gridengine-client',
-    );
-  }
+  requireBinaries(SERVICE, BINARIES, 'gridengine-master gridengine-exec gridengine-client');
   const root = mkdtempSync(path.join(tmpdir(), 'aiida-ts-sge-'));
   chmodSync(root, 0o755);
   const cell = 'aiidats';
@@ -124,7 +67,7 @@ export async function startPrivateSge(): Promise<PrivateSge> {
   mkdirSync(path.join(root, cell, 'common'), { recursive: true });
   for (const sub of ['db', 'qmaster', 'execd']) mkdirSync(path.join(spool, sub), { recursive: true });
   mkdirSync(workRoot, { mode: 0o777 });
-  const [qmasterPort, execdPort] = [await freePort(), await freePort()];
+  const [qmasterPort, execdPort] = await freePorts(2);
   const env = {
     SGE_ROOT: root,
     SGE_CELL: cell,
@@ -143,10 +86,15 @@ export async function startPrivateSge(): Promise<PrivateSge> {
     }
     const execdSpool = path.join(spool, 'execd');
     const execdPids = existsSync(execdSpool)
-      ? readdirSync(execdSpool).map((name) => readPid(path.join(execdSpool, name, 'execd.pid')))
+      ? readdirSync(execdSpool).map((name) => readPidFile(path.join(execdSpool, name, 'execd.pid')))
       : [];
-    // Both daemons shut down slowly (seconds each); stop them together.
-    await Promise.all([...execdPids, readPid(path.join(spool, 'qmaster', 'qmaster.pid'))].map(terminate));
+    // Both daemons shut down slowly (sge_qmaster's controlled shutdown takes ~10 s) and this cell's spool is
+    // thrown away anyway: stop them together with a short grace.
+    await Promise.all(
+      [...execdPids, readPidFile(path.join(spool, 'qmaster', 'qmaster.pid'))].map((pid) =>
+        terminate(pid, { graceMs: 3_000, service: SERVICE }),
+      ),
+    );
     rmSync(root, { recursive: true, force: true });
   };
 
@@ -202,14 +150,10 @@ export async function startPrivateSge(): Promise<PrivateSge> {
     await waitFor(
       'sge_qmaster',
       async () => {
-        try {
-          await qconf('-sh');
-          return true;
-        } catch {
-          return false;
-        }
+        await qconf('-sh');
+        return true;
       },
-      30_000,
+      { timeoutMs: 30_000, intervalMs: 200, service: SERVICE },
     );
     await qconf('-as', host);
 
@@ -264,26 +208,22 @@ export async function startPrivateSge(): Promise<PrivateSge> {
     await waitFor(
       'the execution host to report',
       async () => {
-        try {
-          const { stdout } = await run(`${LIBEXEC}/qstat`, ['-f', '-q', 'all.q'], {
-            env: childEnv,
-            timeout: 5_000,
-          });
-          // Ready when the queue instance has no state letter (`u` until its host reports, `a`, `E`, …).
-          const line = stdout.split('\n').find((l) => l.startsWith('all.q@'));
-          return line !== undefined && line.trim().split(/\s+/).length === 5;
-        } catch {
-          return false;
-        }
+        const { stdout } = await run(`${LIBEXEC}/qstat`, ['-f', '-q', 'all.q'], {
+          env: childEnv,
+          timeout: 5_000,
+        });
+        // Ready when the queue instance has no state letter (`u` until its host reports, `a`, `E`, …).
+        const line = stdout.split('\n').find((l) => l.startsWith('all.q@'));
+        return line !== undefined && line.trim().split(/\s+/).length === 5;
       },
-      60_000,
+      { timeoutMs: 60_000, intervalMs: 200, service: SERVICE },
     );
   } catch (error) {
     const messages = path.join(spool, 'qmaster', 'messages');
     const log = existsSync(messages) ? readFileSync(messages, 'utf8').slice(-2000) : '';
     await stop();
-    throw new Error(`private SGE did not start: ${String(error)}\n${log}`, { cause: error });
+    throw new ServiceError(SERVICE, `did not start: ${String(error)}\n${log}`, { cause: error });
   }
 
-  return { root, env, queue: 'all.q', parallelEnv: 'smp', workRoot, stop };
+  return { root, env, queue: 'all.q', parallelEnv: 'smp', workRoot, stop, [Symbol.asyncDispose]: stop };
 }

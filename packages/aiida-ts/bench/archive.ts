@@ -1,0 +1,198 @@
+/**
+ * Archive export and import of a 10,000-node profile (5,000 SinglefileData with a file each, 5,000 calcfunctions
+ * with their source file and an input link), against the floor of moving the same rows with plain SQL
+ * (`ATTACH` + `INSERT … SELECT`) and the same files with plain file copies, measured in the same run. Prints the
+ * times, the ratios and the peak memory growth (the archive is streamed, so memory must stay far below its size).
+ */
+import { randomUUID, createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { SqliteDosStorage } from '../src/storage/sqlite/sqlite-dos.js';
+import type { StorageBackend } from '../src/storage/backend.js';
+import type { NewDbNode } from '../src/storage/schema.js';
+import { createArchive } from '../src/tools/archive/create.js';
+import { importArchive } from '../src/tools/archive/import.js';
+import { createArchiveSchema } from '../src/tools/archive/archive-schema.js';
+
+const DATA = 5000;
+const CALCS = 5000;
+const EMAIL = 'bench@aiida.localhost';
+
+async function openStorage(folder: string): Promise<StorageBackend> {
+  const plugin = new SqliteDosStorage();
+  const config = plugin.parseConfig({ filepath: folder });
+  await plugin.initialise(config);
+  return plugin.open(config, { defaultUserEmail: EMAIL });
+}
+
+async function populate(storage: StorageBackend): Promise<void> {
+  const now = storage.dialect.encodeTimestamp(new Date());
+  const [user] = await storage.bulkInsert('db_dbuser', [
+    { email: EMAIL, first_name: '', last_name: '', institution: '' },
+  ]);
+  const source = await storage.repository.putObjectFromBuffer(
+    Buffer.from('def add(x, y):\n    return x + y\n'),
+  );
+  const data: NewDbNode[] = [];
+  for (let index = 0; index < DATA; index += 1) {
+    const key = await storage.repository.putObjectFromBuffer(
+      Buffer.from(`file ${index}\n${'x'.repeat(200)}\n`),
+    );
+    data.push({
+      uuid: randomUUID(),
+      node_type: 'data.core.singlefile.SinglefileData.',
+      process_type: null,
+      label: '',
+      description: '',
+      ctime: now,
+      mtime: now,
+      attributes: JSON.stringify({ filename: 'file.txt' }),
+      extras: JSON.stringify({ _aiida_hash: createHash('sha256').update(key).digest('hex') }),
+      repository_metadata: JSON.stringify({ o: { 'file.txt': { k: key } } }),
+      dbcomputer_id: null,
+      user_id: user!,
+    });
+  }
+  const calcs = Array.from({ length: CALCS }, (_, index) => ({
+    uuid: randomUUID(),
+    node_type: 'process.calculation.calcfunction.CalcFunctionNode.',
+    process_type: 'bench.add',
+    label: `add-${index}`,
+    description: '',
+    ctime: now,
+    mtime: now,
+    attributes: JSON.stringify({
+      sealed: true,
+      process_state: 'finished',
+      exit_status: 0,
+      process_label: 'add',
+      value: 2.0,
+    }),
+    extras: '{}',
+    repository_metadata: JSON.stringify({ o: { source_file: { k: source } } }),
+    dbcomputer_id: null,
+    user_id: user!,
+  }));
+  await storage.transaction(async () => {
+    const dataIds = await storage.bulkInsert('db_dbnode', data);
+    const calcIds = await storage.bulkInsert('db_dbnode', calcs);
+    await storage.bulkInsert(
+      'db_dblink',
+      calcIds.map((id, index) => ({
+        input_id: dataIds[index]!,
+        output_id: id,
+        label: 'x',
+        type: 'input_calc',
+      })),
+    );
+  });
+}
+
+function sampleMemory(): { stop(): number } {
+  const base = process.memoryUsage().rss;
+  let peak = base;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 5);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, process.memoryUsage().rss) - base;
+    },
+  };
+}
+
+async function time<T>(fn: () => Promise<T>): Promise<{ seconds: number; result: T; memory: number }> {
+  const memory = sampleMemory();
+  const start = process.hrtime.bigint();
+  const result = await fn();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { seconds, result, memory: memory.stop() };
+}
+
+/** The keys of every object the profile's nodes name, and their loose-object paths in the container. */
+function objectKeys(db: BetterSqlite3.Database): string[] {
+  const keys = new Set<string>();
+  for (const { r } of db.prepare('SELECT repository_metadata AS r FROM db_dbnode').all() as { r: string }[]) {
+    for (const match of r.matchAll(/"k":\s*"([0-9a-f]{64})"/g)) keys.add(match[1]!);
+  }
+  return [...keys];
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(path.join(tmpdir(), 'aiida-bench-archive-'));
+  try {
+    const source = await openStorage(path.join(root, 'source'));
+    await populate(source);
+    const sourceDb = path.join(root, 'source', 'database.sqlite');
+    const looseSource = path.join(root, 'source', 'container', 'loose');
+    const archive = path.join(root, 'export.aiida');
+
+    const exported = await time(() => createArchive(archive, { storage: source, entities: null }));
+    await source.close();
+    const archiveBytes = (await stat(archive)).size;
+
+    // floor of export: the same rows with ATTACH + INSERT … SELECT into a new database, the files copied as files
+    const floorExport = await time(async () => {
+      const db = new BetterSqlite3(path.join(root, 'floor-export.sqlite3'));
+      db.pragma('journal_mode = OFF');
+      createArchiveSchema(db);
+      db.prepare('ATTACH DATABASE ? AS src').run(sourceDb);
+      db.transaction(() => {
+        for (const table of ['db_dbuser', 'db_dbnode', 'db_dblink'])
+          db.exec(`INSERT INTO main.${table} SELECT * FROM src.${table}`);
+      })();
+      const keys = objectKeys(db);
+      db.close();
+      const folder = path.join(root, 'floor-export-files');
+      await mkdir(folder);
+      for (const key of keys)
+        await copyFile(path.join(looseSource, key.slice(0, 2), key.slice(2)), path.join(folder, key));
+    });
+
+    const target = await openStorage(path.join(root, 'target'));
+    const imported = await time(() => importArchive(archive, { storage: target }));
+    await target.close();
+
+    // floor of import: the rows of the archive database inserted with plain SQL, the files written one by one
+    const floorImport = await time(async () => {
+      const db = new BetterSqlite3(path.join(root, 'floor-export.sqlite3'));
+      const profile = new BetterSqlite3(path.join(root, 'floor-import.sqlite3'));
+      profile.pragma('journal_mode = WAL');
+      createArchiveSchema(profile);
+      profile.prepare('ATTACH DATABASE ? AS arc').run(path.join(root, 'floor-export.sqlite3'));
+      profile.transaction(() => {
+        for (const table of ['db_dbuser', 'db_dbnode', 'db_dblink'])
+          profile.exec(`INSERT INTO main.${table} SELECT * FROM arc.${table}`);
+      })();
+      const keys = objectKeys(db);
+      db.close();
+      profile.close();
+      const folder = path.join(root, 'floor-import-files');
+      await mkdir(folder);
+      for (const key of keys) {
+        const content = await readFile(path.join(root, 'floor-export-files', key));
+        await writeFile(path.join(folder, key), content);
+      }
+    });
+
+    const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+    console.log(
+      `profile: ${DATA + CALCS} nodes, ${CALCS} links, ${DATA + 1} repository objects; archive ${mb(archiveBytes)}`,
+    );
+    console.log(
+      `export  ${exported.seconds.toFixed(3)} s (floor ${floorExport.seconds.toFixed(3)} s, ratio ${(exported.seconds / floorExport.seconds).toFixed(2)}x; target <= 0.3 s, aiida-core 1.8 s) peak RSS growth ${mb(exported.memory)}`,
+    );
+    console.log(
+      `import  ${imported.seconds.toFixed(3)} s (floor ${floorImport.seconds.toFixed(3)} s, ratio ${(imported.seconds / floorImport.seconds).toFixed(2)}x; target <= 0.5 s, aiida-core 5.5 s) peak RSS growth ${mb(imported.memory)}`,
+    );
+    if (imported.result.counts.node.new !== DATA + CALCS)
+      throw new Error('the import did not bring every node');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,116 @@
+import { sql, type Kysely } from 'kysely';
+import { LeaseLostError } from '../../errors.js';
+import type { StorageBackend } from '../../storage/backend.js';
+import type { Database } from '../../storage/schema.js';
+import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
+import type { GuardedWrite, WriteGuard } from '../write-guard.js';
+import { finishTask } from './task-table.js';
+
+/** What the holder of a lease hears about. */
+export interface LeaseEvents {
+  /** The lease turned out to be lost (a write was refused). */
+  onLost?(lease: DaemonLease): void;
+  /** The terminal write committed; `woken` is the parent it woke, if any. */
+  onFinished?(lease: DaemonLease, woken: number | undefined): void;
+}
+
+/**
+ * The lease of a worker on one daemon process, and its fence: every write of the process's node (state, checkpoint,
+ * outputs, links, log records) first updates the process's row where `owner` and `epoch` are still this lease's, in
+ * the same transaction. When another worker has claimed the process since (the epoch moved on), nothing is updated,
+ * the write is refused with {@link LeaseLostError} and rolled back: a worker that lost its lease can no longer write.
+ * On PostgreSQL the update also locks the row until the write commits, so a takeover waits for a write that passed
+ * the fence. A checkpoint write records the largest node pk (`step_mark`): the children of the step that follows are
+ * above it. The terminal write deletes the row and wakes the parent.
+ */
+export class DaemonLease implements WriteGuard {
+  readonly pk: number;
+  readonly owner: string;
+  readonly epoch: number;
+  readonly #storage: StorageBackend;
+  readonly #events: LeaseEvents;
+  #lost = false;
+  #woken: number | undefined;
+
+  constructor(storage: StorageBackend, pk: number, owner: string, epoch: number, events: LeaseEvents = {}) {
+    this.#storage = storage;
+    this.pk = pk;
+    this.owner = owner;
+    this.epoch = epoch;
+    this.#events = events;
+  }
+
+  transactional(): boolean {
+    return true;
+  }
+
+  /** Whether a write found the lease lost. */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  /** Checks (and, on PostgreSQL, locks) the lease; `mark` also records the largest node pk as the step mark. */
+  async check(db: Kysely<Database>, mark: boolean): Promise<void> {
+    const updated = await withAiidaTsTables(db)
+      .updateTable('aiida_ts_task')
+      .set({ step_mark: mark ? sql<number>`(SELECT max(id) FROM db_dbnode)` : sql<number>`step_mark` })
+      .where('process_id', '=', this.pk)
+      .where('owner', '=', this.owner)
+      .where('epoch', '=', this.epoch)
+      .where('state', '=', 'running')
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 0) {
+      this.#lost = true;
+      this.#events.onLost?.(this);
+      throw new LeaseLostError(
+        `process<${this.pk}> is no longer leased to ${this.owner} (epoch ${this.epoch}): the write was refused`,
+        this.pk,
+      );
+    }
+  }
+
+  async before(db: Kysely<Database>, write: GuardedWrite): Promise<void> {
+    await this.check(db, write.checkpoint && !write.terminal);
+  }
+
+  async after(db: Kysely<Database>, write: GuardedWrite): Promise<void> {
+    if (write.terminal) this.#woken = await finishTask(db, this.#storage, this.pk);
+  }
+
+  committed(write: GuardedWrite): void {
+    if (write.terminal) this.#events.onFinished?.(this, this.#woken);
+  }
+
+  inherited(): WriteGuard {
+    return new InheritedGuard(this);
+  }
+}
+
+/** The writes of a process run inside a step of a leased one: the same fence, nothing owned. */
+class InheritedGuard implements WriteGuard {
+  readonly #lease: DaemonLease;
+
+  constructor(lease: DaemonLease) {
+    this.#lease = lease;
+  }
+
+  transactional(): boolean {
+    return true;
+  }
+
+  before(db: Kysely<Database>): Promise<void> {
+    return this.#lease.check(db, false);
+  }
+
+  after(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  committed(): void {
+    // nothing is owned
+  }
+
+  inherited(): WriteGuard {
+    return this;
+  }
+}

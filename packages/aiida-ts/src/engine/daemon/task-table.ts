@@ -1,0 +1,389 @@
+import { sql, type Kysely } from 'kysely';
+import { z } from 'zod';
+import type { StorageBackend } from '../../storage/backend.js';
+import { DialectName } from '../../storage/dialect.js';
+import type { Database } from '../../storage/schema.js';
+import { TaskMode, TaskState, type AiidaTsTaskTable } from '../../storage/aiida-ts-schema/daemon-tables.js';
+import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
+import { dbNowMs, dbNowValue } from './db-time.js';
+
+/** The process states after which a process has nothing left to run (aiida's terminal states). */
+export const TERMINAL_STATES = ['finished', 'excepted', 'killed'] as const;
+
+/** A row of `aiida_ts_task` as the daemon reads it (times as numbers). */
+export interface TaskRow {
+  readonly pk: number;
+  readonly state: TaskState;
+  readonly mode: TaskMode;
+  readonly owner: string | null;
+  readonly epoch: number;
+  readonly parentId: number | null;
+  readonly waitingFor: readonly number[] | null;
+  readonly wakeAt: number | null;
+  readonly paused: boolean;
+  readonly stepMark: number | null;
+  readonly module: string | null;
+}
+
+/** What a claim hands to the worker: the process and the fencing token of the new lease. */
+export interface Claim {
+  readonly pk: number;
+  readonly epoch: number;
+  readonly module: string | null;
+  readonly waitingFor: readonly number[] | null;
+  readonly stepMark: number | null;
+}
+
+const pkListSchema = z.array(z.number().int());
+
+/** The pks of a `waiting_for` column; null for NULL or unreadable JSON (then the process is simply loaded). */
+export function parsePkList(text: string | null): number[] | null {
+  if (text === null) return null;
+  try {
+    const parsed = pkListSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+function num(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
+}
+
+/** A raw row as a {@link TaskRow}. */
+export function taskRowOf(row: {
+  process_id: number | string;
+  state: string;
+  mode: string;
+  owner: string | null;
+  epoch: number | string;
+  parent_id: number | string | null;
+  waiting_for: string | null;
+  wake_at: number | string | null;
+  paused: number | string;
+  step_mark: number | string | null;
+  module: string | null;
+}): TaskRow {
+  return {
+    pk: Number(row.process_id),
+    state: row.state as TaskState,
+    mode: row.mode as TaskMode,
+    owner: row.owner,
+    epoch: Number(row.epoch),
+    parentId: num(row.parent_id),
+    waitingFor: parsePkList(row.waiting_for),
+    wakeAt: num(row.wake_at),
+    paused: Number(row.paused) === 1,
+    stepMark: num(row.step_mark),
+    module: row.module,
+  };
+}
+
+function tables(db: Kysely<Database>): ReturnType<typeof withAiidaTsTables> {
+  return withAiidaTsTables(db);
+}
+
+/** Options of {@link insertTask}. */
+export interface InsertTaskOptions {
+  readonly pk: number;
+  readonly state: TaskState;
+  readonly mode: TaskMode;
+  /** The lease holder of a `running` row. */
+  readonly owner?: string | null;
+  readonly parentId?: number | null;
+  readonly module?: string | null;
+}
+
+/**
+ * Writes the row of a process (in the current transaction, if any): a new row, or an existing one made `runnable`
+ * again (a process submitted once more, e.g. by `repair`) unless it is running. Resolves to the row's epoch.
+ */
+export async function insertTask(
+  db: Kysely<Database>,
+  storage: StorageBackend,
+  options: InsertTaskOptions,
+): Promise<void> {
+  const now = dbNowValue(storage.dialect);
+  const values = {
+    process_id: options.pk,
+    state: options.state,
+    mode: options.mode,
+    owner: options.owner ?? null,
+    epoch: options.state === TaskState.RUNNING ? 1 : 0,
+    parent_id: options.parentId ?? null,
+    waiting_for: null,
+    wake_at: null,
+    paused: 0,
+    step_mark: null,
+    module: options.module ?? null,
+    enqueued_at: now,
+    claimed_at: options.state === TaskState.RUNNING ? now : null,
+  } satisfies Record<keyof AiidaTsTaskTable, unknown>;
+  await tables(db)
+    .insertInto('aiida_ts_task')
+    .values(values)
+    .onConflict((conflict) =>
+      conflict.column('process_id').doUpdateSet({
+        state: sql`CASE WHEN aiida_ts_task.state = 'running' THEN aiida_ts_task.state ELSE ${options.state} END`,
+        mode: options.mode,
+        module: sql`COALESCE(${options.module ?? null}, aiida_ts_task.module)`,
+        parent_id: sql`COALESCE(${options.parentId ?? null}, aiida_ts_task.parent_id)`,
+      }),
+    )
+    .execute();
+}
+
+/** The row of process `pk`, if any. */
+export async function readTask(db: Kysely<Database>, pk: number): Promise<TaskRow | undefined> {
+  const row = await tables(db)
+    .selectFrom('aiida_ts_task')
+    .selectAll()
+    .where('process_id', '=', pk)
+    .executeTakeFirst();
+  return row === undefined ? undefined : taskRowOf(row);
+}
+
+/** The rows of these processes (all rows when `pks` is undefined). */
+export async function readTasks(db: Kysely<Database>, pks?: readonly number[]): Promise<TaskRow[]> {
+  if (pks !== undefined && pks.length === 0) return [];
+  let query = tables(db).selectFrom('aiida_ts_task').selectAll();
+  if (pks !== undefined) query = query.where('process_id', 'in', [...pks]);
+  return (await query.execute()).map(taskRowOf);
+}
+
+/** What may be claimed: runnable daemon rows, and parked ones whose timer has run out. */
+function claimableCondition(now: ReturnType<typeof dbNowValue>): ReturnType<typeof sql> {
+  return sql`mode = ${TaskMode.DAEMON} AND (state = ${TaskState.RUNNABLE} OR (state = ${TaskState.PARKED} AND paused = 0 AND wake_at IS NOT NULL AND wake_at <= ${now}))`;
+}
+
+interface ClaimedRaw {
+  process_id: number | string;
+  epoch: number | string;
+  module: string | null;
+  waiting_for: string | null;
+  step_mark: number | string | null;
+}
+
+function claimOf(row: ClaimedRaw): Claim {
+  return {
+    pk: Number(row.process_id),
+    epoch: Number(row.epoch),
+    module: row.module,
+    waitingFor: parsePkList(row.waiting_for),
+    stepMark: num(row.step_mark),
+  };
+}
+
+/**
+ * Claims up to `limit` claimable rows for worker `owner`, oldest process first: each becomes `running` with a new
+ * epoch, in one statement (PostgreSQL skips rows other workers are claiming at the same moment).
+ */
+export async function claimTasks(storage: StorageBackend, owner: string, limit: number): Promise<Claim[]> {
+  if (limit <= 0) return [];
+  const now = dbNowValue(storage.dialect);
+  const lock = storage.dialect.name === DialectName.POSTGRES ? sql`FOR UPDATE SKIP LOCKED` : sql``;
+  const result = await sql<ClaimedRaw>`
+    UPDATE aiida_ts_task
+    SET state = ${TaskState.RUNNING}, owner = ${owner}, epoch = epoch + 1, claimed_at = ${now}, wake_at = NULL
+    WHERE process_id IN (
+      SELECT process_id FROM aiida_ts_task WHERE ${claimableCondition(now)}
+      ORDER BY process_id LIMIT ${limit} ${lock}
+    ) AND ${claimableCondition(now)}
+    RETURNING process_id, epoch, module, waiting_for, step_mark`.execute(storage.executor());
+  return result.rows.map(claimOf).sort((a, b) => a.pk - b.pk);
+}
+
+/** Claims the row of process `pk` if it is claimable (a broker delivery names it); undefined otherwise. */
+export async function claimTask(
+  storage: StorageBackend,
+  owner: string,
+  pk: number,
+): Promise<Claim | undefined> {
+  const now = dbNowValue(storage.dialect);
+  const result = await sql<ClaimedRaw>`
+    UPDATE aiida_ts_task
+    SET state = ${TaskState.RUNNING}, owner = ${owner}, epoch = epoch + 1, claimed_at = ${now}, wake_at = NULL
+    WHERE process_id = ${pk} AND ${claimableCondition(now)}
+    RETURNING process_id, epoch, module, waiting_for, step_mark`.execute(storage.executor());
+  const row = result.rows[0];
+  return row === undefined ? undefined : claimOf(row);
+}
+
+/** How a held lease is given back. */
+export interface ReleaseOptions {
+  /** `runnable` (another worker may take it now) or `parked` (it waits; see the other fields). */
+  readonly state: typeof TaskState.RUNNABLE | typeof TaskState.PARKED;
+  readonly waitingFor?: readonly number[] | null;
+  readonly wakeAt?: number | null;
+  readonly paused?: boolean;
+}
+
+/**
+ * Gives back the lease of `owner` (at `epoch`) on process `pk`. Resolves to false when the lease was not held any
+ * more (nothing changed). A process parked on children that have all terminated meanwhile is made runnable at once
+ * instead (the row is updated first, so that a child ending concurrently either sees it parked and wakes it, or has
+ * committed its end before the children are counted).
+ */
+export async function releaseTask(
+  db: Kysely<Database>,
+  storage: StorageBackend,
+  pk: number,
+  owner: string,
+  epoch: number,
+  options: ReleaseOptions,
+): Promise<{ readonly held: boolean; readonly state: TaskState }> {
+  const waiting = options.waitingFor ?? null;
+  const updated = await tables(db)
+    .updateTable('aiida_ts_task')
+    .set({
+      state: options.state,
+      owner: null,
+      waiting_for: waiting === null ? null : JSON.stringify(waiting),
+      wake_at: options.wakeAt ?? null,
+      paused: options.paused === true ? 1 : 0,
+      enqueued_at: dbNowValue(storage.dialect),
+    })
+    .where('process_id', '=', pk)
+    .where('owner', '=', owner)
+    .where('epoch', '=', epoch)
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) === 0) return { held: false, state: options.state };
+  if (options.state === TaskState.PARKED && options.paused !== true && waiting !== null) {
+    if ((await countActive(db, storage, waiting)) === 0) {
+      await tables(db)
+        .updateTable('aiida_ts_task')
+        .set({ state: TaskState.RUNNABLE })
+        .where('process_id', '=', pk)
+        .where('state', '=', TaskState.PARKED)
+        .execute();
+      return { held: true, state: TaskState.RUNNABLE };
+    }
+  }
+  return { held: true, state: options.state };
+}
+
+/** The `process_state` attribute of `db_dbnode` rows, as text. */
+export function processStateColumn(
+  storage: StorageBackend,
+): ReturnType<StorageBackend['dialect']['jsonExtractText']> {
+  return storage.dialect.jsonExtractText(sql.ref('attributes'), ['process_state']);
+}
+
+/** How many of these process nodes are not terminated (a missing node counts as terminated). */
+export async function countActive(
+  db: Kysely<Database>,
+  storage: StorageBackend,
+  pks: readonly number[],
+): Promise<number> {
+  if (pks.length === 0) return 0;
+  const state = processStateColumn(storage);
+  const row = await db
+    .selectFrom('db_dbnode')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('id', 'in', [...pks])
+    .where((eb) => eb.or([eb(state, 'is', null), eb(state, 'not in', [...TERMINAL_STATES])]))
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * Goes with the write of the terminal state of process `pk` (same transaction): deletes its row and wakes its
+ * parent when the parent is parked (not paused) and every process it waits for has now terminated. The parent's row
+ * is locked first on PostgreSQL, so that two children ending at once cannot both miss that the other one ended.
+ * Resolves to the pk of the parent woken, if any.
+ */
+export async function finishTask(
+  db: Kysely<Database>,
+  storage: StorageBackend,
+  pk: number,
+): Promise<number | undefined> {
+  const own = await tables(db)
+    .selectFrom('aiida_ts_task')
+    .select('parent_id')
+    .where('process_id', '=', pk)
+    .executeTakeFirst();
+  let woken: number | undefined;
+  const parentId = own?.parent_id ?? null;
+  if (parentId !== null) {
+    const lock = storage.dialect.name === DialectName.POSTGRES ? sql`FOR UPDATE` : sql``;
+    const parent = (
+      await sql<{ state: string; paused: number | string; waiting_for: string | null }>`
+        SELECT state, paused, waiting_for FROM aiida_ts_task WHERE process_id = ${parentId} ${lock}`.execute(
+        db,
+      )
+    ).rows[0];
+    if (parent !== undefined && parent.state === TaskState.PARKED && Number(parent.paused) === 0) {
+      const others = (parsePkList(parent.waiting_for) ?? []).filter((other) => other !== pk);
+      if ((await countActive(db, storage, others)) === 0) {
+        await tables(db)
+          .updateTable('aiida_ts_task')
+          .set({ state: TaskState.RUNNABLE, enqueued_at: dbNowValue(storage.dialect) })
+          .where('process_id', '=', parentId)
+          .where('state', '=', TaskState.PARKED)
+          .execute();
+        woken = Number(parentId);
+      }
+    }
+  }
+  await tables(db).deleteFrom('aiida_ts_task').where('process_id', '=', pk).execute();
+  return woken;
+}
+
+/**
+ * Makes the `running` daemon rows of these (dead) workers runnable again, keeping their epoch (the next claim
+ * raises it, which fences the dead owner off). Resolves to the pks released.
+ */
+export async function releaseRowsOf(storage: StorageBackend, owners: readonly string[]): Promise<number[]> {
+  if (owners.length === 0) return [];
+  const result = await sql<{ process_id: number | string }>`
+    UPDATE aiida_ts_task SET state = ${TaskState.RUNNABLE}, owner = NULL, enqueued_at = ${dbNowMs(storage.dialect)}
+    WHERE mode = ${TaskMode.DAEMON} AND state = ${TaskState.RUNNING} AND owner IN (${sql.join([...owners])})
+    RETURNING process_id`.execute(storage.executor());
+  return result.rows.map((row) => Number(row.process_id));
+}
+
+/**
+ * The safety net of wake-ups: parked rows (not paused) whose awaited processes have all terminated are made
+ * runnable (a wake-up can be missed when a child ended while its parent was being parked on another connection).
+ * Looks at up to `limit` rows, oldest first. Resolves to the pks woken.
+ */
+export async function wakeSatisfied(storage: StorageBackend, limit = 500): Promise<number[]> {
+  const db = storage.executor();
+  const parked = await tables(db)
+    .selectFrom('aiida_ts_task')
+    .select(['process_id', 'waiting_for'])
+    .where('state', '=', TaskState.PARKED)
+    .where('paused', '=', 0)
+    .where('waiting_for', 'is not', null)
+    .orderBy('process_id')
+    .limit(limit)
+    .execute();
+  const woken: number[] = [];
+  for (const row of parked) {
+    const waiting = parsePkList(row.waiting_for);
+    if (waiting !== null && (await countActive(db, storage, waiting)) > 0) continue;
+    const updated = await tables(db)
+      .updateTable('aiida_ts_task')
+      .set({ state: TaskState.RUNNABLE, enqueued_at: dbNowValue(storage.dialect) })
+      .where('process_id', '=', row.process_id)
+      .where('state', '=', TaskState.PARKED)
+      .where('paused', '=', 0)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) > 0) woken.push(Number(row.process_id));
+  }
+  return woken;
+}
+
+/** The pks of the rows in a state, oldest first (at most `limit`). */
+export async function pksInState(storage: StorageBackend, state: TaskState, limit = 1000): Promise<number[]> {
+  const rows = await tables(storage.executor())
+    .selectFrom('aiida_ts_task')
+    .select('process_id')
+    .where('state', '=', state)
+    .where('mode', '=', TaskMode.DAEMON)
+    .orderBy('process_id')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => Number(row.process_id));
+}

@@ -1,0 +1,752 @@
+import { LocalCommunicator, TaskRejectedError, type Communicator } from 'kiwipy-ts';
+import { ClassNotFoundError, ProcessState, continueTaskSchema } from 'plumpy-ts';
+import { z } from 'zod';
+import { LeaseLostError, NotExistentError } from '../../errors.js';
+import { loadNode } from '../../orm/loaders.js';
+import { ProcessNode } from '../../orm/nodes/process/process.js';
+import type { StorageBackend } from '../../storage/backend.js';
+import { withStorage } from '../../storage/context.js';
+import {
+  ControlState,
+  TaskMode,
+  TaskState,
+  WorkerKind,
+} from '../../storage/aiida-ts-schema/daemon-tables.js';
+import { getLogger } from '../logging.js';
+import type { EngineProcessClass, EngineProcessInstance } from '../processes/instantiate.js';
+import { processClassRegistry } from '../processes/process-type.js';
+import type { ProcessOwnership, ReplayedChild } from '../process-ownership.js';
+import { Runner } from '../runner.js';
+import { pendingRequests, settleRequests, type ControlRequest } from './control-table.js';
+import { exceptUnderLease, importProcessModule } from './bad-input.js';
+import { handOverProcess, moduleOf, publishContinue } from './hand-over.js';
+import { DaemonLease } from './lease.js';
+import { awaitedBy, parkConditionOf, type ParkCondition } from './park.js';
+import { StepJournal } from './step-journal.js';
+import { StorageControlCommunicator } from './storage-control-communicator.js';
+import {
+  claimTask,
+  claimTasks,
+  countActive,
+  finishTask,
+  insertTask,
+  readTask,
+  releaseRowsOf,
+  releaseTask,
+  wakeSatisfied,
+  type Claim,
+} from './task-table.js';
+import { AdaptiveDelay, WakeableSleep } from './wakeable-sleep.js';
+import { WorkerRegistration, deadWorkerIds, forgetDeadWorkers, newWorkerId } from './worker-registry.js';
+
+/** Options of a daemon worker (checked with zod; see `DaemonWorkerOptions` in the API contract). */
+export const WorkerSettingsSchema = z.object({
+  slots: z.number().int().min(1).default(200),
+  workerId: z.string().min(1).optional(),
+  leaseTtlMs: z.number().int().min(200).default(30_000),
+  stopTimeoutMs: z.number().int().min(0).default(10_000),
+  poll: z
+    .object({ minMs: z.number().int().min(1).default(5), maxMs: z.number().int().min(1).default(100) })
+    .default({ minMs: 5, maxMs: 100 }),
+  /** How often dead workers are looked for (ms); defaults to a third of the lease time, at most 1 s. */
+  sweepMs: z.number().int().min(10).optional(),
+});
+export type WorkerSettings = z.input<typeof WorkerSettingsSchema>;
+
+/** What a stopped worker reports. */
+export interface WorkerExit {
+  readonly workerId: string;
+  readonly reason: 'signal' | 'stopped' | 'fatal';
+  /** Processes whose lease was given back cleanly. */
+  readonly released: readonly number[];
+  /** Processes left to the other workers' sweepers (still in a step at the stop bound). */
+  readonly abandoned: readonly number[];
+  readonly error?: unknown;
+}
+
+/** The in-memory view of a worker. */
+export interface WorkerStats {
+  readonly id: string;
+  readonly slots: number;
+  /** Processes held now (loaded, running a step or waiting in memory). */
+  readonly running: number;
+  readonly loaded: readonly number[];
+  /** Claims since the start. */
+  readonly claimed: number;
+  /** Parks since the start. */
+  readonly parked: number;
+  /** Control requests being applied (their ids). */
+  readonly applying: readonly number[];
+  readonly broker: boolean;
+}
+
+/** One process this worker holds a lease on. */
+interface Held {
+  readonly pk: number;
+  readonly lease: DaemonLease;
+  process: EngineProcessInstance | undefined;
+  /** Requests being applied (their ids), settled when their effect shows. */
+  readonly applying: Map<number, ControlRequest>;
+  inStep: boolean;
+  /** The children it was seen waiting for. */
+  readonly awaited: Set<number>;
+  /** Set when the process must be dropped without another write (lease lost, stop bound, heartbeat lost). */
+  dropped: 'lost' | 'stop' | undefined;
+  done: Promise<void>;
+}
+
+/** Options of {@link DaemonWorker.start}. */
+export interface StartWorkerOptions extends WorkerSettings {
+  readonly storage: StorageBackend;
+  /** The broker; undefined: storage only. */
+  readonly broker?: Communicator | undefined;
+}
+
+const log = (): ReturnType<typeof getLogger> => getLogger('aiida');
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A daemon worker: claims runnable processes from the storage (and from the broker when there is one), runs them
+ * under a lease (every write fenced by its epoch), parks those that wait (children, pause, a timer) so that they hold
+ * no slot, wakes nothing itself (the ends of children and the sweepers do), and takes over the processes of dead
+ * workers. At most `slots` processes are held at once.
+ */
+export class DaemonWorker implements AsyncDisposable {
+  readonly id: string;
+  readonly runner: Runner;
+  readonly storage: StorageBackend;
+  readonly broker: Communicator | undefined;
+  readonly #settings: z.output<typeof WorkerSettingsSchema>;
+  readonly #registration: WorkerRegistration;
+  readonly #held = new Map<number, Held>();
+  readonly #journals = new Map<number, StepJournal>();
+  readonly #sleep = new WakeableSleep();
+  readonly #delay: AdaptiveDelay;
+  #stopping = false;
+  #stopForced = false;
+  #stopRequested: ((force: boolean) => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #lastBeat = Date.now();
+  #claimed = 0;
+  #parked = 0;
+  #sweeps = 0;
+  #subscription: string | undefined;
+  #exit: Promise<WorkerExit> | undefined;
+  #released: number[] = [];
+  #abandoned: number[] = [];
+  #fatal: unknown;
+  #resolveReady!: () => void;
+  #resolveStopped!: (exit: WorkerExit) => void;
+  readonly #stopped = new Promise<WorkerExit>((resolve) => {
+    this.#resolveStopped = resolve;
+  });
+  readonly ready: Promise<void>;
+
+  private constructor(options: StartWorkerOptions) {
+    const settings = WorkerSettingsSchema.parse(options);
+    this.#settings = settings;
+    this.id = settings.workerId ?? newWorkerId();
+    this.storage = options.storage;
+    this.broker = options.broker;
+    this.#delay = new AdaptiveDelay(settings.poll.minMs, settings.poll.maxMs);
+    this.#registration = new WorkerRegistration(this.storage, {
+      id: this.id,
+      kind: WorkerKind.DAEMON,
+      slots: settings.slots,
+      broker: this.broker !== undefined,
+      ttlMs: settings.leaseTtlMs,
+    });
+    this.runner = new Runner({
+      storage: this.storage,
+      // control messages to processes out of reach become requests in the storage
+      communicator: new StorageControlCommunicator(this.broker ?? new LocalCommunicator(), this.storage, {
+        ownsInner: this.broker === undefined,
+      }),
+      ownsCommunicator: true,
+      handleSignals: false,
+      pollInterval: settings.poll.maxMs / 1000,
+      ownership: this.#ownership(),
+    });
+    this.ready = new Promise((resolve) => {
+      this.#resolveReady = resolve;
+    });
+  }
+
+  /** Registers a worker and starts claiming; resolves once it is ready. */
+  static async start(options: StartWorkerOptions): Promise<DaemonWorker> {
+    const worker = new DaemonWorker(options);
+    await worker.#start();
+    return worker;
+  }
+
+  #ownership(): ProcessOwnership {
+    return {
+      childrenToDaemon: true,
+      submitsToDaemon: () => Promise.resolve(true),
+      adopt: () => Promise.resolve(),
+      handOver: async (process, parent) => {
+        await handOverProcess(this.storage, this.broker, process, parent);
+        this.#sleep.poke();
+      },
+      replayChild: (parent, processClass, label, options) =>
+        this.#replayChild(parent, processClass, label, options),
+      close: () => Promise.resolve(),
+    };
+  }
+
+  async #start(): Promise<void> {
+    await this.#registration.register();
+    const ttl = this.#settings.leaseTtlMs;
+    const sweepMs = this.#settings.sweepMs ?? Math.min(1_000, Math.floor(ttl / 3));
+    this.#timers.push(setInterval(() => void this.#heartbeat(), Math.max(50, Math.floor(ttl / 3))));
+    this.#timers.push(setInterval(() => void this.#sweep(), sweepMs));
+    if (this.broker !== undefined) {
+      this.#subscription = await this.broker.addTaskSubscriber((task) => this.#onTask(task));
+    }
+    this.#loop = this.#run();
+    log().info(
+      { workerId: this.id },
+      `daemon worker ${this.id} ready: ${this.#settings.slots} slots, broker ${this.broker === undefined ? 'none' : 'yes'}`,
+    );
+    this.#resolveReady();
+  }
+
+  /** The in-memory view of this worker. */
+  stats(): WorkerStats {
+    return {
+      id: this.id,
+      slots: this.#settings.slots,
+      running: this.#held.size,
+      loaded: [...this.#held.keys()],
+      claimed: this.#claimed,
+      parked: this.#parked,
+      applying: [...this.#held.values()].flatMap((held) => [...held.applying.keys()]),
+      broker: this.broker !== undefined,
+    };
+  }
+
+  get #free(): number {
+    return this.#settings.slots - this.#held.size;
+  }
+
+  // ---- main loop ---------------------------------------------------------------------------------------------
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      let busy = false;
+      try {
+        busy = await this.#tick();
+      } catch (error) {
+        log().warn({ err: error, workerId: this.id }, 'daemon worker: a look at the task table failed');
+      }
+      if (this.#stopping) break;
+      if (busy) this.#delay.reset();
+      await this.#sleep.wait(busy ? 0 : this.#delay.next());
+    }
+  }
+
+  /** Claims what fits and applies control requests; resolves to whether anything happened. */
+  async #tick(): Promise<boolean> {
+    let busy = false;
+    const free = this.#free;
+    if (free > 0) {
+      const claims = await claimTasks(this.storage, this.id, Math.min(free, 64));
+      for (const claim of claims) this.#take(claim);
+      busy = claims.length > 0;
+    }
+    if (this.#held.size > 0) busy = (await this.#pollRequests()) || busy;
+    return busy;
+  }
+
+  #take(claim: Claim): void {
+    this.#claimed += 1;
+    const held: Held = {
+      pk: claim.pk,
+      lease: new DaemonLease(this.storage, claim.pk, this.id, claim.epoch, {
+        onLost: () => this.#lost(held),
+        onFinished: (_lease, woken) => {
+          if (woken !== undefined) {
+            this.#sleep.poke();
+            void publishContinue(this.broker, woken);
+          }
+        },
+      }),
+      process: undefined,
+      applying: new Map(),
+      awaited: new Set(claim.waitingFor ?? []),
+      inStep: false,
+      dropped: undefined,
+      done: Promise.resolve(),
+    };
+    this.#held.set(claim.pk, held);
+    held.done = withStorage(this.storage, () => this.#drive(held, claim))
+      .catch((error: unknown) => {
+        if (error instanceof LeaseLostError || held.dropped !== undefined) this.#drop(held);
+        else
+          log().error(
+            { err: error, pk: claim.pk, workerId: this.id },
+            `daemon worker: process<${claim.pk}> failed to run`,
+          );
+      })
+      .finally(() => {
+        // the futures its children were awaited with are of no use once the process is not here any more
+        this.runner.cancelProcessFutures([...held.awaited]);
+        if (this.#held.get(claim.pk) === held) this.#held.delete(claim.pk);
+        this.#journals.delete(claim.pk);
+        this.#sleep.poke();
+      });
+  }
+
+  #lost(held: Held): void {
+    if (held.dropped !== undefined) return;
+    held.dropped = 'lost';
+    log().warn(
+      { pk: held.pk, workerId: this.id },
+      `lease of process<${held.pk}> lost: abandoned (it is taken over by another worker)`,
+    );
+  }
+
+  /** Forgets a dropped process here without writing anything more. */
+  #drop(held: Held): void {
+    const process = held.process;
+    if (process === undefined) return;
+    this.runner.unload(process);
+    void process.close().catch(() => undefined);
+  }
+
+  // ---- one process ---------------------------------------------------------------------------------------------
+
+  async #drive(held: Held, claim: Claim): Promise<void> {
+    const { pk } = claim;
+    const { requests } = await pendingRequests(this.storage.executor(), [pk]);
+    // Woken for children: when some are still running (a wake-up of an earlier child), park again without loading.
+    if (claim.waitingFor !== null && requests.length === 0) {
+      if ((await countActive(this.storage.executor(), this.storage, claim.waitingFor)) > 0) {
+        await this.#release(held, { state: TaskState.PARKED, waitingFor: claim.waitingFor });
+        return;
+      }
+    }
+    const node = await this.#nodeOf(held);
+    if (node === undefined) return;
+    const process = await this.#load(held, node, claim);
+    if (process === undefined) return;
+    held.process = process;
+    process.provenance.writer.guard = held.lease;
+    log().debug({ pk, workerId: this.id }, `claimed process<${pk}> (epoch ${claim.epoch})`);
+    await process.ready();
+    for (const request of requests) this.#apply(held, request);
+    await this.#step(held, process);
+  }
+
+  /** The process node of a claimed row; undefined (row removed) when it is missing or has terminated. */
+  async #nodeOf(held: Held): Promise<ProcessNode | undefined> {
+    const pk = held.pk;
+    let node: unknown;
+    try {
+      node = await loadNode(pk, { storage: this.storage });
+    } catch (error) {
+      if (!(error instanceof NotExistentError)) throw error;
+      node = undefined;
+    }
+    if (!(node instanceof ProcessNode) || node.isTerminated) {
+      if (!(node instanceof ProcessNode))
+        log().warn({ pk, workerId: this.id }, `process<${pk}> does not exist: its task is dropped`);
+      await this.storage.transaction(async (trx) => {
+        await held.lease.check(trx, false);
+        const woken = await finishTask(trx, this.storage, pk);
+        if (woken !== undefined) void publishContinue(this.broker, woken);
+      });
+      return undefined;
+    }
+    return node;
+  }
+
+  /** Loads the process from its checkpoint; a class that cannot be found or a corrupt checkpoint excepts it. */
+  async #load(held: Held, node: ProcessNode, claim: Claim): Promise<EngineProcessInstance | undefined> {
+    const pk = held.pk;
+    const attempt = (): Promise<EngineProcessInstance> => this.runner.loadProcess(pk);
+    let failure: unknown;
+    try {
+      return await this.#withJournal(held, claim, attempt);
+    } catch (error) {
+      failure = error;
+    }
+    if (failure instanceof ClassNotFoundError && claim.module !== null) {
+      try {
+        await importProcessModule(claim.module);
+        return await this.#withJournal(held, claim, attempt);
+      } catch (error) {
+        failure = error;
+      }
+    }
+    if (failure instanceof LeaseLostError) throw failure;
+    log().error(
+      { err: failure, pk, workerId: this.id },
+      `process<${pk}> cannot be continued: marking it excepted (${messageOf(failure)})`,
+    );
+    await exceptUnderLease(this.storage, held.lease, node, failure);
+    return undefined;
+  }
+
+  /** Runs `load` with the journal of the children the interrupted step made in place (a takeover). */
+  async #withJournal(
+    held: Held,
+    claim: Claim,
+    load: () => Promise<EngineProcessInstance>,
+  ): Promise<EngineProcessInstance> {
+    if (claim.stepMark !== null && claim.epoch > 1) {
+      const journal = await StepJournal.read(this.storage, held.pk, claim.stepMark);
+      if (journal.size > 0) this.#journals.set(held.pk, journal);
+    }
+    return await load();
+  }
+
+  async #replayChild(
+    parent: EngineProcessInstance,
+    processClass: EngineProcessClass,
+    label: string,
+    options: { readonly submitted: boolean },
+  ): Promise<ReplayedChild | undefined> {
+    const pk = parent.node.pk;
+    const journal = pk === null ? undefined : this.#journals.get(pk);
+    if (journal === undefined) return undefined;
+    const child = await journal.take(processClass.buildProcessType(), label);
+    if (
+      child !== undefined &&
+      options.submitted &&
+      (await readTask(this.storage.executor(), child.pk)) === undefined
+    ) {
+      // the step was lost between making the child and handing it over: hand it over now, under the parent's lease
+      await this.storage.transaction(async (trx) => {
+        await parent.provenance.writer.guard?.before(trx, {
+          pk: pk ?? 0,
+          terminal: false,
+          checkpoint: false,
+        });
+        const state = (await countActive(trx, this.storage, [child.pk])) > 0 ? TaskState.RUNNABLE : undefined;
+        if (state !== undefined)
+          await insertTask(trx, this.storage, {
+            pk: child.pk,
+            state,
+            mode: TaskMode.DAEMON,
+            parentId: pk,
+            module: moduleOf(processClass),
+          });
+      });
+      this.#sleep.poke();
+      void publishContinue(this.broker, child.pk);
+    }
+    if (child !== undefined)
+      log().info({ pk, child: child.pk }, `process<${String(pk)}>: replayed step reuses child<${child.pk}>`);
+    return child;
+  }
+
+  async #step(held: Held, process: EngineProcessInstance): Promise<void> {
+    while (!process.hasTerminated()) {
+      if (held.dropped !== undefined) return this.#drop(held);
+      const park = await parkConditionOf(process, this.storage);
+      for (const pk of awaitedBy(process)) held.awaited.add(pk);
+      if (park !== undefined) return await this.#park(held, process, park);
+      if (this.#stopping) return await this.#unloadAtStop(held, process);
+      held.inStep = true;
+      try {
+        await process.step();
+      } finally {
+        held.inStep = false;
+      }
+    }
+    await process.provenance.writer.flush().catch((error: unknown) => {
+      if (!(error instanceof LeaseLostError)) throw error;
+    });
+    if (held.lease.lost) return this.#drop(held);
+    await this.#settleApplying(held, process);
+    log().debug({ pk: held.pk, workerId: this.id }, `process<${held.pk}> ended ${process.state}`);
+  }
+
+  /** Unloads a waiting process: its row is parked (or runnable when what it waits for is over meanwhile). */
+  async #park(held: Held, process: EngineProcessInstance, park: ParkCondition): Promise<void> {
+    await process.provenance.writer.flush();
+    if (held.lease.lost) return this.#drop(held);
+    if (park.waitingFor !== null) this.runner.cancelProcessFutures(park.waitingFor);
+    this.runner.unload(process);
+    await process.close();
+    const state = await this.#release(held, {
+      state: TaskState.PARKED,
+      waitingFor: park.waitingFor,
+      wakeAt: park.wakeAt,
+      paused: park.paused,
+    });
+    this.#parked += 1;
+    if (park.paused) await this.#settleKind(held, 'pause', 'paused');
+    log().debug(
+      { pk: held.pk, workerId: this.id },
+      `parked process<${held.pk}>: ${park.paused ? 'paused' : park.waitingFor !== null ? `waiting for ${park.waitingFor.join(', ')}` : 'until a timer'}${state === TaskState.RUNNABLE ? ' (runnable again at once)' : ''}`,
+    );
+  }
+
+  /** Gives the lease back; resolves to the state the row is left in. */
+  async #release(held: Held, options: Parameters<typeof releaseTask>[5]): Promise<TaskState> {
+    const result = await this.storage.transaction((trx) =>
+      releaseTask(trx, this.storage, held.pk, this.id, held.lease.epoch, options),
+    );
+    if (!result.held) {
+      this.#lost(held);
+      return result.state;
+    }
+    this.#released.push(held.pk);
+    if (result.state === TaskState.RUNNABLE) {
+      this.#sleep.poke();
+      void publishContinue(this.broker, held.pk);
+    }
+    return result.state;
+  }
+
+  // ---- control requests ------------------------------------------------------------------------------------
+
+  async #pollRequests(): Promise<boolean> {
+    const { requests, malformed } = await pendingRequests(this.storage.executor(), [...this.#held.keys()]);
+    for (const bad of malformed) {
+      log().error({ workerId: this.id }, bad.reason);
+      if (bad.id !== null) await settleRequests(this.storage, [bad.id], ControlState.FAILED, bad.reason);
+    }
+    let applied = false;
+    for (const request of requests) {
+      const held = this.#held.get(request.pk);
+      if (held?.process === undefined || held.applying.has(request.id)) continue;
+      this.#apply(held, request);
+      applied = true;
+    }
+    return applied || malformed.length > 0;
+  }
+
+  /** Acts on a request for a process held here; it is settled once its effect shows. */
+  #apply(held: Held, request: ControlRequest): void {
+    const process = held.process;
+    if (process === undefined) return;
+    held.applying.set(request.id, request);
+    if (process.hasTerminated()) return;
+    switch (request.intent) {
+      case 'pause':
+        void Promise.resolve(process.pause(request.message)).catch(() => undefined);
+        break;
+      case 'play':
+        process.play();
+        void this.#settleKind(held, 'play', 'played');
+        break;
+      case 'kill':
+        void Promise.resolve(process.kill(request.message, { forceKill: request.force })).catch(
+          () => undefined,
+        );
+        break;
+    }
+  }
+
+  async #settleKind(held: Held, intent: ControlRequest['intent'], result: string): Promise<void> {
+    const ids = [...held.applying.values()].filter((request) => request.intent === intent).map((r) => r.id);
+    for (const id of ids) held.applying.delete(id);
+    await settleRequests(this.storage, ids, ControlState.DONE, result);
+  }
+
+  /** After the end: kills are done (or failed, when the process ended otherwise); the rest failed. */
+  async #settleApplying(held: Held, process: EngineProcessInstance): Promise<void> {
+    const { requests } = await pendingRequests(this.storage.executor(), [held.pk]);
+    const state = process.state;
+    const kills = requests.filter((request) => request.intent === 'kill').map((request) => request.id);
+    const others = requests.filter((request) => request.intent !== 'kill').map((request) => request.id);
+    if (state === ProcessState.KILLED) await settleRequests(this.storage, kills, ControlState.DONE, 'killed');
+    else await settleRequests(this.storage, kills, ControlState.FAILED, `process<${held.pk}> ${state}`);
+    await settleRequests(
+      this.storage,
+      others,
+      ControlState.FAILED,
+      `process<${held.pk}> has terminated (${state})`,
+    );
+    held.applying.clear();
+  }
+
+  // ---- broker ------------------------------------------------------------------------------------------------
+
+  /**
+   * A `continue` task from the broker: the row is claimed and the delivery acknowledged at once (the storage holds
+   * the lease, so the broker's consumer_timeout never matters). A task for a process this worker cannot take now
+   * (no free slot) is handed back; one without a row is taken over when the process is an aiida-ts one, handed back
+   * when its class is unknown here (an aiida-core process), dropped when the process is gone or over.
+   */
+  async #onTask(task: unknown): Promise<boolean> {
+    const parsed = continueTaskSchema.safeParse(task);
+    if (!parsed.success) throw new TaskRejectedError('not a continue task of aiida-ts');
+    if (this.#stopping || this.#free <= 0) throw new TaskRejectedError('no free slot');
+    const pk = Number(parsed.data.args.pid);
+    if (!Number.isInteger(pk)) return false;
+    if (this.#held.has(pk)) return false;
+    let claim = await claimTask(this.storage, this.id, pk);
+    if (claim === undefined && (await readTask(this.storage.executor(), pk)) === undefined) {
+      const adopted = await this.#adoptUnrecorded(pk);
+      if (adopted === 'reject') throw new TaskRejectedError(`process<${pk}> is not an aiida-ts process`);
+      if (adopted === 'adopted') claim = await claimTask(this.storage, this.id, pk);
+    }
+    if (claim !== undefined) this.#take(claim);
+    return claim !== undefined;
+  }
+
+  /** A broker task for a process without a row: recorded as runnable when it is an aiida-ts process. */
+  async #adoptUnrecorded(pk: number): Promise<'adopted' | 'reject' | 'drop'> {
+    let node: unknown;
+    try {
+      node = await loadNode(pk, { storage: this.storage });
+    } catch (error) {
+      if (error instanceof NotExistentError) return 'drop';
+      throw error;
+    }
+    if (!(node instanceof ProcessNode) || node.isTerminated) return 'drop';
+    const type = node.processType;
+    if (type === null || processClassRegistry.find(type) === undefined) return 'reject';
+    await insertTask(this.storage.executor(), this.storage, {
+      pk,
+      state: TaskState.RUNNABLE,
+      mode: TaskMode.DAEMON,
+    });
+    return 'adopted';
+  }
+
+  // ---- liveness ----------------------------------------------------------------------------------------------
+
+  async #heartbeat(): Promise<void> {
+    if (this.#exit !== undefined && !this.#stopping) return;
+    try {
+      const present = await this.#registration.heartbeat();
+      if (!present) {
+        // Judged dead while cut off: every lease is gone. Drop the processes and come back as a new worker.
+        log().warn(
+          { workerId: this.id },
+          `daemon worker ${this.id} was presumed dead: its processes are dropped`,
+        );
+        this.#dropAll();
+        if (!this.#stopping) await this.#registration.register();
+      }
+      this.#lastBeat = Date.now();
+    } catch (error) {
+      log().warn({ err: error, workerId: this.id }, 'daemon worker: heartbeat failed');
+      // Past the lease time the leases may belong to others: stop acting on them (no writes would pass anyway).
+      if (Date.now() - this.#lastBeat > this.#settings.leaseTtlMs) this.#dropAll();
+    }
+  }
+
+  #dropAll(): void {
+    for (const held of this.#held.values()) {
+      if (held.dropped === undefined) held.dropped = 'lost';
+      if (!held.inStep) this.#drop(held);
+    }
+  }
+
+  async #sweep(): Promise<void> {
+    if (this.#stopping) return;
+    this.#sweeps += 1;
+    try {
+      const dead = await deadWorkerIds(this.storage);
+      const others = dead.daemon.filter((id) => id !== this.id);
+      const released = await releaseRowsOf(this.storage, others);
+      for (const pk of released) {
+        log().warn({ pk, workerId: this.id }, `sweeper: process<${pk}> of a dead worker is runnable again`);
+        void publishContinue(this.broker, pk);
+      }
+      if (released.length > 0) this.#sleep.poke();
+      await forgetDeadWorkers(this.storage, [...others, ...dead.runner]);
+      if (this.#sweeps % 5 === 0) {
+        const woken = await wakeSatisfied(this.storage);
+        for (const pk of woken) void publishContinue(this.broker, pk);
+        if (woken.length > 0) this.#sleep.poke();
+      }
+    } catch (error) {
+      log().warn({ err: error, workerId: this.id }, 'daemon worker: the sweep failed');
+    }
+  }
+
+  // ---- stop --------------------------------------------------------------------------------------------------
+
+  async #unloadAtStop(held: Held, process: EngineProcessInstance): Promise<void> {
+    await process.provenance.writer.flush();
+    if (held.lease.lost) return this.#drop(held);
+    this.runner.unload(process);
+    await process.close();
+    await this.#release(held, { state: TaskState.RUNNABLE });
+  }
+
+  /**
+   * Stops the worker: no more claims; processes between steps are unloaded and their leases given back; those in a
+   * step finish it first, up to the stop bound (or at once with `force`), after which they are left to the other
+   * workers (this worker's record is removed, so they are taken over at once). Never waits longer than the bound.
+   */
+  stop(
+    options: { readonly force?: boolean; readonly reason?: WorkerExit['reason'] } = {},
+  ): Promise<WorkerExit> {
+    if (options.force === true) {
+      this.#stopForced = true;
+      this.#stopRequested?.(true);
+    }
+    this.#exit ??= this.#stop(options.reason ?? 'stopped').then((exit) => {
+      this.#resolveStopped(exit);
+      return exit;
+    });
+    return this.#exit;
+  }
+
+  async #stop(reason: WorkerExit['reason']): Promise<WorkerExit> {
+    this.#stopping = true;
+    this.#sleep.poke();
+    log().info({ workerId: this.id }, `daemon worker ${this.id} stopping: ${this.#held.size} processes held`);
+    await this.#registration.markStopping().catch(() => undefined);
+    if (this.broker !== undefined && this.#subscription !== undefined && !this.broker.isClosed())
+      await this.broker.removeTaskSubscriber(this.#subscription).catch(() => undefined);
+    await this.#loop;
+    const all = Promise.all([...this.#held.values()].map((held) => held.done));
+    const forced = new Promise<boolean>((resolve) => {
+      this.#stopRequested = resolve;
+      if (this.#stopForced) resolve(true);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.#settings.stopTimeoutMs);
+    });
+    const late = await Promise.race([all.then(() => false), forced, bound]);
+    clearTimeout(timer);
+    if (late) {
+      for (const held of this.#held.values()) {
+        held.dropped = 'stop';
+        this.#abandoned.push(held.pk);
+        this.#drop(held);
+      }
+    }
+    for (const handle of this.#timers) clearInterval(handle);
+    this.#timers = [];
+    await this.#registration.unregister().catch((error: unknown) => {
+      log().warn({ err: error, workerId: this.id }, 'daemon worker: could not remove its record');
+    });
+    if (!late) await this.runner.close().catch(() => undefined);
+    const exit: WorkerExit = {
+      workerId: this.id,
+      reason: this.#fatal === undefined ? reason : 'fatal',
+      released: [...new Set(this.#released)].filter((pk) => !this.#abandoned.includes(pk)),
+      abandoned: this.#abandoned,
+      ...(this.#fatal === undefined ? {} : { error: this.#fatal }),
+    };
+    log().info(
+      { workerId: this.id },
+      `daemon worker ${this.id} stopped: released [${exit.released.join(', ')}], abandoned [${exit.abandoned.join(', ')}]`,
+    );
+    return exit;
+  }
+
+  /** Resolves when the worker has stopped (by {@link stop}, a signal or an abort). */
+  get done(): Promise<WorkerExit> {
+    return this.#stopped;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

@@ -1,0 +1,32 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/schema.js';
+
+/** One write of a process node (see `NodeWriter`), as a {@link WriteGuard} sees it. */
+export interface GuardedWrite {
+  /** The pk of the process node written. */
+  readonly pk: number;
+  /** The write seals the node: the process has terminated. */
+  readonly terminal: boolean;
+  /** The write carries a new checkpoint. */
+  readonly checkpoint: boolean;
+}
+
+/**
+ * Takes part in every write of a process's node (its state, checkpoint, outputs, links and log records), inside
+ * the write's transaction: `before` may refuse it (the fence of a daemon lease: the process belongs to someone else
+ * now, `LeaseLostError`) and `after` adds what goes with it (the lease released with the terminal state). The
+ * engine knows only this port; the daemon implements it (`src/engine/daemon/lease.ts`).
+ */
+export interface WriteGuard {
+  /** Whether this write needs a transaction of its own (a fence check must share one with the write). */
+  transactional(write: GuardedWrite): boolean;
+  before(db: Kysely<Database>, write: GuardedWrite): Promise<void>;
+  after(db: Kysely<Database>, write: GuardedWrite): Promise<void>;
+  /** The write is committed (what must not happen before, e.g. telling a broker a parent may run). */
+  committed(write: GuardedWrite): void;
+  /**
+   * The guard of a process run inside a step of this one (a process function, a nested `run`): its writes pass the
+   * same check and own nothing (its end releases nothing of this process).
+   */
+  inherited(): WriteGuard;
+}

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { calcfunction, nodeType, nonDb, ToContext, WorkChain } from '../../src/engine.js';
+import { Int } from '../../src/orm/nodes/data/base.js';
+import type { WorkChainNode } from '../../src/orm/nodes/process/process.js';
+
+/** The daemon tests' processes: imported by the in-process workers and by the worker scripts. */
+export const addOne = calcfunction({ inputs: { x: Int }, outputs: Int, args: ['x'] }, function addOne({ x }) {
+  return new Int(x.value + 1);
+});
+
+export const double = calcfunction({ inputs: { x: Int }, outputs: Int, args: ['x'] }, function double({ x }) {
+  return new Int(x.value * 2);
+});
+
+/** Two calcfunctions in two steps (the benchmark's work chain). */
+export class TwoSteps extends WorkChain.define((spec) =>
+  spec
+    .input('x', { validType: nodeType(Int) })
+    .output('result', { validType: nodeType(Int) })
+    .context<{ y: Int }>(),
+) {
+  static {
+    this.outline('first', 'second');
+  }
+
+  async first(): Promise<void> {
+    this.ctx.y = await addOne(this.inputs.x);
+  }
+
+  async second(): Promise<void> {
+    this.out('result', await double(this.ctx.y!));
+  }
+}
+
+/** Submits a `TwoSteps` child and returns its result (+1 from a calcfunction). */
+export class Parent extends WorkChain.define((spec) =>
+  spec
+    .input('x', { validType: nodeType(Int) })
+    .output('result', { validType: nodeType(Int) })
+    .context<{ child: WorkChainNode }>(),
+) {
+  static {
+    this.outline('start', 'collect');
+  }
+
+  async start(): Promise<ToContext> {
+    return new ToContext({ child: await this.submit(TwoSteps, { x: this.inputs.x }) });
+  }
+
+  async collect(): Promise<void> {
+    const links = await this.ctx.child!.base.links.getOutgoing({ linkType: 'return' });
+    const result = links.getNodeByLabel('result');
+    if (!(result instanceof Int)) throw new TypeError('the child has no result');
+    this.out('result', await addOne(result));
+  }
+}
+
+/** Sleeps `ms` in its only step (slow steps for the lease and broker tests). */
+export class Sleeper extends WorkChain.define((spec) =>
+  spec
+    .input('ms', { validType: nonDb(z.number()) })
+    .input('x', { validType: nodeType(Int) })
+    .output('result', { validType: nodeType(Int) }),
+) {
+  static {
+    this.outline('sleep');
+  }
+
+  async sleep(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, this.inputs.ms));
+    this.out('result', await addOne(this.inputs.x));
+  }
+}
+
+const gates = new Map<string, { promise: Promise<void>; open: () => void }>();
+
+/** A gate steps wait on until the test opens it (in-process workers only). */
+export function gate(name: string): { promise: Promise<void>; open: () => void } {
+  let entry = gates.get(name);
+  if (entry === undefined) {
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    entry = { promise, open };
+    gates.set(name, entry);
+  }
+  return entry;
+}
+
+/** Waits at its gate in its first step, then returns x + 1 in the second. */
+export class Gated extends WorkChain.define((spec) =>
+  spec
+    .input('gate', { validType: nonDb(z.string()) })
+    .input('x', { validType: nodeType(Int) })
+    .output('result', { validType: nodeType(Int) }),
+) {
+  static {
+    this.outline('hold', 'after');
+  }
+
+  async hold(): Promise<void> {
+    await gate(this.inputs.gate).promise;
+  }
+
+  async after(): Promise<void> {
+    this.out('result', await addOne(this.inputs.x));
+  }
+}
+
+/** Submits a `Gated` child and waits for it. */
+export class GatedParent extends WorkChain.define((spec) =>
+  spec
+    .input('gate', { validType: nonDb(z.string()) })
+    .input('x', { validType: nodeType(Int) })
+    .context<{ child: WorkChainNode }>(),
+) {
+  static {
+    this.outline('start', 'end');
+  }
+
+  async start(): Promise<ToContext> {
+    return new ToContext({ child: await this.submit(Gated, { gate: this.inputs.gate, x: this.inputs.x }) });
+  }
+
+  end(): void {
+    this.report('the child is done');
+  }
+}
