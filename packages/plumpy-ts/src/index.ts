@@ -240,3 +240,4 @@ export {
 export { ProcessLauncher, type ProcessLauncherOptions } from './process-launcher.js';
 export { jsonValueSchema, isPlainObject, type JsonValue } from './values.js';
 export { defaultLogger } from './logger.js';
+export { MAX_CHECKPOINT_DEPTH, UnencodableValueError } from './checkpoint-encoding.js';

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { BroadcastFilter, type BroadcastMessage, type Communicator, type Logger } from 'kiwipy-ts';
 import { z } from 'zod';
 import { CancellableAction } from './cancellable-action.js';
+import { encodeAt, encodeContainer, UnencodableValueError } from './checkpoint-encoding.js';
 import {
   ClosedError,
   EventError,
@@ -926,7 +927,18 @@ export class Process {
     try {
       snapshot = this.save();
     } catch (error) {
-      throw new PersistenceError('cannot save a checkpoint', this.#pid, { cause: error });
+      const failure = new PersistenceError(
+        `cannot save a checkpoint: ${error instanceof Error ? error.message : String(error)}`,
+        this.#pid,
+        { cause: error },
+      );
+      // A terminated process keeps no checkpoint: a value that cannot be saved must not stop it from ending (it is
+      // ending excepted by this very failure, when the state it entered could not be saved).
+      if (this.#machine.isTerminated()) {
+        this.#logger.error({ error: failure, pid: this.#pid }, 'a checkpoint could not be saved');
+        return;
+      }
+      throw failure;
     }
     const source = { pid: this.#pid as Pid, save: () => snapshot };
     // Writes of one process are chained, so an older checkpoint can never overwrite a newer one.
@@ -1545,9 +1557,11 @@ export class Process {
       pre_paused_status: this.#prePausedStatus,
       state: state.toJSON(),
     };
-    if (this.#rawInputs !== undefined) out['INPUTS_RAW'] = this.encodeValue(this.#rawInputs);
-    out['INPUTS_PARSED'] = this.encodeValue(this.#parsedInputs);
-    if (Object.keys(this.#outputs).length > 0) out['OUTPUTS'] = this.encodeValue(this.#outputs);
+    if (this.#rawInputs !== undefined)
+      out['INPUTS_RAW'] = encodeAt('inputs', () => this.encodeValue(this.#rawInputs));
+    out['INPUTS_PARSED'] = encodeAt('inputs', () => this.encodeValue(this.#parsedInputs));
+    if (Object.keys(this.#outputs).length > 0)
+      out['OUTPUTS'] = encodeAt('outputs', () => this.encodeValue(this.#outputs));
     this.#callHook('saveInstanceState', out);
     return out;
   }
@@ -1637,19 +1651,25 @@ const schemaHost: StateHost = {
 function encodeJson(value: unknown, recurse: (value: unknown) => JsonValue): JsonValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new PersistenceError(`cannot encode the non-finite number ${value}`);
+    if (!Number.isFinite(value))
+      throw new UnencodableValueError(`cannot encode the non-finite number ${value}`);
     return value;
   }
   if (value === undefined) return { '!undefined': true };
   if (value instanceof ExitCode) return value.toJSON();
-  if (Array.isArray(value)) return value.map((item) => recurse(item));
+  // failures name where they sit (`ctx.results[2]`); a reference cycle ends at the depth limit, not the stack's
+  if (Array.isArray(value))
+    return encodeContainer(() => value.map((item, index) => encodeAt(index, () => recurse(item))));
   if (isPlainObject(value)) {
-    const out: Record<string, JsonValue> = {};
-    for (const [key, sub] of Object.entries(value)) if (sub !== undefined) out[key] = recurse(sub);
-    return out;
+    return encodeContainer(() => {
+      const out: Record<string, JsonValue> = {};
+      for (const [key, sub] of Object.entries(value))
+        if (sub !== undefined) out[key] = encodeAt(key, () => recurse(sub));
+      return out;
+    });
   }
   const kind = typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
-  throw new PersistenceError(
+  throw new UnencodableValueError(
     `cannot encode a value of type ${kind} in a checkpoint (override encodeValue/decodeValue to support it)`,
   );
 }

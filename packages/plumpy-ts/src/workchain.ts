@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { encodeAt } from './checkpoint-encoding.js';
 import {
   InvalidStateError,
   OutlineError,
@@ -474,7 +475,7 @@ export class WorkChain extends Process {
   protected override saveInstanceState(out: Record<string, JsonValue>): void {
     super.saveInstanceState(out);
     if (this.#stepper !== undefined) out['stepper_state'] = this.#stepper.toJSON() as JsonValue;
-    out['CONTEXT'] = this.encodeValue(this.#ctx);
+    out['CONTEXT'] = encodeAt('ctx', () => this.encodeValue(this.#ctx));
   }
 
   protected override loadInstanceState(saved: Checkpoint): void {

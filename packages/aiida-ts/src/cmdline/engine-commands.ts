@@ -25,7 +25,7 @@ export function configCachingCommand(cli: Cli): Command {
         .execute();
       for (const { process_type: processType } of rows) {
         if (processType === null || processType === '') continue;
-        if (getUseCache(processType) !== (opts.disabled === true)) cli.out.stdout.write(`${processType}\n`);
+        if (getUseCache(processType) !== (opts.disabled === true)) cli.out.echo(processType);
       }
     });
 }

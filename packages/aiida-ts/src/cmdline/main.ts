@@ -106,8 +106,8 @@ export async function runVerdi(argv: readonly string[], options: RunVerdiOptions
     command.helpOption('-h, --help', 'Show this message and exit.');
     if (command.commands.length > 0) command.helpCommand('help [command]', 'Show help for a command.');
     command.configureOutput({
-      writeOut: (text) => out.stdout.write(text),
-      writeErr: (text) => out.stderr.write(text),
+      writeOut: (text) => out.writeOut(text),
+      writeErr: (text) => out.writeErr(text),
       outputError: (text, write) => write(out.errColors.red(text)),
     });
     command.showHelpAfterError(`(run \`${commandPath(command)} --help\` for usage)`);
@@ -141,8 +141,8 @@ function reportError(error: unknown, cli: Cli): number {
     return USAGE_ERROR_CODES.has(error.code) ? ExitCode.USAGE_ERROR : error.exitCode;
   }
   if (error instanceof UsageError) {
-    out.stderr.write(`${out.errColors.red(`error: ${error.message}`)}\n`);
-    if (error.hint !== undefined) out.stderr.write(`${error.hint}\n`);
+    out.writeErr(`${out.errColors.red(`error: ${error.message}`)}\n`);
+    if (error.hint !== undefined) out.writeErr(`${error.hint}\n`);
     return ExitCode.USAGE_ERROR;
   }
   const typed = error as { name?: string; message?: string; stack?: string; code?: unknown };
@@ -152,15 +152,15 @@ function reportError(error: unknown, cli: Cli): number {
     error !== null &&
     (error as Record<symbol, unknown>)[Symbol.for('aiida-ts.AiidaError')] === true;
   if (isAiidaError) {
-    out.stderr.write(
+    out.writeErr(
       `${out.errColors.red(out.errColors.bold('Critical:'))} ${typed.message ?? inspect(error)}\n`,
     );
-    if (cli.out.verbosity === 'DEBUG' && typed.stack !== undefined) out.stderr.write(`${typed.stack}\n`);
+    if (cli.out.verbosity === 'DEBUG' && typed.stack !== undefined) out.writeErr(`${typed.stack}\n`);
     return ExitCode.CRITICAL;
   }
-  out.stderr.write(
+  out.writeErr(
     `${out.errColors.red(out.errColors.bold('Critical:'))} unexpected ${typed.name ?? 'error'}: ${typed.message ?? inspect(error)}\n`,
   );
-  if (typed.stack !== undefined) out.stderr.write(`${typed.stack}\n`);
+  if (typed.stack !== undefined) out.writeErr(`${typed.stack}\n`);
   return ExitCode.UNKNOWN;
 }

@@ -44,10 +44,10 @@ async function rowsByUuidPrefix(storage: StorageBackend, prefix: string): Promis
     .execute();
 }
 
+/** The one row of `rows`; `what` says what was looked for (`pk 5 or a uuid starting with \`5\``). */
 function pick(rows: readonly DbNodeRow[], what: string): DbNodeRow {
-  if (rows.length === 0) throw new NotExistentError(`no node found with ${what}`);
-  if (rows.length > 1)
-    throw new MultipleObjectsError(`more than one node found with ${what}: be more specific`);
+  if (rows.length === 0) throw new NotExistentError(`no node has ${what}`);
+  if (rows.length > 1) throw new MultipleObjectsError(`more than one node has ${what}: give more of it`);
   return rows[0]!;
 }
 
@@ -67,7 +67,11 @@ export async function loadNode<T extends Node = Node>(
     if (!Number.isInteger(pk)) throw new ValidationError(`a pk must be an integer, got ${identifier}`);
     const found = await storage.executor().selectFrom('db_dbnode').selectAll().where('id', '=', pk).execute();
     if (found.length === 0 && typeof identifier === 'string' && UUID_PREFIX.test(identifier)) {
-      row = pick(await rowsByUuidPrefix(storage, identifier), `uuid starting with \`${identifier}\``);
+      // digits are a pk first, then a uuid prefix: the message says both were tried
+      row = pick(
+        await rowsByUuidPrefix(storage, identifier),
+        `pk ${pk} or a uuid starting with \`${identifier}\``,
+      );
     } else {
       row = pick(found, `pk ${pk}`);
     }
@@ -75,7 +79,7 @@ export async function loadNode<T extends Node = Node>(
     throw new ValidationError(`a node identifier must be a pk or a string, got ${typeof identifier}`);
   } else if (UUID_PREFIX.test(identifier)) {
     const byUuid = await rowsByUuidPrefix(storage, identifier);
-    if (byUuid.length > 0) row = pick(byUuid, `uuid starting with \`${identifier}\``);
+    if (byUuid.length > 0) row = pick(byUuid, `a uuid starting with \`${identifier}\``);
     else
       row = pick(
         await storage
@@ -85,7 +89,7 @@ export async function loadNode<T extends Node = Node>(
           .where('label', '=', identifier)
           .limit(2)
           .execute(),
-        `label \`${identifier}\``,
+        `a uuid starting with \`${identifier}\` or the label \`${identifier}\``,
       );
   } else {
     row = pick(
@@ -96,7 +100,7 @@ export async function loadNode<T extends Node = Node>(
         .where('label', '=', identifier)
         .limit(2)
         .execute(),
-      `label \`${identifier}\``,
+      `the label \`${identifier}\``,
     );
   }
   const node = Node.fromRow(storage, row);

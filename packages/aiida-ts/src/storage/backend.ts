@@ -144,11 +144,18 @@ export interface StorageBackend extends AsyncDisposable {
    */
   deleteNodesAndConnections(pks: readonly number[]): Promise<void>;
   /**
+   * Runs `write` (a write a caller may forget to await, such as `node.extras.set()` on a stored node) as a tracked
+   * write: {@link close} waits for every tracked write still running, and says so with an `UnawaitedWriteWarning`
+   * process warning naming them, instead of closing under them and losing them. `what` names the write
+   * (`extras of node<5>`). Resolves or rejects as `write` does.
+   */
+  trackWrite<T>(what: string, write: () => Promise<T>): Promise<T>;
+  /**
    * Runs `hook` when the storage closes, before the database does (for resources tied to the storage, such as the
    * engine's cross-process coordinator); the returned function unregisters it. Hooks may not reject the close.
    */
   onClose(hook: () => Promise<void>): () => void;
-  /** Closes the database handles and the repository. Idempotent. */
+  /** Closes the database handles and the repository, after the tracked writes still running. Idempotent. */
   close(): Promise<void>;
 }
 

@@ -89,6 +89,8 @@ export abstract class SqlStorageBackend implements StorageBackend {
   protected readonly db: Kysely<Database>;
   readonly #scope = new AsyncLocalStorage<TransactionScope>();
   readonly #profileAccess: ProfileAccessPort | undefined;
+  /** Tracked writes still running, by what they write (see trackWrite). */
+  readonly #writes = new Map<Promise<unknown>, string>();
   readonly #closeHooks = new Set<() => Promise<void>>();
   #closing: Promise<void> | undefined;
   #closed = false;
@@ -450,6 +452,24 @@ export abstract class SqlStorageBackend implements StorageBackend {
     });
   }
 
+  trackWrite<T>(what: string, write: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    let done = (): void => undefined;
+    const settled = new Promise<void>((resolve) => (done = resolve));
+    this.#writes.set(settled, what);
+    // no handler is attached to the promise the caller gets: if nobody awaits it and it fails, Node reports the
+    // unhandled rejection instead of the failure vanishing
+    const running = (async () => {
+      try {
+        return await write();
+      } finally {
+        this.#writes.delete(settled);
+        done();
+      }
+    })();
+    return running;
+  }
+
   onClose(hook: () => Promise<void>): () => void {
     this.#closeHooks.add(hook);
     return () => {
@@ -463,6 +483,17 @@ export abstract class SqlStorageBackend implements StorageBackend {
   }
 
   async #close(): Promise<void> {
+    if (this.#writes.size > 0) {
+      // nobody waited for these (a `node.extras.set()` without await, say): finish them rather than lose them
+      const names = [...new Set(this.#writes.values())];
+      process.emitWarning(
+        `${this.#writes.size} write(s) were still running when the storage ${this.location} was closed ` +
+          `(${names.slice(0, 5).join('; ')}${names.length > 5 ? '; …' : ''}); they were completed first. ` +
+          'Await them (`await node.extras.set(…)`) so that their failures reach your code.',
+        { type: 'UnawaitedWriteWarning', code: 'AIIDA_UNAWAITED_WRITE' },
+      );
+      await Promise.all(this.#writes.keys());
+    }
     // hooks first, while the database is still open (a coordinator withdraws its waiting requests)
     const hooks = [...this.#closeHooks];
     this.#closeHooks.clear();

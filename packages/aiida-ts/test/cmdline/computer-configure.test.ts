@@ -303,7 +303,7 @@ describe('verdi computer enable / disable', () => {
       "User with email 'second@example.com' is not configured for computer 'remote' yet.",
     );
     const missing = await verdi(['computer', 'enable', 'no-such-computer']);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no computer found');
   });
 });

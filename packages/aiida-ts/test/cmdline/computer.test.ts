@@ -233,7 +233,7 @@ describe('verdi computer', () => {
     expect(deleted.code, describeResult(deleted)).toBe(0);
     expect(deleted.stdout).toContain("Success: Computer 'renamed' deleted.");
     const gone = await verdi(['computer', 'show', 'renamed']);
-    expect(gone.code).toBe(1);
+    expect(gone.code).toBe(2);
     expect(gone.stderr).toContain('no computer found with label, pk or uuid `renamed`');
   });
 

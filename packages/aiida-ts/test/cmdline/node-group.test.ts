@@ -82,7 +82,9 @@ describe('verdi node', () => {
     ]);
     const missing = await verdi(['node', 'show', '99999']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/invalid value for NODES: no node found with .*99999/);
+    expect(missing.stderr).toContain(
+      'invalid value for NODES: no node has pk 99999 or a uuid starting with `99999`',
+    );
   });
 
   it('attributes and extras, all or some keys, as JSON or YAML', async () => {

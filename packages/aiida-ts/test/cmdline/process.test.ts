@@ -678,21 +678,23 @@ describe('verdi process call-root', () => {
 });
 
 describe('bad process arguments', () => {
-  it('an unknown pk or uuid is an error with exit code 1, for every command', async () => {
+  it('an unknown pk or uuid is a usage error (exit code 2, as in aiida-core and verdi node), for every command', async () => {
     for (const command of ['show', 'report', 'status', 'call-root']) {
       const result = await verdi(['process', command, '987654']);
-      expect(result.code, describeResult(result)).toBe(1);
-      expect(result.stderr).toContain('Critical: invalid value for PROCESSES: `987654`');
+      expect(result.code, describeResult(result)).toBe(2);
+      expect(result.stderr).toContain(
+        'invalid value for PROCESSES: no node has pk 987654 or a uuid starting with `987654`',
+      );
     }
     const uuid = await verdi(['process', 'show', '00000000-0000-4000-8000-000000000000']);
-    expect(uuid.code).toBe(1);
+    expect(uuid.code).toBe(2);
     expect(uuid.stderr).toContain('00000000-0000-4000-8000-000000000000');
   });
 
   it('a node that is not a process is refused, naming it', async () => {
     for (const command of ['show', 'report', 'status', 'call-root']) {
       const result = await verdi(['process', command, String(pk.main), String(pk.note)]);
-      expect(result.code, describeResult(result)).toBe(1);
+      expect(result.code, describeResult(result)).toBe(2);
       expect(result.stderr).toContain(`\`${pk.note}\` is node<${pk.note}> (Str), not a process`);
       expect(result.stdout).toBe('');
     }

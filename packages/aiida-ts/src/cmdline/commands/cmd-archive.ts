@@ -406,7 +406,7 @@ export default defineCommandGroup({
         } else {
           // as PyYAML prints it for aiida-core: YAML 1.1 (so timestamp-like strings are quoted), flush sequences
           const { stringify } = await import('yaml');
-          cli.out.stdout.write(
+          cli.out.writeOut(
             stringify(info, { version: '1.1', indentSeq: false, sortMapEntries: false, singleQuote: true }) +
               '\n',
           );

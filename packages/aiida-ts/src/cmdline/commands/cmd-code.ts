@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import type * as Orm from '../../orm.js';
 import type { AbstractCode, AbstractCodeInit } from '../../orm/nodes/data/code/abstract.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
+import { resolveArgument } from '../utils/arguments.js';
 import { UsageError } from '../exit-codes.js';
 import { addParamOptions, readConfigSource, resolveParams, type ParamSpec } from '../utils/params.js';
 
@@ -142,7 +143,7 @@ const text = (value: unknown, fallback = ''): string => (typeof value === 'strin
 async function codeOf(cli: Cli, identifier: string): Promise<AbstractCode> {
   const storage = await cli.storage();
   const { loadCode } = await orm();
-  return loadCode(identifier, { storage });
+  return resolveArgument('CODE', () => loadCode(identifier, { storage }));
 }
 
 /** Refuses a full label that another code already has (aiida's `validate_label_uniqueness`). */

@@ -2,6 +2,7 @@ import { InternalError, ValidationError } from '../../errors.js';
 import { Command } from 'commander';
 import type { Computer } from '../../orm/entities/computer.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
+import { resolveArgument } from '../utils/arguments.js';
 import { UsageError } from '../exit-codes.js';
 import { addParamOptions, readConfigSource, resolveParams, type ParamSpec } from '../utils/params.js';
 import { addSetLimitsCommand, describeComputerLimits } from '../computer/limits.js';
@@ -192,7 +193,10 @@ async function loadComputer(cli: Cli, identifier: string): Promise<Computer> {
       if (!(error instanceof NotExistentError)) throw error;
     }
   }
-  throw new NotExistentError(`no computer found with label, pk or uuid \`${identifier}\``);
+  // an identifier that names no computer is a usage error (exit 2), as everywhere in verdi
+  return resolveArgument('COMPUTER', () =>
+    Promise.reject(new NotExistentError(`no computer found with label, pk or uuid \`${identifier}\``)),
+  );
 }
 
 function describeComputer(computer: Computer): Record<string, unknown> {

@@ -3,23 +3,14 @@ import type { Group } from '../../orm/entities/group.js';
 import type { Node } from '../../orm/nodes/node.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
+import { resolveArgument } from '../utils/arguments.js';
 
 /** Load a group by pk, uuid (prefix) or label; an identifier matching nothing is a usage error (exit 2). */
 async function loadGroupArg(cli: Cli, identifier: string, what = 'GROUP'): Promise<Group> {
   const storage = await cli.storage();
   await import('../../orm.js');
   const { loadGroup } = await import('../../orm/entities/group.js');
-  try {
-    return await loadGroup(identifier, { storage });
-  } catch (error) {
-    const name = (error as { name?: string }).name;
-    if (name === 'NotExistentError' || name === 'MultipleObjectsError') {
-      throw new UsageError(`invalid value for ${what}: ${(error as Error).message}`, undefined, {
-        cause: error,
-      });
-    }
-    throw error;
-  }
+  return resolveArgument(what, () => loadGroup(identifier, { storage }));
 }
 
 async function loadNodeArgs(cli: Cli, identifiers: readonly string[]): Promise<Node[]> {
@@ -27,17 +18,7 @@ async function loadNodeArgs(cli: Cli, identifiers: readonly string[]): Promise<N
   const { loadNode } = await import('../../orm/loaders.js');
   const nodes: Node[] = [];
   for (const identifier of identifiers) {
-    try {
-      nodes.push(await loadNode(identifier, { storage }));
-    } catch (error) {
-      const name = (error as { name?: string }).name;
-      if (name === 'NotExistentError' || name === 'MultipleObjectsError') {
-        throw new UsageError(`invalid value for NODES: ${(error as Error).message}`, undefined, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    nodes.push(await resolveArgument('NODES', () => loadNode(identifier, { storage })));
   }
   return nodes;
 }

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { Node } from '../../orm/nodes/node.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
+import { resolveArgument } from '../utils/arguments.js';
 import { UsageError } from '../exit-codes.js';
 import { nodeRehashCommand } from '../engine-commands.js';
 import { nodeGraphCommand } from '../node/graph.js';
@@ -27,17 +28,7 @@ async function loadNodes(cli: Cli, identifiers: readonly string[]): Promise<Node
   const { loadNode } = await import('../../orm/loaders.js');
   const nodes: Node[] = [];
   for (const identifier of identifiers) {
-    try {
-      nodes.push(await loadNode(identifier, { storage }));
-    } catch (error) {
-      const name = (error as { name?: string }).name;
-      if (name === 'NotExistentError' || name === 'MultipleObjectsError') {
-        throw new UsageError(`invalid value for NODES: ${(error as Error).message}`, undefined, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    nodes.push(await resolveArgument('NODES', () => loadNode(identifier, { storage })));
   }
   return nodes;
 }

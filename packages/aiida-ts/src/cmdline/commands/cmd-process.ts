@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { defineCommandGroup, type Cli } from '../cli.js';
+import { resolveArgument } from '../utils/arguments.js';
 import { UsageError } from '../exit-codes.js';
 import {
   DEFAULT_PROCESS_PROJECTIONS,
@@ -63,14 +64,8 @@ async function processList(cli: Cli, opts: ListOptions): Promise<void> {
   let groupPk: number | undefined;
   if (opts.group !== undefined) {
     const { loadGroup } = await import('../../orm/entities/group.js');
-    try {
-      groupPk = (await loadGroup(opts.group, { storage })).pk!;
-    } catch (error) {
-      const name = (error as { name?: string }).name;
-      if (name === 'NotExistentError' || name === 'MultipleObjectsError')
-        cli.out.critical(`invalid value for --group: ${(error as Error).message}`);
-      throw error;
-    }
+    const group = opts.group;
+    groupPk = (await resolveArgument('--group', () => loadGroup(group, { storage }))).pk!;
   }
   const { queryProcesses, lastStateChange } = await import('../process/list-query.js');
   const { formatProjection, jsonProjection, projectionLabel } = await import('../process/projections.js');

@@ -28,7 +28,7 @@ async function collect(
   const add = (line: StatusLine, error?: unknown): void => {
     lines.push(error === undefined ? line : { ...line, error: errorText(error) });
     if (error !== undefined && printTraceback && (error as Error).stack)
-      cli.out.stderr.write(`${(error as Error).stack}\n`);
+      cli.out.writeErr(`${(error as Error).stack}\n`);
   };
 
   add({ service: 'version', status: ServiceStatus.UP, message: `aiida-ts v${packageVersion()}` });

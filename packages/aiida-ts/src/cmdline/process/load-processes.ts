@@ -1,6 +1,7 @@
 import type { ProcessNode } from '../../orm/nodes/process/process.js';
 import type { Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
+import { resolveArgument } from '../utils/arguments.js';
 
 /** Options of {@link resolveProcesses}. */
 export interface ResolveProcessesOptions {
@@ -50,18 +51,9 @@ export async function resolveProcesses(
   const { loadNode } = await import('../../orm/loaders.js');
   const nodes: ProcessNode[] = [];
   for (const identifier of identifiers) {
-    let node;
-    try {
-      node = await loadNode(identifier, { storage });
-    } catch (error) {
-      const name = (error as { name?: string }).name;
-      if (name === 'NotExistentError' || name === 'MultipleObjectsError' || name === 'ValidationError') {
-        cli.out.critical(`invalid value for PROCESSES: \`${identifier}\`: ${(error as Error).message}`);
-      }
-      throw error;
-    }
+    const node = await resolveArgument('PROCESSES', () => loadNode(identifier, { storage }));
     if (!(node instanceof ProcessNodeClass)) {
-      cli.out.critical(
+      throw new UsageError(
         `invalid value for PROCESSES: \`${identifier}\` is node<${String(node.pk)}> (${node.constructor.name}), ` +
           `not a process: \`${options.command}\` only takes process nodes`,
       );

@@ -5,6 +5,8 @@
  * cells (null, undefined, '') do not change a column's type. Trailing blanks are not printed, as tabulate does not.
  */
 
+import { printable } from '../utils/printable.js';
+
 /** One cell: anything printable; null and undefined print as nothing. */
 export type Cell = string | number | boolean | null | undefined;
 
@@ -14,7 +16,8 @@ const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 function text(cell: Cell): string {
   if (cell === null || cell === undefined) return '';
   if (typeof cell === 'boolean') return cell ? 'True' : 'False';
-  return String(cell);
+  // escaped before the widths are measured (see printable)
+  return printable(String(cell), { tabs: true });
 }
 
 function isNumeric(cell: Cell): boolean {

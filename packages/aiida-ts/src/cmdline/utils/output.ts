@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type * as Yaml from 'yaml';
 import { CliExit, ExitCode } from '../exit-codes.js';
 import { colorEnabled, makeColors, type Colors } from './colors.js';
+import { printable } from './printable.js';
 import { renderTable, type TableOptions } from './table.js';
 
 /** Verbosity levels of `verdi -v`, AiiDA's log levels; messages below the level are not printed. */
@@ -33,7 +34,9 @@ export interface OutputOptions {
 /**
  * The voice of `verdi`. Results go to stdout; warnings and errors to stderr, prefixed as AiiDA prefixes them
  * (`Report:`, `Success:`, `Warning:`, `Error:`, `Critical:`). With {@link Output.json} set, stdout carries only the
- * JSON document and every message goes to stderr, so `verdi … --json | jq` always works.
+ * JSON document and every message goes to stderr, so `verdi … --json | jq` always works. Everything written goes
+ * through `printable`: control characters and terminal escape sequences in data (a label, a description, a log
+ * message) are shown as `\u001b`-style escapes, never obeyed by the terminal; only `verdi`'s own colours pass.
  */
 export class Output {
   readonly stdout: NodeJS.WriteStream;
@@ -54,29 +57,39 @@ export class Output {
     this.verbosity = options.verbosity ?? 'REPORT';
   }
 
+  /** Writes `text` to stdout as it may reach a terminal (see {@link printable}). */
+  writeOut(text: string): void {
+    this.stdout.write(printable(text, { colors: this.colors.isColorSupported }));
+  }
+
+  /** Writes `text` to stderr as it may reach a terminal (see {@link printable}). */
+  writeErr(text: string): void {
+    this.stderr.write(printable(text, { colors: this.errColors.isColorSupported }));
+  }
+
   #shows(level: Verbosity): boolean {
     return RANK[level] >= RANK[this.verbosity];
   }
 
-  #messageStream(): { stream: NodeJS.WriteStream; colors: Colors } {
+  #messageStream(): { write: (text: string) => void; colors: Colors } {
     return this.json
-      ? { stream: this.stderr, colors: this.errColors }
-      : { stream: this.stdout, colors: this.colors };
+      ? { write: (text) => this.writeErr(text), colors: this.errColors }
+      : { write: (text) => this.writeOut(text), colors: this.colors };
   }
 
   /** Print text as is (a result) to stdout. */
   echo(text = ''): void {
-    this.stdout.write(`${text}\n`);
+    this.writeOut(`${text}\n`);
   }
 
   /** Print a value as the JSON result of the command. */
   printJson(value: unknown): void {
-    this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    this.writeOut(`${JSON.stringify(value, null, 2)}\n`);
   }
 
   /** Print a value as YAML (what `verdi profile show` and friends print). */
   printYaml(value: unknown): void {
-    this.stdout.write(toYaml(value));
+    this.writeOut(toYaml(value));
   }
 
   /** Print a table with a header row. */
@@ -86,40 +99,40 @@ export class Output {
 
   debug(message: string): void {
     if (!this.#shows('DEBUG')) return;
-    this.stderr.write(`${this.errColors.gray('Debug:')} ${message}\n`);
+    this.writeErr(`${this.errColors.gray('Debug:')} ${message}\n`);
   }
 
   info(message: string): void {
     if (!this.#shows('INFO')) return;
-    const { stream, colors } = this.#messageStream();
-    stream.write(`${colors.blue(colors.bold('Info:'))} ${message}\n`);
+    const { write, colors } = this.#messageStream();
+    write(`${colors.blue(colors.bold('Info:'))} ${message}\n`);
   }
 
   report(message: string): void {
     if (!this.#shows('REPORT')) return;
-    const { stream, colors } = this.#messageStream();
-    stream.write(`${colors.blue(colors.bold('Report:'))} ${message}\n`);
+    const { write, colors } = this.#messageStream();
+    write(`${colors.blue(colors.bold('Report:'))} ${message}\n`);
   }
 
   success(message: string): void {
     if (!this.#shows('REPORT')) return;
-    const { stream, colors } = this.#messageStream();
-    stream.write(`${colors.green(colors.bold('Success:'))} ${message}\n`);
+    const { write, colors } = this.#messageStream();
+    write(`${colors.green(colors.bold('Success:'))} ${message}\n`);
   }
 
   warning(message: string): void {
     if (!this.#shows('WARNING')) return;
-    this.stderr.write(`${this.errColors.yellow(this.errColors.bold('Warning:'))} ${message}\n`);
+    this.writeErr(`${this.errColors.yellow(this.errColors.bold('Warning:'))} ${message}\n`);
   }
 
   error(message: string): void {
     if (!this.#shows('ERROR')) return;
-    this.stderr.write(`${this.errColors.red(this.errColors.bold('Error:'))} ${message}\n`);
+    this.writeErr(`${this.errColors.red(this.errColors.bold('Error:'))} ${message}\n`);
   }
 
   /** Print a critical message and end the command with exit code 1. */
   critical(message: string): never {
-    this.stderr.write(`${this.errColors.red(this.errColors.bold('Critical:'))} ${message}\n`);
+    this.writeErr(`${this.errColors.red(this.errColors.bold('Critical:'))} ${message}\n`);
     throw new CliExit(ExitCode.CRITICAL, message);
   }
 }

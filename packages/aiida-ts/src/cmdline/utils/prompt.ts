@@ -1,4 +1,5 @@
 import { createInterface, type Interface } from 'node:readline';
+import { printable } from './printable.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
 
 /** Where prompts read answers and write questions. */
@@ -63,7 +64,8 @@ export class Prompter {
   }
 
   async #question(text: string): Promise<string> {
-    this.output.write(text);
+    // a question may name a label or a path: shown, never obeyed by the terminal
+    this.output.write(printable(text));
     const line = await this.#readLine();
     if (line === undefined) {
       this.output.write('\nAborted!\n');

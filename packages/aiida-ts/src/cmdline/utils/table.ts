@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type TableConstructor from 'cli-table3';
 import type { Colors } from './colors.js';
+import { printable } from './printable.js';
 
 /** Options of {@link renderTable}. */
 export interface TableOptions {
@@ -16,10 +17,11 @@ function cell(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (Array.isArray(value)) return value.map(cell).join('\n');
   if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'string') return value;
+  // escaped before the widths are measured, so that an escaped label keeps its column aligned
+  if (typeof value === 'string') return printable(value, { tabs: true });
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
     return value.toString();
-  return JSON.stringify(value) ?? '';
+  return printable(JSON.stringify(value) ?? '', { tabs: true });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { InvalidOperationError } from '../../errors.js';
+import { InvalidOperationError, ValidationError } from '../../errors.js';
 import { Float } from '../../orm/nodes/data/base.js';
 import type { Node } from '../../orm/nodes/node.js';
 import { ProcessNode } from '../../orm/nodes/process/process.js';
@@ -81,7 +81,15 @@ export async function objectsToHash(node: Node, options: HashObjectsOptions = {}
   const attributes: Record<string, Hashable> = {};
   for (const [key, value] of Object.entries(node.base.attributes.all())) {
     if (ignored.has(key)) continue;
-    attributes[key] = cleanValue(value, `attributes.${key}`);
+    try {
+      attributes[key] = cleanValue(value, `attributes.${key}`, { depth: 1 });
+    } catch (error) {
+      // the node cannot be stored either: say which node
+      if (!(error instanceof ValidationError)) throw error;
+      throw new ValidationError(`${node.constructor.name} node ${node.uuid} cannot be stored`, error.issues, {
+        cause: error,
+      });
+    }
   }
   // A Float's value is a Python float even when integral: hash it as one.
   if (node instanceof Float && typeof attributes['value'] === 'number')

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ModificationNotAllowedError, NotExistentError, ValidationError } from '../../errors.js';
+import { validateText } from '../utils/clean.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { canonicalTimestamp } from '../../storage/dialect.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
@@ -51,6 +52,7 @@ export class Comment {
     }
     if (typeof init.content !== 'string')
       throw new ValidationError('the content of a comment must be a string');
+    validateText(init.content, 'comment content');
     this.#storage = init.node.storage;
     this.#uuid = randomUUID();
     this.#nodeId = init.node.pk!;
@@ -130,6 +132,7 @@ export class Comment {
   /** Changes the text (and the modification time). */
   async setContent(content: string): Promise<void> {
     if (typeof content !== 'string') throw new ValidationError('the content of a comment must be a string');
+    validateText(content, 'comment content');
     this.#content = content;
     if (this.#pk === null) return;
     const now = this.#storage.dialect.encodeTimestamp(new Date());

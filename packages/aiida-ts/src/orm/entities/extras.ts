@@ -6,7 +6,10 @@ export interface ExtrasHost {
   isStored(): boolean;
   /** The live extras object of the entity. */
   values(): Record<string, JsonValue>;
-  /** Persists a change of a stored entity: keys written, keys removed, or (with `reset`) the whole object. */
+  /**
+   * Persists a change of a stored entity (keys written, keys removed, or with `reset` the whole object), as a write
+   * the storage tracks (`StorageBackend.trackWrite`).
+   */
   persist(change: {
     readonly set: Record<string, JsonValue>;
     readonly remove: readonly string[];
@@ -15,9 +18,13 @@ export interface ExtrasHost {
 }
 
 /**
- * The extras of a node or group: free-form JSON values that stay mutable after storing. Values are cleaned (and
- * base-type nodes converted) at once; on a stored entity every change is written immediately, touching only the
- * keys it changes. Reads of a stored entity return copies.
+ * The extras of a node or group: free-form JSON values that stay mutable after storing. Every change is checked and
+ * applied in memory at once, in the call itself: a value that cannot be stored throws right there (not in a promise
+ * nobody may be waiting for), and a read just after an unawaited `set()` sees it. On an unstored entity that is all
+ * (the returned promise is already resolved); on a stored one the change is also written to the database, touching
+ * only the keys it changes, and the returned promise says when that is done: await it. The write is tracked by the
+ * storage (see `StorageBackend.trackWrite`), so a forgotten `await` never loses it, and when it fails the change is
+ * undone in memory and the promise rejects. Reads of a stored entity return copies.
  */
 export class EntityExtras {
   readonly #host: ExtrasHost;
@@ -60,48 +67,79 @@ export class EntityExtras {
     return Object.hasOwn(this.#host.values(), key);
   }
 
-  async set(key: string, value: unknown): Promise<void> {
-    await this.setMany({ [key]: value });
+  /** Sets an extra (see the class for when it is written; await the result on a stored entity). */
+  set(key: string, value: unknown): Promise<void> {
+    return this.setMany({ [key]: value });
   }
 
-  /** Sets several extras at once; nothing changes when one value cannot be stored. */
-  async setMany(values: Readonly<Record<string, unknown>>): Promise<void> {
+  /** Sets several extras at once; nothing changes when one value cannot be stored (that throws at once). */
+  setMany(values: Readonly<Record<string, unknown>>): Promise<void> {
     const cleaned: Record<string, JsonValue> = {};
     for (const [key, value] of Object.entries(values)) {
       validateKey(key, 'extra key');
-      cleaned[key] = cleanValue(value, `extras.${key}`);
+      cleaned[key] = cleanValue(value, `extras.${key}`, { depth: 1 });
     }
-    if (this.#host.isStored()) await this.#host.persist({ set: cleaned, remove: [] });
-    Object.assign(this.#host.values(), cleaned);
+    return this.#apply(cleaned, [], false, { set: cleaned, remove: [] });
   }
 
   /** Replaces all extras. */
-  async reset(values: Readonly<Record<string, unknown>>): Promise<void> {
+  reset(values: Readonly<Record<string, unknown>>): Promise<void> {
     const cleaned: Record<string, JsonValue> = {};
     for (const [key, value] of Object.entries(values)) {
       validateKey(key, 'extra key');
-      cleaned[key] = cleanValue(value, `extras.${key}`);
+      cleaned[key] = cleanValue(value, `extras.${key}`, { depth: 1 });
     }
-    if (this.#host.isStored()) await this.#host.persist({ set: {}, remove: [], reset: cleaned });
-    const live = this.#host.values();
-    for (const key of Object.keys(live)) delete live[key];
-    Object.assign(live, cleaned);
+    return this.#apply(cleaned, [], true, { set: {}, remove: [], reset: cleaned });
   }
 
-  async delete(key: string): Promise<void> {
-    await this.deleteMany([key]);
+  delete(key: string): Promise<void> {
+    return this.deleteMany([key]);
   }
 
-  /** Deletes several extras; `NotExistentError` (and nothing deleted) when one is missing. */
-  async deleteMany(keys: readonly string[]): Promise<void> {
+  /** Deletes several extras; `NotExistentError` (thrown at once, nothing deleted) when one is missing. */
+  deleteMany(keys: readonly string[]): Promise<void> {
     const live = this.#host.values();
     const missing = keys.filter((key) => !Object.hasOwn(live, key));
     if (missing.length > 0) throw new NotExistentError(`extra \`${missing[0]}\` does not exist`);
-    if (this.#host.isStored()) await this.#host.persist({ set: {}, remove: keys });
-    for (const key of keys) delete live[key];
+    return this.#apply({}, keys, false, { set: {}, remove: keys });
   }
 
-  async clear(): Promise<void> {
-    await this.reset({});
+  clear(): Promise<void> {
+    return this.reset({});
+  }
+
+  /**
+   * Changes the live extras now and, for a stored entity, writes the change; a failed write puts back what was
+   * there before (the keys this change touched, or everything for a reset).
+   */
+  #apply(
+    set: Record<string, JsonValue>,
+    remove: readonly string[],
+    replace: boolean,
+    change: Parameters<ExtrasHost['persist']>[0],
+  ): Promise<void> {
+    const live = this.#host.values();
+    const touched = replace ? Object.keys(live) : [...Object.keys(set), ...remove];
+    const before = new Map(touched.filter((key) => Object.hasOwn(live, key)).map((key) => [key, live[key]!]));
+    if (replace) for (const key of Object.keys(live)) delete live[key];
+    for (const key of remove) delete live[key];
+    Object.assign(live, set);
+    if (!this.#host.isStored()) return Promise.resolve();
+    const undo = (): void => {
+      for (const key of [...touched, ...Object.keys(set)]) delete live[key];
+      for (const [key, value] of before) live[key] = value;
+    };
+    let written: Promise<void>;
+    try {
+      written = this.#host.persist(change);
+    } catch (error) {
+      // refused before it started (a closed storage): nothing changed, and the caller hears it at once
+      undo();
+      throw error;
+    }
+    return written.catch((error: unknown) => {
+      undo();
+      throw error;
+    });
   }
 }

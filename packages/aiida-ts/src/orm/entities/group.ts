@@ -13,7 +13,7 @@ import { canonicalTimestamp } from '../../storage/dialect.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbGroupRow } from '../../storage/schema.js';
 import { Node } from '../nodes/node.js';
-import type { JsonValue } from '../utils/clean.js';
+import { validateText, type JsonValue } from '../utils/clean.js';
 import { isUniqueViolation } from '../utils/db-errors.js';
 import { patchedJsonColumn } from '../utils/json-column.js';
 import { EntityExtras } from './extras.js';
@@ -82,7 +82,7 @@ export class Group {
     this.#uuid = randomUUID();
     this.#label = init.label;
     this.#typeString = new.target.typeString;
-    this.#description = init.description ?? '';
+    this.#description = validateText(init.description ?? '', 'group description');
     this.#time = canonicalTimestamp(new Date());
     this.#userId = init.user?.pk ?? null;
     this.#extras = {};
@@ -91,6 +91,7 @@ export class Group {
   static #checkLabel(label: unknown): asserts label is string {
     if (typeof label !== 'string' || label.trim() === '')
       throw new ValidationError('a group needs a non-empty label');
+    validateText(label, 'group label');
   }
 
   /** @internal A stored group as the class of its type string (plain `Group` for unknown types). */
@@ -140,19 +141,21 @@ export class Group {
     this.#extrasManager ??= new EntityExtras({
       isStored: () => this.isStored,
       values: () => this.#extras,
-      persist: async ({ set, remove, reset }) => {
+      persist: ({ set, remove, reset }) => {
         const storage = this.#storage!;
-        await storage
-          .executor()
-          .updateTable('db_dbgroup')
-          .set({
-            extras:
-              reset === undefined
-                ? patchedJsonColumn(storage, 'extras', set, remove)
-                : storage.dialect.encodeJson(reset),
-          })
-          .where('id', '=', this.#pk!)
-          .execute();
+        return storage.trackWrite(`extras of group<${String(this.#pk)}>`, async () => {
+          await storage
+            .executor()
+            .updateTable('db_dbgroup')
+            .set({
+              extras:
+                reset === undefined
+                  ? patchedJsonColumn(storage, 'extras', set, remove)
+                  : storage.dialect.encodeJson(reset),
+            })
+            .where('id', '=', this.#pk!)
+            .execute();
+        });
       },
     });
     return this.#extrasManager;
@@ -187,6 +190,7 @@ export class Group {
   }
 
   async setDescription(description: string): Promise<void> {
+    validateText(description, 'group description');
     if (this.#pk !== null) {
       await this.#storage!.executor()
         .updateTable('db_dbgroup')

@@ -4,7 +4,7 @@ import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbLogRow } from '../../storage/schema.js';
 import type { NodeRef } from './node-ref.js';
-import { cleanValue, type JsonValue } from '../utils/clean.js';
+import { cleanValue, storableText, type JsonValue } from '../utils/clean.js';
 
 /** Log levels with Python's numbers plus aiida's `REPORT` (23). */
 export const LogLevel = {
@@ -99,7 +99,8 @@ export class Log {
         loggername: init.loggername ?? Log.loggerNameFor(node),
         levelname,
         dbnode_id: node.pk!,
-        message: String(init.message),
+        // what a process reports must never fail its record: a NUL or lone surrogate is kept as a visible escape
+        message: storableText(String(init.message)),
         metadata: dialect.encodeJson(storableMetadata(init.metadata ?? {})),
       })
       .returningAll()

@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import {
   IntegrityError,
+  InvalidOperationError,
   MissingObjectsError,
   ModificationNotAllowedError,
   NotExistentError,
   StoringNotAllowedError,
   ValidationError,
+  type ValidationIssue,
 } from '../../errors.js';
 import { collectObjectKeys } from '../../repository/object-key.js';
 import type { BatchLink, StorageBackend } from '../../storage/backend.js';
@@ -26,7 +28,14 @@ import {
   type LinkDegree,
   type NodeFamily,
 } from '../links.js';
-import { cleanValue, cloneJson, validateKey, type JsonValue } from '../utils/clean.js';
+import {
+  cleanValue,
+  cloneJson,
+  unstorableTextReason,
+  validateKey,
+  validateText,
+  type JsonValue,
+} from '../utils/clean.js';
 import { isUniqueViolation } from '../utils/db-errors.js';
 import { patchedJsonColumn } from '../utils/json-column.js';
 import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
@@ -285,7 +294,7 @@ export class Node {
   /** Only on unstored nodes; use {@link setLabel} on stored ones. */
   set label(value: string) {
     this.assertUnstored('label', 'setLabel()');
-    this.#state.label = String(value);
+    this.#state.label = validateText(String(value), 'label');
   }
   get description(): string {
     return this.#state.description;
@@ -293,32 +302,47 @@ export class Node {
   /** Only on unstored nodes; use {@link setDescription} on stored ones. */
   set description(value: string) {
     this.assertUnstored('description', 'setDescription()');
-    this.#state.description = String(value);
+    this.#state.description = validateText(String(value), 'description');
   }
 
-  /** Sets the label, saving it when the node is stored (labels stay mutable). */
-  async setLabel(value: string): Promise<void> {
-    await this.#updateColumns({ label: String(value) });
-    this.#state.label = String(value);
+  /**
+   * Sets the label, saving it when the node is stored (labels stay mutable). Checked and changed in memory at once;
+   * on a stored node await the result (see `EntityExtras` for why a forgotten await loses nothing).
+   */
+  setLabel(value: string): Promise<void> {
+    return this.#updateColumn('label', validateText(String(value), 'label'));
   }
 
-  /** Sets the description, saving it when the node is stored. */
-  async setDescription(value: string): Promise<void> {
-    await this.#updateColumns({ description: String(value) });
-    this.#state.description = String(value);
+  /** Sets the description, saving it when the node is stored (as {@link setLabel}). */
+  setDescription(value: string): Promise<void> {
+    return this.#updateColumn('description', validateText(String(value), 'description'));
   }
 
-  async #updateColumns(set: { label?: string; description?: string }): Promise<void> {
-    const { pk, storage } = this.#state;
-    if (pk === null || storage === undefined) return;
-    const mtime = storage.dialect.encodeTimestamp(new Date());
-    await storage
-      .executor()
-      .updateTable('db_dbnode')
-      .set({ ...set, mtime })
-      .where('id', '=', pk)
-      .execute();
-    this.#state.mtime = canonicalTimestamp(mtime);
+  #updateColumn(column: 'label' | 'description', value: string): Promise<void> {
+    const state = this.#state;
+    const before = state[column];
+    state[column] = value;
+    const { pk, storage } = state;
+    if (pk === null || storage === undefined) return Promise.resolve();
+    if (storage.isClosed) {
+      state[column] = before;
+      throw new InvalidOperationError(`the storage of node<${pk}> is closed: its ${column} cannot be saved`);
+    }
+    return storage
+      .trackWrite(`${column} of node<${pk}>`, async () => {
+        const mtime = storage.dialect.encodeTimestamp(new Date());
+        await storage
+          .executor()
+          .updateTable('db_dbnode')
+          .set({ [column]: value, mtime })
+          .where('id', '=', pk)
+          .execute();
+        state.mtime = canonicalTimestamp(mtime);
+      })
+      .catch((error: unknown) => {
+        if (state[column] === value) state[column] = before;
+        throw error;
+      });
   }
 
   /** Creation time. */
@@ -471,18 +495,20 @@ export class Node {
     const cleaned: Record<string, JsonValue> = {};
     for (const [key, value] of Object.entries(set)) {
       validateKey(key, 'attribute key');
-      cleaned[key] = cleanValue(value, `attributes.${key}`);
+      cleaned[key] = cleanValue(value, `attributes.${key}`, { depth: 1 });
     }
     const { pk, storage } = this.#state;
     if (pk !== null && storage !== undefined) {
-      const mtime = storage.dialect.encodeTimestamp(new Date());
-      await storage
-        .executor()
-        .updateTable('db_dbnode')
-        .set({ attributes: patchedJsonColumn(storage, 'attributes', cleaned, remove), mtime })
-        .where('id', '=', pk)
-        .execute();
-      this.#state.mtime = canonicalTimestamp(mtime);
+      await storage.trackWrite(`attributes of node<${pk}>`, async () => {
+        const mtime = storage.dialect.encodeTimestamp(new Date());
+        await storage
+          .executor()
+          .updateTable('db_dbnode')
+          .set({ attributes: patchedJsonColumn(storage, 'attributes', cleaned, remove), mtime })
+          .where('id', '=', pk)
+          .execute();
+        this.#state.mtime = canonicalTimestamp(mtime);
+      });
     }
     Object.assign(this.#state.attributes, cleaned);
     for (const key of remove) delete this.#state.attributes[key];
@@ -609,9 +635,7 @@ export class Node {
           throw new StoringNotAllowedError('source and target nodes must be stored in the same storage');
         }
       }
-      const attributes: Record<string, JsonValue> = {};
-      for (const [key, value] of Object.entries(node.#state.attributes))
-        attributes[key] = cleanValue(value, `attributes.${key}`);
+      const attributes = node.#cleanAttributesForStore();
       prepared.push({
         node,
         attributes: dialect.encodeJson(attributes),
@@ -728,6 +752,31 @@ export class Node {
       state.incoming = [];
     });
     await runNodesStoredHooks(storage, nodes);
+  }
+
+  /**
+   * The attributes as they will be stored, checked for what both backends and aiida-core can hold (see
+   * `cleanValue`), with the label and description: one `ValidationError` naming the node and every failing path.
+   */
+  #cleanAttributesForStore(): Record<string, JsonValue> {
+    const issues: ValidationIssue[] = [];
+    const attributes: Record<string, JsonValue> = {};
+    for (const [key, value] of Object.entries(this.#state.attributes)) {
+      try {
+        attributes[key] = cleanValue(value, `attributes.${key}`, { depth: 1 });
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        issues.push(...error.issues);
+      }
+    }
+    for (const column of ['label', 'description'] as const) {
+      const reason = unstorableTextReason(this.#state[column]);
+      if (reason !== undefined) issues.push({ path: column, message: `the string ${reason}` });
+    }
+    if (issues.length > 0) {
+      throw new ValidationError(`${this.constructor.name} node ${this.uuid} cannot be stored`, issues);
+    }
+    return attributes;
   }
 
   /** Reloads label, description, attributes, extras and times from the database (changes by other processes). */
@@ -1145,22 +1194,24 @@ export class NodeBase {
     this.#extras ??= new EntityExtras({
       isStored: () => node.isStored,
       values: () => state.extras,
-      persist: async ({ set, remove, reset }) => {
+      persist: ({ set, remove, reset }) => {
         const storage = state.storage!;
-        const mtime = storage.dialect.encodeTimestamp(new Date());
-        await storage
-          .executor()
-          .updateTable('db_dbnode')
-          .set({
-            extras:
-              reset === undefined
-                ? patchedJsonColumn(storage, 'extras', set, remove)
-                : storage.dialect.encodeJson(reset),
-            mtime,
-          })
-          .where('id', '=', state.pk!)
-          .execute();
-        state.mtime = canonicalTimestamp(mtime);
+        return storage.trackWrite(`extras of node<${String(state.pk)}>`, async () => {
+          const mtime = storage.dialect.encodeTimestamp(new Date());
+          await storage
+            .executor()
+            .updateTable('db_dbnode')
+            .set({
+              extras:
+                reset === undefined
+                  ? patchedJsonColumn(storage, 'extras', set, remove)
+                  : storage.dialect.encodeJson(reset),
+              mtime,
+            })
+            .where('id', '=', state.pk!)
+            .execute();
+          state.mtime = canonicalTimestamp(mtime);
+        });
       },
     });
     return this.#extras;

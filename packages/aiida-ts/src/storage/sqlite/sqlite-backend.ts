@@ -7,6 +7,7 @@ import { sqliteDialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 import { registerSqliteFunctions } from './functions.js';
+import { sqliteFailure } from './sqlite-file.js';
 
 /** Options of {@link openSqliteDatabase}. */
 export interface SqliteConnectionOptions {
@@ -101,14 +102,44 @@ class CachingSqliteDatabase implements SqliteDatabase {
   readonly #native: BetterSqlite3.Database;
   readonly #cache = new Map<string, BetterSqlite3.Statement>();
   readonly #limit: number;
+  readonly #mapError: (error: unknown) => Error;
 
-  constructor(native: BetterSqlite3.Database, limit = 256) {
+  constructor(native: BetterSqlite3.Database, mapError: (error: unknown) => Error, limit = 256) {
     this.#native = native;
     this.#limit = limit;
+    this.#mapError = mapError;
   }
 
   prepare(text: string): SqliteStatement {
-    return this.statement(text);
+    let statement: BetterSqlite3.Statement;
+    try {
+      statement = this.statement(text);
+    } catch (error) {
+      throw this.#mapError(error);
+    }
+    // SQLite finds a damaged page only when a statement reads it: say which file, not SQLite's bare message
+    const guard = <T>(run: () => T): T => {
+      try {
+        return run();
+      } catch (error) {
+        throw this.#mapError(error);
+      }
+    };
+    return {
+      reader: statement.reader,
+      all: (parameters) => guard(() => statement.all(parameters)),
+      run: (parameters) => guard(() => statement.run(parameters)),
+      iterate: (parameters) => {
+        const rows = guard(() => statement.iterate(parameters));
+        return {
+          next: () => guard(() => rows.next()),
+          return: (value?: unknown) => guard(() => rows.return?.(value) ?? { done: true, value }),
+          [Symbol.iterator]() {
+            return this;
+          },
+        } as IterableIterator<unknown>;
+      },
+    };
   }
 
   statement(text: string): BetterSqlite3.Statement {
@@ -142,6 +173,8 @@ export interface SqliteStorageBackendOptions {
   readonly native: BetterSqlite3.Database;
   readonly repository: RepositoryBackend;
   readonly location: string;
+  /** The database file (undefined for an in-memory database), named when SQLite reports it damaged. */
+  readonly databasePath?: string;
   readonly defaultUserEmail?: string | null;
   readonly profileAccess?: ProfileAccessPort | undefined;
 }
@@ -166,10 +199,18 @@ function sqliteCode(error: unknown): string {
 export class SqliteStorageBackend extends SqlStorageBackend {
   readonly #statements: CachingSqliteDatabase;
   readonly #native: BetterSqlite3.Database;
+  readonly #mapError: (error: unknown) => Error;
   #rowsSinceOptimize = 0;
 
   constructor(options: SqliteStorageBackendOptions) {
-    const statements = new CachingSqliteDatabase(options.native);
+    const databasePath = options.databasePath;
+    const mapError = (error: unknown): Error =>
+      databasePath === undefined
+        ? error instanceof Error
+          ? error
+          : new AiidaError(String(error), { cause: error })
+        : sqliteFailure(error, databasePath, options.location);
+    const statements = new CachingSqliteDatabase(options.native, mapError);
     super({
       entryPoint: options.entryPoint,
       dialect: sqliteDialect,
@@ -181,6 +222,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     });
     this.#statements = statements;
     this.#native = options.native;
+    this.#mapError = mapError;
     // a long-lived connection starts with current statistics (SQLite's advice for connections that stay open)
     optimizeSqliteDatabase(this.#native, { allTables: true });
   }
@@ -219,7 +261,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     try {
       this.#statements.statement(statement).run();
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new AiidaError(String(error), { cause: error }));
+      return Promise.reject(this.#mapError(error));
     }
     return Promise.resolve();
   }
@@ -286,7 +328,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
           }),
         );
       }
-      return Promise.reject(error instanceof Error ? error : new AiidaError(String(error), { cause: error }));
+      return Promise.reject(this.#mapError(error));
     }
     return Promise.resolve(ids);
   }

@@ -29,6 +29,7 @@ import {
 import { REPOSITORY_UUID_KEY, type Database } from '../schema.js';
 import { parseStorageConfig } from '../storage-config.js';
 import { openSqliteDatabase, optimizeSqliteDatabase, SqliteStorageBackend } from './sqlite-backend.js';
+import { assertSqliteFileIntact, sqliteFailure } from './sqlite-file.js';
 
 /** The database file inside a `core.sqlite_dos` folder (aiida-core's `FILENAME_DATABASE`). */
 export const SQLITE_DOS_DATABASE_FILENAME = 'database.sqlite';
@@ -142,13 +143,32 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
     return (await this.versionProfile(config)) !== null;
   }
 
+  /**
+   * Runs `fn` on the profile's database after checking the file is whole (see `assertSqliteFileIntact`): a damaged
+   * file is refused before anything opens it for writing, and SQLite's own corruption errors become
+   * `CorruptStorageError` naming the file and how to restore it.
+   */
+  async #withCheckedDatabase<T>(
+    config: SqliteDosConfig,
+    fn: (db: Kysely<Database>) => Promise<T>,
+    options: { readonly optimize?: boolean } = {},
+  ): Promise<T> {
+    const path = this.#databasePath(config);
+    assertSqliteFileIntact(path, config.filepath);
+    try {
+      return await withDatabase(path, fn, options);
+    } catch (error) {
+      throw sqliteFailure(error, path, config.filepath);
+    }
+  }
+
   versionHead(): string {
     return SCHEMA_VERSION_HEAD;
   }
 
   async versionProfile(config: SqliteDosConfig): Promise<string | null> {
     if (!existsSync(this.#databasePath(config))) return null;
-    return withDatabase(this.#databasePath(config), (db) => readSchemaVersion(db, sqliteDialect));
+    return this.#withCheckedDatabase(config, (db) => readSchemaVersion(db, sqliteDialect));
   }
 
   async migrate(config: SqliteDosConfig): Promise<MigrationReport> {
@@ -157,8 +177,8 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
         `storage is uninitialised, cannot migrate: no database at ${this.#databasePath(config)}`,
       );
     }
-    return withDatabase(
-      this.#databasePath(config),
+    return this.#withCheckedDatabase(
+      config,
       async (db) => {
         const { from, applied } = await db.transaction().execute((trx) => migrateSchema(trx, sqliteDialect));
         return { from, to: SCHEMA_VERSION_HEAD, applied };
@@ -174,14 +194,25 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
         `no core.sqlite_dos database at ${databasePath}: initialise the storage first`,
       );
     }
-    const native = openSqliteDatabase({
-      filepath: databasePath,
-      busyTimeoutMs: this.#options.busyTimeoutMs ?? 5000,
-    });
+    assertSqliteFileIntact(databasePath, config.filepath);
+    let native: ReturnType<typeof openSqliteDatabase>;
+    try {
+      native = openSqliteDatabase({
+        filepath: databasePath,
+        busyTimeoutMs: this.#options.busyTimeoutMs ?? 5000,
+      });
+    } catch (error) {
+      throw sqliteFailure(error, databasePath, config.filepath);
+    }
     let repository: RepositoryBackend | undefined;
     try {
       const version = await withNative(native, (db) => readSchemaVersion(db, sqliteDialect));
-      if (version === null) throw new IncompatibleStorageSchemaError('The database has no known version.');
+      if (version === null) {
+        throw new IncompatibleStorageSchemaError(
+          `The database ${databasePath} has no schema version: it is not an aiida-ts or aiida-core storage, or it ` +
+            'was damaged.',
+        );
+      }
       if (version !== SCHEMA_VERSION_HEAD)
         throw incompatibleSchemaError(version, options.profileName ?? '<profile>');
       repository = this.#repository(config);
@@ -189,13 +220,14 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
     } catch (error) {
       native.close();
       await repository?.close();
-      throw error;
+      throw sqliteFailure(error, databasePath, config.filepath);
     }
     return new SqliteStorageBackend({
       entryPoint: this.entryPoint,
       native,
       repository,
       location: config.filepath,
+      databasePath,
       defaultUserEmail: options.defaultUserEmail ?? null,
       profileAccess: options.profileAccess,
     });

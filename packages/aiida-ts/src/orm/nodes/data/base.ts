@@ -47,16 +47,33 @@ export abstract class BaseType<T> extends Data {
 /** Numeric base types (`Int`, `Float`). */
 export abstract class NumericType extends BaseType<number> {}
 
-/** An integer (`data.core.int.Int.`). Integers beyond 2^53 are kept as the nearest double, as JSON gives them. */
+/**
+ * An integer (`data.core.int.Int.`), held exactly: from −(2^53 − 1) to 2^53 − 1, the integers a JavaScript number
+ * (and the JSON both backends read back) represents without rounding. A larger value (a bigint, or a number that
+ * may already have been rounded) is refused rather than stored rounded; keep it in a `Str` or a `Float`.
+ */
 export class Int extends NumericType {
   constructor(value?: number | bigint, options: NodeOptions = {}) {
-    super(value === undefined ? undefined : Number(value), 0, options);
+    super(value as number | undefined, 0, options);
   }
   protected coerce(value: unknown): number {
-    const number = typeof value === 'bigint' ? Number(value) : value;
-    if (typeof number !== 'number' || !Number.isInteger(number))
+    if (typeof value === 'bigint') {
+      if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+        throw new ValidationError(
+          `Int holds integers up to ±(2^53 − 1) exactly; ${value}n would be rounded (keep it in a Str or a Float)`,
+        );
+      }
+      return Number(value);
+    }
+    if (typeof value !== 'number' || !Number.isInteger(value))
       throw new ValidationError(`Int needs an integer, got ${String(value)}`);
-    return number;
+    if (!Number.isSafeInteger(value)) {
+      throw new ValidationError(
+        `Int holds integers up to ±(2^53 − 1) exactly; ${value} is beyond that and may already be rounded ` +
+          '(keep it in a Str or a Float)',
+      );
+    }
+    return value;
   }
 }
 registerNodeClass(Int, { group: 'aiida.data', name: 'core.int', className: 'Int' });

@@ -1,6 +1,6 @@
 import { ModificationNotAllowedError, ValidationError } from '../../../errors.js';
 import { LinkType } from '../../links.js';
-import { validateKey } from '../../utils/clean.js';
+import { storableText, validateKey } from '../../utils/clean.js';
 import { Node, type NodeOptions } from '../node.js';
 import { registerNodeClass } from '../registry.js';
 
@@ -36,6 +36,30 @@ export const ProcessAttribute = {
   PROCESS_STATUS: 'process_status',
   METADATA_INPUTS: 'metadata_inputs',
 } as const;
+
+/** Attributes holding text the engine records about a process (from errors and exit codes), not the user's data. */
+const DIAGNOSTIC_ATTRIBUTES: readonly string[] = [
+  ProcessAttribute.EXCEPTION,
+  ProcessAttribute.EXIT_MESSAGE,
+  ProcessAttribute.PROCESS_STATUS,
+];
+
+/**
+ * `values` with the diagnostic texts made storable (NUL characters and lone surrogates escaped, see
+ * `storableText`): an exception message holding a NUL byte must not keep a process from being recorded as excepted.
+ */
+function recordableDiagnostics(values: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  let out: Record<string, unknown> | undefined;
+  for (const key of DIAGNOSTIC_ATTRIBUTES) {
+    const value = values[key];
+    if (typeof value !== 'string') continue;
+    const text = storableText(value);
+    if (text === value) continue;
+    out ??= { ...values };
+    out[key] = text;
+  }
+  return out ?? values;
+}
 
 /**
  * The record of a process execution. Sealable: after storing, only the "updatable" attributes (state, status,
@@ -93,7 +117,8 @@ export class ProcessNode extends Node {
   }
 
   /** Sets several attributes at once (see {@link setAttribute}). */
-  async setAttributes(values: Readonly<Record<string, unknown>>): Promise<void> {
+  async setAttributes(given: Readonly<Record<string, unknown>>): Promise<void> {
+    const values = recordableDiagnostics(given);
     const keys = Object.keys(values);
     for (const key of keys) validateKey(key, 'attribute key');
     if (!this.isStored) {
@@ -109,9 +134,10 @@ export class ProcessNode extends Node {
    * allowed): the engine records a process's end and drops its checkpoint with one UPDATE.
    */
   async updateAttributes(
-    set: Readonly<Record<string, unknown>>,
+    given: Readonly<Record<string, unknown>>,
     remove: readonly string[] = [],
   ): Promise<void> {
+    const set = recordableDiagnostics(given);
     const present = remove.filter((key) => this.base.attributes.has(key) && !Object.hasOwn(set, key));
     if (!this.isStored) {
       this.base.attributes.setMany(set);
