@@ -7,6 +7,7 @@ import { UsageError } from '../exit-codes.js';
 import { addParamOptions, readConfigSource, resolveParams, type ParamSpec } from '../utils/params.js';
 import { addSetLimitsCommand, describeComputerLimits } from '../computer/limits.js';
 import { addComputerSubcommands } from '../computer/subcommands.js';
+import { addGotoCommand } from '../computer/goto.js';
 
 /** Placeholders an mpirun command may use (the scheduler fills them in). */
 const MPIRUN_FIELDS = new Set([
@@ -431,6 +432,7 @@ export default defineCommandGroup({
       });
 
     addSetLimitsCommand(group, cli);
+    addGotoCommand(group, cli, loadComputer);
     addComputerSubcommands(group, cli, {
       options: () => computerParams(noPlugins),
       load: async () => {
