@@ -54,14 +54,24 @@ export async function remoteFolderOf(cli: Cli, calcjob: CalcJobNode): Promise<Re
 }
 
 /**
- * Runs `command` in a shell attached to this terminal (aiida's `os.system` of `gotocomputer`) and gives its exit
- * code. The command line is the transport's, which quotes every path it holds.
+ * Runs `command` in a shell attached to verdi's terminal (aiida's `os.system` of `gotocomputer`) and gives its exit
+ * code. The command line is the transport's, which quotes every path it holds. When verdi runs on other streams than
+ * the process's own (embedded, or in tests), the shell reads the prompt input and writes to verdi's output streams.
  */
-export function runInteractive(command: string): Promise<number> {
+export function runInteractive(cli: Cli, command: string): Promise<number> {
+  const own = cli.prompt.input === process.stdin && cli.out.stdout === process.stdout;
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: 'inherit' });
+    const child = spawn('/bin/sh', ['-c', command], { stdio: own ? 'inherit' : 'pipe' });
     child.once('error', reject);
-    child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 0 : 1)));
+    if (!own) {
+      cli.prompt.input.pipe(child.stdin!);
+      child.stdout!.on('data', (chunk: Buffer) => cli.out.stdout.write(chunk));
+      child.stderr!.on('data', (chunk: Buffer) => cli.out.stderr.write(chunk));
+    }
+    child.once('close', (code, signal) => {
+      if (!own) cli.prompt.input.unpipe(child.stdin!);
+      resolve(code ?? (signal === null ? 0 : 1));
+    });
   });
 }
 

@@ -114,7 +114,7 @@ async function calcjobGotocomputer(cli: Cli, identifier: string): Promise<void> 
   const transport = await computer.getTransport();
   const command = transport.gotocomputerCommand(workdir);
   cli.out.report('going to the remote work directory...');
-  const code = await runInteractive(command);
+  const code = await runInteractive(cli, command);
   if (code !== 0) cli.out.critical(`the shell on ${computer.label} ended with exit code ${String(code)}`);
 }
 

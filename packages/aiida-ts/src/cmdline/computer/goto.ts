@@ -33,7 +33,7 @@ export function addGotoCommand(
       }
       const command = transport.gotocomputerCommand(workdir);
       cli.out.info('going to the remote work directory...');
-      const code = await runInteractive(command);
+      const code = await runInteractive(cli, command);
       if (code !== 0) cli.out.critical(`the shell on ${computer.label} ended with exit code ${String(code)}`);
     });
 }
