@@ -21,8 +21,13 @@ let templateWorkdir = '';
 const show = (result: { code: number; stdout: string; stderr: string }) =>
   `exit ${String(result.code)}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
 
+// The jobs run in login shells (the localhost of `verdi presto`): a HOME of the test's own keeps the machine user's
+// start-up files out of them.
+const previousHome = process.env['HOME'];
+
 beforeAll(async () => {
   setConfigDir(sandbox.configDir);
+  process.env['HOME'] = sandbox.base;
   const created = await verdi(['presto']);
   expect(created.code, show(created)).toBe(0);
   await loadProfile();
@@ -69,6 +74,8 @@ beforeAll(async () => {
   }
 }, 120_000);
 afterAll(() => {
+  if (previousHome === undefined) delete process.env['HOME'];
+  else process.env['HOME'] = previousHome;
   setConfigDir(undefined);
   sandbox.cleanup();
 });
