@@ -7,6 +7,7 @@ import { addParamOptions, readConfigSource, resolveParams, type ParamSpec } from
 import { addSetLimitsCommand, describeComputerLimits } from '../computer/limits.js';
 import { addComputerSubcommands } from '../computer/subcommands.js';
 import { computerArgument } from '../computer/computer-argument.js';
+import { addGotoCommand } from '../computer/goto.js';
 
 /** Placeholders an mpirun command may use (the scheduler fills them in). */
 const MPIRUN_FIELDS = new Set([
@@ -412,6 +413,7 @@ export default defineCommandGroup({
       });
 
     addSetLimitsCommand(group, cli);
+    addGotoCommand(group, cli, loadComputer);
     addComputerSubcommands(group, cli, {
       options: () => computerParams(noPlugins),
       load: async () => {
