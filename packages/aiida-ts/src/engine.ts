@@ -69,6 +69,7 @@ export {
   type BuilderNamespaceMethods,
   type ProcessBuilder,
 } from './engine/processes/builder.js';
+export { getCodeBuilder } from './engine/processes/code-builder.js';
 export type { ExposedOptions } from './engine/processes/engine-hooks.js';
 export {
   currentEngineProcess,
