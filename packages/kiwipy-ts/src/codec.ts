@@ -5,8 +5,11 @@ import { DecodeError } from './errors.js';
  * plugs in through the communicator's options. `decode` must throw on malformed input, never guess.
  */
 export interface Codec {
-  /** The AMQP `content_type` written on every message. */
-  readonly contentType: string;
+  /**
+   * The AMQP `content_type` written on every message; undefined leaves the property unset, as kiwipy
+   * does (aiida-core's YAML bodies carry no content type).
+   */
+  readonly contentType?: string | undefined;
   encode(value: unknown): Buffer;
   decode(data: Buffer): unknown;
 }
