@@ -4,6 +4,7 @@ import type { BroadcastMessage } from '../communicator.js';
 import { CancelledError, DecodeError, RemoteError } from '../errors.js';
 import type { Reply } from '../reply.js';
 import { toIssues } from '../channels.js';
+import { asTuple } from '../codec.js';
 
 /**
  * kiwipy's wire formats. Keys are kiwipy's own (`result`, `exception`, `cancelled`, `pending`, `host`,
@@ -160,8 +161,9 @@ export interface TaskBody {
   readonly noReply: boolean;
 }
 
+/** kiwipy's task envelope, the tuple `(task, no_reply)`. */
 export function encodeTaskBody(task: unknown, noReply: boolean): unknown[] {
-  return [task === undefined ? null : task, noReply];
+  return asTuple([task === undefined ? null : task, noReply]);
 }
 
 export function parseTaskBody(value: unknown): TaskBody {
