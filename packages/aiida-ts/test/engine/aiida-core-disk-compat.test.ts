@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { calcfunction, workfunction } from 'aiida-ts/engine';
-import { Int, loadNode } from 'aiida-ts/orm';
+import {
+  calcfunction,
+  computeNodeHash,
+  HASH_EXTRA_KEY,
+  pythonClassPath,
+  workfunction,
+} from 'aiida-ts/engine';
+import { Int, loadNode, Node } from 'aiida-ts/orm';
 import { nowTimestamp } from '../../src/storage/dialect.js';
 import { lastStateChange } from '../../src/cmdline/process/list-query.js';
 import { BACKENDS, useEngine } from './helpers.js';
@@ -49,5 +55,26 @@ describe.each(BACKENDS)('what aiida-core finds on disk, on %s', (_name, open) =>
     expect(last).not.toBeNull();
     // Written by this run (the high-resolution clock may be up to a second off the wall clock).
     expect(last!.getTime()).toBeGreaterThanOrEqual(before - 1_000);
+  });
+});
+
+describe.each(BACKENDS)('_aiida_hash on every stored node, on %s', (_name, open) => {
+  useEngine(open);
+
+  it('gives store, storeAll and storeMany nodes the hash aiida-core gives them', async () => {
+    const single = await new Int(1).store();
+    const many = await Node.storeMany([new Int(2), new Int(3)]);
+    for (const node of [single, ...many]) {
+      const reloaded = await loadNode(node.pk!);
+      const stored = reloaded.base.extras.get(HASH_EXTRA_KEY, null);
+      expect(stored).toMatch(/^[0-9a-f]{64}$/);
+      expect(stored).toBe(await computeNodeHash(reloaded));
+    }
+  });
+});
+
+describe('hashes as aiida-core computes them', () => {
+  it("names the base Data class as Python does (`<class 'aiida.orm.nodes.data.data.Data'>`)", () => {
+    expect(pythonClassPath('data.Data.')).toBe('aiida.orm.nodes.data.data.Data');
   });
 });

@@ -40,7 +40,7 @@ import { isUniqueViolation } from '../utils/db-errors.js';
 import { patchedJsonColumn } from '../utils/json-column.js';
 import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
-import { runNodesStoredHooks } from './store-hooks.js';
+import { nodeHasher, runNodesStoredHooks } from './store-hooks.js';
 
 /** @internal The option key through which loaders build a node from its database row. */
 export const FROM_ROW: unique symbol = Symbol('aiida-ts.node.fromRow');
@@ -636,6 +636,9 @@ export class Node {
         }
       }
       const attributes = node.#cleanAttributesForStore();
+      // aiida-core stores every node with its `_aiida_hash` extra.
+      const hash = Object.hasOwn(node.#state.extras, '_aiida_hash') ? undefined : await nodeHasher()?.(node);
+      if (hash !== undefined) node.#state.extras['_aiida_hash'] = hash;
       prepared.push({
         node,
         attributes: dialect.encodeJson(attributes),
