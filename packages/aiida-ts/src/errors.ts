@@ -54,6 +54,7 @@ export const AiidaErrorCode = {
   INDEX: 'INDEX',
   USAGE: 'USAGE',
   EXIT: 'EXIT',
+  MESSAGE_ENCODING: 'MESSAGE_ENCODING',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -453,4 +454,12 @@ export class RemoteOperationError extends AiidaError {
  */
 export class ProcessStalledError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.PROCESS_STALLED;
+}
+
+/**
+ * A message body could not be written or read as aiida-core's YAML (an unstored node in a message, an object
+ * that is not plain data, an unknown YAML tag).
+ */
+export class MessageEncodingError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.MESSAGE_ENCODING;
 }
