@@ -75,6 +75,8 @@ export interface WorkerStats {
   readonly claimed: number;
   /** Parks since the start. */
   readonly parked: number;
+  /** Claims made for a broker delivery (the rest were found by polling the storage). */
+  readonly brokerClaims: number;
   /** Control requests being applied (their ids). */
   readonly applying: readonly number[];
   readonly broker: boolean;
@@ -133,6 +135,7 @@ export class DaemonWorker implements AsyncDisposable {
   #lastBeat = Date.now();
   #claimed = 0;
   #parked = 0;
+  #brokerClaims = 0;
   #sweeps = 0;
   #subscription: string | undefined;
   #exit: Promise<WorkerExit> | undefined;
@@ -224,6 +227,7 @@ export class DaemonWorker implements AsyncDisposable {
       loaded: [...this.#held.keys()],
       claimed: this.#claimed,
       parked: this.#parked,
+      brokerClaims: this.#brokerClaims,
       applying: [...this.#held.values()].flatMap((held) => [...held.applying.keys()]),
       broker: this.broker !== undefined,
     };
@@ -589,8 +593,10 @@ export class DaemonWorker implements AsyncDisposable {
       if (adopted === 'reject') throw new TaskRejectedError(`process<${pk}> is not an aiida-ts process`);
       if (adopted === 'adopted') claim = await claimTask(this.storage, this.id, pk);
     }
-    if (claim !== undefined) this.#take(claim);
-    return claim !== undefined;
+    if (claim === undefined) return false;
+    this.#brokerClaims += 1;
+    this.#take(claim);
+    return true;
   }
 
   /** A broker task for a process without a row: recorded as runnable when it is an aiida-ts process. */
