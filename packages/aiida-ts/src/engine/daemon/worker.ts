@@ -1,5 +1,5 @@
 import { LocalCommunicator, TaskRejectedError, type Communicator } from 'kiwipy-ts';
-import { ClassNotFoundError, ProcessState, continueTaskSchema } from 'plumpy-ts';
+import { ClassNotFoundError, Excepted, ProcessState, continueTaskSchema } from 'plumpy-ts';
 import { z } from 'zod';
 import { LeaseLostError, NotExistentError } from '../../errors.js';
 import { loadNode } from '../../orm/loaders.js';
@@ -24,6 +24,7 @@ import { DaemonLease } from './lease.js';
 import { awaitedBy, parkConditionOf, type ParkCondition } from './park.js';
 import { StepJournal } from './step-journal.js';
 import { StorageControlCommunicator } from './storage-control-communicator.js';
+import { isStorageUnavailable } from './storage-outage.js';
 import {
   claimTask,
   claimTasks,
@@ -94,6 +95,8 @@ interface Held {
   readonly awaited: Set<number>;
   /** Set when the process must be dropped without another write (lease lost, stop bound, heartbeat lost). */
   dropped: 'lost' | 'stop' | undefined;
+  /** Its row is being given back (after a drop). */
+  releasing: boolean;
   done: Promise<void>;
 }
 
@@ -136,6 +139,7 @@ export class DaemonWorker implements AsyncDisposable {
   #claimed = 0;
   #parked = 0;
   #brokerClaims = 0;
+  #failingLooks = 0;
   #sweeps = 0;
   #subscription: string | undefined;
   #exit: Promise<WorkerExit> | undefined;
@@ -244,8 +248,17 @@ export class DaemonWorker implements AsyncDisposable {
       let busy = false;
       try {
         busy = await this.#tick();
+        if (this.#failingLooks > 0)
+          log().warn(
+            { workerId: this.id },
+            `daemon worker: the task table answers again (${this.#failingLooks} looks failed)`,
+          );
+        this.#failingLooks = 0;
       } catch (error) {
-        log().warn({ err: error, workerId: this.id }, 'daemon worker: a look at the task table failed');
+        // said once per outage, not at every look
+        if (this.#failingLooks === 0)
+          log().warn({ err: error, workerId: this.id }, 'daemon worker: a look at the task table failed');
+        this.#failingLooks += 1;
       }
       if (this.#stopping) break;
       if (busy) this.#delay.reset();
@@ -272,6 +285,12 @@ export class DaemonWorker implements AsyncDisposable {
       pk: claim.pk,
       lease: new DaemonLease(this.storage, claim.pk, this.id, claim.epoch, {
         onLost: () => this.#lost(held),
+        refuseWrite: () => {
+          const state = held.process?.stateObject;
+          return state instanceof Excepted && isStorageUnavailable(state.error)
+            ? 'the database could not be reached during its step: it is continued from its checkpoint'
+            : undefined;
+        },
         onFinished: (_lease, woken) => {
           if (woken !== undefined) {
             this.#sleep.poke();
@@ -284,13 +303,22 @@ export class DaemonWorker implements AsyncDisposable {
       awaited: new Set(claim.waitingFor ?? []),
       inStep: false,
       dropped: undefined,
+      releasing: false,
       done: Promise.resolve(),
     };
     this.#held.set(claim.pk, held);
     held.done = withStorage(this.storage, () => this.#drive(held, claim))
       .catch((error: unknown) => {
-        if (error instanceof LeaseLostError || held.dropped !== undefined) this.#drop(held);
-        else
+        const unreachable = held.lease.abandoned || isStorageUnavailable(error);
+        if (unreachable)
+          log().warn(
+            { err: error, pk: claim.pk, workerId: this.id },
+            `process<${claim.pk}>: the database could not be reached during its step; it is continued from its checkpoint`,
+          );
+        if (unreachable || error instanceof LeaseLostError || held.dropped !== undefined) {
+          held.dropped ??= 'lost';
+          this.#drop(held);
+        } else
           log().error(
             { err: error, pk: claim.pk, workerId: this.id },
             `daemon worker: process<${claim.pk}> failed to run`,
@@ -314,12 +342,44 @@ export class DaemonWorker implements AsyncDisposable {
     );
   }
 
-  /** Forgets a dropped process here without writing anything more. */
+  /**
+   * Forgets a dropped process here without writing anything to its node, and gives its row back (runnable) if this
+   * worker still holds the lease — a step cut off from the database, a heartbeat lost past the lease time — as soon
+   * as the database answers: any worker then continues it from its last checkpoint, replaying the step. When the
+   * lease is another worker's already, the release changes nothing.
+   */
   #drop(held: Held): void {
+    held.lease.giveUp();
     const process = held.process;
-    if (process === undefined) return;
-    this.runner.unload(process);
-    void process.close().catch(() => undefined);
+    if (process !== undefined) {
+      held.process = undefined;
+      this.runner.unload(process);
+      void process.close().catch(() => undefined);
+    }
+    if (held.dropped !== 'stop' && !held.releasing) {
+      held.releasing = true;
+      void this.#releaseWhenReachable(held);
+    }
+  }
+
+  async #releaseWhenReachable(held: Held): Promise<void> {
+    let delay = 100;
+    while (!this.#stopping && !this.storage.isClosed) {
+      try {
+        await this.#release(held, { state: TaskState.RUNNABLE });
+        return;
+      } catch (failure) {
+        if (!isStorageUnavailable(failure)) {
+          log().warn(
+            { err: failure, pk: held.pk, workerId: this.id },
+            `could not give process<${held.pk}> back`,
+          );
+          return;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(2_000, delay * 2);
+    }
   }
 
   // ---- one process ---------------------------------------------------------------------------------------------
@@ -466,6 +526,14 @@ export class DaemonWorker implements AsyncDisposable {
     await process.provenance.writer.flush().catch((error: unknown) => {
       if (!(error instanceof LeaseLostError)) throw error;
     });
+    if (held.lease.abandoned) {
+      log().warn(
+        { pk: held.pk, workerId: this.id },
+        `process<${held.pk}>: the database could not be reached during its step; it is continued from its checkpoint`,
+      );
+      held.dropped ??= 'lost';
+      return this.#drop(held);
+    }
     if (held.lease.lost) return this.#drop(held);
     await this.#settleApplying(held, process);
     log().debug({ pk: held.pk, workerId: this.id }, `process<${held.pk}> ended ${process.state}`);
