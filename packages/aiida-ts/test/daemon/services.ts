@@ -117,6 +117,8 @@ export interface SpawnedWorker {
   /** Resolves when the OS process has ended. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly stderr: () => string;
+  /** What it wrote to stdout and stderr so far (its log). */
+  readonly output: () => string;
   /** SIGTERM, and waits for the end. */
   stop(): Promise<void>;
   kill(): Promise<void>;
@@ -130,6 +132,8 @@ export function spawnWorker(
   spec: Omit<WorkerSpec, 'poll' | 'modules' | 'leaseTtlMs'> &
     Partial<Pick<WorkerSpec, 'poll' | 'modules' | 'leaseTtlMs'>>,
   env: Readonly<Record<string, string>> = {},
+  /** A command the worker runs under (`['ip', 'netns', 'exec', 'h1']`). */
+  wrap: readonly string[] = [],
 ): SpawnedWorker {
   const full: WorkerSpec = {
     poll: { minMs: 5, maxMs: 50 },
@@ -137,7 +141,8 @@ export function spawnWorker(
     leaseTtlMs: 2_000,
     ...spec,
   };
-  const child = spawn(process.execPath, ['--import', tsxLoader, path.join(here, 'scripts', 'worker.ts')], {
+  const command = [...wrap, process.execPath, '--import', tsxLoader, path.join(here, 'scripts', 'worker.ts')];
+  const child = spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env, AIIDA_TS_DAEMON_WORKER: JSON.stringify(full) },
   });
@@ -164,6 +169,7 @@ export function spawnWorker(
     ready,
     exited,
     stderr: () => err,
+    output: () => out + err,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;

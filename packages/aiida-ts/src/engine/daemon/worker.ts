@@ -334,7 +334,13 @@ export class DaemonWorker implements AsyncDisposable {
   }
 
   #lost(held: Held): void {
-    if (held.dropped !== undefined) return;
+    if (held.dropped !== undefined) {
+      log().warn(
+        { pk: held.pk, workerId: this.id },
+        `a late write of process<${held.pk}> was refused: its lease is another worker's`,
+      );
+      return;
+    }
     held.dropped = 'lost';
     log().warn(
       { pk: held.pk, workerId: this.id },
