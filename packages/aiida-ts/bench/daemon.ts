@@ -1,5 +1,6 @@
 /**
- * Daemon benchmark (plain tsx script): `tsx bench/daemon.ts [--workchains 1000] [--latency 20] [--skip-postgres]`.
+ * Daemon benchmark (plain tsx script): `tsx bench/daemon.ts [--workchains 1000] [--latency 20] [--skip-postgres]
+ * [--only-postgres] [--postgres-no-broker]`.
  *
  * Work chains calling two calcfunctions (`TwoSteps` of test/daemon/fixtures.ts) submitted to daemon workers running
  * in their own OS processes: the time until all are finished with 1 and with 4 workers, on SQLite without a broker
@@ -35,6 +36,7 @@ function argument(name: string, fallback: number): number {
 const WORKCHAINS = argument('workchains', 1000);
 const LATENCY_SAMPLES = argument('latency', 20);
 const SKIP_POSTGRES = process.argv.includes('--skip-postgres');
+const ONLY_POSTGRES = process.argv.includes('--only-postgres');
 const RABBITMQ = 'amqp://guest:guest@127.0.0.1:5672';
 const AIIDA_CORE_MS = 607;
 
@@ -157,5 +159,9 @@ async function profile(name: string, backend: 'sqlite' | 'psql', withBroker: boo
   }
 }
 
-await profile('core.sqlite_dos, no broker (workers poll the storage)', 'sqlite', false);
-if (!SKIP_POSTGRES) await profile('core.psql_dos + RabbitMQ (the broker carries the tasks)', 'psql', true);
+if (!ONLY_POSTGRES) await profile('core.sqlite_dos, no broker (workers poll the storage)', 'sqlite', false);
+if (!SKIP_POSTGRES) {
+  await profile('core.psql_dos + RabbitMQ (the broker carries the tasks)', 'psql', true);
+  if (process.argv.includes('--postgres-no-broker'))
+    await profile('core.psql_dos, no broker (workers poll the storage)', 'psql', false);
+}
