@@ -54,6 +54,7 @@ export const AiidaErrorCode = {
   INDEX: 'INDEX',
   USAGE: 'USAGE',
   EXIT: 'EXIT',
+  DAEMON: 'DAEMON',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -453,4 +454,12 @@ export class RemoteOperationError extends AiidaError {
  */
 export class ProcessStalledError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.PROCESS_STALLED;
+}
+
+/**
+ * The daemon of a profile cannot do what was asked: it is already running, not running, did not start or stop in
+ * time (aiida's `DaemonException`).
+ */
+export class DaemonError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.DAEMON;
 }
