@@ -246,7 +246,7 @@ describe('verdi process list', () => {
       /Report: Last time an entry changed state: 3m ago \(at \d\d:\d\d:\d\d on \d{4}-\d\d-\d\d\)/,
     );
     expect(result.stderr).toContain(
-      'Warning: This profile does not have a broker and so it has no daemon. See https://',
+      'Warning: The daemon is not running: start it with `verdi daemon start`',
     );
   });
 

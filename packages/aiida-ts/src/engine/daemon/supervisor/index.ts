@@ -13,3 +13,5 @@ export {
 } from './protocol.js';
 export { Supervisor, type SupervisorOptions, type WorkerCommand } from './supervisor.js';
 export { DaemonClient, tailOf, type StartDaemonOptions, type StopOutcome } from './client.js';
+export { repairProcesses, type RepairFinding, type RepairOptions } from './repair.js';
+export { watchProcesses, type WatchEvent, type WatchOptions } from './watch.js';
