@@ -171,7 +171,9 @@ function printStatus(cli: Cli, document: DaemonStatusDocument): void {
   out.echo(`${out.colors.bold('Profile:')} ${document.profile}`);
   if (!document.running) {
     out.echo(
-      document.error === undefined ? 'The daemon is not running.' : `The daemon does not answer: ${document.error}`,
+      document.error === undefined
+        ? 'The daemon is not running.'
+        : `The daemon does not answer: ${document.error}`,
     );
     return;
   }
@@ -189,17 +191,23 @@ function printStatus(cli: Cli, document: DaemonStatusDocument): void {
   out.table(['PID', 'WORKER', 'SLOTS', 'IN USE', 'STATE', 'STARTED'], rows);
   if (document.processes !== null) {
     const p = document.processes;
-    out.echo(`Processes: ${p.running} running in a slot, ${p.parked} parked (waiting, no slot), ${p.runnable} queued`);
+    out.echo(
+      `Processes: ${p.running} running in a slot, ${p.parked} parked (waiting, no slot), ${p.runnable} queued`,
+    );
   }
   if (document.restarts > 0) out.echo(`Workers restarted after a crash: ${document.restarts}`);
   out.echo('Use `verdi daemon [incr | decr] [num]` to increase / decrease the number of workers');
 }
 
-async function daemonStatus(cli: Cli, opts: { all?: boolean; timeout?: string; json?: boolean }): Promise<void> {
+async function daemonStatus(
+  cli: Cli,
+  opts: { all?: boolean; timeout?: string; json?: boolean },
+): Promise<void> {
   cli.out.json = opts.json === true;
   const timeoutMs = parseSeconds('--timeout', opts.timeout, 5);
   const config = await cli.config();
-  const profiles = opts.all === true ? config.profileNames.map((name) => config.getProfile(name)) : [await cli.profile()];
+  const profiles =
+    opts.all === true ? config.profileNames.map((name) => config.getProfile(name)) : [await cli.profile()];
   const documents: DaemonStatusDocument[] = [];
   for (const profile of profiles) documents.push(await statusDocument(cli, profile, timeoutMs));
   if (opts.json === true) cli.out.printJson(opts.all === true ? documents : documents[0]);
@@ -262,27 +270,38 @@ async function runSupervisor(cli: Cli, profile: Profile, workers: number): Promi
   }
 }
 
-function reportStopped(cli: Cli, workers: readonly { pid: number; workerId: string | null; how: string }[]): void {
+function reportStopped(
+  cli: Cli,
+  workers: readonly { pid: number; workerId: string | null; how: string }[],
+): void {
   for (const worker of workers) {
     if (worker.how === 'graceful') continue;
     const name = `worker ${worker.pid}${worker.workerId === null ? '' : ` (${worker.workerId})`}`;
     if (worker.how === 'forced')
-      cli.out.warning(`${name} did not stop within the bound: it was stopped at once, its processes are continued by the next worker`);
-    else cli.out.warning(`${name} did not stop: it was killed (SIGKILL), its processes are continued by the next worker`);
+      cli.out.warning(
+        `${name} did not stop within the bound: it was stopped at once, its processes are continued by the next worker`,
+      );
+    else
+      cli.out.warning(
+        `${name} did not stop: it was killed (SIGKILL), its processes are continued by the next worker`,
+      );
   }
 }
 
 async function daemonStop(cli: Cli, opts: { timeout?: string; all?: boolean }): Promise<void> {
   const timeoutMs = parseSeconds('--timeout', opts.timeout, (await defaultStopTimeoutMs()) / 1000);
   const config = await cli.config();
-  const profiles = opts.all === true ? config.profileNames.map((name) => config.getProfile(name)) : [await cli.profile()];
+  const profiles =
+    opts.all === true ? config.profileNames.map((name) => config.getProfile(name)) : [await cli.profile()];
   for (const profile of profiles) {
     cli.out.echo(`${cli.out.colors.bold('Profile:')} ${profile.name}`);
     const client = await clientFor(cli, profile);
     cli.out.writeOut('Stopping the daemon... ');
     const outcome = await client.stop(timeoutMs);
     if (!outcome.wasRunning) {
-      cli.out.echo(outcome.stale ? 'it was not running (a stale pid file was removed)' : 'it was not running');
+      cli.out.echo(
+        outcome.stale ? 'it was not running (a stale pid file was removed)' : 'it was not running',
+      );
       reportStopped(cli, outcome.workers);
       continue;
     }
@@ -400,8 +419,7 @@ async function daemonWorker(cli: Cli): Promise<void> {
   // forked by a supervisor: when it is gone (killed), stop too rather than run unsupervised
   if (process.connected) process.once('disconnect', () => controller.abort());
   const exit = await runDaemonWorker(profile.name, { handleSignals: true, signal: controller.signal });
-  if (exit.reason === 'fatal')
-    cli.out.critical(`the worker stopped on an error: ${String(exit.error)}`);
+  if (exit.reason === 'fatal') cli.out.critical(`the worker stopped on an error: ${String(exit.error)}`);
 }
 
 export default defineCommandGroup({
@@ -417,7 +435,10 @@ export default defineCommandGroup({
       )
       .argument('[number]', 'Number of workers to start.')
       .option('--foreground', 'Run the daemon in the foreground (Ctrl-C stops it).')
-      .option('-t, --timeout <seconds>', `How long to wait for the workers to be ready (default ${DEFAULT_READY_TIMEOUT_S}).`)
+      .option(
+        '-t, --timeout <seconds>',
+        `How long to wait for the workers to be ready (default ${DEFAULT_READY_TIMEOUT_S}).`,
+      )
       .action((number: string | undefined, opts: { foreground?: boolean; timeout?: string }) =>
         daemonStart(cli, number, opts),
       );
@@ -428,9 +449,17 @@ export default defineCommandGroup({
           '70% of the bound is stopped at once, one still running at the bound is killed (its processes are ' +
           'continued by the next worker).',
       )
-      .option('-t, --timeout <seconds>', 'The bound of the stop (default: 5 x `daemon.timeout`, at least 10, plus 5).')
+      .option(
+        '-t, --timeout <seconds>',
+        'The bound of the stop (default: 5 x `daemon.timeout`, at least 10, plus 5).',
+      )
       .option('--all', 'Stop the daemons of every profile.')
-      .addOption(new Option('--no-wait', 'Accepted for aiida-core compatibility; the stop is always bounded.').hideHelp())
+      .addOption(
+        new Option(
+          '--no-wait',
+          'Accepted for aiida-core compatibility; the stop is always bounded.',
+        ).hideHelp(),
+      )
       .action((opts: { timeout?: string; all?: boolean }) => daemonStop(cli, opts));
     group
       .command('status')
@@ -446,7 +475,10 @@ export default defineCommandGroup({
       .command('incr')
       .description('Add NUMBER workers to the running daemon (default 1).')
       .argument('[number]', 'Number of workers to add.')
-      .option('-t, --timeout <seconds>', `How long to wait for them to be ready (default ${DEFAULT_READY_TIMEOUT_S}).`)
+      .option(
+        '-t, --timeout <seconds>',
+        `How long to wait for them to be ready (default ${DEFAULT_READY_TIMEOUT_S}).`,
+      )
       .action((number: string | undefined, opts: { timeout?: string }) => daemonIncr(cli, number, opts));
     group
       .command('decr')
@@ -457,7 +489,10 @@ export default defineCommandGroup({
       .command('restart')
       .description('Restart the daemon workers (with `--reset`, the supervisor too).')
       .option('--reset', 'Stop and start the whole daemon instead of its workers only.')
-      .option('-t, --timeout <seconds>', `How long to wait for the new workers to be ready (default ${DEFAULT_READY_TIMEOUT_S}).`)
+      .option(
+        '-t, --timeout <seconds>',
+        `How long to wait for the new workers to be ready (default ${DEFAULT_READY_TIMEOUT_S}).`,
+      )
       .addOption(new Option('--no-wait', 'Accepted for aiida-core compatibility.').hideHelp())
       .action((opts: { reset?: boolean; timeout?: string }) => daemonRestart(cli, opts));
     group
@@ -476,7 +511,11 @@ export default defineCommandGroup({
       .argument('[number]', 'Number of workers.')
       .action(async (number: string | undefined) => {
         const profile = await cli.profile();
-        await runSupervisor(cli, profile, parseCount('NUMBER', number, await numberOption('daemon.default_workers', 1)));
+        await runSupervisor(
+          cli,
+          profile,
+          parseCount('NUMBER', number, await numberOption('daemon.default_workers', 1)),
+        );
       });
     return group;
   },

@@ -161,7 +161,8 @@ async function presto(cli: Cli, opts: PrestoOptions): Promise<void> {
 
 export default defineCommandGroup({
   name: 'presto',
-  description: 'Set up a new profile in a jiffy (SQLite storage, RabbitMQ when one runs; no services needed).',
+  description:
+    'Set up a new profile in a jiffy (SQLite storage, RabbitMQ when one runs; no services needed).',
   build(cli: Cli) {
     return new Command('presto')
       .description(

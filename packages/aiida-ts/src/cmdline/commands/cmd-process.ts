@@ -89,10 +89,13 @@ async function processList(cli: Cli, opts: ListOptions): Promise<void> {
   );
   // who runs each process: asked for with `-P owner`, shown by default when a worker or a script runs one
   const projections: ProcessProjection[] =
-    !explicit && [...owners.values()].some((owner) => owner !== null) ? [...opts.project, 'owner'] : opts.project;
+    !explicit && [...owners.values()].some((owner) => owner !== null)
+      ? [...opts.project, 'owner']
+      : opts.project;
   if (projections.includes('owner')) {
     const { OWNER_FIELD } = await import('../process/projections.js');
-    for (const row of rows) (row as Record<string, unknown>)[OWNER_FIELD] = owners.get(Number(row['id'])) ?? null;
+    for (const row of rows)
+      (row as Record<string, unknown>)[OWNER_FIELD] = owners.get(Number(row['id'])) ?? null;
   }
   if (opts.json === true) {
     cli.out.printJson(
@@ -129,7 +132,10 @@ async function processList(cli: Cli, opts: ListOptions): Promise<void> {
 }
 
 /** Who runs each process (`worker 1234`, `script 5678 (gone)`, `parked`, `queued`), or null when nobody does. */
-async function ownerCells(storage: StorageBackend, pks: readonly number[]): Promise<Map<number, string | null>> {
+async function ownerCells(
+  storage: StorageBackend,
+  pks: readonly number[],
+): Promise<Map<number, string | null>> {
   const cells = new Map<number, string | null>();
   if (pks.length === 0) return cells;
   const { ownershipOf } = await import('../../engine/daemon/index.js');
@@ -211,7 +217,11 @@ async function processControl(
       throw new UsageError(`invalid value for --timeout: \`${timeoutText}\` is not a number of seconds`);
     timeoutMs = seconds * 1000;
   }
-  if (opts.all === true && intent === 'kill' && !(await cli.prompt.confirm('Are you sure you want to kill all processes?')))
+  if (
+    opts.all === true &&
+    intent === 'kill' &&
+    !(await cli.prompt.confirm('Are you sure you want to kill all processes?'))
+  )
     throw new CliExit(ExitCode.CRITICAL, 'Aborted!');
   const storage = await cli.storage();
   let target: number[] | 'all' = 'all';
@@ -244,7 +254,8 @@ async function processControl(
   if (requests.length === 0) cli.out.report(`no process to ${intent}`);
   const waiting = [];
   for (const request of requests) {
-    if (request.state === 'failed') cli.out.error(`Process<${request.pk}>: ${request.result ?? `cannot ${intent}`}`);
+    if (request.state === 'failed')
+      cli.out.error(`Process<${request.pk}>: ${request.result ?? `cannot ${intent}`}`);
     else if (request.state === 'done') cli.out.success(`Process<${request.pk}> ${CONTROL_PAST[intent]}`);
     else {
       cli.out.report(`request to ${intent} Process<${request.pk}> sent`);
@@ -254,7 +265,8 @@ async function processControl(
   if (opts.wait !== true || waiting.length === 0) return;
   const { done, pending } = await awaitControl(waiting, { storage, timeoutMs });
   for (const request of done) {
-    if (request.state === 'failed') cli.out.error(`Process<${request.pk}>: ${request.result ?? `cannot ${intent}`}`);
+    if (request.state === 'failed')
+      cli.out.error(`Process<${request.pk}>: ${request.result ?? `cannot ${intent}`}`);
     else cli.out.success(`Process<${request.pk}> ${CONTROL_PAST[intent]}`);
   }
   if (pending.length > 0)
@@ -266,7 +278,9 @@ async function processControl(
 async function processWatch(cli: Cli, identifiers: string[], opts: { interval?: string }): Promise<void> {
   const intervalMs = opts.interval === undefined ? 200 : Number(opts.interval) * 1000;
   if (!Number.isFinite(intervalMs) || intervalMs <= 0)
-    throw new UsageError(`invalid value for --interval: \`${String(opts.interval)}\` is not a number of seconds`);
+    throw new UsageError(
+      `invalid value for --interval: \`${String(opts.interval)}\` is not a number of seconds`,
+    );
   const { resolveProcesses } = await import('../process/load-processes.js');
   const processes = await resolveProcesses(cli, identifiers, { command: 'verdi process watch' });
   const watched = processes.filter((process) => {
@@ -284,7 +298,9 @@ async function processWatch(cli: Cli, identifiers: string[], opts: { interval?: 
     await watchProcesses(
       watched,
       (event) =>
-        cli.out.echo(`Process<${event.pk}> [${event.subject}]${event.status === null ? '' : `: ${event.status}`}`),
+        cli.out.echo(
+          `Process<${event.pk}> [${event.subject}]${event.status === null ? '' : `: ${event.status}`}`,
+        ),
       { intervalMs, signal: controller.signal },
     );
   } finally {
@@ -321,11 +337,15 @@ async function processRepair(cli: Cli, opts: { dryRun?: boolean; json?: boolean 
     return;
   }
   if (findings.length === 0) {
-    cli.out.success('Nothing to repair: every active process is held by a worker, a script, or queued or parked.');
+    cli.out.success(
+      'Nothing to repair: every active process is held by a worker, a script, or queued or parked.',
+    );
     return;
   }
   for (const finding of findings)
-    cli.out.echo(`Process<${finding.pk}>: ${finding.kind}: ${opts.dryRun === true ? 'would be ' : ''}${finding.action}`);
+    cli.out.echo(
+      `Process<${finding.pk}>: ${finding.kind}: ${opts.dryRun === true ? 'would be ' : ''}${finding.action}`,
+    );
   if (opts.dryRun === true) cli.out.report('Dry run: nothing was changed; run without `--dry-run` to fix.');
   else cli.out.success(`Repaired ${findings.length} finding(s).`);
 }
@@ -537,7 +557,7 @@ export default defineCommandGroup({
         .command(intent)
         .description(
           {
-            kill: 'Kill running processes: their children are killed too, a calculation job\'s scheduler job is cancelled.',
+            kill: "Kill running processes: their children are killed too, a calculation job's scheduler job is cancelled.",
             pause: 'Pause running processes.',
             play: 'Play (unpause) paused processes.',
           }[intent] +
@@ -545,7 +565,10 @@ export default defineCommandGroup({
             'worker is gone): the request is recorded and honoured by whoever runs the process next.',
         )
         .argument('[processes...]', 'Pks, uuids (or prefixes) or labels of the processes.')
-        .option('-a, --all', `${intent === 'play' ? 'Play every paused process' : `${intent.charAt(0).toUpperCase()}${intent.slice(1)} every active process`} instead.`)
+        .option(
+          '-a, --all',
+          `${intent === 'play' ? 'Play every paused process' : `${intent.charAt(0).toUpperCase()}${intent.slice(1)} every active process`} instead.`,
+        )
         .option(
           '-t, --timeout <seconds>',
           `How long --wait waits (default ${intent === 'kill' ? 'no limit' : '5'}).`,
@@ -555,7 +578,7 @@ export default defineCommandGroup({
       if (intent === 'kill')
         command.option(
           '-F, --force',
-          'Kill at once, even in the middle of a step, without cancelling a calculation job\'s scheduler job ' +
+          "Kill at once, even in the middle of a step, without cancelling a calculation job's scheduler job " +
             '(it may be left running on the computer).',
         );
       command.action((identifiers: string[], opts: ControlCommandOptions) =>
@@ -565,7 +588,9 @@ export default defineCommandGroup({
 
     group
       .command('watch')
-      .description('Print the state changes of processes as they happen, until they have all terminated (Ctrl-C ends).')
+      .description(
+        'Print the state changes of processes as they happen, until they have all terminated (Ctrl-C ends).',
+      )
       .argument('<processes...>', 'Pks, uuids (or prefixes) or labels of the processes.')
       .addOption(new Option('--interval <seconds>', 'How often the processes are looked at.').hideHelp())
       .action((identifiers: string[], opts: { interval?: string }) => processWatch(cli, identifiers, opts));

@@ -28,7 +28,7 @@ export async function resolve(specifier, context, nextResolve) {
  * define submitted processes): TypeScript through tsx, and `aiida-ts` resolved to the running copy. Resolves to the
  * function that removes tsx again.
  */
-export async function registerScriptLoader(): Promise<() => void> {
+export async function registerScriptLoader(): Promise<() => Promise<void>> {
   register(hooksModule(import.meta.url));
   const tsx = await import('tsx/esm/api');
   return tsx.register();

@@ -40,7 +40,11 @@ async function waitGone<T extends ProcessIdentity>(processes: readonly T[], ms: 
 export function tailOf(file: string, lines: number): string {
   try {
     const text = readFileSync(file, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n').trimEnd();
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n')
+      .trimEnd();
   } catch {
     return '';
   }
@@ -113,7 +117,10 @@ export class DaemonClient {
         stdio: ['ignore', logFd, logFd],
       });
       child.on('error', (error) => (exited = error.message));
-      child.on('exit', (code, sig) => (exited = sig === null ? `exit code ${String(code)}` : `signal ${sig}`));
+      child.on(
+        'exit',
+        (code, sig) => (exited = sig === null ? `exit code ${String(code)}` : `signal ${sig}`),
+      );
       child.unref();
     } finally {
       closeSync(logFd);
@@ -168,7 +175,11 @@ export class DaemonClient {
 
   /** Restarts the workers (the supervisor stays); resolves with how the old ones stopped. */
   async restart(timeoutMs: number): Promise<{ status: SupervisorStatus; report: StopReport }> {
-    const answer = await callSupervisor(this.#socket(), { cmd: 'restart', timeoutMs }, timeoutMs + ANSWER_MARGIN_MS);
+    const answer = await callSupervisor(
+      this.#socket(),
+      { cmd: 'restart', timeoutMs },
+      timeoutMs + ANSWER_MARGIN_MS,
+    );
     return { status: answer.status, report: answer.report ?? { workers: [] } };
   }
 
@@ -179,7 +190,8 @@ export class DaemonClient {
    */
   async stop(timeoutMs: number): Promise<StopOutcome> {
     const state = readPidFile(this.paths);
-    if (state.state === 'none') return { wasRunning: false, stale: false, workers: [], supervisorKilled: false };
+    if (state.state === 'none')
+      return { wasRunning: false, stale: false, workers: [], supervisorKilled: false };
     if (state.state === 'stale') {
       const workers = await this.#endOrphans(state.file, timeoutMs);
       rmSync(this.paths.pidFile, { force: true });
@@ -188,7 +200,11 @@ export class DaemonClient {
     }
     const file = state.file;
     try {
-      const answer = await callSupervisor(file.socket, { cmd: 'stop', timeoutMs }, timeoutMs + ANSWER_MARGIN_MS);
+      const answer = await callSupervisor(
+        file.socket,
+        { cmd: 'stop', timeoutMs },
+        timeoutMs + ANSWER_MARGIN_MS,
+      );
       const left = await waitGone([file.supervisor], ANSWER_MARGIN_MS);
       for (const identity of left) signal(identity.pid, 'SIGKILL');
       return {

@@ -48,7 +48,10 @@ export function readPidFile(paths: DaemonPaths): PidFileState {
       },
     };
   }
-  return { state: isProcessGone(parsed.supervisor) || parsed.supervisor.pid === 0 ? 'stale' : 'running', file: parsed };
+  return {
+    state: isProcessGone(parsed.supervisor) || parsed.supervisor.pid === 0 ? 'stale' : 'running',
+    file: parsed,
+  };
 }
 
 /** The workers a pid file names that still run on this machine. */
@@ -91,5 +94,6 @@ export function claimPidFile(paths: DaemonPaths, file: PidFile): void {
 /** Removes the pid file if it still names this process. */
 export function releasePidFile(paths: DaemonPaths): void {
   const current = readPidFile(paths);
-  if (current.state !== 'none' && current.file.supervisor.pid === process.pid) rmSync(paths.pidFile, { force: true });
+  if (current.state !== 'none' && current.file.supervisor.pid === process.pid)
+    rmSync(paths.pidFile, { force: true });
 }

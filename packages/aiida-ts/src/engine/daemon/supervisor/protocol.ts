@@ -70,7 +70,10 @@ export function callSupervisor(
     const connection = connect(socket);
     let buffer = '';
     let settled = false;
-    const finish = (error: Error | undefined, value?: { status: SupervisorStatus; report: StopReport | undefined }) => {
+    const finish = (
+      error: Error | undefined,
+      value?: { status: SupervisorStatus; report: StopReport | undefined },
+    ) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -92,7 +95,9 @@ export function callSupervisor(
       try {
         answer = supervisorResponseSchema.parse(JSON.parse(buffer.slice(0, end)));
       } catch (error) {
-        finish(new DaemonError(`the daemon answered something unreadable: ${String(error)}`, { cause: error }));
+        finish(
+          new DaemonError(`the daemon answered something unreadable: ${String(error)}`, { cause: error }),
+        );
         return;
       }
       if (answer.ok) finish(undefined, { status: answer.status, report: answer.report });
@@ -101,6 +106,8 @@ export function callSupervisor(
     connection.on('error', (error) =>
       finish(new DaemonError(`cannot reach the daemon at ${socket}: ${error.message}`, { cause: error })),
     );
-    connection.on('close', () => finish(new DaemonError('the daemon closed the connection without an answer')));
+    connection.on('close', () =>
+      finish(new DaemonError('the daemon closed the connection without an answer')),
+    );
   });
 }

@@ -3,7 +3,12 @@ import { loadNode } from '../../../orm/loaders.js';
 import { ProcessNode } from '../../../orm/nodes/process/process.js';
 import type { StorageBackend } from '../../../storage/backend.js';
 import { getStorage } from '../../../storage/context.js';
-import { ControlState, TaskMode, TaskState, WorkerKind } from '../../../storage/aiida-ts-schema/daemon-tables.js';
+import {
+  ControlState,
+  TaskMode,
+  TaskState,
+  WorkerKind,
+} from '../../../storage/aiida-ts-schema/daemon-tables.js';
 import { ensureAiidaTsSchema } from '../../../storage/aiida-ts-schema/schema-state.js';
 import { withAiidaTsTables } from '../../../storage/aiida-ts-schema/schema.js';
 import { pendingRequests, settleRequests } from '../control-table.js';
@@ -80,7 +85,12 @@ export async function repairProcesses(options: RepairOptions = {}): Promise<Repa
       findings.push({ pk, kind: 'lost', action: 'queued for the daemon' });
       if (!dryRun) {
         await storage.transaction(async (trx) => {
-          await insertTask(trx, storage, { pk, state: TaskState.RUNNABLE, mode: TaskMode.DAEMON, module: null });
+          await insertTask(trx, storage, {
+            pk,
+            state: TaskState.RUNNABLE,
+            mode: TaskMode.DAEMON,
+            module: null,
+          });
         });
         await publishContinue(communicator, pk);
       }
@@ -94,7 +104,8 @@ export async function repairProcesses(options: RepairOptions = {}): Promise<Repa
         findings.push({
           pk,
           kind: 'orphaned-script',
-          action: 'left as it is: its script is gone and it has no checkpoint (end it with `verdi process kill`)',
+          action:
+            'left as it is: its script is gone and it has no checkpoint (end it with `verdi process kill`)',
         });
         continue;
       }
@@ -135,7 +146,11 @@ export async function repairProcesses(options: RepairOptions = {}): Promise<Repa
   const { requests } = await pendingRequests(storage.executor());
   const stale = requests.filter((request) => !activePks.has(request.pk));
   for (const request of stale)
-    findings.push({ pk: request.pk, kind: 'stale-request', action: `pending ${request.intent} request failed` });
+    findings.push({
+      pk: request.pk,
+      kind: 'stale-request',
+      action: `pending ${request.intent} request failed`,
+    });
   if (!dryRun && stale.length > 0)
     await settleRequests(
       storage,

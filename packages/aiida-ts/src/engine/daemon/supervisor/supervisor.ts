@@ -195,7 +195,9 @@ export class Supervisor {
       const report = await this.#stopWorkers([...this.#children.values()], timeoutMs);
       const stubborn = report.workers.filter((worker) => worker.how !== 'graceful');
       for (const worker of stubborn)
-        this.log(`worker ${worker.pid} (${worker.workerId ?? 'not ready'}) did not stop gracefully: ${worker.how}`);
+        this.log(
+          `worker ${worker.pid} (${worker.workerId ?? 'not ready'}) did not stop gracefully: ${worker.how}`,
+        );
       this.log('stopped');
       return report;
     })();
@@ -204,7 +206,9 @@ export class Supervisor {
 
   /** After a stop: closes the socket, removes the pid file and the socket, closes the log. */
   async #shutdown(report: StopReport): Promise<void> {
-    await new Promise<void>((resolve) => (this.#server === undefined ? resolve() : this.#server.close(() => resolve())));
+    await new Promise<void>((resolve) =>
+      this.#server === undefined ? resolve() : this.#server.close(() => resolve()),
+    );
     rmSync(this.#paths.socket, { force: true });
     releasePidFile(this.#paths);
     closeSync(this.#logFd);
@@ -427,6 +431,8 @@ export class Supervisor {
       child.process.kill('SIGKILL');
     }
     await within(5_000);
-    return { workers: children.map((child) => ({ pid: child.pid, workerId: child.workerId, how: child.how })) };
+    return {
+      workers: children.map((child) => ({ pid: child.pid, workerId: child.workerId, how: child.how })),
+    };
   }
 }

@@ -1,4 +1,4 @@
-import { ProcessNode } from '../../../orm/nodes/process/process.js';
+import type { ProcessNode } from '../../../orm/nodes/process/process.js';
 
 /** One change of a watched process, as `verdi process watch` prints it. */
 export interface WatchEvent {
@@ -61,7 +61,12 @@ export async function watchProcesses(
           terminated: node.isTerminated,
         });
       else if (node.paused !== before.paused)
-        onEvent({ pk, subject: node.paused ? 'paused' : 'played', status: node.processStatus, terminated: false });
+        onEvent({
+          pk,
+          subject: node.paused ? 'paused' : 'played',
+          status: node.processStatus,
+          terminated: false,
+        });
       seen.set(node, { state, paused: node.paused });
       if (node.isTerminated) pending.delete(node);
     }
