@@ -1,7 +1,8 @@
 import type { Reporter, TestModule } from 'vitest/node';
 
 /**
- * Prints one closing line, `Tests: N passed, N failed, N skipped`, after the whole run, so that CI and
+ * Prints, after the whole run, the slowest test files (CI must stay well under its time limit, and the tail of
+ * a log is what one sees first) and one closing line, `Tests: N passed, N failed, N skipped`, so that CI and
  * anyone reading a log see one count for every package's suite together.
  */
 export default class SummaryReporter implements Reporter {
@@ -19,6 +20,13 @@ export default class SummaryReporter implements Reporter {
       }
     }
     failed += unhandledErrors.length;
+    const slowest = testModules
+      .map((mod) => ({ file: mod.moduleId.replace(`${process.cwd()}/`, ''), ms: mod.diagnostic().duration }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 15);
+    process.stdout.write('\nSlowest test files:\n');
+    for (const { file, ms } of slowest)
+      process.stdout.write(`  ${(ms / 1000).toFixed(1).padStart(7)} s  ${file}\n`);
     process.stdout.write(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }

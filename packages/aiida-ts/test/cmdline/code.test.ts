@@ -543,7 +543,7 @@ describe('verdi code delete', () => {
     expect(out).toContain('Success: Finished deletion.');
     expect((await listJson('-a')).map((code) => code.full_label)).not.toContain('plain@localhost');
     const gone = await verdi(['code', 'show', 'plain@localhost']);
-    expect(gone.code).toBe(1);
+    expect(gone.code).toBe(2);
   });
 
   it('warns that the calculations using a code go with it, and deletes them only when confirmed', async () => {

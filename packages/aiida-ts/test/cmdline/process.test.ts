@@ -425,7 +425,7 @@ describe('verdi process list', () => {
       expect(result.stderr).toMatch(/invalid|not an integer|Allowed choices/i);
     }
     const group = await verdi(['process', 'list', '-G', 'no-such-group']);
-    expect(group.code).toBe(1);
+    expect(group.code).toBe(2);
     expect(group.stderr).toContain('no-such-group');
   });
 });

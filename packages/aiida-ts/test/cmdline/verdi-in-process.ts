@@ -15,6 +15,7 @@ export interface InProcessResult {
 export async function verdiInProcess(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
+  input?: string,
 ): Promise<InProcessResult> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -26,6 +27,7 @@ export async function verdiInProcess(
     stdout: stdout as unknown as NodeJS.WriteStream,
     stderr: stderr as unknown as NodeJS.WriteStream,
     env,
+    ...(input === undefined ? {} : { input: PassThrough.from([input]) as unknown as NodeJS.ReadStream }),
   });
   return { code, stdout: out, stderr: err };
 }

@@ -2,11 +2,12 @@ import { InternalError, ValidationError } from '../../errors.js';
 import { Command } from 'commander';
 import type { Computer } from '../../orm/entities/computer.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
-import { resolveArgument } from '../utils/arguments.js';
 import { UsageError } from '../exit-codes.js';
 import { addParamOptions, readConfigSource, resolveParams, type ParamSpec } from '../utils/params.js';
 import { addSetLimitsCommand, describeComputerLimits } from '../computer/limits.js';
 import { addComputerSubcommands } from '../computer/subcommands.js';
+import { computerArgument } from '../computer/computer-argument.js';
+import { addGotoCommand } from '../computer/goto.js';
 
 /** Placeholders an mpirun command may use (the scheduler fills them in). */
 const MPIRUN_FIELDS = new Set([
@@ -178,26 +179,7 @@ const noPlugins = (): Plugins => {
   throw new InternalError('the plugins are only loaded when the command runs');
 };
 
-/** The stored computer with this label, else this pk (digits) or uuid. */
-async function loadComputer(cli: Cli, identifier: string): Promise<Computer> {
-  const storage = await cli.storage();
-  const { Computer } = await import('../../orm/entities/computer.js');
-  const { NotExistentError } = await import('../../errors.js');
-  const attempts: ({ label: string } | { pk: number } | { uuid: string })[] = [{ label: identifier }];
-  if (/^\d+$/.test(identifier)) attempts.push({ pk: Number(identifier) });
-  if (/^[0-9a-f-]{32,36}$/i.test(identifier)) attempts.push({ uuid: identifier.toLowerCase() });
-  for (const attempt of attempts) {
-    try {
-      return await Computer.get(attempt, { storage });
-    } catch (error) {
-      if (!(error instanceof NotExistentError)) throw error;
-    }
-  }
-  // an identifier that names no computer is a usage error (exit 2), as everywhere in verdi
-  return resolveArgument('COMPUTER', () =>
-    Promise.reject(new NotExistentError(`no computer found with label, pk or uuid \`${identifier}\``)),
-  );
-}
+const loadComputer = computerArgument;
 
 function describeComputer(computer: Computer): Record<string, unknown> {
   return {
@@ -431,6 +413,7 @@ export default defineCommandGroup({
       });
 
     addSetLimitsCommand(group, cli);
+    addGotoCommand(group, cli, loadComputer);
     addComputerSubcommands(group, cli, {
       options: () => computerParams(noPlugins),
       load: async () => {

@@ -1,9 +1,9 @@
 import { ValidationError } from '../../errors.js';
 import { Option, type Command } from 'commander';
-import type { Computer } from '../../orm/entities/computer.js';
 import type { User } from '../../orm/entities/user.js';
 import type { TransportAuthOption } from '../../transports/registry.js';
 import type { Cli } from '../cli.js';
+import { computerArgument } from './computer-argument.js';
 import { UsageError } from '../exit-codes.js';
 import { readConfigSource } from '../utils/params.js';
 
@@ -186,11 +186,7 @@ async function userByEmail(cli: Cli, email: string | undefined): Promise<User> {
   }
 }
 
-async function computerOf(cli: Cli, identifier: string): Promise<Computer> {
-  const storage = await cli.storage();
-  const { loadComputer } = await import('../../orm/entities/computer.js');
-  return loadComputer(identifier, { storage });
-}
+const computerOf = computerArgument;
 
 /** `verdi computer configure <transport> COMPUTER` for one transport, its options made from the auth-param schema. */
 function addTransportCommand(

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { Computer } from '../../orm/entities/computer.js';
 import type { User } from '../../orm/entities/user.js';
 import type { Cli } from '../cli.js';
+import { computerArgument } from './computer-argument.js';
 import { UsageError } from '../exit-codes.js';
 import { addParamOptions, resolveParams, type ParamSpec } from '../utils/params.js';
 import { addConfigureGroup, addTransportConfigureCommands } from './configure.js';
@@ -22,11 +23,7 @@ export interface ComputerSetupParams {
   }>;
 }
 
-async function computerOf(cli: Cli, identifier: string): Promise<Computer> {
-  const storage = await cli.storage();
-  const { loadComputer } = await import('../../orm/entities/computer.js');
-  return loadComputer(identifier, { storage });
-}
+const computerOf = computerArgument;
 
 async function userOf(cli: Cli, email: string | undefined): Promise<User> {
   const storage = await cli.storage();
