@@ -136,7 +136,7 @@ export class Slow extends WorkChain.define((spec) =>
     .output('result', { validType: nodeType(Int) }),
 ) {
   static {
-    this.outline(...Array.from({ length: 30 }, () => 'nap' as const), 'finish');
+    this.outline(...Array.from({ length: 60 }, () => 'nap' as const), 'finish');
   }
   async nap(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, this.inputs.ms.value));
@@ -155,7 +155,7 @@ import { Int } from 'aiida-ts/orm';
 import { AddMultiply, Slow } from './add-multiply.ts';
 
 const quick = await submit(AddMultiply, { x: new Int(2), y: new Int(3), z: new Int(4) });
-const slow = await submit(Slow, { x: new Int(1), ms: new Int(2000) });
+const slow = await submit(Slow, { x: new Int(1), ms: new Int(1000) });
 console.log(JSON.stringify({ quick: quick.pk, slow: slow.pk }));
 `,
   );
