@@ -86,49 +86,32 @@ export class DaemonPids {
   }
 }
 
-/**
- * A folder with a workflow module and submission scripts, as a user writes them: `add-multiply.ts` defines the work
- * chains (the daemon's workers import it), `submit.ts` submits them and prints the pks.
- */
-export function writeWorkflowFiles(folder: string): { submit: string } {
-  writeFileSync(join(folder, 'package.json'), '{ "type": "module" }\n');
-  writeFileSync(
-    join(folder, 'add-multiply.ts'),
-    `import { calcfunction, nodeType, WorkChain } from 'aiida-ts/engine';
-import { Int } from 'aiida-ts/orm';
-
-export const add = calcfunction({ inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] }, function add({ x, y }) {
-  return new Int(x.value + y.value);
-});
-
-export const multiply = calcfunction(
-  { inputs: { x: Int, y: Int }, outputs: Int, args: ['x', 'y'] },
-  function multiply({ x, y }) {
-    return new Int(x.value * y.value);
-  },
-);
-
-/** (x + y) * z in two steps. */
-export class AddMultiply extends WorkChain.define((spec) =>
-  spec
-    .input('x', { validType: nodeType(Int) })
-    .input('y', { validType: nodeType(Int) })
-    .input('z', { validType: nodeType(Int) })
-    .output('result', { validType: nodeType(Int) })
-    .context<{ sum: Int }>(),
-) {
-  static {
-    this.outline('addStep', 'multiplyStep');
-  }
-  async addStep(): Promise<void> {
-    this.ctx.sum = await add(this.inputs.x, this.inputs.y);
-  }
-  async multiplyStep(): Promise<void> {
-    this.out('result', await multiply(this.ctx.sum!, this.inputs.z));
-  }
+/** The ```ts block of the README that starts with `// <file>` (the quick start's daemon example). */
+export function readmeFile(file: string): string {
+  const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  const start = readme.indexOf(`\`\`\`ts\n// ${file}\n`);
+  if (start < 0) throw new Error(`the README has no block for ${file}`);
+  const body = readme.slice(start + '```ts\n'.length);
+  return body.slice(0, body.indexOf('\n```'));
 }
 
-/** Naps \`ms\` in each of many steps (a process to pause, play and kill), then returns x + 1. */
+/**
+ * A folder as a user makes it from the README's quick start: `add-multiply.ts` (the work chain; the daemon's workers
+ * import it) and `submit.ts` (submits it), both taken from the README; plus `slow.ts`, a work chain that naps in many
+ * steps (to pause, play and kill), and `submit-slow.ts`, which submits one and prints its pk.
+ */
+export function writeWorkflowFiles(folder: string): { submit: string; submitSlow: string } {
+  writeFileSync(join(folder, 'package.json'), '{ "type": "module" }\n');
+  writeFileSync(join(folder, 'add-multiply.ts'), readmeFile('add-multiply.ts'));
+  const submit = join(folder, 'submit.ts');
+  writeFileSync(submit, readmeFile('submit.ts'));
+  writeFileSync(
+    join(folder, 'slow.ts'),
+    `import { nodeType, WorkChain } from 'aiida-ts/engine';
+import { Int } from 'aiida-ts/orm';
+import { add } from './add-multiply.ts';
+
+/** Naps \`ms\` in each of many steps, then returns x + 1. */
 export class Slow extends WorkChain.define((spec) =>
   spec
     .input('x', { validType: nodeType(Int) })
@@ -147,17 +130,24 @@ export class Slow extends WorkChain.define((spec) =>
 }
 `,
   );
-  const submit = join(folder, 'submit.ts');
+  const submitSlow = join(folder, 'submit-slow.ts');
   writeFileSync(
-    submit,
+    submitSlow,
     `import { submit } from 'aiida-ts/engine';
 import { Int } from 'aiida-ts/orm';
-import { AddMultiply, Slow } from './add-multiply.ts';
+import { Slow } from './slow.ts';
 
-const quick = await submit(AddMultiply, { x: new Int(2), y: new Int(3), z: new Int(4) });
-const slow = await submit(Slow, { x: new Int(1), ms: new Int(1000) });
-console.log(JSON.stringify({ quick: quick.pk, slow: slow.pk }));
+const node = await submit(Slow, { x: new Int(1), ms: new Int(1000) });
+console.log(node.pk);
 `,
   );
-  return { submit };
+  return { submit, submitSlow };
+}
+
+/** The pk a submission script printed last (`Submitted AddMultiply<4>` or `4`). */
+export function submittedPk(stdout: string): number {
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  const match = /(\d+)>?$/.exec(last);
+  if (match === null) throw new Error(`no pk in the output of the script:\n${stdout}`);
+  return Number(match[1]);
 }

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { DaemonPids, writeWorkflowFiles } from './daemon-helpers.js';
+import { DaemonPids, submittedPk, writeWorkflowFiles } from './daemon-helpers.js';
 import { describeResult, verdiSandbox } from './verdi-process.js';
 
 // Submitting to the daemon and controlling its processes from the command line, on the embedded default (SQLite, no
@@ -7,7 +7,7 @@ import { describeResult, verdiSandbox } from './verdi-process.js';
 const sandbox = verdiSandbox('aiida-ts-daemon-processes-');
 const { verdi, base, configDir } = sandbox;
 const pids = new DaemonPids(configDir, ['presto']);
-const { submit } = writeWorkflowFiles(base);
+const { submit, submitSlow } = writeWorkflowFiles(base);
 
 afterAll(() => {
   const left = pids.killLeft();
@@ -24,12 +24,14 @@ describe('processes submitted to the daemon on SQLite without a broker', () => {
     const start = await verdi(['daemon', 'start', '1']);
     pids.note();
     expect(start.code, describeResult(start)).toBe(0);
+    // the README's quick start: a work chain in its own module, submitted by a script
     const run = await verdi(['run', submit]);
     expect(run.code, describeResult(run)).toBe(0);
-    ({ quick, slow } = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as {
-      quick: number;
-      slow: number;
-    });
+    expect(run.stdout).toMatch(/^Submitted AddMultiply<\d+>$/m);
+    quick = submittedPk(run.stdout);
+    const runSlow = await verdi(['run', submitSlow]);
+    expect(runSlow.code, describeResult(runSlow)).toBe(0);
+    slow = submittedPk(runSlow.stdout);
     const watch = await verdi(['process', 'watch', String(quick)]);
     expect(watch.code, describeResult(watch)).toBe(0);
     // either it was seen running, or it had already ended when watch started
