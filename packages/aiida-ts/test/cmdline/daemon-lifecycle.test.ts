@@ -84,6 +84,19 @@ describe('verdi daemon on SQLite without a broker', () => {
     expect(log).toMatch(/restarting a worker in \d+ ms \(restart 1\)/);
   });
 
+  it('restart replaces the workers with fresh ones (the supervisor stays)', async () => {
+    const before = readPid(configDir, 'presto')!;
+    const restart = await verdi(['daemon', 'restart']);
+    pids.note();
+    expect(restart.code, describeResult(restart)).toBe(0);
+    expect(restart.stdout).toContain('Restarting the daemon workers... OK');
+    const after = readPid(configDir, 'presto')!;
+    expect(after.supervisor.pid).toBe(before.supervisor.pid);
+    expect(after.workers).toHaveLength(1);
+    expect(after.workers[0]?.workerId).not.toBeNull();
+    expect(after.workers[0]?.pid).not.toBe(before.workers[0]?.pid);
+  });
+
   it('decr stops a worker gracefully (not counted as a crash); stop ends the supervisor and removes its files', async () => {
     const decr = await verdi(['daemon', 'decr']);
     expect(decr.code, describeResult(decr)).toBe(0);
