@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { resolveArgument } from '../utils/arguments.js';
+import type { Ownership } from '../../engine/daemon/index.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { CliExit, ExitCode, UsageError } from '../exit-codes.js';
 import {
@@ -83,9 +84,11 @@ async function processList(cli: Cli, opts: ListOptions): Promise<void> {
   const explicit =
     opts.project.length !== DEFAULT_PROCESS_PROJECTIONS.length ||
     opts.project.some((projection, index) => projection !== DEFAULT_PROCESS_PROJECTIONS[index]);
+  const { STATE_FIELDS } = await import('../process/projections.js');
+  const active = new Set<unknown>(['created', 'waiting', 'running']);
   const owners = await ownerCells(
     storage,
-    rows.map((row) => Number(row['id'])),
+    rows.filter((row) => active.has(row[STATE_FIELDS.processState])).map((row) => Number(row['id'])),
   );
   // who runs each process: asked for with `-P owner`, shown by default when a worker or a script runs one
   const projections: ProcessProjection[] =
@@ -139,7 +142,12 @@ async function ownerCells(
   const cells = new Map<number, string | null>();
   if (pks.length === 0) return cells;
   const { ownershipOf } = await import('../../engine/daemon/index.js');
-  for (const [pk, ownership] of await ownershipOf(pks, { storage })) {
+  const found = new Map<number, Ownership>();
+  // in chunks: a database bounds the parameters of one statement
+  for (let start = 0; start < pks.length; start += 5_000)
+    for (const [pk, ownership] of await ownershipOf(pks.slice(start, start + 5_000), { storage }))
+      found.set(pk, ownership);
+  for (const [pk, ownership] of found) {
     let cell: string | null = null;
     if (ownership.state === 'parked') cell = 'parked';
     else if (ownership.state === 'runnable') cell = 'queued';

@@ -98,6 +98,7 @@ export class Supervisor {
   #server: Server | undefined;
   #logFd: number;
   #stopping: Promise<StopReport> | undefined;
+  #shutdownDone: Promise<void> | undefined;
   #resolveDone!: (report: StopReport) => void;
   /** Resolves once the supervisor stopped its workers and released its files. */
   readonly done = new Promise<StopReport>((resolve) => {
@@ -204,22 +205,24 @@ export class Supervisor {
     return this.#stopping;
   }
 
-  /** After a stop: closes the socket, removes the pid file and the socket, closes the log. */
-  async #shutdown(report: StopReport): Promise<void> {
-    await new Promise<void>((resolve) =>
-      this.#server === undefined ? resolve() : this.#server.close(() => resolve()),
-    );
-    rmSync(this.#paths.socket, { force: true });
-    releasePidFile(this.#paths);
-    closeSync(this.#logFd);
-    this.#resolveDone(report);
+  /** After a stop (once, however many asked): closes the socket, removes the pid file and the socket, closes the log. */
+  #shutdown(report: StopReport): Promise<void> {
+    this.#shutdownDone ??= (async () => {
+      const server = this.#server;
+      this.#server = undefined;
+      if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(this.#paths.socket, { force: true });
+      releasePidFile(this.#paths);
+      closeSync(this.#logFd);
+      this.#resolveDone(report);
+    })();
+    return this.#shutdownDone;
   }
 
   /** Stops, then shuts down (what SIGTERM and `verdi daemon stop` do). */
   async stopAndExit(timeoutMs = this.#stopTimeoutMs): Promise<StopReport> {
     const report = await this.stop(timeoutMs);
-    if (this.#server !== undefined) await this.#shutdown(report);
-    this.#server = undefined;
+    await this.#shutdown(report);
     return report;
   }
 
@@ -303,11 +306,7 @@ export class Supervisor {
         const report = await this.stop(request.timeoutMs);
         return {
           response: { ok: true, status: this.status(), report },
-          after: async () => {
-            if (this.#server === undefined) return;
-            await this.#shutdown(report);
-            this.#server = undefined;
-          },
+          after: () => this.#shutdown(report),
         };
       }
     }
