@@ -447,7 +447,11 @@ export class DaemonWorker implements AsyncDisposable {
     } catch (error) {
       failure = error;
     }
-    if (failure instanceof ClassNotFoundError && claim.module !== null) {
+    // the checkpoint loader wraps the missing class in a PersistenceError
+    const classMissing =
+      failure instanceof ClassNotFoundError ||
+      (failure instanceof Error && failure.cause instanceof ClassNotFoundError);
+    if (classMissing && claim.module !== null) {
       try {
         await importProcessModule(claim.module);
         return await this.#withJournal(held, claim, attempt);
