@@ -4,6 +4,7 @@
  */
 export { Node, NodeAttributes, NodeBase, NodeLinks, LinkManager, loadNodesByPk } from './orm/nodes/node.js';
 export type { LinkFilter, LinkTriple, NodeClass, NodeOptions } from './orm/nodes/node.js';
+export type { Linked, LinkedNodes, NodeLinksManager } from './orm/nodes/process/links-manager.js';
 export { NodeRepository, type RepositoryHost, type RepositoryMetadata } from './orm/nodes/node-repository.js';
 export {
   getNodeClassByEntryPoint,
