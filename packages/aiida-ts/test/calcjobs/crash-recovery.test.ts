@@ -17,6 +17,7 @@ import type { CalcJobNode, Int } from '../../src/orm.js';
 import { setDefaultStorage } from '../../src/storage/context.js';
 import type { StorageBackend } from '../../src/storage/backend.js';
 import { SqliteDosStorage } from '../../src/storage/sqlite/sqlite-dos.js';
+import { wirePlugins } from '../../src/config/plugin-wiring.js';
 import { linkSummary } from '../engine/helpers.js';
 import { sqliteDosConfig, TEST_USER_EMAIL } from '../storage/helpers.js';
 import { setupComputer, type CodeFixture } from './helpers.js';
@@ -80,6 +81,7 @@ beforeAll(async () => {
   await plugin.initialise(made.config);
   storage = await plugin.open(made.config, { defaultUserEmail: TEST_USER_EMAIL });
   setDefaultStorage(storage);
+  wirePlugins(); // as loadProfile does: the computer reaches the transport and scheduler registries
   fixture = await setupComputer(storage);
 }, 60_000);
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { loadProfile, setConfigDir, unloadProfile } from '../../src/config.js';
-import { VERDI_SOURCE } from '../cmdline/verdi-process.js';
+import { VERDI_ARGV } from '../cmdline/verdi-process.js';
 
 /**
  * Runs `verdi` on a pseudo-terminal (util-linux `script`) and answers each prompt when it shows up, as a person
@@ -14,7 +14,7 @@ export function runOnTerminal(
   answers: readonly (readonly [RegExp, string])[],
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, '--conditions=source', '--import', 'tsx', VERDI_SOURCE, ...args]
+  const command = [process.execPath, ...VERDI_ARGV, ...args]
     .map((word) => `'${word.replaceAll("'", "'\\''")}'`)
     .join(' ');
   return new Promise((resolve, reject) => {

@@ -9,6 +9,7 @@ import { loadNode } from '../../../src/orm/loaders.js';
 import type { InstalledCode, ProcessNode } from '../../../src/orm.js';
 import { setDefaultStorage } from '../../../src/storage/context.js';
 import { SqliteDosStorage } from '../../../src/storage/sqlite/sqlite-dos.js';
+import { wirePlugins } from '../../../src/config/plugin-wiring.js';
 
 const [mode, filepath, ...rest] = process.argv.slice(2);
 if (mode === undefined || filepath === undefined) throw new Error('usage: submit|continue <storage> …');
@@ -17,6 +18,7 @@ const storage = await plugin.open(plugin.parseConfig({ filepath }), {
   defaultUserEmail: 'tester@aiida.localhost',
 });
 setDefaultStorage(storage);
+wirePlugins(); // as loadProfile does: the job reaches the transport and scheduler registries
 const runner = new Runner({ storage, pollInterval: 0.05, handleSignals: false });
 const say = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value)}\n`);
 
