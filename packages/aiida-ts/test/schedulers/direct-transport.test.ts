@@ -98,6 +98,7 @@ describe.each(transports)('core.direct through %s', (name, createTransport) => {
     const jobId = await scheduler.submitJob(workdir, '_aiidasubmit.sh');
     expect(jobId).toMatch(/^\d+$/);
 
+    // submitJob returned while the job still runs (its script starts with `sleep 2`): it did not wait for the job
     const running = await scheduler.getJobs({ jobs: [jobId as string], asDict: true });
     expect(running[jobId as string]).toMatchObject({ jobId, jobState: JobState.RUNNING });
     expect(running[jobId as string]!.jobOwner).toBe(execFileSync('id', ['-un']).toString().trim());
@@ -118,18 +119,16 @@ describe.each(transports)('core.direct through %s', (name, createTransport) => {
   });
 
   it('runs parallel codes together and waits for both', async () => {
+    // A code that marks itself started and waits (20 s at most) for the other one's mark: it prints its name when
+    // the other one runs at the same time, `<name> alone` when it gave up.
+    const meetsOther = (self: string, other: string): string =>
+      `touch ${self}.started; for i in $(seq 1 400); do [ -e ${other}.started ] && break; sleep 0.05; done; ` +
+      `if [ -e ${other}.started ]; then echo ${self}; else echo "${self} alone"; fi`;
     const workdir = writeJob('parallel', {
       codesRunMode: 'parallel',
       codesInfo: [
-        // each code waits until the other has started: run one after the other, the job would never end
-        {
-          cmdlineParams: ['bash', '-c', 'touch a.on; until [ -e b.on ]; do sleep 0.1; done; echo a'],
-          stdoutName: 'a.txt',
-        },
-        {
-          cmdlineParams: ['bash', '-c', 'touch b.on; until [ -e a.on ]; do sleep 0.1; done; echo b'],
-          stdoutName: 'b.txt',
-        },
+        { cmdlineParams: ['bash', '-c', meetsOther('a', 'b')], stdoutName: 'a.txt' },
+        { cmdlineParams: ['bash', '-c', meetsOther('b', 'a')], stdoutName: 'b.txt' },
       ],
       appendText: 'cat a.txt b.txt > both.txt',
     });
@@ -138,6 +137,7 @@ describe.each(transports)('core.direct through %s', (name, createTransport) => {
       const jobs = await scheduler.getJobs({ jobs: [jobId] });
       return jobs[0]?.jobState === JobState.DONE ? true : undefined;
     });
+    // Each code saw the other one running: run one after the other, the first would have given up alone.
     expect(readFileSync(path.join(workdir, 'both.txt'), 'utf8')).toBe('a\nb\n');
   });
 

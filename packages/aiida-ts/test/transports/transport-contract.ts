@@ -784,11 +784,10 @@ export function describeTransportContract(label: string, setup: ContractSetup): 
 
       it('kills a command that outlives its timeout', async () => {
         const marker = path.join(remote, 'finished');
-        const started = Date.now();
+        // The command would run for a minute, longer than the test may take: the rejection comes from the timeout.
         await expect(
-          transport.execCommandWait(`sleep 5; touch ${escapeForBash(marker)}`, { timeoutMs: 300 }),
+          transport.execCommandWait(`sleep 60; touch ${escapeForBash(marker)}`, { timeoutMs: 300 }),
         ).rejects.toMatchObject({ errno: 'ETIMEDOUT' });
-        expect(Date.now() - started).toBeLessThan(4000);
         const check = await transport.execCommandWait('echo alive');
         expect(check.stdout).toBe('alive\n');
       });
