@@ -214,7 +214,9 @@ function methodNames(prototype: object | null): string[] {
  */
 export class WorkChain extends Process {
   static {
-    setReservedStepNames(methodNames(WorkChain.prototype));
+    // `this`, not the class name: tsc compiles a self-reference in a static block to an alias that is only
+    // assigned after the class is defined, so the built module would fail to load
+    setReservedStepNames(methodNames(this.prototype));
   }
 
   static override get stateClasses(): StateClasses {
