@@ -54,6 +54,7 @@ export const AiidaErrorCode = {
   INDEX: 'INDEX',
   USAGE: 'USAGE',
   EXIT: 'EXIT',
+  STORAGE_BACKUP: 'STORAGE_BACKUP',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -453,4 +454,9 @@ export class RemoteOperationError extends AiidaError {
  */
 export class ProcessStalledError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.PROCESS_STALLED;
+}
+
+/** A backup of a profile's storage (`verdi storage backup`) could not be made; the destination keeps no partial one. */
+export class StorageBackupError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.STORAGE_BACKUP;
 }
