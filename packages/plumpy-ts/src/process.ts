@@ -1601,7 +1601,8 @@ export class Process {
       case Intent.STATUS:
         return this.getStatusInfo();
       default:
-        throw new UnknownIntentError(`Unknown intent '${intent}'`);
+        // plumpy's exact text: aiida-core's verdi shows it as it is.
+        throw new UnknownIntentError('Unknown intent');
     }
   }
 

@@ -31,6 +31,9 @@ async function attributesWithFloats(name: string): Promise<Map<string, Hashable>
   return new Map(parsed.nodes.map((node) => [node.uuid, node.attributes]));
 }
 
+/** Node types whose float attributes aiida-ts knows, so their hash needs no help from the recorded text. */
+const FLOAT_AWARE_TYPES = new Set(['data.core.float.Float.', 'data.core.structure.StructureData.']);
+
 function hasIntegralFloat(value: Hashable): boolean {
   if (value instanceof HashFloat) return Number.isInteger(value.value);
   if (Array.isArray(value)) return value.some((item) => hasIntegralFloat(item as Hashable));
@@ -72,7 +75,7 @@ describe.each(['calcfunctions', 'workchains', 'data_types'])('node hashes of the
       if (typeof stored !== 'string') continue;
       const node = await loadNode(entry.uuid, { storage: archive.storage });
       const attributes = floats.get(entry.uuid)!;
-      if (hasIntegralFloat(attributes)) {
+      if (hasIntegralFloat(attributes) && !FLOAT_AWARE_TYPES.has(entry.node_type)) {
         // JS numbers cannot carry `3.0`: hash the same objects with the floats aiida wrote.
         const objects = (await objectsToHash(node)) as Record<string, Hashable>;
         expect(makeHash({ ...objects, attributes }), `${entry.node_type} ${entry.uuid}`).toBe(stored);

@@ -83,7 +83,8 @@ describe.each(transports)('core.direct through %s', (name, createTransport) => {
   it('submits without waiting, shows the job running, then done, with its output', async () => {
     const workdir = writeJob('run', {
       jobEnvironment: { GREETING: "it's $HOME" },
-      prependText: 'sleep 2',
+      // the job waits for the test to let it go: it is surely running when listed, however slow the machine
+      prependText: 'until [ -e go ]; do sleep 0.1; done',
       codesInfo: [
         {
           cmdlineParams: ['bash', '-c', 'echo "$GREETING"; echo $((6 * 7)); echo oops >&2'],
@@ -93,6 +94,7 @@ describe.each(transports)('core.direct through %s', (name, createTransport) => {
       ],
       appendText: 'echo appended',
     });
+    // submitJob returns while the job still waits: it did not wait for the job
     const jobId = await scheduler.submitJob(workdir, '_aiidasubmit.sh');
     expect(jobId).toMatch(/^\d+$/);
 
@@ -102,6 +104,7 @@ describe.each(transports)('core.direct through %s', (name, createTransport) => {
     expect(running[jobId as string]!.jobOwner).toBe(execFileSync('id', ['-un']).toString().trim());
     const mine = await scheduler.getJobs({ user: '$USER' });
     expect(mine.map((job) => job.jobId)).toContain(jobId);
+    writeFileSync(path.join(workdir, 'go'), '');
 
     const done = await until('the job to finish', async () => {
       const [job] = await scheduler.getJobs({ jobs: [jobId as string] });

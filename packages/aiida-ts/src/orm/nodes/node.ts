@@ -12,7 +12,7 @@ import {
 } from '../../errors.js';
 import { collectObjectKeys } from '../../repository/object-key.js';
 import type { BatchLink, StorageBackend } from '../../storage/backend.js';
-import { canonicalTimestamp } from '../../storage/dialect.js';
+import { canonicalTimestamp, nowTimestamp } from '../../storage/dialect.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbNodeRow, NewDbNode } from '../../storage/schema.js';
 import { NodeComments } from '../entities/comment.js';
@@ -40,7 +40,7 @@ import { isUniqueViolation } from '../utils/db-errors.js';
 import { patchedJsonColumn } from '../utils/json-column.js';
 import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
-import { runNodesStoredHooks } from './store-hooks.js';
+import { nodeHasher, runNodesStoredHooks } from './store-hooks.js';
 
 /** @internal The option key through which loaders build a node from its database row. */
 export const FROM_ROW: unique symbol = Symbol('aiida-ts.node.fromRow');
@@ -238,7 +238,7 @@ export class Node {
       processType: null,
       label: options.label ?? '',
       description: options.description ?? '',
-      ctime: canonicalTimestamp(new Date()),
+      ctime: nowTimestamp(),
       mtime: null,
       userId: options.user?.pk ?? null,
       user: options.user ?? null,
@@ -330,7 +330,7 @@ export class Node {
     }
     return storage
       .trackWrite(`${column} of node<${pk}>`, async () => {
-        const mtime = storage.dialect.encodeTimestamp(new Date());
+        const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
         await storage
           .executor()
           .updateTable('db_dbnode')
@@ -451,7 +451,7 @@ export class Node {
       persistMetadata: async (metadata) => {
         const { pk, storage } = this.#state;
         if (pk === null || storage === undefined) return;
-        const mtime = storage.dialect.encodeTimestamp(new Date());
+        const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
         // checked inside the update's transaction: full maintenance cannot delete a file between write and reference
         await storage.referenceObjects(collectObjectKeys(metadata), () =>
           storage
@@ -500,7 +500,7 @@ export class Node {
     const { pk, storage } = this.#state;
     if (pk !== null && storage !== undefined) {
       await storage.trackWrite(`attributes of node<${pk}>`, async () => {
-        const mtime = storage.dialect.encodeTimestamp(new Date());
+        const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
         await storage
           .executor()
           .updateTable('db_dbnode')
@@ -636,6 +636,9 @@ export class Node {
         }
       }
       const attributes = node.#cleanAttributesForStore();
+      // aiida-core stores every node with its `_aiida_hash` extra.
+      const hash = Object.hasOwn(node.#state.extras, '_aiida_hash') ? undefined : await nodeHasher()?.(node);
+      if (hash !== undefined) node.#state.extras['_aiida_hash'] = hash;
       prepared.push({
         node,
         attributes: dialect.encodeJson(attributes),
@@ -670,7 +673,7 @@ export class Node {
     const defaultUserId = nodes.some((n) => n.#state.user === null && n.#state.userId === null)
       ? await User.getDefaultId(storage)
       : null;
-    const now = dialect.encodeTimestamp(new Date());
+    const now = dialect.encodeTimestamp(nowTimestamp());
     const rows: NewDbNode[] = prepared.map(({ node, attributes, extras }, i) => ({
       uuid: node.#state.uuid,
       node_type: node.#state.nodeType,
@@ -1197,7 +1200,7 @@ export class NodeBase {
       persist: ({ set, remove, reset }) => {
         const storage = state.storage!;
         return storage.trackWrite(`extras of node<${String(state.pk)}>`, async () => {
-          const mtime = storage.dialect.encodeTimestamp(new Date());
+          const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
           await storage
             .executor()
             .updateTable('db_dbnode')
