@@ -56,6 +56,7 @@ export const AiidaErrorCode = {
   EXIT: 'EXIT',
   MESSAGE_ENCODING: 'MESSAGE_ENCODING',
   DAEMON: 'DAEMON',
+  STORAGE_BACKUP: 'STORAGE_BACKUP',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -471,4 +472,9 @@ export class MessageEncodingError extends AiidaError {
  */
 export class DaemonError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.DAEMON;
+}
+
+/** A backup of a profile's storage (`verdi storage backup`) could not be made; the destination keeps no partial one. */
+export class StorageBackupError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.STORAGE_BACKUP;
 }
