@@ -4,9 +4,11 @@ import {
   computeNodeHash,
   HASH_EXTRA_KEY,
   pythonClassPath,
+  pythonFloatText,
   workfunction,
 } from 'aiida-ts/engine';
-import { Int, loadNode, Node } from 'aiida-ts/orm';
+import { sql } from 'kysely';
+import { Float, Int, loadNode, Node, StructureData } from 'aiida-ts/orm';
 import { nowTimestamp } from '../../src/storage/dialect.js';
 import { lastStateChange } from '../../src/cmdline/process/list-query.js';
 import { BACKENDS, useEngine } from './helpers.js';
@@ -76,5 +78,55 @@ describe.each(BACKENDS)('_aiida_hash on every stored node, on %s', (_name, open)
 describe('hashes as aiida-core computes them', () => {
   it("names the base Data class as Python does (`<class 'aiida.orm.nodes.data.data.Data'>`)", () => {
     expect(pythonClassPath('data.Data.')).toBe('aiida.orm.nodes.data.data.Data');
+  });
+});
+
+describe.each(BACKENDS)('floats written as aiida-core writes them, on %s', (_name, open) => {
+  const engine = useEngine(open);
+
+  /** The attributes column as the database holds it (text), which is what aiida-core reads. */
+  async function rawAttributes(pk: number): Promise<string> {
+    const storage = engine().storage;
+    const column =
+      storage.dialect.name === 'postgres' ? sql<string>`attributes::text` : sql<string>`attributes`;
+    const row = await sql<{ text: string }>`select ${column} as text from db_dbnode where id = ${pk}`.execute(
+      storage.executor(),
+    );
+    return row.rows[0]!.text;
+  }
+
+  it('any Float value, integral or not, round-trips as a float', async () => {
+    // A spread of values: integral ones (which JS cannot tell from ints), fractions, large and small.
+    const values = [0, 2, -7, 1e15, 123456789, 1.5, -0.25, 1e-7, 2.5e20, 0.1 + 0.2];
+    for (let i = 0; i < 20; i += 1)
+      values.push(Math.round((Math.random() - 0.5) * 1e6) / (i % 2 === 0 ? 1 : 8));
+    for (const value of values) {
+      // PostgreSQL's jsonb keeps `2.0` but writes `2.5e+20` as `250000000000000000000`, for aiida-core too.
+      if (engine().storage.dialect.name === 'postgres' && /e/.test(pythonFloatText(value))) continue;
+      const node = await new Float(value).store();
+      const raw = JSON.parse(
+        (await rawAttributes(node.pk!)).replace(/"value":\s*(-?[\d.eE+-]+)/, '"value":"$1"'),
+      ) as { value: string };
+      // Python reads a float back: the text has a point or an exponent.
+      expect(raw.value, String(value)).toMatch(/[.eE]/);
+      expect(Number(raw.value)).toBe(value);
+      expect((await loadNode<Float>(node.pk!)).value).toBe(value);
+    }
+  });
+
+  it("writes a structure's cell, positions, masses and weights as floats", async () => {
+    const structure = new StructureData({
+      cell: [
+        [2, 0, 0],
+        [0, 2, 0],
+        [0, 0, 2],
+      ],
+    });
+    structure.appendAtom({ symbols: 'Si', position: [0, 0, 0] });
+    await structure.store();
+    const raw = (await rawAttributes(structure.pk!)).replace(/\s/g, '');
+    expect(raw).toContain('[[2.0,0.0,0.0],[0.0,2.0,0.0],[0.0,0.0,2.0]]');
+    expect(raw).toMatch(/"position":\[0\.0,0\.0,0\.0\]/);
+    expect(raw).toMatch(/"weights":\[1\.0\]/);
   });
 });

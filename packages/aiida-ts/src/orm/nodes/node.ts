@@ -41,6 +41,7 @@ import { patchedJsonColumn } from '../utils/json-column.js';
 import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
 import { nodeHasher, runNodesStoredHooks } from './store-hooks.js';
+import { type FloatPaths, jsonWithFloats } from '../utils/float-paths.js';
 
 /** @internal The option key through which loaders build a node from its database row. */
 export const FROM_ROW: unique symbol = Symbol('aiida-ts.node.fromRow');
@@ -197,6 +198,11 @@ export class Node {
   static readonly nodeFamily: NodeFamily | null = null;
   /** Attributes a stored but unsealed process node may still change. */
   static readonly updatableAttributes: readonly string[] = [];
+  /**
+   * Attributes that hold Python floats (dotted paths, `*` for any key or index): written with a point even when
+   * integral (`2.0`), and hashed as floats, as aiida-core does.
+   */
+  static readonly floatAttributes: FloatPaths = [];
 
   readonly #state: NodeState;
   #repository: NodeRepository | undefined;
@@ -641,7 +647,10 @@ export class Node {
       if (hash !== undefined) node.#state.extras['_aiida_hash'] = hash;
       prepared.push({
         node,
-        attributes: dialect.encodeJson(attributes),
+        attributes:
+          (node.constructor as typeof Node).floatAttributes.length === 0
+            ? dialect.encodeJson(attributes)
+            : jsonWithFloats(attributes, (node.constructor as typeof Node).floatAttributes),
         extras: dialect.encodeJson(node.#state.extras),
         cleaned: attributes,
       });
