@@ -95,7 +95,7 @@ export async function objectsToHash(node: Node, options: HashObjectsOptions = {}
     }
   }
   // Python floats stay floats in the hash even when integral (a Float's value, a structure's cell, …).
-  const floats = (node.constructor as typeof Node).floatAttributes;
+  const floats = node.attributeFloatPaths;
   const hashed =
     floats.length === 0
       ? attributes

@@ -41,7 +41,7 @@ import { patchedJsonColumn } from '../utils/json-column.js';
 import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
 import { nodeHasher, runNodesStoredHooks } from './store-hooks.js';
-import { type FloatPaths, jsonWithFloats } from '../utils/float-paths.js';
+import { type FloatPaths, integralFloatPaths, jsonWithFloats } from '../utils/float-paths.js';
 
 /** @internal The option key through which loaders build a node from its database row. */
 export const FROM_ROW: unique symbol = Symbol('aiida-ts.node.fromRow');
@@ -99,6 +99,8 @@ interface NodeState {
   computerId: number | null;
   computer: Computer | null;
   attributes: Record<string, unknown>;
+  /** Integral floats among the attributes as read from the database (aiida-core's `2.0`), by path. */
+  floatPaths: string[];
   extras: Record<string, JsonValue>;
   repositoryMetadata: RepositoryMetadata;
   /** Links into this node not stored yet (this node or its source is unstored). */
@@ -228,6 +230,8 @@ export class Node {
         computerId: row.dbcomputer_id,
         computer: null,
         attributes: (dialect.decodeJson(row.attributes) ?? {}) as Record<string, unknown>,
+        // SQLite hands the text over; PostgreSQL's driver parses jsonb itself (its `2.0` is read as `2`).
+        floatPaths: typeof row.attributes === 'string' ? integralFloatPaths(row.attributes) : [],
         extras: (dialect.decodeJson(row.extras) ?? {}) as Record<string, JsonValue>,
         repositoryMetadata: dialect.decodeJson(row.repository_metadata) ?? {},
         incoming: [],
@@ -251,11 +255,21 @@ export class Node {
       computerId: options.computer?.pk ?? null,
       computer: options.computer ?? null,
       attributes: {},
+      floatPaths: [],
       extras: {},
       repositoryMetadata: {},
       incoming: [],
       outgoing: [],
     };
+  }
+
+  /**
+   * Where this node's attributes hold Python floats: the class's {@link Node.floatAttributes} and the integral
+   * floats read from the database (a `Dict` value `2.0` written by aiida-core). Written and hashed as floats.
+   */
+  get attributeFloatPaths(): FloatPaths {
+    const declared = (this.constructor as typeof Node).floatAttributes;
+    return this.#state.floatPaths.length === 0 ? declared : [...declared, ...this.#state.floatPaths];
   }
 
   // --- identity and columns --------------------------------------------------------------------------------
@@ -648,9 +662,9 @@ export class Node {
       prepared.push({
         node,
         attributes:
-          (node.constructor as typeof Node).floatAttributes.length === 0
+          node.attributeFloatPaths.length === 0
             ? dialect.encodeJson(attributes)
-            : jsonWithFloats(attributes, (node.constructor as typeof Node).floatAttributes),
+            : jsonWithFloats(attributes, node.attributeFloatPaths),
         extras: dialect.encodeJson(node.#state.extras),
         cleaned: attributes,
       });
@@ -826,6 +840,7 @@ export class Node {
     state.computer = this.#state.computer;
     state.computerId = this.#state.computerId;
     state.attributes = cloneJson(cleanValue(this.#state.attributes, 'attributes')) as Record<string, unknown>;
+    state.floatPaths = [...this.#state.floatPaths];
     state.repositoryMetadata = {};
     copy.#repository = undefined;
     if (!this.repository.isEmpty()) await copy.repository.cloneFrom(this.repository);
