@@ -55,6 +55,7 @@ export const AiidaErrorCode = {
   USAGE: 'USAGE',
   EXIT: 'EXIT',
   MESSAGE_ENCODING: 'MESSAGE_ENCODING',
+  DAEMON: 'DAEMON',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -462,4 +463,12 @@ export class ProcessStalledError extends AiidaError {
  */
 export class MessageEncodingError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.MESSAGE_ENCODING;
+}
+
+/**
+ * The daemon of a profile cannot do what was asked: it is already running, not running, did not start or stop in
+ * time (aiida's `DaemonException`).
+ */
+export class DaemonError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.DAEMON;
 }

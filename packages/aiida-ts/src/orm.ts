@@ -6,6 +6,7 @@ export { Node, NodeAttributes, NodeBase, NodeLinks, LinkManager, loadNodesByPk }
 // Loading the hashing module installs the `_aiida_hash` of every stored node (orm/nodes/caching.ts).
 export { HASH_EXTRA_KEY } from './orm/nodes/caching.js';
 export type { LinkFilter, LinkTriple, NodeClass, NodeOptions } from './orm/nodes/node.js';
+export type { Linked, LinkedNodes, NodeLinksManager } from './orm/nodes/process/links-manager.js';
 export { NodeRepository, type RepositoryHost, type RepositoryMetadata } from './orm/nodes/node-repository.js';
 export {
   getNodeClassByEntryPoint,

@@ -199,7 +199,7 @@ export interface SpecPhantoms<S extends SpecTypes> {
   readonly '~outValues': ExplicitOutValues<S['outputs']>;
   readonly '~dynamicOutPaths': DynamicOutPath<S['outputs']>;
   readonly '~dynamicOutValue': DynamicOutValue<S['outputs']>;
-  readonly '~context': Partial<S['context']>;
+  readonly '~context': S['context'];
   readonly '~contextEntries': ContextEntries<S['context']>;
 }
 

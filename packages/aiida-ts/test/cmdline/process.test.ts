@@ -245,9 +245,7 @@ describe('verdi process list', () => {
     expect(result.stdout).toMatch(
       /Report: Last time an entry changed state: 3m ago \(at \d\d:\d\d:\d\d on \d{4}-\d\d-\d\d\)/,
     );
-    expect(result.stderr).toContain(
-      'Warning: This profile does not have a broker and so it has no daemon. See https://',
-    );
+    expect(result.stderr).toContain('Warning: The daemon is not running: start it with `verdi daemon start`');
   });
 
   it('-a shows every process with finished, failed, excepted and killed states, oldest first', async () => {

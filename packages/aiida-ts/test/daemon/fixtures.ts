@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { calcfunction, nodeType, nonDb, ToContext, WorkChain } from '../../src/engine.js';
 import { Int } from '../../src/orm/nodes/data/base.js';
@@ -125,5 +126,44 @@ export class GatedParent extends WorkChain.define((spec) =>
 
   end(): void {
     this.report('the child is done');
+  }
+}
+
+/** The environment variable naming a file: a worker that has it set hangs in `Interrupted`'s first step. */
+export const HANG_ENV = 'AIIDA_TS_DAEMON_HANG';
+
+/**
+ * Submits a `TwoSteps` child and calls `addOne` in its first step; in a worker started with {@link HANG_ENV} it then
+ * waits for the child to end, writes its pk to that file and hangs there (the test SIGKILLs that worker in the middle of the step). The second
+ * step returns the child's result plus the calcfunction's.
+ */
+export class Interrupted extends WorkChain.define((spec) =>
+  spec
+    .input('x', { validType: nodeType(Int) })
+    .output('result', { validType: nodeType(Int) })
+    .context<{ child: WorkChainNode; y: Int }>(),
+) {
+  static {
+    this.outline('start', 'collect');
+  }
+
+  async start(): Promise<ToContext> {
+    const child = await this.submit(TwoSteps, { x: this.inputs.x });
+    this.ctx.y = await addOne(this.inputs.x);
+    const hang = process.env[HANG_ENV];
+    if (hang !== undefined) {
+      // the child ends first (a calcfunction cut off in the middle is excepted and made again: not this test)
+      await this.runner.getProcessFuture(child.node.pk!);
+      writeFileSync(hang, String(this.node.pk));
+      await new Promise(() => undefined);
+    }
+    return new ToContext({ child });
+  }
+
+  async collect(): Promise<void> {
+    const links = await this.ctx.child!.base.links.getOutgoing({ linkType: 'return' });
+    const result = links.getNodeByLabel('result');
+    if (!(result instanceof Int)) throw new TypeError('the child has no result');
+    this.out('result', await addOne(new Int(result.value + this.ctx.y!.value)));
   }
 }

@@ -12,6 +12,12 @@ export interface LeaseEvents {
   onLost?(lease: DaemonLease): void;
   /** The terminal write committed; `woken` is the parent it woke, if any. */
   onFinished?(lease: DaemonLease, woken: number | undefined): void;
+  /**
+   * Asked before every write: a reason to refuse it (the process failed only because the database could not be
+   * reached: neither that state, nor its report, nor its end are recorded), so that the process is continued from
+   * its last checkpoint instead.
+   */
+  refuseWrite?(lease: DaemonLease): string | undefined;
 }
 
 /**
@@ -30,6 +36,8 @@ export class DaemonLease implements WriteGuard {
   readonly #storage: StorageBackend;
   readonly #events: LeaseEvents;
   #lost = false;
+  #abandoned = false;
+  #givenUp = false;
   #woken: number | undefined;
 
   constructor(storage: StorageBackend, pk: number, owner: string, epoch: number, events: LeaseEvents = {}) {
@@ -47,6 +55,16 @@ export class DaemonLease implements WriteGuard {
   /** Whether a write found the lease lost. */
   get lost(): boolean {
     return this.#lost;
+  }
+
+  /** Whether a write was refused (see `LeaseEvents.refuseWrite`): the process is to be continued elsewhere. */
+  get abandoned(): boolean {
+    return this.#abandoned;
+  }
+
+  /** Refuses every later write (the worker gave the process up: it is continued elsewhere from its checkpoint). */
+  giveUp(): void {
+    this.#givenUp = true;
   }
 
   /** Checks (and, on PostgreSQL, locks) the lease; `mark` also records the largest node pk as the step mark. */
@@ -70,6 +88,16 @@ export class DaemonLease implements WriteGuard {
   }
 
   async before(db: Kysely<Database>, write: GuardedWrite): Promise<void> {
+    if (this.#givenUp)
+      throw new LeaseLostError(
+        `process<${this.pk}>: not recorded (the process was given up here: it is continued from its checkpoint)`,
+        this.pk,
+      );
+    const refused = this.#events.refuseWrite?.(this);
+    if (refused !== undefined) {
+      this.#abandoned = true;
+      throw new LeaseLostError(`process<${this.pk}>: not recorded (${refused})`, this.pk);
+    }
     await this.check(db, write.checkpoint && !write.terminal);
   }
 

@@ -1,5 +1,5 @@
 import { LocalCommunicator, TaskRejectedError, type Communicator } from 'kiwipy-ts';
-import { ClassNotFoundError, ProcessState, continueTaskSchema } from 'plumpy-ts';
+import { ClassNotFoundError, Excepted, ProcessState, continueTaskSchema } from 'plumpy-ts';
 import { z } from 'zod';
 import { LeaseLostError, NotExistentError } from '../../errors.js';
 import { loadNode } from '../../orm/loaders.js';
@@ -24,6 +24,7 @@ import { DaemonLease } from './lease.js';
 import { awaitedBy, parkConditionOf, type ParkCondition } from './park.js';
 import { StepJournal } from './step-journal.js';
 import { StorageControlCommunicator } from './storage-control-communicator.js';
+import { isStorageUnavailable } from './storage-outage.js';
 import {
   claimTask,
   claimTasks,
@@ -75,6 +76,8 @@ export interface WorkerStats {
   readonly claimed: number;
   /** Parks since the start. */
   readonly parked: number;
+  /** Claims made for a broker delivery (the rest were found by polling the storage). */
+  readonly brokerClaims: number;
   /** Control requests being applied (their ids). */
   readonly applying: readonly number[];
   readonly broker: boolean;
@@ -92,6 +95,8 @@ interface Held {
   readonly awaited: Set<number>;
   /** Set when the process must be dropped without another write (lease lost, stop bound, heartbeat lost). */
   dropped: 'lost' | 'stop' | undefined;
+  /** Its row is being given back (after a drop). */
+  releasing: boolean;
   done: Promise<void>;
 }
 
@@ -135,6 +140,8 @@ export class DaemonWorker implements AsyncDisposable {
   #lastBeat = Date.now();
   #claimed = 0;
   #parked = 0;
+  #brokerClaims = 0;
+  #failingLooks = 0;
   #sweeps = 0;
   #subscription: string | undefined;
   #exit: Promise<WorkerExit> | undefined;
@@ -226,6 +233,7 @@ export class DaemonWorker implements AsyncDisposable {
       loaded: [...this.#held.keys()],
       claimed: this.#claimed,
       parked: this.#parked,
+      brokerClaims: this.#brokerClaims,
       applying: [...this.#held.values()].flatMap((held) => [...held.applying.keys()]),
       broker: this.broker !== undefined,
     };
@@ -242,8 +250,17 @@ export class DaemonWorker implements AsyncDisposable {
       let busy = false;
       try {
         busy = await this.#tick();
+        if (this.#failingLooks > 0)
+          log().warn(
+            { workerId: this.id },
+            `daemon worker: the task table answers again (${this.#failingLooks} looks failed)`,
+          );
+        this.#failingLooks = 0;
       } catch (error) {
-        log().warn({ err: error, workerId: this.id }, 'daemon worker: a look at the task table failed');
+        // said once per outage, not at every look
+        if (this.#failingLooks === 0)
+          log().warn({ err: error, workerId: this.id }, 'daemon worker: a look at the task table failed');
+        this.#failingLooks += 1;
       }
       if (this.#stopping) break;
       if (busy) this.#delay.reset();
@@ -270,6 +287,12 @@ export class DaemonWorker implements AsyncDisposable {
       pk: claim.pk,
       lease: new DaemonLease(this.storage, claim.pk, this.id, claim.epoch, {
         onLost: () => this.#lost(held),
+        refuseWrite: () => {
+          const state = held.process?.stateObject;
+          return state instanceof Excepted && isStorageUnavailable(state.error)
+            ? 'the database could not be reached during its step: it is continued from its checkpoint'
+            : undefined;
+        },
         onFinished: (_lease, woken) => {
           if (woken !== undefined) {
             this.#sleep.poke();
@@ -282,13 +305,22 @@ export class DaemonWorker implements AsyncDisposable {
       awaited: new Set(claim.waitingFor ?? []),
       inStep: false,
       dropped: undefined,
+      releasing: false,
       done: Promise.resolve(),
     };
     this.#held.set(claim.pk, held);
     held.done = withStorage(this.storage, () => this.#drive(held, claim))
       .catch((error: unknown) => {
-        if (error instanceof LeaseLostError || held.dropped !== undefined) this.#drop(held);
-        else
+        const unreachable = held.lease.abandoned || isStorageUnavailable(error);
+        if (unreachable)
+          log().warn(
+            { err: error, pk: claim.pk, workerId: this.id },
+            `process<${claim.pk}>: the database could not be reached during its step; it is continued from its checkpoint`,
+          );
+        if (unreachable || error instanceof LeaseLostError || held.dropped !== undefined) {
+          held.dropped ??= 'lost';
+          this.#drop(held);
+        } else
           log().error(
             { err: error, pk: claim.pk, workerId: this.id },
             `daemon worker: process<${claim.pk}> failed to run`,
@@ -304,7 +336,13 @@ export class DaemonWorker implements AsyncDisposable {
   }
 
   #lost(held: Held): void {
-    if (held.dropped !== undefined) return;
+    if (held.dropped !== undefined) {
+      log().warn(
+        { pk: held.pk, workerId: this.id },
+        `a late write of process<${held.pk}> was refused: its lease is another worker's`,
+      );
+      return;
+    }
     held.dropped = 'lost';
     log().warn(
       { pk: held.pk, workerId: this.id },
@@ -312,12 +350,44 @@ export class DaemonWorker implements AsyncDisposable {
     );
   }
 
-  /** Forgets a dropped process here without writing anything more. */
+  /**
+   * Forgets a dropped process here without writing anything to its node, and gives its row back (runnable) if this
+   * worker still holds the lease — a step cut off from the database, a heartbeat lost past the lease time — as soon
+   * as the database answers: any worker then continues it from its last checkpoint, replaying the step. When the
+   * lease is another worker's already, the release changes nothing.
+   */
   #drop(held: Held): void {
+    held.lease.giveUp();
     const process = held.process;
-    if (process === undefined) return;
-    this.runner.unload(process);
-    void process.close().catch(() => undefined);
+    if (process !== undefined) {
+      held.process = undefined;
+      this.runner.unload(process);
+      void process.close().catch(() => undefined);
+    }
+    if (held.dropped !== 'stop' && !held.releasing) {
+      held.releasing = true;
+      void this.#releaseWhenReachable(held);
+    }
+  }
+
+  async #releaseWhenReachable(held: Held): Promise<void> {
+    let delay = 100;
+    while (!this.#stopping && !this.storage.isClosed) {
+      try {
+        await this.#release(held, { state: TaskState.RUNNABLE });
+        return;
+      } catch (failure) {
+        if (!isStorageUnavailable(failure)) {
+          log().warn(
+            { err: failure, pk: held.pk, workerId: this.id },
+            `could not give process<${held.pk}> back`,
+          );
+          return;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(2_000, delay * 2);
+    }
   }
 
   // ---- one process ---------------------------------------------------------------------------------------------
@@ -377,7 +447,11 @@ export class DaemonWorker implements AsyncDisposable {
     } catch (error) {
       failure = error;
     }
-    if (failure instanceof ClassNotFoundError && claim.module !== null) {
+    // the checkpoint loader wraps the missing class in a PersistenceError
+    const classMissing =
+      failure instanceof ClassNotFoundError ||
+      (failure instanceof Error && failure.cause instanceof ClassNotFoundError);
+    if (classMissing && claim.module !== null) {
       try {
         await importProcessModule(claim.module);
         return await this.#withJournal(held, claim, attempt);
@@ -464,6 +538,14 @@ export class DaemonWorker implements AsyncDisposable {
     await process.provenance.writer.flush().catch((error: unknown) => {
       if (!(error instanceof LeaseLostError)) throw error;
     });
+    if (held.lease.abandoned) {
+      log().warn(
+        { pk: held.pk, workerId: this.id },
+        `process<${held.pk}>: the database could not be reached during its step; it is continued from its checkpoint`,
+      );
+      held.dropped ??= 'lost';
+      return this.#drop(held);
+    }
     if (held.lease.lost) return this.#drop(held);
     await this.#settleApplying(held, process);
     log().debug({ pk: held.pk, workerId: this.id }, `process<${held.pk}> ended ${process.state}`);
@@ -602,8 +684,10 @@ export class DaemonWorker implements AsyncDisposable {
       }
       if (adopted === 'adopted') claim = await claimTask(this.storage, this.id, pk);
     }
-    if (claim !== undefined) this.#take(claim);
-    return claim !== undefined;
+    if (claim === undefined) return false;
+    this.#brokerClaims += 1;
+    this.#take(claim);
+    return true;
   }
 
   /** A broker task for a process without a row: recorded as runnable when it is an aiida-ts process. */

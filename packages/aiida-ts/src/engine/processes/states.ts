@@ -8,6 +8,7 @@ import {
   type ProcessStateObject,
   type StateData,
   type StateHost,
+  type StateJson,
 } from 'plumpy-ts';
 import { ValidationError } from '../../errors.js';
 import { describeValue } from './engine-hooks.js';
@@ -36,6 +37,15 @@ function engineHost(host: StateHost): EngineStepHost {
 export class EngineRunning extends Running {
   constructor(host: StateHost, data: StateData['running']) {
     super(host, data);
+  }
+
+  /**
+   * A running state restored from a checkpoint (a process continued in the middle of its run, e.g. taken over by
+   * another daemon worker) is of the class it was saved from, so that its step links its outputs too.
+   */
+  static override fromJSON(host: StateHost, json: StateJson): EngineRunning {
+    const base = Running.fromJSON(host, json);
+    return new this(host, { runFn: base.runFn, args: base.args });
   }
 
   override execute(): ProcessStateObject | Promise<ProcessStateObject> {

@@ -43,6 +43,9 @@ export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool 
   });
   // an idle client losing its connection must not crash the process; the next query reconnects
   pool.on('error', () => undefined);
+  // nor a checked-out one between two statements (a server restart): the statement in progress, or the next one,
+  // fails with the error instead
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -1,0 +1,179 @@
+/**
+ * The daemon on PostgreSQL with RabbitMQ: the broker carries the tasks (a script's submissions and those of work
+ * chain steps), each delivery is acknowledged right after the claim in the storage, and futures resolve across
+ * workers from state broadcasts. On a private RabbitMQ node with `consumer_timeout` at 5 s, a step longer than that
+ * is neither interrupted nor run twice (while a consumer that holds a delivery unacknowledged is cut off).
+ */
+import { randomBytes } from 'node:crypto';
+import amqp from 'amqplib';
+import type { Communicator } from 'kiwipy-ts';
+import { connect } from 'kiwipy-ts/rmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPrivateBroker, type PrivateBroker } from '@aiida-ts/test-services';
+import { Runner } from '../../src/engine.js';
+import {
+  RunnerOwnership,
+  startDaemonWorker,
+  type DaemonWorkerHandle,
+} from '../../src/engine/daemon/index.js';
+import { Int } from '../../src/orm/nodes/data/base.js';
+import type { ProcessNode } from '../../src/orm/nodes/process/process.js';
+import { setDefaultStorage } from '../../src/storage/context.js';
+import { withAiidaTsTables } from '../../src/storage/aiida-ts-schema/schema.js';
+import { Parent, Sleeper, TwoSteps } from './fixtures.js';
+import { openSharedStorage, type SharedStorage } from './services.js';
+
+const SHARED_BROKER = 'amqp://guest:guest@127.0.0.1:5672';
+
+function resultOf(node: ProcessNode): Promise<number> {
+  return node.base.links
+    .getOutgoing({ linkType: 'return' })
+    .then((links) => (links.getNodeByLabel('result') as Int).value);
+}
+
+async function countNodes(shared: SharedStorage, processType: string): Promise<number> {
+  const row = await shared.storage
+    .executor()
+    .selectFrom('db_dbnode')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('process_type', '=', processType)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+describe('the daemon on PostgreSQL with RabbitMQ', () => {
+  let shared: SharedStorage;
+  const opened: Communicator[] = [];
+  const workers: DaemonWorkerHandle[] = [];
+
+  async function broker(url: string, prefix: string, prefetch = 0): Promise<Communicator> {
+    const communicator = await connect({ url, prefix, testingMode: true, taskPrefetchCount: prefetch });
+    opened.push(communicator);
+    return communicator;
+  }
+
+  beforeAll(async () => {
+    shared = await openSharedStorage('psql');
+    setDefaultStorage(shared.storage);
+  });
+  afterAll(async () => {
+    await Promise.all(workers.map((worker) => worker.stop()));
+    await Promise.all(opened.map((communicator) => communicator.close().catch(() => undefined)));
+    setDefaultStorage(null);
+    await shared?.cleanup();
+  });
+
+  it('carries the submissions of scripts and of work chain steps, and futures resolve across workers', async () => {
+    const prefix = `aiida-ts-daemon-${randomBytes(4).toString('hex')}`;
+    const { storage } = shared;
+    // polling so slow that only the broker (or a worker's own hand-over) can explain a prompt claim
+    const options = { storage, slots: 4, leaseTtlMs: 5_000, poll: { minMs: 60_000, maxMs: 60_000 } };
+    for (let i = 0; i < 2; i += 1)
+      workers.push(
+        await startDaemonWorker(undefined, {
+          ...options,
+          communicator: await broker(SHARED_BROKER, prefix, 4),
+        }),
+      );
+    const client = await broker(SHARED_BROKER, prefix);
+    const runner = new Runner({
+      storage,
+      communicator: client,
+      ownership: new RunnerOwnership(storage, { broker: client }),
+    });
+    try {
+      // idle workers (60 s between looks at the storage): only the broker can bring this one to them at once
+      const first = await runner.submit(TwoSteps, { x: new Int(10) });
+      // the runner has no poll interval: only the workers' state broadcasts can resolve its futures
+      expect((await runner.getProcessFuture(first.pk!)).processState).toBe('finished');
+      const claims = (): number => workers.reduce((total, worker) => total + worker.stats().brokerClaims, 0);
+      expect(claims()).toBe(1);
+      const nodes: ProcessNode[] = [];
+      for (let i = 0; i < 4; i += 1) nodes.push(await runner.submit(Parent, { x: new Int(i) }));
+      const done = await Promise.all(nodes.map((node) => runner.getProcessFuture(node.pk!)));
+      expect(done.map((node) => node.processState)).toEqual(Array(4).fill('finished'));
+      expect(await Promise.all([first, ...done].map(resultOf))).toEqual([22, 3, 5, 7, 9]);
+      // children submitted in steps were handed over through the broker too (or claimed by a worker it woke)
+      expect(claims()).toBeGreaterThan(1);
+      expect(await countNodes(shared, 'fixtures.TwoSteps')).toBe(5);
+      const rows = await withAiidaTsTables(storage.executor())
+        .selectFrom('aiida_ts_task')
+        .selectAll()
+        .execute();
+      expect(rows).toEqual([]);
+    } finally {
+      await runner.close();
+      await Promise.all(workers.splice(0).map((worker) => worker.stop()));
+    }
+  });
+
+  describe('on a RabbitMQ node with consumer_timeout at 5 s', () => {
+    let rabbit: PrivateBroker;
+
+    beforeAll(async () => {
+      rabbit = await startPrivateBroker({
+        rabbitEnv: { consumer_timeout: 5_000, channel_tick_interval: 500 },
+      });
+    }, 90_000);
+    afterAll(async () => {
+      await rabbit?.stop();
+    });
+
+    it(
+      'runs a step longer than the timeout once, while a consumer holding a delivery is cut off',
+      { timeout: 60_000 },
+      async () => {
+        // the control: a consumer that does not acknowledge loses its channel after the timeout
+        const connection = await amqp.connect(rabbit.url);
+        const channel = await connection.createChannel();
+        const closed = new Promise<string>((resolve) => {
+          channel.on('error', (error: Error) => resolve(error.message));
+          channel.on('close', () => resolve('closed'));
+        });
+        await channel.assertQueue('control', { durable: false, autoDelete: true });
+        channel.sendToQueue('control', Buffer.from('x'));
+        await channel.consume('control', () => undefined, { noAck: false });
+
+        const prefix = `aiida-ts-timeout-${randomBytes(4).toString('hex')}`;
+        const { storage } = shared;
+        const worker = await startDaemonWorker(undefined, {
+          storage,
+          slots: 2,
+          leaseTtlMs: 5_000,
+          poll: { minMs: 60_000, maxMs: 60_000 },
+          communicator: await broker(rabbit.url, prefix, 2),
+        });
+        workers.push(worker);
+        const client = await broker(rabbit.url, prefix);
+        const runner = new Runner({
+          storage,
+          communicator: client,
+          ownership: new RunnerOwnership(storage, { broker: client }),
+        });
+        try {
+          const node = await runner.submit(Sleeper, { ms: 7_000, x: new Int(1) });
+          expect(await closed).toMatch(/PRECONDITION_FAILED|timeout|closed/i);
+          const done = await runner.getProcessFuture(node.pk!);
+          expect(done.processState).toBe('finished');
+          expect(await resultOf(done)).toBe(2);
+          expect(worker.stats().claimed).toBe(1);
+          expect(worker.stats().brokerClaims).toBe(1);
+          expect(await countNodes(shared, 'fixtures.addOne')).toBe(
+            // the earlier test's: 4 parents × 2 (child + parent) + 1; this one: 1
+            4 * 2 + 1 + 1,
+          );
+          // the worker's own connection survived the whole step
+          expect(worker.worker.broker?.isClosed()).toBe(false);
+        } finally {
+          await runner.close();
+          await connection.close().catch(() => undefined);
+          // everything on the private node is closed before the node stops
+          await Promise.all(workers.splice(0).map((handle) => handle.stop()));
+          await Promise.all(
+            opened.splice(0).map((communicator) => communicator.close().catch(() => undefined)),
+          );
+        }
+      },
+    );
+  });
+});
