@@ -13,12 +13,11 @@ import {
   calcfunction,
   nodeType,
   runGetNode,
-  ToContext,
   WorkChain,
   type ExitCode,
+  type ProcessNodeOf,
 } from 'aiida-ts/engine';
 import { Int } from 'aiida-ts/orm';
-import type { WorkChainNode } from 'aiida-ts/orm';
 
 /** x + y */
 const add = calcfunction(
@@ -67,7 +66,8 @@ class SumOfSquares extends WorkChain.define((spec) =>
       help: 'the total divided by two, when even',
     })
     .exitCode(300, 'ERROR_SQUARE_FAILED', 'the square of {value} could not be computed')
-    .context<{ current: number; total: Int; squares: WorkChainNode[] }>(),
+    // the context and its initial values: `this.ctx.current` is a number, `this.ctx.squares` a list of Square nodes
+    .context(() => ({ current: 0, total: new Int(0), squares: new Array<ProcessNodeOf<typeof Square>>() })),
 ) {
   static {
     this.outline(({ while_, if_ }) => [
@@ -79,60 +79,54 @@ class SumOfSquares extends WorkChain.define((spec) =>
   }
 
   setup(): void {
-    this.ctx.current = 0;
-    this.ctx.total = new Int(0);
     this.report(`summing the squares of 1..${this.inputs.n.value}`);
   }
 
   hasNext(): boolean {
-    return this.ctx.current! < this.inputs.n.value;
+    return this.ctx.current < this.inputs.n.value;
   }
 
-  async squareNext(): Promise<ToContext> {
-    this.ctx.current = this.ctx.current! + 1;
+  async squareNext(): Promise<void> {
+    this.ctx.current += 1;
     const child = await this.submit(Square, {
       x: this.ctx.current,
       metadata: { call_link_label: `square_${this.ctx.current}` },
     });
     this.report(`launched Square<${String(child.pk)}> for ${this.ctx.current}`);
-    return new ToContext({ squares: append_(child) });
+    this.toContext({ squares: append_(child) });
   }
 
   async accumulate(): Promise<ExitCode | undefined> {
-    const child = this.ctx.squares!.at(-1)!;
-    if (!child.isFinishedOk)
+    const child = this.ctx.squares.at(-1);
+    if (child === undefined || !child.isFinishedOk)
       return SumOfSquares.exitCodes.ERROR_SQUARE_FAILED.format({ value: this.ctx.current });
-    const square = (await child.base.links.getOutgoing({ linkType: 'return' })).getNodeByLabel(
-      'square',
-    ) as Int;
-    this.ctx.total = await add(this.ctx.total!, square);
+    this.ctx.total = await add(this.ctx.total, await child.outputs.square);
     return undefined;
   }
 
   isEven(): boolean {
-    return this.ctx.total!.value % 2 === 0;
+    return this.ctx.total.value % 2 === 0;
   }
 
   async halveTotal(): Promise<void> {
-    this.out('halved', await halve(this.ctx.total!));
+    this.out('halved', await halve(this.ctx.total));
   }
 
   keepTotal(): void {
-    this.report(`the total ${this.ctx.total!.value} is odd: nothing to halve`);
+    this.report(`the total ${this.ctx.total.value} is odd: nothing to halve`);
   }
 
   results(): void {
-    this.out('total', this.ctx.total!);
-    this.report(`done: the sum of the squares of 1..${this.inputs.n.value} is ${this.ctx.total!.value}`);
+    this.out('total', this.ctx.total);
+    this.report(`done: the sum of the squares of 1..${this.inputs.n.value} is ${this.ctx.total.value}`);
   }
 }
 
 const n = Number(process.argv[2] ?? 4);
-const { node, result } = await runGetNode(SumOfSquares, { n, metadata: { label: `sum of squares 1..${n}` } });
+const { node } = await runGetNode(SumOfSquares, { n, metadata: { label: `sum of squares 1..${n}` } });
 console.log(
   `SumOfSquares<${String(node.pk)}> ${String(node.processState)} with exit status ${String(node.exitStatus)}`,
 );
-console.log(
-  `total: ${result.total.value}${result.halved === undefined ? '' : `, halved: ${result.halved.value}`}`,
-);
+const { total, halved } = await node.outputs;
+console.log(`total: ${total.value}${halved === undefined ? '' : `, halved: ${halved.value}`}`);
 console.log(String(node.pk));

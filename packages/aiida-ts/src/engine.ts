@@ -36,7 +36,7 @@ export {
 } from './engine/processes/ports.js';
 export { Process, defaultProcessType, definitionOf } from './engine/processes/process.js';
 export { WorkChain } from './engine/processes/workchains/workchain.js';
-export { append_, assign_, type NodeOf } from './engine/processes/workchains/context.js';
+export { append_, assign_, type NodeOf, type ProcessNodeOf } from './engine/processes/workchains/context.js';
 export {
   BaseRestartWorkChain,
   ProcessHandlerReport,
@@ -69,6 +69,7 @@ export {
   type BuilderNamespaceMethods,
   type ProcessBuilder,
 } from './engine/processes/builder.js';
+export { getCodeBuilder } from './engine/processes/code-builder.js';
 export type { ExposedOptions } from './engine/processes/engine-hooks.js';
 export {
   currentEngineProcess,
@@ -213,3 +214,29 @@ export {
   loadEntryPoint,
   registerEntryPoint,
 } from './plugins/entry-points.js';
+export {
+  aiidaCodec,
+  createAiidaCodec,
+  readContinueResult,
+  resolveAiidaEntity,
+  type AiidaCodecOptions,
+} from './engine/wire/aiida-codec.js';
+export {
+  dumpYaml,
+  pythonFloatText,
+  resolvePlainTag,
+  YamlEncodeError,
+  type DumpYamlOptions,
+  type EntityResolver,
+} from './engine/wire/pyyaml-emitter.js';
+export { loadYaml, YamlDecodeError, type LoadYamlOptions } from './engine/wire/pyyaml-loader.js';
+export {
+  EntityRef,
+  EntityTag,
+  MappingTag,
+  PyFloat,
+  PyObjectApply,
+  TaggedMapping,
+  isPyTuple,
+  pyTuple,
+} from './engine/wire/yaml-values.js';

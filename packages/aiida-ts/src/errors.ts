@@ -54,6 +54,9 @@ export const AiidaErrorCode = {
   INDEX: 'INDEX',
   USAGE: 'USAGE',
   EXIT: 'EXIT',
+  MESSAGE_ENCODING: 'MESSAGE_ENCODING',
+  DAEMON: 'DAEMON',
+  STORAGE_BACKUP: 'STORAGE_BACKUP',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -453,4 +456,25 @@ export class RemoteOperationError extends AiidaError {
  */
 export class ProcessStalledError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.PROCESS_STALLED;
+}
+
+/**
+ * A message body could not be written or read as aiida-core's YAML (an unstored node in a message, an object
+ * that is not plain data, an unknown YAML tag).
+ */
+export class MessageEncodingError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.MESSAGE_ENCODING;
+}
+
+/**
+ * The daemon of a profile cannot do what was asked: it is already running, not running, did not start or stop in
+ * time (aiida's `DaemonException`).
+ */
+export class DaemonError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.DAEMON;
+}
+
+/** A backup of a profile's storage (`verdi storage backup`) could not be made; the destination keeps no partial one. */
+export class StorageBackupError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.STORAGE_BACKUP;
 }

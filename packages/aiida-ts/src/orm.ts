@@ -3,7 +3,10 @@
  * authinfos, groups, comments, logs — with links, loading, deletion and the node class registry.
  */
 export { Node, NodeAttributes, NodeBase, NodeLinks, LinkManager, loadNodesByPk } from './orm/nodes/node.js';
+// Loading the hashing module installs the `_aiida_hash` of every stored node (orm/nodes/caching.ts).
+export { HASH_EXTRA_KEY } from './orm/nodes/caching.js';
 export type { LinkFilter, LinkTriple, NodeClass, NodeOptions } from './orm/nodes/node.js';
+export type { Linked, LinkedNodes, NodeLinksManager } from './orm/nodes/process/links-manager.js';
 export { NodeRepository, type RepositoryHost, type RepositoryMetadata } from './orm/nodes/node-repository.js';
 export {
   getNodeClassByEntryPoint,

@@ -5,8 +5,11 @@ import { DecodeError } from './errors.js';
  * plugs in through the communicator's options. `decode` must throw on malformed input, never guess.
  */
 export interface Codec {
-  /** The AMQP `content_type` written on every message. */
-  readonly contentType: string;
+  /**
+   * The AMQP `content_type` written on every message; undefined leaves the property unset, as kiwipy
+   * does (aiida-core's YAML bodies carry no content type).
+   */
+  readonly contentType?: string | undefined;
   encode(value: unknown): Buffer;
   decode(data: Buffer): unknown;
 }
@@ -25,3 +28,19 @@ export const jsonCodec: Codec = {
     }
   },
 };
+
+const TUPLE = Symbol.for('kiwipy-ts.tuple');
+
+/**
+ * Marks an array as a tuple (kiwipy's task envelope is the Python tuple `(task, no_reply)`); a codec that
+ * can tell tuples from lists (aiida's YAML) writes it as one, JSON writes an array. Returns the array.
+ */
+export function asTuple<T extends unknown[]>(items: T): T {
+  Object.defineProperty(items, TUPLE, { value: true, enumerable: false });
+  return items;
+}
+
+/** Whether `value` is an array marked with {@link asTuple}. */
+export function isTuple(value: unknown): value is unknown[] {
+  return Array.isArray(value) && (value as unknown as Record<symbol, unknown>)[TUPLE] === true;
+}

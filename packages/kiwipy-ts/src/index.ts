@@ -17,7 +17,7 @@ export {
   type FilterValue,
 } from './broadcast-filter.js';
 export { LocalCommunicator, toRemoteError, type LocalCommunicatorOptions } from './local-communicator.js';
-export { jsonCodec, type Codec } from './codec.js';
+export { asTuple, isTuple, jsonCodec, type Codec } from './codec.js';
 export { silentLogger, stderrLogger, type Logger } from './logger.js';
 export {
   SubscriberSet,

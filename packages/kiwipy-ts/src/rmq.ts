@@ -41,6 +41,7 @@ export {
   encodeBroadcast,
   encodeTaskBody,
   exceptionResponse,
+  errorMessageOf,
   hostInfo,
   parseBroadcast,
   parseResponse,
@@ -53,3 +54,9 @@ export {
   type Response,
   type TaskBody,
 } from './rmq/messages.js';
+export {
+  messageProperties,
+  shortUuid,
+  type MessageKind,
+  type MessagePropertiesOptions,
+} from './rmq/properties.js';

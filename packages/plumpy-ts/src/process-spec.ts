@@ -88,6 +88,16 @@ type NsDesc<S, Dyn, R extends boolean> = NamespaceDesc<
   R
 >;
 
+/**
+ * The context type after declaring `C` on top of `Old`: `C` alone when `Old` is still the untyped context of an
+ * empty spec, else both (a subclass adds to its parent's context; a field declared again takes the new type).
+ */
+export type MergeContext<Old, C> = string extends keyof Old
+  ? C
+  : { [K in keyof Old as K extends keyof C ? never : K]: Old[K] } & C extends infer X
+    ? { [K in keyof X]: X[K] }
+    : never;
+
 type With<T extends SpecTypes, K extends keyof SpecTypes, V> = Omit<T, K> & {
   readonly [P in K]: V;
 } extends infer X extends SpecTypes
@@ -121,6 +131,8 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
   readonly exposedOutputs: ExposedMemory = new Map();
   /** The work chain outline, when this is a work chain's spec (set by `WorkChain.outline`). */
   outline: { getDescription(): unknown } | undefined;
+  /** The factories of the context's initial values, in the order declared (see `context(defaults)`). */
+  readonly contextDefaults: (() => object)[] = [];
   #sealed = false;
 
   constructor() {
@@ -342,9 +354,30 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
     return this as never;
   }
 
-  /** Declares the type of a work chain's context (`ctx`); types only. */
-  context<C extends object>(): ProcessSpec<With<T, 'context', C>> {
+  /**
+   * Declares fields of a work chain's context (`ctx`). Without an argument it declares types only, and the fields
+   * are optional (`undefined` until a step sets them or a `toContext` fills them). With `defaults`, a function
+   * returning the initial values, the fields are typed from those values and always present: a new work chain's
+   * context starts as what the function returns (called once per work chain, so lists and nodes are not shared).
+   * Several calls add up, and a subclass adds to its parent's context.
+   */
+  context<C extends object>(): ProcessSpec<With<T, 'context', MergeContext<T['context'], Partial<C>>>>;
+  context<C extends object>(
+    defaults: () => C,
+  ): ProcessSpec<With<T, 'context', MergeContext<T['context'], C>>>;
+  context(defaults?: () => object): ProcessSpec<SpecTypes> {
+    if (defaults !== undefined) {
+      this.#ensureOpen('declare context defaults');
+      this.contextDefaults.push(defaults);
+    }
     return this as never;
+  }
+
+  /** The initial context of a new work chain: the declared defaults, the later ones over the earlier. */
+  initialContext(): Record<string, unknown> {
+    const context: Record<string, unknown> = {};
+    for (const defaults of this.contextDefaults) Object.assign(context, defaults());
+    return context;
   }
 
   hasInput(name: string): boolean {
@@ -383,6 +416,7 @@ export class ProcessSpec<T extends SpecTypes = EmptySpec> {
     for (const [ns, map] of this.exposedInputs) copy.exposedInputs.set(ns, new Map(map));
     for (const [ns, map] of this.exposedOutputs) copy.exposedOutputs.set(ns, new Map(map));
     copy.outline = this.outline;
+    copy.contextDefaults.push(...this.contextDefaults);
     return copy;
   }
 }

@@ -199,7 +199,7 @@ export interface SpecPhantoms<S extends SpecTypes> {
   readonly '~outValues': ExplicitOutValues<S['outputs']>;
   readonly '~dynamicOutPaths': DynamicOutPath<S['outputs']>;
   readonly '~dynamicOutValue': DynamicOutValue<S['outputs']>;
-  readonly '~context': Partial<S['context']>;
+  readonly '~context': S['context'];
   readonly '~contextEntries': ContextEntries<S['context']>;
 }
 
@@ -1601,7 +1601,8 @@ export class Process {
       case Intent.STATUS:
         return this.getStatusInfo();
       default:
-        throw new UnknownIntentError(`Unknown intent '${intent}'`);
+        // plumpy's exact text: aiida-core's verdi shows it as it is.
+        throw new UnknownIntentError('Unknown intent');
     }
   }
 

@@ -75,6 +75,9 @@ const savedAwaitableSchema = z.object({
 const TAKE_AWAITABLES = Symbol('plumpy-ts.takeAwaitables');
 const RESOLVE_SAVED = Symbol('plumpy-ts.resolveSaved');
 const APPLY = Symbol('plumpy-ts.apply');
+// A symbol, not a `#method`: TypeScript compiles a class with private methods with an alias of the class that its
+// static block would read before it is set.
+const CONTEXT = Symbol('plumpy-ts.context');
 
 /**
  * The waiting state of a work chain: waits for its awaitables, putting each value in the context as it
@@ -214,7 +217,9 @@ function methodNames(prototype: object | null): string[] {
  */
 export class WorkChain extends Process {
   static {
-    setReservedStepNames(methodNames(WorkChain.prototype));
+    // `this`, not the class name: tsc compiles a self-reference in a static block to an alias that is only
+    // assigned after the class is defined, so the built module would fail to load
+    setReservedStepNames(methodNames(this.prototype));
   }
 
   static override get stateClasses(): StateClasses {
@@ -287,7 +292,11 @@ export class WorkChain extends Process {
     return issues;
   }
 
-  #ctx: Record<string, unknown> = {};
+  /**
+   * The context; undefined until first used, when the spec's defaults make it (so that a checkpoint taken before the
+   * first step holds no value that only exists in memory yet, such as an unstored node made by a default).
+   */
+  #ctx: Record<string, unknown> | undefined;
   #stepper: Stepper | undefined;
   #awaitables: PendingAwaitable[] = [];
   readonly #host: OutlineHost = {
@@ -306,6 +315,12 @@ export class WorkChain extends Process {
 
   /** The context: values kept between steps and in checkpoints. */
   get ctx(): this['~context'] {
+    return this[CONTEXT]();
+  }
+
+  /** The context, made from the spec's defaults at its first use. */
+  [CONTEXT](): Record<string, unknown> {
+    if (this.#ctx === undefined) this.#ctx = (this.constructor as typeof WorkChain).spec().initialContext();
     return this.#ctx;
   }
 
@@ -447,11 +462,12 @@ export class WorkChain extends Process {
 
   [APPLY](awaitable: PendingAwaitable, value: unknown): void {
     if (awaitable.action === 'assign') {
-      this.#ctx[awaitable.key] = value;
+      this[CONTEXT]()[awaitable.key] = value;
       return;
     }
-    const list = this.#ctx[awaitable.key];
-    if (list === undefined) this.#ctx[awaitable.key] = [value];
+    const context = this[CONTEXT]();
+    const list = context[awaitable.key];
+    if (list === undefined) context[awaitable.key] = [value];
     else if (Array.isArray(list)) list.push(value);
     else
       throw new InvalidStateError(`cannot append to the context entry '${awaitable.key}': it is not a list`);
@@ -475,13 +491,14 @@ export class WorkChain extends Process {
   protected override saveInstanceState(out: Record<string, JsonValue>): void {
     super.saveInstanceState(out);
     if (this.#stepper !== undefined) out['stepper_state'] = this.#stepper.toJSON() as JsonValue;
-    out['CONTEXT'] = encodeAt('ctx', () => this.encodeValue(this.#ctx));
+    const context = this.#ctx;
+    if (context !== undefined) out['CONTEXT'] = encodeAt('ctx', () => this.encodeValue(context));
   }
 
   protected override loadInstanceState(saved: Checkpoint): void {
     super.loadInstanceState(saved);
     const context = saved['CONTEXT'];
-    this.#ctx = context === undefined ? {} : (this.decodeValue(context) as Record<string, unknown>);
+    this.#ctx = context === undefined ? undefined : (this.decodeValue(context) as Record<string, unknown>);
     const stepper = saved['stepper_state'] as StepperState | undefined;
     const outline = (this.constructor as typeof WorkChain).getOutline();
     if (stepper !== undefined && outline !== undefined)

@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { Process, WorkChain, append_, assign_, if_, while_ } from '../src/index.js';
+import { Process, WorkChain, append_, assign_, if_, loadProcess, while_ } from '../src/index.js';
 
 class Square extends Process.define((spec) =>
   spec.input('n', { validType: z.number() }).output('square', { validType: z.number() }),
@@ -95,5 +95,73 @@ describe('work chain types', () => {
       new SumOfSquares({ inputs: { values: ['1'] } });
     };
     void typeErrors;
+  });
+});
+
+/** A context declared with defaults: its fields are always there, typed from the values. */
+class Counter extends WorkChain.define((spec) =>
+  spec
+    .input('upTo', { validType: z.number() })
+    .context(() => ({ count: 0, seen: new Array<number>() }))
+    .context<{ last: { square: number } }>()
+    .output('count', { validType: z.number() })
+    .output('seen', { validType: z.array(z.number()) }),
+) {
+  static {
+    this.outline(({ while_: loop }) => [loop('more')('countOne'), 'results']);
+  }
+
+  more(): boolean {
+    return this.ctx.count < this.inputs.upTo;
+  }
+
+  countOne(): void {
+    this.ctx.count += 1;
+    this.ctx.seen.push(this.ctx.count);
+    this.toContext({ last: this.launch(Square, { inputs: { n: this.ctx.count } }) });
+  }
+
+  results(): void {
+    expectTypeOf(this.ctx.count).toEqualTypeOf<number>();
+    expectTypeOf(this.ctx.seen).toEqualTypeOf<number[]>();
+    expectTypeOf(this.ctx.last).toEqualTypeOf<{ square: number } | undefined>();
+    this.out('count', this.ctx.count);
+    this.out('seen', this.ctx.seen);
+  }
+
+  typeErrors(): void {
+    // @ts-expect-error: a misspelt context field
+    this.ctx.cuont = 1;
+    // @ts-expect-error: count was declared as a number by its default
+    this.ctx.count = 'one';
+    // @ts-expect-error: a misspelt toContext key
+    this.toContext({ lsat: this.launch(Square, { inputs: { n: 1 } }) });
+  }
+}
+
+/** A subclass adds to its parent's context. */
+class CounterWithNote extends Counter.define((spec) => spec.context(() => ({ note: 'counted' }))) {
+  override results(): void {
+    expectTypeOf(this.ctx.note).toEqualTypeOf<string>();
+    expectTypeOf(this.ctx.count).toEqualTypeOf<number>();
+    super.results();
+  }
+}
+
+describe('context defaults', () => {
+  it('start every work chain with fresh default values', async () => {
+    const first = await new Counter({ inputs: { upTo: 3 } }).execute();
+    const second = await new Counter({ inputs: { upTo: 2 } }).execute();
+    expect(first).toEqual({ count: 3, seen: [1, 2, 3] });
+    expect(second).toEqual({ count: 2, seen: [1, 2] });
+    expect(await new CounterWithNote({ inputs: { upTo: 1 } }).execute()).toEqual({ count: 1, seen: [1] });
+  });
+
+  it('make the context at its first use, so a work chain checkpointed before it starts gets the defaults too', async () => {
+    const created = new Counter({ inputs: { upTo: 2 } });
+    const checkpoint = created.save();
+    expect(checkpoint['CONTEXT']).toBeUndefined();
+    const loaded = loadProcess(checkpoint);
+    expect(await loaded.execute()).toEqual({ count: 2, seen: [1, 2] });
   });
 });

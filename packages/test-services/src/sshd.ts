@@ -125,6 +125,12 @@ export async function startPrivateSshd(extraConfig: readonly string[] = []): Pro
       'MaxStartups 64',
       'AllowTcpForwarding yes',
       'LogLevel ERROR',
+      // Sessions see the HOME of the process that started sshd when it is not the account's (tests give
+      // themselves a home with empty startup files): the shells sshd starts then run those files, not the
+      // user's, which are not under test and can stall (a pyenv rehash lock left by a killed shell: 60 s).
+      ...(process.env['HOME'] !== undefined && process.env['HOME'] !== os.userInfo().homedir
+        ? [`SetEnv HOME=${process.env['HOME']}`]
+        : []),
       '',
     ].join('\n'),
   );

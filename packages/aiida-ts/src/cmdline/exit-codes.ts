@@ -13,6 +13,8 @@ export const ExitCode = {
   DEPRECATED: 80,
   /** An unexpected error (a bug): the message and, with `-v debug`, the stack are printed. */
   UNKNOWN: 99,
+  /** `verdi daemon status`: the daemon of a profile is not running (as aiida-core's). */
+  DAEMON_NOT_RUNNING: 3,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -8,6 +8,7 @@ import type { ProcessFunction } from './processes/functions.js';
 import { currentEngineProcess } from './processes/instantiate.js';
 import { resolveLaunchable } from './processes/launchable.js';
 import type { ProcessRunner, RunResult } from './processes/process-runner.js';
+import type { ProcessNodeOf } from './processes/workchains/context.js';
 
 /** The runner launches use: the one of the process running the current step, else the manager's. */
 async function currentRunner(): Promise<ProcessRunner> {
@@ -38,14 +39,14 @@ export async function run(target: unknown, inputs?: unknown): Promise<unknown> {
 export function runGetNode<C extends ProcessClass>(
   processClass: C,
   inputs?: InputsOf<C>,
-): Promise<RunResult<ProcessOutputsOf<C>>>;
+): Promise<RunResult<ProcessOutputsOf<C>, ProcessNodeOf<C>>>;
 export function runGetNode<F extends ProcessFunction>(
   fn: F,
   inputs: FunctionInputs<F>,
 ): Promise<RunResult<FunctionResult<F>>>;
 export function runGetNode<C extends ProcessClass>(
   builder: ProcessBuilder<C>,
-): Promise<RunResult<ProcessOutputsOf<C>>>;
+): Promise<RunResult<ProcessOutputsOf<C>, ProcessNodeOf<C>>>;
 export async function runGetNode(target: unknown, inputs?: unknown): Promise<RunResult<unknown>> {
   return (await currentRunner()).runGetNode(target, inputs as Readonly<Record<string, unknown>> | undefined);
 }
@@ -91,12 +92,12 @@ export function submit<C extends ProcessClass>(
   processClass: C,
   inputs?: InputsOf<C>,
   options?: SubmitOptions,
-): Promise<ProcessNode>;
+): Promise<ProcessNodeOf<C>>;
 export function submit<C extends ProcessClass>(
   builder: ProcessBuilder<C>,
   inputs?: undefined,
   options?: SubmitOptions,
-): Promise<ProcessNode>;
+): Promise<ProcessNodeOf<C>>;
 export async function submit(
   target: unknown,
   inputs?: Readonly<Record<string, unknown>>,

@@ -1,4 +1,5 @@
 import { LocalCommunicator, type Communicator } from 'kiwipy-ts';
+import { aiidaCodec } from './wire/aiida-codec.js';
 import { getProfile } from '../config/manager.js';
 import type { Profile } from '../config/profile.js';
 import type { BrokerConfig } from '../config/schema.js';
@@ -44,6 +45,9 @@ export async function connectProfileBroker(
     connectTimeout: options.timeout ?? 2_000,
     taskPrefetchCount: options.taskPrefetchCount ?? 0,
     reconnect: { enabled: true, timeout: 30_000 },
+    // aiida-core's wire format, so that either side's processes can be watched and controlled from the other.
+    codec: aiidaCodec,
+    errorReplies: 'message',
   });
 }
 

@@ -138,6 +138,25 @@ function utcFields(value: Date | string): string {
   );
 }
 
+let lastNowMicros = 0n;
+
+/**
+ * The current time in the canonical form with real microseconds (aiida-core's `timezone.now()` has them; a JS
+ * `Date` stops at milliseconds). Taken from the high-resolution clock, and never earlier than the last call,
+ * so that two entities made one after the other keep their order.
+ */
+export function nowTimestamp(): string {
+  let micros = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+  // The high-resolution clock does not follow wall-clock adjustments: keep within a second of Date.now().
+  const wall = BigInt(Date.now()) * 1000n;
+  if (micros > wall + 1_000_000n || micros < wall - 1_000_000n) micros = wall;
+  if (micros <= lastNowMicros) micros = lastNowMicros + 1n;
+  lastNowMicros = micros;
+  const date = new Date(Number(micros / 1000n));
+  const fraction = pad(Number(micros % 1_000_000n), 6);
+  return `${date.toISOString().slice(0, 19)}.${fraction}+00:00`;
+}
+
 /** The canonical form of a timestamp: `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (UTC, microseconds). */
 export function canonicalTimestamp(value: Date | string): string {
   if (value instanceof Date) {

@@ -18,7 +18,7 @@ import type {
   StorageInfo,
   TransactionOptions,
 } from './backend.js';
-import type { SqlDialect } from './dialect.js';
+import { nowTimestamp, type SqlDialect } from './dialect.js';
 import { checkStorageIntegrity, type StorageIntegrityReport } from './integrity.js';
 import { readSchemaVersion, SCHEMA_VERSION_HEAD } from './migrations.js';
 import type { Database, NewDbLink, NewDbNode, TableName } from './schema.js';
@@ -261,7 +261,7 @@ export abstract class SqlStorageBackend implements StorageBackend {
   }
 
   async setGlobalVariable(key: string, value: unknown, description?: string): Promise<void> {
-    const now = this.dialect.encodeTimestamp(new Date());
+    const now = this.dialect.encodeTimestamp(nowTimestamp());
     const val = this.dialect.encodeJson(value);
     await this.transaction(async (trx) => {
       const existing = await trx

@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProfile, setConfigDir, unloadProfile } from '../../src/config.js';
 import { ArithmeticAddCalculation, runGetNode, TemplatereplacerCalculation } from '../../src/engine.js';
 import { getManager } from '../../src/engine/manager.js';
-import { Computer, Dict, InstalledCode, Int, type CalcJobNode } from '../../src/orm.js';
+import { CalcJobNode, Computer, Dict, InstalledCode, Int } from '../../src/orm.js';
 import { verdiInProcess } from './verdi-in-process.js';
 import { verdiSandbox } from './verdi-process.js';
 
 const sandbox = verdiSandbox('aiida-ts-verdi-calcjob-');
 const verdi = verdiInProcess;
-const pk = { add: 0, template: 0, int: 0, remote: 0, templateRemote: 0, cleaned: 0 };
+const pk = { active: 0, add: 0, template: 0, int: 0, remote: 0, templateRemote: 0, cleaned: 0 };
 let addWorkdir = '';
 let templateWorkdir = '';
 
@@ -21,8 +21,13 @@ let templateWorkdir = '';
 const show = (result: { code: number; stdout: string; stderr: string }) =>
   `exit ${String(result.code)}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
 
+// The jobs run in login shells (the localhost of `verdi presto`): a HOME of the test's own keeps the machine user's
+// start-up files out of them.
+const previousHome = process.env['HOME'];
+
 beforeAll(async () => {
   setConfigDir(sandbox.configDir);
+  process.env['HOME'] = sandbox.base;
   const created = await verdi(['presto']);
   expect(created.code, show(created)).toBe(0);
   await loadProfile();
@@ -54,12 +59,23 @@ beforeAll(async () => {
     templateWorkdir = String((template.node as CalcJobNode).getRemoteWorkdir());
     pk.templateRemote = ((await (template.node as CalcJobNode).getRemoteFolder()) ?? { pk: 0 }).pk ?? 0;
     pk.int = (await new Int(1).store()).pk!;
+    // a job in the middle of its life, as the engine leaves it while the scheduler runs it
+    const active = await new CalcJobNode(undefined, { computer: localhost }).store();
+    await active.setProcessLabel('ArithmeticAddCalculation');
+    await active.setProcessState('waiting');
+    await active.setProcessStatus('Monitoring scheduler: job state RUNNING');
+    await active.setState('withscheduler');
+    await active.setJobId('4242');
+    await active.setSchedulerState('running');
+    pk.active = active.pk!;
   } finally {
     await getManager().close();
     await unloadProfile();
   }
 }, 120_000);
 afterAll(() => {
+  if (previousHome === undefined) delete process.env['HOME'];
+  else process.env['HOME'] = previousHome;
   setConfigDir(undefined);
   sandbox.cleanup();
 });
@@ -218,6 +234,55 @@ describe('the remote work directory: remotecat, verdi data core.remote, gotocomp
     const unknown = await verdi(['computer', 'goto', 'nowhere']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('invalid value for COMPUTER');
+  });
+});
+
+describe('verdi process show, status and list: where a calculation job is', () => {
+  it('show gives the step, the job id, the scheduler state and the work directory', async () => {
+    const active = await verdi(['process', 'show', String(pk.active)]);
+    expect(active.code, show(active)).toBe(0);
+    expect(active.stdout).toMatch(/^calcjob state +withscheduler$/m);
+    expect(active.stdout).toMatch(/^job id +4242$/m);
+    expect(active.stdout).toMatch(/^scheduler state +running$/m);
+    const finished = await verdi(['process', 'show', String(pk.add)]);
+    expect(finished.stdout).toMatch(/^job id +\d+$/m);
+    expect(finished.stdout).toContain(`remote workdir   ${addWorkdir}`);
+    const json = (await verdi(['process', 'show', String(pk.active), '--json'])).stdout;
+    expect(JSON.parse(json)).toMatchObject([
+      { calcjob_state: 'withscheduler', job_id: '4242', scheduler_state: 'running' },
+    ]);
+  });
+
+  it('status draws an active job with its step and scheduler state, a finished one with its exit status', async () => {
+    const active = await verdi(['process', 'status', String(pk.active)]);
+    expect(active.stdout.trim()).toBe(
+      `ArithmeticAddCalculation<${String(pk.active)}> Waiting [withscheduler | job 4242: running]`,
+    );
+    const finished = await verdi(['process', 'status', String(pk.add)]);
+    expect(finished.stdout.trim()).toBe(`ArithmeticAddCalculation<${String(pk.add)}> Finished [0]`);
+  });
+
+  it('list projects the job id, the step and the scheduler state', async () => {
+    const listed = await verdi([
+      'process',
+      'list',
+      '-a',
+      '-P',
+      'pk',
+      'job_id',
+      'job_state',
+      'scheduler_state',
+      'process_status',
+      '--json',
+    ]);
+    expect(listed.code, show(listed)).toBe(0);
+    expect(JSON.parse(listed.stdout)).toContainEqual({
+      pk: pk.active,
+      job_id: '4242',
+      job_state: 'withscheduler',
+      scheduler_state: 'running',
+      process_status: 'Monitoring scheduler: job state RUNNING',
+    });
   });
 });
 

@@ -64,7 +64,15 @@ describe('verdi node', () => {
   });
 
   it('show: properties and links of the node; unknown nodes are a usage error', async () => {
-    const result = await verdi(['node', 'show', String(pk.calc)]);
+    // aiida-core's layout: the process label as type, its state, no node type, links without their type.
+    const plain = await verdi(['node', 'show', String(pk.calc)]);
+    expect(plain.code, describeResult(plain)).toBe(0);
+    expect(plain.stdout).toMatch(/^Property +Value\n-+ {2}-+\ntype /);
+    expect(plain.stdout).not.toMatch(/node_type|process_type|Link type/);
+    expect(plain.stdout).toMatch(/^ctime +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00$/m);
+    expect(plain.stdout).toMatch(new RegExp(`^params +${pk.params} {2}Dict$`, 'm'));
+    // More behind --details.
+    const result = await verdi(['node', 'show', String(pk.calc), '--details']);
     expect(result.code, describeResult(result)).toBe(0);
     expect(result.stdout).toMatch(/^type\s+CalcFunctionNode$/m);
     expect(result.stdout).toMatch(new RegExp(`^pk\\s+${pk.calc}$`, 'm'));

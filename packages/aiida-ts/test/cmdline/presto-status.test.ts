@@ -42,7 +42,7 @@ describe('verdi presto and verdi status', () => {
       'Option `--use-postgres` not enabled: configuring the profile to use SQLite.',
     );
     expect(result.stdout).toContain(
-      'Option `--use-rabbitmq` not enabled: configuring the profile without a broker.',
+      'Broker detection disabled (AIIDA_TS_PRESTO_BROKER=none): configuring the profile without a broker.',
     );
     expect(result.stdout).toContain('Success: Created new profile `presto`.');
     expect(result.stdout).toContain('Success: Configured the localhost as a computer.');

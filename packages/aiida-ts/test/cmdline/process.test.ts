@@ -245,9 +245,7 @@ describe('verdi process list', () => {
     expect(result.stdout).toMatch(
       /Report: Last time an entry changed state: 3m ago \(at \d\d:\d\d:\d\d on \d{4}-\d\d-\d\d\)/,
     );
-    expect(result.stderr).toContain(
-      'Warning: This profile does not have a broker and so it has no daemon. See https://',
-    );
+    expect(result.stderr).toContain('Warning: The daemon is not running: start it with `verdi daemon start`');
   });
 
   it('-a shows every process with finished, failed, excepted and killed states, oldest first', async () => {
@@ -711,17 +709,12 @@ describe('bad process arguments', () => {
 });
 
 describe('verdi node show on process nodes', () => {
-  it('shows the state, nested links with their types, caller, called and logs', async () => {
+  it("shows aiida-core's layout: the state, nested links, caller, called and logs", async () => {
     const result = await verdi(['node', 'show', String(pk.sub)]);
     expect(result.code, describeResult(result)).toBe(0);
     const out = result.stdout;
     expect(out).toMatch(/^type +SubWorkChain\nstate +Finished \[0\]\npk /m);
-    expect(out).toMatch(
-      new RegExp(
-        `^Inputs +PK {2}Type {4}Link type\\n-+ {2}-+ {2}-+ {2}-+\\nx +${pk.x} {2}Int +input_work$`,
-        'm',
-      ),
-    );
+    expect(out).toMatch(new RegExp(`^Inputs +PK {2}Type\\n-+ {2}-+ {2}-+\\nx +${pk.x} {2}Int$`, 'm'));
     expect(out).toMatch(
       new RegExp(`^Caller +PK {2}Type\\n-+ {2}-+ {2}-+\\nsub_1 +${pk.main} {2}MainWorkChain$`, 'm'),
     );

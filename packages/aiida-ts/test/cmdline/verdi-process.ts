@@ -48,6 +48,8 @@ export function runVerdi(
     ...process.env,
     AIIDA_TS_PATH: base,
     FORCE_COLOR: undefined,
+    // `verdi presto` would configure the RabbitMQ server of the test machine: tests that want it say so
+    AIIDA_TS_PRESTO_BROKER: 'none',
     ...options.env,
   };
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];

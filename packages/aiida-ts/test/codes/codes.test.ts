@@ -79,7 +79,7 @@ describe.each(SQLITE_BACKENDS)('codes on $name', ({ open }) => {
         ['wrap_cmdline_params', false],
         ['filepath_executable', '/bin/bash'],
       ]);
-      expect(loaded.extras.all()).toEqual({ hidden: false });
+      expect(loaded.extras.all()).toEqual({ hidden: false, _aiida_hash: expect.any(String) as unknown });
       expect(loaded.computerId).toBe(computer.pk);
       expect(await loaded.getFullLabel()).toBe(`${code.label}@${computer.label}`);
       expect(code.fullLabel).toBe(`${code.label}@${computer.label}`);

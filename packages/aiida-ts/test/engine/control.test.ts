@@ -93,9 +93,8 @@ describe.each(BACKENDS)('remote control by pk on %s', (_name, open) => {
     const process = await runner.instantiate(Waiter, { gate: name });
     const done = runner.executeProcess(process).catch((error: unknown) => error);
     await expect.poll(() => process.state).toBe('running');
-    const started = Date.now();
+    // The step waits at a gate opened only at the end of the test: close() returning proves it did not wait for it.
     await runner.close();
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(((await done) as Error).name).toBe('KilledError');
     const node = await fresh(process.pk!);
     expect(node.processState).toBe('killed');

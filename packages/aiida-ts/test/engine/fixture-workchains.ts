@@ -5,11 +5,11 @@ import {
   if_,
   nodeType,
   nonDb,
-  ToContext,
+  type ProcessNodeOf,
   while_,
   WorkChain,
 } from 'aiida-ts/engine';
-import { Bool, Int, type WorkChainNode } from 'aiida-ts/orm';
+import { Bool, Int } from 'aiida-ts/orm';
 import { z } from 'zod';
 
 /** The processes of aiida-core's `workchains` fixture archive (`fixture_defs.py`), written for aiida-ts. */
@@ -47,7 +47,8 @@ export class InnerWorkChain extends WorkChain.define((spec) =>
   }
 
   async finalize(): Promise<ExitCode | undefined> {
-    const sum = this.ctx.sum!;
+    const sum = this.ctx.sum;
+    if (sum === undefined) return undefined;
     if (sum.value < 0) {
       this.report('negative sum, aborting');
       return InnerWorkChain.exitCodes.ERROR_NEGATIVE_SUM.format({ value: sum.value });
@@ -69,7 +70,12 @@ export class OuterWorkChain extends WorkChain.define((spec) =>
     .output('total', { validType: nodeType(Int) })
     .output('extra', { validType: nodeType(Int), required: false })
     .exitCode(410, 'ERROR_INNER_FAILED', 'the inner workchain failed with exit status {status}')
-    .context<{ iteration: number; total: Int; children: WorkChainNode[]; extra: Int }>(),
+    .context(() => ({
+      iteration: 0,
+      total: new Int(0),
+      children: new Array<ProcessNodeOf<typeof InnerWorkChain>>(),
+    }))
+    .context<{ extra: Int }>(),
 ) {
   static {
     this.outline(
@@ -81,34 +87,32 @@ export class OuterWorkChain extends WorkChain.define((spec) =>
   }
 
   setup(): void {
-    this.ctx.iteration = 0;
-    this.ctx.total = new Int(0);
     this.report('starting outer workchain');
   }
 
   shouldContinue(): boolean {
-    return this.ctx.iteration! < this.inputs.iterations.value;
+    return this.ctx.iteration < this.inputs.iterations.value;
   }
 
-  async runInner(): Promise<ToContext> {
-    this.ctx.iteration = this.ctx.iteration! + 1;
+  async runInner(): Promise<void> {
+    this.ctx.iteration += 1;
     const inputs = this.exposedInputs(InnerWorkChain, 'inner');
     const child = await this.submit(InnerWorkChain, {
       ...inputs,
       metadata: { call_link_label: `inner_iteration_${this.ctx.iteration}` },
     });
     this.report(`launched InnerWorkChain<${String(child.pk)}> for iteration ${this.ctx.iteration}`);
-    return new ToContext({ children: append_(child) });
+    this.toContext({ children: append_(child) });
   }
 
   async inspectInner(): Promise<ExitCode | undefined> {
-    const child = this.ctx.children!.at(-1)!;
+    const child = this.ctx.children.at(-1);
+    if (child === undefined) return undefined;
     if (!child.isFinishedOk) {
       this.report(`InnerWorkChain<${String(child.pk)}> failed with exit status ${String(child.exitStatus)}`);
       return OuterWorkChain.exitCodes.ERROR_INNER_FAILED.format({ status: child.exitStatus });
     }
-    const outputs = await child.base.links.getOutgoing({ linkType: 'return' });
-    this.ctx.total = await add(this.ctx.total!, outputs.getNodeByLabel('sum') as Int);
+    this.ctx.total = await add(this.ctx.total, await child.outputs.sum);
     return undefined;
   }
 
@@ -117,7 +121,7 @@ export class OuterWorkChain extends WorkChain.define((spec) =>
   }
 
   async extraStep(): Promise<void> {
-    this.ctx.extra = await multiply(this.ctx.total!, new Int(10));
+    this.ctx.extra = await multiply(this.ctx.total, new Int(10));
     this.out('extra', this.ctx.extra);
   }
 
@@ -126,10 +130,10 @@ export class OuterWorkChain extends WorkChain.define((spec) =>
   }
 
   async finalize(): Promise<void> {
-    this.outMany(
-      await this.exposedOutputs(this.ctx.children!.at(-1)!, InnerWorkChain, { namespace: 'inner' }),
-    );
-    this.out('total', this.ctx.total!);
-    this.report(`done after ${this.ctx.iteration} iterations, total=${this.ctx.total!.value}`);
+    const last = this.ctx.children.at(-1);
+    if (last !== undefined)
+      this.outMany(await this.exposedOutputs(last, InnerWorkChain, { namespace: 'inner' }));
+    this.out('total', this.ctx.total);
+    this.report(`done after ${this.ctx.iteration} iterations, total=${this.ctx.total.value}`);
   }
 }

@@ -71,7 +71,7 @@ describe('verdi run and the engine commands, through the executable', () => {
     expect(status.stdout.match(/multiply<\d+> Finished \[0\]/g)).toHaveLength(3);
     expect(status.stdout).toMatch(/add<\d+> Finished \[0\]/);
 
-    const show = await verdi(['node', 'show', pk]);
+    const show = await verdi(['node', 'show', pk, '--details']);
     expect(show.code, describeResult(show)).toBe(0);
     expect(show.stdout).toMatch(/process_type\s+arithmetic_workflow\.SumOfSquares/);
     expect(show.stdout).toMatch(/\bn\s+\d+\s+Int\s+input_work/);

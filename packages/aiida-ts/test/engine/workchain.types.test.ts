@@ -1,6 +1,26 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import { run, runGetNode, submit, type InputsOf, type ProcessOutputsOf } from 'aiida-ts/engine';
-import { Bool, Int, type ProcessNode, Str } from 'aiida-ts/orm';
+import {
+  append_,
+  assign_,
+  nodeType,
+  run,
+  runGetNode,
+  submit,
+  WorkChain,
+  type InputsOf,
+  type ProcessNodeOf,
+  type ProcessOutputsOf,
+} from 'aiida-ts/engine';
+import {
+  Bool,
+  Int,
+  type Linked,
+  type LinkedNodes,
+  type Node,
+  type ProcessNode,
+  Str,
+  type WorkChainNode,
+} from 'aiida-ts/orm';
 import { InnerWorkChain, OuterWorkChain } from './fixture-workchains.js';
 
 // Compile-time checks of the spec types flowing into launches, builders and processes.
@@ -24,7 +44,7 @@ describe('work chain types', () => {
     }>();
     expectTypeOf(() =>
       submit(OuterWorkChain, { inner: { x: 1, y: 2 }, do_extra: true }),
-    ).returns.resolves.toEqualTypeOf<ProcessNode>();
+    ).returns.resolves.toEqualTypeOf<ProcessNodeOf<typeof OuterWorkChain>>();
   });
 
   it('type builders by namespace', () => {
@@ -68,5 +88,84 @@ describe('work chain types', () => {
     expectTypeOf(InnerWorkChain.exitCodes.ERROR_MISSING_OUTPUT.status).toEqualTypeOf<number>();
     // @ts-expect-error no such exit code
     expectTypeOf(OuterWorkChain.exitCodes.ERROR_NOPE).toBeObject();
+  });
+});
+
+/** A work chain written as a user would: context with defaults, children in the context, their outputs by label. */
+class Doubler extends WorkChain.define((spec) =>
+  spec
+    .input('n', { validType: nodeType(Int) })
+    .output('total', { validType: nodeType(Int) })
+    .context(() => ({ round: 0, children: new Array<ProcessNodeOf<typeof InnerWorkChain>>() }))
+    .context<{ best: ProcessNodeOf<typeof InnerWorkChain> }>(),
+) {
+  static {
+    this.outline('start', 'collect');
+  }
+
+  async start(): Promise<void> {
+    this.ctx.round += 1;
+    const child = await this.submit(InnerWorkChain, { x: this.inputs.n, y: this.inputs.n });
+    this.toContext({ children: append_(child), best: assign_(child) });
+  }
+
+  async collect(): Promise<void> {
+    expectTypeOf(this.ctx.round).toEqualTypeOf<number>();
+    expectTypeOf(this.ctx.best).toEqualTypeOf<ProcessNodeOf<typeof InnerWorkChain> | undefined>();
+    const child = this.ctx.children.at(-1);
+    if (child === undefined) return;
+    expectTypeOf(child).toMatchTypeOf<WorkChainNode>();
+    expectTypeOf(child.outputs.sum).toEqualTypeOf<Linked<Int>>();
+    expectTypeOf(await child.outputs.sum).toEqualTypeOf<Int>();
+    expectTypeOf(await child.inputs.x).toEqualTypeOf<Int>();
+    this.out('total', await child.outputs.sum);
+  }
+
+  misspellings(): void {
+    const child = this.ctx.children.at(-1);
+    if (child === undefined) return;
+    // @ts-expect-error: no context field `rounds`
+    this.ctx.rounds = 1;
+    // @ts-expect-error: `round` holds a number
+    this.ctx.round = 'one';
+    // @ts-expect-error: no context field `childs` to put the child in
+    this.toContext({ childs: append_(child) });
+    // @ts-expect-error: `best` takes one node, not a list entry
+    this.toContext({ best: append_(child) });
+    // @ts-expect-error: InnerWorkChain has no output `summ`
+    void child.outputs.summ;
+    // @ts-expect-error: InnerWorkChain has no input `z`
+    void child.inputs.z;
+    // @ts-expect-error: metadata is not linked
+    void child.inputs.metadata;
+  }
+}
+
+describe('process node links types', () => {
+  it('type node.inputs and node.outputs from the process class', () => {
+    const typed = async (): Promise<void> => {
+      const { node } = await runGetNode(OuterWorkChain, { inner: { x: 1, y: 2 } });
+      expectTypeOf(await node.outputs.total).toEqualTypeOf<Int>();
+      expectTypeOf(await node.outputs.inner.sum).toEqualTypeOf<Int>();
+      expectTypeOf(await node.inputs.inner.y).toEqualTypeOf<Int>();
+      expectTypeOf(await node.inputs.do_extra).toEqualTypeOf<Bool>();
+      // the optional output, when all outputs are read at once
+      expectTypeOf((await node.outputs).extra).toEqualTypeOf<Int | undefined>();
+      // @ts-expect-error: no output `totl`
+      void node.outputs.totl;
+      // @ts-expect-error: label_prefix is a non-db input: not linked
+      void node.inputs.label_prefix;
+      const submitted = await submit(Doubler, { n: 2 });
+      expectTypeOf(await submitted.outputs.total).toEqualTypeOf<Int>();
+    };
+    expectTypeOf(typed).toBeFunction();
+  });
+
+  it('leave the links of a node of unknown class open to any label', () => {
+    const untyped = async (node: ProcessNode): Promise<void> => {
+      expectTypeOf(await node.outputs).toEqualTypeOf<LinkedNodes>();
+      expectTypeOf((await node.outputs)['anything']).toEqualTypeOf<Node | LinkedNodes | undefined>();
+    };
+    expectTypeOf(untyped).toBeFunction();
   });
 });

@@ -78,13 +78,18 @@ export function describeSchedulerContract(label: string, setup: SchedulerContrac
 
     it('lists a submitted job as queued or running, then reports it finished, with its output', async () => {
       const scheduler = setup.scheduler();
+      // The job waits for the test to let it go, so it is surely still there when listed, however slow the machine.
       const { jobId, workdir } = await submit('contract-run', {
         jobEnvironment: { CONTRACT: 'yes' },
         codesInfo: [
-          { cmdlineParams: ['bash', '-c', 'sleep 1; echo "contract=$CONTRACT"'], stdoutName: 'out.txt' },
+          {
+            cmdlineParams: ['bash', '-c', 'until [ -e go ]; do sleep 0.1; done; echo "contract=$CONTRACT"'],
+            stdoutName: 'out.txt',
+          },
         ],
       });
       const job = await listed(scheduler, jobId);
+      writeFileSync(path.join(workdir, 'go'), '');
       expect(job).not.toBeNull();
       expect([JobState.QUEUED, JobState.RUNNING]).toContain(job!.jobState);
       await until('the job to finish', async () => ((await finished(scheduler, jobId)) ? true : undefined));
@@ -94,7 +99,8 @@ export function describeSchedulerContract(label: string, setup: SchedulerContrac
     it('kills a running job before it ends', async () => {
       const scheduler = setup.scheduler();
       const { jobId, workdir } = await submit('contract-kill', {
-        codesInfo: [{ cmdlineParams: ['bash', '-c', 'touch started; sleep 60; touch ended'] }],
+        // `&&`: when the kill reaches `sleep` before the shell, the shell must not go on to `touch ended`
+        codesInfo: [{ cmdlineParams: ['bash', '-c', 'touch started && sleep 60 && touch ended'] }],
       });
       await until('the job to start', () => (existsSync(path.join(workdir, 'started')) ? true : undefined));
       expect(await scheduler.killJob(jobId)).toBe(true);

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { afterAll, beforeAll } from 'vitest';
 import { SshTransport } from '../../src/transports.js';
 import { startPrivateSshd, type PrivateSshd } from '@aiida-ts/test-services';
@@ -26,4 +27,6 @@ describeTransportContract('core.ssh', {
       },
       { knownHostsFiles: [sshd.knownHostsFile] },
     ),
+  // SFTP starts in the account's home, whatever HOME the session has
+  home: () => os.userInfo().homedir,
 });

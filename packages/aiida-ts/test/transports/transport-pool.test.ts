@@ -2,7 +2,7 @@
  * TransportPool semantics (aiida's tests/engine/test_transport.py for TransportQueue), with `core.local`
  * transports so no server is needed; the SSH pooling tests live in ssh-specifics.test.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InvalidOperationError, TransportError } from '../../src/errors.js';
 import { LocalTransport, TransportPool, type Transport } from '../../src/transports.js';
 
@@ -104,15 +104,26 @@ describe('TransportPool', () => {
   });
 
   it('spaces successive openings of a key by the safe interval (the first does not wait)', async () => {
-    await using pool = new TransportPool();
-    const { create, opened } = counting(0.25);
-    const start = Date.now();
-    for (let i = 0; i < 3; i += 1) {
+    // The pool's clock is faked: the waits are measured on it, not raced against the machine's.
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    try {
+      await using pool = new TransportPool();
+      const { create, opened } = counting(0.25);
+      const start = Date.now();
       await pool.withTransport('k', create, async () => Promise.resolve());
-    }
-    expect((opened[0] as number) - start).toBeLessThan(200);
-    for (let i = 1; i < opened.length; i += 1) {
-      expect((opened[i] as number) - (opened[i - 1] as number)).toBeGreaterThanOrEqual(250);
+      // the first opening happened without the clock moving
+      expect(opened).toEqual([start]);
+      for (let i = 1; i < 3; i += 1) {
+        const next = pool.withTransport('k', create, async () => Promise.resolve());
+        await vi.advanceTimersByTimeAsync(249);
+        expect(opened).toHaveLength(i);
+        await vi.advanceTimersByTimeAsync(1);
+        await next;
+        expect(opened).toHaveLength(i + 1);
+        expect((opened[i] as number) - (opened[i - 1] as number)).toBe(250);
+      }
+    } finally {
+      vi.useRealTimers();
     }
   });
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { BroadcastFilter } from '../broadcast-filter.js';
 import type { BroadcastSubscriber, RpcSubscriber } from '../communicator.js';
@@ -9,6 +8,7 @@ import { BROADCAST_TOPIC, MESSAGE_TTL, QUEUE_EXPIRES, rpcRoutingKey } from './de
 import type { RmqInternals } from './internals.js';
 import { ManagedChannel } from './managed-channel.js';
 import { exceptionResponse, parseBroadcast, pendingResponse, resultResponse } from './messages.js';
+import { shortUuid } from './properties.js';
 
 /** A queue with a consumer, declared once per channel incarnation. */
 interface Binding {
@@ -38,7 +38,7 @@ export class MessageSubscribers {
   readonly rpc = new SubscriberSet<RpcSubscriber>('rpc');
   readonly broadcasts = new SubscriberSet<BroadcastSubscriber | BroadcastFilter>('broadcast');
   readonly channel: ManagedChannel<Channel>;
-  readonly broadcastQueue = `broadcast-${randomUUID()}`;
+  readonly broadcastQueue = `broadcast-${shortUuid()}`;
   readonly #internals: RmqInternals;
   readonly #rpcBindings = new Map<string, Binding>();
   #broadcastBinding: Binding | undefined;
@@ -134,16 +134,23 @@ export class MessageSubscribers {
     if (binding.removed || binding.generation === generation) return binding.declared;
     binding.generation = generation;
     binding.declared = (async () => {
+      // kiwipy's RPC queue: exclusive, not durable, not auto-deleted, with a message TTL and an expiry.
       const { queue } = await channel.assertQueue('', {
         exclusive: true,
-        autoDelete: true,
+        durable: false,
+        autoDelete: false,
         arguments: { 'x-message-ttl': MESSAGE_TTL, 'x-expires': QUEUE_EXPIRES },
       });
       await channel.bindQueue(queue, this.#internals.options.messageExchange, rpcRoutingKey(identifier));
+      // Consumed with acknowledgements, each request acknowledged as it arrives (before its handler
+      // runs), as kiwipy does.
       const { consumerTag } = await channel.consume(
         queue,
-        (message) => this.#onRpc(identifier, binding, message),
-        { noAck: true },
+        (message) => {
+          if (message !== null) ackQuietly(channel, message);
+          this.#onRpc(identifier, binding, message);
+        },
+        { noAck: false },
       );
       binding.queue = queue;
       binding.consumerTag = consumerTag;
@@ -157,16 +164,18 @@ export class MessageSubscribers {
     binding.declared = (async () => {
       await channel.assertQueue(this.broadcastQueue, {
         exclusive: true,
-        autoDelete: true,
+        durable: false,
+        autoDelete: false,
         arguments: { 'x-message-ttl': MESSAGE_TTL },
       });
       await channel.bindQueue(this.broadcastQueue, this.#internals.options.messageExchange, BROADCAST_TOPIC);
       const { consumerTag } = await channel.consume(
         this.broadcastQueue,
-        (message) => this.#onBroadcast(binding, message),
-        {
-          noAck: true,
+        (message) => {
+          if (message !== null) ackQuietly(channel, message);
+          this.#onBroadcast(binding, message);
         },
+        { noAck: false },
       );
       binding.queue = this.broadcastQueue;
       binding.consumerTag = consumerTag;
@@ -227,7 +236,10 @@ export class MessageSubscribers {
       internals.respond(
         exchange,
         message,
-        exceptionResponse(new DecodeError(`the RPC message could not be decoded: ${decodeError.message}`)),
+        exceptionResponse(
+          new DecodeError(`the RPC message could not be decoded: ${decodeError.message}`),
+          internals.options.errorReplies,
+        ),
       );
       return;
     }
@@ -236,7 +248,10 @@ export class MessageSubscribers {
       internals.respond(
         exchange,
         message,
-        exceptionResponse(new Error(`no RPC subscriber '${identifier}' here any more`)),
+        exceptionResponse(
+          new Error(`no RPC subscriber '${identifier}' here any more`),
+          internals.options.errorReplies,
+        ),
       );
       return;
     }
@@ -244,7 +259,7 @@ export class MessageSubscribers {
     try {
       value = subscriber(body, internals.context);
     } catch (error) {
-      internals.respond(exchange, message, exceptionResponse(error));
+      internals.respond(exchange, message, exceptionResponse(error, internals.options.errorReplies));
       return;
     }
     if (!isPromiseLike(value)) {
@@ -254,7 +269,8 @@ export class MessageSubscribers {
     internals.respond(exchange, message, pendingResponse());
     Promise.resolve(value).then(
       (result) => internals.respond(exchange, message, resultResponse(result)),
-      (error: unknown) => internals.respond(exchange, message, exceptionResponse(error)),
+      (error: unknown) =>
+        internals.respond(exchange, message, exceptionResponse(error, internals.options.errorReplies)),
     );
   }
 
@@ -276,5 +292,14 @@ export class MessageSubscribers {
       return;
     }
     fireBroadcast(this.broadcasts.values(), broadcast, internals.context, internals.options.logger);
+  }
+}
+
+/** Acknowledges a delivery; a channel that is already gone takes the message with it, so errors are moot. */
+function ackQuietly(channel: Channel, message: ConsumeMessage): void {
+  try {
+    channel.ack(message);
+  } catch {
+    // The channel closed under us: the broker requeues the message itself.
   }
 }

@@ -4,6 +4,7 @@ import type { BroadcastMessage } from '../communicator.js';
 import { CancelledError, DecodeError, RemoteError } from '../errors.js';
 import type { Reply } from '../reply.js';
 import { toIssues } from '../channels.js';
+import { asTuple } from '../codec.js';
 
 /**
  * kiwipy's wire formats. Keys are kiwipy's own (`result`, `exception`, `cancelled`, `pending`, `host`,
@@ -54,11 +55,22 @@ export function cancelledResponse(message: unknown = null): Record<string, unkno
 }
 
 /**
- * An `exception` response. The text is `Name: message` followed by the stack frames, the way kiwipy sends
- * `str(exc)` and the traceback, so the receiver recovers both the message and where it was thrown.
+ * An `exception` response. With `detail` `stack` (the default) the text is `Name: message` followed by
+ * the stack frames, so a TypeScript receiver recovers both the message and where it was thrown; with
+ * `message` it is the error's message alone, exactly what kiwipy sends (`str(exc)`).
  */
-export function exceptionResponse(error: unknown): Record<string, unknown> {
-  return { exception: describeError(error) };
+export function exceptionResponse(
+  error: unknown,
+  detail: 'message' | 'stack' = 'stack',
+): Record<string, unknown> {
+  return { exception: detail === 'stack' ? describeError(error) : errorMessageOf(error) };
+}
+
+/** The message of an error alone (Python's `str(exc)`); a remote error keeps its origin's message. */
+export function errorMessageOf(error: unknown): string {
+  if (error instanceof RemoteError) return error.remoteMessage;
+  if (error instanceof Error) return error.message;
+  return String(error);
 }
 
 /** `Name: message` plus, when the error has one, its stack frames on the following lines. */
@@ -149,8 +161,9 @@ export interface TaskBody {
   readonly noReply: boolean;
 }
 
+/** kiwipy's task envelope, the tuple `(task, no_reply)`. */
 export function encodeTaskBody(task: unknown, noReply: boolean): unknown[] {
-  return [task === undefined ? null : task, noReply];
+  return asTuple([task === undefined ? null : task, noReply]);
 }
 
 export function parseTaskBody(value: unknown): TaskBody {

@@ -3,13 +3,7 @@ import { type Codec, jsonCodec } from '../codec.js';
 import { ValidationError } from '../errors.js';
 import { type Logger, stderrLogger } from '../logger.js';
 import { toIssues } from '../channels.js';
-import {
-  DEFAULT_HEARTBEAT_SECONDS,
-  DEFAULT_PREFIX,
-  DEFAULT_URL,
-  TASK_MESSAGE_TTL,
-  topologyNames,
-} from './defaults.js';
+import { DEFAULT_HEARTBEAT_SECONDS, DEFAULT_PREFIX, DEFAULT_URL, topologyNames } from './defaults.js';
 
 const codecSchema = z.custom<Codec>(
   (value) =>
@@ -17,7 +11,7 @@ const codecSchema = z.custom<Codec>(
     value !== null &&
     typeof (value as Codec).encode === 'function' &&
     typeof (value as Codec).decode === 'function' &&
-    typeof (value as Codec).contentType === 'string',
+    ['string', 'undefined'].includes(typeof (value as Codec).contentType),
   { message: 'expected a codec with contentType, encode() and decode()' },
 );
 
@@ -78,8 +72,15 @@ export const rmqConnectOptionsSchema = z.object({
   /**
    * `x-consumer-timeout` set on task queues when the broker supports it per queue (3.12+), in ms; null
    * leaves the broker's global `consumer_timeout` in force. Long tasks are the reason (aiida-core #5105).
+   * Off by default: kiwipy declares the task queue with `x-message-ttl` alone, and a queue declared with
+   * other arguments makes the other side's declaration fail with PRECONDITION_FAILED.
    */
-  consumerTimeout: milliseconds.nullable().default(TASK_MESSAGE_TTL),
+  consumerTimeout: milliseconds.nullable().default(null),
+  /**
+   * What an `exception` reply says: `message` is the error's message alone, as kiwipy sends `str(exc)`
+   * (needed beside Python AiiDA); `stack` adds the error's name and stack frames for a TypeScript peer.
+   */
+  errorReplies: z.enum(['message', 'stack']).default('stack'),
   /** Turns message bodies into bytes; JSON by default. */
   codec: codecSchema.default(jsonCodec),
   logger: loggerSchema.default(stderrLogger),

@@ -5,7 +5,7 @@ import { ConnectionLostError, DecodeError, DeliveryFailedError, UnroutableError 
 import type { Logger } from '../logger.js';
 import type { Reply } from '../reply.js';
 import { messageOf, type RobustConnection } from './connection.js';
-import { QUEUE_EXPIRES, REPLY_QUEUE_EXPIRES, TEST_QUEUE_EXPIRES } from './defaults.js';
+import { REPLY_QUEUE_EXPIRES, TEST_QUEUE_EXPIRES } from './defaults.js';
 import { ManagedChannel } from './managed-channel.js';
 import { applyResponse, parseResponse } from './messages.js';
 import type { ResolvedRmqOptions } from './options.js';
@@ -37,8 +37,10 @@ type Settle = (error: unknown) => void;
  * {@link UnroutableError}. Replies are matched to their request by correlation id.
  */
 export class Publisher {
-  /** The reply queue: `<messages exchange>-reply-<uuid>`, bound to both exchanges under its own name. */
+  /** The RPC reply queue: `<messages exchange>-reply-<uuid>`, bound to that exchange under its own name. */
   readonly replyQueue: string;
+  /** The task reply queue: `<tasks exchange>-reply-<uuid>`, bound to that exchange under its own name. */
+  readonly taskReplyQueue: string;
   readonly channel: ManagedChannel<ConfirmChannel>;
   readonly #options: ResolvedRmqOptions;
   readonly #codec: Codec;
@@ -48,6 +50,8 @@ export class Publisher {
   readonly #awaiting = new Map<string, Reply<unknown>>();
   /** Correlation ids of mandatory messages the broker returned, until their confirm arrives. */
   readonly #returned = new Set<string>();
+  #deadLetterDeclared: Promise<void> | undefined;
+  #deadLetterGeneration = -1;
 
   constructor(deps: PublisherOptions) {
     this.#options = deps.options;
@@ -56,6 +60,7 @@ export class Publisher {
     this.#connection = deps.connection;
     this.#onMalformedReply = deps.onMalformedReply;
     this.replyQueue = `${deps.options.messageExchange}-reply-${randomUUID()}`;
+    this.taskReplyQueue = `${deps.options.taskExchange}-reply-${randomUUID()}`;
     this.channel = new ManagedChannel<ConfirmChannel>({
       name: 'publisher',
       connection: deps.connection,
@@ -139,45 +144,74 @@ export class Publisher {
     return this.channel.close();
   }
 
+  /**
+   * The dead-letter exchange and queue (a kiwipy-ts addition that Python never sees), declared the first
+   * time a malformed task needs them rather than at connect, so that the broker holds only what kiwipy
+   * would declare until something goes wrong.
+   */
+  ensureDeadLetter(): Promise<void> {
+    const open = this.channel.current;
+    if (open === undefined) return this.channel.get().then(() => this.ensureDeadLetter());
+    if (this.#deadLetterGeneration === open.generation && this.#deadLetterDeclared !== undefined)
+      return this.#deadLetterDeclared;
+    const o = this.#options;
+    const { channel } = open;
+    this.#deadLetterGeneration = open.generation;
+    this.#deadLetterDeclared = (async () => {
+      await channel.assertExchange(o.deadLetterExchange, 'topic', {
+        durable: !o.testingMode,
+        autoDelete: o.testingMode,
+      });
+      // Dead-lettered tasks wait here for a person (or `verdi`-like tooling) to look at them.
+      await channel.assertQueue(o.deadLetterQueue, {
+        durable: !o.testingMode,
+        arguments: o.testingMode ? { 'x-expires': TEST_QUEUE_EXPIRES } : {},
+      });
+      await channel.bindQueue(o.deadLetterQueue, o.deadLetterExchange, '#');
+    })();
+    this.#deadLetterDeclared.catch(() => {
+      this.#deadLetterDeclared = undefined;
+    });
+    return this.#deadLetterDeclared;
+  }
+
   async #declare(channel: ConfirmChannel): Promise<void> {
     const o = this.#options;
     channel.on('return', (message: Message) => {
       const key = message.properties.correlationId as string | undefined;
       if (key !== undefined) this.#returned.add(key);
     });
-    const exchangeOptions: Options.AssertExchange = { durable: true, autoDelete: o.testingMode };
+    // Exactly kiwipy's declaration (topic, not durable, not auto-deleted, no arguments): the broker refuses
+    // a second declaration that differs, so whichever side starts first, the other must match it.
+    const exchangeOptions: Options.AssertExchange = { durable: false, autoDelete: o.testingMode };
     await Promise.all([
       channel.assertExchange(o.messageExchange, 'topic', exchangeOptions),
       channel.assertExchange(o.taskExchange, 'topic', exchangeOptions),
-      channel.assertExchange(o.deadLetterExchange, 'topic', exchangeOptions),
     ]);
-    // Dead-lettered tasks wait here for a person (or `verdi`-like tooling) to look at them.
-    await channel.assertQueue(o.deadLetterQueue, {
-      durable: !o.testingMode,
-      arguments: o.testingMode ? { 'x-expires': TEST_QUEUE_EXPIRES } : {},
-    });
-    await channel.bindQueue(o.deadLetterQueue, o.deadLetterExchange, '#');
-    // Not exclusive, so that it outlives a dropped connection for `x-expires` and the replies that arrive
-    // while we reconnect wait for us under the same name.
-    await channel.assertQueue(this.replyQueue, {
-      exclusive: false,
-      durable: false,
-      arguments: { 'x-expires': REPLY_QUEUE_EXPIRES, 'x-message-ttl': QUEUE_EXPIRES },
-    });
-    await Promise.all([
-      channel.bindQueue(this.replyQueue, o.messageExchange, this.replyQueue),
-      channel.bindQueue(this.replyQueue, o.taskExchange, this.replyQueue),
-    ]);
-    await channel.consume(this.replyQueue, (message) => this.#onReply(message), {
-      noAck: true,
-      exclusive: true,
-    });
+    // kiwipy's reply queues: one per exchange, `<exchange>-reply-<uuid>`, bound to that exchange under
+    // their own name (replies are published to the named exchange, not the default one). kiwipy makes
+    // them exclusive; these are not, so that they outlive a dropped connection for `x-expires` and the
+    // replies that arrive while we reconnect wait for us under the same name. The names are ours alone,
+    // so no other declaration can disagree with these.
+    const replyQueues: [string, string][] = [
+      [this.replyQueue, o.messageExchange],
+      [this.taskReplyQueue, o.taskExchange],
+    ];
+    for (const [queue, exchange] of replyQueues) {
+      await channel.assertQueue(queue, {
+        exclusive: false,
+        durable: false,
+        arguments: { 'x-expires': REPLY_QUEUE_EXPIRES },
+      });
+      await channel.bindQueue(queue, exchange, queue);
+      await channel.consume(queue, (message) => this.#onReply(message), { noAck: true, exclusive: true });
+    }
   }
 
   #onReply(message: ConsumeMessage | null): void {
     if (message === null) {
       this.#logger.warn(
-        { queue: this.replyQueue },
+        { queues: [this.replyQueue, this.taskReplyQueue] },
         'the broker cancelled the reply consumer; reopening the channel',
       );
       return;

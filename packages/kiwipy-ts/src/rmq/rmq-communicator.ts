@@ -33,6 +33,7 @@ import {
   resolveOptions,
   type RmqConnectOptions,
 } from './options.js';
+import { messageProperties } from './properties.js';
 import { Publisher } from './publisher.js';
 import { RmqTaskQueue, type TaskQueueOptions } from './task-queue.js';
 
@@ -149,9 +150,14 @@ export class RmqCommunicator implements Communicator {
     return this.#defaultQueue;
   }
 
-  /** The name of this communicator's reply queue. */
+  /** The name of this communicator's RPC reply queue (`<prefix>.messages-reply-<uuid>`). */
   get replyQueue(): string {
     return this.#publisher.replyQueue;
+  }
+
+  /** The name of this communicator's task reply queue (`<prefix>.tasks-reply-<uuid>`). */
+  get taskReplyQueue(): string {
+    return this.#publisher.taskReplyQueue;
   }
 
   /** The name of this communicator's broadcast queue (declared while it has broadcast subscribers). */
@@ -248,12 +254,12 @@ export class RmqCommunicator implements Communicator {
         exchange: o.messageExchange,
         routingKey: rpcRoutingKey(recipientId),
         content,
-        properties: {
+        properties: messageProperties({
+          kind: 'request',
+          codec: o.codec,
           correlationId,
           replyTo: this.#publisher.replyQueue,
-          contentType: o.codec.contentType,
-          mandatory: true,
-        },
+        }),
       })
       .catch((error: unknown) => {
         reply.reject(
@@ -292,7 +298,7 @@ export class RmqCommunicator implements Communicator {
       exchange: o.messageExchange,
       routingKey: BROADCAST_TOPIC,
       content,
-      properties: { contentType: o.codec.contentType },
+      properties: messageProperties({ kind: 'broadcast', codec: o.codec }),
     });
     return true;
   }
@@ -348,6 +354,7 @@ export class RmqCommunicator implements Communicator {
     } catch (error) {
       const fallback = exceptionResponse(
         new DeliveryFailedError(`the reply could not be encoded: ${describeError(error)}`),
+        this.options.errorReplies,
       );
       if (body.host !== undefined) fallback.host = body.host;
       content = codec.encode(fallback);
@@ -357,10 +364,11 @@ export class RmqCommunicator implements Communicator {
         exchange,
         routingKey: replyTo,
         content,
-        properties: {
+        properties: messageProperties({
+          kind: 'reply',
+          codec,
           correlationId: (message.properties.correlationId as string | undefined) ?? '',
-          contentType: codec.contentType,
-        },
+        }),
       })
       .catch((error: unknown) => {
         if (!this.#closed) this.#logger.warn({ error, replyTo }, 'could not send a reply');

@@ -23,6 +23,7 @@ import {
   pendingResponse,
   resultResponse,
 } from './messages.js';
+import { messageProperties } from './properties.js';
 
 /** Options of `communicator.taskQueue(name, options)`. */
 export interface TaskQueueOptions {
@@ -182,13 +183,12 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
       exchange: o.taskExchange,
       routingKey: this.name,
       content,
-      properties: {
+      properties: messageProperties({
+        kind: 'task',
+        codec: o.codec,
         correlationId,
-        replyTo: publisher.replyQueue,
-        persistent: true,
-        contentType: o.codec.contentType,
-        mandatory: true,
-      },
+        replyTo: publisher.taskReplyQueue,
+      }),
     });
     if (reply === undefined) return published.then(() => null);
     const pending = reply;
@@ -298,6 +298,7 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
    */
   async #assertQueue(model: ChannelModel): Promise<void> {
     const o = this.#internals.options;
+    // kiwipy's arguments exactly (`x-message-ttl` alone), unless asked otherwise: see `consumerTimeout`.
     const args: Record<string, unknown> = { 'x-message-ttl': TASK_MESSAGE_TTL };
     if (o.testingMode) args['x-expires'] = TEST_QUEUE_EXPIRES;
     if (o.consumerTimeout !== null && this.#internals.broker().perQueueConsumerTimeout) {
@@ -424,7 +425,7 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
           { error: outcome.error, queue: this.name, correlationId: entry.correlationId },
           'task failed',
         );
-        this.#finish(entry, exceptionResponse(outcome.error));
+        this.#finish(entry, exceptionResponse(outcome.error, this.#internals.options.errorReplies));
         return;
       case 'rejected': {
         this.#forget(entry);
@@ -454,7 +455,12 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
   #incoming(entry: InFlight): RmqIncomingTask {
     const settler: TaskSettler = {
       finish: (outcome) => {
-        this.#finish(entry, outcome.ok ? resultResponse(outcome.value) : exceptionResponse(outcome.error));
+        this.#finish(
+          entry,
+          outcome.ok
+            ? resultResponse(outcome.value)
+            : exceptionResponse(outcome.error, this.#internals.options.errorReplies),
+        );
         return Promise.resolve();
       },
       requeue: async () => {
@@ -544,6 +550,7 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
     const message = delivery.message;
     let deadLettered = false;
     try {
+      await publisher.ensureDeadLetter();
       await publisher.publish({
         exchange: o.deadLetterExchange,
         routingKey: message.fields.routingKey,
@@ -575,7 +582,10 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
     }
     this.#internals.reportMalformed(message, error, deadLettered);
     if (message.properties.replyTo !== undefined) {
-      const reply = exceptionResponse(new DecodeError(`the task could not be decoded: ${error.message}`));
+      const reply = exceptionResponse(
+        new DecodeError(`the task could not be decoded: ${error.message}`),
+        o.errorReplies,
+      );
       reply.host = hostInfo();
       this.#internals.respond(o.taskExchange, message, reply);
     }

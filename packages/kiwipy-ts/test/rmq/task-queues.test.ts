@@ -29,8 +29,10 @@ describe('RmqCommunicator task queues (shared broker)', () => {
     await Promise.all(opened.splice(0).map((comm) => comm.close()));
   });
 
-  it('declares the topology under AiiDA names and reports the server', async () => {
-    const comm = await communicator();
+  it('declares the topology under AiiDA names, as kiwipy does, and reports the server', async () => {
+    // Not testing mode: the production declaration, which must equal kiwipy's.
+    const comm = await connect({ url: RMQ_URL, prefix, logger: silentLogger });
+    opened.push(comm);
     expect(comm.options.taskQueue).toBe(`${prefix}.process.queue`);
     expect(comm.replyQueue.startsWith(`${prefix}.messages-reply-`)).toBe(true);
     expect(comm.serverProperties.product).toBe('RabbitMQ');
@@ -39,13 +41,20 @@ describe('RmqCommunicator task queues (shared broker)', () => {
     const raw = await amqp.connect(RMQ_URL);
     try {
       const channel = await raw.createChannel();
-      await channel.checkExchange(`${prefix}.messages`);
-      await channel.checkExchange(`${prefix}.tasks`);
-      await channel.checkExchange(`${prefix}.tasks.dead-letter`);
-      expect((await channel.checkQueue(`${prefix}.process.queue`)).queue).toBe(`${prefix}.process.queue`);
-      expect((await channel.checkQueue(`${prefix}.tasks.dead-letter`)).queue).toBe(
-        `${prefix}.tasks.dead-letter`,
-      );
+      // kiwipy's own declarations succeed against what is there (the broker refuses any difference).
+      await channel.assertExchange(`${prefix}.messages`, 'topic', { durable: false, autoDelete: false });
+      await channel.assertExchange(`${prefix}.tasks`, 'topic', { durable: false, autoDelete: false });
+      await channel.assertQueue(`${prefix}.process.queue`, {
+        durable: true,
+        arguments: { 'x-message-ttl': 604_800_000 },
+      });
+      // The dead-letter exchange and queue are declared only when a malformed task needs them.
+      const probe = await raw.createChannel();
+      probe.on('error', () => undefined);
+      await expect(probe.checkExchange(`${prefix}.tasks.dead-letter`)).rejects.toThrow(/NOT_FOUND/);
+      await channel.deleteQueue(`${prefix}.process.queue`);
+      await channel.deleteExchange(`${prefix}.messages`);
+      await channel.deleteExchange(`${prefix}.tasks`);
     } finally {
       await raw.close();
     }

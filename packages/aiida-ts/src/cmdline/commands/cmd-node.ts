@@ -64,6 +64,23 @@ async function nodeSummary(node: Node): Promise<Record<string, unknown>> {
   return summary;
 }
 
+function printGroups(
+  cli: Cli,
+  node: Node,
+  groups: { pk: number; label: string; type_string: string }[],
+): void {
+  cli.out.echo('#### GROUPS:');
+  if (groups.length === 0) {
+    cli.out.echo(`Node ${String(node.pk)} does not belong to any group`);
+  } else {
+    cli.out.echo(`Node ${String(node.pk)} belongs to the following groups:`);
+    cli.out.table(
+      ['PK', 'Label', 'Group type'],
+      groups.map((g) => [g.pk, g.label, g.type_string]),
+    );
+  }
+}
+
 async function links(node: Node, direction: 'incoming' | 'outgoing') {
   const manager = direction === 'incoming' ? await node.links.getIncoming() : await node.links.getOutgoing();
   return manager
@@ -314,71 +331,73 @@ export default defineCommandGroup({
       .description('Show generic information on one or more nodes, with their incoming and outgoing links.')
       .argument('<nodes...>', 'Pks, uuids (or prefixes) or labels of the nodes.')
       .option('--print-groups', 'Show the groups containing the nodes.')
+      .option(
+        '--details',
+        'Also show the node type, process type, process state and exit status, and the type of every link.',
+      )
       .option('--json', 'Print the nodes as a JSON list.')
-      .action(async (identifiers: string[], opts: { printGroups?: boolean; json?: boolean }) => {
-        cli.out.json = opts.json === true;
-        const nodes = await loadNodes(cli, identifiers);
-        const documents: Record<string, unknown>[] = [];
-        for (const node of nodes) {
-          let summary = await nodeSummary(node);
-          const incoming = await links(node, 'incoming');
-          const outgoing = await links(node, 'outgoing');
-          const groups = opts.printGroups === true ? await groupsOf(cli, node) : undefined;
-          // Process nodes get aiida's layout: their state, inputs and outputs by namespace, caller, called, logs.
-          const processInfo = await import('../process/node-info.js');
-          const { ProcessNode } = await import('../../orm/nodes/process/process.js');
-          const process = node instanceof ProcessNode ? node : undefined;
-          if (process !== undefined) {
-            // aiida shows a process's label as its type, with its state right below.
-            const state = processInfo.summaryState(process);
-            const { type, ...rest } = summary;
-            summary = { type: process.processLabel ?? type, ...(state === null ? {} : { state }), ...rest };
-          }
-          if (opts.json === true) {
-            const relations = process === undefined ? {} : await processInfo.processRelations(process);
-            documents.push({
-              ...summary,
-              incoming,
-              outgoing,
-              ...relations,
-              ...(groups === undefined ? {} : { groups }),
-            });
-            continue;
-          }
-          cli.out.table(['Property', 'Value'], Object.entries(summary));
-          if (process !== undefined) {
-            const sections = await processInfo.formatLinkSections(process, { linkTypes: true });
-            if (sections !== '') cli.out.echo(sections.slice(1));
-          }
-          if (process === undefined && incoming.length > 0) {
-            cli.out.echo();
-            cli.out.table(
-              ['Inputs', 'PK', 'Type', 'Link type'],
-              incoming.map((link) => [link.link_label, link.pk, link.type, link.link_type]),
-            );
-          }
-          if (process === undefined && outgoing.length > 0) {
-            cli.out.echo();
-            cli.out.table(
-              ['Outputs', 'PK', 'Type', 'Link type'],
-              outgoing.map((link) => [link.link_label, link.pk, link.type, link.link_type]),
-            );
-          }
-          if (groups !== undefined) {
-            cli.out.echo('#### GROUPS:');
-            if (groups.length === 0) {
-              cli.out.echo(`Node ${String(node.pk)} does not belong to any group`);
-            } else {
-              cli.out.echo(`Node ${String(node.pk)} belongs to the following groups:`);
+      .action(
+        async (identifiers: string[], opts: { printGroups?: boolean; json?: boolean; details?: boolean }) => {
+          cli.out.json = opts.json === true;
+          const nodes = await loadNodes(cli, identifiers);
+          const documents: Record<string, unknown>[] = [];
+          for (const node of nodes) {
+            if (opts.json !== true && opts.details !== true) {
+              // aiida-core's `verdi node show`: its node summary and link sections, row for row.
+              const { formatNodeInfo } = await import('../process/node-info.js');
+              cli.out.echo(await formatNodeInfo(node));
+              if (opts.printGroups === true) printGroups(cli, node, await groupsOf(cli, node));
+              continue;
+            }
+            let summary = await nodeSummary(node);
+            const incoming = await links(node, 'incoming');
+            const outgoing = await links(node, 'outgoing');
+            const groups = opts.printGroups === true ? await groupsOf(cli, node) : undefined;
+            // Process nodes get aiida's layout: their state, inputs and outputs by namespace, caller, called, logs.
+            const processInfo = await import('../process/node-info.js');
+            const { ProcessNode } = await import('../../orm/nodes/process/process.js');
+            const process = node instanceof ProcessNode ? node : undefined;
+            if (process !== undefined) {
+              // aiida shows a process's label as its type, with its state right below.
+              const state = processInfo.summaryState(process);
+              const { type, ...rest } = summary;
+              summary = { type: process.processLabel ?? type, ...(state === null ? {} : { state }), ...rest };
+            }
+            if (opts.json === true) {
+              const relations = process === undefined ? {} : await processInfo.processRelations(process);
+              documents.push({
+                ...summary,
+                incoming,
+                outgoing,
+                ...relations,
+                ...(groups === undefined ? {} : { groups }),
+              });
+              continue;
+            }
+            cli.out.table(['Property', 'Value'], Object.entries(summary));
+            if (process !== undefined) {
+              const sections = await processInfo.formatLinkSections(process, { linkTypes: true });
+              if (sections !== '') cli.out.echo(sections.slice(1));
+            }
+            if (process === undefined && incoming.length > 0) {
+              cli.out.echo();
               cli.out.table(
-                ['PK', 'Label', 'Group type'],
-                groups.map((g) => [g.pk, g.label, g.type_string]),
+                ['Inputs', 'PK', 'Type', 'Link type'],
+                incoming.map((link) => [link.link_label, link.pk, link.type, link.link_type]),
               );
             }
+            if (process === undefined && outgoing.length > 0) {
+              cli.out.echo();
+              cli.out.table(
+                ['Outputs', 'PK', 'Type', 'Link type'],
+                outgoing.map((link) => [link.link_label, link.pk, link.type, link.link_type]),
+              );
+            }
+            if (groups !== undefined) printGroups(cli, node, groups);
           }
-        }
-        if (opts.json === true) cli.out.printJson(documents);
-      });
+          if (opts.json === true) cli.out.printJson(documents);
+        },
+      );
 
     addDictCommand(cli, group, 'attributes');
     addDictCommand(cli, group, 'extras');

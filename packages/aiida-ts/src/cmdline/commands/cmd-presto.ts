@@ -4,6 +4,12 @@ import type { Config } from '../../config/config.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
 
+/**
+ * Set to `none` to make `verdi presto` skip the detection of a RabbitMQ server (as `--no-broker` does), for test
+ * sandboxes on machines where RabbitMQ runs.
+ */
+export const PRESTO_BROKER_ENV = 'AIIDA_TS_PRESTO_BROKER';
+
 /** Prefix of the profile names `verdi presto` generates. */
 export const DEFAULT_PROFILE_NAME_PREFIX = 'presto';
 
@@ -26,6 +32,8 @@ interface PrestoOptions {
   postgresUsername: string;
   postgresPassword?: string;
   useRabbitmq?: boolean;
+  /** False with `--no-broker`. */
+  broker: boolean;
   brokerHost: string;
   brokerPort: string;
   brokerUsername: string;
@@ -78,7 +86,14 @@ async function presto(cli: Cli, opts: PrestoOptions): Promise<void> {
   }
 
   let brokerConfig: Record<string, unknown> | null = null;
-  if (opts.useRabbitmq === true) {
+  const detection = process.env[PRESTO_BROKER_ENV];
+  if (opts.broker === false || (opts.useRabbitmq !== true && detection === 'none')) {
+    cli.out.report(
+      opts.broker === false
+        ? 'Option `--no-broker` given: configuring the profile without a broker.'
+        : `Broker detection disabled (${PRESTO_BROKER_ENV}=none): configuring the profile without a broker.`,
+    );
+  } else {
     const { withBrokerDefaults } = await import('../../config/profile.js');
     const { probeRabbitMq } = await import('../utils/rabbitmq.js');
     const candidate = withBrokerDefaults({
@@ -88,14 +103,22 @@ async function presto(cli: Cli, opts: PrestoOptions): Promise<void> {
       broker_password: opts.brokerPassword,
       broker_virtual_host: opts.brokerVirtualHost,
     });
-    const probe = await probeRabbitMq(candidate);
-    if (!probe.reachable) cli.out.critical(`RabbitMQ server not reachable at ${probe.url}: ${probe.error}`);
-    cli.out.report(
-      '`--use-rabbitmq` enabled and RabbitMQ server detected: configuring the profile with RabbitMQ broker.',
-    );
-    brokerConfig = candidate;
-  } else {
-    cli.out.report('Option `--use-rabbitmq` not enabled: configuring the profile without a broker.');
+    const probe = await probeRabbitMq(candidate, opts.useRabbitmq === true ? 5_000 : 2_000);
+    if (probe.reachable) {
+      cli.out.report(
+        opts.useRabbitmq === true
+          ? '`--use-rabbitmq` enabled and RabbitMQ server detected: configuring the profile with RabbitMQ broker.'
+          : `RabbitMQ server detected at ${probe.url}: configuring the profile with a RabbitMQ broker.`,
+      );
+      brokerConfig = candidate;
+    } else if (opts.useRabbitmq === true) {
+      cli.out.critical(`RabbitMQ server not reachable at ${probe.url}: ${probe.error}`);
+    } else {
+      cli.out.report(
+        `RabbitMQ server not found at ${probe.url} (${probe.error}): configuring the profile without a broker ` +
+          '(the daemon coordinates its workers through the storage).',
+      );
+    }
   }
 
   const { createProfile } = await import('../../config/create-profile.js');
@@ -138,13 +161,15 @@ async function presto(cli: Cli, opts: PrestoOptions): Promise<void> {
 
 export default defineCommandGroup({
   name: 'presto',
-  description: 'Set up a new profile in a jiffy (SQLite storage, no broker; no services needed).',
+  description:
+    'Set up a new profile in a jiffy (SQLite storage, RabbitMQ when one runs; no services needed).',
   build(cli: Cli) {
     return new Command('presto')
       .description(
         'Set up a new profile in a jiffy: a `core.sqlite_dos` storage, a default user, the localhost as a ' +
-          'computer, and the profile set as default. No service is needed. `--use-postgres` and `--use-rabbitmq` ' +
-          'use PostgreSQL and RabbitMQ instead, checking first that they can be reached.',
+          'computer, and the profile set as default. No service is needed: a RabbitMQ server running at the broker ' +
+          'options is detected and used as the broker (`--no-broker` opts out). `--use-postgres` uses PostgreSQL, ' +
+          'checking first that it can be reached.',
       )
       .option(
         '-p, --profile-name <name>',
@@ -169,7 +194,15 @@ export default defineCommandGroup({
         ).default('postgres'),
       )
       .option('--postgres-password <password>', 'Password of that PostgreSQL user.')
-      .option('--use-rabbitmq', 'Configure RabbitMQ as the broker (needed to submit to the daemon).')
+      .option(
+        '--use-rabbitmq',
+        'Require RabbitMQ as the broker: fail when it cannot be reached (by default a RabbitMQ server found at the ' +
+          'broker options is used, and without one the profile has no broker).',
+      )
+      .option(
+        '--no-broker',
+        'Configure no broker even when a RabbitMQ server runs: the daemon workers coordinate through the storage.',
+      )
       .addOption(new Option('--broker-host <host>', 'Hostname of the RabbitMQ server.').default('127.0.0.1'))
       .addOption(new Option('--broker-port <port>', 'Port of the RabbitMQ server.').default('5672'))
       .addOption(new Option('--broker-username <user>', 'RabbitMQ username.').default('guest'))

@@ -11,29 +11,6 @@ const RUN_SIGNALS = Object.keys(SIGNAL_EXIT_CODES) as RunSignal[];
 /** How long a clean kill (the running step ends first) may take before the processes are killed at once. */
 const FORCE_KILL_AFTER_MS = 2_000;
 
-/**
- * Loader hooks (a data: URL module, so that they need no file of their own) that make `aiida-ts`, `plumpy-ts` and
- * `kiwipy-ts` in a script resolve to the very modules `verdi` runs with: the script then shares the loaded profile,
- * its storage and the engine's runner, wherever the script lives.
- */
-function hooksModule(parentUrl: string): string {
-  const code = `
-const PACKAGES = ['aiida-ts', 'plumpy-ts', 'kiwipy-ts'];
-const PARENT = ${JSON.stringify(parentUrl)};
-export async function resolve(specifier, context, nextResolve) {
-  if (PACKAGES.some((name) => specifier === name || specifier.startsWith(name + '/'))) {
-    return nextResolve(specifier, { ...context, parentURL: PARENT });
-  }
-  const resolved = await nextResolve(specifier, context);
-  // Scripts are ES modules (top-level await), also outside a package whose package.json says so.
-  if (/\\.tsx?$/.test(resolved.url) && resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/') && resolved.format !== 'module') {
-    return { ...resolved, format: 'module' };
-  }
-  return resolved;
-}`;
-  return `data:text/javascript,${encodeURIComponent(code)}`;
-}
-
 interface RunOptions {
   readonly logFormat?: string;
   readonly autoGroup?: boolean;
@@ -164,10 +141,8 @@ async function runScript(
   // This command handles the signals for every process of the script, foreground or submitted.
   const runner = await manager.getRunner({ handleSignals: false });
 
-  const { register } = await import('node:module');
-  register(hooksModule(import.meta.url));
-  const tsx = await import('tsx/esm/api');
-  const unregister = tsx.register();
+  const { registerScriptLoader } = await import('../utils/script-loader.js');
+  const unregister = await registerScriptLoader();
   cli.defer(() => unregister());
 
   // Settles when the run must stop waiting for the script: interrupted with nothing to kill, or stalled.

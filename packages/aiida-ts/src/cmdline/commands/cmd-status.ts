@@ -126,11 +126,27 @@ async function collect(
     }
   }
 
-  add({
-    service: 'daemon',
-    status: ServiceStatus.WARNING,
-    message: 'not running: the daemon is not available yet in aiida-ts',
-  });
+  const { DaemonClient, daemonPaths } = await import('../../engine/daemon/supervisor/index.js');
+  const { getConfig } = await import('../../config/manager.js');
+  const client = new DaemonClient(daemonPaths(getConfig().dirpath, profile.name));
+  try {
+    const status = await client.status(2_000);
+    if (status === null)
+      add({
+        service: 'daemon',
+        status: ServiceStatus.WARNING,
+        message: 'not running (start it with `verdi daemon start`)',
+      });
+    else
+      add({
+        service: 'daemon',
+        status: ServiceStatus.UP,
+        message: `Daemon is running with PID ${status.pid} (${status.workers.length} workers)`,
+      });
+  } catch (error) {
+    exitCode = ExitCode.CRITICAL;
+    add({ service: 'daemon', status: ServiceStatus.ERROR, message: 'the daemon does not answer' }, error);
+  }
   return { lines, exitCode };
 }
 

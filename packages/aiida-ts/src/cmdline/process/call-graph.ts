@@ -1,5 +1,6 @@
 import { ValidationError } from '../../errors.js';
 import { LinkType } from '../../orm/links.js';
+import { CalcJobNode } from '../../orm/nodes/process/calcjob.js';
 import { ProcessNode, WorkChainNode } from '../../orm/nodes/process/process.js';
 import { formatProcessState } from './formatting.js';
 
@@ -16,9 +17,33 @@ export interface CallTree {
   readonly processState: string | null;
   readonly exitStatus: number | null;
   readonly stepperStateInfo: string | null;
+  /** For a calculation job: the step it is in (`withscheduler`, …), its scheduler job id and the scheduler's state. */
+  readonly calcjob: CalcJobProgress | null;
   /** The label of the call link from the caller (null for the root or when not asked for). */
   readonly callLinkLabel: string | null;
   readonly called: readonly CallTree[];
+}
+
+/** Where a calculation job is: its step, its scheduler job and the scheduler's state of it (null until known). */
+export interface CalcJobProgress {
+  readonly state: string | null;
+  readonly jobId: string | null;
+  readonly schedulerState: string | null;
+}
+
+/** The progress of a calculation job node (see {@link CalcJobProgress}). */
+export function calcJobProgress(node: CalcJobNode): CalcJobProgress {
+  return { state: node.getState(), jobId: node.getJobId(), schedulerState: node.getSchedulerState() };
+}
+
+/** `withscheduler | job 123: running`: the step of an active calculation job, its job id and scheduler state. */
+export function formatCalcJobProgress(progress: CalcJobProgress): string {
+  const parts = [progress.state ?? 'created'];
+  if (progress.jobId !== null)
+    parts.push(
+      `job ${progress.jobId}${progress.schedulerState === null ? '' : `: ${progress.schedulerState}`}`,
+    );
+  return parts.join(' | ');
 }
 
 /** Options of {@link buildCallTree}. */
@@ -71,6 +96,7 @@ export async function buildCallTree(
       processState: node.processState,
       exitStatus: node.exitStatus,
       stepperStateInfo: node instanceof WorkChainNode ? node.stepperStateInfo : null,
+      calcjob: node instanceof CalcJobNode ? calcJobProgress(node) : null,
       callLinkLabel: link,
       called,
     };
@@ -82,6 +108,8 @@ export async function buildCallTree(
   }
   return visit(process, maxDepth, rootLink, new Set());
 }
+
+const TERMINAL_STATES = new Set(['finished', 'excepted', 'killed']);
 
 /**
  * One line of the tree: `Label<pk> State`, with ` | link` inside the brackets when the call link label is not the
@@ -96,6 +124,9 @@ export function callTreeLine(tree: CallTree): string {
       : `${label}<${tree.pk}> ${state}`;
   if (tree.exitStatus !== null) line += ` [${tree.exitStatus}]`;
   if (tree.stepperStateInfo) line += ` [${tree.stepperStateInfo}]`;
+  // an active calculation job says which step it is in and what the scheduler reports
+  if (tree.calcjob !== null && !TERMINAL_STATES.has(tree.processState ?? ''))
+    line += ` [${formatCalcJobProgress(tree.calcjob)}]`;
   return line;
 }
 
@@ -123,6 +154,13 @@ export function callTreeDocument(tree: CallTree): Record<string, unknown> {
     process_state: tree.processState,
     exit_status: tree.exitStatus,
     stepper_state_info: tree.stepperStateInfo,
+    ...(tree.calcjob === null
+      ? {}
+      : {
+          calcjob_state: tree.calcjob.state,
+          job_id: tree.calcjob.jobId,
+          scheduler_state: tree.calcjob.schedulerState,
+        }),
     call_link_label: tree.callLinkLabel,
     called: tree.called.map(callTreeDocument),
   };

@@ -1,5 +1,6 @@
 import { LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import type { LinkTriple, Node } from '../../orm/nodes/node.js';
+import { CalcJobNode } from '../../orm/nodes/process/calcjob.js';
 import { ProcessNode } from '../../orm/nodes/process/process.js';
 import { formatProcessState, formatPythonDatetime } from './formatting.js';
 import { tabulate, type Cell } from './tabulate.js';
@@ -77,6 +78,17 @@ export async function nodeSummaryRows(node: Node): Promise<[string, string][]> {
   );
   const computer = await node.getComputer();
   if (computer !== null) rows.push(['computer', `[${String(computer.pk)}] ${computer.label}`]);
+  if (node instanceof CalcJobNode) {
+    // where the job is: its step, its scheduler job, what the scheduler says and where it runs
+    const state = node.getState();
+    if (state !== null) rows.push(['calcjob state', state]);
+    const jobId = node.getJobId();
+    if (jobId !== null) rows.push(['job id', jobId]);
+    const schedulerState = node.getSchedulerState();
+    if (schedulerState !== null) rows.push(['scheduler state', schedulerState]);
+    const workdir = node.getRemoteWorkdir();
+    if (workdir !== null) rows.push(['remote workdir', workdir]);
+  }
   return rows;
 }
 
@@ -239,6 +251,14 @@ export async function processDocument(process: ProcessNode): Promise<Record<stri
     ctime: process.ctimeIso,
     mtime: process.mtimeIso,
     computer: computer === null ? null : { pk: computer.pk, label: computer.label },
+    ...(process instanceof CalcJobNode
+      ? {
+          calcjob_state: process.getState(),
+          job_id: process.getJobId(),
+          scheduler_state: process.getSchedulerState(),
+          remote_workdir: process.getRemoteWorkdir(),
+        }
+      : {}),
     inputs: [...links.inputs].sort(byLabel).map((t) => linkDocument(t, false)),
     outputs: [...links.outputs].sort(byLabel).map((t) => linkDocument(t, false)),
     caller: links.callers[0] === undefined ? null : linkDocument(links.callers[0], true),

@@ -24,9 +24,11 @@ export const PROCESS_PROJECTIONS = [
   'process_type',
   'job_state',
   'scheduler_state',
+  'job_id',
   'exception',
   'cached',
   'cached_from',
+  'owner',
 ] as const;
 export type ProcessProjection = (typeof PROCESS_PROJECTIONS)[number];
 
@@ -62,7 +64,7 @@ const LABELS: Partial<Record<ProcessProjection, string>> = {
 };
 
 /** The QueryBuilder field each simple projection reads (`state` reads several; see {@link STATE_FIELDS}). */
-export const PROJECTION_FIELDS: Record<Exclude<ProcessProjection, 'state'>, string> = {
+export const PROJECTION_FIELDS: Record<Exclude<ProcessProjection, 'state' | 'owner'>, string> = {
   pk: 'id',
   uuid: 'uuid',
   ctime: 'ctime',
@@ -80,10 +82,17 @@ export const PROJECTION_FIELDS: Record<Exclude<ProcessProjection, 'state'>, stri
   process_type: 'process_type',
   job_state: 'attributes.state',
   scheduler_state: 'attributes.scheduler_state',
+  job_id: 'attributes.job_id',
   exception: 'attributes.exception',
   cached: 'extras._aiida_cached_from',
   cached_from: 'extras._aiida_cached_from',
 };
+
+/**
+ * The row key `verdi process list` fills, after the query, with who runs the process (a daemon worker or a script,
+ * from the daemon's records): not a QueryBuilder field.
+ */
+export const OWNER_FIELD = 'aiida_ts.owner';
 
 /** The fields the compound `state` projection is made of. */
 export const STATE_FIELDS = {
@@ -133,6 +142,8 @@ export function formatProjection(projection: ProcessProjection, row: ProcessRow,
       const paused = row[PROJECTION_FIELDS.paused];
       return paused === null || paused === undefined ? null : formatPythonBool(paused);
     }
+    case 'owner':
+      return toCell(row[OWNER_FIELD]);
     default:
       return toCell(row[PROJECTION_FIELDS[projection]]);
   }
@@ -168,6 +179,8 @@ export function jsonProjection(projection: ProcessProjection, row: ProcessRow): 
       return row[PROJECTION_FIELDS[projection]] === true;
     case 'cached':
       return Boolean(row[PROJECTION_FIELDS.cached]);
+    case 'owner':
+      return row[OWNER_FIELD] ?? null;
     default:
       return row[PROJECTION_FIELDS[projection]] ?? null;
   }

@@ -49,6 +49,11 @@ export interface DaemonWorkerHandle extends AsyncDisposable {
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
+/** Sends a message to the supervisor that forked this process, if it is still connected (a closed channel would throw). */
+function tellSupervisor(message: Record<string, unknown>): void {
+  if (process.connected) process.send?.(message);
+}
+
 function moduleUrl(module: string): string {
   if (/^[a-z]+:/i.test(module)) return module;
   return pathToFileURL(isAbsolute(module) ? module : resolve(module)).href;
@@ -120,7 +125,7 @@ export async function startDaemonWorker(
   const onAbort = (): void => void worker.stop({ reason: 'stopped' });
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted === true) onAbort();
-  process.send?.({ aiidaDaemon: 'ready', workerId: worker.id, pid: process.pid });
+  tellSupervisor({ aiidaDaemon: 'ready', workerId: worker.id, pid: process.pid });
   const done = worker.done.then(async (exit) => {
     options.signal?.removeEventListener('abort', onAbort);
     for (const cleanup of cleanups.reverse()) {
@@ -130,7 +135,7 @@ export async function startDaemonWorker(
         getLogger('aiida').warn({ err: error }, 'daemon worker: a cleanup failed');
       }
     }
-    process.send?.({
+    tellSupervisor({
       aiidaDaemon: 'stopped',
       workerId: exit.workerId,
       released: exit.released,

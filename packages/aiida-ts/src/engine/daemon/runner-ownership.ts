@@ -10,7 +10,7 @@ import type { ProcessOwnership, ReplayedChild } from '../process-ownership.js';
 import type { GuardedWrite, WriteGuard } from '../write-guard.js';
 import { ControlState } from '../../storage/aiida-ts-schema/daemon-tables.js';
 import { pendingRequests, settleRequests, type ControlRequest } from './control-table.js';
-import { DaemonPresence, handOverProcess } from './hand-over.js';
+import { DaemonPresence, handOverProcess, moduleOf } from './hand-over.js';
 import { finishTask, insertTask } from './task-table.js';
 import { WorkerRegistration, newWorkerId } from './worker-registry.js';
 
@@ -144,6 +144,8 @@ export class RunnerOwnership implements ProcessOwnership {
       state: TaskState.RUNNING,
       mode: TaskMode.LOCAL,
       owner: this.#registration.id,
+      // so that `verdi process repair` can hand it to the daemon if the script dies
+      module: moduleOf(process.constructor),
     });
     this.#processes.set(pk, process);
     process.provenance.writer.guard = new LocalLease(this.#storage, () => this.#processes.delete(pk));

@@ -128,6 +128,8 @@ export class DaemonWorker implements AsyncDisposable {
   readonly #registration: WorkerRegistration;
   readonly #held = new Map<number, Held>();
   readonly #journals = new Map<number, StepJournal>();
+  /** Processes of aiida-core whose tasks this worker handed back (logged once each). */
+  readonly #handedBack = new Set<number>();
   readonly #sleep = new WakeableSleep();
   readonly #delay: AdaptiveDelay;
   #stopping = false;
@@ -447,7 +449,11 @@ export class DaemonWorker implements AsyncDisposable {
     } catch (error) {
       failure = error;
     }
-    if (failure instanceof ClassNotFoundError && claim.module !== null) {
+    // the checkpoint loader wraps the missing class in a PersistenceError
+    const classMissing =
+      failure instanceof ClassNotFoundError ||
+      (failure instanceof Error && failure.cause instanceof ClassNotFoundError);
+    if (classMissing && claim.module !== null) {
       try {
         await importProcessModule(claim.module);
         return await this.#withJournal(held, claim, attempt);
@@ -666,7 +672,18 @@ export class DaemonWorker implements AsyncDisposable {
     let claim = await claimTask(this.storage, this.id, pk);
     if (claim === undefined && (await readTask(this.storage.executor(), pk)) === undefined) {
       const adopted = await this.#adoptUnrecorded(pk);
-      if (adopted === 'reject') throw new TaskRejectedError(`process<${pk}> is not an aiida-ts process`);
+      if (adopted === 'reject') {
+        // A process of aiida-core (a Python class) on a shared broker: never marked excepted here, the task
+        // goes back to the queue for an aiida-core worker (issue 11). Said once per process, not per redelivery.
+        if (!this.#handedBack.has(pk)) {
+          this.#handedBack.add(pk);
+          log().warn(
+            { pk, workerId: this.id },
+            `process<${pk}> is not an aiida-ts process (a Python class?): its task is handed back to the broker for an aiida-core daemon worker`,
+          );
+        }
+        throw new TaskRejectedError(`process<${pk}> is not an aiida-ts process`);
+      }
       if (adopted === 'adopted') claim = await claimTask(this.storage, this.id, pk);
     }
     if (claim === undefined) return false;

@@ -16,7 +16,13 @@ import { InvalidOperationError, NotExistentError } from '../../errors.js';
 import { Log } from '../../orm/entities/log.js';
 import { LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
-import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
+import {
+  CalculationNode,
+  ProcessAttribute,
+  type ProcessNode,
+  WorkflowNode,
+} from '../../orm/nodes/process/process.js';
+import { nowTimestamp } from '../../storage/dialect.js';
 import { getLogger } from '../logging.js';
 import {
   computerRefUuid,
@@ -129,6 +135,34 @@ export function recordState(host: EngineHost, provenance: ProcessProvenance, lab
   // writes. The end is written before the run resolves, and its failure reported, by `onTerminated`.
   if (provenance.persisted && label !== ProcessState.CREATED && !TERMINAL.has(label))
     host.deferWork(provenance.writer.flush());
+  recordStateChangeTime(host, provenance, label);
+}
+
+/** When each storage last had its `process|state_change|<kind>` setting written (ms), to write it at most each second. */
+const stateChangeWritten = new WeakMap<object, Map<string, number>>();
+
+/**
+ * Writes the `process|state_change|calculation|work` setting aiida-core writes on every state change (its
+ * `set_process_state_change_timestamp`), so that `verdi process list` on either side says when an entry last changed
+ * state. At most once a second per kind, except for an end state, which is always written.
+ */
+function recordStateChangeTime(host: EngineHost, provenance: ProcessProvenance, label: ProcessState): void {
+  const node = provenance.node;
+  const storage = node.storage;
+  if (!provenance.storeProvenance || storage === undefined) return;
+  const kind =
+    node instanceof CalculationNode ? 'calculation' : node instanceof WorkflowNode ? 'work' : undefined;
+  if (kind === undefined) return;
+  let written = stateChangeWritten.get(storage);
+  if (written === undefined) stateChangeWritten.set(storage, (written = new Map<string, number>()));
+  const now = Date.now();
+  if (!TERMINAL.has(label) && now - (written.get(kind) ?? 0) < 1_000) return;
+  written.set(kind, now);
+  host.deferWork(
+    storage.setGlobalVariable(`process|state_change|${kind}`, nowTimestamp()).catch((error: unknown) => {
+      getLogger('aiida').warn({ err: error, pk: node.pk }, 'could not record the time of the state change');
+    }),
+  );
 }
 
 /** Mirrors the process status on the node (`process_status`; removed when null). */

@@ -12,9 +12,10 @@ import type { StorageBackend } from '../../storage/backend.js';
 import type { ProcessFuture } from '../futures.js';
 
 /** What `runGetNode` resolves to: the result (outputs, or a process function's single result) and the node. */
-export interface RunResult<R> {
+export interface RunResult<R, N extends ProcessNode = ProcessNode> {
   readonly result: R;
-  readonly node: ProcessNode;
+  /** The process node, typed from the process spec when a process class was run (see `ProcessNodeOf`). */
+  readonly node: N;
 }
 
 /** A process whose end the storage refused to record: what the runner needs to mark its node excepted later. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ModificationNotAllowedError, NotExistentError, ValidationError } from '../../errors.js';
 import { validateText } from '../utils/clean.js';
 import type { StorageBackend } from '../../storage/backend.js';
-import { canonicalTimestamp } from '../../storage/dialect.js';
+import { canonicalTimestamp, nowTimestamp } from '../../storage/dialect.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbCommentRow } from '../../storage/schema.js';
 import type { NodeRef } from './node-ref.js';
@@ -58,7 +58,7 @@ export class Comment {
     this.#nodeId = init.node.pk!;
     this.#userId = init.user?.pk ?? null;
     this.#content = init.content;
-    this.#ctime = canonicalTimestamp(new Date());
+    this.#ctime = nowTimestamp();
     this.#mtime = null;
   }
 
@@ -109,7 +109,7 @@ export class Comment {
     if (this.isStored) return this;
     const userId = this.#userId ?? (await User.getDefaultId(this.#storage));
     const dialect = this.#storage.dialect;
-    const now = dialect.encodeTimestamp(new Date());
+    const now = dialect.encodeTimestamp(nowTimestamp());
     const row = await this.#storage
       .executor()
       .insertInto('db_dbcomment')
@@ -135,7 +135,7 @@ export class Comment {
     validateText(content, 'comment content');
     this.#content = content;
     if (this.#pk === null) return;
-    const now = this.#storage.dialect.encodeTimestamp(new Date());
+    const now = this.#storage.dialect.encodeTimestamp(nowTimestamp());
     await this.#storage
       .executor()
       .updateTable('db_dbcomment')

@@ -9,7 +9,7 @@ import {
   ValidationError,
 } from '../../errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
-import { canonicalTimestamp } from '../../storage/dialect.js';
+import { nowTimestamp } from '../../storage/dialect.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbGroupRow } from '../../storage/schema.js';
 import { Node } from '../nodes/node.js';
@@ -83,7 +83,7 @@ export class Group {
     this.#label = init.label;
     this.#typeString = new.target.typeString;
     this.#description = validateText(init.description ?? '', 'group description');
-    this.#time = canonicalTimestamp(new Date());
+    this.#time = nowTimestamp();
     this.#userId = init.user?.pk ?? null;
     this.#extras = {};
   }

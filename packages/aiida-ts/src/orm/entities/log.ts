@@ -5,6 +5,7 @@ import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbLogRow } from '../../storage/schema.js';
 import type { NodeRef } from './node-ref.js';
 import { cleanValue, storableText, type JsonValue } from '../utils/clean.js';
+import { nowTimestamp } from '../../storage/dialect.js';
 
 /** Log levels with Python's numbers plus aiida's `REPORT` (23). */
 export const LogLevel = {
@@ -95,7 +96,7 @@ export class Log {
       .insertInto('db_dblog')
       .values({
         uuid: randomUUID(),
-        time: dialect.encodeTimestamp(init.time ?? new Date()),
+        time: dialect.encodeTimestamp(init.time ?? nowTimestamp()),
         loggername: init.loggername ?? Log.loggerNameFor(node),
         levelname,
         dbnode_id: node.pk!,

@@ -12,7 +12,7 @@ import {
 } from '../../errors.js';
 import { collectObjectKeys } from '../../repository/object-key.js';
 import type { BatchLink, StorageBackend } from '../../storage/backend.js';
-import { canonicalTimestamp } from '../../storage/dialect.js';
+import { canonicalTimestamp, nowTimestamp } from '../../storage/dialect.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbNodeRow, NewDbNode } from '../../storage/schema.js';
 import { NodeComments } from '../entities/comment.js';
@@ -40,7 +40,8 @@ import { isUniqueViolation } from '../utils/db-errors.js';
 import { patchedJsonColumn } from '../utils/json-column.js';
 import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
-import { runNodesStoredHooks } from './store-hooks.js';
+import { nodeHasher, runNodesStoredHooks } from './store-hooks.js';
+import { type FloatPaths, integralFloatPaths, jsonWithFloats } from '../utils/float-paths.js';
 
 /** @internal The option key through which loaders build a node from its database row. */
 export const FROM_ROW: unique symbol = Symbol('aiida-ts.node.fromRow');
@@ -98,6 +99,8 @@ interface NodeState {
   computerId: number | null;
   computer: Computer | null;
   attributes: Record<string, unknown>;
+  /** Integral floats among the attributes as read from the database (aiida-core's `2.0`), by path. */
+  floatPaths: string[];
   extras: Record<string, JsonValue>;
   repositoryMetadata: RepositoryMetadata;
   /** Links into this node not stored yet (this node or its source is unstored). */
@@ -197,6 +200,11 @@ export class Node {
   static readonly nodeFamily: NodeFamily | null = null;
   /** Attributes a stored but unsealed process node may still change. */
   static readonly updatableAttributes: readonly string[] = [];
+  /**
+   * Attributes that hold Python floats (dotted paths, `*` for any key or index): written with a point even when
+   * integral (`2.0`), and hashed as floats, as aiida-core does.
+   */
+  static readonly floatAttributes: FloatPaths = [];
 
   readonly #state: NodeState;
   #repository: NodeRepository | undefined;
@@ -222,6 +230,8 @@ export class Node {
         computerId: row.dbcomputer_id,
         computer: null,
         attributes: (dialect.decodeJson(row.attributes) ?? {}) as Record<string, unknown>,
+        // SQLite hands the text over; PostgreSQL's driver parses jsonb itself (its `2.0` is read as `2`).
+        floatPaths: typeof row.attributes === 'string' ? integralFloatPaths(row.attributes) : [],
         extras: (dialect.decodeJson(row.extras) ?? {}) as Record<string, JsonValue>,
         repositoryMetadata: dialect.decodeJson(row.repository_metadata) ?? {},
         incoming: [],
@@ -238,18 +248,28 @@ export class Node {
       processType: null,
       label: options.label ?? '',
       description: options.description ?? '',
-      ctime: canonicalTimestamp(new Date()),
+      ctime: nowTimestamp(),
       mtime: null,
       userId: options.user?.pk ?? null,
       user: options.user ?? null,
       computerId: options.computer?.pk ?? null,
       computer: options.computer ?? null,
       attributes: {},
+      floatPaths: [],
       extras: {},
       repositoryMetadata: {},
       incoming: [],
       outgoing: [],
     };
+  }
+
+  /**
+   * Where this node's attributes hold Python floats: the class's {@link Node.floatAttributes} and the integral
+   * floats read from the database (a `Dict` value `2.0` written by aiida-core). Written and hashed as floats.
+   */
+  get attributeFloatPaths(): FloatPaths {
+    const declared = (this.constructor as typeof Node).floatAttributes;
+    return this.#state.floatPaths.length === 0 ? declared : [...declared, ...this.#state.floatPaths];
   }
 
   // --- identity and columns --------------------------------------------------------------------------------
@@ -330,7 +350,7 @@ export class Node {
     }
     return storage
       .trackWrite(`${column} of node<${pk}>`, async () => {
-        const mtime = storage.dialect.encodeTimestamp(new Date());
+        const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
         await storage
           .executor()
           .updateTable('db_dbnode')
@@ -451,7 +471,7 @@ export class Node {
       persistMetadata: async (metadata) => {
         const { pk, storage } = this.#state;
         if (pk === null || storage === undefined) return;
-        const mtime = storage.dialect.encodeTimestamp(new Date());
+        const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
         // checked inside the update's transaction: full maintenance cannot delete a file between write and reference
         await storage.referenceObjects(collectObjectKeys(metadata), () =>
           storage
@@ -500,7 +520,7 @@ export class Node {
     const { pk, storage } = this.#state;
     if (pk !== null && storage !== undefined) {
       await storage.trackWrite(`attributes of node<${pk}>`, async () => {
-        const mtime = storage.dialect.encodeTimestamp(new Date());
+        const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
         await storage
           .executor()
           .updateTable('db_dbnode')
@@ -636,9 +656,15 @@ export class Node {
         }
       }
       const attributes = node.#cleanAttributesForStore();
+      // aiida-core stores every node with its `_aiida_hash` extra.
+      const hash = Object.hasOwn(node.#state.extras, '_aiida_hash') ? undefined : await nodeHasher()?.(node);
+      if (hash !== undefined) node.#state.extras['_aiida_hash'] = hash;
       prepared.push({
         node,
-        attributes: dialect.encodeJson(attributes),
+        attributes:
+          node.attributeFloatPaths.length === 0
+            ? dialect.encodeJson(attributes)
+            : jsonWithFloats(attributes, node.attributeFloatPaths),
         extras: dialect.encodeJson(node.#state.extras),
         cleaned: attributes,
       });
@@ -670,7 +696,7 @@ export class Node {
     const defaultUserId = nodes.some((n) => n.#state.user === null && n.#state.userId === null)
       ? await User.getDefaultId(storage)
       : null;
-    const now = dialect.encodeTimestamp(new Date());
+    const now = dialect.encodeTimestamp(nowTimestamp());
     const rows: NewDbNode[] = prepared.map(({ node, attributes, extras }, i) => ({
       uuid: node.#state.uuid,
       node_type: node.#state.nodeType,
@@ -814,6 +840,7 @@ export class Node {
     state.computer = this.#state.computer;
     state.computerId = this.#state.computerId;
     state.attributes = cloneJson(cleanValue(this.#state.attributes, 'attributes')) as Record<string, unknown>;
+    state.floatPaths = [...this.#state.floatPaths];
     state.repositoryMetadata = {};
     copy.#repository = undefined;
     if (!this.repository.isEmpty()) await copy.repository.cloneFrom(this.repository);
@@ -1197,7 +1224,7 @@ export class NodeBase {
       persist: ({ set, remove, reset }) => {
         const storage = state.storage!;
         return storage.trackWrite(`extras of node<${String(state.pk)}>`, async () => {
-          const mtime = storage.dialect.encodeTimestamp(new Date());
+          const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
           await storage
             .executor()
             .updateTable('db_dbnode')

@@ -23,3 +23,21 @@ export function addNodesStoredHook(hook: NodesStoredHook): () => void {
 export async function runNodesStoredHooks(storage: StorageBackend, nodes: readonly Node[]): Promise<void> {
   for (const hook of hooks) await hook(storage, nodes);
 }
+
+/** Computes the `_aiida_hash` of a node about to be stored; undefined leaves the node without one. */
+export type NodeHasher = (node: Node) => Promise<string | undefined> | string | undefined;
+
+let hasher: NodeHasher | undefined;
+
+/**
+ * Installs the function that gives every node its `_aiida_hash` extra as it is stored (set by
+ * `orm/nodes/caching.ts` when it loads: the hash needs the node classes, which import the ORM's node module).
+ */
+export function setNodeHasher(value: NodeHasher | undefined): void {
+  hasher = value;
+}
+
+/** The installed {@link NodeHasher}, if any. */
+export function nodeHasher(): NodeHasher | undefined {
+  return hasher;
+}

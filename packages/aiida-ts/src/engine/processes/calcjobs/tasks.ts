@@ -18,6 +18,7 @@ import type { SchedulerExitCode } from '../../../schedulers/exit-codes.js';
 import { SchedulerFeature, type Scheduler } from '../../../schedulers/scheduler.js';
 import { escapeForBash } from '../../../transports/escaping.js';
 import type { Transport } from '../../../transports/transport.js';
+import { nowTimestamp } from '../../../storage/dialect.js';
 import type { ProcessRunner } from '../process-runner.js';
 import { backoffSettings, exponentialBackoffRetry } from './backoff.js';
 import type { CalcInfo } from './calc-info.js';
@@ -305,7 +306,7 @@ export async function taskUpdateJob(host: CalcJobTaskHost, signal: AbortSignal):
     if (node.getSchedulerState() === jobState) return;
     host.setNodeAttributes({
       scheduler_state: jobState,
-      scheduler_lastchecktime: new Date().toISOString().replace('Z', '+00:00'),
+      scheduler_lastchecktime: nowTimestamp(),
     });
   };
   if (jobId === null) {
@@ -359,7 +360,7 @@ export async function taskKillJob(host: CalcJobTaskHost, signal: AbortSignal): P
   );
   host.setNodeAttributes({
     scheduler_state: JobState.DONE,
-    scheduler_lastchecktime: new Date().toISOString().replace('Z', '+00:00'),
+    scheduler_lastchecktime: nowTimestamp(),
   });
   await host.releaseSlots();
   await host.flushNode();

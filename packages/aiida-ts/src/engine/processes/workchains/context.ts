@@ -9,14 +9,45 @@ import {
   type ContextAwaitable,
   type Instruction,
 } from 'plumpy-ts';
+import type { Node } from '../../../orm/nodes/node.js';
 import type { ProcessNode } from '../../../orm/nodes/process/process.js';
 
-/** The node a child process put in the context resolves to. */
-export type NodeOf<P> = P extends { readonly node: infer N }
+type IsUnknown<T> = unknown extends T ? true : false;
+
+/** The entries of a parsed-inputs type that are linked to the node: not `metadata`, not plain (non-db) values. */
+type LinkedInputs<I> =
+  IsUnknown<I> extends true
+    ? unknown
+    : {
+        readonly [
+          K in keyof I as K extends 'metadata'
+            ? never
+            : NonNullable<I[K]> extends Node | Readonly<Record<string, unknown>>
+              ? K
+              : never
+        ]: I[K];
+      };
+
+/**
+ * The node of a process instance `P` (a child from `this.submit`, a process made by the engine), with
+ * `node.inputs` and `node.outputs` typed from its spec: `await node.outputs.sum` is the output port's node type and
+ * a label the spec does not have is a compile error.
+ */
+export type NodeOf<P> = (P extends { readonly node: infer N }
   ? N extends ProcessNode
     ? N
     : ProcessNode
-  : ProcessNode;
+  : ProcessNode) &
+  (P extends { readonly '~inputs': infer I; readonly '~outputs': infer O }
+    ? { readonly '~inputLinks': LinkedInputs<I>; readonly '~outputLinks': O }
+    : unknown);
+
+/**
+ * The node recording a run of the process class `C` (`runGetNode`, `submit`, a child in a work chain's context),
+ * with its inputs and outputs typed from the spec (aiida-core's `node.inputs.x` / `node.outputs.x`): declare context
+ * entries as `ProcessNodeOf<typeof Child>` to read `await this.ctx.child.outputs.result` typed.
+ */
+export type ProcessNodeOf<C extends abstract new (...args: never[]) => unknown> = NodeOf<InstanceType<C>>;
 
 /**
  * Puts the node of a child process (from `this.submit`) in the context under the key once it has terminated, whatever

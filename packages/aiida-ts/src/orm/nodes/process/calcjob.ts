@@ -3,6 +3,7 @@ import { LinkType } from '../../links.js';
 import type { Node } from '../node.js';
 import { registerNodeClass } from '../registry.js';
 import { CalculationNode } from './process.js';
+import { nowTimestamp } from '../../../storage/dialect.js';
 
 /** The active states of a calculation job (the `state` attribute), aiida-core's `CalcJobState` values. */
 export const CalcJobState = {
@@ -113,7 +114,7 @@ export class CalcJobNode extends CalculationNode {
   async setSchedulerState(state: string): Promise<void> {
     await this.setAttributes({
       [CalcJobAttribute.SCHEDULER_STATE]: state,
-      [CalcJobAttribute.SCHEDULER_LAST_CHECK_TIME]: new Date().toISOString().replace('Z', '+00:00'),
+      [CalcJobAttribute.SCHEDULER_LAST_CHECK_TIME]: nowTimestamp(),
     });
   }
   getSchedulerLastCheckTime(): Date | null {

@@ -3,6 +3,7 @@ import { LinkType } from '../../links.js';
 import { storableText, validateKey } from '../../utils/clean.js';
 import { Node, type NodeOptions } from '../node.js';
 import { registerNodeClass } from '../registry.js';
+import { nodeLinksManager, type NodeLinksManager } from './links-manager.js';
 
 /** The states of a process, with plumpy's labels (the `process_state` attribute). */
 export const ProcessState = {
@@ -82,9 +83,43 @@ export class ProcessNode extends Node {
     ProcessAttribute.PROCESS_STATUS,
   ];
 
+  /**
+   * Phantoms: the types of the nodes linked as inputs and outputs, by label. `unknown` (any label) on the node
+   * classes; the engine's `ProcessNodeOf<typeof MyWorkChain>` narrows them to the process spec.
+   */
+  declare readonly '~inputLinks': unknown;
+  declare readonly '~outputLinks': unknown;
+
   constructor(init?: undefined, options: NodeOptions = {}) {
     void init;
     super(options);
+  }
+
+  /**
+   * The input nodes by link label (aiida-core's `node.inputs`): `await node.inputs.x`, `await node.inputs.ns.y`, or
+   * `await node.inputs` for all of them (namespaces nested). Typed from the process spec on a `ProcessNodeOf<C>`.
+   */
+  get inputs(): NodeLinksManager<this['~inputLinks']> {
+    return nodeLinksManager({
+      node: this,
+      direction: 'incoming',
+      linkTypes: [LinkType.INPUT_CALC, LinkType.INPUT_WORK],
+      noun: 'input',
+    }) as NodeLinksManager<this['~inputLinks']>;
+  }
+
+  /**
+   * The output nodes by link label (aiida-core's `node.outputs`): created (`create`) or returned (`return`) ones;
+   * `await node.outputs.sum`, `await node.outputs` for all. Rejects with a `NotExistentError` for a label the
+   * process did not emit. Typed from the process spec on a `ProcessNodeOf<C>`.
+   */
+  get outputs(): NodeLinksManager<this['~outputLinks']> {
+    return nodeLinksManager({
+      node: this,
+      direction: 'outgoing',
+      linkTypes: [LinkType.CREATE, LinkType.RETURN],
+      noun: 'output',
+    }) as NodeLinksManager<this['~outputLinks']>;
   }
 
   get isSealed(): boolean {
