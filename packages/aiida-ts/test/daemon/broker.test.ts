@@ -12,15 +12,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateBroker, type PrivateBroker } from '@aiida-ts/test-services';
 import { Runner } from '../../src/engine.js';
 import {
+  awaitControl,
+  requestControl,
   RunnerOwnership,
   startDaemonWorker,
   type DaemonWorkerHandle,
 } from '../../src/engine/daemon/index.js';
+import { loadNode } from '../../src/orm/loaders.js';
 import { Int } from '../../src/orm/nodes/data/base.js';
 import type { ProcessNode } from '../../src/orm/nodes/process/process.js';
 import { setDefaultStorage } from '../../src/storage/context.js';
 import { withAiidaTsTables } from '../../src/storage/aiida-ts-schema/schema.js';
-import { Parent, Sleeper, TwoSteps } from './fixtures.js';
+import { Gated, gate, Parent, Sleeper, TwoSteps } from './fixtures.js';
 import { openSharedStorage, type SharedStorage } from './services.js';
 
 const SHARED_BROKER = 'amqp://guest:guest@127.0.0.1:5672';
@@ -106,6 +109,56 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
       await Promise.all(workers.splice(0).map((worker) => worker.stop()));
     }
   });
+
+  it(
+    'kills a process running in a worker from another OS process (a request in the storage)',
+    { timeout: 60_000 },
+    async () => {
+      const prefix = `aiida-ts-daemon-${randomBytes(4).toString('hex')}`;
+      const { storage } = shared;
+      const worker = await startDaemonWorker(undefined, {
+        storage,
+        slots: 2,
+        leaseTtlMs: 5_000,
+        communicator: await broker(SHARED_BROKER, prefix, 2),
+      });
+      workers.push(worker);
+      const client = await broker(SHARED_BROKER, prefix);
+      const runner = new Runner({
+        storage,
+        communicator: client,
+        pollInterval: 0.1,
+        ownership: new RunnerOwnership(storage, { broker: client }),
+      });
+      try {
+        const node = await runner.submit(Gated, { gate: `broker-kill-${prefix}`, x: new Int(1) });
+        await expect
+          .poll(() => worker.stats().loaded.includes(node.pk!), { timeout: 20_000, interval: 20 })
+          .toBe(true);
+        const requests = await requestControl(node.pk!, 'kill', {
+          storage,
+          communicator: client,
+          message: 'enough',
+        });
+        // the worker picked the request up (applied when the step in progress ends, or at once between steps)
+        await expect
+          .poll(
+            async () =>
+              worker.stats().applying.includes(requests[0]!.id) ||
+              (await loadNode<ProcessNode>(node.pk!)).isTerminated,
+            { timeout: 20_000, interval: 20 },
+          )
+          .toBe(true);
+        gate(`broker-kill-${prefix}`).open();
+        const { pending } = await awaitControl(requests, { storage, timeoutMs: 20_000 });
+        expect(pending).toEqual([]);
+        expect((await runner.getProcessFuture(node.pk!)).processState).toBe('killed');
+      } finally {
+        await runner.close();
+        await Promise.all(workers.splice(0).map((handle) => handle.stop()));
+      }
+    },
+  );
 
   describe('on a RabbitMQ node with consumer_timeout at 5 s', () => {
     let rabbit: PrivateBroker;

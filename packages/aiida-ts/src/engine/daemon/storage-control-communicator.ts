@@ -1,4 +1,4 @@
-import { Reply, UnroutableError, type Communicator } from 'kiwipy-ts';
+import { LocalCommunicator, Reply, UnroutableError, type Communicator, type RpcSubscriber } from 'kiwipy-ts';
 import { controlMessageSchema } from 'plumpy-ts';
 import type { StorageBackend } from '../../storage/backend.js';
 import { ForwardingCommunicator } from '../forwarding-communicator.js';
@@ -49,5 +49,31 @@ export class StorageControlCommunicator extends ForwardingCommunicator {
 
   override async close(): Promise<void> {
     if (this.#owns) await this.inner.close();
+  }
+}
+
+/**
+ * What a daemon worker's processes talk through when there is a broker: tasks and broadcasts (state changes, which
+ * futures in other OS processes wait for) go over the broker, while each process's RPC subscription stays in this
+ * OS process — a queue on the broker per loaded process would cost round trips at every load and park. Control
+ * messages from elsewhere reach the processes as requests in the storage, which the worker applies within a poll.
+ */
+export class WorkerCommunicator extends ForwardingCommunicator {
+  readonly #local = new LocalCommunicator();
+
+  override addRpcSubscriber(subscriber: RpcSubscriber, identifier?: string): Promise<string> {
+    return this.#local.addRpcSubscriber(subscriber, identifier);
+  }
+
+  override removeRpcSubscriber(identifier: string): Promise<void> {
+    return this.#local.removeRpcSubscriber(identifier);
+  }
+
+  override rpcSend<R = unknown>(recipientId: string, message: unknown): Reply<R> {
+    return this.#local.rpcSend<R>(recipientId, message);
+  }
+
+  override async close(): Promise<void> {
+    await this.#local.close();
   }
 }

@@ -182,6 +182,11 @@ function claimOf(row: ClaimedRaw): Claim {
 export async function claimTasks(storage: StorageBackend, owner: string, limit: number): Promise<Claim[]> {
   if (limit <= 0) return [];
   const now = dbNowValue(storage.dialect);
+  // An idle look only reads: the write (a lock on SQLite's whole database) is taken when there is something to claim,
+  // so that idle workers polling the storage do not hold up the writes of everyone else.
+  const any = await sql<{ one: number }>`
+    SELECT 1 AS one FROM aiida_ts_task WHERE ${claimableCondition(now)} LIMIT 1`.execute(storage.executor());
+  if (any.rows.length === 0) return [];
   const lock = storage.dialect.name === DialectName.POSTGRES ? sql`FOR UPDATE SKIP LOCKED` : sql``;
   const result = await sql<ClaimedRaw>`
     UPDATE aiida_ts_task

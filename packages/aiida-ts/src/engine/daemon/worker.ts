@@ -23,7 +23,7 @@ import { handOverProcess, moduleOf, publishContinue } from './hand-over.js';
 import { DaemonLease } from './lease.js';
 import { awaitedBy, parkConditionOf, type ParkCondition } from './park.js';
 import { StepJournal } from './step-journal.js';
-import { StorageControlCommunicator } from './storage-control-communicator.js';
+import { StorageControlCommunicator, WorkerCommunicator } from './storage-control-communicator.js';
 import { isStorageUnavailable } from './storage-outage.js';
 import {
   claimTask,
@@ -172,9 +172,11 @@ export class DaemonWorker implements AsyncDisposable {
     this.runner = new Runner({
       storage: this.storage,
       // control messages to processes out of reach become requests in the storage
-      communicator: new StorageControlCommunicator(this.broker ?? new LocalCommunicator(), this.storage, {
-        ownsInner: this.broker === undefined,
-      }),
+      communicator: new StorageControlCommunicator(
+        this.broker === undefined ? new LocalCommunicator() : new WorkerCommunicator(this.broker),
+        this.storage,
+        { ownsInner: true },
+      ),
       ownsCommunicator: true,
       handleSignals: false,
       pollInterval: settings.poll.maxMs / 1000,
