@@ -56,6 +56,7 @@ export const AiidaErrorCode = {
   EXIT: 'EXIT',
   MESSAGE_ENCODING: 'MESSAGE_ENCODING',
   DAEMON: 'DAEMON',
+  DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -471,4 +472,12 @@ export class MessageEncodingError extends AiidaError {
  */
 export class DaemonError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.DAEMON;
+}
+
+/**
+ * A profile's database could not be reached (refused, shutting down, starting up) for longer than the storage waits
+ * for it to come back. The message names the profile and the database; the `cause` is the last connection error.
+ */
+export class DatabaseUnavailableError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.DATABASE_UNAVAILABLE;
 }

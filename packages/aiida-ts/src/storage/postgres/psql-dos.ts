@@ -198,7 +198,11 @@ export class PsqlDosStorage implements StoragePlugin<PsqlDosConfig> {
   }
 
   async open(config: PsqlDosConfig, options: OpenOptions = {}): Promise<PostgresStorageBackend> {
-    const pool = createPostgresPool({ ...connectionOptions(config), max: this.#options.poolSize ?? 10 });
+    const pool = createPostgresPool({
+      ...connectionOptions(config),
+      max: this.#options.poolSize ?? 10,
+      profileName: options.profileName,
+    });
     let repository: RepositoryBackend | undefined;
     try {
       const probe = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
