@@ -445,10 +445,19 @@ export abstract class BaseTransport implements Transport {
         throw new TransportError(`makedirs ${p}: a file is in the way`, { errno: 'EEXIST', cause: error });
       }
       const [parent] = splitPath(p.replace(/\/+$/u, ''));
-      if (parent === '' || parent === p || (await this.statPath(parent, true)) !== undefined) throw error;
-      await this.ensureDir(parent);
+      if (parent === '' || parent === p) throw error;
+      // the parent may have been made meanwhile by a concurrent call (jobs sharing a sharded folder): then only
+      // `p` is left to make
+      if ((await this.statPath(parent, true)) === undefined) await this.ensureDir(parent);
     }
-    await this.makeDir(p);
+    try {
+      await this.makeDir(p);
+    } catch (error) {
+      // made meanwhile by a concurrent call
+      const attributes = await this.statPath(p, true);
+      if (attributes !== undefined && isDirMode(attributes.stMode)) return;
+      throw error;
+    }
   }
 
   rmdir(p: TransportPath): Promise<void> {
