@@ -128,6 +128,9 @@ export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool 
     password: options.password,
     database: options.database,
     max: options.max ?? 10,
+    // idle connections do not keep Node running: a script (or `verdi run`) whose work is done, or whose steps await
+    // what can never settle, lets the event loop drain, as on SQLite
+    allowExitOnIdle: true,
     options: '-c timezone=UTC',
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
