@@ -217,6 +217,7 @@ export {
 export {
   aiidaCodec,
   createAiidaCodec,
+  readContinueResult,
   resolveAiidaEntity,
   type AiidaCodecOptions,
 } from './engine/wire/aiida-codec.js';

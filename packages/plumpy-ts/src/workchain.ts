@@ -75,6 +75,9 @@ const savedAwaitableSchema = z.object({
 const TAKE_AWAITABLES = Symbol('plumpy-ts.takeAwaitables');
 const RESOLVE_SAVED = Symbol('plumpy-ts.resolveSaved');
 const APPLY = Symbol('plumpy-ts.apply');
+// A symbol, not a `#method`: TypeScript compiles a class with private methods with an alias of the class that its
+// static block would read before it is set.
+const CONTEXT = Symbol('plumpy-ts.context');
 
 /**
  * The waiting state of a work chain: waits for its awaitables, putting each value in the context as it
@@ -214,7 +217,9 @@ function methodNames(prototype: object | null): string[] {
  */
 export class WorkChain extends Process {
   static {
-    setReservedStepNames(methodNames(WorkChain.prototype));
+    // `this`, not the class name: tsc compiles a self-reference in a static block to an alias that is only
+    // assigned after the class is defined, so the built module would fail to load
+    setReservedStepNames(methodNames(this.prototype));
   }
 
   static override get stateClasses(): StateClasses {
@@ -310,11 +315,12 @@ export class WorkChain extends Process {
 
   /** The context: values kept between steps and in checkpoints. */
   get ctx(): this['~context'] {
-    return this.#context();
+    return this[CONTEXT]();
   }
 
-  #context(): Record<string, unknown> {
-    this.#ctx ??= (this.constructor as typeof WorkChain).spec().initialContext();
+  /** The context, made from the spec's defaults at its first use. */
+  [CONTEXT](): Record<string, unknown> {
+    if (this.#ctx === undefined) this.#ctx = (this.constructor as typeof WorkChain).spec().initialContext();
     return this.#ctx;
   }
 
@@ -456,10 +462,10 @@ export class WorkChain extends Process {
 
   [APPLY](awaitable: PendingAwaitable, value: unknown): void {
     if (awaitable.action === 'assign') {
-      this.#context()[awaitable.key] = value;
+      this[CONTEXT]()[awaitable.key] = value;
       return;
     }
-    const context = this.#context();
+    const context = this[CONTEXT]();
     const list = context[awaitable.key];
     if (list === undefined) context[awaitable.key] = [value];
     else if (Array.isArray(list)) list.push(value);

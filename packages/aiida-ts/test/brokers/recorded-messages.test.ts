@@ -9,6 +9,7 @@ import {
   loadYaml,
   PyFloat,
   pythonFloatText,
+  readContinueResult,
 } from '../../src/engine.js';
 import { Int } from '../../src/orm.js';
 import { kindOf, recordedAsAmqplib, recordedMessages, recording, yamlSamples } from './wire-fixtures.js';
@@ -108,9 +109,13 @@ describe('recorded aiida-core messages', () => {
 
   it('reads the continue result a second time: a YAML document inside the reply', () => {
     const reply = aiidaCodec.decode(Buffer.from(recording(9).body_text)) as { result: string };
-    expect(loadYaml(reply.result)).toEqual({ result: expect.any(EntityRef) as unknown });
+    expect(readContinueResult(reply.result)).toEqual({ result: expect.any(EntityRef) as unknown });
     const nowait = aiidaCodec.decode(Buffer.from(recording(12).body_text)) as { result: string };
-    expect(loadYaml(nowait.result)).toBe(14);
+    expect(readContinueResult(nowait.result)).toBe(14);
+    const ended = aiidaCodec.decode(Buffer.from(recording(15).body_text)) as { result: unknown };
+    expect(readContinueResult(ended.result)).toEqual({ result: expect.any(EntityRef) as unknown });
+    const missing = aiidaCodec.decode(Buffer.from(recording(18).body_text)) as { result: unknown };
+    expect(readContinueResult(missing.result)).toBe(false);
   });
 });
 

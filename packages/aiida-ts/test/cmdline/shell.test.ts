@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeResult, VERDI_SOURCE, verdiSandbox } from './verdi-process.js';
+import { describeResult, VERDI_ARGV, verdiSandbox } from './verdi-process.js';
 
 const PACKAGE_ROOT = join(import.meta.dirname, '..', '..');
 const ESC = String.fromCharCode(27);
@@ -16,9 +16,7 @@ function terminalShell(base: string): {
   type(after: string, text: string): Promise<void>;
   done: Promise<string>;
 } {
-  const command = [process.execPath, '--conditions=source', '--import', 'tsx', VERDI_SOURCE, 'shell'].join(
-    ' ',
-  );
+  const command = [process.execPath, ...VERDI_ARGV, 'shell'].join(' ');
   const child = spawn('script', ['-qfec', command, '/dev/null'], {
     cwd: PACKAGE_ROOT,
     env: { ...process.env, AIIDA_TS_PATH: base, FORCE_COLOR: undefined, TERM: 'xterm' },

@@ -1,5 +1,5 @@
 import { InternalError } from '../../errors.js';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { Config } from '../../config/config.js';
 import type { Profile } from '../../config/profile.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
@@ -205,53 +205,95 @@ export default defineCommandGroup({
         cli.out.success(`${name} set as default profile`);
       });
 
-    group
-      .command('configure-rabbitmq')
-      .description(
-        'Configure RabbitMQ as the broker of a profile (default: the current one), after checking it.',
-      )
-      .argument('[profile]', 'Name of the profile.')
-      .option('-f, --force', 'Configure it even when the broker cannot be reached.')
-      .option('--broker-protocol <value>', 'Protocol: amqp or amqps.', 'amqp')
-      .option('--broker-username <value>', 'Username of the broker.', 'guest')
-      .option('--broker-password <value>', 'Password of the broker.', 'guest')
-      .option('--broker-host <value>', 'Hostname of the broker.', '127.0.0.1')
-      .option('--broker-port <value>', 'Port of the broker.', '5672')
-      .option('--broker-virtual-host <value>', 'Virtual host of the broker.', '')
-      .action(async (name: string | undefined, opts: Record<string, string | boolean | undefined>) => {
-        const config = await cli.config();
-        const profile = name === undefined ? await cli.profile() : config.getProfile(name);
-        const { BrokerConfigSchema } = await import('../../config/schema.js');
-        const parsed = BrokerConfigSchema.safeParse({
-          broker_protocol: opts.brokerProtocol,
-          broker_username: opts.brokerUsername,
-          broker_password: opts.brokerPassword,
-          broker_host: opts.brokerHost,
-          broker_port: Number(opts.brokerPort),
-          broker_virtual_host: opts.brokerVirtualHost,
-          broker_parameters: {},
-        });
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0];
-          throw new UsageError(
-            `invalid value for --${String(issue?.path[0] ?? '').replaceAll('_', '-')}: ${issue?.message ?? ''}`,
-          );
-        }
-        const { probeRabbitMq } = await import('../utils/rabbitmq.js');
-        const probe = await probeRabbitMq(parsed.data);
-        if (probe.reachable) cli.out.success('Connected to RabbitMQ with the provided connection parameters');
-        else if (opts.force === true) cli.out.warning(`Unable to connect to RabbitMQ server: ${probe.error}`);
-        else
-          cli.out.critical(
-            `Unable to connect to RabbitMQ server at ${probe.url}: ${probe.error} (use --force to configure it anyway)`,
-          );
+    /** The options of a RabbitMQ connection, shared by `configure-rabbitmq` and `configure-broker`. */
+    const brokerOptions = (command: Command): Command =>
+      command
+        .option('-f, --force', 'Configure it even when the broker cannot be reached.')
+        .option('--broker-protocol <value>', 'Protocol: amqp or amqps.', 'amqp')
+        .option('--broker-username <value>', 'Username of the broker.', 'guest')
+        .option('--broker-password <value>', 'Password of the broker.', 'guest')
+        .option('--broker-host <value>', 'Hostname of the broker.', '127.0.0.1')
+        .option('--broker-port <value>', 'Port of the broker.', '5672')
+        .option('--broker-virtual-host <value>', 'Virtual host of the broker.', '');
+
+    /** Sets the broker of a profile: RabbitMQ (checked first unless forced), or none. */
+    const configureBroker = async (
+      name: string | undefined,
+      backend: 'core.rabbitmq' | 'none',
+      opts: Record<string, string | boolean | undefined>,
+    ): Promise<void> => {
+      const config = await cli.config();
+      const profile = name === undefined ? await cli.profile() : config.getProfile(name);
+      if (backend === 'none') {
         config.update((fresh) => {
           const target = fresh.getProfile(profile.name);
-          target.setProcessControl('core.rabbitmq', parsed.data);
+          target.setProcessControl(null);
           fresh.updateProfile(target);
         });
-        cli.out.success(`RabbitMQ configuration for \`${profile.name}\` updated to: ${probe.url}`);
+        cli.out.success(
+          `Profile \`${profile.name}\` now has no broker: processes run in the OS process that launches them`,
+        );
+        return;
+      }
+      const { BrokerConfigSchema } = await import('../../config/schema.js');
+      const parsed = BrokerConfigSchema.safeParse({
+        broker_protocol: opts.brokerProtocol,
+        broker_username: opts.brokerUsername,
+        broker_password: opts.brokerPassword,
+        broker_host: opts.brokerHost,
+        broker_port: Number(opts.brokerPort),
+        broker_virtual_host: opts.brokerVirtualHost,
+        broker_parameters: {},
       });
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new UsageError(
+          `invalid value for --${String(issue?.path[0] ?? '').replaceAll('_', '-')}: ${issue?.message ?? ''}`,
+        );
+      }
+      const { probeRabbitMq } = await import('../utils/rabbitmq.js');
+      const probe = await probeRabbitMq(parsed.data);
+      if (probe.reachable) cli.out.success('Connected to RabbitMQ with the provided connection parameters');
+      else if (opts.force === true) cli.out.warning(`Unable to connect to RabbitMQ server: ${probe.error}`);
+      else
+        cli.out.critical(
+          `Unable to connect to RabbitMQ server at ${probe.url}: ${probe.error} (use --force to configure it anyway)`,
+        );
+      config.update((fresh) => {
+        const target = fresh.getProfile(profile.name);
+        target.setProcessControl('core.rabbitmq', parsed.data);
+        fresh.updateProfile(target);
+      });
+      cli.out.success(`RabbitMQ configuration for \`${profile.name}\` updated to: ${probe.url}`);
+    };
+
+    brokerOptions(
+      group
+        .command('configure-rabbitmq')
+        .description(
+          'Configure RabbitMQ as the broker of a profile (default: the current one), after checking it.',
+        )
+        .argument('[profile]', 'Name of the profile.'),
+    ).action(async (name: string | undefined, opts: Record<string, string | boolean | undefined>) => {
+      await configureBroker(name, 'core.rabbitmq', opts);
+    });
+
+    brokerOptions(
+      group
+        .command('configure-broker')
+        .description(
+          'Choose the broker of a profile (default: the current one): `core.rabbitmq` (checked first, with the ' +
+            '--broker-* options) or `none` (no daemon; processes run where they are launched).',
+        )
+        .argument('[profile]', 'Name of the profile.')
+        .addOption(
+          new Option('--broker <backend>', 'The broker: core.rabbitmq or none.')
+            .choices(['core.rabbitmq', 'none'])
+            .makeOptionMandatory(),
+        ),
+    ).action(async (name: string | undefined, opts: Record<string, string | boolean | undefined>) => {
+      await configureBroker(name, opts.broker === 'none' ? 'none' : 'core.rabbitmq', opts);
+    });
 
     group
       .command('delete')

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { Profile } from '../../config/profile.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
-import { CliExit, ExitCode } from '../exit-codes.js';
+import { CliExit, ExitCode, UsageError } from '../exit-codes.js';
 import { printIntegrityProblems, storageIntegrityCommand } from '../storage/integrity.js';
 
 async function pluginOf(profile: Profile) {
@@ -155,6 +155,41 @@ export default defineCommandGroup({
       );
 
     group.addCommand(storageIntegrityCommand(cli));
+    group
+      .command('backup')
+      .description(
+        'Back up the storage of the profile (database and file repository) into a new folder of DEST, while it is in ' +
+          'use: the database as one snapshot, then the files (those unchanged since the previous backup hard-linked to ' +
+          'it). DEST/last-backup points to the newest backup; restore by copying its `database.sqlite` (or loading ' +
+          '`db.psql` with psql) and `container` back.',
+      )
+      .argument('<dest>', 'The folder to back up into (created if missing); local paths only.')
+      .option('--keep <n>', 'Number of previous backups to keep in DEST besides the new one.', '1')
+      .option('--pg-dump-exe <path>', 'The pg_dump executable for a core.psql_dos profile.', 'pg_dump')
+      .action(async (dest: string, opts: { keep: string; pgDumpExe: string }) => {
+        const keep = Number(opts.keep);
+        if (!Number.isInteger(keep) || keep < 0)
+          throw new UsageError(`invalid value for --keep: ${opts.keep} is not a whole number ≥ 0`);
+        if (/^[^/]*:/.test(dest))
+          throw new UsageError(
+            `remote destinations are not supported: back up to a local folder (got \`${dest}\`)`,
+          );
+        const profile = await cli.profile();
+        const { backupStorage } = await import('../../storage/backup.js');
+        const result = await backupStorage(
+          {
+            profileName: profile.name,
+            storageBackend: profile.storageBackend,
+            storageConfig: profile.storageConfig,
+            profileData: profile.toJSON(),
+          },
+          dest,
+          { keep, pgDumpExe: opts.pgDumpExe },
+        );
+        for (const removed of result.removed) cli.out.report(`deleted the older backup \`${removed}\``);
+        cli.out.success(`Data storage of profile \`${profile.name}\` backed up to \`${result.folder}\``);
+      });
+
     return group;
   },
 });

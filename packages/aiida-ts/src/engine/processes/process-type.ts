@@ -1,4 +1,4 @@
-import { basename, dirname, extname } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   ClassNotFoundError,
@@ -17,12 +17,15 @@ export interface SourceLocation {
 }
 
 const ENGINE_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
+const PACKAGE_DIR = dirname(dirname(ENGINE_DIR));
+// With source maps enabled (verdi enables them) a frame of the built engine names its source file instead.
+const ENGINE_DIRS = [ENGINE_DIR, join(PACKAGE_DIR, 'src', 'engine'), join(PACKAGE_DIR, 'dist', 'engine')];
 const FRAME = /^\s*at (?:.*? \()?(.+?):(\d+):(\d+)\)?$/;
 
 function isInternal(file: string): boolean {
   return (
     file.startsWith('node:') ||
-    file.startsWith(ENGINE_DIR) ||
+    ENGINE_DIRS.some((dir) => file.startsWith(dir)) ||
     file.includes('/plumpy-ts/') ||
     file.includes('/node_modules/') ||
     file === '<anonymous>' ||

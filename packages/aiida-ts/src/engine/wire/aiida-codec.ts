@@ -70,3 +70,13 @@ export function createAiidaCodec(options: AiidaCodecOptions = {}): Codec {
 
 /** The codec with its defaults (YAML out, YAML or JSON in). */
 export const aiidaCodec: Codec = createAiidaCodec();
+
+/**
+ * The outcome of a `continue` task as aiida-core's daemon worker answers it: its `ProcessLauncher` serializes
+ * the result once more before kiwipy encodes the reply, so the `result` is itself a YAML document (the
+ * outputs as `{label: !aiida_node '<uuid>'}`, or the pk with `nowait`); a process that had already ended
+ * answers a plain mapping, a missing one `false`. Returns the value with that second layer read.
+ */
+export function readContinueResult(result: unknown): unknown {
+  return typeof result === 'string' ? loadYaml(result) : result;
+}

@@ -1,4 +1,5 @@
 import { MessageEncodingError } from '../../errors.js';
+import { pythonFloatText } from '../../orm/utils/float-paths.js';
 import { EntityRef, isPyTuple, PyFloat, PyObjectApply, TaggedMapping } from './yaml-values.js';
 
 /**
@@ -66,30 +67,6 @@ function customScalar(tag: string, value: string): ScalarNode {
 }
 
 // ---- representer -----------------------------------------------------------------------------------------
-
-/** Python's `repr(float)` (shortest round-trip digits, exponent when < 1e-4 or >= 1e16), as PyYAML writes it. */
-export function pythonFloatText(value: number): string {
-  if (Number.isNaN(value)) return '.nan';
-  if (value === Number.POSITIVE_INFINITY) return '.inf';
-  if (value === Number.NEGATIVE_INFINITY) return '-.inf';
-  if (value === 0) return Object.is(value, -0) ? '-0.0' : '0.0';
-  const [mantissa = '0', exponentText = '0'] = value.toExponential().split('e');
-  const exponent = Number(exponentText);
-  const negative = mantissa.startsWith('-');
-  const digits = mantissa.replace('-', '').replace('.', '');
-  const decimalPoint = exponent + 1;
-  let text: string;
-  if (decimalPoint > -4 && decimalPoint <= 16) {
-    if (decimalPoint <= 0) text = `0.${'0'.repeat(-decimalPoint)}${digits}`;
-    else if (decimalPoint >= digits.length) text = `${digits}${'0'.repeat(decimalPoint - digits.length)}.0`;
-    else text = `${digits.slice(0, decimalPoint)}.${digits.slice(decimalPoint)}`;
-  } else {
-    const head = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : `${digits}.0`;
-    const sign = exponent < 0 ? '-' : '+';
-    text = `${head}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
-  }
-  return negative ? `-${text}` : text;
-}
 
 function isoDate(date: Date): string {
   // Python's `datetime.isoformat(' ')` of an aware UTC datetime; microseconds only when not zero.
@@ -631,3 +608,5 @@ export function resolvePlainTag(
   const tag = resolvePlain(text);
   return tag.slice('tag:yaml.org,2002:'.length) as ReturnType<typeof resolvePlainTag>;
 }
+
+export { pythonFloatText };

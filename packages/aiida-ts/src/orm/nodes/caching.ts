@@ -1,9 +1,9 @@
 import { InvalidOperationError, ValidationError } from '../../errors.js';
-import { Float } from './data/base.js';
 import type { Node } from './node.js';
+import { mapFloats } from '../utils/float-paths.js';
 import { ProcessNode } from './process/process.js';
 import { CalcJobNode } from './process/calcjob.js';
-import { cleanValue } from '../utils/clean.js';
+import { cleanValue, type JsonValue } from '../utils/clean.js';
 import { setNodeHasher } from './store-hooks.js';
 import { HashFloat, makeHash, type Hashable } from '../../repository/make-hash.js';
 
@@ -55,32 +55,6 @@ export function pythonClassPath(nodeType: string): string {
   return nodeType.slice(0, -1);
 }
 
-const STRUCTURE_TYPE = 'data.core.structure.StructureData.';
-
-function asHashFloat(value: Hashable): Hashable {
-  if (typeof value === 'number') return new HashFloat(value);
-  if (Array.isArray(value)) return value.map((item) => asHashFloat(item as Hashable));
-  return value;
-}
-
-/**
- * A StructureData's cell, site positions and kind masses and weights are Python floats even when integral
- * (`0.0`, `1.0`): hash them as floats, as aiida-core does.
- */
-function floatStructureAttributes(attributes: Record<string, Hashable>): void {
-  if (attributes['cell'] !== undefined) attributes['cell'] = asHashFloat(attributes['cell']);
-  const records = (value: Hashable | undefined): Record<string, Hashable>[] =>
-    Array.isArray(value)
-      ? value.filter((item): item is Record<string, Hashable> => typeof item === 'object' && item !== null)
-      : [];
-  for (const site of records(attributes['sites']))
-    if (site['position'] !== undefined) site['position'] = asHashFloat(site['position']);
-  for (const kind of records(attributes['kinds'])) {
-    if (kind['mass'] !== undefined) kind['mass'] = asHashFloat(kind['mass']);
-    if (kind['weights'] !== undefined) kind['weights'] = asHashFloat(kind['weights']);
-  }
-}
-
 let emptyHash: string | undefined;
 function emptyRepositoryHash(): string {
   emptyHash ??= makeHash({ __dirnames__: [] });
@@ -120,14 +94,20 @@ export async function objectsToHash(node: Node, options: HashObjectsOptions = {}
       });
     }
   }
-  // A Float's value is a Python float even when integral: hash it as one.
-  if (node instanceof Float && typeof attributes['value'] === 'number')
-    attributes['value'] = new HashFloat(attributes['value']);
-  if (node.nodeType === STRUCTURE_TYPE) floatStructureAttributes(attributes);
+  // Python floats stay floats in the hash even when integral (a Float's value, a structure's cell, …).
+  const floats = node.attributeFloatPaths;
+  const hashed =
+    floats.length === 0
+      ? attributes
+      : (mapFloats(
+          attributes as Record<string, JsonValue>,
+          floats,
+          (value) => new HashFloat(value),
+        ) as Record<string, Hashable>);
   const computer = node.computerId === null ? null : await node.getComputer();
   const objects: Record<string, Hashable> = {
     class: `<class '${pythonClassPath(node.nodeType)}'>`,
-    attributes,
+    attributes: hashed,
     // Most nodes have no files: their repository hash is the hash of an empty mapping, computed once.
     repository_hash: node.repository.isEmpty() ? emptyRepositoryHash() : await node.repository.hash(),
     computer_uuid: computer?.uuid ?? null,

@@ -41,6 +41,7 @@ import { patchedJsonColumn } from '../utils/json-column.js';
 import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
 import { nodeHasher, runNodesStoredHooks } from './store-hooks.js';
+import { type FloatPaths, integralFloatPaths, jsonWithFloats } from '../utils/float-paths.js';
 
 /** @internal The option key through which loaders build a node from its database row. */
 export const FROM_ROW: unique symbol = Symbol('aiida-ts.node.fromRow');
@@ -98,6 +99,8 @@ interface NodeState {
   computerId: number | null;
   computer: Computer | null;
   attributes: Record<string, unknown>;
+  /** Integral floats among the attributes as read from the database (aiida-core's `2.0`), by path. */
+  floatPaths: string[];
   extras: Record<string, JsonValue>;
   repositoryMetadata: RepositoryMetadata;
   /** Links into this node not stored yet (this node or its source is unstored). */
@@ -197,6 +200,11 @@ export class Node {
   static readonly nodeFamily: NodeFamily | null = null;
   /** Attributes a stored but unsealed process node may still change. */
   static readonly updatableAttributes: readonly string[] = [];
+  /**
+   * Attributes that hold Python floats (dotted paths, `*` for any key or index): written with a point even when
+   * integral (`2.0`), and hashed as floats, as aiida-core does.
+   */
+  static readonly floatAttributes: FloatPaths = [];
 
   readonly #state: NodeState;
   #repository: NodeRepository | undefined;
@@ -222,6 +230,8 @@ export class Node {
         computerId: row.dbcomputer_id,
         computer: null,
         attributes: (dialect.decodeJson(row.attributes) ?? {}) as Record<string, unknown>,
+        // SQLite hands the text over; PostgreSQL's driver parses jsonb itself (its `2.0` is read as `2`).
+        floatPaths: typeof row.attributes === 'string' ? integralFloatPaths(row.attributes) : [],
         extras: (dialect.decodeJson(row.extras) ?? {}) as Record<string, JsonValue>,
         repositoryMetadata: dialect.decodeJson(row.repository_metadata) ?? {},
         incoming: [],
@@ -245,11 +255,21 @@ export class Node {
       computerId: options.computer?.pk ?? null,
       computer: options.computer ?? null,
       attributes: {},
+      floatPaths: [],
       extras: {},
       repositoryMetadata: {},
       incoming: [],
       outgoing: [],
     };
+  }
+
+  /**
+   * Where this node's attributes hold Python floats: the class's {@link Node.floatAttributes} and the integral
+   * floats read from the database (a `Dict` value `2.0` written by aiida-core). Written and hashed as floats.
+   */
+  get attributeFloatPaths(): FloatPaths {
+    const declared = (this.constructor as typeof Node).floatAttributes;
+    return this.#state.floatPaths.length === 0 ? declared : [...declared, ...this.#state.floatPaths];
   }
 
   // --- identity and columns --------------------------------------------------------------------------------
@@ -641,7 +661,10 @@ export class Node {
       if (hash !== undefined) node.#state.extras['_aiida_hash'] = hash;
       prepared.push({
         node,
-        attributes: dialect.encodeJson(attributes),
+        attributes:
+          node.attributeFloatPaths.length === 0
+            ? dialect.encodeJson(attributes)
+            : jsonWithFloats(attributes, node.attributeFloatPaths),
         extras: dialect.encodeJson(node.#state.extras),
         cleaned: attributes,
       });
@@ -817,6 +840,7 @@ export class Node {
     state.computer = this.#state.computer;
     state.computerId = this.#state.computerId;
     state.attributes = cloneJson(cleanValue(this.#state.attributes, 'attributes')) as Record<string, unknown>;
+    state.floatPaths = [...this.#state.floatPaths];
     state.repositoryMetadata = {};
     copy.#repository = undefined;
     if (!this.repository.isEmpty()) await copy.repository.cloneFrom(this.repository);

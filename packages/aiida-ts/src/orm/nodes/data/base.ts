@@ -80,6 +80,8 @@ registerNodeClass(Int, { group: 'aiida.data', name: 'core.int', className: 'Int'
 
 /** A floating point number (`data.core.float.Float.`). */
 export class Float extends NumericType {
+  static override readonly floatAttributes = ['value'];
+
   constructor(value?: number, options: NodeOptions = {}) {
     super(value, 0, options);
   }

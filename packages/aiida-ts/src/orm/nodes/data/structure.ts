@@ -74,6 +74,13 @@ function greatestCommonDivisor(a: number, b: number): number {
  * and sites, with aiida-core's attribute layout (`cell`, `pbc1`–`pbc3`, `kinds`, `sites`). Immutable once stored.
  */
 export class StructureData extends Data {
+  static override readonly floatAttributes = [
+    'cell.*.*',
+    'sites.*.position.*',
+    'kinds.*.mass',
+    'kinds.*.weights.*',
+  ];
+
   constructor(init?: { readonly cell?: Cell; readonly pbc?: Pbc }, options: NodeOptions = {}) {
     super(undefined, options);
     if (this.isStored) return;

@@ -25,6 +25,8 @@ export function reciprocalCell(cell: Cell): Cell {
  * pbc of the structure they belong to.
  */
 export class KpointsData extends ArrayData {
+  static override readonly floatAttributes = ['cell.*.*', 'offset.*'];
+
   constructor(init?: undefined, options: NodeOptions = {}) {
     super(undefined, options);
   }
