@@ -57,6 +57,7 @@ export const AiidaErrorCode = {
   MESSAGE_ENCODING: 'MESSAGE_ENCODING',
   DAEMON: 'DAEMON',
   STORAGE_BACKUP: 'STORAGE_BACKUP',
+  DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -477,4 +478,13 @@ export class DaemonError extends AiidaError {
 /** A backup of a profile's storage (`verdi storage backup`) could not be made; the destination keeps no partial one. */
 export class StorageBackupError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.STORAGE_BACKUP;
+}
+
+/**
+ * A profile's database could not be reached (refused, shutting down, starting up) for longer than the storage waits
+ * for it to come back, or could not be opened (dropped, authentication refused). The message names the profile and
+ * the database; the `cause` is the server's or the connection's error.
+ */
+export class DatabaseUnavailableError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.DATABASE_UNAVAILABLE;
 }

@@ -248,3 +248,19 @@ export function setLogSink(next: Sink): () => void {
     sink = previous;
   };
 }
+
+/**
+ * Drops the engine log lines (pino's JSON, as {@link setLogSink} receives them) for which `drop` returns true,
+ * passing the others on to the sink in effect; returns a function restoring it.
+ */
+export function filterLogLines(drop: (line: string) => boolean): () => void {
+  const previous = sink;
+  sink = {
+    write(line) {
+      if (!drop(line)) previous.write(line);
+    },
+  };
+  return () => {
+    sink = previous;
+  };
+}

@@ -54,6 +54,8 @@ class Busy extends WorkChain.define((spec) => spec) {
 await run(Busy);
 `;
 
+const BUSY_LAST = BUSY.replace("this.outline('busy', 'after')", "this.outline('busy')");
+
 const SLEEPING = `
 import { run, WorkChain } from 'aiida-ts/engine';
 class Sleeper extends WorkChain.define((spec) => spec) {
@@ -217,6 +219,27 @@ console.log(JSON.stringify(types));`,
     expect(run.out.stderr).toContain(`Interrupted by SIGINT: Busy<${pk}> was killed.`);
     const list = await verdi(['process', 'list', '-a', '-P', 'pk', 'process_state']);
     expect(list.stdout).toMatch(new RegExp(`^\\s*${pk}\\s+Killed`, 'm'));
+  }, 120_000);
+
+  it('on Ctrl-C during a busy last step never says the finished node was killed', async () => {
+    const release = join(sandbox.base, 'release-busy-last');
+    const run = startRun(sandbox.base, [script('busy-last.ts', BUSY_LAST), release]);
+    const pk = (await run.waitFor(/busy (\d+)/))[1];
+    run.child.kill('SIGINT');
+    // the signal is handled once the step returns: the process has finished by then, or finishes before the kill
+    // takes effect; either way the output says so, and never that it was killed
+    writeFileSync(release, '');
+    expect(await run.exited, run.describe()).toBe(130);
+    expect(run.out.stdout).toContain('step result: 42');
+    expect(run.out.stderr, run.describe()).not.toMatch(/was killed|were killed/);
+    expect(run.out.stderr.match(/killing/g)?.length ?? 0, run.describe()).toBeLessThanOrEqual(1);
+    expect(run.out.stderr, run.describe()).toMatch(
+      new RegExp(
+        `Interrupted by SIGINT(?:\\.|: Busy<${pk}> finished \\[0\\] before the kill took effect\\.)\\n$`,
+      ),
+    );
+    const list = await verdi(['process', 'list', '-a', '-P', 'pk', 'process_state']);
+    expect(list.stdout).toMatch(new RegExp(`^\\s*${pk}\\s+Finished`, 'm'));
   }, 120_000);
 
   it('handles SIGHUP (terminal closed) like SIGTERM: the processes are killed, none is left running', async () => {

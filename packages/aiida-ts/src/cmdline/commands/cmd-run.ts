@@ -56,13 +56,23 @@ function activeProcesses(live: readonly EngineProcessInstance[]): EngineProcessI
   return live.filter((process) => !process.hasTerminated() && !process.isClosed);
 }
 
-/** The first error in `error`'s cause chain that is a `ProcessStalledError`, if any. */
-function isStallError(error: unknown, stalledClass: abstract new (...args: never[]) => Error): boolean {
-  for (let current = error; typeof current === 'object' && current !== null;) {
-    if (current instanceof stalledClass) return true;
+/** The first error in `error`'s cause chain that is an instance of `errorClass`, if any. */
+function findInChain<E extends Error>(
+  error: unknown,
+  errorClass: abstract new (...args: never[]) => E,
+): E | undefined {
+  const seen = new Set<unknown>();
+  for (let current = error; typeof current === 'object' && current !== null && !seen.has(current);) {
+    seen.add(current);
+    if (current instanceof errorClass) return current;
     current = (current as { cause?: unknown }).cause;
   }
-  return false;
+  return undefined;
+}
+
+/** Whether a step's failure comes from a `ProcessStalledError`. */
+function isStallError(error: unknown, stalledClass: abstract new (...args: never[]) => Error): boolean {
+  return findInChain(error, stalledClass) !== undefined;
 }
 
 async function runScript(
@@ -74,7 +84,7 @@ async function runScript(
   const path = await import('node:path');
   const { existsSync } = await import('node:fs');
   const { pathToFileURL } = await import('node:url');
-  const { ValidationError, ProcessStalledError } = await import('../../errors.js');
+  const { ValidationError, ProcessStalledError, DatabaseUnavailableError } = await import('../../errors.js');
   const logging = await import('../../engine/logging.js');
 
   // The output format first: a wrong value is a usage error before anything runs.
@@ -120,6 +130,17 @@ async function runScript(
   }
   const storage = await cli.storage();
   logging.configureLogging();
+  // Once the profile's database has been away for longer than the storage waits for it, every write fails the same
+  // way (the step, its report, its end state, the runner's records): those log lines are left out and one line at the
+  // end says what happened. A database that comes back in time produces none of them.
+  let databaseAway: string | undefined;
+  const restoreLogLines = logging.filterLogLines((line) => {
+    if (!line.includes('DatabaseUnavailableError')) return false;
+    databaseAway ??=
+      /the database `[^`]*` \([^)]*\)(?: of profile `[^`]*`)? could not be reached for \d+ s/.exec(line)?.[0];
+    return true;
+  });
+  cli.defer(() => restoreLogLines());
 
   if (options.autoGroup === true) {
     const { getAutogroupManager } = await import('../../orm/autogroup.js');
@@ -252,6 +273,14 @@ async function runScript(
     const summary = interruptionSummary(signalled, targets);
     cli.out.stderr.write(`${summary}\n`);
     throw new CliExit(SIGNAL_EXIT_CODES[signalled] as ExitCode);
+  }
+  const unavailable = findInChain(failure, DatabaseUnavailableError)?.message ?? databaseAway;
+  if (unavailable !== undefined) {
+    cli.out.error(
+      `${unavailable}; the run ended and its processes keep the state their nodes last had: once the database is ` +
+        'back, `verdi process list` shows their runner gone and `verdi process repair` hands them to the daemon',
+    );
+    throw new CliExit(ExitCode.CRITICAL);
   }
   if (stalled.length > 0) {
     cli.out.error(

@@ -1,7 +1,8 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IntegrityError } from '../../errors.js';
+import { z } from 'zod';
+import { DatabaseUnavailableError, IntegrityError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import type { BatchLink, ProfileAccessPort, StorageEntryPoint } from '../backend.js';
 import { postgresDialect } from '../dialect.js';
@@ -17,6 +18,100 @@ export interface PostgresConnectionOptions {
   readonly database: string;
   /** Pool size; default 10. */
   readonly max?: number;
+  /** The profile the database belongs to, named when it cannot be reached. */
+  readonly profileName?: string | undefined;
+  /**
+   * How long a new connection is tried again (with backoff) while the server refuses it, shuts down or starts up,
+   * before queries fail with {@link DatabaseUnavailableError}. Default: `AIIDA_TS_DATABASE_RECONNECT_SECONDS`, else
+   * 30 s; 0 tries once.
+   */
+  readonly reconnectTimeoutMs?: number;
+}
+
+/** The environment variable that bounds how long a lost database is waited for (seconds). */
+export const DATABASE_RECONNECT_ENV = 'AIIDA_TS_DATABASE_RECONNECT_SECONDS';
+const DEFAULT_RECONNECT_MS = 30_000;
+const reconnectSecondsSchema = z.coerce.number().finite().nonnegative();
+
+function reconnectTimeoutMs(options: PostgresConnectionOptions): number {
+  if (options.reconnectTimeoutMs !== undefined) return options.reconnectTimeoutMs;
+  const raw = process.env[DATABASE_RECONNECT_ENV];
+  if (raw === undefined || raw.trim() === '') return DEFAULT_RECONNECT_MS;
+  const parsed = reconnectSecondsSchema.safeParse(raw);
+  return parsed.success ? parsed.data * 1000 : DEFAULT_RECONNECT_MS;
+}
+
+/**
+ * Errors of a connection attempt that say the server is not there now (nothing was sent, so trying again is safe):
+ * refused or unreachable, or PostgreSQL shutting down, starting up or in recovery.
+ */
+const CONNECT_UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08001',
+  '08006',
+]);
+const CONNECT_UNAVAILABLE_MESSAGE =
+  /connection terminated|the database system is (?:shutting down|starting up|in recovery mode)/i;
+
+function isConnectUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return (
+    (typeof code === 'string' && CONNECT_UNAVAILABLE_CODES.has(code)) ||
+    (typeof message === 'string' && CONNECT_UNAVAILABLE_MESSAGE.test(message))
+  );
+}
+
+/**
+ * Makes `pool.connect()` (what Kysely calls for every query and transaction) try again with backoff (100 ms doubling
+ * to 2 s) while a server that answered before is away, for at most the reconnect bound counted from the start of the outage, which all
+ * callers share: once the bound has passed, each later attempt is tried once until one succeeds. Then it throws a
+ * {@link DatabaseUnavailableError} naming the profile and the database, in one line.
+ */
+function reconnectWithBackoff(pool: pg.Pool, options: PostgresConnectionOptions): void {
+  const boundMs = reconnectTimeoutMs(options);
+  const connectOnce = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  let outageSince: number | undefined;
+  // only a database that was there is waited for: one that never answered fails at once (`verdi status` stays quick)
+  let connectedOnce = false;
+  const where = `the database \`${options.database}\` (postgresql://${options.user}@${options.host}:${options.port})`;
+  const connect = async (): Promise<pg.PoolClient> => {
+    for (let delay = 100; ; delay = Math.min(2 * delay, 2_000)) {
+      try {
+        const client = await connectOnce();
+        outageSince = undefined;
+        connectedOnce = true;
+        return client;
+      } catch (error) {
+        if (!connectedOnce || !isConnectUnavailable(error) || pool.ended) throw error;
+        outageSince ??= Date.now();
+        const waited = Date.now() - outageSince;
+        if (waited >= boundMs) {
+          const profile = options.profileName === undefined ? '' : ` of profile \`${options.profileName}\``;
+          const failure = new DatabaseUnavailableError(
+            `${where}${profile} could not be reached for ${Math.round(waited / 1000)} s: ${(error as Error).message}`,
+            { cause: error },
+          );
+          // where in aiida-ts it was noticed is no help to the user: the message is the whole story
+          failure.stack = `${failure.name}: ${failure.message}`;
+          throw failure;
+        }
+        await sleep(Math.min(delay, boundMs - waited));
+      }
+    }
+  };
+  // the callback form (pg's own `pool.query`) is left as it is
+  const patched = pool as unknown as { connect: (callback?: unknown) => unknown };
+  const original = patched.connect.bind(pool);
+  patched.connect = (callback?: unknown) => (callback === undefined ? connect() : original(callback));
 }
 
 const TIMESTAMP_OIDS = new Set([1114, 1184]);
@@ -33,6 +128,9 @@ export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool 
     password: options.password,
     database: options.database,
     max: options.max ?? 10,
+    // idle connections do not keep Node running: a script (or `verdi run`) whose work is done, or whose steps await
+    // what can never settle, lets the event loop drain, as on SQLite
+    allowExitOnIdle: true,
     options: '-c timezone=UTC',
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
@@ -46,6 +144,7 @@ export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool 
   // nor a checked-out one between two statements (a server restart): the statement in progress, or the next one,
   // fails with the error instead
   pool.on('connect', (client) => client.on('error', () => undefined));
+  reconnectWithBackoff(pool, options);
   return pool;
 }
 

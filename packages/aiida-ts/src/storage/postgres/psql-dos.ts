@@ -4,7 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { z } from 'zod';
-import { CorruptStorageError, IncompatibleStorageSchemaError, StorageMigrationError } from '../../errors.js';
+import {
+  CorruptStorageError,
+  DatabaseUnavailableError,
+  IncompatibleStorageSchemaError,
+  isAiidaError,
+  StorageMigrationError,
+} from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import {
   StorageEntryPoint,
@@ -198,7 +204,11 @@ export class PsqlDosStorage implements StoragePlugin<PsqlDosConfig> {
   }
 
   async open(config: PsqlDosConfig, options: OpenOptions = {}): Promise<PostgresStorageBackend> {
-    const pool = createPostgresPool({ ...connectionOptions(config), max: this.#options.poolSize ?? 10 });
+    const pool = createPostgresPool({
+      ...connectionOptions(config),
+      max: this.#options.poolSize ?? 10,
+      profileName: options.profileName,
+    });
     let repository: RepositoryBackend | undefined;
     try {
       const probe = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -223,7 +233,16 @@ export class PsqlDosStorage implements StoragePlugin<PsqlDosConfig> {
     } catch (error) {
       await pool.end();
       await repository?.close();
-      throw error;
+      if (isAiidaError(error)) throw error;
+      // the server's own words (no such database, authentication failed, refused), with what could not be opened
+      const profile = options.profileName === undefined ? '' : ` of profile \`${options.profileName}\``;
+      const failure = new DatabaseUnavailableError(
+        `the database \`${config.database_name}\` (postgresql://${config.database_username}@${config.database_hostname}:` +
+          `${config.database_port})${profile} cannot be used: ${(error as Error).message}`,
+        { cause: error },
+      );
+      failure.stack = `${failure.name}: ${failure.message}`;
+      throw failure;
     }
     return new PostgresStorageBackend({
       entryPoint: this.entryPoint,

@@ -12,8 +12,7 @@ export function restoreHint(folder: string): string {
   return (
     `Restore the storage from a backup made by \`verdi storage backup DEST\`: copy ` +
     `\`DEST/last-backup/database.sqlite\` and \`DEST/last-backup/container\` into ${folder} (keep the damaged ` +
-    'file aside first), or restore into a new profile with `restoreProfileBackup` (aiida-ts/config); then run ' +
-    '`verdi storage integrity`.'
+    'file aside first); then run `verdi storage integrity`.'
   );
 }
 
