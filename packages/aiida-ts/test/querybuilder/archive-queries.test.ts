@@ -578,9 +578,14 @@ describe.each(DIALECTS)('QueryBuilder over the fixture archives on %s', (dialect
   it('filters timestamps with Dates and ISO strings, and uuids in any spelling', async () => {
     const sortedTimes = sorted(nodes.map((n) => n.ctime));
     const middle = sortedTimes[Math.floor(sortedTimes.length / 2)]!;
-    // a Date holds milliseconds: nodes in the same millisecond but later microseconds are after it
-    const cut = new Date(middle).toISOString().replace('Z', '000+00:00');
-    const later = nodes.filter((n) => n.ctime > cut).length;
+    // a Date holds milliseconds and stands for its whole millisecond: after it is from the next millisecond on
+    const next = new Date(new Date(middle).getTime() + 1).toISOString().replace('Z', '000+00:00');
+    const later = nodes.filter((n) => n.ctime >= next).length;
+    expect(
+      await qb()
+        .append('', { filters: { ctime: new Date(middle) } })
+        .count(),
+    ).toBe(nodes.filter((n) => n.ctime.slice(0, 23) === middle.slice(0, 23)).length);
     expect(
       await qb()
         .append('', { filters: { ctime: { '>': new Date(middle) } } })

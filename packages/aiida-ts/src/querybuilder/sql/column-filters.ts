@@ -98,6 +98,8 @@ export class ColumnFilterCompiler {
           const text = this.#pg ? sql`(${column})::text` : sql`${column}`;
           return sql`(${text} ${OPS[operator]!} ${(value as string).toLowerCase()})`;
         }
+        if (kind === 'timestamp' && value instanceof Date)
+          return this.#compileMillisecond(column, operator, value, field);
         const bound = this.#bind(kind, value, field);
         if (bound === undefined) return sql`(1 = 0)`;
         return sql`(${column} ${OPS[operator]!} ${bound})`;
@@ -122,12 +124,47 @@ export class ColumnFilterCompiler {
     }
   }
 
+  /**
+   * A comparison with a Date. Stored times have microseconds (as aiida-core's) and a Date only milliseconds, so a
+   * Date stands for its whole millisecond: `node.ctime` equals the node's ctime, `> node.ctime` is what came after.
+   */
+  #compileMillisecond(
+    column: Expression<unknown>,
+    operator: string,
+    date: Date,
+    field: string,
+  ): RawBuilder<unknown> {
+    const start = this.#bind('timestamp', date, field);
+    const end = this.#bind('timestamp', new Date(date.getTime() + 1), field);
+    switch (operator) {
+      case '==':
+        return sql`(${column} >= ${start} and ${column} < ${end})`;
+      case '>':
+        return sql`(${column} >= ${end})`;
+      case '>=':
+        return sql`(${column} >= ${start})`;
+      case '<':
+        return sql`(${column} < ${start})`;
+      default:
+        return sql`(${column} < ${end})`;
+    }
+  }
+
   #compileIn(
     column: Expression<unknown>,
     kind: ColumnKind,
     values: readonly unknown[],
     field: string,
   ): RawBuilder<unknown> {
+    if (kind === 'timestamp' && values.some((v) => v instanceof Date)) {
+      // Dates stand for their whole millisecond (see #compileMillisecond); texts match exactly
+      const texts = values.filter((v) => !(v instanceof Date));
+      const parts = values.flatMap((v) =>
+        v instanceof Date ? [this.#compileMillisecond(column, '==', v, field)] : [],
+      );
+      if (texts.length > 0) parts.push(this.#compileIn(column, kind, texts, field));
+      return sql`(${sql.join(parts, sql` or `)})`;
+    }
     let items: unknown[];
     switch (kind) {
       case 'timestamp':
