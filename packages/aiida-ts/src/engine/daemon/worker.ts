@@ -540,7 +540,10 @@ export class DaemonWorker implements AsyncDisposable {
     await process.provenance.writer.flush().catch((error: unknown) => {
       if (!(error instanceof LeaseLostError)) throw error;
     });
-    if (held.lease.abandoned) {
+    // Ended excepted only because the database went away (its end writes were refused, see refuseWrite): the
+    // failure is not the process's; like a lease given up, it is continued from its checkpoint.
+    const ended = process.stateObject;
+    if (held.lease.abandoned || (ended instanceof Excepted && isStorageUnavailable(ended.error))) {
       log().warn(
         { pk: held.pk, workerId: this.id },
         `process<${held.pk}>: the database could not be reached during its step; it is continued from its checkpoint`,
