@@ -99,35 +99,25 @@ interface DaemonStatusDocument {
 /** The supervisor's view joined with the workers' rows in the storage (slots, processes held). */
 async function statusDocument(cli: Cli, profile: Profile, timeoutMs: number): Promise<DaemonStatusDocument> {
   const client = await clientFor(cli, profile);
+  const notRunning = (error?: string): DaemonStatusDocument => ({
+    profile: profile.name,
+    running: false,
+    pid: null,
+    startedAt: null,
+    target: 0,
+    restarts: 0,
+    workers: [],
+    processes: null,
+    logFile: client.paths.logFile,
+    ...(error === undefined ? {} : { error }),
+  });
   let status: SupervisorStatus | null;
   try {
     status = await client.status(timeoutMs);
   } catch (error) {
-    return {
-      profile: profile.name,
-      running: false,
-      pid: null,
-      startedAt: null,
-      target: 0,
-      restarts: 0,
-      workers: [],
-      processes: null,
-      logFile: client.paths.logFile,
-      error: (error as Error).message,
-    };
+    return notRunning((error as Error).message);
   }
-  if (status === null)
-    return {
-      profile: profile.name,
-      running: false,
-      pid: null,
-      startedAt: null,
-      target: 0,
-      restarts: 0,
-      workers: [],
-      processes: null,
-      logFile: client.paths.logFile,
-    };
+  if (status === null) return notRunning();
   let rows = new Map<string, { slots: number; running: number; broker: boolean; alive: boolean }>();
   let processes: DaemonStatusDocument['processes'] = null;
   try {
