@@ -3,11 +3,10 @@
  * colour only on a terminal), auto-grouping, a step that never settles, and signals (Ctrl-C while a step is busy,
  * SIGHUP).
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeResult, VERDI_SOURCE, verdiSandbox } from './verdi-process.js';
+import { describeResult, startVerdiRun, verdiSandbox } from './verdi-process.js';
 
 const REPORTING = `
 import { calcfunction, run, WorkChain } from 'aiida-ts/engine';
@@ -67,32 +66,6 @@ class Sleeper extends WorkChain.define((spec) => spec) {
 }
 await run(Sleeper);
 `;
-
-/** A `verdi run` in the background: its output so far, a way to wait for a line, and its exit. */
-function startRun(base: string, args: readonly string[]) {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', VERDI_SOURCE, 'run', ...args],
-    {
-      env: { ...process.env, AIIDA_TS_PATH: base, FORCE_COLOR: undefined },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const out = { stdout: '', stderr: '' };
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out.stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out.stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return {
-    child,
-    out,
-    exited,
-    describe: () => `stdout: ${out.stdout}\nstderr: ${out.stderr}`,
-    async waitFor(pattern: RegExp): Promise<RegExpExecArray> {
-      await expect.poll(() => pattern.test(out.stdout), { timeout: 60_000, interval: 50 }).toBe(true);
-      return pattern.exec(out.stdout)!;
-    },
-  };
-}
 
 describe('verdi run, through the executable', () => {
   const sandbox = verdiSandbox('aiida-ts-verdi-run-');
@@ -208,7 +181,7 @@ console.log(JSON.stringify(types));`,
 
   it('on Ctrl-C during a busy step prints the kill line once and what became of the node', async () => {
     const release = join(sandbox.base, 'release-busy');
-    const run = startRun(sandbox.base, [script('busy.ts', BUSY), release]);
+    const run = startVerdiRun(sandbox.base, [script('busy.ts', BUSY), release]);
     const pk = (await run.waitFor(/busy (\d+)/))[1];
     run.child.kill('SIGINT');
     // The signal is queued while the step is busy; let the step return.
@@ -223,7 +196,7 @@ console.log(JSON.stringify(types));`,
 
   it('on Ctrl-C during a busy last step never says the finished node was killed', async () => {
     const release = join(sandbox.base, 'release-busy-last');
-    const run = startRun(sandbox.base, [script('busy-last.ts', BUSY_LAST), release]);
+    const run = startVerdiRun(sandbox.base, [script('busy-last.ts', BUSY_LAST), release]);
     const pk = (await run.waitFor(/busy (\d+)/))[1];
     run.child.kill('SIGINT');
     // the signal is handled once the step returns: the process has finished by then, or finishes before the kill
@@ -243,7 +216,7 @@ console.log(JSON.stringify(types));`,
   }, 120_000);
 
   it('handles SIGHUP (terminal closed) like SIGTERM: the processes are killed, none is left running', async () => {
-    const run = startRun(sandbox.base, [script('sleeping.ts', SLEEPING)]);
+    const run = startVerdiRun(sandbox.base, [script('sleeping.ts', SLEEPING)]);
     const pk = (await run.waitFor(/sleeping (\d+)/))[1];
     run.child.kill('SIGHUP');
     expect(await run.exited, run.describe()).toBe(129);

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 
 /** What one run of the real `verdi` executable gave. */
 export interface VerdiResult {
@@ -95,6 +96,8 @@ export function verdiSandbox(prefix = 'aiida-ts-verdi-'): {
   readonly base: string;
   readonly configDir: string;
   verdi(args: readonly string[], options?: RunOptions): Promise<VerdiResult>;
+  /** Writes a script for `verdi run` into the base folder and gives its path. */
+  script(name: string, text: string): string;
   cleanup(): void;
 } {
   const base = mkdtempSync(join(tmpdir(), prefix));
@@ -102,6 +105,11 @@ export function verdiSandbox(prefix = 'aiida-ts-verdi-'): {
     base,
     configDir: join(base, '.aiida-ts'),
     verdi: (args, options) => runVerdi(base, args, options),
+    script: (name, text) => {
+      const file = join(base, name);
+      writeFileSync(file, text);
+      return file;
+    },
     cleanup: () => rmSync(base, { recursive: true, force: true }),
   };
 }
@@ -109,4 +117,28 @@ export function verdiSandbox(prefix = 'aiida-ts-verdi-'): {
 /** Assert-friendly summary of a result for failure messages. */
 export function describeResult(result: VerdiResult): string {
   return `exit ${String(result.code)}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+}
+
+/** A `verdi run` in the background: its output so far, a way to wait for a line of it, and its exit code. */
+export function startVerdiRun(base: string, args: readonly string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [...VERDI_ARGV, 'run', ...args], {
+    env: { ...process.env, AIIDA_TS_PATH: base, FORCE_COLOR: undefined, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out.stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out.stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return {
+    child,
+    out,
+    exited,
+    describe: () => `stdout: ${out.stdout}\nstderr: ${out.stderr}`,
+    async waitFor(pattern: RegExp): Promise<RegExpExecArray> {
+      await expect.poll(() => pattern.test(out.stdout), { timeout: 60_000, interval: 20 }).toBe(true);
+      const match = pattern.exec(out.stdout);
+      if (match === null) throw new Error(`${String(pattern)} matched, then did not`);
+      return match;
+    },
+  };
 }
