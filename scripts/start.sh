@@ -15,7 +15,7 @@ verdi() { node packages/aiida-ts/dist/cmdline/verdi.js "$@"; }
 
 if ! verdi profile list --json 2>/dev/null | grep -q '"name"'; then
   echo "== verdi presto (a profile on SQLite, no broker)"
-  verdi presto
+  verdi presto --no-broker
 fi
 
 echo "== verdi run examples/arithmetic-workflow.ts 4"
