@@ -94,8 +94,9 @@ describe.each(BACKENDS)('the end of a process the storage refuses, on %s', (_nam
   it('rejects run() with the cause and marks the node excepted when the storage takes that write', async () => {
     const refusal = await refuseUpdates(engine().storage, 'the end of a finished process');
     try {
-      for (const launch of [run(Adder, { x: 2 }), run(double, { x: 4 })]) {
-        const error = await provenanceFailure(launch);
+      // one launch at a time: a second launch started early would reject while the first is checked, unobserved
+      for (const launch of [() => run(Adder, { x: 2 }), () => run(double, { x: 4 })]) {
+        const error = await provenanceFailure(launch());
         expect(error.markedExcepted).toBe(true);
         expect(String((error.cause as Error).message)).toContain('disk is full');
         expect(error.message).toMatch(/^process<\d+> finished, but the storage refused the write of its end/);
