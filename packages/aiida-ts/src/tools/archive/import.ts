@@ -177,12 +177,14 @@ function validateArchive(reader: ArchiveReader, db: BetterSqlite3.Database, batc
             .map((issue) => `${issue.path.map(String).join('.') || '<root>'}: ${issue.message}`)
             .join('; ')}`,
         );
-      const before = keys.size;
-      collectRepositoryKeys(metadata, keys);
-      if (keys.size === before) continue;
-      for (const key of keys) {
+      // only this row's keys are checked: re-testing the whole set on every row was quadratic
+      const own = new Set<string>();
+      collectRepositoryKeys(metadata, own);
+      for (const key of own) {
+        if (keys.has(key)) continue;
         if (!OBJECT_KEY.test(key))
           throw new ImportValidationError(`Archive Node ${row['id']} names an invalid object key \`${key}\``);
+        keys.add(key);
       }
     }
   }
