@@ -19,7 +19,7 @@ import { ArchiveReader, type ArchiveReaderOptions } from './archive-reader.js';
 import { DEFAULT_BATCH_SIZE } from './create.js';
 import { OBJECT_KEY } from './format.js';
 import { chunks, progressTicker, type ArchiveListener } from './progress.js';
-import { collectRepositoryKeys } from './repository-keys.js';
+import { collectRepositoryKeys, plainRepositoryKeys } from './repository-keys.js';
 
 /** What to do with the extras of a node the profile already has (aiida's `merge_extras` letters). */
 export const MergeExtrasSchema = z.tuple([z.enum(['k', 'n']), z.enum(['c', 'n']), z.enum(['l', 'u', 'd'])]);
@@ -94,6 +94,9 @@ export interface ImportArchiveResult {
 /** Internal signal: rolls back the transaction of a dry run. */
 class DryRunRollback extends InternalError {}
 
+/** Values looked up in the profile per query (uuids of the archive's entities, emails of its users). */
+const LOOKUP_BATCH = 10_000;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DUPLICATE_LABEL_MAX = 100;
 const duplicateLabel = (label: string, index: number): string => `${label} (Imported #${index})`;
@@ -167,9 +170,19 @@ function validateArchive(reader: ArchiveReader, db: BetterSqlite3.Database, batc
     }
   }
   const keys = new Set<string>();
+  // many nodes share one metadata text (every calculation of one function names its source): checked once
+  const checked = new Set<string>();
   for (const rows of pages(db, 'SELECT id, repository_metadata FROM db_dbnode', batchSize)) {
     for (const row of rows) {
-      const metadata: unknown = JSON.parse(String(row['repository_metadata'] ?? '{}'));
+      const text = String(row['repository_metadata'] ?? '{}');
+      if (checked.has(text)) continue;
+      if (checked.size < 100_000) checked.add(text);
+      const metadata: unknown = JSON.parse(text);
+      const plain = plainRepositoryKeys(metadata);
+      if (plain !== null) {
+        for (const key of plain) keys.add(key);
+        continue;
+      }
       const parsed = RepositoryMetadataSchema.safeParse(metadata);
       if (!parsed.success)
         throw new ImportValidationError(
@@ -198,45 +211,43 @@ function validateArchive(reader: ArchiveReader, db: BetterSqlite3.Database, batc
 }
 
 /**
- * Prepares the columns the new rows are copied from, in SQLite on the private copy of the archive database, so
- * every JSON text keeps its exact spelling: `_aiida_*` extras dropped (and `hidden` on legacy `Code` nodes), or all
- * extras with `importNewExtras: false`; `checkpoints` dropped from process attributes.
+ * The SQL expressions (over the archive's `db_dbnode`) the new node rows take their `extras` and `attributes` from,
+ * computed by SQLite as the rows are read so every JSON text keeps its exact spelling: `_aiida_*` extras dropped
+ * (and `hidden` on legacy `Code` nodes), or all extras with `importNewExtras: false`; `checkpoints` dropped from
+ * process attributes.
  */
-function prepareNodeColumns(db: BetterSqlite3.Database, importNewExtras: boolean): void {
-  db.exec('ALTER TABLE db_dbnode ADD COLUMN import_extras JSON');
-  db.exec('ALTER TABLE db_dbnode ADD COLUMN import_attributes JSON');
-  if (importNewExtras) {
-    const keys = (
-      db
-        .prepare(
-          `SELECT DISTINCT je.key AS key FROM db_dbnode, json_each(coalesce(db_dbnode.extras, '{}')) AS je ` +
-            `WHERE je.key LIKE '\\_aiida\\_%' ESCAPE '\\'`,
-        )
-        .all() as { key: string }[]
-    ).map((row) => row.key);
-    const paths = keys.map(
-      (key) => `'$."${key.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll("'", "''")}"'`,
-    );
-    const stripped =
-      paths.length === 0
-        ? `coalesce(extras, '{}')`
-        : `json_remove(coalesce(extras, '{}'), ${paths.join(', ')})`;
-    db.exec(`UPDATE db_dbnode SET import_extras = ${stripped}`);
-    db.exec(
-      `UPDATE db_dbnode SET import_extras = json_remove(import_extras, '$.hidden') WHERE node_type LIKE '%code.Code.'`,
-    );
-  } else {
-    db.exec(`UPDATE db_dbnode SET import_extras = '{}'`);
-  }
-  db.exec(
-    `UPDATE db_dbnode SET import_attributes = CASE WHEN node_type LIKE 'process.%' AND ` +
-      `json_type(attributes, '$.checkpoints') IS NOT NULL THEN json_remove(attributes, '$.checkpoints') ELSE attributes END`,
+function nodeColumnExpressions(
+  db: BetterSqlite3.Database,
+  importNewExtras: boolean,
+): { readonly extras: string; readonly attributes: string } {
+  const attributes =
+    `CASE WHEN node_type LIKE 'process.%' AND json_type(attributes, '$.checkpoints') IS NOT NULL ` +
+    `THEN json_remove(attributes, '$.checkpoints') ELSE attributes END`;
+  if (!importNewExtras) return { extras: `'{}'`, attributes };
+  const keys = (
+    db
+      .prepare(
+        `SELECT DISTINCT je.key AS key FROM db_dbnode, json_each(coalesce(db_dbnode.extras, '{}')) AS je ` +
+          `WHERE je.key LIKE '\\_aiida\\_%' ESCAPE '\\'`,
+      )
+      .all() as { key: string }[]
+  ).map((row) => row.key);
+  const paths = keys.map(
+    (key) => `'$."${key.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll("'", "''")}"'`,
   );
+  const stripped =
+    paths.length === 0 ? `coalesce(extras, '{}')` : `json_remove(coalesce(extras, '{}'), ${paths.join(', ')})`;
+  return {
+    extras: `CASE WHEN node_type LIKE '%code.Code.' THEN json_remove(${stripped}, '$.hidden') ELSE ${stripped} END`,
+    attributes,
+  };
 }
 
 interface Context {
   readonly storage: StorageBackend;
   readonly db: BetterSqlite3.Database;
+  /** SQL over the archive's `db_dbnode` for the extras and attributes of new nodes. */
+  readonly nodeColumns: { readonly extras: string; readonly attributes: string };
   readonly batchSize: number;
   readonly listener: ArchiveListener;
   readonly report: (message: string) => void;
@@ -251,17 +262,17 @@ async function existingByKey(
 ): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   const text = column === 'uuid' ? ctx.storage.dialect.uuidText(sql.ref(column)) : sql.ref(column);
-  for (const batch of chunks(values, ctx.batchSize)) {
-    const params =
-      column === 'uuid' && ctx.storage.dialect.name === 'postgres'
-        ? sql.join(batch.map((value) => sql`${value}::uuid`))
-        : sql.join(batch);
+  const postgres = ctx.storage.dialect.name === 'postgres';
+  // one parameter per batch (a JSON list in SQLite, an array in PostgreSQL), not one per value: a statement of
+  // thousands of placeholders costs more to build and compile than to run
+  for (const batch of chunks(values, LOOKUP_BATCH)) {
+    const condition = postgres
+      ? sql`${sql.ref(column)} = ANY(${batch}::${sql.raw(column === 'uuid' ? 'uuid' : 'text')}[])`
+      : sql`${sql.ref(column)} IN (SELECT value FROM json_each(${JSON.stringify(batch)}))`;
     const result = await sql<{
       id: number;
       key: string;
-    }>`SELECT id, ${text} AS key FROM ${sql.table(table)} WHERE ${sql.ref(column)} IN (${params})`.execute(
-      ctx.storage.executor(),
-    );
+    }>`SELECT id, ${text} AS key FROM ${sql.table(table)} WHERE ${condition}`.execute(ctx.storage.executor());
     for (const row of result.rows) out.set(String(row.key).toLowerCase(), Number(row.id));
   }
   return out;
@@ -524,8 +535,9 @@ async function importNodes(
     ctx.report(`Adding ${fresh.size} new node(s)`);
     const progress = progressTicker(ctx.listener, 'Adding new node(s)', fresh.size);
     const query =
-      'SELECT id, uuid, node_type, process_type, label, description, ctime, mtime, import_attributes AS attributes, ' +
-      'import_extras AS extras, repository_metadata, dbcomputer_id, user_id FROM db_dbnode';
+      `SELECT id, uuid, node_type, process_type, label, description, ctime, mtime, ` +
+      `${ctx.nodeColumns.attributes} AS attributes, ${ctx.nodeColumns.extras} AS extras, ` +
+      'repository_metadata, dbcomputer_id, user_id FROM db_dbnode';
     for (const rows of pages(ctx.db, query, ctx.batchSize)) {
       const batch = rows.filter((row) => fresh.has(Number(row['id'])));
       const values = batch.map((row) => {
@@ -1039,8 +1051,8 @@ export async function importArchive(
     if (options.dryRun === true) report('Test run: nothing will be added to the profile');
     const db = await reader.database();
     const keys = validateArchive(reader, db, batchSize);
-    prepareNodeColumns(db, importNewExtras);
-    const ctx: Context = { storage, db, batchSize, listener: options, report };
+    const nodeColumns = nodeColumnExpressions(db, importNewExtras);
+    const ctx: Context = { storage, db, nodeColumns, batchSize, listener: options, report };
 
     report('Checking keys against repository ...');
     const allKeys = [...keys].sort();
