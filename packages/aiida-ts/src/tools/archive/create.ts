@@ -106,6 +106,8 @@ interface Collected {
   readonly logs: number[];
   /** For a selective export, the group→node pairs of the exported groups. */
   readonly groupNodes: [number, number][] | 'all';
+  /** Every row of each table with ids is exported: the tables are read in pages, not by lists of ids. */
+  readonly everything: boolean;
 }
 
 function pksOf(items: Iterable<{ readonly pk: number | null }> | undefined, kind: string): number[] {
@@ -132,6 +134,7 @@ async function collectAll(
     comments: options.includeComments ? await allIds(storage, 'db_dbcomment') : [],
     logs: options.includeLogs ? await allIds(storage, 'db_dblog') : [],
     groupNodes: 'all',
+    everything: true,
   };
 }
 
@@ -187,6 +190,7 @@ async function collectRequired(
     comments,
     logs,
     groupNodes,
+    everything: false,
   };
 }
 
@@ -264,13 +268,36 @@ async function checkLicences(
   }
 }
 
-/** A prepared multi-row insert into the archive database, for one table. */
+/** Rows per INSERT statement into the archive database (bounded by SQLite's 32,766 parameters). */
+const ROWS_PER_INSERT = 500;
+
+/**
+ * A multi-row insert into the archive database, for one table: rows go in statements of up to
+ * {@link ROWS_PER_INSERT} rows (one prepared statement per statement size), not one statement call per row.
+ */
 function archiveInserter(db: BetterSqlite3.Database, table: ArchiveTable, columns: readonly string[]) {
-  const statement = db.prepare(
-    `INSERT INTO ${table} (${columns.map((c) => `"${c}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
-  );
+  const perStatement = Math.max(1, Math.min(ROWS_PER_INSERT, Math.floor(32_000 / columns.length)));
+  const head = `INSERT INTO ${table} (${columns.map((c) => `"${c}"`).join(', ')}) VALUES `;
+  const placeholder = `(${columns.map(() => '?').join(', ')})`;
+  const statements = new Map<number, BetterSqlite3.Statement>();
+  const statement = (rows: number): BetterSqlite3.Statement => {
+    let prepared = statements.get(rows);
+    if (prepared === undefined) {
+      prepared = db.prepare(`${head}${Array.from({ length: rows }, () => placeholder).join(', ')}`);
+      statements.set(rows, prepared);
+    }
+    return prepared;
+  };
   return (rows: readonly ArchiveRow[]): void => {
-    for (const row of rows) statement.run(columns.map((column) => row[column] ?? null));
+    for (let start = 0; start < rows.length; start += perStatement) {
+      const end = Math.min(rows.length, start + perStatement);
+      const values: (string | number | null)[] = [];
+      for (let index = start; index < end; index += 1) {
+        const row = rows[index] as ArchiveRow;
+        for (const column of columns) values.push(row[column] ?? null);
+      }
+      statement(end - start).run(values);
+    }
   };
 }
 
@@ -441,6 +468,13 @@ function startingSet(_entities: ExportEntities, uuids: StartingUuids): Record<st
   return out;
 }
 
+async function* filtered(
+  pages: AsyncIterable<ArchiveRow[]>,
+  keep: (row: ArchiveRow) => boolean,
+): AsyncIterable<ArchiveRow[]> {
+  for await (const rows of pages) yield rows.filter(keep);
+}
+
 async function writeDatabase(
   storage: StorageBackend,
   db: BetterSqlite3.Database,
@@ -461,8 +495,15 @@ async function writeDatabase(
   const progress = progressTicker(options.listener, 'Archiving database', total);
   db.exec('BEGIN');
   const copy = async (table: ArchiveTable, ids: readonly number[]): Promise<void> => {
+    if (ids.length === 0) return;
     const insert = archiveInserter(db, table, ARCHIVE_COLUMNS[table]);
-    for await (const rows of selectProfileRows(storage, table, 'id', ids, batchSize)) {
+    const wanted = new Set(ids);
+    // a whole table is read in pages (one short query each) instead of by lists of ids; rows that appeared after
+    // the ids were collected are left out, so the archive holds what was counted
+    const pages = collected.everything
+      ? filtered(selectAllProfileRows(storage, table, batchSize * 10), (row) => wanted.has(Number(row['id'])))
+      : selectProfileRows(storage, table, 'id', ids, batchSize);
+    for await (const rows of pages) {
       if (table === 'db_dbnode') {
         for (const row of rows) collectRepositoryKeys(JSON.parse(String(row['repository_metadata'])), keys);
       }
