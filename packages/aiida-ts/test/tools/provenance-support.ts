@@ -22,8 +22,8 @@ const roCrateRuntime = createRequire(import.meta.url)('ro-crate') as {
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'provenance');
 const readSchema = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(path.join(FIXTURES, name), 'utf8')) as Record<string, unknown>;
-// ajv-formats is CommonJS: its default export is the plugin function under `default` when loaded from ESM
-const addFormats = (addFormatsModule as unknown as { default: typeof addFormatsModule }).default;
+// ajv-formats is CommonJS: seen from ESM its default export is the module, whose `default` is the plugin
+const addFormats = addFormatsModule.default;
 
 const formatErrors = (errors: ErrorObject[] | null | undefined): string[] =>
   (errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? error.keyword}`);
@@ -161,6 +161,7 @@ export function roCrateJsErrors(
 ): string[] {
   const crate = new ROCrate(structuredClone(metadata), { array: true, link: true });
   const current = new ROCrate().__contextCache[roCrateRuntime.Defaults.roCrateContextUrl];
+  if (current === undefined) throw new Error('the ro-crate package ships no context');
   crate.__contextCache['https://w3id.org/ro/crate/1.1/context'] = current;
   const validator = new roCrateRuntime.Validator(crate);
   validator.rootDataEntity();
