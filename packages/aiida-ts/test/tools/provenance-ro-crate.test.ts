@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -116,7 +117,7 @@ describe('RO-Crate of an engine-built workchain calling workchains and calcfunct
     ]);
     expect(ids(root?.['license'])).toEqual(['https://spdx.org/licenses/CC-BY-4.0']);
     const main = entities.get(ids(root?.['mainEntity'])[0]!);
-    expect(typesOf(main)).toEqual(['File', 'SoftwareSourceCode', 'ComputationalWorkflow']);
+    expect(typesOf(main)).toEqual(['File', 'SoftwareSourceCode', 'ComputationalWorkflow', 'HowTo']);
     const description = JSON.parse(
       await readFile(path.join(output, ...String(main?.['@id']).split('/')), 'utf8'),
     ) as {
@@ -127,14 +128,30 @@ describe('RO-Crate of an engine-built workchain calling workchains and calcfunct
     expect(description.calls.length).toBeGreaterThan(0);
     // nested workflows are contextual workflows (not files), calcfunctions applications
     const inner = [...entities.values()].find((entity) => entity['name'] === 'InnerWorkChain');
-    expect(typesOf(inner)).toEqual(['SoftwareSourceCode', 'ComputationalWorkflow']);
+    expect(typesOf(inner)).toEqual(['SoftwareSourceCode', 'ComputationalWorkflow', 'HowTo']);
     expect(typesOf([...entities.values()].find((entity) => entity['name'] === 'add'))).toEqual([
       'SoftwareApplication',
     ]);
 
     const tree: ProcessNode[] = [node, ...(await node.getCalledDescendants())];
     await expectEveryLink(entities, tree);
-    expect(ids(root?.['mentions']).sort()).toEqual(tree.map((process) => `#process-${process.uuid}`).sort());
+    // every call is a step execution (ControlAction) of a step of the caller's class, run by the engine
+    const controls = [...entities.values()].filter((entity) => entity['@type'] === 'ControlAction');
+    expect(controls).toHaveLength(tree.length - 1);
+    for (const called of tree.slice(1)) {
+      const control = entities.get(`#control-${called.uuid}`);
+      expect(ids(control?.['object'])).toEqual([`#process-${called.uuid}`]);
+      const step = entities.get(ids(control?.['instrument'])[0]!);
+      expect(ids(step?.['workExample'])).toEqual(
+        ids(entities.get(`#process-${called.uuid}`)?.['instrument']),
+      );
+    }
+    const organize = entities.get(`#engine-run-${node.uuid}`);
+    expect(organize).toMatchObject({ '@type': 'OrganizeAction', result: { '@id': `#process-${node.uuid}` } });
+    expect(ids(organize?.['object']).sort()).toEqual(controls.map((control) => control['@id']).sort());
+    expect(ids(root?.['mentions']).sort()).toEqual(
+      [...tree.map((process) => `#process-${process.uuid}`), `#engine-run-${node.uuid}`].sort(),
+    );
     // base values are property values, owned by the user
     const sum = (await node.links.getOutgoing({ linkType: LinkType.RETURN })).getNodeByLabel('total');
     if (!(sum instanceof Int)) throw new Error('the total is not an Int');
@@ -246,6 +263,10 @@ describe.each([
           entities.get(`${base}/${node.uuid}/${file.split('/').map(encodeURIComponent).join('/')}`),
         ).toMatchObject({
           '@type': 'File',
+          contentSize: String(entry?.length),
+          sha256: createHash('sha256')
+            .update(entry ?? '')
+            .digest('hex'),
         });
       }
     }

@@ -70,8 +70,10 @@ export function crateEntities(metadata: RoCrateMetadata): Map<string, CrateEntit
  * The profile rules that join entities, which a JSON Schema cannot state (Process/Workflow/Provenance Run Crate
  * 0.5, Workflow RO-Crate 1.0, RO-Crate 1.1): every reference resolves; each CreateAction's instrument is a tool
  * (SoftwareApplication, SoftwareSourceCode or ComputationalWorkflow) and is mentioned by the root; the mainEntity is a
- * File + ComputationalWorkflow; each workflow's hasPart lists the tools of the actions its runs called; every data
- * entity (File, Dataset) is reached from the root by hasPart. Returns the broken rules (empty when all hold).
+ * File + ComputationalWorkflow; a workflow's parts are tools and its steps HowToSteps; a ControlAction runs a
+ * HowToStep (instrument) through CreateActions (object), a HowToStep names its tool (workExample), an OrganizeAction
+ * runs an engine over ControlActions to a CreateAction; every data entity (File, Dataset) is reached from the root by
+ * hasPart. Returns the broken rules (empty when all hold).
  */
 export function crateReferenceErrors(metadata: RoCrateMetadata): string[] {
   const entities = crateEntities(metadata);
@@ -100,6 +102,38 @@ export function crateReferenceErrors(metadata: RoCrateMetadata): string[] {
       )
         errors.push(`${entity['@id']}: instrument ${String(instrument)} is not a tool`);
       if (!mentioned.has(entity['@id'])) errors.push(`${entity['@id']} is not mentioned by the root`);
+    }
+  }
+  const isTool = (id: string | undefined): boolean =>
+    id !== undefined &&
+    types(entities.get(id) ?? { '@id': '', '@type': [] }).some((type) =>
+      ['SoftwareApplication', 'SoftwareSourceCode', 'ComputationalWorkflow'].includes(type),
+    );
+  const hasType = (id: string | undefined, type: string): boolean =>
+    id !== undefined && types(entities.get(id) ?? { '@id': '', '@type': [] }).includes(type);
+  for (const entity of entities.values()) {
+    const kinds = types(entity);
+    if (kinds.includes('ControlAction')) {
+      if (!hasType(refIds(entity['instrument'])[0], 'HowToStep'))
+        errors.push(`${entity['@id']}: instrument is not a HowToStep`);
+      for (const id of refIds(entity['object']))
+        if (!hasType(id, 'CreateAction')) errors.push(`${entity['@id']}: object ${id} is not a CreateAction`);
+    }
+    if (kinds.includes('HowToStep') && !isTool(refIds(entity['workExample'])[0]))
+      errors.push(`${entity['@id']}: workExample is not a tool`);
+    if (kinds.includes('OrganizeAction')) {
+      if (!isTool(refIds(entity['instrument'])[0])) errors.push(`${entity['@id']}: instrument is not a tool`);
+      for (const id of refIds(entity['object']))
+        if (!hasType(id, 'ControlAction'))
+          errors.push(`${entity['@id']}: object ${id} is not a ControlAction`);
+      if (!hasType(refIds(entity['result'])[0], 'CreateAction'))
+        errors.push(`${entity['@id']}: result is not a CreateAction`);
+    }
+    if (kinds.includes('ComputationalWorkflow')) {
+      for (const id of refIds(entity['hasPart']))
+        if (!isTool(id)) errors.push(`${entity['@id']}: part ${id} is no tool`);
+      for (const id of refIds(entity['step']))
+        if (!hasType(id, 'HowToStep')) errors.push(`${entity['@id']}: step ${id} is not a HowToStep`);
     }
   }
   const [main] = refIds(root['mainEntity']);

@@ -66,6 +66,9 @@ const ref = (id: string): CrateRef => ({ '@id': id });
 const encodePath = (path: string): string => path.split('/').map(encodeURIComponent).join('/');
 const processType = (node: ProcessNode): string => node.processType ?? `aiida:${node.constructor.name}`;
 const actionId = (node: Node): string => `#process-${node.uuid}`;
+/** The schema.org action status of a process: completed when it finished with exit status 0, failed otherwise. */
+const status = (node: ProcessNode): string =>
+  node.isFinishedOk ? 'http://schema.org/CompletedActionStatus' : 'http://schema.org/FailedActionStatus';
 /** Why a process did not finish well: its exit message, else its exception, else its state. */
 const failure = (node: ProcessNode, state: string): string =>
   [node.exitMessage, node.exception].find((text) => text !== null && text !== '') ?? `process state ${state}`;
@@ -126,7 +129,15 @@ export async function planRoCrate(
       const id = encodePath(`${dir}${path}`);
       const size = await node.base.repository.getObjectSize(path);
       files.push({ path: `${dir}${path}`, id, source: { node, path } });
-      put({ '@id': id, '@type': 'File', name: path, contentSize: String(size) });
+      const key = node.base.repository.getObject(path).key;
+      // the repository keys objects by the sha256 of their content
+      put({
+        '@id': id,
+        '@type': 'File',
+        name: path,
+        contentSize: String(size),
+        ...(typeof key === 'string' && /^[0-9a-f]{64}$/.test(key) ? { sha256: key } : {}),
+      });
       parts.push(ref(id));
     }
     put({ '@id': dir, '@type': 'Dataset', hasPart: parts, ...extra });
@@ -164,7 +175,9 @@ export async function planRoCrate(
         '@id': id,
         '@type': 'SoftwareApplication',
         ...common,
-        ...(typeof executable === 'string' ? { installUrl: executable } : {}),
+        ...(typeof executable === 'string'
+          ? { description: `${common.description} (runs ${executable})` }
+          : {}),
         ...(computer === undefined ? {} : { runtimePlatform: `${computer.label} (${computer.hostname})` }),
       });
       continue;
@@ -201,6 +214,8 @@ export async function planRoCrate(
 
   // processes
   const actions: CrateRef[] = [];
+  const controls: CrateRef[] = [];
+  const toolSteps = new Map<string, Set<string>>();
   for (const node of graph.nodes.values()) {
     if (!(node instanceof ProcessNode)) continue;
     const id = actionId(node);
@@ -226,9 +241,26 @@ export async function planRoCrate(
       ) {
         const callee = graph.nodes.get(link.target);
         if (callee instanceof ProcessNode) {
+          const calleeTool = toolId(callee);
           const parts = toolParts.get(instrument) ?? new Set<string>();
-          parts.add(toolId(callee));
+          parts.add(calleeTool);
           toolParts.set(instrument, parts);
+          // a step of the workflow class: what it calls under this link label (one tool per step)
+          const step = `#step-${[processType(node), link.label, processType(callee)].map(encodeURIComponent).join('/')}`;
+          const steps = toolSteps.get(instrument) ?? new Set<string>();
+          steps.add(step);
+          toolSteps.set(instrument, steps);
+          put({ '@id': step, '@type': 'HowToStep', name: link.label, workExample: ref(calleeTool) });
+          const control = `#control-${callee.uuid}`;
+          put({
+            '@id': control,
+            '@type': 'ControlAction',
+            name: `${link.label} of ${displayName(node)}`,
+            instrument: ref(step),
+            object: ref(actionId(callee)),
+            actionStatus: ref(status(callee)),
+          });
+          controls.push(ref(control));
         }
       }
     }
@@ -247,17 +279,24 @@ export async function planRoCrate(
       ...(agent === undefined ? {} : { agent: ref(agent) }),
       object: inputs,
       result: results,
-      actionStatus: ref(
-        ok ? 'http://schema.org/CompletedActionStatus' : 'http://schema.org/FailedActionStatus',
-      ),
+      actionStatus: ref(status(node)),
       ...(ok ? {} : { error: failure(node, state) }),
     });
     actions.push(ref(id));
     await folder(node, 'processes', { name: `Files of ${displayName(node)}`, about: ref(id) });
   }
+  const withSteps = (types: readonly string[], tool: string): { '@type': string[]; step?: CrateRef[] } => {
+    const steps = toolSteps.get(tool);
+    // Provenance Run Crate: a workflow that lists its steps is also a HowTo
+    return steps === undefined
+      ? { '@type': [...types] }
+      : { '@type': [...types, 'HowTo'], step: [...steps].sort().map(ref) };
+  };
   for (const [tool, parts] of toolParts) {
     const entity = entities.get(tool);
-    if (entity !== undefined) entity['hasPart'] = [...parts].sort().map(ref);
+    if (entity === undefined) continue;
+    entity['hasPart'] = [...parts].sort().map(ref);
+    Object.assign(entity, withSteps(['SoftwareSourceCode', 'ComputationalWorkflow'], tool));
   }
 
   // the main workflow: a file holding what AiiDA recorded of the workflow class and its runs
@@ -301,7 +340,7 @@ export async function planRoCrate(
     });
     put({
       '@id': mainFile,
-      '@type': ['File', 'SoftwareSourceCode', 'ComputationalWorkflow'],
+      ...withSteps(['File', 'SoftwareSourceCode', 'ComputationalWorkflow'], mainFile),
       name: root.processLabel ?? mainType,
       identifier: mainType,
       encodingFormat: 'application/json',
@@ -311,6 +350,24 @@ export async function planRoCrate(
       hasPart: [...(toolParts.get(mainFile) ?? [])].sort().map(ref),
     });
     rootParts.unshift(ref(mainFile));
+    // the run of the engine itself: it ran the steps (the control actions) and so the workflow
+    put({
+      '@id': '#aiida-ts-engine',
+      '@type': 'SoftwareApplication',
+      name: 'aiida-ts',
+      description: 'The workflow engine of aiida-ts, a TypeScript implementation of AiiDA.',
+    });
+    const organize = `#engine-run-${root.uuid}`;
+    put({
+      '@id': organize,
+      '@type': 'OrganizeAction',
+      name: `aiida-ts running ${displayName(root)}`,
+      instrument: ref('#aiida-ts-engine'),
+      object: controls,
+      result: ref(actionId(root)),
+      actionStatus: ref(status(root)),
+    });
+    actions.push(ref(organize));
   }
   put({
     '@id': '#aiida',
