@@ -126,6 +126,20 @@ describe('RO-Crate of an engine-built workchain calling workchains and calcfunct
     };
     expect(description.process_type).toBe(node.processType);
     expect(description.calls.length).toBeGreaterThan(0);
+    // the workflow's parameter slots are the labels it was run with, realized by its inputs and outputs
+    const slotNames = (key: 'input' | 'output'): string[] =>
+      ids(main?.[key]).map((id) => String(entities.get(id)?.['name']));
+    const labels = async (links: Promise<{ all(): { linkLabel: string }[] }>): Promise<string[]> =>
+      [...new Set((await links).all().map((link) => link.linkLabel))].sort();
+    expect(slotNames('input').sort()).toEqual(
+      await labels(node.links.getIncoming({ linkType: LinkType.INPUT_WORK })),
+    );
+    expect(slotNames('output').sort()).toEqual(
+      await labels(node.links.getOutgoing({ linkType: LinkType.RETURN })),
+    );
+    const x = (await node.links.getIncoming({ linkType: LinkType.INPUT_WORK })).getNodeByLabel('inner__x');
+    const xParam = entities.get(ids(dataEntity(entities, x)?.['exampleOfWork'])[0]!);
+    expect(xParam).toMatchObject({ '@type': 'FormalParameter', name: 'inner__x', additionalType: 'Integer' });
     // nested workflows are contextual workflows (not files), calcfunctions applications
     const inner = [...entities.values()].find((entity) => entity['name'] === 'InnerWorkChain');
     expect(typesOf(inner)).toEqual(['SoftwareSourceCode', 'ComputationalWorkflow', 'HowTo']);

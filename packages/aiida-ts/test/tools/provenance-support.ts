@@ -72,7 +72,8 @@ export function crateEntities(metadata: RoCrateMetadata): Map<string, CrateEntit
  * (SoftwareApplication, SoftwareSourceCode or ComputationalWorkflow) and is mentioned by the root; the mainEntity is a
  * File + ComputationalWorkflow; a workflow's parts are tools and its steps HowToSteps; a ControlAction runs a
  * HowToStep (instrument) through CreateActions (object), a HowToStep names its tool (workExample), an OrganizeAction
- * runs an engine over ControlActions to a CreateAction; every data entity (File, Dataset) is reached from the root by
+ * runs an engine over ControlActions to a CreateAction; tool parameters (input, output) and what data realizes
+ * (exampleOfWork) are FormalParameters; every data entity (File, Dataset) is reached from the root by
  * hasPart. Returns the broken rules (empty when all hold).
  */
 export function crateReferenceErrors(metadata: RoCrateMetadata): string[] {
@@ -129,6 +130,13 @@ export function crateReferenceErrors(metadata: RoCrateMetadata): string[] {
       if (!hasType(refIds(entity['result'])[0], 'CreateAction'))
         errors.push(`${entity['@id']}: result is not a CreateAction`);
     }
+    for (const id of [
+      ...refIds(entity['exampleOfWork']),
+      ...refIds(entity['input']),
+      ...refIds(entity['output']),
+    ])
+      if (!hasType(id, 'FormalParameter'))
+        errors.push(`${entity['@id']}: parameter ${id} is not a FormalParameter`);
     if (kinds.includes('ComputationalWorkflow')) {
       for (const id of refIds(entity['hasPart']))
         if (!isTool(id)) errors.push(`${entity['@id']}: part ${id} is no tool`);

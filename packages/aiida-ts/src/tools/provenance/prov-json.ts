@@ -175,6 +175,11 @@ export async function toProvJson(graph: ProvenanceGraph): Promise<ProvJsonDocume
     return `_:${kind}${next}`;
   };
 
+  const codeLinks = new Map(
+    graph.links
+      .filter((link) => link.linkType === LinkType.INPUT_CALC && link.label === 'code')
+      .map((link) => [link.target, link]),
+  );
   for (const user of graph.users.values()) agent[provUserId(user)] = userRecord(user);
   for (const computer of graph.computers.values()) agent[provComputerId(computer)] = computerRecord(computer);
 
@@ -200,9 +205,7 @@ export async function toProvJson(graph: ProvenanceGraph): Promise<ProvJsonDocume
       }
       const computer = node.computerId === null ? undefined : graph.computers.get(node.computerId);
       if (isCalcJob(node) && computer !== undefined) {
-        const code = graph.links.find(
-          (link) => link.target === node.pk && link.linkType === LinkType.INPUT_CALC && link.label === 'code',
-        );
+        const code = codeLinks.get(node.pk ?? -1);
         const codeNode = code === undefined ? undefined : graph.nodes.get(code.source);
         wasAssociatedWith[relationId('assoc')] = {
           'prov:activity': id,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LinkType } from '../../orm/links.js';
 import type { Node } from '../../orm/nodes/node.js';
 import { ProcessNode, WorkflowNode } from '../../orm/nodes/process/process.js';
-import type { ProvenanceGraph } from './collect.js';
+import type { ProvenanceGraph, ProvenanceLink } from './collect.js';
 import { attributesJson, baseValue, displayName, endTime } from './node-facts.js';
 
 // --- the document (RO-Crate 1.1 metadata, flattened and compacted JSON-LD) -------------------------------------
@@ -66,6 +66,20 @@ const ref = (id: string): CrateRef => ({ '@id': id });
 const encodePath = (path: string): string => path.split('/').map(encodeURIComponent).join('/');
 const processType = (node: ProcessNode): string => node.processType ?? `aiida:${node.constructor.name}`;
 const actionId = (node: Node): string => `#process-${node.uuid}`;
+const DATA_TYPES: Readonly<Record<string, string>> = {
+  'data.core.int.Int.': 'Integer',
+  'data.core.float.Float.': 'Float',
+  'data.core.str.Str.': 'Text',
+  'data.core.bool.Bool.': 'Boolean',
+};
+/** The `additionalType` of a parameter slot, from the entity that filled it (Workflow Run Crate's FormalParameter). */
+function parameterType(node: Node | undefined, entity: CrateEntity | undefined): string {
+  if (entity?.['@type'] === 'Dataset') return 'Dataset';
+  if (node === undefined) return 'PropertyValue';
+  if (node.nodeType.startsWith('data.core.code.')) return 'SoftwareApplication';
+  return DATA_TYPES[node.nodeType] ?? 'PropertyValue';
+}
+
 /** The schema.org action status of a process: completed when it finished with exit status 0, failed otherwise. */
 const status = (node: ProcessNode): string =>
   node.isFinishedOk ? 'http://schema.org/CompletedActionStatus' : 'http://schema.org/FailedActionStatus';
@@ -212,9 +226,47 @@ export async function planRoCrate(
     return id;
   };
 
-  // processes
+  // processes; the links indexed by their ends once, as a process looks only at its own
+  const incoming = new Map<number, ProvenanceLink[]>();
+  const outgoing = new Map<number, ProvenanceLink[]>();
+  const index = (map: Map<number, ProvenanceLink[]>, pk: number, link: ProvenanceLink): void => {
+    const list = map.get(pk);
+    if (list === undefined) map.set(pk, [link]);
+    else list.push(link);
+  };
+  for (const link of graph.links) {
+    index(incoming, link.target, link);
+    index(outgoing, link.source, link);
+  }
   const actions: CrateRef[] = [];
   const controls: CrateRef[] = [];
+  // the parameter slots of each process class (its link labels), and the data that filled them (Workflow Run Crate)
+  const toolSlots = new Map<string, { input: Set<string>; output: Set<string> }>();
+  const slot = (
+    node: ProcessNode,
+    tool: string,
+    direction: 'input' | 'output',
+    label: string,
+    data: string,
+    dataNode: Node | undefined,
+  ): void => {
+    const id = `#param-${[processType(node), direction, label].map(encodeURIComponent).join('/')}`;
+    const slots = toolSlots.get(tool) ?? { input: new Set<string>(), output: new Set<string>() };
+    slots[direction].add(id);
+    toolSlots.set(tool, slots);
+    const entity = entities.get(data);
+    if (!entities.has(id)) {
+      put({
+        '@id': id,
+        '@type': 'FormalParameter',
+        name: label,
+        additionalType: parameterType(dataNode, entity),
+      });
+    }
+    if (entity === undefined) return;
+    const examples = Array.isArray(entity['exampleOfWork']) ? (entity['exampleOfWork'] as CrateRef[]) : [];
+    if (!examples.some((example) => example['@id'] === id)) entity['exampleOfWork'] = [...examples, ref(id)];
+  };
   const toolSteps = new Map<string, Set<string>>();
   for (const node of graph.nodes.values()) {
     if (!(node instanceof ProcessNode)) continue;
@@ -222,19 +274,24 @@ export async function planRoCrate(
     const instrument = toolId(node);
     const inputs: CrateRef[] = [];
     const results: CrateRef[] = [];
-    for (const link of graph.links) {
+    for (const link of [...(incoming.get(node.pk ?? -1) ?? []), ...(outgoing.get(node.pk ?? -1) ?? [])]) {
       if (
         link.target === node.pk &&
         (link.linkType === LinkType.INPUT_CALC || link.linkType === LinkType.INPUT_WORK)
       ) {
         const data = dataIds.get(link.source);
-        if (data !== undefined) inputs.push(ref(data));
+        if (data !== undefined) {
+          inputs.push(ref(data));
+          slot(node, instrument, 'input', link.label, data, graph.nodes.get(link.source));
+        }
       } else if (
         link.source === node.pk &&
         (link.linkType === LinkType.CREATE || link.linkType === LinkType.RETURN)
       ) {
         const data = dataIds.get(link.target);
         if (data !== undefined && !results.some((result) => result['@id'] === data)) results.push(ref(data));
+        if (data !== undefined)
+          slot(node, instrument, 'output', link.label, data, graph.nodes.get(link.target));
       } else if (
         link.source === node.pk &&
         (link.linkType === LinkType.CALL_CALC || link.linkType === LinkType.CALL_WORK)
@@ -284,6 +341,18 @@ export async function planRoCrate(
     });
     actions.push(ref(id));
     await folder(node, 'processes', { name: `Files of ${displayName(node)}`, about: ref(id) });
+  }
+  const parameters = (tool: string): { input?: CrateRef[]; output?: CrateRef[] } => {
+    const slots = toolSlots.get(tool);
+    if (slots === undefined) return {};
+    return {
+      ...(slots.input.size === 0 ? {} : { input: [...slots.input].sort().map(ref) }),
+      ...(slots.output.size === 0 ? {} : { output: [...slots.output].sort().map(ref) }),
+    };
+  };
+  for (const tool of toolSlots.keys()) {
+    const entity = entities.get(tool);
+    if (entity !== undefined) Object.assign(entity, parameters(tool));
   }
   const withSteps = (types: readonly string[], tool: string): { '@type': string[]; step?: CrateRef[] } => {
     const steps = toolSteps.get(tool);
@@ -348,6 +417,7 @@ export async function planRoCrate(
         'The workflow as AiiDA recorded it: its process type, the ports it was run with and what it called.',
       programmingLanguage: ref('#aiida'),
       hasPart: [...(toolParts.get(mainFile) ?? [])].sort().map(ref),
+      ...parameters(mainFile),
     });
     rootParts.unshift(ref(mainFile));
     // the run of the engine itself: it ran the steps (the control actions) and so the workflow
