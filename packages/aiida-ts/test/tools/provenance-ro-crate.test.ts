@@ -299,3 +299,44 @@ describe.each([
     }
   });
 });
+
+describe('RO-Crate of the failed workchain of the workchains archive aiida-core 2.8 wrote', () => {
+  it('marks the failed runs failed, with their exit message, and is valid all the same', async () => {
+    const handle = await openSqliteTemp();
+    try {
+      await importArchive(fixture('workchains'), { storage: handle.storage, createGroup: false });
+      const rows = await handle.storage
+        .executor()
+        .selectFrom('db_dbnode')
+        .select('id')
+        .where('node_type', '=', 'process.workflow.workchain.WorkChainNode.')
+        .execute();
+      const workchains = (await loadNodesByPk(
+        rows.map((row) => row.id),
+        { storage: handle.storage },
+      )) as ProcessNode[];
+      const failed = workchains.find((node) => node.exitStatus === 410);
+      expect(failed).toBeDefined();
+      const output = path.join(scratch, 'failed-crate');
+      const { metadata } = await exportRoCrate(failed!, { output });
+      expect(crateSchemaErrors(metadata, 'provenanceRunCrate')).toEqual([]);
+      expect(crateReferenceErrors(metadata)).toEqual([]);
+      expect(roCrateJsErrors(metadata, await crateFileReferences(output))).toEqual([]);
+      const entities = crateEntities(metadata);
+      expect(entities.get(`#process-${failed!.uuid}`)).toMatchObject({
+        actionStatus: { '@id': 'http://schema.org/FailedActionStatus' },
+        error: 'the inner workchain failed with exit status 400',
+      });
+      const inner = (await failed!.getCalled()).find((node) => node.exitStatus === 400);
+      expect(entities.get(`#process-${inner!.uuid}`)?.['actionStatus']).toEqual({
+        '@id': 'http://schema.org/FailedActionStatus',
+      });
+      expect(entities.get(`#control-${inner!.uuid}`)?.['actionStatus']).toEqual({
+        '@id': 'http://schema.org/FailedActionStatus',
+      });
+      await expectEveryLink(entities, [failed!, ...(await failed!.getCalledDescendants())]);
+    } finally {
+      await handle.cleanup();
+    }
+  });
+});
