@@ -5,6 +5,7 @@ import { resolveArgument } from '../utils/arguments.js';
 import { UsageError } from '../exit-codes.js';
 import { nodeRehashCommand } from '../engine-commands.js';
 import { nodeGraphCommand } from '../node/graph.js';
+import { nodeExportProvenanceCommand } from '../node/export-provenance.js';
 
 const PROJECTIONS = [
   'id',
@@ -483,6 +484,7 @@ export default defineCommandGroup({
 
     group.addCommand(nodeRehashCommand(cli));
     group.addCommand(nodeGraphCommand(cli));
+    group.addCommand(nodeExportProvenanceCommand(cli));
 
     return group;
   },
