@@ -30,7 +30,12 @@ export interface TreeDigestParams {
 
 const DIGEST_SIZE = 32;
 const INNER_SIZE = 64;
-const TREE: Omit<Blake2bParams, 'nodeDepth'> = { fanout: 0, depth: 2, digestSize: DIGEST_SIZE, innerSize: INNER_SIZE };
+const TREE: Omit<Blake2bParams, 'nodeDepth'> = {
+  fanout: 0,
+  depth: 2,
+  digestSize: DIGEST_SIZE,
+  innerSize: INNER_SIZE,
+};
 
 /** hash-wasm's `save()` prefixes the state with 4 bytes identifying its WebAssembly binary. */
 const SAVED_PREFIX = 4;
@@ -62,7 +67,7 @@ function javascriptDigest(params: TreeDigestParams, chunks: readonly Uint8Array[
 function stateFor(tree: WasmTree, params: TreeDigestParams): Uint8Array {
   const person = params.person ?? new Uint8Array(0);
   const key = `${params.nodeDepth}${params.lastNode ? 1 : 0}${Buffer.from(person).toString('latin1')}`;
-  let state = tree.states.get(key);
+  const state = tree.states.get(key);
   if (state !== undefined) return state;
   const prepared = tree.initial.slice();
   const xor = (offset: number, value: number): void => {
