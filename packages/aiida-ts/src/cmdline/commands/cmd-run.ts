@@ -206,7 +206,11 @@ async function runScript(
       signalled = signal;
       targets = activeProcesses(runner.liveProcesses);
       if (targets.length === 0) {
-        stopWaiting();
+        // A process that has just ended may still be writing its end (it stays live until then): stop waiting for
+        // the script only once that is stored, or the node would be left saying it runs.
+        void Promise.all(
+          runner.liveProcesses.map((live) => live.provenance.whenWritten().catch(() => undefined)),
+        ).then(stopWaiting);
         return;
       }
       cli.out.warning(
