@@ -3,6 +3,7 @@ import { QueryBuilder } from '../querybuilder/query-builder.js';
 import type { WebContext } from './context.js';
 import { RESOURCES } from './resources/definitions.js';
 import { shapeRow, type Row } from './resources/listing.js';
+import { addOwners } from './resources/owners.js';
 
 /** One change of a process, as the page's live list gets it. */
 export interface ProcessEvent {
@@ -107,7 +108,10 @@ export class ProcessEventHub {
       .orderBy({ e: [{ mtime: 'asc' }] })
       .limit(1_000)
       .dict();
-    return rows.map((result) => shapeRow(RESOURCES.processes, result['e'] ?? {}));
+    return addOwners(
+      this.#context,
+      rows.map((result) => shapeRow(RESOURCES.processes, result['e'] ?? {})),
+    );
   }
 
   async #poll(first: boolean): Promise<void> {

@@ -15,6 +15,7 @@ import { checkToken, controlProcess, type ControlAction } from './resources/cont
 import { RESOURCES, type ResourceDefinition } from './resources/definitions.js';
 import { listResource, type Listing, type Row } from './resources/listing.js';
 import { resolveIdentifier } from './resources/lookup.js';
+import { addOwners } from './resources/owners.js';
 import {
   fullTypes,
   nodeComments,
@@ -139,15 +140,13 @@ export async function createWebServer(options: WebServerOptions): Promise<WebSer
       .send({ status, message, parameter, method: request.method, path: request.url.split('?')[0] ?? '' });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply
-      .status(404)
-      .send({
-        status: 404,
-        message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
-        parameter: null,
-        method: request.method,
-        path: request.url.split('?')[0] ?? '',
-      });
+    void reply.status(404).send({
+      status: 404,
+      message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}`,
+      parameter: null,
+      method: request.method,
+      path: request.url.split('?')[0] ?? '',
+    });
   });
 
   const parse = (request: FastifyRequest): ParsedQuery => parseQueryString(rawQuery(request));
@@ -163,6 +162,8 @@ export async function createWebServer(options: WebServerOptions): Promise<WebSer
   const listRoute = (definition: ResourceDefinition): void => {
     paged(`/${definition.name}`, async (request, reply) => {
       const listing = await listResource(context, definition, parse(request), pageOf(request.params));
+      if (definition.name === 'processes' || definition.name === 'calcjobs')
+        await addOwners(context, listing.rows);
       pagingHeaders(request, reply, listing);
       return envelope(request, definition.name, { [definition.name]: listing.rows });
     });

@@ -65,7 +65,9 @@ export function nodeLinks(
   query: ParsedQuery,
   page: number | null,
 ): Promise<Listing> {
-  return listResource(context, RESOURCES.nodes, query, page, {
+  // the nodes' fields, and the state of those that are processes (for the page's inputs and outputs tables)
+  const definition = { ...RESOURCES.nodes, projection: RESOURCES.processes.projection };
+  return listResource(context, definition, query, page, {
     prefix: (qb) => qb.append('', { tag: 'target', filters: { id: pk } }),
     appendOptions: direction === 'incoming' ? { withOutgoing: 'target' } : { withIncoming: 'target' },
     edgeProject: ['label', 'type'],
