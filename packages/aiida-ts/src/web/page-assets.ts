@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /** The page's script and style, bundled once per server from the sources next to this module. */
 interface Bundle {
@@ -54,13 +54,13 @@ const INDEX_HTML = `<!doctype html>
 `;
 
 /** Serves the page: the HTML shell at `/` (and every page route), the bundled script and style under `/assets`. */
-export async function registerPage(app: FastifyInstance): Promise<void> {
+export function registerPage(app: FastifyInstance): void {
   const headers = {
     'Content-Security-Policy':
       "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'",
     'X-Content-Type-Options': 'nosniff',
   };
-  const shell = async (_request: unknown, reply: import('fastify').FastifyReply) =>
+  const shell = (_request: unknown, reply: FastifyReply): FastifyReply =>
     reply.headers(headers).type('text/html; charset=utf-8').send(INDEX_HTML);
   app.get('/', shell);
   for (const route of [

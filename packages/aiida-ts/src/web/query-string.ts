@@ -16,8 +16,9 @@ export interface FilterField {
   readonly value: FilterValue;
 }
 
-const OPERATORS = ['=like=', '=ilike=', '=notin=', '=in=', '>=', '<=', '!=', '=', '>', '<'] as const;
-export type FilterOperatorToken = (typeof OPERATORS)[number];
+/** The operators of a filter field. */
+export type FilterOperatorToken =
+  '=like=' | '=ilike=' | '=notin=' | '=in=' | '>=' | '<=' | '!=' | '=' | '>' | '<';
 
 /** The keys that take one plain value and are not filters, as aiida-core's "unique filters". */
 export const UNIQUE_KEYS = [

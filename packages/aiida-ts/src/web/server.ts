@@ -58,6 +58,11 @@ export interface WebServer extends AsyncDisposable {
 /** Largest request body: a QueryBuilder dictionary is small. */
 const BODY_LIMIT = 64 * 1024;
 
+/** A response known at once, as the promise fastify awaits from a handler. */
+function sendNow<T>(value: T): Promise<T> {
+  return Promise.resolve(value);
+}
+
 function pageOf(params: unknown): number | null {
   const text = (params as { page?: string }).page;
   if (text === undefined) return null;
@@ -89,7 +94,7 @@ function pagingHeaders(request: FastifyRequest, reply: FastifyReply, listing: Li
  * The web server of `verdi web`: aiida-core's REST API under `/api/v4` (read-only, but for pause/play/kill with the
  * token), server-sent process events, the OpenAPI document and the page. Not listening until {@link WebServer.listen}.
  */
-export async function createWebServer(options: WebServerOptions): Promise<WebServer> {
+export function createWebServer(options: WebServerOptions): Promise<WebServer> {
   const token =
     options.token === undefined || options.token === 'generate'
       ? randomBytes(18).toString('base64url')
@@ -196,22 +201,26 @@ export async function createWebServer(options: WebServerOptions): Promise<WebSer
 
   // ---- server ----
   const endpoints = (): string[] => OPERATIONS.map((op) => `${API_PREFIX}${op.path}`);
-  app.get(API_PREFIX, async (request) => envelope(request, 'server', { available_endpoints: endpoints() }));
-  app.get(`${API_PREFIX}/server/endpoints`, async (request) =>
-    envelope(request, 'server', { available_endpoints: endpoints() }),
+  app.get(API_PREFIX, (request) =>
+    sendNow(envelope(request, 'server', { available_endpoints: endpoints() })),
   );
-  app.get(`${API_PREFIX}/server`, async (request) =>
-    envelope(request, 'server', {
-      API_major_version: '4',
-      API_minor_version: '0',
-      API_revision: '0',
-      API_prefix: API_PREFIX,
-      AiiDA_version: coreVersion(),
-      control: context.token !== null,
-      broker: context.communicator !== null,
-    }),
+  app.get(`${API_PREFIX}/server/endpoints`, (request) =>
+    sendNow(envelope(request, 'server', { available_endpoints: endpoints() })),
   );
-  app.get(`${API_PREFIX}/openapi.json`, async () => openApiDocument(coreVersion()));
+  app.get(`${API_PREFIX}/server`, (request) =>
+    sendNow(
+      envelope(request, 'server', {
+        API_major_version: '4',
+        API_minor_version: '0',
+        API_revision: '0',
+        API_prefix: API_PREFIX,
+        AiiDA_version: coreVersion(),
+        control: context.token !== null,
+        broker: context.communicator !== null,
+      }),
+    ),
+  );
+  app.get(`${API_PREFIX}/openapi.json`, () => sendNow(openApiDocument(coreVersion())));
 
   // ---- nodes ----
   app.get(`${API_PREFIX}/nodes/statistics`, async (request) => {
@@ -229,7 +238,7 @@ export async function createWebServer(options: WebServerOptions): Promise<WebSer
   app.get(`${API_PREFIX}/nodes/full_types`, async (request) =>
     envelope(request, 'nodes', await fullTypes(context)),
   );
-  app.get(`${API_PREFIX}/nodes/download_formats`, async (request) => envelope(request, 'nodes', {}));
+  app.get(`${API_PREFIX}/nodes/download_formats`, (request) => sendNow(envelope(request, 'nodes', {})));
   const node = (request: FastifyRequest): Promise<number> =>
     lookup(RESOURCES.nodes, idOf(request.params), 'node');
   for (const which of ['attributes', 'extras'] as const)
@@ -386,7 +395,7 @@ export async function createWebServer(options: WebServerOptions): Promise<WebSer
     const { data } = await runPostedQuery(context, request.body);
     return envelope(request, 'querybuilder', data);
   });
-  app.get(`${API_PREFIX}/querybuilder`, async () => {
+  app.get(`${API_PREFIX}/querybuilder`, () => {
     throw new HttpRequestError(
       HttpStatus.BAD_REQUEST,
       'POST a query in the QueryBuilder dictionary layout',
@@ -394,7 +403,7 @@ export async function createWebServer(options: WebServerOptions): Promise<WebSer
     );
   });
 
-  if (options.page !== false) await registerPage(app);
+  if (options.page !== false) registerPage(app);
 
   let closed = false;
   const close = async (): Promise<void> => {
@@ -403,7 +412,7 @@ export async function createWebServer(options: WebServerOptions): Promise<WebSer
     hub.close();
     await app.close();
   };
-  return {
+  return Promise.resolve({
     app,
     context,
     async listen(listenOptions) {
@@ -411,5 +420,5 @@ export async function createWebServer(options: WebServerOptions): Promise<WebSer
     },
     close,
     [Symbol.asyncDispose]: close,
-  };
+  });
 }

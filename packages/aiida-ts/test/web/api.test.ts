@@ -337,7 +337,7 @@ describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
 
     const deep: Record<string, unknown> = {};
     let cursor = deep;
-    for (let depth = 0; depth < 40; depth += 1) cursor = (cursor['a'] = {}) as Record<string, unknown>;
+    for (let depth = 0; depth < 40; depth += 1) cursor = cursor['a'] = {};
     const hostile: unknown[] = [
       { path: [] },
       {

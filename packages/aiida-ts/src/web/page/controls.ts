@@ -34,7 +34,7 @@ export type Notify = (message: string, kind: 'ok' | 'error') => void;
 export function controlButtons(row: ProcessRow, notify: Notify): HTMLElement {
   const box = h('span', { class: 'controls' });
   if (!isActive(row)) return box;
-  const act = (action: 'pause' | 'play' | 'kill') => async (event: Event) => {
+  const run = async (action: 'pause' | 'play' | 'kill', event: Event): Promise<void> => {
     event.stopPropagation();
     if (action === 'kill' && !confirm(`Kill process ${row.id}?`)) return;
     try {
@@ -51,6 +51,10 @@ export function controlButtons(row: ProcessRow, notify: Notify): HTMLElement {
       notify(message, 'error');
     }
   };
+  const act =
+    (action: 'pause' | 'play' | 'kill') =>
+    (event: Event): void =>
+      void run(action, event);
   box.append(
     row.paused === true
       ? h('button', { class: 'btn', 'data-action': 'play', title: 'Play', onclick: act('play') }, '▶ play')

@@ -1,4 +1,4 @@
-import { ownershipOf } from '../../engine/daemon/ownership.js';
+import { ownershipOf, type Ownership } from '../../engine/daemon/ownership.js';
 import type { WebContext } from '../context.js';
 import type { Row } from './listing.js';
 
@@ -10,7 +10,10 @@ const ACTIVE = new Set<unknown>(['created', 'waiting', 'running']);
  */
 export async function addOwners(context: WebContext, rows: Row[]): Promise<Row[]> {
   const active = rows.filter((row) => ACTIVE.has(row['process_state'])).map((row) => Number(row['id']));
-  const found = active.length === 0 ? new Map() : await ownershipOf(active, { storage: context.storage });
+  const found: Map<number, Ownership> =
+    active.length === 0
+      ? new Map<number, Ownership>()
+      : await ownershipOf(active, { storage: context.storage });
   for (const row of rows) {
     const ownership = found.get(Number(row['id']));
     let cell: string | null = null;

@@ -84,9 +84,10 @@ export async function callTree(
         truncated = true;
         break;
       }
+      const label = result['edge']?.['label'];
       const child: CallTree = {
         process: row,
-        link_label: String(result['edge']?.['label'] ?? ''),
+        link_label: typeof label === 'string' ? label : '',
         calls: [],
       };
       parent.calls.push(child);

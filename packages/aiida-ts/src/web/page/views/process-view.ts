@@ -20,6 +20,12 @@ interface ReportEntry {
   process_pk: number;
 }
 
+/** An attribute as text: strings as they are, anything else as JSON. */
+function text(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 function treeItem(tree: CallTree): HTMLElement {
   return h(
     'li',
@@ -88,10 +94,10 @@ export function processView(root: HTMLElement, params: Record<string, string>): 
           ['status', process.process_status],
           ['exit code', process.exit_status === null ? null : String(process.exit_status)],
           ['exit message', process.exit_message],
-          ['CalcJob step', isJob ? String(attributes['state'] ?? '') : null],
-          ['job id', isJob ? String(attributes['job_id'] ?? '') : null],
-          ['scheduler state', isJob ? String(attributes['scheduler_state'] ?? '') : null],
-          ['remote folder', isJob ? String(attributes['remote_workdir'] ?? '') : null],
+          ['CalcJob step', isJob ? text(attributes['state']) : null],
+          ['job id', isJob ? text(attributes['job_id']) : null],
+          ['scheduler state', isJob ? text(attributes['scheduler_state']) : null],
+          ['remote folder', isJob ? text(attributes['remote_workdir']) : null],
         ]),
       ),
     );

@@ -67,7 +67,9 @@ export function searchView(root: HTMLElement): void {
                           {},
                           typeof value === 'object' && value !== null
                             ? JSON.stringify(value)
-                            : String(value ?? ''),
+                            : typeof value === 'string'
+                              ? value
+                              : JSON.stringify(value ?? ''),
                         );
                       }),
                     ),
