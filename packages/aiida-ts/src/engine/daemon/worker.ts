@@ -24,7 +24,7 @@ import { DaemonLease } from './lease.js';
 import { awaitedBy, parkConditionOf, type ParkCondition } from './park.js';
 import { StepJournal } from './step-journal.js';
 import { StorageControlCommunicator, WorkerCommunicator } from './storage-control-communicator.js';
-import { isStorageUnavailable } from './storage-outage.js';
+import { isStorageUnavailable } from '../../storage/unavailable.js';
 import {
   claimTask,
   claimTasks,

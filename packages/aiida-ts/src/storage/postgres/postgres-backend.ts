@@ -8,6 +8,7 @@ import type { BatchLink, ProfileAccessPort, StorageEntryPoint } from '../backend
 import { postgresDialect } from '../dialect.js';
 import type { Database, NewDbNode } from '../schema.js';
 import { objectKeysOfRows, SqlStorageBackend, type BulkTable } from '../sql-backend.js';
+import { isConnectUnavailable } from '../unavailable.js';
 
 /** How to reach a PostgreSQL database (aiida-core's `database_*` keys, already validated). */
 export interface PostgresConnectionOptions {
@@ -39,35 +40,6 @@ function reconnectTimeoutMs(options: PostgresConnectionOptions): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_RECONNECT_MS;
   const parsed = reconnectSecondsSchema.safeParse(raw);
   return parsed.success ? parsed.data * 1000 : DEFAULT_RECONNECT_MS;
-}
-
-/**
- * Errors of a connection attempt that say the server is not there now (nothing was sent, so trying again is safe):
- * refused or unreachable, or PostgreSQL shutting down, starting up or in recovery.
- */
-const CONNECT_UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08001',
-  '08006',
-]);
-const CONNECT_UNAVAILABLE_MESSAGE =
-  /connection terminated|the database system is (?:shutting down|starting up|in recovery mode)/i;
-
-function isConnectUnavailable(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  return (
-    (typeof code === 'string' && CONNECT_UNAVAILABLE_CODES.has(code)) ||
-    (typeof message === 'string' && CONNECT_UNAVAILABLE_MESSAGE.test(message))
-  );
 }
 
 /**
