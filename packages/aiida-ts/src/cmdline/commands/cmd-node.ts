@@ -5,6 +5,8 @@ import { resolveArgument } from '../utils/arguments.js';
 import { UsageError } from '../exit-codes.js';
 import { nodeRehashCommand } from '../engine-commands.js';
 import { nodeGraphCommand } from '../node/graph.js';
+import { nodeRepoCommand } from '../node/repo.js';
+import { nodeCommentCommand } from '../node/comment.js';
 
 const PROJECTIONS = [
   'id',
@@ -483,6 +485,8 @@ export default defineCommandGroup({
 
     group.addCommand(nodeRehashCommand(cli));
     group.addCommand(nodeGraphCommand(cli));
+    group.addCommand(nodeRepoCommand(cli));
+    group.addCommand(nodeCommentCommand(cli));
 
     return group;
   },
