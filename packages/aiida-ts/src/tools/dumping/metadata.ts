@@ -52,6 +52,6 @@ export async function writeNodeMetadata(
     document['Node attributes'] = attributes;
   const extras = node.base.extras.all();
   if (options.includeExtras && Object.keys(extras).length > 0) document['Node extras'] = extras;
-  const text = stringify(document, { indent: 2, lineWidth: 100, sortMapEntries: false });
+  const text = stringify(document, { indent: 2, indentSeq: false, lineWidth: 100, sortMapEntries: false });
   await writeFile(join(folder, DumpNames.NODE_METADATA), `---\n${text}`, 'utf8');
 }
