@@ -194,11 +194,34 @@ async function collectRequired(
   };
 }
 
-/** `ExportValidationError` listing the process nodes among `nodes` that are not sealed. */
-async function checkSealed(storage: StorageBackend, nodes: readonly number[], size: number): Promise<void> {
+/**
+ * `ExportValidationError` listing the process nodes among `nodes` that are not sealed. With `everything`, `nodes`
+ * is every node of the profile and the check is one query over the table instead of one per list of ids.
+ */
+async function checkSealed(
+  storage: StorageBackend,
+  nodes: readonly number[],
+  size: number,
+  everything: boolean,
+): Promise<void> {
   const unsealed: number[] = [];
   const sealed = storage.dialect.jsonExtractBoolean(sql.ref('attributes'), ['sealed']);
-  for (const batch of chunks(nodes, size)) {
+  if (everything) {
+    const wanted = new Set(nodes);
+    const rows = await storage
+      .executor()
+      .selectFrom('db_dbnode')
+      .select(['id'])
+      .where('node_type', 'like', 'process.%')
+      .where(
+        sql<boolean>`coalesce(${sealed}, ${storage.dialect.encodeBool(false)}) = ${storage.dialect.encodeBool(false)}`,
+      )
+      .orderBy('id')
+      .execute();
+    // a node stored after the ids were collected is not exported, so it is not checked either
+    unsealed.push(...rows.map((row) => row.id).filter((id) => wanted.has(id)));
+  }
+  for (const batch of everything ? [] : chunks(nodes, size)) {
     const rows = await storage
       .executor()
       .selectFrom('db_dbnode')
@@ -356,7 +379,7 @@ export async function createArchive(
         });
   if (collected.nodes.length > 0) {
     report('Validating Nodes');
-    await checkSealed(storage, collected.nodes, batchSize);
+    await checkSealed(storage, collected.nodes, batchSize, collected.everything);
     await checkLicences(storage, collected.nodes, options, batchSize);
   }
 
@@ -582,7 +605,7 @@ const BUFFERED_AHEAD_BYTES = 8 * 1024 * 1024;
 /** Small objects read ahead of the zip writer (at most this many MiB held). */
 const READ_AHEAD = 16;
 /** Entries handed to the zip writer ahead of what it has written, for the same reason. */
-const BUFFERED_AHEAD_ENTRIES = 512;
+const BUFFERED_AHEAD_ENTRIES = 128;
 
 /** Bytes gathered before one write to the archive file. */
 const COALESCE_BYTES = 1024 * 1024;
