@@ -1,4 +1,4 @@
-import { createReadStream, read } from 'node:fs';
+import { read } from 'node:fs';
 import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 

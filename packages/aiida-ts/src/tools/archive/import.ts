@@ -236,7 +236,9 @@ function nodeColumnExpressions(
     (key) => `'$."${key.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll("'", "''")}"'`,
   );
   const stripped =
-    paths.length === 0 ? `coalesce(extras, '{}')` : `json_remove(coalesce(extras, '{}'), ${paths.join(', ')})`;
+    paths.length === 0
+      ? `coalesce(extras, '{}')`
+      : `json_remove(coalesce(extras, '{}'), ${paths.join(', ')})`;
   return {
     extras: `CASE WHEN node_type LIKE '%code.Code.' THEN json_remove(${stripped}, '$.hidden') ELSE ${stripped} END`,
     attributes,

@@ -269,13 +269,19 @@ export class SafeZipReader {
     const header = Buffer.allocUnsafe(LOCAL_HEADER_SIZE);
     const start = entry.relativeOffsetOfLocalHeader;
     if ((await this.#reader.readInto(header, 0, LOCAL_HEADER_SIZE, start)) !== LOCAL_HEADER_SIZE)
-      throw new CorruptStorageError(`cannot read \`${name}\` of \`${this.path}\`: its local header is cut short`);
+      throw new CorruptStorageError(
+        `cannot read \`${name}\` of \`${this.path}\`: its local header is cut short`,
+      );
     if (header.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE)
-      throw new CorruptStorageError(`cannot read \`${name}\` of \`${this.path}\`: invalid local file header signature`);
+      throw new CorruptStorageError(
+        `cannot read \`${name}\` of \`${this.path}\`: invalid local file header signature`,
+      );
     const dataStart = start + LOCAL_HEADER_SIZE + header.readUInt16LE(26) + header.readUInt16LE(28);
     const raw = Buffer.allocUnsafe(entry.compressedSize);
     if ((await this.#reader.readInto(raw, 0, raw.length, dataStart)) !== raw.length)
-      throw new CorruptStorageError(`cannot read \`${name}\` of \`${this.path}\`: its data overflows the file`);
+      throw new CorruptStorageError(
+        `cannot read \`${name}\` of \`${this.path}\`: its data overflows the file`,
+      );
     let content = raw;
     if (entry.compressionMethod === 8) {
       try {
