@@ -688,44 +688,54 @@ async function writeZip(
       reads.push(read);
     }
   };
-  for (const key of keys) {
-    if (failure !== undefined) break;
-    refill();
-    const content = await (reads.shift() as Promise<Buffer | null>);
-    const name = `${REPO_FOLDER}/${key}`;
-    if (content === null) {
-      zip.addReadStreamLazy(name, options, (callback) => {
-        repository.openStream(key).then(
-          (stream) => {
-            stream.once('end', () => progress.tick());
-            callback(null, stream);
-          },
-          (error: unknown) => callback(error, undefined as never),
-        );
-      });
-      continue;
-    }
-    aheadBytes += content.length;
-    aheadEntries += 1;
-    if (aheadBytes < BUFFERED_AHEAD_BYTES && aheadEntries < BUFFERED_AHEAD_ENTRIES) {
-      zip.addBuffer(content, name, options);
-      progress.tick();
-      continue;
-    }
-    // a marker entry: the same object as a one-chunk stream, which yazl asks for only when it reaches it, that
-    // is once everything before it is written; the next window waits for it
-    await Promise.race([reached, failed]);
-    aheadBytes = 0;
-    aheadEntries = 0;
-    reached = new Promise((resolve) => {
-      zip.addReadStreamLazy(name, options, (callback) => {
-        resolve();
-        callback(null, Readable.from([content]));
-      });
-    });
-    progress.tick();
+  try {
+    await writeObjects();
+    zip.end();
+    await Promise.race([finished(output), failed]);
+  } catch (error) {
+    // the caller removes the partial file; its descriptor is released now, not when collected
+    output.destroy();
+    throw error;
   }
-  zip.end();
-  await Promise.race([finished(output), failed]);
   progress.done();
+
+  async function writeObjects(): Promise<void> {
+    for (const key of keys) {
+      if (failure !== undefined) break;
+      refill();
+      const content = await (reads.shift() as Promise<Buffer | null>);
+      const name = `${REPO_FOLDER}/${key}`;
+      if (content === null) {
+        zip.addReadStreamLazy(name, options, (callback) => {
+          repository.openStream(key).then(
+            (stream) => {
+              stream.once('end', () => progress.tick());
+              callback(null, stream);
+            },
+            (error: unknown) => callback(error, undefined as never),
+          );
+        });
+        continue;
+      }
+      aheadBytes += content.length;
+      aheadEntries += 1;
+      if (aheadBytes < BUFFERED_AHEAD_BYTES && aheadEntries < BUFFERED_AHEAD_ENTRIES) {
+        zip.addBuffer(content, name, options);
+        progress.tick();
+        continue;
+      }
+      // a marker entry: the same object as a one-chunk stream, which yazl asks for only when it reaches it, that
+      // is once everything before it is written; the next window waits for it
+      await Promise.race([reached, failed]);
+      aheadBytes = 0;
+      aheadEntries = 0;
+      reached = new Promise((resolve) => {
+        zip.addReadStreamLazy(name, options, (callback) => {
+          resolve();
+          callback(null, Readable.from([content]));
+        });
+      });
+      progress.tick();
+    }
+  }
 }
