@@ -7,6 +7,7 @@ import { nodeRehashCommand } from '../engine-commands.js';
 import { nodeGraphCommand } from '../node/graph.js';
 import { nodeRepoCommand } from '../node/repo.js';
 import { nodeCommentCommand } from '../node/comment.js';
+import { nodeExportProvenanceCommand } from '../node/export-provenance.js';
 
 const PROJECTIONS = [
   'id',
@@ -487,6 +488,7 @@ export default defineCommandGroup({
     group.addCommand(nodeGraphCommand(cli));
     group.addCommand(nodeRepoCommand(cli));
     group.addCommand(nodeCommentCommand(cli));
+    group.addCommand(nodeExportProvenanceCommand(cli));
 
     return group;
   },
