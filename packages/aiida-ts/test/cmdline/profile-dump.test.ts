@@ -3,13 +3,18 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setConfigDir } from '../../src/config.js';
-import { Group, loadNode } from '../../src/orm.js';
+import { calcfunction } from '../../src/engine.js';
+import { Group, Int, loadNode } from '../../src/orm.js';
 import { buildEngineProfile, type EngineProfile } from './engine-profile.js';
 import { verdiInProcess as verdi } from './verdi-in-process.js';
 import { verdiSandbox } from './verdi-process.js';
 
+const negate = calcfunction({ inputs: { x: Int }, outputs: Int, args: ['x'] }, function negate({ x }) {
+  return new Int(-x.value);
+});
+
 const sandbox = verdiSandbox('aiida-ts-profile-dump-');
-let pk: EngineProfile;
+let pk: EngineProfile & { extra: number | undefined };
 const previousHome = process.env['HOME'];
 
 beforeAll(async () => {
@@ -18,7 +23,8 @@ beforeAll(async () => {
     await workflows.addNodes(await loadNode(made.workchain));
     const jobs = await new Group({ label: 'jobs' }).store();
     await jobs.addNodes(await loadNode(made.add));
-    return undefined;
+    // A top-level process in no group.
+    return (await negate.runGetNode({ x: new Int(5) })).node.pk!;
   });
 }, 120_000);
 afterAll(() => {
@@ -49,8 +55,8 @@ describe('verdi profile dump', () => {
     const some = await verdi(['profile', 'dump', '-G', 'jobs', '--also-ungrouped', '--path', target]);
     expect(some.code, some.stderr).toBe(0);
     expect(readdirSync(join(target, 'groups'))).toEqual(['jobs']);
-    // The multiply calcfunction was called by the work chain: not top level, so not in ungrouped/.
-    expect(existsSync(join(target, 'ungrouped', 'calculations'))).toBe(false);
+    // The top-level calcfunction in no group; not the multiply calcfunction the work chain called.
+    expect(readdirSync(join(target, 'ungrouped', 'calculations'))).toEqual([`negate-${pk.extra ?? 0}`]);
     const flat = join(sandbox.base, 'flat');
     const flattened = await verdi([
       'profile',
@@ -67,6 +73,30 @@ describe('verdi profile dump', () => {
         .filter((name) => !name.startsWith('.'))
         .sort(),
     ).toEqual(['aiida_dump_log.json', 'calculations', 'workflows']);
+  });
+
+  it('-Y/-X/-u filter the processes of every group: by computer, code and user', async () => {
+    const byComputer = join(sandbox.base, 'computer');
+    const result = await verdi(['profile', 'dump', '-Y', 'localhost', '--path', byComputer]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(readdirSync(join(byComputer, 'groups', 'jobs', 'calculations'))).toEqual([
+      `ArithmeticAddCalculation-${pk.add}`,
+    ]);
+    // The work chain ran on no computer.
+    expect(existsSync(join(byComputer, 'groups', 'workflows', 'workflows'))).toBe(false);
+    const byCode = join(sandbox.base, 'code');
+    expect((await verdi(['profile', 'dump', '-X', 'bash', '--path', byCode])).code).toBe(0);
+    expect(readdirSync(join(byCode, 'groups', 'workflows', 'workflows'))).toEqual([
+      `MultiplyAddWorkChain-${pk.workchain}`,
+    ]);
+    const byUser = join(sandbox.base, 'user');
+    expect((await verdi(['profile', 'dump', '-u', 'aiida@localhost', '--path', byUser])).code).toBe(0);
+    expect(readdirSync(join(byUser, 'groups')).sort()).toEqual(['jobs', 'workflows']);
+    const computer = await verdi(['profile', 'dump', '-Y', 'nowhere']);
+    expect(computer.code).toBe(2);
+    expect(computer.stderr).toMatch(/invalid value for -Y\/--computers: .*nowhere/);
+    const user = await verdi(['profile', 'dump', '-u', 'nobody@nowhere']);
+    expect(user.code).toBe(2);
   });
 
   it('a relabelled group moves its folder at the next dump', async () => {

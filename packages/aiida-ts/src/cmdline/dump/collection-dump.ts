@@ -2,6 +2,7 @@ import { basename, resolve } from 'node:path';
 import { Command } from 'commander';
 import type { Cli } from '../cli.js';
 import { loadGroupArgument } from '../group/manage.js';
+import { resolveArgument } from '../utils/arguments.js';
 import {
   addBaseDumpOptions,
   addCollectionDumpOptions,
@@ -49,14 +50,57 @@ export function groupDumpCommand(cli: Cli): Command {
   return command;
 }
 
+/** The user, computer and code filters of `verdi profile dump`, resolved (unknown ones are usage errors). */
+async function entityFilters(
+  cli: Cli,
+  flags: { codes?: string[]; computers?: string[]; user?: string },
+): Promise<{ user?: string; computers?: string[]; codes?: string[] }> {
+  const storage = await cli.storage();
+  const filters: { user?: string; computers?: string[]; codes?: string[] } = {};
+  if (flags.user !== undefined) {
+    const { User } = await import('../../orm/entities/user.js');
+    const email = flags.user;
+    filters.user = (await resolveArgument('-u/--user', () => User.get(email, { storage }))).email;
+  }
+  if (flags.computers !== undefined) {
+    const { loadComputer } = await import('../../orm/entities/computer.js');
+    filters.computers = [];
+    for (const identifier of flags.computers)
+      filters.computers.push(
+        (await resolveArgument('-Y/--computers', () => loadComputer(identifier, { storage }))).uuid,
+      );
+  }
+  if (flags.codes !== undefined) {
+    const { loadCode } = await import('../../orm/nodes/data/code/load-code.js');
+    filters.codes = [];
+    for (const identifier of flags.codes)
+      filters.codes.push((await resolveArgument('-X/--codes', () => loadCode(identifier, { storage }))).uuid);
+  }
+  return filters;
+}
+
 /** `verdi profile dump`: the processes of the profile, organised by group. */
 export function profileDumpCommand(cli: Cli): Command {
   const command = new Command('dump').description("Dump all data in an AiiDA profile's storage to disk.");
   addBaseDumpOptions(command)
     .option('-a, --all', 'Include all entries, disregarding all other filter options and flags.')
-    .option('-G, --groups <groups...>', 'One or multiple groups identified by their ID, UUID or label.');
+    .option('-G, --groups <groups...>', 'One or multiple groups identified by their ID, UUID or label.')
+    .option('-X, --codes <codes...>', 'One or multiple codes identified by their ID, UUID or label.')
+    .option(
+      '-Y, --computers <computers...>',
+      'One or multiple computers identified by their ID, UUID or label.',
+    )
+    .option('-u, --user <email>', 'Email of the user.');
   addCollectionDumpOptions(command, { profile: true }).action(
-    async (flags: CollectionDumpFlags & { all?: boolean; groups?: string[] }) => {
+    async (
+      flags: CollectionDumpFlags & {
+        all?: boolean;
+        groups?: string[];
+        codes?: string[];
+        computers?: string[];
+        user?: string;
+      },
+    ) => {
       const options = collectionDumpOptions(flags);
       cli.out.warning(NEW_FEATURE_WARNING);
       const profile = await cli.profile();
@@ -83,9 +127,10 @@ export function profileDumpCommand(cli: Cli): Command {
       for (const identifier of groupIdentifiers)
         groups.push(await loadGroupArgument(cli, identifier, '-G/--groups'));
       const storage = await cli.storage();
+      const entities = await entityFilters(cli, flags);
       const { dumpProfile, profileDumpSelects } = await import('../../tools/dumping/index.js');
       const all = flags.all === true;
-      const selection = { ...options, all, groups: groupIdentifiers };
+      const selection = { ...options, ...entities, all, groups: groupIdentifiers };
       if (!profileDumpSelects(selection)) {
         if (!options.dryRun)
           cli.out.warning(
@@ -95,7 +140,8 @@ export function profileDumpCommand(cli: Cli): Command {
         else cli.out.success('Dry run completed.');
         return;
       }
-      if (all) {
+      // `--all`, or filters without groups: every group is looked at, its processes filtered.
+      if (all || groupIdentifiers.length === 0) {
         const { Group } = await import('../../orm/entities/group.js');
         groups.splice(0, groups.length, ...(await Group.all({ typeString: null }, { storage })));
       }

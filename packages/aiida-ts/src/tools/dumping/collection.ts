@@ -36,6 +36,21 @@ function typeFolder(process: ProcessNode): string {
   return process instanceof CalculationNode ? DumpNames.CALCULATIONS : DumpNames.WORKFLOWS;
 }
 
+/** Whether `process` passes the user, computer and code filters (aiida-core's `EntityFilterMixin`). */
+async function passesEntityFilters(process: ProcessNode, config: CollectionDumpConfig): Promise<boolean> {
+  if (config.user !== undefined && (await process.getUser()).email !== config.user) return false;
+  if (config.computers !== undefined && config.computers.length > 0) {
+    const computer = await process.getComputer();
+    if (computer === null || !config.computers.includes(computer.uuid)) return false;
+  }
+  if (config.codes !== undefined && config.codes.length > 0) {
+    const codes = config.codes;
+    const inputs = (await process.base.links.getIncoming()).all();
+    if (!inputs.some((link) => codes.includes(link.node.uuid))) return false;
+  }
+  return true;
+}
+
 /** Whether `process` passes the time filters (on its modification time) and the last-dump filter. */
 function selected(process: ProcessNode, config: CollectionDumpConfig, tracker: DumpTracker): boolean {
   const mtime = process.mtime ?? process.ctime;
@@ -73,7 +88,7 @@ async function dumpProcesses(
     ...processes.filter((process) => process instanceof WorkflowNode),
   ];
   for (const process of ordered) {
-    if (!selected(process, config, tracker)) continue;
+    if (!selected(process, config, tracker) || !(await passesEntityFilters(process, config))) continue;
     await executor.dump(process, join(root, typeFolder(process), defaultProcessDumpName(process)));
     dumped.push(process.pk ?? 0);
   }
@@ -184,6 +199,9 @@ export function profileDumpSelects(options: CollectionDumpOptions): boolean {
     options.all === true ||
     (options.groups?.length ?? 0) > 0 ||
     options.pastDays !== undefined ||
+    options.user !== undefined ||
+    (options.computers?.length ?? 0) > 0 ||
+    (options.codes?.length ?? 0) > 0 ||
     options.startDate !== undefined ||
     options.endDate !== undefined
   );
