@@ -3,14 +3,19 @@ import { UsageError } from '../exit-codes.js';
 
 /** A `--x/--no-x` pair with aiida-core's default, shown in the help. */
 function toggle(command: Command, name: string, help: string, defaultValue: boolean): void {
-  command.addOption(new Option(`--${name}`, `${help} (default: ${defaultValue ? 'on' : 'off'})`));
+  command.addOption(
+    new Option(`--${name}`, `${help} (default: ${defaultValue ? 'on' : 'off'}; --no-${name} to turn off)`),
+  );
   command.addOption(new Option(`--no-${name}`).hideHelp());
 }
 
 /** aiida-core's `--include-inputs/--exclude-inputs`-style pair. */
 function includeExclude(command: Command, what: string, help: string, defaultValue: boolean): void {
   command.addOption(
-    new Option(`--include-${what}`, `${help} (default: ${defaultValue ? 'include' : 'exclude'})`),
+    new Option(
+      `--include-${what}`,
+      `${help} (default: ${defaultValue ? 'include' : 'exclude'}; or --exclude-${what})`,
+    ),
   );
   command.addOption(new Option(`--exclude-${what}`).hideHelp());
 }
