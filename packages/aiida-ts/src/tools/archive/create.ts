@@ -2,7 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { once } from 'node:events';
+import { Duplex, Readable, Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
@@ -605,7 +606,7 @@ const BUFFERED_AHEAD_BYTES = 8 * 1024 * 1024;
 /** Small objects read ahead of the zip writer (at most this many MiB held). */
 const READ_AHEAD = 16;
 /** Entries handed to the zip writer ahead of what it has written, for the same reason. */
-const BUFFERED_AHEAD_ENTRIES = 128;
+const BUFFERED_AHEAD_ENTRIES = 32;
 
 /** Bytes gathered before one write to the archive file. */
 const COALESCE_BYTES = 1024 * 1024;
@@ -727,6 +728,10 @@ async function writeZip(
       // a marker entry: the same object as a one-chunk stream, which yazl asks for only when it reaches it, that
       // is once everything before it is written; the next window waits for it
       await Promise.race([reached, failed]);
+      // yazl writes a buffered entry without waiting for its output to take it: wait here until the file has
+      // taken what is queued, so a disk slower than the compression does not fill memory
+      const out = zip.outputStream;
+      if (out instanceof Duplex && out.writableNeedDrain) await Promise.race([once(out, 'drain'), failed]);
       aheadBytes = 0;
       aheadEntries = 0;
       reached = new Promise((resolve) => {
