@@ -55,16 +55,34 @@ interface Figure {
   readonly note: string;
 }
 
-async function median(work: () => Promise<unknown> | unknown, runs = RUNS): Promise<number> {
-  await work();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await work();
-    times.push(performance.now() - start);
+function middle(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/**
+ * Medians of `ours` and `floor` measured alternately (so a busy moment of the shared machine hits both alike):
+ * at least `runs` pairs, more for quick workloads (until about a second was spent, at most 25 pairs).
+ */
+async function paired(
+  ours: () => Promise<unknown> | unknown,
+  floor: () => Promise<unknown> | unknown,
+  runs = RUNS,
+): Promise<{ ours: number; floor: number }> {
+  await ours();
+  await floor();
+  const a: number[] = [];
+  const b: number[] = [];
+  const started = performance.now();
+  while (a.length < runs || (a.length < 25 && performance.now() - started < 1000)) {
+    let start = performance.now();
+    await ours();
+    a.push(performance.now() - start);
+    start = performance.now();
+    await floor();
+    b.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return { ours: middle(a), floor: middle(b) };
 }
 
 function check(what: string, ours: unknown, floor: unknown): void {
@@ -102,8 +120,7 @@ async function main(): Promise<void> {
     if (!wanted(name)) return;
     figures.push({
       name,
-      ours: await median(ours, runs),
-      floor: await median(floor, runs),
+      ...(await paired(ours, floor, runs)),
       unit: 'ms',
       note,
     });
@@ -267,10 +284,9 @@ async function main(): Promise<void> {
     globalThis.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
     const runs = Math.max(1, Math.min(RUNS, 3));
-    const ours = await median(iterate, runs);
+    const { ours, floor } = await paired(iterate, () => raw.iterate(iterRaw, () => undefined), runs);
     globalThis.gc?.();
     const heapAfter = process.memoryUsage().heapUsed;
-    const floor = await median(() => raw.iterate(iterRaw, () => undefined), runs);
     const mb = (n: number) => `${(n / 1e6).toFixed(0)} MB`;
     figures.push({
       name: `QB iterall over ${rows.toLocaleString('en')} rows`,
@@ -321,11 +337,10 @@ async function main(): Promise<void> {
       times.floor.push(performance.now() - start);
       await cleanup();
     }
-    const mid = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     figures.push({
       name: `storeMany of ${count.toLocaleString('en')} Int nodes`,
-      ours: count / (mid(times.ours) / 1000),
-      floor: count / (mid(times.floor) / 1000),
+      ours: count / (middle(times.ours) / 1000),
+      floor: count / (middle(times.floor) / 1000),
       unit: 'nodes/s',
       note: 'floor: the same rows as multi-row INSERTs',
     });
@@ -359,11 +374,10 @@ async function main(): Promise<void> {
       times.floor.push(performance.now() - start);
       rmSync(folder, { recursive: true, force: true });
     }
-    const mid = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     figures.push({
       name: `repository maintain (pack ${count} loose objects)`,
-      ours: mid(times.ours),
-      floor: mid(times.floor),
+      ours: middle(times.ours),
+      floor: middle(times.floor),
       unit: 'ms',
       note: 'floor: read each file, append to one pack, fsync, unlink',
     });
@@ -390,8 +404,7 @@ async function main(): Promise<void> {
     ] as const) {
       figures.push({
         name: `${name} (CLI)`,
-        ours: await median(command),
-        floor: await median(baseline),
+        ...(await paired(command, baseline, Math.min(RUNS, 5))),
         unit: 'ms',
         note: "floor: node -e ''",
       });

@@ -134,3 +134,40 @@ describe.each(BACKENDS)('index-aware SQL on $name', ({ name, open }) => {
     expect(streamed.sort((x, y) => x - y)).toEqual(each);
   });
 });
+
+describe('reading the JSON text of SQLite projections', () => {
+  it('gives what JSON.parse gives, for scalars read without the parser and everything else', async () => {
+    const { parseJsonText } = await import('../../src/querybuilder/sql/json-access.js');
+    const samples = [
+      '0',
+      '-0',
+      '12',
+      '-3.5',
+      '1e400',
+      '-1e-7',
+      '12345678901234567890',
+      '"abc"',
+      '""',
+      '"a\\"b"',
+      '"\\u00e9"',
+      '"a\\\\b"',
+      '"x"y"',
+      'true',
+      'false',
+      'null',
+      '[1,"a"]',
+      '{"a":1}',
+      '"2024-01-01 00:00:00"',
+    ];
+    for (const text of samples) {
+      let expected: unknown;
+      try {
+        expected = JSON.parse(text);
+      } catch {
+        expect(() => parseJsonText(text)).toThrow();
+        continue;
+      }
+      expect(parseJsonText(text)).toStrictEqual(expected);
+    }
+  });
+});
