@@ -102,6 +102,7 @@ async function main(): Promise<void> {
   const orm = await import('../src/orm.js');
   const { QueryBuilder } = await import('../src/querybuilder/query-builder.js');
   const { queryProcesses } = await import('../src/cmdline/process/list-query.js');
+  const { queriedFields } = await import('../src/cmdline/process/projections.js');
   const { formatNodeInfo } = await import('../src/cmdline/process/node-info.js');
   const { buildCallTree } = await import('../src/cmdline/process/call-graph.js');
   await loadProfile(profile.profileName);
@@ -130,15 +131,27 @@ async function main(): Promise<void> {
     );
   };
   const attr = (key: string): string =>
-    pg ? `(n.attributes ->> '${key}')` : `json_extract(n.attributes, '$.${key}')`;
+    pg ? `(n.attributes ->> '${key}')` : `json_extract(n.attributes, '$."${key}"')`;
+  // a type prefix as the planner best uses the index on node_type (LIKE is case-insensitive on SQLite by default)
+  const typeIs = (prefix: string): string =>
+    pg ? `n.node_type like '${prefix}%'` : `n.node_type glob '${prefix}*'`;
+  // as the QueryBuilder: without `+`, SQLite may walk by the index on `type` instead of input_id/output_id
+  const linkType = (alias: string): string => (pg ? `${alias}.type` : `+${alias}.type`);
   const ts = (column: string): string => (pg ? `${column}::text` : column);
 
   // verdi process list: default (the active processes) and `-a -p 1`
   const newest = new Date(facts.newest);
-  const listColumns = `n.id, ${ts('n.ctime')}, ${attr('process_label')}, ${attr('process_state')}, ${attr('process_status')}, ${attr('exit_status')}, ${attr('paused')}, ${attr('exception')}`;
-  const listRaw = `select ${listColumns} from db_dbnode as n where n.node_type like 'process.%' and ${attr('process_state')} in ('created', 'waiting', 'running') order by n.ctime, n.id`;
+  // the fields the command's query function reads (every column `-P` can show)
+  const listColumns = queriedFields()
+    .map((field) => {
+      const [column = '', key] = field.split('.');
+      if (key === undefined) return column.endsWith('time') ? ts(`n.${column}`) : `n.${column}`;
+      return pg ? `(n.${column} ->> '${key}')` : `json_extract(n.${column}, '$."${key}"')`;
+    })
+    .join(', ');
+  const listRaw = `select ${listColumns} from db_dbnode as n where ${typeIs('process.')} and ${attr('process_state')} in ('created', 'waiting', 'running') order by n.ctime, n.id`;
   const pastDay = new Date(newest.getTime() - 86_400_000);
-  const pastRaw = `select ${listColumns} from db_dbnode as n where n.node_type like 'process.%' and n.ctime > ${pg ? '$1::timestamptz' : '?'} order by n.ctime, n.id`;
+  const pastRaw = `select ${listColumns} from db_dbnode as n where ${typeIs('process.')} and n.ctime > ${pg ? '$1::timestamptz' : '?'} order by n.ctime, n.id`;
   const pastParam = pg ? pastDay.toISOString() : pastDay.toISOString().replace('T', ' ').replace('Z', '');
   check('process list rows', (await queryProcesses({ storage })).length, (await raw.all(listRaw)).length);
   check(
@@ -176,7 +189,7 @@ async function main(): Promise<void> {
   );
 
   // verdi process status of the deep workflow: the call tree, 20 levels
-  const callTreeRaw = `with recursive tree(id, depth) as (select ${pg ? '$1::integer' : '?'}, 0 union all select l.output_id, t.depth + 1 from tree as t join db_dblink as l on l.input_id = t.id where l.type in ('call_calc', 'call_work')) select n.id, ${attr('process_label')}, ${attr('process_state')}, ${attr('exit_status')}, ${attr('stepper_state_info')}, n.node_type, ${ts('n.ctime')} from tree join db_dbnode as n on n.id = tree.id`;
+  const callTreeRaw = `with recursive tree(id, depth) as (select ${pg ? '$1::integer' : '?'}, 0 union all select l.output_id, t.depth + 1 from tree as t join db_dblink as l on l.input_id = t.id where ${linkType('l')} in ('call_calc', 'call_work')) select n.id, ${attr('process_label')}, ${attr('process_state')}, ${attr('exit_status')}, ${attr('stepper_state_info')}, n.node_type, ${ts('n.ctime')} from tree join db_dbnode as n on n.id = tree.id`;
   await add(
     'process status of a 20-deep workflow',
     async () =>
@@ -185,7 +198,7 @@ async function main(): Promise<void> {
   );
 
   // QueryBuilder: count by type
-  const countRaw = `select count(*) from db_dbnode where node_type like 'process.calculation.calcjob.%'`;
+  const countRaw = `select count(*) from db_dbnode as n where ${typeIs('process.calculation.calcjob.')}`;
   check(
     'count by type',
     await new QueryBuilder().append(orm.CalcJobNode).count(),
@@ -199,20 +212,20 @@ async function main(): Promise<void> {
 
   // QueryBuilder: attribute filter and projection over the Float sweep (up to 100,000 members)
   const filterRaw = pg
-    ? `select count(*) from db_dbnode as n where n.node_type like 'data.core.float.%' and (n.attributes ->> 'value')::double precision > 500`
-    : `select count(*) from db_dbnode as n where n.node_type like 'data.core.float.%' and json_extract(n.attributes, '$.value') > 500`;
+    ? `select count(*) from db_dbnode as n where ${typeIs('data.core.float.')} and (n.attributes ->> 'value')::double precision > 500`
+    : `select count(*) from db_dbnode as n where ${typeIs('data.core.float.')} and json_extract(n.attributes, '$.value') > 500`;
   const filterQb = () =>
     new QueryBuilder().append(orm.Float, { filters: { 'attributes.value': { '>': 500 } } }).count();
   check('attribute filter', await filterQb(), Number((await raw.all(filterRaw))[0]![0]));
   const floats = Number(
-    (await raw.all(`select count(*) from db_dbnode where node_type like 'data.core.float.%'`))[0]![0],
+    (await raw.all(`select count(*) from db_dbnode as n where ${typeIs('data.core.float.')}`))[0]![0],
   );
   await add(`QB attribute filter over ${floats.toLocaleString('en')} Floats`, filterQb, () =>
     raw.all(filterRaw),
   );
   const projectRaw = pg
-    ? `select n.attributes -> 'value' from db_dbnode as n where n.node_type like 'data.core.float.%'`
-    : `select json_extract(n.attributes, '$.value') from db_dbnode as n where n.node_type like 'data.core.float.%'`;
+    ? `select n.attributes -> 'value' from db_dbnode as n where ${typeIs('data.core.float.')}`
+    : `select json_extract(n.attributes, '$.value') from db_dbnode as n where ${typeIs('data.core.float.')}`;
   await add(
     `QB projection of ${floats.toLocaleString('en')} values`,
     () => new QueryBuilder().append(orm.Float, { project: 'attributes.value' }).all({ flat: true }),
@@ -222,7 +235,7 @@ async function main(): Promise<void> {
   // QueryBuilder: graph traversal from a leaf and from a root of the deep workflow's data provenance
   const walkRaw = (direction: 'descendants' | 'ancestors') => {
     const [from, to] = direction === 'descendants' ? ['input_id', 'output_id'] : ['output_id', 'input_id'];
-    return `with recursive walk(id) as (select l.${to} from db_dblink as l where l.${from} = ${pg ? '$1' : '?'} and l.type in ('create', 'input_calc') union select l.${to} from walk join db_dblink as l on l.${from} = walk.id where l.type in ('create', 'input_calc')) select n.id from walk join db_dbnode as n on n.id = walk.id`;
+    return `with recursive walk(id) as (select l.${to} from db_dblink as l where l.${from} = ${pg ? '$1' : '?'} and ${linkType('l')} in ('create', 'input_calc') union select l.${to} from walk join db_dblink as l on l.${from} = walk.id where ${linkType('l')} in ('create', 'input_calc')) select n.id from walk ${pg ? 'join' : 'cross join'} db_dbnode as n on n.id = walk.id`;
   };
   for (const [label, start, keyword, direction] of [
     ['withDescendants of a leaf (its ancestors)', facts.deep.leaf, 'withDescendants', 'ancestors'],

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
 import { QueryError } from '../errors.js';
 import type { Database } from '../storage/schema.js';
 import type { QueryBackend } from './results.js';
@@ -10,10 +10,23 @@ type Row = Record<string, unknown>;
 /** Runs a statement on the backend's current executor, wrapping database errors in {@link QueryError}. */
 export async function runQuery(db: Kysely<Database>, query: RawBuilder<Row>): Promise<Row[]> {
   try {
-    return (await query.execute(db)).rows;
+    return (await db.executeQuery(compiledOnce(db, query))).rows;
   } catch (error) {
     throw wrapDatabaseError(error);
   }
+}
+
+// The SQL text of each statement of a shared plan, rendered once per dialect: rendering walks Kysely's operation
+// tree, which costs more than running a small query on SQLite.
+const rendered = new WeakMap<RawBuilder<Row>, { dialect: string; query: CompiledQuery<Row> }>();
+
+function compiledOnce(db: Kysely<Database>, query: RawBuilder<Row>): CompiledQuery<Row> {
+  const dialect = db.getExecutor().adapter.constructor.name;
+  const known = rendered.get(query);
+  if (known !== undefined && known.dialect === dialect) return known.query;
+  const compiled = query.compile(db);
+  rendered.set(query, { dialect, query: compiled });
+  return compiled;
 }
 
 /** A database error as a QueryError keeping the driver's message (and the original as `cause`). */
