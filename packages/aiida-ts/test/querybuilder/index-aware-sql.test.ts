@@ -64,12 +64,12 @@ describe.each(BACKENDS)('index-aware SQL on $name', ({ name, open }) => {
         dialect === 'postgres'
           ? await sql<{
               n: number;
-            }>`select count(*)::int as n from pg_indexes where indexname = 'ix_aiida_ts_dbnode_attr_process_state'`.execute(
+            }>`select count(*)::int as n from pg_indexes where indexname = 'ix_db_dbnode_attributes_process_state_aiida_ts'`.execute(
               db,
             )
           : await sql<{
               n: number;
-            }>`select count(*) as n from sqlite_master where name = 'ix_aiida_ts_dbnode_attr_process_state'`.execute(
+            }>`select count(*) as n from sqlite_master where name = 'ix_db_dbnode_attributes_process_state_aiida_ts'`.execute(
               db,
             );
       expect(rows[0]?.n).toBe(1);
@@ -80,7 +80,9 @@ describe.each(BACKENDS)('index-aware SQL on $name', ({ name, open }) => {
           })
           .asSql({ inline: true });
         const plan = await sql.raw<{ detail: string }>(`explain query plan ${text}`).execute(db);
-        expect(plan.rows.map((r) => r.detail).join('\n')).toContain('ix_aiida_ts_dbnode_attr_process_state');
+        expect(plan.rows.map((r) => r.detail).join('\n')).toContain(
+          'ix_db_dbnode_attributes_process_state_aiida_ts',
+        );
       }
     },
   );
