@@ -20,7 +20,6 @@ import {
   fsyncSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -29,7 +28,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CACHE_ROOT, ensureProfile, type Backend, type BuiltProfile } from './scale/build.js';
-import { openRaw, type Raw } from './scale/raw.js';
+import { openRaw } from './scale/raw.js';
 
 function argument(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -65,8 +64,8 @@ function middle(values: readonly number[]): number {
  * at least `runs` pairs, more for quick workloads (until about a second was spent, at most 25 pairs).
  */
 async function paired(
-  ours: () => Promise<unknown> | unknown,
-  floor: () => Promise<unknown> | unknown,
+  ours: () => unknown,
+  floor: () => unknown,
   runs = RUNS,
 ): Promise<{ ours: number; floor: number }> {
   await ours();
@@ -192,8 +191,7 @@ async function main(): Promise<void> {
   const callTreeRaw = `with recursive tree(id, depth) as (select ${pg ? '$1::integer' : '?'}, 0 union all select l.output_id, t.depth + 1 from tree as t join db_dblink as l on l.input_id = t.id where ${linkType('l')} in ('call_calc', 'call_work')) select n.id, ${attr('process_label')}, ${attr('process_state')}, ${attr('exit_status')}, ${attr('stepper_state_info')}, n.node_type, ${ts('n.ctime')} from tree join db_dbnode as n on n.id = tree.id`;
   await add(
     'process status of a 20-deep workflow',
-    async () =>
-      buildCallTree((await orm.loadNode(facts.deep.workchain)) as InstanceType<typeof orm.ProcessNode>),
+    async () => buildCallTree(await orm.loadNode<InstanceType<typeof orm.ProcessNode>>(facts.deep.workchain)),
     () => raw.all(callTreeRaw, [facts.deep.workchain]),
   );
 
@@ -465,7 +463,6 @@ function report(profile: BuiltProfile, figures: readonly Figure[]): void {
       `| ${f.name} | ${fmt(f, f.ours)} | ${fmt(f, f.floor)} | ${ratio(f).toFixed(2)}× | ${growthOf(f)} | ${f.note} |`,
     );
   }
-  void readdirSync;
 }
 
 /** A workload's name without the counts that change with the size, to match it across sizes. */
