@@ -87,6 +87,28 @@ describe.each(BACKENDS)('index-aware SQL on $name', ({ name, open }) => {
     },
   );
 
+  it('matches every node for Node without a pattern per row, and still no NULL for a LIKE on a nullable column', async () => {
+    const text = new QueryBuilder().append(Node, { project: 'id' }).asSql();
+    expect(text).not.toMatch(/ like | glob /i);
+    const label = unique('every');
+    const data = new Int(7);
+    await data.setLabel(label);
+    await data.store();
+    const process = new CalculationNode();
+    await process.setLabel(label);
+    await process.store();
+    expect(await new QueryBuilder().append(Node, { filters: { label } }).count()).toBe(2);
+    expect(
+      await new QueryBuilder().append(Node, { filters: { label, node_type: { '!like': '%' } } }).count(),
+    ).toBe(0);
+    // process_type may be NULL (data nodes): `like '%'` keeps only the rows that have one
+    const withType = await new QueryBuilder()
+      .append(Node, { filters: { label, process_type: { like: '%' } } })
+      .count();
+    const typed = [data, process].filter((n) => n.processType !== null && n.processType !== undefined);
+    expect(withType).toBe(typed.length);
+  });
+
   it('walks each pair once for DISTINCT queries and each path otherwise', async () => {
     // a diamond: a → c1 → b, and both a and b are inputs of c2, which creates d
     const a = await new Int(1).store();
