@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
+import { PostgresAdapter, sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
 import { QueryError } from '../errors.js';
+import { PREPARED_STATEMENT_MARK } from '../storage/postgres/prepared-statements.js';
 import type { Database } from '../storage/schema.js';
 import type { QueryBackend } from './results.js';
 import type { CompiledPlan, TableBounds } from './sql/compile.js';
@@ -21,12 +22,18 @@ export async function runQuery(db: Kysely<Database>, query: RawBuilder<Row>): Pr
 const rendered = new WeakMap<RawBuilder<Row>, { dialect: string; query: CompiledQuery<Row> }>();
 
 function compiledOnce(db: Kysely<Database>, query: RawBuilder<Row>): CompiledQuery<Row> {
-  const dialect = db.getExecutor().adapter.constructor.name;
+  const adapter = db.getExecutor().adapter;
+  const dialect = adapter instanceof PostgresAdapter ? 'postgres' : 'other';
   const known = rendered.get(query);
   if (known !== undefined && known.dialect === dialect) return known.query;
   const compiled = query.compile(db);
-  rendered.set(query, { dialect, query: compiled });
-  return compiled;
+  // on PostgreSQL the connection prepares it once and reuses the plan (see PREPARED_STATEMENT_MARK)
+  const reused: CompiledQuery<Row> =
+    dialect === 'postgres'
+      ? { ...compiled, sql: `${PREPARED_STATEMENT_MARK}${compiled.sql}` }
+      : compiled;
+  rendered.set(query, { dialect, query: reused });
+  return reused;
 }
 
 /** A database error as a QueryError keeping the driver's message (and the original as `cause`). */

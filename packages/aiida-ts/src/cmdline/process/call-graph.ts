@@ -1,10 +1,9 @@
-import { sql } from 'kysely';
 import { ValidationError } from '../../errors.js';
 import { LinkType } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
 import { CalcJobNode } from '../../orm/nodes/process/calcjob.js';
 import { ProcessNode, WorkChainNode } from '../../orm/nodes/process/process.js';
-import type { DbNodeRow } from '../../storage/schema.js';
+import { calledDescendants } from '../../querybuilder/call-links.js';
 import { formatProcessState } from './formatting.js';
 
 const TREE_MIDDLE = '\u251c\u2500\u2500 ';
@@ -123,15 +122,9 @@ async function calledProcesses(
   const byCaller = new Map<number, { label: string; node: ProcessNode }[]>();
   const storage = process.storage;
   const levels = Math.min(maxDepth === undefined ? MAX_CALL_DEPTH : maxDepth - 1, MAX_CALL_DEPTH);
-  if (storage === undefined || process.pk === undefined || levels < 1) return byCaller;
-  const types = sql.join(CALL_TYPES.map((type) => sql`${type}`));
-  // UNION: a call link seen again (only in a corrupt, cyclic graph) is not followed twice at the same depth, and
-  // the depth bound ends the walk
-  const { rows } = await sql<
-    DbNodeRow & { caller_id: number; call_label: string }
-  >`with recursive calls(caller_id, called_id, call_label, depth) as (select l.input_id, l.output_id, l.label, 1 from db_dblink as l where l.input_id = ${process.pk} and l.type in (${types}) union select l.input_id, l.output_id, l.label, c.depth + 1 from calls as c inner join db_dblink as l on l.input_id = c.called_id where l.type in (${types}) and c.depth < ${levels}) select distinct n.*, c.caller_id, c.call_label from calls as c inner join db_dbnode as n on n.id = c.called_id`.execute(
-    storage.executor(),
-  );
+  const pk = process.pk;
+  if (storage === undefined || pk === null || levels < 1) return byCaller;
+  const rows = await calledDescendants(storage, pk, levels);
   for (const { caller_id: callerId, call_label: label, ...row } of rows) {
     const node = Node.fromRow(storage, row);
     if (!(node instanceof ProcessNode)) continue;

@@ -7,6 +7,7 @@ import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import type { BatchLink, ProfileAccessPort, StorageEntryPoint } from '../backend.js';
 import { postgresDialect } from '../dialect.js';
 import type { Database, NewDbNode } from '../schema.js';
+import { prepareMarkedStatements } from './prepared-statements.js';
 import { objectKeysOfRows, SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 
 /** How to reach a PostgreSQL database (aiida-core's `database_*` keys, already validated). */
@@ -143,7 +144,10 @@ export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool 
   pool.on('error', () => undefined);
   // nor a checked-out one between two statements (a server restart): the statement in progress, or the next one,
   // fails with the error instead
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    prepareMarkedStatements(client);
+  });
   reconnectWithBackoff(pool, options);
   return pool;
 }
