@@ -9,9 +9,14 @@ import type { CompiledPlan, TableBounds } from './sql/compile.js';
 type Row = Record<string, unknown>;
 
 /** Runs a statement on the backend's current executor, wrapping database errors in {@link QueryError}. */
-export async function runQuery(db: Kysely<Database>, query: RawBuilder<Row>): Promise<Row[]> {
+export async function runQuery(
+  db: Kysely<Database>,
+  query: RawBuilder<Row>,
+  /** A statement of a shared plan, run again and again: PostgreSQL prepares it once per connection. */
+  reused = false,
+): Promise<Row[]> {
   try {
-    return (await db.executeQuery(compiledOnce(db, query))).rows;
+    return (await db.executeQuery(reused ? compiledOnce(db, query) : query.compile(db))).rows;
   } catch (error) {
     throw wrapDatabaseError(error);
   }
@@ -29,9 +34,7 @@ function compiledOnce(db: Kysely<Database>, query: RawBuilder<Row>): CompiledQue
   const compiled = query.compile(db);
   // on PostgreSQL the connection prepares it once and reuses the plan (see PREPARED_STATEMENT_MARK)
   const reused: CompiledQuery<Row> =
-    dialect === 'postgres'
-      ? { ...compiled, sql: `${PREPARED_STATEMENT_MARK}${compiled.sql}` }
-      : compiled;
+    dialect === 'postgres' ? { ...compiled, sql: `${PREPARED_STATEMENT_MARK}${compiled.sql}` } : compiled;
   rendered.set(query, { dialect, query: reused });
   return reused;
 }

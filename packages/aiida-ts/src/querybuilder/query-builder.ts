@@ -768,13 +768,13 @@ export class QueryBuilder {
   /** The number of rows the query gives (after limit and offset). */
   async count(): Promise<number> {
     const { backend, plan } = this.#prepare();
-    const rows = await runQuery(backend.executor(), plan.countSelect);
+    const rows = await runQuery(backend.executor(), plan.countSelect, true);
     return backend.dialect.decodeInteger(rows[0]?.count ?? 0);
   }
 
   async #rows(options: BatchOptions): Promise<Record<string, unknown>[]> {
     const { backend, plan } = this.#prepare();
-    if (options.batchSize === undefined) return runQuery(backend.executor(), plan.select);
+    if (options.batchSize === undefined) return runQuery(backend.executor(), plan.select, true);
     const rows: Record<string, unknown>[] = [];
     for await (const batch of fetchBatches(backend, plan, checkBatchSize(options.batchSize)))
       rows.push(...batch);

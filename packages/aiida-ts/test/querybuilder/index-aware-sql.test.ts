@@ -109,6 +109,22 @@ describe.each(BACKENDS)('index-aware SQL on $name', ({ name, open }) => {
     expect(withType).toBe(typed.length);
   });
 
+  it.runIf(name === 'core.psql_dos')('prepares the statements of a query once per connection', async () => {
+    const backend = storage();
+    await backend.transaction(async () => {
+      const count = () =>
+        new QueryBuilder().append(Int, { filters: { 'attributes.value': { '>': 3 } } }).count();
+      const first = await count();
+      expect(await count()).toBe(first);
+      const { rows } = await sql<{
+        n: number;
+      }>`select count(*)::int as n from pg_prepared_statements where name like 'aiida_ts_%'`.execute(
+        backend.executor(),
+      );
+      expect(rows[0]?.n).toBeGreaterThan(0);
+    });
+  });
+
   it('walks each pair once for DISTINCT queries and each path otherwise', async () => {
     // a diamond: a → c1 → b, and both a and b are inputs of c2, which creates d
     const a = await new Int(1).store();
