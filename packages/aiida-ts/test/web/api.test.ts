@@ -135,6 +135,9 @@ describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
     await refused(`/api/v4/nodes/${filled.notes.pk}/repo/contents?filename="missing.txt"`, 404, 'filename');
     await refused(`/api/v4/nodes/${filled.notes.pk}/repo/contents`, 400, 'filename');
     await refused('/api/v4/no-such-thing', 404, null);
+    // a NUL byte PostgreSQL cannot hold in text, a number SQLite cannot bind: refused, not a 500
+    await refused('/api/v4/nodes?label="a%00b"', 400, 'label');
+    await refused('/api/v4/nodes?id=99999999999999999999', 400, 'id');
   });
 
   it('shows one node, its attributes, extras, comments and links', async () => {
