@@ -44,6 +44,7 @@ describe('the page in headless Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await server?.close();
+    await filled?.cleanup();
   });
 
   const shot = (name: string) => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: false });
@@ -123,6 +124,12 @@ describe('the page in headless Chromium', () => {
     await page.locator('[data-testid=array-table]').waitFor();
     expect(await page.locator('[data-testid=array-table] tbody tr').count()).toBe(2);
     await shot('files-and-arrays');
+    await page.goto(`${address}/processes/${filled.calcjob.pk}`);
+    await page.locator('[data-file="_aiidasubmit.sh"]').click();
+    expect(await page.locator('[data-testid=text-viewer]').textContent()).toMatch(/^#!/);
+    await page.locator('dl.facts', { hasText: 'job id' }).waitFor();
+    await page.locator('[data-file="aiida.out"]').waitFor();
+    await shot('calcjob-view');
   });
 
   it('works in the dark theme and at phone width', async () => {
