@@ -292,11 +292,18 @@ export function createWebServer(options: WebServerOptions): Promise<WebServer> {
     const file = await repoContents(context, await node(request), query);
     const inline = booleanKey(query, 'download') === false;
     const safeName = file.filename.replace(/[^\w.-]/g, '_');
-    return reply
-      .header('Content-Type', file.contentType)
-      .header('Content-Disposition', `${inline ? 'inline' : 'attachment'}; filename="${safeName}"`)
-      .header('X-Content-Type-Options', 'nosniff')
-      .send(file.content);
+    return (
+      reply
+        .header('Content-Type', file.contentType)
+        .header('Content-Disposition', `${inline ? 'inline' : 'attachment'}; filename="${safeName}"`)
+        .header('X-Content-Type-Options', 'nosniff')
+        // a stored file is data, not part of the page: an SVG or HTML file opened on its own runs no script here
+        .header(
+          'Content-Security-Policy',
+          "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox",
+        )
+        .send(file.content)
+    );
   });
 
   // ---- processes ----

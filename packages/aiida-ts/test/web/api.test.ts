@@ -208,6 +208,7 @@ describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
     expect(png.headers['content-type']).toBe('image/png');
     expect(png.headers['content-disposition']).toBe('attachment; filename="pixel.png"');
     expect(png.rawPayload.equals(PNG_PIXEL)).toBe(true);
+    expect(png.headers['content-security-policy']).toContain('sandbox');
     const text = await server.app.inject({
       url: `/api/v4/nodes/${filled.notes.pk}/repo/contents?filename="notes.txt"&download=false`,
     });
