@@ -1,87 +1,13 @@
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWebServer, type WebServer } from '../../src/web/server.js';
-import { useEngine } from '../engine/helpers.js';
-import { openSqliteDos } from '../storage/helpers.js';
-import { HeldWorkChain, openGate } from './held-workchain.js';
-import { fillProfile, PNG_PIXEL, type FilledProfile } from './web-fixture.js';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { useBrowser } from './browser-fixture.js';
+import { PNG_PIXEL } from './web-fixture.js';
 
-/** Screenshots of each view, kept as artifacts of the run (git-ignored). */
-const SHOTS = fileURLToPath(new URL('../../test-results/web/', import.meta.url));
-const TOKEN = 'e2e-token';
-
-describe('the page in headless Chromium', () => {
-  const engine = useEngine(openSqliteDos);
-  let server: WebServer;
-  let address: string;
-  let browser: Browser;
-  let page: Page;
-  let filled: FilledProfile;
-
-  beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    filled = await fillProfile();
-    server = await createWebServer({
-      storage: engine().storage,
-      communicator: engine().communicator,
-      token: TOKEN,
-      pollIntervalMs: 100,
-    });
-    address = await server.listen({ port: 0 });
-    // Debian's chromium; never a downloaded browser
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-    const context = await browser.newContext({
-      viewport: { width: 1280, height: 800 },
-      acceptDownloads: true,
-    });
-    page = await context.newPage();
-    page.on('pageerror', (error) => {
-      throw error;
-    });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await filled?.cleanup();
-  });
-
-  const shot = (name: string) => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: false });
-  const row = (pk: number) => page.locator(`[data-testid=process-rows] tr[data-pk="${pk}"]`);
-
-  it('shows a work chain appear and change state live, and pauses and plays it with the token only', async () => {
-    await page.goto(`${address}/`);
-    await page.locator('[data-testid=live].on').waitFor();
-    await expect.poll(() => page.locator('[data-testid=process-rows] tr').count()).toBeGreaterThan(3);
-    const gate = 'page-e2e';
-    const process = await engine().runner.instantiate(HeldWorkChain, { gate });
-    const done = engine().runner.executeProcess(process);
-    const pk = process.pk!;
-    await row(pk).locator('[data-state=waiting]').waitFor();
-    await shot('process-list');
-
-    // without the token: refused, and the page says so
-    await row(pk).locator('[data-action=pause]').click();
-    await page.locator('.toast.error', { hasText: 'refused (401)' }).waitFor();
-    await expect.poll(() => row(pk).getAttribute('data-pk')).toBe(String(pk));
-    expect(await row(pk).locator('[data-paused=true]').count()).toBe(0);
-
-    // with it: paused, then played, as the live list shows
-    page.once('dialog', (dialog) => void dialog.accept(TOKEN));
-    await page.locator('[data-testid=token-button]').click();
-    await row(pk).locator('[data-action=pause]').click();
-    await row(pk).locator('[data-paused=true]').waitFor();
-    await shot('process-paused');
-    await row(pk).locator('[data-action=play]').click();
-    await row(pk).locator('[data-paused=false][data-state=waiting]').waitFor();
-
-    openGate(gate);
-    await done;
-    await row(pk).locator('[data-state=finished]').waitFor();
-  });
+describe('the process, node, graph and group views in headless Chromium', () => {
+  const browser = useBrowser();
 
   it('opens a call tree, clicks through to an input node and expands the graph', async () => {
+    const { page, address, filled, shot } = browser();
     await page.goto(`${address}/processes/${filled.outer.pk}`);
     const tree = page.locator('[data-testid=call-tree]');
     await tree.locator('li li').first().waitFor();
@@ -106,6 +32,7 @@ describe('the page in headless Chromium', () => {
   });
 
   it('shows files in a viewer and downloads them', async () => {
+    const { page, address, filled, shot } = browser();
     await page.goto(`${address}/nodes/${filled.folder.pk}`);
     await page.locator('[data-file="pixel.png"]').click();
     await page.locator('[data-testid=image-viewer]').waitFor();
@@ -115,7 +42,6 @@ describe('the page in headless Chromium', () => {
     ]);
     expect(download.suggestedFilename()).toBe('pixel.png');
     const path = await download.path();
-    const { readFile } = await import('node:fs/promises');
     expect((await readFile(path)).equals(PNG_PIXEL)).toBe(true);
     await page.locator('[data-file="sub"]').click();
     await page.locator('[data-file="sub/readme.md"]').click();
@@ -133,6 +59,7 @@ describe('the page in headless Chromium', () => {
   });
 
   it('works in the dark theme and at phone width', async () => {
+    const { page, address, filled, shot } = browser();
     await page.goto(`${address}/groups`);
     await page.locator('[data-testid=groups] a', { hasText: 'web-group' }).click();
     await page.locator('[data-testid=group-nodes] tbody tr').nth(2).waitFor();
