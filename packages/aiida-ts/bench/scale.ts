@@ -438,9 +438,11 @@ function report(profile: BuiltProfile, figures: readonly Figure[]): void {
     string,
     Record<string, number>
   >;
-  all[`${profile.backend}:${profile.size}`] = Object.fromEntries(
-    figures.map((f) => [stripCounts(f.name), f.ours]),
-  );
+  // a partial run (`--only`) updates only its own figures
+  all[`${profile.backend}:${profile.size}`] = {
+    ...all[`${profile.backend}:${profile.size}`],
+    ...Object.fromEntries(figures.map((f) => [stripCounts(f.name), f.ours])),
+  };
   writeFileSync(results, JSON.stringify(all, null, 2));
   const sizes = Object.keys(all)
     .filter((k) => k.startsWith(`${profile.backend}:`))
