@@ -113,7 +113,13 @@ export class TransportQueue implements AsyncDisposable {
     try {
       const transport = await authInfo.getTransport();
       const interval = Math.max(0, await authInfo.getSafeOpenInterval()) * 1000;
-      await this.#coordinator.throttle(transportOpenKey(authInfo), interval, { signal: entry.cancel.signal });
+      // No interval, nothing to space: the coordinator's record of the opening (a storage transaction shared with
+      // every process of the profile) would only cost each step of each job a commit.
+      if (interval > 0)
+        await this.#coordinator.throttle(transportOpenKey(authInfo), interval, {
+          signal: entry.cancel.signal,
+        });
+      else entry.cancel.signal.throwIfAborted();
       if (entry.count === 0 || this.#closed)
         throw new InvalidOperationError('nobody waits for the transport any more');
       await transport.open();
