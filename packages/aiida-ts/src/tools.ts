@@ -4,3 +4,4 @@
  */
 export * from './tools/archive/index.js';
 export * from './tools/visualization/index.js';
+export * from './tools/provenance/index.js';

@@ -63,6 +63,17 @@ export async function terminate(pid: number | undefined, options: TerminateOptio
   }
 }
 
+/** Whether `pid` is stopped by a signal (state `T` in /proc), or gone. */
+export function isStopped(pid: number | undefined): boolean {
+  if (pid === undefined) return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+  } catch {
+    return true;
+  }
+}
+
 /** The parent pid of every live process, read from /proc. */
 export function parentPids(): Map<number, number> {
   const parents = new Map<number, number>();

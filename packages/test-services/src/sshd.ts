@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ServiceError } from './errors.js';
 import { freePort } from './ports.js';
-import { childPids, descendantPids, signal } from './processes.js';
+import { childPids, descendantPids, isStopped, signal } from './processes.js';
 import { requireBinaries, run } from './system.js';
 import { waitFor } from './wait.js';
 
@@ -164,9 +164,17 @@ export async function startPrivateSshd(extraConfig: readonly string[] = []): Pro
     const proc = child;
     if (proc?.pid === undefined) return;
     child = undefined;
-    // The sessions sshd forked hold client connections open; end them first, deepest last.
+    // The sessions sshd forked hold client connections open and outlive the listener, so they are ended too. The
+    // listener is frozen first: a session it forked after the list of its children was read would keep its
+    // connection (clients that connect every poll made that happen under load: a stopped sshd still served).
+    proc.kill('SIGSTOP');
+    await waitFor(`sshd (pid ${String(proc.pid)}) to be stopped`, () => isStopped(proc.pid), {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+      service: 'sshd',
+    });
     for (const pid of descendantPids(proc.pid).reverse()) signal(pid, 'SIGKILL');
-    proc.kill('SIGTERM');
+    proc.kill('SIGKILL');
     await exited;
   };
 

@@ -74,7 +74,10 @@ export function provenanceFromCheckpoint(
   if (preloaded === undefined) {
     throw new PersistenceError('the process node was not loaded: continue processes through the runner', pid);
   }
-  const linked = flattenValues(spec.outputs, outputs).map(([label]) => label);
+  const linked = [
+    ...flattenValues(spec.outputs, outputs).map(([label]) => label),
+    ...preloaded.linkedOutputs,
+  ];
   return new ProcessProvenance({
     node: preloaded.process,
     runner,

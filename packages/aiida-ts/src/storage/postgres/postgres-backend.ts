@@ -6,8 +6,10 @@ import { DatabaseUnavailableError, IntegrityError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import type { BatchLink, ProfileAccessPort, StorageEntryPoint } from '../backend.js';
 import { postgresDialect } from '../dialect.js';
+import { parseJsonKeepingFloats } from '../json-floats.js';
 import type { Database, NewDbNode } from '../schema.js';
 import { objectKeysOfRows, SqlStorageBackend, type BulkTable } from '../sql-backend.js';
+import { isConnectUnavailable } from '../unavailable.js';
 
 /** How to reach a PostgreSQL database (aiida-core's `database_*` keys, already validated). */
 export interface PostgresConnectionOptions {
@@ -39,35 +41,6 @@ function reconnectTimeoutMs(options: PostgresConnectionOptions): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_RECONNECT_MS;
   const parsed = reconnectSecondsSchema.safeParse(raw);
   return parsed.success ? parsed.data * 1000 : DEFAULT_RECONNECT_MS;
-}
-
-/**
- * Errors of a connection attempt that say the server is not there now (nothing was sent, so trying again is safe):
- * refused or unreachable, or PostgreSQL shutting down, starting up or in recovery.
- */
-const CONNECT_UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08001',
-  '08006',
-]);
-const CONNECT_UNAVAILABLE_MESSAGE =
-  /connection terminated|the database system is (?:shutting down|starting up|in recovery mode)/i;
-
-function isConnectUnavailable(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  return (
-    (typeof code === 'string' && CONNECT_UNAVAILABLE_CODES.has(code)) ||
-    (typeof message === 'string' && CONNECT_UNAVAILABLE_MESSAGE.test(message))
-  );
 }
 
 /**
@@ -115,10 +88,12 @@ function reconnectWithBackoff(pool: pg.Pool, options: PostgresConnectionOptions)
 }
 
 const TIMESTAMP_OIDS = new Set([1114, 1184]);
+// json and jsonb: parsed keeping where aiida-core wrote integral floats (`2.0`), which JSON.parse reads as ints.
+const JSON_OIDS = new Set([114, 3802]);
 
 /**
  * A pg pool whose sessions run in UTC and hand timestamps back as text, so microseconds survive (a JS `Date`
- * keeps milliseconds only); the dialect decodes them.
+ * keeps milliseconds only; the dialect decodes them), and json/jsonb parsed keeping their integral floats.
  */
 export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool {
   const pool = new pg.Pool({
@@ -133,10 +108,11 @@ export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool 
     allowExitOnIdle: true,
     options: '-c timezone=UTC',
     types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
-        TIMESTAMP_OIDS.has(oid)
-          ? (value: string) => value
-          : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
+      getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown => {
+        if (TIMESTAMP_OIDS.has(oid)) return (value: string) => value;
+        if (JSON_OIDS.has(oid)) return parseJsonKeepingFloats;
+        return pg.types.getTypeParser(oid, format) as unknown;
+      }) as typeof pg.types.getTypeParser,
     },
   });
   // an idle client losing its connection must not crash the process; the next query reconnects

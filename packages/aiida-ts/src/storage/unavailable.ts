@@ -1,3 +1,8 @@
+/**
+ * How a database that cannot be reached now shows in an error: one list for the storage (which retries connection
+ * attempts) and the daemon (which gives back a process whose step failed only for that).
+ */
+
 /** Error codes of a database that cannot be reached now (network, PostgreSQL shutting down or starting up). */
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
@@ -6,6 +11,7 @@ const UNAVAILABLE_CODES = new Set([
   'ETIMEDOUT',
   'EHOSTUNREACH',
   'ENETUNREACH',
+  'EAI_AGAIN',
   // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, connection_exception and its subclasses
   '57P01',
   '57P02',
@@ -26,14 +32,32 @@ const UNAVAILABLE_MESSAGE =
  * once the database answers again.
  */
 export function isStorageUnavailable(error: unknown): boolean {
+  return [...errorChain(error)].some(unavailable);
+}
+
+/**
+ * Whether a failed connection attempt says the server is not there now (nothing was sent, so trying again is safe):
+ * only the error itself counts, not what caused it.
+ */
+export function isConnectUnavailable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && unavailable(error);
+}
+
+function unavailable(error: object): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return (
+    (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) ||
+    (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message))
+  );
+}
+
+/** An error and its causes, each once. */
+function* errorChain(error: unknown): Generator<object> {
   const seen = new Set<unknown>();
   let current: unknown = error;
   while (current !== null && typeof current === 'object' && !seen.has(current)) {
     seen.add(current);
-    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
-    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-    if (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message)) return true;
-    current = cause;
+    yield current;
+    current = (current as { cause?: unknown }).cause;
   }
-  return false;
 }
