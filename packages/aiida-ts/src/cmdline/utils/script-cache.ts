@@ -13,12 +13,13 @@ import { pathToFileURL } from 'node:url';
  * into it: most of what `verdi run` of a small script cost beyond `verdi status`.
  *
  * Only a self-contained script takes this way: one whose imports are those packages and Node's built-ins. A script
- * importing its own modules or other packages, with a dynamic `import()` or `require`, CommonJS globals, or using `import.meta`
- * beyond `url`, `dirname` and `filename`, is run through tsx as before (and that answer is cached too).
+ * importing its own modules or other packages, with a dynamic `import()` or `require`, using CommonJS globals, or
+ * using `import.meta` beyond `url`, `dirname` and `filename`, is run through tsx as before (and that answer is cached
+ * too).
  */
 
 /** Bumped when what is written to the cache changes. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
 const OWN_PACKAGES = ['aiida-ts', 'plumpy-ts', 'kiwipy-ts'];
 
