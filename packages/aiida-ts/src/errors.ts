@@ -58,6 +58,7 @@ export const AiidaErrorCode = {
   DAEMON: 'DAEMON',
   STORAGE_BACKUP: 'STORAGE_BACKUP',
   DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
+  CONTINUED_PROCESS_FAILED: 'CONTINUED_PROCESS_FAILED',
 } as const;
 export type AiidaErrorCode = (typeof AiidaErrorCode)[keyof typeof AiidaErrorCode];
 
@@ -487,4 +488,12 @@ export class StorageBackupError extends AiidaError {
  */
 export class DatabaseUnavailableError extends AiidaError {
   override readonly code: AiidaErrorCode = AiidaErrorCode.DATABASE_UNAVAILABLE;
+}
+
+/**
+ * A process a `continue` task asked for ended excepted or killed (aiida's `PastException` / plumpy's `KilledError`
+ * as its daemon worker answers them): the message is the process's exception message or kill message alone.
+ */
+export class ContinuedProcessFailedError extends AiidaError {
+  override readonly code: AiidaErrorCode = AiidaErrorCode.CONTINUED_PROCESS_FAILED;
 }

@@ -44,3 +44,21 @@ export function asTuple<T extends unknown[]>(items: T): T {
 export function isTuple(value: unknown): value is unknown[] {
   return Array.isArray(value) && (value as unknown as Record<symbol, unknown>)[TUPLE] === true;
 }
+
+const FLOAT_KEYS = Symbol.for('kiwipy-ts.floatKeys');
+
+/**
+ * Marks the numbers under `keys` of a record as floats (Python `float`s, such as plumpy's `ctime`): a JS number
+ * cannot say it, and a codec that tells floats from ints (aiida's YAML) then writes an integral one as `2.0`, so
+ * that Python reads a float back. JSON and in-memory delivery are unaffected. Returns the record.
+ */
+export function withFloatKeys<T extends object>(record: T, keys: readonly (keyof T & string)[]): T {
+  Object.defineProperty(record, FLOAT_KEYS, { value: [...keys], enumerable: false });
+  return record;
+}
+
+/** The keys marked with {@link withFloatKeys} (empty when none). */
+export function floatKeysOf(value: object): readonly string[] {
+  const keys = (value as Record<symbol, unknown>)[FLOAT_KEYS];
+  return Array.isArray(keys) ? keys.filter((key): key is string => typeof key === 'string') : [];
+}

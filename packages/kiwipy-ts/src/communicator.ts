@@ -12,6 +12,8 @@ export interface BroadcastMessage<B = unknown> {
 /** Handed to every subscriber beside the message. */
 export interface SubscriberContext {
   readonly communicator: Communicator;
+  /** For a task: the sender asked for no result (set by the task queues; undefined for RPCs and broadcasts). */
+  readonly noReply?: boolean | undefined;
 }
 
 /**
@@ -23,7 +25,8 @@ export type RpcSubscriber = (message: unknown, context: SubscriberContext) => un
 
 /**
  * Takes tasks from a task queue. Throw {@link TaskRejectedError} to pass the task to the next subscriber;
- * the task is acknowledged only once the returned value (or Promise) settles.
+ * the task is acknowledged only once the returned value (or Promise) settles, unless it settles to an
+ * {@link answerLater} answer: then it is acknowledged at once and the reply follows the answer.
  */
 export type TaskSubscriber = (task: unknown, context: SubscriberContext) => unknown;
 

@@ -17,13 +17,15 @@ export {
   type FilterValue,
 } from './broadcast-filter.js';
 export { LocalCommunicator, toRemoteError, type LocalCommunicatorOptions } from './local-communicator.js';
-export { asTuple, isTuple, jsonCodec, type Codec } from './codec.js';
+export { asTuple, isTuple, jsonCodec, withFloatKeys, floatKeysOf, type Codec } from './codec.js';
 export { silentLogger, stderrLogger, type Logger } from './logger.js';
 export {
   SubscriberSet,
   generateIdentifier,
   runTask,
   fireBroadcast,
+  answerLater,
+  LaterAnswer,
   type TaskOutcome,
 } from './subscriber-registry.js';
 export {

@@ -188,14 +188,22 @@ export class LocalCommunicator implements Communicator {
   }
 
   async #deliver(task: QueuedTask): Promise<void> {
-    const outcome = await runTask(this.#tasks.values(), task.body, this.#context, () =>
-      task.reply?.markAccepted(),
-    );
+    const context = { ...this.#context, noReply: task.reply === undefined };
+    const outcome = await runTask(this.#tasks.values(), task.body, context, () => task.reply?.markAccepted());
     if (this.#closed) return;
     switch (outcome.kind) {
       case 'done':
         task.reply?.resolve(outcome.value);
         return;
+      case 'answer-later': {
+        const reply = task.reply;
+        if (reply === undefined) return;
+        outcome.answer.then(
+          (value) => reply.resolve(value),
+          (error: unknown) => reply.reject(toRemoteError(error)),
+        );
+        return;
+      }
       case 'failed':
         if (task.reply === undefined)
           this.#logger.error({ error: outcome.error }, 'task failed (no reply was asked for)');

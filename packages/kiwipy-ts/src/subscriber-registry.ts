@@ -70,8 +70,30 @@ export class SubscriberSet<S> {
 /** What became of a task offered to the task subscribers. */
 export type TaskOutcome =
   | { readonly kind: 'done'; readonly value: unknown }
+  | { readonly kind: 'answer-later'; readonly answer: Promise<unknown> }
   | { readonly kind: 'failed'; readonly error: unknown }
   | { readonly kind: 'rejected' };
+
+/** A task taken on whose reply comes later: see {@link answerLater}. */
+export class LaterAnswer {
+  readonly answer: Promise<unknown>;
+
+  constructor(answer: PromiseLike<unknown>) {
+    this.answer = Promise.resolve(answer);
+    // Settled by the queue that delivered the task; never surfaced as unhandled before that.
+    this.answer.catch(() => undefined);
+  }
+}
+
+/**
+ * Returned by a task subscriber (or what its Promise settles to): the task is taken, so it is acknowledged at
+ * once, and the sender (unless it asked for no reply) gets `pending` now and the outcome of `answer` whenever
+ * that settles. For work that outlives the delivery (a process continued from storage, whose ownership is held
+ * elsewhere), so that the broker's consumer_timeout can never take the task back while the sender waits.
+ */
+export function answerLater(answer: PromiseLike<unknown>): LaterAnswer {
+  return new LaterAnswer(answer);
+}
 
 /**
  * Offers a task to each subscriber in turn until one takes it, and waits for the work to settle. A
@@ -88,9 +110,15 @@ export async function runTask(
   for (const subscriber of subscribers) {
     try {
       let value = subscriber(task, context);
+      let pendingSent = false;
       if (isPromiseLike(value)) {
         onPending();
+        pendingSent = true;
         value = await value;
+      }
+      if (value instanceof LaterAnswer) {
+        if (!pendingSent) onPending();
+        return { kind: 'answer-later', answer: value.answer };
       }
       return { kind: 'done', value };
     } catch (error) {

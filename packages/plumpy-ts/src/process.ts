@@ -1,6 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { BroadcastFilter, type BroadcastMessage, type Communicator, type Logger } from 'kiwipy-ts';
+import {
+  BroadcastFilter,
+  withFloatKeys,
+  type BroadcastMessage,
+  type Communicator,
+  type Logger,
+} from 'kiwipy-ts';
 import { z } from 'zod';
 import { CancellableAction } from './cancellable-action.js';
 import { encodeAt, encodeContainer, UnencodableValueError } from './checkpoint-encoding.js';
@@ -1142,12 +1148,16 @@ export class Process {
 
   /** `{ctime, paused, process_string, state}` (plumpy's `get_status_info`, strings as plumpy writes them). */
   getStatusInfo(): StatusInfo {
-    return {
-      ctime: this.creationTime ?? null,
-      paused: this.paused,
-      process_string: this.toString(),
-      state: `ProcessState.${this.state.toUpperCase()}`,
-    };
+    // `ctime` is a Python float (`time.time()`): marked so that aiida's YAML writes an integral one as `N.0`.
+    return withFloatKeys(
+      {
+        ctime: this.creationTime ?? null,
+        paused: this.paused,
+        process_string: this.toString(),
+        state: `ProcessState.${this.state.toUpperCase()}`,
+      },
+      ['ctime'],
+    );
   }
 
   toString(): string {

@@ -10,6 +10,7 @@ import {
 } from 'plumpy-ts';
 import { NotExistentError } from '../errors.js';
 import { Computer } from '../orm/entities/computer.js';
+import { LinkType } from '../orm/links.js';
 import { loadNode } from '../orm/loaders.js';
 import type { Node } from '../orm/nodes/node.js';
 import { ProcessAttribute, ProcessNode } from '../orm/nodes/process/process.js';
@@ -72,21 +73,28 @@ function collectRefs(json: JsonValue, into: Set<string>, computers: Set<string>)
 
 // Checkpoints are decoded synchronously (plumpy's load), nodes are loaded asynchronously: the persister loads every
 // node a checkpoint refers to before handing it out, and the process reads them from here while it is being loaded.
-const preloaded = new Map<
-  string,
-  { process: ProcessNode; nodes: Map<string, Node>; computers: Map<string, Computer> }
->();
+/** What a process being loaded finds ready: its node, the nodes and computers its checkpoint refers to. */
+export interface Preloaded {
+  readonly process: ProcessNode;
+  readonly nodes: Map<string, Node>;
+  readonly computers: Map<string, Computer>;
+  /**
+   * The labels of the outputs already linked to the node (`create`/`return`). A run lost after it linked an output
+   * but before its next checkpoint left links the checkpoint does not know: the replayed step must not link them again.
+   */
+  readonly linkedOutputs: ReadonlySet<string>;
+}
+
+const preloaded = new Map<string, Preloaded>();
 
 /** The nodes preloaded for the process `pid` (its own node and every node and computer its checkpoint refers to). */
-export function preloadedFor(
-  pid: Pid,
-): { process: ProcessNode; nodes: Map<string, Node>; computers: Map<string, Computer> } | undefined {
+export function preloadedFor(pid: Pid): Preloaded | undefined {
   return preloaded.get(String(pid));
 }
 
 /** Makes `process` (with no other node) the preloaded node of `pid`: to load a handle on a process from its node. */
 export function preloadProcessNode(pid: Pid, process: ProcessNode): void {
-  preloaded.set(String(pid), { process, nodes: new Map(), computers: new Map() });
+  preloaded.set(String(pid), { process, nodes: new Map(), computers: new Map(), linkedOutputs: new Set() });
 }
 
 /** Forgets the preloaded nodes of `pid` (once the process is loaded). */
@@ -196,7 +204,15 @@ export class AiidaPersister implements Persister {
         throw error;
       }
     }
-    preloaded.set(String(pid), { process: node, nodes, computers });
+    const outputLinks = await this.#storage()
+      .executor()
+      .selectFrom('db_dblink')
+      .select('label')
+      .where('input_id', '=', Number(pid))
+      .where('type', 'in', [LinkType.CREATE, LinkType.RETURN])
+      .execute();
+    const linkedOutputs = new Set(outputLinks.map((link) => link.label));
+    preloaded.set(String(pid), { process: node, nodes, computers, linkedOutputs });
     return checkpoint;
   }
 

@@ -66,6 +66,12 @@ export interface RunnerOptions {
    * manager's runner has one on a stored profile; without one, processes leave no record of who runs them.
    */
   readonly ownership?: ProcessOwnership;
+  /**
+   * Also broadcast `state_changed.<from>.excepted` when a process excepts (default false: aiida-core sends no
+   * broadcast for the excepted state, and its listeners learn of it by polling the node). Opt in where every
+   * listener is aiida-ts and an excepted process should wake its waiters at once instead of at their next poll.
+   */
+  readonly broadcastExcepted?: boolean;
 }
 
 /** Options of {@link Runner.instantiate}. */
@@ -120,8 +126,10 @@ export class Runner implements ProcessRunner, AsyncDisposable {
     this.storage = options.storage ?? getStorage();
     this.communicator = options.communicator ?? new LocalCommunicator();
     this.#ownsCommunicator = options.ownsCommunicator ?? options.communicator === undefined;
-    this.processCommunicator = new ProvenanceCommunicator(this.communicator, (pid) =>
-      this.#live.get(this.#key(pid))?.process.provenance.whenWritten(),
+    this.processCommunicator = new ProvenanceCommunicator(
+      this.communicator,
+      (pid) => this.#live.get(this.#key(pid))?.process.provenance.whenWritten(),
+      { broadcastExcepted: options.broadcastExcepted ?? false },
     );
     this.persister =
       options.persister ??

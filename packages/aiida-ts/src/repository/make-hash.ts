@@ -1,6 +1,5 @@
 import { HashingError } from '../errors.js';
-import { Blake2b } from './blake2b.js';
-import type { Blake2bParams } from './blake2b.js';
+import { treeDigest } from './tree-blake2b.js';
 
 /**
  * aiida-core's `make_hash` (`aiida.common.hashing`), reproduced digest for digest: every value becomes a list of
@@ -39,11 +38,10 @@ export type Hashable =
   | ReadonlyMap<Hashable, Hashable>
   | { readonly [key: string]: Hashable };
 
-const TREE: Omit<Blake2bParams, 'nodeDepth'> = { fanout: 0, depth: 2, digestSize: 32, innerSize: 64 };
 const encoder = new TextEncoder();
 
 function computeDigest(type: string, bytes: Uint8Array): Uint8Array {
-  return new Blake2b({ ...TREE, nodeDepth: 0, person: encoder.encode(type) }).update(bytes).digest();
+  return treeDigest({ nodeDepth: 0, lastNode: false, person: encoder.encode(type) }, [bytes]);
 }
 
 // Leaves repeat a lot (dictionary keys, class names, small numbers): their digests are kept, up to a bound.
@@ -62,7 +60,13 @@ function singleDigest(type: string, bytes: Uint8Array = new Uint8Array(0)): Uint
   return digest;
 }
 
-const END_DIGEST = singleDigest(')');
+// Computed on first use: a digest at import would load the WebAssembly BLAKE2b for every command.
+let endDigest: Uint8Array | undefined;
+function closeDigest(): Uint8Array {
+  endDigest ??= singleDigest(')');
+  return endDigest;
+}
+let lastLeafDigest: Uint8Array | undefined;
 
 function compareDigestLists(a: readonly Uint8Array[], b: readonly Uint8Array[]): number {
   const n = Math.min(a.length, b.length);
@@ -113,7 +117,7 @@ function hashMapping(entries: Iterable<readonly [Hashable, Hashable]>): Uint8Arr
   hashed.sort((a, b) => compareDigestLists(a.key, b.key));
   const out = [singleDigest('dict(')];
   for (const { key, value } of hashed) out.push(...key, ...digests(value));
-  out.push(END_DIGEST);
+  out.push(closeDigest());
   return out;
 }
 
@@ -142,12 +146,12 @@ function digests(value: Hashable): Uint8Array[] {
   if (Array.isArray(value)) {
     const out = [singleDigest('list(')];
     for (const item of value as readonly Hashable[]) out.push(...digests(item));
-    out.push(END_DIGEST);
+    out.push(closeDigest());
     return out;
   }
   if (value instanceof Set) {
     const items = [...(value as ReadonlySet<Hashable>)].map(digests).sort(compareDigestLists);
-    return [singleDigest('set('), ...items.flat(), END_DIGEST];
+    return [singleDigest('set('), ...items.flat(), closeDigest()];
   }
   if (value instanceof Map) return hashMapping((value as ReadonlyMap<Hashable, Hashable>).entries());
   if (typeof value === 'object' && isPlainObject(value)) return hashMapping(Object.entries(value));
@@ -160,8 +164,9 @@ function digests(value: Hashable): Uint8Array[] {
  * strings and bytes as `str`, null/undefined as `None`, Dates as `datetime`. Throws `TypeError` for anything else.
  */
 export function makeHash(value: Hashable): string {
-  const root = new Blake2b({ ...TREE, nodeDepth: 1, lastNode: true });
-  for (const digest of digests(value)) root.update(digest);
-  root.update(new Blake2b({ ...TREE, nodeDepth: 0, lastNode: true }).digest());
-  return root.hexdigest();
+  const leaves = digests(value);
+  // the empty last leaf every `make_hash` tree ends with
+  lastLeafDigest ??= treeDigest({ nodeDepth: 0, lastNode: true }, []);
+  leaves.push(lastLeafDigest);
+  return Buffer.from(treeDigest({ nodeDepth: 1, lastNode: true }, leaves)).toString('hex');
 }

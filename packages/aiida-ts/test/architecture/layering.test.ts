@@ -65,6 +65,8 @@ const LAYERS: Readonly<Record<string, Layer>> = {
   workflows: { runtime: ['engine', 'orm', 'plugins', 'calculations'] },
   tools: { runtime: ['engine', 'orm', 'storage', 'repository', 'querybuilder', 'config'] },
   testing: { runtime: ['storage', 'config'] },
+  // the web server (`verdi web`): the REST API over the query builder, control through the engine's requests
+  web: { runtime: ['engine', 'orm', 'storage', 'querybuilder'] },
   // the command line sits on top of everything
   cmdline: { runtime: ['*'] },
 };
@@ -84,10 +86,10 @@ const PACKAGES: Readonly<Record<string, readonly string[]>> = {
   pg: ['storage', 'cmdline'],
   'pg-cursor': ['storage'],
   'better-sqlite3': ['storage', 'repository', 'tools'],
-  kysely: ['storage', 'orm', 'querybuilder', 'engine', 'tools'],
+  kysely: ['storage', 'orm', 'querybuilder', 'engine', 'tools', 'web'],
   pino: ['engine'],
   'plumpy-ts': ['engine', 'parsers', 'calculations', 'workflows'],
-  'kiwipy-ts': ['engine', 'schedulers', 'cmdline'],
+  'kiwipy-ts': ['engine', 'schedulers', 'cmdline', 'web'],
 };
 
 /** What a layer may never reach, following its run-time imports (static and dynamic) transitively. */

@@ -1,6 +1,7 @@
 import { encodeBroadcast, encodeTaskBody, messageProperties } from 'kiwipy-ts/rmq';
-import { MessageBuilder, createContinueBody } from 'plumpy-ts';
-import { describe, expect, it } from 'vitest';
+import { silentLogger } from 'kiwipy-ts';
+import { MessageBuilder, Process, Wait, createContinueBody } from 'plumpy-ts';
+import { describe, expect, it, vi } from 'vitest';
 import {
   aiidaCodec,
   createAiidaCodec,
@@ -13,6 +14,14 @@ import {
 } from '../../src/engine.js';
 import { Int } from '../../src/orm.js';
 import { kindOf, recordedAsAmqplib, recordedMessages, recording, yamlSamples } from './wire-fixtures.js';
+
+/** Named as the recorded process. */
+class SlowWorkChain extends Process {
+  override run(): Wait {
+    return new Wait('never');
+  }
+  never(): void {}
+}
 
 /**
  * Every message recorded from stock aiida-core 2.8 / plumpy 0.26 / kiwipy 0.9 (fixtures/aiida-wire) is read
@@ -136,6 +145,25 @@ describe("aiida-core's YAML encoder samples", () => {
     expect(dumpYaml(2)).toBe('2\n...\n');
     expect(dumpYaml(new Date('2025-01-02T03:04:05.678Z'))).toBe('2025-01-02 03:04:05.678000+00:00\n...\n');
     expect(() => aiidaCodec.encode({ x: new Int(1) })).toThrow(/not stored/);
+  });
+
+  it("writes a status reply's ctime as a float even when it is integral (plumpy's time.time())", () => {
+    vi.useFakeTimers({ now: 1_796_573_472_000, toFake: ['Date'] });
+    try {
+      const process = new SlowWorkChain({ logger: silentLogger });
+      const info = process.getStatusInfo();
+      expect(info.ctime).toBe(1_796_573_472);
+      // as recording 38, with the process still created and the exactly integral time
+      expect(aiidaCodec.encode({ result: info }).toString()).toBe(
+        recording(38)
+          .body_text.replace('1796573472.6041338', '1796573472.0')
+          .replaceAll('ProcessState.WAITING', 'ProcessState.CREATED'),
+      );
+      // JSON (kiwipy-ts's standalone default) is unchanged
+      expect(JSON.stringify(info)).toContain('"ctime":1796573472,');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("formats floats as Python's repr", () => {

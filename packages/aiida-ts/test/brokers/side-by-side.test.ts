@@ -5,7 +5,8 @@ import { connect, type RmqCommunicator } from 'kiwipy-ts/rmq';
 import { createContinueBody, MessageBuilder, Process, RemoteProcessController, Wait } from 'plumpy-ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { aiidaCodec } from '../../src/engine.js';
-import { recordedAsAmqplib, recording, type RecordedMessage } from './wire-fixtures.js';
+import { declareLikeKiwipy, expectRecordedProperties } from './kiwipy-side.js';
+import { recording, type RecordedMessage } from './wire-fixtures.js';
 
 /**
  * aiida-ts and aiida-core on one broker. aiida-core is not installed here: its side is played by raw amqplib,
@@ -17,57 +18,6 @@ const RMQ_URL = process.env['AIIDA_TEST_RMQ_URL'] ?? 'amqp://guest:guest@127.0.0
 /** What `connectProfileBroker` sets for a profile (testing mode off: a real profile's declaration). */
 function aiidaTs(prefix: string): Promise<RmqCommunicator> {
   return connect({ url: RMQ_URL, prefix, codec: aiidaCodec, errorReplies: 'message', logger: silentLogger });
-}
-
-/** kiwipy's declarations (topology.json, typed as pamqp sends them: 32-bit signed int, unsigned short). */
-async function declareLikeKiwipy(channel: amqp.Channel, prefix: string): Promise<{ replies: string }> {
-  await channel.assertExchange(`${prefix}.messages`, 'topic', { durable: false, autoDelete: false });
-  await channel.assertExchange(`${prefix}.tasks`, 'topic', { durable: false, autoDelete: false });
-  await channel.assertQueue(`${prefix}.process.queue`, {
-    durable: true,
-    exclusive: false,
-    autoDelete: false,
-    arguments: { 'x-message-ttl': { '!': 'int', value: 604_800_000 } },
-  });
-  await channel.bindQueue(`${prefix}.process.queue`, `${prefix}.tasks`, `${prefix}.process.queue`);
-  const replies = `${prefix}.messages-reply-${randomUUID()}`;
-  await channel.assertQueue(replies, {
-    exclusive: true,
-    durable: false,
-    autoDelete: false,
-    arguments: { 'x-expires': { '!': 'unsignedshort', value: 60_000 } },
-  });
-  await channel.bindQueue(replies, `${prefix}.messages`, replies);
-  await channel.assertQueue(`broadcast-${randomUUID().replace(/-/g, '').slice(0, 22)}`, {
-    exclusive: true,
-    durable: false,
-    autoDelete: false,
-    arguments: { 'x-message-ttl': { '!': 'int', value: 66_000 } },
-  });
-  await channel.assertQueue(`amq_${randomUUID().replace(/-/g, '')}`, {
-    exclusive: true,
-    durable: false,
-    autoDelete: false,
-    arguments: {
-      'x-message-ttl': { '!': 'int', value: 66_000 },
-      'x-expires': { '!': 'unsignedshort', value: 60_000 },
-    },
-  });
-  return { replies };
-}
-
-/** The recorded properties, with the values that differ by nature (ids, queue names) taken from `actual`. */
-function expectRecordedProperties(actual: amqp.MessageProperties, recorded: RecordedMessage): void {
-  const expected = recordedAsAmqplib(recorded.properties);
-  const { messageId, ...rest } = actual as unknown as Record<string, unknown>;
-  expect(messageId).toMatch(/^[0-9a-f]{32}$/);
-  const comparable = { ...expected };
-  if (comparable['correlationId'] !== undefined) {
-    expect(rest['correlationId']).toMatch(/^[0-9a-f-]{36}$/);
-    comparable['correlationId'] = rest['correlationId'];
-  }
-  if (comparable['replyTo'] !== undefined) comparable['replyTo'] = rest['replyTo'];
-  expect(rest).toEqual(comparable);
 }
 
 class Holder extends Process {

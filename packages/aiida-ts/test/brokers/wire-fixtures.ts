@@ -95,3 +95,21 @@ export function recordedAsAmqplib(properties: RecordedProperties): Record<string
     clusterId: value(properties.cluster_id),
   };
 }
+
+/** One message of `trace.json` (every tapped message of the capture, in order, with its phase). */
+interface TracedMessage {
+  readonly seq: number;
+  readonly phase: string;
+  readonly routing_key: string;
+  readonly body_text: string;
+}
+
+/** The subjects of the broadcasts traced in the given capture phases, in order. */
+export function recordedBroadcastSubjects(phases: readonly string[]): string[] {
+  const trace = JSON.parse(readFileSync(join(WIRE_DIR, 'trace.json'), 'utf8')) as {
+    readonly messages: readonly TracedMessage[];
+  };
+  return trace.messages
+    .filter((message) => phases.includes(message.phase) && message.routing_key === '[broadcast]')
+    .map((message) => /^subject: (.*)$/m.exec(message.body_text)?.[1] ?? '');
+}

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import type { HookResult } from 'plumpy-ts';
 import { z } from 'zod';
 import { calcfunction, nodeType, nonDb, ToContext, WorkChain } from '../../src/engine.js';
 import { Int } from '../../src/orm/nodes/data/base.js';
@@ -165,5 +166,30 @@ export class Interrupted extends WorkChain.define((spec) =>
     const result = links.getNodeByLabel('result');
     if (!(result instanceof Int)) throw new TypeError('the child has no result');
     this.out('result', await addOne(new Int(result.value + this.ctx.y!.value)));
+  }
+}
+
+/**
+ * Returns `addOne(x)` in its only step; in a worker started with {@link HANG_ENV} it hangs as it finishes, after the
+ * `return` link of its output is stored and before its end is (the worker is SIGKILLed there): the step replayed
+ * elsewhere from the last checkpoint must not link the output a second time.
+ */
+export class LinkedThenLost extends WorkChain.define((spec) =>
+  spec.input('x', { validType: nodeType(Int) }).output('result', { validType: nodeType(Int) }),
+) {
+  static {
+    this.outline('finish');
+  }
+
+  async finish(): Promise<void> {
+    this.out('result', await addOne(this.inputs.x));
+  }
+
+  protected override onFinish(result: unknown, successful: boolean): HookResult {
+    const hook = super.onFinish(result, successful);
+    const hang = process.env[HANG_ENV];
+    if (hang === undefined) return hook;
+    writeFileSync(hang, String(this.node.pk));
+    return new Promise(() => undefined);
   }
 }

@@ -17,7 +17,7 @@ import { setDefaultStorage } from '../../src/storage/context.js';
 import { withAiidaTsTables } from '../../src/storage/aiida-ts-schema/schema.js';
 import { linkSummary } from '../engine/helpers.js';
 import { tempFolder } from '../storage/helpers.js';
-import { HANG_ENV, Interrupted } from './fixtures.js';
+import { HANG_ENV, Interrupted, LinkedThenLost } from './fixtures.js';
 import { openSharedStorage, spawnWorker, type SharedStorage } from './services.js';
 
 /** Every node reachable from `node` by outgoing links (called processes and their outputs), as type lines. */
@@ -107,6 +107,43 @@ describe.each(['sqlite', 'psql'] as const)('a daemon worker SIGKILLed mid-step o
           .selectAll()
           .execute();
         expect(rows).toEqual([]);
+      } finally {
+        await runner.close();
+        await doomed.kill();
+      }
+    },
+  );
+
+  it(
+    'does not link an output twice when the lost run linked it after its last checkpoint',
+    { timeout: 60_000 },
+    async () => {
+      const { storage } = shared;
+      const hangFile = path.join(folder.folder, 'linked');
+      const doomed = spawnWorker({ storage: shared.spec, broker: null, slots: 4 }, { [HANG_ENV]: hangFile });
+      await doomed.ready;
+      const runner = new Runner({ storage, pollInterval: 0.05, ownership: new RunnerOwnership(storage) });
+      try {
+        const node = await runner.submit(LinkedThenLost, { x: new Int(4) });
+        await waitFor(
+          'the output to be linked',
+          () => existsSync(hangFile) && readFileSync(hangFile, 'utf8') === String(node.pk),
+          { timeoutMs: 30_000, intervalMs: 20 },
+        );
+        await doomed.kill();
+        await using _survivor = await startDaemonWorker(undefined, {
+          storage,
+          communicator: null,
+          slots: 4,
+          leaseTtlMs: 2_000,
+        });
+        const done = await runner.getProcessFuture(node.pk!);
+        expect(done.processState, String(done.exception)).toBe('finished');
+        // one call of addOne (replayed, not repeated) and its result returned once
+        expect(await linkSummary(done, 'outgoing')).toEqual([
+          'call_calc CALL CalcFunctionNode',
+          'return result Int',
+        ]);
       } finally {
         await runner.close();
         await doomed.kill();

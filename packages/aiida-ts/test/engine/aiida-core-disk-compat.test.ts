@@ -131,29 +131,29 @@ describe.each(BACKENDS)('floats written as aiida-core writes them, on %s', (_nam
   });
 });
 
-// PostgreSQL's driver parses jsonb before aiida-ts sees it, so only SQLite keeps what aiida-core wrote as `1.0`.
-describe.each(BACKENDS.filter(([name]) => name !== 'core.psql_dos'))(
-  'floats aiida-core wrote, kept through aiida-ts, on %s',
-  (_name, open) => {
-    const engine = useEngine(open);
+// PostgreSQL's driver parses jsonb before aiida-ts sees it: its type parser keeps where the text had `1.0`.
+describe.each(BACKENDS)('floats aiida-core wrote, kept through aiida-ts, on %s', (_name, open) => {
+  const engine = useEngine(open);
 
-    it('hashes and writes again a Dict value 1.0 as a float', async () => {
-      const storage = engine().storage;
-      const dict = await new Dict({ float: 2.5, int: 1 }).store();
-      // As aiida-core writes it: `1.0` for a float that happens to be integral.
-      await sql`update db_dbnode set attributes = ${'{"float": 1.0, "int": 1}'} where id = ${dict.pk}`.execute(
-        storage.executor(),
-      );
-      const loaded = await loadNode<Dict>(dict.pk!);
-      expect(loaded.attributeFloatPaths).toEqual(['float']);
-      const copy = await (await loaded.clone()).store();
-      const row = await sql<{
-        text: string;
-      }>`select attributes as text from db_dbnode where id = ${copy.pk}`.execute(storage.executor());
-      expect(row.rows[0]!.text.replace(/\s/g, '')).toBe('{"float":1.0,"int":1}');
-      // The hash sees the float too: it differs from that of an int 1.
-      const asInt = await new Dict({ float: 1, int: 1 }).store();
-      expect(await computeNodeHash(copy)).not.toBe(await computeNodeHash(asInt));
-    });
-  },
-);
+  it('hashes and writes again a Dict value 1.0 as a float', async () => {
+    const storage = engine().storage;
+    const dict = await new Dict({ float: 2.5, int: 1 }).store();
+    // As aiida-core writes it: `1.0` for a float that happens to be integral.
+    await sql`update db_dbnode set attributes = ${'{"float": 1.0, "int": 1}'} where id = ${dict.pk}`.execute(
+      storage.executor(),
+    );
+    const loaded = await loadNode<Dict>(dict.pk!);
+    expect(loaded.attributeFloatPaths).toEqual(['float']);
+    const copy = await (await loaded.clone()).store();
+    const column =
+      storage.dialect.name === 'postgres' ? sql<string>`attributes::text` : sql<string>`attributes`;
+    const row = await sql<{
+      text: string;
+    }>`select ${column} as text from db_dbnode where id = ${copy.pk}`.execute(storage.executor());
+    // (jsonb orders keys its own way)
+    expect(row.rows[0]!.text.replace(/\s/g, '')).toMatch(/^\{("float":1\.0,"int":1|"int":1,"float":1\.0)\}$/);
+    // The hash sees the float too: it differs from that of an int 1.
+    const asInt = await new Dict({ float: 1, int: 1 }).store();
+    expect(await computeNodeHash(copy)).not.toBe(await computeNodeHash(asInt));
+  });
+});

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Blake2b } from '../../src/repository/blake2b.js';
 import { HashFloat, floatToText, makeHash } from '../../src/repository.js';
+import { loadTreeHash } from '../../src/repository/tree-blake2b.js';
 import type { Hashable } from '../../src/repository.js';
 
 // Expected digests were computed with Python's hashlib following aiida-core's `make_hash`.
@@ -48,6 +49,12 @@ const VECTORS: [string, Hashable, string][] = [
 describe('makeHash (aiida-core make_hash)', () => {
   it.each(VECTORS)('hashes Python %s like aiida', (_, value, expected) => {
     expect(makeHash(value)).toBe(expected);
+  });
+
+  it('gives the same digests with the WebAssembly BLAKE2b loaded', async () => {
+    // the first digests above came from the JavaScript implementation while the WebAssembly one was compiling
+    expect(await loadTreeHash()).toBe(true);
+    for (const [, value, expected] of VECTORS) expect(makeHash(value)).toBe(expected);
   });
 
   it('ignores key order of mappings but not of lists', () => {

@@ -413,12 +413,24 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
   }
 
   async #run(entry: InFlight): Promise<void> {
-    const outcome = await runTask(this.#subscribers.values(), entry.task, this.#internals.context, () => {
+    const context = { ...this.#internals.context, noReply: entry.noReply };
+    const outcome = await runTask(this.#subscribers.values(), entry.task, context, () => {
       if (!entry.noReply) this.#reply(entry, pendingResponse());
     });
     switch (outcome.kind) {
       case 'done':
         this.#finish(entry, resultResponse(outcome.value));
+        return;
+      case 'answer-later':
+        // Taken: acknowledged now; the sender's reply (if it wants one) follows the answer.
+        this.#finish(entry, undefined);
+        if (!entry.noReply) {
+          outcome.answer.then(
+            (value) => this.#reply(entry, resultResponse(value)),
+            (error: unknown) =>
+              this.#reply(entry, exceptionResponse(error, this.#internals.options.errorReplies)),
+          );
+        }
         return;
       case 'failed':
         this.#internals.options.logger.error(
@@ -440,8 +452,8 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
     }
   }
 
-  /** Acknowledges (or remembers, if the broker took the delivery back) and replies. */
-  #finish(entry: InFlight, response: Record<string, unknown>): void {
+  /** Acknowledges (or remembers, if the broker took the delivery back) and replies (unless `response` is undefined). */
+  #finish(entry: InFlight, response: Record<string, unknown> | undefined): void {
     this.#forget(entry);
     if (entry.delivery !== undefined && this.#isHeld(entry.delivery)) {
       this.#ack(entry.delivery);
@@ -449,7 +461,7 @@ export class RmqTaskQueue implements AsyncIterable<RmqIncomingTask> {
       // The broker has put it back in the queue; acknowledge the copy when it comes back here.
       this.#finishedOrphans.set(entry.correlationId, Date.now() + FINISHED_ORPHAN_MEMORY_MS);
     }
-    if (!entry.noReply) this.#reply(entry, response);
+    if (!entry.noReply && response !== undefined) this.#reply(entry, response);
   }
 
   #incoming(entry: InFlight): RmqIncomingTask {

@@ -13,6 +13,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { deferred, type Reply } from '../reply.js';
+import { answerLater } from '../subscriber-registry.js';
 
 /** Makes a fresh, open communicator for one test; the suite closes it. */
 export type CommunicatorFactory = () => Communicator | Promise<Communicator>;
@@ -203,6 +204,23 @@ export function communicatorContract(
         expect(await settledWithin(reply.result, quiet)).toBe(false);
         later.resolve(42);
         expect(await within(reply, wait)).toBe(42);
+      });
+
+      it('answers later: accepted at once, then the answer, with noReply in the context', async () => {
+        const later = deferred<number>();
+        const contexts: (boolean | undefined)[] = [];
+        await communicator.addTaskSubscriber((_task, context) => {
+          contexts.push(context.noReply);
+          return answerLater(later.promise);
+        });
+        const reply = communicator.taskSend<number>('The meaning?');
+        await within(reply.accepted, wait);
+        expect(await settledWithin(reply.result, quiet)).toBe(false);
+        later.resolve(42);
+        expect(await within(reply, wait)).toBe(42);
+        expect(await within(communicator.taskSend('no answer wanted', { noReply: true }), wait)).toBeNull();
+        await eventually(() => contexts.length === 2, wait);
+        expect(contexts).toEqual([false, true]);
       });
 
       it('turns a failing task into a RemoteError', async () => {

@@ -1,5 +1,6 @@
 import * as amqp from 'amqplib';
 import {
+  answerLater,
   deferred,
   InvalidStateError,
   QueueEmptyError,
@@ -88,6 +89,42 @@ describe('RmqCommunicator task queues (shared broker)', () => {
     } finally {
       await raw.close();
     }
+  });
+
+  it('acknowledges a task answered later at once, then replies pending and the answer when it settles', async () => {
+    const sender = await communicator();
+    const worker = await communicator();
+    const answer = deferred<string>();
+    const seen: { noReply: boolean | undefined }[] = [];
+    await worker.addTaskSubscriber((_task, context) => {
+      seen.push({ noReply: context.noReply });
+      return answerLater(answer.promise);
+    });
+    const reply = sender.taskSend('slow');
+    await within(reply.accepted, 5_000);
+    // taken and acknowledged: closing the worker now gives nothing back to the queue
+    await worker.close();
+    const raw = await amqp.connect(RMQ_URL);
+    try {
+      const channel = await raw.createChannel();
+      expect((await channel.checkQueue(`${prefix}.process.queue`)).messageCount).toBe(0);
+    } finally {
+      await raw.close();
+    }
+    expect(reply.settled).toBe(false);
+    expect(seen).toEqual([{ noReply: false }]);
+  });
+
+  it('replies what a later answer settles to, or its error', async () => {
+    const sender = await communicator();
+    const worker = await communicator();
+    await worker.addTaskSubscriber((task) =>
+      task === 'fail'
+        ? answerLater(Promise.reject(new Error('later failure')))
+        : answerLater(Promise.resolve(`later ${String(task)}`)),
+    );
+    expect(await within(sender.taskSend('one'), 5_000)).toBe('later one');
+    await expect(within(sender.taskSend('fail'), 5_000)).rejects.toThrow(/later failure/);
   });
 
   it('rejects a task for a queue nobody declared with UnroutableError', async () => {

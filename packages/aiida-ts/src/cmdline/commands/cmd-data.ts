@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { loadRemoteData, printRemoteFile } from '../calcjob/shared.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
+import { arrayCommand, dictCommand, singlefileCommand } from '../data/simple-types.js';
+import { structureCommand } from '../data/structure.js';
 
 /** `drwxr-xr-x` from a `st_mode` (Python's `stat.filemode`). */
 export function fileMode(mode: number): string {
@@ -172,6 +174,11 @@ export default defineCommandGroup({
       .action((identifier: string, opts: { method: 'du' | 'stat'; path: string; returnBytes?: boolean }) =>
         remoteSize(cli, identifier, opts),
       );
+
+    group.addCommand(dictCommand(cli));
+    group.addCommand(arrayCommand(cli));
+    group.addCommand(structureCommand(cli));
+    group.addCommand(singlefileCommand(cli));
 
     return group;
   },

@@ -6,6 +6,8 @@ import { UsageError } from '../exit-codes.js';
 import { nodeRehashCommand } from '../engine-commands.js';
 import { nodeGraphCommand } from '../node/graph.js';
 import { nodeExportProvenanceCommand } from '../node/export-provenance.js';
+import { nodeRepoCommand } from '../node/repo.js';
+import { nodeCommentCommand } from '../node/comment.js';
 
 const PROJECTIONS = [
   'id',
@@ -485,6 +487,8 @@ export default defineCommandGroup({
     group.addCommand(nodeRehashCommand(cli));
     group.addCommand(nodeGraphCommand(cli));
     group.addCommand(nodeExportProvenanceCommand(cli));
+    group.addCommand(nodeRepoCommand(cli));
+    group.addCommand(nodeCommentCommand(cli));
 
     return group;
   },

@@ -11,6 +11,7 @@ import {
   type ProcessProjection,
 } from '../process/projections.js';
 import type { ReportLevel } from '../process/reports.js';
+import { processDumpCommand } from '../dump/process-dump.js';
 
 // The levels of `verdi process report -l` (aiida-core's LOG_LEVELS); repeated here so that building the command
 // line does not import the ORM.
@@ -612,6 +613,8 @@ export default defineCommandGroup({
       .option('-n, --dry-run', 'Only report what would be fixed.')
       .option('--json', 'Print the findings as JSON.')
       .action((opts: { dryRun?: boolean; json?: boolean }) => processRepair(cli, opts));
+
+    group.addCommand(processDumpCommand(cli));
 
     return group;
   },

@@ -162,9 +162,24 @@ async function runScript(
   // This command handles the signals for every process of the script, foreground or submitted.
   const runner = await manager.getRunner({ handleSignals: false });
 
-  const { registerScriptLoader } = await import('../utils/script-loader.js');
-  const unregister = await registerScriptLoader();
-  cli.defer(() => unregister());
+  // A self-contained script runs from its cached compiled module; any other through the loader hooks (tsx).
+  const { prepareScript } = await import('../utils/script-cache.js');
+  let scriptUrl = pathToFileURL(script).href;
+  let prepared: Awaited<ReturnType<typeof prepareScript>> | undefined;
+  try {
+    prepared = await prepareScript(script, (specifier) => import.meta.resolve(specifier));
+  } catch {
+    // esbuild refused the script (a syntax error) or the cache is not writable: tsx reports or runs it as before
+  }
+  if (prepared?.kind === 'compiled') {
+    scriptUrl = prepared.url;
+    // stack traces name the script's lines, not the compiled module's (the module carries an inline source map)
+    process.setSourceMapsEnabled(true);
+  } else {
+    const { registerScriptLoader } = await import('../utils/script-loader.js');
+    const unregister = await registerScriptLoader();
+    cli.defer(() => unregister());
+  }
 
   // Settles when the run must stop waiting for the script: interrupted with nothing to kill, or stalled.
   let stopWaiting: () => void = () => undefined;
@@ -191,7 +206,11 @@ async function runScript(
       signalled = signal;
       targets = activeProcesses(runner.liveProcesses);
       if (targets.length === 0) {
-        stopWaiting();
+        // A process that has just ended may still be writing its end (it stays live until then): stop waiting for
+        // the script only once that is stored, or the node would be left saying it runs.
+        void Promise.all(
+          runner.liveProcesses.map((live) => live.provenance.whenWritten().catch(() => undefined)),
+        ).then(stopWaiting);
         return;
       }
       cli.out.warning(
@@ -248,10 +267,7 @@ async function runScript(
   process.argv = [savedArgv[0] ?? process.execPath, script, ...args];
   let failure: unknown;
   try {
-    const outcome: unknown = await Promise.race([
-      import(pathToFileURL(script).href) as Promise<unknown>,
-      stopped,
-    ]);
+    const outcome: unknown = await Promise.race([import(scriptUrl) as Promise<unknown>, stopped]);
     // Processes the script submitted run in this JS process: wait for them before leaving.
     if (outcome !== 'stopped') await Promise.race([runner.awaitIdle(), stopped]);
   } catch (error) {

@@ -126,7 +126,10 @@ async function collect(
     }
   }
 
-  const { DaemonClient, daemonPaths } = await import('../../engine/daemon/supervisor/index.js');
+  // the client and its paths only: the supervisor's index also loads the engine (repair, hand-over), which
+  // `verdi status` does not need
+  const { DaemonClient } = await import('../../engine/daemon/supervisor/client.js');
+  const { daemonPaths } = await import('../../engine/daemon/supervisor/paths.js');
   const { getConfig } = await import('../../config/manager.js');
   const client = new DaemonClient(daemonPaths(getConfig().dirpath, profile.name));
   try {

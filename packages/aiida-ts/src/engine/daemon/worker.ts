@@ -1,4 +1,10 @@
-import { LocalCommunicator, TaskRejectedError, type Communicator } from 'kiwipy-ts';
+import {
+  answerLater,
+  LocalCommunicator,
+  TaskRejectedError,
+  type Communicator,
+  type SubscriberContext,
+} from 'kiwipy-ts';
 import { ClassNotFoundError, Excepted, ProcessState, continueTaskSchema } from 'plumpy-ts';
 import { z } from 'zod';
 import { LeaseLostError, NotExistentError } from '../../errors.js';
@@ -19,6 +25,7 @@ import type { ProcessOwnership, ReplayedChild } from '../process-ownership.js';
 import { Runner } from '../runner.js';
 import { pendingRequests, settleRequests, type ControlRequest } from './control-table.js';
 import { exceptUnderLease, importProcessModule } from './bad-input.js';
+import { continuedPkAnswer, endedAnswer, terminatedAnswer } from './continue-reply.js';
 import { handOverProcess, moduleOf, publishContinue } from './hand-over.js';
 import { DaemonLease } from './lease.js';
 import { awaitedBy, parkConditionOf, type ParkCondition } from './park.js';
@@ -108,6 +115,9 @@ export interface StartWorkerOptions extends WorkerSettings {
 }
 
 const log = (): ReturnType<typeof getLogger> => getLogger('aiida');
+
+/** What the sender of a `continue` task asked to be answered: the pk (`nowait`) or the outputs at the end. */
+type ContinueAnswer = 'pk' | 'outputs';
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -216,7 +226,9 @@ export class DaemonWorker implements AsyncDisposable {
     this.#timers.push(setInterval(() => void this.#heartbeat(), Math.max(50, Math.floor(ttl / 3))));
     this.#timers.push(setInterval(() => void this.#sweep(), sweepMs));
     if (this.broker !== undefined) {
-      this.#subscription = await this.broker.addTaskSubscriber((task) => this.#onTask(task));
+      this.#subscription = await this.broker.addTaskSubscriber((task, context) =>
+        this.#onTask(task, context),
+      );
     }
     this.#loop = this.#run();
     log().info(
@@ -663,15 +675,18 @@ export class DaemonWorker implements AsyncDisposable {
    * A `continue` task from the broker: the row is claimed and the delivery acknowledged at once (the storage holds
    * the lease, so the broker's consumer_timeout never matters). A task for a process this worker cannot take now
    * (no free slot) is handed back; one without a row is taken over when the process is an aiida-ts one, handed back
-   * when its class is unknown here (an aiida-core process), dropped when the process is gone or over.
+   * when its class is unknown here (an aiida-core process), dropped when the process is gone or over. A sender that
+   * asked for a reply gets aiida-core's (see continue-reply.ts).
    */
-  async #onTask(task: unknown): Promise<boolean> {
+  async #onTask(task: unknown, context: SubscriberContext): Promise<unknown> {
     const parsed = continueTaskSchema.safeParse(task);
     if (!parsed.success) throw new TaskRejectedError('not a continue task of aiida-ts');
     if (this.#stopping || this.#free <= 0) throw new TaskRejectedError('no free slot');
     const pk = Number(parsed.data.args.pid);
     if (!Number.isInteger(pk)) return false;
-    if (this.#held.has(pk)) return false;
+    const wanted: ContinueAnswer | undefined =
+      context.noReply === true ? undefined : parsed.data.args.nowait ? 'pk' : 'outputs';
+    if (this.#held.has(pk)) return this.#answer(pk, wanted, false);
     let claim = await claimTask(this.storage, this.id, pk);
     if (claim === undefined && (await readTask(this.storage.executor(), pk)) === undefined) {
       const adopted = await this.#adoptUnrecorded(pk);
@@ -689,10 +704,34 @@ export class DaemonWorker implements AsyncDisposable {
       }
       if (adopted === 'adopted') claim = await claimTask(this.storage, this.id, pk);
     }
-    if (claim === undefined) return false;
+    if (claim === undefined) return this.#answer(pk, wanted, false);
     this.#brokerClaims += 1;
     this.#take(claim);
-    return true;
+    return this.#answer(pk, wanted, true);
+  }
+
+  /**
+   * The reply to a `continue` task, as aiida-core's `ProcessLauncher` gives it: `false` for a process that does not
+   * exist; the outputs (a plain mapping) or the failure of one that had already terminated; otherwise the pk as a
+   * YAML document (`nowait`), or, once the process ends wherever it runs, its outputs as a YAML document or its
+   * failure. The task is acknowledged before that end (the lease, not the delivery, holds the process). Without a
+   * reply wanted, whether this worker took the process.
+   */
+  async #answer(pk: number, wanted: ContinueAnswer | undefined, claimed: boolean): Promise<unknown> {
+    if (wanted === undefined) return claimed;
+    if (!claimed) {
+      let node: unknown;
+      try {
+        node = await loadNode(pk, { storage: this.storage });
+      } catch (error) {
+        if (error instanceof NotExistentError) return false;
+        throw error;
+      }
+      if (!(node instanceof ProcessNode)) return false;
+      if (node.isTerminated) return terminatedAnswer(node);
+    }
+    if (wanted === 'pk') return continuedPkAnswer(pk);
+    return answerLater(this.runner.getProcessFuture(pk).then(endedAnswer));
   }
 
   /** A broker task for a process without a row: recorded as runnable when it is an aiida-ts process. */

@@ -74,7 +74,10 @@ export function provenanceFromCheckpoint(
   if (preloaded === undefined) {
     throw new PersistenceError('the process node was not loaded: continue processes through the runner', pid);
   }
-  const linked = flattenValues(spec.outputs, outputs).map(([label]) => label);
+  const linked = [
+    ...flattenValues(spec.outputs, outputs).map(([label]) => label),
+    ...preloaded.linkedOutputs,
+  ];
   return new ProcessProvenance({
     node: preloaded.process,
     runner,
@@ -158,11 +161,13 @@ function recordStateChangeTime(host: EngineHost, provenance: ProcessProvenance, 
   const now = Date.now();
   if (!TERMINAL.has(label) && now - (written.get(kind) ?? 0) < 1_000) return;
   written.set(kind, now);
-  host.deferWork(
+  const write = (): Promise<void> =>
     storage.setGlobalVariable(`process|state_change|${kind}`, nowTimestamp()).catch((error: unknown) => {
       getLogger('aiida').warn({ err: error, pk: node.pk }, 'could not record the time of the state change');
-    }),
-  );
+    });
+  // The end goes with the write of the end of the process (one commit instead of two); the others on their own.
+  if (TERMINAL.has(label)) provenance.writer.join(write);
+  else host.deferWork(write());
 }
 
 /** Mirrors the process status on the node (`process_status`; removed when null). */

@@ -116,6 +116,15 @@ export class NodeWriter {
   }
 
   /**
+   * Runs this database write (a setting) in the node's next write, in its transaction, without hastening that write:
+   * what must be written anyway (the end of the process) carries it at no extra commit.
+   */
+  join(write: PendingWrite): void {
+    this.#writes.push(write);
+    this.#schedule();
+  }
+
+  /**
    * Writes every change asked for so far (one macrotask later, so that what the same transition still adds joins
    * in) and resolves when it is stored; rejects with the failure of that write.
    */

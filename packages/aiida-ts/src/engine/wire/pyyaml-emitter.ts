@@ -1,3 +1,4 @@
+import { floatKeysOf } from 'kiwipy-ts';
 import { MessageEncodingError } from '../../errors.js';
 import { pythonFloatText } from '../../orm/utils/float-paths.js';
 import { EntityRef, isPyTuple, PyFloat, PyObjectApply, TaggedMapping } from './yaml-values.js';
@@ -118,6 +119,8 @@ function represent(value: unknown, resolveEntity: EntityResolver | undefined, pa
         `cannot write ${describe(value)} at ${path || '<root>'} as aiida-core's YAML: not a plain object`,
       );
     }
+    // Numbers the sender marked as Python floats (`withFloatKeys`) keep their `.0`.
+    const floats = floatKeysOf(value);
     // PyYAML sorts mapping keys (Python's string order: by code point).
     const keys = Object.keys(value)
       .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
@@ -128,11 +131,19 @@ function represent(value: unknown, resolveEntity: EntityResolver | undefined, pa
       implicit: true,
       pairs: keys.map((key) => [
         scalar(STR, key),
-        represent((value as Record<string, unknown>)[key], resolveEntity, `${path}.${key}`),
+        represent(
+          asFloatIf(floats, key, (value as Record<string, unknown>)[key]),
+          resolveEntity,
+          `${path}.${key}`,
+        ),
       ]),
     };
   }
   throw new YamlEncodeError(`cannot write a ${typeof value} at ${path || '<root>'} as aiida-core's YAML`);
+}
+
+function asFloatIf(floats: readonly string[], key: string, item: unknown): unknown {
+  return typeof item === 'number' && floats.includes(key) ? new PyFloat(item) : item;
 }
 
 function compareCodePoints(a: string, b: string): number {

@@ -41,7 +41,7 @@ import { patchedJsonColumn } from '../utils/json-column.js';
 import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
 import { nodeHasher, runNodesStoredHooks } from './store-hooks.js';
-import { type FloatPaths, integralFloatPaths, jsonWithFloats } from '../utils/float-paths.js';
+import { columnFloatPaths, type FloatPaths, jsonWithFloats } from '../utils/float-paths.js';
 
 /** @internal The option key through which loaders build a node from its database row. */
 export const FROM_ROW: unique symbol = Symbol('aiida-ts.node.fromRow');
@@ -230,8 +230,8 @@ export class Node {
         computerId: row.dbcomputer_id,
         computer: null,
         attributes: (dialect.decodeJson(row.attributes) ?? {}) as Record<string, unknown>,
-        // SQLite hands the text over; PostgreSQL's driver parses jsonb itself (its `2.0` is read as `2`).
-        floatPaths: typeof row.attributes === 'string' ? integralFloatPaths(row.attributes) : [],
+        // SQLite hands the text over; PostgreSQL's driver parses jsonb with parseJsonKeepingFloats.
+        floatPaths: columnFloatPaths(row.attributes),
         extras: (dialect.decodeJson(row.extras) ?? {}) as Record<string, JsonValue>,
         repositoryMetadata: dialect.decodeJson(row.repository_metadata) ?? {},
         incoming: [],

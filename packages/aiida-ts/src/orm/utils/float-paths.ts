@@ -1,4 +1,3 @@
-import { isLosslessNumber, parse as parseLossless } from 'lossless-json';
 import type { JsonValue } from './clean.js';
 
 /**
@@ -86,27 +85,4 @@ export function pythonFloatText(value: number, style: 'yaml' | 'repr' = 'yaml'):
   return negative ? `-${text}` : text;
 }
 
-// An integral number written as a float: `2.0`, `-3.00`, `1e+16`, `1.5e3`.
-const MAYBE_INTEGRAL_FLOAT = /\d\.0*(?![0-9])|\d[eE][+-]?\d/;
-
-/**
- * The paths (dotted, with list indices) of the integral floats in JSON text as aiida-core wrote it (`2.0`,
- * `1e+16`), which JSON.parse reads as integers; empty for text without any (the common case, checked
- * without parsing). Keeping them lets the node be hashed and written again with floats where Python had floats.
- */
-export function integralFloatPaths(text: string): string[] {
-  if (!MAYBE_INTEGRAL_FLOAT.test(text)) return [];
-  const found: string[] = [];
-  const walk = (value: unknown, path: string[]): void => {
-    if (isLosslessNumber(value)) {
-      const raw = value.value;
-      if (/[.eE]/.test(raw) && Number.isInteger(Number(raw))) found.push(path.join('.'));
-      return;
-    }
-    if (Array.isArray(value)) value.forEach((item, index) => walk(item, [...path, String(index)]));
-    else if (typeof value === 'object' && value !== null)
-      for (const [key, item] of Object.entries(value)) walk(item, [...path, key]);
-  };
-  walk(parseLossless(text), []);
-  return found;
-}
+export { columnFloatPaths, integralFloatPaths } from '../../storage/json-floats.js';

@@ -2,6 +2,11 @@ import { sql, type RawBuilder } from 'kysely';
 import { QueryError } from '../../errors.js';
 import type { DialectName, SqlDialect } from '../../storage/dialect.js';
 import {
+  INDEXED_ATTRIBUTES,
+  postgresIndexedAttribute,
+  sqliteIndexedAttribute,
+} from '../../storage/performance-indexes.js';
+import {
   ENTITY_TABLES,
   GROUP_NODES_TABLE,
   RECURSIVE_EDGE_TABLE,
@@ -131,6 +136,14 @@ export function joinSpecOf(item: PathItem, joinedBase: OrmBase | undefined): Joi
   return spec;
 }
 
+/** Whether the query filters, projects or orders by the edge tagged `tag`. */
+function edgeUsed(data: QueryDict, tag: string | null): boolean {
+  if (tag === null) return false;
+  if ((data.project[tag] ?? []).length > 0) return true;
+  if (Object.keys(data.filters[tag] ?? {}).length > 0) return true;
+  return data.order_by.some((entry) => Object.hasOwn(entry, tag));
+}
+
 /** The table model of the edge a join creates, or `undefined` when the join has no edge table. */
 export function edgeModelOf(join: JoinSpec): TableModel | undefined {
   switch (join.kind) {
@@ -177,6 +190,8 @@ export class QueryCompiler {
     type Render = (bounds: TableBounds | undefined) => RawBuilder<unknown>;
     const ctes: Render[] = [];
     const joins: Render[] = [];
+    // path indices of the recursive joins whose walk keeps only (ancestor, descendant) pairs
+    const recursivePairs = new Set<number>();
     const tables = new Set<string>([ENTITY_TABLES[data.path[0]!.orm_base].table]);
 
     data.path.forEach((item, index) => {
@@ -234,10 +249,24 @@ export class QueryCompiler {
         case 'recursive': {
           const cteName = `walk${index}`;
           const withPath = (data.project[item.edge_tag ?? ''] ?? []).some((p) => Object.hasOwn(p, 'path'));
+          // A DISTINCT query that never looks at the edge (its depth or path) gets each (ancestor, descendant)
+          // pair once whatever the number of paths between them: the walk keeps a set of pairs (UNION), so a
+          // node reached by many paths is expanded once and the walk ends on any graph. Otherwise, as aiida-core,
+          // one row per path (UNION ALL with the depth).
+          const pairsOnly = data.distinct && !edgeUsed(data, item.edge_tag);
+          if (pairsOnly) recursivePairs.add(index);
           tables.add('db_dblink');
           const seedFilters = data.filters[joined.item.tag] ?? {};
           ctes.push((bounds) =>
-            this.#recursiveCte(cteName, join.direction, seedFilters, joined.what, withPath, bounds),
+            this.#recursiveCte(
+              cteName,
+              join.direction,
+              seedFilters,
+              joined.what,
+              withPath,
+              bounds,
+              pairsOnly,
+            ),
           );
           const [from, to] =
             join.direction === 'descendants'
@@ -247,7 +276,13 @@ export class QueryCompiler {
             () =>
               sql`${kind} ${sql.table(cteName)} as ${sql.id(edgeAlias)} on ${ref(edgeAlias, from)} = ${ref(t, 'id')}`,
           );
-          joins.push(joinTo(vertexTable, x, sql`${ref(x, 'id')} = ${ref(edgeAlias, to)}`));
+          // SQLite knows nothing of the walk's size and may scan every node, probing the walk for each; CROSS JOIN
+          // (SQLite's way to fix the order of two tables) looks the nodes the walk reached up by their key instead
+          const vertexKind = !item.outerjoin && this.#dialect.name === 'sqlite' ? sql`cross join` : kind;
+          joins.push(
+            (bounds) =>
+              sql`${vertexKind} ${sql.table(vertexTable)} as ${sql.id(x)} on ${ref(x, 'id')} = ${ref(edgeAlias, to)}${boundCondition(bounds, vertexTable, x, ' and ')}`,
+          );
           break;
         }
       }
@@ -357,8 +392,10 @@ export class QueryCompiler {
         const join = joinSpecOf(item, undefined);
         if (item.outerjoin || join.kind === 'recursive') keysetPossible = false;
         if (join.kind === 'recursive') {
-          for (const column of ['ancestor_id', 'descendant_id', 'depth'])
-            tieBreakers.push(ref(`e${index}`, column));
+          const columns = recursivePairs.has(index)
+            ? ['ancestor_id', 'descendant_id']
+            : ['ancestor_id', 'descendant_id', 'depth'];
+          for (const column of columns) tieBreakers.push(ref(`e${index}`, column));
         } else if (join.kind === 'link' || join.kind === 'group-nodes') {
           idTerms.push({ expr: ref(`e${index}`, 'id'), sqlAlias: `k_e${index}` });
         }
@@ -459,6 +496,33 @@ export class QueryCompiler {
   }
 
   #jsonCondition(node: FieldCondition, alias: string): RawBuilder<unknown> {
+    const exact = this.#typedJsonCondition(node, alias);
+    const indexed = this.#indexedAttribute(node, alias);
+    // the plain comparison is implied by the type-exact one, so adding it changes no row (also under NOT: it is
+    // false or NULL exactly where the exact one is false); it is what the planner matches to the expression index
+    return indexed === undefined ? exact : sql`(${indexed} and ${exact})`;
+  }
+
+  /**
+   * For `==`/`in` on strings of an attribute with an aiida-ts expression index (`INDEXED_ATTRIBUTES`): the same
+   * expression the index holds, compared with the values; `undefined` otherwise.
+   */
+  #indexedAttribute(node: FieldCondition, alias: string): RawBuilder<unknown> | undefined {
+    const [key] = node.jsonPath;
+    if (node.column !== 'attributes' || node.jsonPath.length !== 1 || !INDEXED_ATTRIBUTES.has(key!))
+      return undefined;
+    const values =
+      node.operator === '==' ? [node.value] : node.operator === 'in' ? (node.value as unknown[]) : [];
+    if (values.length === 0 || !values.every((v) => typeof v === 'string')) return undefined;
+    const column = `${alias}.attributes`;
+    // `key` is one of the fixed names of INDEXED_ATTRIBUTES, never caller text: safe as SQL
+    if (this.#dialect.name === 'postgres') {
+      return sql`${sql.raw(postgresIndexedAttribute(column, key!))} = any(${values}::text[])`;
+    }
+    return sql`${sql.raw(sqliteIndexedAttribute(column, key!))} in (${sql.join(values.map((v) => sql`${v}`))})`;
+  }
+
+  #typedJsonCondition(node: FieldCondition, alias: string): RawBuilder<unknown> {
     const target = { doc: ref(alias, node.column), keys: node.jsonPath };
     const json = this.#json;
     const value = node.value;
@@ -497,6 +561,7 @@ export class QueryCompiler {
     startWhat: string,
     withPath: boolean,
     bounds: TableBounds | undefined,
+    pairsOnly: boolean,
   ): RawBuilder<unknown> {
     const pg = this.#dialect.name === 'postgres';
     const types = sql.join(RECURSIVE_LINK_TYPES.map((t) => sql`${t}`));
@@ -507,10 +572,17 @@ export class QueryCompiler {
     const seedFilter = this.compileFilter(parseFilterSpec(ENTITY_TABLES.node, startFilters, startWhat), 'n');
     const seedWhere = sql`${seedFilter === undefined ? sql`` : sql` and ${seedFilter}`}${boundCondition(bounds, 'db_dblink', 'l', ' and ')}${boundCondition(bounds, 'db_dbnode', 'n', ' and ')}`;
     const stepWhere = boundCondition(bounds, 'db_dblink', 'l', ' and ');
+    const walk = sql.table(name);
+    if (pairsOnly) {
+      const [seedJoin, stepJoin, stepSelect] =
+        direction === 'descendants'
+          ? [sql`l.input_id = n.id`, sql`l.input_id = w.descendant_id`, sql`w.ancestor_id, l.output_id`]
+          : [sql`l.output_id = n.id`, sql`l.output_id = w.ancestor_id`, sql`l.input_id, w.descendant_id`];
+      return sql`${walk}(ancestor_id, descendant_id) as (select l.input_id, l.output_id from db_dblink as l inner join db_dbnode as n on ${seedJoin} where ${linkType} in (${types})${seedWhere} union select ${stepSelect} from ${walk} as w inner join db_dblink as l on ${stepJoin} where ${linkType} in (${types})${stepWhere})`;
+    }
     const columns = withPath
       ? sql`ancestor_id, descendant_id, depth, path`
       : sql`ancestor_id, descendant_id, depth`;
-    const walk = sql.table(name);
     if (direction === 'descendants') {
       const initPath = pg
         ? sql`, array[l.input_id, l.output_id]`

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
@@ -28,6 +29,9 @@ import type { AddObjectsToPackOptions, PackAllLooseOptions, PackSource } from '.
 const BYTES_PER_MB = 1024 * 1024;
 /** Loose writes and whole-object reads this backend runs at once. */
 const FILE_OPERATIONS_IN_FLIGHT = 64;
+
+/** Up to this many keys, {@link DiskObjectStoreRepositoryBackend.hasObjects} checks without the thread pool. */
+const SYNC_CHECK_KEYS = 8;
 
 function mb(bytes: number): number {
   return Number((bytes / BYTES_PER_MB).toFixed(2));
@@ -306,6 +310,19 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
   }
 
   async hasObjects(keys: readonly string[]): Promise<boolean[]> {
+    // A few keys (the files of the nodes one process stores) are checked synchronously: a stat of a local file costs
+    // microseconds, while a round trip through libuv's thread pool costs the calling process its turn on a busy CPU.
+    if (keys.length <= SYNC_CHECK_KEYS) {
+      return this.#wrap('checking objects', () =>
+        Promise.resolve(
+          keys.map((key) => {
+            const stored = isValidObjectKey(key) && this.#isStoredNow(key);
+            if (!stored) this.#written.delete(key);
+            return stored;
+          }),
+        ),
+      );
+    }
     return this.#wrap('checking objects', async () => {
       const result = keys.map(() => false);
       const batch = 256;
@@ -322,6 +339,12 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
       }
       return result;
     });
+  }
+
+  /** {@link #isStored} without leaving the thread. */
+  #isStoredNow(key: string): boolean {
+    if (statSync(this.#container.loosePath(key), { throwIfNoEntry: false }) !== undefined) return true;
+    return this.#container.index.has(key);
   }
 
   /** Loose first, then the index: a packer commits the index before it removes loose files. */

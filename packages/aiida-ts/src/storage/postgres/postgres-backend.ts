@@ -6,6 +6,7 @@ import { DatabaseUnavailableError, IntegrityError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import type { BatchLink, ProfileAccessPort, StorageEntryPoint } from '../backend.js';
 import { postgresDialect } from '../dialect.js';
+import { parseJsonKeepingFloats } from '../json-floats.js';
 import type { Database, NewDbNode } from '../schema.js';
 import { objectKeysOfRows, SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 import { isConnectUnavailable } from '../unavailable.js';
@@ -87,10 +88,12 @@ function reconnectWithBackoff(pool: pg.Pool, options: PostgresConnectionOptions)
 }
 
 const TIMESTAMP_OIDS = new Set([1114, 1184]);
+// json and jsonb: parsed keeping where aiida-core wrote integral floats (`2.0`), which JSON.parse reads as ints.
+const JSON_OIDS = new Set([114, 3802]);
 
 /**
  * A pg pool whose sessions run in UTC and hand timestamps back as text, so microseconds survive (a JS `Date`
- * keeps milliseconds only); the dialect decodes them.
+ * keeps milliseconds only; the dialect decodes them), and json/jsonb parsed keeping their integral floats.
  */
 export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool {
   const pool = new pg.Pool({
@@ -105,10 +108,11 @@ export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool 
     allowExitOnIdle: true,
     options: '-c timezone=UTC',
     types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
-        TIMESTAMP_OIDS.has(oid)
-          ? (value: string) => value
-          : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
+      getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown => {
+        if (TIMESTAMP_OIDS.has(oid)) return (value: string) => value;
+        if (JSON_OIDS.has(oid)) return parseJsonKeepingFloats;
+        return pg.types.getTypeParser(oid, format) as unknown;
+      }) as typeof pg.types.getTypeParser,
     },
   });
   // an idle client losing its connection must not crash the process; the next query reconnects

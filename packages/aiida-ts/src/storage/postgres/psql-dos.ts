@@ -28,6 +28,7 @@ import {
   readSchemaVersion,
   SCHEMA_VERSION_HEAD,
 } from '../migrations.js';
+import { ensurePostgresIndexes } from '../performance-indexes.js';
 import { REPOSITORY_UUID_KEY, type Database } from '../schema.js';
 import { parseStorageConfig } from '../storage-config.js';
 import { createPostgresPool, PostgresStorageBackend } from './postgres-backend.js';
@@ -230,6 +231,7 @@ export class PsqlDosStorage implements StoragePlugin<PsqlDosConfig> {
           `The database has a repository UUID configured to ${String(expected)} but the disk-objectstore's is ${String(repository.uuid)}.`,
         );
       }
+      await ensurePostgresIndexes(probe);
     } catch (error) {
       await pool.end();
       await repository?.close();

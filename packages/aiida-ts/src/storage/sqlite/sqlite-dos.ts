@@ -26,6 +26,7 @@ import {
   readSchemaVersion,
   SCHEMA_VERSION_HEAD,
 } from '../migrations.js';
+import { ensureSqliteIndexes } from '../performance-indexes.js';
 import { REPOSITORY_UUID_KEY, type Database } from '../schema.js';
 import { parseStorageConfig } from '../storage-config.js';
 import { openSqliteDatabase, optimizeSqliteDatabase, SqliteStorageBackend } from './sqlite-backend.js';
@@ -217,6 +218,7 @@ export class SqliteDosStorage implements StoragePlugin<SqliteDosConfig> {
         throw incompatibleSchemaError(version, options.profileName ?? '<profile>');
       repository = this.#repository(config);
       await checkRepositoryUuid(native, repository);
+      ensureSqliteIndexes(native);
     } catch (error) {
       native.close();
       await repository?.close();

@@ -17,6 +17,9 @@ import {
 } from './format.js';
 import { SafeZipReader, type SafeZipReaderOptions } from './zip-reader.js';
 
+/** Objects up to this size are read whole by {@link ArchiveReader.readSmallObject}; larger ones are streamed. */
+export const SMALL_OBJECT_BYTES = 1024 * 1024;
+
 /** Options of {@link ArchiveReader.open}. */
 export interface ArchiveReaderOptions extends SafeZipReaderOptions {
   /** Folder for the extracted database (a fresh sub-folder is made and removed on close). Default: the OS's. */
@@ -106,6 +109,15 @@ export class ArchiveReader {
   /** A stream of the object's content as stored in the archive (its key is not re-checked here). */
   openObject(key: string): Promise<Readable> {
     return this.zip.openStream(`${REPO_FOLDER}/${key}`);
+  }
+
+  /**
+   * The content of a small object (declared size up to {@link SMALL_OBJECT_BYTES}) read whole, or null for a larger
+   * one (stream it with {@link openObject}). Its CRC-32 is not checked: importers hash every object against its key.
+   */
+  async readSmallObject(key: string): Promise<Buffer | null> {
+    if (this.objectSize(key) > SMALL_OBJECT_BYTES) return null;
+    return this.zip.readWhole(`${REPO_FOLDER}/${key}`, { checkCrc: false });
   }
 
   /** The declared size of the object `key`. */

@@ -177,12 +177,14 @@ function validateArchive(reader: ArchiveReader, db: BetterSqlite3.Database, batc
             .map((issue) => `${issue.path.map(String).join('.') || '<root>'}: ${issue.message}`)
             .join('; ')}`,
         );
-      const before = keys.size;
-      collectRepositoryKeys(metadata, keys);
-      if (keys.size === before) continue;
-      for (const key of keys) {
+      // only this row's keys are checked: re-testing the whole set on every row was quadratic
+      const own = new Set<string>();
+      collectRepositoryKeys(metadata, own);
+      for (const key of own) {
+        if (keys.has(key)) continue;
         if (!OBJECT_KEY.test(key))
           throw new ImportValidationError(`Archive Node ${row['id']} names an invalid object key \`${key}\``);
+        keys.add(key);
       }
     }
   }
@@ -935,9 +937,9 @@ async function addObjects(ctx: Context, reader: ArchiveReader, keys: readonly st
   const packer = (ctx.storage.repository as Partial<PackingRepository>).addObjectsToPack;
   if (typeof packer === 'function') {
     // disk-objectstore: straight into a pack (one file, one fsync) instead of one loose file per object
-    async function* sources(): AsyncIterable<AsyncIterable<unknown>> {
+    async function* sources(): AsyncIterable<Uint8Array | AsyncIterable<unknown>> {
       for (const key of keys) {
-        yield await reader.openObject(key);
+        yield (await reader.readSmallObject(key)) ?? (await reader.openObject(key));
         progress.tick();
       }
     }
@@ -953,7 +955,11 @@ async function addObjects(ctx: Context, reader: ArchiveReader, keys: readonly st
     return;
   }
   for (const key of keys) {
-    const stored = await ctx.storage.repository.putObjectFromStream(await reader.openObject(key));
+    const small = await reader.readSmallObject(key);
+    const stored =
+      small === null
+        ? await ctx.storage.repository.putObjectFromStream(await reader.openObject(key))
+        : await ctx.storage.repository.putObjectFromBuffer(small);
     if (stored !== key)
       throw new ImportValidationError(
         `repository object repo/${key} of the archive has the sha256 ${stored}: the archive is corrupt ` +
@@ -966,7 +972,7 @@ async function addObjects(ctx: Context, reader: ArchiveReader, keys: readonly st
 
 /** A repository that can write many objects straight into a pack (the disk-objectstore backend). */
 interface PackingRepository {
-  addObjectsToPack(items: AsyncIterable<AsyncIterable<unknown>>): Promise<string[]>;
+  addObjectsToPack(items: AsyncIterable<Uint8Array | AsyncIterable<unknown>>): Promise<string[]>;
 }
 
 /** The keys of `keys` the profile's repository lacks. */

@@ -1,9 +1,11 @@
 import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { crc32 } from 'node:zlib';
+import { crc32, inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { CorruptStorageError, UnsafeArchiveError } from '../../errors.js';
+import { BlockFileReader } from './block-file-reader.js';
 
 /**
  * The largest ratio of uncompressed to compressed size DEFLATE can reach (about 1032:1 on runs of one byte), with
@@ -12,6 +14,11 @@ import { CorruptStorageError, UnsafeArchiveError } from '../../errors.js';
  */
 const MAX_DEFLATE_RATIO = 1040;
 const DEFLATE_SLACK = 1024;
+
+/** Entries up to this size may be read whole ({@link SafeZipReader.readWhole}); larger ones are streamed. */
+export const MAX_WHOLE_ENTRY = 4 * 1024 * 1024;
+const LOCAL_HEADER_SIZE = 30;
+const LOCAL_HEADER_SIGNATURE = 0x04034b50;
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
@@ -32,12 +39,30 @@ export interface ZipEntryInfo {
   readonly crc32: number;
 }
 
-function openZip(path: string): Promise<yauzl.ZipFile> {
+/** The zip's central directory opened through a {@link BlockFileReader}, so its records are not read one by one. */
+async function openZip(path: string): Promise<{ zip: yauzl.ZipFile; reader: BlockFileReader }> {
+  const handle = await open(path, 'r');
+  let size: number;
+  try {
+    size = (await handle.stat()).size;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  // the reader owns the descriptor from here: yauzl closes it through the reader when the zip is closed
+  const reader = new BlockFileReader(handle.fd, size, () => handle.close());
   return new Promise((resolve, reject) => {
-    yauzl.open(
-      path,
+    yauzl.fromRandomAccessReader(
+      reader,
+      size,
       { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true },
-      (error, zip) => (error === null ? resolve(zip) : reject(error)),
+      (error, zip) => {
+        if (error === null) {
+          resolve({ zip, reader });
+          return;
+        }
+        reader.close(() => reject(error));
+      },
     );
   });
 }
@@ -66,11 +91,18 @@ export function unsafeEntryReason(name: string): string | null {
 export class SafeZipReader {
   readonly path: string;
   readonly #zip: yauzl.ZipFile;
+  readonly #reader: BlockFileReader;
   readonly #entries: Map<string, yauzl.Entry>;
 
-  private constructor(path: string, zip: yauzl.ZipFile, entries: Map<string, yauzl.Entry>) {
+  private constructor(
+    path: string,
+    zip: yauzl.ZipFile,
+    reader: BlockFileReader,
+    entries: Map<string, yauzl.Entry>,
+  ) {
     this.path = path;
     this.#zip = zip;
+    this.#reader = reader;
     this.#entries = entries;
   }
 
@@ -80,8 +112,9 @@ export class SafeZipReader {
    */
   static async open(path: string, options: SafeZipReaderOptions = {}): Promise<SafeZipReader> {
     let zip: yauzl.ZipFile;
+    let reader: BlockFileReader;
     try {
-      zip = await openZip(path);
+      ({ zip, reader } = await openZip(path));
     } catch (error) {
       throw new CorruptStorageError(`\`${path}\` is not a readable zip file: ${(error as Error).message}`, {
         cause: error,
@@ -118,7 +151,7 @@ export class SafeZipReader {
       zip.close();
       throw error;
     }
-    return new SafeZipReader(path, zip, entries);
+    return new SafeZipReader(path, zip, reader, entries);
   }
 
   static #check(
@@ -220,6 +253,51 @@ export class SafeZipReader {
     });
   }
 
+  /**
+   * The whole content of a small entry, read without a stream: its local header and data come from the reader's
+   * cached blocks and a deflated entry is inflated in one call, never past its declared size. This is the fast path
+   * for the many small objects of an archive (a stream per entry costs more than the entry). `CorruptStorageError`
+   * when the data does not inflate or its length is not the declared one; with `checkCrc` (default true) also when
+   * it fails its CRC-32 (callers that hash the content themselves may skip it).
+   */
+  async readWhole(name: string, options: { readonly checkCrc?: boolean } = {}): Promise<Buffer> {
+    const entry = this.#entry(name);
+    if (entry.uncompressedSize > MAX_WHOLE_ENTRY)
+      throw new UnsafeArchiveError(
+        `refused archive \`${this.path}\`: entry \`${name}\` declares ${entry.uncompressedSize} bytes, above ${MAX_WHOLE_ENTRY} to read whole`,
+      );
+    const header = Buffer.allocUnsafe(LOCAL_HEADER_SIZE);
+    const start = entry.relativeOffsetOfLocalHeader;
+    if ((await this.#reader.readInto(header, 0, LOCAL_HEADER_SIZE, start)) !== LOCAL_HEADER_SIZE)
+      throw new CorruptStorageError(`cannot read \`${name}\` of \`${this.path}\`: its local header is cut short`);
+    if (header.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE)
+      throw new CorruptStorageError(`cannot read \`${name}\` of \`${this.path}\`: invalid local file header signature`);
+    const dataStart = start + LOCAL_HEADER_SIZE + header.readUInt16LE(26) + header.readUInt16LE(28);
+    const raw = Buffer.allocUnsafe(entry.compressedSize);
+    if ((await this.#reader.readInto(raw, 0, raw.length, dataStart)) !== raw.length)
+      throw new CorruptStorageError(`cannot read \`${name}\` of \`${this.path}\`: its data overflows the file`);
+    let content = raw;
+    if (entry.compressionMethod === 8) {
+      try {
+        // one byte of room past the declared size: an entry that inflates to more is caught by the length check
+        content = inflateRawSync(raw, {
+          maxOutputLength: entry.uncompressedSize + 1,
+          // an output buffer of the entry's size (not zlib's 16 KiB) halves the cost for small objects
+          chunkSize: Math.min(64 * 1024, Math.max(64, entry.uncompressedSize + 1)),
+        });
+      } catch (error) {
+        throw this.#wrap(name, error);
+      }
+    }
+    if (content.length !== entry.uncompressedSize)
+      throw new CorruptStorageError(
+        `cannot read \`${name}\` of \`${this.path}\`: it holds ${content.length === entry.uncompressedSize + 1 ? 'more' : content.length} bytes, not the ${entry.uncompressedSize} declared`,
+      );
+    if (options.checkCrc !== false && crc32(content) !== entry.crc32)
+      throw new CorruptStorageError(`entry \`${name}\` of \`${this.path}\` fails its CRC-32 check`);
+    return content;
+  }
+
   /** The entry's content, at most `limit` bytes declared, with its CRC-32 checked. */
   async readBuffer(name: string, limit = 64 * 1024 * 1024): Promise<Buffer> {
     const entry = this.#entry(name);
@@ -227,6 +305,7 @@ export class SafeZipReader {
       throw new UnsafeArchiveError(
         `refused archive \`${this.path}\`: entry \`${name}\` declares ${entry.uncompressedSize} bytes, above ${limit}`,
       );
+    if (entry.uncompressedSize <= MAX_WHOLE_ENTRY) return this.readWhole(name);
     const chunks: Buffer[] = [];
     try {
       for await (const chunk of await this.openStream(name)) chunks.push(chunk as Buffer);

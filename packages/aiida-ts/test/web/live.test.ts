@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadNode, type ProcessNode } from 'aiida-ts/orm';
+import { createWebServer, type WebServer } from '../../src/web/server.js';
+import { useEngine } from '../engine/helpers.js';
+import { openSqliteDos } from '../storage/helpers.js';
+import { HeldWorkChain, openGate } from './held-workchain.js';
+import { processEvent, SseClient } from './sse-client.js';
+
+describe.each([
+  ['from broadcasts, control over the broker', true],
+  ['from reading the storage', false],
+] as const)('process events %s', (_name, withBroker) => {
+  const engine = useEngine(openSqliteDos);
+  let server: WebServer;
+  let address: string;
+  beforeAll(async () => {
+    server = await createWebServer({
+      storage: engine().storage,
+      communicator: withBroker ? engine().communicator : null,
+      token: 'the-token',
+      page: false,
+      pollIntervalMs: 50,
+    });
+    address = await server.listen({ port: 0 });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('streams a work chain appearing and changing state', async () => {
+    const events = new SseClient(`${address}/api/v4/processes/events`);
+    await events.next((event) => event.event === 'hello');
+    const gate = `live-${String(withBroker)}`;
+    const process = await engine().runner.instantiate(HeldWorkChain, { gate });
+    const done = engine().runner.executeProcess(process);
+    const pk = process.pk!;
+    await events.next(processEvent(pk, { process_label: 'HeldWorkChain' }));
+    openGate(gate);
+    await done;
+    const finished = await events.next(processEvent(pk, { process_state: 'finished' }));
+    expect((finished.data as { source: string }).source).toBe(withBroker ? 'broker' : 'storage');
+    events.close();
+  });
+
+  it.runIf(withBroker)('pauses and plays with the token, refuses without it', async () => {
+    const gate = 'control';
+    const process = await engine().runner.instantiate(HeldWorkChain, { gate });
+    const done = engine().runner.executeProcess(process);
+    await expect.poll(() => process.state).toBe('waiting');
+    const pk = process.pk!;
+    const post = (action: string, headers: Record<string, string> = {}) =>
+      fetch(`${address}/api/v4/processes/${pk}/${action}`, { method: 'POST', headers });
+    expect((await post('pause')).status).toBe(401);
+    expect((await post('pause', { authorization: 'Bearer wrong-token' })).status).toBe(403);
+    expect((await post('kill', { 'x-aiida-token': 'nope' })).status).toBe(403);
+    const paused = await post('pause', { authorization: 'Bearer the-token' });
+    expect(paused.status).toBe(200);
+    expect(((await paused.json()) as { data: { action: string } }).data.action).toBe('pause');
+    await expect.poll(async () => (await loadNode<ProcessNode>(pk)).paused).toBe(true);
+    const played = await post('play', { authorization: 'Bearer the-token' });
+    expect(played.status).toBe(200);
+    await expect.poll(async () => (await loadNode<ProcessNode>(pk)).paused).toBe(false);
+    openGate(gate);
+    await done;
+    const killTerminated = await post('kill', { authorization: 'Bearer the-token' });
+    expect(killTerminated.status).toBe(200);
+    expect(((await killTerminated.json()) as { data: { state: string } }).data.state).toBe('failed');
+  });
+});
+
+describe('a read-only server', () => {
+  const engine = useEngine(openSqliteDos);
+  it('refuses control with a 403 whatever the token', async () => {
+    await using server = await createWebServer({ storage: engine().storage, token: null, page: false });
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/api/v4/processes/1/pause',
+      headers: { authorization: 'Bearer anything' },
+    });
+    expect(response.statusCode).toBe(403);
+  });
+});
