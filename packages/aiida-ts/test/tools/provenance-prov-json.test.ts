@@ -166,6 +166,7 @@ describe('PROV-JSON of the calculation job aiida-core 2.8 wrote', () => {
       expect(document.entity?.[provNodeId(retrieved)]?.['aiida:repository_files']).toEqual(
         await retrieved.base.repository.listFilePaths(),
       );
+      expect(document.activity?.[provNodeId(job!)]?.['aiida:repository_files']).toContain('_aiidasubmit.sh');
     } finally {
       await handle.cleanup();
     }
