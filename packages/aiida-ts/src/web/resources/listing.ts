@@ -132,7 +132,12 @@ async function pageInTwoSteps(
     .append(definition.entityType, { tag: 'e', filters: { id: { in: pks } }, project: [...project] })
     .dict();
   const byPk = new Map(rows.map((row) => [Number(row['e']?.['id']), row]));
-  return pks.flatMap((pk) => byPk.get(pk) ?? []);
+  const ordered: QueryDictRow[] = [];
+  for (const pk of pks) {
+    const row = byPk.get(pk);
+    if (row !== undefined) ordered.push(row);
+  }
+  return ordered;
 }
 
 /** The definition of a resource by name. */
