@@ -49,7 +49,9 @@ describe('verdi data core.dict show', () => {
     expect(unknown.stderr).toMatch(/invalid value for DATA: .*987654/);
     const wrong = await verdi(['data', 'core.dict', 'show', String(pk.singlefile)]);
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toContain(`node<${pk.singlefile}> is a SinglefileData, not a core.dict node`);
+    expect(wrong.stderr).toContain(
+      `invalid value for DATA: \`${pk.singlefile}\` is node<${pk.singlefile}> (SinglefileData), not a core.dict node`,
+    );
     const format = await verdi(['data', 'core.dict', 'show', '-f', 'xml', String(more().dict)]);
     expect(format.code).toBe(2);
     expect(format.stderr).toContain("argument 'xml' is invalid");

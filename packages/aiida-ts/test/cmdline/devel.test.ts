@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProfile, setConfigDir, unloadProfile } from '../../src/config.js';
 import { getManager, runGetNode } from '../../src/engine.js';
+import { startDaemonWorker } from '../../src/engine/daemon/index.js';
 import type { WorkChainNode } from '../../src/orm.js';
 import {
   CalcJobNode,
@@ -26,6 +27,13 @@ const show = (result: { code: number; stdout: string; stderr: string }) =>
 function launchedPk(text: string, label: string): number {
   const match = new RegExp(`${label}<(\\d+)> finished successfully`).exec(text);
   if (match === null) throw new Error(`no success line for ${label} in:\n${text}`);
+  return Number(match[1]);
+}
+
+/** The pk in aiida-core's `Submitted calculation|workflow \`uuid: … (pk: N) …\``. */
+function submittedPk(text: string, kind: 'calculation' | 'workflow'): number {
+  const match = new RegExp(`Submitted ${kind} \`uuid: [0-9a-f-]{36} \\(pk: (\\d+)\\)[^\`]*\``).exec(text);
+  if (match === null) throw new Error(`no submission line for a ${kind} in:\n${text}`);
   return Number(match[1]);
 }
 
@@ -116,6 +124,36 @@ describe('verdi devel launch-multiply-add', () => {
       const returned = (await node.base.links.getOutgoing({ linkLabelFilter: 'result' })).first()?.node;
       expect((returned as Int).value).toBe(2);
     });
+  });
+});
+
+describe('verdi devel launch-add|launch-multiply-add --daemon', () => {
+  it('submit to the daemon instead of running, as aiida-core; a daemon worker then runs them', async () => {
+    const add = await verdi(['devel', 'launch-add', '--daemon']);
+    expect(add.code, show(add)).toBe(0);
+    const addPk = submittedPk(add.stdout, 'calculation');
+    const multiplyAdd = await verdi(['devel', 'launch-multiply-add', '-d']);
+    expect(multiplyAdd.code, show(multiplyAdd)).toBe(0);
+    const workflowPk = submittedPk(multiplyAdd.stdout, 'workflow');
+    await withProfile(async () => {
+      // nothing ran in the command: the processes wait for a daemon worker
+      for (const pk of [addPk, workflowPk])
+        expect((await loadNode<ProcessNode>(pk)).processState).toBe('created');
+    });
+    const worker = await startDaemonWorker(undefined, { slots: 4, handleSignals: false });
+    try {
+      const runner = worker.worker.runner;
+      const [addNode, workflowNode] = await Promise.all(
+        [addPk, workflowPk].map((pk) => runner.getProcessFuture(pk)),
+      );
+      expect(addNode).toBeInstanceOf(CalcJobNode);
+      expect(addNode?.isFinishedOk).toBe(true);
+      expect(workflowNode?.isFinishedOk).toBe(true);
+      const sum = (await addNode!.base.links.getOutgoing({ linkLabelFilter: 'sum' })).first()?.node;
+      expect((sum as Int).value).toBe(2);
+    } finally {
+      await worker.stop();
+    }
   });
 });
 

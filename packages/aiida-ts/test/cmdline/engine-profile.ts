@@ -33,11 +33,11 @@ export const BLOB = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 /**
  * Makes a presto profile in `sandbox`, runs the engine on it and stores the data nodes, then unloads it: the test
  * then drives `verdi` on it (with {@link verdiInProcess}, whose configuration folder is the sandbox's).
- * `extra` runs while the profile is loaded, to store what one test file needs more.
+ * `extra` runs while the profile is loaded (with the pks made so far), to store what one test file needs more.
  */
 export async function buildEngineProfile<T = undefined>(
   sandbox: ReturnType<typeof verdiSandbox>,
-  extra?: () => Promise<T>,
+  extra?: (made: EngineProfile) => Promise<T>,
 ): Promise<EngineProfile & { extra: T | undefined }> {
   setConfigDir(sandbox.configDir);
   // The job runs in a login shell: a HOME of the test's own keeps the machine user's start-up files out of it.
@@ -68,16 +68,15 @@ export async function buildEngineProfile<T = undefined>(
     await folder.base.repository.putObjectFromBuffer('sub/inner.txt', 'inner\n');
     await folder.base.repository.putObjectFromBuffer('bin/blob.bin', BLOB);
     await folder.store();
-    const more = extra === undefined ? undefined : await extra();
-    return {
+    const made: EngineProfile = {
       workchain: node.pk!,
       multiply: byType('multiply').pk!,
       add: add.pk!,
       retrieved: retrieved?.node.pk ?? 0,
       singlefile: notes.pk!,
       folder: folder.pk!,
-      extra: more,
     };
+    return { ...made, extra: extra === undefined ? undefined : await extra(made) };
   } finally {
     await getManager().close();
     await unloadProfile();

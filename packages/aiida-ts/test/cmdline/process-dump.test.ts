@@ -220,6 +220,8 @@ describe('verdi process dump', () => {
       '--dump-unsealed',
     ]);
     expect(allowed.code, allowed.stderr).toBe(0);
+    // A bare workflow node has no report of its kind.
+    expect(readFileSync(join(target, 'README.md'), 'utf8')).toContain('`)\n\n```\nN/A\n```\n');
     const unknown = await verdi(['process', 'dump', '987654']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/invalid value for PROCESS: .*987654/);

@@ -97,12 +97,13 @@ export default defineCommandGroup({
     group
       .command('launch-add')
       .description(
-        'Run an ArithmeticAddCalculation (1 + 1). Without --code, `bash@localhost` is used, and set up (with the ' +
-          'computer `localhost`) when missing.',
+        'Run an ArithmeticAddCalculation (1 + 1), or submit it to the daemon with --daemon. Without --code, ' +
+          '`bash@localhost` is used, and set up (with the computer `localhost`) when missing.',
       )
       .option('-c, --code <code>', 'A code whose default plugin is core.arithmetic.add.')
+      .option('-d, --daemon', 'Submit to the daemon instead of running blockingly.')
       .option('-s, --sleep <seconds>', 'Make the job sleep this many seconds first.')
-      .action(async (opts: { code?: string; sleep?: string }) => {
+      .action(async (opts: { code?: string; daemon?: boolean; sleep?: string }) => {
         const sleep = nonNegativeInteger('-s/--sleep', opts.sleep);
         const code = await addCode(cli, opts.code);
         const { Int } = await import('../../orm/nodes/data/base.js');
@@ -113,6 +114,11 @@ export default defineCommandGroup({
           y: new Int(1),
           ...(sleep === undefined ? {} : { metadata: { options: { sleep } } }),
         });
+        if (opts.daemon === true) {
+          const node = await (await runner(cli)).submitToDaemon(builder);
+          cli.out.success(`Submitted calculation \`${String(node)}\``);
+          return;
+        }
         const { node } = await (await runner(cli)).runGetNode(builder);
         reportOutcome(cli, 'ArithmeticAddCalculation', node);
       });
@@ -120,17 +126,22 @@ export default defineCommandGroup({
     group
       .command('launch-multiply-add')
       .description(
-        'Run a MultiplyAddWorkChain ((1 × 1) + 1). Without --code, `bash@localhost` is used, and set up (with the ' +
-          'computer `localhost`) when missing.',
+        'Run a MultiplyAddWorkChain ((1 × 1) + 1), or submit it to the daemon with --daemon. Without --code, ' +
+          '`bash@localhost` is used, and set up (with the computer `localhost`) when missing.',
       )
       .option('-c, --code <code>', 'A code whose default plugin is core.arithmetic.add.')
-      .action(async (opts: { code?: string }) => {
+      .option('-d, --daemon', 'Submit to the daemon instead of running blockingly.')
+      .action(async (opts: { code?: string; daemon?: boolean }) => {
         const code = await addCode(cli, opts.code);
         const { Int } = await import('../../orm/nodes/data/base.js');
         const { MultiplyAddWorkChain } = await import('../../workflows/arithmetic/multiply-add.js');
-        const { node } = await (
-          await runner(cli)
-        ).runGetNode(MultiplyAddWorkChain, { x: new Int(1), y: new Int(1), z: new Int(1), code });
+        const inputs = { x: new Int(1), y: new Int(1), z: new Int(1), code };
+        if (opts.daemon === true) {
+          const node = await (await runner(cli)).submitToDaemon(MultiplyAddWorkChain, inputs);
+          cli.out.success(`Submitted workflow \`${String(node)}\``);
+          return;
+        }
+        const { node } = await (await runner(cli)).runGetNode(MultiplyAddWorkChain, inputs);
         reportOutcome(cli, 'MultiplyAddWorkChain', node);
       });
 

@@ -4,6 +4,8 @@ import type { Node } from '../../orm/nodes/node.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
 import { resolveArgument } from '../utils/arguments.js';
+import { groupCopyCommand, groupMoveNodesCommand, groupPathCommand } from '../group/manage.js';
+import { groupDumpCommand } from '../dump/collection-dump.js';
 
 /** Load a group by pk, uuid (prefix) or label; an identifier matching nothing is a usage error (exit 2). */
 async function loadGroupArg(cli: Cli, identifier: string, what = 'GROUP'): Promise<Group> {
@@ -344,6 +346,11 @@ export default defineCommandGroup({
         await target.setDescription(description);
         cli.out.success(`Changed the description of ${groupRef(target)}.`);
       });
+
+    group.addCommand(groupCopyCommand(cli));
+    group.addCommand(groupMoveNodesCommand(cli));
+    group.addCommand(groupPathCommand(cli));
+    group.addCommand(groupDumpCommand(cli));
 
     return group;
   },

@@ -4,6 +4,7 @@ import type { Config } from '../../config/config.js';
 import type { Profile } from '../../config/profile.js';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { UsageError } from '../exit-codes.js';
+import { profileDumpCommand } from '../dump/collection-dump.js';
 import { addParamOptions, readConfigSource, resolveParams } from '../utils/params.js';
 import {
   SETUP_STORAGE_BACKENDS,
@@ -353,6 +354,8 @@ export default defineCommandGroup({
           }
         },
       );
+
+    group.addCommand(profileDumpCommand(cli));
 
     return group;
   },

@@ -21,7 +21,8 @@ export async function loadDataArgument<T extends Node>(
   const node = await resolveArgument(argument, () => loadNode(identifier, { storage }));
   if (!(node instanceof type))
     throw new UsageError(
-      `invalid value for ${argument}: node<${String(node.pk)}> is a ${node.constructor.name}, not a ${entryPoint} node`,
+      `invalid value for ${argument}: \`${identifier}\` is node<${String(node.pk)}> (${node.constructor.name}), ` +
+        `not a ${entryPoint} node`,
     );
   return node;
 }

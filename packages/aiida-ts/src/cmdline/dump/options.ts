@@ -1,15 +1,21 @@
 import { Option, type Command } from 'commander';
+import { UsageError } from '../exit-codes.js';
 
 /** A `--x/--no-x` pair with aiida-core's default, shown in the help. */
 function toggle(command: Command, name: string, help: string, defaultValue: boolean): void {
-  command.addOption(new Option(`--${name}`, `${help} (default: ${defaultValue ? 'on' : 'off'})`));
+  command.addOption(
+    new Option(`--${name}`, `${help} (default: ${defaultValue ? 'on' : 'off'}; --no-${name} to turn off)`),
+  );
   command.addOption(new Option(`--no-${name}`).hideHelp());
 }
 
 /** aiida-core's `--include-inputs/--exclude-inputs`-style pair. */
 function includeExclude(command: Command, what: string, help: string, defaultValue: boolean): void {
   command.addOption(
-    new Option(`--include-${what}`, `${help} (default: ${defaultValue ? 'include' : 'exclude'})`),
+    new Option(
+      `--include-${what}`,
+      `${help} (default: ${defaultValue ? 'include' : 'exclude'}; or --exclude-${what})`,
+    ),
   );
   command.addOption(new Option(`--exclude-${what}`).hideHelp());
 }
@@ -40,7 +46,7 @@ export function addBaseDumpOptions(command: Command): Command {
 }
 
 /** The options of group and profile dumps on top of {@link addBaseDumpOptions}. */
-export function addCollectionDumpOptions(command: Command): Command {
+export function addCollectionDumpOptions(command: Command, options: { profile: boolean }): Command {
   toggle(
     command,
     'filter-by-last-dump-time',
@@ -78,12 +84,14 @@ export function addCollectionDumpOptions(command: Command): Command {
     'Symlink workflow sub-calculations to their own dedicated directories.',
     false,
   );
+  if (!options.profile) return command;
   toggle(
     command,
     'organize-by-groups',
     'If the collection of nodes to be dumped is organized in groups, reproduce its hierarchy.',
     true,
   );
+  toggle(command, 'also-ungrouped', 'Dump also data of nodes that are not part of any group.', false);
   toggle(
     command,
     'relabel-groups',
@@ -137,3 +145,55 @@ export const NEW_FEATURE_WARNING =
   'If you encounter unexpected behavior or bugs, please report them via:\n' +
   '   Discourse: https://aiida.discourse.group\n' +
   '   GitHub: https://github.com/aiidateam/aiida-core/issues';
+
+/** The parsed collection options, as commander gives them. */
+export interface CollectionDumpFlags extends BaseDumpFlags {
+  filterByLastDumpTime?: boolean;
+  pastDays?: string;
+  startDate?: string;
+  endDate?: string;
+  onlyTopLevelCalcs?: boolean;
+  onlyTopLevelWorkflows?: boolean;
+  deleteMissing?: boolean;
+  symlinkCalcs?: boolean;
+  organizeByGroups?: boolean;
+  alsoUngrouped?: boolean;
+  relabelGroups?: boolean;
+}
+
+function date(name: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const parsed = new Date(value);
+  if (Number.isNaN(parsed.getTime()))
+    throw new UsageError(
+      `invalid value for ${name}: \`${value}\` is not a date (e.g. 2024-05-01 or 2024-05-01T10:00)`,
+    );
+  return parsed;
+}
+
+/** The collection dump options the flags select; bad numbers and dates are usage errors naming the option. */
+export function collectionDumpOptions(flags: CollectionDumpFlags) {
+  let pastDays: number | undefined;
+  if (flags.pastDays !== undefined) {
+    if (!/^\d+$/.test(flags.pastDays))
+      throw new UsageError(`invalid value for -p/--past-days: '${flags.pastDays}' is not a valid integer.`);
+    pastDays = Number(flags.pastDays);
+  }
+  const startDate = date('--start-date', flags.startDate);
+  const endDate = date('--end-date', flags.endDate);
+  if (pastDays !== undefined && (startDate !== undefined || endDate !== undefined))
+    throw new UsageError('Cannot use `past_days` filter together with `start_date` or `end_date`.');
+  return {
+    ...baseDumpOptions(flags),
+    filterByLastDumpTime: flags.filterByLastDumpTime !== false,
+    ...(pastDays === undefined ? {} : { pastDays }),
+    ...(startDate === undefined ? {} : { startDate }),
+    ...(endDate === undefined ? {} : { endDate }),
+    onlyTopLevelCalcs: flags.onlyTopLevelCalcs !== false,
+    onlyTopLevelWorkflows: flags.onlyTopLevelWorkflows !== false,
+    deleteMissing: flags.deleteMissing !== false,
+    symlinkCalcs: flags.symlinkCalcs === true,
+    organizeByGroups: flags.organizeByGroups !== false,
+    alsoUngrouped: flags.alsoUngrouped === true,
+  };
+}

@@ -26,7 +26,8 @@ export function processDumpCommand(cli: Cli): Command {
       const node = await loadNode(identifier, { storage });
       if (!(node instanceof ProcessNode))
         throw new UsageError(
-          `invalid value for PROCESS: node<${String(node.pk)}> is a ${node.constructor.name}, not a process`,
+          `invalid value for PROCESS: \`${identifier}\` is node<${String(node.pk)}> (${node.constructor.name}), ` +
+            'not a process: `verdi process dump` only takes process nodes',
         );
       return node;
     });

@@ -39,7 +39,11 @@ async function repoCat(cli: Cli, identifier: string, relativePath: string | unde
   }
   // Raw bytes on purpose: `verdi node repo cat N f > copy` must reproduce the file exactly.
   await new Promise<void>((resolve, reject) =>
-    cli.out.stdout.write(content, (error) => (error ? reject(error) : resolve())),
+    cli.out.stdout.write(content, (error) => {
+      // A reader that stopped early (`| head`) is fine, as in aiida-core.
+      if (error && (error as NodeJS.ErrnoException).code !== 'EPIPE') reject(error);
+      else resolve();
+    }),
   );
 }
 

@@ -18,6 +18,7 @@ import {
   TaskState,
   WorkerKind,
 } from '../../storage/aiida-ts-schema/daemon-tables.js';
+import { ProcessFuture } from '../futures.js';
 import { getLogger } from '../logging.js';
 import type { EngineProcessClass, EngineProcessInstance } from '../processes/instantiate.js';
 import { processClassRegistry } from '../processes/process-type.js';
@@ -115,6 +116,9 @@ export interface StartWorkerOptions extends WorkerSettings {
 }
 
 const log = (): ReturnType<typeof getLogger> => getLogger('aiida');
+
+/** The longest wait between two reads of a process node whose end a `continue` task's sender waits for (s). */
+const REPLY_POLL_SECONDS = 1;
 
 /** What the sender of a `continue` task asked to be answered: the pk (`nowait`) or the outputs at the end. */
 type ContinueAnswer = 'pk' | 'outputs';
@@ -731,7 +735,15 @@ export class DaemonWorker implements AsyncDisposable {
       if (node.isTerminated) return terminatedAnswer(node);
     }
     if (wanted === 'pk') return continuedPkAnswer(pk);
-    return answerLater(this.runner.getProcessFuture(pk).then(endedAnswer));
+    // Its end is seen here when it runs here to the end (held.done), else in the storage: an excepted process is not
+    // broadcast (as in aiida-core), so the node is read at least every second while the sender waits.
+    const ended = new ProcessFuture(pk, {
+      storage: this.storage,
+      communicator: this.broker,
+      pollInterval: Math.min(this.runner.pollInterval, REPLY_POLL_SECONDS),
+      whenLocal: this.#held.get(pk)?.done,
+    });
+    return answerLater(ended.then(endedAnswer));
   }
 
   /** A broker task for a process without a row: recorded as runnable when it is an aiida-ts process. */

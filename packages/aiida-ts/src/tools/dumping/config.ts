@@ -56,6 +56,12 @@ export const CollectionDumpOptionsSchema = ProcessDumpOptionsSchema.extend({
   all: z.boolean().default(false),
   /** Profile dump: also the processes in no group (in `ungrouped/`). */
   alsoUngrouped: z.boolean().default(false),
+  /** Only processes of the user with this email. */
+  user: z.string().optional(),
+  /** Only processes that ran on one of these computers (uuids). */
+  computers: z.array(z.string()).optional(),
+  /** Only processes that took one of these codes as input (uuids). */
+  codes: z.array(z.string()).optional(),
   /** Profile dump: only these groups (pks, uuids or labels resolved by the caller). */
   groups: z.array(z.string()).optional(),
 }).refine(

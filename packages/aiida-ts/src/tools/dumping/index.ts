@@ -6,3 +6,10 @@ export { DumpMode, type CollectionDumpOptions, type ProcessDumpOptions } from '.
 export { DumpNames, defaultProcessDumpName } from './paths.js';
 export { dumpProcess, type DumpProcessOptions } from './process.js';
 export { DumpTracker, type DumpRecord } from './tracker.js';
+export {
+  dumpGroup,
+  dumpProfile,
+  profileDumpSelects,
+  type CollectionDumpResult,
+  type CollectionDumpTarget,
+} from './collection.js';

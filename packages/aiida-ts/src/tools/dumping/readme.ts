@@ -32,7 +32,9 @@ export async function writeProcessReadme(process: ProcessNode, folder: string): 
     '',
   ];
   const tree = formatCallTree(await buildCallTree(process));
-  const report = (await processReport(process, { levelname: 'REPORT', indentSize: 2 })).text;
+  const { document, text: reportText } = await processReport(process, { levelname: 'REPORT', indentSize: 2 });
+  // aiida-core writes N/A for processes with no report of their kind (a bare workflow or calculation node).
+  const report = document['kind'] === 'other' ? 'N/A' : reportText;
   const info = await formatNodeInfo(process);
   const text =
     `${lines.join('\n')}\n## Process Status (\`verdi process status ${pk}\`)\n\n\`\`\`\n${tree}\n\`\`\`\n` +

@@ -12,6 +12,7 @@ export {
   type SupervisorStatus,
 } from './protocol.js';
 export { Supervisor, type SupervisorOptions, type WorkerCommand } from './supervisor.js';
+export { RotatingLogFile, type RotationOptions } from './log-file.js';
 export { DaemonClient, tailOf, type StartDaemonOptions, type StopOutcome } from './client.js';
 export { repairProcesses, type RepairFinding, type RepairOptions } from './repair.js';
 export { watchProcesses, type WatchEvent, type WatchOptions } from './watch.js';

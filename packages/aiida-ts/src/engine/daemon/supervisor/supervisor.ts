@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { currentHostIdentity } from '../host-identity.js';
 import type { DaemonPaths } from './paths.js';
+import { RotatingLogFile, type RotationOptions } from './log-file.js';
 import { claimPidFile, releasePidFile, writePidFile, type PidFile } from './pid-file.js';
 import {
   supervisorRequestSchema,
@@ -33,6 +34,10 @@ export interface SupervisorOptions {
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number; readonly resetAfterMs?: number };
   /** The stop bound used on SIGTERM/SIGINT of the supervisor (ms, default 20 s). */
   readonly stopTimeoutMs?: number;
+  /** Rotation of the log file (default aiida-core's: at 10 MB, 10 files kept). */
+  readonly logRotation?: RotationOptions;
+  /** How often the log is checked for rotation, for what the workers write (ms, default 5 s). */
+  readonly logCheckMs?: number;
 }
 
 const backoffSchema = z
@@ -96,7 +101,8 @@ export class Supervisor {
   #nextSpawnAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #server: Server | undefined;
-  #logFd: number;
+  readonly #log: RotatingLogFile;
+  readonly #logCheck: NodeJS.Timeout;
   #stopping: Promise<StopReport> | undefined;
   #shutdownDone: Promise<void> | undefined;
   #resolveDone!: (report: StopReport) => void;
@@ -112,7 +118,18 @@ export class Supervisor {
     this.#backoff = backoffSchema.parse(options.backoff ?? {});
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 20_000;
     mkdirSync(dirname(options.paths.logFile), { recursive: true, mode: 0o700 });
-    this.#logFd = openSync(options.paths.logFile, 'a', 0o600);
+    this.#log = new RotatingLogFile(options.paths.logFile, options.logRotation);
+    // the workers write into the log's descriptor directly: look at its size now and then, not only on our lines
+    this.#logCheck = setInterval(() => this.#rotateLog(), options.logCheckMs ?? 5_000);
+    this.#logCheck.unref();
+  }
+
+  #rotateLog(): void {
+    try {
+      this.#log.rotateIfFull();
+    } catch {
+      // a log that cannot be rotated (disk full, removed folder) grows on: the workers keep running regardless
+    }
   }
 
   /** Claims the profile's pid file (refused when a daemon runs), listens on its socket and starts the workers. */
@@ -122,7 +139,8 @@ export class Supervisor {
       claimPidFile(options.paths, supervisor.#pidFile());
       await supervisor.#listen();
     } catch (error) {
-      closeSync(supervisor.#logFd);
+      clearInterval(supervisor.#logCheck);
+      supervisor.#log.close();
       throw error;
     }
     supervisor.log(`started for profile \`${options.paths.profile}\` with ${options.workers} worker(s)`);
@@ -133,7 +151,7 @@ export class Supervisor {
   /** Appends a line of the supervisor to the log file. */
   log(message: string): void {
     try {
-      writeSync(this.#logFd, `${new Date().toISOString()} ${process.pid} supervisor: ${message}\n`);
+      this.#log.write(`${new Date().toISOString()} ${process.pid} supervisor: ${message}\n`);
     } catch {
       // the log file is gone or full: the supervisor keeps its workers running regardless
     }
@@ -213,7 +231,8 @@ export class Supervisor {
       if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(this.#paths.socket, { force: true });
       releasePidFile(this.#paths);
-      closeSync(this.#logFd);
+      clearInterval(this.#logCheck);
+      this.#log.close();
       this.#resolveDone(report);
     })();
     return this.#shutdownDone;
@@ -335,7 +354,7 @@ export class Supervisor {
       child = spawn(command.command, [...command.args], {
         cwd: command.cwd,
         env: command.env ?? process.env,
-        stdio: ['ignore', this.#logFd, this.#logFd, 'ipc'],
+        stdio: ['ignore', this.#log.fd, this.#log.fd, 'ipc'],
       });
     } catch (error) {
       this.log(`could not start a worker: ${(error as Error).message}`);

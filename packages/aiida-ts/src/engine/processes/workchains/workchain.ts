@@ -105,9 +105,13 @@ export class WorkChain extends WorkChainBase {
         () => provenance.node,
         () => provenance.node,
       );
-    // A child running here: its node (kept current in memory) once its end is written, without reading it back.
+    // A child running here: its node (kept current in memory) once its end is written, without reading it back. When
+    // its end was not recorded (this worker lost its lease on it: another continues it), the storage says when it ends.
     const local = this.runner.whenTerminated(pk);
-    if (local !== undefined && !process.isClosed) return local.then(() => provenance.node);
+    if (local !== undefined && !process.isClosed)
+      return local.then(() =>
+        provenance.endFailure === undefined ? provenance.node : this.runner.getProcessFuture(pk),
+      );
     return this.runner.getProcessFuture(pk);
   }
 
