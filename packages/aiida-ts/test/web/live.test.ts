@@ -48,8 +48,27 @@ describe.each([
     expect(finished.event).toBe('process');
     events.close();
   });
+});
 
-  it.runIf(withBroker)('pauses and plays with the token, refuses without it', async () => {
+describe('process control from the page, over the broker', () => {
+  const engine = useEngine(openSqliteDos);
+  let server: WebServer;
+  let address: string;
+  beforeAll(async () => {
+    server = await createWebServer({
+      storage: engine().storage,
+      communicator: engine().communicator,
+      token: 'the-token',
+      page: false,
+      pollIntervalMs: 50,
+    });
+    address = await server.listen({ port: 0 });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('pauses and plays with the token, refuses without it', async () => {
     const gate = 'control';
     const process = await engine().runner.instantiate(HeldWorkChain, { gate });
     const done = engine().runner.executeProcess(process);
