@@ -84,8 +84,8 @@ async function main(): Promise<void> {
   const orm = await import('../src/orm.js');
   const { QueryBuilder } = await import('../src/querybuilder/query-builder.js');
   const { queryProcesses } = await import('../src/cmdline/process/list-query.js');
-  const { formatNodeInfo } = await import('../src/cmdline/process/node-info.js');
-  const { buildCallTree } = await import('../src/cmdline/process/call-graph.js');
+  const { formatNodeInfo } = await import('../src/tools/process-info/node-info.js');
+  const { buildCallTree } = await import('../src/tools/process-info/call-graph.js');
   await loadProfile(profile.profileName);
   const storage = getStorage();
   const raw = await openRaw(profile);
