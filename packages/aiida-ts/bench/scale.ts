@@ -20,7 +20,6 @@ import {
   fsyncSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -29,7 +28,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CACHE_ROOT, ensureProfile, type Backend, type BuiltProfile } from './scale/build.js';
-import { openRaw, type Raw } from './scale/raw.js';
+import { openRaw } from './scale/raw.js';
 
 function argument(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -55,16 +54,34 @@ interface Figure {
   readonly note: string;
 }
 
-async function median(work: () => Promise<unknown> | unknown, runs = RUNS): Promise<number> {
-  await work();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await work();
-    times.push(performance.now() - start);
+function middle(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/**
+ * Medians of `ours` and `floor` measured alternately (so a busy moment of the shared machine hits both alike):
+ * at least `runs` pairs, more for quick workloads (until about a second was spent, at most 25 pairs).
+ */
+async function paired(
+  ours: () => unknown,
+  floor: () => unknown,
+  runs = RUNS,
+): Promise<{ ours: number; floor: number }> {
+  await ours();
+  await floor();
+  const a: number[] = [];
+  const b: number[] = [];
+  const started = performance.now();
+  while (a.length < runs || (a.length < 25 && performance.now() - started < 1000)) {
+    let start = performance.now();
+    await ours();
+    a.push(performance.now() - start);
+    start = performance.now();
+    await floor();
+    b.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return { ours: middle(a), floor: middle(b) };
 }
 
 function check(what: string, ours: unknown, floor: unknown): void {
@@ -84,8 +101,9 @@ async function main(): Promise<void> {
   const orm = await import('../src/orm.js');
   const { QueryBuilder } = await import('../src/querybuilder/query-builder.js');
   const { queryProcesses } = await import('../src/cmdline/process/list-query.js');
-  const { formatNodeInfo } = await import('../src/cmdline/process/node-info.js');
-  const { buildCallTree } = await import('../src/cmdline/process/call-graph.js');
+  const { queriedFields } = await import('../src/cmdline/process/projections.js');
+  const { formatNodeInfo } = await import('../src/tools/process-info/node-info.js');
+  const { buildCallTree } = await import('../src/tools/process-info/call-graph.js');
   await loadProfile(profile.profileName);
   const storage = getStorage();
   const raw = await openRaw(profile);
@@ -102,8 +120,7 @@ async function main(): Promise<void> {
     if (!wanted(name)) return;
     figures.push({
       name,
-      ours: await median(ours, runs),
-      floor: await median(floor, runs),
+      ...(await paired(ours, floor, runs)),
       unit: 'ms',
       note,
     });
@@ -113,15 +130,27 @@ async function main(): Promise<void> {
     );
   };
   const attr = (key: string): string =>
-    pg ? `(n.attributes ->> '${key}')` : `json_extract(n.attributes, '$.${key}')`;
+    pg ? `(n.attributes ->> '${key}')` : `json_extract(n.attributes, '$."${key}"')`;
+  // a type prefix as the planner best uses the index on node_type (LIKE is case-insensitive on SQLite by default)
+  const typeIs = (prefix: string): string =>
+    pg ? `n.node_type like '${prefix}%'` : `n.node_type glob '${prefix}*'`;
+  // as the QueryBuilder: without `+`, SQLite may walk by the index on `type` instead of input_id/output_id
+  const linkType = (alias: string): string => (pg ? `${alias}.type` : `+${alias}.type`);
   const ts = (column: string): string => (pg ? `${column}::text` : column);
 
   // verdi process list: default (the active processes) and `-a -p 1`
   const newest = new Date(facts.newest);
-  const listColumns = `n.id, ${ts('n.ctime')}, ${attr('process_label')}, ${attr('process_state')}, ${attr('process_status')}, ${attr('exit_status')}, ${attr('paused')}, ${attr('exception')}`;
-  const listRaw = `select ${listColumns} from db_dbnode as n where n.node_type like 'process.%' and ${attr('process_state')} in ('created', 'waiting', 'running') order by n.ctime, n.id`;
+  // the fields the command's query function reads (every column `-P` can show)
+  const listColumns = queriedFields()
+    .map((field) => {
+      const [column = '', key] = field.split('.');
+      if (key === undefined) return column.endsWith('time') ? ts(`n.${column}`) : `n.${column}`;
+      return pg ? `(n.${column} ->> '${key}')` : `json_extract(n.${column}, '$."${key}"')`;
+    })
+    .join(', ');
+  const listRaw = `select ${listColumns} from db_dbnode as n where ${typeIs('process.')} and ${attr('process_state')} in ('created', 'waiting', 'running') order by n.ctime, n.id`;
   const pastDay = new Date(newest.getTime() - 86_400_000);
-  const pastRaw = `select ${listColumns} from db_dbnode as n where n.node_type like 'process.%' and n.ctime > ${pg ? '$1::timestamptz' : '?'} order by n.ctime, n.id`;
+  const pastRaw = `select ${listColumns} from db_dbnode as n where ${typeIs('process.')} and n.ctime > ${pg ? '$1::timestamptz' : '?'} order by n.ctime, n.id`;
   const pastParam = pg ? pastDay.toISOString() : pastDay.toISOString().replace('T', ' ').replace('Z', '');
   check('process list rows', (await queryProcesses({ storage })).length, (await raw.all(listRaw)).length);
   check(
@@ -159,16 +188,15 @@ async function main(): Promise<void> {
   );
 
   // verdi process status of the deep workflow: the call tree, 20 levels
-  const callTreeRaw = `with recursive tree(id, depth) as (select ${pg ? '$1::integer' : '?'}, 0 union all select l.output_id, t.depth + 1 from tree as t join db_dblink as l on l.input_id = t.id where l.type in ('call_calc', 'call_work')) select n.id, ${attr('process_label')}, ${attr('process_state')}, ${attr('exit_status')}, ${attr('stepper_state_info')}, n.node_type, ${ts('n.ctime')} from tree join db_dbnode as n on n.id = tree.id`;
+  const callTreeRaw = `with recursive tree(id, depth) as (select ${pg ? '$1::integer' : '?'}, 0 union all select l.output_id, t.depth + 1 from tree as t join db_dblink as l on l.input_id = t.id where ${linkType('l')} in ('call_calc', 'call_work')) select n.id, ${attr('process_label')}, ${attr('process_state')}, ${attr('exit_status')}, ${attr('stepper_state_info')}, n.node_type, ${ts('n.ctime')} from tree join db_dbnode as n on n.id = tree.id`;
   await add(
     'process status of a 20-deep workflow',
-    async () =>
-      buildCallTree((await orm.loadNode(facts.deep.workchain)) as InstanceType<typeof orm.ProcessNode>),
+    async () => buildCallTree(await orm.loadNode<InstanceType<typeof orm.ProcessNode>>(facts.deep.workchain)),
     () => raw.all(callTreeRaw, [facts.deep.workchain]),
   );
 
   // QueryBuilder: count by type
-  const countRaw = `select count(*) from db_dbnode where node_type like 'process.calculation.calcjob.%'`;
+  const countRaw = `select count(*) from db_dbnode as n where ${typeIs('process.calculation.calcjob.')}`;
   check(
     'count by type',
     await new QueryBuilder().append(orm.CalcJobNode).count(),
@@ -182,20 +210,20 @@ async function main(): Promise<void> {
 
   // QueryBuilder: attribute filter and projection over the Float sweep (up to 100,000 members)
   const filterRaw = pg
-    ? `select count(*) from db_dbnode as n where n.node_type like 'data.core.float.%' and (n.attributes ->> 'value')::double precision > 500`
-    : `select count(*) from db_dbnode as n where n.node_type like 'data.core.float.%' and json_extract(n.attributes, '$.value') > 500`;
+    ? `select count(*) from db_dbnode as n where ${typeIs('data.core.float.')} and (n.attributes ->> 'value')::double precision > 500`
+    : `select count(*) from db_dbnode as n where ${typeIs('data.core.float.')} and json_extract(n.attributes, '$.value') > 500`;
   const filterQb = () =>
     new QueryBuilder().append(orm.Float, { filters: { 'attributes.value': { '>': 500 } } }).count();
   check('attribute filter', await filterQb(), Number((await raw.all(filterRaw))[0]![0]));
   const floats = Number(
-    (await raw.all(`select count(*) from db_dbnode where node_type like 'data.core.float.%'`))[0]![0],
+    (await raw.all(`select count(*) from db_dbnode as n where ${typeIs('data.core.float.')}`))[0]![0],
   );
   await add(`QB attribute filter over ${floats.toLocaleString('en')} Floats`, filterQb, () =>
     raw.all(filterRaw),
   );
   const projectRaw = pg
-    ? `select n.attributes -> 'value' from db_dbnode as n where n.node_type like 'data.core.float.%'`
-    : `select json_extract(n.attributes, '$.value') from db_dbnode as n where n.node_type like 'data.core.float.%'`;
+    ? `select n.attributes -> 'value' from db_dbnode as n where ${typeIs('data.core.float.')}`
+    : `select json_extract(n.attributes, '$.value') from db_dbnode as n where ${typeIs('data.core.float.')}`;
   await add(
     `QB projection of ${floats.toLocaleString('en')} values`,
     () => new QueryBuilder().append(orm.Float, { project: 'attributes.value' }).all({ flat: true }),
@@ -205,7 +233,7 @@ async function main(): Promise<void> {
   // QueryBuilder: graph traversal from a leaf and from a root of the deep workflow's data provenance
   const walkRaw = (direction: 'descendants' | 'ancestors') => {
     const [from, to] = direction === 'descendants' ? ['input_id', 'output_id'] : ['output_id', 'input_id'];
-    return `with recursive walk(id) as (select l.${to} from db_dblink as l where l.${from} = ${pg ? '$1' : '?'} and l.type in ('create', 'input_calc') union select l.${to} from walk join db_dblink as l on l.${from} = walk.id where l.type in ('create', 'input_calc')) select n.id from walk join db_dbnode as n on n.id = walk.id`;
+    return `with recursive walk(id) as (select l.${to} from db_dblink as l where l.${from} = ${pg ? '$1' : '?'} and ${linkType('l')} in ('create', 'input_calc') union select l.${to} from walk join db_dblink as l on l.${from} = walk.id where ${linkType('l')} in ('create', 'input_calc')) select n.id from walk ${pg ? 'join' : 'cross join'} db_dbnode as n on n.id = walk.id`;
   };
   for (const [label, start, keyword, direction] of [
     ['withDescendants of a leaf (its ancestors)', facts.deep.leaf, 'withDescendants', 'ancestors'],
@@ -267,10 +295,9 @@ async function main(): Promise<void> {
     globalThis.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
     const runs = Math.max(1, Math.min(RUNS, 3));
-    const ours = await median(iterate, runs);
+    const { ours, floor } = await paired(iterate, () => raw.iterate(iterRaw, () => undefined), runs);
     globalThis.gc?.();
     const heapAfter = process.memoryUsage().heapUsed;
-    const floor = await median(() => raw.iterate(iterRaw, () => undefined), runs);
     const mb = (n: number) => `${(n / 1e6).toFixed(0)} MB`;
     figures.push({
       name: `QB iterall over ${rows.toLocaleString('en')} rows`,
@@ -321,11 +348,10 @@ async function main(): Promise<void> {
       times.floor.push(performance.now() - start);
       await cleanup();
     }
-    const mid = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     figures.push({
       name: `storeMany of ${count.toLocaleString('en')} Int nodes`,
-      ours: count / (mid(times.ours) / 1000),
-      floor: count / (mid(times.floor) / 1000),
+      ours: count / (middle(times.ours) / 1000),
+      floor: count / (middle(times.floor) / 1000),
       unit: 'nodes/s',
       note: 'floor: the same rows as multi-row INSERTs',
     });
@@ -359,11 +385,10 @@ async function main(): Promise<void> {
       times.floor.push(performance.now() - start);
       rmSync(folder, { recursive: true, force: true });
     }
-    const mid = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     figures.push({
       name: `repository maintain (pack ${count} loose objects)`,
-      ours: mid(times.ours),
-      floor: mid(times.floor),
+      ours: middle(times.ours),
+      floor: middle(times.floor),
       unit: 'ms',
       note: 'floor: read each file, append to one pack, fsync, unlink',
     });
@@ -390,8 +415,7 @@ async function main(): Promise<void> {
     ] as const) {
       figures.push({
         name: `${name} (CLI)`,
-        ours: await median(command),
-        floor: await median(baseline),
+        ...(await paired(command, baseline, Math.min(RUNS, 5))),
         unit: 'ms',
         note: "floor: node -e ''",
       });
@@ -414,9 +438,11 @@ function report(profile: BuiltProfile, figures: readonly Figure[]): void {
     string,
     Record<string, number>
   >;
-  all[`${profile.backend}:${profile.size}`] = Object.fromEntries(
-    figures.map((f) => [stripCounts(f.name), f.ours]),
-  );
+  // a partial run (`--only`) updates only its own figures
+  all[`${profile.backend}:${profile.size}`] = {
+    ...all[`${profile.backend}:${profile.size}`],
+    ...Object.fromEntries(figures.map((f) => [stripCounts(f.name), f.ours])),
+  };
   writeFileSync(results, JSON.stringify(all, null, 2));
   const sizes = Object.keys(all)
     .filter((k) => k.startsWith(`${profile.backend}:`))
@@ -439,7 +465,6 @@ function report(profile: BuiltProfile, figures: readonly Figure[]): void {
       `| ${f.name} | ${fmt(f, f.ours)} | ${fmt(f, f.floor)} | ${ratio(f).toFixed(2)}× | ${growthOf(f)} | ${f.note} |`,
     );
   }
-  void readdirSync;
 }
 
 /** A workload's name without the counts that change with the size, to match it across sizes. */

@@ -74,6 +74,12 @@ export interface RunnerOptions {
   readonly broadcastExcepted?: boolean;
 }
 
+/** Options of {@link Runner.loadProcess}. */
+export interface LoadProcessOptions {
+  /** The process node, just read by the caller: it is not read again. */
+  readonly node?: ProcessNode | undefined;
+}
+
 /** Options of {@link Runner.instantiate}. */
 export interface RunnerInstantiateOptions extends InstantiateOptions {
   /** The process is made to be handed to the daemon: it is not leased here. */
@@ -610,9 +616,13 @@ export class Runner implements ProcessRunner, AsyncDisposable {
    * for a missing node; `InvalidOperationError` for a terminated process; a `PersistenceError` for a missing or
    * unreadable checkpoint or a class that is not registered (import the module defining it first).
    */
-  async loadProcess(pk: number): Promise<EngineProcessInstance> {
+  async loadProcess(pk: number, options: LoadProcessOptions = {}): Promise<EngineProcessInstance> {
     this.#ensureOpen();
-    const node = await loadNode(pk, { storage: this.storage });
+    // a caller that has just read the node (a daemon worker claiming it) saves this read
+    const node =
+      options.node !== undefined && options.node.pk === pk
+        ? options.node
+        : await loadNode(pk, { storage: this.storage });
     if (!(node instanceof ProcessNode)) throw new NotExistentError(`node<${pk}> is not a process node`);
     if (node.isTerminated)
       throw new InvalidOperationError(`process<${pk}> has already terminated (${String(node.processState)})`);

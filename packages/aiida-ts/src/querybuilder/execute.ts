@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { PostgresAdapter, sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
 import { QueryError } from '../errors.js';
+import { PREPARED_STATEMENT_MARK } from '../storage/postgres/prepared-statements.js';
 import type { Database } from '../storage/schema.js';
 import type { QueryBackend } from './results.js';
 import type { CompiledPlan, TableBounds } from './sql/compile.js';
@@ -8,12 +9,34 @@ import type { CompiledPlan, TableBounds } from './sql/compile.js';
 type Row = Record<string, unknown>;
 
 /** Runs a statement on the backend's current executor, wrapping database errors in {@link QueryError}. */
-export async function runQuery(db: Kysely<Database>, query: RawBuilder<Row>): Promise<Row[]> {
+export async function runQuery(
+  db: Kysely<Database>,
+  query: RawBuilder<Row>,
+  /** A statement of a shared plan, run again and again: PostgreSQL prepares it once per connection. */
+  reused = false,
+): Promise<Row[]> {
   try {
-    return (await query.execute(db)).rows;
+    return (await db.executeQuery(reused ? compiledOnce(db, query) : query.compile(db))).rows;
   } catch (error) {
     throw wrapDatabaseError(error);
   }
+}
+
+// The SQL text of each statement of a shared plan, rendered once per dialect: rendering walks Kysely's operation
+// tree, which costs more than running a small query on SQLite.
+const rendered = new WeakMap<RawBuilder<Row>, { dialect: string; query: CompiledQuery<Row> }>();
+
+function compiledOnce(db: Kysely<Database>, query: RawBuilder<Row>): CompiledQuery<Row> {
+  const adapter = db.getExecutor().adapter;
+  const dialect = adapter instanceof PostgresAdapter ? 'postgres' : 'other';
+  const known = rendered.get(query);
+  if (known !== undefined && known.dialect === dialect) return known.query;
+  const compiled = query.compile(db);
+  // on PostgreSQL the connection prepares it once and reuses the plan (see PREPARED_STATEMENT_MARK)
+  const reused: CompiledQuery<Row> =
+    dialect === 'postgres' ? { ...compiled, sql: `${PREPARED_STATEMENT_MARK}${compiled.sql}` } : compiled;
+  rendered.set(query, { dialect, query: reused });
+  return reused;
 }
 
 /** A database error as a QueryError keeping the driver's message (and the original as `cause`). */

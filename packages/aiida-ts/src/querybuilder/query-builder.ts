@@ -134,6 +134,30 @@ interface TagInfo {
 const EDGE_TAG_DELIMITER = '--';
 const DEFAULT_BATCH_SIZE = 1000;
 
+/** Compiled plans by dialect and query, most recently used last: the same query built again skips compiling. */
+const PLANS = new Map<string, { plan: CompiledPlan; compiler: QueryCompiler }>();
+const PLANS_KEPT = 256;
+
+// a plan holds no state of the QueryBuilder that made it (its statements are immutable, its decoders pure), so
+// every QueryBuilder asking the same query of the same dialect can share it
+function sharedPlan(
+  dialect: DialectName,
+  key: string,
+  compile: () => { plan: CompiledPlan; compiler: QueryCompiler },
+): { plan: CompiledPlan; compiler: QueryCompiler } {
+  const cacheKey = `${dialect}\n${key}`;
+  const known = PLANS.get(cacheKey);
+  if (known !== undefined) {
+    PLANS.delete(cacheKey);
+    PLANS.set(cacheKey, known);
+    return known;
+  }
+  const compiled = compile();
+  PLANS.set(cacheKey, compiled);
+  if (PLANS.size > PLANS_KEPT) PLANS.delete(PLANS.keys().next().value!);
+  return compiled;
+}
+
 function deepCopy<T>(value: T): T {
   return structuredClone(value);
 }
@@ -666,13 +690,30 @@ export class QueryBuilder {
   // ---- compilation -----------------------------------------------------------------------------------------
 
   #compiled(dialectName: DialectName): { plan: CompiledPlan; compiler: QueryCompiler } {
-    const data = this.asDict();
-    const key = JSON.stringify(data);
+    // the key is the query itself (as asDict gives it, without copying it first); Dates are marked so that a
+    // Date and its ISO string never share a plan
+    const key = JSON.stringify(
+      {
+        path: this.#path,
+        filters: this.#filters,
+        project: this.#projections,
+        project_map: this.#projectMap,
+        order_by: this.#orderBy,
+        limit: this.#limit,
+        offset: this.#offset,
+        distinct: this.#distinct,
+      },
+      function (this: Record<string, unknown>, name: string, value: unknown) {
+        return this[name] instanceof Date ? { $date: value } : value;
+      },
+    );
     if (this.#cache !== undefined && this.#cache.key === key && this.#cache.dialect === dialectName)
       return this.#cache;
-    const compiler = new QueryCompiler(getDialect(dialectName));
-    const plan = compiler.compile(data);
-    this.#cache = { key, dialect: dialectName, plan, compiler };
+    const shared = sharedPlan(dialectName, key, () => {
+      const compiler = new QueryCompiler(getDialect(dialectName));
+      return { plan: compiler.compile(this.asDict()), compiler };
+    });
+    this.#cache = { key, dialect: dialectName, ...shared };
     return this.#cache;
   }
 
@@ -727,13 +768,13 @@ export class QueryBuilder {
   /** The number of rows the query gives (after limit and offset). */
   async count(): Promise<number> {
     const { backend, plan } = this.#prepare();
-    const rows = await runQuery(backend.executor(), plan.countSelect);
+    const rows = await runQuery(backend.executor(), plan.countSelect, true);
     return backend.dialect.decodeInteger(rows[0]?.count ?? 0);
   }
 
   async #rows(options: BatchOptions): Promise<Record<string, unknown>[]> {
     const { backend, plan } = this.#prepare();
-    if (options.batchSize === undefined) return runQuery(backend.executor(), plan.select);
+    if (options.batchSize === undefined) return runQuery(backend.executor(), plan.select, true);
     const rows: Record<string, unknown>[] = [];
     for await (const batch of fetchBatches(backend, plan, checkBatchSize(options.batchSize)))
       rows.push(...batch);

@@ -34,8 +34,14 @@ export function getEntityLoader(ormBase: OrmBase): EntityRowLoader | undefined {
   return loaders.get(ormBase) ?? ORM_LOADERS[ormBase];
 }
 
+// how SQLite profiles store timestamps (naive UTC, as aiida-core's TZDateTime): `2024-05-01 12:00:00.123456`
+const SQLITE_NAIVE_UTC = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?$/;
+
 function decodeDate(dialect: SqlDialect, raw: unknown): Date | null {
   if (raw === null || raw === undefined) return null;
+  // the common case read straight into a Date (a Date keeps milliseconds only, as the general path does);
+  // anything else goes through the dialect's full parser
+  if (typeof raw === 'string' && SQLITE_NAIVE_UTC.test(raw)) return new Date(`${raw.replace(' ', 'T')}Z`);
   return new Date(dialect.decodeTimestamp(raw));
 }
 

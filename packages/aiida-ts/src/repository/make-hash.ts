@@ -60,6 +60,24 @@ function singleDigest(type: string, bytes: Uint8Array = new Uint8Array(0)): Uint
   return digest;
 }
 
+// Text leaves (strings, and numbers as text) are looked up by the text itself, before encoding it: a hit then
+// costs no UTF-8 encoding and no key built from bytes. A separate map: a text and a byte string with the same
+// characters are different leaves.
+const SHORT_TEXT = SHORT_LEAF / 3; // at most 3 UTF-8 bytes per UTF-16 code unit
+const textDigests = new Map<string, Uint8Array>();
+
+function textDigest(type: string, text: string): Uint8Array {
+  if (text.length > SHORT_TEXT) return singleDigest(type, encoder.encode(text));
+  const key = `${type}\u0000${text}`;
+  let digest = textDigests.get(key);
+  if (digest === undefined) {
+    digest = computeDigest(type, encoder.encode(text));
+    if (textDigests.size >= 8192) textDigests.clear();
+    textDigests.set(key, digest);
+  }
+  return digest;
+}
+
 // Computed on first use: a digest at import would load the WebAssembly BLAKE2b for every command.
 let endDigest: Uint8Array | undefined;
 function closeDigest(): Uint8Array {
@@ -104,7 +122,7 @@ export function floatToText(value: number, sig: number = AIIDA_FLOAT_PRECISION):
 }
 
 function floatDigest(value: number): Uint8Array {
-  return singleDigest('float', encoder.encode(floatToText(value)));
+  return textDigest('float', floatToText(value));
 }
 
 function isPlainObject(value: object): value is { readonly [key: string]: Hashable } {
@@ -125,13 +143,13 @@ function digests(value: Hashable): Uint8Array[] {
   if (value === null || value === undefined) return [singleDigest('none')];
   switch (typeof value) {
     case 'string':
-      return [singleDigest('str', encoder.encode(value))];
+      return [textDigest('str', value)];
     case 'boolean':
       return [singleDigest('bool', new Uint8Array([value ? 1 : 0]))];
     case 'bigint':
-      return [singleDigest('int', encoder.encode(value.toString()))];
+      return [textDigest('int', value.toString())];
     case 'number':
-      if (Number.isInteger(value)) return [singleDigest('int', encoder.encode(BigInt(value).toString()))];
+      if (Number.isInteger(value)) return [textDigest('int', BigInt(value).toString())];
       return [floatDigest(value)];
     default:
       break;
@@ -141,7 +159,7 @@ function digests(value: Hashable): Uint8Array[] {
   if (value instanceof Date) {
     const time = value.getTime();
     if (Number.isNaN(time)) throw new HashingError('cannot hash an invalid Date');
-    return [singleDigest('datetime', encoder.encode(floatToText(time / 1000)))];
+    return [textDigest('datetime', floatToText(time / 1000))];
   }
   if (Array.isArray(value)) {
     const out = [singleDigest('list(')];

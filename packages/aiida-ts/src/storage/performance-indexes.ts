@@ -19,7 +19,8 @@ import type { Database } from './schema.js';
 /** Attribute keys of `db_dbnode.attributes` with an expression index (the `verdi process list` filters). */
 export const INDEXED_ATTRIBUTES: ReadonlySet<string> = new Set(['process_state']);
 
-const indexName = (key: string): string => `ix_aiida_ts_dbnode_attr_${key}`;
+// named after the table as aiida-core names its indexes, marked as aiida-ts's at the end
+const indexName = (key: string): string => `ix_db_dbnode_attributes_${key}_aiida_ts`;
 
 /** The SQLite expression of an indexed attribute, exactly as the index and the QueryBuilder write it. */
 export function sqliteIndexedAttribute(column: string, key: string): string {
@@ -64,7 +65,13 @@ export function ensureSqliteIndexes(db: BetterSqlite3.Database): void {
     db.transaction(() => {
       for (const statement of sqliteStatements()) db.exec(statement);
     })();
-    for (const name of names) db.exec(`ANALYZE ${name}`);
+    // where db_dbnode has statistics, the planner compares the new index with indexes it knows well: give it
+    // statistics too (elsewhere `PRAGMA optimize` gathers them all when it first finds the table worth it)
+    const hasStatistics =
+      db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'`).get() !==
+        undefined &&
+      db.prepare(`SELECT 1 FROM sqlite_stat1 WHERE tbl = 'db_dbnode' LIMIT 1`).get() !== undefined;
+    if (hasStatistics) for (const name of names) db.exec(`ANALYZE ${name}`);
   } catch {
     // SQLITE_BUSY or SQLITE_READONLY: queries stay correct without the index
   }

@@ -263,25 +263,17 @@ export abstract class SqlStorageBackend implements StorageBackend {
   async setGlobalVariable(key: string, value: unknown, description?: string): Promise<void> {
     const now = this.dialect.encodeTimestamp(nowTimestamp());
     const val = this.dialect.encodeJson(value);
-    await this.transaction(async (trx) => {
-      const existing = await trx
-        .selectFrom('db_dbsetting')
-        .select('id')
-        .where('key', '=', key)
-        .executeTakeFirst();
-      if (existing === undefined) {
-        await trx
-          .insertInto('db_dbsetting')
-          .values({ key, val, description: description ?? '', time: now })
-          .execute();
-      } else {
-        await trx
-          .updateTable('db_dbsetting')
-          .set(description === undefined ? { val, time: now } : { val, time: now, description })
-          .where('id', '=', existing.id)
-          .execute();
-      }
-    });
+    // One statement (the key is unique): no transaction of its own, one round trip on PostgreSQL. The engine writes
+    // `process|state_change|…` with the end of every process.
+    await this.executor()
+      .insertInto('db_dbsetting')
+      .values({ key, val, description: description ?? '', time: now })
+      .onConflict((conflict) =>
+        conflict
+          .column('key')
+          .doUpdateSet(description === undefined ? { val, time: now } : { val, time: now, description }),
+      )
+      .execute();
   }
 
   async schemaVersion(): Promise<string | null> {

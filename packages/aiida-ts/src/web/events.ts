@@ -45,14 +45,19 @@ export class ProcessEventHub {
     this.#interval = options.pollIntervalMs ?? (context.communicator === null ? 250 : 2_000);
   }
 
-  /** Starts delivering events to `listener`; the returned function stops it. */
-  subscribe(listener: Listener): () => void {
+  /**
+   * Starts delivering events to `listener`; the returned function stops it. `ready` settles once the broadcasts are
+   * subscribed to (at once without a broker): changes from then on are not missed.
+   */
+  subscribe(listener: Listener): { stop: () => void; ready: Promise<void> } {
     this.#listeners.add(listener);
     if (this.#listeners.size === 1) this.#start();
-    return () => {
+    const ready = (this.#broadcastId ?? Promise.resolve(undefined)).then(() => undefined);
+    const stop = (): void => {
       this.#listeners.delete(listener);
       if (this.#listeners.size === 0) this.#stop();
     };
+    return { stop, ready };
   }
 
   #emit(event: ProcessEvent): void {
@@ -70,6 +75,10 @@ export class ProcessEventHub {
           void this.#rows([pk]).then(
             ([row]) => {
               if (row === undefined) return;
+              // the broadcast may overtake the node's own write of its state: the broadcast says what is now
+              const to = /^state_changed\.[^.]+\.([a-z]+)$/.exec(subject)?.[1];
+              if (to !== undefined) row['process_state'] = to;
+              if (subject === 'paused' || subject === 'played') row['paused'] = subject === 'paused';
               this.#seen.set(pk, fingerprint(row));
               this.#emit({ subject, source: 'broker', process: row });
             },

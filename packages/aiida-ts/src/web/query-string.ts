@@ -125,6 +125,8 @@ export function parseQueryString(raw: string): ParsedQuery {
     const match = FIELD.exec(field);
     if (match === null) throw badParameter(field, 'not of the form key<operator>value');
     const [, key = '', operator = '=', valueText = ''] = match;
+    // no storage keeps a NUL in text (PostgreSQL refuses it): refused here, the same on every backend
+    if (valueText.includes('\u0000')) throw badParameter(key, 'a NUL character is not allowed');
     if ((UNIQUE_KEYS as readonly string[]).includes(key)) {
       const uniqueKey = key as UniqueKey;
       if (operator !== '=') throw badParameter(key, `takes only the operator \`=\`, got \`${operator}\``);

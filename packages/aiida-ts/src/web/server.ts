@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Communicator } from 'kiwipy-ts';
@@ -154,6 +155,7 @@ export function createWebServer(options: WebServerOptions): Promise<WebServer> {
     });
   });
 
+  const streams = new Set<ServerResponse>();
   const parse = (request: FastifyRequest): ParsedQuery => parseQueryString(rawQuery(request));
 
   const paged = (
@@ -290,11 +292,18 @@ export function createWebServer(options: WebServerOptions): Promise<WebServer> {
     const file = await repoContents(context, await node(request), query);
     const inline = booleanKey(query, 'download') === false;
     const safeName = file.filename.replace(/[^\w.-]/g, '_');
-    return reply
-      .header('Content-Type', file.contentType)
-      .header('Content-Disposition', `${inline ? 'inline' : 'attachment'}; filename="${safeName}"`)
-      .header('X-Content-Type-Options', 'nosniff')
-      .send(file.content);
+    return (
+      reply
+        .header('Content-Type', file.contentType)
+        .header('Content-Disposition', `${inline ? 'inline' : 'attachment'}; filename="${safeName}"`)
+        .header('X-Content-Type-Options', 'nosniff')
+        // a stored file is data, not part of the page: an SVG or HTML file opened on its own runs no script here
+        .header(
+          'Content-Security-Policy',
+          "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox",
+        )
+        .send(file.content)
+    );
   });
 
   // ---- processes ----
@@ -339,23 +348,28 @@ export function createWebServer(options: WebServerOptions): Promise<WebServer> {
     parse(request);
     reply.hijack();
     const raw = reply.raw;
+    streams.add(raw);
     raw.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
     });
-    raw.write(
-      `retry: 2000\nevent: hello\ndata: ${JSON.stringify({ broker: context.communicator !== null })}\n\n`,
-    );
     let id = 0;
-    const stop = hub.subscribe((event) => {
+    const { stop, ready } = hub.subscribe((event) => {
       id += 1;
       raw.write(`id: ${id}\nevent: process\ndata: ${JSON.stringify(event)}\n\n`);
     });
+    // `hello` once the broadcasts are subscribed to: a client that saw it misses no later change
+    void ready.then(() =>
+      raw.write(
+        `retry: 2000\nevent: hello\ndata: ${JSON.stringify({ broker: context.communicator !== null })}\n\n`,
+      ),
+    );
     // a comment now and then keeps proxies and the browser from closing an idle stream
     const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
     request.raw.on('close', () => {
+      streams.delete(raw);
       clearInterval(heartbeat);
       stop();
     });
@@ -410,6 +424,8 @@ export function createWebServer(options: WebServerOptions): Promise<WebServer> {
     if (closed) return;
     closed = true;
     hub.close();
+    // event streams never end by themselves: end them, or closing would wait for every open page
+    for (const stream of streams) stream.end();
     await app.close();
   };
   return Promise.resolve({

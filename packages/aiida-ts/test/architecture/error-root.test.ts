@@ -22,10 +22,16 @@ const BUILT_IN = new Set([
   'AggregateError',
 ]);
 
+/**
+ * The page `verdi web` serves is bundled for the browser on its own: its errors never reach a caller of the package,
+ * so it is not held to the package's error root.
+ */
+const BROWSER_CODE = path.join('web', 'page');
+
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(full);
+    if (entry.isDirectory()) return full.endsWith(BROWSER_CODE) ? [] : sourceFiles(full);
     return entry.name.endsWith('.ts') ? [full] : [];
   });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProfile, setConfigDir, unloadProfile } from '../../src/config.js';
-import { printable } from '../../src/cmdline/utils/printable.js';
+import { printable } from '../../src/utils/printable.js';
 import { CalcFunctionNode, Group, Str } from '../../src/orm.js';
 import { verdiInProcess } from './verdi-in-process.js';
 

@@ -109,6 +109,17 @@ describe('verdi node export-provenance', () => {
       /RO-Crate of WorkFunctionNode<\d+> written to `.*crate\.zip` \(zip, \d+ files\)/,
     );
     expect((await readFile(zip)).subarray(0, 2).toString('latin1')).toBe('PK');
+    const again = await verdi([
+      'node',
+      'export-provenance',
+      String(pk.workfunction),
+      '-F',
+      'ro-crate',
+      '-O',
+      zip,
+    ]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('already exists');
   });
 
   it('names a bad pk or a node that is no process (exit 2), and refuses a process still running', async () => {

@@ -5,10 +5,10 @@ import {
   formatPythonDatetime,
   formatState,
   formatTimeDelta,
-} from '../../src/cmdline/process/formatting.js';
+} from '../../src/tools/process-info/formatting.js';
 import { processListFilters } from '../../src/cmdline/process/list-query.js';
 import { projectionLabel } from '../../src/cmdline/process/projections.js';
-import { tabulate } from '../../src/cmdline/process/tabulate.js';
+import { tabulate } from '../../src/tools/process-info/tabulate.js';
 
 // The expected strings were printed by Python's tabulate 0.10.0, which aiida-core uses for these tables.
 describe('tabulate', () => {

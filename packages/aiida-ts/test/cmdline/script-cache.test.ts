@@ -43,6 +43,7 @@ describe('the compiled-script cache of verdi run', () => {
     ['another package', "import pc from 'picocolors';\nconsole.log(pc);\n"],
     ['a dynamic import', "const os = await import('node:os');\nconsole.log(os);\n"],
     ['require', "const fs = require('node:fs');\nconsole.log(fs);\n"],
+    ['CommonJS globals', 'console.log(__dirname);\nmodule.exports = {};\n'],
   ])('leaves a script importing %s to the loader hooks, and remembers that', async (what, text) => {
     const script = write(`uses-${what.replaceAll(' ', '-')}.ts`, text);
     const prepared = await prepareScript(script, resolveOwn, cache);

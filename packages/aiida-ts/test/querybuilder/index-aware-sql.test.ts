@@ -64,12 +64,12 @@ describe.each(BACKENDS)('index-aware SQL on $name', ({ name, open }) => {
         dialect === 'postgres'
           ? await sql<{
               n: number;
-            }>`select count(*)::int as n from pg_indexes where indexname = 'ix_aiida_ts_dbnode_attr_process_state'`.execute(
+            }>`select count(*)::int as n from pg_indexes where indexname = 'ix_db_dbnode_attributes_process_state_aiida_ts'`.execute(
               db,
             )
           : await sql<{
               n: number;
-            }>`select count(*) as n from sqlite_master where name = 'ix_aiida_ts_dbnode_attr_process_state'`.execute(
+            }>`select count(*) as n from sqlite_master where name = 'ix_db_dbnode_attributes_process_state_aiida_ts'`.execute(
               db,
             );
       expect(rows[0]?.n).toBe(1);
@@ -80,10 +80,50 @@ describe.each(BACKENDS)('index-aware SQL on $name', ({ name, open }) => {
           })
           .asSql({ inline: true });
         const plan = await sql.raw<{ detail: string }>(`explain query plan ${text}`).execute(db);
-        expect(plan.rows.map((r) => r.detail).join('\n')).toContain('ix_aiida_ts_dbnode_attr_process_state');
+        expect(plan.rows.map((r) => r.detail).join('\n')).toContain(
+          'ix_db_dbnode_attributes_process_state_aiida_ts',
+        );
       }
     },
   );
+
+  it('matches every node for Node without a pattern per row, and still no NULL for a LIKE on a nullable column', async () => {
+    const text = new QueryBuilder().append(Node, { project: 'id' }).asSql();
+    expect(text).not.toMatch(/ like | glob /i);
+    const label = unique('every');
+    const data = new Int(7);
+    await data.setLabel(label);
+    await data.store();
+    const process = new CalculationNode();
+    await process.setLabel(label);
+    await process.store();
+    expect(await new QueryBuilder().append(Node, { filters: { label } }).count()).toBe(2);
+    expect(
+      await new QueryBuilder().append(Node, { filters: { label, node_type: { '!like': '%' } } }).count(),
+    ).toBe(0);
+    // process_type may be NULL (data nodes): `like '%'` keeps only the rows that have one
+    const withType = await new QueryBuilder()
+      .append(Node, { filters: { label, process_type: { like: '%' } } })
+      .count();
+    const typed = [data, process].filter((n) => n.processType !== null && n.processType !== undefined);
+    expect(withType).toBe(typed.length);
+  });
+
+  it.runIf(name === 'core.psql_dos')('prepares the statements of a query once per connection', async () => {
+    const backend = storage();
+    await backend.transaction(async () => {
+      const count = () =>
+        new QueryBuilder().append(Int, { filters: { 'attributes.value': { '>': 3 } } }).count();
+      const first = await count();
+      expect(await count()).toBe(first);
+      const { rows } = await sql<{
+        n: number;
+      }>`select count(*)::int as n from pg_prepared_statements where name like 'aiida_ts_%'`.execute(
+        backend.executor(),
+      );
+      expect(rows[0]?.n).toBeGreaterThan(0);
+    });
+  });
 
   it('walks each pair once for DISTINCT queries and each path otherwise', async () => {
     // a diamond: a → c1 → b, and both a and b are inputs of c2, which creates d
@@ -132,5 +172,42 @@ describe.each(BACKENDS)('index-aware SQL on $name', ({ name, open }) => {
     const streamed: number[] = [];
     for await (const row of descendants(true, false).iterall({ batchSize: 1 })) streamed.push(Number(row[0]));
     expect(streamed.sort((x, y) => x - y)).toEqual(each);
+  });
+});
+
+describe('reading the JSON text of SQLite projections', () => {
+  it('gives what JSON.parse gives, for scalars read without the parser and everything else', async () => {
+    const { parseJsonText } = await import('../../src/querybuilder/sql/json-access.js');
+    const samples = [
+      '0',
+      '-0',
+      '12',
+      '-3.5',
+      '1e400',
+      '-1e-7',
+      '12345678901234567890',
+      '"abc"',
+      '""',
+      '"a\\"b"',
+      '"\\u00e9"',
+      '"a\\\\b"',
+      '"x"y"',
+      'true',
+      'false',
+      'null',
+      '[1,"a"]',
+      '{"a":1}',
+      '"2024-01-01 00:00:00"',
+    ];
+    for (const text of samples) {
+      let expected: unknown;
+      try {
+        expected = JSON.parse(text);
+      } catch {
+        expect(() => parseJsonText(text)).toThrow();
+        continue;
+      }
+      expect(parseJsonText(text)).toStrictEqual(expected);
+    }
   });
 });

@@ -6,8 +6,8 @@ import { importArchive } from '../../src/tools/archive/import.js';
 import { collectProvenance } from '../../src/tools/provenance/collect.js';
 import { exportProvJson, provNodeId, type ProvJsonDocument } from '../../src/tools/provenance/prov-json.js';
 import { OuterWorkChain } from '../engine/fixture-workchains.js';
-import { useEngine } from '../engine/helpers.js';
-import { openSqliteDos, openSqliteTemp } from '../storage/helpers.js';
+import { BACKENDS, useEngine } from '../engine/helpers.js';
+import { openSqliteTemp } from '../storage/helpers.js';
 import { fixture } from './archive-support.js';
 import { processTreeLinks, provJsonSchemaErrors } from './provenance-support.js';
 
@@ -32,94 +32,97 @@ function documentLinks(document: ProvJsonDocument): string[] {
   return out.sort();
 }
 
-describe('PROV-JSON of an engine-built workchain calling workchains and calcfunctions', () => {
-  const engine = useEngine(openSqliteDos);
+describe.each(BACKENDS)(
+  'PROV-JSON of an engine-built workchain calling workchains and calcfunctions (%s)',
+  (_name, open) => {
+    const engine = useEngine(open);
 
-  it('is valid against the published PROV-JSON schema and holds every node and link of the process', async () => {
-    const { runner, storage } = engine();
-    const { node } = await runner.runGetNode(OuterWorkChain, { inner: { x: 3, y: 4 }, iterations: 2 });
-    expect(node.isFinishedOk).toBe(true);
-    const document = await exportProvJson(node);
-    expect(provJsonSchemaErrors(document)).toEqual([]);
-    // the schema does catch what it forbids: an unknown section, a relation without its required ends
-    expect(provJsonSchemaErrors({ ...document, wasEndedBy: {} })).not.toEqual([]);
-    expect(provJsonSchemaErrors({ ...document, used: { '_:u': { 'prov:activity': 'uuid:x' } } })).not.toEqual(
-      [],
-    );
+    it('is valid against the published PROV-JSON schema and holds every node and link of the process', async () => {
+      const { runner, storage } = engine();
+      const { node } = await runner.runGetNode(OuterWorkChain, { inner: { x: 3, y: 4 }, iterations: 2 });
+      expect(node.isFinishedOk).toBe(true);
+      const document = await exportProvJson(node);
+      expect(provJsonSchemaErrors(document)).toEqual([]);
+      // the schema does catch what it forbids: an unknown section, a relation without its required ends
+      expect(provJsonSchemaErrors({ ...document, wasEndedBy: {} })).not.toEqual([]);
+      expect(
+        provJsonSchemaErrors({ ...document, used: { '_:u': { 'prov:activity': 'uuid:x' } } }),
+      ).not.toEqual([]);
 
-    // every process of the call tree is an activity with start and end times, every data node around it an entity
-    const tree: ProcessNode[] = [node, ...(await node.getCalledDescendants())];
-    expect(tree.length).toBeGreaterThan(5);
-    for (const process of tree) {
-      const activity = document.activity?.[provNodeId(process)];
-      expect(activity, `${process.constructor.name}<${process.pk}>`).toBeDefined();
-      expect(activity?.['prov:startTime']).toBe(process.ctimeIso);
-      expect(activity?.['prov:endTime']).toBe(process.mtimeIso);
-      expect(activity?.['aiida:process_state']).toBe('finished');
-      for (const link of [
-        ...(await process.links.getIncoming()).all(),
-        ...(await process.links.getOutgoing()).all(),
-      ])
-        expect(
-          document.entity?.[provNodeId(link.node)] ?? document.activity?.[provNodeId(link.node)],
-        ).toBeDefined();
-    }
-    // every link of those processes is a relation carrying its type and label (calls also as wasStartedBy)
-    const expected = await processTreeLinks(
-      storage,
-      tree.map((process) => process.pk!),
-    );
-    const found = documentLinks(document);
-    for (const link of expected) expect(found).toContain(link);
-    expect(Object.keys(document.wasStartedBy ?? {})).toHaveLength(
-      expected.filter((link) => link.includes(' call_')).length,
-    );
-    // the owner is an agent; entities are attributed to it and activities associated with it under their class
-    const [userId] = Object.keys(document.agent ?? {});
-    expect(document.agent?.[userId!]?.['prov:type']).toEqual({
-      $: 'prov:Person',
-      type: 'prov:QUALIFIED_NAME',
+      // every process of the call tree is an activity with start and end times, every data node around it an entity
+      const tree: ProcessNode[] = [node, ...(await node.getCalledDescendants())];
+      expect(tree.length).toBeGreaterThan(5);
+      for (const process of tree) {
+        const activity = document.activity?.[provNodeId(process)];
+        expect(activity, `${process.constructor.name}<${process.pk}>`).toBeDefined();
+        expect(activity?.['prov:startTime']).toBe(process.ctimeIso);
+        expect(activity?.['prov:endTime']).toBe(process.mtimeIso);
+        expect(activity?.['aiida:process_state']).toBe('finished');
+        for (const link of [
+          ...(await process.links.getIncoming()).all(),
+          ...(await process.links.getOutgoing()).all(),
+        ])
+          expect(
+            document.entity?.[provNodeId(link.node)] ?? document.activity?.[provNodeId(link.node)],
+          ).toBeDefined();
+      }
+      // every link of those processes is a relation carrying its type and label (calls also as wasStartedBy)
+      const expected = await processTreeLinks(
+        storage,
+        tree.map((process) => process.pk!),
+      );
+      const found = documentLinks(document);
+      for (const link of expected) expect(found).toContain(link);
+      expect(Object.keys(document.wasStartedBy ?? {})).toHaveLength(
+        expected.filter((link) => link.includes(' call_')).length,
+      );
+      // the owner is an agent; entities are attributed to it and activities associated with it under their class
+      const [userId] = Object.keys(document.agent ?? {});
+      expect(document.agent?.[userId!]?.['prov:type']).toEqual({
+        $: 'prov:Person',
+        type: 'prov:QUALIFIED_NAME',
+      });
+      const attributed = Object.values(document.wasAttributedTo ?? {}).map((record) => record['prov:entity']);
+      for (const id of Object.keys(document.entity ?? {}))
+        if (id.startsWith('uuid:')) expect(attributed).toContain(id);
+      const root = Object.values(document.wasAssociatedWith ?? {}).find(
+        (record) => record['prov:activity'] === provNodeId(node),
+      );
+      expect(root).toMatchObject({ 'prov:agent': userId, 'prov:plan': expect.stringMatching(/^plan:/) });
+      const plan = root?.['prov:plan'];
+      expect(document.entity?.[typeof plan === 'string' ? plan : '']?.['prov:type']).toEqual({
+        $: 'prov:Plan',
+        type: 'prov:QUALIFIED_NAME',
+      });
+      // base values are entity values
+      const sum = (await node.links.getOutgoing({ linkType: LinkType.RETURN })).getNodeByLabel('total');
+      if (!(sum instanceof Int)) throw new Error('the total is not an Int');
+      expect(document.entity?.[provNodeId(sum)]?.['prov:value']).toBe(sum.value);
     });
-    const attributed = Object.values(document.wasAttributedTo ?? {}).map((record) => record['prov:entity']);
-    for (const id of Object.keys(document.entity ?? {}))
-      if (id.startsWith('uuid:')) expect(attributed).toContain(id);
-    const root = Object.values(document.wasAssociatedWith ?? {}).find(
-      (record) => record['prov:activity'] === provNodeId(node),
-    );
-    expect(root).toMatchObject({ 'prov:agent': userId, 'prov:plan': expect.stringMatching(/^plan:/) });
-    const plan = root?.['prov:plan'];
-    expect(document.entity?.[typeof plan === 'string' ? plan : '']?.['prov:type']).toEqual({
-      $: 'prov:Plan',
-      type: 'prov:QUALIFIED_NAME',
+
+    it('includes the creator of each input, and refuses a process that is not sealed, or a data node', async () => {
+      const { runner } = engine();
+      const first = await runner.runGetNode(OuterWorkChain, { inner: { x: 1, y: 1 }, iterations: 1 });
+      const total = (await first.node.outputs.total) as Int;
+      const second = await runner.runGetNode(OuterWorkChain, { inner: { x: total, y: 2 }, iterations: 1 });
+      const graph = await collectProvenance(second.node);
+      const creator = (await total.links.getIncoming({ linkType: LinkType.CREATE })).one().node;
+      expect(graph.nodes.has(creator.pk!)).toBe(true);
+      // the first workflow only returned `total`: its creator is the calcfunction, not the workflow
+      expect(graph.nodes.has(first.node.pk!)).toBe(false);
+
+      const running = new WorkChainNode();
+      await running.store();
+      await running.setProcessState('running');
+      await expect(exportProvJson(running)).rejects.toThrow(InvalidOperationError);
+      await expect(exportProvJson(running)).rejects.toThrow(
+        /WorkChainNode<\d+>.*state running\) is not sealed/,
+      );
+      await expect(exportProvJson(total.pk!)).rejects.toThrow(ValidationError);
+      await expect(exportProvJson(total.pk!)).rejects.toThrow(/is a Int, not a process/);
     });
-    // base values are entity values
-    const sum = (await node.links.getOutgoing({ linkType: LinkType.RETURN })).getNodeByLabel('total');
-    if (!(sum instanceof Int)) throw new Error('the total is not an Int');
-    expect(document.entity?.[provNodeId(sum)]?.['prov:value']).toBe(sum.value);
-  });
-
-  it('includes the creator of each input, and refuses a process that is not sealed, or a data node', async () => {
-    const { runner } = engine();
-    const first = await runner.runGetNode(OuterWorkChain, { inner: { x: 1, y: 1 }, iterations: 1 });
-    const total = (await first.node.outputs.total) as Int;
-    const second = await runner.runGetNode(OuterWorkChain, { inner: { x: total, y: 2 }, iterations: 1 });
-    const graph = await collectProvenance(second.node);
-    const creator = (await total.links.getIncoming({ linkType: LinkType.CREATE })).one().node;
-    expect(graph.nodes.has(creator.pk!)).toBe(true);
-    // the first workflow only returned `total`: its creator is the calcfunction, not the workflow
-    expect(graph.nodes.has(first.node.pk!)).toBe(false);
-
-    const running = new WorkChainNode();
-    await running.store();
-    await running.setProcessState('running');
-    await expect(exportProvJson(running)).rejects.toThrow(InvalidOperationError);
-    await expect(exportProvJson(running)).rejects.toThrow(
-      /WorkChainNode<\d+>.*state running\) is not sealed/,
-    );
-    await expect(exportProvJson(total.pk!)).rejects.toThrow(ValidationError);
-    await expect(exportProvJson(total.pk!)).rejects.toThrow(/is a Int, not a process/);
-  });
-});
+  },
+);
 
 describe('PROV-JSON of the calculation job aiida-core 2.8 wrote', () => {
   it('has the computer as an agent of the job, the code as its plan, and every node and link', async () => {
@@ -163,6 +166,7 @@ describe('PROV-JSON of the calculation job aiida-core 2.8 wrote', () => {
       expect(document.entity?.[provNodeId(retrieved)]?.['aiida:repository_files']).toEqual(
         await retrieved.base.repository.listFilePaths(),
       );
+      expect(document.activity?.[provNodeId(job!)]?.['aiida:repository_files']).toContain('_aiidasubmit.sh');
     } finally {
       await handle.cleanup();
     }

@@ -29,6 +29,7 @@ describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
   });
   afterAll(async () => {
     await server.close();
+    await filled.cleanup();
   });
 
   const get = async (url: string) => {
@@ -135,6 +136,9 @@ describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
     await refused(`/api/v4/nodes/${filled.notes.pk}/repo/contents?filename="missing.txt"`, 404, 'filename');
     await refused(`/api/v4/nodes/${filled.notes.pk}/repo/contents`, 400, 'filename');
     await refused('/api/v4/no-such-thing', 404, null);
+    // a NUL byte PostgreSQL cannot hold in text, a number SQLite cannot bind: refused, not a 500
+    await refused('/api/v4/nodes?label="a%00b"', 400, 'label');
+    await refused('/api/v4/nodes?id=99999999999999999999', 400, 'id');
   });
 
   it('shows one node, its attributes, extras, comments and links', async () => {
@@ -204,6 +208,7 @@ describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
     expect(png.headers['content-type']).toBe('image/png');
     expect(png.headers['content-disposition']).toBe('attachment; filename="pixel.png"');
     expect(png.rawPayload.equals(PNG_PIXEL)).toBe(true);
+    expect(png.headers['content-security-policy']).toContain('sandbox');
     const text = await server.app.inject({
       url: `/api/v4/nodes/${filled.notes.pk}/repo/contents?filename="notes.txt"&download=false`,
     });
@@ -249,7 +254,20 @@ describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
     expect(report.data.logs[0]?.message).toMatch(/starting outer workchain$/);
     expect(report.data.logs.at(-1)?.message).toMatch(/done after 2 iterations/);
     const calcjobs = await ok('/api/v4/calcjobs', z.object({ calcjobs: z.array(ProcessRow) }));
-    expect(calcjobs.data.calcjobs).toEqual([]);
+    expect(calcjobs.data.calcjobs.map((row) => row.id)).toEqual([filled.calcjob.pk]);
+    expect(calcjobs.data.calcjobs[0]).toMatchObject({ process_state: 'finished', exit_status: 0 });
+    const inputFiles = await ok(`/api/v4/calcjobs/${filled.calcjob.uuid}/input_files`, z.array(RepoEntry));
+    expect(inputFiles.data.map((entry) => entry.name)).toEqual(
+      expect.arrayContaining(['_aiidasubmit.sh', 'aiida.in']),
+    );
+    const outputFiles = await ok(`/api/v4/calcjobs/${filled.calcjob.uuid}/output_files`, z.array(RepoEntry));
+    expect(outputFiles.data.map((entry) => entry.name)).toContain('aiida.out');
+    const script = await server.app.inject({
+      url: `/api/v4/nodes/${filled.calcjob.pk}/repo/contents?filename="_aiidasubmit.sh"`,
+    });
+    expect(script.headers['content-type']).toBe('text/x-shellscript; charset=utf-8');
+    expect(script.body).toMatch(/^#!/);
+    await refused(`/api/v4/calcjobs/${filled.outer.pk}/input_files`, 404, 'id');
   });
 
   it('lists groups with their nodes, computers, users and statistics', async () => {
@@ -266,17 +284,18 @@ describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
       '/api/v4/computers?hostname="localhost"',
       z.object({ computers: z.array(ComputerRow) }),
     );
-    expect(computers.data.computers.map((computer) => computer.label)).toContain('web-host');
+    expect(computers.data.computers.map((computer) => computer.label)).toContain(filled.computer.label);
     const computer = await ok(
       `/api/v4/computers/${filled.computer.uuid}`,
       z.object({ computers: z.array(ComputerRow) }),
     );
-    expect(computer.data.computers[0]?.label).toBe('web-host');
+    expect(computer.data.computers[0]?.label).toBe(filled.computer.label);
     const users = await ok('/api/v4/users', z.object({ users: z.array(UserRow) }));
     expect(users.data.users.length).toBeGreaterThan(0);
     expect(JSON.stringify(users.data)).not.toContain('@');
     const statistics = await ok('/api/v4/nodes/statistics', Statistics);
-    expect(statistics.data.types['data.core.folder.FolderData.']).toBe(1);
+    // the folder of the fixture and the CalcJob's retrieved folder
+    expect(statistics.data.types['data.core.folder.FolderData.']).toBe(2);
     expect(Object.values(statistics.data.ctime_by_day).reduce((a, b) => a + b, 0)).toBe(
       statistics.data.total,
     );

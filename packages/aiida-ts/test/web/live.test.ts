@@ -2,15 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNode, type ProcessNode } from 'aiida-ts/orm';
 import { createWebServer, type WebServer } from '../../src/web/server.js';
 import { useEngine } from '../engine/helpers.js';
-import { openSqliteDos } from '../storage/helpers.js';
+import { openPsqlDos, openSqliteDos } from '../storage/helpers.js';
 import { HeldWorkChain, openGate } from './held-workchain.js';
 import { processEvent, SseClient } from './sse-client.js';
 
 describe.each([
-  ['from broadcasts, control over the broker', true],
-  ['from reading the storage', false],
-] as const)('process events %s', (_name, withBroker) => {
-  const engine = useEngine(openSqliteDos);
+  ['from broadcasts, control over the broker', true, openSqliteDos],
+  ['from reading SQLite', false, openSqliteDos],
+  ['from reading PostgreSQL', false, openPsqlDos],
+] as const)('process events %s', (_name, withBroker, open) => {
+  const engine = useEngine(open);
   let server: WebServer;
   let address: string;
   beforeAll(async () => {
@@ -30,19 +31,44 @@ describe.each([
   it('streams a work chain appearing and changing state', async () => {
     const events = new SseClient(`${address}/api/v4/processes/events`);
     await events.next((event) => event.event === 'hello');
-    const gate = `live-${String(withBroker)}`;
+    const gate = `live-${_name}`;
     const process = await engine().runner.instantiate(HeldWorkChain, { gate });
     const done = engine().runner.executeProcess(process);
     const pk = process.pk!;
     await events.next(processEvent(pk, { process_label: 'HeldWorkChain' }));
     openGate(gate);
     await done;
-    const finished = await events.next(processEvent(pk, { process_state: 'finished' }));
-    expect((finished.data as { source: string }).source).toBe(withBroker ? 'broker' : 'storage');
+    // with a broker the storage is still read now and then (what broadcasts do not tell): both may report the end
+    const source = withBroker ? 'broker' : 'storage';
+    const finished = await events.next(
+      (event) =>
+        processEvent(pk, { process_state: 'finished' })(event) &&
+        (event.data as { source?: string }).source === source,
+    );
+    expect(finished.event).toBe('process');
     events.close();
   });
+});
 
-  it.runIf(withBroker)('pauses and plays with the token, refuses without it', async () => {
+describe('process control from the page, over the broker', () => {
+  const engine = useEngine(openSqliteDos);
+  let server: WebServer;
+  let address: string;
+  beforeAll(async () => {
+    server = await createWebServer({
+      storage: engine().storage,
+      communicator: engine().communicator,
+      token: 'the-token',
+      page: false,
+      pollIntervalMs: 50,
+    });
+    address = await server.listen({ port: 0 });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('pauses and plays with the token, refuses without it', async () => {
     const gate = 'control';
     const process = await engine().runner.instantiate(HeldWorkChain, { gate });
     const done = engine().runner.executeProcess(process);

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setConfigDir } from '../../src/config.js';
+import { verdiInProcess } from '../cmdline/verdi-in-process.js';
 import { describeResult, VERDI_ARGV, verdiSandbox } from '../cmdline/verdi-process.js';
 
 const sandbox = verdiSandbox('aiida-ts-verdi-web-');
@@ -66,7 +68,9 @@ describe('verdi web', () => {
     expect(refused.status).toBe(403);
     web.stop();
     await web.exited;
-    const bad = await sandbox.verdi(['web', '--port', 'eighty']);
+    // in this process (faster than a second executable): the port is checked before anything is opened
+    setConfigDir(sandbox.configDir);
+    const bad = await verdiInProcess(['web', '--port', 'eighty']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--port');
   });

@@ -1,5 +1,7 @@
-import { runGetNode } from 'aiida-ts/engine';
-import { ArrayData, Computer, FolderData, Group, Int, SinglefileData, type Node } from 'aiida-ts/orm';
+import { ArithmeticAddCalculation, runGetNode } from 'aiida-ts/engine';
+import { getStorage } from '../../src/storage/context.js';
+import { setupComputer } from '../calcjobs/helpers.js';
+import { ArrayData, FolderData, Group, Int, SinglefileData, type Node } from 'aiida-ts/orm';
 import { OuterWorkChain } from '../engine/fixture-workchains.js';
 
 /** A 1×1 PNG (a red pixel), for the image viewer and the content type of a download. */
@@ -17,7 +19,11 @@ export interface FilledProfile {
   readonly folder: Node;
   readonly array: Node;
   readonly group: Group;
-  readonly computer: Computer;
+  readonly computer: { readonly label: string; readonly uuid: string };
+  /** A finished `core.arithmetic.add` CalcJob run on localhost. */
+  readonly calcjob: Node;
+  /** Removes the CalcJob's working folder. */
+  cleanup(): Promise<void>;
 }
 
 /** Fills the current storage through the engine: a work chain that calls others, files, arrays, a group, a computer. */
@@ -44,11 +50,18 @@ export async function fillProfile(): Promise<FilledProfile> {
   }).store();
   const group = await new Group({ label: 'web-group', description: 'for the web tests' }).store();
   await group.addNodes([notes, folder, outer]);
-  const computer = await new Computer({
-    label: 'web-host',
-    hostname: 'localhost',
-    transportType: 'core.local',
-    schedulerType: 'core.direct',
-  }).store();
-  return { outer, inner: called, x, notes, folder, array, group, computer };
+  const fixture = await setupComputer(getStorage());
+  const { node: calcjob } = await runGetNode(ArithmeticAddCalculation, { x: 1, y: 2, code: fixture.code });
+  return {
+    outer,
+    inner: called,
+    x,
+    notes,
+    folder,
+    array,
+    group,
+    computer: fixture.computer,
+    calcjob,
+    cleanup: fixture.cleanup,
+  };
 }

@@ -347,7 +347,7 @@ export default defineCommandGroup({
           for (const node of nodes) {
             if (opts.json !== true && opts.details !== true) {
               // aiida-core's `verdi node show`: its node summary and link sections, row for row.
-              const { formatNodeInfo } = await import('../process/node-info.js');
+              const { formatNodeInfo } = await import('../../tools/process-info/node-info.js');
               cli.out.echo(await formatNodeInfo(node));
               if (opts.printGroups === true) printGroups(cli, node, await groupsOf(cli, node));
               continue;
@@ -357,7 +357,7 @@ export default defineCommandGroup({
             const outgoing = await links(node, 'outgoing');
             const groups = opts.printGroups === true ? await groupsOf(cli, node) : undefined;
             // Process nodes get aiida's layout: their state, inputs and outputs by namespace, caller, called, logs.
-            const processInfo = await import('../process/node-info.js');
+            const processInfo = await import('../../tools/process-info/node-info.js');
             const { ProcessNode } = await import('../../orm/nodes/process/process.js');
             const process = node instanceof ProcessNode ? node : undefined;
             if (process !== undefined) {

@@ -10,7 +10,7 @@ import {
   PROCESS_STATE_CHOICES,
   type ProcessProjection,
 } from '../process/projections.js';
-import type { ReportLevel } from '../process/reports.js';
+import type { ReportLevel } from '../../tools/process-info/reports.js';
 import { processDumpCommand } from '../dump/process-dump.js';
 
 // The levels of `verdi process report -l` (aiida-core's LOG_LEVELS); repeated here so that building the command
@@ -109,7 +109,7 @@ async function processList(cli: Cli, opts: ListOptions): Promise<void> {
   }
   const now = new Date();
   const cells = rows.map((row) => projections.map((p) => formatProjection(p, row, now)));
-  const { tabulate } = await import('../process/tabulate.js');
+  const { tabulate } = await import('../../tools/process-info/tabulate.js');
   if (opts.raw === true) {
     const text = tabulate(cells);
     if (text !== '') cli.out.echo(text);
@@ -127,7 +127,7 @@ async function processList(cli: Cli, opts: ListOptions): Promise<void> {
   if (changed === null) {
     cli.out.report('Last time an entry changed state: never');
   } else {
-    const { formatAtTime, formatRelativeTime } = await import('../process/formatting.js');
+    const { formatAtTime, formatRelativeTime } = await import('../../tools/process-info/formatting.js');
     cli.out.report(
       `Last time an entry changed state: ${formatRelativeTime(changed, now)} (${formatAtTime(changed)})`,
     );
@@ -385,7 +385,7 @@ async function processShow(
     command: 'verdi process show',
     mostRecent: opts.mostRecentNode === true,
   });
-  const { formatNodeInfo, processDocument } = await import('../process/node-info.js');
+  const { formatNodeInfo, processDocument } = await import('../../tools/process-info/node-info.js');
   if (opts.json === true) {
     const documents = [];
     for (const process of processes) documents.push(await processDocument(process));
@@ -414,7 +414,7 @@ async function processReportCommand(
     command: 'verdi process report',
     mostRecent: opts.mostRecentNode === true,
   });
-  const { processReport } = await import('../process/reports.js');
+  const { processReport } = await import('../../tools/process-info/reports.js');
   const documents: Record<string, unknown>[] = [];
   for (const process of processes) {
     const report = await processReport(process, {
@@ -440,7 +440,8 @@ async function processStatus(
     command: 'verdi process status',
     mostRecent: opts.mostRecentNode === true,
   });
-  const { buildCallTree, callTreeDocument, formatCallTree } = await import('../process/call-graph.js');
+  const { buildCallTree, callTreeDocument, formatCallTree } =
+    await import('../../tools/process-info/call-graph.js');
   const documents: (Record<string, unknown> | null)[] = [];
   for (const process of processes) {
     const tree = await buildCallTree(process, { maxDepth, callLinkLabel: opts.callLinkLabel === true });

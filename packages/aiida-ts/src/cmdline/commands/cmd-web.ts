@@ -44,6 +44,13 @@ async function serve(cli: Cli, opts: WebOptions): Promise<void> {
   });
   cli.defer(() => server.close());
   const address = await server.listen({ host: opts.host, port });
+  if (!['127.0.0.1', 'localhost', '::1'].includes(opts.host))
+    cli.out.warning(
+      `listening on ${opts.host}: anyone who can reach it reads the whole profile` +
+        (server.context.token === null
+          ? ''
+          : ', and whoever has the token can pause, play and kill processes'),
+    );
   cli.out.echo(`Serving profile \`${profile.name}\` at ${address}/ (API at ${address}/api/v4)`);
   if (server.context.token === null) cli.out.echo('Read-only: pause, play and kill are disabled.');
   else if (configured === undefined || configured === '')

@@ -44,10 +44,17 @@ export function nodeExportProvenanceCommand(cli: Cli): Command {
           );
         }
         const { exportProvJson, exportRoCrate } = await import('../../tools/provenance/index.js');
+        const { readdir, stat, writeFile } = await import('node:fs/promises');
+        // an existing output is never overwritten (an empty folder may receive a crate)
+        const existing = await stat(opts.output).catch(() => undefined);
+        const emptyFolder =
+          existing?.isDirectory() === true &&
+          opts.format === 'ro-crate' &&
+          !opts.output.toLowerCase().endsWith('.zip') &&
+          (await readdir(opts.output)).length === 0;
+        if (existing !== undefined && !emptyFolder)
+          throw new UsageError(`invalid value for --output: ${opts.output} already exists`);
         if (opts.format === 'prov-json') {
-          const { stat, writeFile } = await import('node:fs/promises');
-          if ((await stat(opts.output).catch(() => undefined)) !== undefined)
-            throw new UsageError(`invalid value for --output: ${opts.output} already exists`);
           const document = await exportProvJson(node, { storage });
           await writeFile(opts.output, `${JSON.stringify(document, null, 2)}\n`, { flag: 'wx' });
           const counts = {

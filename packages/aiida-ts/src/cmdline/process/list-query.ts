@@ -1,3 +1,6 @@
+import type { Group as GroupClass } from '../../orm/entities/group.js';
+import type { ProcessNode as ProcessNodeClass } from '../../orm/nodes/process/process.js';
+import type { QueryBuilder as QueryBuilderClass } from '../../querybuilder/query-builder.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { ACTIVE_PROCESS_STATES, queriedFields, type ProcessRow } from './projections.js';
 
@@ -61,11 +64,31 @@ export function processListFilters(
   return out;
 }
 
+let modules:
+  | Promise<{
+      QueryBuilder: typeof QueryBuilderClass;
+      ProcessNode: typeof ProcessNodeClass;
+      Group: typeof GroupClass;
+    }>
+  | undefined;
+
+// loaded on first use (the CLI starts without them), then kept: a query per call costs less than an import per call
+function queryModules(): NonNullable<typeof modules> {
+  modules ??= Promise.all([
+    import('../../querybuilder/query-builder.js'),
+    import('../../orm/nodes/process/process.js'),
+    import('../../orm/entities/group.js'),
+  ]).then(([qb, process, group]) => ({
+    QueryBuilder: qb.QueryBuilder,
+    ProcessNode: process.ProcessNode,
+    Group: group.Group,
+  }));
+  return modules;
+}
+
 /** The process nodes `verdi process list` shows, each as its projected fields (see {@link queriedFields}). */
 export async function queryProcesses(options: QueryProcessesOptions): Promise<ProcessRow[]> {
-  const { QueryBuilder } = await import('../../querybuilder/query-builder.js');
-  const { ProcessNode } = await import('../../orm/nodes/process/process.js');
-  const { Group } = await import('../../orm/entities/group.js');
+  const { QueryBuilder, ProcessNode, Group } = await queryModules();
   const fields = queriedFields();
   const qb = new QueryBuilder({ backend: options.storage }).append(ProcessNode, {
     tag: 'process',

@@ -1,5 +1,10 @@
-import { formatPythonBool, formatProcessState, formatRelativeTime, formatState } from './formatting.js';
-import type { Cell } from './tabulate.js';
+import {
+  formatPythonBool,
+  formatProcessState,
+  formatRelativeTime,
+  formatState,
+} from '../../tools/process-info/formatting.js';
+import type { Cell } from '../../tools/process-info/tabulate.js';
 
 /**
  * The projections `verdi process list -P` accepts: aiida-core's `CalculationQueryBuilder.valid_projections`.

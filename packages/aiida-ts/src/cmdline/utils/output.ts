@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type * as Yaml from 'yaml';
 import { CliExit, ExitCode } from '../exit-codes.js';
 import { colorEnabled, makeColors, type Colors } from './colors.js';
-import { printable } from './printable.js';
+import { printable } from '../../utils/printable.js';
 import { renderTable, type TableOptions } from './table.js';
 
 /** Verbosity levels of `verdi -v`, AiiDA's log levels; messages below the level are not printed. */

@@ -1,5 +1,5 @@
 import { createInterface, type Interface } from 'node:readline';
-import { printable } from './printable.js';
+import { printable } from '../../utils/printable.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
 
 /** Where prompts read answers and write questions. */

@@ -13,12 +13,13 @@ import { pathToFileURL } from 'node:url';
  * into it: most of what `verdi run` of a small script cost beyond `verdi status`.
  *
  * Only a self-contained script takes this way: one whose imports are those packages and Node's built-ins. A script
- * importing its own modules or other packages, with a dynamic `import()` or `require`, or using `import.meta`
- * beyond `url`, `dirname` and `filename`, is run through tsx as before (and that answer is cached too).
+ * importing its own modules or other packages, with a dynamic `import()` or `require`, using CommonJS globals, or
+ * using `import.meta` beyond `url`, `dirname` and `filename`, is run through tsx as before (and that answer is cached
+ * too).
  */
 
 /** Bumped when what is written to the cache changes. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
 const OWN_PACKAGES = ['aiida-ts', 'plumpy-ts', 'kiwipy-ts'];
 
@@ -126,8 +127,12 @@ async function compile(
   if (foreign.length > 0) return { kind: 'hooks', reason: `imports ${foreign.join(', ')}` };
   const code = result.outputFiles?.[0]?.text;
   if (code === undefined) return { kind: 'hooks', reason: 'esbuild wrote nothing' };
-  // what esbuild could not see statically, or `import.meta` fields the defines do not cover
-  if (/\bimport\s*\(|\brequire\s*\(|\bimport\.meta\b/.test(code.replace(/\/\/# sourceMappingURL=.*$/m, '')))
+  // what esbuild could not see statically, `import.meta` fields the defines do not cover, or CommonJS (a `.js`
+  // script Node would run as CommonJS must not become an ES module)
+  const body = code.replace(/\/\/# sourceMappingURL=.*$/m, '');
+  if (/\bimport\s*\(|\brequire\s*\(|\bimport\.meta\b/.test(body))
     return { kind: 'hooks', reason: 'dynamic import, require or import.meta' };
+  if (/\b__dirname\b|\b__filename\b|\bmodule\.exports\b|\bexports\./.test(body))
+    return { kind: 'hooks', reason: 'CommonJS' };
   return { kind: 'compiled', code };
 }

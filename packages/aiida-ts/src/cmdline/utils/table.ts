@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type TableConstructor from 'cli-table3';
 import type { Colors } from './colors.js';
-import { printable } from './printable.js';
+import { printable } from '../../utils/printable.js';
 
 /** Options of {@link renderTable}. */
 export interface TableOptions {

@@ -152,6 +152,11 @@ export class DaemonWorker implements AsyncDisposable {
   #loop: Promise<void> | undefined;
   #timers: NodeJS.Timeout[] = [];
   #lastBeat = Date.now();
+  /**
+   * The node of a process whose broker task is being claimed, read while the claim is made: reading it is harmless
+   * without the lease, and the claimed process needs it next (one round trip less before its first step).
+   */
+  readonly #prefetched = new Map<number, Promise<unknown>>();
   #claimed = 0;
   #parked = 0;
   #brokerClaims = 0;
@@ -412,6 +417,9 @@ export class DaemonWorker implements AsyncDisposable {
 
   async #drive(held: Held, claim: Claim): Promise<void> {
     const { pk } = claim;
+    // the node is read beside the pending requests (both only read): a round trip less before the step
+    const nodeRead = this.#prefetched.get(pk) ?? this.#readNode(pk);
+    this.#prefetched.delete(pk);
     const { requests } = await pendingRequests(this.storage.executor(), [pk]);
     // Woken for children: when some are still running (a wake-up of an earlier child), park again without loading.
     if (claim.waitingFor !== null && requests.length === 0) {
@@ -420,7 +428,7 @@ export class DaemonWorker implements AsyncDisposable {
         return;
       }
     }
-    const node = await this.#nodeOf(held);
+    const node = await this.#nodeOf(held, nodeRead);
     if (node === undefined) return;
     const process = await this.#load(held, node, claim);
     if (process === undefined) return;
@@ -432,16 +440,21 @@ export class DaemonWorker implements AsyncDisposable {
     await this.#step(held, process);
   }
 
+  /** The node `pk` (a rejected promise for any failure but its absence, which gives undefined). */
+  #readNode(pk: number): Promise<unknown> {
+    const read = loadNode(pk, { storage: this.storage }).catch((error: unknown) => {
+      if (error instanceof NotExistentError) return undefined;
+      throw error;
+    });
+    // awaited by #nodeOf; a prefetch for a claim that failed is dropped, its failure with it
+    read.catch(() => undefined);
+    return read;
+  }
+
   /** The process node of a claimed row; undefined (row removed) when it is missing or has terminated. */
-  async #nodeOf(held: Held): Promise<ProcessNode | undefined> {
+  async #nodeOf(held: Held, read: Promise<unknown>): Promise<ProcessNode | undefined> {
     const pk = held.pk;
-    let node: unknown;
-    try {
-      node = await loadNode(pk, { storage: this.storage });
-    } catch (error) {
-      if (!(error instanceof NotExistentError)) throw error;
-      node = undefined;
-    }
+    const node = await read;
     if (!(node instanceof ProcessNode) || node.isTerminated) {
       if (!(node instanceof ProcessNode))
         log().warn({ pk, workerId: this.id }, `process<${pk}> does not exist: its task is dropped`);
@@ -458,7 +471,7 @@ export class DaemonWorker implements AsyncDisposable {
   /** Loads the process from its checkpoint; a class that cannot be found or a corrupt checkpoint excepts it. */
   async #load(held: Held, node: ProcessNode, claim: Claim): Promise<EngineProcessInstance | undefined> {
     const pk = held.pk;
-    const attempt = (): Promise<EngineProcessInstance> => this.runner.loadProcess(pk);
+    const attempt = (): Promise<EngineProcessInstance> => this.runner.loadProcess(pk, { node });
     let failure: unknown;
     try {
       return await this.#withJournal(held, claim, attempt);
@@ -691,7 +704,13 @@ export class DaemonWorker implements AsyncDisposable {
     const wanted: ContinueAnswer | undefined =
       context.noReply === true ? undefined : parsed.data.args.nowait ? 'pk' : 'outputs';
     if (this.#held.has(pk)) return this.#answer(pk, wanted, false);
-    let claim = await claimTask(this.storage, this.id, pk);
+    this.#prefetched.set(pk, this.#readNode(pk));
+    let claim: Claim | undefined;
+    try {
+      claim = await claimTask(this.storage, this.id, pk);
+    } finally {
+      if (claim === undefined) this.#prefetched.delete(pk);
+    }
     if (claim === undefined && (await readTask(this.storage.executor(), pk)) === undefined) {
       const adopted = await this.#adoptUnrecorded(pk);
       if (adopted === 'reject') {

@@ -316,7 +316,11 @@ export class QueryCompiler {
     for (const [tag, spec] of Object.entries(data.filters)) {
       if (Object.keys(spec).length === 0) continue;
       const target = targetOf(tag, 'filters');
-      const compiled = this.compileFilter(parseFilterSpec(target.model, spec, target.what), target.alias);
+      const compiled = this.compileFilter(
+        parseFilterSpec(target.model, spec, target.what),
+        target.alias,
+        target.model.nullable,
+      );
       if (compiled !== undefined) where.push(compiled);
     }
 
@@ -470,10 +474,26 @@ export class QueryCompiler {
   }
 
   /** Compiles a parsed filter against the table aliased `alias`; `undefined` when it holds no condition. */
-  compileFilter(node: FilterNode, alias: string): RawBuilder<unknown> | undefined {
-    if (node.kind === 'condition') return this.#condition(node, alias);
+  compileFilter(
+    node: FilterNode,
+    alias: string,
+    nullable: readonly string[] = [],
+  ): RawBuilder<unknown> | undefined {
+    if (node.kind === 'condition') {
+      // `like '%'` on a column that is never NULL holds for every row (the type filter of `Node`, `Group`):
+      // a constant the planner folds, instead of a pattern matched against every row
+      if (
+        node.operator === 'like' &&
+        node.value === '%' &&
+        node.jsonPath.length === 0 &&
+        node.columnKind === 'text' &&
+        !nullable.includes(node.column)
+      )
+        return node.negated ? sql`(1 = 0)` : sql`(1 = 1)`;
+      return this.#condition(node, alias);
+    }
     const children = node.children.flatMap((child) => {
-      const compiled = this.compileFilter(child, alias);
+      const compiled = this.compileFilter(child, alias, nullable);
       return compiled === undefined ? [] : [compiled];
     });
     if (children.length === 0) return undefined;
@@ -569,7 +589,11 @@ export class QueryCompiler {
     // the one on input_id/output_id; a unary `+` keeps `type` out of its index choice
     const linkType = pg ? sql`l.type` : sql`+l.type`;
     // the start vertex's filters go into the anchor too, so the walk starts only from matching nodes
-    const seedFilter = this.compileFilter(parseFilterSpec(ENTITY_TABLES.node, startFilters, startWhat), 'n');
+    const seedFilter = this.compileFilter(
+      parseFilterSpec(ENTITY_TABLES.node, startFilters, startWhat),
+      'n',
+      ENTITY_TABLES.node.nullable,
+    );
     const seedWhere = sql`${seedFilter === undefined ? sql`` : sql` and ${seedFilter}`}${boundCondition(bounds, 'db_dblink', 'l', ' and ')}${boundCondition(bounds, 'db_dbnode', 'n', ' and ')}`;
     const stepWhere = boundCondition(bounds, 'db_dblink', 'l', ' and ');
     const walk = sql.table(name);

@@ -8,6 +8,7 @@ import type { BatchLink, ProfileAccessPort, StorageEntryPoint } from '../backend
 import { postgresDialect } from '../dialect.js';
 import { parseJsonKeepingFloats } from '../json-floats.js';
 import type { Database, NewDbNode } from '../schema.js';
+import { prepareMarkedStatements } from './prepared-statements.js';
 import { objectKeysOfRows, SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 import { isConnectUnavailable } from '../unavailable.js';
 
@@ -119,7 +120,10 @@ export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool 
   pool.on('error', () => undefined);
   // nor a checked-out one between two statements (a server restart): the statement in progress, or the next one,
   // fails with the error instead
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    prepareMarkedStatements(client);
+  });
   reconnectWithBackoff(pool, options);
   return pool;
 }

@@ -9,9 +9,9 @@ import { DumpNames } from './paths.js';
  */
 export async function writeProcessReadme(process: ProcessNode, folder: string): Promise<void> {
   // The same texts the commands print: one implementation, loaded only when a dump is written.
-  const { buildCallTree, formatCallTree } = await import('../../cmdline/process/call-graph.js');
-  const { processReport } = await import('../../cmdline/process/reports.js');
-  const { formatNodeInfo } = await import('../../cmdline/process/node-info.js');
+  const { buildCallTree, formatCallTree } = await import('../process-info/call-graph.js');
+  const { processReport } = await import('../process-info/reports.js');
+  const { formatNodeInfo } = await import('../process-info/node-info.js');
   const pk = String(process.pk);
   const lines = [
     `# AiiDA Process Dump: ${process.processLabel ?? process.processType ?? ''} <${pk}>`,

@@ -110,7 +110,7 @@ async function entityRecord(node: Node): Promise<ProvRecord> {
   return record;
 }
 
-function activityRecord(node: ProcessNode): ProvRecord {
+async function activityRecord(node: ProcessNode): Promise<ProvRecord> {
   const record: ProvRecord = {
     ...common(node),
     'prov:type': qualifiedName(`aiida:${node.constructor.name}`),
@@ -122,6 +122,9 @@ function activityRecord(node: ProcessNode): ProvRecord {
   if (node.processState !== null) record['aiida:process_state'] = node.processState;
   if (node.exitStatus !== null) record['aiida:exit_status'] = node.exitStatus;
   if (node.exitMessage !== null && node.exitMessage !== '') record['aiida:exit_message'] = node.exitMessage;
+  // a job's submission script, a process function's source, …
+  const files = await node.base.repository.listFilePaths();
+  if (files.length > 0) record['aiida:repository_files'] = files;
   return record;
 }
 
@@ -187,7 +190,7 @@ export async function toProvJson(graph: ProvenanceGraph): Promise<ProvJsonDocume
     const id = provNodeId(node);
     const user = node.userId === null ? undefined : graph.users.get(node.userId);
     if (node instanceof ProcessNode) {
-      activity[id] = activityRecord(node);
+      activity[id] = await activityRecord(node);
       if (node.processType !== null) {
         const plan = provPlanId(node.processType);
         entity[plan] ??= {

@@ -209,7 +209,8 @@ export async function planRoCrate(
   const toolIds = new Map<string, string>();
   const toolParts = new Map<string, Set<string>>();
   const mainType = processType(root);
-  const mainFile = `workflow/${encodeURIComponent(root.processLabel ?? root.constructor.name)}.json`;
+  // a file name that is its own URI path: the label with anything but letters, digits, `.`, `_` and `-` replaced
+  const mainFile = `workflow/${(root.processLabel ?? root.constructor.name).replace(/[^A-Za-z0-9._-]/g, '_')}.json`;
   const toolId = (node: ProcessNode): string => {
     const type = processType(node);
     let id = toolIds.get(type);
@@ -403,7 +404,7 @@ export async function planRoCrate(
         }),
     };
     files.push({
-      path: decodeURIComponent(mainFile),
+      path: mainFile,
       id: mainFile,
       source: { content: Buffer.from(`${JSON.stringify(description, null, 2)}\n`) },
     });

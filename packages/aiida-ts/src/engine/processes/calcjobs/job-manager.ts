@@ -94,12 +94,16 @@ class JobsList {
       let result: PollResult;
       const asked = [...this.#pending];
       try {
-        ({ value: result } = await this.#coordinator.sharedPoll(
-          schedulerPollKey(this.#authInfo),
-          interval,
-          () => this.#poll(),
-          { schema: pollResultSchema },
-        ));
+        // Without a minimum interval every poll is made fresh anyway: sharing it through the coordinator (storage
+        // rows, a lease, the stored result) would cost each poll several commits and answer nothing sooner.
+        if (interval === 0) result = await this.#poll();
+        else
+          ({ value: result } = await this.#coordinator.sharedPoll(
+            schedulerPollKey(this.#authInfo),
+            interval,
+            () => this.#poll(),
+            { schema: pollResultSchema },
+          ));
       } catch (error) {
         // A failed poll fails the requests it was made for; their callers retry (exponential backoff).
         for (const request of asked) {

@@ -18,6 +18,10 @@ interface Entry {
   ready: Promise<Transport>;
   /** Aborts the wait for the throttle when the last holder leaves before the transport opened. */
   readonly cancel: AbortController;
+  /** The safe interval of the openings (ms), once known. */
+  interval: number;
+  /** Closes the transport once it has been idle for {@link interval} (see `#release`). */
+  idle: NodeJS.Timeout | undefined;
 }
 
 /** Options of {@link TransportQueue}. */
@@ -35,8 +39,9 @@ export function transportOpenKey(authInfo: AuthInfo): string {
  * Shares one open transport per (computer, user) between every process of a runner that needs it (aiida's
  * `TransportQueue`): the first request opens it, later ones get the same object while it is in use, and the last
  * release closes it. Openings are spaced by the computer's `safe_interval` across every OS process of the profile
- * (through the coordinator's throttle), which is what keeps a cluster from banning a busy user. A transport that lost
- * its connection is never handed out again.
+ * (through the coordinator's throttle), which is what keeps a cluster from banning a busy user. With a safe interval,
+ * a transport whose last holder left stays open for that interval, so that the next step of a job reuses it instead
+ * of waiting to reopen it. A transport that lost its connection is never handed out again.
  */
 export class TransportQueue implements AsyncDisposable {
   readonly #coordinator: JobCoordinator;
@@ -72,6 +77,8 @@ export class TransportQueue implements AsyncDisposable {
         transport: undefined,
         ready: Promise.resolve(undefined as unknown as Transport),
         cancel: new AbortController(),
+        interval: 0,
+        idle: undefined,
       };
       fresh.ready = this.#open(fresh, authInfo);
       fresh.ready.catch(() => undefined);
@@ -80,6 +87,10 @@ export class TransportQueue implements AsyncDisposable {
     }
     const held = entry;
     held.count += 1;
+    if (held.idle !== undefined) {
+      clearTimeout(held.idle);
+      held.idle = undefined;
+    }
     let released = false;
     const release = async (): Promise<void> => {
       if (released) return;
@@ -113,7 +124,14 @@ export class TransportQueue implements AsyncDisposable {
     try {
       const transport = await authInfo.getTransport();
       const interval = Math.max(0, await authInfo.getSafeOpenInterval()) * 1000;
-      await this.#coordinator.throttle(transportOpenKey(authInfo), interval, { signal: entry.cancel.signal });
+      entry.interval = interval;
+      // No interval, nothing to space: the coordinator's record of the opening (a storage transaction shared with
+      // every process of the profile) would only cost each step of each job a commit.
+      if (interval > 0)
+        await this.#coordinator.throttle(transportOpenKey(authInfo), interval, {
+          signal: entry.cancel.signal,
+        });
+      else entry.cancel.signal.throwIfAborted();
       if (entry.count === 0 || this.#closed)
         throw new InvalidOperationError('nobody waits for the transport any more');
       await transport.open();
@@ -133,6 +151,17 @@ export class TransportQueue implements AsyncDisposable {
     if (entry.transport === undefined) {
       entry.cancel.abort(new InvalidOperationError('the transport request was withdrawn'));
       if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+      return;
+    }
+    if (entry.interval > 0 && !this.#closed && this.#entries.get(entry.key) === entry) {
+      // The next step of a job (or another job) usually asks again at once, and a new opening would have to wait
+      // out the safe interval anyway: the connection stays for that long, so that it is reused instead of
+      // reopened. Openings stay spaced by the interval; only their number drops.
+      entry.idle = setTimeout(() => {
+        entry.idle = undefined;
+        if (entry.count === 0) void this.#closeEntry(entry);
+      }, entry.interval);
+      entry.idle.unref();
       return;
     }
     await this.#closeEntry(entry);
@@ -160,6 +189,7 @@ export class TransportQueue implements AsyncDisposable {
   async close(): Promise<void> {
     this.#closed = true;
     for (const entry of this.#entries.values()) {
+      if (entry.idle !== undefined) clearTimeout(entry.idle);
       entry.cancel.abort(new InvalidOperationError('the transport queue was closed'));
       void this.#close(entry);
     }

@@ -53,6 +53,24 @@ export function processListView(root: HTMLElement): () => void {
     return tr;
   };
 
+  const PAGE = 200;
+  const more = h('button', { class: 'btn', 'data-testid': 'more', hidden: true }, 'Show older processes');
+  /** Appends the next page: processes older than the last row shown. */
+  const loadOlder = async (): Promise<void> => {
+    const oldest = Math.min(...rows.keys());
+    const data = await get<{ processes: ProcessRow[] }>(`/processes?${queryFor(state, label)}&id<${oldest}`);
+    for (const process of data.processes) {
+      const tr = rowOf(process);
+      rows.set(process.id, tr);
+      body.append(tr);
+    }
+    more.hidden = data.processes.length < PAGE;
+  };
+  more.addEventListener(
+    'click',
+    () => void loadOlder().catch((error: unknown) => notify((error as Error).message, 'error')),
+  );
+
   const load = async (): Promise<void> => {
     const history = `?${new URLSearchParams({ ...(state === '' ? {} : { state }), ...(label === '' ? {} : { label }) }).toString()}`;
     window.history.replaceState(null, '', history === '?' ? location.pathname : history);
@@ -68,6 +86,7 @@ export function processListView(root: HTMLElement): () => void {
     );
     if (data.processes.length === 0)
       body.append(h('tr', { class: 'empty' }, h('td', { colspan: 7 }, 'No processes.')));
+    more.hidden = data.processes.length < PAGE;
   };
 
   const stateSelect = h(
@@ -119,6 +138,7 @@ export function processListView(root: HTMLElement): () => void {
           body,
         ),
       ),
+      more,
     ),
   );
   load().catch((error: unknown) => notify((error as Error).message, 'error'));

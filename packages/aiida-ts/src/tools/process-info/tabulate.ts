@@ -5,7 +5,7 @@
  * cells (null, undefined, '') do not change a column's type. Trailing blanks are not printed, as tabulate does not.
  */
 
-import { printable } from '../utils/printable.js';
+import { printable } from '../../utils/printable.js';
 
 /** One cell: anything printable; null and undefined print as nothing. */
 export type Cell = string | number | boolean | null | undefined;

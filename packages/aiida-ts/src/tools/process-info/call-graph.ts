@@ -1,7 +1,9 @@
 import { ValidationError } from '../../errors.js';
 import { LinkType } from '../../orm/links.js';
+import { Node } from '../../orm/nodes/node.js';
 import { CalcJobNode } from '../../orm/nodes/process/calcjob.js';
 import { ProcessNode, WorkChainNode } from '../../orm/nodes/process/process.js';
+import { calledDescendants } from '../../querybuilder/call-links.js';
 import { formatProcessState } from './formatting.js';
 
 const TREE_MIDDLE = '\u251c\u2500\u2500 ';
@@ -66,25 +68,22 @@ export async function buildCallTree(
   const { maxDepth } = options;
   if (maxDepth !== undefined && maxDepth < 0) throw new ValidationError('max_depth must be >= 0');
   if (maxDepth === 0) return null;
-  const visit = async (
+  const calledBy = await calledProcesses(process, maxDepth);
+  const visit = (
     node: ProcessNode,
     depthLeft: number | undefined,
     link: string | null,
     seen: ReadonlySet<number>,
-  ): Promise<CallTree> => {
+  ): CallTree => {
     const called: CallTree[] = [];
     if (depthLeft !== 1 && !seen.has(node.pk!)) {
-      const triples = (await node.base.links.getOutgoing({ linkType: CALL_TYPES }))
-        .all()
-        .filter((t) => t.node instanceof ProcessNode)
-        .sort((a, b) => a.node.ctime.getTime() - b.node.ctime.getTime() || a.node.pk! - b.node.pk!);
       const below = new Set(seen).add(node.pk!);
-      for (const triple of triples) {
+      for (const call of calledBy.get(node.pk!) ?? []) {
         called.push(
-          await visit(
-            triple.node as ProcessNode,
+          visit(
+            call.node,
             depthLeft === undefined ? undefined : depthLeft - 1,
-            options.callLinkLabel === true ? triple.linkLabel : null,
+            options.callLinkLabel === true ? call.label : null,
             below,
           ),
         );
@@ -107,6 +106,35 @@ export async function buildCallTree(
     rootLink = incoming?.linkLabel ?? null;
   }
   return visit(process, maxDepth, rootLink, new Set());
+}
+
+/** Call links followed at most this deep when no depth is given (a guard against a corrupt, cyclic graph). */
+const MAX_CALL_DEPTH = 10_000;
+
+/**
+ * Every process called below `process` (down to `maxDepth` levels of the tree, the root being level 1), by the pk of
+ * its caller, oldest first: one recursive query over the call links instead of one query per process.
+ */
+async function calledProcesses(
+  process: ProcessNode,
+  maxDepth: number | undefined,
+): Promise<Map<number, { label: string; node: ProcessNode }[]>> {
+  const byCaller = new Map<number, { label: string; node: ProcessNode }[]>();
+  const storage = process.storage;
+  const levels = Math.min(maxDepth === undefined ? MAX_CALL_DEPTH : maxDepth - 1, MAX_CALL_DEPTH);
+  const pk = process.pk;
+  if (storage === undefined || pk === null || levels < 1) return byCaller;
+  const rows = await calledDescendants(storage, pk, levels);
+  for (const { caller_id: callerId, call_label: label, ...row } of rows) {
+    const node = Node.fromRow(storage, row);
+    if (!(node instanceof ProcessNode)) continue;
+    const list = byCaller.get(Number(callerId)) ?? [];
+    list.push({ label, node });
+    byCaller.set(Number(callerId), list);
+  }
+  for (const list of byCaller.values())
+    list.sort((a, b) => a.node.ctime.getTime() - b.node.ctime.getTime() || a.node.pk! - b.node.pk!);
+  return byCaller;
 }
 
 const TERMINAL_STATES = new Set(['finished', 'excepted', 'killed']);
