@@ -2,8 +2,6 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
-import { Duplex, Readable, Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
@@ -596,52 +594,10 @@ async function writeDatabase(
   };
 }
 
-/** Objects up to this size are read whole and handed to the zip writer as buffers; larger ones are streamed. */
-const SMALL_OBJECT_BYTES = 1024 * 1024;
-/**
- * Bytes of whole objects handed to the zip writer ahead of what it has written: yazl compresses and queues every
- * buffer it is given, so the export waits for it to catch up beyond this, keeping memory bounded.
- */
-const BUFFERED_AHEAD_BYTES = 8 * 1024 * 1024;
-/** Small objects read ahead of the zip writer (at most this many MiB held). */
-const READ_AHEAD = 16;
-/** Entries handed to the zip writer ahead of what it has written, for the same reason. */
-const BUFFERED_AHEAD_ENTRIES = 32;
-
-/** Bytes gathered before one write to the archive file. */
-const COALESCE_BYTES = 1024 * 1024;
-
-/** A pass-through that hands on its input in chunks of about `bytes` (the rest at the end). */
-function coalescing(bytes: number): Transform {
-  let pending: Buffer[] = [];
-  let size = 0;
-  return new Transform({
-    writableHighWaterMark: bytes,
-    readableHighWaterMark: bytes,
-    transform(chunk: Buffer, _encoding, callback) {
-      pending.push(chunk);
-      size += chunk.length;
-      if (size >= bytes) {
-        const out = Buffer.concat(pending, size);
-        pending = [];
-        size = 0;
-        callback(null, out);
-        return;
-      }
-      callback();
-    },
-    flush(callback) {
-      callback(null, size > 0 ? Buffer.concat(pending, size) : undefined);
-    },
-  });
-}
-
 /**
  * Streams the archive into `file`: `metadata.json` (stored) and `db.sqlite3` first, so they head the central
- * directory where aiida-core looks for them, then one `repo/<key>` entry per object. Small objects are read whole
- * (checked against their key) and given to the zip writer as buffers, which costs a fraction of a stream per
- * object; large ones are streamed, each opened only when the zip writer reaches it. The writer is never more than
- * a few MiB ahead of the file.
+ * directory where aiida-core looks for them, then one `repo/<key>` entry per object, each opened only when the
+ * zip writer reaches it.
  */
 async function writeZip(
   storage: StorageBackend,
@@ -654,93 +610,27 @@ async function writeZip(
 ): Promise<void> {
   const zip = new yazl.ZipFile();
   const output = createWriteStream(file, { flags: 'wx' });
-  let failure: unknown;
   const failed = new Promise<never>((_resolve, reject) => {
-    const fail = (error: unknown): void => {
-      failure ??= error;
-      reject(error instanceof Error ? error : new Error(String(error)));
-    };
-    zip.on('error', fail);
-    output.on('error', fail);
+    zip.on('error', reject);
+    output.on('error', reject);
   });
-  failed.catch(() => undefined);
-  // yazl writes each header, object and descriptor as its own chunk: gathered into large writes, not three
-  // system calls per object
-  zip.outputStream.pipe(coalescing(COALESCE_BYTES)).pipe(output);
+  zip.outputStream.pipe(output);
   const mtime = new Date();
-  const options = { compressionLevel: compression, mtime };
   zip.addBuffer(Buffer.from(JSON.stringify(metadata)), META_FILENAME, { compress: false, mtime });
-  zip.addFile(dbPath, DB_FILENAME, options);
+  zip.addFile(dbPath, DB_FILENAME, { compressionLevel: compression, mtime });
   const progress = progressTicker(listener, 'Archiving files', keys.length);
-  // what the zip writer has been given but not written yet: buffers in flight, resolved as it reaches markers
-  let aheadBytes = 0;
-  let aheadEntries = 0;
-  let reached: Promise<void> = Promise.resolve();
-  const repository = storage.repository;
-  // small objects are read a few ahead, in parallel, so the file system's latency overlaps the zip writing
-  const fetch = async (key: string): Promise<Buffer | null> =>
-    (await repository.getObjectSize(key)) > SMALL_OBJECT_BYTES ? null : repository.getObjectContent(key);
-  const reads: Promise<Buffer | null>[] = [];
-  let next = 0;
-  const refill = (): void => {
-    while (reads.length < READ_AHEAD && next < keys.length) {
-      const read = fetch(keys[next++] as string);
-      read.catch(() => undefined); // awaited in turn below; an early failure must not go unhandled meanwhile
-      reads.push(read);
-    }
-  };
-  try {
-    await writeObjects();
-    zip.end();
-    await Promise.race([finished(output), failed]);
-  } catch (error) {
-    // the caller removes the partial file; its descriptor is released now, not when collected
-    output.destroy();
-    throw error;
+  for (const key of keys) {
+    zip.addReadStreamLazy(`${REPO_FOLDER}/${key}`, { compressionLevel: compression, mtime }, (callback) => {
+      storage.repository.openStream(key).then(
+        (stream) => {
+          stream.once('end', () => progress.tick());
+          callback(null, stream);
+        },
+        (error: unknown) => callback(error, undefined as never),
+      );
+    });
   }
+  zip.end();
+  await Promise.race([finished(output), failed]);
   progress.done();
-
-  async function writeObjects(): Promise<void> {
-    for (const key of keys) {
-      if (failure !== undefined) break;
-      refill();
-      const content = await (reads.shift() as Promise<Buffer | null>);
-      const name = `${REPO_FOLDER}/${key}`;
-      if (content === null) {
-        zip.addReadStreamLazy(name, options, (callback) => {
-          repository.openStream(key).then(
-            (stream) => {
-              stream.once('end', () => progress.tick());
-              callback(null, stream);
-            },
-            (error: unknown) => callback(error, undefined as never),
-          );
-        });
-        continue;
-      }
-      aheadBytes += content.length;
-      aheadEntries += 1;
-      if (aheadBytes < BUFFERED_AHEAD_BYTES && aheadEntries < BUFFERED_AHEAD_ENTRIES) {
-        zip.addBuffer(content, name, options);
-        progress.tick();
-        continue;
-      }
-      // a marker entry: the same object as a one-chunk stream, which yazl asks for only when it reaches it, that
-      // is once everything before it is written; the next window waits for it
-      await Promise.race([reached, failed]);
-      // yazl writes a buffered entry without waiting for its output to take it: wait here until the file has
-      // taken what is queued, so a disk slower than the compression does not fill memory
-      const out = zip.outputStream;
-      if (out instanceof Duplex && out.writableNeedDrain) await Promise.race([once(out, 'drain'), failed]);
-      aheadBytes = 0;
-      aheadEntries = 0;
-      reached = new Promise((resolve) => {
-        zip.addReadStreamLazy(name, options, (callback) => {
-          resolve();
-          callback(null, Readable.from([content]));
-        });
-      });
-      progress.tick();
-    }
-  }
 }
