@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
  */
 
 /** Bumped when what is written to the cache changes. */
-const CACHE_FORMAT = 2;
+const CACHE_FORMAT = 3;
 
 const OWN_PACKAGES = ['aiida-ts', 'plumpy-ts', 'kiwipy-ts'];
 
@@ -101,6 +101,8 @@ async function compile(
     platform: 'node',
     target: 'node20',
     sourcemap: 'inline',
+    // process types and labels are made of class and function names: esbuild must not rename them (`_SumOfSquares`)
+    keepNames: true,
     logLevel: 'silent',
     define: {
       'import.meta.url': JSON.stringify(url),
