@@ -1,6 +1,12 @@
 import { read } from 'node:fs';
 import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
+import { ArchiveError } from '../../errors.js';
+
+/** What yauzl and streams are handed: an Error (a non-Error rejection, which fs never makes, is wrapped). */
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new ArchiveError(`reading the archive failed: ${String(error)}`);
+}
 
 /** Bytes read from the file at a time; small reads are served from these blocks. */
 const BLOCK_SIZE = 1024 * 1024;
@@ -42,7 +48,7 @@ export class BlockFileReader extends yauzl.RandomAccessReader {
   ): void {
     this.readInto(buffer, offset, length, position).then(
       (bytesRead) => callback(null, bytesRead),
-      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+      (error: unknown) => callback(asError(error)),
     );
   }
 
@@ -123,7 +129,7 @@ export class BlockFileReader extends yauzl.RandomAccessReader {
             if (bytesRead === 0) readable.push(null);
             else readable.push(chunk.subarray(0, bytesRead));
           },
-          (error: unknown) => readable.destroy(error instanceof Error ? error : new Error(String(error))),
+          (error: unknown) => readable.destroy(asError(error)),
         );
       },
     });
@@ -134,7 +140,7 @@ export class BlockFileReader extends yauzl.RandomAccessReader {
     this.#blocks.clear();
     this.#closeFile().then(
       () => callback(null),
-      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+      (error: unknown) => callback(asError(error)),
     );
   }
 }
