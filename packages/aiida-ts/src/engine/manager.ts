@@ -3,7 +3,7 @@ import { aiidaCodec } from './wire/aiida-codec.js';
 import { getProfile } from '../config/manager.js';
 import type { Profile } from '../config/profile.js';
 import type { BrokerConfig } from '../config/schema.js';
-import { getStorage } from '../storage/context.js';
+import { getDefaultStorage, getStorage } from '../storage/context.js';
 import { RunnerOwnership } from './daemon/runner-ownership.js';
 import { getLogger } from './logging.js';
 import { Runner, type RunnerOptions } from './runner.js';
@@ -71,13 +71,25 @@ export class Manager {
   #runner: Promise<Runner> | undefined;
   #broker: Communicator | undefined;
 
-  /** The runner; made (and the broker connected) on first call. */
-  getRunner(options: ManagerOptions = {}): Promise<Runner> {
+  /**
+   * The runner; made (and the broker connected) on first call, and made again when the storage it runs on is no longer
+   * the one loaded (another profile, or the same one loaded again: aiida's manager resets its runner with the profile).
+   */
+  async getRunner(options: ManagerOptions = {}): Promise<Runner> {
+    const held = this.#runner;
+    if (held !== undefined) {
+      const runner = await held.catch(() => undefined);
+      // the loaded profile's storage (a storage scoped by `withStorage` does not replace the runner)
+      const loaded = getDefaultStorage();
+      const stale =
+        runner !== undefined && (runner.storage.isClosed || (loaded !== null && runner.storage !== loaded));
+      if (stale && this.#runner === held) await this.close();
+    }
     this.#runner ??= this.#createRunner(options).catch((error: unknown) => {
       this.#runner = undefined;
       throw error;
     });
-    return this.#runner;
+    return await this.#runner;
   }
 
   /** Whether the runner talks to a broker (so that `submit` can hand processes to the daemon). */
