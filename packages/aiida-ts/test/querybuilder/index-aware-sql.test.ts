@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { CalculationNode, Data, Dict, Int, LinkType, Node } from '../../src/orm.js';
 import { QueryBuilder } from '../../src/querybuilder.js';
 import { useStorage } from '../orm/setup.js';
-import { BACKENDS } from '../storage/helpers.js';
+import { BACKENDS, openPsqlDos } from '../storage/helpers.js';
 
 // The SQL shapes the QueryBuilder writes so large profiles stay fast: a comparison with the expression of an
 // aiida-ts index beside the type-exact one (`attributes.process_state`), and a walk of the provenance that keeps
 // each (ancestor, descendant) pair once for DISTINCT queries. Both must give exactly the rows of the plain shapes.
-describe.each(BACKENDS)('index-aware SQL on $name', ({ name, open }) => {
-  const storage = useStorage(open);
+describe.each(BACKENDS)('index-aware SQL on $name', ({ open }) => {
+  useStorage(open);
   const unique = (prefix: string): string => `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
 
   it('filters process_state through its index with the rows of the type-exact comparison', async () => {
@@ -55,38 +55,6 @@ describe.each(BACKENDS)('index-aware SQL on $name', ({ name, open }) => {
     ).toBe(2);
   });
 
-  it.runIf(name !== 'core.sqlite_temp')(
-    'creates the process_state index when the profile opens',
-    async () => {
-      const db = storage().executor();
-      const dialect = storage().dialect.name;
-      const { rows } =
-        dialect === 'postgres'
-          ? await sql<{
-              n: number;
-            }>`select count(*)::int as n from pg_indexes where indexname = 'ix_db_dbnode_attributes_process_state_aiida_ts'`.execute(
-              db,
-            )
-          : await sql<{
-              n: number;
-            }>`select count(*) as n from sqlite_master where name = 'ix_db_dbnode_attributes_process_state_aiida_ts'`.execute(
-              db,
-            );
-      expect(rows[0]?.n).toBe(1);
-      if (dialect === 'sqlite') {
-        const text = new QueryBuilder()
-          .append(CalculationNode, {
-            filters: { 'attributes.process_state': { in: ['running', 'waiting'] } },
-          })
-          .asSql({ inline: true });
-        const plan = await sql.raw<{ detail: string }>(`explain query plan ${text}`).execute(db);
-        expect(plan.rows.map((r) => r.detail).join('\n')).toContain(
-          'ix_db_dbnode_attributes_process_state_aiida_ts',
-        );
-      }
-    },
-  );
-
   it('matches every node for Node without a pattern per row, and still no NULL for a LIKE on a nullable column', async () => {
     const text = new QueryBuilder().append(Node, { project: 'id' }).asSql();
     expect(text).not.toMatch(/ like | glob /i);
@@ -107,22 +75,6 @@ describe.each(BACKENDS)('index-aware SQL on $name', ({ name, open }) => {
       .count();
     const typed = [data, process].filter((n) => n.processType !== null && n.processType !== undefined);
     expect(withType).toBe(typed.length);
-  });
-
-  it.runIf(name === 'core.psql_dos')('prepares the statements of a query once per connection', async () => {
-    const backend = storage();
-    await backend.transaction(async () => {
-      const count = () =>
-        new QueryBuilder().append(Int, { filters: { 'attributes.value': { '>': 3 } } }).count();
-      const first = await count();
-      expect(await count()).toBe(first);
-      const { rows } = await sql<{
-        n: number;
-      }>`select count(*)::int as n from pg_prepared_statements where name like 'aiida_ts_%'`.execute(
-        backend.executor(),
-      );
-      expect(rows[0]?.n).toBeGreaterThan(0);
-    });
   });
 
   it('walks each pair once for DISTINCT queries and each path otherwise', async () => {
@@ -209,5 +161,63 @@ describe('reading the JSON text of SQLite projections', () => {
       }
       expect(parseJsonText(text)).toStrictEqual(expected);
     }
+  });
+});
+
+// the index is created when a profile's storage opens (a core.sqlite_temp storage is made fresh, with aiida-core's
+// schema only)
+describe.each(BACKENDS.filter((backend) => backend.name !== 'core.sqlite_temp'))(
+  'the process_state index on $name',
+  ({ open }) => {
+    const storage = useStorage(open);
+
+    it('creates the process_state index when the profile opens', async () => {
+      const db = storage().executor();
+      const dialect = storage().dialect.name;
+      const { rows } =
+        dialect === 'postgres'
+          ? await sql<{
+              n: number;
+            }>`select count(*)::int as n from pg_indexes where indexname = 'ix_db_dbnode_attributes_process_state_aiida_ts'`.execute(
+              db,
+            )
+          : await sql<{
+              n: number;
+            }>`select count(*) as n from sqlite_master where name = 'ix_db_dbnode_attributes_process_state_aiida_ts'`.execute(
+              db,
+            );
+      expect(rows[0]?.n).toBe(1);
+      if (dialect === 'sqlite') {
+        const text = new QueryBuilder()
+          .append(CalculationNode, {
+            filters: { 'attributes.process_state': { in: ['running', 'waiting'] } },
+          })
+          .asSql({ inline: true });
+        const plan = await sql.raw<{ detail: string }>(`explain query plan ${text}`).execute(db);
+        expect(plan.rows.map((r) => r.detail).join('\n')).toContain(
+          'ix_db_dbnode_attributes_process_state_aiida_ts',
+        );
+      }
+    });
+  },
+);
+
+describe('prepared statements on core.psql_dos', () => {
+  const storage = useStorage(openPsqlDos);
+
+  it('prepares the statements of a query once per connection', async () => {
+    const backend = storage();
+    await backend.transaction(async () => {
+      const count = () =>
+        new QueryBuilder().append(Int, { filters: { 'attributes.value': { '>': 3 } } }).count();
+      const first = await count();
+      expect(await count()).toBe(first);
+      const { rows } = await sql<{
+        n: number;
+      }>`select count(*)::int as n from pg_prepared_statements where name like 'aiida_ts_%'`.execute(
+        backend.executor(),
+      );
+      expect(rows[0]?.n).toBeGreaterThan(0);
+    });
   });
 });
