@@ -109,7 +109,9 @@ async function main(): Promise<void> {
   const raw = await openRaw(profile);
   const pg = raw.dialect === 'postgres';
   const figures: Figure[] = [];
-  const wanted = (name: string): boolean => ONLY === '' || name.includes(ONLY);
+  // `--only a,b`: the figures whose names contain any of the comma-separated parts
+  const wanted = (name: string): boolean =>
+    ONLY === '' || ONLY.split(',').some((part) => part !== '' && name.includes(part));
   const add = async (
     name: string,
     ours: () => Promise<unknown>,

@@ -22,6 +22,34 @@ export async function runQuery(
   }
 }
 
+/** A backend that can run a read at once on its cached prepared statement (SQLite's single connection). */
+interface ReadsNow {
+  readNow(text: string, parameters: readonly unknown[], raw?: boolean): unknown[] | undefined;
+}
+
+function readsNow(backend: QueryBackend): backend is QueryBackend & ReadsNow {
+  return typeof (backend as Partial<ReadsNow>).readNow === 'function';
+}
+
+/**
+ * Runs a statement of a shared plan (see {@link runQuery}'s `reused`). On SQLite, when no other task's transaction
+ * holds the connection, it runs at once on the cached prepared statement: Kysely's queueing for the connection and
+ * its result wrapping cost more than a small query itself.
+ */
+export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>): Promise<Row[]> {
+  const db = backend.executor();
+  if (readsNow(backend)) {
+    const compiled = compiledOnce(db, query);
+    try {
+      const rows = backend.readNow(compiled.sql, compiled.parameters);
+      if (rows !== undefined) return Promise.resolve(rows as Row[]);
+    } catch (error) {
+      return Promise.reject(wrapDatabaseError(error));
+    }
+  }
+  return runQuery(db, query, true);
+}
+
 // The SQL text of each statement of a shared plan, rendered once per dialect: rendering walks Kysely's operation
 // tree, which costs more than running a small query on SQLite.
 const rendered = new WeakMap<RawBuilder<Row>, { dialect: string; query: CompiledQuery<Row> }>();
