@@ -68,7 +68,7 @@ function compiledOnce(db: Kysely<Database>, query: RawBuilder<Row>): CompiledQue
 }
 
 /** A database error as a QueryError keeping the driver's message (and the original as `cause`). */
-export function wrapDatabaseError(error: unknown): unknown {
+export function wrapDatabaseError(error: unknown): Error {
   if (error instanceof QueryError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new QueryError(`The database rejected the query: ${message}`, { cause: error });
