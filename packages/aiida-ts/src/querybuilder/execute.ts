@@ -34,15 +34,22 @@ function readsNow(backend: QueryBackend): backend is QueryBackend & ReadsNow {
 /**
  * Runs a statement of a shared plan (see {@link runQuery}'s `reused`). On SQLite, when no other task's transaction
  * holds the connection, it runs at once on the cached prepared statement: Kysely's queueing for the connection and
- * its result wrapping cost more than a small query itself.
+ * its result wrapping cost more than a small query itself. With `raw`, rows may come as arrays in select-list
+ * order (cheaper to make than objects; the decoder reads either).
  */
-export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>): Promise<Row[]> {
+export function runPlanQuery(
+  backend: QueryBackend,
+  query: RawBuilder<Row>,
+  raw: true,
+): Promise<(Row | unknown[])[]>;
+export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>, raw?: false): Promise<Row[]>;
+export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>, raw = false): Promise<unknown[]> {
   const db = backend.executor();
   if (readsNow(backend)) {
     const compiled = compiledOnce(db, query);
     try {
-      const rows = backend.readNow(compiled.sql, compiled.parameters);
-      if (rows !== undefined) return Promise.resolve(rows as Row[]);
+      const rows = backend.readNow(compiled.sql, compiled.parameters, raw);
+      if (rows !== undefined) return Promise.resolve(rows);
     } catch (error) {
       return Promise.reject(wrapDatabaseError(error));
     }

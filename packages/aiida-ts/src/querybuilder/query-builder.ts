@@ -180,6 +180,9 @@ function sharedPlan(
   return compiled;
 }
 
+/** The decoder of a shared plan's rows, made once for the backend it last ran on. */
+const DECODERS = new WeakMap<CompiledPlan, { backend: QueryBackend; decoder: RowDecoder }>();
+
 function deepCopy<T>(value: T): T {
   return structuredClone(value);
 }
@@ -915,7 +918,12 @@ export class QueryBuilder {
   #prepare(): { backend: QueryBackend; plan: CompiledPlan; decoder: RowDecoder } {
     const backend = this.backend;
     const { plan, compiler } = this.#compiled(backend.dialect.name);
-    return { backend, plan, decoder: new RowDecoder(backend, compiler.json, plan.projections) };
+    let decoder = DECODERS.get(plan);
+    if (decoder?.backend !== backend) {
+      decoder = { backend, decoder: new RowDecoder(backend, compiler.json, plan.projections) };
+      DECODERS.set(plan, decoder);
+    }
+    return { backend, plan, decoder: decoder.decoder };
   }
 
   /** The number of rows the query gives (after limit and offset). */
@@ -925,9 +933,9 @@ export class QueryBuilder {
     return backend.dialect.decodeInteger(rows[0]?.count ?? 0);
   }
 
-  async #rows(options: BatchOptions): Promise<Record<string, unknown>[]> {
+  async #rows(options: BatchOptions): Promise<(Record<string, unknown> | unknown[])[]> {
     const { backend, plan } = this.#prepare();
-    if (options.batchSize === undefined) return runPlanQuery(backend, plan.select);
+    if (options.batchSize === undefined) return runPlanQuery(backend, plan.select, true);
     const rows: Record<string, unknown>[] = [];
     for await (const batch of fetchBatches(backend, plan, checkBatchSize(options.batchSize)))
       rows.push(...batch);

@@ -86,6 +86,33 @@ describe.each(DIALECTS)('queries built again on %s', (dialect) => {
     expect(await base().orderBy({ n: 'id' }).limit(3).all({ flat: true })).toEqual(ascending);
   });
 
+  it('filters process_state by value and type, also negated', async () => {
+    const states: unknown[] = ['running', 'finished', 1, ['running'], { running: 1 }, '[1]', null];
+    const made = await insertNodes(
+      storage.backend,
+      [...states.map((state) => ({ process_state: state })), {}].map((attributes) => ({
+        label: 'states',
+        nodeType: 'process.workflow.workchain.WorkChainNode.',
+        attributes,
+      })),
+    );
+    const ids = async (filter: unknown): Promise<number[]> =>
+      (
+        (await qb()
+          .append('process.workflow.workchain.WorkChainNode.', {
+            filters: { label: 'states', 'attributes.process_state': filter },
+            project: 'id',
+          })
+          .all({ flat: true })) as number[]
+      ).sort((a, b) => a - b);
+    expect(await ids({ in: ['running', 'waiting'] })).toEqual([made[0]]);
+    expect(await ids('finished')).toEqual([made[1]]);
+    expect(await ids({ in: ['[1]'] })).toEqual([made[5]]);
+    // a negated filter keeps every node whose state is not one of these strings, with no state too
+    expect(await ids({ '!in': ['running', 'waiting'] })).toEqual(made.filter((_, i) => i !== 0));
+    expect(await ids({ '!==': 'finished' })).toEqual(made.filter((_, i) => i !== 1));
+  });
+
   it('never reads the uncommitted rows of another task’s transaction', async () => {
     const count = () =>
       qb()
