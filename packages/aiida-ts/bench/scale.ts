@@ -415,7 +415,7 @@ async function main(): Promise<void> {
   await storage.close();
 
   // the built CLI against starting node itself
-  if (wanted('verdi') && existsSync(VERDI)) {
+  if ((ONLY === '' || ONLY.includes('verdi')) && existsSync(VERDI)) {
     const env = { ...process.env, AIIDA_TS_PATH: profile.configDir };
     const run = (args: readonly string[]) => () => {
       const result = spawnSync(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -430,6 +430,8 @@ async function main(): Promise<void> {
       ['verdi node show <calcjob>', verdi('node', 'show', String(facts.calcjob))],
       ['verdi process status <deep workflow>', verdi('process', 'status', String(facts.deep.workchain))],
     ] as const) {
+      // `--only verdi` runs them all; `--only 'verdi process list'` only that one
+      if (!wanted(`${name} (CLI)`)) continue;
       figures.push({
         name: `${name} (CLI)`,
         ...(await paired(command, baseline, Math.min(RUNS, 5))),
