@@ -177,22 +177,32 @@ function claimOf(row: ClaimedRaw): Claim {
 
 /**
  * Claims up to `limit` claimable rows for worker `owner`, oldest process first: each becomes `running` with a new
- * epoch, in one statement (PostgreSQL skips rows other workers are claiming at the same moment).
+ * epoch, in one statement (PostgreSQL skips rows other workers are claiming at the same moment). The processes in
+ * `held` are skipped: the worker still has them in memory (a step whose lease was lost has not returned yet), and
+ * takes them again only once it has let them go.
  */
-export async function claimTasks(storage: StorageBackend, owner: string, limit: number): Promise<Claim[]> {
+export async function claimTasks(
+  storage: StorageBackend,
+  owner: string,
+  limit: number,
+  held: readonly number[] = [],
+): Promise<Claim[]> {
   if (limit <= 0) return [];
   const now = dbNowValue(storage.dialect);
+  const skip = held.length === 0 ? sql`` : sql`AND process_id NOT IN (${sql.join([...held])})`;
   // An idle look only reads: the write (a lock on SQLite's whole database) is taken when there is something to claim,
   // so that idle workers polling the storage do not hold up the writes of everyone else.
   const any = await sql<{ one: number }>`
-    SELECT 1 AS one FROM aiida_ts_task WHERE ${claimableCondition(now)} LIMIT 1`.execute(storage.executor());
+    SELECT 1 AS one FROM aiida_ts_task WHERE ${claimableCondition(now)} ${skip} LIMIT 1`.execute(
+    storage.executor(),
+  );
   if (any.rows.length === 0) return [];
   const lock = storage.dialect.name === DialectName.POSTGRES ? sql`FOR UPDATE SKIP LOCKED` : sql``;
   const result = await sql<ClaimedRaw>`
     UPDATE aiida_ts_task
     SET state = ${TaskState.RUNNING}, owner = ${owner}, epoch = epoch + 1, claimed_at = ${now}, wake_at = NULL
     WHERE process_id IN (
-      SELECT process_id FROM aiida_ts_task WHERE ${claimableCondition(now)}
+      SELECT process_id FROM aiida_ts_task WHERE ${claimableCondition(now)} ${skip}
       ORDER BY process_id LIMIT ${limit} ${lock}
     ) AND ${claimableCondition(now)}
     RETURNING process_id, epoch, module, waiting_for, step_mark`.execute(storage.executor());

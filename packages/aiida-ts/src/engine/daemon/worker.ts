@@ -33,6 +33,7 @@ import { awaitedBy, parkConditionOf, type ParkCondition } from './park.js';
 import { StepJournal } from './step-journal.js';
 import { StorageControlCommunicator, WorkerCommunicator } from './storage-control-communicator.js';
 import { isStorageUnavailable } from '../../storage/unavailable.js';
+import { isLeaseLost } from '../write-guard.js';
 import {
   claimTask,
   claimTasks,
@@ -296,7 +297,7 @@ export class DaemonWorker implements AsyncDisposable {
     let busy = false;
     const free = this.#free;
     if (free > 0) {
-      const claims = await claimTasks(this.storage, this.id, Math.min(free, 64));
+      const claims = await claimTasks(this.storage, this.id, Math.min(free, 64), [...this.#held.keys()]);
       for (const claim of claims) this.#take(claim);
       busy = claims.length > 0;
     }
@@ -340,7 +341,7 @@ export class DaemonWorker implements AsyncDisposable {
             { err: error, pk: claim.pk, workerId: this.id },
             `process<${claim.pk}>: the database could not be reached during its step; it is continued from its checkpoint`,
           );
-        if (unreachable || error instanceof LeaseLostError || held.dropped !== undefined) {
+        if (unreachable || isLeaseLost(error) || held.dropped !== undefined) {
           held.dropped ??= 'lost';
           this.#drop(held);
         } else
@@ -367,6 +368,7 @@ export class DaemonWorker implements AsyncDisposable {
       return;
     }
     held.dropped = 'lost';
+    held.lease.giveUp();
     log().warn(
       { pk: held.pk, workerId: this.id },
       `lease of process<${held.pk}> lost: abandoned (it is taken over by another worker)`,
@@ -567,7 +569,7 @@ export class DaemonWorker implements AsyncDisposable {
       }
     }
     await process.provenance.writer.flush().catch((error: unknown) => {
-      if (!(error instanceof LeaseLostError)) throw error;
+      if (!isLeaseLost(error)) throw error;
     });
     // Ended excepted only because the database went away (its end writes were refused, see refuseWrite): the
     // failure is not the process's; like a lease given up, it is continued from its checkpoint.
@@ -580,7 +582,12 @@ export class DaemonWorker implements AsyncDisposable {
       held.dropped ??= 'lost';
       return this.#drop(held);
     }
-    if (held.lease.lost) return this.#drop(held);
+    // The lease was lost during the step (or given up at a missed heartbeat): whatever the process ended in here is not
+    // recorded (the fence refused it); it is continued from its checkpoint by the next claim.
+    if (held.lease.lost || held.dropped !== undefined || isLeaseLost(process.exception())) {
+      held.dropped ??= 'lost';
+      return this.#drop(held);
+    }
     await this.#settleApplying(held, process);
     log().debug({ pk: held.pk, workerId: this.id }, `process<${held.pk}> ended ${process.state}`);
   }
@@ -811,6 +818,8 @@ export class DaemonWorker implements AsyncDisposable {
   #dropAll(): void {
     for (const held of this.#held.values()) {
       if (held.dropped === undefined) held.dropped = 'lost';
+      // nothing more is written for it, not even by the step still running (its lease may be another's by now)
+      held.lease.giveUp();
       if (!held.inStep) this.#drop(held);
     }
   }
