@@ -644,7 +644,11 @@ export class Runner implements ProcessRunner, AsyncDisposable {
       throw new InvalidOperationError(`process<${pk}> has already terminated (${String(node.processState)})`);
     const live = this.getLiveProcess(pk);
     if (live !== undefined && !live.isClosed) return live;
-    const process = this.#loadFrom(await this.persister.loadCheckpoint(pk));
+    const checkpoint =
+      this.persister instanceof AiidaPersister
+        ? await this.persister.loadCheckpointOf(node)
+        : await this.persister.loadCheckpoint(pk);
+    const process = this.#loadFrom(checkpoint);
     this.#register(process);
     return process;
   }
