@@ -32,6 +32,8 @@ export interface Claim {
   readonly module: string | null;
   readonly waitingFor: readonly number[] | null;
   readonly stepMark: number | null;
+  /** Control requests for the process were pending when it was claimed (else they need not be read now). */
+  readonly requested: boolean;
 }
 
 const pkListSchema = z.array(z.number().int());
@@ -163,6 +165,7 @@ interface ClaimedRaw {
   module: string | null;
   waiting_for: string | null;
   step_mark: number | string | null;
+  requested: boolean | number | string;
 }
 
 function claimOf(row: ClaimedRaw): Claim {
@@ -172,8 +175,13 @@ function claimOf(row: ClaimedRaw): Claim {
     module: row.module,
     waitingFor: parsePkList(row.waiting_for),
     stepMark: num(row.step_mark),
+    requested: row.requested === true || Number(row.requested) === 1,
   };
 }
+
+/** What a claim returns: the row's fields a worker needs, and whether control requests are pending for it. */
+const CLAIM_RETURNING = sql`RETURNING process_id, epoch, module, waiting_for, step_mark,
+  EXISTS (SELECT 1 FROM aiida_ts_control c WHERE c.process_id = aiida_ts_task.process_id AND c.state = 'pending') AS requested`;
 
 /**
  * Claims up to `limit` claimable rows for worker `owner`, oldest process first: each becomes `running` with a new
@@ -205,7 +213,7 @@ export async function claimTasks(
       SELECT process_id FROM aiida_ts_task WHERE ${claimableCondition(now)} ${skip}
       ORDER BY process_id LIMIT ${limit} ${lock}
     ) AND ${claimableCondition(now)}
-    RETURNING process_id, epoch, module, waiting_for, step_mark`.execute(storage.executor());
+    ${CLAIM_RETURNING}`.execute(storage.executor());
   return result.rows.map(claimOf).sort((a, b) => a.pk - b.pk);
 }
 
@@ -220,7 +228,7 @@ export async function claimTask(
     UPDATE aiida_ts_task
     SET state = ${TaskState.RUNNING}, owner = ${owner}, epoch = epoch + 1, claimed_at = ${now}, wake_at = NULL
     WHERE process_id = ${pk} AND ${claimableCondition(now)}
-    RETURNING process_id, epoch, module, waiting_for, step_mark`.execute(storage.executor());
+    ${CLAIM_RETURNING}`.execute(storage.executor());
   const row = result.rows[0];
   return row === undefined ? undefined : claimOf(row);
 }
