@@ -37,7 +37,7 @@ import {
   type JsonValue,
 } from '../utils/clean.js';
 import { isUniqueViolation } from '../utils/db-errors.js';
-import { patchedJsonColumn } from '../utils/json-column.js';
+import { patchedJsonColumn, patchedJsonText } from '../utils/json-column.js';
 import { isEmptyMetadata, NodeRepository, type RepositoryMetadata } from './node-repository.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
 import { nodeHasher, runNodesStoredHooks } from './store-hooks.js';
@@ -521,12 +521,13 @@ export class Node {
     if (pk !== null && storage !== undefined) {
       await storage.trackWrite(`attributes of node<${pk}>`, async () => {
         const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
-        await storage
-          .executor()
-          .updateTable('db_dbnode')
-          .set({ attributes: patchedJsonColumn(storage, 'attributes', cleaned, remove), mtime })
-          .where('id', '=', pk)
-          .execute();
+        // a prepared statement (the engine writes a process's attributes with every state change)
+        const patch = patchedJsonText(storage.dialect, 'attributes', cleaned, remove);
+        const at = patch.parameters.length;
+        await storage.executeWrite(
+          `UPDATE db_dbnode SET attributes = ${patch.text}, mtime = $${at + 1} WHERE id = $${at + 2}`,
+          [...patch.parameters, mtime, pk],
+        );
         this.#state.mtime = canonicalTimestamp(mtime);
       });
     }

@@ -8,7 +8,7 @@ import type { BatchLink, ProfileAccessPort, StorageEntryPoint } from '../backend
 import { postgresDialect } from '../dialect.js';
 import { parseJsonKeepingFloats } from '../json-floats.js';
 import { DB_DBNODE_INSERT_COLUMNS, type Database, type NewDbNode } from '../schema.js';
-import { prepareMarkedStatements } from './prepared-statements.js';
+import { PREPARED_STATEMENT_MARK, prepareMarkedStatements } from './prepared-statements.js';
 import { objectKeysOfRows, SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 import { isConnectUnavailable } from '../unavailable.js';
 
@@ -259,6 +259,10 @@ export class PostgresStorageBackend extends SqlStorageBackend {
 
   protected beginStatement(): string {
     return 'BEGIN';
+  }
+
+  protected writeStatement(text: string): string {
+    return `${PREPARED_STATEMENT_MARK}${text}`;
   }
 
   override async insertNodes(nodes: readonly NewDbNode[], links: readonly BatchLink[]): Promise<number[]> {
