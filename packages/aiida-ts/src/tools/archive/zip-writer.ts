@@ -83,12 +83,12 @@ function drainInto(source: Readable, handle: FileHandle): Promise<void> {
  * `db.sqlite3` first, so they head the central directory where aiida-core looks for them, then one
  * `repo/<key>` entry per object.
  *
- * Objects are read a few ahead of the writer, in parallel. Small ones ({@link STORED_OBJECT_BYTES}) are read
- * whole, checked against their key by the repository, and stored as buffers: no stream and no zlib context per
- * object. Larger ones are deflated from a stream opened only when the writer reaches them. Memory stays bounded
+ * Objects are read a few ahead of the writer. Small ones (under {@link STORED_OBJECT_BYTES}) are read whole,
+ * checked against their key, and stored as buffers: no stream and no zlib context per object. Larger ones are deflated from a stream opened only when the writer reaches them. Memory stays bounded
  * whatever the size of the archive: at most {@link READ_AHEAD} small objects read ahead, two windows of
- * {@link WINDOW_ENTRIES} small entries queued in yazl, and about {@link WRITE_BYTES} of output gathered (yazl
- * itself keeps a record per entry for the central directory).
+ * {@link WINDOW_ENTRIES} small entries queued in yazl, and about {@link WRITE_BYTES} of output gathered. What
+ * grows with the archive is yazl's own: a record per entry for the central directory, and a stored entry's bytes
+ * (under 1 KiB each), which its writer keeps once written.
  */
 export async function writeArchiveZip(
   file: string,
