@@ -34,6 +34,7 @@ import { COMPRESS_STASH_MODES, StashMode } from './calc-info.js';
 import { faultPoint } from './faults.js';
 import type { Folder } from './folder.js';
 import { SandboxFolder } from './folder.js';
+import type { SubmitBatcher } from './submit-batcher.js';
 import { joinInside } from './paths.js';
 
 /** The folder of the computer's work directory where a stale working directory would be moved (aiida's). */
@@ -347,11 +348,14 @@ export async function submitCalculation(
   node: CalcJobNode,
   scheduler: Scheduler,
   workdir: string,
+  submissions?: SubmitBatcher,
 ): Promise<string | SchedulerExitCode> {
   const existing = node.getJobId();
   if (existing !== null) return existing;
-  const filename = node.getOption('submit_script_filename');
-  return scheduler.submitJob(workdir, typeof filename === 'string' ? filename : '_aiidasubmit.sh');
+  const option = node.getOption('submit_script_filename');
+  const filename = typeof option === 'string' ? option : '_aiidasubmit.sh';
+  if (submissions !== undefined) return submissions.submit(scheduler, workdir, filename);
+  return scheduler.submitJob(workdir, filename);
 }
 
 /**

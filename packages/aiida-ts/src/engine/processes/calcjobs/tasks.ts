@@ -279,7 +279,12 @@ export async function taskSubmitJob(
       }
       info.submit_intent = true;
       await host.saveCheckpoint();
-      const submitted = await submitCalculation(node, scheduler, workdirOf(node));
+      const submitted = await submitCalculation(
+        node,
+        scheduler,
+        workdirOf(node),
+        calcJobServices(host.runner).submissions,
+      );
       faultPoint('submit:scheduler');
       if (typeof submitted === 'string') {
         host.setNodeAttributes({ job_id: submitted });
