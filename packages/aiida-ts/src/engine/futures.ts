@@ -75,7 +75,8 @@ export class ProcessFuture implements PromiseLike<ProcessNode> {
       };
       Promise.resolve(options.whenLocal).then(done, done);
     }
-    this.#check();
+    // A process running here has not ended (its end is what `whenLocal` waits for): its node is read then.
+    if (options.whenLocal === undefined) this.#check();
   }
 
   #schedulePoll(): void {

@@ -166,12 +166,21 @@ export async function uploadCalculation(
     else if (operation === 'remote' && !dryRun)
       await copyRemoteFiles(computer, transport, calcInfo, workdir, signal);
     else if (operation === 'sandbox' && !dryRun) {
-      for (const name of await folder.getContentList()) {
+      const entries = (await readdir(folder.abspath, { withFileTypes: true })).sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      );
+      for (const entry of entries) {
         signal?.throwIfAborted();
-        const local = folder.getAbsPath(name);
-        const entries = await readdir(local, { withFileTypes: true }).catch(() => undefined);
-        if (entries === undefined) await transport.putfile(local, path.posix.join(workdir, name));
-        else await putTree(transport, local, path.posix.join(workdir, name), signal);
+        const local = folder.getAbsPath(entry.name);
+        // The listing says what each entry is; only a symlink needs a look at what it points to.
+        const isDirectory = entry.isSymbolicLink()
+          ? await readdir(local).then(
+              () => true,
+              () => false,
+            )
+          : entry.isDirectory();
+        if (isDirectory) await putTree(transport, local, path.posix.join(workdir, entry.name), signal);
+        else await transport.putfile(local, path.posix.join(workdir, entry.name));
         faultPoint('upload:file');
       }
     }
@@ -416,7 +425,8 @@ export async function retrieveFilesFromList(
       const local = localNames[index] ?? path.posix.basename(remote);
       const target = path.join(folder, ...local.split('/').filter((p) => p !== ''));
       if (!target.startsWith(folder)) continue;
-      await mkdir(path.dirname(target), { recursive: true });
+      // the folder itself exists: only files retrieved into sub folders need theirs made
+      if (path.dirname(target) !== folder) await mkdir(path.dirname(target), { recursive: true });
       await transport.get(remote, target, { ignoreNonexisting: true });
     }
   }
