@@ -443,8 +443,11 @@ export async function retrieveCalculation(
   workdir: string,
   temporaryFolder: string,
   signal?: AbortSignal,
+  options: { readonly mayBeRetrieved?: boolean } = {},
 ): Promise<FolderData | null> {
-  if ((await node.getRetrievedNode()) !== null) return null;
+  // `mayBeRetrieved: false`: the caller knows no earlier run linked a `retrieved` output (a process that was never
+  // interrupted), and the query is saved.
+  if ((options.mayBeRetrieved ?? true) && (await node.getRetrievedNode()) !== null) return null;
   await using sandbox = new SandboxFolder('aiida-ts-retrieve-');
   await retrieveFilesFromList(transport, workdir, sandbox.abspath, node.getRetrieveList() ?? [], signal);
   faultPoint('retrieve:files');

@@ -492,7 +492,10 @@ export async function taskRetrieveJob(
         }
         return;
       }
-      const retrieved = await retrieveCalculation(node, transport, workdir, temporaryFolder, signal);
+      // A process that was never interrupted knows its outputs: only a continued one may find one linked already.
+      const retrieved = await retrieveCalculation(node, transport, workdir, temporaryFolder, signal, {
+        mayBeRetrieved: host.continued,
+      });
       if (retrieved !== null) host.outMany({ retrieved });
     }),
   );
