@@ -71,6 +71,8 @@ export interface CalcJobTaskHost {
   saveCheckpoint(): Promise<void>;
   /** Gives back the job slots of this job. */
   releaseSlots(): Promise<void>;
+  /** Says that the job asks for slots (again): a later {@link releaseSlots} has something to give back. */
+  markSlotsRequested(): void;
   computer(): Promise<Computer>;
   authInfo(): Promise<AuthInfo>;
 }
@@ -229,6 +231,7 @@ async function acquireSlots(host: CalcJobTaskHost, signal: AbortSignal): Promise
   const computer = await host.computer();
   const { coordinator } = calcJobServices(host.runner);
   const pools = await coordinator.poolsForComputer(computer.uuid);
+  host.markSlotsRequested();
   let waited = false;
   await coordinator.acquireSlots(pk, pools, {
     signal,
