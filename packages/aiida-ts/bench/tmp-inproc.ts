@@ -1,0 +1,18 @@
+process.env.AIIDA_TS_PATH = '/root/.cache/aiida-ts/scale/sqlite-1e5/config';
+const { loadProfile } = await import('../src/config/load-profile.js');
+const { getStorage } = await import('../src/storage/context.js');
+const orm = await import('../src/orm.js');
+const { formatNodeInfo } = await import('../src/tools/process-info/node-info.js');
+const { buildCallTree } = await import('../src/tools/process-info/call-graph.js');
+const { calledDescendants } = await import('../src/querybuilder/call-links.js');
+await loadProfile('scale-1e5');
+const storage = getStorage();
+const t = async (name: string, f: () => Promise<unknown>) => { for (let i = 0; i < 20; i++) await f(); const s = performance.now(); for (let i = 0; i < 50; i++) await f(); console.log(name, ((performance.now() - s) / 50).toFixed(2), 'ms'); };
+await t('loadNode calcjob', () => orm.loadNode(20013));
+const cj = await orm.loadNode(20013);
+await t('formatNodeInfo', () => formatNodeInfo(cj));
+await t('loadNode wc', () => orm.loadNode(98002));
+const wc = await orm.loadNode(98002) as any;
+await t('calledDescendants', () => calledDescendants(storage, 98002, 10000));
+await t('buildCallTree', () => buildCallTree(wc));
+await storage.close();
