@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { defineCommandGroup, type Cli } from '../cli.js';
 import { CliExit, ExitCode } from '../exit-codes.js';
-import { packageVersion } from '../main.js';
+import { packageVersion } from '../package-version.js';
 
 /** State of one service in `verdi status`, as AiiDA's `ServiceStatus`. */
 export const ServiceStatus = { UP: 'up', ERROR: 'error', WARNING: 'warning', DOWN: 'down' } as const;
