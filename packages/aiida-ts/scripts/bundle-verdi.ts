@@ -69,10 +69,12 @@ const ownLocation: Plugin = {
       if (!text.includes('import.meta')) return { contents: text, loader: 'js' };
       const fromBundle = relative(outdir, args.path);
       const url = `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`;
+      // code only: `'import.meta.url'` in quotes is a name (the script cache's esbuild defines)
+      const field = (name: string) => new RegExp(`(?<!['"\\w])import\\.meta\\.${name}(?![\\w'"])`, 'g');
       const contents = text
-        .replaceAll('import.meta.url', url)
-        .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)))
-        .replaceAll('import.meta.filename', JSON.stringify(args.path));
+        .replace(field('url'), url)
+        .replace(field('dirname'), JSON.stringify(dirname(args.path)))
+        .replace(field('filename'), JSON.stringify(args.path));
       return { contents, loader: 'js', resolveDir: dirname(args.path) };
     });
   },
