@@ -44,7 +44,7 @@ if (!Number.isFinite(SIZE) || SIZE < 1000)
 if (BACKEND !== 'sqlite' && BACKEND !== 'postgres')
   throw new Error(`--backend must be sqlite or postgres, not ${String(BACKEND)}`);
 
-const VERDI = join(import.meta.dirname, '..', 'dist', 'cmdline', 'verdi.js');
+const VERDI = join(import.meta.dirname, '..', 'dist', 'bin', 'verdi.js');
 
 interface Figure {
   readonly name: string;
