@@ -90,7 +90,7 @@ function selectNodes<DB, TB extends keyof DB & string, O>(
     ...shape.attributes.map(({ name }, index) =>
       dialect.jsonExtract(column('attributes'), [name]).as(`a${index}`),
     ),
-  ]) as unknown as SelectQueryBuilder<DB, TB, O & RawNodeRow>;
+  ]);
 }
 
 /** The API's row of a raw node row: the node columns, the attributes of `shape`, then `full_type`. */
