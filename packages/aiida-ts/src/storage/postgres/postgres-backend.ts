@@ -7,8 +7,8 @@ import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import type { BatchLink, ProfileAccessPort, StorageEntryPoint } from '../backend.js';
 import { postgresDialect } from '../dialect.js';
 import { parseJsonKeepingFloats } from '../json-floats.js';
-import type { Database, NewDbNode } from '../schema.js';
-import { prepareMarkedStatements } from './prepared-statements.js';
+import { DB_DBNODE_INSERT_COLUMNS, type Database, type NewDbNode } from '../schema.js';
+import { PREPARED_STATEMENT_MARK, prepareMarkedStatements } from './prepared-statements.js';
 import { objectKeysOfRows, SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 import { isConnectUnavailable } from '../unavailable.js';
 
@@ -174,20 +174,7 @@ const TABLES_WITH_UUID = new Set<BulkTable>([
 ]);
 
 /** The node columns {@link INSERT_NODES} writes, in its parameter order. */
-const NODE_COLUMNS = [
-  'uuid',
-  'node_type',
-  'process_type',
-  'label',
-  'description',
-  'ctime',
-  'mtime',
-  'attributes',
-  'extras',
-  'repository_metadata',
-  'dbcomputer_id',
-  'user_id',
-] as const satisfies readonly (keyof NewDbNode)[];
+const NODE_COLUMNS = DB_DBNODE_INSERT_COLUMNS;
 const NODE_COLUMN_SET: ReadonlySet<string> = new Set(NODE_COLUMNS);
 
 /** Batches up to this many nodes go in one statement; larger ones in a transaction of chunked inserts. */
@@ -272,6 +259,10 @@ export class PostgresStorageBackend extends SqlStorageBackend {
 
   protected beginStatement(): string {
     return 'BEGIN';
+  }
+
+  protected writeStatement(text: string): string {
+    return `${PREPARED_STATEMENT_MARK}${text}`;
   }
 
   override async insertNodes(nodes: readonly NewDbNode[], links: readonly BatchLink[]): Promise<number[]> {

@@ -266,6 +266,36 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     return Promise.resolve();
   }
 
+  protected writeStatement(text: string): string {
+    // SQLite reads `$1` as a named parameter: plain `?` in the same (ascending) order
+    let next = 1;
+    return text.replace(/\$(\d+)/g, (_, digits: string) => {
+      if (Number(digits) !== next)
+        throw new AiidaError(`statement parameters must come in order $1, $2, …: ${text}`);
+      next += 1;
+      return '?';
+    });
+  }
+
+  override async executeWrite(text: string, parameters: readonly unknown[]): Promise<number> {
+    this.assertOpen();
+    // the cached native statement: inside a transaction this async context holds Kysely's only connection; outside
+    // one, take that connection first so the write never joins another task's transaction
+    const run = (): number => {
+      try {
+        return this.#statements.statement(this.dialectStatement(text)).run(parameters).changes;
+      } catch (error) {
+        if (sqliteCode(error).startsWith('SQLITE_CONSTRAINT'))
+          throw new IntegrityError(`a write violates a constraint: ${(error as Error).message}`, {
+            cause: error,
+          });
+        throw this.#mapError(error);
+      }
+    };
+    if (this.inTransaction()) return run();
+    return this.db.connection().execute(() => Promise.resolve().then(run));
+  }
+
   protected lockOutNodeWrites(): Promise<void> {
     // every transaction here begins IMMEDIATE: holding one is holding SQLite's only write lock
     return Promise.resolve();
@@ -331,6 +361,30 @@ export class SqliteStorageBackend extends SqlStorageBackend {
       return Promise.reject(this.#mapError(error));
     }
     return Promise.resolve(ids);
+  }
+
+  /**
+   * Runs a read-only statement at once on the connection's cached prepared statement, without queueing for the
+   * connection: SQLite runs it synchronously, so nothing can interleave. Returns `undefined` (the caller then goes
+   * through Kysely, which waits its turn) when another task's transaction holds the connection, whose
+   * uncommitted rows a read must not see. `raw`: rows as arrays in column order.
+   */
+  readNow(text: string, parameters: readonly unknown[], raw = false): unknown[] | undefined {
+    this.assertOpen();
+    if (this.#native.inTransaction && !this.inTransaction()) return undefined;
+    try {
+      const statement = this.#statements.statement(text);
+      if (!raw) return statement.all(parameters);
+      // the statement is shared with Kysely, which reads objects: raw only for this call
+      statement.raw(true);
+      try {
+        return statement.all(parameters);
+      } finally {
+        statement.raw(false);
+      }
+    } catch (error) {
+      throw this.#mapError(error);
+    }
   }
 
   /** A fresh copy of the database into `destination` (a consistent snapshot, while in use). */

@@ -1,11 +1,8 @@
-import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { finished } from 'node:stream/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
-import yazl from 'yazl';
 import { ArchiveExportError, ExportValidationError, LicensingError, ValidationError } from '../../errors.js';
 import {
   GraphTraversalRules,
@@ -18,14 +15,7 @@ import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage } from '../../storage/context.js';
 import { coreVersion } from '../../engine/version.js';
 import { ARCHIVE_COLUMNS, createArchiveSchema, type ArchiveTable } from './archive-schema.js';
-import {
-  ARCHIVE_VERSION_HEAD,
-  DB_FILENAME,
-  localIsoNow,
-  META_FILENAME,
-  REPO_FOLDER,
-  type ArchiveMetadata,
-} from './format.js';
+import { ARCHIVE_VERSION_HEAD, DB_FILENAME, localIsoNow, type ArchiveMetadata } from './format.js';
 import { chunks, progressTicker, type ArchiveListener } from './progress.js';
 import {
   allIds,
@@ -35,6 +25,7 @@ import {
   type ArchiveRow,
 } from './profile-rows.js';
 import { collectRepositoryKeys } from './repository-keys.js';
+import { writeArchiveZip } from './zip-writer.js';
 
 /** The default number of rows read and written at a time (aiida's `DEFAULT_BATCH_SIZE`). */
 export const DEFAULT_BATCH_SIZE = 1000;
@@ -428,7 +419,11 @@ export async function createArchive(
       },
     };
     await mkdir(path.dirname(target), { recursive: true });
-    await writeZip(storage, temporary, metadata, dbPath, [...keys].sort(), compression, options);
+    await writeArchiveZip(
+      temporary,
+      { metadata, dbPath, keys: [...keys].sort(), repository: storage.repository, compression },
+      options,
+    );
     await rename(temporary, target);
     report('Archive created successfully');
     return result;
@@ -592,45 +587,4 @@ async function writeDatabase(
     },
     keys,
   };
-}
-
-/**
- * Streams the archive into `file`: `metadata.json` (stored) and `db.sqlite3` first, so they head the central
- * directory where aiida-core looks for them, then one `repo/<key>` entry per object, each opened only when the
- * zip writer reaches it.
- */
-async function writeZip(
-  storage: StorageBackend,
-  file: string,
-  metadata: ArchiveMetadata,
-  dbPath: string,
-  keys: readonly string[],
-  compression: number,
-  listener: ArchiveListener,
-): Promise<void> {
-  const zip = new yazl.ZipFile();
-  const output = createWriteStream(file, { flags: 'wx' });
-  const failed = new Promise<never>((_resolve, reject) => {
-    zip.on('error', reject);
-    output.on('error', reject);
-  });
-  zip.outputStream.pipe(output);
-  const mtime = new Date();
-  zip.addBuffer(Buffer.from(JSON.stringify(metadata)), META_FILENAME, { compress: false, mtime });
-  zip.addFile(dbPath, DB_FILENAME, { compressionLevel: compression, mtime });
-  const progress = progressTicker(listener, 'Archiving files', keys.length);
-  for (const key of keys) {
-    zip.addReadStreamLazy(`${REPO_FOLDER}/${key}`, { compressionLevel: compression, mtime }, (callback) => {
-      storage.repository.openStream(key).then(
-        (stream) => {
-          stream.once('end', () => progress.tick());
-          callback(null, stream);
-        },
-        (error: unknown) => callback(error, undefined as never),
-      );
-    });
-  }
-  zip.end();
-  await Promise.race([finished(output), failed]);
-  progress.done();
 }
