@@ -162,6 +162,9 @@ async function main(): Promise<void> {
     const hub = await populate(storage);
     const server = await createWebServer({ storage, token: null });
     const address = await server.listen({ port: 0 });
+    // a floor run on a loaded machine can outlast the server's keep-alive timeout (72 s): the client's idle
+    // connection is then closed under it as it sends the next request (ECONNRESET). Idle sockets stay open here.
+    server.app.server.keepAliveTimeout = 3_600_000;
     console.log(
       `${PROCESSES} processes, a hub with ${HUB_INPUTS} inputs and ${HUB_OUTPUTS} outputs; ${REQUESTS} requests each`,
     );
