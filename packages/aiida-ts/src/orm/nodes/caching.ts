@@ -140,12 +140,7 @@ function hashedAttributes(node: Node, options: HashObjectsOptions): Record<strin
   // Python floats stay floats in the hash even when integral (a Float's value, a structure's cell, …).
   const floats = node.attributeFloatPaths;
   if (floats.length === 0) return attributes;
-  const marked: Hashable = mapFloats(
-    attributes as Record<string, JsonValue>,
-    floats,
-    (value) => new HashFloat(value),
-  );
-  return marked;
+  return mapFloats(attributes as Record<string, JsonValue>, floats, (value) => new HashFloat(value));
 }
 
 /**
