@@ -44,7 +44,7 @@ if (!Number.isFinite(SIZE) || SIZE < 1000)
 if (BACKEND !== 'sqlite' && BACKEND !== 'postgres')
   throw new Error(`--backend must be sqlite or postgres, not ${String(BACKEND)}`);
 
-const VERDI = join(import.meta.dirname, '..', 'dist', 'cmdline', 'verdi.js');
+const VERDI = join(import.meta.dirname, '..', 'dist', 'bin', 'verdi.js');
 
 interface Figure {
   readonly name: string;
@@ -109,7 +109,9 @@ async function main(): Promise<void> {
   const raw = await openRaw(profile);
   const pg = raw.dialect === 'postgres';
   const figures: Figure[] = [];
-  const wanted = (name: string): boolean => ONLY === '' || name.includes(ONLY);
+  // `--only a,b`: the figures whose names contain any of the comma-separated parts
+  const wanted = (name: string): boolean =>
+    ONLY === '' || ONLY.split(',').some((part) => part !== '' && name.includes(part));
   const add = async (
     name: string,
     ours: () => Promise<unknown>,
@@ -140,35 +142,50 @@ async function main(): Promise<void> {
 
   // verdi process list: default (the active processes) and `-a -p 1`
   const newest = new Date(facts.newest);
-  // the fields the command's query function reads (every column `-P` can show)
-  const listColumns = queriedFields()
+  // the fields the command's query function reads (every column `-P` can show), read as a careful program would
+  // and turned into the same row objects (timestamps as Dates, JSON booleans as booleans), so that the floor does
+  // the work the command needs and the two give equal rows
+  const listFields = queriedFields();
+  const listColumns = listFields
     .map((field) => {
       const [column = '', key] = field.split('.');
-      if (key === undefined) return column.endsWith('time') ? ts(`n.${column}`) : `n.${column}`;
-      return pg ? `(n.${column} ->> '${key}')` : `json_extract(n.${column}, '$."${key}"')`;
+      if (key === undefined) return `n.${column}`;
+      return pg ? `(n.${column} -> '${key}')` : `json_extract(n.${column}, '$."${key}"')`;
     })
     .join(', ');
+  const booleanFields = new Set(['attributes.sealed', 'attributes.paused']);
+  const listRows = (rows: unknown[][]): Record<string, unknown>[] =>
+    rows.map((row) => {
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < listFields.length; i++) {
+        const field = listFields[i]!;
+        let value = row[i] ?? null;
+        if (value !== null && !pg && field.endsWith('time'))
+          value = new Date(`${(value as string).replace(' ', 'T')}Z`);
+        else if (value !== null && !pg && booleanFields.has(field)) value = value === 1;
+        out[field] = value;
+      }
+      return out;
+    });
   const listRaw = `select ${listColumns} from db_dbnode as n where ${typeIs('process.')} and ${attr('process_state')} in ('created', 'waiting', 'running') order by n.ctime, n.id`;
   const pastDay = new Date(newest.getTime() - 86_400_000);
   const pastRaw = `select ${listColumns} from db_dbnode as n where ${typeIs('process.')} and n.ctime > ${pg ? '$1::timestamptz' : '?'} order by n.ctime, n.id`;
   const pastParam = pg ? pastDay.toISOString() : pastDay.toISOString().replace('T', ' ').replace('Z', '');
-  check('process list rows', (await queryProcesses({ storage })).length, (await raw.all(listRaw)).length);
+  const listFloor = async () => listRows(await raw.all(listRaw));
+  const pastFloor = async () => listRows(await raw.all(pastRaw, [pastParam]));
+  check('process list rows', await queryProcesses({ storage }), await listFloor());
   check(
     'process list -a -p 1 rows',
-    (await queryProcesses({ storage, all: true, pastDays: 1, now: newest })).length,
-    (await raw.all(pastRaw, [pastParam])).length,
+    await queryProcesses({ storage, all: true, pastDays: 1, now: newest }),
+    await pastFloor(),
   );
-  const active = (await raw.all(listRaw)).length;
-  const recent = (await raw.all(pastRaw, [pastParam])).length;
-  await add(
-    `process list (query; ${active} active)`,
-    () => queryProcesses({ storage }),
-    () => raw.all(listRaw),
-  );
+  const active = (await listFloor()).length;
+  const recent = (await pastFloor()).length;
+  await add(`process list (query; ${active} active)`, () => queryProcesses({ storage }), listFloor);
   await add(
     `process list -a -p 1 (query; ${recent} rows)`,
     () => queryProcesses({ storage, all: true, pastDays: 1, now: newest }),
-    () => raw.all(pastRaw, [pastParam]),
+    pastFloor,
   );
 
   // verdi node show of a calcjob: the node, its links both ways with the nodes at their other end

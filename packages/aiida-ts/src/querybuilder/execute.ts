@@ -22,6 +22,41 @@ export async function runQuery(
   }
 }
 
+/** A backend that can run a read at once on its cached prepared statement (SQLite's single connection). */
+interface ReadsNow {
+  readNow(text: string, parameters: readonly unknown[], raw?: boolean): unknown[] | undefined;
+}
+
+function readsNow(backend: QueryBackend): backend is QueryBackend & ReadsNow {
+  return typeof (backend as Partial<ReadsNow>).readNow === 'function';
+}
+
+/**
+ * Runs a statement of a shared plan (see {@link runQuery}'s `reused`). On SQLite, when no other task's transaction
+ * holds the connection, it runs at once on the cached prepared statement: Kysely's queueing for the connection and
+ * its result wrapping cost more than a small query itself. With `raw`, rows may come as arrays in select-list
+ * order (cheaper to make than objects; the decoder reads either).
+ */
+export function runPlanQuery(
+  backend: QueryBackend,
+  query: RawBuilder<Row>,
+  raw: true,
+): Promise<(Row | unknown[])[]>;
+export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>, raw?: false): Promise<Row[]>;
+export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>, raw = false): Promise<unknown[]> {
+  const db = backend.executor();
+  if (readsNow(backend)) {
+    const compiled = compiledOnce(db, query);
+    try {
+      const rows = backend.readNow(compiled.sql, compiled.parameters, raw);
+      if (rows !== undefined) return Promise.resolve(rows);
+    } catch (error) {
+      return Promise.reject(wrapDatabaseError(error));
+    }
+  }
+  return runQuery(db, query, true);
+}
+
 // The SQL text of each statement of a shared plan, rendered once per dialect: rendering walks Kysely's operation
 // tree, which costs more than running a small query on SQLite.
 const rendered = new WeakMap<RawBuilder<Row>, { dialect: string; query: CompiledQuery<Row> }>();
@@ -40,7 +75,7 @@ function compiledOnce(db: Kysely<Database>, query: RawBuilder<Row>): CompiledQue
 }
 
 /** A database error as a QueryError keeping the driver's message (and the original as `cause`). */
-export function wrapDatabaseError(error: unknown): unknown {
+export function wrapDatabaseError(error: unknown): Error {
   if (error instanceof QueryError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new QueryError(`The database rejected the query: ${message}`, { cause: error });

@@ -14,7 +14,7 @@ import {
   type ResolvedTarget,
 } from './classifiers.js';
 import { ENTITY_TABLES, describeColumns, resolveColumn, type OrmBase, type TableModel } from './entities.js';
-import { fetchBatches, runQuery, wrapDatabaseError } from './execute.js';
+import { fetchBatches, runPlanQuery, runQuery, wrapDatabaseError } from './execute.js';
 import { describeValue, isPlainObject, parseFilterSpec } from './filters.js';
 import {
   FilterSpec,
@@ -28,6 +28,7 @@ import {
 } from './query-dict.js';
 import { RELATIONSHIPS, camelKeyword, snakeKeyword, type RelationshipKeyword } from './relationships.js';
 import { RowDecoder, type QueryBackend } from './results.js';
+import { CALL_SEPARATOR, LruMap, valueKey } from './query-shape.js';
 import { RowStream } from './row-stream.js';
 import { QueryCompiler, edgeModelOf, joinSpecOf, type CompiledPlan } from './sql/compile.js';
 import { renderSql } from './sql/render.js';
@@ -132,11 +133,37 @@ interface TagInfo {
 }
 
 const EDGE_TAG_DELIMITER = '--';
+const RELATIONSHIP_OPTION_SET: ReadonlySet<string> = new Set(RELATIONSHIP_OPTIONS);
+
+/** What one successful append added to the state, shared (frozen) by every QueryBuilder making the same call. */
+interface AppendDelta {
+  readonly item: PathItem;
+  readonly info: TagInfo;
+  readonly filters: FilterSpec;
+  readonly projections: ProjectionItem[];
+  readonly edge:
+    | {
+        readonly tag: string;
+        readonly info: TagInfo;
+        readonly filters: FilterSpec;
+        readonly projections: ProjectionItem[];
+      }
+    | undefined;
+}
+
+/**
+ * The building calls seen, from the shape (see {@link QueryBuilder}'s `#shape`) they were made on, keyed
+ * `<shape>\u0001<call>`, to the shape they lead to and, for an append, what it added: building the same query
+ * again skips validating the options, resolving the classes, parsing the filters and normalising the projections.
+ */
+const TRANSITIONS = new LruMap<{ readonly shape: number; readonly delta: AppendDelta | undefined }>(4096);
+let lastShape = 0;
+/** Longer calls (huge `in` lists) are not worth remembering: such a query is built from scratch. */
+const MAX_CALL_KEY = 16_384;
 const DEFAULT_BATCH_SIZE = 1000;
 
 /** Compiled plans by dialect and query, most recently used last: the same query built again skips compiling. */
-const PLANS = new Map<string, { plan: CompiledPlan; compiler: QueryCompiler }>();
-const PLANS_KEPT = 256;
+const PLANS = new LruMap<{ plan: CompiledPlan; compiler: QueryCompiler }>(256);
 
 // a plan holds no state of the QueryBuilder that made it (its statements are immutable, its decoders pure), so
 // every QueryBuilder asking the same query of the same dialect can share it
@@ -147,16 +174,14 @@ function sharedPlan(
 ): { plan: CompiledPlan; compiler: QueryCompiler } {
   const cacheKey = `${dialect}\n${key}`;
   const known = PLANS.get(cacheKey);
-  if (known !== undefined) {
-    PLANS.delete(cacheKey);
-    PLANS.set(cacheKey, known);
-    return known;
-  }
+  if (known !== undefined) return known;
   const compiled = compile();
   PLANS.set(cacheKey, compiled);
-  if (PLANS.size > PLANS_KEPT) PLANS.delete(PLANS.keys().next().value!);
   return compiled;
 }
+
+/** The decoder of a shared plan's rows, made once for the backend it last ran on. */
+const DECODERS = new WeakMap<CompiledPlan, { backend: QueryBackend; decoder: RowDecoder }>();
 
 function deepCopy<T>(value: T): T {
   return structuredClone(value);
@@ -198,6 +223,12 @@ export class QueryBuilder {
   readonly #tags = new Map<string, TagInfo>();
   readonly #classTags = new Map<unknown, Set<string>>();
   #cache: { key: string; dialect: DialectName; plan: CompiledPlan; compiler: QueryCompiler } | undefined;
+  /**
+   * The calls that built this QueryBuilder, as the number of a path through {@link TRANSITIONS} (0: no call yet):
+   * equal numbers mean equal states, so it finds remembered appends and compiled plans without serialising the
+   * state. `undefined` once the state came from elsewhere (`fromDict`, `clone`) or from values no key can name.
+   */
+  #shape: number | undefined = 0;
 
   constructor(options: QueryBuilderOptions = {}) {
     this.#backend = options.backend;
@@ -214,6 +245,7 @@ export class QueryBuilder {
     if (!parsed.success) throw zodToQueryError(parsed.error, 'query dictionary');
     const dict = parsed.data;
     const qb = new QueryBuilder(options);
+    qb.#shape = undefined;
     for (const item of dict.path ?? []) {
       const target = item.entity_type;
       qb.#append(
@@ -308,6 +340,16 @@ export class QueryBuilder {
    * `withNode` of it. Throws {@link QueryError} naming what is wrong; a failed append changes nothing.
    */
   append(target: AppendTarget | readonly AppendTarget[], options: AppendOptions = {}): this {
+    const call = this.#appendCall(target, options);
+    const key = call === undefined ? undefined : `${String(this.#shape)}${CALL_SEPARATOR}${call}`;
+    if (key !== undefined) {
+      const known = TRANSITIONS.get(key);
+      if (known?.delta !== undefined) {
+        this.#applyAppend(known.delta, target);
+        this.#shape = known.shape;
+        return this;
+      }
+    }
     const parsed = AppendOptionsSchema.safeParse(options);
     if (!parsed.success) {
       const valid = Object.keys(AppendOptionsSchema.shape).join(', ');
@@ -315,8 +357,109 @@ export class QueryBuilder {
         `${zodToQueryError(parsed.error, 'append() options').message}. Valid options: ${valid}`,
       );
     }
-    this.#append(target, parsed.data, undefined);
+    if (key === undefined) {
+      this.#append(target, parsed.data, undefined);
+      this.#shape = undefined;
+      return this;
+    }
+    // the state (shared with later QueryBuilders making this call) holds copies: the caller may change its
+    // filter objects afterwards
+    const data = parsed.data;
+    this.#append(
+      target,
+      {
+        ...data,
+        ...(data.filters === undefined ? {} : { filters: structuredClone(data.filters) }),
+        ...(data.edgeFilters === undefined ? {} : { edgeFilters: structuredClone(data.edgeFilters) }),
+      },
+      undefined,
+    );
+    this.#shape = ++lastShape;
+    TRANSITIONS.set(key, { shape: this.#shape, delta: this.#lastAppend() });
     return this;
+  }
+
+  /** The key of appending `target` with `options`, or `undefined` when the call cannot be named. */
+  #appendCall(target: AppendTarget | readonly AppendTarget[], options: AppendOptions): string | undefined {
+    if (this.#shape === undefined || typeof options !== 'object' || options === null) return undefined;
+    const proto = Object.getPrototypeOf(options) as unknown;
+    if (proto !== Object.prototype && proto !== null) return undefined;
+    try {
+      const resolved = resolveTarget(target);
+      let key = `a${typeof target === 'string' ? 's' : Array.isArray(target) ? 'l' : 'c'}${resolved.ormBase}`;
+      for (const c of resolved.classifiers)
+        key += `${JSON.stringify(c.ormclassTypeString)}${JSON.stringify(c.processTypeString)}`;
+      for (const name in options) {
+        const value = (options as Record<string, unknown>)[name];
+        // a class standing for its tag is named by the tag it stands for here
+        const part =
+          RELATIONSHIP_OPTION_SET.has(name) && value !== undefined && typeof value !== 'string'
+            ? `T${JSON.stringify(this.#tagOf(value as TagReference, 'append'))}`
+            : valueKey(value);
+        if (part === undefined) return undefined;
+        key += `${JSON.stringify(name)}:${part},`;
+      }
+      return key.length > MAX_CALL_KEY ? undefined : key;
+    } catch {
+      // the call is invalid: append reports it as it would without a key
+      return undefined;
+    }
+  }
+
+  /** What the last {@link append} added, frozen so that sharing it is safe. */
+  #lastAppend(): AppendDelta {
+    const item = Object.freeze(this.#path[this.#path.length - 1]!);
+    const freeze = (tag: string) => ({
+      tag,
+      info: this.#tags.get(tag)!,
+      filters: Object.freeze(this.#filters[tag]!),
+      projections: Object.freeze(this.#projections[tag]!) as ProjectionItem[],
+    });
+    const vertex = freeze(item.tag);
+    return {
+      item,
+      info: vertex.info,
+      filters: vertex.filters,
+      projections: vertex.projections,
+      edge: item.edge_tag === null ? undefined : freeze(item.edge_tag),
+    };
+  }
+
+  #applyAppend(delta: AppendDelta, target: AppendTarget | readonly AppendTarget[]): void {
+    const tag = delta.item.tag;
+    this.#tags.set(tag, delta.info);
+    if (typeof target !== 'string' && !Array.isArray(target)) {
+      const set = this.#classTags.get(target) ?? new Set<string>();
+      set.add(tag);
+      this.#classTags.set(target, set);
+    }
+    this.#filters[tag] = delta.filters;
+    this.#projections[tag] = delta.projections;
+    if (delta.edge !== undefined) {
+      this.#tags.set(delta.edge.tag, delta.edge.info);
+      this.#filters[delta.edge.tag] = delta.edge.filters;
+      this.#projections[delta.edge.tag] = delta.edge.projections;
+    }
+    this.#path.push(delta.item);
+    this.#changed();
+  }
+
+  /** Adds a call to the shape key (after it changed the state); a value the key cannot name ends the key. */
+  #extendShape(call: string, value: unknown): void {
+    if (this.#shape === undefined) return;
+    const part = valueKey(value);
+    if (part === undefined || part.length > MAX_CALL_KEY) {
+      this.#shape = undefined;
+      return;
+    }
+    const key = `${String(this.#shape)}${CALL_SEPARATOR}${call}${part}`;
+    const known = TRANSITIONS.get(key);
+    if (known !== undefined) {
+      this.#shape = known.shape;
+      return;
+    }
+    this.#shape = ++lastShape;
+    TRANSITIONS.set(key, { shape: this.#shape, delta: undefined });
   }
 
   #append(
@@ -532,10 +675,14 @@ export class QueryBuilder {
       if (Object.keys(filters).length === 0) return this;
       throw new QueryError(`${info.what} goes through no table, so it cannot be filtered`);
     }
-    const merged = { ...this.#filters[name], ...filters };
+    const merged = {
+      ...this.#filters[name],
+      ...(this.#shape === undefined ? filters : structuredCloneOrSelf(filters)),
+    };
     parseFilterSpec(info.model, merged, info.what);
     this.#filters[name] = merged;
     this.#changed();
+    this.#extendShape(`f${JSON.stringify(name)}`, filters);
     return this;
   }
 
@@ -545,6 +692,7 @@ export class QueryBuilder {
     const info = this.#tags.get(name)!;
     this.#projections[name] = this.#normaliseProjection(projection, info.model, info.what);
     this.#changed();
+    this.#extendShape(`p${JSON.stringify(name)}`, projection);
     return this;
   }
 
@@ -610,6 +758,7 @@ export class QueryBuilder {
     }
     this.#orderBy = result;
     this.#changed();
+    this.#extendShape('o', orderBy);
     return this;
   }
 
@@ -619,6 +768,7 @@ export class QueryBuilder {
       throw new QueryError(`limit must be a non-negative integer or null, got ${describeValue(limit)}`);
     this.#limit = limit;
     this.#changed();
+    this.#extendShape('l', limit);
     return this;
   }
 
@@ -628,6 +778,7 @@ export class QueryBuilder {
       throw new QueryError(`offset must be a non-negative integer or null, got ${describeValue(offset)}`);
     this.#offset = offset;
     this.#changed();
+    this.#extendShape('s', offset);
     return this;
   }
 
@@ -637,6 +788,7 @@ export class QueryBuilder {
       throw new QueryError(`distinct() takes a boolean, got ${describeValue(value)}`);
     this.#distinct = value;
     this.#changed();
+    this.#extendShape('d', value);
     return this;
   }
 
@@ -690,23 +842,27 @@ export class QueryBuilder {
   // ---- compilation -----------------------------------------------------------------------------------------
 
   #compiled(dialectName: DialectName): { plan: CompiledPlan; compiler: QueryCompiler } {
-    // the key is the query itself (as asDict gives it, without copying it first); Dates are marked so that a
-    // Date and its ISO string never share a plan
-    const key = JSON.stringify(
-      {
-        path: this.#path,
-        filters: this.#filters,
-        project: this.#projections,
-        project_map: this.#projectMap,
-        order_by: this.#orderBy,
-        limit: this.#limit,
-        offset: this.#offset,
-        distinct: this.#distinct,
-      },
-      function (this: Record<string, unknown>, name: string, value: unknown) {
-        return this[name] instanceof Date ? { $date: value } : value;
-      },
-    );
+    // the key is the calls that built the query (see #shape), else the query itself (as asDict gives it,
+    // without copying it first); Dates are marked so that a Date and its ISO string never share a plan
+    const shape = this.#shape;
+    const key =
+      shape !== undefined
+        ? `s${String(shape)}`
+        : `j${JSON.stringify(
+            {
+              path: this.#path,
+              filters: this.#filters,
+              project: this.#projections,
+              project_map: this.#projectMap,
+              order_by: this.#orderBy,
+              limit: this.#limit,
+              offset: this.#offset,
+              distinct: this.#distinct,
+            },
+            function (this: Record<string, unknown>, name: string, value: unknown) {
+              return this[name] instanceof Date ? { $date: value } : value;
+            },
+          )}`;
     if (this.#cache !== undefined && this.#cache.key === key && this.#cache.dialect === dialectName)
       return this.#cache;
     const shared = sharedPlan(dialectName, key, () => {
@@ -762,19 +918,24 @@ export class QueryBuilder {
   #prepare(): { backend: QueryBackend; plan: CompiledPlan; decoder: RowDecoder } {
     const backend = this.backend;
     const { plan, compiler } = this.#compiled(backend.dialect.name);
-    return { backend, plan, decoder: new RowDecoder(backend, compiler.json, plan.projections) };
+    let decoder = DECODERS.get(plan);
+    if (decoder?.backend !== backend) {
+      decoder = { backend, decoder: new RowDecoder(backend, compiler.json, plan.projections) };
+      DECODERS.set(plan, decoder);
+    }
+    return { backend, plan, decoder: decoder.decoder };
   }
 
   /** The number of rows the query gives (after limit and offset). */
   async count(): Promise<number> {
     const { backend, plan } = this.#prepare();
-    const rows = await runQuery(backend.executor(), plan.countSelect, true);
+    const rows = await runPlanQuery(backend, plan.countSelect);
     return backend.dialect.decodeInteger(rows[0]?.count ?? 0);
   }
 
-  async #rows(options: BatchOptions): Promise<Record<string, unknown>[]> {
+  async #rows(options: BatchOptions): Promise<(Record<string, unknown> | unknown[])[]> {
     const { backend, plan } = this.#prepare();
-    if (options.batchSize === undefined) return runQuery(backend.executor(), plan.select, true);
+    if (options.batchSize === undefined) return runPlanQuery(backend, plan.select, true);
     const rows: Record<string, unknown>[] = [];
     for await (const batch of fetchBatches(backend, plan, checkBatchSize(options.batchSize)))
       rows.push(...batch);
@@ -842,6 +1003,15 @@ export class QueryBuilder {
     return new RowStream(
       decodedBatches(fetchBatches(backend, plan, batchSize), (rows) => decoder.dicts(rows)),
     );
+  }
+}
+
+/** A deep copy of plain data (filters), or the value itself when it holds something that cannot be copied. */
+function structuredCloneOrSelf<T>(value: T): T {
+  try {
+    return structuredClone(value);
+  } catch {
+    return value;
   }
 }
 

@@ -70,6 +70,8 @@ export interface StorageInfo {
  */
 export interface StorageBackend extends AsyncDisposable {
   readonly entryPoint: StorageEntryPoint;
+  /** Where the data lives, for messages: the database file or server and the repository folder. */
+  readonly location: string;
   readonly dialect: SqlDialect;
   /** The content-addressed object store holding node files (`repository_metadata` keys point into it). */
   readonly repository: RepositoryBackend;

@@ -99,8 +99,13 @@ interface NodeState {
   computerId: number | null;
   computer: Computer | null;
   attributes: Record<string, unknown>;
-  /** Integral floats among the attributes as read from the database (aiida-core's `2.0`), by path. */
-  floatPaths: string[];
+  /**
+   * Integral floats among the attributes as read from the database (aiida-core's `2.0`), by path; undefined until
+   * first asked for (found in {@link floatSource}): only hashing and writing need them, not reading a node.
+   */
+  floatPaths: string[] | undefined;
+  /** The attributes column as the database handed it over, for {@link floatPaths}. */
+  floatSource?: unknown;
   extras: Record<string, JsonValue>;
   repositoryMetadata: RepositoryMetadata;
   /** Links into this node not stored yet (this node or its source is unstored). */
@@ -231,7 +236,8 @@ export class Node {
         computer: null,
         attributes: (dialect.decodeJson(row.attributes) ?? {}) as Record<string, unknown>,
         // SQLite hands the text over; PostgreSQL's driver parses jsonb with parseJsonKeepingFloats.
-        floatPaths: columnFloatPaths(row.attributes),
+        floatPaths: undefined,
+        floatSource: row.attributes,
         extras: (dialect.decodeJson(row.extras) ?? {}) as Record<string, JsonValue>,
         repositoryMetadata: dialect.decodeJson(row.repository_metadata) ?? {},
         incoming: [],
@@ -269,7 +275,17 @@ export class Node {
    */
   get attributeFloatPaths(): FloatPaths {
     const declared = (this.constructor as typeof Node).floatAttributes;
-    return this.#state.floatPaths.length === 0 ? declared : [...declared, ...this.#state.floatPaths];
+    const found = this.#floatPaths();
+    return found.length === 0 ? declared : [...declared, ...found];
+  }
+
+  #floatPaths(): string[] {
+    const state = this.#state;
+    if (state.floatPaths === undefined) {
+      state.floatPaths = columnFloatPaths(state.floatSource);
+      state.floatSource = undefined;
+    }
+    return state.floatPaths;
   }
 
   // --- identity and columns --------------------------------------------------------------------------------
@@ -848,7 +864,7 @@ export class Node {
     state.computer = this.#state.computer;
     state.computerId = this.#state.computerId;
     state.attributes = cloneJson(cleanValue(this.#state.attributes, 'attributes')) as Record<string, unknown>;
-    state.floatPaths = [...this.#state.floatPaths];
+    state.floatPaths = [...this.#floatPaths()];
     state.repositoryMetadata = {};
     copy.#repository = undefined;
     if (!this.repository.isEmpty()) await copy.repository.cloneFrom(this.repository);

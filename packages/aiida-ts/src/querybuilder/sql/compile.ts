@@ -39,6 +39,8 @@ export type ProjectionPlan =
       readonly tag: string;
       readonly key: string;
       readonly sqlAlias: string;
+      /** Where the value is in a row read as an array (the select list's order). */
+      readonly position: number;
       readonly decoder: ValueDecoder;
     }
   | {
@@ -50,6 +52,7 @@ export type ProjectionPlan =
       readonly columns: readonly {
         readonly column: string;
         readonly sqlAlias: string;
+        readonly position: number;
         readonly kind: ColumnKind;
       }[];
     };
@@ -478,6 +481,8 @@ export class QueryCompiler {
     node: FilterNode,
     alias: string,
     nullable: readonly string[] = [],
+    /** Whether a NOT of an enclosing group applies (so a NULL result would turn into a match). */
+    underNot = false,
   ): RawBuilder<unknown> | undefined {
     if (node.kind === 'condition') {
       // `like '%'` on a column that is never NULL holds for every row (the type filter of `Node`, `Group`):
@@ -490,10 +495,10 @@ export class QueryCompiler {
         !nullable.includes(node.column)
       )
         return node.negated ? sql`(1 = 0)` : sql`(1 = 1)`;
-      return this.#condition(node, alias);
+      return this.#condition(node, alias, underNot || node.negated);
     }
     const children = node.children.flatMap((child) => {
-      const compiled = this.compileFilter(child, alias, nullable);
+      const compiled = this.compileFilter(child, alias, nullable, underNot || node.negated);
       return compiled === undefined ? [] : [compiled];
     });
     if (children.length === 0) return undefined;
@@ -501,10 +506,10 @@ export class QueryCompiler {
     return node.negated ? sql`(not ${joined})` : joined;
   }
 
-  #condition(node: FieldCondition, alias: string): RawBuilder<unknown> {
+  #condition(node: FieldCondition, alias: string, underNot: boolean): RawBuilder<unknown> {
     const expr =
       node.columnKind === 'json'
-        ? this.#jsonCondition(node, alias)
+        ? this.#jsonCondition(node, alias, underNot)
         : this.#columns.compile(
             ref(alias, node.column),
             node.columnKind,
@@ -515,9 +520,21 @@ export class QueryCompiler {
     return node.negated ? sql`(not ${expr})` : expr;
   }
 
-  #jsonCondition(node: FieldCondition, alias: string): RawBuilder<unknown> {
-    const exact = this.#typedJsonCondition(node, alias);
+  #jsonCondition(node: FieldCondition, alias: string, underNot: boolean): RawBuilder<unknown> {
     const indexed = this.#indexedAttribute(node, alias);
+    // On SQLite `json_extract` gives text only for a JSON string (its value) or a container (its JSON text, which
+    // starts with [ or {), and NULL for a missing key: compared with strings that start otherwise it is already
+    // type-exact. Only where no NOT turns its NULL into a match: there the typed form's `false` is needed.
+    if (
+      indexed !== undefined &&
+      !underNot &&
+      this.#dialect.name === 'sqlite' &&
+      (node.operator === '==' ? [node.value] : (node.value as unknown[])).every(
+        (v) => typeof v === 'string' && !v.startsWith('[') && !v.startsWith('{'),
+      )
+    )
+      return indexed;
+    const exact = this.#typedJsonCondition(node, alias);
     // the plain comparison is implied by the type-exact one, so adding it changes no row (also under NOT: it is
     // false or NULL exactly where the exact one is false); it is what the planner matches to the expression index
     return indexed === undefined ? exact : sql`(${indexed} and ${exact})`;
@@ -675,6 +692,7 @@ export class QueryCompiler {
           column,
           kind,
           sqlAlias: `c${index}_${i}`,
+          position: index + i,
         })),
       };
     }
@@ -696,7 +714,7 @@ export class QueryCompiler {
       decoder = { kind: 'cast', cast: modifiers.cast };
     else if (kind === 'json' || path.length > 0) decoder = { kind: 'json' };
     else decoder = { kind: 'column', columnKind: kind };
-    return { kind: 'value', tag, key, sqlAlias: `c${index}`, decoder };
+    return { kind: 'value', tag, key, sqlAlias: `c${index}`, position: index, decoder };
   }
 
   #valueExpression(target: Target, field: string, modifiers: ProjectionModifiers): RawBuilder<unknown> {

@@ -1,5 +1,6 @@
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
+import { pgDriver } from './pg-driver.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { DatabaseUnavailableError, IntegrityError } from '../../errors.js';
@@ -97,7 +98,7 @@ const JSON_OIDS = new Set([114, 3802]);
  * keeps milliseconds only; the dialect decodes them), and json/jsonb parsed keeping their integral floats.
  */
 export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool {
-  const pool = new pg.Pool({
+  const pool = new (pgDriver().Pool)({
     host: options.host,
     port: options.port,
     user: options.user,
@@ -112,7 +113,7 @@ export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool 
       getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown => {
         if (TIMESTAMP_OIDS.has(oid)) return (value: string) => value;
         if (JSON_OIDS.has(oid)) return parseJsonKeepingFloats;
-        return pg.types.getTypeParser(oid, format) as unknown;
+        return pgDriver().types.getTypeParser(oid, format) as unknown;
       }) as typeof pg.types.getTypeParser,
     },
   });

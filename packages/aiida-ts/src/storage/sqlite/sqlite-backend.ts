@@ -360,6 +360,30 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     return Promise.resolve(ids);
   }
 
+  /**
+   * Runs a read-only statement at once on the connection's cached prepared statement, without queueing for the
+   * connection: SQLite runs it synchronously, so nothing can interleave. Returns `undefined` (the caller then goes
+   * through Kysely, which waits its turn) when another task's transaction holds the connection, whose
+   * uncommitted rows a read must not see. `raw`: rows as arrays in column order.
+   */
+  readNow(text: string, parameters: readonly unknown[], raw = false): unknown[] | undefined {
+    this.assertOpen();
+    if (this.#native.inTransaction && !this.inTransaction()) return undefined;
+    try {
+      const statement = this.#statements.statement(text);
+      if (!raw) return statement.all(parameters);
+      // the statement is shared with Kysely, which reads objects: raw only for this call
+      statement.raw(true);
+      try {
+        return statement.all(parameters);
+      } finally {
+        statement.raw(false);
+      }
+    } catch (error) {
+      throw this.#mapError(error);
+    }
+  }
+
   /** A fresh copy of the database into `destination` (a consistent snapshot, while in use). */
   async backupDatabase(destination: string): Promise<void> {
     this.assertOpen();
