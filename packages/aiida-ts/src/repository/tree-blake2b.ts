@@ -143,6 +143,11 @@ export function loadTreeHash(): Promise<boolean> {
   return loading;
 }
 
+/** Whether digests come from the WebAssembly BLAKE2b already (else from the JavaScript one until it loads). */
+export function treeHashReady(): boolean {
+  return wasm !== undefined;
+}
+
 /** The BLAKE2b tree-mode digest (32 bytes) of the concatenated chunks, as `make_hash` computes it. */
 export function treeDigest(params: TreeDigestParams, chunks: readonly Uint8Array[]): Uint8Array {
   if (wasm !== undefined) return wasmDigest(wasm, params, chunks);

@@ -285,10 +285,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
       try {
         return this.#statements.statement(this.dialectStatement(text)).run(parameters).changes;
       } catch (error) {
-        if (sqliteCode(error).startsWith('SQLITE_CONSTRAINT'))
-          throw new IntegrityError(`a write violates a constraint: ${(error as Error).message}`, {
-            cause: error,
-          });
+        // as a query through Kysely fails: the driver's error (named after the file when the file is damaged)
         throw this.#mapError(error);
       }
     };
