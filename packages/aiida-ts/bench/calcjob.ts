@@ -111,6 +111,9 @@ async function main(): Promise<void> {
     }
     const overhead = (oursSequential - handSequential) / SEQUENTIAL;
 
+    // On a shared machine the rates say as much about the other load as about the engine: the CPU time this
+    // process spends per job in flight is printed beside them.
+    let parallelCpu = process.cpuUsage();
     let started = performance.now();
 
     const nodes = [];
@@ -118,11 +121,16 @@ async function main(): Promise<void> {
       nodes.push(await runner.submit(ArithmeticAddCalculation, inputs(i)));
     const finished = await Promise.all(nodes.map((node) => runner.getProcessFuture(node.pk!)));
     const oursParallel = performance.now() - started;
+    let used = process.cpuUsage(parallelCpu);
+    const oursParallelCpu = (used.user + used.system) / 1000 / PARALLEL;
     const failed = finished.filter((node) => node.exitStatus !== 0).length;
     const parallelRoot = path.join(folder, 'hand-parallel');
+    parallelCpu = process.cpuUsage();
     started = performance.now();
     await Promise.all(Array.from({ length: PARALLEL }, (_, i) => handJob(parallelRoot, i)));
     const handParallel = performance.now() - started;
+    used = process.cpuUsage(parallelCpu);
+    const handParallelCpu = (used.user + used.system) / 1000 / PARALLEL;
 
     const rate = (count: number, ms: number) => (count / ms) * 1000;
     process.stdout.write(
@@ -136,6 +144,9 @@ async function main(): Promise<void> {
         `in flight, ${PARALLEL} jobs in one runner: ours ${rate(PARALLEL, oursParallel).toFixed(1)} jobs/s` +
           `${failed > 0 ? ` (${failed} failed)` : ''}, by hand ${rate(PARALLEL, handParallel).toFixed(1)} jobs/s, ` +
           `ratio ours / by hand ${(handParallel / oursParallel).toFixed(2)} (target ≥ 50 jobs/s)`,
+        `  CPU time of this process per job in flight: ours ${oursParallelCpu.toFixed(1)} ms, ` +
+          `by hand ${handParallelCpu.toFixed(1)} ms (one free core would allow ours ` +
+          `${(1000 / Math.max(oursParallelCpu, 0.1)).toFixed(0)} jobs/s)`,
         '',
       ].join('\n'),
     );

@@ -4,7 +4,7 @@
  * Runs `node -e ''` (the baseline: the least any Node CLI can cost) and `verdi --version` alternately, each many
  * times in fresh processes, and prints the medians and their ratio. Also times `verdi --help` (which imports every
  * command group) and `verdi config get daemon.timeout` (which reads the configuration), to show what lazy loading
- * saves. Uses the compiled `dist/cmdline/verdi.js` when it exists (what users run), else the sources through tsx.
+ * saves. Uses the built `dist/bin/verdi.js` when it exists (what users run), else the sources through tsx.
  *
  *   pnpm --filter aiida-ts exec tsx bench/cli.ts [runs]
  */
@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 
 const root = join(import.meta.dirname, '..');
 const runs = Number(process.argv[2] ?? 30);
-const dist = join(root, 'dist', 'cmdline', 'verdi.js');
+const dist = join(root, 'dist', 'bin', 'verdi.js');
 const useDist = existsSync(dist);
 const verdi = useDist
   ? [dist]
@@ -66,9 +66,7 @@ try {
     }
   }
   const baseline = median(samples.baseline);
-  console.log(
-    `verdi start-up (${useDist ? 'dist/cmdline/verdi.js' : 'src via tsx'}), median of ${runs} runs`,
-  );
+  console.log(`verdi start-up (${useDist ? 'dist/bin/verdi.js' : 'src via tsx'}), median of ${runs} runs`);
   console.log(`  node -e ''                      ${baseline.toFixed(1).padStart(7)} ms   (baseline)`);
   for (const [name, label] of [
     ['version', 'verdi --version'],

@@ -5,7 +5,7 @@
  * Makes a private profile (`verdi presto --no-broker` under a temporary AIIDA_TS_PATH), then runs, alternately and
  * each in fresh processes, `node -e ''` (the floor: the least any Node CLI costs), `verdi status` and `verdi run` of
  * a one-line TypeScript script, and prints the medians, their difference to the floor and the targets. Alternating
- * keeps the three under the same machine load. Uses the compiled `dist/cmdline/verdi.js` (what users run): build
+ * keeps the three under the same machine load. Uses the built `dist/bin/verdi.js` (what users run): build
  * first.
  *
  *   pnpm --filter aiida-ts exec tsx bench/startup.ts [runs]
@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 
 const root = join(import.meta.dirname, '..');
 const runs = Number(process.argv[2] ?? 15);
-const verdi = join(root, 'dist', 'cmdline', 'verdi.js');
+const verdi = join(root, 'dist', 'bin', 'verdi.js');
 if (!existsSync(verdi)) throw new Error(`${verdi} is missing: run \`pnpm build\` first`);
 const base = mkdtempSync(join(tmpdir(), 'aiida-ts-bench-startup-'));
 const script = join(base, 'trivial.ts');

@@ -14,6 +14,7 @@
  * running (so `verdi process list` shows a fixed number of rows at every size).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { DB_DBNODE_COLUMNS } from '../../src/storage/schema.js';
 
 export const DEEP_EVERY = 997;
 export const DEEP_LEVELS = 20;
@@ -26,21 +27,7 @@ const YEAR_MS = 365 * 86_400_000;
 export type Row = readonly unknown[];
 
 export const COLUMNS = {
-  db_dbnode: [
-    'id',
-    'uuid',
-    'node_type',
-    'process_type',
-    'label',
-    'description',
-    'ctime',
-    'mtime',
-    'attributes',
-    'extras',
-    'repository_metadata',
-    'dbcomputer_id',
-    'user_id',
-  ],
+  db_dbnode: DB_DBNODE_COLUMNS,
   db_dblink: ['input_id', 'output_id', 'label', 'type'],
   db_dbgroup_dbnodes: ['dbnode_id', 'dbgroup_id'],
   db_dblog: ['uuid', 'time', 'loggername', 'levelname', 'dbnode_id', 'message', 'metadata'],

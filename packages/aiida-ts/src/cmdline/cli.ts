@@ -7,8 +7,8 @@ import { Prompter, type PrompterOptions } from './utils/prompt.js';
 
 /**
  * One command group of `verdi` (or a single command such as `verdi status`), in its own file under
- * `src/cmdline/commands/cmd-<name>.ts`. The file is imported only when its command runs (or for `verdi --help`), so
- * it must keep heavy imports (storage, ORM) inside its actions.
+ * `src/cmdline/commands/cmd-<name>.ts`, listed in `registry.ts`. The file is imported only when its command runs (or
+ * for `verdi --help`), so it must keep heavy imports (storage, ORM) inside its actions.
  */
 export interface CommandGroupModule {
   /** The name typed after `verdi`; must equal the `<name>` of the file name. */

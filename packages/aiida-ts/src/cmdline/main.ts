@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { Cli, type CliOptions } from './cli.js';
 import { CliExit, ExitCode, UsageError } from './exit-codes.js';
-import { discoverCommandGroups, type CommandGroupEntry } from './registry.js';
+import { packageVersion } from './package-version.js';
+import { listCommandGroups, type CommandGroupEntry } from './registry.js';
 import { VERBOSITY_LEVELS, type Verbosity } from './utils/output.js';
 
 const ROOT_OPTIONS_WITH_VALUE = new Set(['-p', '--profile', '-v', '--verbosity']);
@@ -20,12 +20,6 @@ const USAGE_ERROR_CODES = new Set([
   'commander.excessArguments',
   'verdi.usage',
 ]);
-
-/** The version of aiida-ts, from its package.json (next to both `src/` and `dist/`). */
-export function packageVersion(): string {
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
-}
 
 /** The first word of the command line that is not a root option or its value: the command group to load. */
 function commandWord(argv: readonly string[]): { word: string | undefined; next: string | undefined } {
@@ -72,7 +66,7 @@ function applyToTree(command: Command, apply: (command: Command) => void): void 
 
 /** Options of {@link runVerdi}. */
 export interface RunVerdiOptions extends CliOptions {
-  /** Command groups to offer; default: those found in the `commands` folder. */
+  /** Command groups to offer; default: every group of `verdi` (see `listCommandGroups`). */
   readonly groups?: readonly CommandGroupEntry[];
 }
 
@@ -95,7 +89,7 @@ export async function runVerdi(argv: readonly string[], options: RunVerdiOptions
     .enablePositionalOptions()
     .showSuggestionAfterError();
 
-  const groups = options.groups ?? discoverCommandGroups();
+  const groups = options.groups ?? listCommandGroups();
   for (const entry of groupsToLoad(argv, groups)) {
     const group = await entry.load();
     program.addCommand(group.build(cli).description(group.description));

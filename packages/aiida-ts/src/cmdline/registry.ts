@@ -1,41 +1,55 @@
 import { InternalError } from '../errors.js';
-import { readdirSync } from 'node:fs';
 import type { CommandGroupModule } from './cli.js';
 
-/** A command group found on disk, not yet imported. */
+/** A command group of `verdi`, not yet imported. */
 export interface CommandGroupEntry {
   readonly name: string;
   load(): Promise<CommandGroupModule>;
 }
 
-const FILE_PATTERN = /^cmd-([a-z][a-z0-9-]*)\.(js|ts)$/;
+type GroupModule = Promise<{ default: CommandGroupModule }>;
 
 /**
- * The command groups of `verdi`: every `cmd-<name>.js` (or `.ts` when run from source) in the `commands` folder.
- * A new group is a new file; nothing else changes. Only file names are read here: a module is imported when its
- * command runs.
+ * Every command group of `verdi`, by the word typed after it, each a module of `commands/` imported only when its
+ * command runs (or for `verdi --help`). Written out rather than found by listing the folder: a bundler follows these
+ * imports (the built `verdi` is one bundle, see scripts/bundle-verdi.mjs), and a test checks that the table names
+ * every `cmd-<name>.ts` of the folder.
  */
-export function discoverCommandGroups(
-  folder: URL = new URL('./commands/', import.meta.url),
-): CommandGroupEntry[] {
-  const found = new Map<string, string>();
-  for (const file of readdirSync(folder)) {
-    const match = FILE_PATTERN.exec(file);
-    if (match === null) continue;
-    const [, name = '', extension] = match;
-    // Compiled output wins over a stray source file of the same name.
-    if (!found.has(name) || extension === 'js') found.set(name, file);
-  }
-  return [...found.entries()]
+const COMMAND_GROUPS: Readonly<Record<string, () => GroupModule>> = {
+  archive: () => import('./commands/cmd-archive.js'),
+  calcjob: () => import('./commands/cmd-calcjob.js'),
+  code: () => import('./commands/cmd-code.js'),
+  computer: () => import('./commands/cmd-computer.js'),
+  config: () => import('./commands/cmd-config.js'),
+  daemon: () => import('./commands/cmd-daemon.js'),
+  data: () => import('./commands/cmd-data.js'),
+  devel: () => import('./commands/cmd-devel.js'),
+  group: () => import('./commands/cmd-group.js'),
+  node: () => import('./commands/cmd-node.js'),
+  plugin: () => import('./commands/cmd-plugin.js'),
+  presto: () => import('./commands/cmd-presto.js'),
+  process: () => import('./commands/cmd-process.js'),
+  profile: () => import('./commands/cmd-profile.js'),
+  quota: () => import('./commands/cmd-quota.js'),
+  run: () => import('./commands/cmd-run.js'),
+  shell: () => import('./commands/cmd-shell.js'),
+  status: () => import('./commands/cmd-status.js'),
+  storage: () => import('./commands/cmd-storage.js'),
+  user: () => import('./commands/cmd-user.js'),
+  web: () => import('./commands/cmd-web.js'),
+};
+
+/** The command groups of `verdi`, sorted by name; nothing is imported until an entry's `load` is called. */
+export function listCommandGroups(): CommandGroupEntry[] {
+  return Object.entries(COMMAND_GROUPS)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, file]) => ({
+    .map(([name, importer]) => ({
       name,
       async load(): Promise<CommandGroupModule> {
-        const module = (await import(new URL(file, folder).href)) as { default?: CommandGroupModule };
-        const group = module.default;
-        if (group?.name !== name) {
+        const group = (await importer()).default;
+        if (group.name !== name) {
           throw new InternalError(
-            `command module ${file} must export default a command group named \`${name}\``,
+            `command module cmd-${name} must export default a command group named \`${name}\``,
           );
         }
         return group;

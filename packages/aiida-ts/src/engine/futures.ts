@@ -75,10 +75,15 @@ export class ProcessFuture implements PromiseLike<ProcessNode> {
       };
       Promise.resolve(options.whenLocal).then(done, done);
     }
-    this.#check();
+    // A process running here has not ended (its end is what `whenLocal` waits for): its node is read then.
+    if (options.whenLocal === undefined) this.#check();
   }
 
   #schedulePoll(): void {
+    // A process running here says itself when it ends (`whenLocal`): reading its node meanwhile only costs queries
+    // (a poll interval of 0 would read it every 20 ms, for every process waited on). Polling is for processes of
+    // other runners, whose broadcast can be missed.
+    if (this.#options.whenLocal !== undefined && !this.#localDone) return;
     // Once the local process ended, its node is about to say so: look again soon even without polling.
     const interval = this.#options.pollInterval ?? (this.#localDone ? 0.02 : undefined);
     if (this.#settled || interval === undefined) return;

@@ -1,5 +1,6 @@
 import pc from 'picocolors';
-import { pino, type Logger as PinoLogger } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger as PinoLogger, pino as PinoFactory } from 'pino';
 import { z } from 'zod';
 import { getConfigOption } from '../config/manager.js';
 import type { LogLevel } from '../config/options.js';
@@ -194,16 +195,27 @@ let sink: Sink = {
 let root: EngineLogger | undefined;
 const children = new Map<EngineLoggerName, EngineLogger>();
 
+/**
+ * pino, loaded when the first engine logger is made: commands that only read (`verdi process list`, `node show`)
+ * import engine modules but never log, and pino is a dozen CommonJS files.
+ */
+function loadPino(): typeof PinoFactory {
+  return (createRequire(import.meta.url)('pino') as { pino: typeof PinoFactory }).pino;
+}
+
 function rootLogger(): EngineLogger {
-  root ??= pino<'report'>(
-    {
-      base: { pid: process.pid },
-      customLevels: { report: LEVEL_VALUE.REPORT },
-      level: 'debug',
-      serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
-    },
-    { write: (line: string) => sink.write(line) },
-  );
+  if (root === undefined) {
+    const pino = loadPino();
+    root = pino<'report'>(
+      {
+        base: { pid: process.pid },
+        customLevels: { report: LEVEL_VALUE.REPORT },
+        level: 'debug',
+        serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+      },
+      { write: (line: string) => sink.write(line) },
+    );
+  }
   return root;
 }
 

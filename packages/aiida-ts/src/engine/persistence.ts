@@ -170,7 +170,15 @@ export class AiidaPersister implements Persister {
    */
   async loadCheckpoint(pid: Pid, tag: string | null = null): Promise<Checkpoint> {
     if (tag !== null) throw new PersistenceError('checkpoint tags are not supported', pid);
-    const node = await this.#processNode(pid);
+    return this.loadCheckpointOf(await this.#processNode(pid));
+  }
+
+  /**
+   * {@link loadCheckpoint} from a process node the caller has just read (a daemon worker's claim): a round trip less
+   * before the first step.
+   */
+  async loadCheckpointOf(node: ProcessNode): Promise<Checkpoint> {
+    const pid = node.pk ?? node.uuid;
     const text = node.checkpoint;
     if (text === null) throw new PersistenceError(`process node ${String(pid)} has no checkpoint`, pid);
     const checkpoint = parseCheckpointText(text, pid);
@@ -204,13 +212,17 @@ export class AiidaPersister implements Persister {
         throw error;
       }
     }
-    const outputLinks = await this.#storage()
-      .executor()
-      .selectFrom('db_dblink')
-      .select('label')
-      .where('input_id', '=', Number(pid))
-      .where('type', 'in', [LinkType.CREATE, LinkType.RETURN])
-      .execute();
+    // A process that has not run yet has linked no output: no need to ask (the first claim of every process).
+    const created = (checkpoint['state'] as { label?: unknown } | undefined)?.label === 'created';
+    const outputLinks = created
+      ? []
+      : await this.#storage()
+          .executor()
+          .selectFrom('db_dblink')
+          .select('label')
+          .where('input_id', '=', Number(pid))
+          .where('type', 'in', [LinkType.CREATE, LinkType.RETURN])
+          .execute();
     const linkedOutputs = new Set(outputLinks.map((link) => link.label));
     preloaded.set(String(pid), { process: node, nodes, computers, linkedOutputs });
     return checkpoint;

@@ -2,6 +2,7 @@ import { LocalCommunicator, type Communicator } from 'kiwipy-ts';
 import {
   CHECKPOINT_VERSION,
   Process as PlumpyProcess,
+  ProcessState,
   RemoteProcessController,
   type ObjectLoader,
   type Persister,
@@ -387,8 +388,20 @@ export class Runner implements ProcessRunner, AsyncDisposable {
     if (node.isFinished) return node;
     const persistable = request.processClass.persistable && node.checkpoint !== null;
     if (!node.isTerminated && persistable) return node;
+    // Submitted, stored, and lost before its first checkpoint: made again for the same node (see submitChild).
+    if (submitted && this.#uncheckpointed(request, node)) return node;
     if (!node.isTerminated) await this.#exceptInterrupted(node, parent);
     return undefined;
+  }
+
+  /** Whether `node` is a submitted child whose earlier run of the step stored it and was lost before checkpointing. */
+  #uncheckpointed(request: LaunchRequest, node: ProcessNode): boolean {
+    return (
+      request.processClass.persistable &&
+      node.checkpoint === null &&
+      node.processState === ProcessState.CREATED &&
+      !node.isSealed
+    );
   }
 
   /** Marks a child left active by an interrupted step excepted, under the parent's lease. */
@@ -511,8 +524,11 @@ export class Runner implements ProcessRunner, AsyncDisposable {
     const toDaemon = this.brokerSubmit || this.ownership?.childrenToDaemon === true;
     const request = resolveLaunchable(processClass, inputs);
     const replayed = await this.#replayed(request, parent, toDaemon);
-    if (replayed !== undefined) return this.#handleOf(replayed);
-    const process = await this.#launch(request, { parent, forDaemon: toDaemon });
+    if (replayed !== undefined && !this.#uncheckpointed(request, replayed)) return this.#handleOf(replayed);
+    // A child the lost run stored but did not checkpoint is made for its stored node: checkpointed and handed over
+    // now, never stored twice.
+    const stored = replayed === undefined ? {} : { stored: replayed };
+    const process = await this.#launch(request, { parent, forDaemon: toDaemon, ...stored });
     if (toDaemon) await this.#handToDaemon(process, parent);
     else void this.schedule(process);
     return process;
@@ -628,7 +644,11 @@ export class Runner implements ProcessRunner, AsyncDisposable {
       throw new InvalidOperationError(`process<${pk}> has already terminated (${String(node.processState)})`);
     const live = this.getLiveProcess(pk);
     if (live !== undefined && !live.isClosed) return live;
-    const process = this.#loadFrom(await this.persister.loadCheckpoint(pk));
+    const checkpoint =
+      this.persister instanceof AiidaPersister
+        ? await this.persister.loadCheckpointOf(node)
+        : await this.persister.loadCheckpoint(pk);
+    const process = this.#loadFrom(checkpoint);
     this.#register(process);
     return process;
   }

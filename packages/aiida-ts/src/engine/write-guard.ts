@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { LeaseLostError } from '../errors.js';
 import type { Database } from '../storage/schema.js';
 
 /** One write of a process node (see `NodeWriter`), as a {@link WriteGuard} sees it. */
@@ -29,4 +30,18 @@ export interface WriteGuard {
    * same check and own nothing (its end releases nothing of this process).
    */
   inherited(): WriteGuard;
+}
+
+/**
+ * Whether `error` is, or was caused by, a write refused because the process's lease was lost (a child's failure that
+ * only says its parent's lease is gone, a provenance write wrapping the refusal): the process did not fail, it is not
+ * this runner's any more, so nothing of that failure may be recorded on its node.
+ */
+export function isLeaseLost(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let current = error; current instanceof Error && !seen.has(current); current = current.cause) {
+    if (current instanceof LeaseLostError) return true;
+    seen.add(current);
+  }
+  return false;
 }

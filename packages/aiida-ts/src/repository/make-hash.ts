@@ -1,5 +1,5 @@
 import { HashingError } from '../errors.js';
-import { treeDigest } from './tree-blake2b.js';
+import { treeDigest, type TreeDigestParams } from './tree-blake2b.js';
 
 /**
  * aiida-core's `make_hash` (`aiida.common.hashing`), reproduced digest for digest: every value becomes a list of
@@ -39,58 +39,140 @@ export type Hashable =
   | { readonly [key: string]: Hashable };
 
 const encoder = new TextEncoder();
+const DIGEST_SIZE = 32;
+
+/**
+ * A bounded memo of leaf digests in two generations: when the young one fills up it becomes the old one, and a
+ * hit in the old one moves back. Leaves that recur (dictionary keys, class names, the empty repository's hash)
+ * stay while a stream of unique values (one integer per node of a batch) passes through.
+ */
+class DigestMemo {
+  #young = new Map<string, Uint8Array>();
+  #old = new Map<string, Uint8Array>();
+
+  get(key: string): Uint8Array | undefined {
+    const young = this.#young.get(key);
+    if (young !== undefined) return young;
+    const old = this.#old.get(key);
+    if (old !== undefined) this.set(key, old);
+    return old;
+  }
+
+  set(key: string, digest: Uint8Array): void {
+    if (this.#young.size >= MEMO_SIZE) {
+      this.#old = this.#young;
+      this.#young = new Map();
+    }
+    this.#young.set(key, digest);
+  }
+}
+const MEMO_SIZE = 4096;
+
+// The tree parameters of a leaf, per leaf type (few: `str`, `int`, `dict(`, …), so the WebAssembly state prepared
+// for them is found by identity.
+const leafParams = new Map<string, TreeDigestParams>();
+function paramsFor(type: string): TreeDigestParams {
+  let params = leafParams.get(type);
+  if (params === undefined) {
+    params = { nodeDepth: 0, lastNode: false, person: encoder.encode(type) };
+    leafParams.set(type, params);
+  }
+  return params;
+}
 
 function computeDigest(type: string, bytes: Uint8Array): Uint8Array {
-  return treeDigest({ nodeDepth: 0, lastNode: false, person: encoder.encode(type) }, [bytes]);
+  return treeDigest(paramsFor(type), [bytes]);
 }
 
-// Leaves repeat a lot (dictionary keys, class names, small numbers): their digests are kept, up to a bound.
-const SHORT_LEAF = 96;
-const leafDigests = new Map<string, Uint8Array>();
+// Leaves without content (`none`, `dict(`, `)`, …) and the booleans: computed once each.
+const fixedDigests = new Map<string, Uint8Array>();
+function fixedDigest(type: string, bytes?: Uint8Array): Uint8Array {
+  const key = bytes === undefined ? type : `${type}\u0000${bytes.join(',')}`;
+  let digest = fixedDigests.get(key);
+  if (digest === undefined) {
+    digest = computeDigest(type, bytes ?? new Uint8Array(0));
+    fixedDigests.set(key, digest);
+  }
+  return digest;
+}
 
-function singleDigest(type: string, bytes: Uint8Array = new Uint8Array(0)): Uint8Array {
+// Short byte strings repeat too: their digests are memoised by their bytes.
+const SHORT_LEAF = 96;
+const byteDigests = new DigestMemo();
+
+function bytesDigest(type: string, bytes: Uint8Array): Uint8Array {
   if (bytes.length > SHORT_LEAF) return computeDigest(type, bytes);
   const key = `${type}\u0000${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')}`;
-  let digest = leafDigests.get(key);
+  let digest = byteDigests.get(key);
   if (digest === undefined) {
     digest = computeDigest(type, bytes);
-    if (leafDigests.size >= 8192) leafDigests.clear();
-    leafDigests.set(key, digest);
+    byteDigests.set(key, digest);
   }
   return digest;
 }
 
-// Text leaves (strings, and numbers as text) are looked up by the text itself, before encoding it: a hit then
-// costs no UTF-8 encoding and no key built from bytes. A separate map: a text and a byte string with the same
-// characters are different leaves.
-const SHORT_TEXT = SHORT_LEAF / 3; // at most 3 UTF-8 bytes per UTF-16 code unit
-const textDigests = new Map<string, Uint8Array>();
+// Text leaves (strings, and numbers as text) are memoised by the text itself, before encoding it: a hit costs no
+// UTF-8 encoding. One memo per leaf type: a text and a byte string with the same characters are different leaves.
+const SHORT_TEXT = 128;
+const textMemos = new Map<string, DigestMemo>();
 
 function textDigest(type: string, text: string): Uint8Array {
-  if (text.length > SHORT_TEXT) return singleDigest(type, encoder.encode(text));
-  const key = `${type}\u0000${text}`;
-  let digest = textDigests.get(key);
+  if (text.length > SHORT_TEXT) return computeDigest(type, encoder.encode(text));
+  let memo = textMemos.get(type);
+  if (memo === undefined) {
+    memo = new DigestMemo();
+    textMemos.set(type, memo);
+  }
+  let digest = memo.get(text);
   if (digest === undefined) {
     digest = computeDigest(type, encoder.encode(text));
-    if (textDigests.size >= 8192) textDigests.clear();
-    textDigests.set(key, digest);
+    memo.set(text, digest);
   }
   return digest;
 }
 
-// Computed on first use: a digest at import would load the WebAssembly BLAKE2b for every command.
-let endDigest: Uint8Array | undefined;
-function closeDigest(): Uint8Array {
-  endDigest ??= singleDigest(')');
-  return endDigest;
-}
-let lastLeafDigest: Uint8Array | undefined;
+/**
+ * The leaf digests of a value, appended to one growing buffer (every leaf is 32 bytes): the root digest is taken
+ * over the buffer as it is, without a list of leaves to concatenate.
+ */
+class Leaves {
+  bytes = new Uint8Array(DIGEST_SIZE * 16);
+  length = 0;
 
-function compareDigestLists(a: readonly Uint8Array[], b: readonly Uint8Array[]): number {
+  push(digest: Uint8Array): void {
+    if (this.length + DIGEST_SIZE > this.bytes.length) {
+      const grown = new Uint8Array(this.bytes.length * 2);
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    this.bytes.set(digest, this.length);
+    this.length += DIGEST_SIZE;
+  }
+
+  append(other: Leaves): void {
+    if (this.length + other.length > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + other.length));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    this.bytes.set(other.bytes.subarray(0, other.length), this.length);
+    this.length += other.length;
+  }
+
+  view(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
+  }
+}
+
+/**
+ * aiida's order of dictionary keys and set items: by their lists of leaf digests. All leaves are 32 bytes, so
+ * comparing the concatenated bytes is comparing the lists digest by digest, a shorter prefix first.
+ */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
-    const c = Buffer.compare(a[i] as Uint8Array, b[i] as Uint8Array);
-    if (c !== 0) return c;
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d;
   }
   return a.length - b.length;
 }
@@ -130,51 +212,96 @@ function isPlainObject(value: object): value is { readonly [key: string]: Hashab
   return proto === Object.prototype || proto === null;
 }
 
-function hashMapping(entries: Iterable<readonly [Hashable, Hashable]>): Uint8Array[] {
-  const hashed = [...entries].map(([key, value]) => ({ key: digests(key), value }));
-  hashed.sort((a, b) => compareDigestLists(a.key, b.key));
-  const out = [singleDigest('dict(')];
-  for (const { key, value } of hashed) out.push(...key, ...digests(value));
-  out.push(closeDigest());
-  return out;
+// the leaves of the value `makeHash` was given: one buffer reused by every call (the digest is taken before the
+// call returns, and nothing inside calls makeHash again)
+const rootLeaves = new Leaves();
+
+function leavesOf(value: Hashable): Leaves {
+  const leaves = new Leaves();
+  collect(value, leaves);
+  return leaves;
 }
 
-function digests(value: Hashable): Uint8Array[] {
-  if (value === null || value === undefined) return [singleDigest('none')];
+/** A dictionary: `dict(`, then key and value leaves with the keys in digest order, then `)`. */
+function collectObject(value: { readonly [key: string]: Hashable }, out: Leaves): void {
+  out.push(fixedDigest('dict('));
+  // string keys are one leaf each, and distinct keys have distinct digests: sorting the keys orders the entries
+  const keys = Object.keys(value).map((key) => ({ key, digest: textDigest('str', key) }));
+  if (keys.length > 1) keys.sort((a, b) => compareBytes(a.digest, b.digest));
+  for (const { key, digest } of keys) {
+    out.push(digest);
+    collect(value[key], out);
+  }
+  out.push(fixedDigest(')'));
+}
+
+function collectMap(value: ReadonlyMap<Hashable, Hashable>, out: Leaves): void {
+  out.push(fixedDigest('dict('));
+  const entries = [...value.entries()].map(([key, item]) => ({ key: leavesOf(key).view(), item }));
+  // stable: keys with equal digests (equal content) keep their insertion order
+  entries.sort((a, b) => compareBytes(a.key, b.key));
+  for (const { key, item } of entries) {
+    for (let at = 0; at < key.length; at += DIGEST_SIZE) out.push(key.subarray(at, at + DIGEST_SIZE));
+    collect(item, out);
+  }
+  out.push(fixedDigest(')'));
+}
+
+function collect(value: Hashable, out: Leaves): void {
+  if (value === null || value === undefined) {
+    out.push(fixedDigest('none'));
+    return;
+  }
   switch (typeof value) {
     case 'string':
-      return [textDigest('str', value)];
+      out.push(textDigest('str', value));
+      return;
     case 'boolean':
-      return [singleDigest('bool', new Uint8Array([value ? 1 : 0]))];
+      out.push(fixedDigest('bool', new Uint8Array([value ? 1 : 0])));
+      return;
     case 'bigint':
-      return [textDigest('int', value.toString())];
+      out.push(textDigest('int', value.toString()));
+      return;
     case 'number':
-      if (Number.isInteger(value)) return [textDigest('int', BigInt(value).toString())];
-      return [floatDigest(value)];
+      // a safe integer prints the same digits as its bigint; beyond, only the bigint has them all
+      if (Number.isSafeInteger(value)) out.push(textDigest('int', String(value)));
+      else if (Number.isInteger(value)) out.push(textDigest('int', BigInt(value).toString()));
+      else out.push(floatDigest(value));
+      return;
     default:
       break;
   }
-  if (value instanceof HashFloat) return [floatDigest(value.value)];
-  if (value instanceof Uint8Array) return [singleDigest('str', value)];
-  if (value instanceof Date) {
+  if (value instanceof HashFloat) {
+    out.push(floatDigest(value.value));
+  } else if (value instanceof Uint8Array) {
+    out.push(bytesDigest('str', value));
+  } else if (value instanceof Date) {
     const time = value.getTime();
     if (Number.isNaN(time)) throw new HashingError('cannot hash an invalid Date');
-    return [textDigest('datetime', floatToText(time / 1000))];
+    out.push(textDigest('datetime', floatToText(time / 1000)));
+  } else if (Array.isArray(value)) {
+    out.push(fixedDigest('list('));
+    for (const item of value as readonly Hashable[]) collect(item, out);
+    out.push(fixedDigest(')'));
+  } else if (value instanceof Set) {
+    const items = [...(value as ReadonlySet<Hashable>)].map((item) => leavesOf(item).view());
+    items.sort(compareBytes);
+    out.push(fixedDigest('set('));
+    for (const item of items) {
+      for (let at = 0; at < item.length; at += DIGEST_SIZE) out.push(item.subarray(at, at + DIGEST_SIZE));
+    }
+    out.push(fixedDigest(')'));
+  } else if (value instanceof Map) {
+    collectMap(value as ReadonlyMap<Hashable, Hashable>, out);
+  } else if (typeof value === 'object' && isPlainObject(value)) {
+    collectObject(value, out);
+  } else {
+    throw new HashingError(`value of type ${Object.prototype.toString.call(value)} cannot be hashed`);
   }
-  if (Array.isArray(value)) {
-    const out = [singleDigest('list(')];
-    for (const item of value as readonly Hashable[]) out.push(...digests(item));
-    out.push(closeDigest());
-    return out;
-  }
-  if (value instanceof Set) {
-    const items = [...(value as ReadonlySet<Hashable>)].map(digests).sort(compareDigestLists);
-    return [singleDigest('set('), ...items.flat(), closeDigest()];
-  }
-  if (value instanceof Map) return hashMapping((value as ReadonlyMap<Hashable, Hashable>).entries());
-  if (typeof value === 'object' && isPlainObject(value)) return hashMapping(Object.entries(value));
-  throw new HashingError(`value of type ${Object.prototype.toString.call(value)} cannot be hashed`);
 }
+
+let lastLeafDigest: Uint8Array | undefined;
+const ROOT: TreeDigestParams = { nodeDepth: 1, lastNode: true };
 
 /**
  * The hash aiida-core's `make_hash` gives the equivalent Python value: plain objects and Maps as `dict`, arrays as
@@ -182,9 +309,11 @@ function digests(value: Hashable): Uint8Array[] {
  * strings and bytes as `str`, null/undefined as `None`, Dates as `datetime`. Throws `TypeError` for anything else.
  */
 export function makeHash(value: Hashable): string {
-  const leaves = digests(value);
+  const leaves = rootLeaves;
+  leaves.length = 0;
+  collect(value, leaves);
   // the empty last leaf every `make_hash` tree ends with
   lastLeafDigest ??= treeDigest({ nodeDepth: 0, lastNode: true }, []);
   leaves.push(lastLeafDigest);
-  return Buffer.from(treeDigest({ nodeDepth: 1, lastNode: true }, leaves)).toString('hex');
+  return Buffer.from(treeDigest(ROOT, [leaves.view()])).toString('hex');
 }

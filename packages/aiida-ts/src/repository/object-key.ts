@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { FileNotFoundError, RepositoryError } from '../errors.js';
+import { asError } from '../utils/as-error.js';
 
 /** A sha256 key: 64 lower-case hex characters, the only key format both backends use. */
 export const SHA256_KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -76,8 +77,6 @@ export function settle<T>(fn: () => T): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (error) {
-    return Promise.reject(
-      error instanceof Error ? error : new RepositoryError(String(error), { cause: error }),
-    );
+    return Promise.reject(asError(error, RepositoryError));
   }
 }

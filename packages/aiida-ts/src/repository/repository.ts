@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
@@ -44,6 +45,29 @@ export interface WalkEntry {
 
 /** Byte sources {@link Repository.putObjectFromStream} accepts. */
 export type ByteStream = Readable | AsyncIterable<Uint8Array>;
+
+/** An entry of a tree being copied in: a directory (no name) or a file whose object is being written. */
+interface TreeEntry {
+  readonly parts: readonly string[];
+  readonly name?: string;
+  readonly key: Promise<string> | undefined;
+}
+
+/** Objects of one tree written at once: enough to share the syncs, few enough to hold few open files. */
+const TREE_WRITES_IN_FLIGHT = 16;
+
+/**
+ * Runs the writes of a tree at most {@link TREE_WRITES_IN_FLIGHT} at a time. A write's failure is read later (by
+ * `#insertEntries`): it is marked handled now, so it is never reported as lost.
+ */
+function treeWriter(): (write: () => Promise<string>) => Promise<string> {
+  const limit = pLimit(TREE_WRITES_IN_FLIGHT);
+  return (write) => {
+    const key = limit(write);
+    key.catch(() => undefined);
+    return key;
+  };
+}
 
 /**
  * A node's virtual folder, as aiida-core's `aiida.repository.Repository`: a hierarchy of named files and
@@ -350,11 +374,16 @@ export class Repository {
     if (!info.isDirectory()) throw new NotADirectoryError(`local path \`${localDir}\` is not a directory`);
     const base = splitRepositoryPath(path);
     if (base.length > 0) this.#ensureDirectory(base);
-    const copy = async (local: string, parts: readonly string[]): Promise<void> => {
-      const entries = (await readdir(local, { withFileTypes: true })).sort((a, b) =>
+    // The tree is walked first and every file written at once (the backend bounds how many run): a durable store
+    // syncs each object, and syncs in flight together cost about as much as one. Entries are then added in the
+    // walk's name order, so the hierarchy is the same as when written one by one.
+    const entries: TreeEntry[] = [];
+    const pending = treeWriter();
+    const walk = async (local: string, parts: readonly string[]): Promise<void> => {
+      const listed = (await readdir(local, { withFileTypes: true })).sort((a, b) =>
         a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
       );
-      for (const entry of entries) {
+      for (const entry of listed) {
         const source = join(local, entry.name);
         const childParts = [...parts, entry.name];
         // Like os.walk: symlinks count as what they point to, and a linked directory is listed but not entered.
@@ -371,15 +400,33 @@ export class Repository {
           isDirectory = target.isDirectory();
         }
         if (isDirectory) {
-          this.#ensureDirectory(childParts);
-          if (!entry.isSymbolicLink()) await copy(source, childParts);
+          entries.push({ parts: childParts, key: undefined });
+          if (!entry.isSymbolicLink()) await walk(source, childParts);
         } else {
-          const key = await this.#backend.putObjectFromStream(createReadStream(source));
-          this.#insertFile(parts, entry.name, key);
+          entries.push({
+            parts,
+            name: entry.name,
+            key: pending(() => this.#backend.putObjectFromStream(createReadStream(source))),
+          });
         }
       }
     };
-    await copy(localDir, base);
+    try {
+      await walk(localDir, base);
+    } finally {
+      await this.#insertEntries(entries);
+    }
+  }
+
+  /** Adds walked entries in their order once their objects are written; throws the first failure after that. */
+  async #insertEntries(entries: readonly TreeEntry[]): Promise<void> {
+    const keys = await Promise.allSettled(entries.map((entry) => entry.key ?? Promise.resolve('')));
+    for (const [index, entry] of entries.entries()) {
+      const key = keys[index]!;
+      if (key.status === 'rejected') throw key.reason;
+      if (entry.name === undefined) this.#ensureDirectory(entry.parts);
+      else this.#insertFile(entry.parts, entry.name, key.value);
+    }
   }
 
   // --- reading ---------------------------------------------------------------------------------------------------
@@ -500,25 +547,28 @@ export class Repository {
     if (!(source instanceof Repository)) throw new RepositoryError('source is not a Repository');
     this.#assertMutable('clone into the repository');
     const sameBackend = source.backend === this.#backend;
-    const copy = async (directory: File, parts: readonly string[]): Promise<void> => {
+    // Every object is written at once and the entries added in the source's order (see putObjectFromTree).
+    const entries: TreeEntry[] = [];
+    const pending = treeWriter();
+    const walk = (directory: File, parts: readonly string[]): void => {
       for (const child of directory.objects.values()) {
         const childParts = [...parts, child.name];
         if (child.isDir()) {
-          this.#ensureDirectory(childParts);
-          await copy(child, childParts);
+          entries.push({ parts: childParts, key: undefined });
+          walk(child, childParts);
         } else {
           // Sandbox content is in memory already: hand it over as a buffer (no temporary file on the way).
-          const key = sameBackend
-            ? (child.key as string)
+          const key = child.key as string;
+          const write = sameBackend
+            ? () => Promise.resolve(key)
             : source.backend instanceof SandboxRepositoryBackend
-              ? await this.#backend.putObjectFromBuffer(
-                  await source.backend.getObjectContent(child.key as string),
-                )
-              : await this.#backend.putObjectFromStream(await source.backend.openStream(child.key as string));
-          this.#insertFile(parts, child.name, key);
+              ? async () => this.#backend.putObjectFromBuffer(await source.backend.getObjectContent(key))
+              : async () => this.#backend.putObjectFromStream(await source.backend.openStream(key));
+          entries.push({ parts, name: child.name, key: pending(write) });
         }
       }
     };
-    await copy(source.getDirectory(), []);
+    walk(source.getDirectory(), []);
+    await this.#insertEntries(entries);
   }
 }

@@ -48,6 +48,8 @@ interface WasmTree {
   readonly initial: Uint8Array;
   /** Prepared states by parameters (leaf types repeat: `str`, `int`, `dict(`, …). */
   readonly states: Map<string, Uint8Array>;
+  /** The same states by parameter object, for callers that keep one object per leaf type (no key to build). */
+  readonly byParams: WeakMap<TreeDigestParams, Uint8Array>;
 }
 
 let wasm: WasmTree | undefined;
@@ -65,6 +67,14 @@ function javascriptDigest(params: TreeDigestParams, chunks: readonly Uint8Array[
 }
 
 function stateFor(tree: WasmTree, params: TreeDigestParams): Uint8Array {
+  const known = tree.byParams.get(params);
+  if (known !== undefined) return known;
+  const state = preparedState(tree, params);
+  tree.byParams.set(params, state);
+  return state;
+}
+
+function preparedState(tree: WasmTree, params: TreeDigestParams): Uint8Array {
   const person = params.person ?? new Uint8Array(0);
   const key = `${params.nodeDepth}${params.lastNode ? 1 : 0}${Buffer.from(person).toString('latin1')}`;
   const state = tree.states.get(key);
@@ -117,7 +127,12 @@ export function loadTreeHash(): Promise<boolean> {
   loading ??= createBLAKE2b(DIGEST_SIZE * 8).then(
     (hasher) => {
       hasher.init();
-      const tree: WasmTree = { hasher, initial: hasher.save(), states: new Map() };
+      const tree: WasmTree = {
+        hasher,
+        initial: hasher.save(),
+        states: new Map(),
+        byParams: new WeakMap(),
+      };
       if (!selfTest(tree)) return false;
       wasm = tree;
       return true;
@@ -126,6 +141,11 @@ export function loadTreeHash(): Promise<boolean> {
     () => false,
   );
   return loading;
+}
+
+/** Whether digests come from the WebAssembly BLAKE2b already (else from the JavaScript one until it loads). */
+export function treeHashReady(): boolean {
+  return wasm !== undefined;
 }
 
 /** The BLAKE2b tree-mode digest (32 bytes) of the concatenated chunks, as `make_hash` computes it. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { CorruptObjectError, isAiidaError, RepositoryError } from '../errors.js';
+import { asError } from '../utils/as-error.js';
 
 /** Where an object was read from, for the message of a {@link CorruptObjectError}. */
 export type ObjectLocation = string;
@@ -23,7 +24,7 @@ export function decodingError(error: unknown, key: string, where: ObjectLocation
   if (typeof code === 'string' && code.startsWith('Z_')) {
     return corrupt(key, where, `its compressed data cannot be inflated (${(error as Error).message})`, error);
   }
-  return error instanceof Error ? error : new RepositoryError(String(error), { cause: error });
+  return asError(error, RepositoryError);
 }
 
 /** Returns `content` when it hashes to `key`; throws {@link CorruptObjectError} naming the key and place if not. */

@@ -70,6 +70,8 @@ export interface StorageInfo {
  */
 export interface StorageBackend extends AsyncDisposable {
   readonly entryPoint: StorageEntryPoint;
+  /** Where the data lives, for messages: the database file or server and the repository folder. */
+  readonly location: string;
   readonly dialect: SqlDialect;
   /** The content-addressed object store holding node files (`repository_metadata` keys point into it). */
   readonly repository: RepositoryBackend;
@@ -107,6 +109,14 @@ export interface StorageBackend extends AsyncDisposable {
    * `IntegrityError` (with the driver's error as `cause`) when a row breaks a constraint, e.g. a duplicate uuid.
    */
   insertNodes(nodes: readonly NewDbNode[], links: readonly BatchLink[]): Promise<number[]>;
+
+  /**
+   * Runs one statement that changes rows, in the current transaction or on its own, and resolves to the number of
+   * rows it changed. The text is SQL both dialects understand, with the placeholders `$1`, `$2`, … in ascending
+   * order (each once). For the writes the ORM and the engine repeat with every process: the text is prepared once per
+   * connection and reused, and no query is built or compiled per call.
+   */
+  executeWrite(text: string, parameters: readonly unknown[]): Promise<number>;
 
   /** The value stored under `key` in `db_dbsetting`, or `undefined`. */
   getGlobalVariable(key: string): Promise<unknown>;

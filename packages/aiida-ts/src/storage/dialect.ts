@@ -138,7 +138,10 @@ function utcFields(value: Date | string): string {
   );
 }
 
-let lastNowMicros = 0n;
+let lastNowMicros = 0;
+// the `YYYY-MM-DDTHH:MM:SS` of the last second formatted: timestamps come many per second
+let lastSecond = -1;
+let lastSecondText = '';
 
 /**
  * The current time in the canonical form with real microseconds (aiida-core's `timezone.now()` has them; a JS
@@ -146,15 +149,19 @@ let lastNowMicros = 0n;
  * so that two entities made one after the other keep their order.
  */
 export function nowTimestamp(): string {
-  let micros = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+  // microseconds since 1970 are below 2^53 until the year 2255: plain numbers hold them exactly
+  let micros = Math.round((performance.timeOrigin + performance.now()) * 1000);
   // The high-resolution clock does not follow wall-clock adjustments: keep within a second of Date.now().
-  const wall = BigInt(Date.now()) * 1000n;
-  if (micros > wall + 1_000_000n || micros < wall - 1_000_000n) micros = wall;
-  if (micros <= lastNowMicros) micros = lastNowMicros + 1n;
+  const wall = Date.now() * 1000;
+  if (micros > wall + 1_000_000 || micros < wall - 1_000_000) micros = wall;
+  if (micros <= lastNowMicros) micros = lastNowMicros + 1;
   lastNowMicros = micros;
-  const date = new Date(Number(micros / 1000n));
-  const fraction = pad(Number(micros % 1_000_000n), 6);
-  return `${date.toISOString().slice(0, 19)}.${fraction}+00:00`;
+  const second = Math.floor(micros / 1_000_000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastSecondText = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  return `${lastSecondText}.${pad(micros - second * 1_000_000, 6)}+00:00`;
 }
 
 /** The canonical form of a timestamp: `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (UTC, microseconds). */

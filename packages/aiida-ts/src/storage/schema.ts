@@ -176,6 +176,34 @@ export const ENTITY_TABLES = [
 
 export type DbNodeRow = Selectable<DbNodeTable>;
 export type NewDbNode = Insertable<DbNodeTable>;
+
+/**
+ * The columns a new `db_dbnode` row is written with (all but the generated `id`), in aiida-core's column order:
+ * the one list the bulk inserts, the archive format and the benchmarks' raw rows all use.
+ */
+export const DB_DBNODE_INSERT_COLUMNS = [
+  'uuid',
+  'node_type',
+  'process_type',
+  'label',
+  'description',
+  'ctime',
+  'mtime',
+  'attributes',
+  'extras',
+  'repository_metadata',
+  'dbcomputer_id',
+  'user_id',
+] as const satisfies readonly (keyof DbNodeTable)[];
+
+/** Every column of `db_dbnode`, in aiida-core's column order. */
+export const DB_DBNODE_COLUMNS = ['id', ...DB_DBNODE_INSERT_COLUMNS] as const;
+
+// a column added to DbNodeTable and not to the lists above fails to compile here
+const everyNodeColumn: Exclude<keyof DbNodeTable, (typeof DB_DBNODE_COLUMNS)[number]> extends never
+  ? true
+  : never = true;
+void everyNodeColumn;
 export type DbNodeUpdate = Updateable<DbNodeTable>;
 export type DbLinkRow = Selectable<DbLinkTable>;
 export type NewDbLink = Insertable<DbLinkTable>;

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql, type Insertable, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Insertable, type Kysely } from 'kysely';
 import {
   IntegrityError,
   InvalidOperationError,
@@ -42,6 +42,11 @@ interface TransactionScope {
 }
 
 const DEFAULT_RETRIES = 8;
+
+/** Writes one `db_dbsetting` (its key is unique), keeping the description of an existing row. */
+const SETTING_UPSERT =
+  'INSERT INTO db_dbsetting (key, val, description, time) VALUES ($1, $2, $3, $4) ' +
+  'ON CONFLICT (key) DO UPDATE SET val = excluded.val, time = excluded.time';
 
 export type BulkTable = Exclude<TableName, 'alembic_version'>;
 
@@ -92,6 +97,7 @@ export abstract class SqlStorageBackend implements StorageBackend {
   /** Tracked writes still running, by what they write (see trackWrite). */
   readonly #writes = new Map<Promise<unknown>, string>();
   readonly #closeHooks = new Set<() => Promise<void>>();
+  readonly #dialectStatements = new Map<string, string>();
   #closing: Promise<void> | undefined;
   #closed = false;
 
@@ -104,6 +110,12 @@ export abstract class SqlStorageBackend implements StorageBackend {
     this.defaultUserEmail = options.defaultUserEmail ?? null;
     this.#profileAccess = options.profileAccess;
   }
+
+  /**
+   * A statement of {@link executeWrite} (placeholders `$1`, `$2`, … in order) as this dialect runs it: with its own
+   * placeholders, and marked for preparing once per connection where the driver needs to be told.
+   */
+  protected abstract writeStatement(text: string): string;
 
   get isClosed(): boolean {
     return this.#closed;
@@ -184,14 +196,15 @@ export abstract class SqlStorageBackend implements StorageBackend {
   async #savepoint<T>(scope: TransactionScope, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     scope.savepoints += 1;
     const name = `aiida_sp_${scope.savepoints}`;
-    await sql.raw(`SAVEPOINT ${name}`).execute(scope.trx);
+    // control statements, as BEGIN and COMMIT: no query to build (SQLite runs its cached native statement)
+    await this.runControl(scope.trx, `SAVEPOINT ${name}`);
     try {
       const result = await fn(scope.trx);
-      await sql.raw(`RELEASE SAVEPOINT ${name}`).execute(scope.trx);
+      await this.runControl(scope.trx, `RELEASE SAVEPOINT ${name}`);
       return result;
     } catch (error) {
-      await sql.raw(`ROLLBACK TO SAVEPOINT ${name}`).execute(scope.trx);
-      await sql.raw(`RELEASE SAVEPOINT ${name}`).execute(scope.trx);
+      await this.runControl(scope.trx, `ROLLBACK TO SAVEPOINT ${name}`);
+      await this.runControl(scope.trx, `RELEASE SAVEPOINT ${name}`);
       throw error;
     }
   }
@@ -251,6 +264,24 @@ export abstract class SqlStorageBackend implements StorageBackend {
     );
   }
 
+  async executeWrite(text: string, parameters: readonly unknown[]): Promise<number> {
+    const result = await this.executor().executeQuery(
+      CompiledQuery.raw(this.dialectStatement(text), [...parameters]),
+    );
+    return Number(result.numAffectedRows ?? 0n);
+  }
+
+  /** {@link executeWrite}'s text as this dialect runs it (kept: the same few texts come back all the time). */
+  protected dialectStatement(text: string): string {
+    let statement = this.#dialectStatements.get(text);
+    if (statement === undefined) {
+      statement = this.writeStatement(text);
+      if (this.#dialectStatements.size >= 256) this.#dialectStatements.clear();
+      this.#dialectStatements.set(text, statement);
+    }
+    return statement;
+  }
+
   async getGlobalVariable(key: string): Promise<unknown> {
     const row = await this.executor()
       .selectFrom('db_dbsetting')
@@ -264,16 +295,10 @@ export abstract class SqlStorageBackend implements StorageBackend {
     const now = this.dialect.encodeTimestamp(nowTimestamp());
     const val = this.dialect.encodeJson(value);
     // One statement (the key is unique): no transaction of its own, one round trip on PostgreSQL. The engine writes
-    // `process|state_change|…` with the end of every process.
-    await this.executor()
-      .insertInto('db_dbsetting')
-      .values({ key, val, description: description ?? '', time: now })
-      .onConflict((conflict) =>
-        conflict
-          .column('key')
-          .doUpdateSet(description === undefined ? { val, time: now } : { val, time: now, description }),
-      )
-      .execute();
+    // `process|state_change|…` with the end of every process: a prepared statement, nothing compiled per call.
+    const statement =
+      description === undefined ? SETTING_UPSERT : `${SETTING_UPSERT}, description = excluded.description`;
+    await this.executeWrite(statement, [key, val, description ?? '', now]);
   }
 
   async schemaVersion(): Promise<string | null> {

@@ -1,4 +1,5 @@
 import { InvalidOperationError, TransportError } from '../errors.js';
+import { asError } from '../utils/as-error.js';
 import type { Transport } from './transport.js';
 
 /** Identifies what a transport connects to as; aiida keys by AuthInfo pk (one computer, one user). */
@@ -229,7 +230,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new TransportError(String(error)));
+        reject(asError(error, TransportError));
       },
     );
   });

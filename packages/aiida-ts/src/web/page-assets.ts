@@ -9,32 +9,46 @@ interface Bundle {
 }
 
 let bundled: Promise<Bundle> | undefined;
+let structureBundled: Promise<string> | undefined;
+
+/** Builds one entry of `page/` with esbuild: the TypeScript source when run from the sources, else the compiled file. */
+async function build(name: string, format: 'iife' | 'esm'): Promise<string> {
+  const esbuild = await import('esbuild');
+  const tsEntry = fileURLToPath(new URL(`./page/${name}.ts`, import.meta.url));
+  const entry = existsSync(tsEntry) ? tsEntry : fileURLToPath(new URL(`./page/${name}.js`, import.meta.url));
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format,
+    target: 'es2022',
+    minify: true,
+    platform: 'browser',
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]?.text ?? '';
+}
 
 /**
- * Bundles the page with esbuild (a dependency of the package): from `page/main.ts` when run from the sources, else from
- * the compiled `page/main.js`. Everything is served from this server: the page loads nothing from the network.
+ * Bundles the page with esbuild (a dependency of the package) from `page/main`. Everything is served from this
+ * server: the page loads nothing from the network.
  */
 function bundle(): Promise<Bundle> {
   bundled ??= (async () => {
-    const { build } = await import('esbuild');
-    const tsEntry = fileURLToPath(new URL('./page/main.ts', import.meta.url));
-    const jsEntry = fileURLToPath(new URL('./page/main.js', import.meta.url));
-    const entry = existsSync(tsEntry) ? tsEntry : jsEntry;
-    const result = await build({
-      entryPoints: [entry],
-      bundle: true,
-      write: false,
-      format: 'iife',
-      target: 'es2022',
-      minify: true,
-      platform: 'browser',
-      logLevel: 'silent',
-    });
-    const js = result.outputFiles[0]?.text ?? '';
+    const js = await build('main', 'iife');
     const { PAGE_CSS } = await import('./page/style.js');
     return { js, css: PAGE_CSS };
   })();
   return bundled;
+}
+
+/**
+ * The structure view (`page/structure-viewer`, with three.js) as an ES module of its own, bundled on its first
+ * request: most of its size is three.js, which only the view of a StructureData needs.
+ */
+function structureBundle(): Promise<string> {
+  structureBundled ??= build('structure-viewer', 'esm');
+  return structureBundled;
 }
 
 const INDEX_HTML = `<!doctype html>
@@ -78,6 +92,12 @@ export function registerPage(app: FastifyInstance): void {
       .headers(headers)
       .type('text/javascript; charset=utf-8')
       .send((await bundle()).js),
+  );
+  app.get('/assets/structure.js', async (_request, reply) =>
+    reply
+      .headers(headers)
+      .type('text/javascript; charset=utf-8')
+      .send(await structureBundle()),
   );
   app.get('/assets/app.css', async (_request, reply) =>
     reply

@@ -6,12 +6,12 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadNode } from '../../src/orm/loaders.js';
 import type { CalcJobNode, Int } from '../../src/orm.js';
 import { setDefaultStorage } from '../../src/storage/context.js';
@@ -93,23 +93,35 @@ afterAll(async () => {
   await rm(configDir, { recursive: true, force: true });
 });
 
+/** `[when, fault point, seconds the job sleeps, whether the job waits for the test's gate]`. */
 const FAULTS = [
-  ['while uploading', 'upload:file', 0],
-  // The job still runs when the new runner looks for it: it finds it by its working directory and records its id.
-  ['right after the scheduler took the job, before its id was recorded', 'submit:scheduler', 8],
-  ['while the job is with the scheduler', 'update:poll', 2],
-  ['while retrieving', 'retrieve:files', 0],
+  ['while uploading', 'upload:file', 0, false],
+  // The job still runs when the new runner looks for it (it waits for the gate, which the test opens once the new
+  // runner has recorded the job's id): the runner finds it by its working directory and records its id.
+  ['right after the scheduler took the job, before its id was recorded', 'submit:scheduler', 0, true],
+  ['while the job is with the scheduler', 'update:poll', 2, false],
+  ['while retrieving', 'retrieve:files', 0, false],
 ] as const;
 
 describe('a runner SIGKILLed in the middle of a job', () => {
-  for (const [when, fault, sleep] of FAULTS) {
+  for (const [when, fault, sleep, gated] of FAULTS) {
     it(
       `is continued by a new runner ${when}, with one scheduler job and the same provenance`,
       { timeout: 120_000 },
       async () => {
         const runs = path.join(fixture.workdir, `runs-${fault.replace(':', '-')}.log`);
+        const gate = path.join(fixture.workdir, `gate-${fault.replace(':', '-')}`);
+        const waitForGate = gated ? `; while [ ! -e '${gate}' ]; do sleep 0.05; done` : '';
         const first = await runRunner(
-          ['submit', filepath, String(fixture.code.pk), '20', '22', String(sleep), `echo ran >> '${runs}'`],
+          [
+            'submit',
+            filepath,
+            String(fixture.code.pk),
+            '20',
+            '22',
+            String(sleep),
+            `echo ran >> '${runs}'${waitForGate}`,
+          ],
           fault,
         );
         expect(first.signal, first.stderr).toBe('SIGKILL');
@@ -119,7 +131,19 @@ describe('a runner SIGKILLed in the middle of a job', () => {
         expect(interrupted.isTerminated).toBe(false);
         expect(interrupted.checkpoint).not.toBeNull();
 
-        const second = await runRunner(['continue', filepath, String(pk)]);
+        const continued = runRunner(['continue', filepath, String(pk)]);
+        if (gated) {
+          // The job holds until the new runner has found it and recorded its id; then it may end.
+          await vi.waitFor(
+            async () => expect((await loadNode<CalcJobNode>(pk)).getJobId()).toMatch(/^\d+$/),
+            {
+              timeout: 90_000,
+              interval: 50,
+            },
+          );
+          await writeFile(gate, '');
+        }
+        const second = await continued;
         expect(second.code, second.stderr).toBe(0);
         expect(second.lines.at(-1)).toEqual({ done: 0 });
 

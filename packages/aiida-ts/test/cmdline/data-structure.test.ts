@@ -1,45 +1,33 @@
 /** `verdi data core.structure show|export|import` (XYZ, XSF, CIF) on a profile the engine filled. */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { loadProfile, setConfigDir, unloadProfile } from '../../src/config.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { loadProfile, unloadProfile } from '../../src/config.js';
 import { Group, loadNode, StructureData } from '../../src/orm.js';
-import { buildEngineProfile, type EngineProfile } from './engine-profile.js';
+import { useEngineProfile } from './engine-profile.js';
 import { verdiInProcess as verdi } from './verdi-in-process.js';
-import { verdiSandbox } from './verdi-process.js';
 
-const sandbox = verdiSandbox('aiida-ts-data-structure-');
-let pk: EngineProfile & { extra: { silicon: number; water: number } | undefined };
-const previousHome = process.env['HOME'];
-const more = () => pk.extra ?? { silicon: 0, water: 0 };
 const A = 5.43;
 
-beforeAll(async () => {
-  pk = await buildEngineProfile(sandbox, async () => {
-    const silicon = new StructureData({
-      cell: [
-        [0, A / 2, A / 2],
-        [A / 2, 0, A / 2],
-        [A / 2, A / 2, 0],
-      ],
-    });
-    silicon.appendAtom({ symbols: 'Si', position: [0, 0, 0] });
-    silicon.appendAtom({ symbols: 'Si', position: [A / 4, A / 4, A / 4] });
-    silicon.label = 'silicon';
-    await silicon.store();
-    const water = new StructureData({ pbc: [false, false, false] });
-    water.appendAtom({ symbols: 'O', position: [0, 0, 0.119] });
-    water.appendAtom({ symbols: 'H', position: [0, 0.763, -0.477] });
-    water.appendAtom({ symbols: 'H', position: [0, -0.763, -0.477] });
-    await water.store();
-    await new Group({ label: 'imported' }).store();
-    return { silicon: silicon.pk!, water: water.pk! };
+const { sandbox, made } = useEngineProfile('aiida-ts-data-structure-', async () => {
+  const silicon = new StructureData({
+    cell: [
+      [0, A / 2, A / 2],
+      [A / 2, 0, A / 2],
+      [A / 2, A / 2, 0],
+    ],
   });
-}, 120_000);
-afterAll(() => {
-  process.env['HOME'] = previousHome;
-  setConfigDir(undefined);
-  sandbox.cleanup();
+  silicon.appendAtom({ symbols: 'Si', position: [0, 0, 0] });
+  silicon.appendAtom({ symbols: 'Si', position: [A / 4, A / 4, A / 4] });
+  silicon.label = 'silicon';
+  await silicon.store();
+  const water = new StructureData({ pbc: [false, false, false] });
+  water.appendAtom({ symbols: 'O', position: [0, 0, 0.119] });
+  water.appendAtom({ symbols: 'H', position: [0, 0.763, -0.477] });
+  water.appendAtom({ symbols: 'H', position: [0, -0.763, -0.477] });
+  await water.store();
+  await new Group({ label: 'imported' }).store();
+  return { silicon: silicon.pk!, water: water.pk! };
 });
 
 /** Loads a structure in this process (the profile the CLI used) and gives what a test compares. */
@@ -67,14 +55,14 @@ const pkOf = (stdout: string): number => Number(/\(PK = (\d+)\)/.exec(stdout)?.[
 
 describe('verdi data core.structure export', () => {
   it('prints XYZ (default) and XSF as aiida-core writes them', async () => {
-    const xyz = await verdi(['data', 'core.structure', 'export', String(more().silicon)]);
+    const xyz = await verdi(['data', 'core.structure', 'export', String(made().extra.silicon)]);
     expect(xyz.code, xyz.stderr).toBe(0);
     expect(xyz.stdout).toBe(
       '2\nLattice="0.0 2.715 2.715 2.715 0.0 2.715 2.715 2.715 0.0" pbc="True True True"\n' +
         'Si           0.0000000000       0.0000000000       0.0000000000\n' +
         'Si           1.3575000000       1.3575000000       1.3575000000\n',
     );
-    const xsf = await verdi(['data', 'core.structure', 'export', '-F', 'xsf', String(more().silicon)]);
+    const xsf = await verdi(['data', 'core.structure', 'export', '-F', 'xsf', String(made().extra.silicon)]);
     expect(xsf.stdout).toMatch(/^CRYSTAL\nPRIMVEC 1\n {6}0\.0000000000 {7}2\.7150000000 {7}2\.7150000000\n/);
     expect(xsf.stdout).toContain(
       'PRIMCOORD 1\n2 1\n14       0.0000000000       0.0000000000       0.0000000000\n14       1.3575',
@@ -91,7 +79,7 @@ describe('verdi data core.structure export', () => {
       'cif',
       '-o',
       file,
-      String(more().silicon),
+      String(made().extra.silicon),
     ]);
     expect(written.code, written.stderr).toBe(0);
     const cif = readFileSync(file, 'utf8');
@@ -106,7 +94,7 @@ describe('verdi data core.structure export', () => {
       'cif',
       '-o',
       file,
-      String(more().silicon),
+      String(made().extra.silicon),
     ]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(
@@ -121,7 +109,7 @@ describe('verdi data core.structure export', () => {
       '-o',
       file,
       '-f',
-      String(more().silicon),
+      String(made().extra.silicon),
     ]);
     expect(forced.code).toBe(0);
   });
@@ -130,10 +118,17 @@ describe('verdi data core.structure export', () => {
     const unknown = await verdi(['data', 'core.structure', 'export', '987654']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/invalid value for DATUM: .*987654/);
-    const wrong = await verdi(['data', 'core.structure', 'export', String(pk.singlefile)]);
+    const wrong = await verdi(['data', 'core.structure', 'export', String(made().singlefile)]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('not a core.structure node');
-    const format = await verdi(['data', 'core.structure', 'export', '-F', 'pdb', String(more().silicon)]);
+    const format = await verdi([
+      'data',
+      'core.structure',
+      'export',
+      '-F',
+      'pdb',
+      String(made().extra.silicon),
+    ]);
     expect(format.code).toBe(2);
   });
 });
@@ -141,7 +136,7 @@ describe('verdi data core.structure export', () => {
 describe('verdi data core.structure import', () => {
   it('aiida-xyz: reads the last frame, moves it into a vacuum box, labels and groups it; --dry-run stores nothing', async () => {
     const file = join(sandbox.base, 'water.xyz');
-    const exported = await verdi(['data', 'core.structure', 'export', String(more().water)]);
+    const exported = await verdi(['data', 'core.structure', 'export', String(made().extra.water)]);
     writeFileSync(file, exported.stdout);
     const dry = await verdi(['data', 'core.structure', 'import', 'aiida-xyz', file, '-n']);
     expect(dry.code, dry.stderr).toBe(0);
@@ -177,7 +172,7 @@ describe('verdi data core.structure import', () => {
 
   it('cif: round trip of the exported silicon, and symmetry operations applied', async () => {
     const file = join(sandbox.base, 'si-roundtrip.cif');
-    await verdi(['data', 'core.structure', 'export', '-F', 'cif', '-o', file, String(more().silicon)]);
+    await verdi(['data', 'core.structure', 'export', '-F', 'cif', '-o', file, String(made().extra.silicon)]);
     const imported = await verdi(['data', 'core.structure', 'import', 'cif', file]);
     expect(imported.code, imported.stderr).toBe(0);
     const stored = await structureOf(pkOf(imported.stdout));
@@ -264,17 +259,31 @@ describe('verdi data core.structure show', () => {
       process.env['PATH'] = savedPath;
     });
     process.env['PATH'] = `${bin}:${savedPath ?? ''}`;
-    const shown = await verdi(['data', 'core.structure', 'show', '-F', 'jmol', String(more().silicon)]);
+    const shown = await verdi(['data', 'core.structure', 'show', '-F', 'jmol', String(made().extra.silicon)]);
     expect(shown.code, shown.stderr).toBe(0);
     expect(existsSync(seen)).toBe(true);
     expect(readFileSync(seen, 'utf8')).toContain('_atom_site_fract_x');
     process.env['PATH'] = bin;
-    const missing = await verdi(['data', 'core.structure', 'show', '-F', 'vmd', String(more().silicon)]);
+    const missing = await verdi([
+      'data',
+      'core.structure',
+      'show',
+      '-F',
+      'vmd',
+      String(made().extra.silicon),
+    ]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(
       "No executable 'vmd' found. Add to the path, or try with an absolute path.",
     );
-    const format = await verdi(['data', 'core.structure', 'show', '-F', 'povray', String(more().silicon)]);
+    const format = await verdi([
+      'data',
+      'core.structure',
+      'show',
+      '-F',
+      'povray',
+      String(made().extra.silicon),
+    ]);
     expect(format.code).toBe(2);
   });
 });

@@ -1,45 +1,31 @@
 /** `verdi data core.dict show`, `core.array show` and `core.singlefile content` on a profile the engine filled. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setConfigDir } from '../../src/config.js';
+import { describe, expect, it } from 'vitest';
 import { ArrayData, Dict } from '../../src/orm.js';
-import { buildEngineProfile, type EngineProfile } from './engine-profile.js';
+import { useEngineProfile } from './engine-profile.js';
 import { verdiInProcess as verdi } from './verdi-in-process.js';
-import { verdiSandbox } from './verdi-process.js';
 
-const sandbox = verdiSandbox('aiida-ts-data-types-');
-let pk: EngineProfile & { extra: { dict: number; array: number } | undefined };
-const previousHome = process.env['HOME'];
-const more = () => pk.extra ?? { dict: 0, array: 0 };
-
-beforeAll(async () => {
-  pk = await buildEngineProfile(sandbox, async () => {
-    const dict = await new Dict({ zeta: 1, alpha: { nested: [1, 2], b: 'text' }, flag: true }).store();
-    const array = new ArrayData({
-      matrix: [
-        [1, 2],
-        [3, 4],
-      ],
-      vector: [0.5, 1.5, 2.5],
-    });
-    await array.store();
-    return { dict: dict.pk!, array: array.pk! };
+const { made } = useEngineProfile('aiida-ts-data-types-', async () => {
+  const dict = await new Dict({ zeta: 1, alpha: { nested: [1, 2], b: 'text' }, flag: true }).store();
+  const array = new ArrayData({
+    matrix: [
+      [1, 2],
+      [3, 4],
+    ],
+    vector: [0.5, 1.5, 2.5],
   });
-}, 120_000);
-afterAll(() => {
-  process.env['HOME'] = previousHome;
-  setConfigDir(undefined);
-  sandbox.cleanup();
+  await array.store();
+  return { dict: dict.pk!, array: array.pk! };
 });
 
 describe('verdi data core.dict show', () => {
   it('prints the dictionary as sorted JSON by default, and as YAML (block style, as PyYAML)', async () => {
-    const json = await verdi(['data', 'core.dict', 'show', String(more().dict)]);
+    const json = await verdi(['data', 'core.dict', 'show', String(made().extra.dict)]);
     expect(json.code, json.stderr).toBe(0);
     expect(json.stdout).toBe(
       '{\n    "alpha": {\n        "b": "text",\n        "nested": [\n            1,\n            2\n        ]\n    },\n' +
         '    "flag": true,\n    "zeta": 1\n}\n',
     );
-    const yaml = await verdi(['data', 'core.dict', 'show', '-f', 'yaml', String(more().dict)]);
+    const yaml = await verdi(['data', 'core.dict', 'show', '-f', 'yaml', String(made().extra.dict)]);
     expect(yaml.stdout).toBe('alpha:\n  b: text\n  nested:\n  - 1\n  - 2\nflag: true\nzeta: 1\n');
   });
 
@@ -47,12 +33,12 @@ describe('verdi data core.dict show', () => {
     const unknown = await verdi(['data', 'core.dict', 'show', '987654']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/invalid value for DATA: .*987654/);
-    const wrong = await verdi(['data', 'core.dict', 'show', String(pk.singlefile)]);
+    const wrong = await verdi(['data', 'core.dict', 'show', String(made().singlefile)]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain(
-      `invalid value for DATA: \`${pk.singlefile}\` is node<${pk.singlefile}> (SinglefileData), not a core.dict node`,
+      `invalid value for DATA: \`${made().singlefile}\` is node<${made().singlefile}> (SinglefileData), not a core.dict node`,
     );
-    const format = await verdi(['data', 'core.dict', 'show', '-f', 'xml', String(more().dict)]);
+    const format = await verdi(['data', 'core.dict', 'show', '-f', 'xml', String(made().extra.dict)]);
     expect(format.code).toBe(2);
     expect(format.stderr).toContain("argument 'xml' is invalid");
   });
@@ -60,10 +46,10 @@ describe('verdi data core.dict show', () => {
 
 describe('verdi data core.array show', () => {
   it('prints every array as nested lists', async () => {
-    const shown = await verdi(['data', 'core.array', 'show', '-f', 'yaml', String(more().array)]);
+    const shown = await verdi(['data', 'core.array', 'show', '-f', 'yaml', String(made().extra.array)]);
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toBe('matrix:\n- - 1\n  - 2\n- - 3\n  - 4\nvector:\n- 0.5\n- 1.5\n- 2.5\n');
-    const json = await verdi(['data', 'core.array', 'show', String(more().array)]);
+    const json = await verdi(['data', 'core.array', 'show', String(made().extra.array)]);
     expect(JSON.parse(json.stdout)).toEqual({
       matrix: [
         [1, 2],
@@ -71,7 +57,7 @@ describe('verdi data core.array show', () => {
       ],
       vector: [0.5, 1.5, 2.5],
     });
-    const wrong = await verdi(['data', 'core.array', 'show', String(more().dict)]);
+    const wrong = await verdi(['data', 'core.array', 'show', String(made().extra.dict)]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('not a core.array node');
   });
@@ -79,10 +65,10 @@ describe('verdi data core.array show', () => {
 
 describe('verdi data core.singlefile content', () => {
   it('prints the file; refuses other nodes, unknown nodes and a missing argument', async () => {
-    const content = await verdi(['data', 'core.singlefile', 'content', String(pk.singlefile)]);
+    const content = await verdi(['data', 'core.singlefile', 'content', String(made().singlefile)]);
     expect(content.code, content.stderr).toBe(0);
     expect(content.stdout).toBe('first line\nsecond line\n\n');
-    const wrong = await verdi(['data', 'core.singlefile', 'content', String(pk.folder)]);
+    const wrong = await verdi(['data', 'core.singlefile', 'content', String(made().folder)]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/invalid value for DATUM: .*FolderData/);
     const unknown = await verdi(['data', 'core.singlefile', 'content', 'no-such-label']);

@@ -3,13 +3,13 @@
  * process dump`, `verdi data …`): a `MultiplyAddWorkChain` that ran a calcfunction and an `ArithmeticAddCalculation`
  * job on localhost, plus data nodes with files.
  */
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { loadProfile, setConfigDir, unloadProfile } from '../../src/config.js';
 import { MultiplyAddWorkChain, runGetNode } from '../../src/engine.js';
 import { getManager } from '../../src/engine/manager.js';
 import { Computer, FolderData, InstalledCode, SinglefileData, type Node } from '../../src/orm.js';
 import { verdiInProcess } from './verdi-in-process.js';
-import type { verdiSandbox } from './verdi-process.js';
+import { verdiSandbox } from './verdi-process.js';
 
 /** The pks of what {@link buildEngineProfile} made. */
 export interface EngineProfile {
@@ -35,10 +35,17 @@ export const BLOB = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
  * then drives `verdi` on it (with {@link verdiInProcess}, whose configuration folder is the sandbox's).
  * `extra` runs while the profile is loaded (with the pks made so far), to store what one test file needs more.
  */
-export async function buildEngineProfile<T = undefined>(
+export async function buildEngineProfile(
   sandbox: ReturnType<typeof verdiSandbox>,
-  extra?: (made: EngineProfile) => Promise<T>,
-): Promise<EngineProfile & { extra: T | undefined }> {
+): Promise<EngineProfile & { extra: undefined }>;
+export async function buildEngineProfile<T>(
+  sandbox: ReturnType<typeof verdiSandbox>,
+  extra: (made: EngineProfile) => Promise<T>,
+): Promise<EngineProfile & { extra: T }>;
+export async function buildEngineProfile(
+  sandbox: ReturnType<typeof verdiSandbox>,
+  extra?: (made: EngineProfile) => Promise<unknown>,
+): Promise<EngineProfile & { extra: unknown }> {
   setConfigDir(sandbox.configDir);
   // The job runs in a login shell: a HOME of the test's own keeps the machine user's start-up files out of it.
   process.env['HOME'] = sandbox.base;
@@ -81,4 +88,47 @@ export async function buildEngineProfile<T = undefined>(
     await getManager().close();
     await unloadProfile();
   }
+}
+
+/** What {@link useEngineProfile} made: the sandbox `verdi` runs in, and the pks (once `beforeAll` has run). */
+export interface EngineProfileFixture<T> {
+  readonly sandbox: ReturnType<typeof verdiSandbox>;
+  /** The pks made, and what `extra` returned; throws when asked before the profile was built. */
+  readonly made: () => EngineProfile & { extra: T };
+}
+
+/**
+ * The set-up every data-command test file shares: a sandbox named by `prefix`, the engine profile built in it
+ * before the file's tests (with `extra`, when given), and the sandbox, the configuration folder and `HOME` put
+ * back after them.
+ */
+export function useEngineProfile(prefix: string): EngineProfileFixture<undefined>;
+export function useEngineProfile<T>(
+  prefix: string,
+  extra: (made: EngineProfile) => Promise<T>,
+): EngineProfileFixture<T>;
+export function useEngineProfile(
+  prefix: string,
+  extra?: (made: EngineProfile) => Promise<unknown>,
+): EngineProfileFixture<unknown> {
+  const sandbox = verdiSandbox(prefix);
+  const previousHome = process.env['HOME'];
+  let built: (EngineProfile & { extra: unknown }) | undefined;
+  beforeAll(async () => {
+    built =
+      extra === undefined ? await buildEngineProfile(sandbox) : await buildEngineProfile(sandbox, extra);
+  }, 120_000);
+  afterAll(() => {
+    process.env['HOME'] = previousHome;
+    setConfigDir(undefined);
+    sandbox.cleanup();
+  });
+  return {
+    sandbox,
+    made: () => {
+      if (built === undefined)
+        throw new Error(`the engine profile of ${prefix} was not built (beforeAll failed?)`);
+      return built;
+    },
+  };
 }

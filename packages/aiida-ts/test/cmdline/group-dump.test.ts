@@ -1,30 +1,17 @@
 /** `verdi group copy|move-nodes|path ls|dump` on a profile the engine filled. */
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setConfigDir } from '../../src/config.js';
+import { describe, expect, it } from 'vitest';
 import { Group, loadNode } from '../../src/orm.js';
-import { buildEngineProfile, type EngineProfile } from './engine-profile.js';
+import { useEngineProfile } from './engine-profile.js';
 import { verdiInProcess as verdi } from './verdi-in-process.js';
-import { verdiSandbox } from './verdi-process.js';
 
-const sandbox = verdiSandbox('aiida-ts-group-dump-');
-let pk: EngineProfile;
-const previousHome = process.env['HOME'];
-
-beforeAll(async () => {
-  pk = await buildEngineProfile(sandbox, async (made) => {
-    const runs = await new Group({ label: 'runs' }).store();
-    await runs.addNodes([await loadNode(made.workchain), await loadNode(made.add)]);
-    for (const label of ['project/a', 'project/b/deep', 'other'])
-      await new Group({ label, description: `about ${label}` }).store();
-    return undefined;
-  });
-}, 120_000);
-afterAll(() => {
-  process.env['HOME'] = previousHome;
-  setConfigDir(undefined);
-  sandbox.cleanup();
+const { sandbox, made } = useEngineProfile('aiida-ts-group-dump-', async (made) => {
+  const runs = await new Group({ label: 'runs' }).store();
+  await runs.addNodes([await loadNode(made.workchain), await loadNode(made.add)]);
+  for (const label of ['project/a', 'project/b/deep', 'other'])
+    await new Group({ label, description: `about ${label}` }).store();
+  return undefined;
 });
 
 const pks = (stdout: string) =>
@@ -40,7 +27,7 @@ describe('verdi group copy and move-nodes', () => {
     expect(copied.code, copied.stderr).toBe(0);
     expect(copied.stdout).toContain('Success: Nodes copied from Group<runs> to Group<runs-copy>.');
     expect(pks((await verdi(['group', 'show', '-r', 'runs-copy'])).stdout)).toEqual(
-      [pk.workchain, pk.add].sort((a, b) => a - b),
+      [made().workchain, made().add].sort((a, b) => a - b),
     );
     const declined = await verdi(['group', 'copy', 'runs', 'runs-copy'], {}, 'n\n');
     expect(declined.code).toBe(1);
@@ -57,7 +44,7 @@ describe('verdi group copy and move-nodes', () => {
     const moved = await verdi([
       'group',
       'move-nodes',
-      String(pk.add),
+      String(made().add),
       '-s',
       'runs-copy',
       '-t',
@@ -65,12 +52,12 @@ describe('verdi group copy and move-nodes', () => {
       '-f',
     ]);
     expect(moved.code, moved.stderr).toBe(0);
-    expect(pks((await verdi(['group', 'show', '-r', 'moved'])).stdout)).toEqual([pk.add]);
-    expect(pks((await verdi(['group', 'show', '-r', 'runs-copy'])).stdout)).toEqual([pk.workchain]);
+    expect(pks((await verdi(['group', 'show', '-r', 'moved'])).stdout)).toEqual([made().add]);
+    expect(pks((await verdi(['group', 'show', '-r', 'runs-copy'])).stdout)).toEqual([made().workchain]);
     const absent = await verdi([
       'group',
       'move-nodes',
-      String(pk.add),
+      String(made().add),
       '-s',
       'runs-copy',
       '-t',
@@ -82,7 +69,7 @@ describe('verdi group copy and move-nodes', () => {
     const all = await verdi(['group', 'move-nodes', '-a', '-s', 'runs-copy', '-t', 'moved'], {}, 'y\n');
     expect(all.code, all.stderr).toBe(0);
     expect(pks((await verdi(['group', 'show', '-r', 'moved'])).stdout)).toEqual(
-      [pk.workchain, pk.add].sort((a, b) => a - b),
+      [made().workchain, made().add].sort((a, b) => a - b),
     );
     const same = await verdi(['group', 'move-nodes', '-a', '-s', 'moved', '-t', 'moved']);
     expect(same.code).toBe(1);
@@ -127,15 +114,15 @@ describe('verdi group dump', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('Report: Starting dump of group `runs`');
     expect(result.stdout).toContain('Success: Raw files for group `runs` dumped into folder `runs-dump`.');
-    expect(readdirSync(join(target, 'workflows'))).toEqual([`MultiplyAddWorkChain-${pk.workchain}`]);
-    expect(readdirSync(join(target, 'calculations'))).toEqual([`ArithmeticAddCalculation-${pk.add}`]);
+    expect(readdirSync(join(target, 'workflows'))).toEqual([`MultiplyAddWorkChain-${made().workchain}`]);
+    expect(readdirSync(join(target, 'calculations'))).toEqual([`ArithmeticAddCalculation-${made().add}`]);
     expect(
       existsSync(
         join(
           target,
           'workflows',
-          `MultiplyAddWorkChain-${pk.workchain}`,
-          `02-ArithmeticAddCalculation-${pk.add}`,
+          `MultiplyAddWorkChain-${made().workchain}`,
+          `02-ArithmeticAddCalculation-${made().add}`,
           'outputs',
           'aiida.out',
         ),
@@ -143,11 +130,11 @@ describe('verdi group dump', () => {
     ).toBe(true);
     expect(existsSync(join(target, 'aiida_dump_log.json'))).toBe(true);
     // Taken out of the group: its folder goes at the next dump.
-    await verdi(['group', 'remove-nodes', '-G', 'runs', '-f', String(pk.add)]);
+    await verdi(['group', 'remove-nodes', '-G', 'runs', '-f', String(made().add)]);
     const again = await verdi(['group', 'dump', 'runs', '--path', target]);
     expect(again.code, again.stderr).toBe(0);
     expect(readdirSync(join(target, 'calculations'))).toEqual([]);
-    await verdi(['group', 'add-nodes', '-G', 'runs', String(pk.add)]);
+    await verdi(['group', 'add-nodes', '-G', 'runs', String(made().add)]);
   });
 
   it('--no-only-top-level-calcs gives called calculations their own folder, linked with --symlink-calcs', async () => {

@@ -1,24 +1,11 @@
 /** `verdi node comment add|show|update|remove` on a profile the engine filled. */
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { setConfigDir } from '../../src/config.js';
-import { buildEngineProfile, type EngineProfile } from './engine-profile.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { useEngineProfile } from './engine-profile.js';
 import { verdiInProcess as verdi } from './verdi-in-process.js';
-import { verdiSandbox } from './verdi-process.js';
 
-const sandbox = verdiSandbox('aiida-ts-node-comment-');
-let pk: EngineProfile;
-const previousHome = process.env['HOME'];
-
-beforeAll(async () => {
-  pk = await buildEngineProfile(sandbox);
-}, 120_000);
-afterAll(() => {
-  process.env['HOME'] = previousHome;
-  setConfigDir(undefined);
-  sandbox.cleanup();
-});
+const { sandbox, made } = useEngineProfile('aiida-ts-node-comment-');
 
 /** The id printed by `comment show` for the comment with `content`. */
 function commentIdOf(shown: string, content: string): number {
@@ -37,47 +24,49 @@ describe('verdi node comment', () => {
       'add',
       'converged nicely',
       '-N',
-      String(pk.workchain),
-      String(pk.add),
+      String(made().workchain),
+      String(made().add),
     ]);
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toContain('Success: comment added to 2 nodes');
-    const shown = await verdi(['node', 'comment', 'show', String(pk.workchain)]);
+    const shown = await verdi(['node', 'comment', 'show', String(made().workchain)]);
     expect(shown.code, shown.stderr).toBe(0);
-    const heading = `* Comments for Node<${pk.workchain}>`;
+    const heading = `* Comments for Node<${made().workchain}>`;
     expect(shown.stdout.startsWith(`${'*'.repeat(heading.length)}\n${heading}\n`)).toBe(true);
     expect(shown.stdout).toMatch(
       new RegExp(
-        `^Comment<\\d+> for Node<${pk.workchain}> by aiida@localhost\\nCreated on \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\nLast modified on .+\\n\\nconverged nicely\\n`,
+        `^Comment<\\d+> for Node<${made().workchain}> by aiida@localhost\\nCreated on \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\nLast modified on .+\\n\\nconverged nicely\\n`,
         'm',
       ),
     );
-    const mine = await verdi(['node', 'comment', 'show', '-u', 'aiida@localhost', String(pk.add)]);
+    const mine = await verdi(['node', 'comment', 'show', '-u', 'aiida@localhost', String(made().add)]);
     expect(mine.stdout).toContain('converged nicely');
-    const none = await verdi(['node', 'comment', 'show', String(pk.folder)]);
+    const none = await verdi(['node', 'comment', 'show', String(made().folder)]);
     expect(none.code).toBe(0);
     expect(none.stdout).toContain('Report: no comments found');
   });
 
   it('update replaces the text; remove deletes it after confirmation or with -f', async () => {
-    await verdi(['node', 'comment', 'add', 'first draft', '-N', String(pk.multiply)]);
+    await verdi(['node', 'comment', 'add', 'first draft', '-N', String(made().multiply)]);
     const id = commentIdOf(
-      (await verdi(['node', 'comment', 'show', String(pk.multiply)])).stdout,
+      (await verdi(['node', 'comment', 'show', String(made().multiply)])).stdout,
       'first draft',
     );
     const updated = await verdi(['node', 'comment', 'update', String(id), 'final text']);
     expect(updated.code, updated.stderr).toBe(0);
     expect(updated.stdout).toContain(`Success: comment<${id}> updated`);
-    expect((await verdi(['node', 'comment', 'show', String(pk.multiply)])).stdout).toContain(
+    expect((await verdi(['node', 'comment', 'show', String(made().multiply)])).stdout).toContain(
       '\nfinal text\n',
     );
     const declined = await verdi(['node', 'comment', 'remove', String(id)], {}, 'n\n');
     expect(declined.code).toBe(1);
-    expect((await verdi(['node', 'comment', 'show', String(pk.multiply)])).stdout).toContain('final text');
+    expect((await verdi(['node', 'comment', 'show', String(made().multiply)])).stdout).toContain(
+      'final text',
+    );
     const removed = await verdi(['node', 'comment', 'remove', String(id)], {}, 'y\n');
     expect(removed.code, removed.stderr).toBe(0);
     expect(removed.stdout).toContain(`Success: removed comment<${id}>`);
-    expect((await verdi(['node', 'comment', 'show', String(pk.multiply)])).stdout).toContain(
+    expect((await verdi(['node', 'comment', 'show', String(made().multiply)])).stdout).toContain(
       'no comments found',
     );
   });
@@ -96,15 +85,15 @@ describe('verdi node comment', () => {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
     });
-    const added = await verdi(['node', 'comment', 'add', '-N', String(pk.folder)]);
+    const added = await verdi(['node', 'comment', 'add', '-N', String(made().folder)]);
     expect(added.code, added.stderr).toBe(0);
-    const shown = (await verdi(['node', 'comment', 'show', String(pk.folder)])).stdout;
+    const shown = (await verdi(['node', 'comment', 'show', String(made().folder)])).stdout;
     expect(shown).toContain('\nwritten in the editor\n');
     expect(shown).not.toContain('#=');
     const id = commentIdOf(shown, 'written in the editor');
     const updated = await verdi(['node', 'comment', 'update', String(id)]);
     expect(updated.code, updated.stderr).toBe(0);
-    expect((await verdi(['node', 'comment', 'show', String(pk.folder)])).stdout).toContain(
+    expect((await verdi(['node', 'comment', 'show', String(made().folder)])).stdout).toContain(
       '\nwritten in the editor\nwritten in the editor\n',
     );
   });
@@ -116,7 +105,7 @@ describe('verdi node comment', () => {
     const noNodes = await verdi(['node', 'comment', 'add', 'x']);
     expect(noNodes.code).toBe(2);
     expect(noNodes.stderr).toContain("required option '-N, --nodes <nodes...>' not specified");
-    const user = await verdi(['node', 'comment', 'show', '-u', 'nobody@nowhere', String(pk.add)]);
+    const user = await verdi(['node', 'comment', 'show', '-u', 'nobody@nowhere', String(made().add)]);
     expect(user.code).toBe(2);
     expect(user.stderr).toMatch(/invalid value for -u\/--user: .*nobody@nowhere/);
     const showUnknown = await verdi(['node', 'comment', 'show', 'no-such-node']);
@@ -131,7 +120,7 @@ describe('verdi node comment', () => {
     const notInt = await verdi(['node', 'comment', 'update', 'abc', 'x']);
     expect(notInt.code).toBe(2);
     expect(notInt.stderr).toContain("invalid value for COMMENT_ID: 'abc' is not a valid integer.");
-    const option = await verdi(['node', 'comment', 'show', '--bogus', String(pk.add)]);
+    const option = await verdi(['node', 'comment', 'show', '--bogus', String(made().add)]);
     expect(option.code).toBe(2);
   });
 });

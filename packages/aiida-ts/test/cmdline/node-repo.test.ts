@@ -1,51 +1,38 @@
 /** `verdi node repo cat|ls|dump` on a profile the engine filled: what they print and write, and the bad input. */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setConfigDir } from '../../src/config.js';
-import { BLOB, buildEngineProfile, type EngineProfile } from './engine-profile.js';
+import { describe, expect, it } from 'vitest';
+import { BLOB, useEngineProfile } from './engine-profile.js';
 import { verdiInProcess as verdi } from './verdi-in-process.js';
-import { verdiSandbox } from './verdi-process.js';
 
-const sandbox = verdiSandbox('aiida-ts-node-repo-');
-let pk: EngineProfile;
-const previousHome = process.env['HOME'];
-
-beforeAll(async () => {
-  pk = await buildEngineProfile(sandbox);
-}, 120_000);
-afterAll(() => {
-  process.env['HOME'] = previousHome;
-  setConfigDir(undefined);
-  sandbox.cleanup();
-});
+const { sandbox, made } = useEngineProfile('aiida-ts-node-repo-');
 
 const lines = (text: string) => text.split('\n').filter(Boolean);
 
 describe('verdi node repo ls', () => {
   it('lists the top of the repository, a subfolder, folders bold and blue with -c', async () => {
-    const top = await verdi(['node', 'repo', 'ls', String(pk.folder)]);
+    const top = await verdi(['node', 'repo', 'ls', String(made().folder)]);
     expect(top.code, top.stderr).toBe(0);
     expect(lines(top.stdout)).toEqual(['bin', 'sub', 'top.txt']);
-    expect(lines((await verdi(['node', 'repo', 'ls', String(pk.folder), 'sub'])).stdout)).toEqual([
+    expect(lines((await verdi(['node', 'repo', 'ls', String(made().folder), 'sub'])).stdout)).toEqual([
       'inner.txt',
     ]);
     // The job's own inputs, as the engine wrote them.
-    const job = await verdi(['node', 'repo', 'ls', String(pk.add)]);
+    const job = await verdi(['node', 'repo', 'ls', String(made().add)]);
     expect(lines(job.stdout)).toEqual(['.aiida', '_aiidasubmit.sh', 'aiida.in']);
-    const coloured = await verdi(['node', 'repo', 'ls', '-c', String(pk.folder)], { FORCE_COLOR: '1' });
+    const coloured = await verdi(['node', 'repo', 'ls', '-c', String(made().folder)], { FORCE_COLOR: '1' });
     expect(coloured.stdout).toContain('\u001b[34mbin');
     expect(coloured.stdout).toMatch(/^top\.txt$/m);
   });
 
   it('names a missing path (exit 1), an unknown node (exit 2) and an unknown option (exit 2)', async () => {
-    const missing = await verdi(['node', 'repo', 'ls', String(pk.folder), 'nope']);
+    const missing = await verdi(['node', 'repo', 'ls', String(made().folder), 'nope']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('the path `nope` does not exist for the given node');
     const unknown = await verdi(['node', 'repo', 'ls', '987654']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/invalid value for NODE: .*987654/);
-    const option = await verdi(['node', 'repo', 'ls', '--bogus', String(pk.folder)]);
+    const option = await verdi(['node', 'repo', 'ls', '--bogus', String(made().folder)]);
     expect(option.code).toBe(2);
     expect(option.stderr).toContain("unknown option '--bogus'");
   });
@@ -53,12 +40,12 @@ describe('verdi node repo ls', () => {
 
 describe('verdi node repo cat', () => {
   it('prints a file byte for byte, and the file of a SinglefileData without a path', async () => {
-    const text = await verdi(['node', 'repo', 'cat', String(pk.folder), 'sub/inner.txt']);
+    const text = await verdi(['node', 'repo', 'cat', String(made().folder), 'sub/inner.txt']);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toBe('inner\n');
-    const single = await verdi(['node', 'repo', 'cat', String(pk.singlefile)]);
+    const single = await verdi(['node', 'repo', 'cat', String(made().singlefile)]);
     expect(single.stdout).toBe('first line\nsecond line\n');
-    const script = await verdi(['node', 'repo', 'cat', String(pk.add), 'aiida.in']);
+    const script = await verdi(['node', 'repo', 'cat', String(made().add), 'aiida.in']);
     expect(script.stdout).toBe('echo $((6 + 4))\n');
   });
 
@@ -67,7 +54,7 @@ describe('verdi node repo cat', () => {
     const { VERDI_ARGV } = await import('./verdi-process.js');
     const result = spawnSync(
       process.execPath,
-      [...VERDI_ARGV, 'node', 'repo', 'cat', String(pk.folder), 'bin/blob.bin'],
+      [...VERDI_ARGV, 'node', 'repo', 'cat', String(made().folder), 'bin/blob.bin'],
       {
         env: { ...process.env, AIIDA_TS_PATH: sandbox.base },
         cwd: join(import.meta.dirname, '..', '..'),
@@ -78,13 +65,13 @@ describe('verdi node repo cat', () => {
   });
 
   it('refuses a missing path argument, a missing file and a folder', async () => {
-    const noPath = await verdi(['node', 'repo', 'cat', String(pk.folder)]);
+    const noPath = await verdi(['node', 'repo', 'cat', String(made().folder)]);
     expect(noPath.code).toBe(2);
     expect(noPath.stderr).toContain("Missing argument 'RELATIVE_PATH'.");
-    const missing = await verdi(['node', 'repo', 'cat', String(pk.folder), 'nope.txt']);
+    const missing = await verdi(['node', 'repo', 'cat', String(made().folder), 'nope.txt']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('failed to get the content of file `nope.txt`');
-    const folder = await verdi(['node', 'repo', 'cat', String(pk.folder), 'sub']);
+    const folder = await verdi(['node', 'repo', 'cat', String(made().folder), 'sub']);
     expect(folder.code).toBe(1);
     expect(folder.stderr).toContain('failed to get the content of file `sub`');
     const unknown = await verdi(['node', 'repo', 'cat', 'no-such-label']);
@@ -96,27 +83,27 @@ describe('verdi node repo cat', () => {
 describe('verdi node repo dump', () => {
   it('copies the repository tree into a new folder (parents created), binary files unchanged', async () => {
     const target = join(sandbox.base, 'dumps', 'folder');
-    const result = await verdi(['node', 'repo', 'dump', String(pk.folder), target]);
+    const result = await verdi(['node', 'repo', 'dump', String(made().folder), target]);
     expect(result.code, result.stderr).toBe(0);
     expect(readdirSync(target).sort()).toEqual(['bin', 'sub', 'top.txt']);
     expect(readFileSync(join(target, 'sub', 'inner.txt'), 'utf8')).toBe('inner\n');
     expect(Buffer.compare(readFileSync(join(target, 'bin', 'blob.bin')), BLOB)).toBe(0);
     const job = join(sandbox.base, 'dumps', 'job');
-    expect((await verdi(['node', 'repo', 'dump', String(pk.add), job])).code).toBe(0);
+    expect((await verdi(['node', 'repo', 'dump', String(made().add), job])).code).toBe(0);
     expect(existsSync(join(job, '.aiida', 'calcinfo.json'))).toBe(true);
   });
 
   it('refuses an existing folder and leaves it alone; an unknown node is a usage error', async () => {
     const existing = join(sandbox.base, 'existing');
     mkdirSync(existing);
-    const result = await verdi(['node', 'repo', 'dump', String(pk.folder), existing]);
+    const result = await verdi(['node', 'repo', 'dump', String(made().folder), existing]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`Invalid value for "OUTPUT_DIRECTORY": Path "${existing}" exists.`);
     expect(readdirSync(existing)).toEqual([]);
     const unknown = await verdi(['node', 'repo', 'dump', '987654', join(sandbox.base, 'never')]);
     expect(unknown.code).toBe(2);
     expect(existsSync(join(sandbox.base, 'never'))).toBe(false);
-    const missingArg = await verdi(['node', 'repo', 'dump', String(pk.folder)]);
+    const missingArg = await verdi(['node', 'repo', 'dump', String(made().folder)]);
     expect(missingArg.code).toBe(2);
     expect(missingArg.stderr).toContain("missing required argument 'output_directory'");
   });

@@ -1,13 +1,11 @@
 /** `verdi process dump` on processes the engine ran: the folder tree, the log, the options and the bad input. */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setConfigDir } from '../../src/config.js';
+import { describe, expect, it } from 'vitest';
 import { calcfunction, workfunction } from '../../src/engine.js';
 import { Int, SinglefileData, WorkflowNode } from '../../src/orm.js';
-import { buildEngineProfile, type EngineProfile } from './engine-profile.js';
+import { useEngineProfile } from './engine-profile.js';
 import { verdiInProcess as verdi } from './verdi-in-process.js';
-import { verdiSandbox } from './verdi-process.js';
 
 const upper = calcfunction(
   { inputs: { source: SinglefileData }, outputs: SinglefileData, args: ['source'] },
@@ -34,24 +32,12 @@ const outer = workfunction(
   },
 );
 
-const sandbox = verdiSandbox('aiida-ts-process-dump-');
-let pk: EngineProfile & { extra: { upper: number; outer: number; unsealed: number } | undefined };
-const previousHome = process.env['HOME'];
-const more = () => (pk.extra === undefined ? { upper: 0, outer: 0, unsealed: 0 } : pk.extra);
-
-beforeAll(async () => {
-  pk = await buildEngineProfile(sandbox, async () => {
-    const source = await SinglefileData.fromString('hello\n', 'hello.txt');
-    const upperRun = await upper.runGetNode({ source });
-    const outerRun = await outer.runGetNode({ x: new Int(1) });
-    const unsealed = await new WorkflowNode().store();
-    return { upper: upperRun.node.pk!, outer: outerRun.node.pk!, unsealed: unsealed.pk! };
-  });
-}, 120_000);
-afterAll(() => {
-  process.env['HOME'] = previousHome;
-  setConfigDir(undefined);
-  sandbox.cleanup();
+const { sandbox, made } = useEngineProfile('aiida-ts-process-dump-', async () => {
+  const source = await SinglefileData.fromString('hello\n', 'hello.txt');
+  const upperRun = await upper.runGetNode({ source });
+  const outerRun = await outer.runGetNode({ x: new Int(1) });
+  const unsealed = await new WorkflowNode().store();
+  return { upper: upperRun.node.pk!, outer: outerRun.node.pk!, unsealed: unsealed.pk! };
 });
 
 const tree = (folder: string): string[] => {
@@ -70,18 +56,18 @@ const tree = (folder: string): string[] => {
 describe('verdi process dump', () => {
   it('writes a work chain with its calcfunction and job as numbered folders, with README, metadata and log', async () => {
     const target = join(sandbox.base, 'wc');
-    const result = await verdi(['process', 'dump', String(pk.workchain), '--path', target]);
+    const result = await verdi(['process', 'dump', String(made().workchain), '--path', target]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('Warning: This is a new feature which is still in its testing phase.');
     expect(result.stdout).toContain(`Report: Using specified output path: \`${target}\``);
     expect(result.stdout).toContain(
-      `Report: Starting dump of process node (PK: ${pk.workchain}) in incremental mode...`,
+      `Report: Starting dump of process node (PK: ${made().workchain}) in incremental mode...`,
     );
     expect(result.stdout).toContain(
-      `Success: Raw files for process \`${pk.workchain}\` dumped into folder \`wc\`.`,
+      `Success: Raw files for process \`${made().workchain}\` dumped into folder \`wc\`.`,
     );
-    const multiply = `01-multiply-${pk.multiply}`;
-    const job = `02-ArithmeticAddCalculation-${pk.add}`;
+    const multiply = `01-multiply-${made().multiply}`;
+    const job = `02-ArithmeticAddCalculation-${made().add}`;
     expect(tree(target)).toEqual(
       [
         '.aiida_dump_safeguard',
@@ -105,12 +91,12 @@ describe('verdi process dump', () => {
     );
     expect(readFileSync(join(target, job, 'outputs', 'aiida.out'), 'utf8')).toBe('10\n');
     const readme = readFileSync(join(target, 'README.md'), 'utf8');
-    expect(readme).toContain(`# AiiDA Process Dump: MultiplyAddWorkChain <${pk.workchain}>`);
-    expect(readme).toContain(`## Process Status (\`verdi process status ${pk.workchain}\`)`);
+    expect(readme).toContain(`# AiiDA Process Dump: MultiplyAddWorkChain <${made().workchain}>`);
+    expect(readme).toContain(`## Process Status (\`verdi process status ${made().workchain}\`)`);
     expect(readme).toMatch(/ArithmeticAddCalculation<\d+> Finished \[0\]/);
     const metadata = readFileSync(join(target, job, 'aiida_node_metadata.yaml'), 'utf8');
     expect(metadata.startsWith('---\nNode data:\n')).toBe(true);
-    expect(metadata).toContain(`  pk: ${pk.add}\n`);
+    expect(metadata).toContain(`  pk: ${made().add}\n`);
     expect(metadata).toContain('  is_finished_ok: true\n');
     expect(metadata).toContain('User data:\n');
     expect(metadata).toContain('Computer data:\n  label: localhost\n');
@@ -131,19 +117,26 @@ describe('verdi process dump', () => {
 
   it('a second dump skips what did not change; --overwrite writes it anew; a foreign folder is refused', async () => {
     const target = join(sandbox.base, 'again');
-    expect((await verdi(['process', 'dump', String(pk.workchain), '--path', target])).code).toBe(0);
-    const marker = join(target, `02-ArithmeticAddCalculation-${pk.add}`, 'marker.txt');
+    expect((await verdi(['process', 'dump', String(made().workchain), '--path', target])).code).toBe(0);
+    const marker = join(target, `02-ArithmeticAddCalculation-${made().add}`, 'marker.txt');
     writeFileSync(marker, 'left by the user');
-    expect((await verdi(['process', 'dump', String(pk.workchain), '--path', target])).code).toBe(0);
+    expect((await verdi(['process', 'dump', String(made().workchain), '--path', target])).code).toBe(0);
     expect(existsSync(marker)).toBe(true);
-    const overwritten = await verdi(['process', 'dump', String(pk.workchain), '--path', target, '-o']);
+    const overwritten = await verdi(['process', 'dump', String(made().workchain), '--path', target, '-o']);
     expect(overwritten.code, overwritten.stderr).toBe(0);
     expect(overwritten.stdout).toContain('in overwrite mode');
     expect(existsSync(marker)).toBe(false);
     const foreign = join(sandbox.base, 'foreign');
     mkdirSync(foreign);
     writeFileSync(join(foreign, 'precious.txt'), 'keep me');
-    const refused = await verdi(['process', 'dump', String(pk.workchain), '--path', foreign, '--overwrite']);
+    const refused = await verdi([
+      'process',
+      'dump',
+      String(made().workchain),
+      '--path',
+      foreign,
+      '--overwrite',
+    ]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('safeguard file missing');
     expect(readFileSync(join(foreign, 'precious.txt'), 'utf8')).toBe('keep me');
@@ -151,7 +144,7 @@ describe('verdi process dump', () => {
 
   it('nested workflows nest their folders; --flat and --include-outputs shape a calculation folder', async () => {
     const nested = join(sandbox.base, 'nested');
-    expect((await verdi(['process', 'dump', String(more().outer), '--path', nested])).code).toBe(0);
+    expect((await verdi(['process', 'dump', String(made().extra.outer), '--path', nested])).code).toBe(0);
     const top = readdirSync(nested)
       .filter((name) => /^\d\d-/.test(name))
       .sort();
@@ -162,7 +155,7 @@ describe('verdi process dump', () => {
     const full = await verdi([
       'process',
       'dump',
-      String(more().upper),
+      String(made().extra.upper),
       '--path',
       files,
       '--include-outputs',
@@ -173,8 +166,17 @@ describe('verdi process dump', () => {
     expect(readFileSync(join(files, 'node_outputs', 'result', 'upper.txt'), 'utf8')).toBe('HELLO\n');
     const flat = join(sandbox.base, 'flat');
     expect(
-      (await verdi(['process', 'dump', String(more().upper), '--path', flat, '--flat', '--exclude-inputs']))
-        .code,
+      (
+        await verdi([
+          'process',
+          'dump',
+          String(made().extra.upper),
+          '--path',
+          flat,
+          '--flat',
+          '--exclude-inputs',
+        ])
+      ).code,
     ).toBe(0);
     expect(tree(flat).filter((name) => !name.startsWith('.'))).toEqual([
       'README.md',
@@ -183,21 +185,21 @@ describe('verdi process dump', () => {
       'source_file',
     ]);
     const flatJob = join(sandbox.base, 'flat-job');
-    expect((await verdi(['process', 'dump', String(pk.add), '--path', flatJob, '-f'])).code).toBe(0);
+    expect((await verdi(['process', 'dump', String(made().add), '--path', flatJob, '-f'])).code).toBe(0);
     expect(existsSync(join(flatJob, 'aiida.in'))).toBe(true);
     expect(existsSync(join(flatJob, 'aiida.out'))).toBe(true);
     expect(existsSync(join(flatJob, 'inputs'))).toBe(false);
   });
 
   it('default folder in the working directory, --dry-run writes nothing, -n with -o does nothing', async () => {
-    const dry = await verdi(['process', 'dump', String(pk.add), '--dry-run']);
+    const dry = await verdi(['process', 'dump', String(made().add), '--dry-run']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(
-      `No output path specified. Using default: \`${join(process.cwd(), `ArithmeticAddCalculation-${pk.add}`)}\``,
+      `No output path specified. Using default: \`${join(process.cwd(), `ArithmeticAddCalculation-${made().add}`)}\``,
     );
     expect(dry.stdout).toContain('Success: Dry run completed.');
-    expect(existsSync(join(process.cwd(), `ArithmeticAddCalculation-${pk.add}`))).toBe(false);
-    const both = await verdi(['process', 'dump', String(pk.add), '-n', '-o']);
+    expect(existsSync(join(process.cwd(), `ArithmeticAddCalculation-${made().add}`))).toBe(false);
+    const both = await verdi(['process', 'dump', String(made().add), '-n', '-o']);
     expect(both.code).toBe(0);
     expect(both.stderr).toContain(
       'Both `dry_run` and `overwrite` set to true. Operation will NOT be performed.',
@@ -206,15 +208,15 @@ describe('verdi process dump', () => {
 
   it('refuses unsealed processes unless --dump-unsealed, unknown processes, data nodes and bad options', async () => {
     const target = join(sandbox.base, 'unsealed');
-    const refused = await verdi(['process', 'dump', String(more().unsealed), '--path', target]);
+    const refused = await verdi(['process', 'dump', String(made().extra.unsealed), '--path', target]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(
-      `Data validation error during dump: Process ${more().unsealed} must be sealed before it can be dumped, or \`--dump-unsealed\` set to True.`,
+      `Data validation error during dump: Process ${made().extra.unsealed} must be sealed before it can be dumped, or \`--dump-unsealed\` set to True.`,
     );
     const allowed = await verdi([
       'process',
       'dump',
-      String(more().unsealed),
+      String(made().extra.unsealed),
       '--path',
       target,
       '--dump-unsealed',
@@ -225,10 +227,10 @@ describe('verdi process dump', () => {
     const unknown = await verdi(['process', 'dump', '987654']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/invalid value for PROCESS: .*987654/);
-    const data = await verdi(['process', 'dump', String(pk.singlefile)]);
+    const data = await verdi(['process', 'dump', String(made().singlefile)]);
     expect(data.code).toBe(2);
     expect(data.stderr).toContain('not a process');
-    const option = await verdi(['process', 'dump', String(pk.add), '--bogus']);
+    const option = await verdi(['process', 'dump', String(made().add), '--bogus']);
     expect(option.code).toBe(2);
     expect(lstatSync(sandbox.base).isDirectory()).toBe(true);
   });

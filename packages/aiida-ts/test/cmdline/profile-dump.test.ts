@@ -1,36 +1,23 @@
 /** `verdi profile dump` on a profile the engine filled: groups as folders, ungrouped processes, the selection rules. */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setConfigDir } from '../../src/config.js';
+import { describe, expect, it } from 'vitest';
 import { calcfunction } from '../../src/engine.js';
 import { Group, Int, loadNode } from '../../src/orm.js';
-import { buildEngineProfile, type EngineProfile } from './engine-profile.js';
+import { useEngineProfile } from './engine-profile.js';
 import { verdiInProcess as verdi } from './verdi-in-process.js';
-import { verdiSandbox } from './verdi-process.js';
 
 const negate = calcfunction({ inputs: { x: Int }, outputs: Int, args: ['x'] }, function negate({ x }) {
   return new Int(-x.value);
 });
 
-const sandbox = verdiSandbox('aiida-ts-profile-dump-');
-let pk: EngineProfile & { extra: number | undefined };
-const previousHome = process.env['HOME'];
-
-beforeAll(async () => {
-  pk = await buildEngineProfile(sandbox, async (made) => {
-    const workflows = await new Group({ label: 'workflows' }).store();
-    await workflows.addNodes(await loadNode(made.workchain));
-    const jobs = await new Group({ label: 'jobs' }).store();
-    await jobs.addNodes(await loadNode(made.add));
-    // A top-level process in no group.
-    return (await negate.runGetNode({ x: new Int(5) })).node.pk!;
-  });
-}, 120_000);
-afterAll(() => {
-  process.env['HOME'] = previousHome;
-  setConfigDir(undefined);
-  sandbox.cleanup();
+const { sandbox, made } = useEngineProfile('aiida-ts-profile-dump-', async (made) => {
+  const workflows = await new Group({ label: 'workflows' }).store();
+  await workflows.addNodes(await loadNode(made.workchain));
+  const jobs = await new Group({ label: 'jobs' }).store();
+  await jobs.addNodes(await loadNode(made.add));
+  // A top-level process in no group.
+  return (await negate.runGetNode({ x: new Int(5) })).node.pk!;
 });
 
 describe('verdi profile dump', () => {
@@ -41,10 +28,10 @@ describe('verdi profile dump', () => {
     expect(result.stdout).toContain('Success: Raw files for profile `presto');
     expect(readdirSync(join(target, 'groups')).sort()).toEqual(['jobs', 'workflows']);
     expect(readdirSync(join(target, 'groups', 'workflows', 'workflows'))).toEqual([
-      `MultiplyAddWorkChain-${pk.workchain}`,
+      `MultiplyAddWorkChain-${made().workchain}`,
     ]);
     expect(readdirSync(join(target, 'groups', 'jobs', 'calculations'))).toEqual([
-      `ArithmeticAddCalculation-${pk.add}`,
+      `ArithmeticAddCalculation-${made().add}`,
     ]);
     expect(existsSync(join(target, 'aiida_dump_log.json'))).toBe(true);
     expect(existsSync(join(target, 'ungrouped'))).toBe(false);
@@ -56,7 +43,7 @@ describe('verdi profile dump', () => {
     expect(some.code, some.stderr).toBe(0);
     expect(readdirSync(join(target, 'groups'))).toEqual(['jobs']);
     // The top-level calcfunction in no group; not the multiply calcfunction the work chain called.
-    expect(readdirSync(join(target, 'ungrouped', 'calculations'))).toEqual([`negate-${pk.extra ?? 0}`]);
+    expect(readdirSync(join(target, 'ungrouped', 'calculations'))).toEqual([`negate-${made().extra ?? 0}`]);
     const flat = join(sandbox.base, 'flat');
     const flattened = await verdi([
       'profile',
@@ -80,14 +67,14 @@ describe('verdi profile dump', () => {
     const result = await verdi(['profile', 'dump', '-Y', 'localhost', '--path', byComputer]);
     expect(result.code, result.stderr).toBe(0);
     expect(readdirSync(join(byComputer, 'groups', 'jobs', 'calculations'))).toEqual([
-      `ArithmeticAddCalculation-${pk.add}`,
+      `ArithmeticAddCalculation-${made().add}`,
     ]);
     // The work chain ran on no computer.
     expect(existsSync(join(byComputer, 'groups', 'workflows', 'workflows'))).toBe(false);
     const byCode = join(sandbox.base, 'code');
     expect((await verdi(['profile', 'dump', '-X', 'bash', '--path', byCode])).code).toBe(0);
     expect(readdirSync(join(byCode, 'groups', 'workflows', 'workflows'))).toEqual([
-      `MultiplyAddWorkChain-${pk.workchain}`,
+      `MultiplyAddWorkChain-${made().workchain}`,
     ]);
     const byUser = join(sandbox.base, 'user');
     expect((await verdi(['profile', 'dump', '-u', 'aiida@localhost', '--path', byUser])).code).toBe(0);
@@ -107,7 +94,7 @@ describe('verdi profile dump', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(readdirSync(join(target, 'groups')).sort()).toEqual(['finished-jobs', 'workflows']);
     expect(readdirSync(join(target, 'groups', 'finished-jobs', 'calculations'))).toEqual([
-      `ArithmeticAddCalculation-${pk.add}`,
+      `ArithmeticAddCalculation-${made().add}`,
     ]);
     await verdi(['group', 'relabel', 'finished-jobs', 'jobs']);
   });

@@ -24,10 +24,10 @@ export interface RunOptions {
 const PACKAGE_ROOT = join(import.meta.dirname, '..', '..');
 /** The executable's source, run through tsx. */
 export const VERDI_SOURCE = join(PACKAGE_ROOT, 'src', 'cmdline', 'verdi.ts');
-const VERDI_DIST = join(PACKAGE_ROOT, 'dist', 'cmdline', 'verdi.js');
+const VERDI_DIST = join(PACKAGE_ROOT, 'dist', 'bin', 'verdi.js');
 
 /**
- * The node arguments that start `verdi`. In CI (`pnpm test` builds first) the built `dist/cmdline/verdi.js`, the
+ * The node arguments that start `verdi`. In CI (`pnpm test` builds first) the built `dist/bin/verdi.js`, the
  * executable users run, which starts twice as fast as the sources through tsx; elsewhere the sources, so that a
  * test never runs a stale build.
  */

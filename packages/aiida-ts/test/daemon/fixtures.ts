@@ -74,20 +74,40 @@ export class Sleeper extends WorkChain.define((spec) =>
   }
 }
 
-const gates = new Map<string, { promise: Promise<void>; open: () => void }>();
+interface Gate {
+  /** Settles when the test opens the gate. */
+  readonly promise: Promise<void>;
+  open: () => void;
+  /** Settles when a step has arrived at the gate (see {@link arriveAt}). */
+  readonly reached: Promise<void>;
+  arrive: () => void;
+}
+
+const gates = new Map<string, Gate>();
 
 /** A gate steps wait on until the test opens it (in-process workers only). */
-export function gate(name: string): { promise: Promise<void>; open: () => void } {
+export function gate(name: string): Gate {
   let entry = gates.get(name);
   if (entry === undefined) {
     let open!: () => void;
+    let arrive!: () => void;
     const promise = new Promise<void>((resolve) => {
       open = resolve;
     });
-    entry = { promise, open };
+    const reached = new Promise<void>((resolve) => {
+      arrive = resolve;
+    });
+    entry = { promise, open, reached, arrive };
     gates.set(name, entry);
   }
   return entry;
+}
+
+/** Says that a step has arrived at gate `name`, then waits there until the test opens it. */
+export function arriveAt(name: string): Promise<void> {
+  const entry = gate(name);
+  entry.arrive();
+  return entry.promise;
 }
 
 /** Waits at its gate in its first step, then returns x + 1 in the second. */
@@ -102,7 +122,7 @@ export class Gated extends WorkChain.define((spec) =>
   }
 
   async hold(): Promise<void> {
-    await gate(this.inputs.gate).promise;
+    await arriveAt(this.inputs.gate);
   }
 
   async after(): Promise<void> {
@@ -191,5 +211,36 @@ export class LinkedThenLost extends WorkChain.define((spec) =>
     if (hang === undefined) return hook;
     writeFileSync(hang, String(this.node.pk));
     return new Promise(() => undefined);
+  }
+}
+
+/**
+ * Waits at its gate in its first step, then (still in that step) reports, calls `addOne` and submits a `TwoSteps`
+ * child: every kind of write a step makes, for the test of a lease lost while the step waits. Returns
+ * `addOne(x)` + the child's result.
+ */
+export class GatedWrites extends WorkChain.define((spec) =>
+  spec
+    .input('gate', { validType: nonDb(z.string()) })
+    .input('x', { validType: nodeType(Int) })
+    .output('result', { validType: nodeType(Int) })
+    .context<{ y: Int; child: WorkChainNode }>(),
+) {
+  static {
+    this.outline('hold', 'collect');
+  }
+
+  async hold(): Promise<ToContext> {
+    await arriveAt(this.inputs.gate);
+    this.report('past the gate');
+    this.ctx.y = await addOne(this.inputs.x);
+    return new ToContext({ child: await this.submit(TwoSteps, { x: this.inputs.x }) });
+  }
+
+  async collect(): Promise<void> {
+    const links = await this.ctx.child!.base.links.getOutgoing({ linkType: 'return' });
+    const result = links.getNodeByLabel('result');
+    if (!(result instanceof Int)) throw new TypeError('the child has no result');
+    this.out('result', await addOne(new Int(result.value + this.ctx.y!.value)));
   }
 }

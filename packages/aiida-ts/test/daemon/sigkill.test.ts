@@ -4,21 +4,14 @@
  * calcfunction the lost run made, and finishes it — the provenance graph is the one of an undisturbed run, nothing
  * is duplicated, and no task row is left.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '@aiida-ts/test-services';
-import { Runner } from '../../src/engine.js';
-import { RunnerOwnership, startDaemonWorker } from '../../src/engine/daemon/index.js';
+import { describe, expect, it } from 'vitest';
 import { loadNode } from '../../src/orm/loaders.js';
 import { Int } from '../../src/orm/nodes/data/base.js';
 import type { ProcessNode } from '../../src/orm/nodes/process/process.js';
-import { setDefaultStorage } from '../../src/storage/context.js';
 import { withAiidaTsTables } from '../../src/storage/aiida-ts-schema/schema.js';
 import { linkSummary } from '../engine/helpers.js';
-import { tempFolder } from '../storage/helpers.js';
-import { HANG_ENV, Interrupted, LinkedThenLost } from './fixtures.js';
-import { openSharedStorage, spawnWorker, type SharedStorage } from './services.js';
+import { Interrupted, LinkedThenLost } from './fixtures.js';
+import { hangEnv, useKilledMidStep } from './kill-mid-step.js';
 
 /** Every node reachable from `node` by outgoing links (called processes and their outputs), as type lines. */
 async function graphOf(node: ProcessNode): Promise<string[]> {
@@ -42,75 +35,42 @@ async function graphOf(node: ProcessNode): Promise<string[]> {
 }
 
 describe.each(['sqlite', 'psql'] as const)('a daemon worker SIGKILLed mid-step on %s', (backend) => {
-  let shared: SharedStorage;
-  let folder: { folder: string; cleanup: () => Promise<void> };
-
-  beforeAll(async () => {
-    shared = await openSharedStorage(backend);
-    setDefaultStorage(shared.storage);
-    folder = await tempFolder('aiida-ts-daemon-hang-');
-  });
-  afterAll(async () => {
-    setDefaultStorage(null);
-    await shared?.cleanup();
-    await folder?.cleanup();
-  });
+  const { shared: sharedOf, killedMidStep } = useKilledMidStep(backend);
 
   it(
     'is continued by another worker with the provenance of an undisturbed run',
     { timeout: 60_000 },
     async () => {
-      const { storage } = shared;
-      const hangFile = path.join(folder.folder, 'hang');
-      const doomed = spawnWorker({ storage: shared.spec, broker: null, slots: 4 }, { [HANG_ENV]: hangFile });
-      await doomed.ready;
-      const runner = new Runner({ storage, pollInterval: 0.05, ownership: new RunnerOwnership(storage) });
-      try {
-        const node = await runner.submit(Interrupted, { x: new Int(3) });
-        await waitFor(
-          'the step to hang',
-          () => existsSync(hangFile) && readFileSync(hangFile, 'utf8') === String(node.pk),
-          { timeoutMs: 30_000, intervalMs: 20 },
-        );
-        await doomed.kill();
-        expect((await doomed.exited).signal).toBe('SIGKILL');
+      await killedMidStep(
+        hangEnv,
+        (runner) => runner.submit(Interrupted, { x: new Int(3) }),
+        async (done, runner, survivor) => {
+          expect(done.exitStatus).toBe(0);
+          const result = (await done.base.links.getOutgoing({ linkType: 'return' })).getNodeByLabel('result');
+          // child: (3 + 1) * 2 = 8; y = 4; 8 + 4 + 1
+          expect((result as Int).value).toBe(13);
+          expect(survivor.stats().claimed).toBeGreaterThanOrEqual(1);
 
-        await using survivor = await startDaemonWorker(undefined, {
-          storage,
-          communicator: null,
-          slots: 4,
-          leaseTtlMs: 2_000,
-        });
-        const done = await runner.getProcessFuture(node.pk!);
-        expect(done.processState, String(done.exception)).toBe('finished');
-        expect(done.exitStatus).toBe(0);
-        const result = (await done.base.links.getOutgoing({ linkType: 'return' })).getNodeByLabel('result');
-        // child: (3 + 1) * 2 = 8; y = 4; 8 + 4 + 1
-        expect((result as Int).value).toBe(13);
-        expect(survivor.stats().claimed).toBeGreaterThanOrEqual(1);
-
-        // the same work chain, undisturbed, on the surviving worker
-        const reference = await runner.submit(Interrupted, { x: new Int(3) });
-        await runner.getProcessFuture(reference.pk!);
-        const interruptedGraph = await graphOf(await loadNode<ProcessNode>(node.pk!));
-        const referenceGraph = await graphOf(await loadNode<ProcessNode>(reference.pk!));
-        expect(interruptedGraph).toEqual(referenceGraph);
-        // nothing made twice: one TwoSteps child, two addOne calls in the parent
-        const calls = (await done.base.links.getOutgoing({ linkType: ['call_calc', 'call_work'] })).all();
-        expect(calls.map((link) => link.node.constructor.name).sort()).toEqual([
-          'CalcFunctionNode',
-          'CalcFunctionNode',
-          'WorkChainNode',
-        ]);
-        const rows = await withAiidaTsTables(storage.executor())
-          .selectFrom('aiida_ts_task')
-          .selectAll()
-          .execute();
-        expect(rows).toEqual([]);
-      } finally {
-        await runner.close();
-        await doomed.kill();
-      }
+          // the same work chain, undisturbed, on the surviving worker
+          const reference = await runner.submit(Interrupted, { x: new Int(3) });
+          await runner.getProcessFuture(reference.pk!);
+          const interruptedGraph = await graphOf(await loadNode<ProcessNode>(done.pk!));
+          const referenceGraph = await graphOf(await loadNode<ProcessNode>(reference.pk!));
+          expect(interruptedGraph).toEqual(referenceGraph);
+          // nothing made twice: one TwoSteps child, two addOne calls in the parent
+          const calls = (await done.base.links.getOutgoing({ linkType: ['call_calc', 'call_work'] })).all();
+          expect(calls.map((link) => link.node.constructor.name).sort()).toEqual([
+            'CalcFunctionNode',
+            'CalcFunctionNode',
+            'WorkChainNode',
+          ]);
+          const rows = await withAiidaTsTables(sharedOf().storage.executor())
+            .selectFrom('aiida_ts_task')
+            .selectAll()
+            .execute();
+          expect(rows).toEqual([]);
+        },
+      );
     },
   );
 
@@ -118,36 +78,17 @@ describe.each(['sqlite', 'psql'] as const)('a daemon worker SIGKILLed mid-step o
     'does not link an output twice when the lost run linked it after its last checkpoint',
     { timeout: 60_000 },
     async () => {
-      const { storage } = shared;
-      const hangFile = path.join(folder.folder, 'linked');
-      const doomed = spawnWorker({ storage: shared.spec, broker: null, slots: 4 }, { [HANG_ENV]: hangFile });
-      await doomed.ready;
-      const runner = new Runner({ storage, pollInterval: 0.05, ownership: new RunnerOwnership(storage) });
-      try {
-        const node = await runner.submit(LinkedThenLost, { x: new Int(4) });
-        await waitFor(
-          'the output to be linked',
-          () => existsSync(hangFile) && readFileSync(hangFile, 'utf8') === String(node.pk),
-          { timeoutMs: 30_000, intervalMs: 20 },
-        );
-        await doomed.kill();
-        await using _survivor = await startDaemonWorker(undefined, {
-          storage,
-          communicator: null,
-          slots: 4,
-          leaseTtlMs: 2_000,
-        });
-        const done = await runner.getProcessFuture(node.pk!);
-        expect(done.processState, String(done.exception)).toBe('finished');
-        // one call of addOne (replayed, not repeated) and its result returned once
-        expect(await linkSummary(done, 'outgoing')).toEqual([
-          'call_calc CALL CalcFunctionNode',
-          'return result Int',
-        ]);
-      } finally {
-        await runner.close();
-        await doomed.kill();
-      }
+      await killedMidStep(
+        hangEnv,
+        (runner) => runner.submit(LinkedThenLost, { x: new Int(4) }),
+        async (done) => {
+          // one call of addOne (replayed, not repeated) and its result returned once
+          expect(await linkSummary(done, 'outgoing')).toEqual([
+            'call_calc CALL CalcFunctionNode',
+            'return result Int',
+          ]);
+        },
+      );
     },
   );
 });

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RepositoryError } from '../../src/errors.js';
+import { CorruptObjectError, RepositoryError } from '../../src/errors.js';
 import { createArchive } from '../../src/tools/archive/create.js';
 import { importArchive } from '../../src/tools/archive/import.js';
-import { SMALL_OBJECT_BYTES } from '../../src/tools/archive/archive-reader.js';
+import { ArchiveReader, SMALL_OBJECT_BYTES } from '../../src/tools/archive/archive-reader.js';
+import { STORED_OBJECT_BYTES } from '../../src/tools/archive/zip-writer.js';
 import { openSqliteDos, tempFolder, TEST_USER_EMAIL, type TestStorage } from '../storage/helpers.js';
 
 /** Stores data nodes, one per content, each naming its object as `file.txt`; resolves to their keys. */
@@ -81,5 +82,51 @@ describe('repository objects in an export', () => {
     expect(error).toBeInstanceOf(RepositoryError);
     expect((error as Error).message).toContain(key);
     expect((await readdir(folder)).filter((name) => name.startsWith('missing.aiida'))).toEqual([]);
+  });
+
+  it('stores small objects as they are and deflates the others, every one readable by its key', async () => {
+    const contents = [
+      Buffer.from('x'.repeat(STORED_OBJECT_BYTES - 1)),
+      Buffer.from('y'.repeat(STORED_OBJECT_BYTES)),
+      Buffer.from('z'.repeat(64 * 1024)),
+    ];
+    // a profile of its own: the one of the other cases holds a node whose object was removed
+    const own = await openSqliteDos();
+    const keys = await storeNodes(own, contents);
+    const file = path.join(folder, 'stored-and-deflated.aiida');
+    await createArchive(file, { storage: own.storage });
+    const reader = await ArchiveReader.open(file);
+    try {
+      expect(keys.map((key) => reader.zip.info(`repo/${key}`)?.compressed)).toEqual([false, true, true]);
+      for (const [index, key] of keys.entries())
+        expect((await reader.zip.readBuffer(`repo/${key}`)).equals(contents[index]!)).toBe(true);
+    } finally {
+      await reader.close();
+    }
+    const level0 = path.join(folder, 'level-0.aiida');
+    await createArchive(level0, { storage: own.storage, compression: 0 });
+    await own.cleanup();
+    const plain = await ArchiveReader.open(level0);
+    try {
+      expect(keys.map((key) => plain.zip.info(`repo/${key}`)?.compressed)).toEqual([false, false, false]);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('fails naming the object and leaves no file behind when a loose object does not match its key', async () => {
+    const own = await openSqliteDos();
+    const [key] = await storeNodes(own, [Buffer.from('the original content')]);
+    const folderOf = (own.storage.repository as unknown as { folder: string }).folder;
+    await writeFile(path.join(folderOf, 'loose', key!.slice(0, 2), key!.slice(2)), 'tampered content');
+    const file = path.join(folder, 'corrupt.aiida');
+    const error = await createArchive(file, { storage: own.storage }).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    await own.cleanup();
+    expect(error).toBeInstanceOf(CorruptObjectError);
+    expect((error as Error).message).toContain(key);
+    expect((await readdir(folder)).filter((name) => name.startsWith('corrupt.aiida'))).toEqual([]);
   });
 });

@@ -148,3 +148,53 @@ describe('archives are written for aiida-core', () => {
     }
   });
 });
+
+describe('the copy of the rows inside SQLite', () => {
+  it('writes the rows the paged copy writes, for a selection and for the whole profile', async () => {
+    const { storage, cleanup } = await openSqliteDos();
+    try {
+      for (const name of ['data_types', 'workchains', 'calcjob'])
+        await importArchive(fixture(name), { storage, createGroup: false });
+      const first = async (nodeType: string): Promise<number> => {
+        const row = await storage
+          .executor()
+          .selectFrom('db_dbnode')
+          .select('id')
+          .where('node_type', 'like', nodeType)
+          .orderBy('id')
+          .executeTakeFirstOrThrow();
+        return row.id;
+      };
+      const group = await storage
+        .executor()
+        .selectFrom('db_dbgroup')
+        .select('id')
+        .orderBy('id')
+        .executeTakeFirstOrThrow();
+      const selections = [
+        {
+          nodes: [
+            { pk: await first('process.workflow.%') },
+            { pk: await first('process.calculation.calcjob.%') },
+          ],
+          groups: [{ pk: group.id }],
+        },
+        null,
+      ];
+      for (const [index, entities] of selections.entries()) {
+        // inside a transaction SQLite cannot attach the archive database: the rows go through the paged copy
+        const paged = path.join(scratch.folder, `paged-${index}.aiida`);
+        const inPages = await storage.transaction(() => createArchive(paged, { storage, entities }));
+        const attached = path.join(scratch.folder, `attached-${index}.aiida`);
+        const inSqlite = await createArchive(attached, { storage, entities });
+        expect(inSqlite.counts).toEqual(inPages.counts);
+        expect(inSqlite.counts.node).toBeGreaterThan(0);
+        expect(inSqlite.counts.group_node).toBeGreaterThan(0);
+        expect(inSqlite.counts.link).toBeGreaterThan(0);
+        expect(await archiveContent(attached)).toEqual(await archiveContent(paged));
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+});

@@ -18,6 +18,10 @@ import {
   LinkedNodeRow,
 } from '../../src/web/schemas.js';
 import { z } from 'zod';
+import { QueryBuilder } from '../../src/querybuilder.js';
+import { RESOURCES } from '../../src/web/resources/definitions.js';
+import { shapeRow } from '../../src/web/resources/listing.js';
+import { GRAPH_ROW, linkedRows, nodeRowsByPk, rowShapeOf } from '../../src/web/resources/node-rows.js';
 
 describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
   const engine = useEngine(open);
@@ -56,6 +60,43 @@ describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
     expect(body.parameter).toBe(parameter);
     return body;
   };
+
+  it('reads rows straight from the database exactly as the QueryBuilder shapes them', async () => {
+    const context = server.context;
+    const pks = (
+      (await new QueryBuilder({ backend: context.storage })
+        .append('', { project: ['id'] })
+        .all({ flat: true })) as number[]
+    ).sort((a, b) => a - b);
+    // JSON: what the client gets (a Date and its ISO string are the same text)
+    const sent = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+    for (const name of ['nodes', 'processes', 'calcjobs', 'codes'] as const) {
+      const definition = RESOURCES[name];
+      const project = [...definition.projection, 'attributes.value'];
+      const shape = rowShapeOf(definition, project);
+      expect(shape).not.toBeNull();
+      if (shape === null) continue;
+      const viaQb = await new QueryBuilder({ backend: context.storage })
+        .append('', { tag: 'e', filters: { id: { in: pks } }, project })
+        .orderBy({ e: [{ id: 'asc' }] })
+        .dict();
+      expect(sent(await nodeRowsByPk(context, shape, pks))).toEqual(
+        sent(viaQb.map((row) => shapeRow(definition, row['e'] ?? {}))),
+      );
+    }
+    // the graph's rows: a data node without the process fields
+    const { rows } = await linkedRows(context, filled.outer.pk ?? 0, 'incoming', 100);
+    expect(rows.length).toBeGreaterThan(0);
+    for (const { row } of rows) {
+      const [viaQb] = await new QueryBuilder({ backend: context.storage })
+        .append('', { tag: 'e', filters: { id: row['id'] }, project: [...RESOURCES.processes.projection] })
+        .dict();
+      const expected = shapeRow(RESOURCES.processes, viaQb?.['e'] ?? {});
+      if (!String(row['node_type']).startsWith('process.'))
+        for (const { key } of GRAPH_ROW.attributes) delete expected[key];
+      expect(sent(row)).toEqual(sent(expected));
+    }
+  });
 
   it('lists nodes with the envelope, filters, ordering and pagination', async () => {
     const all = await ok('/api/v4/nodes?orderby=-id', z.object({ nodes: z.array(NodeRow) }));

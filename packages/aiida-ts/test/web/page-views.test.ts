@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { StructureData } from 'aiida-ts/orm';
 import { describe, expect, it } from 'vitest';
 import { useBrowser } from './browser-fixture.js';
 import { PNG_PIXEL } from './web-fixture.js';
@@ -75,5 +76,72 @@ describe('the process, node, graph and group views in headless Chromium', () => 
     );
     expect(overflow).toBeLessThanOrEqual(0);
     await shot('process-view-phone');
+  });
+
+  it('draws a StructureData in 3D: atoms coloured by element inside the unit cell', async () => {
+    const { page, address, shot } = browser();
+    // rock salt's conventional cell: 4 Na and 4 Cl
+    const structure = new StructureData({
+      cell: [
+        [5.64, 0, 0],
+        [0, 5.64, 0],
+        [0, 0, 5.64],
+      ],
+    });
+    const half = 2.82;
+    for (const [x, y, z] of [
+      [0, 0, 0],
+      [0, half, half],
+      [half, 0, half],
+      [half, half, 0],
+    ] as const) {
+      structure.appendAtom({ symbols: 'Na', position: [x, y, z] });
+      structure.appendAtom({ symbols: 'Cl', position: [x + half, y, z] });
+    }
+    await structure.store();
+    await page.goto(`${address}/nodes/${structure.pk}`);
+    const view = page.locator('[data-testid=structure-view][data-rendered="8"]');
+    await view.waitFor();
+    const legend = await page.locator('[data-testid=structure-legend]').textContent();
+    expect(legend).toContain('Na');
+    expect(legend).toContain('Cl');
+    // read the drawn pixels back: the atoms' colours are there, and far from all of the canvas is empty
+    const pixels = await page.evaluate(() => {
+      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid=structure-canvas]');
+      if (canvas === null) return null;
+      const copy = document.createElement('canvas');
+      copy.width = canvas.width;
+      copy.height = canvas.height;
+      const context = copy.getContext('2d');
+      if (context === null) return null;
+      context.drawImage(canvas, 0, 0);
+      const data = context.getImageData(0, 0, copy.width, copy.height).data;
+      let drawn = 0;
+      let purple = 0; // Na is drawn violet (#ab5cf2)
+      let green = 0; // Cl green (#1ff01f)
+      for (let index = 0; index < data.length; index += 4) {
+        const [r = 0, g = 0, b = 0, a = 0] = data.subarray(index, index + 4);
+        if (a === 0) continue;
+        drawn += 1;
+        if (b > g + 40 && r > g + 20) purple += 1;
+        if (g > r + 60 && g > b + 60) green += 1;
+      }
+      return { drawn, purple, green, total: data.length / 4 };
+    });
+    expect(pixels).not.toBeNull();
+    expect(pixels?.drawn ?? 0).toBeGreaterThan((pixels?.total ?? 0) / 50);
+    expect(pixels?.purple ?? 0).toBeGreaterThan(100);
+    expect(pixels?.green ?? 0).toBeGreaterThan(100);
+    // dragging rotates the view: the picture changes
+    const before = await view.screenshot();
+    const box = await view.boundingBox();
+    if (box === null) throw new Error('no structure view on the page');
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 120, box.y + box.height / 2 + 40, { steps: 5 });
+    await page.mouse.up();
+    const after = await view.screenshot();
+    expect(after.equals(before)).toBe(false);
+    await shot('structure-view');
   });
 });

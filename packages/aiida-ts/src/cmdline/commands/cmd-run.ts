@@ -164,10 +164,11 @@ async function runScript(
 
   // A self-contained script runs from its cached compiled module; any other through the loader hooks (tsx).
   const { prepareScript } = await import('../utils/script-cache.js');
+  const { resolveOwnModule } = await import('../utils/own-modules.js');
   let scriptUrl = pathToFileURL(script).href;
   let prepared: Awaited<ReturnType<typeof prepareScript>> | undefined;
   try {
-    prepared = await prepareScript(script, (specifier) => import.meta.resolve(specifier));
+    prepared = await prepareScript(script, resolveOwnModule);
   } catch {
     // esbuild refused the script (a syntax error) or the cache is not writable: tsx reports or runs it as before
   }

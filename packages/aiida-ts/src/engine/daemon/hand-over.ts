@@ -1,7 +1,9 @@
 import { pathToFileURL } from 'node:url';
+import type { Kysely } from 'kysely';
 import type { Communicator } from 'kiwipy-ts';
 import { createContinueBody } from 'plumpy-ts';
 import type { StorageBackend } from '../../storage/backend.js';
+import type { Database } from '../../storage/schema.js';
 import { TaskMode, TaskState, WorkerKind } from '../../storage/aiida-ts-schema/daemon-tables.js';
 import { ensureAiidaTsSchema } from '../../storage/aiida-ts-schema/schema-state.js';
 import { getLogger } from '../logging.js';
@@ -43,17 +45,21 @@ export async function handOverProcess(
   await ensureAiidaTsSchema(storage);
   const guard = parent?.provenance.writer.guard;
   const parentPk = parent?.node.pk ?? null;
-  await storage.transaction(async (trx) => {
-    if (guard !== undefined && parentPk !== null)
-      await guard.before(trx, { pk: parentPk, terminal: false, checkpoint: false });
-    await insertTask(trx, storage, {
+  const record = (db: Kysely<Database>): Promise<void> =>
+    insertTask(db, storage, {
       pk,
       state: TaskState.RUNNABLE,
       mode: TaskMode.DAEMON,
       parentId: parentPk,
       module: moduleOf(process.constructor),
     });
-  });
+  if (guard !== undefined && parentPk !== null)
+    await storage.transaction(async (trx) => {
+      await guard.before(trx, { pk: parentPk, terminal: false, checkpoint: false });
+      await record(trx);
+    });
+  // one statement, nothing to fence: no transaction around it (two round trips less per submission on PostgreSQL)
+  else await record(storage.executor());
   await publishContinue(communicator, pk);
 }
 

@@ -69,6 +69,14 @@ export class DaemonLease implements WriteGuard {
 
   /** Checks (and, on PostgreSQL, locks) the lease; `mark` also records the largest node pk as the step mark. */
   async check(db: Kysely<Database>, mark: boolean): Promise<void> {
+    // Given up here (lost, or dropped at a stop or a missed heartbeat): refused without asking the database, for the
+    // process's own writes and those of the processes run in its step alike — even when no other worker has claimed
+    // it yet, so that nothing of a step this worker no longer stands behind gets recorded.
+    if (this.#givenUp)
+      throw new LeaseLostError(
+        `process<${this.pk}>: not recorded (the process was given up here: it is continued from its checkpoint)`,
+        this.pk,
+      );
     const updated = await withAiidaTsTables(db)
       .updateTable('aiida_ts_task')
       .set({ step_mark: mark ? sql<number>`(SELECT max(id) FROM db_dbnode)` : sql<number>`step_mark` })
@@ -79,6 +87,7 @@ export class DaemonLease implements WriteGuard {
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) === 0) {
       this.#lost = true;
+      this.#givenUp = true;
       this.#events.onLost?.(this);
       throw new LeaseLostError(
         `process<${this.pk}> is no longer leased to ${this.owner} (epoch ${this.epoch}): the write was refused`,
@@ -88,11 +97,6 @@ export class DaemonLease implements WriteGuard {
   }
 
   async before(db: Kysely<Database>, write: GuardedWrite): Promise<void> {
-    if (this.#givenUp)
-      throw new LeaseLostError(
-        `process<${this.pk}>: not recorded (the process was given up here: it is continued from its checkpoint)`,
-        this.pk,
-      );
     const refused = this.#events.refuseWrite?.(this);
     if (refused !== undefined) {
       this.#abandoned = true;

@@ -32,6 +32,8 @@ export interface Claim {
   readonly module: string | null;
   readonly waitingFor: readonly number[] | null;
   readonly stepMark: number | null;
+  /** Control requests for the process were pending when it was claimed (else they need not be read now). */
+  readonly requested: boolean;
 }
 
 const pkListSchema = z.array(z.number().int());
@@ -163,6 +165,7 @@ interface ClaimedRaw {
   module: string | null;
   waiting_for: string | null;
   step_mark: number | string | null;
+  requested: boolean | number | string;
 }
 
 function claimOf(row: ClaimedRaw): Claim {
@@ -172,30 +175,45 @@ function claimOf(row: ClaimedRaw): Claim {
     module: row.module,
     waitingFor: parsePkList(row.waiting_for),
     stepMark: num(row.step_mark),
+    requested: row.requested === true || Number(row.requested) === 1,
   };
 }
 
+/** What a claim returns: the row's fields a worker needs, and whether control requests are pending for it. */
+const CLAIM_RETURNING = sql`RETURNING process_id, epoch, module, waiting_for, step_mark,
+  EXISTS (SELECT 1 FROM aiida_ts_control c WHERE c.process_id = aiida_ts_task.process_id AND c.state = 'pending') AS requested`;
+
 /**
  * Claims up to `limit` claimable rows for worker `owner`, oldest process first: each becomes `running` with a new
- * epoch, in one statement (PostgreSQL skips rows other workers are claiming at the same moment).
+ * epoch, in one statement (PostgreSQL skips rows other workers are claiming at the same moment). The processes in
+ * `held` are skipped: the worker still has them in memory (a step whose lease was lost has not returned yet), and
+ * takes them again only once it has let them go.
  */
-export async function claimTasks(storage: StorageBackend, owner: string, limit: number): Promise<Claim[]> {
+export async function claimTasks(
+  storage: StorageBackend,
+  owner: string,
+  limit: number,
+  held: readonly number[] = [],
+): Promise<Claim[]> {
   if (limit <= 0) return [];
   const now = dbNowValue(storage.dialect);
+  const skip = held.length === 0 ? sql`` : sql`AND process_id NOT IN (${sql.join([...held])})`;
   // An idle look only reads: the write (a lock on SQLite's whole database) is taken when there is something to claim,
   // so that idle workers polling the storage do not hold up the writes of everyone else.
   const any = await sql<{ one: number }>`
-    SELECT 1 AS one FROM aiida_ts_task WHERE ${claimableCondition(now)} LIMIT 1`.execute(storage.executor());
+    SELECT 1 AS one FROM aiida_ts_task WHERE ${claimableCondition(now)} ${skip} LIMIT 1`.execute(
+    storage.executor(),
+  );
   if (any.rows.length === 0) return [];
   const lock = storage.dialect.name === DialectName.POSTGRES ? sql`FOR UPDATE SKIP LOCKED` : sql``;
   const result = await sql<ClaimedRaw>`
     UPDATE aiida_ts_task
     SET state = ${TaskState.RUNNING}, owner = ${owner}, epoch = epoch + 1, claimed_at = ${now}, wake_at = NULL
     WHERE process_id IN (
-      SELECT process_id FROM aiida_ts_task WHERE ${claimableCondition(now)}
+      SELECT process_id FROM aiida_ts_task WHERE ${claimableCondition(now)} ${skip}
       ORDER BY process_id LIMIT ${limit} ${lock}
     ) AND ${claimableCondition(now)}
-    RETURNING process_id, epoch, module, waiting_for, step_mark`.execute(storage.executor());
+    ${CLAIM_RETURNING}`.execute(storage.executor());
   return result.rows.map(claimOf).sort((a, b) => a.pk - b.pk);
 }
 
@@ -210,7 +228,7 @@ export async function claimTask(
     UPDATE aiida_ts_task
     SET state = ${TaskState.RUNNING}, owner = ${owner}, epoch = epoch + 1, claimed_at = ${now}, wake_at = NULL
     WHERE process_id = ${pk} AND ${claimableCondition(now)}
-    RETURNING process_id, epoch, module, waiting_for, step_mark`.execute(storage.executor());
+    ${CLAIM_RETURNING}`.execute(storage.executor());
   const row = result.rows[0];
   return row === undefined ? undefined : claimOf(row);
 }

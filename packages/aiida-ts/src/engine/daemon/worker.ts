@@ -33,6 +33,7 @@ import { awaitedBy, parkConditionOf, type ParkCondition } from './park.js';
 import { StepJournal } from './step-journal.js';
 import { StorageControlCommunicator, WorkerCommunicator } from './storage-control-communicator.js';
 import { isStorageUnavailable } from '../../storage/unavailable.js';
+import { isLeaseLost } from '../write-guard.js';
 import {
   claimTask,
   claimTasks,
@@ -296,7 +297,7 @@ export class DaemonWorker implements AsyncDisposable {
     let busy = false;
     const free = this.#free;
     if (free > 0) {
-      const claims = await claimTasks(this.storage, this.id, Math.min(free, 64));
+      const claims = await claimTasks(this.storage, this.id, Math.min(free, 64), [...this.#held.keys()]);
       for (const claim of claims) this.#take(claim);
       busy = claims.length > 0;
     }
@@ -340,7 +341,7 @@ export class DaemonWorker implements AsyncDisposable {
             { err: error, pk: claim.pk, workerId: this.id },
             `process<${claim.pk}>: the database could not be reached during its step; it is continued from its checkpoint`,
           );
-        if (unreachable || error instanceof LeaseLostError || held.dropped !== undefined) {
+        if (unreachable || isLeaseLost(error) || held.dropped !== undefined) {
           held.dropped ??= 'lost';
           this.#drop(held);
         } else
@@ -367,6 +368,7 @@ export class DaemonWorker implements AsyncDisposable {
       return;
     }
     held.dropped = 'lost';
+    held.lease.giveUp();
     log().warn(
       { pk: held.pk, workerId: this.id },
       `lease of process<${held.pk}> lost: abandoned (it is taken over by another worker)`,
@@ -420,7 +422,10 @@ export class DaemonWorker implements AsyncDisposable {
     // the node is read beside the pending requests (both only read): a round trip less before the step
     const nodeRead = this.#prefetched.get(pk) ?? this.#readNode(pk);
     this.#prefetched.delete(pk);
-    const { requests } = await pendingRequests(this.storage.executor(), [pk]);
+    // read only when the claim saw some pending (a round trip less before the first step of nearly every claim)
+    const { requests } = claim.requested
+      ? await pendingRequests(this.storage.executor(), [pk])
+      : { requests: [] };
     // Woken for children: when some are still running (a wake-up of an earlier child), park again without loading.
     if (claim.waitingFor !== null && requests.length === 0) {
       if ((await countActive(this.storage.executor(), this.storage, claim.waitingFor)) > 0) {
@@ -525,7 +530,8 @@ export class DaemonWorker implements AsyncDisposable {
     if (
       child !== undefined &&
       options.submitted &&
-      (await readTask(this.storage.executor(), child.pk)) === undefined
+      (await readTask(this.storage.executor(), child.pk)) === undefined &&
+      (await this.#checkpointed(child.pk))
     ) {
       // the step was lost between making the child and handing it over: hand it over now, under the parent's lease
       await this.storage.transaction(async (trx) => {
@@ -552,6 +558,15 @@ export class DaemonWorker implements AsyncDisposable {
     return child;
   }
 
+  /**
+   * Whether process `pk` has a checkpoint to be continued from (a child the lost step stored and did not checkpoint
+   * has none: the replayed step makes its process for the stored node and hands it over itself).
+   */
+  async #checkpointed(pk: number): Promise<boolean> {
+    const node = await loadNode(pk, { storage: this.storage });
+    return node instanceof ProcessNode && node.checkpoint !== null;
+  }
+
   async #step(held: Held, process: EngineProcessInstance): Promise<void> {
     while (!process.hasTerminated()) {
       if (held.dropped !== undefined) return this.#drop(held);
@@ -567,7 +582,7 @@ export class DaemonWorker implements AsyncDisposable {
       }
     }
     await process.provenance.writer.flush().catch((error: unknown) => {
-      if (!(error instanceof LeaseLostError)) throw error;
+      if (!isLeaseLost(error)) throw error;
     });
     // Ended excepted only because the database went away (its end writes were refused, see refuseWrite): the
     // failure is not the process's; like a lease given up, it is continued from its checkpoint.
@@ -580,7 +595,12 @@ export class DaemonWorker implements AsyncDisposable {
       held.dropped ??= 'lost';
       return this.#drop(held);
     }
-    if (held.lease.lost) return this.#drop(held);
+    // The lease was lost during the step (or given up at a missed heartbeat): whatever the process ended in here is not
+    // recorded (the fence refused it); it is continued from its checkpoint by the next claim.
+    if (held.lease.lost || held.dropped !== undefined || isLeaseLost(process.exception())) {
+      held.dropped ??= 'lost';
+      return this.#drop(held);
+    }
     await this.#settleApplying(held, process);
     log().debug({ pk: held.pk, workerId: this.id }, `process<${held.pk}> ended ${process.state}`);
   }
@@ -811,6 +831,8 @@ export class DaemonWorker implements AsyncDisposable {
   #dropAll(): void {
     for (const held of this.#held.values()) {
       if (held.dropped === undefined) held.dropped = 'lost';
+      // nothing more is written for it, not even by the step still running (its lease may be another's by now)
+      held.lease.giveUp();
       if (!held.inStep) this.#drop(held);
     }
   }

@@ -24,6 +24,7 @@ import { METADATA_KEY, type ProcessMetadata } from './base-spec.js';
 import { withCreationTicket } from './creation.js';
 import { isNonDb } from './ports.js';
 import { flattenValues, linkToNewNode, type ProcessProvenance } from './provenance.js';
+import { faultPoint, FaultPoint } from '../fault-point.js';
 
 /** The members of an engine process the engine itself uses. */
 export interface EngineProcessInstance extends PlumpyProcess {
@@ -67,6 +68,12 @@ export interface EngineProcessClass {
 export interface InstantiateOptions {
   /** The calling process; by default the process running the current step, if any. */
   readonly parent?: EngineProcessInstance | null;
+  /**
+   * The node of this very process, stored by an earlier run of the caller's step that was lost before the process's
+   * first checkpoint (found again by the replayed step): the process is made for it (nothing is stored again) and
+   * gets its first checkpoint now, instead of being marked excepted and made a second time.
+   */
+  readonly stored?: ProcessNode;
 }
 
 function freezeDeep<T>(value: T): T {
@@ -162,6 +169,11 @@ export async function instantiateProcess(
   const metadata = (parsed[METADATA_KEY] ?? {}) as ProcessMetadata;
   const storeProvenance = metadata.store_provenance !== false;
   const parent = options.parent === undefined ? currentEngineProcess() : (options.parent ?? undefined);
+  if (options.stored !== undefined)
+    return construct(runner, cls, inputs, parsed, options.stored, parent, {
+      storeProvenance,
+      cachedFrom: undefined,
+    });
 
   const node = new cls.nodeClass(undefined, { storage: runner.storage });
   node.processType = cls.buildProcessType();
@@ -224,9 +236,23 @@ export async function instantiateProcess(
         await node.storeAll();
       });
     } else await node.storeAll();
+    if (parent !== undefined && cls.persistable) await faultPoint(FaultPoint.CHILD_STORED, parent.node.pk);
     if (cachedFrom !== undefined) await cloneCachedOutputs(node, cachedFrom);
   }
+  return construct(runner, cls, inputs, parsed, node, parent, { storeProvenance, cachedFrom });
+}
 
+/** The process object of `cls` for its stored (or unstored) node. */
+function construct(
+  runner: ProcessRunner,
+  cls: EngineProcessClass,
+  inputs: Readonly<Record<string, unknown>>,
+  parsed: Readonly<Record<string, unknown>>,
+  node: ProcessNode,
+  parent: EngineProcessInstance | undefined,
+  options: { readonly storeProvenance: boolean; readonly cachedFrom: ProcessNode | undefined },
+): EngineProcessInstance {
+  const { storeProvenance, cachedFrom } = options;
   const persist = storeProvenance && cls.persistable;
   const process = withCreationTicket(
     {

@@ -2,6 +2,7 @@ import { AiidaError } from '../../errors.js';
 import { Node } from '../../orm/nodes/node.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
 import { DialectName } from '../../storage/dialect.js';
+import { asError } from '../../utils/as-error.js';
 import type { NewDbLink } from '../../storage/schema.js';
 import type { WriteGuard } from '../write-guard.js';
 
@@ -145,7 +146,7 @@ export class NodeWriter {
     );
     this.#scheduled = next;
     this.#chain = next.catch((error: unknown) => {
-      this.#failure ??= error instanceof Error ? error : new AiidaError(String(error), { cause: error });
+      this.#failure ??= asError(error, AiidaError);
     });
     return next;
   }

@@ -40,6 +40,7 @@ import { defaultProcessType } from './process-type.js';
 import { processClassRegistry } from './process-type.js';
 import type { ProcessProvenance } from './provenance.js';
 import { runnerOfPersister } from './runner-link.js';
+import { isLeaseLost } from '../write-guard.js';
 import { AFTER_STEP, REPLAY_CACHE, type EngineStepHost } from './states.js';
 
 /** What the engine adds to a plumpy-ts process instance: its provenance and aiida's process API. */
@@ -266,7 +267,8 @@ export function withProvenance<B extends PlumpyBase>(Base: B): WithProvenance<B>
 
     protected override onExcept(error: unknown): HookResult {
       const hook = super.onExcept(error);
-      recordException(this, this.provenance, error);
+      // A refused write of a process whose lease is lost is not its failure: the runner drops it (nothing written).
+      if (!isLeaseLost(error)) recordException(this, this.provenance, error);
       return hook;
     }
 

@@ -212,4 +212,17 @@ export class NodeLogs {
     if (!this.#node.isStored) return [];
     return Log.find({ nodeId: this.#node.pk! }, { storage: this.#node.storage! });
   }
+
+  /** How many records the node has (one count, no record read: `verdi node show` says how many). */
+  async count(): Promise<number> {
+    if (!this.#node.isStored) return 0;
+    const storage = this.#node.storage!;
+    const row = await storage
+      .executor()
+      .selectFrom('db_dblog')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('dbnode_id', '=', this.#node.pk!)
+      .executeTakeFirstOrThrow();
+    return storage.dialect.decodeInteger(row.n);
+  }
 }

@@ -11,6 +11,14 @@ import {
 /** The serialised virtual hierarchy kept in `db_dbnode.repository_metadata` (aiida-core's layout). */
 export type RepositoryMetadata = { readonly o?: Record<string, RepositoryMetadata>; readonly k?: string };
 
+/** Whether a serialised hierarchy holds no file and no folder. */
+export function isEmptyMetadata(metadata: RepositoryMetadata): boolean {
+  const objects = metadata.o;
+  if (objects === undefined) return true;
+  for (const _ in objects) return false;
+  return true;
+}
+
 /** What a {@link NodeRepository} needs from the node that owns it. */
 export interface RepositoryHost {
   isStored(): boolean;
@@ -34,6 +42,8 @@ export class NodeRepository {
   readonly #host: RepositoryHost;
   #repository: Repository | undefined;
   #pending: Repository | undefined;
+  /** Set by a flush of an empty folder: after storing, open the folder afresh on the object store. */
+  #reopen = false;
 
   constructor(host: RepositoryHost) {
     this.#host = host;
@@ -64,6 +74,8 @@ export class NodeRepository {
     return this.repository.serialize() as RepositoryMetadata;
   }
   isEmpty(): boolean {
+    // not opened yet: the hierarchy says it without building the virtual folder
+    if (this.#repository === undefined) return isEmptyMetadata(this.#host.metadata());
     return this.repository.isEmpty();
   }
   getFileKeys(): string[] {
@@ -159,6 +171,12 @@ export class NodeRepository {
    * transaction committed.
    */
   async flush(backend: RepositoryBackend): Promise<RepositoryMetadata> {
+    if (this.#repository === undefined || this.#repository.isEmpty()) {
+      // nothing to copy; once stored, the (empty) folder is opened on the object store when first asked for
+      this.#pending = undefined;
+      this.#reopen = true;
+      return {};
+    }
     const target = new Repository({ backend });
     if (this.#repository !== undefined) await target.clone(this.#repository);
     this.#pending = target;
@@ -168,6 +186,8 @@ export class NodeRepository {
   /** Switches to the copy in the object store. */
   markStored(): void {
     if (this.#pending !== undefined) this.#repository = this.#pending;
+    else if (this.#reopen) this.#repository = undefined;
     this.#pending = undefined;
+    this.#reopen = false;
   }
 }

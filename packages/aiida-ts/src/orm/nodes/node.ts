@@ -37,8 +37,8 @@ import {
   type JsonValue,
 } from '../utils/clean.js';
 import { isUniqueViolation } from '../utils/db-errors.js';
-import { patchedJsonColumn } from '../utils/json-column.js';
-import { NodeRepository, type RepositoryMetadata } from './node-repository.js';
+import { patchedJsonColumn, patchedJsonText } from '../utils/json-column.js';
+import { isEmptyMetadata, NodeRepository, type RepositoryMetadata } from './node-repository.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
 import { nodeHasher, runNodesStoredHooks } from './store-hooks.js';
 import { columnFloatPaths, type FloatPaths, jsonWithFloats } from '../utils/float-paths.js';
@@ -99,8 +99,13 @@ interface NodeState {
   computerId: number | null;
   computer: Computer | null;
   attributes: Record<string, unknown>;
-  /** Integral floats among the attributes as read from the database (aiida-core's `2.0`), by path. */
-  floatPaths: string[];
+  /**
+   * Integral floats among the attributes as read from the database (aiida-core's `2.0`), by path; undefined until
+   * first asked for (found in {@link floatSource}): only hashing and writing need them, not reading a node.
+   */
+  floatPaths: string[] | undefined;
+  /** The attributes column as the database handed it over, for {@link floatPaths}. */
+  floatSource?: unknown;
   extras: Record<string, JsonValue>;
   repositoryMetadata: RepositoryMetadata;
   /** Links into this node not stored yet (this node or its source is unstored). */
@@ -231,7 +236,8 @@ export class Node {
         computer: null,
         attributes: (dialect.decodeJson(row.attributes) ?? {}) as Record<string, unknown>,
         // SQLite hands the text over; PostgreSQL's driver parses jsonb with parseJsonKeepingFloats.
-        floatPaths: columnFloatPaths(row.attributes),
+        floatPaths: undefined,
+        floatSource: row.attributes,
         extras: (dialect.decodeJson(row.extras) ?? {}) as Record<string, JsonValue>,
         repositoryMetadata: dialect.decodeJson(row.repository_metadata) ?? {},
         incoming: [],
@@ -269,7 +275,17 @@ export class Node {
    */
   get attributeFloatPaths(): FloatPaths {
     const declared = (this.constructor as typeof Node).floatAttributes;
-    return this.#state.floatPaths.length === 0 ? declared : [...declared, ...this.#state.floatPaths];
+    const found = this.#floatPaths();
+    return found.length === 0 ? declared : [...declared, ...found];
+  }
+
+  #floatPaths(): string[] {
+    const state = this.#state;
+    if (state.floatPaths === undefined) {
+      state.floatPaths = columnFloatPaths(state.floatSource);
+      state.floatSource = undefined;
+    }
+    return state.floatPaths;
   }
 
   // --- identity and columns --------------------------------------------------------------------------------
@@ -521,12 +537,13 @@ export class Node {
     if (pk !== null && storage !== undefined) {
       await storage.trackWrite(`attributes of node<${pk}>`, async () => {
         const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
-        await storage
-          .executor()
-          .updateTable('db_dbnode')
-          .set({ attributes: patchedJsonColumn(storage, 'attributes', cleaned, remove), mtime })
-          .where('id', '=', pk)
-          .execute();
+        // a prepared statement (the engine writes a process's attributes with every state change)
+        const patch = patchedJsonText(storage.dialect, 'attributes', cleaned, remove);
+        const at = patch.parameters.length;
+        await storage.executeWrite(
+          `UPDATE db_dbnode SET attributes = ${patch.text}, mtime = $${at + 1} WHERE id = $${at + 2}`,
+          [...patch.parameters, mtime, pk],
+        );
         this.#state.mtime = canonicalTimestamp(mtime);
       });
     }
@@ -611,8 +628,9 @@ export class Node {
    * into a node of the batch must come from a stored node or another node of the batch. All or nothing.
    */
   static async storeMany<T extends Node>(nodes: readonly T[], options: StorageOption = {}): Promise<T[]> {
-    const unstored = nodes.filter((node, index) => !node.isStored && nodes.indexOf(node) === index);
-    const batch = new Set<Node>(unstored);
+    const batch = new Set<Node>();
+    for (const node of nodes) if (!node.isStored) batch.add(node);
+    const unstored = [...batch];
     for (const node of unstored) {
       for (const link of node.#state.incoming) {
         if (!link.source.isStored && !batch.has(link.source)) {
@@ -638,6 +656,7 @@ export class Node {
     const dialect = storage.dialect;
 
     // validate and serialise everything before touching the storage
+    const hasher = nodeHasher();
     const prepared: { node: Node; attributes: string; extras: string; cleaned: Record<string, JsonValue> }[] =
       [];
     for (const node of nodes) {
@@ -648,7 +667,9 @@ export class Node {
           `class \`${cls.name}\` does not have a registered entry point: register it with registerNodeClass() to store it`,
         );
       }
-      await node.validateBeforeStore();
+      // most classes validate synchronously: await only a promise (a batch of 10,000 nodes saves as many ticks)
+      const validating = node.validateBeforeStore();
+      if (validating !== undefined) await validating;
       for (const link of node.#state.incoming) {
         const sourceStorage = link.source.#state.storage;
         if (link.source.isStored && sourceStorage !== storage) {
@@ -657,8 +678,11 @@ export class Node {
       }
       const attributes = node.#cleanAttributesForStore();
       // aiida-core stores every node with its `_aiida_hash` extra.
-      const hash = Object.hasOwn(node.#state.extras, '_aiida_hash') ? undefined : await nodeHasher()?.(node);
-      if (hash !== undefined) node.#state.extras['_aiida_hash'] = hash;
+      if (hasher !== undefined && !Object.hasOwn(node.#state.extras, '_aiida_hash')) {
+        const hashing = hasher(node, attributes);
+        const hash = typeof hashing === 'object' ? await hashing : hashing;
+        if (hash !== undefined) node.#state.extras['_aiida_hash'] = hash;
+      }
       prepared.push({
         node,
         attributes:
@@ -840,7 +864,7 @@ export class Node {
     state.computer = this.#state.computer;
     state.computerId = this.#state.computerId;
     state.attributes = cloneJson(cleanValue(this.#state.attributes, 'attributes')) as Record<string, unknown>;
-    state.floatPaths = [...this.#state.floatPaths];
+    state.floatPaths = [...this.#floatPaths()];
     state.repositoryMetadata = {};
     copy.#repository = undefined;
     if (!this.repository.isEmpty()) await copy.repository.cloneFrom(this.repository);
@@ -864,6 +888,13 @@ export class Node {
   /** @internal */
   static internalState(node: Node): NodeState {
     return node.#state;
+  }
+
+  /** @internal Whether the node has no file and no folder, without opening its repository. */
+  static repositoryIsEmpty(node: Node): boolean {
+    return node.#repository === undefined
+      ? isEmptyMetadata(node.#state.repositoryMetadata)
+      : node.#repository.isEmpty();
   }
 
   /** @internal A node built from its database row, of the class its `node_type` resolves to. */

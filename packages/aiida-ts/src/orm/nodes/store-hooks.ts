@@ -1,4 +1,5 @@
 import type { StorageBackend } from '../../storage/backend.js';
+import type { JsonValue } from '../utils/clean.js';
 import type { Node } from './node.js';
 
 /** Called after nodes were stored (their transaction committed), with the storage and the nodes, in order. */
@@ -24,8 +25,14 @@ export async function runNodesStoredHooks(storage: StorageBackend, nodes: readon
   for (const hook of hooks) await hook(storage, nodes);
 }
 
-/** Computes the `_aiida_hash` of a node about to be stored; undefined leaves the node without one. */
-export type NodeHasher = (node: Node) => Promise<string | undefined> | string | undefined;
+/**
+ * Computes the `_aiida_hash` of a node about to be stored; undefined leaves the node without one. The store path
+ * passes the attributes it has already cleaned for storing, so the hasher need not clean them again.
+ */
+export type NodeHasher = (
+  node: Node,
+  cleanedAttributes?: Readonly<Record<string, JsonValue>>,
+) => Promise<string | undefined> | string | undefined;
 
 let hasher: NodeHasher | undefined;
 

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { StorageBackend } from '../../storage/backend.js';
-import { sqliteJsonPath } from '../../storage/dialect.js';
+import { sqliteJsonPath, type SqlDialect } from '../../storage/dialect.js';
 import type { JsonValue } from './clean.js';
 
 /**
@@ -32,4 +32,38 @@ export function patchedJsonColumn(
   if (remove.length > 0)
     expr = sql`json_remove(${expr}, ${sql.join(remove.map((key) => sqliteJsonPath([key])))})`;
   return sql<string>`${expr}`;
+}
+
+/**
+ * {@link patchedJsonColumn} as SQL text for `StorageBackend.executeWrite`: the expression, with placeholders
+ * `$1`, `$2`, … numbered from 1, and its parameters in that order.
+ */
+export function patchedJsonText(
+  dialect: SqlDialect,
+  column: 'attributes' | 'extras',
+  set: Readonly<Record<string, JsonValue>>,
+  remove: readonly string[],
+): { readonly text: string; readonly parameters: unknown[] } {
+  const parameters: unknown[] = [];
+  const next = (value: unknown): string => {
+    parameters.push(value);
+    return `$${parameters.length}`;
+  };
+  const keys = Object.keys(set);
+  if (dialect.name === 'postgres') {
+    let text = `coalesce(${column}, '{}'::jsonb)`;
+    if (keys.length > 0) text = `(${text} || ${next(dialect.encodeJson(set))}::jsonb)`;
+    if (remove.length > 0) text = `(${text} - ${next([...remove])}::text[])`;
+    return { text, parameters };
+  }
+  let text = `coalesce(${column}, '{}')`;
+  if (keys.length > 0) {
+    const args = keys.map(
+      (key) => `${next(sqliteJsonPath([key]))}, json(${next(dialect.encodeJson(set[key]))})`,
+    );
+    text = `json_set(${text}, ${args.join(', ')})`;
+  }
+  if (remove.length > 0)
+    text = `json_remove(${text}, ${remove.map((key) => next(sqliteJsonPath([key]))).join(', ')})`;
+  return { text, parameters };
 }

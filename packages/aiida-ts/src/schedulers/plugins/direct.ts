@@ -4,6 +4,7 @@ import { quoteIfNeeded } from '../bash-quoting.js';
 import type { JobInfo } from '../job-info.js';
 import { DirectJobResourceClass, type NodeNumberJobResource } from '../job-resource.js';
 import { JobState } from '../job-state.js';
+import { jobStateOf } from './job-lines.js';
 import type { JobTemplate } from '../job-template.js';
 import type { CommandOutput } from '../scheduler.js';
 import { parsePsTime } from '../time-formats.js';
@@ -137,13 +138,9 @@ export class DirectScheduler extends BashCliScheduler {
         throw new SchedulerParsingError(`Unexpected output from the scheduler, not a ps line: '${line}'`);
       }
       const [jobId, stat, owner, time] = fields as [string, string, string, string];
-      const state = PS_STATES[stat[0]!];
-      if (state === undefined) {
-        this.logger.warn({ jobId, stat }, `Unrecognized job_state '${stat[0]!}' for job id ${jobId}`);
-      }
       const job: JobInfo = {
         jobId,
-        jobState: state ?? JobState.UNDETERMINED,
+        jobState: jobStateOf(PS_STATES, stat.slice(0, 1), jobId, this.logger),
         jobSubstate: stat,
         jobOwner: owner,
       };

@@ -10,8 +10,9 @@ import { CalcJobSchedulerExitCodes, type SchedulerExitCode } from '../exit-codes
 import type { JobInfo } from '../job-info.js';
 import { LsfJobResourceClass } from '../job-resource.js';
 import { JobState } from '../job-state.js';
+import { jobEndTexts, jobStateOf, splitJobLine } from './job-lines.js';
 import type { JobTemplate } from '../job-template.js';
-import { readDetailedJobInfoArgument, type CommandOutput } from '../scheduler.js';
+import type { CommandOutput } from '../scheduler.js';
 import {
   directiveValue,
   positiveMemoryKb,
@@ -170,16 +171,8 @@ export class LsfScheduler extends BashCliScheduler {
 
   /** One line of `bjobs -o` output (the fields of {@link BJOBS_FIELDS}). */
   parseBjobsLine(line: string): JobInfo {
-    let fields = line.split(SEPARATOR);
-    if (fields.length < NUM_FIELDS) {
-      throw new SchedulerParsingError(
-        `bjobs line has ${fields.length} fields instead of ${NUM_FIELDS}: ${JSON.stringify(line)}`,
-      );
-    }
     // The job name is last and may itself contain the separator.
-    if (fields.length > NUM_FIELDS)
-      fields = [...fields.slice(0, NUM_FIELDS - 1), fields.slice(NUM_FIELDS - 1).join(SEPARATOR)];
-    fields = fields.map((f) => f.trim());
+    const fields = splitJobLine(line, SEPARATOR, NUM_FIELDS, NUM_FIELDS - 1, 'bjobs', { trim: true });
     const [
       jobId,
       stat,
@@ -195,29 +188,10 @@ export class LsfScheduler extends BashCliScheduler {
       complete,
       submit,
       name,
-    ] = fields as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    ] = fields;
     if (!/^\d/.test(jobId))
       throw new SchedulerParsingError(`bjobs line has no job id: ${JSON.stringify(line)}`);
-    let jobState = LSF_STATES[stat];
-    if (jobState === undefined) {
-      this.logger.warn({ jobId, stat }, `Unrecognized job_state '${stat}' for job id ${jobId}`);
-      jobState = JobState.UNDETERMINED;
-    }
+    const jobState = jobStateOf(LSF_STATES, stat, jobId, this.logger);
     const job: JobInfo = {
       jobId,
       jobState,
@@ -288,12 +262,7 @@ export class LsfScheduler extends BashCliScheduler {
     _stdout?: string | null,
     stderr?: string | null,
   ): SchedulerExitCode | undefined {
-    const texts: string[] = [];
-    if (detailedJobInfo !== undefined && detailedJobInfo !== null) {
-      texts.push(readDetailedJobInfoArgument(detailedJobInfo).stdout);
-    }
-    if (stderr !== undefined && stderr !== null) texts.push(stderr);
-    for (const text of texts) {
+    for (const text of jobEndTexts(detailedJobInfo, stderr)) {
       if (text.includes('TERM_MEMLIMIT')) return CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_MEMORY;
       if (text.includes('TERM_RUNLIMIT')) return CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_WALLTIME;
     }

@@ -11,8 +11,9 @@ import { CalcJobSchedulerExitCodes, type SchedulerExitCode } from '../exit-codes
 import type { JobInfo, MachineInfo } from '../job-info.js';
 import { PbsJobResourceClass } from '../job-resource.js';
 import { JobState } from '../job-state.js';
+import { jobEndTexts, jobStateOf } from './job-lines.js';
 import type { JobTemplate } from '../job-template.js';
-import { readDetailedJobInfoArgument, type CommandOutput } from '../scheduler.js';
+import type { CommandOutput } from '../scheduler.js';
 import { directiveValue, sanitizeJobName } from '../script-values.js';
 import { parseCtime, parseHms } from '../time-formats.js';
 
@@ -339,13 +340,10 @@ export abstract class PbsBaseScheduler extends BashCliScheduler {
     }
     const { logger } = this;
     const stateLetter = text(raw, 'job_state');
-    let jobState: JobState = JobState.UNDETERMINED;
-    if (stateLetter !== undefined) {
-      const mapped = PBS_STATES[stateLetter.trim()];
-      if (mapped === undefined) {
-        logger.warn({ jobId, stateLetter }, `Unrecognized job_state '${stateLetter}' for job id ${jobId}`);
-      } else jobState = mapped;
-    }
+    const jobState =
+      stateLetter === undefined
+        ? JobState.UNDETERMINED
+        : jobStateOf(PBS_STATES, stateLetter.trim(), jobId, logger);
     const job: JobInfo = { jobId, jobState, rawData: raw };
     const title = text(raw, 'job_name');
     if (title !== undefined) job.title = title;
@@ -425,12 +423,7 @@ export abstract class PbsBaseScheduler extends BashCliScheduler {
     _stdout?: string | null,
     stderr?: string | null,
   ): SchedulerExitCode | undefined {
-    const texts: string[] = [];
-    if (detailedJobInfo !== undefined && detailedJobInfo !== null) {
-      texts.push(readDetailedJobInfoArgument(detailedJobInfo).stdout);
-    }
-    if (stderr !== undefined && stderr !== null) texts.push(stderr);
-    for (const text of texts) {
+    for (const text of jobEndTexts(detailedJobInfo, stderr)) {
       if (/job killed: walltime \d+ exceeded limit/i.test(text)) {
         return CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_WALLTIME;
       }

@@ -10,6 +10,7 @@ import { quoteForBash } from '../bash-quoting.js';
 import type { JobInfo } from '../job-info.js';
 import { SgeJobResourceClass } from '../job-resource.js';
 import { JobState } from '../job-state.js';
+import { jobStateOf } from './job-lines.js';
 import type { JobTemplate } from '../job-template.js';
 import type { CommandOutput, DetailedJobInfo } from '../scheduler.js';
 import { directiveValue, positiveWallclockSeconds, sanitizeJobName } from '../script-values.js';
@@ -186,11 +187,9 @@ export class SgeScheduler extends BashCliScheduler {
     if (!jobId)
       throw new SchedulerParsingError(`Error in sge._parse_joblist_output: no job id is given in ${xml}`);
     const stateText = text('state');
-    let jobState: JobState = JobState.UNDETERMINED;
     if (stateText === undefined) this.logger.warn({ jobId }, `No 'job_state' field for job id ${jobId}`);
-    else if (SGE_STATES[stateText] === undefined) {
-      this.logger.warn({ jobId, stateText }, `Unrecognized job_state '${stateText}' for job id ${jobId}`);
-    } else jobState = SGE_STATES[stateText];
+    const jobState =
+      stateText === undefined ? JobState.UNDETERMINED : jobStateOf(SGE_STATES, stateText, jobId, this.logger);
     const job: JobInfo = { jobId, jobState, rawData: xml };
     if (stateText) job.jobSubstate = stateText;
     const owner = text('JB_owner');

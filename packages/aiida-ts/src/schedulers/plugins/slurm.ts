@@ -10,6 +10,7 @@ import { CalcJobSchedulerExitCodes, type SchedulerExitCode } from '../exit-codes
 import type { JobInfo } from '../job-info.js';
 import { SlurmJobResourceClass } from '../job-resource.js';
 import { JobState } from '../job-state.js';
+import { jobStateOf, splitJobLine } from './job-lines.js';
 import type { JobTemplate } from '../job-template.js';
 import { readDetailedJobInfoArgument, type CommandOutput, type DetailedJobInfo } from '../scheduler.js';
 import {
@@ -257,21 +258,8 @@ export class SlurmScheduler extends BashCliScheduler {
 
   /** One line of squeue output (the fields of {@link SQUEUE_FIELDS}). */
   parseSqueueLine(line: string): JobInfo {
-    let fields = line.split(SQUEUE_SEPARATOR);
-    if (fields.length < NUM_FIELDS) {
-      throw new SchedulerParsingError(
-        `squeue line has ${fields.length} fields instead of ${NUM_FIELDS}: ${JSON.stringify(line)}`,
-      );
-    }
-    if (fields.length > NUM_FIELDS) {
-      // Only the job name is free text: put back the separators it contained.
-      const extra = fields.length - NUM_FIELDS;
-      fields = [
-        ...fields.slice(0, NAME_INDEX),
-        fields.slice(NAME_INDEX, NAME_INDEX + extra + 1).join(SQUEUE_SEPARATOR),
-        ...fields.slice(NAME_INDEX + extra + 1),
-      ];
-    }
+    // Only the job name is free text: the separators it contained are put back.
+    const fields = splitJobLine(line, SQUEUE_SEPARATOR, NUM_FIELDS, NAME_INDEX, 'squeue');
     const [
       jobId,
       stateRaw,
@@ -287,31 +275,13 @@ export class SlurmScheduler extends BashCliScheduler {
       dispatch,
       name,
       submit,
-    ] = fields as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    ] = fields;
     if (!/^\d/.test(jobId))
       throw new SchedulerParsingError(`squeue line has no job id: ${JSON.stringify(line)}`);
-    let jobState = SLURM_STATES[stateRaw];
-    if (jobState === undefined) {
-      this.logger.warn({ jobId, stateRaw }, `Unrecognized job_state '${stateRaw}' for job id ${jobId}`);
-      jobState = JobState.UNDETERMINED;
-    }
+    const listed = jobStateOf(SLURM_STATES, stateRaw, jobId, this.logger);
     // slurm has no held state: a pending job waiting on a dependency, a hold or a begin time is held.
-    if (jobState === JobState.QUEUED && HELD_REASONS.has(annotation)) jobState = JobState.QUEUED_HELD;
+    const jobState =
+      listed === JobState.QUEUED && HELD_REASONS.has(annotation) ? JobState.QUEUED_HELD : listed;
     const job: JobInfo = {
       jobId,
       jobState,

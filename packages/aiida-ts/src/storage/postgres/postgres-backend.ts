@@ -1,5 +1,6 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
+import type pg from 'pg';
+import { pgDriver } from './pg-driver.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { DatabaseUnavailableError, IntegrityError } from '../../errors.js';
@@ -7,8 +8,8 @@ import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import type { BatchLink, ProfileAccessPort, StorageEntryPoint } from '../backend.js';
 import { postgresDialect } from '../dialect.js';
 import { parseJsonKeepingFloats } from '../json-floats.js';
-import type { Database, NewDbNode } from '../schema.js';
-import { prepareMarkedStatements } from './prepared-statements.js';
+import { DB_DBNODE_INSERT_COLUMNS, type Database, type NewDbNode } from '../schema.js';
+import { PREPARED_STATEMENT_MARK, prepareMarkedStatements } from './prepared-statements.js';
 import { objectKeysOfRows, SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 import { isConnectUnavailable } from '../unavailable.js';
 
@@ -97,7 +98,7 @@ const JSON_OIDS = new Set([114, 3802]);
  * keeps milliseconds only; the dialect decodes them), and json/jsonb parsed keeping their integral floats.
  */
 export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool {
-  const pool = new pg.Pool({
+  const pool = new (pgDriver().Pool)({
     host: options.host,
     port: options.port,
     user: options.user,
@@ -112,7 +113,7 @@ export function createPostgresPool(options: PostgresConnectionOptions): pg.Pool 
       getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown => {
         if (TIMESTAMP_OIDS.has(oid)) return (value: string) => value;
         if (JSON_OIDS.has(oid)) return parseJsonKeepingFloats;
-        return pg.types.getTypeParser(oid, format) as unknown;
+        return pgDriver().types.getTypeParser(oid, format) as unknown;
       }) as typeof pg.types.getTypeParser,
     },
   });
@@ -174,20 +175,7 @@ const TABLES_WITH_UUID = new Set<BulkTable>([
 ]);
 
 /** The node columns {@link INSERT_NODES} writes, in its parameter order. */
-const NODE_COLUMNS = [
-  'uuid',
-  'node_type',
-  'process_type',
-  'label',
-  'description',
-  'ctime',
-  'mtime',
-  'attributes',
-  'extras',
-  'repository_metadata',
-  'dbcomputer_id',
-  'user_id',
-] as const satisfies readonly (keyof NewDbNode)[];
+const NODE_COLUMNS = DB_DBNODE_INSERT_COLUMNS;
 const NODE_COLUMN_SET: ReadonlySet<string> = new Set(NODE_COLUMNS);
 
 /** Batches up to this many nodes go in one statement; larger ones in a transaction of chunked inserts. */
@@ -274,14 +262,15 @@ export class PostgresStorageBackend extends SqlStorageBackend {
     return 'BEGIN';
   }
 
+  protected writeStatement(text: string): string {
+    return `${PREPARED_STATEMENT_MARK}${text}`;
+  }
+
   override async insertNodes(nodes: readonly NewDbNode[], links: readonly BatchLink[]): Promise<number[]> {
     if (
-      this.inTransaction() ||
       nodes.length === 0 ||
       nodes.length > SINGLE_STATEMENT_NODES ||
-      nodes.some((row) => Object.keys(row).some((key) => !NODE_COLUMN_SET.has(key))) ||
-      // nodes with files take a transaction, which checks their objects before it commits (see referenceObjects)
-      objectKeysOfRows(nodes).size > 0
+      nodes.some((row) => Object.keys(row).some((key) => !NODE_COLUMN_SET.has(key)))
     ) {
       return super.insertNodes(nodes, links);
     }
@@ -325,23 +314,43 @@ export class PostgresStorageBackend extends SqlStorageBackend {
         links.map((link) => link.type),
       );
     }
+    const idsOf = (rows: readonly { id: number; position?: number }[]): number[] => {
+      if (single) return [rows[0]!.id];
+      const ids = new Array<number>(nodes.length);
+      for (const row of rows) ids[row.position! - 1] = row.id;
+      return ids;
+    };
+    const asIntegrityError = (error: unknown): unknown =>
+      this.isConstraintViolation(error)
+        ? new IntegrityError(`insert into db_dbnode violates a constraint: ${(error as Error).message}`, {
+            cause: error,
+          })
+        : error;
+    // in a transaction: the same one statement on its connection (nodes and links together, one round trip)
+    const inTransaction = async (): Promise<number[]> => {
+      try {
+        const result = await this.executor().executeQuery<{ id: number; position?: number }>(
+          CompiledQuery.raw(`${PREPARED_STATEMENT_MARK}${statement.text}`, values),
+        );
+        return idsOf(result.rows);
+      } catch (error) {
+        throw asIntegrityError(error);
+      }
+    };
+    // nodes with files: a transaction that checks their objects after the insert, before it commits (the insert's
+    // lock on db_dbnode keeps full maintenance out meanwhile; see referenceObjects)
+    const keys = objectKeysOfRows(nodes);
+    if (keys.size > 0) return this.referenceObjects(keys, inTransaction);
+    // inside an open transaction: a savepoint around it, so that a refused batch leaves that transaction usable (a
+    // failed statement aborts a PostgreSQL transaction), as on SQLite
+    if (this.inTransaction()) return this.transaction(inTransaction);
     for (let attempt = 0; ; attempt += 1) {
       try {
         // autocommit: the statement is its own transaction, committed (durably, by the server's settings) on return
         const { rows } = await this.#pool.query<{ id: number; position?: number }>({ ...statement, values });
-        if (single) return [rows[0]!.id];
-        const ids = new Array<number>(nodes.length);
-        for (const row of rows) ids[row.position! - 1] = row.id;
-        return ids;
+        return idsOf(rows);
       } catch (error) {
-        if (this.isConstraintViolation(error)) {
-          throw new IntegrityError(
-            `insert into db_dbnode violates a constraint: ${(error as Error).message}`,
-            {
-              cause: error,
-            },
-          );
-        }
+        if (this.isConstraintViolation(error)) throw asIntegrityError(error);
         if (attempt >= 8 || !this.isTransient(error)) throw error;
         await sleep(Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random()));
       }

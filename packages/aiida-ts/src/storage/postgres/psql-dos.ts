@@ -2,7 +2,8 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
+import { pgDriver } from './pg-driver.js';
 import { z } from 'zod';
 import {
   CorruptStorageError,
@@ -84,7 +85,7 @@ async function withClient<T>(
   database: string,
   fn: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const client = new pg.Client(connectionOptions(config, database));
+  const client = new (pgDriver().Client)(connectionOptions(config, database));
   await client.connect();
   try {
     return await fn(client);

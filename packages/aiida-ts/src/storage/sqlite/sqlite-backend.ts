@@ -266,6 +266,33 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     return Promise.resolve();
   }
 
+  protected writeStatement(text: string): string {
+    // SQLite reads `$1` as a named parameter: plain `?` in the same (ascending) order
+    let next = 1;
+    return text.replace(/\$(\d+)/g, (_, digits: string) => {
+      if (Number(digits) !== next)
+        throw new AiidaError(`statement parameters must come in order $1, $2, …: ${text}`);
+      next += 1;
+      return '?';
+    });
+  }
+
+  override async executeWrite(text: string, parameters: readonly unknown[]): Promise<number> {
+    this.assertOpen();
+    // the cached native statement: inside a transaction this async context holds Kysely's only connection; outside
+    // one, take that connection first so the write never joins another task's transaction
+    const run = (): number => {
+      try {
+        return this.#statements.statement(this.dialectStatement(text)).run(parameters).changes;
+      } catch (error) {
+        // as a query through Kysely fails: the driver's error (named after the file when the file is damaged)
+        throw this.#mapError(error);
+      }
+    };
+    if (this.inTransaction()) return run();
+    return this.db.connection().execute(() => Promise.resolve().then(run));
+  }
+
   protected lockOutNodeWrites(): Promise<void> {
     // every transaction here begins IMMEDIATE: holding one is holding SQLite's only write lock
     return Promise.resolve();

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { CorruptStorageError } from '../../errors.js';
+import { asError } from '../../utils/as-error.js';
 
 /** The 16 bytes every SQLite database file starts with. */
 const MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
@@ -85,7 +86,7 @@ export function isSqliteCorruption(error: unknown): boolean {
 /** `error` as a `CorruptStorageError` naming the file when SQLite says the file is damaged, else unchanged. */
 export function sqliteFailure(error: unknown, path: string, folder: string): Error {
   if (!isSqliteCorruption(error)) {
-    return error instanceof Error ? error : new CorruptStorageError(String(error), { cause: error });
+    return asError(error, CorruptStorageError);
   }
   return new CorruptStorageError(
     `the database file ${path} is damaged (SQLite: ${(error as Error).message}). ${restoreHint(folder)}`,

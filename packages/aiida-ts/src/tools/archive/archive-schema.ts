@@ -1,4 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import { DB_DBNODE_COLUMNS } from '../../storage/schema.js';
 
 /**
  * The database schema of an archive (`db.sqlite3` of the `core.sqlite_zip` format, version `main_0001`), as
@@ -190,21 +191,7 @@ export const ARCHIVE_COLUMNS: { readonly [T in ArchiveTable]: readonly string[] 
   ],
   db_dbauthinfo: ['id', 'aiidauser_id', 'dbcomputer_id', 'metadata', 'auth_params', 'enabled'],
   db_dbgroup: ['id', 'uuid', 'label', 'type_string', 'time', 'description', 'extras', 'user_id'],
-  db_dbnode: [
-    'id',
-    'uuid',
-    'node_type',
-    'process_type',
-    'label',
-    'description',
-    'ctime',
-    'mtime',
-    'attributes',
-    'extras',
-    'repository_metadata',
-    'dbcomputer_id',
-    'user_id',
-  ],
+  db_dbnode: DB_DBNODE_COLUMNS,
   db_dbcomment: ['id', 'uuid', 'dbnode_id', 'ctime', 'mtime', 'user_id', 'content'],
   db_dblog: ['id', 'uuid', 'time', 'loggername', 'levelname', 'dbnode_id', 'message', 'metadata'],
   db_dbgroup_dbnodes: ['id', 'dbnode_id', 'dbgroup_id'],

@@ -2,11 +2,10 @@ import { read } from 'node:fs';
 import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { ArchiveError } from '../../errors.js';
+import { asError as toError } from '../../utils/as-error.js';
 
 /** What yauzl and streams are handed: an Error (a non-Error rejection, which fs never makes, is wrapped). */
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new ArchiveError(`reading the archive failed: ${String(error)}`);
-}
+const asError = (error: unknown): Error => toError(error, ArchiveError, 'reading the archive failed');
 
 /** Bytes read from the file at a time; small reads are served from these blocks. */
 const BLOCK_SIZE = 1024 * 1024;

@@ -1,11 +1,8 @@
-import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { finished } from 'node:stream/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
-import yazl from 'yazl';
 import { ArchiveExportError, ExportValidationError, LicensingError, ValidationError } from '../../errors.js';
 import {
   GraphTraversalRules,
@@ -18,14 +15,7 @@ import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage } from '../../storage/context.js';
 import { coreVersion } from '../../engine/version.js';
 import { ARCHIVE_COLUMNS, createArchiveSchema, type ArchiveTable } from './archive-schema.js';
-import {
-  ARCHIVE_VERSION_HEAD,
-  DB_FILENAME,
-  localIsoNow,
-  META_FILENAME,
-  REPO_FOLDER,
-  type ArchiveMetadata,
-} from './format.js';
+import { ARCHIVE_VERSION_HEAD, DB_FILENAME, localIsoNow, type ArchiveMetadata } from './format.js';
 import { chunks, progressTicker, type ArchiveListener } from './progress.js';
 import {
   allIds,
@@ -35,6 +25,8 @@ import {
   type ArchiveRow,
 } from './profile-rows.js';
 import { collectRepositoryKeys } from './repository-keys.js';
+import { copyInSqlite, type CollectedEntities, type CopiedRelations } from './sqlite-copy.js';
+import { writeArchiveZip } from './zip-writer.js';
 
 /** The default number of rows read and written at a time (aiida's `DEFAULT_BATCH_SIZE`). */
 export const DEFAULT_BATCH_SIZE = 1000;
@@ -95,19 +87,7 @@ export interface CreateArchiveResult {
   readonly traversalRules: Record<TraversalRuleName, boolean>;
 }
 
-interface Collected {
-  readonly nodes: number[];
-  readonly groups: number[];
-  readonly computers: number[];
-  readonly users: number[];
-  readonly authinfos: number[];
-  readonly comments: number[];
-  readonly logs: number[];
-  /** For a selective export, the group→node pairs of the exported groups. */
-  readonly groupNodes: [number, number][] | 'all';
-  /** Every row of each table with ids is exported: the tables are read in pages, not by lists of ids. */
-  readonly everything: boolean;
-}
+type Collected = CollectedEntities;
 
 function pksOf(items: Iterable<{ readonly pk: number | null }> | undefined, kind: string): number[] {
   const out: number[] = [];
@@ -393,7 +373,7 @@ export async function createArchive(
       db.pragma('journal_mode = OFF');
       db.pragma('synchronous = OFF');
       createArchiveSchema(db);
-      ({ counts, keys } = await writeDatabase(storage, db, collected, {
+      ({ counts, keys } = await writeDatabase(storage, db, dbPath, collected, {
         batchSize,
         stripCheckpoints: options.stripCheckpoints ?? true,
         listener: options,
@@ -428,7 +408,11 @@ export async function createArchive(
       },
     };
     await mkdir(path.dirname(target), { recursive: true });
-    await writeZip(storage, temporary, metadata, dbPath, [...keys].sort(), compression, options);
+    await writeArchiveZip(
+      temporary,
+      { metadata, dbPath, keys: [...keys].sort(), repository: storage.repository, compression },
+      options,
+    );
     await rename(temporary, target);
     report('Archive created successfully');
     return result;
@@ -500,12 +484,10 @@ async function* filtered(
 async function writeDatabase(
   storage: StorageBackend,
   db: BetterSqlite3.Database,
+  dbPath: string,
   collected: Collected,
   options: { batchSize: number; stripCheckpoints: boolean; listener: ArchiveListener },
 ): Promise<{ counts: ArchiveEntityCounts; keys: Set<string> }> {
-  const { batchSize } = options;
-  const keys = new Set<string>();
-  const nodeSet = new Set(collected.nodes);
   const total =
     collected.users.length +
     collected.computers.length +
@@ -515,6 +497,50 @@ async function writeDatabase(
     collected.comments.length +
     collected.logs.length;
   const progress = progressTicker(options.listener, 'Archiving database', total);
+  const relations =
+    (await copyInSqlite(storage, dbPath, collected, (rows) => progress.tick(rows))) ??
+    (await copyInPages(storage, db, collected, options.batchSize, (rows) => progress.tick(rows)));
+  if (options.stripCheckpoints) {
+    // in SQLite, so the rest of each attributes text is kept byte for byte (numbers as written)
+    db.exec(
+      `UPDATE db_dbnode SET attributes = json_remove(attributes, '$.checkpoints') ` +
+        `WHERE node_type LIKE 'process.%' AND json_type(attributes, '$.checkpoints') IS NOT NULL`,
+    );
+  }
+  const keys = new Set<string>();
+  const metadata = db.prepare('SELECT repository_metadata FROM db_dbnode').pluck();
+  for (const text of metadata.iterate() as Iterable<string | null>) {
+    if (text !== null) collectRepositoryKeys(JSON.parse(text), keys);
+  }
+  progress.done();
+  return {
+    counts: {
+      user: collected.users.length,
+      computer: collected.computers.length,
+      authinfo: collected.authinfos.length,
+      group: collected.groups.length,
+      node: collected.nodes.length,
+      comment: collected.comments.length,
+      log: collected.logs.length,
+      link: relations.link,
+      group_node: relations.group_node,
+    },
+    keys,
+  };
+}
+
+/**
+ * Copies the collected rows through JavaScript, for any backend: each table read in pages (or by lists of ids)
+ * in the archive's encoding and written with multi-row INSERTs.
+ */
+async function copyInPages(
+  storage: StorageBackend,
+  db: BetterSqlite3.Database,
+  collected: Collected,
+  batchSize: number,
+  progress: (rows: number) => void,
+): Promise<CopiedRelations> {
+  const nodeSet = new Set(collected.nodes);
   db.exec('BEGIN');
   const copy = async (table: ArchiveTable, ids: readonly number[]): Promise<void> => {
     if (ids.length === 0) return;
@@ -526,11 +552,8 @@ async function writeDatabase(
       ? filtered(selectAllProfileRows(storage, table, batchSize * 10), (row) => wanted.has(Number(row['id'])))
       : selectProfileRows(storage, table, 'id', ids, batchSize);
     for await (const rows of pages) {
-      if (table === 'db_dbnode') {
-        for (const row of rows) collectRepositoryKeys(JSON.parse(String(row['repository_metadata'])), keys);
-      }
       insert(rows);
-      progress.tick(rows.length);
+      progress(rows.length);
     }
   };
   await copy('db_dbuser', collected.users);
@@ -540,15 +563,6 @@ async function writeDatabase(
   await copy('db_dbnode', collected.nodes);
   await copy('db_dbcomment', collected.comments);
   await copy('db_dblog', collected.logs);
-  if (options.stripCheckpoints) {
-    // in SQLite, so the rest of each attributes text is kept byte for byte (numbers as written)
-    db.exec(
-      `UPDATE db_dbnode SET attributes = json_remove(attributes, '$.checkpoints') ` +
-        `WHERE node_type LIKE 'process.%' AND json_type(attributes, '$.checkpoints') IS NOT NULL`,
-    );
-  }
-  progress.done();
-
   // links: every link of the profile between two exported nodes (the closure under the export rules contains
   // the far end of every link type it follows, so this is the set aiida-core's traversal records)
   const linkColumns = ['input_id', 'output_id', 'label', 'type'];
@@ -562,75 +576,28 @@ async function writeDatabase(
           ...linkColumns,
         ]);
   for await (const rows of linkRows) {
-    const kept = rows.filter((row) => nodeSet.has(Number(row['output_id'])));
+    const kept = rows.filter(
+      (row) => nodeSet.has(Number(row['input_id'])) && nodeSet.has(Number(row['output_id'])),
+    );
     insertLink(kept);
     links += kept.length;
   }
   const insertMember = archiveInserter(db, 'db_dbgroup_dbnodes', ['dbgroup_id', 'dbnode_id']);
   let members = 0;
   if (collected.groupNodes === 'all') {
+    // only memberships between exported groups and nodes, as the copy in SQLite
+    const groupSet = new Set(collected.groups);
     for await (const rows of selectAllProfileRows(storage, 'db_dbgroup_dbnodes', batchSize * 10)) {
-      insertMember(rows);
-      members += rows.length;
+      const kept = rows.filter(
+        (row) => groupSet.has(Number(row['dbgroup_id'])) && nodeSet.has(Number(row['dbnode_id'])),
+      );
+      insertMember(kept);
+      members += kept.length;
     }
   } else {
     insertMember(collected.groupNodes.map(([group, node]) => ({ dbgroup_id: group, dbnode_id: node })));
     members = collected.groupNodes.length;
   }
   db.exec('COMMIT');
-  return {
-    counts: {
-      user: collected.users.length,
-      computer: collected.computers.length,
-      authinfo: collected.authinfos.length,
-      group: collected.groups.length,
-      node: collected.nodes.length,
-      comment: collected.comments.length,
-      log: collected.logs.length,
-      link: links,
-      group_node: members,
-    },
-    keys,
-  };
-}
-
-/**
- * Streams the archive into `file`: `metadata.json` (stored) and `db.sqlite3` first, so they head the central
- * directory where aiida-core looks for them, then one `repo/<key>` entry per object, each opened only when the
- * zip writer reaches it.
- */
-async function writeZip(
-  storage: StorageBackend,
-  file: string,
-  metadata: ArchiveMetadata,
-  dbPath: string,
-  keys: readonly string[],
-  compression: number,
-  listener: ArchiveListener,
-): Promise<void> {
-  const zip = new yazl.ZipFile();
-  const output = createWriteStream(file, { flags: 'wx' });
-  const failed = new Promise<never>((_resolve, reject) => {
-    zip.on('error', reject);
-    output.on('error', reject);
-  });
-  zip.outputStream.pipe(output);
-  const mtime = new Date();
-  zip.addBuffer(Buffer.from(JSON.stringify(metadata)), META_FILENAME, { compress: false, mtime });
-  zip.addFile(dbPath, DB_FILENAME, { compressionLevel: compression, mtime });
-  const progress = progressTicker(listener, 'Archiving files', keys.length);
-  for (const key of keys) {
-    zip.addReadStreamLazy(`${REPO_FOLDER}/${key}`, { compressionLevel: compression, mtime }, (callback) => {
-      storage.repository.openStream(key).then(
-        (stream) => {
-          stream.once('end', () => progress.tick());
-          callback(null, stream);
-        },
-        (error: unknown) => callback(error, undefined as never),
-      );
-    });
-  }
-  zip.end();
-  await Promise.race([finished(output), failed]);
-  progress.done();
+  return { link: links, group_node: members };
 }

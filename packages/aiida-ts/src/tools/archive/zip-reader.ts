@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { crc32, inflateRawSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { CorruptStorageError, UnsafeArchiveError } from '../../errors.js';
+import { asError } from '../../utils/as-error.js';
 import { BlockFileReader } from './block-file-reader.js';
 
 /**
@@ -129,7 +130,7 @@ export class SafeZipReader {
             entries.set(entry.fileName, entry);
             zip.readEntry();
           } catch (error) {
-            reject(error instanceof Error ? error : new CorruptStorageError(String(error), { cause: error }));
+            reject(asError(error, CorruptStorageError));
           }
         });
         zip.on('end', () => resolve());

@@ -102,4 +102,8 @@ svg.graph .vertex .v-name { font-weight: 600; }
   ul.filelist { columns: 1; }
   svg.graph { height: 55vh; }
 }
+.structure { width: 100%; min-height: 240px; color: var(--g-line); touch-action: none; }
+.structure canvas { display: block; max-width: 100%; cursor: grab; }
+.legend { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 8px; }
+.legend .element i { display: inline-block; width: 12px; height: 12px; border-radius: 50%; margin-right: 4px; vertical-align: -1px; border: 1px solid var(--line); }
 `;

@@ -4,6 +4,7 @@ import { badParameter } from '../http-error.js';
 import { booleanKey, integerKey, listKey, type ParsedQuery } from '../query-string.js';
 import { RESOURCES, rowKey, type ResourceDefinition } from './definitions.js';
 import { fullTypeOf, translateFilters, translateOrderBy } from './filters.js';
+import { nodeRowsByPk, rowShapeOf } from './node-rows.js';
 
 /** Rows of a page when `perpage` is not given, and the most a page or `limit` may hold (aiida-core's). */
 export const DEFAULT_PERPAGE = 20;
@@ -95,6 +96,14 @@ export async function listResource(
     qb.limit(limit ?? MAX_PERPAGE);
     if (offset !== undefined) qb.offset(offset);
   }
+  if (extras.prefix === undefined) {
+    const shape = rowShapeOf(definition, project);
+    if (shape !== null) {
+      // the rows of a page of nodes straight into the API's layout (see node-rows.ts)
+      const pks = await pageIds(context, definition, qb);
+      return { rows: await nodeRowsByPk(context, shape, pks), total, page };
+    }
+  }
   const results =
     extras.prefix === undefined ? await pageInTwoSteps(context, definition, qb, project) : await qb.dict();
   const rows = results.map((result) => {
@@ -120,13 +129,7 @@ async function pageInTwoSteps(
   qb: QueryBuilder,
   project: readonly string[],
 ): Promise<QueryDictRow[]> {
-  const dict = qb.asDict();
-  const ids = new QueryBuilder({ backend: context.storage })
-    .append(definition.entityType, { tag: 'e', filters: dict.filters['e'] ?? {}, project: ['id'] })
-    .orderBy(dict.order_by)
-    .limit(dict.limit)
-    .offset(dict.offset);
-  const pks = (await ids.all({ flat: true })).map(Number);
+  const pks = await pageIds(context, definition, qb);
   if (pks.length === 0) return [];
   const rows = await new QueryBuilder({ backend: context.storage })
     .append(definition.entityType, { tag: 'e', filters: { id: { in: pks } }, project: [...project] })
@@ -138,6 +141,21 @@ async function pageInTwoSteps(
     if (row !== undefined) ordered.push(row);
   }
   return ordered;
+}
+
+/** The ids of the rows of a page, in order: the first of the two steps of {@link pageInTwoSteps}. */
+async function pageIds(
+  context: WebContext,
+  definition: ResourceDefinition,
+  qb: QueryBuilder,
+): Promise<number[]> {
+  const dict = qb.asDict();
+  const ids = new QueryBuilder({ backend: context.storage })
+    .append(definition.entityType, { tag: 'e', filters: dict.filters['e'] ?? {}, project: ['id'] })
+    .orderBy(dict.order_by)
+    .limit(dict.limit)
+    .offset(dict.offset);
+  return (await ids.all({ flat: true })).map(Number);
 }
 
 /** The definition of a resource by name. */

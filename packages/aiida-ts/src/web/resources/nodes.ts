@@ -8,6 +8,7 @@ import type { ParsedQuery } from '../query-string.js';
 import { listKey, stringKey } from '../query-string.js';
 import { RESOURCES } from './definitions.js';
 import { listResource, shapeRow, type Listing, type Row } from './listing.js';
+import { linkCount, linkedRows } from './node-rows.js';
 
 /** One node's row, with the process fields when it is a process. */
 export async function nodeRow(context: WebContext, pk: number): Promise<Row> {
@@ -80,7 +81,10 @@ export interface GraphPiece {
   readonly links: { source: number; target: number; label: string; type: string }[];
 }
 
-/** The neighbourhood of a node for the graph view: up to `inLimit` inputs and `outLimit` outputs. */
+/**
+ * The neighbourhood of a node for the graph view: up to `inLimit` inputs and `outLimit` outputs, by pk, and how many
+ * more there are. Two statements when both sides fit their limit (the links are counted only when one does not).
+ */
 export async function nodeTree(
   context: WebContext,
   pk: number,
@@ -90,40 +94,23 @@ export async function nodeTree(
   const center = await nodeRow(context, pk);
   const nodes = new Map<number, Row>([[pk, center]]);
   const links: GraphPiece['links'] = [];
-  const projection = [...RESOURCES.processes.projection];
-  const total = { incoming: 0, outgoing: 0 };
+  const incomplete = { incoming: 0, outgoing: 0 };
   for (const direction of ['incoming', 'outgoing'] as const) {
-    const build = (): QueryBuilder =>
-      new QueryBuilder({ backend: context.storage })
-        .append('', { tag: 'target', filters: { id: pk } })
-        .append('', {
-          tag: 'e',
-          project: projection,
-          edgeTag: 'edge',
-          edgeProject: ['label', 'type'],
-          ...(direction === 'incoming' ? { withOutgoing: 'target' } : { withIncoming: 'target' }),
-        });
-    total[direction] = await build().count();
     const limit = direction === 'incoming' ? inLimit : outLimit;
-    const rows = await build()
-      .orderBy({ e: [{ id: 'asc' }] })
-      .limit(limit)
-      .dict();
-    for (const result of rows) {
-      const row = shapeRow(RESOURCES.processes, result['e'] ?? {});
-      const id = Number(row['id']);
+    const { rows, more } = await linkedRows(context, pk, direction, limit);
+    for (const { row, label, type } of rows) {
+      const id = row['id'] as number;
       nodes.set(id, row);
-      const edge = result['edge'] ?? {};
       links.push({
         source: direction === 'incoming' ? id : pk,
         target: direction === 'incoming' ? pk : id,
-        label: String(edge['label']),
-        type: String(edge['type']),
+        label,
+        type,
       });
     }
-    total[direction] -= Math.min(limit, total[direction]);
+    if (more) incomplete[direction] = (await linkCount(context, pk, direction)) - rows.length;
   }
-  return { nodes: [...nodes.values()], links, incomplete: total };
+  return { nodes: [...nodes.values()], links, incomplete };
 }
 
 /** The pk of a CalcJob's `retrieved` folder, or null before the job is retrieved. */

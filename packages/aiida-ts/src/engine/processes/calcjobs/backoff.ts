@@ -1,5 +1,6 @@
 import { getConfigOption } from '../../../config/manager.js';
 import { InternalError } from '../../../errors.js';
+import { asError } from '../../../utils/as-error.js';
 import { getLogger } from '../../logging.js';
 
 /** The option with the first retry interval of a failed transport task, in seconds (aiida's). */
@@ -29,12 +30,6 @@ export function backoffSettings(): BackoffSettings {
 export function abortReason(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   return reason === undefined ? new InternalError('aborted') : asError(reason);
-}
-
-/** `value` if it is an error, else an error with its text (what is thrown is nearly always an error already). */
-export function asError(value: unknown): Error {
-  if (value instanceof Error) return value;
-  return new InternalError(typeof value === 'string' ? value : JSON.stringify(value));
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */

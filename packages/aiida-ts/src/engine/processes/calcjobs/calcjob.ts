@@ -171,6 +171,8 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
   }
 
   #continued = false;
+  /** Whether this job gave back its slots and has not asked for any since (see `releaseSlots`). */
+  #slotsReleased = false;
   #monitors: CalcJobMonitors | undefined;
   #authInfo: AuthInfo | undefined;
 
@@ -662,8 +664,15 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
   }
 
   async releaseSlots(): Promise<void> {
-    if (this.pk === null) return;
+    // Once given back, nothing is held until the job asks again: the release at the end of the process (which
+    // covers a job killed or failed with its slots) is then a transaction with nothing to delete, and is skipped.
+    if (this.pk === null || this.#slotsReleased) return;
     await calcJobServices(this.runner).coordinator.releaseSlots(this.pk);
+    this.#slotsReleased = true;
+  }
+
+  markSlotsRequested(): void {
+    this.#slotsReleased = false;
   }
 
   adoptOutput(label: string, node: Node): void {

@@ -34,6 +34,7 @@ import { COMPRESS_STASH_MODES, StashMode } from './calc-info.js';
 import { faultPoint } from './faults.js';
 import type { Folder } from './folder.js';
 import { SandboxFolder } from './folder.js';
+import type { SubmitBatcher } from './submit-batcher.js';
 import { joinInside } from './paths.js';
 
 /** The folder of the computer's work directory where a stale working directory would be moved (aiida's). */
@@ -165,12 +166,21 @@ export async function uploadCalculation(
     else if (operation === 'remote' && !dryRun)
       await copyRemoteFiles(computer, transport, calcInfo, workdir, signal);
     else if (operation === 'sandbox' && !dryRun) {
-      for (const name of await folder.getContentList()) {
+      const entries = (await readdir(folder.abspath, { withFileTypes: true })).sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      );
+      for (const entry of entries) {
         signal?.throwIfAborted();
-        const local = folder.getAbsPath(name);
-        const entries = await readdir(local, { withFileTypes: true }).catch(() => undefined);
-        if (entries === undefined) await transport.putfile(local, path.posix.join(workdir, name));
-        else await putTree(transport, local, path.posix.join(workdir, name), signal);
+        const local = folder.getAbsPath(entry.name);
+        // The listing says what each entry is; only a symlink needs a look at what it points to.
+        const isDirectory = entry.isSymbolicLink()
+          ? await readdir(local).then(
+              () => true,
+              () => false,
+            )
+          : entry.isDirectory();
+        if (isDirectory) await putTree(transport, local, path.posix.join(workdir, entry.name), signal);
+        else await transport.putfile(local, path.posix.join(workdir, entry.name));
         faultPoint('upload:file');
       }
     }
@@ -347,11 +357,14 @@ export async function submitCalculation(
   node: CalcJobNode,
   scheduler: Scheduler,
   workdir: string,
+  submissions?: SubmitBatcher,
 ): Promise<string | SchedulerExitCode> {
   const existing = node.getJobId();
   if (existing !== null) return existing;
-  const filename = node.getOption('submit_script_filename');
-  return scheduler.submitJob(workdir, typeof filename === 'string' ? filename : '_aiidasubmit.sh');
+  const option = node.getOption('submit_script_filename');
+  const filename = typeof option === 'string' ? option : '_aiidasubmit.sh';
+  if (submissions !== undefined) return submissions.submit(scheduler, workdir, filename);
+  return scheduler.submitJob(workdir, filename);
 }
 
 /**
@@ -412,7 +425,8 @@ export async function retrieveFilesFromList(
       const local = localNames[index] ?? path.posix.basename(remote);
       const target = path.join(folder, ...local.split('/').filter((p) => p !== ''));
       if (!target.startsWith(folder)) continue;
-      await mkdir(path.dirname(target), { recursive: true });
+      // the folder itself exists: only files retrieved into sub folders need theirs made
+      if (path.dirname(target) !== folder) await mkdir(path.dirname(target), { recursive: true });
       await transport.get(remote, target, { ignoreNonexisting: true });
     }
   }
@@ -429,8 +443,11 @@ export async function retrieveCalculation(
   workdir: string,
   temporaryFolder: string,
   signal?: AbortSignal,
+  options: { readonly mayBeRetrieved?: boolean } = {},
 ): Promise<FolderData | null> {
-  if ((await node.getRetrievedNode()) !== null) return null;
+  // `mayBeRetrieved: false`: the caller knows no earlier run linked a `retrieved` output (a process that was never
+  // interrupted), and the query is saved.
+  if ((options.mayBeRetrieved ?? true) && (await node.getRetrievedNode()) !== null) return null;
   await using sandbox = new SandboxFolder('aiida-ts-retrieve-');
   await retrieveFilesFromList(transport, workdir, sandbox.abspath, node.getRetrieveList() ?? [], signal);
   faultPoint('retrieve:files');

@@ -26,8 +26,14 @@ export class Folder {
   /** Writes `content` (text as UTF-8) to `relative`, creating the folders on the way. */
   async writeFile(relative: string, content: string | Uint8Array): Promise<void> {
     const target = this.getAbsPath(relative);
-    await mkdir(path.dirname(target), { recursive: true });
-    await writeFile(target, content);
+    // Nearly every file goes where a folder already is: the folders are made only when the write says they are not.
+    try {
+      await writeFile(target, content);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(path.dirname(target), { recursive: true });
+      await writeFile(target, content);
+    }
   }
 
   /** The content of `relative` as bytes. */

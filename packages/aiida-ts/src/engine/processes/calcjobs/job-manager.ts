@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { AuthInfo } from '../../../orm/entities/computer.js';
 import { jobInfoFromAiidaDict, jobInfoToAiidaDict, type JobInfo } from '../../../schedulers/job-info.js';
 import { SchedulerFeature } from '../../../schedulers/scheduler.js';
-import { abortReason, asError, sleep } from './backoff.js';
+import { asError } from '../../../utils/as-error.js';
+import { abortReason, sleep } from './backoff.js';
 import type { JobCoordinator } from './coordination.js';
 import type { TransportQueue } from './transport-queue.js';
 

@@ -71,6 +71,8 @@ export interface CalcJobTaskHost {
   saveCheckpoint(): Promise<void>;
   /** Gives back the job slots of this job. */
   releaseSlots(): Promise<void>;
+  /** Says that the job asks for slots (again): a later {@link releaseSlots} has something to give back. */
+  markSlotsRequested(): void;
   computer(): Promise<Computer>;
   authInfo(): Promise<AuthInfo>;
 }
@@ -229,6 +231,7 @@ async function acquireSlots(host: CalcJobTaskHost, signal: AbortSignal): Promise
   const computer = await host.computer();
   const { coordinator } = calcJobServices(host.runner);
   const pools = await coordinator.poolsForComputer(computer.uuid);
+  host.markSlotsRequested();
   let waited = false;
   await coordinator.acquireSlots(pk, pools, {
     signal,
@@ -279,7 +282,12 @@ export async function taskSubmitJob(
       }
       info.submit_intent = true;
       await host.saveCheckpoint();
-      const submitted = await submitCalculation(node, scheduler, workdirOf(node));
+      const submitted = await submitCalculation(
+        node,
+        scheduler,
+        workdirOf(node),
+        calcJobServices(host.runner).submissions,
+      );
       faultPoint('submit:scheduler');
       if (typeof submitted === 'string') {
         host.setNodeAttributes({ job_id: submitted });
@@ -487,7 +495,10 @@ export async function taskRetrieveJob(
         }
         return;
       }
-      const retrieved = await retrieveCalculation(node, transport, workdir, temporaryFolder, signal);
+      // A process that was never interrupted knows its outputs: only a continued one may find one linked already.
+      const retrieved = await retrieveCalculation(node, transport, workdir, temporaryFolder, signal, {
+        mayBeRetrieved: host.continued,
+      });
       if (retrieved !== null) host.outMany({ retrieved });
     }),
   );

@@ -2,6 +2,7 @@
 import { fileUrl, get, type NodeRow } from '../api.js';
 import { ago, className, h, replace } from '../dom.js';
 import { readNpy } from '../npy.js';
+import type * as StructureViewer from '../structure-viewer.js';
 import { link } from '../router.js';
 import { card, facts, jsonBlock, linkTable } from './common.js';
 
@@ -174,6 +175,51 @@ function arrayTable(shape: number[], values: unknown[]): HTMLElement {
   );
 }
 
+type StructureModule = typeof StructureViewer;
+
+/** Where the node view loads the structure view from (a bundle of its own, see page-assets.ts). */
+const STRUCTURE_MODULE = '/assets/structure.js';
+
+/**
+ * The 3D view of a StructureData: loaded on demand (three.js is large), drawn once the card is in the page (it sizes
+ * itself to the card), with a legend of the elements; without WebGL, a note (the sites are in the attributes).
+ */
+function structureCard(attributes: Record<string, unknown>): HTMLElement {
+  const canvas = h('div', { class: 'structure', 'data-testid': 'structure-view' }, 'Loading the 3D view…');
+  const legend = h('div', { class: 'legend', 'data-testid': 'structure-legend' });
+  const sites = Array.isArray(attributes['sites']) ? attributes['sites'].length : 0;
+  const box = card(
+    `Structure (${sites} site${sites === 1 ? '' : 's'}: drag to rotate, wheel to zoom)`,
+    canvas,
+    legend,
+  );
+  const draw = async (): Promise<void> => {
+    // a URL held in a variable: esbuild leaves the import to the browser instead of bundling the module here
+    const url: string = STRUCTURE_MODULE;
+    const module = (await import(url)) as StructureModule;
+    const view = module.mountStructure(canvas, attributes);
+    replace(
+      legend,
+      ...view.legend.map(({ symbol, color }) =>
+        h('span', { class: 'element' }, h('i', { style: `background:${color}` }), symbol),
+      ),
+    );
+  };
+  requestAnimationFrame(() => {
+    draw().catch((error: unknown) =>
+      replace(
+        canvas,
+        h(
+          'p',
+          { class: 'muted' },
+          `No 3D view here (${(error as Error).message}); the sites are in the attributes.`,
+        ),
+      ),
+    );
+  });
+  return box;
+}
+
 /** One node: its fields, attributes, extras, comments, files, arrays, inputs and outputs. */
 export function nodeView(root: HTMLElement, params: Record<string, string>): void {
   const id = params['id'] ?? '';
@@ -223,6 +269,7 @@ export function nodeView(root: HTMLElement, params: Record<string, string>): voi
           ['modified', new Date(String(node.mtime)).toLocaleString()],
         ]),
       ),
+      node.node_type.startsWith('data.core.structure.') ? structureCard(attributes.attributes) : '',
       h(
         'div',
         { class: 'grid' },

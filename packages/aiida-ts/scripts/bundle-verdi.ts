@@ -1,0 +1,139 @@
+/**
+ * Bundles the `verdi` executable (run by `pnpm build` after tsc): dist/bin/verdi.js and the chunks it imports on
+ * demand, one per command group and shared code, instead of the ~500 files of the compiled tree, kysely and zod that
+ * Node would otherwise resolve, read and link one by one (half of a command's start-up).
+ *
+ * aiida-ts's public entry points are entries of the same bundle (dist/bin/aiida-ts.js, aiida-ts-orm.js, …): a
+ * script that `verdi run` runs (or a daemon worker loads) imports those, so it shares the module instances — the
+ * loaded profile, its storage, the runner — with the command (see src/cmdline/utils/own-modules.ts). A program that
+ * imports `aiida-ts` itself uses the compiled tree as before.
+ *
+ *   tsx scripts/bundle-verdi.ts
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+
+const root = join(import.meta.dirname, '..');
+const dist = join(root, 'dist');
+const outdir = join(dist, 'bin');
+
+/**
+ * Packages bundled in: pure JavaScript that commands load (kysely and zod alone are 350 files). The others stay
+ * outside: native addons and WebAssembly found beside their files (better-sqlite3, @resvg, ssh2), packages that
+ * start workers from their own files (pino, esbuild, tsx), and ones loaded by only a command or two (pg, fastify,
+ * archives).
+ */
+const BUNDLED = new Set([
+  'plumpy-ts',
+  'kiwipy-ts',
+  'kysely',
+  'zod',
+  'commander',
+  'lossless-json',
+  'picocolors',
+  'yaml',
+  'p-limit',
+  'yocto-queue',
+  // its CommonJS build holds every algorithm's WebAssembly (600 kB that Node scans for exports); bundled, only BLAKE2b
+  'hash-wasm',
+]);
+
+function packageName(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
+}
+
+const externals: Plugin = {
+  name: 'aiida-ts-externals',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('node:')) return { path: args.path, external: true };
+      return BUNDLED.has(packageName(args.path)) ? undefined : { path: args.path, external: true };
+    });
+  },
+};
+
+/**
+ * Keeps each module's `import.meta.url` its place in the compiled tree: modules find files beside them (the
+ * package.json, the web page's sources, `verdi` for the daemon) and resolve packages from there.
+ */
+const ownLocation: Plugin = {
+  name: 'aiida-ts-own-location',
+  setup(build) {
+    build.onLoad({ filter: /\.js$/ }, async (args) => {
+      if (!args.path.startsWith(`${dist}/`)) return undefined;
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes('import.meta')) return { contents: text, loader: 'js' };
+      const fromBundle = relative(outdir, args.path);
+      const url = `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`;
+      // code only: `'import.meta.url'` in quotes is a name (the script cache's esbuild defines)
+      const field = (name: string) => new RegExp(`(?<!['"\\w])import\\.meta\\.${name}(?![\\w'"])`, 'g');
+      const contents = text
+        .replace(field('url'), url)
+        .replace(field('dirname'), JSON.stringify(dirname(args.path)))
+        .replace(field('filename'), JSON.stringify(args.path));
+      return { contents, loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
+/**
+ * Modules that scripts import and must share with `verdi` (see src/cmdline/utils/own-modules.ts), each an entry of
+ * the bundle: the public entry points of aiida-ts, plumpy-ts and kiwipy-ts, and zod (schemas a script builds go
+ * into the processes of the engine).
+ */
+const publicEntries: Record<string, string> = {};
+const entryPoints: Record<string, string> = { verdi: join(dist, 'cmdline', 'verdi.js') };
+const addEntry = (specifier: string, file: string): void => {
+  const name = specifier.replaceAll('/', '-');
+  publicEntries[specifier] = name;
+  entryPoints[name] = file;
+};
+for (const [name, folder] of [
+  ['aiida-ts', root],
+  ['plumpy-ts', dirname(fileURLToPath(import.meta.resolve('plumpy-ts/package.json')))],
+  ['kiwipy-ts', dirname(fileURLToPath(import.meta.resolve('kiwipy-ts/package.json')))],
+] as const) {
+  const manifest = JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as {
+    exports: Record<string, unknown>;
+  };
+  for (const [subpath, target] of Object.entries(manifest.exports)) {
+    if (target === null || typeof target !== 'object' || !('default' in target)) continue;
+    const file = (target as { default: string }).default;
+    if (!file.startsWith('./dist/') || !file.endsWith('.js')) continue;
+    addEntry(subpath === '.' ? name : `${name}/${subpath.slice(2)}`, join(folder, file));
+  }
+}
+addEntry('zod', fileURLToPath(import.meta.resolve('zod')));
+
+rmSync(outdir, { recursive: true, force: true });
+const result = await build({
+  entryPoints,
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  entryNames: '[name]',
+  chunkNames: 'chunk-[hash]',
+  // process types and labels are class and function names: the bundle must not rename them (`Node2`)
+  keepNames: true,
+  // the packages of the workspace say `sideEffects: false` for users' bundlers, yet some of their imports are there
+  // for what they do (register node classes and plugins)
+  ignoreAnnotations: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { AIIDA_TS_BUNDLE_ENTRIES: JSON.stringify(publicEntries) },
+  // the CommonJS packages bundled in (commander, picocolors) require Node's modules
+  banner: {
+    js: "import { createRequire as __aiidaTsCreateRequire } from 'node:module';\nconst require = __aiidaTsCreateRequire(import.meta.url);",
+  },
+  plugins: [externals, ownLocation],
+  metafile: process.env['AIIDA_TS_BUNDLE_METAFILE'] !== undefined,
+});
+if (result.metafile !== undefined)
+  writeFileSync(process.env['AIIDA_TS_BUNDLE_METAFILE'] ?? '', JSON.stringify(result.metafile));
