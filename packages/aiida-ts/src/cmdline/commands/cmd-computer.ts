@@ -6,6 +6,7 @@ import { UsageError } from '../exit-codes.js';
 import { addParamOptions, readConfigSource, resolveParams, type ParamSpec } from '../utils/params.js';
 import { addSetLimitsCommand, describeComputerLimits } from '../computer/limits.js';
 import { addComputerSubcommands } from '../computer/subcommands.js';
+import { storeNewComputer } from '../computer/store-new.js';
 import { computerArgument } from '../computer/computer-argument.js';
 import { addGotoCommand } from '../computer/goto.js';
 
@@ -280,25 +281,11 @@ export default defineCommandGroup({
         if (values.default_memory_per_machine !== undefined) {
           metadata.default_memory_per_machine = values.default_memory_per_machine;
         }
-        const computer = new Computer(
-          {
-            label: String(values.label),
-            hostname: String(values.hostname),
-            description: typeof values.description === 'string' ? values.description : '',
-            transportType: String(values.transport),
-            schedulerType: scheduler,
-            workdir: String(values.work_dir),
-            metadata,
-          },
-          { storage },
-        );
-        try {
-          computer.validate();
-        } catch (error) {
-          cli.out.critical(`unable to store the computer: ${(error as Error).message}. Exiting...`);
-        }
-        await computer.store();
-        cli.out.success(`Computer<${String(computer.pk)}> ${computer.label} created`);
+        await storeNewComputer(cli, values, {
+          label: String(values.label),
+          schedulerType: scheduler,
+          metadata,
+        });
       });
 
     group

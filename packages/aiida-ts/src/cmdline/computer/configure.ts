@@ -172,7 +172,8 @@ async function resolveAuthParams(options: ResolveAuthOptions): Promise<Record<st
   return result;
 }
 
-async function userByEmail(cli: Cli, email: string | undefined): Promise<User> {
+/** The user of `--user EMAIL`, or the profile's default user; an unknown email is a usage error. */
+export async function userByEmail(cli: Cli, email: string | undefined): Promise<User> {
   const storage = await cli.storage();
   const { User } = await import('../../orm/entities/user.js');
   if (email === undefined) return User.getDefault({ storage });

@@ -2,12 +2,12 @@ import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Computer } from '../../orm/entities/computer.js';
-import type { User } from '../../orm/entities/user.js';
 import type { Cli } from '../cli.js';
 import { computerArgument } from './computer-argument.js';
 import { UsageError } from '../exit-codes.js';
 import { addParamOptions, resolveParams, type ParamSpec } from '../utils/params.js';
-import { addConfigureGroup, addTransportConfigureCommands } from './configure.js';
+import { addConfigureGroup, addTransportConfigureCommands, userByEmail } from './configure.js';
+import { storeNewComputer } from './store-new.js';
 
 /** What `verdi computer setup` knows and the new subcommands reuse. */
 export interface ComputerSetupParams {
@@ -24,20 +24,6 @@ export interface ComputerSetupParams {
 }
 
 const computerOf = computerArgument;
-
-async function userOf(cli: Cli, email: string | undefined): Promise<User> {
-  const storage = await cli.storage();
-  const { User } = await import('../../orm/entities/user.js');
-  if (email === undefined) return User.getDefault({ storage });
-  const { NotExistentError } = await import('../../errors.js');
-  try {
-    return await User.get(email, { storage });
-  } catch (error) {
-    if (error instanceof NotExistentError)
-      throw new UsageError(`no user with the email \`${email}\``, undefined, { cause: error });
-    throw error;
-  }
-}
 
 /** The `verdi computer setup --config` keys of a computer, as `verdi computer export setup` writes them. */
 export function computerSetupConfig(computer: Computer): Record<string, unknown> {
@@ -91,7 +77,7 @@ function addEnableDisable(group: Command, cli: Cli): void {
       .option('-u, --user <email>', 'Email of the user (default: the default user).')
       .action(async (identifier: string, opts: { user?: string }) => {
         const computer = await computerOf(cli, identifier);
-        const user = await userOf(cli, opts.user);
+        const user = await userByEmail(cli, opts.user);
         const { NotExistentError } = await import('../../errors.js');
         let enabled: boolean;
         try {
@@ -167,25 +153,7 @@ function addDuplicate(group: Command, cli: Cli, params: ComputerSetupParams): vo
       metadata.default_mpiprocs_per_machine = values.mpiprocs_per_machine;
     if (values.default_memory_per_machine !== undefined && plugins.acceptsMemory(scheduler))
       metadata.default_memory_per_machine = values.default_memory_per_machine;
-    const computer = new Computer(
-      {
-        label,
-        hostname: String(values.hostname),
-        description: typeof values.description === 'string' ? values.description : '',
-        transportType: String(values.transport),
-        schedulerType: scheduler,
-        workdir: String(values.work_dir),
-        metadata,
-      },
-      { storage },
-    );
-    try {
-      computer.validate();
-    } catch (error) {
-      cli.out.critical(`unable to store the computer: ${(error as Error).message}. Exiting...`);
-    }
-    await computer.store();
-    cli.out.success(`Computer<${String(computer.pk)}> ${computer.label} created`);
+    const computer = await storeNewComputer(cli, values, { label, schedulerType: scheduler, metadata });
     if (!(await computer.isConfigured())) {
       const profile = await cli.profile();
       cli.out.report('Note: before the computer can be used, it has to be configured with the command:');
@@ -236,7 +204,7 @@ function addExport(group: Command, cli: Cli): void {
         opts: { user?: string; overwrite?: boolean; sort?: boolean },
       ) => {
         const computer = await computerOf(cli, identifier);
-        const user = await userOf(cli, opts.user);
+        const user = await userByEmail(cli, opts.user);
         if (!(await computer.isUserConfigured(user))) {
           cli.out.critical(
             `Computer<${String(computer.pk)}> ${computer.label} configuration cannot be exported, because computer ` +
@@ -267,7 +235,7 @@ function addTest(group: Command, cli: Cli): void {
     .option('-u, --user <email>', 'Test the configuration of this user (default: the default user).')
     .action(async (identifier: string, opts: { user?: string }) => {
       const computer = await computerOf(cli, identifier);
-      const user = await userOf(cli, opts.user);
+      const user = await userByEmail(cli, opts.user);
       cli.out.report(`Testing computer<${computer.label}> for user<${user.email}>...`);
       const { NotExistentError } = await import('../../errors.js');
       let enabled: boolean;
