@@ -405,9 +405,9 @@ export default defineCommandGroup({
           cli.out.printJson(info);
         } else {
           // as PyYAML prints it for aiida-core: YAML 1.1 (so timestamp-like strings are quoted), flush sequences
-          const { stringify } = await import('yaml');
+          const { yamlText } = await import('../utils/yaml-text.js');
           cli.out.writeOut(
-            stringify(info, { version: '1.1', indentSeq: false, sortMapEntries: false, singleQuote: true }) +
+            yamlText(info, { version: '1.1', indentSeq: false, sortMapEntries: false, singleQuote: true }) +
               '\n',
           );
         }

@@ -588,8 +588,8 @@ function addExport(group: Command, cli: Cli): void {
           await code.exportFiles(files);
           config.filepath_files = files;
         }
-        const { stringify } = await import('yaml');
-        await writeFile(target, stringify(config, { sortMapEntries: opts.sort === true }), 'utf8');
+        const { yamlText } = await import('../utils/yaml-text.js');
+        await writeFile(target, yamlText(config, { sortMapEntries: opts.sort === true }), 'utf8');
         cli.out.success(`Code<${String(code.pk)}> ${code.label} exported to file \`${target}\`.`);
       },
     );

@@ -59,8 +59,8 @@ function outputFile(given: string | undefined, fallback: string, overwrite: bool
 }
 
 async function toYaml(value: unknown, sort: boolean): Promise<string> {
-  const { stringify } = await import('yaml');
-  return stringify(value, { sortMapEntries: sort });
+  const { yamlText } = await import('../utils/yaml-text.js');
+  return yamlText(value, { sortMapEntries: sort });
 }
 
 function addEnableDisable(group: Command, cli: Cli): void {
