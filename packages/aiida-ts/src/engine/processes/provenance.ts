@@ -1,10 +1,5 @@
 import { PortNamespace, ProcessState, isPlainObject, type ProcessSpec, type SpecTypes } from 'plumpy-ts';
-import {
-  InvalidOperationError,
-  LeaseLostError,
-  ProvenanceWriteError,
-  ValidationError,
-} from '../../errors.js';
+import { InvalidOperationError, ProvenanceWriteError, ValidationError } from '../../errors.js';
 import { LINK_RULES, LinkType, PORT_NAMESPACE_SEPARATOR } from '../../orm/links.js';
 import { Node } from '../../orm/nodes/node.js';
 import { CalculationNode, ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
@@ -14,6 +9,7 @@ import type { NewDbLink } from '../../storage/schema.js';
 import { hashBeforeStore } from '../caching/hash.js';
 import type { ProcessRunner } from './process-runner.js';
 import { NodeWriter } from './node-writer.js';
+import { isLeaseLost } from '../write-guard.js';
 
 /** What the engine keeps beside a plumpy process to record it in the provenance graph. */
 export interface ProvenanceInit {
@@ -93,13 +89,17 @@ export class ProcessProvenance {
       failure = error;
     }
     const pk = this.node.pk;
-    if (failure instanceof LeaseLostError) {
-      // The daemon's fence refused the end: the process is another worker's now, its node is not ours to mark.
+    // The daemon's fence refused the end (or the mark): the process is another worker's now, its node is not ours
+    // to mark, now or later.
+    const leaseLost = (cause: unknown): void => {
       this.#endFailure = new ProvenanceWriteError(
         `process<${String(pk)}> ${outcome} here, but this runner lost its lease: another worker continues it`,
         { pk, markedExcepted: false },
-        { cause: failure },
+        { cause },
       );
+    };
+    if (isLeaseLost(failure)) {
+      leaseLost(failure);
       return;
     }
     let markedExcepted = false;
@@ -108,6 +108,10 @@ export class ProcessProvenance {
       await this.markExcepted(failure);
       markedExcepted = true;
     } catch (error) {
+      if (isLeaseLost(error)) {
+        leaseLost(error);
+        return;
+      }
       why = ` (${messageOf(error)})`;
     }
     this.#endFailure = new ProvenanceWriteError(
