@@ -63,12 +63,13 @@ export async function terminate(pid: number | undefined, options: TerminateOptio
   }
 }
 
-/** Whether `pid` is stopped by a signal (state `T` in /proc), or gone. */
+/** Whether `pid` can do nothing more for now: stopped by a signal (state `T` in /proc), a zombie (`Z`), or gone. */
 export function isStopped(pid: number | undefined): boolean {
   if (pid === undefined) return true;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'T' || state === 'Z';
   } catch {
     return true;
   }

@@ -173,7 +173,27 @@ export async function startPrivateSshd(extraConfig: readonly string[] = []): Pro
       intervalMs: 5,
       service: 'sshd',
     });
-    for (const pid of descendantPids(proc.pid).reverse()) signal(pid, 'SIGKILL');
+    // The sessions are frozen too before any is killed: a session that forks while the tree is read is frozen in the
+    // next pass (its parent lives on, frozen, so the new process is still found under the listener), until a pass
+    // finds nothing new. Killed one by one as they were found, a session's child forked in between was left to
+    // init, held the connection, and the stopped sshd kept answering (a paused-job test waited for ever).
+    const frozen: number[] = [];
+    for (;;) {
+      const found = descendantPids(proc.pid).filter((pid) => !frozen.includes(pid));
+      if (found.length === 0) break;
+      for (const pid of found) signal(pid, 'SIGSTOP');
+      frozen.push(...found);
+      await waitFor(
+        `the sessions of sshd (pid ${String(proc.pid)}) to be stopped`,
+        () => found.every(isStopped),
+        {
+          timeoutMs: 10_000,
+          intervalMs: 5,
+          service: 'sshd',
+        },
+      );
+    }
+    for (const pid of frozen.reverse()) signal(pid, 'SIGKILL');
     proc.kill('SIGKILL');
     await exited;
   };

@@ -5,7 +5,7 @@
  * the backoff, and `play` once sshd is back finishes it with exactly one scheduler job.
  */
 import { readFileSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import {
@@ -171,11 +171,14 @@ describe('kill with the scheduler', () => {
 
 describe('faults', () => {
   it('pauses after the backoff when sshd stops mid-run, and play finishes the job with exactly one slurm job', async () => {
+    // The job holds until the test opens the gate: it is surely still with slurm when sshd stops (a job that only
+    // slept could end before the test saw it queued on a loaded machine).
+    const gate = path.join(home, 'gate-sshd-stop');
     const node = await engine().runner.submit(ArithmeticAddCalculation, {
       x: 6,
       y: 7,
       code: sshSlurm.code,
-      metadata: { options: { sleep: 3 } as never },
+      metadata: { options: { prepend_text: `while [ ! -e '${gate}' ]; do sleep 0.05; done` } },
     });
     const pk = node.pk!;
     await until(
@@ -190,6 +193,7 @@ describe('faults', () => {
       /^Pausing after failed transport task: update_calculation failed 2 times consecutively/,
     );
     expect(paused.processState).toBe('waiting');
+    await writeFile(gate, '');
     await sshd.start();
     engine().runner.getLiveProcess(pk)?.play();
     await until('the job to end', async () => (await fresh(pk)).isTerminated, 60_000);
