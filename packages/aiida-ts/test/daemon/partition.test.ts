@@ -74,7 +74,10 @@ describe('a daemon worker cut off by the network', () => {
 
   it(
     'is fenced off: its process is continued elsewhere and its late writes are refused',
-    { timeout: 60_000 },
+    // The bound of the whole sequence: each wait inside has its own (spawning the worker in the namespace, 20 s for
+    // its claim, 30 s for the takeover, 20 s for its refused writes), and under a full CI run they added up to more
+    // than the 60 s this had (14 s alone).
+    { timeout: 150_000 },
     async () => {
       const { storage } = shared;
       const tasks = withAiidaTsTables(storage.executor());
