@@ -271,7 +271,12 @@ export class QueryBuilder {
 
   /** The query as a JSON-serialisable dictionary in aiida-core's `as_dict` layout (a deep copy). */
   asDict(): QueryDict {
-    return deepCopy({
+    return deepCopy(this.#asDictView());
+  }
+
+  /** The query in `asDict`'s layout, sharing this builder's state (not a copy: only to read or serialise). */
+  #asDictView(): QueryDict {
+    return {
       path: this.#path,
       filters: this.#filters,
       project: this.#projections,
@@ -280,7 +285,7 @@ export class QueryBuilder {
       limit: this.#limit,
       offset: this.#offset,
       distinct: this.#distinct,
-    });
+    };
   }
 
   /** An independent copy (same backend). */
@@ -849,16 +854,7 @@ export class QueryBuilder {
       shape !== undefined
         ? `s${String(shape)}`
         : `j${JSON.stringify(
-            {
-              path: this.#path,
-              filters: this.#filters,
-              project: this.#projections,
-              project_map: this.#projectMap,
-              order_by: this.#orderBy,
-              limit: this.#limit,
-              offset: this.#offset,
-              distinct: this.#distinct,
-            },
+            this.#asDictView(),
             function (this: Record<string, unknown>, name: string, value: unknown) {
               return this[name] instanceof Date ? { $date: value } : value;
             },

@@ -27,7 +27,8 @@ const NODE_FIELDS: Record<string, FieldSpec> = {
   dbcomputer_id: { type: 'integer', path: 'dbcomputer_id' },
 };
 
-const NODE_PROJECTION = [
+/** The node columns every node resource projects first (node-rows.ts reads exactly these from the table). */
+export const NODE_PROJECTION = [
   'id',
   'uuid',
   'node_type',

@@ -1,7 +1,11 @@
 import { sql, type Expression, type SelectQueryBuilder } from 'kysely';
 import type { SqlDialect } from '../../storage/dialect.js';
 import type { WebContext } from '../context.js';
-import { PROCESS_ATTRIBUTES, type ResourceDefinition } from './definitions.js';
+import {
+  NODE_PROJECTION as NODE_COLUMNS,
+  PROCESS_ATTRIBUTES,
+  type ResourceDefinition,
+} from './definitions.js';
 import { fullTypeOf } from './filters.js';
 
 /**
@@ -12,19 +16,6 @@ import { fullTypeOf } from './filters.js';
  * serialises back to strings. Here each database row becomes the API's row in one pass, with times as the ISO
  * strings the API sends. Which rows to read is still decided by the QueryBuilder (the filters of the request).
  */
-
-const NODE_COLUMNS = [
-  'id',
-  'uuid',
-  'node_type',
-  'process_type',
-  'label',
-  'description',
-  'ctime',
-  'mtime',
-  'user_id',
-  'dbcomputer_id',
-] as const;
 
 /** One row of a list: the projected fields by their API names (as listing.ts's `Row`). */
 type Row = Record<string, unknown>;
