@@ -11,7 +11,7 @@ fi
 pnpm install --frozen-lockfile --reporter=silent
 pnpm --silent build --output-logs=errors-only
 
-verdi() { node packages/aiida-ts/dist/cmdline/verdi.js "$@"; }
+verdi() { node packages/aiida-ts/dist/bin/verdi.js "$@"; }
 
 if ! verdi profile list --json 2>/dev/null | grep -q '"name"'; then
   echo "== verdi presto (a profile on SQLite, no broker)"
