@@ -281,6 +281,39 @@ describe('timeouts and lost connections', () => {
     }
   });
 
+  it('fails at once when the server ends the connection during the login, long before the timeout', async () => {
+    // A relay to the private sshd that ends the connection (a clean FIN) once the server's key exchange began, past
+    // its banner: what a client sees when sshd is stopped in the middle of its login. ssh2 reports that only by
+    // 'close' and drops its own ready timeout; the opening must fail then, not wait for ever.
+    const relay = net.createServer((client) => {
+      const upstream = net.connect(sshd.port, sshd.host);
+      let seen = '';
+      client.pipe(upstream);
+      upstream.on('data', (chunk: Buffer) => {
+        seen += chunk.toString('latin1');
+        const bannerEnd = seen.indexOf('\r\n');
+        if (bannerEnd === -1 || seen.length === bannerEnd + 2) {
+          client.write(chunk);
+          return;
+        }
+        client.end(chunk);
+        upstream.destroy();
+      });
+      client.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const address = relay.address() as net.AddressInfo;
+    try {
+      await expect(makeTransport({ port: address.port, timeout: 600 }).open()).rejects.toMatchObject({
+        errno: 'ECONNRESET',
+        message: expect.stringMatching(/closed before the login completed/),
+      });
+    } finally {
+      relay.close();
+    }
+  });
+
   it('notices a silently frozen server through keepalives', async () => {
     const before = new Set(sshd.connectionPids());
     const t = makeTransport({}, { keepaliveIntervalMs: 200, keepaliveCountMax: 2 });

@@ -440,12 +440,28 @@ export class SshTransport extends BaseTransport {
           );
         }
       };
+      // ssh2 reports a connection that ends after the server's banner but before authentication completed (the
+      // server killed mid-handshake) only by 'close', without an error, and clears its ready timeout: without this
+      // the opening would wait for ever (a job's update never failed, so it never paused, when sshd stopped).
+      const onClose = (): void => {
+        client.removeListener('ready', onReady);
+        client.removeListener('error', onError);
+        reject(
+          refusal ??
+            new TransportError(
+              `core.ssh: the connection to ${host}:${port} was closed before the login completed`,
+              { errno: 'ECONNRESET' },
+            ),
+        );
+      };
       const onReady = (): void => {
         client.removeListener('error', onError);
+        client.removeListener('close', onClose);
         resolve(client);
       };
       client.once('error', onError);
       client.once('ready', onReady);
+      client.once('close', onClose);
       try {
         client.connect(config);
       } catch (error) {
