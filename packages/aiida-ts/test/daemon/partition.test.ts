@@ -20,6 +20,19 @@ import { openSharedStorage, spawnWorker, type SharedStorage, type SpawnedWorker 
 
 const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: 'ignore' });
 
+/** `promise`, or a failure naming what did not happen within `ms` (a bound, not a measurement). */
+async function within<T>(ms: number, what: string, promise: PromiseLike<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('a daemon worker cut off by the network', () => {
   const suffix = randomBytes(3).toString('hex');
   const namespace = `aiidad${suffix}`;
@@ -89,8 +102,11 @@ describe('a daemon worker cut off by the network', () => {
       ]);
       const cutOffId = await cutOff.ready;
       const runner = new Runner({ storage, pollInterval: 0.1, ownership: new RunnerOwnership(storage) });
+      let pk: number | undefined;
+      let survivorStats: (() => unknown) | undefined;
       try {
         const node = await runner.submit(Sleeper, { ms: 8_000, x: new Int(41) });
+        pk = node.pk ?? undefined;
         await expect
           .poll(
             async () =>
@@ -105,12 +121,15 @@ describe('a daemon worker cut off by the network', () => {
           )
           .toBe(cutOffId);
         ip('netns', 'exec', namespace, 'ip', 'link', 'set', nsSide, 'down');
+        // The survivor's own lease is long: it runs in this test process, which a loaded machine can stall for seconds,
+        // and the cut-off worker (back on the network) would then take the process back and start its step again.
         await using survivor = await startDaemonWorker(undefined, {
           storage,
           communicator: null,
           slots: 2,
-          leaseTtlMs: 2_000,
+          leaseTtlMs: 10_000,
         });
+        survivorStats = () => survivor.stats();
         // taken over once the cut-off worker's lease has expired
         await expect
           .poll(
@@ -127,7 +146,7 @@ describe('a daemon worker cut off by the network', () => {
           .toBe(survivor.id);
         // the link returns while both run the step: the cut-off worker ends its step first, and its writes are refused
         ip('netns', 'exec', namespace, 'ip', 'link', 'set', nsSide, 'up');
-        const done = await runner.getProcessFuture(node.pk!);
+        const done = await within(60_000, 'the process to finish', runner.getProcessFuture(node.pk!));
         const worker = cutOff;
 
         await expect
@@ -150,6 +169,21 @@ describe('a daemon worker cut off by the network', () => {
           .executeTakeFirst();
         expect(Number(addOnes?.n)).toBe(1);
         expect(survivor.stats().claimed).toBe(1);
+      } catch (error) {
+        // what the workers did is the story of a failure here: the cut-off worker logs in its own OS process
+        const row =
+          pk === undefined
+            ? undefined
+            : await tasks
+                .selectFrom('aiida_ts_task')
+                .selectAll()
+                .where('process_id', '=', pk)
+                .executeTakeFirst();
+        throw new Error(
+          `${String(error)}\n--- task row ---\n${JSON.stringify(row)}\n--- survivor ---\n${JSON.stringify(survivorStats?.())}\n` +
+            `--- cut-off worker (${cutOffId}) output ---\n${cutOff.output()}`,
+          { cause: error },
+        );
       } finally {
         await runner.close();
       }
