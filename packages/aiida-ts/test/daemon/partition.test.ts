@@ -20,6 +20,9 @@ import { openSharedStorage, spawnWorker, type SharedStorage, type SpawnedWorker 
 
 const ip = (...args: string[]): void => void execFileSync('ip', args, { stdio: 'ignore' });
 
+/** A failure with the workers' side of the story attached. */
+class Explained extends Error {}
+
 /** `promise`, or a failure naming what did not happen within `ms` (a bound, not a measurement). */
 async function within<T>(ms: number, what: string, promise: PromiseLike<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -104,6 +107,24 @@ describe('a daemon worker cut off by the network', () => {
       const runner = new Runner({ storage, pollInterval: 0.1, ownership: new RunnerOwnership(storage) });
       let pk: number | undefined;
       let survivorStats: (() => unknown) | undefined;
+      // What the workers did is the story of a failure here (the cut-off worker logs in its own OS process); it is
+      // read while the survivor still runs (its disposal finishes the step first).
+      const explain = async (error: unknown): Promise<Error> => {
+        if (error instanceof Explained) return error;
+        const row =
+          pk === undefined
+            ? undefined
+            : await tasks
+                .selectFrom('aiida_ts_task')
+                .selectAll()
+                .where('process_id', '=', pk)
+                .executeTakeFirst();
+        return new Explained(
+          `${String(error)}\n--- task row ---\n${JSON.stringify(row)}\n--- survivor ---\n` +
+            `${JSON.stringify(survivorStats?.())}\n--- cut-off worker (${cutOffId}) output ---\n${cutOff?.output() ?? ''}`,
+          { cause: error },
+        );
+      };
       try {
         const node = await runner.submit(Sleeper, { ms: 8_000, x: new Int(41) });
         pk = node.pk ?? undefined;
@@ -130,60 +151,53 @@ describe('a daemon worker cut off by the network', () => {
           leaseTtlMs: 10_000,
         });
         survivorStats = () => survivor.stats();
-        // taken over once the cut-off worker's lease has expired
-        await expect
-          .poll(
-            async () =>
-              (
-                await tasks
-                  .selectFrom('aiida_ts_task')
-                  .select('owner')
-                  .where('process_id', '=', node.pk!)
-                  .executeTakeFirst()
-              )?.owner,
-            { timeout: 30_000, interval: 50 },
-          )
-          .toBe(survivor.id);
-        // the link returns while both run the step: the cut-off worker ends its step first, and its writes are refused
-        ip('netns', 'exec', namespace, 'ip', 'link', 'set', nsSide, 'up');
-        const done = await within(60_000, 'the process to finish', runner.getProcessFuture(node.pk!));
-        const worker = cutOff;
+        try {
+          // taken over once the cut-off worker's lease has expired
+          await expect
+            .poll(
+              async () =>
+                (
+                  await tasks
+                    .selectFrom('aiida_ts_task')
+                    .select('owner')
+                    .where('process_id', '=', node.pk!)
+                    .executeTakeFirst()
+                )?.owner,
+              { timeout: 30_000, interval: 50 },
+            )
+            .toBe(survivor.id);
+          // the link returns while both run the step: the cut-off worker ends its step first, and its writes are refused
+          ip('netns', 'exec', namespace, 'ip', 'link', 'set', nsSide, 'up');
+          const done = await within(60_000, 'the process to finish', runner.getProcessFuture(node.pk!));
+          const worker = cutOff;
 
-        await expect
-          .poll(() => worker.output(), { timeout: 20_000, interval: 50 })
-          .toMatch(
-            new RegExp(
-              `process<${node.pk!}> is no longer leased|lease of process<${node.pk!}> lost|presumed dead`,
-            ),
-          );
-        expect(done.processState).toBe('finished');
-        const calls = (await done.base.links.getOutgoing({ linkType: 'call_calc' })).all();
-        expect(calls).toHaveLength(1);
-        const returned = (await done.base.links.getOutgoing({ linkType: 'return' })).all();
-        expect(returned.map((link) => [link.linkLabel, (link.node as Int).value])).toEqual([['result', 42]]);
-        const addOnes = await storage
-          .executor()
-          .selectFrom('db_dbnode')
-          .select((eb) => eb.fn.countAll<number | string>().as('n'))
-          .where('process_type', '=', 'fixtures.addOne')
-          .executeTakeFirst();
-        expect(Number(addOnes?.n)).toBe(1);
-        expect(survivor.stats().claimed).toBe(1);
+          await expect
+            .poll(() => worker.output(), { timeout: 20_000, interval: 50 })
+            .toMatch(
+              new RegExp(
+                `process<${node.pk!}> is no longer leased|lease of process<${node.pk!}> lost|presumed dead`,
+              ),
+            );
+          expect(done.processState).toBe('finished');
+          const calls = (await done.base.links.getOutgoing({ linkType: 'call_calc' })).all();
+          expect(calls).toHaveLength(1);
+          const returned = (await done.base.links.getOutgoing({ linkType: 'return' })).all();
+          expect(returned.map((link) => [link.linkLabel, (link.node as Int).value])).toEqual([
+            ['result', 42],
+          ]);
+          const addOnes = await storage
+            .executor()
+            .selectFrom('db_dbnode')
+            .select((eb) => eb.fn.countAll<number | string>().as('n'))
+            .where('process_type', '=', 'fixtures.addOne')
+            .executeTakeFirst();
+          expect(Number(addOnes?.n)).toBe(1);
+          expect(survivor.stats().claimed).toBe(1);
+        } catch (error) {
+          throw await explain(error);
+        }
       } catch (error) {
-        // what the workers did is the story of a failure here: the cut-off worker logs in its own OS process
-        const row =
-          pk === undefined
-            ? undefined
-            : await tasks
-                .selectFrom('aiida_ts_task')
-                .selectAll()
-                .where('process_id', '=', pk)
-                .executeTakeFirst();
-        throw new Error(
-          `${String(error)}\n--- task row ---\n${JSON.stringify(row)}\n--- survivor ---\n${JSON.stringify(survivorStats?.())}\n` +
-            `--- cut-off worker (${cutOffId}) output ---\n${cutOff.output()}`,
-          { cause: error },
-        );
+        throw await explain(error);
       } finally {
         await runner.close();
       }
