@@ -14,12 +14,14 @@ import { User } from '../../orm/entities/user.js';
 import { RepositoryMetadataSchema } from '../../repository/file.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage } from '../../storage/context.js';
+import { DialectName } from '../../storage/dialect.js';
 import { ARCHIVE_JSON_COLUMNS, type ArchiveTable } from './archive-schema.js';
 import { ArchiveReader, type ArchiveReaderOptions } from './archive-reader.js';
 import { DEFAULT_BATCH_SIZE } from './create.js';
 import { OBJECT_KEY } from './format.js';
 import { chunks, progressTicker, type ArchiveListener } from './progress.js';
 import { collectRepositoryKeys, plainRepositoryKeys } from './repository-keys.js';
+import { attachArchive, invalidStagedTimestamps, stageNodes, type AttachedArchive } from './sqlite-import.js';
 
 /** What to do with the extras of a node the profile already has (aiida's `merge_extras` letters). */
 export const MergeExtrasSchema = z.tuple([z.enum(['k', 'n']), z.enum(['c', 'n']), z.enum(['l', 'u', 'd'])]);
@@ -250,6 +252,8 @@ interface Context {
   readonly db: BetterSqlite3.Database;
   /** SQL over the archive's `db_dbnode` for the extras and attributes of new nodes. */
   readonly nodeColumns: { readonly extras: string; readonly attributes: string };
+  /** A SQLite profile's connection with the archive attached: new nodes go in with one `INSERT … SELECT`. */
+  readonly attached: AttachedArchive | null;
   readonly batchSize: number;
   readonly listener: ArchiveListener;
   readonly report: (message: string) => void;
@@ -533,7 +537,32 @@ async function importNodes(
       progress.done();
     }
   }
-  if (fresh.size > 0) {
+  if (fresh.size > 0 && ctx.attached !== null) {
+    ctx.report(`Adding ${fresh.size} new node(s)`);
+    const progress = progressTicker(ctx.listener, 'Adding new node(s)', fresh.size);
+    // the checks of the paged insert below, in its order; the staged rows are what gets inserted
+    const references = ctx.db
+      .prepare('SELECT id, user_id, dbcomputer_id FROM db_dbnode ORDER BY id')
+      .raw()
+      .iterate() as Iterable<[number, number | null, number | null]>;
+    for (const [id, user, computer] of references) {
+      if (!fresh.has(id)) continue;
+      if (!users.has(Number(user)))
+        throw new ImportValidationError(`Archive Node ${id} has unknown User: ${user}`);
+      if (computer !== null && !computers.has(Number(computer)))
+        throw new ImportValidationError(`Archive Node ${id} has unknown Computer: ${computer}`);
+    }
+    for (const bad of invalidStagedTimestamps(ctx.db)) {
+      if (fresh.has(bad.id))
+        throw new ImportValidationError(
+          `Archive Node ${bad.id} has an invalid timestamp \`${String(bad.value)}\``,
+        );
+    }
+    for (const [archive, profile] of await ctx.attached.insertNodes(fresh, users, computers))
+      map.set(archive, profile);
+    progress.tick(fresh.size);
+    progress.done();
+  } else if (fresh.size > 0) {
     ctx.report(`Adding ${fresh.size} new node(s)`);
     const progress = progressTicker(ctx.listener, 'Adding new node(s)', fresh.size);
     const query =
@@ -1054,7 +1083,11 @@ export async function importArchive(
     const db = await reader.database();
     const keys = validateArchive(reader, db, batchSize);
     const nodeColumns = nodeColumnExpressions(db, importNewExtras);
-    const ctx: Context = { storage, db, nodeColumns, batchSize, listener: options, report };
+    // a SQLite profile takes the new nodes from the archive's database with one INSERT … SELECT: their rows are
+    // converted to the profile's encoding here, while the archive's connection may still write its file
+    const direct = storage.dialect.name === DialectName.SQLITE && !storage.inTransaction();
+    if (direct) stageNodes(db, storage.dialect, nodeColumns);
+    const base: Context = { storage, db, nodeColumns, attached: null, batchSize, listener: options, report };
 
     report('Checking keys against repository ...');
     const allKeys = [...keys].sort();
@@ -1062,11 +1095,13 @@ export async function importArchive(
     if (allKeys.length - missing.length > 0)
       report(`Skipping ${allKeys.length - missing.length} existing repository files`);
     if (missing.length > 0) report(`Adding ${missing.length} new repository files`);
-    if (options.dryRun !== true) await addObjects(ctx, reader, missing);
+    if (options.dryRun !== true) await addObjects(base, reader, missing);
 
     const counts: Record<string, { new: number; existing: number }> = {};
     let importGroup: { pk: number; label: string } | null = null;
     let nodePks = new Map<number, number>();
+    const attached = direct ? await attachArchive(storage, db.name) : null;
+    const ctx: Context = { ...base, attached };
     try {
       await storage.transaction(async () => {
         const users = await importUsers(ctx, counts);
@@ -1091,6 +1126,8 @@ export async function importArchive(
       });
     } catch (error) {
       if (!(error instanceof DryRunRollback)) throw error;
+    } finally {
+      await attached?.detach();
     }
     counts['repositoryObjects'] = { new: missing.length, existing: allKeys.length - missing.length };
     return {
