@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { z } from 'zod';
 import {
   ArchiveImportError,
@@ -99,7 +99,8 @@ class DryRunRollback extends InternalError {}
 /** Values looked up in the profile per query (uuids of the archive's entities, emails of its users). */
 const LOOKUP_BATCH = 10_000;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A uuid (hexadecimal digits of either case in groups of 8-4-4-4-12) as a SQLite GLOB pattern. */
+const UUID_GLOB = [8, 4, 4, 4, 12].map((digits) => '[0-9a-fA-F]'.repeat(digits)).join('-');
 const DUPLICATE_LABEL_MAX = 100;
 const duplicateLabel = (label: string, index: number): string => `${label} (Imported #${index})`;
 
@@ -151,7 +152,7 @@ function freeLabel(label: string, taken: Set<string>, what: string): { label: st
  * uuid, every node's `repository_metadata` is a valid tree of valid keys, and every key it names is an entry of
  * the archive. Resolves to the keys the archive's nodes use.
  */
-function validateArchive(reader: ArchiveReader, db: BetterSqlite3.Database, batchSize: number): Set<string> {
+function validateArchive(reader: ArchiveReader, db: BetterSqlite3.Database): Set<string> {
   for (const [table, columns] of Object.entries(ARCHIVE_JSON_COLUMNS) as [ArchiveTable, string[]][]) {
     for (const column of columns) {
       const bad = db
@@ -164,43 +165,48 @@ function validateArchive(reader: ArchiveReader, db: BetterSqlite3.Database, batc
     }
   }
   for (const table of ['db_dbnode', 'db_dbcomputer', 'db_dbgroup', 'db_dbcomment', 'db_dblog'] as const) {
-    for (const row of db.prepare(`SELECT id, uuid FROM ${table}`).iterate() as Iterable<Row>) {
-      if (typeof row['uuid'] !== 'string' || !UUID.test(row['uuid']))
-        throw new ImportValidationError(
-          `Archive ${table} row ${row['id']} has an invalid uuid \`${row['uuid']}\``,
-        );
-    }
+    // the UUID pattern as a GLOB, so SQLite checks every row and hands over only a bad one
+    const row = db
+      .prepare(
+        `SELECT id, uuid FROM ${table} WHERE typeof(uuid) <> 'text' OR uuid NOT GLOB '${UUID_GLOB}' ORDER BY id LIMIT 1`,
+      )
+      .get() as Row | undefined;
+    if (row !== undefined)
+      throw new ImportValidationError(
+        `Archive ${table} row ${row['id']} has an invalid uuid \`${row['uuid']}\``,
+      );
   }
   const keys = new Set<string>();
-  // many nodes share one metadata text (every calculation of one function names its source): checked once
-  const checked = new Set<string>();
-  for (const rows of pages(db, 'SELECT id, repository_metadata FROM db_dbnode', batchSize)) {
-    for (const row of rows) {
-      const text = String(row['repository_metadata'] ?? '{}');
-      if (checked.has(text)) continue;
-      if (checked.size < 100_000) checked.add(text);
-      const metadata: unknown = JSON.parse(text);
-      const plain = plainRepositoryKeys(metadata);
-      if (plain !== null) {
-        for (const key of plain) keys.add(key);
-        continue;
-      }
-      const parsed = RepositoryMetadataSchema.safeParse(metadata);
-      if (!parsed.success)
-        throw new ImportValidationError(
-          `Archive Node ${row['id']} has invalid repository metadata: ${parsed.error.issues
-            .map((issue) => `${issue.path.map(String).join('.') || '<root>'}: ${issue.message}`)
-            .join('; ')}`,
-        );
-      // only this row's keys are checked: re-testing the whole set on every row was quadratic
-      const own = new Set<string>();
-      collectRepositoryKeys(metadata, own);
-      for (const key of own) {
-        if (keys.has(key)) continue;
-        if (!OBJECT_KEY.test(key))
-          throw new ImportValidationError(`Archive Node ${row['id']} names an invalid object key \`${key}\``);
-        keys.add(key);
-      }
+  // many nodes share one metadata text (every calculation of one function names its source): each distinct text is
+  // checked once, with the first node that has it
+  const distinct = db
+    .prepare(
+      'SELECT min(id), repository_metadata FROM db_dbnode GROUP BY repository_metadata ORDER BY min(id)',
+    )
+    .raw()
+    .iterate() as Iterable<[number, string | null]>;
+  for (const [id, text] of distinct) {
+    const metadata: unknown = JSON.parse(text ?? '{}');
+    const plain = plainRepositoryKeys(metadata);
+    if (plain !== null) {
+      for (const key of plain) keys.add(key);
+      continue;
+    }
+    const parsed = RepositoryMetadataSchema.safeParse(metadata);
+    if (!parsed.success)
+      throw new ImportValidationError(
+        `Archive Node ${id} has invalid repository metadata: ${parsed.error.issues
+          .map((issue) => `${issue.path.map(String).join('.') || '<root>'}: ${issue.message}`)
+          .join('; ')}`,
+      );
+    // only this row's keys are checked: re-testing the whole set on every row was quadratic
+    const own = new Set<string>();
+    collectRepositoryKeys(metadata, own);
+    for (const key of own) {
+      if (keys.has(key)) continue;
+      if (!OBJECT_KEY.test(key))
+        throw new ImportValidationError(`Archive Node ${id} names an invalid object key \`${key}\``);
+      keys.add(key);
     }
   }
   for (const key of keys) {
@@ -282,6 +288,16 @@ async function existingByKey(
     for (const row of result.rows) out.set(String(row.key).toLowerCase(), Number(row.id));
   }
   return out;
+}
+
+/**
+ * `column IN (ids)` with the ids as one parameter (a JSON list in SQLite, an array in PostgreSQL): a statement of
+ * thousands of placeholders costs more to build and compile than to run.
+ */
+function inIds(ctx: Context, column: string, ids: readonly number[]): RawBuilder<boolean> {
+  return ctx.storage.dialect.name === DialectName.POSTGRES
+    ? sql<boolean>`${sql.ref(column)} = ANY(${ids}::integer[])`
+    : sql<boolean>`${sql.ref(column)} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
 }
 
 /** Inserts `rows` (profile encoding) in batches; resolves to the new ids in row order. */
@@ -775,15 +791,15 @@ async function importLinks(
       outId.add(output);
       outLabel.add(`${output}\u0000${label}`);
     };
-    for (const batch of chunks(old, ctx.batchSize)) {
-      const rows = await ctx.storage
-        .executor()
-        .selectFrom('db_dblink')
-        .select(['input_id', 'output_id', 'label'])
-        .where('type', '=', type)
-        .where((eb) => eb.or([eb('input_id', 'in', batch), eb('output_id', 'in', batch)]))
-        .execute();
-      for (const row of rows) remember(row.input_id, row.output_id, row.label);
+    for (const batch of chunks(old, LOOKUP_BATCH)) {
+      const rows = await sql<{
+        input_id: number;
+        output_id: number;
+        label: string;
+      }>`SELECT input_id, output_id, label FROM db_dblink WHERE type = ${type} AND (${inIds(ctx, 'input_id', batch)} OR ${inIds(ctx, 'output_id', batch)})`.execute(
+        ctx.storage.executor(),
+      );
+      for (const row of rows.rows) remember(Number(row.input_id), Number(row.output_id), row.label);
     }
     const unique: readonly string[] = rule.unique;
     const progress = progressTicker(ctx.listener, `Processing '${type}' Link(s)`, total);
@@ -986,7 +1002,8 @@ async function addObjects(ctx: Context, reader: ArchiveReader, keys: readonly st
         progress.tick();
       }
     }
-    const stored = await packer.call(ctx.storage.repository, sources());
+    // the keys are those the profile lacked a moment ago: no lookup in the pack index per object
+    const stored = await packer.call(ctx.storage.repository, sources(), { assumeNew: true });
     stored.forEach((actual, index) => {
       if (actual !== keys[index])
         throw new ImportValidationError(
@@ -1015,7 +1032,10 @@ async function addObjects(ctx: Context, reader: ArchiveReader, keys: readonly st
 
 /** A repository that can write many objects straight into a pack (the disk-objectstore backend). */
 interface PackingRepository {
-  addObjectsToPack(items: AsyncIterable<Uint8Array | AsyncIterable<unknown>>): Promise<string[]>;
+  addObjectsToPack(
+    items: AsyncIterable<Uint8Array | AsyncIterable<unknown>>,
+    options: { readonly assumeNew?: boolean },
+  ): Promise<string[]>;
 }
 
 /** The keys of `keys` the profile's repository lacks. */
@@ -1081,7 +1101,7 @@ export async function importArchive(
     );
     if (options.dryRun === true) report('Test run: nothing will be added to the profile');
     const db = await reader.database();
-    const keys = validateArchive(reader, db, batchSize);
+    const keys = validateArchive(reader, db);
     const nodeColumns = nodeColumnExpressions(db, importNewExtras);
     // a SQLite profile takes the new nodes from the archive's database with one INSERT … SELECT: their rows are
     // converted to the profile's encoding here, while the archive's connection may still write its file

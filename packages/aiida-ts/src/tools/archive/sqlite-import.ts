@@ -8,6 +8,10 @@ import type { Database } from '../../storage/schema.js';
 /** The archive's node rows in the profile's encoding, written into the archive's own (private) database. */
 const STAGED_NODES = 'aiida_import_node';
 
+/** `YYYY-MM-DD HH:MM:SS.ffffff`, how a SQLite profile stores a timestamp, as a GLOB pattern. */
+const SQLITE_TIMESTAMP_GLOB =
+  '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9].' + '[0-9]'.repeat(6);
+
 /** Makes every attached database's name distinct: two imports into one storage may run at once. */
 let attachments = 0;
 
@@ -25,20 +29,29 @@ export function stageNodes(
   columns: { readonly extras: string; readonly attributes: string },
 ): void {
   db.function('aiida_import_timestamp', { deterministic: true }, (value: unknown) => {
-    if (value === null) return null;
+    // NULL and blobs are no timestamps; numbers go through as text, as the paged insert takes them
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'bigint') return null;
     try {
       return dialect.encodeTimestamp(String(value));
     } catch {
       return null;
     }
   });
+  const timestamp = (column: string): string =>
+    dialect.name === DialectName.SQLITE
+      ? // already the SQLite profile's form (naive UTC with microseconds, a date and time that exist): kept as it is,
+        // without a call into JavaScript per value
+        `CASE WHEN typeof(${column}) = 'text' AND ${column} GLOB '${SQLITE_TIMESTAMP_GLOB}' AND ` +
+        `strftime('%Y-%m-%d %H:%M:%S', substr(${column}, 1, 19)) = substr(${column}, 1, 19) THEN ${column} ` +
+        `ELSE aiida_import_timestamp(${column}) END`
+      : `aiida_import_timestamp(${column})`;
   db.exec(
     `DROP TABLE IF EXISTS ${STAGED_NODES};` +
       `CREATE TABLE ${STAGED_NODES} (id INTEGER PRIMARY KEY, uuid TEXT, node_type TEXT, process_type TEXT, ` +
       'label TEXT, description TEXT, ctime TEXT, mtime TEXT, attributes TEXT, extras TEXT, repository_metadata TEXT, ' +
       'dbcomputer_id INTEGER, user_id INTEGER);' +
       `INSERT INTO ${STAGED_NODES} SELECT id, lower(uuid), node_type, process_type, coalesce(label, ''), ` +
-      `coalesce(description, ''), aiida_import_timestamp(ctime), aiida_import_timestamp(mtime), ` +
+      `coalesce(description, ''), ${timestamp('ctime')}, ${timestamp('mtime')}, ` +
       `${columns.attributes}, ${columns.extras}, coalesce(repository_metadata, '{}'), dbcomputer_id, user_id ` +
       'FROM db_dbnode',
   );
@@ -123,7 +136,8 @@ export async function attachArchive(storage: StorageBackend, file: string): Prom
           sql`INSERT INTO main.db_dbnode (uuid, node_type, process_type, label, description, ctime, mtime, attributes, extras, repository_metadata, dbcomputer_id, user_id) SELECT s.uuid, s.node_type, s.process_type, s.label, s.description, s.ctime, s.mtime, s.attributes, s.extras, s.repository_metadata, c.profile_id, u.profile_id FROM ${staged} s JOIN temp.${sql.id(users)} u ON u.archive_id = s.user_id LEFT JOIN temp.${sql.id(computers)} c ON c.archive_id = s.dbcomputer_id WHERE s.id IN (SELECT id FROM temp.${sql.id(fresh)}) ORDER BY s.id`,
         );
       } catch (error) {
-        if (String((error as { code?: unknown }).code ?? '').startsWith('SQLITE_CONSTRAINT'))
+        const code: unknown = (error as { code?: unknown }).code;
+        if (typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT'))
           throw new IntegrityError(
             `insert into db_dbnode violates a constraint: ${(error as Error).message}`,
             {
