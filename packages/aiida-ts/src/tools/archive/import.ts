@@ -300,6 +300,38 @@ function inIds(ctx: Context, column: string, ids: readonly number[]): RawBuilder
     : sql<boolean>`${sql.ref(column)} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
 }
 
+/**
+ * Inserts links (all of one `type`) with one statement per batch whose columns travel as one parameter each (a
+ * JSON list in SQLite, arrays in PostgreSQL): no placeholder per value, no row objects, no ids read back.
+ */
+async function insertLinks(
+  ctx: Context,
+  type: string,
+  rows: readonly { input_id: number; output_id: number; label: string }[],
+): Promise<void> {
+  for (const batch of chunks(rows, LOOKUP_BATCH)) {
+    const inputs = batch.map((row) => row.input_id);
+    const outputs = batch.map((row) => row.output_id);
+    const labels = batch.map((row) => row.label);
+    const query =
+      ctx.storage.dialect.name === DialectName.POSTGRES
+        ? sql`INSERT INTO db_dblink (input_id, output_id, label, type) SELECT i, o, l, ${type} FROM unnest(${inputs}::integer[], ${outputs}::integer[], ${labels}::text[]) AS t(i, o, l)`
+        : sql`INSERT INTO db_dblink (input_id, output_id, label, type) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', ${type} FROM json_each(${JSON.stringify(batch.map((row) => [row.input_id, row.output_id, row.label]))}) ORDER BY key`;
+    await query.execute(ctx.storage.executor());
+  }
+}
+
+/** Puts the nodes `nodes` (profile pks) into the group `group`, as {@link insertLinks} inserts links. */
+async function insertMembers(ctx: Context, group: number, nodes: readonly number[]): Promise<void> {
+  for (const batch of chunks(nodes, LOOKUP_BATCH)) {
+    const query =
+      ctx.storage.dialect.name === DialectName.POSTGRES
+        ? sql`INSERT INTO db_dbgroup_dbnodes (dbgroup_id, dbnode_id) SELECT ${group}, unnest(${batch}::integer[])`
+        : sql`INSERT INTO db_dbgroup_dbnodes (dbgroup_id, dbnode_id) SELECT ${group}, value FROM json_each(${JSON.stringify(batch)}) ORDER BY key`;
+    await query.execute(ctx.storage.executor());
+  }
+}
+
 /** Inserts `rows` (profile encoding) in batches; resolves to the new ids in row order. */
 async function insertRows(
   ctx: Context,
@@ -846,11 +878,11 @@ async function importLinks(
       pending.push({ input_id: input, output_id: output, label, type });
       newCount += 1;
       if (pending.length >= ctx.batchSize * 10) {
-        await insertRows(ctx, 'db_dblink', pending);
+        await insertLinks(ctx, type, pending);
         pending = [];
       }
     }
-    await insertRows(ctx, 'db_dblink', pending);
+    await insertLinks(ctx, type, pending);
     progress.done();
     if (existingCount > 0) ctx.report(`Skipped ${existingCount} existing '${type}' Link(s)`);
     if (newCount > 0) ctx.report(`Added ${newCount} new '${type}' Link(s)`);
@@ -973,12 +1005,10 @@ async function makeImportGroup(
       .execute();
     members = new Set(rows.map((row) => row.dbnode_id));
   }
-  const values = [...new Set(nodes.values())]
-    .filter((node) => !members.has(node))
-    .map((node) => ({ dbgroup_id: pk, dbnode_id: node }));
+  const values = [...new Set(nodes.values())].filter((node) => !members.has(node));
   const progress = progressTicker(ctx.listener, 'Adding all Node(s) to the import Group', values.length);
   for (const batch of chunks(values, ctx.batchSize * 10)) {
-    await insertRows(ctx, 'db_dbgroup_dbnodes', batch);
+    await insertMembers(ctx, pk, batch);
     progress.tick(batch.length);
   }
   progress.done();
