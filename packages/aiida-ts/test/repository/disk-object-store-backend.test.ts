@@ -267,6 +267,45 @@ describe('DiskObjectStoreRepositoryBackend (container format)', () => {
     expect(indexRows(backend.folder).at(-1)?.pack_id).toBe(3);
   });
 
+  it('answers hasObjects for many keys at once: loose, packed, repeated, unknown and malformed, in order', async () => {
+    const backend = await container();
+    const packed = await backend.addObjectsToPack(
+      Array.from({ length: 20 }, (_, i) => Buffer.from(`packed ${i}`)),
+    );
+    const loose = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => backend.putObjectFromBuffer(Buffer.from(`loose ${i}`))),
+    );
+    const unknown = Array.from({ length: 20 }, (_, i) => sha(`unknown ${i}`));
+    const keys = [
+      ...unknown.slice(0, 10),
+      ...packed,
+      'not-a-key',
+      ...loose,
+      packed[0]!,
+      ...unknown.slice(10),
+      '../x',
+    ];
+    const expected = keys.map((key) => packed.includes(key) || loose.includes(key));
+    expect(await backend.hasObjects(keys)).toEqual(expected);
+    // and the same keys one at a time (the synchronous path for a few keys)
+    for (const [index, key] of keys.entries()) expect(await backend.hasObject(key)).toBe(expected[index]);
+  });
+
+  it('writes objects already stored again into a pack with assumeNew, and reads them back', async () => {
+    const backend = await container();
+    const contents = Array.from({ length: 5 }, (_, i) => Buffer.from(`object ${i}`));
+    const first = await backend.addObjectsToPack(contents);
+    const again = await backend.addObjectsToPack(contents, { assumeNew: true });
+    expect(again).toEqual(first);
+    // the index keeps one row per key (the first), the second copies are unreferenced bytes a repack removes
+    expect(
+      indexRows(backend.folder)
+        .map((row) => row.hashkey)
+        .sort(),
+    ).toEqual([...first].sort());
+    for (const [i, key] of first.entries()) expect(await backend.getObjectContent(key)).toEqual(contents[i]);
+  });
+
   it('packs loose objects (live), removing the loose copies and compressing where it pays', async () => {
     const backend = await container();
     const compressible = Buffer.from('aiida '.repeat(2000));

@@ -3,6 +3,9 @@ import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { z } from 'zod';
 import { CorruptStorageError } from '../../errors.js';
 
+/** Keys looked up per query by {@link PackIndex.hasMany}. */
+const HAS_MANY_BATCH = 10_000;
+
 /**
  * The schema disk-objectstore's SQLAlchemy model creates for `packs.idx`. Kept byte-for-byte equivalent so either
  * implementation can open a container the other one created.
@@ -79,6 +82,7 @@ export class PackIndex {
   readonly #db: SqliteDatabase;
   readonly #getRow: Statement<[string], RawRow>;
   readonly #hasKey: Statement<[string], { one: number }>;
+  readonly #hasKeys: Statement<[string], string>;
   readonly #insert: Statement<[string, number, number, number, number, number]>;
   readonly #deleteKey: Statement<[string]>;
 
@@ -89,6 +93,11 @@ export class PackIndex {
       'SELECT hashkey, compressed, size, "offset", length, pack_id FROM db_object WHERE hashkey = ?',
     );
     this.#hasKey = db.prepare('SELECT 1 AS one FROM db_object WHERE hashkey = ?');
+    this.#hasKeys = db
+      .prepare<[string], string>(
+        'SELECT hashkey FROM db_object WHERE hashkey IN (SELECT value FROM json_each(?))',
+      )
+      .pluck();
     this.#insert = db.prepare(
       'INSERT OR IGNORE INTO db_object (hashkey, compressed, size, "offset", length, pack_id) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -129,6 +138,16 @@ export class PackIndex {
 
   has(hashkey: string): boolean {
     return this.#hasKey.get(hashkey) !== undefined;
+  }
+
+  /** The keys of `hashkeys` the index holds: one query per 10,000 keys (a JSON list), not one per key. */
+  hasMany(hashkeys: readonly string[]): Set<string> {
+    const found = new Set<string>();
+    for (let start = 0; start < hashkeys.length; start += HAS_MANY_BATCH) {
+      const batch = JSON.stringify(hashkeys.slice(start, start + HAS_MANY_BATCH));
+      for (const key of this.#hasKeys.iterate(batch)) found.add(key);
+    }
+    return found;
   }
 
   /** Inserts rows in one transaction; a key already indexed keeps its row (as disk-objectstore's `OR IGNORE`). */

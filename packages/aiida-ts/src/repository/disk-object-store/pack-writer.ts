@@ -23,6 +23,12 @@ export type CompressMode = (typeof CompressMode)[keyof typeof CompressMode];
 export interface AddObjectsToPackOptions {
   /** zlib-compress every object (default false). */
   readonly compress?: boolean;
+  /**
+   * The caller has just checked that none of the objects is stored (an import writing what the profile lacks): no
+   * index lookup per object. One that another process stores meanwhile is written again, an unreferenced copy that
+   * a repack removes (disk-objectstore's `add_objects_to_pack` does not look either). Default false.
+   */
+  readonly assumeNew?: boolean;
 }
 
 /** Options of `packAllLoose`. */
@@ -154,6 +160,7 @@ export async function addObjectsToPack(
 ): Promise<string[]> {
   const compress = options.compress ?? false;
   const index = container.index;
+  const stored = options.assumeNew === true ? () => false : (key: string) => index.has(key);
   const keys: string[] = [];
   const written = new Set<string>();
   let session: PackSession | undefined = await openPackSession(container);
@@ -169,14 +176,14 @@ export async function addObjectsToPack(
         const buffer = Buffer.from(item.buffer, item.byteOffset, item.byteLength);
         const key = sha256Hex(buffer);
         keys.push(key);
-        if (written.has(key) || index.has(key)) continue;
+        if (written.has(key) || stored(key)) continue;
         session.rows.push(await session.appender.appendBuffer(key, buffer, compress));
         written.add(key);
       } else if (item !== null && typeof item === 'object' && Symbol.asyncIterator in item) {
         const start = session.appender.position;
         const appended = await session.appender.appendStream(item, compress);
         keys.push(appended.hashkey);
-        if (written.has(appended.hashkey) || index.has(appended.hashkey)) {
+        if (written.has(appended.hashkey) || stored(appended.hashkey)) {
           session.appender.truncateTo(start);
           continue;
         }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { z } from 'zod';
 import {
   ArchiveImportError,
@@ -14,12 +14,14 @@ import { User } from '../../orm/entities/user.js';
 import { RepositoryMetadataSchema } from '../../repository/file.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { getStorage } from '../../storage/context.js';
+import { DialectName } from '../../storage/dialect.js';
 import { ARCHIVE_JSON_COLUMNS, type ArchiveTable } from './archive-schema.js';
 import { ArchiveReader, type ArchiveReaderOptions } from './archive-reader.js';
 import { DEFAULT_BATCH_SIZE } from './create.js';
 import { OBJECT_KEY } from './format.js';
 import { chunks, progressTicker, type ArchiveListener } from './progress.js';
 import { collectRepositoryKeys, plainRepositoryKeys } from './repository-keys.js';
+import { attachArchive, invalidStagedTimestamps, stageNodes, type AttachedArchive } from './sqlite-import.js';
 
 /** What to do with the extras of a node the profile already has (aiida's `merge_extras` letters). */
 export const MergeExtrasSchema = z.tuple([z.enum(['k', 'n']), z.enum(['c', 'n']), z.enum(['l', 'u', 'd'])]);
@@ -97,7 +99,8 @@ class DryRunRollback extends InternalError {}
 /** Values looked up in the profile per query (uuids of the archive's entities, emails of its users). */
 const LOOKUP_BATCH = 10_000;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A uuid (hexadecimal digits of either case in groups of 8-4-4-4-12) as a SQLite GLOB pattern. */
+const UUID_GLOB = [8, 4, 4, 4, 12].map((digits) => '[0-9a-fA-F]'.repeat(digits)).join('-');
 const DUPLICATE_LABEL_MAX = 100;
 const duplicateLabel = (label: string, index: number): string => `${label} (Imported #${index})`;
 
@@ -149,7 +152,7 @@ function freeLabel(label: string, taken: Set<string>, what: string): { label: st
  * uuid, every node's `repository_metadata` is a valid tree of valid keys, and every key it names is an entry of
  * the archive. Resolves to the keys the archive's nodes use.
  */
-function validateArchive(reader: ArchiveReader, db: BetterSqlite3.Database, batchSize: number): Set<string> {
+function validateArchive(reader: ArchiveReader, db: BetterSqlite3.Database): Set<string> {
   for (const [table, columns] of Object.entries(ARCHIVE_JSON_COLUMNS) as [ArchiveTable, string[]][]) {
     for (const column of columns) {
       const bad = db
@@ -162,43 +165,48 @@ function validateArchive(reader: ArchiveReader, db: BetterSqlite3.Database, batc
     }
   }
   for (const table of ['db_dbnode', 'db_dbcomputer', 'db_dbgroup', 'db_dbcomment', 'db_dblog'] as const) {
-    for (const row of db.prepare(`SELECT id, uuid FROM ${table}`).iterate() as Iterable<Row>) {
-      if (typeof row['uuid'] !== 'string' || !UUID.test(row['uuid']))
-        throw new ImportValidationError(
-          `Archive ${table} row ${row['id']} has an invalid uuid \`${row['uuid']}\``,
-        );
-    }
+    // the UUID pattern as a GLOB, so SQLite checks every row and hands over only a bad one
+    const row = db
+      .prepare(
+        `SELECT id, uuid FROM ${table} WHERE typeof(uuid) <> 'text' OR uuid NOT GLOB '${UUID_GLOB}' ORDER BY id LIMIT 1`,
+      )
+      .get() as Row | undefined;
+    if (row !== undefined)
+      throw new ImportValidationError(
+        `Archive ${table} row ${row['id']} has an invalid uuid \`${row['uuid']}\``,
+      );
   }
   const keys = new Set<string>();
-  // many nodes share one metadata text (every calculation of one function names its source): checked once
-  const checked = new Set<string>();
-  for (const rows of pages(db, 'SELECT id, repository_metadata FROM db_dbnode', batchSize)) {
-    for (const row of rows) {
-      const text = String(row['repository_metadata'] ?? '{}');
-      if (checked.has(text)) continue;
-      if (checked.size < 100_000) checked.add(text);
-      const metadata: unknown = JSON.parse(text);
-      const plain = plainRepositoryKeys(metadata);
-      if (plain !== null) {
-        for (const key of plain) keys.add(key);
-        continue;
-      }
-      const parsed = RepositoryMetadataSchema.safeParse(metadata);
-      if (!parsed.success)
-        throw new ImportValidationError(
-          `Archive Node ${row['id']} has invalid repository metadata: ${parsed.error.issues
-            .map((issue) => `${issue.path.map(String).join('.') || '<root>'}: ${issue.message}`)
-            .join('; ')}`,
-        );
-      // only this row's keys are checked: re-testing the whole set on every row was quadratic
-      const own = new Set<string>();
-      collectRepositoryKeys(metadata, own);
-      for (const key of own) {
-        if (keys.has(key)) continue;
-        if (!OBJECT_KEY.test(key))
-          throw new ImportValidationError(`Archive Node ${row['id']} names an invalid object key \`${key}\``);
-        keys.add(key);
-      }
+  // many nodes share one metadata text (every calculation of one function names its source): each distinct text is
+  // checked once, with the first node that has it
+  const distinct = db
+    .prepare(
+      'SELECT min(id), repository_metadata FROM db_dbnode GROUP BY repository_metadata ORDER BY min(id)',
+    )
+    .raw()
+    .iterate() as Iterable<[number, string | null]>;
+  for (const [id, text] of distinct) {
+    const metadata: unknown = JSON.parse(text ?? '{}');
+    const plain = plainRepositoryKeys(metadata);
+    if (plain !== null) {
+      for (const key of plain) keys.add(key);
+      continue;
+    }
+    const parsed = RepositoryMetadataSchema.safeParse(metadata);
+    if (!parsed.success)
+      throw new ImportValidationError(
+        `Archive Node ${id} has invalid repository metadata: ${parsed.error.issues
+          .map((issue) => `${issue.path.map(String).join('.') || '<root>'}: ${issue.message}`)
+          .join('; ')}`,
+      );
+    // only this row's keys are checked: re-testing the whole set on every row was quadratic
+    const own = new Set<string>();
+    collectRepositoryKeys(metadata, own);
+    for (const key of own) {
+      if (keys.has(key)) continue;
+      if (!OBJECT_KEY.test(key))
+        throw new ImportValidationError(`Archive Node ${id} names an invalid object key \`${key}\``);
+      keys.add(key);
     }
   }
   for (const key of keys) {
@@ -250,6 +258,8 @@ interface Context {
   readonly db: BetterSqlite3.Database;
   /** SQL over the archive's `db_dbnode` for the extras and attributes of new nodes. */
   readonly nodeColumns: { readonly extras: string; readonly attributes: string };
+  /** A SQLite profile's connection with the archive attached: new nodes go in with one `INSERT … SELECT`. */
+  readonly attached: AttachedArchive | null;
   readonly batchSize: number;
   readonly listener: ArchiveListener;
   readonly report: (message: string) => void;
@@ -278,6 +288,48 @@ async function existingByKey(
     for (const row of result.rows) out.set(String(row.key).toLowerCase(), Number(row.id));
   }
   return out;
+}
+
+/**
+ * `column IN (ids)` with the ids as one parameter (a JSON list in SQLite, an array in PostgreSQL): a statement of
+ * thousands of placeholders costs more to build and compile than to run.
+ */
+function inIds(ctx: Context, column: string, ids: readonly number[]): RawBuilder<boolean> {
+  return ctx.storage.dialect.name === DialectName.POSTGRES
+    ? sql<boolean>`${sql.ref(column)} = ANY(${ids}::integer[])`
+    : sql<boolean>`${sql.ref(column)} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
+}
+
+/**
+ * Inserts links (all of one `type`) with one statement per batch whose columns travel as one parameter each (a
+ * JSON list in SQLite, arrays in PostgreSQL): no placeholder per value, no row objects, no ids read back.
+ */
+async function insertLinks(
+  ctx: Context,
+  type: string,
+  rows: readonly { input_id: number; output_id: number; label: string }[],
+): Promise<void> {
+  for (const batch of chunks(rows, LOOKUP_BATCH)) {
+    const inputs = batch.map((row) => row.input_id);
+    const outputs = batch.map((row) => row.output_id);
+    const labels = batch.map((row) => row.label);
+    const query =
+      ctx.storage.dialect.name === DialectName.POSTGRES
+        ? sql`INSERT INTO db_dblink (input_id, output_id, label, type) SELECT i, o, l, ${type} FROM unnest(${inputs}::integer[], ${outputs}::integer[], ${labels}::text[]) AS t(i, o, l)`
+        : sql`INSERT INTO db_dblink (input_id, output_id, label, type) SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', ${type} FROM json_each(${JSON.stringify(batch.map((row) => [row.input_id, row.output_id, row.label]))}) ORDER BY key`;
+    await query.execute(ctx.storage.executor());
+  }
+}
+
+/** Puts the nodes `nodes` (profile pks) into the group `group`, as {@link insertLinks} inserts links. */
+async function insertMembers(ctx: Context, group: number, nodes: readonly number[]): Promise<void> {
+  for (const batch of chunks(nodes, LOOKUP_BATCH)) {
+    const query =
+      ctx.storage.dialect.name === DialectName.POSTGRES
+        ? sql`INSERT INTO db_dbgroup_dbnodes (dbgroup_id, dbnode_id) SELECT ${group}, unnest(${batch}::integer[])`
+        : sql`INSERT INTO db_dbgroup_dbnodes (dbgroup_id, dbnode_id) SELECT ${group}, value FROM json_each(${JSON.stringify(batch)}) ORDER BY key`;
+    await query.execute(ctx.storage.executor());
+  }
 }
 
 /** Inserts `rows` (profile encoding) in batches; resolves to the new ids in row order. */
@@ -533,7 +585,32 @@ async function importNodes(
       progress.done();
     }
   }
-  if (fresh.size > 0) {
+  if (fresh.size > 0 && ctx.attached !== null) {
+    ctx.report(`Adding ${fresh.size} new node(s)`);
+    const progress = progressTicker(ctx.listener, 'Adding new node(s)', fresh.size);
+    // the checks of the paged insert below, in its order; the staged rows are what gets inserted
+    const references = ctx.db
+      .prepare('SELECT id, user_id, dbcomputer_id FROM db_dbnode ORDER BY id')
+      .raw()
+      .iterate() as Iterable<[number, number | null, number | null]>;
+    for (const [id, user, computer] of references) {
+      if (!fresh.has(id)) continue;
+      if (!users.has(Number(user)))
+        throw new ImportValidationError(`Archive Node ${id} has unknown User: ${user}`);
+      if (computer !== null && !computers.has(Number(computer)))
+        throw new ImportValidationError(`Archive Node ${id} has unknown Computer: ${computer}`);
+    }
+    for (const bad of invalidStagedTimestamps(ctx.db)) {
+      if (fresh.has(bad.id))
+        throw new ImportValidationError(
+          `Archive Node ${bad.id} has an invalid timestamp \`${String(bad.value)}\``,
+        );
+    }
+    for (const [archive, profile] of await ctx.attached.insertNodes(fresh, users, computers))
+      map.set(archive, profile);
+    progress.tick(fresh.size);
+    progress.done();
+  } else if (fresh.size > 0) {
     ctx.report(`Adding ${fresh.size} new node(s)`);
     const progress = progressTicker(ctx.listener, 'Adding new node(s)', fresh.size);
     const query =
@@ -746,15 +823,15 @@ async function importLinks(
       outId.add(output);
       outLabel.add(`${output}\u0000${label}`);
     };
-    for (const batch of chunks(old, ctx.batchSize)) {
-      const rows = await ctx.storage
-        .executor()
-        .selectFrom('db_dblink')
-        .select(['input_id', 'output_id', 'label'])
-        .where('type', '=', type)
-        .where((eb) => eb.or([eb('input_id', 'in', batch), eb('output_id', 'in', batch)]))
-        .execute();
-      for (const row of rows) remember(row.input_id, row.output_id, row.label);
+    for (const batch of chunks(old, LOOKUP_BATCH)) {
+      const rows = await sql<{
+        input_id: number;
+        output_id: number;
+        label: string;
+      }>`SELECT input_id, output_id, label FROM db_dblink WHERE type = ${type} AND (${inIds(ctx, 'input_id', batch)} OR ${inIds(ctx, 'output_id', batch)})`.execute(
+        ctx.storage.executor(),
+      );
+      for (const row of rows.rows) remember(Number(row.input_id), Number(row.output_id), row.label);
     }
     const unique: readonly string[] = rule.unique;
     const progress = progressTicker(ctx.listener, `Processing '${type}' Link(s)`, total);
@@ -801,11 +878,11 @@ async function importLinks(
       pending.push({ input_id: input, output_id: output, label, type });
       newCount += 1;
       if (pending.length >= ctx.batchSize * 10) {
-        await insertRows(ctx, 'db_dblink', pending);
+        await insertLinks(ctx, type, pending);
         pending = [];
       }
     }
-    await insertRows(ctx, 'db_dblink', pending);
+    await insertLinks(ctx, type, pending);
     progress.done();
     if (existingCount > 0) ctx.report(`Skipped ${existingCount} existing '${type}' Link(s)`);
     if (newCount > 0) ctx.report(`Added ${newCount} new '${type}' Link(s)`);
@@ -928,12 +1005,10 @@ async function makeImportGroup(
       .execute();
     members = new Set(rows.map((row) => row.dbnode_id));
   }
-  const values = [...new Set(nodes.values())]
-    .filter((node) => !members.has(node))
-    .map((node) => ({ dbgroup_id: pk, dbnode_id: node }));
+  const values = [...new Set(nodes.values())].filter((node) => !members.has(node));
   const progress = progressTicker(ctx.listener, 'Adding all Node(s) to the import Group', values.length);
   for (const batch of chunks(values, ctx.batchSize * 10)) {
-    await insertRows(ctx, 'db_dbgroup_dbnodes', batch);
+    await insertMembers(ctx, pk, batch);
     progress.tick(batch.length);
   }
   progress.done();
@@ -957,7 +1032,8 @@ async function addObjects(ctx: Context, reader: ArchiveReader, keys: readonly st
         progress.tick();
       }
     }
-    const stored = await packer.call(ctx.storage.repository, sources());
+    // the keys are those the profile lacked a moment ago: no lookup in the pack index per object
+    const stored = await packer.call(ctx.storage.repository, sources(), { assumeNew: true });
     stored.forEach((actual, index) => {
       if (actual !== keys[index])
         throw new ImportValidationError(
@@ -986,7 +1062,10 @@ async function addObjects(ctx: Context, reader: ArchiveReader, keys: readonly st
 
 /** A repository that can write many objects straight into a pack (the disk-objectstore backend). */
 interface PackingRepository {
-  addObjectsToPack(items: AsyncIterable<Uint8Array | AsyncIterable<unknown>>): Promise<string[]>;
+  addObjectsToPack(
+    items: AsyncIterable<Uint8Array | AsyncIterable<unknown>>,
+    options: { readonly assumeNew?: boolean },
+  ): Promise<string[]>;
 }
 
 /** The keys of `keys` the profile's repository lacks. */
@@ -1052,9 +1131,13 @@ export async function importArchive(
     );
     if (options.dryRun === true) report('Test run: nothing will be added to the profile');
     const db = await reader.database();
-    const keys = validateArchive(reader, db, batchSize);
+    const keys = validateArchive(reader, db);
     const nodeColumns = nodeColumnExpressions(db, importNewExtras);
-    const ctx: Context = { storage, db, nodeColumns, batchSize, listener: options, report };
+    // a SQLite profile takes the new nodes from the archive's database with one INSERT … SELECT: their rows are
+    // converted to the profile's encoding here, while the archive's connection may still write its file
+    const direct = storage.dialect.name === DialectName.SQLITE && !storage.inTransaction();
+    if (direct) stageNodes(db, storage.dialect, nodeColumns);
+    const base: Context = { storage, db, nodeColumns, attached: null, batchSize, listener: options, report };
 
     report('Checking keys against repository ...');
     const allKeys = [...keys].sort();
@@ -1062,11 +1145,13 @@ export async function importArchive(
     if (allKeys.length - missing.length > 0)
       report(`Skipping ${allKeys.length - missing.length} existing repository files`);
     if (missing.length > 0) report(`Adding ${missing.length} new repository files`);
-    if (options.dryRun !== true) await addObjects(ctx, reader, missing);
+    if (options.dryRun !== true) await addObjects(base, reader, missing);
 
     const counts: Record<string, { new: number; existing: number }> = {};
     let importGroup: { pk: number; label: string } | null = null;
     let nodePks = new Map<number, number>();
+    const attached = direct ? await attachArchive(storage, db.name) : null;
+    const ctx: Context = { ...base, attached };
     try {
       await storage.transaction(async () => {
         const users = await importUsers(ctx, counts);
@@ -1091,6 +1176,8 @@ export async function importArchive(
       });
     } catch (error) {
       if (!(error instanceof DryRunRollback)) throw error;
+    } finally {
+      await attached?.detach();
     }
     counts['repositoryObjects'] = { new: missing.length, existing: allKeys.length - missing.length };
     return {
