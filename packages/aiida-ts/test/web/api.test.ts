@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { createWebServer, type WebServer } from '../../src/web/server.js';
 import { BACKENDS, useEngine } from '../engine/helpers.js';
@@ -22,6 +23,7 @@ import { QueryBuilder } from '../../src/querybuilder.js';
 import { RESOURCES } from '../../src/web/resources/definitions.js';
 import { shapeRow } from '../../src/web/resources/listing.js';
 import { GRAPH_ROW, linkedRows, nodeRowsByPk, rowShapeOf } from '../../src/web/resources/node-rows.js';
+import { pageIdsQuery } from '../../src/web/resources/page-ids.js';
 
 describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
   const engine = useEngine(open);
@@ -455,5 +457,78 @@ describe.each(BACKENDS)('the REST API on %s', (_name, open) => {
       '/api/v4/nodes/page/{page}',
     ])
       expect(Object.keys(document.paths)).toContain(path);
+  });
+
+  // last: it adds processes to the profile the tests above count
+  it('pages a list of many processes as the QueryBuilder orders them, on SQLite walking the primary key', async () => {
+    const storage = engine().storage;
+    const [userId] = await new QueryBuilder({ backend: storage })
+      .append('', { project: ['user_id'] })
+      .limit(1)
+      .all({ flat: true });
+    const time = storage.dialect.encodeTimestamp(new Date());
+    // most nodes processes, as in a profile of workflows: the process list then walks the primary key
+    await storage.bulkInsert(
+      'db_dbnode',
+      Array.from({ length: 80 }, (_, index) => ({
+        uuid: randomUUID(),
+        node_type: 'process.workflow.workchain.WorkChainNode.',
+        process_type: 'aiida.workflows:web.dense',
+        label: `dense-${index}`,
+        description: '',
+        ctime: time,
+        mtime: time,
+        attributes: storage.dialect.encodeJson({
+          process_state: index % 3 === 0 ? 'finished' : 'excepted',
+          process_label: 'Dense',
+        }),
+        extras: '{}',
+        repository_metadata: '{}',
+        dbcomputer_id: null,
+        user_id: Number(userId),
+      })),
+    );
+    const processes = { node_type: { like: 'process.%' } };
+    const finished = { ...processes, 'attributes.process_state': 'finished' };
+    const labelled = { ...processes, 'attributes.process_label': 'Dense' };
+    const pages = [
+      ['orderby=-id&limit=5', processes, 'desc', 5, 0],
+      ['orderby=-id&limit=7&offset=3', processes, 'desc', 7, 3],
+      ['orderby=id&limit=5&offset=2', processes, 'asc', 5, 2],
+      ['orderby=-id&limit=400', processes, 'desc', 400, 0],
+      ['orderby=-id&limit=6&offset=60', processes, 'desc', 6, 60],
+      ['orderby=-id&limit=4&process_state="finished"', finished, 'desc', 4, 0],
+      ['orderby=-id&limit=4&offset=2&process_label="Dense"', labelled, 'desc', 4, 2],
+    ] as const;
+    for (const [query, filters, order, limit, offset] of pages) {
+      const listed = await ok(`/api/v4/processes?${query}`, z.object({ processes: z.array(ProcessRow) }));
+      const expected = await new QueryBuilder({ backend: storage })
+        .append('', { tag: 'e', filters, project: ['id'] })
+        .orderBy({ e: [{ id: order }] })
+        .limit(limit)
+        .offset(offset)
+        .all({ flat: true });
+      expect(
+        listed.data.processes.map((row) => row.id),
+        query,
+      ).toEqual(expected.map(Number));
+    }
+    // the first page of the list reads its ids in order from the primary key: no sort of every process id
+    const list = new QueryBuilder({ backend: storage })
+      .append('', { tag: 'e', filters: processes, project: ['id'] })
+      .orderBy({ e: [{ id: 'desc' }] })
+      .limit(5);
+    const total = await new QueryBuilder({ backend: storage })
+      .append('', { tag: 'e', filters: processes })
+      .count();
+    const plan = await (
+      await pageIdsQuery(server.context, RESOURCES.processes, list, total)
+    ).analyzeQuery({
+      execute: false,
+    });
+    if (storage.dialect.name === 'sqlite') {
+      expect(plan).toMatch(/USING INTEGER PRIMARY KEY/);
+      expect(plan).not.toMatch(/TEMP B-TREE/);
+    }
   });
 });

@@ -132,6 +132,51 @@ describe('the process, node, graph and group views in headless Chromium', () => 
     expect(pixels?.drawn ?? 0).toBeGreaterThan((pixels?.total ?? 0) / 50);
     expect(pixels?.purple ?? 0).toBeGreaterThan(100);
     expect(pixels?.green ?? 0).toBeGreaterThan(100);
+    // the unit cell is drawn in the view's CSS colour, which the theme sets, and follows a theme switch without
+    // reopening the node: after each switch, count the opaque pixels near the new colour and near the old one
+    type Rgb = readonly [number, number, number];
+    const cellPixels = (stale: Rgb | null) =>
+      page.evaluate((old) => {
+        const canvas = document.querySelector<HTMLCanvasElement>('[data-testid=structure-canvas]');
+        const view = document.querySelector<HTMLElement>('[data-testid=structure-view]');
+        const copy = document.createElement('canvas');
+        copy.width = canvas?.width ?? 0;
+        copy.height = canvas?.height ?? 0;
+        const context = copy.getContext('2d');
+        if (canvas === null || view === null || context === null) return null;
+        const colour = (getComputedStyle(view).color.match(/\d+/g) ?? []).slice(0, 3).map(Number);
+        const [r = 0, g = 0, b = 0] = colour;
+        context.drawImage(canvas, 0, 0);
+        const data = context.getImageData(0, 0, copy.width, copy.height).data;
+        const near = (index: number, [cr, cg, cb]: readonly number[]): boolean =>
+          Math.abs((data[index] ?? 0) - (cr ?? 0)) +
+            Math.abs((data[index + 1] ?? 0) - (cg ?? 0)) +
+            Math.abs((data[index + 2] ?? 0) - (cb ?? 0)) <
+          24;
+        let own = 0;
+        let before = 0;
+        for (let index = 0; index < data.length; index += 4) {
+          if ((data[index + 3] ?? 0) < 240) continue; // the edges of the antialiased lines blend with the page
+          if (near(index, colour)) own += 1;
+          if (old !== null && near(index, old)) before += 1;
+        }
+        return { theme: document.documentElement.dataset['theme'], colour: [r, g, b] as const, own, before };
+      }, stale);
+    const first = await cellPixels(null);
+    if (first === null) throw new Error('no structure canvas');
+    expect(first.own).toBeGreaterThan(200);
+    let previous = first;
+    for (let switches = 0; switches < 2; switches += 1) {
+      await page.locator('[data-testid=theme]').click();
+      const next = await cellPixels(previous.colour);
+      if (next === null) throw new Error('no structure canvas');
+      const seen = JSON.stringify([previous, next]);
+      expect(next.theme, seen).not.toBe(previous.theme);
+      expect(next.colour, seen).not.toEqual(previous.colour);
+      expect(next.own, seen).toBeGreaterThan(200);
+      expect(next.before, seen).toBeLessThan(next.own / 10);
+      previous = next;
+    }
     // dragging rotates the view: the picture changes
     const before = await view.screenshot();
     const box = await view.boundingBox();

@@ -132,9 +132,14 @@ function cellEdges(cell: readonly Vec[]): Float32Array {
   return new Float32Array(points);
 }
 
+/** The colour the unit cell is drawn in: the CSS `color` of `container`, which the theme sets (`--g-line`). */
+function lineColour(container: HTMLElement): Color {
+  return new Color(getComputedStyle(container).color || '#556070');
+}
+
 /**
  * Draws `structure` into `container` (a canvas filling its width) and lets the user rotate (drag), zoom (wheel or
- * pinch) and pan (right drag). Drawn again only when the view changes. A view mounted before is disposed.
+ * pinch) and pan (right drag). Drawn again only when the view or the theme changes. A view mounted before is disposed.
  * Throws when the browser has no WebGL.
  */
 export function mountStructure(container: HTMLElement, structure: StructureAttributes): StructureView {
@@ -217,11 +222,10 @@ export function mountStructure(container: HTMLElement, structure: StructureAttri
     }
   }
 
-  // the unit cell, in the page's text colour so that it shows in both themes
+  // the unit cell, in the view's CSS colour so that it shows in both themes
   const box = new BufferGeometry();
   box.setAttribute('position', new Float32BufferAttribute(cellEdges(cell), 3));
-  const lineColor = new Color(getComputedStyle(container).color || '#556070');
-  const lines = new LineBasicMaterial({ color: lineColor });
+  const lines = new LineBasicMaterial({ color: lineColour(container) });
   disposables.push(box, lines);
   model.add(new LineSegments(box, lines));
 
@@ -256,9 +260,21 @@ export function mountStructure(container: HTMLElement, structure: StructureAttri
   draw();
   container.dataset['rendered'] = String(atoms.length);
 
+  // the theme button changes that colour (the root's data-theme) without a new view: follow it, or the cell
+  // keeps the old theme's colour (dark lines on the dark background) until the node is opened again
+  const recolour = (): void => {
+    const colour = lineColour(container);
+    if (colour.equals(lines.color)) return;
+    lines.color.copy(colour);
+    draw();
+  };
+  const themeObserver = new MutationObserver(recolour);
+  themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme'] });
+
   const view: StructureView = {
     legend,
     dispose() {
+      themeObserver.disconnect();
       controls.removeEventListener('change', draw);
       controls.dispose();
       for (const item of disposables) item.dispose();

@@ -5,6 +5,7 @@ import { booleanKey, integerKey, listKey, type ParsedQuery } from '../query-stri
 import { RESOURCES, rowKey, type ResourceDefinition } from './definitions.js';
 import { fullTypeOf, translateFilters, translateOrderBy } from './filters.js';
 import { nodeRowsByPk, rowShapeOf } from './node-rows.js';
+import { pageIds } from './page-ids.js';
 
 /** Rows of a page when `perpage` is not given, and the most a page or `limit` may hold (aiida-core's). */
 export const DEFAULT_PERPAGE = 20;
@@ -100,12 +101,14 @@ export async function listResource(
     const shape = rowShapeOf(definition, project);
     if (shape !== null) {
       // the rows of a page of nodes straight into the API's layout (see node-rows.ts)
-      const pks = await pageIds(context, definition, qb);
+      const pks = await pageIds(context, definition, qb, total);
       return { rows: await nodeRowsByPk(context, shape, pks), total, page };
     }
   }
   const results =
-    extras.prefix === undefined ? await pageInTwoSteps(context, definition, qb, project) : await qb.dict();
+    extras.prefix === undefined
+      ? await pageInTwoSteps(context, definition, qb, project, total)
+      : await qb.dict();
   const rows = results.map((result) => {
     const row = shapeRow(definition, result['e'] ?? {});
     const edge = result['edge'];
@@ -128,8 +131,9 @@ async function pageInTwoSteps(
   definition: ResourceDefinition,
   qb: QueryBuilder,
   project: readonly string[],
+  total: number,
 ): Promise<QueryDictRow[]> {
-  const pks = await pageIds(context, definition, qb);
+  const pks = await pageIds(context, definition, qb, total);
   if (pks.length === 0) return [];
   const rows = await new QueryBuilder({ backend: context.storage })
     .append(definition.entityType, { tag: 'e', filters: { id: { in: pks } }, project: [...project] })
@@ -141,21 +145,6 @@ async function pageInTwoSteps(
     if (row !== undefined) ordered.push(row);
   }
   return ordered;
-}
-
-/** The ids of the rows of a page, in order: the first of the two steps of {@link pageInTwoSteps}. */
-async function pageIds(
-  context: WebContext,
-  definition: ResourceDefinition,
-  qb: QueryBuilder,
-): Promise<number[]> {
-  const dict = qb.asDict();
-  const ids = new QueryBuilder({ backend: context.storage })
-    .append(definition.entityType, { tag: 'e', filters: dict.filters['e'] ?? {}, project: ['id'] })
-    .orderBy(dict.order_by)
-    .limit(dict.limit)
-    .offset(dict.offset);
-  return (await ids.all({ flat: true })).map(Number);
 }
 
 /** The definition of a resource by name. */

@@ -1,5 +1,5 @@
 import { sql, type Expression, type SelectQueryBuilder } from 'kysely';
-import type { SqlDialect } from '../../storage/dialect.js';
+import { sqliteJsonPath, type SqlDialect } from '../../storage/dialect.js';
 import type { WebContext } from '../context.js';
 import {
   NODE_PROJECTION as NODE_COLUMNS,
@@ -76,13 +76,26 @@ function selectNodes<DB, TB extends keyof DB & string, O>(
   table: string,
 ): SelectQueryBuilder<DB, TB, O & RawNodeRow> {
   const column = (name: string): Expression<unknown> => sql.ref(`${table}.${name}`);
+  const columns = NODE_COLUMNS.map((name) => sql<unknown>`${column(name)}`.as(name));
+  if (dialect.name === 'sqlite' && shape.attributes.length > 1) {
+    // SQLite: all the attributes in one call, as one JSON array (a missing key gives null, as `->` does), which is
+    // parsed once per row: a page of 200 processes makes 200 calls and parses instead of 1,200 of each
+    const paths = shape.attributes.map(({ name }) => sqliteJsonPath([name]));
+    return query.select([
+      ...columns,
+      sql<unknown>`json_extract(${column('attributes')}, ${sql.join(paths)})`.as(ATTRIBUTE_ARRAY),
+    ]);
+  }
   return query.select([
-    ...NODE_COLUMNS.map((name) => sql<unknown>`${column(name)}`.as(name)),
+    ...columns,
     ...shape.attributes.map(({ name }, index) =>
       dialect.jsonExtract(column('attributes'), [name]).as(`a${index}`),
     ),
   ]);
 }
+
+/** The column of a raw row that holds the attributes as one JSON array (SQLite, more than one attribute). */
+const ATTRIBUTE_ARRAY = 'attribute_values';
 
 /** The API's row of a raw node row: the node columns, the attributes of `shape`, then `full_type`. */
 function apiRow(dialect: SqlDialect, shape: NodeRowShape, raw: RawNodeRow): Row {
@@ -100,9 +113,11 @@ function apiRow(dialect: SqlDialect, shape: NodeRowShape, raw: RawNodeRow): Row 
     user_id: dialect.decodeInteger(raw['user_id']),
     dbcomputer_id: raw['dbcomputer_id'] === null ? null : dialect.decodeInteger(raw['dbcomputer_id']),
   };
-  if (shape.attributesOn === 'all' || nodeType.startsWith('process.'))
+  if (shape.attributesOn === 'all' || nodeType.startsWith('process.')) {
+    const values = ATTRIBUTE_ARRAY in raw ? dialect.decodeJson(raw[ATTRIBUTE_ARRAY]) : null;
     for (const [index, { key }] of shape.attributes.entries())
-      row[key] = dialect.decodeJson(raw[`a${index}`]);
+      row[key] = Array.isArray(values) ? (values[index] as unknown) : dialect.decodeJson(raw[`a${index}`]);
+  }
   row['full_type'] = fullTypeOf(nodeType, processType);
   return row;
 }
