@@ -128,19 +128,15 @@ describe('a daemon worker cut off by the network', () => {
       try {
         const node = await runner.submit(Sleeper, { ms: 8_000, x: new Int(41) });
         pk = node.pk ?? undefined;
-        await expect
-          .poll(
-            async () =>
-              (
-                await tasks
-                  .selectFrom('aiida_ts_task')
-                  .select('owner')
-                  .where('process_id', '=', node.pk!)
-                  .executeTakeFirst()
-              )?.owner,
-            { timeout: 20_000, interval: 20 },
-          )
-          .toBe(cutOffId);
+        const owner = async (): Promise<string | null | undefined> =>
+          (
+            await tasks
+              .selectFrom('aiida_ts_task')
+              .select('owner')
+              .where('process_id', '=', node.pk!)
+              .executeTakeFirst()
+          )?.owner;
+        await expect.poll(owner, { timeout: 20_000, interval: 20 }).toBe(cutOffId);
         ip('netns', 'exec', namespace, 'ip', 'link', 'set', nsSide, 'down');
         // The survivor's own lease is long: it runs in this test process, which a loaded machine can stall for seconds,
         // and the cut-off worker (back on the network) would then take the process back and start its step again.
@@ -153,19 +149,7 @@ describe('a daemon worker cut off by the network', () => {
         survivorStats = () => survivor.stats();
         try {
           // taken over once the cut-off worker's lease has expired
-          await expect
-            .poll(
-              async () =>
-                (
-                  await tasks
-                    .selectFrom('aiida_ts_task')
-                    .select('owner')
-                    .where('process_id', '=', node.pk!)
-                    .executeTakeFirst()
-                )?.owner,
-              { timeout: 30_000, interval: 50 },
-            )
-            .toBe(survivor.id);
+          await expect.poll(owner, { timeout: 30_000, interval: 50 }).toBe(survivor.id);
           // the link returns while both run the step: the cut-off worker ends its step first, and its writes are refused
           ip('netns', 'exec', namespace, 'ip', 'link', 'set', nsSide, 'up');
           const done = await within(60_000, 'the process to finish', runner.getProcessFuture(node.pk!));
