@@ -170,11 +170,20 @@ function recordStateChangeTime(host: EngineHost, provenance: ProcessProvenance, 
   else host.deferWork(write());
 }
 
-/** Mirrors the process status on the node (`process_status`; removed when null). */
-export function recordStatus(host: EngineHost, provenance: ProcessProvenance, status: string | null): void {
+/**
+ * Mirrors the process status on the node (`process_status`; removed when null). `lazy` leaves it to the node's next
+ * write (at the latest `LAZY_WRITE_MS` later, see `NodeWriter`) instead of a write of its own: the status a calculation job shows
+ * while a transport task runs, which the task's own write-ahead or its state change carries anyway.
+ */
+export function recordStatus(
+  host: EngineHost,
+  provenance: ProcessProvenance,
+  status: string | null,
+  lazy = false,
+): void {
   if (status === null) provenance.writer.remove(ProcessAttribute.PROCESS_STATUS);
   else provenance.writer.set({ [ProcessAttribute.PROCESS_STATUS]: status });
-  if (!host.hasTerminated()) host.deferWork(provenance.writer.flush());
+  if (!lazy && !host.hasTerminated()) host.deferWork(provenance.writer.flush());
 }
 
 /** The exit status and message of a finished process from its result (aiida's `on_finish`). */

@@ -43,6 +43,12 @@ import { runnerOfPersister } from './runner-link.js';
 import { isLeaseLost } from '../write-guard.js';
 import { AFTER_STEP, REPLAY_CACHE, type EngineStepHost } from './states.js';
 
+/** Options of `setStatus` on an engine process. */
+export interface SetStatusOptions {
+  /** Written with the node's next write (at the latest a moment later) rather than at once. */
+  readonly lazy?: boolean;
+}
+
 /** What the engine adds to a plumpy-ts process instance: its provenance and aiida's process API. */
 export interface ProvenanceMembers extends EngineStepHost {
   /** The provenance of this process (its node, writer, children); only for processes made by the engine. */
@@ -308,9 +314,14 @@ export function withProvenance<B extends PlumpyBase>(Base: B): WithProvenance<B>
       if (failure !== undefined) throw failure;
     }
 
-    override setStatus(status: string | null): void {
+    /**
+     * Sets the process status and mirrors it on the node; `lazy` lets the next write of the node carry it (within
+     * a moment) instead of one write of its own.
+     */
+    override setStatus(status: string | null, options: SetStatusOptions = {}): void {
       super.setStatus(status);
-      if (this.#provenance !== undefined) recordStatus(this, this.#provenance, status);
+      if (this.#provenance !== undefined)
+        recordStatus(this, this.#provenance, status, options.lazy === true);
     }
 
     protected override saveInstanceState(out: Record<string, JsonValue>): void {

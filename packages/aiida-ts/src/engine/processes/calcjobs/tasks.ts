@@ -20,6 +20,7 @@ import { escapeForBash } from '../../../transports/escaping.js';
 import type { Transport } from '../../../transports/transport.js';
 import { nowTimestamp } from '../../../storage/dialect.js';
 import type { ProcessRunner } from '../process-runner.js';
+import type { SetStatusOptions } from '../with-provenance.js';
 import { backoffSettings, exponentialBackoffRetry } from './backoff.js';
 import type { CalcInfo } from './calc-info.js';
 import { UnstashTargetMode } from './calc-info.js';
@@ -48,7 +49,7 @@ export interface CalcJobTaskHost {
   readonly outputs: Readonly<Record<string, unknown>>;
   /** True when the process was continued from a checkpoint (its earlier steps may have left traces). */
   readonly continued: boolean;
-  setStatus(status: string | null): void;
+  setStatus(status: string | null, options?: SetStatusOptions): void;
   presubmit(folder: Folder): Promise<CalcInfo>;
   outMany(values: Readonly<Record<string, unknown>>): void;
   /** Records an output found already linked to the node (a step repeated after a crash). */
@@ -175,9 +176,10 @@ export async function taskUploadJob(host: CalcJobTaskHost, signal: AbortSignal):
           folder,
           inputs: host.inputs,
           signal,
-          setRemoteWorkdir: async (workdir) => {
+          // Written with the upload's state change (or a moment later): a repeated upload finds the same directory.
+          setRemoteWorkdir: (workdir) => {
             host.setNodeAttributes({ remote_workdir: workdir });
-            await host.flushNode();
+            return Promise.resolve();
           },
         });
         if (remote !== null) host.outMany({ remote_folder: remote });
@@ -289,10 +291,9 @@ export async function taskSubmitJob(
         calcJobServices(host.runner).submissions,
       );
       faultPoint('submit:scheduler');
-      if (typeof submitted === 'string') {
-        host.setNodeAttributes({ job_id: submitted });
-        await host.flushNode();
-      }
+      // The id is written with the state change that ends the submission, in the same write as its checkpoint; a
+      // runner that dies before that write finds the job by the intent recorded above. A kill reads it after a flush.
+      if (typeof submitted === 'string') host.setNodeAttributes({ job_id: submitted });
       return submitted;
     }),
   );
@@ -357,6 +358,8 @@ export async function taskMonitorJob(
 /** Cancels the job with the scheduler (aiida's `task_kill_job`); nothing to do before it was submitted. */
 export async function taskKillJob(host: CalcJobTaskHost, signal: AbortSignal): Promise<void> {
   const node = host.node;
+  // A job id (and state) the submission set waits for the write of its state change: make it the node's first.
+  await host.flushNode();
   const state = node.getState();
   if (state === CalcJobState.UPLOADING || state === CalcJobState.SUBMITTING || node.getJobId() === null)
     return;

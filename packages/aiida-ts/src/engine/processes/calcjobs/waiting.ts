@@ -158,10 +158,12 @@ export class CalcJobWaiting extends Waiting {
     const process = this.#process;
     const controller = new AbortController();
     this.#controller = controller;
-    process.setStatus(`Waiting for transport task: ${this.command}`);
+    // The status of a task in progress rides on the task's own writes or the state change that ends it: a quick job
+    // is then written once per step (its state and checkpoint), and a slow task's status still shows a moment later.
+    process.setStatus(`Waiting for transport task: ${this.command}`, { lazy: true });
     try {
       const next = await this.#run(controller.signal);
-      process.setStatus(null);
+      process.setStatus(null, { lazy: true });
       return next;
     } catch (error) {
       if (error instanceof TransportTaskError) {
@@ -238,6 +240,7 @@ export class CalcJobWaiting extends Waiting {
           const state = node.getSchedulerState();
           process.setStatus(
             `Monitoring scheduler: job state ${state === null ? 'UNKNOWN' : state.toUpperCase()}`,
+            { lazy: true },
           );
           done = await taskUpdateJob(process, signal);
           if (monitors !== undefined && monitorResult?.action !== 'disable-all') {
@@ -265,7 +268,13 @@ export class CalcJobWaiting extends Waiting {
           if (monitors !== undefined) this.info.monitors = monitors.state;
         }
         await process.releaseSlots();
-        return this.#next(CalcJobCommand.STASH, { monitor_result: plainMonitorResult(monitorResult) });
+        const plain = plainMonitorResult(monitorResult);
+        // Without a `stash` option the stash step does nothing: go straight to retrieving (one state change and
+        // checkpoint less per job), as the stash step would.
+        const stash = node.getOption('stash');
+        if (stash === null || stash === undefined)
+          return this.#next(CalcJobCommand.RETRIEVE, { monitor_result: plain });
+        return this.#next(CalcJobCommand.STASH, { monitor_result: plain });
       }
       case CalcJobCommand.STASH: {
         const stash = node.getOption('stash');
