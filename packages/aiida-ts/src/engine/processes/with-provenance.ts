@@ -320,8 +320,7 @@ export function withProvenance<B extends PlumpyBase>(Base: B): WithProvenance<B>
      */
     override setStatus(status: string | null, options: SetStatusOptions = {}): void {
       super.setStatus(status);
-      if (this.#provenance !== undefined)
-        recordStatus(this, this.#provenance, status, options.lazy === true);
+      if (this.#provenance !== undefined) recordStatus(this, this.#provenance, status, options.lazy === true);
     }
 
     protected override saveInstanceState(out: Record<string, JsonValue>): void {
