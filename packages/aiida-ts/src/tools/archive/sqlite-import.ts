@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { IntegrityError } from '../../errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { DialectName, type SqlDialect } from '../../storage/dialect.js';
-import type { Database } from '../../storage/schema.js';
+import { DB_DBNODE_INSERT_COLUMNS, type Database } from '../../storage/schema.js';
 
 /** The archive's node rows in the profile's encoding, written into the archive's own (private) database. */
 const STAGED_NODES = 'aiida_import_node';
@@ -11,6 +11,14 @@ const STAGED_NODES = 'aiida_import_node';
 /** `YYYY-MM-DD HH:MM:SS.ffffff`, how a SQLite profile stores a timestamp, as a GLOB pattern. */
 const SQLITE_TIMESTAMP_GLOB =
   '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9].' + '[0-9]'.repeat(6);
+
+/** A column of a new `db_dbnode` row: the staged table holds exactly these, beside the archive's `id`. */
+type NodeColumn = (typeof DB_DBNODE_INSERT_COLUMNS)[number];
+
+/** The staged table's columns, in {@link DB_DBNODE_INSERT_COLUMNS}'s order, as `CREATE TABLE` declares them. */
+const STAGED_DECLARATIONS = DB_DBNODE_INSERT_COLUMNS.map(
+  (column) => `${column} ${column.endsWith('_id') ? 'INTEGER' : 'TEXT'}`,
+).join(', ');
 
 /** Makes every attached database's name distinct: two imports into one storage may run at once. */
 let attachments = 0;
@@ -45,14 +53,25 @@ export function stageNodes(
         `strftime('%Y-%m-%d %H:%M:%S', substr(${column}, 1, 19)) = substr(${column}, 1, 19) THEN ${column} ` +
         `ELSE aiida_import_timestamp(${column}) END`
       : `aiida_import_timestamp(${column})`;
+  // every column of a new node, from the archive's row (a column added to the list fails to compile here)
+  const staged: Record<NodeColumn, string> = {
+    uuid: 'lower(uuid)',
+    node_type: 'node_type',
+    process_type: 'process_type',
+    label: "coalesce(label, '')",
+    description: "coalesce(description, '')",
+    ctime: timestamp('ctime'),
+    mtime: timestamp('mtime'),
+    attributes: columns.attributes,
+    extras: columns.extras,
+    repository_metadata: "coalesce(repository_metadata, '{}')",
+    dbcomputer_id: 'dbcomputer_id',
+    user_id: 'user_id',
+  };
   db.exec(
     `DROP TABLE IF EXISTS ${STAGED_NODES};` +
-      `CREATE TABLE ${STAGED_NODES} (id INTEGER PRIMARY KEY, uuid TEXT, node_type TEXT, process_type TEXT, ` +
-      'label TEXT, description TEXT, ctime TEXT, mtime TEXT, attributes TEXT, extras TEXT, repository_metadata TEXT, ' +
-      'dbcomputer_id INTEGER, user_id INTEGER);' +
-      `INSERT INTO ${STAGED_NODES} SELECT id, lower(uuid), node_type, process_type, coalesce(label, ''), ` +
-      `coalesce(description, ''), ${timestamp('ctime')}, ${timestamp('mtime')}, ` +
-      `${columns.attributes}, ${columns.extras}, coalesce(repository_metadata, '{}'), dbcomputer_id, user_id ` +
+      `CREATE TABLE ${STAGED_NODES} (id INTEGER PRIMARY KEY, ${STAGED_DECLARATIONS});` +
+      `INSERT INTO ${STAGED_NODES} SELECT id, ${DB_DBNODE_INSERT_COLUMNS.map((column) => staged[column]).join(', ')} ` +
       'FROM db_dbnode',
   );
 }
@@ -123,6 +142,10 @@ export async function attachArchive(storage: StorageBackend, file: string): Prom
       sql`INSERT INTO temp.${sql.id(table)} (archive_id, profile_id) SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(${JSON.stringify([...map])})`,
     );
   };
+  // the staged row's values, its user and computer mapped to the profile's ids
+  const insertedValues = DB_DBNODE_INSERT_COLUMNS.map((column) =>
+    column === 'user_id' ? 'u.profile_id' : column === 'dbcomputer_id' ? 'c.profile_id' : `s.${column}`,
+  ).join(', ');
   return {
     async insertNodes(freshIds, userMap, computerMap) {
       await fill(users, userMap);
@@ -133,7 +156,7 @@ export async function attachArchive(storage: StorageBackend, file: string): Prom
       const staged = sql.id(name, STAGED_NODES);
       try {
         await run(
-          sql`INSERT INTO main.db_dbnode (uuid, node_type, process_type, label, description, ctime, mtime, attributes, extras, repository_metadata, dbcomputer_id, user_id) SELECT s.uuid, s.node_type, s.process_type, s.label, s.description, s.ctime, s.mtime, s.attributes, s.extras, s.repository_metadata, c.profile_id, u.profile_id FROM ${staged} s JOIN temp.${sql.id(users)} u ON u.archive_id = s.user_id LEFT JOIN temp.${sql.id(computers)} c ON c.archive_id = s.dbcomputer_id WHERE s.id IN (SELECT id FROM temp.${sql.id(fresh)}) ORDER BY s.id`,
+          sql`INSERT INTO main.db_dbnode (${sql.raw(DB_DBNODE_INSERT_COLUMNS.join(', '))}) SELECT ${sql.raw(insertedValues)} FROM ${staged} s JOIN temp.${sql.id(users)} u ON u.archive_id = s.user_id LEFT JOIN temp.${sql.id(computers)} c ON c.archive_id = s.dbcomputer_id WHERE s.id IN (SELECT id FROM temp.${sql.id(fresh)}) ORDER BY s.id`,
         );
       } catch (error) {
         const code: unknown = (error as { code?: unknown }).code;
