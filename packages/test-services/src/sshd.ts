@@ -167,33 +167,27 @@ export async function startPrivateSshd(extraConfig: readonly string[] = []): Pro
     // The sessions sshd forked hold client connections open and outlive the listener, so they are ended too. The
     // listener is frozen first: a session it forked after the list of its children was read would keep its
     // connection (clients that connect every poll made that happen under load: a stopped sshd still served).
+    const frozen = (what: string, pids: readonly number[]): Promise<void> =>
+      waitFor(`${what} (pid ${String(proc.pid)}) to be stopped`, () => pids.every(isStopped), {
+        timeoutMs: 10_000,
+        intervalMs: 5,
+        service: 'sshd',
+      });
     proc.kill('SIGSTOP');
-    await waitFor(`sshd (pid ${String(proc.pid)}) to be stopped`, () => isStopped(proc.pid), {
-      timeoutMs: 10_000,
-      intervalMs: 5,
-      service: 'sshd',
-    });
+    await frozen('sshd', [proc.pid]);
     // The sessions are frozen too before any is killed: a session that forks while the tree is read is frozen in the
     // next pass (its parent lives on, frozen, so the new process is still found under the listener), until a pass
     // finds nothing new. Killed one by one as they were found, a session's child forked in between was left to
     // init, held the connection, and the stopped sshd kept answering (a paused-job test waited for ever).
-    const frozen: number[] = [];
+    const sessions: number[] = [];
     for (;;) {
-      const found = descendantPids(proc.pid).filter((pid) => !frozen.includes(pid));
+      const found = descendantPids(proc.pid).filter((pid) => !sessions.includes(pid));
       if (found.length === 0) break;
       for (const pid of found) signal(pid, 'SIGSTOP');
-      frozen.push(...found);
-      await waitFor(
-        `the sessions of sshd (pid ${String(proc.pid)}) to be stopped`,
-        () => found.every(isStopped),
-        {
-          timeoutMs: 10_000,
-          intervalMs: 5,
-          service: 'sshd',
-        },
-      );
+      sessions.push(...found);
+      await frozen('the sessions of sshd', found);
     }
-    for (const pid of frozen.reverse()) signal(pid, 'SIGKILL');
+    for (const pid of sessions.reverse()) signal(pid, 'SIGKILL');
     proc.kill('SIGKILL');
     await exited;
   };
