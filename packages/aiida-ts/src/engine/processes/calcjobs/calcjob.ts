@@ -518,7 +518,8 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     const scheduler = await computer.getScheduler();
     let detailed: unknown = this.node.getDetailedJobInfo();
     if (detailed === null || detailed === undefined) {
-      log.warn(
+      // Info, as aiida-core: schedulers without an accounting command (core.direct) never have it.
+      log.info(
         { pk: this.pk },
         'could not parse scheduler output: the `detailed_job_info` attribute is missing',
       );
@@ -527,7 +528,7 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
       (detailed as { retval?: number }).retval !== undefined &&
       (detailed as { retval: number }).retval !== 0
     ) {
-      log.warn(
+      log.info(
         { pk: this.pk },
         'could not parse scheduler output: return value of `detailed_job_info` is non-zero',
       );
