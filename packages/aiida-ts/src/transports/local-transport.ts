@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import { ValidationError } from '../errors.js';
 import {
@@ -20,7 +20,7 @@ import {
   type StartedProcess,
 } from './base-transport.js';
 import { escapeForBash } from './escaping.js';
-import type { FileAttribute, TransportPath } from './transport.js';
+import type { FileAttribute, MakedirsOptions, TransportPath } from './transport.js';
 
 /** Options of {@link LocalTransport}; `machine` defaults to `localhost`. */
 export type LocalTransportOptions = Partial<BaseTransportOptions>;
@@ -122,6 +122,26 @@ export class LocalTransport extends BaseTransport {
 
   protected async makeDir(p: TransportPath): Promise<void> {
     await this.#fs(`mkdir ${p}`, () => fsp.mkdir(this.#resolve(p)));
+  }
+
+  /**
+   * mkdir -p in one call: node walks up to the first existing folder and back down itself, and an existing folder or
+   * one made meanwhile by a concurrent call is fine; the generic version stats and retries once per level.
+   */
+  protected override async ensureDir(p: TransportPath): Promise<void> {
+    try {
+      await fsp.mkdir(this.#resolve(p), { recursive: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+        throw wrapTransportError(`makedirs ${p}: a file is in the way`, error, 'EEXIST');
+      throw wrapTransportError(`makedirs ${p}`, error);
+    }
+  }
+
+  /** With `ignoreExisting`, an existing folder needs no look first: the one recursive mkdir says it all. */
+  override makedirs(p: TransportPath, options: MakedirsOptions = {}): Promise<void> {
+    if (options.ignoreExisting !== true || p === '') return super.makedirs(p, options);
+    return this.op(`makedirs ${p}`, () => this.ensureDir(p));
   }
 
   protected async removeDir(p: TransportPath): Promise<void> {
@@ -235,6 +255,18 @@ export class LocalTransport extends BaseTransport {
         }
       },
     };
+  }
+
+  /** The user this process runs as: the "remote" user of this machine, known without running `whoami`. */
+  override whoami(): Promise<string> {
+    let name: string;
+    try {
+      name = userInfo().username;
+    } catch {
+      // No passwd entry for this uid (some containers): ask the shell as other transports do.
+      return super.whoami();
+    }
+    return this.op('whoami', () => Promise.resolve(name));
   }
 
   gotocomputerCommand(remotedir?: TransportPath): string {

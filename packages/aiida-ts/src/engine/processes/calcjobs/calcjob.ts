@@ -614,12 +614,20 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     return computer;
   }
 
-  /** How the job's user reaches the computer. */
+  /**
+   * How the job's user reaches the computer: the AuthInfo of the node's owner (aiida's `CalcJobNode.get_authinfo`).
+   * The stored node knows its owner's pk, so this is a read; the default user's get-or-create is a write transaction.
+   */
   async authInfo(): Promise<AuthInfo> {
     if (this.#authInfo === undefined) {
       const computer = await this.computer();
-      const storage = this.node.storage;
-      const user = await User.getDefault(storage === undefined ? {} : { storage });
+      const node = this.node;
+      let user: User;
+      if (node.isStored) user = await node.getUser();
+      else {
+        const storage = node.storage;
+        user = await User.getDefault(storage === undefined ? {} : { storage });
+      }
       this.#authInfo = await computer.getAuthInfo(user);
     }
     return this.#authInfo;

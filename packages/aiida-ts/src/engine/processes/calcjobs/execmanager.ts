@@ -133,18 +133,23 @@ export async function uploadCalculation(
     workdir = folder.abspath;
   } else {
     const base = await remoteWorkBase(computer, transport);
-    if (!(await transport.pathExists(base))) {
+    workdir = jobWorkdir(base, node.uuid);
+    // One makedirs makes the computer's work directory too when it is missing (a look first would cost a round
+    // trip per job); only a failure asks which of the two could not be made.
+    try {
+      await transport.makedirs(workdir, { ignoreExisting: true });
+    } catch (error) {
+      if (await transport.pathExists(base).catch(() => false)) throw error;
       try {
         await transport.makedirs(base, { ignoreExisting: true });
-      } catch (error) {
+      } catch (baseError) {
         throw new ConfigurationError(
-          `unable to create the remote directory ${base} on computer '${computer.label}': ${(error as Error).message}`,
-          { cause: error },
+          `unable to create the remote directory ${base} on computer '${computer.label}': ${(baseError as Error).message}`,
+          { cause: baseError },
         );
       }
+      throw error;
     }
-    workdir = jobWorkdir(base, node.uuid);
-    await transport.makedirs(workdir, { ignoreExisting: true });
     await options.setRemoteWorkdir?.(workdir);
   }
   signal?.throwIfAborted();

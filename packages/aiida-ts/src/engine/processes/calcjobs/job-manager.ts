@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import type { AuthInfo } from '../../../orm/entities/computer.js';
 import { jobInfoFromAiidaDict, jobInfoToAiidaDict, type JobInfo } from '../../../schedulers/job-info.js';
-import { SchedulerFeature } from '../../../schedulers/scheduler.js';
+import { SchedulerFeature, validateUser } from '../../../schedulers/scheduler.js';
+import type { Transport } from '../../../transports/transport.js';
 import { asError } from '../../../utils/as-error.js';
 import { abortReason, sleep } from './backoff.js';
+import { remoteUser } from './execmanager.js';
 import type { JobCoordinator } from './coordination.js';
 import type { TransportQueue } from './transport-queue.js';
 
@@ -42,6 +44,8 @@ class JobsList {
   readonly #transports: TransportQueue;
   readonly #pending = new Set<Request>();
   #running = false;
+  /** The remote user's name, once known: the scheduler is asked for that user's jobs. */
+  #user: string | undefined;
 
   constructor(authInfo: AuthInfo, coordinator: JobCoordinator, transports: TransportQueue) {
     this.#authInfo = authInfo;
@@ -144,7 +148,7 @@ class JobsList {
       let jobs: JobInfo[];
       if (scheduler.getFeature(SchedulerFeature.CAN_QUERY_BY_USER)) {
         queried = null;
-        jobs = await scheduler.getJobs({ user: '$USER' });
+        jobs = await scheduler.getJobs({ user: await this.#remoteUser(transport) });
       } else {
         queried = [...new Set([...this.#pending].map((request) => request.jobId))];
         jobs = await scheduler.getJobs({ jobs: queried });
@@ -156,6 +160,22 @@ class JobsList {
       }
       return { startedAt, queried, jobs: listed };
     });
+  }
+
+  /**
+   * The user whose jobs are listed: aiida asks for `$USER`, which a shell without that variable (a non-login shell,
+   * a container) has to find with `id -un`, one more process per poll. The name is asked once (`whoami`, free on
+   * core.local) and kept; where it cannot be had, or is no plain name, `$USER` is asked as aiida does.
+   */
+  async #remoteUser(transport: Transport): Promise<string> {
+    if (this.#user === undefined) {
+      try {
+        this.#user = validateUser(await remoteUser(transport));
+      } catch {
+        return '$USER';
+      }
+    }
+    return this.#user;
   }
 }
 
