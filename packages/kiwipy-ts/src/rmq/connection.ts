@@ -126,6 +126,10 @@ export class RobustConnection {
     const { url, connectTimeout, connectionName } = this.#options;
     const connecting = amqp.connect(url, {
       timeout: connectTimeout,
+      // Nagle off: a subscription is three small request/response frames in a row (declare, bind, consume), and
+      // with Nagle each waited for the broker's delayed ACK, about 40 ms; the frames of one turn are corked into one
+      // write anyway (batchSocketWrites), so there is no burst of tiny packets to save.
+      noDelay: true,
       clientProperties: connectionName === undefined ? {} : { connection_name: connectionName },
     });
     let timer: NodeJS.Timeout | undefined;
