@@ -433,14 +433,18 @@ export class DaemonWorker implements AsyncDisposable {
         return;
       }
     }
+    __tr('drive', pk);
     const node = await this.#nodeOf(held, nodeRead);
+    __tr('node', pk);
     if (node === undefined) return;
     const process = await this.#load(held, node, claim);
+    __tr('loaded', pk);
     if (process === undefined) return;
     held.process = process;
     process.provenance.writer.guard = held.lease;
     log().debug({ pk, workerId: this.id }, `claimed process<${pk}> (epoch ${claim.epoch})`);
     await process.ready();
+    __tr('ready', pk);
     for (const request of requests) this.#apply(held, request);
     await this.#step(held, process);
   }
@@ -575,6 +579,7 @@ export class DaemonWorker implements AsyncDisposable {
       if (park !== undefined) return await this.#park(held, process, park);
       if (this.#stopping) return await this.#unloadAtStop(held, process);
       held.inStep = true;
+      __tr('step', held.pk);
       try {
         await process.step();
       } finally {
@@ -716,6 +721,7 @@ export class DaemonWorker implements AsyncDisposable {
    * asked for a reply gets aiida-core's (see continue-reply.ts).
    */
   async #onTask(task: unknown, context: SubscriberContext): Promise<unknown> {
+    __tr('onTask', (task as any)?.args?.pid);
     const parsed = continueTaskSchema.safeParse(task);
     if (!parsed.success) throw new TaskRejectedError('not a continue task of aiida-ts');
     if (this.#stopping || this.#free <= 0) throw new TaskRejectedError('no free slot');
@@ -747,6 +753,7 @@ export class DaemonWorker implements AsyncDisposable {
       }
       if (adopted === 'adopted') claim = await claimTask(this.storage, this.id, pk);
     }
+    __tr('claimed', pk);
     if (claim === undefined) return this.#answer(pk, wanted, false);
     this.#brokerClaims += 1;
     this.#take(claim);
@@ -943,4 +950,9 @@ export class DaemonWorker implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+import { appendFileSync as __afs } from 'node:fs';
+function __tr(what: string, pk: unknown): void {
+  __afs('/tmp/ab/worker-trace.log', `${performance.timeOrigin + performance.now()} ${process.pid} ${what} ${String(pk)}\n`);
 }
