@@ -60,11 +60,8 @@ export async function handOverProcess(
     });
   // one statement, nothing to fence: no transaction around it (two round trips less per submission on PostgreSQL)
   else await record(storage.executor());
-  __afs('/tmp/ab/worker-trace.log', `${performance.timeOrigin + performance.now()} ${process.pid} publish ${pk}\n`);
   await publishContinue(communicator, pk);
-  __afs('/tmp/ab/worker-trace.log', `${performance.timeOrigin + performance.now()} ${process.pid} published ${pk}\n`);
 }
-import { appendFileSync as __afs } from 'node:fs';
 
 /**
  * Whether a live daemon worker is registered on the profile (a top-level `submit` then goes to the daemon), asked
