@@ -34,6 +34,7 @@ import type { ProcessRunner, RunResult, UnrecordedEnd } from './processes/proces
 import { processClassRegistry } from './processes/process-type.js';
 import { linkPersister } from './processes/runner-link.js';
 import { ProvenanceCommunicator } from './provenance-communicator.js';
+import { HandOverCommunicator } from './hand-over-communicator.js';
 
 /** How long `close()` lets the running steps of killed processes return before killing them at once. */
 const CLOSE_GRACE_MS = 2000;
@@ -121,6 +122,7 @@ export class Runner implements ProcessRunner, AsyncDisposable {
   readonly brokerSubmit: boolean;
   readonly ownership: ProcessOwnership | undefined;
   readonly #ownsCommunicator: boolean;
+  readonly #handOverCommunicator: Communicator;
   readonly #handleSignals: boolean;
   readonly #live = new Map<string, LiveEntry>();
   readonly #background = new Set<Promise<void>>();
@@ -138,6 +140,7 @@ export class Runner implements ProcessRunner, AsyncDisposable {
       (pid) => this.#live.get(this.#key(pid))?.process.provenance.whenWritten(),
       { broadcastExcepted: options.broadcastExcepted ?? false },
     );
+    this.#handOverCommunicator = new HandOverCommunicator(this.processCommunicator);
     this.persister =
       options.persister ??
       new AiidaPersister(
@@ -259,8 +262,11 @@ export class Runner implements ProcessRunner, AsyncDisposable {
     options: RunnerInstantiateOptions = {},
   ): Promise<InstanceType<C>> {
     this.#ensureOpen();
+    // A process made for the daemon takes no subscriptions here (see HandOverCommunicator).
+    const made =
+      options.forDaemon === true ? { ...options, communicator: this.#handOverCommunicator } : options;
     const process = await withStorage(this.storage, () =>
-      instantiateProcess(this, processClass as unknown as EngineProcessClass, inputs, options),
+      instantiateProcess(this, processClass as unknown as EngineProcessClass, inputs, made),
     );
     this.#register(process);
     if (options.forDaemon !== true && process.node.isStored) {

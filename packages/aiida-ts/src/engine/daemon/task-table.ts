@@ -321,10 +321,12 @@ export async function finishTask(
   storage: StorageBackend,
   pk: number,
 ): Promise<number | undefined> {
+  // The row goes first, telling its parent (one statement instead of a read and a delete): whether the parent is
+  // woken is decided from the children's node states, which this order does not change.
   const own = await tables(db)
-    .selectFrom('aiida_ts_task')
-    .select('parent_id')
+    .deleteFrom('aiida_ts_task')
     .where('process_id', '=', pk)
+    .returning('parent_id')
     .executeTakeFirst();
   let woken: number | undefined;
   const parentId = own?.parent_id ?? null;
@@ -349,7 +351,6 @@ export async function finishTask(
       }
     }
   }
-  await tables(db).deleteFrom('aiida_ts_task').where('process_id', '=', pk).execute();
   return woken;
 }
 

@@ -8,6 +8,7 @@ import {
   type ProcessSpec,
   type SpecTypes,
 } from 'plumpy-ts';
+import type { Communicator } from 'kiwipy-ts';
 import { InputValidationError, InvalidOperationError, type ValidationIssue } from '../../errors.js';
 import { LinkType } from '../../orm/links.js';
 import { Node, type NodeOptions } from '../../orm/nodes/node.js';
@@ -74,6 +75,8 @@ export interface InstantiateOptions {
    * gets its first checkpoint now, instead of being marked excepted and made a second time.
    */
   readonly stored?: ProcessNode;
+  /** The communicator the process talks through; by default the runner's `processCommunicator`. */
+  readonly communicator?: Communicator;
 }
 
 function freezeDeep<T>(value: T): T {
@@ -173,6 +176,7 @@ export async function instantiateProcess(
     return construct(runner, cls, inputs, parsed, options.stored, parent, {
       storeProvenance,
       cachedFrom: undefined,
+      communicator: options.communicator,
     });
 
   const node = new cls.nodeClass(undefined, { storage: runner.storage });
@@ -239,7 +243,11 @@ export async function instantiateProcess(
     if (parent !== undefined && cls.persistable) await faultPoint(FaultPoint.CHILD_STORED, parent.node.pk);
     if (cachedFrom !== undefined) await cloneCachedOutputs(node, cachedFrom);
   }
-  return construct(runner, cls, inputs, parsed, node, parent, { storeProvenance, cachedFrom });
+  return construct(runner, cls, inputs, parsed, node, parent, {
+    storeProvenance,
+    cachedFrom,
+    communicator: options.communicator,
+  });
 }
 
 /** The process object of `cls` for its stored (or unstored) node. */
@@ -250,7 +258,11 @@ function construct(
   parsed: Readonly<Record<string, unknown>>,
   node: ProcessNode,
   parent: EngineProcessInstance | undefined,
-  options: { readonly storeProvenance: boolean; readonly cachedFrom: ProcessNode | undefined },
+  options: {
+    readonly storeProvenance: boolean;
+    readonly cachedFrom: ProcessNode | undefined;
+    readonly communicator: Communicator | undefined;
+  },
 ): EngineProcessInstance {
   const { storeProvenance, cachedFrom } = options;
   const persist = storeProvenance && cls.persistable;
@@ -263,7 +275,7 @@ function construct(
       new cls({
         inputs,
         pid: node.pk ?? node.uuid,
-        communicator: runner.processCommunicator,
+        communicator: options.communicator ?? runner.processCommunicator,
         logger: getLogger('plumpy'),
         loader: runner.loader,
         ...(persist ? { persister: runner.persister } : {}),
