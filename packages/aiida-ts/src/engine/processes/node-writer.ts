@@ -209,7 +209,12 @@ export class NodeWriter {
     // checked (and, for an unstored node, done) now: a change the node refuses fails the write before any of it
     const update =
       Object.keys(set).length > 0 || remove.length > 0 ? node.prepareUpdate(set, remove) : undefined;
-    if (storage === undefined) return;
+    if (storage === undefined) {
+      // a node of no storage: nothing of its own to write, but what was handed in still runs (as before)
+      if (nodes.length > 0) await Node.storeMany(nodes);
+      for (const pending of writes) await pending();
+      return;
+    }
     // A guard (the daemon's lease of the process) checks and completes the write in its transaction.
     const guard = node.pk === null ? undefined : this.guard;
     const linkRows = links.length > 0 && links.length <= SMALL_INSERT ? [linksInsert(links)] : [];
