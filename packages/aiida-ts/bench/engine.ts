@@ -349,7 +349,7 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|---|---|---|---|',
     ...figures.map(
       (f) =>
-        `| ${f.backend} | ${f.what} | ${f.msEach.toFixed(2)} ms | ${(1000 / f.msEach).toFixed(0)} | ${f.baselineMsEach.toFixed(2)} ms | ×${(f.msEach / f.baselineMsEach).toFixed(1)} | ×${(f.cpuMsEach / f.baselineCpuMsEach).toFixed(1)} | ${f.aiida} | ${f.target} |`,
+        `| ${f.backend} | ${f.what} | ${f.msEach.toFixed(2)} ms | ${(1000 / f.msEach).toFixed(0)} | ${f.baselineMsEach.toFixed(2)} ms | ×${(f.msEach / f.baselineMsEach).toFixed(1)} | ×${(f.cpuMsEach / f.baselineCpuMsEach).toFixed(1)} (${f.cpuMsEach.toFixed(2)}/${f.baselineCpuMsEach.toFixed(2)} ms) | ${f.aiida} | ${f.target} |`,
     ),
   ];
   const calcOn = (backend: string): Figure | undefined =>

@@ -37,6 +37,15 @@ export interface BatchLink {
   readonly type: string;
 }
 
+/**
+ * A statement that changes rows, as {@link StorageBackend.executeWrite} takes it: SQL both dialects understand, with
+ * the placeholders `$1`, `$2`, … in ascending order (each once), and its parameters.
+ */
+export interface WriteStatement {
+  readonly text: string;
+  readonly parameters: readonly unknown[];
+}
+
 /** Counts and facts for `verdi storage info`. */
 export interface StorageInfo {
   readonly entryPoint: StorageEntryPoint;
@@ -108,7 +117,11 @@ export interface StorageBackend extends AsyncDisposable {
    * few round trips as the database allows (on PostgreSQL one statement, committed durably before resolving).
    * `IntegrityError` (with the driver's error as `cause`) when a row breaks a constraint, e.g. a duplicate uuid.
    */
-  insertNodes(nodes: readonly NewDbNode[], links: readonly BatchLink[]): Promise<number[]>;
+  insertNodes(
+    nodes: readonly NewDbNode[],
+    links: readonly BatchLink[],
+    then?: readonly WriteStatement[],
+  ): Promise<number[]>;
 
   /**
    * Runs one statement that changes rows, in the current transaction or on its own, and resolves to the number of
@@ -117,6 +130,16 @@ export interface StorageBackend extends AsyncDisposable {
    * connection and reused, and no query is built or compiled per call.
    */
   executeWrite(text: string, parameters: readonly unknown[]): Promise<number>;
+
+  /**
+   * Runs these statements (see {@link executeWrite}) in order, all or nothing, in the current transaction or in as
+   * few round trips as the database allows (on PostgreSQL one statement: one round trip and one commit), and
+   * resolves to the number of rows each changed.
+   */
+  executeWrites(statements: readonly WriteStatement[]): Promise<number[]>;
+
+  /** The statement {@link setGlobalVariable} runs (without a description), to run it with others. */
+  globalVariableWrite(key: string, value: unknown): WriteStatement;
 
   /** The value stored under `key` in `db_dbsetting`, or `undefined`. */
   getGlobalVariable(key: string): Promise<unknown>;

@@ -17,6 +17,7 @@ import type {
   StorageEntryPoint,
   StorageInfo,
   TransactionOptions,
+  WriteStatement,
 } from './backend.js';
 import { nowTimestamp, type SqlDialect } from './dialect.js';
 import { checkStorageIntegrity, type StorageIntegrityReport } from './integrity.js';
@@ -219,8 +220,15 @@ export abstract class SqlStorageBackend implements StorageBackend {
     return this.transaction((trx) => this.insertMany(trx, table, records));
   }
 
-  async insertNodes(nodes: readonly NewDbNode[], links: readonly BatchLink[]): Promise<number[]> {
-    if (nodes.length === 0) return [];
+  async insertNodes(
+    nodes: readonly NewDbNode[],
+    links: readonly BatchLink[],
+    then: readonly WriteStatement[] = [],
+  ): Promise<number[]> {
+    if (nodes.length === 0) {
+      await this.executeWrites(then);
+      return [];
+    }
     const keys = objectKeysOfRows(nodes);
     try {
       return await this.transaction(async () => {
@@ -228,6 +236,7 @@ export abstract class SqlStorageBackend implements StorageBackend {
         if (links.length > 0) await this.bulkInsert('db_dblink', resolveBatchLinks(links, ids));
         // after the insert: on PostgreSQL its lock on db_dbnode is what keeps full maintenance out until we commit
         if (keys.size > 0) await this.#assertObjectsPresent(keys);
+        for (const statement of then) await this.executeWrite(statement.text, statement.parameters);
         return ids;
       });
     } catch (error) {
@@ -271,6 +280,17 @@ export abstract class SqlStorageBackend implements StorageBackend {
     return Number(result.numAffectedRows ?? 0n);
   }
 
+  async executeWrites(statements: readonly WriteStatement[]): Promise<number[]> {
+    if (statements.length === 0) return [];
+    const run = async (): Promise<number[]> => {
+      const changed: number[] = [];
+      for (const statement of statements)
+        changed.push(await this.executeWrite(statement.text, statement.parameters));
+      return changed;
+    };
+    return statements.length === 1 || this.inTransaction() ? run() : this.transaction(run);
+  }
+
   /** {@link executeWrite}'s text as this dialect runs it (kept: the same few texts come back all the time). */
   protected dialectStatement(text: string): string {
     let statement = this.#dialectStatements.get(text);
@@ -292,13 +312,25 @@ export abstract class SqlStorageBackend implements StorageBackend {
   }
 
   async setGlobalVariable(key: string, value: unknown, description?: string): Promise<void> {
-    const now = this.dialect.encodeTimestamp(nowTimestamp());
-    const val = this.dialect.encodeJson(value);
     // One statement (the key is unique): no transaction of its own, one round trip on PostgreSQL. The engine writes
     // `process|state_change|…` with the end of every process: a prepared statement, nothing compiled per call.
-    const statement =
-      description === undefined ? SETTING_UPSERT : `${SETTING_UPSERT}, description = excluded.description`;
-    await this.executeWrite(statement, [key, val, description ?? '', now]);
+    if (description === undefined) {
+      const { text, parameters } = this.globalVariableWrite(key, value);
+      await this.executeWrite(text, parameters);
+      return;
+    }
+    const now = this.dialect.encodeTimestamp(nowTimestamp());
+    await this.executeWrite(`${SETTING_UPSERT}, description = excluded.description`, [
+      key,
+      this.dialect.encodeJson(value),
+      description,
+      now,
+    ]);
+  }
+
+  globalVariableWrite(key: string, value: unknown): WriteStatement {
+    const now = this.dialect.encodeTimestamp(nowTimestamp());
+    return { text: SETTING_UPSERT, parameters: [key, this.dialect.encodeJson(value), '', now] };
   }
 
   async schemaVersion(): Promise<string | null> {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityError, InvalidOperationError } from '../../src/errors.js';
-import type { StorageBackend } from '../../src/storage/backend.js';
+import type { StorageBackend, WriteStatement } from '../../src/storage/backend.js';
 import { SCHEMA_VERSION_HEAD } from '../../src/storage/migrations.js';
 import { REPOSITORY_UUID_KEY, type NewDbNode } from '../../src/storage/schema.js';
 import type { TestStorage } from './helpers.js';
@@ -271,6 +271,55 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       ).rejects.toThrow('abort');
       expect(await countRows(storage, 'db_dbnode')).toBe(before);
       expect(await countRows(storage, 'db_dblink')).toBe(0);
+    });
+
+    it('runs statements with a node batch or on their own, all or nothing, counting the rows each changed', async () => {
+      const userId = await newUser(storage);
+      const relabel = (label: string, id: number): WriteStatement => ({
+        text: 'UPDATE db_dbnode SET label = $1 WHERE id = $2',
+        parameters: [label, id],
+      });
+      const setting = storage.globalVariableWrite('process|state_change|calculation', 'end');
+      const [first] = await storage.insertNodes([nodeRow(storage, userId, {}, { label: 'first' })], []);
+      // the end of a process with its output: the output, its link, the setting and the state together
+      const [output] = await storage.insertNodes(
+        [nodeRow(storage, userId, {}, { label: 'output' })],
+        [{ inputId: first!, outputIndex: 0, label: 'result', type: 'create' }],
+        [setting, relabel('finished', first!)],
+      );
+      const labels = await storage.executor().selectFrom('db_dbnode').select(['id', 'label']).execute();
+      expect(new Map(labels.map((r) => [r.id, r.label]))).toEqual(
+        new Map([
+          [first, 'finished'],
+          [output, 'output'],
+        ]),
+      );
+      expect(await countRows(storage, 'db_dblink')).toBe(1);
+      expect(await storage.getGlobalVariable('process|state_change|calculation')).toBe('end');
+
+      expect(await storage.executeWrites([relabel('again', first!), relabel('none', 987_654_321)])).toEqual([
+        1, 0,
+      ]);
+      expect(await storage.executeWrites([])).toEqual([]);
+      // a refused statement takes the others with it: the node and the first statement are not written either
+      const nodesBefore = await countRows(storage, 'db_dbnode');
+      const refused: WriteStatement = {
+        text: 'INSERT INTO db_dblink (input_id, output_id, label, type) VALUES ($1, $2, $3, $4)',
+        parameters: [987_654_321, first!, 'x', 'create'],
+      };
+      await expect(storage.executeWrites([relabel('lost', first!), refused])).rejects.toThrow();
+      await expect(
+        storage.insertNodes([nodeRow(storage, userId)], [], [relabel('lost', first!), refused]),
+      ).rejects.toThrow();
+      const after = await storage
+        .executor()
+        .selectFrom('db_dbnode')
+        .select('label')
+        .where('id', '=', first!)
+        .executeTakeFirstOrThrow();
+      expect(after.label).toBe('again');
+      expect(await countRows(storage, 'db_dbnode')).toBe(nodesBefore);
+      expect(await countRows(storage, 'db_dblink')).toBe(1);
     });
 
     it('round-trips JSON columns and microsecond timestamps exactly', async () => {

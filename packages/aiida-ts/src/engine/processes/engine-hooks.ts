@@ -161,13 +161,18 @@ function recordStateChangeTime(host: EngineHost, provenance: ProcessProvenance, 
   const now = Date.now();
   if (!TERMINAL.has(label) && now - (written.get(kind) ?? 0) < 1_000) return;
   written.set(kind, now);
-  const write = (): Promise<void> =>
-    storage.setGlobalVariable(`process|state_change|${kind}`, nowTimestamp()).catch((error: unknown) => {
+  const key = `process|state_change|${kind}`;
+  // The end goes with the write of the end of the process (one commit instead of two; on PostgreSQL in the same
+  // statement), all or nothing with it; the others on their own, where a failure is only logged.
+  if (TERMINAL.has(label)) {
+    provenance.writer.joinStatement(storage.globalVariableWrite(key, nowTimestamp()));
+    return;
+  }
+  host.deferWork(
+    storage.setGlobalVariable(key, nowTimestamp()).catch((error: unknown) => {
       getLogger('aiida').warn({ err: error, pk: node.pk }, 'could not record the time of the state change');
-    });
-  // The end goes with the write of the end of the process (one commit instead of two); the others on their own.
-  if (TERMINAL.has(label)) provenance.writer.join(write);
-  else host.deferWork(write());
+    }),
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ import { Node } from '../../orm/nodes/node.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
 import { DialectName } from '../../storage/dialect.js';
 import { asError } from '../../utils/as-error.js';
+import type { WriteStatement } from '../../storage/backend.js';
 import type { NewDbLink } from '../../storage/schema.js';
 import type { WriteGuard } from '../write-guard.js';
 
@@ -46,6 +47,7 @@ export class NodeWriter {
   #nodes: Node[] = [];
   #links: NewDbLink[] = [];
   #writes: PendingWrite[] = [];
+  #statements: WriteStatement[] = [];
   #scheduled: Promise<void> | undefined;
   #dirty = false;
   #timer: NodeJS.Timeout | undefined;
@@ -126,6 +128,15 @@ export class NodeWriter {
   }
 
   /**
+   * Runs this statement (a setting) in the node's next write, as {@link join} does: on PostgreSQL in the same
+   * statement as the rest of that write when nothing else forbids it (one round trip, one commit).
+   */
+  joinStatement(statement: WriteStatement): void {
+    this.#statements.push(statement);
+    this.#schedule();
+  }
+
+  /**
    * Writes every change asked for so far (one macrotask later, so that what the same transition still adds joins
    * in) and resolves when it is stored; rejects with the failure of that write.
    */
@@ -181,51 +192,91 @@ export class NodeWriter {
     const nodes = this.#nodes;
     const links = this.#links;
     const writes = this.#writes;
+    const statements = this.#statements;
     this.#set = {};
     this.#remove = new Set();
     this.#seal = false;
     this.#nodes = [];
     this.#links = [];
     this.#writes = [];
+    this.#statements = [];
     const node = this.#node;
     if (node.isSealed) return;
     if (seal && this.#failure !== undefined) throw this.#failure;
     const remove = removed.filter((key) => node.base.attributes.has(key));
     if (seal) set[ProcessAttribute.SEALED] = true;
     const storage = node.storage;
+    // checked (and, for an unstored node, done) now: a change the node refuses fails the write before any of it
+    const update =
+      Object.keys(set).length > 0 || remove.length > 0 ? node.prepareUpdate(set, remove) : undefined;
+    if (storage === undefined) {
+      // a node of no storage: nothing of its own to write, but what was handed in still runs (as before)
+      if (nodes.length > 0) await Node.storeMany(nodes);
+      for (const pending of writes) await pending();
+      return;
+    }
+    // A guard (the daemon's lease of the process) checks and completes the write in its transaction.
+    const guard = node.pk === null ? undefined : this.guard;
+    const linkRows = links.length > 0 && links.length <= SMALL_INSERT ? [linksInsert(links)] : [];
+    const tail = [...statements, ...(update === undefined ? [] : [update.statement])];
+    if (
+      storage.dialect.name === DialectName.POSTGRES &&
+      guard === undefined &&
+      writes.length === 0 &&
+      linkRows.length === links.length &&
+      !storage.inTransaction()
+    ) {
+      // On PostgreSQL, outputs, their links, the settings and the state that says the process has them go in one
+      // statement: one round trip and one commit, all or nothing (each part used to commit on its own, in this order).
+      const all = [...linkRows, ...tail];
+      if (nodes.length === 0 && all.length === 0) return;
+      await storage.trackWrite(`the changes of node<${String(node.pk)}>`, async () => {
+        if (nodes.length === 0 || !(await Node.storeManyThen(nodes, all))) await storage.executeWrites(all);
+      });
+      update?.written();
+      return;
+    }
     const write = async (): Promise<void> => {
       if (nodes.length > 0) await Node.storeMany(nodes);
-      if (links.length > 0 && storage !== undefined) {
+      if (links.length > 0) {
         // A few rows go in one plain statement (no transaction of their own on PostgreSQL).
         if (links.length > SMALL_INSERT) await storage.bulkInsert('db_dblink', links);
-        else await storage.executor().insertInto('db_dblink').values(links).execute();
+        else await storage.executeWrites(linkRows);
       }
       for (const pending of writes) await pending();
-      if (Object.keys(set).length > 0 || remove.length > 0) await node.updateAttributes(set, remove);
+      if (tail.length > 0) await storage.executeWrites(tail);
+      update?.written();
     };
     // The order keeps the graph consistent at every point: outputs, then their links, then the state that says the
     // process has them. On PostgreSQL each statement commits on its own (fewer round trips than a transaction around
     // them); on SQLite, where a statement costs no round trip but a commit does, they share one transaction.
-    const statements = (nodes.length > 0 ? 1 : 0) + (links.length > 0 ? 1 : 0) + writes.length;
-    // A guard (the daemon's lease of the process) checks and completes the write in its transaction.
-    const guard = storage === undefined || node.pk === null ? undefined : this.guard;
+    // (a lone attribute update is one statement: no transaction around it)
+    const count = (nodes.length > 0 ? 1 : 0) + (links.length > 0 ? 1 : 0) + writes.length + statements.length;
     const guarded = {
       pk: node.pk ?? 0,
       terminal: seal,
       checkpoint: Object.hasOwn(set, ProcessAttribute.CHECKPOINT),
     };
     const run =
-      guard === undefined || storage === undefined
+      guard === undefined
         ? write
         : async (): Promise<void> => {
             await guard.before(storage.executor(), guarded);
             await write();
             await guard.after(storage.executor(), guarded);
           };
-    const batch = storage?.dialect.name === DialectName.SQLITE && statements > 0 && !storage.inTransaction();
-    if (storage !== undefined && (batch || guard?.transactional(guarded) === true))
-      await storage.transaction(run);
+    const batch = storage.dialect.name === DialectName.SQLITE && count > 0 && !storage.inTransaction();
+    if (batch || guard?.transactional(guarded) === true) await storage.transaction(run);
     else await run();
     guard?.committed(guarded);
   }
+}
+
+/** The statement inserting a few links (one row each). */
+function linksInsert(links: readonly NewDbLink[]): WriteStatement {
+  const rows = links.map((_, i) => `($${4 * i + 1}, $${4 * i + 2}, $${4 * i + 3}, $${4 * i + 4})`);
+  return {
+    text: `INSERT INTO db_dblink (input_id, output_id, label, type) VALUES ${rows.join(', ')}`,
+    parameters: links.flatMap((link) => [link.input_id, link.output_id, link.label, link.type]),
+  };
 }

@@ -11,7 +11,7 @@ import {
   type ValidationIssue,
 } from '../../errors.js';
 import { collectObjectKeys } from '../../repository/object-key.js';
-import type { BatchLink, StorageBackend } from '../../storage/backend.js';
+import type { BatchLink, StorageBackend, WriteStatement } from '../../storage/backend.js';
 import { canonicalTimestamp, nowTimestamp } from '../../storage/dialect.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbNodeRow, NewDbNode } from '../../storage/schema.js';
@@ -528,27 +528,52 @@ export class Node {
    * attributes change after storing.
    */
   protected async persistAttributes(set: Record<string, unknown>, remove: readonly string[]): Promise<void> {
+    const write = this.attributesWrite(set, remove);
+    const { pk, storage } = this.#state;
+    if (write.statement !== undefined && storage !== undefined) {
+      const { text, parameters } = write.statement;
+      await storage.trackWrite(`attributes of node<${String(pk)}>`, () =>
+        storage.executeWrite(text, parameters),
+      );
+    }
+    write.written();
+  }
+
+  /**
+   * What {@link persistAttributes} does, in two parts: the statement writing the change (none for an unstored
+   * node), checked and built now, and what changes in memory once it is written — so that a caller can run the
+   * statement together with others (the end of a process in one statement on PostgreSQL).
+   */
+  protected attributesWrite(
+    set: Record<string, unknown>,
+    remove: readonly string[],
+  ): { readonly statement: WriteStatement | undefined; readonly written: () => void } {
     const cleaned: Record<string, JsonValue> = {};
     for (const [key, value] of Object.entries(set)) {
       validateKey(key, 'attribute key');
       cleaned[key] = cleanValue(value, `attributes.${key}`, { depth: 1 });
     }
     const { pk, storage } = this.#state;
+    let statement: WriteStatement | undefined;
+    let mtime: string | undefined;
     if (pk !== null && storage !== undefined) {
-      await storage.trackWrite(`attributes of node<${pk}>`, async () => {
-        const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
-        // a prepared statement (the engine writes a process's attributes with every state change)
-        const patch = patchedJsonText(storage.dialect, 'attributes', cleaned, remove);
-        const at = patch.parameters.length;
-        await storage.executeWrite(
-          `UPDATE db_dbnode SET attributes = ${patch.text}, mtime = $${at + 1} WHERE id = $${at + 2}`,
-          [...patch.parameters, mtime, pk],
-        );
-        this.#state.mtime = canonicalTimestamp(mtime);
-      });
+      mtime = storage.dialect.encodeTimestamp(nowTimestamp());
+      // a prepared statement (the engine writes a process's attributes with every state change)
+      const patch = patchedJsonText(storage.dialect, 'attributes', cleaned, remove);
+      const at = patch.parameters.length;
+      statement = {
+        text: `UPDATE db_dbnode SET attributes = ${patch.text}, mtime = $${at + 1} WHERE id = $${at + 2}`,
+        parameters: [...patch.parameters, mtime, pk],
+      };
     }
-    Object.assign(this.#state.attributes, cleaned);
-    for (const key of remove) delete this.#state.attributes[key];
+    return {
+      statement,
+      written: () => {
+        if (mtime !== undefined) this.#state.mtime = canonicalTimestamp(mtime);
+        Object.assign(this.#state.attributes, cleaned);
+        for (const key of remove) delete this.#state.attributes[key];
+      },
+    };
   }
 
   // --- links -----------------------------------------------------------------------------------------------
@@ -628,6 +653,24 @@ export class Node {
    * into a node of the batch must come from a stored node or another node of the batch. All or nothing.
    */
   static async storeMany<T extends Node>(nodes: readonly T[], options: StorageOption = {}): Promise<T[]> {
+    await Node.#storeBatch(nodes, options, []);
+    return [...nodes];
+  }
+
+  /**
+   * @internal {@link storeMany} for the engine, with `then`: statements run with the nodes' insert, after it in
+   * effect, all or nothing (the end state of the process that made the nodes; on PostgreSQL one statement for all).
+   * Resolves to false, having run nothing, when every node is stored already (the caller then runs `then` itself).
+   */
+  static async storeManyThen(nodes: readonly Node[], then: readonly WriteStatement[]): Promise<boolean> {
+    return Node.#storeBatch(nodes, {}, then);
+  }
+
+  static async #storeBatch(
+    nodes: readonly Node[],
+    options: StorageOption,
+    then: readonly WriteStatement[],
+  ): Promise<boolean> {
     const batch = new Set<Node>();
     for (const node of nodes) if (!node.isStored) batch.add(node);
     const unstored = [...batch];
@@ -640,11 +683,16 @@ export class Node {
         }
       }
     }
-    if (unstored.length > 0) await Node.#storeNodes(unstored, options);
-    return [...nodes];
+    if (unstored.length === 0) return false;
+    await Node.#storeNodes(unstored, options, then);
+    return true;
   }
 
-  static async #storeNodes(nodes: readonly Node[], options: StorageOption): Promise<void> {
+  static async #storeNodes(
+    nodes: readonly Node[],
+    options: StorageOption,
+    then: readonly WriteStatement[] = [],
+  ): Promise<void> {
     // one storage for the whole batch
     const bound = new Set(nodes.map((n) => n.#state.storage).filter((s) => s !== undefined));
     if (bound.size > 1)
@@ -758,7 +806,7 @@ export class Node {
     try {
       for (let attempt = 1; ; attempt += 1) {
         try {
-          ids = await storage.insertNodes(rows, links);
+          ids = await storage.insertNodes(rows, links, then);
           break;
         } catch (error) {
           // full maintenance deleted objects between our writing them and the insert (which checks and rolls back):

@@ -2,10 +2,11 @@ import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
 import { pgDriver } from './pg-driver.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DatabaseUnavailableError, IntegrityError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
-import type { BatchLink, ProfileAccessPort, StorageEntryPoint } from '../backend.js';
+import type { BatchLink, ProfileAccessPort, StorageEntryPoint, WriteStatement } from '../backend.js';
 import { postgresDialect } from '../dialect.js';
 import { parseJsonKeepingFloats } from '../json-floats.js';
 import { DB_DBNODE_INSERT_COLUMNS, type Database, type NewDbNode } from '../schema.js';
@@ -236,6 +237,50 @@ const INSERT_NODES = {
 SELECT id, position::integer AS position FROM numbered`,
 } as const;
 
+/**
+ * `statements` as data-modifying common table expressions `write_1 AS (…)`, `write_2 AS (…)`, … of one statement,
+ * their placeholders numbered on after the `offset` parameters already taken, and their parameters in that order.
+ * PostgreSQL runs each exactly once, whether the statement reads it or not, all in the statement's transaction.
+ */
+function writeExpressions(
+  statements: readonly WriteStatement[],
+  offset: number,
+): { readonly expressions: string[]; readonly values: unknown[] } {
+  const values: unknown[] = [];
+  let taken = offset;
+  const expressions = statements.map((statement, index) => {
+    const base = taken;
+    const text = statement.text.replace(/\$(\d+)/g, (_, digits: string) => `$${base + Number(digits)}`);
+    taken += statement.parameters.length;
+    values.push(...statement.parameters);
+    return `write_${index + 1} AS (${text} RETURNING 1)`;
+  });
+  return { expressions, values };
+}
+
+/**
+ * One of the node statements above with `expressions` run in it: added to its common table expressions (before the
+ * final SELECT, which reads the same rows as before), or, for the plain insert, around it.
+ */
+function withExpressions(text: string, expressions: readonly string[]): string {
+  if (!text.startsWith('WITH '))
+    return `WITH node AS (${text}),\n${expressions.join(',\n')}\nSELECT id FROM node`;
+  const at = text.lastIndexOf('\nSELECT ');
+  return `${text.slice(0, at)},\n${expressions.join(',\n')}${text.slice(at)}`;
+}
+
+/** Names of the prepared statements made by {@link withExpressions}, by text (few: one per shape of the writes). */
+const composedNames = new Map<string, string>();
+function composedName(text: string): string {
+  let name = composedNames.get(text);
+  if (name === undefined) {
+    name = `aiida_ts_insert_nodes_with_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    if (composedNames.size >= 256) composedNames.clear();
+    composedNames.set(text, name);
+  }
+  return name;
+}
+
 function pgCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : '';
@@ -266,13 +311,40 @@ export class PostgresStorageBackend extends SqlStorageBackend {
     return `${PREPARED_STATEMENT_MARK}${text}`;
   }
 
-  override async insertNodes(nodes: readonly NewDbNode[], links: readonly BatchLink[]): Promise<number[]> {
+  /**
+   * Outside a transaction, several statements run as one (each a data-modifying common table expression): one
+   * round trip and one commit instead of one each, and all or nothing.
+   */
+  override async executeWrites(statements: readonly WriteStatement[]): Promise<number[]> {
+    if (statements.length <= 1 || this.inTransaction()) return super.executeWrites(statements);
+    this.assertOpen();
+    const { expressions, values } = writeExpressions(statements, 0);
+    const counts = statements.map((_, i) => `(SELECT count(*) FROM write_${i + 1})::integer AS c${i + 1}`);
+    const result = await this.executor().executeQuery<Record<string, number>>(
+      CompiledQuery.raw(
+        `${PREPARED_STATEMENT_MARK}WITH ${expressions.join(',\n')}\nSELECT ${counts.join(', ')}`,
+        values,
+      ),
+    );
+    const row = result.rows[0];
+    return statements.map((_, i) => Number(row?.[`c${i + 1}`] ?? 0));
+  }
+
+  /**
+   * Nodes and their links in one statement; the statements `then` (the end state of the process that made the nodes,
+   * say) run in that same statement, after them in effect: one round trip and one commit for all, all or nothing.
+   */
+  override async insertNodes(
+    nodes: readonly NewDbNode[],
+    links: readonly BatchLink[],
+    then: readonly WriteStatement[] = [],
+  ): Promise<number[]> {
     if (
       nodes.length === 0 ||
       nodes.length > SINGLE_STATEMENT_NODES ||
       nodes.some((row) => Object.keys(row).some((key) => !NODE_COLUMN_SET.has(key)))
     ) {
-      return super.insertNodes(nodes, links);
+      return super.insertNodes(nodes, links, then);
     }
     this.assertOpen();
     for (const link of links) {
@@ -313,6 +385,12 @@ export class PostgresStorageBackend extends SqlStorageBackend {
         links.map((link) => link.label),
         links.map((link) => link.type),
       );
+    }
+    if (then.length > 0) {
+      const writes = writeExpressions(then, values.length);
+      const text = withExpressions(statement.text, writes.expressions);
+      statement = { name: composedName(text), text };
+      values.push(...writes.values);
     }
     const idsOf = (rows: readonly { id: number; position?: number }[]): number[] => {
       if (single) return [rows[0]!.id];

@@ -1,6 +1,7 @@
 import { ModificationNotAllowedError, ValidationError } from '../../../errors.js';
 import { LinkType } from '../../links.js';
 import { storableText, validateKey } from '../../utils/clean.js';
+import type { WriteStatement } from '../../../storage/backend.js';
 import { Node, type NodeOptions } from '../node.js';
 import { registerNodeClass } from '../registry.js';
 import { nodeLinksManager, type NodeLinksManager } from './links-manager.js';
@@ -172,16 +173,38 @@ export class ProcessNode extends Node {
     given: Readonly<Record<string, unknown>>,
     remove: readonly string[] = [],
   ): Promise<void> {
+    const update = this.prepareUpdate(given, remove);
+    const storage = this.storage;
+    if (update === undefined || storage === undefined) return;
+    const { text, parameters } = update.statement;
+    await storage.trackWrite(`attributes of node<${String(this.pk)}>`, () =>
+      storage.executeWrite(text, parameters),
+    );
+    update.written();
+  }
+
+  /**
+   * @internal {@link updateAttributes} in two parts, for the engine to run the statement with others (the end of a
+   * process with its outputs): checks the change and resolves to the statement and what to change in memory once it
+   * is written. An unstored node changes at once, and there is nothing to write (undefined).
+   */
+  prepareUpdate(
+    given: Readonly<Record<string, unknown>>,
+    remove: readonly string[] = [],
+  ): { readonly statement: WriteStatement; readonly written: () => void } | undefined {
     const set = recordableDiagnostics(given);
     const present = remove.filter((key) => this.base.attributes.has(key) && !Object.hasOwn(set, key));
     if (!this.isStored) {
       this.base.attributes.setMany(set);
       for (const key of present) this.base.attributes.delete(key);
-      return;
+      return undefined;
     }
     for (const key of Object.keys(set)) validateKey(key, 'attribute key');
     this.#assertUpdatable([...Object.keys(set), ...present]);
-    await this.persistAttributes({ ...set }, present);
+    const { statement, written } = this.attributesWrite({ ...set }, present);
+    if (statement !== undefined) return { statement, written };
+    written();
+    return undefined;
   }
 
   /** Deletes an attribute if present (see {@link setAttribute} for when that is allowed). */
