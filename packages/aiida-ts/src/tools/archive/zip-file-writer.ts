@@ -6,6 +6,12 @@ import { ArchiveExportError } from '../../errors.js';
 /** Bytes gathered before one write to the file: one system call per MiB instead of two or three per entry. */
 const WRITE_BYTES = 1024 * 1024;
 
+/**
+ * Bytes of stored entries held back while a streamed entry is being written (see {@link ZipFileWriter.addStream}):
+ * past it, {@link ZipFileWriter.backlog} asks the caller to wait for the stream.
+ */
+const QUEUE_BYTES = 16 * 1024 * 1024;
+
 /** Bytes of the central directory gathered per chunk (it is kept until the end, as compact bytes, not objects). */
 const CENTRAL_CHUNK_BYTES = 256 * 1024;
 
@@ -103,6 +109,10 @@ export class ZipFileWriter {
   #centralBytes = 0;
   #entries = 0;
   #closed = false;
+  /** The streamed entry being written, with the stored entries added meanwhile written after it. */
+  #pending: Promise<void> | null = null;
+  readonly #queue: { readonly name: string; readonly data: Buffer }[] = [];
+  #queuedBytes = 0;
 
   private constructor(handle: FileHandle, mtime: Date) {
     this.#handle = handle;
@@ -120,10 +130,20 @@ export class ZipFileWriter {
   }
 
   /**
-   * Adds an entry holding `data`, stored as it is. Synchronous: the bytes are copied into the output buffer; when
-   * {@link backlog} says so, the caller awaits {@link drain} before adding more.
+   * Adds an entry holding `data`, stored as it is. Synchronous: the bytes are copied into the output buffer, or
+   * held in order behind the streamed entry being written; when {@link backlog} says so, the caller awaits
+   * {@link drain} before adding more.
    */
   addBuffer(name: string, data: Buffer): void {
+    if (this.#pending !== null) {
+      this.#queue.push({ name, data });
+      this.#queuedBytes += data.length + name.length;
+      return;
+    }
+    this.#storeBuffer(name, data);
+  }
+
+  #storeBuffer(name: string, data: Buffer): void {
     const encoded = Buffer.from(name, 'utf8');
     const zip64 = data.length >= MAX_32;
     const crc = crc32(data);
@@ -137,8 +157,34 @@ export class ZipFileWriter {
    * Adds an entry whose bytes come from `source`, deflated at `options.level` (or stored at level 0), with its
    * CRC-32 computed on the way. The source is read one chunk at a time, waiting for the file when the output falls
    * behind. `ArchiveExportError` when the source's length is not `options.size` (the object changed under us).
+   *
+   * Until the returned promise settles, {@link addBuffer} may go on: those entries follow this one in the file,
+   * written once it is done. So a large entry deflated on libuv's threads (the archive's database) overlaps the
+   * reading of small ones on the main thread. A second streamed entry waits for the first: await {@link drain}.
    */
-  async addStream(name: string, source: AsyncIterable<Buffer>, options: ZipStreamOptions): Promise<void> {
+  addStream(name: string, source: AsyncIterable<Buffer>, options: ZipStreamOptions): Promise<void> {
+    if (this.#pending !== null)
+      return Promise.reject(
+        new ArchiveExportError(`'${name}' added while a streamed entry is being written`),
+      );
+    const pending = this.#writeStream(name, source, options).then(() => this.#writeQueue());
+    // settled in `drain` or `close` too, whoever awaits first; unhandled it must not be meanwhile
+    pending.catch(() => undefined);
+    this.#pending = pending;
+    return pending;
+  }
+
+  /** Writes the stored entries held back during a streamed entry, then lets new ones through. */
+  async #writeQueue(): Promise<void> {
+    for (let entry = this.#queue.shift(); entry !== undefined; entry = this.#queue.shift()) {
+      this.#queuedBytes -= entry.data.length + entry.name.length;
+      this.#storeBuffer(entry.name, entry.data);
+      if (this.#used >= WRITE_BYTES) await this.#flush();
+    }
+    this.#pending = null;
+  }
+
+  async #writeStream(name: string, source: AsyncIterable<Buffer>, options: ZipStreamOptions): Promise<void> {
     const encoded = Buffer.from(name, 'utf8');
     const zip64 = options.size >= ZIP64_STREAM_THRESHOLD;
     const method = options.level === 0 ? METHOD_STORED : METHOD_DEFLATE;
@@ -187,18 +233,23 @@ export class ZipFileWriter {
     this.#addCentral(encoded, method, crc, compressed, size, offset);
   }
 
-  /** True when more than a few writes are waiting for the file: await {@link drain} before adding more. */
+  /**
+   * True when the output buffer is full, or too much is held back behind a streamed entry: await {@link drain}
+   * before adding more.
+   */
   get backlog(): boolean {
-    return this.#used >= WRITE_BYTES;
+    return this.#pending === null ? this.#used >= WRITE_BYTES : this.#queuedBytes >= QUEUE_BYTES;
   }
 
-  /** Waits until the output buffer has room. */
+  /** Waits for the streamed entry being written (failing with its error), then until the output buffer has room. */
   async drain(): Promise<void> {
+    if (this.#pending !== null) await this.#pending;
     if (this.#used >= WRITE_BYTES) await this.#flush();
   }
 
   /** Writes the central directory and its end records, and closes the file. */
   async close(): Promise<void> {
+    await this.drain();
     const centralOffset = this.#position;
     this.#finishCentralChunk();
     for (const chunk of this.#central) await this.#write(chunk);
@@ -239,6 +290,7 @@ export class ZipFileWriter {
   async abort(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#pending?.catch(() => undefined);
     await this.#writing.catch(() => undefined);
     await this.#handle.close();
   }

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { setImmediate } from 'node:timers/promises';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import { DB_FILENAME, META_FILENAME, REPO_FOLDER, type ArchiveMetadata } from './format.js';
 import { progressTicker, type ArchiveListener } from './progress.js';
@@ -16,6 +17,9 @@ export const STORED_OBJECT_BYTES = 1024;
 
 /** Objects whose size and small content are being read ahead of the zip writer, in parallel. */
 const READ_AHEAD = 32;
+
+/** Small objects added between two turns given to the event loop (see the loop in {@link writeArchiveZip}). */
+const YIELD_EVERY = 64;
 
 /** Bytes read from the database file at a time on its way into the zip. */
 const DB_READ_BYTES = 1024 * 1024;
@@ -65,20 +69,28 @@ export async function writeArchiveZip(
   try {
     zip.addBuffer(META_FILENAME, Buffer.from(JSON.stringify(content.metadata)));
     const dbSize = (await stat(content.dbPath)).size;
-    await zip.addStream(DB_FILENAME, createReadStream(content.dbPath, { highWaterMark: DB_READ_BYTES }), {
-      level: compression,
-      size: dbSize,
-    });
-    for (const key of keys) {
+    // not awaited here: the database is deflated on libuv's threads while the objects are read (the zip writer
+    // holds them back, in order, until it is written); a failure surfaces at the next drain
+    const db = zip.addStream(
+      DB_FILENAME,
+      createReadStream(content.dbPath, { highWaterMark: DB_READ_BYTES }),
+      { level: compression, size: dbSize },
+    );
+    db.catch(() => undefined);
+    for (const [index, key] of keys.entries()) {
       refill();
       const small = await (reads.shift() as Promise<Buffer | null>);
       const name = `${REPO_FOLDER}/${key}`;
       if (small === null) {
+        await zip.drain();
         const size = await repository.getObjectSize(key);
         await zip.addStream(name, await repository.openStream(key), { level: compression, size });
       } else {
         zip.addBuffer(name, small);
         if (zip.backlog) await zip.drain();
+        // reading loose objects never leaves this loop (blocking reads, settled promises): let the database's
+        // deflate have its turns on the event loop now and then, or it would wait for the loop to end
+        else if (index % YIELD_EVERY === YIELD_EVERY - 1) await setImmediate();
       }
       progress.tick();
     }
