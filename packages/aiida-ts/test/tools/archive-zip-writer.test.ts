@@ -66,6 +66,52 @@ describe('the zip writer of archives', () => {
     expect(localHeaderNames(await readFile(file))).toEqual(entries.map((entry) => entry.name));
   });
 
+  it('writes stored entries added while a streamed one is being written after it, in the order added', async () => {
+    const file = path.join(folder, 'overlap.zip');
+    const big = randomBytes(2 * 2 ** 20);
+    const zip = await ZipFileWriter.create(file);
+    zip.addBuffer('metadata.json', Buffer.from('{}'));
+    const streamed = zip.addStream('db.sqlite3', Readable.from([big]), { level: 6, size: big.length });
+    const small = Array.from({ length: 500 }, (_, index) => ({
+      name: `repo/${index}`,
+      content: Buffer.from(`object ${index}`),
+    }));
+    for (const entry of small) zip.addBuffer(entry.name, entry.content);
+    // one streamed entry at a time: a second one is refused until the first is drained
+    await expect(
+      zip.addStream('repo/second', Readable.from([Buffer.from('x')]), { level: 6, size: 1 }),
+    ).rejects.toThrow(ArchiveExportError);
+    await streamed;
+    await zip.drain();
+    await zip.addStream('repo/second', Readable.from([Buffer.from('x')]), { level: 6, size: 1 });
+    await zip.close();
+
+    const expected = [
+      ['metadata.json', sha256(Buffer.from('{}'))],
+      ['db.sqlite3', sha256(big)],
+      ...small.map((entry) => [entry.name, sha256(entry.content)]),
+      ['repo/second', sha256(Buffer.from('x'))],
+    ];
+    expect(pythonEntries(file).map(([name, , hash]) => [name, hash])).toEqual(expected);
+    expect(localHeaderNames(await readFile(file))).toEqual(expected.map(([name]) => name));
+  });
+
+  it('reports the failure of a streamed entry at the next drain, with entries held back behind it', async () => {
+    const file = path.join(folder, 'overlap-failing.zip');
+    const zip = await ZipFileWriter.create(file);
+    const failing = new Readable({
+      read() {
+        this.destroy(new Error('database gone'));
+      },
+    });
+    const streamed = zip.addStream('db.sqlite3', failing, { level: 6, size: 10 });
+    zip.addBuffer('repo/held', Buffer.from('held back'));
+    await expect(zip.drain()).rejects.toThrow('database gone');
+    await expect(streamed).rejects.toThrow('database gone');
+    await zip.abort();
+    await rm(file);
+  });
+
   it('writes ZIP64 end records for more than 65,535 entries, read by Python and by our reader', async () => {
     const file = path.join(folder, 'many.zip');
     const count = 70_000;
