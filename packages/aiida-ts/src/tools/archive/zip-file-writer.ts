@@ -111,7 +111,7 @@ export class ZipFileWriter {
   #closed = false;
   /** The streamed entry being written, with the stored entries added meanwhile written after it. */
   #pending: Promise<void> | null = null;
-  readonly #queue: { readonly name: string; readonly data: Buffer }[] = [];
+  #queue: { readonly name: string; readonly data: Buffer }[] = [];
   #queuedBytes = 0;
 
   private constructor(handle: FileHandle, mtime: Date) {
@@ -176,10 +176,16 @@ export class ZipFileWriter {
 
   /** Writes the stored entries held back during a streamed entry, then lets new ones through. */
   async #writeQueue(): Promise<void> {
-    for (let entry = this.#queue.shift(); entry !== undefined; entry = this.#queue.shift()) {
-      this.#queuedBytes -= entry.data.length + entry.name.length;
-      this.#storeBuffer(entry.name, entry.data);
-      if (this.#used >= WRITE_BYTES) await this.#flush();
+    // taken a batch at a time (entries may still be added while a flush is awaited), by index: shifting a long
+    // array one entry at a time costs a move of the rest each time
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      for (const entry of batch) {
+        this.#queuedBytes -= entry.data.length + entry.name.length;
+        this.#storeBuffer(entry.name, entry.data);
+        if (this.#used >= WRITE_BYTES) await this.#flush();
+      }
     }
     this.#pending = null;
   }
@@ -303,27 +309,30 @@ export class ZipFileWriter {
     size: number,
     zip64: boolean,
   ): void {
-    const header = Buffer.allocUnsafe(LOCAL_HEADER_BYTES + name.length + (zip64 ? 20 : 0));
-    header.writeUInt32LE(LOCAL_HEADER_SIGNATURE, 0);
-    header.writeUInt16LE(zip64 ? VERSION_ZIP64 : VERSION_DEFLATE, 4);
-    header.writeUInt16LE(FLAG_UTF8, 6);
-    header.writeUInt16LE(method, 8);
-    header.writeUInt16LE(this.#dos.time, 10);
-    header.writeUInt16LE(this.#dos.date, 12);
-    header.writeUInt32LE(crc, 14);
-    header.writeUInt32LE(zip64 ? MAX_32 : compressed, 18);
-    header.writeUInt32LE(zip64 ? MAX_32 : size, 22);
-    header.writeUInt16LE(name.length, 26);
-    header.writeUInt16LE(zip64 ? 20 : 0, 28);
-    name.copy(header, LOCAL_HEADER_BYTES);
+    // written in place in the output buffer: no header buffer of its own to allocate and copy per entry
+    const length = LOCAL_HEADER_BYTES + name.length + (zip64 ? 20 : 0);
+    const at = this.#reserve(length);
+    const header = this.#buffer;
+    header.writeUInt32LE(LOCAL_HEADER_SIGNATURE, at);
+    header.writeUInt16LE(zip64 ? VERSION_ZIP64 : VERSION_DEFLATE, at + 4);
+    header.writeUInt16LE(FLAG_UTF8, at + 6);
+    header.writeUInt16LE(method, at + 8);
+    header.writeUInt16LE(this.#dos.time, at + 10);
+    header.writeUInt16LE(this.#dos.date, at + 12);
+    header.writeUInt32LE(crc, at + 14);
+    header.writeUInt32LE(zip64 ? MAX_32 : compressed, at + 18);
+    header.writeUInt32LE(zip64 ? MAX_32 : size, at + 22);
+    header.writeUInt16LE(name.length, at + 26);
+    header.writeUInt16LE(zip64 ? 20 : 0, at + 28);
+    name.copy(header, at + LOCAL_HEADER_BYTES);
     if (zip64) {
-      const extra = LOCAL_HEADER_BYTES + name.length;
+      const extra = at + LOCAL_HEADER_BYTES + name.length;
       header.writeUInt16LE(ZIP64_EXTRA_ID, extra);
       header.writeUInt16LE(16, extra + 2);
       writeUint64(header, size, extra + 4);
       writeUint64(header, compressed, extra + 12);
     }
-    this.#append(header);
+    this.#used += length;
   }
 
   /** Fills in the CRC-32 and sizes of the local header at `offset`, once its data is written. */
@@ -414,14 +423,24 @@ export class ZipFileWriter {
     this.#centralUsed = 0;
   }
 
-  /** Copies `data` into the output buffer, growing past its size rather than waiting (see {@link backlog}). */
-  #append(data: Buffer): void {
-    if (this.#used + data.length > this.#buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#used + data.length));
+  /**
+   * Makes room for `length` more bytes in the output buffer, growing it rather than waiting (see {@link backlog}),
+   * and returns where they go.
+   */
+  #reserve(length: number): number {
+    if (this.#used + length > this.#buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#used + length));
       this.#buffer.copy(grown, 0, 0, this.#used);
       this.#buffer = grown;
     }
-    data.copy(this.#buffer, this.#used);
+    return this.#used;
+  }
+
+  /** Copies `data` into the output buffer. */
+  #append(data: Buffer): void {
+    // reserved first: it may replace the buffer
+    const at = this.#reserve(data.length);
+    data.copy(this.#buffer, at);
     this.#used += data.length;
   }
 
