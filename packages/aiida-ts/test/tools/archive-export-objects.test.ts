@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorruptObjectError, RepositoryError } from '../../src/errors.js';
@@ -8,6 +8,7 @@ import { importArchive } from '../../src/tools/archive/import.js';
 import { ArchiveReader, SMALL_OBJECT_BYTES } from '../../src/tools/archive/archive-reader.js';
 import { STORED_OBJECT_BYTES } from '../../src/tools/archive/zip-writer.js';
 import { openSqliteDos, tempFolder, TEST_USER_EMAIL, type TestStorage } from '../storage/helpers.js';
+import { localHeaderNames, pythonEntries } from './zip-checks.js';
 
 /** Stores data nodes, one per content, each naming its object as `file.txt`; resolves to their keys. */
 async function storeNodes(handle: TestStorage, contents: readonly Buffer[]): Promise<string[]> {
@@ -95,6 +96,11 @@ describe('repository objects in an export', () => {
     const keys = await storeNodes(own, contents);
     const file = path.join(folder, 'stored-and-deflated.aiida');
     await createArchive(file, { storage: own.storage });
+    // what aiida-core reads: Python's zipfile checks every CRC, and a walk of the local headers from the front finds
+    // the metadata and the database first
+    const python = pythonEntries(file);
+    expect(python.slice(2)).toEqual(keys.map((key, index) => [`repo/${key}`, index === 0 ? 0 : 8, key]));
+    expect(localHeaderNames(await readFile(file)).slice(0, 2)).toEqual(['metadata.json', 'db.sqlite3']);
     const reader = await ArchiveReader.open(file);
     try {
       expect(keys.map((key) => reader.zip.info(`repo/${key}`)?.compressed)).toEqual([false, true, true]);
@@ -105,6 +111,11 @@ describe('repository objects in an export', () => {
     }
     const level0 = path.join(folder, 'level-0.aiida');
     await createArchive(level0, { storage: own.storage, compression: 0 });
+    expect(pythonEntries(level0).map(([name, method]) => [name, method])).toEqual([
+      ['metadata.json', 0],
+      ['db.sqlite3', 0],
+      ...keys.map((key) => [`repo/${key}`, 0]),
+    ]);
     await own.cleanup();
     const plain = await ArchiveReader.open(level0);
     try {

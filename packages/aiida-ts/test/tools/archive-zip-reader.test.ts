@@ -4,7 +4,7 @@ import path from 'node:path';
 import yazl from 'yazl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorruptStorageError } from '../../src/errors.js';
-import { SafeZipReader } from '../../src/tools/archive/zip-reader.js';
+import { SafeZipReader, unsafeEntryReason } from '../../src/tools/archive/zip-reader.js';
 import { tempFolder } from '../storage/helpers.js';
 
 /** A zip of `entries` (in order, deflated), written by yazl. */
@@ -104,5 +104,32 @@ describe('the zip reader of archives', () => {
     } finally {
       sizeZip.close();
     }
+  });
+});
+
+describe('entry names', () => {
+  it('accepts plain relative names and refuses every way out of the archive', () => {
+    for (const name of [
+      'metadata.json',
+      'db.sqlite3',
+      `repo/${'ab'.repeat(32)}`,
+      'a/b.c/d_e-f',
+      'dir/',
+      '.hidden/x',
+    ])
+      expect(unsafeEntryReason(name)).toBeNull();
+    const refused = {
+      '': 'an empty name',
+      'a\0b': 'a NUL character',
+      'a\\b': 'a backslash (a Windows path)',
+      '/etc/passwd': 'an absolute path',
+      'C:x': 'a drive letter (an absolute Windows path)',
+      '..': 'a `..` component that leaves the archive',
+      'repo/../../x': 'a `..` component that leaves the archive',
+      'repo//x': 'an empty or `.` component',
+      './x': 'an empty or `.` component',
+      'repo/./x': 'an empty or `.` component',
+    };
+    for (const [name, reason] of Object.entries(refused)) expect(unsafeEntryReason(name)).toBe(reason);
   });
 });

@@ -26,19 +26,16 @@ function looseLayout(repository: RepositoryBackend): { folder: string; prefix: n
 }
 
 /**
- * The whole content of the open file when it is shorter than `below` bytes, else null. Read into `scratch` (of
- * `below` bytes) until the file ends or the scratch is full, instead of an fstat first: Node builds four Date
- * objects per fstat, which cost more than the read itself for files this small.
+ * The content of the open file when it is shorter than `below` bytes, else null, from one read into `scratch` (of
+ * `below` bytes): no fstat first (Node builds four Date objects per fstat, which cost more than the read itself for
+ * files this small) and no second read to meet the end of the file. A read of a regular file stops short only at
+ * its end; were it ever to stop short elsewhere, the content would fail the caller's check against its key and the
+ * object would be read through the backend.
  */
 function readBelow(fd: number, scratch: Buffer): Buffer | null {
-  let length = 0;
-  for (;;) {
-    const read = readSync(fd, scratch, length, scratch.length - length, length);
-    if (read === 0) break;
-    length += read;
-    if (length === scratch.length) return null;
-  }
-  // a copy of its own, from Node's shared pool for small sizes: the zip writer keeps it until the archive ends
+  const length = readSync(fd, scratch, 0, scratch.length, 0);
+  if (length === scratch.length) return null;
+  // a copy of its own, from Node's shared pool for small sizes: the zip writer may hold it until the database is in
   const content = Buffer.allocUnsafe(length);
   scratch.copy(content, 0, 0, length);
   return content;
