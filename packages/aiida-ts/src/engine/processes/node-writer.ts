@@ -244,7 +244,11 @@ export class NodeWriter {
         else await storage.executeWrites(linkRows);
       }
       for (const pending of writes) await pending();
-      if (tail.length > 0) await storage.executeWrites(tail);
+      // tracked, as updateAttributes tracks its write: a storage closing meanwhile waits for it
+      if (tail.length > 0)
+        await storage.trackWrite(`the changes of node<${String(node.pk)}>`, () =>
+          storage.executeWrites(tail),
+        );
       update?.written();
     };
     // The order keeps the graph consistent at every point: outputs, then their links, then the state that says the
