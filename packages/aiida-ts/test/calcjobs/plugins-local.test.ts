@@ -18,15 +18,18 @@ import {
   addMultiply,
   runGetNode,
 } from '../../src/engine.js';
-import { retrieveFilesFromList } from '../../src/engine/processes/calcjobs/execmanager.js';
 import {
+  retrieveCalculation,
+  retrieveFilesFromList,
+} from '../../src/engine/processes/calcjobs/execmanager.js';
+import {
+  CalcJobNode,
   Dict,
   FolderData,
   RemoteData,
   RemoteStashCompressedData,
   RemoteStashFolderData,
   SinglefileData,
-  type CalcJobNode,
   type Int,
 } from '../../src/orm.js';
 import { LocalTransport } from '../../src/transports.js';
@@ -304,6 +307,46 @@ describe('retrieve lists (aiida’s retrieve_files_from_list)', () => {
         'target/path/sub/file_c.txt',
         'target/path/sub/file_d.txt',
       ]);
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('gives the same `retrieved` on core.local, where plain files go straight into the repository', async () => {
+    const workdir = path.join(scratch, 'tree-retrieved');
+    await mkdir(path.join(workdir, 'path', 'sub'), { recursive: true });
+    for (const file of ['file_a.txt', 'path/file_b.txt', 'path/sub/file_c.txt', 'path/sub/file_d.txt'])
+      await writeFile(path.join(workdir, file), `content of ${file}`);
+    await writeFile(path.join(workdir, 'empty.txt'), '');
+    const transport = new LocalTransport();
+    await transport.open();
+    const lists: Parameters<typeof retrieveFilesFromList>[3][] = [
+      // plain files (the straight way), one missing, one empty, in an order that is not the names'
+      ['path/file_b.txt', 'file_a.txt', 'missing.txt', 'empty.txt'],
+      ['*.txt', ['path/sub/file_c.txt', '.', 0]],
+      // a folder, sub folders and a name given twice: the general way
+      ['path/sub'],
+      [['path/sub/*.txt', 'target', 1]],
+      ['file_a.txt', ['path/sub/file_c.txt', '.', 3]],
+      ['path/file_b.txt', 'path/sub/../file_b.txt'],
+    ];
+    try {
+      for (const list of lists) {
+        const folder = await mkdtemp(path.join(scratch, 'retrieved-'));
+        await retrieveFilesFromList(transport, workdir, folder, list);
+        const expected = new FolderData();
+        await expected.repository.putObjectFromTree(folder);
+        const node = new CalcJobNode();
+        node.base.attributes.set('retrieve_list', list);
+        const temporary = await mkdtemp(path.join(scratch, 'temporary-'));
+        const retrieved = await retrieveCalculation(node, transport, workdir, temporary, undefined, {
+          mayBeRetrieved: false,
+        });
+        // the metadata names every file with the key of its content: equal metadata, equal files
+        expect(retrieved?.repository.serialize(), JSON.stringify(list)).toEqual(
+          expected.repository.serialize(),
+        );
+      }
     } finally {
       await transport.close();
     }

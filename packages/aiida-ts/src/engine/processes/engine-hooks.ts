@@ -130,13 +130,20 @@ const TERMINAL: ReadonlySet<ProcessState> = new Set([
 ]);
 
 /** Records the state just entered on the node (with the status for the states that have one). */
-export function recordState(host: EngineHost, provenance: ProcessProvenance, label: ProcessState): void {
+export function recordState(
+  host: EngineHost,
+  provenance: ProcessProvenance,
+  label: ProcessState,
+  flush = true,
+): void {
   provenance.writer.set({ [ProcessAttribute.PROCESS_STATE]: label });
   // A checkpointed process writes each state with its checkpoint before its next step (a reload then repeats at most
   // the step that was running). Its `created` checkpoint, and every state of a process function (not checkpointed),
   // are written with what comes next, at the latest after a moment: a quick process reaches the database in few
   // writes. The end is written before the run resolves, and its failure reported, by `onTerminated`.
-  if (provenance.persisted && label !== ProcessState.CREATED && !TERMINAL.has(label))
+  // `flush` false: a state whose step a reload may repeat from the previous checkpoint at no cost (the process says
+  // which) is written with the next one.
+  if (flush && provenance.persisted && label !== ProcessState.CREATED && !TERMINAL.has(label))
     host.deferWork(provenance.writer.flush());
   recordStateChangeTime(host, provenance, label);
 }

@@ -104,6 +104,11 @@ export class NodeWriter {
     this.#schedule();
   }
 
+  /** Whether `node` is stored by the next write (a checkpoint written with that write may then refer to it). */
+  willStore(node: Node): boolean {
+    return this.#nodes.includes(node);
+  }
+
   /** Inserts these links (between stored nodes, already validated) in the next write. */
   insertLinks(links: readonly NewDbLink[]): void {
     if (links.length === 0) return;

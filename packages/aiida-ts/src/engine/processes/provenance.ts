@@ -11,6 +11,15 @@ import type { ProcessRunner } from './process-runner.js';
 import { NodeWriter } from './node-writer.js';
 import { isLeaseLost } from '../write-guard.js';
 
+/** Options of {@link ProcessProvenance.linkOutputs}. */
+export interface LinkOutputsOptions {
+  /**
+   * The new outputs are stored with the node's next write instead of now: the caller enters its next state at once,
+   * and that state's write (its checkpoint, which may refer to them) carries them, one commit instead of two.
+   */
+  readonly withNextWrite?: boolean;
+}
+
 /** What the engine keeps beside a plumpy process to record it in the provenance graph. */
 export interface ProvenanceInit {
   readonly node: ProcessNode;
@@ -159,7 +168,11 @@ export class ProcessProvenance {
    * new ones, as aiida's `update_outputs`. Validation errors of the links (a workflow returning data it did not get
    * from a calculation, a calculation returning its input) are thrown.
    */
-  async linkOutputs(spec: ProcessSpec<SpecTypes>, outputs: Readonly<Record<string, unknown>>): Promise<void> {
+  async linkOutputs(
+    spec: ProcessSpec<SpecTypes>,
+    outputs: Readonly<Record<string, unknown>>,
+    options: LinkOutputsOptions = {},
+  ): Promise<void> {
     const flat = flattenValues(spec.outputs, outputs);
     const fresh = flat.filter(([label]) => !this.linkedOutputs.has(label));
     if (fresh.length === 0) return;
@@ -209,8 +222,9 @@ export class ProcessProvenance {
     }
     this.writer.insertLinks(links);
     this.writer.storeNodes(unstored);
-    // A checkpointed process refers to its outputs in the checkpoint of its next state: store them now.
-    if (this.persisted) await this.writer.flush();
+    // A checkpointed process refers to its outputs in the checkpoint of its next state: store them now, or with
+    // that checkpoint when the caller enters the next state at once.
+    if (this.persisted && options.withNextWrite !== true) await this.writer.flush();
   }
 }
 

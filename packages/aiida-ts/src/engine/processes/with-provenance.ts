@@ -12,7 +12,8 @@ import {
   type SpecOf,
 } from 'plumpy-ts';
 import { InvalidOperationError, NotExistentError, type ValidationIssue } from '../../errors.js';
-import type { Node } from '../../orm/nodes/node.js';
+import { Node } from '../../orm/nodes/node.js';
+import { NODE_REF_KEY } from '../persistence.js';
 import { ProcessAttribute, type ProcessNode } from '../../orm/nodes/process/process.js';
 import type { ProcessRunner } from './process-runner.js';
 import { createBuilder, type ProcessBuilder } from './builder.js';
@@ -104,6 +105,12 @@ export interface ProvenanceStatics {
   setupNode(node: ProcessNode): Promise<void>;
   /** Whether runs can be checkpointed (and continued by another worker). */
   readonly persistable: boolean;
+  /**
+   * Whether entering `state` writes the node (its state and checkpoint) before the state's step runs: true, but for
+   * a state whose step a reload may repeat from the previous checkpoint at no cost; such a state is written with the
+   * node's next write (the next state's, at the latest a moment later).
+   */
+  writesOnEntering(state: ProcessStateObject): boolean;
   /** Whether the finished `node` of this class may serve as a cache source: not when its exit code invalidates it. */
   isValidCache(node: ProcessNode): boolean;
   /** A builder for the inputs of this class, typed by its spec (aiida's `get_builder`). */
@@ -157,6 +164,11 @@ export function withProvenance<B extends PlumpyBase>(Base: B): WithProvenance<B>
 
     static async setupNode(_node: ProcessNode): Promise<void> {
       // Nothing to add by default.
+    }
+
+    static writesOnEntering(state: ProcessStateObject): boolean {
+      void state;
+      return true;
     }
 
     static get persistable(): boolean {
@@ -257,7 +269,8 @@ export function withProvenance<B extends PlumpyBase>(Base: B): WithProvenance<B>
     }
 
     protected override onEntered(from: ProcessStateObject | undefined): void {
-      recordState(this, this.provenance, this.state);
+      const statics = this.constructor as unknown as ProvenanceStatics;
+      recordState(this, this.provenance, this.state, statics.writesOnEntering(this.stateObject));
       super.onEntered(from);
     }
 
@@ -339,6 +352,10 @@ export function withProvenance<B extends PlumpyBase>(Base: B): WithProvenance<B>
     }
 
     protected override encodeValue(value: unknown): JsonValue {
+      // An output stored by the node's next write, the one that carries this checkpoint, is referred to by its uuid
+      // as a stored one: both reach the database together (outputs first, see `NodeWriter`).
+      if (value instanceof Node && !value.isStored && this.#provenance?.writer.willStore(value) === true)
+        return { [NODE_REF_KEY]: value.uuid };
       return encodeEngineValue(value, (item) => super.encodeValue(item));
     }
 

@@ -3,8 +3,10 @@ import path from 'node:path';
 import {
   CancellableAction,
   ExitCode,
+  Running,
   Wait,
   type Checkpoint,
+  type ProcessStateObject,
   type HookResult,
   type JsonValue,
   type StateClasses,
@@ -34,6 +36,7 @@ import type { Parser } from '../../../parsers/parser.js';
 import { ParserFactory } from '../../../parsers/registry.js';
 import { getLogger } from '../../logging.js';
 import { Process, defaultProcessType } from '../process.js';
+import type { LinkOutputsOptions } from '../provenance.js';
 import { AFTER_STEP } from '../states.js';
 import { calcInfoToAiidaJson, parseCalcInfo, type CalcInfo, type CalcInfoInput } from './calc-info.js';
 import { defineCalcJob, type CalcJobOptions } from './calcjob-spec.js';
@@ -689,11 +692,20 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     this.outMany({ [label]: node });
   }
 
-  async linkEmittedOutputs(): Promise<void> {
-    await this[AFTER_STEP]();
+  async linkEmittedOutputs(options?: LinkOutputsOptions): Promise<void> {
+    if (options === undefined) await this[AFTER_STEP]();
+    else await this.provenance.linkOutputs(this.spec(), this.outputs, options);
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------------------------
+
+  /**
+   * The first `running` state (`run`, which only checks the inputs and asks to wait for the upload) is written with the
+   * `waiting` state that follows a moment later: a reload from the checkpoint before it runs the same checks again.
+   */
+  static override writesOnEntering(state: ProcessStateObject): boolean {
+    return !(state instanceof Running && state.runFn === 'run');
+  }
 
   protected override loadInstanceState(saved: Checkpoint): void {
     super.loadInstanceState(saved);

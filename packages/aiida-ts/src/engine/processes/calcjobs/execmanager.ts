@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -28,6 +28,8 @@ import type { Scheduler } from '../../../schedulers/scheduler.js';
 import type { SchedulerExitCode } from '../../../schedulers/exit-codes.js';
 import type { CompressionFormat, Transport } from '../../../transports/transport.js';
 import { hasMagic } from '../../../transports/escaping.js';
+import { wrapTransportError } from '../../../transports/base-transport.js';
+import { LocalTransport } from '../../../transports/local-transport.js';
 import { getLogger } from '../../logging.js';
 import type { CalcInfo } from './calc-info.js';
 import { COMPRESS_STASH_MODES, StashMode } from './calc-info.js';
@@ -397,9 +399,31 @@ export async function retrieveFilesFromList(
   transport: Transport,
   workdir: string,
   folder: string,
-  retrieveList: readonly (string | readonly [string, string, number | null])[],
+  retrieveList: RetrieveList,
   signal?: AbortSignal,
 ): Promise<void> {
+  for (const [remote, local] of await retrievePairs(transport, workdir, retrieveList, signal)) {
+    const target = path.join(folder, ...local.split('/').filter((p) => p !== ''));
+    if (!target.startsWith(folder)) continue;
+    // the folder itself exists: only files retrieved into sub folders need theirs made
+    if (path.dirname(target) !== folder) await mkdir(path.dirname(target), { recursive: true });
+    await transport.get(remote, target, { ignoreNonexisting: true });
+  }
+}
+
+type RetrieveList = readonly (string | readonly [string, string, number | null])[];
+
+/**
+ * What a retrieve list names, in its order: each remote path (patterns expanded) with the path, relative to the local
+ * folder, it is copied to (see {@link retrieveFilesFromList}).
+ */
+async function retrievePairs(
+  transport: Transport,
+  workdir: string,
+  retrieveList: RetrieveList,
+  signal?: AbortSignal,
+): Promise<[remote: string, local: string][]> {
+  const pairs: [string, string][] = [];
   for (const item of retrieveList) {
     signal?.throwIfAborted();
     let remoteNames: string[];
@@ -426,15 +450,49 @@ export async function retrieveFilesFromList(
         localNames = [[local, ...parts].filter((p) => p !== '.').join('/')];
       }
     }
-    for (const [index, remote] of remoteNames.entries()) {
-      const local = localNames[index] ?? path.posix.basename(remote);
-      const target = path.join(folder, ...local.split('/').filter((p) => p !== ''));
-      if (!target.startsWith(folder)) continue;
-      // the folder itself exists: only files retrieved into sub folders need theirs made
-      if (path.dirname(target) !== folder) await mkdir(path.dirname(target), { recursive: true });
-      await transport.get(remote, target, { ignoreNonexisting: true });
-    }
+    for (const [index, remote] of remoteNames.entries())
+      pairs.push([remote, localNames[index] ?? path.posix.basename(remote)]);
   }
+  return pairs;
+}
+
+/**
+ * core.local: the files of the retrieve list go from the working directory straight into the repository of
+ * `retrieved`, without a copy into a local folder first (a folder made, each file copied and renamed into it, read
+ * back, removed). Only for a list of plain files, each to its own name at the top (the usual list: outputs and the
+ * scheduler's files); anything else — a folder, a sub folder, a name given twice — resolves false before anything is
+ * read, and takes the general way. What `retrieved` holds is the same either way: the files by name, a missing one
+ * left out.
+ */
+async function retrieveStraight(
+  transport: Transport,
+  workdir: string,
+  retrieveList: RetrieveList,
+  retrieved: FolderData,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  if (!(transport instanceof LocalTransport) || !path.isAbsolute(workdir)) return false;
+  const files: [remote: string, name: string][] = [];
+  const names = new Set<string>();
+  for (const [remote, name] of await retrievePairs(transport, workdir, retrieveList, signal)) {
+    if (name === '' || name === '.' || name === '..' || name.includes('/') || names.has(name)) return false;
+    if (!path.isAbsolute(remote)) return false;
+    names.add(name);
+    const attributes = await stat(remote).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw wrapTransportError(`stat ${remote}`, error);
+    });
+    if (attributes === undefined) continue;
+    if (!attributes.isFile()) return false;
+    files.push([remote, name]);
+  }
+  // In name order, as a folder is read into the repository.
+  files.sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [remote, name] of files) {
+    signal?.throwIfAborted();
+    await retrieved.repository.putObjectFromFile(name, remote);
+  }
+  return true;
 }
 
 /**
@@ -453,11 +511,17 @@ export async function retrieveCalculation(
   // `mayBeRetrieved: false`: the caller knows no earlier run linked a `retrieved` output (a process that was never
   // interrupted), and the query is saved.
   if ((options.mayBeRetrieved ?? true) && (await node.getRetrievedNode()) !== null) return null;
-  await using sandbox = new SandboxFolder('aiida-ts-retrieve-');
-  await retrieveFilesFromList(transport, workdir, sandbox.abspath, node.getRetrieveList() ?? [], signal);
-  faultPoint('retrieve:files');
+  const retrieveList = node.getRetrieveList() ?? [];
   const retrieved = new FolderData();
-  await retrieved.repository.putObjectFromTree(sandbox.abspath);
+  // Every check of the straight way is made before it reads anything: when it does not apply, `retrieved` is empty.
+  if (await retrieveStraight(transport, workdir, retrieveList, retrieved, signal)) {
+    faultPoint('retrieve:files');
+  } else {
+    await using sandbox = new SandboxFolder('aiida-ts-retrieve-');
+    await retrieveFilesFromList(transport, workdir, sandbox.abspath, retrieveList, signal);
+    faultPoint('retrieve:files');
+    await retrieved.repository.putObjectFromTree(sandbox.abspath);
+  }
   const temporary = node.getRetrieveTemporaryList() ?? [];
   if (temporary.length > 0)
     await retrieveFilesFromList(transport, workdir, temporaryFolder, temporary, signal);

@@ -20,6 +20,7 @@ import { escapeForBash } from '../../../transports/escaping.js';
 import type { Transport } from '../../../transports/transport.js';
 import { nowTimestamp } from '../../../storage/dialect.js';
 import type { ProcessRunner } from '../process-runner.js';
+import type { LinkOutputsOptions } from '../provenance.js';
 import type { SetStatusOptions } from '../with-provenance.js';
 import { backoffSettings, exponentialBackoffRetry } from './backoff.js';
 import type { CalcInfo } from './calc-info.js';
@@ -54,8 +55,11 @@ export interface CalcJobTaskHost {
   outMany(values: Readonly<Record<string, unknown>>): void;
   /** Records an output found already linked to the node (a step repeated after a crash). */
   adoptOutput(label: string, node: Node): void;
-  /** Links and stores the outputs emitted so far. */
-  linkEmittedOutputs(): Promise<void>;
+  /**
+   * Links and stores the outputs emitted so far; `withNextWrite`: stored with the node's next write (the state change
+   * the task ends with, whose checkpoint refers to them), in the same transaction.
+   */
+  linkEmittedOutputs(options?: LinkOutputsOptions): Promise<void>;
   /** The exit code with this label (its message formatted with `params`). */
   getExitCode(label: string, params?: Readonly<Record<string, unknown>>): ExitCode;
   /** The monitors of the job, with the state kept in the checkpoint. */
@@ -187,7 +191,10 @@ export async function taskUploadJob(host: CalcJobTaskHost, signal: AbortSignal):
       }),
     (error) => error instanceof PreSubmitError,
   );
-  await host.linkEmittedOutputs();
+  // `remote_folder` is stored with the state change to the next step: a crash before that write repeats the upload,
+  // which is safe (the same working directory, every file written again, the repository kept), and one after it finds
+  // `remote_folder` linked.
+  await host.linkEmittedOutputs({ withNextWrite: true });
   host.setJobState(CalcJobState.UNSTASHING);
   return skipSubmit;
 }
@@ -505,6 +512,8 @@ export async function taskRetrieveJob(
       if (retrieved !== null) host.outMany({ retrieved });
     }),
   );
-  await host.linkEmittedOutputs();
+  // `retrieved` is stored with the state change to parsing, in one transaction: a crash before it retrieves again
+  // (safe: nothing was linked), one after it parses.
+  await host.linkEmittedOutputs({ withNextWrite: true });
   host.setJobState(CalcJobState.PARSING);
 }
