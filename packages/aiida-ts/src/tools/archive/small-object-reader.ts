@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
+import { sha256Hex } from '../../repository/object-key.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import { OBJECT_KEY } from './format.js';
 
@@ -77,7 +77,7 @@ export function smallObjectReader(
     try {
       const content = readBelow(fd, scratch);
       if (content === null) return null;
-      return createHash('sha256').update(content).digest('hex') === key ? content : undefined;
+      return sha256Hex(content) === key ? content : undefined;
     } catch {
       return undefined;
     } finally {
