@@ -58,6 +58,18 @@ describe('repository objects in an export', () => {
     await cleanup();
   });
 
+  /** Exports `own` (then closed) to `name`: it must fail with `CorruptObjectError` naming `key`, leaving no file. */
+  async function expectCorruptExport(own: TestStorage, name: string, key: string): Promise<void> {
+    const error = await createArchive(path.join(folder, name), { storage: own.storage }).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    await own.cleanup();
+    expect(error).toBeInstanceOf(CorruptObjectError);
+    expect((error as Error).message).toContain(key);
+    expect((await readdir(folder)).filter((entry) => entry.startsWith(name))).toEqual([]);
+  }
+
   it('carries small objects (read whole, many in flight) and large ones (streamed) byte for byte', async () => {
     // more small objects than the export keeps queued in the zip writer, so its window turns over several times
     const contents = [
@@ -159,15 +171,7 @@ describe('repository objects in an export', () => {
     const bytes = await readFile(pack);
     bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0xff;
     await writeFile(pack, bytes);
-    const file = path.join(folder, 'damaged-pack.aiida');
-    const error = await createArchive(file, { storage: own.storage }).then(
-      () => undefined,
-      (reason: unknown) => reason,
-    );
-    await own.cleanup();
-    expect(error).toBeInstanceOf(CorruptObjectError);
-    expect((error as Error).message).toContain(key);
-    expect((await readdir(folder)).filter((name) => name.startsWith('damaged-pack.aiida'))).toEqual([]);
+    await expectCorruptExport(own, 'damaged-pack.aiida', key!);
   });
 
   it('fails naming the object and leaves no file behind when a loose object does not match its key', async () => {
@@ -175,14 +179,6 @@ describe('repository objects in an export', () => {
     const [key] = await storeNodes(own, [Buffer.from('the original content')]);
     const folderOf = (own.storage.repository as unknown as { folder: string }).folder;
     await writeFile(path.join(folderOf, 'loose', key!.slice(0, 2), key!.slice(2)), 'tampered content');
-    const file = path.join(folder, 'corrupt.aiida');
-    const error = await createArchive(file, { storage: own.storage }).then(
-      () => undefined,
-      (reason: unknown) => reason,
-    );
-    await own.cleanup();
-    expect(error).toBeInstanceOf(CorruptObjectError);
-    expect((error as Error).message).toContain(key);
-    expect((await readdir(folder)).filter((name) => name.startsWith('corrupt.aiida'))).toEqual([]);
+    await expectCorruptExport(own, 'corrupt.aiida', key!);
   });
 });
