@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { CorruptObjectError, isAiidaError, RepositoryError } from '../errors.js';
 import { asError } from '../utils/as-error.js';
+import { sha256Hex } from './object-key.js';
 
 /** Where an object was read from, for the message of a {@link CorruptObjectError}. */
 export type ObjectLocation = string;
@@ -29,7 +30,7 @@ export function decodingError(error: unknown, key: string, where: ObjectLocation
 
 /** Returns `content` when it hashes to `key`; throws {@link CorruptObjectError} naming the key and place if not. */
 export function verifyContent(key: string, content: Buffer, where: ObjectLocation): Buffer {
-  const actual = createHash('sha256').update(content).digest('hex');
+  const actual = sha256Hex(content);
   if (actual !== key) {
     throw corrupt(key, where, `its ${content.length} bytes hash to ${actual}`);
   }

@@ -3,6 +3,8 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorruptObjectError, RepositoryError } from '../../src/errors.js';
+import type { DiskObjectStoreRepositoryBackend } from '../../src/repository.js';
+import { CompressMode } from '../../src/repository.js';
 import { createArchive } from '../../src/tools/archive/create.js';
 import { importArchive } from '../../src/tools/archive/import.js';
 import { ArchiveReader, SMALL_OBJECT_BYTES } from '../../src/tools/archive/archive-reader.js';
@@ -55,6 +57,18 @@ describe('repository objects in an export', () => {
     await target.cleanup();
     await cleanup();
   });
+
+  /** Exports `own` (then closed) to `name`: it must fail with `CorruptObjectError` naming `key`, leaving no file. */
+  async function expectCorruptExport(own: TestStorage, name: string, key: string): Promise<void> {
+    const error = await createArchive(path.join(folder, name), { storage: own.storage }).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    await own.cleanup();
+    expect(error).toBeInstanceOf(CorruptObjectError);
+    expect((error as Error).message).toContain(key);
+    expect((await readdir(folder)).filter((entry) => entry.startsWith(name))).toEqual([]);
+  }
 
   it('carries small objects (read whole, many in flight) and large ones (streamed) byte for byte', async () => {
     // more small objects than the export keeps queued in the zip writer, so its window turns over several times
@@ -125,19 +139,46 @@ describe('repository objects in an export', () => {
     }
   });
 
+  it('exports a packed profile: plain and compressed packed objects, small and large, byte for byte', async () => {
+    const own = await openSqliteDos();
+    const repository = own.storage.repository as unknown as DiskObjectStoreRepositoryBackend;
+    const plain = [Buffer.from('packed as it is'), Buffer.from('p'.repeat(STORED_OBJECT_BYTES + 10))];
+    const keys = await storeNodes(own, plain);
+    await repository.packAllLoose({ compress: CompressMode.NO });
+    const compressible = [Buffer.from('c'.repeat(500)), Buffer.from('d'.repeat(4 * STORED_OBJECT_BYTES))];
+    keys.push(...(await storeNodes(own, compressible)));
+    await repository.packAllLoose({ compress: CompressMode.YES });
+    const loose = Buffer.from('still loose');
+    keys.push(...(await storeNodes(own, [loose])));
+    const contents = [...plain, ...compressible, loose];
+    const file = path.join(folder, 'packed.aiida');
+    await createArchive(file, { storage: own.storage });
+    await own.cleanup();
+    const entries = new Map(pythonEntries(file).map(([name, method, hash]) => [name, [method, hash]]));
+    for (const [index, key] of keys.entries())
+      expect(entries.get(`repo/${key}`)).toEqual([
+        contents[index]!.length < STORED_OBJECT_BYTES ? 0 : 8,
+        key,
+      ]);
+  });
+
+  it('fails naming the object when its packed copy is damaged', async () => {
+    const own = await openSqliteDos();
+    const repository = own.storage.repository as unknown as DiskObjectStoreRepositoryBackend;
+    const [key] = await storeNodes(own, [Buffer.from('to be damaged in its pack')]);
+    await repository.packAllLoose({ compress: CompressMode.NO });
+    const pack = path.join(repository.folder, 'packs', '0');
+    const bytes = await readFile(pack);
+    bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0xff;
+    await writeFile(pack, bytes);
+    await expectCorruptExport(own, 'damaged-pack.aiida', key!);
+  });
+
   it('fails naming the object and leaves no file behind when a loose object does not match its key', async () => {
     const own = await openSqliteDos();
     const [key] = await storeNodes(own, [Buffer.from('the original content')]);
     const folderOf = (own.storage.repository as unknown as { folder: string }).folder;
     await writeFile(path.join(folderOf, 'loose', key!.slice(0, 2), key!.slice(2)), 'tampered content');
-    const file = path.join(folder, 'corrupt.aiida');
-    const error = await createArchive(file, { storage: own.storage }).then(
-      () => undefined,
-      (reason: unknown) => reason,
-    );
-    await own.cleanup();
-    expect(error).toBeInstanceOf(CorruptObjectError);
-    expect((error as Error).message).toContain(key);
-    expect((await readdir(folder)).filter((name) => name.startsWith('corrupt.aiida'))).toEqual([]);
+    await expectCorruptExport(own, 'corrupt.aiida', key!);
   });
 });

@@ -31,6 +31,8 @@ describe('the zip writer of archives', () => {
       },
       { name: 'repo/empty', content: Buffer.alloc(0), level: null },
       { name: 'repo/stored-stream', content: randomBytes(100_000), level: 0 },
+      // chunks of a MiB or more go to the file as they are, past the output buffer
+      { name: 'repo/stored-large-chunks', content: randomBytes(3 * 2 ** 20), level: 0 },
       { name: 'repo/deflated-small', content: Buffer.from('tiny'), level: 9 },
       { name: 'repo/ünïcode', content: Buffer.from('named in UTF-8'), level: null },
     ];

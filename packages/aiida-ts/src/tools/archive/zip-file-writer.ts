@@ -260,7 +260,8 @@ export class ZipFileWriter {
     this.#finishCentralChunk();
     for (const chunk of this.#central) await this.#write(chunk);
     const centralBytes = this.#centralBytes;
-    const zip64 = this.#entries > MAX_16 || centralOffset >= MAX_32 || centralBytes >= MAX_32;
+    // 0xffff (or 0xffffffff) in the end record means "see the ZIP64 record", so reaching the value needs one too
+    const zip64 = this.#entries >= MAX_16 || centralOffset >= MAX_32 || centralBytes >= MAX_32;
     if (zip64) {
       const zip64End = this.#position;
       const record = Buffer.alloc(ZIP64_END_BYTES + ZIP64_LOCATOR_BYTES);

@@ -60,7 +60,7 @@ export async function writeArchiveZip(
   const readSmall = smallObjectReader(repository, STORED_OBJECT_BYTES);
   const refill = (): void => {
     while (reads.length < READ_AHEAD && next < keys.length) {
-      const read = readSmall(keys[next++] as string);
+      const read = readSmall.read(keys[next++] as string);
       read.catch(() => undefined); // awaited in turn below; an early failure must not go unhandled meanwhile
       reads.push(read);
     }
@@ -99,5 +99,7 @@ export async function writeArchiveZip(
   } catch (error) {
     await zip.abort();
     throw error;
+  } finally {
+    readSmall.close();
   }
 }
