@@ -692,6 +692,17 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     this.outMany({ [label]: node });
   }
 
+  /**
+   * The outputs of the last step (`parse`, or `terminate`; the process ends with it) are stored with the write of the
+   * end, in its transaction: no checkpoint refers to them, and a crash before that write parses again from the
+   * checkpoint of the step, as one between the two writes did.
+   */
+  override async [AFTER_STEP](): Promise<void> {
+    const state = this.hasTerminated() ? undefined : this.stateObject;
+    const last = state instanceof Running && (state.runFn === 'parse' || state.runFn === 'terminate');
+    await this.provenance.linkOutputs(this.spec(), this.outputs, { withNextWrite: last });
+  }
+
   async linkEmittedOutputs(options?: LinkOutputsOptions): Promise<void> {
     if (options === undefined) await this[AFTER_STEP]();
     else await this.provenance.linkOutputs(this.spec(), this.outputs, options);
