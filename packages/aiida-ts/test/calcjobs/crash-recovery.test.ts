@@ -100,6 +100,9 @@ const FAULTS = [
   // runner has recorded the job's id): the runner finds it by its working directory and records its id.
   ['right after the scheduler took the job, before its id was recorded', 'submit:scheduler', 0, true],
   ['while the job is with the scheduler', 'update:poll', 2, false],
+  // The poll found the job done; the wait to retrieve is written with the retrieve's write, so the new runner polls
+  // again from the checkpoint before and finds the job done.
+  ['right after the poll that found the job done', 'update:done', 0, false],
   ['while retrieving', 'retrieve:files', 0, false],
 ] as const;
 

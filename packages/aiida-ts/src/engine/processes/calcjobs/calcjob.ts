@@ -692,6 +692,17 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     this.outMany({ [label]: node });
   }
 
+  /**
+   * The outputs of the last step (`parse`, or `terminate`; the process ends with it) are stored with the write of the
+   * end, in its transaction: no checkpoint refers to them, and a crash before that write parses again from the
+   * checkpoint of the step, as one between the two writes did.
+   */
+  override async [AFTER_STEP](): Promise<void> {
+    const state = this.hasTerminated() ? undefined : this.stateObject;
+    const last = state instanceof Running && (state.runFn === 'parse' || state.runFn === 'terminate');
+    await this.provenance.linkOutputs(this.spec(), this.outputs, { withNextWrite: last });
+  }
+
   async linkEmittedOutputs(options?: LinkOutputsOptions): Promise<void> {
     if (options === undefined) await this[AFTER_STEP]();
     else await this.provenance.linkOutputs(this.spec(), this.outputs, options);
@@ -700,11 +711,23 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
   // ---- lifecycle -----------------------------------------------------------------------------------------------
 
   /**
-   * The first `running` state (`run`, which only checks the inputs and asks to wait for the upload) is written with the
-   * `waiting` state that follows a moment later: a reload from the checkpoint before it runs the same checks again.
+   * Two states are written with the write that follows them (a moment later) instead of one of their own, because a
+   * reload from the checkpoint before them does the same again at no cost:
+   *  - the first `running` state (`run`: checks the inputs and asks to wait for the upload);
+   *  - the wait to retrieve of a job without monitors: the retrieve's own write (which stores `retrieved` and enters
+   *    `parsing`) carries it; a reload from the step before polls again and finds the job done, or finds the stash
+   *    linked. With monitors, a reload would call them again: that state is written at once.
    */
   static override writesOnEntering(state: ProcessStateObject): boolean {
-    return !(state instanceof Running && state.runFn === 'run');
+    if (state instanceof Running) return state.runFn !== 'run';
+    if (
+      state instanceof CalcJobWaiting &&
+      state.command === CalcJobCommand.RETRIEVE &&
+      state.info.monitors === undefined &&
+      (state.info.monitor_result ?? null) === null
+    )
+      return false;
+    return true;
   }
 
   protected override loadInstanceState(saved: Checkpoint): void {
