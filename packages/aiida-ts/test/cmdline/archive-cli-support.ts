@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
+import { STORED_OBJECT_BYTES } from '../../src/tools/archive/zip-writer.js';
 import { FIXTURES } from '../tools/archive-support.js';
 import { describeResult, type VerdiResult } from './verdi-process.js';
 
@@ -94,8 +95,15 @@ export interface PythonZip {
   readonly names: string[];
   /** How many `repo/` objects it holds. */
   readonly repoObjects: number;
-  /** The compression methods used (0 stored, 8 deflated). */
+  /**
+   * The compression methods (0 stored, 8 deflated) of the entries but `metadata.json` and the objects under
+   * `STORED_OBJECT_BYTES`, which are always stored (deflating them would gain nothing).
+   */
   readonly compressTypes: number[];
+  /** aiida-core always stores `metadata.json`, whatever the compression level. */
+  readonly metadataCompressType: number;
+  /** What its `db.sqlite3` holds, read with Python's `sqlite3`. */
+  readonly db: { nodes: string[]; groups: string[]; links: number; logs: number; comments: number };
   readonly metadata: {
     export_version: string;
     compression: number;
@@ -109,18 +117,57 @@ export interface PythonZip {
 }
 
 const PYTHON_ZIP = `
-import json, sys, zipfile
+import json, sqlite3, sys, tempfile, zipfile
 z = zipfile.ZipFile(sys.argv[1])
 assert z.testzip() is None
+with tempfile.TemporaryDirectory() as folder:
+    db = sqlite3.connect(z.extract("db.sqlite3", folder))
+    column = lambda sql: sorted(row[0] for row in db.execute(sql))
+    count = lambda table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    tables = {"nodes": column("SELECT uuid FROM db_dbnode"), "groups": column("SELECT label FROM db_dbgroup"),
+              "links": count("db_dblink"), "logs": count("db_dblog"), "comments": count("db_dbcomment")}
+    db.close()
 print(json.dumps({
+  "db": tables,
   "names": sorted(n for n in z.namelist() if not n.startswith("repo/")),
   "repoObjects": sum(1 for n in z.namelist() if n.startswith("repo/") and not n.endswith("/")),
-  "compressTypes": sorted({i.compress_type for i in z.infolist() if not i.is_dir()}),
+  "compressTypes": sorted({i.compress_type for i in z.infolist()
+                           if not i.is_dir() and i.filename != "metadata.json" and i.file_size >= int(sys.argv[2])}),
+  "metadataCompressType": z.getinfo("metadata.json").compress_type,
   "metadata": json.loads(z.read("metadata.json")),
 }))
 `;
 
 /** Reads `file` with Python's `zipfile` (an independent zip reader), which must find every CRC right. */
 export function pythonZip(file: string): PythonZip {
-  return JSON.parse(execFileSync('python3', ['-c', PYTHON_ZIP, file], { encoding: 'utf8' })) as PythonZip;
+  return JSON.parse(
+    execFileSync('python3', ['-c', PYTHON_ZIP, file, String(STORED_OBJECT_BYTES)], { encoding: 'utf8' }),
+  ) as PythonZip;
+}
+
+/** The pk in the profile's database of the node with `uuid`. */
+export function pkOf(database: string, uuid: string): number {
+  const db = new Database(database, { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare('SELECT id FROM db_dbnode WHERE uuid = ?').get(uuid) as { id: number } | undefined;
+    if (row === undefined) throw new Error(`no node ${uuid} in ${database}`);
+    return row.id;
+  } finally {
+    db.close();
+  }
+}
+
+/** The uuids linked to `start` in either direction, transitively (its connected component), `start` included. */
+export function componentOf(links: readonly { source: string; target: string }[], start: string): string[] {
+  const seen = new Set([start]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const { source, target } of links)
+      if (seen.has(source) !== seen.has(target)) {
+        seen.add(source);
+        seen.add(target);
+        grew = true;
+      }
+  }
+  return [...seen].sort();
 }
