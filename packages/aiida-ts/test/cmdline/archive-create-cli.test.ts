@@ -16,7 +16,7 @@ import {
   pythonZip,
   readExpectedSummary,
 } from './archive-cli-support.js';
-import { verdiSandbox } from './verdi-process.js';
+import { describeResult, verdiSandbox } from './verdi-process.js';
 
 const sandbox = verdiSandbox('aiida-ts-verdi-archive-create-');
 /** `verdi` on the profile `presto` (`second` is the one the `--all` archive is imported into). */
@@ -137,9 +137,12 @@ describe('verdi archive create', () => {
     expect(deflatedZip.metadata.compression).toBe(9);
     expect(deflatedZip.db.nodes).toEqual(storedZip.db.nodes);
     expect(statSync(deflated).size).toBeLessThan(statSync(stored).size);
-    const invalid = await verdi(['archive', 'create', out('invalid.aiida'), '--all', '--compress', 'x']);
-    expect(invalid.code).toBe(2);
-    expect(invalid.stderr).toContain('invalid value for --compress');
+    for (const level of ['x', '10']) {
+      const invalid = await verdi(['archive', 'create', out('invalid.aiida'), '--all', '--compress', level]);
+      expect(invalid.code, describeResult(invalid)).toBe(2);
+      expect(invalid.stderr).toContain('invalid value for --compress');
+      expect(existsSync(out('invalid.aiida'))).toBe(false);
+    }
   });
 
   it('--exclude-logs and --exclude-comments leave them out', async () => {
