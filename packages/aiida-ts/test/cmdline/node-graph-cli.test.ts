@@ -184,6 +184,26 @@ describe('verdi node graph generate', () => {
     expect(existsSync(out('invalid.dot'))).toBe(false);
   });
 
+  it('greys out the classes not given with --highlight-classes, and writes canonical DOT', async () => {
+    const root = pkOfUuid(calculation);
+    const [highlighted, canon] = await Promise.all([
+      graph(String(root), out('highlight.dot'), '--highlight-classes', 'Int'),
+      verdi(['node', 'graph', 'generate', String(root), '-f', 'canon', '-O', out('calcjob.canon')]),
+    ]);
+    const statement = (uuid: string): string =>
+      new RegExp(`\\tN${pkOfUuid(uuid)} \\[[^\\]]*\\]`).exec(highlighted.dot)?.[0] ?? '';
+    for (const node of calcjob.nodes) {
+      expect(statement(node.uuid)).toContain('fillcolor=');
+      if (node.uuid === calculation) expect(statement(node.uuid)).toContain('color=red');
+      else if (node.node_type === 'data.core.int.Int.')
+        expect(statement(node.uuid)).not.toContain('lightgray');
+      else expect(statement(node.uuid)).toContain('color=lightgray fillcolor=white');
+    }
+    expectExit(canon, 0);
+    // graphviz's canonical form: laid out, with the bounding box
+    expect(readFileSync(out('calcjob.canon'), 'utf8')).toMatch(/^digraph \{\n\tgraph \[bb="[\d. ]+"\];/);
+  });
+
   it('refuses an unknown root node and writes nothing', async () => {
     const result = await verdi(['node', 'graph', 'generate', '999999', '-f', 'dot', '-O', out('none.dot')]);
     expect(result.code).toBe(2);
