@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { expect } from 'vitest';
 
 /** What one run of the real `verdi` executable gave. */
@@ -19,6 +21,8 @@ export interface RunOptions {
   readonly input?: string;
   readonly env?: Record<string, string | undefined>;
   readonly timeoutMs?: number;
+  /** The working directory (default: the package root); relative paths in arguments and outputs resolve there. */
+  readonly cwd?: string;
 }
 
 const PACKAGE_ROOT = join(import.meta.dirname, '..', '..');
@@ -37,7 +41,13 @@ export const VERDI_ARGV: readonly string[] =
   process.env['CI'] !== 'false' &&
   existsSync(VERDI_DIST)
     ? [VERDI_DIST]
-    : ['--conditions=source', '--import', 'tsx', VERDI_SOURCE];
+    : [
+        '--conditions=source',
+        // tsx by its location, so that a run in another working directory (`RunOptions.cwd`) finds it too
+        '--import',
+        pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+        VERDI_SOURCE,
+      ];
 
 /** Run `verdi` with `args` in a child process, with the configuration folder under `base` (AIIDA_TS_PATH). */
 export function runVerdi(
@@ -56,7 +66,7 @@ export function runVerdi(
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...VERDI_ARGV, ...args], {
-      cwd: PACKAGE_ROOT,
+      cwd: options.cwd ?? PACKAGE_ROOT,
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

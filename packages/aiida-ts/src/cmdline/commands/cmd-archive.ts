@@ -132,6 +132,11 @@ function addCreate(cli: Cli, group: Command): void {
     .option('-n, --dry-run', 'Determine entities to export, but do not create the archive.')
     .action(async (outputFile: string, raw: Record<string, unknown>) => {
       const opts = raw as CreateOptions;
+      // checked before the profile is opened, and as a usage error (exit 2) like aiida-core's `IntRange(0, 9)`
+      const compression = integer(opts.compress, '--compress');
+      if (compression > 9)
+        throw new UsageError(`invalid value for --compress: ${compression} is not in the range 0<=x<=9`);
+      const batchSize = integer(opts.batchSize, '--batch-size');
       // `--exclude-*` wins over `--include-*` when both are given
       const includeLogs = raw['excludeLogs'] !== true;
       const includeComments = raw['excludeComments'] !== true;
@@ -159,8 +164,8 @@ function addCreate(cli: Cli, group: Command): void {
           includeLogs,
           includeComments,
           includeAuthinfos,
-          compression: integer(opts.compress, '--compress'),
-          batchSize: integer(opts.batchSize, '--batch-size'),
+          compression,
+          batchSize,
           dryRun,
           traversalRules,
           ...listener,

@@ -1,0 +1,182 @@
+/**
+ * `verdi archive create` run as the executable on a `verdi presto` profile holding three archives aiida-core 2.8
+ * wrote. Each archive written is read back with Python's `zipfile` and `sqlite3` (readers independent of ours), and
+ * the `--all` one is imported into a second, fresh profile that must then hold the same nodes, links and groups.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture } from '../tools/archive-support.js';
+import {
+  componentOf,
+  expectExit,
+  pkOf,
+  profileContents,
+  profileDatabase,
+  pythonZip,
+  readExpectedSummary,
+} from './archive-cli-support.js';
+import { describeResult, verdiSandbox } from './verdi-process.js';
+
+const sandbox = verdiSandbox('aiida-ts-verdi-archive-create-');
+/** `verdi` on the profile `presto` (`second` is the one the `--all` archive is imported into). */
+const verdi = (args: readonly string[]) => sandbox.verdi(['-p', 'presto', ...args]);
+const out = (name: string): string => join(sandbox.base, name);
+let database = '';
+
+const calcfunctions = readExpectedSummary('calcfunctions');
+const workchains = readExpectedSummary('workchains');
+const dataTypes = readExpectedSummary('data_types');
+const uuidOf = (labelled: string): string => {
+  const node = [...calcfunctions.nodes, ...workchains.nodes].find((found) => found.label === labelled);
+  if (node === undefined) throw new Error(`no fixture node labelled ${labelled}`);
+  return node.uuid;
+};
+const addMul = uuidOf('fixture-add_mul');
+/** The Int the workfunction returned (a `create` output of its second calcfunction). */
+const addMulResult = calcfunctions.links.find(
+  (link) => link.source === addMul && link.type === 'return',
+)?.target;
+
+beforeAll(async () => {
+  expectExit(await sandbox.verdi(['presto']), 0);
+  expectExit(await sandbox.verdi(['presto', '--profile-name', 'second']), 0);
+  database = profileDatabase(sandbox.configDir);
+  for (const name of ['calcfunctions', 'workchains', 'data_types'])
+    expectExit(await verdi(['archive', 'import', '--no-import-group', fixture(name)]), 0);
+}, 60_000);
+afterAll(() => sandbox.cleanup());
+
+describe('verdi archive create', () => {
+  it('--all writes the whole profile, which a fresh profile then imports identically', async () => {
+    const file = out('all.aiida');
+    const result = await verdi(['archive', 'create', file, '--all']);
+    expectExit(result, 0);
+    expect(result.stdout).toContain(`Success: wrote the export archive file to ${file}`);
+    const source = profileContents(database);
+    const zip = pythonZip(file);
+    expect(zip.names).toEqual(['db.sqlite3', 'metadata.json']);
+    expect(zip.metadata.export_version).toBe('main_0001');
+    expect(zip.metadata.compression).toBe(6);
+    expect(zip.compressTypes).toEqual([8]);
+    expect(zip.metadataCompressType).toBe(0);
+    expect(zip.db.nodes).toEqual(source.nodes);
+    expect(zip.db.links).toBe(source.links.length);
+    expect(zip.db.groups).toEqual(source.groups.map((group) => group.label).sort());
+    expect(zip.db.logs).toBe(workchains.logs.length);
+    expect(zip.db.comments).toBe(workchains.comments.length + dataTypes.comments.length);
+
+    const imported = await sandbox.verdi(['-p', 'second', 'archive', 'import', file]);
+    expectExit(imported, 0);
+    const target = profileContents(profileDatabase(sandbox.configDir, 'second'));
+    expect(target.nodes).toEqual(source.nodes);
+    expect(target.links).toEqual(source.links);
+    expect(target.comments).toBe(source.comments);
+    expect(target.logs).toBe(source.logs);
+    expect(target.users).toEqual(source.users);
+    // the groups of the source, and the import group holding every node
+    expect(target.groups.filter((group) => group.type !== 'core.import')).toEqual(source.groups);
+    expect(target.groups.filter((group) => group.type === 'core.import')).toEqual([
+      { label: expect.stringMatching(/^\d{8}-\d{6}$/) as string, type: 'core.import', nodes: source.nodes },
+    ]);
+  });
+
+  it('-N writes a node and its provenance by the traversal rules, which the toggles change', async () => {
+    const workfunction = out('add-mul.aiida');
+    expectExit(await verdi(['archive', 'create', workfunction, '-N', String(pkOf(database, addMul))]), 0);
+    const zip = pythonZip(workfunction);
+    expect(zip.db.nodes).toEqual(componentOf(calcfunctions.links, addMul));
+    expect(zip.db.nodes).toHaveLength(8);
+    expect(zip.metadata.creation_parameters.entities_starting_set).toEqual({ node: [addMul] });
+    expect(zip.db.groups).toEqual([]);
+
+    if (addMulResult === undefined) throw new Error('the workfunction returned nothing');
+    const result = String(pkOf(database, addMulResult));
+    // from its output, by default the calculation that created it and so the whole workfunction
+    const withProvenance = out('result.aiida');
+    expectExit(await verdi(['archive', 'create', withProvenance, '-N', result]), 0);
+    expect(pythonZip(withProvenance).db.nodes).toEqual(componentOf(calcfunctions.links, addMul));
+    const alone = out('result-alone.aiida');
+    expectExit(await verdi(['archive', 'create', alone, '-N', result, '--no-create-backward']), 0);
+    const aloneZip = pythonZip(alone);
+    expect(aloneZip.db.nodes).toEqual([addMulResult]);
+    expect(aloneZip.metadata.creation_parameters.graph_traversal_rules['create_backward']).toBe(false);
+  });
+
+  it('-G writes the group and its nodes', async () => {
+    const file = out('group.aiida');
+    const group = dataTypes.groups.find((found) => found.label === 'data-types');
+    if (group === undefined) throw new Error('no data-types group in the fixture');
+    expectExit(await verdi(['archive', 'create', file, '-G', 'data-types']), 0);
+    const zip = pythonZip(file);
+    expect(zip.db.groups).toEqual(['data-types']);
+    expect(zip.db.nodes).toEqual([...group.node_uuids].sort());
+    expect(zip.repoObjects).toBeGreaterThan(0);
+    expect(zip.metadata.creation_parameters.entities_starting_set).toEqual({ group: [group.uuid] });
+  });
+
+  it('--dry-run counts what it would write and writes nothing', async () => {
+    const file = out('dry-run.aiida');
+    const result = await verdi(['archive', 'create', file, '-G', 'data-types', '--dry-run']);
+    expectExit(result, 0);
+    expect(result.stdout).toContain('Archive would be created with:');
+    expect(result.stdout).toMatch(/^nodes +16$/m);
+    expect(result.stdout).toMatch(/^groups +1$/m);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('--compress 0 stores the entries and --compress 9 deflates them', async () => {
+    const stored = out('stored.aiida');
+    const deflated = out('deflated.aiida');
+    expectExit(await verdi(['archive', 'create', stored, '-G', 'data-types', '--compress', '0']), 0);
+    expectExit(await verdi(['archive', 'create', deflated, '-G', 'data-types', '--compress', '9']), 0);
+    const [storedZip, deflatedZip] = [pythonZip(stored), pythonZip(deflated)];
+    expect(storedZip.compressTypes).toEqual([0]);
+    expect(storedZip.metadata.compression).toBe(0);
+    expect(deflatedZip.compressTypes).toEqual([8]);
+    expect(deflatedZip.metadata.compression).toBe(9);
+    expect(deflatedZip.db.nodes).toEqual(storedZip.db.nodes);
+    expect(statSync(deflated).size).toBeLessThan(statSync(stored).size);
+    for (const level of ['x', '10']) {
+      const invalid = await verdi(['archive', 'create', out('invalid.aiida'), '--all', '--compress', level]);
+      expect(invalid.code, describeResult(invalid)).toBe(2);
+      expect(invalid.stderr).toContain('invalid value for --compress');
+      expect(existsSync(out('invalid.aiida'))).toBe(false);
+    }
+  });
+
+  it('--exclude-logs and --exclude-comments leave them out', async () => {
+    const outer = String(pkOf(database, uuidOf('outer-ok')));
+    const withBoth = out('outer.aiida');
+    expectExit(await verdi(['archive', 'create', withBoth, '-N', outer]), 0);
+    const without = out('outer-bare.aiida');
+    expectExit(
+      await verdi(['archive', 'create', without, '-N', outer, '--exclude-logs', '--exclude-comments']),
+      0,
+    );
+    const [full, bare] = [pythonZip(withBoth), pythonZip(without)];
+    expect(full.db.logs).toBeGreaterThan(0);
+    expect(full.db.comments).toBeGreaterThan(0);
+    expect(bare.db.logs).toBe(0);
+    expect(bare.db.comments).toBe(0);
+    expect(bare.db.nodes).toEqual(full.db.nodes);
+    expect(bare.metadata.creation_parameters.include_logs).toBe(false);
+    expect(bare.metadata.creation_parameters.include_comments).toBe(false);
+  });
+
+  it('refuses to overwrite a file without --force, and an unknown node', async () => {
+    const file = out('add-mul.aiida');
+    const before = readFileSync(file);
+    const refused = await verdi(['archive', 'create', file, '--all']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('already exists');
+    expect(readFileSync(file)).toEqual(before);
+    expectExit(await verdi(['archive', 'create', file, '--all', '--force']), 0);
+    expect(pythonZip(file).db.nodes).toEqual(profileContents(database).nodes);
+
+    const unknown = await verdi(['archive', 'create', out('unknown.aiida'), '-N', '999999']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('invalid value for NODES');
+    expect(existsSync(out('unknown.aiida'))).toBe(false);
+  });
+});
