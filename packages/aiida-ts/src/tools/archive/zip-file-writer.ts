@@ -2,6 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import { crc32, createDeflateRaw } from 'node:zlib';
 import { ArchiveExportError } from '../../errors.js';
+import { asError } from '../../utils/as-error.js';
 
 /** Bytes gathered before one write to the file: one system call per MiB instead of two or three per entry. */
 const WRITE_BYTES = 1024 * 1024;
@@ -220,7 +221,7 @@ export class ZipFileWriter {
         }
         deflate.end();
       })().catch((error: unknown) => {
-        deflate.destroy(error instanceof Error ? error : new Error(String(error)));
+        deflate.destroy(asError(error, ArchiveExportError, `reading '${name}'`));
       });
       try {
         for await (const chunk of deflate) await this.#write(chunk as Buffer);
