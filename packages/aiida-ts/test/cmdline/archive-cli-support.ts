@@ -52,6 +52,7 @@ export interface ProfileContents {
   readonly computers: string[];
   readonly comments: number;
   readonly logs: number;
+  readonly authinfos: number;
 }
 
 /** Reads a profile's database read-only (sorted, so two reads compare equal when nothing changed). */
@@ -83,6 +84,7 @@ export function profileContents(database: string): ProfileContents {
       computers: column('SELECT uuid FROM db_dbcomputer'),
       comments: (db.prepare('SELECT count(*) AS n FROM db_dbcomment').get() as { n: number }).n,
       logs: (db.prepare('SELECT count(*) AS n FROM db_dblog').get() as { n: number }).n,
+      authinfos: (db.prepare('SELECT count(*) AS n FROM db_dbauthinfo').get() as { n: number }).n,
     };
   } finally {
     db.close();
@@ -103,7 +105,14 @@ export interface PythonZip {
   /** aiida-core always stores `metadata.json`, whatever the compression level. */
   readonly metadataCompressType: number;
   /** What its `db.sqlite3` holds, read with Python's `sqlite3`. */
-  readonly db: { nodes: string[]; groups: string[]; links: number; logs: number; comments: number };
+  readonly db: {
+    nodes: string[];
+    groups: string[];
+    links: number;
+    logs: number;
+    comments: number;
+    authinfos: number;
+  };
   readonly metadata: {
     export_version: string;
     compression: number;
@@ -125,7 +134,8 @@ with tempfile.TemporaryDirectory() as folder:
     column = lambda sql: sorted(row[0] for row in db.execute(sql))
     count = lambda table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     tables = {"nodes": column("SELECT uuid FROM db_dbnode"), "groups": column("SELECT label FROM db_dbgroup"),
-              "links": count("db_dblink"), "logs": count("db_dblog"), "comments": count("db_dbcomment")}
+              "links": count("db_dblink"), "logs": count("db_dblog"), "comments": count("db_dbcomment"),
+              "authinfos": count("db_dbauthinfo")}
     db.close()
 print(json.dumps({
   "db": tables,

@@ -164,6 +164,31 @@ describe('verdi archive create', () => {
     expect(bare.metadata.creation_parameters.include_comments).toBe(false);
   });
 
+  it('-Y writes a computer, with its authentication information only with --include-authinfos', async () => {
+    const [bare, withAuth] = [out('computer.aiida'), out('computer-auth.aiida')];
+    expectExit(await verdi(['archive', 'create', bare, '-Y', 'localhost']), 0);
+    expectExit(await verdi(['archive', 'create', withAuth, '-Y', 'localhost', '--include-authinfos']), 0);
+    expect(pythonZip(bare).db.authinfos).toBe(0);
+    expect(pythonZip(bare).db.nodes).toEqual([]);
+    expect(pythonZip(withAuth).db.authinfos).toBe(1);
+    const second = profileDatabase(sandbox.configDir, 'second');
+    const before = profileContents(second);
+    const imported = await sandbox.verdi([
+      '-p',
+      'second',
+      'archive',
+      'import',
+      '--include-authinfos',
+      withAuth,
+    ]);
+    expectExit(imported, 0);
+    expect(imported.stdout).toContain('Report: Adding 1 new authinfo(s)');
+    const after = profileContents(second);
+    // presto's localhost (which the `--all` archive brought already when the tests run in order)
+    expect(after.computers).toEqual(expect.arrayContaining(profileContents(database).computers));
+    expect(after.authinfos).toBe(before.authinfos + 1);
+  });
+
   it('refuses to overwrite a file without --force, and an unknown node', async () => {
     const file = out('add-mul.aiida');
     const before = readFileSync(file);
