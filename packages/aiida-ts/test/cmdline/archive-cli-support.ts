@@ -17,7 +17,12 @@ export interface ExpectedSummary {
   readonly verdi_archive_version: string;
   readonly verdi_archive_info: string;
   readonly verdi_archive_info_detailed: string;
-  readonly nodes: readonly { uuid: string; label: string; node_type: string }[];
+  readonly nodes: readonly {
+    uuid: string;
+    label: string;
+    node_type: string;
+    extras: Record<string, unknown>;
+  }[];
   readonly links: readonly { source: string; target: string; type: string; label: string }[];
   readonly groups: readonly { uuid: string; label: string; type_string: string; node_uuids: string[] }[];
   readonly comments: readonly unknown[];

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, legacyFixture } from '../tools/archive-support.js';
 import {
@@ -127,6 +128,38 @@ describe('verdi archive import', () => {
     expect(after.groups).toEqual(before.groups);
     expect(after.comments).toBe(before.comments + expected.comments.length);
     expect(after.logs).toBe(before.logs + expected.logs.length);
+  });
+
+  it('merges the extras of nodes already in the profile by --extras-mode-existing', async () => {
+    const outer = readExpectedSummary('workchains').nodes.find((node) => node.label === 'outer-ok');
+    if (outer === undefined) throw new Error('no outer-ok node in the fixture');
+    const own = { fixture: 'changed here', mine: 1 };
+    const db = new Database(database);
+    const setExtras = (extras: object): void => {
+      db.prepare('UPDATE db_dbnode SET extras = ? WHERE uuid = ?').run(JSON.stringify(extras), outer.uuid);
+    };
+    const extrasAfter = async (mode: string | undefined): Promise<unknown> => {
+      setExtras(own);
+      const options = mode === undefined ? [] : ['--extras-mode-existing', mode];
+      expectExit(
+        await verdi(['archive', 'import', '--no-import-group', ...options, fixture('workchains')]),
+        0,
+      );
+      const row = db.prepare('SELECT extras FROM db_dbnode WHERE uuid = ?').get(outer.uuid) as {
+        extras: string;
+      };
+      return JSON.parse(row.extras);
+    };
+    try {
+      // as aiida-core merges them: the archive's extras as they are, `_aiida_hash` included
+      expect(await extrasAfter(undefined)).toEqual(own);
+      expect(await extrasAfter('none')).toEqual(own);
+      expect(await extrasAfter('keep_existing')).toEqual({ ...outer.extras, ...own });
+      expect(await extrasAfter('update_existing')).toEqual({ ...own, ...outer.extras });
+      expect(await extrasAfter('mirror')).toEqual(outer.extras);
+    } finally {
+      db.close();
+    }
   });
 
   it('fails on a missing file with a usage error and changes nothing', async () => {
