@@ -25,7 +25,7 @@ export interface ExpectedSummary {
   }[];
   readonly links: readonly { source: string; target: string; type: string; label: string }[];
   readonly groups: readonly { uuid: string; label: string; type_string: string; node_uuids: string[] }[];
-  readonly comments: readonly unknown[];
+  readonly comments: readonly { uuid: string; content: string }[];
   readonly logs: readonly unknown[];
 }
 

@@ -162,6 +162,44 @@ describe('verdi archive import', () => {
     }
   });
 
+  it('settles comments already in the profile by --comment-mode', async () => {
+    const comment = readExpectedSummary('workchains').comments[0];
+    if (comment === undefined) throw new Error('no comment in the fixture');
+    const db = new Database(database);
+    const row = () =>
+      db.prepare('SELECT content, mtime FROM db_dbcomment WHERE uuid = ?').get(comment.uuid) as {
+        content: string;
+        mtime: string;
+      };
+    const { mtime } = row();
+    /** The comment's content after an import in `mode`, when the profile's copy was edited at `editedAt`. */
+    const contentAfter = async (mode: string | undefined, editedAt: string): Promise<string> => {
+      db.prepare('UPDATE db_dbcomment SET content = ?, mtime = ? WHERE uuid = ?').run(
+        'edited here',
+        editedAt,
+        comment.uuid,
+      );
+      const options = mode === undefined ? [] : ['--comment-mode', mode];
+      expectExit(
+        await verdi(['archive', 'import', '--no-import-group', ...options, fixture('workchains')]),
+        0,
+      );
+      return row().content;
+    };
+    // the same timestamp in the profile's own format, 25 years earlier
+    const older = mtime.replace(/^2026/, '2001');
+    expect(older).not.toBe(mtime);
+    try {
+      expect(await contentAfter(undefined, older)).toBe('edited here');
+      expect(await contentAfter('leave', older)).toBe('edited here');
+      expect(await contentAfter('newest', mtime)).toBe('edited here');
+      expect(await contentAfter('newest', older)).toBe(comment.content);
+      expect(await contentAfter('overwrite', mtime)).toBe(comment.content);
+    } finally {
+      db.close();
+    }
+  });
+
   it('fails on a missing file with a usage error and changes nothing', async () => {
     const before = contents();
     const missing = join(sandbox.base, 'missing.aiida');
