@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { STORED_OBJECT_BYTES } from '../../src/tools/archive/zip-writer.js';
-import { FIXTURES } from '../tools/archive-support.js';
-import { describeResult, type VerdiResult } from './verdi-process.js';
+import { FIXTURES, fixture } from '../tools/archive-support.js';
+import { describeResult, verdiSandbox, type VerdiResult } from './verdi-process.js';
 
 /** The parts of a fixture's `expected.json` these tests compare with. */
 export interface ExpectedSummary {
@@ -185,4 +185,29 @@ export function componentOf(links: readonly { source: string; target: string }[]
       }
   }
   return [...seen].sort();
+}
+
+/**
+ * A sandbox with two `verdi presto` profiles, `presto` holding the fixture archives `fixtures` (imported without an
+ * import group) and an empty `second`, for tests that write archives from the one and import them into the other.
+ * `setup` is for `beforeAll`, `cleanup` for `afterAll`.
+ */
+export function twoProfiles(prefix: string, fixtures: readonly string[]) {
+  const sandbox = verdiSandbox(prefix);
+  /** `verdi` on the profile `presto`. */
+  const verdi = (args: readonly string[]): Promise<VerdiResult> => sandbox.verdi(['-p', 'presto', ...args]);
+  return {
+    sandbox,
+    verdi,
+    /** A path in the sandbox. */
+    out: (name: string): string => join(sandbox.base, name),
+    database: (profile = 'presto'): string => profileDatabase(sandbox.configDir, profile),
+    async setup(): Promise<void> {
+      expectExit(await sandbox.verdi(['presto']), 0);
+      expectExit(await sandbox.verdi(['presto', '--profile-name', 'second']), 0);
+      for (const name of fixtures)
+        expectExit(await verdi(['archive', 'import', '--no-import-group', fixture(name)]), 0);
+    },
+    cleanup: (): void => sandbox.cleanup(),
+  };
 }

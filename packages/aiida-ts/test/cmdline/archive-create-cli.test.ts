@@ -4,25 +4,23 @@
  * the `--all` one is imported into a second, fresh profile that must then hold the same nodes, links and groups.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture } from '../tools/archive-support.js';
 import {
   componentOf,
   expectExit,
   pkOf,
   profileContents,
-  profileDatabase,
   pythonZip,
   readExpectedSummary,
+  twoProfiles,
 } from './archive-cli-support.js';
-import { verdiSandbox } from './verdi-process.js';
 
-const sandbox = verdiSandbox('aiida-ts-verdi-archive-create-');
-/** `verdi` on the profile `presto` (`second` is the one the `--all` archive is imported into). */
-const verdi = (args: readonly string[]) => sandbox.verdi(['-p', 'presto', ...args]);
-const out = (name: string): string => join(sandbox.base, name);
-let database = '';
+/** `presto` holds the fixtures; `second` is the profile the `--all` archive is imported into. */
+const { sandbox, verdi, out, database, setup, cleanup } = twoProfiles('aiida-ts-verdi-archive-create-', [
+  'calcfunctions',
+  'workchains',
+  'data_types',
+]);
 
 const calcfunctions = readExpectedSummary('calcfunctions');
 const workchains = readExpectedSummary('workchains');
@@ -38,14 +36,8 @@ const addMulResult = calcfunctions.links.find(
   (link) => link.source === addMul && link.type === 'return',
 )?.target;
 
-beforeAll(async () => {
-  expectExit(await sandbox.verdi(['presto']), 0);
-  expectExit(await sandbox.verdi(['presto', '--profile-name', 'second']), 0);
-  database = profileDatabase(sandbox.configDir);
-  for (const name of ['calcfunctions', 'workchains', 'data_types'])
-    expectExit(await verdi(['archive', 'import', '--no-import-group', fixture(name)]), 0);
-}, 60_000);
-afterAll(() => sandbox.cleanup());
+beforeAll(setup, 60_000);
+afterAll(cleanup);
 
 describe('verdi archive create', () => {
   it('--all writes the whole profile, which a fresh profile then imports identically', async () => {
@@ -53,7 +45,7 @@ describe('verdi archive create', () => {
     const result = await verdi(['archive', 'create', file, '--all']);
     expectExit(result, 0);
     expect(result.stdout).toContain(`Success: wrote the export archive file to ${file}`);
-    const source = profileContents(database);
+    const source = profileContents(database());
     const zip = pythonZip(file);
     expect(zip.names).toEqual(['db.sqlite3', 'metadata.json']);
     expect(zip.metadata.export_version).toBe('main_0001');
@@ -68,7 +60,7 @@ describe('verdi archive create', () => {
 
     const imported = await sandbox.verdi(['-p', 'second', 'archive', 'import', file]);
     expectExit(imported, 0);
-    const target = profileContents(profileDatabase(sandbox.configDir, 'second'));
+    const target = profileContents(database('second'));
     expect(target.nodes).toEqual(source.nodes);
     expect(target.links).toEqual(source.links);
     expect(target.comments).toBe(source.comments);
@@ -83,7 +75,7 @@ describe('verdi archive create', () => {
 
   it('-N writes a node and its provenance by the traversal rules, which the toggles change', async () => {
     const workfunction = out('add-mul.aiida');
-    expectExit(await verdi(['archive', 'create', workfunction, '-N', String(pkOf(database, addMul))]), 0);
+    expectExit(await verdi(['archive', 'create', workfunction, '-N', String(pkOf(database(), addMul))]), 0);
     const zip = pythonZip(workfunction);
     expect(zip.db.nodes).toEqual(componentOf(calcfunctions.links, addMul));
     expect(zip.db.nodes).toHaveLength(8);
@@ -91,7 +83,7 @@ describe('verdi archive create', () => {
     expect(zip.db.groups).toEqual([]);
 
     if (addMulResult === undefined) throw new Error('the workfunction returned nothing');
-    const result = String(pkOf(database, addMulResult));
+    const result = String(pkOf(database(), addMulResult));
     // from its output, by default the calculation that created it and so the whole workfunction
     const withProvenance = out('result.aiida');
     expectExit(await verdi(['archive', 'create', withProvenance, '-N', result]), 0);

@@ -4,34 +4,26 @@
  * refusals. Each archive written is read back with Python's `zipfile` and `sqlite3`.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture } from '../tools/archive-support.js';
 import {
   expectExit,
   pkOf,
   profileContents,
-  profileDatabase,
   pythonZip,
   readExpectedSummary,
+  twoProfiles,
 } from './archive-cli-support.js';
-import { describeResult, verdiSandbox } from './verdi-process.js';
+import { describeResult } from './verdi-process.js';
 
-const sandbox = verdiSandbox('aiida-ts-verdi-archive-create-options-');
-/** `verdi` on the profile `presto` (`second` is the one an archive with authentication information goes into). */
-const verdi = (args: readonly string[]) => sandbox.verdi(['-p', 'presto', ...args]);
-const out = (name: string): string => join(sandbox.base, name);
-let database = '';
+/** `presto` holds the fixtures; `second` is the profile an archive with authentication information goes into. */
+const { sandbox, verdi, out, database, setup, cleanup } = twoProfiles(
+  'aiida-ts-verdi-archive-create-options-',
+  ['workchains', 'data_types'],
+);
 const outerOk = readExpectedSummary('workchains').nodes.find((node) => node.label === 'outer-ok')?.uuid ?? '';
 
-beforeAll(async () => {
-  expectExit(await sandbox.verdi(['presto']), 0);
-  expectExit(await sandbox.verdi(['presto', '--profile-name', 'second']), 0);
-  database = profileDatabase(sandbox.configDir);
-  for (const name of ['workchains', 'data_types'])
-    expectExit(await verdi(['archive', 'import', '--no-import-group', fixture(name)]), 0);
-}, 60_000);
-afterAll(() => sandbox.cleanup());
+beforeAll(setup, 60_000);
+afterAll(cleanup);
 
 describe('verdi archive create options', () => {
   it('--compress 0 stores the entries and --compress 9 deflates them', async () => {
@@ -55,7 +47,7 @@ describe('verdi archive create options', () => {
   });
 
   it('--exclude-logs and --exclude-comments leave them out', async () => {
-    const outer = String(pkOf(database, outerOk));
+    const outer = String(pkOf(database(), outerOk));
     const withBoth = out('outer.aiida');
     expectExit(await verdi(['archive', 'create', withBoth, '-N', outer]), 0);
     const without = out('outer-bare.aiida');
@@ -80,7 +72,7 @@ describe('verdi archive create options', () => {
     expect(pythonZip(bare).db.authinfos).toBe(0);
     expect(pythonZip(bare).db.nodes).toEqual([]);
     expect(pythonZip(withAuth).db.authinfos).toBe(1);
-    const second = profileDatabase(sandbox.configDir, 'second');
+    const second = database('second');
     const before = profileContents(second);
     const imported = await sandbox.verdi([
       '-p',
@@ -95,7 +87,7 @@ describe('verdi archive create options', () => {
     const after = profileContents(second);
     // presto's localhost, new to `second`, whose own computer has the same label
     expect(imported.stdout).toContain('Report: Re-labelled 1 new Computer(s)');
-    expect(after.computers).toEqual([...before.computers, ...profileContents(database).computers].sort());
+    expect(after.computers).toEqual([...before.computers, ...profileContents(database()).computers].sort());
     expect(after.authinfos).toBe(before.authinfos + 1);
   });
 
@@ -108,7 +100,7 @@ describe('verdi archive create options', () => {
     expect(refused.stderr).toContain('already exists');
     expect(readFileSync(file)).toEqual(before);
     expectExit(await verdi(['archive', 'create', file, '--all', '--force']), 0);
-    expect(pythonZip(file).db.nodes).toEqual(profileContents(database).nodes);
+    expect(pythonZip(file).db.nodes).toEqual(profileContents(database()).nodes);
 
     const unknown = await verdi(['archive', 'create', out('unknown.aiida'), '-N', '999999']);
     expect(unknown.code).toBe(2);
