@@ -27,6 +27,8 @@ export interface ExpectedSummary {
   readonly groups: readonly { uuid: string; label: string; type_string: string; node_uuids: string[] }[];
   readonly comments: readonly { uuid: string; content: string }[];
   readonly logs: readonly unknown[];
+  /** `verdi archive import` of the archive into a new profile, as aiida-core ran it from the fixture folder. */
+  readonly reimport: { stdout: string };
 }
 
 export function readExpectedSummary(name: string): ExpectedSummary {

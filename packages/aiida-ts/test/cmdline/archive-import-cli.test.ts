@@ -82,6 +82,10 @@ describe('verdi archive import', () => {
     expectExit(result, 0);
     expect(result.stdout).toContain('Report: Adding 7 new node(s)');
     expect(result.stdout).toContain(`Success: imported archive ${fixture('calcjob')}`);
+    // the table of parameters as aiida-core prints it (its first report, up to the blank line that ends it)
+    const parameters = /^Report: Parameters\n[^]*?\n\n/m.exec(expected.reimport.stdout)?.[0];
+    expect(parameters).toContain('Computer Authinfos');
+    expect(result.stdout).toContain(parameters);
     const after = contents();
     expect(after.nodes).toEqual([...uuidsOf(expected)].sort());
     expect(after.links).toEqual(linksOf(expected).sort());
