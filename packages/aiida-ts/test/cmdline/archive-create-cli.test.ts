@@ -93,6 +93,17 @@ describe('verdi archive create', () => {
     const aloneZip = pythonZip(alone);
     expect(aloneZip.db.nodes).toEqual([addMulResult]);
     expect(aloneZip.metadata.creation_parameters.graph_traversal_rules['create_backward']).toBe(false);
+
+    // an input of the first calcfunction: alone by default, with --input-calc-forward the calculations it fed
+    const input = calcfunctions.links.find((link) => link.type === 'input_calc')?.source ?? '';
+    const inputPk = String(pkOf(database(), input));
+    const [inputAlone, inputForward] = [out('input.aiida'), out('input-forward.aiida')];
+    expectExit(await verdi(['archive', 'create', inputAlone, '-N', inputPk]), 0);
+    expectExit(await verdi(['archive', 'create', inputForward, '-N', inputPk, '--input-calc-forward']), 0);
+    expect(pythonZip(inputAlone).db.nodes).toEqual([input]);
+    const forward = pythonZip(inputForward);
+    expect(forward.db.nodes).toEqual(componentOf(calcfunctions.links, input));
+    expect(forward.metadata.creation_parameters.graph_traversal_rules['input_calc_forward']).toBe(true);
   });
 
   it('-G writes the group and its nodes', async () => {
