@@ -9,19 +9,26 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { STORED_OBJECT_BYTES } from '../../src/tools/archive/zip-writer.js';
-import { FIXTURES } from '../tools/archive-support.js';
-import { describeResult, type VerdiResult } from './verdi-process.js';
+import { FIXTURES, fixture } from '../tools/archive-support.js';
+import { describeResult, verdiSandbox, type VerdiResult } from './verdi-process.js';
 
 /** The parts of a fixture's `expected.json` these tests compare with. */
 export interface ExpectedSummary {
   readonly verdi_archive_version: string;
   readonly verdi_archive_info: string;
   readonly verdi_archive_info_detailed: string;
-  readonly nodes: readonly { uuid: string; label: string; node_type: string }[];
+  readonly nodes: readonly {
+    uuid: string;
+    label: string;
+    node_type: string;
+    extras: Record<string, unknown>;
+  }[];
   readonly links: readonly { source: string; target: string; type: string; label: string }[];
   readonly groups: readonly { uuid: string; label: string; type_string: string; node_uuids: string[] }[];
-  readonly comments: readonly unknown[];
+  readonly comments: readonly { uuid: string; content: string }[];
   readonly logs: readonly unknown[];
+  /** `verdi archive import` of the archive into a new profile, as aiida-core ran it from the fixture folder. */
+  readonly reimport: { stdout: string };
 }
 
 export function readExpectedSummary(name: string): ExpectedSummary {
@@ -52,6 +59,7 @@ export interface ProfileContents {
   readonly computers: string[];
   readonly comments: number;
   readonly logs: number;
+  readonly authinfos: number;
 }
 
 /** Reads a profile's database read-only (sorted, so two reads compare equal when nothing changed). */
@@ -83,6 +91,7 @@ export function profileContents(database: string): ProfileContents {
       computers: column('SELECT uuid FROM db_dbcomputer'),
       comments: (db.prepare('SELECT count(*) AS n FROM db_dbcomment').get() as { n: number }).n,
       logs: (db.prepare('SELECT count(*) AS n FROM db_dblog').get() as { n: number }).n,
+      authinfos: (db.prepare('SELECT count(*) AS n FROM db_dbauthinfo').get() as { n: number }).n,
     };
   } finally {
     db.close();
@@ -103,7 +112,14 @@ export interface PythonZip {
   /** aiida-core always stores `metadata.json`, whatever the compression level. */
   readonly metadataCompressType: number;
   /** What its `db.sqlite3` holds, read with Python's `sqlite3`. */
-  readonly db: { nodes: string[]; groups: string[]; links: number; logs: number; comments: number };
+  readonly db: {
+    nodes: string[];
+    groups: string[];
+    links: number;
+    logs: number;
+    comments: number;
+    authinfos: number;
+  };
   readonly metadata: {
     export_version: string;
     compression: number;
@@ -125,7 +141,8 @@ with tempfile.TemporaryDirectory() as folder:
     column = lambda sql: sorted(row[0] for row in db.execute(sql))
     count = lambda table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     tables = {"nodes": column("SELECT uuid FROM db_dbnode"), "groups": column("SELECT label FROM db_dbgroup"),
-              "links": count("db_dblink"), "logs": count("db_dblog"), "comments": count("db_dbcomment")}
+              "links": count("db_dblink"), "logs": count("db_dblog"), "comments": count("db_dbcomment"),
+              "authinfos": count("db_dbauthinfo")}
     db.close()
 print(json.dumps({
   "db": tables,
@@ -170,4 +187,29 @@ export function componentOf(links: readonly { source: string; target: string }[]
       }
   }
   return [...seen].sort();
+}
+
+/**
+ * A sandbox with two `verdi presto` profiles, `presto` holding the fixture archives `fixtures` (imported without an
+ * import group) and an empty `second`, for tests that write archives from the one and import them into the other.
+ * `setup` is for `beforeAll`, `cleanup` for `afterAll`.
+ */
+export function twoProfiles(prefix: string, fixtures: readonly string[]) {
+  const sandbox = verdiSandbox(prefix);
+  /** `verdi` on the profile `presto`. */
+  const verdi = (args: readonly string[]): Promise<VerdiResult> => sandbox.verdi(['-p', 'presto', ...args]);
+  return {
+    sandbox,
+    verdi,
+    /** A path in the sandbox. */
+    out: (name: string): string => join(sandbox.base, name),
+    database: (profile = 'presto'): string => profileDatabase(sandbox.configDir, profile),
+    async setup(): Promise<void> {
+      expectExit(await sandbox.verdi(['presto']), 0);
+      expectExit(await sandbox.verdi(['presto', '--profile-name', 'second']), 0);
+      for (const name of fixtures)
+        expectExit(await verdi(['archive', 'import', '--no-import-group', fixture(name)]), 0);
+    },
+    cleanup: (): void => sandbox.cleanup(),
+  };
 }

@@ -82,6 +82,10 @@ describe('verdi archive import', () => {
     expectExit(result, 0);
     expect(result.stdout).toContain('Report: Adding 7 new node(s)');
     expect(result.stdout).toContain(`Success: imported archive ${fixture('calcjob')}`);
+    // the table of parameters as aiida-core prints it (its first report, up to the blank line that ends it)
+    const parameters = /^Report: Parameters\n[^]*?\n\n/m.exec(expected.reimport.stdout)?.[0];
+    expect(parameters).toContain('Computer Authinfos');
+    expect(result.stdout).toContain(parameters);
     const after = contents();
     expect(after.nodes).toEqual([...uuidsOf(expected)].sort());
     expect(after.links).toEqual(linksOf(expected).sort());
@@ -160,17 +164,19 @@ for info in src.infolist():
   it.each([
     [
       'a zip-slip entry',
+      'zip-slip.aiida',
       'if info.filename == "metadata.json": out.writestr("../evil.txt", b"x")',
       /^Critical: an exception occurred while trying to import the archive .*zip-slip\.aiida: UnsafeArchiveError: refused archive .*\.\.\/evil\.txt/m,
     ],
     [
       'a repository object whose content does not match its key',
+      'tampered.aiida',
       'data = data + b"tampered" if info.filename.startswith("repo/") and len(data) > 100 else data',
       /^Critical: an exception occurred while trying to import the archive .*tampered\.aiida: ImportValidationError: .*has the sha256 [0-9a-f]{64}: the archive is corrupt/m,
     ],
-  ])('refuses %s with a clear error and changes nothing', async (what, change, message) => {
+  ])('refuses %s with a clear error and changes nothing', async (_what, name, change, message) => {
     const before = contents();
-    const file = hostile(what.startsWith('a zip') ? 'zip-slip.aiida' : 'tampered.aiida', change);
+    const file = hostile(name, change);
     const result = await verdi(['archive', 'import', file]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(message);

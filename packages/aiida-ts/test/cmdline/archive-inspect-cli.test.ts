@@ -122,6 +122,32 @@ describe('verdi archive migrate', () => {
     },
   );
 
+  it('migrates to an intermediate legacy version with --version, and never backwards', async () => {
+    const forwards = await verdi([
+      'archive',
+      'migrate',
+      '--version',
+      '0.9',
+      'export_0.4_simple.aiida',
+      'to-0.9.aiida',
+    ]);
+    expectExit(forwards, 0);
+    expect(forwards.stdout).toContain('0.4 -> 0.5 -> 0.6 -> 0.7 -> 0.8 -> 0.9');
+    const version = await verdi(['archive', 'version', 'to-0.9.aiida']);
+    expect(version.stdout).toContain("Archive schema version of 'to-0.9.aiida': '0.9'");
+    const backwards = await verdi([
+      'archive',
+      'migrate',
+      '--version',
+      '0.4',
+      'export_0.9_simple.aiida',
+      'to-0.4.aiida',
+    ]);
+    expect(backwards.code).not.toBe(0);
+    expect(backwards.stderr).toContain("No migration pathway available for '0.9' to '0.4'");
+    expect(existsSync(join(sandbox.base, 'to-0.4.aiida'))).toBe(false);
+  });
+
   it('refuses 0.1 as aiida-core does and writes nothing', async () => {
     const result = await verdi(['archive', 'migrate', 'export_0.1_simple.aiida', 'migrated-0.1.aiida']);
     const expected = legacyExpected('0.1').migration;

@@ -120,6 +120,22 @@ describe('verdi node graph generate', () => {
     ).toBe('PNG');
   });
 
+  it('draws several root nodes in one graph, named after all of them', async () => {
+    const roots = [pkOfUuid(calculation), pkOfUuid(workfunction)];
+    const result = await verdi(['node', 'graph', 'generate', ...roots.map(String), '-f', 'dot', '--json']);
+    expectExit(result, 0);
+    const summary = result.json<{ file: string; nodes: number[]; edges: number }>();
+    expect(summary.file).toBe(`${roots.join('.')}.dot.dot`);
+    const single = await Promise.all([
+      graph(String(roots[0]), out('first.dot')),
+      graph(String(roots[1]), out('second.dot')),
+    ]);
+    expect(summary.nodes).toEqual([...single[0].nodes, ...single[1].nodes].sort((a, b) => a - b));
+    expect(summary.edges).toBe(single[0].edges + single[1].edges);
+    const dot = readFileSync(out(summary.file), 'utf8');
+    for (const root of roots) expect(dot).toMatch(new RegExp(`\\tN${root} \\[[^\\]]*color=red`));
+  });
+
   it('labels the nodes by --identifier pk, uuid or label', async () => {
     const root = pkOfUuid(workfunction);
     const byPk = await graph(String(root), out('pk.dot'), '--identifier', 'pk');

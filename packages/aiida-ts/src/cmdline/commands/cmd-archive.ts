@@ -30,6 +30,20 @@ function integer(value: string, name: string): number {
   return Number(value);
 }
 
+/**
+ * Counts as aiida-core's `tabulate(rows)` prints them without a header: a rule above and below, the columns two
+ * spaces apart, the numbers aligned right.
+ */
+function countTable(rows: readonly (readonly [string, number])[]): string {
+  const nameWidth = Math.max(...rows.map(([name]) => name.length));
+  const countWidth = Math.max(...rows.map(([, count]) => String(count).length));
+  const rule = `${'-'.repeat(nameWidth)}  ${'-'.repeat(countWidth)}`;
+  const lines = rows.map(
+    ([name, count]) => `${name.padEnd(nameWidth)}  ${String(count).padStart(countWidth)}`,
+  );
+  return [rule, ...lines, rule].join('\n');
+}
+
 interface CreateOptions {
   all?: boolean;
   codes?: string[];
@@ -170,13 +184,12 @@ function addCreate(cli: Cli, group: Command): void {
           traversalRules,
           ...listener,
         });
-        const rows = Object.entries(result.counts)
-          .filter(([, count]) => count > 0)
-          .map(([name, count]) => `${`${name}s`.padEnd(20)}${count}`);
         if (dryRun) {
-          cli.out.report(
-            `Archive would be created with:\n${[...rows, `${'Repository Files'.padEnd(20)}${result.repositoryObjects}`].join('\n')}`,
-          );
+          const rows = Object.entries(result.counts)
+            .filter(([, count]) => count > 0)
+            .map(([name, count]): [string, number] => [`${name}s`, Number(count)]);
+          rows.push(['Repository Files', result.repositoryObjects]);
+          cli.out.report(`Archive would be created with:\n${countTable(rows)}`);
         } else {
           cli.out.success(`wrote the export archive file to ${outputFile}`);
         }

@@ -1117,16 +1117,25 @@ export async function importArchive(
   try {
     reader.assertHeadVersion();
     const mode = mergeExtrasMode.data;
+    const parameters: readonly [string, string][] = [
+      ['Archive', path.basename(filepath)],
+      ['New Node Extras', importNewExtras ? 'keep' : 'strip'],
+      ['Merge Node Extras (in database)', MERGE_EXTRAS_TEXT[0][mode[0]]],
+      ['Merge Node Extras (in archive)', MERGE_EXTRAS_TEXT[1][mode[1]]],
+      ['Merge Node Extras (in both)', MERGE_EXTRAS_TEXT[2][mode[2]]],
+      ['Merge Comments', mergeComments.data],
+      ['Computer Authinfos', options.includeAuthinfos === true ? 'include' : 'exclude'],
+    ];
+    // the table as aiida-core prints it (tabulate's "simple" format): columns two spaces apart, each at least as
+    // wide as its header and 2 more, a rule under the header, and a blank line after it
+    const labelWidth = Math.max('Parameters'.length + 2, ...parameters.map(([label]) => label.length));
+    const valueWidth = Math.max(2, ...parameters.map(([, value]) => value.length));
     report(
       [
         'Parameters',
-        `Archive                          ${path.basename(filepath)}`,
-        `New Node Extras                  ${importNewExtras ? 'keep' : 'strip'}`,
-        `Merge Node Extras (in database)  ${MERGE_EXTRAS_TEXT[0][mode[0]]}`,
-        `Merge Node Extras (in archive)   ${MERGE_EXTRAS_TEXT[1][mode[1]]}`,
-        `Merge Node Extras (in both)      ${MERGE_EXTRAS_TEXT[2][mode[2]]}`,
-        `Merge Comments                   ${mergeComments.data}`,
-        `Computer Authinfos               ${options.includeAuthinfos === true ? 'include' : 'exclude'}`,
+        `${'-'.repeat(labelWidth)}  ${'-'.repeat(valueWidth)}`,
+        ...parameters.map(([label, value]) => `${label.padEnd(labelWidth)}  ${value}`),
+        '',
       ].join('\n'),
     );
     if (options.dryRun === true) report('Test run: nothing will be added to the profile');
