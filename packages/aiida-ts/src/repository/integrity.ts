@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { RepositoryBackend } from './repository-backend.js';
+import { sha256Hex } from './object-key.js';
 
 /** What kind of problem a storage or repository check found (`verdi storage integrity`). */
 export const IntegrityProblemKind = {
@@ -83,7 +83,7 @@ export async function checkObjectHashes(
     if (options.hashes === false) continue;
     const content = await backend.getObjectContent(key);
     hashed += 1;
-    const actual = createHash('sha256').update(content).digest('hex');
+    const actual = sha256Hex(content);
     if (actual !== key) {
       problems.push({
         kind: IntegrityProblemKind.CORRUPT_OBJECT,

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { RepositoryError } from '../errors.js';
 import {
@@ -7,6 +7,7 @@ import {
   type RepositoryIntegrityReport,
 } from '../repository/integrity.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
+import { sha256Hex } from '../repository/object-key.js';
 
 /**
  * A content-addressed object store held in memory (sha256 keys, write-once), for `core.sqlite_temp` profiles and
@@ -43,7 +44,7 @@ export class MemoryRepositoryBackend implements RepositoryBackend {
 
   putObjectFromBuffer(content: Uint8Array): Promise<string> {
     this.#assertOpen();
-    const key = createHash('sha256').update(content).digest('hex');
+    const key = sha256Hex(content);
     if (!this.#objects.has(key)) this.#objects.set(key, Buffer.from(content));
     return Promise.resolve(key);
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isValidObjectKey } from '../object-key.js';
+import { isValidObjectKey, sha256Hex } from '../object-key.js';
 import {
   IntegrityProblemKind,
   IntegritySeverity,
@@ -190,7 +190,7 @@ export async function checkContainerIntegrity(
         throw reason;
       }
       hashed += 1;
-      const actual = createHash('sha256').update(content).digest('hex');
+      const actual = sha256Hex(content);
       if (actual !== key) corrupt(key, `loose file ${path}`, `its ${content.length} bytes hash to ${actual}`);
     }
     for (let after = -1; ;) {
@@ -216,7 +216,7 @@ export async function checkContainerIntegrity(
           const { hash, bytes } =
             row.size <= WHOLE_READ_BYTES
               ? await readPackedObject(container, row).then((content) => ({
-                  hash: createHash('sha256').update(content).digest('hex'),
+                  hash: sha256Hex(content),
                   bytes: content.length,
                 }))
               : await sha256OfStream(await openPackedStream(container, row));
