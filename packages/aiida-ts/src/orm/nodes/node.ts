@@ -181,6 +181,13 @@ export class LinkManager<N extends Node = Node> {
   }
 }
 
+/** A change of a stored node's attributes: the statement that writes it, and what changes in memory once written. */
+export interface AttributesWrite {
+  /** None for an unstored node (nothing to write). */
+  readonly statement: WriteStatement | undefined;
+  readonly written: () => void;
+}
+
 /**
  * How many times a store puts its files again when full maintenance deleted them before the insert (each attempt
  * needs another maintenance run to land in the same moment, so more than one retry is already unlikely).
@@ -528,7 +535,11 @@ export class Node {
    * attributes change after storing.
    */
   protected async persistAttributes(set: Record<string, unknown>, remove: readonly string[]): Promise<void> {
-    const write = this.attributesWrite(set, remove);
+    await this.runAttributesWrite(this.attributesWrite(set, remove));
+  }
+
+  /** Runs a write made by {@link attributesWrite} as a tracked write, then changes the node in memory. */
+  protected async runAttributesWrite(write: AttributesWrite): Promise<void> {
     const { pk, storage } = this.#state;
     if (write.statement !== undefined && storage !== undefined) {
       const { text, parameters } = write.statement;
@@ -544,10 +555,7 @@ export class Node {
    * node), checked and built now, and what changes in memory once it is written — so that a caller can run the
    * statement together with others (the end of a process in one statement on PostgreSQL).
    */
-  protected attributesWrite(
-    set: Record<string, unknown>,
-    remove: readonly string[],
-  ): { readonly statement: WriteStatement | undefined; readonly written: () => void } {
+  protected attributesWrite(set: Record<string, unknown>, remove: readonly string[]): AttributesWrite {
     const cleaned: Record<string, JsonValue> = {};
     for (const [key, value] of Object.entries(set)) {
       validateKey(key, 'attribute key');

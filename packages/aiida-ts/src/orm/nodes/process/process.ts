@@ -174,13 +174,7 @@ export class ProcessNode extends Node {
     remove: readonly string[] = [],
   ): Promise<void> {
     const update = this.prepareUpdate(given, remove);
-    const storage = this.storage;
-    if (update === undefined || storage === undefined) return;
-    const { text, parameters } = update.statement;
-    await storage.trackWrite(`attributes of node<${String(this.pk)}>`, () =>
-      storage.executeWrite(text, parameters),
-    );
-    update.written();
+    if (update !== undefined) await this.runAttributesWrite(update);
   }
 
   /**
