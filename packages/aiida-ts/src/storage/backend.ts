@@ -138,8 +138,8 @@ export interface StorageBackend extends AsyncDisposable {
    */
   executeWrites(statements: readonly WriteStatement[]): Promise<number[]>;
 
-  /** The statement {@link setGlobalVariable} runs (without a description), to run it with others. */
-  globalVariableWrite(key: string, value: unknown): WriteStatement;
+  /** The statement {@link setGlobalVariable} runs, to run it with others. */
+  globalVariableWrite(key: string, value: unknown, description?: string): WriteStatement;
 
   /** The value stored under `key` in `db_dbsetting`, or `undefined`. */
   getGlobalVariable(key: string): Promise<unknown>;

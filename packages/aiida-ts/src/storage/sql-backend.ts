@@ -314,23 +314,15 @@ export abstract class SqlStorageBackend implements StorageBackend {
   async setGlobalVariable(key: string, value: unknown, description?: string): Promise<void> {
     // One statement (the key is unique): no transaction of its own, one round trip on PostgreSQL. The engine writes
     // `process|state_change|…` with the end of every process: a prepared statement, nothing compiled per call.
-    if (description === undefined) {
-      const { text, parameters } = this.globalVariableWrite(key, value);
-      await this.executeWrite(text, parameters);
-      return;
-    }
-    const now = this.dialect.encodeTimestamp(nowTimestamp());
-    await this.executeWrite(`${SETTING_UPSERT}, description = excluded.description`, [
-      key,
-      this.dialect.encodeJson(value),
-      description,
-      now,
-    ]);
+    const { text, parameters } = this.globalVariableWrite(key, value, description);
+    await this.executeWrite(text, parameters);
   }
 
-  globalVariableWrite(key: string, value: unknown): WriteStatement {
+  globalVariableWrite(key: string, value: unknown, description?: string): WriteStatement {
     const now = this.dialect.encodeTimestamp(nowTimestamp());
-    return { text: SETTING_UPSERT, parameters: [key, this.dialect.encodeJson(value), '', now] };
+    const text =
+      description === undefined ? SETTING_UPSERT : `${SETTING_UPSERT}, description = excluded.description`;
+    return { text, parameters: [key, this.dialect.encodeJson(value), description ?? '', now] };
   }
 
   async schemaVersion(): Promise<string | null> {

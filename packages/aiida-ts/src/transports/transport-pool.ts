@@ -129,14 +129,11 @@ export class TransportPool implements AsyncDisposable {
     const transport = await create();
     const interval = Math.max(0, transport.getSafeOpenInterval()) * 1000;
     const last = this.#lastOpenAt.get(entry.key);
+    const due = last === undefined ? 0 : last + interval;
     // A timer may fire up to a millisecond before `Date.now()` says its delay has passed (the two clocks round
     // differently): wait again until the interval has passed on the clock the openings are recorded with.
     let cancelled = false;
-    for (
-      let wait = last === undefined ? 0 : last + interval - Date.now();
-      wait > 0 && !cancelled;
-      wait = (last ?? 0) + interval - Date.now()
-    ) {
+    for (let wait = due - Date.now(); wait > 0 && !cancelled; wait = due - Date.now()) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         entry.cancelWait = () => {
