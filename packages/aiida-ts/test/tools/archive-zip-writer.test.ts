@@ -9,6 +9,15 @@ import { SafeZipReader } from '../../src/tools/archive/zip-reader.js';
 import { tempFolder } from '../storage/helpers.js';
 import { localHeaderNames, pythonEntries, sha256 } from './zip-checks.js';
 
+/** A stream whose first read fails with `message`. */
+function failingStream(message: string): Readable {
+  return new Readable({
+    read() {
+      this.destroy(new Error(message));
+    },
+  });
+}
+
 describe('the zip writer of archives', () => {
   let folder: string;
   let cleanup: () => Promise<void>;
@@ -101,11 +110,7 @@ describe('the zip writer of archives', () => {
   it('reports the failure of a streamed entry at the next drain, with entries held back behind it', async () => {
     const file = path.join(folder, 'overlap-failing.zip');
     const zip = await ZipFileWriter.create(file);
-    const failing = new Readable({
-      read() {
-        this.destroy(new Error('database gone'));
-      },
-    });
+    const failing = failingStream('database gone');
     const streamed = zip.addStream('db.sqlite3', failing, { level: 6, size: 10 });
     zip.addBuffer('repo/held', Buffer.from('held back'));
     await expect(zip.drain()).rejects.toThrow('database gone');
@@ -154,11 +159,7 @@ describe('the zip writer of archives', () => {
   it('passes on the failure of a stream it reads from', async () => {
     const file = path.join(folder, 'failing.zip');
     const zip = await ZipFileWriter.create(file);
-    const failing = new Readable({
-      read() {
-        this.destroy(new Error('disk gone'));
-      },
-    });
+    const failing = failingStream('disk gone');
     await expect(zip.addStream('repo/failing', failing, { level: 6, size: 10 })).rejects.toThrow('disk gone');
     await zip.abort();
     await rm(file);
