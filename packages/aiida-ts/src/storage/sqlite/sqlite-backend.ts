@@ -8,6 +8,7 @@ import type { Database } from '../schema.js';
 import { SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 import { registerSqliteFunctions } from './functions.js';
 import { sqliteFailure } from './sqlite-file.js';
+import { insertConstraintError, sqliteCode } from './sqlite-errors.js';
 
 /** Options of {@link openSqliteDatabase}. */
 export interface SqliteConnectionOptions {
@@ -186,11 +187,6 @@ export interface SqliteStorageBackendOptions {
  */
 export const SQLITE_OPTIMIZE_AFTER_ROWS = 1000;
 
-function sqliteCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : '';
-}
-
 /**
  * A profile storage on one SQLite database (file or in memory) and a repository. It keeps the query planner's
  * statistics current with `PRAGMA optimize` (see {@link optimizeSqliteDatabase}): when it opens, after every
@@ -348,14 +344,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
         for (let k = chunk.length - 1; k >= 0; k -= 1) ids.push(last - k);
       }
     } catch (error) {
-      if (sqliteCode(error).startsWith('SQLITE_CONSTRAINT')) {
-        return Promise.reject(
-          new IntegrityError(`insert into ${table} violates a constraint: ${(error as Error).message}`, {
-            cause: error,
-          }),
-        );
-      }
-      return Promise.reject(this.#mapError(error));
+      return Promise.reject(insertConstraintError(table, error) ?? this.#mapError(error));
     }
     return Promise.resolve(ids);
   }

@@ -4,6 +4,7 @@ import { IntegrityError } from '../../errors.js';
 import type { StorageBackend } from '../../storage/backend.js';
 import { DialectName, type SqlDialect } from '../../storage/dialect.js';
 import { DB_DBNODE_INSERT_COLUMNS, type Database } from '../../storage/schema.js';
+import { insertConstraintError } from '../../storage/sqlite/sqlite-errors.js';
 
 /** The archive's node rows in the profile's encoding, written into the archive's own (private) database. */
 const STAGED_NODES = 'aiida_import_node';
@@ -159,15 +160,7 @@ export async function attachArchive(storage: StorageBackend, file: string): Prom
           sql`INSERT INTO main.db_dbnode (${sql.raw(DB_DBNODE_INSERT_COLUMNS.join(', '))}) SELECT ${sql.raw(insertedValues)} FROM ${staged} s JOIN temp.${sql.id(users)} u ON u.archive_id = s.user_id LEFT JOIN temp.${sql.id(computers)} c ON c.archive_id = s.dbcomputer_id WHERE s.id IN (SELECT id FROM temp.${sql.id(fresh)}) ORDER BY s.id`,
         );
       } catch (error) {
-        const code: unknown = (error as { code?: unknown }).code;
-        if (typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT'))
-          throw new IntegrityError(
-            `insert into db_dbnode violates a constraint: ${(error as Error).message}`,
-            {
-              cause: error,
-            },
-          );
-        throw error;
+        throw insertConstraintError('db_dbnode', error) ?? error;
       }
       const rows = await sql<{
         archive: number;
