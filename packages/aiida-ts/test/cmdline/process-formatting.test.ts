@@ -28,6 +28,18 @@ describe('tabulate', () => {
     );
   });
 
+  it('simple format without headers: a rule above and below the rows', () => {
+    expect(
+      tabulate(
+        [
+          ['users', 1],
+          ['nodes', 12],
+        ],
+        { format: 'simple' },
+      ),
+    ).toBe('-----  --\nusers   1\nnodes  12\n-----  --');
+  });
+
   it('empty cells do not change a column type; numeric strings are numbers; booleans are text', () => {
     expect(
       tabulate(

@@ -30,20 +30,6 @@ function integer(value: string, name: string): number {
   return Number(value);
 }
 
-/**
- * Counts as aiida-core's `tabulate(rows)` prints them without a header: a rule above and below, the columns two
- * spaces apart, the numbers aligned right.
- */
-function countTable(rows: readonly (readonly [string, number])[]): string {
-  const nameWidth = Math.max(...rows.map(([name]) => name.length));
-  const countWidth = Math.max(...rows.map(([, count]) => String(count).length));
-  const rule = `${'-'.repeat(nameWidth)}  ${'-'.repeat(countWidth)}`;
-  const lines = rows.map(
-    ([name, count]) => `${name.padEnd(nameWidth)}  ${String(count).padStart(countWidth)}`,
-  );
-  return [rule, ...lines, rule].join('\n');
-}
-
 interface CreateOptions {
   all?: boolean;
   codes?: string[];
@@ -189,7 +175,9 @@ function addCreate(cli: Cli, group: Command): void {
             .filter(([, count]) => count > 0)
             .map(([name, count]): [string, number] => [`${name}s`, Number(count)]);
           rows.push(['Repository Files', result.repositoryObjects]);
-          cli.out.report(`Archive would be created with:\n${countTable(rows)}`);
+          // as aiida-core's `tabulate(rows)`: the simple format without headers
+          const { tabulate } = await import('../../tools/process-info/tabulate.js');
+          cli.out.report(`Archive would be created with:\n${tabulate(rows, { format: 'simple' })}`);
         } else {
           cli.out.success(`wrote the export archive file to ${outputFile}`);
         }

@@ -22,6 +22,7 @@ import { OBJECT_KEY } from './format.js';
 import { chunks, progressTicker, type ArchiveListener } from './progress.js';
 import { collectRepositoryKeys, plainRepositoryKeys } from './repository-keys.js';
 import { attachArchive, invalidStagedTimestamps, stageNodes, type AttachedArchive } from './sqlite-import.js';
+import { tabulate } from '../process-info/tabulate.js';
 
 /** What to do with the extras of a node the profile already has (aiida's `merge_extras` letters). */
 export const MergeExtrasSchema = z.tuple([z.enum(['k', 'n']), z.enum(['c', 'n']), z.enum(['l', 'u', 'd'])]);
@@ -1126,18 +1127,8 @@ export async function importArchive(
       ['Merge Comments', mergeComments.data],
       ['Computer Authinfos', options.includeAuthinfos === true ? 'include' : 'exclude'],
     ];
-    // the table as aiida-core prints it (tabulate's "simple" format): columns two spaces apart, each at least as
-    // wide as its header and 2 more, a rule under the header, and a blank line after it
-    const labelWidth = Math.max('Parameters'.length + 2, ...parameters.map(([label]) => label.length));
-    const valueWidth = Math.max(2, ...parameters.map(([, value]) => value.length));
-    report(
-      [
-        'Parameters',
-        `${'-'.repeat(labelWidth)}  ${'-'.repeat(valueWidth)}`,
-        ...parameters.map(([label, value]) => `${label.padEnd(labelWidth)}  ${value}`),
-        '',
-      ].join('\n'),
-    );
+    // the table as aiida-core prints it (tabulate's simple format), with a blank line after it
+    report(`${tabulate(parameters, { headers: ['Parameters', ''] })}\n`);
     if (options.dryRun === true) report('Test run: nothing will be added to the profile');
     const db = await reader.database();
     const keys = validateArchive(reader, db);

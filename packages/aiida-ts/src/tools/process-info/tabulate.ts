@@ -1,6 +1,7 @@
 /**
- * Tables as aiida-core prints them through Python's `tabulate`: the `simple` format with headers (a dashed rule under
- * them, columns two spaces apart, each at least two wider than its header) and the `plain` format without. Numeric
+ * Tables as aiida-core prints them through Python's `tabulate`: the `simple` format (a dashed rule under the headers,
+ * or above and below the rows when there are none; columns two spaces apart, each at least two wider than its header)
+ * and the `plain` format (no rules). Numeric
  * columns are right-aligned, header included; text columns left-aligned; multi-line cells span several lines; empty
  * cells (null, undefined, '') do not change a column's type. Trailing blanks are not printed, as tabulate does not.
  */
@@ -29,13 +30,16 @@ const isEmpty = (cell: Cell): boolean => cell === null || cell === undefined || 
 
 /** Options of {@link tabulate}. */
 export interface TabulateOptions {
-  /** Column headers; without them the `plain` format is used. */
+  /** Column headers. */
   readonly headers?: readonly string[];
+  /** tabulate's `tablefmt`: by default `simple` with headers and `plain` without. */
+  readonly format?: 'simple' | 'plain';
 }
 
-/** Render rows as tabulate's `simple` (with headers) or `plain` (without) format. */
+/** Render rows as tabulate's `simple` or `plain` format. */
 export function tabulate(rows: readonly (readonly Cell[])[], options: TabulateOptions = {}): string {
   const headers = options.headers;
+  const format = options.format ?? (headers === undefined ? 'plain' : 'simple');
   const columns = Math.max(headers?.length ?? 0, ...rows.map((row) => row.length));
   const numeric: boolean[] = [];
   const widths: number[] = [];
@@ -51,16 +55,17 @@ export function tabulate(rows: readonly (readonly Cell[])[], options: TabulateOp
   }
   const align = (value: string, column: number): string =>
     numeric[column] ? value.padStart(widths[column]!) : value.padEnd(widths[column]!);
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
   const lines: string[] = [];
-  if (headers !== undefined) {
-    lines.push(headers.map((header, column) => align(header, column)).join('  '));
-    lines.push(widths.map((width) => '-'.repeat(width)).join('  '));
-  }
+  if (headers !== undefined) lines.push(headers.map((header, column) => align(header, column)).join('  '));
+  if (format === 'simple') lines.push(rule);
   for (const row of cells) {
     const height = Math.max(1, ...row.map((parts) => parts.length));
     for (let line = 0; line < height; line++) {
       lines.push(row.map((parts, column) => align(parts[line] ?? '', column)).join('  '));
     }
   }
+  // without headers, `simple` closes the rows with a rule as it opened them
+  if (headers === undefined && format === 'simple') lines.push(rule);
   return lines.map((line) => line.trimEnd()).join('\n');
 }
