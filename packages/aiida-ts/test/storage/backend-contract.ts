@@ -361,7 +361,9 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       expect(await storage.executeRead(text, [a, 'second'])).toEqual(built);
       expect(built.map((row) => row.id)).toEqual([a, b]);
       // the same text again with other values: the statement is reused, the values are not
-      expect((await storage.executeRead<{ id: number }>(text, [b, 'none'])).map((row) => row.id)).toEqual([b]);
+      expect((await storage.executeRead<{ id: number }>(text, [b, 'none'])).map((row) => row.id)).toEqual([
+        b,
+      ]);
 
       const relabel = 'UPDATE db_dbnode SET label = $1 WHERE id = $2';
       const labelRead = 'SELECT label FROM db_dbnode WHERE id = $1';

@@ -289,15 +289,13 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     return this.db.connection().execute(() => Promise.resolve().then(run));
   }
 
-  override executeRead<R = Record<string, unknown>>(text: string, parameters: readonly unknown[]): Promise<R[]> {
+  override async executeRead<R = Record<string, unknown>>(
+    text: string,
+    parameters: readonly unknown[],
+  ): Promise<R[]> {
     // at once on the cached native statement, unless another task's transaction holds the connection
-    let rows: unknown[] | undefined;
-    try {
-      rows = this.readNow(this.dialectStatement(text), parameters);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return rows === undefined ? super.executeRead<R>(text, parameters) : Promise.resolve(rows as R[]);
+    const rows = this.readNow(this.dialectStatement(text), parameters);
+    return rows === undefined ? super.executeRead<R>(text, parameters) : (rows as R[]);
   }
 
   protected lockOutNodeWrites(): Promise<void> {
