@@ -664,6 +664,10 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     this.provenance.writer.set(values);
   }
 
+  joinNodeWrite(write: () => Promise<unknown>): void {
+    this.provenance.writer.join(write);
+  }
+
   flushNode(): Promise<void> {
     return this.provenance.writer.flush();
   }

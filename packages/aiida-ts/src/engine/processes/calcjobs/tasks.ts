@@ -70,6 +70,8 @@ export interface CalcJobTaskHost {
   setJobState(state: CalcJobState): void;
   /** Sets updatable attributes of the node, written with its next write. */
   setNodeAttributes(values: Readonly<Record<string, unknown>>): void;
+  /** Runs this database write in the node's next write, in its transaction, without hastening that write. */
+  joinNodeWrite(write: () => Promise<unknown>): void;
   /** Writes everything asked of the node so far. */
   flushNode(): Promise<void>;
   /** Writes the checkpoint of the current state now (a write-ahead record). */
@@ -185,6 +187,9 @@ export async function taskUploadJob(host: CalcJobTaskHost, signal: AbortSignal):
             host.setNodeAttributes({ remote_workdir: workdir });
             return Promise.resolve();
           },
+          // The file hierarchy too: the objects are in the object store, and a repeated upload finds the node's
+          // repository empty and stores them again (by content key: the same objects).
+          persistRepository: (save) => host.joinNodeWrite(save),
         });
         if (remote !== null) host.outMany({ remote_folder: remote });
         return calcInfo.skipSubmit;
@@ -473,11 +478,11 @@ export async function taskUnstashJob(host: CalcJobTaskHost, signal: AbortSignal)
 /**
  * Retrieves the job's files (aiida's `task_retrieve_job`): the scheduler's accounting first (`detailed_job_info`,
  * null when the scheduler has none), then the retrieve list into the `retrieved` output and the temporary retrieve
- * list into `temporaryFolder`. Repeating it after an interruption is safe.
+ * list into `temporaryFolder` (null: the job has no temporary retrieve list). Repeating it after an interruption is safe.
  */
 export async function taskRetrieveJob(
   host: CalcJobTaskHost,
-  temporaryFolder: string,
+  temporaryFolder: string | null,
   signal: AbortSignal,
 ): Promise<void> {
   const node = host.node;
@@ -500,7 +505,7 @@ export async function taskRetrieveJob(
       if (already !== undefined) {
         // Only the temporary files are missing (they are not stored).
         const list = node.getRetrieveTemporaryList() ?? [];
-        if (list.length > 0) {
+        if (list.length > 0 && temporaryFolder !== null) {
           await retrieveFilesFromList(transport, workdir, temporaryFolder, list, signal);
         }
         return;
