@@ -687,6 +687,15 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     this.#slotsReleased = true;
   }
 
+  releaseSlotsWithNextWrite(): void {
+    if (this.pk === null || this.#slotsReleased) return;
+    const pk = this.pk;
+    // marked now: the end of the process then releases nothing more (a failed write leaves the slots to the sweep,
+    // which reclaims those of ended holders)
+    this.#slotsReleased = true;
+    this.provenance.writer.join(() => calcJobServices(this.runner).coordinator.releaseSlots(pk));
+  }
+
   markSlotsRequested(): void {
     this.#slotsReleased = false;
   }

@@ -78,6 +78,11 @@ export interface CalcJobTaskHost {
   saveCheckpoint(): Promise<void>;
   /** Gives back the job slots of this job. */
   releaseSlots(): Promise<void>;
+  /**
+   * Gives back the job slots with the node's next write, in its transaction (a slot held a moment longer only makes
+   * the cap stricter; a crash before that write continues from a step that releases them again).
+   */
+  releaseSlotsWithNextWrite(): void;
   /** Says that the job asks for slots (again): a later {@link releaseSlots} has something to give back. */
   markSlotsRequested(): void;
   computer(): Promise<Computer>;
@@ -238,13 +243,20 @@ async function findSubmittedJob(
   return undefined;
 }
 
-/** Holds a slot of each pool of the job's computer (its cap and quotas), waiting for one when all are in use. */
-async function acquireSlots(host: CalcJobTaskHost, signal: AbortSignal): Promise<void> {
+/**
+ * Holds a slot of each pool of the job's computer (its cap and quotas), waiting for one when all are in use. A request
+ * written already with the submit intent (see {@link taskSubmitJob}) keeps its place in the queue: asking again is
+ * idempotent.
+ */
+async function acquireSlots(
+  host: CalcJobTaskHost,
+  pools: readonly string[],
+  signal: AbortSignal,
+): Promise<void> {
   const pk = host.pk;
   if (pk === null) return;
   const computer = await host.computer();
   const { coordinator } = calcJobServices(host.runner);
-  const pools = await coordinator.poolsForComputer(computer.uuid);
   host.markSlotsRequested();
   let waited = false;
   await coordinator.acquireSlots(pk, pools, {
@@ -281,12 +293,32 @@ export async function taskSubmitJob(
     host.setJobState(CalcJobState.WITHSCHEDULER);
     return existing;
   }
-  await acquireSlots(host, signal);
   const computer = await host.computer();
+  const pools =
+    host.pk === null ? [] : await calcJobServices(host.runner).coordinator.poolsForComputer(computer.uuid);
+  // Whether an earlier attempt (or a runner before a crash) may have reached the scheduler: then look before submitting.
+  let mayHaveSubmitted = info.submit_intent === true;
+  if (!mayHaveSubmitted && host.pk !== null) {
+    // The intent and the slot request are written in one transaction: the request is granted in it when the pools
+    // allow (every limit checked there, as a waiting request would be), so a job that does not wait costs no
+    // transaction of its own for its slots. One that must wait has recorded an intent without submitting: after a
+    // restart it looks for a job first and finds none, which is safe.
+    const pk = host.pk;
+    let granted = false;
+    host.markSlotsRequested();
+    host.joinNodeWrite(async () => {
+      granted = (await calcJobServices(host.runner).coordinator.tryAcquireSlots(pk, pools)) !== null;
+    });
+    info.submit_intent = true;
+    await host.saveCheckpoint();
+    // (without a persister the checkpoint is not written: the node's write is then made here)
+    await host.flushNode();
+    if (!granted) await acquireSlots(host, pools, signal);
+  } else await acquireSlots(host, pools, signal);
   const result = await withBackoff('submit_calculation', signal, () =>
     withTransport(host, signal, async (transport) => {
       const scheduler = await computer.getScheduler({ transport });
-      if (info.submit_intent === true) {
+      if (mayHaveSubmitted) {
         const found = await findSubmittedJob(host, scheduler, transport);
         if (found === UNKNOWN_JOB) return null;
         if (found !== undefined) {
@@ -294,8 +326,12 @@ export async function taskSubmitJob(
           return found;
         }
       }
-      info.submit_intent = true;
-      await host.saveCheckpoint();
+      if (info.submit_intent !== true) {
+        info.submit_intent = true;
+        await host.saveCheckpoint();
+      }
+      // a later attempt (this one failed after asking the scheduler) looks for the job first
+      mayHaveSubmitted = true;
       const submitted = await submitCalculation(
         node,
         scheduler,

@@ -267,7 +267,7 @@ export class CalcJobWaiting extends Waiting {
           }
           if (monitors !== undefined) this.info.monitors = monitors.state;
         }
-        await process.releaseSlots();
+        process.releaseSlotsWithNextWrite();
         const plain = plainMonitorResult(monitorResult);
         // Without a `stash` option the stash step does nothing: go straight to retrieving (one state change and
         // checkpoint less per job), as the stash step would.
