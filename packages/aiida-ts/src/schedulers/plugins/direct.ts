@@ -4,7 +4,9 @@ import { quoteIfNeeded } from '../bash-quoting.js';
 import type { JobInfo } from '../job-info.js';
 import { DirectJobResourceClass, type NodeNumberJobResource } from '../job-resource.js';
 import { JobState } from '../job-state.js';
+import { LocalTransport } from '../../transports/local-transport.js';
 import { jobStateOf } from './job-lines.js';
+import { listProcessesLikePs } from './proc-listing.js';
 import type { JobTemplate } from '../job-template.js';
 import type { CommandOutput } from '../scheduler.js';
 import { parsePsTime } from '../time-formats.js';
@@ -151,6 +153,21 @@ export class DirectScheduler extends BashCliScheduler {
       jobs.push(job);
     }
     return jobs;
+  }
+
+  /**
+   * On the local machine `ps` is not run: what it would print is read from `/proc` in this process (procps reads the
+   * same files), which saves a process per poll; anything that cannot be read exactly that way runs `ps`.
+   */
+  protected override async listJobs(
+    command: string,
+    query: { readonly jobs?: readonly string[]; readonly user?: string },
+  ): Promise<CommandOutput> {
+    if (this.transport instanceof LocalTransport) {
+      const listed = await listProcessesLikePs(query);
+      if (listed !== undefined) return listed;
+    }
+    return this.exec(command);
   }
 
   /** A requested process that `ps` no longer lists has finished. */
