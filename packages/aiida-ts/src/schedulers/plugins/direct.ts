@@ -155,6 +155,11 @@ export class DirectScheduler extends BashCliScheduler {
     return jobs;
   }
 
+  /** On the local machine, by job ids: a few files of `/proc` each rather than every process of the user. */
+  override jobListQuery(): 'user' | 'jobs' {
+    return this.transport instanceof LocalTransport && process.platform === 'linux' ? 'jobs' : 'user';
+  }
+
   /**
    * On the local machine `ps` is not run: what it would print is read from `/proc` in this process (procps reads the
    * same files), which saves a process per poll; anything that cannot be read exactly that way runs `ps`.
