@@ -26,6 +26,9 @@ const PS_STATES: Readonly<Record<string, JobState>> = {
   '?': JobState.UNDETERMINED,
 };
 
+/** Up to this many jobs are listed from `/proc` in the runner (see `DirectScheduler.listJobs`), more with `ps`. */
+const PROC_LISTING_MAX_JOBS = 32;
+
 const PS_HEADER = /^\s*PID\s+STAT\s+USER\s+TIME\s*$/;
 
 /**
@@ -157,18 +160,27 @@ export class DirectScheduler extends BashCliScheduler {
 
   /** On the local machine, by job ids: a few files of `/proc` each rather than every process of the user. */
   override jobListQuery(): 'user' | 'jobs' {
-    return this.transport instanceof LocalTransport && process.platform === 'linux' ? 'jobs' : 'user';
+    return this.#isLocal() && process.platform === 'linux' ? 'jobs' : 'user';
+  }
+
+  #isLocal(): boolean {
+    try {
+      return this.transport instanceof LocalTransport;
+    } catch {
+      return false; // no transport set yet
+    }
   }
 
   /**
-   * On the local machine `ps` is not run: what it would print is read from `/proc` in this process (procps reads the
-   * same files), which saves a process per poll; anything that cannot be read exactly that way runs `ps`.
+   * On the local machine, for a few jobs, `ps` is not run: what it would print is read from `/proc` in this process
+   * (procps reads the same files), which saves a process per poll; anything that cannot be read exactly that way runs
+   * `ps`. So do many jobs: `ps` reads their files in a process of its own, away from the runner's event loop.
    */
   protected override async listJobs(
     command: string,
     query: { readonly jobs?: readonly string[]; readonly user?: string },
   ): Promise<CommandOutput> {
-    if (this.transport instanceof LocalTransport) {
+    if (this.#isLocal() && (query.jobs?.length ?? 0) <= PROC_LISTING_MAX_JOBS) {
       const listed = await listProcessesLikePs(query);
       if (listed !== undefined) return listed;
     }
