@@ -97,10 +97,10 @@ export interface Scheduler {
   /** The value of a feature flag; throws `FeatureNotAvailableError` for a name the plugin does not know. */
   getFeature(name: string): boolean;
   /**
-   * How a poll of many jobs asks for them: by `user` (one query however many jobs; plugins that can) or by their
-   * `jobs` ids (a plugin for which that costs less, such as `core.direct` reading `/proc` on the local machine).
+   * How a poll of `jobCount` jobs asks for them: by `user` (one query however many jobs; plugins that can) or by their
+   * `jobs` ids (when that costs less, such as `core.direct` reading a few jobs from `/proc` on the local machine).
    */
-  jobListQuery(): 'user' | 'jobs';
+  jobListQuery(jobCount: number): 'user' | 'jobs';
   /** Validate a resources dictionary into this scheduler's resource (aiida's `create_job_resource`). */
   createJobResource(resources: JobResourceInput): JobResource;
   /** Throw the validation error of {@link Scheduler.createJobResource}, if any. */
@@ -190,7 +190,7 @@ export abstract class BaseScheduler implements Scheduler {
     return value;
   }
 
-  jobListQuery(): 'user' | 'jobs' {
+  jobListQuery(_jobCount: number): 'user' | 'jobs' {
     return this.getFeature(SchedulerFeature.CAN_QUERY_BY_USER) ? 'user' : 'jobs';
   }
 

@@ -158,9 +158,14 @@ export class DirectScheduler extends BashCliScheduler {
     return jobs;
   }
 
-  /** On the local machine, by job ids: a few files of `/proc` each rather than every process of the user. */
-  override jobListQuery(): 'user' | 'jobs' {
-    return this.#isLocal() && process.platform === 'linux' ? 'jobs' : 'user';
+  /**
+   * On the local machine a few jobs are asked for by id: a few files of `/proc` each (see {@link listJobs}) rather
+   * than every process of the user.
+   */
+  override jobListQuery(jobCount: number): 'user' | 'jobs' {
+    return this.#isLocal() && process.platform === 'linux' && jobCount <= PROC_LISTING_MAX_JOBS
+      ? 'jobs'
+      : 'user';
   }
 
   #isLocal(): boolean {

@@ -157,11 +157,12 @@ class JobsList {
       const startedAt = Date.now();
       let queried: string[] | null;
       let jobs: JobInfo[];
-      if (scheduler.jobListQuery() === 'user') {
+      const pending = [...new Set([...this.#pending].map((request) => request.jobId))];
+      if (scheduler.jobListQuery(pending.length) === 'user') {
         queried = null;
         jobs = await scheduler.getJobs({ user: await this.#remoteUser(transport) });
       } else {
-        queried = [...new Set([...this.#pending].map((request) => request.jobId))];
+        queried = pending;
         jobs = await scheduler.getJobs({ jobs: queried });
       }
       const listed: Record<string, unknown> = {};
