@@ -506,13 +506,13 @@ async function retrieveStraight(
 /**
  * Retrieves the files of a finished job (aiida's `retrieve_calculation`): those of the retrieve list into a new
  * `FolderData` (returned unstored, null when the node already has its `retrieved` output), those of the temporary
- * retrieve list into `temporaryFolder` (null when the caller knows the list is empty).
+ * retrieve list into `temporaryFolder`.
  */
 export async function retrieveCalculation(
   node: CalcJobNode,
   transport: Transport,
   workdir: string,
-  temporaryFolder: string | null,
+  temporaryFolder: string,
   signal?: AbortSignal,
   options: { readonly mayBeRetrieved?: boolean } = {},
 ): Promise<FolderData | null> {
@@ -531,7 +531,7 @@ export async function retrieveCalculation(
     await retrieved.repository.putObjectFromTree(sandbox.abspath);
   }
   const temporary = node.getRetrieveTemporaryList() ?? [];
-  if (temporary.length > 0 && temporaryFolder !== null)
+  if (temporary.length > 0)
     await retrieveFilesFromList(transport, workdir, temporaryFolder, temporary, signal);
   return retrieved;
 }

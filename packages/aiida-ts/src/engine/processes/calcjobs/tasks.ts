@@ -514,11 +514,11 @@ export async function taskUnstashJob(host: CalcJobTaskHost, signal: AbortSignal)
 /**
  * Retrieves the job's files (aiida's `task_retrieve_job`): the scheduler's accounting first (`detailed_job_info`,
  * null when the scheduler has none), then the retrieve list into the `retrieved` output and the temporary retrieve
- * list into `temporaryFolder` (null: the job has no temporary retrieve list). Repeating it after an interruption is safe.
+ * list into `temporaryFolder`. Repeating it after an interruption is safe.
  */
 export async function taskRetrieveJob(
   host: CalcJobTaskHost,
-  temporaryFolder: string | null,
+  temporaryFolder: string,
   signal: AbortSignal,
 ): Promise<void> {
   const node = host.node;
@@ -541,7 +541,7 @@ export async function taskRetrieveJob(
       if (already !== undefined) {
         // Only the temporary files are missing (they are not stored).
         const list = node.getRetrieveTemporaryList() ?? [];
-        if (list.length > 0 && temporaryFolder !== null) {
+        if (list.length > 0) {
           await retrieveFilesFromList(transport, workdir, temporaryFolder, list, signal);
         }
         return;

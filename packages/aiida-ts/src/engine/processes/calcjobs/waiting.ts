@@ -282,12 +282,9 @@ export class CalcJobWaiting extends Waiting {
         return this.#next(CalcJobCommand.RETRIEVE, { monitor_result: this.info.monitor_result ?? null });
       }
       case CalcJobCommand.RETRIEVE: {
-        // A folder for the temporary retrieve list only when it names something: most jobs have none, and the parser
-        // is then given no folder (as after a restart that lost it).
-        const temporary =
-          (node.getRetrieveTemporaryList() ?? []).length > 0
-            ? await mkdtemp(path.join(tmpdir(), 'aiida-ts-retrieved-temporary-'))
-            : null;
+        // a folder for the temporary retrieve list even when it is empty: aiida-core gives every parser one, and
+        // parsers written for aiida-core look in it without checking the list first
+        const temporary = await mkdtemp(path.join(tmpdir(), 'aiida-ts-retrieved-temporary-'));
         await taskRetrieveJob(process, temporary, signal);
         const monitor = this.info.monitor_result ?? null;
         if (monitor === null) return this.#running('parse', temporary, null);
