@@ -115,6 +115,8 @@ function bytesDigest(type: string, bytes: Uint8Array): Uint8Array {
 // UTF-8 encoding. One memo per leaf type: a text and a byte string with the same characters are different leaves.
 const SHORT_TEXT = 128;
 const textMemos = new Map<string, DigestMemo>();
+// a short text is at most 3 UTF-8 bytes per UTF-16 unit
+const shortText = new Uint8Array(SHORT_TEXT * 3);
 
 function textDigest(type: string, text: string): Uint8Array {
   if (text.length > SHORT_TEXT) return computeDigest(type, encoder.encode(text));
@@ -125,7 +127,9 @@ function textDigest(type: string, text: string): Uint8Array {
   }
   let digest = memo.get(text);
   if (digest === undefined) {
-    digest = computeDigest(type, encoder.encode(text));
+    // encoded into one reused buffer: the digest is taken before this returns (and copies the bytes it reads)
+    const { written } = encoder.encodeInto(text, shortText);
+    digest = computeDigest(type, shortText.subarray(0, written));
     memo.set(text, digest);
   }
   return digest;
