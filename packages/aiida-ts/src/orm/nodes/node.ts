@@ -194,6 +194,9 @@ export interface AttributesWrite {
  */
 const MAX_STORE_ATTEMPTS = 5;
 
+/** `cleanValue` options for a top-level attribute (one object for every attribute of every node stored). */
+const ATTRIBUTE_DEPTH = { depth: 1 } as const;
+
 /** The repository metadata column: most nodes have no files, and `{}` needs no serialiser. */
 function encodeMetadata(dialect: SqlDialect, metadata: RepositoryMetadata): string {
   for (const key in metadata) if (Object.hasOwn(metadata, key)) return dialect.encodeJson(metadata);
@@ -885,9 +888,10 @@ export class Node {
   #cleanAttributesForStore(): Record<string, JsonValue> {
     const issues: ValidationIssue[] = [];
     const attributes: Record<string, JsonValue> = {};
-    for (const [key, value] of Object.entries(this.#state.attributes)) {
+    const source = this.#state.attributes;
+    for (const key of Object.keys(source)) {
       try {
-        attributes[key] = cleanValue(value, `attributes.${key}`, { depth: 1 });
+        attributes[key] = cleanValue(source[key], `attributes.${key}`, ATTRIBUTE_DEPTH);
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
         issues.push(...error.issues);
