@@ -115,6 +115,8 @@ function bytesDigest(type: string, bytes: Uint8Array): Uint8Array {
 // UTF-8 encoding. One memo per leaf type: a text and a byte string with the same characters are different leaves.
 const SHORT_TEXT = 128;
 const textMemos = new Map<string, DigestMemo>();
+// a short text is at most 3 UTF-8 bytes per UTF-16 unit
+const shortText = new Uint8Array(SHORT_TEXT * 3);
 
 function textDigest(type: string, text: string): Uint8Array {
   if (text.length > SHORT_TEXT) return computeDigest(type, encoder.encode(text));
@@ -125,7 +127,9 @@ function textDigest(type: string, text: string): Uint8Array {
   }
   let digest = memo.get(text);
   if (digest === undefined) {
-    digest = computeDigest(type, encoder.encode(text));
+    // encoded into one reused buffer: the digest is taken before this returns (and copies the bytes it reads)
+    const { written } = encoder.encodeInto(text, shortText);
+    digest = computeDigest(type, shortText.subarray(0, written));
     memo.set(text, digest);
   }
   return digest;
@@ -222,13 +226,50 @@ function leavesOf(value: Hashable): Leaves {
   return leaves;
 }
 
+interface KeyLeaf {
+  readonly key: string;
+  readonly digest: Uint8Array;
+}
+
+// The digest order of each list of dictionary keys met lately: dictionaries of one kind share their keys (every
+// node's hashed objects, the attributes of one node class), so a repeated one costs a lookup instead of a digest
+// per key and a sort.
+const keyOrders = new Map<
+  string,
+  { readonly keys: readonly string[]; readonly sorted: readonly KeyLeaf[] }
+>();
+const MAX_KEY_ORDERS = 1024;
+/** Larger dictionaries (a `Dict` of many entries) are rare and costly to remember: sorted each time. */
+const MAX_KEYS_REMEMBERED = 64;
+
+function keyLeaves(keys: readonly string[]): KeyLeaf[] {
+  const leaves = keys.map((key) => ({ key, digest: textDigest('str', key) }));
+  if (leaves.length > 1) leaves.sort((a, b) => compareBytes(a.digest, b.digest));
+  return leaves;
+}
+
+/** The keys with their leaf digests, in aiida's order (string keys are one leaf each, and distinct). */
+function sortedKeys(keys: readonly string[]): readonly KeyLeaf[] {
+  if (keys.length > MAX_KEYS_REMEMBERED) return keyLeaves(keys);
+  const id = keys.join('\u0000');
+  const known = keyOrders.get(id);
+  // the same keys in the same order (a key holding the separator could give another list the same id)
+  if (
+    known !== undefined &&
+    known.keys.length === keys.length &&
+    known.keys.every((key, i) => key === keys[i])
+  )
+    return known.sorted;
+  const sorted = keyLeaves(keys);
+  if (keyOrders.size >= MAX_KEY_ORDERS) keyOrders.clear();
+  keyOrders.set(id, { keys, sorted });
+  return sorted;
+}
+
 /** A dictionary: `dict(`, then key and value leaves with the keys in digest order, then `)`. */
 function collectObject(value: { readonly [key: string]: Hashable }, out: Leaves): void {
   out.push(fixedDigest('dict('));
-  // string keys are one leaf each, and distinct keys have distinct digests: sorting the keys orders the entries
-  const keys = Object.keys(value).map((key) => ({ key, digest: textDigest('str', key) }));
-  if (keys.length > 1) keys.sort((a, b) => compareBytes(a.digest, b.digest));
-  for (const { key, digest } of keys) {
+  for (const { key, digest } of sortedKeys(Object.keys(value))) {
     out.push(digest);
     collect(value[key], out);
   }

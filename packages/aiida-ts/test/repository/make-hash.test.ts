@@ -69,6 +69,23 @@ describe('makeHash (aiida-core make_hash)', () => {
     expect(makeHash([1, 2])).not.toBe(makeHash([2, 1]));
   });
 
+  it('orders the keys of each dictionary by their own digests, whatever dictionaries it hashed before', () => {
+    // the remembered key order of one dictionary is never used for another whose keys join to the same text
+    makeHash({ 'a\u0000b': 1, c: 2 });
+    expect(makeHash({ a: 1, 'b\u0000c': 2 })).toBe(makeHash({ 'b\u0000c': 2, a: 1 }));
+    expect(makeHash({ a: 1, 'b\u0000c': 2 })).toBe(
+      makeHash(
+        new Map<Hashable, Hashable>([
+          ['b\u0000c', 2],
+          ['a', 1],
+        ]),
+      ),
+    );
+    // a dictionary too large to remember its order hashes as a map of the same entries
+    const large = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i]));
+    expect(makeHash(large)).toBe(makeHash(new Map(Object.entries(large).reverse())));
+  });
+
   it('refuses values it cannot hash', () => {
     expect(() => makeHash(Symbol('x') as unknown as Hashable)).toThrow(HashingError);
     expect(() => makeHash(new (class Custom {})() as unknown as Hashable)).toThrow(/cannot be hashed/);

@@ -113,10 +113,12 @@ export interface HashObjectsOptions {
 }
 
 /** The attributes that go into a node's hash, with Python floats marked as such. */
-function hashedAttributes(node: Node, options: HashObjectsOptions): Record<string, Hashable> {
+function hashedAttributes(node: Node, options: HashObjectsOptions): Readonly<Record<string, Hashable>> {
   const ignored = ignoredAttributes(node);
-  const attributes: Record<string, Hashable> = {};
   const cleaned = options.cleanedAttributes;
+  // nothing to leave out (data nodes): hashed as they are, without a copy per node
+  if (cleaned !== undefined && ignored.size === 0) return withFloats(node, cleaned);
+  const attributes: Record<string, Hashable> = {};
   if (cleaned !== undefined) {
     for (const key of Object.keys(cleaned)) if (!ignored.has(key)) attributes[key] = cleaned[key];
   } else {
@@ -137,10 +139,17 @@ function hashedAttributes(node: Node, options: HashObjectsOptions): Record<strin
       }
     }
   }
-  // Python floats stay floats in the hash even when integral (a Float's value, a structure's cell, …).
+  return withFloats(node, attributes as Record<string, JsonValue>);
+}
+
+/** Python floats stay floats in the hash even when integral (a Float's value, a structure's cell, …). */
+function withFloats(
+  node: Node,
+  attributes: Readonly<Record<string, JsonValue>>,
+): Readonly<Record<string, Hashable>> {
   const floats = node.attributeFloatPaths;
   if (floats.length === 0) return attributes;
-  return mapFloats(attributes as Record<string, JsonValue>, floats, (value) => new HashFloat(value));
+  return mapFloats(attributes, floats, (value) => new HashFloat(value));
 }
 
 /**

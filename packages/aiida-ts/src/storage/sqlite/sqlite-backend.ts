@@ -197,6 +197,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
   readonly #native: BetterSqlite3.Database;
   readonly #mapError: (error: unknown) => Error;
   #rowsSinceOptimize = 0;
+  readonly #insertTexts = new Map<string, string>();
 
   constructor(options: SqliteStorageBackendOptions) {
     const databasePath = options.databasePath;
@@ -327,35 +328,54 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     const columns = Object.keys(rows[0]!);
     const width = columns.length;
     const chunkSize = Math.max(1, Math.min(500, Math.floor(32_000 / width)));
-    const placeholder = `(${columns.map(() => '?').join(', ')})`;
-    const head = `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES `;
     const ids: number[] = [];
     this.#rowsSinceOptimize += rows.length;
     try {
       for (let start = 0; start < rows.length; start += chunkSize) {
-        const chunk = rows.slice(start, start + chunkSize);
-        const statement = this.#statements.statement(
-          `${head}${Array.from({ length: chunk.length }, () => placeholder).join(', ')}`,
-        );
-        const values: unknown[] = [];
-        for (const row of chunk) {
-          for (const column of columns) {
-            const value = row[column];
-            values.push(value === undefined ? null : typeof value === 'boolean' ? (value ? 1 : 0) : value);
+        const end = Math.min(rows.length, start + chunkSize);
+        const count = end - start;
+        const statement = this.#statements.statement(this.#insertText(table, columns, count));
+        // one array of the exact size, filled in place: the values of a chunk are thousands of slots
+        const values: unknown[] = new Array<unknown>(count * width);
+        let at = 0;
+        for (let r = start; r < end; r += 1) {
+          const row = rows[r]!;
+          for (let c = 0; c < width; c += 1) {
+            const value = row[columns[c]!];
+            values[at++] = value === undefined ? null : typeof value === 'boolean' ? (value ? 1 : 0) : value;
           }
         }
         const { lastInsertRowid, changes } = statement.run(values);
-        if (changes !== chunk.length)
-          throw new IntegrityError(`insert into ${table} wrote ${changes} of ${chunk.length} rows`);
+        if (changes !== count)
+          throw new IntegrityError(`insert into ${table} wrote ${changes} of ${count} rows`);
         // an INTEGER PRIMARY KEY takes max(rowid)+1 for each row in turn, and we hold the write lock: the rows of
         // one statement get consecutive ids ending at the last one
         const last = Number(lastInsertRowid);
-        for (let k = chunk.length - 1; k >= 0; k -= 1) ids.push(last - k);
+        for (let k = count - 1; k >= 0; k -= 1) ids.push(last - k);
       }
     } catch (error) {
       return Promise.reject(insertConstraintError(table, error) ?? this.#mapError(error));
     }
     return Promise.resolve(ids);
+  }
+
+  /**
+   * The text of a multi-row INSERT of `count` rows, kept by table, columns and count: a full chunk's text is tens of
+   * kilobytes of placeholders, which building afresh (and hashing, to find the prepared statement) would cost every
+   * chunk of every batch.
+   */
+  #insertText(table: BulkTable, columns: readonly string[], count: number): string {
+    const key = `${table}\u0000${columns.join(',')}\u0000${count}`;
+    let text = this.#insertTexts.get(key);
+    if (text === undefined) {
+      const placeholder = `(${columns.map(() => '?').join(', ')})`;
+      text =
+        `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) VALUES ` +
+        Array.from({ length: count }, () => placeholder).join(', ');
+      if (this.#insertTexts.size >= 64) this.#insertTexts.clear();
+      this.#insertTexts.set(key, text);
+    }
+    return text;
   }
 
   /**
