@@ -344,6 +344,74 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       expect(await countRows(storage, 'db_dblink')).toBe(2);
     });
 
+    it('keeps nothing of a write whose required statement changed no row, and rejects with its error', async () => {
+      const userId = await newUser(storage);
+      const [first, holder] = await storage.insertNodes(
+        [nodeRow(storage, userId, {}, { label: 'kept' }), nodeRow(storage, userId)],
+        [],
+      );
+      const relabel = (label: string, id: number): WriteStatement => ({
+        text: 'UPDATE db_dbnode SET label = $1 WHERE id = $2',
+        parameters: [label, id],
+      });
+      class Fenced extends Error {}
+      // the fence of a daemon lease: a row that must still be there (another than the write changes: PostgreSQL does
+      // not change one row twice in a statement), checked in the write's own statement
+      const fence = (id: number): WriteStatement => ({
+        text: 'UPDATE db_dbnode SET mtime = mtime WHERE id = $1',
+        parameters: [id],
+        required: () => new Fenced('refused'),
+      });
+      const labelOf = async (id: number): Promise<string> =>
+        (
+          await storage
+            .executor()
+            .selectFrom('db_dbnode')
+            .select('label')
+            .where('id', '=', id)
+            .executeTakeFirstOrThrow()
+        ).label;
+      const nodesBefore = await countRows(storage, 'db_dbnode');
+      const missing = 987_654_321;
+      const key = await storage.repository.putObjectFromBuffer(Buffer.from('fenced'));
+      const withFile = storage.dialect.encodeJson({ o: { file: { k: key } } });
+      const attempts: (() => Promise<unknown>)[] = [
+        () => storage.executeWrites([fence(missing)]),
+        () => storage.executeWrites([fence(missing), relabel('lost', first!)]),
+        () => storage.insertNodes([nodeRow(storage, userId)], [], [fence(missing), relabel('lost', first!)]),
+        () =>
+          storage.insertNodes(
+            [nodeRow(storage, userId)],
+            [{ inputId: first!, outputIndex: 0, label: 'input', type: 'input_calc' }],
+            [relabel('lost', first!), fence(missing)],
+          ),
+        () =>
+          storage.insertNodes(
+            [nodeRow(storage, userId), nodeRow(storage, userId)],
+            [{ inputIndex: 0, outputIndex: 1, label: 'inside', type: 'create' }],
+            [fence(missing)],
+          ),
+        () =>
+          storage.insertNodes(
+            [nodeRow(storage, userId, {}, { repository_metadata: withFile })],
+            [],
+            [fence(missing), relabel('lost', first!)],
+          ),
+        () =>
+          storage.transaction(() =>
+            storage.insertNodes([nodeRow(storage, userId)], [], [relabel('lost', first!), fence(missing)]),
+          ),
+      ];
+      for (const attempt of attempts) await expect(attempt()).rejects.toBeInstanceOf(Fenced);
+      expect(await labelOf(first!)).toBe('kept');
+      expect(await countRows(storage, 'db_dbnode')).toBe(nodesBefore);
+      // a check that holds lets the write through, counted like any other statement
+      expect(await storage.executeWrites([fence(holder!), relabel('written', first!)])).toEqual([1, 1]);
+      await storage.insertNodes([nodeRow(storage, userId)], [], [fence(holder!)]);
+      expect(await labelOf(first!)).toBe('written');
+      expect(await countRows(storage, 'db_dbnode')).toBe(nodesBefore + 1);
+    });
+
     it('round-trips JSON columns and microsecond timestamps exactly', async () => {
       const userId = await newUser(storage);
       const value = {
