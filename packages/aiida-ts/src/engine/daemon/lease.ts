@@ -13,6 +13,15 @@ const CHECK = `UPDATE aiida_ts_task SET step_mark = step_mark ${CHECK_WHERE}`;
 /** The same, also recording the largest node pk as the step mark (a checkpoint write). */
 const CHECK_AND_MARK = `UPDATE aiida_ts_task SET step_mark = (SELECT max(id) FROM db_dbnode) ${CHECK_WHERE}`;
 
+/** Options of {@link DaemonLease}. */
+export interface DaemonLeaseOptions {
+  /**
+   * The row had no parent when it was claimed: the terminal write may then release it in its own statement (there is
+   * no parent to wake), on condition that it still has none.
+   */
+  readonly parentless?: boolean;
+}
+
 /** What the holder of a lease hears about. */
 export interface LeaseEvents {
   /** The lease turned out to be lost (a write was refused). */
@@ -46,13 +55,22 @@ export class DaemonLease implements WriteGuard {
   #abandoned = false;
   #givenUp = false;
   #woken: number | undefined;
+  readonly #parentless: boolean;
 
-  constructor(storage: StorageBackend, pk: number, owner: string, epoch: number, events: LeaseEvents = {}) {
+  constructor(
+    storage: StorageBackend,
+    pk: number,
+    owner: string,
+    epoch: number,
+    events: LeaseEvents = {},
+    options: DaemonLeaseOptions = {},
+  ) {
     this.#storage = storage;
     this.pk = pk;
     this.owner = owner;
     this.epoch = epoch;
     this.#events = events;
+    this.#parentless = options.parentless === true;
   }
 
   transactional(): boolean {
@@ -137,10 +155,20 @@ export class DaemonLease implements WriteGuard {
   }
 
   statements(write: GuardedWrite): readonly WriteStatement[] | undefined {
-    // the terminal write releases the row, which reads the parent's row before it may wake it: a transaction's work
-    if (write.terminal) return undefined;
+    // The terminal write releases the row; waking a parent reads the parent's row and its other children after
+    // locking it, a transaction's work. Without a parent, the release is the check: the row is deleted only while the
+    // lease holds (and only while it still has no parent, so that no parent can miss its wake-up).
+    if (write.terminal && !this.#parentless) return undefined;
     this.#refuseIfAsked();
-    return [this.checkStatement(write.checkpoint)];
+    if (!write.terminal) return [this.checkStatement(write.checkpoint)];
+    this.#refuseIfGivenUp();
+    return [
+      {
+        text: `DELETE FROM aiida_ts_task ${CHECK_WHERE} AND parent_id IS NULL`,
+        parameters: [this.pk, this.owner, this.epoch, TaskState.RUNNING],
+        required: () => this.#lostNow(),
+      },
+    ];
   }
 
   async after(db: Kysely<Database>, write: GuardedWrite): Promise<void> {
