@@ -72,6 +72,21 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       await handle.cleanup();
     });
 
+    /** A write of node `id`'s label, and its label as stored. */
+    const relabel = (label: string, id: number): WriteStatement => ({
+      text: 'UPDATE db_dbnode SET label = $1 WHERE id = $2',
+      parameters: [label, id],
+    });
+    const labelOf = async (id: number): Promise<string> =>
+      (
+        await storage
+          .executor()
+          .selectFrom('db_dbnode')
+          .select('label')
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      ).label;
+
     it('starts empty at the head schema version, tied to its repository', async () => {
       expect(storage.entryPoint).toBe(name);
       expect(await storage.schemaVersion()).toBe(SCHEMA_VERSION_HEAD);
@@ -275,10 +290,6 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
 
     it('runs statements with a node batch or on their own, all or nothing, counting the rows each changed', async () => {
       const userId = await newUser(storage);
-      const relabel = (label: string, id: number): WriteStatement => ({
-        text: 'UPDATE db_dbnode SET label = $1 WHERE id = $2',
-        parameters: [label, id],
-      });
       const setting = storage.globalVariableWrite('process|state_change|calculation', 'end');
       const [first] = await storage.insertNodes([nodeRow(storage, userId, {}, { label: 'first' })], []);
       // the end of a process with its output: the output, its link, the setting and the state together
@@ -298,15 +309,6 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       expect(await storage.getGlobalVariable('process|state_change|calculation')).toBe('end');
 
       // every shape of the insert takes them: one node without links, a batch with a link inside it, a node with a file
-      const labelOf = async (id: number): Promise<string> =>
-        (
-          await storage
-            .executor()
-            .selectFrom('db_dbnode')
-            .select('label')
-            .where('id', '=', id)
-            .executeTakeFirstOrThrow()
-        ).label;
       await storage.insertNodes([nodeRow(storage, userId)], [], [relabel('plain', first!)]);
       expect(await labelOf(first!)).toBe('plain');
       const batch = await storage.insertNodes(
@@ -350,10 +352,6 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
         [nodeRow(storage, userId, {}, { label: 'kept' }), nodeRow(storage, userId)],
         [],
       );
-      const relabel = (label: string, id: number): WriteStatement => ({
-        text: 'UPDATE db_dbnode SET label = $1 WHERE id = $2',
-        parameters: [label, id],
-      });
       class Fenced extends Error {}
       // the fence of a daemon lease: a row that must still be there (another than the write changes: PostgreSQL does
       // not change one row twice in a statement), checked in the write's own statement
@@ -362,15 +360,6 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
         parameters: [id],
         required: () => new Fenced('refused'),
       });
-      const labelOf = async (id: number): Promise<string> =>
-        (
-          await storage
-            .executor()
-            .selectFrom('db_dbnode')
-            .select('label')
-            .where('id', '=', id)
-            .executeTakeFirstOrThrow()
-        ).label;
       const nodesBefore = await countRows(storage, 'db_dbnode');
       const missing = 987_654_321;
       const key = await storage.repository.putObjectFromBuffer(Buffer.from('fenced'));
