@@ -188,24 +188,35 @@ async function main(): Promise<void> {
     pastFloor,
   );
 
-  // verdi node show of a calcjob: the node, its links both ways with the nodes at their other end
+  // verdi node show of a calcjob: the node, its computer, its links both ways with the nodes at their other end, and
+  // how many log records it has (what the command prints; before, the floor left out the computer and the log count,
+  // which aiida-ts reads too). The floor reads only the columns the command prints and formats nothing.
   const nodeRaw = `select n.id, n.uuid, n.node_type, n.process_type, n.label, n.description, ${ts('n.ctime')}, ${ts('n.mtime')}, n.attributes, n.extras, n.repository_metadata, n.dbcomputer_id, n.user_id from db_dbnode as n where n.id = ${pg ? '$1' : '?'}`;
   const linkRaw = (into: 'input_id' | 'output_id', from: 'input_id' | 'output_id') =>
     `select l.label, l.type, n.id, n.uuid, n.node_type, n.process_type, n.label, ${ts('n.ctime')}, n.attributes from db_dblink as l join db_dbnode as n on n.id = l.${into} where l.${from} = ${pg ? '$1' : '?'}`;
   const incomingRaw = linkRaw('input_id', 'output_id');
   const outgoingRaw = linkRaw('output_id', 'input_id');
+  const computerRaw = `select c.id, c.label from db_dbcomputer as c where c.id = ${pg ? '$1' : '?'}`;
+  const logCountRaw = `select count(*) from db_dblog as g where g.dbnode_id = ${pg ? '$1' : '?'}`;
   await add(
     'node show of a calcjob (load + info)',
     async () => formatNodeInfo(await orm.loadNode(facts.calcjob)),
-    async () => [
-      await raw.all(nodeRaw, [facts.calcjob]),
-      await raw.all(incomingRaw, [facts.calcjob]),
-      await raw.all(outgoingRaw, [facts.calcjob]),
-    ],
+    async () => {
+      const node = await raw.all(nodeRaw, [facts.calcjob]);
+      const computerId = node[0]?.[11];
+      return [
+        node,
+        computerId === null || computerId === undefined ? [] : await raw.all(computerRaw, [computerId]),
+        await raw.all(incomingRaw, [facts.calcjob]),
+        await raw.all(outgoingRaw, [facts.calcjob]),
+        await raw.all(logCountRaw, [facts.calcjob]),
+      ];
+    },
   );
 
-  // verdi process status of the deep workflow: the call tree, 20 levels
-  const callTreeRaw = `with recursive tree(id, depth) as (select ${pg ? '$1::integer' : '?'}, 0 union all select l.output_id, t.depth + 1 from tree as t join db_dblink as l on l.input_id = t.id where ${linkType('l')} in ('call_calc', 'call_work')) select n.id, ${attr('process_label')}, ${attr('process_state')}, ${attr('exit_status')}, ${attr('stepper_state_info')}, n.node_type, ${ts('n.ctime')} from tree join db_dbnode as n on n.id = tree.id`;
+  // verdi process status of the deep workflow: the call tree, 20 levels, each process with its caller (to draw the
+  // tree; before, the floor read the processes without it)
+  const callTreeRaw = `with recursive tree(id, caller, depth) as (select ${pg ? '$1::integer, null::integer' : '?, null'}, 0 union all select l.output_id, t.id, t.depth + 1 from tree as t join db_dblink as l on l.input_id = t.id where ${linkType('l')} in ('call_calc', 'call_work')) select n.id, tree.caller, ${attr('process_label')}, ${attr('process_state')}, ${attr('exit_status')}, ${attr('stepper_state_info')}, n.node_type, ${ts('n.ctime')} from tree join db_dbnode as n on n.id = tree.id`;
   await add(
     'process status of a 20-deep workflow',
     async () => buildCallTree(await orm.loadNode<InstanceType<typeof orm.ProcessNode>>(facts.deep.workchain)),

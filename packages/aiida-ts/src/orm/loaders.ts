@@ -65,7 +65,8 @@ export async function loadNode<T extends Node = Node>(
   if (typeof identifier === 'number' || /^\d+$/.test(identifier)) {
     const pk = Number(identifier);
     if (!Number.isInteger(pk)) throw new ValidationError(`a pk must be an integer, got ${identifier}`);
-    const found = await storage.executor().selectFrom('db_dbnode').selectAll().where('id', '=', pk).execute();
+    // a prepared text, not a built query: loading by pk starts most commands (`verdi node show`, `process status`)
+    const found = await storage.executeRead<DbNodeRow>('SELECT * FROM db_dbnode WHERE id = $1', [pk]);
     if (found.length === 0 && typeof identifier === 'string' && UUID_PREFIX.test(identifier)) {
       // digits are a pk first, then a uuid prefix: the message says both were tried
       row = pick(

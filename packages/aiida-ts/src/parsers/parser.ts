@@ -9,7 +9,10 @@ import { getLogger, type EngineLogger } from '../engine/logging.js';
 export interface ParserInputs {
   /** The `retrieved` output of the job: the files of the retrieve list. */
   readonly retrieved: FolderData;
-  /** A local folder holding the files of the temporary retrieve list, when the job has one. */
+  /**
+   * A local folder holding the files of the temporary retrieve list, when the job has a non-empty one (and the folder
+   * was not lost to a restart of the runner).
+   */
   readonly retrievedTemporaryFolder?: string;
 }
 

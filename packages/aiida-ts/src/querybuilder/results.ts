@@ -52,24 +52,15 @@ export function sqliteNaiveUtcMs(raw: string): number | undefined {
     (length > 19 && raw.charCodeAt(19) !== 46)
   )
     return undefined;
-  const digits = (from: number, to: number): number => {
-    let value = 0;
-    for (let i = from; i < to; i++) {
-      const digit = raw.charCodeAt(i) - 48;
-      if (digit < 0 || digit > 9) return NaN;
-      value = value * 10 + digit;
-    }
-    return value;
-  };
-  const year = digits(0, 4);
-  const month = digits(5, 7);
-  const day = digits(8, 10);
-  const hour = digits(11, 13);
-  const minute = digits(14, 16);
-  const second = digits(17, 19);
+  const year = digits(raw, 0, 4);
+  const month = digits(raw, 5, 7);
+  const day = digits(raw, 8, 10);
+  const hour = digits(raw, 11, 13);
+  const minute = digits(raw, 14, 16);
+  const second = digits(raw, 17, 19);
   let ms = 0;
   if (length > 19) {
-    const fraction = digits(20, length);
+    const fraction = digits(raw, 20, length);
     if (Number.isNaN(fraction)) return undefined;
     const places = length - 20;
     ms = places >= 3 ? Math.floor(fraction / 10 ** (places - 3)) : fraction * 10 ** (3 - places);
@@ -85,6 +76,17 @@ export function sqliteNaiveUtcMs(raw: string): number | undefined {
   )
     return undefined;
   return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
+/** The number the decimal digits of `raw` from `from` to `to` spell, NaN at a non-digit (no closure per timestamp). */
+function digits(raw: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = raw.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return NaN;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 function decodeDate(dialect: SqlDialect, raw: unknown): Date | null {
@@ -235,16 +237,20 @@ export class RowDecoder {
   /** One result row as `{tag: {key: value}}` (a promise when an entity loader is asynchronous). */
   dict(row: Row): Record<string, Record<string, unknown>> | Promise<Record<string, Record<string, unknown>>> {
     const items = this.#values(row);
-    const build = (values: readonly unknown[]): Record<string, Record<string, unknown>> => {
-      const out: Record<string, Record<string, unknown>> = {};
-      const projections = this.#projections;
-      for (let i = 0; i < projections.length; i++) {
-        const plan = projections[i]!;
-        (out[plan.tag] ??= {})[plan.key] = values[i];
-      }
-      return out;
-    };
-    return this.#mayWait && items.some(isPromise) ? Promise.all(items).then(build) : build(items);
+    // no closure per row: listing processes builds one dictionary per row
+    return this.#mayWait && items.some(isPromise)
+      ? Promise.all(items).then((values) => this.#dictOf(values))
+      : this.#dictOf(items);
+  }
+
+  #dictOf(values: readonly unknown[]): Record<string, Record<string, unknown>> {
+    const out: Record<string, Record<string, unknown>> = {};
+    const projections = this.#projections;
+    for (let i = 0; i < projections.length; i++) {
+      const plan = projections[i]!;
+      (out[plan.tag] ??= {})[plan.key] = values[i];
+    }
+    return out;
   }
 
   /** Many rows as lists. */

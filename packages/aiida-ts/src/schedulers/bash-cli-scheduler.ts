@@ -62,7 +62,10 @@ export abstract class BashCliScheduler extends BaseScheduler {
       ...(jobs ? { jobs } : {}),
       ...(user === undefined ? {} : { user }),
     });
-    const output = await this.exec(command);
+    const output = await this.listJobs(command, {
+      ...(jobs ? { jobs } : {}),
+      ...(options.user === undefined ? {} : { user: options.user }),
+    });
     // Every job-list command says something about jobs it was asked for, even finished ones (a header, a
     // record, or "unknown job" on stderr); silence on both streams is a broken reply, and reading it as an
     // empty list would mark every job done.
@@ -76,6 +79,17 @@ export abstract class BashCliScheduler extends BaseScheduler {
     const byId: Record<string, JobInfo> = {};
     for (const job of list) byId[job.jobId] = job;
     return byId;
+  }
+
+  /**
+   * Runs the job-list `command` built for `query` (the validated job ids, the user as asked); a plugin may answer
+   * with what the command would print without running it (the direct scheduler on the local machine).
+   */
+  protected listJobs(
+    command: string,
+    _query: { readonly jobs?: readonly string[]; readonly user?: string },
+  ): Promise<CommandOutput> {
+    return this.exec(command);
   }
 
   /** A hook for plugins that know more about jobs missing from the listing (the direct scheduler). */

@@ -96,6 +96,11 @@ export interface Scheduler {
   setTransport(transport: SchedulerTransport): void;
   /** The value of a feature flag; throws `FeatureNotAvailableError` for a name the plugin does not know. */
   getFeature(name: string): boolean;
+  /**
+   * How a poll of `jobCount` jobs asks for them: by `user` (one query however many jobs; plugins that can) or by their
+   * `jobs` ids (when that costs less, such as `core.direct` reading a few jobs from `/proc` on the local machine).
+   */
+  jobListQuery(jobCount: number): 'user' | 'jobs';
   /** Validate a resources dictionary into this scheduler's resource (aiida's `create_job_resource`). */
   createJobResource(resources: JobResourceInput): JobResource;
   /** Throw the validation error of {@link Scheduler.createJobResource}, if any. */
@@ -183,6 +188,10 @@ export abstract class BaseScheduler implements Scheduler {
       throw new FeatureNotAvailableError(`Feature ${name} not implemented for this scheduler`);
     }
     return value;
+  }
+
+  jobListQuery(_jobCount: number): 'user' | 'jobs' {
+    return this.getFeature(SchedulerFeature.CAN_QUERY_BY_USER) ? 'user' : 'jobs';
   }
 
   createJobResource(resources: JobResourceInput): JobResource {

@@ -139,6 +139,15 @@ export interface StorageBackend extends AsyncDisposable {
   executeWrite(text: string, parameters: readonly unknown[]): Promise<number>;
 
   /**
+   * Runs one read and resolves to its rows, as the driver gives them (the same rows a Kysely query of the same text
+   * gives): in the current transaction, else on its own. The text follows {@link executeWrite}'s rules (SQL both
+   * dialects understand, `$1`, `$2`, … in ascending order, each once), and is prepared once per connection: for the
+   * small reads the ORM repeats with every command (a node by pk, its links, its log count), where building and
+   * compiling a query costs more than running it.
+   */
+  executeRead<R = Record<string, unknown>>(text: string, parameters: readonly unknown[]): Promise<R[]>;
+
+  /**
    * Runs these statements (see {@link executeWrite}) in order, all or nothing, in the current transaction or in as
    * few round trips as the database allows (on PostgreSQL one statement: one round trip and one commit), and
    * resolves to the number of rows each changed.

@@ -164,8 +164,16 @@ export function nowTimestamp(): string {
   return `${lastSecondText}.${pad(micros - second * 1_000_000, 6)}+00:00`;
 }
 
+// SQLite's stored form (aiida-core's naive UTC with microseconds) of a time the Date parser takes as it is: a year from
+// 1000 (Date.UTC reads years below 100 as 19xx) and a day of the month every month has (no rolling over)
+const SQLITE_STORED =
+  /^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8]) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}$/;
+
 /** The canonical form of a timestamp: `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (UTC, microseconds). */
 export function canonicalTimestamp(value: Date | string): string {
+  // what SQLite profiles hold, read with every node: the same digits, without parsing them into a Date and back
+  if (typeof value === 'string' && value.length === 26 && SQLITE_STORED.test(value))
+    return `${value.slice(0, 10)}T${value.slice(11)}+00:00`;
   if (value instanceof Date) {
     // toISOString is UTC with milliseconds: `…T05:48:30.463Z` → `…T05:48:30.463000+00:00`
     const iso = value.toISOString();

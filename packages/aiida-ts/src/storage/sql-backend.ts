@@ -280,6 +280,13 @@ export abstract class SqlStorageBackend implements StorageBackend {
     return Number(result.numAffectedRows ?? 0n);
   }
 
+  async executeRead<R = Record<string, unknown>>(text: string, parameters: readonly unknown[]): Promise<R[]> {
+    const result = await this.executor().executeQuery<R>(
+      CompiledQuery.raw(this.dialectStatement(text), [...parameters]),
+    );
+    return result.rows;
+  }
+
   async executeWrites(statements: readonly WriteStatement[]): Promise<number[]> {
     if (statements.length === 0) return [];
     const run = async (): Promise<number[]> => {

@@ -21,6 +21,12 @@ const sandbox = verdiSandbox('aiida-ts-verdi-process-');
 const { configDir } = sandbox;
 // Fixed time zone: report lines print local times.
 const verdi = (args: readonly string[]): Promise<VerdiResult> => sandbox.verdi(args, { env: { TZ: 'UTC' } });
+/** The pks `verdi process list` lists with these options, in its order. */
+async function pks(args: readonly string[]): Promise<number[]> {
+  const result = await verdi(['process', 'list', ...args, '-P', 'pk', '--json']);
+  expect(result.code, describeResult(result)).toBe(0);
+  return result.json<{ pk: number }[]>().map((row) => row.pk);
+}
 
 /** pks of the graph built below. */
 const pk = {
@@ -274,12 +280,9 @@ describe('verdi process list', () => {
     expect(result.stdout).toContain('Total results: 12');
   });
 
-  it('filters: state, failed, exit status, paused, label, past days, group, limit and order', async () => {
-    const pks = async (args: string[]) => {
-      const result = await verdi(['process', 'list', ...args, '-P', 'pk', '--json']);
-      expect(result.code, describeResult(result)).toBe(0);
-      return result.json<{ pk: number }[]>().map((row) => row.pk);
-    };
+  // Three tests of a few `verdi` runs each rather than one of fifteen: every run is a process start, and fifteen
+  // of them in a row outlast a test's time bound on a loaded machine.
+  it('filters: state, failed, exit status and paused', async () => {
     expect(await pks(['-S', 'finished', 'killed'])).toEqual([
       pk.ancient,
       pk.add,
@@ -293,12 +296,18 @@ describe('verdi process list', () => {
     expect(await pks(['-E', '0'])).toEqual([pk.ancient, pk.add, pk.sub, pk.multiply]);
     expect(await pks(['-F', '400'])).toEqual([pk.failed]);
     expect(await pks(['--paused'])).toEqual([pk.paused]);
+  });
+
+  it('filters: label and past days', async () => {
     expect(await pks(['-a', '-L', 'add'])).toEqual([pk.add]);
     expect(await pks(['-a', '-L', '%WorkChain'])).toEqual([pk.main, pk.sub, pk.failed, pk.killed, pk.paused]);
     expect(await pks(['-a', '-L', 'a_d'])).toEqual([pk.add]);
     expect(await pks(['-a', '-L', '%ent'])).toEqual([pk.ancient]);
     expect(await pks(['-a', '-p', '1', '-L', '%ent'])).toEqual([]);
     expect(await pks(['-a', '-p', '11', '-L', '%ent'])).toEqual([pk.ancient]);
+  });
+
+  it('filters: group, limit and order', async () => {
     expect(await pks(['-a', '-G', 'process-group'])).toEqual([pk.failed, pk.killed]);
     expect(await pks(['-a', '-O', 'id', '-D', 'desc', '-l', '3'])).toEqual([
       pk.ancient,

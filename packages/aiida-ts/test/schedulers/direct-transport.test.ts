@@ -168,8 +168,12 @@ describe.each(transports)('core.direct through %s', (name, createTransport) => {
     const jobId = (await scheduler.submitJob(workdir, '_aiidasubmit.sh')) as string;
     process.kill(Number(jobId), 'SIGSTOP');
     try {
-      const [job] = await scheduler.getJobs({ jobs: [jobId] });
-      expect((job as JobInfo).jobState).toBe(JobState.SUSPENDED);
+      // the kernel stops the process a moment after the signal is sent: a listing made at once may still see it run
+      const state = await until('the job to be listed as stopped', async () => {
+        const [job] = await scheduler.getJobs({ jobs: [jobId] });
+        return (job as JobInfo).jobState === JobState.RUNNING ? undefined : (job as JobInfo).jobState;
+      });
+      expect(state).toBe(JobState.SUSPENDED);
     } finally {
       process.kill(Number(jobId), 'SIGCONT');
       expect(await scheduler.killJob(jobId)).toBe(true);

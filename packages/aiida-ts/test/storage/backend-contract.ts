@@ -401,6 +401,55 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       expect(await countRows(storage, 'db_dbnode')).toBe(nodesBefore + 1);
     });
 
+    it('executeRead gives the rows a built query gives, seeing its own transaction and no other', async () => {
+      const userId = await newUser(storage);
+      const [a, b] = await storage.bulkInsert('db_dbnode', [
+        nodeRow(storage, userId, { x: 1 }, { label: 'first' }),
+        nodeRow(storage, userId, { x: 2 }, { label: 'second' }),
+      ]);
+      const text = 'SELECT * FROM db_dbnode WHERE id = $1 OR label = $2 ORDER BY id';
+      const built = await storage
+        .executor()
+        .selectFrom('db_dbnode')
+        .selectAll()
+        .where((eb) => eb.or([eb('id', '=', a!), eb('label', '=', 'second')]))
+        .orderBy('id')
+        .execute();
+      expect(await storage.executeRead(text, [a, 'second'])).toEqual(built);
+      expect(built.map((row) => row.id)).toEqual([a, b]);
+      // the same text again with other values: the statement is reused, the values are not
+      expect((await storage.executeRead<{ id: number }>(text, [b, 'none'])).map((row) => row.id)).toEqual([
+        b,
+      ]);
+
+      const relabel = 'UPDATE db_dbnode SET label = $1 WHERE id = $2';
+      const labelRead = 'SELECT label FROM db_dbnode WHERE id = $1';
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let written!: () => void;
+      const wrote = new Promise<void>((resolve) => (written = resolve));
+      const transaction = storage.transaction(async () => {
+        await storage.executeWrite(relabel, ['changed', a]);
+        // inside: its own uncommitted write
+        expect(await storage.executeRead(labelRead, [a])).toEqual([{ label: 'changed' }]);
+        written();
+        await held;
+      });
+      await wrote;
+      // another task meanwhile never sees the uncommitted write: PostgreSQL reads the committed row on another
+      // connection; SQLite's one connection waits for the transaction's end, as a built query does
+      if (storage.dialect.name === 'postgres') {
+        expect(await storage.executeRead(labelRead, [a])).toEqual([{ label: 'first' }]);
+        release();
+      } else {
+        const outside = storage.executeRead(labelRead, [a]);
+        release();
+        expect(await outside).toEqual([{ label: 'changed' }]);
+      }
+      await transaction;
+      await expect(storage.executeRead('SELECT no_such_column FROM db_dbnode', [])).rejects.toThrow();
+    });
+
     it('round-trips JSON columns and microsecond timestamps exactly', async () => {
       const userId = await newUser(storage);
       const value = {

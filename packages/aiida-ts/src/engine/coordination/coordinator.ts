@@ -165,6 +165,13 @@ export interface Coordinator extends AsyncDisposable {
    * request is withdrawn (and a grant that raced the abort released) and the promise rejects with the reason.
    */
   acquireSlots(holder: number, pools: readonly string[], options?: AcquireSlotsOptions): Promise<SlotGrant>;
+  /**
+   * Asks for the slots as {@link acquireSlots} does, but never waits: resolves to the grant, or to null when the
+   * request has to wait (it keeps its place in the queue: a later `acquireSlots` of the holder waits for it). May run
+   * inside the caller's transaction, so that the request is written with the caller's own write (a job records its
+   * request with the checkpoint that says it is about to submit).
+   */
+  tryAcquireSlots(holder: number, pools: readonly string[]): Promise<SlotGrant | null>;
   /** Frees the holder's slots (or withdraws its waiting request). Resolves to when, or null if it had none. */
   releaseSlots(holder: number): Promise<Date | null>;
   /** The holder's request, or null when it has none. */
@@ -358,20 +365,33 @@ class SqlCoordinator implements Coordinator {
     checked(HolderSchema, holder, 'slot holder');
     const wanted = checkedPools(pools);
     const signal = this.#waitSignal('acquireSlots', options.signal);
+    const request = await this.#enqueue(holder, wanted);
+    if (request.state === SlotRequestState.GRANTED) return toGrant(request);
+    return this.#wait(holder, request.pools, options.onWait, signal);
+  }
+
+  async tryAcquireSlots(holder: number, pools: readonly string[]): Promise<SlotGrant | null> {
+    checked(HolderSchema, holder, 'slot holder');
+    const wanted = checkedPools(pools);
+    this.#assertOpen();
+    const request = await this.#enqueue(holder, wanted);
+    return request.state === SlotRequestState.GRANTED ? toGrant(request) : null;
+  }
+
+  /** Queues the holder's request (idempotent) and grants it when its pools allow, in one transaction. */
+  async #enqueue(holder: number, pools: readonly string[]): Promise<SlotRequestRow> {
     await ensureAiidaTsSchema(this.#backend);
-    const request = await this.#slotTransaction(async (tx) => {
+    return this.#slotTransaction(async (tx) => {
       // the owner row must exist before the request, or a grant pass would take the request for an orphan
       if (Date.now() - this.#heartbeatAt >= this.#options.leaseMs / 3) {
         await heartbeatOwner(tx.db, tx.dialect, this.#owner, this.#options.leaseMs);
         this.#heartbeatAt = Date.now();
       }
-      const row = await enqueueRequest(tx, holder, wanted, this.#owner);
+      const row = await enqueueRequest(tx, holder, pools, this.#owner);
       if (row.state === SlotRequestState.GRANTED) return row;
       const granted = (await grantWaiting(tx)).some((request) => request.id === row.id);
       return granted ? { ...row, state: SlotRequestState.GRANTED, grantedAt: tx.now, owner: null } : row;
     });
-    if (request.state === SlotRequestState.GRANTED) return toGrant(request);
-    return this.#wait(holder, request.pools, options.onWait, signal);
   }
 
   #wait(

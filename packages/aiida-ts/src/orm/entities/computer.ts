@@ -600,9 +600,16 @@ export class Computer {
     options: StorageOption = {},
   ): Promise<Computer> {
     const storage = getStorage(options);
+    if ('pk' in identifier) {
+      // by pk (a node's computer, for every `verdi node show` of a calculation): a prepared text, no query to build
+      const [row] = await storage.executeRead<DbComputerRow>('SELECT * FROM db_dbcomputer WHERE id = $1', [
+        identifier.pk,
+      ]);
+      if (row === undefined) throw new NotExistentError(`no computer with ${JSON.stringify(identifier)}`);
+      return Computer.fromRow(storage, row);
+    }
     let query = storage.executor().selectFrom('db_dbcomputer').selectAll();
     if ('label' in identifier) query = query.where('label', '=', identifier.label);
-    else if ('pk' in identifier) query = query.where('id', '=', identifier.pk);
     else query = query.where('uuid', '=', identifier.uuid);
     const row = await query.executeTakeFirst();
     if (row === undefined) throw new NotExistentError(`no computer with ${JSON.stringify(identifier)}`);

@@ -217,12 +217,10 @@ export class NodeLogs {
   async count(): Promise<number> {
     if (!this.#node.isStored) return 0;
     const storage = this.#node.storage!;
-    const row = await storage
-      .executor()
-      .selectFrom('db_dblog')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('dbnode_id', '=', this.#node.pk!)
-      .executeTakeFirstOrThrow();
-    return storage.dialect.decodeInteger(row.n);
+    const [row] = await storage.executeRead<{ n: unknown }>(
+      'SELECT count(*) AS n FROM db_dblog WHERE dbnode_id = $1',
+      [this.#node.pk],
+    );
+    return row === undefined ? 0 : storage.dialect.decodeInteger(row.n);
   }
 }

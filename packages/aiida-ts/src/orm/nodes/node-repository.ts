@@ -19,6 +19,9 @@ export function isEmptyMetadata(metadata: RepositoryMetadata): boolean {
   return true;
 }
 
+/** Takes the write of a stored node's new file hierarchy, to run it later (the objects are stored already). */
+export type PersistMetadata = (save: () => Promise<void>) => void;
+
 /** What a {@link NodeRepository} needs from the node that owns it. */
 export interface RepositoryHost {
   isStored(): boolean;
@@ -61,11 +64,17 @@ export class NodeRepository {
     return this.#repository;
   }
 
-  async #mutate(action: (repository: Repository) => Promise<unknown>): Promise<void> {
+  async #mutate(
+    action: (repository: Repository) => Promise<unknown>,
+    persist?: PersistMetadata,
+  ): Promise<void> {
     this.#host.assertMutable();
     await action(this.repository);
-    if (this.#host.isStored())
-      await this.#host.persistMetadata(this.repository.serialize() as RepositoryMetadata);
+    if (!this.#host.isStored()) return;
+    // the hierarchy as it is when the save runs (a later change saved first is then saved with it)
+    const save = () => this.#host.persistMetadata(this.repository.serialize() as RepositoryMetadata);
+    if (persist === undefined) await save();
+    else persist(save);
   }
 
   // --- reading -----------------------------------------------------------------------------------------------
@@ -137,9 +146,17 @@ export class NodeRepository {
   async putObjectFromFile(path: string, filepath: string): Promise<void> {
     await this.#mutate((repository) => repository.putObjectFromFile(path, filepath));
   }
-  /** Copies a local absolute folder (empty folders included) under `path`. */
-  async putObjectFromTree(localDir: string, path?: string): Promise<void> {
-    await this.#mutate((repository) => repository.putObjectFromTree(localDir, path));
+  /**
+   * Copies a local absolute folder (empty folders included) under `path`. For a stored node the content is in the
+   * object store when this resolves; `options.persist` then gets the write of the new hierarchy to run later (e.g. in
+   * the node's next transaction) instead of it being written now.
+   */
+  async putObjectFromTree(
+    localDir: string,
+    path?: string,
+    options: { readonly persist?: PersistMetadata } = {},
+  ): Promise<void> {
+    await this.#mutate((repository) => repository.putObjectFromTree(localDir, path), options.persist);
   }
   async createDirectory(path: string): Promise<void> {
     await this.#mutate((repository) => Promise.resolve(repository.createDirectory(path)));

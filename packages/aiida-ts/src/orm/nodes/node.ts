@@ -1212,17 +1212,20 @@ export class NodeLinks {
     const types = linkTypes(filter);
     const [near, far] =
       direction === 'incoming' ? (['output_id', 'input_id'] as const) : (['input_id', 'output_id'] as const);
-    let query = storage
-      .executor()
-      .selectFrom('db_dblink')
-      .innerJoin('db_dbnode', 'db_dbnode.id', `db_dblink.${far}`)
-      .selectAll('db_dbnode')
-      .select(['db_dblink.type as link_type', 'db_dblink.label as link_label', 'db_dblink.id as link_id'])
-      .where(`db_dblink.${near}`, '=', pk);
-    if (types !== undefined) query = query.where('db_dblink.type', 'in', [...types]);
+    // a prepared text (one per direction and filter shape), not a built query: `verdi node show` and the engine
+    // read links all the time, and building and compiling the query cost more than running it
+    const parameters: unknown[] = [pk];
+    let text = `SELECT db_dbnode.*, db_dblink.type AS link_type, db_dblink.label AS link_label, db_dblink.id AS link_id FROM db_dblink INNER JOIN db_dbnode ON db_dbnode.id = db_dblink.${far} WHERE db_dblink.${near} = $1`;
+    if (types !== undefined) {
+      const placeholders = types.map((type) => `$${parameters.push(type)}`);
+      text += ` AND db_dblink.type IN (${placeholders.join(', ')})`;
+    }
     if (filter.linkLabelFilter !== undefined)
-      query = query.where('db_dblink.label', 'like', filter.linkLabelFilter);
-    const rows = await query.orderBy('db_dblink.id').execute();
+      text += ` AND db_dblink.label LIKE $${parameters.push(filter.linkLabelFilter)}`;
+    const rows = await storage.executeRead<DbNodeRow & { link_type: string; link_label: string }>(
+      `${text} ORDER BY db_dblink.id`,
+      parameters,
+    );
     return rows.map((row) => ({
       node: Node.fromRow(storage, row),
       linkType: row.link_type as LinkType,

@@ -27,7 +27,8 @@ export class TemplatereplacerParser extends Parser {
     }
     const temporaryFiles: [string, string][] = [];
     const wanted = settings['retrieve_temporary_files'];
-    if (Array.isArray(wanted)) {
+    // An empty list retrieves nothing, and the engine makes no folder for it.
+    if (Array.isArray(wanted) && wanted.length > 0) {
       const folder = inputs.retrievedTemporaryFolder;
       if (folder === undefined) return this.exitCodes['ERROR_NO_TEMPORARY_RETRIEVED_FOLDER'];
       for (const file of wanted as string[]) {

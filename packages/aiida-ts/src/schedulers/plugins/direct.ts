@@ -4,7 +4,9 @@ import { quoteIfNeeded } from '../bash-quoting.js';
 import type { JobInfo } from '../job-info.js';
 import { DirectJobResourceClass, type NodeNumberJobResource } from '../job-resource.js';
 import { JobState } from '../job-state.js';
+import { LocalTransport } from '../../transports/local-transport.js';
 import { jobStateOf } from './job-lines.js';
+import { listProcessesLikePs } from './proc-listing.js';
 import type { JobTemplate } from '../job-template.js';
 import type { CommandOutput } from '../scheduler.js';
 import { parsePsTime } from '../time-formats.js';
@@ -23,6 +25,9 @@ const PS_STATES: Readonly<Record<string, JobState>> = {
   // macOS prints `?` for a process whose state it cannot tell.
   '?': JobState.UNDETERMINED,
 };
+
+/** Up to this many jobs are listed from `/proc` in the runner (see `DirectScheduler.listJobs`), more with `ps`. */
+const PROC_LISTING_MAX_JOBS = 32;
 
 const PS_HEADER = /^\s*PID\s+STAT\s+USER\s+TIME\s*$/;
 
@@ -151,6 +156,40 @@ export class DirectScheduler extends BashCliScheduler {
       jobs.push(job);
     }
     return jobs;
+  }
+
+  /**
+   * On the local machine a few jobs are asked for by id: a few files of `/proc` each (see {@link listJobs}) rather
+   * than every process of the user.
+   */
+  override jobListQuery(jobCount: number): 'user' | 'jobs' {
+    return this.#isLocal() && process.platform === 'linux' && jobCount <= PROC_LISTING_MAX_JOBS
+      ? 'jobs'
+      : 'user';
+  }
+
+  #isLocal(): boolean {
+    try {
+      return this.transport instanceof LocalTransport;
+    } catch {
+      return false; // no transport set yet
+    }
+  }
+
+  /**
+   * On the local machine, for a few jobs, `ps` is not run: what it would print is read from `/proc` in this process
+   * (procps reads the same files), which saves a process per poll; anything that cannot be read exactly that way runs
+   * `ps`. So do many jobs: `ps` reads their files in a process of its own, away from the runner's event loop.
+   */
+  protected override async listJobs(
+    command: string,
+    query: { readonly jobs?: readonly string[]; readonly user?: string },
+  ): Promise<CommandOutput> {
+    if (this.#isLocal() && (query.jobs?.length ?? 0) <= PROC_LISTING_MAX_JOBS) {
+      const listed = await listProcessesLikePs(query);
+      if (listed !== undefined) return listed;
+    }
+    return this.exec(command);
   }
 
   /** A requested process that `ps` no longer lists has finished. */

@@ -112,11 +112,12 @@ async function migrate(db: Kysely<Database>, dialect: SqlDialect, from: string |
 export function ensureAiidaTsSchema(backend: StorageBackend): Promise<void> {
   const known = ensured.get(backend);
   if (known !== undefined) return known;
-  // created inside a caller's transaction, the tables vanish when it rolls back: only remember a standalone result
+  // created inside a caller's transaction, the tables vanish when it rolls back: only remember a standalone result,
+  // or tables found at the head (committed before that transaction began)
   const remember = !backend.inTransaction();
-  const pending = (async () => {
+  const pending = (async (): Promise<boolean> => {
     const current = await readAiidaTsSchemaVersion(backend.executor(), backend.dialect);
-    if (current === AIIDA_TS_SCHEMA_HEAD) return;
+    if (current === AIIDA_TS_SCHEMA_HEAD) return true;
     if (current !== null && versionIndex(current) < 0) throw newerThanCode(current);
     await backend.transaction(async (trx) => {
       if (backend.dialect.name === DialectName.POSTGRES) {
@@ -128,12 +129,21 @@ export function ensureAiidaTsSchema(backend: StorageBackend): Promise<void> {
       if (locked !== null && versionIndex(locked) < 0) throw newerThanCode(locked);
       await migrate(trx, backend.dialect, locked);
     });
+    return false;
   })();
+  const done = pending.then(() => undefined);
   if (remember) {
-    ensured.set(backend, pending);
-    pending.catch(() => ensured.delete(backend));
+    ensured.set(backend, done);
+    done.catch(() => ensured.delete(backend));
+  } else {
+    pending.then(
+      (found) => {
+        if (found && !ensured.has(backend)) ensured.set(backend, Promise.resolve());
+      },
+      () => undefined,
+    );
   }
-  return pending;
+  return done;
 }
 
 /**

@@ -289,6 +289,15 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     return this.db.connection().execute(() => Promise.resolve().then(run));
   }
 
+  override async executeRead<R = Record<string, unknown>>(
+    text: string,
+    parameters: readonly unknown[],
+  ): Promise<R[]> {
+    // at once on the cached native statement, unless another task's transaction holds the connection
+    const rows = this.readNow(this.dialectStatement(text), parameters);
+    return rows === undefined ? super.executeRead<R>(text, parameters) : (rows as R[]);
+  }
+
   protected lockOutNodeWrites(): Promise<void> {
     // every transaction here begins IMMEDIATE: holding one is holding SQLite's only write lock
     return Promise.resolve();

@@ -96,6 +96,22 @@ describe.each(IMPLEMENTATIONS)('JobCoordinator contract: $name', ({ make }) => {
     await coordinator.releaseSlots(h1!);
   });
 
+  it('slots: tryAcquireSlots grants what fits at once, and a holder it cannot serve waits with acquireSlots', async () => {
+    const [h1, h2] = await makeHolders(storage, 2);
+    const pool = computerPoolName();
+    await coordinator.setLimit(pool, 1);
+    expect(await coordinator.tryAcquireSlots(h1!, [pool])).not.toBeNull();
+    expect(await coordinator.tryAcquireSlots(h1!, [pool])).not.toBeNull(); // again: the same grant
+    expect(await coordinator.tryAcquireSlots(h2!, [pool])).toBeNull();
+    expect((await coordinator.usage(pool)).used).toBe(1);
+    const second = coordinator.acquireSlots(h2!, [pool]);
+    await coordinator.releaseSlots(h1!);
+    await second;
+    expect((await coordinator.usage(pool)).used).toBe(1);
+    await coordinator.releaseSlots(h2!);
+    expect(await coordinator.usage(pool)).toEqual({ pool, limit: 1, used: 0, waiting: 0 });
+  });
+
   it('poolsForComputer names the computer’s own pool first', async () => {
     const uuid = computerPoolName().slice('computer:'.length);
     expect((await coordinator.poolsForComputer(uuid))[0]).toBe(`computer:${uuid}`);

@@ -664,6 +664,10 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     this.provenance.writer.set(values);
   }
 
+  joinNodeWrite(write: () => Promise<unknown>): void {
+    this.provenance.writer.join(write);
+  }
+
   flushNode(): Promise<void> {
     return this.provenance.writer.flush();
   }
@@ -681,6 +685,15 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     if (this.pk === null || this.#slotsReleased) return;
     await calcJobServices(this.runner).coordinator.releaseSlots(this.pk);
     this.#slotsReleased = true;
+  }
+
+  releaseSlotsWithNextWrite(): void {
+    if (this.pk === null || this.#slotsReleased) return;
+    const pk = this.pk;
+    // marked now: the end of the process then releases nothing more (a failed write leaves the slots to the sweep,
+    // which reclaims those of ended holders)
+    this.#slotsReleased = true;
+    this.provenance.writer.join(() => calcJobServices(this.runner).coordinator.releaseSlots(pk));
   }
 
   markSlotsRequested(): void {

@@ -30,6 +30,11 @@ export interface JobCoordinator {
     pools: readonly string[],
     options?: { signal?: AbortSignal; onWait?: (usage: readonly SlotUsage[]) => void },
   ): Promise<unknown>;
+  /**
+   * Asks for a slot in every pool without waiting (may run inside the caller's transaction): resolves to the grant, or
+   * to null when the holder has to wait for it with {@link acquireSlots}.
+   */
+  tryAcquireSlots(holder: number, pools: readonly string[]): Promise<object | null>;
   /** Gives back every slot of `holder`. */
   releaseSlots(holder: number): Promise<unknown>;
   usage(pool: string): Promise<SlotUsage>;
@@ -149,6 +154,18 @@ export class InProcessCoordinator implements JobCoordinator {
       this.#wakeAll();
       throw error;
     }
+  }
+
+  tryAcquireSlots(holder: number, pools: readonly string[]): Promise<object | null> {
+    if (this.#granted.has(holder)) return Promise.resolve({ holder });
+    // nobody waits here for one of these pools (those who asked earlier go first), and each has room
+    const blocked = this.#waiting.some(
+      (w) => w.holder !== holder && w.pools.some((pool) => pools.includes(pool)),
+    );
+    if (blocked || !pools.every((pool) => this.#free(pool))) return Promise.resolve(null);
+    this.#granted.set(holder, [...pools]);
+    this.#removeWaiter(holder);
+    return Promise.resolve({ holder });
   }
 
   #removeWaiter(holder: number): void {

@@ -22,6 +22,7 @@ import {
 import { loadNode } from '../../../orm/loaders.js';
 import { Node } from '../../../orm/nodes/node.js';
 import type { CalcJobNode } from '../../../orm/nodes/process/calcjob.js';
+import type { PersistMetadata } from '../../../orm/nodes/node-repository.js';
 import type { AbstractCode } from '../../../orm/nodes/data/code/abstract.js';
 import { JobState } from '../../../schedulers/job-state.js';
 import type { Scheduler } from '../../../schedulers/scheduler.js';
@@ -105,6 +106,11 @@ export interface UploadOptions {
   readonly signal?: AbortSignal;
   /** Records the working directory on the node before anything is copied there. */
   readonly setRemoteWorkdir?: (workdir: string) => Promise<void>;
+  /**
+   * Takes the write of the node's file hierarchy once the sandbox is in the object store, to run it with a later
+   * write of the node; without it, the hierarchy is written at once.
+   */
+  readonly persistRepository?: PersistMetadata;
 }
 
 function findInputNode(inputs: unknown, uuid: string): Node | undefined {
@@ -210,7 +216,7 @@ export async function uploadCalculation(
     }
   }
 
-  await storeSandboxInRepository(node, folder, calcInfo.provenanceExcludeList);
+  await storeSandboxInRepository(node, folder, calcInfo.provenanceExcludeList, options.persistRepository);
   return dryRun ? null : new RemoteData({ computer, remotePath: workdir });
 }
 
@@ -223,8 +229,10 @@ async function storeSandboxInRepository(
   node: CalcJobNode,
   folder: Folder,
   exclude: readonly string[],
+  persist: PersistMetadata | undefined,
 ): Promise<void> {
   if (!node.repository.isEmpty()) return;
+  const options = persist === undefined ? {} : { persist };
   const files = await folder.listFiles();
   const kept = files.filter((file) => {
     const parts = file.split('/');
@@ -232,7 +240,7 @@ async function storeSandboxInRepository(
   });
   if (kept.length === 0) return;
   if (kept.length === files.length) {
-    await node.repository.putObjectFromTree(folder.abspath);
+    await node.repository.putObjectFromTree(folder.abspath, undefined, options);
     return;
   }
   const staging = await mkdtemp(path.join(tmpdir(), 'aiida-ts-repo-'));
@@ -242,7 +250,7 @@ async function storeSandboxInRepository(
       await mkdir(path.dirname(target), { recursive: true });
       await writeFile(target, await folder.readFileBytes(file));
     }
-    await node.repository.putObjectFromTree(staging);
+    await node.repository.putObjectFromTree(staging, undefined, options);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
@@ -498,13 +506,13 @@ async function retrieveStraight(
 /**
  * Retrieves the files of a finished job (aiida's `retrieve_calculation`): those of the retrieve list into a new
  * `FolderData` (returned unstored, null when the node already has its `retrieved` output), those of the temporary
- * retrieve list into `temporaryFolder`.
+ * retrieve list into `temporaryFolder` (null when the caller knows the list is empty).
  */
 export async function retrieveCalculation(
   node: CalcJobNode,
   transport: Transport,
   workdir: string,
-  temporaryFolder: string,
+  temporaryFolder: string | null,
   signal?: AbortSignal,
   options: { readonly mayBeRetrieved?: boolean } = {},
 ): Promise<FolderData | null> {
@@ -523,7 +531,7 @@ export async function retrieveCalculation(
     await retrieved.repository.putObjectFromTree(sandbox.abspath);
   }
   const temporary = node.getRetrieveTemporaryList() ?? [];
-  if (temporary.length > 0)
+  if (temporary.length > 0 && temporaryFolder !== null)
     await retrieveFilesFromList(transport, workdir, temporaryFolder, temporary, signal);
   return retrieved;
 }

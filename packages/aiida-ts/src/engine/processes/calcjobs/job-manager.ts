@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AuthInfo } from '../../../orm/entities/computer.js';
 import { jobInfoFromAiidaDict, jobInfoToAiidaDict, type JobInfo } from '../../../schedulers/job-info.js';
-import { SchedulerFeature, validateUser } from '../../../schedulers/scheduler.js';
+import { validateUser } from '../../../schedulers/scheduler.js';
 import type { Transport } from '../../../transports/transport.js';
 import { asError } from '../../../utils/as-error.js';
 import { abortReason, sleep } from './backoff.js';
@@ -38,12 +38,17 @@ interface Request {
  * query answers every pending request, and queries happen at most once per `minimum_scheduler_poll_interval` across
  * every process of the profile (a poll another process made recently is reused).
  */
+/** The least time between two polls of one list when the computer sets no minimum interval (ms). */
+const UNLIMITED_POLL_SPACING_MS = 5;
+
 class JobsList {
   readonly #authInfo: AuthInfo;
   readonly #coordinator: JobCoordinator;
   readonly #transports: TransportQueue;
   readonly #pending = new Set<Request>();
   #running = false;
+  /** When the last poll of this list started (without a minimum interval, polls are still spaced by a little). */
+  #lastPollAt = -Infinity;
   /** The remote user's name, once known: the scheduler is asked for that user's jobs. */
   #user: string | undefined;
 
@@ -101,8 +106,14 @@ class JobsList {
       try {
         // Without a minimum interval every poll is made fresh anyway: sharing it through the coordinator (storage
         // rows, a lease, the stored result) would cost each poll several commits and answer nothing sooner.
-        if (interval === 0) result = await this.#poll();
-        else
+        if (interval === 0) {
+          // A poll that costs no process (core.direct on the local machine reads /proc) would otherwise be made
+          // again at once for as long as the job runs, each round a step of every job waiting on it.
+          const since = Date.now() - this.#lastPollAt;
+          if (since < UNLIMITED_POLL_SPACING_MS) await sleep(UNLIMITED_POLL_SPACING_MS - since);
+          this.#lastPollAt = Date.now();
+          result = await this.#poll();
+        } else
           ({ value: result } = await this.#coordinator.sharedPoll(
             schedulerPollKey(this.#authInfo),
             interval,
@@ -146,11 +157,12 @@ class JobsList {
       const startedAt = Date.now();
       let queried: string[] | null;
       let jobs: JobInfo[];
-      if (scheduler.getFeature(SchedulerFeature.CAN_QUERY_BY_USER)) {
+      const pending = [...new Set([...this.#pending].map((request) => request.jobId))];
+      if (scheduler.jobListQuery(pending.length) === 'user') {
         queried = null;
         jobs = await scheduler.getJobs({ user: await this.#remoteUser(transport) });
       } else {
-        queried = [...new Set([...this.#pending].map((request) => request.jobId))];
+        queried = pending;
         jobs = await scheduler.getJobs({ jobs: queried });
       }
       const listed: Record<string, unknown> = {};

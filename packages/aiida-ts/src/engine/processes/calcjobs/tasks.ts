@@ -70,12 +70,19 @@ export interface CalcJobTaskHost {
   setJobState(state: CalcJobState): void;
   /** Sets updatable attributes of the node, written with its next write. */
   setNodeAttributes(values: Readonly<Record<string, unknown>>): void;
+  /** Runs this database write in the node's next write, in its transaction, without hastening that write. */
+  joinNodeWrite(write: () => Promise<unknown>): void;
   /** Writes everything asked of the node so far. */
   flushNode(): Promise<void>;
   /** Writes the checkpoint of the current state now (a write-ahead record). */
   saveCheckpoint(): Promise<void>;
   /** Gives back the job slots of this job. */
   releaseSlots(): Promise<void>;
+  /**
+   * Gives back the job slots with the node's next write, in its transaction (a slot held a moment longer only makes
+   * the cap stricter; a crash before that write continues from a step that releases them again).
+   */
+  releaseSlotsWithNextWrite(): void;
   /** Says that the job asks for slots (again): a later {@link releaseSlots} has something to give back. */
   markSlotsRequested(): void;
   computer(): Promise<Computer>;
@@ -185,6 +192,9 @@ export async function taskUploadJob(host: CalcJobTaskHost, signal: AbortSignal):
             host.setNodeAttributes({ remote_workdir: workdir });
             return Promise.resolve();
           },
+          // The file hierarchy too: the objects are in the object store, and a repeated upload finds the node's
+          // repository empty and stores them again (by content key: the same objects).
+          persistRepository: (save) => host.joinNodeWrite(save),
         });
         if (remote !== null) host.outMany({ remote_folder: remote });
         return calcInfo.skipSubmit;
@@ -233,13 +243,20 @@ async function findSubmittedJob(
   return undefined;
 }
 
-/** Holds a slot of each pool of the job's computer (its cap and quotas), waiting for one when all are in use. */
-async function acquireSlots(host: CalcJobTaskHost, signal: AbortSignal): Promise<void> {
+/**
+ * Holds a slot of each pool of the job's computer (its cap and quotas), waiting for one when all are in use. A request
+ * written already with the submit intent (see {@link taskSubmitJob}) keeps its place in the queue: asking again is
+ * idempotent.
+ */
+async function acquireSlots(
+  host: CalcJobTaskHost,
+  pools: readonly string[],
+  signal: AbortSignal,
+): Promise<void> {
   const pk = host.pk;
   if (pk === null) return;
   const computer = await host.computer();
   const { coordinator } = calcJobServices(host.runner);
-  const pools = await coordinator.poolsForComputer(computer.uuid);
   host.markSlotsRequested();
   let waited = false;
   await coordinator.acquireSlots(pk, pools, {
@@ -276,12 +293,32 @@ export async function taskSubmitJob(
     host.setJobState(CalcJobState.WITHSCHEDULER);
     return existing;
   }
-  await acquireSlots(host, signal);
   const computer = await host.computer();
+  const pools =
+    host.pk === null ? [] : await calcJobServices(host.runner).coordinator.poolsForComputer(computer.uuid);
+  // Whether an earlier attempt (or a runner before a crash) may have reached the scheduler: then look before submitting.
+  let mayHaveSubmitted = info.submit_intent === true;
+  if (!mayHaveSubmitted && host.pk !== null) {
+    // The intent and the slot request are written in one transaction: the request is granted in it when the pools
+    // allow (every limit checked there, as a waiting request would be), so a job that does not wait costs no
+    // transaction of its own for its slots. One that must wait has recorded an intent without submitting: after a
+    // restart it looks for a job first and finds none, which is safe.
+    const pk = host.pk;
+    let granted = false;
+    host.markSlotsRequested();
+    host.joinNodeWrite(async () => {
+      granted = (await calcJobServices(host.runner).coordinator.tryAcquireSlots(pk, pools)) !== null;
+    });
+    info.submit_intent = true;
+    await host.saveCheckpoint();
+    // (without a persister the checkpoint is not written: the node's write is then made here)
+    await host.flushNode();
+    if (!granted) await acquireSlots(host, pools, signal);
+  } else await acquireSlots(host, pools, signal);
   const result = await withBackoff('submit_calculation', signal, () =>
     withTransport(host, signal, async (transport) => {
       const scheduler = await computer.getScheduler({ transport });
-      if (info.submit_intent === true) {
+      if (mayHaveSubmitted) {
         const found = await findSubmittedJob(host, scheduler, transport);
         if (found === UNKNOWN_JOB) return null;
         if (found !== undefined) {
@@ -289,8 +326,12 @@ export async function taskSubmitJob(
           return found;
         }
       }
-      info.submit_intent = true;
-      await host.saveCheckpoint();
+      if (info.submit_intent !== true) {
+        info.submit_intent = true;
+        await host.saveCheckpoint();
+      }
+      // a later attempt (this one failed after asking the scheduler) looks for the job first
+      mayHaveSubmitted = true;
       const submitted = await submitCalculation(
         node,
         scheduler,
@@ -473,11 +514,11 @@ export async function taskUnstashJob(host: CalcJobTaskHost, signal: AbortSignal)
 /**
  * Retrieves the job's files (aiida's `task_retrieve_job`): the scheduler's accounting first (`detailed_job_info`,
  * null when the scheduler has none), then the retrieve list into the `retrieved` output and the temporary retrieve
- * list into `temporaryFolder`. Repeating it after an interruption is safe.
+ * list into `temporaryFolder` (null: the job has no temporary retrieve list). Repeating it after an interruption is safe.
  */
 export async function taskRetrieveJob(
   host: CalcJobTaskHost,
-  temporaryFolder: string,
+  temporaryFolder: string | null,
   signal: AbortSignal,
 ): Promise<void> {
   const node = host.node;
@@ -500,7 +541,7 @@ export async function taskRetrieveJob(
       if (already !== undefined) {
         // Only the temporary files are missing (they are not stored).
         const list = node.getRetrieveTemporaryList() ?? [];
-        if (list.length > 0) {
+        if (list.length > 0 && temporaryFolder !== null) {
           await retrieveFilesFromList(transport, workdir, temporaryFolder, list, signal);
         }
         return;

@@ -267,7 +267,7 @@ export class CalcJobWaiting extends Waiting {
           }
           if (monitors !== undefined) this.info.monitors = monitors.state;
         }
-        await process.releaseSlots();
+        process.releaseSlotsWithNextWrite();
         const plain = plainMonitorResult(monitorResult);
         // Without a `stash` option the stash step does nothing: go straight to retrieving (one state change and
         // checkpoint less per job), as the stash step would.
@@ -282,7 +282,12 @@ export class CalcJobWaiting extends Waiting {
         return this.#next(CalcJobCommand.RETRIEVE, { monitor_result: this.info.monitor_result ?? null });
       }
       case CalcJobCommand.RETRIEVE: {
-        const temporary = await mkdtemp(path.join(tmpdir(), 'aiida-ts-retrieved-temporary-'));
+        // A folder for the temporary retrieve list only when it names something: most jobs have none, and the parser
+        // is then given no folder (as after a restart that lost it).
+        const temporary =
+          (node.getRetrieveTemporaryList() ?? []).length > 0
+            ? await mkdtemp(path.join(tmpdir(), 'aiida-ts-retrieved-temporary-'))
+            : null;
         await taskRetrieveJob(process, temporary, signal);
         const monitor = this.info.monitor_result ?? null;
         if (monitor === null) return this.#running('parse', temporary, null);
