@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { LeaseLostError } from '../errors.js';
+import type { WriteStatement } from '../storage/backend.js';
 import type { Database } from '../storage/schema.js';
 
 /** One write of a process node (see `NodeWriter`), as a {@link WriteGuard} sees it. */
@@ -23,6 +24,13 @@ export interface WriteGuard {
   transactional(write: GuardedWrite): boolean;
   before(db: Kysely<Database>, write: GuardedWrite): Promise<void>;
   after(db: Kysely<Database>, write: GuardedWrite): Promise<void>;
+  /**
+   * What `before` and `after` do, as statements to run in the same statement as the write (PostgreSQL's one-statement
+   * writes: one round trip and one commit instead of a transaction's four or more), the check marked `required` so
+   * that nothing of the write is kept when it fails; undefined when this write needs `before` and `after` in a
+   * transaction. May throw what `before` would (a refusal decided without the database).
+   */
+  statements(write: GuardedWrite): readonly WriteStatement[] | undefined;
   /** The write is committed (what must not happen before, e.g. telling a broker a parent may run). */
   committed(write: GuardedWrite): void;
   /**

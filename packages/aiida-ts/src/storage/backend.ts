@@ -44,6 +44,13 @@ export interface BatchLink {
 export interface WriteStatement {
   readonly text: string;
   readonly parameters: readonly unknown[];
+  /**
+   * The statement must change a row: when it changes none, nothing of what it is run with (the other statements of
+   * {@link StorageBackend.executeWrites}, the nodes of {@link StorageBackend.insertNodes}) is kept, and the write
+   * rejects with the error this gives (a fence: the daemon's lease check, written in the same statement as the write
+   * it guards on PostgreSQL).
+   */
+  readonly required?: () => Error;
 }
 
 /** Counts and facts for `verdi storage info`. */

@@ -236,7 +236,7 @@ export abstract class SqlStorageBackend implements StorageBackend {
         if (links.length > 0) await this.bulkInsert('db_dblink', resolveBatchLinks(links, ids));
         // after the insert: on PostgreSQL its lock on db_dbnode is what keeps full maintenance out until we commit
         if (keys.size > 0) await this.#assertObjectsPresent(keys);
-        for (const statement of then) await this.executeWrite(statement.text, statement.parameters);
+        for (const statement of then) await this.#executeRequired(statement);
         return ids;
       });
     } catch (error) {
@@ -291,11 +291,17 @@ export abstract class SqlStorageBackend implements StorageBackend {
     if (statements.length === 0) return [];
     const run = async (): Promise<number[]> => {
       const changed: number[] = [];
-      for (const statement of statements)
-        changed.push(await this.executeWrite(statement.text, statement.parameters));
+      for (const statement of statements) changed.push(await this.#executeRequired(statement));
       return changed;
     };
     return statements.length === 1 || this.inTransaction() ? run() : this.transaction(run);
+  }
+
+  /** Runs `statement`; one marked `required` that changed nothing throws its error (rolling back what it is run with). */
+  async #executeRequired(statement: WriteStatement): Promise<number> {
+    const changed = await this.executeWrite(statement.text, statement.parameters);
+    if (changed === 0 && statement.required !== undefined) throw statement.required();
+    return changed;
   }
 
   /** {@link executeWrite}'s text as this dialect runs it (kept: the same few texts come back all the time). */

@@ -72,6 +72,21 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       await handle.cleanup();
     });
 
+    /** A write of node `id`'s label, and its label as stored. */
+    const relabel = (label: string, id: number): WriteStatement => ({
+      text: 'UPDATE db_dbnode SET label = $1 WHERE id = $2',
+      parameters: [label, id],
+    });
+    const labelOf = async (id: number): Promise<string> =>
+      (
+        await storage
+          .executor()
+          .selectFrom('db_dbnode')
+          .select('label')
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      ).label;
+
     it('starts empty at the head schema version, tied to its repository', async () => {
       expect(storage.entryPoint).toBe(name);
       expect(await storage.schemaVersion()).toBe(SCHEMA_VERSION_HEAD);
@@ -275,10 +290,6 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
 
     it('runs statements with a node batch or on their own, all or nothing, counting the rows each changed', async () => {
       const userId = await newUser(storage);
-      const relabel = (label: string, id: number): WriteStatement => ({
-        text: 'UPDATE db_dbnode SET label = $1 WHERE id = $2',
-        parameters: [label, id],
-      });
       const setting = storage.globalVariableWrite('process|state_change|calculation', 'end');
       const [first] = await storage.insertNodes([nodeRow(storage, userId, {}, { label: 'first' })], []);
       // the end of a process with its output: the output, its link, the setting and the state together
@@ -298,15 +309,6 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       expect(await storage.getGlobalVariable('process|state_change|calculation')).toBe('end');
 
       // every shape of the insert takes them: one node without links, a batch with a link inside it, a node with a file
-      const labelOf = async (id: number): Promise<string> =>
-        (
-          await storage
-            .executor()
-            .selectFrom('db_dbnode')
-            .select('label')
-            .where('id', '=', id)
-            .executeTakeFirstOrThrow()
-        ).label;
       await storage.insertNodes([nodeRow(storage, userId)], [], [relabel('plain', first!)]);
       expect(await labelOf(first!)).toBe('plain');
       const batch = await storage.insertNodes(
@@ -342,6 +344,61 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
       expect(await labelOf(first!)).toBe('again');
       expect(await countRows(storage, 'db_dbnode')).toBe(nodesBefore);
       expect(await countRows(storage, 'db_dblink')).toBe(2);
+    });
+
+    it('keeps nothing of a write whose required statement changed no row, and rejects with its error', async () => {
+      const userId = await newUser(storage);
+      const [first, holder] = await storage.insertNodes(
+        [nodeRow(storage, userId, {}, { label: 'kept' }), nodeRow(storage, userId)],
+        [],
+      );
+      class Fenced extends Error {}
+      // the fence of a daemon lease: a row that must still be there (another than the write changes: PostgreSQL does
+      // not change one row twice in a statement), checked in the write's own statement
+      const fence = (id: number): WriteStatement => ({
+        text: 'UPDATE db_dbnode SET mtime = mtime WHERE id = $1',
+        parameters: [id],
+        required: () => new Fenced('refused'),
+      });
+      const nodesBefore = await countRows(storage, 'db_dbnode');
+      const missing = 987_654_321;
+      const key = await storage.repository.putObjectFromBuffer(Buffer.from('fenced'));
+      const withFile = storage.dialect.encodeJson({ o: { file: { k: key } } });
+      const attempts: (() => Promise<unknown>)[] = [
+        () => storage.executeWrites([fence(missing)]),
+        () => storage.executeWrites([fence(missing), relabel('lost', first!)]),
+        () => storage.insertNodes([nodeRow(storage, userId)], [], [fence(missing), relabel('lost', first!)]),
+        () =>
+          storage.insertNodes(
+            [nodeRow(storage, userId)],
+            [{ inputId: first!, outputIndex: 0, label: 'input', type: 'input_calc' }],
+            [relabel('lost', first!), fence(missing)],
+          ),
+        () =>
+          storage.insertNodes(
+            [nodeRow(storage, userId), nodeRow(storage, userId)],
+            [{ inputIndex: 0, outputIndex: 1, label: 'inside', type: 'create' }],
+            [fence(missing)],
+          ),
+        () =>
+          storage.insertNodes(
+            [nodeRow(storage, userId, {}, { repository_metadata: withFile })],
+            [],
+            [fence(missing), relabel('lost', first!)],
+          ),
+        () =>
+          storage.transaction(() =>
+            storage.insertNodes([nodeRow(storage, userId)], [], [relabel('lost', first!), fence(missing)]),
+          ),
+      ];
+      for (const attempt of attempts) await expect(attempt()).rejects.toBeInstanceOf(Fenced);
+      expect(await labelOf(first!)).toBe('kept');
+      expect(await countRows(storage, 'db_dbnode')).toBe(nodesBefore);
+      // a check that holds lets the write through, counted like any other statement
+      expect(await storage.executeWrites([fence(holder!), relabel('written', first!)])).toEqual([1, 1]);
+      await storage.insertNodes([nodeRow(storage, userId)], [], [fence(holder!)]);
+      expect(await labelOf(first!)).toBe('written');
+      expect(await countRows(storage, 'db_dbnode')).toBe(nodesBefore + 1);
     });
 
     it('executeRead gives the rows a built query gives, seeing its own transaction and no other', async () => {

@@ -1,10 +1,26 @@
 import { sql, type Kysely } from 'kysely';
 import { LeaseLostError } from '../../errors.js';
-import type { StorageBackend } from '../../storage/backend.js';
+import type { StorageBackend, WriteStatement } from '../../storage/backend.js';
+import { TaskState } from '../../storage/aiida-ts-schema/daemon-tables.js';
 import type { Database } from '../../storage/schema.js';
 import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
 import type { GuardedWrite, WriteGuard } from '../write-guard.js';
 import { finishTask } from './task-table.js';
+
+/** The fence of {@link DaemonLease.check}, as a plain statement (see `checkStatement`). */
+const CHECK_WHERE = 'WHERE process_id = $1 AND owner = $2 AND epoch = $3 AND state = $4';
+const CHECK = `UPDATE aiida_ts_task SET step_mark = step_mark ${CHECK_WHERE}`;
+/** The same, also recording the largest node pk as the step mark (a checkpoint write). */
+const CHECK_AND_MARK = `UPDATE aiida_ts_task SET step_mark = (SELECT max(id) FROM db_dbnode) ${CHECK_WHERE}`;
+
+/** Options of {@link DaemonLease}. */
+export interface DaemonLeaseOptions {
+  /**
+   * The row had no parent when it was claimed: the terminal write may then release it in its own statement (there is
+   * no parent to wake), on condition that it still has none.
+   */
+  readonly parentless?: boolean;
+}
 
 /** What the holder of a lease hears about. */
 export interface LeaseEvents {
@@ -39,13 +55,22 @@ export class DaemonLease implements WriteGuard {
   #abandoned = false;
   #givenUp = false;
   #woken: number | undefined;
+  readonly #parentless: boolean;
 
-  constructor(storage: StorageBackend, pk: number, owner: string, epoch: number, events: LeaseEvents = {}) {
+  constructor(
+    storage: StorageBackend,
+    pk: number,
+    owner: string,
+    epoch: number,
+    events: LeaseEvents = {},
+    options: DaemonLeaseOptions = {},
+  ) {
     this.#storage = storage;
     this.pk = pk;
     this.owner = owner;
     this.epoch = epoch;
     this.#events = events;
+    this.#parentless = options.parentless === true;
   }
 
   transactional(): boolean {
@@ -69,14 +94,7 @@ export class DaemonLease implements WriteGuard {
 
   /** Checks (and, on PostgreSQL, locks) the lease; `mark` also records the largest node pk as the step mark. */
   async check(db: Kysely<Database>, mark: boolean): Promise<void> {
-    // Given up here (lost, or dropped at a stop or a missed heartbeat): refused without asking the database, for the
-    // process's own writes and those of the processes run in its step alike — even when no other worker has claimed
-    // it yet, so that nothing of a step this worker no longer stands behind gets recorded.
-    if (this.#givenUp)
-      throw new LeaseLostError(
-        `process<${this.pk}>: not recorded (the process was given up here: it is continued from its checkpoint)`,
-        this.pk,
-      );
+    this.#refuseIfGivenUp();
     const updated = await withAiidaTsTables(db)
       .updateTable('aiida_ts_task')
       .set({ step_mark: mark ? sql<number>`(SELECT max(id) FROM db_dbnode)` : sql<number>`step_mark` })
@@ -85,24 +103,72 @@ export class DaemonLease implements WriteGuard {
       .where('epoch', '=', this.epoch)
       .where('state', '=', 'running')
       .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) === 0) {
-      this.#lost = true;
-      this.#givenUp = true;
-      this.#events.onLost?.(this);
-      throw new LeaseLostError(
-        `process<${this.pk}> is no longer leased to ${this.owner} (epoch ${this.epoch}): the write was refused`,
-        this.pk,
-      );
-    }
+    if (Number(updated.numUpdatedRows) === 0) throw this.#lostNow();
   }
 
-  async before(db: Kysely<Database>, write: GuardedWrite): Promise<void> {
+  /**
+   * {@link check} as a statement to run with the write it guards (in the same statement or transaction): `required`,
+   * so that nothing of that write is kept when the lease is lost.
+   */
+  checkStatement(mark: boolean): WriteStatement {
+    this.#refuseIfGivenUp();
+    return {
+      text: mark ? CHECK_AND_MARK : CHECK,
+      parameters: [this.pk, this.owner, this.epoch, TaskState.RUNNING],
+      required: () => this.#lostNow(),
+    };
+  }
+
+  #refuseIfGivenUp(): void {
+    // Given up here (lost, or dropped at a stop or a missed heartbeat): refused without asking the database, for the
+    // process's own writes and those of the processes run in its step alike — even when no other worker has claimed
+    // it yet, so that nothing of a step this worker no longer stands behind gets recorded.
+    if (this.#givenUp)
+      throw new LeaseLostError(
+        `process<${this.pk}>: not recorded (the process was given up here: it is continued from its checkpoint)`,
+        this.pk,
+      );
+  }
+
+  /** The check found the lease lost: every later write is refused here; the error to throw. */
+  #lostNow(): LeaseLostError {
+    this.#lost = true;
+    this.#givenUp = true;
+    this.#events.onLost?.(this);
+    return new LeaseLostError(
+      `process<${this.pk}> is no longer leased to ${this.owner} (epoch ${this.epoch}): the write was refused`,
+      this.pk,
+    );
+  }
+
+  #refuseIfAsked(): void {
     const refused = this.#events.refuseWrite?.(this);
     if (refused !== undefined) {
       this.#abandoned = true;
       throw new LeaseLostError(`process<${this.pk}>: not recorded (${refused})`, this.pk);
     }
+  }
+
+  async before(db: Kysely<Database>, write: GuardedWrite): Promise<void> {
+    this.#refuseIfAsked();
     await this.check(db, write.checkpoint && !write.terminal);
+  }
+
+  statements(write: GuardedWrite): readonly WriteStatement[] | undefined {
+    // The terminal write releases the row; waking a parent reads the parent's row and its other children after
+    // locking it, a transaction's work. Without a parent, the release is the check: the row is deleted only while the
+    // lease holds (and only while it still has no parent, so that no parent can miss its wake-up).
+    if (write.terminal && !this.#parentless) return undefined;
+    this.#refuseIfAsked();
+    if (!write.terminal) return [this.checkStatement(write.checkpoint)];
+    this.#refuseIfGivenUp();
+    return [
+      {
+        text: `DELETE FROM aiida_ts_task ${CHECK_WHERE} AND parent_id IS NULL`,
+        parameters: [this.pk, this.owner, this.epoch, TaskState.RUNNING],
+        required: () => this.#lostNow(),
+      },
+    ];
   }
 
   async after(db: Kysely<Database>, write: GuardedWrite): Promise<void> {
@@ -132,6 +198,10 @@ class InheritedGuard implements WriteGuard {
 
   before(db: Kysely<Database>): Promise<void> {
     return this.#lease.check(db, false);
+  }
+
+  statements(): readonly WriteStatement[] {
+    return [this.#lease.checkStatement(false)];
   }
 
   after(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Communicator } from 'kiwipy-ts';
-import type { StorageBackend } from '../../storage/backend.js';
+import type { StorageBackend, WriteStatement } from '../../storage/backend.js';
 import { DialectName } from '../../storage/dialect.js';
 import type { Database } from '../../storage/schema.js';
 import { TaskMode, TaskState, WorkerKind } from '../../storage/aiida-ts-schema/daemon-tables.js';
@@ -53,6 +53,11 @@ class LocalLease implements WriteGuard {
     if (write.terminal) await finishTask(db, this.#storage, write.pk);
   }
 
+  statements(write: GuardedWrite): readonly WriteStatement[] | undefined {
+    // nothing to check; the terminal write releases the row (see `after`)
+    return write.terminal ? undefined : [];
+  }
+
   committed(write: GuardedWrite): void {
     if (write.terminal) this.#ended();
   }
@@ -67,6 +72,7 @@ const NO_GUARD: WriteGuard = {
   transactional: () => false,
   before: () => Promise.resolve(),
   after: () => Promise.resolve(),
+  statements: () => [],
   committed: () => undefined,
   inherited: () => NO_GUARD,
 };

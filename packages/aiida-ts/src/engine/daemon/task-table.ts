@@ -32,6 +32,8 @@ export interface Claim {
   readonly module: string | null;
   readonly waitingFor: readonly number[] | null;
   readonly stepMark: number | null;
+  /** The process whose step made (and waits for) this one, if any: its end may wake that parent. */
+  readonly parentId: number | null;
   /** Control requests for the process were pending when it was claimed (else they need not be read now). */
   readonly requested: boolean;
 }
@@ -165,6 +167,7 @@ interface ClaimedRaw {
   module: string | null;
   waiting_for: string | null;
   step_mark: number | string | null;
+  parent_id: number | string | null;
   requested: boolean | number | string;
 }
 
@@ -175,12 +178,13 @@ function claimOf(row: ClaimedRaw): Claim {
     module: row.module,
     waitingFor: parsePkList(row.waiting_for),
     stepMark: num(row.step_mark),
+    parentId: num(row.parent_id),
     requested: row.requested === true || Number(row.requested) === 1,
   };
 }
 
 /** What a claim returns: the row's fields a worker needs, and whether control requests are pending for it. */
-const CLAIM_RETURNING = sql`RETURNING process_id, epoch, module, waiting_for, step_mark,
+const CLAIM_RETURNING = sql`RETURNING process_id, epoch, module, waiting_for, step_mark, parent_id,
   EXISTS (SELECT 1 FROM aiida_ts_control c WHERE c.process_id = aiida_ts_task.process_id AND c.state = 'pending') AS requested`;
 
 /**

@@ -315,21 +315,28 @@ export class DaemonWorker implements AsyncDisposable {
     this.#claimed += 1;
     const held: Held = {
       pk: claim.pk,
-      lease: new DaemonLease(this.storage, claim.pk, this.id, claim.epoch, {
-        onLost: () => this.#lost(held),
-        refuseWrite: () => {
-          const state = held.process?.stateObject;
-          return state instanceof Excepted && isStorageUnavailable(state.error)
-            ? 'the database could not be reached during its step: it is continued from its checkpoint'
-            : undefined;
+      lease: new DaemonLease(
+        this.storage,
+        claim.pk,
+        this.id,
+        claim.epoch,
+        {
+          onLost: () => this.#lost(held),
+          refuseWrite: () => {
+            const state = held.process?.stateObject;
+            return state instanceof Excepted && isStorageUnavailable(state.error)
+              ? 'the database could not be reached during its step: it is continued from its checkpoint'
+              : undefined;
+          },
+          onFinished: (_lease, woken) => {
+            if (woken !== undefined) {
+              this.#sleep.poke();
+              void publishContinue(this.broker, woken);
+            }
+          },
         },
-        onFinished: (_lease, woken) => {
-          if (woken !== undefined) {
-            this.#sleep.poke();
-            void publishContinue(this.broker, woken);
-          }
-        },
-      }),
+        { parentless: claim.parentId === null },
+      ),
       process: undefined,
       applying: new Map(),
       awaited: new Set(claim.waitingFor ?? []),

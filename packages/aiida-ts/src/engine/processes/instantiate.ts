@@ -11,6 +11,7 @@ import {
 import type { Communicator } from 'kiwipy-ts';
 import { InputValidationError, InvalidOperationError, type ValidationIssue } from '../../errors.js';
 import { LinkType } from '../../orm/links.js';
+import { DialectName } from '../../storage/dialect.js';
 import { Node, type NodeOptions } from '../../orm/nodes/node.js';
 import type { ProcessNode } from '../../orm/nodes/process/process.js';
 import { CalculationNode, WorkflowNode } from '../../orm/nodes/process/process.js';
@@ -234,7 +235,16 @@ export async function instantiateProcess(
     const guard = parent?.provenance.storeProvenance === true ? parent.provenance.writer.guard : undefined;
     const parentPk = parent?.node.pk ?? null;
     const check = { pk: parentPk ?? 0, terminal: false, checkpoint: false };
-    if (guard?.transactional(check) === true && parentPk !== null) {
+    // On PostgreSQL the check goes in the node's insert statement (one round trip and one commit).
+    const fence =
+      guard !== undefined &&
+      parentPk !== null &&
+      runner.storage.dialect.name === DialectName.POSTGRES &&
+      !runner.storage.inTransaction()
+        ? guard.statements(check)
+        : undefined;
+    if (fence !== undefined) await node.storeAllThen(fence);
+    else if (guard?.transactional(check) === true && parentPk !== null) {
       await runner.storage.transaction(async (trx) => {
         await guard.before(trx, check);
         await node.storeAll();

@@ -220,26 +220,37 @@ export class NodeWriter {
       for (const pending of writes) await pending();
       return;
     }
-    // A guard (the daemon's lease of the process) checks and completes the write in its transaction.
+    // A guard (the daemon's lease of the process) checks and completes the write in its transaction, or in its one
+    // statement on PostgreSQL.
     const guard = node.pk === null ? undefined : this.guard;
     const linkRows = links.length > 0 && links.length <= SMALL_INSERT ? [linksInsert(links)] : [];
     const tail = [...statements, ...(update === undefined ? [] : [update.statement])];
+    const guarded = {
+      pk: node.pk ?? 0,
+      terminal: seal,
+      checkpoint: Object.hasOwn(set, ProcessAttribute.CHECKPOINT),
+    };
     if (
       storage.dialect.name === DialectName.POSTGRES &&
-      guard === undefined &&
       writes.length === 0 &&
       linkRows.length === links.length &&
       !storage.inTransaction()
     ) {
-      // On PostgreSQL, outputs, their links, the settings and the state that says the process has them go in one
-      // statement: one round trip and one commit, all or nothing (each part used to commit on its own, in this order).
-      const all = [...linkRows, ...tail];
-      if (nodes.length === 0 && all.length === 0) return;
-      await storage.trackWrite(`the changes of node<${String(node.pk)}>`, async () => {
-        if (nodes.length === 0 || !(await Node.storeManyThen(nodes, all))) await storage.executeWrites(all);
-      });
-      update?.written();
-      return;
+      // On PostgreSQL, the guard's check, outputs, their links, the settings and the state that says the process has
+      // them go in one statement: one round trip and one commit, all or nothing (each part used to commit on its own,
+      // in this order; the check, with the rest in a transaction).
+      const fence = guard === undefined ? [] : guard.statements(guarded);
+      if (fence !== undefined) {
+        const written = [...linkRows, ...tail];
+        if (nodes.length === 0 && written.length === 0) return;
+        const all = [...fence, ...written];
+        await storage.trackWrite(`the changes of node<${String(node.pk)}>`, async () => {
+          if (nodes.length === 0 || !(await Node.storeManyThen(nodes, all))) await storage.executeWrites(all);
+        });
+        update?.written();
+        guard?.committed(guarded);
+        return;
+      }
     }
     const write = async (): Promise<void> => {
       if (nodes.length > 0) await Node.storeMany(nodes);
@@ -261,11 +272,6 @@ export class NodeWriter {
     // them); on SQLite, where a statement costs no round trip but a commit does, they share one transaction.
     // (a lone attribute update is one statement: no transaction around it)
     const count = (nodes.length > 0 ? 1 : 0) + (links.length > 0 ? 1 : 0) + writes.length + statements.length;
-    const guarded = {
-      pk: node.pk ?? 0,
-      terminal: seal,
-      checkpoint: Object.hasOwn(set, ProcessAttribute.CHECKPOINT),
-    };
     const run =
       guard === undefined
         ? write

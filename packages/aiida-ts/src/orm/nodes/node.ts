@@ -648,6 +648,18 @@ export class Node {
    * none. The sources' own sources must be stored already (as in aiida-core).
    */
   async storeAll(options: StorageOption = {}): Promise<this> {
+    return this.#storeAll(options, []);
+  }
+
+  /**
+   * @internal {@link storeAll} for the engine, with `then`: statements run with the nodes' insert, all or nothing (on
+   * PostgreSQL in the same statement: the daemon's lease check of the process that makes the node).
+   */
+  async storeAllThen(then: readonly WriteStatement[]): Promise<this> {
+    return this.#storeAll({}, then);
+  }
+
+  async #storeAll(options: StorageOption, then: readonly WriteStatement[]): Promise<this> {
     if (this.isStored) throw new ModificationNotAllowedError(`Node<${String(this.pk)}> is already stored`);
     const parents: Node[] = [];
     for (const link of this.#state.incoming) {
@@ -661,7 +673,7 @@ export class Node {
       }
       parents.push(link.source);
     }
-    await Node.#storeNodes([...parents, this], options);
+    await Node.#storeNodes([...parents, this], options, then);
     return this;
   }
 

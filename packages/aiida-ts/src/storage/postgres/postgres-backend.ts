@@ -245,7 +245,7 @@ SELECT id, position::integer AS position FROM numbered`,
 function writeExpressions(
   statements: readonly WriteStatement[],
   offset: number,
-): { readonly expressions: string[]; readonly values: unknown[] } {
+): { readonly expressions: string[]; readonly values: unknown[]; readonly checks: string[] } {
   const values: unknown[] = [];
   let taken = offset;
   const expressions = statements.map((statement, index) => {
@@ -255,18 +255,49 @@ function writeExpressions(
     values.push(...statement.parameters);
     return `write_${index + 1} AS (${text} RETURNING 1)`;
   });
-  return { expressions, values };
+  return { expressions, values, checks: requiredChecks(statements) };
+}
+
+/** What a failed `required` check raises (see {@link requiredChecks}), followed by the statement's index. */
+const REQUIRED_MARK = 'aiida-ts:required-write-changed-nothing:';
+
+/**
+ * For each `required` statement, an expression of the final SELECT that fails the whole statement when its write
+ * changed no row (so nothing of it is kept): a text cast to integer that is valid only when there is a row. The
+ * cast depends on the count, so the planner cannot fold it into a failure of every execution.
+ */
+function requiredChecks(statements: readonly WriteStatement[]): string[] {
+  const checks: string[] = [];
+  statements.forEach((statement, index) => {
+    if (statement.required === undefined) return;
+    const count = `(SELECT count(*) FROM write_${index + 1})`;
+    checks.push(
+      `CASE WHEN ${count} = 0 THEN ('${REQUIRED_MARK}${index} ' || ${count})::integer END AS required_${index + 1}`,
+    );
+  });
+  return checks;
+}
+
+/** The error of the `required` statement whose check failed the statement, if that is why `error` happened. */
+function requiredFailure(error: unknown, statements: readonly WriteStatement[]): Error | undefined {
+  if (pgCode(error) !== '22P02' || !(error instanceof Error)) return undefined;
+  const at = error.message.indexOf(REQUIRED_MARK);
+  if (at < 0) return undefined;
+  const index = Number.parseInt(error.message.slice(at + REQUIRED_MARK.length), 10);
+  return statements[index]?.required?.();
 }
 
 /**
  * One of the node statements above with `expressions` run in it: added to its common table expressions (before the
- * final SELECT, which reads the same rows as before), or, for the plain insert, around it.
+ * final SELECT, which reads the same rows as before, and the `checks` besides), or, for the plain insert, around it.
  */
-function withExpressions(text: string, expressions: readonly string[]): string {
+function withExpressions(text: string, expressions: readonly string[], checks: readonly string[]): string {
+  const extra = checks.map((check) => `, ${check}`).join('');
   if (!text.startsWith('WITH '))
-    return `WITH node AS (${text}),\n${expressions.join(',\n')}\nSELECT id FROM node`;
+    return `WITH node AS (${text}),\n${expressions.join(',\n')}\nSELECT id${extra} FROM node`;
   const at = text.lastIndexOf('\nSELECT ');
-  return `${text.slice(0, at)},\n${expressions.join(',\n')}${text.slice(at)}`;
+  const from = text.indexOf(' FROM ', at);
+  return `${text.slice(0, at)},\n${expressions.join(',\n')}${text.slice(at, from)}${extra}${text.slice(from)}`;
 }
 
 /** Names of the prepared statements made by {@link withExpressions}, by text (few: one per shape of the writes). */
@@ -318,14 +349,19 @@ export class PostgresStorageBackend extends SqlStorageBackend {
   override async executeWrites(statements: readonly WriteStatement[]): Promise<number[]> {
     if (statements.length <= 1 || this.inTransaction()) return super.executeWrites(statements);
     this.assertOpen();
-    const { expressions, values } = writeExpressions(statements, 0);
+    const { expressions, values, checks } = writeExpressions(statements, 0);
     const counts = statements.map((_, i) => `(SELECT count(*) FROM write_${i + 1})::integer AS c${i + 1}`);
-    const result = await this.executor().executeQuery<Record<string, number>>(
-      CompiledQuery.raw(
-        `${PREPARED_STATEMENT_MARK}WITH ${expressions.join(',\n')}\nSELECT ${counts.join(', ')}`,
-        values,
-      ),
-    );
+    let result;
+    try {
+      result = await this.executor().executeQuery<Record<string, number>>(
+        CompiledQuery.raw(
+          `${PREPARED_STATEMENT_MARK}WITH ${expressions.join(',\n')}\nSELECT ${[...counts, ...checks].join(', ')}`,
+          values,
+        ),
+      );
+    } catch (error) {
+      throw requiredFailure(error, statements) ?? error;
+    }
     const row = result.rows[0];
     return statements.map((_, i) => Number(row?.[`c${i + 1}`] ?? 0));
   }
@@ -388,7 +424,7 @@ export class PostgresStorageBackend extends SqlStorageBackend {
     }
     if (then.length > 0) {
       const writes = writeExpressions(then, values.length);
-      const text = withExpressions(statement.text, writes.expressions);
+      const text = withExpressions(statement.text, writes.expressions, writes.checks);
       statement = { name: composedName(text), text };
       values.push(...writes.values);
     }
@@ -399,11 +435,12 @@ export class PostgresStorageBackend extends SqlStorageBackend {
       return ids;
     };
     const asIntegrityError = (error: unknown): unknown =>
-      this.isConstraintViolation(error)
+      requiredFailure(error, then) ??
+      (this.isConstraintViolation(error)
         ? new IntegrityError(`insert into db_dbnode violates a constraint: ${(error as Error).message}`, {
             cause: error,
           })
-        : error;
+        : error);
     // in a transaction: the same one statement on its connection (nodes and links together, one round trip)
     const inTransaction = async (): Promise<number[]> => {
       try {
@@ -429,6 +466,8 @@ export class PostgresStorageBackend extends SqlStorageBackend {
         return idsOf(rows);
       } catch (error) {
         if (this.isConstraintViolation(error)) throw asIntegrityError(error);
+        const refused = requiredFailure(error, then);
+        if (refused !== undefined) throw refused;
         if (attempt >= 8 || !this.isTransient(error)) throw error;
         await sleep(Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random()));
       }
