@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
+import { SchedulerError } from '../../errors.js';
 import type { CommandOutput } from '../scheduler.js';
 
 /**
@@ -22,7 +23,7 @@ interface ProcessRow extends PsRow {
 }
 
 /** Not readable as `ps` would show it: the caller runs `ps` instead. */
-class NotEmulated extends Error {}
+class NotEmulated extends SchedulerError {}
 
 /** `[DD-]HH:MM:SS` of a CPU time in seconds, as procps prints its TIME column. */
 function psTime(total: number): string {
