@@ -1,4 +1,4 @@
-import { createBLAKE2b, type IHasher } from 'hash-wasm';
+import type { IHasher } from 'hash-wasm';
 import { Blake2b, type Blake2bParams } from './blake2b.js';
 
 /**
@@ -17,6 +17,8 @@ import { Blake2b, type Blake2bParams } from './blake2b.js';
  *
  * The WebAssembly module is compiled on the first digest asked for (not at import, which would cost every command
  * its start-up time); until it is ready, and if it cannot load, digests come from the JavaScript implementation.
+ * hash-wasm itself is imported then too: every storage reaches this module, and its 280 kB of code would otherwise
+ * be compiled by every command that opens one (`verdi process list`), hashing or not.
  */
 
 /** The tree parameters of one digest. */
@@ -124,22 +126,24 @@ function selfTest(tree: WasmTree): boolean {
  * this only makes the first ones fast.
  */
 export function loadTreeHash(): Promise<boolean> {
-  loading ??= createBLAKE2b(DIGEST_SIZE * 8).then(
-    (hasher) => {
-      hasher.init();
-      const tree: WasmTree = {
-        hasher,
-        initial: hasher.save(),
-        states: new Map(),
-        byParams: new WeakMap(),
-      };
-      if (!selfTest(tree)) return false;
-      wasm = tree;
-      return true;
-    },
-    // no WebAssembly here: the JavaScript implementation stays, with the same digests
-    () => false,
-  );
+  loading ??= import('hash-wasm')
+    .then(({ createBLAKE2b }) => createBLAKE2b(DIGEST_SIZE * 8))
+    .then(
+      (hasher) => {
+        hasher.init();
+        const tree: WasmTree = {
+          hasher,
+          initial: hasher.save(),
+          states: new Map(),
+          byParams: new WeakMap(),
+        };
+        if (!selfTest(tree)) return false;
+        wasm = tree;
+        return true;
+      },
+      // no WebAssembly here: the JavaScript implementation stays, with the same digests
+      () => false,
+    );
   return loading;
 }
 

@@ -142,7 +142,8 @@ async function ownerCells(
 ): Promise<Map<number, string | null>> {
   const cells = new Map<number, string | null>();
   if (pks.length === 0) return cells;
-  const { ownershipOf } = await import('../../engine/daemon/index.js');
+  // the module itself, not the daemon's index: that one loads the worker, the runner and plumpy (~1 MB of code)
+  const { ownershipOf } = await import('../../engine/daemon/ownership.js');
   const found = new Map<number, Ownership>();
   // in chunks: a database bounds the parameters of one statement
   for (let start = 0; start < pks.length; start += 5_000)
@@ -166,7 +167,8 @@ async function ownerCells(
  * that the daemon is not running. Only processes running a step hold a slot; parked ones are counted apart.
  */
 async function daemonLoad(cli: Cli, storage: StorageBackend): Promise<void> {
-  const { slotUsage } = await import('../../engine/daemon/index.js');
+  // as in ownerCells: not the daemon's index, which every `verdi process list` would pay to load
+  const { slotUsage } = await import('../../engine/daemon/ownership.js');
   const usage = await slotUsage({ storage });
   if (usage.workers === 0) {
     cli.out.warning('The daemon is not running: start it with `verdi daemon start`');
