@@ -81,6 +81,37 @@ const ownLocation: Plugin = {
 };
 
 /**
+ * zod's error messages in 49 languages other than English: 350 kB of code that every command compiled at start-up
+ * (~17 ms of ~50 for zod), because `z.locales` is part of the namespace every schema file imports. In the bundle each
+ * one but English (zod's default, which it configures when it loads) is a function that requires zod's CommonJS
+ * build of that locale when a script calls it (`z.config(z.locales.de())`), so it returns the same messages.
+ */
+const zodLocales: Plugin = {
+  name: 'aiida-ts-zod-locales',
+  setup(build) {
+    // left to Node's require at run time (the banner's), not bundled
+    build.onResolve({ filter: /^zod\/v4\/locales\/[\w-]+\.cjs$/ }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
+    build.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const lines = text.split('\n').filter((line) => line.trim() !== '');
+      const contents = lines.map((line) => {
+        const match = /^export \{ default as (\w+) \} from "\.\/([\w-]+)\.js";$/.exec(line);
+        if (match === null) throw new Error(`${args.path}: unexpected line ${JSON.stringify(line)}`);
+        const [, name = '', file = ''] = match;
+        // zod's CommonJS locale sets `module.exports` to the locale function itself
+        return name === 'en'
+          ? line
+          : `export const ${name} = (...args) => require(${JSON.stringify(`zod/v4/locales/${file}.cjs`)})(...args);`;
+      });
+      return { contents: contents.join('\n'), loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
+/**
  * Modules that scripts import and must share with `verdi` (see src/cmdline/utils/own-modules.ts), each an entry of
  * the bundle: the public entry points of aiida-ts, plumpy-ts and kiwipy-ts, and zod (schemas a script builds go
  * into the processes of the engine).
@@ -132,7 +163,7 @@ const result = await build({
   banner: {
     js: "import { createRequire as __aiidaTsCreateRequire } from 'node:module';\nconst require = __aiidaTsCreateRequire(import.meta.url);",
   },
-  plugins: [externals, ownLocation],
+  plugins: [externals, ownLocation, zodLocales],
   metafile: process.env['AIIDA_TS_BUNDLE_METAFILE'] !== undefined,
 });
 if (result.metafile !== undefined)
