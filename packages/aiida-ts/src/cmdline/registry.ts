@@ -41,9 +41,9 @@ const COMMAND_GROUPS: Readonly<Record<string, () => GroupModule>> = {
 
 /** The command groups of `verdi`, sorted by name; nothing is imported until an entry's `load` is called. */
 export function listCommandGroups(): CommandGroupEntry[] {
+  // the names are lowercase ASCII, so code-unit order is alphabetical; `localeCompare` would load ICU's collator
+  // (~6 ms of every command's start-up)
   return Object.entries(COMMAND_GROUPS)
-    // the names are lowercase ASCII: code-unit order is the same, and `localeCompare` would load ICU's collator
-    // (~8 ms of every command's start-up)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, importer]) => ({
       name,
