@@ -7,11 +7,12 @@
  *     (target ≤ 20 ms; aiida-core needs about 0.5 s of engine time per job on one worker);
  *   - in flight: M jobs submitted at once to one runner (poll interval 0); jobs/s, ours and the baseline's
  *     (target ≥ 50 jobs/s).
- * Run: `npx tsx bench/calcjob.ts [--sequential N] [--parallel M]` (defaults 50 and 200).
+ * Run: `npx tsx bench/calcjob.ts [--sequential N] [--parallel M] [--in-flight-only]` (defaults 50 and 200;
+ * `--in-flight-only` skips the sequential part, to compare the in-flight rate in more runs). Prints the load average.
  */
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { LocalCommunicator } from 'kiwipy-ts';
 import { wirePlugins } from '../src/config.js';
@@ -25,7 +26,8 @@ function argument(name: string, fallback: number): number {
   return index >= 0 ? Number(process.argv[index + 1]) : fallback;
 }
 
-const SEQUENTIAL = argument('sequential', 50);
+const IN_FLIGHT_ONLY = process.argv.includes('--in-flight-only');
+const SEQUENTIAL = IN_FLIGHT_ONLY ? 0 : argument('sequential', 50);
 const PARALLEL = argument('parallel', 200);
 
 /** Runs `script` with `bash -c` in `cwd`; resolves to its stdout. */
@@ -133,14 +135,21 @@ async function main(): Promise<void> {
     const handParallelCpu = (used.user + used.system) / 1000 / PARALLEL;
 
     const rate = (count: number, ms: number) => (count / ms) * 1000;
+    const load = loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ');
+    const sequentialLines = [
+      `sequential, ${SEQUENTIAL} jobs: ours ${(oursSequential / SEQUENTIAL).toFixed(1)} ms/job, ` +
+        `by hand ${(handSequential / SEQUENTIAL).toFixed(1)} ms/job, ratio ${(oursSequential / handSequential).toFixed(2)}`,
+      `  CPU time of this process per job (spawning bash and ps included): ours ${(oursCpu / SEQUENTIAL).toFixed(1)} ms, ` +
+        `by hand ${(handCpu / SEQUENTIAL).toFixed(1)} ms, difference ${((oursCpu - handCpu) / SEQUENTIAL).toFixed(1)} ms`,
+      `  engine overhead per job: ${overhead.toFixed(1)} ms (target ≤ 20 ms; aiida-core ≈ 500 ms, ` +
+        `ratio aiida-core / ours ≈ ${(500 / Math.max(overhead, 0.1)).toFixed(0)})`,
+    ];
     process.stdout.write(
       [
-        `sequential, ${SEQUENTIAL} jobs: ours ${(oursSequential / SEQUENTIAL).toFixed(1)} ms/job, ` +
-          `by hand ${(handSequential / SEQUENTIAL).toFixed(1)} ms/job, ratio ${(oursSequential / handSequential).toFixed(2)}`,
-        `  CPU time of this process per job (spawning bash and ps included): ours ${(oursCpu / SEQUENTIAL).toFixed(1)} ms, ` +
-          `by hand ${(handCpu / SEQUENTIAL).toFixed(1)} ms, difference ${((oursCpu - handCpu) / SEQUENTIAL).toFixed(1)} ms`,
-        `  engine overhead per job: ${overhead.toFixed(1)} ms (target ≤ 20 ms; aiida-core ≈ 500 ms, ` +
-          `ratio aiida-core / ours ≈ ${(500 / Math.max(overhead, 0.1)).toFixed(0)})`,
+        `load average ${load}`,
+        ...(IN_FLIGHT_ONLY ? [] : sequentialLines),
         `in flight, ${PARALLEL} jobs in one runner: ours ${rate(PARALLEL, oursParallel).toFixed(1)} jobs/s` +
           `${failed > 0 ? ` (${failed} failed)` : ''}, by hand ${rate(PARALLEL, handParallel).toFixed(1)} jobs/s, ` +
           `ratio ours / by hand ${(handParallel / oursParallel).toFixed(2)} (target ≥ 50 jobs/s)`,

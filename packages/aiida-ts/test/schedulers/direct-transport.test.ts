@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DirectScheduler, JobState, type JobInfo, type JobTemplateInput } from '../../src/schedulers.js';
 import { LocalTransport, SshTransport, type Transport } from '../../src/transports.js';
 import { isAlive, startPrivateSshd, type PrivateSshd } from '@aiida-ts/test-services';
@@ -176,6 +176,27 @@ describe.each(transports)('core.direct through %s', (name, createTransport) => {
       expect(state).toBe(JobState.SUSPENDED);
     } finally {
       process.kill(Number(jobId), 'SIGCONT');
+      expect(await scheduler.killJob(jobId)).toBe(true);
+    }
+  });
+
+  // A runner with many jobs asks for them by user: reading every process of the user from /proc would be hundreds of
+  // file reads in the runner, which ps does in a process of its own.
+  it.runIf(name === 'core.local')('lists a user with ps, a few job ids from /proc', async () => {
+    const user = execFileSync('id', ['-un']).toString().trim();
+    const workdir = writeJob('listing', { codesInfo: [{ cmdlineParams: ['sleep', '30'] }] });
+    const jobId = (await scheduler.submitJob(workdir, '_aiidasubmit.sh')) as string;
+    const commands = vi.spyOn(transport, 'execCommandWait');
+    try {
+      const byIds = await scheduler.getJobs({ jobs: [jobId] });
+      expect(byIds.map((job) => job.jobId)).toEqual([jobId]);
+      expect(commands).not.toHaveBeenCalled();
+      const byUser = await scheduler.getJobs({ user });
+      expect(byUser.map((job) => job.jobId)).toContain(jobId);
+      expect(commands).toHaveBeenCalledTimes(1);
+      expect(commands.mock.calls[0]?.[0]).toMatch(/\bps\b/);
+    } finally {
+      commands.mockRestore();
       expect(await scheduler.killJob(jobId)).toBe(true);
     }
   });

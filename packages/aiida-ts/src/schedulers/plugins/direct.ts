@@ -185,7 +185,10 @@ export class DirectScheduler extends BashCliScheduler {
     command: string,
     query: { readonly jobs?: readonly string[]; readonly user?: string },
   ): Promise<CommandOutput> {
-    if (this.#isLocal() && (query.jobs?.length ?? 0) <= PROC_LISTING_MAX_JOBS) {
+    // Only a query by job ids: a query by user would read the files of every process of the machine's user in the
+    // runner (hundreds of reads on the event loop when the runner is busiest), which `ps` does in a process of its own.
+    const jobCount = query.jobs?.length ?? 0;
+    if (this.#isLocal() && jobCount > 0 && jobCount <= PROC_LISTING_MAX_JOBS) {
       const listed = await listProcessesLikePs(query);
       if (listed !== undefined) return listed;
     }

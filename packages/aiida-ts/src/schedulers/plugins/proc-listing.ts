@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { SchedulerError } from '../../errors.js';
 import type { CommandOutput } from '../scheduler.js';
@@ -38,14 +39,14 @@ function psTime(total: number): string {
  * letter with procps' flags (`<`/`N` nice, `L` locked pages, `s` session leader, `l` threads, `+` foreground), the
  * CPU time, named by the current user (right only when its effective uid is that user's). Null when it is gone.
  */
-async function readProcess(pid: string, me: { uid: number; name: string }): Promise<ProcessRow | null> {
+function readProcess(pid: string, me: { uid: number; name: string }): ProcessRow | null {
   let stat: string;
   let status: string;
+  // Read synchronously: the kernel writes these files from memory (no disk to wait for), and an asynchronous read is
+  // four thread-pool round trips per file: 32 jobs cost the runner about 4.8 ms of CPU per poll that way, 1.2 ms so.
   try {
-    [stat, status] = await Promise.all([
-      readFile(`/proc/${pid}/stat`, 'latin1'),
-      readFile(`/proc/${pid}/status`, 'latin1'),
-    ]);
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    status = readFileSync(`/proc/${pid}/status`, 'latin1');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ESRCH') return null;
@@ -81,7 +82,8 @@ async function readProcess(pid: string, me: { uid: number; name: string }): Prom
  * What `ps -o pid,stat,user,time -p <jobs>` (or `-U <user>`, the current user) prints, read from `/proc` in this
  * process instead of spawning `ps` (a process per poll of the direct scheduler on the local machine). Undefined when
  * that cannot be done exactly — not Linux, `/proc` unreadable, another user's process or name, a user name `ps` would
- * shorten — and the caller runs `ps`.
+ * shorten — and the caller runs `ps`. The files are read synchronously, so `-U` (every process of the user) blocks the
+ * event loop for a while: the direct scheduler asks for a few job ids only.
  */
 export async function listProcessesLikePs(query: {
   readonly jobs?: readonly string[];
@@ -102,9 +104,7 @@ export async function listProcessesLikePs(query: {
     if (query.jobs !== undefined && query.jobs.length > 0) pids = [...new Set(query.jobs)];
     else if (query.user === me.name) pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
     else return undefined;
-    const rows = (await Promise.all(pids.map((pid) => readProcess(pid, me)))).filter(
-      (row): row is ProcessRow => row !== null,
-    );
+    const rows = pids.map((pid) => readProcess(pid, me)).filter((row): row is ProcessRow => row !== null);
     // `-U` selects by real user
     const listed =
       query.jobs !== undefined && query.jobs.length > 0 ? rows : rows.filter((row) => row.realUid === me.uid);
