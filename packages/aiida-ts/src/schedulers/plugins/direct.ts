@@ -163,9 +163,16 @@ export class DirectScheduler extends BashCliScheduler {
    * than every process of the user.
    */
   override jobListQuery(jobCount: number): 'user' | 'jobs' {
-    return this.#isLocal() && process.platform === 'linux' && jobCount <= PROC_LISTING_MAX_JOBS
-      ? 'jobs'
-      : 'user';
+    return process.platform === 'linux' && this.#readsProc(jobCount) ? 'jobs' : 'user';
+  }
+
+  /**
+   * Whether a query of this many job ids is read from `/proc` here. Only a query by ids: a query by user would read
+   * the files of every process of the machine's user in the runner (hundreds of reads on the event loop when the
+   * runner is busiest), which `ps` does in a process of its own.
+   */
+  #readsProc(jobCount: number): boolean {
+    return this.#isLocal() && jobCount > 0 && jobCount <= PROC_LISTING_MAX_JOBS;
   }
 
   #isLocal(): boolean {
@@ -185,11 +192,8 @@ export class DirectScheduler extends BashCliScheduler {
     command: string,
     query: { readonly jobs?: readonly string[]; readonly user?: string },
   ): Promise<CommandOutput> {
-    // Only a query by job ids: a query by user would read the files of every process of the machine's user in the
-    // runner (hundreds of reads on the event loop when the runner is busiest), which `ps` does in a process of its own.
-    const jobCount = query.jobs?.length ?? 0;
-    if (this.#isLocal() && jobCount > 0 && jobCount <= PROC_LISTING_MAX_JOBS) {
-      const listed = await listProcessesLikePs(query);
+    if (query.jobs !== undefined && this.#readsProc(query.jobs.length)) {
+      const listed = listProcessesLikePs(query.jobs);
       if (listed !== undefined) return listed;
     }
     return this.exec(command);

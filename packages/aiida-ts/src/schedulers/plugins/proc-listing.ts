@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { SchedulerError } from '../../errors.js';
 import type { CommandOutput } from '../scheduler.js';
@@ -17,9 +16,8 @@ interface PsRow {
   readonly time: string;
 }
 
-/** A process as `ps` shows it, with the user ids it is selected and named by. */
+/** A process as `ps` shows it, with the user id it is named by. */
 interface ProcessRow extends PsRow {
-  readonly realUid: number;
   readonly effectiveUid: number;
 }
 
@@ -73,22 +71,17 @@ function readProcess(pid: string, me: { uid: number; name: string }): ProcessRow
     stat: flags,
     user: me.name,
     time: psTime(Math.floor((field(14) + field(15)) / TICKS_PER_SECOND)),
-    realUid: Number(uids[1]),
     effectiveUid: Number(uids[2]),
   };
 }
 
 /**
- * What `ps -o pid,stat,user,time -p <jobs>` (or `-U <user>`, the current user) prints, read from `/proc` in this
- * process instead of spawning `ps` (a process per poll of the direct scheduler on the local machine). Undefined when
- * that cannot be done exactly — not Linux, `/proc` unreadable, another user's process or name, a user name `ps` would
- * shorten — and the caller runs `ps`. The files are read synchronously, so `-U` (every process of the user) blocks the
- * event loop for a while: the direct scheduler asks for a few job ids only.
+ * What `ps -o pid,stat,user,time -p <jobs>` prints, read from `/proc` in this process instead of spawning `ps` (a
+ * process per poll of the direct scheduler on the local machine). Undefined when that cannot be done exactly — not
+ * Linux, `/proc` unreadable, another user's process, a user name `ps` would shorten — and the caller runs `ps`. The
+ * files are read synchronously, two per job: the direct scheduler asks this for a few job ids only.
  */
-export async function listProcessesLikePs(query: {
-  readonly jobs?: readonly string[];
-  readonly user?: string;
-}): Promise<CommandOutput | undefined> {
+export function listProcessesLikePs(jobs: readonly string[]): CommandOutput | undefined {
   if (process.platform !== 'linux') return undefined;
   let me: { uid: number; name: string };
   try {
@@ -100,14 +93,9 @@ export async function listProcessesLikePs(query: {
   // procps prints longer names shortened (or as the uid): not worth imitating
   if (me.uid < 0 || me.name.length === 0 || me.name.length > 8) return undefined;
   try {
-    let pids: string[];
-    if (query.jobs !== undefined && query.jobs.length > 0) pids = [...new Set(query.jobs)];
-    else if (query.user === me.name) pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
-    else return undefined;
-    const rows = pids.map((pid) => readProcess(pid, me)).filter((row): row is ProcessRow => row !== null);
-    // `-U` selects by real user
-    const listed =
-      query.jobs !== undefined && query.jobs.length > 0 ? rows : rows.filter((row) => row.realUid === me.uid);
+    const listed = [...new Set(jobs)]
+      .map((pid) => readProcess(pid, me))
+      .filter((row): row is ProcessRow => row !== null);
     // only the current user's name is known without a lookup (ps would read the password database)
     if (listed.some((row) => row.effectiveUid !== me.uid)) return undefined;
     listed.sort((a, b) => Number(a.pid) - Number(b.pid));
