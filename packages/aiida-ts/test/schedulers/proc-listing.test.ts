@@ -13,8 +13,8 @@ const children: ChildProcess[] = [];
 const pids: string[] = [];
 const scheduler = new DirectScheduler({ transport: new LocalTransport({ useLoginShell: false }) });
 
-function start(command: string, args: string[], options: { detached?: boolean } = {}): string {
-  const child = spawn(command, args, { stdio: 'ignore', detached: options.detached ?? false });
+function start(command: string, args: string[]): string {
+  const child = spawn(command, args, { stdio: 'ignore' });
   children.push(child);
   return String(child.pid);
 }
@@ -55,11 +55,21 @@ beforeAll(async () => {
   const parent = start('bash', ['-c', 'sleep 0 & exec sleep 30']);
   pids.push(parent);
   pids.push(start('nice', ['-n', '5', 'sleep', '30']));
-  pids.push(start('setsid', ['sleep', '30'], { detached: true }));
-  // a multi-threaded one
-  pids.push(start(process.execPath, ['-e', 'setTimeout(() => {}, 30_000)']));
+  // not detached: a process group leader would make setsid fork and exit, and the session leader get another pid
+  pids.push(start('setsid', ['sleep', '30']));
+  // a multi-threaded one; it says when its start-up is over, after which its main thread only sleeps
+  const threaded = spawn(
+    process.execPath,
+    ['-e', "setTimeout(() => {}, 30_000); process.stdout.write('ready')"],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
+  children.push(threaded);
+  pids.push(String(threaded.pid));
+  await new Promise((resolve) => threaded.stdout.once('data', resolve));
   // wait for the zombie (and for the exec of each command, so both listings see the final process)
-  for (let attempt = 0; attempt < 200; attempt += 1) {
+  for (let attempt = 0; ; attempt += 1) {
     const zombie = execFileSync('bash', ['-c', `ps -o pid=,stat= --ppid ${parent} || true`], {
       encoding: 'utf8',
     });
@@ -67,19 +77,23 @@ beforeAll(async () => {
       pids.push(zombie.trim().split(/\s+/)[0]!);
       break;
     }
+    if (attempt === 1000) throw new Error(`no zombie appeared under ${parent}: ${zombie}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  // settled: each has exec'd its final command and sleeps (or is stopped), the node one with its threads
-  for (let attempt = 0; attempt < 500; attempt += 1) {
-    const states = execFileSync('bash', ['-c', `ps -o stat=,comm= -p ${pids.join(',')} || true`], {
+  // settled: each has exec'd its final command and sleeps (or is stopped), the node one with its threads. Until then
+  // the two listings may see a process in different states, so not settling is a failure here, not a wait that ends
+  let states = '';
+  for (let attempt = 0; ; attempt += 1) {
+    states = execFileSync('bash', ['-c', `ps -o stat=,comm= -p ${pids.join(',')} || true`], {
       encoding: 'utf8',
     });
     const lines = states.trim().split('\n');
-    if (
+    const settled =
+      lines.length === pids.length &&
       lines.every((line) => /^(S|T|Z)/.test(line) && !/\b(nice|setsid)\b/.test(line)) &&
-      /^Sl/m.test(states)
-    )
-      break;
+      /^Sl/m.test(states);
+    if (settled) break;
+    if (attempt === 1000) throw new Error(`the test's processes did not settle:\n${states}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   // one that is gone: ps lists nothing for it
@@ -104,9 +118,13 @@ describe.runIf(process.platform === 'linux')('the job list of the direct schedul
     expect(ours).toBeDefined();
     const theirs = ps(['-p', pids.join(',')]);
     expect(ours!.retval).toBe(theirs.retval);
-    expect(rows(scheduler.parseJoblistOutput(ours!), pids)).toEqual(
-      rows(scheduler.parseJoblistOutput(theirs), pids),
-    );
+    const listed = rows(scheduler.parseJoblistOutput(ours!), pids);
+    expect(listed).toEqual(rows(scheduler.parseJoblistOutput(theirs), pids));
+    // every kind of process named above was listed (flags only as far as they do not depend on how the test is run:
+    // a terminal adds `+`, a niced runner `N` to all)
+    const stats = listed.map(({ jobSubstate }) => String(jobSubstate));
+    expect(stats.map((stat) => stat[0]).sort()).toEqual(['S', 'S', 'S', 'S', 'S', 'T', 'Z']);
+    for (const flag of ['N', 's', 'l']) expect(stats.some((stat) => stat.includes(flag))).toBe(true);
   });
 
   it('prints only the header, with exit status 1, when nothing matches', () => {
