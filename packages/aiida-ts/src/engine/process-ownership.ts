@@ -26,6 +26,12 @@ export interface ProcessOwnership {
    */
   handOver(process: EngineProcessInstance, parent: EngineProcessInstance | undefined): Promise<void>;
   /**
+   * Hands a made process without a parent to the daemon together with its first checkpoint: called before the write
+   * of its node that carries the checkpoint, it joins the runnable record to that write (both commit together), and
+   * resolves to what is left to do once that write has committed (the broker task).
+   */
+  joinHandOver(process: EngineProcessInstance): Promise<() => Promise<void>>;
+  /**
    * A child of `processClass` with call link label `label` that an earlier, interrupted run of the current step of
    * `parent` made, to be used instead of making it again (each is taken once, in order); undefined when there is
    * none. A `submitted` child that has not terminated is handed to the daemon again if it has no record.

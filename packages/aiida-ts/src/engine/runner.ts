@@ -568,8 +568,13 @@ export class Runner implements ProcessRunner, AsyncDisposable {
         `${process.constructor.name} cannot be checkpointed, so it cannot be submitted to the daemon`,
       );
     }
-    // The created state's checkpoint is on the node once the process is ready; then the daemon takes over.
+    // The created state's checkpoint is on the node once the process is ready; then the daemon takes over. Without a
+    // parent, the daemon's record of the process is written with that checkpoint (one commit).
     await process.ready();
+    const joined =
+      parent === undefined && this.ownership !== undefined
+        ? await this.ownership.joinHandOver(process)
+        : undefined;
     await process.provenance.writer.flush();
     await process.close();
     const entry = this.#live.get(this.#key(process.pid));
@@ -577,7 +582,8 @@ export class Runner implements ProcessRunner, AsyncDisposable {
       this.#live.delete(this.#key(process.pid));
       entry.markTerminated();
     }
-    if (this.ownership !== undefined) await this.ownership.handOver(process, parent);
+    if (joined !== undefined) await joined();
+    else if (this.ownership !== undefined) await this.ownership.handOver(process, parent);
     else await this.controller.continueProcess(process.pid, { nowait: false, noReply: true });
   }
 

@@ -38,7 +38,7 @@ describe.each(BACKENDS)('the lease fence in the write itself on %s', (_name, ope
     const { storage } = handle;
     const node = await new Int(1).store();
     const pk = node.pk!;
-    await insertTask(storage.executor(), storage, {
+    await insertTask(storage, {
       pk,
       state: TaskState.RUNNING,
       mode: TaskMode.DAEMON,

@@ -9,9 +9,14 @@ import { DialectName, type SqlDialect } from '../../storage/dialect.js';
  * SQLite file is shared on; SQLite keeps it fixed for the whole statement).
  */
 export function dbNowMs(dialect: SqlDialect): RawBuilder<number | string> {
+  return sql.raw<number | string>(dbNowMsText(dialect));
+}
+
+/** {@link dbNowMs} as SQL text, for a plain statement (`WriteStatement`). */
+export function dbNowMsText(dialect: SqlDialect): string {
   return dialect.name === DialectName.POSTGRES
-    ? sql<string>`(floor(extract(epoch from clock_timestamp()) * 1000))::bigint`
-    : sql<number>`CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)`;
+    ? '(floor(extract(epoch from clock_timestamp()) * 1000))::bigint'
+    : "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)";
 }
 
 /** An epoch-milliseconds value as the driver returned it (PostgreSQL gives `BIGINT` as a string). */

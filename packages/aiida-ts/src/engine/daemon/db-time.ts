@@ -3,7 +3,7 @@ import type { SqlDialect } from '../../storage/dialect.js';
 import { dbNowMs, epochMs } from '../coordination/db-clock.js';
 
 // the clock of the coordination tables: the daemon's rows are compared with the same one
-export { dbNowMs, epochMs } from '../coordination/db-clock.js';
+export { dbNowMs, dbNowMsText, epochMs } from '../coordination/db-clock.js';
 
 /** A nullable epoch-milliseconds column as a `Date`. */
 export function dateOf(raw: number | string | bigint | null): Date | null {

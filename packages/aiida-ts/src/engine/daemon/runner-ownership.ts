@@ -10,7 +10,7 @@ import type { ProcessOwnership, ReplayedChild } from '../process-ownership.js';
 import type { GuardedWrite, WriteGuard } from '../write-guard.js';
 import { ControlState } from '../../storage/aiida-ts-schema/daemon-tables.js';
 import { pendingRequests, settleRequests, type ControlRequest } from './control-table.js';
-import { DaemonPresence, handOverProcess, moduleOf } from './hand-over.js';
+import { DaemonPresence, handOverProcess, joinHandOver, moduleOf } from './hand-over.js';
 import { finishTask, insertTask } from './task-table.js';
 import { WorkerRegistration, newWorkerId } from './worker-registry.js';
 
@@ -145,7 +145,7 @@ export class RunnerOwnership implements ProcessOwnership {
     const pk = process.node.pk;
     if (pk === null || this.#closed) return;
     await this.#register();
-    await insertTask(this.#storage.executor(), this.#storage, {
+    await insertTask(this.#storage, {
       pk,
       state: TaskState.RUNNING,
       mode: TaskMode.LOCAL,
@@ -208,6 +208,10 @@ export class RunnerOwnership implements ProcessOwnership {
 
   handOver(process: EngineProcessInstance, parent: EngineProcessInstance | undefined): Promise<void> {
     return handOverProcess(this.#storage, this.#broker, process, parent);
+  }
+
+  joinHandOver(process: EngineProcessInstance): Promise<() => Promise<void>> {
+    return joinHandOver(this.#storage, this.#broker, process);
   }
 
   replayChild(): Promise<ReplayedChild | undefined> {

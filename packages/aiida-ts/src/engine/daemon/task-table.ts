@@ -1,11 +1,11 @@
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
-import type { StorageBackend } from '../../storage/backend.js';
-import { DialectName } from '../../storage/dialect.js';
+import type { StorageBackend, WriteStatement } from '../../storage/backend.js';
+import { DialectName, type SqlDialect } from '../../storage/dialect.js';
 import type { Database } from '../../storage/schema.js';
 import { TaskMode, TaskState, type AiidaTsTaskTable } from '../../storage/aiida-ts-schema/daemon-tables.js';
 import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
-import { dbNowMs, dbNowValue } from './db-time.js';
+import { dbNowMs, dbNowMsText, dbNowValue } from './db-time.js';
 
 /** The process states after which a process has nothing left to run (aiida's terminal states). */
 export const TERMINAL_STATES = ['finished', 'excepted', 'killed'] as const;
@@ -100,42 +100,69 @@ export interface InsertTaskOptions {
 }
 
 /**
- * Writes the row of a process (in the current transaction, if any): a new row, or an existing one made `runnable`
- * again (a process submitted once more, e.g. by `repair`) unless it is running. Resolves to the row's epoch.
+ * The statement {@link insertTask} runs, to run it with other writes (a submitted process's row goes in the same
+ * write as its checkpoint: one commit, and the row never names a process that cannot be loaded yet).
  */
-export async function insertTask(
-  db: Kysely<Database>,
-  storage: StorageBackend,
-  options: InsertTaskOptions,
-): Promise<void> {
-  const now = dbNowValue(storage.dialect);
-  const values = {
-    process_id: options.pk,
-    state: options.state,
-    mode: options.mode,
-    owner: options.owner ?? null,
-    epoch: options.state === TaskState.RUNNING ? 1 : 0,
-    parent_id: options.parentId ?? null,
-    waiting_for: null,
-    wake_at: null,
-    paused: 0,
-    step_mark: null,
-    module: options.module ?? null,
-    enqueued_at: now,
-    claimed_at: options.state === TaskState.RUNNING ? now : null,
-  } satisfies Record<keyof AiidaTsTaskTable, unknown>;
-  await tables(db)
-    .insertInto('aiida_ts_task')
-    .values(values)
-    .onConflict((conflict) =>
-      conflict.column('process_id').doUpdateSet({
-        state: sql`CASE WHEN aiida_ts_task.state = 'running' THEN aiida_ts_task.state ELSE ${options.state} END`,
-        mode: options.mode,
-        module: sql`COALESCE(${options.module ?? null}, aiida_ts_task.module)`,
-        parent_id: sql`COALESCE(${options.parentId ?? null}, aiida_ts_task.parent_id)`,
-      }),
-    )
-    .execute();
+export function insertTaskStatement(dialect: SqlDialect, options: InsertTaskOptions): WriteStatement {
+  const running = options.state === TaskState.RUNNING;
+  const now = dbNowMsText(dialect);
+  const columns = [
+    'process_id',
+    'state',
+    'mode',
+    'owner',
+    'epoch',
+    'parent_id',
+    'waiting_for',
+    'wake_at',
+    'paused',
+    'step_mark',
+    'module',
+    'enqueued_at',
+    'claimed_at',
+  ] satisfies (keyof AiidaTsTaskTable)[];
+  const values = [
+    '$1',
+    '$2',
+    '$3',
+    '$4',
+    '$5',
+    '$6',
+    'NULL',
+    'NULL',
+    '0',
+    'NULL',
+    '$7',
+    now,
+    running ? now : 'NULL',
+  ];
+  return {
+    text:
+      `INSERT INTO aiida_ts_task (${columns.join(', ')}) VALUES (${values.join(', ')}) ` +
+      // an existing row is made runnable again (a process submitted once more, e.g. by `repair`) unless it is running
+      'ON CONFLICT (process_id) DO UPDATE SET ' +
+      "state = CASE WHEN aiida_ts_task.state = 'running' THEN aiida_ts_task.state ELSE excluded.state END, " +
+      'mode = excluded.mode, module = COALESCE(excluded.module, aiida_ts_task.module), ' +
+      'parent_id = COALESCE(excluded.parent_id, aiida_ts_task.parent_id)',
+    parameters: [
+      options.pk,
+      options.state,
+      options.mode,
+      options.owner ?? null,
+      running ? 1 : 0,
+      options.parentId ?? null,
+      options.module ?? null,
+    ],
+  };
+}
+
+/**
+ * Writes the row of a process (in the current transaction, if any): a new row, or an existing one made `runnable`
+ * again (a process submitted once more, e.g. by `repair`) unless it is running.
+ */
+export async function insertTask(storage: StorageBackend, options: InsertTaskOptions): Promise<void> {
+  const { text, parameters } = insertTaskStatement(storage.dialect, options);
+  await storage.executeWrite(text, parameters);
 }
 
 /** The row of process `pk`, if any. */

@@ -28,7 +28,7 @@ import { Runner } from '../runner.js';
 import { pendingRequests, settleRequests, type ControlRequest } from './control-table.js';
 import { exceptUnderLease, importProcessModule } from './bad-input.js';
 import { continuedPkAnswer, endedAnswer, terminatedAnswer } from './continue-reply.js';
-import { handOverProcess, moduleOf, publishContinue } from './hand-over.js';
+import { handOverProcess, joinHandOver, moduleOf, publishContinue } from './hand-over.js';
 import { DaemonLease } from './lease.js';
 import { awaitedBy, parkConditionOf, type ParkCondition } from './park.js';
 import { StepJournal } from './step-journal.js';
@@ -223,6 +223,13 @@ export class DaemonWorker implements AsyncDisposable {
       handOver: async (process, parent) => {
         await handOverProcess(this.storage, this.broker, process, parent);
         this.#sleep.poke();
+      },
+      joinHandOver: async (process) => {
+        const publish = await joinHandOver(this.storage, this.broker, process);
+        return async () => {
+          await publish();
+          this.#sleep.poke();
+        };
       },
       replayChild: (parent, processClass, label, options) =>
         this.#replayChild(parent, processClass, label, options),
@@ -555,7 +562,7 @@ export class DaemonWorker implements AsyncDisposable {
         });
         const state = (await countActive(trx, this.storage, [child.pk])) > 0 ? TaskState.RUNNABLE : undefined;
         if (state !== undefined)
-          await insertTask(trx, this.storage, {
+          await insertTask(this.storage, {
             pk: child.pk,
             state,
             mode: TaskMode.DAEMON,
@@ -810,7 +817,7 @@ export class DaemonWorker implements AsyncDisposable {
     if (!(node instanceof ProcessNode) || node.isTerminated) return 'drop';
     const type = node.processType;
     if (type === null || processClassRegistry.find(type) === undefined) return 'reject';
-    await insertTask(this.storage.executor(), this.storage, {
+    await insertTask(this.storage, {
       pk,
       state: TaskState.RUNNABLE,
       mode: TaskMode.DAEMON,

@@ -84,14 +84,7 @@ export async function repairProcesses(options: RepairOptions = {}): Promise<Repa
       }
       findings.push({ pk, kind: 'lost', action: 'queued for the daemon' });
       if (!dryRun) {
-        await storage.transaction(async (trx) => {
-          await insertTask(trx, storage, {
-            pk,
-            state: TaskState.RUNNABLE,
-            mode: TaskMode.DAEMON,
-            module: null,
-          });
-        });
+        await insertTask(storage, { pk, state: TaskState.RUNNABLE, mode: TaskMode.DAEMON, module: null });
         await publishContinue(communicator, pk);
       }
       continue;
