@@ -263,8 +263,11 @@ export class Runner implements ProcessRunner, AsyncDisposable {
   ): Promise<InstanceType<C>> {
     this.#ensureOpen();
     // A process made for the daemon takes no subscriptions here (see HandOverCommunicator).
+    // Its node's insert need not wait for the disk: the hand-over writes its first checkpoint durably right after.
     const made =
-      options.forDaemon === true ? { ...options, communicator: this.#handOverCommunicator } : options;
+      options.forDaemon === true
+        ? { ...options, communicator: this.#handOverCommunicator, lazyCommit: true }
+        : options;
     const process = await withStorage(this.storage, () =>
       instantiateProcess(this, processClass as unknown as EngineProcessClass, inputs, made),
     );

@@ -13,8 +13,21 @@ export const StorageEntryPoint = {
 } as const;
 export type StorageEntryPoint = (typeof StorageEntryPoint)[keyof typeof StorageEntryPoint];
 
+/** Options of a write that commits (see {@link StorageBackend.transaction}, {@link StorageBackend.insertNodes}). */
+export interface CommitOptions {
+  /**
+   * The commit need not have reached the disk when the write resolves: the caller makes a durable write after it
+   * before anything outside the database relies on this one, and a database that commits in one ordered log
+   * (PostgreSQL's write-ahead log) makes this one durable with that one. PostgreSQL then does not wait for the disk at
+   * this commit (`synchronous_commit` off for the transaction; a few milliseconds per commit on an ordinary disk);
+   * what it wrote is visible at once, as always, and a crash of the database server before the durable write loses it
+   * as if it had never been made. SQLite ignores it (it commits durably).
+   */
+  readonly lazyCommit?: boolean;
+}
+
 /** Options of {@link StorageBackend.transaction}. */
-export interface TransactionOptions {
+export interface TransactionOptions extends CommitOptions {
   /**
    * How many times the whole transaction is re-run when the database reports a transient conflict (SQLite
    * `SQLITE_BUSY` after the busy timeout, PostgreSQL serialization failure or deadlock). Default 8.
@@ -128,6 +141,7 @@ export interface StorageBackend extends AsyncDisposable {
     nodes: readonly NewDbNode[],
     links: readonly BatchLink[],
     then?: readonly WriteStatement[],
+    options?: CommitOptions,
   ): Promise<number[]>;
 
   /**
@@ -178,7 +192,7 @@ export interface StorageBackend extends AsyncDisposable {
    * lock that excludes such transactions, so a row can never be committed pointing at an object it deleted:
    * `MissingObjectsError` (the write rolled back) names the keys that are gone; put them again and retry.
    */
-  referenceObjects<T>(keys: Iterable<string>, write: () => Promise<T>): Promise<T>;
+  referenceObjects<T>(keys: Iterable<string>, write: () => Promise<T>, options?: CommitOptions): Promise<T>;
   /**
    * Checks the storage (`verdi storage integrity`): every object's content against its key (unless `hashes` is
    * false), objects nodes refer to but the repository lacks, objects no node refers to, the repository's own

@@ -12,6 +12,7 @@ import { collectObjectKeys } from '../repository/object-key.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
 import type {
   BatchLink,
+  CommitOptions,
   ProfileAccessPort,
   StorageBackend,
   StorageEntryPoint,
@@ -127,8 +128,11 @@ export abstract class SqlStorageBackend implements StorageBackend {
     await sql.raw(statement).execute(connection);
   }
 
-  /** The statement opening a transaction (SQLite takes the write lock at once). */
-  protected abstract beginStatement(): string;
+  /**
+   * The statement opening a transaction (SQLite takes the write lock at once); `lazyCommit`: its commit need not wait
+   * for the disk (see `CommitOptions`).
+   */
+  protected abstract beginStatement(lazyCommit: boolean): string;
   /** Whether `error` is a conflict that goes away when the transaction is run again. */
   protected abstract isTransient(error: unknown): boolean;
   /** Whether `error` is the database refusing a row (unique, foreign key, not null, check). */
@@ -170,7 +174,7 @@ export abstract class SqlStorageBackend implements StorageBackend {
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await this.db.connection().execute(async (connection) => {
-          await this.runControl(connection, this.beginStatement());
+          await this.runControl(connection, this.beginStatement(options.lazyCommit === true));
           let result: T;
           try {
             result = await this.#scope.run({ trx: connection, savepoints: 0 }, () => fn(connection));
@@ -224,6 +228,7 @@ export abstract class SqlStorageBackend implements StorageBackend {
     nodes: readonly NewDbNode[],
     links: readonly BatchLink[],
     then: readonly WriteStatement[] = [],
+    options: CommitOptions = {},
   ): Promise<number[]> {
     if (nodes.length === 0) {
       await this.executeWrites(then);
@@ -238,7 +243,7 @@ export abstract class SqlStorageBackend implements StorageBackend {
         if (keys.size > 0) await this.#assertObjectsPresent(keys);
         for (const statement of then) await this.#executeRequired(statement);
         return ids;
-      });
+      }, options);
     } catch (error) {
       // deferred foreign keys fail at COMMIT, outside bulkInsert's own wrapping
       if (!(error instanceof IntegrityError) && this.isConstraintViolation(error)) {
@@ -251,14 +256,18 @@ export abstract class SqlStorageBackend implements StorageBackend {
     }
   }
 
-  async referenceObjects<T>(keys: Iterable<string>, write: () => Promise<T>): Promise<T> {
+  async referenceObjects<T>(
+    keys: Iterable<string>,
+    write: () => Promise<T>,
+    options: CommitOptions = {},
+  ): Promise<T> {
     const wanted = new Set(keys);
     if (wanted.size === 0) return write();
     return this.transaction(async () => {
       const result = await write();
       await this.#assertObjectsPresent(wanted);
       return result;
-    });
+    }, options);
   }
 
   async #assertObjectsPresent(keys: ReadonlySet<string>): Promise<void> {

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityError, InvalidOperationError } from '../../src/errors.js';
 import type { StorageBackend, WriteStatement } from '../../src/storage/backend.js';
+import { DialectName } from '../../src/storage/dialect.js';
 import { SCHEMA_VERSION_HEAD } from '../../src/storage/migrations.js';
 import { REPOSITORY_UUID_KEY, type NewDbNode } from '../../src/storage/schema.js';
 import type { TestStorage } from './helpers.js';
@@ -250,6 +251,39 @@ export function describeBackendContract(name: string, open: () => Promise<TestSt
         { input_id: ids[2], label: 'first' },
         { input_id: stored, label: 'second' },
       ]);
+    });
+
+    it('keeps what a lazy commit wrote, and the transactions after it wait for the disk again', async () => {
+      const userId = await newUser(storage);
+      // PostgreSQL's setting for the current transaction (SQLite commits durably whatever is asked)
+      const durability = async (): Promise<string | null> =>
+        storage.dialect.name === DialectName.POSTGRES
+          ? ((
+              await sql<{ s: string }>`SELECT current_setting('synchronous_commit') AS s`.execute(
+                storage.executor(),
+              )
+            ).rows[0]?.s ?? null)
+          : null;
+      const before = await storage.transaction(() => durability());
+      const inside = await storage.transaction(() => durability(), { lazyCommit: true });
+      const ids = await storage.insertNodes([nodeRow(storage, userId, {}, { label: 'lazy' })], [], [], {
+        lazyCommit: true,
+      });
+      const row = await storage
+        .executor()
+        .selectFrom('db_dbnode')
+        .select('label')
+        .where('id', '=', ids[0]!)
+        .executeTakeFirst();
+      expect(row?.label).toBe('lazy');
+      const after = await Promise.all(
+        Array.from({ length: 4 }, () => storage.transaction(() => durability())),
+      );
+      if (storage.dialect.name === DialectName.POSTGRES) {
+        expect(before).not.toBe('off');
+        expect(inside).toBe('off');
+      }
+      expect(after).toEqual(after.map(() => before));
     });
 
     it('stores all of a node batch or nothing (duplicate uuid, unknown source, rolled back transaction)', async () => {

@@ -95,6 +95,8 @@ export class RunnerOwnership implements ProcessOwnership {
   #controlTimer: NodeJS.Timeout | undefined;
   readonly #processes = new Map<number, EngineProcessInstance>();
   readonly #applying = new Set<number>();
+  /** Broker tasks of submitted processes still being published. */
+  readonly #publishing = new Set<Promise<void>>();
   #closed = false;
 
   constructor(storage: StorageBackend, options: RunnerOwnershipOptions = {}) {
@@ -210,8 +212,15 @@ export class RunnerOwnership implements ProcessOwnership {
     return handOverProcess(this.#storage, this.#broker, process, parent);
   }
 
-  joinHandOver(process: EngineProcessInstance): Promise<() => Promise<void>> {
-    return joinHandOver(this.#storage, this.#broker, process);
+  async joinHandOver(process: EngineProcessInstance): Promise<() => Promise<void>> {
+    const publish = await joinHandOver(this.#storage, this.#broker, process);
+    return () => {
+      // Not awaited: the committed record is what hands the process over (a worker polling the storage finds it
+      // even when the broker loses the task), so `submit` does not wait for the broker's confirm; `close` does.
+      const publishing = publish().finally(() => this.#publishing.delete(publishing));
+      this.#publishing.add(publishing);
+      return Promise.resolve();
+    };
   }
 
   replayChild(): Promise<ReplayedChild | undefined> {
@@ -222,6 +231,7 @@ export class RunnerOwnership implements ProcessOwnership {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all(this.#publishing);
     if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#controlTimer !== undefined) clearInterval(this.#controlTimer);
     if (this.#registered === undefined || this.#storage.isClosed) return;

@@ -78,6 +78,11 @@ export interface InstantiateOptions {
   readonly stored?: ProcessNode;
   /** The communicator the process talks through; by default the runner's `processCommunicator`. */
   readonly communicator?: Communicator;
+  /**
+   * The caller writes the process's first checkpoint durably before anything relies on the node (a process made
+   * for the daemon): the node's insert need not wait for the disk (see `CommitOptions`).
+   */
+  readonly lazyCommit?: boolean;
 }
 
 function freezeDeep<T>(value: T): T {
@@ -243,13 +248,16 @@ export async function instantiateProcess(
       !runner.storage.inTransaction()
         ? guard.statements(check)
         : undefined;
-    if (fence !== undefined) await node.storeAllThen(fence);
+    // A child of a leased process writes its end, or its first checkpoint, durably before its parent's step goes on:
+    // its insert need not wait for the disk (see `CommitOptions`).
+    const commit = { lazyCommit: options.lazyCommit === true || (guard !== undefined && parentPk !== null) };
+    if (fence !== undefined) await node.storeAllThen(fence, commit);
     else if (guard?.transactional(check) === true && parentPk !== null) {
       await runner.storage.transaction(async (trx) => {
         await guard.before(trx, check);
         await node.storeAll();
-      });
-    } else await node.storeAll();
+      }, commit);
+    } else await node.storeAllThen([], commit);
     if (parent !== undefined && cls.persistable) await faultPoint(FaultPoint.CHILD_STORED, parent.node.pk);
     if (cachedFrom !== undefined) await cloneCachedOutputs(node, cachedFrom);
   }

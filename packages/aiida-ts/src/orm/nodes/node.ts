@@ -11,7 +11,7 @@ import {
   type ValidationIssue,
 } from '../../errors.js';
 import { collectObjectKeys } from '../../repository/object-key.js';
-import type { BatchLink, StorageBackend, WriteStatement } from '../../storage/backend.js';
+import type { BatchLink, CommitOptions, StorageBackend, WriteStatement } from '../../storage/backend.js';
 import { canonicalTimestamp, nowTimestamp, type SqlDialect } from '../../storage/dialect.js';
 import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbNodeRow, NewDbNode } from '../../storage/schema.js';
@@ -653,13 +653,18 @@ export class Node {
 
   /**
    * @internal {@link storeAll} for the engine, with `then`: statements run with the nodes' insert, all or nothing (on
-   * PostgreSQL in the same statement: the daemon's lease check of the process that makes the node).
+   * PostgreSQL in the same statement: the daemon's lease check of the process that makes the node). `commit`: see
+   * `CommitOptions` (a process node whose durable write follows at once).
    */
-  async storeAllThen(then: readonly WriteStatement[]): Promise<this> {
-    return this.#storeAll({}, then);
+  async storeAllThen(then: readonly WriteStatement[], commit: CommitOptions = {}): Promise<this> {
+    return this.#storeAll({}, then, commit);
   }
 
-  async #storeAll(options: StorageOption, then: readonly WriteStatement[]): Promise<this> {
+  async #storeAll(
+    options: StorageOption,
+    then: readonly WriteStatement[],
+    commit: CommitOptions = {},
+  ): Promise<this> {
     if (this.isStored) throw new ModificationNotAllowedError(`Node<${String(this.pk)}> is already stored`);
     const parents: Node[] = [];
     for (const link of this.#state.incoming) {
@@ -673,7 +678,7 @@ export class Node {
       }
       parents.push(link.source);
     }
-    await Node.#storeNodes([...parents, this], options, then);
+    await Node.#storeNodes([...parents, this], options, then, commit);
     return this;
   }
 
@@ -721,6 +726,7 @@ export class Node {
     nodes: readonly Node[],
     options: StorageOption,
     then: readonly WriteStatement[] = [],
+    commit: CommitOptions = {},
   ): Promise<void> {
     // one storage for the whole batch
     const bound = new Set(nodes.map((n) => n.#state.storage).filter((s) => s !== undefined));
@@ -824,7 +830,7 @@ export class Node {
     try {
       for (let attempt = 1; ; attempt += 1) {
         try {
-          ids = await storage.insertNodes(rows, links, then);
+          ids = await storage.insertNodes(rows, links, then, commit);
           break;
         } catch (error) {
           // full maintenance deleted objects between our writing them and the insert (which checks and rolls back):

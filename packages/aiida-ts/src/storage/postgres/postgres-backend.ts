@@ -6,7 +6,13 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DatabaseUnavailableError, IntegrityError } from '../../errors.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
-import type { BatchLink, ProfileAccessPort, StorageEntryPoint, WriteStatement } from '../backend.js';
+import type {
+  BatchLink,
+  CommitOptions,
+  ProfileAccessPort,
+  StorageEntryPoint,
+  WriteStatement,
+} from '../backend.js';
 import { postgresDialect } from '../dialect.js';
 import { parseJsonKeepingFloats } from '../json-floats.js';
 import { DB_DBNODE_INSERT_COLUMNS, type Database, type NewDbNode } from '../schema.js';
@@ -293,12 +299,19 @@ function requiredFailure(error: unknown, statements: readonly WriteStatement[]):
  */
 function withExpressions(text: string, expressions: readonly string[], checks: readonly string[]): string {
   const extra = checks.map((check) => `, ${check}`).join('');
-  if (!text.startsWith('WITH '))
-    return `WITH node AS (${text}),\n${expressions.join(',\n')}\nSELECT id${extra} FROM node`;
+  const more = expressions.map((expression) => `,\n${expression}`).join('');
+  if (!text.startsWith('WITH ')) return `WITH node AS (${text})${more}\nSELECT id${extra} FROM node`;
   const at = text.lastIndexOf('\nSELECT ');
   const from = text.indexOf(' FROM ', at);
-  return `${text.slice(0, at)},\n${expressions.join(',\n')}${text.slice(at, from)}${extra}${text.slice(from)}`;
+  return `${text.slice(0, at)}${more}${text.slice(at, from)}${extra}${text.slice(from)}`;
 }
+
+/**
+ * A column of the final SELECT of a statement run on its own that makes its transaction commit without waiting for
+ * the disk (see `CommitOptions`): `synchronous_commit` off until the end of the statement's own transaction, which
+ * PostgreSQL reads when it commits, after the statement ran.
+ */
+const LAZY_COMMIT = `set_config('synchronous_commit', 'off', true) AS lazy_commit`;
 
 /** Names of the prepared statements made by {@link withExpressions}, by text (few: one per shape of the writes). */
 const composedNames = new Map<string, string>();
@@ -334,8 +347,9 @@ export class PostgresStorageBackend extends SqlStorageBackend {
     this.#pool = options.pool;
   }
 
-  protected beginStatement(): string {
-    return 'BEGIN';
+  protected beginStatement(lazyCommit: boolean): string {
+    // one round trip for both (a statement without parameters goes as a simple query, which may hold several)
+    return lazyCommit ? 'BEGIN; SET LOCAL synchronous_commit TO OFF' : 'BEGIN';
   }
 
   protected writeStatement(text: string): string {
@@ -374,13 +388,14 @@ export class PostgresStorageBackend extends SqlStorageBackend {
     nodes: readonly NewDbNode[],
     links: readonly BatchLink[],
     then: readonly WriteStatement[] = [],
+    options: CommitOptions = {},
   ): Promise<number[]> {
     if (
       nodes.length === 0 ||
       nodes.length > SINGLE_STATEMENT_NODES ||
       nodes.some((row) => Object.keys(row).some((key) => !NODE_COLUMN_SET.has(key)))
     ) {
-      return super.insertNodes(nodes, links, then);
+      return super.insertNodes(nodes, links, then, options);
     }
     this.assertOpen();
     for (const link of links) {
@@ -422,9 +437,13 @@ export class PostgresStorageBackend extends SqlStorageBackend {
         links.map((link) => link.type),
       );
     }
-    if (then.length > 0) {
+    const keys = objectKeysOfRows(nodes);
+    // a lazy commit of the statement on its own: said in the statement itself (one round trip)
+    const lazy = options.lazyCommit === true && keys.size === 0 && !this.inTransaction();
+    if (then.length > 0 || lazy) {
       const writes = writeExpressions(then, values.length);
-      const text = withExpressions(statement.text, writes.expressions, writes.checks);
+      const checks = lazy ? [...writes.checks, LAZY_COMMIT] : writes.checks;
+      const text = withExpressions(statement.text, writes.expressions, checks);
       statement = { name: composedName(text), text };
       values.push(...writes.values);
     }
@@ -454,8 +473,7 @@ export class PostgresStorageBackend extends SqlStorageBackend {
     };
     // nodes with files: a transaction that checks their objects after the insert, before it commits (the insert's
     // lock on db_dbnode keeps full maintenance out meanwhile; see referenceObjects)
-    const keys = objectKeysOfRows(nodes);
-    if (keys.size > 0) return this.referenceObjects(keys, inTransaction);
+    if (keys.size > 0) return this.referenceObjects(keys, inTransaction, options);
     // inside an open transaction: a savepoint around it, so that a refused batch leaves that transaction usable (a
     // failed statement aborts a PostgreSQL transaction), as on SQLite
     if (this.inTransaction()) return this.transaction(inTransaction);

@@ -248,6 +248,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
   }
 
   protected beginStatement(): string {
+    // (a lazy commit is a durable one here: see `CommitOptions`)
     // take the write lock up front: a deferred transaction that reads first can fail with SQLITE_BUSY_SNAPSHOT
     // when it later writes, without waiting for the busy timeout
     return 'BEGIN IMMEDIATE';
