@@ -1,5 +1,5 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { getConfigOption } from '../../../config/manager.js';
@@ -111,13 +111,13 @@ export class SandboxFolder extends Folder implements AsyncDisposable {
   }
 
   /** Deletes the folder and everything in it. */
-  erase(): Promise<void> {
-    // synchronously: unlinking a few local files is quicker than the dozens of thread-pool round trips of an async
-    // recursive rm (one stat, readdir, unlink or rmdir per entry)
-    return settled(() => rmSync(this.abspath, { recursive: true, force: true }));
+  async erase(): Promise<void> {
+    // through the thread pool: deleting files a moment after writing them can wait for the file system's journal
+    // (milliseconds on a busy disk), which the event loop must not
+    await rm(this.abspath, { recursive: true, force: true });
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.erase();
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.erase();
   }
 }
