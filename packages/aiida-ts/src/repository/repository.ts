@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -41,6 +41,27 @@ export interface WalkEntry {
   readonly path: string;
   readonly dirnames: readonly string[];
   readonly filenames: readonly string[];
+}
+
+/**
+ * Local files up to this size are read whole, synchronously, and stored from the buffer: a job's input and output
+ * files are mostly a few hundred bytes, for which a read stream (open, stat, reads, close through libuv's thread pool,
+ * with the stream's machinery) costs the process many times the system calls. The backend can then also skip content it
+ * already holds without writing it.
+ */
+const SMALL_FILE_BYTES = 64 * 1024;
+
+/** Stores the local file `source` (`size` bytes, when known) in `backend`; resolves to its key. */
+function putLocalFile(backend: RepositoryBackend, source: string, size?: number): Promise<string> {
+  let content: Buffer | undefined;
+  try {
+    if ((size ?? statSync(source).size) <= SMALL_FILE_BYTES) content = readFileSync(source);
+  } catch {
+    // the stream reports what is wrong with the file, as it always did
+  }
+  return content === undefined
+    ? backend.putObjectFromStream(createReadStream(source))
+    : backend.putObjectFromBuffer(content);
 }
 
 /** Byte sources {@link Repository.putObjectFromStream} accepts. */
@@ -344,14 +365,14 @@ export class Repository {
     const target = this.#checkFileTarget(path);
     let info;
     try {
-      info = await stat(filepath);
+      info = statSync(filepath);
     } catch (error) {
       throw new FileNotFoundError(`local file \`${filepath}\` cannot be read: ${(error as Error).message}`, {
         cause: error,
       });
     }
     if (!info.isFile()) throw new IsADirectoryError(`local path \`${filepath}\` is not a file`);
-    const key = await this.#backend.putObjectFromStream(createReadStream(filepath));
+    const key = await putLocalFile(this.#backend, filepath, info.size);
     this.#insertFile(target.parents, target.name, key);
   }
 
@@ -406,7 +427,7 @@ export class Repository {
           entries.push({
             parts,
             name: entry.name,
-            key: pending(() => this.#backend.putObjectFromStream(createReadStream(source))),
+            key: pending(() => putLocalFile(this.#backend, source)),
           });
         }
       }

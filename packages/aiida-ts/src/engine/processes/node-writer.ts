@@ -13,6 +13,12 @@ export const LAZY_WRITE_MS = 100;
 /** Up to this many links are inserted with a plain statement, more with the storage's bulk insert. */
 const SMALL_INSERT = 50;
 
+/** Options of {@link NodeWriter.set}. */
+export interface NodeWriterSetOptions {
+  /** Start no write for these values: they go with the next write of the node (see {@link NodeWriter.set}). */
+  readonly withNextWrite?: boolean;
+}
+
 /** A database write done with the next flush (a log record). */
 export type PendingWrite = () => Promise<unknown>;
 
@@ -50,6 +56,8 @@ export class NodeWriter {
   #statements: WriteStatement[] = [];
   #scheduled: Promise<void> | undefined;
   #dirty = false;
+  /** Changes wait that started no write (see {@link NodeWriter.set}'s `withNextWrite`). */
+  #waiting = false;
   #timer: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   #failure: Error | undefined;
@@ -67,8 +75,12 @@ export class NodeWriter {
     return this.#node.base.attributes.get(key, undefined);
   }
 
-  /** Sets attributes (at the next write); values equal to the current ones are left out. */
-  set(values: Readonly<Record<string, unknown>>): void {
+  /**
+   * Sets attributes (at the next write); values equal to the current ones are left out. With `withNextWrite`, they
+   * start no write of their own: they wait for the next write the process makes anyway (its next state change, at the
+   * latest its end), instead of being written {@link LAZY_WRITE_MS} later in a commit of their own.
+   */
+  set(values: Readonly<Record<string, unknown>>, options: NodeWriterSetOptions = {}): void {
     let changed = false;
     for (const [key, value] of Object.entries(values)) {
       if (sameValue(this.#effective(key), value)) continue;
@@ -76,7 +88,9 @@ export class NodeWriter {
       this.#remove.delete(key);
       changed = true;
     }
-    if (changed) this.#schedule();
+    if (!changed) return;
+    if (options.withNextWrite === true) this.#waiting = true;
+    else this.#schedule();
   }
 
   /** Removes attributes if present (at the next write). */
@@ -146,6 +160,7 @@ export class NodeWriter {
    * in) and resolves when it is stored; rejects with the failure of that write.
    */
   flush(): Promise<void> {
+    if (this.#waiting && !this.#dirty && this.#scheduled === undefined) this.#dirty = true;
     if (!this.#dirty) return this.#scheduled ?? this.#chain;
     if (this.#scheduled !== undefined) return this.#scheduled;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -156,6 +171,7 @@ export class NodeWriter {
           setImmediate(() => {
             this.#scheduled = undefined;
             this.#dirty = false;
+            this.#waiting = false;
             this.#write().then(resolve, reject);
           });
         }),
@@ -169,7 +185,7 @@ export class NodeWriter {
 
   /** Whether changes wait to be written. */
   get busy(): boolean {
-    return this.#dirty || this.#scheduled !== undefined;
+    return this.#dirty || this.#waiting || this.#scheduled !== undefined;
   }
 
   /** The first write failure, if any write failed (a later write that seals the node rejects with it). */

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
-import { open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { closeSync, fdatasync, fsync, openSync, renameSync, statSync, writeSync } from 'node:fs';
+import { open, readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { CorruptObjectError, FileNotFoundError, RepositoryError, isAiidaError } from '../../errors.js';
@@ -27,6 +28,11 @@ import { CompressMode, addObjectsToPack, packAllLoose } from './pack-writer.js';
 import type { AddObjectsToPackOptions, PackAllLooseOptions, PackSource } from './pack-writer.js';
 
 const BYTES_PER_MB = 1024 * 1024;
+
+/** `fdatasync` and `fsync` of a plain descriptor, in the thread pool (they wait for the device). */
+const syncData = promisify(fdatasync);
+const syncAll = promisify(fsync);
+
 /** Loose writes and whole-object reads this backend runs at once. */
 const FILE_OPERATIONS_IN_FLIGHT = 64;
 
@@ -209,12 +215,17 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
         if (this.#container.index.has(key) || this.#written.has(key)) return key;
         const temporary = this.#sandboxPath();
         try {
-          const handle = await open(temporary, 'wx');
+          // An object given whole is small (a job's files are a few hundred bytes): opened, written and closed
+          // synchronously, each a plain system call, and only the sync to disk, which waits for the device, goes
+          // through the thread pool. (Through a FileHandle each step is a thread-pool round trip with its promise,
+          // which costs the process many times the system call.)
+          const fd = openSync(temporary, 'wx');
           try {
-            await handle.writeFile(buffer);
-            if (this.#container.fsync) await handle.datasync();
+            for (let written = 0; written < buffer.length;)
+              written += writeSync(fd, buffer, written, buffer.length - written);
+            if (this.#container.fsync) await syncData(fd);
           } finally {
-            await handle.close();
+            closeSync(fd);
           }
           await this.#publishLoose(temporary, key);
           if (this.#written.size >= 10_000) this.#written.clear();
@@ -276,14 +287,15 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
     }
     const shard = await this.#container.ensureShard(key);
     // rename() replaces atomically: a concurrent writer of the same content leaves identical bytes, and a corrupt
-    // existing copy is replaced by the good one. Readers holding the old file keep reading it.
-    await rename(temporary, this.#container.loosePath(key));
+    // existing copy is replaced by the good one. Readers holding the old file keep reading it. (Synchronous, as the
+    // open and close of the folder: metadata calls; only the sync waits for the device, in the thread pool.)
+    renameSync(temporary, this.#container.loosePath(key));
     if (this.#container.fsync) {
-      const directory = await open(shard, 'r');
+      const directory = openSync(shard, 'r');
       try {
-        await directory.sync();
+        await syncAll(directory);
       } finally {
-        await directory.close();
+        closeSync(directory);
       }
     }
   }

@@ -44,6 +44,7 @@ import { retrieveCalculation, uploadCalculation } from './execmanager.js';
 import { Folder, SandboxFolder } from './folder.js';
 import { CalcJobMonitors, type MonitorState } from './monitors.js';
 import { calcJobServices } from './runner-services.js';
+import type { NodeWriterSetOptions } from '../node-writer.js';
 import type { CalcJobTaskHost } from './tasks.js';
 import { taskKillJob } from './tasks.js';
 import { CalcJobCommand, CalcJobWaiting, waitingData, waitingMessage } from './waiting.js';
@@ -352,10 +353,14 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     if (!joinFiles && !retrieveList.includes(options.scheduler_stderr))
       retrieveList.push(options.scheduler_stderr);
     retrieveList.push(...(options.additional_retrieve_list ?? []));
-    this.setNodeAttributes({
-      [CalcJobAttribute.RETRIEVE_LIST]: retrieveList,
-      [CalcJobAttribute.RETRIEVE_TEMPORARY_LIST]: info.retrieveTemporaryList,
-    });
+    // with the upload's state change (the upload is repeated, presubmit included, until that is written)
+    this.setNodeAttributes(
+      {
+        [CalcJobAttribute.RETRIEVE_LIST]: retrieveList,
+        [CalcJobAttribute.RETRIEVE_TEMPORARY_LIST]: info.retrieveTemporaryList,
+      },
+      { withNextWrite: true },
+    );
 
     if ((this.inputs as { remote_folder?: RemoteData }).remote_folder !== undefined) return info;
 
@@ -660,8 +665,8 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     this.provenance.writer.set({ [CalcJobAttribute.STATE]: state });
   }
 
-  setNodeAttributes(values: Readonly<Record<string, unknown>>): void {
-    this.provenance.writer.set(values);
+  setNodeAttributes(values: Readonly<Record<string, unknown>>, options?: NodeWriterSetOptions): void {
+    this.provenance.writer.set(values, options);
   }
 
   joinNodeWrite(write: () => Promise<unknown>): void {

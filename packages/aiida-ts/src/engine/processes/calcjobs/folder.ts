@@ -1,9 +1,21 @@
-import { mkdtempSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { getConfigOption } from '../../../config/manager.js';
 import { safeRelativePath } from './paths.js';
+
+/**
+ * Up to this many bytes a file is written synchronously: a job's input files are a few hundred bytes, and a write
+ * through libuv's thread pool (open, write, close, each a round trip with its promise) costs the runner far more CPU
+ * than the system calls themselves. Larger content goes through the thread pool, so the event loop never waits long.
+ */
+const SYNC_WRITE_BYTES = 64 * 1024;
+
+/** The result of synchronous file system work as a promise: a failure rejects it, as the async form would. */
+function settled<T>(work: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(work()));
+}
 
 /**
  * A local folder a calculation plugin writes the input files of a job into (aiida's `Folder`). Every path is relative
@@ -27,8 +39,11 @@ export class Folder {
   async writeFile(relative: string, content: string | Uint8Array): Promise<void> {
     const target = this.getAbsPath(relative);
     // Nearly every file goes where a folder already is: the folders are made only when the write says they are not.
+    // (a string of n characters is at most 3n bytes in UTF-8)
+    const small = (typeof content === 'string' ? content.length * 3 : content.byteLength) <= SYNC_WRITE_BYTES;
     try {
-      await writeFile(target, content);
+      if (small) writeFileSync(target, content);
+      else await writeFile(target, content);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       await mkdir(path.dirname(target), { recursive: true });
@@ -47,34 +62,42 @@ export class Folder {
   }
 
   /** A sub folder (made when `create`). */
-  async getSubfolder(relative: string, options: { create?: boolean } = {}): Promise<Folder> {
-    const target = this.getAbsPath(relative);
-    if (options.create === true) await mkdir(target, { recursive: true });
-    return new Folder(target);
+  getSubfolder(relative: string, options: { create?: boolean } = {}): Promise<Folder> {
+    // a local mkdir is one system call: synchronously, without a round trip through the thread pool
+    return settled(() => {
+      const target = this.getAbsPath(relative);
+      if (options.create === true) mkdirSync(target, { recursive: true });
+      return new Folder(target);
+    });
   }
 
   /** Whether `relative` exists in the folder. */
-  async exists(relative: string): Promise<boolean> {
-    return (await stat(this.getAbsPath(relative)).catch(() => undefined)) !== undefined;
+  exists(relative: string): Promise<boolean> {
+    return settled(() => statSync(this.getAbsPath(relative), { throwIfNoEntry: false }) !== undefined);
   }
 
   /** The names of the entries at the top of the folder (or of `relative`), sorted. */
-  async getContentList(relative = '.'): Promise<string[]> {
-    return (await readdir(this.getAbsPath(relative))).sort();
+  getContentList(relative = '.'): Promise<string[]> {
+    return settled(() => readdirSync(this.getAbsPath(relative)).sort());
   }
 
-  /** Every file under the folder as a relative `/`-separated path, sorted. */
-  async listFiles(): Promise<string[]> {
+  /**
+   * Every file under the folder as a relative `/`-separated path, sorted. (A listing is one system call per folder,
+   * made synchronously: a job's folder holds a handful of files.)
+   */
+  listFiles(): Promise<string[]> {
     const out: string[] = [];
-    const walk = async (dir: string, prefix: string): Promise<void> => {
-      for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const walk = (dir: string, prefix: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
         const rel = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
-        if (entry.isDirectory()) await walk(path.join(dir, entry.name), rel);
+        if (entry.isDirectory()) walk(path.join(dir, entry.name), rel);
         else out.push(rel);
       }
     };
-    await walk(this.abspath, '');
-    return out.sort();
+    return settled(() => {
+      walk(this.abspath, '');
+      return out.sort();
+    });
   }
 }
 
@@ -89,6 +112,8 @@ export class SandboxFolder extends Folder implements AsyncDisposable {
 
   /** Deletes the folder and everything in it. */
   async erase(): Promise<void> {
+    // through the thread pool: deleting files a moment after writing them can wait for the file system's journal
+    // (milliseconds on a busy disk), which the event loop must not
     await rm(this.abspath, { recursive: true, force: true });
   }
 

@@ -11,6 +11,7 @@ import type { AuthInfo, Computer } from '../../../orm/entities/computer.js';
 import { RemoteData } from '../../../orm/nodes/data/remote.js';
 import type { RemoteStashData } from '../../../orm/nodes/data/remote-stash.js';
 import type { Node } from '../../../orm/nodes/node.js';
+import type { NodeWriterSetOptions } from '../node-writer.js';
 import { CalcJobNode, CalcJobState } from '../../../orm/nodes/process/calcjob.js';
 import { jobInfoToAiidaDict } from '../../../schedulers/job-info.js';
 import { JobState } from '../../../schedulers/job-state.js';
@@ -68,8 +69,11 @@ export interface CalcJobTaskHost {
   ): CalcJobMonitors | undefined;
   /** Sets the `state` attribute of the node (aiida's `CalcJobState`). */
   setJobState(state: CalcJobState): void;
-  /** Sets updatable attributes of the node, written with its next write. */
-  setNodeAttributes(values: Readonly<Record<string, unknown>>): void;
+  /**
+   * Sets updatable attributes of the node, written with its next write (with `withNextWrite`, that write is not
+   * hastened: see `NodeWriter.set`).
+   */
+  setNodeAttributes(values: Readonly<Record<string, unknown>>, options?: NodeWriterSetOptions): void;
   /** Runs this database write in the node's next write, in its transaction, without hastening that write. */
   joinNodeWrite(write: () => Promise<unknown>): void;
   /** Writes everything asked of the node so far. */
@@ -189,7 +193,7 @@ export async function taskUploadJob(host: CalcJobTaskHost, signal: AbortSignal):
           signal,
           // Written with the upload's state change (or a moment later): a repeated upload finds the same directory.
           setRemoteWorkdir: (workdir) => {
-            host.setNodeAttributes({ remote_workdir: workdir });
+            host.setNodeAttributes({ remote_workdir: workdir }, { withNextWrite: true });
             return Promise.resolve();
           },
           // The file hierarchy too: the objects are in the object store, and a repeated upload finds the node's
