@@ -203,6 +203,10 @@ const script = await build({
   ...common,
   entryPoints: [join(dist, 'cmdline', 'main.js')],
   format: 'cjs',
+  // without comments and indentation the script is a third smaller and ASCII only (the comments of the packages are
+  // not), which Node reads into a one-byte string: reading, decoding and hashing it is part of every start
+  minifyWhitespace: true,
+  charset: 'ascii',
   write: false,
   outfile: join(outdir, VERDI_SCRIPT),
   // the place in the compiled tree of each module (see ownLocation) is found from the script's own

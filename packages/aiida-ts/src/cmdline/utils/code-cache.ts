@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -146,7 +147,9 @@ function removeStale(directory: string, keep: string): void {
  */
 export function loadCachedScript(options: CachedScriptOptions): CachedScript {
   const { file } = options;
-  const source = readFileSync(file, 'utf8');
+  const bytes = readFileSync(file);
+  // an ASCII script (the bundled one is) decoded as Latin-1: the same string, without UTF-8's decoding
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
   const cacheFile = options.cacheDir === undefined ? undefined : cacheFileOf(options, options.cacheDir);
   const cached = cacheFile === undefined ? 'missing' : readCache(cacheFile);
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
