@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import ts from 'typescript';
 import { SCRIPT_GROUPS } from '../src/cmdline/command-word.js';
 
 const root = join(import.meta.dirname, '..');
@@ -191,6 +192,35 @@ const onlyScriptGroups: Plugin = {
   },
 };
 
+/** What the CommonJS script calls instead of `import()` (a parameter of its wrapper, see utils/code-cache.ts). */
+const IMPORT_FUNCTION = '__aiidaTsImport';
+
+/**
+ * The script's every `import(…)` (of a package left outside, a built-in, a file named at run time) as a call of
+ * {@link IMPORT_FUNCTION}, which the executable's ES module provides: in Node 20 an `import()` in code that V8 took
+ * from a code cache fails (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING: the deserialised script has lost the options that
+ * name its importer). Found by the TypeScript parser, so that `import(` in a string or a regular expression stays.
+ */
+function routeDynamicImports(code: string): string {
+  const file = ts.createSourceFile('script.cjs', code, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS);
+  const starts: number[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword)
+      starts.push(node.expression.getStart(file));
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  starts.sort((a, b) => a - b);
+  let routed = '';
+  let last = 0;
+  for (const start of starts) {
+    if (code.slice(start, start + 'import'.length) !== 'import') throw new Error(`no import() at ${start}`);
+    routed += code.slice(last, start) + IMPORT_FUNCTION;
+    last = start + 'import'.length;
+  }
+  return routed + code.slice(last);
+}
+
 rmSync(outdir, { recursive: true, force: true });
 
 /**
@@ -214,7 +244,7 @@ const script = await build({
   plugins: [hashWasmModule, externals, onlyScriptGroups, ownLocation('__aiidaTsBundleUrl'), zodLocales],
 });
 mkdirSync(outdir, { recursive: true });
-const scriptCode = script.outputFiles[0]?.contents ?? new Uint8Array();
+const scriptCode = routeDynamicImports(script.outputFiles[0]?.text ?? '');
 writeFileSync(join(outdir, VERDI_SCRIPT), scriptCode);
 const verdiScript = { file: VERDI_SCRIPT, hash: createHash('sha256').update(scriptCode).digest('hex') };
 

@@ -18,7 +18,13 @@ function loadScript(argv: readonly string[]): CachedScript | undefined {
   // `import.meta.url` is this module's place in the compiled tree (dist/cmdline/) also when bundled; the bundle is
   // dist/bin/
   const file = fileURLToPath(new URL(`../bin/${AIIDA_TS_VERDI_SCRIPT.file}`, import.meta.url));
-  return loadCachedScript({ file, cacheDir: codeCacheDir(), key: `${AIIDA_TS_VERDI_SCRIPT.hash}\0${word}` });
+  return loadCachedScript({
+    file,
+    cacheDir: codeCacheDir(),
+    key: `${AIIDA_TS_VERDI_SCRIPT.hash}\0${word}`,
+    // from this module, in the script's folder: a package or file resolves as from the script
+    importModule: (specifier) => import(specifier),
+  });
 }
 
 const argv = process.argv.slice(2);

@@ -32,8 +32,9 @@ interface Outcome {
 function load(file: string, cacheDir: string | undefined, key = 'k'): Outcome {
   const code = [
     `const { loadCachedScript } = await import(${JSON.stringify(MODULE)});`,
-    `const script = loadCachedScript({ file: ${JSON.stringify(file)}, cacheDir: ${JSON.stringify(cacheDir)}, key: ${JSON.stringify(key)} });`,
-    'const answer = script.exports.answer();',
+    `const script = loadCachedScript({ file: ${JSON.stringify(file)}, cacheDir: ${JSON.stringify(cacheDir)}, key: ${JSON.stringify(key)}, importModule: (specifier) => import(specifier) });`,
+    // the script's import() goes through `importModule`, also in code V8 took from the cache
+    "const answer = script.exports.answer() + ((await script.exports.imported()) === 'node:os' ? 0 : 1000);",
     'script.save();',
     'console.log(JSON.stringify({ state: script.state, answer }));',
   ].join('\n');
@@ -53,7 +54,12 @@ describe("the code cache of verdi's CommonJS script", () => {
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(
       file,
-      `const path = require('node:path');\nexports.answer = () => ${answer} + path.basename(__filename).length - 10;\n`,
+      [
+        "const path = require('node:path');",
+        `exports.answer = () => ${answer} + path.basename(__filename).length - 10;`,
+        "exports.imported = async () => ((await __aiidaTsImport('node:os')).EOL === '\\n' ? 'node:os' : '?');",
+        '',
+      ].join('\n'),
     );
   };
   /** A fresh script (whose `answer()` gives `answer`) and cache folder. */

@@ -53,6 +53,12 @@ export interface CachedScriptOptions {
    * run (a cache holds the functions that ran, so each command keeps its own).
    */
   readonly key: string;
+  /**
+   * What the script calls instead of `import()` (as `__aiidaTsImport`): in Node 20 an `import()` in code taken from a
+   * code cache fails, so the bundle's script imports through its caller, an ES module. Default: none (the script
+   * must not import).
+   */
+  readonly importModule?: (specifier: string) => Promise<unknown>;
 }
 
 /** A script loaded by {@link loadCachedScript}. */
@@ -140,6 +146,10 @@ function removeStale(directory: string, keep: string): void {
   }
 }
 
+function noImport(specifier: string): Promise<never> {
+  return Promise.reject(new Error(`this script cannot import ${specifier}`));
+}
+
 /**
  * Runs the CommonJS script `options.file` in this context with the compiled code cached for it, and gives its
  * exports. Errors of the script itself (and a missing script) are thrown; anything wrong with the cache only makes
@@ -152,12 +162,10 @@ export function loadCachedScript(options: CachedScriptOptions): CachedScript {
   const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
   const cacheFile = options.cacheDir === undefined ? undefined : cacheFileOf(options, options.cacheDir);
   const cached = cacheFile === undefined ? 'missing' : readCache(cacheFile);
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: file,
-    ...(typeof cached === 'string' ? {} : { cachedData: cached }),
-    // `import()` in the script (of a file it names at run time) goes to Node's own loader, as in a module
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  const script = new vm.Script(
+    `(function (exports, require, module, __filename, __dirname, __aiidaTsImport) {${source}\n})`,
+    { filename: file, ...(typeof cached === 'string' ? {} : { cachedData: cached }) },
+  );
   const state: CodeCacheState =
     cacheFile === undefined
       ? 'disabled'
@@ -168,7 +176,16 @@ export function loadCachedScript(options: CachedScriptOptions): CachedScript {
           : 'hit';
   const module = { exports: {} as unknown };
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
-  wrapper.call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
+  const importModule = options.importModule ?? noImport;
+  wrapper.call(
+    module.exports,
+    module.exports,
+    createRequire(file),
+    module,
+    file,
+    path.dirname(file),
+    importModule,
+  );
   let saved = false;
   return {
     exports: module.exports,
