@@ -141,6 +141,8 @@ describe("the code cache of verdi's CommonJS script", () => {
   it('lives under XDG_CACHE_HOME (else ~/.cache) and can be turned off', () => {
     expect(codeCacheDir({ XDG_CACHE_HOME: '/x/cache' })).toBe(join('/x/cache', 'aiida-ts', 'code'));
     expect(codeCacheDir({})).toMatch(/[/\\]\.cache[/\\]aiida-ts[/\\]code$/);
+    // a relative XDG_CACHE_HOME is ignored, as the XDG specification says
+    expect(codeCacheDir({ XDG_CACHE_HOME: 'relative' })).toBe(codeCacheDir({}));
     expect(codeCacheDir({ AIIDA_TS_DISABLE_CODE_CACHE: '1' })).toBeUndefined();
     expect(codeCacheDir({ AIIDA_TS_DISABLE_CODE_CACHE: '0', XDG_CACHE_HOME: '/y' })).toBe(
       join('/y', 'aiida-ts', 'code'),

@@ -73,12 +73,17 @@ export interface CachedScript {
   save(): void;
 }
 
-/** The folder of the code cache: `$XDG_CACHE_HOME/aiida-ts/code`, by default under `~/.cache`. */
+/** aiida-ts's folder of caches: `$XDG_CACHE_HOME/aiida-ts`, by default (or when that is not absolute) `~/.cache/aiida-ts`. */
+export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env['XDG_CACHE_HOME'] ?? '';
+  return path.join(path.isAbsolute(base) ? base : path.join(homedir(), '.cache'), 'aiida-ts');
+}
+
+/** The folder of the code cache, `code` in {@link userCacheDir}; none when `AIIDA_TS_DISABLE_CODE_CACHE` is set. */
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const disabled = env['AIIDA_TS_DISABLE_CODE_CACHE'] ?? '';
   if (disabled !== '' && disabled !== '0') return undefined;
-  const base = env['XDG_CACHE_HOME'] ?? '';
-  return path.join(base !== '' ? base : path.join(homedir(), '.cache'), 'aiida-ts', 'code');
+  return path.join(userCacheDir(env), 'code');
 }
 
 function cacheFileOf(options: CachedScriptOptions, cacheDir: string): string {
