@@ -38,7 +38,7 @@ export type CodeCacheState =
   | 'corrupt'
   /** a whole file that V8 refused (another V8, other flags, another source) */
   | 'rejected'
-  /** no cache folder: the script is compiled from its source and nothing is written */
+  /** no cache folder (or the script could not be looked at): compiled from its source and nothing is written */
   | 'disabled';
 
 /** Options of {@link loadCachedScript}. */
@@ -79,15 +79,30 @@ export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(path.isAbsolute(base) ? base : path.join(homedir(), '.cache'), 'aiida-ts');
 }
 
-/** The folder of the code cache, `code` in {@link userCacheDir}; none when `AIIDA_TS_DISABLE_CODE_CACHE` is set. */
+/**
+ * The folder of the code cache, `code` in {@link userCacheDir}; none when `AIIDA_TS_DISABLE_CODE_CACHE` is set (to
+ * anything but `0`) or there is no home folder.
+ */
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const disabled = env['AIIDA_TS_DISABLE_CODE_CACHE'] ?? '';
   if (disabled !== '' && disabled !== '0') return undefined;
-  return path.join(userCacheDir(env), 'code');
+  try {
+    return path.join(userCacheDir(env), 'code');
+  } catch {
+    // no home folder to be found (a user without a passwd entry): no cache, as when it is turned off
+    return undefined;
+  }
 }
 
-function cacheFileOf(options: CachedScriptOptions, cacheDir: string): string {
-  const { size, mtimeMs, ino } = statSync(options.file);
+function cacheFileOf(options: CachedScriptOptions, cacheDir: string): string | undefined {
+  let stats: { size: number; mtimeMs: number; ino: number };
+  try {
+    stats = statSync(options.file);
+  } catch {
+    // replaced while we read it: compile this once without a cache
+    return undefined;
+  }
+  const { size, mtimeMs, ino } = stats;
   const name = createHash('sha256')
     .update(
       [
