@@ -10,15 +10,20 @@
  *
  *   tsx scripts/bundle-verdi.ts
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import ts from 'typescript';
+import { SCRIPT_GROUPS } from '../src/cmdline/command-word.js';
 
 const root = join(import.meta.dirname, '..');
 const dist = join(root, 'dist');
 const outdir = join(dist, 'bin');
+/** The CommonJS script of the commands (see below). */
+const VERDI_SCRIPT = 'verdi-commands.cjs';
 
 /**
  * Packages bundled in: pure JavaScript that commands load (kysely and zod alone are 350 files). The others stay
@@ -60,25 +65,27 @@ const externals: Plugin = {
  * Keeps each module's `import.meta.url` its place in the compiled tree: modules find files beside them (the
  * package.json, the web page's sources, `verdi` for the daemon) and resolve packages from there.
  */
-const ownLocation: Plugin = {
-  name: 'aiida-ts-own-location',
-  setup(build) {
-    build.onLoad({ filter: /\.js$/ }, async (args) => {
-      if (!args.path.startsWith(`${dist}/`)) return undefined;
-      const text = await readFile(args.path, 'utf8');
-      if (!text.includes('import.meta')) return { contents: text, loader: 'js' };
-      const fromBundle = relative(outdir, args.path);
-      const url = `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`;
-      // code only: `'import.meta.url'` in quotes is a name (the script cache's esbuild defines)
-      const field = (name: string) => new RegExp(`(?<!['"\\w])import\\.meta\\.${name}(?![\\w'"])`, 'g');
-      const contents = text
-        .replace(field('url'), url)
-        .replace(field('dirname'), JSON.stringify(dirname(args.path)))
-        .replace(field('filename'), JSON.stringify(args.path));
-      return { contents, loader: 'js', resolveDir: dirname(args.path) };
-    });
-  },
-};
+function ownLocation(bundleUrl: string): Plugin {
+  return {
+    name: 'aiida-ts-own-location',
+    setup(build) {
+      build.onLoad({ filter: /\.js$/ }, async (args) => {
+        if (!args.path.startsWith(`${dist}/`)) return undefined;
+        const text = await readFile(args.path, 'utf8');
+        if (!text.includes('import.meta')) return { contents: text, loader: 'js' };
+        const fromBundle = relative(outdir, args.path);
+        const url = `new URL(${JSON.stringify(fromBundle)}, ${bundleUrl}).href`;
+        // code only: `'import.meta.url'` in quotes is a name (the script cache's esbuild defines)
+        const field = (name: string) => new RegExp(`(?<!['"\\w])import\\.meta\\.${name}(?![\\w'"])`, 'g');
+        const contents = text
+          .replace(field('url'), url)
+          .replace(field('dirname'), JSON.stringify(dirname(args.path)))
+          .replace(field('filename'), JSON.stringify(args.path));
+        return { contents, loader: 'js', resolveDir: dirname(args.path) };
+      });
+    },
+  };
+}
 
 /**
  * hash-wasm's ES module build instead of its UMD `main`: a module the code imports with `import()` when it first
@@ -153,17 +160,11 @@ for (const [name, folder] of [
 }
 addEntry('zod', fileURLToPath(import.meta.resolve('zod')));
 
-rmSync(outdir, { recursive: true, force: true });
-const result = await build({
-  entryPoints,
-  outdir,
+/** What both builds share. */
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
-  entryNames: '[name]',
-  chunkNames: 'chunk-[hash]',
   // process types and labels are class and function names: the bundle must not rename them (`Node2`)
   keepNames: true,
   // the packages of the workspace say `sideEffects: false` for users' bundlers, yet some of their imports are there
@@ -171,12 +172,99 @@ const result = await build({
   ignoreAnnotations: true,
   legalComments: 'none',
   logLevel: 'warning',
-  define: { AIIDA_TS_BUNDLE_ENTRIES: JSON.stringify(publicEntries) },
+} as const;
+
+/**
+ * In the CommonJS script, the command groups it does not run (see `SCRIPT_GROUPS`) are a module that says so: they
+ * import a user's modules, which must share the ES modules of the bundle.
+ */
+const onlyScriptGroups: Plugin = {
+  name: 'aiida-ts-only-script-groups',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/commands\/cmd-[\w-]+\.js$/ }, (args) => {
+      const name = /cmd-([\w-]+)\.js$/.exec(args.path)?.[1] ?? '';
+      return SCRIPT_GROUPS.has(name) ? undefined : { path: name, namespace: 'aiida-ts-not-in-script' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'aiida-ts-not-in-script' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`verdi ${args.path} runs from the ES modules, not from this script`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** What the CommonJS script calls instead of `import()` (a parameter of its wrapper, see utils/code-cache.ts). */
+const IMPORT_FUNCTION = '__aiidaTsImport';
+
+/**
+ * The script's every `import(…)` (of a package left outside, a built-in, a file named at run time) as a call of
+ * {@link IMPORT_FUNCTION}, which the executable's ES module provides: in Node 20 an `import()` in code that V8 took
+ * from a code cache fails (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING: the deserialised script has lost the options that
+ * name its importer). Found by the TypeScript parser, so that `import(` in a string or a regular expression stays.
+ */
+function routeDynamicImports(code: string): string {
+  const file = ts.createSourceFile('script.cjs', code, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS);
+  const starts: number[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword)
+      starts.push(node.expression.getStart(file));
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  starts.sort((a, b) => a - b);
+  let routed = '';
+  let last = 0;
+  for (const start of starts) {
+    if (code.slice(start, start + 'import'.length) !== 'import') throw new Error(`no import() at ${start}`);
+    routed += code.slice(last, start) + IMPORT_FUNCTION;
+    last = start + 'import'.length;
+  }
+  return routed + code.slice(last);
+}
+
+rmSync(outdir, { recursive: true, force: true });
+
+/**
+ * The commands of `SCRIPT_GROUPS` as one CommonJS script, which the executable runs through V8's code cache (see
+ * src/cmdline/utils/code-cache.ts): compiling the code of the ES modules is a third of a command's start-up, and
+ * Node 20 caches no compiled code of its own. No chunks: esbuild turns the `import()` of each group into a function
+ * that evaluates its modules on the first call, so a command still runs only its own group's modules.
+ */
+const script = await build({
+  ...common,
+  entryPoints: [join(dist, 'cmdline', 'main.js')],
+  format: 'cjs',
+  // without comments and indentation the script is a third smaller and ASCII only (the comments of the packages are
+  // not), which Node reads into a one-byte string: reading, decoding and hashing it is part of every start
+  minifyWhitespace: true,
+  charset: 'ascii',
+  write: false,
+  outfile: join(outdir, VERDI_SCRIPT),
+  // the place in the compiled tree of each module (see ownLocation) is found from the script's own
+  banner: { js: "const __aiidaTsBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [hashWasmModule, externals, onlyScriptGroups, ownLocation('__aiidaTsBundleUrl'), zodLocales],
+});
+mkdirSync(outdir, { recursive: true });
+const scriptCode = routeDynamicImports(script.outputFiles[0]?.text ?? '');
+writeFileSync(join(outdir, VERDI_SCRIPT), scriptCode);
+const verdiScript = { file: VERDI_SCRIPT, hash: createHash('sha256').update(scriptCode).digest('hex') };
+
+const result = await build({
+  ...common,
+  entryPoints,
+  outdir,
+  splitting: true,
+  format: 'esm',
+  entryNames: '[name]',
+  chunkNames: 'chunk-[hash]',
+  define: {
+    AIIDA_TS_BUNDLE_ENTRIES: JSON.stringify(publicEntries),
+    AIIDA_TS_VERDI_SCRIPT: JSON.stringify(verdiScript),
+  },
   // the CommonJS packages bundled in (commander, picocolors) require Node's modules
   banner: {
     js: "import { createRequire as __aiidaTsCreateRequire } from 'node:module';\nconst require = __aiidaTsCreateRequire(import.meta.url);",
   },
-  plugins: [hashWasmModule, externals, ownLocation, zodLocales],
+  plugins: [hashWasmModule, externals, ownLocation('import.meta.url'), zodLocales],
   metafile: process.env['AIIDA_TS_BUNDLE_METAFILE'] !== undefined,
 });
 if (result.metafile !== undefined)

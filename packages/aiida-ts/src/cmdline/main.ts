@@ -1,12 +1,11 @@
 import { inspect } from 'node:util';
 import { Command, CommanderError, Option } from 'commander';
 import { Cli, type CliOptions } from './cli.js';
+import { commandWord } from './command-word.js';
 import { CliExit, ExitCode, UsageError } from './exit-codes.js';
 import { packageVersion } from './package-version.js';
 import { listCommandGroups, type CommandGroupEntry } from './registry.js';
 import { VERBOSITY_LEVELS, type Verbosity } from './utils/output.js';
-
-const ROOT_OPTIONS_WITH_VALUE = new Set(['-p', '--profile', '-v', '--verbosity']);
 
 // Commander reports these as errors of the command line: exit code 2, as click does.
 const USAGE_ERROR_CODES = new Set([
@@ -20,20 +19,6 @@ const USAGE_ERROR_CODES = new Set([
   'commander.excessArguments',
   'verdi.usage',
 ]);
-
-/** The first word of the command line that is not a root option or its value: the command group to load. */
-function commandWord(argv: readonly string[]): { word: string | undefined; next: string | undefined } {
-  for (let index = 0; index < argv.length; index += 1) {
-    const token = argv[index] ?? '';
-    if (token === '--') return { word: argv[index + 1], next: argv[index + 2] };
-    if (token.startsWith('-')) {
-      if (ROOT_OPTIONS_WITH_VALUE.has(token)) index += 1;
-      continue;
-    }
-    return { word: token, next: argv[index + 1] };
-  }
-  return { word: undefined, next: undefined };
-}
 
 function groupsToLoad(argv: readonly string[], groups: readonly CommandGroupEntry[]): CommandGroupEntry[] {
   const { word, next } = commandWord(argv);

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { userCacheDir } from './code-cache.js';
 
 /**
  * The fast way into a user's script for `verdi run`: the script compiled once by esbuild into an ES module kept in
@@ -27,10 +27,9 @@ const OWN_PACKAGES = ['aiida-ts', 'plumpy-ts', 'kiwipy-ts'];
 export type PreparedScript =
   { readonly kind: 'compiled'; readonly url: string } | { readonly kind: 'hooks'; readonly reason: string };
 
-/** The folder of the cache: `$XDG_CACHE_HOME/aiida-ts/scripts`, by default under `~/.cache`. */
+/** The folder of the cache: `scripts` in the user's cache folder of aiida-ts (`~/.cache/aiida-ts`). */
 export function scriptCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env['XDG_CACHE_HOME'] ?? '';
-  return path.join(base !== '' ? base : path.join(homedir(), '.cache'), 'aiida-ts', 'scripts');
+  return path.join(userCacheDir(env), 'scripts');
 }
 
 function isOwnPackage(specifier: string): boolean {
