@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { accessSync, type Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import * as path from 'node:path';
@@ -78,11 +78,18 @@ export class LocalTransport extends BaseTransport {
     return path.isAbsolute(p) ? p : path.join(this.#home, p);
   }
 
-  protected async openConnection(): Promise<void> {
-    // Nothing to connect; the home directory must exist for relative paths and commands to work.
-    await fsp.access(this.#home).catch((error: unknown) => {
-      throw wrapTransportError(`core.local: home directory ${this.#home} is not accessible`, error);
-    });
+  protected openConnection(): Promise<void> {
+    // Nothing to connect; the home directory must exist for relative paths and commands to work. (Asked synchronously:
+    // one look-up of a folder the kernel holds in memory, made at every open, i.e. several times per job, where a
+    // thread-pool round trip would cost the process many times the system call.)
+    try {
+      accessSync(this.#home);
+    } catch (error) {
+      return Promise.reject(
+        wrapTransportError(`core.local: home directory ${this.#home} is not accessible`, error),
+      );
+    }
+    return Promise.resolve();
   }
 
   protected async closeConnection(): Promise<void> {
