@@ -55,10 +55,9 @@ export interface CachedScriptOptions {
   readonly key: string;
   /**
    * What the script calls instead of `import()` (as `__aiidaTsImport`): in Node 20 an `import()` in code taken from a
-   * code cache fails, so the bundle's script imports through its caller, an ES module. Default: none (the script
-   * must not import).
+   * code cache fails, so the bundle's script imports through its caller, an ES module (`(s) => import(s)`).
    */
-  readonly importModule?: (specifier: string) => Promise<unknown>;
+  readonly importModule: (specifier: string) => Promise<unknown>;
 }
 
 /** A script loaded by {@link loadCachedScript}. */
@@ -166,10 +165,6 @@ function removeStale(directory: string, keep: string): void {
   }
 }
 
-function noImport(specifier: string): Promise<never> {
-  return Promise.reject(new Error(`this script cannot import ${specifier}`));
-}
-
 /**
  * Runs the CommonJS script `options.file` in this context with the compiled code cached for it, and gives its
  * exports. Errors of the script itself (and a missing script) are thrown; anything wrong with the cache only makes
@@ -196,7 +191,6 @@ export function loadCachedScript(options: CachedScriptOptions): CachedScript {
           : 'hit';
   const module = { exports: {} as unknown };
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
-  const importModule = options.importModule ?? noImport;
   wrapper.call(
     module.exports,
     module.exports,
@@ -204,7 +198,7 @@ export function loadCachedScript(options: CachedScriptOptions): CachedScript {
     module,
     file,
     path.dirname(file),
-    importModule,
+    options.importModule,
   );
   let saved = false;
   return {
