@@ -103,9 +103,10 @@ describe("the code cache of verdi's CommonJS script", () => {
       Buffer.alloc(0),
     ]) {
       writeFileSync(cacheFile, content);
+      // each time rewritten whole by the run, then damaged again
       expect(load(file, cacheDir)).toEqual({ state: 'corrupt', answer: 7 });
-      expect(load(file, cacheDir)).toEqual({ state: 'hit', answer: 7 });
     }
+    expect(load(file, cacheDir)).toEqual({ state: 'hit', answer: 7 });
   });
 
   it('lets V8 refuse a whole cache file made for another script, and runs the script from its source', () => {

@@ -41,13 +41,11 @@ describe('the built verdi with its code cache', () => {
     expect(verdi(['presto', '--no-broker'])).toMatch(/^exit 0\n/);
     const commands = [
       ['process', 'list', '-a'],
-      ['profile', 'list'],
       ['user', 'list'],
-      ['node', 'show', '1'],
     ];
     for (const args of commands) {
       const first = verdi(args);
-      expect(first).toMatch(/^exit \d+\n/);
+      expect(first).toMatch(/^exit 0\n/);
       // each command group its own cache file, written by its first run
       const written = cacheFiles();
       expect(written.length).toBeGreaterThan(0);
