@@ -498,9 +498,11 @@ export class Repository {
    * every file plus the root's directory names, so it is the same in aiida-core for the same files, whatever the
    * backend, and unchanged when the node is stored.
    */
-  async hash(): Promise<string> {
+  hash(): Promise<string> {
     const objects: Record<string, Hashable> = {};
-    for await (const { path, dirnames, filenames } of this.walk()) {
+    // the walk, synchronously (a snapshot as `walk` takes): nothing in it waits, and a process function hashes its
+    // node's repository on every call
+    for (const { path, dirnames, filenames } of this.#walk('.', this.#root)) {
       // aiida overwrites this on every step; the root comes last, so its directory names are what count.
       objects['__dirnames__'] = [...dirnames];
       for (const name of filenames) {
@@ -509,7 +511,7 @@ export class Repository {
         objects[filePath] = this.getFile(filePath).key;
       }
     }
-    return makeHash(objects);
+    return Promise.resolve(makeHash(objects));
   }
 
   // --- deleting and copying --------------------------------------------------------------------------------------
