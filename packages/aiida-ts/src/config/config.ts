@@ -12,7 +12,14 @@ import {
   upgradeConfig,
   type RawConfig,
 } from './migrations.js';
-import { getOption, getOptionNames, isOptionName, validateOption, type OptionDefinition } from './options.js';
+import {
+  copyOptionValue,
+  getOption,
+  getOptionNames,
+  isOptionName,
+  validateOption,
+  type OptionDefinition,
+} from './options.js';
 import { Profile } from './profile.js';
 import { ConfigSchema, type ConfigData, type OptionsData } from './schema.js';
 import { DEFAULT_CONFIG_INDENT_SIZE } from './settings.js';
@@ -344,8 +351,8 @@ export class Config {
       const value = this.getProfile(scope).getOption(name);
       if (value !== undefined) return value;
     }
-    if (name in this.#options) return structuredClone(this.#options[name]);
-    return withDefault ? structuredClone(option.default) : undefined;
+    if (name in this.#options) return copyOptionValue(this.#options[name]);
+    return withDefault ? copyOptionValue(option.default) : undefined;
   }
 
   /** Every option with a value for the scope, with where the value comes from. */

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigurationError, MissingConfigurationError } from '../errors.js';
 import { Config, type ConfigLoadReport } from './config.js';
-import { getOption } from './options.js';
+import { copyOptionValue, getOption } from './options.js';
 import type { Profile } from './profile.js';
 import { CONFIG_SUBDIRS, configFilePath, resolveConfigDir } from './settings.js';
 
@@ -127,7 +127,7 @@ export function getConfigOption(name: string): unknown {
     config = getConfig();
   } catch {
     // An unreadable configuration must not stop code that only wants a default (as AiiDA does).
-    return structuredClone(getOption(name).default);
+    return copyOptionValue(getOption(name).default);
   }
   return config.getOption(name, state.profile?.name);
 }

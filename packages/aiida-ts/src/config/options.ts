@@ -390,3 +390,18 @@ export function optionJsonSchema(option: OptionDefinition): Record<string, unkno
     ...(option.globalOnly ? { global_only: true } : {}),
   };
 }
+
+/**
+ * A deep copy of an option's value, as `structuredClone` makes it, without its cost for the JSON values options hold
+ * (the engine reads the caching lists on every process it makes): primitives as they are, arrays and plain objects
+ * copied, anything else cloned.
+ */
+export function copyOptionValue<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item: unknown) => copyOptionValue(item)) as T;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) copy[key] = copyOptionValue(item);
+  return copy as T;
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors.js';
-import { getOption, validateOption } from './options.js';
+import { copyOptionValue, getOption, validateOption } from './options.js';
 import {
   BROKER_DEFAULTS,
   type BrokerBackend,
@@ -138,7 +138,7 @@ export class Profile {
   /** The option's value as set on this profile, or `undefined`. */
   getOption(name: string): unknown {
     getOption(name);
-    return structuredClone(this.#data.options?.[name]);
+    return copyOptionValue(this.#data.options?.[name]);
   }
 
   /**

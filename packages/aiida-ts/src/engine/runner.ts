@@ -362,7 +362,12 @@ export class Runner implements ProcessRunner, AsyncDisposable {
       request.isFunction && Object.keys(outputs).length === 1 && 'result' in outputs
         ? outputs['result']
         : outputs;
-    const replayed = await this.#replayed(request, currentEngineProcess(), false);
+    const parent = currentEngineProcess();
+    // only a daemon runner's child of a process replays (no await otherwise: a calcfunction is run thousands of times)
+    const replayed =
+      this.ownership === undefined || parent === undefined
+        ? undefined
+        : await this.#replayed(request, parent, false);
     if (replayed !== undefined) {
       if (replayed.isFinished) return { result: unwrap(await outputsOfNode(replayed)), node: replayed };
       // A persistable child that the interrupted step was running: it goes on from its checkpoint, here.

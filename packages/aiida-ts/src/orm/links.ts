@@ -55,12 +55,14 @@ export function validateLinkLabel(label: unknown): asserts label is string {
       `invalid link label \`${String(label)}\`: should be string type but is ${typeof label}`,
     );
   }
-  const fail = (reason: string): never => {
-    throw new ValidationError(`invalid link label \`${label}\`: ${reason}`);
-  };
-  if (label.length === 0) fail('cannot be empty');
-  if (label.endsWith('_')) fail('cannot end with an underscore');
-  if (label.startsWith('_')) fail('cannot start with an underscore');
-  if (/[^A-Za-z0-9_]/.test(label)) fail('only alphanumeric characters and underscores are allowed');
-  if (/^[0-9]/.test(label)) fail('is not a valid identifier (starts with a digit)');
+  if (label.length === 0) invalidLinkLabel(label, 'cannot be empty');
+  if (label.endsWith('_')) invalidLinkLabel(label, 'cannot end with an underscore');
+  if (label.startsWith('_')) invalidLinkLabel(label, 'cannot start with an underscore');
+  if (/[^A-Za-z0-9_]/.test(label))
+    invalidLinkLabel(label, 'only alphanumeric characters and underscores are allowed');
+  if (/^[0-9]/.test(label)) invalidLinkLabel(label, 'is not a valid identifier (starts with a digit)');
+}
+
+function invalidLinkLabel(label: string, reason: string): never {
+  throw new ValidationError(`invalid link label \`${label}\`: ${reason}`);
 }

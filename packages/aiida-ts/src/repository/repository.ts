@@ -1,4 +1,3 @@
-import pLimit from 'p-limit';
 import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
@@ -82,12 +81,44 @@ const TREE_WRITES_IN_FLIGHT = 16;
  * `#insertEntries`): it is marked handled now, so it is never reported as lost.
  */
 function treeWriter(): (write: () => Promise<string>) => Promise<string> {
-  const limit = pLimit(TREE_WRITES_IN_FLIGHT);
+  // a plain counter and queue: most trees are a file or two (a process function's source), for which p-limit's
+  // bookkeeping per write costs more than the write of an object the store already has
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const run = async (write: () => Promise<string>): Promise<string> => {
+    running += 1;
+    try {
+      return await write();
+    } finally {
+      running -= 1;
+      waiting.shift()?.();
+    }
+  };
   return (write) => {
-    const key = limit(write);
+    const key =
+      running < TREE_WRITES_IN_FLIGHT
+        ? run(write)
+        : new Promise<string>((resolve, reject) => waiting.push(() => run(write).then(resolve, reject)));
     key.catch(() => undefined);
     return key;
   };
+}
+
+/** Hashes of small file hierarchies met lately (every node of a process function has the same source file). */
+const smallTreeHashes = new Map<string, string>();
+const SMALL_TREE_FILES = 8;
+
+/** `makeHash(objects)`, remembered for hierarchies of a few files (by their paths and keys, which fix the hash). */
+function memoisedHash(objects: Record<string, Hashable>): string {
+  if (Object.keys(objects).length > SMALL_TREE_FILES + 1) return makeHash(objects);
+  const id = JSON.stringify(objects);
+  let hash = smallTreeHashes.get(id);
+  if (hash === undefined) {
+    hash = makeHash(objects);
+    if (smallTreeHashes.size >= 256) smallTreeHashes.clear();
+    smallTreeHashes.set(id, hash);
+  }
+  return hash;
 }
 
 /**
@@ -519,9 +550,11 @@ export class Repository {
    * every file plus the root's directory names, so it is the same in aiida-core for the same files, whatever the
    * backend, and unchanged when the node is stored.
    */
-  async hash(): Promise<string> {
+  hash(): Promise<string> {
     const objects: Record<string, Hashable> = {};
-    for await (const { path, dirnames, filenames } of this.walk()) {
+    // the walk, synchronously (a snapshot as `walk` takes): nothing in it waits, and a process function hashes its
+    // node's repository on every call
+    for (const { path, dirnames, filenames } of this.#walk('.', this.#root)) {
       // aiida overwrites this on every step; the root comes last, so its directory names are what count.
       objects['__dirnames__'] = [...dirnames];
       for (const name of filenames) {
@@ -530,7 +563,7 @@ export class Repository {
         objects[filePath] = this.getFile(filePath).key;
       }
     }
-    return makeHash(objects);
+    return Promise.resolve(memoisedHash(objects));
   }
 
   // --- deleting and copying --------------------------------------------------------------------------------------

@@ -209,6 +209,11 @@ interface FunctionDefinition {
   readonly location: SourceLocation | undefined;
   readonly variadic: string | undefined;
   readonly single: boolean;
+  /** The source of the implementation (stored on every node), and what the node records about it. */
+  readonly source: string;
+  readonly sourceAttributes: Readonly<Record<string, unknown>>;
+  /** The node's `process_type`: `<module>.<name>`. */
+  readonly processType: string;
 }
 
 const definitionsByClass = new WeakMap<object, FunctionDefinition>();
@@ -244,9 +249,7 @@ export class FunctionProcess extends Process {
 
   static override buildProcessType(): string {
     const definition = definitionsByClass.get(this);
-    return definition === undefined
-      ? super.buildProcessType()
-      : `${moduleNameOf(definition.location)}.${definition.name}`;
+    return definition === undefined ? super.buildProcessType() : definition.processType;
   }
 
   static override buildProcessLabel(): string {
@@ -261,16 +264,8 @@ export class FunctionProcess extends Process {
   static override async setupNode(node: ProcessNode): Promise<void> {
     const definition = definitionsByClass.get(this);
     if (definition === undefined) return;
-    const source = definition.implementation.toString();
-    node.base.attributes.setMany({
-      function_name: definition.name,
-      function_namespace: moduleNameOf(definition.location),
-      ...(definition.location === undefined
-        ? {}
-        : { function_starting_line_number: definition.location.line }),
-      function_number_of_lines: source.split('\n').length,
-    });
-    await node.repository.putObjectFromBuffer('source_file', source);
+    node.base.attributes.setMany(definition.sourceAttributes);
+    await node.repository.putObjectFromBuffer('source_file', definition.source);
   }
 
   /** Runs the function with the inputs, and records its return value as outputs. */
@@ -379,7 +374,24 @@ function makeFunction(
   const single =
     options.outputs !== undefined &&
     (typeof options.outputs === 'function' || 'safeParse' in options.outputs);
-  definitionsByClass.set(cls, { name, implementation, location, variadic, single });
+  // what the nodes record about the source is the same for every call: worked out once
+  const source = implementation.toString();
+  const sourceAttributes = {
+    function_name: name,
+    function_namespace: moduleNameOf(location),
+    ...(location === undefined ? {} : { function_starting_line_number: location.line }),
+    function_number_of_lines: source.split('\n').length,
+  };
+  definitionsByClass.set(cls, {
+    name,
+    implementation,
+    location,
+    variadic,
+    single,
+    source,
+    sourceAttributes,
+    processType: `${moduleNameOf(location)}.${name}`,
+  });
 
   const positional = options.args;
   const toInputs = (args: readonly unknown[]): Record<string, unknown> => {

@@ -211,8 +211,10 @@ export async function instantiateProcess(
     const inputType = node instanceof CalculationNode ? LinkType.INPUT_CALC : LinkType.INPUT_WORK;
     const inputHashes: Record<string, string> = {};
     for (const [label, input] of flat) {
-      if (!input.isStored && !input.base.extras.has(HASH_EXTRA_KEY)) await hashBeforeStore(input);
-      inputHashes[label] = await nodeHash(input);
+      inputHashes[label] =
+        !input.isStored && !input.base.extras.has(HASH_EXTRA_KEY)
+          ? await hashBeforeStore(input)
+          : await nodeHash(input);
       // The node is new: its links are checked in memory (labels of one flattened mapping are unique).
       linkToNewNode(input, node, inputType, label);
     }

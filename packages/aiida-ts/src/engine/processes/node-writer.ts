@@ -247,14 +247,15 @@ export class NodeWriter {
       checkpoint: Object.hasOwn(set, ProcessAttribute.CHECKPOINT),
     };
     if (
-      storage.dialect.name === DialectName.POSTGRES &&
+      (storage.dialect.name === DialectName.POSTGRES || guard === undefined) &&
       writes.length === 0 &&
       linkRows.length === links.length &&
       !storage.inTransaction()
     ) {
       // On PostgreSQL, the guard's check, outputs, their links, the settings and the state that says the process has
       // them go in one statement: one round trip and one commit, all or nothing (each part used to commit on its own,
-      // in this order; the check, with the rest in a transaction).
+      // in this order; the check, with the rest in a transaction). On SQLite (unguarded), they go in the transaction
+      // of the outputs' insert, after it: one transaction, without a savepoint of the insert inside another.
       const fence = guard === undefined ? [] : guard.statements(guarded);
       if (fence !== undefined) {
         const written = [...linkRows, ...tail];

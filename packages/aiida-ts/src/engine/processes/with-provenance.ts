@@ -136,6 +136,23 @@ export type WithProvenance<B extends PlumpyBase> = B &
   (new (...args: any[]) => ProvenanceMembers) &
   ProvenanceStatics;
 
+/** A process class's exit codes by label. */
+interface ExitCodesHolder {
+  readonly exitCodes: Readonly<Record<string, ExitCode>>;
+}
+
+// by class: a class's spec is sealed once it has an instance, so its exit codes no longer change
+const exitCodesByClass = new WeakMap<ExitCodesHolder, Readonly<Record<string, ExitCode>>>();
+
+function exitCodesOf(cls: ExitCodesHolder): Readonly<Record<string, ExitCode>> {
+  let codes = exitCodesByClass.get(cls);
+  if (codes === undefined) {
+    codes = cls.exitCodes;
+    exitCodesByClass.set(cls, codes);
+  }
+  return codes;
+}
+
 /**
  * The engine's side of a process, shared by `Process` and `WorkChain` (aiida's `Process` over plumpy's): made by the
  * engine (`run`, `submit`, `runner.instantiate`), it records itself as a process node whose pk is its pid — inputs
@@ -276,8 +293,7 @@ export function withProvenance<B extends PlumpyBase>(Base: B): WithProvenance<B>
 
     protected override onFinish(result: unknown, successful: boolean): HookResult {
       const hook = super.onFinish(result, successful);
-      const exitCodes = (this.constructor as unknown as { exitCodes: Readonly<Record<string, ExitCode>> })
-        .exitCodes;
+      const exitCodes = exitCodesOf(this.constructor as unknown as ExitCodesHolder);
       let code = exitCodeOf(result, successful, exitCodes);
       if (!successful && code.status === 0) code = exitCodes['ERROR_MISSING_OUTPUT'] ?? code;
       recordFinish(this.provenance, code);

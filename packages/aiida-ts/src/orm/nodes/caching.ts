@@ -226,7 +226,8 @@ export async function rehashNode(node: Node): Promise<string> {
 
 /** Sets the `_aiida_hash` extra of an unstored node before it is stored (the engine hashes every node it stores). */
 export async function hashBeforeStore(node: Node, options: HashObjectsOptions = {}): Promise<string> {
-  const hash = await computeNodeHash(node, options);
+  // a data node without files or computer (the inputs and outputs of most process functions) hashes at once
+  const hash = dataNodeHashNow(node, options) ?? (await computeNodeHash(node, options));
   await node.base.extras.set(HASH_EXTRA_KEY, hash);
   return hash;
 }

@@ -17,7 +17,7 @@ import { getStorage, type StorageOption } from '../../storage/context.js';
 import type { DbNodeRow, NewDbNode } from '../../storage/schema.js';
 import { NodeComments } from '../entities/comment.js';
 import { Computer } from '../entities/computer.js';
-import { EntityExtras } from '../entities/extras.js';
+import { EntityExtras, type ExtrasHost } from '../entities/extras.js';
 import { NodeLogs } from '../entities/log.js';
 import { User } from '../entities/user.js';
 import {
@@ -38,7 +38,13 @@ import {
 } from '../utils/clean.js';
 import { isUniqueViolation } from '../utils/db-errors.js';
 import { patchedJsonColumn, patchedJsonText } from '../utils/json-column.js';
-import { isEmptyMetadata, NodeRepository, type RepositoryMetadata } from './node-repository.js';
+import {
+  isEmptyMetadata,
+  NodeRepository,
+  type RepositoryHost,
+  type RepositoryMetadata,
+} from './node-repository.js';
+import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import { getNodeClassInfo, registerNodeClass, resolveNodeClass } from './registry.js';
 import { nodeHasher, runNodesStoredHooks } from './store-hooks.js';
 import { columnFloatPaths, type FloatPaths, jsonWithFloats } from '../utils/float-paths.js';
@@ -474,7 +480,7 @@ export class Node {
 
   /** The managers of the node, as aiida-core's `node.base`: attributes, extras, repository, links, comments, logs. */
   get base(): NodeBase {
-    this.#base ??= new NodeBase(this, this.#state, () => this.repository);
+    this.#base ??= new NodeBase(this, this.#state);
     return this.#base;
   }
   get attributes(): NodeAttributes {
@@ -495,28 +501,7 @@ export class Node {
   }
   /** The node's files. */
   get repository(): NodeRepository {
-    this.#repository ??= new NodeRepository({
-      isStored: () => this.isStored,
-      assertMutable: () => this.assertRepositoryMutable(),
-      backend: () => this.#state.storage?.repository,
-      metadata: () => this.#state.repositoryMetadata,
-      persistMetadata: async (metadata) => {
-        const { pk, storage } = this.#state;
-        if (pk === null || storage === undefined) return;
-        const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
-        // checked inside the update's transaction: full maintenance cannot delete a file between write and reference
-        await storage.referenceObjects(collectObjectKeys(metadata), () =>
-          storage
-            .executor()
-            .updateTable('db_dbnode')
-            .set({ repository_metadata: storage.dialect.encodeJson(metadata), mtime })
-            .where('id', '=', pk)
-            .execute(),
-        );
-        this.#state.repositoryMetadata = metadata;
-        this.#state.mtime = canonicalTimestamp(mtime);
-      },
-    });
+    this.#repository ??= new NodeRepository(new NodeRepositoryHost(this, this.#state));
     return this.#repository;
   }
   /** The serialised file hierarchy as stored (`{}` for none or before storing). */
@@ -1308,7 +1293,6 @@ export class NodeLinks {
 export class NodeBase {
   readonly #node: Node;
   readonly #state: NodeState;
-  readonly #repository: () => NodeRepository;
   // managers are made on first use: batches of nodes mostly touch the attributes only
   #attributes: NodeAttributes | undefined;
   #extras: EntityExtras | undefined;
@@ -1316,10 +1300,9 @@ export class NodeBase {
   #comments: NodeComments | undefined;
   #logs: NodeLogs | undefined;
 
-  constructor(node: Node, state: NodeState, repository: () => NodeRepository) {
+  constructor(node: Node, state: NodeState) {
     this.#node = node;
     this.#state = state;
-    this.#repository = repository;
   }
 
   get attributes(): NodeAttributes {
@@ -1346,42 +1329,107 @@ export class NodeBase {
   }
 
   get extras(): EntityExtras {
-    const node = this.#node;
-    const state = this.#state;
-    this.#extras ??= new EntityExtras({
-      isStored: () => node.isStored,
-      values: () => state.extras,
-      persist: ({ set, remove, reset }) => {
-        const storage = state.storage!;
-        return storage.trackWrite(`extras of node<${String(state.pk)}>`, async () => {
-          const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
-          await storage
-            .executor()
-            .updateTable('db_dbnode')
-            .set({
-              extras:
-                reset === undefined
-                  ? patchedJsonColumn(storage, 'extras', set, remove)
-                  : storage.dialect.encodeJson(reset),
-              mtime,
-            })
-            .where('id', '=', state.pk!)
-            .execute();
-          state.mtime = canonicalTimestamp(mtime);
-        });
-      },
-    });
+    this.#extras ??= new EntityExtras(new NodeExtrasHost(this.#node, this.#state));
     return this.#extras;
   }
 
   get repository(): NodeRepository {
-    return this.#repository();
+    return this.#node.repository;
+  }
+}
+
+// The hosts of a node's extras and files are classes rather than objects of closures: every node the engine hashes or
+// gives files makes one, and a closure made per node costs more than a method shared by all.
+
+/** What a node's extras need from it. */
+class NodeExtrasHost implements ExtrasHost {
+  readonly #node: Node;
+  readonly #state: NodeState;
+
+  constructor(node: Node, state: NodeState) {
+    this.#node = node;
+    this.#state = state;
+  }
+
+  isStored(): boolean {
+    return this.#node.isStored;
+  }
+
+  values(): Record<string, JsonValue> {
+    return this.#state.extras;
+  }
+
+  persist({ set, remove, reset }: Parameters<ExtrasHost['persist']>[0]): Promise<void> {
+    const state = this.#state;
+    const storage = state.storage!;
+    return storage.trackWrite(`extras of node<${String(state.pk)}>`, async () => {
+      const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
+      await storage
+        .executor()
+        .updateTable('db_dbnode')
+        .set({
+          extras:
+            reset === undefined
+              ? patchedJsonColumn(storage, 'extras', set, remove)
+              : storage.dialect.encodeJson(reset),
+          mtime,
+        })
+        .where('id', '=', state.pk!)
+        .execute();
+      state.mtime = canonicalTimestamp(mtime);
+    });
+  }
+}
+
+/** What a node's files need from it. */
+class NodeRepositoryHost implements RepositoryHost {
+  readonly #node: Node;
+  readonly #state: NodeState;
+
+  constructor(node: Node, state: NodeState) {
+    this.#node = node;
+    this.#state = state;
+  }
+
+  isStored(): boolean {
+    return this.#node.isStored;
+  }
+
+  assertMutable(): void {
+    (this.#node as unknown as NodeInternals).assertRepositoryMutable();
+  }
+
+  backend(): RepositoryBackend | undefined {
+    return this.#state.storage?.repository;
+  }
+
+  metadata(): RepositoryMetadata {
+    return this.#state.repositoryMetadata;
+  }
+
+  async persistMetadata(metadata: RepositoryMetadata): Promise<void> {
+    const state = this.#state;
+    const { pk, storage } = state;
+    if (pk === null || storage === undefined) return;
+    const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
+    // checked inside the update's transaction: full maintenance cannot delete a file between write and reference
+    await storage.referenceObjects(collectObjectKeys(metadata), () =>
+      storage
+        .executor()
+        .updateTable('db_dbnode')
+        .set({ repository_metadata: storage.dialect.encodeJson(metadata), mtime })
+        .where('id', '=', pk)
+        .execute(),
+    );
+    state.repositoryMetadata = metadata;
+    state.mtime = canonicalTimestamp(mtime);
   }
 }
 
 /** Protected members the managers call (TypeScript's `protected` is compile-time only). */
 interface NodeInternals {
   assertAttributesMutable(keys: readonly string[]): void;
+  assertRepositoryMutable(): void;
 }
 
 /** Loads the nodes with these pks (in the order given); `NotExistentError` naming a missing one. */

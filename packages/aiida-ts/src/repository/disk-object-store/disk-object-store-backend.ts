@@ -207,12 +207,15 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
     if (!(content instanceof Uint8Array)) {
       throw new RepositoryError(`putObjectFromBuffer expects bytes (Uint8Array), got ${typeof content}`);
     }
+    const buffer = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+    const key = sha256Hex(buffer);
+    // Written by this instance before (a process function's source on every call): nothing to write, and no turn to
+    // wait for among the file operations in flight.
+    if (this.#written.has(key)) return key;
     return this.#wrap('writing an object', () =>
       this.#files(async () => {
-        const buffer = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-        const key = sha256Hex(buffer);
         // Already packed: nothing to write. (A loose duplicate is simply renamed over, which costs less than a stat.)
-        if (this.#container.index.has(key) || this.#written.has(key)) return key;
+        if (this.#written.has(key) || this.#container.index.has(key)) return key;
         const temporary = this.#sandboxPath();
         try {
           // An object given whole is small (a job's files are a few hundred bytes): opened, written and closed
