@@ -33,6 +33,9 @@ const BYTES_PER_MB = 1024 * 1024;
 const syncData = promisify(fdatasync);
 const syncAll = promisify(fsync);
 
+/** Objects given whole up to this size are written with synchronous system calls (see putObjectFromBuffer). */
+const SYNC_WRITE_BYTES = 64 * 1024;
+
 /** Loose writes and whole-object reads this backend runs at once. */
 const FILE_OPERATIONS_IN_FLIGHT = 64;
 
@@ -218,17 +221,28 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
         if (this.#written.has(key) || this.#container.index.has(key)) return key;
         const temporary = this.#sandboxPath();
         try {
-          // An object given whole is small (a job's files are a few hundred bytes): opened, written and closed
-          // synchronously, each a plain system call, and only the sync to disk, which waits for the device, goes
-          // through the thread pool. (Through a FileHandle each step is a thread-pool round trip with its promise,
-          // which costs the process many times the system call.)
-          const fd = openSync(temporary, 'wx');
-          try {
-            for (let written = 0; written < buffer.length;)
-              written += writeSync(fd, buffer, written, buffer.length - written);
-            if (this.#container.fsync) await syncData(fd);
-          } finally {
-            closeSync(fd);
+          if (buffer.length <= SYNC_WRITE_BYTES) {
+            // A small object (a job's files are a few hundred bytes): opened, written and closed synchronously, each
+            // a plain system call, and only the sync to disk, which waits for the device, goes through the thread
+            // pool. (Through a FileHandle each step is a thread-pool round trip with its promise, which costs the
+            // process many times the system call.)
+            const fd = openSync(temporary, 'wx');
+            try {
+              for (let written = 0; written < buffer.length;)
+                written += writeSync(fd, buffer, written, buffer.length - written);
+              if (this.#container.fsync) await syncData(fd);
+            } finally {
+              closeSync(fd);
+            }
+          } else {
+            // a large one through the thread pool: the event loop (a worker's heartbeat) must not wait for its write
+            const handle = await open(temporary, 'wx');
+            try {
+              await handle.writeFile(buffer);
+              if (this.#container.fsync) await handle.datasync();
+            } finally {
+              await handle.close();
+            }
           }
           await this.#publishLoose(temporary, key);
           if (this.#written.size >= 10_000) this.#written.clear();
