@@ -50,11 +50,18 @@ export interface WalkEntry {
  */
 const SMALL_FILE_BYTES = 64 * 1024;
 
-/** Stores the local file `source` (`size` bytes, when known) in `backend`; resolves to its key. */
+/** The size of `source` when it is a regular file (a named pipe, read at once, would block until a writer comes). */
+function regularFileSize(source: string): number | undefined {
+  const info = statSync(source);
+  return info.isFile() ? info.size : undefined;
+}
+
+/** Stores the local file `source` (a regular file of `size` bytes, when known) in `backend`; resolves to its key. */
 function putLocalFile(backend: RepositoryBackend, source: string, size?: number): Promise<string> {
   let content: Buffer | undefined;
   try {
-    if ((size ?? statSync(source).size) <= SMALL_FILE_BYTES) content = readFileSync(source);
+    const known = size ?? regularFileSize(source);
+    if (known !== undefined && known <= SMALL_FILE_BYTES) content = readFileSync(source);
   } catch {
     // the stream reports what is wrong with the file, as it always did
   }

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -486,10 +487,14 @@ async function retrieveStraight(
     if (name === '' || name === '.' || name === '..' || name.includes('/') || names.has(name)) return false;
     if (!path.isAbsolute(remote)) return false;
     names.add(name);
-    const attributes = await stat(remote).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw wrapTransportError(`stat ${remote}`, error);
-    });
+    // a local look-up, synchronously (one system call instead of a thread-pool round trip per file)
+    let attributes;
+    try {
+      attributes = statSync(remote);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw wrapTransportError(`stat ${remote}`, error);
+    }
     if (attributes === undefined) continue;
     if (!attributes.isFile()) return false;
     files.push([remote, name]);
