@@ -1341,26 +1341,29 @@ export class NodeBase {
 // The hosts of a node's extras and files are classes rather than objects of closures: every node the engine hashes or
 // gives files makes one, and a closure made per node costs more than a method shared by all.
 
-/** What a node's extras need from it. */
-class NodeExtrasHost implements ExtrasHost {
-  readonly #node: Node;
-  readonly #state: NodeState;
+/** What the hosts of a node's extras and files share: the node and its state. */
+abstract class NodeHost {
+  protected readonly node: Node;
+  protected readonly state: NodeState;
 
   constructor(node: Node, state: NodeState) {
-    this.#node = node;
-    this.#state = state;
+    this.node = node;
+    this.state = state;
   }
 
   isStored(): boolean {
-    return this.#node.isStored;
+    return this.node.isStored;
   }
+}
 
+/** What a node's extras need from it. */
+class NodeExtrasHost extends NodeHost implements ExtrasHost {
   values(): Record<string, JsonValue> {
-    return this.#state.extras;
+    return this.state.extras;
   }
 
   persist({ set, remove, reset }: Parameters<ExtrasHost['persist']>[0]): Promise<void> {
-    const state = this.#state;
+    const state = this.state;
     const storage = state.storage!;
     return storage.trackWrite(`extras of node<${String(state.pk)}>`, async () => {
       const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
@@ -1382,33 +1385,21 @@ class NodeExtrasHost implements ExtrasHost {
 }
 
 /** What a node's files need from it. */
-class NodeRepositoryHost implements RepositoryHost {
-  readonly #node: Node;
-  readonly #state: NodeState;
-
-  constructor(node: Node, state: NodeState) {
-    this.#node = node;
-    this.#state = state;
-  }
-
-  isStored(): boolean {
-    return this.#node.isStored;
-  }
-
+class NodeRepositoryHost extends NodeHost implements RepositoryHost {
   assertMutable(): void {
-    (this.#node as unknown as NodeInternals).assertRepositoryMutable();
+    (this.node as unknown as NodeInternals).assertRepositoryMutable();
   }
 
   backend(): RepositoryBackend | undefined {
-    return this.#state.storage?.repository;
+    return this.state.storage?.repository;
   }
 
   metadata(): RepositoryMetadata {
-    return this.#state.repositoryMetadata;
+    return this.state.repositoryMetadata;
   }
 
   async persistMetadata(metadata: RepositoryMetadata): Promise<void> {
-    const state = this.#state;
+    const state = this.state;
     const { pk, storage } = state;
     if (pk === null || storage === undefined) return;
     const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
