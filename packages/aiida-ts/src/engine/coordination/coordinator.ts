@@ -675,9 +675,7 @@ class SqlCoordinator implements Coordinator {
   /** Runs `fn` in one transaction on the slot queue (refused once closed, unless `closing` work). */
   async #slotTransaction<T>(fn: (tx: SlotTransaction) => Promise<T>, closing = false): Promise<T> {
     if (!closing) this.#assertOpen();
-    return this.#backend.transaction(async (trx) =>
-      fn(await openSlotTransaction(trx, this.#backend.dialect)),
-    );
+    return this.#backend.transaction(async (trx) => fn(await openSlotTransaction(trx, this.#backend)));
   }
 }
 
