@@ -451,22 +451,20 @@ export async function grantWaiting(
       plan = planGrants(waiting, limits, used);
     }
   }
-  // two statements per chunk, however many requests are granted
+  // two statements per chunk, however many requests are granted (a fixed text per count: mostly one request)
   for (const part of chunks(plan.granted)) {
-    await tx.db
-      .updateTable('aiida_ts_slot_request')
-      .set({ state: SlotRequestState.GRANTED, granted_at: tx.now, owner: null })
-      .where(
-        'id',
-        'in',
-        part.map((request) => request.id),
-      )
-      .execute();
-    await tx.db
-      .insertInto('aiida_ts_slot')
-      .values(part.flatMap((request) => request.pools.map((pool) => ({ pool, holder: request.holder }))))
-      .onConflict((oc) => oc.columns(['pool', 'holder']).doNothing())
-      .execute();
+    await tx.backend.executeWrite(
+      `UPDATE aiida_ts_slot_request SET state = $1, granted_at = $2, owner = NULL
+        WHERE id IN (${placeholders(3, part.length)})`,
+      [SlotRequestState.GRANTED, tx.now, ...part.map((request) => request.id)],
+    );
+    const slots = part.flatMap((request) => request.pools.map((pool) => [pool, request.holder]));
+    await tx.backend.executeWrite(
+      `INSERT INTO aiida_ts_slot (pool, holder)
+        VALUES ${slots.map((_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(', ')}
+        ON CONFLICT (pool, holder) DO NOTHING`,
+      slots.flat(),
+    );
   }
   return [...plan.granted];
 }
