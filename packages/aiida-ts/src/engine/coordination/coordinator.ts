@@ -282,6 +282,8 @@ class SqlCoordinator implements Coordinator {
     checked(IntervalSchema, intervalMs, `interval of throttle \`${key}\``);
     const signal = this.#waitSignal('throttle', options.signal);
     await ensureAiidaTsSchema(this.#backend);
+    // closed meanwhile (the storage closing closes the coordinator first): reserve nothing
+    signal.throwIfAborted();
     const reservation = await reserveUse(this.#backend, key, Math.round(intervalMs));
     const wait = reservation.at - reservation.now;
     if (wait > 0) {
