@@ -1567,13 +1567,22 @@ export class Process {
       pre_paused_status: this.#prePausedStatus,
       state: state.toJSON(),
     };
-    if (this.#rawInputs !== undefined)
-      out['INPUTS_RAW'] = encodeAt('inputs', () => this.encodeValue(this.#rawInputs));
-    out['INPUTS_PARSED'] = encodeAt('inputs', () => this.encodeValue(this.#parsedInputs));
+    const raw = this.#rawInputs;
+    if (raw !== undefined) out['INPUTS_RAW'] = encodeAt('inputs', () => this.encodeInputs(raw));
+    out['INPUTS_PARSED'] = encodeAt('inputs', () => this.encodeInputs(this.#parsedInputs));
     if (Object.keys(this.#outputs).length > 0)
       out['OUTPUTS'] = encodeAt('outputs', () => this.encodeValue(this.#outputs));
     this.#callHook('saveInstanceState', out);
     return out;
+  }
+
+  /**
+   * Turns the inputs (raw or parsed: a frozen mapping that stays the same object for the life of the process, until
+   * a checkpoint is loaded) into JSON for a checkpoint; {@link encodeValue} by default. Every {@link save} calls it,
+   * so a subclass whose encoding of the inputs cannot change may override it to reuse an earlier result.
+   */
+  protected encodeInputs(inputs: Readonly<Record<string, unknown>>): JsonValue {
+    return this.encodeValue(inputs);
   }
 
   /**

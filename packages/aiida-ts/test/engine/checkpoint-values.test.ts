@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { calcfunction, nonDb, WorkChain } from '../../src/engine.js';
-import { Str } from '../../src/orm/nodes/data/base.js';
+import { calcfunction, nodeType, nonDb, WorkChain } from '../../src/engine.js';
+import { Int, Str } from '../../src/orm/nodes/data/base.js';
 import { WorkChainNode } from '../../src/orm/nodes/process/process.js';
 import { QueryBuilder } from '../../src/querybuilder/query-builder.js';
 import { loadNode } from '../../src/orm/loaders.js';
 import { BACKENDS, useEngine } from './helpers.js';
+import type { JsonValue } from 'plumpy-ts';
 
 /** Puts `globalThis.contextValue` in its context and carries on; with `fail`, reports and throws NUL-laden text. */
 class Holder extends WorkChain.define((spec) =>
@@ -25,6 +26,46 @@ class Holder extends WorkChain.define((spec) =>
       this.report('a report with a NUL \0 and half a pair \ud800');
       throw new Error('failed on a NUL \0 byte');
     }
+    await Promise.resolve();
+  }
+}
+
+/** Keeps its checkpoint after every step and counts how often its input node is encoded for a checkpoint. */
+class Counting extends WorkChain.define((spec) =>
+  spec
+    .input('x', { validType: nodeType(Int) })
+    .input('label', { validType: nonDb(z.string()), default: () => 'plain' })
+    .context<{ seen: number }>(),
+) {
+  static {
+    this.outline('first', 'second', 'third');
+  }
+
+  /** How often `x` was encoded (raw and parsed inputs) when each step ran, and the checkpoint the step saw. */
+  readonly trail: { encoded: number; inputs: JsonValue | undefined }[] = [];
+  #encoded = 0;
+
+  protected override encodeValue(value: unknown): JsonValue {
+    if (value === this.inputs.x) this.#encoded += 1;
+    return super.encodeValue(value);
+  }
+
+  #record(): void {
+    this.trail.push({ encoded: this.#encoded, inputs: this.save()['INPUTS_PARSED'] });
+  }
+
+  async first(): Promise<void> {
+    this.#record();
+    await Promise.resolve();
+  }
+
+  async second(): Promise<void> {
+    this.#record();
+    await Promise.resolve();
+  }
+
+  async third(): Promise<void> {
+    this.#record();
     await Promise.resolve();
   }
 }
@@ -84,6 +125,20 @@ describe.each(BACKENDS)('values a process cannot record, on %s', (_name, open) =
     expect(logs.map((log) => log.message)).toContainEqual(
       expect.stringMatching(/\|next\]: a report with a NUL \\u0000 and half a pair \\ud800$/),
     );
+  });
+
+  it('the inputs are encoded for the first checkpoint only, and every later checkpoint holds the same inputs', async () => {
+    const x = await new Int(4).store();
+    const { runner } = engine();
+    const process = await runner.instantiate(Counting, { x, label: 'kept' });
+    await runner.executeProcess(process);
+    expect(process.node.processState).toBe('finished');
+    const [first, ...rest] = process.trail;
+    // encoded once as given and once as parsed (the node's creation checkpoint), never again
+    expect(first?.encoded).toBe(2);
+    expect(rest.map((step) => step.encoded)).toEqual([2, 2]);
+    expect(first?.inputs).toMatchObject({ x: { '!node': x.uuid }, label: 'kept' });
+    for (const step of rest) expect(step.inputs).toEqual(first?.inputs);
   });
 
   it('an output a storage cannot hold is refused naming the node and the attribute', async () => {

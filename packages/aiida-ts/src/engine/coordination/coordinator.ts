@@ -282,6 +282,8 @@ class SqlCoordinator implements Coordinator {
     checked(IntervalSchema, intervalMs, `interval of throttle \`${key}\``);
     const signal = this.#waitSignal('throttle', options.signal);
     await ensureAiidaTsSchema(this.#backend);
+    // closed meanwhile (the storage closing closes the coordinator first): reserve nothing
+    signal.throwIfAborted();
     const reservation = await reserveUse(this.#backend, key, Math.round(intervalMs));
     const wait = reservation.at - reservation.now;
     if (wait > 0) {
@@ -675,9 +677,7 @@ class SqlCoordinator implements Coordinator {
   /** Runs `fn` in one transaction on the slot queue (refused once closed, unless `closing` work). */
   async #slotTransaction<T>(fn: (tx: SlotTransaction) => Promise<T>, closing = false): Promise<T> {
     if (!closing) this.#assertOpen();
-    return this.#backend.transaction(async (trx) =>
-      fn(await openSlotTransaction(trx, this.#backend.dialect)),
-    );
+    return this.#backend.transaction(async (trx) => fn(await openSlotTransaction(trx, this.#backend)));
   }
 }
 

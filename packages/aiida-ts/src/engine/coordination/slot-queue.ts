@@ -7,9 +7,10 @@ import {
   withAiidaTsTables,
   type AiidaTsKysely,
 } from '../../storage/aiida-ts-schema/schema.js';
+import type { StorageBackend } from '../../storage/backend.js';
 import type { Database } from '../../storage/schema.js';
 import type { Kysely } from 'kysely';
-import { dbNowMs, epochMs } from './db-clock.js';
+import { dbNowMs, dbNowMsText, epochMs } from './db-clock.js';
 import { planGrants, type WaitingRequest } from './grant-plan.js';
 import { isProcessGone, type ProcessIdentity } from './process-identity.js';
 
@@ -42,9 +43,14 @@ export interface SlotUsage {
   readonly waiting: number;
 }
 
-/** One transaction on the queue: the handle and the database's time when it took the lock. */
+/**
+ * One transaction on the queue: the handle, the storage (whose `executeRead`/`executeWrite` run the fixed statements
+ * of every job in the transaction, prepared once, with no query built per call) and the database's time when it took
+ * the lock.
+ */
 export interface SlotTransaction {
   readonly db: AiidaTsKysely;
+  readonly backend: StorageBackend;
   readonly dialect: SqlDialect;
   readonly now: number;
 }
@@ -68,18 +74,24 @@ export interface SlotRequestRow {
 /** Takes the queue's lock (PostgreSQL; SQLite's transaction already holds the write lock) and reads the time. */
 export async function openSlotTransaction(
   trx: Kysely<Database>,
-  dialect: SqlDialect,
+  backend: StorageBackend,
 ): Promise<SlotTransaction> {
+  const dialect = backend.dialect;
   if (dialect.name !== DialectName.POSTGRES) {
     // SQLite's clock is this machine's (`julianday('now')`): no statement needed, the write lock is already held
-    return { db: withAiidaTsTables(trx), dialect, now: Date.now() };
+    return { db: withAiidaTsTables(trx), backend, dialect, now: Date.now() };
   }
   // one round trip: the clock is read per row of the subquery, so after the lock is granted and never before
-  const { rows } = await sql<{ now: number | string }>`SELECT ${dbNowMs(dialect)} AS now
-    FROM (SELECT pg_advisory_xact_lock(${SLOT_LOCK_KEY.toString()}::bigint)::text AS locked) AS lock`.execute(
-    trx,
+  const rows = await backend.executeRead<{ now: number | string }>(
+    `SELECT ${dbNowMsText(dialect)} AS now FROM (SELECT pg_advisory_xact_lock($1::bigint)::text AS locked) AS lock`,
+    [SLOT_LOCK_KEY.toString()],
   );
-  return { db: withAiidaTsTables(trx), dialect, now: epochMs(rows[0]!.now) };
+  return { db: withAiidaTsTables(trx), backend, dialect, now: epochMs(rows[0]!.now) };
+}
+
+/** `$first, $first+1, …` for a list of `count` values. */
+function placeholders(first: number, count: number): string {
+  return Array.from({ length: count }, (_, i) => `$${first + i}`).join(', ');
 }
 
 function chunks<T>(values: readonly T[]): T[][] {
@@ -240,71 +252,68 @@ export async function enqueueRequest(
 ): Promise<SlotRequestRow> {
   const text = JSON.stringify(pools);
   const waiting = SlotRequestState.WAITING;
-  const row = await tx.db
-    .insertInto('aiida_ts_slot_request')
-    .values({ holder, pools: text, state: waiting, owner: owner.id, requested_at: tx.now, granted_at: null })
-    .onConflict((oc) =>
-      oc.column('holder').doUpdateSet((eb) => ({
-        owner: eb
-          .case()
-          .when('aiida_ts_slot_request.state', '=', waiting)
-          .then(owner.id)
-          .else(eb.ref('aiida_ts_slot_request.owner'))
-          .end(),
-        pools: eb
-          .case()
-          .when('aiida_ts_slot_request.state', '=', waiting)
-          .then(text)
-          .else(eb.ref('aiida_ts_slot_request.pools'))
-          .end(),
-      })),
-    )
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const [row] = await tx.backend.executeRead<Parameters<typeof toRequest>[0]>(ENQUEUE, [
+    holder,
+    text,
+    waiting,
+    owner.id,
+    tx.now,
+    waiting,
+    owner.id,
+    waiting,
+    text,
+  ]);
+  if (row === undefined) throw new CorruptStorageError(`no slot request row came back for holder ${holder}`);
   return toRequest(row);
 }
+
+/** Queues a request, or (a waiting one only) gives it to the owner asking now, with the pools asked for now. */
+const ENQUEUE = `INSERT INTO aiida_ts_slot_request (holder, pools, state, owner, requested_at, granted_at)
+  VALUES ($1, $2, $3, $4, $5, NULL)
+  ON CONFLICT (holder) DO UPDATE SET
+    owner = CASE WHEN aiida_ts_slot_request.state = $6 THEN $7 ELSE aiida_ts_slot_request.owner END,
+    pools = CASE WHEN aiida_ts_slot_request.state = $8 THEN $9 ELSE aiida_ts_slot_request.pools END
+  RETURNING id, holder, pools, state, owner, granted_at`;
 
 /** Removes the holder's request and slots; resolves to whether it had any. */
 export async function removeHolder(tx: SlotTransaction, holder: number): Promise<boolean> {
   if (tx.dialect.name === DialectName.POSTGRES) {
     // one round trip on the server that has them
-    const { rows } = await sql<{ n: number | string }>`WITH slots AS (
-        DELETE FROM aiida_ts_slot WHERE holder = ${holder} RETURNING holder
-      ), requests AS (
-        DELETE FROM aiida_ts_slot_request WHERE holder = ${holder} RETURNING holder
-      ) SELECT (SELECT count(*) FROM slots) + (SELECT count(*) FROM requests) AS n`.execute(tx.db);
+    const rows = await tx.backend.executeRead<{ n: number | string }>(REMOVE_HOLDER_PG, [holder, holder]);
     return Number(rows[0]?.n ?? 0) > 0;
   }
-  const slots = await tx.db.deleteFrom('aiida_ts_slot').where('holder', '=', holder).executeTakeFirst();
-  const requests = await tx.db
-    .deleteFrom('aiida_ts_slot_request')
-    .where('holder', '=', holder)
-    .executeTakeFirst();
-  return slots.numDeletedRows > 0n || requests.numDeletedRows > 0n;
+  const slots = await tx.backend.executeWrite('DELETE FROM aiida_ts_slot WHERE holder = $1', [holder]);
+  const requests = await tx.backend.executeWrite('DELETE FROM aiida_ts_slot_request WHERE holder = $1', [
+    holder,
+  ]);
+  return slots > 0 || requests > 0;
 }
+
+const REMOVE_HOLDER_PG = `WITH slots AS (
+    DELETE FROM aiida_ts_slot WHERE holder = $1 RETURNING holder
+  ), requests AS (
+    DELETE FROM aiida_ts_slot_request WHERE holder = $2 RETURNING holder
+  ) SELECT (SELECT count(*) FROM slots) + (SELECT count(*) FROM requests) AS n`;
 
 /** The limits of the limited pools among `pools`, with their slots in use: one query per chunk. */
 async function limitedPools(
-  tx: { readonly db: AiidaTsKysely; readonly dialect: SqlDialect },
+  tx: SlotTransaction,
   pools: readonly string[],
 ): Promise<{ limits: Map<string, number | null>; used: Map<string, number> }> {
   const limits = new Map<string, number | null>();
   const used = new Map<string, number>();
   for (const part of chunks(pools)) {
-    const rows = await tx.db
-      .selectFrom('aiida_ts_pool')
-      .select((eb) => [
-        'name',
-        'max_jobs',
-        eb
-          .selectFrom('aiida_ts_slot')
-          .select((inner) => inner.fn.countAll().as('n'))
-          .whereRef('aiida_ts_slot.pool', '=', 'aiida_ts_pool.name')
-          .as('used'),
-      ])
-      .where('name', 'in', part)
-      .where('max_jobs', 'is not', null)
-      .execute();
+    // a fixed text per number of pools (a job asks for one or a few)
+    const rows = await tx.backend.executeRead<{
+      name: string;
+      max_jobs: number | null;
+      used: number | string | bigint | null;
+    }>(
+      `SELECT name, max_jobs,
+        (SELECT count(*) FROM aiida_ts_slot WHERE aiida_ts_slot.pool = aiida_ts_pool.name) AS used
+      FROM aiida_ts_pool WHERE name IN (${placeholders(1, part.length)}) AND max_jobs IS NOT NULL`,
+      part,
+    );
     for (const row of rows) {
       limits.set(row.name, row.max_jobs);
       used.set(row.name, tx.dialect.decodeInteger(row.used ?? 0));
@@ -341,28 +350,27 @@ async function waitingRequests(db: AiidaTsKysely): Promise<WaitingRequest[]> {
   return rows.map((row) => ({ id: row.id, holder: row.holder, pools: decodePools(row.pools, row.holder) }));
 }
 
+/** The waiting requests with their owners, oldest first. */
+const LIVE_WAITING = `SELECT r.id, r.holder, r.pools, o.id AS "ownerId", o.host, o.pid, o.process_start, o.expires_at
+  FROM aiida_ts_slot_request AS r LEFT JOIN aiida_ts_owner AS o ON o.id = r.owner
+  WHERE r.state = $1 ORDER BY r.id`;
+
 /**
  * The waiting requests whose process lives, oldest first. Requests of dead processes (lease run out, process gone
  * from this machine, owner unknown) are deleted on the way, so they are never granted nor block anyone: one query
  * (the owners come with the requests) unless there is something to delete.
  */
 async function liveWaitingRequests(tx: SlotTransaction): Promise<WaitingRequest[]> {
-  const rows = await tx.db
-    .selectFrom('aiida_ts_slot_request as r')
-    .leftJoin('aiida_ts_owner as o', 'o.id', 'r.owner')
-    .select([
-      'r.id',
-      'r.holder',
-      'r.pools',
-      'o.id as ownerId',
-      'o.host',
-      'o.pid',
-      'o.process_start',
-      'o.expires_at',
-    ])
-    .where('r.state', '=', SlotRequestState.WAITING)
-    .orderBy('r.id')
-    .execute();
+  const rows = await tx.backend.executeRead<{
+    id: number;
+    holder: number;
+    pools: string;
+    ownerId: string | null;
+    host: string | null;
+    pid: number | null;
+    process_start: string | null;
+    expires_at: number | string | null;
+  }>(LIVE_WAITING, [SlotRequestState.WAITING]);
   const verdicts = new Map<string, boolean>();
   const isDead = (row: (typeof rows)[number]): boolean => {
     if (row.ownerId === null || row.expires_at === null || row.host === null || row.pid === null) return true;
@@ -443,22 +451,20 @@ export async function grantWaiting(
       plan = planGrants(waiting, limits, used);
     }
   }
-  // two statements per chunk, however many requests are granted
+  // two statements per chunk, however many requests are granted (a fixed text per count: mostly one request)
   for (const part of chunks(plan.granted)) {
-    await tx.db
-      .updateTable('aiida_ts_slot_request')
-      .set({ state: SlotRequestState.GRANTED, granted_at: tx.now, owner: null })
-      .where(
-        'id',
-        'in',
-        part.map((request) => request.id),
-      )
-      .execute();
-    await tx.db
-      .insertInto('aiida_ts_slot')
-      .values(part.flatMap((request) => request.pools.map((pool) => ({ pool, holder: request.holder }))))
-      .onConflict((oc) => oc.columns(['pool', 'holder']).doNothing())
-      .execute();
+    await tx.backend.executeWrite(
+      `UPDATE aiida_ts_slot_request SET state = $1, granted_at = $2, owner = NULL
+        WHERE id IN (${placeholders(3, part.length)})`,
+      [SlotRequestState.GRANTED, tx.now, ...part.map((request) => request.id)],
+    );
+    const slots = part.flatMap((request) => request.pools.map((pool) => [pool, request.holder]));
+    await tx.backend.executeWrite(
+      `INSERT INTO aiida_ts_slot (pool, holder)
+        VALUES ${slots.map((_, i) => `($${2 * i + 1}, $${2 * i + 2})`).join(', ')}
+        ON CONFLICT (pool, holder) DO NOTHING`,
+      slots.flat(),
+    );
   }
   return [...plan.granted];
 }

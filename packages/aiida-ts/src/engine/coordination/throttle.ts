@@ -1,8 +1,7 @@
-import { sql } from 'kysely';
 import type { StorageBackend } from '../../storage/backend.js';
 import { DialectName } from '../../storage/dialect.js';
 import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
-import { dbNowMs, epochMs } from './db-clock.js';
+import { dbNowMsText, epochMs } from './db-clock.js';
 
 /** A use of a throttled key, reserved in the table: when it may happen and the database's time when reserved. */
 export interface ThrottleReservation {
@@ -24,21 +23,24 @@ export async function reserveUse(
   key: string,
   intervalMs: number,
 ): Promise<ThrottleReservation> {
-  const now = dbNowMs(backend.dialect);
+  // a fixed text per dialect, prepared once (every transport opening reserves its turn)
+  const now = dbNowMsText(backend.dialect);
   const later =
     backend.dialect.name === DialectName.POSTGRES
-      ? sql`GREATEST(${now}, aiida_ts_throttle.last_used + ${intervalMs}::bigint)`
-      : sql`max(${now}, aiida_ts_throttle.last_used + ${intervalMs})`;
-  const statement = sql<{ at: number | string; now: number | string }>`
-    INSERT INTO aiida_ts_throttle (key, last_used) VALUES (${key}, ${now})
+      ? `GREATEST(${now}, aiida_ts_throttle.last_used + $2::bigint)`
+      : `max(${now}, aiida_ts_throttle.last_used + $2)`;
+  const text = `INSERT INTO aiida_ts_throttle (key, last_used) VALUES ($1, ${now})
     ON CONFLICT (key) DO UPDATE SET last_used = ${later}
     RETURNING last_used AS at, ${now} AS now`;
-  const run = async (db = backend.executor()) => {
-    const { rows } = await statement.execute(db);
+  const run = async () => {
+    const rows = await backend.executeRead<{ at: number | string; now: number | string }>(text, [
+      key,
+      intervalMs,
+    ]);
     const row = rows[0]!;
     return { at: epochMs(row.at), now: epochMs(row.now) };
   };
-  return backend.dialect.name === DialectName.POSTGRES ? run() : backend.transaction((trx) => run(trx));
+  return backend.dialect.name === DialectName.POSTGRES ? run() : backend.transaction(run);
 }
 
 /**

@@ -220,6 +220,10 @@ export function withProvenance<B extends PlumpyBase>(Base: B): WithProvenance<B>
     }
 
     #provenance: ProcessProvenance | undefined;
+    /** The JSON of the inputs (raw and parsed: frozen, one object each until a checkpoint is loaded). */
+    readonly #encodedInputs = new WeakMap<object, JsonValue>();
+    /** How many unstored nodes were encoded as references because the node's next write stores them. */
+    #pendingRefs = 0;
 
     constructor(options: ProcessOptions = {}) {
       super(options);
@@ -367,11 +371,25 @@ export function withProvenance<B extends PlumpyBase>(Base: B): WithProvenance<B>
       );
     }
 
+    protected override encodeInputs(inputs: Readonly<Record<string, unknown>>): JsonValue {
+      // The inputs never change once the process exists, and their encoding (stored nodes and computers by uuid,
+      // plain values as they are) cannot either: every checkpoint reuses the first one instead of walking them again.
+      // Not one that refers to a node the next write is yet to store: if that write fails, the node stays unstored.
+      const cached = this.#encodedInputs.get(inputs);
+      if (cached !== undefined) return cached;
+      const before = this.#pendingRefs;
+      const json = super.encodeInputs(inputs);
+      if (this.#pendingRefs === before) this.#encodedInputs.set(inputs, json);
+      return json;
+    }
+
     protected override encodeValue(value: unknown): JsonValue {
       // An output stored by the node's next write, the one that carries this checkpoint, is referred to by its uuid
       // as a stored one: both reach the database together (outputs first, see `NodeWriter`).
-      if (value instanceof Node && !value.isStored && this.#provenance?.writer.willStore(value) === true)
+      if (value instanceof Node && !value.isStored && this.#provenance?.writer.willStore(value) === true) {
+        this.#pendingRefs += 1;
         return { [NODE_REF_KEY]: value.uuid };
+      }
       return encodeEngineValue(value, (item) => super.encodeValue(item));
     }
 

@@ -233,14 +233,12 @@ export async function removeComputerFromQuota(
 /** The names of the quotas the computer counts against, sorted. Only reads. */
 export async function quotasOfComputer(backend: StorageBackend, computerUuid: string): Promise<string[]> {
   const uuid = parseOrThrow(UuidSchema, computerUuid, 'computer uuid');
-  const db = await readable(backend);
-  if (db === null) return [];
-  const rows = await db
-    .selectFrom('aiida_ts_quota_member')
-    .select('quota')
-    .where('computer_uuid', '=', uuid)
-    .orderBy('quota')
-    .execute();
+  if (!(await aiidaTsTablesReadable(backend))) return [];
+  // fixed text, prepared once: every job reads its computer's quotas when it submits
+  const rows = await backend.executeRead<{ quota: string }>(
+    'SELECT quota FROM aiida_ts_quota_member WHERE computer_uuid = $1 ORDER BY quota',
+    [uuid],
+  );
   return rows.map((row) => row.quota.slice('quota:'.length));
 }
 
