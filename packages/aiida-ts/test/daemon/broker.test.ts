@@ -55,6 +55,17 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
     return communicator;
   }
 
+  /** A script's runner submitting to the daemon through the shared broker under `prefix`. */
+  async function submitter(prefix: string): Promise<Runner> {
+    const client = await broker(SHARED_BROKER, prefix);
+    return new Runner({
+      storage: shared.storage,
+      communicator: client,
+      pollInterval: 0.1,
+      ownership: new RunnerOwnership(shared.storage, { broker: client }),
+    });
+  }
+
   beforeAll(async () => {
     shared = await openSharedStorage('psql');
     setDefaultStorage(shared.storage);
@@ -183,13 +194,7 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
         communicator,
       });
       workers.push(worker);
-      const client = await broker(SHARED_BROKER, prefix);
-      const runner = new Runner({
-        storage,
-        communicator: client,
-        pollInterval: 0.1,
-        ownership: new RunnerOwnership(storage, { broker: client }),
-      });
+      const runner = await submitter(prefix);
       try {
         const name = `broker-full-${prefix}`;
         const first = await runner.submit(Gated, { gate: name, x: new Int(1) });
