@@ -31,9 +31,9 @@ export function normaliseUuidPrefix(prefix: string): string {
 
 async function rowsByUuidPrefix(storage: StorageBackend, prefix: string): Promise<DbNodeRow[]> {
   const dashed = normaliseUuidPrefix(prefix);
-  if (dashed.length === 36) {
-    return storage.executor().selectFrom('db_dbnode').selectAll().where('uuid', '=', dashed).execute();
-  }
+  // a full uuid (the nodes a checkpoint refers to, read at every claim of a daemon worker): a prepared text, as by pk
+  if (dashed.length === 36)
+    return storage.executeRead<DbNodeRow>('SELECT * FROM db_dbnode WHERE uuid = $1', [dashed]);
   const pattern = `${dashed}%`;
   return storage
     .executor()

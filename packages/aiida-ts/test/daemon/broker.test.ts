@@ -55,6 +55,17 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
     return communicator;
   }
 
+  /** A script's runner submitting to the daemon through the shared broker under `prefix`. */
+  async function submitter(prefix: string): Promise<Runner> {
+    const client = await broker(SHARED_BROKER, prefix);
+    return new Runner({
+      storage: shared.storage,
+      communicator: client,
+      pollInterval: 0.1,
+      ownership: new RunnerOwnership(shared.storage, { broker: client }),
+    });
+  }
+
   beforeAll(async () => {
     shared = await openSharedStorage('psql');
     setDefaultStorage(shared.storage);
@@ -160,6 +171,49 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
     },
   );
 
+  it(
+    'a task delivered while every slot is taken waits for one instead of going back and forth with the broker',
+    { timeout: 60_000 },
+    async () => {
+      const prefix = `aiida-ts-daemon-${randomBytes(4).toString('hex')}`;
+      const { storage } = shared;
+      const communicator = await broker(SHARED_BROKER, prefix, 1);
+      // every delivery to the worker, by process pk
+      const deliveries = new Map<number, number>();
+      const subscribe = communicator.addTaskSubscriber.bind(communicator);
+      communicator.addTaskSubscriber = (subscriber, identifier) =>
+        subscribe((task, context) => {
+          const pid = Number((task as { args?: { pid?: unknown } }).args?.pid);
+          deliveries.set(pid, (deliveries.get(pid) ?? 0) + 1);
+          return subscriber(task, context);
+        }, identifier);
+      const worker = await startDaemonWorker(undefined, {
+        storage,
+        slots: 1,
+        leaseTtlMs: 5_000,
+        communicator,
+      });
+      workers.push(worker);
+      const runner = await submitter(prefix);
+      try {
+        const name = `broker-full-${prefix}`;
+        const first = await runner.submit(Gated, { gate: name, x: new Int(1) });
+        await gate(name).reached;
+        const second = await runner.submit(Gated, { gate: name, x: new Int(2) });
+        await expect.poll(() => deliveries.get(second.pk!) ?? 0, { timeout: 20_000, interval: 20 }).toBe(1);
+        // the slot is taken until the gate opens: the delivery waits for it (handed back, it came again at once)
+        expect(worker.stats().loaded).toEqual([first.pk]);
+        gate(name).open();
+        expect(await resultOf(await runner.getProcessFuture(first.pk!))).toBe(2);
+        expect(await resultOf(await runner.getProcessFuture(second.pk!))).toBe(3);
+        expect(deliveries.get(second.pk!)).toBe(1);
+      } finally {
+        await runner.close();
+        await Promise.all(workers.splice(0).map((handle) => handle.stop()));
+      }
+    },
+  );
+
   describe('on a RabbitMQ node with consumer_timeout at 5 s', () => {
     let rabbit: PrivateBroker;
 
@@ -212,8 +266,8 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
           expect(worker.stats().claimed).toBe(1);
           expect(worker.stats().brokerClaims).toBe(1);
           expect(await countNodes(shared, 'fixtures.addOne')).toBe(
-            // the earlier test's: 4 parents × 2 (child + parent) + 1; this one: 1
-            4 * 2 + 1 + 1,
+            // the earlier tests': 4 parents × 2 (child + parent) + 1, and 2 (a full worker's); this one: 1
+            4 * 2 + 1 + 2 + 1,
           );
           // the worker's own connection survived the whole step
           expect(worker.worker.broker?.isClosed()).toBe(false);

@@ -5,6 +5,7 @@ import type { StorageBackend } from '../../storage/backend.js';
 import type { Database } from '../../storage/schema.js';
 import { ControlState } from '../../storage/aiida-ts-schema/daemon-tables.js';
 import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
+import { PREPARED_STATEMENT_MARK } from '../../storage/postgres/prepared-statements.js';
 import { dateOf, dbNowValue, epochMs } from './db-time.js';
 
 /** What a control request asks (aiida's intents). */
@@ -116,9 +117,15 @@ export async function pendingRequests(
     .where('state', '=', ControlState.PENDING)
     .orderBy('id');
   if (pks !== undefined) query = query.where('process_id', 'in', [...pks]);
+  // one process (a worker's look when a process ends or is claimed): the same text every time, which PostgreSQL
+  // prepares once per connection (the mark is a comment, so SQLite runs it as it is)
+  const compiled = query.compile();
+  const { rows } = await db.executeQuery(
+    pks?.length === 1 ? { ...compiled, sql: `${PREPARED_STATEMENT_MARK}${compiled.sql}` } : compiled,
+  );
   const requests: ControlRequest[] = [];
   const malformed: { id: number | null; reason: string }[] = [];
-  for (const row of await query.execute()) {
+  for (const row of rows) {
     const parsed = requestOf(row);
     if (parsed.ok) requests.push(parsed.request);
     else malformed.push({ id: parsed.id, reason: parsed.reason });

@@ -5,6 +5,7 @@ import { DialectName, type SqlDialect } from '../../storage/dialect.js';
 import type { Database } from '../../storage/schema.js';
 import { TaskMode, TaskState, type AiidaTsTaskTable } from '../../storage/aiida-ts-schema/daemon-tables.js';
 import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
+import { PREPARED_STATEMENT_MARK } from '../../storage/postgres/prepared-statements.js';
 import { dbNowMs, dbNowMsText, dbNowValue } from './db-time.js';
 
 /** The process states after which a process has nothing left to run (aiida's terminal states). */
@@ -255,8 +256,9 @@ export async function claimTask(
   pk: number,
 ): Promise<Claim | undefined> {
   const now = dbNowValue(storage.dialect);
-  const result = await sql<ClaimedRaw>`
-    UPDATE aiida_ts_task
+  // the same text at every delivery: PostgreSQL prepares it once per connection (see PREPARED_STATEMENT_MARK)
+  const mark = sql.raw(storage.dialect.name === DialectName.POSTGRES ? PREPARED_STATEMENT_MARK : '');
+  const result = await sql<ClaimedRaw>`${mark}UPDATE aiida_ts_task
     SET state = ${TaskState.RUNNING}, owner = ${owner}, epoch = epoch + 1, claimed_at = ${now}, wake_at = NULL
     WHERE process_id = ${pk} AND ${claimableCondition(now)}
     ${CLAIM_RETURNING}`.execute(storage.executor());

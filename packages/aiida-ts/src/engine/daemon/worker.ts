@@ -121,6 +121,12 @@ const log = (): ReturnType<typeof getLogger> => getLogger('aiida');
 
 /** The longest wait between two reads of a process node whose end a `continue` task's sender waits for (s). */
 const REPLY_POLL_SECONDS = 1;
+/**
+ * How long a broker task that finds every slot taken waits for one to free before it is handed back. Handed back at
+ * once, the broker delivers it again at once: with a backlog larger than the slots the worker and the broker spin on
+ * those deliveries. A wait far below RabbitMQ's consumer_timeout (30 min by default): the delivery is not acked.
+ */
+const SLOT_WAIT_MS = 5_000;
 
 /** What the sender of a `continue` task asked to be answered: the pk (`nowait`) or the outputs at the end. */
 type ContinueAnswer = 'pk' | 'outputs';
@@ -159,6 +165,8 @@ export class DaemonWorker implements AsyncDisposable {
    * without the lease, and the claimed process needs it next (one round trip less before its first step).
    */
   readonly #prefetched = new Map<number, Promise<unknown>>();
+  /** Broker tasks waiting for a free slot (see SLOT_WAIT_MS): each is woken by a slot freed, or all at the stop. */
+  readonly #slotWaiters = new Set<() => void>();
   #claimed = 0;
   #parked = 0;
   #brokerClaims = 0;
@@ -376,6 +384,9 @@ export class DaemonWorker implements AsyncDisposable {
         if (this.#held.get(claim.pk) === held) this.#held.delete(claim.pk);
         this.#journals.delete(claim.pk);
         this.#sleep.poke();
+        // one waiting broker task (if any) takes the slot: waking them all would only send the rest back to wait
+        const waiter = this.#slotWaiters.values().next();
+        if (waiter.done !== true) waiter.value();
       });
   }
 
@@ -738,6 +749,7 @@ export class DaemonWorker implements AsyncDisposable {
   async #onTask(task: unknown, context: SubscriberContext): Promise<unknown> {
     const parsed = continueTaskSchema.safeParse(task);
     if (!parsed.success) throw new TaskRejectedError('not a continue task of aiida-ts');
+    await this.#awaitFreeSlot();
     if (this.#stopping || this.#free <= 0) throw new TaskRejectedError('no free slot');
     const pk = Number(parsed.data.args.pid);
     if (!Number.isInteger(pk)) return false;
@@ -771,6 +783,22 @@ export class DaemonWorker implements AsyncDisposable {
     this.#brokerClaims += 1;
     this.#take(claim);
     return this.#answer(pk, wanted, true);
+  }
+
+  /** Until a slot is free, the worker stops, or SLOT_WAIT_MS have passed (whichever first). */
+  async #awaitFreeSlot(): Promise<void> {
+    const deadline = Date.now() + SLOT_WAIT_MS;
+    while (!this.#stopping && this.#free <= 0 && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.#slotWaiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, deadline - Date.now());
+        this.#slotWaiters.add(wake);
+      });
+    }
   }
 
   /**
@@ -912,6 +940,7 @@ export class DaemonWorker implements AsyncDisposable {
   async #stop(reason: WorkerExit['reason']): Promise<WorkerExit> {
     this.#stopping = true;
     this.#sleep.poke();
+    for (const wake of [...this.#slotWaiters]) wake();
     log().info({ workerId: this.id }, `daemon worker ${this.id} stopping: ${this.#held.size} processes held`);
     await this.#registration.markStopping().catch(() => undefined);
     if (this.broker !== undefined && this.#subscription !== undefined && !this.broker.isClosed())
