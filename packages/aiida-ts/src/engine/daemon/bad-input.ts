@@ -18,7 +18,7 @@ export async function exceptUnderLease(
   error: unknown,
 ): Promise<number | undefined> {
   return await storage.transaction(async (trx) => {
-    await lease.check(trx, false);
+    await lease.check(false);
     await node.updateAttributes(
       {
         [ProcessAttribute.PROCESS_STATE]: 'excepted',

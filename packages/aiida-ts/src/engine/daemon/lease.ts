@@ -1,9 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { LeaseLostError } from '../../errors.js';
 import type { StorageBackend, WriteStatement } from '../../storage/backend.js';
 import { TaskState } from '../../storage/aiida-ts-schema/daemon-tables.js';
 import type { Database } from '../../storage/schema.js';
-import { withAiidaTsTables } from '../../storage/aiida-ts-schema/schema.js';
 import type { GuardedWrite, WriteGuard } from '../write-guard.js';
 import { finishTask } from './task-table.js';
 
@@ -92,18 +91,12 @@ export class DaemonLease implements WriteGuard {
     this.#givenUp = true;
   }
 
-  /** Checks (and, on PostgreSQL, locks) the lease; `mark` also records the largest node pk as the step mark. */
-  async check(db: Kysely<Database>, mark: boolean): Promise<void> {
-    this.#refuseIfGivenUp();
-    const updated = await withAiidaTsTables(db)
-      .updateTable('aiida_ts_task')
-      .set({ step_mark: mark ? sql<number>`(SELECT max(id) FROM db_dbnode)` : sql<number>`step_mark` })
-      .where('process_id', '=', this.pk)
-      .where('owner', '=', this.owner)
-      .where('epoch', '=', this.epoch)
-      .where('state', '=', 'running')
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) === 0) throw this.#lostNow();
+  /**
+   * Checks (and, on PostgreSQL, locks) the lease in the storage's current transaction; `mark` also records the largest
+   * node pk as the step mark. The same statement as {@link checkStatement}, run on its own.
+   */
+  async check(mark: boolean): Promise<void> {
+    await this.#storage.executeWrites([this.checkStatement(mark)]);
   }
 
   /**
@@ -149,9 +142,9 @@ export class DaemonLease implements WriteGuard {
     }
   }
 
-  async before(db: Kysely<Database>, write: GuardedWrite): Promise<void> {
+  async before(_db: Kysely<Database>, write: GuardedWrite): Promise<void> {
     this.#refuseIfAsked();
-    await this.check(db, write.checkpoint && !write.terminal);
+    await this.check(write.checkpoint && !write.terminal);
   }
 
   statements(write: GuardedWrite): readonly WriteStatement[] | undefined {
@@ -196,8 +189,8 @@ class InheritedGuard implements WriteGuard {
     return true;
   }
 
-  before(db: Kysely<Database>): Promise<void> {
-    return this.#lease.check(db, false);
+  before(): Promise<void> {
+    return this.#lease.check(false);
   }
 
   statements(): readonly WriteStatement[] {

@@ -495,7 +495,7 @@ export class DaemonWorker implements AsyncDisposable {
       if (!(node instanceof ProcessNode))
         log().warn({ pk, workerId: this.id }, `process<${pk}> does not exist: its task is dropped`);
       await this.storage.transaction(async (trx) => {
-        await held.lease.check(trx, false);
+        await held.lease.check(false);
         const woken = await finishTask(trx, this.storage, pk);
         if (woken !== undefined) void publishContinue(this.broker, woken);
       });
