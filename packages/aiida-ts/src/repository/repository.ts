@@ -19,6 +19,7 @@ import type { Hashable } from './make-hash.js';
 import type { RepositoryBackend } from './repository-backend.js';
 import { childPath, joinRepositoryPath, splitRepositoryPath } from './repository-path.js';
 import { SandboxRepositoryBackend } from './sandbox-backend.js';
+import { SYNC_FILE_BYTES, isSmallRegularFile } from '../utils/small-files.js';
 
 /** Options of the {@link Repository} constructor. */
 export interface RepositoryOptions {
@@ -43,25 +44,16 @@ export interface WalkEntry {
 }
 
 /**
- * Local files up to this size are read whole, synchronously, and stored from the buffer: a job's input and output
- * files are mostly a few hundred bytes, for which a read stream (open, stat, reads, close through libuv's thread pool,
- * with the stream's machinery) costs the process many times the system calls. The backend can then also skip content it
- * already holds without writing it.
+ * Stores the local file `source` (a regular file of `size` bytes, when known) in `backend`; resolves to its key. A small
+ * one (see SYNC_FILE_BYTES) is read whole, synchronously, and stored from the buffer, instead of through a read stream
+ * (open, stat, reads, close through the thread pool, with the stream's machinery); the backend can then also skip
+ * content it already holds without writing it.
  */
-const SMALL_FILE_BYTES = 64 * 1024;
-
-/** The size of `source` when it is a regular file (a named pipe, read at once, would block until a writer comes). */
-function regularFileSize(source: string): number | undefined {
-  const info = statSync(source);
-  return info.isFile() ? info.size : undefined;
-}
-
-/** Stores the local file `source` (a regular file of `size` bytes, when known) in `backend`; resolves to its key. */
 function putLocalFile(backend: RepositoryBackend, source: string, size?: number): Promise<string> {
   let content: Buffer | undefined;
   try {
-    const known = size ?? regularFileSize(source);
-    if (known !== undefined && known <= SMALL_FILE_BYTES) content = readFileSync(source);
+    if (size === undefined ? isSmallRegularFile(source) : size <= SYNC_FILE_BYTES)
+      content = readFileSync(source);
   } catch {
     // the stream reports what is wrong with the file, as it always did
   }

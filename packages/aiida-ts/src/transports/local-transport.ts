@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, copyFileSync, renameSync, statSync, type Stats } from 'node:fs';
+import { accessSync, copyFileSync, renameSync, type Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import { ValidationError } from '../errors.js';
+import { isSmallRegularFile } from '../utils/small-files.js';
 import {
   LocalAuthParams,
   LOCAL_DEFAULT_SAFE_INTERVAL,
@@ -41,15 +42,6 @@ export function partialName(target: string): string {
   const dir = path.posix.dirname(target);
   const base = path.posix.basename(target);
   return path.posix.join(dir, `.${base}.aiida-part-${randomBytes(6).toString('hex')}`);
-}
-
-/** Up to this many bytes a file is copied synchronously (see `#copyAtomically`). */
-const SYNC_COPY_BYTES = 64 * 1024;
-
-/** Whether `file` is a regular file of at most {@link SYNC_COPY_BYTES} (false when it cannot be read). */
-function isSmallFile(file: string): boolean {
-  const info = statSync(file, { throwIfNoEntry: false });
-  return info !== undefined && info.isFile() && info.size <= SYNC_COPY_BYTES;
 }
 
 /**
@@ -219,7 +211,7 @@ export class LocalTransport extends BaseTransport {
   async #copyAtomically(from: string, to: string, what: string): Promise<void> {
     const partial = partialName(to);
     try {
-      if (isSmallFile(from)) {
+      if (isSmallRegularFile(from)) {
         // a job's files are a few hundred bytes: copied and renamed with plain system calls, not two thread-pool
         // round trips with their promises (a larger file goes through the thread pool, never stalling the event loop)
         copyFileSync(from, partial);

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { CorruptObjectError, FileNotFoundError, RepositoryError, isAiidaError } from '../../errors.js';
 import { processTag } from '../../utils/process-identity.js';
+import { SYNC_FILE_BYTES } from '../../utils/small-files.js';
 import {
   assertValidObjectKey,
   byteChunks,
@@ -32,9 +33,6 @@ const BYTES_PER_MB = 1024 * 1024;
 /** `fdatasync` and `fsync` of a plain descriptor, in the thread pool (they wait for the device). */
 const syncData = promisify(fdatasync);
 const syncAll = promisify(fsync);
-
-/** Objects given whole up to this size are written with synchronous system calls (see putObjectFromBuffer). */
-const SYNC_WRITE_BYTES = 64 * 1024;
 
 /** Loose writes and whole-object reads this backend runs at once. */
 const FILE_OPERATIONS_IN_FLIGHT = 64;
@@ -221,7 +219,7 @@ export class DiskObjectStoreRepositoryBackend implements RepositoryBackend, Asyn
         if (this.#written.has(key) || this.#container.index.has(key)) return key;
         const temporary = this.#sandboxPath();
         try {
-          if (buffer.length <= SYNC_WRITE_BYTES) {
+          if (buffer.length <= SYNC_FILE_BYTES) {
             // A small object (a job's files are a few hundred bytes): opened, written and closed synchronously, each
             // a plain system call, and only the sync to disk, which waits for the device, goes through the thread
             // pool. (Through a FileHandle each step is a thread-pool round trip with its promise, which costs the

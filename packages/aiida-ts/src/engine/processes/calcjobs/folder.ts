@@ -3,14 +3,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { getConfigOption } from '../../../config/manager.js';
+import { SYNC_FILE_BYTES } from '../../../utils/small-files.js';
 import { safeRelativePath } from './paths.js';
-
-/**
- * Up to this many bytes a file is written synchronously: a job's input files are a few hundred bytes, and a write
- * through libuv's thread pool (open, write, close, each a round trip with its promise) costs the runner far more CPU
- * than the system calls themselves. Larger content goes through the thread pool, so the event loop never waits long.
- */
-const SYNC_WRITE_BYTES = 64 * 1024;
 
 /** The result of synchronous file system work as a promise: a failure rejects it, as the async form would. */
 function settled<T>(work: () => T): Promise<T> {
@@ -40,7 +34,7 @@ export class Folder {
     const target = this.getAbsPath(relative);
     // Nearly every file goes where a folder already is: the folders are made only when the write says they are not.
     // (a string of n characters is at most 3n bytes in UTF-8)
-    const small = (typeof content === 'string' ? content.length * 3 : content.byteLength) <= SYNC_WRITE_BYTES;
+    const small = (typeof content === 'string' ? content.length * 3 : content.byteLength) <= SYNC_FILE_BYTES;
     try {
       if (small) writeFileSync(target, content);
       else await writeFile(target, content);
