@@ -1,10 +1,15 @@
 /**
- * Bundles the `verdi` executable (run by `pnpm build` after tsc): dist/bin/verdi.js and the chunks it imports on
- * demand, one per command group and shared code, instead of the ~500 files of the compiled tree, kysely and zod that
- * Node would otherwise resolve, read and link one by one (half of a command's start-up).
+ * Bundles the `verdi` executable (run by `pnpm build` after tsc): dist/bin/verdi.js, a small CommonJS file, the
+ * commands most groups run as one CommonJS script beside it (dist/bin/verdi-commands.cjs), and for the others the ES
+ * modules of dist/bundle/ (dist/bundle/verdi-main.js and the chunks it imports on demand, one per command group and
+ * shared code), instead of the ~500 files of the compiled tree, kysely and zod that Node would otherwise resolve,
+ * read and link one by one (half of a command's start-up).
  *
- * aiida-ts's public entry points are entries of the same bundle (dist/bin/aiida-ts.js, aiida-ts-orm.js, …): a
- * script that `verdi run` runs (or a daemon worker loads) imports those, so it shares the module instances — the
+ * The executable is CommonJS (dist/bin/package.json says so) because Node starts a CommonJS main file without its
+ * ES module loader, which costs 10–20 ms of every start; it loads the ES modules only for the groups that need them.
+ *
+ * aiida-ts's public entry points are entries of the ES module bundle (dist/bundle/aiida-ts.js, aiida-ts-orm.js, …):
+ * a script that `verdi run` runs (or a daemon worker loads) imports those, so it shares the module instances — the
  * loaded profile, its storage, the runner — with the command (see src/cmdline/utils/own-modules.ts). A program that
  * imports `aiida-ts` itself uses the compiled tree as before.
  *
@@ -21,9 +26,14 @@ import { SCRIPT_GROUPS } from '../src/cmdline/command-word.js';
 
 const root = join(import.meta.dirname, '..');
 const dist = join(root, 'dist');
+/** The executable and the CommonJS script of the commands: CommonJS files only (see dist/bin/package.json). */
 const outdir = join(dist, 'bin');
+/** The ES modules, where the package's `"type": "module"` holds. */
+const moduleOutdir = join(dist, 'bundle');
 /** The CommonJS script of the commands (see below). */
 const VERDI_SCRIPT = 'verdi-commands.cjs';
+/** The ES module bundle's entry of `runVerdi`, for the command groups that do not run from the script. */
+const MODULE_MAIN = 'verdi-main';
 
 /**
  * Packages bundled in: pure JavaScript that commands load (kysely and zod alone are 350 files). The others stay
@@ -65,7 +75,7 @@ const externals: Plugin = {
  * Keeps each module's `import.meta.url` its place in the compiled tree: modules find files beside them (the
  * package.json, the web page's sources, `verdi` for the daemon) and resolve packages from there.
  */
-function ownLocation(bundleUrl: string): Plugin {
+function ownLocation(bundleUrl: string, bundleDir: string): Plugin {
   return {
     name: 'aiida-ts-own-location',
     setup(build) {
@@ -73,7 +83,7 @@ function ownLocation(bundleUrl: string): Plugin {
         if (!args.path.startsWith(`${dist}/`)) return undefined;
         const text = await readFile(args.path, 'utf8');
         if (!text.includes('import.meta')) return { contents: text, loader: 'js' };
-        const fromBundle = relative(outdir, args.path);
+        const fromBundle = relative(bundleDir, args.path);
         const url = `new URL(${JSON.stringify(fromBundle)}, ${bundleUrl}).href`;
         // code only: `'import.meta.url'` in quotes is a name (the script cache's esbuild defines)
         const field = (name: string) => new RegExp(`(?<!['"\\w])import\\.meta\\.${name}(?![\\w'"])`, 'g');
@@ -137,7 +147,7 @@ const zodLocales: Plugin = {
  * into the processes of the engine).
  */
 const publicEntries: Record<string, string> = {};
-const entryPoints: Record<string, string> = { verdi: join(dist, 'cmdline', 'verdi.js') };
+const entryPoints: Record<string, string> = { [MODULE_MAIN]: join(dist, 'cmdline', 'main.js') };
 const addEntry = (specifier: string, file: string): void => {
   const name = specifier.replaceAll('/', '-');
   publicEntries[specifier] = name;
@@ -222,6 +232,7 @@ function routeDynamicImports(code: string): string {
 }
 
 rmSync(outdir, { recursive: true, force: true });
+rmSync(moduleOutdir, { recursive: true, force: true });
 
 /**
  * The commands of `SCRIPT_GROUPS` as one CommonJS script, which the executable runs through V8's code cache (see
@@ -241,30 +252,67 @@ const script = await build({
   outfile: join(outdir, VERDI_SCRIPT),
   // the place in the compiled tree of each module (see ownLocation) is found from the script's own
   banner: { js: "const __aiidaTsBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [hashWasmModule, externals, onlyScriptGroups, ownLocation('__aiidaTsBundleUrl'), zodLocales],
+  plugins: [
+    hashWasmModule,
+    externals,
+    onlyScriptGroups,
+    ownLocation('__aiidaTsBundleUrl', outdir),
+    zodLocales,
+  ],
 });
 mkdirSync(outdir, { recursive: true });
 const scriptCode = routeDynamicImports(script.outputFiles[0]?.text ?? '');
 writeFileSync(join(outdir, VERDI_SCRIPT), scriptCode);
 const verdiScript = { file: VERDI_SCRIPT, hash: createHash('sha256').update(scriptCode).digest('hex') };
 
+/**
+ * The executable: src/cmdline/verdi.ts with what it imports (the command word, the code cache), as CommonJS; its
+ * `import('./main.js')` (the groups that run from the ES modules) is the bundle's entry in dist/bundle/.
+ */
+const launcher = await build({
+  ...common,
+  entryPoints: [join(dist, 'cmdline', 'verdi.js')],
+  format: 'cjs',
+  write: false,
+  outfile: join(outdir, 'verdi.js'),
+  define: { AIIDA_TS_VERDI_SCRIPT: JSON.stringify(verdiScript) },
+  banner: { js: "const __aiidaTsBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [
+    {
+      name: 'aiida-ts-module-main',
+      setup(build) {
+        build.onResolve({ filter: /^\.\/main\.js$/ }, () => ({
+          path: `../${relative(dist, moduleOutdir)}/${MODULE_MAIN}.js`,
+          external: true,
+        }));
+      },
+    },
+    externals,
+    ownLocation('__aiidaTsBundleUrl', outdir),
+  ],
+});
+const launcherCode = launcher.outputFiles[0]?.text ?? '';
+if (!launcherCode.startsWith('#!') || /\brequire\(["']\.\.?\//.test(launcherCode))
+  throw new Error('dist/bin/verdi.js: expected a hashbang and no require of a file');
+writeFileSync(join(outdir, 'verdi.js'), launcherCode, { mode: 0o755 });
+writeFileSync(join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
+
 const result = await build({
   ...common,
   entryPoints,
-  outdir,
+  outdir: moduleOutdir,
   splitting: true,
   format: 'esm',
   entryNames: '[name]',
   chunkNames: 'chunk-[hash]',
   define: {
     AIIDA_TS_BUNDLE_ENTRIES: JSON.stringify(publicEntries),
-    AIIDA_TS_VERDI_SCRIPT: JSON.stringify(verdiScript),
   },
   // the CommonJS packages bundled in (commander, picocolors) require Node's modules
   banner: {
     js: "import { createRequire as __aiidaTsCreateRequire } from 'node:module';\nconst require = __aiidaTsCreateRequire(import.meta.url);",
   },
-  plugins: [hashWasmModule, externals, ownLocation('import.meta.url'), zodLocales],
+  plugins: [hashWasmModule, externals, ownLocation('import.meta.url', moduleOutdir), zodLocales],
   metafile: process.env['AIIDA_TS_BUNDLE_METAFILE'] !== undefined,
 });
 if (result.metafile !== undefined)

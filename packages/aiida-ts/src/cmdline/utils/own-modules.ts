@@ -23,8 +23,8 @@ export function resolveOwnModule(specifier: string): string {
   if (BUNDLE_ENTRIES !== undefined) {
     const entry = BUNDLE_ENTRIES[specifier];
     // `import.meta.url` names this module's place in the compiled tree (dist/cmdline/utils/) also when bundled:
-    // the bundle script keeps every module's own `import.meta.url`; the bundle is dist/bin/
-    if (entry !== undefined) return new URL(`../../bin/${entry}.js`, import.meta.url).href;
+    // the bundle script keeps every module's own `import.meta.url`; the bundle's ES modules are in dist/bundle/
+    if (entry !== undefined) return new URL(`../../bundle/${entry}.js`, import.meta.url).href;
   }
   return import.meta.resolve(specifier);
 }
