@@ -206,27 +206,83 @@ const onlyScriptGroups: Plugin = {
 const IMPORT_FUNCTION = '__aiidaTsImport';
 
 /**
- * The script's every `import(…)` (of a package left outside, a built-in, a file named at run time) as a call of
- * {@link IMPORT_FUNCTION}, which the executable's ES module provides: in Node 20 an `import()` in code that V8 took
- * from a code cache fails (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING: the deserialised script has lost the options that
- * name its importer). Found by the TypeScript parser, so that `import(` in a string or a regular expression stays.
+ * Node's modules that Node itself has not loaded when `verdi` starts and that take milliseconds to load (child_process
+ * with net and stream, zlib, readline), yet which most commands never call: commander requires child_process for
+ * subcommands run as executables (verdi has none), the repository zlib for packed objects, prompts readline.
  */
-function routeDynamicImports(code: string): string {
+const LAZY_BUILTINS = new Set([
+  'node:child_process',
+  'node:net',
+  'node:readline',
+  'node:stream',
+  'node:stream/promises',
+  'node:zlib',
+]);
+
+/** What the CommonJS script calls instead of `require()` for the modules of {@link LAZY_BUILTINS}. */
+const LAZY_REQUIRE_FUNCTION = '__aiidaTsLazyBuiltin';
+
+/**
+ * A stand-in for one of Node's modules that loads the module when code first looks at it: reads a property (the
+ * script's `(0, import_node_zlib.inflate)(…)`), lists its keys, asks for its prototype. So a module that only names
+ * one of {@link LAZY_BUILTINS} at its start costs nothing until it uses it.
+ */
+const LAZY_REQUIRE_SOURCE = `function ${LAZY_REQUIRE_FUNCTION}(id) {
+  let loaded;
+  const load = () => (loaded ??= require(id));
+  return new Proxy({}, {
+    get: (_, key) => load()[key],
+    has: (_, key) => key in load(),
+    ownKeys: () => Reflect.ownKeys(load()),
+    getOwnPropertyDescriptor: (_, key) => {
+      const descriptor = Reflect.getOwnPropertyDescriptor(load(), key);
+      // a proxy may not report a property of its (empty) target as non-configurable
+      if (descriptor !== undefined) descriptor.configurable = true;
+      return descriptor;
+    },
+    getPrototypeOf: () => Reflect.getPrototypeOf(load()),
+  });
+}`;
+
+/**
+ * The script's every `import(…)` (of a package left outside, a built-in, a file named at run time) as a call of
+ * {@link IMPORT_FUNCTION}, which the executable provides: in Node 20 an `import()` in code that V8 took from a code
+ * cache fails (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING: the deserialised script has lost the options that name its
+ * importer); and every `require()` of one of {@link LAZY_BUILTINS} as a call of {@link LAZY_REQUIRE_FUNCTION}. Found
+ * by the TypeScript parser, so that `import(` or `require(` in a string or a regular expression stays.
+ */
+function routeCalls(code: string): string {
   const file = ts.createSourceFile('script.cjs', code, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS);
-  const starts: number[] = [];
+  const replacements: { start: number; word: string; by: string }[] = [];
   const visit = (node: ts.Node): void => {
-    if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword)
-      starts.push(node.expression.getStart(file));
+    if (ts.isCallExpression(node)) {
+      const [argument] = node.arguments;
+      if (node.expression.kind === ts.SyntaxKind.ImportKeyword)
+        replacements.push({ start: node.expression.getStart(file), word: 'import', by: IMPORT_FUNCTION });
+      else if (
+        ts.isIdentifier(node.expression) &&
+        node.expression.text === 'require' &&
+        node.arguments.length === 1 &&
+        argument !== undefined &&
+        ts.isStringLiteral(argument) &&
+        LAZY_BUILTINS.has(argument.text)
+      )
+        replacements.push({
+          start: node.expression.getStart(file),
+          word: 'require',
+          by: LAZY_REQUIRE_FUNCTION,
+        });
+    }
     ts.forEachChild(node, visit);
   };
   visit(file);
-  starts.sort((a, b) => a - b);
+  replacements.sort((a, b) => a.start - b.start);
   let routed = '';
   let last = 0;
-  for (const start of starts) {
-    if (code.slice(start, start + 'import'.length) !== 'import') throw new Error(`no import() at ${start}`);
-    routed += code.slice(last, start) + IMPORT_FUNCTION;
-    last = start + 'import'.length;
+  for (const { start, word, by } of replacements) {
+    if (code.slice(start, start + word.length) !== word) throw new Error(`no ${word}() at ${start}`);
+    routed += code.slice(last, start) + by;
+    last = start + word.length;
   }
   return routed + code.slice(last);
 }
@@ -251,7 +307,9 @@ const script = await build({
   write: false,
   outfile: join(outdir, VERDI_SCRIPT),
   // the place in the compiled tree of each module (see ownLocation) is found from the script's own
-  banner: { js: "const __aiidaTsBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: {
+    js: `const __aiidaTsBundleUrl = require('node:url').pathToFileURL(__filename).href;\n${LAZY_REQUIRE_SOURCE}`,
+  },
   plugins: [
     hashWasmModule,
     externals,
@@ -261,7 +319,7 @@ const script = await build({
   ],
 });
 mkdirSync(outdir, { recursive: true });
-const scriptCode = routeDynamicImports(script.outputFiles[0]?.text ?? '');
+const scriptCode = routeCalls(script.outputFiles[0]?.text ?? '');
 writeFileSync(join(outdir, VERDI_SCRIPT), scriptCode);
 const verdiScript = { file: VERDI_SCRIPT, hash: createHash('sha256').update(scriptCode).digest('hex') };
 
