@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import ts from 'typescript';
 import { SCRIPT_GROUPS } from '../src/cmdline/command-word.js';
+import { SCRIPT_WRAPPER } from '../src/cmdline/utils/code-cache.js';
 
 const root = join(import.meta.dirname, '..');
 const dist = join(root, 'dist');
@@ -319,7 +320,9 @@ const script = await build({
   ],
 });
 mkdirSync(outdir, { recursive: true });
-const scriptCode = routeCalls(script.outputFiles[0]?.text ?? '');
+// written inside the function it runs in, so that the executable compiles the file's text as read (see
+// `CachedScriptOptions.wrapped`)
+const scriptCode = `${SCRIPT_WRAPPER.head}${routeCalls(script.outputFiles[0]?.text ?? '')}${SCRIPT_WRAPPER.tail}`;
 writeFileSync(join(outdir, VERDI_SCRIPT), scriptCode);
 const verdiScript = { file: VERDI_SCRIPT, hash: createHash('sha256').update(scriptCode).digest('hex') };
 

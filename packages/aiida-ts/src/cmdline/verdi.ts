@@ -24,6 +24,7 @@ function loadScript(argv: readonly string[]): CachedScript | undefined {
     key: `${AIIDA_TS_VERDI_SCRIPT.hash}\0${word}`,
     // from this module, in the script's folder: a package or file resolves as from the script
     importModule: (specifier) => import(specifier),
+    wrapped: true,
   });
 }
 
