@@ -62,12 +62,41 @@ function packageName(specifier: string): string {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
 }
 
-const externals: Plugin = {
-  name: 'aiida-ts-externals',
+function externalsBut(bundled: ReadonlySet<string>): Plugin {
+  return {
+    name: 'aiida-ts-externals',
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (args.path.startsWith('node:')) return { path: args.path, external: true };
+        return bundled.has(packageName(args.path)) ? undefined : { path: args.path, external: true };
+      });
+    },
+  };
+}
+const externals = externalsBut(BUNDLED);
+
+/**
+ * better-sqlite3's JavaScript in verdi's script (so in its code cache, not a dozen files to find and compile in every
+ * command that opens an SQLite profile); its native addon stays in its package, found as the package's `bindings`
+ * call finds it, from the package's folder (`bindings` would look for it beside the calling file, the script).
+ */
+const sqliteAddon: Plugin = {
+  name: 'aiida-ts-sqlite-addon',
   setup(build) {
-    build.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith('node:')) return { path: args.path, external: true };
-      return BUNDLED.has(packageName(args.path)) ? undefined : { path: args.path, external: true };
+    // found at run time, beside the installed package
+    build.onResolve({ filter: /^better-sqlite3\/package\.json$/ }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
+    build.onLoad({ filter: /[\\/]better-sqlite3[\\/]lib[\\/]database\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const call = "require('bindings')('better_sqlite3.node')";
+      if (!text.includes(call)) throw new Error(`${args.path}: expected ${call}`);
+      const found = [
+        "(() => { const manifest = require.resolve('better-sqlite3/package.json');",
+        "return require('node:module').createRequire(manifest)('bindings')({ bindings: 'better_sqlite3.node', module_root: require('node:path').dirname(manifest) }); })()",
+      ].join(' ');
+      return { contents: text.replace(call, found), loader: 'js', resolveDir: dirname(args.path) };
     });
   },
 };
@@ -313,7 +342,8 @@ const script = await build({
   },
   plugins: [
     hashWasmModule,
-    externals,
+    externalsBut(new Set([...BUNDLED, 'better-sqlite3'])),
+    sqliteAddon,
     onlyScriptGroups,
     ownLocation('__aiidaTsBundleUrl', outdir),
     zodLocales,
