@@ -1,6 +1,6 @@
 /**
- * Set (to the bundle's entry names by public subpath) only in the bundled `verdi` (see scripts/bundle-verdi.mjs):
- * there every module of aiida-ts lives in the bundle's chunks, and a script must import those, not the compiled
+ * Set (to the bundle's entry names by public subpath) only in the bundled `verdi` (see scripts/bundle-verdi.ts):
+ * there every module of aiida-ts lives in the chunks of dist/bundle/, and a script must import those, not the compiled
  * tree beside them.
  */
 declare const AIIDA_TS_BUNDLE_ENTRIES: Readonly<Record<string, string>> | undefined;
