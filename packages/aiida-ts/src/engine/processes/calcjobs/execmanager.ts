@@ -127,7 +127,8 @@ function findInputNode(inputs: unknown, uuid: string): Node | undefined {
 /**
  * Creates the working directory of a job and fills it (aiida's `upload_calculation`): the files of portable codes,
  * then the sandbox, local copies and remote copies in the plugin's order; stores the sandbox files (but those of the
- * `provenance_exclude_list`) in the node's repository. Repeating it after an interruption is safe: the working
+ * `provenance_exclude_list`) in the node's repository meanwhile (a dry run: afterwards); a failed transfer forgets the
+ * hierarchy stored meanwhile. Repeating it after an interruption is safe: the working
  * directory is the same (it is named after the node's uuid) and every file is written again. Resolves to the
  * `RemoteData` of the working directory (null for a dry run).
  */
