@@ -151,6 +151,8 @@ export async function uploadCalculation(
     calcInfo.provenanceExcludeList,
     options.persistRepository,
   );
+  // a failure of the store is thrown below, after the transfer: not an unhandled rejection while that still runs
+  storing.catch(() => undefined);
   let workdir: string;
   try {
     workdir = await makeWorkdir(node, options);
