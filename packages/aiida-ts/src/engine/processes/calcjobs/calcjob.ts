@@ -743,16 +743,12 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
    *  - the wait to submit: the submit step's first write (the intent, before the scheduler is asked, with the slot
    *    request) carries it and the `remote_folder` the upload made; a reload from the wait to upload uploads again
    *    into the same working directory (as after a crash during the upload) and has not asked the scheduler yet;
-   *  - the parse step (`running`): the end's write carries it, with `retrieved` and the parsed outputs; a reload
-   *    from the checkpoint before (the wait to retrieve, or to update when that wait was not written) retrieves
-   *    again and parses again, as after a crash during the parse; a monitor is not called again (with monitors
-   *    the wait to retrieve is written at once);
    *  - the wait to retrieve of a job without monitors: the retrieve's own write (which stores `retrieved` and enters
    *    `parsing`) carries it; a reload from the step before polls again and finds the job done, or finds the stash
    *    linked. With monitors, a reload would call them again: that state is written at once.
    */
   static override writesOnEntering(state: ProcessStateObject): boolean {
-    if (state instanceof Running) return state.runFn !== 'run' && state.runFn !== 'parse';
+    if (state instanceof Running) return state.runFn !== 'run';
     if (state instanceof CalcJobWaiting && state.command === CalcJobCommand.SUBMIT) return false;
     if (
       state instanceof CalcJobWaiting &&
