@@ -688,6 +688,9 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
   async saveCheckpoint(): Promise<void> {
     const persister = this.persister;
     if (persister === undefined || this.pid === undefined) return;
+    // A write of the node may be under way (the state entered before, written a moment later): its outputs are
+    // stored once it ends, and only then can this checkpoint refer to them.
+    await this.provenance.writer.settled();
     await persister.saveCheckpoint({ pid: this.pid, save: () => this.save() });
     await this.flushNode();
   }
