@@ -117,6 +117,21 @@ export const AIIDA_TS_MIGRATIONS: readonly AiidaTsMigration[] = [
       'The daemon: workers and runners (aiida_ts_worker), process leases and runnable records (aiida_ts_task), control requests (aiida_ts_control)',
     up: (db, dialect) => createDaemonTables(db, aiidaTsColumnTypes(dialect)),
   },
+  {
+    version: 'aiida_ts_0003',
+    description:
+      'The repository epoch (aiida_ts_repository_epoch): full maintenance counts its runs, node writes with files check it in their insert',
+    up: async (db, dialect) => {
+      const t = aiidaTsColumnTypes(dialect);
+      await run(db, [
+        `CREATE TABLE aiida_ts_repository_epoch (
+          id ${t.integer} NOT NULL PRIMARY KEY,
+          epoch ${t.bigint} NOT NULL
+        )`,
+        `INSERT INTO aiida_ts_repository_epoch (id, epoch) VALUES (1, 0)`,
+      ]);
+    },
+  },
 ];
 
 /** The aiida-ts schema version this code reads and writes. */
