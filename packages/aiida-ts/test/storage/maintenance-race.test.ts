@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SinglefileData } from '../../src/orm.js';
 import { DiskObjectStoreRepositoryBackend } from '../../src/repository.js';
+import type { MaintainOptions, MaintainReport } from '../../src/repository/repository-backend.js';
 import { collectObjectKeys } from '../../src/repository/object-key.js';
+import { ensureAiidaTsSchema } from '../../src/storage/aiida-ts-schema/schema-state.js';
 import type { StorageBackend, StoragePlugin } from '../../src/storage/backend.js';
 import { PsqlDosStorage, type PsqlDosConfig } from '../../src/storage/postgres/psql-dos.js';
 import { SqliteDosStorage } from '../../src/storage/sqlite/sqlite-dos.js';
@@ -28,6 +30,35 @@ class HookedBackend extends DiskObjectStoreRepositoryBackend {
     this.hook = undefined;
     if (hook !== undefined) await hook();
     return key;
+  }
+}
+
+/**
+ * A disk-objectstore backend with hooks at two moments of a race: `afterCheck` runs once, right after the first
+ * object check that finds every key present (a store about to insert its row); `beforeDeletion` runs once when full
+ * maintenance is about to delete objects (inside its locked transaction, the epoch already incremented).
+ */
+class RaceBackend extends DiskObjectStoreRepositoryBackend {
+  afterCheck: (() => Promise<void>) | undefined;
+  beforeDeletion: (() => Promise<void>) | undefined;
+
+  override async hasObjects(keys: readonly string[]): Promise<boolean[]> {
+    const present = await super.hasObjects(keys);
+    const hook = this.afterCheck;
+    if (hook !== undefined && present.every(Boolean)) {
+      this.afterCheck = undefined;
+      await hook();
+    }
+    return present;
+  }
+
+  override async maintain(options: MaintainOptions): Promise<MaintainReport> {
+    const hook = this.beforeDeletion;
+    if (hook !== undefined && (options.deleteObjects?.length ?? 0) > 0) {
+      this.beforeDeletion = undefined;
+      await hook();
+    }
+    return super.maintain(options);
   }
 }
 
@@ -148,6 +179,8 @@ describe.each([sqlite, postgres] as Setup<unknown>[])('full maintenance racing s
         await plugin.initialise(config);
         const storage = await plugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
         try {
+          // with the aiida-ts tables, so that on PostgreSQL the writer inserts guarded by the repository epoch
+          await ensureAiidaTsSchema(storage);
           const count = 120;
           let finished = false;
           const writing = runWriter(setup.entryPoint, config, count, 'race').finally(() => {
@@ -174,4 +207,84 @@ describe.each([sqlite, postgres] as Setup<unknown>[])('full maintenance racing s
       }
     },
   );
+});
+
+/**
+ * On PostgreSQL a store outside a transaction checks its objects before its insert, which is guarded by the
+ * repository epoch read before the check (see repository-epoch.ts). Full maintenance between the two must make the
+ * insert fail and the store put its file again. (SQLite checks under its write lock, which maintenance waits for.)
+ */
+describe('full maintenance between a store’s object check and its insert on core.psql_dos', () => {
+  async function withRace(
+    fn: (
+      writer: StorageBackend,
+      maintainer: StorageBackend,
+      writerRepo: RaceBackend,
+      maintainerRepo: RaceBackend,
+    ) => Promise<void>,
+  ): Promise<void> {
+    const { config, cleanup } = await postgres.config();
+    let writerRepo: RaceBackend | undefined;
+    let maintainerRepo: RaceBackend | undefined;
+    try {
+      await postgres.plugin().initialise(config);
+      const writer = await postgres
+        .plugin((folder) => (writerRepo = new RaceBackend({ folder })))
+        .open(config, { defaultUserEmail: TEST_USER_EMAIL });
+      const maintainer = await postgres
+        .plugin((folder) => (maintainerRepo = new RaceBackend({ folder })))
+        .open(config, { defaultUserEmail: TEST_USER_EMAIL });
+      try {
+        await ensureAiidaTsSchema(maintainer);
+        await fn(writer, maintainer, writerRepo!, maintainerRepo!);
+      } finally {
+        await writer.close();
+        await maintainer.close();
+      }
+    } finally {
+      await cleanup();
+    }
+  }
+
+  it('maintenance that ran entirely after the check: the insert is refused, the file put again', async () => {
+    await withRace(async (writer, maintainer, writerRepo) => {
+      let deleted = -1;
+      writerRepo.afterCheck = async () => {
+        deleted = (await maintainer.maintain({ live: false })).objectsDeleted;
+      };
+      const node = await SinglefileData.fromString('checked, then deleted before the insert', 'a.txt', {
+        storage: writer,
+      });
+      await node.store();
+      expect(deleted).toBe(1);
+      expect(await node.getContent('utf8')).toBe('checked, then deleted before the insert');
+      expect(await brokenObjects(maintainer)).toEqual([]);
+      expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(0);
+    });
+  });
+
+  it('a check while maintenance holds its lock and is about to delete: the insert waits, is refused, the file put again', async () => {
+    await withRace(async (writer, maintainer, writerRepo, maintainerRepo) => {
+      const content = 'an object no node refers to yet';
+      // the object is there before maintenance looks (left by an earlier failed store): maintenance will delete it
+      await writer.repository.putObjectFromBuffer(Buffer.from(content));
+      const node = await SinglefileData.fromString(content, 'a.txt', { storage: writer });
+      let storing: Promise<unknown> | undefined;
+      maintainerRepo.beforeDeletion = async () => {
+        // the store reads the epoch (the old one: maintenance has not committed) and checks its object (present)
+        // while maintenance holds its lock; its insert then waits for maintenance to commit
+        await new Promise<void>((checked) => {
+          writerRepo.afterCheck = async () => checked();
+          storing = node.store();
+          storing.catch(() => checked());
+        });
+      };
+      const report = await maintainer.maintain({ live: false });
+      await storing;
+      expect(report.objectsDeleted).toBe(1);
+      expect(await node.getContent('utf8')).toBe(content);
+      expect(await brokenObjects(maintainer)).toEqual([]);
+      expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(0);
+    });
+  });
 });
