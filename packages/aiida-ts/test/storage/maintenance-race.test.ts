@@ -274,7 +274,10 @@ describe('full maintenance between a store’s object check and its insert on co
         // the store reads the epoch (the old one: maintenance has not committed) and checks its object (present)
         // while maintenance holds its lock; its insert then waits for maintenance to commit
         await new Promise<void>((checked) => {
-          writerRepo.afterCheck = async () => checked();
+          writerRepo.afterCheck = () => {
+            checked();
+            return Promise.resolve();
+          };
           storing = node.store();
           storing.catch(() => checked());
         });

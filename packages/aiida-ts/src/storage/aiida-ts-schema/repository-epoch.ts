@@ -67,7 +67,10 @@ const EPOCH_CHANGED_MARK = 'aiida-ts:repository-epoch-changed';
  * is kept) when there is no such row. The cast depends on the count, so the planner cannot fold it into a failure of
  * every execution.
  */
-export function repositoryEpochGuard(parameter: number): { readonly expression: string; readonly check: string } {
+export function repositoryEpochGuard(parameter: number): {
+  readonly expression: string;
+  readonly check: string;
+} {
   const count = '(SELECT count(*) FROM repository_epoch)';
   return {
     expression: `repository_epoch AS (SELECT epoch FROM aiida_ts_repository_epoch WHERE id = 1 AND epoch = $${parameter}::bigint FOR SHARE)`,
