@@ -85,6 +85,32 @@ async function brokenObjects(storage: StorageBackend): Promise<string[]> {
   return broken;
 }
 
+/**
+ * Stores a file node on `writer` while `arm` sets a hook that runs one full maintenance on `maintainer` (at a moment
+ * of the store the hook's place decides); the maintenance deletes the store's object, and the store must notice, put
+ * it again and end with a node whose file is there (and kept by the next full maintenance).
+ */
+async function storeWithMaintenance(
+  writer: StorageBackend,
+  maintainer: StorageBackend,
+  content: string,
+  arm: (hook: () => Promise<void>) => void,
+): Promise<void> {
+  let deleted = -1;
+  arm(async () => {
+    deleted = (await maintainer.maintain({ live: false })).objectsDeleted;
+  });
+  const node = await SinglefileData.fromString(content, 'a.txt', { storage: writer });
+  await node.store();
+  // maintenance did delete the object the store had written, and the store noticed and wrote it again
+  expect(deleted).toBe(1);
+  expect(await node.getContent('utf8')).toBe(content);
+  expect(await brokenObjects(maintainer)).toEqual([]);
+  // and a later full maintenance keeps it: it is referenced now
+  expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(0);
+  expect(await brokenObjects(maintainer)).toEqual([]);
+}
+
 interface Setup<C> {
   readonly name: string;
   readonly entryPoint: string;
@@ -145,21 +171,9 @@ describe.each([sqlite, postgres] as Setup<unknown>[])('full maintenance racing s
       const writer = await writerPlugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
       const maintainer = await plainPlugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
       try {
-        let deleted = 0;
-        hooked!.hook = async () => {
-          deleted = (await maintainer.maintain({ live: false })).objectsDeleted;
-        };
-        const node = await SinglefileData.fromString('written just before a full maintenance', 'a.txt', {
-          storage: writer,
+        await storeWithMaintenance(writer, maintainer, 'written just before a full maintenance', (hook) => {
+          hooked!.hook = hook;
         });
-        await node.store();
-        // maintenance did delete the object the store had written, and the store noticed and wrote it again
-        expect(deleted).toBe(1);
-        expect(await node.getContent('utf8')).toBe('written just before a full maintenance');
-        expect(await brokenObjects(maintainer)).toEqual([]);
-        // and a later full maintenance keeps it: it is referenced now
-        expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(0);
-        expect(await brokenObjects(maintainer)).toEqual([]);
       } finally {
         await writer.close();
         await maintainer.close();
@@ -248,18 +262,9 @@ describe('full maintenance between a store’s object check and its insert on co
 
   it('maintenance that ran entirely after the check: the insert is refused, the file put again', async () => {
     await withRace(async (writer, maintainer, writerRepo) => {
-      let deleted = -1;
-      writerRepo.afterCheck = async () => {
-        deleted = (await maintainer.maintain({ live: false })).objectsDeleted;
-      };
-      const node = await SinglefileData.fromString('checked, then deleted before the insert', 'a.txt', {
-        storage: writer,
+      await storeWithMaintenance(writer, maintainer, 'checked, then deleted before the insert', (hook) => {
+        writerRepo.afterCheck = hook;
       });
-      await node.store();
-      expect(deleted).toBe(1);
-      expect(await node.getContent('utf8')).toBe('checked, then deleted before the insert');
-      expect(await brokenObjects(maintainer)).toEqual([]);
-      expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(0);
     });
   });
 

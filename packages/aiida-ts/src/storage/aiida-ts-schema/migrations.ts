@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { DialectName, type SqlDialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { createDaemonTables } from './daemon-tables.js';
+import { createRepositoryEpochTable } from './repository-epoch-table.js';
 
 /** The physical column types of the aiida-ts tables in one dialect. */
 export interface AiidaTsColumnTypes {
@@ -121,16 +122,7 @@ export const AIIDA_TS_MIGRATIONS: readonly AiidaTsMigration[] = [
     version: 'aiida_ts_0003',
     description:
       'The repository epoch (aiida_ts_repository_epoch): full maintenance counts its runs, node writes with files check it in their insert',
-    up: async (db, dialect) => {
-      const t = aiidaTsColumnTypes(dialect);
-      await run(db, [
-        `CREATE TABLE aiida_ts_repository_epoch (
-          id ${t.integer} NOT NULL PRIMARY KEY,
-          epoch ${t.bigint} NOT NULL
-        )`,
-        `INSERT INTO aiida_ts_repository_epoch (id, epoch) VALUES (1, 0)`,
-      ]);
-    },
+    up: (db, dialect) => createRepositoryEpochTable(db, aiidaTsColumnTypes(dialect)),
   },
 ];
 
