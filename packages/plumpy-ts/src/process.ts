@@ -143,6 +143,40 @@ type CheckedHook =
   | 'saveInstanceState'
   | 'loadInstanceState';
 
+/**
+ * One bit per checked hook: the super-call check of every hook call (about a dozen per process run) sets, clears and
+ * tests a bit of one number instead of hashing the hook's name into a set.
+ */
+const HOOK_BITS: { readonly [H in CheckedHook]: number } = {
+  init: 1 << 0,
+  onCreate: 1 << 1,
+  onRun: 1 << 2,
+  onRunning: 1 << 3,
+  onWait: 1 << 4,
+  onWaiting: 1 << 5,
+  onFinish: 1 << 6,
+  onFinished: 1 << 7,
+  onExcept: 1 << 8,
+  onExcepted: 1 << 9,
+  onKill: 1 << 10,
+  onKilled: 1 << 11,
+  onExitRunning: 1 << 12,
+  onExitWaiting: 1 << 13,
+  onPausing: 1 << 14,
+  onPaused: 1 << 15,
+  onPlaying: 1 << 16,
+  onTerminated: 1 << 17,
+  onClose: 1 << 18,
+  saveInstanceState: 1 << 19,
+  loadInstanceState: 1 << 20,
+};
+
+/** The subjects a process listens to by broadcast: all but state changes (one pattern for every process). */
+const NOT_STATE_CHANGED = /^(?!state_changed).*/;
+
+/** Settled: what {@link Process} awaits when a step left no work behind (no async function frame to allocate). */
+const SETTLED: Promise<void> = Promise.resolve();
+
 /** A hook may return a Promise: the process awaits it before its next step (and before `ready()` settles). */
 export type HookResult = void | Promise<unknown>;
 
@@ -417,7 +451,8 @@ export class Process {
   readonly #machine: StateMachine<ProcessState, ProcessStateObject>;
   readonly #host: StateHost;
   readonly #listeners = new Set<ProcessListener>();
-  readonly #reached = new Set<CheckedHook>();
+  /** Bits of {@link HOOK_BITS}: the hooks whose base implementation ran since their call began. */
+  #reached = 0;
   readonly #effects: Promise<unknown>[] = [];
   readonly #immediates = new Set<NodeJS.Immediate>();
   #loadData: Checkpoint | undefined;
@@ -442,7 +477,7 @@ export class Process {
   #cleanups: (() => unknown)[] = [];
   #future: Deferred<Readonly<Record<string, unknown>>> = deferred();
   #subscriptions: Promise<void> = Promise.resolve();
-  #checkpoints: Promise<void> = Promise.resolve();
+  #checkpoints: Promise<void> = SETTLED;
   readonly #communicator: Communicator | undefined;
   readonly #persister: Persister | undefined;
   readonly #loader: ObjectLoader;
@@ -591,13 +626,14 @@ export class Process {
   // ---- hooks -----------------------------------------------------------------------------------------
 
   #reach(hook: CheckedHook): void {
-    this.#reached.add(hook);
+    this.#reached |= HOOK_BITS[hook];
   }
 
   #callHook(hook: CheckedHook, ...args: unknown[]): void {
-    this.#reached.delete(hook);
+    const bit = HOOK_BITS[hook];
+    this.#reached &= ~bit;
     const result = (this[hook] as (...a: unknown[]) => unknown).apply(this, args);
-    if (!this.#reached.has(hook)) {
+    if ((this.#reached & bit) === 0) {
       throw new MissingSuperCallError(
         `${this.constructor.name}.${hook}() did not call super.${hook}(); every override of a lifecycle hook must`,
       );
@@ -628,7 +664,14 @@ export class Process {
     this.#trackEffect(work);
   }
 
-  async #flushEffects(): Promise<void> {
+  /** Settles when the hooks' work and the checkpoints asked for so far are done. */
+  #flushEffects(): Promise<void> {
+    // Most steps of a process that is not checkpointed leave nothing behind: no async frame for them.
+    if (this.#effects.length === 0 && this.#checkpoints === SETTLED) return SETTLED;
+    return this.#drainEffects();
+  }
+
+  async #drainEffects(): Promise<void> {
     while (this.#effects.length > 0) await Promise.all(this.#effects.splice(0));
     await this.#checkpoints;
   }
@@ -717,7 +760,7 @@ export class Process {
         () =>
           communicator.addBroadcastSubscriber(
             new BroadcastFilter((message) => this.broadcastReceive(message), {
-              subject: /^(?!state_changed).*/,
+              subject: NOT_STATE_CHANGED,
             }),
             identifier,
           ),

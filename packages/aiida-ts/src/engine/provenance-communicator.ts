@@ -1,4 +1,6 @@
 import type { BroadcastSendOptions, Communicator } from 'kiwipy-ts';
+import { AiidaError } from '../errors.js';
+import { asError } from '../utils/as-error.js';
 import { ForwardingCommunicator } from './forwarding-communicator.js';
 
 /** Finds what must be written before a process's state change may be announced. */
@@ -31,14 +33,26 @@ export class ProvenanceCommunicator extends ForwardingCommunicator {
     this.#broadcastExcepted = options.broadcastExcepted ?? false;
   }
 
-  override async broadcastSend(body: unknown, options: BroadcastSendOptions = {}): Promise<boolean> {
-    if (typeof options.subject === 'string' && TERMINAL_STATE_CHANGED.test(options.subject)) {
-      // Not sent (false), as aiida-core sends nothing when a process excepts: its waiters poll the node.
-      if (!this.#broadcastExcepted && EXCEPTED_STATE_CHANGED.test(options.subject)) return false;
-      // The hooks of the transition finish in this tick: look for their writes in the next one.
-      await Promise.resolve();
-      await this.#pending(options.sender)?.catch(() => undefined);
+  override broadcastSend(body: unknown, options: BroadcastSendOptions = {}): Promise<boolean> {
+    // Every other broadcast (a process's `created`, `running`, … state changes, three a process function) goes out as
+    // it comes, without an async frame of its own.
+    if (typeof options.subject !== 'string' || !TERMINAL_STATE_CHANGED.test(options.subject)) {
+      try {
+        return this.inner.broadcastSend(body, options);
+      } catch (error) {
+        // as from the async method it was: a failure to send is a rejection, never a throw into the transition
+        return Promise.reject(asError(error, AiidaError));
+      }
     }
+    return this.#afterEndWritten(body, options, options.subject);
+  }
+
+  async #afterEndWritten(body: unknown, options: BroadcastSendOptions, subject: string): Promise<boolean> {
+    // Not sent (false), as aiida-core sends nothing when a process excepts: its waiters poll the node.
+    if (!this.#broadcastExcepted && EXCEPTED_STATE_CHANGED.test(subject)) return false;
+    // The hooks of the transition finish in this tick: look for their writes in the next one.
+    await Promise.resolve();
+    await this.#pending(options.sender)?.catch(() => undefined);
     return this.inner.broadcastSend(body, options);
   }
 }

@@ -209,8 +209,8 @@ interface FunctionDefinition {
   readonly location: SourceLocation | undefined;
   readonly variadic: string | undefined;
   readonly single: boolean;
-  /** The source of the implementation (stored on every node), and what the node records about it. */
-  readonly source: string;
+  /** The source of the implementation as stored on every node (UTF-8, encoded once), and what the node records about it. */
+  readonly sourceBytes: Uint8Array;
   readonly sourceAttributes: Readonly<Record<string, unknown>>;
   /** The node's `process_type`: `<module>.<name>`. */
   readonly processType: string;
@@ -265,7 +265,7 @@ export class FunctionProcess extends Process {
     const definition = definitionsByClass.get(this);
     if (definition === undefined) return;
     node.base.attributes.setMany(definition.sourceAttributes);
-    await node.repository.putObjectFromBuffer('source_file', definition.source);
+    await node.repository.putObjectFromBuffer('source_file', definition.sourceBytes);
   }
 
   /** Runs the function with the inputs, and records its return value as outputs. */
@@ -388,7 +388,7 @@ function makeFunction(
     location,
     variadic,
     single,
-    source,
+    sourceBytes: Buffer.from(source, 'utf8'),
     sourceAttributes,
     processType: `${moduleNameOf(location)}.${name}`,
   });
