@@ -50,6 +50,11 @@ export async function bumpRepositoryEpoch(trx: Kysely<Database>, dialect: SqlDia
 export async function readRepositoryEpoch(db: Kysely<Database>, dialect: SqlDialect): Promise<string | null> {
   const version = await readAiidaTsSchemaVersion(db, dialect);
   if (version === null || version < REPOSITORY_EPOCH_VERSION) return null;
+  return readRepositoryEpochRow(db);
+}
+
+/** The epoch's row alone, where the table is known to exist (one round trip); null when the row is missing. */
+export async function readRepositoryEpochRow(db: Kysely<Database>): Promise<string | null> {
   const row = await withAiidaTsTables(db)
     .selectFrom('aiida_ts_repository_epoch')
     .select('epoch')

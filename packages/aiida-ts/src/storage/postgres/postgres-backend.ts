@@ -22,6 +22,7 @@ import { isConnectUnavailable } from '../unavailable.js';
 import {
   isRepositoryEpochChange,
   readRepositoryEpoch,
+  readRepositoryEpochRow,
   repositoryEpochGuard,
 } from '../aiida-ts-schema/repository-epoch.js';
 
@@ -511,8 +512,9 @@ export class PostgresStorageBackend extends SqlStorageBackend {
         if (guarded && isRepositoryEpochChange(error)) {
           // full maintenance ran since the epoch was read: read it again, then check the objects again (missing
           // ones throw MissingObjectsError, and the caller puts them back and stores again)
-          this.#epoch = undefined;
-          epoch = await this.#repositoryEpoch();
+          // (one round trip: the table exists; the sooner the retry, the less likely another run lands before it)
+          epoch = await readRepositoryEpochRow(this.db);
+          this.#epoch = { value: epoch, at: Date.now(), read: Promise.resolve(epoch) };
           if (epoch === null) return this.referenceObjects(keys, inTransaction, options);
           values[epochAt] = epoch;
           await this.assertObjectsPresent(keys);
