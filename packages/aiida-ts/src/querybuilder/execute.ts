@@ -44,9 +44,11 @@ export function runPlanQuery(
 ): Promise<(Row | unknown[])[]>;
 export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>, raw?: false): Promise<Row[]>;
 export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>, raw = false): Promise<unknown[]> {
-  const db = backend.executor();
   if (readsNow(backend)) {
-    const compiled = compiledOnce(db, query);
+    // (the text rendered before: without asking the backend for its executor, which looks up the async context)
+    const known = rendered.get(query);
+    const compiled =
+      known !== undefined && known.dialect === 'other' ? known.query : compiledOnce(backend.executor(), query);
     try {
       const rows = backend.readNow(compiled.sql, compiled.parameters, raw);
       if (rows !== undefined) return Promise.resolve(rows);
@@ -54,7 +56,7 @@ export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>, raw 
       return Promise.reject(wrapDatabaseError(error));
     }
   }
-  return runQuery(db, query, true);
+  return runQuery(backend.executor(), query, true);
 }
 
 // The SQL text of each statement of a shared plan, rendered once per dialect: rendering walks Kysely's operation
