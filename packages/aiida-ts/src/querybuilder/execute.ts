@@ -98,7 +98,7 @@ export async function* fetchBatches(
   backend: QueryBackend,
   plan: CompiledPlan,
   batchSize: number,
-): AsyncGenerator<Row[]> {
+): AsyncGenerator<(Row | unknown[])[]> {
   if (backend.dialect.name === 'postgres') {
     yield* postgresCursor(backend, plan.select, batchSize);
   } else {
@@ -188,7 +188,7 @@ async function* keysetBatches(
   plan: CompiledPlan,
   batchSize: number,
   bounds: TableBounds,
-): AsyncGenerator<Row[]> {
+): AsyncGenerator<(Row | unknown[])[]> {
   const keys = plan.keyset!;
   let last: unknown[] | undefined;
   for (;;) {
@@ -204,10 +204,14 @@ async function* keysetBatches(
       withKeyset: true,
       bounds,
     });
-    const rows = await runQuery(backend.executor(), query);
+    // rows as arrays where the backend reads them at once (cheaper to make than objects): the keyset columns
+    // come last
+    const rows = await runPlanQuery(backend, query, true);
     if (rows.length > 0) {
       const final = rows[rows.length - 1]!;
-      last = keys.map((k) => final[k.sqlAlias]);
+      last = Array.isArray(final)
+        ? final.slice(final.length - keys.length)
+        : keys.map((k) => (final as Row)[k.sqlAlias]);
       yield rows;
     }
     if (rows.length < batchSize) return;
@@ -219,7 +223,7 @@ async function* offsetBatches(
   plan: CompiledPlan,
   batchSize: number,
   bounds: TableBounds,
-): AsyncGenerator<Row[]> {
+): AsyncGenerator<(Row | unknown[])[]> {
   let position = 0;
   const limit = plan.limitOffset.limit;
   const start = plan.limitOffset.offset ?? 0;
@@ -232,7 +236,7 @@ async function* offsetBatches(
       offset: start + position,
       bounds,
     });
-    const rows = await runQuery(backend.executor(), query);
+    const rows = await runPlanQuery(backend, query, true);
     if (rows.length > 0) yield rows;
     position += rows.length;
     if (rows.length < remaining) return;

@@ -963,7 +963,7 @@ export class QueryBuilder {
     { backend, plan }: { backend: QueryBackend; plan: CompiledPlan } = this.#prepare(),
   ): Promise<(Record<string, unknown> | unknown[])[]> {
     if (options.batchSize === undefined) return runPlanQuery(backend, plan.select, true);
-    const rows: Record<string, unknown>[] = [];
+    const rows: (Record<string, unknown> | unknown[])[] = [];
     for await (const batch of fetchBatches(backend, plan, checkBatchSize(options.batchSize)))
       rows.push(...batch);
     return rows;
@@ -1043,8 +1043,8 @@ function structuredCloneOrSelf<T>(value: T): T {
 }
 
 async function* decodedBatches<T>(
-  batches: AsyncGenerator<Record<string, unknown>[]>,
-  decode: (rows: readonly Record<string, unknown>[]) => Promise<T[]>,
+  batches: AsyncGenerator<(Record<string, unknown> | unknown[])[]>,
+  decode: (rows: readonly (Record<string, unknown> | unknown[])[]) => Promise<T[]>,
 ): AsyncGenerator<T[]> {
   for await (const batch of batches) yield await decode(batch);
 }
