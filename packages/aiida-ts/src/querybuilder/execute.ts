@@ -48,7 +48,9 @@ export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>, raw 
     // (the text rendered before: without asking the backend for its executor, which looks up the async context)
     const known = rendered.get(query);
     const compiled =
-      known !== undefined && known.dialect === 'other' ? known.query : compiledOnce(backend.executor(), query);
+      known !== undefined && known.dialect === 'other'
+        ? known.query
+        : compiledOnce(backend.executor(), query);
     try {
       const rows = backend.readNow(compiled.sql, compiled.parameters, raw);
       if (rows !== undefined) return Promise.resolve(rows);

@@ -28,7 +28,7 @@ import {
 } from './query-dict.js';
 import { RELATIONSHIPS, camelKeyword, snakeKeyword, type RelationshipKeyword } from './relationships.js';
 import { RowDecoder, type QueryBackend } from './results.js';
-import { CALL_SEPARATOR, LruMap, valueKey } from './query-shape.js';
+import { CALL_SEPARATOR, LruMap, quoted, valueKey } from './query-shape.js';
 import { RowStream } from './row-stream.js';
 import { QueryCompiler, edgeModelOf, joinSpecOf, type CompiledPlan } from './sql/compile.js';
 import { renderSql } from './sql/render.js';
@@ -162,20 +162,6 @@ let lastShape = 0;
 const MAX_CALL_KEY = 16_384;
 const DEFAULT_BATCH_SIZE = 1000;
 
-/**
- * `JSON.stringify(text)` of the few strings every append key repeats (option names, node type strings), kept:
- * a lookup of a literal costs less than quoting it again on every append of a repeated query.
- */
-const QUOTED = new Map<string, string>();
-function quoted(text: string): string {
-  let out = QUOTED.get(text);
-  if (out === undefined) {
-    out = JSON.stringify(text);
-    if (QUOTED.size < 1024) QUOTED.set(text, out);
-  }
-  return out;
-}
-
 /** Compiled plans by dialect and query, most recently used last: the same query built again skips compiling. */
 const PLANS = new LruMap<{ plan: CompiledPlan; compiler: QueryCompiler }>(256);
 /**
@@ -242,7 +228,8 @@ export class QueryBuilder {
   readonly #tags = new Map<string, TagInfo>();
   readonly #classTags = new Map<unknown, Set<string>>();
   /** The plan last compiled, with its key: the shape number, else the query's JSON (see `#compiled`). */
-  #cache: { key: number | string; dialect: DialectName; plan: CompiledPlan; compiler: QueryCompiler } | undefined;
+  #cache:
+    { key: number | string; dialect: DialectName; plan: CompiledPlan; compiler: QueryCompiler } | undefined;
   /**
    * The calls that built this QueryBuilder, as the number of a path through {@link TRANSITIONS} (0: no call yet):
    * equal numbers mean equal states, so it finds remembered appends and compiled plans without serialising the
@@ -884,11 +871,11 @@ export class QueryBuilder {
       return this.#cache;
     }
     const key = `j${JSON.stringify(
-            this.#asDictView(),
-            function (this: Record<string, unknown>, name: string, value: unknown) {
-              return this[name] instanceof Date ? { $date: value } : value;
-            },
-          )}`;
+      this.#asDictView(),
+      function (this: Record<string, unknown>, name: string, value: unknown) {
+        return this[name] instanceof Date ? { $date: value } : value;
+      },
+    )}`;
     if (cached !== undefined && cached.key === key && cached.dialect === dialectName) return cached;
     const shared = sharedPlan(dialectName, key, () => {
       const compiler = new QueryCompiler(getDialect(dialectName));

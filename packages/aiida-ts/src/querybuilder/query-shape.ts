@@ -10,6 +10,21 @@
 export const CALL_SEPARATOR = '\u0001';
 
 /**
+ * `JSON.stringify(text)` of the strings every append key repeats (option names, filter fields, node type
+ * strings), kept (the first 1024): a lookup of a literal costs less than quoting it again on every append of a
+ * repeated query.
+ */
+const QUOTED = new Map<string, string>();
+export function quoted(text: string): string {
+  let out = QUOTED.get(text);
+  if (out === undefined) {
+    out = JSON.stringify(text);
+    if (QUOTED.size < 1024) QUOTED.set(text, out);
+  }
+  return out;
+}
+
+/**
  * A key for `value` that tells apart everything the QueryBuilder tells apart: strings from numbers, Dates from
  * their ISO strings, `undefined` from a missing key, NaN and infinities from null. Returns `undefined` for values
  * it cannot name (functions, class instances other than Date, symbols, cycles): such calls are not shared.
@@ -45,7 +60,7 @@ export function valueKey(value: unknown, depth = 0): string | undefined {
       for (const name in value) {
         const key = valueKey((value as Record<string, unknown>)[name], depth + 1);
         if (key === undefined) return undefined;
-        out += `${JSON.stringify(name)}:${key},`;
+        out += `${quoted(name)}:${key},`;
       }
       return `${out}}`;
     }
