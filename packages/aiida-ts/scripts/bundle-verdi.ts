@@ -1,10 +1,15 @@
 /**
- * Bundles the `verdi` executable (run by `pnpm build` after tsc): dist/bin/verdi.js and the chunks it imports on
- * demand, one per command group and shared code, instead of the ~500 files of the compiled tree, kysely and zod that
- * Node would otherwise resolve, read and link one by one (half of a command's start-up).
+ * Bundles the `verdi` executable (run by `pnpm build` after tsc): dist/bin/verdi.js, a small CommonJS file, the
+ * commands most groups run as one CommonJS script beside it (dist/bin/verdi-commands.cjs), and for the others the ES
+ * modules of dist/bundle/ (dist/bundle/verdi-main.js and the chunks it imports on demand, one per command group and
+ * shared code), instead of the ~500 files of the compiled tree, kysely and zod that Node would otherwise resolve,
+ * read and link one by one (half of a command's start-up).
  *
- * aiida-ts's public entry points are entries of the same bundle (dist/bin/aiida-ts.js, aiida-ts-orm.js, …): a
- * script that `verdi run` runs (or a daemon worker loads) imports those, so it shares the module instances — the
+ * The executable is CommonJS (dist/bin/package.json says so) because Node starts a CommonJS main file without its
+ * ES module loader, which costs 10–20 ms of every start; it loads the ES modules only for the groups that need them.
+ *
+ * aiida-ts's public entry points are entries of the ES module bundle (dist/bundle/aiida-ts.js, aiida-ts-orm.js, …):
+ * a script that `verdi run` runs (or a daemon worker loads) imports those, so it shares the module instances — the
  * loaded profile, its storage, the runner — with the command (see src/cmdline/utils/own-modules.ts). A program that
  * imports `aiida-ts` itself uses the compiled tree as before.
  *
@@ -18,12 +23,18 @@ import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import ts from 'typescript';
 import { SCRIPT_GROUPS } from '../src/cmdline/command-word.js';
+import { SCRIPT_WRAPPER } from '../src/cmdline/utils/code-cache.js';
 
 const root = join(import.meta.dirname, '..');
 const dist = join(root, 'dist');
+/** The executable and the CommonJS script of the commands: CommonJS files only (see dist/bin/package.json). */
 const outdir = join(dist, 'bin');
+/** The ES modules, where the package's `"type": "module"` holds. */
+const moduleOutdir = join(dist, 'bundle');
 /** The CommonJS script of the commands (see below). */
 const VERDI_SCRIPT = 'verdi-commands.cjs';
+/** The ES module bundle's entry of `runVerdi`, for the command groups that do not run from the script. */
+const MODULE_MAIN = 'verdi-main';
 
 /**
  * Packages bundled in: pure JavaScript that commands load (kysely and zod alone are 350 files). The others stay
@@ -51,12 +62,41 @@ function packageName(specifier: string): string {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
 }
 
-const externals: Plugin = {
-  name: 'aiida-ts-externals',
+function externalsBut(bundled: ReadonlySet<string>): Plugin {
+  return {
+    name: 'aiida-ts-externals',
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (args.path.startsWith('node:')) return { path: args.path, external: true };
+        return bundled.has(packageName(args.path)) ? undefined : { path: args.path, external: true };
+      });
+    },
+  };
+}
+const externals = externalsBut(BUNDLED);
+
+/**
+ * better-sqlite3's JavaScript in verdi's script (so in its code cache, not a dozen files to find and compile in every
+ * command that opens an SQLite profile); its native addon stays in its package, found as the package's `bindings`
+ * call finds it, from the package's folder (`bindings` would look for it beside the calling file, the script).
+ */
+const sqliteAddon: Plugin = {
+  name: 'aiida-ts-sqlite-addon',
   setup(build) {
-    build.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith('node:')) return { path: args.path, external: true };
-      return BUNDLED.has(packageName(args.path)) ? undefined : { path: args.path, external: true };
+    // found at run time, beside the installed package
+    build.onResolve({ filter: /^better-sqlite3\/package\.json$/ }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
+    build.onLoad({ filter: /[\\/]better-sqlite3[\\/]lib[\\/]database\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const call = "require('bindings')('better_sqlite3.node')";
+      if (!text.includes(call)) throw new Error(`${args.path}: expected ${call}`);
+      const found = [
+        "(() => { const manifest = require.resolve('better-sqlite3/package.json');",
+        "return require('node:module').createRequire(manifest)('bindings')({ bindings: 'better_sqlite3.node', module_root: require('node:path').dirname(manifest) }); })()",
+      ].join(' ');
+      return { contents: text.replace(call, found), loader: 'js', resolveDir: dirname(args.path) };
     });
   },
 };
@@ -65,7 +105,7 @@ const externals: Plugin = {
  * Keeps each module's `import.meta.url` its place in the compiled tree: modules find files beside them (the
  * package.json, the web page's sources, `verdi` for the daemon) and resolve packages from there.
  */
-function ownLocation(bundleUrl: string): Plugin {
+function ownLocation(bundleUrl: string, bundleDir: string): Plugin {
   return {
     name: 'aiida-ts-own-location',
     setup(build) {
@@ -73,7 +113,7 @@ function ownLocation(bundleUrl: string): Plugin {
         if (!args.path.startsWith(`${dist}/`)) return undefined;
         const text = await readFile(args.path, 'utf8');
         if (!text.includes('import.meta')) return { contents: text, loader: 'js' };
-        const fromBundle = relative(outdir, args.path);
+        const fromBundle = relative(bundleDir, args.path);
         const url = `new URL(${JSON.stringify(fromBundle)}, ${bundleUrl}).href`;
         // code only: `'import.meta.url'` in quotes is a name (the script cache's esbuild defines)
         const field = (name: string) => new RegExp(`(?<!['"\\w])import\\.meta\\.${name}(?![\\w'"])`, 'g');
@@ -137,7 +177,7 @@ const zodLocales: Plugin = {
  * into the processes of the engine).
  */
 const publicEntries: Record<string, string> = {};
-const entryPoints: Record<string, string> = { verdi: join(dist, 'cmdline', 'verdi.js') };
+const entryPoints: Record<string, string> = { [MODULE_MAIN]: join(dist, 'cmdline', 'main.js') };
 const addEntry = (specifier: string, file: string): void => {
   const name = specifier.replaceAll('/', '-');
   publicEntries[specifier] = name;
@@ -196,32 +236,89 @@ const onlyScriptGroups: Plugin = {
 const IMPORT_FUNCTION = '__aiidaTsImport';
 
 /**
- * The script's every `import(…)` (of a package left outside, a built-in, a file named at run time) as a call of
- * {@link IMPORT_FUNCTION}, which the executable's ES module provides: in Node 20 an `import()` in code that V8 took
- * from a code cache fails (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING: the deserialised script has lost the options that
- * name its importer). Found by the TypeScript parser, so that `import(` in a string or a regular expression stays.
+ * Node's modules that Node itself has not loaded when `verdi` starts and that take milliseconds to load (child_process
+ * with net and stream, zlib, readline), yet which most commands never call: commander requires child_process for
+ * subcommands run as executables (verdi has none), the repository zlib for packed objects, prompts readline.
  */
-function routeDynamicImports(code: string): string {
+const LAZY_BUILTINS = new Set([
+  'node:child_process',
+  'node:net',
+  'node:readline',
+  'node:stream',
+  'node:stream/promises',
+  'node:zlib',
+]);
+
+/** What the CommonJS script calls instead of `require()` for the modules of {@link LAZY_BUILTINS}. */
+const LAZY_REQUIRE_FUNCTION = '__aiidaTsLazyBuiltin';
+
+/**
+ * A stand-in for one of Node's modules that loads the module when code first looks at it: reads a property (the
+ * script's `(0, import_node_zlib.inflate)(…)`), lists its keys, asks for its prototype. So a module that only names
+ * one of {@link LAZY_BUILTINS} at its start costs nothing until it uses it.
+ */
+const LAZY_REQUIRE_SOURCE = `function ${LAZY_REQUIRE_FUNCTION}(id) {
+  let loaded;
+  const load = () => (loaded ??= require(id));
+  return new Proxy({}, {
+    get: (_, key) => load()[key],
+    has: (_, key) => key in load(),
+    ownKeys: () => Reflect.ownKeys(load()),
+    getOwnPropertyDescriptor: (_, key) => {
+      const descriptor = Reflect.getOwnPropertyDescriptor(load(), key);
+      // a proxy may not report a property of its (empty) target as non-configurable
+      if (descriptor !== undefined) descriptor.configurable = true;
+      return descriptor;
+    },
+    getPrototypeOf: () => Reflect.getPrototypeOf(load()),
+  });
+}`;
+
+/**
+ * The script's every `import(…)` (of a package left outside, a built-in, a file named at run time) as a call of
+ * {@link IMPORT_FUNCTION}, which the executable provides: in Node 20 an `import()` in code that V8 took from a code
+ * cache fails (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING: the deserialised script has lost the options that name its
+ * importer); and every `require()` of one of {@link LAZY_BUILTINS} as a call of {@link LAZY_REQUIRE_FUNCTION}. Found
+ * by the TypeScript parser, so that `import(` or `require(` in a string or a regular expression stays.
+ */
+function routeCalls(code: string): string {
   const file = ts.createSourceFile('script.cjs', code, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS);
-  const starts: number[] = [];
+  const replacements: { start: number; word: string; by: string }[] = [];
   const visit = (node: ts.Node): void => {
-    if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword)
-      starts.push(node.expression.getStart(file));
+    if (ts.isCallExpression(node)) {
+      const [argument] = node.arguments;
+      if (node.expression.kind === ts.SyntaxKind.ImportKeyword)
+        replacements.push({ start: node.expression.getStart(file), word: 'import', by: IMPORT_FUNCTION });
+      else if (
+        ts.isIdentifier(node.expression) &&
+        node.expression.text === 'require' &&
+        node.arguments.length === 1 &&
+        argument !== undefined &&
+        ts.isStringLiteral(argument) &&
+        LAZY_BUILTINS.has(argument.text)
+      )
+        replacements.push({
+          start: node.expression.getStart(file),
+          word: 'require',
+          by: LAZY_REQUIRE_FUNCTION,
+        });
+    }
     ts.forEachChild(node, visit);
   };
   visit(file);
-  starts.sort((a, b) => a - b);
+  replacements.sort((a, b) => a.start - b.start);
   let routed = '';
   let last = 0;
-  for (const start of starts) {
-    if (code.slice(start, start + 'import'.length) !== 'import') throw new Error(`no import() at ${start}`);
-    routed += code.slice(last, start) + IMPORT_FUNCTION;
-    last = start + 'import'.length;
+  for (const { start, word, by } of replacements) {
+    if (code.slice(start, start + word.length) !== word) throw new Error(`no ${word}() at ${start}`);
+    routed += code.slice(last, start) + by;
+    last = start + word.length;
   }
   return routed + code.slice(last);
 }
 
 rmSync(outdir, { recursive: true, force: true });
+rmSync(moduleOutdir, { recursive: true, force: true });
 
 /**
  * The commands of `SCRIPT_GROUPS` as one CommonJS script, which the executable runs through V8's code cache (see
@@ -240,31 +337,73 @@ const script = await build({
   write: false,
   outfile: join(outdir, VERDI_SCRIPT),
   // the place in the compiled tree of each module (see ownLocation) is found from the script's own
-  banner: { js: "const __aiidaTsBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [hashWasmModule, externals, onlyScriptGroups, ownLocation('__aiidaTsBundleUrl'), zodLocales],
+  banner: {
+    js: `const __aiidaTsBundleUrl = require('node:url').pathToFileURL(__filename).href;\n${LAZY_REQUIRE_SOURCE}`,
+  },
+  plugins: [
+    hashWasmModule,
+    externalsBut(new Set([...BUNDLED, 'better-sqlite3'])),
+    sqliteAddon,
+    onlyScriptGroups,
+    ownLocation('__aiidaTsBundleUrl', outdir),
+    zodLocales,
+  ],
 });
 mkdirSync(outdir, { recursive: true });
-const scriptCode = routeDynamicImports(script.outputFiles[0]?.text ?? '');
+// written inside the function it runs in, so that the executable compiles the file's text as read (see
+// `CachedScriptOptions.wrapped`)
+const scriptCode = `${SCRIPT_WRAPPER.head}${routeCalls(script.outputFiles[0]?.text ?? '')}${SCRIPT_WRAPPER.tail}`;
 writeFileSync(join(outdir, VERDI_SCRIPT), scriptCode);
 const verdiScript = { file: VERDI_SCRIPT, hash: createHash('sha256').update(scriptCode).digest('hex') };
+
+/**
+ * The executable: src/cmdline/verdi.ts with what it imports (the command word, the code cache), as CommonJS; its
+ * `import('./main.js')` (the groups that run from the ES modules) is the bundle's entry in dist/bundle/.
+ */
+const launcher = await build({
+  ...common,
+  entryPoints: [join(dist, 'cmdline', 'verdi.js')],
+  format: 'cjs',
+  write: false,
+  outfile: join(outdir, 'verdi.js'),
+  define: { AIIDA_TS_VERDI_SCRIPT: JSON.stringify(verdiScript) },
+  banner: { js: "const __aiidaTsBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [
+    {
+      name: 'aiida-ts-module-main',
+      setup(build) {
+        build.onResolve({ filter: /^\.\/main\.js$/ }, () => ({
+          path: `../${relative(dist, moduleOutdir)}/${MODULE_MAIN}.js`,
+          external: true,
+        }));
+      },
+    },
+    externals,
+    ownLocation('__aiidaTsBundleUrl', outdir),
+  ],
+});
+const launcherCode = launcher.outputFiles[0]?.text ?? '';
+if (!launcherCode.startsWith('#!') || /\brequire\(["']\.\.?\//.test(launcherCode))
+  throw new Error('dist/bin/verdi.js: expected a hashbang and no require of a file');
+writeFileSync(join(outdir, 'verdi.js'), launcherCode, { mode: 0o755 });
+writeFileSync(join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 
 const result = await build({
   ...common,
   entryPoints,
-  outdir,
+  outdir: moduleOutdir,
   splitting: true,
   format: 'esm',
   entryNames: '[name]',
   chunkNames: 'chunk-[hash]',
   define: {
     AIIDA_TS_BUNDLE_ENTRIES: JSON.stringify(publicEntries),
-    AIIDA_TS_VERDI_SCRIPT: JSON.stringify(verdiScript),
   },
   // the CommonJS packages bundled in (commander, picocolors) require Node's modules
   banner: {
     js: "import { createRequire as __aiidaTsCreateRequire } from 'node:module';\nconst require = __aiidaTsCreateRequire(import.meta.url);",
   },
-  plugins: [hashWasmModule, externals, ownLocation('import.meta.url'), zodLocales],
+  plugins: [hashWasmModule, externals, ownLocation('import.meta.url', moduleOutdir), zodLocales],
   metafile: process.env['AIIDA_TS_BUNDLE_METAFILE'] !== undefined,
 });
 if (result.metafile !== undefined)

@@ -139,7 +139,19 @@ export class PauseInterruption extends Interruption {
 }
 
 /** Wakes a step awaiting a state that was left under it (a forced kill of a waiting process). */
-export class StateExited extends Interruption {}
+export class StateExited extends Interruption {
+  constructor() {
+    // Made at every exit of a waiting state and never shown: without a stack trace, whose capture costs more than
+    // the rest of the exit.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super();
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
+}
 
 // ---- states ------------------------------------------------------------------------------------------
 

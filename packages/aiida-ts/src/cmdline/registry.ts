@@ -12,7 +12,7 @@ type GroupModule = Promise<{ default: CommandGroupModule }>;
 /**
  * Every command group of `verdi`, by the word typed after it, each a module of `commands/` imported only when its
  * command runs (or for `verdi --help`). Written out rather than found by listing the folder: a bundler follows these
- * imports (the built `verdi` is one bundle, see scripts/bundle-verdi.mjs), and a test checks that the table names
+ * imports (the built `verdi` is one bundle, see scripts/bundle-verdi.ts), and a test checks that the table names
  * every `cmd-<name>.ts` of the folder.
  */
 const COMMAND_GROUPS: Readonly<Record<string, () => GroupModule>> = {

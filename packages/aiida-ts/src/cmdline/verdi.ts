@@ -24,19 +24,33 @@ function loadScript(argv: readonly string[]): CachedScript | undefined {
     key: `${AIIDA_TS_VERDI_SCRIPT.hash}\0${word}`,
     // from this module, in the script's folder: a package or file resolves as from the script
     importModule: (specifier) => import(specifier),
+    wrapped: true,
   });
 }
 
-const argv = process.argv.slice(2);
-const script = loadScript(argv);
-const runVerdi =
-  script === undefined
-    ? (await import('./main.js')).runVerdi
-    : (script.exports as { runVerdi: RunVerdi }).runVerdi;
-// The exit code is set only once stdout and stderr are flushed, then the process ends even if a library left a
-// handle open (a connection pool, a timer): a command's work is done when runVerdi resolves.
-const code = await runVerdi(argv);
-script?.save();
-process.stdout.write('', () => {
-  process.stderr.write('', () => process.exit(code));
-});
+async function main(argv: readonly string[]): Promise<number> {
+  const script = loadScript(argv);
+  const runVerdi =
+    script === undefined
+      ? (await import('./main.js')).runVerdi
+      : (script.exports as { runVerdi: RunVerdi }).runVerdi;
+  const code = await runVerdi(argv);
+  script?.save();
+  return code;
+}
+
+// No top-level `await`: the bundled executable is a CommonJS file (scripts/bundle-verdi.ts), which Node starts
+// without its ES module loader. The exit code is set only once stdout and stderr are flushed, then the process ends
+// even if a library left a handle open (a connection pool, a timer): a command's work is done when runVerdi resolves.
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.stdout.write('', () => {
+      process.stderr.write('', () => process.exit(code));
+    });
+  },
+  (error: unknown) => {
+    // what Node does with an error thrown at the top level of a module: print it, exit with 1
+    process.exitCode = 1;
+    throw error;
+  },
+);

@@ -140,6 +140,11 @@ export interface Scheduler {
     stderr?: string | null,
   ): SchedulerExitCode | undefined;
   /**
+   * False when {@link parseOutput} is known to throw `FeatureNotAvailableError` (the engine then reads no scheduler
+   * output for it); true or absent: it may parse.
+   */
+  readonly parsesOutput?: boolean;
+  /**
    * Read the detailed job info of a finished job into a {@link JobInfo}: its final state, exit status,
    * terminating signal and times. Throws `FeatureNotAvailableError` when the plugin's accounting output
    * is free text it does not read, `SchedulerParsingError` when the output is not what it expects.
@@ -305,6 +310,11 @@ export abstract class BaseScheduler implements Scheduler {
     _stderr?: string | null,
   ): SchedulerExitCode | undefined {
     throw new FeatureNotAvailableError(`output parsing is not available for \`${this.entryPoint}\``);
+  }
+
+  /** True when the plugin overrides {@link parseOutput}. */
+  get parsesOutput(): boolean {
+    return this.parseOutput !== BaseScheduler.prototype.parseOutput;
   }
 
   parseDetailedJobInfo(_jobId: string, _detailedJobInfo: DetailedJobInfo): JobInfo {

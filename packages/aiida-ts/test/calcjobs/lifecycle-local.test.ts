@@ -397,6 +397,8 @@ describe('exponential backoff', () => {
     expect(done.exitStatus).toBe(0);
     expect(done.paused).toBe(false);
     expect(done.processStatus).toBeNull();
+    // the failed attempts stored the sandbox beside their transfers; the one that worked left the inputs on the node
+    expect(done.repository.listObjectNames().sort()).toEqual(['.aiida', '_aiidasubmit.sh', 'aiida.in']);
     await rm(base, { recursive: true, force: true });
   });
 });

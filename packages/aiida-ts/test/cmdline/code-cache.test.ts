@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { codeCacheDir, type CodeCacheState } from '../../src/cmdline/utils/code-cache.js';
+import { codeCacheDir, SCRIPT_WRAPPER, type CodeCacheState } from '../../src/cmdline/utils/code-cache.js';
 
 const MODULE = pathToFileURL(
   join(import.meta.dirname, '..', '..', 'src', 'cmdline', 'utils', 'code-cache.ts'),
@@ -29,10 +29,10 @@ interface Outcome {
  * Loads `file` through the code cache in a new process (V8 keeps what it compiled for the rest of a process, so a
  * second load in one process would not read the cache), calls the script's lazily compiled function, then saves.
  */
-function load(file: string, cacheDir: string | undefined, key = 'k'): Outcome {
+function load(file: string, cacheDir: string | undefined, key = 'k', wrapped = false): Outcome {
   const code = [
     `const { loadCachedScript } = await import(${JSON.stringify(MODULE)});`,
-    `const script = loadCachedScript({ file: ${JSON.stringify(file)}, cacheDir: ${JSON.stringify(cacheDir)}, key: ${JSON.stringify(key)}, importModule: (specifier) => import(specifier) });`,
+    `const script = loadCachedScript({ file: ${JSON.stringify(file)}, cacheDir: ${JSON.stringify(cacheDir)}, key: ${JSON.stringify(key)}, importModule: (specifier) => import(specifier), wrapped: ${String(wrapped)} });`,
     // the script's import() goes through `importModule`, also in code V8 took from the cache
     "const answer = script.exports.answer() + ((await script.exports.imported()) === 'node:os' ? 0 : 1000);",
     'script.save();',
@@ -119,6 +119,14 @@ describe("the code cache of verdi's CommonJS script", () => {
     copyFileSync(otherFile, cacheFile);
     expect(load(file, cacheDir)).toEqual({ state: 'rejected', answer: 1 });
     expect(load(file, cacheDir)).toEqual({ state: 'hit', answer: 1 });
+  });
+
+  it('runs a file that holds its script inside the wrapper function as it is, with the same cache', () => {
+    const { file, cacheDir } = setup(11);
+    const text = readFileSync(file, 'latin1');
+    writeFileSync(file, `${SCRIPT_WRAPPER.head}${text}${SCRIPT_WRAPPER.tail}`);
+    expect(load(file, cacheDir, 'k', true)).toEqual({ state: 'missing', answer: 11 });
+    expect(load(file, cacheDir, 'k', true)).toEqual({ state: 'hit', answer: 11 });
   });
 
   it('does not use the cache of a changed script or of another key', () => {

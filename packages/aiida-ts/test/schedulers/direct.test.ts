@@ -93,6 +93,8 @@ describe('direct submission', () => {
     expect(() => scheduler.parseOutput({ stdout: '' })).toThrow(
       'output parsing is not available for `core.direct`',
     );
+    // says so beforehand, so that the engine does not read a job's scheduler output back for nothing
+    expect(scheduler.parsesOutput).toBe(false);
   });
 });
 

@@ -297,6 +297,7 @@ describe('slurm output parsing', () => {
   const info = (stdout: string) => ({ retval: 0, stdout, stderr: '' });
 
   it('maps sacct’s final state to aiida’s exit codes', () => {
+    expect(scheduler.parsesOutput).toBe(true);
     expect(scheduler.parseOutput(info('Account|State|\nroot|OUT_OF_MEMORY|\n'), '', '')).toBe(
       CalcJobSchedulerExitCodes.ERROR_SCHEDULER_OUT_OF_MEMORY,
     );

@@ -1,5 +1,5 @@
 import { isAscii } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -41,6 +41,15 @@ export type CodeCacheState =
   /** no cache folder (or the script could not be looked at): compiled from its source and nothing is written */
   | 'disabled';
 
+/**
+ * The function a script's code runs in, as Node wraps a CommonJS module's, with one more parameter (see
+ * `CachedScriptOptions.importModule`). A script file may hold it already (`CachedScriptOptions.wrapped`).
+ */
+export const SCRIPT_WRAPPER = {
+  head: '(function (exports, require, module, __filename, __dirname, __aiidaTsImport) {',
+  tail: '\n})',
+} as const;
+
 /** Options of {@link loadCachedScript}. */
 export interface CachedScriptOptions {
   /** The CommonJS script: run with `exports`, `require`, `module`, `__filename` and `__dirname` as Node would. */
@@ -58,6 +67,11 @@ export interface CachedScriptOptions {
    * code cache fails, so the bundle's script imports through its caller, an ES module (`(s) => import(s)`).
    */
   readonly importModule: (specifier: string) => Promise<unknown>;
+  /**
+   * The file holds the script already inside {@link SCRIPT_WRAPPER} (as the bundle writes verdi's), so its text is
+   * compiled as read, not first copied into a wrapped string (3 MB for verdi's). Default false.
+   */
+  readonly wrapped?: boolean;
 }
 
 /** A script loaded by {@link loadCachedScript}. */
@@ -133,7 +147,7 @@ function readCache(file: string): Buffer | 'missing' | 'corrupt' {
   const header = MAGIC.length + DIGEST_LENGTH;
   if (data.length <= header || !data.subarray(0, MAGIC.length).equals(MAGIC)) return 'corrupt';
   const payload = data.subarray(header);
-  const digest = createHash(DIGEST).update(payload).digest();
+  const digest = hash(DIGEST, payload, 'buffer');
   return digest.equals(data.subarray(MAGIC.length, header)) ? payload : 'corrupt';
 }
 
@@ -142,7 +156,7 @@ function writeCache(file: string, payload: Buffer): void {
   const temporary = `${file}.${process.pid}.tmp`;
   try {
     mkdirSync(directory, { recursive: true });
-    writeFileSync(temporary, Buffer.concat([MAGIC, createHash(DIGEST).update(payload).digest(), payload]));
+    writeFileSync(temporary, Buffer.concat([MAGIC, hash(DIGEST, payload, 'buffer'), payload]));
     renameSync(temporary, file);
   } catch {
     // read-only or full: the next run compiles again, as it would without a cache
@@ -177,10 +191,11 @@ export function loadCachedScript(options: CachedScriptOptions): CachedScript {
   const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
   const cacheFile = options.cacheDir === undefined ? undefined : cacheFileOf(options, options.cacheDir);
   const cached = cacheFile === undefined ? 'missing' : readCache(cacheFile);
-  const script = new vm.Script(
-    `(function (exports, require, module, __filename, __dirname, __aiidaTsImport) {${source}\n})`,
-    { filename: file, ...(typeof cached === 'string' ? {} : { cachedData: cached }) },
-  );
+  const code = options.wrapped === true ? source : `${SCRIPT_WRAPPER.head}${source}${SCRIPT_WRAPPER.tail}`;
+  const script = new vm.Script(code, {
+    filename: file,
+    ...(typeof cached === 'string' ? {} : { cachedData: cached }),
+  });
   const state: CodeCacheState =
     cacheFile === undefined
       ? 'disabled'

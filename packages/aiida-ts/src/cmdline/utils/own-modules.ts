@@ -1,6 +1,6 @@
 /**
- * Set (to the bundle's entry names by public subpath) only in the bundled `verdi` (see scripts/bundle-verdi.mjs):
- * there every module of aiida-ts lives in the bundle's chunks, and a script must import those, not the compiled
+ * Set (to the bundle's entry names by public subpath) only in the bundled `verdi` (see scripts/bundle-verdi.ts):
+ * there every module of aiida-ts lives in the chunks of dist/bundle/, and a script must import those, not the compiled
  * tree beside them.
  */
 declare const AIIDA_TS_BUNDLE_ENTRIES: Readonly<Record<string, string>> | undefined;
@@ -23,8 +23,8 @@ export function resolveOwnModule(specifier: string): string {
   if (BUNDLE_ENTRIES !== undefined) {
     const entry = BUNDLE_ENTRIES[specifier];
     // `import.meta.url` names this module's place in the compiled tree (dist/cmdline/utils/) also when bundled:
-    // the bundle script keeps every module's own `import.meta.url`; the bundle is dist/bin/
-    if (entry !== undefined) return new URL(`../../bin/${entry}.js`, import.meta.url).href;
+    // the bundle script keeps every module's own `import.meta.url`; the bundle's ES modules are in dist/bundle/
+    if (entry !== undefined) return new URL(`../../bundle/${entry}.js`, import.meta.url).href;
   }
   return import.meta.resolve(specifier);
 }

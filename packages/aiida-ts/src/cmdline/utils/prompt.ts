@@ -24,7 +24,7 @@ export interface AskOptions<T> {
  * End of input while a question waits aborts the command with exit code 1 (`Aborted!`).
  */
 export class Prompter {
-  readonly input: NodeJS.ReadStream;
+  readonly #input: NodeJS.ReadStream | undefined;
   readonly output: NodeJS.WriteStream;
   #lines: string[] = [];
   #waiters: ((line: string | undefined) => void)[] = [];
@@ -32,8 +32,16 @@ export class Prompter {
   #reader: Interface | undefined;
 
   constructor(options: PrompterOptions = {}) {
-    this.input = options.input ?? process.stdin;
+    this.#input = options.input;
     this.output = options.output ?? process.stderr;
+  }
+
+  /**
+   * Where answers are read: the given stream, else stdin, which Node makes only when first asked for (opening it is a
+   * few milliseconds of every command's start when stdin is a file or a pipe; most commands ask nothing).
+   */
+  get input(): NodeJS.ReadStream {
+    return this.#input ?? process.stdin;
   }
 
   /** True when both stdin and the prompt stream are terminals, so a person can answer. */

@@ -19,12 +19,14 @@ export interface SourceLocation {
 const ENGINE_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 const PACKAGE_DIR = dirname(dirname(ENGINE_DIR));
 // With source maps enabled (verdi enables them) a frame of the built engine names its source file instead. The
-// bundled `verdi` (dist/bin, see scripts/bundle-verdi.mjs) holds the engine too.
+// bundled `verdi` (its script in dist/bin, its ES modules in dist/bundle, see scripts/bundle-verdi.ts) holds the
+// engine too.
 const ENGINE_DIRS = [
   ENGINE_DIR,
   join(PACKAGE_DIR, 'src', 'engine'),
   join(PACKAGE_DIR, 'dist', 'engine'),
   join(PACKAGE_DIR, 'dist', 'bin'),
+  join(PACKAGE_DIR, 'dist', 'bundle'),
 ];
 const FRAME = /^\s*at (?:.*? \()?(.+?):(\d+):(\d+)\)?$/;
 

@@ -459,13 +459,11 @@ export class Computer {
   async getAuthInfo(user?: User): Promise<AuthInfo> {
     const { storage, pk } = this.#stored();
     const who = user ?? (await User.getDefault({ storage }));
-    const row = await storage
-      .executor()
-      .selectFrom('db_dbauthinfo')
-      .selectAll()
-      .where('dbcomputer_id', '=', pk)
-      .where('aiidauser_id', '=', who.pk!)
-      .executeTakeFirst();
+    // a fixed text, prepared once per connection: every calculation job reads its AuthInfo
+    const [row] = await storage.executeRead<DbAuthInfoRow>(
+      'SELECT * FROM db_dbauthinfo WHERE dbcomputer_id = $1 AND aiidauser_id = $2',
+      [pk, who.pk],
+    );
     if (row === undefined) {
       throw new NotExistentError(
         `Computer \`${this.#label}\` (ID=${pk}) not configured for user \`${who.getShortName()}\` (ID=${String(who.pk)}) - ` +

@@ -150,12 +150,8 @@ export class User {
   /** The stored user with this pk; `NotExistentError` when there is none. */
   static async getByPk(pk: number, options: StorageOption = {}): Promise<User> {
     const storage = getStorage(options);
-    const row = await storage
-      .executor()
-      .selectFrom('db_dbuser')
-      .selectAll()
-      .where('id', '=', pk)
-      .executeTakeFirst();
+    // a fixed text, prepared once per connection: every calculation job reads its node's owner
+    const [row] = await storage.executeRead<DbUserRow>('SELECT * FROM db_dbuser WHERE id = $1', [pk]);
     if (row === undefined) throw new NotExistentError(`no user with pk ${pk}`);
     return User.fromRow(storage, row);
   }

@@ -1404,13 +1404,13 @@ class NodeRepositoryHost extends NodeHost implements RepositoryHost {
     if (pk === null || storage === undefined) return;
     const mtime = storage.dialect.encodeTimestamp(nowTimestamp());
     // checked inside the update's transaction: full maintenance cannot delete a file between write and reference
+    // (a fixed text, prepared once per connection: every calculation job writes two hierarchies)
     await storage.referenceObjects(collectObjectKeys(metadata), () =>
-      storage
-        .executor()
-        .updateTable('db_dbnode')
-        .set({ repository_metadata: storage.dialect.encodeJson(metadata), mtime })
-        .where('id', '=', pk)
-        .execute(),
+      storage.executeWrite('UPDATE db_dbnode SET repository_metadata = $1, mtime = $2 WHERE id = $3', [
+        storage.dialect.encodeJson(metadata),
+        mtime,
+        pk,
+      ]),
     );
     state.repositoryMetadata = metadata;
     state.mtime = canonicalTimestamp(mtime);

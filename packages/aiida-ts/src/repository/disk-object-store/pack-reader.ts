@@ -5,7 +5,9 @@ import { CorruptStorageError } from '../../errors.js';
 import type { Container } from './container.js';
 import type { PackedObjectRow } from './pack-index.js';
 
-const inflateAsync = promisify(inflate);
+// made on first use, not at load: verdi's script loads zlib only when a command reads a compressed packed object
+// (see LAZY_BUILTINS in scripts/bundle-verdi.ts)
+let inflateAsync: ((data: Buffer) => Promise<Buffer>) | undefined;
 
 /** A stream of a packed object's content (inflated when it is stored compressed); it owns its file handle. */
 export async function openPackedStream(container: Container, row: PackedObjectRow): Promise<Readable> {
@@ -42,5 +44,7 @@ export async function readPackedObject(container: Container, row: PackedObjectRo
     }
     return buffer;
   });
-  return row.compressed ? inflateAsync(raw) : raw;
+  if (!row.compressed) return raw;
+  inflateAsync ??= promisify(inflate);
+  return inflateAsync(raw);
 }

@@ -542,6 +542,14 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
       );
       detailed = undefined;
     }
+    if (scheduler.parsesOutput === false) {
+      // known before reading the scheduler's stdout and stderr back from the repository (core.direct: every job)
+      log.info(
+        { pk: this.pk },
+        `\`${scheduler.constructor.name}\` does not implement scheduler output parsing`,
+      );
+      return undefined;
+    }
     const read = async (option: string): Promise<string | null> => {
       const name = this.node.getOption(option);
       if (typeof name !== 'string') return null;

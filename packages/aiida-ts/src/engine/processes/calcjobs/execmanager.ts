@@ -127,7 +127,8 @@ function findInputNode(inputs: unknown, uuid: string): Node | undefined {
 /**
  * Creates the working directory of a job and fills it (aiida's `upload_calculation`): the files of portable codes,
  * then the sandbox, local copies and remote copies in the plugin's order; stores the sandbox files (but those of the
- * `provenance_exclude_list`) in the node's repository. Repeating it after an interruption is safe: the working
+ * `provenance_exclude_list`) in the node's repository meanwhile (a dry run: afterwards); a failed transfer forgets the
+ * hierarchy stored meanwhile. Repeating it after an interruption is safe: the working
  * directory is the same (it is named after the node's uuid) and every file is written again. Resolves to the
  * `RemoteData` of the working directory (null for a dry run).
  */
@@ -135,34 +136,67 @@ export async function uploadCalculation(
   node: CalcJobNode,
   options: UploadOptions,
 ): Promise<RemoteData | null> {
+  const { calcInfo, folder } = options;
+  if (options.dryRun === true) {
+    // the folder itself is the working directory, and the upload adds files to it that are stored too
+    await fillWorkdir(node, options, folder.abspath);
+    await storeSandboxInRepository(node, folder, calcInfo.provenanceExcludeList, options.persistRepository);
+    return null;
+  }
+  // The sandbox goes into the object store beside the remote work, not after it: storing waits for the disk's syncs
+  // (of each object and its folder), the remote work for the transport, and neither writes what the other reads.
+  const storing = storeSandboxInRepository(
+    node,
+    folder,
+    calcInfo.provenanceExcludeList,
+    options.persistRepository,
+  );
+  // a failure of the store is thrown below, after the transfer: not an unhandled rejection while that still runs
+  storing.catch(() => undefined);
+  let workdir: string;
+  try {
+    workdir = await makeWorkdir(node, options);
+    await fillWorkdir(node, options, workdir);
+  } catch (error) {
+    // A failed upload is repeated from a fresh presubmit: the hierarchy this one stored is forgotten, so that the
+    // repeat stores its own (the objects stay in the store, as after any failed write: they are keyed by content).
+    if (await storing.catch(() => false)) node.repository.repository.reset();
+    throw error;
+  }
+  await storing;
+  return new RemoteData({ computer: options.computer, remotePath: workdir });
+}
+
+/** Makes the working directory of the job on the computer and records it on the node; resolves to its path. */
+async function makeWorkdir(node: CalcJobNode, options: UploadOptions): Promise<string> {
+  const { computer, transport, signal } = options;
+  const base = await remoteWorkBase(computer, transport);
+  const workdir = jobWorkdir(base, node.uuid);
+  // One makedirs makes the computer's work directory too when it is missing (a look first would cost a round
+  // trip per job); only a failure asks which of the two could not be made.
+  try {
+    await transport.makedirs(workdir, { ignoreExisting: true });
+  } catch (error) {
+    if (await transport.pathExists(base).catch(() => false)) throw error;
+    try {
+      await transport.makedirs(base, { ignoreExisting: true });
+    } catch (baseError) {
+      throw new ConfigurationError(
+        `unable to create the remote directory ${base} on computer '${computer.label}': ${(baseError as Error).message}`,
+        { cause: baseError },
+      );
+    }
+    throw error;
+  }
+  await options.setRemoteWorkdir?.(workdir);
+  signal?.throwIfAborted();
+  return workdir;
+}
+
+/** Fills the working directory: the files of portable codes, then local, remote and sandbox copies in order. */
+async function fillWorkdir(node: CalcJobNode, options: UploadOptions, workdir: string): Promise<void> {
   const { computer, transport, calcInfo, folder, signal } = options;
   const dryRun = options.dryRun === true;
-  let workdir: string;
-  if (dryRun) {
-    workdir = folder.abspath;
-  } else {
-    const base = await remoteWorkBase(computer, transport);
-    workdir = jobWorkdir(base, node.uuid);
-    // One makedirs makes the computer's work directory too when it is missing (a look first would cost a round
-    // trip per job); only a failure asks which of the two could not be made.
-    try {
-      await transport.makedirs(workdir, { ignoreExisting: true });
-    } catch (error) {
-      if (await transport.pathExists(base).catch(() => false)) throw error;
-      try {
-        await transport.makedirs(base, { ignoreExisting: true });
-      } catch (baseError) {
-        throw new ConfigurationError(
-          `unable to create the remote directory ${base} on computer '${computer.label}': ${(baseError as Error).message}`,
-          { cause: baseError },
-        );
-      }
-      throw error;
-    }
-    await options.setRemoteWorkdir?.(workdir);
-  }
-  signal?.throwIfAborted();
-
   const codes: AbstractCode[] = [];
   for (const info of calcInfo.codesInfo) {
     const code = findInputNode(options.inputs, info.codeUuid) ?? (await loadNode(info.codeUuid));
@@ -216,9 +250,6 @@ export async function uploadCalculation(
       await writeFile(path.join(workdir, '_aiida_remote_symlink_list.txt'), lines.join(''));
     }
   }
-
-  await storeSandboxInRepository(node, folder, calcInfo.provenanceExcludeList, options.persistRepository);
-  return dryRun ? null : new RemoteData({ computer, remotePath: workdir });
 }
 
 /**
@@ -231,18 +262,18 @@ async function storeSandboxInRepository(
   folder: Folder,
   exclude: readonly string[],
   persist: PersistMetadata | undefined,
-): Promise<void> {
-  if (!node.repository.isEmpty()) return;
+): Promise<boolean> {
+  if (!node.repository.isEmpty()) return false;
   const options = persist === undefined ? {} : { persist };
   const files = await folder.listFiles();
   const kept = files.filter((file) => {
     const parts = file.split('/');
     return !parts.some((_, i) => exclude.includes(parts.slice(0, i + 1).join('/')));
   });
-  if (kept.length === 0) return;
+  if (kept.length === 0) return false;
   if (kept.length === files.length) {
     await node.repository.putObjectFromTree(folder.abspath, undefined, options);
-    return;
+    return true;
   }
   const staging = await mkdtemp(path.join(tmpdir(), 'aiida-ts-repo-'));
   try {
@@ -252,6 +283,7 @@ async function storeSandboxInRepository(
       await writeFile(target, await folder.readFileBytes(file));
     }
     await node.repository.putObjectFromTree(staging, undefined, options);
+    return true;
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
