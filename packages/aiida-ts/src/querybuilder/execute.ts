@@ -213,7 +213,7 @@ async function* keysetBatches(
       const final = rows[rows.length - 1]!;
       last = Array.isArray(final)
         ? final.slice(final.length - keys.length)
-        : keys.map((k) => (final as Row)[k.sqlAlias]);
+        : keys.map((k) => final[k.sqlAlias]);
       yield rows;
     }
     if (rows.length < batchSize) return;

@@ -70,7 +70,8 @@ describe.each(DIALECTS)('walks from a start vertex on %s', (dialect) => {
     let general = (await walk(start, filters, keyword, { ...options, general: true }).all()).map((row) =>
       row.slice(1),
     );
-    if (options.distinct !== false) general = [...new Set(sorted(general))].map((row) => JSON.parse(row));
+    if (options.distinct !== false)
+      general = [...new Set(sorted(general))].map((row): unknown[] => JSON.parse(row) as unknown[]);
     expect(sorted(ours)).toEqual(sorted(general));
     expect(await walk(start, filters, keyword, options).count()).toBe(general.length);
     return ours;
