@@ -44,9 +44,13 @@ export function runPlanQuery(
 ): Promise<(Row | unknown[])[]>;
 export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>, raw?: false): Promise<Row[]>;
 export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>, raw = false): Promise<unknown[]> {
-  const db = backend.executor();
   if (readsNow(backend)) {
-    const compiled = compiledOnce(db, query);
+    // (the text rendered before: without asking the backend for its executor, which looks up the async context)
+    const known = rendered.get(query);
+    const compiled =
+      known !== undefined && known.dialect === 'other'
+        ? known.query
+        : compiledOnce(backend.executor(), query);
     try {
       const rows = backend.readNow(compiled.sql, compiled.parameters, raw);
       if (rows !== undefined) return Promise.resolve(rows);
@@ -54,7 +58,7 @@ export function runPlanQuery(backend: QueryBackend, query: RawBuilder<Row>, raw 
       return Promise.reject(wrapDatabaseError(error));
     }
   }
-  return runQuery(db, query, true);
+  return runQuery(backend.executor(), query, true);
 }
 
 // The SQL text of each statement of a shared plan, rendered once per dialect: rendering walks Kysely's operation
@@ -96,7 +100,7 @@ export async function* fetchBatches(
   backend: QueryBackend,
   plan: CompiledPlan,
   batchSize: number,
-): AsyncGenerator<Row[]> {
+): AsyncGenerator<(Row | unknown[])[]> {
   if (backend.dialect.name === 'postgres') {
     yield* postgresCursor(backend, plan.select, batchSize);
   } else {
@@ -186,7 +190,7 @@ async function* keysetBatches(
   plan: CompiledPlan,
   batchSize: number,
   bounds: TableBounds,
-): AsyncGenerator<Row[]> {
+): AsyncGenerator<(Row | unknown[])[]> {
   const keys = plan.keyset!;
   let last: unknown[] | undefined;
   for (;;) {
@@ -202,10 +206,14 @@ async function* keysetBatches(
       withKeyset: true,
       bounds,
     });
-    const rows = await runQuery(backend.executor(), query);
+    // rows as arrays where the backend reads them at once (cheaper to make than objects): the keyset columns
+    // come last
+    const rows = await runPlanQuery(backend, query, true);
     if (rows.length > 0) {
       const final = rows[rows.length - 1]!;
-      last = keys.map((k) => final[k.sqlAlias]);
+      last = Array.isArray(final)
+        ? final.slice(final.length - keys.length)
+        : keys.map((k) => final[k.sqlAlias]);
       yield rows;
     }
     if (rows.length < batchSize) return;
@@ -217,7 +225,7 @@ async function* offsetBatches(
   plan: CompiledPlan,
   batchSize: number,
   bounds: TableBounds,
-): AsyncGenerator<Row[]> {
+): AsyncGenerator<(Row | unknown[])[]> {
   let position = 0;
   const limit = plan.limitOffset.limit;
   const start = plan.limitOffset.offset ?? 0;
@@ -230,7 +238,7 @@ async function* offsetBatches(
       offset: start + position,
       bounds,
     });
-    const rows = await runQuery(backend.executor(), query);
+    const rows = await runPlanQuery(backend, query, true);
     if (rows.length > 0) yield rows;
     position += rows.length;
     if (rows.length < remaining) return;

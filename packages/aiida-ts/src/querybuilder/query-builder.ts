@@ -28,7 +28,7 @@ import {
 } from './query-dict.js';
 import { RELATIONSHIPS, camelKeyword, snakeKeyword, type RelationshipKeyword } from './relationships.js';
 import { RowDecoder, type QueryBackend } from './results.js';
-import { CALL_SEPARATOR, LruMap, valueKey } from './query-shape.js';
+import { CALL_SEPARATOR, LruMap, quoted, valueKey } from './query-shape.js';
 import { RowStream } from './row-stream.js';
 import { QueryCompiler, edgeModelOf, joinSpecOf, type CompiledPlan } from './sql/compile.js';
 import { renderSql } from './sql/render.js';
@@ -164,6 +164,11 @@ const DEFAULT_BATCH_SIZE = 1000;
 
 /** Compiled plans by dialect and query, most recently used last: the same query built again skips compiling. */
 const PLANS = new LruMap<{ plan: CompiledPlan; compiler: QueryCompiler }>(256);
+/**
+ * The same for queries named by their shape (see {@link QueryBuilder}'s `#shape`), keyed by the shape number
+ * (twice it, plus one on PostgreSQL): a number is found without building and hashing a string.
+ */
+const SHAPED_PLANS = new LruMap<{ plan: CompiledPlan; compiler: QueryCompiler }, number>(256);
 
 // a plan holds no state of the QueryBuilder that made it (its statements are immutable, its decoders pure), so
 // every QueryBuilder asking the same query of the same dialect can share it
@@ -222,7 +227,9 @@ export class QueryBuilder {
   #distinct = false;
   readonly #tags = new Map<string, TagInfo>();
   readonly #classTags = new Map<unknown, Set<string>>();
-  #cache: { key: string; dialect: DialectName; plan: CompiledPlan; compiler: QueryCompiler } | undefined;
+  /** The plan last compiled, with its key: the shape number, else the query's JSON (see `#compiled`). */
+  #cache:
+    { key: number | string; dialect: DialectName; plan: CompiledPlan; compiler: QueryCompiler } | undefined;
   /**
    * The calls that built this QueryBuilder, as the number of a path through {@link TRANSITIONS} (0: no call yet):
    * equal numbers mean equal states, so it finds remembered appends and compiled plans without serialising the
@@ -393,7 +400,7 @@ export class QueryBuilder {
       const resolved = resolveTarget(target);
       let key = `a${typeof target === 'string' ? 's' : Array.isArray(target) ? 'l' : 'c'}${resolved.ormBase}`;
       for (const c of resolved.classifiers)
-        key += `${JSON.stringify(c.ormclassTypeString)}${JSON.stringify(c.processTypeString)}`;
+        key += `${quoted(c.ormclassTypeString)}${c.processTypeString === null ? 'null' : quoted(c.processTypeString)}`;
       for (const name in options) {
         const value = (options as Record<string, unknown>)[name];
         // a class standing for its tag is named by the tag it stands for here
@@ -402,7 +409,7 @@ export class QueryBuilder {
             ? `T${JSON.stringify(this.#tagOf(value as TagReference, 'append'))}`
             : valueKey(value);
         if (part === undefined) return undefined;
-        key += `${JSON.stringify(name)}:${part},`;
+        key += `${quoted(name)}:${part},`;
       }
       return key.length > MAX_CALL_KEY ? undefined : key;
     } catch {
@@ -850,17 +857,26 @@ export class QueryBuilder {
     // the key is the calls that built the query (see #shape), else the query itself (as asDict gives it,
     // without copying it first); Dates are marked so that a Date and its ISO string never share a plan
     const shape = this.#shape;
-    const key =
-      shape !== undefined
-        ? `s${String(shape)}`
-        : `j${JSON.stringify(
-            this.#asDictView(),
-            function (this: Record<string, unknown>, name: string, value: unknown) {
-              return this[name] instanceof Date ? { $date: value } : value;
-            },
-          )}`;
-    if (this.#cache !== undefined && this.#cache.key === key && this.#cache.dialect === dialectName)
+    const cached = this.#cache;
+    if (shape !== undefined) {
+      if (cached !== undefined && cached.key === shape && cached.dialect === dialectName) return cached;
+      const shapeKey = shape * 2 + (dialectName === DialectName.POSTGRES ? 1 : 0);
+      let shared = SHAPED_PLANS.get(shapeKey);
+      if (shared === undefined) {
+        const compiler = new QueryCompiler(getDialect(dialectName));
+        shared = { plan: compiler.compile(this.asDict()), compiler };
+        SHAPED_PLANS.set(shapeKey, shared);
+      }
+      this.#cache = { key: shape, dialect: dialectName, ...shared };
       return this.#cache;
+    }
+    const key = `j${JSON.stringify(
+      this.#asDictView(),
+      function (this: Record<string, unknown>, name: string, value: unknown) {
+        return this[name] instanceof Date ? { $date: value } : value;
+      },
+    )}`;
+    if (cached !== undefined && cached.key === key && cached.dialect === dialectName) return cached;
     const shared = sharedPlan(dialectName, key, () => {
       const compiler = new QueryCompiler(getDialect(dialectName));
       return { plan: compiler.compile(this.asDict()), compiler };
@@ -929,10 +945,12 @@ export class QueryBuilder {
     return backend.dialect.decodeInteger(rows[0]?.count ?? 0);
   }
 
-  async #rows(options: BatchOptions): Promise<(Record<string, unknown> | unknown[])[]> {
-    const { backend, plan } = this.#prepare();
+  async #rows(
+    options: BatchOptions,
+    { backend, plan }: { backend: QueryBackend; plan: CompiledPlan } = this.#prepare(),
+  ): Promise<(Record<string, unknown> | unknown[])[]> {
     if (options.batchSize === undefined) return runPlanQuery(backend, plan.select, true);
-    const rows: Record<string, unknown>[] = [];
+    const rows: (Record<string, unknown> | unknown[])[] = [];
     for await (const batch of fetchBatches(backend, plan, checkBatchSize(options.batchSize)))
       rows.push(...batch);
     return rows;
@@ -942,15 +960,15 @@ export class QueryBuilder {
   async all(options: BatchOptions & { readonly flat: true }): Promise<unknown[]>;
   async all(options?: BatchOptions & { readonly flat?: false }): Promise<unknown[][]>;
   async all(options: BatchOptions & { readonly flat?: boolean } = {}): Promise<unknown[] | unknown[][]> {
-    const { decoder } = this.#prepare();
-    const rows = await decoder.lists(await this.#rows(options));
+    const prepared = this.#prepare();
+    const rows = await prepared.decoder.lists(await this.#rows(options, prepared));
     return options.flat === true ? rows.flat(1) : rows;
   }
 
   /** Every row as `{tag: {key: value}}`. */
   async dict(options: BatchOptions = {}): Promise<QueryDictRow[]> {
-    const { decoder } = this.#prepare();
-    return decoder.dicts(await this.#rows(options));
+    const prepared = this.#prepare();
+    return prepared.decoder.dicts(await this.#rows(options, prepared));
   }
 
   /**
@@ -1012,8 +1030,8 @@ function structuredCloneOrSelf<T>(value: T): T {
 }
 
 async function* decodedBatches<T>(
-  batches: AsyncGenerator<Record<string, unknown>[]>,
-  decode: (rows: readonly Record<string, unknown>[]) => Promise<T[]>,
+  batches: AsyncGenerator<(Record<string, unknown> | unknown[])[]>,
+  decode: (rows: readonly (Record<string, unknown> | unknown[])[]) => Promise<T[]>,
 ): AsyncGenerator<T[]> {
   for await (const batch of batches) yield await decode(batch);
 }

@@ -10,6 +10,21 @@
 export const CALL_SEPARATOR = '\u0001';
 
 /**
+ * `JSON.stringify(text)` of the strings every append key repeats (option names, filter fields, node type
+ * strings), kept (the first 1024): a lookup of a literal costs less than quoting it again on every append of a
+ * repeated query.
+ */
+const QUOTED = new Map<string, string>();
+export function quoted(text: string): string {
+  let out = QUOTED.get(text);
+  if (out === undefined) {
+    out = JSON.stringify(text);
+    if (QUOTED.size < 1024) QUOTED.set(text, out);
+  }
+  return out;
+}
+
+/**
  * A key for `value` that tells apart everything the QueryBuilder tells apart: strings from numbers, Dates from
  * their ISO strings, `undefined` from a missing key, NaN and infinities from null. Returns `undefined` for values
  * it cannot name (functions, class instances other than Date, symbols, cycles): such calls are not shared.
@@ -45,7 +60,7 @@ export function valueKey(value: unknown, depth = 0): string | undefined {
       for (const name in value) {
         const key = valueKey((value as Record<string, unknown>)[name], depth + 1);
         if (key === undefined) return undefined;
-        out += `${JSON.stringify(name)}:${key},`;
+        out += `${quoted(name)}:${key},`;
       }
       return `${out}}`;
     }
@@ -54,27 +69,44 @@ export function valueKey(value: unknown, depth = 0): string | undefined {
   }
 }
 
-/** A small map that forgets the least recently used entries beyond `limit`. */
-export class LruMap<V> {
-  readonly #entries = new Map<string, V>();
-  readonly #limit: number;
+/**
+ * A small map that forgets entries not used lately: the entries used since the last turnover are kept in `young`,
+ * the others in `old`; when `young` holds `limit / 2` entries, `old` is dropped and `young` becomes `old`. So it
+ * holds between `limit / 2` and `limit` entries and never forgets one used within the last `limit / 2` distinct
+ * keys. A hit in `young` (the repeated query) is one lookup, without the delete and insert an exact
+ * least-recently-used order costs on every hit.
+ */
+export class LruMap<V, K = string> {
+  #young = new Map<K, V>();
+  #old = new Map<K, V>();
+  readonly #half: number;
 
   constructor(limit: number) {
-    this.#limit = limit;
+    this.#half = Math.max(1, Math.floor(limit / 2));
   }
 
-  get(key: string): V | undefined {
-    const value = this.#entries.get(key);
-    if (value !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, value);
+  get(key: K): V | undefined {
+    const value = this.#young.get(key);
+    if (value !== undefined) return value;
+    const aged = this.#old.get(key);
+    if (aged !== undefined) {
+      this.#old.delete(key);
+      this.#add(key, aged);
     }
-    return value;
+    return aged;
   }
 
-  set(key: string, value: V): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, value);
-    if (this.#entries.size > this.#limit) this.#entries.delete(this.#entries.keys().next().value!);
+  set(key: K, value: V): void {
+    this.#old.delete(key);
+    if (this.#young.has(key)) this.#young.set(key, value);
+    else this.#add(key, value);
+  }
+
+  #add(key: K, value: V): void {
+    if (this.#young.size >= this.#half) {
+      this.#old = this.#young;
+      this.#young = new Map<K, V>();
+    }
+    this.#young.set(key, value);
   }
 }

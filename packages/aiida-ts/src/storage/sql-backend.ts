@@ -22,6 +22,7 @@ import type {
 } from './backend.js';
 import { nowTimestamp, type SqlDialect } from './dialect.js';
 import { checkStorageIntegrity, type StorageIntegrityReport } from './integrity.js';
+import { bumpRepositoryEpoch } from './aiida-ts-schema/repository-epoch.js';
 import { readSchemaVersion, SCHEMA_VERSION_HEAD } from './migrations.js';
 import type { Database, NewDbLink, NewDbNode, TableName } from './schema.js';
 
@@ -240,7 +241,7 @@ export abstract class SqlStorageBackend implements StorageBackend {
         const ids = await this.bulkInsert('db_dbnode', nodes);
         if (links.length > 0) await this.bulkInsert('db_dblink', resolveBatchLinks(links, ids));
         // after the insert: on PostgreSQL its lock on db_dbnode is what keeps full maintenance out until we commit
-        if (keys.size > 0) await this.#assertObjectsPresent(keys);
+        if (keys.size > 0) await this.assertObjectsPresent(keys);
         for (const statement of then) await this.#executeRequired(statement);
         return ids;
       }, options);
@@ -265,12 +266,13 @@ export abstract class SqlStorageBackend implements StorageBackend {
     if (wanted.size === 0) return write();
     return this.transaction(async () => {
       const result = await write();
-      await this.#assertObjectsPresent(wanted);
+      await this.assertObjectsPresent(wanted);
       return result;
     }, options);
   }
 
-  async #assertObjectsPresent(keys: ReadonlySet<string>): Promise<void> {
+  /** Throws `MissingObjectsError` naming those of `keys` the repository lacks. */
+  protected async assertObjectsPresent(keys: ReadonlySet<string>): Promise<void> {
     const list = [...keys];
     const present = await this.repository.hasObjects(list);
     const missing = list.filter((_, index) => present[index] !== true);
@@ -440,7 +442,11 @@ export abstract class SqlStorageBackend implements StorageBackend {
         }
       }
       const deletion = await this.transaction(async (trx) => {
-        if (options.dryRun !== true) await this.lockOutNodeWrites(trx);
+        if (options.dryRun !== true) {
+          await this.lockOutNodeWrites(trx);
+          // writers that checked their objects before this point now fail their insert (see repository-epoch.ts)
+          await bumpRepositoryEpoch(trx, this.dialect);
+        }
         let keys = await this.unreferencedObjectKeys();
         if (options.deleteObjects !== undefined) {
           const allowed = new Set(options.deleteObjects);

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SinglefileData } from '../../src/orm.js';
 import { DiskObjectStoreRepositoryBackend } from '../../src/repository.js';
+import type { MaintainOptions, MaintainReport } from '../../src/repository/repository-backend.js';
 import { collectObjectKeys } from '../../src/repository/object-key.js';
+import { ensureAiidaTsSchema } from '../../src/storage/aiida-ts-schema/schema-state.js';
 import type { StorageBackend, StoragePlugin } from '../../src/storage/backend.js';
 import { PsqlDosStorage, type PsqlDosConfig } from '../../src/storage/postgres/psql-dos.js';
 import { SqliteDosStorage } from '../../src/storage/sqlite/sqlite-dos.js';
@@ -31,6 +33,35 @@ class HookedBackend extends DiskObjectStoreRepositoryBackend {
   }
 }
 
+/**
+ * A disk-objectstore backend with hooks at two moments of a race: `afterCheck` runs once, right after the first
+ * object check that finds every key present (a store about to insert its row); `beforeDeletion` runs once when full
+ * maintenance is about to delete objects (inside its locked transaction, the epoch already incremented).
+ */
+class RaceBackend extends DiskObjectStoreRepositoryBackend {
+  afterCheck: (() => Promise<void>) | undefined;
+  beforeDeletion: (() => Promise<void>) | undefined;
+
+  override async hasObjects(keys: readonly string[]): Promise<boolean[]> {
+    const present = await super.hasObjects(keys);
+    const hook = this.afterCheck;
+    if (hook !== undefined && present.every(Boolean)) {
+      this.afterCheck = undefined;
+      await hook();
+    }
+    return present;
+  }
+
+  override async maintain(options: MaintainOptions): Promise<MaintainReport> {
+    const hook = this.beforeDeletion;
+    if (hook !== undefined && (options.deleteObjects?.length ?? 0) > 0) {
+      this.beforeDeletion = undefined;
+      await hook();
+    }
+    return super.maintain(options);
+  }
+}
+
 /** Every stored node's objects: present, and their content hashing to their key. */
 async function brokenObjects(storage: StorageBackend): Promise<string[]> {
   const rows = await storage
@@ -52,6 +83,32 @@ async function brokenObjects(storage: StorageBackend): Promise<string[]> {
     }
   }
   return broken;
+}
+
+/**
+ * Stores a file node on `writer` while `arm` sets a hook that runs one full maintenance on `maintainer` (at a moment
+ * of the store the hook's place decides); the maintenance deletes the store's object, and the store must notice, put
+ * it again and end with a node whose file is there (and kept by the next full maintenance).
+ */
+async function storeWithMaintenance(
+  writer: StorageBackend,
+  maintainer: StorageBackend,
+  content: string,
+  arm: (hook: () => Promise<void>) => void,
+): Promise<void> {
+  let deleted = -1;
+  arm(async () => {
+    deleted = (await maintainer.maintain({ live: false })).objectsDeleted;
+  });
+  const node = await SinglefileData.fromString(content, 'a.txt', { storage: writer });
+  await node.store();
+  // maintenance did delete the object the store had written, and the store noticed and wrote it again
+  expect(deleted).toBe(1);
+  expect(await node.getContent('utf8')).toBe(content);
+  expect(await brokenObjects(maintainer)).toEqual([]);
+  // and a later full maintenance keeps it: it is referenced now
+  expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(0);
+  expect(await brokenObjects(maintainer)).toEqual([]);
 }
 
 interface Setup<C> {
@@ -114,21 +171,9 @@ describe.each([sqlite, postgres] as Setup<unknown>[])('full maintenance racing s
       const writer = await writerPlugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
       const maintainer = await plainPlugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
       try {
-        let deleted = 0;
-        hooked!.hook = async () => {
-          deleted = (await maintainer.maintain({ live: false })).objectsDeleted;
-        };
-        const node = await SinglefileData.fromString('written just before a full maintenance', 'a.txt', {
-          storage: writer,
+        await storeWithMaintenance(writer, maintainer, 'written just before a full maintenance', (hook) => {
+          hooked!.hook = hook;
         });
-        await node.store();
-        // maintenance did delete the object the store had written, and the store noticed and wrote it again
-        expect(deleted).toBe(1);
-        expect(await node.getContent('utf8')).toBe('written just before a full maintenance');
-        expect(await brokenObjects(maintainer)).toEqual([]);
-        // and a later full maintenance keeps it: it is referenced now
-        expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(0);
-        expect(await brokenObjects(maintainer)).toEqual([]);
       } finally {
         await writer.close();
         await maintainer.close();
@@ -148,6 +193,8 @@ describe.each([sqlite, postgres] as Setup<unknown>[])('full maintenance racing s
         await plugin.initialise(config);
         const storage = await plugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
         try {
+          // with the aiida-ts tables, so that on PostgreSQL the writer inserts guarded by the repository epoch
+          await ensureAiidaTsSchema(storage);
           const count = 120;
           let finished = false;
           const writing = runWriter(setup.entryPoint, config, count, 'race').finally(() => {
@@ -174,4 +221,78 @@ describe.each([sqlite, postgres] as Setup<unknown>[])('full maintenance racing s
       }
     },
   );
+});
+
+/**
+ * On PostgreSQL a store outside a transaction checks its objects before its insert, which is guarded by the
+ * repository epoch read before the check (see repository-epoch.ts). Full maintenance between the two must make the
+ * insert fail and the store put its file again. (SQLite checks under its write lock, which maintenance waits for.)
+ */
+describe('full maintenance between a store’s object check and its insert on core.psql_dos', () => {
+  async function withRace(
+    fn: (
+      writer: StorageBackend,
+      maintainer: StorageBackend,
+      writerRepo: RaceBackend,
+      maintainerRepo: RaceBackend,
+    ) => Promise<void>,
+  ): Promise<void> {
+    const { config, cleanup } = await postgres.config();
+    let writerRepo: RaceBackend | undefined;
+    let maintainerRepo: RaceBackend | undefined;
+    try {
+      await postgres.plugin().initialise(config);
+      const writer = await postgres
+        .plugin((folder) => (writerRepo = new RaceBackend({ folder })))
+        .open(config, { defaultUserEmail: TEST_USER_EMAIL });
+      const maintainer = await postgres
+        .plugin((folder) => (maintainerRepo = new RaceBackend({ folder })))
+        .open(config, { defaultUserEmail: TEST_USER_EMAIL });
+      try {
+        await ensureAiidaTsSchema(maintainer);
+        await fn(writer, maintainer, writerRepo!, maintainerRepo!);
+      } finally {
+        await writer.close();
+        await maintainer.close();
+      }
+    } finally {
+      await cleanup();
+    }
+  }
+
+  it('maintenance that ran entirely after the check: the insert is refused, the file put again', async () => {
+    await withRace(async (writer, maintainer, writerRepo) => {
+      await storeWithMaintenance(writer, maintainer, 'checked, then deleted before the insert', (hook) => {
+        writerRepo.afterCheck = hook;
+      });
+    });
+  });
+
+  it('a check while maintenance holds its lock and is about to delete: the insert waits, is refused, the file put again', async () => {
+    await withRace(async (writer, maintainer, writerRepo, maintainerRepo) => {
+      const content = 'an object no node refers to yet';
+      // the object is there before maintenance looks (left by an earlier failed store): maintenance will delete it
+      await writer.repository.putObjectFromBuffer(Buffer.from(content));
+      const node = await SinglefileData.fromString(content, 'a.txt', { storage: writer });
+      let storing: Promise<unknown> | undefined;
+      maintainerRepo.beforeDeletion = async () => {
+        // the store reads the epoch (the old one: maintenance has not committed) and checks its object (present)
+        // while maintenance holds its lock; its insert then waits for maintenance to commit
+        await new Promise<void>((checked) => {
+          writerRepo.afterCheck = () => {
+            checked();
+            return Promise.resolve();
+          };
+          storing = node.store();
+          storing.catch(() => checked());
+        });
+      };
+      const report = await maintainer.maintain({ live: false });
+      await storing;
+      expect(report.objectsDeleted).toBe(1);
+      expect(await node.getContent('utf8')).toBe(content);
+      expect(await brokenObjects(maintainer)).toEqual([]);
+      expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(0);
+    });
+  });
 });

@@ -223,8 +223,10 @@ export class ProcessProvenance {
     this.writer.insertLinks(links);
     this.writer.storeNodes(unstored);
     // A checkpointed process refers to its outputs in the checkpoint of its next state: store them now, or with
-    // that checkpoint when the caller enters the next state at once.
-    if (this.persisted && options.withNextWrite !== true) await this.writer.flush();
+    // that checkpoint when the caller enters the next state at once. Links between stored nodes alone (a work
+    // chain returning what a child made) are not referred to: the node's next write carries them (its next state's
+    // checkpoint or its end, at the latest LAZY_WRITE_MS later), a round trip less per step that returns outputs.
+    if (this.persisted && options.withNextWrite !== true && unstored.length > 0) await this.writer.flush();
   }
 }
 

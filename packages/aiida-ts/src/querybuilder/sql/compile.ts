@@ -147,6 +147,42 @@ function edgeUsed(data: QueryDict, tag: string | null): boolean {
   return data.order_by.some((entry) => Object.hasOwn(entry, tag));
 }
 
+/**
+ * Whether the query needs no row of its start vertex beyond those a walk from it (its second vertex, joined by
+ * `withAncestors`/`withDescendants`) already holds: the walk's anchor joins the start vertex's table with all its
+ * filters (and batch bounds), so every walk row's start end is a matching start vertex, met by exactly one row of
+ * the start table. Then joining the start table again changes nothing, as long as nothing else reads it: no
+ * projection or ordering of it, no other vertex joined to it, and an inner join (an outer one keeps start
+ * vertices the walk never left).
+ */
+function walkHoldsStart(data: QueryDict): boolean {
+  const start = data.path[0];
+  const second = data.path[1];
+  if (start === undefined || second === undefined || second.outerjoin) return false;
+  if (second.joining_value !== start.tag) return false;
+  if (joinSpecOf(second, start.orm_base).kind !== 'recursive') return false;
+  if (data.path.some((item, index) => index > 1 && item.joining_value === start.tag)) return false;
+  if ((data.project[start.tag] ?? []).length > 0) return false;
+  return !data.order_by.some((entry) => Object.hasOwn(entry, start.tag));
+}
+
+/** Whether `filter` (a parsed filter spec) requires `id` to equal one number: it matches at most one row. */
+function pinsOneId(filter: FilterNode): boolean {
+  return (
+    filter.kind === 'and' &&
+    !filter.negated &&
+    filter.children.some(
+      (c) =>
+        c.kind === 'condition' &&
+        c.column === 'id' &&
+        c.jsonPath.length === 0 &&
+        c.operator === '==' &&
+        !c.negated &&
+        typeof c.value === 'number',
+    )
+  );
+}
+
 /** The table model of the edge a join creates, or `undefined` when the join has no edge table. */
 export function edgeModelOf(join: JoinSpec): TableModel | undefined {
   switch (join.kind) {
@@ -196,6 +232,9 @@ export class QueryCompiler {
     // path indices of the recursive joins whose walk keeps only (ancestor, descendant) pairs
     const recursivePairs = new Set<number>();
     const tables = new Set<string>([ENTITY_TABLES[data.path[0]!.orm_base].table]);
+    // the statements start from the walk instead of the start vertex's table (see walkHoldsStart)
+    const startInWalk = walkHoldsStart(data);
+    let walkStartColumn = 'ancestor_id';
 
     data.path.forEach((item, index) => {
       const vertex: VertexState = {
@@ -275,10 +314,12 @@ export class QueryCompiler {
             join.direction === 'descendants'
               ? ['ancestor_id', 'descendant_id']
               : ['descendant_id', 'ancestor_id'];
-          joins.push(
-            () =>
-              sql`${kind} ${sql.table(cteName)} as ${sql.id(edgeAlias)} on ${ref(edgeAlias, from)} = ${ref(t, 'id')}`,
-          );
+          if (startInWalk && index === 1) walkStartColumn = from;
+          else
+            joins.push(
+              () =>
+                sql`${kind} ${sql.table(cteName)} as ${sql.id(edgeAlias)} on ${ref(edgeAlias, from)} = ${ref(t, 'id')}`,
+            );
           // SQLite knows nothing of the walk's size and may scan every node, probing the walk for each; CROSS JOIN
           // (SQLite's way to fix the order of two tables) looks the nodes the walk reached up by their key instead
           const vertexKind = !item.outerjoin && this.#dialect.name === 'sqlite' ? sql`cross join` : kind;
@@ -316,15 +357,15 @@ export class QueryCompiler {
 
     // filters
     const where: RawBuilder<unknown>[] = [];
+    let startPinned = false;
     for (const [tag, spec] of Object.entries(data.filters)) {
       if (Object.keys(spec).length === 0) continue;
       const target = targetOf(tag, 'filters');
-      const compiled = this.compileFilter(
-        parseFilterSpec(target.model, spec, target.what),
-        target.alias,
-        target.model.nullable,
-      );
-      if (compiled !== undefined) where.push(compiled);
+      const parsed = parseFilterSpec(target.model, spec, target.what);
+      const compiled = this.compileFilter(parsed, target.alias, target.model.nullable);
+      if (tag === data.path[0]!.tag) startPinned = pinsOneId(parsed);
+      // (compiled all the same, so that a wrong filter fails as it would otherwise: the walk's anchor applies it)
+      if (compiled !== undefined && !(startInWalk && tag === data.path[0]!.tag)) where.push(compiled);
     }
 
     // projections: every tag in path order, then edges; nothing projected means the last vertex's entity
@@ -407,27 +448,47 @@ export class QueryCompiler {
           idTerms.push({ expr: ref(`e${index}`, 'id'), sqlAlias: `k_e${index}` });
         }
       }
-      idTerms.push({ expr: ref(`t${index}`, 'id'), sqlAlias: `k_t${index}` });
+      // the start vertex's id is the walk's start column when its table is not joined
+      const idExpr = index === 0 && startInWalk ? ref('e1', walkStartColumn) : ref(`t${index}`, 'id');
+      idTerms.push({ expr: idExpr, sqlAlias: `k_t${index}` });
     });
     tieBreakers.unshift(...idTerms.map((t) => t.expr));
 
-    const distinct = data.distinct;
+    // A walk (pairs kept once) from one start vertex (its id pinned) reaches each vertex once: with nothing but
+    // the reached vertex joined and its id selected, the rows are distinct without SQL's DISTINCT (a sort or
+    // B-tree over the result)
+    const second = data.path[1];
+    const lastProjections = second === undefined ? [] : (data.project[second.tag] ?? []);
+    const rowsUnique =
+      startInWalk &&
+      startPinned &&
+      data.path.length === 2 &&
+      recursivePairs.has(1) &&
+      (!anyProjection ||
+        lastProjections.some(
+          (p) => Object.hasOwn(p, 'id') || Object.hasOwn(p, '*') || Object.hasOwn(p, '**'),
+        ));
+    const distinct = data.distinct && !rowsUnique;
     const firstTable = vertices.get(data.path[0]!.tag)!.model.table;
     const withClause = (bounds: TableBounds | undefined): RawBuilder<unknown> =>
       ctes.length === 0 ? sql`` : sql`with recursive ${sql.join(ctes.map((render) => render(bounds)))} `;
+    const start = startInWalk
+      ? sql`${sql.table('walk1')} as ${sql.id('e1')}`
+      : sql`${sql.table(firstTable)} as ${sql.id('t0')}`;
     const fromClause = (bounds: TableBounds | undefined): RawBuilder<unknown> =>
-      sql`from ${sql.table(firstTable)} as ${sql.id('t0')} ${sql.join(
+      sql`from ${start} ${sql.join(
         joins.map((render) => render(bounds)),
         sql` `,
       )}`;
 
     const build = (options: BuildOptions): RawBuilder<Record<string, unknown>> => {
       const bounds = options.bounds;
+      // (a walk's anchor bounds the start vertex itself)
       const firstBound = boundCondition(bounds, firstTable, 't0', '');
       const conditions = [
         ...where,
         ...(options.where === undefined ? [] : [options.where]),
-        ...(bounds === undefined ? [] : [firstBound]),
+        ...(bounds === undefined || startInWalk ? [] : [firstBound]),
       ];
       const whereClause = conditions.length === 0 ? sql`` : sql` where ${sql.join(conditions, sql` and `)}`;
       const list =

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { DialectName, type SqlDialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { createDaemonTables } from './daemon-tables.js';
+import { createRepositoryEpochTable } from './repository-epoch-table.js';
 
 /** The physical column types of the aiida-ts tables in one dialect. */
 export interface AiidaTsColumnTypes {
@@ -116,6 +117,12 @@ export const AIIDA_TS_MIGRATIONS: readonly AiidaTsMigration[] = [
     description:
       'The daemon: workers and runners (aiida_ts_worker), process leases and runnable records (aiida_ts_task), control requests (aiida_ts_control)',
     up: (db, dialect) => createDaemonTables(db, aiidaTsColumnTypes(dialect)),
+  },
+  {
+    version: 'aiida_ts_0003',
+    description:
+      'The repository epoch (aiida_ts_repository_epoch): full maintenance counts its runs, node writes with files check it in their insert',
+    up: (db, dialect) => createRepositoryEpochTable(db, aiidaTsColumnTypes(dialect)),
   },
 ];
 

@@ -110,6 +110,16 @@ export interface AiidaTsSlotTable {
   holder: number;
 }
 
+/**
+ * `aiida_ts_repository_epoch`: one row (`id` 1), incremented by every full maintenance run; node writes with files
+ * compare it in their insert (see `repository-epoch.ts`).
+ */
+export interface AiidaTsRepositoryEpochTable {
+  id: number;
+  /** A decimal string when read on PostgreSQL (`BIGINT`). */
+  epoch: number | string;
+}
+
 /** Every aiida-ts table, for `Kysely<AiidaTsDatabase>`. */
 export interface AiidaTsDatabase {
   aiida_ts_schema_version: AiidaTsSchemaVersionTable;
@@ -123,6 +133,7 @@ export interface AiidaTsDatabase {
   aiida_ts_worker: AiidaTsWorkerTable;
   aiida_ts_task: AiidaTsTaskTable;
   aiida_ts_control: AiidaTsControlTable;
+  aiida_ts_repository_epoch: AiidaTsRepositoryEpochTable;
 }
 
 /** A handle that reaches aiida-core's tables and aiida-ts's. */

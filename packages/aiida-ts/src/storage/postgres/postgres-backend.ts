@@ -19,6 +19,12 @@ import { DB_DBNODE_INSERT_COLUMNS, type Database, type NewDbNode } from '../sche
 import { PREPARED_STATEMENT_MARK, prepareMarkedStatements } from './prepared-statements.js';
 import { objectKeysOfRows, SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 import { isConnectUnavailable } from '../unavailable.js';
+import {
+  isRepositoryEpochChange,
+  readRepositoryEpoch,
+  readRepositoryEpochRow,
+  repositoryEpochGuard,
+} from '../aiida-ts-schema/repository-epoch.js';
 
 /** How to reach a PostgreSQL database (aiida-core's `database_*` keys, already validated). */
 export interface PostgresConnectionOptions {
@@ -333,6 +339,8 @@ function pgCode(error: unknown): string {
 /** A profile storage on a PostgreSQL database and a repository. */
 export class PostgresStorageBackend extends SqlStorageBackend {
   readonly #pool: pg.Pool;
+  /** {@link #repositoryEpoch}'s kept read. */
+  #epoch: { value: string | null; at: number; read: Promise<string | null> } | undefined;
 
   constructor(options: PostgresStorageBackendOptions) {
     super({
@@ -438,14 +446,28 @@ export class PostgresStorageBackend extends SqlStorageBackend {
       );
     }
     const keys = objectKeysOfRows(nodes);
+    // nodes with files, outside a transaction: their objects checked before one statement guarded by the repository
+    // epoch read before the check (see repository-epoch.ts); null when the profile has no epoch yet
+    let epoch = keys.size > 0 && !this.inTransaction() ? await this.#repositoryEpoch() : null;
+    const guarded = epoch !== null;
     // a lazy commit of the statement on its own: said in the statement itself (one round trip)
-    const lazy = options.lazyCommit === true && keys.size === 0 && !this.inTransaction();
-    if (then.length > 0 || lazy) {
+    const lazy = options.lazyCommit === true && (keys.size === 0 || guarded) && !this.inTransaction();
+    let epochAt = -1;
+    if (then.length > 0 || lazy || guarded) {
       const writes = writeExpressions(then, values.length);
-      const checks = lazy ? [...writes.checks, LAZY_COMMIT] : writes.checks;
-      const text = withExpressions(statement.text, writes.expressions, checks);
-      statement = { name: composedName(text), text };
+      const expressions = [...writes.expressions];
+      const checks = [...writes.checks];
       values.push(...writes.values);
+      if (guarded) {
+        const guard = repositoryEpochGuard(values.length + 1);
+        expressions.push(guard.expression);
+        checks.push(guard.check);
+        epochAt = values.length;
+        values.push(epoch);
+      }
+      if (lazy) checks.push(LAZY_COMMIT);
+      const text = withExpressions(statement.text, expressions, checks);
+      statement = { name: composedName(text), text };
     }
     const idsOf = (rows: readonly { id: number; position?: number }[]): number[] => {
       if (single) return [rows[0]!.id];
@@ -471,12 +493,13 @@ export class PostgresStorageBackend extends SqlStorageBackend {
         throw asIntegrityError(error);
       }
     };
-    // nodes with files: a transaction that checks their objects after the insert, before it commits (the insert's
-    // lock on db_dbnode keeps full maintenance out meanwhile; see referenceObjects)
-    if (keys.size > 0) return this.referenceObjects(keys, inTransaction, options);
+    // nodes with files without an epoch: a transaction that checks their objects after the insert, before it commits
+    // (the insert's lock on db_dbnode keeps full maintenance out meanwhile; see referenceObjects)
+    if (keys.size > 0 && !guarded) return this.referenceObjects(keys, inTransaction, options);
     // inside an open transaction: a savepoint around it, so that a refused batch leaves that transaction usable (a
     // failed statement aborts a PostgreSQL transaction), as on SQLite
     if (this.inTransaction()) return this.transaction(inTransaction);
+    if (guarded) await this.assertObjectsPresent(keys);
     for (let attempt = 0; ; attempt += 1) {
       try {
         // autocommit: the statement is its own transaction, committed (durably, by the server's settings) on return
@@ -486,10 +509,45 @@ export class PostgresStorageBackend extends SqlStorageBackend {
         if (this.isConstraintViolation(error)) throw asIntegrityError(error);
         const refused = requiredFailure(error, then);
         if (refused !== undefined) throw refused;
+        if (guarded && isRepositoryEpochChange(error)) {
+          // full maintenance ran since the epoch was read: read it again, then check the objects again (missing
+          // ones throw MissingObjectsError, and the caller puts them back and stores again)
+          // (one round trip: the table exists; the sooner the retry, the less likely another run lands before it)
+          epoch = await readRepositoryEpochRow(this.db);
+          this.#epoch = { value: epoch, at: Date.now(), read: Promise.resolve(epoch) };
+          if (epoch === null) return this.referenceObjects(keys, inTransaction, options);
+          values[epochAt] = epoch;
+          await this.assertObjectsPresent(keys);
+          continue;
+        }
         if (attempt >= 8 || !this.isTransient(error)) throw error;
         await sleep(Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random()));
       }
     }
+  }
+
+  /**
+   * The repository epoch, read once and kept until a guarded insert finds it changed (full maintenance is rare); null
+   * when the profile has none (its aiida-ts tables predate it): read again after a minute, in case they were migrated.
+   */
+  #repositoryEpoch(): Promise<string | null> {
+    const now = Date.now();
+    if (this.#epoch === undefined || (this.#epoch.value === null && now - this.#epoch.at > 60_000)) {
+      const read = readRepositoryEpoch(this.db, this.dialect);
+      const entry: { value: string | null; at: number; read: Promise<string | null> } = {
+        value: null,
+        at: now,
+        read,
+      };
+      this.#epoch = entry;
+      read.then(
+        (value) => (entry.value = value),
+        () => {
+          if (this.#epoch === entry) this.#epoch = undefined;
+        },
+      );
+    }
+    return this.#epoch.read;
   }
 
   protected async lockOutNodeWrites(trx: Kysely<Database>): Promise<void> {
