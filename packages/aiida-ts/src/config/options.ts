@@ -30,7 +30,8 @@ export interface OptionDefinition<T = unknown> {
 
 interface DefineOptions<T> {
   kind: OptionKind;
-  schema: z.ZodType<T>;
+  /** Builds the schema, on first use: building every option's zod schema up front costs every command ~10 ms. */
+  schema: () => z.ZodType<T>;
   default?: T;
   description: string;
   globalOnly?: boolean;
@@ -39,10 +40,14 @@ interface DefineOptions<T> {
 }
 
 function define<T>(name: string, spec: DefineOptions<T>): OptionDefinition<T> {
+  let schema: z.ZodType<T> | undefined;
   return {
     name,
     kind: spec.kind,
-    schema: spec.schema,
+    get schema() {
+      schema ??= spec.schema();
+      return schema;
+    },
     default: spec.default,
     description: spec.description,
     globalOnly: spec.globalOnly ?? false,
@@ -56,17 +61,18 @@ const int = (min: number, max?: number) => {
   return max === undefined ? base : base.max(max);
 };
 
-const identifierPatterns = z.array(z.string()).superRefine((patterns, ctx) => {
-  patterns.forEach((pattern, index) => {
-    const problem = checkIdentifierPattern(pattern);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, path: [index] });
+const identifierPatterns = () =>
+  z.array(z.string()).superRefine((patterns, ctx) => {
+    patterns.forEach((pattern, index) => {
+      const problem = checkIdentifierPattern(pattern);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, path: [index] });
+    });
   });
-});
 
 const logLevel = (name: string, fallback: LogLevel, what: string) =>
   define(name, {
     kind: 'loglevel',
-    schema: LogLevel,
+    schema: () => LogLevel,
     default: fallback,
     description: `Minimum level to log to daemon log and the \`DbLog\` table for the ${what} logger.`,
     requiresDaemonRestart: true,
@@ -77,7 +83,7 @@ const logLevel = (name: string, fallback: LogLevel, what: string) =>
 const compatibilityLogLevel = (name: string, fallback: LogLevel, library: string) =>
   define(name, {
     kind: 'loglevel',
-    schema: LogLevel,
+    schema: () => LogLevel,
     default: fallback,
     description: `Log level of the Python \`${library}\` logger in aiida-core; accepted for compatibility, no effect.`,
   });
@@ -89,60 +95,60 @@ const compatibilityLogLevel = (name: string, fallback: LogLevel, library: string
 export const OPTIONS = [
   define('runner.poll.interval', {
     kind: 'integer',
-    schema: int(0),
+    schema: () => int(0),
     default: 60,
     description: 'Polling interval in seconds to be used by process runners.',
     requiresDaemonRestart: true,
   }),
   define('daemon.default_workers', {
     kind: 'integer',
-    schema: int(1),
+    schema: () => int(1),
     default: 1,
     description: 'Default number of workers to be launched by `verdi daemon start`.',
     requiresDaemonRestart: true,
   }),
   define('daemon.timeout', {
     kind: 'integer',
-    schema: int(0),
+    schema: () => int(0),
     default: 2,
     description: 'Timeout in seconds for calls to the daemon.',
   }),
   define('daemon.worker_process_slots', {
     kind: 'integer',
-    schema: int(1),
+    schema: () => int(1),
     default: 200,
     description: 'Maximum number of concurrent process tasks that each daemon worker can handle.',
     requiresDaemonRestart: true,
   }),
   define('daemon.recursion_limit', {
     kind: 'integer',
-    schema: int(1, 100_000),
+    schema: () => int(1, 100_000),
     default: 3000,
     description: 'Maximum recursion depth for the daemon workers.',
     requiresDaemonRestart: true,
   }),
   define('db.batch_size', {
     kind: 'integer',
-    schema: int(1),
+    schema: () => int(1),
     default: 100_000,
     description: 'Batch size for bulk CREATE operations in the database.',
   }),
   define('verdi.shell.auto_import', {
     kind: 'string',
-    schema: z.string(),
+    schema: () => z.string(),
     default: '',
     description: 'Additional modules to be automatically loaded in `verdi shell`, split by `:`.',
   }),
   logLevel('logging.aiida_loglevel', 'REPORT', 'the `aiida`'),
   define('logging.verdi_loglevel', {
     kind: 'loglevel',
-    schema: LogLevel,
+    schema: () => LogLevel,
     default: 'REPORT',
     description: 'Minimum level to log to the console when running a `verdi` command.',
   }),
   define('logging.db_loglevel', {
     kind: 'loglevel',
-    schema: LogLevel,
+    schema: () => LogLevel,
     default: 'REPORT',
     description: 'Minimum level to log to the DbLog table.',
     requiresDaemonRestart: true,
@@ -156,13 +162,13 @@ export const OPTIONS = [
   compatibilityLogLevel('logging.aiopika_loglevel', 'WARNING', 'aio_pika'),
   define('warnings.showdeprecations', {
     kind: 'boolean',
-    schema: z.boolean(),
+    schema: () => z.boolean(),
     default: true,
     description: 'Whether to print AiiDA deprecation warnings.',
   }),
   define('warnings.development_version', {
     kind: 'boolean',
-    schema: z.boolean(),
+    schema: () => z.boolean(),
     default: true,
     description:
       'Whether to print a warning when a profile is loaded while a development version is installed.',
@@ -170,46 +176,46 @@ export const OPTIONS = [
   }),
   define('warnings.rabbitmq_version', {
     kind: 'boolean',
-    schema: z.boolean(),
+    schema: () => z.boolean(),
     default: true,
     description: 'Whether to print a warning when an incompatible version of RabbitMQ is configured.',
   }),
   define('transport.task_retry_initial_interval', {
     kind: 'integer',
-    schema: int(1),
+    schema: () => int(1),
     default: 20,
     description: 'Initial time interval for the exponential backoff mechanism.',
     requiresDaemonRestart: true,
   }),
   define('transport.task_maximum_attempts', {
     kind: 'integer',
-    schema: int(1),
+    schema: () => int(1),
     default: 5,
     description: 'Maximum number of transport task attempts before a Process is Paused.',
     requiresDaemonRestart: true,
   }),
   define('rest_api.profile_switching', {
     kind: 'boolean',
-    schema: z.boolean(),
+    schema: () => z.boolean(),
     default: false,
     description: 'Toggle whether the profile can be specified in requests submitted to the REST API.',
     globalOnly: true,
   }),
   define('rmq.task_timeout', {
     kind: 'integer',
-    schema: int(1),
+    schema: () => int(1),
     default: 10,
     description: 'Timeout in seconds for communications with RabbitMQ.',
     requiresDaemonRestart: true,
   }),
   define('storage.sandbox', {
     kind: 'string',
-    schema: z.string().refine((path) => path.startsWith('/'), 'must be an absolute path'),
+    schema: () => z.string().refine((path) => path.startsWith('/'), 'must be an absolute path'),
     description: 'Absolute path to the directory to store sandbox folders.',
   }),
   define('caching.default_enabled', {
     kind: 'boolean',
-    schema: z.boolean(),
+    schema: () => z.boolean(),
     default: false,
     description: 'Enable calculation caching by default.',
     requiresDaemonRestart: true,
@@ -230,25 +236,25 @@ export const OPTIONS = [
   }),
   define('autofill.user.email', {
     kind: 'string',
-    schema: z.string(),
+    schema: () => z.string(),
     description: 'Default user email to use when creating new profiles.',
     globalOnly: true,
   }),
   define('autofill.user.first_name', {
     kind: 'string',
-    schema: z.string(),
+    schema: () => z.string(),
     description: 'Default user first name to use when creating new profiles.',
     globalOnly: true,
   }),
   define('autofill.user.last_name', {
     kind: 'string',
-    schema: z.string(),
+    schema: () => z.string(),
     description: 'Default user last name to use when creating new profiles.',
     globalOnly: true,
   }),
   define('autofill.user.institution', {
     kind: 'string',
-    schema: z.string(),
+    schema: () => z.string(),
     description: 'Default user institution to use when creating new profiles.',
     globalOnly: true,
   }),
