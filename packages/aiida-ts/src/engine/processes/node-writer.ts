@@ -118,6 +118,15 @@ export class NodeWriter {
     this.#schedule();
   }
 
+  /**
+   * Resolves once the writes started so far have ended (never rejects; a failure is kept as {@link failure}). A
+   * write in progress has taken its nodes from the pending ones and not stored them yet: a checkpoint taken
+   * meanwhile could refer to them neither as pending nor as stored.
+   */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
+
   /** Whether `node` is stored by the next write (a checkpoint written with that write may then refer to it). */
   willStore(node: Node): boolean {
     return this.#nodes.includes(node);

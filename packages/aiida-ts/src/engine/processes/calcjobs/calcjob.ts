@@ -688,6 +688,9 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
   async saveCheckpoint(): Promise<void> {
     const persister = this.persister;
     if (persister === undefined || this.pid === undefined) return;
+    // A write of the node may be under way (the state entered before, written a moment later): its outputs are
+    // stored once it ends, and only then can this checkpoint refer to them.
+    await this.provenance.writer.settled();
     await persister.saveCheckpoint({ pid: this.pid, save: () => this.save() });
     await this.flushNode();
   }
@@ -740,12 +743,16 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
    * Two states are written with the write that follows them (a moment later) instead of one of their own, because a
    * reload from the checkpoint before them does the same again at no cost:
    *  - the first `running` state (`run`: checks the inputs and asks to wait for the upload);
+   *  - the wait to submit: the submit step's first write (the intent, before the scheduler is asked, with the slot
+   *    request) carries it and the `remote_folder` the upload made; a reload from the wait to upload uploads again
+   *    into the same working directory (as after a crash during the upload) and has not asked the scheduler yet;
    *  - the wait to retrieve of a job without monitors: the retrieve's own write (which stores `retrieved` and enters
    *    `parsing`) carries it; a reload from the step before polls again and finds the job done, or finds the stash
    *    linked. With monitors, a reload would call them again: that state is written at once.
    */
   static override writesOnEntering(state: ProcessStateObject): boolean {
     if (state instanceof Running) return state.runFn !== 'run';
+    if (state instanceof CalcJobWaiting && state.command === CalcJobCommand.SUBMIT) return false;
     if (
       state instanceof CalcJobWaiting &&
       state.command === CalcJobCommand.RETRIEVE &&
