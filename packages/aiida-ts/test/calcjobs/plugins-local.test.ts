@@ -17,6 +17,7 @@ import {
   UnstashCalculation,
   addMultiply,
   runGetNode,
+  setLogSink,
 } from '../../src/engine.js';
 import {
   retrieveCalculation,
@@ -145,13 +146,23 @@ describe('stash and unstash', () => {
     const uuid = node.uuid;
     expect(stash.targetBasepath).toBe(path.join(target, uuid.slice(0, 2), uuid.slice(2, 4), uuid.slice(4)));
     expect(readFileSync(path.join(stash.targetBasepath, 'aiida.out'), 'utf8')).toBe('3\n');
-    const unstash = await runGetNode(UnstashCalculation, {
-      source_node: stash,
-      metadata: {
-        computer: fixture.computer,
-        options: { unstash: { source_list: ['aiida.out'], unstash_target_mode: 'NewRemoteData' } },
-      },
-    });
+    // the unstash step finds the working directory the upload just made at its first attempt (it read the node
+    // before the upload's write had stored it, failed and waited for a retry)
+    const lines: string[] = [];
+    const restoreSink = setLogSink({ write: (line) => lines.push(line) });
+    let unstash;
+    try {
+      unstash = await runGetNode(UnstashCalculation, {
+        source_node: stash,
+        metadata: {
+          computer: fixture.computer,
+          options: { unstash: { source_list: ['aiida.out'], unstash_target_mode: 'NewRemoteData' } },
+        },
+      });
+    } finally {
+      restoreSink();
+    }
+    expect(lines.filter((line) => line.includes('failed (attempt'))).toEqual([]);
     expect(unstash.node.exitStatus).toBe(0);
     const workdir = String((unstash.node as CalcJobNode).getRemoteWorkdir());
     expect(readFileSync(path.join(workdir, 'aiida.out'), 'utf8')).toBe('3\n');

@@ -68,6 +68,14 @@ export class NodeWriter {
     this.#node = node;
   }
 
+  /**
+   * The value an attribute will have once the changes asked so far are written: what the process's own steps must
+   * read (a value set `withNextWrite` is on the node only after a later write).
+   */
+  pending(key: string): unknown {
+    return this.#effective(key);
+  }
+
   /** The value an attribute will have once the pending changes are written. */
   #effective(key: string): unknown {
     if (Object.hasOwn(this.#set, key)) return this.#set[key];

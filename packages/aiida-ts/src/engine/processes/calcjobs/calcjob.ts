@@ -677,6 +677,10 @@ export class CalcJob extends CalcJobBase implements CalcJobTaskHost {
     this.provenance.writer.set(values, options);
   }
 
+  nodeAttribute(key: string): unknown {
+    return this.provenance.writer.pending(key);
+  }
+
   joinNodeWrite(write: () => Promise<unknown>): void {
     this.provenance.writer.join(write);
   }

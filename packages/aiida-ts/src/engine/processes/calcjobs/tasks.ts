@@ -12,7 +12,7 @@ import { RemoteData } from '../../../orm/nodes/data/remote.js';
 import type { RemoteStashData } from '../../../orm/nodes/data/remote-stash.js';
 import type { Node } from '../../../orm/nodes/node.js';
 import type { NodeWriterSetOptions } from '../node-writer.js';
-import { CalcJobNode, CalcJobState } from '../../../orm/nodes/process/calcjob.js';
+import { CalcJobAttribute, CalcJobNode, CalcJobState } from '../../../orm/nodes/process/calcjob.js';
 import { jobInfoToAiidaDict } from '../../../schedulers/job-info.js';
 import { JobState } from '../../../schedulers/job-state.js';
 import type { SchedulerExitCode } from '../../../schedulers/exit-codes.js';
@@ -74,6 +74,11 @@ export interface CalcJobTaskHost {
    * hastened: see `NodeWriter.set`).
    */
   setNodeAttributes(values: Readonly<Record<string, unknown>>, options?: NodeWriterSetOptions): void;
+  /**
+   * An attribute of the node as the writes asked of it so far leave it: a value set for the next write (the working
+   * directory the upload made) counts before that write is done.
+   */
+  nodeAttribute(key: string): unknown;
   /** Runs this database write in the node's next write, in its transaction, without hastening that write. */
   joinNodeWrite(write: () => Promise<unknown>): void;
   /** Writes everything asked of the node so far. */
@@ -144,10 +149,14 @@ async function linkedOutput(host: CalcJobTaskHost, label: string): Promise<Node 
   return found;
 }
 
-function workdirOf(node: CalcJobNode): string {
-  const workdir = node.getRemoteWorkdir();
-  if (workdir === null)
-    throw new TransportTaskError(`CalcJob<${String(node.pk)}> has no remote working directory`);
+/**
+ * The job's working directory. Read through the host, not from the node: the upload sets it with the node's next
+ * write, and the steps that follow at once (unstash, submit) need it before that write is done.
+ */
+function workdirOf(host: CalcJobTaskHost): string {
+  const workdir = host.nodeAttribute(CalcJobAttribute.REMOTE_WORKDIR);
+  if (typeof workdir !== 'string')
+    throw new TransportTaskError(`CalcJob<${String(host.node.pk)}> has no remote working directory`);
   return workdir;
 }
 
@@ -226,7 +235,7 @@ async function findSubmittedJob(
   );
   const listed = jobs.find((job) => job.title === title);
   if (listed !== undefined) return listed.jobId;
-  const workdir = workdirOf(node);
+  const workdir = workdirOf(host);
   if (scheduler.entryPoint === 'core.direct') {
     // The direct scheduler's jobs have no name: a job is the bash running the script in the working directory.
     const probe =
@@ -339,7 +348,7 @@ export async function taskSubmitJob(
       const submitted = await submitCalculation(
         node,
         scheduler,
-        workdirOf(node),
+        workdirOf(host),
         calcJobServices(host.runner).submissions,
       );
       faultPoint('submit:scheduler');
@@ -434,7 +443,7 @@ function stashSource(host: CalcJobTaskHost): { sourceBasepath: string; uuid: str
   const source = host.inputs['source_node'];
   if (host.node.processType === 'aiida.calculations:core.stash' && source instanceof RemoteData)
     return { sourceBasepath: source.getRemotePath(), uuid: source.uuid, isStash: true };
-  return { sourceBasepath: workdirOf(host.node), uuid: host.node.uuid, isStash: false };
+  return { sourceBasepath: workdirOf(host), uuid: host.node.uuid, isStash: false };
 }
 
 /**
@@ -498,7 +507,7 @@ export async function taskUnstashJob(host: CalcJobTaskHost, signal: AbortSignal)
       const target =
         options.unstash_target_mode === UnstashTargetMode.ORIGINAL_PLACE
           ? await originalPlace(source)
-          : workdirOf(node);
+          : workdirOf(host);
       if (target === undefined) {
         throw new StashingError(
           'the stash node is not connected to any calculation job: the original place of its files is unknown',
@@ -541,7 +550,7 @@ export async function taskRetrieveJob(
           host.setNodeAttributes({ detailed_job_info: null });
         }
       }
-      const workdir = workdirOf(node);
+      const workdir = workdirOf(host);
       if (already !== undefined) {
         // Only the temporary files are missing (they are not stored).
         const list = node.getRetrieveTemporaryList() ?? [];
