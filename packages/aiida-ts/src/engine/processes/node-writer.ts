@@ -73,11 +73,6 @@ export class NodeWriter {
    * read (a value set `withNextWrite` is on the node only after a later write).
    */
   pending(key: string): unknown {
-    return this.#effective(key);
-  }
-
-  /** The value an attribute will have once the pending changes are written. */
-  #effective(key: string): unknown {
     if (Object.hasOwn(this.#set, key)) return this.#set[key];
     if (this.#remove.has(key)) return undefined;
     return this.#node.base.attributes.get(key, undefined);
@@ -91,7 +86,7 @@ export class NodeWriter {
   set(values: Readonly<Record<string, unknown>>, options: NodeWriterSetOptions = {}): void {
     let changed = false;
     for (const [key, value] of Object.entries(values)) {
-      if (sameValue(this.#effective(key), value)) continue;
+      if (sameValue(this.pending(key), value)) continue;
       this.#set[key] = value;
       this.#remove.delete(key);
       changed = true;
@@ -105,7 +100,7 @@ export class NodeWriter {
   remove(...keys: string[]): void {
     let changed = false;
     for (const key of keys) {
-      if (this.#effective(key) === undefined) continue;
+      if (this.pending(key) === undefined) continue;
       delete this.#set[key];
       this.#remove.add(key);
       changed = true;

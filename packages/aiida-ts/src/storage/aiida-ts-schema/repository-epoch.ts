@@ -37,9 +37,7 @@ export const REPOSITORY_EPOCH_VERSION = 'aiida_ts_0003';
  * nothing on a profile whose aiida-ts tables predate the epoch (no writer there can rely on it: they read it first).
  */
 export async function bumpRepositoryEpoch(trx: Kysely<Database>, dialect: SqlDialect): Promise<void> {
-  const version = await readAiidaTsSchemaVersion(trx, dialect);
-  // versions are `aiida_ts_NNNN`: ordered as strings
-  if (version === null || version < REPOSITORY_EPOCH_VERSION) return;
+  if (!(await hasRepositoryEpoch(trx, dialect))) return;
   await sql`UPDATE aiida_ts_repository_epoch SET epoch = epoch + 1 WHERE id = 1`.execute(trx);
 }
 
@@ -48,9 +46,14 @@ export async function bumpRepositoryEpoch(trx: Kysely<Database>, dialect: SqlDia
  * writer must check its objects under its transaction's lock instead. Reads only; outside a transaction.
  */
 export async function readRepositoryEpoch(db: Kysely<Database>, dialect: SqlDialect): Promise<string | null> {
+  return (await hasRepositoryEpoch(db, dialect)) ? readRepositoryEpochRow(db) : null;
+}
+
+/** Whether the profile's aiida-ts tables have the epoch (they are at `aiida_ts_0003` or later). */
+async function hasRepositoryEpoch(db: Kysely<Database>, dialect: SqlDialect): Promise<boolean> {
   const version = await readAiidaTsSchemaVersion(db, dialect);
-  if (version === null || version < REPOSITORY_EPOCH_VERSION) return null;
-  return readRepositoryEpochRow(db);
+  // versions are `aiida_ts_NNNN`: ordered as strings
+  return version !== null && version >= REPOSITORY_EPOCH_VERSION;
 }
 
 /** The epoch's row alone, where the table is known to exist (one round trip); null when the row is missing. */
