@@ -121,6 +121,44 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
     }
   });
 
+  it('leaves what it publishes to the broker, and claims from the storage a process nothing published', async () => {
+    const prefix = `aiida-ts-daemon-${randomBytes(4).toString('hex')}`;
+    const { storage } = shared;
+    // looks at the storage twice a second: often enough to race deliveries if a look claimed what was just queued
+    const options = { storage, slots: 8, leaseTtlMs: 5_000, poll: { minMs: 500, maxMs: 500 } };
+    for (let i = 0; i < 2; i += 1)
+      workers.push(
+        await startDaemonWorker(undefined, {
+          ...options,
+          communicator: await broker(SHARED_BROKER, prefix, 8),
+        }),
+      );
+    const total = (key: 'claimed' | 'brokerClaims'): number =>
+      workers.reduce((sum, worker) => sum + worker.stats()[key], 0);
+    const runner = await submitter(prefix);
+    // a script without a broker on the same profile: its submission is in the storage only
+    const offline = new Runner({ storage, pollInterval: 0.1, ownership: new RunnerOwnership(storage) });
+    try {
+      const nodes: ProcessNode[] = [];
+      for (let i = 0; i < 6; i += 1) nodes.push(await runner.submit(TwoSteps, { x: new Int(i) }));
+      const done = await Promise.all(nodes.map((node) => runner.getProcessFuture(node.pk!)));
+      expect(done.map((node) => node.processState)).toEqual(Array(6).fill('finished'));
+      // every one claimed by its delivery: no look at the storage took one first (and made its delivery a miss)
+      expect(total('claimed')).toBe(6);
+      expect(total('brokerClaims')).toBe(6);
+      const lost = await offline.submit(TwoSteps, { x: new Int(100) });
+      const ended = await runner.getProcessFuture(lost.pk!);
+      expect(ended.processState).toBe('finished');
+      expect(await resultOf(ended)).toBe(202);
+      expect(total('claimed')).toBe(7);
+      expect(total('brokerClaims')).toBe(6);
+    } finally {
+      await offline.close();
+      await runner.close();
+      await Promise.all(workers.splice(0).map((worker) => worker.stop()));
+    }
+  });
+
   it(
     'kills a process running in a worker from another OS process (a request in the storage)',
     { timeout: 60_000 },
@@ -266,8 +304,9 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
           expect(worker.stats().claimed).toBe(1);
           expect(worker.stats().brokerClaims).toBe(1);
           expect(await countNodes(shared, 'fixtures.addOne')).toBe(
-            // the earlier tests': 4 parents × 2 (child + parent) + 1, and 2 (a full worker's); this one: 1
-            4 * 2 + 1 + 2 + 1,
+            // the earlier tests': 4 parents × 2 (child + parent) + 1, 7 (delivered or not), and 2 (a full
+            // worker's); this one: 1
+            4 * 2 + 1 + 7 + 2 + 1,
           );
           // the worker's own connection survived the whole step
           expect(worker.worker.broker?.isClosed()).toBe(false);
