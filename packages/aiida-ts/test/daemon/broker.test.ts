@@ -66,6 +66,23 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
     });
   }
 
+  /** Two workers on the shared broker under `prefix`, with `slots` each, looking at the storage every `pollMs`. */
+  async function startWorkers(prefix: string, slots: number, pollMs: number): Promise<void> {
+    const options = {
+      storage: shared.storage,
+      slots,
+      leaseTtlMs: 5_000,
+      poll: { minMs: pollMs, maxMs: pollMs },
+    };
+    for (let i = 0; i < 2; i += 1)
+      workers.push(
+        await startDaemonWorker(undefined, {
+          ...options,
+          communicator: await broker(SHARED_BROKER, prefix, slots),
+        }),
+      );
+  }
+
   beforeAll(async () => {
     shared = await openSharedStorage('psql');
     setDefaultStorage(shared.storage);
@@ -81,14 +98,7 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
     const prefix = `aiida-ts-daemon-${randomBytes(4).toString('hex')}`;
     const { storage } = shared;
     // polling so slow that only the broker (or a worker's own hand-over) can explain a prompt claim
-    const options = { storage, slots: 4, leaseTtlMs: 5_000, poll: { minMs: 60_000, maxMs: 60_000 } };
-    for (let i = 0; i < 2; i += 1)
-      workers.push(
-        await startDaemonWorker(undefined, {
-          ...options,
-          communicator: await broker(SHARED_BROKER, prefix, 4),
-        }),
-      );
+    await startWorkers(prefix, 4, 60_000);
     const client = await broker(SHARED_BROKER, prefix);
     const runner = new Runner({
       storage,
@@ -125,14 +135,7 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
     const prefix = `aiida-ts-daemon-${randomBytes(4).toString('hex')}`;
     const { storage } = shared;
     // looks at the storage twice a second: often enough to race deliveries if a look claimed what was just queued
-    const options = { storage, slots: 8, leaseTtlMs: 5_000, poll: { minMs: 500, maxMs: 500 } };
-    for (let i = 0; i < 2; i += 1)
-      workers.push(
-        await startDaemonWorker(undefined, {
-          ...options,
-          communicator: await broker(SHARED_BROKER, prefix, 8),
-        }),
-      );
+    await startWorkers(prefix, 8, 500);
     const total = (key: 'claimed' | 'brokerClaims'): number =>
       workers.reduce((sum, worker) => sum + worker.stats()[key], 0);
     const runner = await submitter(prefix);
