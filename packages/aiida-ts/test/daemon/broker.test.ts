@@ -66,6 +66,23 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
     });
   }
 
+  /** Two workers on the shared broker under `prefix`, with `slots` each, looking at the storage every `pollMs`. */
+  async function startWorkers(prefix: string, slots: number, pollMs: number): Promise<void> {
+    const options = {
+      storage: shared.storage,
+      slots,
+      leaseTtlMs: 5_000,
+      poll: { minMs: pollMs, maxMs: pollMs },
+    };
+    for (let i = 0; i < 2; i += 1)
+      workers.push(
+        await startDaemonWorker(undefined, {
+          ...options,
+          communicator: await broker(SHARED_BROKER, prefix, slots),
+        }),
+      );
+  }
+
   beforeAll(async () => {
     shared = await openSharedStorage('psql');
     setDefaultStorage(shared.storage);
@@ -81,14 +98,7 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
     const prefix = `aiida-ts-daemon-${randomBytes(4).toString('hex')}`;
     const { storage } = shared;
     // polling so slow that only the broker (or a worker's own hand-over) can explain a prompt claim
-    const options = { storage, slots: 4, leaseTtlMs: 5_000, poll: { minMs: 60_000, maxMs: 60_000 } };
-    for (let i = 0; i < 2; i += 1)
-      workers.push(
-        await startDaemonWorker(undefined, {
-          ...options,
-          communicator: await broker(SHARED_BROKER, prefix, 4),
-        }),
-      );
+    await startWorkers(prefix, 4, 60_000);
     const client = await broker(SHARED_BROKER, prefix);
     const runner = new Runner({
       storage,
@@ -116,6 +126,37 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
         .execute();
       expect(rows).toEqual([]);
     } finally {
+      await runner.close();
+      await Promise.all(workers.splice(0).map((worker) => worker.stop()));
+    }
+  });
+
+  it('leaves what it publishes to the broker, and claims from the storage a process nothing published', async () => {
+    const prefix = `aiida-ts-daemon-${randomBytes(4).toString('hex')}`;
+    const { storage } = shared;
+    // looks at the storage twice a second: often enough to race deliveries if a look claimed what was just queued
+    await startWorkers(prefix, 8, 500);
+    const total = (key: 'claimed' | 'brokerClaims'): number =>
+      workers.reduce((sum, worker) => sum + worker.stats()[key], 0);
+    const runner = await submitter(prefix);
+    // a script without a broker on the same profile: its submission is in the storage only
+    const offline = new Runner({ storage, pollInterval: 0.1, ownership: new RunnerOwnership(storage) });
+    try {
+      const nodes: ProcessNode[] = [];
+      for (let i = 0; i < 6; i += 1) nodes.push(await runner.submit(TwoSteps, { x: new Int(i) }));
+      const done = await Promise.all(nodes.map((node) => runner.getProcessFuture(node.pk!)));
+      expect(done.map((node) => node.processState)).toEqual(Array(6).fill('finished'));
+      // every one claimed by its delivery: no look at the storage took one first (and made its delivery a miss)
+      expect(total('claimed')).toBe(6);
+      expect(total('brokerClaims')).toBe(6);
+      const lost = await offline.submit(TwoSteps, { x: new Int(100) });
+      const ended = await runner.getProcessFuture(lost.pk!);
+      expect(ended.processState).toBe('finished');
+      expect(await resultOf(ended)).toBe(202);
+      expect(total('claimed')).toBe(7);
+      expect(total('brokerClaims')).toBe(6);
+    } finally {
+      await offline.close();
       await runner.close();
       await Promise.all(workers.splice(0).map((worker) => worker.stop()));
     }
@@ -266,8 +307,9 @@ describe('the daemon on PostgreSQL with RabbitMQ', () => {
           expect(worker.stats().claimed).toBe(1);
           expect(worker.stats().brokerClaims).toBe(1);
           expect(await countNodes(shared, 'fixtures.addOne')).toBe(
-            // the earlier tests': 4 parents × 2 (child + parent) + 1, and 2 (a full worker's); this one: 1
-            4 * 2 + 1 + 2 + 1,
+            // the earlier tests': 4 parents × 2 (child + parent) + 1, 7 (delivered or not), and 2 (a full
+            // worker's); this one: 1
+            4 * 2 + 1 + 7 + 2 + 1,
           );
           // the worker's own connection survived the whole step
           expect(worker.worker.broker?.isClosed()).toBe(false);

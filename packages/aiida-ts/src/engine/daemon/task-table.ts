@@ -219,34 +219,64 @@ const CLAIM_RETURNING = sql`RETURNING process_id, epoch, module, waiting_for, st
  * Claims up to `limit` claimable rows for worker `owner`, oldest process first: each becomes `running` with a new
  * epoch, in one statement (PostgreSQL skips rows other workers are claiming at the same moment). The processes in
  * `held` are skipped: the worker still has them in memory (a step whose lease was lost has not returned yet), and
- * takes them again only once it has let them go.
+ * takes them again only once it has let them go. `among` limits the claim to those processes (see
+ * {@link lookForTasks}).
  */
 export async function claimTasks(
   storage: StorageBackend,
   owner: string,
   limit: number,
   held: readonly number[] = [],
+  among?: readonly number[],
 ): Promise<Claim[]> {
-  if (limit <= 0) return [];
+  if (limit <= 0 || among?.length === 0) return [];
   const now = dbNowValue(storage.dialect);
   const skip = held.length === 0 ? sql`` : sql`AND process_id NOT IN (${sql.join([...held])})`;
+  const only = among === undefined ? sql`` : sql`AND process_id IN (${sql.join([...among])})`;
   // An idle look only reads: the write (a lock on SQLite's whole database) is taken when there is something to claim,
-  // so that idle workers polling the storage do not hold up the writes of everyone else.
-  const any = await sql<{ one: number }>`
-    SELECT 1 AS one FROM aiida_ts_task WHERE ${claimableCondition(now)} ${skip} LIMIT 1`.execute(
-    storage.executor(),
-  );
-  if (any.rows.length === 0) return [];
+  // so that idle workers polling the storage do not hold up the writes of everyone else. (Rows just looked at need
+  // no second look.)
+  if (among === undefined) {
+    const any = await sql<{ one: number }>`
+      SELECT 1 AS one FROM aiida_ts_task WHERE ${claimableCondition(now)} ${skip} LIMIT 1`.execute(
+      storage.executor(),
+    );
+    if (any.rows.length === 0) return [];
+  }
   const lock = storage.dialect.name === DialectName.POSTGRES ? sql`FOR UPDATE SKIP LOCKED` : sql``;
   const result = await sql<ClaimedRaw>`
     UPDATE aiida_ts_task
     SET state = ${TaskState.RUNNING}, owner = ${owner}, epoch = epoch + 1, claimed_at = ${now}, wake_at = NULL
     WHERE process_id IN (
-      SELECT process_id FROM aiida_ts_task WHERE ${claimableCondition(now)} ${skip}
+      SELECT process_id FROM aiida_ts_task WHERE ${claimableCondition(now)} ${skip} ${only}
       ORDER BY process_id LIMIT ${limit} ${lock}
     ) AND ${claimableCondition(now)}
     ${CLAIM_RETURNING}`.execute(storage.executor());
   return result.rows.map(claimOf).sort((a, b) => a.pk - b.pk);
+}
+
+/** A claimable row seen by {@link lookForTasks}. */
+export interface ClaimableRow {
+  readonly pk: number;
+  /** A parked row due by its timer (nobody publishes its wake-up), rather than a runnable one. */
+  readonly timer: boolean;
+}
+
+/** The claimable rows (up to `limit`, in the order {@link claimTasks} takes them), without claiming any. */
+export async function lookForTasks(
+  storage: StorageBackend,
+  limit: number,
+  held: readonly number[] = [],
+): Promise<ClaimableRow[]> {
+  const now = dbNowValue(storage.dialect);
+  const skip = held.length === 0 ? sql`` : sql`AND process_id NOT IN (${sql.join([...held])})`;
+  const result = await sql<{ process_id: number | string; state: string }>`
+    SELECT process_id, state FROM aiida_ts_task WHERE ${claimableCondition(now)} ${skip}
+    ORDER BY process_id LIMIT ${limit}`.execute(storage.executor());
+  return result.rows.map((row) => ({
+    pk: Number(row.process_id),
+    timer: row.state === TaskState.PARKED,
+  }));
 }
 
 /** Claims the row of process `pk` if it is claimable (a broker delivery names it); undefined otherwise. */

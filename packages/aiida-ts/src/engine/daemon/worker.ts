@@ -38,6 +38,7 @@ import { isLeaseLost } from '../write-guard.js';
 import {
   claimTask,
   claimTasks,
+  lookForTasks,
   countActive,
   finishTask,
   insertTask,
@@ -167,6 +168,8 @@ export class DaemonWorker implements AsyncDisposable {
   readonly #prefetched = new Map<number, Promise<unknown>>();
   /** Broker tasks waiting for a free slot (see SLOT_WAIT_MS): each is woken by a slot freed, or all at the stop. */
   readonly #slotWaiters = new Set<() => void>();
+  /** The runnable rows the last look at the task table found (with a broker: see #claimUndelivered). */
+  #lookedAt: ReadonlySet<number> = new Set();
   #claimed = 0;
   #parked = 0;
   #brokerClaims = 0;
@@ -230,13 +233,13 @@ export class DaemonWorker implements AsyncDisposable {
       adopt: () => Promise.resolve(),
       handOver: async (process, parent) => {
         await handOverProcess(this.storage, this.broker, process, parent);
-        this.#sleep.poke();
+        this.#lookNow();
       },
       joinHandOver: async (process) => {
         const publish = await joinHandOver(this.storage, this.broker, process);
         return async () => {
           await publish();
-          this.#sleep.poke();
+          this.#lookNow();
         };
       },
       replayChild: (parent, processClass, label, options) =>
@@ -308,6 +311,11 @@ export class DaemonWorker implements AsyncDisposable {
         this.#failingLooks += 1;
       }
       if (this.#stopping) break;
+      if (this.broker !== undefined) {
+        // the broker brings the work (see #lookNow): the table is a safety net, looked at every poll.maxMs
+        await this.#sleep.wait(this.#settings.poll.maxMs);
+        continue;
+      }
       if (busy) this.#delay.reset();
       await this.#sleep.wait(busy ? 0 : this.#delay.next());
     }
@@ -318,12 +326,29 @@ export class DaemonWorker implements AsyncDisposable {
     let busy = false;
     const free = this.#free;
     if (free > 0) {
-      const claims = await claimTasks(this.storage, this.id, Math.min(free, 64), [...this.#held.keys()]);
+      const limit = Math.min(free, 64);
+      const held = [...this.#held.keys()];
+      const claims =
+        this.broker === undefined
+          ? await claimTasks(this.storage, this.id, limit, held)
+          : await this.#claimUndelivered(limit, held);
       for (const claim of claims) this.#take(claim);
       busy = claims.length > 0;
     }
     if (this.#held.size > 0) busy = (await this.#pollRequests()) || busy;
     return busy;
+  }
+
+  /**
+   * With a broker: claims the rows that the previous look (a poll period ago) found runnable already — the broker had
+   * its chance to deliver them: their task was lost, or they were made runnable where no broker was — and the rows
+   * due by a timer (no task is published for those). A row just made runnable is left to its broker delivery.
+   */
+  async #claimUndelivered(limit: number, held: readonly number[]): Promise<Claim[]> {
+    const claimable = await lookForTasks(this.storage, limit, held);
+    const due = claimable.filter((row) => row.timer || this.#lookedAt.has(row.pk)).map((row) => row.pk);
+    this.#lookedAt = new Set(claimable.map((row) => row.pk));
+    return await claimTasks(this.storage, this.id, limit, held, due);
   }
 
   #take(claim: Claim): void {
@@ -345,7 +370,7 @@ export class DaemonWorker implements AsyncDisposable {
           },
           onFinished: (_lease, woken) => {
             if (woken !== undefined) {
-              this.#sleep.poke();
+              this.#lookNow();
               void publishContinue(this.broker, woken);
             }
           },
@@ -383,11 +408,21 @@ export class DaemonWorker implements AsyncDisposable {
         this.runner.cancelProcessFutures([...held.awaited]);
         if (this.#held.get(claim.pk) === held) this.#held.delete(claim.pk);
         this.#journals.delete(claim.pk);
-        this.#sleep.poke();
+        this.#lookNow();
         // one waiting broker task (if any) takes the slot: waking them all would only send the rest back to wait
         const waiter = this.#slotWaiters.values().next();
         if (waiter.done !== true) waiter.value();
       });
+  }
+
+  /**
+   * Looks at the task table at once (a slot freed, a row made runnable here). With a broker, what becomes runnable
+   * is published too and delivered to one worker: a look here as well would race that delivery (a claim won here, and
+   * a claim, a row read and a node read for nothing on the worker the broker chose, for nearly every task once
+   * several workers run), so with a broker the table is looked at on the clock only, as a safety net.
+   */
+  #lookNow(): void {
+    if (this.broker === undefined) this.#sleep.poke();
   }
 
   #lost(held: Held): void {
@@ -581,7 +616,7 @@ export class DaemonWorker implements AsyncDisposable {
             module: moduleOf(processClass),
           });
       });
-      this.#sleep.poke();
+      this.#lookNow();
       void publishContinue(this.broker, child.pk);
     }
     if (child !== undefined)
@@ -668,7 +703,7 @@ export class DaemonWorker implements AsyncDisposable {
     }
     this.#released.push(held.pk);
     if (result.state === TaskState.RUNNABLE) {
-      this.#sleep.poke();
+      this.#lookNow();
       void publishContinue(this.broker, held.pk);
     }
     return result.state;
@@ -763,6 +798,8 @@ export class DaemonWorker implements AsyncDisposable {
     } finally {
       if (claim === undefined) this.#prefetched.delete(pk);
     }
+    // claimed here meanwhile (a look at the table found it): no row to read
+    if (claim === undefined && this.#held.has(pk)) return this.#answer(pk, wanted, false);
     if (claim === undefined && (await readTask(this.storage.executor(), pk)) === undefined) {
       const adopted = await this.#adoptUnrecorded(pk);
       if (adopted === 'reject') {
@@ -896,12 +933,12 @@ export class DaemonWorker implements AsyncDisposable {
         log().warn({ pk, workerId: this.id }, `sweeper: process<${pk}> of a dead worker is runnable again`);
         void publishContinue(this.broker, pk);
       }
-      if (released.length > 0) this.#sleep.poke();
+      if (released.length > 0) this.#lookNow();
       await forgetDeadWorkers(this.storage, [...others, ...dead.runner]);
       if (this.#sweeps % 5 === 0) {
         const woken = await wakeSatisfied(this.storage);
         for (const pk of woken) void publishContinue(this.broker, pk);
-        if (woken.length > 0) this.#sleep.poke();
+        if (woken.length > 0) this.#lookNow();
       }
     } catch (error) {
       log().warn({ err: error, workerId: this.id }, 'daemon worker: the sweep failed');
