@@ -154,12 +154,21 @@ export class NodeRepository {
    */
   async putSharedObject(path: string, content: Uint8Array): Promise<void> {
     const backend = this.#host.backend();
-    if (!this.#host.isStored() && backend !== undefined && this.#repository === undefined) {
-      this.#host.assertMutable();
+    if (
+      this.#host.isStored() ||
+      backend === undefined ||
+      (this.#repository !== undefined && !this.#onStore)
+    ) {
+      await this.putObjectFromBuffer(path, content);
+      return;
+    }
+    this.#host.assertMutable();
+    if (this.#repository === undefined) {
       this.#repository = new Repository({ backend });
       this.#onStore = true;
     }
-    await this.putObjectFromBuffer(path, content);
+    // an unstored node: no hierarchy to save (what putObjectFromBuffer adds for a stored one)
+    await this.#repository.putObjectFromBuffer(path, content);
   }
   async putObjectFromStream(path: string, stream: ByteStream): Promise<void> {
     await this.#mutate((repository) => repository.putObjectFromStream(path, stream));
