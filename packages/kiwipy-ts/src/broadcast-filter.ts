@@ -74,11 +74,26 @@ export function wildcardToRegExp(pattern: string): RegExp {
   return new RegExp(source);
 }
 
+/**
+ * The anchored copies of patterns met lately, by source and flags: every process subscribes with the same filter, and
+ * compiling its pattern again for each one cost more than the rest of subscribing. Sharing one is safe: a test resets
+ * `lastIndex` and runs synchronously.
+ */
+const anchoredPatterns = new Map<string, RegExp>();
+
 function regexMatcher(re: RegExp): Matcher {
   // Sticky at index 0 anchors the match at the start without changing what the pattern means elsewhere.
-  const anchored = new RegExp(re.source, re.flags.replace(/[gy]/g, '') + 'y');
+  const flags = re.flags.replace(/[gy]/g, '') + 'y';
+  const id = `${flags}/${re.source}`;
+  let anchored = anchoredPatterns.get(id);
+  if (anchored === undefined) {
+    anchored = new RegExp(re.source, flags);
+    if (anchoredPatterns.size >= 256) anchoredPatterns.clear();
+    anchoredPatterns.set(id, anchored);
+  }
+  const pattern = anchored;
   return (value) => {
-    anchored.lastIndex = 0;
-    return anchored.test(typeof value === 'string' ? value : String(value));
+    pattern.lastIndex = 0;
+    return pattern.test(typeof value === 'string' ? value : String(value));
   };
 }

@@ -313,16 +313,18 @@ export class Runner implements ProcessRunner, AsyncDisposable {
     return loop;
   }
 
-  async #launch(
-    request: LaunchRequest,
-    options: RunnerInstantiateOptions = {},
-  ): Promise<EngineProcessInstance> {
-    return await this.instantiate(request.processClass, request.inputs, options);
+  // (no async frames of their own in #launch, #execute and #settled: a calcfunction goes through them on every call)
+  #launch(request: LaunchRequest, options: RunnerInstantiateOptions = {}): Promise<EngineProcessInstance> {
+    return this.instantiate(request.processClass, request.inputs, options);
   }
 
-  async #execute(target: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
+  #execute(target: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
     const foreground = this.#handleSignals && this.#signalDepth === 0 && currentEngineProcess() === undefined;
-    if (!foreground) return await this.#settled(target);
+    return foreground ? this.#executeInForeground(target) : this.#settled(target);
+  }
+
+  /** {@link #settled}, with Ctrl-C killing the running processes meanwhile. */
+  async #executeInForeground(target: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
     this.#signalDepth += 1;
     let signals = 0;
     // The first Ctrl-C kills the processes once their running steps return; a second one kills them at once.
@@ -481,9 +483,13 @@ export class Runner implements ProcessRunner, AsyncDisposable {
   }
 
   /** Runs the process to its end; settles when it terminates (a forced kill does not wait for its step). */
-  async #settled(target: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
-    const running = withStorage(this.storage, () => target.execute());
-    return (await this.#untilEnded(target, running)) as Readonly<Record<string, unknown>>;
+  #settled(target: EngineProcessInstance): Promise<Readonly<Record<string, unknown>>> {
+    // a process's outputs are a mapping (the instance type does not say so)
+    const running = withStorage(
+      this.storage,
+      () => target.execute() as Promise<Readonly<Record<string, unknown>>>,
+    );
+    return this.#untilEnded(target, running);
   }
 
   /**

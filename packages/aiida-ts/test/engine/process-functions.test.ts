@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import {
   calcfunction,
+  computeNodeHash,
   ExitCode,
   HASH_EXTRA_KEY,
   nodeType,
@@ -22,6 +24,7 @@ import {
   Str,
   WorkFunctionNode,
 } from 'aiida-ts/orm';
+import { Repository } from 'aiida-ts/repository';
 import type { StorageBackend } from 'aiida-ts/storage';
 import { BACKENDS, linked, linkSummary, LinkType, useEngine } from './helpers.js';
 
@@ -213,6 +216,40 @@ describe.each(BACKENDS)('process functions on %s', (_name, open) => {
     const source = await node.repository.getObjectContent('source_file', 'utf8');
     expect(source.replace(/\s+/g, ' ')).toContain('x.value + y.value');
     expect(node.base.extras.get(HASH_EXTRA_KEY)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('writes the source once and has every node reference it, as a node holding its own copy would', async () => {
+    const { runner, storage } = engine();
+    const first = (await runner.runGetNode(add, { x: 1, y: 2 })).node;
+    const second = (await runner.runGetNode(add, { x: 3, y: 4 })).node;
+    const source = await first.repository.getObjectContent('source_file');
+    const key = createHash('sha256').update(source).digest('hex');
+    // aiida's hierarchy: one file, by content key, the same for every call
+    for (const node of [first, second]) {
+      const row = await storage
+        .executor()
+        .selectFrom('db_dbnode')
+        .select('repository_metadata')
+        .where('id', '=', node.pk!)
+        .executeTakeFirstOrThrow();
+      const metadata: unknown = row.repository_metadata;
+      expect(typeof metadata === 'string' ? JSON.parse(metadata) : metadata).toEqual({
+        o: { source_file: { k: key } },
+      });
+    }
+    expect(await storage.repository.hasObjects([key])).toEqual([true]);
+    // the node's hash is the one of the same node whose file went through a sandbox of its own
+    const copy = new Repository();
+    await copy.putObjectFromBuffer('source_file', source);
+    expect(await first.repository.hash()).toBe(await copy.hash());
+    expect(await computeNodeHash(first)).toBe(first.base.extras.get(HASH_EXTRA_KEY));
+    // erasing the files of an unstored node that shares the object leaves the object to the others
+    const unstored = new CalcFunctionNode(undefined, { storage });
+    await unstored.repository.putSharedObject('source_file', source);
+    await unstored.repository.erase();
+    expect(unstored.repository.isEmpty()).toBe(true);
+    expect(await storage.repository.hasObjects([key])).toEqual([true]);
+    expect(await second.repository.getObjectContent('source_file')).toEqual(source);
   });
 
   it('takes label and description from metadata, and the call link label', async () => {

@@ -265,7 +265,8 @@ export class FunctionProcess extends Process {
     const definition = definitionsByClass.get(this);
     if (definition === undefined) return;
     node.base.attributes.setMany(definition.sourceAttributes);
-    await node.repository.putObjectFromBuffer('source_file', definition.sourceBytes);
+    // the same bytes for every call: written to the object store once, referenced by every node
+    await node.repository.putSharedObject('source_file', definition.sourceBytes);
   }
 
   /** Runs the function with the inputs, and records its return value as outputs. */

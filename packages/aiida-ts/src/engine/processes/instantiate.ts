@@ -18,7 +18,14 @@ import { CalculationNode, WorkflowNode } from '../../orm/nodes/process/process.j
 import { cleanValue } from '../../orm/utils/clean.js';
 import { findCacheSource, copyFromCache, cloneCachedOutputs } from '../caching/cache-source.js';
 import { getUseCache } from '../caching/config.js';
-import { computeNodeHash, hashBeforeStore, HASH_EXTRA_KEY, nodeHash } from '../caching/hash.js';
+import {
+  computeNodeHash,
+  hashBeforeStore,
+  hashBeforeStoreNow,
+  HASH_EXTRA_KEY,
+  nodeHash,
+  storedHashNow,
+} from '../caching/hash.js';
 import { getLogger } from '../logging.js';
 import type { ProcessRunner } from './process-runner.js';
 import { coreVersion } from '../version.js';
@@ -211,10 +218,11 @@ export async function instantiateProcess(
     const inputType = node instanceof CalculationNode ? LinkType.INPUT_CALC : LinkType.INPUT_WORK;
     const inputHashes: Record<string, string> = {};
     for (const [label, input] of flat) {
+      // at once when possible: several nodes are hashed on every call, and each awaited step costs more than a hash
       inputHashes[label] =
         !input.isStored && !input.base.extras.has(HASH_EXTRA_KEY)
-          ? await hashBeforeStore(input)
-          : await nodeHash(input);
+          ? (hashBeforeStoreNow(input) ?? (await hashBeforeStore(input)))
+          : (storedHashNow(input) ?? (await nodeHash(input)));
       // The node is new: its links are checked in memory (labels of one flattened mapping are unique).
       linkToNewNode(input, node, inputType, label);
     }

@@ -6,7 +6,7 @@ import { CalculationNode, ProcessAttribute, type ProcessNode } from '../../orm/n
 import { Data } from '../../orm/nodes/data/data.js';
 import { validateLinkLabel } from '../../orm/links.js';
 import type { NewDbLink } from '../../storage/schema.js';
-import { hashBeforeStore } from '../caching/hash.js';
+import { hashBeforeStore, hashBeforeStoreNow } from '../caching/hash.js';
 import type { ProcessRunner } from './process-runner.js';
 import { NodeWriter } from './node-writer.js';
 import { isLeaseLost } from '../write-guard.js';
@@ -195,7 +195,7 @@ export class ProcessProvenance {
     for (const [label, value] of fresh) {
       const output = value as Node;
       if (!output.isStored && !unstored.includes(output)) {
-        await hashBeforeStore(output);
+        if (hashBeforeStoreNow(output) === undefined) await hashBeforeStore(output);
         unstored.push(output);
       }
       if (

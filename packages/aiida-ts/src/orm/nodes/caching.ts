@@ -210,9 +210,7 @@ export async function computeNodeHash(node: Node, options: HashObjectsOptions = 
 
 /** The stored hash of a node (its `_aiida_hash` extra) or, when it has none, the computed one. */
 export async function nodeHash(node: Node): Promise<string> {
-  const stored = node.base.extras.get(HASH_EXTRA_KEY, null);
-  if (typeof stored === 'string') return stored;
-  return computeNodeHash(node);
+  return storedHashNow(node) ?? computeNodeHash(node);
 }
 
 /** Recomputes the hash of a stored node and saves it as its `_aiida_hash` extra (aiida's `rehash`). */
@@ -230,6 +228,27 @@ export async function hashBeforeStore(node: Node, options: HashObjectsOptions = 
   const hash = dataNodeHashNow(node, options) ?? (await computeNodeHash(node, options));
   await node.base.extras.set(HASH_EXTRA_KEY, hash);
   return hash;
+}
+
+/**
+ * {@link hashBeforeStore} done at once, without a promise, when that is possible: for an unstored data node without
+ * files or computer (most inputs and outputs of process functions), whose extras change in memory only. Undefined
+ * otherwise (nothing is set): the caller then awaits {@link hashBeforeStore}. The engine hashes several nodes on
+ * every call of a process function, where each awaited step costs more than the hash.
+ */
+export function hashBeforeStoreNow(node: Node, options: HashObjectsOptions = {}): string | undefined {
+  if (node.isStored) return undefined;
+  const hash = dataNodeHashNow(node, options);
+  if (hash === undefined) return undefined;
+  // an unstored entity's extras are set before `set` returns; its promise only resolves
+  void node.base.extras.set(HASH_EXTRA_KEY, hash);
+  return hash;
+}
+
+/** The `_aiida_hash` extra of a node that has one, at once; undefined when it must be computed ({@link nodeHash}). */
+export function storedHashNow(node: Node): string | undefined {
+  const stored = node.base.extras.get(HASH_EXTRA_KEY, null);
+  return typeof stored === 'string' ? stored : undefined;
 }
 
 // Every data node gets its `_aiida_hash` extra when it is stored, whatever stores it (`store`, `storeAll`,

@@ -47,6 +47,11 @@ export class NodeRepository {
   #pending: Repository | undefined;
   /** Set by a flush of an empty folder: after storing, open the folder afresh on the object store. */
   #reopen = false;
+  /**
+   * Whether the folder of the unstored node is on the object store of its storage (see {@link putSharedObject})
+   * rather than in a sandbox of its own: its content may be shared with other nodes, so it is never hard-deleted.
+   */
+  #onStore = false;
 
   constructor(host: RepositoryHost) {
     this.#host = host;
@@ -140,6 +145,31 @@ export class NodeRepository {
   async putObjectFromBuffer(path: string, content: Uint8Array | string): Promise<void> {
     await this.#mutate((repository) => repository.putObjectFromBuffer(path, content));
   }
+  /**
+   * Writes bytes at `path` as {@link putObjectFromBuffer} does, but for content that many nodes share (a process
+   * function's source, the same for every call): an unstored node's folder is then kept on the object store of its
+   * storage instead of a sandbox, so the content goes there at once — the store skips what it holds already — and
+   * storing the node only references it instead of copying it from a sandbox each time. What is stored (the
+   * hierarchy, the object) is the same either way.
+   */
+  async putSharedObject(path: string, content: Uint8Array): Promise<void> {
+    const backend = this.#host.backend();
+    if (
+      this.#host.isStored() ||
+      backend === undefined ||
+      (this.#repository !== undefined && !this.#onStore)
+    ) {
+      await this.putObjectFromBuffer(path, content);
+      return;
+    }
+    this.#host.assertMutable();
+    if (this.#repository === undefined) {
+      this.#repository = new Repository({ backend });
+      this.#onStore = true;
+    }
+    // an unstored node: no hierarchy to save (what putObjectFromBuffer adds for a stored one)
+    await this.#repository.putObjectFromBuffer(path, content);
+  }
   async putObjectFromStream(path: string, stream: ByteStream): Promise<void> {
     await this.#mutate((repository) => repository.putObjectFromStream(path, stream));
   }
@@ -167,10 +197,10 @@ export class NodeRepository {
   /** Removes every file. */
   async erase(): Promise<void> {
     this.#host.assertMutable();
-    if (this.#host.isStored()) {
+    if (this.#host.isStored() || this.#onStore) {
       // never hard-delete content of a stored node: other nodes may share it
       this.repository.reset();
-      await this.#host.persistMetadata({});
+      if (this.#host.isStored()) await this.#host.persistMetadata({});
       return;
     }
     await this.repository.erase();
@@ -194,8 +224,9 @@ export class NodeRepository {
       this.#reopen = true;
       return {};
     }
-    const target = new Repository({ backend });
-    if (this.#repository !== undefined) await target.clone(this.#repository);
+    // a folder on this object store already (see putSharedObject) has its content there: nothing to copy
+    const target = this.#repository.backend === backend ? this.#repository : new Repository({ backend });
+    if (target !== this.#repository) await target.clone(this.#repository);
     this.#pending = target;
     return target.serialize() as RepositoryMetadata;
   }
@@ -206,5 +237,6 @@ export class NodeRepository {
     else if (this.#reopen) this.#repository = undefined;
     this.#pending = undefined;
     this.#reopen = false;
+    this.#onStore = false;
   }
 }
