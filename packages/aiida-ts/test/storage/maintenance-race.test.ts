@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SinglefileData } from '../../src/orm.js';
+import { FolderData, SinglefileData } from '../../src/orm.js';
 import { DiskObjectStoreRepositoryBackend } from '../../src/repository.js';
 import type { MaintainOptions, MaintainReport } from '../../src/repository/repository-backend.js';
 import { collectObjectKeys } from '../../src/repository/object-key.js';
@@ -174,6 +174,41 @@ describe.each([sqlite, postgres] as Setup<unknown>[])('full maintenance racing s
         await storeWithMaintenance(writer, maintainer, 'written just before a full maintenance', (hook) => {
           hooked!.hook = hook;
         });
+      } finally {
+        await writer.close();
+        await maintainer.close();
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a shared object (a process function source) that full maintenance deleted before the store is put again', async () => {
+    const { config, cleanup } = await setup.config();
+    const plugin = setup.plugin();
+    try {
+      await plugin.initialise(config);
+      const writer = await plugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
+      const maintainer = await plugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
+      try {
+        await ensureAiidaTsSchema(writer);
+        const content = new TextEncoder().encode('def add(x, y):\n    return x + y\n');
+        const node = new FolderData(undefined, { storage: writer });
+        // written to the object store at once, referenced by no stored node yet: full maintenance deletes it
+        await node.repository.putSharedObject('source_file', content);
+        expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(1);
+        await node.store();
+        expect(Buffer.from(await node.repository.getObjectContent('source_file'))).toEqual(
+          Buffer.from(content),
+        );
+        expect(await brokenObjects(maintainer)).toEqual([]);
+        expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(0);
+        // a later change to an unstored node's shared folder goes to a sandbox of its own: a hard delete there
+        // leaves the object to the node that references it
+        const other = new FolderData(undefined, { storage: writer });
+        await other.repository.putSharedObject('source_file', content);
+        await other.repository.deleteObject('source_file', { hardDelete: true });
+        expect(await brokenObjects(maintainer)).toEqual([]);
       } finally {
         await writer.close();
         await maintainer.close();

@@ -52,6 +52,11 @@ export class NodeRepository {
    * rather than in a sandbox of its own: its content may be shared with other nodes, so it is never hard-deleted.
    */
   #onStore = false;
+  /**
+   * The content put with {@link putSharedObject}, by path: an object on the store that no stored node references yet
+   * may be deleted by full maintenance before the node's row is inserted, and is then put again from here.
+   */
+  readonly #shared = new Map<string, Uint8Array>();
 
   constructor(host: RepositoryHost) {
     this.#host = host;
@@ -74,12 +79,26 @@ export class NodeRepository {
     persist?: PersistMetadata,
   ): Promise<void> {
     this.#host.assertMutable();
+    if (this.#onStore && !this.#host.isStored()) await this.#toSandbox();
     await action(this.repository);
     if (!this.#host.isStored()) return;
     // the hierarchy as it is when the save runs (a later change saved first is then saved with it)
     const save = () => this.#host.persistMetadata(this.repository.serialize() as RepositoryMetadata);
     if (persist === undefined) await save();
     else persist(save);
+  }
+
+  /**
+   * Moves an unstored node's folder from the object store (see {@link putSharedObject}) into a sandbox of its own
+   * before any other change: what the change writes could not be put again if full maintenance deleted it before the
+   * node is stored, and a hard delete must not reach content other nodes share.
+   */
+  async #toSandbox(): Promise<void> {
+    const sandbox = new Repository();
+    if (this.#repository !== undefined) await sandbox.clone(this.#repository);
+    this.#repository = sandbox;
+    this.#onStore = false;
+    this.#shared.clear();
   }
 
   // --- reading -----------------------------------------------------------------------------------------------
@@ -169,6 +188,7 @@ export class NodeRepository {
     }
     // an unstored node: no hierarchy to save (what putObjectFromBuffer adds for a stored one)
     await this.#repository.putObjectFromBuffer(path, content);
+    this.#shared.set(path, content);
   }
   async putObjectFromStream(path: string, stream: ByteStream): Promise<void> {
     await this.#mutate((repository) => repository.putObjectFromStream(path, stream));
@@ -200,6 +220,7 @@ export class NodeRepository {
     if (this.#host.isStored() || this.#onStore) {
       // never hard-delete content of a stored node: other nodes may share it
       this.repository.reset();
+      this.#shared.clear();
       if (this.#host.isStored()) await this.#host.persistMetadata({});
       return;
     }
@@ -224,9 +245,12 @@ export class NodeRepository {
       this.#reopen = true;
       return {};
     }
-    // a folder on this object store already (see putSharedObject) has its content there: nothing to copy
+    // a folder on this object store already (see putSharedObject) has its content there: nothing to copy, unless
+    // this is a store's second flush (full maintenance deleted objects before its insert): then put them again
     const target = this.#repository.backend === backend ? this.#repository : new Repository({ backend });
     if (target !== this.#repository) await target.clone(this.#repository);
+    else if (this.#pending === target)
+      for (const [path, content] of this.#shared) await target.putObjectFromBuffer(path, content);
     this.#pending = target;
     return target.serialize() as RepositoryMetadata;
   }
@@ -238,5 +262,6 @@ export class NodeRepository {
     this.#pending = undefined;
     this.#reopen = false;
     this.#onStore = false;
+    this.#shared.clear();
   }
 }
