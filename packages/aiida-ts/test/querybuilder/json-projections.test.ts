@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QueryBuilder } from '../../src/querybuilder.js';
-import { DIALECTS, openTestStorage, type TestStorage } from './support/backends.js';
+import { DIALECTS, storageForBlock } from './support/backends.js';
 import { insertLinks, insertNodes } from './support/rows.js';
 
 // Several values of one JSON document projected together (SQLite reads them in one call, as one JSON array) give
@@ -24,13 +24,9 @@ const KEYS = [
 ] as const;
 
 describe.each(DIALECTS)('projecting several JSON values of one document on %s', (dialect) => {
-  let storage: TestStorage;
-  const qb = (): QueryBuilder => new QueryBuilder({ backend: storage.backend });
   let ids: number[] = [];
-
-  beforeAll(async () => {
-    storage = await openTestStorage(dialect);
-    ids = await insertNodes(storage.backend, [
+  const backend = storageForBlock(dialect, async (storage) => {
+    ids = await insertNodes(storage, [
       {
         label: 'jp-0',
         nodeType: 'data.core.dict.Dict.',
@@ -57,9 +53,9 @@ describe.each(DIALECTS)('projecting several JSON values of one document on %s', 
       },
       { label: 'jp-2', nodeType: 'data.core.dict.Dict.', attributes: null, extras: null },
     ]);
-    await insertLinks(storage.backend, [{ input: ids[0]!, output: ids[1]!, type: 'create', label: 'out' }]);
-  }, 60_000);
-  afterAll(async () => storage?.close());
+    await insertLinks(storage, [{ input: ids[0]!, output: ids[1]!, type: 'create', label: 'out' }]);
+  });
+  const qb = (): QueryBuilder => new QueryBuilder({ backend: backend() });
 
   const alone = async (field: string): Promise<unknown[]> =>
     qb()
