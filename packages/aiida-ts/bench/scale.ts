@@ -60,8 +60,10 @@ function middle(values: readonly number[]): number {
 }
 
 /**
- * Medians of `ours` and `floor` measured alternately (so a busy moment of the shared machine hits both alike):
- * at least `runs` pairs, more for quick workloads (until about a second was spent, at most 25 pairs).
+ * Medians of `ours` and `floor` measured alternately (so a busy moment of the shared machine hits both alike), each
+ * going first in every other pair (the first of a pair may find the pages it reads evicted by the machine's other
+ * work since the last pair, its follower finds them read): at least `runs` pairs, more for quick workloads (until
+ * about a second was spent, at most 25 pairs).
  */
 async function paired(
   ours: () => unknown,
@@ -73,13 +75,19 @@ async function paired(
   const a: number[] = [];
   const b: number[] = [];
   const started = performance.now();
+  const timed = async (run: () => unknown, into: number[]): Promise<void> => {
+    const start = performance.now();
+    await run();
+    into.push(performance.now() - start);
+  };
   while (a.length < runs || (a.length < 25 && performance.now() - started < 1000)) {
-    let start = performance.now();
-    await ours();
-    a.push(performance.now() - start);
-    start = performance.now();
-    await floor();
-    b.push(performance.now() - start);
+    if (a.length % 2 === 0) {
+      await timed(ours, a);
+      await timed(floor, b);
+    } else {
+      await timed(floor, b);
+      await timed(ours, a);
+    }
   }
   return { ours: middle(a), floor: middle(b) };
 }

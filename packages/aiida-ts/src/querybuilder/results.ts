@@ -200,6 +200,19 @@ export class RowDecoder {
       const sqlAlias: string | number = positional ? plan.position : plan.sqlAlias;
       const decoder = plan.decoder;
       if (decoder.kind === 'json') return (row) => json.decodeJsonValue((row as Keyed)[sqlAlias]);
+      if (decoder.kind === 'jsonItem') {
+        // the values of one document come as one JSON array, parsed once per row for all of them
+        const parsed = this.#arrays(positional, sqlAlias);
+        const item = decoder.item;
+        return (row) => {
+          if (parsed.row !== row) {
+            const raw = (row as Keyed)[sqlAlias];
+            parsed.row = row;
+            parsed.values = typeof raw === 'string' ? (JSON.parse(raw) as unknown[]) : [];
+          }
+          return parsed.values[item] ?? null;
+        };
+      }
       if (decoder.kind === 'column') {
         const columnKind = decoder.columnKind;
         if (columnKind === 'text' || columnKind === 'uuid') return (row) => (row as Keyed)[sqlAlias] ?? null;
@@ -217,6 +230,19 @@ export class RowDecoder {
       const loader = ormBase === undefined ? undefined : getEntityLoader(ormBase);
       return loader === undefined ? decodeEntityRow(dialect, plan.columns, raw) : loader(this.#backend, raw);
     };
+  }
+
+  /** The last row's parsed array of each merged JSON column (see {@link ValueDecoder} `jsonItem`), by column. */
+  readonly #parsedArrays = new Map<string, { row: Row | undefined; values: unknown[] }>();
+
+  #arrays(positional: boolean, column: string | number): { row: Row | undefined; values: unknown[] } {
+    const key = `${positional ? 'p' : 'n'}${column}`;
+    let parsed = this.#parsedArrays.get(key);
+    if (parsed === undefined) {
+      parsed = { row: undefined, values: [] };
+      this.#parsedArrays.set(key, parsed);
+    }
+    return parsed;
   }
 
   #values(row: Row): unknown[] {

@@ -29,6 +29,8 @@ export const RECURSIVE_LINK_TYPES = ['create', 'input_calc'] as const;
 export type ValueDecoder =
   | { readonly kind: 'column'; readonly columnKind: ColumnKind }
   | { readonly kind: 'json' }
+  /** Element `item` of a JSON array of several values of one document (see {@link JsonAccess.values}). */
+  | { readonly kind: 'jsonItem'; readonly item: number }
   | { readonly kind: 'cast'; readonly cast: JsonCast }
   | { readonly kind: 'count' };
 
@@ -369,8 +371,13 @@ export class QueryCompiler {
     }
 
     // projections: every tag in path order, then edges; nothing projected means the last vertex's entity
-    const projections: ProjectionPlan[] = [];
-    const selectList: RawBuilder<unknown>[] = [];
+    let projections: ProjectionPlan[] = [];
+    let selectList: RawBuilder<unknown>[] = [];
+    // the JSON values projected plainly (no cast, no aggregate), by the document they come from
+    const jsonValues = new Map<
+      ProjectionPlan,
+      { document: string; doc: RawBuilder<unknown>; keys: string[] }
+    >();
     let hasAggregate = false;
     const addProjections = (tag: string, items: readonly Record<string, ProjectionModifiers>[]): void => {
       if (items.length === 0) return;
@@ -397,6 +404,19 @@ export class QueryCompiler {
                 sql`${this.#valueExpression(target, name, modifiers)} as ${sql.id(plan.sqlAlias)}`,
               );
               if (modifiers.func !== undefined) hasAggregate = true;
+              if (
+                plan.decoder.kind === 'json' &&
+                modifiers.cast === undefined &&
+                modifiers.func === undefined
+              ) {
+                const { column, kind, path } = this.#field(target, name, 'projections');
+                if (kind === 'json')
+                  jsonValues.set(plan, {
+                    document: `${target.alias}.${column}`,
+                    doc: ref(target.alias, column),
+                    keys: path,
+                  });
+              }
             }
             projections.push(plan);
           }
@@ -416,6 +436,12 @@ export class QueryCompiler {
     }
     if (hasAggregate && projections.some((p) => p.kind === 'entity')) {
       throw new QueryError("An aggregate ('func') cannot be combined with projecting entities ('*')");
+    }
+    // several values of one document read in one go where the dialect can (not under DISTINCT or an aggregate,
+    // which compare the values themselves): listing processes projects a dozen attributes of every row
+    if (this.#json.values !== undefined && !data.distinct && !hasAggregate) {
+      const values = this.#json.values.bind(this.#json);
+      ({ projections, selectList } = mergeJsonValues(projections, selectList, jsonValues, values));
     }
 
     // ordering
@@ -841,4 +867,67 @@ export class QueryCompiler {
   ): RawBuilder<unknown> {
     return order === 'asc' ? sql`${expr} ${direction} nulls last` : sql`${expr} ${direction} nulls first`;
   }
+}
+
+/**
+ * The projections and select list with the plain JSON values of each document that has several (see `jsonValues`)
+ * read as one JSON array (`values`), placed where the first of them was; every other entry keeps its expression,
+ * at its new position.
+ */
+function mergeJsonValues(
+  projections: readonly ProjectionPlan[],
+  selectList: readonly RawBuilder<unknown>[],
+  jsonValues: ReadonlyMap<ProjectionPlan, { document: string; doc: RawBuilder<unknown>; keys: string[] }>,
+  values: NonNullable<JsonAccess['values']>,
+): { projections: ProjectionPlan[]; selectList: RawBuilder<unknown>[] } {
+  const byDocument = new Map<string, ProjectionPlan[]>();
+  for (const [plan, { document }] of jsonValues) {
+    const plans = byDocument.get(document);
+    if (plans === undefined) byDocument.set(document, [plan]);
+    else plans.push(plan);
+  }
+  const merged = new Map<ProjectionPlan, readonly ProjectionPlan[]>();
+  for (const plans of byDocument.values())
+    if (plans.length > 1) for (const plan of plans) merged.set(plan, plans);
+  if (merged.size === 0) return { projections: [...projections], selectList: [...selectList] };
+  const outPlans: ProjectionPlan[] = [];
+  const outList: RawBuilder<unknown>[] = [];
+  const placed = new Map<readonly ProjectionPlan[], { sqlAlias: string; position: number }>();
+  // the select list holds each projection's columns in projection order
+  let at = 0;
+  for (const plan of projections) {
+    if (plan.kind === 'entity') {
+      outPlans.push({
+        ...plan,
+        columns: plan.columns.map((column) => ({
+          ...column,
+          position: outList.length + (column.position - at),
+        })),
+      });
+      outList.push(...selectList.slice(at, at + plan.columns.length));
+      at += plan.columns.length;
+      continue;
+    }
+    const group = merged.get(plan);
+    if (group === undefined) {
+      outPlans.push({ ...plan, position: outList.length });
+      outList.push(selectList[at]!);
+    } else {
+      let column = placed.get(group);
+      if (column === undefined) {
+        column = { sqlAlias: plan.sqlAlias, position: outList.length };
+        placed.set(group, column);
+        const first = jsonValues.get(plan)!;
+        outList.push(
+          sql`${values(
+            first.doc,
+            group.map((p) => jsonValues.get(p)!.keys),
+          )} as ${sql.id(column.sqlAlias)}`,
+        );
+      }
+      outPlans.push({ ...plan, ...column, decoder: { kind: 'jsonItem', item: group.indexOf(plan) } });
+    }
+    at += 1;
+  }
+  return { projections: outPlans, selectList: outList };
 }

@@ -95,6 +95,39 @@ export function openSqliteDatabase(options: SqliteConnectionOptions): BetterSqli
   return db;
 }
 
+/** The column names of each prepared read, asked of SQLite once. */
+const columnNames = new WeakMap<BetterSqlite3.Statement, readonly string[]>();
+
+/**
+ * The rows of a read as objects by column name (a later column of the same name wins, as in better-sqlite3's own
+ * objects), made here from the rows read as arrays: better-sqlite3 builds its objects property by property in
+ * C++, which costs more than the query itself for a few dozen rows of a wide table (40 nodes of 15 columns:
+ * 145 µs that way against 104 µs this way).
+ */
+function readObjects(statement: BetterSqlite3.Statement, parameters: readonly unknown[]): unknown[] {
+  let names = columnNames.get(statement);
+  if (names === undefined) {
+    names = statement.columns().map((column) => column.name);
+    columnNames.set(statement, names);
+  }
+  statement.raw(true);
+  let rows: unknown[][];
+  try {
+    rows = statement.all(parameters) as unknown[][];
+  } finally {
+    statement.raw(false);
+  }
+  const count = names.length;
+  const out = new Array<Record<string, unknown>>(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!;
+    const object: Record<string, unknown> = {};
+    for (let c = 0; c < count; c++) object[names[c]!] = row[c];
+    out[r] = object;
+  }
+  return out;
+}
+
 /**
  * A better-sqlite3 handle for Kysely that reuses prepared statements: Kysely prepares every query afresh, and
  * preparing costs more than running a small insert.
@@ -128,7 +161,8 @@ class CachingSqliteDatabase implements SqliteDatabase {
     };
     return {
       reader: statement.reader,
-      all: (parameters) => guard(() => statement.all(parameters)),
+      all: (parameters) =>
+        guard(() => (statement.reader ? readObjects(statement, parameters) : statement.all(parameters))),
       run: (parameters) => guard(() => statement.run(parameters)),
       iterate: (parameters) => {
         const rows = guard(() => statement.iterate(parameters));
@@ -390,7 +424,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     if (this.#native.inTransaction && !this.inTransaction()) return undefined;
     try {
       const statement = this.#statements.statement(text);
-      if (!raw) return statement.all(parameters);
+      if (!raw) return statement.reader ? readObjects(statement, parameters) : statement.all(parameters);
       // the statement is shared with Kysely, which reads objects: raw only for this call
       statement.raw(true);
       try {

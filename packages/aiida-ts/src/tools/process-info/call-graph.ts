@@ -125,15 +125,20 @@ async function calledProcesses(
   const pk = process.pk;
   if (storage === undefined || pk === null || levels < 1) return byCaller;
   const rows = await calledDescendants(storage, pk, levels);
-  for (const { caller_id: callerId, call_label: label, ...row } of rows) {
+  for (const row of rows) {
+    // (the row as it is: the node reads its own columns, and copying it without the two link columns costs more)
     const node = Node.fromRow(storage, row);
     if (!(node instanceof ProcessNode)) continue;
-    const list = byCaller.get(Number(callerId)) ?? [];
-    list.push({ label, node });
-    byCaller.set(Number(callerId), list);
+    const callerId = Number(row.caller_id);
+    const list = byCaller.get(callerId) ?? [];
+    list.push({ label: row.call_label, node });
+    byCaller.set(callerId, list);
   }
+  // each creation time read once (a node's `ctime` is a new Date per read), not once per comparison
+  const created = new Map<ProcessNode, number>();
+  for (const list of byCaller.values()) for (const { node } of list) created.set(node, node.ctime.getTime());
   for (const list of byCaller.values())
-    list.sort((a, b) => a.node.ctime.getTime() - b.node.ctime.getTime() || a.node.pk! - b.node.pk!);
+    list.sort((a, b) => created.get(a.node)! - created.get(b.node)! || a.node.pk! - b.node.pk!);
   return byCaller;
 }
 

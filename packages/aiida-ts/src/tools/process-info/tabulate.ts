@@ -40,18 +40,32 @@ export interface TabulateOptions {
 export function tabulate(rows: readonly (readonly Cell[])[], options: TabulateOptions = {}): string {
   const headers = options.headers;
   const format = options.format ?? (headers === undefined ? 'plain' : 'simple');
-  const columns = Math.max(headers?.length ?? 0, ...rows.map((row) => row.length));
-  const numeric: boolean[] = [];
-  const widths: number[] = [];
-  const cells = rows.map((row) =>
-    Array.from({ length: columns }, (_, index) => text(row[index]).split('\n')),
-  );
+  let columns = headers?.length ?? 0;
+  for (const row of rows) if (row.length > columns) columns = row.length;
+  // one pass over the cells (`verdi node show` prints several tables per call): each cell's lines, each column's
+  // width and whether all its non-empty cells are numbers
+  const widths = new Array<number>(columns).fill(0);
+  const numeric = new Array<boolean>(columns).fill(true);
+  const filled = new Array<boolean>(columns).fill(false);
+  const cells: string[][][] = [];
+  for (const row of rows) {
+    const lines: string[][] = [];
+    for (let column = 0; column < columns; column++) {
+      const cell = row[column];
+      const parts = text(cell).split('\n');
+      lines.push(parts);
+      for (const part of parts) if (part.length > widths[column]!) widths[column] = part.length;
+      if (!isEmpty(cell)) {
+        filled[column] = true;
+        if (numeric[column] && !isNumeric(cell)) numeric[column] = false;
+      }
+    }
+    cells.push(lines);
+  }
   for (let column = 0; column < columns; column++) {
-    const values = rows.map((row) => row[column]).filter((cell) => !isEmpty(cell));
-    numeric.push(values.length > 0 && values.every(isNumeric));
-    const data = Math.max(0, ...cells.map((row) => Math.max(...row[column]!.map((line) => line.length))));
-    const header = headers === undefined ? 0 : (headers[column]?.length ?? 0) + MIN_PADDING;
-    widths.push(Math.max(data, header));
+    numeric[column] = numeric[column]! && filled[column]!;
+    if (headers !== undefined)
+      widths[column] = Math.max(widths[column]!, (headers[column]?.length ?? 0) + MIN_PADDING);
   }
   const align = (value: string, column: number): string =>
     numeric[column] ? value.padStart(widths[column]!) : value.padEnd(widths[column]!);
@@ -60,7 +74,8 @@ export function tabulate(rows: readonly (readonly Cell[])[], options: TabulateOp
   if (headers !== undefined) lines.push(headers.map((header, column) => align(header, column)).join('  '));
   if (format === 'simple') lines.push(rule);
   for (const row of cells) {
-    const height = Math.max(1, ...row.map((parts) => parts.length));
+    let height = 1;
+    for (const parts of row) if (parts.length > height) height = parts.length;
     for (let line = 0; line < height; line++) {
       lines.push(row.map((parts, column) => align(parts[line] ?? '', column)).join('  '));
     }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kysely, PostgresDialect, sql } from 'kysely';
+import { afterAll, beforeAll } from 'vitest';
 import {
   createPostgresDatabase,
   createPostgresPool,
@@ -76,6 +77,26 @@ export async function openTestStorage(dialect: TestDialect): Promise<TestStorage
       await backend.close();
       await dropPostgresDatabase(config);
     },
+  };
+}
+
+/**
+ * The storage of the enclosing `describe` block: opened, and `seed` run on it, before its tests; closed after them.
+ * Returns how to reach it from a test.
+ */
+export function storageForBlock(
+  dialect: TestDialect,
+  seed: (backend: StorageBackend) => Promise<void>,
+): () => StorageBackend {
+  let storage: TestStorage | undefined;
+  beforeAll(async () => {
+    storage = await openTestStorage(dialect);
+    await seed(storage.backend);
+  }, 60_000);
+  afterAll(async () => storage?.close());
+  return () => {
+    if (storage === undefined) throw new Error('the storage of this block is not open');
+    return storage.backend;
   };
 }
 
