@@ -1,5 +1,5 @@
 import { HashingError } from '../errors.js';
-import { treeDigest, type TreeDigestParams } from './tree-blake2b.js';
+import { treeDigest, treeDigestHex, treeDigestInto, type TreeDigestParams } from './tree-blake2b.js';
 
 /**
  * aiida-core's `make_hash` (`aiida.common.hashing`), reproduced digest for digest: every value becomes a list of
@@ -80,6 +80,8 @@ function paramsFor(type: string): TreeDigestParams {
   return params;
 }
 
+const INT_PARAMS = paramsFor('int');
+
 function computeDigest(type: string, bytes: Uint8Array): Uint8Array {
   return treeDigest(paramsFor(type), [bytes]);
 }
@@ -139,6 +141,25 @@ function textDigest(type: string, text: string): Uint8Array {
  * The leaf digests of a value, appended to one growing buffer (every leaf is 32 bytes): the root digest is taken
  * over the buffer as it is, without a list of leaves to concatenate.
  */
+/**
+ * The leaf of a safe integer. Small ones recur (counters, flags, sizes) and are kept in an array by value; larger
+ * ones are mostly unique (an `Int` node's value in a batch of thousands) and are digested straight into the leaves:
+ * a memo would only churn, and keep each digest alive long enough for the garbage collector to copy it.
+ */
+function pushInteger(value: number, out: Leaves): void {
+  if (value >= 0 && value < SMALL_INTEGERS) {
+    let digest = smallIntegers[value];
+    if (digest === undefined) smallIntegers[value] = digest = textDigest('int', String(value));
+    out.push(digest);
+    return;
+  }
+  const { written } = encoder.encodeInto(String(value), shortText);
+  const bytes = out.reserve();
+  treeDigestInto(INT_PARAMS, shortText.subarray(0, written), bytes, out.length - DIGEST_SIZE);
+}
+const SMALL_INTEGERS = 1024;
+const smallIntegers: (Uint8Array | undefined)[] = [];
+
 class Leaves {
   bytes = new Uint8Array(DIGEST_SIZE * 16);
   length = 0;
@@ -151,6 +172,17 @@ class Leaves {
     }
     this.bytes.set(digest, this.length);
     this.length += DIGEST_SIZE;
+  }
+
+  /** Room for one more leaf, counted in; the caller writes its 32 bytes at `length - 32` of the array returned. */
+  reserve(): Uint8Array {
+    if (this.length + DIGEST_SIZE > this.bytes.length) {
+      const grown = new Uint8Array(this.bytes.length * 2);
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    this.length += DIGEST_SIZE;
+    return this.bytes;
   }
 
   append(other: Leaves): void {
@@ -251,19 +283,37 @@ function keyLeaves(keys: readonly string[]): KeyLeaf[] {
 /** The keys with their leaf digests, in aiida's order (string keys are one leaf each, and distinct). */
 function sortedKeys(keys: readonly string[]): readonly KeyLeaf[] {
   if (keys.length > MAX_KEYS_REMEMBERED) return keyLeaves(keys);
+  // the few lists of keys met last, compared key by key: no joined text to build and look up for each dictionary
+  // (hashing a node meets the same two or three kinds of dictionary over and over)
+  for (const recent of recentOrders) {
+    if (recent.keys.length === keys.length && sameKeys(recent.keys, keys)) return recent.sorted;
+  }
+  const found = rememberedKeys(keys);
+  if (recentOrders.length >= RECENT_ORDERS) recentOrders.pop();
+  recentOrders.unshift(found);
+  return found.sorted;
+}
+
+const RECENT_ORDERS = 4;
+const recentOrders: { readonly keys: readonly string[]; readonly sorted: readonly KeyLeaf[] }[] = [];
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function rememberedKeys(keys: readonly string[]): {
+  readonly keys: readonly string[];
+  readonly sorted: readonly KeyLeaf[];
+} {
   const id = keys.join('\u0000');
   const known = keyOrders.get(id);
   // the same keys in the same order (a key holding the separator could give another list the same id)
-  if (
-    known !== undefined &&
-    known.keys.length === keys.length &&
-    known.keys.every((key, i) => key === keys[i])
-  )
-    return known.sorted;
-  const sorted = keyLeaves(keys);
+  if (known !== undefined && known.keys.length === keys.length && sameKeys(known.keys, keys)) return known;
+  const found = { keys, sorted: keyLeaves(keys) };
   if (keyOrders.size >= MAX_KEY_ORDERS) keyOrders.clear();
-  keyOrders.set(id, { keys, sorted });
-  return sorted;
+  keyOrders.set(id, found);
+  return found;
 }
 
 /** A dictionary: `dict(`, then key and value leaves with the keys in digest order, then `)`. */
@@ -305,7 +355,7 @@ function collect(value: Hashable, out: Leaves): void {
       return;
     case 'number':
       // a safe integer prints the same digits as its bigint; beyond, only the bigint has them all
-      if (Number.isSafeInteger(value)) out.push(textDigest('int', String(value)));
+      if (Number.isSafeInteger(value)) pushInteger(value, out);
       else if (Number.isInteger(value)) out.push(textDigest('int', BigInt(value).toString()));
       else out.push(floatDigest(value));
       return;
@@ -356,5 +406,5 @@ export function makeHash(value: Hashable): string {
   // the empty last leaf every `make_hash` tree ends with
   lastLeafDigest ??= treeDigest({ nodeDepth: 0, lastNode: true }, []);
   leaves.push(lastLeafDigest);
-  return Buffer.from(treeDigest(ROOT, [leaves.view()])).toString('hex');
+  return treeDigestHex(ROOT, leaves.view());
 }
