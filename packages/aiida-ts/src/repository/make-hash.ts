@@ -1,5 +1,5 @@
 import { HashingError } from '../errors.js';
-import { treeDigest, treeDigestHex, treeDigestInto, type TreeDigestParams } from './tree-blake2b.js';
+import { treeDigest, treeDigestAsciiInto, treeDigestHex, type TreeDigestParams } from './tree-blake2b.js';
 
 /**
  * aiida-core's `make_hash` (`aiida.common.hashing`), reproduced digest for digest: every value becomes a list of
@@ -153,9 +153,8 @@ function pushInteger(value: number, out: Leaves): void {
     out.push(digest);
     return;
   }
-  const { written } = encoder.encodeInto(String(value), shortText);
   const bytes = out.reserve();
-  treeDigestInto(INT_PARAMS, shortText.subarray(0, written), bytes, out.length - DIGEST_SIZE);
+  treeDigestAsciiInto(INT_PARAMS, String(value), bytes, out.length - DIGEST_SIZE);
 }
 const SMALL_INTEGERS = 1024;
 const smallIntegers: (Uint8Array | undefined)[] = [];
@@ -195,8 +194,13 @@ class Leaves {
     this.length += other.length;
   }
 
+  // the last view made: the root leaves of nodes of one kind have one length, which then costs no new view per hash
+  #view = new Uint8Array(0);
+
   view(): Uint8Array {
-    return this.bytes.subarray(0, this.length);
+    if (this.#view.buffer !== this.bytes.buffer || this.#view.length !== this.length)
+      this.#view = this.bytes.subarray(0, this.length);
+    return this.#view;
   }
 }
 

@@ -134,6 +134,13 @@ function memoryOf(tree: WasmTree): Uint8Array {
 function runDigest(tree: WasmTree, params: TreeDigestParams, data: Uint8Array): void {
   const memory = memoryOf(tree);
   memory.set(stateFor(tree, params), tree.stateOffset);
+  // (no view of the data to make for the usual short input)
+  if (data.length <= MAIN_BUFFER_SIZE) {
+    memory.set(data, tree.bufferOffset);
+    tree.exports.Hash_Update(data.length);
+    tree.exports.Hash_Final();
+    return;
+  }
   for (let at = 0; at < data.length; at += MAIN_BUFFER_SIZE) {
     const chunk = data.subarray(at, at + MAIN_BUFFER_SIZE);
     memory.set(chunk, tree.bufferOffset);
@@ -239,7 +246,31 @@ export function treeDigestInto(
     return;
   }
   runDigest(wasm, params, data);
-  out.set(wasm.memory.subarray(wasm.bufferOffset, wasm.bufferOffset + DIGEST_SIZE), offset);
+  out.set(wasm.digestBytes, offset);
+}
+
+/**
+ * {@link treeDigestInto} of a short text of ASCII characters only (an integer's digits), written into the module's
+ * input as it is read: no encoder, and no array for the bytes.
+ */
+export function treeDigestAsciiInto(
+  params: TreeDigestParams,
+  text: string,
+  out: Uint8Array,
+  offset: number,
+): void {
+  if (wasm === undefined || text.length > MAIN_BUFFER_SIZE) {
+    treeDigestInto(params, Buffer.from(text, 'latin1'), out, offset);
+    return;
+  }
+  const tree = wasm;
+  const memory = memoryOf(tree);
+  memory.set(stateFor(tree, params), tree.stateOffset);
+  const at = tree.bufferOffset;
+  for (let i = 0; i < text.length; i++) memory[at + i] = text.charCodeAt(i);
+  tree.exports.Hash_Update(text.length);
+  tree.exports.Hash_Final();
+  out.set(tree.digestBytes, offset);
 }
 
 /** {@link treeDigest} of one chunk, as hexadecimal text. */
