@@ -298,6 +298,25 @@ function sortedKeys(keys: readonly string[]): readonly KeyLeaf[] {
   return found.sorted;
 }
 
+/**
+ * {@link sortedKeys} of a dictionary's own keys; one of the recent lists is matched by walking the keys in place,
+ * without the array `Object.keys` makes (one per dictionary hashed: two per node).
+ */
+function sortedKeysOf(value: { readonly [key: string]: Hashable }): readonly KeyLeaf[] {
+  for (const recent of recentOrders) if (hasExactKeys(value, recent.keys)) return recent.sorted;
+  return sortedKeys(Object.keys(value));
+}
+
+function hasExactKeys(value: { readonly [key: string]: Hashable }, keys: readonly string[]): boolean {
+  let i = 0;
+  for (const key in value) {
+    // (an inherited enumerable key is not the dictionary's: never a match)
+    if (key !== keys[i] || !Object.hasOwn(value, key)) return false;
+    i++;
+  }
+  return i === keys.length;
+}
+
 const RECENT_ORDERS = 4;
 const recentOrders: { readonly keys: readonly string[]; readonly sorted: readonly KeyLeaf[] }[] = [];
 
@@ -323,7 +342,7 @@ function rememberedKeys(keys: readonly string[]): {
 /** A dictionary: `dict(`, then key and value leaves with the keys in digest order, then `)`. */
 function collectObject(value: { readonly [key: string]: Hashable }, out: Leaves): void {
   out.push(fixedDigest('dict('));
-  for (const { key, digest } of sortedKeys(Object.keys(value))) {
+  for (const { key, digest } of sortedKeysOf(value)) {
     out.push(digest);
     collect(value[key], out);
   }

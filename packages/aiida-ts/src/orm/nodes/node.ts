@@ -251,6 +251,8 @@ export class Node {
 
   readonly #state: NodeState;
   #repository: NodeRepository | undefined;
+  /** The mark of the last `storeMany` batch the node was in (see `#storeBatch`). */
+  #batch: object | undefined;
   #base: NodeBase | undefined;
 
   constructor(options: NodeOptions = {}) {
@@ -706,14 +708,21 @@ export class Node {
     options: StorageOption,
     then: readonly WriteStatement[],
   ): Promise<boolean> {
-    const batch = new Set<Node>();
-    for (const node of nodes) if (!node.isStored) batch.add(node);
-    const unstored = [...batch];
-    for (const node of unstored) {
-      const incoming = node.#state.incoming;
+    // the nodes of this batch carry its mark (a Set of 10,000 nodes would be as many entries to allocate): a node
+    // given twice is stored once, and a link from an unstored node is allowed when that node has the mark
+    const mark = {};
+    const unstored: Node[] = [];
+    for (let n = 0; n < nodes.length; n++) {
+      const node = nodes[n]!;
+      if (node.isStored || node.#batch === mark) continue;
+      node.#batch = mark;
+      unstored.push(node);
+    }
+    for (let n = 0; n < unstored.length; n++) {
+      const incoming = unstored[n]!.#state.incoming;
       for (let l = 0; l < incoming.length; l++) {
         const link = incoming[l]!;
-        if (!link.source.isStored && !batch.has(link.source)) {
+        if (!link.source.isStored && link.source.#batch !== mark) {
           throw new ModificationNotAllowedError(
             `Cannot store because source node of link triple (${link.source.uuid}, ${link.linkType}, ${link.linkLabel}) is not stored`,
           );
@@ -751,7 +760,9 @@ export class Node {
     let linked = false;
     // a batch is mostly nodes of one class: its checks once per run of the same class
     let checkedClass: typeof Node | undefined;
-    for (const node of nodes) {
+    // an index loop: this async function's for-of would make an iterator result per node (it lives across awaits)
+    for (let n = 0; n < nodes.length; n++) {
+      const node = nodes[n]!;
       const cls = node.constructor as typeof Node;
       if (cls !== checkedClass) {
         if (!cls.storable) throw new StoringNotAllowedError(cls.unstorableMessage);
@@ -801,7 +812,8 @@ export class Node {
     // repository objects first, by content key: a failed transaction leaves only unreferenced objects
     const flush = async (): Promise<RepositoryMetadata[]> => {
       const metadata: RepositoryMetadata[] = [];
-      for (const node of nodes) {
+      for (let n = 0; n < nodes.length; n++) {
+        const node = nodes[n]!;
         metadata.push(
           node.#repository === undefined
             ? node.#state.repositoryMetadata
@@ -914,22 +926,24 @@ export class Node {
    * `cleanValue`), with the label and description: one `ValidationError` naming the node and every failing path.
    */
   #cleanAttributesForStore(): Record<string, JsonValue> {
-    const issues: ValidationIssue[] = [];
+    // (the list of issues only once there is one: most nodes have none)
+    let issues: ValidationIssue[] | undefined;
     const attributes: Record<string, JsonValue> = {};
     const source = this.#state.attributes;
-    for (const key of Object.keys(source)) {
+    for (const key in source) {
+      if (!Object.hasOwn(source, key)) continue;
       try {
         attributes[key] = cleanValue(source[key], `attributes.${key}`, ATTRIBUTE_DEPTH);
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
-        issues.push(...error.issues);
+        (issues ??= []).push(...error.issues);
       }
     }
     for (const column of ['label', 'description'] as const) {
       const reason = unstorableTextReason(this.#state[column]);
-      if (reason !== undefined) issues.push({ path: column, message: `the string ${reason}` });
+      if (reason !== undefined) (issues ??= []).push({ path: column, message: `the string ${reason}` });
     }
-    if (issues.length > 0) {
+    if (issues !== undefined) {
       throw new ValidationError(`${this.constructor.name} node ${this.uuid} cannot be stored`, issues);
     }
     return attributes;
