@@ -46,10 +46,23 @@ const LAST_NODE_OFFSET = 64 + 16 + 16 + 128 + 4 + 4;
 /** The size of hash-wasm's input buffer (`main_buffer`): longer data goes in as several updates. */
 const MAIN_BUFFER_SIZE = 16 * 1024;
 
+/**
+ * The part of the WebAssembly API used here, declared for this module: the global exists in every Node.js we run
+ * on, but @types/node 20 does not declare it (only the DOM library does, which not every program compiling this
+ * file includes).
+ */
+declare const WebAssembly: {
+  instantiate(
+    bytes: Uint8Array,
+    imports: object,
+  ): Promise<{ readonly instance: { readonly exports: Readonly<Record<string, unknown>> } }>;
+};
+
 /** The functions hash-wasm's BLAKE2b module exports (see its `blake2b.c`). */
 interface Blake2bExports {
-  readonly memory: WebAssembly.Memory;
-  readonly STATE_SIZE: WebAssembly.Global;
+  readonly memory: { readonly buffer: ArrayBuffer };
+  /** The address of the `STATE_SIZE` constant in the module's memory. */
+  readonly STATE_SIZE: { readonly value: unknown };
   Hash_GetBuffer(): number;
   Hash_GetState(): number;
   Hash_Init(bits: number): void;
@@ -217,7 +230,8 @@ async function instantiateBlake2b(): Promise<Blake2bExports> {
   const exports = instance.exports as Partial<Blake2bExports>;
   for (const name of ['Hash_GetBuffer', 'Hash_GetState', 'Hash_Init', 'Hash_Update', 'Hash_Final'] as const)
     if (typeof exports[name] !== 'function') throw new HashingError(`hash-wasm: the module has no ${name}`);
-  if (!(exports.memory instanceof WebAssembly.Memory) || !(exports.STATE_SIZE instanceof WebAssembly.Global))
+  const { memory, STATE_SIZE: stateSize } = exports;
+  if (!(memory?.buffer instanceof ArrayBuffer) || typeof stateSize?.value !== 'number')
     throw new HashingError('hash-wasm: the module has no memory or STATE_SIZE');
   return exports as Blake2bExports;
 }
