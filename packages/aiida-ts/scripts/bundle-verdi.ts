@@ -38,9 +38,9 @@ const MODULE_MAIN = 'verdi-main';
 
 /**
  * Packages bundled in: pure JavaScript that commands load (kysely and zod alone are 350 files). The others stay
- * outside: native addons and WebAssembly found beside their files (better-sqlite3, @resvg, ssh2), packages that
- * start workers from their own files (pino, esbuild, tsx), and ones loaded by only a command or two (pg, fastify,
- * archives).
+ * outside: native addons and WebAssembly found beside their files (better-sqlite3, @resvg, ssh2, and hash-wasm,
+ * whose BLAKE2b module is read from its file, never imported), packages that start workers from their own files
+ * (pino, esbuild, tsx), and ones loaded by only a command or two (pg, fastify, archives).
  */
 const BUNDLED = new Set([
   'plumpy-ts',
@@ -53,8 +53,6 @@ const BUNDLED = new Set([
   'yaml',
   'p-limit',
   'yocto-queue',
-  // its CommonJS build holds every algorithm's WebAssembly (600 kB that Node scans for exports); bundled, only BLAKE2b
-  'hash-wasm',
 ]);
 
 function packageName(specifier: string): string {

@@ -1,5 +1,5 @@
 import { HashingError } from '../errors.js';
-import { treeDigest, type TreeDigestParams } from './tree-blake2b.js';
+import { treeDigest, treeDigestAsciiInto, treeDigestHex, type TreeDigestParams } from './tree-blake2b.js';
 
 /**
  * aiida-core's `make_hash` (`aiida.common.hashing`), reproduced digest for digest: every value becomes a list of
@@ -80,6 +80,8 @@ function paramsFor(type: string): TreeDigestParams {
   return params;
 }
 
+const INT_PARAMS = paramsFor('int');
+
 function computeDigest(type: string, bytes: Uint8Array): Uint8Array {
   return treeDigest(paramsFor(type), [bytes]);
 }
@@ -139,6 +141,24 @@ function textDigest(type: string, text: string): Uint8Array {
  * The leaf digests of a value, appended to one growing buffer (every leaf is 32 bytes): the root digest is taken
  * over the buffer as it is, without a list of leaves to concatenate.
  */
+/**
+ * The leaf of a safe integer. Small ones recur (counters, flags, sizes) and are kept in an array by value; larger
+ * ones are mostly unique (an `Int` node's value in a batch of thousands) and are digested straight into the leaves:
+ * a memo would only churn, and keep each digest alive long enough for the garbage collector to copy it.
+ */
+function pushInteger(value: number, out: Leaves): void {
+  if (value >= 0 && value < SMALL_INTEGERS) {
+    let digest = smallIntegers[value];
+    if (digest === undefined) smallIntegers[value] = digest = textDigest('int', String(value));
+    out.push(digest);
+    return;
+  }
+  const bytes = out.reserve();
+  treeDigestAsciiInto(INT_PARAMS, String(value), bytes, out.length - DIGEST_SIZE);
+}
+const SMALL_INTEGERS = 1024;
+const smallIntegers: (Uint8Array | undefined)[] = [];
+
 class Leaves {
   bytes = new Uint8Array(DIGEST_SIZE * 16);
   length = 0;
@@ -153,6 +173,17 @@ class Leaves {
     this.length += DIGEST_SIZE;
   }
 
+  /** Room for one more leaf, counted in; the caller writes its 32 bytes at `length - 32` of the array returned. */
+  reserve(): Uint8Array {
+    if (this.length + DIGEST_SIZE > this.bytes.length) {
+      const grown = new Uint8Array(this.bytes.length * 2);
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    this.length += DIGEST_SIZE;
+    return this.bytes;
+  }
+
   append(other: Leaves): void {
     if (this.length + other.length > this.bytes.length) {
       const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + other.length));
@@ -163,8 +194,13 @@ class Leaves {
     this.length += other.length;
   }
 
+  // the last view made: the root leaves of nodes of one kind have one length, which then costs no new view per hash
+  #view = new Uint8Array(0);
+
   view(): Uint8Array {
-    return this.bytes.subarray(0, this.length);
+    if (this.#view.buffer !== this.bytes.buffer || this.#view.length !== this.length)
+      this.#view = this.bytes.subarray(0, this.length);
+    return this.#view;
   }
 }
 
@@ -251,25 +287,62 @@ function keyLeaves(keys: readonly string[]): KeyLeaf[] {
 /** The keys with their leaf digests, in aiida's order (string keys are one leaf each, and distinct). */
 function sortedKeys(keys: readonly string[]): readonly KeyLeaf[] {
   if (keys.length > MAX_KEYS_REMEMBERED) return keyLeaves(keys);
+  // the few lists of keys met last, compared key by key: no joined text to build and look up for each dictionary
+  // (hashing a node meets the same two or three kinds of dictionary over and over)
+  for (const recent of recentOrders) {
+    if (recent.keys.length === keys.length && sameKeys(recent.keys, keys)) return recent.sorted;
+  }
+  const found = rememberedKeys(keys);
+  if (recentOrders.length >= RECENT_ORDERS) recentOrders.pop();
+  recentOrders.unshift(found);
+  return found.sorted;
+}
+
+/**
+ * {@link sortedKeys} of a dictionary's own keys; one of the recent lists is matched by walking the keys in place,
+ * without the array `Object.keys` makes (one per dictionary hashed: two per node).
+ */
+function sortedKeysOf(value: { readonly [key: string]: Hashable }): readonly KeyLeaf[] {
+  for (const recent of recentOrders) if (hasExactKeys(value, recent.keys)) return recent.sorted;
+  return sortedKeys(Object.keys(value));
+}
+
+function hasExactKeys(value: { readonly [key: string]: Hashable }, keys: readonly string[]): boolean {
+  let i = 0;
+  for (const key in value) {
+    // (an inherited enumerable key is not the dictionary's: never a match)
+    if (key !== keys[i] || !Object.hasOwn(value, key)) return false;
+    i++;
+  }
+  return i === keys.length;
+}
+
+const RECENT_ORDERS = 4;
+const recentOrders: { readonly keys: readonly string[]; readonly sorted: readonly KeyLeaf[] }[] = [];
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function rememberedKeys(keys: readonly string[]): {
+  readonly keys: readonly string[];
+  readonly sorted: readonly KeyLeaf[];
+} {
   const id = keys.join('\u0000');
   const known = keyOrders.get(id);
   // the same keys in the same order (a key holding the separator could give another list the same id)
-  if (
-    known !== undefined &&
-    known.keys.length === keys.length &&
-    known.keys.every((key, i) => key === keys[i])
-  )
-    return known.sorted;
-  const sorted = keyLeaves(keys);
+  if (known !== undefined && known.keys.length === keys.length && sameKeys(known.keys, keys)) return known;
+  const found = { keys, sorted: keyLeaves(keys) };
   if (keyOrders.size >= MAX_KEY_ORDERS) keyOrders.clear();
-  keyOrders.set(id, { keys, sorted });
-  return sorted;
+  keyOrders.set(id, found);
+  return found;
 }
 
 /** A dictionary: `dict(`, then key and value leaves with the keys in digest order, then `)`. */
 function collectObject(value: { readonly [key: string]: Hashable }, out: Leaves): void {
   out.push(fixedDigest('dict('));
-  for (const { key, digest } of sortedKeys(Object.keys(value))) {
+  for (const { key, digest } of sortedKeysOf(value)) {
     out.push(digest);
     collect(value[key], out);
   }
@@ -305,7 +378,7 @@ function collect(value: Hashable, out: Leaves): void {
       return;
     case 'number':
       // a safe integer prints the same digits as its bigint; beyond, only the bigint has them all
-      if (Number.isSafeInteger(value)) out.push(textDigest('int', String(value)));
+      if (Number.isSafeInteger(value)) pushInteger(value, out);
       else if (Number.isInteger(value)) out.push(textDigest('int', BigInt(value).toString()));
       else out.push(floatDigest(value));
       return;
@@ -356,5 +429,5 @@ export function makeHash(value: Hashable): string {
   // the empty last leaf every `make_hash` tree ends with
   lastLeafDigest ??= treeDigest({ nodeDepth: 0, lastNode: true }, []);
   leaves.push(lastLeafDigest);
-  return Buffer.from(treeDigest(ROOT, [leaves.view()])).toString('hex');
+  return treeDigestHex(ROOT, leaves.view());
 }

@@ -203,6 +203,24 @@ describe.each(BACKENDS)('links on $name', ({ open }) => {
     expect(inputs.one().node.uuid).toBe(x.uuid);
   });
 
+  it('Node.storeMany stores a node given twice once, and refuses a link from an unstored node outside the batch', async () => {
+    const x = new Int(3);
+    const before = await count(storage(), 'db_dbnode');
+    const stored = await Node.storeMany([x, x]);
+    expect(stored).toEqual([x, x]);
+    expect(await count(storage(), 'db_dbnode')).toBe(before + 1);
+    // a node of an earlier batch that failed is no member of a later one
+    const outside = new Int(4);
+    const bad = new Data();
+    bad.attributes.set('f', () => 1);
+    await expect(Node.storeMany([outside, bad])).rejects.toBeInstanceOf(ValidationError);
+    const calc = new CalcFunctionNode();
+    await calc.links.addIncoming(outside, LinkType.INPUT_CALC, 'x');
+    await expect(Node.storeMany([calc])).rejects.toBeInstanceOf(ModificationNotAllowedError);
+    await Node.storeMany([outside, calc]);
+    expect((await calc.links.getIncoming()).one().node.uuid).toBe(outside.uuid);
+  });
+
   it('navigates creator, caller, called, and filters by type, label pattern and class', async () => {
     const work = await new WorkChainNode().store();
     const x = await new Int(1).store();

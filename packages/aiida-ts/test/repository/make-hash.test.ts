@@ -57,6 +57,16 @@ describe('makeHash (aiida-core make_hash)', () => {
     for (const [, value, expected] of VECTORS) expect(makeHash(value)).toBe(expected);
   });
 
+  it('hashes every safe integer as the Python int of its digits, cached small or digested directly', async () => {
+    // small non-negative integers come from a cache, others are digested straight into the leaves: both must give
+    // the leaf a bigint (the generic text path) gives
+    expect(await loadTreeHash()).toBe(true);
+    for (const value of [0, 1, 1023, 1024, 20_000, -1, -5, 2 ** 40, Number.MAX_SAFE_INTEGER]) {
+      expect(makeHash(value)).toBe(makeHash(BigInt(value)));
+      expect(makeHash({ value: [value, value] })).toBe(makeHash({ value: [BigInt(value), BigInt(value)] }));
+    }
+  });
+
   it('ignores key order of mappings but not of lists', () => {
     expect(makeHash({ a: 1, b: 2 })).toBe(
       makeHash(

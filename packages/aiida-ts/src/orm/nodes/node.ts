@@ -206,6 +206,20 @@ const MAX_STORE_ATTEMPTS = 20;
 const ATTRIBUTE_DEPTH = { depth: 1 } as const;
 
 /** The repository metadata column: most nodes have no files, and `{}` needs no serialiser. */
+/**
+ * The JSON text of a node's extras. A new node's extras are mostly the hash just computed (`hash`) alone, whose
+ * text is written without walking an object: the same text `JSON.stringify` gives for the whole.
+ */
+function extrasJson(
+  dialect: SqlDialect,
+  extras: Record<string, JsonValue>,
+  hash: string | undefined,
+): string {
+  if (hash === undefined) return dialect.encodeJson(extras);
+  for (const key in extras) if (key !== '_aiida_hash') return dialect.encodeJson(extras);
+  return `{"_aiida_hash":${JSON.stringify(hash)}}`;
+}
+
 function encodeMetadata(dialect: SqlDialect, metadata: RepositoryMetadata): string {
   for (const key in metadata) if (Object.hasOwn(metadata, key)) return dialect.encodeJson(metadata);
   return '{}';
@@ -237,6 +251,8 @@ export class Node {
 
   readonly #state: NodeState;
   #repository: NodeRepository | undefined;
+  /** The mark of the last `storeMany` batch the node was in (see `#storeBatch`). */
+  #batch: object | undefined;
   #base: NodeBase | undefined;
 
   constructor(options: NodeOptions = {}) {
@@ -692,12 +708,21 @@ export class Node {
     options: StorageOption,
     then: readonly WriteStatement[],
   ): Promise<boolean> {
-    const batch = new Set<Node>();
-    for (const node of nodes) if (!node.isStored) batch.add(node);
-    const unstored = [...batch];
-    for (const node of unstored) {
-      for (const link of node.#state.incoming) {
-        if (!link.source.isStored && !batch.has(link.source)) {
+    // the nodes of this batch carry its mark (a Set of 10,000 nodes would be as many entries to allocate): a node
+    // given twice is stored once, and a link from an unstored node is allowed when that node has the mark
+    const mark = {};
+    const unstored: Node[] = [];
+    for (let n = 0; n < nodes.length; n++) {
+      const node = nodes[n]!;
+      if (node.isStored || node.#batch === mark) continue;
+      node.#batch = mark;
+      unstored.push(node);
+    }
+    for (let n = 0; n < unstored.length; n++) {
+      const incoming = unstored[n]!.#state.incoming;
+      for (let l = 0; l < incoming.length; l++) {
+        const link = incoming[l]!;
+        if (!link.source.isStored && link.source.#batch !== mark) {
           throw new ModificationNotAllowedError(
             `Cannot store because source node of link triple (${link.source.uuid}, ${link.linkType}, ${link.linkLabel}) is not stored`,
           );
@@ -733,37 +758,46 @@ export class Node {
     const attributesText: string[] = [];
     const extrasText: string[] = [];
     let linked = false;
-    for (const node of nodes) {
+    // a batch is mostly nodes of one class: its checks once per run of the same class
+    let checkedClass: typeof Node | undefined;
+    // an index loop: this async function's for-of would make an iterator result per node (it lives across awaits)
+    for (let n = 0; n < nodes.length; n++) {
+      const node = nodes[n]!;
       const cls = node.constructor as typeof Node;
-      if (!cls.storable) throw new StoringNotAllowedError(cls.unstorableMessage);
-      if (getNodeClassInfo(cls) === undefined) {
-        throw new StoringNotAllowedError(
-          `class \`${cls.name}\` does not have a registered entry point: register it with registerNodeClass() to store it`,
-        );
+      if (cls !== checkedClass) {
+        if (!cls.storable) throw new StoringNotAllowedError(cls.unstorableMessage);
+        if (getNodeClassInfo(cls) === undefined) {
+          throw new StoringNotAllowedError(
+            `class \`${cls.name}\` does not have a registered entry point: register it with registerNodeClass() to store it`,
+          );
+        }
+        checkedClass = cls;
       }
       // most classes validate synchronously: await only a promise (a batch of 10,000 nodes saves as many ticks)
       const validating = node.validateBeforeStore();
       if (validating !== undefined) await validating;
-      for (const link of node.#state.incoming) {
+      const incoming = node.#state.incoming;
+      for (let l = 0; l < incoming.length; l++) {
         linked = true;
-        const sourceStorage = link.source.#state.storage;
-        if (link.source.isStored && sourceStorage !== storage) {
+        const source = incoming[l]!.source;
+        if (source.isStored && source.#state.storage !== storage) {
           throw new StoringNotAllowedError('source and target nodes must be stored in the same storage');
         }
       }
       const attributes = node.#cleanAttributesForStore();
       // aiida-core stores every node with its `_aiida_hash` extra.
+      let hashed: string | undefined;
       if (hasher !== undefined && !Object.hasOwn(node.#state.extras, '_aiida_hash')) {
         const hashing = hasher(node, attributes);
-        const hash = typeof hashing === 'object' ? await hashing : hashing;
-        if (hash !== undefined) node.#state.extras['_aiida_hash'] = hash;
+        hashed = typeof hashing === 'object' ? await hashing : hashing;
+        if (hashed !== undefined) node.#state.extras['_aiida_hash'] = hashed;
       }
       const floatPaths = node.attributeFloatPaths;
       cleanedAttributes.push(attributes);
       attributesText.push(
         floatPaths.length === 0 ? dialect.encodeJson(attributes) : jsonWithFloats(attributes, floatPaths),
       );
-      extrasText.push(dialect.encodeJson(node.#state.extras));
+      extrasText.push(extrasJson(dialect, node.#state.extras, hashed));
       const computer = node.#state.computer;
       if (computer !== null && !computer.isStored) {
         throw new StoringNotAllowedError(`the computer \`${computer.label}\` of the node is not stored`);
@@ -778,7 +812,8 @@ export class Node {
     // repository objects first, by content key: a failed transaction leaves only unreferenced objects
     const flush = async (): Promise<RepositoryMetadata[]> => {
       const metadata: RepositoryMetadata[] = [];
-      for (const node of nodes) {
+      for (let n = 0; n < nodes.length; n++) {
+        const node = nodes[n]!;
         metadata.push(
           node.#repository === undefined
             ? node.#state.repositoryMetadata
@@ -891,22 +926,24 @@ export class Node {
    * `cleanValue`), with the label and description: one `ValidationError` naming the node and every failing path.
    */
   #cleanAttributesForStore(): Record<string, JsonValue> {
-    const issues: ValidationIssue[] = [];
+    // (the list of issues only once there is one: most nodes have none)
+    let issues: ValidationIssue[] | undefined;
     const attributes: Record<string, JsonValue> = {};
     const source = this.#state.attributes;
-    for (const key of Object.keys(source)) {
+    for (const key in source) {
+      if (!Object.hasOwn(source, key)) continue;
       try {
         attributes[key] = cleanValue(source[key], `attributes.${key}`, ATTRIBUTE_DEPTH);
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
-        issues.push(...error.issues);
+        (issues ??= []).push(...error.issues);
       }
     }
     for (const column of ['label', 'description'] as const) {
       const reason = unstorableTextReason(this.#state[column]);
-      if (reason !== undefined) issues.push({ path: column, message: `the string ${reason}` });
+      if (reason !== undefined) (issues ??= []).push({ path: column, message: `the string ${reason}` });
     }
-    if (issues.length > 0) {
+    if (issues !== undefined) {
       throw new ValidationError(`${this.constructor.name} node ${this.uuid} cannot be stored`, issues);
     }
     return attributes;
