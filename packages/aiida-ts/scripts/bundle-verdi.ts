@@ -126,19 +126,6 @@ function ownLocation(bundleUrl: string, bundleDir: string): Plugin {
 }
 
 /**
- * hash-wasm's ES module build instead of its UMD `main`: a module the code imports with `import()` when it first
- * hashes (src/repository/tree-blake2b.ts) must give its named exports, which a CommonJS chunk does not (only
- * `default`); and from the ES build only BLAKE2b's WebAssembly is kept.
- */
-const hashWasmModule: Plugin = {
-  name: 'aiida-ts-hash-wasm-module',
-  setup(build) {
-    const file = join(dirname(fileURLToPath(import.meta.resolve('hash-wasm'))), 'index.esm.js');
-    build.onResolve({ filter: /^hash-wasm$/ }, () => ({ path: file }));
-  },
-};
-
-/**
  * zod's error messages in 49 languages other than English: 350 kB of code that every command compiled at start-up
  * (~17 ms of ~50 for zod), because `z.locales` is part of the namespace every schema file imports. In the bundle each
  * one but English (zod's default, which it configures when it loads) is a function that requires zod's CommonJS
@@ -339,7 +326,6 @@ const script = await build({
     js: `const __aiidaTsBundleUrl = require('node:url').pathToFileURL(__filename).href;\n${LAZY_REQUIRE_SOURCE}`,
   },
   plugins: [
-    hashWasmModule,
     externalsBut(new Set([...BUNDLED, 'better-sqlite3'])),
     sqliteAddon,
     onlyScriptGroups,
@@ -401,7 +387,7 @@ const result = await build({
   banner: {
     js: "import { createRequire as __aiidaTsCreateRequire } from 'node:module';\nconst require = __aiidaTsCreateRequire(import.meta.url);",
   },
-  plugins: [hashWasmModule, externals, ownLocation('import.meta.url', moduleOutdir), zodLocales],
+  plugins: [externals, ownLocation('import.meta.url', moduleOutdir), zodLocales],
   metafile: process.env['AIIDA_TS_BUNDLE_METAFILE'] !== undefined,
 });
 if (result.metafile !== undefined)
