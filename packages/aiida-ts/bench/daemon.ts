@@ -1,16 +1,19 @@
 /**
- * Daemon benchmark (plain tsx script): `tsx bench/daemon.ts [--workchains 1000] [--latency 20] [--skip-postgres]
- * [--only-postgres] [--postgres-no-broker]`.
+ * Daemon benchmark (plain tsx script): `tsx bench/daemon.ts [--workchains 1000] [--latency 20] [--workers 1,4]
+ * [--skip-postgres] [--only-postgres] [--postgres-no-broker]`.
  *
  * Work chains calling two calcfunctions (`TwoSteps` of test/daemon/fixtures.ts) submitted to daemon workers running
  * in their own OS processes: the time until all are finished with 1 and with 4 workers, on SQLite without a broker
  * (workers poll the storage) and on PostgreSQL + RabbitMQ (the broker carries the tasks), against the floor: the
  * same work chains run in this process by one runner. Also the time from `submit()` returning to the first step
- * (the ctime of the first calcfunction's node), one submission at a time on idle workers (median).
+ * (the ctime of the first calcfunction's node), one submission at a time on idle workers (median). Beside each daemon
+ * figure, how busy the machine's cores were meanwhile (all processes: workers, the submitting script, the database
+ * and the broker), which tells where adding workers stops paying: at 100% the cores, not the daemon, are the limit.
  * aiida-core 2.8 on this kind of machine: 607 ms per work chain through its daemon with one worker. Targets: ≤ 10 ms
  * per work chain with 1 worker; submit → first step ≤ 20 ms with RabbitMQ, ≤ 250 ms polling only.
  */
 import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
 import { connect } from 'kiwipy-ts/rmq';
 import type { Communicator } from 'kiwipy-ts';
 import { Runner } from '../src/engine.js';
@@ -34,6 +37,15 @@ function argument(name: string, fallback: number): number {
 }
 
 const WORKCHAINS = argument('workchains', 1000);
+/** `--workers 1,2,4`: the worker counts to run (the throughput curve). */
+const WORKER_COUNTS = (() => {
+  const index = process.argv.indexOf('--workers');
+  const list = index >= 0 ? (process.argv[index + 1] ?? '') : '1,4';
+  const counts = list.split(',').map(Number);
+  if (counts.some((count) => !Number.isInteger(count) || count < 1))
+    throw new Error(`--workers must be a comma-separated list of worker counts, not ${JSON.stringify(list)}`);
+  return counts;
+})();
 const LATENCY_SAMPLES = argument('latency', 20);
 const SKIP_POSTGRES = process.argv.includes('--skip-postgres');
 const ONLY_POSTGRES = process.argv.includes('--only-postgres');
@@ -41,6 +53,18 @@ const RABBITMQ = 'amqp://guest:guest@127.0.0.1:5672';
 const AIIDA_CORE_MS = 607;
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+/** The machine's CPU time so far, busy and in all (ms, every core). */
+function cpuTimes(): { busy: number; all: number } {
+  let busy = 0;
+  let all = 0;
+  for (const { times } of cpus()) {
+    const total = times.user + times.nice + times.sys + times.idle + times.irq;
+    all += total;
+    busy += total - times.idle;
+  }
+  return { busy, all };
+}
 const ms = (value: number): string => `${value.toFixed(1)} ms`;
 
 /** How many TwoSteps nodes are finished (one query). */
@@ -93,6 +117,8 @@ interface DaemonFigures {
   readonly total: number;
   readonly submit: number;
   readonly latency: number;
+  /** How busy the machine's cores were from the first submission to the last work chain's end (%). */
+  readonly busy: number;
 }
 
 /** `count` worker processes; the time for all work chains, and the median submit → first-step latency. */
@@ -126,13 +152,16 @@ async function daemon(
     // latency: one at a time, on idle workers (the adaptive polling backs off between submissions)
     const latency = await firstStepLatency(runner, 150);
     const before = await finished(shared.storage);
+    const cpuBefore = cpuTimes();
     const start = performance.now();
     for (let i = 0; i < WORKCHAINS; i += 1) await runner.submit(TwoSteps, { x: new Int(i) });
     const submit = performance.now() - start;
     await until(async () => (await finished(shared.storage)) - before >= WORKCHAINS);
     const total = performance.now() - start;
+    const cpuAfter = cpuTimes();
     await runner.close();
-    return { total, submit, latency };
+    const busy = (100 * (cpuAfter.busy - cpuBefore.busy)) / Math.max(1, cpuAfter.all - cpuBefore.all);
+    return { total, submit, latency, busy };
   } finally {
     await Promise.all(workers.map((worker) => worker.stop()));
     await client?.close().catch(() => undefined);
@@ -149,7 +178,7 @@ async function profile(name: string, backend: 'sqlite' | 'psql', withBroker: boo
       `in-process runner (floor): ${ms(base)} total, ${ms(base / WORKCHAINS)} per work chain; ` +
         `submit → first step ${ms(baseLatency)} (median of ${LATENCY_SAMPLES})`,
     );
-    for (const count of [1, 4]) {
+    for (const count of WORKER_COUNTS) {
       const broker = withBroker
         ? { url: RABBITMQ, prefix: `aiida-ts-bench-${randomBytes(4).toString('hex')}` }
         : null;
@@ -160,7 +189,8 @@ async function profile(name: string, backend: 'sqlite' | 'psql', withBroker: boo
           `${ms(per)} per work chain = ${(figures.total / base).toFixed(2)}× the floor, ` +
           `${(AIIDA_CORE_MS / per).toFixed(0)}× faster than aiida-core's ${AIIDA_CORE_MS} ms; ` +
           `submit → first step ${ms(figures.latency)} (median of ${LATENCY_SAMPLES}; ` +
-          `${(figures.latency / baseLatency).toFixed(1)}× the in-process one)`,
+          `${(figures.latency / baseLatency).toFixed(1)}× the in-process one); ` +
+          `the ${cpus().length} cores ${figures.busy.toFixed(0)}% busy while they ran`,
       );
     }
   } finally {
