@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IncompatibleStorageSchemaError, NotExistentError } from '../../src/errors.js';
 import type { StorageBackend } from '../../src/storage/backend.js';
 import { DialectName } from '../../src/storage/dialect.js';
@@ -12,7 +12,9 @@ import {
   ensureAiidaTsSchema,
 } from '../../src/storage/aiida-ts-schema/schema-state.js';
 import { forkTestChild } from './child-process.js';
-import { BACKENDS } from './helpers.js';
+import { SinglefileData } from '../../src/orm.js';
+import { pgDriver } from '../../src/storage/postgres/pg-driver.js';
+import { BACKENDS, openPsqlDos } from './helpers.js';
 import { SHARED_BACKENDS } from './shared-profile.js';
 
 const ensureScript = path.join(import.meta.dirname, 'scripts', 'ensure-aiida-ts-schema.ts');
@@ -173,6 +175,39 @@ describe('quota configuration errors', () => {
       const { deleteQuota } = await import('../../src/storage/aiida-ts-schema/job-limits.js');
       await expect(deleteQuota(storage, 'missing')).rejects.toBeInstanceOf(NotExistentError);
     } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('aiida-ts tables on core.psql_dos made by a store of a node with files', () => {
+  it('the first store creates them, so that each store is one guarded autocommit statement (no BEGIN, COMMIT)', async () => {
+    // on the prototype before the pool connects: each connection binds its own query to it
+    const query = vi.spyOn(pgDriver().Client.prototype, 'query');
+    const { storage, cleanup } = await openPsqlDos();
+    try {
+      expect(await aiidaTsSchemaStatus(storage)).toEqual({ version: null, head: AIIDA_TS_SCHEMA_HEAD });
+      const first = await SinglefileData.fromString('first', 'a.txt', { storage });
+      await first.store();
+      expect(await aiidaTsSchemaStatus(storage)).toEqual({
+        version: AIIDA_TS_SCHEMA_HEAD,
+        head: AIIDA_TS_SCHEMA_HEAD,
+      });
+
+      // a later store: its objects checked, then one statement that inserts and checks the epoch, committed on return
+      const before = query.mock.calls.length;
+      const second = await SinglefileData.fromString('second', 'b.txt', { storage });
+      await second.store();
+      const sent = query.mock.calls
+        .slice(before)
+        .map(([config]) =>
+          typeof config === 'string' ? config : String((config as { text?: unknown }).text),
+        );
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toContain('aiida_ts_repository_epoch');
+      expect(await first.getContent('utf8')).toBe('first');
+    } finally {
+      query.mockRestore();
       await cleanup();
     }
   });

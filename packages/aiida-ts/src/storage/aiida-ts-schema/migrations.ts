@@ -122,7 +122,14 @@ export const AIIDA_TS_MIGRATIONS: readonly AiidaTsMigration[] = [
     version: 'aiida_ts_0003',
     description:
       'The repository epoch (aiida_ts_repository_epoch): full maintenance counts its runs, node writes with files check it in their insert',
-    up: (db, dialect) => createRepositoryEpochTable(db, aiidaTsColumnTypes(dialect)),
+    up: async (db, dialect) => {
+      // on PostgreSQL, a lock that conflicts with full maintenance's (SHARE on db_dbnode): a maintenance run that
+      // began before the table existed, and so increments no epoch, ends before the table is committed, hence before
+      // any writer reads the epoch and checks its objects (see repository-epoch.ts)
+      if (dialect.name === DialectName.POSTGRES)
+        await sql`LOCK TABLE db_dbnode IN ROW EXCLUSIVE MODE`.execute(db);
+      await createRepositoryEpochTable(db, aiidaTsColumnTypes(dialect));
+    },
   },
 ];
 

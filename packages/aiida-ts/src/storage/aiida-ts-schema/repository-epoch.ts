@@ -20,8 +20,9 @@ import { withAiidaTsTables } from './schema.js';
  * The row lock, not only maintenance's table lock, decides: a statement that waited for the table lock with an
  * older snapshot still sees the row changed and re-reads it (PostgreSQL's rule for locking reads in READ COMMITTED).
  *
- * Only PostgreSQL writers outside a transaction use it; SQLite and writes inside a transaction keep checking under
- * their transaction's lock (on SQLite that costs no round trip). Maintenance keeps locking node writes out too, so
+ * Only PostgreSQL writers outside a transaction use it (the first such write of a profile without it creates the
+ * aiida-ts tables; migration `aiida_ts_0003` waits for full maintenance in progress, which counted no epoch); SQLite
+ * and writes inside a transaction keep checking under their transaction's lock (on SQLite that costs no round trip). Maintenance keeps locking node writes out too, so
  * writers of older aiida-ts versions (which check under their lock) stay safe. Not covered: full maintenance run by
  * an aiida-ts older than `aiida_ts_0003` (it does not increment the epoch) at the same time as a writer of this
  * version on the same PostgreSQL database (full maintenance needs the profile to itself, so only through another

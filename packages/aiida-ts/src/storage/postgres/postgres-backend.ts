@@ -19,6 +19,7 @@ import { DB_DBNODE_INSERT_COLUMNS, type Database, type NewDbNode } from '../sche
 import { PREPARED_STATEMENT_MARK, prepareMarkedStatements } from './prepared-statements.js';
 import { objectKeysOfRows, SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 import { isConnectUnavailable } from '../unavailable.js';
+import { ensureAiidaTsSchema } from '../aiida-ts-schema/schema-state.js';
 import {
   isRepositoryEpochChange,
   readRepositoryEpoch,
@@ -528,12 +529,13 @@ export class PostgresStorageBackend extends SqlStorageBackend {
 
   /**
    * The repository epoch, read once and kept until a guarded insert finds it changed (full maintenance is rare); null
-   * when the profile has none (its aiida-ts tables predate it): read again after a minute, in case they were migrated.
+   * when the profile has none and its aiida-ts tables could not be made (see {@link #readOrCreateEpoch}): read again
+   * after a minute.
    */
   #repositoryEpoch(): Promise<string | null> {
     const now = Date.now();
     if (this.#epoch === undefined || (this.#epoch.value === null && now - this.#epoch.at > 60_000)) {
-      const read = readRepositoryEpoch(this.db, this.dialect);
+      const read = this.#readOrCreateEpoch();
       const entry: { value: string | null; at: number; read: Promise<string | null> } = {
         value: null,
         at: now,
@@ -548,6 +550,23 @@ export class PostgresStorageBackend extends SqlStorageBackend {
       );
     }
     return this.#epoch.read;
+  }
+
+  /**
+   * The epoch, creating the aiida-ts tables first on a profile that has none or older ones (storing a node with files
+   * is a write to the profile anyway): without the epoch every such store is a transaction, BEGIN, INSERT and COMMIT,
+   * three round trips instead of one. Where they cannot be made (a database role that may not create tables, say)
+   * null: stores then check their objects in their transaction, as before the epoch.
+   */
+  async #readOrCreateEpoch(): Promise<string | null> {
+    const epoch = await readRepositoryEpoch(this.db, this.dialect);
+    if (epoch !== null) return epoch;
+    try {
+      await ensureAiidaTsSchema(this);
+    } catch {
+      return null;
+    }
+    return readRepositoryEpoch(this.db, this.dialect);
   }
 
   protected async lockOutNodeWrites(trx: Kysely<Database>): Promise<void> {
