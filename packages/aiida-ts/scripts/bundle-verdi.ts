@@ -40,7 +40,8 @@ const MODULE_MAIN = 'verdi-main';
  * Packages bundled in: pure JavaScript that commands load (kysely and zod alone are 350 files). The others stay
  * outside: native addons and WebAssembly found beside their files (better-sqlite3, @resvg, ssh2, and hash-wasm,
  * whose BLAKE2b module is read from its file, never imported), packages that start workers from their own files
- * (pino, esbuild, tsx), and ones loaded by only a command or two (pg, fastify, archives).
+ * (pino, esbuild, tsx), and ones loaded by only a command or two (fastify, archives). pg is bundled into the CommonJS
+ * script only (see {@link PG_PACKAGES}).
  */
 const BUNDLED = new Set([
   'plumpy-ts',
@@ -72,6 +73,56 @@ function externalsBut(bundled: ReadonlySet<string>): Plugin {
   };
 }
 const externals = externalsBut(BUNDLED);
+
+/**
+ * The `pg` driver with the pure-JavaScript packages it requires, bundled into the CommonJS script only (see
+ * {@link pgInScript}): loading them from their ~40 files was a fifth of a command's start-up on a PostgreSQL profile.
+ * pg-native (an optional native addon pg requires only when asked for) and pg-cloudflare stay outside.
+ */
+const PG_PACKAGES = new Set([
+  'pg',
+  'pg-connection-string',
+  'pg-pool',
+  'pg-protocol',
+  'pg-types',
+  'pg-int8',
+  'pgpass',
+  'postgres-array',
+  'postgres-bytea',
+  'postgres-date',
+  'postgres-interval',
+  'split2',
+  'xtend',
+]);
+
+/** Replaces `before` in the text of the file at `file`, failing the build when the text is not there (once). */
+async function patched(file: string, before: string, after: string): Promise<string> {
+  const text = await readFile(file, 'utf8');
+  if (text.split(before).length !== 2) throw new Error(`${file}: expected ${before} once`);
+  return text.replace(before, after);
+}
+
+/**
+ * In the CommonJS script, `pgDriver()` requires `pg` as esbuild's bundled module (still evaluated on its first call,
+ * so a command of an SQLite profile does not run it), and pg's check whether it runs in a Cloudflare Worker is left
+ * out: in Node 20, where there is no `navigator`, it builds a `Response`, which loads Node's fetch implementation
+ * (~17 ms of every command that opens a PostgreSQL profile) only to learn that it does not.
+ */
+const pgInScript: Plugin = {
+  name: 'aiida-ts-pg-in-script',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]dist[\\/]storage[\\/]postgres[\\/]pg-driver\.js$/ }, async (args) => ({
+      contents: await patched(args.path, "createRequire(import.meta.url)('pg')", "require('pg')"),
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
+    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => ({
+      contents: await patched(args.path, 'if (isCloudflareRuntime()) {', 'if (false) {'),
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
 
 /**
  * better-sqlite3's JavaScript in verdi's script (so in its code cache, not a dozen files to find and compile in every
@@ -326,8 +377,10 @@ const script = await build({
     js: `const __aiidaTsBundleUrl = require('node:url').pathToFileURL(__filename).href;\n${LAZY_REQUIRE_SOURCE}`,
   },
   plugins: [
-    externalsBut(new Set([...BUNDLED, 'better-sqlite3'])),
+    externalsBut(new Set([...BUNDLED, ...PG_PACKAGES, 'better-sqlite3'])),
     sqliteAddon,
+    // before ownLocation, which would otherwise load pg-driver.js as it is
+    pgInScript,
     onlyScriptGroups,
     ownLocation('__aiidaTsBundleUrl', outdir),
     zodLocales,
