@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { sqliteJsonPath } from './dialect.js';
 import type { Database } from './schema.js';
 
@@ -78,17 +78,26 @@ export function ensureSqliteIndexes(db: BetterSqlite3.Database): void {
 }
 
 /**
- * Creates the missing aiida-ts indexes of a PostgreSQL profile (see {@link ensureSqliteIndexes}); a role that may
+ * An integer expression: how many of the aiida-ts indexes a PostgreSQL profile has (what
+ * {@link ensurePostgresIndexes} is given, so that the storage's open asks it with its other checks).
+ */
+export function postgresIndexesPresent(): RawBuilder<number> {
+  const names = [...INDEXED_ATTRIBUTES].map(indexName);
+  return sql<number>`(SELECT count(*)::int FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN (${sql.join(names)}))`;
+}
+
+/**
+ * Creates the missing aiida-ts indexes of a PostgreSQL profile (see {@link ensureSqliteIndexes}), unless `present`
+ * (the value of {@link postgresIndexesPresent}, read when it is not given) says they are all there; a role that may
  * not create indexes leaves the profile as it is.
  */
-export async function ensurePostgresIndexes(db: Kysely<Database>): Promise<void> {
-  const names = [...INDEXED_ATTRIBUTES].map(indexName);
-  const { rows } = await sql<{
-    n: number;
-  }>`SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN (${sql.join(names)})`.execute(
-    db,
-  );
-  if ((rows[0]?.n ?? 0) === names.length) return;
+export async function ensurePostgresIndexes(db: Kysely<Database>, present?: number): Promise<void> {
+  let found = present;
+  if (found === undefined) {
+    const { rows } = await sql<{ n: number }>`SELECT ${postgresIndexesPresent()} AS n`.execute(db);
+    found = rows[0]?.n ?? 0;
+  }
+  if (found === INDEXED_ATTRIBUTES.size) return;
   try {
     for (const statement of postgresStatements()) await sql.raw(statement).execute(db);
     await sql.raw('ANALYZE db_dbnode').execute(db);

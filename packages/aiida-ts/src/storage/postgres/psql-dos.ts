@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
 import { pgDriver } from './pg-driver.js';
 import { z } from 'zod';
@@ -29,7 +29,7 @@ import {
   readSchemaVersion,
   SCHEMA_VERSION_HEAD,
 } from '../migrations.js';
-import { ensurePostgresIndexes } from '../performance-indexes.js';
+import { ensurePostgresIndexes, postgresIndexesPresent } from '../performance-indexes.js';
 import { REPOSITORY_UUID_KEY, type Database } from '../schema.js';
 import { parseStorageConfig } from '../storage-config.js';
 import { createPostgresPool, PostgresStorageBackend } from './postgres-backend.js';
@@ -115,6 +115,45 @@ export async function dropPostgresDatabase(config: PsqlDosConfig): Promise<void>
     );
     await client.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(config.database_name)}`);
   });
+}
+
+/** What {@link PsqlDosStorage.open} checks in the database before it uses it. */
+interface OpenState {
+  /** `alembic_version`'s version, or null when there is no such table (or no row). */
+  readonly version: string | null;
+  /** The repository UUID's setting, or undefined when there is no such row, or no `db_dbsetting` to look in. */
+  readonly repositoryUuid: { readonly val: unknown } | undefined;
+  /** How many of aiida-ts's indexes the database has (see {@link postgresIndexesPresent}). */
+  readonly indexes: number;
+}
+
+/**
+ * What the open checks, in two round trips instead of four (every command pays for them): which of the tables it
+ * reads exist, with the count of aiida-ts's indexes; then, when they exist, the version and the repository UUID.
+ * A table that is missing is never queried (its absence means what it meant to {@link readSchemaVersion}).
+ */
+async function readOpenState(db: Kysely<Database>): Promise<OpenState> {
+  const { rows } = await sql<{ alembic: number; settings: number; indexes: number }>`SELECT
+    count(*) FILTER (WHERE table_name = 'alembic_version')::int AS alembic,
+    count(*) FILTER (WHERE table_name = 'db_dbsetting')::int AS settings,
+    ${postgresIndexesPresent()} AS indexes
+    FROM information_schema.tables
+    WHERE table_schema = current_schema() AND table_name IN ('alembic_version', 'db_dbsetting')`.execute(db);
+  const tables = rows[0] ?? { alembic: 0, settings: 0, indexes: 0 };
+  if (tables.alembic === 0) return { version: null, repositoryUuid: undefined, indexes: tables.indexes };
+  const uuid =
+    tables.settings === 0
+      ? sql`NULL::boolean AS has_uuid, NULL::jsonb AS uuid`
+      : sql`EXISTS (SELECT 1 FROM db_dbsetting WHERE key = ${REPOSITORY_UUID_KEY}) AS has_uuid,
+          (SELECT val FROM db_dbsetting WHERE key = ${REPOSITORY_UUID_KEY} LIMIT 1) AS uuid`;
+  const found = await sql<{ version: string | null; has_uuid: boolean | null; uuid: unknown }>`SELECT
+    (SELECT version_num FROM alembic_version LIMIT 1) AS version, ${uuid}`.execute(db);
+  const row = found.rows[0];
+  return {
+    version: row?.version ?? null,
+    repositoryUuid: row?.has_uuid === true ? { val: row.uuid } : undefined,
+    indexes: tables.indexes,
+  };
 }
 
 /** `core.psql_dos`: a PostgreSQL database plus a disk-objectstore container, for large or shared profiles. */
@@ -214,17 +253,21 @@ export class PsqlDosStorage implements StoragePlugin<PsqlDosConfig> {
     let repository: RepositoryBackend | undefined;
     try {
       const probe = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-      const version = await readSchemaVersion(probe, postgresDialect);
+      const state = await readOpenState(probe);
+      const { version } = state;
       if (version === null) throw new IncompatibleStorageSchemaError('The database has no known version.');
       if (version !== SCHEMA_VERSION_HEAD)
         throw incompatibleSchemaError(version, options.profileName ?? '<profile>');
       repository = this.#repository(config);
       await repository.initialise();
-      const row = await probe
-        .selectFrom('db_dbsetting')
-        .select('val')
-        .where('key', '=', REPOSITORY_UUID_KEY)
-        .executeTakeFirst();
+      // without db_dbsetting the query fails with the server's words, as it always did
+      const row =
+        state.repositoryUuid ??
+        (await probe
+          .selectFrom('db_dbsetting')
+          .select('val')
+          .where('key', '=', REPOSITORY_UUID_KEY)
+          .executeTakeFirst());
       if (row === undefined) throw new CorruptStorageError('The database has no repository UUID set.');
       const expected = postgresDialect.decodeJson(row.val);
       if (expected !== repository.uuid) {
@@ -232,7 +275,7 @@ export class PsqlDosStorage implements StoragePlugin<PsqlDosConfig> {
           `The database has a repository UUID configured to ${String(expected)} but the disk-objectstore's is ${String(repository.uuid)}.`,
         );
       }
-      await ensurePostgresIndexes(probe);
+      await ensurePostgresIndexes(probe, state.indexes);
     } catch (error) {
       await pool.end();
       await repository?.close();
