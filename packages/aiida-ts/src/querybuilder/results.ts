@@ -208,7 +208,12 @@ export class RowDecoder {
           if (parsed.row !== row) {
             const raw = (row as Keyed)[sqlAlias];
             parsed.row = row;
-            parsed.values = typeof raw === 'string' ? (JSON.parse(raw) as unknown[]) : [];
+            // (text on SQLite, decoded by the driver on PostgreSQL; NULL for a NULL document on SQLite)
+            parsed.values = Array.isArray(raw)
+              ? raw
+              : typeof raw === 'string'
+                ? (JSON.parse(raw) as unknown[])
+                : [];
           }
           return parsed.values[item] ?? null;
         };

@@ -3,7 +3,8 @@ import { QueryBuilder } from '../../src/querybuilder.js';
 import { DIALECTS, storageForBlock } from './support/backends.js';
 import { insertLinks, insertNodes } from './support/rows.js';
 
-// Several values of one JSON document projected together (SQLite reads them in one call, as one JSON array) give
+// Several values of one JSON document projected together (read as one JSON array: one call on SQLite, one value for
+// PostgreSQL's driver to decode) give
 // what each gives projected alone, whatever the value: scalars, escapes, nulls, missing keys, containers, paths.
 const KEYS = [
   'text',
@@ -141,6 +142,22 @@ describe.each(DIALECTS)('projecting several JSON values of one document on %s', 
       'attributes.missing': null,
       label: 'jp-1',
     });
+  });
+
+  it('gives more values than a function takes arguments (PostgreSQL: 100) in their places', async () => {
+    // 110 missing keys, the known ones (past the first 100), 115 missing keys: 240 values of one document
+    const absent = (from: number, count: number): string[] =>
+      Array.from({ length: count }, (_, i) => `attributes.absent${from + i}`);
+    const known = KEYS.map((key) => `attributes.${key}`);
+    const fields = [...absent(0, 110), ...known, ...absent(110, 115)];
+    const [all] = await qb()
+      .append('data.core.dict.Dict.', { filters: { id: ids[0]! }, project: fields })
+      .all();
+    const [each] = await qb()
+      .append('data.core.dict.Dict.', { filters: { id: ids[0]! }, project: known })
+      .all();
+    expect(each![0]).toBe('plain');
+    expect(all).toEqual([...absent(0, 110).map(() => null), ...each!, ...absent(110, 115).map(() => null)]);
   });
 
   it('gives the same rows in batches and under distinct', async () => {

@@ -41,9 +41,9 @@ export interface JsonAccess {
   /** How to turn what {@link value} returned into a JS value. */
   decodeJsonValue(raw: unknown): unknown;
   /**
-   * Several values of one document in one expression: a JSON array of them (null for a missing one), or NULL when
-   * the document is. Where a dialect has it (SQLite's `json_extract` with several paths reads the document once
-   * instead of once per value); absent elsewhere.
+   * Several values of one document in one expression: a JSON array of them (null for a missing one), or NULL or an
+   * array of nulls when the document is NULL. SQLite's `json_extract` with several paths reads the document once
+   * instead of once per value; PostgreSQL's driver decodes one value a row instead of one per projected value.
    */
   values?(doc: Expression<unknown>, paths: readonly (readonly string[])[]): RawBuilder<unknown>;
 }
@@ -132,6 +132,17 @@ export const postgresJson: JsonAccess = {
     return sql`(${pgTypeOf(ref)} = ${type}::text)`;
   },
   value: pgRef,
+  values(doc, paths) {
+    // one JSONB array a row instead of a column a value: the driver decodes one value instead of a dozen (listing
+    // processes: 60 rows of 11 attributes read in 0.7 instead of 1.0 ms). A function takes at most 100
+    // arguments: longer lists are arrays of 100 joined with `||`.
+    const arrays: RawBuilder<unknown>[] = [];
+    for (let start = 0; start < paths.length; start += 100)
+      arrays.push(
+        sql`jsonb_build_array(${sql.join(paths.slice(start, start + 100).map((keys) => pgRef({ doc, keys })))})`,
+      );
+    return sql`(${sql.join(arrays, sql` || `)})`;
+  },
   cast(ref, cast, forOrdering) {
     switch (cast) {
       case 'f':
