@@ -134,8 +134,8 @@ export const postgresJson: JsonAccess = {
   value: pgRef,
   values(doc, paths) {
     // one JSONB array a row instead of a column a value: the driver decodes one value instead of a dozen (listing
-    // processes: 60 rows of 11 attributes read in 0.7 instead of 1.0 ms). A function takes at most 100
-    // arguments: longer lists are arrays of 100 joined with `||`.
+    // 60 processes of 11 attributes, read raw: 282 instead of 404 µs of the client's CPU). A function takes at
+    // most 100 arguments: longer lists are arrays of 100 joined with `||`.
     const arrays: RawBuilder<unknown>[] = [];
     for (let start = 0; start < paths.length; start += 100)
       arrays.push(
