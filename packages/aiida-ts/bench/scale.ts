@@ -152,26 +152,46 @@ async function main(): Promise<void> {
   const newest = new Date(facts.newest);
   // the fields the command's query function reads (every column `-P` can show), read as a careful program would
   // and turned into the same row objects (timestamps as Dates, JSON booleans as booleans), so that the floor does
-  // the work the command needs and the two give equal rows
+  // the work the command needs and the two give equal rows; the values of one JSON document in one expression (a
+  // multi-path json_extract on SQLite, jsonb_build_array on PostgreSQL: one value to decode per row instead of one
+  // per key, cheaper on both than a column per key)
   const listFields = queriedFields();
-  const listColumns = listFields
-    .map((field) => {
-      const [column = '', key] = field.split('.');
-      if (key === undefined) return `n.${column}`;
-      return pg ? `(n.${column} -> '${key}')` : `json_extract(n.${column}, '$."${key}"')`;
-    })
-    .join(', ');
+  const plainFields = listFields.filter((field) => !field.includes('.'));
+  const documents = new Map<string, { field: string; key: string }[]>();
+  for (const field of listFields) {
+    const [column = '', key] = field.split('.');
+    if (key === undefined) continue;
+    const keys = documents.get(column) ?? [];
+    keys.push({ field, key });
+    documents.set(column, keys);
+  }
+  const documentExpression = (column: string, keys: readonly { key: string }[]): string =>
+    pg
+      ? `jsonb_build_array(${keys.map(({ key }) => `n.${column} -> '${key}'`).join(', ')})`
+      : `json_extract(n.${column}, ${keys.map(({ key }) => `'$."${key}"'`).join(', ')})`;
+  const listColumns = [
+    ...plainFields.map((field) => `n.${field}`),
+    ...[...documents].map(([column, keys]) => documentExpression(column, keys)),
+  ].join(', ');
   const booleanFields = new Set(['attributes.sealed', 'attributes.paused']);
   const listRows = (rows: unknown[][]): Record<string, unknown>[] =>
     rows.map((row) => {
+      // keys in the command's order (the rows are compared as JSON text)
       const out: Record<string, unknown> = {};
-      for (let i = 0; i < listFields.length; i++) {
-        const field = listFields[i]!;
-        let value = row[i] ?? null;
+      for (const field of listFields) out[field] = null;
+      const put = (field: string, read: unknown): void => {
+        let value = read ?? null;
         if (value !== null && !pg && field.endsWith('time'))
           value = new Date(`${(value as string).replace(' ', 'T')}Z`);
-        else if (value !== null && !pg && booleanFields.has(field)) value = value === 1;
+        else if (value !== null && !pg && booleanFields.has(field)) value = value === true || value === 1;
         out[field] = value;
+      };
+      let at = 0;
+      for (const field of plainFields) put(field, row[at++]);
+      for (const keys of documents.values()) {
+        const cell = row[at++];
+        const values = (pg ? cell : typeof cell === 'string' ? JSON.parse(cell) : null) as unknown[] | null;
+        keys.forEach(({ field }, i) => put(field, values?.[i]));
       }
       return out;
     });
