@@ -174,7 +174,7 @@ export abstract class SqlStorageBackend implements StorageBackend {
     const retries = options.retries ?? DEFAULT_RETRIES;
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await this.db.connection().execute(async (connection) => {
+        return await this.withConnection(async (connection) => {
           await this.runControl(connection, this.beginStatement(options.lazyCommit === true));
           let result: T;
           try {
@@ -197,6 +197,14 @@ export abstract class SqlStorageBackend implements StorageBackend {
         await sleep(Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random()));
       }
     }
+  }
+
+  /**
+   * Runs `consumer` holding one connection of the pool, as Kysely's `connection().execute` (a backend with a cheaper
+   * way to hold its connection overrides it).
+   */
+  protected withConnection<T>(consumer: (connection: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.db.connection().execute(consumer);
   }
 
   async #savepoint<T>(scope: TransactionScope, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
