@@ -8,7 +8,7 @@ import {
   StorageIntegrityError,
 } from '../errors.js';
 import type { IntegrityCheckOptions } from '../repository/integrity.js';
-import { collectObjectKeys } from '../repository/object-key.js';
+import { collectObjectKeys, settle } from '../repository/object-key.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
 import type {
   BatchLink,
@@ -223,14 +223,13 @@ export abstract class SqlStorageBackend implements StorageBackend {
     }
   }
 
-  async bulkInsert<T extends BulkTable>(
-    table: T,
-    rows: readonly Insertable<Database[T]>[],
-  ): Promise<number[]> {
-    if (rows.length === 0) return [];
+  // not `async`: inside a transaction this is the callee's promise, with no frame of its own (two per stored batch)
+  bulkInsert<T extends BulkTable>(table: T, rows: readonly Insertable<Database[T]>[]): Promise<number[]> {
+    if (rows.length === 0) return Promise.resolve([]);
     const records = rows as readonly Record<string, unknown>[];
-    if (this.inTransaction()) return this.insertMany(this.executor(), table, records);
-    return this.transaction((trx) => this.insertMany(trx, table, records));
+    if (!this.inTransaction()) return this.transaction((trx) => this.insertMany(trx, table, records));
+    // (`settle` hands back insertMany's own promise: a closed storage still rejects rather than throws)
+    return settle(() => this.insertMany(this.executor(), table, records));
   }
 
   async insertNodes(

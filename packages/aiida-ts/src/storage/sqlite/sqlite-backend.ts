@@ -1,6 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import { AiidaError, IntegrityError } from '../../errors.js';
+import { settle } from '../../repository/object-key.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import type { ProfileAccessPort, StorageEntryPoint, TransactionOptions } from '../backend.js';
 import { sqliteDialect } from '../dialect.js';
@@ -264,14 +265,17 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     optimizeSqliteDatabase(this.#native, { allTables: true });
   }
 
-  override async transaction<T>(
+  override transaction<T>(
     fn: (trx: Kysely<Database>) => Promise<T>,
     options: TransactionOptions = {},
   ): Promise<T> {
-    const outermost = !this.inTransaction();
-    const result = await super.transaction(fn, options);
-    if (outermost && this.#rowsSinceOptimize >= SQLITE_OPTIMIZE_AFTER_ROWS) await this.optimize();
-    return result;
+    const nested = this.inTransaction();
+    const result = super.transaction(fn, options);
+    // no frame of its own: a nested transaction (a savepoint) is its parent's promise
+    if (nested) return result;
+    return result.then((value) =>
+      this.#rowsSinceOptimize >= SQLITE_OPTIMIZE_AFTER_ROWS ? this.optimize().then(() => value) : value,
+    );
   }
 
   protected override withConnection<T>(consumer: (connection: Kysely<Database>) => Promise<T>): Promise<T> {
@@ -336,8 +340,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     });
   }
 
-  override async executeWrite(text: string, parameters: readonly unknown[]): Promise<number> {
-    this.assertOpen();
+  override executeWrite(text: string, parameters: readonly unknown[]): Promise<number> {
     // the cached native statement: inside a transaction this async context holds Kysely's only connection; outside
     // one, take that connection first so the write never joins another task's transaction
     const run = (): number => {
@@ -348,7 +351,17 @@ export class SqliteStorageBackend extends SqlStorageBackend {
         throw this.#mapError(error);
       }
     };
-    if (this.inTransaction()) return run();
+    // not `async`: a write inside a transaction settles at once, without a frame of its own
+    if (this.inTransaction())
+      return settle(() => {
+        this.assertOpen();
+        return run();
+      });
+    return this.#writeAlone(run);
+  }
+
+  async #writeAlone(run: () => number): Promise<number> {
+    this.assertOpen();
     return this.withConnection(() => Promise.resolve().then(run));
   }
 
