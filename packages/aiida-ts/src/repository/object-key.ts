@@ -75,8 +75,8 @@ export function asyncIterableOf<T>(items: Iterable<T>): AsyncIterableIterator<T>
   };
 }
 
-/** Runs `fn` and turns its result or exception into a settled promise (for methods with nothing to await). */
-export function settle<T>(fn: () => T): Promise<T> {
+/** Runs `fn` and turns its result or exception into a promise (a promise it returns is handed back as it is). */
+export function settle<T>(fn: () => T | PromiseLike<T>): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (error) {

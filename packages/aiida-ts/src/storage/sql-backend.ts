@@ -8,7 +8,7 @@ import {
   StorageIntegrityError,
 } from '../errors.js';
 import type { IntegrityCheckOptions } from '../repository/integrity.js';
-import { collectObjectKeys } from '../repository/object-key.js';
+import { collectObjectKeys, settle } from '../repository/object-key.js';
 import type { MaintainOptions, MaintainReport, RepositoryBackend } from '../repository/repository-backend.js';
 import type {
   BatchLink,
@@ -174,7 +174,7 @@ export abstract class SqlStorageBackend implements StorageBackend {
     const retries = options.retries ?? DEFAULT_RETRIES;
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await this.db.connection().execute(async (connection) => {
+        return await this.withConnection(async (connection) => {
           await this.runControl(connection, this.beginStatement(options.lazyCommit === true));
           let result: T;
           try {
@@ -199,6 +199,14 @@ export abstract class SqlStorageBackend implements StorageBackend {
     }
   }
 
+  /**
+   * Runs `consumer` holding one connection of the pool, as Kysely's `connection().execute` (a backend with a cheaper
+   * way to hold its connection overrides it).
+   */
+  protected withConnection<T>(consumer: (connection: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.db.connection().execute(consumer);
+  }
+
   async #savepoint<T>(scope: TransactionScope, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
     scope.savepoints += 1;
     const name = `aiida_sp_${scope.savepoints}`;
@@ -215,14 +223,13 @@ export abstract class SqlStorageBackend implements StorageBackend {
     }
   }
 
-  async bulkInsert<T extends BulkTable>(
-    table: T,
-    rows: readonly Insertable<Database[T]>[],
-  ): Promise<number[]> {
-    if (rows.length === 0) return [];
+  // not `async`: inside a transaction this is the callee's promise, with no frame of its own (two per stored batch)
+  bulkInsert<T extends BulkTable>(table: T, rows: readonly Insertable<Database[T]>[]): Promise<number[]> {
+    if (rows.length === 0) return Promise.resolve([]);
     const records = rows as readonly Record<string, unknown>[];
-    if (this.inTransaction()) return this.insertMany(this.executor(), table, records);
-    return this.transaction((trx) => this.insertMany(trx, table, records));
+    if (!this.inTransaction()) return this.transaction((trx) => this.insertMany(trx, table, records));
+    // (`settle` hands back insertMany's own promise: a closed storage still rejects rather than throws)
+    return settle(() => this.insertMany(this.executor(), table, records));
   }
 
   async insertNodes(

@@ -1,12 +1,14 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import { Kysely, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import { AiidaError, IntegrityError } from '../../errors.js';
+import { settle } from '../../repository/object-key.js';
 import type { RepositoryBackend } from '../../repository/repository-backend.js';
 import type { ProfileAccessPort, StorageEntryPoint, TransactionOptions } from '../backend.js';
 import { sqliteDialect } from '../dialect.js';
 import type { Database } from '../schema.js';
 import { SqlStorageBackend, type BulkTable } from '../sql-backend.js';
 import { registerSqliteFunctions } from './functions.js';
+import { HeldConnectionDialect, type HeldConnectionDriver } from './held-connection.js';
 import { sqliteFailure } from './sqlite-file.js';
 import { insertConstraintError, sqliteCode } from './sqlite-errors.js';
 
@@ -232,6 +234,9 @@ export class SqliteStorageBackend extends SqlStorageBackend {
   readonly #mapError: (error: unknown) => Error;
   #rowsSinceOptimize = 0;
   readonly #insertTexts = new Map<string, string>();
+  readonly #driver: HeldConnectionDriver;
+  /** A Kysely bound to the single connection (kept from the first `withConnection`: the connection never changes). */
+  #bound: Kysely<Database> | undefined;
 
   constructor(options: SqliteStorageBackendOptions) {
     const databasePath = options.databasePath;
@@ -242,30 +247,56 @@ export class SqliteStorageBackend extends SqlStorageBackend {
           : new AiidaError(String(error), { cause: error })
         : sqliteFailure(error, databasePath, options.location);
     const statements = new CachingSqliteDatabase(options.native, mapError);
+    const dialect = new HeldConnectionDialect({ database: statements });
     super({
       entryPoint: options.entryPoint,
       dialect: sqliteDialect,
-      db: new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) }),
+      db: new Kysely<Database>({ dialect }),
       repository: options.repository,
       location: options.location,
       defaultUserEmail: options.defaultUserEmail ?? null,
       profileAccess: options.profileAccess,
     });
     this.#statements = statements;
+    this.#driver = dialect.driver;
     this.#native = options.native;
     this.#mapError = mapError;
     // a long-lived connection starts with current statistics (SQLite's advice for connections that stay open)
     optimizeSqliteDatabase(this.#native, { allTables: true });
   }
 
-  override async transaction<T>(
+  override transaction<T>(
     fn: (trx: Kysely<Database>) => Promise<T>,
     options: TransactionOptions = {},
   ): Promise<T> {
-    const outermost = !this.inTransaction();
-    const result = await super.transaction(fn, options);
-    if (outermost && this.#rowsSinceOptimize >= SQLITE_OPTIMIZE_AFTER_ROWS) await this.optimize();
-    return result;
+    const nested = this.inTransaction();
+    const result = super.transaction(fn, options);
+    // no frame of its own: a nested transaction (a savepoint) is its parent's promise
+    if (nested) return result;
+    return result.then((value) =>
+      this.#rowsSinceOptimize >= SQLITE_OPTIMIZE_AFTER_ROWS ? this.optimize().then(() => value) : value,
+    );
+  }
+
+  protected override withConnection<T>(consumer: (connection: Kysely<Database>) => Promise<T>): Promise<T> {
+    // when the connection is free, lock it at once instead of queueing through Kysely's layers
+    const bound = this.#bound;
+    if (bound !== undefined && this.#driver.tryAcquire() !== undefined) return this.#holding(bound, consumer);
+    return super.withConnection((connection) => {
+      this.#bound ??= connection;
+      return consumer(connection);
+    });
+  }
+
+  async #holding<T>(
+    bound: Kysely<Database>,
+    consumer: (connection: Kysely<Database>) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await consumer(bound);
+    } finally {
+      this.#driver.release();
+    }
   }
 
   /**
@@ -309,8 +340,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     });
   }
 
-  override async executeWrite(text: string, parameters: readonly unknown[]): Promise<number> {
-    this.assertOpen();
+  override executeWrite(text: string, parameters: readonly unknown[]): Promise<number> {
     // the cached native statement: inside a transaction this async context holds Kysely's only connection; outside
     // one, take that connection first so the write never joins another task's transaction
     const run = (): number => {
@@ -321,8 +351,18 @@ export class SqliteStorageBackend extends SqlStorageBackend {
         throw this.#mapError(error);
       }
     };
-    if (this.inTransaction()) return run();
-    return this.db.connection().execute(() => Promise.resolve().then(run));
+    // not `async`: a write inside a transaction settles at once, without a frame of its own
+    if (this.inTransaction())
+      return settle(() => {
+        this.assertOpen();
+        return run();
+      });
+    return this.#writeAlone(run);
+  }
+
+  async #writeAlone(run: () => number): Promise<number> {
+    this.assertOpen();
+    return this.withConnection(() => Promise.resolve().then(run));
   }
 
   override async executeRead<R = Record<string, unknown>>(
