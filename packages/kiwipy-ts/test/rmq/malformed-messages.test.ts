@@ -122,6 +122,9 @@ describe('malformed messages (shared broker)', () => {
   it('dead-letters a task pulled with next() that cannot be decoded, and hands out the next good one', async () => {
     const queue = await worker.taskQueue(`${prefix}.pull`);
     raw.channel.publish(`${prefix}.tasks`, `${prefix}.pull`, Buffer.from([0xff, 0xfe]), { persistent: true });
+    // queued before the good task is sent: messages published over two connections have no order between them, and a
+    // good task first would be handed out without next() ever meeting the bad one
+    while ((await raw.channel.checkQueue(`${prefix}.pull`)).messageCount === 0);
     const reply = queue.taskSend<string>('fine');
     const task = await queue.next({ timeout: 3_000 });
     expect(task.body).toBe('fine');
