@@ -205,7 +205,6 @@ const MAX_STORE_ATTEMPTS = 20;
 /** `cleanValue` options for a top-level attribute (one object for every attribute of every node stored). */
 const ATTRIBUTE_DEPTH = { depth: 1 } as const;
 
-/** The repository metadata column: most nodes have no files, and `{}` needs no serialiser. */
 /**
  * The JSON text of a node's extras. A new node's extras are mostly the hash just computed (`hash`) alone, whose
  * text is written without walking an object: the same text `JSON.stringify` gives for the whole.
@@ -220,6 +219,7 @@ function extrasJson(
   return `{"_aiida_hash":${JSON.stringify(hash)}}`;
 }
 
+/** The repository metadata column: most nodes have no files, and `{}` needs no serialiser. */
 function encodeMetadata(dialect: SqlDialect, metadata: RepositoryMetadata): string {
   for (const key in metadata) if (Object.hasOwn(metadata, key)) return dialect.encodeJson(metadata);
   return '{}';
