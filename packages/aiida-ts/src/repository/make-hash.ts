@@ -138,10 +138,6 @@ function textDigest(type: string, text: string): Uint8Array {
 }
 
 /**
- * The leaf digests of a value, appended to one growing buffer (every leaf is 32 bytes): the root digest is taken
- * over the buffer as it is, without a list of leaves to concatenate.
- */
-/**
  * The leaf of a safe integer. Small ones recur (counters, flags, sizes) and are kept in an array by value; larger
  * ones are mostly unique (an `Int` node's value in a batch of thousands) and are digested straight into the leaves:
  * a memo would only churn, and keep each digest alive long enough for the garbage collector to copy it.
@@ -159,6 +155,10 @@ function pushInteger(value: number, out: Leaves): void {
 const SMALL_INTEGERS = 1024;
 const smallIntegers: (Uint8Array | undefined)[] = [];
 
+/**
+ * The leaf digests of a value, appended to one growing buffer (every leaf is 32 bytes): the root digest is taken
+ * over the buffer as it is, without a list of leaves to concatenate.
+ */
 class Leaves {
   bytes = new Uint8Array(DIGEST_SIZE * 16);
   length = 0;
