@@ -112,13 +112,7 @@ function readObjects(statement: BetterSqlite3.Statement, parameters: readonly un
     names = statement.columns().map((column) => column.name);
     columnNames.set(statement, names);
   }
-  statement.raw(true);
-  let rows: unknown[][];
-  try {
-    rows = statement.all(parameters) as unknown[][];
-  } finally {
-    statement.raw(false);
-  }
+  const rows = readArrays(statement, parameters);
   const count = names.length;
   const out = new Array<Record<string, unknown>>(rows.length);
   for (let r = 0; r < rows.length; r++) {
@@ -128,6 +122,21 @@ function readObjects(statement: BetterSqlite3.Statement, parameters: readonly un
     out[r] = object;
   }
   return out;
+}
+
+/** The rows of a read as arrays in column order (the statement is shared with Kysely: raw only for this call). */
+function readArrays(statement: BetterSqlite3.Statement, parameters: readonly unknown[]): unknown[][] {
+  statement.raw(true);
+  try {
+    return statement.all(parameters) as unknown[][];
+  } finally {
+    statement.raw(false);
+  }
+}
+
+/** What a statement gives, as Kysely reads it: the rows of a read as objects, a write's result otherwise. */
+function readRows(statement: BetterSqlite3.Statement, parameters: readonly unknown[]): unknown[] {
+  return statement.reader ? readObjects(statement, parameters) : statement.all(parameters);
 }
 
 /**
@@ -163,8 +172,7 @@ class CachingSqliteDatabase implements SqliteDatabase {
     };
     return {
       reader: statement.reader,
-      all: (parameters) =>
-        guard(() => (statement.reader ? readObjects(statement, parameters) : statement.all(parameters))),
+      all: (parameters) => guard(() => readRows(statement, parameters)),
       run: (parameters) => guard(() => statement.run(parameters)),
       iterate: (parameters) => {
         const rows = guard(() => statement.iterate(parameters));
@@ -464,14 +472,7 @@ export class SqliteStorageBackend extends SqlStorageBackend {
     if (this.#native.inTransaction && !this.inTransaction()) return undefined;
     try {
       const statement = this.#statements.statement(text);
-      if (!raw) return statement.reader ? readObjects(statement, parameters) : statement.all(parameters);
-      // the statement is shared with Kysely, which reads objects: raw only for this call
-      statement.raw(true);
-      try {
-        return statement.all(parameters);
-      } finally {
-        statement.raw(false);
-      }
+      return raw ? readArrays(statement, parameters) : readRows(statement, parameters);
     } catch (error) {
       throw this.#mapError(error);
     }
