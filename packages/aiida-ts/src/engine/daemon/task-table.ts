@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { z } from 'zod';
 import type { StorageBackend, WriteStatement } from '../../storage/backend.js';
 import { DialectName, type SqlDialect } from '../../storage/dialect.js';
@@ -215,6 +215,11 @@ function claimOf(row: ClaimedRaw): Claim {
 const CLAIM_RETURNING = sql`RETURNING process_id, epoch, module, waiting_for, step_mark, parent_id,
   EXISTS (SELECT 1 FROM aiida_ts_control c WHERE c.process_id = aiida_ts_task.process_id AND c.state = 'pending') AS requested`;
 
+/** The condition leaving out the processes a worker still holds in memory (none: no condition). */
+function notHeld(held: readonly number[]): RawBuilder<unknown> {
+  return held.length === 0 ? sql`` : sql`AND process_id NOT IN (${sql.join([...held])})`;
+}
+
 /**
  * Claims up to `limit` claimable rows for worker `owner`, oldest process first: each becomes `running` with a new
  * epoch, in one statement (PostgreSQL skips rows other workers are claiming at the same moment). The processes in
@@ -231,7 +236,7 @@ export async function claimTasks(
 ): Promise<Claim[]> {
   if (limit <= 0 || among?.length === 0) return [];
   const now = dbNowValue(storage.dialect);
-  const skip = held.length === 0 ? sql`` : sql`AND process_id NOT IN (${sql.join([...held])})`;
+  const skip = notHeld(held);
   const only = among === undefined ? sql`` : sql`AND process_id IN (${sql.join([...among])})`;
   // An idle look only reads: the write (a lock on SQLite's whole database) is taken when there is something to claim,
   // so that idle workers polling the storage do not hold up the writes of everyone else. (Rows just looked at need
@@ -269,7 +274,7 @@ export async function lookForTasks(
   held: readonly number[] = [],
 ): Promise<ClaimableRow[]> {
   const now = dbNowValue(storage.dialect);
-  const skip = held.length === 0 ? sql`` : sql`AND process_id NOT IN (${sql.join([...held])})`;
+  const skip = notHeld(held);
   const result = await sql<{ process_id: number | string; state: string }>`
     SELECT process_id, state FROM aiida_ts_task WHERE ${claimableCondition(now)} ${skip}
     ORDER BY process_id LIMIT ${limit}`.execute(storage.executor());
