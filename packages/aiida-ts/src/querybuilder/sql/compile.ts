@@ -437,9 +437,9 @@ export class QueryCompiler {
     if (hasAggregate && projections.some((p) => p.kind === 'entity')) {
       throw new QueryError("An aggregate ('func') cannot be combined with projecting entities ('*')");
     }
-    // several values of one document read in one go where the dialect can (not under DISTINCT or an aggregate,
+    // several values of one document read in one go (not under DISTINCT or an aggregate,
     // which compare the values themselves): listing processes projects a dozen attributes of every row
-    if (this.#json.values !== undefined && !data.distinct && !hasAggregate) {
+    if (!data.distinct && !hasAggregate) {
       const values = this.#json.values.bind(this.#json);
       ({ projections, selectList } = mergeJsonValues(projections, selectList, jsonValues, values));
     }
@@ -878,7 +878,7 @@ function mergeJsonValues(
   projections: readonly ProjectionPlan[],
   selectList: readonly RawBuilder<unknown>[],
   jsonValues: ReadonlyMap<ProjectionPlan, { document: string; doc: RawBuilder<unknown>; keys: string[] }>,
-  values: NonNullable<JsonAccess['values']>,
+  values: JsonAccess['values'],
 ): { projections: ProjectionPlan[]; selectList: RawBuilder<unknown>[] } {
   const byDocument = new Map<string, ProjectionPlan[]>();
   for (const [plan, { document }] of jsonValues) {

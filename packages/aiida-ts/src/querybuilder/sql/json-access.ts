@@ -42,10 +42,10 @@ export interface JsonAccess {
   decodeJsonValue(raw: unknown): unknown;
   /**
    * Several values of one document in one expression: a JSON array of them (null for a missing one), or NULL or an
-   * array of nulls when the document is NULL. SQLite's `json_extract` with several paths reads the document once
+   * array of nulls when the document is NULL (decoded by the reader of `jsonItem` projections). SQLite's `json_extract` with several paths reads the document once
    * instead of once per value; PostgreSQL's driver decodes one value a row instead of one per projected value.
    */
-  values?(doc: Expression<unknown>, paths: readonly (readonly string[])[]): RawBuilder<unknown>;
+  values(doc: Expression<unknown>, paths: readonly (readonly string[])[]): RawBuilder<unknown>;
 }
 
 // ---- PostgreSQL ---------------------------------------------------------------------------------------------
