@@ -160,62 +160,64 @@ function runWriter(entryPoint: string, config: unknown, count: number, tag: stri
   });
 }
 
+/**
+ * Runs `body` on a fresh profile of `setup` with two storages open on it: a writer, opened through `writerPlugin`
+ * (which may hook its repository), and a maintainer; closes both and removes the profile afterwards.
+ */
+async function withWriterAndMaintainer(
+  setup: Setup<unknown>,
+  writerPlugin: StoragePlugin<unknown>,
+  body: (writer: StorageBackend, maintainer: StorageBackend) => Promise<void>,
+): Promise<void> {
+  const { config, cleanup } = await setup.config();
+  const plainPlugin = setup.plugin();
+  try {
+    await plainPlugin.initialise(config);
+    const writer = await writerPlugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
+    const maintainer = await plainPlugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
+    try {
+      await body(writer, maintainer);
+    } finally {
+      await writer.close();
+      await maintainer.close();
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
 describe.each([sqlite, postgres] as Setup<unknown>[])('full maintenance racing stores on $name', (setup) => {
   it('a store whose file maintenance deleted before its insert puts it again; the node keeps its file', async () => {
-    const { config, cleanup } = await setup.config();
     let hooked: HookedBackend | undefined;
     const writerPlugin = setup.plugin((folder) => (hooked = new HookedBackend({ folder })));
-    const plainPlugin = setup.plugin();
-    try {
-      await plainPlugin.initialise(config);
-      const writer = await writerPlugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
-      const maintainer = await plainPlugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
-      try {
-        await storeWithMaintenance(writer, maintainer, 'written just before a full maintenance', (hook) => {
-          hooked!.hook = hook;
-        });
-      } finally {
-        await writer.close();
-        await maintainer.close();
-      }
-    } finally {
-      await cleanup();
-    }
+    await withWriterAndMaintainer(setup, writerPlugin, (writer, maintainer) =>
+      storeWithMaintenance(writer, maintainer, 'written just before a full maintenance', (hook) => {
+        hooked!.hook = hook;
+      }),
+    );
   });
 
   it('a shared object (a process function source) that full maintenance deleted before the store is put again', async () => {
-    const { config, cleanup } = await setup.config();
-    const plugin = setup.plugin();
-    try {
-      await plugin.initialise(config);
-      const writer = await plugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
-      const maintainer = await plugin.open(config, { defaultUserEmail: TEST_USER_EMAIL });
-      try {
-        await ensureAiidaTsSchema(writer);
-        const content = new TextEncoder().encode('def add(x, y):\n    return x + y\n');
-        const node = new FolderData(undefined, { storage: writer });
-        // written to the object store at once, referenced by no stored node yet: full maintenance deletes it
-        await node.repository.putSharedObject('source_file', content);
-        expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(1);
-        await node.store();
-        expect(Buffer.from(await node.repository.getObjectContent('source_file'))).toEqual(
-          Buffer.from(content),
-        );
-        expect(await brokenObjects(maintainer)).toEqual([]);
-        expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(0);
-        // a later change to an unstored node's shared folder goes to a sandbox of its own: a hard delete there
-        // leaves the object to the node that references it
-        const other = new FolderData(undefined, { storage: writer });
-        await other.repository.putSharedObject('source_file', content);
-        await other.repository.deleteObject('source_file', { hardDelete: true });
-        expect(await brokenObjects(maintainer)).toEqual([]);
-      } finally {
-        await writer.close();
-        await maintainer.close();
-      }
-    } finally {
-      await cleanup();
-    }
+    await withWriterAndMaintainer(setup, setup.plugin(), async (writer, maintainer) => {
+      await ensureAiidaTsSchema(writer);
+      const content = new TextEncoder().encode('def add(x, y):\n    return x + y\n');
+      const node = new FolderData(undefined, { storage: writer });
+      // written to the object store at once, referenced by no stored node yet: full maintenance deletes it
+      await node.repository.putSharedObject('source_file', content);
+      expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(1);
+      await node.store();
+      expect(Buffer.from(await node.repository.getObjectContent('source_file'))).toEqual(
+        Buffer.from(content),
+      );
+      expect(await brokenObjects(maintainer)).toEqual([]);
+      expect((await maintainer.maintain({ live: false })).objectsDeleted).toBe(0);
+      // a later change to an unstored node's shared folder goes to a sandbox of its own: a hard delete there
+      // leaves the object to the node that references it
+      const other = new FolderData(undefined, { storage: writer });
+      await other.repository.putSharedObject('source_file', content);
+      await other.repository.deleteObject('source_file', { hardDelete: true });
+      expect(await brokenObjects(maintainer)).toEqual([]);
+    });
   });
 
   it(
